@@ -1,0 +1,89 @@
+/**
+ * Connection tracking output: two ordered byte streams per TCP connection,
+ * datagrams per UDP flow. Parsers above this never see packets.
+ */
+
+/** Direction within a connection, from the point of view of its roles. */
+export const Dir = {
+  /** client → server */
+  ToServer: 0,
+  /** server → client */
+  ToClient: 1,
+} as const;
+export type Dir = 0 | 1;
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** How the client/server roles of a connection were decided. */
+export type RoleSource = 'syn' | 'protocol' | 'port';
+
+export interface Connection {
+  /** Monotonic id within one run; deterministic for the same input. */
+  id: number;
+  transport: 'tcp' | 'udp';
+  ipVersion: 4 | 6;
+  client: Endpoint;
+  server: Endpoint;
+  roleSource: RoleSource;
+  interfaceKey: number;
+  /** Time of the first packet seen, ns since epoch. */
+  firstNs: bigint;
+  lastNs: bigint;
+  /** Payload bytes delivered per direction (ToServer, ToClient). */
+  bytes: [number, number];
+  /** True when the connection's start (SYN) was not captured. */
+  midstream: boolean;
+  /** Process that owns the connection, when the source knows (TLS uprobes). */
+  process?: { pid: number; tid?: number; comm?: string };
+  /** Where its bytes came from: packets ('tc' / 'pcap') or a TLS library ('tls:openssl'). */
+  origin?: string;
+}
+
+export type CloseReason = 'fin' | 'rst' | 'idle' | 'evicted' | 'end';
+
+/**
+ * Receiver of reassembled streams. `data` chunks are views into capture
+ * buffers; a receiver that keeps bytes past the call must copy what it keeps
+ * (or keep the view: capture buffers are never reused).
+ */
+export interface FlowSink {
+  open(conn: Connection): void;
+  data(conn: Connection, dir: Dir, chunk: Buffer, tsNs: bigint): void;
+  /** `length` bytes in `dir` were never seen (loss, snap length, buffer bound). */
+  gap(conn: Connection, dir: Dir, length: number, tsNs: bigint): void;
+  /** One side finished sending (FIN). */
+  end(conn: Connection, dir: Dir, tsNs: bigint): void;
+  close(conn: Connection, reason: CloseReason, tsNs: bigint): void;
+  /** One UDP datagram (UDP "connections" are flows keyed by 5-tuple with an idle timeout). */
+  datagram(conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): void;
+}
+
+export interface FlowOptions {
+  /** Connections tracked at once; the least recently active is evicted past this. */
+  maxConnections: number;
+  /** Out-of-order bytes buffered per direction before the hole is declared a gap. */
+  maxBufferedBytes: number;
+  /** A connection idle this long is closed (ns). */
+  idleTimeoutNs: bigint;
+}
+
+export const defaultFlowOptions: FlowOptions = {
+  maxConnections: 65536,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  idleTimeoutNs: 300n * 1_000_000_000n,
+};
+
+export interface FlowCounters {
+  connections: number;
+  udpFlows: number;
+  evicted: number;
+  idleClosed: number;
+  retransmittedBytes: number;
+  outOfOrderSegments: number;
+  overlapBytes: number;
+  gapBytes: number;
+  gaps: number;
+}

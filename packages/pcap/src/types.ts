@@ -1,0 +1,85 @@
+/**
+ * The records a capture reader yields and a pcapng writer takes.
+ *
+ * One `Packet` per Enhanced/Simple/pcap record. `data` is a view into a chunk
+ * the reader allocated for this read; it is never reused by the reader, so a
+ * consumer may keep a subarray of it without copying.
+ */
+
+/** LINKTYPE_* values (https://www.tcpdump.org/linktypes.html) the decoder understands. */
+export const LinkType = {
+  NULL: 0, // BSD loopback, host byte order family
+  ETHERNET: 1,
+  RAW: 101, // raw IPv4 or IPv6, version from the first nibble
+  LOOP: 108, // OpenBSD loopback, network byte order family
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+/** pcapng epb_flags direction bits (bits 0-1). */
+export const Direction = {
+  UNKNOWN: 0,
+  INBOUND: 1,
+  OUTBOUND: 2,
+} as const;
+
+export interface InterfaceInfo {
+  /** Index of the interface within its section (pcapng) or 0 (pcap). */
+  id: number;
+  /** Section number, counting from 0, the interface belongs to. */
+  section: number;
+  linkType: number;
+  snapLen: number;
+  name?: string;
+  description?: string;
+  /** Nanoseconds per timestamp unit is not always an integer; keep the raw resolution. */
+  tsResol: { base: 2 | 10; exponent: number };
+  /** if_tsoffset, seconds, added to every timestamp. */
+  tsOffsetSeconds: bigint;
+}
+
+export interface Packet {
+  /** Global interface key: unique across sections of one input (section << 16 | id). */
+  interfaceKey: number;
+  linkType: number;
+  /** Wall-clock time, nanoseconds since the Unix epoch. */
+  tsNs: bigint;
+  capturedLength: number;
+  originalLength: number;
+  data: Buffer;
+  /** epb_flags if present (direction in bits 0-1), else 0. */
+  flags: number;
+  /** Byte offset of the record's block in the input stream, for error messages. */
+  offset: number;
+}
+
+export interface InterfaceStatistics {
+  interfaceKey: number;
+  tsNs: bigint;
+  /** isb_ifrecv / isb_ifdrop / isb_filteraccept / isb_osdrop / isb_usrdeliv when present. */
+  ifRecv?: bigint;
+  ifDrop?: bigint;
+  filterAccept?: bigint;
+  osDrop?: bigint;
+  usrDeliv?: bigint;
+  comment?: string;
+  offset: number;
+}
+
+export interface CustomBlock {
+  /** Private Enterprise Number. */
+  pen: number;
+  /** The custom data after the PEN, options excluded. */
+  data: Buffer;
+  /** True for block type 0x00000BAD (may be copied), false for 0x40000BAD. */
+  copyable: boolean;
+  offset: number;
+}
+
+/** Damage the reader skipped over, with the byte offset where it was found. */
+export interface ReaderWarning {
+  offset: number;
+  message: string;
+}

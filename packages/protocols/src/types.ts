@@ -1,0 +1,104 @@
+/**
+ * The contract between the dispatcher and a protocol module.
+ *
+ * A module detects its protocol from the first bytes a side sent (ports are
+ * only a hint), and creates one parser per connection. A parser is pushed
+ * chunks per direction, keeps its own leftover bytes (bounded), does no I/O,
+ * and hands completed exchanges to `ctx.emit`. It never throws past its own
+ * boundary: on damage it resynchronises, or calls `ctx.abandon`.
+ */
+import type { CloseReason, Connection, Dir } from '@panopticon/flows';
+import type { EventKind } from '@panopticon/events';
+
+export interface ParseOptions {
+  /** Body / value / payload bytes kept per message (default 64 KiB); sizes are always reported whole. */
+  maxBody: number;
+  /** Header block bytes accepted before a message is declared malformed (default 64 KiB). */
+  maxHeaderBytes: number;
+  /** Result rows kept per query (default 20). */
+  maxRows: number;
+  /** Requests waiting for a response per connection before the oldest is emitted unanswered (default 1024). */
+  maxPending: number;
+  /** A request unanswered this long is emitted as unanswered (ns, datagram protocols; default 5 s). */
+  responseTimeoutNs: bigint;
+}
+
+export const defaultParseOptions: ParseOptions = {
+  maxBody: 64 * 1024,
+  maxHeaderBytes: 64 * 1024,
+  maxRows: 20,
+  maxPending: 1024,
+  responseTimeoutNs: 5_000_000_000n,
+};
+
+/** What a parser hands up; the dispatcher adds the envelope (ids, endpoints, source, times). */
+export interface ExchangeRecord {
+  kind: EventKind;
+  /** First byte of the request (or message). */
+  startNs: bigint;
+  /** Last byte of the response (or message); equals startNs for a one-packet message. */
+  endNs: bigint;
+  requestBytes?: number;
+  responseBytes?: number;
+  /** See PanoEnvelope.flags. */
+  flags?: string[];
+  /**
+   * Nested OpenTelemetry semantic-convention groups for this protocol, e.g.
+   * `{ http: { request: { method: 'GET' } }, url: { path: '/' } }`.
+   * `network.protocol.name/version` may be set here; the dispatcher merges
+   * its own `network` fields.
+   */
+  attributes: Record<string, unknown>;
+}
+
+export interface ParserContext {
+  readonly conn: Connection;
+  readonly options: ParseOptions;
+  emit(record: ExchangeRecord): void;
+  /** Count a named anomaly or fact (`http.malformed`, `dns.unanswered`); reported by `--stats`. */
+  count(name: string, n?: number): void;
+  /** Give up on this connection's stream (lost sync beyond repair, or TLS); the rest is skipped and counted. */
+  abandon(reason: string): void;
+  /**
+   * Hand the rest of the stream to another protocol (HTTP Upgrade: h2c).
+   * `pending` are bytes already received but not consumed, per direction, in order.
+   */
+  handoff(protocol: string, pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>): void;
+}
+
+export interface StreamParser {
+  data(dir: Dir, chunk: Buffer, tsNs: bigint): void;
+  /** `length` bytes are missing in `dir`: resynchronise or abandon; never glue across. */
+  gap(dir: Dir, length: number, tsNs: bigint): void;
+  /** `dir` finished sending (FIN): close-delimited bodies end here. */
+  end(dir: Dir, tsNs: bigint): void;
+  /** The connection is over: emit pending requests as `unanswered` with flag `closed`/`eof`/... */
+  close(reason: CloseReason, tsNs: bigint): void;
+}
+
+export interface DatagramParser {
+  datagram(dir: Dir, payload: Buffer, tsNs: bigint): void;
+  /** Time has moved on (from packet timestamps): expire requests past `responseTimeoutNs`. */
+  tick?(nowNs: bigint): void;
+  close(reason: CloseReason, tsNs: bigint): void;
+}
+
+/**
+ * Result of looking at the first bytes one side sent.
+ * - `null`: not this protocol
+ * - `'more'`: cannot tell yet, give me more bytes (the dispatcher bounds this)
+ * - `{ sender }`: it is this protocol, and the bytes came from the `client` or `server`
+ *   (or `unknown`), which lets the dispatcher fix the roles when no SYN was seen.
+ */
+export type Detection = null | 'more' | { sender: 'client' | 'server' | 'unknown'; confidence?: number };
+
+export interface ProtocolModule {
+  /** Registry name, used by `--protocols` and in `pano.protocol`. */
+  readonly name: string;
+  readonly transport: 'tcp' | 'udp';
+  /** Ports the protocol is usually served on: a hint, tried first and used when detection cannot decide. */
+  readonly ports: readonly number[];
+  detect(head: Buffer, dir: Dir): Detection;
+  createStream?(ctx: ParserContext): StreamParser;
+  createDatagram?(ctx: ParserContext): DatagramParser;
+}
