@@ -1,0 +1,14 @@
+/**
+ * Every protocol module the dispatcher knows, in detection order.
+ * Detection is by content; `ports` are hints tried first and used when
+ * content cannot decide.
+ */
+import type { ProtocolModule } from './types.js';
+
+export const protocolModules: ProtocolModule[] = [
+  // one entry per module: import it above and add it here
+];
+
+export function findModule(name: string): ProtocolModule | undefined {
+  return protocolModules.find((m) => m.name === name);
+}
