@@ -1,0 +1,286 @@
+/**
+ * Tamper-evident audit log: append-only JSONL, one record per line, each
+ * record carrying the hash of the one before it (a hash chain), with
+ * checkpoints that may be signed with Ed25519.
+ *
+ * Line format (byte-exact, so verification never depends on re-serialising):
+ *
+ *   {"seq":N,"time":"…","prev":"<64 hex>","kind":"…",…fields…,"hash":"<64 hex>"}
+ *
+ * `hash` = SHA-256 over the line's bytes up to (not including) `,"hash":…`
+ * followed by `}` — i.e. the JSON of the record without its hash. Because
+ * `prev` is inside what is hashed, editing, deleting, inserting or reordering
+ * any record breaks the chain at that point.
+ *
+ * Checkpoints (`kind: "checkpoint"`) are written every `checkpointEvery`
+ * records and when the writer closes (`final: true`). With a signing key the
+ * checkpoint carries `sig`, an Ed25519 signature over
+ * `pano-audit-checkpoint:v1:<seq>:<prev>`, which commits to the whole chain
+ * before it. A log whose last line is not a final checkpoint was truncated
+ * (or its writer died before closing); see docs/PII.md for what truncation at
+ * an earlier session's final checkpoint needs (an externally kept head hash).
+ *
+ * Never put raw personal data in a record: callers store keyed hashes only.
+ */
+import { closeSync, existsSync, fchmodSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+
+export const AUDIT_GENESIS = '0'.repeat(64);
+const HASH_SUFFIX_RE = /,"hash":"([0-9a-f]{64})"\}$/;
+const RESERVED = new Set(['seq', 'time', 'prev', 'kind', 'hash']);
+
+/** JSON primitive values allowed in an audit record's own fields. */
+export type AuditValue = string | number | boolean | null;
+
+/** What a caller appends: a kind plus flat fields (never raw personal data). */
+export interface AuditEntry {
+  /** e.g. `finding` (pano-pii), `export` (pano-export). Not `checkpoint`. */
+  kind: string;
+  [field: string]: AuditValue;
+}
+
+export interface AuditLogOptions {
+  /** Ed25519 private key (KeyObject or PEM text) to sign checkpoints. */
+  signKey?: KeyObject | string;
+  /** Write a checkpoint after this many records (default 1000; 0 = only on close). */
+  checkpointEvery?: number;
+  /** Clock for record times (ISO-8601); injectable for deterministic tests. */
+  now?: () => string;
+}
+
+function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function checkpointMessage(seq: number, prev: string): Buffer {
+  return Buffer.from(`pano-audit-checkpoint:v1:${seq}:${prev}`);
+}
+
+/** Short fingerprint of an Ed25519 public key (first 16 hex of SHA-256 of its SPKI DER). */
+export function keyFingerprint(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+}
+
+/** Seal a record body: returns the full line (with trailing newline) and its hash. */
+function seal(body: Record<string, AuditValue>): { line: string; hash: string } {
+  const json = JSON.stringify(body);
+  const hash = sha256Hex(json);
+  return { line: json.slice(0, -1) + `,"hash":"${hash}"}\n`, hash };
+}
+
+/** The last complete line of a file, read from its tail. */
+function lastLine(text: string): string | undefined {
+  const end = text.endsWith('\n') ? text.length - 1 : text.length;
+  if (end <= 0) return undefined;
+  const nl = text.lastIndexOf('\n', end - 1);
+  return text.slice(nl + 1, end);
+}
+
+export class AuditLog {
+  readonly file: string;
+  private fd: number;
+  private seq: number;
+  private head: string;
+  private pending: string[] = [];
+  private sinceCheckpoint = 0;
+  private readonly signKey?: KeyObject;
+  private readonly every: number;
+  private readonly now: () => string;
+  private closed = false;
+
+  private constructor(file: string, fd: number, seq: number, head: string, opts: AuditLogOptions) {
+    this.file = file;
+    this.fd = fd;
+    this.seq = seq;
+    this.head = head;
+    this.every = opts.checkpointEvery ?? 1000;
+    this.now = opts.now ?? (() => new Date().toISOString());
+    if (opts.signKey !== undefined) {
+      this.signKey = typeof opts.signKey === 'string' ? createPrivateKey(opts.signKey) : opts.signKey;
+      if (this.signKey.asymmetricKeyType !== 'ed25519') throw new Error(`audit: signing key is ${this.signKey.asymmetricKeyType}, expected ed25519`);
+    }
+  }
+
+  /**
+   * Open (creating with mode 0600) or continue an audit log. An existing log
+   * continues its chain from its last record; a log whose last line is
+   * incomplete or unparsable is refused (verify it first).
+   */
+  static open(file: string, opts: AuditLogOptions = {}): AuditLog {
+    let seq = 0;
+    let head = AUDIT_GENESIS;
+    if (existsSync(file)) {
+      const text = readFileSync(file, 'utf8');
+      if (text.length > 0) {
+        if (!text.endsWith('\n')) throw new Error(`audit: ${file}: last line is incomplete (truncated write); run verify-audit`);
+        const line = lastLine(text)!;
+        const m = HASH_SUFFIX_RE.exec(line);
+        let rec: { seq?: unknown } | undefined;
+        try { rec = JSON.parse(line); } catch { rec = undefined; }
+        if (!m || !rec || typeof rec.seq !== 'number') throw new Error(`audit: ${file}: last line is not an audit record; run verify-audit`);
+        seq = rec.seq + 1;
+        head = m[1]!;
+      }
+    }
+    const fd = openSync(file, 'a', 0o600);
+    if ((fstatSync(fd).mode & 0o077) !== 0 && seq === 0) fchmodSync(fd, 0o600);
+    const log = new AuditLog(file, fd, seq, head, opts);
+    log.writeRecord({ kind: 'open', writer: 'pano-audit/1' });
+    return log;
+  }
+
+  /** Hash of the newest record (the chain head); keep it elsewhere to detect truncation across sessions. */
+  get headHash(): string {
+    return this.head;
+  }
+
+  /** Number of records written so far (including open/checkpoint records). */
+  get records(): number {
+    return this.seq;
+  }
+
+  /** Append one record; checkpoints follow automatically every `checkpointEvery` records. */
+  append(entry: AuditEntry): string {
+    if (entry.kind === 'checkpoint' || entry.kind === 'open') throw new Error(`audit: kind "${entry.kind}" is reserved`);
+    const hash = this.writeRecord(entry);
+    if (this.every > 0 && ++this.sinceCheckpoint >= this.every) this.checkpoint(false);
+    return hash;
+  }
+
+  /** Write a checkpoint now (signed when a key was given). */
+  checkpoint(final = false): string {
+    const fields: Record<string, AuditValue> = { kind: 'checkpoint', final };
+    if (this.signKey) {
+      fields.key = keyFingerprint(this.signKey);
+      fields.sig = sign(null, checkpointMessage(this.seq, this.head), this.signKey).toString('base64');
+    }
+    this.sinceCheckpoint = 0;
+    return this.writeRecord(fields);
+  }
+
+  /** Push buffered records to the file. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    writeSync(this.fd, this.pending.join(''));
+    this.pending = [];
+  }
+
+  /** Final checkpoint, flush, close. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.checkpoint(true);
+    this.flush();
+    closeSync(this.fd);
+    this.closed = true;
+  }
+
+  private writeRecord(fields: Record<string, AuditValue>): string {
+    if (this.closed) throw new Error('audit: log is closed');
+    const body: Record<string, AuditValue> = { seq: this.seq, time: this.now(), prev: this.head, kind: fields.kind ?? null };
+    for (const k of Object.keys(fields)) {
+      if (RESERVED.has(k)) continue;
+      body[k] = fields[k]!;
+    }
+    const { line, hash } = seal(body);
+    this.pending.push(line);
+    if (this.pending.length >= 256) this.flush();
+    this.seq++;
+    this.head = hash;
+    return hash;
+  }
+}
+
+export interface VerifyOptions {
+  /** Ed25519 public key (KeyObject or PEM); when given every checkpoint must carry a valid signature by it. */
+  publicKey?: KeyObject | string;
+  /** Expected head hash (kept elsewhere); catches truncation at an earlier final checkpoint. */
+  expectHead?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Records that verified (all of them when ok). */
+  records: number;
+  checkpoints: number;
+  signedCheckpoints: number;
+  /** Hash of the last good record. */
+  head: string;
+  /** First problem: 1-based line number, the record's seq when readable, what was wrong. */
+  error?: { line: number; seq?: number; reason: string };
+}
+
+/** Verify a whole audit log (file path, or its text when `isText`). */
+export function verifyAudit(fileOrText: string, opts: VerifyOptions & { isText?: boolean } = {}): VerifyResult {
+  const text = opts.isText ? fileOrText : readFileSync(fileOrText, 'utf8');
+  const pub = opts.publicKey === undefined ? undefined : typeof opts.publicKey === 'string' ? createPublicKey(opts.publicKey) : opts.publicKey;
+  const fp = pub ? keyFingerprint(pub) : undefined;
+  const res: VerifyResult = { ok: false, records: 0, checkpoints: 0, signedCheckpoints: 0, head: AUDIT_GENESIS };
+  const fail = (line: number, reason: string, seq?: number): VerifyResult => {
+    res.error = seq === undefined ? { line, reason } : { line, seq, reason };
+    return res;
+  };
+  if (text.length === 0) return fail(1, 'empty log (no records)');
+  const lines = text.split('\n');
+  const complete = text.endsWith('\n');
+  if (complete) lines.pop();
+  let prevHash = AUDIT_GENESIS;
+  let expectSeq = -1;
+  let lastKind = '';
+  let lastFinal = false;
+  for (let i = 0; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const line = lines[i]!;
+    if (i === lines.length - 1 && !complete) return fail(lineNo, 'incomplete last line (truncated)');
+    const m = HASH_SUFFIX_RE.exec(line);
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      return fail(lineNo, 'not valid JSON');
+    }
+    const seq = typeof rec.seq === 'number' ? rec.seq : undefined;
+    if (!m) return fail(lineNo, 'no hash field at end of record', seq);
+    const body = line.slice(0, m.index) + '}';
+    if (sha256Hex(body) !== m[1]) return fail(lineNo, 'record hash mismatch (record edited)', seq);
+    if (seq === undefined) return fail(lineNo, 'missing seq');
+    if (expectSeq === -1) {
+      if (rec.prev !== AUDIT_GENESIS && seq === 0) return fail(lineNo, 'first record does not start the chain', seq);
+      if (seq !== 0) return fail(lineNo, `log starts at seq ${seq}, expected 0 (head deleted)`, seq);
+    } else if (seq !== expectSeq) {
+      return fail(lineNo, `seq ${seq} where ${expectSeq} was expected (record deleted, inserted or reordered)`, seq);
+    }
+    if (rec.prev !== prevHash) return fail(lineNo, 'prev hash does not match the previous record (chain broken)', seq);
+    if (i === 0 && rec.kind !== 'open') return fail(lineNo, 'first record is not an open record', seq);
+    if (rec.kind === 'checkpoint') {
+      res.checkpoints++;
+      if (typeof rec.sig === 'string') {
+        if (pub) {
+          if (rec.key !== fp) return fail(lineNo, `checkpoint signed by key ${String(rec.key)}, expected ${fp}`, seq);
+          const ok = verify(null, checkpointMessage(seq, prevHash), pub, Buffer.from(rec.sig, 'base64'));
+          if (!ok) return fail(lineNo, 'bad checkpoint signature', seq);
+        }
+        res.signedCheckpoints++;
+      } else if (pub) {
+        return fail(lineNo, 'checkpoint is not signed but a public key was given', seq);
+      }
+      lastFinal = rec.final === true;
+    }
+    lastKind = String(rec.kind);
+    prevHash = m[1]!;
+    expectSeq = seq + 1;
+    res.records++;
+    res.head = prevHash;
+  }
+  if (lastKind !== 'checkpoint' || !lastFinal) {
+    return fail(lines.length, 'log does not end with a final checkpoint (truncated, or the writer did not close)');
+  }
+  if (opts.expectHead !== undefined && opts.expectHead !== prevHash) {
+    return fail(lines.length, `head ${prevHash} differs from the expected ${opts.expectHead} (records missing at the end)`);
+  }
+  res.ok = true;
+  return res;
+}
+
+/** Keyed hash of a value for audit records and hash redaction (HMAC-SHA-256, hex). */
+export { hmacHex } from './keyed-hash.js';
