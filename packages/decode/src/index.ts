@@ -1,1 +1,3 @@
 export * from './types.js';
+export { Decoder, DEFAULT_DECODER_OPTIONS, type DecoderOptions } from './decoder.js';
+export { formatIPv4, formatIPv6 } from './address.js';

@@ -61,6 +61,14 @@ export interface DecodeCounters {
   otherTransport: number;
   fragments: number;
   reassembled: number;
-  /** Fragment sets given up: timeout, overlap conflict, bounds. */
+  /** Fragment sets given up: timeout, bounds, a fragment that could not be used (snap length cut, damage). */
   fragmentsDropped: number;
+  /**
+   * Fragments that disagreed with what was already held: overlapping bytes
+   * that differ (the first copy is kept), or a length contradicting the last
+   * fragment (the fragment is ignored).
+   */
+  fragmentConflicts: number;
+  /** Decoded packets whose payload the capture cut short (`missing` > 0). */
+  truncated: number;
 }

@@ -1,0 +1,105 @@
+/**
+ * Textual network addresses, built from header bytes without intermediate
+ * objects: dotted quads for IPv4 and RFC 5952 text for IPv6, in exactly the
+ * form tshark prints (`ip.src`, `ipv6.src`), so flows keyed on these strings
+ * line up with what an analyst sees in Wireshark.
+ */
+
+const DECIMAL: string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
+/** Dotted quad of the four bytes at `off`. */
+export function formatIPv4(buf: Uint8Array, off: number): string {
+  return `${DECIMAL[buf[off]]}.${DECIMAL[buf[off + 1]]}.${DECIMAL[buf[off + 2]]}.${DECIMAL[buf[off + 3]]}`;
+}
+
+/**
+ * Most traffic involves a few thousand IPv4 hosts at most, and a flat,
+ * shared string both saves the concatenation and makes later Map lookups on
+ * the address cheaper. Bounded: the cache is emptied when full.
+ */
+export class IPv4Names {
+  private readonly names = new Map<number, string>();
+  constructor(private readonly limit = 65536) {}
+
+  name(buf: Uint8Array, off: number): string {
+    const key = (buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3];
+    let s = this.names.get(key);
+    if (s === undefined) {
+      if (this.names.size >= this.limit) this.names.clear();
+      s = formatIPv4(buf, off);
+      this.names.set(key, s);
+    }
+    return s;
+  }
+}
+
+const words = new Uint16Array(8);
+
+/**
+ * RFC 5952 text of the sixteen bytes at `off`: lower-case hex, leading zeros
+ * dropped, the longest run (first one on a tie) of two or more zero words
+ * written as `::`. Like glibc's inet_ntop (which tshark uses), an address whose
+ * first 80 bits are zero and whose next 16 are ffff (IPv4-mapped) or zero
+ * (IPv4-compatible, when word 6 is non-zero) ends in a dotted quad.
+ */
+export function formatIPv6(buf: Uint8Array, off: number): string {
+  let bestStart = -1;
+  let bestLen = 0;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    const w = (buf[off + 2 * i] << 8) | buf[off + 2 * i + 1];
+    words[i] = w;
+    if (w === 0) {
+      if (runStart < 0) runStart = i;
+      const len = i - runStart + 1;
+      if (len > bestLen) {
+        bestLen = len;
+        bestStart = runStart;
+      }
+    } else {
+      runStart = -1;
+    }
+  }
+  if (bestLen < 2) bestStart = -1;
+  if (bestStart === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
+    return (bestLen === 5 ? '::ffff:' : '::') + formatIPv4(buf, off + 12);
+  }
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      s += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLen) s += ':';
+    s += words[i].toString(16);
+  }
+  return s;
+}
+
+/**
+ * Packets of one connection repeat the same two addresses, so remembering
+ * the last few avoids rebuilding the text: a 16-byte compare is far cheaper
+ * than formatting. Small and fixed-size.
+ */
+export class IPv6Names {
+  private readonly keys: Buffer;
+  private readonly names: string[];
+  private next = 0;
+  constructor(private readonly slots = 8) {
+    this.keys = Buffer.alloc(16 * slots);
+    this.names = new Array<string>(slots).fill('');
+  }
+
+  name(buf: Buffer, off: number): string {
+    const keys = this.keys;
+    for (let s = 0; s < this.slots; s++) {
+      const k = s * 16;
+      if (this.names[s] !== '' && keys.compare(buf, off, off + 16, k, k + 16) === 0) return this.names[s];
+    }
+    const s = this.next;
+    this.next = (s + 1) % this.slots;
+    buf.copy(keys, s * 16, off, off + 16);
+    return (this.names[s] = formatIPv6(buf, off));
+  }
+}
