@@ -1,1 +1,10 @@
-export {};
+export * from './snapshot.js';
+export * from './event-facts.js';
+export { GraphBuilder, type GraphBuilderOptions, type SnapshotOptions, type BuilderCounters } from './graph-builder.js';
+export { NameCache, resolutionsOf, normalizeName, type Resolution } from './name-cache.js';
+export { LatencySketch } from './latency-sketch.js';
+export { renderDot, renderMermaid, formatDuration } from './render-text.js';
+export { renderHtml } from './render-html.js';
+export { readLines, parseEventLine, InputError, type InputLine, type InputCounters } from './ndjson-input.js';
+export { parseDuration, parseCount } from './duration.js';
+export { abortOnSignals, fail, quietOnEpipe, writeAll } from './stage-io.js';

@@ -1,0 +1,153 @@
+/**
+ * What the graph and the exporters need to know about one event, read from
+ * the v1 envelope (docs/EVENTS.md): which protocol, whether the exchange
+ * failed, what operation it was, and which personal-data types crossed in
+ * which direction. One place, so the graph's error counts, the Prometheus
+ * status classes and the OTLP span status always agree.
+ */
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown): Obj | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
+}
+
+/** Value at a dotted path of nested objects (`http.response.status_code`). */
+export function at(event: Obj, path: string): unknown {
+  let cur: unknown = event;
+  for (const key of path.split('.')) {
+    const o = obj(cur);
+    if (!o) return undefined;
+    cur = o[key];
+  }
+  return cur;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function num(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
+  return undefined;
+}
+
+export function protocolOf(e: Obj): string {
+  return str(at(e, 'pano.protocol')) ?? 'unknown';
+}
+
+export function kindOf(e: Obj): string {
+  return str(at(e, 'pano.kind')) ?? 'exchange';
+}
+
+/**
+ * Why the exchange failed, or undefined when it did not. `error.type` is the
+ * envelope's own verdict; the protocol checks cover producers that only set
+ * the protocol's status (HTTP ≥ 500, gRPC ≠ 0, DNS rcode ≠ NOERROR, a DB or
+ * messaging error code).
+ */
+export function errorOf(e: Obj): string | undefined {
+  const declared = at(e, 'error.type');
+  if (declared !== undefined && declared !== null && declared !== '') return String(declared);
+  const status = num(at(e, 'http.response.status_code'));
+  if (status !== undefined && status >= 500) return String(status);
+  const grpc = num(at(e, 'rpc.grpc.status_code'));
+  if (grpc !== undefined && grpc !== 0) return String(grpc);
+  const rcode = str(at(e, 'dns.response_code'));
+  if (rcode !== undefined && rcode !== 'NOERROR') return rcode;
+  return undefined;
+}
+
+/** A short operation name for labels: method, DB operation, RPC method, messaging operation, DNS type. */
+export function operationOf(e: Obj): string {
+  return (
+    str(at(e, 'http.request.method')) ??
+    str(at(e, 'db.operation.name')) ??
+    (str(at(e, 'rpc.method')) && str(at(e, 'rpc.service'))
+      ? `${at(e, 'rpc.service')}/${at(e, 'rpc.method')}`
+      : str(at(e, 'rpc.method'))) ??
+    str(at(e, 'messaging.operation.name')) ??
+    str(at(e, 'messaging.operation.type')) ??
+    str(at(e, 'dns.question.type')) ??
+    ''
+  );
+}
+
+/**
+ * Status class for metrics: `1xx`…`5xx` for HTTP responses, `unanswered`
+ * for requests that got none, `error` / `ok` for everything else.
+ */
+export function statusClassOf(e: Obj): string {
+  const kind = kindOf(e);
+  if (kind === 'unanswered') return 'unanswered';
+  const status = num(at(e, 'http.response.status_code'));
+  if (status !== undefined && status >= 100 && status < 600) return `${Math.floor(status / 100)}xx`;
+  return errorOf(e) === undefined ? 'ok' : 'error';
+}
+
+export type Direction = 'client_to_server' | 'server_to_client';
+
+export interface PiiFinding {
+  type: string;
+  direction: Direction;
+  path: string;
+}
+
+const RESPONSE_SEGMENTS = new Set(['response', 'answers', 'authority', 'additional', 'rows', 'trailer']);
+const RECEIVING_OPERATIONS = new Set(['receive', 'process', 'deliver']);
+
+/**
+ * Which way a finding's bytes travelled, from its path in the event: a
+ * response part (`http.response.*`, `db.response.rows`, `dns.answers`) went
+ * server → client; a message body went server → client when the operation
+ * was a receive; everything else (request line, headers, body, query text,
+ * parameters) went client → server.
+ */
+export function directionOfPath(path: string, e: Obj): Direction {
+  const segments = path.split(/[./[\]]+/).filter(Boolean);
+  for (const s of segments) if (RESPONSE_SEGMENTS.has(s)) return 'server_to_client';
+  if (segments[0] === 'messaging') {
+    const op = str(at(e, 'messaging.operation.type'));
+    if (op && RECEIVING_OPERATIONS.has(op)) return 'server_to_client';
+  }
+  return 'client_to_server';
+}
+
+/** The `pii` annotations added by pano-pii, with their direction. Malformed entries are ignored. */
+export function piiOf(e: Obj): PiiFinding[] {
+  const list = e.pii;
+  if (!Array.isArray(list)) return [];
+  const out: PiiFinding[] = [];
+  for (const item of list) {
+    const f = obj(item);
+    const type = f && str(f.type);
+    if (!f || !type) continue;
+    const path = str(f.path) ?? '';
+    out.push({ type, path, direction: directionOfPath(path, e) });
+  }
+  return out;
+}
+
+/** ns since the epoch as bigint, or undefined when absent or not a decimal string. */
+export function nsOf(v: unknown): bigint | undefined {
+  if (typeof v === 'string' && /^\d{1,30}$/.test(v)) return BigInt(v);
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  return undefined;
+}
+
+export function startNsOf(e: Obj): bigint | undefined {
+  return nsOf(at(e, 'pano.start_ns'));
+}
+
+export function endNsOf(e: Obj): bigint | undefined {
+  return nsOf(at(e, 'pano.end_ns'));
+}
+
+export function numberAt(e: Obj, path: string): number | undefined {
+  return num(at(e, path));
+}
+
+export function stringAt(e: Obj, path: string): string | undefined {
+  return str(at(e, path));
+}

@@ -1,0 +1,140 @@
+/**
+ * NDJSON input for the graph and export stages: reads stdin or named files
+ * as raw chunks, splits on LF on the Buffer (no per-byte work), and yields
+ * one record per line with where it came from, so a bad line can be named
+ * by file and line number. Lines longer than the bound are skipped whole
+ * and counted rather than buffered without limit.
+ */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+
+export interface InputLine {
+  /** the line's text without its trailing newline (and without a CR before it) */
+  text: string;
+  /** `-` for stdin, else the file name */
+  source: string;
+  /** 1-based line number within its source */
+  lineNo: number;
+}
+
+export interface InputCounters {
+  lines: number;
+  bytes: number;
+  /** lines longer than `maxLineBytes`, skipped */
+  oversized: number;
+  /** a final line without a newline at the end of its source (still yielded) */
+  unterminated: number;
+}
+
+export interface InputOptions {
+  maxLineBytes?: number;
+  /** stops reading when aborted; lines already split are still yielded */
+  signal?: AbortSignal;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+function open(source: string): Readable {
+  return source === '-' ? process.stdin : createReadStream(source);
+}
+
+/** Every line of every source, in order. Errors opening a file reject with a one-line message. */
+export async function* readLines(
+  sources: string[],
+  counters: InputCounters,
+  opts: InputOptions = {},
+): AsyncGenerator<InputLine> {
+  const max = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  for (const source of sources.length ? sources : ['-']) {
+    const stream = open(source);
+    let lineNo = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let skipping = false;
+    const emit = (buf: Buffer): InputLine => {
+      let end = buf.length;
+      if (end > 0 && buf[end - 1] === CR) end--;
+      return { text: buf.toString('utf8', 0, end), source, lineNo };
+    };
+    const onAbort = () => stream.destroy();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        counters.bytes += chunk.length;
+        let start = 0;
+        for (;;) {
+          const nl = chunk.indexOf(LF, start);
+          if (nl < 0) break;
+          lineNo++;
+          counters.lines++;
+          if (skipping || pendingBytes + (nl - start) > max) {
+            counters.oversized++;
+            skipping = false;
+            pending = [];
+            pendingBytes = 0;
+          } else if (pendingBytes === 0) {
+            yield emit(chunk.subarray(start, nl));
+          } else {
+            pending.push(chunk.subarray(start, nl));
+            const line = Buffer.concat(pending);
+            pending = [];
+            pendingBytes = 0;
+            yield emit(line);
+          }
+          start = nl + 1;
+        }
+        if (start < chunk.length && !skipping) {
+          if (pendingBytes + (chunk.length - start) > max) {
+            skipping = true;
+            pending = [];
+            pendingBytes = 0;
+          } else {
+            // copy: the stream may reuse or keep the chunk alive otherwise
+            pending.push(Buffer.from(chunk.subarray(start)));
+            pendingBytes += chunk.length - start;
+          }
+        }
+      }
+    } catch (err) {
+      if (opts.signal?.aborted) return;
+      const e = err as NodeJS.ErrnoException;
+      throw new InputError(`${source}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message}`);
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    if (opts.signal?.aborted) {
+      // an unterminated tail at a signal is an incomplete line: never passed on
+      return;
+    }
+    if (skipping) {
+      lineNo++;
+      counters.lines++;
+      counters.oversized++;
+    } else if (pendingBytes > 0) {
+      lineNo++;
+      counters.lines++;
+      counters.unterminated++;
+      yield emit(Buffer.concat(pending));
+    }
+  }
+}
+
+/** A user-facing input problem: printed as one line, never with a stack. */
+export class InputError extends Error {}
+
+/** Parse one line as a JSON object; returns a one-line reason instead of throwing. */
+export function parseEventLine(text: string): { event?: Record<string, unknown>; error?: string } {
+  if (text.length === 0 || /^\s*$/.test(text)) return { error: 'empty line' };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    return { error: `not JSON (${(err as Error).message.split('\n')[0]})` };
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return { error: 'not a JSON object' };
+  const pano = (v as { pano?: unknown }).pano;
+  if (pano === null || typeof pano !== 'object') return { error: 'no "pano" envelope' };
+  return { event: v as Record<string, unknown> };
+}

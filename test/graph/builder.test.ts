@@ -1,0 +1,146 @@
+// Hand-built events (shaped exactly as docs/EVENTS.md describes), with the
+// expected graph computed by hand in the comments next to each assertion.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GraphBuilder, LatencySketch, resolutionsOf, directionOfPath, errorOf } from '@panopticon/graph';
+
+const T0 = 1_700_000_000_000_000_000n;
+
+function ev(id: string, protocol: string, client: string, server: string, port: number, startMs: number, durMs: number, extra: Record<string, unknown> = {}, pano: Record<string, unknown> = {}) {
+  const start = T0 + BigInt(startMs) * 1_000_000n;
+  const end = start + BigInt(durMs) * 1_000_000n;
+  return {
+    pano: { v: 1, id, kind: 'exchange', protocol, start_ns: start.toString(), end_ns: end.toString(), duration_ns: durMs * 1_000_000, time: '', source: { type: 'pcap', name: 'hand' }, connection: { id: 1, roles: 'syn' }, request_bytes: 100, response_bytes: 1000, ...pano },
+    client: { address: client, port: 40000 },
+    server: { address: server, port },
+    ...extra,
+  };
+}
+
+const dnsAnswer = (id: string, startMs: number, q: string, answers: Array<[string, string, string]>) =>
+  ev(id, 'dns', '10.0.0.1', '10.0.0.53', 53, startMs, 1, {
+    dns: { question: { name: q, type: 'A' }, response_code: 'NOERROR', answers: answers.map(([name, type, data]) => ({ name, type, class: 'IN', ttl: 30, data })) },
+  });
+
+test('DNS answers name the server node; all names kept, the question name current', () => {
+  const g = new GraphBuilder();
+  g.add(dnsAnswer('1-1', 0, 'Shop.Example.com.', [['shop.example.com', 'CNAME', 'edge.cdn.net'], ['edge.cdn.net', 'A', '10.0.0.2'], ['edge.cdn.net', 'A', '10.0.0.3']]));
+  g.add(ev('2-1', 'http', '10.0.0.1', '10.0.0.2', 443, 10, 4, { http: { request: { method: 'GET' }, response: { status_code: 200 } } }));
+  g.add(ev('3-1', 'http', '10.0.0.1', '10.0.0.3', 443, 20, 8, { http: { request: { method: 'GET' }, response: { status_code: 502 } } }));
+  const s = g.snapshot();
+  assert.deepEqual(s.nodes.map((n) => n.id), ['10.0.0.1', '10.0.0.53', 'shop.example.com']);
+  const shop = s.nodes.find((n) => n.id === 'shop.example.com')!;
+  // both A records reached via the CNAME chain from the question: one node, two addresses
+  assert.deepEqual(shop.addresses, ['10.0.0.2', '10.0.0.3']);
+  assert.deepEqual(shop.names, ['edge.cdn.net', 'shop.example.com']);
+  assert.deepEqual(shop.ports, [443]);
+  assert.equal(shop.requests_served, 2);
+  const http = s.edges.find((e) => e.protocol === 'http')!;
+  assert.equal(http.id, '10.0.0.1 -> shop.example.com (http)');
+  assert.equal(http.requests, 2);
+  assert.equal(http.errors, 1); // 502 ≥ 500
+  // nearest rank over {4 ms, 8 ms}: p50 = 4 ms, p95 = p99 = 8 ms (exact: clamped to min/max)
+  assert.equal(http.latency_ns.p50, 4_000_000);
+  assert.equal(http.latency_ns.p99, 8_000_000);
+  assert.deepEqual(http.bytes, { client_to_server: 200, server_to_client: 2000 });
+  assert.equal(http.first_seen_ns, (T0 + 10_000_000n).toString());
+  assert.equal(http.last_seen_ns, (T0 + 28_000_000n).toString());
+});
+
+test('an answer seen after the traffic still names the node; the last name to resolve wins', () => {
+  const g = new GraphBuilder();
+  g.add(ev('1-1', 'postgresql', '10.0.0.1', '10.0.0.9', 5432, 0, 1, { db: { system: { name: 'postgresql' } } }));
+  assert.equal(g.snapshot().nodes.find((n) => n.addresses.includes('10.0.0.9'))!.id, '10.0.0.9');
+  g.add(dnsAnswer('2-1', 5, 'db-old.internal', [['db-old.internal', 'A', '10.0.0.9']]));
+  g.add(dnsAnswer('3-1', 6, 'db.internal', [['db.internal', 'A', '10.0.0.9']]));
+  const node = g.snapshot().nodes.find((n) => n.addresses.includes('10.0.0.9'))!;
+  assert.equal(node.id, 'db.internal');
+  assert.deepEqual(node.names, ['db-old.internal', 'db.internal']);
+});
+
+test('name cache TTL is stream time: an answer older than the TTL no longer names new traffic', () => {
+  const g = new GraphBuilder({ names: { ttlNs: 1_000_000_000n } }); // 1 s
+  g.add(dnsAnswer('1-1', 0, 'a.example', [['a.example', 'A', '10.1.1.1']]));
+  g.add(ev('2-1', 'http', '10.0.0.1', '10.1.1.2', 80, 1, 1)); // unrelated address
+  g.add(ev('3-1', 'http', '10.0.0.1', '10.1.1.1', 80, 2_000, 1)); // 2 s later: expired
+  const s = g.snapshot();
+  assert.ok(s.nodes.some((n) => n.id === '10.1.1.1'));
+  assert.equal(s.counts.names_expired, 1);
+});
+
+test('PII types counted per direction from the finding paths', () => {
+  const g = new GraphBuilder();
+  const pii = [
+    { type: 'email', path: 'http.request.body.content', start: 0, end: 5, confidence: 0.9, detector: 'regex', validator: null },
+    { type: 'email', path: 'http.request.header.x-user[0]', start: 0, end: 5, confidence: 0.9, detector: 'regex', validator: null },
+    { type: 'credit_card', path: 'http.response.body.content', start: 0, end: 5, confidence: 0.99, detector: 'regex', validator: 'luhn' },
+  ];
+  g.add(ev('1-1', 'http', '10.0.0.1', '10.0.0.2', 80, 0, 1, { pii }));
+  g.add(ev('1-2', 'http', '10.0.0.1', '10.0.0.2', 80, 5, 1, { pii: [pii[0]] }));
+  const e = g.snapshot().edges[0]!;
+  assert.deepEqual(e.pii, { client_to_server: { email: 3 }, server_to_client: { credit_card: 1 } });
+  assert.deepEqual(e.pii_types, ['credit_card', 'email']);
+  assert.equal(directionOfPath('/db/response/rows/0/ssn', {}), 'server_to_client');
+  assert.equal(directionOfPath('messaging.message.body.content', { messaging: { operation: { type: 'receive' } } }), 'server_to_client');
+  assert.equal(directionOfPath('messaging.message.body.content', { messaging: { operation: { type: 'send' } } }), 'client_to_server');
+});
+
+test('error rules per protocol', () => {
+  assert.equal(errorOf({ http: { response: { status_code: 500 } } }), '500');
+  assert.equal(errorOf({ http: { response: { status_code: 404 } } }), undefined);
+  assert.equal(errorOf({ rpc: { grpc: { status_code: 5 } } }), '5');
+  assert.equal(errorOf({ rpc: { grpc: { status_code: 0 } } }), undefined);
+  assert.equal(errorOf({ dns: { response_code: 'NXDOMAIN' } }), 'NXDOMAIN');
+  assert.equal(errorOf({ dns: { response_code: 'NOERROR' } }), undefined);
+  assert.equal(errorOf({ error: { type: '42P01' }, db: { response: { status_code: '42P01' } } }), '42P01');
+});
+
+test('unanswered requests count as requests without latency; limits drop and count', () => {
+  const g = new GraphBuilder({ maxAddresses: 3, maxEdges: 2 });
+  g.add(ev('1-1', 'redis', '10.0.0.1', '10.0.0.6', 6379, 0, 3));
+  g.add(ev('1-2', 'redis', '10.0.0.1', '10.0.0.6', 6379, 5, 0, {}, { kind: 'unanswered', flags: ['eof'] }));
+  g.add(ev('2-1', 'http', '10.0.0.1', '10.0.0.7', 80, 6, 1)); // third address, second edge
+  g.add(ev('3-1', 'http', '10.0.0.1', '10.0.0.8', 80, 7, 1)); // a fourth address: over the limit
+  g.add(ev('4-1', 'dns', '10.0.0.1', '10.0.0.6', 53, 8, 1)); // known addresses but a third edge
+  const s = g.snapshot();
+  const redis = s.edges.find((e) => e.protocol === 'redis')!;
+  assert.equal(redis.requests, 2);
+  assert.equal(redis.unanswered, 1);
+  assert.equal(redis.latency_ns.samples, 1);
+  assert.equal(s.counts.dropped_address_limit, 1);
+  assert.equal(s.counts.dropped_edge_limit, 1);
+  assert.equal(s.edges.length, 2);
+});
+
+test('--top and --min-requests keep the busiest edges and their nodes', () => {
+  const g = new GraphBuilder();
+  for (let i = 0; i < 5; i++) g.add(ev(`1-${i}`, 'http', '10.0.0.1', '10.0.0.2', 80, i, 1));
+  for (let i = 0; i < 3; i++) g.add(ev(`2-${i}`, 'http', '10.0.0.1', '10.0.0.3', 80, i, 1));
+  g.add(ev('3-1', 'http', '10.0.0.4', '10.0.0.3', 80, 0, 1));
+  assert.deepEqual(g.snapshot({ top: 1 }).edges.map((e) => e.target), ['10.0.0.2']);
+  const s = g.snapshot({ minRequests: 3 });
+  assert.equal(s.edges.length, 2);
+  assert.deepEqual(s.nodes.map((n) => n.id), ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+  assert.equal(s.counts.hidden_nodes, 1);
+});
+
+test('latency sketch: nearest-rank percentiles within 1 % of 1..1000 ms', () => {
+  const s = new LatencySketch();
+  for (let i = 1; i <= 1000; i++) s.add(i * 1_000_000);
+  // nearest rank: p50 = 500th value = 500 ms, p95 = 950 ms, p99 = 990 ms
+  for (const [q, want] of [[0.5, 500e6], [0.95, 950e6], [0.99, 990e6]] as const) {
+    const got = s.quantile(q)!;
+    assert.ok(Math.abs(got - want) / want <= 0.01, `q${q}: ${got} vs ${want}`);
+  }
+  const a = new LatencySketch();
+  const b = new LatencySketch();
+  for (let i = 1; i <= 500; i++) a.add(i * 1_000_000);
+  for (let i = 501; i <= 1000; i++) b.add(i * 1_000_000);
+  a.merge(b);
+  assert.equal(a.quantile(0.95), s.quantile(0.95));
+});
+
+test('resolutionsOf ignores answers that the question does not lead to', () => {
+  const r = resolutionsOf({ dns: { question: { name: 'x.example' }, answers: [{ name: 'other.example', type: 'A', class: 'IN', ttl: 1, data: '192.0.2.1' }] } });
+  assert.deepEqual(r, [{ address: '192.0.2.1', names: ['other.example'] }]);
+});
