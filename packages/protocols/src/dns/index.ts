@@ -1,0 +1,71 @@
+/**
+ * DNS over UDP and over TCP. Two modules share the name `dns` (one per
+ * transport) so `--protocols dns` selects both and events say `dns`.
+ */
+import type { Dir } from '@panopticon/flows';
+import type { Detection, ProtocolModule } from '../types.js';
+import { HEADER_LENGTH, decodeMessage, plausibleHeader } from './message.js';
+import { readName } from './names.js';
+import { DnsDatagramParser, DnsStreamParser } from './parser.js';
+
+const DNS_PORTS = [53, 5353, 5355] as const;
+
+function senderOf(msg: Buffer, offset: number): Detection {
+  return { sender: msg[offset + 2] & 0x80 ? 'server' : 'client' };
+}
+
+/** Bytes of a TCP message's head we need before judging a message we cannot see whole. */
+const TCP_JUDGE_BYTES = 64;
+
+export function detectDnsDatagram(head: Buffer): Detection {
+  if (!plausibleHeader(head, 0, head.length)) return null;
+  try {
+    const m = decodeMessage(head);
+    if (m.questions.length === 0 && m.answers.length === 0) return null;
+  } catch {
+    return null;
+  }
+  return senderOf(head, 0);
+}
+
+export function detectDnsStream(head: Buffer, _dir: Dir): Detection {
+  if (head.length < 2 + HEADER_LENGTH) return 'more';
+  const len = head.readUInt16BE(0);
+  if (len < HEADER_LENGTH) return null;
+  if (!plausibleHeader(head, 2, len)) return null;
+  if (head.length >= 2 + len) {
+    try {
+      const m = decodeMessage(head.subarray(2, 2 + len));
+      if (m.questions.length === 0 && m.answers.length === 0) return null;
+    } catch {
+      return null;
+    }
+    return senderOf(head, 2);
+  }
+  if (head.length < 2 + TCP_JUDGE_BYTES) return 'more';
+  // Long message seen in part: the first question name must at least parse.
+  if (head.readUInt16BE(6) === 0) return null;
+  try {
+    const n = readName(head.subarray(2), HEADER_LENGTH);
+    if (n.end + 4 > head.length - 2) return null;
+  } catch {
+    return null;
+  }
+  return { ...(senderOf(head, 2) as object), confidence: 0.6 } as Detection;
+}
+
+export const dnsModule: ProtocolModule = {
+  name: 'dns',
+  transport: 'udp',
+  ports: DNS_PORTS,
+  detect: (head) => detectDnsDatagram(head),
+  createDatagram: (ctx) => new DnsDatagramParser(ctx),
+};
+
+export const dnsTcpModule: ProtocolModule = {
+  name: 'dns',
+  transport: 'tcp',
+  ports: [53],
+  detect: detectDnsStream,
+  createStream: (ctx) => new DnsStreamParser(ctx),
+};

@@ -1,0 +1,193 @@
+/**
+ * One DNS message (RFC 1035 §4.1) decoded into plain objects. The decoder
+ * works on a single datagram / TCP message buffer and throws DnsFormatError
+ * with the byte offset when the message is malformed.
+ */
+import { DnsFormatError, readName } from './names.js';
+import { formatRdata } from './rdata.js';
+import { EDNS_OPTION_NAMES, OPCODE_NAMES, TYPE_OPT, className, rcodeName, typeName } from './constants.js';
+
+export const HEADER_LENGTH = 12;
+/** More records than fit in a 64 KiB message (minimum 11 bytes each) cannot be real. */
+const MAX_RECORDS = 65535 / 11;
+
+const FLAG_QR = 0x8000;
+const FLAG_AA = 0x0400;
+const FLAG_TC = 0x0200;
+const FLAG_RD = 0x0100;
+const FLAG_RA = 0x0080;
+const FLAG_AD = 0x0020;
+const FLAG_CD = 0x0010;
+
+export interface DnsQuestion {
+  name: string;
+  type: string;
+  class: string;
+}
+
+export interface DnsRecord {
+  name: string;
+  type: string;
+  class: string;
+  ttl: number;
+  data: string;
+}
+
+export interface DnsEdns {
+  udp_payload_size: number;
+  version: number;
+  dnssec_ok: boolean;
+  options?: Array<{ code: number; name?: string; data: string }>;
+}
+
+export interface DnsMessage {
+  id: number;
+  response: boolean;
+  opcode: string;
+  /** Full response code (with the EDNS extended bits when an OPT record is present). */
+  rcode: number;
+  flags: string[];
+  questions: DnsQuestion[];
+  answers: DnsRecord[];
+  authority: DnsRecord[];
+  additional: DnsRecord[];
+  edns?: DnsEdns;
+  /** Records whose RDATA did not decode and were kept as hex. */
+  rawRecords: number;
+}
+
+function flagNames(bits: number): string[] {
+  const f: string[] = [];
+  if (bits & FLAG_AA) f.push('AA');
+  if (bits & FLAG_TC) f.push('TC');
+  if (bits & FLAG_RD) f.push('RD');
+  if (bits & FLAG_RA) f.push('RA');
+  if (bits & FLAG_AD) f.push('AD');
+  if (bits & FLAG_CD) f.push('CD');
+  return f;
+}
+
+/**
+ * Cheap plausibility check of a message header, for protocol detection:
+ * opcode known, Z bit clear, section counts small enough for the length.
+ */
+export function plausibleHeader(buf: Buffer, offset: number, length: number): boolean {
+  if (length < HEADER_LENGTH) return false;
+  const bits = buf.readUInt16BE(offset + 2);
+  const opcode = (bits >> 11) & 0xf;
+  if (!(opcode in OPCODE_NAMES)) return false;
+  if (bits & 0x0040) return false; // Z must be zero
+  const qd = buf.readUInt16BE(offset + 4);
+  const an = buf.readUInt16BE(offset + 6);
+  const ns = buf.readUInt16BE(offset + 8);
+  const ar = buf.readUInt16BE(offset + 10);
+  if (qd > 16) return false;
+  // Each question takes ≥ 5 bytes, each record ≥ 11.
+  return HEADER_LENGTH + qd * 5 + (an + ns + ar) * 11 <= length;
+}
+
+export function decodeMessage(msg: Buffer): DnsMessage {
+  if (msg.length < HEADER_LENGTH) throw new DnsFormatError(msg.length, 'message shorter than the 12-byte header');
+  const id = msg.readUInt16BE(0);
+  const bits = msg.readUInt16BE(2);
+  const qd = msg.readUInt16BE(4);
+  const an = msg.readUInt16BE(6);
+  const ns = msg.readUInt16BE(8);
+  const ar = msg.readUInt16BE(10);
+  if (an + ns + ar > MAX_RECORDS) throw new DnsFormatError(6, 'record counts exceed what a message can hold');
+  let pos = HEADER_LENGTH;
+  const questions: DnsQuestion[] = [];
+  for (let i = 0; i < qd; i++) {
+    const n = readName(msg, pos);
+    if (n.end + 4 > msg.length) throw new DnsFormatError(n.end, 'question runs past the message end');
+    questions.push({ name: n.name, type: typeName(msg.readUInt16BE(n.end)), class: className(msg.readUInt16BE(n.end + 2)) });
+    pos = n.end + 4;
+  }
+  const state = { pos, raw: 0 };
+  const answers = readSection(msg, an, state);
+  const authority = readSection(msg, ns, state);
+  let edns: DnsEdns | undefined;
+  let extendedRcode = 0;
+  const additional: DnsRecord[] = [];
+  for (let i = 0; i < ar; i++) {
+    const start = state.pos;
+    const n = readName(msg, start);
+    const type = recordType(msg, n.end);
+    if (type === TYPE_OPT) {
+      const r = readOpt(msg, n.end);
+      edns = r.edns;
+      extendedRcode = r.extendedRcode;
+      state.pos = r.end;
+    } else {
+      additional.push(readRecord(msg, state));
+    }
+  }
+  const opcode = (bits >> 11) & 0xf;
+  return {
+    id,
+    response: (bits & FLAG_QR) !== 0,
+    opcode: OPCODE_NAMES[opcode] ?? `OPCODE${opcode}`,
+    rcode: (extendedRcode << 4) | (bits & 0xf),
+    flags: flagNames(bits),
+    questions,
+    answers,
+    authority,
+    additional,
+    edns,
+    rawRecords: state.raw,
+  };
+}
+
+function recordType(msg: Buffer, at: number): number {
+  if (at + 10 > msg.length) throw new DnsFormatError(at, 'record header runs past the message end');
+  return msg.readUInt16BE(at);
+}
+
+function readSection(msg: Buffer, count: number, state: { pos: number; raw: number }): DnsRecord[] {
+  const out: DnsRecord[] = [];
+  for (let i = 0; i < count; i++) out.push(readRecord(msg, state));
+  return out;
+}
+
+function readRecord(msg: Buffer, state: { pos: number; raw: number }): DnsRecord {
+  const n = readName(msg, state.pos);
+  const p = n.end;
+  const type = recordType(msg, p);
+  const cls = msg.readUInt16BE(p + 2);
+  const ttl = msg.readUInt32BE(p + 4);
+  const rdlen = msg.readUInt16BE(p + 8);
+  const start = p + 10;
+  const end = start + rdlen;
+  if (end > msg.length) throw new DnsFormatError(p + 8, 'RDATA runs past the message end');
+  const r = formatRdata(type, msg, start, end);
+  if (r.raw) state.raw++;
+  state.pos = end;
+  return { name: n.name, type: typeName(type), class: className(cls), ttl, data: r.data };
+}
+
+/** OPT pseudo-record (RFC 6891): CLASS is the UDP size, TTL carries extended rcode, version and DO. */
+function readOpt(msg: Buffer, at: number): { edns: DnsEdns; extendedRcode: number; end: number } {
+  const udp = msg.readUInt16BE(at + 2);
+  const extendedRcode = msg[at + 4];
+  const version = msg[at + 5];
+  const doBit = (msg[at + 6] & 0x80) !== 0;
+  const rdlen = msg.readUInt16BE(at + 8);
+  const start = at + 10;
+  const end = start + rdlen;
+  if (end > msg.length) throw new DnsFormatError(at + 8, 'OPT RDATA runs past the message end');
+  const options: Array<{ code: number; name?: string; data: string }> = [];
+  for (let p = start; p < end; ) {
+    if (p + 4 > end) throw new DnsFormatError(p, 'EDNS option header runs past the OPT record');
+    const code = msg.readUInt16BE(p);
+    const len = msg.readUInt16BE(p + 2);
+    if (p + 4 + len > end) throw new DnsFormatError(p + 2, 'EDNS option runs past the OPT record');
+    const name = EDNS_OPTION_NAMES[code];
+    options.push(name ? { code, name, data: msg.toString('hex', p + 4, p + 4 + len) } : { code, data: msg.toString('hex', p + 4, p + 4 + len) });
+    p += 4 + len;
+  }
+  const edns: DnsEdns = { udp_payload_size: udp, version, dnssec_ok: doBit };
+  if (options.length) edns.options = options;
+  return { edns, extendedRcode, end };
+}
+
+export { rcodeName };

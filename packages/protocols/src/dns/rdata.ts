@@ -1,0 +1,202 @@
+/**
+ * Resource-record data in presentation format (the text `dig` prints), one
+ * small decoder per type. Unknown or malformed RDATA is kept as hex rather
+ * than dropped, so nothing the wire carried is hidden.
+ */
+import { readName } from './names.js';
+import { SVC_PARAM_NAMES, typeName } from './constants.js';
+
+type RdataDecoder = (msg: Buffer, start: number, end: number) => string;
+
+function ipv4(msg: Buffer, start: number, end: number): string {
+  if (end - start !== 4) throw new RangeError('A record is not 4 bytes');
+  return `${msg[start]}.${msg[start + 1]}.${msg[start + 2]}.${msg[start + 3]}`;
+}
+
+export function formatIpv6(msg: Buffer, start: number): string {
+  const words: number[] = [];
+  for (let i = 0; i < 8; i++) words.push(msg.readUInt16BE(start + i * 2));
+  // RFC 5952: compress the longest run (≥ 2) of zero words, the first one on ties.
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = words.map((w) => w.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  const head = hex.slice(0, bestStart).join(':');
+  const tail = hex.slice(bestStart + bestLen).join(':');
+  return `${head}::${tail}`;
+}
+
+function ipv6(msg: Buffer, start: number, end: number): string {
+  if (end - start !== 16) throw new RangeError('AAAA record is not 16 bytes');
+  return formatIpv6(msg, start);
+}
+
+function nameOnly(msg: Buffer, start: number): string {
+  return readName(msg, start).name;
+}
+
+function mx(msg: Buffer, start: number): string {
+  return `${msg.readUInt16BE(start)} ${readName(msg, start + 2).name}`;
+}
+
+function quoted(msg: Buffer, start: number, end: number): string {
+  let s = '"';
+  for (let i = start; i < end; i++) {
+    const c = msg[i];
+    if (c === 0x22 || c === 0x5c) s += '\\' + String.fromCharCode(c);
+    else if (c < 0x20 || c >= 0x7f) s += '\\' + String(c).padStart(3, '0');
+    else s += String.fromCharCode(c);
+  }
+  return s + '"';
+}
+
+function characterStrings(msg: Buffer, start: number, end: number): string {
+  const parts: string[] = [];
+  let pos = start;
+  while (pos < end) {
+    const len = msg[pos];
+    if (pos + 1 + len > end) throw new RangeError('character-string runs past RDATA');
+    parts.push(quoted(msg, pos + 1, pos + 1 + len));
+    pos += 1 + len;
+  }
+  return parts.join(' ');
+}
+
+function srv(msg: Buffer, start: number): string {
+  return `${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)} ${msg.readUInt16BE(start + 4)} ${readName(msg, start + 6).name}`;
+}
+
+function soa(msg: Buffer, start: number, end: number): string {
+  const mname = readName(msg, start);
+  const rname = readName(msg, mname.end);
+  const p = rname.end;
+  if (p + 20 > end) throw new RangeError('SOA numbers run past RDATA');
+  const n = [0, 4, 8, 12, 16].map((o) => msg.readUInt32BE(p + o));
+  return `${mname.name} ${rname.name} ${n.join(' ')}`;
+}
+
+function caa(msg: Buffer, start: number, end: number): string {
+  const flags = msg[start];
+  const tagLen = msg[start + 1];
+  if (start + 2 + tagLen > end) throw new RangeError('CAA tag runs past RDATA');
+  const tag = msg.toString('latin1', start + 2, start + 2 + tagLen);
+  return `${flags} ${tag} ${quoted(msg, start + 2 + tagLen, end)}`;
+}
+
+function svcb(msg: Buffer, start: number, end: number): string {
+  const priority = msg.readUInt16BE(start);
+  const target = readName(msg, start + 2);
+  const parts = [String(priority), target.name];
+  let pos = target.end;
+  while (pos < end) {
+    if (pos + 4 > end) throw new RangeError('SvcParam header runs past RDATA');
+    const key = msg.readUInt16BE(pos);
+    const len = msg.readUInt16BE(pos + 2);
+    const vs = pos + 4;
+    const ve = vs + len;
+    if (ve > end) throw new RangeError('SvcParam value runs past RDATA');
+    const name = SVC_PARAM_NAMES[key] ?? `key${key}`;
+    parts.push(len === 0 ? name : `${name}=${svcValue(key, msg, vs, ve)}`);
+    pos = ve;
+  }
+  return parts.join(' ');
+}
+
+function svcValue(key: number, msg: Buffer, start: number, end: number): string {
+  switch (key) {
+    case 0: { // mandatory: list of keys
+      const keys: string[] = [];
+      for (let p = start; p + 1 < end; p += 2) keys.push(SVC_PARAM_NAMES[msg.readUInt16BE(p)] ?? `key${msg.readUInt16BE(p)}`);
+      return keys.join(',');
+    }
+    case 1: { // alpn: character-strings
+      const ids: string[] = [];
+      for (let p = start; p < end; ) {
+        const l = msg[p];
+        ids.push(msg.toString('latin1', p + 1, Math.min(end, p + 1 + l)));
+        p += 1 + l;
+      }
+      return ids.join(',');
+    }
+    case 3:
+      return String(msg.readUInt16BE(start));
+    case 4: {
+      const a: string[] = [];
+      for (let p = start; p + 4 <= end; p += 4) a.push(ipv4(msg, p, p + 4));
+      return a.join(',');
+    }
+    case 6: {
+      const a: string[] = [];
+      for (let p = start; p + 16 <= end; p += 16) a.push(formatIpv6(msg, p));
+      return a.join(',');
+    }
+    case 5:
+      return msg.subarray(start, end).toString('base64');
+    default:
+      return msg.toString('hex', start, end);
+  }
+}
+
+function rrsig(msg: Buffer, start: number, end: number): string {
+  const covered = typeName(msg.readUInt16BE(start));
+  const alg = msg[start + 2];
+  const labels = msg[start + 3];
+  const ttl = msg.readUInt32BE(start + 4);
+  const expiration = msg.readUInt32BE(start + 8);
+  const inception = msg.readUInt32BE(start + 12);
+  const keyTag = msg.readUInt16BE(start + 16);
+  const signer = readName(msg, start + 18);
+  const sig = msg.subarray(signer.end, end).toString('base64');
+  return `${covered} ${alg} ${labels} ${ttl} ${expiration} ${inception} ${keyTag} ${signer.name} ${sig}`;
+}
+
+function dnskey(msg: Buffer, start: number, end: number): string {
+  return `${msg.readUInt16BE(start)} ${msg[start + 2]} ${msg[start + 3]} ${msg.subarray(start + 4, end).toString('base64')}`;
+}
+
+function ds(msg: Buffer, start: number, end: number): string {
+  return `${msg.readUInt16BE(start)} ${msg[start + 2]} ${msg[start + 3]} ${msg.toString('hex', start + 4, end).toUpperCase()}`;
+}
+
+const decoders: Record<number, RdataDecoder> = {
+  1: ipv4,
+  2: nameOnly,
+  5: nameOnly,
+  6: soa,
+  12: nameOnly,
+  15: mx,
+  16: characterStrings,
+  28: ipv6,
+  33: srv,
+  39: nameOnly,
+  43: ds,
+  46: rrsig,
+  48: dnskey,
+  64: svcb,
+  65: svcb,
+  99: characterStrings,
+  257: caa,
+};
+
+/**
+ * Presentation text of one RDATA. Unknown types, and known types whose RDATA
+ * does not parse, are returned as lowercase hex (flagged by `raw`).
+ */
+export function formatRdata(type: number, msg: Buffer, start: number, end: number): { data: string; raw: boolean } {
+  const decode = decoders[type];
+  if (decode) {
+    try {
+      return { data: decode(msg, start, end), raw: false };
+    } catch {
+      // fall through to hex: a malformed record is shown, not invented
+    }
+  }
+  return { data: msg.toString('hex', start, end), raw: true };
+}

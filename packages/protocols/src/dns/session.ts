@@ -1,0 +1,164 @@
+/**
+ * Pairs DNS queries with responses by transaction id (and question) within one
+ * flow, and turns them into exchange records. Shared by the UDP and TCP
+ * parsers; the flow itself already fixes the endpoints.
+ *
+ * Zone transfers (AXFR/IXFR) answer one query with many messages: those are
+ * gathered until the closing SOA so that one transfer is one event.
+ */
+import type { ExchangeRecord, ParserContext } from '../types.js';
+import type { DnsMessage, DnsRecord } from './message.js';
+import { TYPE_NAMES, rcodeName } from './constants.js';
+
+/** Records kept per section of one event; the counts are always whole. */
+export const MAX_KEPT_RECORDS = 256;
+
+interface PendingQuery {
+  msg: DnsMessage;
+  bytes: number;
+  tsNs: bigint;
+  /** Set once a zone transfer has started answering. */
+  transfer?: { answers: DnsRecord[]; answerCount: number; soaSeen: number; bytes: number; lastNs: bigint; last: DnsMessage };
+}
+
+const XFR_TYPES = new Set([TYPE_NAMES[252], TYPE_NAMES[251]]);
+
+export class DnsSession {
+  /** Pending queries in arrival order; ids repeat rarely, so a short linear search is cheapest. */
+  private pending: PendingQuery[] = [];
+
+  constructor(private readonly ctx: ParserContext) {}
+
+  message(msg: DnsMessage, bytes: number, tsNs: bigint): void {
+    this.ctx.count(msg.response ? 'dns.responses' : 'dns.queries');
+    if (!msg.response) return this.query(msg, bytes, tsNs);
+    const idx = this.match(msg);
+    if (idx < 0) {
+      // A continuation of a finished transfer, or a query we never saw.
+      this.ctx.count('dns.orphan_responses');
+      this.ctx.emit(buildRecord('orphan_response', undefined, msg, 0, tsNs, tsNs, [], bytes));
+      return;
+    }
+    const q = this.pending[idx];
+    if (q.msg.questions.length && XFR_TYPES.has(q.msg.questions[0].type) && msg.rcode === 0) {
+      if (this.continueTransfer(q, msg, bytes, tsNs)) this.pending.splice(idx, 1);
+      return;
+    }
+    this.pending.splice(idx, 1);
+    this.ctx.emit(buildRecord('exchange', q, msg, q.bytes, q.tsNs, tsNs, [], bytes));
+  }
+
+  /** Emit queries older than the response timeout as unanswered. */
+  expire(nowNs: bigint): void {
+    const limit = this.ctx.options.responseTimeoutNs;
+    while (this.pending.length && nowNs - this.pending[0].tsNs > limit) {
+      const q = this.pending.shift()!;
+      this.flush(q, 'timeout');
+    }
+  }
+
+  /** The flow is over: every query still pending is unanswered (or a transfer cut short). */
+  close(flag: string): void {
+    for (const q of this.pending) this.flush(q, flag);
+    this.pending = [];
+  }
+
+  private query(msg: DnsMessage, bytes: number, tsNs: bigint): void {
+    if (this.pending.length >= this.ctx.options.maxPending) {
+      this.ctx.count('dns.pending_overflow');
+      this.flush(this.pending.shift()!, 'overflow');
+    }
+    this.pending.push({ msg, bytes, tsNs });
+  }
+
+  private flush(q: PendingQuery, flag: string): void {
+    if (q.transfer) {
+      const t = q.transfer;
+      const merged = { ...t.last, answers: t.answers };
+      this.ctx.emit(buildRecord('exchange', q, merged, q.bytes, q.tsNs, t.lastNs, [flag], t.bytes, t.answerCount));
+      return;
+    }
+    this.ctx.count('dns.unanswered');
+    this.ctx.emit(buildRecord('unanswered', q, undefined, q.bytes, q.tsNs, q.tsNs, [flag]));
+  }
+
+  private match(resp: DnsMessage): number {
+    let first = -1;
+    for (let i = 0; i < this.pending.length; i++) {
+      const q = this.pending[i].msg;
+      if (q.id !== resp.id) continue;
+      if (first < 0) first = i;
+      if (sameQuestion(q, resp)) return i;
+    }
+    return first;
+  }
+
+  /** True when the transfer is complete (the closing SOA arrived). */
+  private continueTransfer(q: PendingQuery, msg: DnsMessage, bytes: number, tsNs: bigint): boolean {
+    const t = (q.transfer ??= { answers: [], answerCount: 0, soaSeen: 0, bytes: 0, lastNs: tsNs, last: msg });
+    for (const rr of msg.answers) {
+      if (t.answers.length < MAX_KEPT_RECORDS) t.answers.push(rr);
+      if (rr.type === 'SOA') t.soaSeen++;
+    }
+    t.answerCount += msg.answers.length;
+    t.bytes += bytes;
+    t.lastNs = tsNs;
+    t.last = msg;
+    // AXFR (RFC 5936) and IXFR (RFC 1995) both end with the SOA they started with;
+    // a one-record IXFR answer means "you are up to date".
+    const done = t.soaSeen >= 2 || (t.answerCount === 1 && q.msg.questions[0].type === 'IXFR');
+    if (!done) return false;
+    const merged = { ...msg, answers: t.answers };
+    this.ctx.emit(buildRecord('exchange', q, merged, q.bytes, q.tsNs, tsNs, [], t.bytes, t.answerCount));
+    return true;
+  }
+}
+
+function sameQuestion(q: DnsMessage, r: DnsMessage): boolean {
+  if (r.questions.length === 0 || q.questions.length === 0) return true;
+  const a = q.questions[0];
+  const b = r.questions[0];
+  return a.type === b.type && a.name.toLowerCase() === b.name.toLowerCase();
+}
+
+function section(records: DnsRecord[], flags: string[]): DnsRecord[] {
+  if (records.length <= MAX_KEPT_RECORDS) return records;
+  if (!flags.includes('truncated')) flags.push('truncated');
+  return records.slice(0, MAX_KEPT_RECORDS);
+}
+
+function buildRecord(
+  kind: ExchangeRecord['kind'],
+  q: PendingQuery | undefined,
+  r: DnsMessage | undefined,
+  requestBytes: number,
+  startNs: bigint,
+  endNs: bigint,
+  flags: string[],
+  responseBytes?: number,
+  answerCount?: number,
+): ExchangeRecord {
+  const head = (r ?? q!.msg);
+  const question = (q?.msg.questions[0] ?? r?.questions[0]);
+  const dns: Record<string, unknown> = { id: head.id, opcode: head.opcode, flags: head.flags };
+  if (question) dns.question = question;
+  if (q && q.msg.questions.length > 1) dns.question_count = q.msg.questions.length;
+  if (r) {
+    dns.response_code = rcodeName(r.rcode);
+    dns.answer_count = answerCount ?? r.answers.length;
+    dns.answers = section(r.answers, flags);
+    if (r.authority.length) dns.authority = section(r.authority, flags);
+    if (r.additional.length) dns.additional = section(r.additional, flags);
+    if (r.flags.includes('TC')) flags.push('dns_truncated');
+    if (r.rawRecords) flags.push('undecodable');
+  }
+  const edns = r?.edns ?? q?.msg.edns;
+  if (edns) dns.edns = edns;
+  const attributes: Record<string, unknown> = { dns, network: { protocol: { name: 'dns' } } };
+  if (r && r.rcode !== 0) attributes.error = { type: rcodeName(r.rcode) };
+  const rec: ExchangeRecord = { kind, startNs, endNs, attributes };
+  if (q) rec.requestBytes = requestBytes;
+  if (responseBytes !== undefined) rec.responseBytes = responseBytes;
+  if (flags.length) rec.flags = flags;
+  return rec;
+}

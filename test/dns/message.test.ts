@@ -1,0 +1,212 @@
+// DNS message decoding and query/response stitching against messages built
+// by hand from RFC 1035 / 3596 / 6891 / 8659 / 9460 layouts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeMessage } from '../../packages/protocols/src/dns/message.js';
+import { DnsDatagramParser, DnsStreamParser } from '../../packages/protocols/src/dns/parser.js';
+import { detectDnsDatagram, detectDnsStream } from '../../packages/protocols/src/dns/index.js';
+import { fakeContext } from '../helpers/fake-parser-context.js';
+
+function name(n: string): Buffer {
+  const parts = n.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
+  return Buffer.concat([...parts, Buffer.from([0])]);
+}
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+}
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+function header(id: number, flags: number, qd: number, an: number, ns = 0, ar = 0): Buffer {
+  return Buffer.concat([u16(id), u16(flags), u16(qd), u16(an), u16(ns), u16(ar)]);
+}
+/** Resource record whose owner is a pointer to offset 12 (the question name). */
+function rrAtQ(type: number, ttl: number, rdata: Buffer, cls = 1): Buffer {
+  return Buffer.concat([Buffer.from([0xc0, 12]), u16(type), u16(cls), u32(ttl), u16(rdata.length), rdata]);
+}
+
+const query = Buffer.concat([header(0x1234, 0x0100, 1, 0), name('example.com'), u16(1), u16(1)]);
+const response = Buffer.concat([
+  header(0x1234, 0x8180, 1, 2),
+  name('example.com'), u16(1), u16(1),
+  rrAtQ(5, 300, Buffer.concat([Buffer.from([3]), Buffer.from('www'), Buffer.from([0xc0, 12])])),
+  rrAtQ(1, 60, Buffer.from([93, 184, 216, 34])),
+]);
+
+test('query and response decode to the hand-computed fields', () => {
+  const q = decodeMessage(query);
+  assert.equal(q.id, 0x1234);
+  assert.equal(q.response, false);
+  assert.deepEqual(q.flags, ['RD']);
+  assert.deepEqual(q.questions, [{ name: 'example.com', type: 'A', class: 'IN' }]);
+  const r = decodeMessage(response);
+  assert.equal(r.response, true);
+  assert.deepEqual(r.flags, ['RD', 'RA']);
+  assert.deepEqual(r.answers, [
+    { name: 'example.com', type: 'CNAME', class: 'IN', ttl: 300, data: 'www.example.com' },
+    { name: 'example.com', type: 'A', class: 'IN', ttl: 60, data: '93.184.216.34' },
+  ]);
+});
+
+test('record types render in presentation format; unknown types stay hex', () => {
+  const aaaa = Buffer.from('20010db8000000000000000000000001', 'hex');
+  const mx = Buffer.concat([u16(10), Buffer.from([4]), Buffer.from('mail'), Buffer.from([0xc0, 12])]);
+  const txt = Buffer.concat([Buffer.from([5]), Buffer.from('hello'), Buffer.from([3]), Buffer.from('a"b')]);
+  const srv = Buffer.concat([u16(1), u16(2), u16(5060), name('sip.example.com')]);
+  const soa = Buffer.concat([name('ns1.example.com'), name('admin.example.com'), u32(2024010101), u32(7200), u32(3600), u32(1209600), u32(300)]);
+  const caa = Buffer.concat([Buffer.from([0, 5]), Buffer.from('issue'), Buffer.from('letsencrypt.org')]);
+  // RFC 9460 Appendix D.2 style: priority 1, target ".", alpn=h2,h3, port=8443, ipv4hint=192.0.2.1
+  const https = Buffer.concat([
+    u16(1), Buffer.from([0]),
+    u16(1), u16(6), Buffer.from([2]), Buffer.from('h2'), Buffer.from([2]), Buffer.from('h3'),
+    u16(3), u16(2), u16(8443),
+    u16(4), u16(4), Buffer.from([192, 0, 2, 1]),
+  ]);
+  const unknown = Buffer.from([0xde, 0xad, 0xbe, 0xef]);
+  const opt = Buffer.concat([Buffer.from([0]), u16(41), u16(1232), Buffer.from([1, 0, 0x80, 0]), u16(8), u16(10), u16(4), Buffer.from([1, 2, 3, 4])]);
+  const msg = Buffer.concat([
+    header(7, 0x8400, 1, 8, 0, 1), name('example.com'), u16(255), u16(1),
+    rrAtQ(28, 1, aaaa), rrAtQ(15, 2, mx), rrAtQ(16, 3, txt), rrAtQ(33, 4, srv), rrAtQ(6, 5, soa), rrAtQ(257, 6, caa),
+    rrAtQ(65, 7, https), rrAtQ(65280, 8, unknown), opt,
+  ]);
+  const m = decodeMessage(msg);
+  assert.deepEqual(m.answers.map((a) => [a.type, a.data]), [
+    ['AAAA', '2001:db8::1'],
+    ['MX', '10 mail.example.com'],
+    ['TXT', '"hello" "a\\"b"'],
+    ['SRV', '1 2 5060 sip.example.com'],
+    ['SOA', 'ns1.example.com admin.example.com 2024010101 7200 3600 1209600 300'],
+    ['CAA', '0 issue "letsencrypt.org"'],
+    ['HTTPS', '1 . alpn=h2,h3 port=8443 ipv4hint=192.0.2.1'],
+    ['TYPE65280', 'deadbeef'],
+  ]);
+  assert.deepEqual(m.flags, ['AA']);
+  assert.equal(m.rawRecords, 1);
+  // Extended rcode 1 << 4 | 0 = 16 (BADVERS), DO bit set, one COOKIE option.
+  assert.equal(m.rcode, 16);
+  assert.deepEqual(m.edns, { udp_payload_size: 1232, version: 0, dnssec_ok: true, options: [{ code: 10, name: 'COOKIE', data: '01020304' }] });
+});
+
+test('compression loops and forward pointers are rejected, not followed', () => {
+  const selfLoop = Buffer.concat([header(1, 0, 1, 0), Buffer.from([0xc0, 12]), u16(1), u16(1)]);
+  assert.throws(() => decodeMessage(selfLoop), /does not point backwards at byte 12/);
+  // label "a" at 12, then a pointer back to 12: bounded by the 255-byte name limit.
+  const cycle = Buffer.concat([header(1, 0, 1, 0), Buffer.from([1, 0x61, 0xc0, 12]), u16(1), u16(1)]);
+  assert.throws(() => decodeMessage(cycle), /name longer than 255 bytes|too many compression pointers/);
+  const ctx = fakeContext({}, { transport: 'udp' });
+  const p = new DnsDatagramParser(ctx);
+  p.datagram(0, cycle, 1n);
+  assert.equal(ctx.counts.get('dns.malformed'), 1);
+  assert.equal(ctx.records.length, 0);
+});
+
+test('UDP: query and response become one exchange; error.type for failures', () => {
+  const ctx = fakeContext({}, { transport: 'udp' });
+  const p = new DnsDatagramParser(ctx);
+  p.datagram(0, query, 1000n);
+  p.datagram(1, response, 3000n);
+  const nx = Buffer.from(response);
+  nx.writeUInt16BE(0x8183, 2);
+  p.datagram(0, query, 4000n);
+  p.datagram(1, nx, 5000n);
+  assert.equal(ctx.records.length, 2);
+  const [a, b] = ctx.records;
+  assert.equal(a.kind, 'exchange');
+  assert.equal(a.startNs, 1000n);
+  assert.equal(a.endNs, 3000n);
+  assert.equal(a.requestBytes, query.length);
+  assert.equal(a.responseBytes, response.length);
+  const dns = a.attributes.dns as Record<string, any>;
+  assert.equal(dns.question.name, 'example.com');
+  assert.equal(dns.response_code, 'NOERROR');
+  assert.equal(dns.answer_count, 2);
+  assert.equal(a.attributes.error, undefined);
+  assert.deepEqual(b.attributes.error, { type: 'NXDOMAIN' });
+});
+
+test('UDP: unanswered queries expire on tick; late responses are orphans', () => {
+  const ctx = fakeContext({ responseTimeoutNs: 1000n }, { transport: 'udp' });
+  const p = new DnsDatagramParser(ctx);
+  p.datagram(0, query, 0n);
+  p.tick(500n);
+  assert.equal(ctx.records.length, 0);
+  p.tick(1001n);
+  assert.equal(ctx.records.length, 1);
+  assert.equal(ctx.records[0].kind, 'unanswered');
+  assert.deepEqual(ctx.records[0].flags, ['timeout']);
+  p.datagram(1, response, 2000n);
+  assert.equal(ctx.records[1].kind, 'orphan_response');
+  p.datagram(0, query, 3000n);
+  p.close('end', 3001n);
+  assert.equal(ctx.records[2].kind, 'unanswered');
+  assert.deepEqual(ctx.records[2].flags, ['eof']);
+});
+
+function tcpFrame(m: Buffer): Buffer {
+  return Buffer.concat([u16(m.length), m]);
+}
+
+test('TCP: pipelined messages split at every offset give the same events', () => {
+  const q2 = Buffer.from(query);
+  q2.writeUInt16BE(0x9999, 0);
+  const r2 = Buffer.from(response);
+  r2.writeUInt16BE(0x9999, 0);
+  const client = Buffer.concat([tcpFrame(query), tcpFrame(q2)]);
+  const server = Buffer.concat([tcpFrame(r2), tcpFrame(response)]); // answered out of order (RFC 7766)
+  for (let cut = 0; cut <= client.length; cut++) {
+    const ctx = fakeContext();
+    const p = new DnsStreamParser(ctx);
+    p.data(0, client.subarray(0, cut), 1n);
+    p.data(0, client.subarray(cut), 2n);
+    const sc = Math.min(cut, server.length);
+    p.data(1, server.subarray(0, sc), 3n);
+    p.data(1, server.subarray(sc), 4n);
+    p.close('fin', 5n);
+    assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.dns as any).id]), [['exchange', 0x9999], ['exchange', 0x1234]], `cut ${cut}`);
+  }
+});
+
+test('TCP: a gap stops the direction; pending queries end unanswered on close', () => {
+  const ctx = fakeContext();
+  const p = new DnsStreamParser(ctx);
+  p.data(0, tcpFrame(query), 1n);
+  p.gap(1, 100, 2n);
+  p.data(1, tcpFrame(response), 3n);
+  p.close('rst', 4n);
+  assert.deepEqual(ctx.records.map((r) => [r.kind, r.flags]), [['unanswered', ['reset']]]);
+  assert.equal(ctx.counts.get('dns.gap_bytes'), 100);
+});
+
+test('TCP: a zone transfer over several messages is one event', () => {
+  const axfrQ = Buffer.concat([header(5, 0, 1, 0), name('z.test'), u16(252), u16(1)]);
+  const soa = Buffer.concat([name('ns.z.test'), name('h.z.test'), u32(1), u32(2), u32(3), u32(4), u32(5)]);
+  const m1 = Buffer.concat([header(5, 0x8400, 1, 2), name('z.test'), u16(252), u16(1), rrAtQ(6, 9, soa), rrAtQ(1, 9, Buffer.from([10, 0, 0, 1]))]);
+  // The second message has no question section, so its owners are written out in full.
+  const owner = name('z.test');
+  const rr = (type: number, rdata: Buffer) => Buffer.concat([owner, u16(type), u16(1), u32(9), u16(rdata.length), rdata]);
+  const m2b = Buffer.concat([header(5, 0x8400, 0, 2), rr(1, Buffer.from([10, 0, 0, 2])), rr(6, soa)]);
+  const ctx = fakeContext();
+  const p = new DnsStreamParser(ctx);
+  p.data(0, tcpFrame(axfrQ), 1n);
+  p.data(1, tcpFrame(m1), 2n);
+  assert.equal(ctx.records.length, 0);
+  p.data(1, tcpFrame(m2b), 3n);
+  assert.equal(ctx.records.length, 1);
+  const dns = ctx.records[0].attributes.dns as any;
+  assert.equal(dns.answer_count, 4);
+  assert.deepEqual(dns.answers.map((a: any) => a.data), ['ns.z.test h.z.test 1 2 3 4 5', '10.0.0.1', '10.0.0.2', 'ns.z.test h.z.test 1 2 3 4 5']);
+  assert.equal(ctx.records[0].endNs, 3n);
+});
+
+test('detection: UDP by a full decode, TCP by length prefix and header', () => {
+  assert.deepEqual(detectDnsDatagram(query), { sender: 'client' });
+  assert.deepEqual(detectDnsDatagram(response), { sender: 'server' });
+  assert.equal(detectDnsDatagram(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')), null);
+  assert.equal(detectDnsStream(tcpFrame(query).subarray(0, 10), 0), 'more');
+  assert.deepEqual(detectDnsStream(tcpFrame(response), 1), { sender: 'server' });
+  assert.equal(detectDnsStream(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 0), null);
+});
