@@ -1,0 +1,108 @@
+/**
+ * RESP values → event fields: command text and arguments, reply summaries.
+ * Everything here is already bounded by the reader (kept bytes / elements);
+ * these functions only shape it for JSON.
+ */
+import { isUtf8 } from 'node:buffer';
+import { safeInt } from '../messaging/body.js';
+import type { RespValue } from './resp.js';
+
+/** Bytes as text: UTF-8 when valid, otherwise redis-cli style with \xHH escapes. */
+export function bytesText(b: Buffer): string {
+  if (isUtf8(b)) return b.toString('utf8');
+  let out = '';
+  for (const c of b) out += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : '\\x' + c.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** Scalar text of a value (commands are arrays of bulk strings; inline args are too). */
+export function valueText(v: RespValue): string {
+  if (v.bytes) return bytesText(v.bytes);
+  if (v.text !== undefined) return v.text;
+  if (v.int !== undefined) return v.int.toString();
+  if (v.bool !== undefined) return v.bool ? 'true' : 'false';
+  return '';
+}
+
+/** A reply value as plain JSON (maps with string keys become objects). */
+export function toJson(v: RespValue): unknown {
+  switch (v.type) {
+    case 'null':
+      return null;
+    case 'integer':
+      return safeInt(v.int!);
+    case 'boolean':
+      return v.bool;
+    case 'double': {
+      const n = Number(v.text);
+      return Number.isFinite(n) ? n : v.text;
+    }
+    case 'verbatim': {
+      // `=15\r\ntxt:Some string`: the 3-letter format and ':' are framing, not content.
+      const t = bytesText(v.bytes!);
+      return t.length >= 4 && t[3] === ':' ? t.slice(4) : t;
+    }
+    case 'bulk':
+    case 'blob_error':
+      return bytesText(v.bytes!);
+    case 'simple':
+    case 'error':
+    case 'big_number':
+      return v.text;
+    case 'map':
+    case 'attribute': {
+      const items = v.items ?? [];
+      const keys = items.filter((_, i) => i % 2 === 0);
+      const scalarKeys = keys.every((k) => k.bytes !== undefined || k.text !== undefined);
+      if (scalarKeys && new Set(keys.map(valueText)).size === keys.length) {
+        const obj: Record<string, unknown> = {};
+        for (let i = 0; i + 1 < items.length; i += 2) obj[valueText(items[i]!)] = toJson(items[i + 1]!);
+        return obj;
+      }
+      const pairs: unknown[] = [];
+      for (let i = 0; i + 1 < items.length; i += 2) pairs.push([toJson(items[i]!), toJson(items[i + 1]!)]);
+      return pairs;
+    }
+    default:
+      return (v.items ?? []).map(toJson);
+  }
+}
+
+export interface ReplySummary {
+  type: string;
+  value?: unknown;
+  /** bulk-like: full payload size */
+  size?: number;
+  /** aggregates: element count (maps: pairs) */
+  length?: number;
+  attributes?: unknown;
+  truncated?: boolean;
+}
+
+export function replySummary(v: RespValue): ReplySummary {
+  const s: ReplySummary = { type: v.type, value: toJson(v) };
+  if (v.size !== undefined) s.size = v.size;
+  if (v.length !== undefined) s.length = v.length;
+  if (v.attributes) s.attributes = toJson(v.attributes);
+  if (v.truncated) s.truncated = true;
+  return s;
+}
+
+/** `ERR unknown command` → `ERR`: the error prefix is Redis's error code. */
+export function errorCode(v: RespValue): string | undefined {
+  if (v.type !== 'error' && v.type !== 'blob_error') return undefined;
+  const text = valueText(v);
+  const m = /^([A-Z][A-Z0-9_]*)\b/.exec(text);
+  return m ? m[1] : 'ERR';
+}
+
+/** Command words and the query text, bounded to `maxText` characters. */
+export function commandText(words: string[], maxText: number): { text: string; truncated: boolean } {
+  let text = '';
+  for (const w of words) {
+    const quoted = /[\s"]/.test(w) || w === '' ? JSON.stringify(w) : w;
+    text += text ? ' ' + quoted : quoted;
+    if (text.length > maxText) return { text: text.slice(0, maxText), truncated: true };
+  }
+  return { text, truncated: false };
+}
