@@ -1,1 +1,7 @@
-export {};
+export * from './errors.js';
+export * from './output.js';
+export * from './signals.js';
+export * from './options.js';
+export * from './stats.js';
+export * from './progress.js';
+export * from './ndjson.js';

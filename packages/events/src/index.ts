@@ -1,1 +1,3 @@
 export * from './types.js';
+export * from './time.js';
+export { validateEvent, eventSchemaPath } from './validate.js';

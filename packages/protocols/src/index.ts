@@ -1,2 +1,4 @@
 export * from './types.js';
 export * from './registry.js';
+export * from './stitch.js';
+export * from './dispatcher.js';

@@ -4,9 +4,11 @@
  * content cannot decide.
  */
 import type { ProtocolModule } from './types.js';
+import { http1Module } from './http1/index.js';
 
 export const protocolModules: ProtocolModule[] = [
   // one entry per module: import it above and add it here
+  http1Module,
 ];
 
 export function findModule(name: string): ProtocolModule | undefined {

@@ -63,7 +63,24 @@ export interface ParserContext {
    * Hand the rest of the stream to another protocol (HTTP Upgrade: h2c).
    * `pending` are bytes already received but not consumed, per direction, in order.
    */
-  handoff(protocol: string, pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>): void;
+  handoff(protocol: string, pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>, init?: HandoffInit): void;
+}
+
+/**
+ * What the protocol handing a stream over knows that the next one needs.
+ * For `Upgrade: h2c` (RFC 7540 §3.2), HTTP/1.1 passes the upgraded request:
+ * HTTP/2 answers it on stream 1 and must pair that response with it.
+ */
+export interface HandoffInit {
+  upgradedRequest?: {
+    method: string;
+    /** request-target as sent: path and query */
+    target: string;
+    authority?: string;
+    headers: Record<string, string[]>;
+    startNs: bigint;
+    requestBytes: number;
+  };
 }
 
 export interface StreamParser {
@@ -99,6 +116,7 @@ export interface ProtocolModule {
   /** Ports the protocol is usually served on: a hint, tried first and used when detection cannot decide. */
   readonly ports: readonly number[];
   detect(head: Buffer, dir: Dir): Detection;
-  createStream?(ctx: ParserContext): StreamParser;
+  /** `init` is set when another protocol hands the stream over (see ParserContext.handoff). */
+  createStream?(ctx: ParserContext, init?: HandoffInit): StreamParser;
   createDatagram?(ctx: ParserContext): DatagramParser;
 }

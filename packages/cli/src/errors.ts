@@ -1,0 +1,55 @@
+/**
+ * How every command fails: user errors are one line on stderr naming where
+ * and what, with a non-zero exit; only unexpected internal errors show a
+ * stack, and only with PANO_DEBUG=1.
+ */
+
+/** A problem the user can fix (bad input, bad option, missing file). Printed as one line. */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** The message of a filesystem error in words, naming the path. */
+export function describeFsError(err: unknown, path: string): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return `${path}: no such file or directory`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${path}: permission denied`;
+    case 'EISDIR':
+      return `${path}: is a directory`;
+    case 'ENOTDIR':
+      return `${path}: a component of the path is not a directory`;
+    default:
+      return `${path}: ${e?.message ?? String(err)}`;
+  }
+}
+
+/**
+ * Runs a command's main function: exit code from its result, one-line
+ * errors for UserError, and a short internal-error line otherwise.
+ */
+export async function runMain(name: string, main: () => Promise<number | void>): Promise<void> {
+  try {
+    const code = await main();
+    process.exitCode = code ?? 0;
+  } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`${name}: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const e = err as Error;
+    if (process.env.PANO_DEBUG) process.stderr.write(`${name}: internal error: ${e?.stack ?? String(err)}\n`);
+    else process.stderr.write(`${name}: internal error: ${e?.message ?? String(err)} (set PANO_DEBUG=1 for a stack trace)\n`);
+    process.exitCode = 70; // EX_SOFTWARE
+  }
+}

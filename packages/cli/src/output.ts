@@ -1,0 +1,97 @@
+/**
+ * Line output with batching, backpressure and a quiet end on a closed pipe.
+ *
+ * Lines are gathered into one string and written in batches (one write per
+ * ~64 KiB, not per event). When the destination is slow, `drained()` lets the
+ * producer wait instead of buffering without bound. When the reader of our
+ * stdout goes away (`| head`), `closed` turns true and the command ends with
+ * status 0 after flushing nothing more.
+ */
+import { openSync, createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+
+const BATCH = 64 * 1024;
+/** Bytes handed to the stream and not yet flushed, beyond which producers should wait. */
+const HIGH_WATER = 4 * 1024 * 1024;
+
+export class LineOutput {
+  private batch = '';
+  private stream: NodeJS.WritableStream;
+  private queued = 0;
+  closed = false;
+  lines = 0;
+
+  constructor(stream: NodeJS.WritableStream = process.stdout) {
+    this.stream = stream;
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
+        this.closed = true;
+        return;
+      }
+      this.closed = true;
+      process.stderr.write(`output error: ${err.message}\n`);
+      process.exitCode = 74; // EX_IOERR
+    });
+  }
+
+  /**
+   * A file created 0600 (events and logs are sensitive); `-` or undefined
+   * means standard output. `append` keeps what the file holds.
+   */
+  static toPath(path: string | undefined, append = false): LineOutput {
+    if (!path || path === '-') return new LineOutput(process.stdout);
+    const fd = openSync(path, append ? 'a' : 'w', 0o600);
+    return new LineOutput(createWriteStream('', { fd }) as WriteStream);
+  }
+
+  /** Writes one line (a newline is added). */
+  line(text: string): void {
+    if (this.closed) return;
+    this.batch += text;
+    this.batch += '\n';
+    this.lines++;
+    if (this.batch.length >= BATCH) this.flushBatch();
+  }
+
+  /** True when the producer should `await drained()` before making more. */
+  get full(): boolean {
+    return this.queued >= HIGH_WATER;
+  }
+
+  async drained(): Promise<void> {
+    this.flushBatch();
+    while (this.queued >= HIGH_WATER && !this.closed) {
+      await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
+    }
+  }
+
+  flushBatch(): void {
+    if (!this.batch || this.closed) {
+      this.batch = '';
+      return;
+    }
+    const chunk = this.batch;
+    this.batch = '';
+    const n = Buffer.byteLength(chunk);
+    this.queued += n;
+    this.stream.write(chunk, () => {
+      this.queued -= n;
+    });
+  }
+
+  /** Flushes and waits until everything written has left the process (or the pipe closed). */
+  async end(): Promise<void> {
+    this.flushBatch();
+    if (this.closed) return;
+    if (this.stream === process.stdout || this.stream === process.stderr) {
+      if (this.queued > 0) {
+        await new Promise<void>((resolve) => {
+          const check = () => (this.queued <= 0 || this.closed ? resolve() : setTimeout(check, 5));
+          check();
+        });
+      }
+      return;
+    }
+    await new Promise<void>((resolve) => (this.stream as WriteStream).end(resolve));
+  }
+}

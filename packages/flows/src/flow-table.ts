@@ -1,0 +1,277 @@
+/**
+ * Connection tracking: maps L4 packets to connections, decides client and
+ * server, reassembles TCP into two ordered streams and passes UDP datagrams
+ * through, within hard bounds on connections and buffered bytes.
+ *
+ * The table is a Map kept in least-recently-active order (an entry is
+ * re-inserted on every packet), so idle expiry and eviction both pop from
+ * the front without scanning.
+ */
+import { IpProto, TcpFlag, type L4Packet } from '@panopticon/decode';
+import { HalfStream } from './half-stream.js';
+import {
+  Dir,
+  defaultFlowOptions,
+  type CloseReason,
+  type Connection,
+  type FlowCounters,
+  type FlowOptions,
+  type FlowSink,
+} from './types.js';
+
+interface Tracked {
+  key: string;
+  conn: Connection;
+  /** Indexed by Dir. Absent for UDP. */
+  halves?: [HalfStream, HalfStream];
+  /** Both halves have ended, or a RST was seen. */
+  done: boolean;
+}
+
+export interface FlowTableOptions extends FlowOptions {
+  /** Ports that are servers for some enabled protocol: a hint for deciding roles without a SYN. */
+  serverPorts?: ReadonlySet<number>;
+}
+
+/** How long a closed connection's 4-tuple is remembered so late retransmissions don't open a phantom. */
+const CLOSED_MEMORY_NS = 60n * 1_000_000_000n;
+const CLOSED_MEMORY_MAX = 16384;
+/** Idle sweeps run at most once per this much packet time. */
+const SWEEP_EVERY_NS = 1_000_000_000n;
+
+export class FlowTable {
+  readonly counters: FlowCounters = {
+    connections: 0,
+    udpFlows: 0,
+    evicted: 0,
+    idleClosed: 0,
+    retransmittedBytes: 0,
+    outOfOrderSegments: 0,
+    overlapBytes: 0,
+    gapBytes: 0,
+    gaps: 0,
+  };
+  private readonly table = new Map<string, Tracked>();
+  private readonly closed = new Map<string, bigint>();
+  private readonly opts: FlowTableOptions;
+  private nextId = 1;
+  private lastSweepNs = 0n;
+  private nowNs = 0n;
+
+  constructor(
+    private readonly sink: FlowSink,
+    opts: Partial<FlowTableOptions> = {},
+  ) {
+    this.opts = { ...defaultFlowOptions, ...opts };
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  packet(p: L4Packet): void {
+    if (p.tsNs > this.nowNs) this.nowNs = p.tsNs;
+    if (this.nowNs - this.lastSweepNs >= SWEEP_EVERY_NS) {
+      this.expireIdle(this.nowNs);
+      this.lastSweepNs = this.nowNs;
+    }
+    if (p.protocol === IpProto.TCP && p.tcp) this.tcp(p);
+    else if (p.protocol === IpProto.UDP) this.udp(p);
+  }
+
+  /** Swap client and server: the protocol knows better than the ports did. */
+  flipRoles(conn: Connection): void {
+    const t = this.table.get(this.keyOf(conn));
+    const c = conn.client;
+    conn.client = conn.server;
+    conn.server = c;
+    conn.bytes = [conn.bytes[1], conn.bytes[0]];
+    conn.roleSource = 'protocol';
+    if (t?.halves) t.halves = [t.halves[1], t.halves[0]];
+  }
+
+  /** Close every connection (end of input): held bytes are delivered with gaps first. */
+  closeAll(reason: CloseReason = 'end'): void {
+    for (const t of [...this.table.values()]) this.close(t, reason, this.nowNs);
+  }
+
+  /** Close connections idle for longer than the idle timeout, as of `nowNs`. */
+  expireIdle(nowNs: bigint): void {
+    const limit = nowNs - this.opts.idleTimeoutNs;
+    for (const t of this.table.values()) {
+      if (t.conn.lastNs >= limit) break;
+      this.counters.idleClosed++;
+      this.close(t, 'idle', nowNs);
+    }
+    for (const [k, ts] of this.closed) {
+      if (ts >= nowNs - CLOSED_MEMORY_NS) break;
+      this.closed.delete(k);
+    }
+  }
+
+  private tcp(p: L4Packet): void {
+    const tcp = p.tcp!;
+    const key = flowKey(p);
+    let t = this.table.get(key);
+    const syn = (tcp.flags & TcpFlag.SYN) !== 0;
+    const ack = (tcp.flags & TcpFlag.ACK) !== 0;
+    if (t && syn && !ack && t.halves) {
+      // A SYN on a tuple we track is either a retransmission of the one that opened it,
+      // or port reuse after a close we did not see: then the old connection is over.
+      const fromClient = t.conn.client.address === p.srcAddr && t.conn.client.port === p.srcPort;
+      if (!(fromClient && t.halves[Dir.ToServer].isn === tcp.seq)) {
+        this.close(t, 'end', p.tsNs);
+        t = undefined;
+      }
+    }
+    if (!t) {
+      const payloadLess = p.payload.length === 0 && p.missing === 0 && !syn;
+      if (payloadLess) return; // a bare ACK/FIN/RST for nothing we know: no phantom connections
+      if (!syn && this.closed.has(key)) {
+        this.counters.retransmittedBytes += p.payload.length;
+        return;
+      }
+      this.closed.delete(key);
+      t = this.open(key, p, syn ? (ack ? 'server' : 'client') : undefined);
+    } else {
+      this.touch(t);
+    }
+    const conn = t.conn;
+    conn.lastNs = p.tsNs;
+    const dir = this.dirOf(conn, p);
+    const half = t.halves![dir];
+    if (syn) half.syn(tcp.seq);
+    const seq = syn ? (tcp.seq + 1) >>> 0 : tcp.seq;
+    if (p.payload.length > 0 || p.missing > 0 || (tcp.flags & TcpFlag.FIN) !== 0) {
+      half.segment(seq, p.payload, p.missing, (tcp.flags & TcpFlag.FIN) !== 0, p.tsNs);
+    }
+    if ((tcp.flags & TcpFlag.RST) !== 0) {
+      this.close(t, 'rst', p.tsNs);
+      return;
+    }
+    if (t.halves![0].ended && t.halves![1].ended) this.close(t, 'fin', p.tsNs);
+  }
+
+  private udp(p: L4Packet): void {
+    const key = flowKey(p);
+    let t = this.table.get(key);
+    if (!t) t = this.open(key, p, undefined);
+    else this.touch(t);
+    const conn = t.conn;
+    conn.lastNs = p.tsNs;
+    const dir = this.dirOf(conn, p);
+    conn.bytes[dir] += p.payload.length;
+    this.sink.datagram(conn, dir, p.payload, p.tsNs);
+  }
+
+  private open(key: string, p: L4Packet, synSender: 'client' | 'server' | undefined): Tracked {
+    while (this.table.size >= this.opts.maxConnections) {
+      const oldest = this.table.values().next().value as Tracked;
+      this.counters.evicted++;
+      this.close(oldest, 'evicted', p.tsNs);
+    }
+    const src = { address: p.srcAddr, port: p.srcPort };
+    const dst = { address: p.dstAddr, port: p.dstPort };
+    let senderIsClient: boolean;
+    let roleSource: Connection['roleSource'];
+    if (synSender) {
+      senderIsClient = synSender === 'client';
+      roleSource = 'syn';
+    } else {
+      senderIsClient = this.guessSenderIsClient(p);
+      roleSource = 'port';
+    }
+    const isTcp = p.protocol === IpProto.TCP;
+    const conn: Connection = {
+      id: this.nextId++,
+      transport: isTcp ? 'tcp' : 'udp',
+      ipVersion: p.ipVersion,
+      client: senderIsClient ? src : dst,
+      server: senderIsClient ? dst : src,
+      roleSource,
+      interfaceKey: p.interfaceKey,
+      firstNs: p.tsNs,
+      lastNs: p.tsNs,
+      bytes: [0, 0],
+      midstream: isTcp && !synSender,
+    };
+    const t: Tracked = { key, conn, done: false };
+    if (isTcp) {
+      this.counters.connections++;
+      t.halves = [this.half(t), this.half(t)];
+    } else {
+      this.counters.udpFlows++;
+    }
+    this.table.set(key, t);
+    this.sink.open(conn);
+    return t;
+  }
+
+  private half(t: Tracked): HalfStream {
+    // The half is addressed by role, and roles can flip: resolve the direction at delivery time.
+    const sink = this.sink;
+    const self = t;
+    const out = {
+      data(chunk: Buffer, tsNs: bigint) {
+        const d = self.halves![0] === half ? Dir.ToServer : Dir.ToClient;
+        self.conn.bytes[d] += chunk.length;
+        sink.data(self.conn, d, chunk, tsNs);
+      },
+      gap(length: number, tsNs: bigint) {
+        sink.gap(self.conn, self.halves![0] === half ? Dir.ToServer : Dir.ToClient, length, tsNs);
+      },
+      end(tsNs: bigint) {
+        sink.end(self.conn, self.halves![0] === half ? Dir.ToServer : Dir.ToClient, tsNs);
+      },
+    };
+    const half: HalfStream = new HalfStream(out, this.counters, this.opts.maxBufferedBytes);
+    return half;
+  }
+
+  private close(t: Tracked, reason: CloseReason, tsNs: bigint): void {
+    if (!this.table.delete(t.key)) return;
+    if (t.halves) {
+      t.halves[0].flush(tsNs);
+      t.halves[1].flush(tsNs);
+      this.closed.delete(t.key);
+      this.closed.set(t.key, tsNs);
+      if (this.closed.size > CLOSED_MEMORY_MAX) this.closed.delete(this.closed.keys().next().value as string);
+    }
+    t.done = true;
+    this.sink.close(t.conn, reason, tsNs);
+  }
+
+  private touch(t: Tracked): void {
+    this.table.delete(t.key);
+    this.table.set(t.key, t);
+  }
+
+  private dirOf(conn: Connection, p: L4Packet): Dir {
+    return conn.client.port === p.srcPort && conn.client.address === p.srcAddr ? Dir.ToServer : Dir.ToClient;
+  }
+
+  private keyOf(conn: Connection): string {
+    return tupleKey(conn.transport === 'tcp' ? IpProto.TCP : IpProto.UDP, conn.client.address, conn.client.port, conn.server.address, conn.server.port);
+  }
+
+  /** No SYN: the side on a known server port, else the lower port, is the server. */
+  private guessSenderIsClient(p: L4Packet): boolean {
+    const hints = this.opts.serverPorts;
+    if (hints) {
+      const dstKnown = hints.has(p.dstPort);
+      const srcKnown = hints.has(p.srcPort);
+      if (dstKnown !== srcKnown) return dstKnown;
+    }
+    if (p.dstPort < 1024 !== p.srcPort < 1024) return p.dstPort < 1024;
+    return p.dstPort <= p.srcPort;
+  }
+}
+
+function tupleKey(proto: number, a: string, ap: number, b: string, bp: number): string {
+  // Order-independent: the same key for both directions.
+  return a < b || (a === b && ap <= bp) ? `${proto} ${a} ${ap} ${b} ${bp}` : `${proto} ${b} ${bp} ${a} ${ap}`;
+}
+
+export function flowKey(p: L4Packet): string {
+  return tupleKey(p.protocol, p.srcAddr, p.srcPort, p.dstAddr, p.dstPort);
+}

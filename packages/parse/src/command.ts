@@ -1,0 +1,167 @@
+/**
+ * pano-parse: replay pcap/pcapng (files or stdin) into NDJSON events.
+ */
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Command, Option } from 'commander';
+import { CaptureFormatError } from '@panopticon/pcap';
+import { LineOutput, Progress, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
+import { ParsePipeline, protocolNames, selectModules } from './pipeline.js';
+
+const VERSION = '0.1.0';
+const READ_CHUNK = 1024 * 1024;
+
+interface Opts {
+  protocols?: string[];
+  maxBody: number;
+  maxRows: number;
+  maxConnections: number;
+  maxBuffer: number;
+  idleTimeout: number;
+  output?: string;
+  strict?: boolean;
+  stats?: boolean;
+}
+
+export function buildCommand(): Command {
+  return new Command('pano-parse')
+    .description('Replay pcap or pcapng captures (files or stdin) into NDJSON events, one per completed exchange.')
+    .version(VERSION)
+    .argument('[files...]', 'capture files; "-" or none reads standard input')
+    .option('-p, --protocols <list>', `protocols to parse, comma separated (default: all: ${protocolNames().join(', ')})`, parseList)
+    .option('--max-body <size>', 'body/payload bytes kept per message (sizes are always reported whole)', parseSize, 64 * 1024)
+    .option('--max-rows <n>', 'result rows kept per query', parseCount, 20)
+    .option('--max-connections <n>', 'connections tracked at once; the least recently active is evicted past this', parseCount, 65536)
+    .option('--max-buffer <size>', 'out-of-order bytes held per direction before a hole is declared a gap', parseSize, 4 * 1024 * 1024)
+    .option('--idle-timeout <duration>', 'a connection idle this long (packet time) is closed', parseDuration, 300)
+    .option('-o, --output <file>', 'write events to FILE (created 0600) instead of standard output')
+    .option('--strict', 'damage in the input is fatal instead of skipped and counted')
+    .option('--stats', 'print per-stage counters to stderr at exit')
+    .addOption(new Option('--no-color').hideHelp())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pano-parse capture.pcapng | jq -c '{m: .http.request.method, p: .url.path, s: .http.response.status_code}'
+  sudo pano-capture -i lo | pano-parse --protocols http,dns
+  pano-parse --stats --max-body 1M dump.pcap > events.jsonl
+
+Events follow pano-events(5); the capture format pano-frames(5).`,
+    );
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  await runMain('pano-parse', async () => {
+    const cmd = buildCommand();
+    cmd.parse(argv);
+    const files = cmd.args.length ? cmd.args : ['-'];
+    const o = cmd.opts<Opts>();
+    try {
+      selectModules(o.protocols);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+    const out = LineOutput.toPath(o.output);
+    const stop = new StopSignal();
+    const totals: Array<ReturnType<ParsePipeline['stats']>> = [];
+    let warnings = 0;
+    for (const file of files) {
+      if (stop.stopped || out.closed) break;
+      const name = file === '-' ? 'stdin' : file;
+      const pipeline = new ParsePipeline({
+        protocols: o.protocols,
+        parse: { maxBody: o.maxBody, maxRows: o.maxRows },
+        flows: {
+          maxConnections: o.maxConnections,
+          maxBufferedBytes: o.maxBuffer,
+          idleTimeoutNs: BigInt(Math.round(o.idleTimeout * 1e9)),
+        },
+        source: { type: 'pcap', name: file === '-' ? '-' : basename(file) },
+        onEvent: (ev) => out.line(JSON.stringify(ev)),
+        onWarning: (w) => {
+          warnings++;
+          if (o.strict) throw new UserError(`${name}: offset ${w.offset}: ${w.message}`);
+          if (warnings <= 10) process.stderr.write(`pano-parse: ${name}: offset ${w.offset}: ${w.message} (skipped)\n`);
+        },
+      });
+      await feed(file, pipeline, out, stop);
+      if (stop.stopped || out.closed) pipeline.abort();
+      else pipeline.end();
+      totals.push(pipeline.stats());
+      if (o.strict) {
+        const s = pipeline.stats();
+        const malformed = Number(s.decode.malformed ?? 0);
+        if (malformed > 0) throw new UserError(`${name}: ${malformed} malformed packet(s) (--strict)`);
+      }
+    }
+    await out.end();
+    if (warnings > 10) process.stderr.write(`pano-parse: ${warnings} damaged regions skipped in all\n`);
+    if (o.stats) process.stderr.write(formatStats(mergeStats(totals)));
+    return 0;
+  });
+}
+
+async function feed(file: string, pipeline: ParsePipeline, out: LineOutput, stop: StopSignal): Promise<void> {
+  const name = file === '-' ? 'stdin' : file;
+  const progress = new Progress(`pano-parse ${name}`);
+  let bytes = 0;
+  const step = async (chunk: Buffer) => {
+    try {
+      pipeline.push(chunk);
+    } catch (e) {
+      if (e instanceof CaptureFormatError) throw new UserError(`${name}: offset ${e.offset}: ${e.message}`);
+      throw e;
+    }
+    bytes += chunk.length;
+    progress.update(() => `${(bytes / 1048576).toFixed(1)} MiB, ${pipeline.events} events`);
+    if (out.full) await out.drained();
+  };
+  try {
+    if (file === '-') {
+      for await (const chunk of process.stdin) {
+        await step(chunk as Buffer);
+        if (stop.stopped || out.closed) break;
+      }
+    } else {
+      let fh;
+      try {
+        fh = await open(file, 'r');
+      } catch (e) {
+        throw new UserError(`cannot open ${describeFsError(e, file)}`);
+      }
+      try {
+        for (;;) {
+          // A fresh buffer per read: packets (and the bodies parsers keep) are views into it.
+          const buf = Buffer.allocUnsafeSlow(READ_CHUNK);
+          const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
+          if (bytesRead === 0) break;
+          await step(bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead));
+          if (stop.stopped || out.closed) break;
+        }
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new UserError(`cannot read ${describeFsError(e, file)}`);
+        throw e;
+      } finally {
+        await fh.close();
+      }
+    }
+  } finally {
+    progress.done();
+  }
+  if (bytes === 0 && !stop.stopped) throw new UserError(`${name}: empty input (expected a pcap or pcapng capture)`);
+}
+
+function mergeStats(all: Array<Record<string, Record<string, number | bigint>>>): Record<string, Record<string, number | bigint>> {
+  const out: Record<string, Record<string, number | bigint>> = {};
+  for (const s of all) {
+    for (const [g, counters] of Object.entries(s)) {
+      const dst = (out[g] ??= {});
+      for (const [k, v] of Object.entries(counters)) {
+        if (typeof v !== 'number' && typeof v !== 'bigint') continue;
+        const prev = dst[k];
+        dst[k] = typeof v === 'bigint' || typeof prev === 'bigint' ? BigInt(prev ?? 0) + BigInt(v) : (Number(prev ?? 0) + v);
+      }
+    }
+  }
+  return out;
+}

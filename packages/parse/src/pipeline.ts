@@ -1,0 +1,118 @@
+/**
+ * The replay pipeline behind pano-parse: capture bytes in, events out.
+ *
+ *   CaptureReader → Decoder → FlowTable → Dispatcher → protocol parsers → onEvent
+ *
+ * Push-based and synchronous per chunk, so the caller decides how bytes
+ * arrive (file, pipe, live capture) and can wait for its output to drain
+ * between chunks.
+ */
+import { CaptureReader, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
+import { Decoder, type DecoderOptions } from '@panopticon/decode';
+import { FlowTable, type FlowTableOptions } from '@panopticon/flows';
+import type { EventSource, PanoEvent } from '@panopticon/events';
+import { Dispatcher, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
+
+export interface PipelineOptions {
+  /** Protocol names to parse (default: all registered). */
+  protocols?: string[];
+  parse?: Partial<ParseOptions>;
+  flows?: Partial<FlowTableOptions>;
+  decoder?: DecoderOptions;
+  source: EventSource;
+  onEvent(ev: PanoEvent): void;
+  /** Damage the capture reader skipped (offset + message). */
+  onWarning?(w: ReaderWarning): void;
+  /** Blocks that are not packets (pcapng Custom Blocks), for stages that understand them. */
+  onCustom?(b: CustomBlock): void;
+}
+
+/** Names of every protocol module, for `--protocols` validation and help. */
+export function protocolNames(): string[] {
+  return [...new Set(protocolModules.map((m) => m.name))];
+}
+
+export function selectModules(names: string[] | undefined): ProtocolModule[] {
+  if (!names || names.length === 0) return protocolModules;
+  const known = new Set(protocolNames());
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length) throw new RangeError(`unknown protocol ${unknown.map((n) => `"${n}"`).join(', ')} (known: ${[...known].join(', ')})`);
+  return protocolModules.filter((m) => names.includes(m.name));
+}
+
+export class ParsePipeline {
+  readonly reader: CaptureReader;
+  readonly decoder: Decoder;
+  readonly flows: FlowTable;
+  readonly dispatcher: Dispatcher;
+  readonly interfaces = new Map<number, InterfaceInfo>();
+  /** Kernel/OS drops reported by Interface Statistics Blocks, per interface key (latest value). */
+  readonly drops = new Map<number, bigint>();
+  events = 0;
+  private lastExpireNs = 0n;
+
+  constructor(private readonly opts: PipelineOptions) {
+    const modules = selectModules(opts.protocols);
+    this.dispatcher = new Dispatcher({
+      modules,
+      parse: opts.parse,
+      source: opts.source,
+      onEvent: (ev) => {
+        this.events++;
+        opts.onEvent(ev);
+      },
+      interfaceName: (key) => this.interfaces.get(key)?.name,
+    });
+    const serverPorts = new Set<number>();
+    for (const m of modules) for (const p of m.ports) serverPorts.add(p);
+    this.flows = new FlowTable(this.dispatcher, { ...opts.flows, serverPorts });
+    this.dispatcher.flipRoles = (conn) => this.flows.flipRoles(conn);
+    this.decoder = new Decoder(opts.decoder);
+    this.reader = new CaptureReader({
+      onPacket: (p) => {
+        const l4 = this.decoder.decode(p);
+        if (l4) this.flows.packet(l4);
+        if (p.tsNs - this.lastExpireNs > 1_000_000_000n) {
+          this.decoder.expire(p.tsNs);
+          this.lastExpireNs = p.tsNs;
+        }
+      },
+      onInterface: (i) => {
+        this.interfaces.set((i.section << 16) | i.id, i);
+      },
+      onStatistics: (s: InterfaceStatistics) => {
+        const d = (s.ifDrop ?? 0n) + (s.osDrop ?? 0n);
+        this.drops.set(s.interfaceKey, d);
+      },
+      onCustom: (b) => opts.onCustom?.(b),
+      onWarning: (w) => opts.onWarning?.(w),
+    });
+  }
+
+  push(chunk: Buffer): void {
+    this.reader.push(chunk);
+  }
+
+  /** End of input: every connection is closed, pending requests come out as unanswered. */
+  end(): void {
+    this.reader.end();
+    this.flows.closeAll('end');
+    this.dispatcher.tick(BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n);
+  }
+
+  /** Stop early (signal, closed output): close what is open so complete exchanges still come out. */
+  abort(): void {
+    this.flows.closeAll('end');
+  }
+
+  stats(): Record<string, Record<string, number | bigint>> {
+    const drops = [...this.drops.values()].reduce((a, b) => a + b, 0n);
+    return {
+      capture: { ...(this.reader.stats as unknown as Record<string, number>), kernel_drops: drops },
+      decode: { ...this.decoder.counters },
+      flows: { ...this.flows.counters },
+      protocols: this.dispatcher.stats(),
+      events: { written: this.events },
+    };
+  }
+}

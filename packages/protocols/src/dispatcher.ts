@@ -1,0 +1,335 @@
+/**
+ * The dispatcher sits between flow tracking and the protocol parsers: it
+ * detects each connection's protocol from the first bytes a side sent (port
+ * hints first, content decides), fixes client/server roles when the content
+ * says the ports guessed wrong, feeds the chosen parser, and turns the
+ * parser's records into v1 events with the envelope filled in.
+ */
+import { Dir, type CloseReason, type Connection, type FlowSink } from '@panopticon/flows';
+import { durationNs, isoFromNs, type EventSource, type PanoEvent } from '@panopticon/events';
+import {
+  defaultParseOptions,
+  type DatagramParser,
+  type ExchangeRecord,
+  type HandoffInit,
+  type ParseOptions,
+  type ParserContext,
+  type ProtocolModule,
+  type StreamParser,
+} from './types.js';
+
+/** Bytes a side may send while every candidate still says 'more'. */
+const MAX_HEAD_BYTES = 8192;
+/** Bytes per direction skipped looking for a recognisable message start before the connection is ignored. */
+const MAX_SKIP_BYTES = 256 * 1024;
+/** Datagrams of a UDP flow tried before it is ignored. */
+const MAX_DATAGRAM_TRIES = 8;
+/** Datagram parsers are ticked at most once per this much packet time. */
+const TICK_EVERY_NS = 1_000_000_000n;
+
+interface Pending {
+  dir: Dir;
+  bytes: Buffer;
+  tsNs: bigint;
+}
+
+interface ConnState {
+  conn: Connection;
+  status: 'detecting' | 'parsing' | 'ignored';
+  module?: ProtocolModule;
+  stream?: StreamParser;
+  datagram?: DatagramParser;
+  head: Pending[];
+  headBytes: [number, number];
+  skipped: [number, number];
+  tries: number;
+  seq: number;
+  ctx?: ParserContext;
+}
+
+export interface DispatcherOptions {
+  /** Enabled protocol modules, in detection order. */
+  modules: readonly ProtocolModule[];
+  parse?: Partial<ParseOptions>;
+  /** Provenance stamped on every event. */
+  source: EventSource;
+  onEvent(ev: PanoEvent): void;
+  /** Interface name for an interface key, when the capture names it. */
+  interfaceName?(interfaceKey: number): string | undefined;
+}
+
+export class Dispatcher implements FlowSink {
+  /** Named counters (detections, anomalies reported by parsers, ignored bytes). */
+  readonly counters = new Map<string, number>();
+  readonly parseOptions: ParseOptions;
+  /** Swaps a connection's roles in the flow table; set by whoever owns the table. */
+  flipRoles: (conn: Connection) => void = (conn) => {
+    const c = conn.client;
+    conn.client = conn.server;
+    conn.server = c;
+    conn.roleSource = 'protocol';
+  };
+  private readonly states = new Map<Connection, ConnState>();
+  private readonly datagramStates = new Set<ConnState>();
+  private readonly tcpModules: ProtocolModule[];
+  private readonly udpModules: ProtocolModule[];
+  private lastTickNs = 0n;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.parseOptions = { ...defaultParseOptions, ...opts.parse };
+    this.tcpModules = opts.modules.filter((m) => m.transport === 'tcp' && m.createStream);
+    this.udpModules = opts.modules.filter((m) => m.transport === 'udp' && m.createDatagram);
+  }
+
+  count(name: string, n = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + n);
+  }
+
+  open(conn: Connection): void {
+    this.states.set(conn, {
+      conn,
+      status: 'detecting',
+      head: [],
+      headBytes: [0, 0],
+      skipped: [0, 0],
+      tries: 0,
+      seq: 0,
+    });
+  }
+
+  data(conn: Connection, dir: Dir, chunk: Buffer, tsNs: bigint): void {
+    const s = this.states.get(conn);
+    if (!s) return;
+    if (s.status === 'parsing') {
+      s.stream!.data(dir, chunk, tsNs);
+    } else if (s.status === 'detecting') {
+      s.head.push({ dir, bytes: chunk, tsNs });
+      s.headBytes[dir] += chunk.length;
+      this.detectStream(s, dir);
+    } else {
+      this.count('dispatch.ignored_bytes', chunk.length);
+    }
+  }
+
+  gap(conn: Connection, dir: Dir, length: number, tsNs: bigint): void {
+    const s = this.states.get(conn);
+    if (!s) return;
+    if (s.status === 'parsing') s.stream!.gap(dir, length, tsNs);
+    else if (s.status === 'detecting') this.dropHead(s, dir);
+  }
+
+  end(conn: Connection, dir: Dir, tsNs: bigint): void {
+    const s = this.states.get(conn);
+    if (s?.status === 'parsing') s.stream!.end(dir, tsNs);
+  }
+
+  close(conn: Connection, reason: CloseReason, tsNs: bigint): void {
+    const s = this.states.get(conn);
+    if (!s) return;
+    this.states.delete(conn);
+    this.datagramStates.delete(s);
+    if (s.status === 'parsing') {
+      if (s.stream) s.stream.close(reason, tsNs);
+      else s.datagram?.close(reason, tsNs);
+    } else if (s.status === 'detecting' && s.headBytes[0] + s.headBytes[1] > 0) {
+      this.count(`dispatch.unidentified_${conn.transport}_connections`);
+      this.count('dispatch.ignored_bytes', s.headBytes[0] + s.headBytes[1]);
+    }
+  }
+
+  datagram(conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): void {
+    this.maybeTick(tsNs);
+    const s = this.states.get(conn);
+    if (!s) return;
+    if (s.status === 'parsing') {
+      s.datagram!.datagram(dir, payload, tsNs);
+      return;
+    }
+    if (s.status === 'ignored') {
+      this.count('dispatch.ignored_bytes', payload.length);
+      return;
+    }
+    for (const m of this.candidates(this.udpModules, conn)) {
+      const r = m.detect(payload, dir);
+      if (r !== null && r !== 'more') {
+        if (this.mustFlip(conn, dir, r.sender)) {
+          this.flipRoles(conn);
+          dir = (1 - dir) as Dir;
+        }
+        this.start(s, m);
+        s.datagram!.datagram(dir, payload, tsNs);
+        return;
+      }
+    }
+    this.count('dispatch.ignored_bytes', payload.length);
+    if (++s.tries >= MAX_DATAGRAM_TRIES) {
+      s.status = 'ignored';
+      this.count('dispatch.unidentified_udp_flows');
+    }
+  }
+
+  /** Expire what waits on time in datagram protocols; called as packet time advances and at the end. */
+  tick(nowNs: bigint): void {
+    for (const s of this.datagramStates) s.datagram!.tick?.(nowNs);
+  }
+
+  /** Named counters as a plain object, sorted, for `--stats`. */
+  stats(): Record<string, number> {
+    return Object.fromEntries([...this.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+
+  private maybeTick(nowNs: bigint): void {
+    if (nowNs - this.lastTickNs < TICK_EVERY_NS) return;
+    this.lastTickNs = nowNs;
+    this.tick(nowNs);
+  }
+
+  /** Modules whose port hints match the server port first, the rest after, order otherwise kept. */
+  private candidates(mods: readonly ProtocolModule[], conn: Connection): ProtocolModule[] {
+    const hinted: ProtocolModule[] = [];
+    const rest: ProtocolModule[] = [];
+    for (const m of mods) {
+      if (m.ports.includes(conn.server.port) || m.ports.includes(conn.client.port)) hinted.push(m);
+      else rest.push(m);
+    }
+    return hinted.length ? hinted.concat(rest) : rest;
+  }
+
+  private detectStream(s: ConnState, dir: Dir): void {
+    const parts = s.head.filter((p) => p.dir === dir).map((p) => p.bytes);
+    const head = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    let waiting = false;
+    for (const m of this.candidates(this.tcpModules, s.conn)) {
+      const r = m.detect(head, dir);
+      if (r === 'more') {
+        waiting = true;
+      } else if (r !== null) {
+        if (this.mustFlip(s.conn, dir, r.sender)) {
+          this.flipRoles(s.conn);
+          for (const p of s.head) p.dir = (1 - p.dir) as Dir;
+        }
+        this.start(s, m);
+        const replay = s.head;
+        s.head = [];
+        for (const p of replay) {
+          if (s.status !== 'parsing') break;
+          s.stream!.data(p.dir, p.bytes, p.tsNs);
+        }
+        return;
+      }
+    }
+    if (waiting && s.headBytes[dir] < MAX_HEAD_BYTES) return;
+    // Nothing recognises these bytes as a message start. Packets usually begin
+    // at message boundaries, so drop them and try again at the next chunk.
+    this.dropHead(s, dir);
+  }
+
+  private dropHead(s: ConnState, dir: Dir): void {
+    const dropped = s.headBytes[dir];
+    s.head = s.head.filter((p) => p.dir !== dir);
+    s.headBytes[dir] = 0;
+    s.skipped[dir] += dropped;
+    this.count('dispatch.ignored_bytes', dropped);
+    if (s.skipped[dir] > MAX_SKIP_BYTES) {
+      s.status = 'ignored';
+      s.head = [];
+      this.count(`dispatch.unidentified_${s.conn.transport}_connections`);
+    }
+  }
+
+  private mustFlip(conn: Connection, dir: Dir, sender: 'client' | 'server' | 'unknown'): boolean {
+    if (sender === 'unknown' || conn.roleSource === 'syn') return false;
+    return (sender === 'client') !== (dir === Dir.ToServer);
+  }
+
+  private start(s: ConnState, m: ProtocolModule, init?: HandoffInit): void {
+    s.module = m;
+    s.status = 'parsing';
+    s.ctx = this.context(s);
+    this.count(`dispatch.${m.name}_${s.conn.transport === 'tcp' ? 'connections' : 'flows'}`);
+    if (m.transport === 'tcp') {
+      s.stream = m.createStream!(s.ctx, init);
+    } else {
+      s.datagram = m.createDatagram!(s.ctx);
+      this.datagramStates.add(s);
+    }
+  }
+
+  private context(s: ConnState): ParserContext {
+    const d = this;
+    return {
+      conn: s.conn,
+      options: this.parseOptions,
+      emit(rec) {
+        d.emit(s, rec);
+      },
+      count(name, n = 1) {
+        d.count(name, n);
+      },
+      abandon(reason) {
+        d.count(`${s.module?.name ?? 'dispatch'}.abandoned.${reason}`);
+        s.status = 'ignored';
+        s.stream = undefined;
+        s.datagram = undefined;
+        d.datagramStates.delete(s);
+      },
+      handoff(protocol, pending = [], init) {
+        const m = d.opts.modules.find((x) => x.name === protocol && x.transport === s.conn.transport);
+        if (!m) {
+          d.count(`${s.module?.name ?? 'dispatch'}.handoff_unavailable.${protocol}`);
+          s.status = 'ignored';
+          s.stream = undefined;
+          return;
+        }
+        d.start(s, m, init);
+        for (const p of pending) {
+          if (s.status !== 'parsing' || s.module !== m) break;
+          s.stream!.data(p.dir, p.bytes, p.tsNs);
+        }
+      },
+    };
+  }
+
+  private emit(s: ConnState, rec: ExchangeRecord): void {
+    const c = s.conn;
+    s.seq++;
+    const attrs = rec.attributes;
+    const net = (attrs.network as Record<string, unknown> | undefined) ?? {};
+    const ifName = this.opts.interfaceName?.(c.interfaceKey);
+    const pano: PanoEvent['pano'] = {
+      v: 1,
+      id: `${c.id}-${s.seq}`,
+      kind: rec.kind,
+      protocol: s.module!.name,
+      start_ns: rec.startNs.toString(),
+      end_ns: rec.endNs.toString(),
+      duration_ns: durationNs(rec.startNs, rec.endNs),
+      time: isoFromNs(rec.startNs),
+      source: c.origin ? { type: 'tls', library: c.origin } : this.opts.source,
+      connection: c.midstream ? { id: c.id, roles: c.roleSource, midstream: true } : { id: c.id, roles: c.roleSource },
+    };
+    if (rec.requestBytes !== undefined) pano.request_bytes = rec.requestBytes;
+    if (rec.responseBytes !== undefined) pano.response_bytes = rec.responseBytes;
+    if (rec.flags && rec.flags.length) pano.flags = [...new Set(rec.flags)];
+    const ev: PanoEvent = {
+      pano,
+      client: { address: c.client.address, port: c.client.port },
+      server: { address: c.server.address, port: c.server.port },
+      ...attrs,
+      network: {
+        transport: c.transport,
+        type: c.ipVersion === 4 ? 'ipv4' : 'ipv6',
+        ...net,
+        ...(ifName ? { interface: { name: ifName } } : {}),
+      },
+    };
+    if (c.process) {
+      ev.process = {
+        pid: c.process.pid,
+        ...(c.process.comm ? { executable: { name: c.process.comm } } : {}),
+        ...(c.process.tid !== undefined ? { thread: { id: c.process.tid } } : {}),
+      };
+    }
+    this.opts.onEvent(ev);
+  }
+}

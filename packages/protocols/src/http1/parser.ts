@@ -1,0 +1,385 @@
+/**
+ * An HTTP/1.x connection: a request reader and a response reader, stitched
+ * in order (keep-alive and pipelining), with the response framing rules that
+ * depend on the request (HEAD, CONNECT) and the status (1xx, 204, 304).
+ */
+import { Dir, type CloseReason } from '@panopticon/flows';
+import { bodyView } from '../body.js';
+import { FifoStitcher } from '../stitch.js';
+import type { ParserContext, StreamParser } from '../types.js';
+import { header, headerHasToken, parseRequestHead, parseResponseHead, type Headers, type RequestHead, type ResponseHead } from './head.js';
+import { MessageReader, type BodyFraming, type MessageEnd } from './reader.js';
+
+interface Exchange {
+  req: RequestHead;
+  startNs: bigint;
+  reqEnd?: MessageEnd;
+  interim: Array<{ status_code: number; header: Headers }>;
+  res?: ResponseHead;
+  /** Expect: 100-continue sent and no body yet: the client may never send it. */
+  expectContinue: boolean;
+  emitted: boolean;
+}
+
+const CLOSE_FLAG: Record<CloseReason, string> = {
+  fin: 'closed',
+  rst: 'reset',
+  idle: 'timeout',
+  evicted: 'evicted',
+  end: 'eof',
+};
+
+/** Bytes held while waiting to learn whether an Upgrade was accepted. */
+const MAX_UPGRADE_HOLD = 64 * 1024;
+
+export class Http1Stream implements StreamParser {
+  private readonly pending: FifoStitcher<Exchange>;
+  private readonly reqReader: MessageReader;
+  private readonly resReader: MessageReader;
+  /** The request currently being read (head parsed, body not finished). */
+  private reading: Exchange | null = null;
+  /** Response head being read, paired with its request (or none: orphan). */
+  private responding: { ex: Exchange | null; head: ResponseHead; startNs: bigint } | null = null;
+  /** Client bytes held after a request that asked to Upgrade, until the response decides. */
+  private held: Array<{ bytes: Buffer; tsNs: bigint }> | null = null;
+  private heldBytes = 0;
+  private awaitingUpgrade: Exchange | null = null;
+  private switched = false;
+  private serverSwitched: Array<{ bytes: Buffer; tsNs: bigint }> = [];
+
+  constructor(private readonly ctx: ParserContext) {
+    const o = ctx.options;
+    this.pending = new FifoStitcher(o.maxPending, (ex) => this.emitUnanswered(ex, ['evicted']));
+    this.reqReader = new MessageReader('request', {
+      head: (buf, s, e, ts) => this.requestHead(buf, s, e, ts),
+      message: (end) => this.requestDone(end),
+      switched: (bytes, ts) => this.holdClientBytes(bytes, ts),
+      count: (n, k) => ctx.count(n, k),
+    }, o.maxBody, o.maxHeaderBytes);
+    this.resReader = new MessageReader('response', {
+      head: (buf, s, e, ts) => this.responseHead(buf, s, e, ts),
+      message: (end) => this.responseDone(end),
+      switched: (bytes, ts) => this.serverSwitched.push({ bytes, tsNs: ts }),
+      count: (n, k) => ctx.count(n, k),
+    }, o.maxBody, o.maxHeaderBytes);
+  }
+
+  data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
+    if (this.switched) return;
+    if (dir === Dir.ToServer) {
+      if (this.held) this.holdClientBytes(chunk, tsNs);
+      else this.reqReader.push(chunk, tsNs);
+    } else {
+      this.resReader.push(chunk, tsNs);
+    }
+  }
+
+  gap(dir: Dir, length: number): void {
+    if (this.switched) return;
+    (dir === Dir.ToServer ? this.reqReader : this.resReader).gap(length);
+  }
+
+  end(dir: Dir, tsNs: bigint): void {
+    if (this.switched) return;
+    (dir === Dir.ToServer ? this.reqReader : this.resReader).end(tsNs);
+  }
+
+  close(reason: CloseReason, tsNs: bigint): void {
+    if (!this.switched) {
+      this.reqReader.end(tsNs);
+      this.resReader.end(tsNs);
+    }
+    for (const ex of this.pending.drain()) this.emitUnanswered(ex, [CLOSE_FLAG[reason]]);
+    if (this.reading && !this.reading.emitted) this.emitUnanswered(this.reading, [CLOSE_FLAG[reason], 'incomplete']);
+    this.reading = null;
+  }
+
+  // --- requests ---
+
+  private requestHead(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null {
+    const req = parseRequestHead(buf, start, end);
+    if (!req) return null;
+    const ex: Exchange = {
+      req,
+      startNs,
+      interim: [],
+      expectContinue: headerHasToken(req.headers, 'expect', '100-continue'),
+      emitted: false,
+    };
+    this.reading = ex;
+    this.pending.push(ex);
+    const framing = requestFraming(req);
+    if (req.method === 'CONNECT' || (framing.kind === 'none' && req.headers['upgrade'])) {
+      // Whatever the client sends next may already be tunnel bytes or the new
+      // protocol: hold it until the response says whether the switch happened.
+      this.awaitingUpgrade = ex;
+      this.held = [];
+      this.heldBytes = 0;
+      return { kind: 'switch' };
+    }
+    return framing;
+  }
+
+  private requestDone(end: MessageEnd): void {
+    const ex = this.reading;
+    if (!ex) return;
+    ex.reqEnd = end;
+    this.reading = null;
+  }
+
+  private holdClientBytes(bytes: Buffer, tsNs: bigint): void {
+    if (!this.held) {
+      // CONNECT: bytes after the request belong to the tunnel.
+      this.ctx.count('http.tunnel_bytes', bytes.length);
+      return;
+    }
+    this.heldBytes += bytes.length;
+    if (this.heldBytes > MAX_UPGRADE_HOLD) {
+      this.ctx.count('http.upgrade_hold_overflow');
+      this.held = null;
+      return;
+    }
+    this.held.push({ bytes, tsNs });
+  }
+
+  // --- responses ---
+
+  private responseHead(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null {
+    const res = parseResponseHead(buf, start, end);
+    if (!res) return null;
+    const ex = this.pending.peek() ?? null;
+    if (res.status >= 100 && res.status < 200 && res.status !== 101) {
+      if (ex) ex.interim.push({ status_code: res.status, header: res.headers });
+      else this.ctx.count('http.orphan_interim_response');
+      if (ex && res.status === 100) ex.expectContinue = false;
+      this.responding = null;
+      // Interim responses have no body; the reader goes on to the final one.
+      return { kind: 'none' };
+    }
+    this.responding = { ex, head: res, startNs };
+    if (ex && ex.expectContinue && this.reading === ex && this.reqReader.bodyBytesSoFar === 0) {
+      // A final response to "Expect: 100-continue" before any body: the client will not send it.
+      this.reqReader.end(startNs);
+    }
+    if (res.status === 101) return { kind: 'switch' };
+    if (ex?.req.method === 'CONNECT' && res.status >= 200 && res.status < 300) return { kind: 'switch' };
+    return responseFraming(res, ex?.req.method);
+  }
+
+  private responseDone(end: MessageEnd): void {
+    const r = this.responding;
+    if (!r) return; // an interim response finished
+    this.responding = null;
+    const ex = r.ex;
+    if (ex) {
+      this.pending.shift();
+      if (this.reading === ex) {
+        // The server answered before the request body was complete (early reply): emit now.
+        this.reading = null;
+      }
+      this.emitExchange(ex, r.head, r.startNs, end);
+    } else {
+      this.emitOrphan(r.head, r.startNs, end);
+    }
+    if (r.head.status === 101 || (ex?.req.method === 'CONNECT' && r.head.status >= 200 && r.head.status < 300)) {
+      this.switchProtocols(ex, r.head);
+    } else if (this.awaitingUpgrade && this.awaitingUpgrade === ex) {
+      // Upgrade declined: the held bytes are more HTTP/1.1.
+      const held = this.held ?? [];
+      this.awaitingUpgrade = null;
+      this.held = null;
+      this.reqReader.resume();
+      for (const h of held) this.reqReader.push(h.bytes, h.tsNs);
+    }
+  }
+
+  private switchProtocols(ex: Exchange | null, res: ResponseHead): void {
+    this.switched = true;
+    const upgrade = (header(res.headers, 'upgrade') ?? '').toLowerCase();
+    if (res.status === 101 && upgrade === 'h2c' && ex) {
+      const pending = [
+        ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
+        ...this.serverSwitched.map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
+      ];
+      this.ctx.count('http.upgrade_h2c');
+      this.ctx.handoff('http2', pending, {
+        upgradedRequest: {
+          method: ex.req.method,
+          target: ex.req.target,
+          authority: header(ex.req.headers, 'host'),
+          headers: ex.req.headers,
+          startNs: ex.startNs,
+          requestBytes: ex.reqEnd?.wireBytes ?? 0,
+        },
+      });
+      return;
+    }
+    this.ctx.abandon(res.status === 101 ? `upgrade_${upgrade.replace(/[^a-z0-9]+/g, '_') || 'unknown'}` : 'connect_tunnel');
+  }
+
+  // --- events ---
+
+  private emitExchange(ex: Exchange, res: ResponseHead, resStartNs: bigint, end: MessageEnd): void {
+    ex.emitted = true;
+    const o = this.ctx.options;
+    const flags: string[] = [];
+    const reqEnd = ex.reqEnd;
+    if (reqEnd?.gap || end.gap) flags.push('gap');
+    if (!reqEnd || reqEnd.incomplete || end.incomplete) flags.push('incomplete');
+    const reqBody = reqEnd ? bodyView(reqEnd.body, header(ex.req.headers, 'content-type'), header(ex.req.headers, 'content-encoding'), o.maxBody) : undefined;
+    const resBody = bodyView(end.body, header(res.headers, 'content-type'), header(res.headers, 'content-encoding'), o.maxBody);
+    if (reqBody?.truncated || resBody.truncated) flags.push('truncated');
+    const response: Record<string, unknown> = {
+      status_code: res.status,
+      reason: res.reason,
+      header: res.headers,
+    };
+    if (end.trailers) response.trailer = trailerFields(end.trailers);
+    if (resBody.size > 0 || resBody.content !== undefined) response.body = resBody;
+    if (ex.interim.length) response.interim = ex.interim;
+    void resStartNs;
+    this.ctx.emit({
+      kind: 'exchange',
+      startNs: ex.startNs,
+      endNs: end.endNs,
+      requestBytes: reqEnd?.wireBytes,
+      responseBytes: end.wireBytes,
+      flags,
+      attributes: {
+        ...requestAttributes(ex.req, reqBody),
+        http: { request: requestFields(ex.req, reqBody), response },
+        ...(res.status >= 500 ? { error: { type: String(res.status) } } : {}),
+      },
+    });
+  }
+
+  private emitUnanswered(ex: Exchange, flags: string[]): void {
+    if (ex.emitted) return;
+    ex.emitted = true;
+    const reqEnd = ex.reqEnd;
+    const o = this.ctx.options;
+    const reqBody = reqEnd ? bodyView(reqEnd.body, header(ex.req.headers, 'content-type'), header(ex.req.headers, 'content-encoding'), o.maxBody) : undefined;
+    const f = [...flags];
+    if (reqEnd?.gap) f.push('gap');
+    if (reqBody?.truncated) f.push('truncated');
+    this.ctx.count('http.unanswered');
+    this.ctx.emit({
+      kind: 'unanswered',
+      startNs: ex.startNs,
+      endNs: reqEnd?.endNs ?? ex.startNs,
+      requestBytes: reqEnd?.wireBytes,
+      flags: f,
+      attributes: {
+        ...requestAttributes(ex.req, reqBody),
+        http: {
+          request: requestFields(ex.req, reqBody),
+          ...(ex.interim.length ? { response: { interim: ex.interim } } : {}),
+        },
+      },
+    });
+  }
+
+  private emitOrphan(res: ResponseHead, startNs: bigint, end: MessageEnd): void {
+    const o = this.ctx.options;
+    const resBody = bodyView(end.body, header(res.headers, 'content-type'), header(res.headers, 'content-encoding'), o.maxBody);
+    const flags = ['midstream'];
+    if (end.gap) flags.push('gap');
+    if (resBody.truncated) flags.push('truncated');
+    this.ctx.count('http.orphan_response');
+    this.ctx.emit({
+      kind: 'orphan_response',
+      startNs,
+      endNs: end.endNs,
+      responseBytes: end.wireBytes,
+      flags,
+      attributes: {
+        network: { protocol: { name: 'http', version: res.version } },
+        http: {
+          response: {
+            status_code: res.status,
+            reason: res.reason,
+            header: res.headers,
+            ...(resBody.size > 0 ? { body: resBody } : {}),
+          },
+        },
+        ...(res.status >= 500 ? { error: { type: String(res.status) } } : {}),
+      },
+    });
+  }
+}
+
+function requestFraming(req: RequestHead): BodyFraming {
+  const te = req.headers['transfer-encoding'];
+  if (te) {
+    return headerHasToken(req.headers, 'transfer-encoding', 'chunked') ? { kind: 'chunked' } : { kind: 'none' };
+  }
+  const cl = contentLength(req.headers);
+  if (cl !== undefined) return { kind: 'length', length: cl };
+  return { kind: 'none' };
+}
+
+function responseFraming(res: ResponseHead, method: string | undefined): BodyFraming {
+  if (method === 'HEAD' || res.status === 204 || res.status === 304) return { kind: 'none' };
+  if (res.headers['transfer-encoding']) {
+    return headerHasToken(res.headers, 'transfer-encoding', 'chunked') ? { kind: 'chunked' } : { kind: 'close' };
+  }
+  const cl = contentLength(res.headers);
+  if (cl !== undefined) return { kind: 'length', length: cl };
+  return { kind: 'close' };
+}
+
+function contentLength(h: Headers): number | undefined {
+  const v = h['content-length'];
+  if (!v) return undefined;
+  // Repeated identical values are allowed (RFC 9110 §8.6); differing ones are not trustworthy.
+  const first = v[0].split(',')[0].trim();
+  if (!/^\d{1,15}$/.test(first)) return undefined;
+  return Number(first);
+}
+
+function trailerFields(raw: Buffer): Headers {
+  const out: Headers = {};
+  for (const line of raw.toString('latin1').split('\r\n')) {
+    const c = line.indexOf(':');
+    if (c <= 0) continue;
+    (out[line.slice(0, c).trim().toLowerCase()] ??= []).push(line.slice(c + 1).trim());
+  }
+  return out;
+}
+
+function requestFields(req: RequestHead, body: ReturnType<typeof bodyView> | undefined): Record<string, unknown> {
+  const r: Record<string, unknown> = { method: req.method, header: req.headers };
+  if (body && (body.size > 0 || body.content !== undefined)) r.body = body;
+  return r;
+}
+
+/** url.*, user_agent.*, network.protocol.* from the request line and headers. */
+function requestAttributes(req: RequestHead, _body: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    network: { protocol: { name: 'http', version: req.version } },
+  };
+  const url: Record<string, unknown> = {};
+  const t = req.target;
+  if (req.method === 'CONNECT') {
+    const c = t.lastIndexOf(':');
+    url.domain = c > 0 ? t.slice(0, c).replace(/^\[|\]$/g, '') : t;
+    if (c > 0 && /^\d+$/.test(t.slice(c + 1))) url.port = Number(t.slice(c + 1));
+  } else {
+    let path = t;
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/[^/?#]*/.exec(t);
+    if (scheme) {
+      url.full = t;
+      url.scheme = scheme[1].toLowerCase();
+      path = t.slice(scheme[0].length) || '/';
+    } else {
+      url.scheme = 'http';
+    }
+    const q = path.indexOf('?');
+    url.path = q === -1 ? path : path.slice(0, q);
+    if (q !== -1) url.query = path.slice(q + 1);
+  }
+  out.url = url;
+  const ua = header(req.headers, 'user-agent');
+  if (ua !== undefined) out.user_agent = { original: ua };
+  return out;
+}

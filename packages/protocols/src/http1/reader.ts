@@ -1,0 +1,349 @@
+/**
+ * One direction of an HTTP/1.x connection: finds message heads, frames
+ * bodies (Content-Length, chunked with trailers, close-delimited), captures
+ * them bounded, and resynchronises on the next start line after damage.
+ * It knows nothing of the other direction: the connection decides how a
+ * response body is framed (HEAD, 204, 304, CONNECT) through `bodyFor`.
+ */
+import { BodyCapture } from '../body.js';
+import { findHeadEnd, looksLikeRequestLine, looksLikeStatusLine } from './head.js';
+
+export type BodyFraming =
+  | { kind: 'none' }
+  | { kind: 'length'; length: number }
+  | { kind: 'chunked' }
+  | { kind: 'close' }
+  /** the bytes after this head are no longer HTTP/1.x (CONNECT tunnel, Upgrade) */
+  | { kind: 'switch' };
+
+export interface MessageEnd {
+  body: BodyCapture;
+  trailers?: Buffer;
+  /** Bytes on the wire for head + body. */
+  wireBytes: number;
+  endNs: bigint;
+  gap: boolean;
+  /** The message ended before its body did (connection closed). */
+  incomplete: boolean;
+}
+
+export interface ReaderEvents {
+  /** A head was parsed from buf[start, end): return how its body is framed, or null if the head is malformed. */
+  head(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null;
+  message(end: MessageEnd): void;
+  /** Bytes after a `switch` head, in order. */
+  switched(bytes: Buffer, tsNs: bigint): void;
+  count(name: string, n?: number): void;
+}
+
+const enum Mode {
+  Head,
+  Body,
+  Resync,
+  Switched,
+}
+
+const enum Chunk {
+  Size,
+  Data,
+  DataEnd,
+  Trailer,
+}
+
+const LF = 0x0a;
+/** Longest chunk-size line (with extensions) we accept. */
+const MAX_CHUNK_LINE = 4096;
+
+export class MessageReader {
+  private mode = Mode.Head;
+  private carry: Buffer | null = null;
+  private framing: BodyFraming = { kind: 'none' };
+  private remaining = 0;
+  private chunk = Chunk.Size;
+  private line: Buffer | null = null;
+  private trailers: Buffer | null = null;
+  private body: BodyCapture | null = null;
+  private headBytes = 0;
+  private gapSeen = false;
+  private messageStartNs = 0n;
+  private lastNs = 0n;
+
+  constructor(
+    private readonly side: 'request' | 'response',
+    private readonly ev: ReaderEvents,
+    private readonly maxBody: number,
+    private readonly maxHead: number,
+  ) {}
+
+  /** True while a message's body is being read. */
+  get inBody(): boolean {
+    return this.mode === Mode.Body;
+  }
+
+  get bodyBytesSoFar(): number {
+    return this.body?.size ?? 0;
+  }
+
+  push(chunk: Buffer, tsNs: bigint): void {
+    this.lastNs = tsNs;
+    let off = 0;
+    while (off < chunk.length) {
+      switch (this.mode) {
+        case Mode.Head:
+          off = this.readHead(chunk, off, tsNs);
+          break;
+        case Mode.Body:
+          off = this.readBody(chunk, off, tsNs);
+          break;
+        case Mode.Resync:
+          off = this.resync(chunk, off);
+          break;
+        case Mode.Switched:
+          this.ev.switched(off === 0 ? chunk : chunk.subarray(off), tsNs);
+          return;
+      }
+    }
+  }
+
+  /** `n` bytes are missing. Inside a counted body they are skipped; elsewhere framing is lost. */
+  gap(n: number): void {
+    this.gapSeen = true;
+    if (this.mode === Mode.Body && this.framing.kind === 'length' && n < this.remaining) {
+      this.body!.skip(n);
+      this.remaining -= n;
+      return;
+    }
+    if (this.mode === Mode.Body && this.framing.kind === 'close') {
+      this.body!.skip(n);
+      return;
+    }
+    if (this.mode === Mode.Body && this.framing.kind === 'length') {
+      // The hole runs past this body: the message is complete as far as we can know.
+      this.body!.skip(this.remaining);
+      this.finish(this.lastNs, false);
+    } else if (this.mode === Mode.Body) {
+      this.finish(this.lastNs, true);
+    }
+    if (this.mode !== Mode.Switched) {
+      this.carry = null;
+      this.mode = Mode.Resync;
+      this.ev.count(`http.resync_after_gap`);
+    }
+  }
+
+  /** The sender closed its side: a close-delimited body ends here; anything else is incomplete. */
+  end(tsNs: bigint): void {
+    if (this.mode === Mode.Body) {
+      this.finish(tsNs, this.framing.kind !== 'close');
+    } else if (this.mode === Mode.Head && this.carry && this.carry.length) {
+      this.ev.count(`http.incomplete_${this.side}_head`);
+      this.carry = null;
+    }
+  }
+
+  private readHead(chunk: Buffer, off: number, tsNs: bigint): number {
+    let buf: Buffer;
+    let start: number;
+    if (this.carry) {
+      buf = Buffer.concat([this.carry, chunk.subarray(off)]);
+      start = 0;
+    } else {
+      // Tolerate stray CRLFs between messages (RFC 9112 §2.2).
+      while (off < chunk.length && (chunk[off] === 0x0d || chunk[off] === LF)) off++;
+      if (off >= chunk.length) return off;
+      buf = chunk;
+      start = off;
+      this.messageStartNs = tsNs;
+    }
+    const end = findHeadEnd(buf, start);
+    if (end === -1) {
+      if (buf.length - start > this.maxHead) {
+        this.ev.count(`http.${this.side}_head_too_large`);
+        this.carry = null;
+        this.mode = Mode.Resync;
+        return chunk.length;
+      }
+      this.carry = Buffer.from(buf.subarray(start));
+      return chunk.length;
+    }
+    const consumedFromChunk = this.carry ? end - this.carry.length : end - off;
+    const headStart = this.messageStartNs;
+    this.carry = null;
+    if (end - start > this.maxHead) {
+      this.ev.count(`http.${this.side}_head_too_large`);
+      this.mode = Mode.Resync;
+      return off + consumedFromChunk;
+    }
+    const framing = this.ev.head(buf, start, end, headStart);
+    const next = off + consumedFromChunk;
+    if (!framing) {
+      this.ev.count(`http.malformed_${this.side}_head`);
+      this.mode = Mode.Resync;
+      return next;
+    }
+    this.headBytes = end - start;
+    this.framing = framing;
+    this.body = new BodyCapture(this.maxBody);
+    switch (framing.kind) {
+      case 'none':
+        this.finish(tsNs, false);
+        break;
+      case 'switch':
+        this.finish(tsNs, false);
+        this.mode = Mode.Switched;
+        break;
+      case 'length':
+        this.remaining = framing.length;
+        this.mode = Mode.Body;
+        if (framing.length === 0) this.finish(tsNs, false);
+        break;
+      case 'chunked':
+        this.chunk = Chunk.Size;
+        this.line = null;
+        this.trailers = null;
+        this.mode = Mode.Body;
+        break;
+      case 'close':
+        this.mode = Mode.Body;
+        break;
+    }
+    return next;
+  }
+
+  private readBody(chunk: Buffer, off: number, tsNs: bigint): number {
+    const f = this.framing;
+    if (f.kind === 'length') {
+      const take = Math.min(this.remaining, chunk.length - off);
+      this.body!.add(chunk.subarray(off, off + take));
+      this.remaining -= take;
+      if (this.remaining === 0) this.finish(tsNs, false);
+      return off + take;
+    }
+    if (f.kind === 'close') {
+      this.body!.add(off === 0 ? chunk : chunk.subarray(off));
+      return chunk.length;
+    }
+    return this.readChunked(chunk, off, tsNs);
+  }
+
+  private readChunked(chunk: Buffer, off: number, tsNs: bigint): number {
+    while (off < chunk.length) {
+      switch (this.chunk) {
+        case Chunk.Size: {
+          const line = this.takeLine(chunk, off);
+          if (!line) return chunk.length;
+          off = line.next;
+          const text = line.text;
+          const semi = text.indexOf(';');
+          const hex = (semi === -1 ? text : text.slice(0, semi)).trim();
+          if (!/^[0-9a-fA-F]{1,8}$/.test(hex)) {
+            this.ev.count('http.bad_chunk_size');
+            this.finish(tsNs, true);
+            this.mode = Mode.Resync;
+            return off;
+          }
+          this.headBytes += line.raw;
+          this.remaining = parseInt(hex, 16);
+          this.chunk = this.remaining === 0 ? Chunk.Trailer : Chunk.Data;
+          break;
+        }
+        case Chunk.Data: {
+          const take = Math.min(this.remaining, chunk.length - off);
+          this.body!.add(chunk.subarray(off, off + take));
+          this.remaining -= take;
+          off += take;
+          if (this.remaining === 0) this.chunk = Chunk.DataEnd;
+          break;
+        }
+        case Chunk.DataEnd: {
+          const line = this.takeLine(chunk, off);
+          if (!line) return chunk.length;
+          off = line.next;
+          this.headBytes += line.raw;
+          if (line.text !== '') this.ev.count('http.bad_chunk_terminator');
+          this.chunk = Chunk.Size;
+          break;
+        }
+        case Chunk.Trailer: {
+          const line = this.takeLine(chunk, off);
+          if (!line) return chunk.length;
+          off = line.next;
+          this.headBytes += line.raw;
+          if (line.text === '') {
+            this.finish(tsNs, false);
+            return off;
+          }
+          const t = Buffer.from(line.text + '\r\n', 'latin1');
+          this.trailers = this.trailers ? Buffer.concat([this.trailers, t]) : t;
+          if (this.trailers.length > this.maxHead) {
+            this.ev.count('http.trailers_too_large');
+            this.finish(tsNs, true);
+            this.mode = Mode.Resync;
+            return off;
+          }
+          break;
+        }
+      }
+    }
+    return off;
+  }
+
+  /** One CRLF-terminated line, possibly spanning chunks (bounded). */
+  private takeLine(chunk: Buffer, off: number): { text: string; next: number; raw: number } | null {
+    const lf = chunk.indexOf(LF, off);
+    if (lf === -1) {
+      const part = chunk.subarray(off);
+      this.line = this.line ? Buffer.concat([this.line, part]) : Buffer.from(part);
+      if (this.line.length > MAX_CHUNK_LINE) {
+        this.ev.count('http.chunk_line_too_long');
+        this.line = null;
+        this.mode = Mode.Resync;
+      }
+      return null;
+    }
+    let bytes = chunk.subarray(off, lf);
+    if (this.line) {
+      bytes = Buffer.concat([this.line, bytes]);
+      this.line = null;
+    }
+    let text = bytes.toString('latin1');
+    const raw = bytes.length + 1;
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    return { text, next: lf + 1, raw };
+  }
+
+  private finish(tsNs: bigint, incomplete: boolean): void {
+    const body = this.body ?? new BodyCapture(0);
+    const trailers = this.trailers ?? undefined;
+    const gap = this.gapSeen;
+    const wireBytes = this.headBytes + body.size;
+    this.body = null;
+    this.trailers = null;
+    this.gapSeen = false;
+    if (this.mode !== Mode.Switched) this.mode = Mode.Head;
+    this.ev.message({ body, trailers, wireBytes, endNs: tsNs, gap, incomplete });
+  }
+
+  /** Skip to the next line that looks like a start line of this side. */
+  private resync(chunk: Buffer, off: number): number {
+    const text = chunk.toString('latin1', off);
+    const test = this.side === 'request' ? looksLikeRequestLine : looksLikeStatusLine;
+    let pos = 0;
+    while (pos < text.length) {
+      const lf = text.indexOf('\n', pos);
+      if (lf === -1) break;
+      if (test(text.slice(pos, lf))) {
+        this.ev.count(`http.resynced_${this.side}`);
+        this.mode = Mode.Head;
+        return off + pos;
+      }
+      pos = lf + 1;
+    }
+    return chunk.length;
+  }
+
+  /** Bytes the caller set aside while waiting for an upgrade decision are replayed through here. */
+  resume(): void {
+    if (this.mode === Mode.Switched) this.mode = Mode.Head;
+  }
+}
