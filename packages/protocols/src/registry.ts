@@ -5,10 +5,12 @@
  */
 import type { ProtocolModule } from './types.js';
 import { http1Module } from './http1/index.js';
+import { postgresqlModule } from './postgresql/index.js';
 
 export const protocolModules: ProtocolModule[] = [
   // one entry per module: import it above and add it here
   http1Module,
+  postgresqlModule,
 ];
 
 export function findModule(name: string): ProtocolModule | undefined {

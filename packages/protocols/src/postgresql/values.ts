@@ -1,0 +1,106 @@
+/**
+ * Renders parameter and column values for events. Text-format values are
+ * kept as strings (they are what the database would print); binary-format
+ * values are decoded for the common built-in types by OID and shown as
+ * `\x` hex otherwise, like psql shows bytea. Every value counts against a
+ * byte budget so one exchange never keeps more than `maxBody` bytes of values.
+ */
+
+/** Built-in type OIDs (pg_type.dat). */
+const Oid = {
+  bool: 16,
+  bytea: 17,
+  char: 18,
+  name: 19,
+  int8: 20,
+  int2: 21,
+  int4: 23,
+  text: 25,
+  oid: 26,
+  json: 114,
+  float4: 700,
+  float8: 701,
+  bpchar: 1042,
+  varchar: 1043,
+  uuid: 2950,
+  jsonb: 3802,
+} as const;
+
+const textOids = new Set<number>([Oid.char, Oid.name, Oid.text, Oid.json, Oid.bpchar, Oid.varchar]);
+
+export type Value = string | number | boolean | null;
+
+/** Remaining bytes of values one exchange may still keep; `cut` records that something was shortened. */
+export class ValueBudget {
+  cut = false;
+  constructor(public left: number) {}
+
+  /** Takes at most what is left of the budget; marks `cut` when `n` did not fit. */
+  take(n: number): number {
+    if (n <= this.left) {
+      this.left -= n;
+      return n;
+    }
+    const got = this.left;
+    this.left = 0;
+    this.cut = true;
+    return got;
+  }
+}
+
+/** `\x`-prefixed hex, cut to the budget. */
+function hex(v: Buffer, budget: ValueBudget): string {
+  const n = budget.take(v.length * 2 + 2);
+  if (n >= v.length * 2 + 2) return '\\x' + v.toString('hex');
+  return '\\x' + v.toString('hex', 0, Math.max(0, (n - 2) >> 1));
+}
+
+function text(v: Buffer, budget: ValueBudget): string {
+  const n = budget.take(v.length);
+  return v.toString('utf8', 0, n);
+}
+
+/** A value as the event shows it (format 0 = text, 1 = binary). */
+export function renderValue(v: Buffer | null, typeOid: number, format: number, budget: ValueBudget): Value {
+  if (v === null) return null;
+  if (format !== 1) return text(v, budget);
+  switch (typeOid) {
+    case Oid.bool:
+      budget.take(1);
+      return v.length === 1 ? v[0] !== 0 : hex(v, budget);
+    case Oid.int2:
+      budget.take(2);
+      return v.length === 2 ? v.readInt16BE(0) : hex(v, budget);
+    case Oid.int4:
+      budget.take(4);
+      return v.length === 4 ? v.readInt32BE(0) : hex(v, budget);
+    case Oid.oid:
+      budget.take(4);
+      return v.length === 4 ? v.readUInt32BE(0) : hex(v, budget);
+    case Oid.int8: {
+      if (v.length !== 8) return hex(v, budget);
+      const big = v.readBigInt64BE(0);
+      const s = big.toString();
+      budget.take(s.length);
+      // Beyond 2^53 a JSON number would silently change the value, so keep those as strings.
+      return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : s;
+    }
+    case Oid.float4:
+      budget.take(4);
+      return v.length === 4 ? v.readFloatBE(0) : hex(v, budget);
+    case Oid.float8:
+      budget.take(8);
+      return v.length === 8 ? v.readDoubleBE(0) : hex(v, budget);
+    case Oid.uuid: {
+      if (v.length !== 16) return hex(v, budget);
+      budget.take(36);
+      const h = v.toString('hex');
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    }
+    case Oid.jsonb:
+      // binary jsonb is a version byte (1) followed by the JSON text
+      return v.length >= 1 && v[0] === 1 ? text(v.subarray(1), budget) : hex(v, budget);
+    default:
+      return textOids.has(typeOid) ? text(v, budget) : hex(v, budget);
+  }
+}

@@ -1,0 +1,445 @@
+/**
+ * PostgreSQL parser against hand-built protocol messages: every exchange type,
+ * chunking at every offset, coalescing, mid-connection joins, gaps and limits.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Connection } from '@panopticon/flows';
+import type { ExchangeRecord, ParseOptions } from '../../packages/protocols/src/types.js';
+import { postgresqlModule } from '../../packages/protocols/src/postgresql/index.js';
+import { fakeContext, type FakeContext } from '../helpers/fake-parser-context.js';
+import { bytewise, coalesce, feed, splitAt, untimed, type Segment } from '../helpers/scripted-stream.js';
+import { be, fe } from './pg-wire.js';
+
+const C = 0 as const;
+const S = 1 as const;
+
+function run(script: Segment[], opts: Partial<ParseOptions> = {}, conn: Partial<Connection> = {}, cut?: (i: number, b: Buffer) => Buffer[]): FakeContext {
+  const ctx = fakeContext(opts, { server: { address: '127.0.0.1', port: 5432 }, ...conn });
+  const p = postgresqlModule.createStream!(ctx);
+  feed(p, script, cut);
+  p.close('fin', 1000n);
+  return ctx;
+}
+
+function attrs(r: ExchangeRecord): any {
+  return r.attributes as any;
+}
+
+const login: Segment[] = [
+  { dir: C, bytes: fe.sslRequest() },
+  { dir: S, bytes: be.sslAnswer('N') },
+  { dir: C, bytes: fe.startup({ user: 'alice', database: 'shop', application_name: 'psql' }) },
+  { dir: S, bytes: be.authSasl(['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256']) },
+  { dir: C, bytes: fe.saslInitial('SCRAM-SHA-256', 'n,,n=,r=SECRETNONCE1') },
+  { dir: S, bytes: be.authSaslContinue('r=SECRETNONCE1SERVER,s=SALTSALT,i=4096') },
+  { dir: C, bytes: fe.saslResponse('c=biws,r=SECRETNONCE1SERVER,p=CLIENTPROOF') },
+  {
+    dir: S,
+    bytes: Buffer.concat([
+      be.authSaslFinal('v=SERVERSIGNATURE'),
+      be.authOk(),
+      be.parameterStatus('server_version', '15.8'),
+      be.parameterStatus('application_name', 'psql'),
+      be.backendKeyData(4242, 0x5ec2e7),
+      be.ready(),
+    ]),
+  },
+];
+
+const simple: Segment[] = [
+  { dir: C, bytes: fe.query('SELECT id, name FROM users WHERE id < 3') },
+  {
+    dir: S,
+    bytes: Buffer.concat([
+      be.rowDescription([{ name: 'id', oid: 23 }, { name: 'name' }]),
+      be.dataRow(['1', 'Ann']),
+      be.dataRow(['2', null]),
+      be.commandComplete('SELECT 2'),
+      be.ready(),
+    ]),
+  },
+];
+
+const extended: Segment[] = [
+  {
+    dir: C,
+    bytes: Buffer.concat([
+      fe.parse('s1', 'SELECT email FROM users WHERE id = $1 AND active = $2'),
+      fe.bind('', 's1', ['7', 't']),
+      fe.describe('P', ''),
+      fe.execute(''),
+      fe.sync(),
+    ]),
+  },
+  {
+    dir: S,
+    bytes: Buffer.concat([
+      be.parseComplete(),
+      be.bindComplete(),
+      be.rowDescription([{ name: 'email' }]),
+      be.dataRow(['ann@example.com']),
+      be.commandComplete('SELECT 1'),
+      be.ready(),
+    ]),
+  },
+  { dir: C, bytes: Buffer.concat([fe.bind('', 's1', ['8', 'f']), fe.execute(''), fe.sync()]) },
+  { dir: S, bytes: Buffer.concat([be.bindComplete(), be.commandComplete('SELECT 0'), be.ready()]) },
+];
+
+const whole: Segment[] = [...login, ...simple, ...extended, { dir: C, bytes: fe.terminate() }];
+
+describe('postgresql: startup and authentication', () => {
+  const ctx = run(login);
+  it('reports the refused SSLRequest and the startup with its facts', () => {
+    assert.equal(ctx.records.length, 2);
+    const [ssl, startup] = ctx.records;
+    assert.equal(attrs(ssl).postgresql.message, 'SSLRequest');
+    assert.deepEqual(attrs(ssl).postgresql.negotiation, { answer: 'N' });
+    assert.equal(ssl.kind, 'exchange');
+    const a = attrs(startup);
+    assert.equal(startup.kind, 'exchange');
+    assert.equal(a.db.system.name, 'postgresql');
+    assert.equal(a.db.namespace, 'shop');
+    assert.equal(a.postgresql.user, 'alice');
+    assert.equal(a.postgresql.application_name, 'psql');
+    assert.equal(a.postgresql.protocol_version, '3.0');
+    assert.equal(a.postgresql.server_version, '15.8');
+    assert.equal(a.postgresql.backend_pid, 4242);
+    assert.deepEqual(a.postgresql.auth, {
+      method: 'sasl',
+      sasl_mechanisms: ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'],
+      sasl_mechanism: 'SCRAM-SHA-256',
+      ok: true,
+    });
+  });
+  it('never carries authentication secrets', () => {
+    const text = JSON.stringify(ctx.records, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+    for (const secret of ['SECRETNONCE1', 'SALTSALT', 'CLIENTPROOF', 'SERVERSIGNATURE', String(0x5ec2e7)]) {
+      assert.ok(!text.includes(secret), `event text leaks ${secret}`);
+    }
+  });
+  it('counts request and response bytes of the whole startup', () => {
+    const startup = ctx.records[1];
+    const reqBytes = login.slice(2).filter((s) => s.dir === C).reduce((n, s) => n + s.bytes.length, 0);
+    const respBytes = login.slice(3).filter((s) => s.dir === S).reduce((n, s) => n + s.bytes.length, 0);
+    assert.equal(startup.requestBytes, reqBytes);
+    assert.equal(startup.responseBytes, respBytes);
+  });
+  it('reports a failed md5 login with its SQLSTATE, without the salt or hash', () => {
+    const c = run([
+      { dir: C, bytes: fe.startup({ user: 'bob' }) },
+      { dir: S, bytes: be.authMd5(Buffer.from('SALT')) },
+      { dir: C, bytes: fe.password('md5deadbeefdeadbeef') },
+      { dir: S, bytes: be.error({ S: 'FATAL', V: 'FATAL', C: '28P01', M: 'password authentication failed for user "bob"' }) },
+    ]);
+    assert.equal(c.records.length, 1);
+    const a = attrs(c.records[0]);
+    assert.equal(a.db.namespace, 'bob', 'database defaults to the user name');
+    assert.equal(a.db.response.status_code, '28P01');
+    assert.equal(a.error.type, '28P01');
+    assert.deepEqual(a.postgresql.auth, { method: 'md5', ok: false });
+    assert.ok(!JSON.stringify(a).includes('deadbeef'));
+    assert.ok(!JSON.stringify(a).includes('SALT'));
+  });
+  it("stops at SSLRequest answered 'S', flags tls and says so", () => {
+    const c = run([
+      { dir: C, bytes: fe.sslRequest() },
+      { dir: S, bytes: be.sslAnswer('S') },
+      { dir: C, bytes: Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]) },
+    ]);
+    assert.equal(c.records.length, 1);
+    assert.deepEqual(c.records[0].flags, ['tls']);
+    assert.deepEqual(attrs(c.records[0]).postgresql.negotiation, { answer: 'S' });
+    assert.deepEqual(c.abandoned, ['tls']);
+  });
+  it('reports a CancelRequest as a one-way message with the backend pid, not the key', () => {
+    const c = run([{ dir: C, bytes: fe.cancel(31337, 0x7abcdef) }]);
+    assert.equal(c.records.length, 1);
+    assert.equal(c.records[0].kind, 'message');
+    assert.deepEqual(attrs(c.records[0]).postgresql.cancel, { backend_pid: 31337 });
+    assert.ok(!JSON.stringify(attrs(c.records[0])).includes(String(0x7abcdef)));
+  });
+});
+
+describe('postgresql: queries', () => {
+  it('simple query: text, operation, rows, tag', () => {
+    const c = run([...login, ...simple]);
+    const r = c.records[2];
+    assert.equal(r.kind, 'exchange');
+    const a = attrs(r);
+    assert.equal(a.db.query.text, 'SELECT id, name FROM users WHERE id < 3');
+    assert.equal(a.db.operation.name, 'SELECT');
+    assert.equal(a.db.response.returned_rows, 2);
+    assert.deepEqual(a.db.response.rows, [
+      { id: '1', name: 'Ann' },
+      { id: '2', name: null },
+    ]);
+    assert.equal(a.postgresql.command_tag, 'SELECT 2');
+    assert.equal(a.postgresql.row_count, 2);
+    assert.equal(a.postgresql.user, 'alice');
+    assert.equal(r.requestBytes, simple[0].bytes.length);
+    assert.equal(r.responseBytes, simple[1].bytes.length);
+    assert.equal(r.startNs, 8n);
+    assert.equal(r.endNs, 9n);
+  });
+  it('extended protocol: parameters bound to the named statement text, reused by later executes', () => {
+    const c = run([...login, ...extended]);
+    const [e1, e2] = c.records.slice(2);
+    assert.equal(c.records.length, 4, 'one event per Execute, none for Parse/Bind/Describe/Sync');
+    assert.equal(attrs(e1).db.query.text, 'SELECT email FROM users WHERE id = $1 AND active = $2');
+    assert.deepEqual(attrs(e1).db.query.parameter, { '0': '7', '1': 't' });
+    assert.deepEqual(attrs(e1).db.response.rows, [{ email: 'ann@example.com' }]);
+    assert.equal(attrs(e1).postgresql.message, 'Execute');
+    assert.deepEqual(attrs(e1).postgresql.statement, { name: 's1' });
+    assert.equal(attrs(e2).db.query.text, 'SELECT email FROM users WHERE id = $1 AND active = $2');
+    assert.deepEqual(attrs(e2).db.query.parameter, { '0': '8', '1': 'f' });
+    assert.equal(attrs(e2).db.response.returned_rows, 0);
+    assert.equal(e1.requestBytes, extended[0].bytes.length - fe.sync().length);
+  });
+  it('binary parameters and results decoded by type', () => {
+    const i4 = Buffer.alloc(4);
+    i4.writeInt32BE(-5);
+    const i8 = Buffer.alloc(8);
+    i8.writeBigInt64BE(9007199254740993n);
+    const uuid = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
+    const c = run([
+      { dir: C, bytes: Buffer.concat([fe.parse('', 'SELECT $1::int4, $2::int8, $3::uuid', [23, 20, 2950]), fe.bind('', '', [i4, i8, uuid], [1], [1]), fe.describe('P', ''), fe.execute(''), fe.sync()]) },
+      {
+        dir: S,
+        bytes: Buffer.concat([
+          be.parseComplete(),
+          be.bindComplete(),
+          be.rowDescription([{ name: 'a', oid: 23, format: 1 }, { name: 'b', oid: 16, format: 1 }, { name: 'c', oid: 701, format: 1 }]),
+          be.dataRow([i4, Buffer.from([1]), Buffer.from('400921fb54442d18', 'hex')]),
+          be.commandComplete('SELECT 1'),
+          be.ready(),
+        ]),
+      },
+    ]);
+    const a = attrs(c.records[0]);
+    assert.deepEqual(a.db.query.parameter, { '0': -5, '1': '9007199254740993', '2': '01234567-89ab-cdef-0123-456789abcdef' });
+    assert.deepEqual(a.db.response.rows, [{ a: -5, b: true, c: Math.PI }]);
+  });
+  it('a Parse with no Execute in its batch is its own event', () => {
+    const c = run([
+      { dir: C, bytes: Buffer.concat([fe.parse('ins', 'INSERT INTO t VALUES ($1)'), fe.describe('S', 'ins'), fe.sync()]) },
+      { dir: S, bytes: Buffer.concat([be.parseComplete(), be.parameterDescription([23]), be.noData(), be.ready()]) },
+    ]);
+    assert.equal(c.records.length, 1);
+    const a = attrs(c.records[0]);
+    assert.equal(a.postgresql.message, 'Parse');
+    assert.equal(a.db.query.text, 'INSERT INTO t VALUES ($1)');
+    assert.equal(a.db.operation.name, 'INSERT');
+  });
+  it('an error in a batch lands on its Execute, and the rest of the batch is skipped', () => {
+    const c = run([
+      { dir: C, bytes: Buffer.concat([fe.parse('', 'SELEC 1'), fe.bind('', '', []), fe.execute(''), fe.sync()]) },
+      { dir: S, bytes: Buffer.concat([be.error({ S: 'ERROR', V: 'ERROR', C: '42601', M: 'syntax error at or near "SELEC"' }), be.ready()]) },
+      { dir: C, bytes: fe.query('SELECT 1') },
+      { dir: S, bytes: Buffer.concat([be.rowDescription([{ name: '?column?' }]), be.dataRow(['1']), be.commandComplete('SELECT 1'), be.ready()]) },
+    ]);
+    assert.equal(c.records.length, 2);
+    const a = attrs(c.records[0]);
+    assert.equal(a.postgresql.message, 'Execute');
+    assert.equal(a.db.query.text, 'SELEC 1');
+    assert.equal(a.db.response.status_code, '42601');
+    assert.deepEqual(a.postgresql.error, { severity: 'ERROR', code: '42601', message: 'syntax error at or near "SELEC"' });
+    assert.equal(attrs(c.records[1]).db.query.text, 'SELECT 1');
+  });
+  it('simple query error with a notice', () => {
+    const c = run([
+      { dir: C, bytes: fe.query('DROP TABLE IF EXISTS t; DROP TABLE t') },
+      {
+        dir: S,
+        bytes: Buffer.concat([
+          be.notice({ S: 'NOTICE', V: 'NOTICE', C: '00000', M: 'table "t" does not exist, skipping' }),
+          be.commandComplete('DROP TABLE'),
+          be.error({ S: 'ERROR', V: 'ERROR', C: '42P01', M: 'table "t" does not exist' }),
+          be.ready(),
+        ]),
+      },
+    ]);
+    const a = attrs(c.records[0]);
+    assert.equal(a.db.operation.name, 'DROP TABLE');
+    assert.equal(a.db.response.status_code, '42P01');
+    assert.deepEqual(a.postgresql.notices, [{ severity: 'NOTICE', code: '00000', message: 'table "t" does not exist, skipping' }]);
+  });
+  it('empty query and multi-statement tags', () => {
+    const c = run([
+      { dir: C, bytes: fe.query('') },
+      { dir: S, bytes: Buffer.concat([be.emptyQuery(), be.ready()]) },
+      { dir: C, bytes: fe.query('BEGIN; INSERT INTO t VALUES (1); COMMIT') },
+      { dir: S, bytes: Buffer.concat([be.commandComplete('BEGIN'), be.commandComplete('INSERT 0 1'), be.commandComplete('COMMIT'), be.ready()]) },
+    ]);
+    assert.equal(attrs(c.records[0]).postgresql.empty_query, true);
+    const a = attrs(c.records[1]);
+    assert.deepEqual(a.postgresql.command_tags, ['BEGIN', 'INSERT 0 1', 'COMMIT']);
+    assert.equal(a.db.operation.name, 'BEGIN');
+  });
+  it('COPY FROM STDIN keeps the data sent; COPY TO STDOUT counts the rows received', () => {
+    const c = run([
+      { dir: C, bytes: fe.query('COPY t FROM STDIN') },
+      { dir: S, bytes: be.copyIn(2) },
+      { dir: C, bytes: Buffer.concat([fe.copyData('1\tann\n2\tbob\n'), fe.copyDone()]) },
+      { dir: S, bytes: Buffer.concat([be.commandComplete('COPY 2'), be.ready()]) },
+      { dir: C, bytes: fe.query('COPY t TO STDOUT') },
+      { dir: S, bytes: Buffer.concat([be.copyOut(2), be.copyData('1\tann\n'), be.copyData('2\tbob\n'), be.copyDone(), be.commandComplete('COPY 2'), be.ready()]) },
+    ]);
+    const cin = attrs(c.records[0]);
+    assert.deepEqual(cin.postgresql.copy, { direction: 'in', format: 'text', messages: 1, data: { size: 12, content: '1\tann\n2\tbob\n' } });
+    assert.equal(cin.postgresql.row_count, 2);
+    const cout = attrs(c.records[1]);
+    assert.deepEqual(cout.postgresql.copy, { direction: 'out', format: 'text', messages: 2, data: { size: 12, content: '1\tann\n2\tbob\n' } });
+    assert.equal(cout.db.response.returned_rows, 2);
+  });
+  it('NotificationResponse is a one-way message; Terminate too', () => {
+    const c = run([{ dir: S, bytes: be.notification(77, 'orders', '{"id":1}') }, { dir: C, bytes: fe.terminate() }]);
+    assert.equal(c.records.length, 2);
+    assert.equal(c.records[0].kind, 'message');
+    assert.deepEqual(attrs(c.records[0]).postgresql.notification, { pid: 77, channel: 'orders', payload: '{"id":1}' });
+    assert.equal(attrs(c.records[1]).postgresql.message, 'Terminate');
+  });
+  it('a query still running at close is unanswered, with what arrived', () => {
+    const c = run([
+      { dir: C, bytes: fe.query('SELECT pg_sleep(10)') },
+      { dir: S, bytes: be.rowDescription([{ name: 'pg_sleep' }]) },
+    ]);
+    assert.equal(c.records.length, 1);
+    assert.equal(c.records[0].kind, 'unanswered');
+    assert.deepEqual(c.records[0].flags, ['closed']);
+  });
+});
+
+describe('postgresql: chunking, joins and limits', () => {
+  const reference = untimed(run(whole).records);
+  it('splitting any segment at any offset changes nothing', () => {
+    for (let seg = 0; seg < whole.length; seg++) {
+      for (let at = 1; at < whole[seg].bytes.length; at++) {
+        const c = run(whole, {}, {}, (i, b) => (i === seg ? splitAt(b, at) : [b]));
+        assert.deepEqual(untimed(c.records), reference, `segment ${seg} split at ${at}`);
+      }
+    }
+  });
+  it('byte-at-a-time delivery changes nothing', () => {
+    assert.deepEqual(untimed(run(whole, {}, {}, (_i, b) => bytewise(b)).records), reference);
+  });
+  it('coalesced segments change nothing', () => {
+    const c = run(coalesce(whole));
+    assert.deepEqual(untimed(c.records), reference);
+  });
+  it('joins mid-connection at any offset inside a query and resynchronises', () => {
+    // the tail of a DataRow-bearing response, then two complete exchanges
+    const after: Segment[] = [...simple, ...simple];
+    const partial = Buffer.concat([simple[0].bytes.subarray(3)]);
+    for (let cut = 1; cut < simple[1].bytes.length - 1; cut++) {
+      const script: Segment[] = [
+        { dir: C, bytes: partial },
+        { dir: S, bytes: simple[1].bytes.subarray(cut) },
+        ...after,
+      ];
+      const c = run(script, {}, { midstream: true });
+      const full = c.records.filter((r) => r.kind === 'exchange');
+      assert.equal(full.length, 2, `cut ${cut}: ${JSON.stringify(untimed(c.records))}`);
+      for (const r of full) {
+        assert.equal(attrs(r).db.query.text, 'SELECT id, name FROM users WHERE id < 3');
+        assert.equal(attrs(r).db.response.returned_rows, 2);
+        assert.ok(r.flags?.includes('midstream'));
+      }
+      assert.ok(c.records.every((r) => r.kind !== 'unanswered'));
+    }
+  });
+  it('joining mid-connection reports answers to unseen requests as orphan responses', () => {
+    const c = run(
+      [
+        { dir: S, bytes: Buffer.concat([be.dataRow(['x']), be.commandComplete('SELECT 1'), be.ready()]) },
+        ...simple,
+      ],
+      {},
+      { midstream: true },
+    );
+    assert.deepEqual(
+      c.records.map((r) => r.kind),
+      ['orphan_response', 'exchange'],
+    );
+    assert.equal(attrs(c.records[0]).postgresql.command_tag, 'SELECT 1');
+  });
+  it('bytes lost in the server stream: the exchange is flagged and parsing resumes', () => {
+    const ctx = fakeContext({}, {});
+    const p = postgresqlModule.createStream!(ctx);
+    p.data(C, simple[0].bytes, 1n);
+    p.data(S, simple[1].bytes.subarray(0, 20), 2n);
+    p.gap(S, 30, 3n);
+    p.data(S, simple[1].bytes.subarray(50), 4n);
+    feed(p, simple);
+    p.close('fin', 9n);
+    const ex = ctx.records.filter((r) => r.kind === 'exchange');
+    assert.equal(ex.length, 2);
+    assert.ok(ex[0].flags?.includes('gap'));
+    assert.equal(attrs(ex[1]).db.response.returned_rows, 2);
+    assert.ok(!ex[1].flags?.includes('gap'));
+  });
+  it('keeps at most maxRows rows and maxBody bytes of values, and says so', () => {
+    const rows = Array.from({ length: 30 }, (_, i) => be.dataRow([String(i), 'x'.repeat(100)]));
+    const c = run(
+      [
+        { dir: C, bytes: fe.query('SELECT * FROM big') },
+        { dir: S, bytes: Buffer.concat([be.rowDescription([{ name: 'n' }, { name: 'pad' }]), ...rows, be.commandComplete('SELECT 30'), be.ready()]) },
+      ],
+      { maxRows: 5, maxBody: 250 },
+    );
+    const a = attrs(c.records[0]);
+    assert.equal(a.db.response.returned_rows, 30);
+    assert.equal(a.db.response.rows.length, 5);
+    const kept = a.db.response.rows.reduce((n: number, r: any) => n + r.n.length + r.pad.length, 0);
+    assert.ok(kept <= 250, `kept ${kept} bytes`);
+    assert.deepEqual(c.records[0].flags, ['truncated']);
+  });
+  it('an oversized message is cut to the limit and the stream stays in sync', () => {
+    const huge = 'y'.repeat(300_000);
+    const c = run(
+      [
+        { dir: C, bytes: fe.query(`INSERT INTO t VALUES ('${huge}')`) },
+        { dir: S, bytes: Buffer.concat([be.commandComplete('INSERT 0 1'), be.ready()]) },
+        ...simple,
+      ],
+      { maxBody: 1000, maxHeaderBytes: 1000 },
+      {},
+      (_i, b) => Array.from({ length: Math.ceil(b.length / 1460) }, (_, k) => b.subarray(k * 1460, (k + 1) * 1460)),
+    );
+    assert.equal(c.records.length, 2);
+    assert.equal(attrs(c.records[0]).db.query.text.length, 1000);
+    assert.deepEqual(c.records[0].flags, ['truncated']);
+    assert.equal(c.records[0].requestBytes, 300_000 + 'INSERT INTO t VALUES (\'\')'.length + 6);
+    assert.equal(attrs(c.records[1]).db.response.returned_rows, 2);
+  });
+  it('bounds pending requests and the statements it remembers', () => {
+    const many = Array.from({ length: 10 }, (_, i) => ({ dir: C, bytes: fe.query(`SELECT ${i}`) }) as Segment);
+    const c = run(many, { maxPending: 4 });
+    assert.equal(c.counts.get('postgresql.pending_overflow'), 6);
+    assert.equal(c.records.filter((r) => r.flags?.includes('overflow')).length, 6);
+    const parses = Array.from({ length: 1030 }, (_, i) => fe.parse(`st${i}`, 'SELECT 1'));
+    const c2 = run([{ dir: C, bytes: Buffer.concat(parses) }], { maxPending: 2000 });
+    assert.equal(c2.counts.get('postgresql.statements_forgotten'), 6);
+  });
+});
+
+describe('postgresql: detection', () => {
+  it('detects startup-phase messages as the client, with certainty', () => {
+    for (const b of [fe.startup({ user: 'u' }), fe.sslRequest(), fe.gssencRequest(), fe.cancel(1, 2)]) {
+      assert.deepEqual(postgresqlModule.detect(b, C), { sender: 'client', confidence: 1 });
+    }
+  });
+  it('detects mid-connection traffic by framing, and which side sent it', () => {
+    assert.equal((postgresqlModule.detect(Buffer.concat([fe.query('SELECT 1'), fe.query('SELECT 2')]), C) as any).sender, 'client');
+    assert.equal((postgresqlModule.detect(Buffer.concat([be.commandComplete('SELECT 1'), be.ready()]), S) as any).sender, 'server');
+  });
+  it('asks for more when it cannot tell yet, and refuses other protocols', () => {
+    assert.equal(postgresqlModule.detect(Buffer.from([0, 0]), C), 'more');
+    assert.equal(postgresqlModule.detect(fe.query('SELECT 1').subarray(0, 7), C), 'more');
+    for (const other of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'HTTP/1.1 200 OK\r\n\r\n', '*1\r\n$4\r\nPING\r\n', '+OK\r\n', 'SSH-2.0-OpenSSH_9.2\r\n']) {
+      assert.equal(postgresqlModule.detect(Buffer.from(other), C), null, other);
+    }
+    assert.equal(postgresqlModule.detect(Buffer.from([0x16, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3]), C), null);
+  });
+});
