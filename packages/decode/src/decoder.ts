@@ -71,6 +71,13 @@ export class Decoder {
    * for `--strict` error messages and debugging. Empty after a success.
    */
   problem = '';
+  /**
+   * Length of the datagram payload (after the IPv4 header, or after the IPv6
+   * fragment header) that the last `decode` call rebuilt from fragments, 0
+   * when it completed none: lets callers report reassembly whatever the
+   * datagram carried (ICMP included).
+   */
+  reassembledLength = 0;
 
   private readonly link = new LinkLayer();
   private readonly fragments: FragmentTable;
@@ -106,6 +113,7 @@ export class Decoder {
   decode(p: Packet): L4Packet | null {
     this.counters.packets++;
     this.problem = '';
+    this.reassembledLength = 0;
     this.packet = p;
     const buf = p.data;
     const net = this.link.locate(p.linkType, buf);
@@ -172,6 +180,7 @@ export class Decoder {
       this.problem = this.fragments.problem || 'fragment held for reassembly';
       return null;
     }
+    this.reassembledLength = whole.length;
     return this.transport(proto, whole, 0, whole.length, whole.length);
   }
 
@@ -244,6 +253,7 @@ export class Decoder {
           }
           // The fragmentable part may start with more extension headers.
           reassembled = true;
+          this.reassembledLength = whole.length;
           next = this.fragments.completedProto;
           buf = whole;
           pos = 0;
