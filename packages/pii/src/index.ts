@@ -1,3 +1,14 @@
 export { AuditLog, verifyAudit, keyFingerprint, AUDIT_GENESIS } from './audit.js';
 export type { AuditEntry, AuditLogOptions, AuditValue, VerifyOptions, VerifyResult } from './audit.js';
 export { hmacHex, loadKey } from './keyed-hash.js';
+export { scanString, scanByContext } from './scan.js';
+export type { Hit } from './scan.js';
+export { ALL_TYPES, RULES } from './rules.js';
+export type { PiiType, AnchoredRule } from './rules.js';
+export { EventScanner, maskShape, sqlParamColumns } from './event.js';
+export type { PiiFinding, FindingWithHash, ScanOptions, RedactMode, Pending } from './event.js';
+export { OnnxSpanModel, featurize, featureStrings, featureId, nameCandidates, FEATURE_SET } from './model.js';
+export type { Candidate, SpanModel } from './model.js';
+export * as validators from './validators.js';
+export { hintsFor, Hint } from './context.js';
+export { main, buildProgram, BUILTIN_MODEL } from './main.js';

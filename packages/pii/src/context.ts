@@ -1,0 +1,91 @@
+/**
+ * Context: what the name of the field holding a value (JSON key, form field,
+ * header name, SQL column, Redis key, Kafka header key) says about it. A
+ * matching name raises a rule's confidence, lets a few rules fire that need
+ * context (bare 9-digit SSN, AWS secret, passwords, dates of birth), and a
+ * name that says "this is an identifier/hash/version" lowers it.
+ */
+
+/** Bit flags for the PII kinds a field name hints at. */
+export const Hint = {
+  email: 1 << 0,
+  phone: 1 << 1,
+  card: 1 << 2,
+  ssn: 1 << 3,
+  dob: 1 << 4,
+  password: 1 << 5,
+  name: 1 << 6,
+  address: 1 << 7,
+  iban: 1 << 8,
+  auth: 1 << 9,
+  secret: 1 << 10,
+  aws_secret: 1 << 11,
+  aadhaar: 1 << 12,
+  nino: 1 << 13,
+  pan: 1 << 14,
+  ip: 1 << 15,
+  /** the name says the value is an identifier, digest, version or time, not personal data */
+  notPii: 1 << 16,
+} as const;
+
+// Checked against the field name with separators removed and lower-cased
+// ("First-Name" → "firstname"), so one pattern covers snake, kebab and camel case.
+const NAME_RULES: Array<[RegExp, number]> = [
+  [/e?mail(addr(ess)?)?$|^from$|^to$|^cc$|^replyto$/, Hint.email],
+  [/phone|mobile|^tel$|telephone|msisdn|^cell$|fax|contactnumber/, Hint.phone],
+  [/card(number|no|num)?$|^cc(num|number)?$|^pan$|creditcard|cardnumber/, Hint.card],
+  [/ssn|socialsecurity|^sin$/, Hint.ssn],
+  [/dob|birth|bday|dateofbirth/, Hint.dob],
+  [/passw(or)?d|^pwd$|^pass$|passphrase|^pin$/, Hint.password],
+  [/(first|last|given|family|middle|full|display|customer|contact|holder|user|patient|person|maiden|sur)name$|^name$|^surname$|^fullname$|^cardholder$/, Hint.name],
+  [/address|^street|addr(ess)?line|^addr$|billingaddr|shippingaddr|^residence$/, Hint.address],
+  [/iban|bankaccount|accountnumber/, Hint.iban],
+  [/^authorization$|^proxyauthorization$/, Hint.auth],
+  [/secret|apikey|accesstoken|refreshtoken|^token$|authtoken|clientsecret|privatekey|xapikey|sessiontoken|^auth$/, Hint.secret],
+  [/awssecret|secretaccesskey/, Hint.aws_secret],
+  [/aadhaar|aadhar|^uid(ai)?$/, Hint.aadhaar],
+  [/nino|nationalinsurance|^ni(number|no)$/, Hint.nino],
+  [/^pan(number|no|card)?$|incometax/, Hint.pan],
+  [/^ip$|ipaddr|remoteaddr|clientip|xforwardedfor|xrealip|^forwarded$/, Hint.ip],
+  [/(^|_)id$|uuid|guid|hash$|sha\d*$|md5|digest|checksum|version$|^ver$|^v$|timestamp|^ts$|time$|^date$|createdat|updatedat|etag|requestid|traceid|spanid|traceparent|nonce|^seq|offset$|^count$|^size$|length$|^port$/, Hint.notPii],
+];
+
+const cache = new Map<string, number>();
+
+/** Normalise a field name: lower-case, drop `-`, `_`, `.`, spaces. */
+export function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[-_. ]/g, '');
+}
+
+/** Hint flags for a field name (cached: names repeat across events). */
+export function hintsFor(key: string | undefined): number {
+  if (!key) return 0;
+  let h = cache.get(key);
+  if (h !== undefined) return h;
+  const k = normaliseKey(key);
+  h = 0;
+  for (const [re, flag] of NAME_RULES) if (re.test(k)) h |= flag;
+  // a name that is both (e.g. `email_hash`) is a digest of the value, not the value
+  if (h & Hint.notPii && /hash|sha|md5|digest/.test(k)) h = Hint.notPii;
+  else if (h & ~Hint.notPii) h &= ~Hint.notPii;
+  if (cache.size < 10_000) cache.set(key, h);
+  return h;
+}
+
+/**
+ * Words just before a hit inside free text ("DOB: 1980-02-01", "WHERE email
+ * = '...'", "ssn=...") count as context too: hints from the last identifier
+ * within `window` characters before `start`.
+ */
+export function hintsBefore(s: string, start: number, window = 24): number {
+  const from = Math.max(0, start - window);
+  const seg = s.slice(from, start);
+  const m = /([A-Za-z][A-Za-z0-9_-]{1,40})["']?\s*(?:[:=]|\bis\b|=>|\s)\s*["'(]?\s*$/.exec(seg);
+  if (!m) return 0;
+  const base = hintsFor(m[1]!);
+  if (base) return base;
+  const w = m[1]!.toLowerCase();
+  if (w === 'born') return Hint.dob;
+  if (w === 'call' || w === 'tel' || w === 'at') return 0;
+  return 0;
+}

@@ -1,0 +1,311 @@
+/**
+ * Finds PII in whole events: walks every string field (with its path),
+ * opens JSON and form bodies and URL queries structurally, gives each value
+ * the context of its field name, runs the rules, optionally asks the model
+ * about name/address candidates, then annotates and redacts the event.
+ *
+ * Path syntax (docs/PII.md): dotted keys from the event root, `[i]` for array
+ * elements, `["odd key"]` for keys that are not plain identifiers; a `$`
+ * after a body/query field starts the path inside its parsed content, e.g.
+ * `http.request.body.content$.user.email`, `url.query$.q`,
+ * `db.response.rows[0].email`.
+ */
+import { hintsFor, Hint } from './context.js';
+import { scanByContext, scanString, type Hit } from './scan.js';
+import { keySegment, parseBody, parseForm, serialiseBody, type Body } from './body.js';
+import type { PiiType } from './rules.js';
+import { hmacHex } from './keyed-hash.js';
+import { nameCandidates, type Candidate, type SpanModel } from './model.js';
+
+export type RedactMode = 'mask' | 'hash' | 'drop';
+
+/** One annotation as written into `event.pii` (never the raw value). */
+export interface PiiFinding {
+  type: PiiType;
+  path: string;
+  start: number;
+  end: number;
+  confidence: number;
+  detector: 'regex' | 'context' | 'model';
+  validator: string | null;
+}
+
+/** A finding with its keyed hash, for the audit log and stats. */
+export interface FindingWithHash extends PiiFinding {
+  valueHash: string;
+}
+
+export interface ScanOptions {
+  /** Only report these types (default: all). */
+  types?: ReadonlySet<string>;
+  /** Hits below this confidence are not reported (default 0.5). */
+  minConfidence?: number;
+  /** Known test values never reported (exact match of the hit's text). */
+  allow?: ReadonlySet<string>;
+  redact?: RedactMode;
+  /** HMAC key for hash redaction and audit hashes. */
+  key: Buffer;
+  /** Name/address model; without it those types come only from field-name context. */
+  model?: SpanModel;
+  /** Model probability needed to report a candidate (default 0.5). */
+  modelThreshold?: number;
+}
+
+/** Top-level groups that describe the connection, not payload: not scanned. */
+const SKIP_GROUPS = new Set(['pano', 'client', 'server', 'network', 'process', 'error', 'pii', 'source', 'destination']);
+
+interface BodySlot {
+  holder: Record<string, unknown>;
+  key: string;
+  body: Body;
+  touched: Set<number>;
+  dropped: Set<number>;
+  dirty: boolean;
+}
+
+interface Slot {
+  holder: Record<string, unknown> | unknown[] | [string, string];
+  key: string | number;
+  path: string;
+  value: string;
+  hints: number;
+  hits: Hit[];
+  body?: BodySlot;
+  formIndex?: number;
+}
+
+/** What `collect` found in one event before the model and redaction ran. */
+export interface Pending {
+  event: Record<string, unknown>;
+  slots: Slot[];
+  bodies: BodySlot[];
+  candidates: Array<{ slot: Slot; cand: Candidate }>;
+}
+
+/** SQL placeholders → column names: `INSERT INTO t (a, b) VALUES ($1, $2)` and `a = $1` / `a = ?`. */
+export function sqlParamColumns(sql: string): Map<string, string> {
+  const map = new Map<string, string>();
+  const ins = /\(\s*([A-Za-z_"`][\w"`]*(?:\s*,\s*[A-Za-z_"`][\w"`]*){0,200})\s*\)\s*VALUES\s*\(([^)]{1,4000})\)/i.exec(sql);
+  let q = 0;
+  const unq = (c: string) => c.replace(/["`]/g, '').trim();
+  if (ins) {
+    const cols = ins[1]!.split(',').map(unq);
+    const vals = ins[2]!.split(',').map((v) => v.trim());
+    vals.forEach((v, i) => {
+      const col = cols[i];
+      if (!col) return;
+      const m = /^\$(\d+)$|^:(\w+)$|^@(\w+)$/.exec(v);
+      if (m) map.set(m[1] ? String(+m[1] - 1) : (m[2] ?? m[3])!, col);
+      else if (v === '?') map.set(String(q++), col);
+    });
+  }
+  const eq = /([A-Za-z_][\w.]*)\s*(?:=|<>|!=|LIKE|ILIKE)\s*(\$\d+|\?|:\w+)/gi;
+  let m: RegExpExecArray | null;
+  while ((m = eq.exec(sql)) !== null) {
+    const col = m[1]!.split('.').pop()!;
+    const p = m[2]!;
+    if (p === '?') map.set(String(q++), col);
+    else if (p[0] === '$') map.set(String(+p.slice(1) - 1), col);
+    else map.set(p.slice(1), col);
+  }
+  return map;
+}
+
+function isBodyContent(path: string): boolean {
+  return path.endsWith('.body.content');
+}
+
+export class EventScanner {
+  readonly opts: ScanOptions;
+  private readonly minConf: number;
+  private readonly threshold: number;
+
+  constructor(opts: ScanOptions) {
+    this.opts = opts;
+    this.minConf = opts.minConfidence ?? 0.5;
+    this.threshold = opts.modelThreshold ?? 0.5;
+  }
+
+  /** Run the rules over every string field of the event. */
+  collect(event: Record<string, unknown>): Pending {
+    const p: Pending = { event, slots: [], bodies: [], candidates: [] };
+    for (const k of Object.keys(event)) {
+      if (SKIP_GROUPS.has(k)) continue;
+      this.walk(p, event, k, k, k, event[k], 0);
+    }
+    return p;
+  }
+
+  private walk(p: Pending, holder: Record<string, unknown> | unknown[], key: string | number, path: string, ctxKey: string, v: unknown, depth: number): void {
+    if (depth > 64) return;
+    if (typeof v === 'string') {
+      if (typeof key === 'string' && (isBodyContent(path) || path === 'url.query')) {
+        const body = path === 'url.query' ? (v.includes('=') ? parseForm(v) : undefined) : parseBody(v);
+        if (body) {
+          const bs: BodySlot = { holder: holder as Record<string, unknown>, key, body, touched: new Set(), dropped: new Set(), dirty: false };
+          p.bodies.push(bs);
+          if (body.kind === 'json') this.walkInner(p, bs, { root: body.doc }, 'root', path + '$', ctxKey, body.doc, 0);
+          else {
+            body.pairs.forEach((pair, i) => this.addSlot(p, pair, 1, path + '$' + keySegment(pair[0]), pair[0], pair[1], bs, i));
+          }
+          return;
+        }
+      }
+      this.addSlot(p, holder, key, path, ctxKey, v);
+      return;
+    }
+    if (v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        // in argument lists (Redis, AMQP) the previous element often names the next one
+        const prev = i > 0 && typeof v[i - 1] === 'string' && (v[i - 1] as string).length < 64 ? (v[i - 1] as string) : ctxKey;
+        this.walk(p, v, i, `${path}[${i}]`, prev, v[i], depth + 1);
+      }
+      return;
+    }
+    const obj = v as Record<string, unknown>;
+    let params: Map<string, string> | undefined;
+    if (path === 'db.query.parameter') {
+      const q = (holder as Record<string, unknown>).text;
+      if (typeof q === 'string') params = sqlParamColumns(q);
+    }
+    for (const k of Object.keys(obj)) {
+      this.walk(p, obj, k, path + keySegment(k), params?.get(k) ?? k, obj[k], depth + 1);
+    }
+  }
+
+  private walkInner(p: Pending, bs: BodySlot, holder: Record<string, unknown> | unknown[], key: string | number, path: string, ctxKey: string, v: unknown, depth: number): void {
+    if (depth > 64) return;
+    if (typeof v === 'string') {
+      this.addSlot(p, holder, key, path, ctxKey, v, bs);
+      return;
+    }
+    if (v === null || typeof v !== 'object') {
+      // numbers in JSON can be card numbers or phones too
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v > 999999) this.addSlot(p, holder, key, path, ctxKey, String(v), bs);
+      return;
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) this.walkInner(p, bs, v, i, `${path}[${i}]`, ctxKey, v[i], depth + 1);
+      return;
+    }
+    const obj = v as Record<string, unknown>;
+    for (const k of Object.keys(obj)) this.walkInner(p, bs, obj, k, path + keySegment(k), k, obj[k], depth + 1);
+  }
+
+  private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number): void {
+    if (value.length === 0) return;
+    const hints = hintsFor(ctxKey);
+    let hits = scanString(value, hints);
+    if (hits.length === 0) hits = scanByContext(value, hints);
+    const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex };
+    p.slots.push(slot);
+    const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
+    if (wantsNames && !(hints & Hint.notPii)) {
+      if (this.opts.model) {
+        for (const cand of nameCandidates(value, ctxKey, hints)) {
+          if (!hits.some((h) => h.start < cand.end && cand.start < h.end)) p.candidates.push({ slot, cand });
+        }
+      } else if (hints & (Hint.name | Hint.address) && hits.length === 0) {
+        const v = value.trim();
+        const off = value.indexOf(v);
+        const type: PiiType = hints & Hint.name ? 'person_name' : 'street_address';
+        if (v.length >= 2 && v.length <= 200 && /[A-Za-z]/.test(v) && (type === 'street_address' || /^[\p{L}'’. -]{2,80}$/u.test(v))) {
+          slot.hits = [{ type, start: off, end: off + v.length, confidence: 0.75, detector: 'context', validator: null }];
+        }
+      }
+    }
+  }
+
+  /** Score all pending candidates of a batch of events with the model (one inference call). */
+  async scoreCandidates(batch: Pending[]): Promise<void> {
+    const model = this.opts.model;
+    if (!model) return;
+    const all = batch.flatMap((p) => p.candidates);
+    if (all.length === 0) return;
+    const probs = await model.score(all.map((c) => c.cand));
+    for (let i = 0; i < all.length; i++) {
+      const { slot, cand } = all[i]!;
+      const [label, p] = probs[i]!;
+      if (label === 'none' || p < this.threshold) continue;
+      slot.hits.push({ type: label as PiiType, start: cand.start, end: cand.end, confidence: Math.round(p * 100) / 100, detector: 'model', validator: null });
+    }
+    for (const { slot } of all) slot.hits.sort((a, b) => a.start - b.start);
+  }
+
+  /** Filter, annotate `event.pii`, redact in place. Returns the findings with their keyed hashes. */
+  finish(p: Pending): FindingWithHash[] {
+    const { types, allow, redact, key } = this.opts;
+    const found: FindingWithHash[] = [];
+    for (const slot of p.slots) {
+      if (slot.hits.length === 0) continue;
+      const kept: Hit[] = [];
+      let lastEnd = -1;
+      for (const h of slot.hits) {
+        if (h.confidence < this.minConf) continue;
+        if (types && !types.has(h.type)) continue;
+        if (h.start < lastEnd) continue;
+        const raw = slot.value.slice(h.start, h.end);
+        if (allow?.has(raw)) continue;
+        kept.push(h);
+        lastEnd = h.end;
+        found.push({ type: h.type, path: slot.path, start: h.start, end: h.end, confidence: h.confidence, detector: h.detector, validator: h.validator, valueHash: hmacHex(key, h.type, raw) });
+      }
+      if (kept.length && redact) this.redactSlot(slot, kept, redact);
+    }
+    for (const bs of p.bodies) {
+      if (bs.dirty) bs.holder[bs.key] = serialiseBody(bs.body, bs.touched, bs.dropped);
+    }
+    if (found.length) {
+      p.event.pii = found.map(({ valueHash: _h, ...f }) => f);
+    }
+    return found;
+  }
+
+  private redactSlot(slot: Slot, hits: Hit[], mode: RedactMode): void {
+    if (slot.body) {
+      slot.body.dirty = true;
+      if (slot.formIndex !== undefined) {
+        if (mode === 'drop') slot.body.dropped.add(slot.formIndex);
+        else slot.body.touched.add(slot.formIndex);
+      }
+    }
+    if (mode === 'drop') {
+      if (slot.formIndex !== undefined) return;
+      if (Array.isArray(slot.holder)) (slot.holder as unknown[])[slot.key as number] = null;
+      else delete (slot.holder as Record<string, unknown>)[slot.key as string];
+      return;
+    }
+    let out = '';
+    let pos = 0;
+    for (const h of hits) {
+      out += slot.value.slice(pos, h.start) + this.token(h.type, slot.value.slice(h.start, h.end), mode);
+      pos = h.end;
+    }
+    out += slot.value.slice(pos);
+    (slot.holder as Record<string | number, unknown>)[slot.key] = out;
+  }
+
+  /** `<type:***>` keeping the value's shape (cards keep their last four), or `<type:hmac8>`. */
+  token(type: PiiType, raw: string, mode: 'mask' | 'hash'): string {
+    if (mode === 'hash') return `<${type}:${hmacHex(this.opts.key, type, raw).slice(0, 8)}>`;
+    return `<${type}:${maskShape(type, raw)}>`;
+  }
+}
+
+export function maskShape(type: string, raw: string): string {
+  let keepFrom = raw.length;
+  if (type === 'credit_card') {
+    let seen = 0;
+    for (let i = raw.length - 1; i >= 0; i--) {
+      const c = raw.charCodeAt(i);
+      if (c >= 48 && c <= 57 && ++seen === 4) { keepFrom = i; break; }
+    }
+  }
+  let out = '';
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    out += i >= keepFrom || !/[\p{L}\p{N}]/u.test(ch) ? ch : '*';
+  }
+  return out;
+}

@@ -1,0 +1,248 @@
+/**
+ * `pano-pii`: reads events (NDJSON), annotates each with the PII it carries,
+ * optionally redacts it and keeps an audit log; `pano-pii verify-audit`
+ * checks such a log. Wiring only: the work is in event.ts and audit.ts.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { LineOutput, StopSignal, UserError, describeFsError, formatStats, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
+import { EventScanner, type Pending, type RedactMode } from './event.js';
+import { AuditLog, verifyAudit } from './audit.js';
+import { loadKey } from './keyed-hash.js';
+import { ALL_TYPES } from './rules.js';
+import { OnnxSpanModel, type SpanModel } from './model.js';
+
+const NAME = 'pano-pii';
+const VERSION = '0.1.0';
+
+/** The model shipped with the package (packages/pii/model/). */
+export const BUILTIN_MODEL = join(dirname(fileURLToPath(import.meta.url)), '..', 'model', 'pano-span-v1.onnx');
+
+function parseConfidence(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`not a confidence between 0 and 1: "${v}"`);
+  return n;
+}
+
+function readText(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`${what}: ${describeFsError(e, file)}`);
+  }
+}
+
+interface PiiOptions {
+  redact?: RedactMode;
+  keyFile?: string;
+  minConfidence: number;
+  types?: string[];
+  allow?: string;
+  model?: string;
+  modelThreshold: number;
+  mlBudget: number;
+  audit?: string;
+  signKey?: string;
+  checkpointEvery: number;
+  output?: string;
+  stats?: boolean;
+  strict?: boolean;
+}
+
+async function scan(inputs: string[], o: PiiOptions): Promise<number> {
+  if (o.types) {
+    const bad = o.types.filter((t) => !(ALL_TYPES as string[]).includes(t));
+    if (bad.length) throw new UserError(`--types: unknown type ${bad.join(', ')} (known: ${ALL_TYPES.join(', ')})`);
+  }
+  let key: Buffer;
+  try {
+    key = loadKey(o.keyFile);
+  } catch (e) {
+    throw new UserError(`--key-file: ${(e as NodeJS.ErrnoException).code ? describeFsError(e, o.keyFile!) : (e as Error).message}`);
+  }
+  const allow = o.allow ? new Set(readText(o.allow, '--allow').split('\n').map((l) => l.trim()).filter(Boolean)) : undefined;
+  let model: SpanModel | undefined;
+  if (o.model) {
+    const file = o.model === 'builtin' ? BUILTIN_MODEL : o.model;
+    try {
+      model = await OnnxSpanModel.load(file);
+    } catch (e) {
+      throw new UserError(`--model ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message.split('\n')[0]}`);
+    }
+  }
+  let audit: AuditLog | undefined;
+  if (o.audit) {
+    let signKey;
+    if (o.signKey) {
+      try {
+        signKey = createPrivateKey(readText(o.signKey, '--sign-key'));
+      } catch (e) {
+        throw e instanceof UserError ? e : new UserError(`--sign-key ${o.signKey}: not a PEM private key`);
+      }
+      if (signKey.asymmetricKeyType !== 'ed25519') throw new UserError(`--sign-key ${o.signKey}: ${signKey.asymmetricKeyType} key, need ed25519`);
+    }
+    try {
+      audit = AuditLog.open(o.audit, { signKey, checkpointEvery: o.checkpointEvery });
+    } catch (e) {
+      throw new UserError((e as NodeJS.ErrnoException).code ? describeFsError(e, o.audit) : (e as Error).message);
+    }
+  }
+  const scanner = new EventScanner({ types: o.types ? new Set(o.types) : undefined, minConfidence: o.minConfidence, allow, redact: o.redact, key, model, modelThreshold: o.modelThreshold });
+  const out = LineOutput.toPath(o.output);
+  const stop = new StopSignal();
+  const byType = new Map<string, number>();
+  const counts = { events: 0, events_with_pii: 0, findings: 0, bad_lines: 0, ml_candidates: 0, ml_partial_events: 0 };
+  let batch: Array<{ p: Pending; ref: string }> = [];
+
+  const finishBatch = async () => {
+    if (batch.length === 0) return;
+    const todo = batch;
+    batch = [];
+    if (model) {
+      for (const { p } of todo) {
+        if (p.candidates.length > o.mlBudget) {
+          p.candidates.length = o.mlBudget;
+          const pano = p.event.pano as { flags?: string[] } | undefined;
+          if (pano) (pano.flags ??= []).push('pii_ml_partial');
+          counts.ml_partial_events++;
+        }
+        counts.ml_candidates += p.candidates.length;
+      }
+      await scanner.scoreCandidates(todo.map((t) => t.p));
+    }
+    for (const { p, ref } of todo) {
+      const found = scanner.finish(p);
+      if (found.length) counts.events_with_pii++;
+      for (const f of found) {
+        counts.findings++;
+        byType.set(f.type, (byType.get(f.type) ?? 0) + 1);
+        audit?.append({ kind: 'finding', event: ref, type: f.type, path: f.path, start: f.start, end: f.end, value_hash: f.valueHash, detector: f.detector, confidence: f.confidence });
+      }
+      out.line(JSON.stringify(p.event));
+    }
+    audit?.flush();
+  };
+
+  try {
+    await readNdjson(
+      inputs,
+      {
+        record(value, where) {
+          counts.events++;
+          const ev = value as Record<string, unknown>;
+          const id = (ev.pano as { id?: unknown } | undefined)?.id;
+          batch.push({ p: scanner.collect(ev), ref: typeof id === 'string' ? id : `${where.file}:${where.line}` });
+          if (!model && batch.length >= 64) void finishBatch();
+        },
+        bad(where, message) {
+          counts.bad_lines++;
+          process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped\n`);
+        },
+        async pause() {
+          await finishBatch();
+          if (out.full) await out.drained();
+        },
+      },
+      { strict: o.strict, signal: stop.signal },
+    );
+    await finishBatch();
+  } finally {
+    audit?.close();
+  }
+  await out.end();
+  if (o.stats) {
+    const types: Record<string, number> = {};
+    for (const [t, n] of [...byType].sort()) types[t] = n;
+    process.stderr.write(formatStats({ pii: counts, 'pii.type': types }));
+  } else if (counts.bad_lines) {
+    process.stderr.write(`${NAME}: ${counts.bad_lines} bad line(s) skipped\n`);
+  }
+  return 0;
+}
+
+function verify(file: string, o: { pubkey?: string; head?: string }): number {
+  let publicKey;
+  if (o.pubkey) {
+    try {
+      publicKey = createPublicKey(readText(o.pubkey, '--pubkey'));
+    } catch (e) {
+      throw e instanceof UserError ? e : new UserError(`--pubkey ${o.pubkey}: not a PEM public key`);
+    }
+  }
+  let res;
+  try {
+    res = verifyAudit(file, { publicKey, expectHead: o.head });
+  } catch (e) {
+    throw new UserError(describeFsError(e, file));
+  }
+  if (res.ok) {
+    process.stdout.write(`${file}: OK: ${res.records} records, ${res.checkpoints} checkpoints (${res.signedCheckpoints} signed${publicKey ? ', verified' : ', signatures not checked: no --pubkey'}), head ${res.head}\n`);
+    return 0;
+  }
+  const e = res.error!;
+  process.stderr.write(`${NAME}: ${file}:${e.line}: ${e.seq !== undefined ? `record seq ${e.seq}: ` : ''}${e.reason} (${res.records} records verified before it)\n`);
+  return 1;
+}
+
+export function buildProgram(): Command {
+  const program = new Command(NAME)
+    .description('Find personal data in Panopticon events (NDJSON), annotate it, optionally redact it, and keep a tamper-evident audit log.')
+    .version(VERSION)
+    .argument('[files...]', 'event files (NDJSON); standard input when none or "-"')
+    .addOption(new Option('--redact <mode>', 'replace what was found before writing: mask, hash (keyed HMAC token) or drop (remove the field)').choices(['mask', 'hash', 'drop']))
+    .option('--key-file <file>', 'HMAC key for --redact hash and audit hashes (≥16 bytes; default: a random per-run key)')
+    .option('--min-confidence <n>', 'report findings at or above this confidence', parseConfidence, 0.5)
+    .option('--types <list>', `only these types (comma list): ${ALL_TYPES.join(', ')}`, parseList)
+    .option('--allow <file>', 'known test values (one per line) never reported')
+    .option('--model <file>', 'ONNX span model for person names and street addresses ("builtin" = the shipped model)')
+    .option('--model-threshold <p>', 'model probability needed to report a name/address', parseConfidence, 0.5)
+    .option('--ml-budget <n>', 'most model candidates scored per event; events over it are flagged pii_ml_partial', parseCount, 64)
+    .option('--audit <file>', 'append findings (keyed hashes only) to a hash-chained audit log, created 0600')
+    .option('--sign-key <pem>', 'Ed25519 private key (PEM) signing the audit checkpoints')
+    .option('--checkpoint-every <n>', 'audit records between checkpoints', parseCount, 1000)
+    .option('-o, --output <file>', 'write events here (created 0600) instead of standard output')
+    .option('--stats', 'print counters and hits per type on stderr at exit')
+    .option('--strict', 'a bad input line is fatal instead of skipped')
+    .addHelpText('after', `
+Examples:
+  pano-parse capture.pcapng | pano-pii --redact mask > events.jsonl
+  pano-pii --redact hash --key-file pii.key --audit audit.log --sign-key audit.pem events.jsonl
+  pano-pii --types email,credit_card --min-confidence 0.9 --stats < events.jsonl > /dev/null
+  pano-pii --model builtin events.jsonl | jq -c '.pii'
+  pano-pii verify-audit audit.log --pubkey audit.pub.pem
+
+Each event gains "pii": [{type, path, start, end, confidence, detector, validator}]; raw values are
+never written there or to the audit log. See pano-pii(1) and docs/PII.md.`)
+    .action(async (files: string[], opts: PiiOptions) => {
+      process.exitCode = await scan(files, opts);
+    });
+  program
+    .command('verify-audit')
+    .description('verify an audit log: hash chain, sequence, final checkpoint, and signatures with --pubkey; exit 1 naming the first bad record')
+    .argument('<file>', 'audit log')
+    .option('--pubkey <pem>', 'Ed25519 public key (PEM): every checkpoint must carry a valid signature by it')
+    .option('--head <hash>', 'expected head hash (kept elsewhere): detects records cut off at an earlier checkpoint')
+    .action((file: string, opts: { pubkey?: string; head?: string }) => {
+      process.exitCode = verify(file, opts);
+    });
+  program.exitOverride((err) => {
+    throw err.exitCode === 0 ? err : new UserError(err.message.replace(/^error: /, ''), err.exitCode || 2);
+  });
+  program.configureOutput({ writeErr: (s) => { if (!/^error:/.test(s)) process.stderr.write(s); } });
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  await runMain(NAME, async () => {
+    try {
+      await buildProgram().parseAsync(argv);
+    } catch (e) {
+      if ((e as { code?: string }).code?.startsWith('commander.') && (e as { exitCode?: number }).exitCode === 0) return 0;
+      throw e;
+    }
+    return process.exitCode as number | undefined;
+  });
+}

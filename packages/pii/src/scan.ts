@@ -1,0 +1,300 @@
+/**
+ * Scans one string for PII. Three cheap passes, none of them a giant regex:
+ *  1. literal anchors (`@`, `eyJ`, `AKIA`, ...) found with indexOf, each
+ *     followed by its rule's sticky regex on a bounded window;
+ *  2. one digit-run candidate regex, whose runs are dispatched by shape to
+ *     the numeric validators (IPv4, dates, SSN, cards, Aadhaar, phones) and
+ *     the letter-prefixed ones (IBAN, UK NINO, Indian PAN);
+ *  3. `:` anchors for IPv6.
+ * Then field-name context adjusts confidence and overlapping hits are resolved.
+ */
+import { ANCHORS, type AnchoredRule, type PiiType } from './rules.js';
+import { Hint, hintsBefore } from './context.js';
+import { parseDate, validAadhaar, validCard, validDob, validIban, validIpv4, validIpv6, validNino, validPan, validSsn } from './validators.js';
+import { phoneShape, validPhone } from './phone.js';
+
+export interface Hit {
+  type: PiiType;
+  start: number;
+  end: number;
+  confidence: number;
+  detector: 'regex' | 'context' | 'model';
+  validator: string | null;
+}
+
+const DIGIT_RUN = /\d(?:[\d]|[ ./()-]{1,2}(?=[\d(]))*/g;
+const MAX_RUN = 48;
+
+function isWord(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+function isUpper(c: number): boolean {
+  return c >= 65 && c <= 90;
+}
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+function clamp(x: number): number {
+  return x > 0.99 ? 0.99 : x < 0 ? 0 : Math.round(x * 100) / 100;
+}
+
+/** Confidence after context: +0.08 when the field name hints at the type, −0.4 when it says "identifier/hash". */
+function adjust(base: number, hintFlag: number, hints: number): number {
+  if (hints & Hint.notPii) return clamp(base - 0.4);
+  if (hintFlag && hints & hintFlag) return clamp(base + 0.08);
+  return clamp(base);
+}
+
+function runAnchored(s: string, rule: AnchoredRule, at: number, hints: number, out: Hit[]): number {
+  let start = at;
+  if (rule.back) {
+    const lo = Math.max(0, at - rule.back.max);
+    while (start > lo && rule.back.chars.test(s[start - 1]!)) start--;
+    if (start === at) return at + 1;
+    // userinfo of a URL (`scheme://user:pw@host`) is url_password's, not an email
+    if (start > 0 && s.charCodeAt(start - 1) === 58) return at + 1;
+  }
+  if (rule.boundary && start > 0 && isWord(s.charCodeAt(start - 1))) return at + 1;
+  rule.re.lastIndex = start;
+  const m = rule.re.exec(s);
+  if (!m) return at + 1;
+  let vs = m.index;
+  let ve = vs + m[0].length;
+  if (rule.group !== undefined) {
+    const idx = (m as RegExpExecArray & { indices?: Array<[number, number]> }).indices?.[rule.group];
+    if (!idx) return at + 1;
+    [vs, ve] = idx;
+  }
+  const value = s.slice(vs, ve);
+  if (rule.validate && !rule.validate(value)) return at + 1;
+  out.push({ type: rule.type, start: vs, end: ve, confidence: adjust(rule.confidence, rule.hint ?? 0, hints), detector: 'regex', validator: rule.validator });
+  return Math.max(ve, at + 1);
+}
+
+/** IBAN, NINO, PAN: letters directly before a digit run. Returns true when one matched. */
+const IBAN_RE = /[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}/y;
+const NINO_RE = /[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])/y;
+const PAN_RE = /[A-Z]{5}\d{4}[A-Z](?![A-Za-z0-9])/y;
+
+function lettered(s: string, a: number, hints: number, out: Hit[]): number {
+  // IBAN: CC + 2 check digits at the start of the run
+  if (a >= 2 && isUpper(s.charCodeAt(a - 1)) && isUpper(s.charCodeAt(a - 2)) && (a < 3 || !isAlnum(s.charCodeAt(a - 3)))) {
+    IBAN_RE.lastIndex = a - 2;
+    const m = IBAN_RE.exec(s);
+    if (m) {
+      // The registry length fixes where it ends; greedy matching may run into following words.
+      const text = m[0];
+      for (let end = text.length; end >= 15; end--) {
+        const cand = text.slice(0, end);
+        if (cand.endsWith(' ')) continue;
+        if (validIban(cand) && (a - 2 + end >= s.length || !isAlnum(s.charCodeAt(a - 2 + end)))) {
+          out.push({ type: 'iban', start: a - 2, end: a - 2 + end, confidence: adjust(0.95, Hint.iban, hints), detector: 'regex', validator: 'mod97+length' });
+          return a - 2 + end;
+        }
+      }
+    }
+    NINO_RE.lastIndex = a - 2;
+    const n = NINO_RE.exec(s);
+    if (n && validNino(n[0])) {
+      out.push({ type: 'uk_nino', start: a - 2, end: a - 2 + n[0].length, confidence: adjust(0.9, Hint.nino, hints), detector: 'regex', validator: 'hmrc-prefix' });
+      return a - 2 + n[0].length;
+    }
+  }
+  // NINO with a space between prefix and digits: "AB 12 34 56 C"
+  if (a >= 3 && s.charCodeAt(a - 1) === 32 && isUpper(s.charCodeAt(a - 2)) && isUpper(s.charCodeAt(a - 3)) && (a < 4 || !isAlnum(s.charCodeAt(a - 4)))) {
+    NINO_RE.lastIndex = a - 3;
+    const n = NINO_RE.exec(s);
+    if (n && validNino(n[0])) {
+      out.push({ type: 'uk_nino', start: a - 3, end: a - 3 + n[0].length, confidence: adjust(0.9, Hint.nino, hints), detector: 'regex', validator: 'hmrc-prefix' });
+      return a - 3 + n[0].length;
+    }
+  }
+  // PAN: five letters, four digits, a letter
+  if (a >= 5 && (a < 6 || !isAlnum(s.charCodeAt(a - 6)))) {
+    let ok = true;
+    for (let i = a - 5; i < a; i++) if (!isUpper(s.charCodeAt(i))) { ok = false; break; }
+    if (ok) {
+      PAN_RE.lastIndex = a - 5;
+      const m = PAN_RE.exec(s);
+      if (m && validPan(m[0])) {
+        out.push({ type: 'in_pan', start: a - 5, end: a + 5, confidence: adjust(0.85, Hint.pan, hints), detector: 'regex', validator: 'pan-structure' });
+        return a + 5;
+      }
+    }
+  }
+  return -1;
+}
+
+/** Classify one numeric run [a, b). Returns true when it produced a hit. */
+function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inner: boolean): boolean {
+  if (b - a > MAX_RUN) return false;
+  const before = a > 0 ? s.charCodeAt(a - 1) : 32;
+  const after = b < s.length ? s.charCodeAt(b) : 32;
+  // glued to letters or digits (ids, hashes, base64): not a standalone value
+  if (isWord(before) || isWord(after) || before === 46 || (after === 46 && b + 1 < s.length && isAlnum(s.charCodeAt(b + 1)))) return false;
+  // a version string: v1.2.3.4
+  const text = s.slice(a, b);
+  let h = hints;
+  if (!(h & ~Hint.notPii)) h |= hintsBefore(s, a);
+  let dots = 0, dashes = 0, spaces = 0, slashes = 0, parens = 0, digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 46) dots++;
+    else if (c === 45) dashes++;
+    else if (c === 32) spaces++;
+    else if (c === 47) slashes++;
+    else parens++;
+  }
+  const plus = before === 43;
+  if (dots === 3 && digits <= 12 && !dashes && !spaces && !slashes && !parens) {
+    if (validIpv4(text)) {
+      out.push({ type: 'ipv4', start: a, end: b, confidence: adjust(0.85, Hint.ip, h), detector: 'regex', validator: 'ipv4-octets' });
+      return true;
+    }
+    return false;
+  }
+  if ((dashes === 2 || slashes === 2 || dots === 2) && digits >= 6 && digits <= 8 && !spaces && !parens && parseDate(text)) {
+    if (h & Hint.dob && validDob(text)) {
+      out.push({ type: 'date_of_birth', start: a, end: b, confidence: adjust(0.85, Hint.dob, h), detector: 'context', validator: 'calendar-date' });
+      return true;
+    }
+    return false;
+  }
+  const ssnShape = dashes === 2 && digits === 9 && /^\d{3}-\d{2}-\d{4}$/.test(text);
+  if (!plus && (ssnShape || (digits === 9 && text.length === 9 && h & Hint.ssn))) {
+    if (validSsn(text)) {
+      out.push({ type: 'us_ssn', start: a, end: b, confidence: adjust(ssnShape ? 0.9 : 0.8, Hint.ssn, h), detector: 'regex', validator: 'ssn-area-group-serial' });
+      return true;
+    }
+    // written like an SSN but not a valid one: a decoy, never a phone
+    if (ssnShape) return false;
+  }
+  if (!plus && digits >= 12 && digits <= 19 && !dots && !slashes && !parens && !(dashes && spaces)) {
+    if (validCard(text)) {
+      out.push({ type: 'credit_card', start: a, end: b, confidence: adjust(0.95, Hint.card, h), detector: 'regex', validator: 'luhn+iin' });
+      return true;
+    }
+    if (digits === 12 && (/^\d{4} \d{4} \d{4}$/.test(text) || (h & Hint.aadhaar && !spaces && !dashes)) && validAadhaar(text)) {
+      out.push({ type: 'aadhaar', start: a, end: b, confidence: adjust(0.9, Hint.aadhaar, h), detector: 'regex', validator: 'verhoeff' });
+      return true;
+    }
+  }
+  const ps = plus ? a - 1 : before === 40 ? a - 1 : a;
+  const ptext = s.slice(ps, b);
+  if (!(h & Hint.notPii) && phoneShape(ptext, (h & Hint.phone) !== 0)) {
+    const region = validPhone(ptext);
+    if (region) {
+      out.push({ type: 'phone', start: ps, end: b, confidence: adjust(plus ? 0.92 : 0.85, Hint.phone, h), detector: 'regex', validator: 'libphonenumber' });
+      return true;
+    }
+  }
+  // A run that is several values side by side ("ids 12 4111 1111 1111 1111"): try its space-split pieces once.
+  if (!inner && spaces > 0) {
+    let hit = false;
+    let i = a;
+    while (i < b) {
+      let j = i;
+      while (j < b && s.charCodeAt(j) !== 32) j++;
+      if (j > i && numeric(s, i, j, hints, out, true)) hit = true;
+      i = j + 1;
+    }
+    return hit;
+  }
+  return false;
+}
+
+const COLON_CHARS = /[0-9A-Fa-f:.]/;
+
+function ipv6At(s: string, at: number, hints: number, out: Hit[]): number {
+  let a = at;
+  const lo = Math.max(0, at - 39);
+  while (a > lo && COLON_CHARS.test(s[a - 1]!)) a--;
+  let b = at;
+  const hi = Math.min(s.length, at + 45);
+  while (b < hi && COLON_CHARS.test(s[b]!)) b++;
+  while (b > at && s.charCodeAt(b - 1) === 46) b--;
+  if ((a > 0 && isWord(s.charCodeAt(a - 1))) || (b < s.length && isWord(s.charCodeAt(b)))) return b + 1;
+  const text = s.slice(a, b);
+  // needs at least three groups or a "::" to be worth validating; times like 10:30:00 fail validation
+  if (text.length >= 3 && validIpv6(text) && /[0-9a-fA-F]/.test(text)) {
+    out.push({ type: 'ipv6', start: a, end: b, confidence: adjust(text.includes('::') && text.length < 6 ? 0.6 : 0.85, Hint.ip, hints), detector: 'regex', validator: 'rfc4291' });
+  }
+  return b + 1;
+}
+
+/** Overlapping hits: keep the more confident, then the longer. Input in any order; output by start. */
+function resolve(hits: Hit[]): Hit[] {
+  if (hits.length < 2) return hits;
+  hits.sort((x, y) => x.start - y.start || y.end - x.end);
+  const out: Hit[] = [];
+  for (const h of hits) {
+    const last = out[out.length - 1];
+    if (last && h.start < last.end) {
+      const better = h.confidence > last.confidence || (h.confidence === last.confidence && h.end - h.start > last.end - last.start);
+      if (better) out[out.length - 1] = h;
+      continue;
+    }
+    out.push(h);
+  }
+  return out;
+}
+
+/**
+ * All rule hits in `s`. `hints` are the context flags of the field holding it
+ * (see context.ts). Offsets are UTF-16 code-unit offsets into `s`.
+ */
+export function scanString(s: string, hints = 0): Hit[] {
+  const out: Hit[] = [];
+  if (s.length < 4) return out;
+  for (let k = 0; k < ANCHORS.length; k++) {
+    const { anchor, rule } = ANCHORS[k]!;
+    let i = s.indexOf(anchor);
+    while (i !== -1) {
+      const next = runAnchored(s, rule, i, hints, out);
+      i = s.indexOf(anchor, next);
+    }
+  }
+  DIGIT_RUN.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = DIGIT_RUN.exec(s)) !== null) {
+    const a = m.index;
+    const b = a + m[0].length;
+    if (a > 1 && (isUpper(s.charCodeAt(a - 1)) || (s.charCodeAt(a - 1) === 32 && isUpper(s.charCodeAt(a - 2))))) {
+      const end = lettered(s, a, hints, out);
+      if (end > 0) {
+        DIGIT_RUN.lastIndex = Math.max(end, b);
+        continue;
+      }
+    }
+    numeric(s, a, b, hints, out, false);
+  }
+  let c = s.indexOf(':');
+  while (c !== -1) {
+    // cheap precheck: a hex digit or another colon must sit next to it
+    const p = c > 0 ? s.charCodeAt(c - 1) : 0;
+    const n = c + 1 < s.length ? s.charCodeAt(c + 1) : 0;
+    const hexish = (x: number) => (x >= 48 && x <= 58) || (x >= 65 && x <= 70) || (x >= 97 && x <= 102);
+    c = hexish(p) && hexish(n) ? s.indexOf(':', ipv6At(s, c, hints, out)) : s.indexOf(':', c + 1);
+  }
+  return resolve(out);
+}
+
+/** Whole-value hits that only context can give (a `password` field, an AWS secret in an `aws_secret_access_key` field). */
+export function scanByContext(s: string, hints: number): Hit[] {
+  if (!hints || hints & Hint.notPii || s.length === 0) return [];
+  const v = s.trim();
+  const off = s.indexOf(v);
+  if (v.length === 0 || v.length > 256) return [];
+  if (hints & Hint.aws_secret && /^[A-Za-z0-9/+]{40}$/.test(v)) {
+    return [{ type: 'aws_secret_access_key', start: off, end: off + v.length, confidence: 0.95, detector: 'context', validator: 'context+shape' }];
+  }
+  if (hints & Hint.password && !/^(\*+|x+|null|none|undefined|\?|\$\d+|%s|REDACTED)$/i.test(v)) {
+    return [{ type: 'password', start: off, end: off + v.length, confidence: 0.9, detector: 'context', validator: null }];
+  }
+  if (hints & Hint.secret && v.length >= 16 && !/\s/.test(v) && /[0-9]/.test(v) && /[A-Za-z]/.test(v)) {
+    return [{ type: 'api_key', start: off, end: off + v.length, confidence: 0.8, detector: 'context', validator: 'context+charset' }];
+  }
+  return [];
+}
