@@ -1,0 +1,210 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FlowTable, Dir, type Connection, type FlowSink } from '@panopticon/flows';
+import { IpProto, TcpFlag, type L4Packet } from '@panopticon/decode';
+
+const C = { addr: '10.0.0.1', port: 40000 };
+const S = { addr: '10.0.0.2', port: 80 };
+
+interface Rec {
+  log: string[];
+  streams: Map<number, [string, string]>;
+  conns: Connection[];
+}
+
+function recorder(): { sink: FlowSink; rec: Rec } {
+  const rec: Rec = { log: [], streams: new Map(), conns: [] };
+  const sink: FlowSink = {
+    open(c) {
+      rec.conns.push(c);
+      rec.streams.set(c.id, ['', '']);
+      rec.log.push(`open ${c.id} ${c.client.port}->${c.server.port} ${c.roleSource}`);
+    },
+    data(c, dir, chunk) {
+      const s = rec.streams.get(c.id)!;
+      s[dir] += chunk.toString('latin1');
+    },
+    gap(c, dir, n) {
+      const s = rec.streams.get(c.id)!;
+      s[dir] += `<gap ${n}>`;
+      rec.log.push(`gap ${c.id} ${dir} ${n}`);
+    },
+    end(c, dir) {
+      rec.log.push(`end ${c.id} ${dir}`);
+    },
+    close(c, reason) {
+      rec.log.push(`close ${c.id} ${reason}`);
+    },
+    datagram(c, dir, p) {
+      rec.log.push(`dgram ${c.id} ${dir} ${p.toString()}`);
+    },
+  };
+  return { sink, rec };
+}
+
+let t = 0n;
+function seg(from: 'c' | 's', seq: number, flags: number, payload = '', missing = 0): L4Packet {
+  const [a, b] = from === 'c' ? [C, S] : [S, C];
+  t += 1000n;
+  return {
+    tsNs: t,
+    interfaceKey: 0,
+    ipVersion: 4,
+    srcAddr: a.addr,
+    dstAddr: b.addr,
+    protocol: IpProto.TCP,
+    srcPort: a.port,
+    dstPort: b.port,
+    tcp: { seq: seq >>> 0, ack: 0, flags, window: 1000 },
+    payload: Buffer.from(payload, 'latin1'),
+    missing,
+  };
+}
+const A = TcpFlag.ACK;
+
+test('in-order stream with handshake: roles from SYN, FIN on both sides closes', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  ft.packet(seg('c', 100, TcpFlag.SYN));
+  ft.packet(seg('s', 900, TcpFlag.SYN | A));
+  ft.packet(seg('c', 101, A, 'hello '));
+  ft.packet(seg('c', 107, A, 'world'));
+  ft.packet(seg('s', 901, A, 'ok'));
+  ft.packet(seg('c', 112, TcpFlag.FIN | A));
+  ft.packet(seg('s', 903, TcpFlag.FIN | A));
+  assert.deepEqual(rec.streams.get(1), ['hello world', 'ok']);
+  assert.deepEqual(rec.log, ['open 1 40000->80 syn', `end 1 ${Dir.ToServer}`, `end 1 ${Dir.ToClient}`, 'close 1 fin']);
+  assert.equal(ft.size, 0);
+});
+
+test('out-of-order, retransmitted and overlapping segments reassemble exactly', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  ft.packet(seg('c', 0, TcpFlag.SYN));
+  ft.packet(seg('c', 11, A, 'KLMNO')); // ahead: held
+  ft.packet(seg('c', 6, A, 'FGHIJ')); // ahead: held
+  ft.packet(seg('c', 1, A, 'ABCDE')); // fills the hole: all three delivered
+  ft.packet(seg('c', 1, A, 'ABCDE')); // full retransmission: dropped
+  ft.packet(seg('c', 14, A, 'NOPQR')); // overlaps 2 bytes: only PQR is new
+  ft.closeAll();
+  assert.equal(rec.streams.get(1)![0], 'ABCDEFGHIJKLMNOPQR');
+  assert.equal(ft.counters.retransmittedBytes, 5);
+  assert.equal(ft.counters.overlapBytes, 2);
+  assert.equal(ft.counters.outOfOrderSegments, 2);
+});
+
+test('a hole that never fills is reported as a gap at close, not glued', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  ft.packet(seg('c', 0, TcpFlag.SYN));
+  ft.packet(seg('c', 1, A, 'abc'));
+  ft.packet(seg('c', 10, A, 'xyz')); // bytes 4..9 lost
+  ft.closeAll();
+  assert.equal(rec.streams.get(1)![0], 'abc<gap 6>xyz');
+  assert.equal(ft.counters.gapBytes, 6);
+});
+
+test('held bytes past the bound declare the hole a gap without waiting', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { maxBufferedBytes: 8 });
+  ft.packet(seg('c', 0, TcpFlag.SYN));
+  ft.packet(seg('c', 1, A, 'a'));
+  ft.packet(seg('c', 5, A, 'eeee'));
+  ft.packet(seg('c', 9, A, 'iiii'));
+  ft.packet(seg('c', 13, A, 'mmmm')); // 12 held > 8: give up on bytes 2..4
+  assert.equal(rec.streams.get(1)![0], 'a<gap 3>eeeeiiiimmmm');
+});
+
+test('snap-length truncated payload becomes a gap of the missing bytes', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  ft.packet(seg('c', 0, TcpFlag.SYN));
+  ft.packet(seg('c', 1, A, 'head', 6)); // 10 bytes on the wire, 4 captured
+  ft.packet(seg('c', 11, A, 'next'));
+  ft.closeAll();
+  assert.equal(rec.streams.get(1)![0], 'head<gap 6>next');
+});
+
+test('sequence numbers wrap around 2^32', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  ft.packet(seg('c', 0xfffffffd, TcpFlag.SYN));
+  ft.packet(seg('c', 0xfffffffe, A, 'ab'));
+  ft.packet(seg('c', 1, A, 'de')); // after wrap: held until 'c' at 0
+  ft.packet(seg('c', 0, A, 'c'));
+  ft.closeAll();
+  assert.equal(rec.streams.get(1)![0], 'abcde');
+});
+
+test('mid-stream join: roles from ports, then the protocol can flip them', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  ft.packet(seg('s', 5000, A, 'HTTP/1.1 200 OK\r\n'));
+  const conn = rec.conns[0];
+  assert.equal(conn.roleSource, 'port');
+  assert.equal(conn.server.port, 80);
+  assert.equal(conn.midstream, true);
+  ft.flipRoles(conn);
+  assert.equal(conn.client.port, 80);
+  // After the flip, the port-80 side's bytes are ToServer, the other side's ToClient.
+  ft.packet(seg('s', 5017, A, 'more'));
+  ft.packet(seg('c', 77, A, 'back'));
+  assert.deepEqual(rec.streams.get(1), ['more', 'HTTP/1.1 200 OK\r\nback']);
+});
+
+test('bare ACKs for unknown connections open nothing; RST closes', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  ft.packet(seg('c', 1, A));
+  assert.equal(rec.conns.length, 0);
+  ft.packet(seg('c', 1, A, 'x'));
+  ft.packet(seg('s', 1, TcpFlag.RST));
+  assert.deepEqual(rec.log.slice(-1), ['close 1 rst']);
+  // A late retransmission after the close does not resurrect the connection.
+  ft.packet(seg('c', 1, A, 'x'));
+  assert.equal(rec.conns.length, 1);
+});
+
+test('connection bound: the least recently active is evicted and counted', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { maxConnections: 2 });
+  const mk = (port: number, ts: bigint): L4Packet => ({ ...seg('c', 1, A, 'x'), srcPort: port, tsNs: ts });
+  ft.packet(mk(1001, 1n));
+  ft.packet(mk(1002, 2n));
+  ft.packet(mk(1001, 3n)); // 1001 active again
+  ft.packet(mk(1003, 4n)); // evicts 1002
+  assert.equal(ft.counters.evicted, 1);
+  assert.ok(rec.log.includes('close 2 evicted'));
+  assert.equal(ft.size, 2);
+});
+
+test('idle connections are closed by packet time', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { idleTimeoutNs: 10_000_000_000n });
+  ft.packet({ ...seg('c', 1, A, 'x'), tsNs: 1_000_000_000n });
+  ft.packet({ ...seg('c', 1, A, 'y'), srcPort: 999, tsNs: 30_000_000_000n });
+  assert.ok(rec.log.includes('close 1 idle'));
+  assert.equal(ft.counters.idleClosed, 1);
+});
+
+test('a new SYN on a finished tuple starts a new connection (port reuse)', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  ft.packet(seg('c', 100, TcpFlag.SYN));
+  ft.packet(seg('c', 101, A, 'one'));
+  ft.packet(seg('c', 5000, TcpFlag.SYN));
+  ft.packet(seg('c', 5001, A, 'two'));
+  ft.closeAll();
+  assert.deepEqual(rec.streams.get(1), ['one', '']);
+  assert.deepEqual(rec.streams.get(2), ['two', '']);
+});
+
+test('UDP datagrams: roles from ports, both directions on one flow', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { serverPorts: new Set([53]) });
+  const q: L4Packet = { ...seg('c', 0, 0, 'q'), protocol: IpProto.UDP, tcp: undefined, srcPort: 5555, dstPort: 53 };
+  const r: L4Packet = { ...seg('s', 0, 0, 'r'), protocol: IpProto.UDP, tcp: undefined, srcPort: 53, dstPort: 5555 };
+  ft.packet(r); // the response seen first still makes port 53 the server
+  ft.packet(q);
+  assert.deepEqual(rec.log, ['open 1 5555->53 port', `dgram 1 ${Dir.ToClient} r`, `dgram 1 ${Dir.ToServer} q`]);
+});
