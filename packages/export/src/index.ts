@@ -1,1 +1,7 @@
-export {};
+export type { Sink } from './sink.js';
+export { JsonlSink, parseSize, type JsonlOptions } from './jsonl-sink.js';
+export { MetricsSink, type StageHealth, type MetricsOptions } from './metrics-sink.js';
+export { MetricsEndpoint, parseListenAddress, type EndpointOptions } from './http-endpoint.js';
+export { OtlpSink, BoundedBatchProcessor, tracesUrl, type OtlpOptions, type BatcherOptions } from './otlp-sink.js';
+export { spanShapeOf, parseTraceparent, hrTimeFromNs, type SpanShape, type MappingOptions } from './span-mapping.js';
+export { LabelLimiter, OVERFLOW_VALUE } from './label-limiter.js';

@@ -1,0 +1,177 @@
+/** pano-export: events in, fanned out to JSONL, Prometheus, OTLP and the audit log (and stdout with --tee). */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { abortOnSignals, fail, parseCount, parseEventLine, quietOnEpipe, readLines, writeAll, InputError, type InputCounters } from '@panopticon/graph';
+import { JsonlSink, parseSize } from './jsonl-sink.js';
+import { MetricsSink } from './metrics-sink.js';
+import { MetricsEndpoint, parseListenAddress } from './http-endpoint.js';
+import { OtlpSink } from './otlp-sink.js';
+import type { Sink } from './sink.js';
+
+const PROG = 'pano-export';
+export const VERSION = '0.1.0';
+
+const EXAMPLES = `
+Examples:
+  pano-parse dump.pcap | pano-export --jsonl events.jsonl --rotate 100M --keep 10
+  pano-parse dump.pcap | pano-export --prometheus 127.0.0.1:9464 --keep-serving
+  pano-parse dump.pcap | pano-pii | pano-export --otlp http://127.0.0.1:4318 --tee | pano-graph
+  sudo pano-capture -i lo | pano-parse | pano-export --prometheus :9464 --token-file /etc/pano/token
+`;
+
+interface Opts {
+  jsonl?: string;
+  rotate?: string;
+  keep: string;
+  prometheus?: string;
+  tokenFile?: string;
+  keepServing?: boolean;
+  otlp?: string;
+  otlpQueue: string;
+  otlpBatch: string;
+  otlpDelay: string;
+  otlpTimeout: string;
+  otlpFlushTimeout: string;
+  otlpContent?: boolean;
+  serviceName: string;
+  tee?: boolean;
+  strict?: boolean;
+  stats?: boolean;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = new Command(PROG)
+    .description('Fan pano events out to JSONL files, a Prometheus endpoint, an OTLP collector and the PII audit log')
+    .version(VERSION)
+    .argument('[files...]', 'NDJSON event files (default: stdin; "-" is stdin)')
+    .option('--jsonl <file>', 'append events to FILE (created 0600)')
+    .option('--rotate <size>', 'rotate the JSONL file before it passes SIZE (e.g. 100M); SIGHUP rotates too')
+    .option('--keep <n>', 'rotated JSONL files kept (FILE.1 … FILE.N)', '5')
+    .option('--prometheus <addr>', 'serve /metrics, /healthz, /readyz, /debug/state on ADDR (default host 127.0.0.1)')
+    .option('--token-file <file>', 'require "Authorization: Bearer <token>" (token read from FILE) on all paths but /healthz')
+    .option('--keep-serving', 'after the input ends, keep the HTTP endpoint up until SIGINT/SIGTERM')
+    .option('--otlp <url>', 'send one span per event to an OTLP/HTTP (protobuf) collector, e.g. http://127.0.0.1:4318')
+    .option('--otlp-queue <n>', 'spans queued for export before new ones are dropped (counted)', '8192')
+    .option('--otlp-batch <n>', 'spans per export request', '512')
+    .option('--otlp-delay <ms>', 'longest wait before a partial batch is sent', '1000')
+    .option('--otlp-timeout <ms>', 'per export request, retries with back-off included', '10000')
+    .option('--otlp-flush-timeout <ms>', 'at exit, how long to wait for queued spans', '5000')
+    .option('--otlp-content', 'also send body contents and result rows as attributes')
+    .option('--service-name <name>', 'OTLP resource service.name', 'panopticon')
+    .option('--tee', 'copy every input event to stdout')
+    .option('--strict', 'a bad input line is fatal')
+    .option('--stats', 'always print the counts on stderr at exit')
+    .addHelpText('after', EXAMPLES)
+    .showHelpAfterError();
+  program.parse(argv);
+  const opts = program.opts<Opts>();
+  if (!opts.jsonl && !opts.prometheus && !opts.otlp && !opts.tee) fail(PROG, 'nothing to do: give at least one of --jsonl, --prometheus, --otlp, --tee', 2);
+
+  const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
+  let eventsIn = 0;
+  let badLines = 0;
+  const sinks: Sink[] = [];
+  let jsonl: JsonlSink | undefined;
+  let otlp: OtlpSink | undefined;
+  let endpoint: MetricsEndpoint | undefined;
+
+  try {
+    if (opts.jsonl) {
+      jsonl = new JsonlSink(opts.jsonl, { rotateBytes: opts.rotate ? parseSize(opts.rotate) : 0, keep: parseCount('--keep', opts.keep, 1) });
+      sinks.push(jsonl);
+    } else if (opts.rotate) throw new Error('--rotate needs --jsonl');
+    if (opts.otlp) {
+      otlp = new OtlpSink({
+        url: opts.otlp,
+        serviceName: opts.serviceName,
+        maxQueue: parseCount('--otlp-queue', opts.otlpQueue, 1),
+        maxBatch: parseCount('--otlp-batch', opts.otlpBatch, 1),
+        delayMs: parseCount('--otlp-delay', opts.otlpDelay, 1),
+        timeoutMs: parseCount('--otlp-timeout', opts.otlpTimeout, 1),
+        flushTimeoutMs: parseCount('--otlp-flush-timeout', opts.otlpFlushTimeout, 0),
+        includeContent: opts.otlpContent,
+      });
+      sinks.push(otlp);
+    }
+    if (opts.prometheus) {
+      const { host, port } = parseListenAddress(opts.prometheus);
+      let token: string | undefined;
+      if (opts.tokenFile) {
+        token = readFileSync(opts.tokenFile, 'utf8').trim();
+        if (!token) throw new Error(`${opts.tokenFile}: empty token file`);
+      }
+      const metrics = new MetricsSink({
+        eventsIn: () => eventsIn,
+        parseFailures: () => badLines,
+        dropped: () =>
+          otlp
+            ? [
+                { sink: 'otlp', reason: 'queue_full', count: otlp.processor.droppedQueueFull },
+                { sink: 'otlp', reason: 'export_failed', count: otlp.processor.failed },
+              ]
+            : [],
+        queueDepths: () => (otlp ? [{ sink: 'otlp', depth: otlp.processor.depth }] : []),
+      });
+      sinks.push(metrics);
+      endpoint = new MetricsEndpoint({ host, port, token, registry: metrics.registry, ready: () => eventsIn > 0, state: () => debugState() });
+      const addr = await endpoint.listen();
+      const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      process.stderr.write(`${PROG}: serving metrics on http://${shown}:${addr.port}/metrics\n`);
+    }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    fail(PROG, e.code === 'EADDRINUSE' ? `${opts.prometheus}: address already in use` : e.code === 'ENOENT' && e.path ? `${e.path}: no such file` : e.message, 2);
+  }
+
+  function debugState() {
+    return {
+      input: { lines: input.lines, bytes: input.bytes, events: eventsIn, bad_lines: badLines, oversized_lines: input.oversized },
+      ready: eventsIn > 0,
+      sinks: Object.fromEntries(sinks.map((s) => [s.name, s.state()])),
+      queues: otlp ? { otlp: otlp.processor.depth } : {},
+      http: endpoint ? { requests: endpoint.requests, unauthorized: endpoint.unauthorized } : undefined,
+    };
+  }
+
+  if (opts.tee) quietOnEpipe();
+  let signalled = false;
+  const ac = abortOnSignals(() => (signalled = true));
+  if (jsonl) process.on('SIGHUP', () => jsonl!.rotate());
+
+  try {
+    for await (const line of readLines(program.args, input, { signal: ac.signal })) {
+      const { event, error } = parseEventLine(line.text);
+      if (!event) {
+        badLines++;
+        const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
+        if (opts.strict) fail(PROG, `${where}: ${error}`);
+        if (badLines === 1) process.stderr.write(`${PROG}: ${where}: ${error} (skipped; further bad lines are counted)\n`);
+        continue;
+      }
+      eventsIn++;
+      for (const s of sinks) s.accept(event, line.text);
+      if (opts.tee) await writeAll(process.stdout, line.text + '\n');
+    }
+  } catch (err) {
+    if (err instanceof InputError) fail(PROG, err.message);
+    throw err;
+  }
+
+  if (endpoint && opts.keepServing && !signalled) {
+    await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
+  }
+  for (const s of sinks) await s.close();
+  await endpoint?.close();
+
+  const lost = otlp?.lost ?? 0;
+  if (opts.stats || badLines || input.oversized || lost) {
+    const parts = [`${input.lines} lines`, `${eventsIn} events`, `${badLines} bad`, `${input.oversized} oversized`];
+    if (jsonl) parts.push(`jsonl ${jsonl.lines} lines, ${jsonl.rotations} rotations`);
+    if (otlp) {
+      const p = otlp.processor;
+      parts.push(`otlp ${p.sent} sent, ${lost} lost (${p.failed} failed, ${p.droppedQueueFull} queue full, ${p.lostAtExit} at exit)${p.lastError ? `, last error: ${p.lastError}` : ''}`);
+    }
+    process.stderr.write(`${PROG}: ${parts.join(', ')}\n`);
+  }
+  process.exit(0);
+}

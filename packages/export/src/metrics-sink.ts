@@ -1,0 +1,124 @@
+/**
+ * `--prometheus`: the traffic as prom-client metrics in a registry of the
+ * stage's own (no global state), plus the stage's health. Label values go
+ * through a LabelLimiter; URL paths are never labels (the operation is the
+ * method, DB operation, RPC method …), which is what keeps HTTP bounded.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { at, errorOf, kindOf, operationOf, piiOf, protocolOf, statusClassOf } from '@panopticon/graph';
+import { LabelLimiter } from './label-limiter.js';
+import type { Sink } from './sink.js';
+
+export interface StageHealth {
+  eventsIn(): number;
+  parseFailures(): number;
+  /** dropped counts by sink and reason */
+  dropped(): Array<{ sink: string; reason: string; count: number }>;
+  queueDepths(): Array<{ sink: string; depth: number }>;
+}
+
+export interface MetricsOptions {
+  /** distinct values kept per label before `other` (default: server 200, operation 100, error_type 50, pii_type 100) */
+  labelLimits?: Record<string, number>;
+}
+
+const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+function serverOf(e: Record<string, unknown>): string {
+  const addr = at(e, 'server.address');
+  const port = at(e, 'server.port');
+  if (typeof addr !== 'string') return '';
+  const host = addr.includes(':') ? `[${addr}]` : addr;
+  return typeof port === 'number' ? `${host}:${port}` : host;
+}
+
+export class MetricsSink implements Sink {
+  readonly name = 'prometheus';
+  readonly registry = new Registry();
+  private readonly limiter: LabelLimiter;
+  private readonly requests: Counter<string>;
+  private readonly duration: Histogram<string>;
+  private readonly errors: Counter<string>;
+  private readonly bytes: Counter<string>;
+  private readonly pii: Counter<string>;
+  accepted = 0;
+
+  constructor(health: StageHealth, opts: MetricsOptions = {}) {
+    this.limiter = new LabelLimiter({ protocol: 50, server: 200, operation: 100, status_class: 20, error_type: 50, pii_type: 100, ...opts.labelLimits });
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'pano_requests_total', help: 'Observed exchanges, messages and unanswered requests', labelNames: ['protocol', 'server', 'operation', 'status_class'], registers });
+    this.duration = new Histogram({ name: 'pano_request_duration_seconds', help: 'Duration of answered exchanges, from the captured request and response times', labelNames: ['protocol', 'server'], buckets: DURATION_BUCKETS, registers });
+    this.errors = new Counter({ name: 'pano_errors_total', help: 'Exchanges that failed (HTTP >= 500, gRPC status != 0, DNS rcode != NOERROR, DB/messaging errors)', labelNames: ['protocol', 'server', 'error_type'], registers });
+    this.bytes = new Counter({ name: 'pano_bytes_total', help: 'Payload bytes seen on the wire', labelNames: ['protocol', 'server', 'direction'], registers });
+    this.pii = new Counter({ name: 'pano_pii_findings_total', help: 'Personal-data findings reported by pano-pii', labelNames: ['pii_type', 'protocol', 'direction'], registers });
+    new Gauge({
+      name: 'pano_export_events_in',
+      help: 'Events read by pano-export (a running total)',
+      registers,
+      collect() {
+        this.set(health.eventsIn());
+      },
+    });
+    new Gauge({
+      name: 'pano_export_parse_failures',
+      help: 'Input lines that were not events (a running total)',
+      registers,
+      collect() {
+        this.set(health.parseFailures());
+      },
+    });
+    new Gauge({
+      name: 'pano_export_dropped',
+      help: 'Events or spans dropped by a sink, by reason (a running total)',
+      labelNames: ['sink', 'reason'],
+      registers,
+      collect() {
+        for (const d of health.dropped()) this.set({ sink: d.sink, reason: d.reason }, d.count);
+      },
+    });
+    new Gauge({
+      name: 'pano_export_queue_depth',
+      help: 'Items waiting in a sink queue',
+      labelNames: ['sink'],
+      registers,
+      collect() {
+        for (const q of health.queueDepths()) this.set({ sink: q.sink }, q.depth);
+      },
+    });
+    const limiter = this.limiter;
+    new Gauge({
+      name: 'pano_export_label_overflow',
+      help: 'Label values replaced by "other" to bound cardinality (a running total)',
+      labelNames: ['label'],
+      registers,
+      collect() {
+        for (const [label, n] of limiter.overflow) this.set({ label }, n);
+      },
+    });
+  }
+
+  accept(e: Record<string, unknown>): void {
+    this.accepted++;
+    const L = this.limiter;
+    const protocol = L.value('protocol', protocolOf(e));
+    const server = L.value('server', serverOf(e));
+    this.requests.inc({ protocol, server, operation: L.value('operation', operationOf(e)), status_class: L.value('status_class', statusClassOf(e)) });
+    if (kindOf(e) === 'exchange') {
+      const d = at(e, 'pano.duration_ns');
+      if (typeof d === 'number' && d >= 0) this.duration.observe({ protocol, server }, d / 1e9);
+    }
+    const err = errorOf(e);
+    if (err !== undefined) this.errors.inc({ protocol, server, error_type: L.value('error_type', err) });
+    const rq = at(e, 'pano.request_bytes');
+    const rs = at(e, 'pano.response_bytes');
+    if (typeof rq === 'number' && rq > 0) this.bytes.inc({ protocol, server, direction: 'client_to_server' }, rq);
+    if (typeof rs === 'number' && rs > 0) this.bytes.inc({ protocol, server, direction: 'server_to_client' }, rs);
+    for (const f of piiOf(e)) this.pii.inc({ pii_type: L.value('pii_type', f.type), protocol, direction: f.direction });
+  }
+
+  state(): Record<string, unknown> {
+    return { events: this.accepted, label_overflow: Object.fromEntries(this.limiter.overflow) };
+  }
+
+  async close(): Promise<void> {}
+}

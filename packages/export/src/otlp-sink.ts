@@ -1,0 +1,218 @@
+/**
+ * `--otlp URL`: one span per event through the OpenTelemetry SDK
+ * (BasicTracerProvider) and the OTLP/HTTP protobuf exporter. The span
+ * processor is our own bounded batcher rather than BatchSpanProcessor,
+ * because the pipe must never wait on the collector and every span that
+ * does not reach it has to be counted: a full queue drops the newest span
+ * (counted), a batch the exporter gives up on after its retries with
+ * back-off is counted as failed, and what is still queued when the flush
+ * deadline passes at exit is counted as lost.
+ */
+import { ROOT_CONTEXT, trace, TraceFlags, type Context } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { BasicTracerProvider, AlwaysOnSampler, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { spanShapeOf, type MappingOptions } from './span-mapping.js';
+import type { Sink } from './sink.js';
+
+export interface BatcherOptions {
+  maxQueue?: number;
+  maxBatch?: number;
+  /** ms between batch exports when the batch is not full */
+  delayMs?: number;
+}
+
+export class BoundedBatchProcessor implements SpanProcessor {
+  private queue: ReadableSpan[] = [];
+  private inFlight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly maxQueue: number;
+  private readonly maxBatch: number;
+  private readonly delayMs: number;
+  private closed = false;
+  sent = 0;
+  failed = 0;
+  droppedQueueFull = 0;
+  lostAtExit = 0;
+  batches = 0;
+  failedBatches = 0;
+  lastError: string | undefined;
+
+  constructor(private readonly exporter: SpanExporter, opts: BatcherOptions = {}) {
+    this.maxQueue = opts.maxQueue ?? 8192;
+    this.maxBatch = opts.maxBatch ?? 512;
+    this.delayMs = opts.delayMs ?? 1000;
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.closed) {
+      this.lostAtExit++;
+      return;
+    }
+    if (this.queue.length >= this.maxQueue) {
+      this.droppedQueueFull++;
+      return;
+    }
+    this.queue.push(span);
+    if (this.queue.length >= this.maxBatch) this.kick();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, this.delayMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Start one export if none is running; chains itself while full batches wait. */
+  private kick(): void {
+    if (this.inFlight || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.batches++;
+    this.inFlight = new Promise<void>((resolve) => {
+      this.exporter.export(batch, (res: ExportResult) => {
+        if (res.code === ExportResultCode.SUCCESS) this.sent += batch.length;
+        else {
+          this.failed += batch.length;
+          this.failedBatches++;
+          this.lastError = res.error?.message?.split('\n')[0];
+        }
+        resolve();
+      });
+    }).then(() => {
+      this.inFlight = undefined;
+      if (this.queue.length >= this.maxBatch || (this.closed && this.queue.length > 0)) this.kick();
+      else if (this.queue.length > 0 && !this.timer) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.kick();
+        }, this.delayMs);
+        this.timer.unref();
+      }
+    });
+  }
+
+  /** Export everything queued, waiting at most `deadlineMs`; what is left is counted lost. */
+  async drain(deadlineMs: number): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    while ((this.queue.length > 0 || this.inFlight) && Date.now() < until) {
+      if (!this.inFlight) this.kick();
+      const wait = until - Date.now();
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([this.inFlight, new Promise<void>((r) => (t = setTimeout(r, Math.max(0, wait))))]);
+      clearTimeout(t);
+    }
+  }
+
+  async forceFlush(): Promise<void> {
+    await this.drain(30_000);
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.lostAtExit += this.queue.length;
+    this.queue = [];
+    await this.exporter.shutdown();
+  }
+}
+
+export interface OtlpOptions extends MappingOptions, BatcherOptions {
+  url: string;
+  serviceName?: string;
+  /** per export request, retries included (ms, default 10 s) */
+  timeoutMs?: number;
+  /** how long close() waits for queued spans (ms, default 5 s) */
+  flushTimeoutMs?: number;
+  headers?: Record<string, string>;
+}
+
+/** `http://host:4318` → `http://host:4318/v1/traces`; a URL with a path is used as given. */
+export function tracesUrl(text: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new Error(`invalid OTLP URL "${text}" (use e.g. http://127.0.0.1:4318)`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`OTLP URL "${text}" must be http or https`);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/traces';
+  return u.toString();
+}
+
+export class OtlpSink implements Sink {
+  readonly name = 'otlp';
+  readonly processor: BoundedBatchProcessor;
+  private readonly provider: BasicTracerProvider;
+  private readonly tracer;
+  private readonly mapping: MappingOptions;
+  private readonly flushTimeoutMs: number;
+  spans = 0;
+  unmappable = 0;
+  joined = 0;
+
+  constructor(opts: OtlpOptions) {
+    const exporter = new OTLPTraceExporter({ url: tracesUrl(opts.url), timeoutMillis: opts.timeoutMs ?? 10_000, headers: opts.headers });
+    this.processor = new BoundedBatchProcessor(exporter, opts);
+    this.provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': opts.serviceName ?? 'panopticon' }),
+      sampler: new AlwaysOnSampler(),
+      spanProcessors: [this.processor],
+    });
+    this.tracer = this.provider.getTracer('pano-export', '0.1.0');
+    this.mapping = { includeContent: opts.includeContent, maxValueChars: opts.maxValueChars };
+    this.flushTimeoutMs = opts.flushTimeoutMs ?? 5_000;
+  }
+
+  accept(e: Record<string, unknown>): void {
+    const shape = spanShapeOf(e, this.mapping);
+    if (!shape) {
+      this.unmappable++;
+      return;
+    }
+    let ctx: Context = ROOT_CONTEXT;
+    if (shape.parent) {
+      ctx = trace.setSpanContext(ROOT_CONTEXT, { traceId: shape.parent.traceId, spanId: shape.parent.spanId, traceFlags: shape.parent.traceFlags & TraceFlags.SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true });
+      this.joined++;
+    }
+    const span = this.tracer.startSpan(shape.name, { kind: shape.kind, startTime: shape.startTime, attributes: shape.attributes }, ctx);
+    span.setStatus(shape.status);
+    span.end(shape.endTime);
+    this.spans++;
+  }
+
+  state(): Record<string, unknown> {
+    const p = this.processor;
+    return {
+      spans: this.spans,
+      joined_traces: this.joined,
+      unmappable: this.unmappable,
+      queue_depth: p.depth,
+      sent: p.sent,
+      batches: p.batches,
+      failed: p.failed,
+      failed_batches: p.failedBatches,
+      dropped_queue_full: p.droppedQueueFull,
+      lost_at_exit: p.lostAtExit,
+      last_error: p.lastError ?? null,
+    };
+  }
+
+  /** Spans that did not reach the collector (queue full, export failed, left at exit). */
+  get lost(): number {
+    const p = this.processor;
+    return p.failed + p.droppedQueueFull + p.lostAtExit;
+  }
+
+  async close(): Promise<void> {
+    await this.processor.drain(this.flushTimeoutMs);
+    await this.provider.shutdown();
+  }
+}

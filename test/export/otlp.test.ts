@@ -1,0 +1,168 @@
+// --otlp: spans received by a test OTLP/HTTP receiver that decodes them with
+// the official OTLP protobuf definitions (the protobufjs code generated from
+// opentelemetry-proto, as shipped by @opentelemetry/otlp-transformer 0.57),
+// checked for trace and parent ids, exact times, kinds, attributes, status.
+// Collector down: the pipe keeps flowing and the loss is counted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { httpEv, ev, runExport, T0 } from './fixtures.js';
+
+const require = createRequire(import.meta.url);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const root = require('otlp-proto-0.57/build/src/generated/root.js');
+const ExportTraceServiceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+const ExportTraceServiceResponse = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
+
+interface DecodedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
+  attributes: Record<string, unknown>;
+  status: { code: number; message: string };
+}
+
+function hex(b: Uint8Array | undefined): string {
+  return b ? Buffer.from(b).toString('hex') : '';
+}
+
+function anyValue(v: Record<string, unknown>): unknown {
+  if ('stringValue' in v) return v.stringValue;
+  if ('intValue' in v) return Number(v.intValue);
+  if ('doubleValue' in v) return v.doubleValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('arrayValue' in v) return ((v.arrayValue as { values?: Array<Record<string, unknown>> }).values ?? []).map(anyValue);
+  return undefined;
+}
+
+async function receiver(): Promise<{ server: Server; url: string; spans: DecodedSpan[]; resources: Array<Record<string, unknown>>; requests: number }> {
+  const state = { spans: [] as DecodedSpan[], resources: [] as Array<Record<string, unknown>>, requests: 0 };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      state.requests++;
+      assert.equal(req.url, '/v1/traces');
+      assert.equal(req.headers['content-type'], 'application/x-protobuf');
+      const msg = ExportTraceServiceRequest.decode(Buffer.concat(chunks));
+      const obj = ExportTraceServiceRequest.toObject(msg, { longs: String, bytes: Array, defaults: true });
+      for (const rs of obj.resourceSpans) {
+        state.resources.push(Object.fromEntries(rs.resource.attributes.map((a: { key: string; value: Record<string, unknown> }) => [a.key, anyValue(a.value)])));
+        for (const ss of rs.scopeSpans) {
+          for (const s of ss.spans) {
+            state.spans.push({
+              traceId: hex(s.traceId), spanId: hex(s.spanId), parentSpanId: hex(s.parentSpanId), name: s.name, kind: s.kind,
+              startTimeUnixNano: s.startTimeUnixNano, endTimeUnixNano: s.endTimeUnixNano,
+              attributes: Object.fromEntries(s.attributes.map((a: { key: string; value: Record<string, unknown> }) => [a.key, anyValue(a.value)])),
+              status: { code: s.status?.code ?? 0, message: s.status?.message ?? '' },
+            });
+          }
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      res.end(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.create({})).finish());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return Object.assign(state, { server, url: `http://127.0.0.1:${port}` });
+}
+
+// OTLP enum values from trace.proto: SPAN_KIND_SERVER = 2, CLIENT = 3, PRODUCER = 4; STATUS_CODE_ERROR = 2.
+const SERVER = 2, CLIENT = 3, PRODUCER = 4, ERROR = 2;
+
+test('spans: exact times, W3C traceparent joins the observed trace, attributes from semconv fields, status', async () => {
+  const rx = await receiver();
+  try {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parentId = '00f067aa0ba902b7';
+    const start = T0 + 123_456_789n;
+    const events = [
+      httpEv('1-1', 'GET', 200, 2_345_678, { startNs: start }, { request: { header: { traceparent: [`00-${traceId}-${parentId}-01`], 'user-agent': ['curl/8'] } } }),
+      httpEv('1-2', 'POST', 503, 1_000, { startNs: start + 10n, groups: { pii: [{ type: 'email', path: 'http.request.body.content', start: 0, end: 3, confidence: 1, detector: 'regex', validator: null }] } }, { request: { body: { size: 7, content: 'a@b.c x' } } }),
+      ev({ id: '2-1', protocol: 'kafka', kind: 'message', startNs: start, durNs: 0, groups: { messaging: { system: 'kafka', destination: { name: 'orders' }, operation: { type: 'send', name: 'produce' } } } }),
+      ev({ id: '3-1', protocol: 'redis', kind: 'unanswered', flags: ['eof'], groups: { db: { system: { name: 'redis' }, operation: { name: 'GET' } } } }),
+    ];
+    const run = runExport(['--otlp', rx.url, '--otlp-delay', '50', '--stats', '--service-name', 'pano-test']);
+    run.child.stdin.end(events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    assert.equal(await run.exited, 0, run.stderr());
+    assert.match(run.stderr(), /otlp 4 sent, 0 lost/);
+    assert.equal(rx.spans.length, 4);
+    assert.deepEqual(rx.resources[0]!['service.name'], 'pano-test');
+    const by = Object.fromEntries(rx.spans.map((s) => [s.attributes['pano.event.id'], s]));
+
+    const get = by['1-1']!;
+    assert.equal(get.traceId, traceId, 'joins the observed trace');
+    assert.equal(get.parentSpanId, parentId, 'child of the observed span');
+    assert.notEqual(get.spanId, parentId);
+    assert.equal(get.kind, SERVER);
+    assert.equal(get.name, 'GET');
+    assert.equal(get.startTimeUnixNano, start.toString(), 'exact start ns');
+    assert.equal(get.endTimeUnixNano, (start + 2_345_678n).toString(), 'exact end ns');
+    assert.equal(get.attributes['http.request.method'], 'GET');
+    assert.equal(get.attributes['http.response.status_code'], 200);
+    assert.equal(get.attributes['url.path'], '/api/users/1-1');
+    assert.equal(get.attributes['server.address'], '10.0.0.2');
+    assert.equal(get.attributes['server.port'], 80);
+    assert.deepEqual(get.attributes['http.request.header.user-agent'], ['curl/8']);
+    assert.equal(get.status.code, 0);
+
+    const post = by['1-2']!;
+    assert.notEqual(post.traceId, traceId, 'no traceparent: a trace of its own');
+    assert.equal(post.parentSpanId, '');
+    assert.equal(post.kind, CLIENT);
+    assert.equal(post.status.code, ERROR);
+    assert.equal(post.status.message, '503');
+    assert.equal(post.attributes['http.request.body.size'], 7);
+    assert.equal(post.attributes['http.request.body.content'], undefined, 'body content left out by default');
+    assert.deepEqual(post.attributes['pano.pii.types'], ['email']);
+
+    const kafka = by['2-1']!;
+    assert.equal(kafka.kind, PRODUCER);
+    assert.equal(kafka.name, 'produce orders');
+    assert.equal(kafka.attributes['messaging.destination.name'], 'orders');
+
+    const redis = by['3-1']!;
+    assert.equal(redis.status.code, ERROR);
+    assert.equal(redis.status.message, 'unanswered: eof');
+    assert.deepEqual(redis.attributes['pano.flags'], ['eof']);
+  } finally {
+    rx.server.close();
+  }
+});
+
+test('collector down: events keep flowing through --tee and every span is counted lost', async () => {
+  // a port with nothing listening: take one and close it
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((r) => probe.close(r));
+
+  const lines = [];
+  for (let i = 0; i < 300; i++) lines.push(JSON.stringify(httpEv(`${i}-1`, 'GET', 200, 1000)));
+  const run = runExport(['--otlp', `http://127.0.0.1:${port}`, '--otlp-queue', '100', '--otlp-batch', '50', '--otlp-delay', '10', '--otlp-timeout', '300', '--otlp-flush-timeout', '1000', '--tee']);
+  run.child.stdin.end(lines.join('\n') + '\n');
+  assert.equal(await run.exited, 0, run.stderr());
+  assert.equal(run.stdout(), lines.join('\n') + '\n', 'every event passed through');
+  const m = /otlp (\d+) sent, (\d+) lost \((\d+) failed, (\d+) queue full, (\d+) at exit\)/.exec(run.stderr());
+  assert.ok(m, run.stderr());
+  assert.equal(Number(m[1]), 0);
+  assert.equal(Number(m[2]), 300, 'all 300 spans counted lost');
+  assert.equal(Number(m[3]) + Number(m[4]) + Number(m[5]), 300);
+  assert.ok(Number(m[4]) > 0, 'the bounded queue overflowed while the collector was down');
+});
+
+test('traceparent parsing follows W3C trace-context', async () => {
+  const { parseTraceparent } = await import('@panopticon/export');
+  assert.deepEqual(parseTraceparent(['00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01']), { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1 });
+  assert.equal(parseTraceparent('00-00000000000000000000000000000000-00f067aa0ba902b7-01'), undefined);
+  assert.equal(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01'), undefined);
+  assert.equal(parseTraceparent('ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'), undefined);
+  assert.equal(parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra'), undefined);
+  assert.ok(parseTraceparent('01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra'), 'future versions may append fields');
+});
