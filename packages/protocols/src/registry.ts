@@ -4,13 +4,17 @@
  * content cannot decide.
  */
 import type { ProtocolModule } from './types.js';
+import { http2Module } from './http2/index.js';
+import { dnsModule, dnsTcpModule } from './dns/index.js';
 import { http1Module } from './http1/index.js';
 import { postgresqlModule } from './postgresql/index.js';
 
 export const protocolModules: ProtocolModule[] = [
   // one entry per module: import it above and add it here
+  http2Module,
   http1Module,
   postgresqlModule,
+  dnsModule, dnsTcpModule,
 ];
 
 export function findModule(name: string): ProtocolModule | undefined {

@@ -21,6 +21,8 @@ export interface ParseOptions {
   maxPending: number;
   /** A request unanswered this long is emitted as unanswered (ns, datagram protocols; default 5 s). */
   responseTimeoutNs: bigint;
+  /** `.proto` files or directories for decoding gRPC messages by schema (`--proto`); absent: wire-format decode. */
+  protoPaths?: string[];
 }
 
 export const defaultParseOptions: ParseOptions = {

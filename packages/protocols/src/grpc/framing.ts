@@ -1,0 +1,105 @@
+/**
+ * gRPC message framing over one side of an HTTP/2 stream: each message is a
+ * 1-byte compressed flag, a 4-byte big-endian length, then the bytes
+ * (gRPC over HTTP/2, "Length-Prefixed-Message"). DATA frames cut messages
+ * anywhere, so this is incremental. Every message is counted and measured;
+ * the first few are kept (bounded) for decoding.
+ */
+
+const PREFIX_LENGTH = 5;
+
+export interface GrpcMessage {
+  size: number;
+  compressed: boolean;
+  /** The kept bytes (absent past the keep limits). */
+  bytes?: Buffer;
+  /** Some of the message lies beyond what was kept or captured. */
+  truncated?: boolean;
+}
+
+export class GrpcFramer {
+  readonly messages: GrpcMessage[] = [];
+  count = 0;
+  totalBytes = 0;
+  /** Bytes after the last complete message (a cut message at stream end). */
+  dangling = 0;
+  /** A gap broke the framing: nothing after it is trusted. */
+  lost = false;
+  private prefix = Buffer.alloc(PREFIX_LENGTH);
+  private prefixHave = 0;
+  private current: GrpcMessage | undefined;
+  private remaining = 0;
+  private parts: Buffer[] = [];
+  private kept = 0;
+
+  constructor(
+    private readonly maxMessages: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  push(data: Buffer): void {
+    if (this.lost) return;
+    let pos = 0;
+    while (pos < data.length) {
+      if (!this.current) {
+        const take = Math.min(PREFIX_LENGTH - this.prefixHave, data.length - pos);
+        data.copy(this.prefix, this.prefixHave, pos, pos + take);
+        this.prefixHave += take;
+        pos += take;
+        if (this.prefixHave < PREFIX_LENGTH) break;
+        this.prefixHave = 0;
+        const size = this.prefix.readUInt32BE(1);
+        this.current = { size, compressed: (this.prefix[0] & 1) === 1 };
+        this.remaining = size;
+        this.parts = [];
+        if (this.remaining === 0) this.finish();
+        continue;
+      }
+      const take = Math.min(this.remaining, data.length - pos);
+      const keepRoom = this.messages.length < this.maxMessages ? this.maxBytes - this.kept : 0;
+      if (keepRoom > 0) {
+        const k = Math.min(take, keepRoom);
+        this.parts.push(data.subarray(pos, pos + k));
+        this.kept += k;
+        if (k < take) this.current.truncated = true;
+      } else {
+        this.current.truncated = true;
+      }
+      this.remaining -= take;
+      pos += take;
+      if (this.remaining === 0) this.finish();
+    }
+  }
+
+  gap(): void {
+    this.lost = true;
+    if (this.current) this.current.truncated = true;
+  }
+
+  /** The side ended; a message still open is reported as cut. */
+  end(): void {
+    if (this.current) {
+      this.dangling = this.current.size - this.remaining;
+      this.current.truncated = true;
+      this.record(this.current);
+      this.current = undefined;
+    } else if (this.prefixHave) {
+      this.dangling = this.prefixHave;
+    }
+  }
+
+  private finish(): void {
+    this.record(this.current!);
+    this.current = undefined;
+  }
+
+  private record(m: GrpcMessage): void {
+    this.count++;
+    this.totalBytes += m.size;
+    if (this.messages.length >= this.maxMessages) return;
+    if (this.parts.length) m.bytes = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+    else if (m.size === 0) m.bytes = Buffer.alloc(0);
+    this.parts = [];
+    this.messages.push(m);
+  }
+}

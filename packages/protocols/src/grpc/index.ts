@@ -1,0 +1,162 @@
+/**
+ * gRPC on top of an HTTP/2 stream: recognised by content-type, named by
+ * `:path`, status from trailers (or a trailers-only response), messages
+ * framed, decompressed and decoded to JSON (by schema when `--proto` gave
+ * one, by wire format otherwise).
+ */
+import * as zlib from 'node:zlib';
+import type { ParseOptions } from '../types.js';
+import { GrpcFramer, type GrpcMessage } from './framing.js';
+import { decodeWire } from './wire.js';
+import { loadProtoSchemas, type ProtoSchemas } from './proto.js';
+
+export { GrpcFramer };
+
+/** Status code names (grpc/doc/statuscodes.md). */
+const STATUS_NAMES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
+  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE',
+  'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+];
+
+export function isGrpcContentType(ct: string | undefined): boolean {
+  return ct !== undefined && /^application\/grpc(\+|;|$)/i.test(ct.trim());
+}
+
+/** Splits `/pkg.Service/Method`. */
+export function rpcName(path: string | undefined): { service?: string; method?: string } {
+  if (!path) return {};
+  const m = /^\/([^/]+)\/([^/?]+)$/.exec(path);
+  return m ? { service: m[1], method: m[2] } : {};
+}
+
+/** grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2 spec). */
+function decodeGrpcMessage(v: string): string {
+  try {
+    return decodeURIComponent(Buffer.from(v, 'latin1').toString('utf8'));
+  } catch {
+    return v;
+  }
+}
+
+export interface GrpcSide {
+  framer: GrpcFramer;
+  /** Compression used by this side's sender (its `grpc-encoding`). */
+  encoding?: string;
+}
+
+export interface GrpcInput {
+  path?: string;
+  request?: GrpcSide;
+  response?: GrpcSide;
+  /** Merged response trailers (or the headers of a trailers-only response). */
+  trailers?: Record<string, string[]>;
+}
+
+let schemaCache: { key: string; schemas: ProtoSchemas | Error } | undefined;
+
+function schemasFor(options: ParseOptions): ProtoSchemas | Error | undefined {
+  const paths = options.protoPaths;
+  if (!paths || paths.length === 0) return undefined;
+  const key = paths.join('\0');
+  if (schemaCache?.key !== key) {
+    try {
+      schemaCache = { key, schemas: loadProtoSchemas(paths) };
+    } catch (err) {
+      schemaCache = { key, schemas: err as Error };
+    }
+  }
+  return schemaCache!.schemas;
+}
+
+function decompress(bytes: Buffer, encoding: string | undefined, max: number): Buffer {
+  const opts = { maxOutputLength: Math.max(max, 1) * 32, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  switch ((encoding ?? 'identity').toLowerCase()) {
+    case 'gzip':
+      return zlib.gunzipSync(bytes, opts);
+    case 'deflate':
+      try {
+        return zlib.inflateSync(bytes, opts);
+      } catch {
+        return zlib.inflateRawSync(bytes, opts);
+      }
+    default:
+      throw new Error(`unsupported grpc-encoding ${encoding ?? 'identity'}`);
+  }
+}
+
+function messageViews(
+  side: GrpcSide,
+  type: import('protobufjs').Type | undefined,
+  options: ParseOptions,
+  flags: Set<string>,
+): Array<Record<string, unknown>> {
+  return side.framer.messages.map((m: GrpcMessage) => {
+    const view: Record<string, unknown> = { size: m.size };
+    if (m.compressed) view.compressed = true;
+    if (m.truncated) {
+      view.truncated = true;
+      flags.add('truncated');
+    }
+    if (!m.bytes || m.truncated) return view;
+    let plain = m.bytes;
+    if (m.compressed) {
+      try {
+        plain = decompress(m.bytes, side.encoding, options.maxBody);
+      } catch (err) {
+        view.decode_error = (err as Error).message.split('\n')[0];
+        return view;
+      }
+    }
+    if (type) {
+      try {
+        view.content = type.toObject(type.decode(plain), { longs: String, enums: String, bytes: String, defaults: false });
+        return view;
+      } catch (err) {
+        view.decode_error = `${type.fullName.replace(/^\./, '')}: ${(err as Error).message.split('\n')[0]}`;
+      }
+    }
+    const wire = decodeWire(plain);
+    if (wire) view.fields = wire;
+    else if (!view.decode_error) view.decode_error = 'not a protobuf message';
+    return view;
+  });
+}
+
+/** `rpc.*` and `grpc.*` attributes, plus `error.type` for a failed call. */
+export function grpcAttributes(input: GrpcInput, options: ParseOptions, flags: Set<string>): Record<string, unknown> {
+  const { service, method } = rpcName(input.path);
+  const rpc: Record<string, unknown> = { system: 'grpc' };
+  if (service) rpc.service = service;
+  if (method) rpc.method = method;
+  const out: Record<string, unknown> = { rpc };
+  const grpc: Record<string, unknown> = {};
+  const status = input.trailers?.['grpc-status']?.[0];
+  if (status !== undefined && /^\d+$/.test(status.trim())) {
+    const code = Number(status.trim());
+    rpc.grpc = { status_code: code };
+    grpc.status = STATUS_NAMES[code] ?? String(code);
+    if (code !== 0) out.error = { type: STATUS_NAMES[code] ?? String(code) };
+  }
+  const msg = input.trailers?.['grpc-message']?.[0];
+  if (msg) grpc.status_message = decodeGrpcMessage(msg);
+  const schemas = schemasFor(options);
+  if (schemas instanceof Error) flags.add('proto_error');
+  const types = schemas && !(schemas instanceof Error) && input.path ? schemas.method(input.path) : undefined;
+  if (types) grpc.schema = true;
+  for (const [name, side, type] of [
+    ['request', input.request, types?.request],
+    ['response', input.response, types?.response],
+  ] as const) {
+    if (!side) continue;
+    const f = side.framer;
+    const s: Record<string, unknown> = { message_count: f.count, message_bytes: f.totalBytes };
+    if (side.encoding && side.encoding !== 'identity') s.encoding = side.encoding;
+    if (f.lost) s.gap = true;
+    if (f.messages.length) s.messages = messageViews(side, type, options, flags);
+    if (f.count > f.messages.length) flags.add('truncated');
+    grpc[name] = s;
+  }
+  out.grpc = grpc;
+  return out;
+}

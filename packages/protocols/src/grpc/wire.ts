@@ -1,0 +1,124 @@
+/**
+ * Schema-less protobuf wire-format decoding (the `protoc --decode_raw` idea):
+ * fields by number, varints as numbers (decimal strings past 2^53), nested
+ * messages where the bytes parse as one, text where they are printable UTF-8,
+ * hex otherwise. The point is that downstream PII scanning sees the strings.
+ */
+import { isUtf8 } from 'node:buffer';
+
+const MAX_DEPTH = 16;
+
+export type WireValue = number | string | WireObject | WireValue[];
+export interface WireObject {
+  [field: string]: WireValue;
+}
+
+class WireError extends Error {}
+
+function readVarint(buf: Buffer, cursor: { pos: number }, end: number): bigint | number {
+  let result = 0;
+  let shift = 0;
+  let pos = cursor.pos;
+  // Fast path: up to 7 bytes fit a double exactly (49 bits).
+  while (pos < end && shift < 49) {
+    const b = buf[pos++];
+    result += (b & 0x7f) * 2 ** shift;
+    if (!(b & 0x80)) {
+      cursor.pos = pos;
+      return result;
+    }
+    shift += 7;
+  }
+  let big = BigInt(result);
+  while (pos < end) {
+    const b = buf[pos++];
+    big |= BigInt(b & 0x7f) << BigInt(shift);
+    if (!(b & 0x80)) {
+      cursor.pos = pos;
+      if (shift > 63) throw new WireError('varint longer than 10 bytes');
+      return big;
+    }
+    shift += 7;
+    if (shift > 63) throw new WireError('varint longer than 10 bytes');
+  }
+  throw new WireError('varint runs past the end');
+}
+
+function asNumber(v: bigint | number): number | string {
+  if (typeof v === 'number') return v;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+}
+
+function printableText(buf: Buffer, start: number, end: number): boolean {
+  if (!isUtf8(buf.subarray(start, end))) return false;
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+function decodeFields(buf: Buffer, start: number, end: number, depth: number): WireObject {
+  const out: WireObject = {};
+  const cursor = { pos: start };
+  while (cursor.pos < end) {
+    const key = readVarint(buf, cursor, end);
+    const k = typeof key === 'number' ? key : Number(key & 0xffffffffn);
+    const field = Math.floor(k / 8);
+    const wireType = k & 7;
+    if (field === 0 || field > 536870911) throw new WireError('invalid field number');
+    let value: WireValue;
+    switch (wireType) {
+      case 0:
+        value = asNumber(readVarint(buf, cursor, end));
+        break;
+      case 1:
+        if (cursor.pos + 8 > end) throw new WireError('fixed64 runs past the end');
+        value = asNumber(buf.readBigUInt64LE(cursor.pos));
+        cursor.pos += 8;
+        break;
+      case 5:
+        if (cursor.pos + 4 > end) throw new WireError('fixed32 runs past the end');
+        value = buf.readUInt32LE(cursor.pos);
+        cursor.pos += 4;
+        break;
+      case 2: {
+        const len = readVarint(buf, cursor, end);
+        if (typeof len !== 'number' || cursor.pos + len > end) throw new WireError('length-delimited field runs past the end');
+        value = lengthDelimited(buf, cursor.pos, cursor.pos + len, depth);
+        cursor.pos += len;
+        break;
+      }
+      default:
+        throw new WireError(`unsupported wire type ${wireType}`);
+    }
+    const name = String(field);
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[name] = [prev, value];
+  }
+  return out;
+}
+
+function lengthDelimited(buf: Buffer, start: number, end: number, depth: number): WireValue {
+  if (start === end) return '';
+  if (printableText(buf, start, end)) return buf.toString('utf8', start, end);
+  if (depth < MAX_DEPTH) {
+    try {
+      return decodeFields(buf, start, end, depth + 1);
+    } catch {
+      // not a message: fall through to bytes
+    }
+  }
+  return buf.toString('hex', start, end);
+}
+
+/** Decodes one message; returns undefined when the bytes are not a protobuf message. */
+export function decodeWire(buf: Buffer): WireObject | undefined {
+  try {
+    return decodeFields(buf, 0, buf.length, 0);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * HTTP/2 (and gRPC on it) over cleartext TCP or TLS plaintext. Detected by
+ * the client connection preface, or, when the capture joined a connection
+ * late, by a run of plausible frame headers.
+ */
+import type { Dir } from '@panopticon/flows';
+import type { Detection, ProtocolModule } from '../types.js';
+import { FRAME_HEADER_LENGTH, Flag, FrameType, PREFACE, chainedFrames } from './frames.js';
+import { Http2Parser } from './parser.js';
+
+/** Frames that must chain before bytes without a preface are called HTTP/2. */
+const DETECT_FRAMES = 3;
+
+export function detectHttp2(head: Buffer, _dir: Dir): Detection {
+  const n = Math.min(head.length, PREFACE.length);
+  if (PREFACE.compare(head, 0, n, 0, n) === 0) return n === PREFACE.length ? { sender: 'client' } : 'more';
+  if (head.length < FRAME_HEADER_LENGTH) return 'more';
+  const c = chainedFrames(head, 0, DETECT_FRAMES);
+  if (c.count === 0) return null;
+  if (c.count < DETECT_FRAMES) {
+    if (!c.exhausted) return null;
+    return 'more';
+  }
+  return { sender: senderHint(head), confidence: 0.7 };
+}
+
+/**
+ * Who sent frames seen without the preface: PUSH_PROMISE only comes from
+ * servers; the first field of a HEADERS block is usually a static-table
+ * pseudo-header (`:method`/`:path`/`:scheme` from clients, `:status` from servers).
+ */
+function senderHint(head: Buffer): 'client' | 'server' | 'unknown' {
+  let pos = 0;
+  while (pos + FRAME_HEADER_LENGTH <= head.length) {
+    const length = head.readUIntBE(pos, 3);
+    const type = head[pos + 3];
+    const flags = head[pos + 4];
+    if (type === FrameType.PUSH_PROMISE) return 'server';
+    if (type === FrameType.HEADERS) {
+      let p = pos + FRAME_HEADER_LENGTH;
+      if (flags & Flag.PADDED) p++;
+      if (flags & Flag.PRIORITY) p += 5;
+      if (p < head.length && p < pos + FRAME_HEADER_LENGTH + length) {
+        let b = head[p];
+        // skip a leading dynamic table size update
+        if ((b & 0xe0) === 0x20 && p + 1 < head.length) b = head[p + 1];
+        const index = b & 0x80 ? b & 0x7f : (b & 0xc0) === 0x40 ? b & 0x3f : b & 0x0f;
+        if (index >= 2 && index <= 7) return 'client';
+        if (index >= 8 && index <= 14) return 'server';
+      }
+    }
+    pos += FRAME_HEADER_LENGTH + length;
+  }
+  return 'unknown';
+}
+
+export const http2Module: ProtocolModule = {
+  name: 'http2',
+  transport: 'tcp',
+  ports: [],
+  detect: detectHttp2,
+  createStream: (ctx, init) => new Http2Parser(ctx, init),
+};

@@ -1,0 +1,512 @@
+/**
+ * HTTP/2 connection parser for a passive observer (RFC 9113, RFC 7541).
+ *
+ * Each direction is a sequence of frames; header blocks (HEADERS or
+ * PUSH_PROMISE plus CONTINUATION) are decoded with that direction's HPACK
+ * decoder; streams are stitched by id into one event each. One small method
+ * per frame type, like a pg-protocol parser.
+ */
+import type { CloseReason, Dir } from '@panopticon/flows';
+import type { ExchangeRecord, HandoffInit, ParserContext, StreamParser } from '../types.js';
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  FRAME_HEADER_LENGTH,
+  Flag,
+  FrameType,
+  PREFACE,
+  Setting,
+  chainedFrames,
+  errorName,
+} from './frames.js';
+import { HpackDecoder, HpackError } from './hpack.js';
+import { Http2Stream, type MessageSide } from './stream.js';
+
+const CLIENT: Dir = 0;
+const SERVER: Dir = 1;
+
+const closeFlag: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
+
+/** Consecutive plausible frame headers required to trust a resynchronisation point. */
+const SYNC_FRAMES = 2;
+/** Unsynchronised bytes scanned per direction before the connection is given up. */
+const MAX_UNSYNCED_BYTES = 256 * 1024;
+
+interface PendingBlock {
+  streamId: number;
+  /** HEADERS or PUSH_PROMISE */
+  type: number;
+  endStream: boolean;
+  promisedId: number;
+  parts: Buffer[];
+  length: number;
+  tooLarge: boolean;
+}
+
+class Direction {
+  buf: Buffer | undefined;
+  /** Time the first byte of the frame being assembled arrived. */
+  frameNs = 0n;
+  synced: boolean;
+  unsyncedBytes = 0;
+  /** Preface bytes still expected (client direction at connection start). */
+  prefaceLeft: number;
+  decoder: HpackDecoder;
+  block: PendingBlock | undefined;
+  /** Largest frame this direction may carry (the receiver's SETTINGS_MAX_FRAME_SIZE). */
+  maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  /** Header table sizes this side's peer announced but this side has not yet acknowledged. */
+  pendingTableSizes: number[] = [];
+
+  constructor(known: boolean, expectPreface: boolean, maxHeaderBytes: number) {
+    this.synced = known;
+    this.prefaceLeft = expectPreface ? PREFACE.length : 0;
+    this.decoder = new HpackDecoder({ known, maxHeaderListBytes: maxHeaderBytes });
+    // Mid-stream the peer's SETTINGS were missed: accept any size update the format allows.
+    if (!known) this.decoder.setSettingsMaxSize(0xffffffff);
+  }
+}
+
+export class Http2Parser implements StreamParser {
+  private readonly dirs: [Direction, Direction];
+  private readonly streams = new Map<number, Http2Stream>();
+  /** Recently finished stream ids (bounded), so late frames on them do not open new streams. */
+  private readonly closed = new Set<number>();
+  private readonly midstream: boolean;
+
+  constructor(
+    private readonly ctx: ParserContext,
+    init?: HandoffInit,
+  ) {
+    this.midstream = ctx.conn.midstream && !init;
+    const known = !this.midstream;
+    const maxHeader = ctx.options.maxHeaderBytes;
+    this.dirs = [new Direction(known, known, maxHeader), new Direction(known, false, maxHeader)];
+    const up = init?.upgradedRequest;
+    if (up) {
+      // RFC 9113 §3.2 (RFC 7540 §3.2): the upgraded request is stream 1, half-closed by the client.
+      const s = new Http2Stream(1, ctx.options);
+      s.upgraded = up;
+      s.requestSeen = true;
+      s.req.ended = true;
+      this.streams.set(1, s);
+    }
+  }
+
+  data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
+    const d = this.dirs[dir];
+    if (d.prefaceLeft > 0) {
+      chunk = this.consumePreface(d, chunk);
+      if (chunk.length === 0) return;
+    }
+    let buf = chunk;
+    if (d.buf) {
+      buf = Buffer.concat([d.buf, chunk]);
+      d.buf = undefined;
+    } else {
+      d.frameNs = tsNs;
+    }
+    let pos = 0;
+    if (!d.synced) {
+      pos = this.findSync(d, buf);
+      if (pos < 0) return;
+    }
+    while (buf.length - pos >= FRAME_HEADER_LENGTH) {
+      const length = buf.readUIntBE(pos, 3);
+      if (buf.length - pos - FRAME_HEADER_LENGTH < length) break;
+      const type = buf[pos + 3];
+      const flags = buf[pos + 4];
+      const streamId = buf.readUInt32BE(pos + 5) & 0x7fffffff;
+      const payload = buf.subarray(pos + FRAME_HEADER_LENGTH, pos + FRAME_HEADER_LENGTH + length);
+      pos += FRAME_HEADER_LENGTH + length;
+      this.frame(dir, type, flags, streamId, payload, d.frameNs);
+      d.frameNs = tsNs;
+      if (!d.synced) return; // the frame handler lost sync (bad frame): the rest waits for findSync
+    }
+    // Bounded: at most one frame (≤ 2^24 + 9 bytes by the format) is held.
+    if (pos < buf.length) d.buf = buf.subarray(pos);
+  }
+
+  gap(dir: Dir, length: number, _tsNs: bigint): void {
+    const d = this.dirs[dir];
+    this.ctx.count('http2.gap_bytes', length);
+    d.buf = undefined;
+    d.prefaceLeft = 0;
+    d.block = undefined;
+    d.synced = false;
+    d.unsyncedBytes = 0;
+    // Insertions may have been lost with the bytes: this side's table is no longer known.
+    d.decoder = new HpackDecoder({ known: false, maxHeaderListBytes: this.ctx.options.maxHeaderBytes });
+    d.decoder.setSettingsMaxSize(0xffffffff);
+    for (const s of this.streams.values()) {
+      const side = dir === CLIENT ? s.req : s.res;
+      if (!side.ended) {
+        s.flags.add('gap');
+        side.body.skip(0);
+        side.grpc?.framer.gap();
+      }
+    }
+  }
+
+  end(_dir: Dir, _tsNs: bigint): void {}
+
+  close(reason: CloseReason, _tsNs: bigint): void {
+    const flag = closeFlag[reason];
+    for (const s of [...this.streams.values()]) this.finishIncomplete(s, flag);
+    this.streams.clear();
+  }
+
+  // --- framing ---
+
+  private consumePreface(d: Direction, chunk: Buffer): Buffer {
+    const at = PREFACE.length - d.prefaceLeft;
+    const n = Math.min(d.prefaceLeft, chunk.length);
+    if (PREFACE.compare(chunk, 0, n, at, at + n) !== 0) {
+      // Not the preface after all: treat the stream as joined without it.
+      this.ctx.count('http2.bad_preface');
+      d.prefaceLeft = 0;
+      d.synced = false;
+      return chunk;
+    }
+    d.prefaceLeft -= n;
+    return chunk.subarray(n);
+  }
+
+  /** Offset of the first point where frames chain plausibly, or -1 (bytes kept or dropped, bounded). */
+  private findSync(d: Direction, buf: Buffer): number {
+    for (let off = 0; off + FRAME_HEADER_LENGTH <= buf.length; off++) {
+      const c = chainedFrames(buf, off, SYNC_FRAMES, d.maxFrameSize);
+      if (c.count >= SYNC_FRAMES || (c.count >= 1 && c.exhausted && off === 0 && d.unsyncedBytes === 0)) {
+        if (c.count < SYNC_FRAMES) {
+          // One plausible frame, not yet followed: wait for more bytes before trusting it.
+          d.buf = buf;
+          return -1;
+        }
+        d.synced = true;
+        this.ctx.count('http2.resync_skipped_bytes', off);
+        return off;
+      }
+      if (c.count >= 1 && c.exhausted) {
+        // Plausible so far but the buffer ended: keep from here and wait.
+        d.unsyncedBytes += off;
+        d.buf = buf.subarray(off);
+        this.boundUnsynced(d);
+        return -1;
+      }
+    }
+    const keep = Math.min(buf.length, FRAME_HEADER_LENGTH - 1);
+    d.unsyncedBytes += buf.length - keep;
+    d.buf = keep ? buf.subarray(buf.length - keep) : undefined;
+    this.boundUnsynced(d);
+    return -1;
+  }
+
+  private boundUnsynced(d: Direction): void {
+    if (d.unsyncedBytes > MAX_UNSYNCED_BYTES) {
+      this.ctx.count('http2.unsynced_bytes', d.unsyncedBytes);
+      this.ctx.abandon('http2_lost_sync');
+    }
+  }
+
+  private frame(dir: Dir, type: number, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
+    const d = this.dirs[dir];
+    this.ctx.count('http2.frames');
+    if (d.block && type !== FrameType.CONTINUATION) {
+      // §6.10: nothing may interleave a header block. Drop it; its HPACK effects are unknown now.
+      this.ctx.count('http2.interrupted_header_block');
+      this.loseHeaderState(d, d.block.streamId);
+    }
+    switch (type) {
+      case FrameType.DATA:
+        return this.onData(dir, flags, streamId, payload, tsNs);
+      case FrameType.HEADERS:
+        return this.onHeaders(dir, flags, streamId, payload, tsNs);
+      case FrameType.PRIORITY:
+        return;
+      case FrameType.RST_STREAM:
+        return this.onRstStream(dir, streamId, payload, tsNs);
+      case FrameType.SETTINGS:
+        return this.onSettings(dir, flags, payload);
+      case FrameType.PUSH_PROMISE:
+        return this.onPushPromise(dir, flags, streamId, payload, tsNs);
+      case FrameType.PING:
+      case FrameType.WINDOW_UPDATE:
+        return;
+      case FrameType.GOAWAY:
+        return this.onGoaway(dir, payload);
+      case FrameType.CONTINUATION:
+        return this.onContinuation(dir, flags, streamId, payload, tsNs);
+      default:
+        // §5.5: unknown frame types are ignored.
+        this.ctx.count('http2.unknown_frames');
+    }
+  }
+
+  /** Strips padding (§6.1) and, for HEADERS, the priority fields; undefined when the lengths are inconsistent. */
+  private unpad(flags: number, payload: Buffer, priority: boolean): Buffer | undefined {
+    let start = 0;
+    let end = payload.length;
+    if (flags & Flag.PADDED) {
+      if (payload.length < 1) return undefined;
+      const pad = payload[0];
+      start = 1;
+      end -= pad;
+    }
+    if (priority && flags & Flag.PRIORITY) start += 5;
+    if (end < start) return undefined;
+    return payload.subarray(start, end);
+  }
+
+  // --- frame handlers ---
+
+  private onData(dir: Dir, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
+    const s = this.stream(streamId, dir, false);
+    if (!s) return;
+    const side = dir === CLIENT ? s.req : s.res;
+    side.touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
+    const body = this.unpad(flags, payload, false);
+    if (!body) {
+      this.ctx.count('http2.bad_padding');
+      s.flags.add('malformed');
+    } else if (body.length) {
+      s.data(side, body);
+    }
+    if (flags & Flag.END_STREAM) this.endSide(s, dir);
+  }
+
+  private onHeaders(dir: Dir, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
+    const fragment = this.unpad(flags, payload, true);
+    if (streamId === 0 || !fragment) {
+      this.ctx.count('http2.malformed_headers');
+      this.loseHeaderState(this.dirs[dir], streamId);
+      return;
+    }
+    const s = this.stream(streamId, dir, true);
+    if (s) (dir === CLIENT ? s.req : s.res).touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
+    this.startBlock(dir, { streamId, type: FrameType.HEADERS, endStream: (flags & Flag.END_STREAM) !== 0, promisedId: 0 }, fragment, flags, tsNs);
+  }
+
+  private onPushPromise(dir: Dir, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
+    const rest = this.unpad(flags, payload, false);
+    if (dir !== SERVER || !rest || rest.length < 4) {
+      this.ctx.count('http2.malformed_push_promise');
+      this.loseHeaderState(this.dirs[dir], streamId);
+      return;
+    }
+    const promisedId = rest.readUInt32BE(0) & 0x7fffffff;
+    const parent = this.streams.get(streamId);
+    if (parent) parent.res.touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
+    this.ctx.count('http2.push_promises');
+    this.startBlock(dir, { streamId, type: FrameType.PUSH_PROMISE, endStream: false, promisedId }, rest.subarray(4), flags, tsNs);
+  }
+
+  private onContinuation(dir: Dir, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
+    const d = this.dirs[dir];
+    const b = d.block;
+    if (!b || b.streamId !== streamId) {
+      this.ctx.count('http2.orphan_continuation');
+      this.loseHeaderState(d, streamId);
+      return;
+    }
+    const s = this.streams.get(streamId);
+    if (s) (dir === CLIENT ? s.req : s.res).touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
+    this.appendBlock(d, payload);
+    if (flags & Flag.END_HEADERS) this.finishBlock(dir, tsNs);
+  }
+
+  private onRstStream(dir: Dir, streamId: number, payload: Buffer, tsNs: bigint): void {
+    const s = this.streams.get(streamId);
+    if (!s || payload.length !== 4) return;
+    s.resetBy = { side: dir === CLIENT ? 'client' : 'server', code: errorName(payload.readUInt32BE(0)) };
+    (dir === CLIENT ? s.req : s.res).touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
+    this.ctx.count('http2.rst_stream');
+    this.finishIncomplete(s, 'reset');
+  }
+
+  private onSettings(dir: Dir, flags: number, payload: Buffer): void {
+    const other = this.dirs[1 - dir];
+    if (flags & Flag.ACK) {
+      // The acknowledging side now uses the table size the other side announced (§6.5.3).
+      const d = this.dirs[dir];
+      const size = other.pendingTableSizes.shift();
+      if (size !== undefined) d.decoder.setSettingsMaxSize(size);
+      return;
+    }
+    for (let p = 0; p + 6 <= payload.length; p += 6) {
+      const id = payload.readUInt16BE(p);
+      const value = payload.readUInt32BE(p + 2);
+      if (id === Setting.HEADER_TABLE_SIZE) {
+        // `dir` decodes what the other side sends: that decoder's bound. Until the ACK the
+        // encoder may still use the old size, so the bound is the larger of both meanwhile.
+        const dec = other.decoder;
+        if (value > dec.settingsMaxSize || !this.dirs[dir].synced) dec.setSettingsMaxSize(value);
+        this.dirs[dir].pendingTableSizes.push(value);
+      } else if (id === Setting.MAX_FRAME_SIZE && value >= DEFAULT_MAX_FRAME_SIZE && value < 1 << 24) {
+        other.maxFrameSize = value;
+      }
+    }
+  }
+
+  private onGoaway(dir: Dir, payload: Buffer): void {
+    if (payload.length < 8) return;
+    const last = payload.readUInt32BE(0) & 0x7fffffff;
+    this.ctx.count('http2.goaway');
+    // Streams the sender never processed: those the other side initiated above `last`.
+    const peerParity = dir === SERVER ? 1 : 0;
+    for (const s of [...this.streams.values()]) {
+      if (s.id > last && s.id % 2 === peerParity) this.finishIncomplete(s, 'goaway');
+    }
+  }
+
+  // --- header blocks ---
+
+  private startBlock(dir: Dir, b: Omit<PendingBlock, 'parts' | 'length' | 'tooLarge'>, fragment: Buffer, flags: number, tsNs: bigint): void {
+    const d = this.dirs[dir];
+    d.block = { ...b, parts: [], length: 0, tooLarge: false };
+    this.appendBlock(d, fragment);
+    if (flags & Flag.END_HEADERS) this.finishBlock(dir, tsNs);
+  }
+
+  private appendBlock(d: Direction, fragment: Buffer): void {
+    const b = d.block!;
+    b.length += fragment.length;
+    if (b.length > this.ctx.options.maxHeaderBytes) {
+      b.tooLarge = true;
+      b.parts = [];
+      return;
+    }
+    if (!b.tooLarge) b.parts.push(fragment);
+  }
+
+  private finishBlock(dir: Dir, tsNs: bigint): void {
+    const d = this.dirs[dir];
+    const b = d.block!;
+    d.block = undefined;
+    if (b.tooLarge) {
+      this.ctx.count('http2.header_block_too_large');
+      this.loseHeaderState(d, b.streamId);
+      return;
+    }
+    const block = b.parts.length === 1 ? b.parts[0] : Buffer.concat(b.parts);
+    let decoded;
+    try {
+      decoded = d.decoder.decode(block);
+    } catch (err) {
+      if (!(err instanceof HpackError)) throw err;
+      this.ctx.count('http2.hpack_errors');
+      this.loseHeaderState(d, b.streamId);
+      return;
+    }
+    if (b.type === FrameType.PUSH_PROMISE) {
+      this.promise(b.streamId, b.promisedId, decoded.headers, decoded.missing > 0, tsNs);
+      return;
+    }
+    const s = this.stream(b.streamId, dir, true);
+    if (!s) return;
+    if (decoded.missing > 0) {
+      s.flags.add('undecodable');
+      this.ctx.count('http2.undecodable_header_blocks');
+    }
+    if (dir === CLIENT) s.requestHeaders(decoded.headers);
+    else s.responseHeaders(decoded.headers);
+    if (b.endStream) this.endSide(s, dir);
+  }
+
+  /** A header block could not be decoded at all: its table insertions are lost, so the table is unknown from here. */
+  private loseHeaderState(d: Direction, streamId: number): void {
+    d.block = undefined;
+    d.decoder = new HpackDecoder({ known: false, maxHeaderListBytes: this.ctx.options.maxHeaderBytes });
+    d.decoder.setSettingsMaxSize(0xffffffff);
+    this.streams.get(streamId)?.flags.add('undecodable');
+  }
+
+  private promise(parentId: number, promisedId: number, headers: Array<[string, string]>, missing: boolean, tsNs: bigint): void {
+    if (promisedId === 0 || promisedId % 2 !== 0) return;
+    const s = new Http2Stream(promisedId, this.ctx.options);
+    s.promisedBy = parentId;
+    s.requestHeaders(headers);
+    s.req.ended = true;
+    s.req.firstNs = tsNs;
+    s.req.lastNs = tsNs;
+    if (missing) s.flags.add('undecodable');
+    this.track(s);
+  }
+
+  // --- streams ---
+
+  /** The stream a frame belongs to; created for new ids, undefined for closed ones. */
+  private stream(id: number, dir: Dir, isHeaders: boolean): Http2Stream | undefined {
+    if (id === 0) return undefined;
+    const s = this.streams.get(id);
+    if (s) return s;
+    const odd = id % 2 === 1;
+    if (this.closed.has(id)) {
+      // Late frames on a finished stream (a client END_STREAM after the response, a RST): dropped.
+      this.ctx.count('http2.frames_on_closed_streams');
+      return undefined;
+    }
+    const n = new Http2Stream(id, this.ctx.options);
+    // A stream whose first frame is not the client's HEADERS began before the capture did.
+    if (!(isHeaders && dir === CLIENT && odd)) n.flags.add('midstream');
+    this.track(n);
+    return n;
+  }
+
+  private track(s: Http2Stream): void {
+    if (this.streams.size >= this.ctx.options.maxPending) {
+      const oldest = this.streams.values().next().value as Http2Stream;
+      this.ctx.count('http2.stream_overflow');
+      this.finishIncomplete(oldest, 'overflow');
+    }
+    this.streams.set(s.id, s);
+  }
+
+  private endSide(s: Http2Stream, dir: Dir): void {
+    const side: MessageSide = dir === CLIENT ? s.req : s.res;
+    side.ended = true;
+    side.grpc?.framer.end();
+    // The response ending closes the exchange; a client still sending after that is ignored.
+    if (dir === SERVER) this.finish(s);
+  }
+
+  private forget(s: Http2Stream): void {
+    this.streams.delete(s.id);
+    this.closed.add(s.id);
+    if (this.closed.size > this.ctx.options.maxPending) this.closed.delete(this.closed.values().next().value as number);
+  }
+
+  private finish(s: Http2Stream): void {
+    this.forget(s);
+    if (!s.requestSeen && !s.responseSeen) {
+      // Nothing identifiable (body bytes of a stream that began before the capture).
+      this.ctx.count('http2.unidentified_streams');
+      return;
+    }
+    let kind: ExchangeRecord['kind'] = 'exchange';
+    if (s.promisedBy !== undefined) kind = 'message';
+    else if (!s.requestSeen) kind = 'orphan_response';
+    if (!s.req.ended && s.requestSeen && s.promisedBy === undefined) s.flags.add('incomplete');
+    this.ctx.count('http2.streams');
+    this.ctx.emit(s.record(kind, this.ctx.options));
+  }
+
+  /** Reset, refused by GOAWAY, or the connection ended: emit what the stream got. */
+  private finishIncomplete(s: Http2Stream, flag: string): void {
+    this.forget(s);
+    if (!s.req.ended) s.req.grpc?.framer.end();
+    if (!s.res.ended) s.res.grpc?.framer.end();
+    let kind: ExchangeRecord['kind'];
+    if (s.promisedBy !== undefined) kind = 'message';
+    else if (!s.requestSeen) {
+      if (!s.responseSeen) {
+        // Nothing identifiable (body bytes of a stream that began before the capture).
+        this.ctx.count('http2.unidentified_streams');
+        return;
+      }
+      kind = 'orphan_response';
+    } else kind = s.responseSeen ? 'exchange' : 'unanswered';
+    if (kind === 'unanswered') this.ctx.count('http2.unanswered');
+    const flags = [flag];
+    if (kind === 'exchange' && !s.res.ended) flags.push('incomplete');
+    this.ctx.emit(s.record(kind, this.ctx.options, flags));
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * One HTTP/2 stream as an observer sees it: request headers, body and
+ * trailers from the client, response headers, body and trailers from the
+ * server, and how it ended. Turns into one event (RFC 9113 §8.1).
+ */
+import type { ExchangeRecord, HandoffInit, ParseOptions } from '../types.js';
+import { BodyCapture, bodyView } from '../body.js';
+import { GrpcFramer, grpcAttributes, isGrpcContentType, type GrpcSide } from '../grpc/index.js';
+import type { HeaderList } from './hpack.js';
+
+export type Headers = Record<string, string[]>;
+
+/** gRPC messages kept per side for decoding (the counts are always whole). */
+const GRPC_KEPT_MESSAGES = 20;
+
+export class MessageSide {
+  pseudo: Record<string, string> = {};
+  headers: Headers | undefined;
+  trailers: Headers | undefined;
+  body: BodyCapture;
+  grpc: GrpcSide | undefined;
+  ended = false;
+  /** Frame bytes of this side on the wire (headers included). */
+  bytes = 0;
+  firstNs = 0n;
+  lastNs = 0n;
+
+  constructor(maxBody: number) {
+    this.body = new BodyCapture(maxBody);
+  }
+
+  touch(tsNs: bigint, frameBytes: number): void {
+    if (this.bytes === 0) this.firstNs = tsNs;
+    this.lastNs = tsNs;
+    this.bytes += frameBytes;
+  }
+}
+
+export function splitHeaders(list: HeaderList): { pseudo: Record<string, string>; headers: Headers } {
+  const pseudo: Record<string, string> = {};
+  const headers: Headers = {};
+  for (const [rawName, rawValue] of list) {
+    const name = rawName.toLowerCase();
+    // Field values are octets; HTTP/2 peers send UTF-8 in practice.
+    const value = /[\x80-\xff]/.test(rawValue) ? Buffer.from(rawValue, 'latin1').toString('utf8') : rawValue;
+    if (name.startsWith(':')) pseudo[name] = value;
+    else (headers[name] ??= []).push(value);
+  }
+  return { pseudo, headers };
+}
+
+export class Http2Stream {
+  readonly req: MessageSide;
+  readonly res: MessageSide;
+  readonly flags = new Set<string>();
+  /** 1xx status codes seen before the final response. */
+  interim: number[] = [];
+  /** Stream that carried the PUSH_PROMISE, for pushed streams. */
+  promisedBy: number | undefined;
+  /** Error code name when RST_STREAM ended it. */
+  resetBy: { side: 'client' | 'server'; code: string } | undefined;
+  /** Request head was not captured (joined mid-stream). */
+  requestSeen = false;
+  /** The request came over HTTP/1.1 before an h2c upgrade. */
+  upgraded: HandoffInit['upgradedRequest'];
+  isGrpc = false;
+
+  private readonly maxBody: number;
+
+  constructor(readonly id: number, options: ParseOptions) {
+    this.maxBody = options.maxBody;
+    this.req = new MessageSide(options.maxBody);
+    this.res = new MessageSide(options.maxBody);
+  }
+
+  /** Response headers are final (not 1xx) once seen. */
+  get responseSeen(): boolean {
+    return this.res.headers !== undefined;
+  }
+
+  requestHeaders(list: HeaderList): void {
+    const { pseudo, headers } = splitHeaders(list);
+    if (this.req.headers) {
+      this.req.trailers = headers;
+      return;
+    }
+    this.requestSeen = true;
+    this.req.pseudo = pseudo;
+    this.req.headers = headers;
+    if (isGrpcContentType(headers['content-type']?.[0])) this.startGrpc();
+  }
+
+  responseHeaders(list: HeaderList): void {
+    const { pseudo, headers } = splitHeaders(list);
+    if (this.res.headers) {
+      this.res.trailers = headers;
+      return;
+    }
+    const status = Number(pseudo[':status']);
+    if (status >= 100 && status < 200) {
+      this.interim.push(status);
+      return;
+    }
+    this.res.pseudo = pseudo;
+    this.res.headers = headers;
+    if (!this.isGrpc && isGrpcContentType(headers['content-type']?.[0])) this.startGrpc();
+    if (this.res.grpc) this.res.grpc.encoding = headers['grpc-encoding']?.[0];
+  }
+
+  private startGrpc(): void {
+    this.isGrpc = true;
+    this.req.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody), encoding: this.req.headers?.['grpc-encoding']?.[0] };
+    this.res.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody), encoding: this.res.headers?.['grpc-encoding']?.[0] };
+    // Recognised only after request bytes went by (joined mid-stream): their framing is unknown.
+    if (this.req.body.size) this.req.grpc.framer.gap();
+  }
+
+  data(side: MessageSide, payload: Buffer): void {
+    side.body.add(payload);
+    side.grpc?.framer.push(payload);
+  }
+
+  /** Builds the event; `kind` and extra flags are decided by the connection. */
+  record(kind: ExchangeRecord['kind'], options: ParseOptions, extraFlags: string[] = []): ExchangeRecord {
+    const flags = this.flags;
+    for (const f of extraFlags) flags.add(f);
+    const req = this.req;
+    const res = this.res;
+    const pseudo = req.pseudo;
+    const attrs: Record<string, unknown> = { network: { protocol: { name: 'http', version: '2' } } };
+    const http: Record<string, unknown> = {};
+    const request: Record<string, unknown> = {};
+    const up = this.upgraded;
+    let path: string | undefined;
+    if (up) {
+      request.method = up.method;
+      request.header = up.headers;
+      path = up.target;
+      attrs.url = urlOf(up.target, 'http');
+    } else if (this.requestSeen) {
+      request.method = pseudo[':method'];
+      const h = { ...req.headers };
+      if (pseudo[':authority'] !== undefined) h[':authority'] = [pseudo[':authority']];
+      request.header = h;
+      path = pseudo[':path'];
+      if (path !== undefined) attrs.url = urlOf(path, pseudo[':scheme']);
+      const ua = req.headers?.['user-agent']?.[0];
+      if (ua !== undefined) attrs.user_agent = { original: ua };
+    }
+    if (req.trailers) request.trailer = req.trailers;
+    if (!this.isGrpc || !req.grpc) {
+      const rb = bodyView(req.body, req.headers?.['content-type']?.[0], req.headers?.['content-encoding']?.[0], options.maxBody);
+      if (rb.size > 0) request.body = rb;
+      if (rb.truncated) flags.add('truncated');
+    } else if (req.body.size > 0) {
+      request.body = { size: req.body.size };
+    }
+    if (Object.keys(request).length) http.request = request;
+    if (res.headers || this.interim.length) {
+      const response: Record<string, unknown> = {};
+      if (res.headers) {
+        const status = Number(res.pseudo[':status']);
+        if (Number.isFinite(status)) response.status_code = status;
+        response.header = res.headers;
+        if (status >= 500) attrs.error = { type: String(status) };
+      }
+      if (res.trailers) response.trailer = res.trailers;
+      if (this.interim.length) response.interim = this.interim;
+      if (!this.isGrpc || !res.grpc) {
+        const bv = bodyView(res.body, res.headers?.['content-type']?.[0], res.headers?.['content-encoding']?.[0], options.maxBody);
+        if (bv.size > 0) response.body = bv;
+        if (bv.truncated) flags.add('truncated');
+      } else if (res.body.size > 0) {
+        response.body = { size: res.body.size };
+      }
+      http.response = response;
+    }
+    attrs.http = http;
+    const h2: Record<string, unknown> = { stream_id: this.id };
+    if (this.promisedBy !== undefined) h2.push_promise_stream_id = this.promisedBy;
+    if (this.resetBy) h2.reset = { by: this.resetBy.side, error_code: this.resetBy.code };
+    attrs.http2 = h2;
+    if (this.isGrpc) {
+      const trailers = res.trailers ?? (res.headers && res.headers['grpc-status'] ? res.headers : undefined);
+      const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers }, options, flags);
+      if (g.error && !attrs.error) attrs.error = g.error;
+      delete g.error;
+      Object.assign(attrs, g);
+    }
+    const startNs = up ? up.startNs : req.bytes ? req.firstNs : res.firstNs;
+    const endNs = res.bytes ? (res.lastNs > req.lastNs ? res.lastNs : req.lastNs) : req.lastNs || startNs;
+    const rec: ExchangeRecord = { kind, startNs, endNs: endNs < startNs ? startNs : endNs, attributes: attrs };
+    const reqBytes = (up?.requestBytes ?? 0) + req.bytes;
+    if (reqBytes || kind !== 'orphan_response') rec.requestBytes = reqBytes;
+    if (res.bytes) rec.responseBytes = res.bytes;
+    if (flags.size) rec.flags = [...flags];
+    return rec;
+  }
+}
+
+function urlOf(target: string, scheme: string | undefined): Record<string, unknown> {
+  const url: Record<string, unknown> = {};
+  let path = target;
+  const abs = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/[^/?#]*/.exec(target);
+  if (abs) {
+    url.full = target;
+    url.scheme = abs[1].toLowerCase();
+    path = target.slice(abs[0].length) || '/';
+  } else if (scheme) {
+    url.scheme = scheme;
+  }
+  const q = path.indexOf('?');
+  url.path = q === -1 ? path : path.slice(0, q);
+  if (q !== -1) url.query = path.slice(q + 1);
+  return url;
+}

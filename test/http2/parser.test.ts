@@ -1,0 +1,293 @@
+// HTTP/2 connection parsing with hand-built frames: stitching, CONTINUATION,
+// padding, trailers, gRPC framing, resets, push, upgrade and mid-stream joins.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { Http2Parser } from '../../packages/protocols/src/http2/parser.js';
+import { HpackEncoder } from '../../packages/protocols/src/http2/hpack.js';
+import { detectHttp2 } from '../../packages/protocols/src/http2/index.js';
+import { fakeContext } from '../helpers/fake-parser-context.js';
+import { PREFACE, frame, grpcMessage, pbField, settings } from '../helpers/http2-frames.js';
+
+const DATA = 0, HEADERS = 1, PRIORITY = 2, RST = 3, PUSH = 5, PING = 6, GOAWAY = 7, WINDOW = 8, CONT = 9;
+const END_STREAM = 1, END_HEADERS = 4, PADDED = 8, PRIO = 0x20;
+
+function simpleConversation() {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const stream1 = [
+    frame(HEADERS, END_HEADERS, 1, ce.encode([[':method', 'POST'], [':scheme', 'http'], [':path', '/submit?x=1'], [':authority', 'example.test'], ['content-type', 'application/json'], ['user-agent', 'hand/1']])),
+    frame(DATA, 0, 1, Buffer.from('{"a":')),
+    frame(DATA, END_STREAM, 1, Buffer.from('1}')),
+  ];
+  const client = Buffer.concat([
+    PREFACE,
+    settings([[1, 4096], [4, 65535]]),
+    stream1[0],
+    stream1[1],
+    frame(WINDOW, 0, 0, Buffer.from([0, 0, 1, 0])),
+    stream1[2],
+    frame(HEADERS, END_HEADERS | END_STREAM, 3, ce.encode([[':method', 'GET'], [':scheme', 'http'], [':path', '/two'], [':authority', 'example.test']])),
+    frame(PING, 0, 0, Buffer.alloc(8)),
+  ]);
+  const server = Buffer.concat([
+    settings([[3, 100]]),
+    settings([], true),
+    frame(HEADERS, END_HEADERS, 3, se.encode([[':status', '404'], ['content-type', 'text/plain']])),
+    frame(DATA, END_STREAM, 3, Buffer.from('nope')),
+    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '201'], ['content-type', 'text/plain']])),
+    frame(DATA, END_STREAM, 1, Buffer.from('created')),
+  ]);
+  return { client, server, stream1Bytes: stream1.reduce((n, f) => n + f.length, 0) };
+}
+
+function check(records: ReturnType<typeof fakeContext>['records']) {
+  assert.equal(records.length, 2);
+  const [a, b] = records;
+  assert.equal(a.kind, 'exchange');
+  const h3 = a.attributes.http as any;
+  assert.equal((a.attributes.http2 as any).stream_id, 3);
+  assert.equal(h3.request.method, 'GET');
+  assert.equal((a.attributes.url as any).path, '/two');
+  assert.equal(h3.response.status_code, 404);
+  assert.equal(h3.response.body.content, 'nope');
+  const h1 = b.attributes.http as any;
+  assert.equal((b.attributes.http2 as any).stream_id, 1);
+  assert.equal(h1.request.method, 'POST');
+  assert.deepEqual(b.attributes.url, { scheme: 'http', path: '/submit', query: 'x=1' });
+  assert.deepEqual(h1.request.header[':authority'], ['example.test']);
+  assert.deepEqual(b.attributes.user_agent, { original: 'hand/1' });
+  assert.equal(h1.request.body.content, '{"a":1}');
+  assert.equal(h1.response.status_code, 201);
+  assert.equal(h1.response.body.content, 'created');
+  assert.deepEqual(b.attributes.network, { protocol: { name: 'http', version: '2' } });
+  assert.equal(b.flags, undefined);
+}
+
+test('prior knowledge: two streams stitched by id, split at every offset', () => {
+  const { client, server, stream1Bytes } = simpleConversation();
+  for (let cut = 0; cut <= client.length; cut += 1) {
+    const ctx = fakeContext();
+    const p = new Http2Parser(ctx);
+    p.data(0, client.subarray(0, cut), 1n);
+    p.data(0, client.subarray(cut), 2n);
+    const sc = Math.min(cut, server.length);
+    p.data(1, server.subarray(0, sc), 3n);
+    p.data(1, server.subarray(sc), 4n);
+    check(ctx.records);
+    assert.deepEqual(ctx.abandoned, []);
+  }
+  // One byte at a time.
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  for (let i = 0; i < client.length; i++) p.data(0, client.subarray(i, i + 1), BigInt(i));
+  for (let i = 0; i < server.length; i++) p.data(1, server.subarray(i, i + 1), BigInt(1000 + i));
+  check(ctx.records);
+  assert.equal(ctx.records[1].requestBytes, stream1Bytes);
+});
+
+test('CONTINUATION, padding and priority fields', () => {
+  const e = new HpackEncoder();
+  const block = e.encode([[':method', 'GET'], [':scheme', 'https'], [':path', '/long'], [':authority', 'a.test'], ['x-big', 'y'.repeat(300)]]);
+  const padded = Buffer.concat([Buffer.from([7]), Buffer.from([0x80, 0, 0, 0, 16]), block.subarray(0, 10), Buffer.alloc(7)]);
+  const client = Buffer.concat([
+    PREFACE,
+    frame(HEADERS, PADDED | PRIO | END_STREAM, 5, padded),
+    frame(CONT, 0, 5, block.subarray(10, 200)),
+    frame(CONT, END_HEADERS, 5, block.subarray(200)),
+    frame(PRIORITY, 0, 5, Buffer.from([0, 0, 0, 0, 9])),
+  ]);
+  const se = new HpackEncoder();
+  const server = Buffer.concat([
+    frame(HEADERS, END_HEADERS, 5, se.encode([[':status', '200']])),
+    frame(DATA, PADDED, 5, Buffer.concat([Buffer.from([3]), Buffer.from('abc'), Buffer.alloc(3)])),
+    frame(DATA, PADDED | END_STREAM, 5, Buffer.concat([Buffer.from([0]), Buffer.from('def')])),
+  ]);
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, client, 1n);
+  p.data(1, server, 2n);
+  assert.equal(ctx.records.length, 1);
+  const http = ctx.records[0].attributes.http as any;
+  assert.equal(http.request.header['x-big'][0], 'y'.repeat(300));
+  assert.equal(http.response.body.content, 'abcdef');
+  assert.equal(http.response.body.size, 6);
+});
+
+test('gRPC: messages across frames, gzip, trailers, wire decode', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const m1 = Buffer.concat([pbField(1, 'alice@example.com'), pbField(2, 42), pbField(3, Buffer.concat([pbField(1, 'nested')]))]);
+  const m2 = gzipSync(pbField(1, 'second'));
+  const body = Buffer.concat([grpcMessage(m1), grpcMessage(m2, true)]);
+  const client = Buffer.concat([
+    PREFACE,
+    frame(HEADERS, END_HEADERS, 1, ce.encode([[':method', 'POST'], [':scheme', 'http'], [':path', '/pkg.Users/Find'], [':authority', 'x'], ['content-type', 'application/grpc'], ['grpc-encoding', 'gzip'], ['te', 'trailers']])),
+    frame(DATA, 0, 1, body.subarray(0, 3)),
+    frame(DATA, 0, 1, body.subarray(3, 20)),
+    frame(DATA, END_STREAM, 1, body.subarray(20)),
+  ]);
+  const server = Buffer.concat([
+    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc']])),
+    frame(DATA, 0, 1, grpcMessage(pbField(5, 'ok'))),
+    frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['grpc-status', '5'], ['grpc-message', 'user%20not%20found']])),
+  ]);
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, client, 1n);
+  p.data(1, server, 2n);
+  assert.equal(ctx.records.length, 1);
+  const a = ctx.records[0].attributes as any;
+  assert.deepEqual(a.rpc, { system: 'grpc', service: 'pkg.Users', method: 'Find', grpc: { status_code: 5 } });
+  assert.deepEqual(a.error, { type: 'NOT_FOUND' });
+  assert.equal(a.grpc.status_message, 'user not found');
+  assert.equal(a.grpc.request.message_count, 2);
+  assert.equal(a.grpc.request.message_bytes, m1.length + m2.length);
+  assert.deepEqual(a.grpc.request.messages[0].fields, { 1: 'alice@example.com', 2: 42, 3: { 1: 'nested' } });
+  assert.equal(a.grpc.request.messages[1].compressed, true);
+  assert.deepEqual(a.grpc.request.messages[1].fields, { 1: 'second' });
+  assert.deepEqual(a.grpc.response.messages[0].fields, { 5: 'ok' });
+  assert.deepEqual(a.http.response.trailer['grpc-status'], ['5']);
+});
+
+test('gRPC trailers-only response carries the status in the headers', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc+proto']]))]), 1n);
+  p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', '12']])), 2n);
+  const a = ctx.records[0].attributes as any;
+  assert.equal(a.rpc.grpc.status_code, 12);
+  assert.equal(a.grpc.status, 'UNIMPLEMENTED');
+});
+
+test('RST_STREAM and GOAWAY end streams with a flag; close ends the rest', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const req = (id: number, path: string) => frame(HEADERS, END_HEADERS | END_STREAM, id, ce.encode([[':method', 'GET'], [':path', path]]));
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, req(1, '/a'), req(3, '/b'), req(5, '/c'), req(7, '/d')]), 1n);
+  p.data(1, frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])), 2n);
+  p.data(0, frame(RST, 0, 1, Buffer.from([0, 0, 0, 8])), 3n);
+  const goaway = Buffer.alloc(8);
+  goaway.writeUInt32BE(3, 0);
+  p.data(1, frame(GOAWAY, 0, 0, goaway), 4n);
+  p.close('fin', 5n);
+  const byStream = Object.fromEntries(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r]));
+  assert.equal(byStream[1].kind, 'exchange');
+  assert.deepEqual(byStream[1].flags, ['reset', 'incomplete']);
+  assert.deepEqual((byStream[1].attributes.http2 as any).reset, { by: 'client', error_code: 'CANCEL' });
+  assert.deepEqual([byStream[5].kind, byStream[5].flags], ['unanswered', ['goaway']]);
+  assert.deepEqual([byStream[7].kind, byStream[7].flags], ['unanswered', ['goaway']]);
+  assert.deepEqual([byStream[3].kind, byStream[3].flags], ['unanswered', ['closed']]);
+});
+
+test('server push is recorded as a message with its promised request', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':path', '/']]))]), 1n);
+  const promised = Buffer.concat([Buffer.from([0, 0, 0, 2]), se.encode([[':method', 'GET'], [':path', '/style.css'], [':scheme', 'http'], [':authority', 'x']])]);
+  p.data(1, Buffer.concat([
+    frame(PUSH, END_HEADERS, 1, promised),
+    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])),
+    frame(DATA, END_STREAM, 1, Buffer.from('<html>')),
+    frame(HEADERS, END_HEADERS, 2, se.encode([[':status', '200'], ['content-type', 'text/css']])),
+    frame(DATA, END_STREAM, 2, Buffer.from('body{}')),
+  ]), 2n);
+  assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.http2 as any).stream_id]), [['exchange', 1], ['message', 2]]);
+  const pushed = ctx.records[1].attributes as any;
+  assert.equal(pushed.url.path, '/style.css');
+  assert.equal(pushed.http2.push_promise_stream_id, 1);
+  assert.equal(pushed.http.response.body.content, 'body{}');
+});
+
+test('h2c upgrade: stream 1 answers the HTTP/1.1 request handed over', () => {
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx, {
+    upgradedRequest: { method: 'GET', target: '/humans.txt', authority: 'h.test', headers: { host: ['h.test'] }, startNs: 10n, requestBytes: 120 },
+  });
+  p.data(0, Buffer.concat([PREFACE, settings()]), 20n);
+  p.data(1, Buffer.concat([settings(), frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])), frame(DATA, END_STREAM, 1, Buffer.from('hi'))]), 30n);
+  assert.equal(ctx.records.length, 1);
+  const r = ctx.records[0];
+  assert.equal(r.kind, 'exchange');
+  assert.equal(r.startNs, 10n);
+  assert.equal(r.requestBytes, 120);
+  assert.equal((r.attributes.url as any).path, '/humans.txt');
+  assert.equal((r.attributes.http as any).response.status_code, 200);
+});
+
+test('mid-stream join: frames found mid-buffer, unseen table entries flagged undecodable, then recovery', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const big = 'q'.repeat(1000);
+  // Before the capture: both sides built dynamic table state the observer never sees.
+  ce.encode([[':method', 'GET'], [':path', '/before'], [':authority', 'secret.test'], ['cookie', 'sid=1']]);
+  se.encode([[':status', '200'], ['server', 'hidden']]);
+  const client = Buffer.concat([
+    Buffer.from('tail of an earlier frame'),
+    frame(HEADERS, END_HEADERS | END_STREAM, 41, ce.encode([[':method', 'GET'], [':path', '/after'], [':authority', 'secret.test'], ['cookie', 'sid=1']])),
+    frame(HEADERS, END_HEADERS | END_STREAM, 43, ce.encode([[':method', 'GET'], [':path', '/fill'], ['x-1', big], ['x-2', big], ['x-3', big], ['x-4', big]])),
+    frame(HEADERS, END_HEADERS | END_STREAM, 45, ce.encode([[':method', 'GET'], [':path', '/fill'], ['x-4', big], ['x-3', big]])),
+  ]);
+  const server = Buffer.concat([
+    frame(DATA, END_STREAM, 39, Buffer.from('end of earlier response')),
+    frame(HEADERS, END_HEADERS | END_STREAM, 41, se.encode([[':status', '200'], ['server', 'hidden']])),
+    frame(HEADERS, END_HEADERS | END_STREAM, 43, se.encode([[':status', '204']])),
+    frame(HEADERS, END_HEADERS | END_STREAM, 45, se.encode([[':status', '204']])),
+  ]);
+  const ctx = fakeContext({}, { midstream: true });
+  const p = new Http2Parser(ctx);
+  p.data(0, client, 1n);
+  p.data(1, server, 2n);
+  p.close('end', 3n);
+  const byStream = Object.fromEntries(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r]));
+  const s41 = byStream[41];
+  assert.ok(s41.flags!.includes('undecodable'));
+  const h41 = s41.attributes.http as any;
+  assert.equal(h41.request.method, 'GET'); // static entry: still decodable
+  assert.equal(h41.request.header.cookie, undefined); // dynamic entry never seen: absent, not guessed
+  assert.equal((s41.attributes.url as any).path, '/after'); // literal: decodable
+  assert.equal(h41.response.header.server, undefined);
+  assert.equal(byStream[43].flags, undefined);
+  assert.equal(byStream[45].flags, undefined);
+  assert.equal((byStream[45].attributes.http as any).request.header['x-4'][0], big);
+  // The DATA of stream 39 alone identifies nothing: counted, not emitted.
+  assert.equal(byStream[39], undefined);
+  assert.equal(ctx.counts.get('http2.unidentified_streams'), 1);
+});
+
+test('a gap makes the table unknown and the parser resynchronises on frame headers', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const reqs = [1, 3, 5].map((id) => frame(HEADERS, END_HEADERS | END_STREAM, id, ce.encode([[':method', 'GET'], [':path', `/p${id}`]])));
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, reqs[0]]), 1n);
+  p.gap(0, reqs[1].length, 2n);
+  p.data(0, reqs[2], 3n);
+  p.data(0, frame(PING, 0, 0, Buffer.alloc(8)), 4n);
+  const resp = (id: number) => frame(HEADERS, END_HEADERS | END_STREAM, id, se.encode([[':status', '200']]));
+  p.data(1, Buffer.concat([resp(1), resp(3), resp(5)]), 5n);
+  p.close('end', 6n);
+  const kinds = ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r.kind]);
+  assert.deepEqual(kinds, [[1, 'exchange'], [3, 'orphan_response'], [5, 'exchange']]);
+  // /p5's path was a literal: decodable; :method GET is static.
+  assert.equal((ctx.records[2].attributes.url as any).path, '/p5');
+});
+
+test('detection: preface, partial preface, frame chains, and not HTTP/2', () => {
+  assert.deepEqual(detectHttp2(PREFACE, 0), { sender: 'client' });
+  assert.equal(detectHttp2(PREFACE.subarray(0, 10), 0), 'more');
+  const se = new HpackEncoder();
+  const serverHead = Buffer.concat([settings([[3, 100]]), frame(WINDOW, 0, 0, Buffer.from([0, 0, 1, 0])), frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']]))]);
+  assert.deepEqual(detectHttp2(serverHead, 1), { sender: 'server', confidence: 0.7 });
+  assert.equal(detectHttp2(serverHead.subarray(0, 20), 1), 'more');
+  assert.equal(detectHttp2(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n'), 0), null);
+  assert.equal(detectHttp2(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]), 0), null);
+});
