@@ -8,12 +8,16 @@ import { http2Module } from './http2/index.js';
 import { dnsModule, dnsTcpModule } from './dns/index.js';
 import { http1Module } from './http1/index.js';
 import { postgresqlModule } from './postgresql/index.js';
+import { redisModule } from './redis/index.js';
+import { kafkaModule } from './kafka/index.js';
 
 export const protocolModules: ProtocolModule[] = [
   // one entry per module: import it above and add it here
   http2Module,
   http1Module,
   postgresqlModule,
+  redisModule,
+  kafkaModule,
   dnsModule, dnsTcpModule,
 ];
 

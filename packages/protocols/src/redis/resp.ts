@@ -186,12 +186,14 @@ export class RespReader {
   }
 
   private line(buf: Buffer, s: number, e: number, tsNs: bigint): void {
-    if (this.inline && this.stack.length === 0 && this.attrs.length === 0 && buf[s] !== ARRAY) {
-      if (s === e) {
-        // Redis ignores empty lines between inline commands.
-        this.resetMessage();
-        return;
-      }
+    const topLevel = this.stack.length === 0 && this.attrs.length === 0;
+    if (topLevel && s === e) {
+      // Redis ignores empty lines between inline commands; some servers and
+      // proxies also end replies with a stray newline. Neither is a message.
+      this.resetMessage();
+      return;
+    }
+    if (this.inline && topLevel && buf[s] !== ARRAY) {
       this.complete(inlineCommand(buf, s, e), tsNs);
       return;
     }
