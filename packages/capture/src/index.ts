@@ -1,1 +1,15 @@
-export {};
+export { main, program } from './cli.js';
+export { Capture, chooseBuffer, directionsFor, type CaptureOptions, type CaptureSummary, type InterfaceCounters } from './capture.js';
+export { LoadedProgram, CaptureError, OBJECT_PATH, type BufferKind, type ProgramOptions } from './program.js';
+export { libbpf, LibbpfMissingError, type Libbpf } from './libbpf.js';
+export { testRun } from './test-run.js';
+export { parseHost, parsePort, parseProtocol, NO_FILTERS, FilterError, type Filters, type HostPrefix } from './filters.js';
+export { describeInterface, listInterfaces, resolveInterfaces, NoSuchInterfaceError, type NetInterface } from './interfaces.js';
+export { InterfaceHooks, removeStale, PRIORITY } from './hooks.js';
+export { listFilters, hasClsact, PARENT_INGRESS, PARENT_EGRESS, type TcFilter } from './netlink.js';
+export { MonotonicToWall } from './clock.js';
+export { BlockSink } from './sink.js';
+export { PANO_PEN, RecordType, encodeLossRecord, decodeLossRecord, LOSS_RECORD_SIZE, type LossRecord } from './frames.js';
+export * from './layout.js';
+export { openRecords, type RecordSource, type OnRecord } from './records.js';
+export { missingCapabilities, effectiveCapabilities } from './privileges.js';

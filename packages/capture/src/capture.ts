@@ -1,0 +1,328 @@
+/**
+ * A live capture: loads the classifier, hooks the interfaces, drains the ring
+ * (or perf) buffer into pcapng blocks, reports kernel-counted loss, and on
+ * stop detaches everything and flushes.
+ */
+import { release } from 'node:os';
+import { PcapngWriter } from '@panopticon/pcap';
+import { BPF_MAP_TYPE_RINGBUF, libbpf, type Libbpf } from './libbpf.js';
+import { openRecords, type RecordSource } from './records.js';
+import { CaptureError, LoadedProgram, type BufferKind } from './program.js';
+import { InterfaceHooks, removeStale, type Direction, type StaleCleanup } from './hooks.js';
+import { MonotonicToWall } from './clock.js';
+import { RECORD, Stat } from './layout.js';
+import { encodeLossRecord, PANO_PEN } from './frames.js';
+import type { Filters } from './filters.js';
+import type { NetInterface } from './interfaces.js';
+import type { BlockSink } from './sink.js';
+
+export interface CaptureOptions {
+  interfaces: NetInterface[];
+  filters: Filters;
+  snaplen: number;
+  buffer: 'auto' | BufferKind;
+  /** Ring buffer bytes (ringbuf), or the total over all CPUs (perf). */
+  ringSize: number;
+  /** Where pcapng goes; none for the smoke test. */
+  sink?: BlockSink;
+  /** Stop after this many packets. */
+  count?: number;
+  /** Interface Statistics Blocks every this many ms (and at the end); 0: only at the end. */
+  statsIntervalMs: number;
+  /** Sees each captured packet (after it went to the sink). */
+  onPacket?(iface: NetInterface, data: Buffer, direction: number): void;
+  application?: string;
+}
+
+export interface InterfaceCounters {
+  name: string;
+  seen: bigint;
+  matched: bigint;
+  captured: bigint;
+  dropBuffer: bigint;
+  dropCopy: bigint;
+  truncated: bigint;
+  delivered: number;
+}
+
+export interface CaptureSummary {
+  buffer: BufferKind;
+  packets: number;
+  lost: bigint;
+  interfaces: InterfaceCounters[];
+  stale: StaleCleanup;
+  problems: string[];
+}
+
+/** Which directions to hook: on loopback every packet passes egress and then ingress, so only ingress (ADR 0301). */
+export function directionsFor(iface: NetInterface): Direction[] {
+  return iface.loopback ? ['ingress'] : ['ingress', 'egress'];
+}
+
+const STATS_POLL_MS = 1000;
+const IDLE_MAX_MS = 8;
+
+export class Capture {
+  readonly lib: Libbpf;
+  readonly program: LoadedProgram;
+  private readonly hooks: InterfaceHooks[] = [];
+  private readonly writer = new PcapngWriter();
+  private readonly clock = new MonotonicToWall();
+  private readonly delivered: number[];
+  private readonly lostSoFar: bigint[];
+  private readonly startNs: bigint;
+  private lastLossCheckNs: bigint;
+  private source: RecordSource | undefined;
+  private batch: { ts: bigint; block: Buffer; slot: number; dir: number; data: Buffer }[] = [];
+  private pollTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private isbTimer: NodeJS.Timeout | undefined;
+  private idleMs = 1;
+  private packets = 0;
+  private stopped = false;
+  private readonly stale: StaleCleanup;
+  private readonly doneWaiters: ((s: CaptureSummary) => void)[] = [];
+  private summary: CaptureSummary | undefined;
+
+  constructor(private readonly opts: CaptureOptions) {
+    this.lib = libbpf();
+    if (opts.interfaces.length === 0) throw new CaptureError('no interface to capture on');
+    this.stale = removeStale(this.lib);
+    const buffer = chooseBuffer(this.lib, opts.buffer);
+    this.program = LoadedProgram.load({ buffer, snaplen: opts.snaplen, ringSize: opts.ringSize, filters: opts.filters });
+    this.delivered = opts.interfaces.map(() => 0);
+    this.lostSoFar = opts.interfaces.map(() => 0n);
+    this.startNs = this.clock.wall(MonotonicToWall.monotonicNow());
+    this.lastLossCheckNs = this.startNs;
+    try {
+      this.writeHeader();
+      this.openSource();
+      opts.interfaces.forEach((iface, slot) => this.program.setInterface(iface.ifindex, slot, iface.l3Offset));
+      for (const iface of opts.interfaces) {
+        const h = new InterfaceHooks(this.lib, iface);
+        this.hooks.push(h);
+        h.attach((d) => this.program.programFd(d), directionsFor(iface));
+      }
+    } catch (e) {
+      this.teardown();
+      throw e;
+    }
+    this.opts.sink?.flush();
+    this.schedulePoll(0);
+    this.statsTimer = setInterval(() => this.checkLoss(), STATS_POLL_MS);
+    if (opts.statsIntervalMs > 0) this.isbTimer = setInterval(() => this.writeStatistics(), opts.statsIntervalMs);
+  }
+
+  get buffer(): BufferKind {
+    return this.program.buffer;
+  }
+
+  /** Resolves when the capture has stopped (count reached, sink closed, or stop()). */
+  done(): Promise<CaptureSummary> {
+    if (this.summary) return Promise.resolve(this.summary);
+    return new Promise((resolve) => this.doneWaiters.push(resolve));
+  }
+
+  /** Detaches, drains what the kernel already queued, writes final statistics and flushes. */
+  stop(): CaptureSummary {
+    if (this.summary) return this.summary;
+    this.stopped = true;
+    for (const t of [this.pollTimer, this.statsTimer, this.isbTimer]) {
+      if (t) {
+        clearTimeout(t as NodeJS.Timeout);
+        clearInterval(t as NodeJS.Timeout);
+        clearImmediate(t as NodeJS.Immediate);
+      }
+    }
+    const problems: string[] = [];
+    for (const h of this.hooks) problems.push(...h.detach());
+    // Nothing new can arrive now; take what is queued (bounded: the buffer is finite).
+    if (!this.countReached() && this.source) {
+      for (let i = 0; i < 1000 && this.source.consume() > 0; i++) this.emitBatch();
+      this.emitBatch();
+    }
+    this.checkLoss();
+    this.writeStatistics();
+    this.opts.sink?.flush();
+    const interfaces = this.counters();
+    this.summary = {
+      buffer: this.program.buffer,
+      packets: this.packets,
+      lost: interfaces.reduce((a, c) => a + c.dropBuffer + c.dropCopy, 0n),
+      interfaces,
+      stale: this.stale,
+      problems: [...this.stale.problems, ...problems],
+    };
+    if (this.opts.sink?.error) this.summary.problems.push(this.opts.sink.error);
+    this.teardown();
+    for (const w of this.doneWaiters.splice(0)) w(this.summary);
+    return this.summary;
+  }
+
+  counters(): InterfaceCounters[] {
+    return this.opts.interfaces.map((iface, slot) => {
+      const s = this.program.readStats(slot);
+      return {
+        name: iface.name,
+        seen: s[Stat.SEEN],
+        matched: s[Stat.MATCHED],
+        captured: s[Stat.CAPTURED],
+        dropBuffer: s[Stat.DROP_BUFFER],
+        dropCopy: s[Stat.DROP_COPY],
+        truncated: s[Stat.TRUNCATED],
+        delivered: this.delivered[slot],
+      };
+    });
+  }
+
+  private teardown(): void {
+    for (const h of this.hooks) h.detach();
+    this.source?.free();
+    this.source = undefined;
+    this.program?.close();
+  }
+
+  private writeHeader(): void {
+    const sink = this.opts.sink;
+    if (!sink) return;
+    sink.push(this.writer.sectionHeader({ application: this.opts.application ?? 'pano-capture', os: osName() }));
+    for (const iface of this.opts.interfaces) {
+      const { block } = this.writer.interfaceDescription({
+        linkType: iface.linkType!,
+        snapLen: this.program.snaplen,
+        name: iface.name,
+        description: `tc ${directionsFor(iface).join('+')} on ${iface.name}`,
+        tsResolNs: true,
+      });
+      sink.push(block);
+    }
+  }
+
+  private openSource(): void {
+    this.source = openRecords(this.program, (rec) => this.onRecord(rec), this.opts.ringSize);
+  }
+
+  /** Called by libbpf for each record; copies it out of the shared buffer at once. */
+  private onRecord(rec: Buffer): number {
+    if (this.countReached()) return -1;
+    const capLen = rec.readUInt32LE(RECORD.CAP_LEN);
+    if (RECORD.SIZE + capLen > rec.length) return 0; // cannot happen with our program
+    const slot = rec.readUInt16LE(RECORD.SLOT);
+    if (slot >= this.opts.interfaces.length) return 0;
+    const ts = this.clock.wall(rec.readBigUInt64LE(RECORD.TS_NS));
+    const dir = rec[RECORD.DIRECTION];
+    const data = rec.subarray(RECORD.SIZE, RECORD.SIZE + capLen);
+    const block = this.opts.sink
+      ? this.writer.enhancedPacket({ interfaceId: slot, tsNs: ts, data, originalLength: rec.readUInt32LE(RECORD.ORIG_LEN), flags: dir })
+      : EMPTY;
+    this.batch.push({ ts, block, slot, dir, data: this.opts.onPacket ? Buffer.from(data) : EMPTY });
+    this.packets++;
+    this.delivered[slot]++;
+    return 0;
+  }
+
+  /** Writes the records of one drain in timestamp order (perf buffers are per CPU, so a drain interleaves CPUs). */
+  private emitBatch(): void {
+    const b = this.batch;
+    if (b.length === 0) return;
+    this.batch = [];
+    let sorted = true;
+    for (let i = 1; i < b.length && sorted; i++) if (b[i].ts < b[i - 1].ts) sorted = false;
+    if (!sorted) b.sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
+    const sink = this.opts.sink;
+    for (const r of b) {
+      if (sink) sink.push(r.block);
+      this.opts.onPacket?.(this.opts.interfaces[r.slot], r.data, r.dir);
+    }
+  }
+
+  private countReached(): boolean {
+    return this.opts.count !== undefined && this.packets >= this.opts.count;
+  }
+
+  private schedulePoll(delayMs: number): void {
+    if (this.stopped) return;
+    const tick = () => {
+      if (this.stopped || !this.source) return;
+      const n = this.source.consume();
+      this.emitBatch();
+      this.opts.sink?.flush();
+      if (this.countReached() || this.opts.sink?.closed) {
+        this.stop();
+        return;
+      }
+      this.idleMs = n > 0 ? 0 : Math.min(IDLE_MAX_MS, Math.max(1, this.idleMs * 2));
+      this.schedulePoll(this.idleMs);
+    };
+    this.pollTimer = delayMs === 0 ? setImmediate(tick) : setTimeout(tick, delayMs);
+  }
+
+  /** Emits a loss record for every interface whose kernel drop counters grew since the last check. */
+  private checkLoss(): void {
+    this.clock.resample();
+    const now = this.clock.wall(MonotonicToWall.monotonicNow());
+    const sink = this.opts.sink;
+    this.opts.interfaces.forEach((_iface, slot) => {
+      const s = this.program.readStats(slot);
+      const lost = s[Stat.DROP_BUFFER] + s[Stat.DROP_COPY];
+      const prev = this.lostSoFar[slot];
+      if (lost > prev) {
+        this.lostSoFar[slot] = lost;
+        sink?.push(
+          this.writer.custom({
+            pen: PANO_PEN,
+            copyable: true,
+            data: encodeLossRecord({
+              interfaceId: slot,
+              startNs: this.lastLossCheckNs,
+              endNs: now,
+              lost: lost - prev,
+              totalLost: lost,
+            }),
+          }),
+        );
+      }
+    });
+    this.lastLossCheckNs = now;
+    sink?.flush();
+  }
+
+  private writeStatistics(): void {
+    const sink = this.opts.sink;
+    if (!sink) return;
+    const now = this.clock.wall(MonotonicToWall.monotonicNow());
+    this.opts.interfaces.forEach((_iface, slot) => {
+      const s = this.program.readStats(slot);
+      sink.push(
+        this.writer.interfaceStatistics({
+          interfaceId: slot,
+          tsNs: now,
+          startNs: this.startNs,
+          endNs: now,
+          ifRecv: s[Stat.SEEN],
+          filterAccept: s[Stat.MATCHED],
+          osDrop: s[Stat.DROP_BUFFER] + s[Stat.DROP_COPY],
+          usrDeliv: BigInt(this.delivered[slot]),
+        }),
+      );
+    });
+    sink.flush();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function osName(): string {
+  return `Linux ${release()}`;
+}
+
+/** auto: the ring buffer where the kernel has it (5.8+), else the perf event array. */
+export function chooseBuffer(lib: Libbpf, wanted: 'auto' | BufferKind): BufferKind {
+  if (wanted === 'perf') return 'perf';
+  const hasRing = lib.probeMapType(BPF_MAP_TYPE_RINGBUF) === 1;
+  if (wanted === 'ringbuf') {
+    if (!hasRing) throw new CaptureError('this kernel lacks the BPF ring buffer (Linux 5.8 or later); use --buffer perf');
+    return 'ringbuf';
+  }
+  return hasRing ? 'ringbuf' : 'perf';
+}

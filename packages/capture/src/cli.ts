@@ -1,0 +1,201 @@
+/**
+ * pano-capture: options to a Capture, a summary on stderr at exit.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseCount, parseDuration, parseList, parseSize, runMain, UserError } from '@panopticon/cli';
+import { Capture, type CaptureSummary } from './capture.js';
+import { FilterError, parseHost, parsePort, parseProtocol, type Filters } from './filters.js';
+import { NoSuchInterfaceError, resolveInterfaces, type NetInterface } from './interfaces.js';
+import { LibbpfMissingError } from './libbpf.js';
+import { CaptureError } from './program.js';
+import { BlockSink } from './sink.js';
+import { missingCapabilities } from './privileges.js';
+import { doctor } from './doctor.js';
+import { smokeTest } from './smoke.js';
+import { MAX_SNAPLEN } from './layout.js';
+import { libbpf } from './libbpf.js';
+import { removeStale } from './hooks.js';
+
+const NAME = 'pano-capture';
+
+function version(): string {
+  try {
+    return JSON.parse(readFileSync(resolve(import.meta.dirname, '../package.json'), 'utf8')).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const EXAMPLES = `
+Examples:
+  sudo pano-capture -i lo | pano-parse            HTTP events from live loopback traffic
+  sudo pano-capture -i eth0 --port 443 -w x.pcapng  save a capture (mode 0600)
+  sudo pano-capture -i lo,eth0 --host 10.0.0.0/8 --proto tcp -c 1000
+  sudo pano-capture -i any --duration 30s > all.pcapng
+  sudo pano-capture --smoke-test -i lo            check that capture works here
+  pano-capture --doctor                           what this machine supports, and why not
+
+Output is pcapng: one Interface Description Block per interface, Enhanced
+Packet Blocks with direction flags, Interface Statistics Blocks with the
+kernel's drop counts, and loss records (pano-frames(5)). On loopback each
+packet is captured once, on ingress.`;
+
+interface Opts {
+  interface: string[];
+  port: string[];
+  host: string[];
+  proto: string[];
+  snaplen: number;
+  buffer: 'auto' | 'ringbuf' | 'perf';
+  ringSize: number;
+  write?: string;
+  count?: number;
+  duration?: number;
+  statsInterval: number;
+  smokeTest?: boolean;
+  doctor?: boolean;
+  cleanup?: boolean;
+  quiet?: boolean;
+}
+
+function parseSnaplen(v: string): number {
+  const n = parseCount(v);
+  if (n < 1 || n > MAX_SNAPLEN) throw new InvalidArgumentError(`must be 1-${MAX_SNAPLEN}`);
+  return n;
+}
+
+function parseRingSize(v: string): number {
+  const n = parseSize(v);
+  if (n < 4096 || (n & (n - 1)) !== 0) throw new InvalidArgumentError('must be a power of two, at least 4k (e.g. 8M)');
+  return n;
+}
+
+export function program(): Command {
+  return new Command(NAME)
+    .description('Capture packets with an eBPF TC classifier and write them as pcapng.')
+    .version(version())
+    .option('-i, --interface <names>', 'interface to capture on; repeatable or comma list; "any" = every interface that is up', parseList, [])
+    .option('--port <port>', 'only packets with this TCP/UDP source or destination port; repeatable or comma list', parseList, [])
+    .option('--host <addr[/prefix]>', 'only packets from or to this IPv4/IPv6 address or CIDR; repeatable or comma list', parseList, [])
+    .option('--proto <tcp|udp>', 'only these transport protocols; repeatable or comma list', parseList, [])
+    .option('-s, --snaplen <bytes>', `bytes kept per packet (the original length is recorded), 1-${MAX_SNAPLEN}`, parseSnaplen, MAX_SNAPLEN)
+    .addOption(new Option('--buffer <kind>', 'kernel-to-user buffer: ring buffer (Linux 5.8+) or perf event array').choices(['auto', 'ringbuf', 'perf']).default('auto'))
+    .option('--ring-size <bytes>', 'ring buffer size (power of two); with perf, the total over all CPUs', parseRingSize, 8 << 20)
+    .option('-w, --write <file>', 'write to FILE (created 0600) instead of standard output')
+    .option('-c, --count <n>', 'stop after N packets', parseCount)
+    .option('--duration <time>', 'stop after this long (e.g. 30s, 5m)', parseDuration)
+    .option('--stats-interval <time>', 'write Interface Statistics Blocks this often (0: only at exit)', parseDuration, 5)
+    .option('--smoke-test', 'attach, send a packet, see it come back, detach; exit 0 when it works')
+    .option('--doctor', 'report what this machine supports for capture, and what is missing and why')
+    .option('--cleanup', 'only remove filters (and qdiscs) left by killed pano-capture runs, then exit')
+    .option('-q, --quiet', 'no summary on stderr at exit (loss is still reported)')
+    .addHelpText('after', EXAMPLES)
+    .showHelpAfterError(false);
+}
+
+function buildFilters(o: Opts): Filters {
+  return {
+    ports: [...new Set(o.port.map(parsePort))],
+    hosts: o.host.map(parseHost),
+    protocols: [...new Set(o.proto.map(parseProtocol))],
+  };
+}
+
+/** Turns environment and kernel problems into the one-line errors users see. */
+function asUserError(e: unknown): unknown {
+  if (e instanceof LibbpfMissingError || e instanceof CaptureError || e instanceof NoSuchInterfaceError || e instanceof FilterError) {
+    return new UserError(e.message, 1);
+  }
+  return e;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  await runMain(NAME, async () => {
+    const cmd = program();
+    cmd.exitOverride((err) => {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
+      throw new UserError(err.message.replace(/^error: /, ''), 2);
+    });
+    cmd.configureOutput({ writeErr: () => undefined });
+    cmd.parse(argv);
+    const o = cmd.opts<Opts>();
+    try {
+      return await run(o);
+    } catch (e) {
+      throw asUserError(e);
+    }
+  });
+}
+
+async function run(o: Opts): Promise<number> {
+  if (o.doctor) return doctor(process.stdout);
+
+  const missing = missingCapabilities();
+  if (missing.length) {
+    throw new UserError(`needs ${missing.join(' and ')} to load and attach BPF programs (run as root, e.g. sudo ${NAME} ...)`, 1);
+  }
+  if (o.cleanup) {
+    const r = removeStale(libbpf());
+    for (const p of r.problems) process.stderr.write(`${NAME}: ${p}\n`);
+    process.stderr.write(`${NAME}: removed ${r.filters} stale filter(s) and ${r.qdiscs} qdisc(s)\n`);
+    return r.problems.length ? 1 : 0;
+  }
+
+  const filters = buildFilters(o);
+  const names = o.interface.length ? o.interface : [];
+  if (names.length === 0) throw new UserError('no interface given: use -i NAME (e.g. -i lo, -i eth0,lo, -i any)', 2);
+  const interfaces: NetInterface[] = resolveInterfaces(names);
+  if (interfaces.length === 0) throw new UserError('-i any: no interface is up', 1);
+
+  if (o.smokeTest) return smokeTest({ interfaces, buffer: o.buffer, ringSize: o.ringSize, out: process.stderr });
+
+  const sink = o.write ? openFile(o.write) : BlockSink.stdout();
+  const capture = new Capture({
+    interfaces,
+    filters,
+    snaplen: o.snaplen,
+    buffer: o.buffer,
+    ringSize: o.ringSize,
+    sink,
+    count: o.count,
+    statsIntervalMs: Math.round(o.statsInterval * 1000),
+  });
+  const stop = () => capture.stop();
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, stop);
+  const timer = o.duration !== undefined ? setTimeout(stop, Math.round(o.duration * 1000)) : undefined;
+  const summary = await capture.done();
+  if (timer) clearTimeout(timer);
+  for (const s of signals) process.off(s, stop);
+  sink.close();
+  report(summary, o.quiet ?? false);
+  if (sink.error) throw new UserError(sink.error, 74);
+  return summary.problems.length ? 1 : 0;
+}
+
+function openFile(path: string): BlockSink {
+  try {
+    return BlockSink.file(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`${path}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`, 1);
+  }
+}
+
+function report(s: CaptureSummary, quiet: boolean): void {
+  const err = process.stderr;
+  for (const p of s.problems) err.write(`${NAME}: ${p}\n`);
+  if (s.stale.filters || s.stale.qdiscs) err.write(`${NAME}: removed ${s.stale.filters} stale filter(s) and ${s.stale.qdiscs} qdisc(s) left by a killed run\n`);
+  // Loss is never silent, even with --quiet.
+  for (const c of s.interfaces) {
+    const lost = c.dropBuffer + c.dropCopy;
+    if (lost > 0n) err.write(`${NAME}: ${c.name}: ${lost} packets lost in the kernel (${c.dropBuffer} buffer full, ${c.dropCopy} unreadable)\n`);
+  }
+  if (quiet) return;
+  const seen = s.interfaces.reduce((a, c) => a + c.seen, 0n);
+  const matched = s.interfaces.reduce((a, c) => a + c.matched, 0n);
+  const truncated = s.interfaces.reduce((a, c) => a + c.truncated, 0n);
+  err.write(`${NAME}: ${s.packets} packets captured (${s.buffer}), ${matched} matched the filters of ${seen} seen, ${s.lost} lost, ${truncated} truncated to the snap length\n`);
+}

@@ -1,0 +1,231 @@
+/**
+ * The libbpf 1.x calls pano-capture needs, bound through koffi.
+ *
+ * Structs passed by pointer are laid out by hand in Buffers (and passed as
+ * `void *`, so the library writes into the Buffer's own memory). The offsets
+ * below are those of libbpf 1.1's headers on LP64 (x86-64, aarch64):
+ *
+ *   bpf_tc_hook (libbpf.h)        { size_t sz; int ifindex; enum attach_point;
+ *                                   __u32 parent; }                      24 bytes
+ *   bpf_tc_opts (libbpf.h)        { size_t sz; int prog_fd; __u32 flags;
+ *                                   __u32 prog_id; __u32 handle;
+ *                                   __u32 priority; }                    32 bytes
+ *   bpf_test_run_opts (bpf.h)     { size_t sz; void *data_in, *data_out;
+ *                                   __u32 data_size_in, data_size_out;
+ *                                   void *ctx_in, *ctx_out;
+ *                                   __u32 ctx_size_in, ctx_size_out, retval;
+ *                                   int repeat; __u32 duration, flags, cpu,
+ *                                   batch_size; }                        80 bytes
+ *   bpf_prog_info (linux/bpf.h)   name[16] at offset 64
+ *
+ * Every opts struct carries its own size first (`sz`), which is how libbpf
+ * keeps old callers working; always fill it.
+ *
+ * Functions returning int return a negative errno on failure (libbpf 1.0
+ * semantics); functions returning a pointer return null and set errno.
+ */
+import koffi, { type TypeObject, type LibraryHandle } from 'koffi';
+
+export const BPF_TC_INGRESS = 1;
+export const BPF_TC_EGRESS = 2;
+export const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+export const BPF_MAP_TYPE_RINGBUF = 27;
+export const BPF_PROG_TYPE_SCHED_CLS = 3;
+export const BPF_ANY = 0;
+
+export const TC_HOOK_SIZE = 24;
+export const TC_OPTS_SIZE = 32;
+export const TEST_RUN_OPTS_SIZE = 80;
+const PROG_INFO_NAME_OFFSET = 64;
+const PROG_INFO_LEN = 80;
+
+/** Could not load libbpf.so.1 at all: the one error with its own remedy. */
+export class LibbpfMissingError extends Error {}
+
+export type Pointer = bigint | null;
+
+export interface Libbpf {
+  version: string;
+  objectOpen(path: string): Pointer;
+  objectLoad(obj: Pointer): number;
+  objectClose(obj: Pointer): void;
+  findProgram(obj: Pointer, name: string): Pointer;
+  programSetAutoload(prog: Pointer, on: boolean): number;
+  programFd(prog: Pointer): number;
+  findMap(obj: Pointer, name: string): Pointer;
+  mapSetAutocreate(map: Pointer, on: boolean): number;
+  mapSetMaxEntries(map: Pointer, n: number): number;
+  mapSetInitialValue(map: Pointer, data: Buffer): number;
+  mapFd(map: Pointer): number;
+  mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): number;
+  mapLookup(fd: number, key: Buffer, value: Buffer): number;
+  tcHookCreate(hook: Buffer): number;
+  tcHookDestroy(hook: Buffer): number;
+  tcAttach(hook: Buffer, opts: Buffer): number;
+  tcDetach(hook: Buffer, opts: Buffer): number;
+  tcQuery(hook: Buffer, opts: Buffer): number;
+  ringBufferNew(mapFd: number, cb: bigint): Pointer;
+  ringBufferConsume(rb: Pointer): number;
+  ringBufferFree(rb: Pointer): void;
+  perfBufferNew(mapFd: number, pageCount: number, sampleCb: bigint, lostCb: bigint): Pointer;
+  perfBufferConsume(pb: Pointer): number;
+  perfBufferFree(pb: Pointer): void;
+  progTestRun(progFd: number, opts: Buffer): number;
+  numPossibleCpus(): number;
+  probeMapType(type: number): number;
+  probeProgType(type: number): number;
+  progGetFdById(id: number): number;
+  /** The name of a loaded program, or undefined when it cannot be read. */
+  progName(fd: number): string | undefined;
+  close(fd: number): void;
+  errno(): number;
+  /** Callback types, for koffi.register. */
+  types: { ringSample: TypeObject; perfSample: TypeObject; perfLost: TypeObject };
+  /** Collects libbpf's log lines (warnings, verifier output) instead of printing them. */
+  logLines: string[];
+}
+
+let cached: Libbpf | undefined;
+
+/** Loads libbpf.so.1 once; throws LibbpfMissingError when it is not installed. */
+export function libbpf(): Libbpf {
+  if (cached) return cached;
+  let lib: LibraryHandle;
+  try {
+    lib = koffi.load('libbpf.so.1');
+  } catch (err) {
+    throw new LibbpfMissingError(
+      `cannot load libbpf.so.1 (install libbpf1, version 1.0 or later): ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+  const libc = koffi.load('libc.so.6');
+
+  const ringSample = koffi.proto('int pano_ring_sample(void *ctx, void *data, size_t size)');
+  const perfSample = koffi.proto('void pano_perf_sample(void *ctx, int cpu, void *data, uint32_t size)');
+  const perfLost = koffi.proto('void pano_perf_lost(void *ctx, int cpu, uint64_t cnt)');
+  const printFn = koffi.proto('int pano_libbpf_print(int level, const char *fmt, void *args)');
+
+  const f = {
+    version: lib.func('const char *libbpf_version_string(void)'),
+    open: lib.func('void *bpf_object__open_file(const char *path, void *opts)'),
+    load: lib.func('int bpf_object__load(void *obj)'),
+    closeObj: lib.func('void bpf_object__close(void *obj)'),
+    findProg: lib.func('void *bpf_object__find_program_by_name(void *obj, const char *name)'),
+    setAutoload: lib.func('int bpf_program__set_autoload(void *prog, bool autoload)'),
+    progFd: lib.func('int bpf_program__fd(void *prog)'),
+    findMap: lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
+    setAutocreate: lib.func('int bpf_map__set_autocreate(void *map, bool autocreate)'),
+    setMaxEntries: lib.func('int bpf_map__set_max_entries(void *map, uint32_t n)'),
+    setInitial: lib.func('int bpf_map__set_initial_value(void *map, void *data, size_t size)'),
+    mapFd: lib.func('int bpf_map__fd(void *map)'),
+    update: lib.func('int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)'),
+    lookup: lib.func('int bpf_map_lookup_elem(int fd, void *key, void *value)'),
+    hookCreate: lib.func('int bpf_tc_hook_create(void *hook)'),
+    hookDestroy: lib.func('int bpf_tc_hook_destroy(void *hook)'),
+    attach: lib.func('int bpf_tc_attach(void *hook, void *opts)'),
+    detach: lib.func('int bpf_tc_detach(void *hook, void *opts)'),
+    query: lib.func('int bpf_tc_query(void *hook, void *opts)'),
+    rbNew: lib.func('void *ring_buffer__new(int map_fd, void *cb, void *ctx, void *opts)'),
+    rbConsume: lib.func('int ring_buffer__consume(void *rb)'),
+    rbFree: lib.func('void ring_buffer__free(void *rb)'),
+    pbNew: lib.func('void *perf_buffer__new(int map_fd, size_t page_cnt, void *sample_cb, void *lost_cb, void *ctx, void *opts)'),
+    pbConsume: lib.func('int perf_buffer__consume(void *pb)'),
+    pbFree: lib.func('void perf_buffer__free(void *pb)'),
+    testRun: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
+    ncpus: lib.func('int libbpf_num_possible_cpus(void)'),
+    probeMap: lib.func('int libbpf_probe_bpf_map_type(int type, void *opts)'),
+    probeProg: lib.func('int libbpf_probe_bpf_prog_type(int type, void *opts)'),
+    getFdById: lib.func('int bpf_prog_get_fd_by_id(uint32_t id)'),
+    infoByFd: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)'),
+    setPrint: lib.func('void *libbpf_set_print(void *fn)'),
+    close: libc.func('int close(int fd)'),
+    vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, const char *fmt, void *args)'),
+  };
+
+  // libbpf prints through a printf-style callback; format each line with the
+  // C library (va_list is passed by pointer on LP64) and keep the last lines
+  // so a failure can say what the verifier or libbpf objected to.
+  const logLines: string[] = [];
+  const line = Buffer.alloc(256 * 1024);
+  const printer = koffi.register((_level: number, fmt: string, args: bigint) => {
+    const n = f.vsnprintf(line, line.length, fmt, args) as number;
+    if (n > 0) {
+      const text = line.toString('utf8', 0, Math.min(n, line.length - 1)).trimEnd();
+      if (process.env.PANO_LIBBPF_DEBUG) process.stderr.write(`libbpf: ${text}\n`);
+      logLines.push(text);
+      if (logLines.length > 200) logLines.splice(0, logLines.length - 200);
+    }
+    return 0;
+  }, koffi.pointer(printFn));
+  f.setPrint(printer);
+
+  cached = {
+    version: f.version() as string,
+    objectOpen: (path) => f.open(path, null) as Pointer,
+    objectLoad: (obj) => f.load(obj) as number,
+    objectClose: (obj) => void f.closeObj(obj),
+    findProgram: (obj, name) => f.findProg(obj, name) as Pointer,
+    programSetAutoload: (prog, on) => f.setAutoload(prog, on) as number,
+    programFd: (prog) => f.progFd(prog) as number,
+    findMap: (obj, name) => f.findMap(obj, name) as Pointer,
+    mapSetAutocreate: (map, on) => f.setAutocreate(map, on) as number,
+    mapSetMaxEntries: (map, n) => f.setMaxEntries(map, n) as number,
+    mapSetInitialValue: (map, data) => f.setInitial(map, data, data.length) as number,
+    mapFd: (map) => f.mapFd(map) as number,
+    mapUpdate: (fd, key, value, flags) => f.update(fd, key, value, flags) as number,
+    mapLookup: (fd, key, value) => f.lookup(fd, key, value) as number,
+    tcHookCreate: (hook) => f.hookCreate(hook) as number,
+    tcHookDestroy: (hook) => f.hookDestroy(hook) as number,
+    tcAttach: (hook, opts) => f.attach(hook, opts) as number,
+    tcDetach: (hook, opts) => f.detach(hook, opts) as number,
+    tcQuery: (hook, opts) => f.query(hook, opts) as number,
+    ringBufferNew: (fd, cb) => f.rbNew(fd, cb, null, null) as Pointer,
+    ringBufferConsume: (rb) => f.rbConsume(rb) as number,
+    ringBufferFree: (rb) => void f.rbFree(rb),
+    perfBufferNew: (fd, pages, sample, lost) => f.pbNew(fd, pages, sample, lost, null, null) as Pointer,
+    perfBufferConsume: (pb) => f.pbConsume(pb) as number,
+    perfBufferFree: (pb) => void f.pbFree(pb),
+    progTestRun: (fd, opts) => f.testRun(fd, opts) as number,
+    numPossibleCpus: () => f.ncpus() as number,
+    probeMapType: (t) => f.probeMap(t, null) as number,
+    probeProgType: (t) => f.probeProg(t, null) as number,
+    progGetFdById: (id) => f.getFdById(id) as number,
+    progName: (fd) => {
+      const info = Buffer.alloc(PROG_INFO_LEN);
+      const len = [PROG_INFO_LEN];
+      if ((f.infoByFd(fd, info, len) as number) !== 0) return undefined;
+      const name = info.subarray(PROG_INFO_NAME_OFFSET, PROG_INFO_NAME_OFFSET + 16);
+      const end = name.indexOf(0);
+      return name.toString('latin1', 0, end < 0 ? 16 : end);
+    },
+    close: (fd) => void f.close(fd),
+    errno: () => koffi.errno(),
+    types: { ringSample, perfSample, perfLost },
+    logLines,
+  };
+  return cached;
+}
+
+/** A bpf_tc_hook for one interface and attach point. */
+export function tcHook(ifindex: number, attachPoint: number): Buffer {
+  const b = Buffer.alloc(TC_HOOK_SIZE);
+  b.writeBigUInt64LE(BigInt(TC_HOOK_SIZE), 0);
+  b.writeInt32LE(ifindex, 8);
+  b.writeInt32LE(attachPoint, 12);
+  return b;
+}
+
+/** A bpf_tc_opts; prog_fd 0 for detach/query. */
+export function tcOpts(o: { progFd?: number; handle: number; priority: number }): Buffer {
+  const b = Buffer.alloc(TC_OPTS_SIZE);
+  b.writeBigUInt64LE(BigInt(TC_OPTS_SIZE), 0);
+  b.writeInt32LE(o.progFd ?? 0, 8);
+  b.writeUInt32LE(o.handle >>> 0, 20);
+  b.writeUInt32LE(o.priority >>> 0, 24);
+  return b;
+}
+
+/** prog_id written back by bpf_tc_attach/bpf_tc_query. */
+export function tcOptsProgId(opts: Buffer): number {
+  return opts.readUInt32LE(16);
+}
