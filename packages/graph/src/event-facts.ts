@@ -105,7 +105,9 @@ const RECEIVING_OPERATIONS = new Set(['receive', 'process', 'deliver']);
  * parameters) went client → server.
  */
 export function directionOfPath(path: string, e: Obj): Direction {
-  const segments = path.split(/[./[\]]+/).filter(Boolean);
+  // only the field's place in the event decides, not keys inside a body (`…content$.response`)
+  const field = path.split('$')[0]!;
+  const segments = field.split(/[./[\]]+/).filter(Boolean).slice(0, 3);
   for (const s of segments) if (RESPONSE_SEGMENTS.has(s)) return 'server_to_client';
   if (segments[0] === 'messaging') {
     const op = str(at(e, 'messaging.operation.type'));
