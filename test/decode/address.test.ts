@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatIPv4, formatIPv6 } from '@panopticon/decode';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { LinkType } from '@panopticon/pcap';
+import { Decoder, formatIPv4, formatIPv6 } from '@panopticon/decode';
+import { packet, pcapFile } from './frames.js';
+
+const run = promisify(execFile);
 
 function words(...w: number[]): Buffer {
   const b = Buffer.alloc(16);
@@ -36,4 +45,45 @@ test('IPv6 text follows RFC 5952', () => {
     [words(0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff), 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
   ];
   for (const [bytes, text] of cases) assert.equal(formatIPv6(bytes, 0), text);
+});
+
+/**
+ * Oracle: tshark's `ipv6.src`/`ipv6.dst` for thousands of addresses built to
+ * hit the compression rules (zero runs of every length and position, ties,
+ * IPv4-mapped and -compatible forms, the NAT64 prefix).
+ */
+test('IPv6 text equals tshark for generated addresses', async () => {
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const word = () => [0, 0, 0, 0, 1, 0xffff, 0xabc, rand(0x10000)][rand(8)];
+  const addrs: Buffer[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const w = Array.from({ length: 8 }, word);
+    if (i % 10 === 0) w.splice(0, 6, 0, 0, 0, 0, 0, i % 20 ? 0xffff : 0);
+    if (i % 17 === 0) w.splice(0, 2, 0x64, 0xff9b);
+    addrs.push(words(...w));
+  }
+  const frames: Buffer[] = [];
+  for (let i = 0; i < addrs.length; i += 2) {
+    const udpHeader = Buffer.from([0, 1, 0, 2, 0, 8, 0, 0]);
+    frames.push(Buffer.concat([Buffer.from([0x60, 0, 0, 0, 0, 8, 17, 64]), addrs[i], addrs[i + 1], udpHeader]));
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pano-decode-'));
+  try {
+    const file = join(dir, 'v6.pcap');
+    writeFileSync(file, pcapFile(LinkType.IPV6, frames));
+    const { stdout } = await run('tshark', ['-n', '-r', file, '-T', 'fields', '-e', 'ipv6.src', '-e', 'ipv6.dst']);
+    const theirs = stdout.trim().split('\n').join('\t').split('\t');
+    const d = new Decoder();
+    const ours = frames.flatMap((f) => {
+      const r = d.decode(packet(LinkType.IPV6, f));
+      assert.ok(r);
+      return [r.srcAddr, r.dstAddr];
+    });
+    assert.equal(theirs.length, addrs.length);
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(addrs.map((a) => formatIPv6(a, 0)), theirs);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -269,3 +269,18 @@ test('IPv6 UDP fragments keyed by identification', () => {
   assert.deepEqual(results[2]?.payload, two.payload);
   assert.deepEqual(results[3]?.payload, one.payload);
 });
+
+test('flush gives up every incomplete datagram at the end of input', () => {
+  const d = new Decoder();
+  run(d, [fragments4(datagram(2000, 1).transport, [1000], { id: 1 })[0], fragments4(datagram(2000, 2).transport, [1000], { id: 2 })[0]]);
+  assert.equal(d.fragmentState.sets, 2);
+  d.flush();
+  assert.deepEqual(d.fragmentState, { sets: 0, bytes: 0 });
+  assert.equal(d.counters.fragmentsDropped, 2);
+});
+
+test('decoder options are validated', () => {
+  assert.throws(() => new Decoder({ maxFragmentSets: 0 }), /maxFragmentSets/);
+  assert.throws(() => new Decoder({ maxFragmentBytes: 1.5 }), /maxFragmentBytes/);
+  assert.throws(() => new Decoder({ fragmentTimeoutNs: -1n }), /fragmentTimeoutNs/);
+});

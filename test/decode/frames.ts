@@ -198,3 +198,23 @@ export function packet(linkType: number, data: Buffer, o: { tsNs?: bigint; inter
 export function snap(p: Packet, n: number): Packet {
   return { ...p, data: p.data.subarray(0, n), capturedLength: Math.min(n, p.data.length) };
 }
+
+/** A classic little-endian microsecond pcap file holding `frames` (for feeding tshark). */
+export function pcapFile(linkType: number, frames: Buffer[]): Buffer {
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(262144, 16);
+  header.writeUInt32LE(linkType, 20);
+  const parts = [header];
+  frames.forEach((f, i) => {
+    const r = Buffer.alloc(16);
+    r.writeUInt32LE(1_700_000_000, 0);
+    r.writeUInt32LE(i, 4);
+    r.writeUInt32LE(f.length, 8);
+    r.writeUInt32LE(f.length, 12);
+    parts.push(r, f);
+  });
+  return Buffer.concat(parts);
+}
