@@ -10,6 +10,7 @@ import { http1Module } from './http1/index.js';
 import { postgresqlModule } from './postgresql/index.js';
 import { redisModule } from './redis/index.js';
 import { kafkaModule } from './kafka/index.js';
+import { amqpModule } from './amqp/index.js';
 
 export const protocolModules: ProtocolModule[] = [
   // one entry per module: import it above and add it here
@@ -18,6 +19,7 @@ export const protocolModules: ProtocolModule[] = [
   postgresqlModule,
   redisModule,
   kafkaModule,
+  amqpModule,
   dnsModule, dnsTcpModule,
 ];
 
