@@ -37,7 +37,7 @@ const NAME_RULES: Array<[RegExp, number]> = [
   [/ssn|socialsecurity|^sin$/, Hint.ssn],
   [/dob|birth|bday|dateofbirth/, Hint.dob],
   [/passw(or)?d|^pwd$|^pass$|passphrase|^pin$/, Hint.password],
-  [/(first|last|given|family|middle|full|display|customer|contact|holder|user|patient|person|maiden|sur)name$|^name$|^surname$|^fullname$|^cardholder$/, Hint.name],
+  [/(first|last|given|family|middle|full|display|customer|contact|holder|patient|person|maiden|sur)name$|^name$|^surname$|^fullname$|^cardholder$/, Hint.name],
   [/address|^street|addr(ess)?line|^addr$|billingaddr|shippingaddr|^residence$/, Hint.address],
   [/iban|bankaccount|accountnumber/, Hint.iban],
   [/^authorization$|^proxyauthorization$/, Hint.auth],

@@ -195,8 +195,12 @@ export class EventScanner {
 
   private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number): void {
     if (value.length === 0) return;
-    const hints = hintsFor(ctxKey);
+    let hints = hintsFor(ctxKey);
+    // outside payloads, `name` is a semantic-convention attribute (messaging.destination.name, dns.question.name, ...)
+    if (!body && ctxKey === 'name' && !/^(db\.response\.rows|grpc\.|db\.query\.parameter)/.test(path)) hints &= ~Hint.name;
     let hits = scanString(value, hints);
+    // addresses in DNS answers are the servers' own, not personal data carried in a payload
+    if (hits.length && path.startsWith('dns.') && !path.startsWith('dns.question')) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
     if (hits.length === 0) hits = scanByContext(value, hints);
     const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex };
     p.slots.push(slot);

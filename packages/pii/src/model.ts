@@ -154,7 +154,9 @@ export class OnnxSpanModel implements SpanModel {
   static async load(file: string): Promise<OnnxSpanModel> {
     const { readFileSync } = await import('node:fs');
     const bytes = readFileSync(file);
-    const onnx = (await import('onnx-proto')).onnx;
+    // onnx-proto is CommonJS: under ESM its namespace arrives as the default export
+    const mod = (await import('onnx-proto')) as typeof import('onnx-proto') & { default?: typeof import('onnx-proto') };
+    const onnx = mod.onnx ?? mod.default!.onnx;
     const mp = onnx.ModelProto.decode(bytes);
     const meta: Record<string, string> = {};
     for (const p of mp.metadataProps ?? []) meta[p.key ?? ''] = p.value ?? '';

@@ -1,0 +1,116 @@
+/**
+ * The public labeled sets in ../shared/pii-data, turned into pano-pii inputs:
+ * Presidio's synthetic sentences and CoNLL NER sentences wrapped into event
+ * payloads (HTTP JSON body, Kafka message, SQL parameter, Redis argument),
+ * with their span labels carried over. Offsets do not move: each text is the
+ * whole value of one field.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Label } from './generate.js';
+
+export const DATA_DIR = resolve(process.env.PANO_ROOT ?? process.cwd(), '../shared/pii-data');
+
+const PRESIDIO_TYPES: Record<string, string> = {
+  PERSON: 'person_name', STREET_ADDRESS: 'street_address', ADDRESS: 'street_address', CREDIT_CARD: 'credit_card',
+  EMAIL_ADDRESS: 'email', US_SSN: 'us_ssn', IBAN_CODE: 'iban', PHONE_NUMBER: 'phone', IP_ADDRESS: 'ip',
+};
+
+export interface LabeledText {
+  text: string;
+  spans: Array<{ start: number; end: number; type: string }>;
+}
+
+export function presidioTexts(file: string): LabeledText[] | undefined {
+  let data: Array<{ full_text: string; spans: Array<{ entity_type: string; start_position: number; end_position: number; entity_value: string }> }>;
+  try {
+    data = JSON.parse(readFileSync(resolve(DATA_DIR, 'presidio-research', file), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return data.map((d) => ({
+    text: d.full_text,
+    spans: d.spans
+      .filter((s) => PRESIDIO_TYPES[s.entity_type])
+      .map((s) => ({ start: s.start_position, end: s.end_position, type: PRESIDIO_TYPES[s.entity_type] === 'ip' ? (s.entity_value.includes(':') ? 'ipv6' : 'ipv4') : PRESIDIO_TYPES[s.entity_type]! })),
+  }));
+}
+
+/** CoNLL sentences (token … tag per line); entities of `tag` (PER for wikigold's I-PER, person for WNUT's B-/I-person). */
+export function conllTexts(file: string, tag: string): LabeledText[] | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(resolve(DATA_DIR, file), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const out: LabeledText[] = [];
+  for (const block of raw.split(/\n\s*\n/)) {
+    const toks = block.split('\n').map((l) => l.trim().split(/\s+/)).filter((t) => t.length >= 2 && t[0] !== '-DOCSTART-');
+    if (toks.length === 0) continue;
+    let text = '';
+    const spans: LabeledText['spans'] = [];
+    let open: { start: number; end: number } | undefined;
+    for (const t of toks) {
+      const word = t[0]!;
+      const label = t[t.length - 1]!;
+      if (text.length) text += ' ';
+      const start = text.length;
+      text += word;
+      const isEnt = label.endsWith('-' + tag);
+      const begins = label.startsWith('B-');
+      if (isEnt && open && !begins) open.end = text.length;
+      else {
+        if (open) spans.push({ ...open, type: 'person_name' });
+        open = isEnt ? { start, end: text.length } : undefined;
+      }
+    }
+    if (open) spans.push({ ...open, type: 'person_name' });
+    out.push({ text, spans });
+  }
+  return out;
+}
+
+/** Wrap labeled texts into events of four payload shapes. */
+export function wrap(texts: LabeledText[], prefix: string): { events: Array<Record<string, unknown>>; labels: Map<string, Label[]> } {
+  const events: Array<Record<string, unknown>> = [];
+  const labels = new Map<string, Label[]>();
+  texts.forEach((t, i) => {
+    const id = `${prefix}-${i}`;
+    const pano = { v: 1, id, kind: 'exchange', protocol: '', start_ns: '0', end_ns: '0', duration_ns: 0, time: '', source: { type: 'pcap', name: prefix }, connection: { id: i, roles: 'syn' } };
+    let ev: Record<string, unknown>;
+    let path: string;
+    switch (i % 4) {
+      case 0: {
+        const content = JSON.stringify({ comment: t.text, ticket: i });
+        ev = { pano: { ...pano, protocol: 'http' }, http: { request: { method: 'POST', body: { size: content.length, content } } } };
+        path = 'http.request.body.content$.comment';
+        break;
+      }
+      case 1:
+        ev = { pano: { ...pano, protocol: 'kafka' }, messaging: { system: 'kafka', message: { body: { size: t.text.length, content: t.text } } } };
+        path = 'messaging.message.body.content';
+        break;
+      case 2:
+        ev = { pano: { ...pano, protocol: 'postgresql' }, db: { query: { text: 'INSERT INTO notes (body) VALUES ($1)', parameter: { '0': t.text } } } };
+        path = 'db.query.parameter.0';
+        break;
+      default:
+        ev = { pano: { ...pano, protocol: 'redis' }, redis: { args: [`note:${i}`, t.text] } };
+        path = 'redis.args[1]';
+    }
+    events.push(ev);
+    labels.set(id, t.spans.map((s) => ({ path, ...s })));
+  });
+  return { events, labels };
+}
+
+export function presidioEvents(file: string) {
+  const t = presidioTexts(file);
+  return t ? wrap(t, 'presidio') : undefined;
+}
+
+export function conllEvents(file: string, tag: string) {
+  const t = conllTexts(file, tag);
+  return t ? wrap(t, 'conll') : undefined;
+}

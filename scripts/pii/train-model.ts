@@ -1,0 +1,174 @@
+/**
+ * Trains the shipped span model (packages/pii/model/pano-span-v1.onnx):
+ * multinomial logistic regression over hashed features (model.ts
+ * `featureStrings`) of candidate spans, classes none / person_name /
+ * street_address, fitted with AdaGrad, written as an ONNX graph
+ * (Gather → ReduceSum → Add → Softmax) with onnx-proto.
+ *
+ * Training data (never used by scripts/eval-pii.ts):
+ *  - Presidio synth_dataset_v2.json, wrapped into payloads;
+ *  - wikigold (I-PER) and WNUT17 train (person), wrapped likewise;
+ *  - generated events, split `train` (own name/address pool, own seed).
+ * Each candidate the scanner proposes is labeled by its overlap with a gold
+ * span at the same path (≥ half of both), else `none`.
+ *
+ *   node --import tsx --conditions=source scripts/pii/train-model.ts [--out FILE] [--epochs N]
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import onnxProto from 'onnx-proto';
+import { EventScanner, featureStrings, featureId, FEATURE_SET, type Candidate, type SpanModel } from '@panopticon/pii';
+import { generate, rng, type Label } from './generate.js';
+import { conllTexts, presidioTexts, wrap } from './datasets.js';
+
+const { onnx } = onnxProto;
+const LABELS = ['none', 'person_name', 'street_address'];
+const DIM = 1 << 16;
+const K = 64;
+
+interface Example { ids: Int32Array; y: number }
+
+/** A model that proposes nothing: lets the scanner emit its candidates for labeling. */
+const recorder: SpanModel = { labels: LABELS, score: async (c: Candidate[]) => c.map(() => ['none', 0] as [string, number]) };
+
+function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string, Label[]>, out: Example[]): void {
+  const scanner = new EventScanner({ key: randomBytes(32), model: recorder });
+  for (const ev of events) {
+    const id = (ev.pano as { id: string }).id;
+    const gold = (labels.get(id) ?? []).filter((l) => l.type === 'person_name' || l.type === 'street_address');
+    const p = scanner.collect(structuredClone(ev));
+    for (const { slot, cand } of p.candidates as Array<{ slot: { path: string }; cand: Candidate }>) {
+      const g = gold.find((l) => {
+        if (l.path !== slot.path) return false;
+        const inter = Math.min(l.end, cand.end) - Math.max(l.start, cand.start);
+        return inter > 0 && inter >= 0.5 * (l.end - l.start) && inter >= 0.5 * (cand.end - cand.start);
+      });
+      const ids = new Set<number>();
+      for (const f of featureStrings(cand)) {
+        if (ids.size >= K) break;
+        ids.add(featureId(f, DIM));
+      }
+      out.push({ ids: Int32Array.from(ids), y: g ? LABELS.indexOf(g.type) : 0 });
+    }
+  }
+}
+
+function train(data: Example[], epochs: number): { W: Float32Array; b: Float32Array } {
+  const C = LABELS.length;
+  const W = new Float32Array(DIM * C);
+  const b = new Float32Array(C);
+  const GW = new Float32Array(DIM * C).fill(1e-8);
+  const Gb = new Float32Array(C).fill(1e-8);
+  const lr = 0.3;
+  const l2 = 1e-6;
+  const order = data.map((_, i) => i);
+  const r = rng(42);
+  const z = new Float64Array(C);
+  for (let ep = 0; ep < epochs; ep++) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    let loss = 0;
+    for (const k of order) {
+      const ex = data[k]!;
+      for (let c = 0; c < C; c++) {
+        let s = b[c]!;
+        for (const id of ex.ids) s += W[id * C + c]!;
+        z[c] = s;
+      }
+      const mx = Math.max(...z);
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += (z[c] = Math.exp(z[c]! - mx));
+      for (let c = 0; c < C; c++) {
+        const p = z[c]! / sum;
+        const g = p - (c === ex.y ? 1 : 0);
+        if (c === ex.y) loss -= Math.log(Math.max(p, 1e-12));
+        Gb[c]! += g * g;
+        b[c]! -= (lr * g) / Math.sqrt(Gb[c]!);
+        for (const id of ex.ids) {
+          const w = id * C + c;
+          const gw = g + l2 * W[w]!;
+          GW[w]! += gw * gw;
+          W[w]! -= (lr * gw) / Math.sqrt(GW[w]!);
+        }
+      }
+    }
+    console.error(`epoch ${ep + 1}: mean loss ${(loss / data.length).toFixed(4)}`);
+  }
+  for (let c = 0; c < C; c++) W[c] = 0; // row 0 is padding
+  return { W, b };
+}
+
+function tensor(name: string, dims: number[], data: Float32Array | BigInt64Array): onnxProto.onnx.TensorProto {
+  const isF = data instanceof Float32Array;
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: isF ? onnx.TensorProto.DataType.FLOAT : onnx.TensorProto.DataType.INT64,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  });
+}
+
+export function buildOnnx(W: Float32Array, b: Float32Array, meta: Record<string, string>): Uint8Array {
+  const C = b.length;
+  const dim = W.length / C;
+  const vi = (name: string, elem: number, shape: Array<string | number>) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: onnx.TypeProto.create({
+        tensorType: onnx.TypeProto.Tensor.create({
+          elemType: elem,
+          shape: onnx.TensorShapeProto.create({ dim: shape.map((d) => (typeof d === 'string' ? onnx.TensorShapeProto.Dimension.create({ dimParam: d }) : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))) }),
+        }),
+      }),
+    });
+  const graph = onnx.GraphProto.create({
+    name: 'pano_span_linear',
+    node: [
+      onnx.NodeProto.create({ opType: 'Gather', input: ['W', 'indices'], output: ['gathered'], name: 'gather', attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 })] }),
+      onnx.NodeProto.create({ opType: 'ReduceSum', input: ['gathered', 'axes'], output: ['summed'], name: 'sum', attribute: [onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 })] }),
+      onnx.NodeProto.create({ opType: 'Add', input: ['summed', 'b'], output: ['logits'], name: 'bias' }),
+      onnx.NodeProto.create({ opType: 'Softmax', input: ['logits'], output: ['probs'], name: 'softmax', attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })] }),
+    ],
+    initializer: [tensor('W', [dim, C], W), tensor('b', [C], b), tensor('axes', [1], BigInt64Array.from([1n]))],
+    input: [vi('indices', onnx.TensorProto.DataType.INT64, ['N', K])],
+    output: [vi('probs', onnx.TensorProto.DataType.FLOAT, ['N', C])],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'panopticon scripts/pii/train-model.ts',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
+    graph,
+    metadataProps: Object.entries(meta).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value })),
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const get = (k: string, d: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : d);
+  const outFile = resolve(get('--out', 'packages/pii/model/pano-span-v1.onnx'));
+  const epochs = +get('--epochs', '6');
+  const data: Example[] = [];
+  const sources: string[] = [];
+  const pres = presidioTexts('synth_dataset_v2.json');
+  if (pres) { const w = wrap(pres, 'p'); examplesFrom(w.events, w.labels, data); sources.push(`presidio synth_dataset_v2 (${pres.length} texts)`); }
+  const wiki = conllTexts('wikigold/wikigold.conll.txt', 'PER');
+  if (wiki) { const w = wrap(wiki, 'w'); examplesFrom(w.events, w.labels, data); sources.push(`wikigold (${wiki.length} sentences)`); }
+  const wn = conllTexts('wnut17/wnut17train.conll', 'person');
+  if (wn) { const w = wrap(wn, 'n'); examplesFrom(w.events, w.labels, data); sources.push(`wnut17 train (${wn.length} sentences)`); }
+  const gen = generate({ count: 6000, seed: 777, split: 'train' });
+  examplesFrom(gen.events, gen.labels, data);
+  sources.push('generated events, train split (6000)');
+  const counts = LABELS.map((_, c) => data.filter((e) => e.y === c).length);
+  console.error(`examples: ${data.length} (${LABELS.map((l, c) => `${l} ${counts[c]}`).join(', ')}) from ${sources.join('; ')}`);
+  const { W, b } = train(data, epochs);
+  const bytes = buildOnnx(W, b, { 'pano.features': FEATURE_SET, 'pano.dim': String(DIM), 'pano.k': String(K), 'pano.labels': LABELS.join(','), 'pano.training': sources.join('; ') });
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, bytes);
+  console.error(`wrote ${outFile} (${bytes.length} bytes)`);
+}
+
+await main();

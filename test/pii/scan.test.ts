@@ -1,0 +1,58 @@
+// Rule scanning on free text: planted values are found at the right offsets,
+// decoys (UUIDs, versions, timestamps, hex digests, digit strings failing
+// their checksum) never fire.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { scanString, Hint } from '@panopticon/pii';
+
+function found(s: string, hints = 0): string[] {
+  return scanString(s, hints).map((h) => `${h.type}=${s.slice(h.start, h.end)}`);
+}
+
+test('planted values are found with exact spans', () => {
+  const cases: Array<[string, string[]]> = [
+    ['mail alice.o-neil+tag@mail.example.co.uk now', ['email=alice.o-neil+tag@mail.example.co.uk']],
+    ['pay with 4111 1111 1111 1111 today', ['credit_card=4111 1111 1111 1111']],
+    ['ssn 536-22-8821.', ['us_ssn=536-22-8821']],
+    ['to DE89 3704 0044 0532 0130 00 please', ['iban=DE89 3704 0044 0532 0130 00']],
+    ['call +1 (415) 555-2671 or 020 7946 0958', ['phone=+1 (415) 555-2671', 'phone=020 7946 0958']],
+    ['from 192.168.1.10 and 2001:db8::42', ['ipv4=192.168.1.10', 'ipv6=2001:db8::42']],
+    ['key AKIAIOSFODNN7EXAMPLE in env', ['aws_access_key_id=AKIAIOSFODNN7EXAMPLE']],
+    ['aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ['aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']],
+    ['postgres://app:Tr0ub4dor@db.internal:5432/prod', ['url_password=Tr0ub4dor']],
+    ['user=bob&password=hunter22&next=/', ['password=hunter22']],
+    ['NI AB 12 34 56 C, PAN ABCPE1234F', ['uk_nino=AB 12 34 56 C', 'in_pan=ABCPE1234F']],
+    ['-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----', ['private_key=-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----']],
+    ['token ghp_' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8' + ' end', ['github_token=ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8']],
+    ['Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l', ['basic_auth=YWxhZGRpbjpvcGVuc2VzYW1l']],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(found(text), want, text);
+});
+
+test('context: a 9-digit SSN and a date of birth need their field name', () => {
+  assert.deepEqual(found('536228821'), []);
+  assert.deepEqual(found('536228821', Hint.ssn), ['us_ssn=536228821']);
+  assert.deepEqual(found('1980-02-29'), []);
+  assert.deepEqual(found('1980-02-29', Hint.dob), ['date_of_birth=1980-02-29']);
+  assert.deepEqual(found('DOB: 14/03/1985'), ['date_of_birth=14/03/1985']);
+  // identifier-like field names lower confidence below the default threshold
+  const h = scanString('4111111111111111', Hint.notPii);
+  assert.ok(h[0]!.confidence < 0.6);
+});
+
+test('decoys do not fire', () => {
+  const decoys = [
+    'id 123e4567-e89b-12d3-a456-426614174000',
+    'version 1.2.3 and v10.4.2.1 and 4.19.0-26-amd64',
+    'at 2024-01-02T10:30:00.123456Z or 1700000000123 or 1700000000123456789',
+    'sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 md5 d41d8cd98f00b204e9800998ecf8427e',
+    'digits 4111111111111112 5555555555554445 000-00-0000 666-12-3456',
+    'mac 00:1a:2b:3c:4d:5e time 10:30:00',
+    'price 1,234.56 qty 12 order 88231 port 8080',
+    'commit 3f2a9c1 tree e83c5163316f89bfbde7d9ab23ca2e25604af290',
+    'Bearer short',
+    'password=***',
+    'user@localhost',
+  ];
+  for (const d of decoys) assert.deepEqual(found(d), [], d);
+});
