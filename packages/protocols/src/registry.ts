@@ -8,6 +8,7 @@ import { http2Module } from './http2/index.js';
 import { dnsModule, dnsTcpModule } from './dns/index.js';
 import { http1Module } from './http1/index.js';
 import { postgresqlModule } from './postgresql/index.js';
+import { mysqlModule } from './mysql/index.js';
 import { redisModule } from './redis/index.js';
 import { kafkaModule } from './kafka/index.js';
 import { amqpModule } from './amqp/index.js';
@@ -17,6 +18,7 @@ export const protocolModules: ProtocolModule[] = [
   http2Module,
   http1Module,
   postgresqlModule,
+  mysqlModule,
   redisModule,
   kafkaModule,
   amqpModule,

@@ -2,9 +2,10 @@
  * Renders parameter and column values for events. Text-format values are
  * kept as strings (they are what the database would print); binary-format
  * values are decoded for the common built-in types by OID and shown as
- * `\x` hex otherwise, like psql shows bytea. Every value counts against a
- * byte budget so one exchange never keeps more than `maxBody` bytes of values.
+ * `\x` hex otherwise, like psql shows bytea. Every value counts against the
+ * exchange's ValueBudget.
  */
+import { ValueBudget, hexValue as hex, textValue as text } from '../sql/value-budget.js';
 
 /** Built-in type OIDs (pg_type.dat). */
 const Oid = {
@@ -30,35 +31,7 @@ const textOids = new Set<number>([Oid.char, Oid.name, Oid.text, Oid.json, Oid.bp
 
 export type Value = string | number | boolean | null;
 
-/** Remaining bytes of values one exchange may still keep; `cut` records that something was shortened. */
-export class ValueBudget {
-  cut = false;
-  constructor(public left: number) {}
-
-  /** Takes at most what is left of the budget; marks `cut` when `n` did not fit. */
-  take(n: number): number {
-    if (n <= this.left) {
-      this.left -= n;
-      return n;
-    }
-    const got = this.left;
-    this.left = 0;
-    this.cut = true;
-    return got;
-  }
-}
-
-/** `\x`-prefixed hex, cut to the budget. */
-function hex(v: Buffer, budget: ValueBudget): string {
-  const n = budget.take(v.length * 2 + 2);
-  if (n >= v.length * 2 + 2) return '\\x' + v.toString('hex');
-  return '\\x' + v.toString('hex', 0, Math.max(0, (n - 2) >> 1));
-}
-
-function text(v: Buffer, budget: ValueBudget): string {
-  const n = budget.take(v.length);
-  return v.toString('utf8', 0, n);
-}
+export { ValueBudget };
 
 /** A value as the event shows it (format 0 = text, 1 = binary). */
 export function renderValue(v: Buffer | null, typeOid: number, format: number, budget: ValueBudget): Value {

@@ -1,0 +1,696 @@
+/**
+ * One MySQL / MariaDB connection: the handshake (greeting, handshake
+ * response, authentication exchange), then commands stitched in order with
+ * their responses. A client packet with sequence id 0 starts a command; the
+ * server's packets are read by a small state machine per command kind
+ * (OK / ERR / result set with column definitions and rows / prepare reply /
+ * field list). Capabilities from the handshake decide optional parts
+ * (CLIENT_DEPRECATE_EOF, CLIENT_QUERY_ATTRIBUTES, session tracking); when the
+ * connection was joined late they are unknown, and the parser tells the
+ * variants apart from the packets themselves.
+ */
+import type { CloseReason, Dir } from '@panopticon/flows';
+import type { EventKind } from '@panopticon/events';
+import type { ParserContext, StreamParser } from '../types.js';
+import { Cap, Command, ExecFlag, Header, Status, commandName } from './constants.js';
+import {
+  type ColumnDef,
+  PayloadReader,
+  decodeColumnDef,
+  decodeEof,
+  decodeErr,
+  decodeGreeting,
+  decodeHandshakeResponse,
+  decodeOk,
+  decodePrepareOk,
+  decodeTextRow,
+} from './decode.js';
+import { MyFramer, type MyPacket } from './framer.js';
+import { ValueBudget, decodeBinaryRow, readBinaryValue, textCell, type Value } from './values.js';
+import { buildAttributes, columnKeys, type Cmd, type MyConnectionFacts } from './fields.js';
+
+/** Prepared statements remembered per connection; the oldest is forgotten past this. */
+const MAX_STATEMENTS = 1024;
+/** Column definitions kept per result set (all are counted). */
+const MAX_COLUMNS_KEPT = 1024;
+/** MariaDB's statement id meaning "the one prepared last" (pipelined prepare + execute). */
+const LAST_PREPARED = 0xffffffff;
+/** SERVER_STATUS_CURSOR_EXISTS: an execute opened a cursor, rows come with COM_STMT_FETCH. */
+const CURSOR_EXISTS = 0x0040;
+
+interface Statement {
+  id: number;
+  text: string;
+  truncated: boolean;
+  params: number;
+  /** Parameter types (type | unsigned flag << 8) as last bound. */
+  paramTypes?: number[];
+  columns: ColumnDef[];
+  /** Data sent with COM_STMT_SEND_LONG_DATA, per parameter, for the next execute. */
+  longData?: Map<number, Buffer[]>;
+}
+
+const closeFlag: Record<CloseReason, string> = {
+  fin: 'closed',
+  rst: 'reset',
+  idle: 'timeout',
+  evicted: 'evicted',
+  end: 'eof',
+};
+
+type Phase = 'greeting' | 'handshake' | 'auth' | 'command';
+
+export class MySession implements StreamParser {
+  readonly facts: MyConnectionFacts = { mariadb: false };
+  private readonly client: MyFramer;
+  private readonly server: MyFramer;
+  private phase: Phase;
+  private handshake: Cmd | null = null;
+  /** Negotiated capabilities, or null when the handshake was not seen. */
+  private caps: number | null = null;
+  private queue: Cmd[] = [];
+  private readonly statements = new Map<number, Statement>();
+  private lastPrepared: Statement | undefined;
+  /** A definitions block ended without knowing whether an EOF packet follows (capabilities unknown). */
+  private maybeTrailingEof = -1;
+  private done = false;
+
+  constructor(private readonly ctx: ParserContext) {
+    const o = ctx.options;
+    const limit = o.maxBody + o.maxHeaderBytes;
+    const midstream = ctx.conn.midstream;
+    this.phase = midstream ? 'command' : 'greeting';
+    const hooks = (fromClient: boolean) => ({
+      packet: (p: MyPacket) => (fromClient ? this.fromClient(p) : this.fromServer(p)),
+      damaged: (n: number) => ctx.count('mysql.resync_skipped_bytes', n),
+      sequenceError: () => ctx.count('mysql.sequence_error'),
+    });
+    this.client = new MyFramer(true, hooks(true), limit, midstream);
+    this.server = new MyFramer(false, hooks(false), limit, midstream);
+  }
+
+  // ---- StreamParser --------------------------------------------------------
+
+  data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
+    if (this.done) return;
+    try {
+      (dir === 0 ? this.client : this.server).push(chunk, tsNs);
+    } catch (err) {
+      this.ctx.count('mysql.internal_error');
+      this.stop(`mysql: ${(err as Error).message}`);
+    }
+  }
+
+  gap(dir: Dir, length: number, _tsNs: bigint): void {
+    if (this.done) return;
+    this.ctx.count('mysql.gap_bytes', length);
+    (dir === 0 ? this.client : this.server).lose();
+    for (const c of this.queue) c.flags.add('gap');
+    if (dir === 1 && this.queue.length) {
+      // the rest of the head's response may be gone: stop reading it as structured data
+      this.queue[0].state = 'single';
+    }
+  }
+
+  end(_dir: Dir, _tsNs: bigint): void {
+    // MySQL never delimits a message by closing the stream.
+  }
+
+  close(reason: CloseReason, tsNs: bigint): void {
+    if (this.done) return;
+    this.done = true;
+    const pending = this.handshake ? [this.handshake, ...this.queue] : this.queue;
+    for (const c of pending) {
+      c.flags.add(closeFlag[reason]);
+      this.emit(c, 'unanswered', c.endNs ?? tsNs);
+    }
+    this.queue = [];
+    this.handshake = null;
+  }
+
+  // ---- client → server -----------------------------------------------------
+
+  private fromClient(p: MyPacket): void {
+    if (this.phase === 'handshake' || this.phase === 'auth') return this.handshakeFromClient(p);
+    if (this.phase === 'greeting') {
+      // no greeting seen, yet the client speaks: we joined after the handshake
+      this.phase = 'command';
+    }
+    if (p.seq !== 0) {
+      // LOCAL INFILE contents, or authentication data during COM_CHANGE_USER
+      const head = this.queue[0];
+      if (!head) {
+        this.ctx.count('mysql.unexpected_client_packet');
+        return;
+      }
+      head.requestBytes += p.wireLength;
+      head.lastSeq = lastSeqOf(p);
+      if (head.infile) this.keepInfile(head, p);
+      return;
+    }
+    if (p.length === 0) {
+      this.ctx.count('mysql.empty_command');
+      return;
+    }
+    const code = p.payload[0];
+    const c = this.newCmd(code, p);
+    switch (code) {
+      case Command.Query: return this.query(c, p);
+      case Command.InitDb:
+        c.schemaArg = p.payload.toString('utf8', 1);
+        return this.enqueue(c, 'single');
+      case Command.StmtPrepare:
+        this.setText(c, p.payload.subarray(1), p.truncated);
+        return this.enqueue(c, 'first');
+      case Command.StmtExecute: return this.execute(c, p);
+      case Command.StmtFetch: return this.fetch(c, p);
+      case Command.StmtClose: return this.stmtClose(c, p);
+      case Command.StmtSendLongData: return this.longData(p);
+      case Command.FieldList:
+        c.table = new PayloadReader(p.payload, 1).cstring();
+        return this.enqueue(c, 'fieldList');
+      case Command.Quit:
+        return this.emit(c, 'message', p.endNs);
+      case Command.ChangeUser:
+        c.user = new PayloadReader(p.payload, 1).cstring();
+        return this.enqueue(c, 'auth');
+      case Command.Statistics:
+      case Command.Ping:
+      case Command.ResetConnection:
+      case Command.StmtReset:
+      case Command.SetOption:
+      case Command.ProcessKill:
+      case Command.Refresh:
+      case Command.Shutdown:
+      case Command.Debug:
+      case Command.CreateDb:
+      case Command.DropDb:
+        return this.enqueue(c, 'single');
+      default:
+        if (commandName[code] === undefined) this.ctx.count('mysql.unknown_command');
+        return this.enqueue(c, 'single');
+    }
+  }
+
+  private handshakeFromClient(p: MyPacket): void {
+    const h = this.handshake;
+    if (!h) return;
+    h.requestBytes += p.wireLength;
+    h.lastSeq = lastSeqOf(p);
+    if (this.phase === 'auth') return; // auth data (scrambles, passwords, keys): never decoded
+    const r = decodeHandshakeResponse(p.payload);
+    this.facts.clientCapabilities = r.capabilities;
+    this.caps = (r.capabilities & (this.facts.serverCapabilities ?? 0xffffffff)) >>> 0;
+    if (r.sslRequest) {
+      h.tlsRequested = true;
+      h.flags.add('tls');
+      this.emit(h, 'exchange', p.endNs);
+      this.handshake = null;
+      this.stop('tls');
+      return;
+    }
+    h.user = r.user;
+    this.facts.user = r.user;
+    h.database = r.database;
+    if (r.database) this.facts.schema = r.database;
+    if (r.authPlugin) h.authPlugin = r.authPlugin;
+    if (r.attributes) h.attributes = r.attributes;
+    this.phase = 'auth';
+  }
+
+  private query(c: Cmd, p: MyPacket): void {
+    let start = 1;
+    if (this.hasQueryAttributes(p.payload)) {
+      const r = new PayloadReader(p.payload, 1);
+      const count = r.lenenc();
+      r.lenenc(); // parameter set count, always 1
+      if (count > 0) {
+        const budget = new ValueBudget(this.ctx.options.maxBody);
+        const values = this.readParams(r, count, undefined, budget, true);
+        c.queryAttributes = values.named;
+        if (budget.cut) c.flags.add('truncated');
+      }
+      start = r.pos;
+    }
+    this.setText(c, p.payload.subarray(start), p.truncated);
+    this.enqueue(c, 'first');
+  }
+
+  /** With the capability known, it decides; joined late, a query starting with a count byte and 0x01 can only be attributes. */
+  private hasQueryAttributes(payload: Buffer): boolean {
+    if (this.caps !== null) return (this.caps & Cap.QueryAttributes) !== 0;
+    return payload.length >= 3 && payload[1] < 0xfb && payload[2] === 0x01;
+  }
+
+  private execute(c: Cmd, p: MyPacket): void {
+    const r = new PayloadReader(p.payload, 1);
+    let id = r.u32();
+    const flags = r.u8();
+    r.u32(); // iteration count
+    const st = id === LAST_PREPARED ? this.lastPrepared : this.statements.get(id);
+    if (st) id = st.id;
+    c.statementId = id;
+    if (!st) {
+      this.ctx.count('mysql.unknown_statement');
+      return this.enqueue(c, 'first');
+    }
+    c.text = st.text;
+    if (st.truncated) c.flags.add('truncated');
+    const attrs = this.caps !== null && (this.caps & Cap.QueryAttributes) !== 0;
+    let count = st.params;
+    if (count > 0 || (attrs && flags & ExecFlag.ParameterCountAvailable)) {
+      if (attrs) count = r.lenenc();
+      if (count > 0) {
+        const budget = new ValueBudget(this.ctx.options.maxBody);
+        const values = this.readParams(r, count, st, budget, attrs);
+        c.params = values.positional;
+        if (values.named && Object.keys(values.named).length) c.queryAttributes = values.named;
+        if (budget.cut || r.short || p.truncated) c.flags.add('truncated');
+      }
+    }
+    st.longData = undefined;
+    c.columns = st.columns;
+    this.enqueue(c, 'first');
+  }
+
+  /**
+   * Parameter block of COM_STMT_EXECUTE / query attributes: NULL bitmap,
+   * new-params-bound flag, types (and names with query attributes), values.
+   * The first `st.params` values are the statement's placeholders; any beyond
+   * are named query attributes.
+   */
+  private readParams(
+    r: PayloadReader,
+    count: number,
+    st: Statement | undefined,
+    budget: ValueBudget,
+    withNames: boolean,
+  ): { positional?: Record<string, Value>; named?: Record<string, Value> } {
+    const nulls = r.bytes((count + 7) >> 3);
+    const bound = r.u8();
+    let types = st?.paramTypes;
+    const names: string[] = [];
+    if (bound === 1 || !types) {
+      types = [];
+      for (let i = 0; i < count && !r.short; i++) {
+        types.push(r.u16());
+        if (withNames) names.push(r.lenencString());
+      }
+      if (st) st.paramTypes = types;
+    }
+    const placeholders = st?.params ?? 0;
+    const positional: Record<string, Value> = {};
+    const named: Record<string, Value> = {};
+    for (let i = 0; i < count && !r.short; i++) {
+      let v: Value;
+      const long = st?.longData?.get(i);
+      if (nulls[i >> 3] & (1 << (i & 7))) v = null;
+      else if (long) v = Buffer.concat(long).toString('utf8', 0, budget.take(long.reduce((n, b) => n + b.length, 0)));
+      else {
+        const t = types[i] ?? 0xfd;
+        v = readBinaryValue(r, t & 0xff, (t & 0x8000) !== 0, false, budget);
+      }
+      if (i < placeholders) positional[String(i)] = v;
+      else named[names[i] || String(i)] = v;
+    }
+    return { positional: placeholders > 0 ? positional : undefined, named: count > placeholders ? named : undefined };
+  }
+
+  private fetch(c: Cmd, p: MyPacket): void {
+    const id = p.payload.length >= 5 ? p.payload.readUInt32LE(1) : -1;
+    const st = this.statements.get(id);
+    c.statementId = id;
+    if (st) {
+      c.text = st.text;
+      c.columns = st.columns;
+      c.columnCount = st.columns.length;
+      c.columnKeys = columnKeys(st.columns);
+    }
+    this.enqueue(c, 'rows');
+  }
+
+  private stmtClose(c: Cmd, p: MyPacket): void {
+    const id = p.payload.length >= 5 ? p.payload.readUInt32LE(1) : -1;
+    c.statementId = id;
+    const st = this.statements.get(id);
+    if (st) c.text = st.text;
+    this.statements.delete(id);
+    this.emit(c, 'message', p.endNs);
+  }
+
+  /** COM_STMT_SEND_LONG_DATA: no reply; the data becomes the parameter's value at the next execute. */
+  private longData(p: MyPacket): void {
+    const r = new PayloadReader(p.payload, 1);
+    const st = this.statements.get(r.u32());
+    const param = r.u16();
+    if (!st) {
+      this.ctx.count('mysql.unknown_statement');
+      return;
+    }
+    st.longData ??= new Map();
+    const parts = st.longData.get(param) ?? [];
+    const have = parts.reduce((n, b) => n + b.length, 0);
+    const room = this.ctx.options.maxBody - have;
+    if (room > 0) parts.push(Buffer.from(p.payload.subarray(r.pos, r.pos + room)));
+    st.longData.set(param, parts);
+  }
+
+  // ---- server → client -----------------------------------------------------
+
+  private fromServer(p: MyPacket): void {
+    if (this.phase === 'greeting') return this.greeting(p);
+    if (this.phase === 'handshake' || this.phase === 'auth') return this.handshakeFromServer(p);
+    const first = p.length > 0 ? p.payload[0] : -1;
+    if (this.maybeTrailingEof >= 0) {
+      const expected = (this.maybeTrailingEof + 1) & 0xff;
+      this.maybeTrailingEof = -1;
+      if (first === Header.Eof && p.length === 5 && p.seq === expected) return;
+    }
+    const c = this.queue[0];
+    if (!c) {
+      this.ctx.count('mysql.unmatched_response');
+      return;
+    }
+    if (p.seq !== ((c.lastSeq + 1) & 0xff)) this.ctx.count('mysql.sequence_error');
+    c.lastSeq = lastSeqOf(p);
+    c.responseBytes += p.wireLength;
+    c.endNs = p.endNs;
+    if (p.truncated) this.ctx.count('mysql.oversized_packet');
+    switch (c.state) {
+      case 'first': return this.firstResponse(c, p, first);
+      case 'columns': return this.columnDef(c, p, first);
+      case 'columnsEof': return this.columnsEof(c, p, first);
+      case 'rows': return this.row(c, p, first);
+      case 'prepareDefs': return this.prepareDef(c, p, first);
+      case 'fieldList': return this.fieldListDef(c, p, first);
+      case 'auth': return this.changeUserReply(c, p, first);
+      case 'single':
+      default: return this.singleReply(c, p, first);
+    }
+  }
+
+  private greeting(p: MyPacket): void {
+    const h = this.newCmd(-1, p);
+    h.requestBytes = 0;
+    h.responseBytes = p.wireLength;
+    h.endNs = p.endNs;
+    h.lastSeq = lastSeqOf(p);
+    if (p.payload[0] === Header.Err) {
+      // refused before any handshake ("Host ... is not allowed to connect")
+      h.err = decodeErr(p.payload);
+      this.phase = 'command';
+      this.emit(h, 'message', p.endNs);
+      return;
+    }
+    if (p.payload[0] !== 10) {
+      // not a greeting: we must have joined later than it
+      this.phase = 'command';
+      this.fromServer(p);
+      return;
+    }
+    const g = decodeGreeting(p.payload);
+    this.facts.serverVersion = g.serverVersion;
+    this.facts.connectionId = g.connectionId;
+    this.facts.serverCapabilities = g.capabilities;
+    this.facts.mariadb = /mariadb/i.test(g.serverVersion);
+    h.authPlugin = g.authPlugin;
+    this.handshake = h;
+    this.phase = 'handshake';
+  }
+
+  private handshakeFromServer(p: MyPacket): void {
+    const h = this.handshake;
+    if (!h) return;
+    h.responseBytes += p.wireLength;
+    h.endNs = p.endNs;
+    h.lastSeq = lastSeqOf(p);
+    const first = p.payload[0];
+    if (first === Header.Ok && this.phase === 'auth') {
+      h.ok = decodeOk(p.payload, this.caps ?? 0);
+      if (h.ok.schema) this.facts.schema = h.ok.schema;
+      this.finishHandshake(h, p);
+    } else if (first === Header.Err) {
+      h.err = decodeErr(p.payload);
+      this.finishHandshake(h, p);
+    } else if (first === Header.Eof && p.length > 1) {
+      // AuthSwitchRequest: plugin name, then plugin data (a scramble: not read)
+      h.authSwitchedTo = new PayloadReader(p.payload, 1).cstring();
+    }
+    // 0x01 AuthMoreData (caching_sha2 fast-auth result, public keys): nothing to report
+  }
+
+  private finishHandshake(h: Cmd, p: MyPacket): void {
+    this.handshake = null;
+    this.phase = 'command';
+    this.emit(h, 'exchange', p.endNs);
+  }
+
+  /** First reply packet of a query / execute: OK, ERR, LOCAL INFILE request, or a result set's column count. */
+  private firstResponse(c: Cmd, p: MyPacket, first: number): void {
+    if (first === Header.Ok && c.code === Command.StmtPrepare) return this.prepareOk(c, p);
+    if (first === Header.Ok) return this.okEnd(c, p);
+    if (first === Header.Err) return this.errEnd(c, p);
+    if (first === Header.LocalInfile && c.code === Command.Query) {
+      c.infile = { name: p.payload.toString('utf8', 1), size: 0, kept: [], keptBytes: 0 };
+      return; // the client sends the file, then the server answers OK / ERR
+    }
+    if (first === Header.Eof && p.length < 9) return this.okEnd(c, p); // pre-4.1 style end
+    const r = new PayloadReader(p.payload);
+    const n = r.lenenc();
+    const metadataFollows = this.caps !== null && this.caps & Cap.OptionalResultsetMetadata ? r.u8() === 1 : true;
+    c.resultSets++;
+    c.columnCount = n;
+    c.columnsLeft = metadataFollows ? n : 0;
+    c.columns = metadataFollows ? [] : c.columns;
+    c.columnKeys = undefined;
+    c.state = c.columnsLeft > 0 ? 'columns' : this.afterDefs();
+  }
+
+  private columnDef(c: Cmd, p: MyPacket, first: number): void {
+    if (first === Header.Err) return this.errEnd(c, p);
+    if (c.columns.length < MAX_COLUMNS_KEPT) c.columns.push(decodeColumnDef(p.payload));
+    if (--c.columnsLeft === 0) {
+      c.columnKeys = columnKeys(c.columns);
+      c.state = this.afterDefs();
+    }
+  }
+
+  /** After definitions: an EOF packet unless CLIENT_DEPRECATE_EOF; joined late, the next packet tells. */
+  private afterDefs(): 'columnsEof' | 'rows' {
+    return this.caps !== null && this.caps & Cap.DeprecateEof ? 'rows' : 'columnsEof';
+  }
+
+  private columnsEof(c: Cmd, p: MyPacket, first: number): void {
+    if (first === Header.Eof && p.length === 5) {
+      const eof = decodeEof(p.payload);
+      c.state = 'rows';
+      if (eof.status & CURSOR_EXISTS) this.finish(c, p);
+      return;
+    }
+    if (first === Header.Err) return this.errEnd(c, p);
+    // no EOF: CLIENT_DEPRECATE_EOF is on; this packet is already a row or the end
+    c.state = 'rows';
+    this.row(c, p, first);
+  }
+
+  private row(c: Cmd, p: MyPacket, first: number): void {
+    if (first === Header.Eof && p.length < 0xffffff) {
+      // end of rows: EOF (5 bytes) or, under CLIENT_DEPRECATE_EOF, an OK with the 0xFE header
+      const status = p.length <= 5 ? decodeEof(p.payload).status : this.okFrom(c, p).status;
+      if (status & Status.MoreResultsExist) {
+        c.state = 'first';
+        return;
+      }
+      return this.finish(c, p);
+    }
+    if (first === Header.Err) return this.errEnd(c, p);
+    c.returnedRows++;
+    if (c.rows.length >= this.ctx.options.maxRows) {
+      c.rowsCut = true;
+      return;
+    }
+    const budget = (c.budget ??= new ValueBudget(this.ctx.options.maxBody));
+    const keys = (c.columnKeys ??= columnKeys(c.columns));
+    const binary = c.code === Command.StmtExecute || c.code === Command.StmtFetch;
+    const row: Record<string, Value> = {};
+    if (binary) {
+      const values = decodeBinaryRow(p.payload, c.columns, budget);
+      values.forEach((v, i) => (row[keys[i] ?? String(i)] = v));
+    } else {
+      const cells = decodeTextRow(p.payload, c.columnCount);
+      cells.forEach((v, i) => {
+        const d = c.columns[i];
+        row[keys[i] ?? String(i)] = textCell(v, d?.type ?? 0xfd, d?.charset ?? 33, budget);
+      });
+    }
+    if (budget.cut || p.truncated) c.flags.add('truncated');
+    c.rows.push(row);
+  }
+
+  private prepareOk(c: Cmd, p: MyPacket): void {
+    const ok = decodePrepareOk(p.payload);
+    const st: Statement = { id: ok.statementId, text: c.text ?? '', truncated: c.flags.has('truncated'), params: ok.params, columns: [] };
+    this.statements.delete(st.id);
+    this.statements.set(st.id, st);
+    if (this.statements.size > MAX_STATEMENTS) {
+      this.statements.delete(this.statements.keys().next().value as number);
+      this.ctx.count('mysql.statements_forgotten');
+    }
+    this.lastPrepared = st;
+    c.statementId = ok.statementId;
+    c.prepared = { statementId: ok.statementId, params: ok.params, columns: ok.columns };
+    c.paramsLeft = ok.params;
+    c.columnsLeft = ok.columns;
+    if (ok.params + ok.columns === 0) return this.finish(c, p);
+    c.state = 'prepareDefs';
+  }
+
+  /** Parameter then column definitions of a prepare reply, each block followed by EOF unless CLIENT_DEPRECATE_EOF. */
+  private prepareDef(c: Cmd, p: MyPacket, first: number): void {
+    if (first === Header.Eof && p.length === 5) {
+      if (c.paramsLeft === 0 && c.columnsLeft === 0) this.finish(c, p);
+      return;
+    }
+    if (c.paramsLeft > 0) c.paramsLeft--;
+    else if (c.columnsLeft > 0) {
+      c.columnsLeft--;
+      const def = decodeColumnDef(p.payload);
+      if (c.columns.length < MAX_COLUMNS_KEPT) c.columns.push(def);
+      const st = this.statements.get(c.statementId!);
+      if (st && st.columns.length < MAX_COLUMNS_KEPT) st.columns.push(def);
+    }
+    if (c.paramsLeft === 0 && c.columnsLeft === 0) {
+      if (this.caps !== null && this.caps & Cap.DeprecateEof) return this.finish(c, p);
+      if (this.caps === null) {
+        // joined late: an EOF may or may not follow; swallow it if it does
+        this.maybeTrailingEof = lastSeqOf(p);
+        return this.finish(c, p);
+      }
+    }
+  }
+
+  private fieldListDef(c: Cmd, p: MyPacket, first: number): void {
+    if (first === Header.Err) return this.errEnd(c, p);
+    if (first === Header.Eof && p.length < 0xffffff) return this.finish(c, p);
+    if (c.columns.length < MAX_COLUMNS_KEPT) c.columns.push(decodeColumnDef(p.payload));
+  }
+
+  private changeUserReply(c: Cmd, p: MyPacket, first: number): void {
+    if (first === Header.Ok) return this.okEnd(c, p);
+    if (first === Header.Err) return this.errEnd(c, p);
+    if (first === Header.Eof && p.length > 1) c.authSwitchedTo = new PayloadReader(p.payload, 1).cstring();
+  }
+
+  private singleReply(c: Cmd, p: MyPacket, first: number): void {
+    if (first === Header.Ok && c.code !== Command.Statistics) return this.okEnd(c, p);
+    if (first === Header.Err) return this.errEnd(c, p);
+    if (c.code === Command.Statistics) c.statistics = p.payload.toString('utf8');
+    this.finish(c, p);
+  }
+
+  private okFrom(c: Cmd, p: MyPacket) {
+    const ok = decodeOk(p.payload, this.caps ?? 0);
+    c.ok = ok;
+    if (ok.schema) this.facts.schema = ok.schema;
+    return ok;
+  }
+
+  private okEnd(c: Cmd, p: MyPacket): void {
+    const ok = this.okFrom(c, p);
+    if (c.code === Command.InitDb && c.schemaArg !== undefined) this.facts.schema = c.schemaArg;
+    if (ok.status & Status.MoreResultsExist && (c.code === Command.Query || c.code === Command.StmtExecute)) {
+      c.state = 'first';
+      return;
+    }
+    this.finish(c, p);
+  }
+
+  private errEnd(c: Cmd, p: MyPacket): void {
+    c.err = decodeErr(p.payload);
+    this.finish(c, p);
+  }
+
+  private finish(c: Cmd, p: MyPacket): void {
+    c.state = 'none';
+    const i = this.queue.indexOf(c);
+    if (i >= 0) this.queue.splice(i, 1);
+    this.emit(c, 'exchange', p.endNs);
+  }
+
+  // ---- helpers -------------------------------------------------------------
+
+  private newCmd(code: number, p: MyPacket): Cmd {
+    return {
+      code,
+      name: code === -1 ? 'handshake' : commandName[code] ?? `COM_0x${code.toString(16).padStart(2, '0')}`,
+      startNs: p.startNs,
+      requestBytes: p.wireLength,
+      responseBytes: 0,
+      flags: new Set(),
+      lastSeq: lastSeqOf(p),
+      state: 'first',
+      columnCount: 0,
+      columnsLeft: 0,
+      columns: [],
+      paramsLeft: 0,
+      rows: [],
+      returnedRows: 0,
+      resultSets: 0,
+    };
+  }
+
+  private enqueue(c: Cmd, state: Cmd['state']): void {
+    c.state = state;
+    this.maybeTrailingEof = -1;
+    if (this.queue.length >= this.ctx.options.maxPending) {
+      const old = this.queue.shift()!;
+      this.ctx.count('mysql.pending_overflow');
+      old.flags.add('overflow');
+      this.emit(old, 'unanswered', c.startNs);
+    }
+    this.queue.push(c);
+  }
+
+  private keepInfile(c: Cmd, p: MyPacket): void {
+    const f = c.infile!;
+    f.size += p.length;
+    const room = this.ctx.options.maxBody - f.keptBytes;
+    if (room > 0 && p.length > 0) {
+      const part = p.payload.subarray(0, room);
+      f.kept.push(Buffer.from(part));
+      f.keptBytes += part.length;
+    }
+    if (f.keptBytes < f.size || p.truncated) c.flags.add('truncated');
+  }
+
+  private setText(c: Cmd, b: Buffer, cut: boolean): void {
+    const max = this.ctx.options.maxBody;
+    if (b.length > max || cut) c.flags.add('truncated');
+    c.text = b.toString('utf8', 0, Math.min(b.length, max));
+  }
+
+  private emit(c: Cmd, kind: EventKind, endNs: bigint): void {
+    if (c.rowsCut) c.flags.add('truncated');
+    if (this.ctx.conn.midstream) c.flags.add('midstream');
+    this.ctx.emit({
+      kind,
+      startNs: c.startNs,
+      endNs: endNs < c.startNs ? c.startNs : endNs,
+      requestBytes: c.requestBytes || undefined,
+      responseBytes: c.responseBytes || undefined,
+      flags: c.flags.size ? [...c.flags].sort() : undefined,
+      attributes: buildAttributes(c, this.facts),
+    });
+  }
+
+  private stop(reason: string): void {
+    this.done = true;
+    this.queue = [];
+    this.ctx.abandon(reason);
+  }
+}
+
+/** Sequence id of the last physical packet of a (possibly multi-packet) payload. */
+function lastSeqOf(p: MyPacket): number {
+  return (p.seq + p.packets - 1) & 0xff;
+}
