@@ -5,3 +5,4 @@ export { MetricsEndpoint, parseListenAddress, type EndpointOptions } from './htt
 export { OtlpSink, BoundedBatchProcessor, tracesUrl, type OtlpOptions, type BatcherOptions } from './otlp-sink.js';
 export { spanShapeOf, parseTraceparent, hrTimeFromNs, type SpanShape, type MappingOptions } from './span-mapping.js';
 export { LabelLimiter, OVERFLOW_VALUE } from './label-limiter.js';
+export { AuditSink } from './audit-sink.js';

@@ -6,6 +6,7 @@ import { JsonlSink, parseSize } from './jsonl-sink.js';
 import { MetricsSink } from './metrics-sink.js';
 import { MetricsEndpoint, parseListenAddress } from './http-endpoint.js';
 import { OtlpSink } from './otlp-sink.js';
+import { AuditSink } from './audit-sink.js';
 import type { Sink } from './sink.js';
 
 const PROG = 'pano-export';
@@ -35,6 +36,9 @@ interface Opts {
   otlpContent?: boolean;
   serviceName: string;
   tee?: boolean;
+  audit?: string;
+  signKey?: string;
+  checkpointEvery: string;
   strict?: boolean;
   stats?: boolean;
 }
@@ -58,6 +62,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .option('--otlp-flush-timeout <ms>', 'at exit, how long to wait for queued spans', '5000')
     .option('--otlp-content', 'also send body contents and result rows as attributes')
     .option('--service-name <name>', 'OTLP resource service.name', 'panopticon')
+    .option('--audit <file>', 'append the PII findings that pass to the hash-chained audit log FILE (pano-pii\'s format, created 0600)')
+    .option('--sign-key <pem>', 'Ed25519 private key (PEM file) signing the audit checkpoints')
+    .option('--checkpoint-every <n>', 'audit records between checkpoints', '1000')
     .option('--tee', 'copy every input event to stdout')
     .option('--strict', 'a bad input line is fatal')
     .option('--stats', 'always print the counts on stderr at exit')
@@ -65,7 +72,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .showHelpAfterError();
   program.parse(argv);
   const opts = program.opts<Opts>();
-  if (!opts.jsonl && !opts.prometheus && !opts.otlp && !opts.tee) fail(PROG, 'nothing to do: give at least one of --jsonl, --prometheus, --otlp, --tee', 2);
+  if (!opts.jsonl && !opts.prometheus && !opts.otlp && !opts.tee && !opts.audit) fail(PROG, 'nothing to do: give at least one of --jsonl, --prometheus, --otlp, --audit, --tee', 2);
 
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
   let eventsIn = 0;
@@ -93,6 +100,13 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       });
       sinks.push(otlp);
     }
+    if (opts.audit) {
+      const where = [opts.jsonl && 'jsonl', opts.otlp && 'otlp', opts.tee && 'stdout', opts.prometheus && 'prometheus'].filter(Boolean).join(',');
+      let signKey: string | undefined;
+      if (opts.signKey) signKey = readFileSync(opts.signKey, 'utf8');
+      else if (opts.signKey === '') throw new Error('--sign-key needs a file');
+      sinks.push(new AuditSink(opts.audit, where || 'none', { signKey, checkpointEvery: parseCount('--checkpoint-every', opts.checkpointEvery, 0) }));
+    } else if (opts.signKey) throw new Error('--sign-key needs --audit');
     if (opts.prometheus) {
       const { host, port } = parseListenAddress(opts.prometheus);
       let token: string | undefined;
