@@ -78,28 +78,38 @@ export function formatIPv6(buf: Uint8Array, off: number): string {
 }
 
 /**
- * Packets of one connection repeat the same two addresses, so remembering
- * the last few avoids rebuilding the text: a 16-byte compare is far cheaper
- * than formatting. Small and fixed-size.
+ * Formatting IPv6 text costs far more than comparing 16 bytes, and the same
+ * few thousand addresses recur, so texts are kept in a direct-mapped cache:
+ * the address hashes to one slot, which holds the last address seen there.
+ * Fixed size, no allocation on a hit.
  */
 export class IPv6Names {
-  private readonly keys: Buffer;
-  private readonly names: string[];
-  private next = 0;
-  constructor(private readonly slots = 8) {
-    this.keys = Buffer.alloc(16 * slots);
-    this.names = new Array<string>(slots).fill('');
+  private readonly keys: Int32Array;
+  private readonly names: Array<string | undefined>;
+  private readonly mask: number;
+  constructor(slots = 4096) {
+    if (slots & (slots - 1)) throw new RangeError('IPv6Names: slots must be a power of two');
+    this.keys = new Int32Array(slots * 4);
+    this.names = new Array<string | undefined>(slots).fill(undefined);
+    this.mask = slots - 1;
   }
 
-  name(buf: Buffer, off: number): string {
+  name(buf: Uint8Array, off: number): string {
+    const a = (buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3];
+    const b = (buf[off + 4] << 24) | (buf[off + 5] << 16) | (buf[off + 6] << 8) | buf[off + 7];
+    const c = (buf[off + 8] << 24) | (buf[off + 9] << 16) | (buf[off + 10] << 8) | buf[off + 11];
+    const d = (buf[off + 12] << 24) | (buf[off + 13] << 16) | (buf[off + 14] << 8) | buf[off + 15];
+    let h = Math.imul(a ^ (b >>> 7), 0x9e3779b1) ^ Math.imul(c ^ (d >>> 11), 0x85ebca6b) ^ d;
+    h ^= h >>> 15;
+    const slot = h & this.mask;
+    const k = slot << 2;
     const keys = this.keys;
-    for (let s = 0; s < this.slots; s++) {
-      const k = s * 16;
-      if (this.names[s] !== '' && keys.compare(buf, off, off + 16, k, k + 16) === 0) return this.names[s];
-    }
-    const s = this.next;
-    this.next = (s + 1) % this.slots;
-    buf.copy(keys, s * 16, off, off + 16);
-    return (this.names[s] = formatIPv6(buf, off));
+    const cached = this.names[slot];
+    if (cached !== undefined && keys[k] === a && keys[k + 1] === b && keys[k + 2] === c && keys[k + 3] === d) return cached;
+    keys[k] = a;
+    keys[k + 1] = b;
+    keys[k + 2] = c;
+    keys[k + 3] = d;
+    return (this.names[slot] = formatIPv6(buf, off));
   }
 }
