@@ -52,7 +52,7 @@ export interface DnsMessage {
   authority: DnsRecord[];
   additional: DnsRecord[];
   edns?: DnsEdns;
-  /** Records whose RDATA did not decode and were kept as hex. */
+  /** Records of a known type whose RDATA did not decode and were kept as hex. */
   rawRecords: number;
 }
 

@@ -186,17 +186,16 @@ const decoders: Record<number, RdataDecoder> = {
 };
 
 /**
- * Presentation text of one RDATA. Unknown types, and known types whose RDATA
- * does not parse, are returned as lowercase hex (flagged by `raw`).
+ * Presentation text of one RDATA. Unknown types are returned as lowercase
+ * hex; so are known types whose RDATA does not parse (flagged by `raw`).
  */
 export function formatRdata(type: number, msg: Buffer, start: number, end: number): { data: string; raw: boolean } {
   const decode = decoders[type];
-  if (decode) {
-    try {
-      return { data: decode(msg, start, end), raw: false };
-    } catch {
-      // fall through to hex: a malformed record is shown, not invented
-    }
+  if (!decode) return { data: msg.toString('hex', start, end), raw: false };
+  try {
+    return { data: decode(msg, start, end), raw: false };
+  } catch {
+    // a malformed record of a known type is shown as hex, not invented
+    return { data: msg.toString('hex', start, end), raw: true };
   }
-  return { data: msg.toString('hex', start, end), raw: true };
 }

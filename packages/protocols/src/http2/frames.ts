@@ -109,18 +109,24 @@ export function plausibleFrameHeader(buf: Buffer, off: number, maxFrameSize = DE
 
 /**
  * Number of chained plausible frame headers starting at `off` (stopping at
- * `want`), and whether the buffer ran out before an implausible header.
+ * `want`); `exhausted` when the buffer ran out before an implausible header,
+ * `boundary` when the last counted frame ends exactly at the buffer's end.
  */
-export function chainedFrames(buf: Buffer, off: number, want: number, maxFrameSize = DEFAULT_MAX_FRAME_SIZE): { count: number; exhausted: boolean } {
+export function chainedFrames(
+  buf: Buffer,
+  off: number,
+  want: number,
+  maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
+): { count: number; exhausted: boolean; boundary: boolean } {
   let count = 0;
   let pos = off;
   while (count < want) {
-    if (pos === buf.length) return { count, exhausted: true };
-    if (pos + FRAME_HEADER_LENGTH > buf.length) return { count, exhausted: true };
-    if (!plausibleFrameHeader(buf, pos, maxFrameSize)) return { count, exhausted: false };
+    if (pos === buf.length) return { count, exhausted: true, boundary: count > 0 };
+    if (pos + FRAME_HEADER_LENGTH > buf.length) return { count, exhausted: true, boundary: false };
+    if (!plausibleFrameHeader(buf, pos, maxFrameSize)) return { count, exhausted: false, boundary: false };
     count++;
     pos += FRAME_HEADER_LENGTH + buf.readUIntBE(pos, 3);
-    if (pos > buf.length) return { count, exhausted: true };
+    if (pos > buf.length) return { count, exhausted: true, boundary: false };
   }
-  return { count, exhausted: false };
+  return { count, exhausted: false, boundary: pos === buf.length };
 }

@@ -19,7 +19,8 @@ export function detectHttp2(head: Buffer, _dir: Dir): Detection {
   if (c.count === 0) return null;
   if (c.count < DETECT_FRAMES) {
     if (!c.exhausted) return null;
-    return 'more';
+    // Two whole frames filling what the side sent so far (a short mid-stream capture) are enough.
+    if (!(c.count >= 2 && c.boundary)) return 'more';
   }
   return { sender: senderHint(head), confidence: 0.7 };
 }

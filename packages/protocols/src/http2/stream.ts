@@ -53,8 +53,8 @@ export class Http2Stream {
   readonly req: MessageSide;
   readonly res: MessageSide;
   readonly flags = new Set<string>();
-  /** 1xx status codes seen before the final response. */
-  interim: number[] = [];
+  /** 1xx responses seen before the final one. */
+  interim: Array<{ status_code: number; header: Headers }> = [];
   /** Stream that carried the PUSH_PROMISE, for pushed streams. */
   promisedBy: number | undefined;
   /** Error code name when RST_STREAM ended it. */
@@ -98,7 +98,7 @@ export class Http2Stream {
     }
     const status = Number(pseudo[':status']);
     if (status >= 100 && status < 200) {
-      this.interim.push(status);
+      this.interim.push({ status_code: status, header: headers });
       return;
     }
     this.res.pseudo = pseudo;
@@ -147,7 +147,6 @@ export class Http2Stream {
       const ua = req.headers?.['user-agent']?.[0];
       if (ua !== undefined) attrs.user_agent = { original: ua };
     }
-    if (req.trailers) request.trailer = req.trailers;
     if (!this.isGrpc || !req.grpc) {
       const rb = bodyView(req.body, req.headers?.['content-type']?.[0], req.headers?.['content-encoding']?.[0], options.maxBody);
       if (rb.size > 0) request.body = rb;
@@ -179,6 +178,8 @@ export class Http2Stream {
     const h2: Record<string, unknown> = { stream_id: this.id };
     if (this.promisedBy !== undefined) h2.push_promise_stream_id = this.promisedBy;
     if (this.resetBy) h2.reset = { by: this.resetBy.side, error_code: this.resetBy.code };
+    // Request trailers are rare (gRPC and most APIs send none); semconv has no place for them.
+    if (req.trailers) h2.request_trailer = req.trailers;
     attrs.http2 = h2;
     if (this.isGrpc) {
       const trailers = res.trailers ?? (res.headers && res.headers['grpc-status'] ? res.headers : undefined);

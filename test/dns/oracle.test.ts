@@ -1,0 +1,90 @@
+// DNS events against tshark 4.0 on every DNS capture of the corpus (and the
+// DNS found in other corpus directories): per message, the transaction id,
+// question name and type, and for responses the rcode and answer count.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { basename, join } from 'node:path';
+import { corpusAvailable, corpusDir, corpusFiles } from '../helpers/corpus.js';
+import { tsharkAvailable, tsharkFields } from '../helpers/tshark.js';
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+
+/** IANA DNS parameters, typed here independently of the parser's tables. */
+const QTYPE: Record<string, string> = { 1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV', 35: 'NAPTR', 44: 'SSHFP', 48: 'DNSKEY', 64: 'SVCB', 65: 'HTTPS', 252: 'AXFR', 255: 'ANY' };
+const RCODE: Record<string, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
+
+/** DNS seen by tshark in other corpus directories (from SOURCES.md), compared as a bonus. */
+const OTHER_FILES = [
+  'http1/wiregasm-http.cap',
+  'ip-fragmentation/ndpi-dns_fragmented.pcap',
+  'ip-fragmentation/zeek-ipv6-fragmented-dns.pcap',
+  'ipv6/suricata-datasets-08-state-ipv6-input.pcap',
+  'ipv6/tcpdump-LINKTYPE_IPV6.pcap',
+  'ipv6/zeek-naptr.pcap',
+  'linux-sll/ndpi-KakaoTalk_chat.pcap',
+  'linux-sll/ndpi-tls_heur__shadowsocks-tcp.pcapng',
+  'pcapng-multi-interface/ndpi-dns-google-nsid.pcapng',
+  'pcapng-multi-interface/zeek-pcapng-multi-interface.pcapng',
+];
+
+const EXCLUDED: Record<string, string> = {
+  'suricata-dns-over-http2-post-dns_over_https_POST.pcap':
+    'DNS carried inside HTTP/2 DATA frames (DoH): pano-parse reports the HTTP/2 exchanges (checked by the HTTP/2 oracle), not the DNS messages in their bodies',
+};
+
+function connKey(a: string | number, b: string | number): string {
+  const [x, y] = [Number(a), Number(b)].sort((m, n) => m - n);
+  return `${y}-${x}`;
+}
+
+function tsharkTuples(file: string): string[] {
+  const rows = tsharkFields(file, ['tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'dns.id', 'dns.flags.response', 'dns.qry.name', 'dns.qry.type', 'dns.flags.rcode', 'dns.count.answers'], 
+    // mDNS and LLMNR are other protocols to tshark; DNS quoted inside ICMP errors is not traffic.
+    'dns && !mdns && !llmnr && !icmp');
+  const out: string[] = [];
+  for (const [ts, td, us, ud, ids, resp, names, types, rcodes, ans] of rows) {
+    if (!ids) continue;
+    const key = ts ? connKey(ts, td) : connKey(us.split(',')[0], ud.split(',')[0]);
+    const idl = ids.split(',');
+    const rl = resp.split(',');
+    const nl = names.split(',');
+    const tl = types.split(',');
+    const al = ans.split(',');
+    const rc = rcodes ? rcodes.split(',') : [];
+    let r = 0;
+    idl.forEach((id, i) => {
+      // tshark writes the root name as <Root>; presentation format (and pano) writes ".".
+      const qname = nl[i] === '<Root>' ? '.' : nl[i];
+      const q = `${key} ${Number(id)} ${qname} ${QTYPE[tl[i]] ?? `TYPE${tl[i]}`}`;
+      if (rl[i] === '1') out.push(`response ${q} ${RCODE[rc[r++]] ?? rc[r - 1]} ${al[i]}`);
+      else out.push(`query ${q}`);
+    });
+  }
+  return out.sort();
+}
+
+function ourTuples(events: any[]): string[] {
+  const out: string[] = [];
+  for (const e of events) {
+    if (e.pano.protocol !== 'dns') continue;
+    const d = e.dns;
+    const key = connKey(e.client.port, e.server.port);
+    const q = `${key} ${d.id} ${d.question?.name} ${d.question?.type}`;
+    if (e.pano.kind !== 'orphan_response') out.push(`query ${q}`);
+    if (e.pano.kind === 'exchange' || e.pano.kind === 'orphan_response') out.push(`response ${q} ${d.response_code} ${d.answer_count}`);
+  }
+  return out.sort();
+}
+
+const ready = corpusAvailable() && tsharkAvailable();
+const files = ready ? [...corpusFiles('dns'), ...OTHER_FILES.map((f) => join(corpusDir, f)), join(corpusDir, 'http2/suricata-dns-over-http2-post-dns_over_https_POST.pcap')] : [];
+
+for (const file of files) {
+  const name = basename(file);
+  test(`tshark agrees on DNS: ${file.slice(corpusDir.length + 1)}`, { skip: EXCLUDED[name] ?? (!ready && 'corpus or tshark missing') }, () => {
+    const { events } = parseCaptureSync(file);
+    assertValidEvents(events);
+    const theirs = tsharkTuples(file);
+    assert.ok(theirs.length > 0, 'tshark finds DNS in the file');
+    assert.deepEqual(ourTuples(events), theirs);
+  });
+}
