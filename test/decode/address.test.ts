@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import { LinkType } from '@panopticon/pcap';
 import { Decoder, formatIPv4, formatIPv6 } from '@panopticon/decode';
 import { packet, pcapFile } from './frames.js';
+// The caches are internal to the package; tested here directly.
+import { IPv4Names, IPv6Names } from '../../packages/decode/src/address.js';
 
 const run = promisify(execFile);
 
@@ -85,5 +87,21 @@ test('IPv6 text equals tshark for generated addresses', async () => {
     assert.deepEqual(addrs.map((a) => formatIPv6(a, 0)), theirs);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the IPv6 text cache returns the right text when slots collide', () => {
+  const names = new IPv6Names(2); // two slots: nearly every lookup evicts or collides
+  let seed = 3;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % 4;
+  const pool = Array.from({ length: 16 }, (_, i) => words(0x2001, 0xdb8, 0, 0, 0, 0, i >> 2, i & 3));
+  for (let i = 0; i < 2000; i++) {
+    const a = pool[rand() * 4 + rand()];
+    assert.equal(names.name(a, 0), formatIPv6(a, 0));
+  }
+  const v4names = new IPv4Names(4); // emptied whenever full
+  for (let i = 0; i < 1000; i++) {
+    const a = Buffer.from([10, 0, i % 7, i % 5]);
+    assert.equal(v4names.name(a, 0), `10.0.${i % 7}.${i % 5}`);
   }
 });
