@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseCount, parseDuration, parseList, parseSize, runMain, UserError } from '@panopticon/cli';
-import { Capture, type CaptureSummary } from './capture.js';
+import { Capture, directionsFor, type CaptureSummary } from './capture.js';
 import { FilterError, parseHost, parsePort, parseProtocol, type Filters } from './filters.js';
 import { NoSuchInterfaceError, resolveInterfaces, type NetInterface } from './interfaces.js';
 import { LibbpfMissingError } from './libbpf.js';
@@ -162,6 +162,10 @@ async function run(o: Opts): Promise<number> {
     count: o.count,
     statsIntervalMs: Math.round(o.statsInterval * 1000),
   });
+  if (!o.quiet) {
+    const where = interfaces.map((i) => `${i.name} (${directionsFor(i).join('+')})`).join(', ');
+    process.stderr.write(`${NAME}: capturing on ${where} through the ${capture.buffer === 'ringbuf' ? 'ring buffer' : 'perf event array'}, snap length ${capture.program.snaplen}\n`);
+  }
   const stop = () => capture.stop();
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, stop);

@@ -10,7 +10,7 @@
  *   /run/panopticon/clsact/ (per network namespace and ifindex), so a later
  *   run knows it may remove it once no filter is left on it.
  */
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { BPF_TC_EGRESS, BPF_TC_INGRESS, tcHook, tcOpts, type Libbpf } from './libbpf.js';
 import { hasClsact, listFilters, PARENT_EGRESS, PARENT_INGRESS } from './netlink.js';
 import { OWNED_PREFIX } from './layout.js';
@@ -139,8 +139,8 @@ export interface StaleCleanup {
  */
 export function removeStale(lib: Libbpf): StaleCleanup {
   const result: StaleCleanup = { filters: 0, qdiscs: 0, problems: [] };
+  forgetDeadNamespaces();
   for (const iface of listInterfaces()) {
-    let touched = false;
     for (const [parent, direction] of [
       [PARENT_INGRESS, 'ingress'],
       [PARENT_EGRESS, 'egress'],
@@ -164,7 +164,6 @@ export function removeStale(lib: Libbpf): StaleCleanup {
         if (r < 0) result.problems.push(`${iface.name}: cannot remove stale ${direction} filter (handle ${f.handle}): ${errnoText(-r)}`);
         else {
           result.filters++;
-          touched = true;
         }
       }
     }
@@ -175,7 +174,6 @@ export function removeStale(lib: Libbpf): StaleCleanup {
       removeQdiscIfUnused(lib, iface.ifindex, result.problems);
       if (had && !hasClsactSafe(iface.ifindex) && result.problems.length === before) result.qdiscs++;
     }
-    void touched;
   }
   return result;
 }
@@ -185,5 +183,39 @@ function hasClsactSafe(ifindex: number): boolean {
     return hasClsact(ifindex);
   } catch {
     return false;
+  }
+}
+
+/** Network namespaces still alive: held by a process or bind-mounted by `ip netns`. */
+function liveNamespaces(): Set<string> {
+  const live = new Set<string>([netnsId()]);
+  const add = (path: string) => {
+    try {
+      live.add(String(statSync(path).ino));
+    } catch {
+      // gone meanwhile, or not ours to see
+    }
+  };
+  for (const pid of safeReaddir('/proc')) if (/^\d+$/.test(pid)) add(`/proc/${pid}/ns/net`);
+  for (const name of safeReaddir('/run/netns')) add(`/run/netns/${name}`);
+  return live;
+}
+
+/** Markers of namespaces that no longer exist describe qdiscs that no longer exist. */
+function forgetDeadNamespaces(): void {
+  const markers = safeReaddir(MARKER_DIR);
+  if (markers.length === 0) return;
+  const live = liveNamespaces();
+  for (const m of markers) {
+    const ns = m.split('.')[0];
+    if (!live.has(ns)) rmSync(`${MARKER_DIR}/${m}`, { force: true });
+  }
+}
+
+function safeReaddir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
   }
 }
