@@ -49,6 +49,8 @@ export interface BodyView {
   size: number;
   content?: string;
   truncated?: true;
+  /** Bytes of the body were lost in capture (a gap); `size` counts them. */
+  gap?: true;
   content_encoding?: string;
   decode_error?: string;
 }
@@ -101,6 +103,7 @@ function inflate(raw: Buffer, encoding: string, maxOut: number): Buffer {
 export function bodyView(body: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number): BodyView {
   const view: BodyView = { size: body.size };
   if (body.truncated) view.truncated = true;
+  if (body.gap) view.gap = true;
   if (body.size === 0) return view;
   let raw = body.bytes();
   const enc = contentEncoding?.trim().toLowerCase();

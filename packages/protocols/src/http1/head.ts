@@ -40,7 +40,16 @@ export function findHeadEnd(buf: Buffer, from: number): number {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const VERSION = /^HTTP\/\d\.\d$/;
+const LENIENT_VERSION = /^HTTP\/\d(\.\d?)?$/;
+
+/** Methods recognised even without a version on the request line (RFC 9110, WebDAV, common extensions). */
+export const KNOWN_METHODS = new Set([
+  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
+  'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT',
+  'MKCALENDAR', 'ACL', 'BIND', 'UNBIND', 'REBIND', 'MERGE', 'CHECKOUT', 'CHECKIN', 'UPDATE',
+  'LABEL', 'MKACTIVITY', 'MKWORKSPACE', 'VERSION-CONTROL', 'BASELINE-CONTROL', 'ORDERPATCH',
+  'NOTIFY', 'SUBSCRIBE', 'UNSUBSCRIBE', 'M-SEARCH', 'PURGE', 'LINK', 'UNLINK', 'CCM_POST',
+]);
 
 function splitLines(text: string): string[] {
   const lines = text.split('\n');
@@ -74,18 +83,35 @@ function parseFields(lines: string[], from: number): Headers | null {
   return headers;
 }
 
+/**
+ * Request line and fields. Lenient the way servers are: a missing or odd
+ * version ("GET /", "GET / HTTP/1.") still makes a request when the method
+ * is a token, since servers answer such lines and the exchange matters.
+ */
 export function parseRequestHead(buf: Buffer, start: number, end: number): RequestHead | null {
   const lines = splitLines(buf.toString('latin1', start, end));
   const first = lines[0];
   const a = first.indexOf(' ');
-  const b = first.lastIndexOf(' ');
-  if (a <= 0 || b <= a) return null;
-  const method = first.slice(0, a);
-  const version = first.slice(b + 1);
-  if (!TOKEN.test(method) || !VERSION.test(version)) return null;
+  const method = a === -1 ? first : first.slice(0, a);
+  if (!TOKEN.test(method)) return null;
+  let target = '';
+  let version = '';
+  if (a !== -1) {
+    const rest = first.slice(a + 1);
+    const b = rest.lastIndexOf(' ');
+    const tail = b === -1 ? '' : rest.slice(b + 1);
+    if (b !== -1 && LENIENT_VERSION.test(tail)) {
+      target = rest.slice(0, b);
+      version = tail.slice(5);
+    } else {
+      target = rest;
+    }
+  } else if (!KNOWN_METHODS.has(method)) {
+    return null;
+  }
   const headers = parseFields(lines, 1);
   if (!headers) return null;
-  return { method, target: first.slice(a + 1, b), version: version.slice(5), headers };
+  return { method, target, version, headers };
 }
 
 export function parseResponseHead(buf: Buffer, start: number, end: number): ResponseHead | null {
@@ -113,12 +139,16 @@ export function headerHasToken(h: Headers, name: string, token: string): boolean
   return false;
 }
 
-const METHOD_START = /^[A-Z][A-Z0-9\-_]{1,19} \S+ HTTP\/\d\.\d\r?$/;
+const METHOD_START = /^[A-Z][A-Z0-9\-_]{1,19} \S* ?HTTP\/\d(\.\d?)?\r?$/;
 const STATUS_START = /^HTTP\/\d\.\d \d{3}(?: [^\r\n]*)?\r?$/;
 
 /** Could `line` (without LF) be the start line of a request / response? Used to detect and resync. */
 export function looksLikeRequestLine(line: string): boolean {
-  return METHOD_START.test(line);
+  if (METHOD_START.test(line)) return true;
+  // A known method with a target but no version ("GET /x"), as lenient servers accept.
+  const sp = line.indexOf(' ');
+  if (sp === -1) return KNOWN_METHODS.has(line.replace(/\r$/, ''));
+  return sp > 0 && KNOWN_METHODS.has(line.slice(0, sp)) && !/\s/.test(line.slice(sp + 1).replace(/\r$/, ''));
 }
 
 export function looksLikeStatusLine(line: string): boolean {

@@ -89,8 +89,10 @@ export class Http1Stream implements StreamParser {
       this.reqReader.end(tsNs);
       this.resReader.end(tsNs);
     }
-    for (const ex of this.pending.drain()) this.emitUnanswered(ex, [CLOSE_FLAG[reason]]);
-    if (this.reading && !this.reading.emitted) this.emitUnanswered(this.reading, [CLOSE_FLAG[reason], 'incomplete']);
+    const reading = this.reading;
+    for (const ex of this.pending.drain()) {
+      this.emitUnanswered(ex, ex === reading ? [CLOSE_FLAG[reason], 'request_incomplete'] : [CLOSE_FLAG[reason]]);
+    }
     this.reading = null;
   }
 
@@ -225,7 +227,8 @@ export class Http1Stream implements StreamParser {
     const flags: string[] = [];
     const reqEnd = ex.reqEnd;
     if (reqEnd?.gap || end.gap) flags.push('gap');
-    if (!reqEnd || reqEnd.incomplete || end.incomplete) flags.push('incomplete');
+    if (!reqEnd || reqEnd.incomplete) flags.push('request_incomplete');
+    if (end.incomplete) flags.push('response_incomplete');
     const reqBody = reqEnd ? bodyView(reqEnd.body, header(ex.req.headers, 'content-type'), header(ex.req.headers, 'content-encoding'), o.maxBody) : undefined;
     const resBody = bodyView(end.body, header(res.headers, 'content-type'), header(res.headers, 'content-encoding'), o.maxBody);
     if (reqBody?.truncated || resBody.truncated) flags.push('truncated');
@@ -260,6 +263,7 @@ export class Http1Stream implements StreamParser {
     const o = this.ctx.options;
     const reqBody = reqEnd ? bodyView(reqEnd.body, header(ex.req.headers, 'content-type'), header(ex.req.headers, 'content-encoding'), o.maxBody) : undefined;
     const f = [...flags];
+    if (reqEnd?.incomplete) f.push('request_incomplete');
     if (reqEnd?.gap) f.push('gap');
     if (reqBody?.truncated) f.push('truncated');
     this.ctx.count('http.unanswered');
@@ -356,14 +360,14 @@ function requestFields(req: RequestHead, body: ReturnType<typeof bodyView> | und
 /** url.*, user_agent.*, network.protocol.* from the request line and headers. */
 function requestAttributes(req: RequestHead, _body: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    network: { protocol: { name: 'http', version: req.version } },
+    network: { protocol: req.version ? { name: 'http', version: req.version } : { name: 'http' } },
   };
   const url: Record<string, unknown> = {};
   const t = req.target;
-  if (req.method === 'CONNECT') {
-    const c = t.lastIndexOf(':');
-    url.domain = c > 0 ? t.slice(0, c).replace(/^\[|\]$/g, '') : t;
-    if (c > 0 && /^\d+$/.test(t.slice(c + 1))) url.port = Number(t.slice(c + 1));
+  const authority = req.method === 'CONNECT' ? /^(\[[^\]]+\]|[^:/\s]+):(\d{1,5})$/.exec(t) : null;
+  if (authority) {
+    url.domain = authority[1].replace(/^\[|\]$/g, '');
+    url.port = Number(authority[2]);
   } else {
     let path = t;
     const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/[^/?#]*/.exec(t);
