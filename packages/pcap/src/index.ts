@@ -1,1 +1,13 @@
 export * from './types.js';
+export { CaptureReader, CaptureFormatError, type CaptureHandlers, type ReaderOptions } from './reader.js';
+export { readCapture, type ReadCaptureOptions } from './read-file.js';
+export {
+  PcapngWriter,
+  PcapWriter,
+  type SectionHeaderOptions,
+  type InterfaceDescriptionOptions,
+  type EnhancedPacketOptions,
+  type InterfaceStatisticsOptions,
+  type CustomBlockOptions,
+  type PcapWriterOptions,
+} from './writer.js';

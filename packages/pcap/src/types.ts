@@ -34,7 +34,10 @@ export interface InterfaceInfo {
   snapLen: number;
   name?: string;
   description?: string;
-  /** Nanoseconds per timestamp unit is not always an integer; keep the raw resolution. */
+  /**
+   * One timestamp unit is base^-exponent seconds (pcap: 10^-6 or 10^-9).
+   * Nanoseconds per unit is not always an integer; keep the raw resolution.
+   */
   tsResol: { base: 2 | 10; exponent: number };
   /** if_tsoffset, seconds, added to every timestamp. */
   tsOffsetSeconds: bigint;
@@ -64,6 +67,9 @@ export interface InterfaceStatistics {
   filterAccept?: bigint;
   osDrop?: bigint;
   usrDeliv?: bigint;
+  /** isb_starttime / isb_endtime, converted like packet timestamps. */
+  startNs?: bigint;
+  endNs?: bigint;
   comment?: string;
   offset: number;
 }
@@ -71,7 +77,12 @@ export interface InterfaceStatistics {
 export interface CustomBlock {
   /** Private Enterprise Number. */
   pen: number;
-  /** The custom data after the PEN, options excluded. */
+  /**
+   * The bytes after the PEN up to the block trailer. The layout of custom data
+   * is private to the PEN owner, so the reader cannot tell where the data ends
+   * and options (if any) begin: both are included, as is the padding to 32 bits.
+   * Formats carried in custom blocks must therefore encode their own lengths.
+   */
   data: Buffer;
   /** True for block type 0x00000BAD (may be copied), false for 0x40000BAD. */
   copyable: boolean;
@@ -82,4 +93,20 @@ export interface CustomBlock {
 export interface ReaderWarning {
   offset: number;
   message: string;
+}
+
+/** Running counts of what a reader has seen; all damage is counted, not hidden. */
+export interface ReaderStats {
+  /** 'pcap' or 'pcapng' once the first bytes were recognised. */
+  format?: 'pcap' | 'pcapng';
+  /** Bytes pushed into the reader. */
+  bytes: number;
+  packets: number;
+  /** pcapng blocks, or pcap file header plus records, that were framed correctly. */
+  blocks: number;
+  /** pcapng blocks of a type the reader does not interpret (skipped, per the spec). */
+  unknownBlocks: number;
+  warnings: number;
+  /** Bytes skipped because of damage (resynchronisation, truncation, unreadable tail). */
+  skippedBytes: number;
 }

@@ -1,0 +1,213 @@
+/**
+ * Damaged input: truncation at every cut point, wrong magic, damaged lengths
+ * that need resynchronisation, and seeded random mutations of real captures.
+ * The reader must never throw (except the documented fatal first magic),
+ * must terminate, must keep its buffering bounded, and must say where.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { CaptureFormatError, CaptureReader, readCapture } from '@panopticon/pcap';
+import { cat, pcapHeader, pcapRecord } from './build.js';
+import { DATA18, DATA5, DATA7, expectedPackets, twoSections } from './fixtures.js';
+import { collect, corpusDir, corpusFiles } from './support.js';
+
+/** Offsets where a pcapng file's blocks end, walked by hand. */
+function pcapngBlockEnds(file: Buffer): number[] {
+  const ends: number[] = [];
+  let le = true;
+  for (let o = 0; o + 12 <= file.length; ) {
+    if (file.readUInt32LE(o) === 0x0a0d0d0a) le = file.readUInt32LE(o + 8) === 0x1a2b3c4d;
+    const n = le ? file.readUInt32LE(o + 4) : file.readUInt32BE(o + 4);
+    o += n;
+    ends.push(o);
+  }
+  return ends;
+}
+
+test('truncation at every cut point of a pcapng file: no throw, one precise warning, a prefix of the packets', () => {
+  const file = twoSections('le');
+  const ends = pcapngBlockEnds(file);
+  const whole = collect([file]);
+  assert.equal(whole.packets.length, expectedPackets.length);
+  for (let cut = 0; cut < file.length; cut++) {
+    const got = collect([file.subarray(0, cut)]);
+    const blockEnd = (offset: number) => ends.find((e) => e > offset)!;
+    assert.deepEqual(
+      got.packets.map((p) => p.offset),
+      whole.packets.filter((p) => blockEnd(p.offset) <= cut).map((p) => p.offset),
+      `cut at ${cut}`,
+    );
+    let expected: string[];
+    if (cut === 0) expected = ['empty input: no pcap or pcapng header'];
+    else if (cut < 4) expected = [`input ends after ${cut} bytes, inside the file header (needs 4 bytes)`];
+    else if (ends.includes(cut)) expected = [];
+    else {
+      const start = [0, ...ends].filter((e) => e < cut).pop()!;
+      const has = cut - start;
+      const needs = has < 12 ? 12 : blockEnd(start) - start;
+      expected = [`truncated record at offset ${start} (needs ${needs} bytes, has ${has})`];
+    }
+    assert.deepEqual(got.warnings.map((w) => w.message), expected, `cut at ${cut}`);
+  }
+});
+
+test('truncation at every cut point of a pcap file', () => {
+  const file = cat(pcapHeader('le', 0xa1b2c3d4, 65535, 1), pcapRecord('le', 5, 6, DATA18, 18), pcapRecord('le', 7, 8, DATA5, 5), pcapRecord('le', 9, 10, DATA7, 7));
+  const ends = [24, 24 + 34, 24 + 34 + 21, 24 + 34 + 21 + 23];
+  for (let cut = 1; cut < file.length; cut++) {
+    const got = collect([file.subarray(0, cut)]);
+    assert.equal(got.packets.length, ends.slice(1).filter((e) => e <= cut).length, `cut ${cut}`);
+    if (ends.includes(cut)) assert.deepEqual(got.warnings, []);
+    else if (cut < 24) assert.deepEqual(got.warnings.map((w) => w.message), [`input ends after ${cut} bytes, inside the file header (needs ${cut < 4 ? 4 : 24} bytes)`]);
+    else {
+      const start = ends.filter((e) => e < cut).pop()!;
+      const needs = cut - start < 16 ? 16 : 16 + file.readUInt32LE(start + 8);
+      assert.deepEqual(got.warnings, [{ offset: start, message: `truncated record at offset ${start} (needs ${needs} bytes, has ${cut - start})` }]);
+    }
+  }
+});
+
+test('wrong magic: one fatal CaptureFormatError naming the magic and offset 0', async () => {
+  const reader = new CaptureReader({ onPacket: () => assert.fail('no packets') });
+  assert.throws(
+    () => reader.push(Buffer.from('GET / HTTP/1.1\r\n')),
+    (e: unknown) => e instanceof CaptureFormatError && e.offset === 0 && e.message === 'not a pcap or pcapng file (magic 0x47455420 at offset 0)',
+  );
+  // later pushes are ignored, not thrown
+  reader.push(Buffer.from('more'));
+  reader.end();
+  // split across pushes, the magic is still found (and rejected) once 4 bytes are there
+  const r2 = new CaptureReader({ onPacket: () => {} });
+  r2.push(Buffer.from([0x7f]));
+  assert.throws(() => r2.push(Buffer.from('ELF')), /magic 0x7f454c46 at offset 0/);
+
+  const dir = mkdtempSync(join(tmpdir(), 'pano-pcap-'));
+  try {
+    const path = join(dir, 'notes.txt');
+    writeFileSync(path, 'hello world\n');
+    await assert.rejects(readCapture(path, { onPacket: () => {} }), {
+      name: 'CaptureFormatError',
+      message: `${path}: not a pcap or pcapng file (magic 0x68656c6c at offset 0)`,
+      offset: 0,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('pcapng: a damaged block length is reported at its offset and reading resumes at the next block', () => {
+  const file = Buffer.from(readFileSync(join(corpusDir, 'http1/chrissanders-http_post.pcapng')));
+  const ends = pcapngBlockEnds(file);
+  const whole = collect([file]);
+  // the 6th block (an EPB): break its leading length in three different ways
+  const at = ends[4];
+  const next = ends[5];
+  const real = next - at;
+  for (const [bad, why] of [
+    [0x12345677, 'has an impossible length 305419895'],
+    [8, 'has an impossible length 8'],
+    [0x7ffffff0, 'has an impossible length 2147483632'],
+    // one word longer: the trailer is then read from the next block's type field
+    [real + 4, `: trailing length ${file.readUInt32LE(at + real)} does not match leading length ${real + 4}`],
+  ] as const) {
+    const damaged = Buffer.from(file);
+    damaged.writeUInt32LE(bad, at + 4);
+    const got = collect([damaged]);
+    assert.deepEqual(
+      got.packets.map((p) => p.offset),
+      whole.packets.map((p) => p.offset).filter((o) => o !== at),
+      `length ${bad}`,
+    );
+    assert.deepEqual(got.warnings[0], {
+      offset: at,
+      message: `pcapng block at offset ${at}${why.startsWith(':') ? '' : ' '}${why}; scanning for the next block`,
+    });
+    assert.deepEqual(got.warnings.slice(-1), [
+      { offset: next, message: `resynchronised at offset ${next} after skipping ${next - at} bytes from offset ${at}` },
+    ]);
+    assert.equal(got.stats.skippedBytes, next - at);
+  }
+});
+
+test('pcap: a damaged record header is skipped and the following records are read', () => {
+  const file = Buffer.from(readFileSync(join(corpusDir, 'http1/wiregasm-http.cap')));
+  const whole = collect([file]);
+  const victim = whole.packets[10];
+  const damaged = Buffer.from(file);
+  damaged.writeUInt32LE(0xfffffff0, victim.offset + 8);
+  const got = collect([damaged]);
+  assert.deepEqual(
+    got.packets.map((p) => p.offset),
+    whole.packets.map((p) => p.offset).filter((o) => o !== victim.offset),
+  );
+  assert.equal(got.warnings.length, 2);
+});
+
+/** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('300 seeded random mutants of corpus files: no throw but the fatal magic, bounded buffering, sane packets', () => {
+  const rand = prng(20261125);
+  const files = corpusFiles().filter((f) => statSync(f).size < 256 * 1024);
+  const maxBlockLength = 1024 * 1024;
+  let fatal = 0;
+  let warned = 0;
+  for (let i = 0; i < 300; i++) {
+    const path = files[Math.floor(rand() * files.length)];
+    const file = Buffer.from(readFileSync(path));
+    const kind = rand();
+    let mutant = file;
+    if (kind < 0.7) {
+      const n = 1 + Math.floor(rand() * 8);
+      for (let k = 0; k < n; k++) mutant[Math.floor(rand() * mutant.length)] = Math.floor(rand() * 256);
+    } else if (kind < 0.85) {
+      // a run of bytes overwritten: lengths, headers and all
+      const at = Math.floor(rand() * mutant.length);
+      mutant.fill(Math.floor(rand() * 256), at, at + 1 + Math.floor(rand() * 64));
+    } else {
+      mutant = mutant.subarray(0, Math.floor(rand() * mutant.length));
+      mutant[Math.floor(rand() * mutant.length)] ^= 0xff;
+    }
+    const chunk = 1 + Math.floor(rand() * 4096);
+    const where = `mutant ${i} of ${relative(corpusDir, path)} (chunks of ${chunk})`;
+    let packets = 0;
+    const reader = new CaptureReader(
+      {
+        onPacket: (p) => {
+          packets++;
+          assert.equal(p.data.length, p.capturedLength, where);
+          assert.ok(p.capturedLength <= maxBlockLength, where);
+        },
+        onWarning: (w) => assert.ok(Number.isInteger(w.offset) && w.offset >= 0 && w.offset <= mutant.length, `${where}: ${w.offset}`),
+      },
+      { maxBlockLength },
+    );
+    try {
+      for (let o = 0; o < mutant.length; o += chunk) {
+        reader.push(mutant.subarray(o, o + chunk));
+        assert.ok(reader.bufferedBytes <= maxBlockLength + 64, `${where}: ${reader.bufferedBytes} bytes buffered`);
+      }
+      reader.end();
+    } catch (e) {
+      assert.ok(e instanceof CaptureFormatError && e.offset === 0, `${where}: ${(e as Error).stack}`);
+      fatal++;
+      continue;
+    }
+    if (reader.stats.warnings > 0) warned++;
+    assert.ok(packets <= mutant.length / 16, where);
+  }
+  // the budget exercised both damage paths, not only harmless payload bytes
+  assert.ok(warned >= 30, `only ${warned} mutants produced warnings`);
+  assert.ok(fatal < 300);
+});
