@@ -1,0 +1,157 @@
+// Real HTTP/2 traffic on loopback: node's http2 server (nghttp2) answering
+// curl --http2-prior-knowledge and node's http2 client (with server push),
+// captured with tcpdump, parsed, and compared with what both ends saw.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { gzipSync } from 'node:zlib';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+
+const run = promisify(execFile);
+const missing = ['/usr/bin/curl', '/usr/bin/tcpdump'].filter((p) => !existsSync(p));
+const dir = mkdtempSync(join(tmpdir(), 'pano-h2-'));
+let server: http2.Http2Server;
+let port = 0;
+
+/** What the server saw, per request, in order. */
+const seen: Array<{ method: string; path: string; headers: http2.IncomingHttpHeaders; body: string; status: number }> = [];
+
+before(async () => {
+  server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const path = String(headers[':path']);
+      const body = Buffer.concat(chunks).toString('utf8');
+      let status = 200;
+      if (path === '/missing') status = 404;
+      seen.push({ method: String(headers[':method']), path, headers, body, status });
+      if (path === '/page' && stream.pushAllowed) {
+        stream.pushStream({ ':path': '/style.css' }, (err, push) => {
+          if (err) return;
+          push.respond({ ':status': 200, 'content-type': 'text/css' });
+          push.end('body { color: red }');
+        });
+      }
+      if (path === '/gz') {
+        stream.respond({ ':status': 200, 'content-type': 'application/json', 'content-encoding': 'gzip' });
+        stream.end(gzipSync(JSON.stringify({ email: 'someone@example.test' })));
+        return;
+      }
+      stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'x-served-by': 'node-h2' });
+      stream.end(status === 404 ? 'not here' : `you sent ${body.length} bytes to ${path}`);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as { port: number }).port;
+});
+
+after(() => {
+  server?.close();
+  if (!process.env.PANO_KEEP) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Header values carrying every octet node lets through (HTAB, 0x20-0x7e, 0x80-0xff), padded with
+ * common letters so that nghttp2's encoder picks Huffman (it does when that is shorter). */
+function octetValues(): string[] {
+  const out: string[] = [];
+  for (let b = 0; b < 256; b++) {
+    if (b !== 0x09 && (b < 0x20 || b === 0x7f)) continue;
+    out.push(`aeiou${String.fromCharCode(b)}tsnr${String.fromCharCode(b)}aeiouaeiou`);
+  }
+  return out;
+}
+
+async function nodeClient(): Promise<{ pushed: string[]; sentOctets: string[] }> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  const pushed: string[] = [];
+  session.on('stream', (push, headers) => {
+    pushed.push(String(headers[':path']));
+    push.resume();
+  });
+  const request = (headers: http2.OutgoingHttpHeaders, body?: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = session.request(headers);
+      req.on('error', reject);
+      req.on('response', () => {});
+      req.resume();
+      req.on('end', resolve);
+      req.end(body);
+    });
+  const octets = octetValues();
+  // 24 header fields per request, so HPACK's dynamic table fills, evicts and refills.
+  for (let i = 0; i < octets.length; i += 24) {
+    const h: http2.OutgoingHttpHeaders = { ':path': `/octets/${i}`, ':method': 'GET' };
+    octets.slice(i, i + 24).forEach((v, k) => (h[`x-octet-${i + k}`] = Buffer.from(v, 'latin1').toString('latin1')));
+    await request(h);
+  }
+  await request({ ':path': '/page', ':method': 'GET' });
+  await request({ ':path': '/gz', ':method': 'GET' });
+  await new Promise((r) => setTimeout(r, 100));
+  await new Promise<void>((r) => session.close(r));
+  return { pushed, sentOctets: octets };
+}
+
+test('curl and node http2 clients against node http2 server: events match both ends', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const file = join(dir, 'h2.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+  await cap.start();
+  let client: Awaited<ReturnType<typeof nodeClient>>;
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await run('curl', ['-s', '--http2-prior-knowledge', '-H', 'x-trace: abc123', '-A', 'curl-test/1', `${base}/hello?name=world`]);
+    await run('curl', ['-s', '--http2-prior-knowledge', '-H', 'content-type: application/json', '--data', '{"card":"4111 1111 1111 1111"}', `${base}/echo`]);
+    await run('curl', ['-s', '--http2-prior-knowledge', `${base}/missing`]);
+    client = await nodeClient();
+  } finally {
+    await cap.stop();
+  }
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const h2 = events.filter((e: any) => e.pano.protocol === 'http2') as any[];
+  const exchanges = h2.filter((e) => e.pano.kind === 'exchange');
+  assert.equal(exchanges.length, seen.length, 'one exchange per request the server handled');
+  for (const s of seen) {
+    const [path, query] = s.path.split('?');
+    const ev = exchanges.find((e) => e.url.path === path && (e.url.query ?? undefined) === query);
+    assert.ok(ev, `event for ${s.path}`);
+    assert.equal(ev.http.request.method, s.method);
+    assert.equal(ev.http.response.status_code, s.status);
+    assert.equal(ev.network.protocol.version, '2');
+    assert.deepEqual(ev.pano.flags, undefined);
+    for (const [name, value] of Object.entries(s.headers)) {
+      if (name.startsWith(':')) continue;
+      // node joins repeated fields; ours are arrays of the octets decoded as UTF-8 when they are
+      const expected = Buffer.from(String(value), 'latin1').toString('utf8');
+      assert.deepEqual(ev.http.request.header[name], [expected], `${s.path} ${name}`);
+    }
+    if (s.body) assert.equal(ev.http.request.body.content, s.body);
+  }
+  const hello = exchanges.find((e) => e.url.path === '/hello');
+  assert.deepEqual(hello.user_agent, { original: 'curl-test/1' });
+  assert.equal(hello.http.response.body.content, 'you sent 0 bytes to /hello?name=world');
+  assert.deepEqual(hello.http.response.header['x-served-by'], ['node-h2']);
+  const gz = exchanges.find((e) => e.url.path === '/gz');
+  assert.equal(gz.http.response.body.content_encoding, 'gzip');
+  assert.deepEqual(JSON.parse(gz.http.response.body.content), { email: 'someone@example.test' });
+  // Every octet value went through nghttp2's HPACK encoder and our decoder.
+  const octetEvents = exchanges.filter((e) => e.url.path.startsWith('/octets/'));
+  const decoded = new Map<string, string>();
+  for (const e of octetEvents) for (const [k, v] of Object.entries<string[]>(e.http.request.header)) if (k.startsWith('x-octet-')) decoded.set(k, v[0]);
+  assert.equal(decoded.size, client!.sentOctets.length);
+  client!.sentOctets.forEach((v, i) => assert.equal(decoded.get(`x-octet-${i}`), Buffer.from(v, 'latin1').toString('utf8'), `octet value ${i}`));
+  // Server push, as the node client received it.
+  assert.deepEqual(client!.pushed, ['/style.css']);
+  const pushes = h2.filter((e) => e.pano.kind === 'message');
+  assert.equal(pushes.length, 1);
+  assert.equal(pushes[0].url.path, '/style.css');
+  assert.equal(pushes[0].http.response.body.content, 'body { color: red }');
+  assert.equal(pushes[0].http2.push_promise_stream_id, exchanges.find((e) => e.url.path === '/page').http2.stream_id);
+});
