@@ -178,6 +178,11 @@ export const SCHEMAS: ReadonlyMap<number, Schema> = new Map<number, Schema>([
       ['assignment', 'bytes'],
     ],
   }],
+  [22, {
+    maxVersion: 5,
+    request: [['transactional_id', 'string'], ['transaction_timeout_ms', 'int32'], ['producer_id', 'int64', 3], ['producer_epoch', 'int16', 3]],
+    response: [['throttle_time_ms', 'int32'], ['error_code', 'int16'], ['producer_id', 'int64'], ['producer_epoch', 'int16']],
+  }],
   [17, {
     maxVersion: 1,
     request: [['mechanism', 'string']],
