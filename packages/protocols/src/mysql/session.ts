@@ -571,7 +571,10 @@ export class MySession implements StreamParser {
 
   private fieldListDef(c: Cmd, p: MyPacket, first: number): void {
     if (first === Header.Err) return this.errEnd(c, p);
-    if (first === Header.Eof && p.length < 0xffffff) return this.finish(c, p);
+    if (first === Header.Eof && p.length < 0xffffff) {
+      if (p.length > 5) this.okFrom(c, p); // CLIENT_DEPRECATE_EOF: an OK ends the list
+      return this.finish(c, p);
+    }
     if (c.columns.length < MAX_COLUMNS_KEPT) c.columns.push(decodeColumnDef(p.payload));
   }
 
