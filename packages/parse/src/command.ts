@@ -2,6 +2,7 @@
  * pano-parse: replay pcap/pcapng (files or stdin) into NDJSON events.
  */
 import { open } from 'node:fs/promises';
+import { addAbortSignal } from 'node:stream';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
@@ -10,6 +11,8 @@ import { ParsePipeline, protocolNames, selectModules } from './pipeline.js';
 
 const VERSION = '0.1.0';
 const READ_CHUNK = 1024 * 1024;
+/** How long stdin is still read after SIGINT/SIGTERM, for what upstream flushes. */
+const STDIN_GRACE_MS = 2000;
 
 interface Opts {
   protocols?: string[];
@@ -80,8 +83,9 @@ export async function main(argv = process.argv): Promise<void> {
         onEvent: (ev) => out.line(JSON.stringify(ev)),
         onWarning: (w) => {
           warnings++;
-          if (o.strict) throw new UserError(`${name}: offset ${w.offset}: ${w.message}`);
-          if (warnings <= 10) process.stderr.write(`pano-parse: ${name}: offset ${w.offset}: ${w.message} (skipped)\n`);
+          const what = w.message.replace(/ at offset \d+/, '');
+          if (o.strict) throw new UserError(`${name}: offset ${w.offset}: ${what}`);
+          if (warnings <= 10) process.stderr.write(`pano-parse: ${name}: offset ${w.offset}: ${what} (skipped)\n`);
         },
       });
       await feed(file, pipeline, out, stop);
@@ -118,9 +122,21 @@ async function feed(file: string, pipeline: ParsePipeline, out: LineOutput, stop
   };
   try {
     if (file === '-') {
-      for await (const chunk of process.stdin) {
-        await step(chunk as Buffer);
-        if (stop.stopped || out.closed) break;
+      // On a signal, what is already in the pipe is still worth reading: the
+      // producer upstream (pano-capture) got the same signal and is flushing.
+      // Read until it closes, for at most STDIN_GRACE_MS.
+      const abort = new AbortController();
+      const onStop = () => setTimeout(() => abort.abort(), STDIN_GRACE_MS).unref();
+      stop.signal.addEventListener('abort', onStop, { once: true });
+      try {
+        for await (const chunk of addAbortSignal(abort.signal, process.stdin)) {
+          await step(chunk as Buffer);
+          if (out.closed) break;
+        }
+      } catch (e) {
+        if ((e as Error).name !== 'AbortError') throw e;
+      } finally {
+        stop.signal.removeEventListener('abort', onStop);
       }
     } else {
       let fh;
@@ -148,7 +164,7 @@ async function feed(file: string, pipeline: ParsePipeline, out: LineOutput, stop
   } finally {
     progress.done();
   }
-  if (bytes === 0 && !stop.stopped) throw new UserError(`${name}: empty input (expected a pcap or pcapng capture)`);
+  if (bytes === 0 && !stop.stopped && !out.closed) throw new UserError(`${name}: empty input (expected a pcap or pcapng capture)`);
 }
 
 function mergeStats(all: Array<Record<string, Record<string, number | bigint>>>): Record<string, Record<string, number | bigint>> {

@@ -1,0 +1,127 @@
+/**
+ * pano-parse as a user runs it: the built command, real files, pipes and
+ * signals. Run after `npm run build` (npm test builds first).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { corpusAvailable, corpusDir, repoRoot } from '../helpers/corpus.js';
+import { Conversation } from '../helpers/synth.js';
+
+const bin = resolve(repoRoot, 'bin/pano-parse');
+const skip = corpusAvailable() ? false : 'corpus not found at ../shared/corpus';
+const post = join(corpusDir, 'http1/chrissanders-http_post.pcapng');
+const methods = join(corpusDir, 'http1/zeek-methods.pcap');
+const tmp = mkdtempSync(join(tmpdir(), 'pano-parse-cli-'));
+
+function run(args: string[], input?: Buffer) {
+  return spawnSync(process.execPath, [bin, ...args], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+}
+
+test('replays a file to NDJSON on stdout, one event per line', { skip }, () => {
+  const r = run([post]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  assert.equal(lines[0].http.request.method, 'POST');
+  assert.equal(lines[0].pano.source.name, 'chrissanders-http_post.pcapng');
+});
+
+test('reads standard input when no file or "-" is given', { skip }, () => {
+  const input = readFileSync(post);
+  const a = run([], input);
+  const b = run(['-'], input);
+  assert.equal(a.status, 0, a.stderr);
+  assert.equal(a.stdout, b.stdout);
+  assert.equal(a.stdout.trim().split('\n').length, 2);
+});
+
+test('a missing file is a one-line error with exit status 2', () => {
+  const r = run([join(tmp, 'nope.pcap')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^pano-parse: cannot open .*nope\.pcap: no such file or directory\n$/);
+});
+
+test('a file that is not a capture names the file, offset and magic', () => {
+  const f = join(tmp, 'text.pcap');
+  writeFileSync(f, 'hello, this is not a capture\n');
+  const r = run([f]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+  assert.match(r.stderr, /text\.pcap.*offset 0.*magic/i);
+  assert.doesNotMatch(r.stderr, /\bat .*\.js:\d+/);
+});
+
+test('a truncated capture: complete events still come out, damage is reported, exit 0; --strict makes it fatal', { skip }, () => {
+  const bytes = readFileSync(methods);
+  const f = join(tmp, 'cut.pcap');
+  writeFileSync(f, bytes.subarray(0, Math.floor(bytes.length * 0.6) + 7));
+  const r = run([f]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.trim().split('\n').length >= 5);
+  assert.match(r.stderr, /cut\.pcap: offset \d+: .*truncated/i);
+  const s = run(['--strict', f]);
+  assert.equal(s.status, 2);
+  assert.match(s.stderr, /^pano-parse: .*cut\.pcap: offset \d+: /);
+});
+
+test('unknown --protocols name is a clear error listing the known ones', () => {
+  const r = run(['--protocols', 'http,gopher', post]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown protocol "gopher" \(known: .*http/);
+});
+
+test('-o writes a 0600 file; --stats prints counters on stderr', { skip }, () => {
+  const out = join(tmp, 'events.jsonl');
+  const r = run(['-o', out, '--stats', post]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(statSync(out).mode & 0o777, 0o600);
+  assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, 2);
+  assert.match(r.stderr, /^capture\.packets 21$/m);
+  assert.match(r.stderr, /^events\.written 2$/m);
+  assert.match(r.stderr, /^flows\.connections \d+$/m);
+});
+
+test('a closed downstream pipe (| head -1) ends quietly with status 0', { skip }, () => {
+  const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" "${methods}" "${methods}" "${methods}" | head -1; echo "status=\${PIPESTATUS:-$?}"`], { encoding: 'utf8' });
+  const sh = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${bin}" "${methods}" "${methods}" | head -1 >/dev/null; echo $?`], { encoding: 'utf8' });
+  assert.equal(sh.stdout.trim(), '0', sh.stderr);
+  assert.equal(sh.stderr, '');
+  assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('{')).length, 1);
+});
+
+test('SIGTERM while reading a pipe: complete exchanges are flushed, exit 0', async () => {
+  const c = new Conversation({ addr: '10.1.1.1', port: 40000 }, { addr: '10.1.1.2', port: 80 }).handshake();
+  c.send(0, 'GET /done HTTP/1.1\r\nHost: h\r\n\r\n').send(1, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  c.send(0, 'GET /pending HTTP/1.1\r\nHost: h\r\n\r\n');
+  const child = spawn(process.execPath, [bin], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  child.stdin.write(c.pcapng()); // the pipe stays open: more could come
+  // Give node time to start and read the pipe (generous: CI machines are small).
+  await new Promise((r) => setTimeout(r, 3000));
+  child.kill('SIGTERM');
+  const code = await new Promise((r) => child.on('exit', (code) => r(code)));
+  assert.equal(code, 0, err);
+  const events = out.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(events.map((e) => [e.pano.kind, e.url.path]), [
+    ['exchange', '/done'],
+    ['unanswered', '/pending'],
+  ]);
+  assert.deepEqual(events[1].pano.flags, ['eof']);
+});
+
+test('--help lists options and examples; --version prints the version', () => {
+  const h = run(['--help']);
+  assert.equal(h.status, 0);
+  assert.match(h.stdout, /--max-body/);
+  assert.match(h.stdout, /Examples:/);
+  assert.match(run(['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
+});
