@@ -76,11 +76,11 @@ interface Observed {
   decoder: Decoder;
 }
 
-function observe(file: string): Observed {
+async function observe(file: string): Promise<Observed> {
   const decoder = new Decoder();
   const lines = new Map<number, string>();
   const reassembled = new Map<number, number>();
-  readPackets(file).forEach((p, i) => {
+  (await readPackets(file)).forEach((p, i) => {
     const r = decoder.decode(p);
     if (decoder.reassembledLength) reassembled.set(i + 1, decoder.reassembledLength);
     if (r === null) return;
@@ -129,9 +129,9 @@ test('decoded TCP/UDP of every corpus capture equals tshark', async (t) => {
   let frames = 0;
   for (const file of files) {
     const name = relative(corpusDir, file);
-    await t.test(name, () => {
+    await t.test(name, async () => {
       const want = expected.get(file)!;
-      const got = observe(file);
+      const got = await observe(file);
       assert.deepEqual(sorted(got.lines), sorted(want.lines));
       assert.equal(got.decoder.counters.otherTransport >= want.icmpQuotes, true, 'ICMP errors are other transports');
       frames += want.lines.size;
@@ -146,9 +146,9 @@ test('corpus fragments reassemble where and as tshark reassembles them', async (
   const expected = await allExpectations(files);
   let datagrams = 0;
   for (const file of fragmentFiles) {
-    await t.test(relative(corpusDir, file), () => {
+    await t.test(relative(corpusDir, file), async () => {
       const want = expected.get(file)!;
-      const got = observe(file);
+      const got = await observe(file);
       assert.deepEqual(sorted(got.reassembled), sorted(want.reassembled));
       assert.equal(got.decoder.counters.reassembled, want.reassembled.size);
       datagrams += want.reassembled.size;
