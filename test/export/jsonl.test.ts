@@ -51,7 +51,8 @@ test('size rotation plus SIGHUP rotations under load lose no line; every file 06
       const t = readFileSync(join(dir, f), 'utf8');
       assert.ok(t === '' || t.endsWith('\n'), `${f} ends with a newline`);
     }
-    assert.match(run.stderr(), /3000 events/);
+    assert.match(run.stderr(), /^export\.events 3000$/m);
+    assert.match(run.stderr(), /^jsonl\.lines 3000$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -97,7 +98,7 @@ test('SIGTERM mid-stream: the file holds exactly the complete lines read, none p
     run.child.kill('SIGTERM');
     assert.equal(await run.exited, 0, run.stderr());
     assert.equal(readFileSync(file, 'utf8'), input.slice(0, 1200).join('\n') + '\n');
-    assert.match(run.stderr(), /1200 events/);
+    assert.match(run.stderr(), /^export\.events 1200$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -91,7 +91,8 @@ test('spans: exact times, W3C traceparent joins the observed trace, attributes f
     const run = runExport(['--otlp', rx.url, '--otlp-delay', '50', '--stats', '--service-name', 'pano-test']);
     run.child.stdin.end(events.map((e) => JSON.stringify(e)).join('\n') + '\n');
     assert.equal(await run.exited, 0, run.stderr());
-    assert.match(run.stderr(), /otlp 4 sent, 0 lost/);
+    assert.match(run.stderr(), /^otlp\.sent 4$/m);
+    assert.doesNotMatch(run.stderr(), /^otlp\.lost/m);
     assert.equal(rx.spans.length, 4);
     assert.deepEqual(rx.resources[0]!['service.name'], 'pano-test');
     const by = Object.fromEntries(rx.spans.map((s) => [s.attributes['pano.event.id'], s]));
@@ -145,16 +146,17 @@ test('collector down: events keep flowing through --tee and every span is counte
 
   const lines = [];
   for (let i = 0; i < 300; i++) lines.push(JSON.stringify(httpEv(`${i}-1`, 'GET', 200, 1000)));
-  const run = runExport(['--otlp', `http://127.0.0.1:${port}`, '--otlp-queue', '100', '--otlp-batch', '50', '--otlp-delay', '10', '--otlp-timeout', '300', '--otlp-flush-timeout', '1000', '--tee']);
+  const run = runExport(['--stats', '--otlp', `http://127.0.0.1:${port}`, '--otlp-queue', '100', '--otlp-batch', '50', '--otlp-delay', '10', '--otlp-timeout', '300', '--otlp-flush-timeout', '1000', '--tee']);
   run.child.stdin.end(lines.join('\n') + '\n');
   assert.equal(await run.exited, 0, run.stderr());
   assert.equal(run.stdout(), lines.join('\n') + '\n', 'every event passed through');
-  const m = /otlp (\d+) sent, (\d+) lost \((\d+) failed, (\d+) queue full, (\d+) at exit\)/.exec(run.stderr());
-  assert.ok(m, run.stderr());
-  assert.equal(Number(m[1]), 0);
-  assert.equal(Number(m[2]), 300, 'all 300 spans counted lost');
-  assert.equal(Number(m[3]) + Number(m[4]) + Number(m[5]), 300);
-  assert.ok(Number(m[4]) > 0, 'the bounded queue overflowed while the collector was down');
+  const stat = (name: string) => Number(new RegExp(`^otlp\\.${name} (\\d+)$`, 'm').exec(run.stderr())?.[1] ?? 0);
+  assert.equal(stat('spans'), 300);
+  assert.equal(stat('sent'), 0);
+  assert.equal(stat('lost'), 300, 'all 300 spans counted lost');
+  assert.equal(stat('failed') + stat('dropped_queue_full') + stat('lost_at_exit'), 300);
+  assert.ok(stat('dropped_queue_full') > 0, 'the bounded queue overflowed while the collector was down');
+  assert.match(run.stderr(), /otlp: last export error: .*ECONNREFUSED/);
 });
 
 test('traceparent parsing follows W3C trace-context', async () => {

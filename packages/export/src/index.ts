@@ -1,5 +1,5 @@
 export type { Sink } from './sink.js';
-export { JsonlSink, parseSize, type JsonlOptions } from './jsonl-sink.js';
+export { JsonlSink, type JsonlOptions } from './jsonl-sink.js';
 export { MetricsSink, type StageHealth, type MetricsOptions } from './metrics-sink.js';
 export { MetricsEndpoint, parseListenAddress, type EndpointOptions } from './http-endpoint.js';
 export { OtlpSink, BoundedBatchProcessor, tracesUrl, type OtlpOptions, type BatcherOptions } from './otlp-sink.js';

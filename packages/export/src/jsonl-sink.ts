@@ -98,15 +98,3 @@ export class JsonlSink implements Sink {
     closeSync(this.fd);
   }
 }
-
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
-
-/** `10M`, `512k`, `1GiB`, `4096` → bytes; a one-line error otherwise. */
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new Error(`invalid size "${text}" (use e.g. 4096, 512k, 10M, 1G)`);
-  const n = Math.floor(Number(m[1]) * unit);
-  if (n <= 0) throw new Error(`size "${text}" must be greater than zero`);
-  return n;
-}

@@ -1,8 +1,9 @@
 /** pano-export: events in, fanned out to JSONL, Prometheus, OTLP and the audit log (and stdout with --tee). */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { abortOnSignals, fail, parseCount, parseEventLine, quietOnEpipe, readLines, writeAll, InputError, type InputCounters } from '@panopticon/graph';
-import { JsonlSink, parseSize } from './jsonl-sink.js';
+import { LineOutput, StopSignal, UserError, describeFsError, formatStats, parseSize, runMain } from '@panopticon/cli';
+import { parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
+import { JsonlSink } from './jsonl-sink.js';
 import { MetricsSink } from './metrics-sink.js';
 import { MetricsEndpoint, parseListenAddress } from './http-endpoint.js';
 import { OtlpSink } from './otlp-sink.js';
@@ -69,10 +70,23 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .option('--strict', 'a bad input line is fatal')
     .option('--stats', 'always print the counts on stderr at exit')
     .addHelpText('after', EXAMPLES)
-    .showHelpAfterError();
-  program.parse(argv);
-  const opts = program.opts<Opts>();
-  if (!opts.jsonl && !opts.prometheus && !opts.otlp && !opts.tee && !opts.audit) fail(PROG, 'nothing to do: give at least one of --jsonl, --prometheus, --otlp, --audit, --tee', 2);
+    .showHelpAfterError()
+    .action(async (files: string[], opts: Opts) => {
+      await runMain(PROG, () => run(files, opts));
+    });
+  await program.parseAsync(argv);
+  // the OTLP exporter's sockets and timers must not keep a finished pipe alive
+  process.exit(process.exitCode ?? 0);
+}
+
+function positiveSize(name: string, text: string): number {
+  const n = parseSize(text);
+  if (n <= 0) throw new Error(`${name} must be greater than zero`);
+  return n;
+}
+
+async function run(files: string[], opts: Opts): Promise<number> {
+  if (!opts.jsonl && !opts.prometheus && !opts.otlp && !opts.tee && !opts.audit) throw new UserError('nothing to do: give at least one of --jsonl, --prometheus, --otlp, --audit, --tee');
 
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
   let eventsIn = 0;
@@ -81,10 +95,11 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   let jsonl: JsonlSink | undefined;
   let otlp: OtlpSink | undefined;
   let endpoint: MetricsEndpoint | undefined;
+  let audit: AuditSink | undefined;
 
   try {
     if (opts.jsonl) {
-      jsonl = new JsonlSink(opts.jsonl, { rotateBytes: opts.rotate ? parseSize(opts.rotate) : 0, keep: parseCount('--keep', opts.keep, 1) });
+      jsonl = new JsonlSink(opts.jsonl, { rotateBytes: opts.rotate ? positiveSize('--rotate', opts.rotate) : 0, keep: parseCount('--keep', opts.keep, 1) });
       sinks.push(jsonl);
     } else if (opts.rotate) throw new Error('--rotate needs --jsonl');
     if (opts.otlp) {
@@ -105,7 +120,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       let signKey: string | undefined;
       if (opts.signKey) signKey = readFileSync(opts.signKey, 'utf8');
       else if (opts.signKey === '') throw new Error('--sign-key needs a file');
-      sinks.push(new AuditSink(opts.audit, where || 'none', { signKey, checkpointEvery: parseCount('--checkpoint-every', opts.checkpointEvery, 0) }));
+      audit = new AuditSink(opts.audit, where || 'none', { signKey, checkpointEvery: parseCount('--checkpoint-every', opts.checkpointEvery, 0) });
+      sinks.push(audit);
     } else if (opts.signKey) throw new Error('--sign-key needs --audit');
     if (opts.prometheus) {
       const { host, port } = parseListenAddress(opts.prometheus);
@@ -134,7 +150,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    fail(PROG, e.code === 'EADDRINUSE' ? `${opts.prometheus}: address already in use` : e.code === 'ENOENT' && e.path ? `${e.path}: no such file` : e.message, 2);
+    for (const s of sinks) await s.close().catch(() => undefined);
+    throw new UserError(e.code === 'EADDRINUSE' ? `${opts.prometheus}: address already in use` : e.code && e.path ? describeFsError(e, e.path) : e.message.split('\n')[0]!);
   }
 
   function debugState() {
@@ -147,45 +164,57 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     };
   }
 
-  if (opts.tee) quietOnEpipe();
-  let signalled = false;
-  const ac = abortOnSignals(() => (signalled = true));
+  const out = opts.tee ? new LineOutput(process.stdout) : undefined;
+  const stop = new StopSignal();
   if (jsonl) process.on('SIGHUP', () => jsonl!.rotate());
 
   try {
-    for await (const line of readLines(program.args, input, { signal: ac.signal })) {
+    for await (const line of readLines(files, input, { signal: stop.signal })) {
       const { event, error } = parseEventLine(line.text);
       if (!event) {
         badLines++;
         const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
-        if (opts.strict) fail(PROG, `${where}: ${error}`);
+        if (opts.strict) throw new UserError(`${where}: ${error}`, 1);
         if (badLines === 1) process.stderr.write(`${PROG}: ${where}: ${error} (skipped; further bad lines are counted)\n`);
         continue;
       }
       eventsIn++;
       for (const s of sinks) s.accept(event, line.text);
-      if (opts.tee) await writeAll(process.stdout, line.text + '\n');
+      if (out) {
+        if (out.closed) break; // `| head` went away: end quietly
+        out.line(line.text);
+        if (out.full) await out.drained();
+      }
     }
   } catch (err) {
-    if (err instanceof InputError) fail(PROG, err.message);
+    // fatal: still flush and close what is complete
+    for (const s of sinks) await s.close().catch(() => undefined);
+    await endpoint?.close();
+    if (err instanceof InputError) throw new UserError(err.message, 1);
     throw err;
   }
 
-  if (endpoint && opts.keepServing && !signalled) {
-    await new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await out?.end();
+  if (endpoint && opts.keepServing && !stop.stopped) {
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   }
   for (const s of sinks) await s.close();
   await endpoint?.close();
 
   const lost = otlp?.lost ?? 0;
-  if (opts.stats || badLines || input.oversized || lost) {
-    const parts = [`${input.lines} lines`, `${eventsIn} events`, `${badLines} bad`, `${input.oversized} oversized`];
-    if (jsonl) parts.push(`jsonl ${jsonl.lines} lines, ${jsonl.rotations} rotations`);
-    if (otlp) {
-      const p = otlp.processor;
-      parts.push(`otlp ${p.sent} sent, ${lost} lost (${p.failed} failed, ${p.droppedQueueFull} queue full, ${p.lostAtExit} at exit)${p.lastError ? `, last error: ${p.lastError}` : ''}`);
-    }
-    process.stderr.write(`${PROG}: ${parts.join(', ')}\n`);
+  const groups: Record<string, Record<string, number>> = {
+    export: { lines: input.lines, events: eventsIn, bad_lines: badLines, oversized_lines: input.oversized },
+  };
+  if (jsonl) groups.jsonl = { lines: jsonl.lines, rotations: jsonl.rotations, files_discarded: jsonl.filesDiscarded };
+  if (otlp) {
+    const p = otlp.processor;
+    groups.otlp = { spans: otlp.spans, sent: p.sent, lost, failed: p.failed, dropped_queue_full: p.droppedQueueFull, lost_at_exit: p.lostAtExit };
   }
-  process.exit(0);
+  if (audit) groups.audit = { findings: audit.findings };
+  if (opts.stats) process.stderr.write(formatStats(groups));
+  else if (badLines || input.oversized || lost) {
+    process.stderr.write(`${PROG}: ${badLines} bad lines, ${input.oversized} oversized${otlp ? `, ${lost} spans lost` : ''} (see --stats)\n`);
+  }
+  if (otlp?.processor.lastError && lost) process.stderr.write(`${PROG}: otlp: last export error: ${otlp.processor.lastError}\n`);
+  return 0;
 }

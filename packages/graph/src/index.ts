@@ -7,4 +7,4 @@ export { renderDot, renderMermaid, formatDuration } from './render-text.js';
 export { renderHtml } from './render-html.js';
 export { readLines, parseEventLine, InputError, type InputLine, type InputCounters } from './ndjson-input.js';
 export { parseDuration, parseCount } from './duration.js';
-export { abortOnSignals, fail, quietOnEpipe, writeAll } from './stage-io.js';
+export { writeAll } from './stage-io.js';

@@ -1,10 +1,10 @@
 /** pano-graph: events in, service graph out. Wiring only; the work is in GraphBuilder and the renderers. */
 import { Command, Option } from 'commander';
+import { LineOutput, StopSignal, UserError, formatStats, runMain } from '@panopticon/cli';
 import { GraphBuilder } from './graph-builder.js';
 import { NameCache } from './name-cache.js';
 import { readLines, parseEventLine, InputError, type InputCounters } from './ndjson-input.js';
 import { parseCount, parseDuration } from './duration.js';
-import { abortOnSignals, fail, quietOnEpipe, writeAll } from './stage-io.js';
 import { renderDot, renderMermaid } from './render-text.js';
 import { renderHtml } from './render-html.js';
 import { startNsOf } from './event-facts.js';
@@ -48,52 +48,30 @@ export function render(g: GraphSnapshot, format: Opts['format']): string {
   }
 }
 
-export async function main(argv: string[] = process.argv): Promise<void> {
-  const program = new Command(PROG)
-    .description('Build the service graph (who talks to whom, per protocol, with the PII types that crossed) from pano events')
-    .version(VERSION)
-    .argument('[files...]', 'NDJSON event files (default: stdin; "-" is stdin)')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['json', 'dot', 'mermaid', 'html']).default('json'))
-    .option('--window <duration>', 'emit one JSON snapshot per window of event time, as NDJSON (e.g. 1m)')
-    .option('--top <n>', 'keep the N edges with the most requests')
-    .option('--min-requests <n>', 'keep edges with at least N requests')
-    .option('--max-nodes <n>', 'most addresses tracked (beyond: events counted and left out)', '10000')
-    .option('--max-edges <n>', 'most edges tracked (beyond: events counted and left out)', '50000')
-    .option('--max-names <n>', 'most addresses in the DNS name cache', '100000')
-    .option('--name-ttl <duration>', 'how long a DNS answer names its address (stream time)', '1h')
-    .option('--strict', 'a bad input line is fatal')
-    .option('--stats', 'always print the counts on stderr at exit')
-    .addHelpText('after', EXAMPLES)
-    .showHelpAfterError();
-  program.parse(argv);
-  const opts = program.opts<Opts>();
-  const files = program.args;
-
-  let windowNs: bigint | undefined;
-  let top: number | undefined;
-  let minRequests: number | undefined;
-  let limits: { maxAddresses: number; maxEdges: number; maxNames: number; ttl: bigint };
+function option<T>(f: () => T): T {
   try {
-    if (opts.window !== undefined) windowNs = parseDuration(opts.window);
-    if (opts.top !== undefined) top = parseCount('--top', opts.top, 1);
-    if (opts.minRequests !== undefined) minRequests = parseCount('--min-requests', opts.minRequests, 1);
-    limits = {
-      maxAddresses: parseCount('--max-nodes', opts.maxNodes, 2),
-      maxEdges: parseCount('--max-edges', opts.maxEdges, 1),
-      maxNames: parseCount('--max-names', opts.maxNames, 1),
-      ttl: parseDuration(opts.nameTtl),
-    };
+    return f();
   } catch (err) {
-    fail(PROG, (err as Error).message, 2);
+    throw new UserError((err as Error).message);
   }
-  if (windowNs !== undefined && opts.format !== 'json') fail(PROG, '--window writes NDJSON snapshots; it needs --format json', 2);
+}
 
-  quietOnEpipe();
-  const ac = abortOnSignals();
+async function run(files: string[], opts: Opts): Promise<number> {
+  const windowNs = opts.window !== undefined ? option(() => parseDuration(opts.window!)) : undefined;
+  const top = opts.top !== undefined ? option(() => parseCount('--top', opts.top!, 1)) : undefined;
+  const minRequests = opts.minRequests !== undefined ? option(() => parseCount('--min-requests', opts.minRequests!, 1)) : undefined;
+  const maxAddresses = option(() => parseCount('--max-nodes', opts.maxNodes, 2));
+  const maxEdges = option(() => parseCount('--max-edges', opts.maxEdges, 1));
+  const maxNames = option(() => parseCount('--max-names', opts.maxNames, 1));
+  const ttlNs = option(() => parseDuration(opts.nameTtl));
+  if (windowNs !== undefined && opts.format !== 'json') throw new UserError('--window writes NDJSON snapshots; it needs --format json');
+
+  const out = new LineOutput(process.stdout);
+  const stop = new StopSignal();
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
   let badLines = 0;
-  const names = new NameCache({ ttlNs: limits.ttl, maxAddresses: limits.maxNames });
-  const newBuilder = () => new GraphBuilder({ maxAddresses: limits.maxAddresses, maxEdges: limits.maxEdges, nameCache: names });
+  const names = new NameCache({ ttlNs, maxAddresses: maxNames });
+  const newBuilder = () => new GraphBuilder({ maxAddresses, maxEdges, nameCache: names });
   let builder = newBuilder();
   let windowIndex: bigint | undefined;
   let late = 0;
@@ -104,17 +82,19 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     if (windowIndex === undefined || builder.empty) return;
     const start = windowIndex * windowNs!;
     const g = builder.snapshot({ top, minRequests, window: { start_ns: start.toString(), end_ns: (start + windowNs!).toString() }, extraCounts: counts() });
-    await writeAll(process.stdout, JSON.stringify(g) + '\n');
+    out.line(JSON.stringify(g));
     snapshots++;
+    await out.drained();
   };
 
   try {
-    for await (const line of readLines(files, input, { signal: ac.signal })) {
+    for await (const line of readLines(files, input, { signal: stop.signal })) {
+      if (out.closed) break;
       const { event, error } = parseEventLine(line.text);
       if (!event) {
         badLines++;
         const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
-        if (opts.strict) fail(PROG, `${where}: ${error}`);
+        if (opts.strict) throw new UserError(`${where}: ${error}`, 1);
         if (badLines === 1) process.stderr.write(`${PROG}: ${where}: ${error} (skipped; further bad lines are counted)\n`);
         continue;
       }
@@ -133,19 +113,56 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       builder.add(event);
     }
   } catch (err) {
-    if (err instanceof InputError) fail(PROG, err.message);
+    if (err instanceof InputError) throw new UserError(err.message, 1);
     throw err;
   }
 
   if (windowNs !== undefined) await emitWindow();
-  else await writeAll(process.stdout, render(builder.snapshot({ top, minRequests, extraCounts: counts() }), opts.format));
+  else {
+    const text = render(builder.snapshot({ top, minRequests, extraCounts: counts() }), opts.format);
+    out.line(text.endsWith('\n') ? text.slice(0, -1) : text);
+  }
+  await out.end();
 
   const c = builder.counters;
-  const dropped = c.dropped_address_limit + c.dropped_edge_limit;
-  if (opts.stats || badLines || input.oversized || dropped || c.no_address) {
-    process.stderr.write(
-      `${PROG}: ${input.lines} lines, ${badLines} bad, ${input.oversized} oversized, ${c.no_address} without addresses, ` +
-        `${dropped} dropped at limits, ${names.evicted} names evicted${windowNs !== undefined ? `, ${snapshots} snapshots, ${late} late` : ''}\n`,
-    );
+  const stats = {
+    lines: input.lines,
+    events: c.events,
+    bad_lines: badLines,
+    oversized_lines: input.oversized,
+    without_addresses: c.no_address,
+    dropped_address_limit: c.dropped_address_limit,
+    dropped_edge_limit: c.dropped_edge_limit,
+    names_evicted: names.evicted,
+    snapshots,
+    late_events: late,
+  };
+  if (opts.stats) process.stderr.write(formatStats({ graph: stats }));
+  else if (badLines || input.oversized || c.dropped_address_limit || c.dropped_edge_limit) {
+    process.stderr.write(`${PROG}: ${badLines} bad lines, ${input.oversized} oversized, ${c.dropped_address_limit + c.dropped_edge_limit} events dropped at limits (see --stats)\n`);
   }
+  return 0;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = new Command(PROG)
+    .description('Build the service graph (who talks to whom, per protocol, with the PII types that crossed) from pano events')
+    .version(VERSION)
+    .argument('[files...]', 'NDJSON event files (default: stdin; "-" is stdin)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['json', 'dot', 'mermaid', 'html']).default('json'))
+    .option('--window <duration>', 'emit one JSON snapshot per window of event time, as NDJSON (e.g. 1m)')
+    .option('--top <n>', 'keep the N edges with the most requests')
+    .option('--min-requests <n>', 'keep edges with at least N requests')
+    .option('--max-nodes <n>', 'most addresses tracked (beyond: events counted and left out)', '10000')
+    .option('--max-edges <n>', 'most edges tracked (beyond: events counted and left out)', '50000')
+    .option('--max-names <n>', 'most addresses in the DNS name cache', '100000')
+    .option('--name-ttl <duration>', 'how long a DNS answer names its address (stream time)', '1h')
+    .option('--strict', 'a bad input line is fatal')
+    .option('--stats', 'print the counters on stderr at exit')
+    .addHelpText('after', EXAMPLES)
+    .showHelpAfterError()
+    .action(async (files: string[], opts: Opts) => {
+      await runMain(PROG, () => run(files, opts));
+    });
+  await program.parseAsync(argv);
 }

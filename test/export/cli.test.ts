@@ -1,0 +1,47 @@
+// pano-export as a command: --tee into a closed pipe, bad input, option errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { httpEv, ROOT, runExport } from './fixtures.js';
+
+const entry = [process.execPath, '--conditions=source', '--import', 'tsx', resolve(ROOT, 'packages/export/src/cli-entry.ts')];
+
+test('--tee into | head -1 ends quietly with status 0', () => {
+  const lines = [];
+  for (let i = 0; i < 20000; i++) lines.push(JSON.stringify(httpEv(`${i}-1`, 'GET', 200, 1000)));
+  const r = spawnSync('bash', ['-c', `set -o pipefail; ${[...entry, '--tee'].map((a) => `'${a}'`).join(' ')} | head -1`], { cwd: ROOT, input: lines.join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 26 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, lines[0] + '\n');
+  assert.equal(r.stderr, '');
+});
+
+test('--tee passes lines byte for byte; bad lines are skipped, counted and named; --strict is fatal', async () => {
+  const good = '{"pano":{"v":1,"id":"1-1","kind":"exchange","protocol":"http","start_ns":"1","end_ns":"2","duration_ns":1.0}}';
+  const run = runExport(['--tee', '--stats']);
+  run.child.stdin.end(`${good}\nnot json\n${good}\n`);
+  assert.equal(await run.exited, 0);
+  assert.equal(run.stdout(), `${good}\n${good}\n`, 'not re-serialised: 1.0 stays 1.0');
+  assert.match(run.stderr(), /^pano-export: stdin:2: not JSON/m);
+  assert.match(run.stderr(), /^export\.bad_lines 1$/m);
+  const strict = runExport(['--tee', '--strict']);
+  strict.child.stdin.end(`${good}\nnot json\n`);
+  assert.equal(await strict.exited, 1);
+  assert.match(strict.stderr(), /^pano-export: stdin:2: not JSON .*\n$/);
+});
+
+test('option and setup errors are one line', () => {
+  const run = (args: string[]) => spawnSync(entry[0]!, [...entry.slice(1), ...args], { cwd: ROOT, input: '', encoding: 'utf8' });
+  const cases: Array<[string[], RegExp]> = [
+    [[], /^pano-export: nothing to do: give at least one of --jsonl, --prometheus, --otlp, --audit, --tee\n$/],
+    [['--jsonl', '/nonexistent/dir/x.jsonl'], /^pano-export: \/nonexistent\/dir\/x.jsonl: no such file or directory\n$/],
+    [['--otlp', 'ftp://x'], /^pano-export: OTLP URL "ftp:\/\/x" must be http or https\n$/],
+    [['--prometheus', 'nope'], /^pano-export: invalid listen address "nope"/],
+    [['--tee', '--rotate', '1M'], /^pano-export: --rotate needs --jsonl\n$/],
+  ];
+  for (const [args, re] of cases) {
+    const r = run(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});

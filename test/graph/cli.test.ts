@@ -1,0 +1,68 @@
+// pano-graph as a command: --window snapshots, bad input, closed pipes, help.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { ROOT } from './pipeline.js';
+
+const T0 = 1_700_000_000_000_000_000n;
+const graph = (args: string[], input: string) =>
+  spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', resolve(ROOT, 'test/graph/run-stage.ts'), '@panopticon/graph/main', ...args], { cwd: ROOT, input, encoding: 'utf8' });
+
+function ev(id: string, startS: number, server: string, extra: Record<string, unknown> = {}) {
+  const start = T0 + BigInt(startS) * 1_000_000_000n;
+  return JSON.stringify({
+    pano: { v: 1, id, kind: 'exchange', protocol: 'http', start_ns: start.toString(), end_ns: (start + 1_000_000n).toString(), duration_ns: 1_000_000, time: '', source: { type: 'pcap' }, connection: { id: 1, roles: 'syn' } },
+    client: { address: '10.0.0.1', port: 40000 }, server: { address: server, port: 80 }, ...extra,
+  });
+}
+
+test('--window 10s: one NDJSON snapshot per window of event time; names carry over, stats do not', () => {
+  // T0 is a multiple of 10 s, so windows are [0,10), [10,20), [20,30) seconds after T0
+  const dns = JSON.stringify({
+    pano: { v: 1, id: '9-1', kind: 'exchange', protocol: 'dns', start_ns: T0.toString(), end_ns: (T0 + 1000n).toString(), duration_ns: 1000, time: '', source: { type: 'pcap' }, connection: { id: 9, roles: 'port' } },
+    client: { address: '10.0.0.1', port: 5353 }, server: { address: '10.0.0.53', port: 53 },
+    dns: { question: { name: 'api.example', type: 'A' }, response_code: 'NOERROR', answers: [{ name: 'api.example', type: 'A', class: 'IN', ttl: 60, data: '10.0.0.2' }] },
+  });
+  const lines = [dns, ev('1-1', 1, '10.0.0.2'), ev('1-2', 9, '10.0.0.2'), ev('1-3', 12, '10.0.0.2'), ev('1-4', 25, '10.0.0.3'), ev('1-5', 24, '10.0.0.2')];
+  const r = graph(['--window', '10s', '--stats'], lines.join('\n') + '\n');
+  assert.equal(r.status, 0, r.stderr);
+  const snaps = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(snaps.map((s) => s.window.start_ns), [T0, T0 + 10_000_000_000n, T0 + 20_000_000_000n].map(String));
+  assert.deepEqual(snaps.map((s) => s.window.end_ns), [T0 + 10_000_000_000n, T0 + 20_000_000_000n, T0 + 30_000_000_000n].map(String));
+  const http = (s: any) => s.edges.filter((e: any) => e.protocol === 'http').map((e: any) => [e.target, e.requests]);
+  assert.deepEqual(http(snaps[0]), [['api.example', 2]]);
+  assert.deepEqual(http(snaps[1]), [['api.example', 1]], 'the name learnt in the first window still applies');
+  assert.deepEqual(http(snaps[2]), [['10.0.0.3', 1], ['api.example', 1]]);
+  assert.match(r.stderr, /^graph\.snapshots 3$/m);
+});
+
+test('bad lines are skipped and counted, named by line; --strict makes them fatal; --window needs json', () => {
+  const input = [ev('1-1', 1, '10.0.0.2'), '{"not":"an event"}', 'garbage', ev('1-2', 2, '10.0.0.2')].join('\n') + '\n';
+  const r = graph([], input);
+  assert.equal(r.status, 0);
+  assert.equal(JSON.parse(r.stdout).edges[0].requests, 2);
+  assert.equal(JSON.parse(r.stdout).counts.bad_lines, 2);
+  assert.match(r.stderr, /^pano-graph: stdin:2: no "pano" envelope \(skipped; further bad lines are counted\)$/m);
+  const strict = graph(['--strict'], input);
+  assert.equal(strict.status, 1);
+  assert.equal(strict.stderr, 'pano-graph: stdin:2: no "pano" envelope\n');
+  const w = graph(['--window', '1m', '-f', 'dot'], input);
+  assert.equal(w.status, 2);
+  assert.equal(w.stderr, 'pano-graph: --window writes NDJSON snapshots; it needs --format json\n');
+  const missing = graph(['/nonexistent/events.jsonl'], '');
+  assert.equal(missing.status, 1);
+  assert.equal(missing.stderr, 'pano-graph: /nonexistent/events.jsonl: no such file\n');
+});
+
+test('a closed stdout (| head) ends quietly with status 0; --help has examples', () => {
+  const lines = [];
+  for (let i = 0; i < 2000; i++) lines.push(ev(`${i}-1`, i, `10.0.${i >> 8}.${i & 255}`));
+  const r = spawnSync('bash', ['-c', `set -o pipefail; ${[process.execPath, '--conditions=source', '--import', 'tsx', resolve(ROOT, 'test/graph/run-stage.ts'), '@panopticon/graph/main', '--window', '1s'].map((a) => `'${a}'`).join(' ')} | head -1 > /dev/null`], { cwd: ROOT, input: lines.join('\n') + '\n', encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  const help = graph(['--help'], '');
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Examples:\n {2}pano-parse capture.pcapng \| pano-graph/);
+  assert.equal(graph(['--version'], '').stdout, '0.1.0\n');
+});
