@@ -3,7 +3,8 @@
  * of realistic frames, beside tshark reading the same frames from a pcap
  * file in the same run (printing only the IP source and transport ports,
  * with every dissector above TCP/UDP disabled, so it does the same work).
- * Prints the ratio.
+ * Also times the @panopticon/pcap reader alone over that file (the floor)
+ * and reader + decoder. Prints the ratios.
  *
  * Frames: 70% Ethernet/IPv4/TCP (payloads 0-1448 bytes), 10% Ethernet/IPv4/UDP
  * (DNS-sized), 15% Ethernet/IPv6/TCP, 5% 802.1Q-tagged IPv4/TCP, in 4000
@@ -16,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Decoder } from '@panopticon/decode';
-import { LinkType, type Packet } from '@panopticon/pcap';
+import { LinkType, readCapture, type Packet } from '@panopticon/pcap';
 
 const COUNT = Number(process.argv[2] ?? 200_000);
 const ROUNDS = 5;
@@ -202,6 +203,34 @@ function tshark(path: string, expected: number): number {
   if (lines !== expected) throw new Error(`tshark printed ${lines} lines for ${expected} frames`);
   return ns;
 }
+// Floor: the pcap reader alone over the same file, then reader + decoder
+// (what pano-parse pays per packet below flow tracking).
+async function readerRun(decode: boolean): Promise<number> {
+  const d = new Decoder();
+  let n = 0;
+  const t = process.hrtime.bigint();
+  await readCapture(file, {
+    onPacket: decode
+      ? (p) => {
+          if (d.decode(p) !== null) n++;
+        }
+      : () => {
+          n++;
+        },
+  });
+  const ns = Number(process.hrtime.bigint() - t);
+  if (n !== COUNT) throw new Error(`reader run saw ${n} of ${COUNT}`);
+  return ns;
+}
+let readerBest = Infinity;
+let readerDecodeBest = Infinity;
+for (let round = 0; round < 3; round++) {
+  readerBest = Math.min(readerBest, await readerRun(false));
+  readerDecodeBest = Math.min(readerDecodeBest, await readerRun(true));
+}
+const readerPps = COUNT / (readerBest / 1e9);
+const readerDecodePps = COUNT / (readerDecodeBest / 1e9);
+
 const startupNs = tshark(oneFile, 1);
 const tsharkNs = tshark(file, COUNT);
 if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
@@ -211,5 +240,8 @@ const tsharkSteadyPps = COUNT / (Math.max(1, tsharkNs - startupNs) / 1e9);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 console.log(`frames: ${fmt(COUNT)} (${(bytes / 1e6).toFixed(1)} MB)`);
 console.log(`decode (best of ${ROUNDS}):      ${fmt(oursPps)} packets/s  (${(bytes / (best / 1e9) / 1e6).toFixed(0)} MB/s)`);
+console.log(`pcap reader alone (best of 3):  ${fmt(readerPps)} packets/s`);
+console.log(`pcap reader + decode (best of 3): ${fmt(readerDecodePps)} packets/s (${((readerDecodeBest / readerBest - 1) * 100).toFixed(0)}% over the reader)`);
 console.log(`tshark -T fields (1 run): ${fmt(tsharkPps)} packets/s; without its ${(startupNs / 1e9).toFixed(2)} s start-up: ${fmt(tsharkSteadyPps)} packets/s`);
 console.log(`ratio decode/tshark:      ${(oursPps / tsharkPps).toFixed(1)}x (${(oursPps / tsharkSteadyPps).toFixed(1)}x steady state)`);
+console.log(`ratio reader+decode/tshark: ${(readerDecodePps / tsharkPps).toFixed(1)}x`);
