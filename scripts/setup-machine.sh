@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite and benchmarks use, when they
+# are missing: tshark (oracle), tcpdump, clang/libbpf-dev/bpftool (BPF build),
+# real servers and clients for protocol tests, graphviz, prometheus, chromium.
+# Idempotent and quiet when everything is present. Needs root.
+set -euo pipefail
+packages=(
+  tshark tcpdump iproute2 curl
+  clang llvm libbpf-dev bpftool
+  nginx-light redis-server mariadb-server mariadb-client dnsmasq dnsutils rabbitmq-server
+  graphviz prometheus chromium
+  golang-go wrk hyperfine
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup-machine: missing Debian packages (${missing[*]}); run as root" >&2
+  exit 1
+fi
+echo "setup-machine: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts some of these as services on install; the tests start their
+# own instances on their own ports and need none of the system ones.
+for svc in redis-server mariadb nginx rabbitmq-server dnsmasq prometheus; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  elif command -v service >/dev/null 2>&1; then
+    service "$svc" stop >/dev/null 2>&1 || true
+  fi
+done
