@@ -1,0 +1,149 @@
+/**
+ * A real PostgreSQL server and real clients (the `pg` driver and psql),
+ * captured with tcpdump on loopback and parsed: every event is checked
+ * against what the client did and what it got back.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import { assertDbGroups } from '../helpers/db-schema.js';
+import { startPg, type PgServer } from './pg-server.js';
+
+describe('postgresql: live server, pg driver and psql', () => {
+  let server: PgServer | undefined;
+  let work: string;
+  let events: any[] = [];
+  let copyOut = '';
+  const results: Record<string, any> = {};
+  const copyIn = '3\tCid\tcid@example.com\t2000-03-04\n4\tDee\t\\N\t1999-12-31\n';
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'pano-pg-live-'));
+    const port = await freePort();
+    server = startPg(port);
+    const capture = new LoopbackCapture(join(work, 'pg.pcap'), `tcp port ${port}`);
+    await capture.start();
+    try {
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: server.password, database: 'postgres', application_name: 'pano-live' });
+      await client.connect();
+      results.create = await client.query('CREATE TABLE people (id int PRIMARY KEY, name text, email text, born date)');
+      results.insert = await client.query('INSERT INTO people VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)', [1, 'Ann', 'ann@example.com', '1990-01-02', 2, 'Bob', null, '1985-05-06']);
+      const byId = 'SELECT id, name, email FROM people WHERE id = $1';
+      results.named1 = await client.query({ name: 'person-by-id', text: byId, values: [1] });
+      results.named2 = await client.query({ name: 'person-by-id', text: byId, values: [2] });
+      results.all = await client.query('SELECT id, name FROM people ORDER BY id');
+      results.missing = await client.query('SELECT * FROM no_such_table').catch((e) => e);
+      results.badParam = await client.query('SELECT $1::int AS n', ['not-a-number']).catch((e) => e);
+      await client.end();
+      const psql = (args: string[], input?: string) => {
+        const r = spawnSync('psql', ['-X', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', ...args], {
+          input,
+          encoding: 'utf8',
+          env: { ...process.env, PGPASSWORD: server!.password, PGAPPNAME: 'psql-copy', PGSSLMODE: 'prefer' },
+        });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout;
+      };
+      psql(['-c', 'COPY people (id, name, email, born) FROM STDIN'], copyIn);
+      copyOut = psql(['-c', 'COPY people TO STDOUT']);
+    } finally {
+      await capture.stop();
+    }
+    events = parseCaptureSync(capture.file).events;
+  });
+
+  after(() => {
+    server?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const pgEvents = () => events.filter((e) => e.pano.protocol === 'postgresql');
+  const driverEvents = () => pgEvents().filter((e) => e.postgresql.application_name === 'pano-live');
+
+  it('every event passes the schema, and none carries the password', () => {
+    assert.ok(events.length > 0);
+    assertValidEvents(events);
+    assertDbGroups(events);
+    const text = JSON.stringify(events);
+    assert.ok(!text.includes(server!.password));
+  });
+
+  it('the driver connection: startup with SCRAM, then one event per query in order', () => {
+    const ev = driverEvents();
+    assert.deepEqual(
+      ev.map((e) => e.postgresql.message),
+      ['StartupMessage', 'Query', 'Execute', 'Execute', 'Execute', 'Query', 'Query', 'Execute', 'Terminate'],
+    );
+    const [startup] = ev;
+    assert.equal(startup.pano.kind, 'exchange');
+    assert.equal(startup.db.namespace, 'postgres');
+    assert.equal(startup.postgresql.user, 'postgres');
+    assert.deepEqual(startup.postgresql.auth, { method: 'sasl', sasl_mechanisms: ['SCRAM-SHA-256'], sasl_mechanism: 'SCRAM-SHA-256', ok: true });
+    assert.match(startup.postgresql.server_version, /^\d+\.\d+/);
+    assert.ok(ev.every((e) => e.db.system.name === 'postgresql' && e.server.port === server!.port));
+  });
+
+  it('simple query and extended query with bound parameters', () => {
+    const [, create, insert] = driverEvents();
+    assert.equal(create.db.query.text, 'CREATE TABLE people (id int PRIMARY KEY, name text, email text, born date)');
+    assert.equal(create.postgresql.command_tag, 'CREATE TABLE');
+    assert.equal(create.postgresql.command_tag.split(' ')[0], results.create.command);
+    assert.equal(create.db.operation.name, 'CREATE TABLE');
+    assert.equal(insert.db.query.text, 'INSERT INTO people VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)');
+    assert.deepEqual(insert.db.query.parameter, { '0': '1', '1': 'Ann', '2': 'ann@example.com', '3': '1990-01-02', '4': '2', '5': 'Bob', '6': null, '7': '1985-05-06' });
+    assert.equal(insert.postgresql.row_count, results.insert.rowCount);
+    assert.equal(insert.db.operation.name, 'INSERT');
+  });
+
+  it('a named statement, executed twice, is mapped back to its text both times', () => {
+    const [, , , first, second] = driverEvents();
+    for (const [e, res, id] of [
+      [first, results.named1, '1'],
+      [second, results.named2, '2'],
+    ] as const) {
+      assert.equal(e.db.query.text, 'SELECT id, name, email FROM people WHERE id = $1');
+      assert.deepEqual(e.postgresql.statement, { name: 'person-by-id' });
+      assert.deepEqual(e.db.query.parameter, { '0': id });
+      assert.equal(e.db.response.returned_rows, res.rowCount);
+      assert.deepEqual(
+        e.db.response.rows,
+        res.rows.map((r: any) => ({ id: String(r.id), name: r.name, email: r.email })),
+      );
+    }
+  });
+
+  it('multi-row results and errors with their SQLSTATE', () => {
+    const [, , , , , all, missing, bad] = driverEvents();
+    assert.deepEqual(all.db.response.rows, results.all.rows.map((r: any) => ({ id: String(r.id), name: r.name })));
+    assert.equal(all.postgresql.command_tag, `SELECT ${results.all.rowCount}`);
+    assert.equal(missing.db.response.status_code, results.missing.code);
+    assert.equal(missing.error.type, '42P01');
+    assert.equal(missing.postgresql.error.message, results.missing.message);
+    assert.equal(bad.db.query.text, 'SELECT $1::int AS n');
+    assert.deepEqual(bad.db.query.parameter, { '0': 'not-a-number' });
+    assert.equal(bad.db.response.status_code, results.badParam.code);
+  });
+
+  it('psql: SSL refused, COPY FROM STDIN keeps the data sent, COPY TO STDOUT the data received', () => {
+    const ev = pgEvents().filter((e) => e.postgresql.message === 'SSLRequest');
+    assert.equal(ev.length, 2, 'psql asks for TLS first (sslmode=prefer)');
+    for (const e of ev) assert.deepEqual(e.postgresql.negotiation, { answer: 'N' });
+    const copies = pgEvents().filter((e) => e.postgresql.copy);
+    assert.equal(copies.length, 2);
+    const [cin, cout] = copies;
+    assert.equal(cin.postgresql.application_name, 'psql-copy');
+    assert.equal(cin.db.query.text, 'COPY people (id, name, email, born) FROM STDIN');
+    assert.equal(cin.postgresql.copy.direction, 'in');
+    assert.equal(cin.postgresql.copy.data.content, copyIn);
+    assert.equal(cin.postgresql.row_count, 2);
+    assert.equal(cout.postgresql.copy.direction, 'out');
+    assert.equal(cout.postgresql.copy.data.content, copyOut);
+    assert.equal(cout.db.response.returned_rows, copyOut.trim().split('\n').length);
+  });
+});

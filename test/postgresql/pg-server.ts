@@ -1,0 +1,59 @@
+/**
+ * A throwaway PostgreSQL server for tests: initdb in a temp directory owned
+ * by the postgres user, SCRAM-SHA-256 password authentication over TCP on
+ * 127.0.0.1, started and stopped with pg_ctl.
+ */
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export function pgBinDir(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  return versions.length ? join(base, versions[0], 'bin') : undefined;
+}
+
+export interface PgServer {
+  port: number;
+  dir: string;
+  password: string;
+  stop(): void;
+}
+
+function asPostgres(bin: string, args: string[]): string {
+  return execFileSync('runuser', ['-u', 'postgres', '--', bin, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function startPg(port: number): PgServer {
+  const bin = pgBinDir();
+  if (!bin) throw new Error('PostgreSQL binaries not found under /usr/lib/postgresql');
+  const dir = mkdtempSync(join(tmpdir(), 'pano-pg-'));
+  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  chownSync(dir, uid, gid);
+  const password = 'pano-secret-pw-7731';
+  const pwfile = join(dir, 'pw');
+  writeFileSync(pwfile, password + '\n');
+  chownSync(pwfile, uid, gid);
+  const data = join(dir, 'data');
+  asPostgres(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--pwfile', pwfile, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--no-instructions']);
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_buffers=16MB`;
+  asPostgres(join(bin, 'pg_ctl'), ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', 'start']);
+  let stopped = false;
+  return {
+    port,
+    dir,
+    password,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        asPostgres(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
