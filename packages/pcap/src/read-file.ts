@@ -13,7 +13,7 @@ import type { ReaderStats } from './types.js';
 export interface ReadCaptureOptions extends ReaderOptions {
   /** Size of each read from a file. Default 1 MiB. */
   chunkSize?: number;
-  /** Stops reading between chunks; what was read so far is still counted. */
+  /** Stops reading between chunks; what was read so far is counted, a record cut by the abort is not reported. */
   signal?: AbortSignal;
 }
 
@@ -35,7 +35,8 @@ export async function readCapture(
   try {
     if (typeof input === 'string') await pushFile(reader, input, opts);
     else await pushStream(reader, input, opts.signal);
-    reader.end();
+    // An abort is not damage: a record cut by it is not reported as truncated.
+    if (!opts.signal?.aborted) reader.end();
   } catch (err) {
     if (err instanceof CaptureFormatError) throw new CaptureFormatError(`${name}: ${err.message}`, err.offset);
     throw err;
