@@ -284,3 +284,28 @@ test('decoder options are validated', () => {
   assert.throws(() => new Decoder({ maxFragmentBytes: 1.5 }), /maxFragmentBytes/);
   assert.throws(() => new Decoder({ fragmentTimeoutNs: -1n }), /fragmentTimeoutNs/);
 });
+
+test('a fragment cut at every length never throws and never completes its datagram', () => {
+  const { transport } = datagram(600);
+  const v4 = fragments4(transport, [200, 400]);
+  const fragmentable = udp({ sport: 7, dport: 9, payload: Buffer.alloc(500, 3) });
+  const v6 = [0, 1].map((i) =>
+    ether(ETH_IPV6, ipv6(0, Buffer.concat([ext6(44), frag6(IpProto.UDP, i * 256, i === 0, 5), fragmentable.subarray(i * 256, i ? undefined : 256)]))),
+  );
+  for (const set of [v4, v6]) {
+    for (let victim = 0; victim < set.length; victim++) {
+      for (let cut = 0; cut < set[victim].length; cut++) {
+        const d = new Decoder();
+        const results = set.map((f, i) => {
+          const p = packet(LinkType.ETHERNET, f);
+          return d.decode(i === victim ? snap(p, cut) : p);
+        });
+        assert.ok(results.every((r) => r === null), `fragment ${victim} cut at ${cut}`);
+        assert.equal(d.counters.reassembled, 0, `fragment ${victim} cut at ${cut}`);
+      }
+    }
+    // Whole, they do complete.
+    const d = new Decoder();
+    assert.equal(set.map((f) => d.decode(packet(LinkType.ETHERNET, f))).filter((r) => r !== null).length, 1);
+  }
+});
