@@ -67,7 +67,8 @@ export interface Libbpf {
   ringBufferNew(mapFd: number, cb: bigint): Pointer;
   ringBufferConsume(rb: Pointer): number;
   ringBufferFree(rb: Pointer): void;
-  perfBufferNew(mapFd: number, pageCount: number, sampleCb: bigint, lostCb: bigint): Pointer;
+  /** perf_buffer__new_raw: our own perf_event_attr (see perfOutputAttr), events handed over raw. */
+  perfBufferNewRaw(mapFd: number, pageCount: number, attr: Buffer, eventCb: bigint): Pointer;
   perfBufferConsume(pb: Pointer): number;
   perfBufferFree(pb: Pointer): void;
   progTestRun(progFd: number, opts: Buffer): number;
@@ -80,7 +81,7 @@ export interface Libbpf {
   close(fd: number): void;
   errno(): number;
   /** Callback types, for koffi.register. */
-  types: { ringSample: TypeObject; perfSample: TypeObject; perfLost: TypeObject };
+  types: { ringSample: TypeObject; perfEvent: TypeObject };
   /** Collects libbpf's log lines (warnings, verifier output) instead of printing them. */
   logLines: string[];
 }
@@ -101,8 +102,7 @@ export function libbpf(): Libbpf {
   const libc = koffi.load('libc.so.6');
 
   const ringSample = koffi.proto('int pano_ring_sample(void *ctx, void *data, size_t size)');
-  const perfSample = koffi.proto('void pano_perf_sample(void *ctx, int cpu, void *data, uint32_t size)');
-  const perfLost = koffi.proto('void pano_perf_lost(void *ctx, int cpu, uint64_t cnt)');
+  const perfEvent = koffi.proto('int pano_perf_event(void *ctx, int cpu, void *event)');
   const printFn = koffi.proto('int pano_libbpf_print(int level, const char *fmt, void *args)');
 
   const f = {
@@ -128,7 +128,7 @@ export function libbpf(): Libbpf {
     rbNew: lib.func('void *ring_buffer__new(int map_fd, void *cb, void *ctx, void *opts)'),
     rbConsume: lib.func('int ring_buffer__consume(void *rb)'),
     rbFree: lib.func('void ring_buffer__free(void *rb)'),
-    pbNew: lib.func('void *perf_buffer__new(int map_fd, size_t page_cnt, void *sample_cb, void *lost_cb, void *ctx, void *opts)'),
+    pbNewRaw: lib.func('void *perf_buffer__new_raw(int map_fd, size_t page_cnt, void *attr, void *event_cb, void *ctx, void *opts)'),
     pbConsume: lib.func('int perf_buffer__consume(void *pb)'),
     pbFree: lib.func('void perf_buffer__free(void *pb)'),
     testRun: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
@@ -182,7 +182,7 @@ export function libbpf(): Libbpf {
     ringBufferNew: (fd, cb) => f.rbNew(fd, cb, null, null) as Pointer,
     ringBufferConsume: (rb) => f.rbConsume(rb) as number,
     ringBufferFree: (rb) => void f.rbFree(rb),
-    perfBufferNew: (fd, pages, sample, lost) => f.pbNew(fd, pages, sample, lost, null, null) as Pointer,
+    perfBufferNewRaw: (fd, pages, attr, cb) => f.pbNewRaw(fd, pages, attr, cb, null, null) as Pointer,
     perfBufferConsume: (pb) => f.pbConsume(pb) as number,
     perfBufferFree: (pb) => void f.pbFree(pb),
     progTestRun: (fd, opts) => f.testRun(fd, opts) as number,
@@ -200,7 +200,7 @@ export function libbpf(): Libbpf {
     },
     close: (fd) => void f.close(fd),
     errno: () => koffi.errno(),
-    types: { ringSample, perfSample, perfLost },
+    types: { ringSample, perfEvent },
     logLines,
   };
   return cached;
@@ -228,4 +228,34 @@ export function tcOpts(o: { progFd?: number; handle: number; priority: number })
 /** prog_id written back by bpf_tc_attach/bpf_tc_query. */
 export function tcOptsProgId(opts: Buffer): number {
   return opts.readUInt32LE(16);
+}
+
+/** perf_event_attr (linux/perf_event.h), PERF_ATTR_SIZE_VER5: 112 bytes are enough for the fields used. */
+export const PERF_ATTR_SIZE = 112;
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_COUNT_SW_BPF_OUTPUT = 10;
+const PERF_SAMPLE_RAW = 1 << 10;
+const PERF_ATTR_FLAG_WATERMARK = 1n << 14n;
+/** Record types in the perf ring. */
+export const PERF_RECORD_LOST = 2;
+export const PERF_RECORD_SAMPLE = 9;
+/** LIBBPF_PERF_EVENT_CONT: keep going. */
+export const PERF_EVENT_CONT = -2;
+
+/**
+ * Attributes of the per-CPU BPF output events. libbpf's perf_buffer__new
+ * asks for a wakeup after every sample; we never sleep on the buffer (it is
+ * drained on a timer), and in a VM each wakeup is an interrupt, so ask for
+ * one only when a buffer is half full.
+ */
+export function perfOutputAttr(wakeupBytes: number): Buffer {
+  const a = Buffer.alloc(PERF_ATTR_SIZE);
+  a.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
+  a.writeUInt32LE(PERF_ATTR_SIZE, 4);
+  a.writeBigUInt64LE(BigInt(PERF_COUNT_SW_BPF_OUTPUT), 8);
+  a.writeBigUInt64LE(1n, 16); // sample_period
+  a.writeBigUInt64LE(BigInt(PERF_SAMPLE_RAW), 24);
+  a.writeBigUInt64LE(PERF_ATTR_FLAG_WATERMARK, 40);
+  a.writeUInt32LE(wakeupBytes, 48); // wakeup_watermark
+  return a;
 }

@@ -4,7 +4,7 @@
  * Buffer viewing libbpf's memory, valid only during the call: copy what you keep.
  */
 import koffi from 'koffi';
-import type { Pointer } from './libbpf.js';
+import { perfOutputAttr, PERF_EVENT_CONT, PERF_RECORD_SAMPLE, type Pointer } from './libbpf.js';
 import { CaptureError, type LoadedProgram } from './program.js';
 
 export interface RecordSource {
@@ -46,16 +46,21 @@ export function openRecords(program: LoadedProgram, onRecord: OnRecord, perfTota
       },
     };
   }
-  // A perf sample's size is padded to 8 bytes; the record header says how much is ours.
-  const sample = koffi.register((_ctx: unknown, _cpu: number, data: bigint, size: number) => {
+  // Each event is a perf_event_header (u32 type, u16 misc, u16 size); a
+  // sample then holds u32 raw size and the raw bytes (padded to 8), whose
+  // record header says how much is ours. Lost notices count the same drops
+  // the kernel counters already hold.
+  const event = koffi.register((_ctx: unknown, _cpu: number, ev: bigint) => {
+    const head = Buffer.from(koffi.view(ev, 12));
+    if (head.readUInt32LE(0) !== PERF_RECORD_SAMPLE) return PERF_EVENT_CONT;
+    const raw = head.readUInt32LE(8);
     handed++;
-    void onRecord(Buffer.from(koffi.view(data, size)));
-  }, koffi.pointer(lib.types.perfSample));
-  // perf's lost-sample notices count the same drops the kernel counters already hold.
-  const lost = koffi.register(() => undefined, koffi.pointer(lib.types.perfLost));
-  callbacks.push(sample, lost);
+    void onRecord(Buffer.from(koffi.view(ev, 12 + raw)).subarray(12));
+    return PERF_EVENT_CONT;
+  }, koffi.pointer(lib.types.perfEvent));
+  callbacks.push(event);
   const perCpu = Math.max(128 * 1024, floorPow2(Math.floor(perfTotalBytes / Math.max(1, program.ncpus))));
-  const pb: Pointer = lib.perfBufferNew(program.mapFd('perf'), perCpu / 4096, sample, lost);
+  const pb: Pointer = lib.perfBufferNewRaw(program.mapFd('perf'), perCpu / 4096, perfOutputAttr(perCpu / 2), event);
   if (!pb) {
     release();
     throw new CaptureError(`cannot open the perf buffer: errno ${lib.errno()}`);
