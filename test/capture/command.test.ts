@@ -1,0 +1,134 @@
+/**
+ * The pano-capture command's own behaviour: privileges, --doctor,
+ * --smoke-test, -c, --duration, in-kernel filters on live traffic, --help.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCapture, type Packet } from '@panopticon/pcap';
+import { bpfUnavailable, toolMissing } from './env.js';
+import { TestNet, NODE_SRC, ROOT, waitFor, exited, collect } from './netns.js';
+
+const skip = bpfUnavailable() ?? toolMissing('ip', 'tcpdump', 'curl', 'setpriv', 'capinfos');
+const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
+
+function run(args: string[], prefix: string[] = []) {
+  const cmd = [...prefix, ...CAPTURE, ...args];
+  const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', cwd: ROOT });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function packetsOf(path: string): Promise<Packet[]> {
+  const out: Packet[] = [];
+  await readCapture(path, { onPacket: (p) => out.push({ ...p, data: Buffer.from(p.data) }) });
+  return out;
+}
+
+/** Destination and source ports of an Ethernet/IPv4 TCP or UDP frame. */
+function ports(p: Packet): [number, number] | undefined {
+  const d = p.data;
+  if (d.readUInt16BE(12) !== 0x0800 || (d[23] !== 6 && d[23] !== 17)) return undefined;
+  const l4 = 14 + (d[14] & 0x0f) * 4;
+  return [d.readUInt16BE(l4), d.readUInt16BE(l4 + 2)];
+}
+
+describe('pano-capture command', { skip }, () => {
+  let net: TestNet;
+  let dir: string;
+  before(async () => {
+    net = new TestNet('cmd');
+    dir = mkdtempSync(join(tmpdir(), 'pano-capture-cmd-'));
+    await net.httpServer(net.b, '0.0.0.0', 8080);
+    await net.httpServer(net.b, '0.0.0.0', 9090);
+  });
+  after(() => {
+    net?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('without CAP_BPF/CAP_NET_ADMIN: one line saying what is missing, exit 1', () => {
+    const r = run(['-i', 'lo'], ['setpriv', '--bounding-set', '-all', '--inh-caps', '-all', '--']);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'pano-capture: needs CAP_BPF and CAP_NET_ADMIN to load and attach BPF programs (run as root, e.g. sudo pano-capture ...)\n');
+  });
+
+  it('--doctor reports what works here, and what is missing without privileges', () => {
+    const ok = run(['--doctor']);
+    assert.equal(ok.status, 0, ok.stdout);
+    for (const line of [/^ok +libbpf +libbpf\.so\.1 v1\./m, /^ok +ring buffer/m, /^ok +perf event array/m, /^ok +program \(ringbuf\) .* passes the verifier/m, /^ok +interface lo .*loopback/m, /can capture on this machine/]) {
+      assert.match(ok.stdout, line);
+    }
+    const bad = run(['--doctor'], ['setpriv', '--bounding-set', '-all', '--inh-caps', '-all', '--']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stdout, /^FAIL capabilities .*missing CAP_BPF, CAP_NET_ADMIN/m);
+  });
+
+  for (const buffer of ['ringbuf', 'perf']) {
+    it(`--smoke-test on loopback and on a veth (${buffer})`, () => {
+      const r = spawnSync('ip', ['netns', 'exec', net.a, ...CAPTURE, '--smoke-test', '-i', `lo,${net.vethA}`, '--buffer', buffer], { encoding: 'utf8', cwd: ROOT });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`smoke test ok on lo \\(${buffer}\\)`));
+      assert.match(r.stderr, new RegExp(`smoke test ok on ${net.vethA} \\(${buffer}\\): a datagram to 10\\.77\\.0\\.255`));
+      assert.doesNotMatch(net.exec(net.a, ['tc', 'qdisc', 'show']), /clsact/);
+    });
+  }
+
+  it('-c N stops by itself after exactly N packets', async () => {
+    const file = join(dir, 'count.pcapng');
+    const cap = net.spawn(net.a, [...CAPTURE, '-i', net.vethA, '-c', '5', '-w', file]);
+    const err = collect(cap, 'stderr');
+    await waitFor(cap, 'stderr', /capturing on/);
+    for (let i = 0; i < 3 && cap.exitCode === null; i++) net.exec(net.a, ['curl', '-s', '-o', '/dev/null', `http://${net.ipB}:8080/c${i}`]);
+    assert.equal(await exited(cap), 0, err());
+    assert.equal((await packetsOf(file)).length, 5);
+    assert.match(err(), /^pano-capture: 5 packets captured/m);
+  });
+
+  it('--duration stops by itself, leaving a complete capture', async () => {
+    const file = join(dir, 'duration.pcapng');
+    const r = spawnSync('ip', ['netns', 'exec', net.a, ...CAPTURE, '-i', 'lo', '--duration', '500ms', '-w', file], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(await packetsOf(file), []);
+    const info = spawnSync('capinfos', ['-c', '-I', file], { encoding: 'utf8' });
+    assert.equal(info.status, 0, info.stderr);
+    assert.match(info.stdout, /Number of packets:\s+0/);
+  });
+
+  it('--port and --proto filter in the kernel: only the chosen port, and all of it', async () => {
+    const file = join(dir, 'port.pcapng');
+    const theirs = join(dir, 'port.pcap');
+    const cap = net.spawn(net.a, [...CAPTURE, '-i', net.vethA, '--port', '8080', '--proto', 'tcp', '-w', file]);
+    const capErr = collect(cap, 'stderr');
+    const td = net.spawn(net.a, ['tcpdump', '-i', net.vethA, '--immediate-mode', '-U', '-n', '-w', theirs, 'tcp port 8080']);
+    try {
+      await Promise.all([waitFor(cap, 'stderr', /capturing on/), waitFor(td, 'stderr', /listening on/)]);
+      for (const port of [8080, 9090, 8080]) net.exec(net.a, ['curl', '-s', '-o', '/dev/null', `http://${net.ipB}:${port}/p`]);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      cap.kill('SIGTERM');
+      td.kill('SIGINT');
+    }
+    assert.equal(await exited(cap), 0, capErr());
+    await exited(td);
+    const mine = await packetsOf(file);
+    const tcpd = await packetsOf(theirs);
+    assert.ok(mine.length > 10);
+    for (const p of mine) assert.ok(ports(p)?.includes(8080), 'only port 8080');
+    assert.deepEqual(
+      mine.map((p) => p.data.toString('hex')).sort(),
+      tcpd.map((p) => p.data.toString('hex')).sort(),
+    );
+  });
+
+  it('--help shows examples; --version prints the version', () => {
+    const h = run(['--help']);
+    assert.equal(h.status, 0);
+    assert.match(h.stdout, /Examples:\n +sudo pano-capture -i lo \| pano-parse/);
+    const v = run(['--version']);
+    assert.equal(v.status, 0);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+});
