@@ -30,10 +30,32 @@ export function presidioTexts(file: string): LabeledText[] | undefined {
   }
   return data.map((d) => ({
     text: d.full_text,
-    spans: d.spans
-      .filter((s) => PRESIDIO_TYPES[s.entity_type])
-      .map((s) => ({ start: s.start_position, end: s.end_position, type: PRESIDIO_TYPES[s.entity_type] === 'ip' ? (s.entity_value.includes(':') ? 'ipv6' : 'ipv4') : PRESIDIO_TYPES[s.entity_type]! })),
+    spans: mergeAddressParts(
+      d.full_text,
+      d.spans
+        .filter((s) => PRESIDIO_TYPES[s.entity_type])
+        .map((s) => ({ start: s.start_position, end: s.end_position, type: PRESIDIO_TYPES[s.entity_type] === 'ip' ? (s.entity_value.includes(':') ? 'ipv6' : 'ipv4') : PRESIDIO_TYPES[s.entity_type]! })),
+    ),
   }));
+}
+
+/**
+ * generated_large labels an address as separate parts (building number,
+ * street, suite, city, postcode); one address is one finding for us, so
+ * parts separated only by spaces, commas, newlines or quote markers merge.
+ */
+function mergeAddressParts(text: string, spans: LabeledText['spans']): LabeledText['spans'] {
+  spans.sort((a, b) => a.start - b.start);
+  const out: LabeledText['spans'] = [];
+  for (const s of spans) {
+    const last = out[out.length - 1];
+    if (last && last.type === 'street_address' && s.type === 'street_address' && s.start - last.end <= 8 && /^[\s,.>?]*$/.test(text.slice(last.end, s.start))) {
+      last.end = s.end;
+      continue;
+    }
+    out.push({ ...s });
+  }
+  return out;
 }
 
 /** CoNLL sentences (token … tag per line); entities of `tag` (PER for wikigold's I-PER, person for WNUT's B-/I-person). */

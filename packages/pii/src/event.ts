@@ -228,13 +228,25 @@ export class EventScanner {
     const all = batch.flatMap((p) => p.candidates);
     if (all.length === 0) return;
     const probs = await model.score(all.map((c) => c.cand));
+    // Candidates overlap (a name run inside an address run): per slot keep the
+    // most probable, then the longest, of each overlapping group.
+    const bySlot = new Map<Slot, Hit[]>();
     for (let i = 0; i < all.length; i++) {
       const { slot, cand } = all[i]!;
       const [label, p] = probs[i]!;
       if (label === 'none' || p < this.threshold) continue;
-      slot.hits.push({ type: label as PiiType, start: cand.start, end: cand.end, confidence: Math.round(p * 100) / 100, detector: 'model', validator: null });
+      let list = bySlot.get(slot);
+      if (!list) bySlot.set(slot, (list = []));
+      list.push({ type: label as PiiType, start: cand.start, end: cand.end, confidence: Math.round(p * 100) / 100, detector: 'model', validator: null });
     }
-    for (const { slot } of all) slot.hits.sort((a, b) => a.start - b.start);
+    for (const [slot, list] of bySlot) {
+      list.sort((a, b) => b.confidence - a.confidence || b.end - b.start - (a.end - a.start));
+      for (const h of list) {
+        if (slot.hits.some((k) => k.start < h.end && h.start < k.end)) continue;
+        slot.hits.push(h);
+      }
+      slot.hits.sort((a, b) => a.start - b.start);
+    }
   }
 
   /** Filter, annotate `event.pii`, redact in place. Returns the findings with their keyed hashes. */

@@ -43,8 +43,20 @@ export function phoneShape(s: string, contextSaysPhone: boolean): boolean {
   return groups >= 2 && digits >= 9;
 }
 
+// Phone numbers repeat in traffic (the same customers): remember recent verdicts.
+const verdicts = new Map<string, string | null>();
+
 /** libphonenumber validity: international as written, national in the first region where it is valid. */
 export function validPhone(s: string): string | undefined {
+  const seen = verdicts.get(s);
+  if (seen !== undefined) return seen ?? undefined;
+  const v = validPhoneUncached(s);
+  if (verdicts.size >= 4096) verdicts.clear();
+  verdicts.set(s, v ?? null);
+  return v;
+}
+
+function validPhoneUncached(s: string): string | undefined {
   if (s.charCodeAt(0) === 43) {
     const n = parsePhoneNumberFromString(s);
     return n && n.isValid() ? n.country ?? 'intl' : undefined;

@@ -22,11 +22,25 @@ export interface Hit {
   validator: string | null;
 }
 
-const DIGIT_RUN = /\d(?:[\d]|[ ./()-]{1,2}(?=[\d(]))*/g;
+const DIGIT_RUN_SRC = String.raw`\d(?:\d|[ ./()-]{1,2}(?=[\d(]))*`;
+/** Rules by anchor text, and one pass finding anchors and digit runs together. */
+const RULES_BY_ANCHOR = new Map<string, AnchoredRule[]>();
+for (const { anchor, rule } of ANCHORS) {
+  const list = RULES_BY_ANCHOR.get(anchor) ?? [];
+  list.push(rule);
+  RULES_BY_ANCHOR.set(anchor, list);
+}
+const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+const ANCHOR_RE = new RegExp([...RULES_BY_ANCHOR.keys()].sort((a, b) => b.length - a.length).map(escapeRe).join('|'), 'g');
+const DIGIT_RUN = new RegExp(DIGIT_RUN_SRC, 'g');
 const MAX_RUN = 48;
+const DATE_PREFIX = /^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})(?= )/;
 
 function isWord(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+function isAlpha(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 function isUpper(c: number): boolean {
   return c >= 65 && c <= 90;
@@ -73,13 +87,13 @@ function runAnchored(s: string, rule: AnchoredRule, at: number, hints: number, o
 }
 
 /** IBAN, NINO, PAN: letters directly before a digit run. Returns true when one matched. */
-const IBAN_RE = /[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}/y;
+const IBAN_RE = /[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){10,30}/y;
 const NINO_RE = /[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])/y;
 const PAN_RE = /[A-Z]{5}\d{4}[A-Z](?![A-Za-z0-9])/y;
 
 function lettered(s: string, a: number, hints: number, out: Hit[]): number {
   // IBAN: CC + 2 check digits at the start of the run
-  if (a >= 2 && isUpper(s.charCodeAt(a - 1)) && isUpper(s.charCodeAt(a - 2)) && (a < 3 || !isAlnum(s.charCodeAt(a - 3)))) {
+  if (a >= 2 && isAlpha(s.charCodeAt(a - 1)) && isAlpha(s.charCodeAt(a - 2)) && (a < 3 || !isAlnum(s.charCodeAt(a - 3)))) {
     IBAN_RE.lastIndex = a - 2;
     const m = IBAN_RE.exec(s);
     if (m) {
@@ -126,17 +140,32 @@ function lettered(s: string, a: number, hints: number, out: Hit[]): number {
   return -1;
 }
 
+/** The field's hints, or (when the field name says nothing) those of the words just before `a`. */
+function withContext(s: string, a: number, hints: number): number {
+  return hints & ~Hint.notPii ? hints : hints | hintsBefore(s, a);
+}
+
+function insideHit(hits: Hit[], at: number): boolean {
+  for (let i = 0; i < hits.length; i++) if (at >= hits[i]!.start && at < hits[i]!.end) return true;
+  return false;
+}
+
+function hexish(x: number): boolean {
+  return (x >= 48 && x <= 58) || (x >= 65 && x <= 70) || (x >= 97 && x <= 102);
+}
+
 /** Classify one numeric run [a, b). Returns true when it produced a hit. */
 function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inner: boolean): boolean {
   if (b - a > MAX_RUN) return false;
   const before = a > 0 ? s.charCodeAt(a - 1) : 32;
   const after = b < s.length ? s.charCodeAt(b) : 32;
   // glued to letters or digits (ids, hashes, base64): not a standalone value
-  if (isWord(before) || isWord(after) || before === 46 || (after === 46 && b + 1 < s.length && isAlnum(s.charCodeAt(b + 1)))) return false;
+  // a phone extension ("555-0100x23") is the only letter allowed right after a run
+  const ext = after === 120 && b + 1 < s.length && s.charCodeAt(b + 1) >= 48 && s.charCodeAt(b + 1) <= 57;
+  if (isWord(before) || (isWord(after) && !ext) || before === 46 || (after === 46 && b + 1 < s.length && isAlnum(s.charCodeAt(b + 1)))) return false;
   // a version string: v1.2.3.4
   const text = s.slice(a, b);
-  let h = hints;
-  if (!(h & ~Hint.notPii)) h |= hintsBefore(s, a);
+  const h = hints;
   let dots = 0, dashes = 0, spaces = 0, slashes = 0, parens = 0, digits = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -155,15 +184,25 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
     }
     return false;
   }
+  // a date followed by a time ("1993-01-04 14:56:41"): the date part decides, never a phone
+  const dated = DATE_PREFIX.exec(text);
+  if (dated && dated[0].length < text.length) {
+    const d = dated[0];
+    if (withContext(s, a, h) & Hint.dob && validDob(d)) {
+      out.push({ type: 'date_of_birth', start: a, end: a + d.length, confidence: adjust(0.85, Hint.dob, h), detector: 'context', validator: 'calendar-date' });
+      return true;
+    }
+    return false;
+  }
   if ((dashes === 2 || slashes === 2 || dots === 2) && digits >= 6 && digits <= 8 && !spaces && !parens && parseDate(text)) {
-    if (h & Hint.dob && validDob(text)) {
+    if (withContext(s, a, h) & Hint.dob && validDob(text)) {
       out.push({ type: 'date_of_birth', start: a, end: b, confidence: adjust(0.85, Hint.dob, h), detector: 'context', validator: 'calendar-date' });
       return true;
     }
     return false;
   }
   const ssnShape = dashes === 2 && digits === 9 && /^\d{3}-\d{2}-\d{4}$/.test(text);
-  if (!plus && (ssnShape || (digits === 9 && text.length === 9 && h & Hint.ssn))) {
+  if (!plus && (ssnShape || (digits === 9 && text.length === 9 && withContext(s, a, h) & Hint.ssn))) {
     if (validSsn(text)) {
       out.push({ type: 'us_ssn', start: a, end: b, confidence: adjust(ssnShape ? 0.9 : 0.8, Hint.ssn, h), detector: 'regex', validator: 'ssn-area-group-serial' });
       return true;
@@ -176,17 +215,19 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
       out.push({ type: 'credit_card', start: a, end: b, confidence: adjust(0.95, Hint.card, h), detector: 'regex', validator: 'luhn+iin' });
       return true;
     }
-    if (digits === 12 && (/^\d{4} \d{4} \d{4}$/.test(text) || (h & Hint.aadhaar && !spaces && !dashes)) && validAadhaar(text)) {
+    if (digits === 12 && (/^\d{4} \d{4} \d{4}$/.test(text) || (!spaces && !dashes && withContext(s, a, h) & Hint.aadhaar)) && validAadhaar(text)) {
       out.push({ type: 'aadhaar', start: a, end: b, confidence: adjust(0.9, Hint.aadhaar, h), detector: 'regex', validator: 'verhoeff' });
       return true;
     }
   }
   const ps = plus ? a - 1 : before === 40 ? a - 1 : a;
   const ptext = s.slice(ps, b);
-  if (!(h & Hint.notPii) && phoneShape(ptext, (h & Hint.phone) !== 0)) {
+  if (!(h & Hint.notPii) && (phoneShape(ptext, (h & Hint.phone) !== 0) || (digits >= 7 && !(h & Hint.phone) && withContext(s, a, h) & Hint.phone && phoneShape(ptext, true)))) {
     const region = validPhone(ptext);
     if (region) {
-      out.push({ type: 'phone', start: ps, end: b, confidence: adjust(plus ? 0.92 : 0.85, Hint.phone, h), detector: 'regex', validator: 'libphonenumber' });
+      let pe = b;
+      if (ext) for (pe = b + 1; pe < s.length && pe < b + 7 && s.charCodeAt(pe) >= 48 && s.charCodeAt(pe) <= 57; pe++);
+      out.push({ type: 'phone', start: ps, end: pe, confidence: adjust(plus ? 0.92 : 0.85, Hint.phone, h), detector: 'regex', validator: 'libphonenumber' });
       return true;
     }
   }
@@ -248,20 +289,22 @@ function resolve(hits: Hit[]): Hit[] {
 export function scanString(s: string, hints = 0): Hit[] {
   const out: Hit[] = [];
   if (s.length < 4) return out;
-  for (let k = 0; k < ANCHORS.length; k++) {
-    const { anchor, rule } = ANCHORS[k]!;
-    let i = s.indexOf(anchor);
-    while (i !== -1) {
-      const next = runAnchored(s, rule, i, hints, out);
-      i = s.indexOf(anchor, next);
-    }
+  let m: RegExpExecArray | null;
+  ANCHOR_RE.lastIndex = 0;
+  while ((m = ANCHOR_RE.exec(s)) !== null) {
+    const a = m.index;
+    // resume right after the anchor, not after the value: a value may hold a
+    // more specific one (a JWT inside "Bearer ..."); resolve() picks between them
+    for (const rule of RULES_BY_ANCHOR.get(m[0])!) runAnchored(s, rule, a, hints, out);
+    ANCHOR_RE.lastIndex = a + m[0].length;
   }
   DIGIT_RUN.lastIndex = 0;
-  let m: RegExpExecArray | null;
   while ((m = DIGIT_RUN.exec(s)) !== null) {
     const a = m.index;
     const b = a + m[0].length;
-    if (a > 1 && (isUpper(s.charCodeAt(a - 1)) || (s.charCodeAt(a - 1) === 32 && isUpper(s.charCodeAt(a - 2))))) {
+    // inside a value an anchored rule already found (an email's digits, a token's tail)
+    if (out.length && insideHit(out, a)) continue;
+    if (a > 1 && (isAlpha(s.charCodeAt(a - 1)) || (s.charCodeAt(a - 1) === 32 && isUpper(s.charCodeAt(a - 2))))) {
       const end = lettered(s, a, hints, out);
       if (end > 0) {
         DIGIT_RUN.lastIndex = Math.max(end, b);
@@ -275,7 +318,6 @@ export function scanString(s: string, hints = 0): Hit[] {
     // cheap precheck: a hex digit or another colon must sit next to it
     const p = c > 0 ? s.charCodeAt(c - 1) : 0;
     const n = c + 1 < s.length ? s.charCodeAt(c + 1) : 0;
-    const hexish = (x: number) => (x >= 48 && x <= 58) || (x >= 65 && x <= 70) || (x >= 97 && x <= 102);
     c = hexish(p) && hexish(n) ? s.indexOf(':', ipv6At(s, c, hints, out)) : s.indexOf(':', c + 1);
   }
   return resolve(out);

@@ -140,14 +140,24 @@ export function validNino(s: string): boolean {
 
 /** IPv4 dotted quad, no leading zeros (those are version-ish or octal-ish). */
 export function validIpv4(s: string): boolean {
-  const parts = s.split('.');
-  if (parts.length !== 4) return false;
-  for (const p of parts) {
-    if (p.length === 0 || p.length > 3 || (p.length > 1 && p[0] === '0')) return false;
-    for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) < 48 || p.charCodeAt(i) > 57) return false;
-    if (+p > 255) return false;
+  let parts = 0;
+  let val = 0;
+  let len = 0;
+  let lead0 = false;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (len === 0 || (lead0 && len > 1) || val > 255) return false;
+      parts++;
+      val = 0;
+      len = 0;
+      continue;
+    }
+    if (c < 48 || c > 57 || ++len > 3) return false;
+    if (len === 1) lead0 = c === 48;
+    val = val * 10 + (c - 48);
   }
-  return true;
+  return parts === 4;
 }
 
 /** IPv6 text form (RFC 4291 §2.2, with optional embedded IPv4); needs at least two colons-separated groups. */

@@ -1,0 +1,118 @@
+/**
+ * pano-pii speed beside redact-pii (a well-known npm PII redactor), same
+ * input, same run, one core:
+ *  - regex path: MB/s of string values scanned by `scanString` vs
+ *    redact-pii's SyncRedactor on the very same strings;
+ *  - whole events: events/s of parse → walk/scan → annotate → serialise
+ *    (rules only, and with the shipped model), vs redact-pii on every
+ *    string value of the same events.
+ * Input: generated events of every protocol (scripts/pii/generate.ts).
+ * Set PII_BENCH_EVENTS to change the size (default 20000).
+ */
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { EventScanner, OnnxSpanModel, scanString, hintsFor } from '@panopticon/pii';
+import { BUILTIN_MODEL } from '../../packages/pii/src/main.js';
+import { generate } from '../pii/generate.js';
+
+const require = createRequire(import.meta.url);
+const { SyncRedactor } = require('redact-pii') as { SyncRedactor: new () => { redact(s: string): string } };
+
+const N = Number(process.env.PII_BENCH_EVENTS ?? 20000);
+const gen = generate({ count: N, seed: 99, split: 'eval' });
+const lines = gen.events.map((e) => JSON.stringify(e));
+const strings: Array<[string, string]> = [];
+function collect(v: unknown, key: string): void {
+  if (typeof v === 'string') strings.push([v, key]);
+  else if (Array.isArray(v)) v.forEach((x) => collect(x, key));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) if (k !== 'pano') collect(x, k);
+}
+for (const e of gen.events) collect(e, '');
+const bytes = strings.reduce((n, [s]) => n + Buffer.byteLength(s), 0);
+const inputBytes = lines.reduce((n, l) => n + l.length + 1, 0);
+
+function time(fn: () => void, minMs = 1500): number {
+  fn(); // warm-up
+  let runs = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < minMs) {
+    fn();
+    runs++;
+    t = performance.now();
+  }
+  return (t - t0) / runs / 1000;
+}
+async function timeAsync(fn: () => Promise<void>, minMs = 1500): Promise<number> {
+  await fn();
+  let runs = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < minMs) {
+    await fn();
+    runs++;
+    t = performance.now();
+  }
+  return (t - t0) / runs / 1000;
+}
+
+const hints = strings.map(([, k]) => hintsFor(k));
+let sink = 0;
+const tRegex = time(() => {
+  for (let i = 0; i < strings.length; i++) sink += scanString(strings[i]![0], hints[i]).length;
+});
+const redactor = new SyncRedactor();
+// redact-pii is much slower: time it on a slice and scale by bytes
+const peerSlice = strings.slice(0, Math.max(1, Math.floor(strings.length / 10)));
+const peerBytes = peerSlice.reduce((n, [s]) => n + Buffer.byteLength(s), 0);
+const tPeer = time(() => {
+  for (const [s] of peerSlice) sink += redactor.redact(s).length;
+}, 1500);
+
+const key = randomBytes(32);
+const rules = new EventScanner({ key, redact: 'mask' });
+const tEvents = time(() => {
+  for (const l of lines) {
+    const p = rules.collect(JSON.parse(l));
+    rules.finish(p);
+    sink += JSON.stringify(p.event).length;
+  }
+});
+const model = await OnnxSpanModel.load(BUILTIN_MODEL);
+const withModel = new EventScanner({ key, redact: 'mask', model });
+const tModel = await timeAsync(async () => {
+  for (let s = 0; s < lines.length; s += 256) {
+    const batch = lines.slice(s, s + 256).map((l) => withModel.collect(JSON.parse(l)));
+    await withModel.scoreCandidates(batch);
+    for (const p of batch) sink += JSON.stringify((withModel.finish(p), p.event)).length;
+  }
+}, 1500);
+const peerEventsSlice = gen.events.slice(0, Math.max(1, Math.floor(N / 10)));
+const tPeerEvents = time(() => {
+  for (const e of peerEventsSlice) {
+    const ev = JSON.parse(JSON.stringify(e));
+    const walk = (o: Record<string, unknown>) => {
+      for (const [k, v] of Object.entries(o)) {
+        if (typeof v === 'string') o[k] = redactor.redact(v);
+        else if (v && typeof v === 'object') walk(v as Record<string, unknown>);
+      }
+    };
+    walk(ev);
+    sink += JSON.stringify(ev).length;
+  }
+}, 1500);
+
+const mbs = (b: number, t: number) => b / t / 1e6;
+const regexMBs = mbs(bytes, tRegex);
+const peerMBs = mbs(peerBytes, tPeer);
+const evs = N / tEvents;
+const evsModel = N / tModel;
+const peerEvs = peerEventsSlice.length / tPeerEvents;
+console.log(`input: ${N} generated events (${(inputBytes / 1e6).toFixed(1)} MB NDJSON), ${strings.length} string values, ${(bytes / 1e6).toFixed(1)} MB of text`);
+console.log(`regex path   pano-pii scanString   ${regexMBs.toFixed(1).padStart(8)} MB/s`);
+console.log(`             redact-pii SyncRedactor ${peerMBs.toFixed(2).padStart(6)} MB/s   ratio ${(regexMBs / peerMBs).toFixed(1)}x`);
+console.log(`events       pano-pii rules+mask   ${evs.toFixed(0).padStart(8)} events/s (${mbs(inputBytes, tEvents).toFixed(1)} MB/s of NDJSON)`);
+console.log(`             pano-pii +model       ${evsModel.toFixed(0).padStart(8)} events/s`);
+console.log(`             redact-pii per value  ${peerEvs.toFixed(0).padStart(8)} events/s   ratio ${(evs / peerEvs).toFixed(1)}x (rules), ${(evsModel / peerEvs).toFixed(1)}x (model)`);
+console.log(`target: regex path >= 100 MB/s per core: ${regexMBs >= 100 ? 'met' : 'NOT met'}`);
+if (sink < 0) console.log(sink);
