@@ -21,12 +21,15 @@ export interface DecodedName {
   end: number;
 }
 
+/** Character codes of the name being decoded; escapes take at most 4 per octet. */
+const scratch = new Uint16Array(MAX_NAME_LENGTH * 4);
+
 export function readName(msg: Buffer, offset: number): DecodedName {
   let pos = offset;
   let end = -1;
   let jumps = 0;
   let wireLength = 0;
-  const labels: string[] = [];
+  let n = 0;
   for (;;) {
     if (pos >= msg.length) throw new DnsFormatError(pos, 'name runs past the message end');
     const len = msg[pos];
@@ -49,29 +52,29 @@ export function readName(msg: Buffer, offset: number): DecodedName {
     if (pos + 1 + len > msg.length) throw new DnsFormatError(pos, 'label runs past the message end');
     wireLength += len + 1;
     if (wireLength > MAX_NAME_LENGTH) throw new DnsFormatError(pos, 'name longer than 255 bytes');
-    labels.push(escapeLabel(msg, pos + 1, pos + 1 + len));
+    if (n > 0) scratch[n++] = 0x2e;
+    n = escapeLabel(msg, pos + 1, pos + 1 + len, n);
     pos += 1 + len;
   }
-  return { name: labels.length === 0 ? '.' : labels.join('.'), end };
+  if (n === 0) return { name: '.', end };
+  return { name: String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]), end };
 }
 
-/** Presentation format (RFC 4343): dots and backslashes escaped, non-printables as \DDD. */
-function escapeLabel(msg: Buffer, start: number, end: number): string {
-  let plain = true;
+/** Appends a label in presentation format (RFC 4343): dots and backslashes escaped, non-printables as \DDD. */
+function escapeLabel(msg: Buffer, start: number, end: number, n: number): number {
   for (let i = start; i < end; i++) {
     const c = msg[i];
-    if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) {
-      plain = false;
-      break;
+    if (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c) {
+      scratch[n++] = c;
+    } else if (c === 0x2e || c === 0x5c) {
+      scratch[n++] = 0x5c;
+      scratch[n++] = c;
+    } else {
+      scratch[n++] = 0x5c;
+      scratch[n++] = 0x30 + Math.floor(c / 100);
+      scratch[n++] = 0x30 + (Math.floor(c / 10) % 10);
+      scratch[n++] = 0x30 + (c % 10);
     }
   }
-  if (plain) return msg.toString('latin1', start, end);
-  let out = '';
-  for (let i = start; i < end; i++) {
-    const c = msg[i];
-    if (c === 0x2e || c === 0x5c) out += '\\' + String.fromCharCode(c);
-    else if (c <= 0x20 || c >= 0x7f) out += '\\' + String(c).padStart(3, '0');
-    else out += String.fromCharCode(c);
-  }
-  return out;
+  return n;
 }

@@ -282,7 +282,7 @@ export class Http2Parser implements StreamParser {
     }
     const s = this.stream(streamId, dir, true);
     if (s) (dir === CLIENT ? s.req : s.res).touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
-    this.startBlock(dir, { streamId, type: FrameType.HEADERS, endStream: (flags & Flag.END_STREAM) !== 0, promisedId: 0 }, fragment, flags, tsNs);
+    this.startBlock(dir, streamId, FrameType.HEADERS, (flags & Flag.END_STREAM) !== 0, 0, fragment, flags, tsNs);
   }
 
   private onPushPromise(dir: Dir, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
@@ -296,7 +296,7 @@ export class Http2Parser implements StreamParser {
     const parent = this.streams.get(streamId);
     if (parent) parent.res.touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
     this.ctx.count('http2.push_promises');
-    this.startBlock(dir, { streamId, type: FrameType.PUSH_PROMISE, endStream: false, promisedId }, rest.subarray(4), flags, tsNs);
+    this.startBlock(dir, streamId, FrameType.PUSH_PROMISE, false, promisedId, rest.subarray(4), flags, tsNs);
   }
 
   private onContinuation(dir: Dir, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
@@ -359,9 +359,9 @@ export class Http2Parser implements StreamParser {
 
   // --- header blocks ---
 
-  private startBlock(dir: Dir, b: Omit<PendingBlock, 'parts' | 'length' | 'tooLarge'>, fragment: Buffer, flags: number, tsNs: bigint): void {
+  private startBlock(dir: Dir, streamId: number, type: number, endStream: boolean, promisedId: number, fragment: Buffer, flags: number, tsNs: bigint): void {
     const d = this.dirs[dir];
-    d.block = { ...b, parts: [], length: 0, tooLarge: false };
+    d.block = { streamId, type, endStream, promisedId, parts: [], length: 0, tooLarge: false };
     this.appendBlock(d, fragment);
     if (flags & Flag.END_HEADERS) this.finishBlock(dir, tsNs);
   }
