@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cat, custom, endOpt, epb, idb, isb, opt, shb, u8, block, type Order } from './build.js';
+import { cat, custom, endOpt, epb, idb, isb, opt, shb, spb, u8, block, type Order } from './build.js';
 import {
   DATA18,
   expectedCustom,
@@ -129,4 +129,24 @@ test('pcapng: a custom block without options and an unknown block leave no trace
   assert.deepEqual(got.warnings, []);
   assert.deepEqual(strip(got.custom), [{ pen: 1, data: Buffer.alloc(0), copyable: true }]);
   assert.equal(got.stats.unknownBlocks, 1);
+});
+
+test('pcapng: a simple packet block is cut to the interface snaplen, as tshark cuts it', () => {
+  for (const o of ['le', 'be'] as Order[]) {
+    const file = cat(shb(o), idb(o, 1, 4), spb(o, Buffer.from('deadbeef', 'hex'), 100), idb(o, 1, 0));
+    const got = collect([file]);
+    assert.deepEqual(got.warnings, []);
+    assert.deepEqual(
+      got.packets.map((p) => [p.interfaceKey, p.capturedLength, p.originalLength, p.data.toString('hex'), p.tsNs]),
+      [[0, 4, 100, 'deadbeef', 0n]],
+    );
+    if (tsharkMissing()) continue;
+    const dir = mkdtempSync(join(tmpdir(), 'pano-pcap-'));
+    try {
+      writeFileSync(join(dir, 'spb.pcapng'), file);
+      assert.deepEqual(tsharkFields(join(dir, 'spb.pcapng'), ['frame.cap_len', 'frame.len']), [['4', '100']]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });

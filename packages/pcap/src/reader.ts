@@ -238,7 +238,7 @@ export class CaptureReader {
    */
   push(chunk: Uint8Array): void {
     if (this.ended) throw new Error('CaptureReader: push() after end()');
-    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.counts.bytes += buf.length;
     if (this.mode === MODE_STOPPED) {
       this.counts.skippedBytes += buf.length;
@@ -558,7 +558,7 @@ export class CaptureReader {
         this.enhancedPacket(buf, pos, len);
         break;
       case BLOCK_SHB:
-        this.sectionHeader(buf, pos, len);
+        this.sectionHeader(buf, pos);
         break;
       case BLOCK_IDB:
         this.interfaceDescription(buf, pos, len);
@@ -612,7 +612,7 @@ export class CaptureReader {
     return trailer === len ? this.resynced() : this.skip(1, avail);
   }
 
-  private sectionHeader(buf: Buffer, pos: number, len: number): void {
+  private sectionHeader(buf: Buffer, pos: number): void {
     this.section++;
     this.interfaces = [];
     const major = this.u16(buf, pos + 12);
@@ -620,7 +620,6 @@ export class CaptureReader {
     if (major !== 1) {
       this.warn(this.offset, `section header at offset ${this.offset} has unsupported version ${major}.${minor}; reading it as 1.0`);
     }
-    void len;
   }
 
   private interfaceDescription(buf: Buffer, pos: number, len: number): void {

@@ -47,7 +47,11 @@ export interface Packet {
   /** Global interface key: unique across sections of one input (section << 16 | id). */
   interfaceKey: number;
   linkType: number;
-  /** Wall-clock time, nanoseconds since the Unix epoch. */
+  /**
+   * Wall-clock time, nanoseconds since the Unix epoch, exact (rounded down when
+   * the resolution is finer). A pcapng Simple Packet Block has no timestamp: it
+   * gets the latest one seen in the input (0 before any).
+   */
   tsNs: bigint;
   capturedLength: number;
   originalLength: number;
