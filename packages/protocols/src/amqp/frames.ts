@@ -19,8 +19,12 @@ export interface FrameSink {
 
 /** Non-body frames larger than this are damage (RabbitMQ's frame_max tops out at 128 KiB by default). */
 export const MAX_NONBODY_FRAME = 1 << 20;
-/** Frames larger than this are not believed while resynchronising. */
-const MAX_SYNC_FRAME = 16 << 20;
+/**
+ * Frames larger than this are not believed while resynchronising (brokers
+ * negotiate frame-max in the 4 KiB .. 1 MiB range); a candidate is taken only
+ * once its frame end is seen where its size says.
+ */
+const MAX_SYNC_FRAME = 1 << 20;
 
 const PROTOCOL_HEADER_FIRST = 0x41; // 'A' of "AMQP", never a frame type
 
@@ -175,6 +179,6 @@ export function plausibleFrame(buf: Buffer, off: number): 'yes' | 'no' | 'more' 
   }
   if ((type === FRAME_HEARTBEAT || type === FRAME_HEARTBEAT_08) && (size !== 0 || buf.readUInt16BE(off + 1) !== 0)) return 'no';
   const endAt = off + FRAME_HEADER_SIZE + size;
-  if (endAt >= buf.length) return size <= 65536 ? 'more' : 'yes';
+  if (endAt >= buf.length) return 'more';
   return buf[endAt] === FRAME_END ? 'yes' : 'no';
 }
