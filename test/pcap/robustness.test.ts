@@ -174,10 +174,10 @@ test('300 seeded random mutants of corpus files: no throw but the fatal magic, b
     } else if (kind < 0.85) {
       // a run of bytes overwritten: lengths, headers and all
       const at = Math.floor(rand() * mutant.length);
-      mutant.fill(Math.floor(rand() * 256), at, at + 1 + Math.floor(rand() * 64));
+      mutant.fill(Math.floor(rand() * 256), at, Math.min(mutant.length, at + 1 + Math.floor(rand() * 64)));
     } else {
       mutant = mutant.subarray(0, Math.floor(rand() * mutant.length));
-      mutant[Math.floor(rand() * mutant.length)] ^= 0xff;
+      if (mutant.length > 0) mutant[Math.floor(rand() * mutant.length)] ^= 0xff;
     }
     const chunk = 1 + Math.floor(rand() * 4096);
     const where = `mutant ${i} of ${relative(corpusDir, path)} (chunks of ${chunk})`;
