@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import { CaptureFormatError, CaptureReader, readCapture } from '@panopticon/pcap';
 import { cat, pcapHeader, pcapRecord } from './build.js';
 import { DATA18, DATA5, DATA7, expectedPackets, twoSections } from './fixtures.js';
-import { collect, corpusDir, corpusFiles } from './support.js';
+import { collect, corpusDir, corpusFiles, digest } from './support.js';
 
 /** Offsets where a pcapng file's blocks end, walked by hand. */
 function pcapngBlockEnds(file: Buffer): number[] {
@@ -210,4 +210,24 @@ test('300 seeded random mutants of corpus files: no throw but the fatal magic, b
   // the budget exercised both damage paths, not only harmless payload bytes
   assert.ok(warned >= 30, `only ${warned} mutants produced warnings`);
   assert.ok(fatal < 300);
+});
+
+test('resynchronisation gives the same result whatever the chunk sizes', () => {
+  const pcapng = Buffer.from(readFileSync(join(corpusDir, 'http1/chrissanders-http_post.pcapng')));
+  const ends = pcapngBlockEnds(pcapng);
+  pcapng.writeUInt32LE(0x0badf00c, ends[4] + 4); // impossible length
+  pcapng.writeUInt32LE(0xffffffff, ends[9] - 4); // trailer mismatch
+  const pcap = Buffer.from(readFileSync(join(corpusDir, 'http1/wiregasm-http.cap')));
+  const offsets = collect([pcap]).packets.map((p) => p.offset);
+  pcap.writeUInt32LE(0xfffffff0, offsets[3] + 8);
+  pcap.fill(0xee, offsets[20], offsets[20] + 40);
+  for (const file of [pcapng, pcap]) {
+    const whole = digest(collect([file]));
+    assert.ok((whole as { warnings: unknown[] }).warnings.length >= 4);
+    for (const size of [1, 5, 64, 1000, 4096]) {
+      const chunks: Buffer[] = [];
+      for (let o = 0; o < file.length; o += size) chunks.push(file.subarray(o, o + size));
+      assert.deepEqual(digest(collect(chunks)), whole, `chunks of ${size}`);
+    }
+  }
 });
