@@ -10,7 +10,7 @@ import { GrpcFramer, type GrpcMessage } from './framing.js';
 import { decodeWire } from './wire.js';
 import { loadProtoSchemas, type ProtoSchemas } from './proto.js';
 
-export { GrpcFramer };
+export { GrpcFramer, loadProtoSchemas };
 
 /** Status code names (grpc/doc/statuscodes.md). */
 const STATUS_NAMES = [
