@@ -311,6 +311,71 @@ describe('mysql: commands', () => {
   });
 });
 
+describe('mysql: less common commands', () => {
+  const caps = BASE_CAPS | CAP.DEPRECATE_EOF | CAP.SESSION_TRACK;
+  const login: Segment[] = [
+    { dir: S, bytes: greeting('8.0.36', caps) },
+    { dir: C, bytes: handshakeResponse(caps, 'u', Buffer.from('x'), 'shop') },
+    { dir: S, bytes: ok(2) },
+  ];
+  it('COM_STMT_SEND_LONG_DATA supplies the value of its parameter at the next execute', () => {
+    const r = run([
+      ...login,
+      { dir: C, bytes: cmd.prepare('INSERT INTO docs (id, body) VALUES (?, ?)') },
+      { dir: S, bytes: Buffer.concat([prepareOk(1, 9, 0, 2), columnDef(2, { name: '?' }), columnDef(3, { name: '?' })]) },
+      { dir: C, bytes: packet(0, Buffer.from([0x18]), u32(9), u16(1), Buffer.from('long text, ')) },
+      { dir: C, bytes: packet(0, Buffer.from([0x18]), u32(9), u16(1), Buffer.from('sent in parts')) },
+      { dir: C, bytes: cmd.execute(9, [[0x03, false, u32(4)], [0xfc, false, Buffer.alloc(0)]]) },
+      { dir: S, bytes: ok(1, 1) },
+    ]);
+    assert.deepEqual(r.records.map((e) => attrs(e).mysql.command), ['handshake', 'COM_STMT_PREPARE', 'COM_STMT_EXECUTE']);
+    assert.deepEqual(attrs(r.records[2]).db.query.parameter, { '0': 4, '1': 'long text, sent in parts' });
+  });
+  it('COM_STMT_FETCH returns binary rows of the cursor opened by an execute', () => {
+    const CURSOR = 0x0040 | 2;
+    const r = run([
+      ...login,
+      { dir: C, bytes: cmd.prepare('SELECT id FROM t') },
+      { dir: S, bytes: Buffer.concat([prepareOk(1, 3, 1, 0), columnDef(2, { name: 'id', type: 0x03, charset: 63 })]) },
+      { dir: C, bytes: packet(0, Buffer.from([0x17]), u32(3), Buffer.from([1]), u32(1)) },
+      // cursor opened: definitions, then an OK/EOF with SERVER_STATUS_CURSOR_EXISTS and no rows yet
+      { dir: S, bytes: Buffer.concat([packet(1, lenenc(1)), columnDef(2, { name: 'id', type: 0x03, charset: 63 }), eof(3, CURSOR)]) },
+      { dir: C, bytes: packet(0, Buffer.from([0x1c]), u32(3), u32(2)) },
+      { dir: S, bytes: Buffer.concat([packet(1, Buffer.from([0, 0]), u32(7)), packet(2, Buffer.from([0, 0]), u32(8)), ok(3, 0, 0, CURSOR, 0, 0xfe)]) },
+    ], {}, {});
+    const fetch = r.records.find((e) => attrs(e).mysql.command === 'COM_STMT_FETCH')!;
+    assert.equal(attrs(fetch).db.query.text, 'SELECT id FROM t');
+    assert.deepEqual(attrs(fetch).db.response.rows, [{ id: 7 }, { id: 8 }]);
+  });
+  it('COM_CHANGE_USER follows its authentication exchange; COM_STATISTICS keeps the reply text', () => {
+    const changeUser = packet(0, Buffer.from([0x11]), Buffer.from('other\0'), Buffer.from([20]), Buffer.alloc(20, 9), Buffer.from('shop\0'));
+    const authData = packet(2, Buffer.alloc(20, 3));
+    const r = run([
+      ...login,
+      { dir: C, bytes: changeUser },
+      { dir: S, bytes: packet(1, Buffer.from([0xfe]), Buffer.from('mysql_native_password\0'), Buffer.from('NEWSALT0123456789012\0')) },
+      { dir: C, bytes: authData },
+      { dir: S, bytes: ok(3) },
+      { dir: C, bytes: packet(0, Buffer.from([0x09])) },
+      { dir: S, bytes: packet(1, Buffer.from('Uptime: 5  Threads: 1  Questions: 9')) },
+    ]);
+    const [, change, stats] = r.records;
+    assert.equal(attrs(change).mysql.command, 'COM_CHANGE_USER');
+    assert.equal(attrs(change).mysql.user, 'other');
+    assert.equal(change.requestBytes, changeUser.length + authData.length);
+    assert.ok(!JSON.stringify(attrs(change)).includes('NEWSALT'));
+    assert.equal(attrs(stats).mysql.statistics, 'Uptime: 5  Threads: 1  Questions: 9');
+  });
+  it('a schema change reported by session tracking moves db.namespace', () => {
+    // OK: header, affected 0, insert id 0, status with SERVER_SESSION_STATE_CHANGED, warnings, info "", state: SESSION_TRACK_SCHEMA "billing"
+    const state = Buffer.concat([Buffer.from([1]), lstr(lstr('billing'))]);
+    const okUse = packet(1, Buffer.from([0, 0, 0]), u16(0x4002), u16(0), lenenc(0), lstr(state));
+    const r = run([...login, { dir: C, bytes: cmd.query('USE billing') }, { dir: S, bytes: okUse }, { dir: C, bytes: cmd.ping() }, { dir: S, bytes: ok(1) }]);
+    assert.equal(attrs(r.records[1]).db.namespace, 'billing');
+    assert.equal(attrs(r.records[2]).db.namespace, 'billing');
+  });
+});
+
 describe('mysql: chunking, joins and limits', () => {
   const whole: Segment[] = [...login8, ...queries8, { dir: C, bytes: cmd.quit() }];
   const reference = untimed(run(whole).records);

@@ -311,6 +311,75 @@ describe('postgresql: queries', () => {
   });
 });
 
+describe('postgresql: less common flows', () => {
+  it("GSSENCRequest refused with 'N', then a normal startup; 'G' stops like TLS", () => {
+    const c = run([
+      { dir: C, bytes: fe.gssencRequest() },
+      { dir: S, bytes: be.sslAnswer('N') },
+      { dir: C, bytes: fe.startup({ user: 'u', database: 'd' }) },
+      { dir: S, bytes: Buffer.concat([be.authOk(), be.ready()]) },
+    ]);
+    assert.deepEqual(c.records.map((r) => attrs(r).postgresql.message), ['GSSENCRequest', 'StartupMessage']);
+    assert.deepEqual(attrs(c.records[1]).postgresql.auth, { method: 'trust', ok: true });
+    const g = run([{ dir: C, bytes: fe.gssencRequest() }, { dir: S, bytes: be.sslAnswer('G') }]);
+    assert.deepEqual(g.records[0].flags, ['undecodable']);
+    assert.deepEqual(g.abandoned, ['gss-encrypted']);
+  });
+  it('Execute with a row limit ends at PortalSuspended', () => {
+    const c = run([
+      { dir: C, bytes: Buffer.concat([fe.parse('', 'SELECT n FROM generate_series(1, 100) n'), fe.bind('cur', '', []), fe.execute('cur', 2), fe.sync()]) },
+      { dir: S, bytes: Buffer.concat([be.parseComplete(), be.bindComplete(), be.dataRow(['1']), be.dataRow(['2']), be.portalSuspended(), be.ready('T')]) },
+    ]);
+    const a = attrs(c.records[0]);
+    assert.equal(a.postgresql.portal_suspended, true);
+    assert.deepEqual(a.postgresql.portal, { name: 'cur' });
+    assert.equal(a.db.response.returned_rows, 2);
+  });
+  it('after an error in a Flush-ed batch, messages up to the Sync are skipped like the server does', () => {
+    const c = run([
+      { dir: C, bytes: Buffer.concat([fe.parse('a', 'SELEC 1'), fe.flush()]) },
+      { dir: S, bytes: be.error({ S: 'ERROR', V: 'ERROR', C: '42601', M: 'syntax error' }) },
+      { dir: C, bytes: Buffer.concat([fe.bind('', 'a', []), fe.execute(''), fe.sync()]) },
+      { dir: S, bytes: be.ready() },
+      { dir: C, bytes: fe.query('SELECT 2') },
+      { dir: S, bytes: Buffer.concat([be.commandComplete('SELECT 0'), be.ready()]) },
+    ]);
+    assert.deepEqual(c.records.map((r) => [attrs(r).postgresql.message, attrs(r).db.response?.status_code]), [['Parse', '42601'], ['Query', undefined]]);
+    assert.equal(c.counts.get('postgresql.skipped_after_error'), 2);
+  });
+  it('FunctionCall is answered by FunctionCallResponse and ReadyForQuery', () => {
+    const call = Buffer.concat([Buffer.from('F'), Buffer.from([0, 0, 0, 14]), Buffer.from([0, 0, 0x0b, 0xb8]), Buffer.from([0, 0, 0, 0, 0, 0])]);
+    const c = run([
+      { dir: C, bytes: call },
+      { dir: S, bytes: Buffer.concat([Buffer.from('V'), Buffer.from([0, 0, 0, 8]), Buffer.from([0xff, 0xff, 0xff, 0xff]), be.ready()]) },
+    ]);
+    assert.equal(attrs(c.records[0]).postgresql.message, 'FunctionCall');
+    assert.equal(attrs(c.records[0]).postgresql.function_oid, 3000);
+  });
+  it('CopyFail is reported on the COPY', () => {
+    const c = run([
+      { dir: C, bytes: fe.query('COPY t FROM STDIN') },
+      { dir: S, bytes: be.copyIn(1) },
+      { dir: C, bytes: Buffer.concat([fe.copyData('1\n'), fe.copyFail('client gave up')]) },
+      { dir: S, bytes: Buffer.concat([be.error({ S: 'ERROR', V: 'ERROR', C: '57014', M: 'COPY from stdin failed: client gave up' }), be.ready()]) },
+    ]);
+    const a = attrs(c.records[0]);
+    assert.equal(a.postgresql.copy.failed, true);
+    assert.equal(a.db.response.status_code, '57014');
+  });
+  it('binary jsonb, bool, int2, float4 and unknown types', () => {
+    const i2 = Buffer.alloc(2);
+    i2.writeInt16BE(-300);
+    const f4 = Buffer.alloc(4);
+    f4.writeFloatBE(0.5);
+    const c = run([
+      { dir: C, bytes: Buffer.concat([fe.parse('', 'SELECT $1::jsonb, $2::bool, $3::int2, $4::float4, $5::point', [3802, 16, 21, 700, 600]), fe.bind('', '', [Buffer.from('\x01{"a":1}'), Buffer.from([0]), i2, f4, Buffer.from([1, 2])], [1]), fe.execute(''), fe.sync()]) },
+      { dir: S, bytes: Buffer.concat([be.parseComplete(), be.bindComplete(), be.commandComplete('SELECT 0'), be.ready()]) },
+    ]);
+    assert.deepEqual(attrs(c.records[0]).db.query.parameter, { '0': '{"a":1}', '1': false, '2': -300, '3': 0.5, '4': '\\x0102' });
+  });
+});
+
 describe('postgresql: chunking, joins and limits', () => {
   const reference = untimed(run(whole).records);
   it('splitting any segment at any offset changes nothing', () => {
