@@ -128,6 +128,19 @@ export class KafkaReader {
     return b;
   }
 
+  /**
+   * A bytes field that may run past the end of a message kept only in part
+   * (oversized messages): what is there, and the declared length.
+   */
+  bytesPrefix(): { bytes: Buffer; declared: number } | null {
+    const n = this.length(true);
+    if (n < 0) return null;
+    const take = Math.min(n, this.remaining);
+    const b = this.buf.subarray(this.off, this.off + take);
+    this.off += take;
+    return { bytes: b, declared: n };
+  }
+
   /** Element count of an array; -1 is null. */
   arrayLength(): number {
     const n = this.flexible ? this.uvarint() - 1 : this.int32();

@@ -58,11 +58,26 @@ export function decodeRecords(data: Buffer, budget: RecordBudget, kept: KafkaRec
   while (off + 17 <= data.length) {
     const batchLength = data.readInt32BE(off + 8);
     const end = off + 12 + batchLength;
-    if (batchLength < 0 || end > data.length) {
+    if (batchLength < 0) {
       summary.partial = true;
       break;
     }
     const magic = data.readInt8(off + 16);
+    if (end > data.length) {
+      // A cut batch (a Fetch reply ends on one; an oversized message is kept in
+      // part): uncompressed records before the cut are still whole.
+      summary.partial = true;
+      if (magic === 2 && data.length - off >= 61) {
+        summary.batches++;
+        summary.magic = 2;
+        try {
+          decodeBatchV2(data.subarray(off), budget, kept, summary, true);
+        } catch (err) {
+          if (!(err instanceof KafkaRangeError)) throw err;
+        }
+      }
+      break;
+    }
     summary.magic = magic;
     summary.batches++;
     try {
@@ -86,7 +101,7 @@ function keep(b: Buffer | null, budget: RecordBudget): BodyView | null {
   return bodyView(b.subarray(0, n), b.length);
 }
 
-function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[], summary: RecordsSummary): void {
+function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[], summary: RecordsSummary, cut = false): void {
   const r = new KafkaReader(batch);
   const baseOffset = r.int64();
   r.int32(); // batch length
@@ -110,6 +125,10 @@ function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[],
   if (budget.records <= 0) return;
   let body = batch.subarray(r.off);
   if (compression !== 'none') {
+    if (cut) {
+      summary.undecoded = `${compression}: batch cut before its end`;
+      return;
+    }
     const out = decompress(compression, body);
     if (typeof out === 'string') {
       summary.undecoded = out;

@@ -283,10 +283,14 @@ function scalar(r: KafkaReader, name: string, type: Scalar, ctx: DecodeContext):
       return b === null ? null : { size: b.length };
     }
     case 'records': {
-      const b = r.bytes();
+      const b = r.bytesPrefix();
       if (b === null) return null;
       const kept: KafkaRecord[] = [];
-      const summary = decodeRecords(b, ctx.budget, kept);
+      const summary = decodeRecords(b.bytes, ctx.budget, kept);
+      if (b.bytes.length < b.declared) {
+        summary.size = b.declared;
+        summary.partial = true;
+      }
       for (const rec of kept) ctx.records.push({ topic: ctx.topic, partition: ctx.partition, ...rec });
       return summary;
     }
