@@ -195,7 +195,7 @@ export class EventScanner {
 
   private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number): void {
     if (value.length === 0) return;
-    let hints = hintsFor(ctxKey);
+    let hints = hintsFor(path === 'user_agent.original' ? 'user-agent' : ctxKey);
     // outside payloads, `name` is a semantic-convention attribute (messaging.destination.name, dns.question.name, ...)
     if (!body && ctxKey === 'name' && !/^(db\.response\.rows|grpc\.|db\.query\.parameter)/.test(path)) hints &= ~Hint.name;
     let hits = scanString(value, hints);

@@ -12,3 +12,4 @@ export type { Candidate, SpanModel } from './model.js';
 export * as validators from './validators.js';
 export { hintsFor, Hint } from './context.js';
 export { main, buildProgram, BUILTIN_MODEL } from './main.js';
+export { lintRules, lintRegex } from './lint.js';

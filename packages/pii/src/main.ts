@@ -229,7 +229,8 @@ never written there or to the audit log. See pano-pii(1) and docs/PII.md.`)
       process.exitCode = verify(file, opts);
     });
   program.exitOverride((err) => {
-    throw err.exitCode === 0 ? err : new UserError(err.message.replace(/^error: /, ''), err.exitCode || 2);
+    // usage errors exit 2, like the other pano commands
+    throw err.exitCode === 0 ? err : new UserError(err.message.replace(/^error: /, ''), 2);
   });
   program.configureOutput({ writeErr: (s) => { if (!/^error:/.test(s)) process.stderr.write(s); } });
   return program;

@@ -56,6 +56,14 @@ export const RULES: AnchoredRule[] = [
     validator: 'rfc5321-shape', confidence: 0.9, hint: Hint.email,
   },
   {
+    // percent-encoded, as in cookies and query strings that were not decoded
+    type: 'email', anchors: ['%40'],
+    re: /[A-Za-z0-9._%+-]{1,64}%40[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/y,
+    back: { max: 64, chars: /[A-Za-z0-9._%+-]/ },
+    validate: (v) => v[0] !== '.' && !v.includes('..'),
+    validator: 'rfc5321-shape', confidence: 0.85, hint: Hint.email,
+  },
+  {
     type: 'url_password', anchors: ['://'],
     re: /:\/\/[^\s/?#:@"'<>]{1,64}:([^\s/?#@"'<>]{1,128})@/dy, group: 1,
     validate: (v) => v.length > 0,
@@ -133,7 +141,7 @@ export const RULES: AnchoredRule[] = [
     validator: 'base64-user:pass', confidence: 0.95, hint: Hint.auth,
   },
   {
-    type: 'password', anchors: ['password', 'Password', 'PASSWORD', 'passwd', 'PASSWD', 'pwd='],
+    type: 'password', anchors: ['password', 'Password', 'PASSWORD', 'passwd', 'PASSWD', 'pwd'],
     re: /(?:password|Password|PASSWORD|passwd|PASSWD|pwd)["']?\s{0,4}(?:[:=]|=>)\s{0,4}["']?([^\s"'&,;)}\]]{1,128})/dy, group: 1,
     validate: (v) => !/^(\*+|x+|null|none|undefined|true|false|\?|\$\d+|:\w+|%s)$/i.test(v),
     validator: 'keyword', confidence: 0.85,

@@ -178,7 +178,9 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
   }
   const plus = before === 43;
   if (dots === 3 && digits <= 12 && !dashes && !spaces && !slashes && !parens) {
-    if (validIpv4(text)) {
+    // Product/1.2.3.4 and rv:1.9.1.7 are versions
+    const versioned = (before === 47 && a > 1 && isAlnum(s.charCodeAt(a - 2))) || (before === 58 && a > 2 && s.charCodeAt(a - 2) === 118 && s.charCodeAt(a - 3) === 114);
+    if (!versioned && validIpv4(text)) {
       out.push({ type: 'ipv4', start: a, end: b, confidence: adjust(0.85, Hint.ip, h), detector: 'regex', validator: 'ipv4-octets' });
       return true;
     }

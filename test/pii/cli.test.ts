@@ -1,0 +1,141 @@
+// bin/pano-pii end to end: generated events of every protocol, garbage lines,
+// --strict, a closed downstream pipe, 0600 outputs, the audit log and
+// verify-audit (including tampering), and a real capture through pano-parse.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { generate } from '../../scripts/pii/generate.js';
+
+const root = process.env.PANO_ROOT ?? process.cwd();
+const bin = resolve(root, 'bin/pano-pii');
+const node = [process.execPath, '--import', 'tsx', '--conditions=source'];
+const dir = mkdtempSync(join(tmpdir(), 'pii-cli-'));
+
+function run(args: string[], input?: string) {
+  const r = spawnSync(node[0]!, [...node.slice(1), bin, ...args], { input, encoding: 'utf8', cwd: root, maxBuffer: 64 << 20 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const gen = generate({ count: 400, seed: 4242, split: 'test' });
+const input = gen.events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+
+test('finds every planted rule-type value across all protocols, and nothing at decoys', () => {
+  const r = run(['--types', 'email,phone,credit_card,us_ssn,iban,ipv4,ipv6,jwt,aws_access_key_id,github_token,gitlab_token,slack_token,stripe_key,google_api_key,bearer_token,basic_auth,password,aadhaar,in_pan,uk_nino,date_of_birth'], input);
+  assert.equal(r.code, 0, r.err);
+  const events = r.out.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(events.length, gen.events.length);
+  const protocols = new Set<string>();
+  let planted = 0;
+  for (const ev of events) {
+    const want = (gen.labels.get(ev.pano.id) ?? []).filter((l) => l.type !== 'person_name' && l.type !== 'street_address');
+    const got = (ev.pii ?? []) as Array<{ type: string; path: string; start: number; end: number }>;
+    const key = (x: { type: string; path: string; start: number; end: number }) => `${x.type} ${x.path} ${x.start}-${x.end}`;
+    assert.deepEqual(got.map(key).sort(), want.map(key).sort(), `event ${ev.pano.id}`);
+    planted += want.length;
+    if (want.length) protocols.add(ev.pano.protocol);
+  }
+  assert.ok(planted > 300, `planted ${planted}`);
+  for (const p of ['http', 'postgresql', 'mysql', 'redis', 'kafka', 'amqp', 'grpc']) assert.ok(protocols.has(p), p);
+});
+
+test('garbage lines: one-line error with the line number, skipped and counted; --strict is fatal', () => {
+  const lines = input.split('\n');
+  const bad = [lines[0], '{"unterminated": ', lines[1], '[1,2]', lines[2]].join('\n') + '\n';
+  const r = run(['--stats'], bad);
+  assert.equal(r.code, 0);
+  assert.equal(r.out.trim().split('\n').length, 3);
+  assert.match(r.err, /^pano-pii: stdin:2: not JSON .*; line skipped$/m);
+  assert.match(r.err, /^pano-pii: stdin:4: not a JSON object; line skipped$/m);
+  assert.match(r.err, /^pii\.bad_lines 2$/m);
+  assert.ok(!/\n\s+at /.test(r.err), 'no stack trace');
+  const s = run(['--strict'], bad);
+  assert.equal(s.code, 2);
+  assert.match(s.err, /^pano-pii: stdin:2: not JSON/m);
+  assert.ok(!/\n\s+at /.test(s.err));
+});
+
+test('a closed downstream pipe ends quietly with status 0', async () => {
+  const big = input.repeat(20);
+  const child = spawn(node[0]!, [...node.slice(1), bin], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  child.stdin.on('error', () => {});
+  child.stdin.end(big);
+  await new Promise<void>((res) => child.stdout.once('data', () => { child.stdout.destroy(); res(); }));
+  const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+  assert.equal(code, 0);
+  assert.equal(err, '');
+});
+
+test('-o output and the audit log are created 0600; verify-audit passes, then catches tampering', () => {
+  const out = join(dir, 'events.jsonl');
+  const audit = join(dir, 'audit.log');
+  const keyFile = join(dir, 'hmac.key');
+  writeFileSync(keyFile, 'k'.repeat(32) + '\n');
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const priv = join(dir, 'sign.pem');
+  const pub = join(dir, 'sign.pub.pem');
+  writeFileSync(priv, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
+  const r = run(['--redact', 'hash', '--key-file', keyFile, '--audit', audit, '--sign-key', priv, '--checkpoint-every', '50', '-o', out], input);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(statSync(out).mode & 0o777, 0o600);
+  assert.equal(statSync(audit).mode & 0o777, 0o600);
+  const log = readFileSync(audit, 'utf8');
+  // no raw value of a planted finding reaches the audit log or the redacted events
+  const evOut = readFileSync(out, 'utf8');
+  const raw = gen.events.flatMap((ev) => (gen.labels.get((ev.pano as { id: string }).id) ?? []).filter((l) => l.type === 'email' && !l.path.includes('$')).map((l) => {
+    const v = l.path.split(/\.|\[|\]/).filter(Boolean).reduce((o: any, k) => o?.[k.replace(/^"|"$/g, '')], ev) as unknown as string;
+    return v.slice(l.start, l.end);
+  }));
+  assert.ok(raw.length > 20);
+  for (const v of raw) {
+    assert.ok(!log.includes(v), `audit log holds ${v}`);
+    assert.ok(!evOut.includes(v), `output holds ${v}`);
+  }
+  const ok = run(['verify-audit', audit, '--pubkey', pub]);
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /OK: \d+ records, \d+ checkpoints \(\d+ signed, verified\)/);
+  const lines = log.split('\n');
+  lines[5] = lines[5]!.replace('"confidence":', '"confidence":0.01,"x":');
+  writeFileSync(audit, lines.join('\n'));
+  const bad = run(['verify-audit', audit]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /^pano-pii: .*audit\.log:6: record seq 5: .*hash mismatch/m);
+  const missing = run(['verify-audit', join(dir, 'nope.log')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /nope\.log: no such file or directory/);
+});
+
+test('--help shows examples, --version prints, bad options are one-line errors', () => {
+  const h = run(['--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.out, /Examples:/);
+  assert.match(h.out, /verify-audit/);
+  assert.match(run(['--version']).out, /^\d+\.\d+\.\d+/);
+  const b = run(['--redact', 'shred'], '');
+  assert.equal(b.code, 2);
+  assert.equal(b.err.trim().split('\n').length, 1);
+  const t = run(['--types', 'email,nonsense'], '');
+  assert.equal(t.code, 2);
+  assert.match(t.err, /unknown type nonsense/);
+});
+
+test('a real capture through pano-parse: the form POST author and email are found and masked', (t) => {
+  const pcap = resolve(root, '../shared/corpus/http1/chrissanders-http_post.pcapng');
+  if (!existsSync(pcap)) return t.skip('corpus capture not present');
+  const parsed = spawnSync(node[0]!, [...node.slice(1), resolve(root, 'bin/pano-parse'), pcap], { encoding: 'utf8', cwd: root });
+  assert.equal(parsed.status, 0, parsed.stderr);
+  const r = run(['--redact', 'mask', '--model', 'builtin'], parsed.stdout);
+  assert.equal(r.code, 0, r.err);
+  const ev = JSON.parse(r.out.split('\n')[0]!);
+  const form = new URLSearchParams(ev.http.request.body.content);
+  assert.equal(form.get('email'), '<email:*****@************.***>');
+  assert.equal(form.get('author'), '<person_name:***** *******>');
+  assert.equal(form.get('comment'), 'This is a POST test!');
+  assert.ok(ev.pii.some((p: { path: string; type: string }) => p.path === 'http.response.header.set-cookie[1]' && p.type === 'email'));
+});

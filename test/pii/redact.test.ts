@@ -1,0 +1,102 @@
+// Redaction modes on every kind of field holder: plain string fields, header
+// arrays, JSON bodies (nested), form bodies, URL queries. Hash tokens are
+// checked against HMAC-SHA-256 computed here with node:crypto.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { EventScanner, type RedactMode } from '@panopticon/pii';
+
+const key = Buffer.from('0123456789abcdef0123456789abcdef');
+const email = 'alice.smith@example.com';
+const card = '4111 1111 1111 1111';
+
+function event() {
+  return {
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+    client: { address: '10.0.0.1', port: 1234 },
+    http: {
+      request: {
+        method: 'POST',
+        header: { 'x-user': [`user ${email}`], 'content-type': ['application/json'] },
+        body: { size: 10, content: JSON.stringify({ user: { email, note: 'hi' }, pay: { card } }) },
+      },
+      response: { status_code: 200, body: { size: 5, content: `email=${encodeURIComponent(email)}&page=2` } },
+    },
+    url: { path: '/x', query: `q=${encodeURIComponent(email)}&lang=en` },
+  } as Record<string, any>;
+}
+
+function run(mode: RedactMode | undefined) {
+  const s = new EventScanner({ key, redact: mode });
+  const ev = event();
+  const found = s.finish(s.collect(ev));
+  return { ev, found };
+}
+
+const token = (type: string, v: string) => `<${type}:${createHmac('sha256', key).update(type).update('\0').update(v).digest('hex').slice(0, 8)}>`;
+
+test('without --redact the event is untouched except for pii annotations (no raw values)', () => {
+  const { ev, found } = run(undefined);
+  const orig = event();
+  for (const k of ['http', 'url', 'client']) assert.deepEqual(ev[k], orig[k]);
+  assert.deepEqual(ev.pii.map((p: any) => p.path).sort(), [
+    'http.request.body.content$.pay.card',
+    'http.request.body.content$.user.email',
+    'http.request.header.x-user[0]',
+    'http.response.body.content$.email',
+    'url.query$.q',
+  ]);
+  const text = JSON.stringify(ev.pii);
+  assert.ok(!text.includes('alice') && !text.includes('4111'));
+  const hdr = ev.pii.find((p: any) => p.path === 'http.request.header.x-user[0]');
+  assert.deepEqual([hdr.start, hdr.end, hdr.type], [5, 5 + email.length, 'email']);
+  assert.equal(found.length, 5);
+});
+
+test('mask keeps type and shape; cards keep their last four', () => {
+  const { ev } = run('mask');
+  assert.equal(ev.http.request.header['x-user'][0], 'user <email:*****.*****@*******.***>');
+  const body = JSON.parse(ev.http.request.body.content);
+  assert.equal(body.user.email, '<email:*****.*****@*******.***>');
+  assert.equal(body.user.note, 'hi');
+  assert.equal(body.pay.card, '<credit_card:**** **** **** 1111>');
+  assert.equal(new URLSearchParams(ev.url.query).get('q'), '<email:*****.*****@*******.***>');
+  assert.equal(new URLSearchParams(ev.url.query).get('lang'), 'en');
+  assert.ok(!JSON.stringify(ev).includes('alice'));
+});
+
+test('hash gives keyed tokens that join equal values and differ per key', () => {
+  const { ev } = run('hash');
+  const t = token('email', email);
+  assert.equal(ev.http.request.header['x-user'][0], `user ${t}`);
+  assert.equal(JSON.parse(ev.http.request.body.content).user.email, t);
+  assert.equal(new URLSearchParams(ev.http.response.body.content).get('email'), t);
+  assert.equal(JSON.parse(ev.http.request.body.content).pay.card, token('credit_card', card));
+  const other = new EventScanner({ key: Buffer.alloc(32, 7), redact: 'hash' });
+  const ev2 = event();
+  other.finish(other.collect(ev2));
+  assert.notEqual(JSON.parse(ev2.http.request.body.content).user.email, t);
+});
+
+test('drop removes the field (object key, array element, form pair)', () => {
+  const { ev } = run('drop');
+  assert.deepEqual(ev.http.request.header['x-user'], [null]);
+  const body = JSON.parse(ev.http.request.body.content);
+  assert.deepEqual(body, { user: { note: 'hi' }, pay: {} });
+  assert.equal(ev.http.response.body.content, 'page=2');
+  assert.equal(ev.url.query, 'lang=en');
+  assert.equal(ev.pii.length, 5);
+});
+
+test('--types, --min-confidence and --allow filter findings', () => {
+  const s1 = new EventScanner({ key, types: new Set(['credit_card']) });
+  const e1 = event();
+  assert.deepEqual(s1.finish(s1.collect(e1)).map((f) => f.type), ['credit_card']);
+  const s2 = new EventScanner({ key, minConfidence: 0.99 });
+  const e2 = event();
+  assert.ok(s2.finish(s2.collect(e2)).every((f) => f.confidence >= 0.99));
+  const s3 = new EventScanner({ key, allow: new Set([email]), redact: 'mask' });
+  const e3 = event();
+  assert.deepEqual(s3.finish(s3.collect(e3)).map((f) => f.type), ['credit_card']);
+  assert.equal(JSON.parse(e3.http.request.body.content).user.email, email);
+});
