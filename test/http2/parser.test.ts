@@ -291,3 +291,20 @@ test('detection: preface, partial preface, frame chains, and not HTTP/2', () => 
   assert.equal(detectHttp2(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n'), 0), null);
   assert.equal(detectHttp2(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]), 0), null);
 });
+
+test('a 1 MiB DATA frame (after SETTINGS_MAX_FRAME_SIZE) split into 1000-byte segments is reassembled once', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const big = Buffer.alloc(1 << 20, 0x61);
+  const ctx = fakeContext({ maxBody: 1024 });
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, settings([[5, (1 << 24) - 1]]), frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':path', '/big']]))]), 1n);
+  const server = Buffer.concat([settings([[5, (1 << 24) - 1]]), frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'text/plain']])), frame(DATA, END_STREAM, 1, big)]);
+  for (let i = 0; i < server.length; i += 1000) p.data(1, server.subarray(i, i + 1000), BigInt(i));
+  assert.equal(ctx.records.length, 1);
+  const body = (ctx.records[0].attributes.http as any).response.body;
+  assert.equal(body.size, big.length);
+  assert.equal(body.truncated, true);
+  assert.equal(body.content, 'a'.repeat(1024));
+  assert.deepEqual(ctx.records[0].flags, ['truncated']);
+});

@@ -140,9 +140,8 @@ export class HpackDecoder {
     const headers: HeaderList = [];
     let missing = 0;
     let listBytes = 0;
-    let pos = start;
     let sawHeader = false;
-    const cursor = { pos };
+    const cursor = { pos: start };
     while (cursor.pos < end) {
       const b = buf[cursor.pos];
       if (b & 0x80) {
@@ -176,8 +175,6 @@ export class HpackDecoder {
       }
       if (listBytes > this.maxHeaderListBytes) throw new HpackError(`header list larger than ${this.maxHeaderListBytes} bytes`);
     }
-    pos = cursor.pos;
-    void pos;
     return { headers, missing };
   }
 

@@ -43,7 +43,12 @@ interface PendingBlock {
 }
 
 class Direction {
+  /** Bytes kept while resynchronising. */
   buf: Buffer | undefined;
+  /** An incomplete frame's pieces, joined once when `need` bytes are there (no copy per segment). */
+  parts: Buffer[] | undefined;
+  partsLength = 0;
+  need = 0;
   /** Time the first byte of the frame being assembled arrived. */
   frameNs = 0n;
   synced: boolean;
@@ -99,7 +104,13 @@ export class Http2Parser implements StreamParser {
       if (chunk.length === 0) return;
     }
     let buf = chunk;
-    if (d.buf) {
+    if (d.parts) {
+      d.parts.push(chunk);
+      d.partsLength += chunk.length;
+      if (d.partsLength < d.need) return;
+      buf = Buffer.concat(d.parts, d.partsLength);
+      d.parts = undefined;
+    } else if (d.buf) {
       buf = Buffer.concat([d.buf, chunk]);
       d.buf = undefined;
     } else {
@@ -122,14 +133,20 @@ export class Http2Parser implements StreamParser {
       d.frameNs = tsNs;
       if (!d.synced) return; // the frame handler lost sync (bad frame): the rest waits for findSync
     }
-    // Bounded: at most one frame (≤ 2^24 + 9 bytes by the format) is held.
-    if (pos < buf.length) d.buf = buf.subarray(pos);
+    if (pos < buf.length) {
+      // Bounded: at most one frame (≤ 2^24 + 9 bytes by the format) is held.
+      const rest = buf.subarray(pos);
+      d.parts = [rest];
+      d.partsLength = rest.length;
+      d.need = rest.length >= FRAME_HEADER_LENGTH ? FRAME_HEADER_LENGTH + rest.readUIntBE(0, 3) : FRAME_HEADER_LENGTH;
+    }
   }
 
   gap(dir: Dir, length: number, _tsNs: bigint): void {
     const d = this.dirs[dir];
     this.ctx.count('http2.gap_bytes', length);
     d.buf = undefined;
+    d.parts = undefined;
     d.prefaceLeft = 0;
     d.block = undefined;
     d.synced = false;
