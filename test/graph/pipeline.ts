@@ -18,6 +18,13 @@ export function pipeline(files: string[], graphArgs: string[], opts: { pii?: boo
   return res.stdout;
 }
 
+/** Runs pano-parse | pano-pii and returns the annotated events. */
+export function piiEvents(files: string[]): Array<Record<string, any>> {
+  const res = spawnSync('bash', ['-c', `set -o pipefail; ${stage('@panopticon/parse', files)} | ${stage('@panopticon/pii', [])}`], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (res.status !== 0) throw new Error(`pano-parse | pano-pii failed: ${res.stderr}`);
+  return res.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
 /** Runs pano-parse alone and returns its events. */
 export function parseEvents(files: string[]): Array<Record<string, any>> {
   const res = spawnSync('sh', ['-c', stage('@panopticon/parse', files)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

@@ -140,8 +140,10 @@ test('HTML page in headless Chromium: drawn, node and edge clicked, figures show
     assert.equal(ef.requests, String(edge.requests));
     assert.equal(ef.errors, String(edge.errors));
     assert.equal(ef.bytes_c2s, String(edge.bytes.client_to_server));
-    assert.match(ef.pii_c2s!, /email ×1/);
-    assert.match(ef.pii_s2c!, /email ×1/);
+    const piiText = (m: Record<string, number>) => Object.entries(m).map(([t, n]) => `${t} ×${n}`).join(', ') || '-';
+    assert.match(ef.pii_c2s!, /email ×\d/);
+    assert.equal(ef.pii_c2s, piiText(edge.pii.client_to_server));
+    assert.equal(ef.pii_s2c, piiText(edge.pii.server_to_client));
     assert.equal(await page.$eval('#details tr[data-key="pii_c2s"] td:last-child', (td) => getComputedStyle(td).color), 'rgb(204, 0, 0)');
 
     const shot = await page.screenshot({ path: join(dir, 'graph.png') });

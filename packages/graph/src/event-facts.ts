@@ -13,9 +13,17 @@ function obj(v: unknown): Obj | undefined {
 }
 
 /** Value at a dotted path of nested objects (`http.response.status_code`). */
+const splitPaths = new Map<string, string[]>();
+
 export function at(event: Obj, path: string): unknown {
+  // paths are a small fixed set of literals: split each once, not per event
+  let keys = splitPaths.get(path);
+  if (!keys) {
+    keys = path.split('.');
+    if (splitPaths.size < 1024) splitPaths.set(path, keys);
+  }
   let cur: unknown = event;
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     const o = obj(cur);
     if (!o) return undefined;
     cur = o[key];

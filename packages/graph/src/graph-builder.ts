@@ -8,17 +8,7 @@
  */
 import { LatencySketch } from './latency-sketch.js';
 import { NameCache, type NameCacheOptions } from './name-cache.js';
-import {
-  errorOf,
-  kindOf,
-  numberAt,
-  piiOf,
-  protocolOf,
-  startNsOf,
-  endNsOf,
-  stringAt,
-  type Direction,
-} from './event-facts.js';
+import { errorOf, numberAt, piiOf, stringAt, type Direction } from './event-facts.js';
 import type { GraphEdge, GraphNode, GraphSnapshot } from './snapshot.js';
 import { GRAPH_FORMAT_VERSION } from './snapshot.js';
 
@@ -44,6 +34,8 @@ interface AddressState {
   protocols: Set<string>;
   served: number;
   made: number;
+  /** the name list last bound (identity), to skip re-binding on every event */
+  boundFrom?: string[];
 }
 
 interface EdgeState {
@@ -56,8 +48,9 @@ interface EdgeState {
   latency: LatencySketch;
   requestBytes: number;
   responseBytes: number;
-  firstNs: bigint;
-  lastNs: bigint;
+  /** exact ns since the epoch as decimal strings (compared with nsBefore) */
+  firstNs: string;
+  lastNs: string;
   pii: Record<Direction, Map<string, number>>;
 }
 
@@ -72,6 +65,26 @@ export interface BuilderCounters {
 }
 
 const MAX_PER_SET = 256;
+
+/** A canonical decimal ns string (no sign, no leading zeros), else undefined. */
+function nsText(v: unknown): string | undefined {
+  if (typeof v === 'string') {
+    const n = v.length;
+    if (n === 0 || n > 30 || (n > 1 && v.charCodeAt(0) === 48)) return undefined;
+    for (let i = 0; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (c < 48 || c > 57) return undefined;
+    }
+    return v;
+  }
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
+  return undefined;
+}
+
+/** a < b for canonical decimal strings: shorter is smaller, else lexicographic. */
+function nsBefore(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length < b.length : a < b;
+}
 
 function addBounded<T>(set: Set<T>, v: T): void {
   if (set.size < MAX_PER_SET || set.has(v)) set.add(v);
@@ -98,8 +111,13 @@ export class GraphBuilder {
 
   add(e: Record<string, unknown>): void {
     this.counters.events++;
-    const protocol = protocolOf(e);
-    const nowNs = endNsOf(e) ?? startNsOf(e) ?? 0n;
+    // hot path: read the envelope's fields directly, keep times as their exact decimal strings
+    const pano = (e.pano ?? {}) as Record<string, unknown>;
+    const protocol = typeof pano.protocol === 'string' && pano.protocol ? pano.protocol : 'unknown';
+    const startNs = nsText(pano.start_ns);
+    const endNs = nsText(pano.end_ns) ?? startNs ?? '0';
+    const first = startNs ?? endNs;
+    const nowNs = Number(endNs);
     if (protocol === 'dns') {
       for (const r of this.names.learn(e)) {
         const st = this.addresses.get(r.address);
@@ -134,7 +152,6 @@ export class GraphBuilder {
     const proc = stringAt(e, 'process.executable.name');
     if (proc) addBounded(client.processes, proc);
 
-    const startNs = startNsOf(e) ?? nowNs;
     if (!edge) {
       edge = {
         client: clientAddr,
@@ -146,31 +163,30 @@ export class GraphBuilder {
         latency: new LatencySketch(),
         requestBytes: 0,
         responseBytes: 0,
-        firstNs: startNs,
-        lastNs: nowNs,
+        firstNs: first,
+        lastNs: endNs,
         pii: { client_to_server: new Map(), server_to_client: new Map() },
       };
       this.edges.set(edgeKey, edge);
     }
     edge.requests++;
-    const kind = kindOf(e);
+    const kind = typeof pano.kind === 'string' ? pano.kind : 'exchange';
     if (kind === 'unanswered') edge.unanswered++;
     if (errorOf(e) !== undefined) edge.errors++;
-    if (kind === 'exchange') {
-      const d = numberAt(e, 'pano.duration_ns');
-      if (d !== undefined && d >= 0) edge.latency.add(d);
-    }
-    edge.requestBytes += numberAt(e, 'pano.request_bytes') ?? 0;
-    edge.responseBytes += numberAt(e, 'pano.response_bytes') ?? 0;
-    if (startNs < edge.firstNs) edge.firstNs = startNs;
-    if (nowNs > edge.lastNs) edge.lastNs = nowNs;
-    for (const f of piiOf(e)) {
-      const m = edge.pii[f.direction];
-      if (m.size < MAX_PER_SET || m.has(f.type)) m.set(f.type, (m.get(f.type) ?? 0) + 1);
+    if (kind === 'exchange' && typeof pano.duration_ns === 'number' && pano.duration_ns >= 0) edge.latency.add(pano.duration_ns);
+    if (typeof pano.request_bytes === 'number') edge.requestBytes += pano.request_bytes;
+    if (typeof pano.response_bytes === 'number') edge.responseBytes += pano.response_bytes;
+    if (nsBefore(first, edge.firstNs)) edge.firstNs = first;
+    if (nsBefore(edge.lastNs, endNs)) edge.lastNs = endNs;
+    if (Array.isArray(e.pii)) {
+      for (const f of piiOf(e)) {
+        const m = edge.pii[f.direction];
+        if (m.size < MAX_PER_SET || m.has(f.type)) m.set(f.type, (m.get(f.type) ?? 0) + 1);
+      }
     }
   }
 
-  private address(addr: string, nowNs: bigint): AddressState {
+  private address(addr: string, nowNs: number): AddressState {
     let st = this.addresses.get(addr);
     if (!st) {
       st = { address: addr, names: new Map(), ports: new Set(), processes: new Set(), protocols: new Set(), served: 0, made: 0 };
@@ -181,23 +197,15 @@ export class GraphBuilder {
     return st;
   }
 
-  /** Bind names (current last) to an address, unless they are already its latest binding. */
+  /** Bind names (current last) to an address, unless that exact list is already its latest binding. */
   private bind(st: AddressState, names: string[]): void {
-    const current = names[names.length - 1];
-    if (current !== undefined && st.names.get(current) === this.latest(st)) {
-      // nothing new unless some other name is missing
-      if (names.every((n) => st.names.has(n))) return;
-    }
+    // the cache hands out the same array until the address is re-resolved
+    if (st.boundFrom === names) return;
     for (const n of names) {
       if (st.names.size >= MAX_PER_SET && !st.names.has(n)) continue;
       st.names.set(n, ++this.bindSeq);
     }
-  }
-
-  private latest(st: AddressState): number {
-    let max = -1;
-    for (const v of st.names.values()) if (v > max) max = v;
-    return max;
+    st.boundFrom = names;
   }
 
   private currentName(st: AddressState): string | undefined {
@@ -249,8 +257,8 @@ export class GraphBuilder {
       m.latency.merge(e.latency);
       m.requestBytes += e.requestBytes;
       m.responseBytes += e.responseBytes;
-      if (e.firstNs < m.firstNs) m.firstNs = e.firstNs;
-      if (e.lastNs > m.lastNs) m.lastNs = e.lastNs;
+      if (nsBefore(e.firstNs, m.firstNs)) m.firstNs = e.firstNs;
+      if (nsBefore(m.lastNs, e.lastNs)) m.lastNs = e.lastNs;
       for (const dir of ['client_to_server', 'server_to_client'] as const) {
         for (const [t, c] of e.pii[dir]) m.pii[dir].set(t, (m.pii[dir].get(t) ?? 0) + c);
       }
@@ -363,10 +371,10 @@ function edgeOut(id: string, e: EdgeState & { source: string; target: string }):
     unanswered: e.unanswered,
     latency_ns: { samples: e.latency.count, p50: q(0.5), p95: q(0.95), p99: q(0.99) },
     bytes: { client_to_server: e.requestBytes, server_to_client: e.responseBytes },
-    first_seen_ns: e.firstNs.toString(),
-    last_seen_ns: e.lastNs.toString(),
-    first_seen: isoFromNs(e.firstNs),
-    last_seen: isoFromNs(e.lastNs),
+    first_seen_ns: e.firstNs,
+    last_seen_ns: e.lastNs,
+    first_seen: isoFromNs(BigInt(e.firstNs)),
+    last_seen: isoFromNs(BigInt(e.lastNs)),
     pii: { client_to_server: c2s, server_to_client: s2c },
     pii_types: sorted(new Set([...Object.keys(c2s), ...Object.keys(s2c)])),
   };

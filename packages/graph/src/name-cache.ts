@@ -5,11 +5,11 @@
  * fixed time after they were last confirmed and the map is capped; both
  * bound memory on long-running pipes, and evictions are counted.
  */
-import { at, nsOf } from './event-facts.js';
+import { at } from './event-facts.js';
 
 export interface NameCacheOptions {
   /** how long an answer names its address, in ns of stream time (default 1 h) */
-  ttlNs?: bigint;
+  ttlNs?: bigint | number;
   /** most addresses kept (default 100,000) */
   maxAddresses?: number;
 }
@@ -17,7 +17,8 @@ export interface NameCacheOptions {
 interface Entry {
   /** names in the order last seen; the last one is the current name */
   names: string[];
-  seenNs: bigint;
+  /** stream time in ns as a double: sub-µs error is irrelevant at TTL scale, and it avoids BigInt per event */
+  seenNs: number;
 }
 
 const MAX_NAMES_PER_ADDRESS = 32;
@@ -71,14 +72,14 @@ export function resolutionsOf(e: Record<string, unknown>): Resolution[] {
 }
 
 export class NameCache {
-  private readonly ttlNs: bigint;
+  private readonly ttlNs: number;
   private readonly maxAddresses: number;
   private readonly entries = new Map<string, Entry>();
   expired = 0;
   evicted = 0;
 
   constructor(opts: NameCacheOptions = {}) {
-    this.ttlNs = opts.ttlNs ?? 3_600_000_000_000n;
+    this.ttlNs = Number(opts.ttlNs ?? 3_600_000_000_000);
     this.maxAddresses = opts.maxAddresses ?? 100_000;
   }
 
@@ -90,7 +91,7 @@ export class NameCache {
   learn(e: Record<string, unknown>): Resolution[] {
     const res = resolutionsOf(e);
     if (res.length === 0) return res;
-    const now = nsOf(at(e, 'pano.end_ns')) ?? nsOf(at(e, 'pano.start_ns')) ?? 0n;
+    const now = Number(at(e, 'pano.end_ns') ?? at(e, 'pano.start_ns') ?? 0) || 0;
     for (const r of res) {
       const entry = this.entries.get(r.address);
       if (entry) this.entries.delete(r.address); // re-insert: Map order is recency order
@@ -109,7 +110,7 @@ export class NameCache {
   }
 
   /** Names for an address at stream time `nowNs` (current name last), or undefined. */
-  lookup(address: string, nowNs: bigint): string[] | undefined {
+  lookup(address: string, nowNs: number): string[] | undefined {
     const entry = this.entries.get(address);
     if (!entry) return undefined;
     if (nowNs - entry.seenNs > this.ttlNs) {

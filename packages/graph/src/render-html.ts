@@ -36,7 +36,7 @@ html,body{margin:0;height:100%;font:14px/1.4 system-ui,Helvetica,Arial,sans-seri
 #side{width:340px;overflow:auto;border-left:1px solid #ddd;padding:12px;box-sizing:border-box}
 #side h2{font-size:16px;margin:0 0 8px}
 #side table{border-collapse:collapse;width:100%}
-#side td{border-bottom:1px solid #eee;padding:3px 4px;vertical-align:top}
+#side td{border-bottom:1px solid #eee;padding:3px 4px;vertical-align:top;overflow-wrap:anywhere}
 #side td:first-child{color:#666;white-space:nowrap}
 .pii{color:#c00;font-weight:bold}
 #summary{color:#666;font-size:12px;margin-bottom:10px}
@@ -74,13 +74,14 @@ const APP = String.raw`
   var els = [];
   g.nodes.forEach(function(n){ byId['n:'+n.id]=n; els.push({group:'nodes',data:{id:'n:'+n.id,label:n.label}}); });
   g.edges.forEach(function(e,i){ byId['e:'+i]=e; els.push({group:'edges',data:{id:'e:'+i,source:'n:'+e.source,target:'n:'+e.target,
-    label:e.protocol+' '+e.requests+(e.errors?' ('+e.errors+' err)':''),pii:e.pii_types.length>0?1:0}}); });
+    label:e.protocol+' '+e.requests+(e.errors?' ('+e.errors+' err)':''),pii:e.pii_types.length>0?1:0,err:e.errors>0?1:0}}); });
   var cy = cytoscape({
     container: document.getElementById('cy'), elements: els, wheelSensitivity: 0.3,
     style: [
       {selector:'node',style:{'label':'data(label)','background-color':'#4a78c2','color':'#222','font-size':11,'text-valign':'bottom','text-margin-y':4,'width':26,'height':26}},
       {selector:'node:selected',style:{'background-color':'#f0a30a'}},
       {selector:'edge',style:{'label':'data(label)','curve-style':'bezier','target-arrow-shape':'triangle','width':2,'line-color':'#999','target-arrow-color':'#999','font-size':9,'text-rotation':'autorotate','text-background-color':'#fafafa','text-background-opacity':1}},
+      {selector:'edge[err = 1]',style:{'line-color':'#e8a317','target-arrow-color':'#e8a317'}},
       {selector:'edge[pii = 1]',style:{'line-color':'#d00','target-arrow-color':'#d00','width':4,'color':'#d00'}},
       {selector:'edge:selected',style:{'line-color':'#f0a30a','target-arrow-color':'#f0a30a'}}
     ],
