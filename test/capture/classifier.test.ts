@@ -41,8 +41,8 @@ class Harness {
   private readonly records: Rec[] = [];
   private readonly source;
 
-  constructor(buffer: BufferKind, filters: Filters = NO_FILTERS, snaplen = 262144, slot = 0) {
-    this.program = LoadedProgram.load({ buffer, snaplen, ringSize: 1 << 20, filters });
+  constructor(buffer: BufferKind, filters: Filters = NO_FILTERS, snaplen = 262144, slot = 0, bufferBytes = 1 << 20) {
+    this.program = LoadedProgram.load({ buffer, snaplen, ringSize: bufferBytes, filters });
     this.program.setInterface(LO, slot, 14);
     this.source = openRecords(this.program, (r) => {
       const capLen = r.readUInt32LE(RECORD.CAP_LEN);
@@ -56,7 +56,7 @@ class Harness {
         data: Buffer.from(r.subarray(RECORD.SIZE, RECORD.SIZE + capLen)),
       });
       return 0;
-    });
+    }, bufferBytes);
   }
 
   /** Runs each frame through the program and returns the records that came out. */
@@ -229,6 +229,19 @@ for (const buffer of ['ringbuf', 'perf'] as const) {
         both.run(f2).map((r) => r.data),
         [f2[0]],
       );
+    });
+
+    it('records that wrap around the end of a small buffer come out whole', () => {
+      // 64 KiB ring (128 KiB per CPU for perf, the smallest): 300 KiB of records pass through it.
+      const h = harness(NO_FILTERS, 262144, 0, buffer === 'perf' ? 256 * 1024 : 64 * 1024);
+      for (let round = 0; round < 10; round++) {
+        const frames = Array.from({ length: 10 }, (_, i) => ipv4({ src: '10.0.0.1', dst: '10.0.0.2', proto: UDP, body: l4(UDP, round, i, Buffer.alloc(2900 + round * 7 + i, round * 10 + i)) }));
+        assert.deepEqual(
+          h.run(frames).map((r) => r.data),
+          frames,
+        );
+      }
+      assert.equal(h.program.readStats(0)[Stat.DROP_BUFFER], 0n);
     });
 
     it('passes malformed frames without capturing them when filtering', () => {

@@ -23,6 +23,11 @@
  *
  * Functions returning int return a negative errno on failure (libbpf 1.0
  * semantics); functions returning a pointer return null and set errno.
+ *
+ * Records are not read through libbpf's callbacks (ring_buffer__consume,
+ * perf_buffer__consume): one FFI crossing per packet costs more than the
+ * packet's whole processing, so the rings are mapped and read in JS
+ * (ring-reader.ts); libbpf only sets up the perf rings.
  */
 import koffi, { type TypeObject, type LibraryHandle } from 'koffi';
 
@@ -64,12 +69,12 @@ export interface Libbpf {
   tcAttach(hook: Buffer, opts: Buffer): number;
   tcDetach(hook: Buffer, opts: Buffer): number;
   tcQuery(hook: Buffer, opts: Buffer): number;
-  ringBufferNew(mapFd: number, cb: bigint): Pointer;
-  ringBufferConsume(rb: Pointer): number;
-  ringBufferFree(rb: Pointer): void;
   /** perf_buffer__new_raw: our own perf_event_attr (see perfOutputAttr), events handed over raw. */
   perfBufferNewRaw(mapFd: number, pageCount: number, attr: Buffer, eventCb: bigint): Pointer;
   perfBufferConsume(pb: Pointer): number;
+  perfBufferCount(pb: Pointer): number;
+  /** The mmap()ed region of one per-CPU buffer: its address (header page first) and data size. */
+  perfBufferRegion(pb: Pointer, idx: number): { base: bigint; dataSize: number } | undefined;
   perfBufferFree(pb: Pointer): void;
   progTestRun(progFd: number, opts: Buffer): number;
   numPossibleCpus(): number;
@@ -81,7 +86,7 @@ export interface Libbpf {
   close(fd: number): void;
   errno(): number;
   /** Callback types, for koffi.register. */
-  types: { ringSample: TypeObject; perfEvent: TypeObject };
+  types: { perfEvent: TypeObject };
   /** Collects libbpf's log lines (warnings, verifier output) instead of printing them. */
   logLines: string[];
 }
@@ -101,7 +106,6 @@ export function libbpf(): Libbpf {
   }
   const libc = koffi.load('libc.so.6');
 
-  const ringSample = koffi.proto('int pano_ring_sample(void *ctx, void *data, size_t size)');
   const perfEvent = koffi.proto('int pano_perf_event(void *ctx, int cpu, void *event)');
   const printFn = koffi.proto('int pano_libbpf_print(int level, const char *fmt, void *args)');
 
@@ -125,10 +129,9 @@ export function libbpf(): Libbpf {
     attach: lib.func('int bpf_tc_attach(void *hook, void *opts)'),
     detach: lib.func('int bpf_tc_detach(void *hook, void *opts)'),
     query: lib.func('int bpf_tc_query(void *hook, void *opts)'),
-    rbNew: lib.func('void *ring_buffer__new(int map_fd, void *cb, void *ctx, void *opts)'),
-    rbConsume: lib.func('int ring_buffer__consume(void *rb)'),
-    rbFree: lib.func('void ring_buffer__free(void *rb)'),
     pbNewRaw: lib.func('void *perf_buffer__new_raw(int map_fd, size_t page_cnt, void *attr, void *event_cb, void *ctx, void *opts)'),
+    pbCount: lib.func('size_t perf_buffer__buffer_cnt(void *pb)'),
+    pbBuffer: lib.func('int perf_buffer__buffer(void *pb, int idx, void *buf_out, void *size_out)'),
     pbConsume: lib.func('int perf_buffer__consume(void *pb)'),
     pbFree: lib.func('void perf_buffer__free(void *pb)'),
     testRun: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
@@ -179,10 +182,14 @@ export function libbpf(): Libbpf {
     tcAttach: (hook, opts) => f.attach(hook, opts) as number,
     tcDetach: (hook, opts) => f.detach(hook, opts) as number,
     tcQuery: (hook, opts) => f.query(hook, opts) as number,
-    ringBufferNew: (fd, cb) => f.rbNew(fd, cb, null, null) as Pointer,
-    ringBufferConsume: (rb) => f.rbConsume(rb) as number,
-    ringBufferFree: (rb) => void f.rbFree(rb),
     perfBufferNewRaw: (fd, pages, attr, cb) => f.pbNewRaw(fd, pages, attr, cb, null, null) as Pointer,
+    perfBufferCount: (pb) => Number(f.pbCount(pb)),
+    perfBufferRegion: (pb, idx) => {
+      const base = Buffer.alloc(8);
+      const size = Buffer.alloc(8);
+      if ((f.pbBuffer(pb, idx, base, size) as number) !== 0) return undefined;
+      return { base: base.readBigUInt64LE(0), dataSize: Number(size.readBigUInt64LE(0)) };
+    },
     perfBufferConsume: (pb) => f.pbConsume(pb) as number,
     perfBufferFree: (pb) => void f.pbFree(pb),
     progTestRun: (fd, opts) => f.testRun(fd, opts) as number,
@@ -200,7 +207,7 @@ export function libbpf(): Libbpf {
     },
     close: (fd) => void f.close(fd),
     errno: () => koffi.errno(),
-    types: { ringSample, perfEvent },
+    types: { perfEvent },
     logLines,
   };
   return cached;

@@ -34,6 +34,8 @@ export class LoadedProgram {
     private readonly obj: Pointer,
     readonly buffer: BufferKind,
     readonly snaplen: number,
+    /** Bytes of the ring buffer map (ringbuf only). */
+    readonly ringSize: number,
   ) {
     this.ncpus = lib.numPossibleCpus();
   }
@@ -65,7 +67,7 @@ export class LoadedProgram {
 
       const err = lib.objectLoad(obj);
       if (err < 0) throw new CaptureError(`cannot load the BPF program: ${errnoText(-err)}${lastLog(lib)}`);
-      const loaded = new LoadedProgram(lib, obj, opts.buffer, snaplen);
+      const loaded = new LoadedProgram(lib, obj, opts.buffer, snaplen, opts.ringSize);
       loaded.fillFilters(opts.filters);
       return loaded;
     } catch (e) {

@@ -1,11 +1,13 @@
 /**
- * Draining the kernel buffer: a BPF ring buffer or a perf event array, read
- * through libbpf with a registered callback. Each record is handed over as a
- * Buffer viewing libbpf's memory, valid only during the call: copy what you keep.
+ * Draining the kernel buffer: a BPF ring buffer or the per-CPU rings of a
+ * perf event array, both mapped once and walked in JS (ring-reader.ts).
+ * Each record is handed over as a Buffer viewing the shared memory, valid
+ * only during the call: copy what you keep.
  */
 import koffi from 'koffi';
-import { perfOutputAttr, PERF_EVENT_CONT, PERF_RECORD_SAMPLE, type Pointer } from './libbpf.js';
+import { perfOutputAttr, PERF_EVENT_CONT, type Pointer } from './libbpf.js';
 import { CaptureError, type LoadedProgram } from './program.js';
+import { PerfRingReader, RingReader } from './ring-reader.js';
 
 export interface RecordSource {
   /** Drains what is queued now; returns how many records were handed over. */
@@ -19,45 +21,25 @@ export type OnRecord = (record: Buffer) => number;
 export function openRecords(program: LoadedProgram, onRecord: OnRecord, perfTotalBytes = 8 << 20): RecordSource {
   const lib = program.lib;
   const callbacks: bigint[] = [];
-  let handed = 0;
   const release = () => {
     for (const cb of callbacks.splice(0)) koffi.unregister(cb);
   };
   if (program.buffer === 'ringbuf') {
-    const cb = koffi.register((_ctx: unknown, data: bigint, size: number | bigint) => {
-      handed++;
-      return onRecord(Buffer.from(koffi.view(data, Number(size))));
-    }, koffi.pointer(lib.types.ringSample));
-    callbacks.push(cb);
-    const rb: Pointer = lib.ringBufferNew(program.mapFd('ring'), cb);
-    if (!rb) {
-      release();
-      throw new CaptureError(`cannot open the ring buffer: errno ${lib.errno()}`);
-    }
+    const ring = new RingReader(program.mapFd('ring'), program.ringSize);
+    let closed = false;
     return {
-      consume: () => {
-        const before = handed;
-        lib.ringBufferConsume(rb);
-        return handed - before;
-      },
+      consume: () => (closed ? 0 : ring.consume(onRecord)),
       free: () => {
-        lib.ringBufferFree(rb);
-        release();
+        closed = true;
+        ring.close();
       },
     };
   }
-  // Each event is a perf_event_header (u32 type, u16 misc, u16 size); a
-  // sample then holds u32 raw size and the raw bytes (padded to 8), whose
-  // record header says how much is ours. Lost notices count the same drops
-  // the kernel counters already hold.
-  const event = koffi.register((_ctx: unknown, _cpu: number, ev: bigint) => {
-    const head = Buffer.from(koffi.view(ev, 12));
-    if (head.readUInt32LE(0) !== PERF_RECORD_SAMPLE) return PERF_EVENT_CONT;
-    const raw = head.readUInt32LE(8);
-    handed++;
-    void onRecord(Buffer.from(koffi.view(ev, 12 + raw)).subarray(12));
-    return PERF_EVENT_CONT;
-  }, koffi.pointer(lib.types.perfEvent));
+  // libbpf opens and maps one perf ring per CPU (with our attributes, see
+  // perfOutputAttr); the rings are then read in JS like the ring buffer. The
+  // event callback is required by libbpf but only runs if libbpf itself
+  // consumes, which we never ask it to.
+  const event = koffi.register(() => PERF_EVENT_CONT, koffi.pointer(lib.types.perfEvent));
   callbacks.push(event);
   const perCpu = Math.max(128 * 1024, floorPow2(Math.floor(perfTotalBytes / Math.max(1, program.ncpus))));
   const pb: Pointer = lib.perfBufferNewRaw(program.mapFd('perf'), perCpu / 4096, perfOutputAttr(perCpu / 2), event);
@@ -65,13 +47,25 @@ export function openRecords(program: LoadedProgram, onRecord: OnRecord, perfTota
     release();
     throw new CaptureError(`cannot open the perf buffer: errno ${lib.errno()}`);
   }
+  const rings: PerfRingReader[] = [];
+  for (let i = 0; i < lib.perfBufferCount(pb); i++) {
+    const region = lib.perfBufferRegion(pb, i);
+    if (!region) {
+      lib.perfBufferFree(pb);
+      release();
+      throw new CaptureError(`cannot read perf buffer ${i}`);
+    }
+    rings.push(new PerfRingReader(region.base, region.dataSize));
+  }
+  let closed = false;
   return {
     consume: () => {
-      const before = handed;
-      lib.perfBufferConsume(pb); // returns 0 on success, not a count
-      return handed - before;
+      let n = 0;
+      if (!closed) for (const r of rings) n += r.consume(onRecord);
+      return n;
     },
     free: () => {
+      closed = true;
       lib.perfBufferFree(pb);
       release();
     },
