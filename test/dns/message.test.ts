@@ -210,3 +210,17 @@ test('detection: UDP by a full decode, TCP by length prefix and header', () => {
   assert.deepEqual(detectDnsStream(tcpFrame(response), 1), { sender: 'server' });
   assert.equal(detectDnsStream(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 0), null);
 });
+
+test('a known type whose RDATA does not parse is kept as hex and flags the event undecodable', () => {
+  // An A record with 3 bytes of RDATA.
+  const bad = Buffer.concat([header(9, 0x8180, 1, 1), name('example.com'), u16(1), u16(1), rrAtQ(1, 5, Buffer.from([1, 2, 3]))]);
+  const m = decodeMessage(bad);
+  assert.equal(m.answers[0].data, '010203');
+  assert.equal(m.rawRecords, 1);
+  const ctx = fakeContext({}, { transport: 'udp' });
+  const p = new DnsDatagramParser(ctx);
+  const q = Buffer.concat([header(9, 0x0100, 1, 0), name('example.com'), u16(1), u16(1)]);
+  p.datagram(0, q, 1n);
+  p.datagram(1, bad, 2n);
+  assert.deepEqual(ctx.records[0].flags, ['undecodable']);
+});

@@ -1,0 +1,99 @@
+// gRPC pieces on their own: message framing across arbitrary cuts, the
+// schema-less wire decode against bytes built by hand from the protobuf
+// encoding spec, deflate, and --proto loading (success and errors).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GrpcFramer } from '../../packages/protocols/src/grpc/framing.js';
+import { decodeWire } from '../../packages/protocols/src/grpc/wire.js';
+import { grpcAttributes, isGrpcContentType, rpcName } from '../../packages/protocols/src/grpc/index.js';
+import { loadProtoSchemas } from '../../packages/protocols/src/grpc/proto.js';
+import { defaultParseOptions } from '../../packages/protocols/src/types.js';
+import { grpcMessage, pbField } from '../helpers/http2-frames.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pano-grpc-unit-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('framing: counts and sizes survive every cut; kept bytes are bounded', () => {
+  const msgs = [Buffer.from('one'), Buffer.alloc(0), Buffer.alloc(300, 7), Buffer.from('last')];
+  const stream = Buffer.concat(msgs.map((m, i) => grpcMessage(m, i === 2)));
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const f = new GrpcFramer(3, 100);
+    f.push(stream.subarray(0, cut));
+    f.push(stream.subarray(cut));
+    f.end();
+    assert.equal(f.count, 4);
+    assert.equal(f.totalBytes, 307);
+    assert.deepEqual(f.messages.map((m) => [m.size, m.compressed, m.truncated ?? false, m.bytes?.length]), [
+      [3, false, false, 3], [0, false, false, 0], [300, true, true, 97],
+    ]);
+  }
+  const cutShort = new GrpcFramer(5, 1000);
+  cutShort.push(stream.subarray(0, 20));
+  cutShort.end();
+  assert.equal(cutShort.messages[2].truncated, true);
+});
+
+test('wire decode: varints (incl. beyond 2^53 and negative int32), fixed, strings, nested, repeated, bytes', () => {
+  const tenBytes = Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]); // field 1 = 2^64-1
+  const neg = Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]); // field 2 = -1 as int32 (10-byte varint)
+  const fixed32 = Buffer.from([0x1d, 0x01, 0x00, 0x00, 0x00]); // field 3, wire type 5
+  const fixed64 = Buffer.from([0x21, 0x02, 0, 0, 0, 0, 0, 0, 0]); // field 4, wire type 1
+  const msg = Buffer.concat([
+    tenBytes, neg, fixed32, fixed64,
+    pbField(5, 'Grüße, José'),
+    pbField(6, Buffer.concat([pbField(1, 'inner'), pbField(2, 150)])),
+    pbField(7, 'a'), pbField(7, 'b'),
+    pbField(8, Buffer.from([0x00, 0xff, 0xfe])),
+    Buffer.from([0x48, 0x96, 0x01]), // field 9 = 150 (the spec's example)
+  ]);
+  assert.deepEqual(decodeWire(msg), {
+    1: '18446744073709551615', 2: '18446744073709551615', 3: 1, 4: 2,
+    5: 'Grüße, José', 6: { 1: 'inner', 2: 150 }, 7: ['a', 'b'], 8: '00fffe', 9: 150,
+  });
+  assert.equal(decodeWire(Buffer.from([0x0b])), undefined); // wire type 3 (group): not decoded
+  assert.equal(decodeWire(Buffer.from([0x0a, 0x05, 0x61])), undefined); // length past the end
+});
+
+test('deflate-compressed messages decode; unknown encodings say so', () => {
+  const f = new GrpcFramer(20, 1000);
+  f.push(grpcMessage(deflateSync(pbField(1, 'deflated text')), true));
+  f.end();
+  const flags = new Set<string>();
+  const a = grpcAttributes({ path: '/x.Y/Z', request: { framer: f, encoding: 'deflate' } }, defaultParseOptions, flags) as any;
+  assert.deepEqual(a.grpc.request.messages[0].fields, { 1: 'deflated text' });
+  const g = new GrpcFramer(20, 1000);
+  g.push(grpcMessage(Buffer.from('zz'), true));
+  g.end();
+  const b = grpcAttributes({ path: '/x.Y/Z', request: { framer: g, encoding: 'snappy' } }, defaultParseOptions, flags) as any;
+  assert.equal(b.grpc.request.messages[0].decode_error, 'unsupported grpc-encoding snappy');
+});
+
+test('content types and paths', () => {
+  assert.ok(isGrpcContentType('application/grpc'));
+  assert.ok(isGrpcContentType('application/grpc+proto'));
+  assert.ok(isGrpcContentType('application/grpc; charset=utf-8'));
+  assert.ok(!isGrpcContentType('application/json'));
+  assert.deepEqual(rpcName('/a.b.Svc/Do'), { service: 'a.b.Svc', method: 'Do' });
+  assert.deepEqual(rpcName('/notgrpc'), {});
+});
+
+test('--proto: a directory with imports loads; errors name the file in one line', () => {
+  mkdirSync(join(dir, 'ok', 'common'), { recursive: true });
+  writeFileSync(join(dir, 'ok', 'common', 'types.proto'), 'syntax = "proto3";\npackage common;\nmessage Money { string currency = 1; int64 units = 2; }\n');
+  writeFileSync(join(dir, 'ok', 'pay.proto'), 'syntax = "proto3";\npackage pay.v1;\nimport "common/types.proto";\nimport "google/protobuf/timestamp.proto";\nmessage PayRequest { string card = 1; common.Money amount = 2; google.protobuf.Timestamp at = 3; }\nmessage PayReply { bool ok = 1; }\nservice Payments { rpc Pay(PayRequest) returns (PayReply); }\n');
+  const schemas = loadProtoSchemas([join(dir, 'ok')]);
+  const m = schemas.method('/pay.v1.Payments/Pay');
+  assert.ok(m);
+  const bytes = Buffer.concat([pbField(1, '4111111111111111'), pbField(2, Buffer.concat([pbField(1, 'EUR'), pbField(2, 1250)]))]);
+  assert.deepEqual(m.request.toObject(m.request.decode(bytes), { longs: String }), { card: '4111111111111111', amount: { currency: 'EUR', units: '1250' } });
+  assert.equal(schemas.method('/pay.v1.Payments/Refund'), undefined);
+  assert.equal(schemas.method('/nope.Svc/Pay'), undefined);
+
+  writeFileSync(join(dir, 'bad.proto'), 'syntax = "proto3";\nmessage Broken { string x = ; }\n');
+  assert.throws(() => loadProtoSchemas([join(dir, 'bad.proto')]), (e: Error) => e.message.startsWith(`--proto ${join(dir, 'bad.proto')}: `) && !e.message.includes('\n'));
+  assert.throws(() => loadProtoSchemas([join(dir, 'missing')]), /--proto .*missing: no such file or directory/);
+});
