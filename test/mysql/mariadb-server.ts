@@ -27,7 +27,7 @@ export async function startMariaDb(port: number): Promise<MariaDb> {
   execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--user=root', '--auth-root-authentication-method=socket', '--skip-test-db'], { stdio: 'ignore' });
   const proc: ChildProcess = spawn(
     'mariadbd',
-    ['--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--user=root', `--pid-file=${join(dir, 'pid')}`, '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=16M', `--log-error=${join(dir, 'err.log')}`],
+    ['--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--user=root', `--pid-file=${join(dir, 'pid')}`, '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--max-allowed-packet=64M', `--log-error=${join(dir, 'err.log')}`],
     { stdio: 'ignore' },
   );
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
