@@ -167,3 +167,15 @@ test('mid-stream: unseen dynamic entries are missing, never guessed; recovery as
   // A reference beyond a known table is damage, not a gap in knowledge.
   assert.throws(() => new HpackDecoder().decode(hex('be')), /beyond the dynamic table/);
 });
+
+test("a size update beyond the observer's bound is damage, not a reason to grow", () => {
+  const d = new HpackDecoder({ known: false });
+  d.setSettingsMaxSize(0xffffffff);
+  // 0x3f then varint of (2^21 - 31): a 2 MiB table
+  const v = (1 << 21) - 31;
+  const bytes = [0x3f];
+  let x = v;
+  while (x >= 128) { bytes.push((x % 128) | 0x80); x = Math.floor(x / 128); }
+  bytes.push(x);
+  assert.throws(() => d.decode(Buffer.from(bytes)), /observer's 1048576-byte bound/);
+});

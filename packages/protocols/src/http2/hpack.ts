@@ -30,6 +30,14 @@ export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
 ];
 const STATIC_LENGTH = STATIC_TABLE.length - 1; // 61
 
+/**
+ * Largest dynamic table this observer keeps (1 MiB). Peers announce at most a
+ * few KiB in practice; a larger size update is treated as damage, which turns
+ * the table unknown (so nothing is guessed) instead of letting one connection
+ * grow the observer's memory at will.
+ */
+export const MAX_OBSERVED_TABLE_SIZE = 1 << 20;
+
 /** RFC 7541 §4.1: an entry's size is its name and value lengths plus 32. */
 const ENTRY_OVERHEAD = 32;
 
@@ -158,6 +166,7 @@ export class HpackDecoder {
         if (sawHeader) throw new HpackError('dynamic table size update after a header field');
         const size = readInteger(buf, cursor, end, 5);
         if (size > this.settingsMaxSize) throw new HpackError(`table size update ${size} exceeds SETTINGS_HEADER_TABLE_SIZE ${this.settingsMaxSize}`);
+        if (size > MAX_OBSERVED_TABLE_SIZE) throw new HpackError(`table size update ${size} exceeds the observer's ${MAX_OBSERVED_TABLE_SIZE}-byte bound`);
         this.table.resize(size);
       } else {
         // §6.2 literal: with incremental indexing (01), without (0000), never indexed (0001)

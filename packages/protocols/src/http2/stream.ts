@@ -10,6 +10,8 @@ import type { HeaderList } from './hpack.js';
 
 export type Headers = Record<string, string[]>;
 
+/** 1xx responses kept per stream; more are dropped and the event flagged `truncated`. */
+const MAX_INTERIM = 8;
 /** gRPC messages kept per side for decoding (the counts are always whole). */
 const GRPC_KEPT_MESSAGES = 20;
 
@@ -98,7 +100,8 @@ export class Http2Stream {
     }
     const status = Number(pseudo[':status']);
     if (status >= 100 && status < 200) {
-      this.interim.push({ status_code: status, header: headers });
+      if (this.interim.length < MAX_INTERIM) this.interim.push({ status_code: status, header: headers });
+      else this.flags.add('truncated');
       return;
     }
     this.res.pseudo = pseudo;
