@@ -88,6 +88,8 @@ export class Http2Stream {
     }
     this.requestSeen = true;
     this.req.pseudo = pseudo;
+    // The authority is shown among the request fields (server.address stays the network address).
+    if (pseudo[':authority'] !== undefined) headers[':authority'] = [pseudo[':authority']];
     this.req.headers = headers;
     if (isGrpcContentType(headers['content-type']?.[0])) this.startGrpc();
   }
@@ -142,9 +144,7 @@ export class Http2Stream {
       attrs.url = urlOf(up.target, 'http');
     } else if (this.requestSeen) {
       request.method = pseudo[':method'];
-      const h = { ...req.headers };
-      if (pseudo[':authority'] !== undefined) h[':authority'] = [pseudo[':authority']];
-      request.header = h;
+      request.header = req.headers;
       path = pseudo[':path'];
       if (path !== undefined) attrs.url = urlOf(path, pseudo[':scheme']);
       const ua = req.headers?.['user-agent']?.[0];
