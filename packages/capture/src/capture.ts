@@ -12,6 +12,7 @@ import { InterfaceHooks, removeStale, type Direction, type StaleCleanup } from '
 import { MonotonicToWall } from './clock.js';
 import { RECORD, Stat } from './layout.js';
 import { encodeLossRecord, PANO_PEN } from './frames.js';
+import { EpbEncoder, splitOffset } from './epb.js';
 import type { Filters } from './filters.js';
 import type { NetInterface } from './interfaces.js';
 import type { BlockSink } from './sink.js';
@@ -73,7 +74,15 @@ export class Capture {
   private readonly startNs: bigint;
   private lastLossCheckNs: bigint;
   private source: RecordSource | undefined;
-  private batch: { ts: bigint; block: Buffer; slot: number; dir: number; data: Buffer }[] = [];
+  private readonly epb = new EpbEncoder();
+  private offHi = 0;
+  private offLo = 0;
+  /** The blocks of the current drain, with their wall-clock times (ns, as doubles) for ordering. */
+  private blocks: Buffer[] = [];
+  private times: number[] = [];
+  private ordered = true;
+  /** For onPacket (smoke test): copies of what was captured in this drain. */
+  private seen: { slot: number; dir: number; data: Buffer }[] = [];
   private pollTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private isbTimer: NodeJS.Timeout | undefined;
@@ -93,6 +102,7 @@ export class Capture {
     this.delivered = opts.interfaces.map(() => 0);
     this.lostSoFar = opts.interfaces.map(() => 0n);
     this.startNs = this.clock.wall(MonotonicToWall.monotonicNow());
+    [this.offHi, this.offLo] = splitOffset(this.clock.offsetNs);
     this.lastLossCheckNs = this.startNs;
     try {
       this.writeHeader();
@@ -202,37 +212,43 @@ export class Capture {
     this.source = openRecords(this.program, (rec) => this.onRecord(rec), this.opts.ringSize);
   }
 
-  /** Called by libbpf for each record; copies it out of the shared buffer at once. */
+  /** Called for each kernel record, a view into the shared buffer: encode (copy) it at once. */
   private onRecord(rec: Buffer): number {
     if (this.countReached()) return -1;
     const capLen = rec.readUInt32LE(RECORD.CAP_LEN);
     if (RECORD.SIZE + capLen > rec.length) return 0; // cannot happen with our program
     const slot = rec.readUInt16LE(RECORD.SLOT);
     if (slot >= this.opts.interfaces.length) return 0;
-    const ts = this.clock.wall(rec.readBigUInt64LE(RECORD.TS_NS));
-    const dir = rec[RECORD.DIRECTION];
-    const data = rec.subarray(RECORD.SIZE, RECORD.SIZE + capLen);
-    const block = this.opts.sink
-      ? this.writer.enhancedPacket({ interfaceId: slot, tsNs: ts, data, originalLength: rec.readUInt32LE(RECORD.ORIG_LEN), flags: dir })
-      : EMPTY;
-    this.batch.push({ ts, block, slot, dir, data: this.opts.onPacket ? Buffer.from(data) : EMPTY });
+    if (this.opts.sink) {
+      const prev = this.epb.lastTs;
+      this.blocks.push(this.epb.encode(rec, slot, this.offHi, this.offLo));
+      this.times.push(this.epb.lastTs);
+      if (this.epb.lastTs < prev && this.blocks.length > 1) this.ordered = false;
+    }
+    if (this.opts.onPacket) this.seen.push({ slot, dir: rec[RECORD.DIRECTION], data: Buffer.from(rec.subarray(RECORD.SIZE, RECORD.SIZE + capLen)) });
     this.packets++;
     this.delivered[slot]++;
     return 0;
   }
 
-  /** Writes the records of one drain in timestamp order (perf buffers are per CPU, so a drain interleaves CPUs). */
+  /** Writes the blocks of one drain in timestamp order (perf rings are per CPU, so a drain interleaves CPUs). */
   private emitBatch(): void {
-    const b = this.batch;
-    if (b.length === 0) return;
-    this.batch = [];
-    let sorted = true;
-    for (let i = 1; i < b.length && sorted; i++) if (b[i].ts < b[i - 1].ts) sorted = false;
-    if (!sorted) b.sort((x, y) => (x.ts < y.ts ? -1 : x.ts > y.ts ? 1 : 0));
     const sink = this.opts.sink;
-    for (const r of b) {
-      if (sink) sink.push(r.block);
-      this.opts.onPacket?.(this.opts.interfaces[r.slot], r.data, r.dir);
+    if (sink && this.blocks.length) {
+      const blocks = this.blocks;
+      const times = this.times;
+      if (!this.ordered) {
+        const order = blocks.map((_, i) => i).sort((x, y) => times[x] - times[y] || x - y);
+        for (const i of order) sink.push(blocks[i]);
+      } else {
+        for (const b of blocks) sink.push(b);
+      }
+      this.blocks = [];
+      this.times = [];
+      this.ordered = true;
+    }
+    if (this.seen.length) {
+      for (const r of this.seen.splice(0)) this.opts.onPacket?.(this.opts.interfaces[r.slot], r.data, r.dir);
     }
   }
 
@@ -260,6 +276,7 @@ export class Capture {
   /** Emits a loss record for every interface whose kernel drop counters grew since the last check. */
   private checkLoss(): void {
     this.clock.resample();
+    [this.offHi, this.offLo] = splitOffset(this.clock.offsetNs);
     const now = this.clock.wall(MonotonicToWall.monotonicNow());
     const sink = this.opts.sink;
     this.opts.interfaces.forEach((_iface, slot) => {
@@ -310,7 +327,6 @@ export class Capture {
   }
 }
 
-const EMPTY = Buffer.alloc(0);
 
 function osName(): string {
   return `Linux ${release()}`;

@@ -52,6 +52,11 @@ export class MonotonicToWall {
     return best;
   }
 
+  /** REALTIME - MONOTONIC, ns, as last measured. */
+  get offsetNs(): bigint {
+    return this.offset;
+  }
+
   wall(monotonicNs: bigint): bigint {
     return monotonicNs + this.offset;
   }

@@ -13,3 +13,4 @@ export { PANO_PEN, RecordType, encodeLossRecord, decodeLossRecord, LOSS_RECORD_S
 export * from './layout.js';
 export { openRecords, type RecordSource, type OnRecord } from './records.js';
 export { missingCapabilities, effectiveCapabilities } from './privileges.js';
+export { EpbEncoder, splitOffset } from './epb.js';
