@@ -308,3 +308,19 @@ test('a 1 MiB DATA frame (after SETTINGS_MAX_FRAME_SIZE) split into 1000-byte se
   assert.equal(body.content, 'a'.repeat(1024));
   assert.deepEqual(ctx.records[0].flags, ['truncated']);
 });
+
+test('a connection whose start was seen but whose preface is missing decodes as a mid-stream join', () => {
+  const ce = new HpackEncoder();
+  ce.encode([[':method', 'GET'], [':path', '/x'], ['cookie', 'secret']]); // a block the capture lost
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([
+    frame(HEADERS, END_HEADERS | END_STREAM, 3, ce.encode([[':method', 'GET'], [':path', '/x'], ['cookie', 'secret']])),
+    frame(PING, 0, 0, Buffer.alloc(8)),
+  ]), 1n);
+  p.close('end', 2n);
+  assert.equal(ctx.counts.get('http2.bad_preface'), 1);
+  assert.equal(ctx.records.length, 1);
+  assert.ok(ctx.records[0].flags!.includes('undecodable'));
+  assert.equal((ctx.records[0].attributes.http as any).request.header.cookie, undefined);
+});

@@ -178,10 +178,15 @@ export class Http2Parser implements StreamParser {
     const at = PREFACE.length - d.prefaceLeft;
     const n = Math.min(d.prefaceLeft, chunk.length);
     if (PREFACE.compare(chunk, 0, n, at, at + n) !== 0) {
-      // Not the preface after all: treat the stream as joined without it.
+      // Not the preface after all: treat the connection as joined without it,
+      // so neither side's HPACK table can be assumed known.
       this.ctx.count('http2.bad_preface');
       d.prefaceLeft = 0;
       d.synced = false;
+      for (const x of this.dirs) {
+        x.decoder = new HpackDecoder({ known: false, maxHeaderListBytes: this.ctx.options.maxHeaderBytes });
+        x.decoder.setSettingsMaxSize(0xffffffff);
+      }
       return chunk;
     }
     d.prefaceLeft -= n;
