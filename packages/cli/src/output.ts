@@ -8,7 +8,6 @@
  * status 0 after flushing nothing more.
  */
 import { openSync, createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
 
 const BATCH = 64 * 1024;
 /** Bytes handed to the stream and not yet flushed, beyond which producers should wait. */
@@ -61,7 +60,15 @@ export class LineOutput {
   async drained(): Promise<void> {
     this.flushBatch();
     while (this.queued >= HIGH_WATER && !this.closed) {
-      await Promise.race([once(this.stream, 'drain'), once(this.stream, 'close')]);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.stream.off('drain', done);
+          this.stream.off('close', done);
+          resolve();
+        };
+        this.stream.on('drain', done);
+        this.stream.on('close', done);
+      });
     }
   }
 

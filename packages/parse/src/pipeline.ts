@@ -96,6 +96,7 @@ export class ParsePipeline {
   /** End of input: every connection is closed, pending requests come out as unanswered. */
   end(): void {
     this.reader.end();
+    this.decoder.flush();
     this.flows.closeAll('end');
     this.dispatcher.tick(BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n);
   }
