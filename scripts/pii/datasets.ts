@@ -14,6 +14,8 @@ export const DATA_DIR = resolve(process.env.PANO_ROOT ?? process.cwd(), '../shar
 const PRESIDIO_TYPES: Record<string, string> = {
   PERSON: 'person_name', STREET_ADDRESS: 'street_address', ADDRESS: 'street_address', CREDIT_CARD: 'credit_card',
   EMAIL_ADDRESS: 'email', US_SSN: 'us_ssn', IBAN_CODE: 'iban', PHONE_NUMBER: 'phone', IP_ADDRESS: 'ip',
+  // city, region, country and postcode: part of an address when they follow one, else not labeled
+  LOCATION: 'loc', GPE: 'loc', ZIP_CODE: 'loc',
 };
 
 export interface LabeledText {
@@ -49,13 +51,13 @@ function mergeAddressParts(text: string, spans: LabeledText['spans']): LabeledTe
   const out: LabeledText['spans'] = [];
   for (const s of spans) {
     const last = out[out.length - 1];
-    if (last && last.type === 'street_address' && s.type === 'street_address' && s.start - last.end <= 8 && /^[\s,.>?]*$/.test(text.slice(last.end, s.start))) {
+    if (last && last.type === 'street_address' && (s.type === 'street_address' || s.type === 'loc') && s.start - last.end <= 8 && /^[\s,.>?]*$/.test(text.slice(last.end, s.start))) {
       last.end = s.end;
       continue;
     }
     out.push({ ...s });
   }
-  return out;
+  return out.filter((s) => s.type !== 'loc');
 }
 
 /** CoNLL sentences (token … tag per line); entities of `tag` (PER for wikigold's I-PER, person for WNUT's B-/I-person). */

@@ -350,17 +350,32 @@ export function generate(opts: { count: number; seed: number; split: Split }): G
       const n = m.int(1, 4);
       for (let k = 0; k < n; k++) {
         x.add(m.words(m.int(2, 5)) + ' ');
-        const pick = m.int(0, 13);
+        const pick = m.int(0, 14);
         if (pick === 0) x.add('contact ').plant('email', m.email());
         else if (pick === 1) x.add('call ').plant('phone', m.phone());
         else if (pick === 2) x.add('card ').plant('credit_card', m.card());
         else if (pick === 3) x.add('from ').plant('ipv4', m.ipv4());
-        else if (pick === 4) x.add('Dear ').plant('person_name', m.name()).add(',');
+        else if (pick === 4) {
+          // names in the shapes people write them: greetings, lists, possessives, signatures
+          const k2 = m.int(0, 5);
+          if (k2 === 0) x.add('Dear ').plant('person_name', m.name()).add(',');
+          else if (k2 === 1) x.plant('person_name', m.first()).add(', ').plant('person_name', m.first()).add(' and ').plant('person_name', m.first()).add(' joined');
+          else if (k2 === 2) x.add('as requested by ').plant('person_name', m.name()).add('.');
+          else if (k2 === 3) x.plant('person_name', m.name()).add("'s order");
+          else if (k2 === 4) x.add('Hi ').plant('person_name', m.first()).add('!');
+          else x.add('-- ').plant('person_name', m.name()).add('\n');
+        }
         else if (pick === 5) x.add('ship to ').plant('street_address', m.address()).add('.');
         else if (pick === 6) x.add('SSN ').plant('us_ssn', m.ssn());
         else if (pick === 7) x.add('IBAN ').plant('iban', m.iban());
         else if (pick === 8) x.add('token ').plant('jwt', m.jwt());
         else if (pick === 9) { const ty = m.pick(SECRET_TYPES); x.add('key ').plant(ty, m.secret(ty)); }
+        else if (pick === 10) {
+          const kind = m.int(0, 2);
+          if (kind === 0) x.add('cfg ').add(`postgres://app:`).plant('url_password', m.password().replace(/[@/:#?&]/g, '')).add(`@db.internal:5432/shop`);
+          else if (kind === 1) x.add('aws_secret_access_key=').plant('aws_secret_access_key', m.secret('aws_secret_access_key'));
+          else x.add('pem ').plant('private_key', m.secret('private_key'));
+        }
         else x.add(m.decoy());
         x.add(' ');
       }

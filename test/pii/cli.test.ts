@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { generate } from '../../scripts/pii/generate.js';
+import { ALL_TYPES } from '@panopticon/pii';
 
 const root = process.env.PANO_ROOT ?? process.cwd();
 const bin = resolve(root, 'bin/pano-pii');
@@ -24,7 +25,8 @@ const gen = generate({ count: 400, seed: 4242, split: 'test' });
 const input = gen.events.map((e) => JSON.stringify(e)).join('\n') + '\n';
 
 test('finds every planted rule-type value across all protocols, and nothing at decoys', () => {
-  const r = run(['--types', 'email,phone,credit_card,us_ssn,iban,ipv4,ipv6,jwt,aws_access_key_id,github_token,gitlab_token,slack_token,stripe_key,google_api_key,bearer_token,basic_auth,password,aadhaar,in_pan,uk_nino,date_of_birth'], input);
+  // every rule type (names/addresses are the model's, scored by the eval instead)
+  const r = run(['--types', ALL_TYPES.filter((t) => t !== 'person_name' && t !== 'street_address').join(',')], input);
   assert.equal(r.code, 0, r.err);
   const events = r.out.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(events.length, gen.events.length);

@@ -36,7 +36,7 @@ export interface SpanModel {
 const NAME_RUN = /(?<![\p{L}\p{N}_@.])(?:\p{Lu}[\p{Ll}'’-]{1,30}|\p{Lu}\.)(?:[ ](?:\p{Lu}[\p{L}'’-]{0,30}\.?|van|von|de|da|del|der|la|le|bin|ibn|al)){0,4}(?![\p{L}\p{N}_@])/gu;
 const ADDRESS_RUN = /(?<![\p{L}\p{N}])\d{1,6}[A-Za-z]?,?(?:[ ](?:[\p{Lu}\d][\p{L}\d.'’-]{0,30}|[a-z]{1,4})){1,7}(?:,?[ \n]{1,3}(?:(?:Apt|Suite|Unit|Flat|No)\.? ?\d{1,5}|[\p{Lu}\d][\p{L}\d.'’ -]{1,40})){0,4}/gu;
 // Continental order: street name first, then the number ("Puruntie 82", "Via Roma 12, 20121 Milano").
-const ADDRESS_EU = /(?<![\p{L}\p{N}])\p{Lu}[\p{L}.'’-]{2,30}(?:[ ][\p{L}.'’-]{1,30}){0,3}[ ]\d{1,5}[a-zA-Z]?(?![\p{L}\p{N}])(?:,?[ \n]{1,3}(?:(?:Apt|Suite|Unit|Flat)\.? ?\d{1,5}|[\p{Lu}\d][\p{L}\d.'’ -]{1,40})){0,4}/gu;
+const ADDRESS_EU = /(?<![\p{L}\p{N}])\p{Lu}[\p{L}.'’-]{2,30}(?:[ ][\p{L}.'’-]{1,30}){0,3}[ ]\d{1,5}[a-zA-Z]?(?![\p{L}\p{N}])(?:[ \n,>]{1,4}(?:(?:Apt|Suite|Unit|Flat)\.? ?\d{1,5}|[\p{Lu}\d][\p{L}\d.'’ -]{1,40})){0,4}/gu;
 const MAX_CANDIDATES_PER_VALUE = 64;
 
 /** Candidate spans in one string value. */
@@ -57,7 +57,7 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
   ADDRESS_RUN.lastIndex = 0;
   while ((m = ADDRESS_RUN.exec(value)) !== null && out.length < MAX_CANDIDATES_PER_VALUE) {
     let end = m.index + m[0].length;
-    while (end > m.index && /[ ,\n]/.test(value[end - 1]!)) end--;
+    while (end > m.index && /[ ,\n>]/.test(value[end - 1]!)) end--;
     // a bare number or a number and one lowercase word is no address
     if (!/\d[^\n]* [\p{L}]/u.test(value.slice(m.index, end))) continue;
     out.push({ start: m.index, end, text: value, key, whole: false });
@@ -65,7 +65,7 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
   ADDRESS_EU.lastIndex = 0;
   while ((m = ADDRESS_EU.exec(value)) !== null && out.length < MAX_CANDIDATES_PER_VALUE) {
     let end = m.index + m[0].length;
-    while (end > m.index && /[ ,\n]/.test(value[end - 1]!)) end--;
+    while (end > m.index && /[ ,\n>]/.test(value[end - 1]!)) end--;
     if (out.some((c) => c.start === m!.index && c.end === end)) continue;
     out.push({ start: m.index, end, text: value, key, whole: false });
   }
