@@ -62,8 +62,6 @@ function messaging(m: AmqpMethod, res?: AmqpMethod): Record<string, unknown> {
   const tag = res?.args.delivery_tag ?? m.args.delivery_tag;
   if (tag !== undefined) rabbit.message = { delivery_tag: tag };
   if (Object.keys(rabbit).length) out.rabbitmq = rabbit;
-  const consumerTag = m.args.consumer_tag ?? res?.args.consumer_tag;
-  if (typeof consumerTag === 'string' && consumerTag) out.consumer = { tag: consumerTag };
   return out;
 }
 
