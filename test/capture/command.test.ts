@@ -76,6 +76,13 @@ describe('pano-capture command', { skip }, () => {
     });
   }
 
+  it('-i any hooks every interface that is up', () => {
+    const r = spawnSync('ip', ['netns', 'exec', net.a, ...CAPTURE, '--smoke-test', '-i', 'any'], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /smoke test ok on lo /);
+    assert.match(r.stderr, new RegExp(`smoke test ok on ${net.vethA} `));
+  });
+
   it('-c N stops by itself after exactly N packets', async () => {
     const file = join(dir, 'count.pcapng');
     const cap = net.spawn(net.a, [...CAPTURE, '-i', net.vethA, '-c', '5', '-w', file]);

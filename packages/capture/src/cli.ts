@@ -2,6 +2,7 @@
  * pano-capture: options to a Capture, a summary on stderr at exit.
  */
 import { readFileSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseCount, parseDuration, parseList, parseSize, runMain, UserError } from '@panopticon/cli';
@@ -151,6 +152,7 @@ async function run(o: Opts): Promise<number> {
 
   if (o.smokeTest) return smokeTest({ interfaces, buffer: o.buffer, ringSize: o.ringSize, out: process.stderr });
 
+  if (!o.write && isatty(1)) throw new UserError('standard output is a terminal: use -w FILE, or pipe into pano-parse or a file', 2);
   const sink = o.write ? openFile(o.write) : BlockSink.stdout();
   const capture = new Capture({
     interfaces,
