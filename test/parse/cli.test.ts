@@ -75,6 +75,12 @@ test('unknown --protocols name is a clear error listing the known ones', () => {
   assert.match(r.stderr, /unknown protocol "gopher" \(known: .*http/);
 });
 
+test('a --proto path that does not exist is a one-line error before any input is read', () => {
+  const r = run(['--proto', join(tmp, 'missing-protos'), post]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^pano-parse: --proto .*missing-protos: no such file or directory\n$/);
+});
+
 test('-o writes a 0600 file; --stats prints counters on stderr', { skip }, () => {
   const out = join(tmp, 'events.jsonl');
   const r = run(['-o', out, '--stats', post]);

@@ -6,6 +6,7 @@ import { addAbortSignal } from 'node:stream';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
+import { loadProtoSchemas } from '@panopticon/protocols';
 import { LineOutput, Progress, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules } from './pipeline.js';
 
@@ -24,6 +25,7 @@ interface Opts {
   output?: string;
   strict?: boolean;
   stats?: boolean;
+  proto?: string[];
 }
 
 export function buildCommand(): Command {
@@ -38,6 +40,7 @@ export function buildCommand(): Command {
     .option('--max-buffer <size>', 'out-of-order bytes held per direction before a hole is declared a gap', parseSize, 4 * 1024 * 1024)
     .option('--idle-timeout <duration>', 'a connection idle this long (packet time) is closed', parseDuration, 300)
     .option('-o, --output <file>', 'write events to FILE (created 0600) instead of standard output')
+    .option('--proto <paths...>', 'decode gRPC messages with these .proto files or directories (else a schema-less wire decode)')
     .option('--strict', 'damage in the input is fatal instead of skipped and counted')
     .option('--stats', 'print per-stage counters to stderr at exit')
     .addOption(new Option('--no-color').hideHelp())
@@ -61,6 +64,7 @@ export async function main(argv = process.argv): Promise<void> {
     const o = cmd.opts<Opts>();
     try {
       selectModules(o.protocols);
+      if (o.proto) loadProtoSchemas(o.proto);
     } catch (e) {
       throw new UserError((e as Error).message);
     }
@@ -73,7 +77,7 @@ export async function main(argv = process.argv): Promise<void> {
       const name = file === '-' ? 'stdin' : file;
       const pipeline = new ParsePipeline({
         protocols: o.protocols,
-        parse: { maxBody: o.maxBody, maxRows: o.maxRows },
+        parse: { maxBody: o.maxBody, maxRows: o.maxRows, ...(o.proto ? { protoPaths: o.proto } : {}) },
         flows: {
           maxConnections: o.maxConnections,
           maxBufferedBytes: o.maxBuffer,

@@ -2,3 +2,4 @@ export * from './types.js';
 export * from './registry.js';
 export * from './stitch.js';
 export * from './dispatcher.js';
+export { loadProtoSchemas } from './grpc/index.js';
