@@ -477,6 +477,13 @@ describe('mysql: detection', () => {
       assert.equal(mysqlModule.detect(Buffer.from(other, 'latin1'), C), null, other);
     }
     assert.equal(mysqlModule.detect(textRow(0, ['x']), C), null);
+    // encrypted application data that happens to look like a sequence-0 packet with a command byte
+    const noise = Buffer.from('a4394856b55da9173e1a4b7b3ce6778b63a592e63830c7cf4d963d1b85346057ebfc8a3ba4e0907b7243', 'hex');
+    for (const code of [0x03, 0x16, 0x02]) {
+      assert.equal(mysqlModule.detect(packet(0, Buffer.from([code]), noise), C), null, `command 0x${code.toString(16)}`);
+    }
+    assert.equal((mysqlModule.detect(cmd.initDb('shop'), C) as any).sender, 'client');
+    assert.equal((mysqlModule.detect(cmd.prepare('/* app */ SELECT 1'), C) as any).sender, 'client');
   });
 });
 

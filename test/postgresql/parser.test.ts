@@ -510,5 +510,9 @@ describe('postgresql: detection', () => {
       assert.equal(postgresqlModule.detect(Buffer.from(other), C), null, other);
     }
     assert.equal(postgresqlModule.detect(Buffer.from([0x16, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3]), C), null);
+    // a Query whose body does not end in its NUL terminator is not a Query
+    const q = fe.query('SELECT 1');
+    q[q.length - 1] = 0x41;
+    assert.equal(postgresqlModule.detect(q, C), null);
   });
 });

@@ -42,11 +42,10 @@ function command(head: Buffer, len: number, code: number): Detection {
   switch (code) {
     case Command.Query: {
       if (len < 2) return null;
-      const body = head.subarray(5, Math.min(head.length, 4 + len, 5 + 32));
-      // query attributes prefix: parameter count, then parameter set count 1
-      const text = body.length >= 2 && body[1] === 0x01 && body[0] < 0xfb ? body.subarray(2) : body;
-      for (const c of text) if (!(c >= 0x20 || c === 0x09 || c === 0x0a || c === 0x0d)) return null;
-      if (!/^[\s(/]*[A-Za-z]/.test(text.toString('latin1')) && text.length > 0 && body === text) return null;
+      const body = head.subarray(5, Math.min(head.length, 4 + len, 5 + 48));
+      // query attributes prefix with no attributes: count 0, parameter set count 1 (what clients send)
+      const text = body.length >= 2 && body[0] === 0x00 && body[1] === 0x01 ? body.subarray(2) : body;
+      if (!looksLikeSql(text)) return null;
       return whole ? { sender: 'client', confidence: 0.6 } : have < len ? 'more' : null;
     }
     case Command.StmtExecute:
@@ -54,8 +53,12 @@ function command(head: Buffer, len: number, code: number): Detection {
       if (head.length < 14) return 'more';
       return head[9] <= 0x0f && head.readUInt32LE(10) === 1 && whole ? { sender: 'client', confidence: 0.6 } : null;
     case Command.StmtPrepare:
-    case Command.InitDb:
-      return whole && len > 1 ? { sender: 'client', confidence: 0.5 } : have < len ? 'more' : null;
+    case Command.InitDb: {
+      if (len < 2) return null;
+      const body = head.subarray(5, Math.min(head.length, 4 + len, 5 + 48));
+      if (code === Command.StmtPrepare ? !looksLikeSql(body) : !/^[\w$.-]+$/.test(body.toString('latin1'))) return null;
+      return whole ? { sender: 'client', confidence: 0.5 } : have < len ? 'more' : null;
+    }
     case Command.Ping:
     case Command.Quit:
     case Command.Statistics:
@@ -67,4 +70,17 @@ function command(head: Buffer, len: number, code: number): Detection {
     default:
       return null;
   }
+}
+
+/** The start of SQL text: printable ASCII or valid UTF-8, beginning (after blanks, parentheses, comments) with a letter. */
+function looksLikeSql(text: Buffer): boolean {
+  if (text.length === 0) return false;
+  // a multi-byte character cut by the sample's end is fine; anything else invalid is not text
+  const s = text.toString('utf8');
+  const body = s.replace(/\ufffd$/, '');
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c === 0xfffd || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return false;
+  }
+  return /^[\s(]*(\/\*.*?\*\/[\s(]*|--[^\n]*\n[\s(]*|#[^\n]*\n[\s(]*)*[A-Za-z]/s.test(body) || /^[\s(]*(\/\*|--|#)/.test(body);
 }

@@ -9,6 +9,9 @@
 import type { Detection } from '../types.js';
 import { StartupCode, backendTypes, fixedLength, frontendTypes } from './constants.js';
 
+/** Query and Close (client), CommandComplete (server, the same byte as Close): their bodies end with a NUL. */
+const nulTerminated = new Set<number>([0x51 /* Q */, 0x43 /* C */]);
+
 const untypedCodes = new Set<number>([StartupCode.SSLRequest, StartupCode.GSSENCRequest, StartupCode.CancelRequest]);
 
 /** Longest message believed while detecting by framing (a few large DataRows aside, real traffic is far below). */
@@ -54,6 +57,8 @@ function chain(head: Buffer, types: Uint8Array, fixed: Map<number, number>): boo
     if (types[type] !== 1 || len < 4 || len > MAX_DETECT_LENGTH) return false;
     const f = fixed.get(type);
     if (f !== undefined && f !== len) return false;
+    // messages made of strings end in the strings' NUL terminator
+    if (nulTerminated.has(type) && off + len < head.length && head[off + len] !== 0) return false;
     off += 1 + len;
     if (off === head.length) return true;
     if (off > head.length) return 'more';
