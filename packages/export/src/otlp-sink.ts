@@ -182,7 +182,10 @@ export class OtlpSink implements Sink {
       ctx = trace.setSpanContext(ROOT_CONTEXT, { traceId: shape.parent.traceId, spanId: shape.parent.spanId, traceFlags: shape.parent.traceFlags & TraceFlags.SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true });
       this.joined++;
     }
-    const span = this.tracer.startSpan(shape.name, { kind: shape.kind, startTime: shape.startTime, attributes: shape.attributes }, ctx);
+    // attributes set after start: passed to startSpan the SDK would validate them twice (for the
+    // sampler, then on the span), and the always-on sampler does not look at them
+    const span = this.tracer.startSpan(shape.name, { kind: shape.kind, startTime: shape.startTime }, ctx);
+    span.setAttributes(shape.attributes);
     span.setStatus(shape.status);
     span.end(shape.endTime);
     this.spans++;

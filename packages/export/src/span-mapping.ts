@@ -46,29 +46,40 @@ export function parseTraceparent(value: unknown): SpanShape['parent'] | undefine
   return { traceId: m[2]!, spanId: m[3]!, traceFlags: parseInt(m[4]!, 16) };
 }
 
-function contentPath(path: string): boolean {
-  return /(^|\.)body\.content$/.test(path) || path === 'db.response.rows' || path.startsWith('grpc.messages');
+function contentPath(path: string, key: string): boolean {
+  if (key === 'content') return path.endsWith('.body.content');
+  if (key === 'rows') return path === 'db.response.rows';
+  return key === 'messages' && path === 'grpc.messages';
 }
 
-function flatten(prefix: string, v: unknown, out: Attributes, opts: Required<MappingOptions>): void {
-  if (Object.keys(out).length >= MAX_ATTRIBUTES) return;
-  if (!opts.includeContent && contentPath(prefix)) return;
-  if (v === null || v === undefined) return;
+interface FlattenState {
+  out: Attributes;
+  count: number;
+  opts: Required<MappingOptions>;
+}
+
+function flatten(prefix: string, key: string, v: unknown, st: FlattenState): void {
+  if (st.count >= MAX_ATTRIBUTES || v === null || v === undefined) return;
+  if (!st.opts.includeContent && contentPath(prefix, key)) return;
+  const max = st.opts.maxValueChars;
   if (typeof v === 'string') {
-    out[prefix] = v.length > opts.maxValueChars ? v.slice(0, opts.maxValueChars) : v;
+    st.out[prefix] = v.length > max ? v.slice(0, max) : v;
+    st.count++;
   } else if (typeof v === 'number' || typeof v === 'boolean') {
-    out[prefix] = v;
+    st.out[prefix] = v;
+    st.count++;
   } else if (Array.isArray(v)) {
-    if (v.every((x) => typeof x === 'string')) out[prefix] = v as string[];
-    else if (v.every((x) => typeof x === 'number')) out[prefix] = v as number[];
-    else if (v.every((x) => typeof x === 'boolean')) out[prefix] = v as boolean[];
+    if (v.every((x) => typeof x === 'string')) st.out[prefix] = v as string[];
+    else if (v.every((x) => typeof x === 'number')) st.out[prefix] = v as number[];
+    else if (v.every((x) => typeof x === 'boolean')) st.out[prefix] = v as boolean[];
     else {
       // lists of records (DNS answers …) have no attribute form: JSON text
       const json = JSON.stringify(v);
-      out[prefix] = json.length > opts.maxValueChars ? json.slice(0, opts.maxValueChars) : json;
+      st.out[prefix] = json.length > max ? json.slice(0, max) : json;
     }
+    st.count++;
   } else if (typeof v === 'object') {
-    for (const [k, child] of Object.entries(v as Record<string, unknown>)) flatten(prefix ? `${prefix}.${k}` : k, child, out, opts);
+    for (const k in v as Record<string, unknown>) flatten(prefix ? `${prefix}.${k}` : k, k, (v as Record<string, unknown>)[k], st);
   }
 }
 
@@ -107,7 +118,8 @@ export function spanShapeOf(e: Record<string, unknown>, options: MappingOptions 
   const end = nsOf(at(e, 'pano.end_ns')) ?? start;
   const protocol = protocolOf(e);
   const attributes: Attributes = {};
-  for (const [k, v] of Object.entries(e)) if (!SKIP_GROUPS.has(k)) flatten(k, v, attributes, opts);
+  const st: FlattenState = { out: attributes, count: 0, opts };
+  for (const k in e) if (!SKIP_GROUPS.has(k)) flatten(k, k, e[k], st);
   const put = (k: string, v: AttributeValue | undefined) => {
     if (v !== undefined) attributes[k] = v;
   };
