@@ -12,7 +12,7 @@ import { readCapture, type Packet } from '@panopticon/pcap';
 import { bpfUnavailable, toolMissing } from './env.js';
 import { TestNet, NODE_SRC, ROOT, waitFor, exited, collect } from './netns.js';
 
-const skip = bpfUnavailable() ?? toolMissing('ip', 'tcpdump', 'curl', 'setpriv', 'capinfos');
+const skip = bpfUnavailable() ?? toolMissing('ip', 'tcpdump', 'curl', 'setpriv', 'capinfos', 'unshare');
 const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
 
 function run(args: string[], prefix: string[] = []) {
@@ -53,6 +53,16 @@ describe('pano-capture command', { skip }, () => {
     const r = run(['-i', 'lo'], ['setpriv', '--bounding-set', '-all', '--inh-caps', '-all', '--']);
     assert.equal(r.status, 1);
     assert.equal(r.stderr, 'pano-capture: needs CAP_BPF and CAP_NET_ADMIN to load and attach BPF programs (run as root, e.g. sudo pano-capture ...)\n');
+  });
+
+  it('without libbpf.so.1: one line naming the library and the package, exit 1', () => {
+    // A private mount namespace where the library file is empty (/dev/null bound over it).
+    const lib = spawnSync('sh', ['-c', 'readlink -f "$(ldconfig -p | sed -n "s/.*libbpf.so.1 .*=> //p" | head -1)"'], { encoding: 'utf8' }).stdout.trim();
+    assert.ok(lib, 'libbpf.so.1 found by ldconfig');
+    const script = `mount --bind /dev/null ${lib} && exec ${CAPTURE.join(' ')} -i lo -w /dev/null`;
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', script], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^pano-capture: cannot load libbpf\.so\.1 \(install libbpf1, version 1\.0 or later\): [^\n]*\n$/);
   });
 
   it('--doctor reports what works here, and what is missing without privileges', () => {
