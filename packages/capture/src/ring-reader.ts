@@ -37,6 +37,10 @@ interface Libc {
 }
 let libc: Libc | undefined;
 function c(): Libc {
+  // Plain typed-array loads are only as ordered as the CPU makes them:
+  // x86-64 keeps loads in order (TSO), weaker architectures would need the
+  // acquire barriers libbpf uses. Refuse rather than read torn records.
+  if (process.arch !== 'x64') throw new CaptureError(`reading BPF rings in-process needs x86-64 memory ordering; ${process.arch} is not supported yet`);
   if (!libc) {
     const l = koffi.load('libc.so.6');
     const mmap = l.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)');
