@@ -414,6 +414,12 @@ describe('mysql: chunking, joins and limits', () => {
       }
     }
   });
+  it('a connection whose SYN was missed but whose greeting was captured is read from the start', () => {
+    const r = run([...login8, ...queries8.slice(0, 2)], {}, { midstream: true });
+    assert.deepEqual(r.records.map((e) => attrs(e).mysql.command), ['handshake', 'COM_QUERY']);
+    assert.equal(attrs(r.records[0]).mysql.user, 'app');
+    assert.equal(attrs(r.records[1]).db.response.returned_rows, 2);
+  });
   it('joined late, a prepare reply with or without trailing EOF keeps the next command in step', () => {
     for (const withEof of [false, true]) {
       const r = run(

@@ -418,6 +418,11 @@ describe('postgresql: chunking, joins and limits', () => {
       assert.ok(c.records.every((r) => r.kind !== 'unanswered'));
     }
   });
+  it('a connection whose SYN was missed but whose startup was captured is read from the start', () => {
+    const c = run([...login, ...simple], {}, { midstream: true });
+    assert.deepEqual(c.records.map((r) => attrs(r).postgresql.message), ['SSLRequest', 'StartupMessage', 'Query']);
+    assert.equal(attrs(c.records[2]).postgresql.user, 'alice');
+  });
   it('joining mid-connection reports answers to unseen requests as orphan responses', () => {
     const c = run(
       [

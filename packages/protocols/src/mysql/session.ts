@@ -74,6 +74,8 @@ export class MySession implements StreamParser {
   /** A definitions block ended without knowing whether an EOF packet follows (capabilities unknown). */
   private maybeTrailingEof = -1;
   private done = false;
+  /** The client has sent bytes (so a greeting can no longer come first). */
+  private clientSpoke = false;
 
   constructor(private readonly ctx: ParserContext) {
     const o = ctx.options;
@@ -93,6 +95,7 @@ export class MySession implements StreamParser {
 
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
     if (this.done) return;
+    if (dir === 0) this.clientSpoke = true;
     try {
       (dir === 0 ? this.client : this.server).push(chunk, tsNs);
     } catch (err) {
@@ -368,6 +371,12 @@ export class MySession implements StreamParser {
     }
     const c = this.queue[0];
     if (!c) {
+      if (p.seq === 0 && first === 10 && !this.clientSpoke) {
+        // the SYN was missed but the connection is young: this is its greeting
+        this.client.resyncing = false;
+        this.phase = 'greeting';
+        return this.greeting(p);
+      }
       this.ctx.count('mysql.unmatched_response');
       return;
     }

@@ -48,6 +48,7 @@ import {
 import { ANSWER_BYTE, PgFramer, type PgMessage, UNTYPED } from './framer.js';
 import { ValueBudget, renderValue, type Value } from './values.js';
 import { buildAttributes, type Step } from './fields.js';
+import { detectPostgresql } from './detect.js';
 
 /** Named statements / portals remembered per connection; the oldest is forgotten past this. */
 const MAX_NAMED = 1024;
@@ -101,6 +102,7 @@ export class PgSession implements StreamParser {
   /** An error was reported in an extended-protocol batch: the server ignores messages until Sync. */
   private discardUntilSync = false;
   private done = false;
+  private firstBytes = true;
   private readonly limit: number;
   /**
    * Bytes of the Parse/Bind/Describe/Close plumbing (and their answers) since the
@@ -136,6 +138,14 @@ export class PgSession implements StreamParser {
 
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
     if (this.done) return;
+    if (this.firstBytes) {
+      this.firstBytes = false;
+      // SYN missed but the connection is young: it opens with a startup-phase message
+      if (dir === 0 && this.client.mode === 'resync' && isStartupPhase(chunk)) {
+        this.client.mode = 'untyped';
+        this.server.mode = 'typed';
+      }
+    }
     try {
       (dir === 0 ? this.client : this.server).push(chunk, tsNs);
     } catch (err) {
@@ -797,6 +807,11 @@ export class PgSession implements StreamParser {
     this.orphan = null;
     this.ctx.abandon(reason);
   }
+}
+
+function isStartupPhase(chunk: Buffer): boolean {
+  const d = detectPostgresql(chunk);
+  return d !== null && d !== 'more' && d.sender === 'client' && d.confidence === 1;
 }
 
 /** Only these steps are worth an event when they go unanswered; Bind/Describe/Close/Sync are plumbing. */
