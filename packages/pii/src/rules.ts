@@ -29,8 +29,8 @@ export interface AnchoredRule {
   anchors: string[];
   /** Sticky, bounded pattern run at the start position. */
   re: RegExp;
-  /** How far back from the anchor the match starts (email local part); default 0. */
-  back?: { max: number; chars: RegExp };
+  /** How far back from the anchor the match may start, over email local-part characters; default 0. */
+  back?: { max: number };
   /** Capture group holding the value (the rest is context such as `password=`); needs the `d` flag. */
   group?: number;
   /** Require a non-word character (or start) before the match. */
@@ -51,7 +51,7 @@ export const RULES: AnchoredRule[] = [
   {
     type: 'email', anchors: ['@'],
     re: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/y,
-    back: { max: 64, chars: /[A-Za-z0-9._%+-]/ },
+    back: { max: 64 },
     validate: (v) => v[0] !== '.' && v[v.indexOf('@') - 1] !== '.' && !v.includes('..'),
     validator: 'rfc5321-shape', confidence: 0.9, hint: Hint.email,
   },
@@ -59,7 +59,7 @@ export const RULES: AnchoredRule[] = [
     // percent-encoded, as in cookies and query strings that were not decoded
     type: 'email', anchors: ['%40'],
     re: /[A-Za-z0-9._%+-]{1,64}%40[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/y,
-    back: { max: 64, chars: /[A-Za-z0-9._%+-]/ },
+    back: { max: 64 },
     validate: (v) => v[0] !== '.' && !v.includes('..'),
     validator: 'rfc5321-shape', confidence: 0.85, hint: Hint.email,
   },

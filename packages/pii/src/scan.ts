@@ -49,6 +49,11 @@ function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
+/** [A-Za-z0-9._%+-]: an email local part (the only rule that scans backwards). */
+function localPartChar(c: number): boolean {
+  return isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+}
+
 function clamp(x: number): number {
   return x > 0.99 ? 0.99 : x < 0 ? 0 : Math.round(x * 100) / 100;
 }
@@ -64,7 +69,7 @@ function runAnchored(s: string, rule: AnchoredRule, at: number, hints: number, o
   let start = at;
   if (rule.back) {
     const lo = Math.max(0, at - rule.back.max);
-    while (start > lo && rule.back.chars.test(s[start - 1]!)) start--;
+    while (start > lo && localPartChar(s.charCodeAt(start - 1))) start--;
     if (start === at) return at + 1;
     // userinfo of a URL (`scheme://user:pw@host`) is url_password's, not an email
     if (start > 0 && s.charCodeAt(start - 1) === 58) return at + 1;
@@ -143,11 +148,6 @@ function lettered(s: string, a: number, hints: number, out: Hit[]): number {
 /** The field's hints, or (when the field name says nothing) those of the words just before `a`. */
 function withContext(s: string, a: number, hints: number): number {
   return hints & ~Hint.notPii ? hints : hints | hintsBefore(s, a);
-}
-
-function insideHit(hits: Hit[], at: number): boolean {
-  for (let i = 0; i < hits.length; i++) if (at >= hits[i]!.start && at < hits[i]!.end) return true;
-  return false;
 }
 
 function hexish(x: number): boolean {
@@ -248,15 +248,18 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
   return false;
 }
 
-const COLON_CHARS = /[0-9A-Fa-f:.]/;
+/** Hex digit, ':' or '.': the characters of an IPv6 text form. */
+function v6char(c: number): boolean {
+  return hexish(c) || c === 46;
+}
 
 function ipv6At(s: string, at: number, hints: number, out: Hit[]): number {
   let a = at;
   const lo = Math.max(0, at - 39);
-  while (a > lo && COLON_CHARS.test(s[a - 1]!)) a--;
+  while (a > lo && v6char(s.charCodeAt(a - 1))) a--;
   let b = at;
   const hi = Math.min(s.length, at + 45);
-  while (b < hi && COLON_CHARS.test(s[b]!)) b++;
+  while (b < hi && v6char(s.charCodeAt(b))) b++;
   while (b > at && s.charCodeAt(b - 1) === 46) b--;
   if ((a > 0 && isWord(s.charCodeAt(a - 1))) || (b < s.length && isWord(s.charCodeAt(b)))) return b + 1;
   const text = s.slice(a, b);
@@ -300,12 +303,17 @@ export function scanString(s: string, hints = 0): Hit[] {
     for (const rule of RULES_BY_ANCHOR.get(m[0])!) runAnchored(s, rule, a, hints, out);
     ANCHOR_RE.lastIndex = a + m[0].length;
   }
+  // anchored hits by start, walked with a cursor as the digit runs advance
+  const anchored = out.length;
+  if (anchored > 1) out.sort((x, y) => x.start - y.start);
+  let cursor = 0;
   DIGIT_RUN.lastIndex = 0;
   while ((m = DIGIT_RUN.exec(s)) !== null) {
     const a = m.index;
     const b = a + m[0].length;
     // inside a value an anchored rule already found (an email's digits, a token's tail)
-    if (out.length && insideHit(out, a)) continue;
+    while (cursor < anchored && out[cursor]!.end <= a) cursor++;
+    if (cursor < anchored && out[cursor]!.start <= a) continue;
     if (a > 1 && (isAlpha(s.charCodeAt(a - 1)) || (s.charCodeAt(a - 1) === 32 && isUpper(s.charCodeAt(a - 2))))) {
       const end = lettered(s, a, hints, out);
       if (end > 0) {
