@@ -20,14 +20,22 @@ export interface MariaDb {
   stop(): Promise<void>;
 }
 
-export async function startMariaDb(port: number): Promise<MariaDb> {
+/** `tls`: serve TLS with a fresh self-signed certificate. */
+export async function startMariaDb(port: number, opts: { tls?: boolean } = {}): Promise<MariaDb> {
   const dir = mkdtempSync(join(tmpdir(), 'pano-mariadb-'));
   const data = join(dir, 'data');
   const socket = join(dir, 'sock');
+  const tlsArgs: string[] = [];
+  if (opts.tls) {
+    const cert = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    tlsArgs.push(`--ssl-cert=${cert}`, `--ssl-key=${key}`);
+  }
   execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, '--user=root', '--auth-root-authentication-method=socket', '--skip-test-db'], { stdio: 'ignore' });
   const proc: ChildProcess = spawn(
     'mariadbd',
-    ['--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--user=root', `--pid-file=${join(dir, 'pid')}`, '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--max-allowed-packet=64M', `--log-error=${join(dir, 'err.log')}`],
+    ['--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--user=root', `--pid-file=${join(dir, 'pid')}`, '--skip-name-resolve', '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--max-allowed-packet=64M', `--log-error=${join(dir, 'err.log')}`, ...tlsArgs],
     { stdio: 'ignore' },
   );
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
