@@ -208,4 +208,21 @@ test('detection: a request header with a known API key and printable client id',
   assert.equal(detectKafka(Buffer.from([0, 0, 0]), 0), 'more');
   assert.equal(detectKafka(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 0), null);
   assert.equal(detectKafka(sized(Buffer.concat([i16(500), i16(0), i32(1), str('x')])), 0), null);
+  // a TLS ClientHello: 0x16030102 would be a 369 MB request for Fetch v1
+  assert.equal(detectKafka(Buffer.from('160301020001000001fc0303000000000000', 'hex'), 0), null);
+});
+
+test('ListGroups v4 (flexible) and DeleteTopics v3: bodies decoded, errors named', () => {
+  const lgReq = sized(Buffer.concat([reqHeader(16, 4, 1, 'admin'), uvarint(0), uvarint(2), cstr('Stable'), uvarint(0)]));
+  const lgRes = sized(Buffer.concat([
+    i32(1), uvarint(0), i32(0), i16(0), uvarint(2), cstr('billing'), cstr('consumer'), cstr('Stable'), uvarint(0), uvarint(0),
+  ]));
+  const dtReq = sized(Buffer.concat([reqHeader(20, 3, 2, 'admin'), i32(2), str('old-a'), str('old-b'), i32(5000)]));
+  const dtRes = sized(Buffer.concat([i32(2), i32(0), i32(2), str('old-a'), i16(0), str('old-b'), i16(3)]));
+  const [lg, dt] = run([[0, Buffer.concat([lgReq, dtReq])], [1, Buffer.concat([lgRes, dtRes])]]).records as [ExchangeRecord, ExchangeRecord];
+  assert.deepEqual((lg.attributes.kafka as any).request, { states_filter: ['Stable'] });
+  assert.deepEqual((lg.attributes.kafka as any).response, { throttle_time_ms: 0, error_code: 0, groups: [{ group_id: 'billing', protocol_type: 'consumer', group_state: 'Stable' }] });
+  assert.deepEqual((dt.attributes.kafka as any).request, { topic_names: ['old-a', 'old-b'], timeout_ms: 5000 });
+  assert.deepEqual((dt.attributes.kafka as any).error_codes, [3]);
+  assert.deepEqual(dt.attributes.error, { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
 });

@@ -6,6 +6,7 @@
  */
 import { apiName, errorName } from './apis.js';
 import type { KafkaHalf, KafkaRequest } from './parser.js';
+import type { RecordsSummary } from './records.js';
 
 const OPERATION_TYPE: Record<number, string> = {
   0: 'send', // Produce
@@ -50,9 +51,14 @@ export function exchangeAttributes(req: KafkaRequest, res: KafkaHalf | undefined
   if (type) (messaging.operation as Record<string, unknown>).type = type;
   if (req.clientId) messaging.client = { id: req.clientId };
 
-  const where = new Map<string, Set<number>>();
-  collectTopics(req.decoded?.body, where);
-  if (res) collectTopics(res.decoded?.body, where);
+  const reqWalk = walkBody(req.decoded?.body, false);
+  const resWalk = walkBody(res?.decoded?.body, true);
+  const where = reqWalk.topics;
+  for (const [t, parts] of resWalk.topics) {
+    const set = where.get(t) ?? new Set<number>();
+    for (const p of parts) set.add(p);
+    where.set(t, set);
+  }
   if (where.size > 0) kafka.topics = [...where.keys()];
   if (where.size === 1) {
     const [topic, partitions] = [...where][0]!;
@@ -65,7 +71,7 @@ export function exchangeAttributes(req: KafkaRequest, res: KafkaHalf | undefined
 
   if (req.apiKey === 0) produceOffsets(req, res);
   const records = [...req.records, ...(res?.records ?? [])];
-  const declared = recordCount(req.decoded?.body) + recordCount(res?.decoded?.body);
+  const declared = reqWalk.records + resWalk.records;
   if (declared > 0) messaging.batch = { message_count: declared };
   if (records.length > 0) {
     kafka.records = records;
@@ -80,11 +86,10 @@ export function exchangeAttributes(req: KafkaRequest, res: KafkaHalf | undefined
     messaging.kafka = mk;
     if (only.value) messaging.message = { body: only.value };
   }
-  if (hasUndecodedRecords(req.decoded?.body) || hasUndecodedRecords(res?.decoded?.body)) undecodable = true;
+  if (reqWalk.undecoded || resWalk.undecoded) undecodable = true;
 
   const attributes: Record<string, unknown> = { messaging, kafka, network: { protocol: { name: 'kafka' } } };
-  const codes = new Set<number>();
-  collectErrors(res?.decoded?.body, codes);
+  const codes = resWalk.errors;
   if (codes.size > 0) {
     const first = [...codes][0]!;
     kafka.error_code = first;
@@ -95,32 +100,6 @@ export function exchangeAttributes(req: KafkaRequest, res: KafkaHalf | undefined
   return { attributes, truncated, undecodable };
 }
 
-/** Topic names and the partitions named under them, in order of appearance. */
-function collectTopics(node: unknown, out: Map<string, Set<number>>, topic?: string): void {
-  if (Array.isArray(node)) {
-    for (const n of node) collectTopics(n, out, topic);
-    return;
-  }
-  if (!node || typeof node !== 'object') return;
-  const o = node as Record<string, unknown>;
-  // structs with both a name/topic and partitions are topic entries
-  const t = typeof o.topic === 'string' ? o.topic : 'partitions' in o && typeof o.name === 'string' ? o.name : undefined;
-  if (t !== undefined) {
-    if (!out.has(t)) out.set(t, new Set());
-    const parts = o.partitions ?? o.partition_indexes;
-    if (Array.isArray(parts)) {
-      for (const p of parts) {
-        const id = typeof p === 'number' ? p : ((p as Record<string, unknown>).index ?? (p as Record<string, unknown>).partition ?? (p as Record<string, unknown>).partition_index);
-        if (typeof id === 'number') out.get(t)!.add(id);
-      }
-    }
-    return;
-  }
-  for (const [k, v] of Object.entries(o)) {
-    if (k === 'records' || k === 'brokers') continue;
-    if (typeof v === 'object') collectTopics(v, out, topic);
-  }
-}
 
 function groupOf(body: Record<string, unknown> | undefined): string | undefined {
   if (!body) return undefined;
@@ -130,39 +109,8 @@ function groupOf(body: Record<string, unknown> | undefined): string | undefined 
   return undefined;
 }
 
-function recordCount(node: unknown): number {
-  if (Array.isArray(node)) return node.reduce((n: number, x) => n + recordCount(x), 0);
-  if (!node || typeof node !== 'object') return 0;
-  const o = node as Record<string, unknown>;
-  let n = 0;
-  for (const [k, v] of Object.entries(o)) {
-    if (k === 'records' && v && typeof v === 'object' && 'batches' in v) n += (v as unknown as { count: number }).count;
-    else if (typeof v === 'object') n += recordCount(v);
-  }
-  return n;
-}
 
-function hasUndecodedRecords(node: unknown): boolean {
-  if (Array.isArray(node)) return node.some(hasUndecodedRecords);
-  if (!node || typeof node !== 'object') return false;
-  for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
-    if (k === 'records' && v && typeof v === 'object' && 'undecoded' in v) return true;
-    if (typeof v === 'object' && hasUndecodedRecords(v)) return true;
-  }
-  return false;
-}
 
-function collectErrors(node: unknown, out: Set<number>): void {
-  if (Array.isArray(node)) {
-    for (const n of node) collectErrors(n, out);
-    return;
-  }
-  if (!node || typeof node !== 'object') return;
-  for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
-    if (k === 'error_code' && typeof v === 'number' && v !== 0) out.add(v);
-    else if (typeof v === 'object') collectErrors(v, out);
-  }
-}
 
 /**
  * Records in a Produce request carry offsets relative to their batch; the
@@ -184,4 +132,53 @@ function produceOffsets(req: KafkaRequest, res: KafkaHalf | undefined): void {
     if (b !== undefined && typeof r.offset === 'number') r.offset = b + r.offset;
     else delete (r as { offset?: unknown }).offset;
   }
+}
+
+interface BodyWalk {
+  /** topic names and the partitions named under them, in order of appearance */
+  topics: Map<string, Set<number>>;
+  /** records declared by the record batches */
+  records: number;
+  /** some record data could not be decompressed */
+  undecoded: boolean;
+  /** distinct non-zero error codes (responses) */
+  errors: Set<number>;
+}
+
+/** One pass over a decoded body for what the semconv fields summarise. */
+function walkBody(body: unknown, errors: boolean): BodyWalk {
+  const acc: BodyWalk = { topics: new Map(), records: 0, undecoded: false, errors: new Set() };
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const n of node) if (n !== null && typeof n === 'object') visit(n);
+      return;
+    }
+    const o = node as Record<string, unknown>;
+    // a struct with a topic name and partitions is a topic entry
+    const topic = typeof o.topic === 'string' ? o.topic : 'partitions' in o && typeof o.name === 'string' ? o.name : undefined;
+    if (topic !== undefined) {
+      const set = acc.topics.get(topic) ?? new Set<number>();
+      acc.topics.set(topic, set);
+      const parts = o.partitions ?? o.partition_indexes;
+      if (Array.isArray(parts)) {
+        for (const p of parts) {
+          const id = typeof p === 'number' ? p : ((p as Record<string, unknown>).index ?? (p as Record<string, unknown>).partition ?? (p as Record<string, unknown>).partition_index);
+          if (typeof id === 'number') set.add(id);
+        }
+      }
+    }
+    for (const k in o) {
+      const v = o[k];
+      if (k === 'error_code') {
+        if (errors && typeof v === 'number' && v !== 0) acc.errors.add(v);
+      } else if (k === 'records' && v !== null && typeof v === 'object' && 'batches' in v) {
+        acc.records += (v as unknown as RecordsSummary).count;
+        if ((v as unknown as RecordsSummary).undecoded) acc.undecoded = true;
+      } else if (k !== 'brokers' && v !== null && typeof v === 'object') {
+        visit(v);
+      }
+    }
+  };
+  if (body) visit(body);
+  return acc;
 }

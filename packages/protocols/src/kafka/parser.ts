@@ -193,13 +193,20 @@ export class KafkaParser implements StreamParser {
   }
 }
 
+/**
+ * Requests larger than this are not believed when detecting or resynchronising
+ * (brokers refuse requests over socket.request.max.bytes, 100 MiB by default);
+ * it also keeps TLS records (0x16 0x03 ...) from reading as a size.
+ */
+const MAX_PLAUSIBLE_REQUEST = 100 * 1024 * 1024;
+
 /** A request header at off: sane size, a known API key, a plausible version and client id. */
 export function plausibleRequest(buf: Buffer, off: number): 'yes' | 'no' | 'more' {
   if (buf.length - off < 14) return 'more';
   const size = buf.readInt32BE(off);
   const apiKey = buf.readInt16BE(off + 4);
   const version = buf.readInt16BE(off + 6);
-  if (size < 10 || size > MAX_FRAME || !API_KEYS.has(apiKey) || version < 0 || version > MAX_PLAUSIBLE_VERSION) return 'no';
+  if (size < 10 || size > MAX_PLAUSIBLE_REQUEST || !API_KEYS.has(apiKey) || version < 0 || version > MAX_PLAUSIBLE_VERSION) return 'no';
   if (!requestHasClientId(apiKey, version)) return 'yes';
   const idLen = buf.readInt16BE(off + 12);
   if (idLen < -1 || idLen > size - 10) return 'no';

@@ -178,6 +178,56 @@ export const SCHEMAS: ReadonlyMap<number, Schema> = new Map<number, Schema>([
       ['assignment', 'bytes'],
     ],
   }],
+  [15, {
+    maxVersion: 5,
+    request: [['groups', 'string[]'], ['include_authorized_operations', 'bool', 3]],
+    response: [
+      ['throttle_time_ms', 'int32', 1],
+      ['groups', [
+        ['error_code', 'int16'], ['group_id', 'string'], ['group_state', 'string'], ['protocol_type', 'string'], ['protocol_data', 'string'],
+        ['members', [
+          ['member_id', 'string'], ['group_instance_id', 'string', 4], ['client_id', 'string'], ['client_host', 'string'],
+          ['member_metadata', 'bytes'], ['member_assignment', 'bytes'],
+        ]],
+        ['authorized_operations', 'int32', 3],
+      ]],
+    ],
+  }],
+  [16, {
+    maxVersion: 5,
+    request: [['states_filter', 'string[]', 4], ['types_filter', 'string[]', 5]],
+    response: [
+      ['throttle_time_ms', 'int32', 1], ['error_code', 'int16'],
+      ['groups', [['group_id', 'string'], ['protocol_type', 'string'], ['group_state', 'string', 4], ['group_type', 'string', 5]]],
+    ],
+  }],
+  [19, {
+    maxVersion: 7,
+    request: [
+      ['topics', [
+        ['name', 'string'], ['num_partitions', 'int32'], ['replication_factor', 'int16'],
+        ['assignments', [['partition_index', 'int32'], ['broker_ids', 'int32[]']]],
+        ['configs', [['name', 'string'], ['value', 'string']]],
+      ]],
+      ['timeout_ms', 'int32'], ['validate_only', 'bool', 1],
+    ],
+    response: [
+      ['throttle_time_ms', 'int32', 2],
+      ['topics', [
+        ['name', 'string'], ['topic_id', 'uuid', 7], ['error_code', 'int16'], ['error_message', 'string', 1],
+        ['num_partitions', 'int32', 5], ['replication_factor', 'int16', 5],
+        ['configs', [['name', 'string'], ['value', 'string'], ['read_only', 'bool'], ['config_source', 'int8'], ['is_sensitive', 'bool']], 5],
+      ]],
+    ],
+  }],
+  [20, {
+    maxVersion: 6,
+    request: [['topics', [['name', 'string'], ['topic_id', 'uuid']], 6], ['topic_names', 'string[]', 0, 5], ['timeout_ms', 'int32']],
+    response: [
+      ['throttle_time_ms', 'int32', 1],
+      ['responses', [['name', 'string'], ['topic_id', 'uuid', 6], ['error_code', 'int16'], ['error_message', 'string', 5]]],
+    ],
+  }],
   [22, {
     maxVersion: 5,
     request: [['transactional_id', 'string'], ['transaction_timeout_ms', 'int32'], ['producer_id', 'int64', 3], ['producer_epoch', 'int16', 3]],
