@@ -41,6 +41,21 @@ describe('postgresql: live server, pg driver and psql', () => {
       results.missing = await client.query('SELECT * FROM no_such_table').catch((e) => e);
       results.badParam = await client.query('SELECT $1::int AS n', ['not-a-number']).catch((e) => e);
       await client.end();
+      // a long query cancelled through a CancelRequest on a connection of its own
+      const cfg = { host: '127.0.0.1', port, user: 'postgres', password: server.password, database: 'postgres', application_name: 'pano-cancel' };
+      const victim = new pg.Client(cfg);
+      await victim.connect();
+      results.victimPid = victim.processID;
+      const sleeper = new pg.Query('SELECT pg_sleep(30)');
+      const cancelled = new Promise((resolve) => {
+        sleeper.on('error', resolve);
+        sleeper.on('end', () => resolve(null));
+      });
+      victim.query(sleeper);
+      while ((victim as any).activeQuery !== sleeper) await new Promise((r) => setTimeout(r, 20));
+      new pg.Client(cfg).cancel(victim, sleeper);
+      results.cancelled = await cancelled;
+      await victim.end();
       const psql = (args: string[], input?: string) => {
         const r = spawnSync('psql', ['-X', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', ...args], {
           input,
@@ -128,6 +143,19 @@ describe('postgresql: live server, pg driver and psql', () => {
     assert.equal(bad.db.query.text, 'SELECT $1::int AS n');
     assert.deepEqual(bad.db.query.parameter, { '0': 'not-a-number' });
     assert.equal(bad.db.response.status_code, results.badParam.code);
+  });
+
+  it('CancelRequest: a one-way message naming the backend; the cancelled query fails with 57014', () => {
+    const cancel = pgEvents().filter((e) => e.postgresql.message === 'CancelRequest');
+    assert.equal(cancel.length, 1);
+    assert.equal(cancel[0].pano.kind, 'message');
+    assert.deepEqual(cancel[0].postgresql.cancel, { backend_pid: results.victimPid });
+    const sleeper = pgEvents().find((e) => e.db.query?.text === 'SELECT pg_sleep(30)');
+    assert.equal(sleeper.postgresql.application_name, 'pano-cancel');
+    assert.equal(sleeper.db.response.status_code, results.cancelled.code);
+    assert.equal(sleeper.db.response.status_code, '57014');
+    const startup = pgEvents().find((e) => e.postgresql.message === 'StartupMessage' && e.postgresql.application_name === 'pano-cancel');
+    assert.equal(startup.postgresql.backend_pid, results.victimPid);
   });
 
   it('psql: SSL refused, COPY FROM STDIN keeps the data sent, COPY TO STDOUT the data received', () => {
