@@ -22,6 +22,7 @@ import { PcapngWriter, LinkType } from '@panopticon/pcap';
 import { tcpFrame, F } from '../../test/helpers/synth.js';
 
 const PAIRS = Number(process.argv[2] ?? 50_000);
+const GENERATE_ONLY = process.argv.includes("--generate-only");
 const CONNS = 400;
 const ROUNDS = 3;
 const root = resolve(import.meta.dirname, '../..');
@@ -131,6 +132,7 @@ function timed(cmd: string, args: string[]): Run {
 const gen = generate();
 const mb = gen.bytes / 1e6;
 console.log(`capture: ${file}: ${PAIRS} exchanges, ${CONNS} connections, ${gen.packets} packets, ${mb.toFixed(1)} MB`);
+if (GENERATE_ONLY) process.exit(0);
 
 const pano = timed(process.execPath, [join(root, 'bin/pano-parse'), file]);
 if (pano.lines !== PAIRS) throw new Error(`pano-parse emitted ${pano.lines} events, expected ${PAIRS}`);

@@ -165,14 +165,15 @@ test('bare ACKs for unknown connections open nothing; RST closes', () => {
   assert.equal(rec.conns.length, 1);
 });
 
-test('connection bound: the least recently active is evicted and counted', () => {
+test('connection bound: the least recently active (to a second) is evicted and counted', () => {
   const { sink, rec } = recorder();
   const ft = new FlowTable(sink, { maxConnections: 2 });
+  const s = 1_000_000_000n;
   const mk = (port: number, ts: bigint): L4Packet => ({ ...seg('c', 1, A, 'x'), srcPort: port, tsNs: ts });
-  ft.packet(mk(1001, 1n));
-  ft.packet(mk(1002, 2n));
-  ft.packet(mk(1001, 3n)); // 1001 active again
-  ft.packet(mk(1003, 4n)); // evicts 1002
+  ft.packet(mk(1001, 1n * s));
+  ft.packet(mk(1002, 2n * s));
+  ft.packet(mk(1001, 3n * s)); // 1001 active again
+  ft.packet(mk(1003, 4n * s)); // evicts 1002
   assert.equal(ft.counters.evicted, 1);
   assert.ok(rec.log.includes('close 2 evicted'));
   assert.equal(ft.size, 2);

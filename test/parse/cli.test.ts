@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { corpusAvailable, corpusDir, repoRoot } from '../helpers/corpus.js';
 import { Conversation } from '../helpers/synth.js';
+import { PcapngWriter, LinkType, PANO_PEN, encodeLossRecord } from '@panopticon/pcap';
 
 const bin = resolve(repoRoot, 'bin/pano-parse');
 const skip = corpusAvailable() ? false : 'corpus not found at ../shared/corpus';
@@ -130,4 +131,17 @@ test('--help lists options and examples; --version prints the version', () => {
   assert.match(h.stdout, /--max-body/);
   assert.match(h.stdout, /Examples:/);
   assert.match(run(['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+test('pano-capture loss records are reported on stderr and counted, never silent', () => {
+  const w = new PcapngWriter();
+  const idb = w.interfaceDescription({ linkType: LinkType.ETHERNET, snapLen: 65535, name: 'lo' });
+  const loss = encodeLossRecord({ interfaceId: idb.id, startNs: 1_700_000_000_000_000_000n, endNs: 1_700_000_001_000_000_000n, lost: 7n, totalLost: 9n });
+  const f = join(tmp, 'loss.pcapng');
+  writeFileSync(f, Buffer.concat([w.sectionHeader({ application: 'test' }), idb.block, w.custom({ pen: PANO_PEN, data: loss, copyable: true })]));
+  const r = run(['--stats', f]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^pano-parse: .*loss\.pcapng: the kernel lost 7 packet\(s\) on lo \(9 since capture start\)$/m);
+  assert.match(r.stderr, /^capture\.loss_records 1$/m);
+  assert.match(r.stderr, /^capture\.lost_packets 7$/m);
 });

@@ -11,7 +11,7 @@ import { CaptureError, LoadedProgram, type BufferKind } from './program.js';
 import { InterfaceHooks, removeStale, type Direction, type StaleCleanup } from './hooks.js';
 import { MonotonicToWall } from './clock.js';
 import { RECORD, Stat } from './layout.js';
-import { encodeLossRecord, PANO_PEN } from './frames.js';
+import { encodeLossRecord, PANO_PEN } from '@panopticon/pcap';
 import { EpbEncoder, splitOffset } from './epb.js';
 import type { Filters } from './filters.js';
 import type { NetInterface } from './interfaces.js';

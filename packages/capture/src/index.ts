@@ -9,7 +9,7 @@ export { InterfaceHooks, removeStale, PRIORITY } from './hooks.js';
 export { listFilters, hasClsact, PARENT_INGRESS, PARENT_EGRESS, type TcFilter } from './netlink.js';
 export { MonotonicToWall } from './clock.js';
 export { BlockSink } from './sink.js';
-export { PANO_PEN, RecordType, encodeLossRecord, decodeLossRecord, LOSS_RECORD_SIZE, type LossRecord } from './frames.js';
+export { PANO_PEN, RecordType, encodeLossRecord, decodeLossRecord, LOSS_RECORD_SIZE, type LossRecord } from '@panopticon/pcap';
 export * from './layout.js';
 export { openRecords, type RecordSource, type OnRecord } from './records.js';
 export { missingCapabilities, effectiveCapabilities } from './privileges.js';

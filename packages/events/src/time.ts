@@ -1,13 +1,20 @@
 /** Exact nanosecond timestamps: bigint inside, decimal strings in JSON. */
 
-const NS_PER_MS = 1_000_000n;
+const NS_PER_S = 1_000_000_000n;
+
+// Events come in time order, many per second: the seconds part is cached.
+let cachedSecond = -1n;
+let cachedPrefix = '';
 
 /** ISO-8601 UTC with all nine fractional digits: 2023-11-14T22:13:20.123456789Z. */
 export function isoFromNs(ns: bigint): string {
-  const ms = ns / NS_PER_MS;
-  const frac = ns % 1_000_000_000n;
-  const base = new Date(Number(ms)).toISOString(); // ...T22:13:20.123Z
-  return `${base.slice(0, 19)}.${frac.toString().padStart(9, '0')}Z`;
+  const second = ns / NS_PER_S;
+  const frac = ns - second * NS_PER_S;
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19); // 2023-11-14T22:13:20
+  }
+  return `${cachedPrefix}.${frac.toString().padStart(9, '0')}Z`;
 }
 
 /** Duration in ns as a JSON-safe number (exact below 2^53 ns ≈ 104 days). */

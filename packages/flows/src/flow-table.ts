@@ -22,6 +22,8 @@ import {
 interface Tracked {
   key: string;
   conn: Connection;
+  /** Packet time of the last move to the back of the table. */
+  touchedNs: bigint;
   /** Indexed by Dir. Absent for UDP. */
   halves?: [HalfStream, HalfStream];
   /** Both halves have ended, or a RST was seen. */
@@ -36,6 +38,7 @@ export interface FlowTableOptions extends FlowOptions {
 /** How long a closed connection's 4-tuple is remembered so late retransmissions don't open a phantom. */
 const CLOSED_MEMORY_NS = 60n * 1_000_000_000n;
 const CLOSED_MEMORY_MAX = 16384;
+const TOUCH_EVERY_NS = 1_000_000_000n;
 /** Idle sweeps run at most once per this much packet time. */
 const SWEEP_EVERY_NS = 1_000_000_000n;
 
@@ -134,7 +137,7 @@ export class FlowTable {
       this.closed.delete(key);
       t = this.open(key, p, syn ? (ack ? 'server' : 'client') : undefined);
     } else {
-      this.touch(t);
+      this.touch(t, p.tsNs);
     }
     const conn = t.conn;
     conn.lastNs = p.tsNs;
@@ -156,7 +159,7 @@ export class FlowTable {
     const key = flowKey(p);
     let t = this.table.get(key);
     if (!t) t = this.open(key, p, undefined);
-    else this.touch(t);
+    else this.touch(t, p.tsNs);
     const conn = t.conn;
     conn.lastNs = p.tsNs;
     const dir = this.dirOf(conn, p);
@@ -195,7 +198,7 @@ export class FlowTable {
       bytes: [0, 0],
       midstream: isTcp && !synSender,
     };
-    const t: Tracked = { key, conn, done: false };
+    const t: Tracked = { key, conn, done: false, touchedNs: p.tsNs };
     if (isTcp) {
       this.counters.connections++;
       t.halves = [this.half(t), this.half(t)];
@@ -241,7 +244,15 @@ export class FlowTable {
     this.sink.close(t.conn, reason, tsNs);
   }
 
-  private touch(t: Tracked): void {
+  /**
+   * Move to the back of the recency order. Done at most once per second of
+   * packet time per connection: the order is then exact to a second, which
+   * is all idle expiry and eviction need, and most packets skip two map
+   * operations.
+   */
+  private touch(t: Tracked, nowNs: bigint): void {
+    if (nowNs - t.touchedNs < TOUCH_EVERY_NS) return;
+    t.touchedNs = nowNs;
     this.table.delete(t.key);
     this.table.set(t.key, t);
   }

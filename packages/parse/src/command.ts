@@ -72,6 +72,7 @@ export async function main(argv = process.argv): Promise<void> {
     const stop = new StopSignal();
     const totals: Array<ReturnType<ParsePipeline['stats']>> = [];
     let warnings = 0;
+    let losses = 0;
     for (const file of files) {
       if (stop.stopped || out.closed) break;
       const name = file === '-' ? 'stdin' : file;
@@ -85,6 +86,13 @@ export async function main(argv = process.argv): Promise<void> {
         },
         source: { type: 'pcap', name: file === '-' ? '-' : basename(file) },
         onEvent: (ev) => out.line(JSON.stringify(ev)),
+        onLoss: (loss, ifName) => {
+          // Loss is never silent: exchanges around it may be missing or flagged `gap`.
+          losses++;
+          if (losses <= 10) {
+            process.stderr.write(`pano-parse: ${name}: the kernel lost ${loss.lost} packet(s) on ${ifName ?? `interface ${loss.interfaceId}`} (${loss.totalLost} since capture start)\n`);
+          }
+        },
         onWarning: (w) => {
           warnings++;
           const what = w.message.replace(/ at offset \d+/, '');
@@ -104,6 +112,7 @@ export async function main(argv = process.argv): Promise<void> {
     }
     await out.end();
     if (warnings > 10) process.stderr.write(`pano-parse: ${warnings} damaged regions skipped in all\n`);
+    if (losses > 10) process.stderr.write(`pano-parse: ${losses} loss records in all\n`);
     if (o.stats) process.stderr.write(formatStats(mergeStats(totals)));
     return 0;
   });

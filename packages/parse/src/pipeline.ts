@@ -7,7 +7,7 @@
  * arrive (file, pipe, live capture) and can wait for its output to drain
  * between chunks.
  */
-import { CaptureReader, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
+import { CaptureReader, PANO_PEN, decodeLossRecord, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
 import { Decoder, type DecoderOptions } from '@panopticon/decode';
 import { FlowTable, type FlowTableOptions } from '@panopticon/flows';
 import type { EventSource, PanoEvent } from '@panopticon/events';
@@ -25,6 +25,8 @@ export interface PipelineOptions {
   onWarning?(w: ReaderWarning): void;
   /** Blocks that are not packets (pcapng Custom Blocks), for stages that understand them. */
   onCustom?(b: CustomBlock): void;
+  /** A pano-capture loss record (pano-frames(5)): the kernel dropped packets on an interface. */
+  onLoss?(loss: LossRecord, interfaceName: string | undefined): void;
 }
 
 /** Names of every protocol module, for `--protocols` validation and help. */
@@ -49,7 +51,11 @@ export class ParsePipeline {
   /** Kernel/OS drops reported by Interface Statistics Blocks, per interface key (latest value). */
   readonly drops = new Map<number, bigint>();
   events = 0;
+  /** Loss records seen and the packets they say were lost. */
+  lossRecords = 0;
+  lostPackets = 0n;
   private lastExpireNs = 0n;
+  private section = -1;
 
   constructor(private readonly opts: PipelineOptions) {
     const modules = selectModules(opts.protocols);
@@ -78,13 +84,24 @@ export class ParsePipeline {
         }
       },
       onInterface: (i) => {
+        this.section = i.section;
         this.interfaces.set((i.section << 16) | i.id, i);
       },
       onStatistics: (s: InterfaceStatistics) => {
         const d = (s.ifDrop ?? 0n) + (s.osDrop ?? 0n);
         this.drops.set(s.interfaceKey, d);
       },
-      onCustom: (b) => opts.onCustom?.(b),
+      onCustom: (b) => {
+        if (b.pen === PANO_PEN) {
+          const loss = decodeLossRecord(b.data);
+          if (loss) {
+            this.lossRecords++;
+            this.lostPackets += loss.lost;
+            opts.onLoss?.(loss, this.interfaces.get((Math.max(this.section, 0) << 16) | loss.interfaceId)?.name);
+          }
+        }
+        opts.onCustom?.(b);
+      },
       onWarning: (w) => opts.onWarning?.(w),
     });
   }
@@ -109,7 +126,12 @@ export class ParsePipeline {
   stats(): Record<string, Record<string, number | bigint>> {
     const drops = [...this.drops.values()].reduce((a, b) => a + b, 0n);
     return {
-      capture: { ...(this.reader.stats as unknown as Record<string, number>), kernel_drops: drops },
+      capture: {
+        ...(this.reader.stats as unknown as Record<string, number>),
+        kernel_drops: drops,
+        loss_records: this.lossRecords,
+        lost_packets: this.lostPackets,
+      },
       decode: { ...this.decoder.counters },
       flows: { ...this.flows.counters },
       protocols: this.dispatcher.stats(),

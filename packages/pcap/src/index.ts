@@ -11,3 +11,4 @@ export {
   type CustomBlockOptions,
   type PcapWriterOptions,
 } from './writer.js';
+export { PANO_PEN, RecordType, encodeLossRecord, decodeLossRecord, LOSS_RECORD_SIZE, type LossRecord } from './pano-frames.js';

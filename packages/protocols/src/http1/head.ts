@@ -51,36 +51,62 @@ export const KNOWN_METHODS = new Set([
   'NOTIFY', 'SUBSCRIBE', 'UNSUBSCRIBE', 'M-SEARCH', 'PURGE', 'LINK', 'UNLINK', 'CCM_POST',
 ]);
 
-function splitLines(text: string): string[] {
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i];
-    if (l.length && l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
-  }
-  return lines;
-}
+/** RFC 9110 tchar, as a byte table. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
 
-function parseFields(lines: string[], from: number): Headers | null {
+/**
+ * Header fields in buf[from, end): one pass over the bytes, one string per
+ * name and per value (no intermediate line strings). Null when a line is not
+ * a field (no colon, or a name that is not a token).
+ */
+function parseFields(buf: Buffer, from: number, end: number): Headers | null {
   const headers: Headers = Object.create(null);
   let last: string[] | null = null;
-  for (let i = from; i < lines.length; i++) {
-    const line = lines[i];
-    if (line === '') continue;
-    const c0 = line.charCodeAt(0);
-    if ((c0 === 32 || c0 === 9) && last) {
-      // obs-fold: a continuation of the previous field value
-      last[last.length - 1] += ' ' + line.trim();
-      continue;
+  let i = from;
+  while (i < end) {
+    let lf = buf.indexOf(LF, i);
+    if (lf === -1 || lf >= end) lf = end;
+    let lineEnd = lf;
+    if (lineEnd > i && buf[lineEnd - 1] === CR) lineEnd--;
+    if (lineEnd > i) {
+      const c0 = buf[i];
+      if ((c0 === 32 || c0 === 9) && last) {
+        // obs-fold: a continuation of the previous field value
+        last[last.length - 1] += ' ' + buf.toString('latin1', i, lineEnd).trim();
+      } else {
+        let colon = i;
+        let upper = false;
+        for (; colon < lineEnd; colon++) {
+          const c = buf[colon];
+          if (c === 0x3a) break;
+          if (TCHAR[c] === 0) return null;
+          if (c >= 0x41 && c <= 0x5a) upper = true;
+        }
+        if (colon === i || colon === lineEnd) return null;
+        const raw = buf.toString('latin1', i, colon);
+        const name = upper ? raw.toLowerCase() : raw;
+        let vs = colon + 1;
+        let ve = lineEnd;
+        while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++;
+        while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
+        const value = buf.toString('latin1', vs, ve);
+        last = headers[name];
+        if (last === undefined) headers[name] = last = [value];
+        else last.push(value);
+      }
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) return null;
-    const name = line.slice(0, colon).toLowerCase();
-    if (!TOKEN.test(name)) return null;
-    const value = line.slice(colon + 1).trim();
-    last = headers[name] ??= [];
-    last.push(value);
+    i = lf + 1;
   }
   return headers;
+}
+
+/** The start line of a head: [text, offset where the fields begin]. */
+function startLine(buf: Buffer, start: number, end: number): [string, number] {
+  let lf = buf.indexOf(LF, start);
+  if (lf === -1 || lf >= end) lf = end;
+  const e = lf > start && buf[lf - 1] === CR ? lf - 1 : lf;
+  return [buf.toString('latin1', start, e), lf + 1];
 }
 
 /**
@@ -89,8 +115,7 @@ function parseFields(lines: string[], from: number): Headers | null {
  * is a token, since servers answer such lines and the exchange matters.
  */
 export function parseRequestHead(buf: Buffer, start: number, end: number): RequestHead | null {
-  const lines = splitLines(buf.toString('latin1', start, end));
-  const first = lines[0];
+  const [first, fieldsFrom] = startLine(buf, start, end);
   const a = first.indexOf(' ');
   const method = a === -1 ? first : first.slice(0, a);
   if (!TOKEN.test(method)) return null;
@@ -109,17 +134,16 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   } else if (!KNOWN_METHODS.has(method)) {
     return null;
   }
-  const headers = parseFields(lines, 1);
+  const headers = parseFields(buf, fieldsFrom, end);
   if (!headers) return null;
   return { method, target, version, headers };
 }
 
 export function parseResponseHead(buf: Buffer, start: number, end: number): ResponseHead | null {
-  const lines = splitLines(buf.toString('latin1', start, end));
-  const first = lines[0];
+  const [first, fieldsFrom] = startLine(buf, start, end);
   const m = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/.exec(first);
   if (!m) return null;
-  const headers = parseFields(lines, 1);
+  const headers = parseFields(buf, fieldsFrom, end);
   if (!headers) return null;
   return { version: m[1].slice(5), status: Number(m[2]), reason: m[3] ?? '', headers };
 }

@@ -3,6 +3,9 @@
  * PEN 32473, the IANA Private Enterprise Number reserved for documentation
  * (RFC 5612) — see docs/adr/0303-custom-block-pen.md.
  *
+ * Shared by the writer (pano-capture) and the readers (pano-parse), so it
+ * lives with the format rather than with either of them.
+ *
  * Custom data layout (byte order of the section, little-endian as written):
  *   u16 record type, u16 record version, then the record.
  */
