@@ -205,6 +205,7 @@ test('amqplib traffic against RabbitMQ parses into what the client did', { skip:
     delivered.map((d) => [d.tag, d.body.length]),
   );
   assert.equal(deliveries[0]!.messaging.message!.body.content, JSON.stringify(payload));
+  assert.ok(deliveries.every((e) => (e.amqp as { queue?: string }).queue === 'pano.q'), 'deliveries name their queue');
   assert.deepEqual(deliveries[0]!.amqp.properties!.headers, headers);
   const acks = amqp.filter((e) => e.amqp.method === 'basic.ack');
   assert.deepEqual(acks.map((e) => e.messaging.rabbitmq!.message!.delivery_tag), delivered.map((d) => d.tag));

@@ -115,6 +115,7 @@ export function exchangeAttributes(req: AmqpMethod, res: AmqpMethod | undefined,
 export function messageAttributes(m: AmqpMethod, maxBody: number, version: string | undefined): Fields {
   const flags: string[] = [];
   const amqp: Record<string, unknown> = { channel: m.channel, ...methodGroup(m) };
+  if (m.queue !== undefined) amqp.queue = m.queue;
   const msg = messaging(m);
   const attributes: Record<string, unknown> = { messaging: msg, amqp, network: network(version) };
   addContent(m, msg, amqp, maxBody, flags);

@@ -14,6 +14,9 @@ import { FRAME_HEADER, FRAME_HEARTBEAT, FRAME_HEARTBEAT_08, FRAME_METHOD, method
 import { exchangeAttributes, messageAttributes } from './fields.js';
 import { AmqpFrameReader } from './frames.js';
 
+/** Consumers remembered per connection (tag → queue); the oldest is forgotten past this. */
+const MAX_CONSUMERS = 1024;
+
 /** Frame overhead: 7-byte header + frame end. */
 const FRAME_OVERHEAD = 8;
 
@@ -26,6 +29,8 @@ export interface AmqpMethod {
   endNs: bigint;
   bytes: number;
   content?: AmqpContent;
+  /** deliveries: the queue the consumer (by its tag) was consuming from */
+  queue?: string;
 }
 
 export interface AmqpContent {
@@ -51,6 +56,8 @@ export class AmqpParser implements StreamParser {
   /** content being assembled, per direction and channel */
   private readonly contents: [Map<number, ContentInProgress>, Map<number, ContentInProgress>] = [new Map(), new Map()];
   private version: string | undefined;
+  /** consumer tag → queue, learned from basic.consume / consume-ok (bounded) */
+  private readonly consumers = new Map<string, string>();
 
   constructor(private readonly ctx: ParserContext) {
     this.readers = [new AmqpFrameReader(this.sink(0)), new AmqpFrameReader(this.sink(1))];
@@ -160,6 +167,8 @@ export class AmqpParser implements StreamParser {
     }
     if (spec.name === 'connection.close' || spec.name === 'channel.close') this.answerWithClose(m);
     const request = this.takeRequestFor(m);
+    if (spec.name === 'basic.deliver') m.queue = this.consumers.get(args.consumer_tag as string);
+    if (request?.spec.name === 'basic.consume') this.learnConsumer(request, m);
     if (spec.content) {
       m.content = { body: new BodyCapture(this.ctx.options.maxBody), received: 0 };
       this.contents[dir].set(channel, { method: m, request });
@@ -202,6 +211,13 @@ export class AmqpParser implements StreamParser {
     c.method.endNs = tsNs > c.method.endNs ? tsNs : c.method.endNs;
     if (c.request) this.emitExchange('exchange', c.request, c.method, flags);
     else this.emitMessage(c.method, flags);
+  }
+
+  private learnConsumer(consume: AmqpMethod, ok: AmqpMethod): void {
+    const tag = (ok.args.consumer_tag as string) || (consume.args.consumer_tag as string);
+    if (!tag) return;
+    if (this.consumers.size >= MAX_CONSUMERS) this.consumers.delete(this.consumers.keys().next().value as string);
+    this.consumers.set(tag, consume.args.queue as string);
   }
 
   /** The oldest request on this channel, from the other side, that `m` answers. */
