@@ -76,10 +76,6 @@ export class MyFramer {
     this.resyncing = true;
   }
 
-  get buffered(): number {
-    return this.kept + this.headerHave + (this.scan?.length ?? 0);
-  }
-
   push(chunk: Buffer, tsNs: bigint): void {
     if (this.resyncing) {
       const data = this.scan ? Buffer.concat([this.scan, chunk]) : chunk;

@@ -71,11 +71,6 @@ export class PgFramer {
     this.mode = 'resync';
   }
 
-  /** Bytes kept waiting for the rest of a message. */
-  get buffered(): number {
-    return this.leftover?.length ?? 0;
-  }
-
   push(chunk: Buffer, tsNs: bigint): void {
     if (this.skipping > 0) {
       const n = Math.min(this.skipping, chunk.length);
