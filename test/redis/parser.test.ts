@@ -264,3 +264,21 @@ test('detection: command arrays and inline commands are the client, reply header
   assert.deepEqual(detectRedis(Buffer.from('+PONG\r\n'), 1), { sender: 'server', confidence: 0.3 });
   assert.equal(detectRedis(Buffer.from('\x16\x03\x01\x02\x00'), 0), null);
 });
+
+test('a pipeline deeper than maxPending: the oldest are emitted unanswered and their replies skipped, the rest stay paired', () => {
+  const ctx = fakeContext({ maxPending: 4 });
+  const p = new RedisParser(ctx);
+  const n = 10;
+  p.data(0, Buffer.from(Array.from({ length: n }, (_, i) => cmd('GET', `k${i}`)).join('')), 1n);
+  p.data(1, Buffer.from(Array.from({ length: n }, (_, i) => `$2\r\nv${i}\r\n`).join('')), 2n);
+  p.close('fin', 3n);
+  const unanswered = ctx.records.filter((r) => r.kind === 'unanswered');
+  const answered = ctx.records.filter((r) => r.kind === 'exchange');
+  assert.equal(unanswered.length, n - 4);
+  assert.equal(answered.length, 4);
+  for (const r of answered) {
+    const key = (r.attributes.redis as any).args[0] as string;
+    assert.equal((r.attributes.redis as any).response.value, key.replace('k', 'v'));
+  }
+  assert.equal(ctx.counts.get('redis.evicted_replies'), n - 4);
+});

@@ -49,6 +49,8 @@ export class RedisParser implements StreamParser {
   private protoVersion: string | undefined;
   /** a gap broke the request/reply alignment; flag exchanges until the queue drains */
   private misaligned = false;
+  /** replies owed to commands evicted from a full queue (deep pipelines) */
+  private repliesToSkip = 0;
 
   constructor(private readonly ctx: ParserContext) {
     const o = ctx.options;
@@ -71,6 +73,8 @@ export class RedisParser implements StreamParser {
     this.pending = new FifoStitcher<PendingCommand>(o.maxPending, (p) => {
       ctx.count('redis.evicted');
       this.emitCommand('unanswered', p, undefined, ['evicted']);
+      // Its reply will still come, first in line: skip it to stay aligned.
+      this.repliesToSkip++;
     });
   }
 
@@ -98,6 +102,7 @@ export class RedisParser implements StreamParser {
    * pending can no longer be paired with certainty.
    */
   private lostAlignment(dir: Dir): void {
+    this.repliesToSkip = 0;
     if (dir === 1) {
       for (const p of this.pending.drain()) this.emitCommand('unanswered', p, undefined, ['gap']);
     }
@@ -143,6 +148,11 @@ export class RedisParser implements StreamParser {
     if (head !== undefined && SUBSCRIBE_REPLIES.has(head)) return this.onSubscribeReply(head, m);
     if (v.type === 'push') return this.emitPush(m);
     if (this.monitoring && v.type === 'simple' && this.pending.size === 0) return this.emitMonitorLine(m);
+    if (this.repliesToSkip > 0) {
+      this.repliesToSkip--;
+      this.ctx.count('redis.evicted_replies');
+      return;
+    }
     const p = this.pending.shift();
     if (!p) {
       this.emitOrphan(m);
