@@ -205,4 +205,5 @@ async function main(): Promise<void> {
   console.error(`wrote ${outFile} (${bytes.length} bytes)`);
 }
 
-await main();
+// run only as a script: tests import buildOnnx from here
+if (import.meta.url === `file://${process.argv[1]}`) await main();
