@@ -51,6 +51,11 @@ export class PgFramer {
   private leftoverNs = 0n;
   /** Bytes of an oversized message still to be discarded. */
   private skipping = 0;
+  /** Chunks received after `leftover` while fewer than `need` bytes are at hand (joined once, not per chunk). */
+  private waiting: Buffer[] = [];
+  private waitingLen = 0;
+  /** Bytes, from the start of `leftover`, needed before framing can move on. */
+  private need = 0;
 
   constructor(
     mode: FrameMode,
@@ -65,8 +70,10 @@ export class PgFramer {
 
   /** Lost bytes: whatever was half-received is useless, find the next message boundary. */
   lose(): void {
-    if (this.leftover) this.hooks.damaged(this.leftover.length);
+    if (this.leftover) this.hooks.damaged(this.leftover.length + this.waitingLen);
     this.leftover = null;
+    this.waiting = [];
+    this.waitingLen = 0;
     this.skipping = 0;
     this.mode = 'resync';
   }
@@ -81,10 +88,18 @@ export class PgFramer {
     let data = chunk;
     let carried = 0;
     if (this.leftover) {
-      carried = this.leftover.length;
-      data = Buffer.concat([this.leftover, chunk]);
+      if (this.leftover.length + this.waitingLen + chunk.length < this.need) {
+        this.waiting.push(Buffer.from(chunk)); // a copy: a view would pin the capture buffer
+        this.waitingLen += chunk.length;
+        return;
+      }
+      carried = this.leftover.length + this.waitingLen;
+      data = Buffer.concat([this.leftover, ...this.waiting, chunk]);
       this.leftover = null;
+      this.waiting = [];
+      this.waitingLen = 0;
     }
+    this.need = 0;
     const firstNs = carried > 0 ? this.leftoverNs : tsNs;
     let off = 0;
     while (off < data.length) {
@@ -94,6 +109,7 @@ export class PgFramer {
         if (found < 0) {
           // need more bytes to judge the candidate at -found-1
           off = -found - 1;
+          this.need = 0;
           break;
         }
         off = found;
@@ -107,20 +123,29 @@ export class PgFramer {
         continue;
       }
       if (this.mode === 'untyped') {
-        if (data.length - off < 4) break;
+        if (data.length - off < 4) {
+          this.need = 4;
+          break;
+        }
         const len = data.readInt32BE(off);
         if (len < 8 || len > MAX_STARTUP_LENGTH) {
           // not a startup-phase message after all (or the stream began later): typed framing decides
           this.mode = 'typed';
           continue;
         }
-        if (data.length - off < len) break;
+        if (data.length - off < len) {
+          this.need = len;
+          break;
+        }
         this.hooks.message({ type: -1, body: data.subarray(off + 4, off + len), wireLength: len, truncated: false, startNs, endNs: tsNs });
         off += len;
         continue;
       }
       // typed
-      if (data.length - off < 5) break;
+      if (data.length - off < 5) {
+        this.need = 5;
+        break;
+      }
       const type = data[off];
       const len = data.readUInt32BE(off + 1);
       if (!this.plausible(type, len)) {
@@ -129,7 +154,10 @@ export class PgFramer {
       }
       const bodyLen = len - 4;
       if (bodyLen > this.limit) {
-        if (data.length - off - 5 < this.limit) break;
+        if (data.length - off - 5 < this.limit) {
+          this.need = 5 + this.limit;
+          break;
+        }
         const have = data.length - off - 5;
         this.hooks.message({ type, body: data.subarray(off + 5, off + 5 + this.limit), wireLength: len + 1, truncated: true, startNs, endNs: tsNs });
         if (have >= bodyLen) {
@@ -140,13 +168,16 @@ export class PgFramer {
         off = data.length;
         break;
       }
-      if (data.length - off - 5 < bodyLen) break;
+      if (data.length - off - 5 < bodyLen) {
+        this.need = 5 + bodyLen;
+        break;
+      }
       this.hooks.message({ type, body: data.subarray(off + 5, off + 5 + bodyLen), wireLength: len + 1, truncated: false, startNs, endNs: tsNs });
       off += 5 + bodyLen;
     }
     if (off < data.length) {
-      // Keep a copy only of what is left: a view would pin the whole capture buffer.
-      this.leftover = Buffer.from(data.subarray(off));
+      // Keep a copy of what is left (a view would pin the capture buffer), unless it is our own concatenation.
+      this.leftover = carried > 0 ? data.subarray(off) : Buffer.from(data.subarray(off));
       this.leftoverNs = off < carried ? firstNs : tsNs;
     }
   }
