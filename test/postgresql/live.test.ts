@@ -52,7 +52,16 @@ describe('postgresql: live server, pg driver and psql', () => {
         sleeper.on('end', () => resolve(null));
       });
       victim.query(sleeper);
-      while ((victim as any).activeQuery !== sleeper) await new Promise((r) => setTimeout(r, 20));
+      // A cancel that reaches an idle backend is dropped, so wait until the server runs the query
+      // (asked over the Unix socket, which the capture does not see).
+      const watcher = new pg.Client({ host: server.dir, port, user: 'postgres', database: 'postgres' });
+      await watcher.connect();
+      for (;;) {
+        const { rows } = await watcher.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE 'SELECT pg_sleep%'", [victim.processID]);
+        if (rows.length) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await watcher.end();
       new pg.Client(cfg).cancel(victim, sleeper);
       results.cancelled = await cancelled;
       await victim.end();
