@@ -128,12 +128,13 @@ test('amqplib traffic against RabbitMQ parses into what the client did', { skip:
       });
     });
     await done;
-    // A second channel for get / nack / reject, with no consumer on its queue.
-    const ch2 = await conn.createChannel();
+    // A second channel for get / nack / reject, with no consumer on its queue;
+    // in confirm mode, so both messages are known to be queued before the gets.
+    const ch2 = await conn.createConfirmChannel();
     await ch2.assertQueue('pano.q2', { durable: false });
     ch2.sendToQueue('pano.q2', Buffer.from('first'));
     ch2.sendToQueue('pano.q2', Buffer.from('second'));
-    await new Promise((r) => setTimeout(r, 200));
+    await ch2.waitForConfirms();
     gotten = await ch2.get('pano.q2', { noAck: false });
     if (gotten) ch2.nack(gotten, false, false);
     const second = await ch2.get('pano.q2', { noAck: false });
@@ -207,7 +208,13 @@ test('amqplib traffic against RabbitMQ parses into what the client did', { skip:
   assert.equal(deliveries[0]!.messaging.message!.body.content, JSON.stringify(payload));
   assert.ok(deliveries.every((e) => (e.amqp as { queue?: string }).queue === 'pano.q'), 'deliveries name their queue');
   assert.deepEqual(deliveries[0]!.amqp.properties!.headers, headers);
-  const acks = amqp.filter((e) => e.amqp.method === 'basic.ack');
+  // the consumer's acks (channel 1); the broker's publisher confirms are acks on channel 2
+  const acks = amqp.filter((e) => e.amqp.method === 'basic.ack' && e.amqp.channel === 1);
+  const confirms = amqp.filter((e) => e.amqp.method === 'basic.ack' && e.amqp.channel === 2);
+  assert.ok(confirms.length >= 1);
+  for (const c of confirms) assert.ok(c.pano.response_bytes! > 0 && c.pano.request_bytes === undefined, 'a confirm is sent by the broker');
+  assert.equal(Math.max(...confirms.map((c) => Number(c.messaging.rabbitmq!.message!.delivery_tag))), 2);
+  assert.ok(amqp.some((e) => e.amqp.method === 'confirm.select' && e.amqp.response?.method === 'confirm.select-ok'));
   assert.deepEqual(acks.map((e) => e.messaging.rabbitmq!.message!.delivery_tag), delivered.map((d) => d.tag));
   assert.ok(acks.every((e) => e.messaging.operation.type === 'settle'));
 
