@@ -423,6 +423,22 @@ describe('postgresql: chunking, joins and limits', () => {
     assert.deepEqual(c.records.map((r) => attrs(r).postgresql.message), ['SSLRequest', 'StartupMessage', 'Query']);
     assert.equal(attrs(c.records[2]).postgresql.user, 'alice');
   });
+  it('rows of a statement described before the capture: keyed by position, binary values as hex', () => {
+    const c = run(
+      [
+        { dir: C, bytes: Buffer.concat([fe.bind('', 'S_1', ['7'], [], [1]), fe.execute(''), fe.sync()]) },
+        { dir: S, bytes: Buffer.concat([be.bindComplete(), be.dataRow([Buffer.from([0, 0, 0, 7]), null]), be.commandComplete('SELECT 1'), be.ready()]) },
+      ],
+      {},
+      { midstream: true },
+    );
+    const a = attrs(c.records[0]);
+    assert.deepEqual(a.postgresql.statement, { name: 'S_1' });
+    assert.equal(a.db.query.text, undefined);
+    assert.deepEqual(a.db.query.parameter, { '0': '7' });
+    assert.deepEqual(a.db.response.rows, [{ '0': '\\x00000007', '1': null }]);
+    assert.equal(c.counts.get('postgresql.unknown_statement'), 1);
+  });
   it('joining mid-connection reports answers to unseen requests as orphan responses', () => {
     const c = run(
       [

@@ -486,7 +486,7 @@ export class PgSession implements StreamParser {
     const row: Record<string, Value> = {};
     for (let i = 0; i < values.length; i++) {
       const col = cols?.[i];
-      const format = col ? this.formatOf(s, i, col) : 0;
+      const format = this.formatOf(s, i, col);
       row[keys[i] ?? String(i)] = renderValue(values[i], col?.typeOid ?? 0, format, budget);
     }
     if (m.truncated || budget.cut) s.flags.add('truncated');
@@ -752,9 +752,12 @@ export class PgSession implements StreamParser {
     return s.columns ?? s.portal?.columns ?? s.portal?.statement?.columns;
   }
 
-  /** A column's format: RowDescription says it for simple queries; for Execute, Bind's result formats decide. */
-  private formatOf(s: Step, i: number, col: Column): number {
-    if (s.op !== 'execute' || !s.portal) return col.format;
+  /**
+   * A column's format: RowDescription says it for simple queries; for Execute, Bind's result
+   * formats decide (even when the columns were described before the capture began).
+   */
+  private formatOf(s: Step, i: number, col: Column | undefined): number {
+    if (s.op !== 'execute' || !s.portal) return col?.format ?? 0;
     const f = s.portal.resultFormats;
     return f.length === 0 ? 0 : (f.length === 1 ? f[0] : f[i]) ?? 0;
   }
