@@ -282,3 +282,16 @@ test('a pipeline deeper than maxPending: the oldest are emitted unanswered and t
   }
   assert.equal(ctx.counts.get('redis.evicted_replies'), n - 4);
 });
+
+test('passwords are never kept: AUTH, HELLO AUTH, MIGRATE AUTH/AUTH2, ACL SETUSER rules', () => {
+  const segs: Seg[] = [
+    [0, cmd('AUTH', 's3cret-1') + cmd('AUTH', 'alice', 's3cret-2') + cmd('HELLO', '3', 'AUTH', 'bob', 's3cret-3', 'SETNAME', 'app') +
+      cmd('MIGRATE', 'h', '6379', 'k', '0', '1000', 'AUTH2', 'carol', 's3cret-4') + cmd('ACL', 'SETUSER', 'dave', 'on', '>s3cret-5', '~*')],
+    [1, '+OK\r\n+OK\r\n%0\r\n+NOKEY\r\n+OK\r\n'],
+  ];
+  const ctx = run(segs);
+  const texts = ctx.records.map((r) => (r.attributes.db as any).query.text);
+  assert.deepEqual(texts, ['AUTH ?', 'AUTH alice ?', 'HELLO 3 AUTH bob ? SETNAME app', 'MIGRATE h 6379 k 0 1000 AUTH2 carol ?', 'ACL SETUSER dave on ? ~*']);
+  assert.ok(!JSON.stringify(ctx.records.map((r) => r.attributes)).includes('s3cret'));
+  assert.equal(ctx.counts.get('redis.redacted_secrets'), 5);
+});

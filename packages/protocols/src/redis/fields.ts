@@ -106,3 +106,31 @@ export function commandText(words: string[], maxText: number): { text: string; t
   }
   return { text, truncated: false };
 }
+
+/**
+ * Passwords never reach an event: AUTH [user] password, HELLO ... AUTH user
+ * password, MIGRATE ... AUTH password / AUTH2 user password, and ACL SETUSER
+ * rules that set passwords (>pass, <pass, #hash, !hash) are replaced by `?`.
+ * Returns how many words were replaced.
+ */
+export function redactSecrets(words: string[]): number {
+  const name = (words[0] ?? '').toUpperCase();
+  let n = 0;
+  const hide = (i: number) => {
+    if (i < words.length) {
+      words[i] = '?';
+      n++;
+    }
+  };
+  if (name === 'AUTH') hide(words.length - 1);
+  else if (name === 'HELLO' || name === 'MIGRATE') {
+    for (let i = 1; i < words.length; i++) {
+      const w = words[i]!.toUpperCase();
+      if (w === 'AUTH') hide(name === 'HELLO' ? i + 2 : i + 1);
+      else if (w === 'AUTH2') hide(i + 2);
+    }
+  } else if (name === 'ACL' && (words[1] ?? '').toUpperCase() === 'SETUSER') {
+    for (let i = 3; i < words.length; i++) if (/^[<>#!]/.test(words[i]!)) hide(i);
+  }
+  return n;
+}

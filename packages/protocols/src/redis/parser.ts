@@ -12,7 +12,7 @@ import type { CloseReason, Dir } from '@panopticon/flows';
 import { FifoStitcher } from '../stitch.js';
 import type { ExchangeRecord, ParserContext, StreamParser } from '../types.js';
 import { MESSAGE_REPLIES, SUBSCRIBE_COMMANDS, SUBSCRIBE_REPLIES } from './commands.js';
-import { commandText, errorCode, replySummary, toJson, valueText } from './fields.js';
+import { commandText, errorCode, redactSecrets, replySummary, toJson, valueText } from './fields.js';
 import { RespReader, type RespMessage, type RespValue } from './resp.js';
 
 /** Elements kept per message over all its aggregates. */
@@ -117,6 +117,7 @@ export class RedisParser implements StreamParser {
       return;
     }
     const name = (words[0] ?? '').toUpperCase();
+    if (redactSecrets(words) > 0) this.ctx.count('redis.redacted_secrets');
     const p: PendingCommand = { name, words, value: v, startNs: m.startNs, endNs: m.endNs, bytes: m.bytes, expected: 1, replies: [] };
     if (this.misaligned) p.gap = true;
     if (SUBSCRIBE_COMMANDS.has(name)) {
