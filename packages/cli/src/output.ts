@@ -9,12 +9,14 @@
  */
 import { openSync, createWriteStream, type WriteStream } from 'node:fs';
 
-const BATCH = 64 * 1024;
+const BATCH = 256 * 1024;
 /** Bytes handed to the stream and not yet flushed, beyond which producers should wait. */
 const HIGH_WATER = 4 * 1024 * 1024;
 
 export class LineOutput {
-  private batch = '';
+  /** Lines are UTF-8 encoded straight into this buffer: no string concatenation, one encode. */
+  private batch = Buffer.allocUnsafe(BATCH);
+  private used = 0;
   private stream: NodeJS.WritableStream;
   private queued = 0;
   closed = false;
@@ -46,10 +48,17 @@ export class LineOutput {
   /** Writes one line (a newline is added). */
   line(text: string): void {
     if (this.closed) return;
-    this.batch += text;
-    this.batch += '\n';
     this.lines++;
-    if (this.batch.length >= BATCH) this.flushBatch();
+    // A UTF-16 code unit encodes to at most 3 UTF-8 bytes.
+    if (this.used + text.length * 3 + 1 > BATCH) {
+      this.flushBatch();
+      if (text.length * 3 + 1 > BATCH) {
+        this.send(Buffer.from(text + '\n'));
+        return;
+      }
+    }
+    this.used += this.batch.write(text, this.used);
+    this.batch[this.used++] = 0x0a;
   }
 
   /** True when the producer should `await drained()` before making more. */
@@ -73,13 +82,18 @@ export class LineOutput {
   }
 
   flushBatch(): void {
-    if (!this.batch || this.closed) {
-      this.batch = '';
+    if (this.used === 0 || this.closed) {
+      this.used = 0;
       return;
     }
-    const chunk = this.batch;
-    this.batch = '';
-    const n = Buffer.byteLength(chunk);
+    const chunk = this.batch.subarray(0, this.used);
+    this.batch = Buffer.allocUnsafe(BATCH);
+    this.used = 0;
+    this.send(chunk);
+  }
+
+  private send(chunk: Buffer): void {
+    const n = chunk.length;
     this.queued += n;
     this.stream.write(chunk, () => {
       this.queued -= n;
