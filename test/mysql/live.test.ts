@@ -60,7 +60,7 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
       await conn.end();
       const cli = spawnSync(
         'mariadb',
-        ['--no-defaults', '--skip-ssl', '-h', '127.0.0.1', '-P', String(port), '-u', server.user, `-p${server.password}`, '-N', '-e', `use ${server.database}; SELECT COUNT(*) FROM people`],
+        ['--no-defaults', '--skip-ssl', '-h', '127.0.0.1', '-P', String(port), '-u', server.user, `-p${server.password}`, '-N', '-e', `use ${server.database}; SET PASSWORD = PASSWORD('${server.password}'); SELECT COUNT(*) FROM people`],
         { encoding: 'utf8' },
       );
       assert.equal(cli.status, 0, cli.stderr);
@@ -157,6 +157,8 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
     const cli = my().filter((e) => e.pano.connection.id !== driver()[0].pano.connection.id);
     const init = cli.find((e) => e.mysql.command === 'COM_INIT_DB');
     assert.equal(init.mysql.schema, 'shop');
+    const setPassword = cli.find((e) => e.db.query?.text?.startsWith('SET PASSWORD'));
+    assert.equal(setPassword.db.query.text, "SET PASSWORD = PASSWORD('?')", 'the password literal is replaced');
     const count = cli.find((e) => e.db.query?.text === 'SELECT COUNT(*) FROM people');
     assert.equal(count.db.namespace, 'shop');
     assert.deepEqual(Object.values(count.db.response.rows[0]), [cliOut]);

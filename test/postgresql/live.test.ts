@@ -74,6 +74,8 @@ describe('postgresql: live server, pg driver and psql', () => {
         assert.equal(r.status, 0, r.stderr);
         return r.stdout;
       };
+      // a password in SQL text (set to the one it already is)
+      psql(['-c', `ALTER USER postgres PASSWORD '${server.password}'`]);
       psql(['-c', 'COPY people (id, name, email, born) FROM STDIN'], copyIn);
       copyOut = psql(['-c', 'COPY people TO STDOUT']);
     } finally {
@@ -167,9 +169,15 @@ describe('postgresql: live server, pg driver and psql', () => {
     assert.equal(startup.postgresql.backend_pid, results.victimPid);
   });
 
+  it('a password written into SQL text is replaced before it reaches the event', () => {
+    const alter = pgEvents().find((e) => e.db.query?.text?.startsWith('ALTER USER'));
+    assert.equal(alter.db.query.text, "ALTER USER postgres PASSWORD '?'");
+    assert.equal(alter.postgresql.command_tag, 'ALTER ROLE');
+  });
+
   it('psql: SSL refused, COPY FROM STDIN keeps the data sent, COPY TO STDOUT the data received', () => {
     const ev = pgEvents().filter((e) => e.postgresql.message === 'SSLRequest');
-    assert.equal(ev.length, 2, 'psql asks for TLS first (sslmode=prefer)');
+    assert.equal(ev.length, 3, 'psql asks for TLS first (sslmode=prefer)');
     for (const e of ev) assert.deepEqual(e.postgresql.negotiation, { answer: 'N' });
     const copies = pgEvents().filter((e) => e.postgresql.copy);
     assert.equal(copies.length, 2);

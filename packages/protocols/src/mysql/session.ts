@@ -28,6 +28,7 @@ import {
 import { MyFramer, type MyPacket } from './framer.js';
 import { ValueBudget, decodeBinaryRow, readBinaryValue, textCell, type Value } from './values.js';
 import { buildAttributes, columnKeys, type Cmd, type MyConnectionFacts } from './fields.js';
+import { redactSqlSecrets } from '../sql/secrets.js';
 
 /** Prepared statements remembered per connection; the oldest is forgotten past this. */
 const MAX_STATEMENTS = 1024;
@@ -678,7 +679,9 @@ export class MySession implements StreamParser {
   private setText(c: Cmd, b: Buffer, cut: boolean): void {
     const max = this.ctx.options.maxBody;
     if (b.length > max || cut) c.flags.add('truncated');
-    c.text = b.toString('utf8', 0, Math.min(b.length, max));
+    const { text, redacted } = redactSqlSecrets(b.toString('utf8', 0, Math.min(b.length, max)));
+    if (redacted) this.ctx.count('mysql.password_redacted');
+    c.text = text;
   }
 
   private emit(c: Cmd, kind: EventKind, endNs: bigint): void {

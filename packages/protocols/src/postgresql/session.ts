@@ -49,6 +49,7 @@ import { ANSWER_BYTE, PgFramer, type PgMessage, UNTYPED } from './framer.js';
 import { ValueBudget, renderValue, type Value } from './values.js';
 import { buildAttributes, type Step } from './fields.js';
 import { detectPostgresql } from './detect.js';
+import { redactSqlSecrets } from '../sql/secrets.js';
 
 /** Named statements / portals remembered per connection; the oldest is forgotten past this. */
 const MAX_NAMED = 1024;
@@ -783,7 +784,9 @@ export class PgSession implements StreamParser {
     if (end < 0) end = body.length;
     const max = this.ctx.options.maxBody;
     if (end > max || cut) s.flags.add('truncated');
-    s.text = body.toString('utf8', 0, Math.min(end, max));
+    const { text, redacted } = redactSqlSecrets(body.toString('utf8', 0, Math.min(end, max)));
+    if (redacted) this.ctx.count('postgresql.password_redacted');
+    s.text = text;
   }
 
   private damaged(skipped: number): void {
