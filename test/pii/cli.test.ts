@@ -141,3 +141,25 @@ test('a real capture through pano-parse: the form POST author and email are foun
   assert.equal(form.get('comment'), 'This is a POST test!');
   assert.ok(ev.pii.some((p: { path: string; type: string }) => p.path === 'http.response.header.set-cookie[1]' && p.type === 'email'));
 });
+
+test('SIGTERM while waiting for input: flushes what was read, closes the audit log, exits 0', async () => {
+  const audit = join(dir, 'sigterm.log');
+  const child = spawn(node[0]!, [...node.slice(1), bin, '--audit', audit], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const first = gen.events.slice(0, 5).map((e) => JSON.stringify(e)).join('\n') + '\n';
+  child.stdin.write(first); // stdin stays open: the command is waiting for more
+  // wait until the findings of those events reached the audit log (polling, not timing)
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (existsSync(audit) && readFileSync(audit, 'utf8').split('\n').length > 2) break;
+  }
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+  assert.equal(code, 0, err);
+  assert.equal(out.trim().split('\n').length, 5);
+  const v = run(['verify-audit', audit]);
+  assert.equal(v.code, 0, v.err);
+});

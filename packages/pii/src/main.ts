@@ -93,6 +93,8 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   const scanner = new EventScanner({ types: o.types ? new Set(o.types) : undefined, minConfidence: o.minConfidence, allow, redact: o.redact, key, model, modelThreshold: o.modelThreshold });
   const out = LineOutput.toPath(o.output);
   const stop = new StopSignal();
+  // a signal must not wait for the next input chunk: end the read now, then flush what is complete
+  stop.signal.addEventListener('abort', () => process.stdin.destroy());
   const byType = new Map<string, number>();
   const counts = { events: 0, events_with_pii: 0, findings: 0, bad_lines: 0, ml_candidates: 0, ml_partial_events: 0 };
   let batch: Array<{ p: Pending; ref: string }> = [];
@@ -127,30 +129,39 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   };
 
   try {
-    await readNdjson(
-      inputs,
-      {
-        record(value, where) {
-          counts.events++;
-          const ev = value as Record<string, unknown>;
-          const id = (ev.pano as { id?: unknown } | undefined)?.id;
-          batch.push({ p: scanner.collect(ev), ref: typeof id === 'string' ? id : `${where.file}:${where.line}` });
-          if (!model && batch.length >= 64) void finishBatch();
-        },
-        bad(where, message) {
-          counts.bad_lines++;
-          process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped\n`);
-        },
-        async pause() {
-          await finishBatch();
-          if (out.full) await out.drained();
-        },
-      },
-      { strict: o.strict, signal: stop.signal },
-    );
+    await readInput();
     await finishBatch();
   } finally {
     audit?.close();
+  }
+  async function readInput(): Promise<void> {
+    try {
+      await readNdjson(
+        inputs,
+        {
+          record(value, where) {
+            counts.events++;
+            const ev = value as Record<string, unknown>;
+            const id = (ev.pano as { id?: unknown } | undefined)?.id;
+            batch.push({ p: scanner.collect(ev), ref: typeof id === 'string' ? id : `${where.file}:${where.line}` });
+            if (!model && batch.length >= 64) void finishBatch();
+          },
+          bad(where, message) {
+            counts.bad_lines++;
+            process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped\n`);
+          },
+          async pause() {
+            await finishBatch();
+            if (out.full) await out.drained();
+          },
+        },
+        { strict: o.strict, signal: stop.signal },
+      );
+    } catch (e) {
+      // stdin destroyed by SIGINT/SIGTERM: what was read is complete and gets flushed
+      if (stop.stopped && (e as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+      throw e;
+    }
   }
   await out.end();
   if (o.stats) {
