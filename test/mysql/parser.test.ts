@@ -366,6 +366,18 @@ describe('mysql: less common commands', () => {
     assert.ok(!JSON.stringify(attrs(change)).includes('NEWSALT'));
     assert.equal(attrs(stats).mysql.statistics, 'Uptime: 5  Threads: 1  Questions: 9');
   });
+  it('COM_PROCESS_INFO is answered by a text result set', () => {
+    const r = run([
+      ...login,
+      { dir: C, bytes: packet(0, Buffer.from([0x0a])) },
+      { dir: S, bytes: resultSet(1, [{ name: 'Id' }, { name: 'User' }], [['5', 'app']], true).bytes },
+      { dir: C, bytes: cmd.ping() },
+      { dir: S, bytes: ok(1) },
+    ]);
+    assert.deepEqual(r.records.map((e) => attrs(e).mysql.command), ['handshake', 'COM_PROCESS_INFO', 'COM_PING']);
+    assert.deepEqual(attrs(r.records[1]).db.response.rows, [{ Id: '5', User: 'app' }]);
+    assert.equal(r.counts.get('mysql.unmatched_response'), undefined);
+  });
   it('a schema change reported by session tracking moves db.namespace', () => {
     // OK: header, affected 0, insert id 0, status with SERVER_SESSION_STATE_CHANGED, warnings, info "", state: SESSION_TRACK_SCHEMA "billing"
     const state = Buffer.concat([Buffer.from([1]), lstr(lstr('billing'))]);

@@ -173,6 +173,8 @@ export class MySession implements StreamParser {
       case Command.FieldList:
         c.table = new PayloadReader(p.payload, 1).cstring();
         return this.enqueue(c, 'fieldList');
+      case Command.ProcessInfo: // answered with a text result set, like a query
+        return this.enqueue(c, 'first');
       case Command.Quit:
         return this.emit(c, 'message', p.endNs);
       case Command.ChangeUser:
