@@ -295,3 +295,19 @@ test('passwords are never kept: AUTH, HELLO AUTH, MIGRATE AUTH/AUTH2, ACL SETUSE
   assert.ok(!JSON.stringify(ctx.records.map((r) => r.attributes)).includes('s3cret'));
   assert.equal(ctx.counts.get('redis.redacted_secrets'), 5);
 });
+
+test('CLIENT REPLY OFF/SKIP: silenced commands are one-way messages, the rest stay paired', () => {
+  const segs: Seg[] = [
+    [0, cmd('SET', 'a', '1') + cmd('CLIENT', 'REPLY', 'SKIP') + cmd('SET', 'b', '2') + cmd('GET', 'a') +
+      cmd('CLIENT', 'REPLY', 'OFF') + cmd('SET', 'c', '3') + cmd('CLIENT', 'REPLY', 'ON') + cmd('GET', 'c')],
+    [1, '+OK\r\n$1\r\n1\r\n+OK\r\n$1\r\n3\r\n'],
+  ];
+  everyCut(segs, (recs) => {
+    const byText = new Map(recs.map((r) => [(r.attributes.db as any).query.text, r]));
+    assert.equal(recs.length, 8);
+    for (const t of ['CLIENT REPLY SKIP', 'SET b 2', 'CLIENT REPLY OFF', 'SET c 3']) assert.equal(byText.get(t)!.kind, 'message', t);
+    assert.equal((byText.get('GET a')!.attributes.redis as any).response.value, '1');
+    assert.equal((byText.get('CLIENT REPLY ON')!.attributes.redis as any).response.value, 'OK');
+    assert.equal((byText.get('GET c')!.attributes.redis as any).response.value, '3');
+  });
+});

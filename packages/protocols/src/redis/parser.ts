@@ -49,6 +49,9 @@ export class RedisParser implements StreamParser {
   private protoVersion: string | undefined;
   /** a gap broke the request/reply alignment; flag exchanges until the queue drains */
   private misaligned = false;
+  /** CLIENT REPLY OFF / SKIP in force */
+  private repliesOff = false;
+  private skipNext = false;
   /** replies owed to commands evicted from a full queue (deep pipelines) */
   private repliesToSkip = 0;
 
@@ -120,6 +123,11 @@ export class RedisParser implements StreamParser {
     if (redactSecrets(words) > 0) this.ctx.count('redis.redacted_secrets');
     const p: PendingCommand = { name, words, value: v, startNs: m.startNs, endNs: m.endNs, bytes: m.bytes, expected: 1, replies: [] };
     if (this.misaligned) p.gap = true;
+    if (this.noReply(name, words)) {
+      // CLIENT REPLY OFF/SKIP: the server will not answer this one; it is one-way.
+      this.emitCommand('message', p);
+      return;
+    }
     if (SUBSCRIBE_COMMANDS.has(name)) {
       const targets = words.length - 1;
       const current = name === 'UNSUBSCRIBE' ? this.channels : name === 'PUNSUBSCRIBE' ? this.patterns : this.shardChannels;
@@ -163,6 +171,35 @@ export class RedisParser implements StreamParser {
     this.afterReply(p, v);
     this.emitCommand('exchange', p, m);
     if (this.pending.size === 0) this.misaligned = false;
+  }
+
+  /**
+   * CLIENT REPLY OFF silences the server until CLIENT REPLY ON (which is
+   * answered); CLIENT REPLY SKIP silences it for itself and the next command.
+   */
+  private noReply(name: string, words: string[]): boolean {
+    if (name === 'CLIENT' && (words[1] ?? '').toUpperCase() === 'REPLY') {
+      const mode = (words[2] ?? '').toUpperCase();
+      if (mode === 'ON') {
+        this.repliesOff = false;
+        this.skipNext = false;
+        return false;
+      }
+      if (mode === 'OFF') {
+        this.repliesOff = true;
+        return true;
+      }
+      if (mode === 'SKIP') {
+        if (!this.repliesOff) this.skipNext = true;
+        return true;
+      }
+    }
+    if (this.repliesOff) return true;
+    if (this.skipNext) {
+      this.skipNext = false;
+      return true;
+    }
+    return false;
   }
 
   /** State a reply changes: selected database, protocol version, MONITOR mode. */
