@@ -125,7 +125,7 @@ export class RedisParser implements StreamParser {
     if (this.misaligned) p.gap = true;
     if (this.noReply(name, words)) {
       // CLIENT REPLY OFF/SKIP: the server will not answer this one; it is one-way.
-      this.emitCommand('message', p);
+      this.emitCommand('message', p, undefined);
       return;
     }
     if (SUBSCRIBE_COMMANDS.has(name)) {
