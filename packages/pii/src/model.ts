@@ -33,11 +33,13 @@ export interface SpanModel {
   score(cands: Candidate[]): Promise<Array<[string, number]>>;
 }
 
-const NAME_RUN = /(?<![\p{L}\p{N}_@.])(?:\p{Lu}[\p{Ll}'’-]{1,30}|\p{Lu}\.)(?:[ ](?:\p{Lu}[\p{L}'’-]{0,30}\.?|van|von|de|da|del|der|la|le|bin|ibn|al)){0,4}(?![\p{L}\p{N}_@])/gu;
+const NAME_RUN = /(?<![\p{L}\p{N}_@.])(?:\p{Lu}[\p{Ll}'’-]{1,30}\.?|\p{Lu}\.)(?:[ ](?:\p{Lu}[\p{L}'’-]{0,30}\.?|van|von|de|da|del|der|la|le|bin|ibn|al)){0,4}(?![\p{L}\p{N}_@])/gu;
 const ADDRESS_RUN = /(?<![\p{L}\p{N}])\d{1,6}[A-Za-z]?,?(?:[ ](?:[\p{Lu}\d][\p{L}\d.'’-]{0,30}|[a-z]{1,4})){1,7}(?:,?[ \n]{1,3}(?:(?:Apt|Suite|Unit|Flat|No)\.? ?\d{1,5}|[\p{Lu}\d][\p{L}\d.'’ -]{1,40})){0,4}/gu;
 // Continental order: street name first, then the number ("Puruntie 82", "Via Roma 12, 20121 Milano").
 const ADDRESS_EU = /(?<![\p{L}\p{N}])\p{Lu}[\p{L}.'’-]{2,30}(?:[ ][\p{L}.'’-]{1,30}){0,3}[ ]\d{1,5}[a-zA-Z]?(?![\p{L}\p{N}])(?:[ \n,>]{1,4}(?:(?:Apt|Suite|Unit|Flat)\.? ?\d{1,5}|[\p{Lu}\d][\p{L}\d.'’ -]{1,40})){0,4}/gu;
 const MAX_CANDIDATES_PER_VALUE = 64;
+/** Capitalised words that start sentences or greetings rather than names. */
+const LEAD_WORDS = new Set(['the', 'a', 'an', 'dear', 'hi', 'hello', 'hey', 'thanks', 'and', 'but', 'if', 'when', 'in', 'on', 'at', 'from', 'to', 'for', 'with', 'by', 'this', 'that', 'my', 'our', 'your', 'please', 'mr', 'mrs', 'ms', 'dr', 'mr.', 'mrs.', 'ms.', 'dr.', 'prof.', 'sir', 'madam', 'yes', 'no', 'so', 'as', 'after', 'before', 'since', 'while']);
 
 /** Candidate spans in one string value. */
 export function nameCandidates(value: string, key: string, hints: number): Candidate[] {
@@ -53,6 +55,11 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
   let m: RegExpExecArray | null;
   while ((m = NAME_RUN.exec(value)) !== null && out.length < MAX_CANDIDATES_PER_VALUE) {
     out.push({ start: m.index, end: m.index + m[0].length, text: value, key, whole: false });
+    // "The Peter Pham", "Dear Anna Berg": also the run without its leading function word
+    const sp = m[0].indexOf(' ');
+    if (sp > 0 && LEAD_WORDS.has(m[0].slice(0, sp).toLowerCase())) {
+      out.push({ start: m.index + sp + 1, end: m.index + m[0].length, text: value, key, whole: false });
+    }
   }
   ADDRESS_RUN.lastIndex = 0;
   while ((m = ADDRESS_RUN.exec(value)) !== null && out.length < MAX_CANDIDATES_PER_VALUE) {
