@@ -113,6 +113,20 @@ describe('mysql: handshake', () => {
     assert.equal(attrs(c.records[0]).mysql.tls_requested, true);
     assert.deepEqual(c.abandoned, ['tls']);
   });
+  it('the compressed protocol (CLIENT_COMPRESS) is reported and the rest skipped, not misread', () => {
+    const caps = caps8 | 0x20;
+    const c = run([
+      { dir: S, bytes: greeting('8.0.36', caps) },
+      { dir: C, bytes: handshakeResponse(caps, 'app', Buffer.from('x'), 'shop') },
+      { dir: S, bytes: ok(2) },
+      // a compressed packet: compressed length, sequence, uncompressed length, then the payload
+      { dir: C, bytes: Buffer.from([0x0f, 0, 0, 0, 0, 0, 0, 0x0b, 0, 0, 0, 0x03, 0x53, 0x45, 0x4c, 0x45, 0x43, 0x54, 0x20, 0x31]) },
+    ]);
+    assert.equal(c.records.length, 1);
+    assert.equal(attrs(c.records[0]).mysql.compressed, true);
+    assert.deepEqual(c.records[0].flags, ['undecodable']);
+    assert.deepEqual(c.abandoned, ['compressed']);
+  });
   it('a host refused before the handshake is a one-way error message', () => {
     const c = run([{ dir: S, bytes: err(0, 1130, 'HY000', "Host '10.0.0.9' is not allowed to connect to this MySQL server").subarray(0) }]);
     assert.equal(c.records[0].kind, 'message');

@@ -86,6 +86,8 @@ export const commandName: Record<number, string> = {
 export const Cap = {
   LongPassword: 0x1,
   ConnectWithDb: 0x8,
+  /** Packets after the handshake are zlib-compressed (CLIENT_COMPRESS) */
+  Compress: 0x20,
   Protocol41: 0x200,
   Ssl: 0x800,
   SecureConnection: 0x8000,
@@ -98,6 +100,8 @@ export const Cap = {
   DeprecateEof: 0x1000000,
   OptionalResultsetMetadata: 0x2000000,
   QueryAttributes: 0x8000000,
+  /** Packets after the handshake are zstd-compressed */
+  ZstdCompression: 0x4000000,
 } as const;
 
 /** Server status flags in OK / EOF packets. */

@@ -454,7 +454,14 @@ export class MySession implements StreamParser {
   private finishHandshake(h: Cmd, p: MyPacket): void {
     this.handshake = null;
     this.phase = 'command';
+    const compressed = h.ok !== undefined && this.caps !== null && (this.caps & (Cap.Compress | Cap.ZstdCompression)) !== 0;
+    if (compressed) {
+      // from here on every packet is wrapped in the compressed protocol, which this parser does not unwrap
+      h.compressed = true;
+      h.flags.add('undecodable');
+    }
     this.emit(h, 'exchange', p.endNs);
+    if (compressed) this.stop('compressed');
   }
 
   /** First reply packet of a query / execute: OK, ERR, LOCAL INFILE request, or a result set's column count. */
