@@ -100,3 +100,15 @@ test('--types, --min-confidence and --allow filter findings', () => {
   assert.deepEqual(s3.finish(s3.collect(e3)).map((f) => f.type), ['credit_card']);
   assert.equal(JSON.parse(e3.http.request.body.content).user.email, email);
 });
+
+test('the pii list is bounded per event; redaction still covers every finding', () => {
+  const many = Array.from({ length: 1200 }, (_, i) => `u${i}@example.com`).join(' ');
+  const s = new EventScanner({ key, redact: 'mask' });
+  const ev = { pano: { id: '9-9', flags: [] as string[] }, messaging: { message: { body: { content: many } } } } as Record<string, any>;
+  const found = s.finish(s.collect(ev));
+  assert.equal(found.length, 1200);
+  assert.equal(ev.pii.length, 1000);
+  assert.deepEqual(ev.pano.flags, ['pii_truncated']);
+  assert.equal(s.annotationsDropped, 200);
+  assert.ok(!ev.messaging.message.body.content.includes('@example.com'));
+});

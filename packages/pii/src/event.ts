@@ -51,6 +51,9 @@ export interface ScanOptions {
   modelThreshold?: number;
 }
 
+/** Most findings listed in one event's `pii` array. */
+export const MAX_ANNOTATIONS = 1000;
+
 /** Top-level groups that describe the connection, not payload: not scanned. */
 const SKIP_GROUPS = new Set(['pano', 'client', 'server', 'network', 'process', 'error', 'pii', 'source', 'destination']);
 
@@ -117,6 +120,8 @@ function isBodyContent(path: string): boolean {
 
 export class EventScanner {
   readonly opts: ScanOptions;
+  /** Findings not listed in `pii` because an event had more than MAX_ANNOTATIONS. */
+  annotationsDropped = 0;
   private readonly minConf: number;
   private readonly threshold: number;
 
@@ -273,7 +278,14 @@ export class EventScanner {
       if (bs.dirty) bs.holder[bs.key] = serialiseBody(bs.body, bs.touched, bs.dropped);
     }
     if (found.length) {
-      p.event.pii = found.map(({ valueHash: _h, ...f }) => f);
+      // The annotation list is bounded (redaction and the audit log still cover every finding).
+      const shown = found.length > MAX_ANNOTATIONS ? found.slice(0, MAX_ANNOTATIONS) : found;
+      p.event.pii = shown.map(({ valueHash: _h, ...f }) => f);
+      if (shown.length < found.length) {
+        const pano = p.event.pano as { flags?: string[] } | undefined;
+        if (pano && typeof pano === 'object') (pano.flags ??= []).push('pii_truncated');
+        this.annotationsDropped += found.length - shown.length;
+      }
     }
     return found;
   }

@@ -165,6 +165,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   }
   await out.end();
   if (o.stats) {
+    (counts as Record<string, number>).annotations_dropped = scanner.annotationsDropped;
     const types: Record<string, number> = {};
     for (const [t, n] of [...byType].sort()) types[t] = n;
     process.stderr.write(formatStats({ pii: counts, 'pii.type': types }));
