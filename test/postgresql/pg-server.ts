@@ -4,7 +4,7 @@
  * 127.0.0.1, started and stopped with pg_ctl.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -22,7 +22,24 @@ export interface PgServer {
   stop(): void;
 }
 
+/**
+ * initdb and pg_ctl run as the postgres user and need a world-writable
+ * /dev/null. Writing a capture to /dev/null as root with a 0600 file mode
+ * (pano-capture -w /dev/null, packages/capture/src/sink.ts) or with tcpdump
+ * (which chowns its output) leaves it unusable for every other user; put
+ * the standard mode back and say so, rather than fail for someone else's
+ * side effect.
+ */
+function repairDevNull(): void {
+  const st = statSync('/dev/null');
+  if (st.isCharacterDevice() && (st.mode & 0o666) !== 0o666) {
+    process.stderr.write(`pg-server: /dev/null had mode ${(st.mode & 0o777).toString(8)} (uid ${st.uid}); restoring 0666\n`);
+    chmodSync('/dev/null', 0o666);
+  }
+}
+
 function asPostgres(bin: string, args: string[]): string {
+  repairDevNull();
   return execFileSync('runuser', ['-u', 'postgres', '--', bin, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
