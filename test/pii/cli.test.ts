@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { generate } from '../../scripts/pii/generate.js';
 import { ALL_TYPES } from '@panopticon/pii';
 
@@ -99,6 +99,11 @@ test('-o output and the audit log are created 0600; verify-audit passes, then ca
     assert.ok(!log.includes(v), `audit log holds ${v}`);
     assert.ok(!evOut.includes(v), `output holds ${v}`);
   }
+  // value_hash is HMAC-SHA-256(key, type 0x00 value), recomputed here for one planted email
+  const withEmail = gen.events.find((ev) => (gen.labels.get((ev.pano as { id: string }).id) ?? []).some((l) => l.type === 'email' && l.path === 'messaging.kafka.message.key'))!;
+  const kafkaKey = ((withEmail.messaging as Record<string, any>).kafka.message.key) as string;
+  const rec = log.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((r) => r.event === (withEmail.pano as { id: string }).id && r.path === 'messaging.kafka.message.key');
+  assert.equal(rec.value_hash, createHmac('sha256', 'k'.repeat(32)).update('email').update('\0').update(kafkaKey).digest('hex'));
   const ok = run(['verify-audit', audit, '--pubkey', pub]);
   assert.equal(ok.code, 0, ok.err);
   assert.match(ok.out, /OK: \d+ records, \d+ checkpoints \(\d+ signed, verified\)/);

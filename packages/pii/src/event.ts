@@ -30,9 +30,9 @@ export interface PiiFinding {
   validator: string | null;
 }
 
-/** A finding with its keyed hash, for the audit log and stats. */
+/** A finding with its keyed hash (when `hashValues` was asked for), for the audit log. */
 export interface FindingWithHash extends PiiFinding {
-  valueHash: string;
+  valueHash?: string;
 }
 
 export interface ScanOptions {
@@ -45,6 +45,8 @@ export interface ScanOptions {
   redact?: RedactMode;
   /** HMAC key for hash redaction and audit hashes. */
   key: Buffer;
+  /** Compute each finding's keyed hash (`valueHash`), e.g. for an audit log; off by default (HMAC per finding costs). */
+  hashValues?: boolean;
   /** Name/address model; without it those types come only from field-name context. */
   model?: SpanModel;
   /** Model probability needed to report a candidate (default 0.5). */
@@ -270,7 +272,9 @@ export class EventScanner {
         if (allow?.has(raw)) continue;
         kept.push(h);
         lastEnd = h.end;
-        found.push({ type: h.type, path: slot.path, start: h.start, end: h.end, confidence: h.confidence, detector: h.detector, validator: h.validator, valueHash: hmacHex(key, h.type, raw) });
+        const f: FindingWithHash = { type: h.type, path: slot.path, start: h.start, end: h.end, confidence: h.confidence, detector: h.detector, validator: h.validator };
+        if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, raw);
+        found.push(f);
       }
       if (kept.length && redact) this.redactSlot(slot, kept, redact);
     }

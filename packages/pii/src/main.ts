@@ -90,7 +90,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
       throw new UserError((e as NodeJS.ErrnoException).code ? describeFsError(e, o.audit) : (e as Error).message);
     }
   }
-  const scanner = new EventScanner({ types: o.types ? new Set(o.types) : undefined, minConfidence: o.minConfidence, allow, redact: o.redact, key, model, modelThreshold: o.modelThreshold });
+  const scanner = new EventScanner({ types: o.types ? new Set(o.types) : undefined, minConfidence: o.minConfidence, allow, redact: o.redact, key, model, modelThreshold: o.modelThreshold, hashValues: audit !== undefined });
   const out = LineOutput.toPath(o.output);
   const stop = new StopSignal();
   // a signal must not wait for the next input chunk: end the read now, then flush what is complete
@@ -121,7 +121,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
       for (const f of found) {
         counts.findings++;
         byType.set(f.type, (byType.get(f.type) ?? 0) + 1);
-        audit?.append({ kind: 'finding', event: ref, type: f.type, path: f.path, start: f.start, end: f.end, value_hash: f.valueHash, detector: f.detector, confidence: f.confidence });
+        audit?.append({ kind: 'finding', event: ref, type: f.type, path: f.path, start: f.start, end: f.end, value_hash: f.valueHash ?? null, detector: f.detector, confidence: f.confidence });
       }
       out.line(JSON.stringify(p.event));
     }
