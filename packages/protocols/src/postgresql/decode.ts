@@ -89,14 +89,19 @@ export function decodeCancelPid(body: Buffer): number {
 
 export interface ParseMessage {
   name: string;
-  query: string;
+  /** The statement text's bytes (a view, without its NUL). */
+  query: Buffer;
   paramOids: number[];
 }
 
 export function decodeParse(body: Buffer): ParseMessage {
   const r = new BodyReader(body);
   const name = r.cstring();
-  const query = r.cstring();
+  const start = r.pos;
+  let end = body.indexOf(0, start);
+  if (end < 0) end = body.length;
+  r.pos = Math.min(body.length, end + 1);
+  const query = body.subarray(start, end);
   const n = r.int16();
   const paramOids: number[] = [];
   for (let i = 0; i < n && !r.short; i++) paramOids.push(r.int32() >>> 0);

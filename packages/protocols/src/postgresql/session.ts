@@ -243,7 +243,7 @@ export class PgSession implements StreamParser {
     const p = decodeParse(m.body);
     const st: Statement = { name: p.name, text: '', textTruncated: false, paramOids: p.paramOids };
     const s = this.step('parse', m);
-    this.setText(s, Buffer.from(p.query), m.truncated);
+    this.setText(s, p.query, m.truncated);
     st.text = s.text ?? '';
     st.textTruncated = s.flags.has('truncated');
     s.statementName = p.name;
