@@ -25,6 +25,7 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
   let events: any[] = [];
   const r: Record<string, any> = {};
   let cliOut = '';
+  let zippedOut: string[][] = [];
   let pcap = '';
   const select = 'SELECT id, name, email, score, born, big FROM people WHERE id = ? AND name = ?';
 
@@ -65,6 +66,13 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
       );
       assert.equal(cli.status, 0, cli.stderr);
       cliOut = cli.stdout.trim();
+      const zipped = spawnSync(
+        'mariadb',
+        ['--no-defaults', '--skip-ssl', '--compress', '-h', '127.0.0.1', '-P', String(port), '-u', server.user, `-p${server.password}`, '-N', '-e', `SELECT name, email FROM ${server.database}.people ORDER BY id`],
+        { encoding: 'utf8' },
+      );
+      assert.equal(zipped.status, 0, zipped.stderr);
+      zippedOut = zipped.stdout.trim().split('\n').map((l) => l.split('\t'));
     } finally {
       await capture.stop();
     }
@@ -151,6 +159,16 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
     assert.equal(e.db.response.status_code, String(r.missing.errno));
     assert.equal(e.mysql.error.sql_state, r.missing.sqlState);
     assert.equal(e.mysql.error.message, r.missing.sqlMessage);
+  });
+
+  it('the CLI with --compress: zlib frames unwrapped, the query and its rows read', () => {
+    const q = my().find((e) => e.db.query?.text?.startsWith('SELECT name, email FROM'));
+    const hs = my().find((e) => e.mysql.command === 'handshake' && e.pano.connection.id === q.pano.connection.id);
+    assert.equal(hs.mysql.compression, 'zlib');
+    assert.deepEqual(
+      q.db.response.rows.map((r: any) => [r.name, r.email ?? 'NULL']),
+      zippedOut,
+    );
   });
 
   it('the CLI: COM_INIT_DB switches the namespace for the next query', () => {

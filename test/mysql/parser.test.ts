@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
 import type { Connection } from '@panopticon/flows';
 import type { ExchangeRecord, ParseOptions } from '../../packages/protocols/src/types.js';
 import { mysqlModule } from '../../packages/protocols/src/mysql/index.js';
@@ -113,17 +114,47 @@ describe('mysql: handshake', () => {
     assert.equal(attrs(c.records[0]).mysql.tls_requested, true);
     assert.deepEqual(c.abandoned, ['tls']);
   });
-  it('the compressed protocol (CLIENT_COMPRESS) is reported and the rest skipped, not misread', () => {
+  it('the compressed protocol (CLIENT_COMPRESS, zlib) is unwrapped: raw and deflated frames', () => {
     const caps = caps8 | 0x20;
+    const frame = (seq: number, inner: Buffer, compress: boolean) => {
+      const body = compress ? deflateSync(inner) : inner;
+      const h = Buffer.alloc(7);
+      h.writeUIntLE(body.length, 0, 3);
+      h[3] = seq;
+      h.writeUIntLE(compress ? inner.length : 0, 4, 3);
+      return Buffer.concat([h, body]);
+    };
+    const rs = resultSet(1, [{ name: 'n' }], [['1'], ['2']], true).bytes;
+    const c = run(
+      [
+        { dir: S, bytes: greeting('8.0.36', caps) },
+        { dir: C, bytes: handshakeResponse(caps, 'app', Buffer.from('x'), 'shop') },
+        { dir: S, bytes: ok(2) },
+        { dir: C, bytes: frame(0, cmd.query('SELECT n FROM t'), false) },
+        { dir: S, bytes: frame(1, rs, true) },
+        { dir: C, bytes: frame(0, cmd.query("SELECT 'zipped'"), true) },
+        { dir: S, bytes: frame(1, resultSet(1, [{ name: 'zipped' }], [['zipped']], true).bytes, true) },
+      ],
+      {},
+      {},
+      (_i, b) => [b.subarray(0, 5), b.subarray(5)],
+    );
+    assert.deepEqual(c.records.map((e) => attrs(e).mysql.command), ['handshake', 'COM_QUERY', 'COM_QUERY']);
+    assert.equal(attrs(c.records[0]).mysql.compression, 'zlib');
+    assert.deepEqual(attrs(c.records[1]).db.response.rows, [{ n: '1' }, { n: '2' }]);
+    assert.equal(attrs(c.records[2]).db.query.text, "SELECT 'zipped'");
+    assert.deepEqual(attrs(c.records[2]).db.response.rows, [{ zipped: 'zipped' }]);
+  });
+  it('zstd compression is reported and the rest skipped, not misread', () => {
+    const caps = caps8 | 0x4000000;
     const c = run([
       { dir: S, bytes: greeting('8.0.36', caps) },
       { dir: C, bytes: handshakeResponse(caps, 'app', Buffer.from('x'), 'shop') },
       { dir: S, bytes: ok(2) },
-      // a compressed packet: compressed length, sequence, uncompressed length, then the payload
-      { dir: C, bytes: Buffer.from([0x0f, 0, 0, 0, 0, 0, 0, 0x0b, 0, 0, 0, 0x03, 0x53, 0x45, 0x4c, 0x45, 0x43, 0x54, 0x20, 0x31]) },
+      { dir: C, bytes: Buffer.from([0x0f, 0, 0, 0, 0x0b, 0, 0, 0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0]) },
     ]);
     assert.equal(c.records.length, 1);
-    assert.equal(attrs(c.records[0]).mysql.compressed, true);
+    assert.equal(attrs(c.records[0]).mysql.compression, 'zstd');
     assert.deepEqual(c.records[0].flags, ['undecodable']);
     assert.deepEqual(c.abandoned, ['compressed']);
   });

@@ -53,7 +53,7 @@ export interface Cmd {
   attributes?: Record<string, string>;
   tlsRequested?: boolean;
   /** The connection switched to the compressed protocol after the handshake. */
-  compressed?: boolean;
+  compressed?: 'zlib' | 'zstd';
 }
 
 export type ResponseState =
@@ -137,7 +137,7 @@ export function buildAttributes(c: Cmd, facts: MyConnectionFacts): Record<string
     my.auth = auth;
     if (c.attributes) my.connection_attributes = c.attributes;
     if (c.tlsRequested) my.tls_requested = true;
-    if (c.compressed) my.compressed = true;
+    if (c.compressed) my.compression = c.compressed;
   }
   const out: Record<string, unknown> = { db, mysql: my };
   if (c.err) out.error = { type: String(c.err.code) };

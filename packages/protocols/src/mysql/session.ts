@@ -26,6 +26,7 @@ import {
   decodeTextRow,
 } from './decode.js';
 import { MyFramer, type MyPacket } from './framer.js';
+import { CompressedUnwrapper } from './compressed.js';
 import { ValueBudget, decodeBinaryRow, readBinaryValue, textCell, type Value } from './values.js';
 import { buildAttributes, columnKeys, type Cmd, type MyConnectionFacts } from './fields.js';
 import { redactSqlSecrets } from '../sql/secrets.js';
@@ -75,12 +76,16 @@ export class MySession implements StreamParser {
   /** A definitions block ended without knowing whether an EOF packet follows (capabilities unknown). */
   private maybeTrailingEof = -1;
   private done = false;
+  /** Per direction, when the compressed protocol is on: frames are unwrapped before packet framing. */
+  private unwrap: [CompressedUnwrapper, CompressedUnwrapper] | null = null;
+  private readonly limit: number;
   /** The client has sent bytes (so a greeting can no longer come first). */
   private clientSpoke = false;
 
   constructor(private readonly ctx: ParserContext) {
     const o = ctx.options;
     const limit = o.maxBody + o.maxHeaderBytes;
+    this.limit = limit;
     const midstream = ctx.conn.midstream;
     this.phase = midstream ? 'command' : 'greeting';
     const hooks = (fromClient: boolean) => ({
@@ -98,7 +103,8 @@ export class MySession implements StreamParser {
     if (this.done) return;
     if (dir === 0) this.clientSpoke = true;
     try {
-      (dir === 0 ? this.client : this.server).push(chunk, tsNs);
+      if (this.unwrap) this.unwrap[dir].push(chunk, tsNs);
+      else (dir === 0 ? this.client : this.server).push(chunk, tsNs);
     } catch (err) {
       this.ctx.count('mysql.internal_error');
       this.stop(`mysql: ${(err as Error).message}`);
@@ -108,6 +114,7 @@ export class MySession implements StreamParser {
   gap(dir: Dir, length: number, _tsNs: bigint): void {
     if (this.done) return;
     this.ctx.count('mysql.gap_bytes', length);
+    this.unwrap?.[dir].lose();
     (dir === 0 ? this.client : this.server).lose();
     for (const c of this.queue) c.flags.add('gap');
     if (dir === 1 && this.queue.length) {
@@ -454,14 +461,34 @@ export class MySession implements StreamParser {
   private finishHandshake(h: Cmd, p: MyPacket): void {
     this.handshake = null;
     this.phase = 'command';
-    const compressed = h.ok !== undefined && this.caps !== null && (this.caps & (Cap.Compress | Cap.ZstdCompression)) !== 0;
-    if (compressed) {
-      // from here on every packet is wrapped in the compressed protocol, which this parser does not unwrap
-      h.compressed = true;
+    const caps = h.ok !== undefined && this.caps !== null ? this.caps : 0;
+    if (caps & Cap.ZstdCompression) {
+      // zstd-compressed frames are not unwrapped: report and stop rather than misread
+      h.compressed = 'zstd';
       h.flags.add('undecodable');
+      this.emit(h, 'exchange', p.endNs);
+      this.stop('compressed');
+      return;
+    }
+    if (caps & Cap.Compress) {
+      h.compressed = 'zlib';
+      this.unwrap = [this.unwrapper(this.client), this.unwrapper(this.server)];
     }
     this.emit(h, 'exchange', p.endNs);
-    if (compressed) this.stop('compressed');
+  }
+
+  private unwrapper(framer: MyFramer): CompressedUnwrapper {
+    return new CompressedUnwrapper(
+      {
+        bytes: (chunk, ts) => framer.push(chunk, ts),
+        lost: (n) => {
+          this.ctx.count('mysql.gap_bytes', n);
+          framer.lose();
+        },
+        damaged: () => this.ctx.count('mysql.compressed_damaged'),
+      },
+      this.limit,
+    );
   }
 
   /** First reply packet of a query / execute: OK, ERR, LOCAL INFILE request, or a result set's column count. */
