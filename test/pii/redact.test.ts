@@ -112,3 +112,14 @@ test('the pii list is bounded per event; redaction still covers every finding', 
   assert.equal(s.annotationsDropped, 200);
   assert.ok(!ev.messaging.message.body.content.includes('@example.com'));
 });
+
+test('infrastructure fields seen in the corpus captures are not personal data', () => {
+  const s = new EventScanner({ key });
+  const ev = {
+    http: { request: { header: { ':authority': ['192.168.199.215:30035'], host: ['10.0.0.7:8080'] } } },
+    amqp: { properties: { headers: { hostname: 'celery@worker1.example.com' } } },
+    messaging: { message: { body: { content: JSON.stringify({ name: 'CognitoCore.tasks.executePolicy', hostname: 'celery@test.example.com' }) } } },
+    user_agent: { original: 'Mozilla/5.0 (Windows NT 6.1; rv:1.9.1.7) Gecko/20091221 Firefox/3.5.7' },
+  } as Record<string, unknown>;
+  assert.deepEqual(s.finish(s.collect(ev)), []);
+});

@@ -53,6 +53,8 @@ export interface ScanOptions {
   modelThreshold?: number;
 }
 
+const NAME_VALUE = /^\p{L}[\p{L}'’-]{0,40}\.?(?: \p{L}[\p{L}'’-]{0,40}\.?){0,4}$/u;
+
 /** Most findings listed in one event's `pii` array. */
 export const MAX_ANNOTATIONS = 1000;
 
@@ -221,7 +223,8 @@ export class EventScanner {
         const v = value.trim();
         const off = value.indexOf(v);
         const type: PiiType = hints & Hint.name ? 'person_name' : 'street_address';
-        if (v.length >= 2 && v.length <= 200 && /[A-Za-z]/.test(v) && (type === 'street_address' || /^[\p{L}'’. -]{2,80}$/u.test(v))) {
+        // a name: 1–5 words of letters (initials may end in "."); "tasks.add" or "io.grpc.Foo" are not
+        if (v.length >= 2 && v.length <= 200 && /[A-Za-z]/.test(v) && (type === 'street_address' ? /\d/.test(v) && /\p{L}{2}/u.test(v) : NAME_VALUE.test(v))) {
           slot.hits = [{ type, start: off, end: off + v.length, confidence: 0.75, detector: 'context', validator: null }];
         }
       }

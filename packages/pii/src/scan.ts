@@ -58,9 +58,9 @@ function clamp(x: number): number {
   return x > 0.99 ? 0.99 : x < 0 ? 0 : Math.round(x * 100) / 100;
 }
 
-/** Confidence after context: +0.08 when the field name hints at the type, −0.4 when it says "identifier/hash". */
+/** Confidence after context: +0.08 when the field name hints at the type, −0.5 when it says "identifier/hash". */
 function adjust(base: number, hintFlag: number, hints: number): number {
-  if (hints & Hint.notPii) return clamp(base - 0.4);
+  if (hints & Hint.notPii) return clamp(base - 0.5);
   if (hintFlag && hints & hintFlag) return clamp(base + 0.08);
   return clamp(base);
 }
