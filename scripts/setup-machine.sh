@@ -9,7 +9,7 @@ packages=(
   clang llvm libbpf-dev bpftool
   nginx-light redis-server mariadb-server mariadb-client dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
-  golang-go wrk hyperfine
+  golang-go wrk hyperfine zstd
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -73,7 +73,7 @@ const configs: Config[] = [
   {
     name: 'tcpdump -w /dev/null',
     start: async () => {
-      const child = spawn('ip', ['netns', 'exec', NS, 'tcpdump', '-i', 'lo', '-n', '-w', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', NS, 'tcpdump', '-i', 'lo', '-n', '-Z', 'root', '-w', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
       return { child, stderr: await waitStderr(child, /listening on/) };
     },
     drops: (s) => Number(/(\d+) packets dropped by kernel/.exec(s)?.[1] ?? NaN),

@@ -6,7 +6,7 @@
  * of this process buffering them without bound. A closed reader (EPIPE)
  * marks the sink closed; the capture then stops quietly.
  */
-import { closeSync, fchmodSync, openSync, writevSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, writevSync } from 'node:fs';
 
 const FLUSH_AT = 1 << 20;
 
@@ -31,7 +31,9 @@ export class BlockSink {
   /** Creates or truncates FILE with mode 0600: a capture holds whatever crossed the wire. */
   static file(path: string): BlockSink {
     const fd = openSync(path, 'w', 0o600);
-    fchmodSync(fd, 0o600);
+    // An existing file keeps its mode on open: tighten it. Only regular files:
+    // `-w /dev/null` must not make the null device private.
+    if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
     return new BlockSink(fd, true, path);
   }
 

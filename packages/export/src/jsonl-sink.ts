@@ -47,7 +47,8 @@ export class JsonlSink implements Sink {
   private open(): number {
     const fd = openSync(this.path, 'a', 0o600);
     // a file that already existed keeps its mode on open: tighten it too
-    fchmodSync(fd, 0o600);
+    // (regular files only: a device such as /dev/null must stay as it is)
+    if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
     return fd;
   }
 

@@ -236,9 +236,14 @@ export class FlowTable {
     if (t.halves) {
       t.halves[0].flush(tsNs);
       t.halves[1].flush(tsNs);
-      this.closed.delete(t.key);
-      this.closed.set(t.key, tsNs);
-      if (this.closed.size > CLOSED_MEMORY_MAX) this.closed.delete(this.closed.keys().next().value as string);
+      // Only an orderly end (FIN, RST) is remembered: after an idle close or an
+      // eviction, more data on the tuple is the same conversation going on, and
+      // is tracked again as a connection joined mid-way.
+      if (reason === 'fin' || reason === 'rst') {
+        this.closed.delete(t.key);
+        this.closed.set(t.key, tsNs);
+        if (this.closed.size > CLOSED_MEMORY_MAX) this.closed.delete(this.closed.keys().next().value as string);
+      }
     }
     t.done = true;
     this.sink.close(t.conn, reason, tsNs);

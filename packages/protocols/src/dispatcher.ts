@@ -20,6 +20,13 @@ import {
 
 /** Bytes a side may send while every candidate still says 'more'. */
 const MAX_HEAD_BYTES = 8192;
+/**
+ * Unrecognised bytes of a side kept while waiting for the other side to be
+ * recognised: responses often cannot be told apart on their own (Kafka,
+ * binary protocols), but once the requests identify the protocol the parser
+ * should see them (as responses without requests, when joined mid-way).
+ */
+const MAX_KEPT_BYTES = 64 * 1024;
 /** Bytes per direction skipped looking for a recognisable message start before the connection is ignored. */
 const MAX_SKIP_BYTES = 256 * 1024;
 /** Datagrams of a UDP flow tried before it is ignored. */
@@ -31,6 +38,8 @@ interface Pending {
   dir: Dir;
   bytes: Buffer;
   tsNs: bigint;
+  /** No module recognised a message starting here: kept only for the other side's parser. */
+  stale?: boolean;
 }
 
 interface ConnState {
@@ -40,7 +49,10 @@ interface ConnState {
   stream?: StreamParser;
   datagram?: DatagramParser;
   head: Pending[];
+  /** Bytes of the current detection candidate per side (not stale). */
   headBytes: [number, number];
+  /** Stale bytes kept per side. */
+  kept: [number, number];
   skipped: [number, number];
   tries: number;
   seq: number;
@@ -91,6 +103,7 @@ export class Dispatcher implements FlowSink {
       status: 'detecting',
       head: [],
       headBytes: [0, 0],
+      kept: [0, 0],
       skipped: [0, 0],
       tries: 0,
       seq: 0,
@@ -131,9 +144,9 @@ export class Dispatcher implements FlowSink {
     if (s.status === 'parsing') {
       if (s.stream) s.stream.close(reason, tsNs);
       else s.datagram?.close(reason, tsNs);
-    } else if (s.status === 'detecting' && s.headBytes[0] + s.headBytes[1] > 0) {
+    } else if (s.status === 'detecting' && s.headBytes[0] + s.headBytes[1] + s.kept[0] + s.kept[1] > 0) {
       this.count(`dispatch.unidentified_${conn.transport}_connections`);
-      this.count('dispatch.ignored_bytes', s.headBytes[0] + s.headBytes[1]);
+      this.count('dispatch.ignored_bytes', s.headBytes[0] + s.headBytes[1] + s.kept[0] + s.kept[1]);
     }
   }
 
@@ -196,7 +209,8 @@ export class Dispatcher implements FlowSink {
   }
 
   private detectStream(s: ConnState, dir: Dir): void {
-    const parts = s.head.filter((p) => p.dir === dir).map((p) => p.bytes);
+    const parts: Buffer[] = [];
+    for (const p of s.head) if (p.dir === dir && !p.stale) parts.push(p.bytes);
     const head = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     let waiting = false;
     for (const m of this.candidates(this.tcpModules, s.conn)) {
@@ -204,37 +218,83 @@ export class Dispatcher implements FlowSink {
       if (r === 'more') {
         waiting = true;
       } else if (r !== null) {
-        if (this.mustFlip(s.conn, dir, r.sender)) {
-          this.flipRoles(s.conn);
-          for (const p of s.head) p.dir = (1 - p.dir) as Dir;
-        }
-        this.start(s, m);
-        const replay = s.head;
-        s.head = [];
-        for (const p of replay) {
-          if (s.status !== 'parsing') break;
-          s.stream!.data(p.dir, p.bytes, p.tsNs);
-        }
+        this.startDetected(s, m, dir, r.sender);
         return;
       }
     }
     if (waiting && s.headBytes[dir] < MAX_HEAD_BYTES) return;
     // Nothing recognises these bytes as a message start. Packets usually begin
-    // at message boundaries, so drop them and try again at the next chunk.
-    this.dropHead(s, dir);
+    // at message boundaries, so try again at the next chunk; keep these (bounded)
+    // in case the other side identifies the protocol.
+    this.staleHead(s, dir);
   }
 
-  private dropHead(s: ConnState, dir: Dir): void {
-    const dropped = s.headBytes[dir];
-    s.head = s.head.filter((p) => p.dir !== dir);
-    s.headBytes[dir] = 0;
-    s.skipped[dir] += dropped;
-    this.count('dispatch.ignored_bytes', dropped);
-    if (s.skipped[dir] > MAX_SKIP_BYTES) {
-      s.status = 'ignored';
-      s.head = [];
-      this.count(`dispatch.unidentified_${s.conn.transport}_connections`);
+  /**
+   * Start `m` on a connection whose `dir` side was recognised: replay that
+   * side from the recognised message on, and the other side whole (a parser
+   * joined mid-way copes with responses whose requests it never saw).
+   */
+  private startDetected(s: ConnState, m: ProtocolModule, dir: Dir, sender: 'client' | 'server' | 'unknown'): void {
+    let replay = s.head;
+    s.head = [];
+    let dropped = 0;
+    replay = replay.filter((p) => {
+      if (p.dir === dir && p.stale) {
+        dropped += p.bytes.length;
+        return false;
+      }
+      return true;
+    });
+    if (dropped) this.count('dispatch.ignored_bytes', dropped);
+    if (this.mustFlip(s.conn, dir, sender)) {
+      this.flipRoles(s.conn);
+      for (const p of replay) p.dir = (1 - p.dir) as Dir;
     }
+    this.start(s, m);
+    for (const p of replay) {
+      if (s.status !== 'parsing') break;
+      s.stream!.data(p.dir, p.bytes, p.tsNs);
+    }
+  }
+
+  private staleHead(s: ConnState, dir: Dir): void {
+    const n = s.headBytes[dir];
+    for (const p of s.head) if (p.dir === dir) p.stale = true;
+    s.headBytes[dir] = 0;
+    s.kept[dir] += n;
+    s.skipped[dir] += n;
+    // Past the bound, the oldest kept bytes of this side go.
+    while (s.kept[dir] > MAX_KEPT_BYTES) {
+      const i = s.head.findIndex((p) => p.dir === dir);
+      const [p] = s.head.splice(i, 1);
+      s.kept[dir] -= p.bytes.length;
+      this.count('dispatch.ignored_bytes', p.bytes.length);
+    }
+    if (s.skipped[dir] > MAX_SKIP_BYTES) this.giveUp(s);
+  }
+
+  /** A gap on a side being detected: its bytes cannot be joined to what follows. */
+  private dropHead(s: ConnState, dir: Dir): void {
+    let dropped = 0;
+    s.head = s.head.filter((p) => {
+      if (p.dir !== dir) return true;
+      dropped += p.bytes.length;
+      return false;
+    });
+    s.skipped[dir] += s.headBytes[dir];
+    s.headBytes[dir] = 0;
+    s.kept[dir] = 0;
+    this.count('dispatch.ignored_bytes', dropped);
+    if (s.skipped[dir] > MAX_SKIP_BYTES) this.giveUp(s);
+  }
+
+  private giveUp(s: ConnState): void {
+    let n = 0;
+    for (const p of s.head) n += p.bytes.length;
+    this.count('dispatch.ignored_bytes', n);
+    s.status = 'ignored';
+    s.head = [];
+    this.count(`dispatch.unidentified_${s.conn.transport}_connections`);
   }
 
   private mustFlip(conn: Connection, dir: Dir, sender: 'client' | 'server' | 'unknown'): boolean {

@@ -6,7 +6,7 @@
  * response body is framed (HEAD, 204, 304, CONNECT) through `bodyFor`.
  */
 import { BodyCapture } from '../body.js';
-import { findHeadEnd, looksLikeRequestLine, looksLikeStatusLine } from './head.js';
+import { KNOWN_METHODS, findHeadEnd, looksLikeRequestLine, looksLikeStatusLine } from './head.js';
 
 export type BodyFraming =
   | { kind: 'none' }
@@ -51,6 +51,9 @@ const enum Chunk {
 }
 
 const LF = 0x0a;
+/** Where a request or status line may begin, for resynchronisation. */
+const REQUEST_START = new RegExp(`(?:${[...KNOWN_METHODS].map((m) => m.replace(/[-]/g, '\\-')).join('|')}) `, 'g');
+const STATUS_START_ANYWHERE = /HTTP\/\d\.\d \d{3}/g;
 /** Longest chunk-size line (with extensions) we accept. */
 const MAX_CHUNK_LINE = 4096;
 
@@ -86,20 +89,31 @@ export class MessageReader {
 
   push(chunk: Buffer, tsNs: bigint): void {
     this.lastNs = tsNs;
+    // `buf` is the chunk, or (after a partial head was carried over) the carry
+    // joined with the rest of the chunk; offsets are into `buf`.
+    let buf = chunk;
     let off = 0;
-    while (off < chunk.length) {
+    while (off < buf.length) {
       switch (this.mode) {
-        case Mode.Head:
-          off = this.readHead(chunk, off, tsNs);
+        case Mode.Head: {
+          if (this.carry) {
+            buf = Buffer.concat([this.carry, buf.subarray(off)]);
+            off = 0;
+            this.carry = null;
+            off = this.readHead(buf, off, tsNs, false);
+          } else {
+            off = this.readHead(buf, off, tsNs, true);
+          }
           break;
+        }
         case Mode.Body:
-          off = this.readBody(chunk, off, tsNs);
+          off = this.readBody(buf, off, tsNs);
           break;
         case Mode.Resync:
-          off = this.resync(chunk, off);
+          off = this.resync(buf, off);
           break;
         case Mode.Switched:
-          this.ev.switched(off === 0 ? chunk : chunk.subarray(off), tsNs);
+          this.ev.switched(off === 0 ? buf : buf.subarray(off), tsNs);
           return;
       }
     }
@@ -141,46 +155,51 @@ export class MessageReader {
     }
   }
 
-  private readHead(chunk: Buffer, off: number, tsNs: bigint): number {
-    let buf: Buffer;
-    let start: number;
-    if (this.carry) {
-      buf = Buffer.concat([this.carry, chunk.subarray(off)]);
-      start = 0;
-    } else {
+  /**
+   * A head starting at `off` (`fresh`: not continued from an earlier chunk).
+   * Returns where reading goes on in `buf`.
+   */
+  private readHead(buf: Buffer, off: number, tsNs: bigint, fresh: boolean): number {
+    if (fresh) {
       // Tolerate stray CRLFs between messages (RFC 9112 §2.2).
-      while (off < chunk.length && (chunk[off] === 0x0d || chunk[off] === LF)) off++;
-      if (off >= chunk.length) return off;
-      buf = chunk;
-      start = off;
+      while (off < buf.length && (buf[off] === 0x0d || buf[off] === LF)) off++;
+      if (off >= buf.length) return off;
+      const c = buf[off];
+      if (c < 0x41 || c > 0x5a) {
+        // No method or "HTTP/" starts with this byte: not a message start.
+        this.ev.count(`http.malformed_${this.side}_head`);
+        this.mode = Mode.Resync;
+        return off;
+      }
       this.messageStartNs = tsNs;
     }
+    const start = off;
     const end = findHeadEnd(buf, start);
     if (end === -1) {
       if (buf.length - start > this.maxHead) {
         this.ev.count(`http.${this.side}_head_too_large`);
-        this.carry = null;
         this.mode = Mode.Resync;
-        return chunk.length;
+        return buf.length;
       }
       this.carry = Buffer.from(buf.subarray(start));
-      return chunk.length;
+      return buf.length;
     }
-    const consumedFromChunk = this.carry ? end - this.carry.length : end - off;
     const headStart = this.messageStartNs;
-    this.carry = null;
     if (end - start > this.maxHead) {
       this.ev.count(`http.${this.side}_head_too_large`);
       this.mode = Mode.Resync;
-      return off + consumedFromChunk;
+      return end;
     }
     const framing = this.ev.head(buf, start, end, headStart);
-    const next = off + consumedFromChunk;
     if (!framing) {
       this.ev.count(`http.malformed_${this.side}_head`);
+      // Junk before a real message (a capture that began mid-body) ends up in
+      // front of its head: look for a start line inside what was rejected.
+      const lf = buf.indexOf(LF, start);
       this.mode = Mode.Resync;
-      return next;
+      return lf === -1 || lf + 1 >= end ? end : lf + 1;
     }
+    const next = end;
     this.headBytes = end - start;
     this.framing = framing;
     this.body = new BodyCapture(this.maxBody);
@@ -324,20 +343,30 @@ export class MessageReader {
     this.ev.message({ body, trailers, wireBytes, endNs: tsNs, gap, incomplete });
   }
 
-  /** Skip to the next line that looks like a start line of this side. */
+  /**
+   * Skip to the next start line of this side. The start line is looked for
+   * anywhere, not only after a newline: after damage (or bytes of another
+   * protocol, as before a SOCKS or TLS-less proxy hand-over) the junk need not
+   * end with one.
+   */
   private resync(chunk: Buffer, off: number): number {
     const text = chunk.toString('latin1', off);
+    const re = this.side === 'request' ? REQUEST_START : STATUS_START_ANYWHERE;
     const test = this.side === 'request' ? looksLikeRequestLine : looksLikeStatusLine;
-    let pos = 0;
-    while (pos < text.length) {
-      const lf = text.indexOf('\n', pos);
-      if (lf === -1) break;
-      if (test(text.slice(pos, lf))) {
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      const lf = text.indexOf('\n', m.index);
+      if (lf === -1) {
+        // A start line cut by the chunk end: keep it for the next chunk.
+        this.mode = Mode.Head;
+        return off + m.index;
+      }
+      if (test(text.slice(m.index, lf))) {
         this.ev.count(`http.resynced_${this.side}`);
         this.mode = Mode.Head;
-        return off + pos;
+        return off + m.index;
       }
-      pos = lf + 1;
+      re.lastIndex = m.index + 1;
     }
     return chunk.length;
   }
