@@ -123,3 +123,12 @@ test('infrastructure fields seen in the corpus captures are not personal data', 
   } as Record<string, unknown>;
   assert.deepEqual(s.finish(s.collect(ev)), []);
 });
+
+test('values from the SQL captures: codes, "using password: NO", host names in name columns', () => {
+  const s = new EventScanner({ key });
+  const ev = {
+    db: { response: { rows: [{ name: 'legacy-host', code: 'TZB-20251121-52' }, { name: 'Goofy' }] } },
+    mysql: { error: { message: "Access denied for user 'root'@'localhost' (using password: NO)" } },
+  } as Record<string, unknown>;
+  assert.deepEqual(s.finish(s.collect(ev)).map((f) => `${f.type} ${f.path}`), ['person_name db.response.rows[1].name']);
+});

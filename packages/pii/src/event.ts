@@ -53,7 +53,8 @@ export interface ScanOptions {
   modelThreshold?: number;
 }
 
-const NAME_VALUE = /^\p{L}[\p{L}'’-]{0,40}\.?(?: \p{L}[\p{L}'’-]{0,40}\.?){0,4}$/u;
+// one capitalised word ("Goofy") or several words ("alice smith"); not "legacy-host"
+const NAME_VALUE = /^(?:\p{Lu}[\p{L}'’-]{0,40}\.?|\p{L}[\p{L}'’-]{0,40}\.?(?: \p{L}[\p{L}'’-]{0,40}\.?){1,4})$/u;
 
 /** Most findings listed in one event's `pii` array. */
 export const MAX_ANNOTATIONS = 1000;

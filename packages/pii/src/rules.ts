@@ -143,7 +143,8 @@ export const RULES: AnchoredRule[] = [
   {
     type: 'password', anchors: ['password', 'Password', 'PASSWORD', 'passwd', 'PASSWD', 'pwd'],
     re: /(?:password|Password|PASSWORD|passwd|PASSWD|pwd)["']?\s{0,4}(?:[:=]|=>)\s{0,4}["']?([^\s"'&,;)}\]]{1,128})/dy, group: 1,
-    validate: (v) => !/^(\*+|x+|null|none|undefined|true|false|\?|\$\d+|:\w+|%s)$/i.test(v),
+    // placeholders and MySQL's "(using password: NO)"
+    validate: (v) => !/^(\*+|x+|null|none|undefined|true|false|yes|no|\?|\$\d+|:\w+|%s)$/i.test(v),
     validator: 'keyword', confidence: 0.85,
   },
 ];

@@ -163,6 +163,8 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
   // a phone extension ("555-0100x23") is the only letter allowed right after a run
   const ext = after === 120 && b + 1 < s.length && s.charCodeAt(b + 1) >= 48 && s.charCodeAt(b + 1) <= 57;
   if (isWord(before) || (isWord(after) && !ext) || before === 46 || (after === 46 && b + 1 < s.length && isAlnum(s.charCodeAt(b + 1)))) return false;
+  // the tail of a code such as "TZB-20251121-52" or "ORD-88231": not a value of its own
+  if (before === 45 && a > 1 && isAlnum(s.charCodeAt(a - 2))) return false;
   // a version string: v1.2.3.4
   const text = s.slice(a, b);
   const h = hints;
