@@ -56,3 +56,8 @@ test('decoys do not fire', () => {
   ];
   for (const d of decoys) assert.deepEqual(found(d), [], d);
 });
+
+test('a word before a bare number gives it context', () => {
+  assert.deepEqual(found('please call 4155552671 today'), ['phone=4155552671']);
+  assert.deepEqual(found('order 4155552671 shipped'), []);
+});

@@ -72,6 +72,9 @@ export function hintsFor(key: string | undefined): number {
   return h;
 }
 
+/** Verbs and nouns that announce a phone number in prose ("call 4155552671"). */
+const PHONE_WORDS = new Set(['call', 'phone', 'ring', 'text', 'sms', 'whatsapp', 'dial', 'cell', 'mobile', 'tel']);
+
 /**
  * Words just before a hit inside free text ("DOB: 1980-02-01", "WHERE email
  * = '...'", "ssn=...") count as context too: hints from the last identifier
@@ -86,6 +89,6 @@ export function hintsBefore(s: string, start: number, window = 24): number {
   if (base) return base;
   const w = m[1]!.toLowerCase();
   if (w === 'born') return Hint.dob;
-  if (w === 'call' || w === 'tel' || w === 'at') return 0;
+  if (PHONE_WORDS.has(w)) return Hint.phone;
   return 0;
 }
