@@ -1,3 +1,5 @@
+import { chalkStderr } from 'chalk';
+
 /**
  * How every command fails: user errors are one line on stderr naming where
  * and what, with a non-zero exit; only unexpected internal errors show a
@@ -43,7 +45,8 @@ export async function runMain(name: string, main: () => Promise<number | void>):
     process.exitCode = code ?? 0;
   } catch (err) {
     if (err instanceof UserError) {
-      process.stderr.write(`${name}: ${err.message}\n`);
+      // Colour only when stderr is a terminal (chalk checks), never in pipes or logs.
+      process.stderr.write(`${chalkStderr.bold(name)}: ${chalkStderr.red(err.message)}\n`);
       process.exitCode = err.exitCode;
       return;
     }

@@ -78,6 +78,9 @@ async function readOne(input: string, h: NdjsonHandlers, opts: NdjsonOptions, st
     if (opts.strict) throw new UserError(`${name}:${line}: ${message}`);
     h.bad?.({ file: name, line }, message);
   };
+  // A stop signal ends reading at once, even while waiting for input.
+  const onAbort = () => stream.destroy();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     stream.setEncoding('utf8');
     // While `skipping`, the rest of an over-long line is discarded up to its newline.
@@ -120,10 +123,12 @@ async function readOne(input: string, h: NdjsonHandlers, opts: NdjsonOptions, st
     if (carry) handle(carry);
   } catch (err) {
     if (err instanceof UserError) throw err;
+    if (opts.signal?.aborted) return; // stopped by a signal: what was read counts
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EPERM') throw new UserError(describeFsError(err, input));
     throw err;
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
     if (stream !== process.stdin) (stream as ReturnType<typeof createReadStream>).destroy();
   }
 }
