@@ -83,15 +83,26 @@ export interface Run {
   lines: number;
 }
 
-export function timed(cmd: string, args: string[], rounds: number): Run {
+/**
+ * Best of `rounds` runs of a command. With `discardOutput`, its stdout goes to
+ * /dev/null (as a user would redirect it) instead of through a pipe into this
+ * process, and `lines` is 0: count output in a separate, untimed run.
+ */
+export function timed(cmd: string, args: string[], rounds: number, discardOutput = false): Run {
   let best: Run | null = null;
   for (let r = 0; r < rounds; r++) {
     const start = process.hrtime.bigint();
-    const res = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const devnull = discardOutput ? openSync('/dev/null', 'w') : undefined;
+    const res = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+      stdio: devnull === undefined ? 'pipe' : ['ignore', devnull, 'pipe'],
+    });
+    if (devnull !== undefined) closeSync(devnull);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     if (res.status !== 0) throw new Error(`${cmd} failed: ${res.stderr.slice(-500)}`);
     const rssKiB = Number(res.stderr.trim().split('\n').pop());
-    const lines = res.stdout.length ? res.stdout.split('\n').length - 1 : 0;
+    const lines = res.stdout?.length ? res.stdout.split('\n').length - 1 : 0;
     if (!best || seconds < best.seconds) best = { seconds, rssKiB, lines };
   }
   return best!;
