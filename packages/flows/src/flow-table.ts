@@ -21,9 +21,11 @@ import {
 
 interface Tracked {
   key: string;
+  /** IP protocol number (the cache compares it). */
+  proto: number;
   conn: Connection;
-  /** Packet time of the last move to the back of the table. */
-  touchedNs: bigint;
+  /** Packet time after which the next packet moves it to the back of the table. */
+  touchDueNs: bigint;
   /** Indexed by Dir. Absent for UDP. */
   halves?: [HalfStream, HalfStream];
   /** Both halves have ended, or a RST was seen. */
@@ -39,6 +41,7 @@ export interface FlowTableOptions extends FlowOptions {
 const CLOSED_MEMORY_NS = 60n * 1_000_000_000n;
 const CLOSED_MEMORY_MAX = 16384;
 const TOUCH_EVERY_NS = 1_000_000_000n;
+const RECENT_SLOTS = 1024;
 /** Idle sweeps run at most once per this much packet time. */
 const SWEEP_EVERY_NS = 1_000_000_000n;
 
@@ -58,7 +61,13 @@ export class FlowTable {
   private readonly closed = new Map<string, bigint>();
   private readonly opts: FlowTableOptions;
   private nextId = 1;
-  private lastSweepNs = 0n;
+  private nextSweepNs = 0n;
+  /**
+   * A direct-mapped cache of recent lookups, indexed by the ports: most
+   * packets belong to a connection seen moments ago, and the cache spares
+   * building the string key and hashing it.
+   */
+  private readonly recent: Array<Tracked | undefined> = new Array(RECENT_SLOTS);
   private nowNs = 0n;
 
   constructor(
@@ -74,9 +83,10 @@ export class FlowTable {
 
   packet(p: L4Packet): void {
     if (p.tsNs > this.nowNs) this.nowNs = p.tsNs;
-    if (this.nowNs - this.lastSweepNs >= SWEEP_EVERY_NS) {
+    // Deadlines are compared, not differences computed: each BigInt subtraction allocates.
+    if (this.nowNs >= this.nextSweepNs) {
       this.expireIdle(this.nowNs);
-      this.lastSweepNs = this.nowNs;
+      this.nextSweepNs = this.nowNs + SWEEP_EVERY_NS;
     }
     if (p.protocol === IpProto.TCP && p.tcp) this.tcp(p);
     else if (p.protocol === IpProto.UDP) this.udp(p);
@@ -112,10 +122,34 @@ export class FlowTable {
     }
   }
 
+  /** The key of the packet last passed to `lookup`. */
+  private lookedUpKey = '';
+
+  /** The tracked connection of a packet, if any (cache first, then the table); sets `lookedUpKey`. */
+  private lookup(p: L4Packet): Tracked | undefined {
+    const slot = (p.srcPort ^ p.dstPort ^ p.protocol) & (RECENT_SLOTS - 1);
+    const c = this.recent[slot];
+    if (c !== undefined && !c.done && c.proto === p.protocol) {
+      const k = c.conn;
+      if (
+        (k.client.port === p.srcPort && k.server.port === p.dstPort && k.client.address === p.srcAddr && k.server.address === p.dstAddr) ||
+        (k.client.port === p.dstPort && k.server.port === p.srcPort && k.client.address === p.dstAddr && k.server.address === p.srcAddr)
+      ) {
+        this.lookedUpKey = c.key;
+        return c;
+      }
+    }
+    const key = flowKey(p);
+    const t = this.table.get(key);
+    if (t !== undefined) this.recent[slot] = t;
+    this.lookedUpKey = key;
+    return t;
+  }
+
   private tcp(p: L4Packet): void {
     const tcp = p.tcp!;
-    const key = flowKey(p);
-    let t = this.table.get(key);
+    let t = this.lookup(p);
+    const key = this.lookedUpKey;
     const syn = (tcp.flags & TcpFlag.SYN) !== 0;
     const ack = (tcp.flags & TcpFlag.ACK) !== 0;
     if (t && syn && !ack && t.halves) {
@@ -156,9 +190,8 @@ export class FlowTable {
   }
 
   private udp(p: L4Packet): void {
-    const key = flowKey(p);
-    let t = this.table.get(key);
-    if (!t) t = this.open(key, p, undefined);
+    let t = this.lookup(p);
+    if (!t) t = this.open(this.lookedUpKey, p, undefined);
     else this.touch(t, p.tsNs);
     const conn = t.conn;
     conn.lastNs = p.tsNs;
@@ -198,7 +231,7 @@ export class FlowTable {
       bytes: [0, 0],
       midstream: isTcp && !synSender,
     };
-    const t: Tracked = { key, conn, done: false, touchedNs: p.tsNs };
+    const t: Tracked = { key, proto: p.protocol, conn, done: false, touchDueNs: p.tsNs + TOUCH_EVERY_NS };
     if (isTcp) {
       this.counters.connections++;
       t.halves = [this.half(t), this.half(t)];
@@ -256,8 +289,8 @@ export class FlowTable {
    * operations.
    */
   private touch(t: Tracked, nowNs: bigint): void {
-    if (nowNs - t.touchedNs < TOUCH_EVERY_NS) return;
-    t.touchedNs = nowNs;
+    if (nowNs < t.touchDueNs) return;
+    t.touchDueNs = nowNs + TOUCH_EVERY_NS;
     this.table.delete(t.key);
     this.table.set(t.key, t);
   }

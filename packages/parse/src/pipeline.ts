@@ -54,7 +54,7 @@ export class ParsePipeline {
   /** Loss records seen and the packets they say were lost. */
   lossRecords = 0;
   lostPackets = 0n;
-  private lastExpireNs = 0n;
+  private nextExpireNs = 0n;
   private section = -1;
 
   constructor(private readonly opts: PipelineOptions) {
@@ -78,9 +78,9 @@ export class ParsePipeline {
       onPacket: (p) => {
         const l4 = this.decoder.decode(p);
         if (l4) this.flows.packet(l4);
-        if (p.tsNs - this.lastExpireNs > 1_000_000_000n) {
+        if (p.tsNs >= this.nextExpireNs) {
           this.decoder.expire(p.tsNs);
-          this.lastExpireNs = p.tsNs;
+          this.nextExpireNs = p.tsNs + 1_000_000_000n;
         }
       },
       onInterface: (i) => {

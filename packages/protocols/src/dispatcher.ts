@@ -85,7 +85,7 @@ export class Dispatcher implements FlowSink {
   private readonly datagramStates = new Set<ConnState>();
   private readonly tcpModules: ProtocolModule[];
   private readonly udpModules: ProtocolModule[];
-  private lastTickNs = 0n;
+  private nextTickNs = 0n;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.parseOptions = { ...defaultParseOptions, ...opts.parse };
@@ -192,8 +192,8 @@ export class Dispatcher implements FlowSink {
   }
 
   private maybeTick(nowNs: bigint): void {
-    if (nowNs - this.lastTickNs < TICK_EVERY_NS) return;
-    this.lastTickNs = nowNs;
+    if (nowNs < this.nextTickNs) return;
+    this.nextTickNs = nowNs + TICK_EVERY_NS;
     this.tick(nowNs);
   }
 
