@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and benchmarks use, when they
 # are missing: tshark (oracle), tcpdump, clang/libbpf-dev/bpftool (BPF build),
-# real servers and clients for protocol tests, graphviz, prometheus, chromium.
+# real servers and clients for protocol tests, graphviz, prometheus, chromium,
+# zstd (Kafka test batches) and wrk (capture benchmark).
 # Idempotent and quiet when everything is present. Needs root.
 set -euo pipefail
 packages=(
   tshark tcpdump iproute2 curl
   clang llvm libbpf-dev bpftool
-  nginx-light redis-server mariadb-server mariadb-client dnsmasq dnsutils rabbitmq-server
+  nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
-  golang-go wrk hyperfine zstd
+  wrk zstd
 )
 missing=()
 for p in "${packages[@]}"; do
