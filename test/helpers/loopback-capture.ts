@@ -13,7 +13,7 @@ export class LoopbackCapture {
   constructor(readonly file: string, readonly filter: string) {}
 
   async start(): Promise<void> {
-    this.proc = spawn('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-s', '0', '-w', this.file, this.filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = spawn('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-B', String(BUFFER_KIB), '-s', '0', '-w', this.file, this.filter], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc.stderr!.on('data', (d) => (this.stderr += d));
     // tcpdump prints "listening on lo" once the capture is live. Immediate mode: without it
     // packets wait in TPACKET_V3 blocks, and those still pending at SIGINT are lost.
@@ -27,7 +27,11 @@ export class LoopbackCapture {
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  /** Stops tcpdump after the last packets were written. */
+  /**
+   * Stops tcpdump after the last packets were written. A capture the kernel
+   * dropped packets from is not a test input: that is an error here, named as
+   * such, rather than a parser assertion failing downstream.
+   */
   async stop(): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null) return;
@@ -35,8 +39,16 @@ export class LoopbackCapture {
     const done = new Promise((r) => p.once('exit', r));
     p.kill('SIGINT');
     await done;
+    const dropped = /(\d+) packets? dropped by kernel/.exec(this.stderr);
+    if (dropped && Number(dropped[1]) > 0) throw new Error(`tcpdump: the kernel dropped ${dropped[1]} packets; the capture is incomplete`);
   }
 }
+
+/**
+ * tcpdump's kernel buffer (-B, KiB). Loopback bursts (a 300 KB value, an
+ * 18 MB MySQL payload) overflow the 2 MiB default and lose packets.
+ */
+const BUFFER_KIB = 65536;
 
 export function tcpdumpAvailable(): boolean {
   return existsSync('/usr/bin/tcpdump') || existsSync('/usr/sbin/tcpdump');
