@@ -119,7 +119,7 @@ describe('pano-capture command', { skip }, () => {
     const theirs = join(dir, 'port.pcap');
     const cap = net.spawn(net.a, [...CAPTURE, '-i', net.vethA, '--port', '8080', '--proto', 'tcp', '-w', file]);
     const capErr = collect(cap, 'stderr');
-    const td = net.spawn(net.a, ['tcpdump', '-i', net.vethA, '--immediate-mode', '-U', '-n', '-w', theirs, 'tcp port 8080']);
+    const td = net.spawn(net.a, ['tcpdump', '-i', net.vethA, '--immediate-mode', '-B', '65536', '-U', '-n', '-w', theirs, 'tcp port 8080']);
     try {
       await Promise.all([waitFor(cap, 'stderr', /capturing on/), waitFor(td, 'stderr', /listening on/)]);
       for (const port of [8080, 9090, 8080]) net.exec(net.a, ['curl', '-s', '-o', '/dev/null', `http://${net.ipB}:${port}/p`]);

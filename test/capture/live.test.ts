@@ -77,7 +77,7 @@ describe('pano-capture on live interfaces', { skip }, () => {
     const theirs = join(dir, `${iface}-${extra.join('')}.pcap`);
     const cap = net.spawn(net.a, [...CAPTURE, '-i', iface, '-w', ours, ...extra]);
     const capErr = collect(cap, 'stderr');
-    const tcpdump = net.spawn(net.a, ['tcpdump', '-i', iface, '--immediate-mode', '-U', '-n', '-w', theirs]);
+    const tcpdump = net.spawn(net.a, ['tcpdump', '-i', iface, '--immediate-mode', '-B', '65536', '-U', '-n', '-w', theirs]);
     try {
       await Promise.all([waitFor(cap, 'stderr', /capturing on/), waitFor(tcpdump, 'stderr', /listening on/)]);
       traffic();

@@ -61,7 +61,7 @@ test('DNS lookup then HTTP, captured live: the server node carries the looked-up
     const dnsmasq = start('/usr/sbin/dnsmasq', ['-k', '--conf-file=/dev/null', '--port=53', `--listen-address=${DNS_ADDR}`, '--bind-interfaces', '--no-resolv', '--no-hosts', `--address=/${NAME}/${WEB_ADDR}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--log-facility=-', '--user=root']);
     // --immediate-mode: without it packets wait in the kernel's ring block (up to its
     // timeout) and those still there when tcpdump is stopped are never written
-    const tcpdump = start('/usr/bin/tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-Z', 'root', '-w', pcap, `host ${DNS_ADDR} or host ${WEB_ADDR} or udp port 9`]);
+    const tcpdump = start('/usr/bin/tcpdump', ['-i', 'lo', '--immediate-mode', '-B', '65536', '-U', '-n', '-Z', 'root', '-w', pcap, `host ${DNS_ADDR} or host ${WEB_ADDR} or udp port 9`]);
     await waitFor(web, /serving/, 'HTTP server');
     await waitFor(dnsmasq, /started/, 'dnsmasq');
     await waitFor(tcpdump, /listening on lo/, 'tcpdump');
