@@ -95,7 +95,8 @@ export async function main(argv = process.argv): Promise<void> {
         },
         onWarning: (w) => {
           warnings++;
-          const what = w.message.replace(/ at offset \d+/, '');
+          // The line already starts with the offset: drop the message's own mention of that same offset.
+          const what = w.message.replace(` at offset ${w.offset}`, '');
           if (o.strict) throw new UserError(`${name}: offset ${w.offset}: ${what}`);
           if (warnings <= 10) process.stderr.write(`pano-parse: ${name}: offset ${w.offset}: ${what} (skipped)\n`);
         },

@@ -4,40 +4,31 @@
  * end of the bytes they have.
  */
 import { Cap } from './constants.js';
+import { BoundedReader } from '../sql/bounded-reader.js';
 
-/** Sequential reader with MySQL's integer and string encodings; reading past the end sets `short`. */
-export class PayloadReader {
-  pos: number;
-  short = false;
-  constructor(readonly buf: Buffer, start = 0) {
-    this.pos = start;
-  }
-
-  get remaining(): number {
-    return this.buf.length - this.pos;
-  }
-
+/** MySQL's little-endian and length-encoded integers and strings over a bounded payload reader. */
+export class PayloadReader extends BoundedReader {
   u8(): number {
-    if (this.pos + 1 > this.buf.length) return this.fail();
+    if (this.pos + 1 > this.buf.length) return this.fail(0);
     return this.buf[this.pos++];
   }
 
   u16(): number {
-    if (this.pos + 2 > this.buf.length) return this.fail();
+    if (this.pos + 2 > this.buf.length) return this.fail(0);
     const v = this.buf.readUInt16LE(this.pos);
     this.pos += 2;
     return v;
   }
 
   u24(): number {
-    if (this.pos + 3 > this.buf.length) return this.fail();
+    if (this.pos + 3 > this.buf.length) return this.fail(0);
     const v = this.buf.readUIntLE(this.pos, 3);
     this.pos += 3;
     return v;
   }
 
   u32(): number {
-    if (this.pos + 4 > this.buf.length) return this.fail();
+    if (this.pos + 4 > this.buf.length) return this.fail(0);
     const v = this.buf.readUInt32LE(this.pos);
     this.pos += 4;
     return v;
@@ -51,12 +42,12 @@ export class PayloadReader {
     if (first === 0xfc) return this.u16();
     if (first === 0xfd) return this.u24();
     if (first === 0xfe) {
-      if (this.pos + 8 > this.buf.length) return this.fail();
+      if (this.pos + 8 > this.buf.length) return this.fail(0);
       const v = Number(this.buf.readBigUInt64LE(this.pos));
       this.pos += 8;
       return v;
     }
-    return this.fail(); // 0xFF is not a valid length
+    return this.fail(0); // 0xFF is not a valid length
   }
 
   /** Exact length-encoded integer (affected rows, insert ids) as a number when safe, else a decimal string. */
@@ -81,19 +72,6 @@ export class PayloadReader {
     return b ? b.toString('utf8') : '';
   }
 
-  cstring(): string {
-    const end = this.buf.indexOf(0, this.pos);
-    if (end < 0) {
-      const s = this.buf.toString('utf8', this.pos);
-      this.pos = this.buf.length;
-      this.short = true;
-      return s;
-    }
-    const s = this.buf.toString('utf8', this.pos, end);
-    this.pos = end + 1;
-    return s;
-  }
-
   /** The rest of the payload as text. */
   rest(): string {
     const s = this.buf.toString('utf8', this.pos);
@@ -101,22 +79,8 @@ export class PayloadReader {
     return s;
   }
 
-  bytes(n: number): Buffer {
-    const end = Math.min(this.buf.length, this.pos + n);
-    if (end < this.pos + n) this.short = true;
-    const v = this.buf.subarray(this.pos, end);
-    this.pos = end;
-    return v;
-  }
-
   skip(n: number): void {
     this.pos = Math.min(this.buf.length, this.pos + n);
-  }
-
-  private fail(): number {
-    this.short = true;
-    this.pos = this.buf.length;
-    return 0;
   }
 }
 

@@ -29,6 +29,7 @@ import { MyFramer, type MyPacket } from './framer.js';
 import { CompressedUnwrapper } from './compressed.js';
 import { ValueBudget, decodeBinaryRow, readBinaryValue, textCell, type Value } from './values.js';
 import { buildAttributes, columnKeys, type Cmd, type MyConnectionFacts } from './fields.js';
+import { sqlRecord } from '../sql/record.js';
 import { redactSqlSecrets } from '../sql/secrets.js';
 
 /** Prepared statements remembered per connection; the oldest is forgotten past this. */
@@ -721,17 +722,7 @@ export class MySession implements StreamParser {
   }
 
   private emit(c: Cmd, kind: EventKind, endNs: bigint): void {
-    if (c.rowsCut) c.flags.add('truncated');
-    if (this.ctx.conn.midstream) c.flags.add('midstream');
-    this.ctx.emit({
-      kind,
-      startNs: c.startNs,
-      endNs: endNs < c.startNs ? c.startNs : endNs,
-      requestBytes: c.requestBytes || undefined,
-      responseBytes: c.responseBytes || undefined,
-      flags: c.flags.size ? [...c.flags].sort() : undefined,
-      attributes: buildAttributes(c, this.facts),
-    });
+    this.ctx.emit(sqlRecord(c, kind, endNs, this.ctx.conn.midstream, buildAttributes(c, this.facts)));
   }
 
   private stop(reason: string): void {

@@ -3,17 +3,10 @@
  * (oversized messages arrive as a prefix), so every reader stops quietly at
  * the end of the bytes it has instead of throwing.
  */
+import { BoundedReader } from '../sql/bounded-reader.js';
 
-/** Sequential reader over one message body; reading past the end yields empty values and sets `short`. */
-export class BodyReader {
-  pos = 0;
-  short = false;
-  constructor(readonly buf: Buffer) {}
-
-  get remaining(): number {
-    return this.buf.length - this.pos;
-  }
-
+/** PostgreSQL's big-endian integers over a bounded body reader. */
+export class BodyReader extends BoundedReader {
   byte(): number {
     if (this.pos + 1 > this.buf.length) return this.fail(0);
     return this.buf[this.pos++];
@@ -30,34 +23,6 @@ export class BodyReader {
     if (this.pos + 4 > this.buf.length) return this.fail(0);
     const v = this.buf.readInt32BE(this.pos);
     this.pos += 4;
-    return v;
-  }
-
-  cstring(): string {
-    const end = this.buf.indexOf(0, this.pos);
-    if (end < 0) {
-      const s = this.buf.toString('utf8', this.pos);
-      this.pos = this.buf.length;
-      this.short = true;
-      return s;
-    }
-    const s = this.buf.toString('utf8', this.pos, end);
-    this.pos = end + 1;
-    return s;
-  }
-
-  /** A view of the next `n` bytes (fewer when the body was cut). */
-  bytes(n: number): Buffer {
-    const end = Math.min(this.buf.length, this.pos + n);
-    if (end < this.pos + n) this.short = true;
-    const v = this.buf.subarray(this.pos, end);
-    this.pos = end;
-    return v;
-  }
-
-  private fail<T>(v: T): T {
-    this.short = true;
-    this.pos = this.buf.length;
     return v;
   }
 }

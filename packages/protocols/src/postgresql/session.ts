@@ -48,6 +48,7 @@ import {
 import { ANSWER_BYTE, PgFramer, type PgMessage, UNTYPED } from './framer.js';
 import { ValueBudget, renderValue, type Value } from './values.js';
 import { buildAttributes, type Step } from './fields.js';
+import { sqlRecord } from '../sql/record.js';
 import { detectPostgresql } from './detect.js';
 import { redactSqlSecrets } from '../sql/secrets.js';
 
@@ -794,17 +795,7 @@ export class PgSession implements StreamParser {
   }
 
   private emit(s: Step, kind: EventKind, endNs: bigint): void {
-    if (s.rowsCut) s.flags.add('truncated');
-    if (this.ctx.conn.midstream) s.flags.add('midstream');
-    this.ctx.emit({
-      kind,
-      startNs: s.startNs,
-      endNs: endNs < s.startNs ? s.startNs : endNs,
-      requestBytes: s.requestBytes || undefined,
-      responseBytes: s.responseBytes || undefined,
-      flags: s.flags.size ? [...s.flags].sort() : undefined,
-      attributes: buildAttributes(s, this.facts),
-    });
+    this.ctx.emit(sqlRecord(s, kind, endNs, this.ctx.conn.midstream, buildAttributes(s, this.facts)));
   }
 
   private stop(reason: string): void {
