@@ -5,7 +5,9 @@
  *    `eval`, its own seed), with planted values and decoys;
  *  - Presidio's generated_large.json (eval half of the Presidio sets; the
  *    model trains on synth_dataset_v2.json) wrapped into payload shapes;
- *  - WNUT17's test set (names; the model trains on wikigold) wrapped likewise;
+ *  - WNUT17's test set (names; the model trains on WNUT17 train and dev) wrapped likewise;
+ *  - wikigold's held-out articles (every fifth document, `wikigoldSplit`; the
+ *    model trains on the other four fifths), names only;
  *  - a real capture through pano-parse (the corpus form POST), hand-labeled.
  * A finding matches a label when path and type agree and the spans overlap
  * by at least half of each (names/addresses have fuzzy edges; rule types
@@ -20,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { EventScanner, OnnxSpanModel, ALL_TYPES, type SpanModel } from '@panopticon/pii';
 import { BUILTIN_MODEL } from '../packages/pii/src/main.js';
 import { generate, type Label } from './pii/generate.js';
-import { presidioEvents, conllEvents } from './pii/datasets.js';
+import { presidioEvents, conllEvents, wikigoldSplit, wrap } from './pii/datasets.js';
 
 const MODEL_TYPES = ['person_name', 'street_address'];
 
@@ -125,6 +127,13 @@ async function main(): Promise<void> {
     const t3: Table = new Map();
     await score(scanner, wnut.events, wnut.labels, t3, new Set(['person_name']));
     out.push(print(`WNUT17 test, person names only (${wnut.events.length} events)`, t3, markdown));
+  }
+  const wiki = wikigoldSplit();
+  if (wiki) {
+    const w = wrap(wiki.held, 'wikigold');
+    const t5: Table = new Map();
+    await score(scanner, w.events, w.labels, t5, new Set(['person_name']));
+    out.push(print(`Wikigold held-out articles (every fifth), person names only (${w.events.length} events)`, t5, markdown));
   }
   const corpus = corpusEvents();
   if (corpus) {

@@ -32,13 +32,31 @@ export function presidioTexts(file: string): LabeledText[] | undefined {
   }
   return data.map((d) => ({
     text: d.full_text,
-    spans: mergeAddressParts(
+    spans: mergeTitles(d.full_text, mergeAddressParts(
       d.full_text,
       d.spans
         .filter((s) => PRESIDIO_TYPES[s.entity_type])
         .map((s) => ({ start: s.start_position, end: s.end_position, type: PRESIDIO_TYPES[s.entity_type] === 'ip' ? (s.entity_value.includes(':') ? 'ipv6' : 'ipv4') : PRESIDIO_TYPES[s.entity_type]! })),
-    ),
+    )),
   }));
+}
+
+/**
+ * Presidio labels a title before a name as a PERSON span of its own
+ * ("Mr." and "Ford" in "Mr. Ford is ..."); a title and the name after it are
+ * one person name for us, as a finding covers the whole "Mr. Ford".
+ */
+function mergeTitles(text: string, spans: LabeledText['spans']): LabeledText['spans'] {
+  const out: LabeledText['spans'] = [];
+  for (const s of spans) {
+    const last = out[out.length - 1];
+    if (last && last.type === 'person_name' && s.type === 'person_name' && s.start === last.end + 1 && text[last.end] === ' ' && /^(?:mr|mrs|ms|miss|dr|prof|sir)\.?$/i.test(text.slice(last.start, last.end))) {
+      last.end = s.end;
+      continue;
+    }
+    out.push({ ...s });
+  }
+  return out;
 }
 
 /**
@@ -68,6 +86,30 @@ export function conllTexts(file: string, tag: string): LabeledText[] | undefined
   } catch {
     return undefined;
   }
+  return conllParse(raw, tag);
+}
+
+/**
+ * Wikigold split by document (145 `-DOCSTART-` lines, 146 articles): every
+ * fifth article (index 4, 9, ...) is held out for evaluation, the rest is
+ * training data. A fixed document split, so sentences of one article never
+ * sit on both sides.
+ */
+export function wikigoldSplit(): { train: LabeledText[]; held: LabeledText[] } | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(resolve(DATA_DIR, 'wikigold/wikigold.conll.txt'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const docs = raw.split(/^-DOCSTART-[^\n]*$/m);
+  const train: LabeledText[] = [];
+  const held: LabeledText[] = [];
+  docs.forEach((d, i) => (i % 5 === 4 ? held : train).push(...conllParse(d, 'PER')));
+  return { train, held };
+}
+
+function conllParse(raw: string, tag: string): LabeledText[] {
   const out: LabeledText[] = [];
   for (const block of raw.split(/\n\s*\n/)) {
     const toks = block.split('\n').map((l) => l.trim().split(/\s+/)).filter((t) => t.length >= 2 && t[0] !== '-DOCSTART-');

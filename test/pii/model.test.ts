@@ -1,6 +1,7 @@
 // The span model path through onnxruntime-node: a model built with known
 // weights must give the softmax computed here by hand; the shipped model
-// loads, keeps the contract and finds a name in a name field; the CLI
+// loads, keeps the contract and finds a name in a name field; v1 models still
+// load and are fed v1 features; candidate rules cover the shapes found in error analysis; the CLI
 // budget flag and a bad model file behave.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,29 +9,65 @@ import { mkdtempSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { OnnxSpanModel, featureStrings, featureId, EventScanner, BUILTIN_MODEL, type Candidate } from '@panopticon/pii';
+import { OnnxSpanModel, featureStrings, featureId, nameCandidates, EventScanner, BUILTIN_MODEL, FEATURE_SETS, type Candidate } from '@panopticon/pii';
 import { buildOnnx } from '../../scripts/pii/train-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pii-model-'));
 
-test('a hand-weighted ONNX model reproduces the softmax of summed feature weights', async () => {
-  const dim = 1024;
-  const labels = ['none', 'person_name', 'street_address'];
-  const W = new Float32Array(dim * 3);
-  const b = Float32Array.from([0.5, -0.25, 0.1]);
-  for (let i = 1; i < dim; i++) for (let c = 0; c < 3; c++) W[i * 3 + c] = ((i * 7 + c * 13) % 11) / 10 - 0.5;
-  const file = join(dir, 'hand.onnx');
-  writeFileSync(file, buildOnnx(W, b, { 'pano.features': 'pano-span-v1', 'pano.dim': String(dim), 'pano.k': '64', 'pano.labels': labels.join(',') }));
-  const model = await OnnxSpanModel.load(file);
-  const cand: Candidate = { start: 5, end: 15, text: 'Dear Alice Smith, hi', key: 'note', whole: false };
-  const [[label, p]] = await model.score([cand]);
-  const ids = [...new Set(featureStrings(cand).map((f) => featureId(f, dim)))].slice(0, 64);
-  const z = [0, 1, 2].map((c) => b[c]! + ids.reduce((s, id) => s + W[id * 3 + c]!, 0));
-  const e = z.map((v) => Math.exp(v - Math.max(...z)));
-  const probs = e.map((v) => v / e.reduce((x, y) => x + y, 0));
-  const best = probs.indexOf(Math.max(...probs));
-  assert.equal(label, labels[best]);
-  assert.ok(Math.abs(p - probs[best]!) < 1e-5, `${p} vs ${probs[best]}`);
+for (const features of FEATURE_SETS) {
+  test(`a hand-weighted ONNX model (${features}) reproduces the softmax of summed feature weights`, async () => {
+    const dim = 1024;
+    const labels = ['none', 'person_name', 'street_address'];
+    const W = new Float32Array(dim * 3);
+    const b = Float32Array.from([0.5, -0.25, 0.1]);
+    for (let i = 1; i < dim; i++) for (let c = 0; c < 3; c++) W[i * 3 + c] = ((i * 7 + c * 13) % 11) / 10 - 0.5;
+    const file = join(dir, `hand-${features}.onnx`);
+    writeFileSync(file, buildOnnx(W, b, { 'pano.features': features, 'pano.dim': String(dim), 'pano.k': '64', 'pano.labels': labels.join(',') }));
+    const model = await OnnxSpanModel.load(file);
+    assert.equal(model.features, features);
+    const cand: Candidate = { start: 5, end: 15, text: 'Dear Alice Smith, hi', key: 'note', whole: false };
+    const [[label, p]] = await model.score([cand]);
+    const ids = [...new Set(featureStrings(cand, features).map((f) => featureId(f, dim)))].slice(0, 64);
+    const z = [0, 1, 2].map((c) => b[c]! + ids.reduce((s, id) => s + W[id * 3 + c]!, 0));
+    const e = z.map((v) => Math.exp(v - Math.max(...z)));
+    const probs = e.map((v) => v / e.reduce((x, y) => x + y, 0));
+    const best = probs.indexOf(Math.max(...probs));
+    assert.equal(label, labels[best]);
+    assert.ok(Math.abs(p - probs[best]!) < 1e-5, `${p} vs ${probs[best]}`);
+  });
+}
+
+test('v2 features add the span structure to v1', () => {
+  const cand: Candidate = { start: 10, end: 52, text: 'Ship to: 12 Baker Street\n Apt. 4\n Springfield, IL 62704 today', key: 'note', whole: false };
+  cand.end = cand.text.indexOf(' today');
+  const v1 = featureStrings(cand, 'pano-span-v1');
+  const v2 = featureStrings(cand, 'pano-span-v2');
+  assert.deepEqual(v2.slice(v2.length - v1.length), v1);
+  for (const f of ['lines:3', 'unitline', 'state-zip', 'case:mixed', 'textcase:mixed', 'two-numbers']) assert.ok(v2.includes(f), f);
+  assert.ok(!v2.includes('postbox'));
+});
+
+test('a model declaring an unknown feature set is refused', async () => {
+  const file = join(dir, 'v9.onnx');
+  writeFileSync(file, buildOnnx(new Float32Array(16 * 3), new Float32Array(3), { 'pano.features': 'pano-span-v9', 'pano.dim': '16', 'pano.k': '64', 'pano.labels': 'none,person_name,street_address' }));
+  await assert.rejects(OnnxSpanModel.load(file), /features "pano-span-v9" unsupported/);
+});
+
+test('candidates: titles, possessives, sentence ends, lower-case text, post boxes, quoted address lines', () => {
+  const spans = (t: string) => nameCandidates(t, 'comment', 0).map((c) => t.slice(c.start, c.end));
+  assert.ok(spans('Hello, this is Mr. Derek Crnić. Who are you?').includes('Mr. Derek Crnić'));
+  assert.ok(spans('from Elizabeth Mitchell\'s Cautionary Tales').includes('Elizabeth Mitchell'));
+  assert.ok(spans('Producer Sandy Lahtela explained').includes('Sandy Lahtela'));
+  assert.deepEqual(spans('why is yulan so impulsive?'), ['yulan', 'impulsive']);
+  assert.ok(spans('have you been to a claudia nakajima concert before?').includes('claudia nakajima'));
+  assert.ok(spans('sent to PSC 7951, Box 9972\nAPO AA 69974?').includes('PSC 7951, Box 9972\nAPO AA 69974'));
+  assert.ok(spans('The bus station is on P.O. Box 104').includes('P.O. Box 104'));
+  assert.ok(spans('> 42 Kromwater 38\n> Apt. 705\n> Zoetermeer').includes('42 Kromwater 38\n> Apt. 705\n> Zoetermeer'));
+  assert.ok(spans('Verda lives on 33 avenue de Provence street.').includes('33 avenue de Provence street'));
+  // an address ends where a sentence does
+  assert.ok(spans('I lived in 178 Piermark Drive\n Albany 79879. I now live in Oslo').includes('178 Piermark Drive\n Albany 79879'));
+  // a one-word lower-case value (an enum, a status) is no candidate
+  assert.deepEqual(spans('pending'), []);
 });
 
 test('the shipped model is under 2 MiB, keeps the contract, and names a name', async () => {

@@ -7,14 +7,18 @@
  * Model contract (docs/PII.md, "Bring your own model"): an ONNX graph with
  *   input  `indices`  int64 [N, K]  hashed feature ids (0 = padding)
  *   output `probs`    float [N, C]  class probabilities
- * and metadata_props `pano.features` = `pano-span-v1`, `pano.dim` (hash
+ * and metadata_props `pano.features` = `pano-span-v2` (or v1), `pano.dim` (hash
  * space size D, ids are 1..D-1), `pano.k` (K), `pano.labels` (comma list of
  * C labels, `none` first). The features are computed here (`featurize`), so a
  * user's model only has to agree on this function, not on any code.
  */
 import { Hint, normaliseKey } from './context.js';
 
-export const FEATURE_SET = 'pano-span-v1';
+/** The feature set the shipped model and `featureStrings` use. */
+export const FEATURE_SET = 'pano-span-v2';
+/** Feature sets a model may declare: v1 models (earlier releases, users' own) still load. */
+export const FEATURE_SETS = ['pano-span-v1', 'pano-span-v2'] as const;
+export type FeatureSet = (typeof FEATURE_SETS)[number];
 
 export interface Candidate {
   start: number;
@@ -33,13 +37,48 @@ export interface SpanModel {
   score(cands: Candidate[]): Promise<Array<[string, number]>>;
 }
 
-const NAME_RUN = /(?<![\p{L}\p{N}_@.])(?:\p{Lu}[\p{Ll}'’-]{1,30}\.?|\p{Lu}\.)(?:[ ](?:\p{Lu}[\p{L}'’-]{0,30}\.?|van|von|de|da|del|der|la|le|bin|ibn|al)){0,4}(?![\p{L}\p{N}_@])/gu;
-const ADDRESS_RUN = /(?<![\p{L}\p{N}])\d{1,6}[A-Za-z]?,?(?:[ ](?:[\p{Lu}\d][\p{L}\d.'’-]{0,30}|[a-z]{1,4})){1,7}(?:,?[ \n]{1,3}(?:(?:Apt|Suite|Unit|Flat|No)\.? ?\d{1,5}|[\p{Lu}\d][\p{L}\d.'’ -]{1,40})){0,4}/gu;
+const NAME_RUN = /(?<![\p{L}\p{N}_@.])(?:\p{Lu}[\p{Ll}'’-]{1,30}\.?|\p{Lu}\.)(?:[ ](?:\p{Lu}[\p{L}'’-]{0,30}\.?|van|von|de|da|del|der|den|la|le|du|dos|bin|ibn|al|ter|ten)){0,4}(?![\p{L}\p{N}_@])/gu;
+// Number-led: "221B Baker Street", "58 2347 Lauzon Parkway", continuation lines (also "> " or "??? " quoted), Apt/Suite/Unit lines.
+// Continuation of an address after ", ", spaces or a line break (also "> " or "??? " quoted lines): a unit line,
+// or up to four words that each start with a capital or a digit ("Grand Rapids", "CONFLANS-SAINTE-HONORINE IL 92507").
+const ADDR_TAIL = String.raw`(?:,?(?:[ ]{1,3}|[ ]*\n[ ]*(?:[>?•*]{1,3}[ ]?)?)(?:(?:[Aa]pt|APT|[Ss]uite|SUITE|[Uu]nit|UNIT|[Ff]lat|No|[Ss]te)\.? ?#?\d{1,5}|,?[ ]?[\p{Lu}\d(][\p{L}\d.'’()-]{0,30}(?:[ ][\p{Lu}\d(][\p{L}\d.'’()-]{0,30}|[ ](?:of|the|de|del|la|le|du|nad|an|am|and)(?=[ ]\p{Lu})){0,4})){0,6}`;
+const STREET_LC = 'avenue|street|road|lane|drive|boulevard|place|square|way|rue|avenida|avda\\.|calle|via|strasse|straße|str\\.|weg|gate|gata|gatan|gade|vej|tie|katu|ulica|ul\\.|út|utca|tér|rua';
+// Number-led: "221B Baker Street", "58 2347 Lauzon Parkway", "33 avenue de Provence", then continuation lines.
+const ADDRESS_RUN = new RegExp(String.raw`(?<![\p{L}\p{N}])\d{1,6}[A-Za-z]?,?(?:[ ](?:[\p{Lu}\d][\p{L}\d.'’-]{0,30}|[a-z]{1,4}(?![\p{L}])|C\/|${STREET_LC})){1,7}` + ADDR_TAIL, 'gu');
 // Continental order: street name first, then the number ("Puruntie 82", "Via Roma 12, 20121 Milano").
-const ADDRESS_EU = /(?<![\p{L}\p{N}])\p{Lu}[\p{L}.'’-]{2,30}(?:[ ][\p{L}.'’-]{1,30}){0,3}[ ]\d{1,5}[a-zA-Z]?(?![\p{L}\p{N}])(?:[ \n,>]{1,4}(?:(?:Apt|Suite|Unit|Flat)\.? ?\d{1,5}|[\p{Lu}\d][\p{L}\d.'’ -]{1,40})){0,4}/gu;
-const MAX_CANDIDATES_PER_VALUE = 64;
+const ADDRESS_EU = new RegExp(String.raw`(?<![\p{L}\p{N}])\p{Lu}[\p{L}.'’-]{0,30}(?:[ ][\p{L}.'’-]{1,30}){0,3}[ ]\d{1,5}[a-zA-Z]?\.?(?![\p{L}\p{N}])` + ADDR_TAIL, 'gu');
+// Post boxes and military addresses: "P.O. Box 104", "PSC 7951, Box 9972\nAPO AA 69974", "Unit 9456 Box 8731\nDPO AP 71610", "USS Dam\nFPO AE 94560".
+const ADDRESS_BOX = /(?<![\p{L}\p{N}])(?:P\.? ?O\.? Box \d{1,6}|PO Box \d{1,6}|(?:PSC|Unit) \d{1,5},? Box \d{1,5}|(?:USNS|USNV|USS|USCGC|USNF) \p{Lu}[\p{L}'’-]{1,30})(?:[ ,\n]{1,3}(?:[APF]PO [A-Z]{2} \d{5}|\p{Lu}[\p{L}.'’ -]{1,40}))?(?![\p{L}\p{N}])/gu;
+// "the corner of A 12 and B Street"
+const CORNER = /(?<![\p{L}])the corner of [^\n]{3,60}? and [\p{Lu}\d][\p{L}\d.'’-]{0,30}(?:[ ][\p{Lu}][\p{L}.'’-]{0,30}){0,3}/gu;
+const MAX_CANDIDATES_PER_VALUE = 96;
 /** Capitalised words that start sentences or greetings rather than names. */
 const LEAD_WORDS = new Set(['the', 'a', 'an', 'dear', 'hi', 'hello', 'hey', 'thanks', 'and', 'but', 'if', 'when', 'in', 'on', 'at', 'from', 'to', 'for', 'with', 'by', 'this', 'that', 'my', 'our', 'your', 'please', 'mr', 'mrs', 'ms', 'dr', 'mr.', 'mrs.', 'ms.', 'dr.', 'prof.', 'sir', 'madam', 'yes', 'no', 'so', 'as', 'after', 'before', 'since', 'while']);
+/**
+ * Common English function words and verbs: in lower-case text, the words that
+ * are not these are capitalised in a copy so the same run rules can propose
+ * lower-case names and addresses ("why is yulan so impulsive", "16 salontie 6").
+ */
+const STOP = new Set(`a about above after again against all am an and any are as at be because been before being below between both but by can could did do does doing down during each few for from further had has have having he her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on once only or other our ours out over own same she should so some such than that the their theirs them themselves then there these they this those through to too under until up very was we were what when where which while who whom why will with would you your yours yourself
+also am an anyone anything are been being can cannot could did done dont get gets getting go goes going gone got gotta had has have im ive ill id its lets let lol lmao omg rt via new one two three first last next back still even ever never always really well good great best bad better like love want need know think see say said says tell told make made take took give gave come came look looking feel feeling day days today tonight tomorrow yesterday time week year years night morning people guy guys man men woman women girl girls boy boys thing things way much many lot little big old right left sure okay ok yes yeah yea hey hi hello thanks thank please sorry wait watch watching play playing work working home life world shit fuck damn gonna wanna u ur r y n w im dont cant wont didnt doesnt isnt thats whats theres heres hes shes youre theyre were weve youve ive ill youll theyll
+address street road avenue lane drive apt suite unit box city state zip country name named call called number phone email order orders account card send sent new please update change my live lives living moved move meet meeting here there office located`.split(/\s+/));
+
+function upperFirst(w: string): string {
+  const u = w[0]!.toUpperCase();
+  return u.length === 1 ? u + w.slice(1) : w;
+}
+
+/** Share of letter words that start with a capital letter (up to the first 200 words). */
+function capitalRatio(value: string): { words: number; ratio: number } {
+  let words = 0, caps = 0;
+  const re = /\p{L}[\p{L}'’-]*/gu;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(value)) !== null && words < 200) {
+    words++;
+    if (/^\p{Lu}/u.test(m[0])) caps++;
+  }
+  return { words, ratio: words ? caps / words : 0 };
+}
 
 /** Candidate spans in one string value. */
 export function nameCandidates(value: string, key: string, hints: number): Candidate[] {
@@ -51,30 +90,69 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
     if (v.length >= 2) out.push({ start: off, end: off + v.length, text: value, key, whole: true });
     return out;
   }
-  NAME_RUN.lastIndex = 0;
+  const seen = new Set<number>();
+  const add = (start: number, end: number): void => {
+    // a number closing a sentence ends the address ("... New Zealand 79879. I now live in ...")
+    const stop = /\d\.\s/.exec(value.slice(start, end));
+    if (stop) end = start + stop.index + 1;
+    while (end > start && /[ ,\n>]/.test(value[end - 1]!)) end--;
+    while (start < end && /[ ,\n]/.test(value[start]!)) start++;
+    if (end - start < 2 || out.length >= MAX_CANDIDATES_PER_VALUE) return;
+    const k = start * 100_003 + end;
+    if (seen.has(k)) return;
+    seen.add(k);
+    out.push({ start, end, text: value, key, whole: false });
+  };
+  // Mostly lower-case prose (chat, tweets, lower-cased forms): run the rules on a copy with content words capitalised.
+  const { words, ratio } = capitalRatio(value);
+  const caseless = words >= 2 && ratio < 0.25 && value.length <= 2000;
+  const src = caseless ? value.replace(/\p{L}[\p{L}'’-]*/gu, (w) => (STOP.has(w.toLowerCase()) || w.length < 2 ? w : upperFirst(w))) : value;
   let m: RegExpExecArray | null;
-  while ((m = NAME_RUN.exec(value)) !== null && out.length < MAX_CANDIDATES_PER_VALUE) {
-    out.push({ start: m.index, end: m.index + m[0].length, text: value, key, whole: false });
-    // "The Peter Pham", "Dear Anna Berg": also the run without its leading function word
-    const sp = m[0].indexOf(' ');
-    if (sp > 0 && LEAD_WORDS.has(m[0].slice(0, sp).toLowerCase())) {
-      out.push({ start: m.index + sp + 1, end: m.index + m[0].length, text: value, key, whole: false });
+  // addresses first: the value's candidate cap must not starve them
+  for (const re of [ADDRESS_BOX, ADDRESS_RUN, ADDRESS_EU, CORNER]) {
+    re.lastIndex = 0;
+    while ((m = re.exec(src)) !== null && out.length < MAX_CANDIDATES_PER_VALUE) {
+      const seg = src.slice(m.index, m.index + m[0].length);
+      // a bare number or a number and one lowercase word is no address
+      if (re === ADDRESS_RUN && !/\d[^\n]* [\p{L}]/u.test(seg)) continue;
+      add(m.index, m.index + m[0].length);
+      // the first line alone (street and number) and the run without trailing lines
+      const nl = seg.indexOf('\n');
+      if (nl > 0 && re !== ADDRESS_BOX) add(m.index, m.index + nl);
     }
   }
-  ADDRESS_RUN.lastIndex = 0;
-  while ((m = ADDRESS_RUN.exec(value)) !== null && out.length < MAX_CANDIDATES_PER_VALUE) {
-    let end = m.index + m[0].length;
-    while (end > m.index && /[ ,\n>]/.test(value[end - 1]!)) end--;
-    // a bare number or a number and one lowercase word is no address
-    if (!/\d[^\n]* [\p{L}]/u.test(value.slice(m.index, end))) continue;
-    out.push({ start: m.index, end, text: value, key, whole: false });
-  }
-  ADDRESS_EU.lastIndex = 0;
-  while ((m = ADDRESS_EU.exec(value)) !== null && out.length < MAX_CANDIDATES_PER_VALUE) {
-    let end = m.index + m[0].length;
-    while (end > m.index && /[ ,\n>]/.test(value[end - 1]!)) end--;
-    if (out.some((c) => c.start === m!.index && c.end === end)) continue;
-    out.push({ start: m.index, end, text: value, key, whole: false });
+  NAME_RUN.lastIndex = 0;
+  while ((m = NAME_RUN.exec(src)) !== null && out.length < MAX_CANDIDATES_PER_VALUE) {
+    const run = m[0];
+    // word boundaries of the run, cut at a possessive ('s) or a sentence end ("Crnić. Who")
+    const ws: Array<[number, number]> = [];
+    const wre = /\S+/g;
+    let w: RegExpExecArray | null;
+    while ((w = wre.exec(run)) !== null) {
+      let e = w.index + w[0].length;
+      const poss = /['’]s$/.test(w[0]);
+      if (poss) e -= 2;
+      ws.push([m.index + w.index, m.index + e]);
+      if (poss || (/\p{Ll}{2}\.$/u.test(w[0]) && !LEAD_WORDS.has(w[0].toLowerCase()))) {
+        if (poss) ws[ws.length - 1]![1] = m.index + e;
+        else ws[ws.length - 1]![1] = m.index + e - 1;
+        // the rest is another run
+        NAME_RUN.lastIndex = m.index + w.index + w[0].length;
+        break;
+      }
+    }
+    const n = ws.length;
+    if (caseless) {
+      // every span of 1-3 words: nothing marks where a lower-case name starts
+      for (let i = 0; i < n; i++) for (let j = i; j < Math.min(n, i + 3); j++) add(ws[i]![0], ws[j]![1]);
+      continue;
+    }
+    add(ws[0]![0], ws[n - 1]![1]);
+    if (n >= 2) {
+      // "The Peter Pham", "Producer Sandy Lahtela", "ex-Zombie Voss": also without the first word; "Joshua Okamoto MD": without the last
+      add(ws[1]![0], ws[n - 1]![1]);
+      if (!LEAD_WORDS.has(run.slice(0, ws[0]![1] - m.index).toLowerCase())) add(ws[0]![0], ws[n - 2]![1]);
+    }
   }
   return out;
 }
@@ -92,7 +170,11 @@ export function featureId(s: string, dim: number): number {
 function shape(w: string): string {
   let s = '';
   for (const ch of w) {
-    const c = /\p{Lu}/u.test(ch) ? 'X' : /\p{Ll}/u.test(ch) ? 'x' : /\d/.test(ch) ? 'd' : ch;
+    const k = ch.charCodeAt(0);
+    // ASCII by code, the rest by Unicode property
+    const c = k < 128
+      ? (k >= 65 && k <= 90 ? 'X' : k >= 97 && k <= 122 ? 'x' : k >= 48 && k <= 57 ? 'd' : ch)
+      : /\p{Lu}/u.test(ch) ? 'X' : /\p{Ll}/u.test(ch) ? 'x' : /\d/.test(ch) ? 'd' : ch;
     if (s[s.length - 1] !== c) s += c;
   }
   return s;
@@ -100,8 +182,49 @@ function shape(w: string): string {
 
 const STREET_WORDS = new Set(['street', 'st', 'st.', 'avenue', 'ave', 'ave.', 'road', 'rd', 'rd.', 'lane', 'ln', 'drive', 'dr', 'dr.', 'boulevard', 'blvd', 'way', 'court', 'ct', 'place', 'pl', 'square', 'sq', 'terrace', 'close', 'crescent', 'highway', 'hwy', 'parkway', 'pkwy', 'apt', 'apt.', 'suite', 'unit', 'floor', 'strasse', 'straße', 'str.', 'rue', 'via', 'calle', 'gade', 'vej', 'katu', 'tie', 'weg', 'laan', 'plein', 'po', 'box']);
 
-/** Feature strings of one candidate (before hashing). */
-export function featureStrings(c: Candidate): string[] {
+let ratioMemo: { text: string; caseless: boolean } = { text: '', caseless: false };
+function caselessText(text: string): boolean {
+  if (ratioMemo.text !== text) {
+    const { words, ratio } = capitalRatio(text);
+    ratioMemo = { text, caseless: words >= 2 && ratio < 0.25 };
+  }
+  return ratioMemo.caseless;
+}
+
+/**
+ * Feature strings of one candidate (before hashing), for the model's feature
+ * set. `pano-span-v2` = the span's structure (case, lines, leading number,
+ * unit line, post box, commas, street words, word count by leading digit),
+ * the case of the text and of the neighbouring words, then all of v1.
+ */
+export function featureStrings(c: Candidate, set: FeatureSet = FEATURE_SET): string[] {
+  if (set === 'pano-span-v1') return featureStringsV1(c);
+  const span = c.text.slice(c.start, c.end);
+  const words = span.split(/[\s,]+/).filter(Boolean);
+  const f: string[] = [];
+  const d0 = /^\d/.test(span);
+  const n = Math.min(words.length, 8);
+  f.push(`nd:${n}:${d0}`, `lines:${Math.min(span.split('\n').length, 5)}`, `commas:${Math.min((span.match(/,/g) ?? []).length, 3)}`);
+  f.push(/\p{Lu}/u.test(span) ? (/\p{Ll}/u.test(span) ? 'case:mixed' : 'case:upper') : 'case:lower');
+  f.push(`textcase:${caselessText(c.text) ? 'lower' : 'mixed'}`);
+  if (/\b(?:apt|suite|unit|flat|ste)\.? ?#?\d/i.test(span)) f.push('unitline');
+  if (/\b(?:p\.? ?o\.? box|box \d|[apf]po [a-z]{2}\b)/i.test(span)) f.push('postbox');
+  let sw = 0;
+  for (const w of words) if (STREET_WORDS.has(w.toLowerCase())) sw++;
+  f.push(`sw:${Math.min(sw, 3)}`);
+  if (/\d[^\d]+\d/.test(span)) f.push('two-numbers');
+  if (/(?:^|[\s,])[A-Z]{2}[ ,]+\d{5}(?:-\d{4})?$/.test(span)) f.push('state-zip');
+  const before = c.text.slice(Math.max(0, c.start - 40), c.start);
+  const bw = before.split(/[^\p{L}\p{N}'’.]+/u).filter(Boolean);
+  const after = c.text.slice(c.end, c.end + 40);
+  const aw = after.split(/[^\p{L}\p{N}'’]+/u).filter(Boolean);
+  f.push(`b1s:${bw.length ? shape(bw[bw.length - 1]!) : '^'}`, `a1s:${aw.length ? shape(aw[0]!) : '$'}`);
+  if (/^\s*\n/.test(after) || after.length === 0) f.push('eol');
+  if (/\n\s*$/.test(before) || before.length === 0) f.push('bol');
+  return f.concat(featureStringsV1(c));
+}
+
+function featureStringsV1(c: Candidate): string[] {
   const span = c.text.slice(c.start, c.end);
   const words = span.split(/[\s,]+/).filter(Boolean).slice(0, 12);
   const f: string[] = ['bias', `n:${Math.min(words.length, 6)}`, `whole:${c.whole}`];
@@ -134,9 +257,9 @@ export function featureStrings(c: Candidate): string[] {
 }
 
 /** Hashed, de-duplicated feature ids, padded/truncated to k. */
-export function featurize(c: Candidate, dim: number, k: number, out: BigInt64Array, offset: number): void {
+export function featurize(c: Candidate, dim: number, k: number, out: BigInt64Array, offset: number, set: FeatureSet = FEATURE_SET): void {
   const seen = new Set<number>();
-  for (const s of featureStrings(c)) {
+  for (const s of featureStrings(c, set)) {
     if (seen.size >= k) break;
     seen.add(featureId(s, dim));
   }
@@ -158,8 +281,11 @@ export class OnnxSpanModel implements SpanModel {
   readonly labels: string[];
   readonly dim: number;
   readonly k: number;
+  readonly features: FeatureSet;
   private constructor(private readonly ort: OrtLike, private readonly session: OrtSession, meta: Record<string, string>) {
-    if (meta['pano.features'] !== FEATURE_SET) throw new Error(`model: features "${meta['pano.features']}" unsupported (need ${FEATURE_SET})`);
+    const fs = meta['pano.features'] as FeatureSet;
+    if (!FEATURE_SETS.includes(fs)) throw new Error(`model: features "${meta['pano.features']}" unsupported (need one of ${FEATURE_SETS.join(', ')})`);
+    this.features = fs;
     this.labels = (meta['pano.labels'] ?? '').split(',');
     this.dim = Number(meta['pano.dim']);
     this.k = Number(meta['pano.k']);
@@ -187,7 +313,7 @@ export class OnnxSpanModel implements SpanModel {
     for (let s = 0; s < cands.length; s += BATCH) {
       const part = cands.slice(s, s + BATCH);
       const ids = new BigInt64Array(part.length * this.k);
-      part.forEach((c, i) => featurize(c, this.dim, this.k, ids, i * this.k));
+      part.forEach((c, i) => featurize(c, this.dim, this.k, ids, i * this.k, this.features));
       const res = await this.session.run({ indices: new this.ort.Tensor('int64', ids, [part.length, this.k]) });
       const probs = res.probs!.data;
       const C = this.labels.length;
