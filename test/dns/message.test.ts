@@ -224,3 +224,38 @@ test('a known type whose RDATA does not parse is kept as hex and flags the event
   p.datagram(1, bad, 2n);
   assert.deepEqual(ctx.records[0].flags, ['undecodable']);
 });
+
+test('names met again through pointers (whole names, suffixes, the same offset twice) decode as when read afresh', () => {
+  // Question "a.b.example.com" at 12; answers owned by pointers to the whole
+  // name (12), to its suffix "example.com" (16) and to "b.example.com" (14);
+  // RDATA names that add labels in front of a pointer, and an additional
+  // record whose owner name is read twice at the same offset (OPT check, then
+  // the record).
+  const q = name('a.b.example.com');
+  const msg = Buffer.concat([
+    header(7, 0x8180, 1, 3, 0, 1),
+    q, u16(5), u16(1),
+    rrAtQ(5, 60, Buffer.concat([Buffer.from([1, 0x78]), Buffer.from([0xc0, 16])])),
+    Buffer.concat([Buffer.from([0xc0, 16]), u16(2), u16(1), u32(60), u16(5), Buffer.from([2, 0x6e, 0x73, 0xc0, 14])]),
+    Buffer.concat([Buffer.from([0xc0, 14]), u16(12), u16(1), u32(60), u16(2), Buffer.from([0xc0, 12])]),
+    Buffer.concat([Buffer.from([3, 0x7a, 0x2e, 0x5c]), Buffer.from([0xc0, 24]), u16(1), u16(1), u32(5), u16(4), Buffer.from([1, 2, 3, 4])]),
+  ]);
+  const m = decodeMessage(msg);
+  assert.deepEqual(m.questions, [{ name: 'a.b.example.com', type: 'CNAME', class: 'IN' }]);
+  assert.deepEqual(
+    m.answers.map((r) => [r.name, r.data]),
+    [
+      ['a.b.example.com', 'x.example.com'],
+      ['example.com', 'ns.b.example.com'],
+      ['b.example.com', 'a.b.example.com'],
+    ],
+  );
+  // A label "z.\\" (escaped) in front of a pointer to the last label of the question.
+  assert.deepEqual(m.additional.map((r) => [r.name, r.data]), [['z\\.\\\\.com', '1.2.3.4']]);
+  // The same bytes decoded again (and a pointer into a name that became too long) give the same answers.
+  assert.deepEqual(decodeMessage(msg), m);
+  const long = 'l'.repeat(63);
+  const big = name(`${long}.${long}.${long}.abc`); // 1+63 x3 + 4 + 1 = 197 bytes
+  const over = Buffer.concat([header(1, 0x8180, 1, 1), big, u16(1), u16(1), Buffer.from([40, ...Buffer.alloc(40, 0x61), 20, ...Buffer.alloc(20, 0x62), 0xc0, 12]), u16(1), u16(1), u32(1), u16(4), Buffer.from([1, 2, 3, 4])]);
+  assert.throws(() => decodeMessage(over), /name longer than 255 bytes/);
+});

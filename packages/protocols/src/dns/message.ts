@@ -3,8 +3,8 @@
  * works on a single datagram / TCP message buffer and throws DnsFormatError
  * with the byte offset when the message is malformed.
  */
-import { DnsFormatError, readName } from './names.js';
-import { formatRdata } from './rdata.js';
+import { DnsFormatError, beginMessage, endMessage, nameEnd, readNameText } from './names.js';
+import { formatRdata, rdataRaw } from './rdata.js';
 import { EDNS_OPTION_NAMES, OPCODE_NAMES, TYPE_OPT, className, rcodeName, typeName } from './constants.js';
 
 export const HEADER_LENGTH = 12;
@@ -56,15 +56,24 @@ export interface DnsMessage {
   rawRecords: number;
 }
 
-function flagNames(bits: number): string[] {
+/** Flag names per combination of the six flag bits (AA TC RD RA AD CD), copied per message. */
+const FLAG_SETS: string[][] = [];
+for (let i = 0; i < 64; i++) {
   const f: string[] = [];
-  if (bits & FLAG_AA) f.push('AA');
-  if (bits & FLAG_TC) f.push('TC');
-  if (bits & FLAG_RD) f.push('RD');
-  if (bits & FLAG_RA) f.push('RA');
-  if (bits & FLAG_AD) f.push('AD');
-  if (bits & FLAG_CD) f.push('CD');
-  return f;
+  if (i & 32) f.push('AA');
+  if (i & 16) f.push('TC');
+  if (i & 8) f.push('RD');
+  if (i & 4) f.push('RA');
+  if (i & 2) f.push('AD');
+  if (i & 1) f.push('CD');
+  FLAG_SETS.push(f);
+}
+
+function flagNames(bits: number): string[] {
+  // A copy: events are plain data that later stages (redaction) may change in place.
+  return FLAG_SETS[
+    (bits & FLAG_AA ? 32 : 0) | (bits & FLAG_TC ? 16 : 0) | (bits & FLAG_RD ? 8 : 0) | (bits & FLAG_RA ? 4 : 0) | (bits & FLAG_AD ? 2 : 0) | (bits & FLAG_CD ? 1 : 0)
+  ].slice();
 }
 
 /**
@@ -88,6 +97,19 @@ export function plausibleHeader(buf: Buffer, offset: number, length: number): bo
 
 export function decodeMessage(msg: Buffer): DnsMessage {
   if (msg.length < HEADER_LENGTH) throw new DnsFormatError(msg.length, 'message shorter than the 12-byte header');
+  beginMessage(msg);
+  try {
+    return decodeBody(msg);
+  } finally {
+    endMessage();
+  }
+}
+
+/** Read position and count of undecodable records of the message being decoded (one message at a time, synchronously). */
+let pos = 0;
+let rawRecords = 0;
+
+function decodeBody(msg: Buffer): DnsMessage {
   const id = msg.readUInt16BE(0);
   const bits = msg.readUInt16BE(2);
   const qd = msg.readUInt16BE(4);
@@ -95,31 +117,32 @@ export function decodeMessage(msg: Buffer): DnsMessage {
   const ns = msg.readUInt16BE(8);
   const ar = msg.readUInt16BE(10);
   if (an + ns + ar > MAX_RECORDS) throw new DnsFormatError(6, 'record counts exceed what a message can hold');
-  let pos = HEADER_LENGTH;
+  pos = HEADER_LENGTH;
+  rawRecords = 0;
   const questions: DnsQuestion[] = [];
   for (let i = 0; i < qd; i++) {
-    const n = readName(msg, pos);
-    if (n.end + 4 > msg.length) throw new DnsFormatError(n.end, 'question runs past the message end');
-    questions.push({ name: n.name, type: typeName(msg.readUInt16BE(n.end)), class: className(msg.readUInt16BE(n.end + 2)) });
-    pos = n.end + 4;
+    const name = readNameText(msg, pos);
+    const end = nameEnd;
+    if (end + 4 > msg.length) throw new DnsFormatError(end, 'question runs past the message end');
+    questions.push({ name, type: typeName(msg.readUInt16BE(end)), class: className(msg.readUInt16BE(end + 2)) });
+    pos = end + 4;
   }
-  const state = { pos, raw: 0 };
-  const answers = readSection(msg, an, state);
-  const authority = readSection(msg, ns, state);
+  const answers = readSection(msg, an);
+  const authority = readSection(msg, ns);
   let edns: DnsEdns | undefined;
   let extendedRcode = 0;
   const additional: DnsRecord[] = [];
   for (let i = 0; i < ar; i++) {
-    const start = state.pos;
-    const n = readName(msg, start);
-    const type = recordType(msg, n.end);
+    const start = pos;
+    readNameText(msg, start);
+    const type = recordType(msg, nameEnd);
     if (type === TYPE_OPT) {
-      const r = readOpt(msg, n.end);
+      const r = readOpt(msg, nameEnd);
       edns = r.edns;
       extendedRcode = r.extendedRcode;
-      state.pos = r.end;
+      pos = r.end;
     } else {
-      additional.push(readRecord(msg, state));
+      additional.push(readRecord(msg));
     }
   }
   const opcode = (bits >> 11) & 0xf;
@@ -134,7 +157,7 @@ export function decodeMessage(msg: Buffer): DnsMessage {
     authority,
     additional,
     edns,
-    rawRecords: state.raw,
+    rawRecords,
   };
 }
 
@@ -143,15 +166,15 @@ function recordType(msg: Buffer, at: number): number {
   return msg.readUInt16BE(at);
 }
 
-function readSection(msg: Buffer, count: number, state: { pos: number; raw: number }): DnsRecord[] {
+function readSection(msg: Buffer, count: number): DnsRecord[] {
   const out: DnsRecord[] = [];
-  for (let i = 0; i < count; i++) out.push(readRecord(msg, state));
+  for (let i = 0; i < count; i++) out.push(readRecord(msg));
   return out;
 }
 
-function readRecord(msg: Buffer, state: { pos: number; raw: number }): DnsRecord {
-  const n = readName(msg, state.pos);
-  const p = n.end;
+function readRecord(msg: Buffer): DnsRecord {
+  const name = readNameText(msg, pos);
+  const p = nameEnd;
   const type = recordType(msg, p);
   const cls = msg.readUInt16BE(p + 2);
   const ttl = msg.readUInt32BE(p + 4);
@@ -159,10 +182,10 @@ function readRecord(msg: Buffer, state: { pos: number; raw: number }): DnsRecord
   const start = p + 10;
   const end = start + rdlen;
   if (end > msg.length) throw new DnsFormatError(p + 8, 'RDATA runs past the message end');
-  const r = formatRdata(type, msg, start, end);
-  if (r.raw) state.raw++;
-  state.pos = end;
-  return { name: n.name, type: typeName(type), class: className(cls), ttl, data: r.data };
+  const data = formatRdata(type, msg, start, end);
+  if (rdataRaw) rawRecords++;
+  pos = end;
+  return { name, type: typeName(type), class: className(cls), ttl, data };
 }
 
 /** OPT pseudo-record (RFC 6891): CLASS is the UDP size, TTL carries extended rcode, version and DO. */

@@ -3,6 +3,12 @@
  *
  * Pointers may only point backwards, and the number of jumps is capped, so a
  * crafted message cannot make us loop or read forever.
+ *
+ * Runs several times per message (question, every owner name, names inside
+ * RDATA), so it allocates nothing but the result string, and within one
+ * message it remembers the names (and name suffixes) already decoded: a
+ * compression pointer almost always lands on one of them, and then the text
+ * is reused instead of decoded again.
  */
 
 /** A name's wire size is ≤ 255 bytes, so more than 127 labels/jumps is impossible in a valid message. */
@@ -21,16 +27,77 @@ export interface DecodedName {
   end: number;
 }
 
-/** Character codes of the name being decoded; escapes take at most 4 per octet. */
-const scratch = new Uint16Array(MAX_NAME_LENGTH * 4);
+/**
+ * Characters of the name being decoded. Escaped presentation text is ASCII
+ * only (anything else becomes \DDD), so one byte per character, ≤ 4 per octet.
+ */
+const scratch = Buffer.alloc(MAX_NAME_LENGTH * 4);
+/** Buffer#latin1Slice: the text of bytes without the encoding dispatch of `toString` (not in Node's typings). */
+const text = scratch as Buffer & { latin1Slice(start: number, end: number): string };
+
+/** Labels of one message remembered for pointers; more than this are decoded afresh. */
+const MAX_REMEMBERED = 64;
+/** The message whose labels are remembered (set by `beginMessage`, cleared by `endMessage`). */
+let memoMsg: Buffer | undefined;
+let memoCount = 0;
+/** Per remembered label: its offset, the decoded name it started in, where in that text it starts, and the wire bytes and jumps from it to the end. */
+const memoOffset = new Int32Array(MAX_REMEMBERED);
+const memoText: string[] = new Array<string>(MAX_REMEMBERED).fill('');
+const memoFrom = new Int32Array(MAX_REMEMBERED);
+const memoWire = new Int32Array(MAX_REMEMBERED);
+const memoJumps = new Int32Array(MAX_REMEMBERED);
+
+/** Labels of the name being decoded: offset, text position, wire bytes and jumps before it. */
+const labelOffset = new Int32Array(MAX_JUMPS + 1);
+const labelFrom = new Int32Array(MAX_JUMPS + 1);
+const labelWire = new Int32Array(MAX_JUMPS + 1);
+const labelJumps = new Int32Array(MAX_JUMPS + 1);
+
+/** Remember names decoded from `msg` until `endMessage` (the caller must not change `msg` meanwhile). */
+export function beginMessage(msg: Buffer): void {
+  memoMsg = msg;
+  memoCount = 0;
+}
+
+export function endMessage(): void {
+  memoMsg = undefined;
+  memoCount = 0;
+}
+
+/** Offset just after the name last read by `readNameText`. */
+export let nameEnd = 0;
 
 export function readName(msg: Buffer, offset: number): DecodedName {
+  const name = readNameText(msg, offset);
+  return { name, end: nameEnd };
+}
+
+/** The name at `offset` in presentation format; `nameEnd` is set to the offset after it. */
+export function readNameText(msg: Buffer, offset: number): string {
+  const memo = memoMsg === msg;
   let pos = offset;
   let end = -1;
   let jumps = 0;
   let wireLength = 0;
   let n = 0;
+  let labels = 0;
+  let tail: string | undefined;
+  let tailWire = 0;
+  let tailJumps = 0;
   for (;;) {
+    if (memo && memoCount > 0) {
+      const i = remembered(pos);
+      if (i >= 0 && jumps + memoJumps[i] <= MAX_JUMPS) {
+        // The rest of the name was decoded before: same checks, same text.
+        if (wireLength + memoWire[i] > MAX_NAME_LENGTH) throw new DnsFormatError(pos, 'name longer than 255 bytes');
+        const from = memoFrom[i];
+        tail = from === 0 ? memoText[i] : memoText[i].slice(from);
+        tailWire = memoWire[i];
+        tailJumps = memoJumps[i];
+        if (end < 0) end = endOfName(msg, pos);
+        break;
+      }
+    }
     if (pos >= msg.length) throw new DnsFormatError(pos, 'name runs past the message end');
     const len = msg[pos];
     const kind = len & 0xc0;
@@ -50,14 +117,52 @@ export function readName(msg: Buffer, offset: number): DecodedName {
       break;
     }
     if (pos + 1 + len > msg.length) throw new DnsFormatError(pos, 'label runs past the message end');
+    if (memo) {
+      labelOffset[labels] = pos;
+      labelFrom[labels] = n === 0 ? 0 : n + 1;
+      labelWire[labels] = wireLength;
+      labelJumps[labels] = jumps;
+      labels++;
+    }
     wireLength += len + 1;
     if (wireLength > MAX_NAME_LENGTH) throw new DnsFormatError(pos, 'name longer than 255 bytes');
     if (n > 0) scratch[n++] = 0x2e;
     n = escapeLabel(msg, pos + 1, pos + 1 + len, n);
     pos += 1 + len;
   }
-  if (n === 0) return { name: '.', end };
-  return { name: String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]), end };
+  nameEnd = end;
+  let name: string;
+  if (tail === undefined) name = n === 0 ? '.' : text.latin1Slice(0, n);
+  else name = n === 0 ? tail : text.latin1Slice(0, n) + '.' + tail;
+  if (memo) {
+    const totalWire = wireLength + tailWire;
+    const totalJumps = jumps + tailJumps;
+    for (let l = 0; l < labels && memoCount < MAX_REMEMBERED; l++) {
+      const k = memoCount++;
+      memoOffset[k] = labelOffset[l];
+      memoText[k] = name;
+      memoFrom[k] = labelFrom[l];
+      memoWire[k] = totalWire - labelWire[l];
+      memoJumps[k] = totalJumps - labelJumps[l];
+    }
+  }
+  return name;
+}
+
+/** Index of the remembered label at `offset`, or -1. */
+function remembered(offset: number): number {
+  for (let i = 0; i < memoCount; i++) if (memoOffset[i] === offset) return i;
+  return -1;
+}
+
+/** Where a name already known to be well formed ends, read from `pos` without following pointers. */
+function endOfName(msg: Buffer, pos: number): number {
+  for (;;) {
+    const len = msg[pos];
+    if ((len & 0xc0) === 0xc0) return pos + 2;
+    if (len === 0) return pos + 1;
+    pos += 1 + len;
+  }
 }
 
 /** Appends a label in presentation format (RFC 4343): dots and backslashes escaped, non-printables as \DDD. */

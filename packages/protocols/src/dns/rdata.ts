@@ -3,7 +3,7 @@
  * small decoder per type. Unknown or malformed RDATA is kept as hex rather
  * than dropped, so nothing the wire carried is hidden.
  */
-import { readName } from './names.js';
+import { nameEnd, readNameText } from './names.js';
 import { SVC_PARAM_NAMES, typeName } from './constants.js';
 
 type RdataDecoder = (msg: Buffer, start: number, end: number) => string;
@@ -13,24 +13,33 @@ function ipv4(msg: Buffer, start: number, end: number): string {
   return `${msg[start]}.${msg[start + 1]}.${msg[start + 2]}.${msg[start + 3]}`;
 }
 
+/** RFC 5952 text of the 16 bytes at `start`, built without intermediate arrays (one per AAAA record). */
 export function formatIpv6(msg: Buffer, start: number): string {
-  const words: number[] = [];
-  for (let i = 0; i < 8; i++) words.push(msg.readUInt16BE(start + i * 2));
   // RFC 5952: compress the longest run (≥ 2) of zero words, the first one on ties.
   let bestStart = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) { i++; continue; }
+    if (msg[start + 2 * i] !== 0 || msg[start + 2 * i + 1] !== 0) { i++; continue; }
     let j = i;
-    while (j < 8 && words[j] === 0) j++;
+    while (j < 8 && msg[start + 2 * j] === 0 && msg[start + 2 * j + 1] === 0) j++;
     if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
     i = j;
   }
-  const hex = words.map((w) => w.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  const head = hex.slice(0, bestStart).join(':');
-  const tail = hex.slice(bestStart + bestLen).join(':');
-  return `${head}::${tail}`;
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      s += i === 0 ? '::' : ':';
+      i += bestLen - 1;
+      continue;
+    }
+    s += hexWord(msg, start + 2 * i);
+    if (i < 7) s += ':';
+  }
+  return s;
+}
+
+function hexWord(msg: Buffer, at: number): string {
+  return ((msg[at] << 8) | msg[at + 1]).toString(16);
 }
 
 function ipv6(msg: Buffer, start: number, end: number): string {
@@ -39,14 +48,24 @@ function ipv6(msg: Buffer, start: number, end: number): string {
 }
 
 function nameOnly(msg: Buffer, start: number): string {
-  return readName(msg, start).name;
+  return readNameText(msg, start);
 }
 
 function mx(msg: Buffer, start: number): string {
-  return `${msg.readUInt16BE(start)} ${readName(msg, start + 2).name}`;
+  return `${msg.readUInt16BE(start)} ${readNameText(msg, start + 2)}`;
 }
 
 function quoted(msg: Buffer, start: number, end: number): string {
+  let plain = true;
+  for (let i = start; i < end; i++) {
+    const c = msg[i];
+    if (c === 0x22 || c === 0x5c || c < 0x20 || c >= 0x7f) {
+      plain = false;
+      break;
+    }
+  }
+  // Most strings need no escape: one slice instead of a string per character.
+  if (plain) return '"' + msg.toString('latin1', start, end) + '"';
   let s = '"';
   for (let i = start; i < end; i++) {
     const c = msg[i];
@@ -70,16 +89,16 @@ function characterStrings(msg: Buffer, start: number, end: number): string {
 }
 
 function srv(msg: Buffer, start: number): string {
-  return `${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)} ${msg.readUInt16BE(start + 4)} ${readName(msg, start + 6).name}`;
+  return `${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)} ${msg.readUInt16BE(start + 4)} ${readNameText(msg, start + 6)}`;
 }
 
 function soa(msg: Buffer, start: number, end: number): string {
-  const mname = readName(msg, start);
-  const rname = readName(msg, mname.end);
-  const p = rname.end;
+  const mname = readNameText(msg, start);
+  const rname = readNameText(msg, nameEnd);
+  const p = nameEnd;
   if (p + 20 > end) throw new RangeError('SOA numbers run past RDATA');
   const n = [0, 4, 8, 12, 16].map((o) => msg.readUInt32BE(p + o));
-  return `${mname.name} ${rname.name} ${n.join(' ')}`;
+  return `${mname} ${rname} ${n.join(' ')}`;
 }
 
 function caa(msg: Buffer, start: number, end: number): string {
@@ -92,9 +111,9 @@ function caa(msg: Buffer, start: number, end: number): string {
 
 function svcb(msg: Buffer, start: number, end: number): string {
   const priority = msg.readUInt16BE(start);
-  const target = readName(msg, start + 2);
-  const parts = [String(priority), target.name];
-  let pos = target.end;
+  const target = readNameText(msg, start + 2);
+  const parts = [String(priority), target];
+  let pos = nameEnd;
   while (pos < end) {
     if (pos + 4 > end) throw new RangeError('SvcParam header runs past RDATA');
     const key = msg.readUInt16BE(pos);
@@ -152,9 +171,9 @@ function rrsig(msg: Buffer, start: number, end: number): string {
   const expiration = msg.readUInt32BE(start + 8);
   const inception = msg.readUInt32BE(start + 12);
   const keyTag = msg.readUInt16BE(start + 16);
-  const signer = readName(msg, start + 18);
-  const sig = msg.subarray(signer.end, end).toString('base64');
-  return `${covered} ${alg} ${labels} ${ttl} ${expiration} ${inception} ${keyTag} ${signer.name} ${sig}`;
+  const signer = readNameText(msg, start + 18);
+  const sig = msg.subarray(nameEnd, end).toString('base64');
+  return `${covered} ${alg} ${labels} ${ttl} ${expiration} ${inception} ${keyTag} ${signer} ${sig}`;
 }
 
 function dnskey(msg: Buffer, start: number, end: number): string {
@@ -187,15 +206,21 @@ const decoders: Record<number, RdataDecoder> = {
 
 /**
  * Presentation text of one RDATA. Unknown types are returned as lowercase
- * hex; so are known types whose RDATA does not parse (flagged by `raw`).
+ * hex; so are known types whose RDATA does not parse (flagged by `rdataRaw`,
+ * a variable rather than a result object: this runs for every record).
  */
-export function formatRdata(type: number, msg: Buffer, start: number, end: number): { data: string; raw: boolean } {
+export function formatRdata(type: number, msg: Buffer, start: number, end: number): string {
+  rdataRaw = false;
   const decode = decoders[type];
-  if (!decode) return { data: msg.toString('hex', start, end), raw: false };
+  if (!decode) return msg.toString('hex', start, end);
   try {
-    return { data: decode(msg, start, end), raw: false };
+    return decode(msg, start, end);
   } catch {
     // a malformed record of a known type is shown as hex, not invented
-    return { data: msg.toString('hex', start, end), raw: true };
+    rdataRaw = true;
+    return msg.toString('hex', start, end);
   }
 }
+
+/** Whether the RDATA last formatted was of a known type and did not decode (kept as hex). */
+export let rdataRaw = false;
