@@ -41,7 +41,12 @@ export interface FlowTableOptions extends FlowOptions {
 const CLOSED_MEMORY_NS = 60n * 1_000_000_000n;
 const CLOSED_MEMORY_MAX = 16384;
 const TOUCH_EVERY_NS = 1_000_000_000n;
-const RECENT_SLOTS = 1024;
+/**
+ * Slots of the lookup cache. A server talks to thousands of client ports at
+ * once (a resolver, a busy API): with 1024 slots, 5000 flows taking turns
+ * evicted each other and half the packets built a string key.
+ */
+const RECENT_SLOTS = 16384;
 /** Idle sweeps run at most once per this much packet time. */
 const SWEEP_EVERY_NS = 1_000_000_000n;
 
@@ -239,6 +244,8 @@ export class FlowTable {
       this.counters.udpFlows++;
     }
     this.table.set(key, t);
+    // The reply usually comes next: let it find the flow in the cache.
+    this.recent[(p.srcPort ^ p.dstPort ^ p.protocol) & (RECENT_SLOTS - 1)] = t;
     this.sink.open(conn);
     return t;
   }
@@ -279,6 +286,9 @@ export class FlowTable {
       }
     }
     t.done = true;
+    // A closed flow is not kept alive by the cache.
+    const slot = (t.conn.client.port ^ t.conn.server.port ^ t.proto) & (RECENT_SLOTS - 1);
+    if (this.recent[slot] === t) this.recent[slot] = undefined;
     this.sink.close(t.conn, reason, tsNs);
   }
 

@@ -354,8 +354,6 @@ export class Dispatcher implements FlowSink {
     const c = s.conn;
     s.seq++;
     const attrs = rec.attributes;
-    const net = (attrs.network as Record<string, unknown> | undefined) ?? {};
-    const ifName = this.opts.interfaceName?.(c.interfaceKey);
     const pano: PanoEvent['pano'] = {
       v: 1,
       id: `${c.id}-${s.seq}`,
@@ -371,18 +369,26 @@ export class Dispatcher implements FlowSink {
     if (rec.requestBytes !== undefined) pano.request_bytes = rec.requestBytes;
     if (rec.responseBytes !== undefined) pano.response_bytes = rec.responseBytes;
     if (rec.flags && rec.flags.length) pano.flags = [...new Set(rec.flags)];
-    const ev: PanoEvent = {
+    // Field order is that of `{ pano, client, server, ...attrs, network }`: the
+    // parser's attributes in their order, `network` where the parser put it (or
+    // last). Copied by a loop, not spread into a literal: a spread in the middle
+    // of a literal is a generic runtime copy, and this runs for every event.
+    const ev = {
       pano,
       client: { address: c.client.address, port: c.client.port },
       server: { address: c.server.address, port: c.server.port },
-      ...attrs,
-      network: {
-        transport: c.transport,
-        type: c.ipVersion === 4 ? 'ipv4' : 'ipv6',
-        ...net,
-        ...(ifName ? { interface: { name: ifName } } : {}),
-      },
-    };
+    } as PanoEvent;
+    const out = ev as unknown as Record<string, unknown>;
+    let networkPlaced = false;
+    for (const k in attrs) {
+      if (k === 'network') {
+        out.network = this.network(c, attrs.network as Record<string, unknown> | undefined);
+        networkPlaced = true;
+      } else {
+        out[k] = attrs[k];
+      }
+    }
+    if (!networkPlaced) out.network = this.network(c, undefined);
     if (c.process) {
       ev.process = {
         pid: c.process.pid,
@@ -391,5 +397,14 @@ export class Dispatcher implements FlowSink {
       };
     }
     this.opts.onEvent(ev);
+  }
+
+  /** `{ transport, type, ...parserNetwork, interface? }`, built by assignment in that order. */
+  private network(c: Connection, net: Record<string, unknown> | undefined): PanoEvent['network'] {
+    const n: Record<string, unknown> = { transport: c.transport, type: c.ipVersion === 4 ? 'ipv4' : 'ipv6' };
+    if (net) for (const k in net) n[k] = net[k];
+    const ifName = this.opts.interfaceName?.(c.interfaceKey);
+    if (ifName) n.interface = { name: ifName };
+    return n as PanoEvent['network'];
   }
 }
