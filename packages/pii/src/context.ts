@@ -72,8 +72,11 @@ export function hintsFor(key: string | undefined): number {
   return h;
 }
 
-/** Verbs and nouns that announce a phone number in prose ("call 4155552671"). */
-const PHONE_WORDS = new Set(['call', 'phone', 'ring', 'text', 'sms', 'whatsapp', 'dial', 'cell', 'mobile', 'tel']);
+/** Verbs and nouns that announce a phone number in prose ("call 4155552671", "reach me at ..."). */
+const PHONE_WORDS = new Set([
+  'call', 'calling', 'phone', 'ring', 'text', 'texting', 'sms', 'whatsapp', 'dial', 'cell', 'mobile', 'tel',
+  'telephone', 'fax', 'contact', 'reach', 'answer', 'answering', 'landline', 'cellphone', 'signal', 'telegram',
+]);
 
 /**
  * Words just before a hit inside free text ("DOB: 1980-02-01", "WHERE email
@@ -91,4 +94,79 @@ export function hintsBefore(s: string, start: number, window = 24): number {
   if (w === 'born') return Hint.dob;
   if (PHONE_WORDS.has(w)) return Hint.phone;
   return 0;
+}
+
+/** Words skipped between a phone word and the number: "call me on", "reach us at", "phone number is". */
+const PHONE_FILLERS = new Set([
+  'at', 'on', 'to', 'via', 'by', 'me', 'us', 'you', 'him', 'her', 'them', 'is', 'are', 'was', 'be', 'number', 'no',
+  'nr', 'num', 'the', 'a', 'our', 'my', 'your', 'his', 'their', 'or', 'please', 'directly', 'back', 'now', 'anytime',
+]);
+const POSSESSIVES = new Set(['my', 'your', 'our', 'his', 'her', 'their']);
+
+/**
+ * Does the prose just before `start` announce a phone number? Walks back over
+ * at most five words (and `:`, `#`, quotes, parens, line breaks) within 48
+ * characters, skipping fillers ("me", "on", "at", "number", ...), and answers
+ * true at the first phone word ("call me on", "They're not answering at",
+ * "Phone:\n", "mobile no.") or for a possessive before "number" ("my number
+ * is"). Any other word, a digit or a closing bracket stops the walk.
+ */
+export function phoneWordBefore(s: string, start: number): boolean {
+  const lo = Math.max(0, start - 48);
+  let i = start;
+  let sawNumber = false;
+  for (let words = 0; words < 5; words++) {
+    // separators between words
+    while (i > lo) {
+      const c = s.charCodeAt(i - 1);
+      if (c === 32 || c === 9 || c === 10 || c === 13 || c === 58 || c === 35 || c === 34 || c === 39 || c === 40 || c === 46 || c === 61 || c === 44 || c === 45) i--;
+      else break;
+    }
+    const end = i;
+    while (i > lo) {
+      const c = s.charCodeAt(i - 1) | 32;
+      if (c >= 97 && c <= 122) i--;
+      else break;
+    }
+    if (i === end) return false;
+    // a word cut by the window, or glued to a digit/underscore, is not a word of prose
+    if (i > 0 && i === lo && lo > 0) return false;
+    if (i > 0) {
+      const p = s.charCodeAt(i - 1);
+      if ((p >= 48 && p <= 57) || p === 95) return false;
+    }
+    const w = s.slice(i, end).toLowerCase();
+    if (PHONE_WORDS.has(w) || hintsFor(w) & Hint.phone) return true;
+    if (sawNumber && POSSESSIVES.has(w)) return true;
+    if (w === 'number' || w === 'no' || w === 'nr' || w === 'num') sawNumber = true;
+    if (!PHONE_FILLERS.has(w)) return false;
+  }
+  return false;
+}
+
+/** Labels written after a number in contact blocks: "555 0100 office", "020 7946 0958 (mobile)", "...-Fax". */
+const PHONE_LABELS = new Set(['office', 'fax', 'mobile', 'cell', 'home', 'work', 'phone', 'tel', 'landline', 'telephone']);
+
+/**
+ * Is the number ending at `end` followed by a phone label? Allows one
+ * separator run of at most three characters (space, `-`, `(`, `/`) before a
+ * word in PHONE_LABELS that ends at a non-letter.
+ */
+export function phoneLabelAfter(s: string, end: number): boolean {
+  let i = end;
+  const hi = Math.min(s.length, end + 3);
+  while (i < hi) {
+    const c = s.charCodeAt(i);
+    if (c === 32 || c === 45 || c === 40 || c === 47 || c === 9) i++;
+    else break;
+  }
+  if (i === end && i < s.length) return false;
+  const w0 = i;
+  while (i < s.length && i - w0 <= 10) {
+    const c = s.charCodeAt(i) | 32;
+    if (c >= 97 && c <= 122) i++;
+    else break;
+  }
+  if (i === w0 || i - w0 > 9) return false;
+  return PHONE_LABELS.has(s.slice(w0, i).toLowerCase());
 }

@@ -9,9 +9,9 @@
  * Then field-name context adjusts confidence and overlapping hits are resolved.
  */
 import { ANCHORS, type AnchoredRule, type PiiType } from './rules.js';
-import { Hint, hintsBefore } from './context.js';
+import { Hint, hintsBefore, phoneLabelAfter, phoneWordBefore } from './context.js';
 import { parseDate, validAadhaar, validCard, validDob, validIban, validIpv4, validIpv6, validNino, validPan, validSsn } from './validators.js';
-import { phoneShape, validPhone } from './phone.js';
+import { extensionAfter, intlPrefix, phoneLike, phoneShape, validPhone } from './phone.js';
 
 export interface Hit {
   type: PiiType;
@@ -154,6 +154,52 @@ function hexish(x: number): boolean {
   return (x >= 48 && x <= 58) || (x >= 65 && x <= 70) || (x >= 97 && x <= 102);
 }
 
+/**
+ * Phone numbers in run [a, b) (with the `+` or `(` just before it). First
+ * libphonenumber validity (international, or national in PHONE_REGIONS; a
+ * 00/011 dialling prefix is tried as `+`), for candidates shaped like a
+ * phone or announced by context. Then the context rule: a number written
+ * like a phone (`phoneLike`) that libphonenumber rejects is still reported,
+ * at lower confidence with validator `phone-context`, when the context says
+ * phone: the field name, a phone word just before ("call me on", "Phone:"),
+ * a label just after ("-Fax", " office"), an international dialling prefix
+ * (`+`, 00, 011) with the number in groups, or an extension (`x818`, `ext. 12`).
+ */
+function phoneNumber(s: string, a: number, b: number, plus: boolean, paren: boolean, digits: number, h: number, out: Hit[]): boolean {
+  const ps = plus || paren ? a - 1 : a;
+  const ptext = s.slice(ps, b);
+  const xe = extensionAfter(s, b);
+  const pe = xe > 0 ? xe : b;
+  const fieldPhone = (h & Hint.phone) !== 0;
+  // context, asked lazily (most candidates are decided by their shape): 1 when it says phone
+  let said = -1;
+  const context = (): boolean => {
+    if (said < 0) said = fieldPhone || phoneLabelAfter(s, pe) || withContext(s, ps, h) & Hint.phone || phoneWordBefore(s, ps) ? 1 : 0;
+    return said === 1;
+  };
+  if (digits >= 7 && (phoneShape(ptext, fieldPhone) || (!fieldPhone && (xe > 0 || context()) && phoneShape(ptext, true)))) {
+    const intl = !plus && intlPrefix(ptext) ? '+' + ptext.slice(ptext[1] === '0' ? 2 : 3) : undefined;
+    if (validPhone(ptext) || (intl !== undefined && validPhone(intl))) {
+      out.push({ type: 'phone', start: ps, end: pe, confidence: adjust(plus || intl ? 0.92 : 0.85, Hint.phone, h), detector: 'regex', validator: 'libphonenumber' });
+      return true;
+    }
+  }
+  if (!phoneLike(ptext)) return false;
+  let groups = 0;
+  for (let i = 0, inG = false; i < ptext.length; i++) {
+    const c = ptext.charCodeAt(i);
+    const d = c >= 48 && c <= 57;
+    if (d && !inG) groups++;
+    inG = d;
+  }
+  const strong = context();
+  // dialling prefix or extension: evidence enough for a number in three or more groups
+  const weak = !strong && digits >= 7 && groups >= 3 && (plus || intlPrefix(ptext) || xe > 0);
+  if (!strong && !weak) return false;
+  out.push({ type: 'phone', start: ps, end: pe, confidence: adjust(strong ? 0.7 : 0.65, Hint.phone, h), detector: 'context', validator: 'phone-context' });
+  return true;
+}
+
 /** Classify one numeric run [a, b). Returns true when it produced a hit. */
 function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inner: boolean): boolean {
   if (b - a > MAX_RUN) return false;
@@ -161,7 +207,7 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
   const after = b < s.length ? s.charCodeAt(b) : 32;
   // glued to letters or digits (ids, hashes, base64): not a standalone value
   // a phone extension ("555-0100x23") is the only letter allowed right after a run
-  const ext = after === 120 && b + 1 < s.length && s.charCodeAt(b + 1) >= 48 && s.charCodeAt(b + 1) <= 57;
+  const ext = (after === 120 || after === 101 || after === 69 || after === 88) && extensionAfter(s, b) > 0;
   if (isWord(before) || (isWord(after) && !ext) || before === 46 || (after === 46 && b + 1 < s.length && isAlnum(s.charCodeAt(b + 1)))) return false;
   // the tail of a code such as "TZB-20251121-52" or "ORD-88231": not a value of its own
   if (before === 45 && a > 1 && isAlnum(s.charCodeAt(a - 2))) return false;
@@ -224,17 +270,7 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
       return true;
     }
   }
-  const ps = plus ? a - 1 : before === 40 ? a - 1 : a;
-  const ptext = s.slice(ps, b);
-  if (!(h & Hint.notPii) && (phoneShape(ptext, (h & Hint.phone) !== 0) || (digits >= 7 && !(h & Hint.phone) && withContext(s, a, h) & Hint.phone && phoneShape(ptext, true)))) {
-    const region = validPhone(ptext);
-    if (region) {
-      let pe = b;
-      if (ext) for (pe = b + 1; pe < s.length && pe < b + 7 && s.charCodeAt(pe) >= 48 && s.charCodeAt(pe) <= 57; pe++);
-      out.push({ type: 'phone', start: ps, end: pe, confidence: adjust(plus ? 0.92 : 0.85, Hint.phone, h), detector: 'regex', validator: 'libphonenumber' });
-      return true;
-    }
-  }
+  if (!(h & Hint.notPii) && digits >= 6 && digits <= 15 && phoneNumber(s, a, b, plus, before === 40, digits, h, out)) return true;
   // A run that is several values side by side ("ids 12 4111 1111 1111 1111"): try its space-split pieces once.
   if (!inner && spaces > 0) {
     let hit = false;
