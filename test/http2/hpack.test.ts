@@ -179,3 +179,19 @@ test("a size update beyond the observer's bound is damage, not a reason to grow"
   bytes.push(x);
   assert.throws(() => d.decode(Buffer.from(bytes)), /observer's 1048576-byte bound/);
 });
+
+test('Huffman: long strings of mixed short and long codes decode at any offset (the output buffer grows)', () => {
+  let seed = 1;
+  let s = '';
+  for (let i = 0; i < 20000; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    // Mostly short codes (letters), with long ones (control and high octets) mixed in.
+    s += seed % 7 === 0 ? String.fromCharCode((seed >>> 8) & 0xff) : String.fromCharCode(0x61 + ((seed >>> 8) % 26));
+  }
+  const enc = huffmanEncode(s);
+  const framed = Buffer.concat([Buffer.from([1, 2, 3]), enc, Buffer.from([4])]);
+  assert.equal(huffmanDecode(framed, 3, enc.length), s);
+  // A short string after a long one is not polluted by what the long one left behind.
+  const short = huffmanEncode('ok');
+  assert.equal(huffmanDecode(short, 0, short.length), 'ok');
+});

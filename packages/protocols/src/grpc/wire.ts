@@ -50,12 +50,16 @@ function asNumber(v: bigint | number): number | string {
 }
 
 function printableText(buf: Buffer, start: number, end: number): boolean {
-  if (!isUtf8(buf.subarray(start, end))) return false;
+  // Control characters first: a JS loop, and it also tells whether any byte
+  // is past ASCII. Only then is UTF-8 validity asked (a view and a native
+  // call per field otherwise): ASCII is always valid UTF-8.
+  let high = false;
   for (let i = start; i < end; i++) {
     const c = buf[i];
     if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return false;
+    if (c >= 0x80) high = true;
   }
-  return true;
+  return !high || isUtf8(buf.subarray(start, end));
 }
 
 function decodeFields(buf: Buffer, start: number, end: number, depth: number): WireObject {
@@ -92,11 +96,11 @@ function decodeFields(buf: Buffer, start: number, end: number, depth: number): W
       default:
         throw new WireError(`unsupported wire type ${wireType}`);
     }
-    const name = String(field);
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
+    // Indexed by the number itself: the same property as its decimal string, without making the string.
+    const prev = out[field];
+    if (prev === undefined) out[field] = value;
     else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = [prev, value];
+    else out[field] = [prev, value];
   }
   return out;
 }

@@ -29,6 +29,8 @@ export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
   ['user-agent', ''], ['vary', ''], ['via', ''], ['www-authenticate', ''],
 ];
 const STATIC_LENGTH = STATIC_TABLE.length - 1; // 61
+/** The static table as the entries `lookup` returns, built once rather than per reference. */
+const STATIC_ENTRIES: ReadonlyArray<{ readonly name: string; readonly value: string }> = STATIC_TABLE.map(([name, value]) => ({ name, value }));
 
 /**
  * Largest dynamic table this observer keeps (1 MiB). Peers announce at most a
@@ -188,10 +190,7 @@ export class HpackDecoder {
   }
 
   private lookup(index: number): { name: string; value: string } | undefined {
-    if (index <= STATIC_LENGTH) {
-      const s = STATIC_TABLE[index];
-      return { name: s[0], value: s[1] };
-    }
+    if (index <= STATIC_LENGTH) return STATIC_ENTRIES[index];
     const e = this.table.get(index);
     if (e) return e.known ? e : undefined;
     if (this.table.unknownTail) return undefined;

@@ -99,29 +99,38 @@ const fast = new Int32Array(1 << FAST_BITS).fill(-1);
  * on padding longer than 7 bits, or padding that is not the EOS prefix (§5.2).
  */
 export function huffmanDecode(buf: Buffer, offset: number, length: number): string {
-  const out = Buffer.allocUnsafe(Math.ceil((length * 8) / 5));
+  // Each symbol is at least 5 bits.
+  const max = Math.ceil((length * 8) / 5);
+  if (scratch.length < max) scratch = Buffer.allocUnsafe(Math.max(max, scratch.length * 2)) as Latin1Buffer;
+  const out = scratch;
   let n = 0;
-  let acc = 0; // bit window, at most 30 + 8 bits used (fits a double exactly)
+  // Bit window: integer operations while it holds ≤ 32 bits (the fast path,
+  // codes ≤ FAST_BITS); the rare long codes refill past 32 bits with double
+  // arithmetic (≤ 38 bits, exact) and leave ≤ 28 bits behind.
+  let acc = 0;
   let bits = 0;
   let pos = offset;
   const end = offset + length;
   for (;;) {
-    while (bits < MAX_BITS && pos < end) {
-      acc = acc * 256 + buf[pos++];
+    while (bits <= 24 && pos < end) {
+      acc = ((acc << 8) | buf[pos++]) >>> 0;
       bits += 8;
     }
     if (bits === 0) break;
     if (bits >= FAST_BITS) {
-      const peek = Math.floor(acc / 2 ** (bits - FAST_BITS)) & ((1 << FAST_BITS) - 1);
-      const hit = fast[peek];
+      const hit = fast[(acc >>> (bits - FAST_BITS)) & ((1 << FAST_BITS) - 1)];
       if (hit >= 0) {
         out[n++] = hit >> 5;
         bits -= hit & 31;
-        acc = acc % 2 ** bits;
+        acc = (acc & ((1 << bits) - 1)) >>> 0;
         continue;
       }
     }
     // Slow path: walk the canonical lengths.
+    while (bits < MAX_BITS && pos < end) {
+      acc = acc * 256 + buf[pos++];
+      bits += 8;
+    }
     let code = 0;
     let len = 0;
     let sym = -1;
@@ -144,8 +153,13 @@ export function huffmanDecode(buf: Buffer, offset: number, length: number): stri
     bits -= len;
     acc = acc % 2 ** bits;
   }
-  return out.toString('latin1', 0, n);
+  return out.latin1Slice(0, n);
 }
+
+/** Buffer#latin1Slice (not in Node's typings): the text without `toString`'s encoding dispatch. */
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+/** Output of `huffmanDecode`, reused (grown when a longer string comes): no buffer per header string. */
+let scratch = Buffer.allocUnsafe(4096) as Latin1Buffer;
 
 /** Huffman-encodes a latin1 string (used to build test data and benchmark captures). */
 export function huffmanEncode(s: string): Buffer {

@@ -188,8 +188,8 @@ export class Http2Stream {
       const trailers = res.trailers ?? (res.headers && res.headers['grpc-status'] ? res.headers : undefined);
       const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers }, options, flags);
       if (g.error && !attrs.error) attrs.error = g.error;
-      delete g.error;
-      Object.assign(attrs, g);
+      // Everything but `error`, in order (a `delete` would turn `g` into a dictionary first).
+      for (const k in g) if (k !== 'error') attrs[k] = g[k];
     }
     const startNs = up ? up.startNs : req.bytes ? req.firstNs : res.firstNs;
     const endNs = res.bytes ? (res.lastNs > req.lastNs ? res.lastNs : req.lastNs) : req.lastNs || startNs;
