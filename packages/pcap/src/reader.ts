@@ -123,6 +123,7 @@ const TS_POW2 = 2;
 class Interface {
   readonly kind: number;
   readonly factor: bigint; // multiplier, divisor or shift, by kind
+  private readonly factorNumber: number;
   readonly offsetNs: bigint;
 
   constructor(
@@ -141,13 +142,29 @@ class Interface {
       this.kind = TS_DIVIDE;
       this.factor = 10n ** BigInt(exponent - 9);
     }
+    this.factorNumber = Number(this.factor);
   }
+
+  /** `high` of the last timestamp converted by multiplication, and its part of the result: (high << 32) × factor + offset. */
+  private lastHigh = -1;
+  private highNs = 0n;
 
   /** Timestamp units (high and low 32 bits) to epoch nanoseconds, rounded down. */
   toNs(high: number, low: number): bigint {
-    if (this.kind === TS_MULTIPLY && high < 0x200000) {
-      // Below 2^53 the double is exact, which spares two BigInt operations.
-      return BigInt(high * 4294967296 + low) * this.factor + this.offsetNs;
+    if (this.kind === TS_MULTIPLY) {
+      if (high < 0x200000) {
+        // Below 2^53 the double is exact, which spares two BigInt operations.
+        return BigInt(high * 4294967296 + low) * this.factor + this.offsetNs;
+      }
+      // Nanosecond (or finer-than-µs) stamps are past 2^53: the high word
+      // changes every few seconds, so its part is kept and only the low word
+      // is converted per packet.
+      if (high !== this.lastHigh) {
+        this.lastHigh = high;
+        this.highNs = (BigInt(high) << 32n) * this.factor + this.offsetNs;
+      }
+      const lowUnits = low * this.factorNumber;
+      return this.highNs + (lowUnits <= Number.MAX_SAFE_INTEGER ? BigInt(lowUnits) : BigInt(low) * this.factor);
     }
     const units = (BigInt(high) << 32n) | BigInt(low);
     if (this.kind === TS_MULTIPLY) return units * this.factor + this.offsetNs;

@@ -6,7 +6,7 @@
  * parser's records into v1 events with the envelope filled in.
  */
 import { Dir, type CloseReason, type Connection, type FlowSink } from '@panopticon/flows';
-import { durationNs, isoFromNs, type EventSource, type PanoEvent } from '@panopticon/events';
+import { durationNs, isoFromDecimalNs, isoFromNs, type EventSource, type PanoEvent } from '@panopticon/events';
 import {
   defaultParseOptions,
   type DatagramParser,
@@ -354,15 +354,17 @@ export class Dispatcher implements FlowSink {
     const c = s.conn;
     s.seq++;
     const attrs = rec.attributes;
+    const start = rec.startNs.toString();
     const pano: PanoEvent['pano'] = {
       v: 1,
       id: `${c.id}-${s.seq}`,
       kind: rec.kind,
       protocol: s.module!.name,
-      start_ns: rec.startNs.toString(),
+      start_ns: start,
       end_ns: rec.endNs.toString(),
       duration_ns: durationNs(rec.startNs, rec.endNs),
-      time: isoFromNs(rec.startNs),
+      // The ISO time is cut from the decimal text already made (no BigInt division).
+      time: rec.startNs >= 1_000_000_000n ? isoFromDecimalNs(start) : isoFromNs(rec.startNs),
       source: c.origin ? { type: 'tls', library: c.origin } : this.opts.source,
       connection: c.midstream ? { id: c.id, roles: c.roleSource, midstream: true } : { id: c.id, roles: c.roleSource },
     };
