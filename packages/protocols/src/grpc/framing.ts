@@ -25,8 +25,10 @@ export class GrpcFramer {
   dangling = 0;
   /** A gap broke the framing: nothing after it is trusted. */
   lost = false;
-  private prefix = Buffer.alloc(PREFIX_LENGTH);
+  /** Prefix bytes read so far, and what they said: kept as numbers, not a buffer per framer (two per gRPC call). */
   private prefixHave = 0;
+  private prefixFlags = 0;
+  private prefixSize = 0;
   private current: GrpcMessage | undefined;
   private remaining = 0;
   private parts: Buffer[] = [];
@@ -42,14 +44,17 @@ export class GrpcFramer {
     let pos = 0;
     while (pos < data.length) {
       if (!this.current) {
-        const take = Math.min(PREFIX_LENGTH - this.prefixHave, data.length - pos);
-        data.copy(this.prefix, this.prefixHave, pos, pos + take);
-        this.prefixHave += take;
-        pos += take;
+        while (this.prefixHave < PREFIX_LENGTH && pos < data.length) {
+          const b = data[pos++];
+          if (this.prefixHave === 0) this.prefixFlags = b;
+          else this.prefixSize = this.prefixSize * 256 + b;
+          this.prefixHave++;
+        }
         if (this.prefixHave < PREFIX_LENGTH) break;
         this.prefixHave = 0;
-        const size = this.prefix.readUInt32BE(1);
-        this.current = { size, compressed: (this.prefix[0] & 1) === 1 };
+        const size = this.prefixSize;
+        this.prefixSize = 0;
+        this.current = { size, compressed: (this.prefixFlags & 1) === 1 };
         this.remaining = size;
         this.parts = [];
         if (this.remaining === 0) this.finish();

@@ -38,14 +38,20 @@ export class MessageSide {
   }
 }
 
+/** Whether a latin1 string has an octet ≥ 0x80 (a loop: short values, and no regex call per header). */
+function highOctet(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return true;
+  return false;
+}
+
 export function splitHeaders(list: HeaderList): { pseudo: Record<string, string>; headers: Headers } {
   const pseudo: Record<string, string> = {};
   const headers: Headers = {};
   for (const [rawName, rawValue] of list) {
     const name = rawName.toLowerCase();
     // Field values are octets; HTTP/2 peers send UTF-8 in practice.
-    const value = /[\x80-\xff]/.test(rawValue) ? Buffer.from(rawValue, 'latin1').toString('utf8') : rawValue;
-    if (name.startsWith(':')) pseudo[name] = value;
+    const value = highOctet(rawValue) ? Buffer.from(rawValue, 'latin1').toString('utf8') : rawValue;
+    if (name.charCodeAt(0) === 0x3a) pseudo[name] = value;
     else (headers[name] ??= []).push(value);
   }
   return { pseudo, headers };
