@@ -8,7 +8,8 @@
  *  - WNUT17's test set (names; the model trains on WNUT17 train and dev) wrapped likewise;
  *  - wikigold's held-out articles (every fifth document, `wikigoldSplit`; the
  *    model trains on the other four fifths), names only;
- *  - a real capture through pano-parse (the corpus form POST), hand-labeled.
+ *  - real captures through pano-parse, exchanges of several protocols labeled
+ *    by hand (scripts/pii/corpus-labels.json).
  * A finding matches a label when path and type agree and the spans overlap
  * by at least half of each (names/addresses have fuzzy edges; rule types
  * nearly always match exactly).
@@ -83,21 +84,39 @@ function print(title: string, table: Table, markdown: boolean): string {
   return lines.join('\n');
 }
 
-/** The corpus form POST through pano-parse, labeled by hand (see docs/PII.md). */
-function corpusEvents(): { events: Array<Record<string, unknown>>; labels: Map<string, Label[]> } | undefined {
+/**
+ * Real captures of the corpus through pano-parse, with the exchanges listed in
+ * scripts/pii/corpus-labels.json labeled by hand (capture → event id → every
+ * PII value in that event; an empty list says the event holds none). Only
+ * listed events are scored.
+ */
+function corpusEvents(): { events: Array<Record<string, unknown>>; labels: Map<string, Label[]>; captures: number } | undefined {
   const root = process.env.PANO_ROOT ?? process.cwd();
-  const pcap = resolve(root, '../shared/corpus/http1/chrissanders-http_post.pcapng');
-  if (!existsSync(pcap) || !existsSync(resolve(root, 'bin/pano-parse'))) return undefined;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', resolve(root, 'bin/pano-parse'), pcap], { encoding: 'utf8', cwd: root });
-  if (r.status !== 0) return undefined;
-  const events = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const labels = new Map<string, Label[]>();
-  // The capture's form has fields the eye can label; they are listed in corpus-labels.json.
   const lf = resolve(root, 'scripts/pii/corpus-labels.json');
-  if (!existsSync(lf)) return undefined;
-  for (const [id, ls] of Object.entries(JSON.parse(readFileSync(lf, 'utf8')) as Record<string, Label[]>)) labels.set(id, ls);
-  // only the hand-labeled exchange (the form POST) is scored; the blog page in the second is not labeled
-  return { events: events.filter((e) => labels.has((e.pano as { id: string }).id)), labels };
+  if (!existsSync(lf) || !existsSync(resolve(root, 'bin/pano-parse'))) return undefined;
+  const spec = JSON.parse(readFileSync(lf, 'utf8')) as Record<string, Record<string, Label[]>>;
+  const events: Array<Record<string, unknown>> = [];
+  const labels = new Map<string, Label[]>();
+  let captures = 0;
+  for (const [capture, byId] of Object.entries(spec)) {
+    const pcap = resolve(root, '../shared/corpus', capture);
+    if (!existsSync(pcap)) continue;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', resolve(root, 'bin/pano-parse'), pcap], { encoding: 'utf8', cwd: root, maxBuffer: 1 << 28 });
+    if (r.status !== 0) continue;
+    captures++;
+    for (const line of r.stdout.split('\n')) {
+      if (!line) continue;
+      const ev = JSON.parse(line) as Record<string, unknown>;
+      const pano = ev.pano as { id: string };
+      const ls = byId[pano.id];
+      if (!ls) continue;
+      // event ids repeat across captures: key them by capture
+      pano.id = `${capture}#${pano.id}`;
+      events.push(ev);
+      labels.set(pano.id, ls);
+    }
+  }
+  return captures ? { events, labels, captures } : undefined;
 }
 
 async function main(): Promise<void> {
@@ -139,7 +158,7 @@ async function main(): Promise<void> {
   if (corpus) {
     const t4: Table = new Map();
     await score(scanner, corpus.events, corpus.labels, t4);
-    out.push(print(`corpus http1/chrissanders-http_post.pcapng through pano-parse (${corpus.events.length} events)`, t4, markdown));
+    out.push(print(`corpus captures through pano-parse, hand-labeled exchanges (${corpus.events.length} events from ${corpus.captures} captures)`, t4, markdown));
   } else out.push('\n(corpus capture through pano-parse: not available here, skipped)');
   console.log(out.join('\n'));
 }

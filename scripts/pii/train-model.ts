@@ -41,12 +41,17 @@ function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string
     const id = (ev.pano as { id: string }).id;
     const gold = (labels.get(id) ?? []).filter((l) => l.type === 'person_name' || l.type === 'street_address');
     const p = scanner.collect(structuredClone(ev));
-    for (const { slot, cand } of p.candidates as Array<{ slot: { path: string }; cand: Candidate }>) {
-      const g = gold.find((l) => {
+    const cands = p.candidates as Array<{ slot: { path: string }; cand: Candidate }>;
+    // gold spans some candidate hits exactly: there the exact one is the positive, and a looser match
+    // ("Hello Marie" for "Marie") a negative, so the model learns where names and addresses begin and end
+    const exact = new Set(gold.filter((l) => l.type === 'person_name' && cands.some(({ slot, cand }) => slot.path === l.path && cand.start === l.start && cand.end === l.end)));
+    for (const { slot, cand } of cands) {
+      let g = gold.find((l) => {
         if (l.path !== slot.path) return false;
         const inter = Math.min(l.end, cand.end) - Math.max(l.start, cand.start);
         return inter > 0 && inter >= 0.5 * (l.end - l.start) && inter >= 0.5 * (cand.end - cand.start);
       });
+      if (g && exact.has(g) && (cand.start !== g.start || cand.end !== g.end)) g = undefined;
       // a part of a gold name that is too short to match it (one word of "Emily Smith") is neither
       // a positive nor a negative: the whole span is the answer, yet the part is not "not a name" (parts of an
       // address stay negatives: "Apt. 460" alone must lose to the whole address)

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { OnnxSpanModel, featureStrings, featureId, nameCandidates, EventScanner, BUILTIN_MODEL, FEATURE_SETS, type Candidate } from '@panopticon/pii';
+import { OnnxSpanModel, featureStrings, featureId, nameCandidates, EventScanner, BUILTIN_MODEL, FEATURE_SETS, Hint, type Candidate } from '@panopticon/pii';
 import { buildOnnx } from '../../scripts/pii/train-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pii-model-'));
@@ -66,8 +66,14 @@ test('candidates: titles, possessives, sentence ends, lower-case text, post boxe
   assert.ok(spans('Verda lives on 33 avenue de Provence street.').includes('33 avenue de Provence street'));
   // an address ends where a sentence does
   assert.ok(spans('I lived in 178 Piermark Drive\n Albany 79879. I now live in Oslo').includes('178 Piermark Drive\n Albany 79879'));
-  // a one-word lower-case value (an enum, a status) is no candidate
+  // a one-word lower-case value (an enum, a status) or a header list is no candidate
   assert.deepEqual(spans('pending'), []);
+  assert.deepEqual(spans('gzip,deflate'), []);
+  // identifiers in name fields are not candidates; names are
+  const whole = (t: string) => nameCandidates(t, 'name', Hint.name).map((c) => t.slice(c.start, c.end));
+  assert.deepEqual(whole('deepflow-server-0'), []);
+  assert.deepEqual(whole('dc648715-2525-5734-a14e-4cc17e7dc2ec'), []);
+  assert.deepEqual(whole(' Chris Sanders '), ['Chris Sanders']);
 });
 
 test('the shipped model is under 2 MiB, keeps the contract, and names a name', async () => {

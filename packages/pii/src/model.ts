@@ -87,7 +87,9 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
   if (hints & (Hint.name | Hint.address) && value.length <= 200) {
     const v = value.trim();
     const off = value.indexOf(v);
-    if (v.length >= 2) out.push({ start: off, end: off + v.length, text: value, key, whole: true });
+    // a UUID, hex digest or number in a name field ("display_name": "dc648715-2525-…") is an identifier,
+    // and so is a lower-case token joined by - . _ ("deepflow-server-0", "test-kvm-kx")
+    if (v.length >= 2 && !/^[\p{N}\p{P}\s]*$/u.test(v) && !/^[0-9a-f][0-9a-f-]{7,}$/i.test(v) && !/^[a-z0-9]+(?:[-_.][A-Za-z0-9]+)+$/.test(v)) out.push({ start: off, end: off + v.length, text: value, key, whole: true });
     return out;
   }
   const seen = new Set<number>();
@@ -105,7 +107,9 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
   };
   // Mostly lower-case prose (chat, tweets, lower-cased forms): run the rules on a copy with content words capitalised.
   const { words, ratio } = capitalRatio(value);
-  const caseless = words >= 2 && ratio < 0.25 && value.length <= 2000;
+  // prose only: markup, code, key=value text and host names ("<html lang=en>", "a{b:c}", "ns.dns.cluster.local")
+  // are not lower-case writing
+  const caseless = words >= 3 && ratio < 0.25 && /\S\s+\S+\s+\S/.test(value) && value.length <= 2000 && !/[<>{}=]|[\p{L}\d]\.\p{L}/u.test(value);
   const src = caseless ? value.replace(/\p{L}[\p{L}'’-]*/gu, (w) => (STOP.has(w.toLowerCase()) || w.length < 2 ? w : upperFirst(w))) : value;
   let m: RegExpExecArray | null;
   // addresses first: the value's candidate cap must not starve them
@@ -148,11 +152,8 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
       continue;
     }
     add(ws[0]![0], ws[n - 1]![1]);
-    if (n >= 2) {
-      // "The Peter Pham", "Producer Sandy Lahtela", "ex-Zombie Voss": also without the first word; "Joshua Okamoto MD": without the last
-      add(ws[1]![0], ws[n - 1]![1]);
-      if (!LEAD_WORDS.has(run.slice(0, ws[0]![1] - m.index).toLowerCase())) add(ws[0]![0], ws[n - 2]![1]);
-    }
+    // "The Peter Pham", "Hello Marie", "Producer Sandy Lahtela", "ex-Zombie Voss": also without the first word
+    if (n >= 2) add(ws[1]![0], ws[n - 1]![1]);
   }
   return out;
 }
