@@ -68,16 +68,30 @@ function upperFirst(w: string): string {
   return u.length === 1 ? u + w.slice(1) : w;
 }
 
-/** Share of letter words that start with a capital letter (up to the first 200 words). */
-function capitalRatio(value: string): { words: number; ratio: number } {
-  let words = 0, caps = 0;
+/** Share of letter words that start with a capital letter, and of those written all in capitals (first 200 words). */
+function capitalRatio(value: string): { words: number; ratio: number; upper: number } {
+  let words = 0, caps = 0, upper = 0;
   const re = /\p{L}[\p{L}'’-]*/gu;
   let m: RegExpExecArray | null;
   while ((m = re.exec(value)) !== null && words < 200) {
     words++;
-    if (/^\p{Lu}/u.test(m[0])) caps++;
+    if (/^\p{Lu}/u.test(m[0])) {
+      caps++;
+      if (m[0].length >= 2 && !/\p{Ll}/u.test(m[0])) upper++;
+    }
   }
-  return { words, ratio: words ? caps / words : 0 };
+  return { words, ratio: words ? caps / words : 0, upper: words ? upper / words : 0 };
+}
+
+/** "ELEKTRA" → "Elektra" (unchanged where case mapping would change the length). */
+function titleCase(w: string): string {
+  const t = w[0]! + w.slice(1).toLowerCase();
+  return t.length === w.length ? t : w;
+}
+
+function lowerSame(w: string): string {
+  const t = w.toLowerCase();
+  return t.length === w.length ? t : w;
 }
 
 /** Candidate spans in one string value. */
@@ -105,12 +119,21 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
     seen.add(k);
     out.push({ start, end, text: value, key, whole: false });
   };
-  // Mostly lower-case prose (chat, tweets, lower-cased forms): run the rules on a copy with content words capitalised.
-  const { words, ratio } = capitalRatio(value);
-  // prose only: markup, code, key=value text and host names ("<html lang=en>", "a{b:c}", "ns.dns.cluster.local")
-  // are not lower-case writing
-  const caseless = words >= 3 && ratio < 0.25 && /\S\s+\S+\s+\S/.test(value) && value.length <= 2000 && !/[<>{}=]|[\p{L}\d]\.\p{L}/u.test(value);
-  const src = caseless ? value.replace(/\p{L}[\p{L}'’-]*/gu, (w) => (STOP.has(w.toLowerCase()) || w.length < 2 ? w : upperFirst(w))) : value;
+  // Mostly lower-case prose (chat, tweets, lower-cased forms), or prose written in capitals ("WAS THAT ELEKTRA"):
+  // case marks nothing, so run the rules on a copy where only the words that are not common English words are
+  // capitalised. Prose only: markup, code, key=value text and host names ("<html lang=en>", "a{b:c}",
+  // "ns.dns.cluster.local") are not such writing.
+  const { words, ratio, upper } = capitalRatio(value);
+  const prose = words >= 3 && /\S\s+\S+\s+\S/.test(value) && value.length <= 2000 && !/[<>{}=]|[\p{L}\d]\.\p{L}/u.test(value);
+  const shouting = prose && upper >= 0.6;
+  const caseless = prose && (ratio < 0.25 || shouting);
+  const src = !caseless
+    ? value
+    : value.replace(/\p{L}[\p{L}'’-]*/gu, (w) => {
+      const common = STOP.has(w.toLowerCase()) || w.length < 2;
+      if (shouting) return common ? lowerSame(w) : titleCase(w);
+      return common ? w : upperFirst(w);
+    });
   let m: RegExpExecArray | null;
   // addresses first: the value's candidate cap must not starve them
   for (const re of [ADDRESS_BOX, ADDRESS_RUN, ADDRESS_EU, CORNER]) {
