@@ -65,6 +65,9 @@ test('candidates: titles, possessives, sentence ends, lower-case text, post boxe
   assert.ok(spans('The bus station is on P.O. Box 104').includes('P.O. Box 104'));
   assert.ok(spans('> 42 Kromwater 38\n> Apt. 705\n> Zoetermeer').includes('42 Kromwater 38\n> Apt. 705\n> Zoetermeer'));
   assert.ok(spans('Verda lives on 33 avenue de Provence street.').includes('33 avenue de Provence street'));
+  // an address is also cut after each line, so a trailing phone line cannot hide it; blank lines inside are kept
+  const blank = spans('Harry\n\n515 385 Gemsbok St\n Apt. 460\n\n South Africa 89082\n082 490 1693-Office');
+  assert.ok(blank.includes('515 385 Gemsbok St\n Apt. 460\n\n South Africa 89082'), blank.join(' | '));
   // an address ends where a sentence does
   assert.ok(spans('I lived in 178 Piermark Drive\n Albany 79879. I now live in Oslo').includes('178 Piermark Drive\n Albany 79879'));
   // a one-word lower-case value (an enum, a status) or a header list is no candidate

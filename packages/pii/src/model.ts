@@ -41,7 +41,7 @@ const NAME_RUN = /(?<![\p{L}\p{N}_@.])(?:\p{Lu}[\p{Ll}'’-]{1,30}\.?|\p{Lu}\.)(
 // Number-led: "221B Baker Street", "58 2347 Lauzon Parkway", continuation lines (also "> " or "??? " quoted), Apt/Suite/Unit lines.
 // Continuation of an address after ", ", spaces or a line break (also "> " or "??? " quoted lines): a unit line,
 // or up to four words that each start with a capital or a digit ("Grand Rapids", "CONFLANS-SAINTE-HONORINE IL 92507").
-const ADDR_TAIL = String.raw`(?:,?(?:[ ]{1,3}|[ ]*\n[ ]*(?:[>?•*]{1,3}[ ]?)?)(?:(?:[Aa]pt|APT|[Ss]uite|SUITE|[Uu]nit|UNIT|[Ff]lat|No|[Ss]te)\.? ?#?\d{1,5}|,?[ ]?[\p{Lu}\d(][\p{L}\d.'’()-]{0,30}(?:[ ][\p{Lu}\d(][\p{L}\d.'’()-]{0,30}|[ ](?:of|the|de|del|la|le|du|nad|an|am|and)(?=[ ]\p{Lu})){0,4})){0,6}`;
+const ADDR_TAIL = String.raw`(?:,?(?:[ ]{1,3}|[ ]*(?:\n[ ]*){1,2}(?:[>?•*]{1,3}[ ]?)?)(?:(?:[Aa]pt|APT|[Ss]uite|SUITE|[Uu]nit|UNIT|[Ff]lat|No|[Ss]te)\.? ?#?\d{1,5}|,?[ ]?[\p{Lu}\d(][\p{L}\d.'’()-]{0,30}(?:[ ][\p{Lu}\d(][\p{L}\d.'’()-]{0,30}|[ ](?:of|the|de|del|la|le|du|nad|an|am|and)(?=[ ]\p{Lu})){0,4})){0,6}`;
 const STREET_LC = 'avenue|street|road|lane|drive|boulevard|place|square|way|rue|avenida|avda\\.|calle|via|strasse|straße|str\\.|weg|gate|gata|gatan|gade|vej|tie|katu|ulica|ul\\.|út|utca|tér|rua';
 // Number-led: "221B Baker Street", "58 2347 Lauzon Parkway", "33 avenue de Provence", then continuation lines.
 const ADDRESS_RUN = new RegExp(String.raw`(?<![\p{L}\p{N}])\d{1,6}[A-Za-z]?,?(?:[ ](?:[\p{Lu}\d][\p{L}\d.'’-]{0,30}|[a-z]{1,4}(?![\p{L}])|C\/|${STREET_LC})){1,7}` + ADDR_TAIL, 'gu');
@@ -143,9 +143,9 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
       // a bare number or a number and one lowercase word is no address
       if (re === ADDRESS_RUN && !/\d[^\n]* [\p{L}]/u.test(seg)) continue;
       add(m.index, m.index + m[0].length);
-      // the first line alone (street and number) and the run without trailing lines
-      const nl = seg.indexOf('\n');
-      if (nl > 0 && re !== ADDRESS_BOX) add(m.index, m.index + nl);
+      // the run cut after each line or comma: the first line alone (street and number), and the address
+      // without a trailing piece that is something else (a phone line, "for post mail")
+      if (re !== ADDRESS_BOX) for (let i = seg.search(/[\n,]/); i > 0; i = seg.slice(i + 1).search(/[\n,]/) < 0 ? -1 : i + 1 + seg.slice(i + 1).search(/[\n,]/)) add(m.index, m.index + i);
     }
   }
   NAME_RUN.lastIndex = 0;
