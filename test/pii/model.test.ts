@@ -60,6 +60,8 @@ test('candidates: titles, possessives, sentence ends, lower-case text, post boxe
   assert.ok(spans('Producer Sandy Lahtela explained').includes('Sandy Lahtela'));
   assert.deepEqual(spans('why is yulan so impulsive?'), ['yulan', 'impulsive']);
   assert.deepEqual(spans('WAS THAT ELEKTRA ! ! !'), ['ELEKTRA']);
+  // a name capitalised inside lower-case prose stays one run, not its pieces
+  assert.deepEqual(spans('a talk by Teresa de Vaan will be in the conference'), ['talk', 'Teresa de Vaan', 'de Vaan', 'conference']);
   assert.ok(spans('have you been to a claudia nakajima concert before?').includes('claudia nakajima'));
   assert.ok(spans('sent to PSC 7951, Box 9972\nAPO AA 69974?').includes('PSC 7951, Box 9972\nAPO AA 69974'));
   assert.ok(spans('The bus station is on P.O. Box 104').includes('P.O. Box 104'));

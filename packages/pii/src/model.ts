@@ -52,6 +52,8 @@ const ADDRESS_BOX = /(?<![\p{L}\p{N}])(?:P\.? ?O\.? Box \d{1,6}|PO Box \d{1,6}|(
 // "the corner of A 12 and B Street"
 const CORNER = /(?<![\p{L}])the corner of [^\n]{3,60}? and [\p{Lu}\d][\p{L}\d.'’-]{0,30}(?:[ ][\p{Lu}][\p{L}.'’-]{0,30}){0,3}/gu;
 const MAX_CANDIDATES_PER_VALUE = 96;
+/** Lower-case words inside names ("Paul van der Voet", "Teresa de Vaan"). */
+const PARTICLES = new Set(['van', 'von', 'de', 'da', 'del', 'der', 'den', 'la', 'le', 'du', 'dos', 'bin', 'ibn', 'al', 'ter', 'ten']);
 /** Capitalised words that start sentences or greetings rather than names. */
 const LEAD_WORDS = new Set(['the', 'a', 'an', 'dear', 'hi', 'hello', 'hey', 'thanks', 'and', 'but', 'if', 'when', 'in', 'on', 'at', 'from', 'to', 'for', 'with', 'by', 'this', 'that', 'my', 'our', 'your', 'please', 'mr', 'mrs', 'ms', 'dr', 'mr.', 'mrs.', 'ms.', 'dr.', 'prof.', 'sir', 'madam', 'yes', 'no', 'so', 'as', 'after', 'before', 'since', 'while']);
 /**
@@ -169,7 +171,9 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
       }
     }
     const n = ws.length;
-    if (caseless) {
+    // a run that is capitalised in the original text too ("Susan Tougas" inside lower-case prose) is a cased run
+    const cased = !shouting && ws.every(([a, b]) => /\p{Lu}/u.test(value[a]!) || PARTICLES.has(value.slice(a, b)));
+    if (caseless && !cased) {
       // every span of 1-3 words: nothing marks where a lower-case name starts
       for (let i = 0; i < n; i++) for (let j = i; j < Math.min(n, i + 3); j++) add(ws[i]![0], ws[j]![1]);
       continue;
