@@ -51,9 +51,13 @@ const WORDS = ['order', 'shipped', 'invoice', 'status', 'pending', 'ok', 'retry'
 
 const cache = new Map<string, { names: string[]; addresses: string[] }>();
 
-/** Person names and addresses for a split from the Presidio sets (built-in pools when absent). */
-function pools(split: Split): { names: string[]; addresses: string[] } {
-  const hit = cache.get(split);
+/**
+ * Person names and addresses for a split from the Presidio sets (built-in pools when absent);
+ * `poolTexts` keeps only the file's first N texts (train-model.ts --dev holds the rest out).
+ */
+function pools(split: Split, poolTexts?: number): { names: string[]; addresses: string[] } {
+  const ck = `${split}:${poolTexts ?? 'all'}`;
+  const hit = cache.get(ck);
   if (hit) return hit;
   const file = split === 'train' ? 'synth_dataset_v2.json' : 'generated_large.json';
   const dir = resolve(process.env.PANO_ROOT ?? process.cwd(), '../shared/pii-data/presidio-research');
@@ -62,7 +66,7 @@ function pools(split: Split): { names: string[]; addresses: string[] } {
   if (split !== 'test') {
     try {
       const data = JSON.parse(readFileSync(resolve(dir, file), 'utf8')) as Array<{ spans: Array<{ entity_type: string; entity_value: string }> }>;
-      for (const s of data) {
+      for (const s of poolTexts === undefined ? data : data.slice(0, poolTexts)) {
         for (const sp of s.spans) {
           const v = sp.entity_value.trim();
           if (sp.entity_type === 'PERSON' && /^[\p{Lu}][\p{L}.'’ -]{2,40}$/u.test(v) && v.includes(' ')) names.push(v);
@@ -76,7 +80,7 @@ function pools(split: Split): { names: string[]; addresses: string[] } {
   if (names.length < 20) names = FIRST.flatMap((f, i) => [`${f} ${LAST[i]!}`, `${f} ${LAST[(i + 7) % LAST.length]!}`]);
   if (addresses.length < 20) addresses = STREETS.flatMap((s, i) => [`${12 + i * 7} ${s}, ${CITIES[i % CITIES.length]!}`, `${300 + i} ${s}, ${CITIES[(i + 3) % CITIES.length]!}`]);
   const r = { names: [...new Set(names)], addresses: [...new Set(addresses)] };
-  cache.set(split, r);
+  cache.set(ck, r);
   return r;
 }
 
@@ -112,7 +116,7 @@ function verhoeffOk(n: string): boolean {
 }
 
 export class Maker {
-  constructor(readonly r: () => number, readonly split: Split) {}
+  constructor(readonly r: () => number, readonly split: Split, readonly poolTexts?: number) {}
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.r() * (hi - lo + 1));
   }
@@ -135,10 +139,10 @@ export class Maker {
   first(): string { return this.pick(FIRST); }
   last(): string { return this.pick(LAST); }
   name(): string {
-    return this.r() < 0.5 ? `${this.first()} ${this.last()}` : this.pick(pools(this.split).names);
+    return this.r() < 0.5 ? `${this.first()} ${this.last()}` : this.pick(pools(this.split, this.poolTexts).names);
   }
   address(): string {
-    return this.r() < 0.5 ? `${this.int(1, 999)} ${this.pick(STREETS)}, ${this.pick(CITIES)}` : this.pick(pools(this.split).addresses);
+    return this.r() < 0.5 ? `${this.int(1, 999)} ${this.pick(STREETS)}, ${this.pick(CITIES)}` : this.pick(pools(this.split, this.poolTexts).addresses);
   }
   email(): string {
     const f = this.first().toLowerCase();
@@ -290,9 +294,9 @@ class Text {
 
 const SECRET_TYPES = ['aws_access_key_id', 'github_token', 'gitlab_token', 'slack_token', 'stripe_key', 'google_api_key'];
 
-export function generate(opts: { count: number; seed: number; split: Split }): Generated {
+export function generate(opts: { count: number; seed: number; split: Split; poolTexts?: number }): Generated {
   const r = rng(opts.seed);
-  const m = new Maker(r, opts.split);
+  const m = new Maker(r, opts.split, opts.poolTexts);
   const events: Array<Record<string, unknown>> = [];
   const labels = new Map<string, Label[]>();
   let t = 1_760_000_000_000_000_000n;

@@ -188,7 +188,8 @@ async function main(): Promise<void> {
     const wd = conllTexts('wnut17/emerging.dev.conll', 'person');
     if (wd) { const w = wrap(wd, 'nd'); examplesFrom(w.events, w.labels, data); sources.push(`wnut17 dev (${wd.length} sentences)`); }
   }
-  const gen = generate({ count: 6000, seed: 777, split: 'train' });
+  // with --dev, the generated events draw names and addresses only from the training part of synth_dataset_v2
+  const gen = generate({ count: 6000, seed: 777, split: 'train', poolTexts: holdOut && pres ? Math.floor(pres.length * 0.8) : undefined });
   examplesFrom(gen.events, gen.labels, data);
   sources.push('generated events, train split (6000)');
   const counts = LABELS.map((_, c) => data.filter((e) => e.y === c).length);
