@@ -78,6 +78,8 @@ test('candidates: titles, possessives, sentence ends, lower-case text, post boxe
   // identifiers in name fields are not candidates; names are
   const whole = (t: string) => nameCandidates(t, 'name', Hint.name).map((c) => t.slice(c.start, c.end));
   assert.deepEqual(whole('deepflow-server-0'), []);
+  assert.deepEqual(whole('CognitoCore.tasks.executePolicy'), []);
+  assert.deepEqual(whole('J. R. Tolkien'), ['J. R. Tolkien']);
   assert.deepEqual(whole('dc648715-2525-5734-a14e-4cc17e7dc2ec'), []);
   assert.deepEqual(whole(' Chris Sanders '), ['Chris Sanders']);
 });

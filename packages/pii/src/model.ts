@@ -104,8 +104,9 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
     const v = value.trim();
     const off = value.indexOf(v);
     // a UUID, hex digest or number in a name field ("display_name": "dc648715-2525-…") is an identifier,
-    // and so is a lower-case token joined by - . _ ("deepflow-server-0", "test-kvm-kx")
-    if (v.length >= 2 && !/^[\p{N}\p{P}\s]*$/u.test(v) && !/^[0-9a-f][0-9a-f-]{7,}$/i.test(v) && !/^[a-z0-9]+(?:[-_.][A-Za-z0-9]+)+$/.test(v)) out.push({ start: off, end: off + v.length, text: value, key, whole: true });
+    // and so is a lower-case token joined by - . _ ("deepflow-server-0", "test-kvm-kx") or a dotted name
+    // ("CognitoCore.tasks.executePolicy", as the context rule has it)
+    if (v.length >= 2 && !/^[\p{N}\p{P}\s]*$/u.test(v) && !/^[0-9a-f][0-9a-f-]{7,}$/i.test(v) && !/^[a-z0-9]+(?:[-_.][A-Za-z0-9]+)+$/.test(v) && !/^\S*\p{L}\.\p{L}\S*$/u.test(v)) out.push({ start: off, end: off + v.length, text: value, key, whole: true });
     return out;
   }
   const seen = new Set<number>();
