@@ -1,7 +1,7 @@
 export { AuditLog, verifyAudit, keyFingerprint, AUDIT_GENESIS } from './audit.js';
 export type { AuditEntry, AuditLogOptions, AuditValue, VerifyOptions, VerifyResult } from './audit.js';
 export { hmacHex, loadKey } from './keyed-hash.js';
-export { scanString, scanByContext } from './scan.js';
+export { scanString, scanByContext, runEnd } from './scan.js';
 export type { Hit } from './scan.js';
 export { ALL_TYPES, RULES } from './rules.js';
 export type { PiiType, AnchoredRule } from './rules.js';
@@ -13,3 +13,5 @@ export * as validators from './validators.js';
 export { hintsFor, Hint } from './context.js';
 export { main, buildProgram, BUILTIN_MODEL } from './main.js';
 export { lintRules, lintRegex } from './lint.js';
+export { validPhone, validPhoneLibrary, phoneLike, phoneShape, PHONE_REGIONS } from './phone.js';
+export { fastValid, candidateDigits } from './phone-fast.js';

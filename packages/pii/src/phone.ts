@@ -3,6 +3,7 @@
  * survivors only (it costs ~30 µs per candidate, so never run it over text).
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { candidateDigits, fastValid } from './phone-fast.js';
 
 /** National formats tried, in order, for numbers without a `+` prefix. */
 export const PHONE_REGIONS: CountryCode[] = ['US', 'GB', 'DE', 'FR', 'IN'];
@@ -134,9 +135,21 @@ export function validPhone(s: string): string | undefined {
 }
 
 function validPhoneUncached(s: string): string | undefined {
+  // the compiled check (phone-fast.ts) for the scanner's plain candidates, libphonenumber-js for anything else
+  const c = s.length <= 250 ? candidateDigits(s) : undefined;
+  if (c) {
+    if (c.plus) return fastValid(true, c.digits) ? 'intl' : undefined;
+    for (const r of PHONE_REGIONS) if (fastValid(false, c.digits, r)) return r;
+    return undefined;
+  }
+  return validPhoneLibrary(s);
+}
+
+/** libphonenumber-js itself: international as written, national in the first region where it is valid. */
+export function validPhoneLibrary(s: string): string | undefined {
   if (s.charCodeAt(0) === 43) {
     const n = parsePhoneNumberFromString(s);
-    return n && n.isValid() ? n.country ?? 'intl' : undefined;
+    return n && n.isValid() ? 'intl' : undefined;
   }
   for (const r of PHONE_REGIONS) {
     const n = parsePhoneNumberFromString(s, r);
