@@ -16,18 +16,25 @@ export interface WireObject {
 class WireError extends Error {}
 
 function readVarint(buf: Buffer, cursor: { pos: number }, end: number): bigint | number {
+  let pos = cursor.pos;
+  // Keys and most lengths and values are one byte.
+  if (pos < end && buf[pos] < 0x80) {
+    cursor.pos = pos + 1;
+    return buf[pos];
+  }
   let result = 0;
   let shift = 0;
-  let pos = cursor.pos;
+  let scale = 1; // 2 ** shift, kept by multiplication rather than a power per byte
   // Fast path: up to 7 bytes fit a double exactly (49 bits).
   while (pos < end && shift < 49) {
     const b = buf[pos++];
-    result += (b & 0x7f) * 2 ** shift;
+    result += (b & 0x7f) * scale;
     if (!(b & 0x80)) {
       cursor.pos = pos;
       return result;
     }
     shift += 7;
+    scale *= 128;
   }
   let big = BigInt(result);
   while (pos < end) {
