@@ -137,10 +137,8 @@ function decodeBody(msg: Buffer): DnsMessage {
     readNameText(msg, start);
     const type = recordType(msg, nameEnd);
     if (type === TYPE_OPT) {
-      const r = readOpt(msg, nameEnd);
-      edns = r.edns;
-      extendedRcode = r.extendedRcode;
-      pos = r.end;
+      edns = readOpt(msg, nameEnd);
+      extendedRcode = msg[nameEnd + 4];
     } else {
       additional.push(readRecord(msg));
     }
@@ -188,29 +186,32 @@ function readRecord(msg: Buffer): DnsRecord {
   return { name, type: typeName(type), class: className(cls), ttl, data };
 }
 
-/** OPT pseudo-record (RFC 6891): CLASS is the UDP size, TTL carries extended rcode, version and DO. */
-function readOpt(msg: Buffer, at: number): { edns: DnsEdns; extendedRcode: number; end: number } {
+/** OPT pseudo-record (RFC 6891): CLASS is the UDP size, TTL carries extended rcode, version and DO. Moves `pos` past it. */
+function readOpt(msg: Buffer, at: number): DnsEdns {
   const udp = msg.readUInt16BE(at + 2);
-  const extendedRcode = msg[at + 4];
   const version = msg[at + 5];
   const doBit = (msg[at + 6] & 0x80) !== 0;
   const rdlen = msg.readUInt16BE(at + 8);
   const start = at + 10;
   const end = start + rdlen;
   if (end > msg.length) throw new DnsFormatError(at + 8, 'OPT RDATA runs past the message end');
-  const options: Array<{ code: number; name?: string; data: string }> = [];
-  for (let p = start; p < end; ) {
-    if (p + 4 > end) throw new DnsFormatError(p, 'EDNS option header runs past the OPT record');
-    const code = msg.readUInt16BE(p);
-    const len = msg.readUInt16BE(p + 2);
-    if (p + 4 + len > end) throw new DnsFormatError(p + 2, 'EDNS option runs past the OPT record');
-    const name = EDNS_OPTION_NAMES[code];
-    options.push(name ? { code, name, data: msg.toString('hex', p + 4, p + 4 + len) } : { code, data: msg.toString('hex', p + 4, p + 4 + len) });
-    p += 4 + len;
-  }
   const edns: DnsEdns = { udp_payload_size: udp, version, dnssec_ok: doBit };
-  if (options.length) edns.options = options;
-  return { edns, extendedRcode, end };
+  // Most OPT records carry no option: no array for them.
+  if (start < end) {
+    const options: Array<{ code: number; name?: string; data: string }> = [];
+    for (let p = start; p < end; ) {
+      if (p + 4 > end) throw new DnsFormatError(p, 'EDNS option header runs past the OPT record');
+      const code = msg.readUInt16BE(p);
+      const len = msg.readUInt16BE(p + 2);
+      if (p + 4 + len > end) throw new DnsFormatError(p + 2, 'EDNS option runs past the OPT record');
+      const name = EDNS_OPTION_NAMES[code];
+      options.push(name ? { code, name, data: msg.toString('hex', p + 4, p + 4 + len) } : { code, data: msg.toString('hex', p + 4, p + 4 + len) });
+      p += 4 + len;
+    }
+    edns.options = options;
+  }
+  pos = end;
+  return edns;
 }
 
 export { rcodeName };
