@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { scanString, Hint } from '@panopticon/pii';
+import { scanString, Hint, hintsFor } from '@panopticon/pii';
 
 function phones(s: string, hints = 0): string[] {
   return scanString(s, hints).filter((h) => h.type === 'phone').map((h) => `${s.slice(h.start, h.end)}|${h.validator}`);
@@ -90,4 +90,10 @@ test('decoys stay decoys even after a phone word', () => {
   for (const d of ['4111 1111 1111 1111', '536-22-8821', '1985-03-14', '192.168.1.10']) assert.deepEqual(phones(d, Hint.phone), [], d);
   // an identifier field still wins over the rule
   assert.ok(scanString('785 8949', Hint.notPii).every((h) => h.confidence < 0.5));
+});
+
+test('byte ranges in Range headers are not phones (found in the corpus captures)', () => {
+  for (const h of ['Range', 'content-range', 'If-Range']) {
+    assert.ok(scanString('bytes=816896-1022919', hintsFor(h)).every((x) => x.confidence < 0.5), h);
+  }
 });
