@@ -244,7 +244,8 @@ function hexish(x: number): boolean {
 
 /** 1 when the field or the text around [ps, pe) says phone, else 0. */
 function phoneContext(s: string, ps: number, pe: number, h: number): number {
-  return h & Hint.phone || phoneLabelAfter(s, pe) || withContext(s, ps, h) & Hint.phone || phoneWordBefore(s, ps) ? 1 : 0;
+  // cheapest first; the regex of hintsBefore last
+  return h & Hint.phone || phoneLabelAfter(s, pe) || phoneWordBefore(s, ps) || withContext(s, ps, h) & Hint.phone ? 1 : 0;
 }
 
 /**
@@ -325,7 +326,9 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
     return false;
   }
   // a date followed by a time ("1993-01-04 14:56:41"): the date part decides, never a phone
-  const dated = DATE_PREFIX.exec(text);
+  // DATE_PREFIX needs a separator at index 4 (Y-M-D) or at 1 or 2 (D/M/Y): test that before running it
+  const c1 = text.charCodeAt(1), c2 = text.charCodeAt(2), c4 = text.charCodeAt(4);
+  const dated = c4 === 45 || c4 === 47 || c4 === 46 || c1 === 45 || c1 === 47 || c1 === 46 || c2 === 45 || c2 === 47 || c2 === 46 ? DATE_PREFIX.exec(text) : null;
   if (dated && dated[0].length < text.length) {
     const d = dated[0];
     if (withContext(s, a, h) & Hint.dob && validDob(d)) {
