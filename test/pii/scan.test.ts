@@ -3,7 +3,7 @@
 // their checksum) never fire.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scanString, Hint } from '@panopticon/pii';
+import { scanString, Hint, hintsFor } from '@panopticon/pii';
 
 function found(s: string, hints = 0): string[] {
   return scanString(s, hints).map((h) => `${h.type}=${s.slice(h.start, h.end)}`);
@@ -60,4 +60,12 @@ test('decoys do not fire', () => {
 test('a word before a bare number gives it context', () => {
   assert.deepEqual(found('please call 4155552671 today'), ['phone=4155552671']);
   assert.deepEqual(found('order 4155552671 shipped'), []);
+});
+
+test('software identification fields (AMQP server properties) are not PII: Erlang/OTP 27.3.4.6 is no address', () => {
+  for (const h of ['platform', 'product']) {
+    assert.ok(scanString('Erlang/OTP 27.3.4.6', hintsFor(h)).every((x) => x.confidence < 0.5), h);
+  }
+  // the same text in a free field still reads as an address: the field name decides
+  assert.equal(scanString('Erlang/OTP 27.3.4.6')[0]?.type, 'ipv4');
 });
