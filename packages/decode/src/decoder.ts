@@ -3,12 +3,13 @@
  * table (fragments of one datagram may arrive across the whole capture) and
  * the counters. Runs per packet, so fields are read straight off the buffer
  * and nothing is allocated on the way except the result, its payload view and,
- * for new addresses, their text.
+ * for new addresses, their text. A frame can be passed where it sits in the
+ * reader's input (`decodeFrame`), so no view of the frame is made either.
  *
  * Checksums are not verified: captures taken on the sending host carry
  * checksums the NIC fills in later (offload), so they are routinely "wrong".
  */
-import type { Packet } from '@panopticon/pcap';
+import type { FrameRef, Packet } from '@panopticon/pcap';
 import { IPv4Names, IPv6Names, formatIPv6 } from './address.js';
 import { FragmentTable } from './fragments.js';
 import { LinkLayer, Network } from './link.js';
@@ -85,7 +86,8 @@ export class Decoder {
   private readonly v6Names = new IPv6Names();
 
   // Per-packet state of the network layer, read by `transport`.
-  private packet!: Packet;
+  private interfaceKey = 0;
+  private tsNs = 0n;
   private ipVersion: 4 | 6 = 4;
   private addrBuf: Buffer = EMPTY;
   private addrOff = 0;
@@ -111,14 +113,27 @@ export class Decoder {
    * `problem` say which). Never throws on packet content.
    */
   decode(p: Packet): L4Packet | null {
+    return this.decodeAt(p.linkType, p.interfaceKey, p.tsNs, p.data, 0, p.data.length);
+  }
+
+  /**
+   * `decode` for a frame where it sits in the reader's input, `f.buf[f.start,
+   * f.end)`. Nothing keeps `f` (the reader reuses it); the payload is a view
+   * of `f.buf`, as it would be of `Packet.data`.
+   */
+  decodeFrame(f: FrameRef): L4Packet | null {
+    return this.decodeAt(f.linkType, f.interfaceKey, f.tsNs, f.buf, f.start, f.end);
+  }
+
+  private decodeAt(linkType: number, interfaceKey: number, tsNs: bigint, buf: Buffer, start: number, end: number): L4Packet | null {
     this.counters.packets++;
     this.problem = '';
     this.reassembledLength = 0;
-    this.packet = p;
-    const buf = p.data;
-    const net = this.link.locate(p.linkType, buf);
-    if (net === Network.IPV4) return this.ipv4(buf, this.link.offset);
-    if (net === Network.IPV6) return this.ipv6(buf, this.link.offset);
+    this.interfaceKey = interfaceKey;
+    this.tsNs = tsNs;
+    const net = this.link.locate(linkType, buf, start, end);
+    if (net === Network.IPV4) return this.ipv4(buf, this.link.offset, end);
+    if (net === Network.IPV6) return this.ipv6(buf, this.link.offset, end);
     this.problem = this.link.problem;
     if (net === Network.UNSUPPORTED) this.counters.unsupported++;
     else this.counters.malformed++;
@@ -140,8 +155,9 @@ export class Decoder {
     return { sets: this.fragments.size, bytes: this.fragments.heldBytes };
   }
 
-  private ipv4(buf: Buffer, off: number): L4Packet | null {
-    const captured = buf.length - off;
+  /** The IPv4 header at `off`; the frame's captured bytes end at `end`. */
+  private ipv4(buf: Buffer, off: number, end: number): L4Packet | null {
+    const captured = end - off;
     if (captured < IPV4_HEADER) return this.malformed('IPv4 header truncated');
     const vihl = buf[off];
     if (vihl >> 4 !== 4) return this.malformed('IPv4 version is not 4');
@@ -156,7 +172,7 @@ export class Decoder {
     // Frames longer than the datagram carry link padding: trim it. Shorter
     // ones were cut by the snap length: keep what is there, count the rest.
     const declaredEnd = off + totalLen;
-    const capturedEnd = totalLen <= captured ? declaredEnd : buf.length;
+    const capturedEnd = totalLen <= captured ? declaredEnd : end;
     const proto = buf[off + 9];
     this.ipVersion = 4;
     this.addrBuf = buf;
@@ -166,10 +182,10 @@ export class Decoder {
     if ((frag & (IPV4_MF | IPV4_OFFSET_MASK)) === 0) {
       return this.transport(proto, buf, off + headerLen, capturedEnd, declaredEnd);
     }
-    const key = `4 ${this.packet.interfaceKey} ${buf.readUInt32BE(off + 12)} ${buf.readUInt32BE(off + 16)} ${proto} ${(buf[off + 4] << 8) | buf[off + 5]}`;
+    const key = `4 ${this.interfaceKey} ${buf.readUInt32BE(off + 12)} ${buf.readUInt32BE(off + 16)} ${proto} ${(buf[off + 4] << 8) | buf[off + 5]}`;
     const whole = this.fragments.add(
       key,
-      this.packet.tsNs,
+      this.tsNs,
       (frag & IPV4_OFFSET_MASK) << 3,
       (frag & IPV4_MF) !== 0,
       buf.subarray(off + headerLen, capturedEnd),
@@ -184,15 +200,15 @@ export class Decoder {
     return this.transport(proto, whole, 0, whole.length, whole.length);
   }
 
-  private ipv6(buf: Buffer, off: number): L4Packet | null {
-    const captured = buf.length - off;
+  private ipv6(buf: Buffer, off: number, frameEnd: number): L4Packet | null {
+    const captured = frameEnd - off;
     if (captured < IPV6_HEADER) return this.malformed('IPv6 header truncated');
     if (buf[off] >> 4 !== 6) return this.malformed('IPv6 version is not 6');
     const payloadLen = (buf[off + 4] << 8) | buf[off + 5];
     let next = buf[off + 6];
     if (payloadLen === 0 && next === Ipv6Next.HOP_BY_HOP) return this.unsupported('IPv6 jumbogram');
     const declaredEnd = off + IPV6_HEADER + payloadLen;
-    let capturedEnd = declaredEnd <= buf.length ? declaredEnd : buf.length;
+    let capturedEnd = declaredEnd <= frameEnd ? declaredEnd : frameEnd;
     let end = declaredEnd;
     this.ipVersion = 6;
     this.addrBuf = buf;
@@ -237,10 +253,10 @@ export class Decoder {
             continue;
           }
           if (reassembled) return this.malformed('IPv6 fragment header inside a reassembled datagram');
-          const key = `6 ${this.packet.interfaceKey} ${formatIPv6(buf, off + 8)} ${formatIPv6(buf, off + 24)} ${buf.readUInt32BE(pos + 4)}`;
+          const key = `6 ${this.interfaceKey} ${formatIPv6(buf, off + 8)} ${formatIPv6(buf, off + 24)} ${buf.readUInt32BE(pos + 4)}`;
           const whole = this.fragments.add(
             key,
-            this.packet.tsNs,
+            this.tsNs,
             fragOffset,
             more,
             buf.subarray(pos + 8, capturedEnd),
@@ -306,7 +322,6 @@ export class Decoder {
       this.problem = 'transport is not TCP or UDP';
       return null;
     }
-    const p = this.packet;
     const addrBuf = this.addrBuf;
     const addrOff = this.addrOff;
     let srcAddr: string;
@@ -321,8 +336,8 @@ export class Decoder {
     this.counters.decoded++;
     if (missing > 0) this.counters.truncated++;
     return {
-      tsNs: p.tsNs,
-      interfaceKey: p.interfaceKey,
+      tsNs: this.tsNs,
+      interfaceKey: this.interfaceKey,
       ipVersion: this.ipVersion,
       srcAddr,
       dstAddr,

@@ -61,43 +61,44 @@ export class LinkLayer {
   /** Why the last frame was MALFORMED or UNSUPPORTED (a constant string). */
   problem = '';
 
-  locate(linkType: number, buf: Buffer): Network {
+  /**
+   * The frame is `buf[start, end)`: offsets stay absolute in `buf`, so a
+   * reader can hand over the frame where it sits in its input, without a
+   * Buffer view per packet.
+   */
+  locate(linkType: number, buf: Buffer, start: number, end: number): Network {
     this.vlan = undefined;
     switch (linkType) {
       case LinkType.ETHERNET:
-        return this.ethernet(buf);
+        if (end - start < ETHERNET_HEADER) return this.malformed('Ethernet header truncated');
+        return this.etherType(buf, start + ETHERNET_HEADER, end, (buf[start + 12] << 8) | buf[start + 13]);
       case LinkType.LINUX_SLL:
-        if (buf.length < SLL_HEADER) return this.malformed('Linux SLL header truncated');
-        return this.etherType(buf, SLL_HEADER, (buf[14] << 8) | buf[15]);
+        if (end - start < SLL_HEADER) return this.malformed('Linux SLL header truncated');
+        return this.etherType(buf, start + SLL_HEADER, end, (buf[start + 14] << 8) | buf[start + 15]);
       case LinkType.LINUX_SLL2:
-        if (buf.length < SLL2_HEADER) return this.malformed('Linux SLL2 header truncated');
-        return this.etherType(buf, SLL2_HEADER, (buf[0] << 8) | buf[1]);
+        if (end - start < SLL2_HEADER) return this.malformed('Linux SLL2 header truncated');
+        return this.etherType(buf, start + SLL2_HEADER, end, (buf[start] << 8) | buf[start + 1]);
       case LinkType.NULL:
-        return this.nullHeader(buf, false);
+        return this.nullHeader(buf, start, end, false);
       case LinkType.LOOP:
-        return this.nullHeader(buf, true);
+        return this.nullHeader(buf, start, end, true);
       case LinkType.RAW:
       case DLT_RAW_COMMON:
       case DLT_RAW_OPENBSD:
-        return this.rawIp(buf, 0);
+        return this.rawIp(buf, start, end);
       case LinkType.IPV4:
-        this.offset = 0;
+        this.offset = start;
         return Network.IPV4;
       case LinkType.IPV6:
-        this.offset = 0;
+        this.offset = start;
         return Network.IPV6;
       default:
         return this.unsupported('link type not decoded');
     }
   }
 
-  private ethernet(buf: Buffer): Network {
-    if (buf.length < ETHERNET_HEADER) return this.malformed('Ethernet header truncated');
-    return this.etherType(buf, ETHERNET_HEADER, (buf[12] << 8) | buf[13]);
-  }
-
   /** Follows an EtherType chain (tags, PPPoE, MPLS) starting at `off` to an IP header. */
-  private etherType(buf: Buffer, off: number, type: number): Network {
+  private etherType(buf: Buffer, off: number, end: number, type: number): Network {
     for (let depth = 0; depth <= MAX_STACK; depth++) {
       switch (type) {
         case EtherType.IPV4:
@@ -110,16 +111,16 @@ export class LinkLayer {
         case EtherType.QINQ:
         case EtherType.QINQ_OLD_9100:
         case EtherType.QINQ_OLD_9200:
-          if (off + VLAN_TAG > buf.length) return this.malformed('VLAN tag truncated');
+          if (off + VLAN_TAG > end) return this.malformed('VLAN tag truncated');
           (this.vlan ??= []).push(((buf[off] << 8) | buf[off + 1]) & 0x0fff);
           type = (buf[off + 2] << 8) | buf[off + 3];
           off += VLAN_TAG;
           continue;
         case EtherType.PPPOE_SESSION:
-          return this.pppoe(buf, off);
+          return this.pppoe(buf, off, end);
         case EtherType.MPLS_UNICAST:
         case EtherType.MPLS_MULTICAST:
-          return this.mpls(buf, off);
+          return this.mpls(buf, off, end);
         default:
           return this.unsupported(type < ETHERTYPE_MIN ? '802.3 length frame' : 'EtherType not decoded');
       }
@@ -127,8 +128,8 @@ export class LinkLayer {
     return this.malformed('VLAN tag stack too deep');
   }
 
-  private pppoe(buf: Buffer, off: number): Network {
-    if (off + PPPOE_HEADER > buf.length) return this.malformed('PPPoE header truncated');
+  private pppoe(buf: Buffer, off: number, end: number): Network {
+    if (off + PPPOE_HEADER > end) return this.malformed('PPPoE header truncated');
     if (buf[off] !== 0x11 || buf[off + 1] !== 0) return this.malformed('PPPoE session header invalid');
     const proto = (buf[off + 6] << 8) | buf[off + 7];
     this.offset = off + PPPOE_HEADER;
@@ -138,18 +139,18 @@ export class LinkLayer {
   }
 
   /** MPLS has no payload type: after the bottom-of-stack label, the IP version nibble decides. */
-  private mpls(buf: Buffer, off: number): Network {
+  private mpls(buf: Buffer, off: number, end: number): Network {
     for (let depth = 0; depth < MAX_STACK; depth++) {
-      if (off + MPLS_LABEL > buf.length) return this.malformed('MPLS label truncated');
+      if (off + MPLS_LABEL > end) return this.malformed('MPLS label truncated');
       const bottom = buf[off + 2] & 1;
       off += MPLS_LABEL;
-      if (bottom) return this.rawIp(buf, off);
+      if (bottom) return this.rawIp(buf, off, end);
     }
     return this.malformed('MPLS label stack too deep');
   }
 
-  private rawIp(buf: Buffer, off: number): Network {
-    if (off >= buf.length) return this.malformed('raw IP frame empty');
+  private rawIp(buf: Buffer, off: number, end: number): Network {
+    if (off >= end) return this.malformed('raw IP frame empty');
     this.offset = off;
     const version = buf[off] >> 4;
     if (version === 4) return Network.IPV4;
@@ -162,11 +163,11 @@ export class LinkLayer {
    * network order. Families fit in one byte, so a value with high bits set
    * was written in the other order.
    */
-  private nullHeader(buf: Buffer, networkOrder: boolean): Network {
-    if (buf.length < NULL_HEADER) return this.malformed('loopback header truncated');
-    let family = networkOrder ? buf.readUInt32BE(0) : buf.readUInt32LE(0);
-    if (!networkOrder && family > 0xffff) family = buf.readUInt32BE(0);
-    this.offset = NULL_HEADER;
+  private nullHeader(buf: Buffer, start: number, end: number, networkOrder: boolean): Network {
+    if (end - start < NULL_HEADER) return this.malformed('loopback header truncated');
+    let family = networkOrder ? buf.readUInt32BE(start) : buf.readUInt32LE(start);
+    if (!networkOrder && family > 0xffff) family = buf.readUInt32BE(start);
+    this.offset = start + NULL_HEADER;
     switch (family) {
       case AF_INET:
         return Network.IPV4;

@@ -75,8 +75,10 @@ export class ParsePipeline {
     this.dispatcher.flipRoles = (conn) => this.flows.flipRoles(conn);
     this.decoder = new Decoder(opts.decoder);
     this.reader = new CaptureReader({
-      onPacket: (p) => {
-        const l4 = this.decoder.decode(p);
+      // Each frame is decoded at once and only its payload view is kept, so
+      // the reader's reused record spares a Packet and a view per packet.
+      onFrame: (p) => {
+        const l4 = this.decoder.decodeFrame(p);
         if (l4) this.flows.packet(l4);
         if (p.tsNs >= this.nextExpireNs) {
           this.decoder.expire(p.tsNs);

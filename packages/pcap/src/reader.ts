@@ -4,7 +4,9 @@
  * Chunks are pushed as they arrive; complete records are decoded in place and
  * handed to synchronous callbacks. Only a record that straddles two chunks is
  * copied (once, into a fresh buffer of exactly its size), so `Packet.data` is
- * always a view into memory that nobody writes to again.
+ * always a view into memory that nobody writes to again. A consumer that
+ * decodes each packet at once can take it as a reused `FrameRef` instead
+ * (`onFrame`): no object and no Buffer view per packet.
  *
  * Damage inside the stream never throws: it is reported as a warning with the
  * byte offset, the reader scans forward (bounded) for the next record that
@@ -13,6 +15,7 @@
  */
 import type {
   CustomBlock,
+  FrameRef,
   InterfaceInfo,
   InterfaceStatistics,
   Packet,
@@ -21,7 +24,13 @@ import type {
 } from './types.js';
 
 export interface CaptureHandlers {
-  onPacket(p: Packet): void;
+  onPacket?(p: Packet): void;
+  /**
+   * Called instead of `onPacket` when given: the packet where it sits in the
+   * input, in one record the reader reuses for every packet (valid during
+   * the call only).
+   */
+  onFrame?(f: FrameRef): void;
   onInterface?(i: InterfaceInfo): void;
   onStatistics?(s: InterfaceStatistics): void;
   onCustom?(b: CustomBlock): void;
@@ -223,6 +232,18 @@ export class CaptureReader {
   private section = -1;
   private interfaces: Interface[] = [];
   private lastTsNs = 0n;
+  private readonly frame: FrameRef = {
+    interfaceKey: 0,
+    linkType: 0,
+    tsNs: 0n,
+    capturedLength: 0,
+    originalLength: 0,
+    buf: Buffer.alloc(0),
+    start: 0,
+    end: 0,
+    flags: 0,
+    offset: 0,
+  };
 
   private readonly counts: ReaderStats = {
     bytes: 0,
@@ -487,16 +508,16 @@ export class CaptureReader {
     this.lastSeconds = sec;
     this.counts.blocks++;
     this.counts.packets++;
-    this.handlers.onPacket({
-      interfaceKey: 0,
-      linkType: iface.info.linkType,
-      tsNs: BigInt(sec) * 1_000_000_000n + BigInt(this.pcapNanos ? frac : frac * 1000),
-      capturedLength: caplen,
-      originalLength: this.u32(buf, pos + 12),
-      data: buf.subarray(pos + hdr, pos + total),
-      flags: 0,
-      offset: this.offset,
-    });
+    this.deliver(
+      0,
+      iface.info.linkType,
+      BigInt(sec) * 1_000_000_000n + BigInt(this.pcapNanos ? frac : frac * 1000),
+      caplen,
+      this.u32(buf, pos + 12),
+      buf,
+      pos + hdr,
+      0,
+    );
     return total;
   }
 
@@ -714,13 +735,43 @@ export class CaptureReader {
     const tsNs = iface.toNs(high, low);
     this.lastTsNs = tsNs;
     this.counts.packets++;
-    this.handlers.onPacket({
-      interfaceKey: iface.key,
-      linkType: iface.info.linkType,
+    this.deliver(iface.key, iface.info.linkType, tsNs, caplen, origlen, buf, dataStart, flags);
+  }
+
+  /** One packet, `caplen` bytes at `start`, to `onFrame` (the reused record) or else `onPacket` (an object and a view). */
+  private deliver(
+    interfaceKey: number,
+    linkType: number,
+    tsNs: bigint,
+    caplen: number,
+    origlen: number,
+    buf: Buffer,
+    start: number,
+    flags: number,
+  ): void {
+    const h = this.handlers;
+    if (h.onFrame !== undefined) {
+      const f = this.frame;
+      f.interfaceKey = interfaceKey;
+      f.linkType = linkType;
+      f.tsNs = tsNs;
+      f.capturedLength = caplen;
+      f.originalLength = origlen;
+      f.buf = buf;
+      f.start = start;
+      f.end = start + caplen;
+      f.flags = flags;
+      f.offset = this.offset;
+      h.onFrame(f);
+      return;
+    }
+    h.onPacket?.({
+      interfaceKey,
+      linkType,
       tsNs,
       capturedLength: caplen,
       originalLength: origlen,
-      data: buf.subarray(dataStart, dataStart + caplen),
+      data: buf.subarray(start, start + caplen),
       flags,
       offset: this.offset,
     });
@@ -760,16 +811,7 @@ export class CaptureReader {
     let caplen = Math.min(origlen, len - 16);
     if (iface.info.snapLen > 0 && caplen > iface.info.snapLen) caplen = iface.info.snapLen;
     this.counts.packets++;
-    this.handlers.onPacket({
-      interfaceKey: iface.key,
-      linkType: iface.info.linkType,
-      tsNs: this.lastTsNs,
-      capturedLength: caplen,
-      originalLength: origlen,
-      data: buf.subarray(pos + 12, pos + 12 + caplen),
-      flags: 0,
-      offset: this.offset,
-    });
+    this.deliver(iface.key, iface.info.linkType, this.lastTsNs, caplen, origlen, buf, pos + 12, 0);
   }
 
   private timestampOption(buf: Buffer, v: number, iface: Interface): bigint {

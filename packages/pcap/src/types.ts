@@ -62,6 +62,25 @@ export interface Packet {
   offset: number;
 }
 
+/**
+ * A packet where it sits in the reader's input: the captured frame is
+ * `buf[start, end)`. The reader fills one record for every packet and the
+ * bytes belong to the chunk pushed, so it is valid only during the handler
+ * call: what is kept must be copied or viewed out of it.
+ */
+export interface FrameRef {
+  interfaceKey: number;
+  linkType: number;
+  tsNs: bigint;
+  capturedLength: number;
+  originalLength: number;
+  buf: Buffer;
+  start: number;
+  end: number;
+  flags: number;
+  offset: number;
+}
+
 export interface InterfaceStatistics {
   interfaceKey: number;
   tsNs: bigint;
