@@ -13,7 +13,7 @@ import type { FrameRef, Packet } from '@panopticon/pcap';
 import { IPv4Names, IPv6Names, formatIPv6 } from './address.js';
 import { FragmentTable } from './fragments.js';
 import { LinkLayer, Network } from './link.js';
-import { IpProto, type DecodeCounters, type L4Packet } from './types.js';
+import { IpProto, type DecodeCounters, type L4Packet, type TcpInfo } from './types.js';
 
 export interface DecoderOptions {
   /** Datagrams being reassembled at once; the oldest is given up beyond this. */
@@ -88,6 +88,28 @@ export class Decoder {
   // Per-packet state of the network layer, read by `transport`.
   private interfaceKey = 0;
   private tsNs = 0n;
+  /**
+   * Set during `decodeFrame`: the result goes into `frameResult` (and
+   * `frameTcp`), filled again for every frame, as the reader does with its
+   * FrameRef: a caller that decodes, tracks and drops each packet at once
+   * makes no object per packet.
+   */
+  private reuse = false;
+  private readonly frameTcp: TcpInfo = { seq: 0, ack: 0, flags: 0, window: 0 };
+  private readonly frameResult: L4Packet = {
+    tsNs: 0n,
+    interfaceKey: 0,
+    ipVersion: 4,
+    srcAddr: '',
+    dstAddr: '',
+    protocol: 0,
+    srcPort: 0,
+    dstPort: 0,
+    tcp: undefined,
+    payload: EMPTY,
+    missing: 0,
+    vlan: undefined,
+  };
   private ipVersion: 4 | 6 = 4;
   private addrBuf: Buffer = EMPTY;
   private addrOff = 0;
@@ -113,15 +135,19 @@ export class Decoder {
    * `problem` say which). Never throws on packet content.
    */
   decode(p: Packet): L4Packet | null {
+    this.reuse = false;
     return this.decodeAt(p.linkType, p.interfaceKey, p.tsNs, p.data, 0, p.data.length);
   }
 
   /**
    * `decode` for a frame where it sits in the reader's input, `f.buf[f.start,
    * f.end)`. Nothing keeps `f` (the reader reuses it); the payload is a view
-   * of `f.buf`, as it would be of `Packet.data`.
+   * of `f.buf`, as it would be of `Packet.data`. The result and its `tcp` are
+   * objects of the decoder, filled again by the next `decodeFrame`: keep
+   * fields, not them.
    */
   decodeFrame(f: FrameRef): L4Packet | null {
+    this.reuse = true;
     return this.decodeAt(f.linkType, f.interfaceKey, f.tsNs, f.buf, f.start, f.end);
   }
 
@@ -301,12 +327,20 @@ export class Decoder {
       if (payloadStart > declaredEnd) return this.malformed('TCP data offset beyond the segment');
       payload = payloadStart < capturedEnd ? buf.subarray(payloadStart, capturedEnd) : EMPTY;
       missing = declaredEnd - payloadStart - payload.length;
-      tcp = {
-        seq: buf.readUInt32BE(start + 4),
-        ack: buf.readUInt32BE(start + 8),
-        flags: buf[start + 13],
-        window: (buf[start + 14] << 8) | buf[start + 15],
-      };
+      if (this.reuse) {
+        tcp = this.frameTcp;
+        tcp.seq = buf.readUInt32BE(start + 4);
+        tcp.ack = buf.readUInt32BE(start + 8);
+        tcp.flags = buf[start + 13];
+        tcp.window = (buf[start + 14] << 8) | buf[start + 15];
+      } else {
+        tcp = {
+          seq: buf.readUInt32BE(start + 4),
+          ack: buf.readUInt32BE(start + 8),
+          flags: buf[start + 13],
+          window: (buf[start + 14] << 8) | buf[start + 15],
+        };
+      }
     } else if (proto === IpProto.UDP) {
       if (capturedEnd - start < UDP_HEADER) return this.malformed('UDP header truncated');
       const udpLen = (buf[start + 4] << 8) | buf[start + 5];
@@ -335,6 +369,22 @@ export class Decoder {
     }
     this.counters.decoded++;
     if (missing > 0) this.counters.truncated++;
+    if (this.reuse) {
+      const r = this.frameResult;
+      r.tsNs = this.tsNs;
+      r.interfaceKey = this.interfaceKey;
+      r.ipVersion = this.ipVersion;
+      r.srcAddr = srcAddr;
+      r.dstAddr = dstAddr;
+      r.protocol = proto;
+      r.srcPort = (buf[start] << 8) | buf[start + 1];
+      r.dstPort = (buf[start + 2] << 8) | buf[start + 3];
+      r.tcp = tcp;
+      r.payload = payload;
+      r.missing = missing;
+      r.vlan = this.link.vlan;
+      return r;
+    }
     return {
       tsNs: this.tsNs,
       interfaceKey: this.interfaceKey,
