@@ -275,7 +275,8 @@ export class Http2Parser implements StreamParser {
     }
     if (priority && flags & Flag.PRIORITY) start += 5;
     if (end < start) return undefined;
-    return payload.subarray(start, end);
+    // Most frames carry neither padding nor priority: the payload itself, not a new view of all of it.
+    return start === 0 && end === payload.length ? payload : payload.subarray(start, end);
   }
 
   // --- frame handlers ---
