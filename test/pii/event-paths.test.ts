@@ -1,0 +1,38 @@
+// EventScanner's per-key shortcuts (cached path segments and SQL parameter
+// maps, body detection asked only for keys that can hold a body) must give
+// the same paths and hints on every event, not only the first.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventScanner } from '@panopticon/pii';
+
+const scanner = () => new EventScanner({ key: Buffer.alloc(32), redact: 'mask' });
+
+test('a repeated SQL statement maps its parameters to columns every time', () => {
+  const es = scanner();
+  const sql = 'INSERT INTO people (name, ssn) VALUES ($1, $2)';
+  for (const v of ['536228821', '536228822']) {
+    // a bare 9-digit number is an SSN only with the column's context
+    const f = es.finish(es.collect({ db: { query: { text: sql, parameter: { '0': 'x', '1': v } } } }));
+    assert.deepEqual(f.map((x) => [x.type, x.path]), [['us_ssn', 'db.query.parameter.1']], v);
+  }
+});
+
+test('odd keys keep their quoted path segment on every event', () => {
+  const es = scanner();
+  for (let i = 0; i < 3; i++) {
+    const f = es.finish(es.collect({ meta: { 'e mail': 'bob@example.com', plain: 'ann@example.com' } }));
+    assert.deepEqual(f.map((x) => x.path), ['meta["e mail"]', 'meta.plain']);
+  }
+});
+
+test('bodies are opened under a nested key and under a flattened top-level key', () => {
+  const es = scanner();
+  const doc = '{"user":{"email":"ann@example.com"}}';
+  const nested = es.finish(es.collect({ http: { request: { body: { content: doc } } } }));
+  assert.deepEqual(nested.map((x) => x.path), ['http.request.body.content$.user.email']);
+  const flat = es.finish(es.collect({ 'http.request.body.content': doc, 'url.query': 'q=bob%40example.com' }));
+  assert.deepEqual(flat.map((x) => x.path), ['http.request.body.content$.user.email', 'url.query$.q']);
+  // a key named like the last segment elsewhere is no body
+  const other = es.finish(es.collect({ note: { content: doc } }));
+  assert.deepEqual(other.map((x) => x.path), ['note.content']);
+});
