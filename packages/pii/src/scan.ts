@@ -125,9 +125,9 @@ export function runEnd(s: string, i: number): number {
  * digit ("h1", "0px", base64) is no match and the engine moves on by itself
  * instead of returning to JS (65% of the runs in the corpus bodies). Exact:
  * a lone digit is followed by no digit, so the next attempt starts at the
- * next digit, where DIGIT_RUN's next run starts too; and a one-character
- * run is no numeric type (6 characters needed) and no IBAN/NINO/PAN tail
- * (two digits needed), so it never gave a hit.
+ * next digit, where the `*` pattern (DIGIT_RUN_SRC, runEnd) starts its next
+ * run too; and a one-character run is no numeric type (6 characters
+ * needed) and no IBAN/NINO/PAN tail (two digits needed): it never gave a hit.
  */
 const DIGIT_RUN = new RegExp(DIGIT_RUN_SRC.slice(0, -1) + '+', 'g');
 const MAX_RUN = 48;
