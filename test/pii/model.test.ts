@@ -96,6 +96,20 @@ test('the shipped model is under 2 MiB, keeps the contract, and names a name', a
   assert.deepEqual(found.map((f) => [f.type, f.path, f.detector]), [['person_name', 'http.request.body.content$.customer_name', 'model']]);
 });
 
+test('protocol objects called `name` (result columns, queues) are no name candidates, rows still are', async () => {
+  // from mysql/zeek-many-query-attrs.pcap: the grant table's column names came out as person names
+  const model = await OnnxSpanModel.load(BUILTIN_MODEL);
+  const s = new EventScanner({ key: Buffer.alloc(32), model });
+  const ev = {
+    mysql: { columns: [{ name: 'Host' }, { name: 'Db' }, { name: 'Grantor' }, { name: 'Table_name' }] },
+    messaging: { destination: { name: 'Grantor' } },
+    db: { response: { rows: [{ name: 'Maria Gonzalez' }] } },
+  } as Record<string, unknown>;
+  const p = s.collect(ev);
+  await s.scoreCandidates([p]);
+  assert.deepEqual(s.finish(p).map((f) => [f.type, f.path]), [['person_name', 'db.response.rows[0].name']]);
+});
+
 test('a model file that is not ONNX, or lacks the contract, is a one-line error', () => {
   const bad = join(dir, 'bad.onnx');
   writeFileSync(bad, 'not a model');

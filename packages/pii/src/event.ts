@@ -231,8 +231,11 @@ export class EventScanner {
   private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number): void {
     if (value.length === 0) return;
     let hints = hintsFor(path === 'user_agent.original' ? 'user-agent' : ctxKey);
-    // outside payloads, `name` is a semantic-convention attribute (messaging.destination.name, dns.question.name, ...)
-    if (!body && ctxKey === 'name' && !/^(db\.response\.rows|grpc\.|db\.query\.parameter)/.test(path)) hints &= ~Hint.name;
+    // outside payloads, `name` is a semantic-convention attribute naming a protocol object
+    // (messaging.destination.name, dns.question.name, mysql.columns[i].name): no name hint, and
+    // no model candidate either, or the model reads the field name as "a person's name field"
+    const protocolName = !body && ctxKey === 'name' && !/^(db\.response\.rows|grpc\.|db\.query\.parameter)/.test(path);
+    if (protocolName) hints &= ~Hint.name;
     let hits = scanString(value, hints);
     // addresses in DNS answers are the servers' own, not personal data carried in a payload
     if (hits.length && path.startsWith('dns.') && !path.startsWith('dns.question')) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
@@ -240,7 +243,7 @@ export class EventScanner {
     const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex };
     p.slots.push(slot);
     const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
-    if (wantsNames && !(hints & Hint.notPii)) {
+    if (wantsNames && !(hints & Hint.notPii) && !protocolName) {
       if (this.opts.model) {
         for (const cand of nameCandidates(value, ctxKey, hints)) {
           if (!hits.some((h) => h.start < cand.end && cand.start < h.end)) p.candidates.push({ slot, cand });
