@@ -20,8 +20,8 @@
  * five rounds; the load average is printed at the start and the end.
  * Set PII_BENCH_EVENTS to change the generated size (default 20000).
  */
-import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { loadavg } from 'node:os';
 import { ParsePipeline } from '@panopticon/parse';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +29,7 @@ import { createRequire } from 'node:module';
 import { EventScanner, OnnxSpanModel, scanString, hintsFor } from '@panopticon/pii';
 import { BUILTIN_MODEL } from '../../packages/pii/src/main.js';
 import { generate } from '../pii/generate.js';
+import { corpusAvailable, corpusDir, corpusFiles as listCorpusFiles } from '../../test/helpers/corpus.js';
 import { presidioTexts } from '../pii/datasets.js';
 
 const require = createRequire(import.meta.url);
@@ -156,24 +157,14 @@ const tPeerEvents = time(() => {
 }, 1500);
 
 // Realistic stream: the corpus captures through the parse pipeline, in-process.
-const corpusDir = resolve(process.env.PANO_ROOT ?? process.cwd(), '../shared/corpus');
 const corpusEvents: Array<Record<string, unknown>> = [];
-let corpusFiles = 0;
-if (existsSync(corpusDir)) {
-  const files: string[] = [];
-  const walk = (d: string) => {
-    for (const f of readdirSync(d).sort()) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(pcap|pcapng|cap)$/.test(f)) files.push(p);
-    }
-  };
-  walk(corpusDir);
-  for (const f of files) {
+let corpusCaptures = 0;
+if (corpusAvailable()) {
+  for (const f of listCorpusFiles()) {
     const p = new ParsePipeline({ source: { type: 'pcap', name: relative(corpusDir, f) }, onEvent: (ev) => corpusEvents.push(JSON.parse(JSON.stringify(ev))), onWarning: () => {} });
     p.push(readFileSync(f));
     p.end();
-    corpusFiles++;
+    corpusCaptures++;
   }
 }
 // mixed: one generated (PII-dense) event after every tenth corpus event
@@ -228,7 +219,7 @@ const peerEvs = peerEventsSlice.length / tPeerEvents;
 const load1 = loadavg();
 console.log(`load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${load1.map((x) => x.toFixed(2)).join(' ')}`);
 for (const { st, tScan, tPeer, tEv } of realResults) {
-  const label = st.name === 'corpus' ? `realistic: ${corpusFiles} corpus captures through ParsePipeline` : 'realistic + generated: one generated event after every tenth corpus event';
+  const label = st.name === 'corpus' ? `realistic: ${corpusCaptures} corpus captures through ParsePipeline` : 'realistic + generated: one generated event after every tenth corpus event';
   console.log(`${label}: ${st.lines.length} events (${(st.ndjson / 1e6).toFixed(2)} MB NDJSON), ${st.values.length} string values, ${(st.bytes / 1e6).toFixed(2)} MB of text`);
   console.log(`  values     pano-pii scanString   ${mbs(st.bytes, tScan).toFixed(1).padStart(8)} MB/s`);
   console.log(`             redact-pii SyncRedactor ${mbs(st.bytes, tPeer).toFixed(2).padStart(6)} MB/s   ratio ${(tPeer / tScan).toFixed(1)}x`);
