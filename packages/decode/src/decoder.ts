@@ -54,6 +54,14 @@ const Ipv6Next = {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Result objects are made in one shape, filled by `transport` (a fresh one per `decode`, the decoder's own per `decodeFrame`). */
+function emptyTcp(): TcpInfo {
+  return { seq: 0, ack: 0, flags: 0, window: 0 };
+}
+function emptyResult(): L4Packet {
+  return { tsNs: 0n, interfaceKey: 0, ipVersion: 4, srcAddr: '', dstAddr: '', protocol: 0, srcPort: 0, dstPort: 0, tcp: undefined, payload: EMPTY, missing: 0, vlan: undefined };
+}
+
 export class Decoder {
   readonly counters: DecodeCounters = {
     packets: 0,
@@ -95,21 +103,8 @@ export class Decoder {
    * makes no object per packet.
    */
   private reuse = false;
-  private readonly frameTcp: TcpInfo = { seq: 0, ack: 0, flags: 0, window: 0 };
-  private readonly frameResult: L4Packet = {
-    tsNs: 0n,
-    interfaceKey: 0,
-    ipVersion: 4,
-    srcAddr: '',
-    dstAddr: '',
-    protocol: 0,
-    srcPort: 0,
-    dstPort: 0,
-    tcp: undefined,
-    payload: EMPTY,
-    missing: 0,
-    vlan: undefined,
-  };
+  private readonly frameTcp: TcpInfo = emptyTcp();
+  private readonly frameResult: L4Packet = emptyResult();
   private ipVersion: 4 | 6 = 4;
   private addrBuf: Buffer = EMPTY;
   private addrOff = 0;
@@ -327,20 +322,11 @@ export class Decoder {
       if (payloadStart > declaredEnd) return this.malformed('TCP data offset beyond the segment');
       payload = payloadStart < capturedEnd ? buf.subarray(payloadStart, capturedEnd) : EMPTY;
       missing = declaredEnd - payloadStart - payload.length;
-      if (this.reuse) {
-        tcp = this.frameTcp;
-        tcp.seq = buf.readUInt32BE(start + 4);
-        tcp.ack = buf.readUInt32BE(start + 8);
-        tcp.flags = buf[start + 13];
-        tcp.window = (buf[start + 14] << 8) | buf[start + 15];
-      } else {
-        tcp = {
-          seq: buf.readUInt32BE(start + 4),
-          ack: buf.readUInt32BE(start + 8),
-          flags: buf[start + 13],
-          window: (buf[start + 14] << 8) | buf[start + 15],
-        };
-      }
+      tcp = this.reuse ? this.frameTcp : emptyTcp();
+      tcp.seq = buf.readUInt32BE(start + 4);
+      tcp.ack = buf.readUInt32BE(start + 8);
+      tcp.flags = buf[start + 13];
+      tcp.window = (buf[start + 14] << 8) | buf[start + 15];
     } else if (proto === IpProto.UDP) {
       if (capturedEnd - start < UDP_HEADER) return this.malformed('UDP header truncated');
       const udpLen = (buf[start + 4] << 8) | buf[start + 5];
@@ -369,36 +355,20 @@ export class Decoder {
     }
     this.counters.decoded++;
     if (missing > 0) this.counters.truncated++;
-    if (this.reuse) {
-      const r = this.frameResult;
-      r.tsNs = this.tsNs;
-      r.interfaceKey = this.interfaceKey;
-      r.ipVersion = this.ipVersion;
-      r.srcAddr = srcAddr;
-      r.dstAddr = dstAddr;
-      r.protocol = proto;
-      r.srcPort = (buf[start] << 8) | buf[start + 1];
-      r.dstPort = (buf[start + 2] << 8) | buf[start + 3];
-      r.tcp = tcp;
-      r.payload = payload;
-      r.missing = missing;
-      r.vlan = this.link.vlan;
-      return r;
-    }
-    return {
-      tsNs: this.tsNs,
-      interfaceKey: this.interfaceKey,
-      ipVersion: this.ipVersion,
-      srcAddr,
-      dstAddr,
-      protocol: proto,
-      srcPort: (buf[start] << 8) | buf[start + 1],
-      dstPort: (buf[start + 2] << 8) | buf[start + 3],
-      tcp,
-      payload,
-      missing,
-      vlan: this.link.vlan,
-    };
+    const r = this.reuse ? this.frameResult : emptyResult();
+    r.tsNs = this.tsNs;
+    r.interfaceKey = this.interfaceKey;
+    r.ipVersion = this.ipVersion;
+    r.srcAddr = srcAddr;
+    r.dstAddr = dstAddr;
+    r.protocol = proto;
+    r.srcPort = (buf[start] << 8) | buf[start + 1];
+    r.dstPort = (buf[start + 2] << 8) | buf[start + 3];
+    r.tcp = tcp;
+    r.payload = payload;
+    r.missing = missing;
+    r.vlan = this.link.vlan;
+    return r;
   }
 
   private malformed(why: string): null {

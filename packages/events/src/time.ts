@@ -1,39 +1,26 @@
 /** Exact nanosecond timestamps: bigint inside, decimal strings in JSON. */
 
-const NS_PER_S = 1_000_000_000n;
-
 // Events come in time order, many per second: the seconds part is cached.
-let cachedSecond = -1n;
+let cachedSecondText = '';
 let cachedPrefix = '';
 
 /** ISO-8601 UTC with all nine fractional digits: 2023-11-14T22:13:20.123456789Z. */
 export function isoFromNs(ns: bigint): string {
-  if (ns >= NS_PER_S) return isoFromDecimalNs(ns.toString());
-  const second = ns / NS_PER_S;
-  const frac = ns - second * NS_PER_S;
-  if (second !== cachedSecond) {
-    cachedSecond = second;
-    cachedSecondText = '';
-    cachedPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19); // 2023-11-14T22:13:20
-  }
-  return `${cachedPrefix}.${frac.toString().padStart(9, '0')}Z`;
+  // below one second the decimal text has fewer than ten digits: pad it to "0" seconds
+  return isoFromDecimalNs(ns.toString().padStart(10, '0'));
 }
-
-let cachedSecondText = '';
 
 /**
  * `isoFromNs` of a time given as its decimal text (ns.toString(), at least
- * one second after the epoch), for callers that print the text anyway: the
- * seconds and the nine fraction digits are cut from the text, no BigInt
- * division per event.
+ * ten digits), for callers that print the text anyway: the seconds and the
+ * nine fraction digits are cut from the text, no BigInt division per event.
  */
 export function isoFromDecimalNs(decimal: string): string {
   const cut = decimal.length - 9;
   const second = decimal.slice(0, cut);
   if (second !== cachedSecondText) {
     cachedSecondText = second;
-    cachedSecond = BigInt(second);
-    cachedPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19);
+    cachedPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19); // 2023-11-14T22:13:20
   }
   return `${cachedPrefix}.${decimal.slice(cut)}Z`;
 }

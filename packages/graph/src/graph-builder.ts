@@ -6,6 +6,7 @@
  * answer seen after the traffic still names it. Both maps are capped; an
  * event that would grow a full map is counted and left out.
  */
+import { isoFromNs } from '@panopticon/events';
 import { LatencySketch } from './latency-sketch.js';
 import { NameCache, type NameCacheOptions } from './name-cache.js';
 import { errorOf, numberAt, piiOf, stringAt, type Direction } from './event-facts.js';
@@ -341,11 +342,6 @@ function nodeOut(n: NodeAcc): GraphNode {
     requests_served: n.served,
     requests_made: n.made,
   };
-}
-
-function isoFromNs(ns: bigint): string {
-  const base = new Date(Number(ns / 1_000_000n)).toISOString();
-  return `${base.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }
 
 function piiOut(m: Map<string, number>): Record<string, number> {

@@ -6,7 +6,7 @@
  * parser's records into v1 events with the envelope filled in.
  */
 import { Dir, type CloseReason, type Connection, type FlowSink } from '@panopticon/flows';
-import { durationNs, isoFromDecimalNs, isoFromNs, type EventSource, type PanoEvent } from '@panopticon/events';
+import { durationNs, isoFromDecimalNs, type EventSource, type PanoEvent } from '@panopticon/events';
 import {
   defaultParseOptions,
   type DatagramParser,
@@ -364,7 +364,7 @@ export class Dispatcher implements FlowSink {
       end_ns: rec.endNs.toString(),
       duration_ns: durationNs(rec.startNs, rec.endNs),
       // The ISO time is cut from the decimal text already made (no BigInt division).
-      time: rec.startNs >= 1_000_000_000n ? isoFromDecimalNs(start) : isoFromNs(rec.startNs),
+      time: isoFromDecimalNs(start.padStart(10, '0')),
       source: c.origin ? { type: 'tls', library: c.origin } : this.opts.source,
       connection: c.midstream ? { id: c.id, roles: c.roleSource, midstream: true } : { id: c.id, roles: c.roleSource },
     };
