@@ -235,6 +235,7 @@ export class FlowTable {
       lastNs: p.tsNs,
       bytes: [0, 0],
       midstream: isTcp && !synSender,
+      sinkState: undefined,
     };
     const t: Tracked = { key, proto: p.protocol, conn, done: false, touchDueNs: p.tsNs + TOUCH_EVERY_NS };
     if (isTcp) {

@@ -40,6 +40,12 @@ export interface Connection {
   process?: { pid: number; tid?: number; comm?: string };
   /** Where its bytes came from: packets ('tc' / 'pcap') or a TLS library ('tls:openssl'). */
   origin?: string;
+  /**
+   * The sink's own state for this connection (the dispatcher keeps its
+   * parser here), so that it comes with every packet instead of from a map
+   * lookup per packet. The flow table never reads it.
+   */
+  sinkState?: unknown;
 }
 
 export type CloseReason = 'fin' | 'rst' | 'idle' | 'evicted' | 'end';

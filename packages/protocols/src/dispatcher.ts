@@ -81,7 +81,6 @@ export class Dispatcher implements FlowSink {
     conn.server = c;
     conn.roleSource = 'protocol';
   };
-  private readonly states = new Map<Connection, ConnState>();
   private readonly datagramStates = new Set<ConnState>();
   private readonly tcpModules: ProtocolModule[];
   private readonly udpModules: ProtocolModule[];
@@ -98,7 +97,7 @@ export class Dispatcher implements FlowSink {
   }
 
   open(conn: Connection): void {
-    this.states.set(conn, {
+    const s: ConnState = {
       conn,
       status: 'detecting',
       head: [],
@@ -107,11 +106,12 @@ export class Dispatcher implements FlowSink {
       skipped: [0, 0],
       tries: 0,
       seq: 0,
-    });
+    };
+    conn.sinkState = s;
   }
 
   data(conn: Connection, dir: Dir, chunk: Buffer, tsNs: bigint): void {
-    const s = this.states.get(conn);
+    const s = conn.sinkState as ConnState | undefined;
     if (!s) return;
     if (s.status === 'parsing') {
       s.stream!.data(dir, chunk, tsNs);
@@ -125,21 +125,21 @@ export class Dispatcher implements FlowSink {
   }
 
   gap(conn: Connection, dir: Dir, length: number, tsNs: bigint): void {
-    const s = this.states.get(conn);
+    const s = conn.sinkState as ConnState | undefined;
     if (!s) return;
     if (s.status === 'parsing') s.stream!.gap(dir, length, tsNs);
     else if (s.status === 'detecting') this.dropHead(s, dir);
   }
 
   end(conn: Connection, dir: Dir, tsNs: bigint): void {
-    const s = this.states.get(conn);
+    const s = conn.sinkState as ConnState | undefined;
     if (s?.status === 'parsing') s.stream!.end(dir, tsNs);
   }
 
   close(conn: Connection, reason: CloseReason, tsNs: bigint): void {
-    const s = this.states.get(conn);
+    const s = conn.sinkState as ConnState | undefined;
     if (!s) return;
-    this.states.delete(conn);
+    conn.sinkState = undefined;
     this.datagramStates.delete(s);
     if (s.status === 'parsing') {
       if (s.stream) s.stream.close(reason, tsNs);
@@ -152,7 +152,7 @@ export class Dispatcher implements FlowSink {
 
   datagram(conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): void {
     this.maybeTick(tsNs);
-    const s = this.states.get(conn);
+    const s = conn.sinkState as ConnState | undefined;
     if (!s) return;
     if (s.status === 'parsing') {
       s.datagram!.datagram(dir, payload, tsNs);
