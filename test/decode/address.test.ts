@@ -90,7 +90,7 @@ test('IPv6 text equals tshark for generated addresses', async () => {
   }
 });
 
-test('the IPv6 text cache returns the right text when slots collide', () => {
+test('the IPv4 and IPv6 text caches return the right text when slots collide', () => {
   const names = new IPv6Names(2); // two slots: nearly every lookup evicts or collides
   let seed = 3;
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % 4;
@@ -99,7 +99,7 @@ test('the IPv6 text cache returns the right text when slots collide', () => {
     const a = pool[rand() * 4 + rand()];
     assert.equal(names.name(a, 0), formatIPv6(a, 0));
   }
-  const v4names = new IPv4Names(4); // emptied whenever full
+  const v4names = new IPv4Names(4); // 35 addresses in four slots
   for (let i = 0; i < 1000; i++) {
     const a = Buffer.from([10, 0, i % 7, i % 5]);
     assert.equal(v4names.name(a, 0), `10.0.${i % 7}.${i % 5}`);

@@ -13,23 +13,32 @@ export function formatIPv4(buf: Uint8Array, off: number): string {
 }
 
 /**
- * Most traffic involves a few thousand IPv4 hosts at most, and a flat,
- * shared string both saves the concatenation and makes later Map lookups on
- * the address cheaper. Bounded: the cache is emptied when full.
+ * Most traffic involves a few thousand IPv4 hosts at most, and a shared
+ * string both saves the concatenation and makes later comparisons of the
+ * address cheaper. Like IPv6Names, a direct-mapped cache (the address hashes
+ * to one slot holding the last address seen there): fixed size, and a hit
+ * is an array read, not a map lookup.
  */
 export class IPv4Names {
-  private readonly names = new Map<number, string>();
-  constructor(private readonly limit = 65536) {}
+  private readonly keys: Int32Array;
+  private readonly names: Array<string | undefined>;
+  private readonly mask: number;
+  constructor(slots = 16384) {
+    if (slots & (slots - 1)) throw new RangeError('IPv4Names: slots must be a power of two');
+    this.keys = new Int32Array(slots);
+    this.names = new Array<string | undefined>(slots).fill(undefined);
+    this.mask = slots - 1;
+  }
 
   name(buf: Uint8Array, off: number): string {
     const key = (buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3];
-    let s = this.names.get(key);
-    if (s === undefined) {
-      if (this.names.size >= this.limit) this.names.clear();
-      s = formatIPv4(buf, off);
-      this.names.set(key, s);
-    }
-    return s;
+    let h = Math.imul(key, 0x9e3779b1);
+    h ^= h >>> 15;
+    const slot = h & this.mask;
+    const cached = this.names[slot];
+    if (cached !== undefined && this.keys[slot] === key) return cached;
+    this.keys[slot] = key;
+    return (this.names[slot] = formatIPv4(buf, off));
   }
 }
 
