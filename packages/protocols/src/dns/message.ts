@@ -110,28 +110,28 @@ let pos = 0;
 let rawRecords = 0;
 
 function decodeBody(msg: Buffer): DnsMessage {
-  const id = msg.readUInt16BE(0);
-  const bits = msg.readUInt16BE(2);
-  const qd = msg.readUInt16BE(4);
-  const an = msg.readUInt16BE(6);
-  const ns = msg.readUInt16BE(8);
-  const ar = msg.readUInt16BE(10);
+  const id = u16(msg, 0);
+  const bits = u16(msg, 2);
+  const qd = u16(msg, 4);
+  const an = u16(msg, 6);
+  const ns = u16(msg, 8);
+  const ar = u16(msg, 10);
   if (an + ns + ar > MAX_RECORDS) throw new DnsFormatError(6, 'record counts exceed what a message can hold');
   pos = HEADER_LENGTH;
   rawRecords = 0;
-  const questions: DnsQuestion[] = [];
-  for (let i = 0; i < qd; i++) {
-    const name = readNameText(msg, pos);
-    const end = nameEnd;
-    if (end + 4 > msg.length) throw new DnsFormatError(end, 'question runs past the message end');
-    questions.push({ name, type: typeName(msg.readUInt16BE(end)), class: className(msg.readUInt16BE(end + 2)) });
-    pos = end + 4;
+  // One question and one record are the common counts: array literals of
+  // exactly that size, where `[]` and a push would reserve 17 slots.
+  let questions: DnsQuestion[];
+  if (qd === 1) questions = [readQuestion(msg)];
+  else {
+    questions = [];
+    for (let i = 0; i < qd; i++) questions.push(readQuestion(msg));
   }
   const answers = readSection(msg, an);
   const authority = readSection(msg, ns);
   let edns: DnsEdns | undefined;
   let extendedRcode = 0;
-  const additional: DnsRecord[] = [];
+  let additional: DnsRecord[] | undefined;
   for (let i = 0; i < ar; i++) {
     const start = pos;
     readNameText(msg, start);
@@ -140,7 +140,7 @@ function decodeBody(msg: Buffer): DnsMessage {
       edns = readOpt(msg, nameEnd);
       extendedRcode = msg[nameEnd + 4];
     } else {
-      additional.push(readRecord(msg));
+      (additional ??= []).push(readRecord(msg));
     }
   }
   const opcode = (bits >> 11) & 0xf;
@@ -153,18 +153,38 @@ function decodeBody(msg: Buffer): DnsMessage {
     questions,
     answers,
     authority,
-    additional,
+    additional: additional ?? [],
     edns,
     rawRecords,
   };
 }
 
+// Big-endian reads where the bounds were checked just before: plain byte
+// arithmetic, without Buffer#readUInt16BE's argument validation.
+function u16(msg: Buffer, at: number): number {
+  return (msg[at] << 8) | msg[at + 1];
+}
+
+function u32(msg: Buffer, at: number): number {
+  return msg[at] * 0x1000000 + ((msg[at + 1] << 16) | (msg[at + 2] << 8) | msg[at + 3]);
+}
+
 function recordType(msg: Buffer, at: number): number {
   if (at + 10 > msg.length) throw new DnsFormatError(at, 'record header runs past the message end');
-  return msg.readUInt16BE(at);
+  return u16(msg, at);
+}
+
+function readQuestion(msg: Buffer): DnsQuestion {
+  const name = readNameText(msg, pos);
+  const end = nameEnd;
+  if (end + 4 > msg.length) throw new DnsFormatError(end, 'question runs past the message end');
+  pos = end + 4;
+  return { name, type: typeName(u16(msg, end)), class: className(u16(msg, end + 2)) };
 }
 
 function readSection(msg: Buffer, count: number): DnsRecord[] {
+  if (count === 0) return [];
+  if (count === 1) return [readRecord(msg)];
   const out: DnsRecord[] = [];
   for (let i = 0; i < count; i++) out.push(readRecord(msg));
   return out;
@@ -174,9 +194,9 @@ function readRecord(msg: Buffer): DnsRecord {
   const name = readNameText(msg, pos);
   const p = nameEnd;
   const type = recordType(msg, p);
-  const cls = msg.readUInt16BE(p + 2);
-  const ttl = msg.readUInt32BE(p + 4);
-  const rdlen = msg.readUInt16BE(p + 8);
+  const cls = u16(msg, p + 2);
+  const ttl = u32(msg, p + 4);
+  const rdlen = u16(msg, p + 8);
   const start = p + 10;
   const end = start + rdlen;
   if (end > msg.length) throw new DnsFormatError(p + 8, 'RDATA runs past the message end');
@@ -188,10 +208,10 @@ function readRecord(msg: Buffer): DnsRecord {
 
 /** OPT pseudo-record (RFC 6891): CLASS is the UDP size, TTL carries extended rcode, version and DO. Moves `pos` past it. */
 function readOpt(msg: Buffer, at: number): DnsEdns {
-  const udp = msg.readUInt16BE(at + 2);
+  const udp = u16(msg, at + 2);
   const version = msg[at + 5];
   const doBit = (msg[at + 6] & 0x80) !== 0;
-  const rdlen = msg.readUInt16BE(at + 8);
+  const rdlen = u16(msg, at + 8);
   const start = at + 10;
   const end = start + rdlen;
   if (end > msg.length) throw new DnsFormatError(at + 8, 'OPT RDATA runs past the message end');

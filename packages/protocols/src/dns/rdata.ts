@@ -77,6 +77,8 @@ function quoted(msg: Buffer, start: number, end: number): string {
 }
 
 function characterStrings(msg: Buffer, start: number, end: number): string {
+  // Most TXT records hold one string: no array for them.
+  if (start < end && start + 1 + msg[start] === end) return quoted(msg, start + 1, end);
   const parts: string[] = [];
   let pos = start;
   while (pos < end) {

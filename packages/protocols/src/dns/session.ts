@@ -7,7 +7,7 @@
  * gathered until the closing SOA so that one transfer is one event.
  */
 import type { ExchangeRecord, ParserContext } from '../types.js';
-import type { DnsMessage, DnsRecord } from './message.js';
+import type { DnsEdns, DnsMessage, DnsQuestion, DnsRecord } from './message.js';
 import { TYPE_NAMES, rcodeName } from './constants.js';
 
 /** Records kept per section of one event; the counts are always whole. */
@@ -41,10 +41,10 @@ export class DnsSession {
     }
     const q = this.pending[idx];
     if (q.msg.questions.length && XFR_TYPES.has(q.msg.questions[0].type) && msg.rcode === 0) {
-      if (this.continueTransfer(q, msg, bytes, tsNs)) this.pending.splice(idx, 1);
+      if (this.continueTransfer(q, msg, bytes, tsNs)) this.remove(idx);
       return;
     }
-    this.pending.splice(idx, 1);
+    this.remove(idx);
     this.ctx.emit(buildRecord('exchange', q, msg, q.bytes, q.tsNs, tsNs, [], bytes));
   }
 
@@ -80,6 +80,12 @@ export class DnsSession {
     }
     this.ctx.count('dns.unanswered');
     this.ctx.emit(buildRecord('unanswered', q, undefined, q.bytes, q.tsNs, q.tsNs, [flag]));
+  }
+
+  /** Drops pending entry `idx`; usually the oldest, and `shift` makes no array the way `splice` does. */
+  private remove(idx: number): void {
+    if (idx === 0) this.pending.shift();
+    else this.pending.splice(idx, 1);
   }
 
   private match(resp: DnsMessage): number {
@@ -140,6 +146,40 @@ function buildRecord(
 ): ExchangeRecord {
   const head = (r ?? q!.msg);
   const question = (q?.msg.questions[0] ?? r?.questions[0]);
+  const edns = r?.edns ?? q?.msg.edns;
+  let dns: Record<string, unknown>;
+  if (r && question && edns && !(q && q.msg.questions.length > 1) && !r.authority.length && !r.additional.length && r.answers.length <= MAX_KEPT_RECORDS) {
+    // The usual answer, built as one literal (same fields, same order as below).
+    dns = { id: head.id, opcode: head.opcode, flags: head.flags, question, response_code: rcodeName(r.rcode), answer_count: answerCount ?? r.answers.length, answers: r.answers, edns };
+    responseFlags(r, flags);
+  } else dns = generalDns(q, r, head, question, edns, flags, answerCount);
+  const attributes: Record<string, unknown> = { dns, network: { protocol: { name: 'dns' } } };
+  if (r && r.rcode !== 0) attributes.error = { type: rcodeName(r.rcode) };
+  return {
+    kind,
+    startNs,
+    endNs,
+    requestBytes: q ? requestBytes : undefined,
+    responseBytes,
+    flags: flags.length ? flags : undefined,
+    attributes,
+  };
+}
+
+function responseFlags(r: DnsMessage, flags: string[]): void {
+  if (r.flags.includes('TC')) flags.push('dns_truncated');
+  if (r.rawRecords) flags.push('undecodable');
+}
+
+function generalDns(
+  q: PendingQuery | undefined,
+  r: DnsMessage | undefined,
+  head: DnsMessage,
+  question: DnsQuestion | undefined,
+  edns: DnsEdns | undefined,
+  flags: string[],
+  answerCount: number | undefined,
+): Record<string, unknown> {
   const dns: Record<string, unknown> = { id: head.id, opcode: head.opcode, flags: head.flags };
   if (question) dns.question = question;
   if (q && q.msg.questions.length > 1) dns.question_count = q.msg.questions.length;
@@ -149,16 +189,8 @@ function buildRecord(
     dns.answers = section(r.answers, flags);
     if (r.authority.length) dns.authority = section(r.authority, flags);
     if (r.additional.length) dns.additional = section(r.additional, flags);
-    if (r.flags.includes('TC')) flags.push('dns_truncated');
-    if (r.rawRecords) flags.push('undecodable');
+    responseFlags(r, flags);
   }
-  const edns = r?.edns ?? q?.msg.edns;
   if (edns) dns.edns = edns;
-  const attributes: Record<string, unknown> = { dns, network: { protocol: { name: 'dns' } } };
-  if (r && r.rcode !== 0) attributes.error = { type: rcodeName(r.rcode) };
-  const rec: ExchangeRecord = { kind, startNs, endNs, attributes };
-  if (q) rec.requestBytes = requestBytes;
-  if (responseBytes !== undefined) rec.responseBytes = responseBytes;
-  if (flags.length) rec.flags = flags;
-  return rec;
+  return dns;
 }
