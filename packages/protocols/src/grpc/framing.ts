@@ -56,7 +56,8 @@ export class GrpcFramer {
         this.prefixSize = 0;
         this.current = { size, compressed: (this.prefixFlags & 1) === 1 };
         this.remaining = size;
-        this.parts = [];
+        // Emptied, not replaced: the array is reused for every message.
+        this.parts.length = 0;
         if (this.remaining === 0) this.finish();
         continue;
       }
@@ -104,7 +105,7 @@ export class GrpcFramer {
     if (this.messages.length >= this.maxMessages) return;
     if (this.parts.length) m.bytes = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
     else if (m.size === 0) m.bytes = Buffer.alloc(0);
-    this.parts = [];
+    this.parts.length = 0;
     this.messages.push(m);
   }
 }

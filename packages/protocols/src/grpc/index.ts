@@ -144,19 +144,19 @@ export function grpcAttributes(input: GrpcInput, options: ParseOptions, flags: S
   if (schemas instanceof Error) flags.add('proto_error');
   const types = schemas && !(schemas instanceof Error) && input.path ? schemas.method(input.path) : undefined;
   if (types) grpc.schema = true;
-  for (const [name, side, type] of [
-    ['request', input.request, types?.request],
-    ['response', input.response, types?.response],
-  ] as const) {
-    if (!side) continue;
-    const f = side.framer;
-    const s: Record<string, unknown> = { message_count: f.count, message_bytes: f.totalBytes };
-    if (side.encoding && side.encoding !== 'identity') s.encoding = side.encoding;
-    if (f.lost) s.gap = true;
-    if (f.messages.length) s.messages = messageViews(side, type, options, flags);
-    if (f.count > f.messages.length) flags.add('truncated');
-    grpc[name] = s;
-  }
+  if (input.request) grpc.request = sideAttributes(input.request, types?.request, options, flags);
+  if (input.response) grpc.response = sideAttributes(input.response, types?.response, options, flags);
   out.grpc = grpc;
   return out;
+}
+
+/** `grpc.request` or `grpc.response`: counts, sizes and the kept messages of one side. */
+function sideAttributes(side: GrpcSide, type: import('protobufjs').Type | undefined, options: ParseOptions, flags: Set<string>): Record<string, unknown> {
+  const f = side.framer;
+  const s: Record<string, unknown> = { message_count: f.count, message_bytes: f.totalBytes };
+  if (side.encoding && side.encoding !== 'identity') s.encoding = side.encoding;
+  if (f.lost) s.gap = true;
+  if (f.messages.length) s.messages = messageViews(side, type, options, flags);
+  if (f.count > f.messages.length) flags.add('truncated');
+  return s;
 }

@@ -13,13 +13,26 @@ export interface WireObject {
   [field: string]: WireValue;
 }
 
-class WireError extends Error {}
+/**
+ * Thrown when bytes are not a message. Nested length-delimited fields are
+ * tried as messages first and are often not, so this is thrown in normal
+ * operation: it carries no stack trace (capturing one costs more than the
+ * decode).
+ */
+class WireError {
+  constructor(readonly message: string) {}
+}
 
-function readVarint(buf: Buffer, cursor: { pos: number }, end: number): bigint | number {
-  let pos = cursor.pos;
+/** Buffer's native slicers (not in Node's typings): the text of a range without `toString`'s encoding dispatch. */
+type Slicer = Buffer & { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string };
+
+/** Offset just after the varint last read by `readVarint` (one decode at a time, synchronously). */
+let varintEnd = 0;
+
+function readVarint(buf: Buffer, pos: number, end: number): bigint | number {
   // Keys and most lengths and values are one byte.
   if (pos < end && buf[pos] < 0x80) {
-    cursor.pos = pos + 1;
+    varintEnd = pos + 1;
     return buf[pos];
   }
   let result = 0;
@@ -30,7 +43,7 @@ function readVarint(buf: Buffer, cursor: { pos: number }, end: number): bigint |
     const b = buf[pos++];
     result += (b & 0x7f) * scale;
     if (!(b & 0x80)) {
-      cursor.pos = pos;
+      varintEnd = pos;
       return result;
     }
     shift += 7;
@@ -41,7 +54,7 @@ function readVarint(buf: Buffer, cursor: { pos: number }, end: number): bigint |
     const b = buf[pos++];
     big |= BigInt(b & 0x7f) << BigInt(shift);
     if (!(b & 0x80)) {
-      cursor.pos = pos;
+      varintEnd = pos;
       if (shift > 63) throw new WireError('varint longer than 10 bytes');
       return big;
     }
@@ -56,24 +69,31 @@ function asNumber(v: bigint | number): number | string {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
 }
 
-function printableText(buf: Buffer, start: number, end: number): boolean {
+const TEXT_NONE = 0;
+const TEXT_ASCII = 1;
+const TEXT_UTF8 = 2;
+
+/** Whether the bytes read as text: not at all, as ASCII, or as UTF-8 with bytes past ASCII. */
+function textKind(buf: Buffer, start: number, end: number): number {
   // Control characters first: a JS loop, and it also tells whether any byte
   // is past ASCII. Only then is UTF-8 validity asked (a view and a native
   // call per field otherwise): ASCII is always valid UTF-8.
   let high = false;
   for (let i = start; i < end; i++) {
     const c = buf[i];
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return false;
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return TEXT_NONE;
     if (c >= 0x80) high = true;
   }
-  return !high || isUtf8(buf.subarray(start, end));
+  if (!high) return TEXT_ASCII;
+  return isUtf8(buf.subarray(start, end)) ? TEXT_UTF8 : TEXT_NONE;
 }
 
 function decodeFields(buf: Buffer, start: number, end: number, depth: number): WireObject {
   const out: WireObject = {};
-  const cursor = { pos: start };
-  while (cursor.pos < end) {
-    const key = readVarint(buf, cursor, end);
+  let pos = start;
+  while (pos < end) {
+    const key = readVarint(buf, pos, end);
+    pos = varintEnd;
     const k = typeof key === 'number' ? key : Number(key & 0xffffffffn);
     const field = Math.floor(k / 8);
     const wireType = k & 7;
@@ -81,23 +101,25 @@ function decodeFields(buf: Buffer, start: number, end: number, depth: number): W
     let value: WireValue;
     switch (wireType) {
       case 0:
-        value = asNumber(readVarint(buf, cursor, end));
+        value = asNumber(readVarint(buf, pos, end));
+        pos = varintEnd;
         break;
       case 1:
-        if (cursor.pos + 8 > end) throw new WireError('fixed64 runs past the end');
-        value = asNumber(buf.readBigUInt64LE(cursor.pos));
-        cursor.pos += 8;
+        if (pos + 8 > end) throw new WireError('fixed64 runs past the end');
+        value = asNumber(buf.readBigUInt64LE(pos));
+        pos += 8;
         break;
       case 5:
-        if (cursor.pos + 4 > end) throw new WireError('fixed32 runs past the end');
-        value = buf.readUInt32LE(cursor.pos);
-        cursor.pos += 4;
+        if (pos + 4 > end) throw new WireError('fixed32 runs past the end');
+        value = buf.readUInt32LE(pos);
+        pos += 4;
         break;
       case 2: {
-        const len = readVarint(buf, cursor, end);
-        if (typeof len !== 'number' || cursor.pos + len > end) throw new WireError('length-delimited field runs past the end');
-        value = lengthDelimited(buf, cursor.pos, cursor.pos + len, depth);
-        cursor.pos += len;
+        const len = readVarint(buf, pos, end);
+        pos = varintEnd;
+        if (typeof len !== 'number' || pos + len > end) throw new WireError('length-delimited field runs past the end');
+        value = lengthDelimited(buf, pos, pos + len, depth);
+        pos += len;
         break;
       }
       default:
@@ -114,7 +136,9 @@ function decodeFields(buf: Buffer, start: number, end: number, depth: number): W
 
 function lengthDelimited(buf: Buffer, start: number, end: number, depth: number): WireValue {
   if (start === end) return '';
-  if (printableText(buf, start, end)) return buf.toString('utf8', start, end);
+  const text = textKind(buf, start, end);
+  if (text === TEXT_ASCII) return (buf as Slicer).latin1Slice(start, end);
+  if (text === TEXT_UTF8) return (buf as Slicer).utf8Slice(start, end);
   if (depth < MAX_DEPTH) {
     try {
       return decodeFields(buf, start, end, depth + 1);

@@ -52,7 +52,12 @@ export function splitHeaders(list: HeaderList): { pseudo: Record<string, string>
     // Field values are octets; HTTP/2 peers send UTF-8 in practice.
     const value = highOctet(rawValue) ? Buffer.from(rawValue, 'latin1').toString('utf8') : rawValue;
     if (name.charCodeAt(0) === 0x3a) pseudo[name] = value;
-    else (headers[name] ??= []).push(value);
+    else {
+      // A literal for the first value: `[]` and a push would reserve 17 slots per header.
+      const values = headers[name];
+      if (values === undefined) headers[name] = [value];
+      else values.push(value);
+    }
   }
   return { pseudo, headers };
 }
@@ -211,7 +216,8 @@ export class Http2Stream {
 function urlOf(target: string, scheme: string | undefined): Record<string, unknown> {
   const url: Record<string, unknown> = {};
   let path = target;
-  const abs = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/[^/?#]*/.exec(target);
+  // Origin-form (`/path`), the usual target, cannot be absolute: no regex for it.
+  const abs = target.charCodeAt(0) === 0x2f ? null : /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/[^/?#]*/.exec(target);
   if (abs) {
     url.full = target;
     url.scheme = abs[1].toLowerCase();
