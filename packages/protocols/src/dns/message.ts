@@ -105,6 +105,13 @@ export function decodeMessage(msg: Buffer): DnsMessage {
   }
 }
 
+/**
+ * The authority and additional sections of most messages are empty, and an
+ * event shows them only when they are not: those share this one frozen empty
+ * array. (`answers` always reaches the event, so it is never shared.)
+ */
+const NO_RECORDS: DnsRecord[] = Object.freeze([]) as unknown as DnsRecord[];
+
 /** Read position and count of undecodable records of the message being decoded (one message at a time, synchronously). */
 let pos = 0;
 let rawRecords = 0;
@@ -128,17 +135,17 @@ function decodeBody(msg: Buffer): DnsMessage {
     for (let i = 0; i < qd; i++) questions.push(readQuestion(msg));
   }
   const answers = readSection(msg, an);
-  const authority = readSection(msg, ns);
+  const authority = ns === 0 ? NO_RECORDS : readSection(msg, ns);
   let edns: DnsEdns | undefined;
   let extendedRcode = 0;
   let additional: DnsRecord[] | undefined;
   for (let i = 0; i < ar; i++) {
-    const start = pos;
-    readNameText(msg, start);
-    const type = recordType(msg, nameEnd);
+    // The OPT record's owner is the root (one zero byte): no name to decode.
+    const at = msg[pos] === 0 ? pos + 1 : (readNameText(msg, pos), nameEnd);
+    const type = recordType(msg, at);
     if (type === TYPE_OPT) {
-      edns = readOpt(msg, nameEnd);
-      extendedRcode = msg[nameEnd + 4];
+      edns = readOpt(msg, at);
+      extendedRcode = msg[at + 4];
     } else {
       (additional ??= []).push(readRecord(msg));
     }
@@ -153,7 +160,7 @@ function decodeBody(msg: Buffer): DnsMessage {
     questions,
     answers,
     authority,
-    additional: additional ?? [],
+    additional: additional ?? NO_RECORDS,
     edns,
     rawRecords,
   };
