@@ -31,7 +31,9 @@ export class GrpcFramer {
   private prefixSize = 0;
   private current: GrpcMessage | undefined;
   private remaining = 0;
-  private parts: Buffer[] = [];
+  /** Kept pieces of the current message: most messages arrive in one DATA frame, so no array until a second piece. */
+  private firstPart: Buffer | undefined;
+  private moreParts: Buffer[] | undefined;
   private kept = 0;
 
   constructor(
@@ -56,8 +58,8 @@ export class GrpcFramer {
         this.prefixSize = 0;
         this.current = { size, compressed: (this.prefixFlags & 1) === 1 };
         this.remaining = size;
-        // Emptied, not replaced: the array is reused for every message.
-        this.parts.length = 0;
+        this.firstPart = undefined;
+        this.moreParts = undefined;
         if (this.remaining === 0) this.finish();
         continue;
       }
@@ -65,7 +67,9 @@ export class GrpcFramer {
       const keepRoom = this.messages.length < this.maxMessages ? this.maxBytes - this.kept : 0;
       if (keepRoom > 0) {
         const k = Math.min(take, keepRoom);
-        this.parts.push(data.subarray(pos, pos + k));
+        const piece = data.subarray(pos, pos + k);
+        if (!this.firstPart) this.firstPart = piece;
+        else (this.moreParts ??= []).push(piece);
         this.kept += k;
         if (k < take) this.current.truncated = true;
       } else {
@@ -103,9 +107,10 @@ export class GrpcFramer {
     this.count++;
     this.totalBytes += m.size;
     if (this.messages.length >= this.maxMessages) return;
-    if (this.parts.length) m.bytes = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+    if (this.firstPart) m.bytes = this.moreParts ? Buffer.concat([this.firstPart, ...this.moreParts]) : this.firstPart;
     else if (m.size === 0) m.bytes = Buffer.alloc(0);
-    this.parts.length = 0;
+    this.firstPart = undefined;
+    this.moreParts = undefined;
     this.messages.push(m);
   }
 }

@@ -73,16 +73,22 @@ const TEXT_NONE = 0;
 const TEXT_ASCII = 1;
 const TEXT_UTF8 = 2;
 
+/** Per byte value: 0 printable ASCII (and tab, LF, CR), 1 a control character (not text), 2 past ASCII. */
+const BYTE_CLASS = new Uint8Array(256);
+for (let c = 0; c < 256; c++) BYTE_CLASS[c] = (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f ? 1 : c >= 0x80 ? 2 : 0;
+
 /** Whether the bytes read as text: not at all, as ASCII, or as UTF-8 with bytes past ASCII. */
 function textKind(buf: Buffer, start: number, end: number): number {
-  // Control characters first: a JS loop, and it also tells whether any byte
-  // is past ASCII. Only then is UTF-8 validity asked (a view and a native
-  // call per field otherwise): ASCII is always valid UTF-8.
+  // Control characters first: one table load per byte, which also tells
+  // whether any byte is past ASCII. Only then is UTF-8 validity asked (a
+  // view and a native call per field otherwise): ASCII is always valid UTF-8.
   let high = false;
   for (let i = start; i < end; i++) {
-    const c = buf[i];
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return TEXT_NONE;
-    if (c >= 0x80) high = true;
+    const k = BYTE_CLASS[buf[i]];
+    if (k !== 0) {
+      if (k === 1) return TEXT_NONE;
+      high = true;
+    }
   }
   if (!high) return TEXT_ASCII;
   return isUtf8(buf.subarray(start, end)) ? TEXT_UTF8 : TEXT_NONE;
