@@ -2,13 +2,17 @@
 // with tcpdump on loopback, parsed, and compared with what dig reported.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createSocket } from 'node:dgram';
+import { createServer, type Http2Server } from 'node:http2';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 
+const execFileAsync = promisify(execFile);
 const missing = ['/usr/sbin/dnsmasq', '/usr/bin/dig', '/usr/bin/tcpdump'].filter((p) => !existsSync(p));
 const dir = mkdtempSync(join(tmpdir(), 'pano-dns-'));
 let dnsmasq: ChildProcess | undefined;
@@ -48,8 +52,19 @@ after(() => {
 interface DigAnswer { name: string; ttl: number; class: string; type: string; data: string }
 
 /** Runs dig and returns its id, status and answer section (parsed from dig's own output). */
-function dig(args: string[]): { id: number; status: string; answers: DigAnswer[] } {
-  const out = execFileSync('dig', ['-p', String(port), '@127.0.0.1', '+noall', '+comments', '+answer', ...args], { encoding: 'utf8' });
+function dig(args: string[]): DigResult {
+  return parseDig(execFileSync('dig', ['-p', String(port), '@127.0.0.1', '+noall', '+comments', '+answer', ...args], { encoding: 'utf8' }));
+}
+
+/** dig without blocking the event loop (needed when the server runs in this process). */
+async function digAsync(args: string[], serverPort: number): Promise<DigResult> {
+  const { stdout } = await execFileAsync('dig', ['-p', String(serverPort), '@127.0.0.1', '+noall', '+comments', '+answer', ...args], { encoding: 'utf8' });
+  return parseDig(stdout);
+}
+
+type DigResult = { id: number; status: string; answers: DigAnswer[] };
+
+function parseDig(out: string): DigResult {
   const h = /opcode: QUERY, status: (\w+), id: (\d+)/.exec(out);
   assert.ok(h, out);
   const answers: DigAnswer[] = [];
@@ -96,4 +111,67 @@ test('dig over UDP and TCP against dnsmasq: every query and answer as dig saw it
   // The addresses the service graph will use.
   const a = dns.find((e) => e.dns.question.name === 'example.test' && e.dns.question.type === 'A');
   assert.equal(a.dns.answers[0].data, '10.1.2.3');
+});
+
+/**
+ * A DNS over HTTPS front end in cleartext HTTP/2 (RFC 8484): POST bodies and
+ * GET `?dns=` queries are sent to dnsmasq over UDP and its answers returned
+ * as `application/dns-message`.
+ */
+async function dohFrontEnd(): Promise<{ server: Http2Server; port: number }> {
+  const server = createServer();
+  server.on('stream', (stream, headers) => {
+    const url = new URL(String(headers[':path']), 'http://doh');
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const query = headers[':method'] === 'GET' ? Buffer.from(url.searchParams.get('dns') ?? '', 'base64url') : Buffer.concat(chunks);
+      const udp = createSocket('udp4');
+      udp.once('message', (answer) => {
+        udp.close();
+        // dig reads the body only with a content-length.
+        stream.respond({ ':status': 200, 'content-type': 'application/dns-message', 'content-length': answer.length });
+        stream.end(answer);
+      });
+      udp.send(query, port, '127.0.0.1');
+    });
+  });
+  const p = await freePort();
+  await new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
+  return { server, port: p };
+}
+
+test('dig over DNS over HTTPS (cleartext HTTP/2, POST and GET): the HTTP exchanges carry the DNS answers dig saw', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const doh = await dohFrontEnd();
+  const file = join(dir, 'doh.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${doh.port}`);
+  await cap.start();
+  const asked: Array<{ method: string; name: string; type: string; r: DigResult }> = [];
+  try {
+    for (const [mode, method] of [['+http-plain', 'POST'], ['+http-plain-get', 'GET']]) {
+      for (const [name, type] of [['example.test', 'A'], ['txt.example.test', 'TXT'], ['alias.example.test', 'A'], ['nowhere.invalid', 'A']]) {
+        asked.push({ method, name, type, r: await digAsync([mode, name, type], doh.port) });
+      }
+    }
+  } finally {
+    await cap.stop();
+    doh.server.close();
+  }
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const exchanges = events.filter((e: any) => e.pano.protocol === 'http2') as any[];
+  assert.equal(exchanges.length, asked.length, 'one HTTP/2 exchange per dig query');
+  for (const a of asked) {
+    const ev = exchanges.find((e) => e.http.request.method === a.method && e.dns?.question.name === a.name && e.dns.question.type === a.type);
+    assert.ok(ev, `DoH event for ${a.method} ${a.name} ${a.type}`);
+    assert.equal(ev.http.response.status_code, 200);
+    assert.equal(ev.dns.id, a.r.id);
+    assert.equal(ev.dns.response_code, a.r.status);
+    assert.deepEqual(
+      ev.dns.answers.map((x: any) => ({ name: x.name, ttl: x.ttl, class: x.class, type: x.type, data: x.data })),
+      a.r.answers,
+      `${a.method} ${a.name} ${a.type}`,
+    );
+    assert.equal(ev.pano.flags, undefined);
+  }
 });

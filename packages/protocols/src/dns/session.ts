@@ -7,7 +7,7 @@
  * gathered until the closing SOA so that one transfer is one event.
  */
 import type { ExchangeRecord, ParserContext } from '../types.js';
-import type { DnsEdns, DnsMessage, DnsQuestion, DnsRecord } from './message.js';
+import type { DnsMessage, DnsRecord } from './message.js';
 import { TYPE_NAMES, rcodeName } from './constants.js';
 
 /** Records kept per section of one event; the counts are always whole. */
@@ -144,15 +144,7 @@ function buildRecord(
   responseBytes?: number,
   answerCount?: number,
 ): ExchangeRecord {
-  const head = (r ?? q!.msg);
-  const question = (q?.msg.questions[0] ?? r?.questions[0]);
-  const edns = r?.edns ?? q?.msg.edns;
-  let dns: Record<string, unknown>;
-  if (r && question && edns && !(q && q.msg.questions.length > 1) && !r.authority.length && !r.additional.length && r.answers.length <= MAX_KEPT_RECORDS) {
-    // The usual answer, built as one literal (same fields, same order as below).
-    dns = { id: head.id, opcode: head.opcode, flags: head.flags, question, response_code: rcodeName(r.rcode), answer_count: answerCount ?? r.answers.length, answers: r.answers, edns };
-    responseFlags(r, flags);
-  } else dns = generalDns(q, r, head, question, edns, flags, answerCount);
+  const dns = dnsAttributes(q?.msg, r, flags, answerCount);
   const attributes: Record<string, unknown> = { dns, network: { protocol: { name: 'dns' } } };
   if (r && r.rcode !== 0) attributes.error = { type: rcodeName(r.rcode) };
   return {
@@ -171,18 +163,24 @@ function responseFlags(r: DnsMessage, flags: string[]): void {
   if (r.rawRecords) flags.push('undecodable');
 }
 
-function generalDns(
-  q: PendingQuery | undefined,
-  r: DnsMessage | undefined,
-  head: DnsMessage,
-  question: DnsQuestion | undefined,
-  edns: DnsEdns | undefined,
-  flags: string[],
-  answerCount: number | undefined,
-): Record<string, unknown> {
+/**
+ * The `dns` attribute group of a query and its response (either may be
+ * missing); also what DNS over HTTPS exchanges carry. Adds the event flags
+ * the response calls for to `flags`.
+ */
+export function dnsAttributes(q: DnsMessage | undefined, r: DnsMessage | undefined, flags: string[], answerCount?: number): Record<string, unknown> {
+  const head = (r ?? q!);
+  const question = (q?.questions[0] ?? r?.questions[0]);
+  const edns = r?.edns ?? q?.edns;
+  if (r && question && edns && !(q && q.questions.length > 1) && !r.authority.length && !r.additional.length && r.answers.length <= MAX_KEPT_RECORDS) {
+    // The usual answer, built as one literal (same fields, same order as below).
+    const dns = { id: head.id, opcode: head.opcode, flags: head.flags, question, response_code: rcodeName(r.rcode), answer_count: answerCount ?? r.answers.length, answers: r.answers, edns };
+    responseFlags(r, flags);
+    return dns;
+  }
   const dns: Record<string, unknown> = { id: head.id, opcode: head.opcode, flags: head.flags };
   if (question) dns.question = question;
-  if (q && q.msg.questions.length > 1) dns.question_count = q.msg.questions.length;
+  if (q && q.questions.length > 1) dns.question_count = q.questions.length;
   if (r) {
     dns.response_code = rcodeName(r.rcode);
     dns.answer_count = answerCount ?? r.answers.length;

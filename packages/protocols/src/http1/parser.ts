@@ -5,6 +5,7 @@
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
 import { bodyView } from '../body.js';
+import { dohAttributes } from '../dns/doh.js';
 import { FifoStitcher } from '../stitch.js';
 import type { ParserContext, StreamParser } from '../types.js';
 import { header, headerHasToken, parseRequestHead, parseResponseHead, type Headers, type RequestHead, type ResponseHead } from './head.js';
@@ -241,6 +242,13 @@ export class Http1Stream implements StreamParser {
     if (resBody.size > 0 || resBody.content !== undefined) response.body = resBody;
     if (ex.interim.length) response.interim = ex.interim;
     void resStartNs;
+    const attributes: Record<string, unknown> = {
+      ...requestAttributes(ex.req, reqBody),
+      http: { request: requestFields(ex.req, reqBody), response },
+    };
+    const dns = dohAttributes({ method: ex.req.method, target: ex.req.target, requestHeaders: ex.req.headers, requestBody: reqEnd?.body, responseHeaders: res.headers, responseBody: end.body }, flags);
+    if (dns) attributes.dns = dns;
+    if (res.status >= 500) attributes.error = { type: String(res.status) };
     this.ctx.emit({
       kind: 'exchange',
       startNs: ex.startNs,
@@ -248,11 +256,7 @@ export class Http1Stream implements StreamParser {
       requestBytes: reqEnd?.wireBytes,
       responseBytes: end.wireBytes,
       flags,
-      attributes: {
-        ...requestAttributes(ex.req, reqBody),
-        http: { request: requestFields(ex.req, reqBody), response },
-        ...(res.status >= 500 ? { error: { type: String(res.status) } } : {}),
-      },
+      attributes,
     });
   }
 
@@ -267,19 +271,22 @@ export class Http1Stream implements StreamParser {
     if (reqEnd?.gap) f.push('gap');
     if (reqBody?.truncated) f.push('truncated');
     this.ctx.count('http.unanswered');
+    const attributes: Record<string, unknown> = {
+      ...requestAttributes(ex.req, reqBody),
+      http: {
+        request: requestFields(ex.req, reqBody),
+        ...(ex.interim.length ? { response: { interim: ex.interim } } : {}),
+      },
+    };
+    const dns = dohAttributes({ method: ex.req.method, target: ex.req.target, requestHeaders: ex.req.headers, requestBody: reqEnd?.body, responseHeaders: undefined, responseBody: undefined }, f);
+    if (dns) attributes.dns = dns;
     this.ctx.emit({
       kind: 'unanswered',
       startNs: ex.startNs,
       endNs: reqEnd?.endNs ?? ex.startNs,
       requestBytes: reqEnd?.wireBytes,
       flags: f,
-      attributes: {
-        ...requestAttributes(ex.req, reqBody),
-        http: {
-          request: requestFields(ex.req, reqBody),
-          ...(ex.interim.length ? { response: { interim: ex.interim } } : {}),
-        },
-      },
+      attributes,
     });
   }
 
@@ -290,24 +297,27 @@ export class Http1Stream implements StreamParser {
     if (end.gap) flags.push('gap');
     if (resBody.truncated) flags.push('truncated');
     this.ctx.count('http.orphan_response');
+    const attributes: Record<string, unknown> = {
+      network: { protocol: { name: 'http', version: res.version } },
+      http: {
+        response: {
+          status_code: res.status,
+          reason: res.reason,
+          header: res.headers,
+          ...(resBody.size > 0 ? { body: resBody } : {}),
+        },
+      },
+    };
+    const dns = dohAttributes({ method: undefined, target: undefined, requestHeaders: undefined, requestBody: undefined, responseHeaders: res.headers, responseBody: end.body }, flags);
+    if (dns) attributes.dns = dns;
+    if (res.status >= 500) attributes.error = { type: String(res.status) };
     this.ctx.emit({
       kind: 'orphan_response',
       startNs,
       endNs: end.endNs,
       responseBytes: end.wireBytes,
       flags,
-      attributes: {
-        network: { protocol: { name: 'http', version: res.version } },
-        http: {
-          response: {
-            status_code: res.status,
-            reason: res.reason,
-            header: res.headers,
-            ...(resBody.size > 0 ? { body: resBody } : {}),
-          },
-        },
-        ...(res.status >= 500 ? { error: { type: String(res.status) } } : {}),
-      },
+      attributes,
     });
   }
 }

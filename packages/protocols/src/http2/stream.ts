@@ -7,6 +7,7 @@ import type { ExchangeRecord, HandoffInit, ParseOptions } from '../types.js';
 import { BodyCapture, bodyView } from '../body.js';
 import { GrpcFramer, grpcAttributes, isGrpcContentType, type GrpcSide } from '../grpc/index.js';
 import type { HeaderList } from './hpack.js';
+import { dohAttributes } from '../dns/doh.js';
 
 export type Headers = Record<string, string[]>;
 
@@ -195,6 +196,15 @@ export class Http2Stream {
     // Request trailers are rare (gRPC and most APIs send none); semconv has no place for them.
     if (req.trailers) h2.request_trailer = req.trailers;
     attrs.http2 = h2;
+    if (!this.isGrpc) {
+      const dohFlags: string[] = [];
+      const dns = dohAttributes(
+        { method: up ? up.method : pseudo[':method'], target: path, requestHeaders: up ? up.headers : req.headers, requestBody: req.body, responseHeaders: res.headers, responseBody: res.body },
+        dohFlags,
+      );
+      if (dns) attrs.dns = dns;
+      for (const f of dohFlags) flags.add(f);
+    }
     if (this.isGrpc) {
       const trailers = res.trailers ?? (res.headers && res.headers['grpc-status'] ? res.headers : undefined);
       const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers }, options, flags);
