@@ -6,6 +6,8 @@ import { decodeMessage } from '../../packages/protocols/src/dns/message.js';
 import { DnsDatagramParser, DnsStreamParser } from '../../packages/protocols/src/dns/parser.js';
 import { detectDnsDatagram, detectDnsStream } from '../../packages/protocols/src/dns/index.js';
 import { fakeContext } from '../helpers/fake-parser-context.js';
+import { Conversation } from '../helpers/synth.js';
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 
 function name(n: string): Buffer {
   const parts = n.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
@@ -170,15 +172,42 @@ test('TCP: pipelined messages split at every offset give the same events', () =>
   }
 });
 
-test('TCP: a gap stops the direction; pending queries end unanswered on close', () => {
+test('TCP: after a gap the next message start is found again (at a chunk start, inside a chunk, across chunks)', () => {
+  const framed = tcpFrame(response);
+  const lostTail = Buffer.concat([Buffer.from('tail of a lost answer: '), Buffer.alloc(40, 0xff)]);
+  const cases: Array<[string, Buffer[], number]> = [
+    ['at the next chunk', [framed], 0],
+    ['inside a chunk', [Buffer.concat([lostTail, framed])], lostTail.length],
+    ['across chunks', [Buffer.concat([lostTail, framed.subarray(0, 20)]), framed.subarray(20)], lostTail.length],
+  ];
+  for (const [label, chunks, skipped] of cases) {
+    const ctx = fakeContext();
+    const p = new DnsStreamParser(ctx);
+    p.data(0, tcpFrame(query), 1n);
+    p.gap(1, 100, 2n);
+    chunks.forEach((c, i) => p.data(1, c, BigInt(3 + i)));
+    p.close('fin', 9n);
+    assert.deepEqual(ctx.records.map((r) => r.kind), ['exchange'], label);
+    assert.equal(ctx.counts.get('dns.gap_bytes'), 100, label);
+    assert.equal(ctx.counts.get('dns.resyncs'), 1, label);
+    assert.equal(ctx.counts.get('dns.skipped_bytes'), skipped || undefined, label);
+  }
+});
+
+test('TCP: after a gap, a query going to the client is no place to resync; nothing found is skipped within a bound', () => {
   const ctx = fakeContext();
   const p = new DnsStreamParser(ctx);
   p.data(0, tcpFrame(query), 1n);
   p.gap(1, 100, 2n);
-  p.data(1, tcpFrame(response), 3n);
-  p.close('rst', 4n);
+  // A well-formed query in the server-to-client direction is not what that side sends.
+  p.data(1, tcpFrame(query), 3n);
+  const junk = Buffer.alloc(300_000, 0xff);
+  p.data(1, junk, 4n);
+  p.close('rst', 5n);
   assert.deepEqual(ctx.records.map((r) => [r.kind, r.flags]), [['unanswered', ['reset']]]);
-  assert.equal(ctx.counts.get('dns.gap_bytes'), 100);
+  assert.equal(ctx.counts.get('dns.resyncs'), undefined);
+  // Every byte after the gap is counted as skipped, held ones included at the close.
+  assert.equal(ctx.counts.get('dns.skipped_bytes'), query.length + 2 + junk.length);
 });
 
 test('TCP: a zone transfer over several messages is one event', () => {
@@ -258,4 +287,27 @@ test('names met again through pointers (whole names, suffixes, the same offset t
   const big = name(`${long}.${long}.${long}.abc`); // 1+63 x3 + 4 + 1 = 197 bytes
   const over = Buffer.concat([header(1, 0x8180, 1, 1), big, u16(1), u16(1), Buffer.from([40, ...Buffer.alloc(40, 0x61), 20, ...Buffer.alloc(20, 0x62), 0xc0, 12]), u16(1), u16(1), u32(1), u16(4), Buffer.from([1, 2, 3, 4])]);
   assert.throws(() => decodeMessage(over), /name longer than 255 bytes/);
+});
+
+test('TCP capture with a lost segment: the answers after it are still paired (through reader, flows and parser)', () => {
+  const c = new Conversation({ addr: '192.0.2.1', port: 40000 }, { addr: '192.0.2.53', port: 53 }).handshake();
+  const ids = [0x0101, 0x0202, 0x0303];
+  const withId = (m: Buffer, id: number) => {
+    const b = Buffer.from(m);
+    b.writeUInt16BE(id, 0);
+    return tcpFrame(b);
+  };
+  for (const id of ids) c.send(0, withId(query, id));
+  const answers = ids.map((id) => c.segments(1, withId(response, id)));
+  c.frames.push(...answers[0], ...answers[2]); // the second answer's segment was not captured
+  c.close();
+  const { events, stats } = parseCaptureSync(c.pcapng());
+  assertValidEvents(events);
+  const byId = new Map((events as any[]).map((e) => [e.dns.id, e]));
+  assert.equal(byId.get(0x0101)?.pano.kind, 'exchange');
+  assert.equal(byId.get(0x0303)?.pano.kind, 'exchange');
+  assert.equal(byId.get(0x0303)?.dns.answers.length, 2);
+  assert.equal(byId.get(0x0202)?.pano.kind, 'unanswered');
+  assert.equal(stats.protocols['dns.resyncs'], 1);
+  assert.equal(stats.protocols['dns.gap_bytes'], response.length + 2);
 });

@@ -3,10 +3,11 @@
  * messages over TCP (RFC 1035 §4.2.2, RFC 7766: several per connection,
  * pipelined, answered in any order).
  */
-import type { CloseReason, Dir } from '@panopticon/flows';
+import type { CloseReason } from '@panopticon/flows';
 import type { DatagramParser, ParserContext, StreamParser } from '../types.js';
 import { DnsFormatError } from './names.js';
-import { decodeMessage } from './message.js';
+import { Dir } from '@panopticon/flows';
+import { HEADER_LENGTH, decodeMessage, plausibleHeader } from './message.js';
 import { DnsSession } from './session.js';
 
 const closeFlag: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
@@ -75,20 +76,27 @@ class Framer {
   }
 }
 
+/** Bytes searched for a message start after a gap before the oldest are dropped: two largest messages with their prefixes. */
+const MAX_RESYNC_BYTES = 2 * (2 + 0xffff);
+
 export class DnsStreamParser implements StreamParser {
   private readonly session: DnsSession;
   private readonly framers = [new Framer(), new Framer()];
-  /** After a gap the length prefix is lost; the direction is skipped until the connection ends. */
-  private readonly lost = [false, false];
+  /**
+   * After a gap the length prefix is lost: bytes of that direction are held
+   * here (bounded) until a message start is found again.
+   */
+  private readonly resyncing: [Buffer | undefined, Buffer | undefined] = [undefined, undefined];
 
   constructor(private readonly ctx: ParserContext) {
     this.session = new DnsSession(ctx);
   }
 
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
-    if (this.lost[dir]) {
-      this.ctx.count('dns.skipped_bytes', chunk.length);
-      return;
+    if (this.resyncing[dir]) {
+      const found = this.resync(dir, chunk);
+      if (!found) return;
+      chunk = found;
     }
     this.framers[dir].push(chunk, tsNs, (msg, firstNs) => {
       const m = decodeCounted(this.ctx, msg);
@@ -97,15 +105,55 @@ export class DnsStreamParser implements StreamParser {
   }
 
   gap(dir: Dir, length: number, _tsNs: bigint): void {
-    // Without the length prefix there is no reliable way back into a TCP DNS stream.
     this.framers[dir].reset();
-    this.lost[dir] = true;
+    this.resyncing[dir] ??= EMPTY;
     this.ctx.count('dns.gap_bytes', length);
   }
 
   end(_dir: Dir, _tsNs: bigint): void {}
 
   close(reason: CloseReason, _tsNs: bigint): void {
+    for (const held of this.resyncing) if (held?.length) this.ctx.count('dns.skipped_bytes', held.length);
     this.session.close(closeFlag[reason]);
   }
+
+  /**
+   * Looks for the first offset where a length prefix is followed by a whole
+   * message that decodes and goes the way of this direction (queries to the
+   * server, responses to the client), and returns the bytes from there; the
+   * bytes before it are skipped and counted. A plausible start whose message
+   * is not complete yet stops the search until more bytes come.
+   */
+  private resync(dir: Dir, chunk: Buffer): Buffer | undefined {
+    const held = this.resyncing[dir]!;
+    let data = held.length ? Buffer.concat([held, chunk]) : chunk;
+    const wantResponse = dir === Dir.ToClient;
+    let p = 0;
+    for (; p + 2 + HEADER_LENGTH <= data.length; p++) {
+      const len = (data[p] << 8) | data[p + 1];
+      if (!plausibleHeader(data, p + 2, len)) continue;
+      if (((data[p + 4] & 0x80) !== 0) !== wantResponse) continue;
+      if (p + 2 + len > data.length) break; // wait for the rest of this candidate
+      try {
+        decodeMessage(data.subarray(p + 2, p + 2 + len));
+      } catch {
+        continue;
+      }
+      if (p) this.ctx.count('dns.skipped_bytes', p);
+      this.ctx.count('dns.resyncs');
+      this.resyncing[dir] = undefined;
+      return data.subarray(p);
+    }
+    // Nothing yet: keep the bytes from `p` on (a candidate or the last few bytes), bounded.
+    if (p) this.ctx.count('dns.skipped_bytes', p);
+    data = data.subarray(p);
+    if (data.length > MAX_RESYNC_BYTES) {
+      this.ctx.count('dns.skipped_bytes', data.length - MAX_RESYNC_BYTES);
+      data = data.subarray(data.length - MAX_RESYNC_BYTES);
+    }
+    this.resyncing[dir] = Buffer.from(data);
+    return undefined;
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
