@@ -1,11 +1,12 @@
-// The scanner's fast paths give the same hits as the plain ones: short
-// values take one char-code pass that decides where the anchor, digit and
-// ':' passes start, and walk digit runs with `runEnd` instead of the
-// digit-run regex; long values use the regexes from the start (the digit-run
-// regex there skips lone digits by itself).
+// The scanner's two paths give the same hits: short values take one
+// char-code pass that decides where the anchor, digit and ':' passes start,
+// find anchors with the trie regex and walk digit runs with `runEnd`; long
+// values get anchors, digit runs and IPv6 colons from the Locator (a
+// WebAssembly pass, locate.ts), and fall back to the digit-run regex after
+// a lettered hit that ends past its run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scanString, runEnd, Hint } from '@panopticon/pii';
+import { scanString, runEnd, Hint, RULES } from '@panopticon/pii';
 
 const DIGIT_RUN = /\d(?:\d|[ ./()-]{1,2}(?=[\d(]))*/y;
 
@@ -48,6 +49,9 @@ test('a short value and the same value made long give the same hits', () => {
     'They are not answering at 785 8949', '9761 9808 office', 'DOB: 14/03/1985', 'john%40example.com', 'x@y', 'a@b.co',
     'id 123e4567-e89b-12d3-a456-426614174000', 'v10.4.2.1 4.19.0-26-amd64', '2024-01-02T10:30:00.123456Z',
     'mac 00:1a:2b:3c:4d:5e 10:30:00', 'price 1,234.56 qty 12', 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig', '536228821',
+    // an anchor inside another's text is not looked at: '-----BEGIN ' here starts inside 'glpat-'
+    'glpat-----BEGIN PRIVATE KEY-----MIIBVAIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----',
+    '-----BEGIN PRIVATE KEY-----MIIBVAIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----',
     'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8', 'abc12 34 5678', '12 (34) 56-78', 'fe80::1ff:fe23:4567:890a%eth0',
   ];
   for (const v of values) {
@@ -75,4 +79,41 @@ test('random digit soup: short and long path agree (lone digits skipped by the l
   }
   // the soup must actually produce hits, or the comparison says nothing
   assert.ok(hits > 500, `only ${hits} hits`);
+});
+
+test('anchor, digit and colon soup: the Locator finds what the short path finds, at any offset', () => {
+  // pieces of every anchor (whole, cut short, overlapping: "glpat-----BEGIN "), values that
+  // give hits, run separators, hex and colons, and characters beyond ASCII (the Locator
+  // narrows UTF-16 to bytes: U+0130 and U+FF10 must not pass for digits or letters)
+  const anchors = [...new Set(RULES.flatMap((r) => r.anchors))];
+  const pieces = [
+    ...anchors, ...anchors.map((a) => a.slice(0, -1)), ...anchors.map((a) => a.slice(1)),
+    'alice@example.com', 'a%40b.org', 'https://u:pw@host/', 'AKIAIOSFODNN7EXAMPLE', 'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8',
+    'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig', 'password=hunter22', 'Basic YWxhZGRpbjpvcGVuc2VzYW1l', '-----', 'glpat-',
+    '4111 1111 1111 1111', '536-22-8821', '+44 20 7946 0958', '(415) 555-2671', '192.168.1.10', 'DE89 3704 0044 0532 0130 00',
+    'AB 12 34 56 C', 'ABCPE1234F', 'fe80::1ff:fe23:4567:890a', '2001:db8::42', '10:30:00', 'DOB: 14/03/1985',
+    '0', '12', '2024', ' ', '.', '-', '(', ')', '/', ':', '::', 'a', 'F', 'x', '_', '\n', 'é', '€', '\u0130', '\uff10', '\u8030',
+  ];
+  const rnd = seeded(4242);
+  let hits = 0;
+  let located = 0;
+  for (let k = 0; k < 4000; k++) {
+    let v = '';
+    while (v.length < 90) {
+      const p = pieces[rnd(pieces.length)]!;
+      if (v.length + p.length > 96) break;
+      v += p;
+    }
+    if (v.length < 4) continue;
+    // a prefix of spaces moves the value across the Locator's 16-character blocks
+    const pad = ' '.repeat(1 + rnd(40));
+    for (const hints of [0, Hint.phone, Hint.dob]) {
+      const short = scanString(v, hints);
+      const long = scanString(pad + v + ' '.repeat(120), hints).map((h) => ({ ...h, start: h.start - pad.length, end: h.end - pad.length }));
+      assert.deepEqual(long, short, `${JSON.stringify(v)} after ${pad.length} spaces (hints ${hints})`);
+      hits += short.length;
+      located++;
+    }
+  }
+  assert.ok(located > 10000 && hits > 5000, `${located} values, ${hits} hits`);
 });

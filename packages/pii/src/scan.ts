@@ -1,17 +1,20 @@
 /**
  * Scans one string for PII. Three cheap passes, none of them a giant regex:
- *  1. literal anchors (`@`, `eyJ`, `AKIA`, ...) found with indexOf, each
- *     followed by its rule's sticky regex on a bounded window;
- *  2. one digit-run candidate regex, whose runs are dispatched by shape to
- *     the numeric validators (IPv4, dates, SSN, cards, Aadhaar, phones) and
- *     the letter-prefixed ones (IBAN, UK NINO, Indian PAN);
+ *  1. literal anchors (`@`, `eyJ`, `AKIA`, ...), each followed by its rule's
+ *     sticky regex on a bounded window;
+ *  2. digit runs, dispatched by shape to the numeric validators (IPv4,
+ *     dates, SSN, cards, Aadhaar, phones) and the letter-prefixed ones
+ *     (IBAN, UK NINO, Indian PAN);
  *  3. `:` anchors for IPv6.
+ * Short values find the anchors, runs and colons with one char-code pass, a
+ * trie regex and `runEnd`; long ones get them from the Locator (locate.ts).
  * Then field-name context adjusts confidence and overlapping hits are resolved.
  */
 import { ANCHORS, type AnchoredRule, type PiiType } from './rules.js';
 import { Hint, hintsBefore, phoneLabelAfter, phoneWordBefore } from './context.js';
 import { parseDate, validAadhaar, validCard, validDob, validIban, validIpv4, validIpv6, validNino, validPan, validSsn } from './validators.js';
 import { extensionAfter, intlPrefix, phoneLike, phoneShape, validPhone } from './phone.js';
+import { Locator } from './locate.js';
 
 export interface Hit {
   type: PiiType;
@@ -23,13 +26,16 @@ export interface Hit {
 }
 
 const DIGIT_RUN_SRC = String.raw`\d(?:\d|[ ./()-]{1,2}(?=[\d(]))*`;
-/** Rules by anchor text, and one pass finding anchors and digit runs together. */
+/** Rules by anchor text. */
 const RULES_BY_ANCHOR = new Map<string, AnchoredRule[]>();
 for (const { anchor, rule } of ANCHORS) {
   const list = RULES_BY_ANCHOR.get(anchor) ?? [];
   list.push(rule);
   RULES_BY_ANCHOR.set(anchor, list);
 }
+/** Long values: anchors, digit runs and IPv6 colons from one pass of the Locator; its anchor ids index RULES_BY_ID. */
+const LOCATOR = new Locator([...RULES_BY_ANCHOR.keys()], '@');
+const RULES_BY_ID = [...RULES_BY_ANCHOR.values()];
 const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 /**
  * The anchors as one trie-shaped regex (`A(?:KIA|SIA|Iza)|...`, longest
@@ -449,31 +455,34 @@ export function scanString(s: string, hints = 0): Hit[] {
   const out: Hit[] = [];
   const n = s.length;
   if (n < 4) return out;
-  let anchorFrom = 0;
-  let digitFrom = 0;
-  let colonFrom = 0;
-  const short = n <= SHORT;
-  if (short) {
-    anchorFrom = digitFrom = colonFrom = -1;
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 128) continue;
-      const k = CLASS[c]!;
-      if (k === 0) continue;
-      if (k & 1) {
-        if (digitFrom < 0) digitFrom = i;
-        continue;
-      }
-      if (k & 4 && colonFrom < 0) colonFrom = i;
-      if (anchorFrom < 0 && (k & 8 || (k & 2 && i + 1 < n && PAIRS[(c << 7) | (s.charCodeAt(i + 1) & 127)] === 1))) anchorFrom = i;
+  if (n > SHORT) {
+    LOCATOR.locate(s);
+    locatedAnchors(s, hints, out);
+    digitRuns(s, 0, false, hints, out);
+    locatedColons(s, hints, out);
+    return resolve(out);
+  }
+  let anchorFrom = -1;
+  let digitFrom = -1;
+  let colonFrom = -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) continue;
+    const k = CLASS[c]!;
+    if (k === 0) continue;
+    if (k & 1) {
+      if (digitFrom < 0) digitFrom = i;
+      continue;
     }
+    if (k & 4 && colonFrom < 0) colonFrom = i;
+    if (anchorFrom < 0 && (k & 8 || (k & 2 && i + 1 < n && PAIRS[(c << 7) | (s.charCodeAt(i + 1) & 127)] === 1))) anchorFrom = i;
   }
   if (anchorFrom >= 0) anchors(s, anchorFrom, hints, out);
-  if (digitFrom >= 0) digitRuns(s, digitFrom, short, hints, out);
+  if (digitFrom >= 0) digitRuns(s, digitFrom, true, hints, out);
   if (colonFrom >= 0) {
-    let c = short ? colonFrom : s.indexOf(':');
+    let c = colonFrom;
     while (c !== -1) {
-      // cheap precheck: a hex digit or another colon must sit next to it
+      // cheap precheck: a hex digit or another colon must sit next to it (the Locator's test too)
       const p = c > 0 ? s.charCodeAt(c - 1) : 0;
       const nx = c + 1 < n ? s.charCodeAt(c + 1) : 0;
       c = hexish(p) && hexish(nx) ? s.indexOf(':', ipv6At(s, c, hints, out)) : s.indexOf(':', c + 1);
@@ -482,8 +491,26 @@ export function scanString(s: string, hints = 0): Hit[] {
   return resolve(out);
 }
 
+/** The Locator's anchors, in text order, each with its rules (as `anchors` does for short values). */
+function locatedAnchors(s: string, hints: number, out: Hit[]): void {
+  const w = LOCATOR.words;
+  for (let k = 0, p = LOCATOR.anchorsAt; k < LOCATOR.anchorCount; k++, p += 2) {
+    for (const rule of RULES_BY_ID[w[p + 1]!]!) runAnchored(s, rule, w[p]!, hints, out);
+  }
+}
+
+/** The Locator's IPv6 colons; those inside a candidate already looked at are skipped, as the indexOf walk does. */
+function locatedColons(s: string, hints: number, out: Hit[]): void {
+  const w = LOCATOR.words;
+  let next = 0;
+  for (let k = 0, p = LOCATOR.colonsAt; k < LOCATOR.colonCount; k++, p++) {
+    const c = w[p]!;
+    if (c >= next) next = ipv6At(s, c, hints, out);
+  }
+}
+
 /**
- * Anchors in text order from `from`: `@` by indexOf, the others by the trie
+ * Anchors of a short value in text order from `from`: `@` by indexOf, the others by the trie
  * regex. Resume right after an anchor, not after its value: a value may hold
  * a more specific one (a JWT inside "Bearer ..."); resolve() picks between them.
  */
@@ -504,7 +531,13 @@ function anchors(s: string, from: number, hints: number, out: Hit[]): void {
   }
 }
 
-/** Digit runs from `from` (no run starts before it), dispatched by shape; runs inside anchored hits are skipped. */
+/**
+ * Digit runs from `from` (no run starts before it), dispatched by shape; runs
+ * inside anchored hits are skipped. Short values walk them with runEnd; long
+ * ones take the Locator's list, until a lettered hit (IBAN, NINO, PAN) ends
+ * past its run: from there the digit-run regex takes over, since the list's
+ * runs were cut without that hit.
+ */
 function digitRuns(s: string, from: number, short: boolean, hints: number, out: Hit[]): void {
   // anchored hits by start, walked with a cursor as the digit runs advance
   const anchored = out.length;
@@ -513,7 +546,10 @@ function digitRuns(s: string, from: number, short: boolean, hints: number, out: 
   const n = s.length;
   let i = from;
   let m: RegExpExecArray | null = null;
-  if (!short) DIGIT_RUN.lastIndex = from;
+  const w = LOCATOR.words;
+  const listEnd = LOCATOR.runsAt + 2 * LOCATOR.runCount;
+  // next pair of the Locator's list, or -1 once the regex has taken over
+  let listed = short ? -1 : LOCATOR.runsAt;
   for (;;) {
     let a: number;
     let b: number;
@@ -527,6 +563,11 @@ function digitRuns(s: string, from: number, short: boolean, hints: number, out: 
       a = i;
       b = runEnd(s, a);
       i = b;
+    } else if (listed >= 0) {
+      if (listed >= listEnd) return;
+      a = w[listed]!;
+      b = w[listed + 1]!;
+      listed += 2;
     } else {
       if ((m = DIGIT_RUN.exec(s)) === null) return;
       a = m.index;
@@ -541,7 +582,10 @@ function digitRuns(s: string, from: number, short: boolean, hints: number, out: 
       const end = lettered(s, a, hints, out);
       if (end > 0) {
         if (short) i = Math.max(end, b);
-        else DIGIT_RUN.lastIndex = Math.max(end, b);
+        else if (listed < 0 || end > b) {
+          listed = -1;
+          DIGIT_RUN.lastIndex = Math.max(end, b);
+        }
         continue;
       }
     }
