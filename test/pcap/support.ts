@@ -1,6 +1,4 @@
-/** Shared by the pcap tests: corpus discovery, tshark as the oracle, collecting reader output. */
-import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+/** Shared by the pcap tests: corpus discovery (from test/helpers/corpus.ts), tshark as the oracle, collecting reader output. */
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   CaptureReader,
@@ -13,20 +11,7 @@ import {
   type ReaderWarning,
 } from '@panopticon/pcap';
 
-export const corpusDir = resolve(process.env.PANO_ROOT ?? process.cwd(), '../shared/corpus');
-
-export function corpusFiles(dir = corpusDir): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(pcap|pcapng|cap)$/.test(name)) out.push(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
+export { corpusDir, corpusFiles } from '../helpers/corpus.js';
 
 /** Why tshark-based tests cannot run here, or undefined when they can. */
 export function tsharkMissing(): string | undefined {
