@@ -194,6 +194,21 @@ test('TCP: after a gap the next message start is found again (at a chunk start, 
   }
 });
 
+test('TCP: bytes held while resynchronising are dropped at a second gap, not joined across it', () => {
+  const framed = tcpFrame(response);
+  const ctx = fakeContext();
+  const p = new DnsStreamParser(ctx);
+  p.data(0, tcpFrame(query), 1n);
+  p.gap(1, 100, 2n);
+  p.data(1, framed.subarray(0, 20), 3n); // a plausible start, waiting for its rest
+  p.gap(1, 50, 4n); // ...which was lost
+  p.data(1, framed.subarray(20), 5n); // joined to the first 20 bytes this would decode
+  p.close('fin', 6n);
+  assert.deepEqual(ctx.records.map((r) => r.kind), ['unanswered']);
+  assert.equal(ctx.counts.get('dns.resyncs'), undefined);
+  assert.equal(ctx.counts.get('dns.skipped_bytes'), framed.length);
+});
+
 test('TCP: after a gap, a query going to the client is no place to resync; nothing found is skipped within a bound', () => {
   const ctx = fakeContext();
   const p = new DnsStreamParser(ctx);

@@ -106,7 +106,10 @@ export class DnsStreamParser implements StreamParser {
 
   gap(dir: Dir, length: number, _tsNs: bigint): void {
     this.framers[dir].reset();
-    this.resyncing[dir] ??= EMPTY;
+    // Bytes held from before this gap cannot join those after it.
+    const held = this.resyncing[dir];
+    if (held?.length) this.ctx.count('dns.skipped_bytes', held.length);
+    this.resyncing[dir] = EMPTY;
     this.ctx.count('dns.gap_bytes', length);
   }
 
