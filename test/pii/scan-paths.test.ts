@@ -53,6 +53,8 @@ test('a short value and the same value made long give the same hits', () => {
     'glpat-----BEGIN PRIVATE KEY-----MIIBVAIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----',
     '-----BEGIN PRIVATE KEY-----MIIBVAIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----',
     'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8', 'abc12 34 5678', '12 (34) 56-78', 'fe80::1ff:fe23:4567:890a%eth0',
+    // IPv6 without "::": seven colons, and six before a dotted quad (the short path skips values with fewer)
+    'to 2001:db8:85a3:0:0:8a2e:370:7334 now', 'nat64 64:ff9b:0:0:0:0:192.0.2.33',
   ];
   for (const v of values) {
     for (const hints of [0, Hint.phone, Hint.ssn, Hint.notPii]) {

@@ -8,8 +8,8 @@
  *    next one searched from its end; the "free" anchor ('@') at every
  *    occurrence, outside that rule;
  *  - digit runs: [a, b) as \d(?:\d|[ ./()-]{1,2}(?=[\d(]))+ matches them
- *    from left to right, less those under 6 characters whose second
- *    character is no digit (no rule can use them);
+ *    from left to right, less those no rule can use: under 6 characters,
+ *    unless two digits follow letters (an IBAN, NINO or PAN);
  *  - colons with a hex digit or colon on both sides (IPv6 candidates).
  * The tables (which characters start what, the anchors' text) are set by
  * the caller once; nothing here knows the rules.
@@ -95,6 +95,10 @@ static inline v128_t hexish_v(v128_t x) {
   return wasm_v128_or(wasm_u8x16_lt(wasm_i8x16_sub(x, wasm_i8x16_splat('0')), wasm_i8x16_splat(11)),
                       wasm_u8x16_lt(wasm_i8x16_sub(wasm_v128_or(x, wasm_i8x16_splat(0x20)), wasm_i8x16_splat('a')), wasm_i8x16_splat(6)));
 }
+static inline i32 is_upper(i32 c) { return c >= 65 && c <= 90; }
+static inline i32 is_alpha(i32 c) { return is_upper(c) || (c >= 97 && c <= 122); }
+/* letters before the run at a: the only use of a run under 6 characters (IBAN, NINO, PAN; scan.ts digitRuns) */
+static inline i32 lettered_before(const u16 *s, i32 a) { return a > 1 && (is_alpha(s[a - 1]) || (s[a - 1] == 32 && is_upper(s[a - 2]))); }
 static inline i32 hexish(i32 x) { return (x >= 48 && x <= 58) || (x >= 65 && x <= 70) || (x >= 97 && x <= 102); }
 
 /* End of the run starting at digit i: runEnd() of scan.ts */
@@ -129,10 +133,11 @@ static inline i32 anchor_here(const u16 *s, i32 n, i32 i, i32 bucket) {
 
 /*
  * counts[0..2] = anchors, runs, colons found; anchors and runs are pairs.
- * s[-1] and s[n .. n + 31] must be 0 (blocks read one before and 21 past the end).
+ * Blocks read s[-1], which must be 0, and up to s[n + 21], which this zeroes.
  */
-__attribute__((export_name("locate"))) void locate(const u16 *s, i32 n, i32 *anchors, i32 *runs, i32 *colons, i32 *counts) {
+__attribute__((export_name("locate"))) void locate(u16 *s, i32 n, i32 *anchors, i32 *runs, i32 *colons, i32 *counts) {
   i32 na = 0, nr = 0, nc = 0, anchor_from = 0, run_from = 0;
+  for (i32 k = 0; k < 32; k++) s[n + k] = 0;
   const v128_t nib = wasm_i8x16_splat(15), zero = wasm_i8x16_splat(0), colon = wasm_i8x16_splat(':'), fc = wasm_i8x16_splat((char)free_char);
   const v128_t space = wasm_i8x16_splat(' '), paren = wasm_i8x16_splat('('), dash = wasm_i8x16_splat('-'), two = wasm_i8x16_splat(2), three = wasm_i8x16_splat(3);
   v128_t lo[FINGERPRINT], hi[FINGERPRINT];
@@ -169,7 +174,7 @@ __attribute__((export_name("locate"))) void locate(const u16 *s, i32 n, i32 *anc
         if (i >= run_from) {
           i32 e = run_end(s, n, i);
           run_from = e;
-          if (e - i >= 6 || (e - i >= 2 && is_digit(s[i + 1]))) { runs[nr++] = i; runs[nr++] = e; }
+          if (e - i >= 6 || (e - i >= 2 && is_digit(s[i + 1]) && lettered_before(s, i))) { runs[nr++] = i; runs[nr++] = e; }
         }
         continue;
       }

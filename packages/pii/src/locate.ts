@@ -102,7 +102,7 @@ export class Locator {
   /** Fill the lists for `s`. */
   locate(s: string): void {
     const n = s.length;
-    // input (2 bytes a character, then 32 zero ones: the module reads blocks of 16 and two characters past them), then room for the most each list can hold
+    // input (2 bytes a character, then 32 more that the module zeroes: it reads blocks of 16 and 5 characters past them), then room for the most each list can hold
     const input = this.base;
     const anchors = input + ((2 * n + 64 + 15) & ~15);
     const runs = anchors + 8 * n;
@@ -117,7 +117,6 @@ export class Locator {
     }
     // UTF-16 code units as they are (lone surrogates too): offsets stay those of `s`
     this.bytes.write(s, input, 2 * n, 'utf16le');
-    this.bytes.fill(0, input + 2 * n, input + 2 * n + 64);
     this.x.locate(input, n, anchors, runs, colons, counts);
     const w = this.words;
     this.anchorsAt = anchors >> 2;
