@@ -10,8 +10,7 @@
  * TLS-terminating proxy) and HTTPS through the TLS uprobes.
  */
 import type { BodyCapture } from '../body.js';
-import { DnsFormatError } from './names.js';
-import { decodeMessage, type DnsMessage } from './message.js';
+import { tryDecodeMessage, type DnsMessage } from './message.js';
 import { dnsAttributes } from './session.js';
 
 /** The media type of DNS messages (RFC 8484 §6). */
@@ -84,11 +83,7 @@ function wholeBody(body: BodyCapture | undefined, headers: Record<string, string
 }
 
 function decodeOrFlag(bytes: Buffer, flags: string[]): DnsMessage | undefined {
-  try {
-    return decodeMessage(bytes);
-  } catch (err) {
-    if (!(err instanceof DnsFormatError) && !(err instanceof RangeError)) throw err;
-    if (!flags.includes('undecodable')) flags.push('undecodable');
-    return undefined;
-  }
+  const m = tryDecodeMessage(bytes);
+  if (!m && !flags.includes('undecodable')) flags.push('undecodable');
+  return m;
 }

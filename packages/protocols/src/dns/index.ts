@@ -4,7 +4,7 @@
  */
 import type { Dir } from '@panopticon/flows';
 import type { Detection, ProtocolModule } from '../types.js';
-import { HEADER_LENGTH, decodeMessage, plausibleHeader } from './message.js';
+import { HEADER_LENGTH, plausibleHeader, tryDecodeMessage } from './message.js';
 import { readName } from './names.js';
 import { DnsDatagramParser, DnsStreamParser } from './parser.js';
 
@@ -19,12 +19,8 @@ const TCP_JUDGE_BYTES = 64;
 
 export function detectDnsDatagram(head: Buffer): Detection {
   if (!plausibleHeader(head, 0, head.length)) return null;
-  try {
-    const m = decodeMessage(head);
-    if (m.questions.length === 0 && m.answers.length === 0) return null;
-  } catch {
-    return null;
-  }
+  const m = tryDecodeMessage(head);
+  if (!m || (m.questions.length === 0 && m.answers.length === 0)) return null;
   return senderOf(head, 0);
 }
 
@@ -34,12 +30,8 @@ export function detectDnsStream(head: Buffer, _dir: Dir): Detection {
   if (len < HEADER_LENGTH) return null;
   if (!plausibleHeader(head, 2, len)) return null;
   if (head.length >= 2 + len) {
-    try {
-      const m = decodeMessage(head.subarray(2, 2 + len));
-      if (m.questions.length === 0 && m.answers.length === 0) return null;
-    } catch {
-      return null;
-    }
+    const m = tryDecodeMessage(head.subarray(2, 2 + len));
+    if (!m || (m.questions.length === 0 && m.answers.length === 0)) return null;
     return senderOf(head, 2);
   }
   if (head.length < 2 + TCP_JUDGE_BYTES) return 'more';

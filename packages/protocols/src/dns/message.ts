@@ -105,6 +105,16 @@ export function decodeMessage(msg: Buffer): DnsMessage {
   }
 }
 
+/** `decodeMessage`, or undefined when the bytes are not a well-formed message. */
+export function tryDecodeMessage(msg: Buffer): DnsMessage | undefined {
+  try {
+    return decodeMessage(msg);
+  } catch (err) {
+    if (err instanceof DnsFormatError || err instanceof RangeError) return undefined;
+    throw err;
+  }
+}
+
 /**
  * The authority and additional sections of most messages are empty, and an
  * event shows them only when they are not: those share this one frozen empty

@@ -5,21 +5,16 @@
  */
 import type { CloseReason } from '@panopticon/flows';
 import type { DatagramParser, ParserContext, StreamParser } from '../types.js';
-import { DnsFormatError } from './names.js';
 import { Dir } from '@panopticon/flows';
-import { HEADER_LENGTH, decodeMessage, plausibleHeader } from './message.js';
+import { HEADER_LENGTH, plausibleHeader, tryDecodeMessage } from './message.js';
 import { DnsSession } from './session.js';
 
 const closeFlag: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 function decodeCounted(ctx: ParserContext, msg: Buffer) {
-  try {
-    return decodeMessage(msg);
-  } catch (err) {
-    if (!(err instanceof DnsFormatError) && !(err instanceof RangeError)) throw err;
-    ctx.count('dns.malformed');
-    return undefined;
-  }
+  const m = tryDecodeMessage(msg);
+  if (!m) ctx.count('dns.malformed');
+  return m;
 }
 
 export class DnsDatagramParser implements DatagramParser {
@@ -137,11 +132,7 @@ export class DnsStreamParser implements StreamParser {
       if (!plausibleHeader(data, p + 2, len)) continue;
       if (((data[p + 4] & 0x80) !== 0) !== wantResponse) continue;
       if (p + 2 + len > data.length) break; // wait for the rest of this candidate
-      try {
-        decodeMessage(data.subarray(p + 2, p + 2 + len));
-      } catch {
-        continue;
-      }
+      if (!tryDecodeMessage(data.subarray(p + 2, p + 2 + len))) continue;
       if (p) this.ctx.count('dns.skipped_bytes', p);
       this.ctx.count('dns.resyncs');
       this.resyncing[dir] = undefined;
