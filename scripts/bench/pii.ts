@@ -53,7 +53,9 @@ function collectDense(v: unknown, key: string): void {
   else if (Array.isArray(v)) v.forEach((x) => collectDense(x, key));
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) if (k !== 'pano') collectDense(x, k);
 }
-for (const e of gen.events) collectDense(e, '');
+// from the NDJSON lines, as pano-pii reads them: the generator's own strings are concatenations and
+// slices, and scanning those first made the corpus values measured after them ~20% slower (same code)
+for (const l of lines) collectDense(JSON.parse(l), '');
 const bytes = strings.reduce((n, [s]) => n + Buffer.byteLength(s), 0);
 const inputBytes = lines.reduce((n, l) => n + l.length + 1, 0);
 
