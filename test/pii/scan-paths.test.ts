@@ -40,29 +40,46 @@ test('runEnd is the digit-run regex written out', () => {
   assert.ok(checked > 50000);
 });
 
+/** Values with hits of every kind, and edge cases of the paths. */
+const VALUES = [
+  'mail alice.o-neil+tag@mail.example.co.uk now', 'pay with 4111 1111 1111 1111 today', 'ssn 536-22-8821.',
+  'to DE89 3704 0044 0532 0130 00 please', 'call +1 (415) 555-2671 or 020 7946 0958', 'from 192.168.1.10 and 2001:db8::42',
+  'key AKIAIOSFODNN7EXAMPLE in env', 'postgres://app:Tr0ub4dor@db.internal:5432/prod', 'user=bob&password=hunter22&next=/',
+  'NI AB 12 34 56 C, PAN ABCPE1234F', 'GB82WEST12345698765432', 'Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l',
+  'They are not answering at 785 8949', '9761 9808 office', 'DOB: 14/03/1985', 'john%40example.com', 'x@y', 'a@b.co',
+  'id 123e4567-e89b-12d3-a456-426614174000', 'v10.4.2.1 4.19.0-26-amd64', '2024-01-02T10:30:00.123456Z',
+  'mac 00:1a:2b:3c:4d:5e 10:30:00', 'price 1,234.56 qty 12', 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig', '536228821',
+  // an anchor inside another's text is not looked at: '-----BEGIN ' here starts inside 'glpat-'
+  'glpat-----BEGIN PRIVATE KEY-----MIIBVAIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----',
+  '-----BEGIN PRIVATE KEY-----MIIBVAIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----',
+  'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8', 'abc12 34 5678', '12 (34) 56-78', 'fe80::1ff:fe23:4567:890a%eth0',
+  // IPv6 without "::": seven colons, and six before a dotted quad (the short path skips values with fewer)
+  'to 2001:db8:85a3:0:0:8a2e:370:7334 now', 'nat64 64:ff9b:0:0:0:0:192.0.2.33',
+];
+
 test('a short value and the same value made long give the same hits', () => {
-  const values = [
-    'mail alice.o-neil+tag@mail.example.co.uk now', 'pay with 4111 1111 1111 1111 today', 'ssn 536-22-8821.',
-    'to DE89 3704 0044 0532 0130 00 please', 'call +1 (415) 555-2671 or 020 7946 0958', 'from 192.168.1.10 and 2001:db8::42',
-    'key AKIAIOSFODNN7EXAMPLE in env', 'postgres://app:Tr0ub4dor@db.internal:5432/prod', 'user=bob&password=hunter22&next=/',
-    'NI AB 12 34 56 C, PAN ABCPE1234F', 'GB82WEST12345698765432', 'Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l',
-    'They are not answering at 785 8949', '9761 9808 office', 'DOB: 14/03/1985', 'john%40example.com', 'x@y', 'a@b.co',
-    'id 123e4567-e89b-12d3-a456-426614174000', 'v10.4.2.1 4.19.0-26-amd64', '2024-01-02T10:30:00.123456Z',
-    'mac 00:1a:2b:3c:4d:5e 10:30:00', 'price 1,234.56 qty 12', 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig', '536228821',
-    // an anchor inside another's text is not looked at: '-----BEGIN ' here starts inside 'glpat-'
-    'glpat-----BEGIN PRIVATE KEY-----MIIBVAIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----',
-    '-----BEGIN PRIVATE KEY-----MIIBVAIBADANBgkqhkiG9w0BAQEFAASC-----END PRIVATE KEY-----',
-    'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8', 'abc12 34 5678', '12 (34) 56-78', 'fe80::1ff:fe23:4567:890a%eth0',
-    // IPv6 without "::": seven colons, and six before a dotted quad (the short path skips values with fewer)
-    'to 2001:db8:85a3:0:0:8a2e:370:7334 now', 'nat64 64:ff9b:0:0:0:0:192.0.2.33',
-  ];
-  for (const v of values) {
+  for (const v of VALUES) {
     for (const hints of [0, Hint.phone, Hint.ssn, Hint.notPii]) {
       const short = scanString(v, hints);
       const long = scanString(v + ' '.repeat(200), hints);
       assert.deepEqual(long, short, `${v} (hints ${hints})`);
       assert.ok(v.length < 96 && v.length + 200 > 96);
     }
+  }
+});
+
+test('a value too long for the Locator (over 1 MiB characters) takes the regexes: same hits', () => {
+  const rnd = seeded(77);
+  const alphabet = '0123456789 ./()-+:@ABGDEPabcdefxh';
+  const parts = [...VALUES];
+  for (let k = 0; k < 400; k++) parts.push(soup(rnd, alphabet, 4 + rnd(60)));
+  const text = parts.join(' | ');
+  const pad = ' '.repeat((1 << 20) + 1);
+  for (const hints of [0, Hint.phone]) {
+    const located = scanString(text, hints);
+    const regexes = scanString(pad + text, hints).map((h) => ({ ...h, start: h.start - pad.length, end: h.end - pad.length }));
+    assert.deepEqual(regexes, located, `hints ${hints}`);
+    assert.ok(located.length > 25, `only ${located.length} hits`);
   }
 });
 

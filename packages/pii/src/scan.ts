@@ -35,6 +35,12 @@ for (const { anchor, rule } of ANCHORS) {
 }
 /** Long values: anchors, digit runs and IPv6 colons from one pass of the Locator; its anchor ids index RULES_BY_ID. */
 const LOCATOR = new Locator([...RULES_BY_ANCHOR.keys()], '@');
+/**
+ * Longest value given to the Locator: its memory takes ~22 bytes a character
+ * and is kept. Longer ones (pano-parse keeps 64 KiB of a body unless told
+ * otherwise) take the regexes, which give the same hits.
+ */
+const LOCATED_MAX = 1 << 20;
 const RULES_BY_ID = [...RULES_BY_ANCHOR.values()];
 const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 /**
@@ -465,11 +471,17 @@ export function scanString(s: string, hints = 0): Hit[] {
   const out: Hit[] = [];
   const n = s.length;
   if (n < 4) return out;
-  if (n > SHORT) {
+  if (n > SHORT && n <= LOCATED_MAX) {
     LOCATOR.locate(s);
     locatedAnchors(s, hints, out);
-    digitRuns(s, 0, false, hints, out);
+    digitRuns(s, 0, RUNS_LISTED, hints, out);
     locatedColons(s, hints, out);
+    return resolve(out);
+  }
+  if (n > SHORT) {
+    anchors(s, 0, hints, out);
+    digitRuns(s, 0, RUNS_REGEX, hints, out);
+    colonWalk(s, s.indexOf(':'), hints, out);
     return resolve(out);
   }
   let anchorFrom = -1;
@@ -494,18 +506,21 @@ export function scanString(s: string, hints = 0): Hit[] {
     if (anchorFrom < 0 && (k & 8 || (k & 2 && i + 1 < n && anchorAt(s, i, PAIRS[(c << 7) | (s.charCodeAt(i + 1) & 127)])))) anchorFrom = i;
   }
   if (anchorFrom >= 0) anchors(s, anchorFrom, hints, out);
-  if (digitFrom >= 0) digitRuns(s, digitFrom, true, hints, out);
+  if (digitFrom >= 0) digitRuns(s, digitFrom, RUNS_WALKED, hints, out);
   // an IPv6 text form has "::" or six colons (ipv6At's test): times, ports and "key:value" stop here
-  if (doubleColon || colons >= 6) {
-    let c = colonFrom;
-    while (c !== -1) {
-      // cheap precheck: a hex digit or another colon must sit next to it (the Locator's test too)
-      const p = c > 0 ? s.charCodeAt(c - 1) : 0;
-      const nx = c + 1 < n ? s.charCodeAt(c + 1) : 0;
-      c = hexish(p) && hexish(nx) ? s.indexOf(':', ipv6At(s, c, hints, out)) : s.indexOf(':', c + 1);
-    }
-  }
+  if (doubleColon || colons >= 6) colonWalk(s, colonFrom, hints, out);
   return resolve(out);
+}
+
+/** IPv6 candidates at the colons from `c` (-1: none), each colon after the last candidate. */
+function colonWalk(s: string, c: number, hints: number, out: Hit[]): void {
+  const n = s.length;
+  while (c !== -1) {
+    // cheap precheck: a hex digit or another colon must sit next to it (the Locator's test too)
+    const p = c > 0 ? s.charCodeAt(c - 1) : 0;
+    const nx = c + 1 < n ? s.charCodeAt(c + 1) : 0;
+    c = hexish(p) && hexish(nx) ? s.indexOf(':', ipv6At(s, c, hints, out)) : s.indexOf(':', c + 1);
+  }
 }
 
 /** The Locator's anchors, in text order, each with its rules (as `anchors` does for short values). */
@@ -527,8 +542,8 @@ function locatedColons(s: string, hints: number, out: Hit[]): void {
 }
 
 /**
- * Anchors of a short value in text order from `from`: `@` by indexOf, the others by the trie
- * regex. Resume right after an anchor, not after its value: a value may hold
+ * Anchors in text order from `from` (short values, and values too long for
+ * the Locator): `@` by indexOf, the others by the trie regex. Resume right after an anchor, not after its value: a value may hold
  * a more specific one (a JWT inside "Bearer ..."); resolve() picks between them.
  */
 function anchors(s: string, from: number, hints: number, out: Hit[]): void {
@@ -548,14 +563,19 @@ function anchors(s: string, from: number, hints: number, out: Hit[]): void {
   }
 }
 
+/** Where digitRuns gets its runs: runEnd from the text, the Locator's list, the digit-run regex. */
+const RUNS_WALKED = 0, RUNS_LISTED = 1, RUNS_REGEX = 2;
+
 /**
  * Digit runs from `from` (no run starts before it), dispatched by shape; runs
  * inside anchored hits are skipped. Short values walk them with runEnd; long
  * ones take the Locator's list, until a lettered hit (IBAN, NINO, PAN) ends
  * past its run: from there the digit-run regex takes over, since the list's
- * runs were cut without that hit.
+ * runs were cut without that hit. Values too long for the Locator use the
+ * regex throughout.
  */
-function digitRuns(s: string, from: number, short: boolean, hints: number, out: Hit[]): void {
+function digitRuns(s: string, from: number, source: number, hints: number, out: Hit[]): void {
+  const short = source === RUNS_WALKED;
   // anchored hits by start, walked with a cursor as the digit runs advance
   const anchored = out.length;
   if (anchored > 1) out.sort((x, y) => x.start - y.start);
@@ -565,8 +585,9 @@ function digitRuns(s: string, from: number, short: boolean, hints: number, out: 
   let m: RegExpExecArray | null = null;
   const w = LOCATOR.words;
   const listEnd = LOCATOR.runsAt + 2 * LOCATOR.runCount;
-  // next pair of the Locator's list, or -1 once the regex has taken over
-  let listed = short ? -1 : LOCATOR.runsAt;
+  // next pair of the Locator's list, or -1 when the regex gives the runs
+  let listed = source === RUNS_LISTED ? LOCATOR.runsAt : -1;
+  if (source === RUNS_REGEX) DIGIT_RUN.lastIndex = from;
   for (;;) {
     let a: number;
     let b: number;
