@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and benchmarks use, when they
 # are missing: tshark (oracle), tcpdump, clang/libbpf-dev/bpftool (BPF build),
+# lld (wasm-ld: the pii locator's build check),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
 # zstd (Kafka test batches) and wrk (capture benchmark).
 # Idempotent and quiet when everything is present. Needs root.
 set -euo pipefail
 packages=(
   tshark tcpdump iproute2 curl
-  clang llvm libbpf-dev bpftool
+  clang llvm lld libbpf-dev bpftool
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
   wrk zstd
