@@ -8,7 +8,7 @@ import { candidateDigits, fastValid } from './phone-fast.js';
 /** National formats tried, in order, for numbers without a `+` prefix. */
 export const PHONE_REGIONS: CountryCode[] = ['US', 'GB', 'DE', 'FR', 'IN'];
 
-function isDigit(c: number): boolean {
+export function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 

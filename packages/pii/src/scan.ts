@@ -13,7 +13,7 @@
 import { ANCHORS, type AnchoredRule, type PiiType } from './rules.js';
 import { Hint, hintsBefore, phoneLabelAfter, phoneWordBefore } from './context.js';
 import { parseDate, validAadhaar, validCard, validDob, validIban, validIpv4, validIpv6, validNino, validPan, validSsn } from './validators.js';
-import { extensionAfter, intlPrefix, phoneLike, phoneShape, validPhone } from './phone.js';
+import { extensionAfter, intlPrefix, isDigit, phoneLike, phoneShape, validPhone } from './phone.js';
 import { Locator } from './locate.js';
 
 export interface Hit {
@@ -156,9 +156,6 @@ const DATE_PREFIX = /^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\
 
 function isWord(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-}
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
 }
 function isAlpha(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
@@ -427,8 +424,6 @@ function ipv6At(s: string, at: number, hints: number, out: Hit[]): number {
   while (b < hi && v6char(s.charCodeAt(b))) b++;
   while (b > at && s.charCodeAt(b - 1) === 46) b--;
   if ((a > 0 && isWord(s.charCodeAt(a - 1))) || (b < s.length && isWord(s.charCodeAt(b)))) return b + 1;
-  // an IPv6 text form has "::" and two colons at least ("::1"), or six colons at least
-  // (eight groups, or six and a dotted quad): times like 10:30:00 and "key:value" stop here
   let colons = 0;
   let dbl = false;
   for (let i = a; i < b; i++) {
@@ -437,7 +432,7 @@ function ipv6At(s: string, at: number, hints: number, out: Hit[]): number {
       if (i > a && s.charCodeAt(i - 1) === 58) dbl = true;
     }
   }
-  if (dbl ? colons < 2 : colons < 6) return b + 1;
+  if (!ipv6Colons(colons, dbl)) return b + 1;
   const text = s.slice(a, b);
   // needs at least three groups or a "::" to be worth validating; times like 10:30:00 fail validation
   if (text.length >= 3 && validIpv6(text) && /[0-9a-fA-F]/.test(text)) {
@@ -507,9 +502,17 @@ export function scanString(s: string, hints = 0): Hit[] {
   }
   if (anchorFrom >= 0) anchors(s, anchorFrom, hints, out);
   if (digitFrom >= 0) digitRuns(s, digitFrom, RUNS_WALKED, hints, out);
-  // an IPv6 text form has "::" or six colons (ipv6At's test): times, ports and "key:value" stop here
-  if (doubleColon || colons >= 6) colonWalk(s, colonFrom, hints, out);
+  if (ipv6Colons(colons, doubleColon)) colonWalk(s, colonFrom, hints, out);
   return resolve(out);
+}
+
+/**
+ * Whether a span's colons can be an IPv6 text form: "::" (and so two colons
+ * at least, "::1"), or six colons at least (eight groups, or six and a
+ * dotted quad). Times like 10:30:00 and "key:value" are not.
+ */
+function ipv6Colons(colons: number, doubleColon: boolean): boolean {
+  return doubleColon ? colons >= 2 : colons >= 6;
 }
 
 /** IPv6 candidates at the colons from `c` (-1: none), each colon after the last candidate. */
