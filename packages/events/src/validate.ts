@@ -3,9 +3,14 @@
  * fragments it references). Used by tests on every event they produce.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { Ajv2020 as Ajv2020Type } from 'ajv/dist/2020.js';
+
+// Loaded on the first validation only: the commands import this package for
+// its types and time helpers, and should not pay for a JSON Schema compiler.
+const require = createRequire(import.meta.url);
 
 const schemaDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'schema');
 
@@ -14,6 +19,7 @@ export const eventSchemaPath = join(schemaDir, 'event.v1.json');
 let validator: ((ev: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
 
 function compile() {
+  const { Ajv2020 } = require('ajv/dist/2020.js') as { Ajv2020: typeof Ajv2020Type };
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   for (const f of readdirSync(schemaDir)) {
     if (f.endsWith('.json') && f !== 'event.v1.json') ajv.addSchema(JSON.parse(readFileSync(join(schemaDir, f), 'utf8')));

@@ -4,8 +4,17 @@
  * the request and response message types there.
  */
 import { readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
+
+// Loaded on the first --proto only: most runs never need it, and every
+// pano-parse (and each of its workers) would pay for it at start-up.
+const require = createRequire(import.meta.url);
+let protobufjs: typeof protobuf | undefined;
+function pb(): typeof protobuf {
+  return (protobufjs ??= require('protobufjs') as typeof protobuf);
+}
 
 export interface MethodTypes {
   request: protobuf.Type;
@@ -31,7 +40,7 @@ export class ProtoSchemas {
     const slash = path.lastIndexOf('/');
     if (slash <= 1) return null;
     const service = this.root.lookup(path.slice(1, slash));
-    if (!(service instanceof protobuf.Service)) return null;
+    if (!(service instanceof pb().Service)) return null;
     const method = service.methods[path.slice(slash + 1)];
     if (!method) return null;
     method.resolve();
@@ -80,7 +89,7 @@ export function loadProtoSchemas(paths: readonly string[]): ProtoSchemas {
     collectProtoFiles(abs, files);
   }
   if (files.length === 0) throw new Error(`--proto ${paths.join(', ')}: no .proto files found`);
-  const root = new protobuf.Root();
+  const root = new (pb().Root)();
   root.resolvePath = (origin, target) => {
     if (target.startsWith('/')) return target;
     for (const dir of [origin ? dirname(origin) : '', ...includeDirs]) {
