@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParsePipeline } from '@panopticon/parse';
-import { discardingOutput } from './event-sink.js';
+import { discardingOutput, shardedRounds } from './event-sink.js';
 import { HpackEncoder } from '../../packages/protocols/src/http2/hpack.js';
 import { Conversation, pcapng, type Frame } from '../../test/helpers/synth.js';
 import { PREFACE, frame, grpcMessage, pbField, settings } from '../../test/helpers/http2-frames.js';
@@ -25,6 +25,8 @@ import { PREFACE, frame, grpcMessage, pbField, settings } from '../../test/helpe
 const CONNECTIONS = Number(process.argv[2] ?? 200);
 const CALLS = Number(process.argv[3] ?? 100);
 const ROUNDS = 5;
+/** Worker threads for the flow-sharded figures: one per core of the 2-core machines this runs on. */
+const WORKERS = 2;
 
 let seed = 7;
 function rand(n: number): number {
@@ -109,18 +111,24 @@ try {
   const cold = pano(bytes).ns; // first run: includes JIT warm-up, as a one-shot pano-parse would
   let best = Infinity;
   let run = pano(bytes);
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < ROUNDS; i++) {
     run = pano(bytes);
     best = Math.min(best, run.ns);
   }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000 / ROUNDS;
   if (run.events !== CONNECTIONS * CALLS) throw new Error(`expected ${CONNECTIONS * CALLS} events, got ${run.events}`);
+  const sharded = await shardedRounds(bytes, WORKERS, ROUNDS, CONNECTIONS * CALLS);
   const t = tshark(file);
   const panoMBs = mb / (best / 1e9);
   const tsharkMBs = mb / (t.ns / 1e9);
-  console.log(`pano-parse (in-process, NDJSON written):   ${(best / 1e6).toFixed(0)} ms, ${panoMBs.toFixed(1)} MB/s, ${Math.round(run.events / (best / 1e9))} events/s`);
+  console.log(`pano-parse (in-process, NDJSON written):   ${(best / 1e6).toFixed(0)} ms (CPU ${cpuMs.toFixed(0)} ms a round), ${panoMBs.toFixed(1)} MB/s, ${Math.round(run.events / (best / 1e9))} events/s`);
   console.log(`tshark -T fields (4 fields):               ${(t.ns / 1e6).toFixed(0)} ms, ${tsharkMBs.toFixed(1)} MB/s`);
   console.log(`pano-parse first (cold) run: ${(cold / 1e6).toFixed(0)} ms; ratio cold: ${(t.ns / cold).toFixed(1)}x`);
   console.log(`ratio pano/tshark: ${(t.ns / best).toFixed(1)}x`);
+  console.log(`pano-parse --workers ${WORKERS} (in-process, NDJSON written): ${(sharded.bestNs / 1e6).toFixed(0)} ms (CPU ${(sharded.cpuNs / 1e6).toFixed(0)} ms a round, all threads), ${(mb / (sharded.bestNs / 1e9)).toFixed(1)} MB/s; first run (workers started): ${(sharded.coldNs / 1e6).toFixed(0)} ms, ratio cold ${(t.ns / sharded.coldNs).toFixed(1)}x`);
+  console.log(`ratio pano --workers ${WORKERS}/tshark: ${(t.ns / sharded.bestNs).toFixed(1)}x`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

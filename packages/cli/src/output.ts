@@ -61,6 +61,20 @@ export class LineOutput {
     this.batch[this.used++] = 0x0a;
   }
 
+  /** Writes `count` whole lines already encoded (each ending in a newline); `bytes` must not be reused by the caller. */
+  encodedLines(bytes: Buffer, count: number): void {
+    if (this.closed) return;
+    this.lines += count;
+    if (this.used + bytes.length > BATCH) {
+      this.flushBatch();
+      if (bytes.length > BATCH / 2) {
+        this.send(bytes);
+        return;
+      }
+    }
+    this.used += bytes.copy(this.batch, this.used);
+  }
+
   /** True when the producer should `await drained()` before making more. */
   get full(): boolean {
     return this.queued >= HIGH_WATER;

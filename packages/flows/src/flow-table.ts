@@ -65,7 +65,7 @@ export class FlowTable {
   private readonly table = new Map<string, Tracked>();
   private readonly closed = new Map<string, bigint>();
   private readonly opts: FlowTableOptions;
-  private nextId = 1;
+  private nextId: number;
   private nextSweepNs = 0n;
   /**
    * A direct-mapped cache of recent lookups, indexed by the ports: most
@@ -80,6 +80,7 @@ export class FlowTable {
     opts: Partial<FlowTableOptions> = {},
   ) {
     this.opts = { ...defaultFlowOptions, ...opts };
+    this.nextId = this.opts.firstId;
   }
 
   get size(): number {
@@ -87,14 +88,22 @@ export class FlowTable {
   }
 
   packet(p: L4Packet): void {
-    if (p.tsNs > this.nowNs) this.nowNs = p.tsNs;
+    this.advance(p.tsNs);
+    if (p.protocol === IpProto.TCP && p.tcp) this.tcp(p);
+    else if (p.protocol === IpProto.UDP) this.udp(p);
+  }
+
+  /**
+   * Packet time moves on without a packet for this table (another shard's):
+   * idle connections close exactly when they would have in one table.
+   */
+  advance(tsNs: bigint): void {
+    if (tsNs > this.nowNs) this.nowNs = tsNs;
     // Deadlines are compared, not differences computed: each BigInt subtraction allocates.
     if (this.nowNs >= this.nextSweepNs) {
       this.expireIdle(this.nowNs);
       this.nextSweepNs = this.nowNs + SWEEP_EVERY_NS;
     }
-    if (p.protocol === IpProto.TCP && p.tcp) this.tcp(p);
-    else if (p.protocol === IpProto.UDP) this.udp(p);
   }
 
   /** Swap client and server: the protocol knows better than the ports did. */
@@ -223,8 +232,10 @@ export class FlowTable {
       roleSource = 'port';
     }
     const isTcp = p.protocol === IpProto.TCP;
+    const id = this.nextId;
+    this.nextId += this.opts.idStep;
     const conn: Connection = {
-      id: this.nextId++,
+      id,
       transport: isTcp ? 'tcp' : 'udp',
       ipVersion: p.ipVersion,
       client: senderIsClient ? src : dst,

@@ -74,12 +74,21 @@ export interface FlowOptions {
   maxBufferedBytes: number;
   /** A connection idle this long is closed (ns). */
   idleTimeoutNs: bigint;
+  /**
+   * Connection ids are firstId, firstId + idStep, ...: flow-sharded parsing
+   * (one table per worker) gives each table its own residue so ids stay
+   * unique across the run.
+   */
+  firstId: number;
+  idStep: number;
 }
 
 export const defaultFlowOptions: FlowOptions = {
   maxConnections: 65536,
   maxBufferedBytes: 4 * 1024 * 1024,
   idleTimeoutNs: 300n * 1_000_000_000n,
+  firstId: 1,
+  idStep: 1,
 };
 
 export interface FlowCounters {

@@ -4,11 +4,12 @@
 import { open } from 'node:fs/promises';
 import { addAbortSignal } from 'node:stream';
 import { basename } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
 import { LineOutput, Progress, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
-import { ParsePipeline, protocolNames, selectModules } from './pipeline.js';
+import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
+import { ParseWorkers, ShardedPipeline } from './sharded.js';
 
 const VERSION = '0.1.0';
 const READ_CHUNK = 1024 * 1024;
@@ -26,6 +27,25 @@ interface Opts {
   strict?: boolean;
   stats?: boolean;
   proto?: string[];
+  workers: number;
+}
+
+/** Workers past this are refused: each reads the whole input, so more than cores only adds work. */
+const MAX_WORKERS = 64;
+
+/** What the file loop needs of a pipeline, in one thread or sharded over workers. */
+interface Pipeline {
+  readonly events: number;
+  push(chunk: Buffer): void | Promise<void>;
+  end(): void | Promise<void>;
+  abort(): void | Promise<void>;
+  stats(): ReturnType<ParsePipeline['stats']>;
+}
+
+function parseWorkers(value: string): number {
+  const n = parseCount(value);
+  if (n < 1 || n > MAX_WORKERS) throw new InvalidArgumentError(`not between 1 and ${MAX_WORKERS}: "${value}"`);
+  return n;
 }
 
 export function buildCommand(): Command {
@@ -41,6 +61,7 @@ export function buildCommand(): Command {
     .option('--idle-timeout <duration>', 'a connection idle this long (packet time) is closed', parseDuration, 300)
     .option('-o, --output <file>', 'write events to FILE (created 0600) instead of standard output')
     .option('--proto <paths...>', 'decode gRPC messages with these .proto files or directories (else a schema-less wire decode)')
+    .option('-w, --workers <n>', 'parse on N threads, each taking a share of the flows (same events; see pano-parse(1) for what differs)', parseWorkers, 1)
     .option('--strict', 'damage in the input is fatal instead of skipped and counted')
     .option('--stats', 'print per-stage counters to stderr at exit')
     .addOption(new Option('--no-color').hideHelp())
@@ -73,43 +94,56 @@ export async function main(argv = process.argv): Promise<void> {
     const totals: Array<ReturnType<ParsePipeline['stats']>> = [];
     let warnings = 0;
     let losses = 0;
-    for (const file of files) {
-      if (stop.stopped || out.closed) break;
-      const name = file === '-' ? 'stdin' : file;
-      const pipeline = new ParsePipeline({
-        protocols: o.protocols,
-        parse: { maxBody: o.maxBody, maxRows: o.maxRows, ...(o.proto ? { protoPaths: o.proto } : {}) },
-        flows: {
-          maxConnections: o.maxConnections,
-          maxBufferedBytes: o.maxBuffer,
-          idleTimeoutNs: BigInt(Math.round(o.idleTimeout * 1e9)),
-        },
-        source: { type: 'pcap', name: file === '-' ? '-' : basename(file) },
-        onEvent: (ev) => out.line(JSON.stringify(ev)),
-        onLoss: (loss, ifName) => {
-          // Loss is never silent: exchanges around it may be missing or flagged `gap`.
-          losses++;
-          if (losses <= 10) {
-            process.stderr.write(`pano-parse: ${name}: the kernel lost ${loss.lost} packet(s) on ${ifName ?? `interface ${loss.interfaceId}`} (${loss.totalLost} since capture start)\n`);
-          }
-        },
-        onWarning: (w) => {
-          warnings++;
-          // The line already starts with the offset: drop the message's own mention of that same offset.
-          const what = w.message.replace(` at offset ${w.offset}`, '');
-          if (o.strict) throw new UserError(`${name}: offset ${w.offset}: ${what}`);
-          if (warnings <= 10) process.stderr.write(`pano-parse: ${name}: offset ${w.offset}: ${what} (skipped)\n`);
-        },
-      });
-      await feed(file, pipeline, out, stop);
-      if (stop.stopped || out.closed) pipeline.abort();
-      else pipeline.end();
-      totals.push(pipeline.stats());
-      if (o.strict) {
-        const s = pipeline.stats();
-        const malformed = Number(s.decode.malformed ?? 0);
-        if (malformed > 0) throw new UserError(`${name}: ${malformed} malformed packet(s) (--strict)`);
+    // One set of workers serves every file, so their compiled code stays warm.
+    const pool = o.workers > 1 ? new ParseWorkers(o.workers) : undefined;
+    try {
+      for (const file of files) {
+        if (stop.stopped || out.closed) break;
+        const name = file === '-' ? 'stdin' : file;
+        const options: Omit<PipelineOptions, 'onEvent'> = {
+          protocols: o.protocols,
+          parse: { maxBody: o.maxBody, maxRows: o.maxRows, ...(o.proto ? { protoPaths: o.proto } : {}) },
+          flows: {
+            maxConnections: o.maxConnections,
+            maxBufferedBytes: o.maxBuffer,
+            idleTimeoutNs: BigInt(Math.round(o.idleTimeout * 1e9)),
+          },
+          source: { type: 'pcap', name: file === '-' ? '-' : basename(file) },
+          onLoss: (loss, ifName) => {
+            // Loss is never silent: exchanges around it may be missing or flagged `gap`.
+            losses++;
+            if (losses <= 10) {
+              process.stderr.write(`pano-parse: ${name}: the kernel lost ${loss.lost} packet(s) on ${ifName ?? `interface ${loss.interfaceId}`} (${loss.totalLost} since capture start)\n`);
+            }
+          },
+          onWarning: (w) => {
+            warnings++;
+            // The line already starts with the offset: drop the message's own mention of that same offset.
+            const what = w.message.replace(` at offset ${w.offset}`, '');
+            if (o.strict) throw new UserError(`${name}: offset ${w.offset}: ${what}`);
+            if (warnings <= 10) process.stderr.write(`pano-parse: ${name}: offset ${w.offset}: ${what} (skipped)\n`);
+          },
+        };
+        const pipeline: Pipeline = pool
+          ? new ShardedPipeline({ ...options, pool, onLines: (bytes, n) => out.encodedLines(bytes, n) })
+          : new ParsePipeline({ ...options, onEvent: (ev) => out.line(JSON.stringify(ev)) });
+        await feed(file, pipeline, out, stop);
+        try {
+          if (stop.stopped || out.closed) await pipeline.abort();
+          else await pipeline.end();
+        } catch (e) {
+          // Workers report a damaged capture when they get to it, which can be after the last chunk was handed over.
+          throw captureError(name, e);
+        }
+        totals.push(pipeline.stats());
+        if (o.strict) {
+          const s = pipeline.stats();
+          const malformed = Number(s.decode.malformed ?? 0);
+          if (malformed > 0) throw new UserError(`${name}: ${malformed} malformed packet(s) (--strict)`);
+        }
       }
+    } finally {
+      await pool?.close();
     }
     await out.end();
     if (warnings > 10) process.stderr.write(`pano-parse: ${warnings} damaged regions skipped in all\n`);
@@ -119,16 +153,15 @@ export async function main(argv = process.argv): Promise<void> {
   });
 }
 
-async function feed(file: string, pipeline: ParsePipeline, out: LineOutput, stop: StopSignal): Promise<void> {
+async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: StopSignal): Promise<void> {
   const name = file === '-' ? 'stdin' : file;
   const progress = new Progress(`pano-parse ${name}`);
   let bytes = 0;
   const step = async (chunk: Buffer) => {
     try {
-      pipeline.push(chunk);
+      await pipeline.push(chunk);
     } catch (e) {
-      if (e instanceof CaptureFormatError) throw new UserError(`${name}: offset ${e.offset}: ${e.message}`);
-      throw e;
+      throw captureError(name, e);
     }
     bytes += chunk.length;
     progress.update(() => `${(bytes / 1048576).toFixed(1)} MiB, ${pipeline.events} events`);
@@ -179,6 +212,11 @@ async function feed(file: string, pipeline: ParsePipeline, out: LineOutput, stop
     progress.done();
   }
   if (bytes === 0 && !stop.stopped && !out.closed) throw new UserError(`${name}: empty input (expected a pcap or pcapng capture)`);
+}
+
+/** A capture the reader cannot go on with is the user's input, not our bug: one line naming file and offset. */
+function captureError(name: string, e: unknown): unknown {
+  return e instanceof CaptureFormatError ? new UserError(`${name}: offset ${e.offset}: ${e.message}`) : e;
 }
 
 function mergeStats(all: Array<Record<string, Record<string, number | bigint>>>): Record<string, Record<string, number | bigint>> {

@@ -1,2 +1,3 @@
-export { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
+export { ParsePipeline, protocolNames, selectModules, shardOf, type PipelineOptions } from './pipeline.js';
+export { ParseWorkers, ShardedPipeline, type ShardedOptions } from './sharded.js';
 export { main, buildCommand } from './command.js';

@@ -8,8 +8,8 @@
  * between chunks.
  */
 import { CaptureReader, PANO_PEN, decodeLossRecord, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
-import { Decoder, type DecoderOptions } from '@panopticon/decode';
-import { FlowTable, type FlowTableOptions } from '@panopticon/flows';
+import { Decoder, IpProto, type DecoderOptions, type L4Packet } from '@panopticon/decode';
+import { FlowTable, defaultFlowOptions, type FlowTableOptions } from '@panopticon/flows';
 import type { EventSource, PanoEvent } from '@panopticon/events';
 import { Dispatcher, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
 
@@ -20,6 +20,12 @@ export interface PipelineOptions {
   flows?: Partial<FlowTableOptions>;
   decoder?: DecoderOptions;
   source: EventSource;
+  /**
+   * Parse only the flows of shard `index` of `count` (flow-sharded parsing,
+   * one pipeline per worker): every frame is still read and decoded, so
+   * packet time, idle expiry and timeouts advance exactly as in one pipeline.
+   */
+  shard?: { index: number; count: number };
   onEvent(ev: PanoEvent): void;
   /** Damage the capture reader skipped (offset + message). */
   onWarning?(w: ReaderWarning): void;
@@ -27,6 +33,18 @@ export interface PipelineOptions {
   onCustom?(b: CustomBlock): void;
   /** A pano-capture loss record (pano-frames(5)): the kernel dropped packets on an interface. */
   onLoss?(loss: LossRecord, interfaceName: string | undefined): void;
+}
+
+/**
+ * Which of `count` shards a flow belongs to. Symmetric in the endpoints so
+ * both directions land together; cheap (ports and each address's last
+ * character) because every worker computes it for every packet.
+ */
+export function shardOf(p: L4Packet, count: number): number {
+  const a = p.srcAddr;
+  const b = p.dstAddr;
+  const h = p.srcPort ^ p.dstPort ^ ((a.charCodeAt(a.length - 1) ^ b.charCodeAt(b.length - 1)) << 16);
+  return (Math.imul(h, 0x9e3779b1) >>> 16) % count;
 }
 
 /** Names of every protocol module, for `--protocols` validation and help. */
@@ -51,6 +69,11 @@ export class ParsePipeline {
   /** Kernel/OS drops reported by Interface Statistics Blocks, per interface key (latest value). */
   readonly drops = new Map<number, bigint>();
   events = 0;
+  /**
+   * Frames read so far, plus one once input has ended: the position an
+   * event was emitted at, by which sharded output is merged back in order.
+   */
+  ordinal = 0;
   /** Loss records seen and the packets they say were lost. */
   lossRecords = 0;
   lostPackets = 0n;
@@ -71,15 +94,35 @@ export class ParsePipeline {
     });
     const serverPorts = new Set<number>();
     for (const m of modules) for (const p of m.ports) serverPorts.add(p);
-    this.flows = new FlowTable(this.dispatcher, { ...opts.flows, serverPorts });
+    const shard = opts.shard ?? { index: 0, count: 1 };
+    if (!(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
+      throw new RangeError(`bad shard ${shard.index} of ${shard.count}`);
+    }
+    const flowOpts = { ...defaultFlowOptions, ...opts.flows };
+    this.flows = new FlowTable(this.dispatcher, {
+      ...flowOpts,
+      serverPorts,
+      // Each shard tracks its share of the connection bound, and ids that no other shard uses.
+      maxConnections: Math.ceil(flowOpts.maxConnections / shard.count),
+      firstId: flowOpts.firstId + shard.index * flowOpts.idStep,
+      idStep: flowOpts.idStep * shard.count,
+    });
     this.dispatcher.flipRoles = (conn) => this.flows.flipRoles(conn);
     this.decoder = new Decoder(opts.decoder);
     this.reader = new CaptureReader({
       // Each frame is decoded at once and only its payload view is kept, so
       // the reader's reused record spares a Packet and a view per packet.
       onFrame: (p) => {
+        this.ordinal++;
         const l4 = this.decoder.decodeFrame(p);
-        if (l4) this.flows.packet(l4);
+        if (l4 !== null) {
+          if (shard.count === 1 || shardOf(l4, shard.count) === shard.index) {
+            this.flows.packet(l4);
+          } else {
+            this.flows.advance(l4.tsNs);
+            if (l4.protocol === IpProto.UDP) this.dispatcher.advance(l4.tsNs);
+          }
+        }
         if (p.tsNs >= this.nextExpireNs) {
           this.decoder.expire(p.tsNs);
           this.nextExpireNs = p.tsNs + 1_000_000_000n;
@@ -114,6 +157,7 @@ export class ParsePipeline {
 
   /** End of input: every connection is closed, pending requests come out as unanswered. */
   end(): void {
+    this.ordinal++;
     this.reader.end();
     this.decoder.flush();
     this.flows.closeAll('end');
@@ -122,6 +166,7 @@ export class ParsePipeline {
 
   /** Stop early (signal, closed output): close what is open so complete exchanges still come out. */
   abort(): void {
+    this.ordinal++;
     this.flows.closeAll('end');
   }
 

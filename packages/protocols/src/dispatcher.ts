@@ -191,6 +191,11 @@ export class Dispatcher implements FlowSink {
     return Object.fromEntries([...this.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
   }
 
+  /** Packet time seen by the flow table without a datagram for us (another shard's): tick as one dispatcher would have. */
+  advance(nowNs: bigint): void {
+    this.maybeTick(nowNs);
+  }
+
   private maybeTick(nowNs: bigint): void {
     if (nowNs < this.nextTickNs) return;
     this.nextTickNs = nowNs + TICK_EVERY_NS;

@@ -1,0 +1,26 @@
+/** What the main thread and the workers of flow-sharded parsing say to each other (structured clone). */
+import type { LossRecord } from '@panopticon/pcap';
+import type { PipelineOptions } from './pipeline.js';
+
+/** The pipeline options that cross to a worker: the callbacks stay behind. */
+export type WorkerPipelineOptions = Omit<PipelineOptions, 'onEvent' | 'onWarning' | 'onCustom' | 'onLoss' | 'shard'>;
+
+export interface WorkerSetup {
+  options: WorkerPipelineOptions;
+  shard: { index: number; count: number };
+}
+
+export type ToWorker = { t: 'start'; setup: WorkerSetup } | { t: 'chunk'; bytes: Uint8Array } | { t: 'end' } | { t: 'abort' };
+
+export type FromWorker =
+  /**
+   * NDJSON lines; event i ends at ends[i] and was emitted at ords[i]. Every
+   * later event of this worker has an ordinal ≥ watermark. The last
+   * message for an input chunk has `ack` set, so the main thread knows how
+   * far behind the worker is.
+   */
+  | { t: 'events'; bytes: Uint8Array; ords: Float64Array; ends: Uint32Array; watermark: number; ack: boolean }
+  | { t: 'warning'; offset: number; message: string }
+  | { t: 'loss'; loss: LossRecord; interfaceName: string | undefined }
+  | { t: 'done'; stats: ReturnType<import('./pipeline.js').ParsePipeline['stats']> }
+  | { t: 'error'; message: string; offset: number | undefined; stack: string | undefined };

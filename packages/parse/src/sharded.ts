@@ -1,0 +1,289 @@
+/**
+ * Flow-sharded parsing (`pano-parse --workers N`, ADR 0006): N worker
+ * threads each run the whole pipeline over every frame, each parsing the
+ * flows of one shard (shardOf), and write their events as NDJSON bytes; the
+ * main thread feeds them the input and merges their lines back into one
+ * stream ordered by the frame each event was completed at.
+ *
+ * Serialising events is close to half of the work for small exchanges (DNS,
+ * gRPC) and no faster in JavaScript than JSON.stringify, so the only way past
+ * one core is more cores. Reading and decoding frames is cheap next to
+ * parsing, so every worker does it for every frame rather than the main
+ * thread deciding and copying each packet: packet time, idle expiry and
+ * response timeouts then advance in each worker exactly as in one pipeline.
+ */
+import { Worker } from 'node:worker_threads';
+import { CaptureFormatError, type LossRecord, type ReaderWarning } from '@panopticon/pcap';
+import type { FromWorker, ToWorker, WorkerPipelineOptions, WorkerSetup } from './shard-messages.js';
+import type { ParsePipeline } from './pipeline.js';
+
+type Stats = ReturnType<ParsePipeline['stats']>;
+
+/**
+ * Run from source (tests and benchmarks go through tsx), the worker is the
+ * .ts beside this file, and needs tsx's loader, which Node 20 does not pass
+ * on to worker threads.
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts')
+  ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./shard-worker.ts', import.meta.url).href)}); })`
+  : '';
+
+/**
+ * Worker threads for flow-sharded parsing. Kept across inputs (several files,
+ * benchmark rounds) so that their compiled code stays warm; one input at a
+ * time.
+ */
+export class ParseWorkers {
+  readonly workers: Worker[] = [];
+  /** A ShardedPipeline is using them. */
+  busy = false;
+  /** A worker failed or they were closed: no more inputs. */
+  broken = false;
+
+  constructor(readonly count: number) {
+    if (!Number.isInteger(count) || count < 1) throw new RangeError(`bad worker count ${count}`);
+    for (let index = 0; index < count; index++) {
+      const workerData = { index };
+      this.workers.push(FROM_SOURCE ? new Worker(FROM_SOURCE, { eval: true, workerData }) : new Worker(new URL('./shard-worker.js', import.meta.url), { workerData }));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.broken = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+export interface ShardedOptions extends WorkerPipelineOptions {
+  /** Worker threads to use (and keep); else `workers` new ones, closed at the end. */
+  pool?: ParseWorkers;
+  workers?: number;
+  /** Whole NDJSON lines, `lines` of them, in merged order. The buffer is the caller's to keep. */
+  onLines(bytes: Buffer, lines: number): void;
+  onWarning?(w: ReaderWarning): void;
+  onLoss?(loss: LossRecord, interfaceName: string | undefined): void;
+}
+
+/** Input chunks a worker may be behind the main thread before `push` waits. */
+const MAX_AHEAD = 4;
+
+interface Batch {
+  bytes: Uint8Array;
+  ords: Float64Array;
+  ends: Uint32Array;
+  /** Next event to write. */
+  pos: number;
+}
+
+interface Shard {
+  worker: Worker;
+  batches: Batch[];
+  /** Every event this worker has yet to send has an ordinal ≥ this. */
+  watermark: number;
+  chunksDone: number;
+  stats: Stats | undefined;
+}
+
+export class ShardedPipeline {
+  /** Events written so far. */
+  events = 0;
+  private readonly shards: Shard[];
+  private chunksPosted = 0;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private readonly pool: ParseWorkers;
+  private readonly ownPool: boolean;
+  private readonly detach: Array<() => void> = [];
+  private finished = false;
+
+  constructor(private readonly opts: ShardedOptions) {
+    const { pool, workers, onLines: _l, onWarning: _ow, onLoss: _ol, ...options } = opts;
+    this.ownPool = pool === undefined;
+    this.pool = pool ?? new ParseWorkers(workers ?? 2);
+    if (this.pool.busy || this.pool.broken) throw new Error('parse workers are in use or closed');
+    this.pool.busy = true;
+    const n = this.pool.count;
+    this.shards = [];
+    for (let index = 0; index < n; index++) {
+      const worker = this.pool.workers[index];
+      const shard: Shard = { worker, batches: [], watermark: 0, chunksDone: 0, stats: undefined };
+      const onMessage = (m: FromWorker) => this.receive(shard, m);
+      const onError = (e: Error) => this.fail(e);
+      const onExit = (code: number) => this.fail(new Error(`parse worker ${index} exited with status ${code}`));
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      this.detach.push(() => worker.off('message', onMessage).off('error', onError).off('exit', onExit));
+      const setup: WorkerSetup = { options, shard: { index, count: n } };
+      worker.postMessage({ t: 'start', setup } satisfies ToWorker);
+      this.shards.push(shard);
+    }
+  }
+
+  /** Hands a chunk of capture bytes to every worker; waits while they are more than a few chunks behind. */
+  async push(chunk: Buffer): Promise<void> {
+    this.check();
+    // A view into a larger buffer would be cloned whole: copy just the view.
+    const bytes = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : Uint8Array.prototype.slice.call(chunk);
+    const m: ToWorker = { t: 'chunk', bytes };
+    for (const s of this.shards) s.worker.postMessage(m);
+    this.chunksPosted++;
+    while (this.failure === undefined && this.slowest() < this.chunksPosted - MAX_AHEAD) await this.message();
+    this.check();
+  }
+
+  /** End of input: the workers close their flows; resolves when every event is written. */
+  end(): Promise<void> {
+    return this.finish('end');
+  }
+
+  /** Stop early: open connections are closed so complete exchanges still come out. */
+  abort(): Promise<void> {
+    return this.finish('abort');
+  }
+
+  /** Counters as ParsePipeline reports them: capture and decode are every worker's (the first's), the rest summed. */
+  stats(): Stats {
+    const all = this.shards.map((s) => s.stats).filter((s): s is Stats => s !== undefined);
+    if (all.length === 0) throw new Error('stats before the workers finished');
+    const out: Stats = { capture: { ...all[0].capture }, decode: { ...all[0].decode }, flows: {}, protocols: {}, events: {} };
+    for (const s of all) {
+      for (const group of ['flows', 'protocols', 'events'] as const) {
+        const dst = out[group];
+        for (const [k, v] of Object.entries(s[group])) {
+          const prev = dst[k];
+          dst[k] = typeof v === 'bigint' || typeof prev === 'bigint' ? BigInt(prev ?? 0) + BigInt(v) : Number(prev ?? 0) + v;
+        }
+      }
+    }
+    out.protocols = Object.fromEntries(Object.entries(out.protocols).sort(([a], [b]) => (a < b ? -1 : 1)));
+    return out;
+  }
+
+  private async finish(how: 'end' | 'abort'): Promise<void> {
+    if (this.finished) throw new Error('sharded pipeline already finished');
+    this.finished = true;
+    try {
+      this.check();
+      const m: ToWorker = { t: how };
+      for (const s of this.shards) s.worker.postMessage(m);
+      while (this.failure === undefined && this.shards.some((s) => s.stats === undefined)) await this.message();
+      this.check();
+    } finally {
+      for (const d of this.detach) d();
+      this.pool.busy = false;
+      if (this.ownPool || this.failure !== undefined) await this.pool.close();
+    }
+  }
+
+  private slowest(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const s of this.shards) if (s.chunksDone < min) min = s.chunksDone;
+    return min;
+  }
+
+  private message(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private fail(e: Error): void {
+    if (this.failure === undefined) {
+      this.failure = e;
+      // The workers' state is unknown now: stop them, so that a caller that
+      // gives up on this pipeline does not leave threads holding the process.
+      void this.pool.close();
+    }
+    this.notify();
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private receive(shard: Shard, m: FromWorker): void {
+    try {
+      switch (m.t) {
+        case 'events':
+          if (m.ords.length > 0) shard.batches.push({ bytes: m.bytes, ords: m.ords, ends: m.ends, pos: 0 });
+          shard.watermark = m.watermark;
+          if (m.ack) shard.chunksDone++;
+          this.merge();
+          break;
+        case 'warning':
+          this.opts.onWarning?.({ offset: m.offset, message: m.message });
+          break;
+        case 'loss':
+          this.opts.onLoss?.(m.loss, m.interfaceName);
+          break;
+        case 'done':
+          shard.stats = m.stats;
+          break;
+        case 'error': {
+          const e = m.offset !== undefined ? new CaptureFormatError(m.message, m.offset) : new Error(m.message);
+          if (m.offset === undefined && m.stack) e.stack = m.stack;
+          this.fail(e);
+          break;
+        }
+      }
+    } catch (e) {
+      this.fail(e as Error);
+    }
+    this.notify();
+  }
+
+  /**
+   * Writes every event that no worker can still precede: ordinal below every
+   * watermark, smallest ordinal first, the lower worker first on a tie (the
+   * frames of one flow are one worker's, so ties are only events completed
+   * by the same frame's time, e.g. timeouts). Consecutive events of one
+   * worker go out as one slice of its batch.
+   */
+  private merge(): void {
+    const shards = this.shards;
+    let low = Number.POSITIVE_INFINITY;
+    for (const s of shards) if (s.watermark < low) low = s.watermark;
+    for (;;) {
+      let best = -1;
+      let bestOrd = Number.POSITIVE_INFINITY;
+      let next = -1;
+      let nextOrd = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < shards.length; i++) {
+        const b = shards[i].batches[0];
+        if (b === undefined) continue;
+        const o = b.ords[b.pos];
+        if (o < bestOrd) {
+          next = best;
+          nextOrd = bestOrd;
+          best = i;
+          bestOrd = o;
+        } else if (o < nextOrd) {
+          next = i;
+          nextOrd = o;
+        }
+      }
+      if (best < 0 || !(bestOrd < low)) return;
+      const s = shards[best];
+      const b = s.batches[0];
+      const from = b.pos;
+      let to = from;
+      // Take while no other worker's head (or unsent event) could come first.
+      while (to < b.ords.length) {
+        const o = b.ords[to];
+        if (!(o < low) || o > nextOrd || (o === nextOrd && next < best)) break;
+        to++;
+      }
+      const start = from === 0 ? 0 : b.ends[from - 1];
+      const end = b.ends[to - 1];
+      b.pos = to;
+      if (to === b.ords.length) s.batches.shift();
+      this.events += to - from;
+      this.opts.onLines(Buffer.from(b.bytes.buffer, b.bytes.byteOffset + start, end - start), to - from);
+    }
+  }
+}

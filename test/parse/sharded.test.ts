@@ -1,0 +1,272 @@
+/**
+ * Flow-sharded parsing (`pano-parse --workers N`): the same events as one
+ * pipeline, checked against one pipeline over the whole corpus and over
+ * synthetic traffic spread across many flows; the command's errors, damage
+ * reports and signal handling with workers.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { ParsePipeline, ParseWorkers, ShardedPipeline, shardOf } from '@panopticon/parse';
+import type { L4Packet } from '@panopticon/decode';
+import { corpusAvailable, corpusDir, corpusFiles, repoRoot } from '../helpers/corpus.js';
+import { Conversation, pcapng, udpFrame, type Frame } from '../helpers/synth.js';
+
+const skip = corpusAvailable() ? false : 'corpus not found at ../shared/corpus';
+const bin = resolve(repoRoot, 'bin/pano-parse');
+const tmp = mkdtempSync(join(tmpdir(), 'pano-parse-sharded-'));
+const CHUNK = 64 * 1024;
+
+type Stats = ReturnType<ParsePipeline['stats']>;
+
+/** One pipeline's events, each with the position (frame) it was completed at. */
+function single(bytes: Buffer): { lines: string[]; ords: number[]; stats: Stats } {
+  const lines: string[] = [];
+  const ords: number[] = [];
+  const p: ParsePipeline = new ParsePipeline({
+    source: { type: 'pcap', name: 'x' },
+    onEvent: (e) => {
+      lines.push(JSON.stringify(e));
+      ords.push(p.ordinal);
+    },
+  });
+  for (let o = 0; o < bytes.length; o += CHUNK) p.push(bytes.subarray(o, o + CHUNK));
+  p.end();
+  return { lines, ords, stats: p.stats() };
+}
+
+/**
+ * The merged order is one pipeline's order, except among events completed
+ * by the same frame (a burst of timeouts, the end of input), which come
+ * worker by worker: compare position by position, each such run as a set.
+ */
+function assertSameOrder(many: string[], one: { lines: string[]; ords: number[] }, what: string): void {
+  assert.equal(many.length, one.lines.length, `${what}: event count`);
+  for (let i = 0; i < many.length; ) {
+    let j = i + 1;
+    while (j < many.length && one.ords[j] === one.ords[i]) j++;
+    const got = many.slice(i, j).map(withoutIds).sort();
+    const want = one.lines.slice(i, j).map(withoutIds).sort();
+    assert.deepEqual(got, want, `${what}: events ${i}-${j - 1} (completed at frame ${one.ords[i]})`);
+    i = j;
+  }
+}
+
+async function sharded(bytes: Buffer, pool: ParseWorkers): Promise<{ lines: string[]; stats: Stats; calls: number }> {
+  const parts: Buffer[] = [];
+  let counted = 0;
+  const p = new ShardedPipeline({
+    pool,
+    source: { type: 'pcap', name: 'x' },
+    onLines: (b, n) => {
+      parts.push(b);
+      counted += n;
+    },
+  });
+  for (let o = 0; o < bytes.length; o += CHUNK) await p.push(bytes.subarray(o, o + CHUNK));
+  await p.end();
+  const text = Buffer.concat(parts).toString('utf8');
+  const lines = text === '' ? [] : text.slice(0, -1).split('\n');
+  assert.equal(lines.length, counted, 'onLines counts the lines it hands over');
+  assert.equal(p.events, counted);
+  return { lines, stats: p.stats(), calls: parts.length };
+}
+
+/** Connection ids differ between runs by design (each worker has its own residue); the rest must not. */
+function withoutIds(line: string): string {
+  const e = JSON.parse(line);
+  e.pano.id = e.pano.id.replace(/^\d+-/, '');
+  if (e.pano.connection) delete e.pano.connection.id;
+  return JSON.stringify(e);
+}
+
+/** Each connection's events in order, as a sorted list: the same however connections are numbered. */
+function perConnection(lines: string[]): string[] {
+  const byConn = new Map<string, string[]>();
+  for (const l of lines) {
+    const pano = JSON.parse(l).pano;
+    const id = `${pano.source.name} ${pano.connection?.id ?? 'none'}`;
+    const list = byConn.get(id) ?? [];
+    list.push(withoutIds(l));
+    byConn.set(id, list);
+  }
+  return [...byConn.values()].map((l) => l.join('\n')).sort();
+}
+
+const bigintText = (_k: string, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v);
+
+const pools = new Map<number, ParseWorkers>();
+function pool(n: number): ParseWorkers {
+  let p = pools.get(n);
+  if (!p) pools.set(n, (p = new ParseWorkers(n)));
+  return p;
+}
+after(async () => {
+  for (const p of pools.values()) await p.close();
+});
+
+test('shardOf puts both directions of a flow in one shard and spreads flows across shards', () => {
+  const counts = [0, 0, 0, 0];
+  for (let i = 0; i < 4000; i++) {
+    const p = { srcAddr: `10.0.${i % 7}.${(i * 13) % 250}`, dstAddr: '10.9.0.1', srcPort: 1024 + ((i * 7919) % 60000), dstPort: [53, 443, 5432][i % 3] } as L4Packet;
+    const back = { ...p, srcAddr: p.dstAddr, dstAddr: p.srcAddr, srcPort: p.dstPort, dstPort: p.srcPort } as L4Packet;
+    const s = shardOf(p, 4);
+    assert.equal(shardOf(back, 4), s);
+    counts[s]++;
+  }
+  for (const c of counts) assert.ok(c > 700 && c < 1300, `shard sizes ${counts}`);
+});
+
+test('every corpus capture: 2 and 3 workers write the same events in the same order, with the same counters', { skip }, async () => {
+  for (const file of corpusFiles()) {
+    const name = relative(corpusDir, file);
+    const bytes = readFileSync(file);
+    const one = single(bytes);
+    for (const n of [2, 3]) {
+      const many = await sharded(bytes, pool(n));
+      assertSameOrder(many.lines, one, `${name}, ${n} workers`);
+      // Within a connection the order is exact, and ids group events as one pipeline's do.
+      assert.deepEqual(perConnection(many.lines), perConnection(one.lines), `${name}, ${n} workers`);
+      assert.equal(JSON.stringify(many.stats, bigintText), JSON.stringify(one.stats, bigintText), `${name}, ${n} workers: counters`);
+      const ids = new Set(many.lines.map((l) => JSON.parse(l).pano.id));
+      assert.equal(ids.size, many.lines.length, `${name}, ${n} workers: event ids are unique`);
+    }
+  }
+});
+
+/** 400 DNS clients asking in turn, answers 0.3 ms later, every 7th query never answered. */
+function manyFlowsCapture(): Buffer {
+  const frames: Frame[] = [];
+  const resolver = { addr: '10.53.0.1', port: 53 };
+  let t = 1_700_000_000_000_000_000n;
+  for (let q = 0; q < 3; q++) {
+    for (let c = 0; c < 400; c++) {
+      const client = { addr: `10.1.${c >> 8}.${(c & 0xff) + 1}`, port: 20000 + c };
+      const id = (c * 3 + q) & 0xffff;
+      const name = Buffer.from(`\x04host\x03${String(c).padStart(3, '0')}\x07example\x00`, 'latin1');
+      const query = Buffer.concat([Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), name, Buffer.from([0, 1, 0, 1])]);
+      t += 100_000n;
+      frames.push({ tsNs: t, data: udpFrame(client, resolver, query) });
+      if ((c + q) % 7 === 0) continue;
+      const answer = Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, c & 0xff]);
+      const response = Buffer.concat([Buffer.from([id >> 8, id & 0xff, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]), name, Buffer.from([0, 1, 0, 1]), answer]);
+      frames.push({ tsNs: t + 300_000n, data: udpFrame(resolver, client, response) });
+    }
+    t += 20_000_000_000n; // past the 5 s response timeout: unanswered queries come out mid-stream
+  }
+  frames.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
+  return pcapng(frames);
+}
+
+test('many interleaved flows: the merged output is in the same order as one pipeline, timeouts included', async () => {
+  const bytes = manyFlowsCapture();
+  const one = single(bytes);
+  const unanswered = one.lines.filter((l) => JSON.parse(l).pano.kind === 'unanswered').length;
+  assert.equal(one.lines.length, 1200);
+  assert.ok(unanswered > 150, `${unanswered} unanswered`);
+  for (const n of [2, 3, 4]) {
+    const many = await sharded(bytes, pool(n));
+    assertSameOrder(many.lines, one, `${n} workers`);
+    assert.deepEqual(perConnection(many.lines), perConnection(one.lines), `${n} workers`);
+    // Workers take turns: the merge really interleaves their batches.
+    assert.ok(many.calls > n, `${many.calls} writes for ${n} workers`);
+    assert.equal(JSON.stringify(many.stats, bigintText), JSON.stringify(one.stats, bigintText));
+  }
+});
+
+test('a worker set serves one input after another, and refuses two at once', async () => {
+  const bytes = manyFlowsCapture();
+  const workers = new ParseWorkers(2);
+  try {
+    const first = await sharded(bytes, workers);
+    const busy = new ShardedPipeline({ pool: workers, source: { type: 'pcap', name: 'x' }, onLines: () => {} });
+    assert.throws(() => new ShardedPipeline({ pool: workers, source: { type: 'pcap', name: 'y' }, onLines: () => {} }), /in use/);
+    await busy.end();
+    const second = await sharded(bytes, workers);
+    assert.deepEqual(second.lines, first.lines);
+  } finally {
+    await workers.close();
+  }
+});
+
+test('damage inside the input: a capture error from the workers is the same error, and the workers stop', async () => {
+  const workers = new ParseWorkers(2);
+  const p = new ShardedPipeline({ pool: workers, source: { type: 'pcap', name: 'x' }, onLines: () => {} });
+  await assert.rejects(
+    (async () => {
+      await p.push(Buffer.from('hello, this is not a capture\n'));
+      await p.end();
+    })(),
+    (e: Error & { offset?: number }) => e.name === 'CaptureFormatError' && e.offset === 0 && /magic/i.test(e.message),
+  );
+  assert.equal(workers.broken, true);
+});
+
+function run(args: string[], input?: Buffer) {
+  return spawnSync(process.execPath, [bin, ...args], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+}
+
+test('pano-parse -w 2: same events as without, several files on one set of workers', { skip }, () => {
+  const a = join(corpusDir, 'http2/arkime-http2-nghttp2.pcap');
+  const b = join(corpusDir, 'dns/tcpdump-dns_udp.pcap');
+  const one = run([a, b]);
+  const two = run(['-w', '2', '--stats', a, b]);
+  assert.equal(two.status, 0, two.stderr);
+  assert.equal(one.status, 0, one.stderr);
+  const lines = (s: string) => s.trim().split('\n');
+  assert.deepEqual(perConnection(lines(two.stdout)), perConnection(lines(one.stdout)));
+  assert.match(two.stderr, /events\.written\s+\d+/);
+});
+
+test('pano-parse --workers: bad counts are one-line errors', () => {
+  for (const bad of ['0', 'two', '65']) {
+    const r = run(['--workers', bad, '-']);
+    assert.equal(r.status, 1, bad); // as for every option commander rejects
+    assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+    assert.match(r.stderr, /--workers/);
+  }
+});
+
+test('pano-parse -w 2 on bad input: the same one-line errors and damage reports as one thread', { skip }, () => {
+  const junk = join(tmp, 'text.pcap');
+  writeFileSync(junk, 'hello, this is not a capture\n');
+  const r = run(['-w', '2', junk]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, run([junk]).stderr);
+
+  const bytes = readFileSync(join(corpusDir, 'http1/zeek-methods.pcap'));
+  const cut = join(tmp, 'cut.pcap');
+  writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6) + 7));
+  const damaged = run(['-w', '2', cut]);
+  const damaged1 = run([cut]);
+  assert.equal(damaged.status, 0, damaged.stderr);
+  assert.equal(damaged.stderr, damaged1.stderr);
+  assert.equal(damaged.stdout.trim().split('\n').length, damaged1.stdout.trim().split('\n').length);
+  const strict = run(['-w', '2', '--strict', cut]);
+  assert.equal(strict.status, 2);
+  assert.match(strict.stderr, /^pano-parse: .*cut\.pcap: offset \d+: [^\n]*\n$/);
+});
+
+test('pano-parse -w 2: SIGTERM while reading a pipe flushes complete and pending exchanges, exit 0', async () => {
+  const c = new Conversation({ addr: '10.1.1.1', port: 40000 }, { addr: '10.1.1.2', port: 80 }).handshake();
+  c.send(0, 'GET /done HTTP/1.1\r\nHost: h\r\n\r\n').send(1, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+  c.send(0, 'GET /pending HTTP/1.1\r\nHost: h\r\n\r\n');
+  const child = spawn(process.execPath, [bin, '-w', '2'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  child.stdin.write(c.pcapng());
+  await new Promise((r) => setTimeout(r, 3000));
+  child.kill('SIGTERM');
+  const code = await new Promise((r) => child.on('exit', (code) => r(code)));
+  assert.equal(code, 0, err);
+  const events = out.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(events.map((e) => [e.pano.kind, e.url.path]), [
+    ['exchange', '/done'],
+    ['unanswered', '/pending'],
+  ]);
+});
