@@ -38,6 +38,8 @@ test('option and setup errors are one line', () => {
     [['--otlp', 'ftp://x'], /^pano-export: OTLP URL "ftp:\/\/x" must be http or https\n$/],
     [['--prometheus', 'nope'], /^pano-export: invalid listen address "nope"/],
     [['--tee', '--rotate', '1M'], /^pano-export: --rotate needs --jsonl\n$/],
+    [['--bogus'], /^pano-export: unknown option '--bogus'\n$/],
+    [['--jsonl'], /^pano-export: option '--jsonl <file>' argument missing\n$/],
   ];
   for (const [args, re] of cases) {
     const r = run(args);

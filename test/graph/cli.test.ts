@@ -66,3 +66,14 @@ test('a closed stdout (| head) ends quietly with status 0; --help has examples',
   assert.match(help.stdout, /Examples:\n {2}pano-parse capture.pcapng \| pano-graph/);
   assert.equal(graph(['--version'], '').stdout, '0.1.0\n');
 });
+
+test('option errors are one line naming the command, exit status 2 (pano-graph(1) EXIT STATUS)', () => {
+  for (const [args, re] of [
+    [['--bogus'], /^pano-graph: unknown option '--bogus'\n$/],
+    [['--format', 'svg'], /^pano-graph: option '-f, --format <format>' argument 'svg' is invalid\. Allowed choices are json, dot, mermaid, html\.\n$/],
+  ] as Array<[string[], RegExp]>) {
+    const r = graph(args, '');
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});

@@ -70,6 +70,19 @@ test('a truncated capture: complete events still come out, damage is reported, e
   assert.match(s.stderr, /^pano-parse: .*cut\.pcap: offset \d+: /);
 });
 
+test('option errors are one line naming the command, exit status 2 (pano-parse(1) EXIT STATUS)', () => {
+  for (const [args, re] of [
+    [['--bogus'], /^pano-parse: unknown option '--bogus'\n$/],
+    [['--max-body', 'lots'], /^pano-parse: option '--max-body <size>' argument 'lots' is invalid\. not a size: "lots"/],
+    [['--idle-timeout'], /^pano-parse: option '--idle-timeout <duration>' argument missing\n$/],
+  ] as Array<[string[], RegExp]>) {
+    const r = run(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+  }
+});
+
 test('unknown --protocols name is a clear error listing the known ones', () => {
   const r = run(['--protocols', 'http,gopher', post]);
   assert.equal(r.status, 2);

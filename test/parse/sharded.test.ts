@@ -224,7 +224,7 @@ test('pano-parse -w 2: same events as without, several files on one set of worke
 test('pano-parse --workers: bad counts are one-line errors', () => {
   for (const bad of ['0', 'two', '65']) {
     const r = run(['--workers', bad, '-']);
-    assert.equal(r.status, 1, bad); // as for every option commander rejects
+    assert.equal(r.status, 2, bad);
     assert.equal(r.stderr.split('\n').length, 2, r.stderr);
     assert.match(r.stderr, /--workers/);
   }

@@ -1,4 +1,5 @@
 import { chalkStderr } from 'chalk';
+import type { Command } from 'commander';
 
 /**
  * How every command fails: user errors are one line on stderr naming where
@@ -55,4 +56,23 @@ export async function runMain(name: string, main: () => Promise<number | void>):
     else process.stderr.write(`${name}: internal error: ${e?.message ?? String(err)} (set PANO_DEBUG=1 for a stack trace)\n`);
     process.exitCode = 70; // EX_SOFTWARE
   }
+}
+
+/**
+ * Commander's usage errors (an unknown option, a bad value) the way every
+ * pano command reports errors: one line, `name: what`, exit status 2.
+ * --help and --version still exit 0.
+ */
+export function oneLineUsageErrors<C extends Command>(cmd: C, name: string): C {
+  cmd.exitOverride((err) => {
+    if (err.exitCode === 0) process.exit(0);
+    process.stderr.write(`${chalkStderr.bold(name)}: ${chalkStderr.red(err.message.replace(/^error: /, ''))}\n`);
+    process.exit(2);
+  });
+  cmd.configureOutput({
+    writeErr: (s) => {
+      if (!s.startsWith('error:')) process.stderr.write(s);
+    },
+  });
+  return cmd;
 }

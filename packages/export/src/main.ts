@@ -1,7 +1,7 @@
 /** pano-export: events in, fanned out to JSONL, Prometheus, OTLP and the audit log (and stdout with --tee). */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { LineOutput, StopSignal, UserError, describeFsError, formatStats, parseSize, runMain } from '@panopticon/cli';
+import { LineOutput, StopSignal, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
 import { parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
 import { JsonlSink } from './jsonl-sink.js';
 import { MetricsSink } from './metrics-sink.js';
@@ -70,11 +70,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .option('--strict', 'a bad input line is fatal')
     .option('--stats', 'always print the counts on stderr at exit')
     .addHelpText('after', EXAMPLES)
-    .showHelpAfterError()
     .action(async (files: string[], opts: Opts) => {
       await runMain(PROG, () => run(files, opts));
     });
-  await program.parseAsync(argv);
+  await oneLineUsageErrors(program, PROG).parseAsync(argv);
   // the OTLP exporter's sockets and timers must not keep a finished pipe alive
   process.exit(process.exitCode ?? 0);
 }

@@ -1,6 +1,6 @@
 /** pano-graph: events in, service graph out. Wiring only; the work is in GraphBuilder and the renderers. */
 import { Command, Option } from 'commander';
-import { LineOutput, StopSignal, UserError, formatStats, runMain } from '@panopticon/cli';
+import { LineOutput, StopSignal, UserError, formatStats, oneLineUsageErrors, runMain } from '@panopticon/cli';
 import { GraphBuilder } from './graph-builder.js';
 import { NameCache } from './name-cache.js';
 import { readLines, parseEventLine, InputError, type InputCounters } from './ndjson-input.js';
@@ -160,9 +160,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .option('--strict', 'a bad input line is fatal')
     .option('--stats', 'print the counters on stderr at exit')
     .addHelpText('after', EXAMPLES)
-    .showHelpAfterError()
     .action(async (files: string[], opts: Opts) => {
       await runMain(PROG, () => run(files, opts));
     });
-  await program.parseAsync(argv);
+  await oneLineUsageErrors(program, PROG).parseAsync(argv);
 }

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
-import { LineOutput, Progress, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
+import { LineOutput, Progress, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
 import { ParseWorkers, ShardedPipeline } from './sharded.js';
 
@@ -49,7 +49,7 @@ function parseWorkers(value: string): number {
 }
 
 export function buildCommand(): Command {
-  return new Command('pano-parse')
+  const cmd = new Command('pano-parse')
     .description('Replay pcap or pcapng captures (files or stdin) into NDJSON events, one per completed exchange.')
     .version(VERSION)
     .argument('[files...]', 'capture files; "-" or none reads standard input')
@@ -75,6 +75,7 @@ Examples:
 
 Events follow pano-events(5); the capture format pano-frames(5).`,
     );
+  return oneLineUsageErrors(cmd, 'pano-parse');
 }
 
 export async function main(argv = process.argv): Promise<void> {
