@@ -7,7 +7,7 @@
  * arrive (file, pipe, live capture) and can wait for its output to drain
  * between chunks.
  */
-import { CaptureReader, PANO_PEN, decodeLossRecord, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
+import { CaptureReader, PANO_PEN, decodeLossRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
 import { Decoder, IpProto, type DecoderOptions, type L4Packet } from '@panopticon/decode';
 import { FlowTable, defaultFlowOptions, type FlowTableOptions } from '@panopticon/flows';
 import type { EventSource, PanoEvent } from '@panopticon/events';
@@ -112,22 +112,7 @@ export class ParsePipeline {
     this.reader = new CaptureReader({
       // Each frame is decoded at once and only its payload view is kept, so
       // the reader's reused record spares a Packet and a view per packet.
-      onFrame: (p) => {
-        this.ordinal++;
-        const l4 = this.decoder.decodeFrame(p);
-        if (l4 !== null) {
-          if (shard.count === 1 || shardOf(l4, shard.count) === shard.index) {
-            this.flows.packet(l4);
-          } else {
-            this.flows.advance(l4.tsNs);
-            if (l4.protocol === IpProto.UDP) this.dispatcher.advance(l4.tsNs);
-          }
-        }
-        if (p.tsNs >= this.nextExpireNs) {
-          this.decoder.expire(p.tsNs);
-          this.nextExpireNs = p.tsNs + 1_000_000_000n;
-        }
-      },
+      onFrame: shard.count === 1 ? (p) => this.frame(p) : (p) => this.shardFrame(p, shard.index, shard.count),
       onInterface: (i) => {
         this.section = i.section;
         this.interfaces.set((i.section << 16) | i.id, i);
@@ -149,6 +134,35 @@ export class ParsePipeline {
       },
       onWarning: (w) => opts.onWarning?.(w),
     });
+  }
+
+  private frame(p: FrameRef): void {
+    this.ordinal++;
+    const l4 = this.decoder.decodeFrame(p);
+    if (l4 !== null) this.flows.packet(l4);
+    this.expireFragments(p.tsNs);
+  }
+
+  /** `frame` for one shard of several: another shard's packet only moves packet time on. */
+  private shardFrame(p: FrameRef, index: number, count: number): void {
+    this.ordinal++;
+    const l4 = this.decoder.decodeFrame(p);
+    if (l4 !== null) {
+      if (shardOf(l4, count) === index) {
+        this.flows.packet(l4);
+      } else {
+        this.flows.advance(l4.tsNs);
+        if (l4.protocol === IpProto.UDP) this.dispatcher.advance(l4.tsNs);
+      }
+    }
+    this.expireFragments(p.tsNs);
+  }
+
+  private expireFragments(tsNs: bigint): void {
+    if (tsNs >= this.nextExpireNs) {
+      this.decoder.expire(tsNs);
+      this.nextExpireNs = tsNs + 1_000_000_000n;
+    }
   }
 
   push(chunk: Buffer): void {
