@@ -107,36 +107,40 @@ test('-o writes a 0600 file; --stats prints counters on stderr', { skip }, () =>
   assert.match(r.stderr, /^flows\.connections \d+$/m);
 });
 
-test('a closed downstream pipe (| head -1) ends quietly with status 0', { skip }, () => {
-  const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" "${methods}" "${methods}" "${methods}" | head -1; echo "status=\${PIPESTATUS:-$?}"`], { encoding: 'utf8' });
-  const sh = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${bin}" "${methods}" "${methods}" | head -1 >/dev/null; echo $?`], { encoding: 'utf8' });
-  assert.equal(sh.stdout.trim(), '0', sh.stderr);
-  assert.equal(sh.stderr, '');
-  assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('{')).length, 1);
-});
+for (const workers of ['', '--workers 2']) {
+  test(`a closed downstream pipe (| head -1) ends quietly with status 0${workers ? ` (${workers})` : ''}`, { skip }, () => {
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" ${workers} "${methods}" "${methods}" "${methods}" | head -1; echo "status=\${PIPESTATUS:-$?}"`], { encoding: 'utf8' });
+    const sh = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${bin}" ${workers} "${methods}" "${methods}" | head -1 >/dev/null; echo $?`], { encoding: 'utf8' });
+    assert.equal(sh.stdout.trim(), '0', sh.stderr);
+    assert.equal(sh.stderr, '');
+    assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('{')).length, 1);
+  });
+}
 
-test('SIGTERM while reading a pipe: complete exchanges are flushed, exit 0', async () => {
-  const c = new Conversation({ addr: '10.1.1.1', port: 40000 }, { addr: '10.1.1.2', port: 80 }).handshake();
-  c.send(0, 'GET /done HTTP/1.1\r\nHost: h\r\n\r\n').send(1, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
-  c.send(0, 'GET /pending HTTP/1.1\r\nHost: h\r\n\r\n');
-  const child = spawn(process.execPath, [bin], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  child.stdin.write(c.pcapng()); // the pipe stays open: more could come
-  // Give node time to start and read the pipe (generous: CI machines are small).
-  await new Promise((r) => setTimeout(r, 3000));
-  child.kill('SIGTERM');
-  const code = await new Promise((r) => child.on('exit', (code) => r(code)));
-  assert.equal(code, 0, err);
-  const events = out.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(events.map((e) => [e.pano.kind, e.url.path]), [
-    ['exchange', '/done'],
-    ['unanswered', '/pending'],
-  ]);
-  assert.deepEqual(events[1].pano.flags, ['eof']);
-});
+for (const workers of [[], ['--workers', '2']]) {
+  test(`SIGTERM while reading a pipe: complete exchanges are flushed, exit 0${workers.length ? ' (--workers 2)' : ''}`, async () => {
+    const c = new Conversation({ addr: '10.1.1.1', port: 40000 }, { addr: '10.1.1.2', port: 80 }).handshake();
+    c.send(0, 'GET /done HTTP/1.1\r\nHost: h\r\n\r\n').send(1, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    c.send(0, 'GET /pending HTTP/1.1\r\nHost: h\r\n\r\n');
+    const child = spawn(process.execPath, [bin, ...workers], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.stdin.write(c.pcapng()); // the pipe stays open: more could come
+    // Give node time to start and read the pipe (generous: CI machines are small).
+    await new Promise((r) => setTimeout(r, 3000));
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.on('exit', (code) => r(code)));
+    assert.equal(code, 0, err);
+    const events = out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(events.map((e) => [e.pano.kind, e.url.path]), [
+      ['exchange', '/done'],
+      ['unanswered', '/pending'],
+    ]);
+    assert.deepEqual(events[1].pano.flags, ['eof']);
+  });
+}
 
 test('--help lists options and examples; --version prints the version', () => {
   const h = run(['--help']);

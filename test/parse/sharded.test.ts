@@ -1,19 +1,19 @@
 /**
  * Flow-sharded parsing (`pano-parse --workers N`): the same events as one
  * pipeline, checked against one pipeline over the whole corpus and over
- * synthetic traffic spread across many flows; the command's errors, damage
- * reports and signal handling with workers.
+ * synthetic traffic spread across many flows; the command's errors and
+ * damage reports with workers (signals: cli.test.ts).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { ParsePipeline, ParseWorkers, ShardedPipeline, shardOf } from '@panopticon/parse';
 import type { L4Packet } from '@panopticon/decode';
 import { corpusAvailable, corpusDir, corpusFiles, repoRoot } from '../helpers/corpus.js';
-import { Conversation, pcapng, udpFrame, type Frame } from '../helpers/synth.js';
+import { pcapng, udpFrame, type Frame } from '../helpers/synth.js';
 
 const skip = corpusAvailable() ? false : 'corpus not found at ../shared/corpus';
 const bin = resolve(repoRoot, 'bin/pano-parse');
@@ -248,25 +248,4 @@ test('pano-parse -w 2 on bad input: the same one-line errors and damage reports 
   const strict = run(['-w', '2', '--strict', cut]);
   assert.equal(strict.status, 2);
   assert.match(strict.stderr, /^pano-parse: .*cut\.pcap: offset \d+: [^\n]*\n$/);
-});
-
-test('pano-parse -w 2: SIGTERM while reading a pipe flushes complete and pending exchanges, exit 0', async () => {
-  const c = new Conversation({ addr: '10.1.1.1', port: 40000 }, { addr: '10.1.1.2', port: 80 }).handshake();
-  c.send(0, 'GET /done HTTP/1.1\r\nHost: h\r\n\r\n').send(1, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
-  c.send(0, 'GET /pending HTTP/1.1\r\nHost: h\r\n\r\n');
-  const child = spawn(process.execPath, [bin, '-w', '2'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  child.stdin.write(c.pcapng());
-  await new Promise((r) => setTimeout(r, 3000));
-  child.kill('SIGTERM');
-  const code = await new Promise((r) => child.on('exit', (code) => r(code)));
-  assert.equal(code, 0, err);
-  const events = out.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(events.map((e) => [e.pano.kind, e.url.path]), [
-    ['exchange', '/done'],
-    ['unanswered', '/pending'],
-  ]);
 });
