@@ -80,7 +80,7 @@ export class ParsePipeline {
   private nextExpireNs = 0n;
   private section = -1;
 
-  constructor(private readonly opts: PipelineOptions) {
+  constructor(opts: PipelineOptions) {
     const modules = selectModules(opts.protocols);
     this.dispatcher = new Dispatcher({
       modules,
