@@ -193,40 +193,42 @@ describe('pano-capture on live interfaces', { skip }, () => {
     assert.match(stderr, new RegExp(`lo: ${total} packets lost in the kernel \\(${total} buffer full, 0 unreadable\\)`));
   });
 
-  it('pano-capture | pano-parse prints exactly the HTTP exchanges made', async () => {
-    const cap = net.spawn(net.a, [...CAPTURE, '-i', `${net.vethA},lo`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const capErr = collect(cap, 'stderr');
-    const parse = net.spawn(net.a, PARSE, { stdio: ['pipe', 'pipe', 'pipe'] });
-    cap.stdout!.pipe(parse.stdin!);
-    const events = collect(parse, 'stdout');
-    await waitFor(cap, 'stderr', /capturing on/);
-    const made: [string, string, number][] = [];
-    const urls = [
-      [`http://${net.ipB}:${PORT}/users/1`, '/users/1', 200],
-      [`http://${net.ipB}:${PORT}/status/503`, '/status/503', 503],
-      [`http://[${net.ip6B}]:${PORT + 1}/v6/path`, '/v6/path', 200],
-      [`http://127.0.0.1:${PORT}/local`, '/local', 200],
-    ] as const;
-    for (const [url, path, status] of urls) {
-      assert.deepEqual(curl(net.a, [url]), [String(status)]);
-      made.push(['GET', path, status]);
-    }
-    net.exec(net.a, ['curl', '-s', '-o', '/dev/null', '-X', 'POST', '--data', 'name=x', `http://${net.ipB}:${PORT}/form`]);
-    made.push(['POST', '/form', 200]);
-    await new Promise((r) => setTimeout(r, 300));
-    cap.kill('SIGTERM');
-    assert.equal(await exited(cap), 0, capErr());
-    assert.equal(await exited(parse), 0);
-    const got = events()
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l))
-      .filter((e) => e.http)
-      .map((e) => [e.http.request.method, e.url.path, e.http.response.status_code] as [string, string, number]);
-    const key = (x: [string, string, number]) => x.join(' ');
-    assert.deepEqual(got.map(key).sort(), made.map(key).sort());
-  });
+  for (const workers of [[], ['--workers', '2']]) {
+    it(`pano-capture | pano-parse${workers.map((w) => ` ${w}`).join('')} prints exactly the HTTP exchanges made`, async () => {
+      const cap = net.spawn(net.a, [...CAPTURE, '-i', `${net.vethA},lo`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const capErr = collect(cap, 'stderr');
+      const parse = net.spawn(net.a, [...PARSE, ...workers], { stdio: ['pipe', 'pipe', 'pipe'] });
+      cap.stdout!.pipe(parse.stdin!);
+      const events = collect(parse, 'stdout');
+      await waitFor(cap, 'stderr', /capturing on/);
+      const made: [string, string, number][] = [];
+      const urls = [
+        [`http://${net.ipB}:${PORT}/users/1`, '/users/1', 200],
+        [`http://${net.ipB}:${PORT}/status/503`, '/status/503', 503],
+        [`http://[${net.ip6B}]:${PORT + 1}/v6/path`, '/v6/path', 200],
+        [`http://127.0.0.1:${PORT}/local`, '/local', 200],
+      ] as const;
+      for (const [url, path, status] of urls) {
+        assert.deepEqual(curl(net.a, [url]), [String(status)]);
+        made.push(['GET', path, status]);
+      }
+      net.exec(net.a, ['curl', '-s', '-o', '/dev/null', '-X', 'POST', '--data', 'name=x', `http://${net.ipB}:${PORT}/form`]);
+      made.push(['POST', '/form', 200]);
+      await new Promise((r) => setTimeout(r, 300));
+      cap.kill('SIGTERM');
+      assert.equal(await exited(cap), 0, capErr());
+      assert.equal(await exited(parse), 0);
+      const got = events()
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .filter((e) => e.http)
+        .map((e) => [e.http.request.method, e.url.path, e.http.response.status_code] as [string, string, number]);
+      const key = (x: [string, string, number]) => x.join(' ');
+      assert.deepEqual(got.map(key).sort(), made.map(key).sort());
+    });
+  }
 
   it('SIGTERM removes the clsact qdisc it created and its filters', async () => {
     const cap = net.spawn(net.a, [...CAPTURE, '-i', `${net.vethA},lo`, '-w', '/dev/null']);
