@@ -39,7 +39,7 @@ export async function shardedRun(bytes: Buffer, pool: ParseWorkers): Promise<{ n
   const p = new ShardedPipeline({
     pool,
     source: { type: 'pcap', name: 'bench.pcapng' },
-    onLines: (b, n) => out.encodedLines(b, n),
+    onLines: (batch, start, end, n) => out.encodedLines(batch, start, end, n),
   });
   for (let o = 0; o < bytes.length; o += CHUNK) await p.push(bytes.subarray(o, o + CHUNK));
   await p.end();

@@ -61,8 +61,8 @@ async function sharded(bytes: Buffer, pool: ParseWorkers): Promise<{ lines: stri
   const p = new ShardedPipeline({
     pool,
     source: { type: 'pcap', name: 'x' },
-    onLines: (b, n) => {
-      parts.push(b);
+    onLines: (batch, start, end, n) => {
+      parts.push(batch.subarray(start, end));
       counted += n;
     },
   });

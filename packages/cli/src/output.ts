@@ -61,18 +61,23 @@ export class LineOutput {
     this.batch[this.used++] = 0x0a;
   }
 
-  /** Writes `count` whole lines already encoded (each ending in a newline); `bytes` must not be reused by the caller. */
-  encodedLines(bytes: Buffer, count: number): void {
+  /**
+   * Writes `count` whole lines already encoded (each ending in a newline),
+   * `bytes[start, end)`. Copied into the batch, with no view made, unless
+   * large: then that view is written, so `bytes` must not be written again.
+   */
+  encodedLines(bytes: Buffer, start: number, end: number, count: number): void {
     if (this.closed) return;
     this.lines += count;
-    if (this.used + bytes.length > BATCH) {
+    const n = end - start;
+    if (this.used + n > BATCH) {
       this.flushBatch();
-      if (bytes.length > BATCH / 2) {
-        this.send(bytes);
+      if (n > BATCH / 2) {
+        this.send(bytes.subarray(start, end));
         return;
       }
     }
-    this.used += bytes.copy(this.batch, this.used);
+    this.used += bytes.copy(this.batch, this.used, start, end);
   }
 
   /** True when the producer should `await drained()` before making more. */

@@ -9,7 +9,7 @@ import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
 import { LineOutput, Progress, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
-import { ParseWorkers, ShardedPipeline } from './sharded.js';
+import { ParseWorkers, ShardedPipeline, sharedChunk } from './sharded.js';
 
 const VERSION = '0.1.0';
 const READ_CHUNK = 1024 * 1024;
@@ -126,9 +126,9 @@ export async function main(argv = process.argv): Promise<void> {
           },
         };
         const pipeline: Pipeline = pool
-          ? new ShardedPipeline({ ...options, pool, onLines: (bytes, n) => out.encodedLines(bytes, n) })
+          ? new ShardedPipeline({ ...options, pool, onLines: (batch, start, end, n) => out.encodedLines(batch, start, end, n) })
           : new ParsePipeline({ ...options, onEvent: (ev) => out.line(JSON.stringify(ev)) });
-        await feed(file, pipeline, out, stop);
+        await feed(file, pipeline, out, stop, pool ? sharedChunk : Buffer.allocUnsafeSlow);
         try {
           if (stop.stopped || out.closed) await pipeline.abort();
           else await pipeline.end();
@@ -154,7 +154,8 @@ export async function main(argv = process.argv): Promise<void> {
   });
 }
 
-async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: StopSignal): Promise<void> {
+/** `chunk(size)`: a fresh buffer per read, where workers can read it without a copy each when there are workers. */
+async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: StopSignal, chunk: (size: number) => Buffer): Promise<void> {
   const name = file === '-' ? 'stdin' : file;
   const progress = new Progress(`pano-parse ${name}`);
   let bytes = 0;
@@ -196,7 +197,7 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
       try {
         for (;;) {
           // A fresh buffer per read: packets (and the bodies parsers keep) are views into it.
-          const buf = Buffer.allocUnsafeSlow(READ_CHUNK);
+          const buf = chunk(READ_CHUNK);
           const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
           if (bytesRead === 0) break;
           await step(bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead));

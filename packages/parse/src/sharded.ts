@@ -58,17 +58,31 @@ export interface ShardedOptions extends WorkerPipelineOptions {
   /** Worker threads to use (and keep); else `workers` new ones, closed at the end. */
   pool?: ParseWorkers;
   workers?: number;
-  /** Whole NDJSON lines, `lines` of them, in merged order. The buffer is the caller's to keep. */
-  onLines(bytes: Buffer, lines: number): void;
+  /**
+   * Whole NDJSON lines, `lines` of them, in merged order: `batch[start, end)`.
+   * The batch is the caller's to keep (it is never written again).
+   */
+  onLines(batch: Buffer, start: number, end: number, lines: number): void;
   onWarning?(w: ReaderWarning): void;
   onLoss?(loss: LossRecord, interfaceName: string | undefined): void;
+}
+
+/** A buffer the workers can read without a copy each: give `push` chunks read into these. */
+export function sharedChunk(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
+}
+
+function sharedCopy(chunk: Buffer): Buffer {
+  const b = sharedChunk(chunk.length);
+  chunk.copy(b);
+  return b;
 }
 
 /** Input chunks a worker may be behind the main thread before `push` waits. */
 const MAX_AHEAD = 4;
 
 interface Batch {
-  bytes: Uint8Array;
+  bytes: Buffer;
   ords: Float64Array;
   ends: Uint32Array;
   /** Next event to write. */
@@ -118,11 +132,16 @@ export class ShardedPipeline {
     }
   }
 
-  /** Hands a chunk of capture bytes to every worker; waits while they are more than a few chunks behind. */
+  /**
+   * Hands a chunk of capture bytes to every worker; waits while they are more
+   * than a few chunks behind. The workers share one copy of it: a chunk in
+   * a SharedArrayBuffer (see `sharedChunk`) is passed as it is, any other is
+   * copied into one first. Either way the caller must not write to it again:
+   * the workers keep views into it.
+   */
   async push(chunk: Buffer): Promise<void> {
     this.check();
-    // A view into a larger buffer would be cloned whole: copy just the view.
-    const bytes = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : Uint8Array.prototype.slice.call(chunk);
+    const bytes = chunk.buffer instanceof SharedArrayBuffer ? chunk : sharedCopy(chunk);
     const m: ToWorker = { t: 'chunk', bytes };
     for (const s of this.shards) s.worker.postMessage(m);
     this.chunksPosted++;
@@ -210,7 +229,7 @@ export class ShardedPipeline {
     try {
       switch (m.t) {
         case 'events':
-          if (m.ords.length > 0) shard.batches.push({ bytes: m.bytes, ords: m.ords, ends: m.ends, pos: 0 });
+          if (m.ords.length > 0) shard.batches.push({ bytes: Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), ords: m.ords, ends: m.ends, pos: 0 });
           shard.watermark = m.watermark;
           if (m.ack) shard.chunksDone++;
           this.merge();
@@ -283,7 +302,7 @@ export class ShardedPipeline {
       b.pos = to;
       if (to === b.ords.length) s.batches.shift();
       this.events += to - from;
-      this.opts.onLines(Buffer.from(b.bytes.buffer, b.bytes.byteOffset + start, end - start), to - from);
+      this.opts.onLines(b.bytes, start, end, to - from);
     }
   }
 }
