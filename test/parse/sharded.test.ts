@@ -192,6 +192,18 @@ test('a worker set serves one input after another, and refuses two at once', asy
   }
 });
 
+test('abort while pushes are waiting on slow workers: every call settles and what was pushed is parsed', { timeout: 30_000 }, async () => {
+  const bytes = manyFlowsCapture();
+  const parts: Buffer[] = [];
+  const p = new ShardedPipeline({ pool: pool(2), source: { type: 'pcap', name: 'x' }, onLines: (b, start, end) => parts.push(b.subarray(start, end)) });
+  // Not awaited: past the fourth chunk ahead, pushes wait for the workers.
+  const pushes: Promise<void>[] = [];
+  for (let o = 0; o < bytes.length; o += 4096) pushes.push(p.push(bytes.subarray(o, o + 4096)));
+  await Promise.all([...pushes, p.abort()]);
+  const lines = Buffer.concat(parts).toString('utf8').trim().split('\n');
+  assert.equal(lines.length, single(bytes).lines.length);
+});
+
 test('damage inside the input: a capture error from the workers is the same error, and the workers stop', async () => {
   const workers = new ParseWorkers(2);
   const p = new ShardedPipeline({ pool: workers, source: { type: 'pcap', name: 'x' }, onLines: () => {} });

@@ -104,7 +104,8 @@ export class ShardedPipeline {
   private readonly shards: Shard[];
   private chunksPosted = 0;
   private failure: Error | undefined;
-  private wake: (() => void) | undefined;
+  /** Callers waiting for the next message from any worker. */
+  private waiters: Array<() => void> = [];
   private readonly pool: ParseWorkers;
   private readonly ownPool: boolean;
   private readonly detach: Array<() => void> = [];
@@ -200,9 +201,7 @@ export class ShardedPipeline {
   }
 
   private message(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-    });
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   private check(): void {
@@ -220,9 +219,9 @@ export class ShardedPipeline {
   }
 
   private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) w();
   }
 
   private receive(shard: Shard, m: FromWorker): void {
