@@ -9,3 +9,12 @@ export function formatStats(groups: Record<string, Record<string, number | bigin
   }
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
+
+/** Adds every counter of `src` into `dst` (a BigInt on either side makes the sum a BigInt). */
+export function addCounters(dst: Record<string, number | bigint>, src: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(src)) {
+    if (typeof v !== 'number' && typeof v !== 'bigint') continue;
+    const prev = dst[k];
+    dst[k] = typeof v === 'bigint' || typeof prev === 'bigint' ? BigInt(prev ?? 0) + BigInt(v) : Number(prev ?? 0) + v;
+  }
+}

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
-import { LineOutput, Progress, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
+import { LineOutput, Progress, addCounters, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
 import { ParseWorkers, ShardedPipeline, sharedChunk } from './sharded.js';
 
@@ -224,14 +224,7 @@ function captureError(name: string, e: unknown): unknown {
 function mergeStats(all: Array<Record<string, Record<string, number | bigint>>>): Record<string, Record<string, number | bigint>> {
   const out: Record<string, Record<string, number | bigint>> = {};
   for (const s of all) {
-    for (const [g, counters] of Object.entries(s)) {
-      const dst = (out[g] ??= {});
-      for (const [k, v] of Object.entries(counters)) {
-        if (typeof v !== 'number' && typeof v !== 'bigint') continue;
-        const prev = dst[k];
-        dst[k] = typeof v === 'bigint' || typeof prev === 'bigint' ? BigInt(prev ?? 0) + BigInt(v) : (Number(prev ?? 0) + v);
-      }
-    }
+    for (const [g, counters] of Object.entries(s)) addCounters((out[g] ??= {}), counters);
   }
   return out;
 }

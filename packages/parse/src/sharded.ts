@@ -14,6 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { CaptureFormatError, type LossRecord, type ReaderWarning } from '@panopticon/pcap';
+import { addCounters } from '@panopticon/cli';
 import type { FromWorker, ToWorker, WorkerPipelineOptions, WorkerSetup } from './shard-messages.js';
 import type { ParsePipeline } from './pipeline.js';
 
@@ -165,15 +166,7 @@ export class ShardedPipeline {
     const all = this.shards.map((s) => s.stats).filter((s): s is Stats => s !== undefined);
     if (all.length === 0) throw new Error('stats before the workers finished');
     const out: Stats = { capture: { ...all[0].capture }, decode: { ...all[0].decode }, flows: {}, protocols: {}, events: {} };
-    for (const s of all) {
-      for (const group of ['flows', 'protocols', 'events'] as const) {
-        const dst = out[group];
-        for (const [k, v] of Object.entries(s[group])) {
-          const prev = dst[k];
-          dst[k] = typeof v === 'bigint' || typeof prev === 'bigint' ? BigInt(prev ?? 0) + BigInt(v) : Number(prev ?? 0) + v;
-        }
-      }
-    }
+    for (const s of all) for (const group of ['flows', 'protocols', 'events'] as const) addCounters(out[group], s[group]);
     out.protocols = Object.fromEntries(Object.entries(out.protocols).sort(([a], [b]) => (a < b ? -1 : 1)));
     return out;
   }
