@@ -130,6 +130,16 @@ test('--help shows examples, --version prints, bad options are one-line errors',
   const t = run(['--types', 'email,nonsense'], '');
   assert.equal(t.code, 2);
   assert.match(t.err, /unknown type nonsense/);
+  // verify-audit's 1 means "the log was tampered with": a typo must not look like that.
+  for (const [args, re] of [
+    [['verify-audit', '--bogus', 'x.log'], /^pano-pii: unknown option '--bogus'\n$/],
+    [['verify-audit'], /^pano-pii: missing required argument 'file'\n$/],
+  ] as Array<[string[], RegExp]>) {
+    const v = run(args, '');
+    assert.equal(v.code, 2, v.err);
+    assert.match(v.err, re);
+  }
+  assert.match(run(['verify-audit', '--help']).out, /--pubkey/);
 });
 
 test('a real capture through pano-parse: the form POST author and email are found and masked', (t) => {

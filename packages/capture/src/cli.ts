@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseCount, parseDuration, parseList, parseSize, runMain, UserError } from '@panopticon/cli';
+import { oneLineUsageErrors, parseCount, parseDuration, parseList, parseSize, runMain, UserError } from '@panopticon/cli';
 import { Capture, directionsFor, type CaptureSummary } from './capture.js';
 import { FilterError, parseHost, parsePort, parseProtocol, type Filters } from './filters.js';
 import { NoSuchInterfaceError, resolveInterfaces, type NetInterface } from './interfaces.js';
@@ -114,12 +114,7 @@ function asUserError(e: unknown): unknown {
 
 export async function main(argv = process.argv): Promise<void> {
   await runMain(NAME, async () => {
-    const cmd = program();
-    cmd.exitOverride((err) => {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
-      throw new UserError(err.message.replace(/^error: /, ''), 2);
-    });
-    cmd.configureOutput({ writeErr: () => undefined });
+    const cmd = oneLineUsageErrors(program(), NAME);
     cmd.parse(argv);
     const o = cmd.opts<Opts>();
     try {

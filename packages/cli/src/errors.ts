@@ -59,11 +59,15 @@ export async function runMain(name: string, main: () => Promise<number | void>):
 }
 
 /**
- * Commander's usage errors (an unknown option, a bad value) the way every
- * pano command reports errors: one line, `name: what`, exit status 2.
- * --help and --version still exit 0.
+ * Commander's usage errors (an unknown option, a bad value, a missing
+ * argument) the way every pano command reports errors: one line,
+ * `name: what`, exit status 2, for the command and its subcommands (whose
+ * own exit statuses, like verify-audit's 1, must not be confused with a
+ * typo). --help and --version still exit 0. Call it once the subcommands
+ * are defined.
  */
 export function oneLineUsageErrors<C extends Command>(cmd: C, name: string): C {
+  for (const sub of cmd.commands) oneLineUsageErrors(sub, name);
   cmd.exitOverride((err) => {
     if (err.exitCode === 0) process.exit(0);
     process.stderr.write(`${chalkStderr.bold(name)}: ${chalkStderr.red(err.message.replace(/^error: /, ''))}\n`);

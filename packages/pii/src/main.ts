@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { LineOutput, StopSignal, UserError, describeFsError, formatStats, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
+import { LineOutput, StopSignal, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
 import { EventScanner, type Pending, type RedactMode } from './event.js';
 import { AuditLog, verifyAudit } from './audit.js';
 import { loadKey } from './keyed-hash.js';
@@ -240,12 +240,7 @@ never written there or to the audit log. See pano-pii(1) and docs/PII.md.`)
     .action((file: string, opts: { pubkey?: string; head?: string }) => {
       process.exitCode = verify(file, opts);
     });
-  program.exitOverride((err) => {
-    // usage errors exit 2, like the other pano commands
-    throw err.exitCode === 0 ? err : new UserError(err.message.replace(/^error: /, ''), 2);
-  });
-  program.configureOutput({ writeErr: (s) => { if (!/^error:/.test(s)) process.stderr.write(s); } });
-  return program;
+  return oneLineUsageErrors(program, NAME);
 }
 
 export async function main(argv = process.argv): Promise<void> {
