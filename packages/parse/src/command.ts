@@ -154,8 +154,8 @@ export async function main(argv = process.argv): Promise<void> {
   });
 }
 
-/** `chunk(size)`: a fresh buffer per read, where workers can read it without a copy each when there are workers. */
-async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: StopSignal, chunk: (size: number) => Buffer): Promise<void> {
+/** `allocate(size)`: a fresh buffer per file read; with workers, one they all read in place. */
+async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: StopSignal, allocate: (size: number) => Buffer): Promise<void> {
   const name = file === '-' ? 'stdin' : file;
   const progress = new Progress(`pano-parse ${name}`);
   let bytes = 0;
@@ -197,7 +197,7 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
       try {
         for (;;) {
           // A fresh buffer per read: packets (and the bodies parsers keep) are views into it.
-          const buf = chunk(READ_CHUNK);
+          const buf = allocate(READ_CHUNK);
           const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
           if (bytesRead === 0) break;
           await step(bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead));
