@@ -3,13 +3,15 @@
 // messages), captured with tcpdump and parsed with and without the .proto.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { LoopbackCapture } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import { repoRoot } from '../helpers/corpus.js';
 
 const missing = ['/usr/bin/tcpdump'].filter((p) => !existsSync(p));
 const dir = mkdtempSync(join(tmpdir(), 'pano-grpc-'));
@@ -163,4 +165,15 @@ test('grpc-js unary, streaming kinds, errors and gzip: events match the calls', 
   const up = named.find((e) => e.rpc.method === 'Upload');
   assert.deepEqual(up.grpc.request.messages.map((m: any) => m.content.email), users.map((u) => u.email));
   assert.deepEqual(up.grpc.response.messages[0].content, { count: 3 });
+
+  // The command, as the README writes it, decodes the same; with two workers too: --proto reaches every worker.
+  for (const workers of ['1', '2']) {
+    const cli = spawnSync(process.execPath, [resolve(repoRoot, 'bin/pano-parse'), '--proto', dir, file, '--workers', workers], { encoding: 'utf8' });
+    assert.equal(cli.status, 0, cli.stderr);
+    const viaCommand = cli.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.rpc?.system === 'grpc');
+    assert.deepEqual(viaCommand.map((e) => e.grpc), named.map((e) => e.grpc), `--workers ${workers}`);
+  }
+  const cli = spawnSync(process.execPath, [resolve(repoRoot, 'bin/pano-parse'), '--proto', join(dir, 'users.proto'), '--proto', dir, file], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.equal(cli.stdout.trim().split('\n').length, parseCaptureSync(file).events.length, '--proto twice: both paths, and the capture is still read');
 });

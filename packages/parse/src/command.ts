@@ -60,7 +60,8 @@ export function buildCommand(): Command {
     .option('--max-buffer <size>', 'out-of-order bytes held per direction before a hole is declared a gap', parseSize, 4 * 1024 * 1024)
     .option('--idle-timeout <duration>', 'a connection idle this long (packet time) is closed', parseDuration, 300)
     .option('-o, --output <file>', 'write events to FILE (created 0600) instead of standard output')
-    .option('--proto <paths...>', 'decode gRPC messages with these .proto files or directories (else a schema-less wire decode)')
+    // One path per --proto: a variadic option would take the capture files after it for .proto paths.
+    .option('--proto <path>', 'decode gRPC messages with the .proto files at PATH, a file or directory; repeatable (else a schema-less wire decode)', (path: string, paths: string[] = []) => [...paths, path])
     .option('-w, --workers <n>', 'parse on N threads, each taking a share of the flows (same events; see pano-parse(1) for what differs)', parseWorkers, 1)
     .option('--strict', 'damage in the input is fatal instead of skipped and counted')
     .option('--stats', 'print per-stage counters to stderr at exit')
