@@ -33,7 +33,7 @@ export function discardingOutput(): { out: LineOutput; bytes: () => number } {
  * fed in 1 MiB chunks as pano-parse reads a file, merged lines written to a
  * discarding stream. Returns the wall time and the events written.
  */
-export async function shardedRun(bytes: Buffer, pool: ParseWorkers): Promise<{ ns: number; events: number; protocols: Record<string, number | bigint> }> {
+export async function shardedRun(bytes: Buffer, pool: ParseWorkers): Promise<{ ns: number; events: number }> {
   const t0 = process.hrtime.bigint();
   const { out, bytes: outBytes } = discardingOutput();
   const p = new ShardedPipeline({
@@ -44,7 +44,7 @@ export async function shardedRun(bytes: Buffer, pool: ParseWorkers): Promise<{ n
   for (let o = 0; o < bytes.length; o += CHUNK) await p.push(bytes.subarray(o, o + CHUNK));
   await p.end();
   if (outBytes() === 0) throw new Error('no output');
-  return { ns: Number(process.hrtime.bigint() - t0), events: p.events, protocols: p.stats().protocols };
+  return { ns: Number(process.hrtime.bigint() - t0), events: p.events };
 }
 
 /**

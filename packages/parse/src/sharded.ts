@@ -56,9 +56,8 @@ export class ParseWorkers {
 }
 
 export interface ShardedOptions extends WorkerPipelineOptions {
-  /** Worker threads to use (and keep); else `workers` new ones, closed at the end. */
-  pool?: ParseWorkers;
-  workers?: number;
+  /** The worker threads to use; they stay the caller's, to reuse or close. */
+  pool: ParseWorkers;
   /**
    * Whole NDJSON lines, `lines` of them, in merged order: `batch[start, end)`.
    * The batch is the caller's to keep (it is never written again).
@@ -108,14 +107,12 @@ export class ShardedPipeline {
   /** Callers waiting for the next message from any worker. */
   private waiters: Array<() => void> = [];
   private readonly pool: ParseWorkers;
-  private readonly ownPool: boolean;
   private readonly detach: Array<() => void> = [];
   private finished = false;
 
   constructor(private readonly opts: ShardedOptions) {
-    const { pool, workers, onLines: _l, onWarning: _ow, onLoss: _ol, ...options } = opts;
-    this.ownPool = pool === undefined;
-    this.pool = pool ?? new ParseWorkers(workers ?? 2);
+    const { pool, onLines: _l, onWarning: _ow, onLoss: _ol, ...options } = opts;
+    this.pool = pool;
     if (this.pool.busy || this.pool.broken) throw new Error('parse workers are in use or closed');
     this.pool.busy = true;
     const n = this.pool.count;
@@ -183,7 +180,7 @@ export class ShardedPipeline {
     } finally {
       for (const d of this.detach) d();
       this.pool.busy = false;
-      if (this.ownPool || this.failure !== undefined) await this.pool.close();
+      if (this.failure !== undefined) await this.pool.close();
     }
   }
 
