@@ -93,9 +93,10 @@ export function conllTexts(file: string, tag: string): LabeledText[] | undefined
  * Wikigold split by document (145 `-DOCSTART-` lines, 146 articles): every
  * fifth article (index 4, 9, ...) is held out for evaluation, the rest is
  * training data. A fixed document split, so sentences of one article never
- * sit on both sides.
+ * sit on both sides. To compare settings, the training articles split again:
+ * index 3, 8, ... as `dev`, the others as `devTrain`.
  */
-export function wikigoldSplit(): { train: LabeledText[]; held: LabeledText[] } | undefined {
+export function wikigoldSplit(): { train: LabeledText[]; held: LabeledText[]; devTrain: LabeledText[]; dev: LabeledText[] } | undefined {
   let raw: string;
   try {
     raw = readFileSync(resolve(DATA_DIR, 'wikigold/wikigold.conll.txt'), 'utf8');
@@ -105,8 +106,15 @@ export function wikigoldSplit(): { train: LabeledText[]; held: LabeledText[] } |
   const docs = raw.split(/^-DOCSTART-[^\n]*$/m);
   const train: LabeledText[] = [];
   const held: LabeledText[] = [];
-  docs.forEach((d, i) => (i % 5 === 4 ? held : train).push(...conllParse(d, 'PER')));
-  return { train, held };
+  // for comparing settings (train-model.ts --dev): a fifth of the training articles as dev, the rest to train
+  const devTrain: LabeledText[] = [];
+  const dev: LabeledText[] = [];
+  docs.forEach((d, i) => {
+    const sentences = conllParse(d, 'PER');
+    (i % 5 === 4 ? held : train).push(...sentences);
+    if (i % 5 !== 4) (i % 5 === 3 ? dev : devTrain).push(...sentences);
+  });
+  return { train, held, devTrain, dev };
 }
 
 function conllParse(raw: string, tag: string): LabeledText[] {

@@ -1,5 +1,5 @@
 /**
- * Trains the shipped span model (packages/pii/model/pano-span-v2.onnx):
+ * Trains the shipped span model (packages/pii/model/pano-span-v3.onnx):
  * multinomial logistic regression over hashed features (model.ts
  * `featureStrings`) of candidate spans, classes none / person_name /
  * street_address, fitted with AdaGrad, written as an ONNX graph
@@ -9,19 +9,20 @@
  *  - Presidio synth_dataset_v2.json, wrapped into payloads;
  *  - wikigold (I-PER) without its held-out fifth of articles (`wikigoldSplit`,
  *    evaluated by scripts/eval-pii.ts), WNUT17 train and dev (person), wrapped
- *    likewise (with `--dev`, WNUT17 dev and a fifth of synth_dataset_v2 are
+ *    likewise (with `--dev`, WNUT17 dev, a fifth of synth_dataset_v2 and a
+ *    fifth of the wikigold training articles are
  *    held out instead, to compare settings);
  *  - generated events, split `train` (own name/address pool, own seed).
  * Each candidate the scanner proposes is labeled by its overlap with a gold
  * span at the same path (≥ half of both), else `none`.
  *
- *   node --import tsx --conditions=source scripts/pii/train-model.ts [--out FILE] [--epochs N]
+ *   node --import tsx --conditions=source scripts/pii/train-model.ts [--out FILE] [--epochs N] [--dev] [--features SET]
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import onnxProto from 'onnx-proto';
-import { EventScanner, featureStrings, featureId, FEATURE_SET, type Candidate, type SpanModel } from '@panopticon/pii';
+import { EventScanner, featureStrings, featureId, FEATURE_SET, FEATURE_SETS, type Candidate, type FeatureSet, type SpanModel } from '@panopticon/pii';
 import { generate, rng, type Label } from './generate.js';
 import { conllTexts, presidioTexts, wikigoldSplit, wrap } from './datasets.js';
 
@@ -34,6 +35,11 @@ interface Example { ids: Int32Array; y: number }
 
 /** A model that proposes nothing: lets the scanner emit its candidates for labeling. */
 const recorder: SpanModel = { labels: LABELS, score: async (c: Candidate[]) => c.map(() => ['none', 0] as [string, number]) };
+
+// --features: train for an older feature set, to compare with the current one on the same data
+const featuresArg = process.argv.includes('--features') ? process.argv[process.argv.indexOf('--features') + 1]! : FEATURE_SET;
+if (!(FEATURE_SETS as readonly string[]).includes(featuresArg)) throw new Error(`--features: one of ${FEATURE_SETS.join(', ')}`);
+const features = featuresArg as FeatureSet;
 
 function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string, Label[]>, out: Example[]): void {
   const scanner = new EventScanner({ key: randomBytes(32), model: recorder });
@@ -57,7 +63,7 @@ function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string
       // address stay negatives: "Apt. 460" alone must lose to the whole address)
       if (!g && gold.some((l) => l.type === 'person_name' && l.path === slot.path && l.start <= cand.start && cand.end <= l.end)) continue;
       const ids = new Set<number>();
-      for (const f of featureStrings(cand)) {
+      for (const f of featureStrings(cand, features)) {
         if (ids.size >= K) break;
         ids.add(featureId(f, DIM));
       }
@@ -161,12 +167,13 @@ export function buildOnnx(W: Float32Array, b: Float32Array, meta: Record<string,
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const get = (k: string, d: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : d);
-  const outFile = resolve(get('--out', 'packages/pii/model/pano-span-v2.onnx'));
+  const outFile = resolve(get('--out', 'packages/pii/model/pano-span-v3.onnx'));
   const epochs = +get('--epochs', '2');
   const data: Example[] = [];
   const dev: Example[] = [];
   const sources: string[] = [];
-  // --dev: hold out a fifth of synth_dataset_v2 and WNUT17's dev set to compare settings (never the eval sets)
+  // --dev: hold out a fifth of synth_dataset_v2, WNUT17's dev set and a fifth of wikigold's training articles
+  // to compare settings (never the eval sets)
   const holdOut = args.includes('--dev');
   const pres = presidioTexts('synth_dataset_v2.json');
   if (pres) {
@@ -180,8 +187,10 @@ async function main(): Promise<void> {
     const wd = conllTexts('wnut17/emerging.dev.conll', 'person');
     if (wd) { const d = wrap(wd, 'nd'); examplesFrom(d.events, d.labels, dev); }
   }
-  const wiki = wikigoldSplit()?.train;
+  const split = wikigoldSplit();
+  const wiki = holdOut ? split?.devTrain : split?.train;
   if (wiki) { const w = wrap(wiki, 'w'); examplesFrom(w.events, w.labels, data); sources.push(`wikigold without held-out articles (${wiki.length} sentences)`); }
+  if (holdOut && split) { const d = wrap(split.dev, 'wd'); examplesFrom(d.events, d.labels, dev); }
   const wn = conllTexts('wnut17/wnut17train.conll', 'person');
   if (wn) { const w = wrap(wn, 'n'); examplesFrom(w.events, w.labels, data); sources.push(`wnut17 train (${wn.length} sentences)`); }
   if (!holdOut) {
@@ -194,7 +203,7 @@ async function main(): Promise<void> {
   sources.push('generated events, train split (6000)');
   const counts = LABELS.map((_, c) => data.filter((e) => e.y === c).length);
   console.error(`examples: ${data.length} (${LABELS.map((l, c) => `${l} ${counts[c]}`).join(', ')}) from ${sources.join('; ')}`);
-  const { W, b } = train(data, epochs, +get('--l2', '1e-3'), +get('--pos-weight', '3'));
+  const { W, b } = train(data, epochs, +get('--l2', '1e-3'), +get('--pos-weight', '5'));
   if (holdOut) {
     for (const th of [0.3, 0.4, 0.5, 0.6]) {
       const line: string[] = [];
@@ -217,7 +226,7 @@ async function main(): Promise<void> {
     // a dev model is written only where asked (scripts/pii/errors.ts --set dev --model FILE scores it span by span)
     if (!args.includes('--out')) return;
   }
-  const bytes = buildOnnx(W, b, { 'pano.features': FEATURE_SET, 'pano.dim': String(DIM), 'pano.k': String(K), 'pano.labels': LABELS.join(','), 'pano.training': sources.join('; ') });
+  const bytes = buildOnnx(W, b, { 'pano.features': features, 'pano.dim': String(DIM), 'pano.k': String(K), 'pano.labels': LABELS.join(','), 'pano.training': sources.join('; ') });
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, bytes);
   console.error(`wrote ${outFile} (${bytes.length} bytes)`);

@@ -1,15 +1,16 @@
 // The span model path through onnxruntime-node: a model built with known
 // weights must give the softmax computed here by hand; the shipped model
 // loads, keeps the contract and finds a name in a name field; v1 models still
-// load and are fed v1 features; candidate rules cover the shapes found in error analysis; the CLI
-// budget flag and a bad model file behave.
+// load and are fed v1 features; the lexicon behind v3 features is read right and is what its
+// builder makes; a part of a longer hit loses to it; candidate rules cover the shapes found in
+// error analysis; the CLI budget flag and a bad model file behave.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { OnnxSpanModel, featureStrings, featureId, nameCandidates, EventScanner, BUILTIN_MODEL, FEATURE_SETS, Hint, type Candidate } from '@panopticon/pii';
+import { OnnxSpanModel, featureStrings, featureId, nameCandidates, lexClass, EventScanner, BUILTIN_MODEL, FEATURE_SETS, Hint, type Candidate, type SpanModel } from '@panopticon/pii';
 import { buildOnnx } from '../../scripts/pii/train-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pii-model-'));
@@ -45,6 +46,60 @@ test('v2 features add the span structure to v1', () => {
   assert.deepEqual(v2.slice(v2.length - v1.length), v1);
   for (const f of ['lines:3', 'unitline', 'state-zip', 'case:mixed', 'textcase:mixed', 'two-numbers']) assert.ok(v2.includes(f), f);
   assert.ok(!v2.includes('postbox'));
+});
+
+test('lexicon classes: sections, commonness, case, possessives and full stops', () => {
+  // faker's given names hold Clement, its family names Smith; SCOWL's level-10 words hold "the"
+  assert.match(lexClass('Clement'), /^g/);
+  assert.match(lexClass('SMITH'), /f/);
+  assert.match(lexClass("Smith's"), /f/);
+  assert.match(lexClass('Germany'), /p/);
+  assert.match(lexClass('Avenue'), /s/);
+  assert.match(lexClass('GmbH'), /o/);
+  assert.equal(lexClass('the'), 'c1');
+  assert.equal(lexClass('The.'), 'c1');
+  assert.match(lexClass('stadium'), /^c[123]$/);
+  assert.equal(lexClass('Xqzzvtl'), 'u');
+});
+
+test('v3 features add the lexicon classes of the span and its neighbours to v2', () => {
+  const text = 'thanks to Clement Smith today';
+  const cand: Candidate = { start: 10, end: 23, text, key: 'comment', whole: false };
+  const v2 = featureStrings(cand, 'pano-span-v2');
+  const v3 = featureStrings(cand, 'pano-span-v3');
+  assert.deepEqual(v3.slice(0, v2.length), v2);
+  const lx = v3.slice(v2.length);
+  const [g, f, b, a] = [lexClass('Clement'), lexClass('Smith'), lexClass('to'), lexClass('today')];
+  assert.deepEqual(lx, [`lx:${g}`, `lx:${f}`, `lx0:${g}`, `lxl:${f}`, `LX:${g}_${f}`, `lxb:${b}`, `lxa:${a}`]);
+});
+
+test('the checked-in lexicon is what scripts/pii/build-lexicon.ts makes of the installed word lists', () => {
+  const root = process.env.PANO_ROOT ?? process.cwd();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', resolve(root, 'scripts/pii/build-lexicon.ts'), '--check'], { encoding: 'utf8', cwd: root });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('of two model hits of one type, one inside the other, the longer is kept unless the part is clearly more probable', async () => {
+  // "Ben" alone scores higher than "Ben Player", as parts of names do: the part must not win
+  const text = 'In fact Ben Player won';
+  const stub: SpanModel = {
+    labels: ['none', 'person_name', 'street_address'],
+    score: async (cs) => cs.map((c) => {
+      const span = text.slice(c.start, c.end);
+      return span === 'Ben' ? ['person_name', 0.9] : span === 'Ben Player' ? ['person_name', 0.8] : ['none', 0.99];
+    }),
+  };
+  const s = new EventScanner({ key: Buffer.alloc(32), model: stub });
+  const p = s.collect({ comment: text } as Record<string, unknown>);
+  await s.scoreCandidates([p]);
+  assert.deepEqual(s.finish(p).map((x) => text.slice(x.start, x.end)), ['Ben Player']);
+  // ...but a part clearly more probable than the whole wins ("Marie" against "Hello Marie")
+  const hello = 'Hello Marie';
+  const sure: SpanModel = { labels: stub.labels, score: async (cs) => cs.map((c) => (c.end - c.start === 5 ? ['person_name', 0.99] : ['person_name', 0.64])) };
+  const s2 = new EventScanner({ key: Buffer.alloc(32), model: sure });
+  const p2 = s2.collect({ comment: hello } as Record<string, unknown>);
+  await s2.scoreCandidates([p2]);
+  assert.deepEqual(s2.finish(p2).map((x) => hello.slice(x.start, x.end)), ['Marie']);
 });
 
 test('a model declaring an unknown feature set is refused', async () => {

@@ -7,17 +7,20 @@
  * Model contract (docs/PII.md, "Bring your own model"): an ONNX graph with
  *   input  `indices`  int64 [N, K]  hashed feature ids (0 = padding)
  *   output `probs`    float [N, C]  class probabilities
- * and metadata_props `pano.features` = `pano-span-v2` (or v1), `pano.dim` (hash
+ * and metadata_props `pano.features` = `pano-span-v3` (or v2, v1), `pano.dim` (hash
  * space size D, ids are 1..D-1), `pano.k` (K), `pano.labels` (comma list of
  * C labels, `none` first). The features are computed here (`featurize`), so a
  * user's model only has to agree on this function, not on any code.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Hint, normaliseKey } from './context.js';
 
 /** The feature set the shipped model and `featureStrings` use. */
-export const FEATURE_SET = 'pano-span-v2';
-/** Feature sets a model may declare: v1 models (earlier releases, users' own) still load. */
-export const FEATURE_SETS = ['pano-span-v1', 'pano-span-v2'] as const;
+export const FEATURE_SET = 'pano-span-v3';
+/** Feature sets a model may declare: v1 and v2 models (earlier releases, users' own) still load. */
+export const FEATURE_SETS = ['pano-span-v1', 'pano-span-v2', 'pano-span-v3'] as const;
 export type FeatureSet = (typeof FEATURE_SETS)[number];
 
 export interface Candidate {
@@ -225,9 +228,115 @@ function caselessText(text: string): boolean {
  * set. `pano-span-v2` = the span's structure (case, lines, leading number,
  * unit line, post box, commas, street words, word count by leading digit),
  * the case of the text and of the neighbouring words, then all of v1.
+ * `pano-span-v3` = all of v2, then the lexicon classes (`lexiconFeatures`).
  */
 export function featureStrings(c: Candidate, set: FeatureSet = FEATURE_SET): string[] {
   if (set === 'pano-span-v1') return featureStringsV1(c);
+  if (set === 'pano-span-v3') return featureStringsV2(c).concat(lexiconFeatures(c));
+  return featureStringsV2(c);
+}
+
+/** The word lists of `pano-span-v3` (model/lexicon-v1.txt, scripts/pii/build-lexicon.ts). */
+export const LEXICON_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', 'model', 'lexicon-v1.txt');
+const SECTIONS: Record<string, number> = { '@given': 1, '@family': 2, '@place': 4, '@street': 8, '@org': 16 };
+const CLASS_LETTERS = 'gfpso';
+const COMMON_SHIFT = 5;
+/** word → section bits | commonness (SCOWL level bucket) << COMMON_SHIFT; read on first use: only the model needs it */
+let lexicon: Map<string, number> | undefined;
+
+function loadLexicon(): Map<string, number> {
+  const m = new Map<string, number>();
+  let bits = 0;
+  for (const line of readFileSync(LEXICON_FILE, 'utf8').split('\n')) {
+    if (line === '' || line[0] === '#') continue;
+    if (line[0] === '@') {
+      const level = /^@common(\d+)$/.exec(line);
+      // levels 10/20 very common, 35/40 common, 50 less common
+      bits = SECTIONS[line] ?? (level ? (+level[1]! <= 20 ? 1 : +level[1]! <= 40 ? 2 : 3) << COMMON_SHIFT : 0);
+      continue;
+    }
+    m.set(line, (m.get(line) ?? 0) | bits);
+  }
+  return m;
+}
+
+/** Class names by lexicon value, built once: `lexClass` runs for every word of every candidate. */
+const CLASS_NAMES: string[] = [];
+for (let v = 0; v < 4 << COMMON_SHIFT; v++) {
+  let k = '';
+  for (let i = 0; i < CLASS_LETTERS.length; i++) if (v & (1 << i)) k += CLASS_LETTERS[i];
+  CLASS_NAMES.push(v === 0 ? 'u' : v >> COMMON_SHIFT ? `${k}c${v >> COMMON_SHIFT}` : k);
+}
+
+/**
+ * A word's lexicon class: the letters of its sections (`g` given name, `f`
+ * family name, `p` place, `s` street type, `o` legal form), then `c1`–`c3`
+ * for a common English word (most common first); `u` for none. Case, a
+ * possessive `'s` and a full stop at the end do not count.
+ */
+export function lexClass(word: string): string {
+  lexicon ??= loadLexicon();
+  let w = word.toLowerCase();
+  const n = w.length;
+  if (n > 2 && w.charCodeAt(n - 1) === 115 /* s */ && (w.charCodeAt(n - 2) === 39 || w.charCodeAt(n - 2) === 0x2019)) w = w.slice(0, n - 2);
+  else if (n > 1 && w.charCodeAt(n - 1) === 46 /* . */) w = w.slice(0, n - 1);
+  return CLASS_NAMES[lexicon.get(w) ?? 0]!;
+}
+
+const WORD_CHAR = /[\p{L}\p{N}'’]/u;
+/** Letters, digits and apostrophes make words (as the v1 context split has it); ASCII by code. */
+function isWordChar(text: string, i: number): boolean {
+  const k = text.charCodeAt(i);
+  if (k < 128) return (k >= 48 && k <= 57) || (k >= 65 && k <= 90) || (k >= 97 && k <= 122) || k === 39;
+  return WORD_CHAR.test(text[i]!);
+}
+
+/** The last word within `window` characters before `at`, or undefined. */
+function wordBefore(text: string, at: number, window: number): string | undefined {
+  const lo = Math.max(0, at - window);
+  let e = at;
+  while (e > lo && !isWordChar(text, e - 1)) e--;
+  let b = e;
+  while (b > lo && isWordChar(text, b - 1)) b--;
+  return b < e ? text.slice(b, e) : undefined;
+}
+
+/** The first word within `window` characters from `at`, or undefined. */
+function wordAfter(text: string, at: number, window: number): string | undefined {
+  const hi = Math.min(text.length, at + window);
+  let b = at;
+  while (b < hi && !isWordChar(text, b)) b++;
+  let e = b;
+  while (e < hi && isWordChar(text, e)) e++;
+  return b < e ? text.slice(b, e) : undefined;
+}
+
+/**
+ * `pano-span-v3` adds to v2 what the words are known as: the lexicon class of
+ * each word, of the first and the last, their sequence, and of the words
+ * just before and after the span.
+ */
+function lexiconFeatures(c: Candidate): string[] {
+  const words = c.text.slice(c.start, c.end).split(/[\s,]+/);
+  const f: string[] = [];
+  let first = '', last = '', seq = '', n = 0;
+  for (const w of words) {
+    if (w === '' || n === 8) continue;
+    const k = lexClass(w);
+    f.push(`lx:${k}`);
+    if (n === 0) first = k;
+    if (n < 4) seq += n ? `_${k}` : k;
+    last = k;
+    n++;
+  }
+  if (n) f.push(`lx0:${first}`, `lxl:${last}`, `LX:${seq}`);
+  const bw = wordBefore(c.text, c.start, 40);
+  const aw = wordAfter(c.text, c.end, 40);
+  f.push(`lxb:${bw === undefined ? '^' : lexClass(bw)}`, `lxa:${aw === undefined ? '$' : lexClass(aw)}`);
+  return f;
+}
+
+function featureStringsV2(c: Candidate): string[] {
   const span = c.text.slice(c.start, c.end);
   const words = span.split(/[\s,]+/).filter(Boolean);
   const f: string[] = [];
