@@ -2,8 +2,9 @@
 // Builds man/pano-events.5 from docs/events/*.roff: the envelope section and
 // one section per protocol, each kept beside the code that defines it.
 // `node scripts/gen-events-man.mjs --check` fails when the page is stale.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { writeGenerated } from './write-generated.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = join(root, 'docs/events');
@@ -24,11 +25,4 @@ const page = [
   '',
 ].join('\n');
 const target = join(root, 'man/pano-events.5');
-if (process.argv.includes('--check')) {
-  if (readFileSync(target, 'utf8') !== page) {
-    console.error('man/pano-events.5 is stale: run node scripts/gen-events-man.mjs');
-    process.exit(1);
-  }
-} else {
-  writeFileSync(target, page);
-}
+writeGenerated(target, page, 'node scripts/gen-events-man.mjs');

@@ -14,10 +14,11 @@
  *
  *   node --import tsx scripts/pii/build-lexicon.ts [--check]
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { allLocales } from '@faker-js/faker';
+import { writeGenerated } from '../write-generated.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const target = join(root, 'packages/pii/model/lexicon-v1.txt');
@@ -92,12 +93,6 @@ const lines = [
 ];
 for (const n of LEVELS) lines.push(`@common${n}`, ...sorted([...level].filter(([, l]) => l === n).map(([w]) => w)));
 const text = lines.join('\n') + '\n';
-if (process.argv.includes('--check')) {
-  if (readFileSync(target, 'utf8') !== text) {
-    console.error('packages/pii/model/lexicon-v1.txt is stale: run node --import tsx scripts/pii/build-lexicon.ts');
-    process.exit(1);
-  }
-} else {
-  writeFileSync(target, text);
+if (writeGenerated(target, text, 'node --import tsx scripts/pii/build-lexicon.ts')) {
   console.error(`wrote ${target}: ${given.size} given names, ${family.size} family names, ${place.size} place words, ${street.size} street words, ${org.size} legal forms, ${level.size} common words (${text.length} bytes)`);
 }
