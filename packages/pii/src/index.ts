@@ -2,6 +2,7 @@ export { AuditLog, verifyAudit, keyFingerprint, AUDIT_GENESIS } from './audit.js
 export type { AuditEntry, AuditLogOptions, AuditValue, VerifyOptions, VerifyResult } from './audit.js';
 export { hmacHex, loadKey } from './keyed-hash.js';
 export { scanString, scanByContext, runEnd } from './scan.js';
+export { cnAddresses } from './cn-address.js';
 export type { Hit } from './scan.js';
 export { ALL_TYPES, RULES } from './rules.js';
 export type { PiiType, AnchoredRule } from './rules.js';
