@@ -37,11 +37,12 @@ test('framing: counts and sizes survive every cut; kept bytes are bounded', () =
   assert.equal(cutShort.messages[2].truncated, true);
 });
 
-test('wire decode: varints (incl. beyond 2^53 and negative int32), fixed, strings, nested, repeated, bytes', () => {
+test('wire decode: varints (incl. beyond 2^53 and negative int32), fixed (fixed64 beyond 2^53 in hex), strings, nested, repeated, bytes', () => {
   const tenBytes = Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]); // field 1 = 2^64-1
   const neg = Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]); // field 2 = -1 as int32 (10-byte varint)
   const fixed32 = Buffer.from([0x1d, 0x01, 0x00, 0x00, 0x00]); // field 3, wire type 5
   const fixed64 = Buffer.from([0x21, 0x02, 0, 0, 0, 0, 0, 0, 0]); // field 4, wire type 1
+  const double = Buffer.from([0x51, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]); // field 10, wire type 1: the double 1.0
   const msg = Buffer.concat([
     tenBytes, neg, fixed32, fixed64,
     pbField(5, 'Grüße, José'),
@@ -49,10 +50,12 @@ test('wire decode: varints (incl. beyond 2^53 and negative int32), fixed, string
     pbField(7, 'a'), pbField(7, 'b'),
     pbField(8, Buffer.from([0x00, 0xff, 0xfe])),
     Buffer.from([0x48, 0x96, 0x01]), // field 9 = 150 (the spec's example)
+    double,
   ]);
   assert.deepEqual(decodeWire(msg), {
     1: '18446744073709551615', 2: '18446744073709551615', 3: 1, 4: 2,
     5: 'Grüße, José', 6: { 1: 'inner', 2: 150 }, 7: ['a', 'b'], 8: '00fffe', 9: 150,
+    10: '0x3ff0000000000000', // fixed64 beyond 2^53 in hex, as protoc --decode_raw prints it
   });
   assert.equal(decodeWire(Buffer.from([0x0b])), undefined); // wire type 3 (group): not decoded
   assert.equal(decodeWire(Buffer.from([0x0a, 0x05, 0x61])), undefined); // length past the end

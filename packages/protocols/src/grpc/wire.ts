@@ -69,6 +69,15 @@ function asNumber(v: bigint | number): number | string {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
 }
 
+/**
+ * A fixed64 beyond 2^53 is usually a double's bits (1.0 is 0x3ff0000000000000) or a hash, rarely a
+ * count: as protoc --decode_raw does, it is written in hex. In decimal, doubles near 1 are 19 digits
+ * from 45… to 46…, which pass a card-number check one time in ten.
+ */
+function fixed64(v: bigint): number | string {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : `0x${v.toString(16).padStart(16, '0')}`;
+}
+
 const TEXT_NONE = 0;
 const TEXT_ASCII = 1;
 const TEXT_UTF8 = 2;
@@ -112,7 +121,7 @@ function decodeFields(buf: Buffer, start: number, end: number, depth: number): W
         break;
       case 1:
         if (pos + 8 > end) throw new WireError('fixed64 runs past the end');
-        value = asNumber(buf.readBigUInt64LE(pos));
+        value = fixed64(buf.readBigUInt64LE(pos));
         pos += 8;
         break;
       case 5:
