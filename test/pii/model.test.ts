@@ -102,6 +102,29 @@ test('of two model hits of one type, one inside the other, the longer is kept un
   assert.deepEqual(s2.finish(p2).map((x) => hello.slice(x.start, x.end)), ['Marie']);
 });
 
+test('no name candidates in token headers, protocol status texts, binary values and CSS font lists', () => {
+  // from the corpus captures: `br`/`gzip` in accept-encoding, `Apache` in server, `Moved Temporarily`,
+  // AMQP's `Normal shutdown`, two-letter "names" in compressed bodies, fonts in inline CSS
+  const recorder: SpanModel = { labels: ['none', 'person_name', 'street_address'], score: async (cs) => cs.map(() => ['none', 0.99]) };
+  const s = new EventScanner({ key: Buffer.alloc(32), model: recorder });
+  const ev = {
+    http: {
+      request: { header: { 'accept-encoding': ['gzip, deflate, br'], 'x-customer': ['Maria Gonzalez'] } },
+      response: { reason: 'Moved Temporarily', header: { server: ['Apache'], 'content-type': ['Text/Html'] } },
+    },
+    amqp: { arguments: { reply_text: 'Normal shutdown' } },
+  } as Record<string, unknown>;
+  const p = s.collect(ev);
+  const paths = (p.candidates as Array<{ slot: { path: string } }>).map((c) => c.slot.path);
+  assert.deepEqual([...new Set(paths)], ['http.request.header.x-customer[0]']);
+  const binary = 'R}\ufffd\ufffdihf\ufffd\u001b}\ufffdT|\ufffd\ufffd,]\ufffd\ufffd_ Dj Ly \ufffd\ufffd\ufffd\ufffd7\u0006\ufffd@q\ufffd\t\ufffdv\ufffdz\ufffdh[';
+  assert.deepEqual(nameCandidates(binary, 'content', 0), []);
+  const css = 'body { font-family: Arial,Helvetica,"Helvetica Neue"; } pre{font:11px Menlo,Monaco} <p>Written by Jon Siwek</p>';
+  const spans = nameCandidates(css, 'content', 0).map((c) => css.slice(c.start, c.end));
+  assert.ok(spans.includes('Jon Siwek'), spans.join('|'));
+  for (const font of ['Arial', 'Helvetica', 'Helvetica Neue', 'Menlo', 'Monaco']) assert.ok(!spans.includes(font), font);
+});
+
 test('a model declaring an unknown feature set is refused', async () => {
   const file = join(dir, 'v9.onnx');
   writeFileSync(file, buildOnnx(new Float32Array(16 * 3), new Float32Array(3), { 'pano.features': 'pano-span-v9', 'pano.dim': '16', 'pano.k': '64', 'pano.labels': 'none,person_name,street_address' }));

@@ -63,6 +63,32 @@ export const MAX_ANNOTATIONS = 1000;
 const WHOLE_OVER_PART_MARGIN = 0.2;
 
 /** Top-level groups that describe the connection, not payload: not scanned. */
+/**
+ * HTTP headers whose grammar is tokens, media types or software names (`gzip, deflate, br`, `Apache`,
+ * `no-cache`): a capitalised or title-cased word there is never a person's name or address. Headers
+ * that can carry free text or values (cookies, `from`, `referer`, `content-disposition`, custom `x-`
+ * headers) are not listed.
+ */
+const TOKEN_HEADERS = new Set([
+  'accept', 'accept-encoding', 'accept-language', 'accept-charset', 'accept-ranges', 'content-type',
+  'content-encoding', 'content-language', 'cache-control', 'connection', 'keep-alive', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'vary', 'server', 'via', 'proxy-agent', 'x-powered-by', 'allow', 'pragma',
+  'alt-svc', 'priority', 'grpc-encoding', 'grpc-accept-encoding', 'x-content-type-options', 'x-frame-options',
+  'strict-transport-security', 'content-security-policy', 'referrer-policy', 'x-xss-protection',
+  'upgrade-insecure-requests', 'access-control-allow-origin', 'access-control-allow-methods',
+  'access-control-allow-headers', 'access-control-expose-headers', 'sec-fetch-mode', 'sec-fetch-site',
+  'sec-fetch-dest', 'sec-fetch-user', 'sec-ch-ua', 'sec-ch-ua-platform', 'sec-ch-ua-mobile',
+]);
+const HEADER_PATH = /^http\.(?:request|response)\.(?:header|trailer)\./;
+/** Status texts a protocol writes itself (`Moved Temporarily`, AMQP's `Normal shutdown`). */
+const PROTOCOL_TEXT_PATHS = new Set(['http.response.reason', 'amqp.arguments.reply_text', 'amqp.response.arguments.reply_text']);
+
+/** A field whose words are the protocol's own, not a payload's: no name or address candidates there. */
+function protocolText(path: string, ctxKey: string, body: BodySlot | undefined): boolean {
+  if (body) return false;
+  return PROTOCOL_TEXT_PATHS.has(path) || (HEADER_PATH.test(path) && TOKEN_HEADERS.has(ctxKey.toLowerCase()));
+}
+
 const SKIP_GROUPS = new Set(['pano', 'client', 'server', 'network', 'process', 'error', 'pii', 'source', 'destination']);
 
 interface BodySlot {
@@ -251,7 +277,7 @@ export class EventScanner {
     const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex };
     p.slots.push(slot);
     const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
-    if (wantsNames && !(hints & Hint.notPii) && !protocolName) {
+    if (wantsNames && !(hints & Hint.notPii) && !protocolName && !protocolText(path, ctxKey, body)) {
       if (this.opts.model) {
         for (const cand of nameCandidates(value, ctxKey, hints)) {
           if (!hits.some((h) => h.start < cand.end && cand.start < h.end)) p.candidates.push({ slot, cand });

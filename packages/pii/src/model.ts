@@ -99,6 +99,28 @@ function lowerSame(w: string): string {
   return t.length === w.length ? t : w;
 }
 
+/** More than one in ten of the first 512 characters replacement or control characters (not tab, CR, LF). */
+function looksBinary(value: string): boolean {
+  const n = Math.min(value.length, 512);
+  let bad = 0;
+  for (let i = 0; i < n; i++) {
+    const k = value.charCodeAt(i);
+    if (k === 0xfffd || (k < 32 && k !== 9 && k !== 10 && k !== 13)) bad++;
+  }
+  return bad * 10 > n;
+}
+
+const FONT_DECLARATION = /font(?:-family)?\s*:[^;{}<>\n]{1,300}/gi;
+/** Where CSS names fonts (`font-family: Georgia, Menlo, Monaco`): typeface names, not people. */
+function fontDeclarations(value: string): Array<[number, number]> | undefined {
+  if (!value.includes('font')) return undefined;
+  const out: Array<[number, number]> = [];
+  FONT_DECLARATION.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = FONT_DECLARATION.exec(value)) !== null) out.push([m.index, m.index + m[0].length]);
+  return out;
+}
+
 /** Candidate spans in one string value. */
 export function nameCandidates(value: string, key: string, hints: number): Candidate[] {
   const out: Candidate[] = [];
@@ -112,8 +134,12 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
     if (v.length >= 2 && !/^[\p{N}\p{P}\s]*$/u.test(v) && !/^[0-9a-f][0-9a-f-]{7,}$/i.test(v) && !/^[a-z0-9]+(?:[-_.][A-Za-z0-9]+)+$/.test(v) && !/^\S*\p{L}\.\p{L}\S*$/u.test(v)) out.push({ start: off, end: off + v.length, text: value, key, whole: true });
     return out;
   }
+  // compressed or binary bytes shown as text (mostly U+FFFD and control characters): any "words" there are chance
+  if (looksBinary(value)) return out;
+  const fonts = fontDeclarations(value);
   const seen = new Set<number>();
   const add = (start: number, end: number): void => {
+    if (fonts && fonts.some(([a, b]) => start >= a && start < b)) return;
     // a number closing a sentence ends the address ("... New Zealand 79879. I now live in ...")
     const stop = /\d\.\s/.exec(value.slice(start, end));
     if (stop) end = start + stop.index + 1;
