@@ -136,6 +136,8 @@ test('candidates: titles, possessives, sentence ends, lower-case text, post boxe
   assert.ok(spans('Hello, this is Mr. Derek Crnić. Who are you?').includes('Mr. Derek Crnić'));
   assert.ok(spans('from Elizabeth Mitchell\'s Cautionary Tales').includes('Elizabeth Mitchell'));
   assert.ok(spans('Producer Sandy Lahtela explained').includes('Sandy Lahtela'));
+  // a closing quote of SQL or a Python repr is not part of the name
+  assert.deepEqual(spans("WHERE plant_name = 'Zeeky'"), ['Zeeky']);
   assert.deepEqual(spans('why is yulan so impulsive?'), ['yulan', 'impulsive']);
   assert.deepEqual(spans('WAS THAT ELEKTRA ! ! !'), ['ELEKTRA']);
   // a name capitalised inside lower-case prose stays one run, not its pieces

@@ -143,7 +143,8 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
     // a number closing a sentence ends the address ("... New Zealand 79879. I now live in ...")
     const stop = /\d\.\s/.exec(value.slice(start, end));
     if (stop) end = start + stop.index + 1;
-    while (end > start && /[ ,\n>]/.test(value[end - 1]!)) end--;
+    // a closing quote of the text around (`'None'` in a Python repr, `'Zeeky'` in SQL) is not part of the span
+    while (end > start && /[ ,\n>'’]/.test(value[end - 1]!)) end--;
     while (start < end && /[ ,\n]/.test(value[start]!)) start++;
     if (end - start < 2 || out.length >= MAX_CANDIDATES_PER_VALUE) return;
     const k = start * 100_003 + end;
