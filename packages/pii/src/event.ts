@@ -62,7 +62,6 @@ export const MAX_ANNOTATIONS = 1000;
 /** How much more probable a model hit must be than a longer hit of its type around it to win over it. */
 const WHOLE_OVER_PART_MARGIN = 0.2;
 
-/** Top-level groups that describe the connection, not payload: not scanned. */
 /**
  * HTTP headers whose grammar is tokens, media types or software names (`gzip, deflate, br`, `Apache`,
  * `no-cache`): a capitalised or title-cased word there is never a person's name or address. Headers
@@ -89,6 +88,7 @@ function protocolText(path: string, ctxKey: string, body: BodySlot | undefined):
   return PROTOCOL_TEXT_PATHS.has(path) || (HEADER_PATH.test(path) && TOKEN_HEADERS.has(ctxKey.toLowerCase()));
 }
 
+/** Top-level groups that describe the connection, not payload: not scanned. */
 const SKIP_GROUPS = new Set(['pano', 'client', 'server', 'network', 'process', 'error', 'pii', 'source', 'destination']);
 
 interface BodySlot {
@@ -277,12 +277,13 @@ export class EventScanner {
     const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex };
     p.slots.push(slot);
     const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
-    if (wantsNames && !(hints & Hint.notPii) && !protocolName && !protocolText(path, ctxKey, body)) {
+    if (wantsNames && !(hints & Hint.notPii) && !protocolName) {
       if (this.opts.model) {
+        if (protocolText(path, ctxKey, body)) return;
         for (const cand of nameCandidates(value, ctxKey, hints)) {
           if (!hits.some((h) => h.start < cand.end && cand.start < h.end)) p.candidates.push({ slot, cand });
         }
-      } else if (hints & (Hint.name | Hint.address) && hits.length === 0) {
+      } else if (hints & (Hint.name | Hint.address) && hits.length === 0 && !protocolText(path, ctxKey, body)) {
         const v = value.trim();
         const off = value.indexOf(v);
         const type: PiiType = hints & Hint.name ? 'person_name' : 'street_address';
