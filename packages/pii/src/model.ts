@@ -469,7 +469,16 @@ export class OnnxSpanModel implements SpanModel {
     for (const p of mp.metadataProps ?? []) meta[p.key ?? ''] = p.value ?? '';
     const ort = (await import('onnxruntime-node')) as unknown as OrtLike;
     const session = await ort.InferenceSession.create(new Uint8Array(bytes));
-    return new OnnxSpanModel(ort, session, meta);
+    const model = new OnnxSpanModel(ort, session, meta);
+    // read the lexicon now, so that a missing or unreadable one is an error of loading the model, not of a later batch
+    if (model.features === 'pano-span-v3') {
+      try {
+        lexicon ??= loadLexicon();
+      } catch (e) {
+        throw new Error(`lexicon ${LEXICON_FILE}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      }
+    }
+    return model;
   }
 
   async score(cands: Candidate[]): Promise<Array<[string, number]>> {
