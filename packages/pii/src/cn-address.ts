@@ -12,7 +12,6 @@
  */
 import type { Hit } from './scan.js';
 
-const H = String.raw`[\u4e00-\u9fff]`;
 /** Provinces, autonomous regions, municipalities and special regions: where most written addresses start. */
 const PROVINCES = '北京|天津|上海|重庆|河北|山西|内蒙古|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|广西|海南|四川|贵州|云南|西藏|陕西|甘肃|青海|宁夏|新疆|台湾|香港|澳门';
 // The name part of a level holds no level-ending character: a run of them ("市市市…") would otherwise be
