@@ -4,7 +4,7 @@
  * written as pano-parse writes them, UTF-8 NDJSON, to a discarding stream)
  * in-process, beside `tshark -T fields` extracting id,
  * name, type, rcode and answer count from the same file in the same run.
- * Prints the ratio.
+ * Prints the ratio of pano's best of 5 warm runs to tshark's best of 3.
  *
  * Workload: 5000 client ports each asking 10 questions (A, AAAA, CNAME
  * chains, MX, TXT, NXDOMAIN) of one resolver, with name compression as
@@ -23,6 +23,7 @@ import { pcapng, udpFrame, type Frame } from '../../test/helpers/synth.js';
 const CLIENTS = Number(process.argv[2] ?? 5000);
 const QUERIES = Number(process.argv[3] ?? 10);
 const ROUNDS = 5;
+const TSHARK_RUNS = 3;
 /** Worker threads for the flow-sharded figures: one per core of the 2-core machines this runs on. */
 const WORKERS = 2;
 
@@ -135,9 +136,11 @@ try {
   const cpuMs = (cpu.user + cpu.system) / 1000 / ROUNDS;
   if (run.events !== CLIENTS * QUERIES) throw new Error(`expected ${CLIENTS * QUERIES} events, got ${run.events}`);
   const sharded = await shardedRounds(bytes, WORKERS, ROUNDS, CLIENTS * QUERIES);
-  const t = tshark(file);
+  // tshark's best of TSHARK_RUNS, as pano's is its best of ROUNDS: one tshark run against pano's best favoured pano
+  const runs = Array.from({ length: TSHARK_RUNS }, () => tshark(file));
+  const t = Math.min(...runs);
   console.log(`pano-parse (in-process, NDJSON written):   ${(best / 1e6).toFixed(0)} ms (CPU ${cpuMs.toFixed(0)} ms a round), ${(mb / (best / 1e9)).toFixed(1)} MB/s, ${Math.round(run.events / (best / 1e9))} exchanges/s`);
-  console.log(`tshark -T fields (5 fields):               ${(t / 1e6).toFixed(0)} ms, ${(mb / (t / 1e9)).toFixed(1)} MB/s`);
+  console.log(`tshark -T fields (5 fields):               ${(t / 1e6).toFixed(0)} ms (best of ${TSHARK_RUNS}: ${runs.map((x) => (x / 1e6).toFixed(0)).join(', ')} ms), ${(mb / (t / 1e9)).toFixed(1)} MB/s`);
   console.log(`pano-parse first (cold) run: ${(cold / 1e6).toFixed(0)} ms; ratio cold: ${(t / cold).toFixed(1)}x`);
   console.log(`ratio pano/tshark: ${(t / best).toFixed(1)}x`);
   console.log(`pano-parse --workers ${WORKERS} (in-process, NDJSON written): ${(sharded.bestNs / 1e6).toFixed(0)} ms (CPU ${(sharded.cpuNs / 1e6).toFixed(0)} ms a round, all threads), ${(mb / (sharded.bestNs / 1e9)).toFixed(1)} MB/s; first run (workers started): ${(sharded.coldNs / 1e6).toFixed(0)} ms, ratio cold ${(t / sharded.coldNs).toFixed(1)}x`);

@@ -4,7 +4,8 @@
  * gRPC framing and wire decode → events written as pano-parse writes them,
  * UTF-8 NDJSON, to a discarding stream) in-process,
  * beside `tshark -T fields` extracting stream id, :path, :status and
- * grpc-status from the same file in the same run. Prints the ratio.
+ * grpc-status from the same file in the same run. Prints the ratio of pano's
+ * best of 5 warm runs to tshark's best of 3.
  *
  * Workload: 200 cleartext h2 connections on port 50051, 100 unary gRPC calls
  * each (request and response messages of 60-400 bytes of protobuf with
@@ -25,6 +26,7 @@ import { PREFACE, frame, grpcMessage, pbField, settings } from '../../test/helpe
 const CONNECTIONS = Number(process.argv[2] ?? 200);
 const CALLS = Number(process.argv[3] ?? 100);
 const ROUNDS = 5;
+const TSHARK_RUNS = 3;
 /** Worker threads for the flow-sharded figures: one per core of the 2-core machines this runs on. */
 const WORKERS = 2;
 
@@ -120,11 +122,13 @@ try {
   const cpuMs = (cpu.user + cpu.system) / 1000 / ROUNDS;
   if (run.events !== CONNECTIONS * CALLS) throw new Error(`expected ${CONNECTIONS * CALLS} events, got ${run.events}`);
   const sharded = await shardedRounds(bytes, WORKERS, ROUNDS, CONNECTIONS * CALLS);
-  const t = tshark(file);
+  // tshark's best of TSHARK_RUNS, as pano's is its best of ROUNDS: one tshark run against pano's best favoured pano
+  const runs = Array.from({ length: TSHARK_RUNS }, () => tshark(file));
+  const t = runs.reduce((a, b) => (b.ns < a.ns ? b : a));
   const panoMBs = mb / (best / 1e9);
   const tsharkMBs = mb / (t.ns / 1e9);
   console.log(`pano-parse (in-process, NDJSON written):   ${(best / 1e6).toFixed(0)} ms (CPU ${cpuMs.toFixed(0)} ms a round), ${panoMBs.toFixed(1)} MB/s, ${Math.round(run.events / (best / 1e9))} events/s`);
-  console.log(`tshark -T fields (4 fields):               ${(t.ns / 1e6).toFixed(0)} ms, ${tsharkMBs.toFixed(1)} MB/s`);
+  console.log(`tshark -T fields (4 fields):               ${(t.ns / 1e6).toFixed(0)} ms (best of ${TSHARK_RUNS}: ${runs.map((x) => (x.ns / 1e6).toFixed(0)).join(', ')} ms), ${tsharkMBs.toFixed(1)} MB/s`);
   console.log(`pano-parse first (cold) run: ${(cold / 1e6).toFixed(0)} ms; ratio cold: ${(t.ns / cold).toFixed(1)}x`);
   console.log(`ratio pano/tshark: ${(t.ns / best).toFixed(1)}x`);
   console.log(`pano-parse --workers ${WORKERS} (in-process, NDJSON written): ${(sharded.bestNs / 1e6).toFixed(0)} ms (CPU ${(sharded.cpuNs / 1e6).toFixed(0)} ms a round, all threads), ${(mb / (sharded.bestNs / 1e9)).toFixed(1)} MB/s; first run (workers started): ${(sharded.coldNs / 1e6).toFixed(0)} ms, ratio cold ${(t.ns / sharded.coldNs).toFixed(1)}x`);
