@@ -57,3 +57,16 @@ test('EventScanner: the two addresses of a PostgreSQL result row, without the mo
   assert.equal(row['6'], '四川宏华石油设备有限公司');
   assert.match(row['12']!, /^<street_address:/);
 });
+
+test("EventScanner: an address in a long text value (the scanner's long-value path) and in a short one", () => {
+  const long = '您好，' + '我们的订单已经发出，请注意查收。'.repeat(8) + '收货地址为江苏省苏州市工业园区星湖街328号，谢谢。';
+  assert.ok(long.length > 96);
+  const ev = { http: { request: { body: { content: JSON.stringify({ note: long, city: '苏州市星湖街8号' }) } } } } as Record<string, unknown>;
+  const s = new EventScanner({ key: Buffer.alloc(32) });
+  const f = s.finish(s.collect(ev));
+  assert.deepEqual(f.map((x) => [x.path, x.type]), [
+    ['http.request.body.content$.note', 'street_address'],
+    ['http.request.body.content$.city', 'street_address'],
+  ]);
+  assert.equal(long.slice(f[0]!.start, f[0]!.end), '江苏省苏州市工业园区星湖街328号');
+});

@@ -11,7 +11,7 @@
  * `db.response.rows[0].email`.
  */
 import { hintsFor, Hint } from './context.js';
-import { scanByContext, scanString, type Hit } from './scan.js';
+import { lastScanSawHan, scanByContext, scanString, type Hit } from './scan.js';
 import { keySegment, parseBody, parseForm, serialiseBody, type Body } from './body.js';
 import type { PiiType } from './rules.js';
 import { hmacHex } from './keyed-hash.js';
@@ -266,11 +266,11 @@ export class EventScanner {
     const protocolName = !body && ctxKey === 'name' && !/^(db\.response\.rows|grpc\.|db\.query\.parameter)/.test(path);
     if (protocolName) hints &= ~Hint.name;
     let hits = scanString(value, hints);
+    const han = lastScanSawHan();
     // addresses in DNS answers are the servers' own, not personal data carried in a payload
     if (hits.length && path.startsWith('dns.') && !path.startsWith('dns.question')) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
     if (hits.length === 0) hits = scanByContext(value, hints);
-    // (cnAddresses costs ~40 ns on a string without Han characters)
-    if (value.length >= 5 && !(hints & Hint.notPii)) {
+    if (han && value.length >= 5 && !(hints & Hint.notPii)) {
       const cn = cnAddresses(value);
       if (cn.length) hits = hits.concat(cn.filter((a) => !hits.some((h) => h.start < a.end && a.start < h.end))).sort((a, b) => a.start - b.start);
     }

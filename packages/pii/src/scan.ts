@@ -465,7 +465,10 @@ function resolve(hits: Hit[]): Hit[] {
 export function scanString(s: string, hints = 0): Hit[] {
   const out: Hit[] = [];
   const n = s.length;
+  sawHan = false;
   if (n < 4) return out;
+  // long values: one regex test (V8 answers it without reading a one-byte string's characters)
+  if (n > SHORT) sawHan = HAN.test(s);
   if (n > SHORT && n <= LOCATED_MAX) {
     LOCATOR.locate(s);
     locatedAnchors(s, hints, out);
@@ -486,7 +489,10 @@ export function scanString(s: string, hints = 0): Hit[] {
   let doubleColon = false;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 128) continue;
+    if (c >= 128) {
+      if (c >= 0x4e00 && c <= 0x9fff) sawHan = true;
+      continue;
+    }
     const k = CLASS[c]!;
     if (k === 0) continue;
     if (k & 1) {
@@ -504,6 +510,17 @@ export function scanString(s: string, hints = 0): Hit[] {
   if (digitFrom >= 0) digitRuns(s, digitFrom, RUNS_WALKED, hints, out);
   if (ipv6Colons(colons, doubleColon)) colonWalk(s, colonFrom, hints, out);
   return resolve(out);
+}
+
+const HAN = /[\u4e00-\u9fff]/;
+let sawHan = false;
+/**
+ * Whether the string last given to `scanString` holds a Han character (CJK
+ * ideograph), found on the way: the Chinese address rule runs only then. Short
+ * values learn it in the character pass, so a value without one costs nothing.
+ */
+export function lastScanSawHan(): boolean {
+  return sawHan;
 }
 
 /**
