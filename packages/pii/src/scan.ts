@@ -83,7 +83,7 @@ const AT_RULES = RULES_BY_ANCHOR.get('@') ?? [];
  * cost ~150 ns to say so), the first digit and the first ':'. The passes
  * then start there, which gives the same hits as starting at 0.
  */
-const SHORT = 96;
+export const SHORT = 96;
 /** Anchors (other than '@') by their first two characters, `(c0 << 7) | c1`. */
 const PAIRS: Array<string[] | undefined> = new Array(128 * 128).fill(undefined);
 /** Per ASCII code: 1 digit, 2 first character of an anchor (other than '@'), 4 ':', 8 '@' */
@@ -467,8 +467,6 @@ export function scanString(s: string, hints = 0): Hit[] {
   const n = s.length;
   sawHan = false;
   if (n < 4) return out;
-  // long values: one regex test (V8 answers it without reading a one-byte string's characters)
-  if (n > SHORT) sawHan = HAN.test(s);
   if (n > SHORT && n <= LOCATED_MAX) {
     LOCATOR.locate(s);
     locatedAnchors(s, hints, out);
@@ -512,12 +510,13 @@ export function scanString(s: string, hints = 0): Hit[] {
   return resolve(out);
 }
 
-const HAN = /[\u4e00-\u9fff]/;
 let sawHan = false;
 /**
- * Whether the string last given to `scanString` holds a Han character (CJK
- * ideograph), found on the way: the Chinese address rule runs only then. Short
- * values learn it in the character pass, so a value without one costs nothing.
+ * Whether the string last given to `scanString`, if it was short (up to 96
+ * characters), holds a Han character (CJK ideograph), seen in its character
+ * pass: the Chinese address rule runs on short values only then, at no cost
+ * to those without. Long values are not walked that way, so this says false
+ * for them.
  */
 export function lastScanSawHan(): boolean {
   return sawHan;
