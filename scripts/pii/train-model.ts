@@ -36,12 +36,7 @@ interface Example { ids: Int32Array; y: number }
 /** A model that proposes nothing: lets the scanner emit its candidates for labeling. */
 const recorder: SpanModel = { labels: LABELS, score: async (c: Candidate[]) => c.map(() => ['none', 0] as [string, number]) };
 
-// --features: train for an older feature set, to compare with the current one on the same data
-const featuresArg = process.argv.includes('--features') ? process.argv[process.argv.indexOf('--features') + 1]! : FEATURE_SET;
-if (!(FEATURE_SETS as readonly string[]).includes(featuresArg)) throw new Error(`--features: one of ${FEATURE_SETS.join(', ')}`);
-const features = featuresArg as FeatureSet;
-
-function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string, Label[]>, out: Example[]): void {
+function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string, Label[]>, out: Example[], features: FeatureSet): void {
   const scanner = new EventScanner({ key: randomBytes(32), model: recorder });
   for (const ev of events) {
     const id = (ev.pano as { id: string }).id;
@@ -169,6 +164,9 @@ async function main(): Promise<void> {
   const get = (k: string, d: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : d);
   const outFile = resolve(get('--out', 'packages/pii/model/pano-span-v3.onnx'));
   const epochs = +get('--epochs', '2');
+  // --features: train for an older feature set, to compare with the current one on the same data
+  const features = get('--features', FEATURE_SET) as FeatureSet;
+  if (!FEATURE_SETS.includes(features)) throw new Error(`--features: one of ${FEATURE_SETS.join(', ')}`);
   const data: Example[] = [];
   const dev: Example[] = [];
   const sources: string[] = [];
@@ -179,27 +177,27 @@ async function main(): Promise<void> {
   if (pres) {
     const cut = holdOut ? Math.floor(pres.length * 0.8) : pres.length;
     const w = wrap(pres.slice(0, cut), 'p');
-    examplesFrom(w.events, w.labels, data);
-    if (holdOut) { const d = wrap(pres.slice(cut), 'pd'); examplesFrom(d.events, d.labels, dev); }
+    examplesFrom(w.events, w.labels, data, features);
+    if (holdOut) { const d = wrap(pres.slice(cut), 'pd'); examplesFrom(d.events, d.labels, dev, features); }
     sources.push(`presidio synth_dataset_v2 (${cut} texts)`);
   }
   if (holdOut) {
     const wd = conllTexts('wnut17/emerging.dev.conll', 'person');
-    if (wd) { const d = wrap(wd, 'nd'); examplesFrom(d.events, d.labels, dev); }
+    if (wd) { const d = wrap(wd, 'nd'); examplesFrom(d.events, d.labels, dev, features); }
   }
   const split = wikigoldSplit();
   const wiki = holdOut ? split?.devTrain : split?.train;
-  if (wiki) { const w = wrap(wiki, 'w'); examplesFrom(w.events, w.labels, data); sources.push(`wikigold without held-out articles (${wiki.length} sentences)`); }
-  if (holdOut && split) { const d = wrap(split.dev, 'wd'); examplesFrom(d.events, d.labels, dev); }
+  if (wiki) { const w = wrap(wiki, 'w'); examplesFrom(w.events, w.labels, data, features); sources.push(`wikigold without held-out articles (${wiki.length} sentences)`); }
+  if (holdOut && split) { const d = wrap(split.dev, 'wd'); examplesFrom(d.events, d.labels, dev, features); }
   const wn = conllTexts('wnut17/wnut17train.conll', 'person');
-  if (wn) { const w = wrap(wn, 'n'); examplesFrom(w.events, w.labels, data); sources.push(`wnut17 train (${wn.length} sentences)`); }
+  if (wn) { const w = wrap(wn, 'n'); examplesFrom(w.events, w.labels, data, features); sources.push(`wnut17 train (${wn.length} sentences)`); }
   if (!holdOut) {
     const wd = conllTexts('wnut17/emerging.dev.conll', 'person');
-    if (wd) { const w = wrap(wd, 'nd'); examplesFrom(w.events, w.labels, data); sources.push(`wnut17 dev (${wd.length} sentences)`); }
+    if (wd) { const w = wrap(wd, 'nd'); examplesFrom(w.events, w.labels, data, features); sources.push(`wnut17 dev (${wd.length} sentences)`); }
   }
   // with --dev, the generated events draw names and addresses only from the training part of synth_dataset_v2
   const gen = generate({ count: 6000, seed: 777, split: 'train', poolTexts: holdOut && pres ? Math.floor(pres.length * 0.8) : undefined });
-  examplesFrom(gen.events, gen.labels, data);
+  examplesFrom(gen.events, gen.labels, data, features);
   sources.push('generated events, train split (6000)');
   const counts = LABELS.map((_, c) => data.filter((e) => e.y === c).length);
   console.error(`examples: ${data.length} (${LABELS.map((l, c) => `${l} ${counts[c]}`).join(', ')}) from ${sources.join('; ')}`);

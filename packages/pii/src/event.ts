@@ -279,13 +279,15 @@ export class EventScanner {
     const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex };
     p.slots.push(slot);
     const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
-    if (wantsNames && !(hints & Hint.notPii) && !protocolName) {
+    // names and addresses come from the model's candidates, or without it from a name/address field's whole value;
+    // the protocol-text test runs only where one of those would (not for every value)
+    const namesHere = this.opts.model !== undefined || ((hints & (Hint.name | Hint.address)) !== 0 && hits.length === 0);
+    if (wantsNames && !(hints & Hint.notPii) && !protocolName && namesHere && !protocolText(path, ctxKey, body)) {
       if (this.opts.model) {
-        if (protocolText(path, ctxKey, body)) return;
         for (const cand of nameCandidates(value, ctxKey, hints)) {
           if (!hits.some((h) => h.start < cand.end && cand.start < h.end)) p.candidates.push({ slot, cand });
         }
-      } else if (hints & (Hint.name | Hint.address) && hits.length === 0 && !protocolText(path, ctxKey, body)) {
+      } else {
         const v = value.trim();
         const off = value.indexOf(v);
         const type: PiiType = hints & Hint.name ? 'person_name' : 'street_address';
