@@ -17,6 +17,7 @@ import type { PiiType } from './rules.js';
 import { hmacHex } from './keyed-hash.js';
 import { nameCandidates, type Candidate, type SpanModel } from './model.js';
 import { cnAddresses } from './cn-address.js';
+import { findRepeats } from './repeat.js';
 
 export type RedactMode = 'mask' | 'hash' | 'drop';
 
@@ -27,7 +28,7 @@ export interface PiiFinding {
   start: number;
   end: number;
   confidence: number;
-  detector: 'regex' | 'context' | 'model';
+  detector: Hit['detector'];
   validator: string | null;
 }
 
@@ -57,6 +58,8 @@ export interface ScanOptions {
 // one capitalised word ("Goofy") or several words ("alice smith"); not "legacy-host"
 const NAME_VALUE = /^(?:\p{Lu}[\p{L}'’-]{0,40}\.?|\p{L}[\p{L}'’-]{0,40}\.?(?: \p{L}[\p{L}'’-]{0,40}\.?){1,4})$/u;
 
+const NO_HITS: Hit[] = Object.freeze([]) as unknown as Hit[];
+
 /** Most findings listed in one event's `pii` array. */
 export const MAX_ANNOTATIONS = 1000;
 /** How much more probable a model hit must be than a longer hit of its type around it to win over it. */
@@ -85,6 +88,9 @@ const PROTOCOL_TEXT_PATHS = new Set(['http.response.reason', 'amqp.arguments.rep
 /** A field whose words are the protocol's own, not a payload's: no name or address candidates there. */
 function protocolText(path: string, ctxKey: string, body: BodySlot | undefined): boolean {
   if (body) return false;
+  // every such path starts with "http." or "amqp."
+  const c = path.charCodeAt(0);
+  if (c !== 104 && c !== 97) return false;
   return PROTOCOL_TEXT_PATHS.has(path) || (HEADER_PATH.test(path) && TOKEN_HEADERS.has(ctxKey.toLowerCase()));
 }
 
@@ -109,6 +115,16 @@ interface Slot {
   hits: Hit[];
   body?: BodySlot;
   formIndex?: number;
+  /** The field name the value's context came from. */
+  ctxKey: string;
+  /** The field names an identifier or a protocol object: no PII of any type / no names or addresses. */
+  notPii: boolean;
+  protocolName: boolean;
+}
+
+/** Names and addresses are never looked for in this field. */
+function namesBarred(slot: Slot): boolean {
+  return slot.notPii || slot.protocolName || protocolText(slot.path, slot.ctxKey, slot.body);
 }
 
 /** What `collect` found in one event before the model and redaction ran. */
@@ -276,13 +292,13 @@ export class EventScanner {
       const cn = cnAddresses(value);
       if (cn.length) hits = hits.concat(cn.filter((a) => !hits.some((h) => h.start < a.end && a.start < h.end))).sort((a, b) => a.start - b.start);
     }
-    const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex };
+    const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex, ctxKey, notPii: (hints & Hint.notPii) !== 0, protocolName };
     p.slots.push(slot);
     const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
     // names and addresses come from the model's candidates, or without it from a name/address field's whole value;
     // the protocol-text test runs only where one of those would (not for every value)
     const namesHere = this.opts.model !== undefined || ((hints & (Hint.name | Hint.address)) !== 0 && hits.length === 0);
-    if (wantsNames && !(hints & Hint.notPii) && !protocolName && namesHere && !protocolText(path, ctxKey, body)) {
+    if (wantsNames && !slot.notPii && !protocolName && namesHere && !protocolText(path, ctxKey, body)) {
       if (this.opts.model) {
         for (const cand of nameCandidates(value, ctxKey, hints)) {
           if (!hits.some((h) => h.start < cand.end && cand.start < h.end)) p.candidates.push({ slot, cand });
@@ -333,25 +349,26 @@ export class EventScanner {
 
   /** Filter, annotate `event.pii`, redact in place. Returns the findings with their keyed hashes. */
   finish(p: Pending): FindingWithHash[] {
-    const { types, allow, redact, key } = this.opts;
+    const { redact, key } = this.opts;
     const found: FindingWithHash[] = [];
-    for (const slot of p.slots) {
-      if (slot.hits.length === 0) continue;
-      const kept: Hit[] = [];
-      let lastEnd = -1;
-      for (const h of slot.hits) {
-        if (h.confidence < this.minConf) continue;
-        if (types && !types.has(h.type)) continue;
-        if (h.start < lastEnd) continue;
-        const raw = slot.value.slice(h.start, h.end);
-        if (allow?.has(raw)) continue;
-        kept.push(h);
-        lastEnd = h.end;
+    const kept: Hit[][] = new Array(p.slots.length);
+    let any = false;
+    for (let i = 0; i < p.slots.length; i++) {
+      kept[i] = this.reported(p.slots[i]!);
+      if (kept[i]!.length) any = true;
+    }
+    if (!any) return found;
+    findRepeats(p.slots, kept, namesBarred, this.opts.allow);
+    for (let i = 0; i < p.slots.length; i++) {
+      const slot = p.slots[i]!;
+      const hits = kept[i]!;
+      if (hits.length === 0) continue;
+      for (const h of hits) {
         const f: FindingWithHash = { type: h.type, path: slot.path, start: h.start, end: h.end, confidence: h.confidence, detector: h.detector, validator: h.validator };
-        if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, raw);
+        if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, h.sameAs ?? slot.value.slice(h.start, h.end));
         found.push(f);
       }
-      if (kept.length && redact) this.redactSlot(slot, kept, redact);
+      if (redact) this.redactSlot(slot, hits, redact);
     }
     for (const bs of p.bodies) {
       if (bs.dirty) bs.holder[bs.key] = serialiseBody(bs.body, bs.touched, bs.dropped);
@@ -367,6 +384,23 @@ export class EventScanner {
       }
     }
     return found;
+  }
+
+  /** The slot's hits that are reported: confident enough, of the asked types, not allowed, not overlapping. */
+  private reported(slot: Slot): Hit[] {
+    if (slot.hits.length === 0) return NO_HITS;
+    const { types, allow } = this.opts;
+    const kept: Hit[] = [];
+    let lastEnd = -1;
+    for (const h of slot.hits) {
+      if (h.confidence < this.minConf) continue;
+      if (types && !types.has(h.type)) continue;
+      if (h.start < lastEnd) continue;
+      if (allow?.has(slot.value.slice(h.start, h.end))) continue;
+      kept.push(h);
+      lastEnd = h.end;
+    }
+    return kept.length ? kept : NO_HITS;
   }
 
   private redactSlot(slot: Slot, hits: Hit[], mode: RedactMode): void {
@@ -386,7 +420,9 @@ export class EventScanner {
     let out = '';
     let pos = 0;
     for (const h of hits) {
-      out += slot.value.slice(pos, h.start) + this.token(h.type, slot.value.slice(h.start, h.end), mode);
+      // a mask keeps the shape of the text it hides; a hash is of the value, however it was written
+      const raw = slot.value.slice(h.start, h.end);
+      out += slot.value.slice(pos, h.start) + this.token(h.type, mode === 'hash' ? (h.sameAs ?? raw) : raw, mode);
       pos = h.end;
     }
     out += slot.value.slice(pos);

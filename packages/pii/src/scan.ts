@@ -21,8 +21,14 @@ export interface Hit {
   start: number;
   end: number;
   confidence: number;
-  detector: 'regex' | 'context' | 'model';
+  /** `repeat`: the value of a finding made elsewhere in the same event (repeat.ts). */
+  detector: 'regex' | 'context' | 'model' | 'repeat';
   validator: string | null;
+  /**
+   * A repeat written differently from the finding it repeats (`Ada+Lovelace`, `ada lovelace` for
+   * `Ada Lovelace`): that finding's text, which its keyed hash is taken of, so equal values still join.
+   */
+  sameAs?: string;
 }
 
 const DIGIT_RUN_SRC = String.raw`\d(?:\d|[ ./()-]{1,2}(?=[\d(]))*`;

@@ -1,0 +1,163 @@
+// A value found in one field is found again wherever the same event repeats it (repeat.ts):
+// Redis query text repeating its arguments, a name coming back URL-encoded in a cookie or in
+// another case in a search term, and redaction covering every place.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { EventScanner, type Candidate, type SpanModel } from '@panopticon/pii';
+import { REPEAT_MAX_VALUES } from '../../packages/pii/src/repeat.ts';
+
+const key = Buffer.from('0123456789abcdef0123456789abcdef');
+const token = (type: string, v: string) => `<${type}:${createHmac('sha256', key).update(type).update('\0').update(v).digest('hex').slice(0, 8)}>`;
+
+function redisEvent() {
+  return {
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'redis' },
+    db: { system: { name: 'redis' }, operation: { name: 'HSET' }, query: { text: 'HSET user:7 surname Norem city Noremberg' } },
+    redis: { args: ['user:7', 'surname', 'Norem', 'city', 'Noremberg'] },
+  } as Record<string, any>;
+}
+
+test('a name found in a Redis argument is found (and redacted) in the query text that repeats it, not inside a longer word', () => {
+  const s = new EventScanner({ key, redact: 'mask' });
+  const ev = redisEvent();
+  const found = s.finish(s.collect(ev));
+  assert.deepEqual(
+    found.map((f) => [f.path, f.start, f.end, f.type, f.detector, f.confidence]),
+    [
+      ['db.query.text', 20, 25, 'person_name', 'repeat', 0.75],
+      ['redis.args[2]', 0, 5, 'person_name', 'context', 0.75],
+    ],
+  );
+  assert.equal(ev.db.query.text, 'HSET user:7 surname <person_name:*****> city Noremberg');
+  assert.equal(ev.redis.args[2], '<person_name:*****>');
+  assert.equal(ev.redis.args[4], 'Noremberg');
+});
+
+function httpEvent(extra: Record<string, unknown> = {}) {
+  return {
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+    http: {
+      request: {
+        method: 'POST',
+        header: {
+          cookie: ['who=Ada+Lovelace; theme=dark'],
+          referer: ['https://example.com/search?x=1&q=about%20ada%20lovelace%20notes'],
+          'content-type': ['application/json'],
+        },
+        body: { size: 60, content: JSON.stringify({ name: 'Ada Lovelace', request_id: 'Ada Lovelace', note: 'Kafka rocks', ...extra }) },
+      },
+      response: { status_code: 200, header: { server: ['Ada Lovelace'] } },
+    },
+    messaging: { system: 'kafka' },
+  } as Record<string, any>;
+}
+
+test('repeats URL-encoded (+, %20 after a percent escape) and, for several words, in any case; not in identifier fields or protocol text', () => {
+  const s = new EventScanner({ key, hashValues: true });
+  const ev = httpEvent();
+  const found = s.finish(s.collect(ev));
+  const cookie = ev.http.request.header.cookie[0] as string;
+  const referer = ev.http.request.header.referer[0] as string;
+  assert.deepEqual(
+    found.map((f) => [f.path, f.start, f.end, f.detector]),
+    [
+      ['http.request.header.cookie[0]', cookie.indexOf('Ada+'), cookie.indexOf('; '), 'repeat'],
+      ['http.request.header.referer[0]', referer.indexOf('ada%20'), referer.indexOf('%20notes'), 'repeat'],
+      ['http.request.body.content$.name', 0, 12, 'context'],
+    ],
+  );
+  // one value however it is written: the same keyed hash for the audit log
+  assert.equal(new Set(found.map((f) => f.valueHash)).size, 1);
+  // `server` is protocol text, `user_id` an identifier field, and `kafka` is not the one-word name `Kafka`
+  assert.ok(!found.some((f) => /server|request_id|messaging/.test(f.path)));
+});
+
+test('one word repeats only in its own case', () => {
+  const s = new EventScanner({ key });
+  const ev = httpEvent({ name: 'Kafka' });
+  const found = s.finish(s.collect(ev));
+  assert.deepEqual(
+    found.map((f) => [f.path, f.start, f.end, f.detector]),
+    [
+      ['http.request.body.content$.name', 0, 5, 'context'],
+      ['http.request.body.content$.note', 0, 5, 'repeat'],
+    ],
+  );
+});
+
+test('hash redaction gives a repeat the token of the value it repeats; --allow applies to each occurrence', () => {
+  const s = new EventScanner({ key, redact: 'hash' });
+  const ev = httpEvent();
+  s.finish(s.collect(ev));
+  const t = token('person_name', 'Ada Lovelace');
+  assert.equal(ev.http.request.header.cookie[0], `who=${t}; theme=dark`);
+  assert.equal(ev.http.request.header.referer[0], `https://example.com/search?x=1&q=about%20${t}%20notes`);
+  assert.equal(JSON.parse(ev.http.request.body.content).name, t);
+
+  const a = new EventScanner({ key, allow: new Set(['Ada+Lovelace']) });
+  const found = a.finish(a.collect(httpEvent()));
+  assert.deepEqual(found.map((f) => f.path), ['http.request.header.referer[0]', 'http.request.body.content$.name']);
+});
+
+test('a repeat replaces shorter hits of its type inside it ("Chris" of "Chris+Sanders"), not hits of other types', async () => {
+  // a model that knows only these two spans, so that the set-cookie value holds the part "Chris"
+  const model: SpanModel = {
+    labels: ['none', 'person_name', 'street_address'],
+    async score(cands: Candidate[]) {
+      return cands.map((c): [string, number] => {
+        const t = c.text.slice(c.start, c.end);
+        return t === 'Chris Sanders' || t === 'Chris' ? ['person_name', 0.9] : ['none', 0.99];
+      });
+    },
+  };
+  const s = new EventScanner({ key, model });
+  const ev = {
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+    http: {
+      request: { body: { size: 30, content: JSON.stringify({ author: 'Chris Sanders' }) } },
+      response: { header: { 'set-cookie': ['author_0d7d=Chris+Sanders; expires=Sat', 'x=Chris+Sanders@example.com'] } },
+    },
+  } as Record<string, any>;
+  const p = s.collect(ev);
+  await s.scoreCandidates([p]);
+  const found = s.finish(p);
+  assert.deepEqual(
+    found.map((f) => [f.path, f.start, f.end, f.type, f.detector]),
+    [
+      ['http.request.body.content$.author', 0, 13, 'person_name', 'model'],
+      ['http.response.header.set-cookie[0]', 12, 25, 'person_name', 'repeat'],
+      ['http.response.header.set-cookie[1]', 2, 27, 'email', 'regex'],
+    ],
+  );
+});
+
+test(`at most ${REPEAT_MAX_VALUES} distinct values of one event are looked for again`, () => {
+  const names = Array.from({ length: REPEAT_MAX_VALUES + 8 }, (_, i) => `Nam${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`);
+  const s = new EventScanner({ key });
+  const ev = {
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+    http: { request: { body: { size: 1, content: JSON.stringify({ people: names.map((name) => ({ name })), note: names.join(', ') }) } } },
+  } as Record<string, any>;
+  const found = s.finish(s.collect(ev));
+  assert.equal(found.filter((f) => f.detector === 'context').length, names.length);
+  assert.equal(found.filter((f) => f.detector === 'repeat').length, REPEAT_MAX_VALUES);
+});
+
+test('a name found all in lower case is not looked for again', async () => {
+  const model: SpanModel = {
+    labels: ['none', 'person_name', 'street_address'],
+    async score(cands: Candidate[]) {
+      return cands.map((c): [string, number] => (c.text === 'elements' ? ['person_name', 0.9] : ['none', 0.99]));
+    },
+  };
+  const s = new EventScanner({ key, model });
+  const ev = {
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'redis' },
+    redis: { response: { value: ['surname', 'elements', 'summary', 'the number of elements returned'] } },
+  } as Record<string, any>;
+  const p = s.collect(ev);
+  await s.scoreCandidates([p]);
+  const found = s.finish(p);
+  assert.deepEqual(found.map((f) => [f.path, f.detector]), [['redis.response.value[1]', 'model']]);
+});
