@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { EventScanner, type RedactMode } from '@panopticon/pii';
+import { EventScanner, type Candidate, type RedactMode, type SpanModel } from '@panopticon/pii';
 
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
 const email = 'alice.smith@example.com';
@@ -131,4 +131,22 @@ test('values from the SQL captures: codes, "using password: NO", host names in n
     mysql: { error: { message: "Access denied for user 'root'@'localhost' (using password: NO)" } },
   } as Record<string, unknown>;
   assert.deepEqual(s.finish(s.collect(ev)).map((f) => `${f.type} ${f.path}`), ['person_name db.response.rows[1].name']);
+});
+
+test('names in scripts without letter case are names in a name field, with or without the model, and their repeats (two letters are enough); not protocol names', async () => {
+  const none: SpanModel = { labels: ['none', 'person_name', 'street_address'], score: async (c: Candidate[]) => c.map((): [string, number] => ['none', 0.99]) };
+  for (const model of [undefined, none]) {
+    const s = new EventScanner({ key, model });
+    const ev = {
+      db: { response: { rows: [{ customer_name: '陈瀚', note: '陈瀚' }, { surname: ' 山田太郎 ' }, { first_name: '김민준' }, { name: 'محمد' }] } },
+      messaging: { destination: { name: '订单' } },
+    } as Record<string, unknown>;
+    const p = s.collect(ev);
+    await s.scoreCandidates([p]);
+    assert.deepEqual(
+      s.finish(p).map((f) => `${f.type} ${f.path} ${f.start}-${f.end} ${f.detector}`),
+      ['person_name db.response.rows[0].customer_name 0-2 context', 'person_name db.response.rows[0].note 0-2 repeat', 'person_name db.response.rows[1].surname 1-5 context', 'person_name db.response.rows[2].first_name 0-3 context', 'person_name db.response.rows[3].name 0-4 context'],
+      model ? 'with a model' : 'without a model',
+    );
+  }
 });

@@ -57,6 +57,12 @@ export interface ScanOptions {
 
 // one capitalised word ("Goofy") or several words ("alice smith"); not "legacy-host"
 const NAME_VALUE = /^(?:\p{Lu}[\p{L}'’-]{0,40}\.?|\p{L}[\p{L}'’-]{0,40}\.?(?: \p{L}[\p{L}'’-]{0,40}\.?){1,4})$/u;
+/**
+ * One word of 2–16 letters of a script without letter case (`陈瀚`, `山田太郎`, `김민준`, `محمد`), with
+ * the marks and name dots such scripts use: in a name field that is a name. Neither NAME_VALUE's capital
+ * nor the model's Latin features see these (the model scored `陈瀚` none and `김민준` 0.53).
+ */
+const CASELESS_NAME = /^\s*(\p{Lo}[\p{Lo}\p{M}·・‧]{1,15})\s*$/u;
 
 const NO_HITS: Hit[] = Object.freeze([]) as unknown as Hit[];
 
@@ -299,7 +305,11 @@ export class EventScanner {
     // the protocol-text test runs only where one of those would (not for every value)
     const namesHere = this.opts.model !== undefined || ((hints & (Hint.name | Hint.address)) !== 0 && hits.length === 0);
     if (wantsNames && !slot.notPii && !protocolName && namesHere && !protocolText(path, ctxKey, body)) {
-      if (this.opts.model) {
+      const caseless = hints & Hint.name && hits.length === 0 ? CASELESS_NAME.exec(value) : null;
+      if (caseless) {
+        const off = caseless.index + caseless[0].indexOf(caseless[1]!);
+        slot.hits = [{ type: 'person_name', start: off, end: off + caseless[1]!.length, confidence: 0.75, detector: 'context', validator: null }];
+      } else if (this.opts.model) {
         for (const cand of nameCandidates(value, ctxKey, hints)) {
           if (!hits.some((h) => h.start < cand.end && cand.start < h.end)) p.candidates.push({ slot, cand });
         }

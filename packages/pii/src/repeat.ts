@@ -22,8 +22,12 @@ export interface RepeatSlot {
   notPii: boolean;
 }
 
-/** Shorter values are not looked for again: a two-letter name or password would match everywhere. */
+/**
+ * Shorter values are not looked for again: a two-letter name or password would match everywhere. In a
+ * script without case two letters are a whole name (`陈瀚`), and whole words there are rare enough.
+ */
 export const REPEAT_MIN_LENGTH = 3;
+const CASELESS_START = /^\p{Lo}/u;
 /** At most this many distinct values of one event are looked for (the cost is fields × values). */
 export const REPEAT_MAX_VALUES = 32;
 
@@ -99,8 +103,9 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
   const seeds = new Map<string, Seed>();
   for (let i = 0; i < slots.length; i++) {
     for (const h of kept[i]!) {
-      if (h.detector === 'regex' || NOT_REPEATED.has(h.type) || h.end - h.start < REPEAT_MIN_LENGTH) continue;
+      if (h.detector === 'regex' || NOT_REPEATED.has(h.type) || h.end - h.start < 2) continue;
       const raw = slots[i]!.value.slice(h.start, h.end);
+      if (raw.length < REPEAT_MIN_LENGTH && !CASELESS_START.test(raw)) continue;
       if (seeds.has(raw) || (h.type === 'person_name' && !NAME_LETTER.test(raw))) continue;
       if (seeds.size === REPEAT_MAX_VALUES) break;
       const ci = anyCase(h.type, raw);
