@@ -2,15 +2,15 @@
  * A value found in one field of an event is the same personal data where it
  * appears again in that event: a Redis `db.query.text` repeats its
  * arguments, a name posted in a form comes back in a cookie, a gRPC reply
- * echoes the request. Rules find their types wherever they occur, but names,
- * addresses and values decided by context (passwords, dates of birth) are
- * found where the model or the field name says so, and may be missed in
- * another field. Only those are looked for again: a rule's values are found
- * wherever they are (looking for them again was 12% of pano-pii's time on
- * generated events dense with PII, for next to nothing). Redacting one place and leaving the others would leak the
- * value, so every finding's value is looked for in all of the event's
- * scanned fields and each further occurrence becomes a finding too (detector
- * `repeat`, with the type, confidence and validator of the first).
+ * echoes the request. Names, addresses and values decided by context
+ * (passwords, dates of birth) are found where the model or the field name
+ * says so, and may be missed in another field; redacting one place and
+ * leaving the others would leak the value. So the values of those findings
+ * are looked for in all of the event's scanned fields, and each further
+ * occurrence becomes a finding too (detector `repeat`, with the type,
+ * confidence and validator of the first). A rule's values are not: its rule
+ * finds them wherever they are (looking for them again was 12% of
+ * pano-pii's time on generated events dense with PII, for next to nothing).
  */
 import type { Hit } from './scan.js';
 import type { PiiType } from './rules.js';
@@ -92,8 +92,8 @@ interface Seed {
 
 /**
  * Replaces `kept[i]` (the hits reported for `slots[i]`, sorted by start; never
- * written to) with a copy holding also every
- * further occurrence of a reported value. An occurrence overlapping a hit is
+ * written to) with a copy that also holds every further occurrence of a
+ * reported value. An occurrence overlapping a hit is
  * skipped, unless it covers only shorter hits of its own type, which it
  * replaces ("Chris" inside "Chris+Sanders"); an occurrence in `allow` is
  * skipped too, and so are names and addresses where `namesBarred` says
@@ -101,13 +101,13 @@ interface Seed {
  */
 export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit[][], namesBarred: (slot: S) => boolean, allow?: ReadonlySet<string>): number {
   const seeds = new Map<string, Seed>();
-  for (let i = 0; i < slots.length; i++) {
+  gather: for (let i = 0; i < slots.length; i++) {
     for (const h of kept[i]!) {
       if (h.detector === 'regex' || NOT_REPEATED.has(h.type) || h.end - h.start < 2) continue;
       const raw = slots[i]!.value.slice(h.start, h.end);
-      if (raw.length < REPEAT_MIN_LENGTH && !CASELESS_START.test(raw)) continue;
-      if (seeds.has(raw) || (h.type === 'person_name' && !NAME_LETTER.test(raw))) continue;
-      if (seeds.size === REPEAT_MAX_VALUES) break;
+      if (seeds.has(raw) || (raw.length < REPEAT_MIN_LENGTH && !CASELESS_START.test(raw))) continue;
+      if (h.type === 'person_name' && !NAME_LETTER.test(raw)) continue;
+      if (seeds.size === REPEAT_MAX_VALUES) break gather;
       const ci = anyCase(h.type, raw);
       seeds.set(raw, { hit: h, text: ci ? raw.toLowerCase() : raw, anyCase: ci, encoded: undefined });
     }
@@ -132,7 +132,8 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
       let text = value;
       if (anyCase) {
         lower ??= value.toLowerCase();
-        // a lower-cased text of another length (`İ`) would shift every offset: exact case only there
+        // a lower-cased text of another length (`İ`) would shift every offset: there only occurrences
+        // written in lower case are found
         if (lower.length === value.length) text = lower;
       }
       mayBeEncoded ??= value.includes('%') || value.includes('+');
