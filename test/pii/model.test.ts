@@ -125,6 +125,20 @@ test('no name candidates in token headers, protocol status texts, binary values 
   for (const font of ['Arial', 'Helvetica', 'Helvetica Neue', 'Menlo', 'Monaco']) assert.ok(!spans.includes(font), font);
 });
 
+test("no name candidate is the event's own protocol or system (`Hello Kafka` in a Kafka record)", () => {
+  const recorder: SpanModel = { labels: ['none', 'person_name', 'street_address'], score: async (cs) => cs.map(() => ['none', 0.99]) };
+  const s = new EventScanner({ key: Buffer.alloc(32), model: recorder });
+  const spans = (ev: Record<string, unknown>) => (s.collect(ev).candidates as Array<{ cand: { text: string; start: number; end: number } }>).map(({ cand }) => cand.text.slice(cand.start, cand.end));
+  const kafka = { pano: { protocol: 'kafka' }, messaging: { system: 'kafka', message: { body: { content: 'Hello Kafka from Maria' } } } };
+  assert.deepEqual(spans(kafka).filter((t) => /Kafka/.test(t)), ['Hello Kafka']);
+  const redis = { pano: { protocol: 'redis' }, db: { system: { name: 'redis' } }, redis: { args: ['Redis', 'Maria Gonzalez'] } };
+  assert.ok(!spans(redis).includes('Redis'));
+  assert.ok(spans(redis).includes('Maria Gonzalez'));
+  // in another system's event the word is a candidate like any other
+  const http = { pano: { protocol: 'http' }, http: { request: { body: { content: 'Hello Kafka' } } } };
+  assert.ok(spans(http).includes('Kafka'));
+});
+
 test('a model declaring an unknown feature set is refused', async () => {
   const file = join(dir, 'v9.onnx');
   writeFileSync(file, buildOnnx(new Float32Array(16 * 3), new Float32Array(3), { 'pano.features': 'pano-span-v9', 'pano.dim': '16', 'pano.k': '64', 'pano.labels': 'none,person_name,street_address' }));

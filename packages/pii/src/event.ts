@@ -139,6 +139,23 @@ export interface Pending {
   slots: Slot[];
   bodies: BodySlot[];
   candidates: Array<{ slot: Slot; cand: Candidate }>;
+  /** The event's own protocol and system names, lower-cased (`kafka`, `redis`): never a person's name in it. */
+  systems: string[];
+}
+
+/** Where an event names its protocol and the system it talks to. */
+function systemNames(event: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const add = (v: unknown) => {
+    if (typeof v === 'string' && v.length > 1 && !out.includes(v.toLowerCase())) out.push(v.toLowerCase());
+  };
+  const group = (k: string) => event[k] as Record<string, unknown> | undefined;
+  add(group('pano')?.protocol);
+  add(group('messaging')?.system);
+  add(group('rpc')?.system);
+  const db = group('db')?.system;
+  add(db && typeof db === 'object' ? (db as Record<string, unknown>).name : db);
+  return out;
 }
 
 /** SQL placeholders → column names: `INSERT INTO t (a, b) VALUES ($1, $2)` and `a = $1` / `a = ?`. */
@@ -214,7 +231,7 @@ export class EventScanner {
 
   /** Run the rules over every string field of the event. */
   collect(event: Record<string, unknown>): Pending {
-    const p: Pending = { event, slots: [], bodies: [], candidates: [] };
+    const p: Pending = { event, slots: [], bodies: [], candidates: [], systems: this.opts.model ? systemNames(event) : [] };
     for (const k of Object.keys(event)) {
       if (SKIP_GROUPS.has(k)) continue;
       this.walk(p, event, k, k, k, event[k], 0);
@@ -311,7 +328,10 @@ export class EventScanner {
         slot.hits = [{ type: 'person_name', start: off, end: off + caseless[1]!.length, confidence: 0.75, detector: 'context', validator: null }];
       } else if (this.opts.model) {
         for (const cand of nameCandidates(value, ctxKey, hints)) {
-          if (!hits.some((h) => h.start < cand.end && cand.start < h.end)) p.candidates.push({ slot, cand });
+          if (hits.some((h) => h.start < cand.end && cand.start < h.end)) continue;
+          // `Hello Kafka` in a Kafka record is the product saying hello, not a person
+          if (p.systems.length && cand.end - cand.start <= 16 && p.systems.includes(value.slice(cand.start, cand.end).toLowerCase())) continue;
+          p.candidates.push({ slot, cand });
         }
       } else {
         const v = value.trim();
