@@ -44,6 +44,17 @@ test('finds every planted rule-type value across all protocols, and nothing at d
   for (const p of ['http', 'postgresql', 'mysql', 'redis', 'kafka', 'amqp', 'grpc']) assert.ok(protocols.has(p), p);
 });
 
+test('--redact mask hides a name in the Redis query text that repeats its argument; --stats counts the repeat', () => {
+  const ev = { pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'redis' }, db: { query: { text: 'HSET user:7 surname Norem' } }, redis: { args: ['user:7', 'surname', 'Norem'] } };
+  const r = run(['--redact', 'mask', '--stats'], JSON.stringify(ev) + '\n');
+  assert.equal(r.code, 0);
+  const out = JSON.parse(r.out);
+  assert.equal(out.db.query.text, 'HSET user:7 surname <person_name:*****>');
+  assert.equal(out.redis.args[2], '<person_name:*****>');
+  assert.match(r.err, /^pii\.findings 2$/m);
+  assert.match(r.err, /^pii\.repeats 1$/m);
+});
+
 test('garbage lines: one-line error with the line number, skipped and counted; --strict is fatal', () => {
   const lines = input.split('\n');
   const bad = [lines[0], '{"unterminated": ', lines[1], '[1,2]', lines[2]].join('\n') + '\n';

@@ -96,7 +96,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   // a signal must not wait for the next input chunk: end the read now, then flush what is complete
   stop.signal.addEventListener('abort', () => process.stdin.destroy());
   const byType = new Map<string, number>();
-  const counts = { events: 0, events_with_pii: 0, findings: 0, bad_lines: 0, ml_candidates: 0, ml_partial_events: 0 };
+  const counts = { events: 0, events_with_pii: 0, findings: 0, repeats: 0, bad_lines: 0, ml_candidates: 0, ml_partial_events: 0 };
   let batch: Array<{ p: Pending; ref: string }> = [];
 
   const finishBatch = async () => {
@@ -120,6 +120,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
       if (found.length) counts.events_with_pii++;
       for (const f of found) {
         counts.findings++;
+        if (f.detector === 'repeat') counts.repeats++;
         byType.set(f.type, (byType.get(f.type) ?? 0) + 1);
         audit?.append({ kind: 'finding', event: ref, type: f.type, path: f.path, start: f.start, end: f.end, value_hash: f.valueHash ?? null, detector: f.detector, confidence: f.confidence });
       }
