@@ -47,7 +47,8 @@ const NAME_RULES: Array<[RegExp, number]> = [
   [/nino|nationalinsurance|^ni(number|no)$/, Hint.nino],
   [/^pan(number|no|card)?$|incometax/, Hint.pan],
   [/^ip$|ipaddr|remoteaddr|clientip|xforwardedfor|xrealip|^forwarded$/, Hint.ip],
-  [/(^|_)id$|uuid|guid|hash$|sha\d*$|md5|digest|checksum|version$|^ver$|^v$|timestamp|^ts$|time$|^date$|createdat|updatedat|etag|requestid|traceid|spanid|traceparent|nonce|^seq|offset$|^count$|^size$|length$|^port$|useragent|^:?authority$|^host$|hostname$|^range$|^contentrange$|^ifrange$|^platform$|^product$/, Hint.notPii],
+  // `id` itself only: `user_id`, `customer_id` and the like often hold e-mail addresses or user names
+  [/^id$|uuid|guid|hash$|sha\d*$|md5|digest|checksum|version$|^ver$|^v$|timestamp|^ts$|time$|^date$|createdat|updatedat|etag|requestid|traceid|spanid|traceparent|nonce|^seq|offset$|^count$|^size$|length$|^port$|useragent|^:?authority$|^host$|hostname$|^range$|^contentrange$|^ifrange$|^platform$|^product$/, Hint.notPii],
 ];
 
 const cache = new Map<string, number>();
