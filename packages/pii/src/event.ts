@@ -123,14 +123,13 @@ interface Slot {
   formIndex?: number;
   /** The field name the value's context came from. */
   ctxKey: string;
-  /** The field names an identifier or a protocol object: no PII of any type / no names or addresses. */
-  notPii: boolean;
+  /** A protocol object's `name` outside payloads (`dns.question.name`): no names or addresses. */
   protocolName: boolean;
 }
 
 /** Names and addresses are never looked for in this field. */
 function namesBarred(slot: Slot): boolean {
-  return slot.notPii || slot.protocolName || protocolText(slot.path, slot.ctxKey, slot.body);
+  return (slot.hints & Hint.notPii) !== 0 || slot.protocolName || protocolText(slot.path, slot.ctxKey, slot.body);
 }
 
 /** What `collect` found in one event before the model and redaction ran. */
@@ -315,13 +314,13 @@ export class EventScanner {
       const cn = cnAddresses(value);
       if (cn.length) hits = hits.concat(cn.filter((a) => !hits.some((h) => h.start < a.end && a.start < h.end))).sort((a, b) => a.start - b.start);
     }
-    const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex, ctxKey, notPii: (hints & Hint.notPii) !== 0, protocolName };
+    const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex, ctxKey, protocolName };
     p.slots.push(slot);
     const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
     // names and addresses come from the model's candidates, or without it from a name/address field's whole value;
     // the protocol-text test runs only where one of those would (not for every value)
     const namesHere = this.opts.model !== undefined || ((hints & (Hint.name | Hint.address)) !== 0 && hits.length === 0);
-    if (wantsNames && !slot.notPii && !protocolName && namesHere && !protocolText(path, ctxKey, body)) {
+    if (wantsNames && !(hints & Hint.notPii) && !protocolName && namesHere && !protocolText(path, ctxKey, body)) {
       const caseless = hints & Hint.name && hits.length === 0 ? CASELESS_NAME.exec(value) : null;
       if (caseless) {
         const off = caseless.index + caseless[0].indexOf(caseless[1]!);
@@ -381,6 +380,8 @@ export class EventScanner {
   finish(p: Pending): FindingWithHash[] {
     const { redact, key } = this.opts;
     const found: FindingWithHash[] = [];
+    // most events carry nothing: no per-slot work for them
+    if (!p.slots.some((slot) => slot.hits.length)) return found;
     const kept: Hit[][] = new Array(p.slots.length);
     let any = false;
     for (let i = 0; i < p.slots.length; i++) {

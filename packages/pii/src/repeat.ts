@@ -14,12 +14,13 @@
  */
 import type { Hit } from './scan.js';
 import type { PiiType } from './rules.js';
+import { Hint } from './context.js';
 
 /** What findRepeats needs of a scanned field. */
 export interface RepeatSlot {
   value: string;
-  /** No finding of any type belongs here (the field name says identifier, digest, time, ...). */
-  notPii: boolean;
+  /** Its field name's hints: with Hint.notPii (identifier, digest, time, ...) no finding belongs here. */
+  hints: number;
 }
 
 /**
@@ -119,7 +120,7 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
   for (let i = 0; i < slots.length; i++) {
     const slot = slots[i]!;
     const value = slot.value;
-    if (slot.notPii || value.length < shortest) continue;
+    if (slot.hints & Hint.notPii || value.length < shortest) continue;
     let lower: string | undefined;
     let hits = kept[i]!;
     let changed = false;
