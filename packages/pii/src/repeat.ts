@@ -37,14 +37,6 @@ export const REPEAT_MAX_VALUES = 32;
  * (a DNS answer's addresses are the servers' own): never repeated into such places.
  */
 const NOT_REPEATED = new Set<PiiType>(['ipv4', 'ipv6']);
-/**
- * Names and addresses of several words are the same whatever their letter case (`Chris Sanders`,
- * `chris sanders` in a search term); one word is not (a name `Will` is not every `will`, nor `Kafka`
- * the `kafka` of `messaging.system`).
- */
-function anyCase(type: PiiType, raw: string): boolean {
-  return (type === 'person_name' || type === 'street_address') && /\s/.test(raw);
-}
 
 /**
  * A name written all in lower case (a model's guess at `elements` in a Redis help text) is not looked
@@ -84,9 +76,16 @@ function encodedForms(text: string): string[] {
 
 interface Seed {
   hit: Hit;
+  /** A name or address: not looked for where namesBarred says so. */
+  nameLike: boolean;
+  /**
+   * Matched in any letter case: names and addresses of several words (`Chris Sanders`, `chris sanders`
+   * in a search term); one word is not (a name `Will` is not every `will`, nor `Kafka` the `kafka` of
+   * `messaging.system`).
+   */
+  anyCase: boolean;
   /** The value as looked for (lower-cased when `anyCase`). */
   text: string;
-  anyCase: boolean;
   /** encodedForms(text), worked out for the first field that holds a `%` or `+`. */
   encoded: string[] | undefined;
 }
@@ -109,8 +108,9 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
       if (seeds.has(raw) || (raw.length < REPEAT_MIN_LENGTH && !CASELESS_START.test(raw))) continue;
       if (h.type === 'person_name' && !NAME_LETTER.test(raw)) continue;
       if (seeds.size === REPEAT_MAX_VALUES) break gather;
-      const ci = anyCase(h.type, raw);
-      seeds.set(raw, { hit: h, text: ci ? raw.toLowerCase() : raw, anyCase: ci, encoded: undefined });
+      const nameLike = h.type === 'person_name' || h.type === 'street_address';
+      const anyCase = nameLike && /\s/.test(raw);
+      seeds.set(raw, { hit: h, nameLike, anyCase, text: anyCase ? raw.toLowerCase() : raw, encoded: undefined });
     }
   }
   if (seeds.size === 0) return 0;
@@ -127,11 +127,11 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
     let barred: boolean | undefined;
     let mayBeEncoded: boolean | undefined;
     for (const [raw, seed] of seeds) {
-      const { hit, anyCase } = seed;
+      const hit = seed.hit;
       if (value.length < seed.text.length) continue;
-      if ((hit.type === 'person_name' || hit.type === 'street_address') && (barred ??= namesBarred(slot))) continue;
+      if (seed.nameLike && (barred ??= namesBarred(slot))) continue;
       let text = value;
-      if (anyCase) {
+      if (seed.anyCase) {
         lower ??= value.toLowerCase();
         // a lower-cased text of another length (`İ`) would shift every offset: there only occurrences
         // written in lower case are found
