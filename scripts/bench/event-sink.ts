@@ -18,7 +18,8 @@ export function discardingOutput(): { out: LineOutput; bytes: () => number } {
       done();
     },
   });
-  const out = new LineOutput(sink);
+  // the sink drops each chunk as it is written, as a file or pipe lets go of it: batches are refilled
+  const out = new LineOutput(sink, { reuseWritten: true });
   return {
     out,
     bytes: () => {

@@ -62,7 +62,8 @@ async function sharded(bytes: Buffer, pool: ParseWorkers): Promise<{ lines: stri
     pool,
     source: { type: 'pcap', name: 'x' },
     onLines: (batch, start, end, n) => {
-      parts.push(batch.subarray(start, end));
+      // a copy: the batch goes back to its worker after the call
+      parts.push(Buffer.from(batch.subarray(start, end)));
       counted += n;
     },
   });
@@ -195,7 +196,7 @@ test('a worker set serves one input after another, and refuses two at once', asy
 test('abort while pushes are waiting on slow workers: every call settles and what was pushed is parsed', { timeout: 30_000 }, async () => {
   const bytes = manyFlowsCapture();
   const parts: Buffer[] = [];
-  const p = new ShardedPipeline({ pool: pool(2), source: { type: 'pcap', name: 'x' }, onLines: (b, start, end) => parts.push(b.subarray(start, end)) });
+  const p = new ShardedPipeline({ pool: pool(2), source: { type: 'pcap', name: 'x' }, onLines: (b, start, end) => parts.push(Buffer.from(b.subarray(start, end))) });
   // Not awaited: past the fourth chunk ahead, pushes wait for the workers.
   const pushes: Promise<void>[] = [];
   for (let o = 0; o < bytes.length; o += 4096) pushes.push(p.push(bytes.subarray(o, o + 4096)));

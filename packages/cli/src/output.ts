@@ -7,23 +7,40 @@
  * stdout goes away (`| head`), `closed` turns true and the command ends with
  * status 0 after flushing nothing more.
  */
-import { openSync, createWriteStream, type WriteStream } from 'node:fs';
+import { openSync, createWriteStream, WriteStream } from 'node:fs';
 
 const BATCH = 256 * 1024;
 /** Bytes handed to the stream and not yet flushed, beyond which producers should wait. */
 const HIGH_WATER = 4 * 1024 * 1024;
+/** Written batches kept to fill again. */
+const MAX_SPARE = 4;
 
 export class LineOutput {
   /** Lines are UTF-8 encoded straight into this buffer: no string concatenation, one encode. */
-  private batch = Buffer.allocUnsafe(BATCH);
+  private batch: Buffer = Buffer.allocUnsafe(BATCH);
   private used = 0;
+  /**
+   * Batches the stream has finished writing, to fill again: a fresh 256 KiB
+   * per batch is external memory that brings on full GCs (every 40 MB or so).
+   */
+  private spare: Buffer[] = [];
   private stream: NodeJS.WritableStream;
+  /** Whether the stream is done with a chunk once its write callback has run (see the constructor). */
+  private readonly reuseWritten: boolean;
   private queued = 0;
   closed = false;
   lines = 0;
 
-  constructor(stream: NodeJS.WritableStream = process.stdout) {
+  /**
+   * `reuseWritten`: the stream has let go of a chunk when it calls the write
+   * callback, so the batch may be filled again. True of files and standard
+   * output (the bytes are in the kernel by then), and the default for them;
+   * false for other streams, which may keep chunks (a PassThrough queues
+   * them for its reader).
+   */
+  constructor(stream: NodeJS.WritableStream = process.stdout, opts: { reuseWritten?: boolean } = {}) {
     this.stream = stream;
+    this.reuseWritten = opts.reuseWritten ?? (stream === process.stdout || stream === process.stderr || stream instanceof WriteStream);
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
         this.closed = true;
@@ -63,21 +80,20 @@ export class LineOutput {
 
   /**
    * Writes `count` whole lines already encoded (each ending in a newline),
-   * `bytes[start, end)`. Copied into the batch, with no view made, unless
-   * large: then that view is written, so `bytes` must not be written again.
+   * `bytes[start, end)`. Always copied, so the caller may fill `bytes` again
+   * at once; a run larger than the batch is copied batch by batch.
    */
   encodedLines(bytes: Buffer, start: number, end: number, count: number): void {
     if (this.closed) return;
     this.lines += count;
-    const n = end - start;
-    if (this.used + n > BATCH) {
-      this.flushBatch();
-      if (n > BATCH / 2) {
-        this.send(bytes.subarray(start, end));
-        return;
-      }
+    // whole runs stay in one write when they fit one
+    if (this.used + (end - start) > BATCH) this.flushBatch();
+    while (start < end) {
+      const n = Math.min(end - start, BATCH - this.used);
+      this.used += bytes.copy(this.batch, this.used, start, start + n);
+      start += n;
+      if (this.used === BATCH) this.flushBatch();
     }
-    this.used += bytes.copy(this.batch, this.used, start, end);
   }
 
   /** True when the producer should `await drained()` before making more. */
@@ -105,17 +121,20 @@ export class LineOutput {
       this.used = 0;
       return;
     }
-    const chunk = this.batch.subarray(0, this.used);
-    this.batch = Buffer.allocUnsafe(BATCH);
+    const full = this.batch;
+    this.batch = this.spare.pop() ?? Buffer.allocUnsafe(BATCH);
+    const chunk = full.subarray(0, this.used);
     this.used = 0;
-    this.send(chunk);
+    this.send(chunk, this.reuseWritten ? full : undefined);
   }
 
-  private send(chunk: Buffer): void {
+  /** `reuse`: the batch `chunk` is part of, to fill again once the stream is done with it. */
+  private send(chunk: Buffer, reuse?: Buffer): void {
     const n = chunk.length;
     this.queued += n;
     this.stream.write(chunk, () => {
       this.queued -= n;
+      if (reuse !== undefined && this.spare.length < MAX_SPARE) this.spare.push(reuse);
     });
   }
 

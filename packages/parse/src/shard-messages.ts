@@ -10,7 +10,16 @@ export interface WorkerSetup {
   shard: { index: number; count: number };
 }
 
-export type ToWorker = { t: 'start'; setup: WorkerSetup } | { t: 'chunk'; bytes: Uint8Array } | { t: 'end' } | { t: 'abort' };
+export type ToWorker =
+  | { t: 'start'; setup: WorkerSetup }
+  | { t: 'chunk'; bytes: Uint8Array }
+  /** An events batch the main thread has written out, handed back (transferred) to be filled again. */
+  | { t: 'recycle'; bytes: ArrayBuffer }
+  | { t: 'end' }
+  | { t: 'abort' };
+
+/** Size of a worker's events batch; a batch of exactly this size goes back to its worker once written. */
+export const BATCH_BYTES = 1024 * 1024;
 
 export type FromWorker =
   /**

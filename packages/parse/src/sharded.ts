@@ -15,7 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import { CaptureFormatError, type LossRecord, type ReaderWarning } from '@panopticon/pcap';
 import { addCounters } from '@panopticon/cli';
-import type { FromWorker, ToWorker, WorkerPipelineOptions, WorkerSetup } from './shard-messages.js';
+import { BATCH_BYTES, type FromWorker, type ToWorker, type WorkerPipelineOptions, type WorkerSetup } from './shard-messages.js';
 import type { ParsePipeline } from './pipeline.js';
 
 type Stats = ReturnType<ParsePipeline['stats']>;
@@ -60,7 +60,8 @@ export interface ShardedOptions extends WorkerPipelineOptions {
   pool: ParseWorkers;
   /**
    * Whole NDJSON lines, `lines` of them, in merged order: `batch[start, end)`.
-   * The batch is the caller's to keep (it is never written again).
+   * Valid during the call only: copy what is kept (the batch goes back to
+   * its worker to be filled again, and a view of it then reads as empty).
    */
   onLines(batch: Buffer, start: number, end: number, lines: number): void;
   onWarning?(w: ReaderWarning): void;
@@ -289,9 +290,13 @@ export class ShardedPipeline {
       const start = from === 0 ? 0 : b.ends[from - 1];
       const end = b.ends[to - 1];
       b.pos = to;
-      if (to === b.ords.length) s.batches.shift();
       this.events += to - from;
       this.opts.onLines(b.bytes, start, end, to - from);
+      if (to === b.ords.length) {
+        s.batches.shift();
+        const buf = b.bytes.buffer as ArrayBuffer;
+        if (buf.byteLength === BATCH_BYTES) s.worker.postMessage({ t: 'recycle', bytes: buf } satisfies ToWorker, [buf]);
+      }
     }
   }
 }

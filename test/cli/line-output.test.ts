@@ -1,0 +1,78 @@
+/**
+ * LineOutput, the batched line writer every command writes through: bytes
+ * arrive whole and in order whether batches are refilled (files, standard
+ * output) or not (streams that may keep what they are given), and lines
+ * handed over already encoded are copied, so their buffer can be refilled.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { LineOutput } from '@panopticon/cli';
+
+const tmp = mkdtempSync(join(tmpdir(), 'pano-line-output-'));
+
+/** Distinct lines of varying length, some not ASCII, about `bytes` in all. */
+function lines(bytes: number): string[] {
+  const out: string[] = [];
+  for (let n = 0, i = 0; n < bytes; i++) {
+    const l = `{"i":${i},"pad":"${'x'.repeat((i * 7919) % 700)}","s":"${i % 5 === 0 ? 'Zoë 陈' : 'plain'}"}`;
+    out.push(l);
+    n += Buffer.byteLength(l) + 1;
+  }
+  return out;
+}
+
+test('a stream that keeps its chunks gets every byte: batches are not refilled under it', async () => {
+  const want = lines(3_000_000);
+  const sink = new PassThrough();
+  const kept: Buffer[] = [];
+  sink.on('data', (c: Buffer) => kept.push(c)); // references, as a collecting reader keeps them
+  const out = new LineOutput(sink);
+  for (let i = 0; i < want.length; i++) {
+    out.line(want[i]!);
+    // let write callbacks run, as they would between input chunks
+    if (i % 500 === 0) await new Promise(setImmediate);
+  }
+  await out.end();
+  assert.equal(Buffer.concat(kept).toString('utf8'), want.join('\n') + '\n');
+});
+
+test('a file gets every byte while written batches are refilled', async () => {
+  const want = lines(6_000_000);
+  const file = join(tmp, 'lines.ndjson');
+  const out = LineOutput.toPath(file);
+  for (let i = 0; i < want.length; i++) {
+    out.line(want[i]!);
+    // let the writes complete now and then, so written batches come back to be refilled
+    if (i % 2000 === 0 && out.full) await out.drained();
+  }
+  await out.end();
+  assert.equal(readFileSync(file, 'utf8'), want.join('\n') + '\n');
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+});
+
+test('encoded lines are copied: the caller may refill its buffer at once, runs larger than a batch included', async () => {
+  const text = lines(1_500_000);
+  const runs = [text.slice(0, 40), text.slice(40, 2000), text.slice(2000)].map((r) => Buffer.from(r.join('\n') + '\n'));
+  assert.ok(runs[1]!.length > 2 * 256 * 1024 && runs[2]!.length > 2 * 256 * 1024, "runs several batches long");
+  const sink = new PassThrough();
+  const kept: Buffer[] = [];
+  sink.on('data', (c: Buffer) => kept.push(c));
+  const out = new LineOutput(sink);
+  const scratch = Buffer.alloc(Math.max(...runs.map((r) => r.length)) + 16);
+  let count = 0;
+  for (const r of runs) {
+    // the same scratch buffer for every run, at an offset, scribbled over after each call
+    r.copy(scratch, 16);
+    const n = r.toString('utf8').split('\n').length - 1;
+    out.encodedLines(scratch, 16, 16 + r.length, n);
+    count += n;
+    scratch.fill(0x21);
+  }
+  await out.end();
+  assert.equal(Buffer.concat(kept).toString('utf8'), text.join('\n') + '\n');
+  assert.equal(out.lines, count);
+});
