@@ -18,7 +18,10 @@ export type ToWorker =
   | { t: 'end' }
   | { t: 'abort' };
 
-/** Size of a worker's events batch; a batch of exactly this size goes back to its worker once written. */
+/**
+ * Size of a worker's events batch: it is sent when it holds this much. An event larger than it gets
+ * a batch of its own; only batches of exactly this size go back to their worker once written.
+ */
 export const BATCH_BYTES = 1024 * 1024;
 
 export type FromWorker =
