@@ -71,6 +71,20 @@ test('garbage lines: one-line error with the line number, skipped and counted; -
   assert.ok(!/\n\s+at /.test(s.err));
 });
 
+test('a stream of garbage is not a stream of errors: ten bad lines are shown, the eleventh says the rest are counted', () => {
+  const lines = input.split('\n');
+  const bad = [lines[0], ...Array.from({ length: 25 }, (_, i) => `garbage ${i}`), lines[1]].join('\n') + '\n';
+  const r = run([], bad);
+  assert.equal(r.code, 0);
+  assert.equal(r.out.trim().split('\n').length, 2);
+  const err = r.err.trim().split('\n');
+  assert.equal(err.length, 12, r.err);
+  for (let i = 0; i < 10; i++) assert.match(err[i]!, new RegExp(`^pano-pii: stdin:${i + 2}: not JSON .*; line skipped$`));
+  assert.match(err[10]!, /^pano-pii: stdin:12: not JSON .*; line skipped, and further bad lines only counted$/);
+  assert.equal(err[11], 'pano-pii: 25 bad line(s) skipped');
+  assert.match(run(['--stats'], bad).err, /^pii\.bad_lines 25$/m);
+});
+
 test('a closed downstream pipe ends quietly with status 0', async () => {
   const big = input.repeat(20);
   const child = spawn(node[0]!, [...node.slice(1), bin], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -16,6 +16,8 @@ import { ALL_TYPES } from './rules.js';
 import { OnnxSpanModel, type SpanModel } from './model.js';
 
 const NAME = 'pano-pii';
+/** Bad input lines reported one by one; the next one says that later ones are only counted (`--stats`, and the summary at exit). */
+const BAD_LINES_SHOWN = 10;
 const VERSION = '0.1.0';
 
 /** The model shipped with the package (packages/pii/model/). */
@@ -149,7 +151,9 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
           },
           bad(where, message) {
             counts.bad_lines++;
-            process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped\n`);
+            // a few examples, then only the count: a stream of garbage must not become a stream of errors
+            if (counts.bad_lines <= BAD_LINES_SHOWN) process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped\n`);
+            else if (counts.bad_lines === BAD_LINES_SHOWN + 1) process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped, and further bad lines only counted\n`);
           },
           async pause() {
             await finishBatch();
