@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { httpEv, ROOT, runExport } from './fixtures.js';
 
 const entry = [process.execPath, '--conditions=source', '--import', 'tsx', resolve(ROOT, 'packages/export/src/cli-entry.ts')];
@@ -46,4 +48,30 @@ test('option and setup errors are one line', () => {
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
   }
+});
+
+test('heavy sinks load only when asked for: a --jsonl run does not import the OTLP exporter, prom-client or the PII scanner', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pano-export-loads-'));
+  // a resolve hook that logs every module URL the command imports
+  const hook = join(dir, 'hook.mjs');
+  const log = join(dir, 'loaded.txt');
+  writeFileSync(
+    hook,
+    `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent(${JSON.stringify(
+      `import { appendFileSync } from 'node:fs';\nexport async function resolve(s, c, n) { const r = await n(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }`,
+    )}));\n`,
+  );
+  const loaded = (args: string[]): string => {
+    writeFileSync(log, '');
+    const r = spawnSync(entry[0]!, ['--import', hook, ...entry.slice(1), ...args], { cwd: ROOT, input: JSON.stringify(httpEv('1-1', 'GET', 200, 1000)) + '\n', encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(log, 'utf8');
+  };
+  const heavy = /@opentelemetry\/exporter-trace-otlp-proto|\/prom-client\/|\/packages\/pii\//;
+  const jsonl = loaded(['--jsonl', join(dir, 'out.jsonl')]);
+  assert.ok(jsonl.includes('/packages/export/'), 'the hook sees the command load');
+  assert.doesNotMatch(jsonl, heavy);
+  assert.match(loaded(['--jsonl', join(dir, 'out2.jsonl'), '--audit', join(dir, 'audit.log')]), /\/packages\/pii\//);
+  assert.match(loaded(['--otlp', 'http://127.0.0.1:9/v1/traces', '--otlp-flush-timeout', '100']), /@opentelemetry\/exporter-trace-otlp-proto/);
+  rmSync(dir, { recursive: true, force: true });
 });
