@@ -1,7 +1,8 @@
 // Build-time rule lint with regexp-tree: bounded, sticky, anchors are literals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RULES, lintRules, lintRegex } from '@panopticon/pii';
+import { RULES } from '@panopticon/pii';
+import { lintRules, lintRegex } from '@panopticon/pii/lint';
 
 test('every shipped rule passes the lint', () => {
   assert.deepEqual(lintRules(RULES), []);

@@ -13,6 +13,6 @@ export type { Candidate, SpanModel } from './model.js';
 export * as validators from './validators.js';
 export { hintsFor, Hint } from './context.js';
 export { main, buildProgram, BUILTIN_MODEL } from './main.js';
-export { lintRules, lintRegex } from './lint.js';
+// lintRules/lintRegex are `@panopticon/pii/lint`: regexp-tree (~50 ms to load) is for the tests, not every start
 export { validPhone, validPhoneLibrary, phoneLike, phoneShape, PHONE_REGIONS } from './phone.js';
 export { fastValid, candidateDigits } from './phone-fast.js';
