@@ -21,7 +21,9 @@ export class LineOutput {
   private used = 0;
   /**
    * Batches the stream has finished writing, to fill again: a fresh 256 KiB
-   * per batch is external memory that brings on full GCs (every 40 MB or so).
+   * per batch is external memory, which V8 answers with full GCs. It showed
+   * on pano-parse --workers' main thread (ADR 0006); one thread's run of
+   * pano-parse has 2–3 either way.
    */
   private spare: Buffer[] = [];
   private stream: NodeJS.WritableStream;
