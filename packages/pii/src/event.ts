@@ -320,7 +320,7 @@ export class EventScanner {
     // names and addresses come from the model's candidates, or without it from a name/address field's whole value;
     // the protocol-text test runs only where one of those would (not for every value)
     const namesHere = this.opts.model !== undefined || ((hints & (Hint.name | Hint.address)) !== 0 && hits.length === 0);
-    if (wantsNames && !(hints & Hint.notPii) && !protocolName && namesHere && !protocolText(path, ctxKey, body)) {
+    if (wantsNames && namesHere && !namesBarred(slot)) {
       const caseless = hints & Hint.name && hits.length === 0 ? CASELESS_NAME.exec(value) : null;
       if (caseless) {
         const off = caseless.index + caseless[0].indexOf(caseless[1]!);

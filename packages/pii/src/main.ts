@@ -152,8 +152,9 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
           bad(where, message) {
             counts.bad_lines++;
             // a few examples, then only the count: a stream of garbage must not become a stream of errors
-            if (counts.bad_lines <= BAD_LINES_SHOWN) process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped\n`);
-            else if (counts.bad_lines === BAD_LINES_SHOWN + 1) process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped, and further bad lines only counted\n`);
+            if (counts.bad_lines > BAD_LINES_SHOWN + 1) return;
+            const more = counts.bad_lines > BAD_LINES_SHOWN ? ', and further bad lines only counted' : '';
+            process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped${more}\n`);
           },
           async pause() {
             await finishBatch();
