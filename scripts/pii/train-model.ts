@@ -173,28 +173,27 @@ async function main(): Promise<void> {
   // --dev: hold out a fifth of synth_dataset_v2, WNUT17's dev set and a fifth of wikigold's training articles
   // to compare settings (never the eval sets)
   const holdOut = args.includes('--dev');
+  /** Texts wrapped into payloads (event ids prefixed `tag`), their candidates labeled into `into`. */
+  const add = (texts: Parameters<typeof wrap>[0], tag: string, into: Example[]): void => {
+    const w = wrap(texts, tag);
+    examplesFrom(w.events, w.labels, into, features);
+  };
   const pres = presidioTexts('synth_dataset_v2.json');
   if (pres) {
     const cut = holdOut ? Math.floor(pres.length * 0.8) : pres.length;
-    const w = wrap(pres.slice(0, cut), 'p');
-    examplesFrom(w.events, w.labels, data, features);
-    if (holdOut) { const d = wrap(pres.slice(cut), 'pd'); examplesFrom(d.events, d.labels, dev, features); }
+    add(pres.slice(0, cut), 'p', data);
+    if (holdOut) add(pres.slice(cut), 'pd', dev);
     sources.push(`presidio synth_dataset_v2 (${cut} texts)`);
   }
-  if (holdOut) {
-    const wd = conllTexts('wnut17/emerging.dev.conll', 'person');
-    if (wd) { const d = wrap(wd, 'nd'); examplesFrom(d.events, d.labels, dev, features); }
-  }
+  const wnutDev = conllTexts('wnut17/emerging.dev.conll', 'person');
+  if (holdOut && wnutDev) add(wnutDev, 'nd', dev);
   const split = wikigoldSplit();
   const wiki = holdOut ? split?.devTrain : split?.train;
-  if (wiki) { const w = wrap(wiki, 'w'); examplesFrom(w.events, w.labels, data, features); sources.push(`wikigold without held-out articles (${wiki.length} sentences)`); }
-  if (holdOut && split) { const d = wrap(split.dev, 'wd'); examplesFrom(d.events, d.labels, dev, features); }
+  if (wiki) { add(wiki, 'w', data); sources.push(`wikigold without held-out articles (${wiki.length} sentences)`); }
+  if (holdOut && split) add(split.dev, 'wd', dev);
   const wn = conllTexts('wnut17/wnut17train.conll', 'person');
-  if (wn) { const w = wrap(wn, 'n'); examplesFrom(w.events, w.labels, data, features); sources.push(`wnut17 train (${wn.length} sentences)`); }
-  if (!holdOut) {
-    const wd = conllTexts('wnut17/emerging.dev.conll', 'person');
-    if (wd) { const w = wrap(wd, 'nd'); examplesFrom(w.events, w.labels, data, features); sources.push(`wnut17 dev (${wd.length} sentences)`); }
-  }
+  if (wn) { add(wn, 'n', data); sources.push(`wnut17 train (${wn.length} sentences)`); }
+  if (!holdOut && wnutDev) { add(wnutDev, 'nd', data); sources.push(`wnut17 dev (${wnutDev.length} sentences)`); }
   // with --dev, the generated events draw names and addresses only from the training part of synth_dataset_v2
   const gen = generate({ count: 6000, seed: 777, split: 'train', poolTexts: holdOut && pres ? Math.floor(pres.length * 0.8) : undefined });
   examplesFrom(gen.events, gen.labels, data, features);
