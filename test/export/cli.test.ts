@@ -21,11 +21,12 @@ test('--tee into | head -1 ends quietly with status 0', () => {
 test('--tee passes lines byte for byte; bad lines are skipped, counted and named; --strict is fatal', async () => {
   const good = '{"pano":{"v":1,"id":"1-1","kind":"exchange","protocol":"http","start_ns":"1","end_ns":"2","duration_ns":1.0}}';
   const run = runExport(['--tee', '--stats']);
-  run.child.stdin.end(`${good}\nnot json\n${good}\n`);
+  run.child.stdin.end(`${good}\nnot json\n${good}\n[1]\n`);
   assert.equal(await run.exited, 0);
   assert.equal(run.stdout(), `${good}\n${good}\n`, 'not re-serialised: 1.0 stays 1.0');
-  assert.match(run.stderr(), /^pano-export: stdin:2: not JSON/m);
-  assert.match(run.stderr(), /^export\.bad_lines 1$/m);
+  assert.match(run.stderr(), /^pano-export: stdin:2: not JSON .*; line skipped$/m);
+  assert.match(run.stderr(), /^pano-export: stdin:4: not a JSON object; line skipped$/m);
+  assert.match(run.stderr(), /^export\.bad_lines 2$/m);
   const strict = runExport(['--tee', '--strict']);
   strict.child.stdin.end(`${good}\nnot json\n`);
   assert.equal(await strict.exited, 1);

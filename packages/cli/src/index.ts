@@ -5,3 +5,4 @@ export * from './options.js';
 export * from './stats.js';
 export * from './progress.js';
 export * from './ndjson.js';
+export * from './bad-lines.js';

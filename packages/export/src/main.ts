@@ -1,7 +1,7 @@
 /** pano-export: events in, fanned out to JSONL, Prometheus, OTLP and the audit log (and stdout with --tee). */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { LineOutput, StopSignal, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
 import { parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
 import { JsonlSink } from './jsonl-sink.js';
 // The OTLP exporter (~0.17 s to load here), the audit log (all of @panopticon/pii, ~0.17 s) and
@@ -90,7 +90,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
 
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
   let eventsIn = 0;
-  let badLines = 0;
+  const bad = new BadLines(PROG);
   const sinks: Sink[] = [];
   let jsonl: JsonlSink | undefined;
   let otlp: OtlpSink | undefined;
@@ -135,7 +135,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
       }
       const metrics = new MetricsSink({
         eventsIn: () => eventsIn,
-        parseFailures: () => badLines,
+        parseFailures: () => bad.count,
         dropped: () =>
           otlp
             ? [
@@ -159,7 +159,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
 
   function debugState() {
     return {
-      input: { lines: input.lines, bytes: input.bytes, events: eventsIn, bad_lines: badLines, oversized_lines: input.oversized },
+      input: { lines: input.lines, bytes: input.bytes, events: eventsIn, bad_lines: bad.count, oversized_lines: input.oversized },
       ready: eventsIn > 0,
       sinks: Object.fromEntries(sinks.map((s) => [s.name, s.state()])),
       queues: otlp ? { otlp: otlp.processor.depth } : {},
@@ -175,10 +175,9 @@ async function run(files: string[], opts: Opts): Promise<number> {
     for await (const line of readLines(files, input, { signal: stop.signal })) {
       const { event, error } = parseEventLine(line.text);
       if (!event) {
-        badLines++;
         const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
         if (opts.strict) throw new UserError(`${where}: ${error}`, 1);
-        if (badLines === 1) process.stderr.write(`${PROG}: ${where}: ${error} (skipped; further bad lines are counted)\n`);
+        bad.skipped(where, error);
         continue;
       }
       eventsIn++;
@@ -206,7 +205,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
 
   const lost = otlp?.lost ?? 0;
   const groups: Record<string, Record<string, number>> = {
-    export: { lines: input.lines, events: eventsIn, bad_lines: badLines, oversized_lines: input.oversized },
+    export: { lines: input.lines, events: eventsIn, bad_lines: bad.count, oversized_lines: input.oversized },
   };
   if (jsonl) groups.jsonl = { lines: jsonl.lines, rotations: jsonl.rotations, files_discarded: jsonl.filesDiscarded };
   if (otlp) {
@@ -215,8 +214,8 @@ async function run(files: string[], opts: Opts): Promise<number> {
   }
   if (audit) groups.audit = { findings: audit.findings };
   if (opts.stats) process.stderr.write(formatStats(groups));
-  else if (badLines || input.oversized || lost) {
-    process.stderr.write(`${PROG}: ${badLines} bad lines, ${input.oversized} oversized${otlp ? `, ${lost} spans lost` : ''} (see --stats)\n`);
+  else if (bad.count || input.oversized || lost) {
+    process.stderr.write(`${PROG}: ${bad.count} bad lines, ${input.oversized} oversized${otlp ? `, ${lost} spans lost` : ''} (see --stats)\n`);
   }
   if (otlp?.processor.lastError && lost) process.stderr.write(`${PROG}: otlp: last export error: ${otlp.processor.lastError}\n`);
   return 0;

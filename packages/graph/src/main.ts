@@ -1,6 +1,6 @@
 /** pano-graph: events in, service graph out. Wiring only; the work is in GraphBuilder and the renderers. */
 import { Command, Option } from 'commander';
-import { LineOutput, StopSignal, UserError, formatStats, oneLineUsageErrors, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, UserError, formatStats, oneLineUsageErrors, runMain } from '@panopticon/cli';
 import { GraphBuilder } from './graph-builder.js';
 import { NameCache } from './name-cache.js';
 import { readLines, parseEventLine, InputError, type InputCounters } from './ndjson-input.js';
@@ -69,14 +69,14 @@ async function run(files: string[], opts: Opts): Promise<number> {
   const out = new LineOutput(process.stdout);
   const stop = new StopSignal();
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
-  let badLines = 0;
+  const bad = new BadLines(PROG);
   const names = new NameCache({ ttlNs, maxAddresses: maxNames });
   const newBuilder = () => new GraphBuilder({ maxAddresses, maxEdges, nameCache: names });
   let builder = newBuilder();
   let windowIndex: bigint | undefined;
   let late = 0;
   let snapshots = 0;
-  const counts = () => ({ bad_lines: badLines, oversized_lines: input.oversized, late_events: late });
+  const counts = () => ({ bad_lines: bad.count, oversized_lines: input.oversized, late_events: late });
 
   const emitWindow = async () => {
     if (windowIndex === undefined || builder.empty) return;
@@ -92,10 +92,9 @@ async function run(files: string[], opts: Opts): Promise<number> {
       if (out.closed) break;
       const { event, error } = parseEventLine(line.text);
       if (!event) {
-        badLines++;
         const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
         if (opts.strict) throw new UserError(`${where}: ${error}`, 1);
-        if (badLines === 1) process.stderr.write(`${PROG}: ${where}: ${error} (skipped; further bad lines are counted)\n`);
+        bad.skipped(where, error);
         continue;
       }
       if (windowNs !== undefined) {
@@ -128,7 +127,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
   const stats = {
     lines: input.lines,
     events: c.events,
-    bad_lines: badLines,
+    bad_lines: bad.count,
     oversized_lines: input.oversized,
     without_addresses: c.no_address,
     dropped_address_limit: c.dropped_address_limit,
@@ -138,8 +137,8 @@ async function run(files: string[], opts: Opts): Promise<number> {
     late_events: late,
   };
   if (opts.stats) process.stderr.write(formatStats({ graph: stats }));
-  else if (badLines || input.oversized || c.dropped_address_limit || c.dropped_edge_limit) {
-    process.stderr.write(`${PROG}: ${badLines} bad lines, ${input.oversized} oversized, ${c.dropped_address_limit + c.dropped_edge_limit} events dropped at limits (see --stats)\n`);
+  else if (bad.count || input.oversized || c.dropped_address_limit || c.dropped_edge_limit) {
+    process.stderr.write(`${PROG}: ${bad.count} bad lines, ${input.oversized} oversized, ${c.dropped_address_limit + c.dropped_edge_limit} events dropped at limits (see --stats)\n`);
   }
   return 0;
 }

@@ -125,7 +125,7 @@ export async function* readLines(
 export class InputError extends Error {}
 
 /** Parse one line as a JSON object; returns a one-line reason instead of throwing. */
-export function parseEventLine(text: string): { event?: Record<string, unknown>; error?: string } {
+export function parseEventLine(text: string): { event: Record<string, unknown>; error?: undefined } | { event?: undefined; error: string } {
   if (text.length === 0 || /^\s*$/.test(text)) return { error: 'empty line' };
   let v: unknown;
   try {

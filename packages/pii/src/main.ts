@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { LineOutput, StopSignal, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
 import { EventScanner, type Pending, type RedactMode } from './event.js';
 import { AuditLog, verifyAudit } from './audit.js';
 import { loadKey } from './keyed-hash.js';
@@ -16,8 +16,6 @@ import { ALL_TYPES } from './rules.js';
 import { OnnxSpanModel, type SpanModel } from './model.js';
 
 const NAME = 'pano-pii';
-/** Bad input lines reported one by one; the next one says that later ones are only counted (`--stats`, and the summary at exit). */
-const BAD_LINES_SHOWN = 10;
 const VERSION = '0.1.0';
 
 /** The model shipped with the package (packages/pii/model/). */
@@ -99,6 +97,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   stop.signal.addEventListener('abort', () => process.stdin.destroy());
   const byType = new Map<string, number>();
   const counts = { events: 0, events_with_pii: 0, findings: 0, repeats: 0, bad_lines: 0, ml_candidates: 0, ml_partial_events: 0 };
+  const bad = new BadLines(NAME);
   let batch: Array<{ p: Pending; ref: string }> = [];
 
   const finishBatch = async () => {
@@ -151,10 +150,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
           },
           bad(where, message) {
             counts.bad_lines++;
-            // a few examples, then only the count: a stream of garbage must not become a stream of errors
-            if (counts.bad_lines > BAD_LINES_SHOWN + 1) return;
-            const more = counts.bad_lines > BAD_LINES_SHOWN ? ', and further bad lines only counted' : '';
-            process.stderr.write(`${NAME}: ${where.file}:${where.line}: ${message}; line skipped${more}\n`);
+            bad.skipped(`${where.file}:${where.line}`, message);
           },
           async pause() {
             await finishBatch();
