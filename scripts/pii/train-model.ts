@@ -17,6 +17,7 @@
  * span at the same path (≥ half of both), else `none`.
  *
  *   node --import tsx --conditions=source scripts/pii/train-model.ts [--out FILE] [--epochs N] [--dev] [--features SET]
+ *     [--l2 X] [--pos-weight X] [--lr X (AdaGrad step, 0.3)]
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -67,13 +68,12 @@ function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string
   }
 }
 
-function train(data: Example[], epochs: number, l2: number, posWeight: number): { W: Float32Array; b: Float32Array } {
+function train(data: Example[], epochs: number, l2: number, posWeight: number, lr: number): { W: Float32Array; b: Float32Array } {
   const C = LABELS.length;
   const W = new Float32Array(DIM * C);
   const b = new Float32Array(C);
   const GW = new Float32Array(DIM * C).fill(1e-8);
   const Gb = new Float32Array(C).fill(1e-8);
-  const lr = 0.3;
   const order = data.map((_, i) => i);
   const r = rng(42);
   const z = new Float64Array(C);
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   sources.push('generated events, train split (6000)');
   const counts = LABELS.map((_, c) => data.filter((e) => e.y === c).length);
   console.error(`examples: ${data.length} (${LABELS.map((l, c) => `${l} ${counts[c]}`).join(', ')}) from ${sources.join('; ')}`);
-  const { W, b } = train(data, epochs, +get('--l2', '1e-3'), +get('--pos-weight', '5'));
+  const { W, b } = train(data, epochs, +get('--l2', '1e-3'), +get('--pos-weight', '5'), +get('--lr', '0.3'));
   if (holdOut) {
     for (const th of [0.3, 0.4, 0.5, 0.6]) {
       const line: string[] = [];
