@@ -150,3 +150,26 @@ test('names in scripts without letter case are names in a name field, with or wi
     );
   }
 });
+
+test('a person in a role (author, rider, patient, ...) is a name field; user, owner and client are not', async () => {
+  const s = new EventScanner({ key, redact: 'mask' });
+  const ev = {
+    http: { request: { body: { content: JSON.stringify({ author: 'Kofi Moreno', owner: 'Platform Team', user: 'Kofi', client: 'Firefox' }) } } },
+    db: { system: { name: 'redis' }, query: { text: 'XADD race:france * rider Castilla speed 30.2' } },
+    redis: { args: ['race:france', '*', 'rider', 'Castilla', 'speed', '30.2'] },
+  } as Record<string, unknown>;
+  const f = s.finish(s.collect(ev));
+  assert.deepEqual(f.map((x) => `${x.type} ${x.path} ${x.start}-${x.end} ${x.detector}`).sort(), [
+    'person_name db.query.text 25-33 repeat',
+    'person_name http.request.body.content$.author 0-11 context',
+    'person_name redis.args[3] 0-8 context',
+  ]);
+  // with the model the role field's whole value is its candidate, and the model decides
+  const seen: string[] = [];
+  const model: SpanModel = { labels: ['none', 'person_name', 'street_address'], score: async (c: Candidate[]) => c.map((x): [string, number] => (seen.push(`${x.key}:${x.text.slice(x.start, x.end)}:${x.whole}`), ['none', 0.99])) };
+  const sm = new EventScanner({ key, model });
+  const p = sm.collect({ http: { request: { body: { content: JSON.stringify({ patient: 'Ana de la Cruz', owner: 'Ana de la Cruz' }) } } } });
+  await sm.scoreCandidates([p]);
+  assert.ok(seen.includes('patient:Ana de la Cruz:true'), seen.join(' | '));
+  assert.ok(!seen.includes('owner:Ana de la Cruz:true'), seen.join(' | '));
+});

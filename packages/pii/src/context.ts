@@ -38,6 +38,9 @@ const NAME_RULES: Array<[RegExp, number]> = [
   [/dob|birth|bday|dateofbirth/, Hint.dob],
   [/passw(or)?d|^pwd$|^pass$|passphrase|^pin$/, Hint.password],
   [/(first|last|given|family|middle|full|display|customer|contact|holder|patient|person|maiden|sur)name$|^name$|^surname$|^fullname$|^cardholder$/, Hint.name],
+  // a person in a role: the value is who it is (`"author": "Kofi Moreno"`, `XADD … rider Castilla`); not `user`,
+  // `owner` or `client`, which as often name an account, a team or a program
+  [/^(author|assignee|reporter|rider|driver|passenger|patient|employee|recipient|beneficiary|tenant|applicant|attendee|guest|spouse|nextofkin|policyholder|accountholder|insured|witness)$/, Hint.name],
   [/address|^street|addr(ess)?line|^addr$|billingaddr|shippingaddr|^residence$/, Hint.address],
   [/iban|bankaccount|accountnumber/, Hint.iban],
   [/^authorization$|^proxyauthorization$/, Hint.auth],
