@@ -176,7 +176,10 @@ async function run(files: string[], opts: Opts): Promise<number> {
       const { event, error } = parseEventLine(line.text);
       if (!event) {
         const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
-        if (opts.strict) throw new UserError(`${where}: ${error}`, 1);
+        if (opts.strict) {
+          bad.count++;
+          throw new UserError(`${where}: ${error}`, 1);
+        }
         bad.skipped(where, error);
         continue;
       }
