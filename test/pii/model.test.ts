@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { OnnxSpanModel, featureStrings, featureId, nameCandidates, lexClass, EventScanner, BUILTIN_MODEL, FEATURE_SETS, Hint, type Candidate, type SpanModel } from '@panopticon/pii';
+import { OnnxSpanModel, featurize, featureStrings, featureId, nameCandidates, lexClass, EventScanner, BUILTIN_MODEL, FEATURE_SETS, Hint, type Candidate, type SpanModel } from '@panopticon/pii';
 import { buildOnnx } from '../../scripts/pii/train-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pii-model-'));
@@ -37,6 +37,29 @@ for (const features of FEATURE_SETS) {
     assert.ok(Math.abs(p - probs[best]!) < 1e-5, `${p} vs ${probs[best]}`);
   });
 }
+
+test('featurize writes the first k distinct ids of featureStrings in order, zero-padded, call after call', () => {
+  const texts = [
+    'Dear Alice Smith, your parcel for 221B Baker Street, London NW1 6XE left today.',
+    'Producer Sandy Lahtela met Mr. Derek Crnić. Who called Marie?',
+    'why is yulan so impulsive lol',
+    'Ship to: 12 Baker Street\n Apt. 4\n Springfield, IL 62704',
+  ];
+  const cands = texts.flatMap((t) => nameCandidates(t, 'note', 0)).concat(nameCandidates('Ana de la Cruz', 'name', Hint.name));
+  assert.ok(cands.length > 10, String(cands.length));
+  for (const features of FEATURE_SETS) {
+    for (const [dim, k] of [[1 << 16, 96], [1024, 24], [64, 96]] as const) {
+      // one array for all candidates, written at offsets, twice over: stale ids from the first pass must not survive
+      const out = new BigInt64Array(cands.length * k).fill(-1n);
+      for (let pass = 0; pass < 2; pass++) cands.forEach((c, i) => featurize(c, dim, k, out, i * k, features));
+      cands.forEach((c, i) => {
+        const want = [...new Set(featureStrings(c, features).map((f) => featureId(f, dim)))].slice(0, k);
+        const got = [...out.subarray(i * k, (i + 1) * k)].map(Number);
+        assert.deepEqual(got, [...want, ...new Array(k - want.length).fill(0)], `${features} dim ${dim} k ${k} ${c.text.slice(c.start, c.end)}`);
+      });
+    }
+  }
+});
 
 test('v2 features add the span structure to v1', () => {
   const cand: Candidate = { start: 10, end: 52, text: 'Ship to: 12 Baker Street\n Apt. 4\n Springfield, IL 62704 today', key: 'note', whole: false };
