@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { ParsePipeline } from './pipeline.js';
-import { BATCH_BYTES, type FromWorker, type ToWorker, type WorkerSetup } from './shard-messages.js';
+import { BATCH_BYTES, detachOnce, type FromWorker, type ToWorker, type WorkerSetup } from './shard-messages.js';
 
 /**
  * Batches the main thread has written out and handed back. Refilling them
@@ -24,6 +24,7 @@ function newBatch(): Buffer {
   return b !== undefined ? Buffer.from(b) : Buffer.allocUnsafeSlow(BATCH_BYTES);
 }
 
+detachOnce();
 const port = parentPort!;
 const index = (workerData as { index: number }).index;
 

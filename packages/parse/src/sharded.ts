@@ -15,7 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import { CaptureFormatError, type LossRecord, type ReaderWarning } from '@panopticon/pcap';
 import { addCounters } from '@panopticon/cli';
-import { BATCH_BYTES, type FromWorker, type ToWorker, type WorkerPipelineOptions, type WorkerSetup } from './shard-messages.js';
+import { BATCH_BYTES, detachOnce, type FromWorker, type ToWorker, type WorkerPipelineOptions, type WorkerSetup } from './shard-messages.js';
 import type { ParsePipeline } from './pipeline.js';
 
 type Stats = ReturnType<ParsePipeline['stats']>;
@@ -43,6 +43,8 @@ export class ParseWorkers {
 
   constructor(readonly count: number) {
     if (!Number.isInteger(count) || count < 1) throw new RangeError(`bad worker count ${count}`);
+    // the main thread hands written batches back (transfers them): see detachOnce
+    detachOnce();
     for (let index = 0; index < count; index++) {
       const workerData = { index };
       this.workers.push(FROM_SOURCE ? new Worker(FROM_SOURCE, { eval: true, workerData }) : new Worker(new URL('./shard-worker.js', import.meta.url), { workerData }));
