@@ -30,6 +30,20 @@ export function discardingOutput(): { out: LineOutput; bytes: () => number } {
 }
 
 /**
+ * Feeds `bytes` to a one-thread pipeline as pano-parse reads a file: 1 MiB
+ * at a time, the event loop turning between reads. That turn is when a
+ * written batch comes back to LineOutput to be filled again; pushed in one
+ * piece, every batch of the run would be a fresh allocation, which the CLI
+ * never makes.
+ */
+export async function feedAsRead(p: { push(bytes: Buffer): void }, bytes: Buffer): Promise<void> {
+  for (let o = 0; o < bytes.length; o += CHUNK) {
+    p.push(bytes.subarray(o, o + CHUNK));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
  * One run of flow-sharded parsing (`pano-parse --workers N`) over `bytes`,
  * fed in 1 MiB chunks as pano-parse reads a file, merged lines written to a
  * discarding stream. Returns the wall time and the events written.

@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParsePipeline } from '@panopticon/parse';
-import { discardingOutput, shardedRounds } from './event-sink.js';
+import { discardingOutput, feedAsRead, shardedRounds } from './event-sink.js';
 import { HpackEncoder } from '../../packages/protocols/src/http2/hpack.js';
 import { Conversation, pcapng, type Frame } from '../../test/helpers/synth.js';
 import { PREFACE, frame, grpcMessage, pbField, settings } from '../../test/helpers/http2-frames.js';
@@ -73,7 +73,7 @@ function build(): Buffer {
   return pcapng(frames);
 }
 
-function pano(bytes: Buffer): { ns: number; events: number; outBytes: number } {
+async function pano(bytes: Buffer): Promise<{ ns: number; events: number; outBytes: number }> {
   let events = 0;
   const t0 = process.hrtime.bigint();
   const { out, bytes: outBytes } = discardingOutput();
@@ -84,7 +84,7 @@ function pano(bytes: Buffer): { ns: number; events: number; outBytes: number } {
       out.line(JSON.stringify(ev));
     },
   });
-  p.push(bytes);
+  await feedAsRead(p, bytes);
   p.end();
   const written = outBytes();
   return { ns: Number(process.hrtime.bigint() - t0), events, outBytes: written };
@@ -110,12 +110,12 @@ try {
   if (process.env.PANO_BENCH_KEEP) writeFileSync(process.env.PANO_BENCH_KEEP, bytes);
   const mb = bytes.length / 1e6;
   console.log(`capture: ${CONNECTIONS} connections x ${CALLS} gRPC calls, ${mb.toFixed(1)} MB`);
-  const cold = pano(bytes).ns; // first run: includes JIT warm-up, as a one-shot pano-parse would
+  const cold = (await pano(bytes)).ns; // first run: includes JIT warm-up, as a one-shot pano-parse would
   let best = Infinity;
-  let run = pano(bytes);
+  let run = await pano(bytes);
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < ROUNDS; i++) {
-    run = pano(bytes);
+    run = await pano(bytes);
     best = Math.min(best, run.ns);
   }
   const cpu = process.cpuUsage(cpu0);
