@@ -1,5 +1,5 @@
 // The NDJSON line reader shared by pano-graph and pano-export: raw text with
-// file and line numbers, CRLF, over-long lines skipped and counted, an
+// file and line numbers, CRLF, blank lines passed over, over-long lines skipped and counted, an
 // unterminated last line, chunk boundaries anywhere.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,15 +15,16 @@ async function collect(file: string, maxLineBytes?: number) {
   return { out, c };
 }
 
-test('lines keep their text byte for byte, CRLF is stripped, numbering counts every line', async () => {
+test('lines keep their text byte for byte, CRLF is stripped, blank lines are passed over, numbering counts every line', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pano-input-'));
   try {
     const f = join(dir, 'a.jsonl');
-    writeFileSync(f, '{"a":1.0}\r\n\n{"b":"é"}\n' + 'x'.repeat(100) + '\n{"c":2}');
+    writeFileSync(f, '{"a":1.0}\r\n\n{"b":"é"}\n' + 'x'.repeat(100) + '\n\r\n{"c":2}');
     const { out, c } = await collect(f, 50);
-    assert.deepEqual(out, [['{"a":1.0}', 1], ['', 2], ['{"b":"é"}', 3], ['{"c":2}', 5]]);
-    // bytes: 11 + 1 + 11 (é is two bytes) + 101 + 7
-    assert.deepEqual(c, { lines: 5, bytes: 131, oversized: 1, unterminated: 1 });
+    // blank lines (line 2, and line 5: a lone CR) are counted and numbered, not yielded
+    assert.deepEqual(out, [['{"a":1.0}', 1], ['{"b":"é"}', 3], ['{"c":2}', 6]]);
+    // bytes: 11 + 1 + 11 (é is two bytes) + 101 + 2 + 7
+    assert.deepEqual(c, { lines: 6, bytes: 133, oversized: 1, unterminated: 1 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

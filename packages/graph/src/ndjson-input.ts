@@ -40,7 +40,11 @@ function open(source: string): Readable {
   return source === '-' ? process.stdin : createReadStream(source);
 }
 
-/** Every line of every source, in order. Errors opening a file reject with a one-line message. */
+/**
+ * Every line of every source, in order, but blank ones (empty, or a lone CR): a
+ * blank line is neither an event nor damage, as pano-pii's reader has it. They
+ * are still counted and numbered. Errors opening a file reject with a one-line message.
+ */
 export async function* readLines(
   sources: string[],
   counters: InputCounters,
@@ -53,10 +57,10 @@ export async function* readLines(
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let skipping = false;
-    const emit = (buf: Buffer): InputLine => {
+    const emit = (buf: Buffer): InputLine | undefined => {
       let end = buf.length;
       if (end > 0 && buf[end - 1] === CR) end--;
-      return { text: buf.toString('utf8', 0, end), source, lineNo };
+      return end === 0 ? undefined : { text: buf.toString('utf8', 0, end), source, lineNo };
     };
     const onAbort = () => stream.destroy();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -75,13 +79,15 @@ export async function* readLines(
             pending = [];
             pendingBytes = 0;
           } else if (pendingBytes === 0) {
-            yield emit(chunk.subarray(start, nl));
+            const l = emit(chunk.subarray(start, nl));
+            if (l) yield l;
           } else {
             pending.push(chunk.subarray(start, nl));
             const line = Buffer.concat(pending);
             pending = [];
             pendingBytes = 0;
-            yield emit(line);
+            const l = emit(line);
+            if (l) yield l;
           }
           start = nl + 1;
         }
@@ -116,7 +122,8 @@ export async function* readLines(
       lineNo++;
       counters.lines++;
       counters.unterminated++;
-      yield emit(Buffer.concat(pending));
+      const l = emit(Buffer.concat(pending));
+      if (l) yield l;
     }
   }
 }
