@@ -5,8 +5,8 @@ import { BadLines, BAD_LINES_SHOWN } from '@panopticon/cli';
 
 test('the first ten bad lines are named, the eleventh says the rest are only counted, later ones are silent', () => {
   const written: string[] = [];
-  const bad = new BadLines('pano-x', (t) => written.push(t));
-  for (let i = 1; i <= 25; i++) bad.skipped(`in.jsonl:${i}`, `reason ${i}`);
+  const bad = new BadLines('pano-x', { write: (t) => written.push(t) });
+  for (let i = 1; i <= 25; i++) bad.report(`in.jsonl:${i}`, `reason ${i}`);
   assert.equal(BAD_LINES_SHOWN, 10);
   assert.equal(bad.count, 25);
   assert.equal(written.length, 11);

@@ -90,7 +90,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
 
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
   let eventsIn = 0;
-  const bad = new BadLines(PROG);
+  const bad = new BadLines(PROG, { strict: opts.strict });
   const sinks: Sink[] = [];
   let jsonl: JsonlSink | undefined;
   let otlp: OtlpSink | undefined;
@@ -176,11 +176,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
       const { event, error } = parseEventLine(line.text);
       if (!event) {
         const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
-        if (opts.strict) {
-          bad.count++;
-          throw new UserError(`${where}: ${error}`, 1);
-        }
-        bad.skipped(where, error);
+        bad.report(where, error);
         continue;
       }
       eventsIn++;

@@ -69,7 +69,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
   const out = new LineOutput(process.stdout);
   const stop = new StopSignal();
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
-  const bad = new BadLines(PROG);
+  const bad = new BadLines(PROG, { strict: opts.strict });
   const names = new NameCache({ ttlNs, maxAddresses: maxNames });
   const newBuilder = () => new GraphBuilder({ maxAddresses, maxEdges, nameCache: names });
   let builder = newBuilder();
@@ -93,11 +93,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
       const { event, error } = parseEventLine(line.text);
       if (!event) {
         const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
-        if (opts.strict) {
-          bad.count++;
-          throw new UserError(`${where}: ${error}`, 1);
-        }
-        bad.skipped(where, error);
+        bad.report(where, error);
         continue;
       }
       if (windowNs !== undefined) {

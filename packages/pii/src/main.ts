@@ -149,8 +149,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
             if (!model && batch.length >= 64) void finishBatch();
           },
           bad(where, message) {
-            counts.bad_lines++;
-            bad.skipped(`${where.file}:${where.line}`, message);
+            bad.report(`${where.file}:${where.line}`, message);
           },
           async pause() {
             await finishBatch();
@@ -166,6 +165,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
     }
   }
   await out.end();
+  counts.bad_lines = bad.count;
   if (o.stats) {
     (counts as Record<string, number>).annotations_dropped = scanner.annotationsDropped;
     const types: Record<string, number> = {};
