@@ -1,5 +1,5 @@
 /**
- * Trains the shipped span model (packages/pii/model/pano-span-v3.onnx):
+ * Trains the shipped span model (packages/pii/model/pano-span-v4.onnx):
  * multinomial logistic regression over hashed features (model.ts
  * `featureStrings`) of candidate spans, classes none / person_name /
  * street_address, fitted with AdaGrad, written as an ONNX graph
@@ -17,7 +17,7 @@
  * span at the same path (≥ half of both), else `none`.
  *
  *   node --import tsx --conditions=source scripts/pii/train-model.ts [--out FILE] [--epochs N] [--dev] [--features SET]
- *     [--l2 X] [--pos-weight X] [--lr X (AdaGrad step, 0.3)]
+ *     [--l2 X] [--pos-weight X] [--lr X (AdaGrad step, 0.03)]
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -162,8 +162,8 @@ export function buildOnnx(W: Float32Array, b: Float32Array, meta: Record<string,
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const get = (k: string, d: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : d);
-  const outFile = resolve(get('--out', 'packages/pii/model/pano-span-v3.onnx'));
-  const epochs = +get('--epochs', '2');
+  const outFile = resolve(get('--out', 'packages/pii/model/pano-span-v4.onnx'));
+  const epochs = +get('--epochs', '3');
   // --features: train for an older feature set, to compare with the current one on the same data
   const features = get('--features', FEATURE_SET) as FeatureSet;
   if (!FEATURE_SETS.includes(features)) throw new Error(`--features: one of ${FEATURE_SETS.join(', ')}`);
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   sources.push('generated events, train split (6000)');
   const counts = LABELS.map((_, c) => data.filter((e) => e.y === c).length);
   console.error(`examples: ${data.length} (${LABELS.map((l, c) => `${l} ${counts[c]}`).join(', ')}) from ${sources.join('; ')}`);
-  const { W, b } = train(data, epochs, +get('--l2', '1e-3'), +get('--pos-weight', '5'), +get('--lr', '0.3'));
+  const { W, b } = train(data, epochs, +get('--l2', '1e-3'), +get('--pos-weight', '5'), +get('--lr', '0.03'));
   if (holdOut) {
     for (const th of [0.3, 0.4, 0.5, 0.6]) {
       const line: string[] = [];

@@ -1,7 +1,7 @@
 // The span model path through onnxruntime-node: a model built with known
 // weights must give the softmax computed here by hand; the shipped model
 // loads, keeps the contract and finds a name in a name field; v1 models still
-// load and are fed v1 features; the lexicon behind v3 features is read right and is what its
+// load and are fed v1 features (v4 features and the word clusters: word-table.test.ts); the lexicon behind v3 features is read right and is what its
 // builder makes; a part of a longer hit loses to it; candidate rules cover the shapes found in
 // error analysis; the CLI budget flag and a bad model file behave.
 import { test } from 'node:test';
@@ -211,6 +211,24 @@ test('the shipped model is under 2 MiB, keeps the contract, and names a name', a
   await s.scoreCandidates([p]);
   const found = s.finish(p);
   assert.deepEqual(found.map((f) => [f.type, f.path, f.detector]), [['person_name', 'http.request.body.content$.customer_name', 'model']]);
+});
+
+test('the shipped model tells people it never saw from places it never saw, by how their words are used', async () => {
+  // sentences written for this test; none of these words is in the lexicon's name or place lists as used here.
+  // The v3 model (no word clusters) called Wembley and Kadamba people.
+  const model = await OnnxSpanModel.load(BUILTIN_MODEL);
+  const s = new EventScanner({ key: Buffer.alloc(32), model });
+  const names = async (text: string) => {
+    const p = s.collect({ message: { body: text } } as Record<string, unknown>);
+    await s.scoreCandidates([p]);
+    return s.finish(p).filter((f) => f.type === 'person_name').map((f) => text.slice(f.start, f.end));
+  };
+  assert.deepEqual(await names('The proof follows a lemma of Calabi from 1957.'), ['Calabi']);
+  assert.deepEqual(await names('The striker Tevez scored twice.'), ['Tevez']);
+  assert.deepEqual(await names('Our delivery driver Okonkwo called twice.'), ['Okonkwo']);
+  assert.deepEqual(await names('Tickets for the Wembley final sold out.'), []);
+  assert.deepEqual(await names('Shipped to the Kadamba warehouse.'), []);
+  assert.deepEqual(await names('The ferry crosses the Mandovi river at dawn.'), []);
 });
 
 test('protocol objects called `name` (result columns, queues) are no name candidates, rows still are', async () => {

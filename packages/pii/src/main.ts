@@ -19,7 +19,7 @@ const NAME = 'pano-pii';
 const VERSION = '0.1.0';
 
 /** The model shipped with the package (packages/pii/model/). */
-export const BUILTIN_MODEL = join(dirname(fileURLToPath(import.meta.url)), '..', 'model', 'pano-span-v3.onnx');
+export const BUILTIN_MODEL = join(dirname(fileURLToPath(import.meta.url)), '..', 'model', 'pano-span-v4.onnx');
 
 function parseConfidence(v: string): number {
   const n = Number(v);

@@ -7,20 +7,22 @@
  * Model contract (docs/PII.md, "Bring your own model"): an ONNX graph with
  *   input  `indices`  int64 [N, K]  hashed feature ids (0 = padding)
  *   output `probs`    float [N, C]  class probabilities
- * and metadata_props `pano.features` = `pano-span-v3` (or v2, v1), `pano.dim` (hash
+ * and metadata_props `pano.features` = `pano-span-v4` (or v3, v2, v1), `pano.dim` (hash
  * space size D, ids are 1..D-1), `pano.k` (K), `pano.labels` (comma list of
  * C labels, `none` first). The features are computed here (`featurize`), so a
  * user's model only has to agree on this function, not on any code.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { Hint, normaliseKey } from './context.js';
+import { WordTable } from './word-table.js';
 
 /** The feature set the shipped model and `featureStrings` use. */
-export const FEATURE_SET = 'pano-span-v3';
-/** Feature sets a model may declare: v1 and v2 models (earlier releases, users' own) still load. */
-export const FEATURE_SETS = ['pano-span-v1', 'pano-span-v2', 'pano-span-v3'] as const;
+export const FEATURE_SET = 'pano-span-v4';
+/** Feature sets a model may declare: v1–v3 models (earlier releases, users' own) still load. */
+export const FEATURE_SETS = ['pano-span-v1', 'pano-span-v2', 'pano-span-v3', 'pano-span-v4'] as const;
 export type FeatureSet = (typeof FEATURE_SETS)[number];
 
 export interface Candidate {
@@ -256,10 +258,12 @@ function caselessText(text: string): boolean {
  * unit line, post box, commas, street words, word count by leading digit),
  * the case of the text and of the neighbouring words, then all of v1.
  * `pano-span-v3` = all of v2, then the lexicon classes (`lexiconFeatures`).
+ * `pano-span-v4` = all of v3, then the word clusters (`clusterFeatures`).
  */
 export function featureStrings(c: Candidate, set: FeatureSet = FEATURE_SET): string[] {
   if (set === 'pano-span-v1') return featureStringsV1(c);
   if (set === 'pano-span-v3') return featureStringsV2(c).concat(lexiconFeatures(c));
+  if (set === 'pano-span-v4') return featureStringsV2(c).concat(lexiconFeatures(c), clusterFeatures(c));
   return featureStringsV2(c);
 }
 
@@ -308,6 +312,64 @@ export function lexClass(word: string): string {
   if (n > 2 && w.charCodeAt(n - 1) === 115 /* s */ && (w.charCodeAt(n - 2) === 39 || w.charCodeAt(n - 2) === 0x2019)) w = w.slice(0, n - 2);
   else if (n > 1 && w.charCodeAt(n - 1) === 46 /* . */) w = w.slice(0, n - 1);
   return CLASS_NAMES[lexicon.get(w) ?? 0]!;
+}
+
+/** The word clusters of `pano-span-v4` (model/clusters-v1.txt.gz, scripts/pii/build-clusters.ts). */
+export const CLUSTERS_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', 'model', 'clusters-v1.txt.gz');
+/** word → coarse cluster << 16 | fine cluster; read on first use: only the model needs it */
+let clusters: WordTable | undefined;
+
+function loadClusters(): WordTable {
+  return WordTable.fromText(gunzipSync(readFileSync(CLUSTERS_FILE)).toString('utf8'));
+}
+
+/** Cluster names (base 36, as in the file) by number, built once. */
+const CLUSTER_NAMES = Array.from({ length: 1024 }, (_, i) => i.toString(36));
+
+/** `load()` of a word list, its failure named by file. */
+function readWordList<T>(file: string, load: () => T): T {
+  try {
+    return load();
+  } catch (e) {
+    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+/** A word's clusters, coarse << 16 | fine, or -1 for a word the embeddings do not have; normalised as lexClass. */
+function wordClusters(word: string): number {
+  clusters ??= loadClusters();
+  let w = word.toLowerCase();
+  const n = w.length;
+  if (n > 2 && w.charCodeAt(n - 1) === 115 /* s */ && (w.charCodeAt(n - 2) === 39 || w.charCodeAt(n - 2) === 0x2019)) w = w.slice(0, n - 2);
+  else if (n > 1 && w.charCodeAt(n - 1) === 46 /* . */) w = w.slice(0, n - 1);
+  return clusters.get(w);
+}
+
+/** Features `c<p>:coarse` and `f<p>:fine` of one word (`-` for both when the embeddings lack it). */
+function pushClusters(f: string[], p: string, word: string): void {
+  const v = wordClusters(word);
+  if (v < 0) f.push(`c${p}:-`, `f${p}:-`);
+  else f.push(`c${p}:${CLUSTER_NAMES[v >>> 16]}`, `f${p}:${CLUSTER_NAMES[v & 0xffff]}`);
+}
+
+/**
+ * `pano-span-v4` adds to v3 how the words are used: the embedding cluster
+ * (coarse and fine) of the span's first and last word and of the words on
+ * either side, which places words the lexicon does not list (a river, a
+ * dynasty, a physicist) among words used alike.
+ */
+function clusterFeatures(c: Candidate): string[] {
+  const words = c.text.slice(c.start, c.end).split(/[\s,]+/).filter(Boolean);
+  const f: string[] = [];
+  if (words.length) pushClusters(f, 'c0', words[0]!);
+  if (words.length > 1) pushClusters(f, 'cl', words[words.length - 1]!);
+  const bw = wordBefore(c.text, c.start, 40);
+  const aw = wordAfter(c.text, c.end, 40);
+  if (bw === undefined) f.push('ccb:^');
+  else pushClusters(f, 'cb', bw);
+  if (aw === undefined) f.push('cca:$');
+  else pushClusters(f, 'ca', aw);
+  return f;
 }
 
 const WORD_CHAR = /[\p{L}\p{N}'’]/u;
@@ -479,14 +541,9 @@ export class OnnxSpanModel implements SpanModel {
     // of spinning threads burned 1.7x the CPU for the same output, taken from pano-parse beside it in the pipe.
     const session = await ort.InferenceSession.create(new Uint8Array(bytes), ORT_SESSION_OPTIONS);
     const model = new OnnxSpanModel(ort, session, meta);
-    // read the lexicon now, so that a missing or unreadable one is an error of loading the model, not of a later batch
-    if (model.features === 'pano-span-v3') {
-      try {
-        lexicon ??= loadLexicon();
-      } catch (e) {
-        throw new Error(`lexicon ${LEXICON_FILE}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-      }
-    }
+    // read the word lists now, so that a missing or unreadable one is an error of loading the model, not of a later batch
+    if (model.features === 'pano-span-v3' || model.features === 'pano-span-v4') lexicon ??= readWordList(LEXICON_FILE, loadLexicon);
+    if (model.features === 'pano-span-v4') clusters ??= readWordList(CLUSTERS_FILE, loadClusters);
     return model;
   }
 
