@@ -2,8 +2,8 @@
 // char-code pass that decides where the anchor, digit and ':' passes start,
 // find anchors with the trie regex and walk digit runs with `runEnd`; long
 // values get anchors, digit runs and IPv6 colons from the Locator (a
-// WebAssembly pass, locate.ts), and fall back to the digit-run regex after
-// a lettered hit that ends past its run.
+// WebAssembly pass, locate.ts), and after a lettered hit that ends past its
+// run resume the listed runs where the hit ends, as the regex path does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scanString, runEnd, Hint, RULES } from '@panopticon/pii';
@@ -80,6 +80,29 @@ test('a value too long for the Locator (over 1 MiB characters) takes the regexes
     const regexes = scanString(pad + text, hints).map((h) => ({ ...h, start: h.start - pad.length, end: h.end - pad.length }));
     assert.deepEqual(regexes, located, `hints ${hints}`);
     assert.ok(located.length > 25, `only ${located.length} hits`);
+  }
+});
+
+test('lettered hits that cut digit runs: listed runs resume where the regex path resumes', () => {
+  // IBANs, NINOs and PANs run into digit runs and separators, so a hit ends inside a listed run
+  // (its tail is a run of its own), past whole runs, or between them
+  const pieces = ['GB82WEST12345698765432', 'DE89 3704 0044 0532 0130 00', 'NL91ABNA0417164300', 'AB123456C', 'QQ 12 34 56 C',
+    'ABCDE1234F', '4111 1111 1111 1111', '123-45-6789', '(555) 010-9999', '2345 6789 0123', '+44 20 7946 0958', '12', '9999',
+    ' ', ' ', 'x', '.', '-', 'IBAN '];
+  const rnd = seeded(2026);
+  const parts: string[] = [];
+  for (let k = 0; k < 2000; k++) {
+    let t = '';
+    while (t.length < 40 + rnd(300)) t += pieces[rnd(pieces.length)];
+    parts.push(t);
+  }
+  const text = parts.join(' | ');
+  const pad = ' '.repeat((1 << 20) + 1);
+  for (const hints of [0, Hint.phone]) {
+    const located = scanString(text, hints);
+    const regexes = scanString(pad + text, hints).map((h) => ({ ...h, start: h.start - pad.length, end: h.end - pad.length }));
+    assert.deepEqual(located, regexes, `hints ${hints}`);
+    assert.ok(located.length > 500, `only ${located.length} hits`);
   }
 });
 

@@ -594,10 +594,13 @@ const RUNS_WALKED = 0, RUNS_LISTED = 1, RUNS_REGEX = 2;
 /**
  * Digit runs from `from` (no run starts before it), dispatched by shape; runs
  * inside anchored hits are skipped. Short values walk them with runEnd; long
- * ones take the Locator's list, until a lettered hit (IBAN, NINO, PAN) ends
- * past its run: from there the digit-run regex takes over, since the list's
- * runs were cut without that hit. Values too long for the Locator use the
- * regex throughout.
+ * ones take the Locator's list; values too long for the Locator use the regex
+ * throughout. After a lettered hit (IBAN, NINO, PAN) that ends past its run,
+ * the runs resume where it ends, as the regex resumed from there would find
+ * them: listed runs inside the hit are passed over, and a run it cuts gives
+ * its tail (the regex, once). Until session 9 the regex took over for the
+ * rest of the value instead, so a 64 KiB text paid for the Locator's list and
+ * the regex both after its first IBAN.
  */
 function digitRuns(s: string, from: number, source: number, hints: number, out: Hit[]): void {
   const short = source === RUNS_WALKED;
@@ -612,6 +615,8 @@ function digitRuns(s: string, from: number, source: number, hints: number, out: 
   const listEnd = LOCATOR.runsAt + 2 * LOCATOR.runCount;
   // next pair of the Locator's list, or -1 when the regex gives the runs
   let listed = source === RUNS_LISTED ? LOCATOR.runsAt : -1;
+  // listed runs: where the last lettered hit ended (runs resume there)
+  let resumeAt = -1;
   if (source === RUNS_REGEX) DIGIT_RUN.lastIndex = from;
   for (;;) {
     let a: number;
@@ -631,6 +636,14 @@ function digitRuns(s: string, from: number, source: number, hints: number, out: 
       a = w[listed]!;
       b = w[listed + 1]!;
       listed += 2;
+      if (a < resumeAt) {
+        if (b <= resumeAt) continue;
+        // the run's tail after the hit, if it is a run of its own (a match starting past b is the next listed run)
+        DIGIT_RUN.lastIndex = resumeAt;
+        if ((m = DIGIT_RUN.exec(s)) === null || m.index >= b) continue;
+        a = m.index;
+        b = a + m[0].length;
+      }
     } else {
       if ((m = DIGIT_RUN.exec(s)) === null) return;
       a = m.index;
@@ -645,10 +658,8 @@ function digitRuns(s: string, from: number, source: number, hints: number, out: 
       const end = lettered(s, a, hints, out);
       if (end > 0) {
         if (short) i = Math.max(end, b);
-        else if (listed < 0 || end > b) {
-          listed = -1;
-          DIGIT_RUN.lastIndex = Math.max(end, b);
-        }
+        else if (listed >= 0) resumeAt = Math.max(resumeAt, end);
+        else DIGIT_RUN.lastIndex = Math.max(end, b);
         continue;
       }
     }
