@@ -26,6 +26,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { rng } from './generate.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const target = join(root, 'packages/pii/model/clusters-v1.txt.gz');
@@ -59,18 +60,6 @@ for (let i = 0; i < n; i++) {
   for (let d = 0; d < dim; d++) X[i * dim + d] = v[d]! / norm;
 }
 
-/** Deterministic PRNG (mulberry32), so the clusters and the file are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function nearest(C: Float32Array, k: number, i: number): number {
   let best = 0;
   let bestDot = -Infinity;
@@ -88,7 +77,7 @@ function nearest(C: Float32Array, k: number, i: number): number {
 }
 
 function kmeans(k: number, seed: number): Uint16Array {
-  const rand = prng(seed);
+  const rand = rng(seed);
   const fit = Math.min(FIT, n);
   const C = new Float32Array(k * dim);
   // distinct random words of the fitted part as the first centres

@@ -267,7 +267,7 @@ export function featureStrings(c: Candidate, set: FeatureSet = FEATURE_SET): str
   return featureStringsV2(c);
 }
 
-/** The word lists of `pano-span-v3` (model/lexicon-v1.txt, scripts/pii/build-lexicon.ts). */
+/** The word lists of `pano-span-v3` and v4 (model/lexicon-v1.txt, scripts/pii/build-lexicon.ts). */
 export const LEXICON_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', 'model', 'lexicon-v1.txt');
 const SECTIONS: Record<string, number> = { '@given': 1, '@family': 2, '@place': 4, '@street': 8, '@org': 16 };
 const CLASS_LETTERS = 'gfpso';
