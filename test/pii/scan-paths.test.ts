@@ -68,19 +68,26 @@ test('a short value and the same value made long give the same hits', () => {
   }
 });
 
+/**
+ * `text` scanned as it is (the Locator's lists) and after 1 MiB of spaces (too long for the
+ * Locator: the regexes) gives the same hits, at least `minHits` of them, with and without phone context.
+ */
+function assertPathsAgree(text: string, minHits: number): void {
+  const pad = ' '.repeat((1 << 20) + 1);
+  for (const hints of [0, Hint.phone]) {
+    const located = scanString(text, hints);
+    const regexes = scanString(pad + text, hints).map((h) => ({ ...h, start: h.start - pad.length, end: h.end - pad.length }));
+    assert.deepEqual(located, regexes, `hints ${hints}`);
+    assert.ok(located.length > minHits, `only ${located.length} hits`);
+  }
+}
+
 test('a value too long for the Locator (over 1 MiB characters) takes the regexes: same hits', () => {
   const rnd = seeded(77);
   const alphabet = '0123456789 ./()-+:@ABGDEPabcdefxh';
   const parts = [...VALUES];
   for (let k = 0; k < 400; k++) parts.push(soup(rnd, alphabet, 4 + rnd(60)));
-  const text = parts.join(' | ');
-  const pad = ' '.repeat((1 << 20) + 1);
-  for (const hints of [0, Hint.phone]) {
-    const located = scanString(text, hints);
-    const regexes = scanString(pad + text, hints).map((h) => ({ ...h, start: h.start - pad.length, end: h.end - pad.length }));
-    assert.deepEqual(regexes, located, `hints ${hints}`);
-    assert.ok(located.length > 25, `only ${located.length} hits`);
-  }
+  assertPathsAgree(parts.join(' | '), 25);
 });
 
 test('lettered hits that cut digit runs: listed runs resume where the regex path resumes', () => {
@@ -96,14 +103,7 @@ test('lettered hits that cut digit runs: listed runs resume where the regex path
     while (t.length < 40 + rnd(300)) t += pieces[rnd(pieces.length)];
     parts.push(t);
   }
-  const text = parts.join(' | ');
-  const pad = ' '.repeat((1 << 20) + 1);
-  for (const hints of [0, Hint.phone]) {
-    const located = scanString(text, hints);
-    const regexes = scanString(pad + text, hints).map((h) => ({ ...h, start: h.start - pad.length, end: h.end - pad.length }));
-    assert.deepEqual(located, regexes, `hints ${hints}`);
-    assert.ok(located.length > 500, `only ${located.length} hits`);
-  }
+  assertPathsAgree(parts.join(' | '), 500);
 });
 
 test('random digit soup: short and long path agree (lone digits skipped by the long-path regex)', () => {
