@@ -57,13 +57,15 @@ test('--redact mask hides a name in the Redis query text that repeats its argume
 
 test('garbage lines: one-line error with the line number, skipped and counted; --strict is fatal', () => {
   const lines = input.split('\n');
-  const bad = [lines[0], '{"unterminated": ', lines[1], '[1,2]', lines[2]].join('\n') + '\n';
+  const bad = [lines[0], '{"unterminated": ', lines[1], '[1,2]', lines[2], ' \t '].join('\n') + '\n';
   const r = run(['--stats'], bad);
   assert.equal(r.code, 0);
   assert.equal(r.out.trim().split('\n').length, 3);
   assert.match(r.err, /^pano-pii: stdin:2: not JSON .*; line skipped$/m);
   assert.match(r.err, /^pano-pii: stdin:4: not a JSON object; line skipped$/m);
-  assert.match(r.err, /^pii\.bad_lines 2$/m);
+  // whitespace alone is named as pano-graph and pano-export name it
+  assert.match(r.err, /^pano-pii: stdin:6: empty line; line skipped$/m);
+  assert.match(r.err, /^pii\.bad_lines 3$/m);
   assert.ok(!/\n\s+at /.test(r.err), 'no stack trace');
   const s = run(['--strict'], bad);
   assert.equal(s.code, 2);

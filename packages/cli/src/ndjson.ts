@@ -63,7 +63,8 @@ async function readOne(input: string, h: NdjsonHandlers, opts: NdjsonOptions, st
     try {
       value = JSON.parse(text);
     } catch (e) {
-      bad(`not JSON (${(e as Error).message.replace(/^.*?: /, '').slice(0, 80)})`);
+      // spaces or tabs alone: named as pano-graph and pano-export name them (only on this error path)
+      bad(/^\s*$/.test(text) ? 'empty line' : `not JSON (${(e as Error).message.replace(/^.*?: /, '').slice(0, 80)})`);
       return;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
