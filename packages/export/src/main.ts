@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { BadLines, LineOutput, StopSignal, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
-import { parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
+import { lineWhere, parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
 import { JsonlSink } from './jsonl-sink.js';
 // The OTLP exporter (~0.17 s to load here), the audit log (all of @panopticon/pii, ~0.17 s) and
 // prom-client are imported when their option is given: a --jsonl run, and --help, do not wait for them.
@@ -175,8 +175,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
     for await (const line of readLines(files, input, { signal: stop.signal })) {
       const { event, error } = parseEventLine(line.text);
       if (!event) {
-        const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
-        bad.report(where, error);
+        bad.report(lineWhere(line), error);
         continue;
       }
       eventsIn++;

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { BadLines, LineOutput, StopSignal, UserError, formatStats, oneLineUsageErrors, runMain } from '@panopticon/cli';
 import { GraphBuilder } from './graph-builder.js';
 import { NameCache } from './name-cache.js';
-import { readLines, parseEventLine, InputError, type InputCounters } from './ndjson-input.js';
+import { readLines, parseEventLine, lineWhere, InputError, type InputCounters } from './ndjson-input.js';
 import { parseCount, parseDuration } from './duration.js';
 import { renderDot, renderMermaid } from './render-text.js';
 import { renderHtml } from './render-html.js';
@@ -92,8 +92,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
       if (out.closed) break;
       const { event, error } = parseEventLine(line.text);
       if (!event) {
-        const where = `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
-        bad.report(where, error);
+        bad.report(lineWhere(line), error);
         continue;
       }
       if (windowNs !== undefined) {

@@ -131,6 +131,11 @@ export async function* readLines(
 /** A user-facing input problem: printed as one line, never with a stack. */
 export class InputError extends Error {}
 
+/** Where a line came from, as diagnostics name it: `FILE:LINE`, `stdin:LINE`. */
+export function lineWhere(line: InputLine): string {
+  return `${line.source === '-' ? 'stdin' : line.source}:${line.lineNo}`;
+}
+
 /** Parse one line as a JSON object; returns a one-line reason instead of throwing. */
 export function parseEventLine(text: string): { event: Record<string, unknown>; error?: undefined } | { event?: undefined; error: string } {
   if (text.length === 0 || /^\s*$/.test(text)) return { error: 'empty line' };

@@ -262,8 +262,11 @@ function caselessText(text: string): boolean {
  */
 export function featureStrings(c: Candidate, set: FeatureSet = FEATURE_SET): string[] {
   if (set === 'pano-span-v1') return featureStringsV1(c);
-  if (set === 'pano-span-v3') return featureStringsV2(c).concat(lexiconFeatures(c));
-  if (set === 'pano-span-v4') return featureStringsV2(c).concat(lexiconFeatures(c), clusterFeatures(c));
+  if (set === 'pano-span-v3') return featureStringsV2(c).concat(lexiconFeatures(spanWords(c)));
+  if (set === 'pano-span-v4') {
+    const sw = spanWords(c);
+    return featureStringsV2(c).concat(lexiconFeatures(sw), clusterFeatures(sw));
+  }
   return featureStringsV2(c);
 }
 
@@ -307,11 +310,16 @@ for (let v = 0; v < 4 << COMMON_SHIFT; v++) {
  */
 export function lexClass(word: string): string {
   lexicon ??= loadLexicon();
-  let w = word.toLowerCase();
+  return CLASS_NAMES[lexicon.get(wordKey(word)) ?? 0]!;
+}
+
+/** How the word lists (lexicon, clusters) look a word up: lower case, without a possessive `'s` or a final full stop. */
+function wordKey(word: string): string {
+  const w = word.toLowerCase();
   const n = w.length;
-  if (n > 2 && w.charCodeAt(n - 1) === 115 /* s */ && (w.charCodeAt(n - 2) === 39 || w.charCodeAt(n - 2) === 0x2019)) w = w.slice(0, n - 2);
-  else if (n > 1 && w.charCodeAt(n - 1) === 46 /* . */) w = w.slice(0, n - 1);
-  return CLASS_NAMES[lexicon.get(w) ?? 0]!;
+  if (n > 2 && w.charCodeAt(n - 1) === 115 /* s */ && (w.charCodeAt(n - 2) === 39 || w.charCodeAt(n - 2) === 0x2019)) return w.slice(0, n - 2);
+  if (n > 1 && w.charCodeAt(n - 1) === 46 /* . */) return w.slice(0, n - 1);
+  return w;
 }
 
 /** The word clusters of `pano-span-v4` (model/clusters-v1.txt.gz, scripts/pii/build-clusters.ts). */
@@ -335,14 +343,10 @@ function readWordList<T>(file: string, load: () => T): T {
   }
 }
 
-/** A word's clusters, coarse << 16 | fine, or -1 for a word the embeddings do not have; normalised as lexClass. */
+/** A word's clusters, coarse << 16 | fine, or -1 for a word the embeddings do not have. */
 function wordClusters(word: string): number {
   clusters ??= loadClusters();
-  let w = word.toLowerCase();
-  const n = w.length;
-  if (n > 2 && w.charCodeAt(n - 1) === 115 /* s */ && (w.charCodeAt(n - 2) === 39 || w.charCodeAt(n - 2) === 0x2019)) w = w.slice(0, n - 2);
-  else if (n > 1 && w.charCodeAt(n - 1) === 46 /* . */) w = w.slice(0, n - 1);
-  return clusters.get(w);
+  return clusters.get(wordKey(word));
 }
 
 /** Features `c<p>:coarse` and `f<p>:fine` of one word (`-` for both when the embeddings lack it). */
@@ -358,13 +362,10 @@ function pushClusters(f: string[], p: string, word: string): void {
  * either side, which places words the lexicon does not list (a river, a
  * dynasty, a physicist) among words used alike.
  */
-function clusterFeatures(c: Candidate): string[] {
-  const words = c.text.slice(c.start, c.end).split(/[\s,]+/).filter(Boolean);
+function clusterFeatures({ words, bw, aw }: SpanWords): string[] {
   const f: string[] = [];
   if (words.length) pushClusters(f, 'c0', words[0]!);
   if (words.length > 1) pushClusters(f, 'cl', words[words.length - 1]!);
-  const bw = wordBefore(c.text, c.start, 40);
-  const aw = wordAfter(c.text, c.end, 40);
   if (bw === undefined) f.push('ccb:^');
   else pushClusters(f, 'cb', bw);
   if (aw === undefined) f.push('cca:$');
@@ -400,17 +401,31 @@ function wordAfter(text: string, at: number, window: number): string | undefined
   return b < e ? text.slice(b, e) : undefined;
 }
 
+/** The span's words and the words just before and after it, which the lexicon and cluster features both read. */
+interface SpanWords {
+  words: string[];
+  bw: string | undefined;
+  aw: string | undefined;
+}
+
+function spanWords(c: Candidate): SpanWords {
+  return {
+    words: c.text.slice(c.start, c.end).split(/[\s,]+/).filter(Boolean),
+    bw: wordBefore(c.text, c.start, 40),
+    aw: wordAfter(c.text, c.end, 40),
+  };
+}
+
 /**
  * `pano-span-v3` adds to v2 what the words are known as: the lexicon class of
  * each word, of the first and the last, their sequence, and of the words
  * just before and after the span.
  */
-function lexiconFeatures(c: Candidate): string[] {
-  const words = c.text.slice(c.start, c.end).split(/[\s,]+/);
+function lexiconFeatures({ words, bw, aw }: SpanWords): string[] {
   const f: string[] = [];
   let first = '', last = '', seq = '', n = 0;
   for (const w of words) {
-    if (w === '' || n === 8) continue;
+    if (n === 8) break;
     const k = lexClass(w);
     f.push(`lx:${k}`);
     if (n === 0) first = k;
@@ -419,8 +434,6 @@ function lexiconFeatures(c: Candidate): string[] {
     n++;
   }
   if (n) f.push(`lx0:${first}`, `lxl:${last}`, `LX:${seq}`);
-  const bw = wordBefore(c.text, c.start, 40);
-  const aw = wordAfter(c.text, c.end, 40);
   f.push(`lxb:${bw === undefined ? '^' : lexClass(bw)}`, `lxa:${aw === undefined ? '$' : lexClass(aw)}`);
   return f;
 }
