@@ -53,10 +53,13 @@ test('wire decode: varints (incl. beyond 2^53 and negative int32), fixed (fixed6
     double,
   ]);
   assert.deepEqual(decodeWire(msg), {
-    1: '18446744073709551615', 2: '18446744073709551615', 3: 1, 4: 2,
-    5: 'Grüße, José', 6: { 1: 'inner', 2: 150 }, 7: ['a', 'b'], 8: '00fffe', 9: 150,
-    10: '0x3ff0000000000000', // fixed64 beyond 2^53 in hex, as protoc --decode_raw prints it
+    f1: '18446744073709551615', f2: '18446744073709551615', f3: 1, f4: 2,
+    f5: 'Grüße, José', f6: { f1: 'inner', f2: 150 }, f7: ['a', 'b'], f8: '00fffe', f9: 150,
+    f10: '0x3ff0000000000000', // fixed64 beyond 2^53 in hex, as protoc --decode_raw prints it
   });
+  // Keys stay in wire order (an integer key would be enumerated in numeric order), past the precomputed key names too.
+  const unordered = Buffer.concat([pbField(300, 'late'), pbField(3, 'c'), pbField(1, 'a'), pbField(3, 'c2')]);
+  assert.equal(JSON.stringify(decodeWire(unordered)), '{"f300":"late","f3":["c","c2"],"f1":"a"}');
   assert.equal(decodeWire(Buffer.from([0x0b])), undefined); // wire type 3 (group): not decoded
   assert.equal(decodeWire(Buffer.from([0x0a, 0x05, 0x61])), undefined); // length past the end
 });
@@ -67,7 +70,7 @@ test('deflate-compressed messages decode; unknown encodings say so', () => {
   f.end();
   const flags = new Set<string>();
   const a = grpcAttributes({ path: '/x.Y/Z', request: { framer: f, encoding: 'deflate' } }, defaultParseOptions, flags) as any;
-  assert.deepEqual(a.grpc.request.messages[0].fields, { 1: 'deflated text' });
+  assert.deepEqual(a.grpc.request.messages[0].fields, { f1: 'deflated text' });
   const g = new GrpcFramer(20, 1000);
   g.push(grpcMessage(Buffer.from('zz'), true));
   g.end();

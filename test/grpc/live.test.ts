@@ -131,13 +131,13 @@ test('grpc-js unary, streaming kinds, errors and gzip: events match the calls', 
   assert.equal(ok.rpc.grpc.status_code, 0);
   assert.equal(ok.grpc.request.message_count, 1);
   assert.equal(ok.grpc.response.message_count, 1);
-  // Schema-less: field numbers, strings as text, nested message decoded.
-  assert.deepEqual(ok.grpc.request.messages[0].fields, { 1: 1 });
+  // Schema-less: field numbers (keyed f<n>), strings as text, nested message decoded.
+  assert.deepEqual(ok.grpc.request.messages[0].fields, { f1: 1 });
   const f = ok.grpc.response.messages[0].fields;
-  assert.equal(f[2], 'Ada Lovelace');
-  assert.equal(f[3], 'ada@example.test');
-  assert.deepEqual(f[4], ['admin', 'math']);
-  assert.deepEqual(f[5], { 1: '12 St James Sq', 2: 'London' });
+  assert.equal(f.f2, 'Ada Lovelace');
+  assert.equal(f.f3, 'ada@example.test');
+  assert.deepEqual(f.f4, ['admin', 'math']);
+  assert.deepEqual(f.f5, { f1: '12 St James Sq', f2: 'London' });
   assert.equal(notFound.rpc.grpc.status_code, 5);
   assert.deepEqual(notFound.error, { type: 'NOT_FOUND' });
   assert.equal(notFound.grpc.status_message, 'no user 404 ✗');
@@ -148,12 +148,12 @@ test('grpc-js unary, streaming kinds, errors and gzip: events match the calls', 
   assert.equal(upload.grpc.request.message_count, 3);
   assert.equal(upload.grpc.request.encoding, 'gzip');
   assert.ok(upload.grpc.request.messages.every((m: any) => m.compressed), 'client messages were gzip-compressed');
-  assert.equal(upload.grpc.request.messages[2].fields[3], 'grace@example.test');
+  assert.equal(upload.grpc.request.messages[2].fields.f3, 'grace@example.test');
   const [chat] = byMethod('Chat');
   assert.equal(chat.grpc.request.message_count, 2);
   assert.equal(chat.grpc.response.message_count, 2);
-  assert.equal(chat.grpc.request.messages[1].fields[1], 'my phone is +44 20 7946 0958');
-  assert.equal(chat.grpc.response.messages[0].fields[1], 'echo: hello');
+  assert.equal(chat.grpc.request.messages[1].fields.f1, 'my phone is +44 20 7946 0958');
+  assert.equal(chat.grpc.response.messages[0].fields.f1, 'echo: hello');
 
   // With the schema: field names, through protobufjs.
   const named = (parseCaptureSync(file, { parse: { protoPaths: [dir] } }).events as any[]).filter((e) => e.rpc?.system === 'grpc');

@@ -143,10 +143,10 @@ test('gRPC: messages across frames, gzip, trailers, wire decode', () => {
   assert.equal(a.grpc.status_message, 'user not found');
   assert.equal(a.grpc.request.message_count, 2);
   assert.equal(a.grpc.request.message_bytes, m1.length + m2.length);
-  assert.deepEqual(a.grpc.request.messages[0].fields, { 1: 'alice@example.com', 2: 42, 3: { 1: 'nested' } });
+  assert.deepEqual(a.grpc.request.messages[0].fields, { f1: 'alice@example.com', f2: 42, f3: { f1: 'nested' } });
   assert.equal(a.grpc.request.messages[1].compressed, true);
-  assert.deepEqual(a.grpc.request.messages[1].fields, { 1: 'second' });
-  assert.deepEqual(a.grpc.response.messages[0].fields, { 5: 'ok' });
+  assert.deepEqual(a.grpc.request.messages[1].fields, { f1: 'second' });
+  assert.deepEqual(a.grpc.response.messages[0].fields, { f5: 'ok' });
   assert.deepEqual(a.http.response.trailer['grpc-status'], ['5']);
 });
 
