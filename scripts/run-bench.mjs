@@ -11,6 +11,8 @@ const dir = join(root, 'scripts', 'bench');
 const wanted = process.argv.slice(2);
 const all = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
 const chosen = wanted.length ? all.filter((f) => wanted.some((w) => f.startsWith(w))) : all;
+// Figures depend on the runtime as much as on the code (ADR 0007): say which.
+console.log(`runtime: Node.js ${process.version} (V8 ${process.versions.v8}) at ${process.execPath}`);
 let failed = 0;
 for (const f of chosen) {
   console.log(`\n=== bench: ${f} ===`);

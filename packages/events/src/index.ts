@@ -1,3 +1,4 @@
 export * from './types.js';
 export * from './time.js';
+export { sequential } from './flat.js';
 export { validateEvent, eventSchemaPath } from './validate.js';

@@ -1,8 +1,12 @@
 /** Exact nanosecond timestamps: bigint inside, decimal strings in JSON. */
 
-// Events come in time order, many per second: the seconds part is cached.
+// Events come in time order, many per second: the seconds part is cached,
+// already written into the buffer the text is read from. The text is read as
+// one sequential string, not concatenated: V8 14's JSON.stringify fast path
+// refuses ropes (see flat.ts), and every event carries this string.
 let cachedSecondText = '';
-let cachedPrefix = '';
+const iso = Buffer.alloc(30) as Buffer & { latin1Slice(start: number, end: number): string };
+iso.write('1970-01-01T00:00:00.000000000Z', 'latin1');
 
 /** ISO-8601 UTC with all nine fractional digits: 2023-11-14T22:13:20.123456789Z. */
 export function isoFromNs(ns: bigint): string {
@@ -20,9 +24,10 @@ export function isoFromDecimalNs(decimal: string): string {
   const second = decimal.slice(0, cut);
   if (second !== cachedSecondText) {
     cachedSecondText = second;
-    cachedPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19); // 2023-11-14T22:13:20
+    iso.write(new Date(Number(second) * 1000).toISOString().slice(0, 19), 0, 'latin1'); // 2023-11-14T22:13:20
   }
-  return `${cachedPrefix}.${decimal.slice(cut)}Z`;
+  for (let i = 0; i < 9; i++) iso[20 + i] = decimal.charCodeAt(cut + i);
+  return iso.latin1Slice(0, 30);
 }
 
 /** Duration in ns as a JSON-safe number (exact below 2^53 ns ≈ 104 days). */

@@ -10,7 +10,7 @@
 import { CaptureReader, PANO_PEN, decodeLossRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
 import { Decoder, IpProto, type DecoderOptions, type L4Packet } from '@panopticon/decode';
 import { FlowTable, defaultFlowOptions, type FlowTableOptions } from '@panopticon/flows';
-import type { EventSource, PanoEvent } from '@panopticon/events';
+import { sequential, type EventSource, type PanoEvent } from '@panopticon/events';
 import { Dispatcher, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
 
 export interface PipelineOptions {
@@ -85,7 +85,8 @@ export class ParsePipeline {
     this.dispatcher = new Dispatcher({
       modules,
       parse: opts.parse,
-      source: opts.source,
+      // In every event: its name (often a file's basename, a slice) copied once into a sequential string (ADR 0007).
+      source: opts.source.name === undefined ? opts.source : { ...opts.source, name: sequential(opts.source.name) },
       onEvent: (ev) => {
         this.events++;
         opts.onEvent(ev);

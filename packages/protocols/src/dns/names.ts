@@ -11,6 +11,8 @@
  * is reused instead of decoded again.
  */
 
+import { sequential } from '@panopticon/events';
+
 /** A name's wire size is ≤ 255 bytes, so more than 127 labels/jumps is impossible in a valid message. */
 const MAX_JUMPS = 127;
 const MAX_NAME_LENGTH = 255;
@@ -82,6 +84,7 @@ export function readNameText(msg: Buffer, offset: number): string {
   let n = 0;
   let labels = 0;
   let tail: string | undefined;
+  let memoWhole: string | undefined;
   let tailWire = 0;
   let tailJumps = 0;
   for (;;) {
@@ -91,7 +94,7 @@ export function readNameText(msg: Buffer, offset: number): string {
         // The rest of the name was decoded before: same checks, same text.
         if (wireLength + memoWire[i] > MAX_NAME_LENGTH) throw new DnsFormatError(pos, 'name longer than 255 bytes');
         const from = memoFrom[i];
-        tail = from === 0 ? memoText[i] : memoText[i].slice(from);
+        tail = from === 0 ? (memoWhole = memoText[i]) : memoText[i].slice(from);
         tailWire = memoWire[i];
         tailJumps = memoJumps[i];
         if (end < 0) end = endOfName(msg, pos);
@@ -133,7 +136,9 @@ export function readNameText(msg: Buffer, offset: number): string {
   nameEnd = end;
   let name: string;
   if (tail === undefined) name = n === 0 ? '.' : text.latin1Slice(0, n);
-  else name = n === 0 ? tail : text.latin1Slice(0, n) + '.' + tail;
+  // A name continued inside a remembered one is a slice of it, or a concatenation: made sequential for the JSON fast path.
+  else if (n === 0) name = tail === memoWhole ? tail : sequential(tail);
+  else name = sequential(text.latin1Slice(0, n) + '.' + tail);
   if (memo) {
     const totalWire = wireLength + tailWire;
     const totalJumps = jumps + tailJumps;

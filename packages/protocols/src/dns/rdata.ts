@@ -5,6 +5,7 @@
  */
 import { nameEnd, readNameText } from './names.js';
 import { SVC_PARAM_NAMES, typeName } from './constants.js';
+import { sequential } from '@panopticon/events';
 
 type RdataDecoder = (msg: Buffer, start: number, end: number) => string;
 
@@ -216,7 +217,8 @@ export function formatRdata(type: number, msg: Buffer, start: number, end: numbe
   const decode = decoders[type];
   if (!decode) return msg.toString('hex', start, end);
   try {
-    return decode(msg, start, end);
+    // Presentation text is mostly built by concatenation: made sequential for the JSON fast path.
+    return sequential(decode(msg, start, end));
   } catch {
     // a malformed record of a known type is shown as hex, not invented
     rdataRaw = true;

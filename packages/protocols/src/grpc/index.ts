@@ -9,6 +9,7 @@ import type { ParseOptions } from '../types.js';
 import { GrpcFramer, type GrpcMessage } from './framing.js';
 import { decodeWire } from './wire.js';
 import { loadProtoSchemas, type ProtoSchemas } from './proto.js';
+import { sequential } from '@panopticon/events';
 
 export { GrpcFramer, loadProtoSchemas };
 
@@ -27,7 +28,8 @@ export function isGrpcContentType(ct: string | undefined): boolean {
 export function rpcName(path: string | undefined): { service?: string; method?: string } {
   if (!path) return {};
   const m = /^\/([^/]+)\/([^/?]+)$/.exec(path);
-  return m ? { service: m[1], method: m[2] } : {};
+  // Regex captures are slices of the path: copied so events stay on the JSON fast path (ADR 0007).
+  return m ? { service: sequential(m[1]), method: sequential(m[2]) } : {};
 }
 
 /** grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2 spec). */

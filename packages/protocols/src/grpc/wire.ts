@@ -6,6 +6,7 @@
  * hex otherwise. The point is that downstream PII scanning sees the strings.
  */
 import { isUtf8 } from 'node:buffer';
+import { sequential } from '@panopticon/events';
 
 const MAX_DEPTH = 16;
 
@@ -89,7 +90,7 @@ function asNumber(v: bigint | number): number | string {
  * from 45… to 46…, which pass a card-number check one time in ten.
  */
 function fixed64(v: bigint): number | string {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : `0x${v.toString(16).padStart(16, '0')}`;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : sequential(`0x${v.toString(16).padStart(16, '0')}`);
 }
 
 const TEXT_NONE = 0;

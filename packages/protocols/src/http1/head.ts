@@ -2,6 +2,7 @@
  * HTTP/1.x message heads: the start line and the header fields, parsed from
  * one Buffer region (latin1, as RFC 9112 treats field bytes).
  */
+import { sequential } from '@panopticon/events';
 
 export type Headers = Record<string, string[]>;
 
@@ -145,7 +146,8 @@ export function parseResponseHead(buf: Buffer, start: number, end: number): Resp
   if (!m) return null;
   const headers = parseFields(buf, fieldsFrom, end);
   if (!headers) return null;
-  return { version: m[1].slice(5), status: Number(m[2]), reason: m[3] ?? '', headers };
+  // the reason is a slice of the status line: copied so the event stays on the JSON fast path (ADR 0007)
+  return { version: m[1].slice(5), status: Number(m[2]), reason: m[3] === undefined ? '' : sequential(m[3]), headers };
 }
 
 export function header(h: Headers, name: string): string | undefined {

@@ -4,6 +4,7 @@
  * depend on the request (HEAD, CONNECT) and the status (1xx, 204, 304).
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
+import { sequential } from '@panopticon/events';
 import { bodyView } from '../body.js';
 import { dohAttributes } from '../dns/doh.js';
 import { FifoStitcher } from '../stitch.js';
@@ -389,8 +390,9 @@ function requestAttributes(req: RequestHead, _body: unknown): Record<string, unk
       url.scheme = 'http';
     }
     const q = path.indexOf('?');
-    url.path = q === -1 ? path : path.slice(0, q);
-    if (q !== -1) url.query = path.slice(q + 1);
+    // slices of the target: copied so the event stays on the JSON fast path (ADR 0007)
+    url.path = sequential(q === -1 ? path : path.slice(0, q));
+    if (q !== -1) url.query = sequential(path.slice(q + 1));
   }
   out.url = url;
   const ua = header(req.headers, 'user-agent');

@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { safeInt } from '../messaging/body.js';
 import type { RespValue } from './resp.js';
+import { sequential } from '@panopticon/events';
 
 /** Bytes as text: UTF-8 when valid, otherwise redis-cli style with \xHH escapes. */
 export function bytesText(b: Buffer): string {
@@ -102,9 +103,10 @@ export function commandText(words: string[], maxText: number): { text: string; t
   for (const w of words) {
     const quoted = /[\s"]/.test(w) || w === '' ? JSON.stringify(w) : w;
     text += text ? ' ' + quoted : quoted;
-    if (text.length > maxText) return { text: text.slice(0, maxText), truncated: true };
+    if (text.length > maxText) return { text: sequential(text.slice(0, maxText)), truncated: true };
   }
-  return { text, truncated: false };
+  // built by concatenation: copied so the event stays on the JSON fast path (ADR 0007)
+  return { text: sequential(text), truncated: false };
 }
 
 /**
