@@ -5,6 +5,8 @@
  * connection.update-secret), which methods answer which, and reply codes.
  */
 
+import { sequential } from '@panopticon/events';
+
 export const FRAME_METHOD = 1;
 export const FRAME_HEADER = 2;
 export const FRAME_BODY = 3;
@@ -112,7 +114,8 @@ export const METHODS: ReadonlyMap<number, MethodSpec> = new Map(
     {
       classId,
       methodId,
-      name: `${CLASSES[classId]}.${method}`,
+      // sequential: put in every event, and a rope would cost it the JSON fast path (ADR 0007)
+      name: sequential(`${CLASSES[classId]}.${method}`),
       args: args ? args.split(' ').map((a) => a.split(':') as [string, ArgType]) : [],
       ...extra,
     },

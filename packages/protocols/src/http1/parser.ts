@@ -377,7 +377,7 @@ function requestAttributes(req: RequestHead, _body: unknown): Record<string, unk
   const t = req.target;
   const authority = req.method === 'CONNECT' ? /^(\[[^\]]+\]|[^:/\s]+):(\d{1,5})$/.exec(t) : null;
   if (authority) {
-    url.domain = authority[1].replace(/^\[|\]$/g, '');
+    url.domain = sequential(authority[1].replace(/^\[|\]$/g, ''));
     url.port = Number(authority[2]);
   } else {
     let path = t;

@@ -4,6 +4,8 @@
  * length + 1) the way KIP-482 versions do.
  */
 
+import { sequential } from '@panopticon/events';
+
 export class KafkaRangeError extends Error {}
 
 export class KafkaReader {
@@ -66,7 +68,7 @@ export class KafkaReader {
     this.need(16);
     const h = this.buf.toString('hex', this.off, this.off + 16);
     this.off += 16;
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    return sequential(`${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
   }
 
   uvarint(): number {

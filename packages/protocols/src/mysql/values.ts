@@ -8,6 +8,7 @@
 import { ValueBudget, hexValue, textValue } from '../sql/value-budget.js';
 import { BINARY_CHARSET, Type } from './constants.js';
 import { PayloadReader } from './decode.js';
+import { sequential } from '@panopticon/events';
 
 export type Value = string | number | null;
 
@@ -84,7 +85,12 @@ function shortFloat(f: number): number {
   return f;
 }
 
+/** Binary-protocol DATE/DATETIME/TIMESTAMP as text, sequential for the JSON fast path (ADR 0007). */
 function readDateTime(r: PayloadReader, dateOnly: boolean): string {
+  return sequential(dateTimeText(r, dateOnly));
+}
+
+function dateTimeText(r: PayloadReader, dateOnly: boolean): string {
   const len = r.u8();
   if (len === 0) return dateOnly ? '0000-00-00' : '0000-00-00 00:00:00';
   const year = r.u16();
@@ -97,7 +103,12 @@ function readDateTime(r: PayloadReader, dateOnly: boolean): string {
   return `${date} ${time}.${pad(r.u32(), 6)}`;
 }
 
+/** Binary-protocol TIME as text, sequential for the JSON fast path (ADR 0007). */
 function readTime(r: PayloadReader): string {
+  return sequential(timeText(r));
+}
+
+function timeText(r: PayloadReader): string {
   const len = r.u8();
   if (len === 0) return '00:00:00';
   const negative = r.u8() === 1;
