@@ -431,8 +431,15 @@ export class CaptureReader {
     this.handlers.onWarning?.({ offset, message });
   }
 
+  /**
+   * Callers have checked the block lies inside `buf`, so the bytes are read
+   * directly: `readUInt32LE`'s own bounds checks (a JS wrapper on Node.js 26)
+   * were 2.5 % of the DNS benchmark, for eight reads per packet.
+   */
   private u32(buf: Buffer, o: number): number {
-    return this.le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
+    return this.le
+      ? (buf[o] | (buf[o + 1] << 8) | (buf[o + 2] << 16)) + buf[o + 3] * 0x1000000
+      : buf[o] * 0x1000000 + ((buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]);
   }
 
   private u16(buf: Buffer, o: number): number {
