@@ -16,8 +16,10 @@ test('sequential returns the same text: ASCII, Latin-1, beyond Latin-1, lone sur
   }
   const short = 'abc' + 'def';
   assert.equal(sequential(short), short);
-  const huge = 'x'.repeat(100_000) + 'y';
+  const huge = 'x'.repeat(100_000) + 'y'; // past the scratch buffer
   assert.equal(sequential(huge), huge);
+  const hugeWide = '名'.repeat(50_000) + 'y';
+  assert.equal(sequential(hugeWide), hugeWide);
 });
 
 /** Prints V8's name for the representation of every event string (%DebugPrint, in a child with natives syntax). */

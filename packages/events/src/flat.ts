@@ -32,13 +32,15 @@ const scratch = Buffer.allocUnsafe(SCRATCH) as TextBuffer;
  */
 export function sequential(s: string): string {
   const n = s.length;
-  if (n < MIN_VIEW_LENGTH || 2 * n > SCRATCH) return s;
+  if (n < MIN_VIEW_LENGTH) return s;
+  // texts longer than the scratch buffer (long bodies, queries) get a buffer of their own
+  const buf = 2 * n > SCRATCH ? (Buffer.allocUnsafe(2 * n) as TextBuffer) : scratch;
   for (let i = 0; i < n; i++) {
     if (s.charCodeAt(i) > 0xff) {
-      scratch.ucs2Write(s, 0, 2 * n);
-      return scratch.ucs2Slice(0, 2 * n);
+      buf.ucs2Write(s, 0, 2 * n);
+      return buf.ucs2Slice(0, 2 * n);
     }
   }
-  scratch.latin1Write(s, 0, n);
-  return scratch.latin1Slice(0, n);
+  buf.latin1Write(s, 0, n);
+  return buf.latin1Slice(0, n);
 }
