@@ -84,7 +84,7 @@ export function readNameText(msg: Buffer, offset: number): string {
   let n = 0;
   let labels = 0;
   let tail: string | undefined;
-  let memoWhole: string | undefined;
+  let tailIsSlice = false;
   let tailWire = 0;
   let tailJumps = 0;
   for (;;) {
@@ -94,7 +94,8 @@ export function readNameText(msg: Buffer, offset: number): string {
         // The rest of the name was decoded before: same checks, same text.
         if (wireLength + memoWire[i] > MAX_NAME_LENGTH) throw new DnsFormatError(pos, 'name longer than 255 bytes');
         const from = memoFrom[i];
-        tail = from === 0 ? (memoWhole = memoText[i]) : memoText[i].slice(from);
+        tailIsSlice = from !== 0;
+        tail = tailIsSlice ? memoText[i].slice(from) : memoText[i];
         tailWire = memoWire[i];
         tailJumps = memoJumps[i];
         if (end < 0) end = endOfName(msg, pos);
@@ -137,7 +138,7 @@ export function readNameText(msg: Buffer, offset: number): string {
   let name: string;
   if (tail === undefined) name = n === 0 ? '.' : text.latin1Slice(0, n);
   // A name continued inside a remembered one is a slice of it, or a concatenation: made sequential for the JSON fast path.
-  else if (n === 0) name = tail === memoWhole ? tail : sequential(tail);
+  else if (n === 0) name = tailIsSlice ? sequential(tail) : tail;
   else name = sequential(text.latin1Slice(0, n) + '.' + tail);
   if (memo) {
     const totalWire = wireLength + tailWire;

@@ -1,9 +1,9 @@
 /**
  * Schema-less protobuf wire-format decoding (the `protoc --decode_raw` idea):
  * fields by number (key `f<number>`, see below), varints as numbers (decimal
- * strings past 2^53), nested
- * messages where the bytes parse as one, text where they are printable UTF-8,
- * hex otherwise. The point is that downstream PII scanning sees the strings.
+ * strings past 2^53), nested messages where the bytes parse as one, text
+ * where they are printable UTF-8, hex otherwise. The point is that downstream
+ * PII scanning sees the strings.
  */
 import { isUtf8 } from 'node:buffer';
 import { sequential } from '@panopticon/events';
