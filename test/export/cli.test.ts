@@ -29,7 +29,7 @@ test('--tee passes lines byte for byte; bad lines are skipped, counted and named
   assert.match(run.stderr(), /^export\.bad_lines 2$/m);
   const strict = runExport(['--tee', '--strict']);
   strict.child.stdin.end(`${good}\nnot json\n`);
-  assert.equal(await strict.exited, 1);
+  assert.equal(await strict.exited, 2);
   assert.match(strict.stderr(), /^pano-export: stdin:2: not JSON .*\n$/);
 });
 

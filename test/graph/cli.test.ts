@@ -46,13 +46,13 @@ test('bad lines are skipped and counted, named by line; --strict makes them fata
   assert.match(r.stderr, /^pano-graph: stdin:2: no "pano" envelope; line skipped$/m);
   assert.match(r.stderr, /^pano-graph: stdin:3: not JSON .*; line skipped$/m);
   const strict = graph(['--strict'], input);
-  assert.equal(strict.status, 1);
+  assert.equal(strict.status, 2);
   assert.equal(strict.stderr, 'pano-graph: stdin:2: no "pano" envelope\n');
   const w = graph(['--window', '1m', '-f', 'dot'], input);
   assert.equal(w.status, 2);
   assert.equal(w.stderr, 'pano-graph: --window writes NDJSON snapshots; it needs --format json\n');
   const missing = graph(['/nonexistent/events.jsonl'], '');
-  assert.equal(missing.status, 1);
+  assert.equal(missing.status, 2);
   assert.equal(missing.stderr, 'pano-graph: /nonexistent/events.jsonl: no such file\n');
 });
 

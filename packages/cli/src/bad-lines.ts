@@ -27,11 +27,11 @@ export class BadLines {
 
   /**
    * Counts one bad line at `where` (`FILE:LINE`, `stdin:LINE`). Under `strict`
-   * it is fatal (UserError, exit 1); otherwise it is named while under the limit.
+   * it is fatal (UserError, exit 2, as every command's bad input is: ADR 0008); otherwise it is named while under the limit.
    */
   report(where: string, reason: string): void {
     this.count++;
-    if (this.strict) throw new UserError(`${where}: ${reason}`, 1);
+    if (this.strict) throw new UserError(`${where}: ${reason}`);
     if (this.count > BAD_LINES_SHOWN + 1) return;
     const more = this.count > BAD_LINES_SHOWN ? ', and further bad lines only counted' : '';
     this.write(`${this.prog}: ${where}: ${reason}; line skipped${more}\n`);

@@ -7,6 +7,25 @@ import type { Command } from 'commander';
  * stack, and only with PANO_DEBUG=1.
  */
 
+/** The running command's name, for the messages of shared code (set by `runMain`). */
+let program = 'pano';
+/** Whether writing the command's output failed (a full disk, an I/O error; not a closed pipe). */
+let outputFailed = false;
+
+export function programName(): string {
+  return program;
+}
+
+/**
+ * Writing the output failed: the run ends with EX_IOERR (74) whatever the
+ * command's main function returns, so a script never takes a cut-short
+ * output for a whole one.
+ */
+export function noteOutputFailure(): void {
+  outputFailed = true;
+  process.exitCode = 74; // EX_IOERR
+}
+
 /** A problem the user can fix (bad input, bad option, missing file). Printed as one line. */
 export class UserError extends Error {
   constructor(
@@ -31,19 +50,27 @@ export function describeFsError(err: unknown, path: string): string {
       return `${path}: is a directory`;
     case 'ENOTDIR':
       return `${path}: a component of the path is not a directory`;
+    case 'ENOSPC':
+      return `${path}: no space left on device`;
+    case 'EDQUOT':
+      return `${path}: disk quota exceeded`;
+    case 'EIO':
+      return `${path}: input/output error`;
     default:
       return `${path}: ${e?.message ?? String(err)}`;
   }
 }
 
 /**
- * Runs a command's main function: exit code from its result, one-line
- * errors for UserError, and a short internal-error line otherwise.
+ * Runs a command's main function: exit code from its result (74 when it
+ * succeeded but its output could not be written), one-line errors for
+ * UserError, and a short internal-error line otherwise.
  */
 export async function runMain(name: string, main: () => Promise<number | void>): Promise<void> {
+  program = name;
   try {
     const code = await main();
-    process.exitCode = code ?? 0;
+    process.exitCode = code || (outputFailed ? 74 : 0);
   } catch (err) {
     if (err instanceof UserError) {
       // Colour only when stderr is a terminal (chalk checks), never in pipes or logs.

@@ -8,6 +8,7 @@
  * status 0 after flushing nothing more.
  */
 import { openSync, createWriteStream, WriteStream } from 'node:fs';
+import { noteOutputFailure, programName } from './errors.js';
 
 const BATCH = 256 * 1024;
 /** Bytes handed to the stream and not yet flushed, beyond which producers should wait. */
@@ -48,9 +49,10 @@ export class LineOutput {
         this.closed = true;
         return;
       }
+      // Nothing more can be written: the command ends as on a closed pipe, but says so and fails.
       this.closed = true;
-      process.stderr.write(`output error: ${err.message}\n`);
-      process.exitCode = 74; // EX_IOERR
+      process.stderr.write(`${programName()}: output error: ${err.message}\n`);
+      noteOutputFailure();
     });
   }
 

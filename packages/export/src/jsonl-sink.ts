@@ -6,8 +6,8 @@
  * never holds a partial line and no complete line is lost on rotation or at
  * a signal (close() flushes the buffer).
  */
-import { closeSync, existsSync, fchmodSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
-import type { Sink } from './sink.js';
+import { closeSync, existsSync, fchmodSync, fstatSync, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs';
+import { FileWriteError, type Sink } from './sink.js';
 
 export interface JsonlOptions {
   /** rotate before a line would take the file past this many bytes (0 = never) */
@@ -28,6 +28,8 @@ export class JsonlSink implements Sink {
   private readonly keep: number;
   private readonly bufferBytes: number;
   private timer: NodeJS.Timeout;
+  /** Set once a write failed: nothing more is written, and accept and close throw it. */
+  private failure: FileWriteError | undefined;
   lines = 0;
   rotations = 0;
   /** rotated files deleted because more than `keep` existed */
@@ -39,8 +41,14 @@ export class JsonlSink implements Sink {
     this.bufferBytes = opts.bufferBytes ?? 64 * 1024;
     this.fd = this.open();
     this.size = fstatSync(this.fd).size;
-    // bound how stale the file can be when input is slow
-    this.timer = setInterval(() => this.flush(), 250);
+    // bound how stale the file can be when input is slow; a failure here is kept for the next accept to throw
+    this.timer = setInterval(() => {
+      try {
+        this.flush();
+      } catch {
+        clearInterval(this.timer);
+      }
+    }, 250);
     this.timer.unref();
   }
 
@@ -53,10 +61,12 @@ export class JsonlSink implements Sink {
   }
 
   accept(_event: Record<string, unknown>, line: string): void {
+    if (this.failure) throw this.failure;
     const bytes = Buffer.byteLength(line) + 1;
     if (this.rotateBytes > 0 && this.size + this.pendingBytes > 0 && this.size + this.pendingBytes + bytes > this.rotateBytes) {
       this.flush();
       this.rotate();
+      if (this.failure) throw this.failure;
     }
     this.pending.push(line, '\n');
     this.pendingBytes += bytes;
@@ -65,17 +75,41 @@ export class JsonlSink implements Sink {
   }
 
   flush(): void {
+    if (this.failure) throw this.failure;
     if (this.pendingBytes === 0) return;
     const buf = Buffer.from(this.pending.join(''));
     let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    try {
+      // a short write (the disk filling up) is followed by the rest, or by the error that says why not
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    } catch (e) {
+      this.failure = new FileWriteError(this.path, e as NodeJS.ErrnoException);
+      // the part of a line that made it goes again: the file ends with the last whole line
+      if (off > 0) {
+        this.size += buf.lastIndexOf(0x0a, off - 1) + 1;
+        truncateTo(this.fd, this.size);
+      }
+      throw this.failure;
+    }
     this.size += buf.length;
     this.pending = [];
     this.pendingBytes = 0;
   }
 
-  /** Close the current file, shift FILE.i → FILE.i+1, FILE → FILE.1, open a fresh FILE. */
+  /**
+   * Close the current file, shift FILE.i → FILE.i+1, FILE → FILE.1, open a
+   * fresh FILE. A failure (on SIGHUP, between two lines) is kept for the next
+   * accept to throw, and ends the run there.
+   */
   rotate(): void {
+    try {
+      this.rotateFiles();
+    } catch (e) {
+      this.failure ??= e instanceof FileWriteError ? e : new FileWriteError(this.path, e as NodeJS.ErrnoException);
+    }
+  }
+
+  private rotateFiles(): void {
     this.flush();
     if (this.size === 0) return;
     closeSync(this.fd);
@@ -95,7 +129,23 @@ export class JsonlSink implements Sink {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    this.flush();
-    closeSync(this.fd);
+    try {
+      this.flush();
+    } finally {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed by a rotation that failed
+      }
+    }
+  }
+}
+
+/** Cuts a regular file back to `size` bytes; a device or pipe cannot be, and is left as it is. */
+function truncateTo(fd: number, size: number): void {
+  try {
+    if (fstatSync(fd).isFile()) ftruncateSync(fd, size);
+  } catch {
+    // the write already failed; this was a courtesy
   }
 }

@@ -9,7 +9,7 @@ import { JsonlSink } from './jsonl-sink.js';
 import type { MetricsEndpoint } from './http-endpoint.js';
 import type { OtlpSink } from './otlp-sink.js';
 import type { AuditSink } from './audit-sink.js';
-import type { Sink } from './sink.js';
+import { FileWriteError, type Sink } from './sink.js';
 
 const PROG = 'pano-export';
 export const VERSION = '0.1.0';
@@ -190,16 +190,18 @@ async function run(files: string[], opts: Opts): Promise<number> {
     // fatal: still flush and close what is complete
     for (const s of sinks) await s.close().catch(() => undefined);
     await endpoint?.close();
-    if (err instanceof InputError) throw new UserError(err.message, 1);
-    throw err;
+    if (err instanceof InputError) throw new UserError(err.message);
+    throw writeFailure(err);
   }
 
   await out?.end();
   if (endpoint && opts.keepServing && !stop.stopped) {
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   }
-  for (const s of sinks) await s.close();
+  let closeFailure: unknown;
+  for (const s of sinks) await s.close().catch((e) => (closeFailure ??= e));
   await endpoint?.close();
+  if (closeFailure) throw writeFailure(closeFailure);
 
   const lost = otlp?.lost ?? 0;
   const groups: Record<string, Record<string, number>> = {
@@ -217,4 +219,15 @@ async function run(files: string[], opts: Opts): Promise<number> {
   }
   if (otlp?.processor.lastError && lost) process.stderr.write(`${PROG}: otlp: last export error: ${otlp.processor.lastError}\n`);
   return 0;
+}
+
+/**
+ * A sink's file that could not be written ends the run as EX_IOERR (74), in
+ * one line naming the file. (The audit log's AuditWriteError is known by name:
+ * @panopticon/pii is loaded only with --audit.)
+ */
+function writeFailure(err: unknown): unknown {
+  const e = err as { name?: string; file?: string; error?: NodeJS.ErrnoException } | undefined;
+  if ((err instanceof FileWriteError || e?.name === 'AuditWriteError') && e?.file && e.error) return new UserError(describeFsError(e.error, e.file), 74);
+  return err;
 }

@@ -8,3 +8,14 @@ export interface Sink {
   /** flush what is complete and release resources */
   close(): Promise<void>;
 }
+
+/** A sink's file could not be written (a full disk, an I/O error): the run ends, and says where. */
+export class FileWriteError extends Error {
+  constructor(
+    readonly file: string,
+    readonly error: NodeJS.ErrnoException,
+  ) {
+    super(`${file}: ${error.message}`);
+    this.name = 'FileWriteError';
+  }
+}

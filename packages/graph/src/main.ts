@@ -110,7 +110,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
       builder.add(event);
     }
   } catch (err) {
-    if (err instanceof InputError) throw new UserError(err.message, 1);
+    if (err instanceof InputError) throw new UserError(err.message);
     throw err;
   }
 

@@ -22,7 +22,7 @@
  *
  * Never put raw personal data in a record: callers store keyed hashes only.
  */
-import { closeSync, existsSync, fchmodSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 export const AUDIT_GENESIS = '0'.repeat(64);
@@ -69,12 +69,36 @@ function seal(body: Record<string, AuditValue>): { line: string; hash: string } 
   return { line: json.slice(0, -1) + `,"hash":"${hash}"}\n`, hash };
 }
 
-/** The last complete line of a file, read from its tail. */
-function lastLine(text: string): string | undefined {
-  const end = text.endsWith('\n') ? text.length - 1 : text.length;
-  if (end <= 0) return undefined;
-  const nl = text.lastIndexOf('\n', end - 1);
-  return text.slice(nl + 1, end);
+/** How far back from its end an existing log is read to find its last record (records are far shorter). */
+const MAX_TAIL = 1 << 20;
+
+/**
+ * The last line of the `size` bytes of `fd` (without its newline), and
+ * whether the file ends with one; read from the end, so a long log is never
+ * read whole.
+ */
+function readLastLine(fd: number, size: number, file: string): { line: string; complete: boolean } {
+  for (let want = Math.min(size, 64 * 1024); ; want = Math.min(size, want * 4)) {
+    const buf = Buffer.allocUnsafe(want);
+    const got = readSync(fd, buf, 0, want, size - want);
+    const tail = buf.subarray(0, got);
+    const complete = tail[tail.length - 1] === 0x0a;
+    const end = complete ? tail.length - 1 : tail.length;
+    const nl = tail.lastIndexOf(0x0a, end - 1);
+    if (nl >= 0 || want === size) return { line: tail.toString('utf8', nl + 1, end), complete };
+    if (want >= MAX_TAIL) throw new Error(`audit: ${file}: last line is longer than ${MAX_TAIL} bytes: not an audit log`);
+  }
+}
+
+/** Writing the audit log failed (a full disk, an I/O error): the log ends with what was written before. */
+export class AuditWriteError extends Error {
+  constructor(
+    readonly file: string,
+    readonly error: NodeJS.ErrnoException,
+  ) {
+    super(`audit: ${file}: ${error.message}`);
+    this.name = 'AuditWriteError';
+  }
 }
 
 export class AuditLog {
@@ -88,10 +112,14 @@ export class AuditLog {
   private readonly every: number;
   private readonly now: () => string;
   private closed = false;
+  private failed = false;
+  /** Bytes of whole records in the file. */
+  private size: number;
 
   private constructor(file: string, fd: number, seq: number, head: string, opts: AuditLogOptions) {
     this.file = file;
     this.fd = fd;
+    this.size = fstatSync(fd).size;
     this.seq = seq;
     this.head = head;
     this.every = opts.checkpointEvery ?? 1000;
@@ -110,11 +138,15 @@ export class AuditLog {
   static open(file: string, opts: AuditLogOptions = {}): AuditLog {
     let seq = 0;
     let head = AUDIT_GENESIS;
-    if (existsSync(file)) {
-      const text = readFileSync(file, 'utf8');
-      if (text.length > 0) {
-        if (!text.endsWith('\n')) throw new Error(`audit: ${file}: last line is incomplete (truncated write); run verify-audit`);
-        const line = lastLine(text)!;
+    // read and append: the chain goes on from the last record the file holds
+    const fd = openSync(file, 'a+', 0o600);
+    try {
+      const st = fstatSync(fd);
+      // a device or a pipe has no last record to continue from (and /dev/zero would be read forever)
+      if (!st.isFile()) throw new Error(`audit: ${file}: not a regular file`);
+      if (st.size > 0) {
+        const { line, complete } = readLastLine(fd, st.size, file);
+        if (!complete) throw new Error(`audit: ${file}: last line is incomplete (truncated write); run verify-audit`);
         const m = HASH_SUFFIX_RE.exec(line);
         let rec: { seq?: unknown } | undefined;
         try { rec = JSON.parse(line); } catch { rec = undefined; }
@@ -122,9 +154,11 @@ export class AuditLog {
         seq = rec.seq + 1;
         head = m[1]!;
       }
+      if ((st.mode & 0o077) !== 0 && seq === 0) fchmodSync(fd, 0o600);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
     }
-    const fd = openSync(file, 'a', 0o600);
-    if ((fstatSync(fd).mode & 0o077) !== 0 && seq === 0) fchmodSync(fd, 0o600);
     const log = new AuditLog(file, fd, seq, head, opts);
     log.writeRecord({ kind: 'open', writer: 'pano-audit/1' });
     return log;
@@ -159,18 +193,51 @@ export class AuditLog {
     return this.writeRecord(fields);
   }
 
-  /** Push buffered records to the file. */
+  /** Push buffered records to the file; throws AuditWriteError when it cannot (and the log takes no more). */
   flush(): void {
     if (this.pending.length === 0) return;
-    writeSync(this.fd, this.pending.join(''));
+    if (this.failed) throw new Error('audit: log failed to write before');
+    const buf = Buffer.from(this.pending.join(''));
     this.pending = [];
+    let off = 0;
+    try {
+      // a short write (the disk filling up) is followed by the rest, or by the error that says why not
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    } catch (e) {
+      this.failed = true;
+      // the part of a record that made it goes again: the log ends with its last whole record, so
+      // verify-audit reports it cut short after that record, and a later run can continue its chain
+      if (off > 0) {
+        this.size += buf.lastIndexOf(0x0a, off - 1) + 1;
+        try {
+          ftruncateSync(this.fd, this.size);
+        } catch {
+          // the write already failed; this was a courtesy
+        }
+      }
+      throw new AuditWriteError(this.file, e as NodeJS.ErrnoException);
+    }
+    this.size += buf.length;
   }
 
-  /** Final checkpoint, flush, close. Idempotent. */
+  /** Final checkpoint, flush, close (only close, after a failed write: see `abandon`). Idempotent. */
   close(): void {
     if (this.closed) return;
+    if (this.failed) return this.abandon();
     this.checkpoint(true);
     this.flush();
+    closeSync(this.fd);
+    this.closed = true;
+  }
+
+  /**
+   * Close without the final checkpoint, after a write failed: nothing more
+   * is written, and the log stays as the failure left it (verify-audit
+   * reports where it ends). Idempotent.
+   */
+  abandon(): void {
+    if (this.closed) return;
+    this.pending = [];
     closeSync(this.fd);
     this.closed = true;
   }
@@ -212,6 +279,8 @@ export interface VerifyResult {
 
 /** Verify a whole audit log (file path, or its text when `isText`). */
 export function verifyAudit(fileOrText: string, opts: VerifyOptions & { isText?: boolean } = {}): VerifyResult {
+  // a pipe is fine (`verify-audit <(ssh host cat audit.log)`); a device like /dev/zero would be read forever
+  if (!opts.isText && statSync(fileOrText).isCharacterDevice()) throw new Error('a device, not an audit log');
   const text = opts.isText ? fileOrText : readFileSync(fileOrText, 'utf8');
   const pub = opts.publicKey === undefined ? undefined : typeof opts.publicKey === 'string' ? createPublicKey(opts.publicKey) : opts.publicKey;
   const fp = pub ? keyFingerprint(pub) : undefined;

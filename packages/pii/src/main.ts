@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { BadLines, LineOutput, StopSignal, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
 import { EventScanner, type Pending, type RedactMode } from './event.js';
-import { AuditLog, verifyAudit } from './audit.js';
+import { AuditLog, AuditWriteError, verifyAudit } from './audit.js';
 import { loadKey } from './keyed-hash.js';
 import { ALL_TYPES } from './rules.js';
 import { OnnxSpanModel, type SpanModel } from './model.js';
@@ -100,6 +100,26 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   const bad = new BadLines(NAME);
   let batch: Array<{ p: Pending; ref: string }> = [];
 
+  /**
+   * Findings of finished events go to the audit log, flushed, before the
+   * events go out: every event written has its findings on record, and a log
+   * that cannot be written stops the run before more events leave.
+   */
+  const emit = (todo: Array<{ p: Pending; ref: string }>) => {
+    for (const { p, ref } of todo) {
+      const found = scanner.finish(p);
+      if (found.length) counts.events_with_pii++;
+      for (const f of found) {
+        counts.findings++;
+        if (f.detector === 'repeat') counts.repeats++;
+        byType.set(f.type, (byType.get(f.type) ?? 0) + 1);
+        audit?.append({ kind: 'finding', event: ref, type: f.type, path: f.path, start: f.start, end: f.end, value_hash: f.valueHash ?? null, detector: f.detector, confidence: f.confidence });
+      }
+    }
+    audit?.flush();
+    for (const { p } of todo) out.line(JSON.stringify(p.event));
+  };
+
   const finishBatch = async () => {
     if (batch.length === 0) return;
     const todo = batch;
@@ -116,25 +136,31 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
       }
       await scanner.scoreCandidates(todo.map((t) => t.p));
     }
-    for (const { p, ref } of todo) {
-      const found = scanner.finish(p);
-      if (found.length) counts.events_with_pii++;
-      for (const f of found) {
-        counts.findings++;
-        if (f.detector === 'repeat') counts.repeats++;
-        byType.set(f.type, (byType.get(f.type) ?? 0) + 1);
-        audit?.append({ kind: 'finding', event: ref, type: f.type, path: f.path, start: f.start, end: f.end, value_hash: f.valueHash ?? null, detector: f.detector, confidence: f.confidence });
-      }
-      out.line(JSON.stringify(p.event));
-    }
-    audit?.flush();
+    emit(todo);
   };
 
+  let failure: unknown;
   try {
     await readInput();
     await finishBatch();
-  } finally {
-    audit?.close();
+  } catch (e) {
+    failure = e;
+  }
+  // Any other failure (--strict, a read error) still ends the log with its final checkpoint.
+  try {
+    if (failure instanceof AuditWriteError) audit?.abandon();
+    else audit?.close();
+  } catch (e) {
+    failure ??= e;
+    audit?.abandon();
+  }
+  if (failure) {
+    // the events that were finished (and audited) are complete: they go out before the error
+    await out.end();
+    if (failure instanceof AuditWriteError) {
+      throw new UserError(`${describeFsError(failure.error, failure.file)}; the audit log is cut short there, and no event whose findings are not in it was written out (pano-pii verify-audit shows where it ends)`, 74);
+    }
+    throw failure;
   }
   async function readInput(): Promise<void> {
     try {
@@ -146,7 +172,8 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
             const ev = value as Record<string, unknown>;
             const id = (ev.pano as { id?: unknown } | undefined)?.id;
             batch.push({ p: scanner.collect(ev), ref: typeof id === 'string' ? id : `${where.file}:${where.line}` });
-            if (!model && batch.length >= 64) void finishBatch();
+            // rules only: finished here, so that an error (the audit log failing) ends the read
+            if (!model && batch.length >= 64) emit(batch.splice(0));
           },
           bad(where, message) {
             bad.report(`${where.file}:${where.line}`, message);
