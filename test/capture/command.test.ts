@@ -1,18 +1,19 @@
 /**
  * The pano-capture command's own behaviour: privileges, --doctor,
- * --smoke-test, -c, --duration, in-kernel filters on live traffic, --help.
+ * --smoke-test, -c, --duration, a full disk under -w, in-kernel filters on
+ * live traffic, --help.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCapture, type Packet } from '@panopticon/pcap';
 import { bpfUnavailable, toolMissing } from './env.js';
 import { TestNet, NODE_SRC, ROOT, waitFor, exited, collect } from './netns.js';
 
-const skip = bpfUnavailable() ?? toolMissing('ip', 'tcpdump', 'curl', 'setpriv', 'capinfos', 'unshare');
+const skip = bpfUnavailable() ?? toolMissing('ip', 'tcpdump', 'curl', 'setpriv', 'capinfos', 'unshare', 'tshark');
 const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
 
 function run(args: string[], prefix: string[] = []) {
@@ -102,6 +103,30 @@ describe('pano-capture command', { skip }, () => {
     assert.equal(await exited(cap), 0, err());
     assert.equal((await packetsOf(file)).length, 5);
     assert.match(err(), /^pano-capture: 5 packets captured/m);
+  });
+
+  it('-w on a full disk: one line naming the file, exit 74, and the file ends with its last whole block', async () => {
+    const disk = join(dir, 'disk');
+    mkdirSync(disk);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', disk], { encoding: 'utf8' });
+    assert.equal(m.status, 0, m.stderr);
+    try {
+      const file = join(disk, 'full.pcapng');
+      const cap = net.spawn(net.a, [...CAPTURE, '-i', net.vethA, '-c', '300', '-w', file]);
+      const err = collect(cap, 'stderr');
+      await waitFor(cap, 'stderr', /capturing on/);
+      for (let i = 0; i < 100 && cap.exitCode === null; i++) net.exec(net.a, ['curl', '-s', '-o', '/dev/null', `http://${net.ipB}:8080/full${i}`]);
+      assert.equal(await exited(cap), 74, err());
+      assert.match(err(), new RegExp(`^pano-capture: ${file}: ENOSPC: no space left on device, write$`, 'm'));
+      assert.equal(err().match(/ENOSPC/g)?.length, 1, 'said once');
+      // tshark reads every block to the end: no packet cut short
+      const t = spawnSync('tshark', ['-r', file], { encoding: 'utf8' });
+      assert.equal(t.status, 0, t.stderr);
+      assert.doesNotMatch(t.stderr, /cut short/);
+      assert.ok((await packetsOf(file)).length > 10);
+    } finally {
+      spawnSync('umount', [disk]);
+    }
   });
 
   it('--duration stops by itself, leaving a complete capture', async () => {

@@ -171,7 +171,8 @@ async function run(o: Opts): Promise<number> {
   if (timer) clearTimeout(timer);
   for (const s of signals) process.off(s, stop);
   sink.close();
-  report(summary, o.quiet ?? false);
+  // a write failure is said once, as the error that ends the run
+  report({ ...summary, problems: summary.problems.filter((p) => p !== sink.error) }, o.quiet ?? false);
   if (sink.error) throw new UserError(sink.error, 74);
   return summary.problems.length ? 1 : 0;
 }
@@ -181,7 +182,7 @@ function openFile(path: string): BlockSink {
     return BlockSink.file(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`, 1);
+    throw new UserError(`${path}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
   }
 }
 

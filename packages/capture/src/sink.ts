@@ -6,7 +6,7 @@
  * of this process buffering them without bound. A closed reader (EPIPE)
  * marks the sink closed; the capture then stops quietly.
  */
-import { closeSync, fchmodSync, fstatSync, openSync, writevSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, ftruncateSync, openSync, writevSync } from 'node:fs';
 
 const FLUSH_AT = 1 << 20;
 
@@ -50,6 +50,8 @@ export class BlockSink {
     this.pending = [];
     this.pendingBytes = 0;
     let first = 0;
+    /** Bytes of the block at `first` already written (a short write stops inside a block). */
+    let partial = 0;
     while (first < list.length) {
       let n: number;
       try {
@@ -62,7 +64,11 @@ export class BlockSink {
           continue;
         }
         this.closed = true;
-        if (code !== 'EPIPE') this.error = `${this.name}: ${(e as Error).message}`;
+        if (code !== 'EPIPE') {
+          this.error = `${this.name}: ${(e as Error).message}`;
+          // a full disk: the part of a block that made it goes again, and the file ends with a whole block
+          if (partial > 0) this.truncate(this.bytesWritten - partial);
+        }
         return;
       }
       this.bytesWritten += n;
@@ -70,11 +76,22 @@ export class BlockSink {
         if (n >= list[first].length) {
           n -= list[first].length;
           first++;
+          partial = 0;
         } else {
           list[first] = list[first].subarray(n);
+          partial += n;
           n = 0;
         }
       }
+    }
+  }
+
+  /** Cuts a file of ours back to `size` bytes; a pipe or device cannot be, and is left as it is. */
+  private truncate(size: number): void {
+    try {
+      if (this.ownsFd && fstatSync(this.fd).isFile()) ftruncateSync(this.fd, size);
+    } catch {
+      // the write already failed; this was a courtesy
     }
   }
 
