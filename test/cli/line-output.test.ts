@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -52,6 +52,21 @@ test('a file gets every byte while written batches are refilled', async () => {
   await out.end();
   assert.equal(readFileSync(file, 'utf8'), want.join('\n') + '\n');
   assert.equal(statSync(file).mode & 0o777, 0o600);
+});
+
+test('a file that was there (0644) is made 0600 too, in both modes; a device keeps its mode', async () => {
+  for (const append of [false, true]) {
+    const file = join(tmp, `existing-${append}.ndjson`);
+    writeFileSync(file, '');
+    chmodSync(file, 0o644);
+    const out = LineOutput.toPath(file, append);
+    out.line('{"a":1}');
+    await out.end();
+    assert.equal(statSync(file).mode & 0o777, 0o600, `append ${append}`);
+  }
+  const mode = statSync('/dev/null').mode & 0o777;
+  await LineOutput.toPath('/dev/null').end();
+  assert.equal(statSync('/dev/null').mode & 0o777, mode);
 });
 
 test('encoded lines are copied: the caller may refill its buffer at once, runs larger than a batch included', async () => {

@@ -7,7 +7,7 @@
  * stdout goes away (`| head`), `closed` turns true and the command ends with
  * status 0 after flushing nothing more.
  */
-import { openSync, createWriteStream, WriteStream } from 'node:fs';
+import { openSync, createWriteStream, fchmodSync, fstatSync, WriteStream } from 'node:fs';
 import { noteOutputFailure, programName } from './errors.js';
 
 const BATCH = 256 * 1024;
@@ -63,6 +63,9 @@ export class LineOutput {
   static toPath(path: string | undefined, append = false): LineOutput {
     if (!path || path === '-') return new LineOutput(process.stdout);
     const fd = openSync(path, append ? 'a' : 'w', 0o600);
+    // the mode applies to a file the open creates; one that was there keeps its own: tighten it
+    // (regular files only: `-o /dev/null` must stay as it is)
+    if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
     return new LineOutput(createWriteStream('', { fd }) as WriteStream);
   }
 
