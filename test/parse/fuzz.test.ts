@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { corpusAvailable, corpusDir, corpusFiles } from '../helpers/corpus.js';
-import { parseCaptureSync } from '../helpers/parse.js';
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import { PcapngWriter } from '@panopticon/pcap';
+import { udpFrame } from '../helpers/synth.js';
 
 const skip = corpusAvailable() ? false : 'corpus not found at ../shared/corpus';
 
@@ -56,4 +58,54 @@ test(`${BUDGET} seeded mutants of corpus captures replay without throwing`, { sk
   }
   assert.ok(damaged > 0, 'mutations should have produced counted damage');
   assert.ok(process.memoryUsage().heapUsed < 1.5 * 1024 ** 3, 'heap stayed bounded');
+});
+
+/** An Interface Description Block whose timestamps count whole seconds (if_tsresol 0), little-endian. */
+function secondsIdb(): Buffer {
+  const b = Buffer.alloc(32);
+  b.writeUInt32LE(1, 0);
+  b.writeUInt32LE(32, 4);
+  b.writeUInt16LE(1, 8); // Ethernet
+  b.writeUInt32LE(262144, 12);
+  b.writeUInt16LE(9, 16); // if_tsresol
+  b.writeUInt16LE(1, 18);
+  b[20] = 0; // 10^-0: seconds
+  b.writeUInt32LE(0, 24); // opt_endofopt
+  b.writeUInt32LE(32, 28);
+  return b;
+}
+
+function epb(seconds: bigint, data: Buffer): Buffer {
+  const padded = (data.length + 3) & ~3;
+  const len = 32 + padded;
+  const b = Buffer.alloc(len);
+  b.writeUInt32LE(6, 0);
+  b.writeUInt32LE(len, 4);
+  b.writeUInt32LE(0, 8);
+  b.writeUInt32LE(Number(seconds >> 32n), 12);
+  b.writeUInt32LE(Number(seconds & 0xffffffffn), 16);
+  b.writeUInt32LE(data.length, 20);
+  b.writeUInt32LE(data.length, 24);
+  data.copy(b, 28);
+  b.writeUInt32LE(len, len - 4);
+  return b;
+}
+
+test('a packet stamped past year 9999 is damage: skipped and named by offset, the packets around it parsed', () => {
+  // found by mutating corpus captures: a flipped bit in a timestamp's high word made Date throw in the event time
+  const client = { addr: '10.0.0.1', port: 40000 };
+  const server = { addr: '10.0.0.53', port: 53 };
+  const query = (id: number) => Buffer.from(`${id.toString(16).padStart(4, '0')}01000001000000000000076578616d706c6503636f6d0000010001`, 'hex');
+  const answer = (id: number) => Buffer.from(`${id.toString(16).padStart(4, '0')}81800001000000000000076578616d706c6503636f6d0000010001`, 'hex');
+  const shb = new PcapngWriter().sectionHeader({ application: 'panopticon tests' });
+  const bad = epb(1n << 40n, udpFrame(client, server, query(2))); // ~36,800 years after 1970
+  const before = Buffer.concat([shb, secondsIdb(), epb(1_700_000_000n, udpFrame(client, server, query(1))), epb(1_700_000_000n, udpFrame(server, client, answer(1)))]);
+  const capture = Buffer.concat([before, bad, epb(1_700_000_001n, udpFrame(client, server, query(3))), epb(1_700_000_001n, udpFrame(server, client, answer(3)))]);
+  const r = parseCaptureSync(capture);
+  assert.deepEqual(r.warnings, [{ offset: before.length, message: `packet time ${(1n << 40n) * 1_000_000_000n} ns since 1970 is outside years 1970–9999 (a damaged timestamp)` }]);
+  assert.deepEqual(r.events.map((e) => [e.pano.kind, (e as { dns?: { id: number } }).dns?.id, e.pano.time]), [
+    ['exchange', 1, '2023-11-14T22:13:20.000000000Z'],
+    ['exchange', 3, '2023-11-14T22:13:21.000000000Z'],
+  ]);
+  assertValidEvents(r.events);
 });

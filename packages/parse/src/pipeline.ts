@@ -35,6 +35,9 @@ export interface PipelineOptions {
   onLoss?(loss: LossRecord, interfaceName: string | undefined): void;
 }
 
+/** 9999-12-31T23:59:59.999999999Z: the last instant an event's `time` (four-digit year) can name. */
+const LAST_NS = 253_402_300_799_999_999_999n;
+
 /**
  * Which of `count` shards a flow belongs to. Symmetric in the endpoints so
  * both directions land together; cheap (ports and each address's last
@@ -79,8 +82,10 @@ export class ParsePipeline {
   lostPackets = 0n;
   private nextExpireNs = 0n;
   private section = -1;
+  private readonly onWarning: PipelineOptions['onWarning'];
 
   constructor(opts: PipelineOptions) {
+    this.onWarning = opts.onWarning;
     const modules = selectModules(opts.protocols);
     this.dispatcher = new Dispatcher({
       modules,
@@ -139,6 +144,7 @@ export class ParsePipeline {
 
   private frame(p: FrameRef): void {
     this.ordinal++;
+    if (p.tsNs > LAST_NS || p.tsNs < 0n) return this.badTime(p);
     const l4 = this.decoder.decodeFrame(p);
     if (l4 !== null) this.flows.packet(l4);
     this.expireFragments(p.tsNs);
@@ -147,6 +153,7 @@ export class ParsePipeline {
   /** `frame` for one shard of several: another shard's packet only moves packet time on. */
   private shardFrame(p: FrameRef, index: number, count: number): void {
     this.ordinal++;
+    if (p.tsNs > LAST_NS || p.tsNs < 0n) return this.badTime(p);
     const l4 = this.decoder.decodeFrame(p);
     if (l4 !== null) {
       if (shardOf(l4, count) === index) {
@@ -157,6 +164,15 @@ export class ParsePipeline {
       }
     }
     this.expireFragments(p.tsNs);
+  }
+
+  /**
+   * A packet stamped before 1970 or after year 9999 is damage (a flipped bit
+   * in a timestamp, a corrupt if_tsoffset), not a time: it would throw flows
+   * into the far future and has no ISO 8601 date. Skipped like other damage.
+   */
+  private badTime(p: FrameRef): void {
+    this.onWarning?.({ offset: p.offset, message: `packet time ${p.tsNs} ns since 1970 is outside years 1970–9999 (a damaged timestamp)` });
   }
 
   private expireFragments(tsNs: bigint): void {
