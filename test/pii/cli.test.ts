@@ -71,6 +71,9 @@ test('garbage lines: one-line error with the line number, skipped and counted; -
   assert.equal(s.code, 2);
   assert.match(s.err, /^pano-pii: stdin:2: not JSON/m);
   assert.ok(!/\n\s+at /.test(s.err));
+  // the event read before the bad line is complete: it goes out, annotated, before the run ends
+  assert.deepEqual(s.out.trim().split('\n').map((l) => JSON.parse(l).pano.id), [JSON.parse(lines[0]!).pano.id]);
+  assert.ok(JSON.parse(s.out).pii.length > 0);
 });
 
 test('a stream of garbage is not a stream of errors: ten bad lines are shown, the eleventh says the rest are counted', () => {

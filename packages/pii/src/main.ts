@@ -145,6 +145,14 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
     await finishBatch();
   } catch (e) {
     failure = e;
+    // a bad line under --strict ends the run: the events read before it are complete and still go out
+    if (e instanceof UserError) {
+      try {
+        await finishBatch();
+      } catch (e2) {
+        if (e2 instanceof AuditWriteError) failure = e2;
+      }
+    }
   }
   // Any other failure (--strict, a read error) still ends the log with its final checkpoint.
   try {
