@@ -31,6 +31,8 @@ test('--tee passes lines byte for byte; bad lines are skipped, counted and named
   strict.child.stdin.end(`${good}\nnot json\n`);
   assert.equal(await strict.exited, 2);
   assert.match(strict.stderr(), /^pano-export: stdin:2: not JSON .*\n$/);
+  // the line passed on before the bad one is not lost with the run
+  assert.equal(strict.stdout(), `${good}\n`);
 });
 
 test('option and setup errors are one line', () => {

@@ -187,8 +187,9 @@ async function run(files: string[], opts: Opts): Promise<number> {
       }
     }
   } catch (err) {
-    // fatal: still flush and close what is complete
+    // fatal: still flush and close what is complete (the lines already passed on with --tee too)
     for (const s of sinks) await s.close().catch(() => undefined);
+    await out?.end();
     await endpoint?.close();
     if (err instanceof InputError) throw new UserError(err.message);
     throw writeFailure(err);
