@@ -27,7 +27,8 @@ export class BadLines {
 
   /**
    * Counts one bad line at `where` (`FILE:LINE`, `stdin:LINE`). Under `strict`
-   * it is fatal (UserError, exit 2, as every command's bad input is: ADR 0008); otherwise it is named while under the limit.
+   * it is fatal (UserError, exit 2, as every command's bad input is: ADR
+   * 0008); otherwise it is named while under the limit.
    */
   report(where: string, reason: string): void {
     this.count++;
