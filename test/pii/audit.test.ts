@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync, statSync, appendFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync, createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { AuditLog, verifyAudit, AUDIT_GENESIS } from '@panopticon/pii';
 
 const dir = mkdtempSync(join(tmpdir(), 'pii-audit-'));
@@ -172,4 +173,27 @@ test('unsigned checkpoints fail when a public key is required; garbage lines are
   assert.equal(r.ok, false);
   assert.match(r.error!.reason, /not valid JSON/);
   assert.throws(() => AuditLog.open(f), /not an audit record/);
+});
+
+test('a log longer than a read chunk verifies record by record; an edit past the first MiB is named by its line', () => {
+  const f = fresh();
+  write(f, 12_000, { every: 1000 }); // ~4 MiB: records cross the 1 MiB read chunks
+  const size = statSync(f).size;
+  assert.ok(size > 3 * 1024 * 1024, `log is ${size} bytes`);
+  const r = verifyAudit(f);
+  assert.equal(r.ok, true, JSON.stringify(r.error));
+  assert.equal(r.records, 1 + 12_000 + 12 + 1);
+  // the same through a pipe, as `verify-audit <(cat log)` gives it
+  const piped = spawnSync('bash', ['-c', `node --conditions=source --import tsx -e "const { verifyAudit } = await import('@panopticon/pii'); console.log(JSON.stringify(verifyAudit(process.argv[1])))" <(cat '${f}')`], { encoding: 'utf8' });
+  assert.equal(JSON.parse(piped.stdout).records, r.records, piped.stderr);
+  const ls = lines(f);
+  const at = 9_000; // well past the first chunk
+  ls[at] = ls[at]!.replace('"type":"email"', '"type":"phone"');
+  put(f, ls);
+  const bad = verifyAudit(f);
+  assert.equal(bad.ok, false);
+  assert.deepEqual([bad.error!.line, bad.error!.reason], [at + 1, 'record hash mismatch (record edited)']);
+  // and a log whose last line has no newline, past the first chunk too
+  writeFileSync(f, ls.slice(0, at).map((l) => l + '\n').join('') + ls[at]!.slice(0, 50));
+  assert.deepEqual(verifyAudit(f).error, { line: at + 1, reason: 'incomplete last line (truncated)' });
 });

@@ -22,7 +22,7 @@
  *
  * Never put raw personal data in a record: callers store keyed hashes only.
  */
-import { closeSync, fchmodSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 export const AUDIT_GENESIS = '0'.repeat(64);
@@ -277,78 +277,147 @@ export interface VerifyResult {
   error?: { line: number; seq?: number; reason: string };
 }
 
-/** Verify a whole audit log (file path, or its text when `isText`). */
+/** Longest record line verify-audit takes; records are a few hundred bytes, and a line is held whole. */
+const MAX_RECORD_LINE = 1 << 20;
+const READ_CHUNK = 1 << 20;
+
+/**
+ * Verify a whole audit log (file path, or its text when `isText`). A file is
+ * read in chunks, one record at a time, so a log of any size verifies in
+ * bounded memory (a string holds at most 512 MiB in V8: a long-running
+ * pipe's log outgrows that).
+ */
 export function verifyAudit(fileOrText: string, opts: VerifyOptions & { isText?: boolean } = {}): VerifyResult {
+  const chain = new ChainVerifier(opts);
+  if (opts.isText) {
+    if (fileOrText.length === 0) return chain.end();
+    const lines = fileOrText.split('\n');
+    const complete = fileOrText.endsWith('\n');
+    if (complete) lines.pop();
+    for (let i = 0; i < lines.length; i++) {
+      if (i === lines.length - 1 && !complete) return chain.fail(i + 1, 'incomplete last line (truncated)');
+      if (!chain.line(lines[i]!)) return chain.result;
+    }
+    return chain.end();
+  }
   // a pipe is fine (`verify-audit <(ssh host cat audit.log)`); a device like /dev/zero would be read forever
-  if (!opts.isText && statSync(fileOrText).isCharacterDevice()) throw new Error('a device, not an audit log');
-  const text = opts.isText ? fileOrText : readFileSync(fileOrText, 'utf8');
-  const pub = opts.publicKey === undefined ? undefined : typeof opts.publicKey === 'string' ? createPublicKey(opts.publicKey) : opts.publicKey;
-  const fp = pub ? keyFingerprint(pub) : undefined;
-  const res: VerifyResult = { ok: false, records: 0, checkpoints: 0, signedCheckpoints: 0, head: AUDIT_GENESIS };
-  const fail = (line: number, reason: string, seq?: number): VerifyResult => {
-    res.error = seq === undefined ? { line, reason } : { line, seq, reason };
-    return res;
-  };
-  if (text.length === 0) return fail(1, 'empty log (no records)');
-  const lines = text.split('\n');
-  const complete = text.endsWith('\n');
-  if (complete) lines.pop();
-  let prevHash = AUDIT_GENESIS;
-  let expectSeq = -1;
-  let lastKind = '';
-  let lastFinal = false;
-  for (let i = 0; i < lines.length; i++) {
-    const lineNo = i + 1;
-    const line = lines[i]!;
-    if (i === lines.length - 1 && !complete) return fail(lineNo, 'incomplete last line (truncated)');
+  if (statSync(fileOrText).isCharacterDevice()) throw new Error('a device, not an audit log');
+  const fd = openSync(fileOrText, 'r');
+  try {
+    let carry = Buffer.alloc(0);
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    for (;;) {
+      const got = readSync(fd, chunk, 0, READ_CHUNK, null);
+      if (got === 0) break;
+      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, got)]) : chunk.subarray(0, got);
+      let from = 0;
+      for (let nl = data.indexOf(0x0a, from); nl >= 0; nl = data.indexOf(0x0a, from)) {
+        if (!chain.line(data.toString('utf8', from, nl))) return chain.result;
+        from = nl + 1;
+      }
+      if (data.length - from > MAX_RECORD_LINE) return chain.fail(chain.lines + 1, `line longer than ${MAX_RECORD_LINE} bytes (not an audit record)`);
+      // the bytes after the last newline wait for the next chunk (copied: `chunk` is read into again)
+      carry = Buffer.from(data.subarray(from));
+    }
+    if (carry.length > 0) return chain.fail(chain.lines + 1, 'incomplete last line (truncated)');
+    return chain.end();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The checks of verify-audit, fed one record line at a time. */
+class ChainVerifier {
+  readonly result: VerifyResult = { ok: false, records: 0, checkpoints: 0, signedCheckpoints: 0, head: AUDIT_GENESIS };
+  /** Lines taken so far. */
+  lines = 0;
+  private readonly pub: KeyObject | undefined;
+  private readonly fp: string | undefined;
+  private prevHash = AUDIT_GENESIS;
+  private expectSeq = -1;
+  private lastKind = '';
+  private lastFinal = false;
+
+  constructor(private readonly opts: VerifyOptions) {
+    this.pub = opts.publicKey === undefined ? undefined : typeof opts.publicKey === 'string' ? createPublicKey(opts.publicKey) : opts.publicKey;
+    this.fp = this.pub ? keyFingerprint(this.pub) : undefined;
+  }
+
+  fail(line: number, reason: string, seq?: number): VerifyResult {
+    this.result.error = seq === undefined ? { line, reason } : { line, seq, reason };
+    return this.result;
+  }
+
+  /** Checks the next record line (without its newline); false when it failed (see `result.error`). */
+  line(line: string): boolean {
+    const lineNo = ++this.lines;
+    const res = this.result;
     const m = HASH_SUFFIX_RE.exec(line);
     let rec: Record<string, unknown>;
     try {
       rec = JSON.parse(line);
     } catch {
-      return fail(lineNo, 'not valid JSON');
+      this.fail(lineNo, 'not valid JSON');
+      return false;
     }
     const seq = typeof rec.seq === 'number' ? rec.seq : undefined;
-    if (!m) return fail(lineNo, 'no hash field at end of record', seq);
-    const body = line.slice(0, m.index) + '}';
-    if (sha256Hex(body) !== m[1]) return fail(lineNo, 'record hash mismatch (record edited)', seq);
-    if (seq === undefined) return fail(lineNo, 'missing seq');
-    if (expectSeq === -1) {
-      if (rec.prev !== AUDIT_GENESIS && seq === 0) return fail(lineNo, 'first record does not start the chain', seq);
-      if (seq !== 0) return fail(lineNo, `log starts at seq ${seq}, expected 0 (head deleted)`, seq);
-    } else if (seq !== expectSeq) {
-      return fail(lineNo, `seq ${seq} where ${expectSeq} was expected (record deleted, inserted or reordered)`, seq);
+    const problem = this.problem(line, lineNo, rec, m, seq);
+    if (problem !== undefined) {
+      this.fail(lineNo, problem, problem === 'missing seq' ? undefined : seq);
+      return false;
     }
-    if (rec.prev !== prevHash) return fail(lineNo, 'prev hash does not match the previous record (chain broken)', seq);
-    if (i === 0 && rec.kind !== 'open') return fail(lineNo, 'first record is not an open record', seq);
     if (rec.kind === 'checkpoint') {
       res.checkpoints++;
-      if (typeof rec.sig === 'string') {
-        if (pub) {
-          if (rec.key !== fp) return fail(lineNo, `checkpoint signed by key ${String(rec.key)}, expected ${fp}`, seq);
-          const ok = verify(null, checkpointMessage(seq, prevHash), pub, Buffer.from(rec.sig, 'base64'));
-          if (!ok) return fail(lineNo, 'bad checkpoint signature', seq);
-        }
-        res.signedCheckpoints++;
-      } else if (pub) {
-        return fail(lineNo, 'checkpoint is not signed but a public key was given', seq);
-      }
-      lastFinal = rec.final === true;
+      if (typeof rec.sig === 'string') res.signedCheckpoints++;
+      this.lastFinal = rec.final === true;
     }
-    lastKind = String(rec.kind);
-    prevHash = m[1]!;
-    expectSeq = seq + 1;
+    this.lastKind = String(rec.kind);
+    this.prevHash = m![1]!;
+    this.expectSeq = seq! + 1;
     res.records++;
-    res.head = prevHash;
+    res.head = this.prevHash;
+    return true;
   }
-  if (lastKind !== 'checkpoint' || !lastFinal) {
-    return fail(lines.length, 'log does not end with a final checkpoint (truncated, or the writer did not close)');
+
+  /** What is wrong with one record, or undefined. */
+  private problem(line: string, lineNo: number, rec: Record<string, unknown>, m: RegExpExecArray | null, seq: number | undefined): string | undefined {
+    if (!m) return 'no hash field at end of record';
+    const body = line.slice(0, m.index) + '}';
+    if (sha256Hex(body) !== m[1]) return 'record hash mismatch (record edited)';
+    if (seq === undefined) return 'missing seq';
+    if (this.expectSeq === -1) {
+      if (rec.prev !== AUDIT_GENESIS && seq === 0) return 'first record does not start the chain';
+      if (seq !== 0) return `log starts at seq ${seq}, expected 0 (head deleted)`;
+    } else if (seq !== this.expectSeq) {
+      return `seq ${seq} where ${this.expectSeq} was expected (record deleted, inserted or reordered)`;
+    }
+    if (rec.prev !== this.prevHash) return 'prev hash does not match the previous record (chain broken)';
+    if (lineNo === 1 && rec.kind !== 'open') return 'first record is not an open record';
+    if (rec.kind === 'checkpoint') {
+      if (typeof rec.sig === 'string') {
+        if (this.pub) {
+          if (rec.key !== this.fp) return `checkpoint signed by key ${String(rec.key)}, expected ${this.fp}`;
+          if (!verify(null, checkpointMessage(seq, this.prevHash), this.pub, Buffer.from(rec.sig, 'base64'))) return 'bad checkpoint signature';
+        }
+      } else if (this.pub) {
+        return 'checkpoint is not signed but a public key was given';
+      }
+    }
+    return undefined;
   }
-  if (opts.expectHead !== undefined && opts.expectHead !== prevHash) {
-    return fail(lines.length, `head ${prevHash} differs from the expected ${opts.expectHead} (records missing at the end)`);
+
+  /** The end of the log: it must close with a final checkpoint (and the expected head). */
+  end(): VerifyResult {
+    if (this.lines === 0) return this.fail(1, 'empty log (no records)');
+    if (this.lastKind !== 'checkpoint' || !this.lastFinal) {
+      return this.fail(this.lines, 'log does not end with a final checkpoint (truncated, or the writer did not close)');
+    }
+    if (this.opts.expectHead !== undefined && this.opts.expectHead !== this.prevHash) {
+      return this.fail(this.lines, `head ${this.prevHash} differs from the expected ${this.opts.expectHead} (records missing at the end)`);
+    }
+    this.result.ok = true;
+    return this.result;
   }
-  res.ok = true;
-  return res;
 }
 
 /** Keyed hash of a value for audit records and hash redaction (HMAC-SHA-256, hex). */
