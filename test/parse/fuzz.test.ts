@@ -1,7 +1,8 @@
 /**
  * Seeded mutation fuzzing of the whole replay pipeline: corrupt bytes of real
  * captures anywhere past the file magic and replay them. The pipeline must
- * never throw, never hang, and stay bounded; damage is counted.
+ * never throw, never hang, and stay bounded; damage is counted; no parser
+ * throws (the dispatcher would catch and count it as a parser fault).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,6 +55,9 @@ test(`${BUDGET} seeded mutants of corpus captures replay without throwing`, { sk
     } catch (e) {
       assert.fail(`${where}: threw ${(e as Error).stack}`);
     }
+    // a parser that threw is caught and counted (not to end a replay): here it is a failure
+    const faults = Object.entries(r.stats.protocols).filter(([k, v]) => k.endsWith('.parser_faults') && Number(v) > 0);
+    assert.deepEqual(faults, [], `${where}: a parser threw`);
     if (r.warnings.length || r.stats.decode.malformed) damaged++;
   }
   assert.ok(damaged > 0, 'mutations should have produced counted damage');

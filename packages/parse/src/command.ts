@@ -148,6 +148,10 @@ export async function main(argv = process.argv): Promise<void> {
       await pool?.close();
     }
     await out.end();
+    const faults = parserFaults(mergeStats(totals));
+    if (faults) {
+      process.stderr.write(`pano-parse: a parser failed on ${faults}, not parsed further: a bug met by unusual input; please report it with the capture (PANO_DEBUG=1 stops at the first, with its stack)\n`);
+    }
     if (warnings > 10) process.stderr.write(`pano-parse: ${warnings} damaged regions skipped in all\n`);
     if (losses > 10) process.stderr.write(`pano-parse: ${losses} loss records in all\n`);
     if (o.stats) process.stderr.write(formatStats(mergeStats(totals)));
@@ -220,6 +224,16 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
 /** A capture the reader cannot go on with is the user's input, not our bug: one line naming file and offset. */
 function captureError(name: string, e: unknown): unknown {
   return e instanceof CaptureFormatError ? new UserError(`${name}: offset ${e.offset}: ${e.message}`) : e;
+}
+
+/** `dns: 2 connections, http: 1 connection` from the `<protocol>.parser_faults` counters, or '' when there are none. */
+function parserFaults(stats: Record<string, Record<string, number | bigint>>): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(stats.protocols ?? {})) {
+    const n = Number(v);
+    if (k.endsWith('.parser_faults') && n > 0) parts.push(`${k.slice(0, -'.parser_faults'.length)}: ${n} connection${n === 1 ? '' : 's'}`);
+  }
+  return parts.join(', ');
 }
 
 function mergeStats(all: Array<Record<string, Record<string, number | bigint>>>): Record<string, Record<string, number | bigint>> {

@@ -70,6 +70,11 @@ export interface DispatcherOptions {
   interfaceName?(interfaceKey: number): string | undefined;
 }
 
+/** An exception thrown by `onEvent`, carried through the parser that emitted the event. */
+class ConsumerError {
+  constructor(readonly error: unknown) {}
+}
+
 export class Dispatcher implements FlowSink {
   /** Named counters (detections, anomalies reported by parsers, ignored bytes). */
   readonly counters = new Map<string, number>();
@@ -113,27 +118,40 @@ export class Dispatcher implements FlowSink {
   data(conn: Connection, dir: Dir, chunk: Buffer, tsNs: bigint): void {
     const s = conn.sinkState as ConnState | undefined;
     if (!s) return;
-    if (s.status === 'parsing') {
-      s.stream!.data(dir, chunk, tsNs);
-    } else if (s.status === 'detecting') {
-      s.head.push({ dir, bytes: chunk, tsNs });
-      s.headBytes[dir] += chunk.length;
-      this.detectStream(s, dir);
-    } else {
-      this.count('dispatch.ignored_bytes', chunk.length);
+    try {
+      if (s.status === 'parsing') {
+        s.stream!.data(dir, chunk, tsNs);
+      } else if (s.status === 'detecting') {
+        s.head.push({ dir, bytes: chunk, tsNs });
+        s.headBytes[dir] += chunk.length;
+        this.detectStream(s, dir);
+      } else {
+        this.count('dispatch.ignored_bytes', chunk.length);
+      }
+    } catch (e) {
+      this.fault(s, e);
     }
   }
 
   gap(conn: Connection, dir: Dir, length: number, tsNs: bigint): void {
     const s = conn.sinkState as ConnState | undefined;
     if (!s) return;
-    if (s.status === 'parsing') s.stream!.gap(dir, length, tsNs);
-    else if (s.status === 'detecting') this.dropHead(s, dir);
+    try {
+      if (s.status === 'parsing') s.stream!.gap(dir, length, tsNs);
+      else if (s.status === 'detecting') this.dropHead(s, dir);
+    } catch (e) {
+      this.fault(s, e);
+    }
   }
 
   end(conn: Connection, dir: Dir, tsNs: bigint): void {
     const s = conn.sinkState as ConnState | undefined;
-    if (s?.status === 'parsing') s.stream!.end(dir, tsNs);
+    if (s?.status !== 'parsing') return;
+    try {
+      s.stream!.end(dir, tsNs);
+    } catch (e) {
+      this.fault(s, e);
+    }
   }
 
   close(conn: Connection, reason: CloseReason, tsNs: bigint): void {
@@ -142,8 +160,12 @@ export class Dispatcher implements FlowSink {
     conn.sinkState = undefined;
     this.datagramStates.delete(s);
     if (s.status === 'parsing') {
-      if (s.stream) s.stream.close(reason, tsNs);
-      else s.datagram?.close(reason, tsNs);
+      try {
+        if (s.stream) s.stream.close(reason, tsNs);
+        else s.datagram?.close(reason, tsNs);
+      } catch (e) {
+        this.fault(s, e);
+      }
     } else if (s.status === 'detecting' && s.headBytes[0] + s.headBytes[1] + s.kept[0] + s.kept[1] > 0) {
       this.count(`dispatch.unidentified_${conn.transport}_connections`);
       this.count('dispatch.ignored_bytes', s.headBytes[0] + s.headBytes[1] + s.kept[0] + s.kept[1]);
@@ -154,6 +176,14 @@ export class Dispatcher implements FlowSink {
     this.maybeTick(tsNs);
     const s = conn.sinkState as ConnState | undefined;
     if (!s) return;
+    try {
+      this.datagramTo(s, conn, dir, payload, tsNs);
+    } catch (e) {
+      this.fault(s, e);
+    }
+  }
+
+  private datagramTo(s: ConnState, conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): void {
     if (s.status === 'parsing') {
       s.datagram!.datagram(dir, payload, tsNs);
       return;
@@ -183,7 +213,32 @@ export class Dispatcher implements FlowSink {
 
   /** Expire what waits on time in datagram protocols; called as packet time advances and at the end. */
   tick(nowNs: bigint): void {
-    for (const s of this.datagramStates) s.datagram!.tick?.(nowNs);
+    for (const s of this.datagramStates) {
+      try {
+        s.datagram!.tick?.(nowNs);
+      } catch (e) {
+        this.fault(s, e);
+      }
+    }
+  }
+
+  /**
+   * A parser threw: a bug met by unusual input. As a dissector exception is
+   * in Wireshark, it costs that connection its parsing, not the run: the
+   * parser is dropped (its unfinished exchanges with it), the fault counted
+   * as `<protocol>.parser_faults` and named at exit. PANO_DEBUG=1 lets it
+   * through, stack and all. An exception of the event consumer is not the
+   * parser's and goes on as it was.
+   */
+  private fault(s: ConnState, e: unknown): void {
+    if (e instanceof ConsumerError) throw e.error;
+    if (process.env.PANO_DEBUG) throw e;
+    this.count(`${s.module?.name ?? 'dispatch'}.parser_faults`);
+    s.status = 'ignored';
+    s.stream = undefined;
+    s.datagram = undefined;
+    s.head = [];
+    this.datagramStates.delete(s);
   }
 
   /** Named counters as a plain object, sorted, for `--stats`. */
@@ -403,7 +458,12 @@ export class Dispatcher implements FlowSink {
         ...(c.process.tid !== undefined ? { thread: { id: c.process.tid } } : {}),
       };
     }
-    this.opts.onEvent(ev);
+    try {
+      this.opts.onEvent(ev);
+    } catch (e) {
+      // through the parser's frames to `fault`, which hands it on as it came
+      throw new ConsumerError(e);
+    }
   }
 
   /** `{ transport, type, ...parserNetwork, interface? }`, built by assignment in that order. */
