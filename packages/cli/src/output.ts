@@ -8,7 +8,7 @@
  * status 0 after flushing nothing more.
  */
 import { openSync, createWriteStream, fchmodSync, fstatSync, WriteStream } from 'node:fs';
-import { noteOutputFailure, programName } from './errors.js';
+import { describeFsError, noteOutputFailure, programName } from './errors.js';
 
 const BATCH = 256 * 1024;
 /** Bytes handed to the stream and not yet flushed, beyond which producers should wait. */
@@ -39,9 +39,11 @@ export class LineOutput {
    * callback, so the batch may be filled again. True of files and standard
    * output (the bytes are in the kernel by then), and the default for them;
    * false for other streams, which may keep chunks (a PassThrough queues
-   * them for its reader).
+   * them for its reader). `name`: what a write error calls the destination
+   * (a file's path; standard output by default).
    */
-  constructor(stream: NodeJS.WritableStream = process.stdout, opts: { reuseWritten?: boolean } = {}) {
+  constructor(stream: NodeJS.WritableStream = process.stdout, opts: { reuseWritten?: boolean; name?: string } = {}) {
+    const name = opts.name ?? 'standard output';
     this.stream = stream;
     this.reuseWritten = opts.reuseWritten ?? (stream === process.stdout || stream === process.stderr || stream instanceof WriteStream);
     stream.on('error', (err: NodeJS.ErrnoException) => {
@@ -51,7 +53,7 @@ export class LineOutput {
       }
       // Nothing more can be written: the command ends as on a closed pipe, but says so and fails.
       this.closed = true;
-      process.stderr.write(`${programName()}: output error: ${err.message}\n`);
+      process.stderr.write(`${programName()}: ${describeFsError(err, name)}\n`);
       noteOutputFailure();
     });
   }
@@ -66,7 +68,7 @@ export class LineOutput {
     // the mode applies to a file the open creates; one that was there keeps its own: tighten it
     // (regular files only: `-o /dev/null` must stay as it is)
     if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
-    return new LineOutput(createWriteStream('', { fd }) as WriteStream);
+    return new LineOutput(createWriteStream('', { fd }) as WriteStream, { name: path });
   }
 
   /** Writes one line (a newline is added). */
