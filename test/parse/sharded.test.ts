@@ -13,7 +13,7 @@ import { join, relative, resolve } from 'node:path';
 import { ParsePipeline, ParseWorkers, ShardedPipeline, shardOf } from '@panopticon/parse';
 import type { L4Packet } from '@panopticon/decode';
 import { corpusAvailable, corpusDir, corpusFiles, repoRoot } from '../helpers/corpus.js';
-import { pcapng, udpFrame, type Frame } from '../helpers/synth.js';
+import { Conversation, pcapng, udpFrame, type Frame } from '../helpers/synth.js';
 
 const skip = corpusAvailable() ? false : 'corpus not found at ../shared/corpus';
 const bin = resolve(repoRoot, 'bin/pano-parse');
@@ -261,4 +261,31 @@ test('pano-parse -w 2 on bad input: the same one-line errors and damage reports 
   const strict = run(['-w', '2', '--strict', cut]);
   assert.equal(strict.status, 2);
   assert.match(strict.stderr, /^pano-parse: .*cut\.pcap: offset \d+: [^\n]*\n$/);
+  // fatal damage: the events completed before it still come out, the same as with one thread
+  const strict1 = run(['--strict', cut]);
+  assert.equal(strict1.status, 2);
+  const exchanges = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => { const e = JSON.parse(l); return `${e.pano.start_ns} ${e.client.port} ${e.url?.path}`; });
+  assert.ok(exchanges(strict1.stdout).length > 0, 'events before the damage are written');
+  assert.deepEqual(exchanges(strict.stdout), exchanges(strict1.stdout));
+});
+
+test('pano-parse --strict, damage mid-file: every event completed before it is written, by one thread and by -w 2 alike', { skip }, () => {
+  // a long capture (many output batches) with one block's length broken half-way through
+  const c = new Conversation({ addr: '10.9.0.1', port: 41000 }, { addr: '10.9.0.2', port: 80 }).handshake();
+  for (let i = 0; i < 3000; i++) c.send(0, `GET /item/${i} HTTP/1.1\r\nHost: x\r\n\r\n`).send(1, `HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`);
+  const bytes = pcapng(c.frames);
+  const mid = bytes.indexOf(Buffer.from([6, 0, 0, 0]), bytes.length >> 1);
+  bytes.writeUInt32LE(3, mid + 4);
+  const file = join(tmp, 'mid-damage.pcapng');
+  writeFileSync(file, bytes);
+  const one = run(['--strict', file]);
+  const two = run(['-w', '2', '--strict', file]);
+  assert.equal(one.status, 2);
+  assert.equal(two.status, 2);
+  const paths = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l).url.path as string);
+  const p1 = paths(one.stdout);
+  // the damaged block is the frame after the last complete exchange's response, or within the next one
+  assert.ok(p1.length > 1400 && p1.length < 1600, `${p1.length} exchanges before the damage`);
+  assert.deepEqual(p1, Array.from({ length: p1.length }, (_, i) => `/item/${i}`));
+  assert.deepEqual(paths(two.stdout), p1);
 });

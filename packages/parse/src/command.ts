@@ -146,8 +146,9 @@ export async function main(argv = process.argv): Promise<void> {
       }
     } finally {
       await pool?.close();
+      // the complete events go out whatever ended the run (damage under --strict, an unreadable file)
+      await out.end();
     }
-    await out.end();
     const faults = parserFaults(mergeStats(totals));
     if (faults) {
       process.stderr.write(`pano-parse: a parser failed on ${faults}, not parsed further: a bug met by unusual input; please report it with the capture (PANO_DEBUG=1 stops at the first, with its stack)\n`);

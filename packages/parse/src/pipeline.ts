@@ -188,8 +188,10 @@ export class ParsePipeline {
 
   /** End of input: every connection is closed, pending requests come out as unanswered. */
   end(): void {
-    this.ordinal++;
+    // the reader's last frames and its damage report first, then the end-of-input position: what
+    // closing the flows completes comes after anything a damaged tail reported (sharded --strict)
     this.reader.end();
+    this.ordinal++;
     this.decoder.flush();
     this.flows.closeAll('end');
     this.dispatcher.tick(BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n);

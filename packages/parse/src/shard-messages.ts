@@ -44,7 +44,8 @@ export type FromWorker =
    * far behind the worker is.
    */
   | { t: 'events'; bytes: Uint8Array; ords: Float64Array; ends: Uint32Array; watermark: number; ack: boolean }
-  | { t: 'warning'; offset: number; message: string }
+  /** Damage the reader skipped; `ordinal`: frames read when it was met (every event before it has an ordinal ≤ this). */
+  | { t: 'warning'; offset: number; message: string; ordinal: number }
   | { t: 'loss'; loss: LossRecord; interfaceName: string | undefined }
   | { t: 'done'; stats: ReturnType<import('./pipeline.js').ParsePipeline['stats']> }
   | { t: 'error'; message: string; offset: number | undefined; stack: string | undefined };

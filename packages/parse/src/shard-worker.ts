@@ -73,7 +73,7 @@ function start(setup: WorkerSetup): ParsePipeline {
       ords.push(p.ordinal);
       ends.push(used);
     },
-    onWarning: first ? (w) => post({ t: 'warning', offset: w.offset, message: w.message }) : undefined,
+    onWarning: first ? (w) => post({ t: 'warning', offset: w.offset, message: w.message, ordinal: p.ordinal }) : undefined,
     onLoss: first ? (loss, interfaceName) => post({ t: 'loss', loss, interfaceName }) : undefined,
   });
   return p;

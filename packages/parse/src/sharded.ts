@@ -107,6 +107,8 @@ export class ShardedPipeline {
   private readonly shards: Shard[];
   private chunksPosted = 0;
   private failure: Error | undefined;
+  /** Damage the caller made fatal (onWarning threw), met after `ordinal` frames: events up to it are still written, then the run fails. */
+  private stopAt: { ordinal: number; error: Error } | undefined;
   /** Callers waiting for the next message from any worker. */
   private waiters: Array<() => void> = [];
   private readonly pool: ParseWorkers;
@@ -179,6 +181,7 @@ export class ShardedPipeline {
       const m: ToWorker = { t: how };
       for (const s of this.shards) s.worker.postMessage(m);
       while (this.failure === undefined && this.shards.some((s) => s.stats === undefined)) await this.message();
+      if (this.stopAt !== undefined) this.fail(this.stopAt.error);
       this.check();
     } finally {
       for (const d of this.detach) d();
@@ -227,7 +230,13 @@ export class ShardedPipeline {
           this.merge();
           break;
         case 'warning':
-          this.opts.onWarning?.({ offset: m.offset, message: m.message });
+          try {
+            this.opts.onWarning?.({ offset: m.offset, message: m.message });
+          } catch (e) {
+            // The damage is fatal to the caller (--strict): as with one pipeline, every event
+            // completed before it still goes out, so the run ends once every worker is past it.
+            this.stopAt ??= { ordinal: m.ordinal, error: e as Error };
+          }
           break;
         case 'loss':
           this.opts.onLoss?.(m.loss, m.interfaceName);
@@ -245,6 +254,8 @@ export class ShardedPipeline {
     } catch (e) {
       this.fail(e as Error);
     }
+    const stop = this.stopAt;
+    if (stop !== undefined && this.failure === undefined && this.shards.every((s) => s.watermark > stop.ordinal)) this.fail(stop.error);
     this.notify();
   }
 
@@ -259,6 +270,8 @@ export class ShardedPipeline {
     const shards = this.shards;
     let low = Number.POSITIVE_INFINITY;
     for (const s of shards) if (s.watermark < low) low = s.watermark;
+    // nothing from after a fatal damage (see `stopAt`)
+    if (this.stopAt !== undefined && this.stopAt.ordinal + 1 < low) low = this.stopAt.ordinal + 1;
     for (;;) {
       let best = -1;
       let bestOrd = Number.POSITIVE_INFINITY;
