@@ -12,23 +12,28 @@ export interface FakeContext extends ParserContext {
   handoffs: Array<{ protocol: string; pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> }>;
 }
 
+/** A TCP connection 127.0.0.1:40000 → 127.0.0.1:53 seen from its SYN, with `conn` laid over it. */
+export function testConnection(conn: Partial<Connection> = {}): Connection {
+  return {
+    id: 1,
+    transport: 'tcp',
+    ipVersion: 4,
+    client: { address: '127.0.0.1', port: 40000 },
+    server: { address: '127.0.0.1', port: 53 },
+    roleSource: 'syn',
+    interfaceKey: 0,
+    firstNs: 0n,
+    lastNs: 0n,
+    bytes: [0, 0],
+    midstream: false,
+    ...conn,
+  };
+}
+
 export function fakeContext(options: Partial<ParseOptions> = {}, conn: Partial<Connection> = {}): FakeContext {
   const counts = new Map<string, number>();
   const ctx: FakeContext = {
-    conn: {
-      id: 1,
-      transport: 'tcp',
-      ipVersion: 4,
-      client: { address: '127.0.0.1', port: 40000 },
-      server: { address: '127.0.0.1', port: 53 },
-      roleSource: 'syn',
-      interfaceKey: 0,
-      firstNs: 0n,
-      lastNs: 0n,
-      bytes: [0, 0],
-      midstream: false,
-      ...conn,
-    },
+    conn: testConnection(conn),
     options: { ...defaultParseOptions, ...options },
     records: [],
     counts,

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Dir, type Connection } from '@panopticon/flows';
+import { testConnection } from '../helpers/fake-parser-context.js';
 import { Dispatcher, type ProtocolModule, type StreamParser } from '@panopticon/protocols';
 import type { PanoEvent } from '@panopticon/events';
 
@@ -31,19 +32,7 @@ const pingModule: ProtocolModule = {
 };
 
 function conn(id: number): Connection {
-  return {
-    id,
-    transport: 'tcp',
-    ipVersion: 4,
-    client: { address: '10.0.0.1', port: 40000 + id },
-    server: { address: '10.0.0.2', port: 7777 },
-    roleSource: 'syn',
-    interfaceKey: 0,
-    firstNs: 1n,
-    lastNs: 1n,
-    bytes: [0, 0],
-    midstream: false,
-  };
+  return testConnection({ id, client: { address: '10.0.0.1', port: 40000 + id }, server: { address: '10.0.0.2', port: 7777 } });
 }
 
 function run(onEvent: (ev: PanoEvent) => void) {

@@ -6,7 +6,8 @@
  * of this process buffering them without bound. A closed reader (EPIPE)
  * marks the sink closed; the capture then stops quietly.
  */
-import { closeSync, fchmodSync, fstatSync, ftruncateSync, openSync, writevSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, writevSync } from 'node:fs';
+import { cutBack } from '@panopticon/cli';
 
 const FLUSH_AT = 1 << 20;
 
@@ -67,7 +68,7 @@ export class BlockSink {
         if (code !== 'EPIPE') {
           this.error = `${this.name}: ${(e as Error).message}`;
           // a full disk: the part of a block that made it goes again, and the file ends with a whole block
-          if (partial > 0) this.truncate(this.bytesWritten - partial);
+          if (partial > 0 && this.ownsFd) cutBack(this.fd, this.bytesWritten - partial);
         }
         return;
       }
@@ -83,15 +84,6 @@ export class BlockSink {
           n = 0;
         }
       }
-    }
-  }
-
-  /** Cuts a file of ours back to `size` bytes; a pipe or device cannot be, and is left as it is. */
-  private truncate(size: number): void {
-    try {
-      if (this.ownsFd && fstatSync(this.fd).isFile()) ftruncateSync(this.fd, size);
-    } catch {
-      // the write already failed; this was a courtesy
     }
   }
 

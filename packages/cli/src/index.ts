@@ -6,3 +6,4 @@ export * from './stats.js';
 export * from './progress.js';
 export * from './ndjson.js';
 export * from './bad-lines.js';
+export * from './whole-writes.js';

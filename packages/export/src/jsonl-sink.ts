@@ -6,7 +6,8 @@
  * never holds a partial line and no complete line is lost on rotation or at
  * a signal (close() flushes the buffer).
  */
-import { closeSync, existsSync, fchmodSync, fstatSync, ftruncateSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fstatSync, openSync, renameSync } from 'node:fs';
+import { writeWholeLines } from '@panopticon/cli';
 import { FileWriteError, type Sink } from './sink.js';
 
 export interface JsonlOptions {
@@ -78,18 +79,10 @@ export class JsonlSink implements Sink {
     if (this.failure) throw this.failure;
     if (this.pendingBytes === 0) return;
     const buf = Buffer.from(this.pending.join(''));
-    let off = 0;
     try {
-      // a short write (the disk filling up) is followed by the rest, or by the error that says why not
-      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+      writeWholeLines(this.fd, buf, this.size);
     } catch (e) {
-      this.failure = new FileWriteError(this.path, e as NodeJS.ErrnoException);
-      // the part of a line that made it goes again: the file ends with the last whole line
-      if (off > 0) {
-        this.size += buf.lastIndexOf(0x0a, off - 1) + 1;
-        truncateTo(this.fd, this.size);
-      }
-      throw this.failure;
+      throw (this.failure = new FileWriteError(this.path, e as NodeJS.ErrnoException));
     }
     this.size += buf.length;
     this.pending = [];
@@ -138,14 +131,5 @@ export class JsonlSink implements Sink {
         // already closed by a rotation that failed
       }
     }
-  }
-}
-
-/** Cuts a regular file back to `size` bytes; a device or pipe cannot be, and is left as it is. */
-function truncateTo(fd: number, size: number): void {
-  try {
-    if (fstatSync(fd).isFile()) ftruncateSync(fd, size);
-  } catch {
-    // the write already failed; this was a courtesy
   }
 }

@@ -22,7 +22,8 @@
  *
  * Never put raw personal data in a record: callers store keyed hashes only.
  */
-import { closeSync, fchmodSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { writeWholeLines } from '@panopticon/cli';
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 export const AUDIT_GENESIS = '0'.repeat(64);
@@ -199,22 +200,12 @@ export class AuditLog {
     if (this.failed) throw new Error('audit: log failed to write before');
     const buf = Buffer.from(this.pending.join(''));
     this.pending = [];
-    let off = 0;
     try {
-      // a short write (the disk filling up) is followed by the rest, or by the error that says why not
-      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+      // on failure the log ends with its last whole record: verify-audit reports it cut short
+      // after that record, and a later run can continue its chain
+      writeWholeLines(this.fd, buf, this.size);
     } catch (e) {
       this.failed = true;
-      // the part of a record that made it goes again: the log ends with its last whole record, so
-      // verify-audit reports it cut short after that record, and a later run can continue its chain
-      if (off > 0) {
-        this.size += buf.lastIndexOf(0x0a, off - 1) + 1;
-        try {
-          ftruncateSync(this.fd, this.size);
-        } catch {
-          // the write already failed; this was a courtesy
-        }
-      }
       throw new AuditWriteError(this.file, e as NodeJS.ErrnoException);
     }
     this.size += buf.length;
@@ -363,7 +354,7 @@ class ChainVerifier {
     const seq = typeof rec.seq === 'number' ? rec.seq : undefined;
     const problem = this.problem(line, lineNo, rec, m, seq);
     if (problem !== undefined) {
-      this.fail(lineNo, problem, problem === 'missing seq' ? undefined : seq);
+      this.fail(lineNo, problem, seq);
       return false;
     }
     if (rec.kind === 'checkpoint') {
