@@ -23,22 +23,42 @@ export interface LabeledText {
   spans: Array<{ start: number; end: number; type: string }>;
 }
 
-export function presidioTexts(file: string): LabeledText[] | undefined {
+/**
+ * Entity classes the span model may learn beside names and addresses (`train-model.ts --aux`):
+ * organisations, places and other named things are what the false names are, and a class of their
+ * own gives the model weights that say "organisation" rather than lumping them with every other
+ * non-name. Never PII: a candidate whose best class is one of them is not a finding.
+ */
+export const AUX_CLASSES = ['organization', 'location', 'misc'] as const;
+const PRESIDIO_AUX: Record<string, string> = { ORGANIZATION: 'organization', GPE: 'location', LOCATION: 'location' };
+const CONLL_AUX: Record<string, string> = {
+  ORG: 'organization', LOC: 'location', MISC: 'misc',
+  corporation: 'organization', group: 'organization', location: 'location', product: 'misc', 'creative-work': 'misc',
+};
+
+export function presidioTexts(file: string, aux = false): LabeledText[] | undefined {
   let data: Array<{ full_text: string; spans: Array<{ entity_type: string; start_position: number; end_position: number; entity_value: string }> }>;
   try {
     data = JSON.parse(readFileSync(resolve(DATA_DIR, 'presidio-research', file), 'utf8'));
   } catch {
     return undefined;
   }
-  return data.map((d) => ({
-    text: d.full_text,
-    spans: mergeTitles(d.full_text, mergeAddressParts(
+  return data.map((d) => {
+    const spans = mergeTitles(d.full_text, mergeAddressParts(
       d.full_text,
       d.spans
         .filter((s) => PRESIDIO_TYPES[s.entity_type])
         .map((s) => ({ start: s.start_position, end: s.end_position, type: PRESIDIO_TYPES[s.entity_type] === 'ip' ? (s.entity_value.includes(':') ? 'ipv6' : 'ipv4') : PRESIDIO_TYPES[s.entity_type]! })),
-    )),
-  }));
+    ));
+    if (aux) {
+      // places and organisations that are not part of an address (those merged into it above)
+      for (const s of d.spans) {
+        const type = PRESIDIO_AUX[s.entity_type];
+        if (type && !spans.some((o) => o.start < s.end_position && s.start_position < o.end)) spans.push({ start: s.start_position, end: s.end_position, type });
+      }
+    }
+    return { text: d.full_text, spans };
+  });
 }
 
 /**
@@ -79,14 +99,14 @@ function mergeAddressParts(text: string, spans: LabeledText['spans']): LabeledTe
 }
 
 /** CoNLL sentences (token … tag per line); entities of `tag` (PER for wikigold's I-PER, person for WNUT's B-/I-person). */
-export function conllTexts(file: string, tag: string): LabeledText[] | undefined {
+export function conllTexts(file: string, tag: string, aux = false): LabeledText[] | undefined {
   let raw: string;
   try {
     raw = readFileSync(resolve(DATA_DIR, file), 'utf8');
   } catch {
     return undefined;
   }
-  return conllParse(raw, tag);
+  return conllParse(raw, tag, aux);
 }
 
 /**
@@ -96,7 +116,7 @@ export function conllTexts(file: string, tag: string): LabeledText[] | undefined
  * sit on both sides. To compare settings, the training articles split again:
  * index 3, 8, ... as `dev`, the others as `devTrain`.
  */
-export function wikigoldSplit(): { train: LabeledText[]; held: LabeledText[]; devTrain: LabeledText[]; dev: LabeledText[] } | undefined {
+export function wikigoldSplit(aux = false): { train: LabeledText[]; held: LabeledText[]; devTrain: LabeledText[]; dev: LabeledText[] } | undefined {
   let raw: string;
   try {
     raw = readFileSync(resolve(DATA_DIR, 'wikigold/wikigold.conll.txt'), 'utf8');
@@ -110,36 +130,38 @@ export function wikigoldSplit(): { train: LabeledText[]; held: LabeledText[]; de
   const devTrain: LabeledText[] = [];
   const dev: LabeledText[] = [];
   docs.forEach((d, i) => {
-    const sentences = conllParse(d, 'PER');
+    const sentences = conllParse(d, 'PER', aux);
     (i % 5 === 4 ? held : train).push(...sentences);
     if (i % 5 !== 4) (i % 5 === 3 ? dev : devTrain).push(...sentences);
   });
   return { train, held, devTrain, dev };
 }
 
-function conllParse(raw: string, tag: string): LabeledText[] {
+/** `aux`: the other entities too, typed by AUX_CLASSES (for training only: evaluation scores PII types). */
+function conllParse(raw: string, tag: string, aux = false): LabeledText[] {
   const out: LabeledText[] = [];
   for (const block of raw.split(/\n\s*\n/)) {
     const toks = block.split('\n').map((l) => l.trim().split(/\s+/)).filter((t) => t.length >= 2 && t[0] !== '-DOCSTART-');
     if (toks.length === 0) continue;
     let text = '';
     const spans: LabeledText['spans'] = [];
-    let open: { start: number; end: number } | undefined;
+    let open: { start: number; end: number; type: string } | undefined;
     for (const t of toks) {
       const word = t[0]!;
       const label = t[t.length - 1]!;
       if (text.length) text += ' ';
       const start = text.length;
       text += word;
-      const isEnt = label.endsWith('-' + tag);
+      const ent = label.slice(2);
+      const type = label === 'O' ? undefined : ent === tag ? 'person_name' : aux ? CONLL_AUX[ent] : undefined;
       const begins = label.startsWith('B-');
-      if (isEnt && open && !begins) open.end = text.length;
+      if (type && open && open.type === type && !begins) open.end = text.length;
       else {
-        if (open) spans.push({ ...open, type: 'person_name' });
-        open = isEnt ? { start, end: text.length } : undefined;
+        if (open) spans.push(open);
+        open = type ? { start, end: text.length, type } : undefined;
       }
     }
-    if (open) spans.push({ ...open, type: 'person_name' });
+    if (open) spans.push(open);
     out.push({ text, spans });
   }
   return out;

@@ -17,7 +17,10 @@
  * span at the same path (≥ half of both), else `none`.
  *
  *   node --import tsx --conditions=source scripts/pii/train-model.ts [--out FILE] [--epochs N] [--dev] [--features SET]
- *     [--l2 X] [--pos-weight X] [--lr X (AdaGrad step, 0.03)]
+ *     [--l2 X] [--pos-weight X] [--lr X (AdaGrad step, 0.03)] [--aux [--aux-weight X]]
+ *
+ * `--aux` trains organisations, places and other named things as classes of their own (AUX_CLASSES), which
+ * pano-pii never reports; tried in session 12 and not shipped (docs/PII.md).
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -25,10 +28,14 @@ import { randomBytes } from 'node:crypto';
 import onnxProto from 'onnx-proto';
 import { EventScanner, featureStrings, featureId, FEATURE_SET, FEATURE_SETS, type Candidate, type FeatureSet, type SpanModel } from '@panopticon/pii';
 import { generate, rng, type Label } from './generate.js';
-import { conllTexts, presidioTexts, wikigoldSplit, wrap } from './datasets.js';
+import { AUX_CLASSES, conllTexts, presidioTexts, wikigoldSplit, wrap } from './datasets.js';
 
 const { onnx } = onnxProto;
-const LABELS = ['none', 'person_name', 'street_address'];
+const PII_LABELS = ['none', 'person_name', 'street_address'];
+/** The classes trained: the PII ones, and with `--aux` the other named entities (AUX_CLASSES) as classes of their own. */
+let LABELS = PII_LABELS;
+/** Weight of an auxiliary class's errors (`--aux-weight`): they are non-PII, as `none` is. */
+let auxWeight = 1;
 const DIM = 1 << 16;
 const K = 96;
 
@@ -41,7 +48,7 @@ function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string
   const scanner = new EventScanner({ key: randomBytes(32), model: recorder });
   for (const ev of events) {
     const id = (ev.pano as { id: string }).id;
-    const gold = (labels.get(id) ?? []).filter((l) => l.type === 'person_name' || l.type === 'street_address');
+    const gold = (labels.get(id) ?? []).filter((l) => LABELS.includes(l.type) && l.type !== 'none');
     const p = scanner.collect(structuredClone(ev));
     const cands = p.candidates as Array<{ slot: { path: string }; cand: Candidate }>;
     // gold spans some candidate hits exactly: there the exact one is the positive, and a looser match
@@ -96,7 +103,7 @@ function train(data: Example[], epochs: number, l2: number, posWeight: number, l
       for (let c = 0; c < C; c++) {
         const p = z[c]! / sum;
         // names and addresses are the minority: their errors weigh more (recall over precision)
-        const g = (p - (c === ex.y ? 1 : 0)) * (ex.y === 0 ? 1 : posWeight);
+        const g = (p - (c === ex.y ? 1 : 0)) * (ex.y === 0 ? 1 : ex.y < PII_LABELS.length ? posWeight : auxWeight);
         if (c === ex.y) loss -= Math.log(Math.max(p, 1e-12));
         Gb[c]! += g * g;
         b[c]! -= (lr * g) / Math.sqrt(Gb[c]!);
@@ -166,6 +173,9 @@ async function main(): Promise<void> {
   const epochs = +get('--epochs', '3');
   // --features: train for an older feature set, to compare with the current one on the same data
   const features = get('--features', FEATURE_SET) as FeatureSet;
+  const aux = args.includes('--aux');
+  if (aux) LABELS = [...PII_LABELS, ...AUX_CLASSES];
+  auxWeight = +get('--aux-weight', '1');
   if (!FEATURE_SETS.includes(features)) throw new Error(`--features: one of ${FEATURE_SETS.join(', ')}`);
   const data: Example[] = [];
   const dev: Example[] = [];
@@ -178,20 +188,20 @@ async function main(): Promise<void> {
     const w = wrap(texts, tag);
     examplesFrom(w.events, w.labels, into, features);
   };
-  const pres = presidioTexts('synth_dataset_v2.json');
+  const pres = presidioTexts('synth_dataset_v2.json', aux);
   if (pres) {
     const cut = holdOut ? Math.floor(pres.length * 0.8) : pres.length;
     add(pres.slice(0, cut), 'p', data);
     if (holdOut) add(pres.slice(cut), 'pd', dev);
     sources.push(`presidio synth_dataset_v2 (${cut} texts)`);
   }
-  const wnutDev = conllTexts('wnut17/emerging.dev.conll', 'person');
+  const wnutDev = conllTexts('wnut17/emerging.dev.conll', 'person', aux);
   if (holdOut && wnutDev) add(wnutDev, 'nd', dev);
-  const split = wikigoldSplit();
+  const split = wikigoldSplit(aux);
   const wiki = holdOut ? split?.devTrain : split?.train;
   if (wiki) { add(wiki, 'w', data); sources.push(`wikigold without held-out articles (${wiki.length} sentences)`); }
   if (holdOut && split) add(split.dev, 'wd', dev);
-  const wn = conllTexts('wnut17/wnut17train.conll', 'person');
+  const wn = conllTexts('wnut17/wnut17train.conll', 'person', aux);
   if (wn) { add(wn, 'n', data); sources.push(`wnut17 train (${wn.length} sentences)`); }
   if (!holdOut && wnutDev) { add(wnutDev, 'nd', data); sources.push(`wnut17 dev (${wnutDev.length} sentences)`); }
   // with --dev, the generated events draw names and addresses only from the training part of synth_dataset_v2
@@ -204,7 +214,7 @@ async function main(): Promise<void> {
   if (holdOut) {
     for (const th of [0.3, 0.4, 0.5, 0.6]) {
       const line: string[] = [];
-      for (let c = 1; c < LABELS.length; c++) {
+      for (let c = 1; c < PII_LABELS.length; c++) {
         let tp = 0, fp = 0, fn = 0;
         for (const ex of dev) {
           const z = LABELS.map((_, k) => { let s = b[k]!; for (const id of ex.ids) s += W[id * LABELS.length + k]!; return s; });

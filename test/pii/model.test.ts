@@ -102,6 +102,23 @@ test('the checked-in lexicon is what scripts/pii/build-lexicon.ts makes of the i
   assert.equal(r.status, 0, r.stderr);
 });
 
+test('a class of the model that is not a PII type (organization, location) is never a finding', async () => {
+  // a model trained with entity classes of its own beside names: "Acme Corp" is its organization, "Alice" its name
+  const text = 'Alice joined Acme Corp in Paris';
+  const stub: SpanModel = {
+    labels: ['none', 'person_name', 'street_address', 'organization', 'location'],
+    score: async (cs) => cs.map((c) => {
+      const span = text.slice(c.start, c.end);
+      return span === 'Alice' ? ['person_name', 0.9] : span === 'Acme Corp' ? ['organization', 0.95] : span === 'Paris' ? ['location', 0.97] : ['none', 0.99];
+    }),
+  };
+  const s = new EventScanner({ key: Buffer.alloc(32), model: stub });
+  const p = s.collect({ comment: text } as Record<string, unknown>);
+  assert.ok(p.candidates.length >= 3, `candidates: ${p.candidates.length}`);
+  await s.scoreCandidates([p]);
+  assert.deepEqual(s.finish(p).map((x) => [x.type, text.slice(x.start, x.end)]), [['person_name', 'Alice']]);
+});
+
 test('of two model hits of one type, one inside the other, the longer is kept unless the part is clearly more probable', async () => {
   // "Ben" alone scores higher than "Ben Player", as parts of names do: the part must not win
   const text = 'In fact Ben Player won';

@@ -13,7 +13,7 @@
 import { hintsFor, Hint } from './context.js';
 import { lastScanSawHan, scanByContext, scanString, SHORT, type Hit } from './scan.js';
 import { keySegment, parseBody, parseForm, serialiseBody, type Body } from './body.js';
-import type { PiiType } from './rules.js';
+import { ALL_TYPES, type PiiType } from './rules.js';
 import { hmacHex } from './keyed-hash.js';
 import { nameCandidates, type Candidate, type SpanModel } from './model.js';
 import { cnAddresses } from './cn-address.js';
@@ -70,6 +70,8 @@ const NO_HITS: Hit[] = Object.freeze([]) as unknown as Hit[];
 export const MAX_ANNOTATIONS = 1000;
 /** How much more probable a model hit must be than a longer hit of its type around it to win over it. */
 const WHOLE_OVER_PART_MARGIN = 0.2;
+/** The labels of a model's classes that are findings; any other (`none`, `organization`, …) is not. */
+const PII_TYPE_NAMES: ReadonlySet<string> = new Set(ALL_TYPES);
 
 /**
  * HTTP headers whose grammar is tokens, media types or software names (`gzip, deflate, br`, `Apache`,
@@ -357,7 +359,8 @@ export class EventScanner {
     for (let i = 0; i < all.length; i++) {
       const { slot, cand } = all[i]!;
       const [label, p] = probs[i]!;
-      if (label === 'none' || p < this.threshold) continue;
+      // a model may have classes that are not PII (organisations, places: what false names are); those are not findings
+      if (label === 'none' || p < this.threshold || !PII_TYPE_NAMES.has(label)) continue;
       let list = bySlot.get(slot);
       if (!list) bySlot.set(slot, (list = []));
       list.push({ type: label as PiiType, start: cand.start, end: cand.end, confidence: Math.round(p * 100) / 100, detector: 'model', validator: null });

@@ -9,7 +9,7 @@
  *   output `probs`    float [N, C]  class probabilities
  * and metadata_props `pano.features` = `pano-span-v4` (or v3, v2, v1), `pano.dim` (hash
  * space size D, ids are 1..D-1), `pano.k` (K), `pano.labels` (comma list of
- * C labels, `none` first). The features are computed here (`featurize`), so a
+ * C labels, `none` first; a label that is not a PII type, such as `organization`, is no finding). The features are computed here (`featurize`), so a
  * user's model only has to agree on this function, not on any code.
  */
 import { readFileSync } from 'node:fs';
