@@ -117,10 +117,10 @@ export class AuditLog {
   /** Bytes of whole records in the file. */
   private size: number;
 
-  private constructor(file: string, fd: number, seq: number, head: string, opts: AuditLogOptions) {
+  private constructor(file: string, fd: number, size: number, seq: number, head: string, opts: AuditLogOptions) {
     this.file = file;
     this.fd = fd;
-    this.size = fstatSync(fd).size;
+    this.size = size;
     this.seq = seq;
     this.head = head;
     this.every = opts.checkpointEvery ?? 1000;
@@ -141,8 +141,10 @@ export class AuditLog {
     let head = AUDIT_GENESIS;
     // read and append: the chain goes on from the last record the file holds
     const fd = openSync(file, 'a+', 0o600);
+    let size: number;
     try {
       const st = fstatSync(fd);
+      size = st.size;
       // a device or a pipe has no last record to continue from (and /dev/zero would be read forever)
       if (!st.isFile()) throw new Error(`audit: ${file}: not a regular file`);
       if (st.size > 0) {
@@ -160,7 +162,7 @@ export class AuditLog {
       closeSync(fd);
       throw e;
     }
-    const log = new AuditLog(file, fd, seq, head, opts);
+    const log = new AuditLog(file, fd, size, seq, head, opts);
     log.writeRecord({ kind: 'open', writer: 'pano-audit/1' });
     return log;
   }
