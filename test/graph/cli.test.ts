@@ -37,7 +37,7 @@ test('--window 10s: one NDJSON snapshot per window of event time; names carry ov
   assert.match(r.stderr, /^graph\.snapshots 3$/m);
 });
 
-test('bad lines are skipped and counted, named by line; --strict makes them fatal; --window needs json', () => {
+test('bad lines are skipped and counted, named by line; --strict makes them fatal after writing the graph before them; --window needs json', () => {
   const input = [ev('1-1', 1, '10.0.0.2'), '{"not":"an event"}', 'garbage', ev('1-2', 2, '10.0.0.2')].join('\n') + '\n';
   const r = graph([], input);
   assert.equal(r.status, 0);
@@ -48,6 +48,11 @@ test('bad lines are skipped and counted, named by line; --strict makes them fata
   const strict = graph(['--strict'], input);
   assert.equal(strict.status, 2);
   assert.equal(strict.stderr, 'pano-graph: stdin:2: no "pano" envelope\n');
+  // the graph of the events before the bad line is written, as on SIGINT: the one request of line 1
+  assert.equal(JSON.parse(strict.stdout).edges[0].requests, 1);
+  const strictWindows = graph(['--strict', '--window', '1s'], input);
+  assert.equal(strictWindows.status, 2);
+  assert.deepEqual(strictWindows.stdout.trim().split('\n').map((l) => JSON.parse(l).edges[0].requests), [1]);
   const w = graph(['--window', '1m', '-f', 'dot'], input);
   assert.equal(w.status, 2);
   assert.equal(w.stderr, 'pano-graph: --window writes NDJSON snapshots; it needs --format json\n');

@@ -87,12 +87,20 @@ async function run(files: string[], opts: Opts): Promise<number> {
     await out.drained();
   };
 
+  // under --strict the first bad line ends the reading; the graph of the events before it is still written,
+  // as on SIGINT, and every stage writes what was complete before the damage (ADR 0008)
+  let fatal: unknown;
   try {
     for await (const line of readLines(files, input, { signal: stop.signal })) {
       if (out.closed) break;
       const { event, error } = parseEventLine(line.text);
       if (!event) {
-        bad.report(lineWhere(line), error);
+        try {
+          bad.report(lineWhere(line), error);
+        } catch (e) {
+          fatal = e;
+          break;
+        }
         continue;
       }
       if (windowNs !== undefined) {
@@ -120,6 +128,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
     out.line(text.endsWith('\n') ? text.slice(0, -1) : text);
   }
   await out.end();
+  if (fatal) throw fatal;
 
   const c = builder.counters;
   const stats = {
