@@ -37,6 +37,12 @@ export class UserError extends Error {
   }
 }
 
+/** Whether `err` is a system call's failure (`ENOENT`, `EIO`, …), as the fs functions throw. */
+export function isErrno(err: unknown): err is NodeJS.ErrnoException {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+}
+
 /** The message of a filesystem error in words, naming the path. */
 export function describeFsError(err: unknown, path: string): string {
   const e = err as NodeJS.ErrnoException;
@@ -56,8 +62,11 @@ export function describeFsError(err: unknown, path: string): string {
       return `${path}: disk quota exceeded`;
     case 'EIO':
       return `${path}: input/output error`;
-    default:
-      return `${path}: ${e?.message ?? String(err)}`;
+    default: {
+      // node's text is 'ENXIO: no such device or address, open '/path'': keep the words, the path is named already
+      const words = /^E[A-Z0-9]+: (.+?), \w+(?: '.*')?$/.exec(e?.message ?? '');
+      return `${path}: ${words ? words[1] : (e?.message ?? String(err))}`;
+    }
   }
 }
 

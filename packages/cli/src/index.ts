@@ -7,3 +7,4 @@ export * from './progress.js';
 export * from './ndjson.js';
 export * from './bad-lines.js';
 export * from './whole-writes.js';
+export * from './same-file.js';

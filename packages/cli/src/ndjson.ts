@@ -7,7 +7,7 @@
  * docs/adr/0003-ndjson-reader.md for the measurement.
  */
 import { createReadStream } from 'node:fs';
-import { UserError, describeFsError } from './errors.js';
+import { UserError, describeFsError, isErrno } from './errors.js';
 
 export interface NdjsonLocation {
   file: string;
@@ -125,8 +125,8 @@ async function readOne(input: string, h: NdjsonHandlers, opts: NdjsonOptions, st
   } catch (err) {
     if (err instanceof UserError) throw err;
     if (opts.signal?.aborted) return; // stopped by a signal: what was read counts
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EPERM') throw new UserError(describeFsError(err, input));
+    // a missing file, a directory, a socket, an I/O error: the input's fault, named
+    if (isErrno(err)) throw new UserError(describeFsError(err, input));
     throw err;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

@@ -8,7 +8,7 @@
  * status 0 after flushing nothing more.
  */
 import { openSync, createWriteStream, fchmodSync, fstatSync, WriteStream } from 'node:fs';
-import { describeFsError, noteOutputFailure, programName } from './errors.js';
+import { UserError, describeFsError, noteOutputFailure, programName } from './errors.js';
 
 const BATCH = 256 * 1024;
 /** Bytes handed to the stream and not yet flushed, beyond which producers should wait. */
@@ -62,9 +62,15 @@ export class LineOutput {
    * A file created 0600 (events and logs are sensitive); `-` or undefined
    * means standard output. `append` keeps what the file holds.
    */
-  static toPath(path: string | undefined, append = false): LineOutput {
+  static toPath(path: string | undefined, append = false, option = '-o'): LineOutput {
     if (!path || path === '-') return new LineOutput(process.stdout);
-    const fd = openSync(path, append ? 'a' : 'w', 0o600);
+    let fd: number;
+    try {
+      fd = openSync(path, append ? 'a' : 'w', 0o600);
+    } catch (e) {
+      // a directory, a missing directory, no permission: the user's to fix, named with the option
+      throw new UserError(`${option} ${describeFsError(e, path)}`);
+    }
     // the mode applies to a file the open creates; one that was there keeps its own: tighten it
     // (regular files only: `-o /dev/null` must stay as it is)
     if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);

@@ -1,7 +1,7 @@
 /** pano-export: events in, fanned out to JSONL, Prometheus, OTLP and the audit log (and stdout with --tee). */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { BadLines, LineOutput, StopSignal, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
 import { lineWhere, parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
 import { JsonlSink } from './jsonl-sink.js';
 // The OTLP exporter (~0.17 s to load here), the audit log (all of @panopticon/pii, ~0.17 s) and
@@ -87,6 +87,9 @@ function positiveSize(name: string, text: string): number {
 
 async function run(files: string[], opts: Opts): Promise<number> {
   if (!opts.jsonl && !opts.prometheus && !opts.otlp && !opts.tee && !opts.audit) throw new UserError('nothing to do: give at least one of --jsonl, --prometheus, --otlp, --audit, --tee');
+  if (opts.jsonl) refuseInputAsOutput(opts.jsonl, files, '--jsonl');
+  if (opts.audit) refuseInputAsOutput(opts.audit, files, '--audit');
+  if (opts.tee) refuseInputAsOutput(undefined, files, '--tee');
 
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
   let eventsIn = 0;

@@ -1,6 +1,6 @@
 /** pano-graph: events in, service graph out. Wiring only; the work is in GraphBuilder and the renderers. */
 import { Command, Option } from 'commander';
-import { BadLines, LineOutput, StopSignal, UserError, formatStats, oneLineUsageErrors, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, UserError, formatStats, oneLineUsageErrors, runMain } from '@panopticon/cli';
 import { GraphBuilder } from './graph-builder.js';
 import { NameCache } from './name-cache.js';
 import { readLines, parseEventLine, lineWhere, InputError, type InputCounters } from './ndjson-input.js';
@@ -66,6 +66,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
   const ttlNs = option(() => parseDuration(opts.nameTtl));
   if (windowNs !== undefined && opts.format !== 'json') throw new UserError('--window writes NDJSON snapshots; it needs --format json');
 
+  refuseInputAsOutput(undefined, files, 'standard output');
   const out = new LineOutput(process.stdout);
   const stop = new StopSignal();
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };

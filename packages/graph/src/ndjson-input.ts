@@ -7,6 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { describeFsError, isErrno } from '@panopticon/cli';
 
 export interface InputLine {
   /** the line's text without its trailing newline (and without a CR before it) */
@@ -106,7 +107,7 @@ export async function* readLines(
     } catch (err) {
       if (opts.signal?.aborted) return;
       const e = err as NodeJS.ErrnoException;
-      throw new InputError(`${source}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message}`);
+      throw new InputError(e.code === 'ENOENT' ? `${source}: no such file` : isErrno(e) ? describeFsError(e, source) : `${source}: ${(err as Error).message}`);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }

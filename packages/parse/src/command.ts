@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
-import { LineOutput, Progress, addCounters, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
+import { LineOutput, Progress, addCounters, isErrno, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
 import { ParseWorkers, ShardedPipeline, sharedChunk } from './sharded.js';
 
@@ -91,6 +91,7 @@ export async function main(argv = process.argv): Promise<void> {
     } catch (e) {
       throw new UserError((e as Error).message);
     }
+    refuseInputAsOutput(o.output, files, '-o');
     const out = LineOutput.toPath(o.output);
     const stop = new StopSignal();
     const totals: Array<ReturnType<ParsePipeline['stats']>> = [];
@@ -210,7 +211,8 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
           if (stop.stopped || out.closed) break;
         }
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw new UserError(`cannot read ${describeFsError(e, file)}`);
+        // a directory, an I/O error, a file the kernel will not read (/proc/self/mem): the input's fault, named
+        if (isErrno(e)) throw new UserError(`cannot read ${describeFsError(e, file)}`);
         throw e;
       } finally {
         await fh.close();

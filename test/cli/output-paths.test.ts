@@ -1,0 +1,74 @@
+// Where output goes, checked before anything is written: an output that is
+// also an input is refused (opening it to write would empty the input before
+// it is read; appending to it would feed the output back in without end), and
+// an output that cannot be created is the user's error (status 2, one line
+// naming the option and the path), not an internal one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pcapng, udpFrame } from '../helpers/synth.js';
+
+const root = resolve(import.meta.dirname, '../..');
+/** Runs `bin/CMD ARGS`, with a shell redirection of its stdin and stdout when given (`< f`, `>> f`). */
+const run = (cmd: string, args: string[], redirect = '> /dev/null') => {
+  const r = spawnSync('bash', ['-c', `"$@" ${redirect}`, 'run', process.execPath, '--import', 'tsx', '--conditions=source', resolve(root, 'bin', cmd), ...args], { encoding: 'utf8', cwd: root, input: '' });
+  return { status: r.status, stderr: r.stderr };
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'pano-output-paths-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+const query = Buffer.from('123401000001000000000000076578616d706c6503636f6d0000010001', 'hex');
+const captureBytes = pcapng([{ tsNs: 1_000_000_000n, data: udpFrame({ addr: '10.0.0.1', port: 5353 }, { addr: '10.0.0.53', port: 53 }, query) }]);
+const event = JSON.stringify({ pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http', start_ns: '1', end_ns: '2', duration_ns: 1, time: '', source: { type: 'pcap' }, connection: { id: 1, roles: 'syn' } }, client: { address: '10.0.0.1', port: 1 }, server: { address: '10.0.0.2', port: 80 }, http: { request: { method: 'POST', body: { size: 20, content: 'mail bob@example.com' } } } });
+
+test('an output that is also an input is refused with status 2, and the input is left as it was', () => {
+  const capture = join(dir, 'same.pcapng');
+  writeFileSync(capture, captureBytes);
+  const events = join(dir, 'same.jsonl');
+  writeFileSync(events, event + '\n');
+  const cases: Array<[string, string[], string, string]> = [
+    ['pano-parse', [capture, '-o', capture], '> /dev/null', `-o ${capture}: the same file as the input ${capture}`],
+    ['pano-parse', ['-o', capture], `< ${capture}`, `-o ${capture}: the same file as standard input`],
+    ['pano-pii', [events, '-o', events], '> /dev/null', `-o ${events}: the same file as the input ${events}`],
+    ['pano-pii', [events, '--audit', events], '> /dev/null', `--audit ${events}: the same file as the input ${events}`],
+    ['pano-pii', [], `< ${events} >> ${events}`, 'standard output is the same file as standard input'],
+    ['pano-export', [events, '--jsonl', events], '', `--jsonl ${events}: the same file as the input ${events}`],
+    ['pano-export', ['--tee', events], `>> ${events}`, `standard output is the same file as the input ${events}`],
+    ['pano-graph', [events], `>> ${events}`, `standard output is the same file as the input ${events}`],
+  ];
+  for (const [cmd, args, redirect, message] of cases) {
+    const r = run(cmd, args, redirect);
+    assert.equal(r.status, 2, `${cmd} ${args.join(' ')} ${redirect}: ${r.stderr}`);
+    assert.equal(r.stderr, `${cmd}: ${message} (writing it would destroy it before it is read)\n`);
+    assert.deepEqual(readFileSync(capture), captureBytes, `${cmd}: the capture is intact`);
+    assert.equal(readFileSync(events, 'utf8'), event + '\n', `${cmd}: the events are intact`);
+  }
+  // another file, or a device, is fine; so is standard output on a file that is not an input
+  const other = join(dir, 'other.jsonl');
+  assert.equal(run('pano-parse', [capture, '-o', other]).status, 0);
+  assert.equal(statSync(other).mode & 0o777, 0o600);
+  assert.equal(run('pano-pii', [events, '-o', '/dev/null']).status, 0);
+  assert.equal(run('pano-graph', [events], `> ${join(dir, 'graph.json')}`).status, 0);
+});
+
+test('an output that cannot be created: status 2, one line naming the option and why', () => {
+  const capture = join(dir, 'in.pcapng');
+  writeFileSync(capture, captureBytes);
+  const events = join(dir, 'in.jsonl');
+  writeFileSync(events, event + '\n');
+  const sub = join(dir, 'a-directory');
+  mkdirSync(sub, { recursive: true });
+  const cases: Array<[string, string[], string]> = [
+    ['pano-parse', [capture, '-o', sub], `-o ${sub}: is a directory`],
+    ['pano-parse', [capture, '-o', join(dir, 'missing', 'x.jsonl')], `-o ${join(dir, 'missing', 'x.jsonl')}: no such file or directory`],
+    ['pano-pii', [events, '-o', sub], `-o ${sub}: is a directory`],
+  ];
+  for (const [cmd, args, message] of cases) {
+    const r = run(cmd, args);
+    assert.equal(r.status, 2, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, `${cmd}: ${message}\n`);
+  }
+});
