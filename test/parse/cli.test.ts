@@ -75,6 +75,10 @@ test('option errors are one line naming the command, exit status 2 (pano-parse(1
     [['--bogus'], /^pano-parse: unknown option '--bogus'\n$/],
     [['--max-body', 'lots'], /^pano-parse: option '--max-body <size>' argument 'lots' is invalid\. not a size: "lots"/],
     [['--idle-timeout'], /^pano-parse: option '--idle-timeout <duration>' argument missing\n$/],
+    // zero limits would track or wait for nothing (--max-connections 0 was an internal error, --idle-timeout 0 split every exchange)
+    [['--max-connections', '0'], /^pano-parse: option '--max-connections <n>' argument '0' is invalid\. must be at least 1: "0"/],
+    [['--idle-timeout', '0s'], /^pano-parse: option '--idle-timeout <duration>' argument '0s' is invalid\. must be more than 0: "0s"/],
+    [['-p', ''], /^pano-parse: option '-p, --protocols <list>' argument '' is invalid\. empty list: ""/],
   ] as Array<[string[], RegExp]>) {
     const r = run(args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);

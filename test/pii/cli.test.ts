@@ -160,6 +160,15 @@ test('--help shows examples, --version prints, bad options are one-line errors',
   const t = run(['--types', 'email,nonsense'], '');
   assert.equal(t.code, 2);
   assert.match(t.err, /unknown type nonsense/);
+  // empty values (a script's unset variable) are errors, not "no types" or confidence 0
+  for (const [args, re] of [
+    [['--types', ''], /^pano-pii: option '--types <list>' argument '' is invalid\. empty list: ""\n$/],
+    [['--min-confidence', ''], /^pano-pii: option '--min-confidence <n>' argument '' is invalid\. not a confidence between 0 and 1: ""\n$/],
+  ] as Array<[string[], RegExp]>) {
+    const e = run(args, '');
+    assert.equal(e.code, 2, e.err);
+    assert.match(e.err, re);
+  }
   // verify-audit's 1 means "the log was tampered with": a typo must not look like that.
   for (const [args, re] of [
     [['verify-audit', '--bogus', 'x.log'], /^pano-pii: unknown option '--bogus'\n$/],
@@ -170,6 +179,31 @@ test('--help shows examples, --version prints, bad options are one-line errors',
     assert.match(v.err, re);
   }
   assert.match(run(['verify-audit', '--help']).out, /--pubkey/);
+});
+
+test('verify-audit: "-" reads standard input; a --head or --pubkey that could never match is a usage error (2), not a bad log (1)', () => {
+  const log = join(dir, 'stdin-audit.log');
+  const key = join(dir, 'stdin-audit.key');
+  writeFileSync(key, Buffer.alloc(32, 3));
+  assert.equal(run(['--key-file', key, '--audit', log, '-o', join(dir, 'stdin-audit.jsonl')], input).code, 0);
+  const byFile = run(['verify-audit', log]);
+  assert.equal(byFile.code, 0, byFile.err);
+  const head = /head ([0-9a-f]{64})$/m.exec(byFile.out)![1]!;
+  const piped = run(['verify-audit', '--head', head, '-'], readFileSync(log, 'utf8'));
+  assert.equal(piped.code, 0, piped.err);
+  assert.equal(piped.out, byFile.out.replace(log, 'stdin'));
+  const cut = readFileSync(log, 'utf8').split('\n').slice(0, 5).join('\n') + '\n';
+  const bad = run(['verify-audit', '--head', head, '-'], cut);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /^pano-pii: stdin:5: log does not end with a final checkpoint/);
+  const h = run(['verify-audit', '--head', 'abc', log]);
+  assert.equal(h.code, 2);
+  assert.equal(h.err, 'pano-pii: --head: not a head hash (64 hex digits, as verify-audit prints): "abc"\n');
+  const rsa = join(dir, 'rsa.pub.pem');
+  writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }));
+  const k = run(['verify-audit', '--pubkey', rsa, log]);
+  assert.equal(k.code, 2);
+  assert.equal(k.err, `pano-pii: --pubkey ${rsa}: rsa key, need ed25519\n`);
 });
 
 test('a real capture through pano-parse: the form POST author and email are found and masked', (t) => {

@@ -27,5 +27,22 @@ export function parseCount(value: string): number {
 }
 
 export function parseList(value: string, previous: string[] = []): string[] {
-  return previous.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  // `--types ''` from a script's empty variable would otherwise mean "none" (or "all") without a word
+  if (items.length === 0) throw new InvalidArgumentError(`empty list: "${value}"`);
+  return previous.concat(items);
+}
+
+/** A whole number of at least 1 (a limit of zero would track, keep or wait for nothing). */
+export function parsePositiveCount(value: string): number {
+  const n = parseCount(value);
+  if (n < 1) throw new InvalidArgumentError(`must be at least 1: "${value}"`);
+  return n;
+}
+
+/** A duration of more than zero. */
+export function parsePositiveDuration(value: string): number {
+  const d = parseDuration(value);
+  if (!(d > 0)) throw new InvalidArgumentError(`must be more than 0: "${value}"`);
+  return d;
 }

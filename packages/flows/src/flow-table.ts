@@ -80,6 +80,8 @@ export class FlowTable {
     opts: Partial<FlowTableOptions> = {},
   ) {
     this.opts = { ...defaultFlowOptions, ...opts };
+    // a table that holds no connection would evict forever before the first insert
+    if (!(this.opts.maxConnections >= 1)) throw new RangeError(`maxConnections must be at least 1, not ${this.opts.maxConnections}`);
     this.nextId = this.opts.firstId;
   }
 

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
-import { LineOutput, Progress, addCounters, isErrno, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parseSize, runMain } from '@panopticon/cli';
+import { LineOutput, Progress, addCounters, isErrno, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
 import { ParseWorkers, ShardedPipeline, sharedChunk } from './sharded.js';
 
@@ -56,9 +56,9 @@ export function buildCommand(): Command {
     .option('-p, --protocols <list>', `protocols to parse, comma separated (default: all: ${protocolNames().join(', ')})`, parseList)
     .option('--max-body <size>', 'body/payload bytes kept per message (sizes are always reported whole)', parseSize, 64 * 1024)
     .option('--max-rows <n>', 'result rows kept per query', parseCount, 20)
-    .option('--max-connections <n>', 'connections tracked at once; the least recently active is evicted past this', parseCount, 65536)
+    .option('--max-connections <n>', 'connections tracked at once; the least recently active is evicted past this', parsePositiveCount, 65536)
     .option('--max-buffer <size>', 'out-of-order bytes held per direction before a hole is declared a gap', parseSize, 4 * 1024 * 1024)
-    .option('--idle-timeout <duration>', 'a connection idle this long (packet time) is closed', parseDuration, 300)
+    .option('--idle-timeout <duration>', 'a connection idle this long (packet time) is closed', parsePositiveDuration, 300)
     .option('-o, --output <file>', 'write events to FILE (created 0600) instead of standard output')
     // One path per --proto: a variadic option would take the capture files after it for .proto paths.
     .option('--proto <path>', 'decode gRPC messages with the .proto files at PATH, a file or directory; repeatable (else a schema-less wire decode)', (path: string, paths: string[] = []) => [...paths, path])

@@ -280,9 +280,9 @@ const READ_CHUNK = 1 << 20;
  * bounded memory (a string holds at most 512 MiB in V8: a long-running
  * pipe's log outgrows that).
  */
-export function verifyAudit(fileOrText: string, opts: VerifyOptions & { isText?: boolean } = {}): VerifyResult {
+export function verifyAudit(fileOrText: string | number, opts: VerifyOptions & { isText?: boolean } = {}): VerifyResult {
   const chain = new ChainVerifier(opts);
-  if (opts.isText) {
+  if (opts.isText && typeof fileOrText === 'string') {
     if (fileOrText.length === 0) return chain.end();
     const lines = fileOrText.split('\n');
     const complete = fileOrText.endsWith('\n');
@@ -294,13 +294,15 @@ export function verifyAudit(fileOrText: string, opts: VerifyOptions & { isText?:
     return chain.end();
   }
   // a pipe is fine (`verify-audit <(ssh host cat audit.log)`); a device like /dev/zero would be read forever
-  if (statSync(fileOrText).isCharacterDevice()) throw new Error('a device, not an audit log');
-  const fd = openSync(fileOrText, 'r');
+  // (a number is a descriptor already open, standard input: read, never closed here)
+  const given = typeof fileOrText === 'number';
+  if ((given ? fstatSync(fileOrText) : statSync(fileOrText)).isCharacterDevice()) throw new Error('a device, not an audit log');
+  const fd = given ? fileOrText : openSync(fileOrText, 'r');
   try {
     let carry = Buffer.alloc(0);
     const chunk = Buffer.allocUnsafe(READ_CHUNK);
     for (;;) {
-      const got = readSync(fd, chunk, 0, READ_CHUNK, null);
+      const got = readWaiting(fd, chunk);
       if (got === 0) break;
       const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, got)]) : chunk.subarray(0, got);
       let from = 0;
@@ -315,9 +317,22 @@ export function verifyAudit(fileOrText: string, opts: VerifyOptions & { isText?:
     if (carry.length > 0) return chain.fail(chain.lines + 1, 'incomplete last line (truncated)');
     return chain.end();
   } finally {
-    closeSync(fd);
+    if (!given) closeSync(fd);
   }
 }
+
+/** readSync that waits on a descriptor left non-blocking (standard input from a pipe may be). */
+function readWaiting(fd: number, into: Buffer): number {
+  for (;;) {
+    try {
+      return readSync(fd, into, 0, into.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(WAIT, 0, 0, 5);
+    }
+  }
+}
+const WAIT = new Int32Array(new SharedArrayBuffer(4));
 
 /** The checks of verify-audit, fed one record line at a time. */
 class ChainVerifier {

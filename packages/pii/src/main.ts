@@ -22,7 +22,8 @@ const VERSION = '0.1.0';
 export const BUILTIN_MODEL = join(dirname(fileURLToPath(import.meta.url)), '..', 'model', 'pano-span-v4.onnx');
 
 function parseConfidence(v: string): number {
-  const n = Number(v);
+  // Number('') is 0: an empty value must not pass as the lowest confidence
+  const n = v.trim() === '' ? NaN : Number(v);
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`not a confidence between 0 and 1: "${v}"`);
   return n;
 }
@@ -222,19 +223,25 @@ function verify(file: string, o: { pubkey?: string; head?: string }): number {
     } catch (e) {
       throw e instanceof UserError ? e : new UserError(`--pubkey ${o.pubkey}: not a PEM public key`);
     }
+    // a key that can never verify is a usage error (2), not a tampered log (1)
+    if (publicKey.asymmetricKeyType !== 'ed25519') throw new UserError(`--pubkey ${o.pubkey}: ${publicKey.asymmetricKeyType} key, need ed25519`);
   }
+  // a head is a SHA-256 in hex, as verify-audit prints it: anything else could never match
+  if (o.head !== undefined && !/^[0-9a-f]{64}$/.test(o.head)) throw new UserError(`--head: not a head hash (64 hex digits, as verify-audit prints): "${o.head}"`);
   let res;
+  // `-` is standard input, as for the scan: `ssh host cat audit.log | pano-pii verify-audit -`
+  const name = file === '-' ? 'stdin' : file;
   try {
-    res = verifyAudit(file, { publicKey, expectHead: o.head });
+    res = verifyAudit(file === '-' ? 0 : file, { publicKey, expectHead: o.head });
   } catch (e) {
-    throw new UserError(describeFsError(e, file));
+    throw new UserError(describeFsError(e, name));
   }
   if (res.ok) {
-    process.stdout.write(`${file}: OK: ${res.records} records, ${res.checkpoints} checkpoints (${res.signedCheckpoints} signed${publicKey ? ', verified' : ', signatures not checked: no --pubkey'}), head ${res.head}\n`);
+    process.stdout.write(`${name}: OK: ${res.records} records, ${res.checkpoints} checkpoints (${res.signedCheckpoints} signed${publicKey ? ', verified' : ', signatures not checked: no --pubkey'}), head ${res.head}\n`);
     return 0;
   }
   const e = res.error!;
-  process.stderr.write(`${NAME}: ${file}:${e.line}: ${e.seq !== undefined ? `record seq ${e.seq}: ` : ''}${e.reason} (${res.records} records verified before it)\n`);
+  process.stderr.write(`${NAME}: ${name}:${e.line}: ${e.seq !== undefined ? `record seq ${e.seq}: ` : ''}${e.reason} (${res.records} records verified before it)\n`);
   return 1;
 }
 
@@ -273,7 +280,7 @@ never written there or to the audit log. See pano-pii(1) and docs/PII.md.`)
   program
     .command('verify-audit')
     .description('verify an audit log: hash chain, sequence, final checkpoint, and signatures with --pubkey; exit 1 naming the first bad record')
-    .argument('<file>', 'audit log')
+    .argument('<file>', 'audit log ("-" is standard input)')
     .option('--pubkey <pem>', 'Ed25519 public key (PEM): every checkpoint must carry a valid signature by it')
     .option('--head <hash>', 'expected head hash (kept elsewhere): detects records cut off at an earlier checkpoint')
     .action((file: string, opts: { pubkey?: string; head?: string }) => {
