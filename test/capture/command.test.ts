@@ -165,6 +165,24 @@ describe('pano-capture command', { skip }, () => {
     );
   });
 
+  it('option values are usage errors (2), checked before privileges are asked for: filters, ring size, modes', () => {
+    // (the kernel's EINVAL for a 64 GiB ring and "exit 1" for a typed port read like machine problems)
+    const unprivileged = ['setpriv', '--bounding-set', '-all', '--inh-caps', '-all', '--'];
+    for (const [args, message] of [
+      [['--port', '70000'], 'pano-capture: --port 70000: not a port number (1-65535)\n'],
+      [['--proto', 'icmp'], 'pano-capture: --proto icmp: must be tcp or udp\n'],
+      [['--host', '10.0.0.0/40'], 'pano-capture: --host 10.0.0.0/40: prefix length must be 0-32\n'],
+      [['--ring-size', '64G'], "pano-capture: option '--ring-size <bytes>' argument '64G' is invalid. must be a power of two from 4k to 1G (e.g. 8M)\n"],
+      [['--doctor', '--cleanup'], 'pano-capture: --doctor, --cleanup and --smoke-test are runs of their own: give one\n'],
+    ] as Array<[string[], string]>) {
+      for (const prefix of [[], unprivileged]) {
+        const r = run(['-i', 'lo', ...args, '-w', '/dev/null'], prefix);
+        assert.equal(r.status, 2, `${args.join(' ')} ${prefix.length ? 'unprivileged' : 'as root'}: ${r.stderr}`);
+        assert.equal(r.stderr, message);
+      }
+    }
+  });
+
   it('--help shows examples; --version prints the version', () => {
     const h = run(['--help']);
     assert.equal(h.status, 0);

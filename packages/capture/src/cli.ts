@@ -67,9 +67,13 @@ function parseSnaplen(v: string): number {
   return n;
 }
 
+/** Largest --ring-size: memory the kernel pins for the run; past 1 GiB the kernel refuses or the host suffers. */
+const MAX_RING_SIZE = 1 << 30;
+
 function parseRingSize(v: string): number {
   const n = parseSize(v);
-  if (n < 4096 || (n & (n - 1)) !== 0) throw new InvalidArgumentError('must be a power of two, at least 4k (e.g. 8M)');
+  // (not `n & (n - 1)`: bitwise operators wrap past 2^31, and 64G would pass as a power of two of 0)
+  if (n < 4096 || n > MAX_RING_SIZE || !Number.isInteger(Math.log2(n))) throw new InvalidArgumentError('must be a power of two from 4k to 1G (e.g. 8M)');
   return n;
 }
 
@@ -106,7 +110,9 @@ function buildFilters(o: Opts): Filters {
 
 /** Turns environment and kernel problems into the one-line errors users see. */
 function asUserError(e: unknown): unknown {
-  if (e instanceof LibbpfMissingError || e instanceof CaptureError || e instanceof NoSuchInterfaceError || e instanceof FilterError) {
+  // a filter is what the user typed: a usage error (2); the rest is what the machine can do (1)
+  if (e instanceof FilterError) return new UserError(e.message, 2);
+  if (e instanceof LibbpfMissingError || e instanceof CaptureError || e instanceof NoSuchInterfaceError) {
     return new UserError(e.message, 1);
   }
   return e;
@@ -126,6 +132,10 @@ export async function main(argv = process.argv): Promise<void> {
 }
 
 async function run(o: Opts): Promise<number> {
+  const modes = (['doctor', 'cleanup', 'smokeTest'] as const).filter((m) => o[m]);
+  if (modes.length > 1) throw new UserError('--doctor, --cleanup and --smoke-test are runs of their own: give one', 2);
+  // options first: a typo is reported as one whoever runs it, before the privileges are asked for
+  const filters = buildFilters(o);
   if (o.doctor) return doctor(process.stdout);
 
   const missing = missingCapabilities();
@@ -139,7 +149,6 @@ async function run(o: Opts): Promise<number> {
     return r.problems.length ? 1 : 0;
   }
 
-  const filters = buildFilters(o);
   const names = o.interface.length ? o.interface : [];
   if (names.length === 0) throw new UserError('no interface given: use -i NAME (e.g. -i lo, -i eth0,lo, -i any)', 2);
   const interfaces: NetInterface[] = resolveInterfaces(names);
