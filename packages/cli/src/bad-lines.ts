@@ -32,9 +32,36 @@ export class BadLines {
    */
   report(where: string, reason: string): void {
     this.count++;
-    if (this.strict) throw new UserError(`${where}: ${reason}`);
-    if (this.count > BAD_LINES_SHOWN + 1) return;
-    const more = this.count > BAD_LINES_SHOWN ? ', and further bad lines only counted' : '';
-    this.write(`${this.prog}: ${where}: ${reason}; line skipped${more}\n`);
+    this.name(where, reason);
   }
+
+  /**
+   * Names a bad line counted elsewhere (an over-long line has a counter of
+   * its own): fatal under `strict`, else said while under the limit.
+   */
+  name(where: string, reason: string): void {
+    const why = terminalSafe(reason);
+    if (this.strict) throw new UserError(`${where}: ${why}`);
+    this.shown++;
+    if (this.shown > BAD_LINES_SHOWN + 1) return;
+    const more = this.shown > BAD_LINES_SHOWN ? ', and further bad lines only counted' : '';
+    this.write(`${this.prog}: ${where}: ${why}; line skipped${more}\n`);
+  }
+
+  private shown = 0;
+}
+
+/**
+ * Text from the input (a quoted bad line) made safe for a terminal: control
+ * characters (C0, DEL, C1) escaped as \xNN, so a binary or hostile line
+ * cannot clear the screen, recolour it or hide text in a message.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Why JSON.parse refused a line, in one bounded line of V8's words ("Unexpected token 'H', "Host: www."... is not valid JSON"). */
+export function jsonErrorReason(err: unknown): string {
+  const first = String((err as Error)?.message ?? err).split('\n')[0]!;
+  return `not JSON (${first.length > 120 ? first.slice(0, 119) + '…' : first})`;
 }

@@ -8,6 +8,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { UserError, describeFsError, isErrno } from './errors.js';
+import { jsonErrorReason, terminalSafe } from './bad-lines.js';
 
 export interface NdjsonLocation {
   file: string;
@@ -58,13 +59,15 @@ async function readOne(input: string, h: NdjsonHandlers, opts: NdjsonOptions, st
     line++;
     stats.lines++;
     if (text.length === 0 || (text.length === 1 && text === '\r')) return;
+    // a byte order mark before the first line (editors on Windows write one) is not part of the JSON
+    if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     where.line = line;
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (e) {
       // spaces or tabs alone: named as pano-graph and pano-export name them (only on this error path)
-      bad(/^\s*$/.test(text) ? 'empty line' : `not JSON (${(e as Error).message.replace(/^.*?: /, '').slice(0, 80)})`);
+      bad(/^\s*$/.test(text) ? 'empty line' : jsonErrorReason(e));
       return;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -76,7 +79,7 @@ async function readOne(input: string, h: NdjsonHandlers, opts: NdjsonOptions, st
   };
   const bad = (message: string) => {
     stats.bad++;
-    if (opts.strict) throw new UserError(`${name}:${line}: ${message}`);
+    if (opts.strict) throw new UserError(`${name}:${line}: ${terminalSafe(message)}`);
     h.bad?.({ file: name, line }, message);
   };
   // A stop signal ends reading at once, even while waiting for input.

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
-import { lineWhere, parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
+import { DEFAULT_MAX_LINE_BYTES, lineWhere, parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
 import { JsonlSink } from './jsonl-sink.js';
 // The OTLP exporter (~0.17 s to load here), the audit log (all of @panopticon/pii, ~0.17 s) and
 // prom-client are imported when their option is given: a --jsonl run, and --help, do not wait for them.
@@ -176,6 +176,10 @@ async function run(files: string[], opts: Opts): Promise<number> {
 
   try {
     for await (const line of readLines(files, input, { signal: stop.signal })) {
+      if (line.oversized) {
+        bad.name(lineWhere(line), `line longer than ${DEFAULT_MAX_LINE_BYTES} bytes`);
+        continue;
+      }
       const { event, error } = parseEventLine(line.text);
       if (!event) {
         bad.report(lineWhere(line), error);

@@ -5,6 +5,6 @@ export { NameCache, resolutionsOf, normalizeName, type Resolution } from './name
 export { LatencySketch } from './latency-sketch.js';
 export { renderDot, renderMermaid, formatDuration } from './render-text.js';
 export { renderHtml } from './render-html.js';
-export { readLines, parseEventLine, lineWhere, InputError, type InputLine, type InputCounters } from './ndjson-input.js';
+export { readLines, parseEventLine, lineWhere, InputError, DEFAULT_MAX_LINE_BYTES, type InputLine, type InputCounters } from './ndjson-input.js';
 export { parseDuration, parseCount } from './duration.js';
 export { writeAll } from './stage-io.js';

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, UserError, formatStats, oneLineUsageErrors, runMain } from '@panopticon/cli';
 import { GraphBuilder } from './graph-builder.js';
 import { NameCache } from './name-cache.js';
-import { readLines, parseEventLine, lineWhere, InputError, type InputCounters } from './ndjson-input.js';
+import { readLines, parseEventLine, lineWhere, InputError, DEFAULT_MAX_LINE_BYTES, type InputCounters } from './ndjson-input.js';
 import { parseCount, parseDuration } from './duration.js';
 import { renderDot, renderMermaid } from './render-text.js';
 import { renderHtml } from './render-html.js';
@@ -94,6 +94,15 @@ async function run(files: string[], opts: Opts): Promise<number> {
   try {
     for await (const line of readLines(files, input, { signal: stop.signal })) {
       if (out.closed) break;
+      if (line.oversized) {
+        try {
+          bad.name(lineWhere(line), `line longer than ${DEFAULT_MAX_LINE_BYTES} bytes`);
+        } catch (e) {
+          fatal = e;
+          break;
+        }
+        continue;
+      }
       const { event, error } = parseEventLine(line.text);
       if (!event) {
         try {

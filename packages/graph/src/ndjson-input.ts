@@ -7,7 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { describeFsError, isErrno } from '@panopticon/cli';
+import { describeFsError, isErrno, jsonErrorReason } from '@panopticon/cli';
 
 export interface InputLine {
   /** the line's text without its trailing newline (and without a CR before it) */
@@ -16,6 +16,8 @@ export interface InputLine {
   source: string;
   /** 1-based line number within its source */
   lineNo: number;
+  /** the line was longer than `maxLineBytes`: skipped (`text` is empty), counted in `oversized`, yielded to be named */
+  oversized?: true;
 }
 
 export interface InputCounters {
@@ -61,8 +63,11 @@ export async function* readLines(
     const emit = (buf: Buffer): InputLine | undefined => {
       let end = buf.length;
       if (end > 0 && buf[end - 1] === CR) end--;
-      return end === 0 ? undefined : { text: buf.toString('utf8', 0, end), source, lineNo };
+      // a byte order mark before the first line (editors on Windows write one) is not part of the JSON
+      const from = lineNo === 1 && end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+      return end === from ? undefined : { text: buf.toString('utf8', from, end), source, lineNo };
     };
+    const tooLong = (): InputLine => ({ text: '', source, lineNo, oversized: true });
     const onAbort = () => stream.destroy();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -79,6 +84,7 @@ export async function* readLines(
             skipping = false;
             pending = [];
             pendingBytes = 0;
+            yield tooLong();
           } else if (pendingBytes === 0) {
             const l = emit(chunk.subarray(start, nl));
             if (l) yield l;
@@ -119,6 +125,7 @@ export async function* readLines(
       lineNo++;
       counters.lines++;
       counters.oversized++;
+      yield tooLong();
     } else if (pendingBytes > 0) {
       lineNo++;
       counters.lines++;
@@ -144,7 +151,7 @@ export function parseEventLine(text: string): { event: Record<string, unknown>; 
   try {
     v = JSON.parse(text);
   } catch (err) {
-    return { error: `not JSON (${(err as Error).message.split('\n')[0]})` };
+    return { error: jsonErrorReason(err) };
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return { error: 'not a JSON object' };
   const pano = (v as { pano?: unknown }).pano;
