@@ -26,6 +26,18 @@ export function noteOutputFailure(): void {
   process.exitCode = 74; // EX_IOERR
 }
 
+/**
+ * Options that mean something only beside another (`--rotate` with `--jsonl`): given alone they would be
+ * ignored without a word, so each one the user gave (not a default) needs its parent. `parents` maps an
+ * option's attribute name to its parent's (`{ rotate: 'jsonl' }`).
+ */
+export function requireParents(cmd: Command, parents: Record<string, string>): void {
+  const flag = (attr: string) => cmd.options.find((o) => o.attributeName() === attr)?.long ?? `--${attr}`;
+  for (const [child, parent] of Object.entries(parents)) {
+    if (cmd.getOptionValueSource(child) === 'cli' && cmd.getOptionValue(parent) === undefined) throw new UserError(`${flag(child)} needs ${flag(parent)}`);
+  }
+}
+
 /** A problem the user can fix (bad input, bad option, missing file). Printed as one line. */
 export class UserError extends Error {
   constructor(
@@ -104,6 +116,14 @@ export async function runMain(name: string, main: () => Promise<number | void>):
  */
 export function oneLineUsageErrors<C extends Command>(cmd: C, name: string): C {
   for (const sub of cmd.commands) oneLineUsageErrors(sub, name);
+  // An empty value (a script's unset variable: `--jsonl "$OUT"`) would read as "not given" and switch a sink,
+  // a key or a filter off without a word: an error for every option that takes one.
+  for (const opt of cmd.options) {
+    if (!opt.required && !opt.optional) continue;
+    cmd.on(`option:${opt.name()}`, (value: unknown) => {
+      if (value === '') cmd.error(`error: option '${opt.flags}' argument '' is invalid. empty value`, { exitCode: 2, code: 'pano.emptyValue' });
+    });
+  }
   cmd.exitOverride((err) => {
     if (err.exitCode === 0) process.exit(0);
     process.stderr.write(`${chalkStderr.bold(name)}: ${chalkStderr.red(err.message.replace(/^error: /, ''))}\n`);

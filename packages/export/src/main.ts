@@ -1,7 +1,7 @@
 /** pano-export: events in, fanned out to JSONL, Prometheus, OTLP and the audit log (and stdout with --tee). */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
 import { DEFAULT_MAX_LINE_BYTES, lineWhere, parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
 import { JsonlSink } from './jsonl-sink.js';
 // The OTLP exporter (~0.17 s to load here), the audit log (all of @panopticon/pii, ~0.17 s) and
@@ -71,12 +71,28 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .option('--strict', 'a bad input line is fatal')
     .option('--stats', 'always print the counts on stderr at exit')
     .addHelpText('after', EXAMPLES)
-    .action(async (files: string[], opts: Opts) => {
-      await runMain(PROG, () => run(files, opts));
+    .action(async (files: string[], opts: Opts, cmd: Command) => {
+      await runMain(PROG, async () => {
+        requireParents(cmd, {
+          rotate: 'jsonl', keep: 'jsonl', tokenFile: 'prometheus', keepServing: 'prometheus',
+          otlpQueue: 'otlp', otlpBatch: 'otlp', otlpDelay: 'otlp', otlpTimeout: 'otlp', otlpFlushTimeout: 'otlp', otlpContent: 'otlp', serviceName: 'otlp',
+          signKey: 'audit', checkpointEvery: 'audit',
+        });
+        return run(files, opts);
+      });
     });
   await oneLineUsageErrors(program, PROG).parseAsync(argv);
   // the OTLP exporter's sockets and timers must not keep a finished pipe alive
   process.exit(process.exitCode ?? 0);
+}
+
+/** A file an option names, read whole; a failure names the option and the file (a directory, a missing file). */
+function readOption(option: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`${option} ${describeFsError(e, file)}`);
+  }
 }
 
 function positiveSize(name: string, text: string): number {
@@ -122,8 +138,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
     if (opts.audit) {
       const where = [opts.jsonl && 'jsonl', opts.otlp && 'otlp', opts.tee && 'stdout', opts.prometheus && 'prometheus'].filter(Boolean).join(',');
       let signKey: string | undefined;
-      if (opts.signKey) signKey = readFileSync(opts.signKey, 'utf8');
-      else if (opts.signKey === '') throw new Error('--sign-key needs a file');
+      if (opts.signKey) signKey = readOption('--sign-key', opts.signKey);
       const { AuditSink } = await import('./audit-sink.js');
       audit = new AuditSink(opts.audit, where || 'none', { signKey, checkpointEvery: parseCount('--checkpoint-every', opts.checkpointEvery, 0) });
       sinks.push(audit);
@@ -133,7 +148,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
       const { host, port } = parseListenAddress(opts.prometheus);
       let token: string | undefined;
       if (opts.tokenFile) {
-        token = readFileSync(opts.tokenFile, 'utf8').trim();
+        token = readOption('--token-file', opts.tokenFile).trim();
         if (!token) throw new Error(`${opts.tokenFile}: empty token file`);
       }
       const metrics = new MetricsSink({

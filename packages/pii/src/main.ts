@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
 import { EventScanner, type Pending, type RedactMode } from './event.js';
 import { AuditLog, AuditWriteError, verifyAudit } from './audit.js';
 import { loadKey } from './keyed-hash.js';
@@ -274,7 +274,8 @@ Examples:
 
 Each event gains "pii": [{type, path, start, end, confidence, detector, validator}]; raw values are
 never written there or to the audit log. See pano-pii(1) and docs/PII.md.`)
-    .action(async (files: string[], opts: PiiOptions) => {
+    .action(async (files: string[], opts: PiiOptions, cmd: Command) => {
+      requireParents(cmd, { signKey: 'audit', checkpointEvery: 'audit' });
       process.exitCode = await scan(files, opts);
     });
   program
