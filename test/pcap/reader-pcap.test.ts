@@ -40,7 +40,7 @@ for (const [o, magic, name] of cases) {
     assert.deepEqual(got.warnings, []);
     const nanos = magic === NANO;
     assert.deepEqual(got.interfaces, [
-      { id: 0, section: 0, linkType: 1, snapLen: 65535, tsResol: { base: 10, exponent: nanos ? 9 : 6 }, tsOffsetSeconds: 0n },
+      { id: 0, section: 0, linkType: 1, snapLen: 65535, offset: 0, tsResol: { base: 10, exponent: nanos ? 9 : 6 }, tsOffsetSeconds: 0n },
     ]);
     const hdr = magic === MODIFIED ? 24 : 16;
     assert.deepEqual(

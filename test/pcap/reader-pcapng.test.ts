@@ -14,14 +14,18 @@ import {
 } from './fixtures.js';
 import { collect, epochString, tsharkFields, tsharkMissing } from './support.js';
 
-const strip = <T extends { offset: number }>(xs: T[]) => xs.map(({ offset: _o, ...rest }) => rest);
+const strip = <T extends { offset?: number }>(xs: T[]) => xs.map(({ offset: _o, ...rest }) => rest);
 
 for (const first of ['le', 'be'] as Order[]) {
   test(`pcapng: ${first} section then ${first === 'le' ? 'be' : 'le'} section, every block type and option`, () => {
-    const got = collect([twoSections(first)]);
+    const bytes = twoSections(first);
+    const got = collect([bytes]);
     assert.deepEqual(got.warnings, []);
     assert.deepEqual(strip(got.packets), expectedPackets);
-    assert.deepEqual(got.interfaces, expectedInterfaces);
+    assert.deepEqual(strip(got.interfaces), expectedInterfaces);
+    // an interface's offset is where its Interface Description Block (type 1, in its section's byte order) starts
+    for (const i of got.interfaces) assert.ok(bytes.readUInt32LE(i.offset!) === 1 || bytes.readUInt32BE(i.offset!) === 1, `interface ${i.section}/${i.id} at ${i.offset}`);
+    assert.equal(new Set(got.interfaces.map((i) => i.offset)).size, got.interfaces.length);
     assert.deepEqual(strip(got.statistics), expectedStatistics);
     assert.deepEqual(strip(got.custom), expectedCustom);
     assert.equal(got.stats.format, 'pcapng');
@@ -29,7 +33,6 @@ for (const first of ['le', 'be'] as Order[]) {
     assert.equal(got.stats.blocks, 19);
     assert.equal(got.stats.skippedBytes, 0);
     // offsets point at the block: the first EPB follows SHB, three IDBs and the NRB
-    const bytes = twoSections(first);
     for (const p of got.packets) assert.ok([6, 2, 3].includes(bytes.readUInt32LE(p.offset)) || [6, 2, 3].includes(bytes.readUInt32BE(p.offset)));
   });
 }

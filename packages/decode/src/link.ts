@@ -53,6 +53,11 @@ export const Network = {
 } as const;
 export type Network = (typeof Network)[keyof typeof Network];
 
+/** The link types `locate` decodes; frames of any other are UNSUPPORTED. */
+export const DECODED_LINK_TYPES: ReadonlySet<number> = new Set([
+  LinkType.ETHERNET, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.NULL, LinkType.LOOP, LinkType.RAW, DLT_RAW_COMMON, DLT_RAW_OPENBSD, LinkType.IPV4, LinkType.IPV6,
+]);
+
 export class LinkLayer {
   /** Offset of the network header in the frame, when `locate` returned IPV4/IPV6. */
   offset = 0;

@@ -8,7 +8,7 @@
  * between chunks.
  */
 import { CaptureReader, PANO_PEN, decodeLossRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
-import { Decoder, IpProto, type DecoderOptions, type L4Packet } from '@panopticon/decode';
+import { DECODED_LINK_TYPES, Decoder, IpProto, type DecoderOptions, type L4Packet } from '@panopticon/decode';
 import { FlowTable, defaultFlowOptions, type FlowTableOptions } from '@panopticon/flows';
 import { sequential, type EventSource, type PanoEvent } from '@panopticon/events';
 import { Dispatcher, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
@@ -122,6 +122,11 @@ export class ParsePipeline {
       onInterface: (i) => {
         this.section = i.section;
         this.interfaces.set((i.section << 16) | i.id, i);
+        // Said once for the interface, where it is described: otherwise its packets vanish into a counter
+        if (!DECODED_LINK_TYPES.has(i.linkType)) {
+          const what = i.name ? `interface ${i.id} (${i.name})` : `interface ${i.id}`;
+          this.onWarning?.({ offset: i.offset ?? 0, message: `${what}: link type ${i.linkType} is not decoded (its packets count as decode.unsupported)` });
+        }
       },
       onStatistics: (s: InterfaceStatistics) => {
         const d = (s.ifDrop ?? 0n) + (s.osDrop ?? 0n);

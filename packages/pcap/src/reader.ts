@@ -482,6 +482,7 @@ export class CaptureReader {
       section: 0,
       linkType,
       snapLen,
+      offset: this.offset,
       tsResol: { base: 10, exponent: this.pcapNanos ? 9 : 6 },
       tsOffsetSeconds: 0n,
     };
@@ -674,6 +675,7 @@ export class CaptureReader {
       section: this.section,
       linkType: this.u16(buf, pos + 8),
       snapLen: this.u32(buf, pos + 12),
+      offset: this.offset,
       tsResol: { base: 10, exponent: 6 },
       tsOffsetSeconds: 0n,
     };

@@ -32,6 +32,8 @@ export interface InterfaceInfo {
   section: number;
   linkType: number;
   snapLen: number;
+  /** Byte offset in the input of the header or block that describes the interface. */
+  offset?: number;
   name?: string;
   description?: string;
   /**
