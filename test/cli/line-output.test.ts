@@ -8,8 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { PassThrough, Writable } from 'node:stream';
 import { LineOutput } from '@panopticon/cli';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pano-line-output-'));
@@ -90,4 +91,41 @@ test('encoded lines are copied: the caller may refill its buffer at once, runs l
   await out.end();
   assert.equal(Buffer.concat(kept).toString('utf8'), text.join('\n') + '\n');
   assert.equal(out.lines, count);
+});
+
+test('drained() returns for a stream that writes synchronously and never emits drain (standard output on a file)', async () => {
+  // As Node's SyncWriteStream: the bytes are written inside write(), which returns true, so 'drain' never comes.
+  const got: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      got.push(Buffer.from(chunk));
+      done();
+    },
+    highWaterMark: 16 * 1024,
+  });
+  let drains = 0;
+  sink.on('drain', () => drains++);
+  const out = new LineOutput(sink, { reuseWritten: true });
+  const big = 'y'.repeat(5 * 1024 * 1024); // past the 4 MiB high-water mark in one line
+  for (let i = 0; i < 3; i++) {
+    out.line(big);
+    out.line(`small ${i}`);
+    if (out.full) await out.drained(); // hung here: an unsettled await ended the process with status 13
+  }
+  await out.end();
+  assert.equal(Buffer.concat(got).toString(), [big, 'small 0', big, 'small 1', big, 'small 2'].join('\n') + '\n');
+  assert.equal(drains, 0, 'the stream did not emit drain: drained() was woken by the write callbacks');
+});
+
+test('pano-export --tee and pano-pii to standard output on a file (>) with a line past 4 MiB: every line, status 0', () => {
+  const events = join(tmp, 'big-line.jsonl');
+  const event = (i: number, body: string) => JSON.stringify({ pano: { v: 1, id: `1-${i}`, kind: 'exchange', protocol: 'http', start_ns: '1', end_ns: '2', duration_ns: 1, time: '', source: { type: 'pcap' }, connection: { id: 1, roles: 'syn' } }, http: { response: { body: { size: body.length, content: body } } } });
+  const lines = [event(0, 'z'.repeat(5 * 1024 * 1024)), ...Array.from({ length: 200 }, (_, i) => event(i + 1, 'ok'))];
+  writeFileSync(events, lines.join('\n') + '\n');
+  for (const [cmd, args] of [['pano-export', ['--tee']], ['pano-pii', []]] as Array<[string, string[]]>) {
+    const out = join(tmp, `${cmd}.out`);
+    const r = spawnSync('bash', ['-c', `"$@" > ${out}`, 'run', process.execPath, '--import', 'tsx', '--conditions=source', resolve(import.meta.dirname, '../../bin', cmd), ...args, events], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+    assert.equal(readFileSync(out, 'utf8').split('\n').length - 1, 201, cmd);
+  }
 });

@@ -46,13 +46,17 @@ export class LineOutput {
     const name = opts.name ?? 'standard output';
     this.stream = stream;
     this.reuseWritten = opts.reuseWritten ?? (stream === process.stdout || stream === process.stderr || stream instanceof WriteStream);
+    // a closed or failed stream may never call back the writes in flight: whoever waits is let go
+    stream.on('close', () => this.wake());
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') {
         this.closed = true;
+        this.wake();
         return;
       }
       // Nothing more can be written: the command ends as on a closed pipe, but says so and fails.
       this.closed = true;
+      this.wake();
       process.stderr.write(`${programName()}: ${describeFsError(err, name)}\n`);
       noteOutputFailure();
     });
@@ -116,19 +120,28 @@ export class LineOutput {
     return this.queued >= HIGH_WATER;
   }
 
+  /**
+   * Waits until what was handed to the stream is under the high-water mark
+   * again. Woken by the writes' own callbacks, not by 'drain': a stream that
+   * writes synchronously (standard output on a regular file, `> out.jsonl`)
+   * never emits 'drain', and waiting for it left an unsettled promise that
+   * ended the process (status 13) with the rest of the output unwritten.
+   */
   async drained(): Promise<void> {
     this.flushBatch();
     while (this.queued >= HIGH_WATER && !this.closed) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.stream.off('drain', done);
-          this.stream.off('close', done);
-          resolve();
-        };
-        this.stream.on('drain', done);
-        this.stream.on('close', done);
-      });
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
+  }
+
+  /** Producers waiting in `drained()`. */
+  private waiting: Array<() => void> = [];
+
+  private wake(): void {
+    if (this.waiting.length === 0) return;
+    const w = this.waiting;
+    this.waiting = [];
+    for (const resolve of w) resolve();
   }
 
   flushBatch(): void {
@@ -150,6 +163,7 @@ export class LineOutput {
     this.stream.write(chunk, () => {
       this.queued -= n;
       if (reuse !== undefined && this.spare.length < MAX_SPARE) this.spare.push(reuse);
+      if (this.queued < HIGH_WATER) this.wake();
     });
   }
 
