@@ -103,6 +103,24 @@ test('a closed downstream pipe ends quietly with status 0', async () => {
   assert.equal(err, '');
 });
 
+test('when the reader goes away, the rest of the input is not read, and the audit log is closed whole', async () => {
+  const big = join(dir, 'many.jsonl');
+  const copies = 100; // 40,000 events: far more than one read of the input
+  writeFileSync(big, input.repeat(copies));
+  const log = join(dir, 'closed-reader.log');
+  const child = spawn(node[0]!, [...node.slice(1), bin, '--stats', '--audit', log, big], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  await new Promise<void>((res) => child.stdout.once('data', () => { child.stdout.destroy(); res(); }));
+  const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+  assert.equal(code, 0, err);
+  // it used to scan all 40,000 events (auditing the findings of all of them) however early the reader left
+  const events = Number(/^pii\.events (\d+)$/m.exec(err)?.[1]);
+  assert.ok(events > 0 && events < 400 * copies / 2, `events read: ${events}`);
+  // the log is closed as after any run: its final checkpoint is there
+  assert.equal(run(['verify-audit', log]).code, 0);
+});
+
 test('-o output and the audit log are created 0600; verify-audit passes, then catches tampering', () => {
   const out = join(dir, 'events.jsonl');
   const audit = join(dir, 'audit.log');

@@ -124,7 +124,8 @@ async function readOne(input: string, h: NdjsonHandlers, opts: NdjsonOptions, st
       if (p) await p;
       if (opts.signal?.aborted) break;
     }
-    if (carry) handle(carry);
+    // a tail cut by a stop (a signal, the reader gone) is an incomplete line, not a bad one: never passed on
+    if (carry && !opts.signal?.aborted) handle(carry);
   } catch (err) {
     if (err instanceof UserError) throw err;
     if (opts.signal?.aborted) return; // stopped by a signal: what was read counts

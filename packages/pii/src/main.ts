@@ -98,6 +98,9 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   const stop = new StopSignal();
   // a signal must not wait for the next input chunk: end the read now, then flush what is complete
   stop.signal.addEventListener('abort', () => process.stdin.destroy());
+  /** Ends the reading: a signal, or the reader of the output gone. */
+  const readStop = new AbortController();
+  stop.signal.addEventListener('abort', () => readStop.abort());
   const byType = new Map<string, number>();
   const counts = { events: 0, events_with_pii: 0, findings: 0, repeats: 0, bad_lines: 0, ml_candidates: 0, ml_partial_events: 0 };
   const bad = new BadLines(NAME);
@@ -109,6 +112,8 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
    * that cannot be written stops the run before more events leave.
    */
   const emit = (todo: Array<{ p: Pending; ref: string }>) => {
+    // the reader went away (`| head`): these events will not leave, so their findings are not on record either
+    if (out.closed) return;
     for (const { p, ref } of todo) {
       const found = scanner.finish(p);
       if (found.length) counts.events_with_pii++;
@@ -192,9 +197,11 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
           async pause() {
             await finishBatch();
             if (out.full) await out.drained();
+            // nobody reads on (`| head -1`): stop reading, as on a signal, instead of scanning to the end of the input
+            if (out.closed) readStop.abort();
           },
         },
-        { strict: o.strict, signal: stop.signal },
+        { strict: o.strict, signal: readStop.signal },
       );
     } catch (e) {
       // stdin destroyed by SIGINT/SIGTERM: what was read is complete and gets flushed
