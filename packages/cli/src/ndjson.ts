@@ -6,8 +6,8 @@
  * Hand-rolled rather than the `ndjson` package's transform stream: see
  * docs/adr/0003-ndjson-reader.md for the measurement.
  */
-import { createReadStream } from 'node:fs';
 import { UserError, describeFsError, isErrno } from './errors.js';
+import { openInput } from './signals.js';
 import { jsonErrorReason, terminalSafe } from './bad-lines.js';
 
 export interface NdjsonLocation {
@@ -51,7 +51,13 @@ export async function readNdjson(inputs: string[], h: NdjsonHandlers, opts: Ndjs
 async function readOne(input: string, h: NdjsonHandlers, opts: NdjsonOptions, stats: NdjsonStats): Promise<void> {
   const name = input === '-' ? 'stdin' : input;
   const maxLine = opts.maxLine ?? 64 * 1024 * 1024;
-  const stream = input === '-' ? process.stdin : createReadStream(input);
+  let stream: NodeJS.ReadableStream & { destroy(): void };
+  try {
+    stream = input === '-' ? process.stdin : await openInput(input);
+  } catch (err) {
+    if (isErrno(err)) throw new UserError(describeFsError(err, input));
+    throw err;
+  }
   let carry = '';
   let line = 0;
   const where: NdjsonLocation = { file: name, line: 0 };
@@ -134,6 +140,6 @@ async function readOne(input: string, h: NdjsonHandlers, opts: NdjsonOptions, st
     throw err;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    if (stream !== process.stdin) (stream as ReturnType<typeof createReadStream>).destroy();
+    if (stream !== process.stdin) stream.destroy();
   }
 }

@@ -5,9 +5,8 @@
  * by file and line number. Lines longer than the bound are skipped whole
  * and counted rather than buffered without limit.
  */
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { describeFsError, isErrno, jsonErrorReason } from '@panopticon/cli';
+import { describeFsError, isErrno, jsonErrorReason, openInput } from '@panopticon/cli';
 
 export interface InputLine {
   /** the line's text without its trailing newline (and without a CR before it) */
@@ -39,8 +38,14 @@ const LF = 0x0a;
 const CR = 0x0d;
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
-function open(source: string): Readable {
-  return source === '-' ? process.stdin : createReadStream(source);
+async function open(source: string): Promise<Readable> {
+  if (source === '-') return process.stdin;
+  try {
+    return await openInput(source);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new InputError(e.code === 'ENOENT' ? `${source}: no such file` : isErrno(e) ? describeFsError(e, source) : `${source}: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -55,7 +60,7 @@ export async function* readLines(
 ): AsyncGenerator<InputLine> {
   const max = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   for (const source of sources.length ? sources : ['-']) {
-    const stream = open(source);
+    const stream = await open(source);
     let lineNo = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;

@@ -2,12 +2,13 @@
  * pano-parse: replay pcap/pcapng (files or stdin) into NDJSON events.
  */
 import { open } from 'node:fs/promises';
-import { addAbortSignal } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
-import { LineOutput, Progress, addCounters, isErrno, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
+import { LineOutput, Progress, addCounters, isErrno, openInput, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
 import { ParseWorkers, ShardedPipeline, sharedChunk } from './sharded.js';
 
@@ -177,7 +178,10 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
     if (out.full) await out.drained();
   };
   try {
-    if (file === '-') {
+    // A FIFO (`<(pano-capture …)`, mkfifo) is read as standard input is, through a pipe handle: a file
+    // read of it waits in a thread that a signal cannot interrupt (see openInput).
+    const pipe = file === '-' ? process.stdin : isFifo(file) ? await openFifo(file) : undefined;
+    if (pipe) {
       // On a signal, what is already in the pipe is still worth reading: the
       // producer upstream (pano-capture) got the same signal and is flushing.
       // Read until it closes, for at most STDIN_GRACE_MS.
@@ -185,7 +189,7 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
       const onStop = () => setTimeout(() => abort.abort(), STDIN_GRACE_MS).unref();
       stop.signal.addEventListener('abort', onStop, { once: true });
       try {
-        for await (const chunk of addAbortSignal(abort.signal, process.stdin)) {
+        for await (const chunk of addAbortSignal(abort.signal, pipe)) {
           await step(chunk as Buffer);
           if (out.closed) break;
         }
@@ -222,6 +226,22 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
     progress.done();
   }
   if (bytes === 0 && !stop.stopped && !out.closed) throw new UserError(`${name}: empty input (expected a pcap or pcapng capture)`);
+}
+
+function isFifo(file: string): boolean {
+  try {
+    return statSync(file).isFIFO();
+  } catch {
+    return false;
+  }
+}
+
+async function openFifo(file: string): Promise<Readable> {
+  try {
+    return await openInput(file);
+  } catch (e) {
+    throw new UserError(`cannot open ${describeFsError(e, file)}`);
+  }
 }
 
 /** A capture the reader cannot go on with is the user's input, not our bug: one line naming file and offset. */

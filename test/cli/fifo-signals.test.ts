@@ -1,0 +1,55 @@
+// A named pipe as input (`mkfifo`, `<(cmd)`): SIGTERM is acted on while its
+// writer is quiet, what was complete is written, status 0. A file stream's
+// read of a FIFO waits in a thread that neither destroying the stream nor
+// exiting could interrupt, so the commands ignored the signal until the
+// writer wrote again or closed (forever, for `tail -f` or a live capture).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pcapng, udpFrame } from '../helpers/synth.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const event = JSON.stringify({ pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http', start_ns: '1', end_ns: '2', duration_ns: 1, time: '', source: { type: 'pcap' }, connection: { id: 1, roles: 'syn' } }, client: { address: '10.0.0.1', port: 1 }, server: { address: '10.0.0.2', port: 80 } });
+const query = Buffer.from('123401000001000000000000076578616d706c6503636f6d0000010001', 'hex');
+const answer = Buffer.from('123481800001000100000000076578616d706c6503636f6d0000010001c00c000100010000012c00045db8d822', 'hex');
+const capture = pcapng([
+  { tsNs: 1_000_000_000n, data: udpFrame({ addr: '10.0.0.1', port: 5353 }, { addr: '10.0.0.53', port: 53 }, query) },
+  { tsNs: 1_001_000_000n, data: udpFrame({ addr: '10.0.0.53', port: 53 }, { addr: '10.0.0.1', port: 5353 }, answer) },
+]);
+
+test('SIGTERM while a FIFO input is quiet: the command writes what was complete and exits 0, the writer still open', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pano-fifo-'));
+  try {
+    const cases: Array<[string, string[], Buffer, (out: string) => void]> = [
+      ['pano-pii', [], Buffer.from(event + '\n'), (out) => assert.equal(JSON.parse(out).pano.id, '1-1')],
+      ['pano-graph', [], Buffer.from(event + '\n'), (out) => assert.equal(JSON.parse(out).edges.length, 1)],
+      ['pano-export', ['--tee'], Buffer.from(event + '\n'), (out) => assert.equal(out, event + '\n')],
+      ['pano-parse', [], capture, (out) => assert.equal(JSON.parse(out).dns.question.name, 'example.com')],
+    ];
+    for (const [cmd, args, input, check] of cases) {
+      const fifo = join(dir, `${cmd}.fifo`);
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      const outFile = join(dir, `${cmd}.out`);
+      const child = spawn('bash', ['-c', `exec "$@" > ${outFile}`, 'run', process.execPath, '--import', 'tsx', '--conditions=source', resolve(root, 'bin', cmd), ...args, fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+      // opening waits for the command to open its end, which each does after installing its signal handlers
+      const writer = await open(fifo, 'w');
+      await writer.write(input);
+      // a few milliseconds of reading and parsing: ample time, so the signal finds the command waiting for more
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill('SIGTERM');
+      const code = await exited; // hung here until the writer closed
+      await writer.close();
+      assert.equal(code, 0, `${cmd}: ${err}`);
+      check(readFileSync(outFile, 'utf8'));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
