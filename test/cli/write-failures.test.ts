@@ -2,7 +2,7 @@
 // in one line and exits 74 (EX_IOERR), never 0 and never with a stack trace;
 // pano-pii writes no event whose findings are not in its audit log; the files
 // left behind end with a whole line (JSONL) or a whole record (audit log, which
-// a later run continues). The full disk is a 64 KiB tmpfs mounted for the test.
+// a later run continues the chain, and verify-audit names where the failed session ends). The full disk is a 64 KiB tmpfs mounted for the test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -79,11 +79,14 @@ test('a full disk: the audit log and the JSONL file end whole, no unaudited even
     const v = run('pano-pii', ['verify-audit', audit]);
     assert.equal(v.status, 1);
     assert.match(v.stderr, /does not end with a final checkpoint/);
-    // more room: the next run continues the chain from the last whole record, and the log verifies
+    // more room: the next run continues the chain from the last whole record; the log stays one that cannot
+    // prove nothing was cut where the failed session ends, and verify-audit says so at the new session's start
+    const cutAt = readFileSync(audit, 'utf8').split('\n').length; // the new open record's line
     mount(['-o', 'remount,size=4m', disk]);
     assert.equal(run('pano-pii', ['--key-file', key, '--audit', audit], { input: events.slice(0, 20).join('\n') + '\n' }).status, 0);
-    const ok = run('pano-pii', ['verify-audit', audit]);
-    assert.equal(ok.status, 0, ok.stderr);
+    const resumed = run('pano-pii', ['verify-audit', audit]);
+    assert.equal(resumed.status, 1, resumed.stderr);
+    assert.match(resumed.stderr, new RegExp(`^pano-pii: ${audit}:${cutAt}: record seq \\d+: a new session starts where the one before did not end with a final checkpoint`));
 
     rmSync(audit);
     mount(['-o', 'remount,size=64k', disk]);

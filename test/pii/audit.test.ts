@@ -129,6 +129,30 @@ test('truncation is detected: cut tail, cut mid-line, and cut at a periodic chec
   assert.equal(verifyAudit(f, { expectHead: head }).ok, false);
 });
 
+test('a cut before a final checkpoint stays visible when a later session appends after it', () => {
+  const f = fresh();
+  write(f, 7);
+  write(f, 7);
+  const base = lines(f);
+  // cut inside the second session (its final checkpoint and two findings gone), then a third run appends
+  const cut = base.length - 3;
+  put(f, base.slice(0, cut));
+  assert.match(verifyAudit(f).error!.reason, /does not end with a final checkpoint/);
+  write(f, 2);
+  const r = verifyAudit(f);
+  assert.equal(r.ok, false, 'the append must not hide the cut');
+  assert.equal(r.error!.line, cut + 1);
+  assert.equal(r.error!.seq, cut);
+  assert.match(r.error!.reason, /a new session starts where the one before did not end with a final checkpoint/);
+  // the same for a writer killed before it closed (no final checkpoint written at all)
+  const k = fresh();
+  const killed = AuditLog.open(k, { now: clock });
+  killed.append({ kind: 'finding', event: '1-1', type: 'email', path: 'x', value_hash: 'ab'.repeat(32), detector: 'regex', confidence: 0.9 });
+  killed.flush();
+  write(k, 1);
+  assert.equal(verifyAudit(k).error!.line, 3);
+});
+
 test('signed checkpoints verify with the right key and fail with a wrong key or a forged signature', () => {
   const f = fresh();
   write(f, 4, { sign: true });

@@ -401,6 +401,11 @@ class ChainVerifier {
     }
     if (rec.prev !== this.prevHash) return 'prev hash does not match the previous record (chain broken)';
     if (lineNo === 1 && rec.kind !== 'open') return 'first record is not an open record';
+    // a later session starts where the one before closed: records cut off before a final checkpoint, and a
+    // session that then appended, would otherwise pass (the cut hidden inside the log, not at its end)
+    if (lineNo > 1 && rec.kind === 'open' && !(this.lastKind === 'checkpoint' && this.lastFinal)) {
+      return 'a new session starts where the one before did not end with a final checkpoint (records cut off, or its writer was killed)';
+    }
     if (rec.kind === 'checkpoint') {
       if (typeof rec.sig === 'string') {
         if (this.pub) {
