@@ -115,6 +115,29 @@ test('held bytes past the bound declare the hole a gap without waiting', () => {
   assert.equal(rec.streams.get(1)![0], 'a<gap 3>eeeeiiiimmmm');
 });
 
+test('out-of-order bytes of all connections together are bounded: past the total, the direction adding more gives up its hole', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { maxBufferedBytes: 100, maxBufferedTotal: 10 });
+  const other = (p: L4Packet): L4Packet => (p.srcPort === C.port ? { ...p, srcPort: 40001 } : { ...p, dstPort: 40001 });
+  ft.packet(seg('c', 0, TcpFlag.SYN));
+  ft.packet(seg('c', 1, A, 'a'));
+  ft.packet(seg('c', 5, A, 'eeeeffff')); // connection 1 holds 8 (bytes 2..4 missing so far)
+  ft.packet(other(seg('c', 0, TcpFlag.SYN)));
+  ft.packet(other(seg('c', 1, A, 'A')));
+  ft.packet(other(seg('c', 4, A, 'DDDD'))); // connection 2 would hold 4 more: 12 > 10, so it gives up bytes 2..3
+  assert.equal(rec.streams.get(2)![0], 'A<gap 2>DDDD');
+  assert.equal(ft.counters.bufferTotalGaps, 1);
+  // connection 1 kept what it held, and its hole can still fill
+  ft.packet(seg('c', 2, A, 'bcd'));
+  assert.equal(rec.streams.get(1)![0], 'abcdeeeeffff');
+  // each connection alone is under its own bound: without the total, both would hold
+  const free = recorder();
+  const ft2 = new FlowTable(free.sink, { maxBufferedBytes: 100 });
+  for (const p of [seg('c', 0, TcpFlag.SYN), seg('c', 1, A, 'a'), seg('c', 5, A, 'eeeeffff'), other(seg('c', 0, TcpFlag.SYN)), other(seg('c', 1, A, 'A')), other(seg('c', 4, A, 'DDDD'))]) ft2.packet(p);
+  assert.equal(free.rec.streams.get(2)![0], 'A');
+  assert.equal(ft2.counters.bufferTotalGaps, 0);
+});
+
 test('snap-length truncated payload becomes a gap of the missing bytes', () => {
   const { sink, rec } = recorder();
   const ft = new FlowTable(sink);

@@ -17,6 +17,7 @@ import {
   type FlowCounters,
   type FlowOptions,
   type FlowSink,
+  type HoldPool,
 } from './types.js';
 
 interface Tracked {
@@ -61,7 +62,10 @@ export class FlowTable {
     overlapBytes: 0,
     gapBytes: 0,
     gaps: 0,
+    bufferTotalGaps: 0,
   };
+  /** Out-of-order bytes held by all connections' directions, against maxBufferedTotal. */
+  private readonly holdPool: HoldPool;
   private readonly table = new Map<string, Tracked>();
   private readonly closed = new Map<string, bigint>();
   private readonly opts: FlowTableOptions;
@@ -82,6 +86,7 @@ export class FlowTable {
     this.opts = { ...defaultFlowOptions, ...opts };
     // a table that holds no connection would evict forever before the first insert
     if (!(this.opts.maxConnections >= 1)) throw new RangeError(`maxConnections must be at least 1, not ${this.opts.maxConnections}`);
+    this.holdPool = { held: 0, max: this.opts.maxBufferedTotal };
     this.nextId = this.opts.firstId;
   }
 
@@ -281,7 +286,7 @@ export class FlowTable {
         sink.end(self.conn, self.halves![0] === half ? Dir.ToServer : Dir.ToClient, tsNs);
       },
     };
-    const half: HalfStream = new HalfStream(out, this.counters, this.opts.maxBufferedBytes);
+    const half: HalfStream = new HalfStream(out, this.counters, this.opts.maxBufferedBytes, this.holdPool);
     return half;
   }
 

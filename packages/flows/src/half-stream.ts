@@ -3,11 +3,15 @@
  * retransmissions and overlaps) into an ordered byte stream with explicit gaps.
  *
  * Sequence numbers are compared with 32-bit wrap-around arithmetic. In-order
- * segments are delivered without copying; out-of-order ones are held (views,
- * never copies: capture buffers are not reused) up to a byte bound, past which
- * the hole before them is declared a gap rather than waited for.
+ * segments are delivered without copying; out-of-order ones are held up to a
+ * byte bound, per direction and over all directions of the table, past which
+ * the hole before them is declared a gap rather than waited for. Held
+ * segments are copies: a view would keep its whole capture read buffer
+ * (1 MiB) alive, and segments of many connections interleaved in a capture
+ * kept every buffer of the file, far past the bound (1 GB for 200
+ * connections holding 4 MiB each, whatever the bound).
  */
-import type { FlowCounters } from './types.js';
+import type { FlowCounters, HoldPool } from './types.js';
 
 /** Signed distance a - b in 32-bit sequence space. */
 export function seqDiff(a: number, b: number): number {
@@ -40,6 +44,7 @@ export class HalfStream {
     private readonly out: StreamOutput,
     private readonly counters: FlowCounters,
     private readonly maxHeldBytes: number,
+    private readonly pool: HoldPool = { held: 0, max: Infinity },
   ) {}
 
   get started(): boolean {
@@ -126,9 +131,14 @@ export class HalfStream {
     // Keep held segments sorted by sequence; new ones usually go last.
     let i = this.held.length;
     while (i > 0 && seqDiff(this.held[i - 1].seq, seq) > 0) i--;
-    this.held.splice(i, 0, { seq, data: payload, missing, tsNs });
+    this.held.splice(i, 0, { seq, data: Buffer.from(payload), missing, tsNs });
     this.heldBytes += payload.length;
+    this.pool.held += payload.length;
     while (this.heldBytes > this.maxHeldBytes && this.held.length > 0) this.skipToFirstHeld(tsNs);
+    if (this.pool.held > this.pool.max && this.held.length > 0) {
+      this.counters.bufferTotalGaps++;
+      while (this.pool.held > this.pool.max && this.held.length > 0) this.skipToFirstHeld(tsNs);
+    }
   }
 
   /** Give up waiting for the hole before the first held segment. */
@@ -148,6 +158,7 @@ export class HalfStream {
       if (seqDiff(h.seq, this.next!) > 0) return;
       this.held.shift();
       this.heldBytes -= h.data.length;
+      this.pool.held -= h.data.length;
       this.accept(h.seq, h.data, h.missing, h.tsNs);
     }
   }

@@ -72,6 +72,12 @@ export interface FlowOptions {
   maxConnections: number;
   /** Out-of-order bytes buffered per direction before the hole is declared a gap. */
   maxBufferedBytes: number;
+  /**
+   * Out-of-order bytes buffered over all connections: past it, the direction
+   * adding more declares its hole a gap, as at its own bound. Without it the
+   * bound was maxBufferedBytes × 2 × maxConnections (512 GiB by default): 64 MiB by default.
+   */
+  maxBufferedTotal: number;
   /** A connection idle this long is closed (ns). */
   idleTimeoutNs: bigint;
   /**
@@ -86,6 +92,7 @@ export interface FlowOptions {
 export const defaultFlowOptions: FlowOptions = {
   maxConnections: 65536,
   maxBufferedBytes: 4 * 1024 * 1024,
+  maxBufferedTotal: 64 * 1024 * 1024,
   idleTimeoutNs: 300n * 1_000_000_000n,
   firstId: 1,
   idStep: 1,
@@ -101,4 +108,12 @@ export interface FlowCounters {
   overlapBytes: number;
   gapBytes: number;
   gaps: number;
+  /** Holes declared gaps because the out-of-order bytes of all connections reached maxBufferedTotal. */
+  bufferTotalGaps: number;
+}
+
+/** Out-of-order bytes held by every direction of one flow table, against their common bound. */
+export interface HoldPool {
+  held: number;
+  readonly max: number;
 }

@@ -23,6 +23,7 @@ interface Opts {
   maxRows: number;
   maxConnections: number;
   maxBuffer: number;
+  maxBufferTotal: number;
   idleTimeout: number;
   output?: string;
   strict?: boolean;
@@ -59,6 +60,7 @@ export function buildCommand(): Command {
     .option('--max-rows <n>', 'result rows kept per query', parseCount, 20)
     .option('--max-connections <n>', 'connections tracked at once; the least recently active is evicted past this', parsePositiveCount, 65536)
     .option('--max-buffer <size>', 'out-of-order bytes held per direction before a hole is declared a gap', parseSize, 4 * 1024 * 1024)
+    .option('--max-buffer-total <size>', 'out-of-order bytes held over all connections; past it a hole is declared a gap', parseSize, 64 * 1024 * 1024)
     .option('--idle-timeout <duration>', 'a connection idle this long (packet time) is closed', parsePositiveDuration, 300)
     .option('-o, --output <file>', 'write events to FILE (created 0600) instead of standard output')
     // One path per --proto: a variadic option would take the capture files after it for .proto paths.
@@ -110,6 +112,7 @@ export async function main(argv = process.argv): Promise<void> {
           flows: {
             maxConnections: o.maxConnections,
             maxBufferedBytes: o.maxBuffer,
+            maxBufferedTotal: o.maxBufferTotal,
             idleTimeoutNs: BigInt(Math.round(o.idleTimeout * 1e9)),
           },
           source: { type: 'pcap', name: file === '-' ? '-' : basename(file) },

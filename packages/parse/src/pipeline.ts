@@ -110,6 +110,7 @@ export class ParsePipeline {
       serverPorts,
       // Each shard tracks its share of the connection bound, and ids that no other shard uses.
       maxConnections: Math.ceil(flowOpts.maxConnections / shard.count),
+      maxBufferedTotal: Math.ceil(flowOpts.maxBufferedTotal / shard.count),
       firstId: flowOpts.firstId + shard.index * flowOpts.idStep,
       idStep: flowOpts.idStep * shard.count,
     });
