@@ -174,6 +174,9 @@ describe('pano-capture command', { skip }, () => {
       [['--host', '10.0.0.0/40'], 'pano-capture: --host 10.0.0.0/40: prefix length must be 0-32\n'],
       [['--ring-size', '64G'], "pano-capture: option '--ring-size <bytes>' argument '64G' is invalid. must be a power of two from 4k to 1G (e.g. 8M)\n"],
       [['--doctor', '--cleanup'], 'pano-capture: --doctor, --cleanup and --smoke-test are runs of their own: give one\n'],
+      // zero would stop before the first packet
+      [['-c', '0'], `pano-capture: option '-c, --count <n>' argument '0' is invalid. must be at least 1: "0"\n`],
+      [['--duration', '0s'], `pano-capture: option '--duration <time>' argument '0s' is invalid. must be more than 0: "0s"\n`],
     ] as Array<[string[], string]>) {
       for (const prefix of [[], unprivileged]) {
         const r = run(['-i', 'lo', ...args, '-w', '/dev/null'], prefix);

@@ -53,6 +53,10 @@ test('bad lines are skipped and counted, named by line; --strict makes them fata
   const strictWindows = graph(['--strict', '--window', '1s'], input);
   assert.equal(strictWindows.status, 2);
   assert.deepEqual(strictWindows.stdout.trim().split('\n').map((l) => JSON.parse(l).edges[0].requests), [1]);
+  // a window past 2^53 ns lost precision (its end printed as 8639999999913599887736832)
+  const huge = graph(['--window', '99999999999d'], input);
+  assert.equal(huge.status, 2);
+  assert.equal(huge.stderr, 'pano-graph: duration "99999999999d" is longer than 100 years\n');
   const w = graph(['--window', '1m', '-f', 'dot'], input);
   assert.equal(w.status, 2);
   assert.equal(w.stderr, 'pano-graph: --window writes NDJSON snapshots; it needs --format json\n');

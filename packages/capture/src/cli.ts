@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { oneLineUsageErrors, parseCount, parseDuration, parseList, parseSize, runMain, UserError } from '@panopticon/cli';
+import { oneLineUsageErrors, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain, UserError } from '@panopticon/cli';
 import { Capture, directionsFor, type CaptureSummary } from './capture.js';
 import { FilterError, parseHost, parsePort, parseProtocol, type Filters } from './filters.js';
 import { NoSuchInterfaceError, resolveInterfaces, type NetInterface } from './interfaces.js';
@@ -89,8 +89,8 @@ export function program(): Command {
     .addOption(new Option('--buffer <kind>', 'kernel-to-user buffer: ring buffer (Linux 5.8+) or perf event array').choices(['auto', 'ringbuf', 'perf']).default('auto'))
     .option('--ring-size <bytes>', 'ring buffer size (power of two); with perf, the total over all CPUs', parseRingSize, 8 << 20)
     .option('-w, --write <file>', 'write to FILE (created 0600) instead of standard output')
-    .option('-c, --count <n>', 'stop after N packets', parseCount)
-    .option('--duration <time>', 'stop after this long (e.g. 30s, 5m)', parseDuration)
+    .option('-c, --count <n>', 'stop after N packets (at least 1)', parsePositiveCount)
+    .option('--duration <time>', 'stop after this long (e.g. 30s, 5m; more than 0)', parsePositiveDuration)
     .option('--stats-interval <time>', 'write Interface Statistics Blocks this often (0: only at exit)', parseDuration, 5)
     .option('--smoke-test', 'attach, send a packet, see it come back, detach; exit 0 when it works')
     .option('--doctor', 'report what this machine supports for capture, and what is missing and why')
