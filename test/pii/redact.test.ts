@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { EventScanner, type Candidate, type RedactMode, type SpanModel } from '@panopticon/pii';
+import { EventScanner, MAX_EVENT_HITS, type Candidate, type RedactMode, type SpanModel } from '@panopticon/pii';
 
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
 const email = 'alice.smith@example.com';
@@ -172,4 +172,42 @@ test('a person in a role (author, rider, patient, ...) is a name field; user, ow
   await sm.scoreCandidates([p]);
   assert.ok(seen.includes('patient:Ana de la Cruz:true'), seen.join(' | '));
   assert.ok(!seen.includes('owner:Ana de la Cruz:true'), seen.join(' | '));
+});
+
+test('a value past a scan window is scanned window by window: every e-mail once, one across the window edge too', () => {
+  const filler = 'lorem ipsum '.repeat(200_000); // 2.4 MB: three 1 MiB windows
+  const at = [5, 300_000, (1 << 20) - 10, (1 << 20) + 70_000, (2 << 20) - 3, filler.length - 40];
+  let text = filler;
+  const placed: number[] = [];
+  at.forEach((o, i) => {
+    const e = `user${i}@example.com`;
+    text = text.slice(0, o) + ` ${e} ` + text.slice(o + e.length + 2);
+    placed.push(o + 1);
+  });
+  const s = new EventScanner({ key });
+  const ev = { pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'kafka' }, messaging: { message: { body: { size: text.length, content: text } } } } as Record<string, any>;
+  const found = s.finish(s.collect(ev)).filter((f) => f.type === 'email');
+  assert.deepEqual(found.map((f) => f.start), placed);
+  assert.deepEqual(found.map((f) => text.slice(f.start, f.end)), at.map((_, i) => `user${i}@example.com`));
+});
+
+test('an event stops taking findings at MAX_EVENT_HITS: flagged pii_scan_cut, and under --redact the unscanned rest does not leave', () => {
+  const extra = 500;
+  const text = 'a@b.cc '.repeat(MAX_EVENT_HITS + extra); // 700 KB of e-mail addresses
+  for (const mode of [undefined, 'mask', 'hash', 'drop'] as Array<RedactMode | undefined>) {
+    const s = new EventScanner({ key, redact: mode });
+    const ev = { pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'kafka' }, messaging: { message: { body: { size: text.length, content: text } } } } as Record<string, any>;
+    const found = s.finish(s.collect(ev));
+    assert.equal(found.length, MAX_EVENT_HITS, String(mode));
+    assert.deepEqual(ev.pano.flags, ['pii_scan_cut', 'pii_truncated']);
+    assert.equal(s.scanCutEvents, 1);
+    const out = ev.messaging.message.body.content as string | undefined;
+    const cut = (MAX_EVENT_HITS - 1) * 7 + 6; // the end of the last address scanned
+    if (mode === undefined) assert.equal(out, text);
+    else if (mode === 'drop') assert.equal(out, undefined);
+    else {
+      assert.ok(out!.endsWith(`<unscanned:${text.length - cut}>`), out!.slice(-40));
+      assert.ok(!out!.includes('a@b.cc'), `${mode}: no address left as it was`);
+    }
+  }
 });

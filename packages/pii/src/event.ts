@@ -127,6 +127,8 @@ interface Slot {
   ctxKey: string;
   /** A protocol object's `name` outside payloads (`dns.question.name`): no names or addresses. */
   protocolName: boolean;
+  /** Where scanning stopped at the event's findings bound: the value from here on was not scanned. */
+  scannedTo?: number;
 }
 
 /** Names and addresses are never looked for in this field. */
@@ -142,6 +144,53 @@ export interface Pending {
   candidates: Array<{ slot: Slot; cand: Candidate }>;
   /** The event's own protocol and system names, lower-cased (`kafka`, `redis`): never a person's name in it. */
   systems: string[];
+  /** Rule hits the event may still take (MAX_EVENT_HITS in all). */
+  hitBudget: number;
+}
+
+/**
+ * Rule hits one event may hold. Every hit is kept, hashed, audited and
+ * redacted, so a value of millions (a 63 MB body of e-mail addresses) took
+ * gigabytes and ended in V8's heap limit. Past the bound scanning stops,
+ * the event is flagged `pii_scan_cut`, and under --redact the unscanned rest
+ * of the value is replaced whole: nothing unscanned leaves.
+ */
+export const MAX_EVENT_HITS = 100_000;
+/** Values longer than this are scanned window by window, so one scan's hits stay few. */
+const SCAN_WINDOW = 1 << 20;
+/** Windows overlap by this much: a hit that starts in one window and ends in the next is whole in the first. */
+const SCAN_OVERLAP = 64 * 1024;
+
+/** Where the last scanBounded stopped at its budget, or -1 (a module variable: no result object per value in the hot path). */
+let boundedCut = -1;
+
+/** scanString over `value` in windows, stopping at `budget` hits (then `boundedCut` is where). */
+function scanBounded(value: string, hints: number, budget: number): Hit[] {
+  boundedCut = -1;
+  if (value.length <= SCAN_WINDOW) {
+    const hits = scanString(value, hints);
+    if (hits.length <= budget) return hits;
+    const kept = hits.slice(0, budget);
+    boundedCut = budget > 0 ? kept[kept.length - 1]!.end : 0;
+    return kept;
+  }
+  const out: Hit[] = [];
+  let lastEnd = 0;
+  for (let from = 0; from < value.length; from += SCAN_WINDOW) {
+    const to = Math.min(value.length, from + SCAN_WINDOW + SCAN_OVERLAP);
+    for (const h of scanString(value.slice(from, to), hints)) {
+      const start = h.start + from;
+      // hits starting in the overlap belong to the next window; a suffix of a hit the last window found is not another
+      if ((to < value.length && h.start >= SCAN_WINDOW) || start < lastEnd) continue;
+      if (out.length >= budget) {
+        boundedCut = lastEnd;
+        return out;
+      }
+      out.push({ ...h, start, end: h.end + from });
+      lastEnd = h.end + from;
+    }
+  }
+  return out;
 }
 
 /** Where an event names its protocol and the system it talks to. */
@@ -221,6 +270,8 @@ export class EventScanner {
   readonly opts: ScanOptions;
   /** Findings not listed in `pii` because an event had more than MAX_ANNOTATIONS. */
   annotationsDropped = 0;
+  /** Events whose scan stopped at MAX_EVENT_HITS (flagged `pii_scan_cut`). */
+  scanCutEvents = 0;
   private readonly minConf: number;
   private readonly threshold: number;
 
@@ -232,7 +283,7 @@ export class EventScanner {
 
   /** Run the rules over every string field of the event. */
   collect(event: Record<string, unknown>): Pending {
-    const p: Pending = { event, slots: [], bodies: [], candidates: [], systems: this.opts.model ? systemNames(event) : [] };
+    const p: Pending = { event, slots: [], bodies: [], candidates: [], systems: this.opts.model ? systemNames(event) : [], hitBudget: MAX_EVENT_HITS };
     for (const k of Object.keys(event)) {
       if (SKIP_GROUPS.has(k)) continue;
       this.walk(p, event, k, k, k, event[k], 0);
@@ -305,7 +356,9 @@ export class EventScanner {
     // no model candidate either, or the model reads the field name as "a person's name field"
     const protocolName = !body && ctxKey === 'name' && !/^(db\.response\.rows|grpc\.|db\.query\.parameter)/.test(path);
     if (protocolName) hints &= ~Hint.name;
-    let hits = scanString(value, hints);
+    let hits = scanBounded(value, hints, p.hitBudget);
+    const cut = boundedCut;
+    p.hitBudget -= hits.length;
     const han = lastScanSawHan();
     // addresses in DNS answers are the servers' own, not personal data carried in a payload
     if (hits.length && path.startsWith('dns.') && !path.startsWith('dns.question')) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
@@ -317,6 +370,14 @@ export class EventScanner {
       if (cn.length) hits = hits.concat(cn.filter((a) => !hits.some((h) => h.start < a.end && a.start < h.end))).sort((a, b) => a.start - b.start);
     }
     const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex, ctxKey, protocolName };
+    if (cut >= 0) {
+      slot.scannedTo = cut;
+      if (!p.slots.some((s) => s.scannedTo !== undefined)) {
+        const pano = p.event.pano as { flags?: string[] } | undefined;
+        if (pano && typeof pano === 'object') (pano.flags ??= []).push('pii_scan_cut');
+        this.scanCutEvents++;
+      }
+    }
     p.slots.push(slot);
     const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
     // names and addresses come from the model's candidates, or without it from a name/address field's whole value;
@@ -383,10 +444,12 @@ export class EventScanner {
   finish(p: Pending): FindingWithHash[] {
     const { redact, key } = this.opts;
     const found: FindingWithHash[] = [];
+    // a value cut at the findings bound is redacted whatever was found in it
+    const cutToRedact = redact !== undefined && p.hitBudget <= 0 && p.slots.some((slot) => slot.scannedTo !== undefined);
     // most events carry nothing: no per-slot work for them
-    if (!p.slots.some((slot) => slot.hits.length)) return found;
+    if (!cutToRedact && !p.slots.some((slot) => slot.hits.length)) return found;
     const kept: Hit[][] = new Array(p.slots.length);
-    let any = false;
+    let any = cutToRedact;
     for (let i = 0; i < p.slots.length; i++) {
       kept[i] = this.reported(p.slots[i]!);
       if (kept[i]!.length) any = true;
@@ -396,7 +459,7 @@ export class EventScanner {
     for (let i = 0; i < p.slots.length; i++) {
       const slot = p.slots[i]!;
       const hits = kept[i]!;
-      if (hits.length === 0) continue;
+      if (hits.length === 0 && !(redact && slot.scannedTo !== undefined)) continue;
       for (const h of hits) {
         const f: FindingWithHash = { type: h.type, path: slot.path, start: h.start, end: h.end, confidence: h.confidence, detector: h.detector, validator: h.validator };
         if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, h.sameAs ?? slot.value.slice(h.start, h.end));
@@ -459,7 +522,9 @@ export class EventScanner {
       out += slot.value.slice(pos, h.start) + this.token(h.type, mode === 'hash' ? (h.sameAs ?? raw) : raw, mode);
       pos = h.end;
     }
-    out += slot.value.slice(pos);
+    // past the findings bound the value was not scanned: it does not leave as it was
+    if (slot.scannedTo !== undefined) out += slot.value.slice(pos, Math.max(pos, slot.scannedTo)) + `<unscanned:${slot.value.length - Math.max(pos, slot.scannedTo)}>`;
+    else out += slot.value.slice(pos);
     (slot.holder as Record<string | number, unknown>)[slot.key] = out;
   }
 

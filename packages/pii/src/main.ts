@@ -213,6 +213,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   counts.bad_lines = bad.count;
   if (o.stats) {
     (counts as Record<string, number>).annotations_dropped = scanner.annotationsDropped;
+    (counts as Record<string, number>).scan_cut_events = scanner.scanCutEvents;
     const types: Record<string, number> = {};
     for (const [t, n] of [...byType].sort()) types[t] = n;
     process.stderr.write(formatStats({ pii: counts, 'pii.type': types }));
