@@ -2,10 +2,10 @@
 // and the three stages doing so alike (reasons, escaping, byte order marks, over-long lines).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { EVENT_LINE, runBin } from '../helpers/bin.js';
 import { BadLines, BAD_LINES_SHOWN, UserError, terminalSafe } from '@panopticon/cli';
 
 test('the first ten bad lines are named, the eleventh says the rest are only counted, later ones are silent', () => {
@@ -38,9 +38,8 @@ test('name() says a line counted elsewhere (an over-long one) without counting i
   assert.throws(() => new BadLines('pano-x', { strict: true }).name('in.jsonl:3', 'line longer than 67108864 bytes'), UserError);
 });
 
-const root = resolve(import.meta.dirname, '../..');
-const run = (cmd: string, args: string[], input = '') => spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', resolve(root, 'bin', cmd), ...args], { encoding: 'utf8', cwd: root, input, maxBuffer: 1 << 28 });
-const event = JSON.stringify({ pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http', start_ns: '1', end_ns: '2', duration_ns: 1, time: '', source: { type: 'pcap' }, connection: { id: 1, roles: 'syn' } }, client: { address: '10.0.0.1', port: 1 }, server: { address: '10.0.0.2', port: 80 } });
+const run = (cmd: string, args: string[], input = '') => runBin(cmd, args, { input });
+const event = EVENT_LINE;
 
 test('the three NDJSON stages: the same reason for a line that is not JSON, escaped; a byte order mark is not an error', () => {
   const input = `\ufeff${event}\nHost: www.example.com\n\u001b[31mRED\n${event}\n`;

@@ -9,11 +9,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { EVENT_LINE, binArgv } from '../helpers/bin.js';
 import { pcapng, udpFrame } from '../helpers/synth.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const event = JSON.stringify({ pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http', start_ns: '1', end_ns: '2', duration_ns: 1, time: '', source: { type: 'pcap' }, connection: { id: 1, roles: 'syn' } }, client: { address: '10.0.0.1', port: 1 }, server: { address: '10.0.0.2', port: 80 } });
+const event = EVENT_LINE;
 const query = Buffer.from('123401000001000000000000076578616d706c6503636f6d0000010001', 'hex');
 const answer = Buffer.from('123481800001000100000000076578616d706c6503636f6d0000010001c00c000100010000012c00045db8d822', 'hex');
 const capture = pcapng([
@@ -34,7 +34,7 @@ test('SIGTERM while a FIFO input is quiet: the command writes what was complete 
       const fifo = join(dir, `${cmd}.fifo`);
       assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
       const outFile = join(dir, `${cmd}.out`);
-      const child = spawn('bash', ['-c', `exec "$@" > ${outFile}`, 'run', process.execPath, '--import', 'tsx', '--conditions=source', resolve(root, 'bin', cmd), ...args, fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn('bash', ['-c', `exec "$@" > ${outFile}`, 'run', ...binArgv(cmd), ...args, fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       child.stderr.on('data', (d) => (err += d));
       const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { runBin } from '../helpers/bin.js';
 import { PassThrough, Writable } from 'node:stream';
 import { LineOutput } from '@panopticon/cli';
 
@@ -124,7 +124,7 @@ test('pano-export --tee and pano-pii to standard output on a file (>) with a lin
   writeFileSync(events, lines.join('\n') + '\n');
   for (const [cmd, args] of [['pano-export', ['--tee']], ['pano-pii', []]] as Array<[string, string[]]>) {
     const out = join(tmp, `${cmd}.out`);
-    const r = spawnSync('bash', ['-c', `"$@" > ${out}`, 'run', process.execPath, '--import', 'tsx', '--conditions=source', resolve(import.meta.dirname, '../../bin', cmd), ...args, events], { encoding: 'utf8' });
+    const r = runBin(cmd, [...args, events], { redirect: `> ${out}` });
     assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
     assert.equal(readFileSync(out, 'utf8').split('\n').length - 1, 201, cmd);
   }

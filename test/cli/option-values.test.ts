@@ -4,13 +4,12 @@
 // a file an option names that cannot be read is named with the option.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { runBin } from '../helpers/bin.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const run = (cmd: string, args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', resolve(root, 'bin', cmd), ...args], { encoding: 'utf8', cwd: root, input: '' });
+const run = (cmd: string, args: string[]) => runBin(cmd, args);
 
 test('an empty option value is a usage error naming the option, in every command', () => {
   const cases: Array<[string, string[], string]> = [

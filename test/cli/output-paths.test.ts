@@ -5,18 +5,14 @@
 // naming the option and the path), not an internal one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { runBin } from '../helpers/bin.js';
 import { pcapng, udpFrame } from '../helpers/synth.js';
 
-const root = resolve(import.meta.dirname, '../..');
-/** Runs `bin/CMD ARGS`, with a shell redirection of its stdin and stdout when given (`< f`, `>> f`). */
-const run = (cmd: string, args: string[], redirect = '> /dev/null') => {
-  const r = spawnSync('bash', ['-c', `"$@" ${redirect}`, 'run', process.execPath, '--import', 'tsx', '--conditions=source', resolve(root, 'bin', cmd), ...args], { encoding: 'utf8', cwd: root, input: '' });
-  return { status: r.status, stderr: r.stderr };
-};
+/** Runs `bin/CMD ARGS`, with a shell redirection of its stdin and stdout (`< f`, `>> f`). */
+const run = (cmd: string, args: string[], redirect = '> /dev/null') => runBin(cmd, args, { redirect });
 
 const dir = mkdtempSync(join(tmpdir(), 'pano-output-paths-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,14 +4,13 @@
 // (ENXIO).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { runBin } from '../helpers/bin.js';
 
-const root = resolve(import.meta.dirname, '../..');
-const run = (cmd: string, args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', resolve(root, 'bin', cmd), ...args], { encoding: 'utf8', cwd: root, input: '' });
+const run = (cmd: string, args: string[]) => runBin(cmd, args);
 
 test('unreadable inputs (an I/O error, a socket): status 2, one line naming the file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pano-unreadable-'));

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { runBin } from '../helpers/bin.js';
 import { generate } from '../../scripts/pii/generate.js';
 import { pcapng, udpFrame } from '../helpers/synth.js';
 
-const root = resolve(import.meta.dirname, '../..');
 const run = (cmd: string, args: string[], opts: { input?: string; stdout?: string } = {}) => {
-  const r = spawnSync('bash', ['-c', `"$@" > ${opts.stdout ?? '/dev/null'}`, 'run', process.execPath, '--import', 'tsx', '--conditions=source', resolve(root, 'bin', cmd), ...args], { input: opts.input ?? '', encoding: 'utf8', cwd: root });
+  const r = runBin(cmd, args, { input: opts.input, redirect: `> ${opts.stdout ?? '/dev/null'}` });
   return { status: r.status, stderr: r.stderr };
 };
 

@@ -14,6 +14,8 @@ export const BAD_LINES_SHOWN = 10;
 export class BadLines {
   /** Bad lines seen so far, named or not. */
   count = 0;
+  /** Bad lines named or passed over by `name` (counted here or elsewhere): what the limit on messages counts. */
+  private shown = 0;
   private readonly strict: boolean;
   private readonly write: (text: string) => void;
 
@@ -47,8 +49,6 @@ export class BadLines {
     const more = this.shown > BAD_LINES_SHOWN ? ', and further bad lines only counted' : '';
     this.write(`${this.prog}: ${where}: ${why}; line skipped${more}\n`);
   }
-
-  private shown = 0;
 }
 
 /**

@@ -8,3 +8,4 @@ export * from './ndjson.js';
 export * from './bad-lines.js';
 export * from './whole-writes.js';
 export * from './same-file.js';
+export * from './input.js';

@@ -7,7 +7,7 @@
  * docs/adr/0003-ndjson-reader.md for the measurement.
  */
 import { UserError, describeFsError, isErrno } from './errors.js';
-import { openInput } from './signals.js';
+import { openInput } from './input.js';
 import { jsonErrorReason, terminalSafe } from './bad-lines.js';
 
 export interface NdjsonLocation {

@@ -43,9 +43,14 @@ async function open(source: string): Promise<Readable> {
   try {
     return await openInput(source);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new InputError(e.code === 'ENOENT' ? `${source}: no such file` : isErrno(e) ? describeFsError(e, source) : `${source}: ${(err as Error).message}`);
+    throw inputError(source, err);
   }
+}
+
+/** A failure to open or read `source`, as the one line the user sees. */
+function inputError(source: string, err: unknown): InputError {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new InputError(`${source}: no such file`);
+  return new InputError(isErrno(err) ? describeFsError(err, source) : `${source}: ${(err as Error).message}`);
 }
 
 /**
@@ -117,8 +122,7 @@ export async function* readLines(
       }
     } catch (err) {
       if (opts.signal?.aborted) return;
-      const e = err as NodeJS.ErrnoException;
-      throw new InputError(e.code === 'ENOENT' ? `${source}: no such file` : isErrno(e) ? describeFsError(e, source) : `${source}: ${(err as Error).message}`);
+      throw inputError(source, err);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }

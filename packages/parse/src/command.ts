@@ -3,12 +3,11 @@
  */
 import { open } from 'node:fs/promises';
 import { addAbortSignal, type Readable } from 'node:stream';
-import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
-import { LineOutput, Progress, addCounters, isErrno, openInput, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
+import { LineOutput, Progress, addCounters, isErrno, openFifo, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
 import { ParseWorkers, ShardedPipeline, sharedChunk } from './sharded.js';
 
@@ -183,7 +182,7 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
   try {
     // A FIFO (`<(pano-capture …)`, mkfifo) is read as standard input is, through a pipe handle: a file
     // read of it waits in a thread that a signal cannot interrupt (see openInput).
-    const pipe = file === '-' ? process.stdin : isFifo(file) ? await openFifo(file) : undefined;
+    const pipe = file === '-' ? process.stdin : await openPipe(file);
     if (pipe) {
       // On a signal, what is already in the pipe is still worth reading: the
       // producer upstream (pano-capture) got the same signal and is flushing.
@@ -231,17 +230,10 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
   if (bytes === 0 && !stop.stopped && !out.closed) throw new UserError(`${name}: empty input (expected a pcap or pcapng capture)`);
 }
 
-function isFifo(file: string): boolean {
+/** `file` as a pipe when it is a FIFO (see openFifo), else undefined: it is read as a file. */
+async function openPipe(file: string): Promise<Readable | undefined> {
   try {
-    return statSync(file).isFIFO();
-  } catch {
-    return false;
-  }
-}
-
-async function openFifo(file: string): Promise<Readable> {
-  try {
-    return await openInput(file);
+    return await openFifo(file);
   } catch (e) {
     throw new UserError(`cannot open ${describeFsError(e, file)}`);
   }

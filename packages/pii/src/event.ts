@@ -445,7 +445,7 @@ export class EventScanner {
     const { redact, key } = this.opts;
     const found: FindingWithHash[] = [];
     // a value cut at the findings bound is redacted whatever was found in it
-    const cutToRedact = redact !== undefined && p.hitBudget <= 0 && p.slots.some((slot) => slot.scannedTo !== undefined);
+    const cutToRedact = redact !== undefined && p.slots.some((slot) => slot.scannedTo !== undefined);
     // most events carry nothing: no per-slot work for them
     if (!cutToRedact && !p.slots.some((slot) => slot.hits.length)) return found;
     const kept: Hit[][] = new Array(p.slots.length);

@@ -96,9 +96,10 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   const scanner = new EventScanner({ types: o.types ? new Set(o.types) : undefined, minConfidence: o.minConfidence, allow, redact: o.redact, key, model, modelThreshold: o.modelThreshold, hashValues: audit !== undefined });
   const out = LineOutput.toPath(o.output);
   const stop = new StopSignal();
-  // a signal must not wait for the next input chunk: end the read now, then flush what is complete
-  stop.signal.addEventListener('abort', () => process.stdin.destroy());
-  /** Ends the reading: a signal, or the reader of the output gone. */
+  /**
+   * Ends the reading: a signal, or the reader of the output gone. readNdjson destroys the stream it reads
+   * (standard input too) at once, so a signal does not wait for the next chunk; what is complete is flushed.
+   */
   const readStop = new AbortController();
   stop.signal.addEventListener('abort', () => readStop.abort());
   const byType = new Map<string, number>();
