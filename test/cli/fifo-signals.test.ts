@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,37 @@ test('SIGTERM while a FIFO input is quiet: the command writes what was complete 
       await writer.close();
       assert.equal(code, 0, `${cmd}: ${err}`);
       check(readFileSync(outFile, 'utf8'));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM before a FIFO input has a writer: the command exits at once instead of waiting for one', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pano-fifo-'));
+  try {
+    // pano-parse waits its documented 2 s for a pipe to finish after a signal, the others stop at once
+    const cases: Array<[string, string[], number]> = [['pano-pii', [], 1000], ['pano-graph', [], 1000], ['pano-export', ['--tee'], 1000], ['pano-parse', [], 4000]];
+    for (const [cmd, args, within] of cases) {
+      const fifo = join(dir, `${cmd}.fifo`);
+      assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+      const child = spawn(process.execPath, [...binArgv(cmd).slice(1), ...args, fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+      // wait until it has its end open (after its signal handlers are in; a blocking open never gets
+      // that far, hence the bound); no writer ever opens the other end
+      const started = Date.now();
+      while (Date.now() - started < 10_000 && !readdirSync(`/proc/${child.pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${child.pid}/fd/${fd}`) === fifo; } catch { return false; } })) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), within + 5000);
+      const code = await exited; // opening waited for a writer in a thread that exiting joins: hung here
+      clearTimeout(timer);
+      assert.ok(Date.now() - signalled < within, `${cmd} took ${Date.now() - signalled} ms after SIGTERM`);
+      assert.equal(code, 0, `${cmd}: ${err}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -3,10 +3,11 @@
  * becomes a pipe socket that the event loop polls, like standard input; any
  * other path a file stream. A file stream reads in a thread, and on a FIFO
  * whose writer is quiet that read waits until it writes or closes:
- * destroying the stream, and even exiting, waits with it, so SIGINT and
- * SIGTERM were not acted on. A socket is destroyed at once.
+ * destroying the stream, and even exiting, waits with it (exiting joins the
+ * thread pool), so SIGINT and SIGTERM were not acted on. A socket is
+ * destroyed at once.
  */
-import { createReadStream, open, statSync } from 'node:fs';
+import { constants, createReadStream, openSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
@@ -19,8 +20,10 @@ export async function openFifo(path: string): Promise<Readable | undefined> {
     return undefined; // whoever opens it next reports what is wrong with the path
   }
   if (!fifo) return undefined;
-  // opening waits for a writer (in a thread, as a FIFO's open does); the pipe handle then reads without one
-  const fd = await new Promise<number>((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+  // A blocking open waits for a writer, in a thread that exiting would wait for too: a signal before
+  // the writer came was not acted on. Opened non-blocking it returns at once, and the event loop's poll
+  // reports nothing until a writer has come: neither data nor the end of a writer that never was.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   return new Socket({ fd, readable: true, writable: false });
 }
 
