@@ -57,8 +57,8 @@ test('SIGTERM while a FIFO input is quiet: the command writes what was complete 
 test('SIGTERM before a FIFO input has a writer: the command exits at once instead of waiting for one', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pano-fifo-'));
   try {
-    // pano-parse waits its documented 2 s for a pipe to finish after a signal, the others stop at once
-    const cases: Array<[string, string[], number]> = [['pano-pii', [], 1000], ['pano-graph', [], 1000], ['pano-export', ['--tee'], 1000], ['pano-parse', [], 4000]];
+    // each reads a pipe on for its documented 2 s after a signal (what upstream stages flush), then stops
+    const cases: Array<[string, string[], number]> = [['pano-pii', [], 4000], ['pano-graph', [], 4000], ['pano-export', ['--tee'], 4000], ['pano-parse', [], 4000]];
     for (const [cmd, args, within] of cases) {
       const fifo = join(dir, `${cmd}.fifo`);
       assert.equal(spawnSync('mkfifo', [fifo]).status, 0);

@@ -1,8 +1,10 @@
 /**
  * Line output with batching, backpressure and a quiet end on a closed pipe.
  *
- * Lines are gathered into one string and written in batches (one write per
- * ~64 KiB, not per event). When the destination is slow, `drained()` lets the
+ * Lines are gathered into one buffer and written in batches (one write per
+ * 256 KiB, not per event), and whatever is gathered goes out once the event
+ * loop comes round (the input went quiet, or the next chunk is awaited): a
+ * live stream's events are not held back until a batch fills. When the destination is slow, `drained()` lets the
  * producer wait instead of buffering without bound. When the reader of our
  * stdout goes away (`| head`), `closed` turns true and the command ends with
  * status 0 after flushing nothing more.
@@ -95,6 +97,24 @@ export class LineOutput {
     }
     this.used += this.batch.write(text, this.used);
     this.batch[this.used++] = 0x0a;
+    if (!this.flushQueued) this.queueFlush();
+  }
+
+  /** Whether a flush of the batch waits for the event loop to come round. */
+  private flushQueued = false;
+
+  /**
+   * Flushes the batch after what runs now: all the lines one input chunk
+   * makes go out together, and none waits for more input to fill the batch
+   * (`pano-capture | pano-parse | pano-pii` showed nothing until 256 KiB of
+   * events had gathered, and a Ctrl-C then found them still held).
+   */
+  private queueFlush(): void {
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.flushBatch();
+    });
   }
 
   /**
@@ -113,6 +133,7 @@ export class LineOutput {
       start += n;
       if (this.used === BATCH) this.flushBatch();
     }
+    if (this.used > 0 && !this.flushQueued) this.queueFlush();
   }
 
   /** True when the producer should `await drained()` before making more. */

@@ -190,7 +190,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
   if (jsonl) process.on('SIGHUP', () => jsonl!.rotate());
 
   try {
-    for await (const line of readLines(files, input, { signal: stop.signal })) {
+    for await (const line of readLines(files, input, { signal: stop.inputSignal(files) })) {
       if (line.oversized) {
         bad.name(lineWhere(line), `line longer than ${DEFAULT_MAX_LINE_BYTES} bytes`);
         continue;

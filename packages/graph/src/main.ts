@@ -92,7 +92,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
   // as on SIGINT, and every stage writes what was complete before the damage (ADR 0008)
   let fatal: unknown;
   try {
-    for await (const line of readLines(files, input, { signal: stop.signal })) {
+    for await (const line of readLines(files, input, { signal: stop.inputSignal(files) })) {
       if (out.closed) break;
       if (line.oversized) {
         try {

@@ -7,14 +7,12 @@ import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
-import { LineOutput, Progress, addCounters, isErrno, openFifo, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
+import { LineOutput, PIPE_GRACE_MS, Progress, addCounters, isErrno, openFifo, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
 import { ParseWorkers, ShardedPipeline, sharedChunk } from './sharded.js';
 
 const VERSION = '0.1.0';
 const READ_CHUNK = 1024 * 1024;
-/** How long stdin is still read after SIGINT/SIGTERM, for what upstream flushes. */
-const STDIN_GRACE_MS = 2000;
 
 interface Opts {
   protocols?: string[];
@@ -186,9 +184,9 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
     if (pipe) {
       // On a signal, what is already in the pipe is still worth reading: the
       // producer upstream (pano-capture) got the same signal and is flushing.
-      // Read until it closes, for at most STDIN_GRACE_MS.
+      // Read until it closes, for at most PIPE_GRACE_MS.
       const abort = new AbortController();
-      const onStop = () => setTimeout(() => abort.abort(), STDIN_GRACE_MS).unref();
+      const onStop = () => setTimeout(() => abort.abort(), PIPE_GRACE_MS).unref();
       stop.signal.addEventListener('abort', onStop, { once: true });
       try {
         for await (const chunk of addAbortSignal(abort.signal, pipe)) {

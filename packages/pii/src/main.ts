@@ -97,11 +97,12 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   const out = LineOutput.toPath(o.output);
   const stop = new StopSignal();
   /**
-   * Ends the reading: a signal, or the reader of the output gone. readNdjson destroys the stream it reads
-   * (standard input too) at once, so a signal does not wait for the next chunk; what is complete is flushed.
+   * Ends the reading: the reader of the output gone, or a signal (from a pipe, once it ends or after the
+   * grace for what upstream stages flush: StopSignal.inputSignal). readNdjson then destroys the stream it
+   * reads (standard input too) at once, so a stop does not wait for the next chunk; what is complete is flushed.
    */
   const readStop = new AbortController();
-  stop.signal.addEventListener('abort', () => readStop.abort());
+  stop.inputSignal(inputs).addEventListener('abort', () => readStop.abort());
   const byType = new Map<string, number>();
   const counts = { events: 0, events_with_pii: 0, findings: 0, repeats: 0, bad_lines: 0, ml_candidates: 0, ml_partial_events: 0 };
   const bad = new BadLines(NAME);
