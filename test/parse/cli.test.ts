@@ -70,6 +70,31 @@ test('a truncated capture: complete events still come out, damage is reported, e
   assert.match(s.stderr, /^pano-parse: .*cut\.pcap: offset \d+: /);
 });
 
+test('--strict: a malformed packet is fatal where it is met, named by offset and reason, with and without workers', { skip }, () => {
+  // zeek-methods.pcap with the IPv4 version of its 20th packet set to 12: events after it were written,
+  // and the error said only "1 malformed packet(s)" after the whole file
+  const bytes = Buffer.from(readFileSync(methods));
+  let off = 24;
+  for (let i = 0; i < 19; i++) off += 16 + bytes.readUInt32LE(off + 8);
+  const record = off;
+  bytes[record + 16 + 14] = 0xc5; // after the record header and the Ethernet header
+  const f = join(tmp, 'bad-ip-version.pcap');
+  writeFileSync(f, bytes);
+  for (const workers of [[], ['-w', '2']]) {
+    // workers number connections their own way (pano-parse(1)): compared with a run of the same kind
+    const all = run([...workers, f]);
+    assert.equal(all.status, 0, all.stderr);
+    const allLines = all.stdout.trim().split('\n');
+    const s = run(['--strict', ...workers, f]);
+    assert.equal(s.status, 2, s.stderr);
+    assert.equal(s.stderr, `pano-parse: ${f}: offset ${record}: malformed packet: IPv4 version is not 4\n`);
+    const lines = s.stdout.trim().split('\n').filter(Boolean);
+    assert.ok(lines.length > 0 && lines.length < allLines.length, `${workers.join(' ')}: ${lines.length} of ${allLines.length} events`);
+    // the events before the damage, as the run without --strict wrote them
+    assert.deepEqual(lines.map((l) => JSON.parse(l).pano.id).sort(), allLines.slice(0, lines.length).map((l) => JSON.parse(l).pano.id).sort());
+  }
+});
+
 test('a link type the decoder does not know is said once, where its interface is described, not only counted', { skip }, () => {
   // zeek-methods.pcap with its file header's link type (bytes 20-23) set to 999
   const bytes = Buffer.from(readFileSync(methods));

@@ -29,6 +29,12 @@ export interface PipelineOptions {
   onEvent(ev: PanoEvent): void;
   /** Damage the capture reader skipped (offset + message). */
   onWarning?(w: ReaderWarning): void;
+  /**
+   * Malformed packets (a bad IP or TCP/UDP header) are passed to `onWarning`
+   * too, with the decoder's reason: for --strict, where damage is fatal where
+   * it is met. Otherwise they are only counted (`decode.malformed`).
+   */
+  warnMalformed?: boolean;
   /** Blocks that are not packets (pcapng Custom Blocks), for stages that understand them. */
   onCustom?(b: CustomBlock): void;
   /** A pano-capture loss record (pano-frames(5)): the kernel dropped packets on an interface. */
@@ -84,8 +90,11 @@ export class ParsePipeline {
   private section = -1;
   private readonly onWarning: PipelineOptions['onWarning'];
 
+  private readonly warnMalformed: boolean;
+
   constructor(opts: PipelineOptions) {
     this.onWarning = opts.onWarning;
+    this.warnMalformed = opts.warnMalformed ?? false;
     const modules = selectModules(opts.protocols);
     this.dispatcher = new Dispatcher({
       modules,
@@ -153,7 +162,18 @@ export class ParsePipeline {
     if (p.tsNs > LAST_NS || p.tsNs < 0n) return this.badTime(p);
     const l4 = this.decoder.decodeFrame(p);
     if (l4 !== null) this.flows.packet(l4);
+    else if (this.warnMalformed) this.malformedFrame(p);
     this.expireFragments(p.tsNs);
+  }
+
+  /** Malformed packets counted so far, to tell a malformed frame from one held or not decoded. */
+  private malformedSeen = 0;
+
+  private malformedFrame(p: FrameRef): void {
+    const n = this.decoder.counters.malformed;
+    if (n === this.malformedSeen) return;
+    this.malformedSeen = n;
+    this.onWarning?.({ offset: p.offset, message: `malformed packet: ${this.decoder.problem}` });
   }
 
   /** `frame` for one shard of several: another shard's packet only moves packet time on. */
@@ -161,6 +181,7 @@ export class ParsePipeline {
     this.ordinal++;
     if (p.tsNs > LAST_NS || p.tsNs < 0n) return this.badTime(p);
     const l4 = this.decoder.decodeFrame(p);
+    if (l4 === null && this.warnMalformed) this.malformedFrame(p);
     if (l4 !== null) {
       if (shardOf(l4, count) === index) {
         this.flows.packet(l4);
