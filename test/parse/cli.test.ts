@@ -95,6 +95,21 @@ test('--strict: a malformed packet is fatal where it is met, named by offset and
   }
 });
 
+test('several files: event ids stay unique within the run, connection numbers going on from file to file', { skip }, () => {
+  for (const workers of [[], ['-w', '2']]) {
+    const once = run([...workers, methods]);
+    const thrice = run([...workers, methods, methods, methods]);
+    assert.equal(thrice.status, 0, thrice.stderr);
+    const ids = thrice.stdout.trim().split('\n').map((l) => JSON.parse(l).pano.id as string);
+    const n = once.stdout.trim().split('\n').length;
+    assert.equal(ids.length, 3 * n);
+    // the second and third files' ids were the first's again
+    assert.equal(new Set(ids).size, ids.length, `${workers.join(' ')}: repeated ids`);
+    const conns = (list: string[]) => list.map((id) => Number(id.split('-')[0]));
+    assert.ok(Math.min(...conns(ids.slice(n))) > Math.max(...conns(ids.slice(0, n))), `${workers.join(' ')}: the second file's connections numbered after the first's`);
+  }
+});
+
 test('a link type the decoder does not know is said once, where its interface is described, not only counted', { skip }, () => {
   // zeek-methods.pcap with its file header's link type (bytes 20-23) set to 999
   const bytes = Buffer.from(readFileSync(methods));

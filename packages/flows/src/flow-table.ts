@@ -90,6 +90,11 @@ export class FlowTable {
     this.nextId = this.opts.firstId;
   }
 
+  /** The id the next connection gets: greater than every id given so far. */
+  get nextConnectionId(): number {
+    return this.nextId;
+  }
+
   get size(): number {
     return this.table.size;
   }

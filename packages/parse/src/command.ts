@@ -39,6 +39,7 @@ interface Pipeline {
   end(): void | Promise<void>;
   abort(): void | Promise<void>;
   stats(): ReturnType<ParsePipeline['stats']>;
+  readonly nextConnectionId: number;
 }
 
 function parseWorkers(value: string): number {
@@ -95,6 +96,8 @@ export async function main(argv = process.argv): Promise<void> {
     const out = LineOutput.toPath(o.output);
     const stop = new StopSignal();
     const totals: Array<ReturnType<ParsePipeline['stats']>> = [];
+    // connection numbers go on from file to file, so that event ids stay unique within the run
+    let firstId = 1;
     let warnings = 0;
     let losses = 0;
     // One set of workers serves every file, so their compiled code stays warm.
@@ -111,6 +114,7 @@ export async function main(argv = process.argv): Promise<void> {
             maxBufferedBytes: o.maxBuffer,
             maxBufferedTotal: o.maxBufferTotal,
             idleTimeoutNs: BigInt(Math.round(o.idleTimeout * 1e9)),
+            firstId,
           },
           source: { type: 'pcap', name: file === '-' ? '-' : basename(file) },
           // under --strict a malformed packet is damage like a bad record: fatal where it is met
@@ -142,6 +146,7 @@ export async function main(argv = process.argv): Promise<void> {
           throw captureError(name, e);
         }
         totals.push(pipeline.stats());
+        firstId = pipeline.nextConnectionId;
       }
     } finally {
       await pool?.close();

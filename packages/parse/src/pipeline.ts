@@ -230,6 +230,11 @@ export class ParsePipeline {
     this.flows.closeAll('end');
   }
 
+  /** Greater than every connection id this pipeline gave: where the next file's numbering starts. */
+  get nextConnectionId(): number {
+    return this.flows.nextConnectionId;
+  }
+
   stats(): Record<string, Record<string, number | bigint>> {
     const drops = [...this.drops.values()].reduce((a, b) => a + b, 0n);
     return {

@@ -47,5 +47,5 @@ export type FromWorker =
   /** Damage the reader skipped; `ordinal`: frames read when it was met (every event before it has an ordinal ≤ this). */
   | { t: 'warning'; offset: number; message: string; ordinal: number }
   | { t: 'loss'; loss: LossRecord; interfaceName: string | undefined }
-  | { t: 'done'; stats: ReturnType<import('./pipeline.js').ParsePipeline['stats']> }
+  | { t: 'done'; stats: ReturnType<import('./pipeline.js').ParsePipeline['stats']>; nextId: number }
   | { t: 'error'; message: string; offset: number | undefined; stack: string | undefined };

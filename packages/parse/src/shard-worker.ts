@@ -100,7 +100,7 @@ port.on('message', (m: ToWorker) => {
         if (m.t === 'end') p.end();
         else p.abort();
         flush(Number.POSITIVE_INFINITY, false);
-        post({ t: 'done', stats: p.stats() });
+        post({ t: 'done', stats: p.stats(), nextId: p.nextConnectionId });
         break;
       }
     }

@@ -99,6 +99,8 @@ interface Shard {
   watermark: number;
   chunksDone: number;
   stats: Stats | undefined;
+  /** The worker's next connection id, when it is done. */
+  nextId: number;
 }
 
 export class ShardedPipeline {
@@ -124,7 +126,7 @@ export class ShardedPipeline {
     this.shards = [];
     for (let index = 0; index < n; index++) {
       const worker = this.pool.workers[index];
-      const shard: Shard = { worker, batches: [], watermark: 0, chunksDone: 0, stats: undefined };
+      const shard: Shard = { worker, batches: [], watermark: 0, chunksDone: 0, stats: undefined, nextId: 0 };
       const onMessage = (m: FromWorker) => this.receive(shard, m);
       const onError = (e: Error) => this.fail(e);
       const onExit = (code: number) => this.fail(new Error(`parse worker ${index} exited with status ${code}`));
@@ -164,6 +166,11 @@ export class ShardedPipeline {
   }
 
   /** Counters as ParsePipeline reports them: capture and decode are every worker's (the first's), the rest summed. */
+  /** Greater than every connection id a worker gave (after end or abort). */
+  get nextConnectionId(): number {
+    return Math.max(...this.shards.map((s) => s.nextId));
+  }
+
   stats(): Stats {
     const all = this.shards.map((s) => s.stats).filter((s): s is Stats => s !== undefined);
     if (all.length === 0) throw new Error('stats before the workers finished');
@@ -243,6 +250,7 @@ export class ShardedPipeline {
           break;
         case 'done':
           shard.stats = m.stats;
+          shard.nextId = m.nextId;
           break;
         case 'error': {
           const e = m.offset !== undefined ? new CaptureFormatError(m.message, m.offset) : new Error(m.message);
