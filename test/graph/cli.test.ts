@@ -56,7 +56,14 @@ test('bad lines are skipped and counted, named by line; --strict makes them fata
   // a window past 2^53 ns lost precision (its end printed as 8639999999913599887736832)
   const huge = graph(['--window', '99999999999d'], input);
   assert.equal(huge.status, 2);
-  assert.equal(huge.stderr, 'pano-graph: duration "99999999999d" is longer than 100 years\n');
+  assert.equal(huge.stderr, 'pano-graph: --window: duration "99999999999d" is longer than 100 years\n');
+  // duration errors name their option
+  const zero = graph(['--window', '0'], input);
+  assert.equal(zero.status, 2);
+  assert.equal(zero.stderr, 'pano-graph: --window: duration "0" must be greater than zero\n');
+  const ttl = graph(['--name-ttl', '5x'], input);
+  assert.equal(ttl.status, 2);
+  assert.equal(ttl.stderr, 'pano-graph: --name-ttl: invalid duration "5x" (use e.g. 500ms, 10s, 5m, 1h)\n');
   const w = graph(['--window', '1m', '-f', 'dot'], input);
   assert.equal(w.status, 2);
   assert.equal(w.stderr, 'pano-graph: --window writes NDJSON snapshots; it needs --format json\n');

@@ -48,22 +48,23 @@ export function render(g: GraphSnapshot, format: Opts['format']): string {
   }
 }
 
-function option<T>(f: () => T): T {
+/** An option's value from `f`, or a usage error; `name`: the option, for messages that do not name it. */
+function option<T>(f: () => T, name?: string): T {
   try {
     return f();
   } catch (err) {
-    throw new UserError((err as Error).message);
+    throw new UserError(name ? `${name}: ${(err as Error).message}` : (err as Error).message);
   }
 }
 
 async function run(files: string[], opts: Opts): Promise<number> {
-  const windowNs = opts.window !== undefined ? option(() => parseDuration(opts.window!)) : undefined;
+  const windowNs = opts.window !== undefined ? option(() => parseDuration(opts.window!), '--window') : undefined;
   const top = opts.top !== undefined ? option(() => parseCount('--top', opts.top!, 1)) : undefined;
   const minRequests = opts.minRequests !== undefined ? option(() => parseCount('--min-requests', opts.minRequests!, 1)) : undefined;
   const maxAddresses = option(() => parseCount('--max-nodes', opts.maxNodes, 2));
   const maxEdges = option(() => parseCount('--max-edges', opts.maxEdges, 1));
   const maxNames = option(() => parseCount('--max-names', opts.maxNames, 1));
-  const ttlNs = option(() => parseDuration(opts.nameTtl));
+  const ttlNs = option(() => parseDuration(opts.nameTtl), '--name-ttl');
   if (windowNs !== undefined && opts.format !== 'json') throw new UserError('--window writes NDJSON snapshots; it needs --format json');
 
   refuseInputAsOutput(undefined, files, 'standard output');
