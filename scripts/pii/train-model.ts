@@ -17,7 +17,14 @@
  * span at the same path (≥ half of both), else `none`.
  *
  *   node --import tsx --conditions=source scripts/pii/train-model.ts [--out FILE] [--epochs N] [--dev] [--features SET]
- *     [--l2 X] [--pos-weight X] [--lr X (AdaGrad step, 0.03)] [--aux [--aux-weight X]]
+ *     [--l2 X] [--pos-weight X] [--lr X (AdaGrad step, 0.03)] [--aux [--aux-weight X]] [--hidden H [--drop P]] [--seed S]
+ *
+ * `--hidden H` trains an embedding-bag MLP instead of the linear model: E[D,H] rows gathered by the feature ids
+ * and summed, + b1, ReLU, then W2[H,C] + b2, softmax; all AdaGrad (sparse rows of E), same epochs, L2 (on E and W2)
+ * and class weights. Its ONNX graph is Gather → ReduceSum → Add → Relu → MatMul → Add → Softmax with the same
+ * input, output and metadata, so the runtime loads it unchanged. Tried on the dev sets only; not shipped.
+ * `--drop P` drops each feature id of a training example with probability P (MLP only).
+ * `--seed S` (default 42) seeds the example order (and the MLP's initial weights); 42 gives the shipped model.
  *
  * `--aux` trains organisations, places and other named things as classes of their own (AUX_CLASSES), which
  * pano-pii never reports; tried in session 12 and not shipped (docs/PII.md).
@@ -75,14 +82,14 @@ function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string
   }
 }
 
-function train(data: Example[], epochs: number, l2: number, posWeight: number, lr: number): { W: Float32Array; b: Float32Array } {
+function train(data: Example[], epochs: number, l2: number, posWeight: number, lr: number, seed = 42): { W: Float32Array; b: Float32Array } {
   const C = LABELS.length;
   const W = new Float32Array(DIM * C);
   const b = new Float32Array(C);
   const GW = new Float32Array(DIM * C).fill(1e-8);
   const Gb = new Float32Array(C).fill(1e-8);
   const order = data.map((_, i) => i);
-  const r = rng(42);
+  const r = rng(seed);
   const z = new Float64Array(C);
   for (let ep = 0; ep < epochs; ep++) {
     for (let i = order.length - 1; i > 0; i--) {
@@ -121,6 +128,107 @@ function train(data: Example[], epochs: number, l2: number, posWeight: number, l
   return { W, b };
 }
 
+export interface Mlp { E: Float32Array; b1: Float32Array; W2: Float32Array; b2: Float32Array; H: number }
+
+/** Class probabilities of one example under the MLP (`hp` gets the pre-activations, `h` the hidden units). */
+export function mlpForward(m: Mlp, ids: Int32Array, hp: Float64Array, h: Float64Array, z: Float64Array, scale = 1): void {
+  const { E, b1, W2, b2, H } = m;
+  const C = b2.length;
+  for (let j = 0; j < H; j++) hp[j] = 0;
+  for (const id of ids) {
+    const o = id * H;
+    for (let j = 0; j < H; j++) hp[j]! += E[o + j]!;
+  }
+  for (let j = 0; j < H; j++) hp[j] = hp[j]! * scale + b1[j]!;
+  for (let j = 0; j < H; j++) h[j] = hp[j]! > 0 ? hp[j]! : 0;
+  let mx = -Infinity;
+  for (let c = 0; c < C; c++) {
+    let s = b2[c]!;
+    for (let j = 0; j < H; j++) s += h[j]! * W2[j * C + c]!;
+    z[c] = s;
+    if (s > mx) mx = s;
+  }
+  let sum = 0;
+  for (let c = 0; c < C; c++) sum += (z[c] = Math.exp(z[c]! - mx));
+  for (let c = 0; c < C; c++) z[c]! /= sum;
+}
+
+/** Embedding-bag MLP (`--hidden H`): sum of E rows + b1, ReLU, W2 + b2, softmax; AdaGrad, sparse rows of E. */
+function trainMlp(data: Example[], epochs: number, l2: number, posWeight: number, lr: number, H: number, seed: number, drop = 0): Mlp {
+  const C = LABELS.length;
+  const init = rng(seed + 1);
+  // small uniform weights: E so that a sum of ~90 rows has units of order 0.1–1, W2 Glorot-like
+  const gauss = () => { let u = 0; for (let i = 0; i < 4; i++) u += init(); return (u - 2) * Math.sqrt(3); };
+  const E = new Float32Array(DIM * H);
+  for (let i = H; i < E.length; i++) E[i] = 0.05 * gauss();
+  const W2 = new Float32Array(H * C);
+  for (let i = 0; i < W2.length; i++) W2[i] = Math.sqrt(2 / (H + C)) * gauss();
+  const b1 = new Float32Array(H).fill(0.1);
+  const b2 = new Float32Array(C);
+  const m: Mlp = { E, b1, W2, b2, H };
+  const GE = new Float32Array(DIM * H).fill(1e-8);
+  const GW2 = new Float32Array(H * C).fill(1e-8);
+  const Gb1 = new Float32Array(H).fill(1e-8);
+  const Gb2 = new Float32Array(C).fill(1e-8);
+  const order = data.map((_, i) => i);
+  const r = rng(seed);
+  const dr = rng(seed + 2);
+  const hp = new Float64Array(H), h = new Float64Array(H), z = new Float64Array(C), dz = new Float64Array(C), dh = new Float64Array(H);
+  for (let ep = 0; ep < epochs; ep++) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    let loss = 0;
+    for (const k of order) {
+      let ex = data[k]!;
+      // feature dropout (`--drop p`): each id is left out with probability p, the others scaled by 1/(1-p) through E's rows
+      if (drop > 0) ex = { y: ex.y, ids: ex.ids.filter(() => dr() >= drop) };
+      mlpForward(m, ex.ids, hp, h, z, drop > 0 ? 1 / (1 - drop) : 1);
+      loss -= Math.log(Math.max(z[ex.y]!, 1e-12));
+      // names and addresses are the minority: their errors weigh more (recall over precision)
+      const wt = ex.y === 0 ? 1 : ex.y < PII_LABELS.length ? posWeight : auxWeight;
+      for (let c = 0; c < C; c++) dz[c] = (z[c]! - (c === ex.y ? 1 : 0)) * wt;
+      for (let j = 0; j < H; j++) {
+        let s = 0;
+        for (let c = 0; c < C; c++) s += W2[j * C + c]! * dz[c]!;
+        dh[j] = hp[j]! > 0 ? s : 0;
+      }
+      for (let c = 0; c < C; c++) {
+        const g = dz[c]!;
+        Gb2[c]! += g * g;
+        b2[c]! -= (lr * g) / Math.sqrt(Gb2[c]!);
+        for (let j = 0; j < H; j++) {
+          const w = j * C + c;
+          const gw = h[j]! * g + l2 * W2[w]!;
+          GW2[w]! += gw * gw;
+          W2[w]! -= (lr * gw) / Math.sqrt(GW2[w]!);
+        }
+      }
+      for (let j = 0; j < H; j++) {
+        const g = dh[j]!;
+        if (g === 0) continue;
+        Gb1[j]! += g * g;
+        b1[j]! -= (lr * g) / Math.sqrt(Gb1[j]!);
+      }
+      const sc = drop > 0 ? 1 / (1 - drop) : 1;
+      for (const id of ex.ids) {
+        const o = id * H;
+        for (let j = 0; j < H; j++) {
+          const w = o + j;
+          const g = dh[j]! * sc + l2 * E[w]!;
+          if (g === 0) continue;
+          GE[w]! += g * g;
+          E[w]! -= (lr * g) / Math.sqrt(GE[w]!);
+        }
+      }
+    }
+    console.error(`epoch ${ep + 1}: mean loss ${(loss / data.length).toFixed(4)}`);
+  }
+  E.fill(0, 0, H); // row 0 is padding
+  return m;
+}
+
 function tensor(name: string, dims: number[], data: Float32Array | BigInt64Array): onnxProto.onnx.TensorProto {
   const isF = data instanceof Float32Array;
   return onnx.TensorProto.create({
@@ -153,6 +261,46 @@ export function buildOnnx(W: Float32Array, b: Float32Array, meta: Record<string,
       onnx.NodeProto.create({ opType: 'Softmax', input: ['logits'], output: ['probs'], name: 'softmax', attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })] }),
     ],
     initializer: [tensor('W', [dim, C], W), tensor('b', [C], b), tensor('axes', [1], BigInt64Array.from([1n]))],
+    input: [vi('indices', onnx.TensorProto.DataType.INT64, ['N', Number(meta['pano.k'] ?? K)])],
+    output: [vi('probs', onnx.TensorProto.DataType.FLOAT, ['N', C])],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'panopticon scripts/pii/train-model.ts',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
+    graph,
+    metadataProps: Object.entries(meta).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value })),
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** The `--hidden` model's graph: Gather(E) → ReduceSum → Add(b1) → Relu → MatMul(W2) → Add(b2) → Softmax. */
+export function buildMlpOnnx(m: Mlp, meta: Record<string, string>): Uint8Array {
+  const { E, b1, W2, b2, H } = m;
+  const C = b2.length;
+  const dim = E.length / H;
+  const vi = (name: string, elem: number, shape: Array<string | number>) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: onnx.TypeProto.create({
+        tensorType: onnx.TypeProto.Tensor.create({
+          elemType: elem,
+          shape: onnx.TensorShapeProto.create({ dim: shape.map((d) => (typeof d === 'string' ? onnx.TensorShapeProto.Dimension.create({ dimParam: d }) : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))) }),
+        }),
+      }),
+    });
+  const graph = onnx.GraphProto.create({
+    name: 'pano_span_mlp',
+    node: [
+      onnx.NodeProto.create({ opType: 'Gather', input: ['E', 'indices'], output: ['gathered'], name: 'gather', attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 })] }),
+      onnx.NodeProto.create({ opType: 'ReduceSum', input: ['gathered', 'axes'], output: ['summed'], name: 'sum', attribute: [onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 })] }),
+      onnx.NodeProto.create({ opType: 'Add', input: ['summed', 'b1'], output: ['pre'], name: 'bias1' }),
+      onnx.NodeProto.create({ opType: 'Relu', input: ['pre'], output: ['hidden'], name: 'relu' }),
+      onnx.NodeProto.create({ opType: 'MatMul', input: ['hidden', 'W2'], output: ['out'], name: 'matmul' }),
+      onnx.NodeProto.create({ opType: 'Add', input: ['out', 'b2'], output: ['logits'], name: 'bias2' }),
+      onnx.NodeProto.create({ opType: 'Softmax', input: ['logits'], output: ['probs'], name: 'softmax', attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })] }),
+    ],
+    initializer: [tensor('E', [dim, H], E), tensor('b1', [H], b1), tensor('W2', [H, C], W2), tensor('b2', [C], b2), tensor('axes', [1], BigInt64Array.from([1n]))],
     input: [vi('indices', onnx.TensorProto.DataType.INT64, ['N', Number(meta['pano.k'] ?? K)])],
     output: [vi('probs', onnx.TensorProto.DataType.FLOAT, ['N', C])],
   });
@@ -210,16 +358,24 @@ async function main(): Promise<void> {
   sources.push('generated events, train split (6000)');
   const counts = LABELS.map((_, c) => data.filter((e) => e.y === c).length);
   console.error(`examples: ${data.length} (${LABELS.map((l, c) => `${l} ${counts[c]}`).join(', ')}) from ${sources.join('; ')}`);
-  const { W, b } = train(data, epochs, +get('--l2', '1e-3'), +get('--pos-weight', '5'), +get('--lr', '0.03'));
+  const hidden = args.includes('--hidden') ? +get('--hidden', '0') : 0;
+  const seed = +get('--seed', '42');
+  const l2 = +get('--l2', '1e-3'), posWeight = +get('--pos-weight', '5'), lr = +get('--lr', '0.03');
+  const mlp = hidden > 0 ? trainMlp(data, epochs, l2, posWeight, lr, hidden, seed, +get('--drop', '0')) : undefined;
+  const { W, b } = mlp ? { W: new Float32Array(0), b: new Float32Array(0) } : train(data, epochs, l2, posWeight, lr, seed);
+  const mlpBuf = mlp && { hp: new Float64Array(hidden), h: new Float64Array(hidden), z: new Float64Array(LABELS.length) };
   if (holdOut) {
     for (const th of [0.3, 0.4, 0.5, 0.6]) {
       const line: string[] = [];
       for (let c = 1; c < PII_LABELS.length; c++) {
         let tp = 0, fp = 0, fn = 0;
         for (const ex of dev) {
-          const z = LABELS.map((_, k) => { let s = b[k]!; for (const id of ex.ids) s += W[id * LABELS.length + k]!; return s; });
-          const mx = Math.max(...z);
-          const e = z.map((v) => Math.exp(v - mx));
+          let e: number[];
+          if (mlp && mlpBuf) { mlpForward(mlp, ex.ids, mlpBuf.hp, mlpBuf.h, mlpBuf.z); e = [...mlpBuf.z]; } else {
+            const z = LABELS.map((_, k) => { let s = b[k]!; for (const id of ex.ids) s += W[id * LABELS.length + k]!; return s; });
+            const mx = Math.max(...z);
+            e = z.map((v) => Math.exp(v - mx));
+          }
           const sum = e.reduce((x, y) => x + y, 0);
           const best = e.indexOf(Math.max(...e));
           const pred = best === c && e[best]! / sum >= th;
@@ -233,7 +389,8 @@ async function main(): Promise<void> {
     // a dev model is written only where asked (scripts/pii/errors.ts --set dev --model FILE scores it span by span)
     if (!args.includes('--out')) return;
   }
-  const bytes = buildOnnx(W, b, { 'pano.features': features, 'pano.dim': String(DIM), 'pano.k': String(K), 'pano.labels': LABELS.join(','), 'pano.training': sources.join('; ') });
+  const meta = { 'pano.features': features, 'pano.dim': String(DIM), 'pano.k': String(K), 'pano.labels': LABELS.join(','), 'pano.training': sources.join('; ') };
+  const bytes = mlp ? buildMlpOnnx(mlp, meta) : buildOnnx(W, b, meta);
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, bytes);
   console.error(`wrote ${outFile} (${bytes.length} bytes)`);

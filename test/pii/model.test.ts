@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { OnnxSpanModel, featurize, featureStrings, featureId, nameCandidates, lexClass, EventScanner, BUILTIN_MODEL, FEATURE_SETS, Hint, type Candidate, type SpanModel } from '@panopticon/pii';
-import { buildOnnx } from '../../scripts/pii/train-model.js';
+import { buildMlpOnnx, buildOnnx, mlpForward } from '../../scripts/pii/train-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pii-model-'));
 
@@ -37,6 +37,34 @@ for (const features of FEATURE_SETS) {
     assert.ok(Math.abs(p - probs[best]!) < 1e-5, `${p} vs ${probs[best]}`);
   });
 }
+
+test('a hidden-layer model (train-model.ts --hidden) loads under the same contract and gives the forward pass computed by hand', async () => {
+  const dim = 1024;
+  const H = 8;
+  const labels = ['none', 'person_name', 'street_address'];
+  const E = new Float32Array(dim * H);
+  for (let i = 1; i < dim; i++) for (let j = 0; j < H; j++) E[i * H + j] = ((i * 5 + j * 3) % 13) / 26 - 0.25;
+  const W2 = Float32Array.from({ length: H * 3 }, (_, i) => ((i * 7) % 5) / 2 - 1);
+  const mlp = { E, b1: new Float32Array(H).fill(0.05), W2, b2: Float32Array.from([0.2, -0.1, 0]), H };
+  const file = join(dir, 'hand-mlp.onnx');
+  writeFileSync(file, buildMlpOnnx(mlp, { 'pano.features': 'pano-span-v4', 'pano.dim': String(dim), 'pano.k': '64', 'pano.labels': labels.join(',') }));
+  const model = await OnnxSpanModel.load(file);
+  for (const cand of [{ start: 5, end: 15, text: 'Dear Alice Smith, hi', key: 'note', whole: false }, { start: 0, end: 16, text: '221B Baker Street', key: 'address', whole: true }] as Candidate[]) {
+    const [[label, p]] = await model.score([cand]);
+    const ids = Int32Array.from([...new Set(featureStrings(cand, 'pano-span-v4').map((f) => featureId(f, dim)))].slice(0, 64));
+    const z = new Float64Array(3);
+    mlpForward(mlp, ids, new Float64Array(H), new Float64Array(H), z);
+    // and by hand: ReLU of the summed rows, then the softmax
+    const h = Array.from({ length: H }, (_, j) => Math.max(0, 0.05 + [...ids].reduce((s, id) => s + E[id * H + j]!, 0)));
+    const logits = [0, 1, 2].map((c) => mlp.b2[c]! + h.reduce((s, v, j) => s + v * W2[j * 3 + c]!, 0));
+    const e = logits.map((v) => Math.exp(v - Math.max(...logits)));
+    const probs = e.map((v) => v / e.reduce((x, y) => x + y, 0));
+    const best = probs.indexOf(Math.max(...probs));
+    assert.ok(Math.abs(z[best]! - probs[best]!) < 1e-9);
+    assert.equal(label, labels[best]);
+    assert.ok(Math.abs(p - probs[best]!) < 1e-5, `${p} vs ${probs[best]}`);
+  }
+});
 
 test('featurize writes the first k distinct ids of featureStrings in order, zero-padded, call after call', () => {
   const texts = [
