@@ -221,3 +221,27 @@ test('pano-capture loss records are reported on stderr and counted, never silent
   assert.match(r.stderr, /^capture\.loss_records 1$/m);
   assert.match(r.stderr, /^capture\.lost_packets 7$/m);
 });
+
+test('a loss record pano-capture cannot have written is damage named by its offset, not a loss', () => {
+  const w = new PcapngWriter();
+  const shb = w.sectionHeader({ application: 'test' });
+  const idb = w.interfaceDescription({ linkType: LinkType.ETHERNET, snapLen: 65535, name: 'lo' });
+  const cases: Array<[Parameters<typeof encodeLossRecord>[0], string]> = [
+    [{ interfaceId: 0xffffffff, startNs: 1n, endNs: 2n, lost: 7n, totalLost: 9n }, 'interface 4294967295 is not described in this section'],
+    [{ interfaceId: idb.id, startNs: 5n, endNs: 2n, lost: 7n, totalLost: 9n }, 'its window ends (2 ns) before it starts (5 ns)'],
+    [{ interfaceId: idb.id, startNs: 1n, endNs: 2n, lost: 7n, totalLost: 3n }, '7 lost, more than the 3 since capture start'],
+  ];
+  for (const [record, why] of cases) {
+    const f = join(tmp, 'bad-loss.pcapng');
+    const offset = shb.length + idb.block.length;
+    writeFileSync(f, Buffer.concat([shb, idb.block, w.custom({ pen: PANO_PEN, data: encodeLossRecord(record), copyable: true })]));
+    const r = run(['--stats', f]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^pano-parse: ${f}: offset ${offset}: loss record: ${why.replace(/[()]/g, '\\$&')} \\(skipped\\)$`, 'm'));
+    assert.doesNotMatch(r.stderr, /the kernel lost/);
+    assert.doesNotMatch(r.stderr, /loss_records/); // (counters of 0 are not printed)
+    const s = run(['--strict', f]);
+    assert.equal(s.status, 2);
+    assert.equal(s.stderr, `pano-parse: ${f}: offset ${offset}: loss record: ${why}\n`);
+  }
+});

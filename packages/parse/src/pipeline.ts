@@ -145,7 +145,11 @@ export class ParsePipeline {
       onCustom: (b) => {
         if (b.pen === PANO_PEN) {
           const loss = decodeLossRecord(b.data);
-          if (loss) {
+          const damage = loss && this.lossDamage(loss);
+          if (damage) {
+            // a record pano-capture cannot have written: damage, said and skipped, not a loss to report
+            this.onWarning?.({ offset: b.offset, message: `loss record: ${damage}` });
+          } else if (loss) {
             this.lossRecords++;
             this.lostPackets += loss.lost;
             opts.onLoss?.(loss, this.interfaces.get((Math.max(this.section, 0) << 16) | loss.interfaceId)?.name);
@@ -164,6 +168,14 @@ export class ParsePipeline {
     if (l4 !== null) this.flows.packet(l4);
     else if (this.warnMalformed) this.malformedFrame(p);
     this.expireFragments(p.tsNs);
+  }
+
+  /** What is wrong with a loss record, or undefined when it is one pano-capture writes (pano-frames(5)). */
+  private lossDamage(loss: LossRecord): string | undefined {
+    if (!this.interfaces.has((Math.max(this.section, 0) << 16) | loss.interfaceId)) return `interface ${loss.interfaceId} is not described in this section`;
+    if (loss.startNs > loss.endNs) return `its window ends (${loss.endNs} ns) before it starts (${loss.startNs} ns)`;
+    if (loss.totalLost < loss.lost) return `${loss.lost} lost, more than the ${loss.totalLost} since capture start`;
+    return undefined;
   }
 
   /** Malformed packets counted so far, to tell a malformed frame from one held or not decoded. */
