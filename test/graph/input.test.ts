@@ -67,7 +67,8 @@ test('parseEventLine names what is wrong in one line', () => {
   assert.deepEqual(parseEventLine('').error, 'empty line');
   assert.match(parseEventLine('{"a":').error!, /^not JSON \(/);
   // V8's whole first line, the input it quotes included (bounded): nothing cut from its start
-  assert.equal(parseEventLine('Host: www.example.com').error, `not JSON (Unexpected token 'H', "Host: www."... is not valid JSON)`);
+  // the line's own text is not quoted back (it may be the personal data pano-pii keeps off the terminal)
+  assert.equal(parseEventLine('Host: www.example.com').error, `not JSON (Unexpected token 'H')`);
   assert.equal(parseEventLine('[1]').error, 'not a JSON object');
   assert.equal(parseEventLine('{"a":1}').error, 'no "pano" envelope');
   assert.deepEqual(parseEventLine('{"pano":{"v":1}}').event, { pano: { v: 1 } });

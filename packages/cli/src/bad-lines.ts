@@ -60,8 +60,12 @@ export function terminalSafe(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** Why JSON.parse refused a line, in one bounded line of V8's words ("Unexpected token 'H', "Host: www."... is not valid JSON"). */
+/** Why JSON.parse refused a line, in one bounded line of V8's words ("Unexpected token 'H'", "Expected ',' or '}' after property value in JSON at position 6 ..."). */
 export function jsonErrorReason(err: unknown): string {
-  const first = String((err as Error)?.message ?? err).split('\n')[0]!;
+  // V8 quotes the start of the line (`Unexpected token 'a', "alice.smit"... is not valid JSON`): the
+  // input's own bytes, which may be the personal data pano-pii is there to keep off the terminal
+  const first = String((err as Error)?.message ?? err)
+    .split('\n')[0]!
+    .replace(/, ".*"(?:\.\.\.)? is not valid JSON$/s, '');
   return `not JSON (${first.length > 120 ? first.slice(0, 119) + '…' : first})`;
 }
