@@ -5,6 +5,7 @@
  * reads its own output without end. Refused before anything is opened.
  */
 import { fstatSync, statSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
 import { UserError } from './errors.js';
 
 function fileAt(path: string | number): Stats | undefined {
@@ -33,4 +34,20 @@ export function refuseInputAsOutput(output: string | undefined, inputs: readonly
       throw new UserError(`${what} (writing it would destroy it before it is read)`);
     }
   }
+}
+
+/**
+ * Throws a UserError when two outputs of one command are one file (`-o x
+ * --audit x`, or `--audit x > x`): both writers would overwrite each other's
+ * bytes. `first` undefined or `-` is standard output; the options name them.
+ */
+export function refuseSameOutputs(first: string | undefined, firstOption: string, second: string, secondOption: string): void {
+  const toStdout = !first || first === '-';
+  if (second === '-') return;
+  const same = (!toStdout && resolve(first) === resolve(second)) || sameFile(fileAt(toStdout ? 1 : first), fileAt(second));
+  if (same) throw new UserError(`${secondOption} ${second}: the same file as ${toStdout ? 'standard output' : `${firstOption} ${first}`} (each would overwrite the other)`);
+}
+
+function sameFile(a: Stats | undefined, b: Stats | undefined): boolean {
+  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, refuseSameOutputs, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
 import { EventScanner, type Pending, type RedactMode } from './event.js';
 import { AuditLog, AuditWriteError, verifyAudit } from './audit.js';
 import { loadKey } from './keyed-hash.js';
@@ -55,7 +55,10 @@ interface PiiOptions {
 
 async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   refuseInputAsOutput(o.output, inputs, '-o');
-  if (o.audit) refuseInputAsOutput(o.audit, inputs, '--audit');
+  if (o.audit) {
+    refuseInputAsOutput(o.audit, inputs, '--audit');
+    refuseSameOutputs(o.output, '-o', o.audit, '--audit');
+  }
   if (o.types) {
     const bad = o.types.filter((t) => !(ALL_TYPES as string[]).includes(t));
     if (bad.length) throw new UserError(`--types: unknown type ${bad.join(', ')} (known: ${ALL_TYPES.join(', ')})`);
