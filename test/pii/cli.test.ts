@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { generate } from '../../scripts/pii/generate.js';
 import { ALL_TYPES } from '@panopticon/pii';
+import { validateEvent } from '@panopticon/events';
 
 const root = process.env.PANO_ROOT ?? process.cwd();
 const bin = resolve(root, 'bin/pano-pii');
@@ -237,6 +238,22 @@ test('a real capture through pano-parse: the form POST author and email are foun
   assert.equal(form.get('author'), '<person_name:***** *******>');
   assert.equal(form.get('comment'), 'This is a POST test!');
   assert.ok(ev.pii.some((p: { path: string; type: string }) => p.path === 'http.response.header.set-cookie[1]' && p.type === 'email'));
+});
+
+test('every redaction mode leaves real events valid under the event schema (drop: null in string lists)', (t) => {
+  // a cookie header and Redis arguments held PII: drop put null there, which the schema refused
+  const pcaps = ['http1/chrissanders-http_post.pcapng', 'redis/zeek-stream.pcap'].map((f) => resolve(root, '../shared/corpus', f));
+  if (!pcaps.every((f) => existsSync(f))) return t.skip('corpus captures not present');
+  const parsed = spawnSync(node[0]!, [...node.slice(1), resolve(root, 'bin/pano-parse'), ...pcaps], { encoding: 'utf8', cwd: root });
+  assert.equal(parsed.status, 0, parsed.stderr);
+  for (const mode of ['mask', 'hash', 'drop']) {
+    const r = run(['--redact', mode, '--model', 'builtin'], parsed.stdout);
+    assert.equal(r.code, 0, r.err);
+    const events = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(events.some((e) => e.pii?.length), mode);
+    for (const ev of events) assert.deepEqual(validateEvent(ev), [], `${mode} ${ev.pano.id}`);
+    if (mode === 'drop') assert.ok(r.out.includes('null'), 'something was dropped in a list');
+  }
 });
 
 test('SIGTERM while waiting for input: flushes what was read, closes the audit log, exits 0', async () => {
