@@ -23,6 +23,8 @@ test('planted values are found with exact spans', () => {
     ['user=bob&password=hunter22&next=/', ['password=hunter22']],
     ['NI AB 12 34 56 C, PAN ABCPE1234F', ['uk_nino=AB 12 34 56 C', 'in_pan=ABCPE1234F']],
     ['-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----', ['private_key=-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----']],
+    // cut off before its END line (a body cut at --max-body, a truncated capture): still a key
+    ['key: -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC', ['private_key=-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC']],
     ['token ghp_' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8' + ' end', ['github_token=ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8']],
     ['Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l', ['basic_auth=YWxhZGRpbjpvcGVuc2VzYW1l']],
   ];

@@ -123,7 +123,8 @@ export const RULES: AnchoredRule[] = [
   },
   {
     type: 'private_key', anchors: ['-----BEGIN '],
-    re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,-]{16,16384}?-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----/y,
+    // or cut off by the end of the value (a body cut at --max-body, a truncated capture): the key is out either way
+    re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,-]{16,16384}?(?:-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----|$)/y,
     validator: 'pem-armor', confidence: 0.99,
   },
   {
