@@ -36,3 +36,29 @@ test('bodies are opened under a nested key and under a flattened top-level key',
   const other = es.finish(es.collect({ note: { content: doc } }));
   assert.deepEqual(other.map((x) => x.path), ['note.content']);
 });
+
+test('integers in result rows, bound parameters and decoded gRPC fields are scanned and redacted; protocol numbers are not', () => {
+  const es = scanner();
+  const ev = {
+    db: {
+      query: { text: 'SELECT * FROM cards WHERE card_number = $1', parameter: { '0': 4111111111111111 } },
+      response: { rows: [{ card_number: 4111111111111111, phone: 14155552671, ssn: 536228821, memory_size: 16785907712 }] },
+    },
+    grpc: { request: { messages: [{ size: 9, fields: { f1: 4111111111111111, f2: { f1: 5555555555554444 } } }] } },
+    // sizes, offsets and times of the protocol: 4111111111111111 passes Luhn, and still is no card here
+    kafka: { records: [{ offset: 4111111111111111, timestamp: 1700000000123 }] },
+  };
+  const f = es.finish(es.collect(ev));
+  assert.deepEqual(f.map((x) => [x.type, x.path]).sort(), [
+    ['credit_card', 'db.query.parameter.0'],
+    ['credit_card', 'db.response.rows[0].card_number'],
+    ['credit_card', 'grpc.request.messages[0].fields.f1'],
+    ['credit_card', 'grpc.request.messages[0].fields.f2.f1'],
+    ['phone', 'db.response.rows[0].phone'],
+    ['us_ssn', 'db.response.rows[0].ssn'],
+  ]);
+  assert.equal(ev.db.response.rows[0]!.card_number as unknown, '<credit_card:************1111>');
+  assert.equal(ev.db.response.rows[0]!.memory_size, 16785907712);
+  assert.equal(ev.kafka.records[0]!.offset, 4111111111111111);
+  assert.ok(!JSON.stringify(ev).includes('14155552671'));
+});

@@ -237,6 +237,11 @@ export function sqlParamColumns(sql: string): Map<string, string> {
   return map;
 }
 
+/** Whether a number at `path` is a payload's value (a row's column, a bound parameter, a decoded gRPC field). */
+function payloadNumbers(path: string): boolean {
+  return path.startsWith('db.response.rows') || path.startsWith('db.query.parameter') || (path.startsWith('grpc.') && path.includes('.fields'));
+}
+
 function isBodyContent(path: string): boolean {
   return path.endsWith('.body.content');
 }
@@ -309,7 +314,12 @@ export class EventScanner {
       this.addSlot(p, holder, key, path, ctxKey, v);
       return;
     }
-    if (v === null || typeof v !== 'object') return;
+    if (v === null || typeof v !== 'object') {
+      // integers in payload values (result rows, bound parameters, decoded gRPC fields) can be card
+      // numbers, phones or SSNs, as in JSON bodies; elsewhere they are the protocol's sizes, offsets and times
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v > 999999 && payloadNumbers(path)) this.addSlot(p, holder, key, path, ctxKey, String(v));
+      return;
+    }
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         // in argument lists (Redis, AMQP) the previous element often names the next one
