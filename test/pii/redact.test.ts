@@ -211,3 +211,37 @@ test('an event stops taking findings at MAX_EVENT_HITS: flagged pii_scan_cut, an
     }
   }
 });
+
+test('a value nested deeper than the walk goes is flagged pii_scan_cut and, under --redact, replaced, never passed on raw', () => {
+  let body: unknown = { email };
+  let top: unknown = { email };
+  for (let i = 0; i < 70; i++) {
+    body = { d: body };
+    top = [top];
+  }
+  const make = () => ({
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+    http: { request: { body: { size: 10, content: JSON.stringify(body) } } },
+    redis: { value: top },
+  }) as Record<string, any>;
+  for (const mode of [undefined, 'mask', 'hash', 'drop'] as Array<RedactMode | undefined>) {
+    const s = new EventScanner({ key, redact: mode });
+    const ev = make();
+    s.finish(s.collect(ev));
+    assert.deepEqual(ev.pano.flags, ['pii_scan_cut'], String(mode));
+    assert.equal(s.scanCutEvents, 1);
+    if (mode === undefined) assert.ok(JSON.stringify(ev).includes(email), 'without --redact the event is as it came');
+    else {
+      assert.ok(!JSON.stringify(ev).includes('alice'), `${mode}: ${JSON.stringify(ev).slice(0, 200)}`);
+      assert.ok(ev.http.request.body.content.includes('"<unscanned:nested>"'), mode);
+      assert.ok(JSON.stringify(ev.redis).includes('<unscanned:nested>'), mode);
+    }
+  }
+  // 64 levels are walked: a value there is found, and nothing is flagged
+  let shallow: unknown = email;
+  for (let i = 0; i < 60; i++) shallow = [shallow];
+  const s = new EventScanner({ key, redact: 'mask' });
+  const ev = { pano: { v: 1, id: '1-1' }, http: { request: { body: { size: 1, content: JSON.stringify(shallow) } } } } as Record<string, any>;
+  assert.equal(s.finish(s.collect(ev)).length, 1);
+  assert.equal(ev.pano.flags, undefined);
+});

@@ -146,7 +146,18 @@ export interface Pending {
   systems: string[];
   /** Rule hits the event may still take (MAX_EVENT_HITS in all). */
   hitBudget: number;
+  /** The event is flagged `pii_scan_cut` (its hits ran out, or it nests deeper than MAX_DEPTH). */
+  cut?: boolean;
 }
+
+/**
+ * Objects and arrays nested deeper than this are not walked (the walk
+ * recurses). What lies below is not scanned: the event is flagged
+ * `pii_scan_cut`, and under --redact it is replaced by `<unscanned:nested>`,
+ * so nesting cannot carry a value past redaction.
+ */
+const MAX_DEPTH = 64;
+const UNSCANNED_NESTED = '<unscanned:nested>';
 
 /**
  * Rule hits one event may hold. Every hit is kept, hashed, audited and
@@ -275,7 +286,7 @@ export class EventScanner {
   readonly opts: ScanOptions;
   /** Findings not listed in `pii` because an event had more than MAX_ANNOTATIONS. */
   annotationsDropped = 0;
-  /** Events whose scan stopped at MAX_EVENT_HITS (flagged `pii_scan_cut`). */
+  /** Events whose scan stopped at MAX_EVENT_HITS or MAX_DEPTH (flagged `pii_scan_cut`). */
   scanCutEvents = 0;
   private readonly minConf: number;
   private readonly threshold: number;
@@ -297,7 +308,10 @@ export class EventScanner {
   }
 
   private walk(p: Pending, holder: Record<string, unknown> | unknown[], key: string | number, path: string, ctxKey: string, v: unknown, depth: number): void {
-    if (depth > 64) return;
+    if (depth > MAX_DEPTH) {
+      this.tooDeep(p, holder, key, v);
+      return;
+    }
     if (typeof v === 'string') {
       if (typeof key === 'string' && mayBeBody(key, depth) && (isBodyContent(path) || path === 'url.query')) {
         const body = path === 'url.query' ? (v.includes('=') ? parseForm(v) : undefined) : parseBody(v);
@@ -340,7 +354,10 @@ export class EventScanner {
   }
 
   private walkInner(p: Pending, bs: BodySlot, holder: Record<string, unknown> | unknown[], key: string | number, path: string, ctxKey: string, v: unknown, depth: number): void {
-    if (depth > 64) return;
+    if (depth > MAX_DEPTH) {
+      if (this.tooDeep(p, holder, key, v)) bs.dirty = true;
+      return;
+    }
     if (typeof v === 'string') {
       this.addSlot(p, holder, key, path, ctxKey, v, bs);
       return;
@@ -356,6 +373,28 @@ export class EventScanner {
     }
     const obj = v as Record<string, unknown>;
     for (const k of Object.keys(obj)) this.walkInner(p, bs, obj, k, path + keySegment(k), k, obj[k], depth + 1);
+  }
+
+  /**
+   * A value below MAX_DEPTH: not scanned, so the event is flagged and, under
+   * --redact, the value replaced. Returns whether it was replaced.
+   */
+  private tooDeep(p: Pending, holder: Record<string, unknown> | unknown[], key: string | number, v: unknown): boolean {
+    // what the scan passes over at any depth (null, booleans, small numbers) is no loss
+    if (v === null || typeof v === 'boolean' || (typeof v === 'number' && !(Number.isSafeInteger(v) && v > 999999)) || v === '') return false;
+    this.markCut(p);
+    if (!this.opts.redact) return false;
+    (holder as Record<string | number, unknown>)[key] = UNSCANNED_NESTED;
+    return true;
+  }
+
+  /** Flags the event `pii_scan_cut` (once) and counts it. */
+  private markCut(p: Pending): void {
+    if (p.cut) return;
+    p.cut = true;
+    const pano = p.event.pano as { flags?: string[] } | undefined;
+    if (pano && typeof pano === 'object') (pano.flags ??= []).push('pii_scan_cut');
+    this.scanCutEvents++;
   }
 
   private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number): void {
@@ -382,11 +421,7 @@ export class EventScanner {
     const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex, ctxKey, protocolName };
     if (cut >= 0) {
       slot.scannedTo = cut;
-      if (!p.slots.some((s) => s.scannedTo !== undefined)) {
-        const pano = p.event.pano as { flags?: string[] } | undefined;
-        if (pano && typeof pano === 'object') (pano.flags ??= []).push('pii_scan_cut');
-        this.scanCutEvents++;
-      }
+      this.markCut(p);
     }
     p.slots.push(slot);
     const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
@@ -454,8 +489,8 @@ export class EventScanner {
   finish(p: Pending): FindingWithHash[] {
     const { redact, key } = this.opts;
     const found: FindingWithHash[] = [];
-    // a value cut at the findings bound is redacted whatever was found in it
-    const cutToRedact = redact !== undefined && p.slots.some((slot) => slot.scannedTo !== undefined);
+    // a value cut at the findings bound, or nested past MAX_DEPTH, is redacted whatever was found in it
+    const cutToRedact = redact !== undefined && p.cut === true;
     // most events carry nothing: no per-slot work for them
     if (!cutToRedact && !p.slots.some((slot) => slot.hits.length)) return found;
     const kept: Hit[][] = new Array(p.slots.length);
