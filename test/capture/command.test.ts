@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCapture, type Packet } from '@panopticon/pcap';
@@ -127,6 +127,27 @@ describe('pano-capture command', { skip }, () => {
     } finally {
       spawnSync('umount', [disk]);
     }
+  });
+
+  it('-w FILE that cannot be created: one line naming -w, the file and why, exit 2, nothing attached', () => {
+    const file = join(dir, 'exists');
+    writeFileSync(file, '');
+    const locked = join(dir, 'locked');
+    mkdirSync(locked, { mode: 0o500 });
+    chownSync(locked, 65534, 65534);
+    // root without CAP_DAC_OVERRIDE meets the directory's mode like anyone else (and keeps CAP_BPF/CAP_NET_ADMIN)
+    const noDac = ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--inh-caps', '-dac_override,-dac_read_search', '--'];
+    for (const [path, why, prefix] of [
+      [dir, 'is a directory', []],
+      [join(dir, 'nosuch', 'x.pcapng'), `no such directory: ${join(dir, 'nosuch')}`, []],
+      [join(file, 'x.pcapng'), 'a component of the path is not a directory', []],
+      [join(locked, 'x.pcapng'), 'permission denied', noDac],
+    ] as Array<[string, string, string[]]>) {
+      const r = spawnSync('ip', ['netns', 'exec', net.a, ...prefix, ...CAPTURE, '-i', 'lo', '-w', path], { encoding: 'utf8', cwd: ROOT });
+      assert.equal(r.stderr, `pano-capture: -w ${path}: ${why}\n`);
+      assert.equal(r.status, 2, path);
+    }
+    assert.doesNotMatch(net.exec(net.a, ['tc', 'qdisc', 'show', 'dev', 'lo']), /clsact/);
   });
 
   it('--duration stops by itself, leaving a complete capture', async () => {

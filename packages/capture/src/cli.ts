@@ -3,9 +3,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { oneLineUsageErrors, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain, UserError } from '@panopticon/cli';
+import { describeFsError, oneLineUsageErrors, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain, UserError } from '@panopticon/cli';
 import { Capture, directionsFor, type CaptureSummary } from './capture.js';
 import { FilterError, parseHost, parsePort, parseProtocol, type Filters } from './filters.js';
 import { NoSuchInterfaceError, resolveInterfaces, type NetInterface } from './interfaces.js';
@@ -186,12 +186,15 @@ async function run(o: Opts): Promise<number> {
   return summary.problems.length ? 1 : 0;
 }
 
+/** `-w FILE`, or a one-line usage error (2) naming the option, the file and what is wrong with it. */
 function openFile(path: string): BlockSink {
   try {
     return BlockSink.file(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+    // ENOENT on a create: the directory it goes in is missing (node's words would say "file")
+    if (code === 'ENOENT') throw new UserError(`-w ${path}: no such directory: ${dirname(resolve(path))}`, 2);
+    throw new UserError(describeFsError(e, `-w ${path}`), 2);
   }
 }
 
