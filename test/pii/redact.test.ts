@@ -245,3 +245,59 @@ test('a value nested deeper than the walk goes is flagged pii_scan_cut and, unde
   assert.equal(s.finish(s.collect(ev)).length, 1);
   assert.equal(ev.pano.flags, undefined);
 });
+
+test('personal data in keys (JSON, form and query field names, header names) is found, redacted, and never in paths or the audit hash input raw', () => {
+  const mail2 = 'bob.jones@example.org';
+  const make = () => ({
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+    http: {
+      request: {
+        header: { [email]: ['1'] },
+        body: { size: 10, content: JSON.stringify({ users: { [email]: { card }, [mail2]: { note: 'hi' } }, 'plain-key': 'x' }) },
+      },
+      response: { body: { size: 5, content: `${encodeURIComponent(email)}=1&page=2` } },
+    },
+    url: { path: '/x', query: `${encodeURIComponent(mail2)}=yes&lang=en` },
+  }) as Record<string, any>;
+  const { ev: plain, found } = (() => {
+    const s = new EventScanner({ key, hashValues: true } as never);
+    const ev = make();
+    return { ev, found: s.finish(s.collect(ev)) };
+  })();
+  const keyed = found.filter((f) => f.key);
+  assert.deepEqual(keyed.map((f) => [f.type, f.path]).sort(), [
+    ['email', 'http.request.body.content$.users[key#0]'],
+    ['email', 'http.request.body.content$.users[key#1]'],
+    ['email', 'http.request.header[key#0]'],
+    ['email', 'http.response.body.content$[key#0]'],
+    ['email', 'url.query$[key#0]'],
+  ]);
+  // the value under a key is found too, at the key's path
+  assert.ok(found.some((f) => f.type === 'credit_card' && f.path === 'http.request.body.content$.users[key#0].card'));
+  // the annotations never carry the raw value, not even inside a path
+  assert.ok(!/alice|bob\.jones/.test(JSON.stringify(plain.pii)));
+  const hdr = keyed.find((f) => f.path === 'http.request.header[key#0]')!;
+  assert.deepEqual([hdr.start, hdr.end], [0, email.length]);
+  assert.equal(hdr.valueHash, createHmac('sha256', key).update('email').update('\0').update(email).digest('hex'));
+  for (const mode of ['mask', 'hash', 'drop'] as RedactMode[]) {
+    const s = new EventScanner({ key, redact: mode });
+    const ev = make();
+    s.finish(s.collect(ev));
+    const text = JSON.stringify(ev);
+    assert.ok(!/alice|bob\.jones|bob%2Ejones|4111/.test(text), `${mode}: ${text}`);
+    const body = JSON.parse(ev.http.request.body.content);
+    assert.equal(body['plain-key'], 'x', mode);
+    if (mode === 'drop') {
+      assert.deepEqual(body.users, {});
+      assert.equal(ev.http.response.body.content, 'page=2');
+      assert.equal(ev.url.query, 'lang=en');
+      assert.deepEqual(ev.http.request.header, {});
+    } else {
+      // renamed where it was; two keys that mask alike stay two
+      assert.equal(Object.keys(body.users).length, 2, mode);
+      if (mode === 'hash') assert.deepEqual(Object.keys(body.users), [token('email', email), token('email', mail2)]);
+      assert.equal(Object.keys(body)[0], 'users');
+      assert.equal(new URLSearchParams(ev.url.query).get('lang'), 'en');
+    }
+  }
+});

@@ -30,6 +30,8 @@ export interface PiiFinding {
   confidence: number;
   detector: Hit['detector'];
   validator: string | null;
+  /** The value is (in) an object key or a form/query field name, not a value: `path` ends in `[key#N]`, the key's position. */
+  key?: true;
 }
 
 /** A finding with its keyed hash (when `hashValues` was asked for), for the audit log. */
@@ -131,6 +133,28 @@ interface Slot {
   scannedTo?: number;
 }
 
+/**
+ * An object key (or a form field's name) holding personal data: a map keyed
+ * by e-mail address, a query parameter named by a phone number. Its path
+ * segment is `[key#N]` (its position among the keys), never the key, so
+ * the annotation and the audit log do not carry the value.
+ */
+interface KeySlot {
+  /** The object holding the key, or the form body whose pair `index` it names. */
+  holder: Record<string, unknown>;
+  key: string;
+  /** The key's position among its object's keys (or the pair's index). */
+  index: number;
+  /** Path of the entry: the parent's path and `[key#N]`. */
+  path: string;
+  hits: Hit[];
+  body?: BodySlot;
+  formPair?: boolean;
+}
+
+/** Keys with no digit and no `@` that are this short hold nothing the rules find: not scanned. */
+const KEY_SCAN_MIN = 20;
+
 /** Names and addresses are never looked for in this field. */
 function namesBarred(slot: Slot): boolean {
   return (slot.hints & Hint.notPii) !== 0 || slot.protocolName || protocolText(slot.path, slot.ctxKey, slot.body);
@@ -148,6 +172,8 @@ export interface Pending {
   hitBudget: number;
   /** The event is flagged `pii_scan_cut` (its hits ran out, or it nests deeper than MAX_DEPTH). */
   cut?: boolean;
+  /** Keys holding personal data (their findings are reported, rules only). */
+  keys: KeySlot[];
 }
 
 /**
@@ -299,7 +325,7 @@ export class EventScanner {
 
   /** Run the rules over every string field of the event. */
   collect(event: Record<string, unknown>): Pending {
-    const p: Pending = { event, slots: [], bodies: [], candidates: [], systems: this.opts.model ? systemNames(event) : [], hitBudget: MAX_EVENT_HITS };
+    const p: Pending = { event, slots: [], bodies: [], candidates: [], systems: this.opts.model ? systemNames(event) : [], hitBudget: MAX_EVENT_HITS, keys: [] };
     for (const k of Object.keys(event)) {
       if (SKIP_GROUPS.has(k)) continue;
       this.walk(p, event, k, k, k, event[k], 0);
@@ -320,7 +346,7 @@ export class EventScanner {
           p.bodies.push(bs);
           if (body.kind === 'json') this.walkInner(p, bs, { root: body.doc }, 'root', path + '$', ctxKey, body.doc, 0);
           else {
-            body.pairs.forEach((pair, i) => this.addSlot(p, pair, 1, path + '$' + keySegment(pair[0]), pair[0], pair[1], bs, i));
+            body.pairs.forEach((pair, i) => this.addSlot(p, pair, 1, path + '$' + this.keyPath(p, bs.holder, pair[0], i, path + '$', bs, true), pair[0], pair[1], bs, i));
           }
           return;
         }
@@ -348,8 +374,10 @@ export class EventScanner {
       const q = (holder as Record<string, unknown>).text;
       if (typeof q === 'string') params = paramColumns(q);
     }
-    for (const k of Object.keys(obj)) {
-      this.walk(p, obj, k, path + keySegment(k), params?.get(k) ?? k, obj[k], depth + 1);
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      this.walk(p, obj, k, path + this.keyPath(p, obj, k, i, path), params?.get(k) ?? k, obj[k], depth + 1);
     }
   }
 
@@ -372,7 +400,26 @@ export class EventScanner {
       return;
     }
     const obj = v as Record<string, unknown>;
-    for (const k of Object.keys(obj)) this.walkInner(p, bs, obj, k, path + keySegment(k), k, obj[k], depth + 1);
+    const keys = Object.keys(obj);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      this.walkInner(p, bs, obj, k, path + this.keyPath(p, obj, k, i, path, bs), k, obj[k], depth + 1);
+    }
+  }
+
+  /**
+   * The path segment of key `k`, the `index`th of `holder`: `.k` or `["k"]`,
+   * or `[key#index]` when the rules find personal data in the key (which is
+   * then a KeySlot of `p`, reported and redacted as a value is).
+   */
+  private keyPath(p: Pending, holder: Record<string, unknown>, k: string, index: number, parent: string, body?: BodySlot, formPair = false): string {
+    if (k.length < 5 || (k.length < KEY_SCAN_MIN && !/[0-9@]/.test(k))) return keySegment(k);
+    const hits = this.keep(scanBounded(k, 0, p.hitBudget), k);
+    if (hits.length === 0) return keySegment(k);
+    p.hitBudget -= hits.length;
+    const seg = `[key#${index}]`;
+    p.keys.push({ holder, key: k, index, path: parent + seg, hits, body, formPair });
+    return seg;
   }
 
   /**
@@ -492,9 +539,9 @@ export class EventScanner {
     // a value cut at the findings bound, or nested past MAX_DEPTH, is redacted whatever was found in it
     const cutToRedact = redact !== undefined && p.cut === true;
     // most events carry nothing: no per-slot work for them
-    if (!cutToRedact && !p.slots.some((slot) => slot.hits.length)) return found;
+    if (!cutToRedact && p.keys.length === 0 && !p.slots.some((slot) => slot.hits.length)) return found;
     const kept: Hit[][] = new Array(p.slots.length);
-    let any = cutToRedact;
+    let any = cutToRedact || p.keys.length > 0;
     for (let i = 0; i < p.slots.length; i++) {
       kept[i] = this.reported(p.slots[i]!);
       if (kept[i]!.length) any = true;
@@ -511,6 +558,15 @@ export class EventScanner {
         found.push(f);
       }
       if (redact) this.redactSlot(slot, hits, redact);
+    }
+    // after the values: a value's slot names its holder's entry by the key as it was
+    for (const ks of p.keys) {
+      for (const h of ks.hits) {
+        const f: FindingWithHash = { type: h.type, path: ks.path, start: h.start, end: h.end, confidence: h.confidence, detector: h.detector, validator: h.validator, key: true };
+        if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, ks.key.slice(h.start, h.end));
+        found.push(f);
+      }
+      if (redact) this.redactKey(ks, redact);
     }
     for (const bs of p.bodies) {
       if (bs.dirty) bs.holder[bs.key] = serialiseBody(bs.body, bs.touched, bs.dropped);
@@ -531,18 +587,63 @@ export class EventScanner {
   /** The slot's hits that are reported: confident enough, of the asked types, not allowed, not overlapping. */
   private reported(slot: Slot): Hit[] {
     if (slot.hits.length === 0) return NO_HITS;
+    return this.keep(slot.hits, slot.value);
+  }
+
+  /** Of `hits` in `value`: those confident enough, of the asked types, not allowed, not overlapping. */
+  private keep(hits: Hit[], value: string): Hit[] {
+    if (hits.length === 0) return NO_HITS;
     const { types, allow } = this.opts;
     const kept: Hit[] = [];
     let lastEnd = -1;
-    for (const h of slot.hits) {
+    for (const h of hits) {
       if (h.confidence < this.minConf) continue;
       if (types && !types.has(h.type)) continue;
       if (h.start < lastEnd) continue;
-      if (allow?.has(slot.value.slice(h.start, h.end))) continue;
+      if (allow?.has(value.slice(h.start, h.end))) continue;
       kept.push(h);
       lastEnd = h.end;
     }
     return kept.length ? kept : NO_HITS;
+  }
+
+  /** A key holding personal data: renamed to its redacted text (mask, hash), or its entry removed (drop). */
+  private redactKey(ks: KeySlot, mode: RedactMode): void {
+    if (ks.body) ks.body.dirty = true;
+    if (ks.formPair) {
+      if (mode === 'drop') ks.body!.dropped.add(ks.index);
+      else {
+        const b = ks.body!.body;
+        if (b.kind === 'form') b.pairs[ks.index]![0] = this.redactedText(ks.key, ks.hits, mode);
+        ks.body!.touched.add(ks.index);
+      }
+      return;
+    }
+    const obj = ks.holder;
+    if (!Object.hasOwn(obj, ks.key)) return; // already renamed by an earlier finding's pass
+    if (mode === 'drop') {
+      delete obj[ks.key];
+      return;
+    }
+    let name = this.redactedText(ks.key, ks.hits, mode);
+    // two keys of one shape mask alike: the second must not overwrite the first
+    for (let n = 2; Object.hasOwn(obj, name) && name !== ks.key; n++) name = `${this.redactedText(ks.key, ks.hits, mode)}~${n}`;
+    // renamed in place, keeping the order of the keys
+    const entries = Object.entries(obj);
+    for (const [k] of entries) delete obj[k];
+    for (const [k, v] of entries) obj[k === ks.key ? name : k] = v;
+  }
+
+  /** `text` with its hits replaced by their tokens. */
+  private redactedText(text: string, hits: Hit[], mode: 'mask' | 'hash'): string {
+    let out = '';
+    let pos = 0;
+    for (const h of hits) {
+      const raw = text.slice(h.start, h.end);
+      out += text.slice(pos, h.start) + this.token(h.type, raw, mode);
+      pos = h.end;
+    }
+    return out + text.slice(pos);
   }
 
   private redactSlot(slot: Slot, hits: Hit[], mode: RedactMode): void {
