@@ -301,3 +301,20 @@ test('personal data in keys (JSON, form and query field names, header names) is 
     }
   }
 });
+
+test('a Kafka record key and value holding JSON are walked as bodies, not scanned as text', () => {
+  const value = JSON.stringify({ customer_name: 'x', password: 'p4ss word"quoted', email });
+  const make = () => ({ pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'kafka' }, kafka: { records: [{ key: { size: 5, content: JSON.stringify({ user: email }) }, value: { size: value.length, content: value } }] } }) as Record<string, any>;
+  const s = new EventScanner({ key, redact: 'mask' });
+  const ev = make();
+  const found = s.finish(s.collect(ev));
+  assert.deepEqual(found.map((f) => [f.type, f.path]).sort(), [
+    ['email', 'kafka.records[0].key.content$.user'],
+    ['email', 'kafka.records[0].value.content$.email'],
+    ['password', 'kafka.records[0].value.content$.password'],
+  ]);
+  const v = JSON.parse(ev.kafka.records[0].value.content);
+  assert.equal(v.password, '<password:**** ****"******>');
+  assert.equal(v.customer_name, 'x');
+  assert.ok(!JSON.stringify(ev).includes('p4ss') && !JSON.stringify(ev).includes('alice'));
+});

@@ -21,6 +21,11 @@ test('planted values are found with exact spans', () => {
     ['aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ['aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']],
     ['postgres://app:Tr0ub4dor@db.internal:5432/prod', ['url_password=Tr0ub4dor']],
     ['user=bob&password=hunter22&next=/', ['password=hunter22']],
+    // JSON scanned as text (a body cut at --max-body does not parse): the whole string value, spaces and
+    // escaped quotes included, up to its closing quote or the end of the text; a number too
+    ['{"user":"bob","password":"correct horse, battery; staple","x":1', ['password=correct horse, battery; staple']],
+    ['{"password":"a\\"b c', ['password=a\\"b c']],
+    ['{"password": 12345}', ['password=12345']],
     ['NI AB 12 34 56 C, PAN ABCPE1234F', ['uk_nino=AB 12 34 56 C', 'in_pan=ABCPE1234F']],
     ['-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----', ['private_key=-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----']],
     // cut off before its END line (a body cut at --max-body, a truncated capture): still a key

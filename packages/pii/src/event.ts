@@ -279,8 +279,9 @@ function payloadNumbers(path: string): boolean {
   return path.startsWith('db.response.rows') || path.startsWith('db.query.parameter') || (path.startsWith('grpc.') && path.includes('.fields'));
 }
 
+/** A payload that may be JSON or a form: a body, or a Kafka record's key or value (a record is a message body too). */
 function isBodyContent(path: string): boolean {
-  return path.endsWith('.body.content');
+  return path.endsWith('.body.content') || (path.startsWith('kafka.records[') && (path.endsWith('.value.content') || path.endsWith('.key.content')));
 }
 
 /**

@@ -143,8 +143,18 @@ export const RULES: AnchoredRule[] = [
   },
   {
     type: 'password', anchors: ['password', 'Password', 'PASSWORD', 'passwd', 'PASSWD', 'pwd'],
-    re: /(?:password|Password|PASSWORD|passwd|PASSWD|pwd)["']?\s{0,4}(?:[:=]|=>)\s{0,4}["']?([^\s"'&,;)}\]]{1,128})/dy, group: 1,
+    // not a JSON member (`"password":"…"`): the rule below takes those whole
+    re: /(?:password|Password|PASSWORD|passwd|PASSWD|pwd)(?!"\s{0,4}:\s{0,4}")["']?\s{0,4}(?:[:=]|=>)\s{0,4}["']?([^\s"'&,;)}\]]{1,128})/dy, group: 1,
     // placeholders and MySQL's "(using password: NO)"
+    validate: (v) => !/^(\*+|x+|null|none|undefined|true|false|yes|no|\?|\$\d+|:\w+|%s)$/i.test(v),
+    validator: 'keyword', confidence: 0.85,
+  },
+  {
+    // A JSON member in text scanned as it is (a body cut at --max-body does not parse, a JSON document
+    // inside another string): the whole string value up to its closing quote, spaces and escaped quotes
+    // included, or to the end of the text; the rule above stopped at the first space (`correct horse …`)
+    type: 'password', anchors: ['password', 'Password', 'PASSWORD', 'passwd', 'PASSWD', 'pwd'],
+    re: /(?:password|Password|PASSWORD|passwd|PASSWD|pwd)"\s{0,4}:\s{0,4}"((?:[^"\\\r\n]|\\.){1,256}?)(?="|$)/dy, group: 1,
     validate: (v) => !/^(\*+|x+|null|none|undefined|true|false|yes|no|\?|\$\d+|:\w+|%s)$/i.test(v),
     validator: 'keyword', confidence: 0.85,
   },
