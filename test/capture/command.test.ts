@@ -160,6 +160,29 @@ describe('pano-capture command', { skip }, () => {
     assert.match(info.stdout, /Number of packets:\s+0/);
   });
 
+  it('--duration and --stats-interval past 2^31-1 ms (600h): no early stop, no ISB storm, a complete capture at SIGINT', async () => {
+    // Node timers hold at most 2^31-1 ms (24.8 days); 600h used to fire after 1 ms: the capture
+    // stopped at once (exit 0, empty) and ISBs were written every millisecond.
+    const file = join(dir, 'long.pcapng');
+    const cap = net.spawn(net.b, [...CAPTURE, '-i', 'lo', '--duration', '600h', '--stats-interval', '600h', '-w', file]);
+    const err = collect(cap, 'stderr');
+    await waitFor(cap, 'stderr', /capturing on/);
+    for (let i = 0; i < 3; i++) net.exec(net.b, ['curl', '-s', '-o', '/dev/null', `http://127.0.0.1:8080/long${i}`]);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(cap.exitCode, null, `still capturing after 1.5 s: ${err()}`);
+    cap.kill('SIGINT');
+    assert.equal(await exited(cap), 0, err());
+    assert.doesNotMatch(err(), /Warning/);
+    const stats: unknown[] = [];
+    const packets: Packet[] = [];
+    await readCapture(file, { onPacket: (p) => packets.push(p), onStatistics: (s) => stats.push(s) });
+    assert.ok(packets.length >= 30, `the HTTP exchanges were captured (${packets.length} packets)`);
+    assert.equal(stats.length, 1, 'one Interface Statistics Block: the one at exit');
+    const info = spawnSync('capinfos', ['-c', file], { encoding: 'utf8' });
+    assert.equal(info.status, 0, info.stderr);
+    assert.match(info.stdout, new RegExp(`Number of packets:\\s+${packets.length}\\b`));
+  });
+
   it('--port and --proto filter in the kernel: only the chosen port, and all of it', async () => {
     const file = join(dir, 'port.pcapng');
     const theirs = join(dir, 'port.pcap');
@@ -198,6 +221,12 @@ describe('pano-capture command', { skip }, () => {
       // zero would stop before the first packet
       [['-c', '0'], `pano-capture: option '-c, --count <n>' argument '0' is invalid. must be at least 1: "0"\n`],
       [['--duration', '0s'], `pano-capture: option '--duration <time>' argument '0s' is invalid. must be more than 0: "0s"\n`],
+      // past a year is a typo; 1e400 would be Infinity
+      [['--duration', '8761h'], `pano-capture: option '--duration <time>' argument '8761h' is invalid. must be at most 8760h (365 days): "8761h"\n`],
+      [['--duration', `1${'0'.repeat(400)}s`], `pano-capture: option '--duration <time>' argument '1${'0'.repeat(400)}s' is invalid. must be at most 8760h (365 days): "1${'0'.repeat(400)}s"\n`],
+      [['--stats-interval', '8761h'], `pano-capture: option '--stats-interval <time>' argument '8761h' is invalid. must be at most 8760h (365 days): "8761h"\n`],
+      // would round to 0 ms, which means "only at exit"
+      [['--stats-interval', '500us'], `pano-capture: option '--stats-interval <time>' argument '500us' is invalid. must be 0 (only at exit) or at least 1ms: "500us"\n`],
     ] as Array<[string[], string]>) {
       for (const prefix of [[], unprivileged]) {
         const r = run(['-i', 'lo', ...args, '-w', '/dev/null'], prefix);

@@ -16,6 +16,7 @@ import { EpbEncoder, splitOffset } from './epb.js';
 import type { Filters } from './filters.js';
 import type { NetInterface } from './interfaces.js';
 import type { BlockSink } from './sink.js';
+import { longInterval, type LongTimer } from './timers.js';
 
 export interface CaptureOptions {
   interfaces: NetInterface[];
@@ -85,7 +86,7 @@ export class Capture {
   private seen: { slot: number; dir: number; data: Buffer }[] = [];
   private pollTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
-  private isbTimer: NodeJS.Timeout | undefined;
+  private isbTimer: LongTimer | undefined;
   private idleMs = 1;
   private packets = 0;
   private stopped = false;
@@ -120,7 +121,8 @@ export class Capture {
     this.opts.sink?.flush();
     this.schedulePoll(0);
     this.statsTimer = setInterval(() => this.checkLoss(), STATS_POLL_MS);
-    if (opts.statsIntervalMs > 0) this.isbTimer = setInterval(() => this.writeStatistics(), opts.statsIntervalMs);
+    // (not setInterval: past 2^31-1 ms it fires every millisecond)
+    if (opts.statsIntervalMs > 0) this.isbTimer = longInterval(() => this.writeStatistics(), opts.statsIntervalMs);
   }
 
   get buffer(): BufferKind {
@@ -137,7 +139,8 @@ export class Capture {
   stop(): CaptureSummary {
     if (this.summary) return this.summary;
     this.stopped = true;
-    for (const t of [this.pollTimer, this.statsTimer, this.isbTimer]) {
+    this.isbTimer?.cancel();
+    for (const t of [this.pollTimer, this.statsTimer]) {
       if (t) {
         clearTimeout(t as NodeJS.Timeout);
         clearInterval(t as NodeJS.Timeout);

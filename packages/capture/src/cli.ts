@@ -18,6 +18,7 @@ import { smokeTest } from './smoke.js';
 import { MAX_SNAPLEN } from './layout.js';
 import { libbpf } from './libbpf.js';
 import { removeStale } from './hooks.js';
+import { longTimeout } from './timers.js';
 
 const NAME = 'pano-capture';
 
@@ -77,6 +78,28 @@ function parseRingSize(v: string): number {
   return n;
 }
 
+/**
+ * Longest --duration and --stats-interval: a year. Timers re-arm past Node's
+ * 24.8-day limit (timers.ts), so anything shorter works; a longer value is a
+ * typo (600000h), and past 1e308 a number is Infinity.
+ */
+const MAX_DURATION_S = 365 * 24 * 3600;
+const TOO_LONG = 'must be at most 8760h (365 days)';
+
+function parseCaptureDuration(v: string): number {
+  const d = parsePositiveDuration(v);
+  if (d > MAX_DURATION_S) throw new InvalidArgumentError(`${TOO_LONG}: "${v}"`);
+  return d;
+}
+
+function parseStatsInterval(v: string): number {
+  const d = parseDuration(v);
+  // below a millisecond would round to 0, which means "only at exit": say so rather than switch them off
+  if (d > 0 && d < 0.001) throw new InvalidArgumentError(`must be 0 (only at exit) or at least 1ms: "${v}"`);
+  if (d > MAX_DURATION_S) throw new InvalidArgumentError(`${TOO_LONG}: "${v}"`);
+  return d;
+}
+
 export function program(): Command {
   return new Command(NAME)
     .description('Capture packets with an eBPF TC classifier and write them as pcapng.')
@@ -90,8 +113,8 @@ export function program(): Command {
     .option('--ring-size <bytes>', 'ring buffer size (power of two); with perf, the total over all CPUs', parseRingSize, 8 << 20)
     .option('-w, --write <file>', 'write to FILE (created 0600) instead of standard output')
     .option('-c, --count <n>', 'stop after N packets (at least 1)', parsePositiveCount)
-    .option('--duration <time>', 'stop after this long (e.g. 30s, 5m; more than 0)', parsePositiveDuration)
-    .option('--stats-interval <time>', 'write Interface Statistics Blocks this often (0: only at exit)', parseDuration, 5)
+    .option('--duration <time>', 'stop after this long (e.g. 30s, 5m, 48h; more than 0, at most 8760h)', parseCaptureDuration)
+    .option('--stats-interval <time>', 'write Interface Statistics Blocks this often (0: only at exit; 1ms to 8760h)', parseStatsInterval, 5)
     .option('--smoke-test', 'attach, send a packet, see it come back, detach; exit 0 when it works')
     .option('--doctor', 'report what this machine supports for capture, and what is missing and why')
     .option('--cleanup', 'only remove filters (and qdiscs) left by killed pano-capture runs, then exit')
@@ -175,9 +198,10 @@ async function run(o: Opts): Promise<number> {
   const stop = () => capture.stop();
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, stop);
-  const timer = o.duration !== undefined ? setTimeout(stop, Math.round(o.duration * 1000)) : undefined;
+  // (not setTimeout: past 2^31-1 ms it fires after 1 ms)
+  const timer = o.duration !== undefined ? longTimeout(stop, o.duration * 1000) : undefined;
   const summary = await capture.done();
-  if (timer) clearTimeout(timer);
+  timer?.cancel();
   for (const s of signals) process.off(s, stop);
   sink.close();
   // a write failure is said once, as the error that ends the run
