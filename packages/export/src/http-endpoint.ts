@@ -25,9 +25,10 @@ export function parseListenAddress(text: string): { host: string; port: number }
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
+/** `Bearer TOKEN`, the scheme in any case (RFC 9110 11.1: auth schemes are case-insensitive); the token compared in constant time. */
 function tokenMatches(req: IncomingMessage, token: string): boolean {
-  const h = req.headers.authorization ?? '';
-  const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
+  const m = /^bearer +(.*)$/i.exec(req.headers.authorization ?? '');
+  const given = Buffer.from(m ? m[1]!.trim() : '');
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
 }
