@@ -39,9 +39,9 @@ test('option and setup errors are one line', () => {
   const run = (args: string[]) => spawnSync(entry[0]!, [...entry.slice(1), ...args], { cwd: ROOT, input: '', encoding: 'utf8' });
   const cases: Array<[string[], RegExp]> = [
     [[], /^pano-export: nothing to do: give at least one of --jsonl, --prometheus, --otlp, --audit, --tee\n$/],
-    [['--jsonl', '/nonexistent/dir/x.jsonl'], /^pano-export: \/nonexistent\/dir\/x.jsonl: no such file or directory\n$/],
-    [['--otlp', 'ftp://x'], /^pano-export: OTLP URL "ftp:\/\/x" must be http or https\n$/],
-    [['--prometheus', 'nope'], /^pano-export: invalid listen address "nope"/],
+    [['--jsonl', '/nonexistent/dir/x.jsonl'], /^pano-export: --jsonl \/nonexistent\/dir\/x.jsonl: no such file or directory\n$/],
+    [['--otlp', 'ftp://x'], /^pano-export: --otlp: URL "ftp:\/\/x" is not http or https\n$/],
+    [['--prometheus', 'nope'], /^pano-export: --prometheus: invalid listen address "nope"/],
     [['--tee', '--rotate', '1M'], /^pano-export: --rotate needs --jsonl\n$/],
     [['--bogus'], /^pano-export: unknown option '--bogus'\n$/],
     [['--jsonl'], /^pano-export: option '--jsonl <file>' argument missing\n$/],

@@ -21,6 +21,7 @@ export interface DecodedSpan {
   endTimeUnixNano: string;
   attributes: Record<string, unknown>;
   status: { code: number; message: string };
+  links: Array<{ traceId: string; spanId: string }>;
 }
 
 function hex(b: Uint8Array | undefined): string {
@@ -56,6 +57,7 @@ export async function receiver(): Promise<{ server: Server; url: string; spans: 
               startTimeUnixNano: s.startTimeUnixNano, endTimeUnixNano: s.endTimeUnixNano,
               attributes: Object.fromEntries(s.attributes.map((a: { key: string; value: Record<string, unknown> }) => [a.key, anyValue(a.value)])),
               status: { code: s.status?.code ?? 0, message: s.status?.message ?? '' },
+              links: (s.links ?? []).map((l: { traceId: Uint8Array; spanId: Uint8Array }) => ({ traceId: hex(l.traceId), spanId: hex(l.spanId) })),
             });
           }
         }

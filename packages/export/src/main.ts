@@ -1,4 +1,5 @@
 /** pano-export: events in, fanned out to JSONL, Prometheus, OTLP and the audit log (and stdout with --tee). */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
@@ -36,6 +37,7 @@ interface Opts {
   otlpTimeout: string;
   otlpFlushTimeout: string;
   otlpContent?: boolean;
+  otlpCredentials?: boolean;
   serviceName: string;
   tee?: boolean;
   audit?: string;
@@ -62,7 +64,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .option('--otlp-delay <ms>', 'longest wait before a partial batch is sent', '1000')
     .option('--otlp-timeout <ms>', 'per export request, retries with back-off included', '10000')
     .option('--otlp-flush-timeout <ms>', 'at exit, how long to wait for queued spans', '5000')
-    .option('--otlp-content', 'also send body contents and result rows as attributes')
+    .option('--otlp-content', 'also send body contents, result rows, gRPC messages and Kafka record values as attributes')
+    .option('--otlp-credentials', 'send the values of credential headers (Authorization, Cookie, Set-Cookie, API keys, tokens …) as they are, not REDACTED')
     .option('--service-name <name>', 'OTLP resource service.name', 'panopticon')
     .option('--audit <file>', 'append the PII findings that pass to the hash-chained audit log FILE (pano-pii\'s format, created 0600)')
     .option('--sign-key <pem>', 'Ed25519 private key (PEM file) signing the audit checkpoints')
@@ -75,7 +78,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       await runMain(PROG, async () => {
         requireParents(cmd, {
           rotate: 'jsonl', keep: 'jsonl', tokenFile: 'prometheus', keepServing: 'prometheus',
-          otlpQueue: 'otlp', otlpBatch: 'otlp', otlpDelay: 'otlp', otlpTimeout: 'otlp', otlpFlushTimeout: 'otlp', otlpContent: 'otlp', serviceName: 'otlp',
+          otlpQueue: 'otlp', otlpBatch: 'otlp', otlpDelay: 'otlp', otlpTimeout: 'otlp', otlpFlushTimeout: 'otlp', otlpContent: 'otlp', otlpCredentials: 'otlp', serviceName: 'otlp',
           signKey: 'audit', checkpointEvery: 'audit',
         });
         return run(files, opts);
@@ -96,9 +99,43 @@ function readOption(option: string, file: string): string {
 }
 
 function positiveSize(name: string, text: string): number {
-  const n = parseSize(text);
-  if (n <= 0) throw new Error(`${name} must be greater than zero`);
+  let n: number;
+  try {
+    n = parseSize(text);
+  } catch {
+    throw new UserError(`${name} must be a size such as 100M, 512k or 65536, got "${text}"`);
+  }
+  if (n <= 0) throw new UserError(`${name} must be greater than zero`);
   return n;
+}
+
+/** The longest delay a Node timer holds (2^31-1 ms, about 24.8 days): a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Milliseconds for a timer: a whole number from `min` up to what a timer can hold. */
+function parseMs(name: string, text: string, min: number): number {
+  const n = parseCount(name, text, min);
+  if (n > MAX_TIMER_MS) throw new UserError(`${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days), got "${text}"`);
+  return n;
+}
+
+/**
+ * Set up what one option asks for; an error names the option: a file's
+ * (`--jsonl FILE: permission denied`), or the option's own words.
+ */
+async function forOption<T>(option: string, value: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e.code && e.path) throw new UserError(`${option} ${describeFsError(e, e.path)}`);
+    // the audit log's own errors begin with 'audit: FILE: '
+    const msg = (e.message ?? String(err)).split('\n')[0]!.replace(/^audit: /, '');
+    if (msg.startsWith(`${value}: `)) throw new UserError(`${option} ${msg}`);
+    // a message quoting the value names it already
+    throw new UserError(msg.includes(`"${value}"`) ? `${option}: ${msg}` : `${option} ${value}: ${msg}`);
+  }
 }
 
 async function run(files: string[], opts: Opts): Promise<number> {
@@ -118,38 +155,55 @@ async function run(files: string[], opts: Opts): Promise<number> {
 
   try {
     if (opts.jsonl) {
-      jsonl = new JsonlSink(opts.jsonl, { rotateBytes: opts.rotate ? positiveSize('--rotate', opts.rotate) : 0, keep: parseCount('--keep', opts.keep, 1) });
+      const rotateBytes = opts.rotate ? positiveSize('--rotate', opts.rotate) : 0;
+      const keep = parseCount('--keep', opts.keep, 1);
+      jsonl = await forOption('--jsonl', opts.jsonl, () => new JsonlSink(opts.jsonl!, { rotateBytes, keep }));
       sinks.push(jsonl);
     } else if (opts.rotate) throw new Error('--rotate needs --jsonl');
     if (opts.otlp) {
-      const { OtlpSink } = await import('./otlp-sink.js');
+      const { OtlpSink, tracesUrl } = await import('./otlp-sink.js');
+      const url = await forOption('--otlp', opts.otlp, () => tracesUrl(opts.otlp!));
       otlp = new OtlpSink({
-        url: opts.otlp,
+        url,
         serviceName: opts.serviceName,
         maxQueue: parseCount('--otlp-queue', opts.otlpQueue, 1),
         maxBatch: parseCount('--otlp-batch', opts.otlpBatch, 1),
-        delayMs: parseCount('--otlp-delay', opts.otlpDelay, 1),
-        timeoutMs: parseCount('--otlp-timeout', opts.otlpTimeout, 1),
-        flushTimeoutMs: parseCount('--otlp-flush-timeout', opts.otlpFlushTimeout, 0),
+        delayMs: parseMs('--otlp-delay', opts.otlpDelay, 1),
+        timeoutMs: parseMs('--otlp-timeout', opts.otlpTimeout, 1),
+        flushTimeoutMs: parseMs('--otlp-flush-timeout', opts.otlpFlushTimeout, 0),
         includeContent: opts.otlpContent,
+        includeCredentials: opts.otlpCredentials,
       });
       sinks.push(otlp);
     }
     if (opts.audit) {
       const where = [opts.jsonl && 'jsonl', opts.otlp && 'otlp', opts.tee && 'stdout', opts.prometheus && 'prometheus'].filter(Boolean).join(',');
-      let signKey: string | undefined;
-      if (opts.signKey) signKey = readOption('--sign-key', opts.signKey);
+      let signKey: KeyObject | undefined;
+      if (opts.signKey) {
+        const pem = readOption('--sign-key', opts.signKey);
+        signKey = await forOption('--sign-key', opts.signKey, () => {
+          let key: KeyObject;
+          try {
+            key = createPrivateKey(pem);
+          } catch {
+            throw new Error('not a PEM private key');
+          }
+          if (key.asymmetricKeyType !== 'ed25519') throw new Error(`an Ed25519 key is needed, this one is ${key.asymmetricKeyType}`);
+          return key;
+        });
+      }
+      const checkpointEvery = parseCount('--checkpoint-every', opts.checkpointEvery, 0);
       const { AuditSink } = await import('./audit-sink.js');
-      audit = new AuditSink(opts.audit, where || 'none', { signKey, checkpointEvery: parseCount('--checkpoint-every', opts.checkpointEvery, 0) });
+      audit = await forOption('--audit', opts.audit, () => new AuditSink(opts.audit!, where || 'none', { signKey, checkpointEvery }));
       sinks.push(audit);
     } else if (opts.signKey) throw new Error('--sign-key needs --audit');
     if (opts.prometheus) {
       const [{ MetricsSink }, { MetricsEndpoint, parseListenAddress }] = await Promise.all([import('./metrics-sink.js'), import('./http-endpoint.js')]);
-      const { host, port } = parseListenAddress(opts.prometheus);
+      const { host, port } = await forOption('--prometheus', opts.prometheus, () => parseListenAddress(opts.prometheus!));
       let token: string | undefined;
       if (opts.tokenFile) {
         token = readOption('--token-file', opts.tokenFile).trim();
-        if (!token) throw new Error(`${opts.tokenFile}: empty token file`);
+        if (!token) throw new UserError(`--token-file ${opts.tokenFile}: empty token file`);
       }
       const metrics = new MetricsSink({
         eventsIn: () => eventsIn,
@@ -165,14 +219,26 @@ async function run(files: string[], opts: Opts): Promise<number> {
       });
       sinks.push(metrics);
       endpoint = new MetricsEndpoint({ host, port, token, registry: metrics.registry, ready: () => eventsIn > 0, state: () => debugState() });
-      const addr = await endpoint.listen();
+      const addr = await forOption('--prometheus', opts.prometheus, async () => {
+        try {
+          return await endpoint!.listen();
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'EADDRINUSE') throw new Error('address already in use');
+          if (code === 'EADDRNOTAVAIL') throw new Error('address not available on this host');
+          if (code === 'EACCES') throw new Error('permission denied (a port below 1024 needs privileges)');
+          if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new Error('host name not found');
+          throw e;
+        }
+      });
       const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       process.stderr.write(`${PROG}: serving metrics on http://${shown}:${addr.port}/metrics\n`);
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     for (const s of sinks) await s.close().catch(() => undefined);
-    throw new UserError(e.code === 'EADDRINUSE' ? `${opts.prometheus}: address already in use` : e.code && e.path ? describeFsError(e, e.path) : e.message.split('\n')[0]!);
+    if (err instanceof UserError) throw err;
+    throw new UserError(e.code && e.path ? describeFsError(e, e.path) : e.message.split('\n')[0]!);
   }
 
   function debugState() {

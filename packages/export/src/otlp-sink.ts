@@ -16,6 +16,9 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { spanShapeOf, type MappingOptions } from './span-mapping.js';
 import type { Sink } from './sink.js';
 
+/** The longest delay a Node timer holds (2^31-1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface BatcherOptions {
   maxQueue?: number;
   maxBatch?: number;
@@ -31,10 +34,15 @@ export class BoundedBatchProcessor implements SpanProcessor {
   private readonly maxBatch: number;
   private readonly delayMs: number;
   private closed = false;
+  /** set at shutdown while a batch was still being sent: that batch is counted lost */
+  private abandoned = false;
+  private inFlightSpans = 0;
   sent = 0;
   failed = 0;
   droppedQueueFull = 0;
   lostAtExit = 0;
+  /** of lostAtExit: the spans of the batch still being sent when the flush deadline passed */
+  abandonedInFlight = 0;
   batches = 0;
   failedBatches = 0;
   lastError: string | undefined;
@@ -73,11 +81,14 @@ export class BoundedBatchProcessor implements SpanProcessor {
 
   /** Start one export if none is running; chains itself while full batches wait. */
   private kick(): void {
-    if (this.inFlight || this.queue.length === 0) return;
+    if (this.inFlight || this.queue.length === 0 || this.abandoned) return;
     const batch = this.queue.splice(0, this.maxBatch);
     this.batches++;
+    this.inFlightSpans = batch.length;
     this.inFlight = new Promise<void>((resolve) => {
       this.exporter.export(batch, (res: ExportResult) => {
+        // a batch given up at exit was counted lost then: a late answer changes nothing
+        if (this.abandoned) return resolve();
         if (res.code === ExportResultCode.SUCCESS) this.sent += batch.length;
         else {
           this.failed += batch.length;
@@ -88,6 +99,8 @@ export class BoundedBatchProcessor implements SpanProcessor {
       });
     }).then(() => {
       this.inFlight = undefined;
+      this.inFlightSpans = 0;
+      if (this.abandoned) return;
       if (this.queue.length >= this.maxBatch || (this.closed && this.queue.length > 0)) this.kick();
       else if (this.queue.length > 0 && !this.timer) {
         this.timer = setTimeout(() => {
@@ -99,14 +112,15 @@ export class BoundedBatchProcessor implements SpanProcessor {
     });
   }
 
-  /** Export everything queued, waiting at most `deadlineMs`; what is left is counted lost. */
+  /** Export everything queued, waiting at most `deadlineMs`; what is left is counted lost by shutdown(). */
   async drain(deadlineMs: number): Promise<void> {
     const until = Date.now() + deadlineMs;
-    while ((this.queue.length > 0 || this.inFlight) && Date.now() < until) {
+    while ((this.queue.length > 0 || this.inFlight) && Date.now() < until && !this.abandoned) {
       if (!this.inFlight) this.kick();
-      const wait = until - Date.now();
+      // never more than a timer can hold (a longer one fires at once, and this would spin)
+      const wait = Math.min(MAX_TIMER_MS, Math.max(0, until - Date.now()));
       let t: NodeJS.Timeout | undefined;
-      await Promise.race([this.inFlight, new Promise<void>((r) => (t = setTimeout(r, Math.max(0, wait))))]);
+      await Promise.race([this.inFlight, new Promise<void>((r) => (t = setTimeout(r, wait)))]);
       clearTimeout(t);
     }
   }
@@ -115,12 +129,25 @@ export class BoundedBatchProcessor implements SpanProcessor {
     await this.drain(30_000);
   }
 
-  async shutdown(): Promise<void> {
+  /**
+   * Stop taking spans; count what is queued, and the batch still being sent,
+   * as lost at exit; wait for the exporter to close for at most `deadlineMs`
+   * (its pending request is left behind, its answer ignored).
+   */
+  async shutdown(deadlineMs = 0): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.lostAtExit += this.queue.length;
     this.queue = [];
-    await this.exporter.shutdown();
+    if (this.inFlight) {
+      this.abandoned = true;
+      this.lostAtExit += this.inFlightSpans;
+      this.abandonedInFlight = this.inFlightSpans;
+    }
+    let t: NodeJS.Timeout | undefined;
+    const exporterClosed = this.abandoned ? Promise.resolve() : this.exporter.shutdown().catch(() => undefined);
+    await Promise.race([exporterClosed, new Promise<void>((r) => (t = setTimeout(r, Math.min(MAX_TIMER_MS, Math.max(0, deadlineMs)))))]);
+    clearTimeout(t);
   }
 }
 
@@ -140,9 +167,9 @@ export function tracesUrl(text: string): string {
   try {
     u = new URL(text);
   } catch {
-    throw new Error(`invalid OTLP URL "${text}" (use e.g. http://127.0.0.1:4318)`);
+    throw new Error(`invalid URL "${text}" (use e.g. http://127.0.0.1:4318)`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`OTLP URL "${text}" must be http or https`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`URL "${text}" is not http or https`);
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/traces';
   return u.toString();
 }
@@ -157,6 +184,7 @@ export class OtlpSink implements Sink {
   spans = 0;
   unmappable = 0;
   joined = 0;
+  linked = 0;
 
   constructor(opts: OtlpOptions) {
     const exporter = new OTLPTraceExporter({ url: tracesUrl(opts.url), timeoutMillis: opts.timeoutMs ?? 10_000, headers: opts.headers });
@@ -167,7 +195,7 @@ export class OtlpSink implements Sink {
       spanProcessors: [this.processor],
     });
     this.tracer = this.provider.getTracer('pano-export', '0.1.0');
-    this.mapping = { includeContent: opts.includeContent, maxValueChars: opts.maxValueChars };
+    this.mapping = { includeContent: opts.includeContent, includeCredentials: opts.includeCredentials, maxValueChars: opts.maxValueChars };
     this.flushTimeoutMs = opts.flushTimeoutMs ?? 5_000;
   }
 
@@ -184,7 +212,9 @@ export class OtlpSink implements Sink {
     }
     // attributes set after start: passed to startSpan the SDK would validate them twice (for the
     // sampler, then on the span), and the always-on sampler does not look at them
-    const span = this.tracer.startSpan(shape.name, { kind: shape.kind, startTime: shape.startTime }, ctx);
+    const links = shape.links?.map((l) => ({ context: { traceId: l.traceId, spanId: l.spanId, traceFlags: l.traceFlags & TraceFlags.SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE, isRemote: true } }));
+    if (links) this.linked++;
+    const span = this.tracer.startSpan(shape.name, { kind: shape.kind, startTime: shape.startTime, links }, ctx);
     span.setAttributes(shape.attributes);
     span.setStatus(shape.status);
     span.end(shape.endTime);
@@ -196,6 +226,7 @@ export class OtlpSink implements Sink {
     return {
       spans: this.spans,
       joined_traces: this.joined,
+      linked_batches: this.linked,
       unmappable: this.unmappable,
       queue_depth: p.depth,
       sent: p.sent,
@@ -214,8 +245,15 @@ export class OtlpSink implements Sink {
     return p.failed + p.droppedQueueFull + p.lostAtExit;
   }
 
+  /**
+   * Bounded by the flush timeout as a whole: queued spans are sent until it
+   * runs out; then what is still queued or being sent is counted lost and the
+   * exporter is left to its pending request (the process exits without it).
+   */
   async close(): Promise<void> {
+    const until = Date.now() + this.flushTimeoutMs;
     await this.processor.drain(this.flushTimeoutMs);
-    await this.provider.shutdown();
+    // the provider's shutdown would wait for the exporter without a bound: shut the processor down ourselves
+    await this.processor.shutdown(Math.max(0, until - Date.now()));
   }
 }

@@ -16,12 +16,25 @@ export interface SpanShape {
   attributes: Attributes;
   status: { code: SpanStatusCode; message?: string };
   /** the observed caller's span from a W3C traceparent header, when there is one */
-  parent?: { traceId: string; spanId: string; traceFlags: number };
+  parent?: SpanParent;
+  /** the contexts of the messages of a batch (Kafka records with different traceparents) */
+  links?: SpanParent[];
 }
 
+export interface SpanParent {
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+}
+
+/** Most links a batch span gets (one per distinct traceparent of its records). */
+export const MAX_LINKS = 128;
+
 export interface MappingOptions {
-  /** keep `*.body.content`, `db.response.rows` and message bodies (default false) */
+  /** keep `*.body.content`, `db.response.rows`, gRPC messages and Kafka record values (default false) */
   includeContent?: boolean;
+  /** keep the values of credential-bearing headers (default false: each value becomes `REDACTED`) */
+  includeCredentials?: boolean;
   /** longest string attribute value; longer ones are cut (default 4096) */
   maxValueChars?: number;
 }
@@ -36,7 +49,7 @@ export function hrTimeFromNs(ns: bigint): HrTime {
 const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
 
 /** The parent from a W3C traceparent (version 00 layout; ff is invalid; all-zero ids are invalid). */
-export function parseTraceparent(value: unknown): SpanShape['parent'] | undefined {
+export function parseTraceparent(value: unknown): SpanParent | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (typeof v !== 'string') return undefined;
   const m = TRACEPARENT_RE.exec(v.trim().toLowerCase());
@@ -46,10 +59,56 @@ export function parseTraceparent(value: unknown): SpanShape['parent'] | undefine
   return { traceId: m[2]!, spanId: m[3]!, traceFlags: parseInt(m[4]!, 16) };
 }
 
+/** `path` names list elements without an index (`kafka.records.value.content`). */
 function contentPath(path: string, key: string): boolean {
-  if (key === 'content') return path.endsWith('.body.content');
+  if (key === 'content') return path.endsWith('.body.content') || path === 'kafka.records.value.content';
   if (key === 'rows') return path === 'db.response.rows';
   return key === 'messages' && path === 'grpc.messages';
+}
+
+/** What a credential's value becomes: the header stays visible, its value does not. */
+export const REDACTED = 'REDACTED';
+
+/** Keys whose object value is a map of header (or metadata) names: HTTP headers and trailers, AMQP and Kafka headers. */
+const HEADER_MAPS = new Set(['header', 'headers', 'trailer', 'trailers', 'metadata']);
+
+// Credential-bearing names, compared lower-cased: the standard ones (RFC 9110 Authorization and
+// Proxy-Authorization, RFC 6265 Cookie and Set-Cookie, RFC 9449 DPoP), and any name with a part (split
+// at - _ .) that says token, secret, password, session, credential, signature, auth or cookie, or that
+// ends in key / apikey (X-API-Key, X-Goog-Api-Key, Ocp-Apim-Subscription-Key, X-Functions-Key …).
+const CREDENTIAL_NAMES = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'set-cookie2', 'dpop']);
+const CREDENTIAL_PART = /(?:^|[-_.])(?:auth|authorization|token|secret|password|passwd|passphrase|credentials?|session|sessionid|signature|cookie|apikey)(?:$|[-_.])|(?:^|[-_.])key$/;
+
+/** Whether a header (metadata, message header) of this name carries a credential. */
+export function isCredentialHeader(name: string): boolean {
+  const n = name.toLowerCase();
+  return CREDENTIAL_NAMES.has(n) || CREDENTIAL_PART.test(n);
+}
+
+function redactValue(v: unknown): unknown {
+  if (v === null || v === undefined) return v;
+  return Array.isArray(v) ? v.map((x) => (x === null || x === undefined ? x : REDACTED)) : REDACTED;
+}
+
+/**
+ * A value as it may leave: content left out (undefined) unless asked for,
+ * credential header values replaced. Used inside lists of records, which
+ * become JSON text (`kafka.records` with each record's value and headers).
+ */
+function clean(path: string, key: string, v: unknown, opts: Required<MappingOptions>, inHeaders: boolean): unknown {
+  if (!opts.includeContent && contentPath(path, key)) return undefined;
+  if (inHeaders && !opts.includeCredentials && isCredentialHeader(key)) return redactValue(v);
+  if (Array.isArray(v)) return v.map((x) => clean(path, key, x, opts, false));
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    const headers = HEADER_MAPS.has(key);
+    for (const k in v as Record<string, unknown>) {
+      const c = clean(`${path}.${k}`, k, (v as Record<string, unknown>)[k], opts, headers);
+      if (c !== undefined) out[k] = c;
+    }
+    return out;
+  }
+  return v;
 }
 
 interface FlattenState {
@@ -58,9 +117,10 @@ interface FlattenState {
   opts: Required<MappingOptions>;
 }
 
-function flatten(prefix: string, key: string, v: unknown, st: FlattenState): void {
+function flatten(prefix: string, key: string, v: unknown, st: FlattenState, inHeaders = false): void {
   if (st.count >= MAX_ATTRIBUTES || v === null || v === undefined) return;
   if (!st.opts.includeContent && contentPath(prefix, key)) return;
+  if (inHeaders && !st.opts.includeCredentials && isCredentialHeader(key)) v = redactValue(v);
   const max = st.opts.maxValueChars;
   if (typeof v === 'string') {
     st.out[prefix] = v.length > max ? v.slice(0, max) : v;
@@ -74,12 +134,13 @@ function flatten(prefix: string, key: string, v: unknown, st: FlattenState): voi
     else if (v.every((x) => typeof x === 'boolean')) st.out[prefix] = v as boolean[];
     else {
       // lists of records (DNS answers …) have no attribute form: JSON text
-      const json = JSON.stringify(v);
+      const json = JSON.stringify(clean(prefix, key, v, st.opts, inHeaders));
       st.out[prefix] = json.length > max ? json.slice(0, max) : json;
     }
     st.count++;
   } else if (typeof v === 'object') {
-    for (const k in v as Record<string, unknown>) flatten(prefix ? `${prefix}.${k}` : k, k, (v as Record<string, unknown>)[k], st);
+    const headers = HEADER_MAPS.has(key);
+    for (const k in v as Record<string, unknown>) flatten(prefix ? `${prefix}.${k}` : k, k, (v as Record<string, unknown>)[k], st, headers);
   }
 }
 
@@ -102,6 +163,33 @@ function spanName(e: Record<string, unknown>, protocol: string): string {
   return s('db.system.name') ?? protocol;
 }
 
+/**
+ * The trace context an event carries: an HTTP request's traceparent header
+ * (the caller's span: this span is the server side of that call), or a
+ * message's (AMQP headers property, Kafka record headers: the context the
+ * producer put in, which the message's spans continue, as OpenTelemetry's
+ * messaging conventions do). A Kafka exchange whose records carry several
+ * contexts is a batch: linked to each rather than a child of one.
+ */
+function contextOf(e: Record<string, unknown>): { parent?: SpanParent; links?: SpanParent[]; viaHttp: boolean } {
+  const http = parseTraceparent(at(e, 'http.request.header.traceparent'));
+  if (http) return { parent: http, viaHttp: true };
+  const amqp = parseTraceparent(at(e, 'amqp.properties.headers.traceparent') ?? at(e, 'amqp.response.properties.headers.traceparent'));
+  if (amqp) return { parent: amqp, viaHttp: false };
+  const records = at(e, 'kafka.records');
+  if (!Array.isArray(records)) return { viaHttp: false };
+  const seen = new Map<string, SpanParent>();
+  for (const r of records) {
+    const headers = (r as { headers?: unknown } | null)?.headers;
+    if (!headers || typeof headers !== 'object') continue;
+    const p = parseTraceparent((headers as Record<string, unknown>).traceparent);
+    if (p && seen.size < MAX_LINKS) seen.set(`${p.traceId}-${p.spanId}`, p);
+  }
+  if (seen.size === 0) return { viaHttp: false };
+  if (seen.size === 1) return { parent: [...seen.values()][0], viaHttp: false };
+  return { links: [...seen.values()], viaHttp: false };
+}
+
 function spanKind(e: Record<string, unknown>, joined: boolean): SpanKind {
   if (kindOf(e) === 'message') {
     const op = at(e, 'messaging.operation.type');
@@ -112,7 +200,7 @@ function spanKind(e: Record<string, unknown>, joined: boolean): SpanKind {
 }
 
 export function spanShapeOf(e: Record<string, unknown>, options: MappingOptions = {}): SpanShape | undefined {
-  const opts: Required<MappingOptions> = { includeContent: options.includeContent ?? false, maxValueChars: options.maxValueChars ?? 4096 };
+  const opts: Required<MappingOptions> = { includeContent: options.includeContent ?? false, includeCredentials: options.includeCredentials ?? false, maxValueChars: options.maxValueChars ?? 4096 };
   const start = nsOf(at(e, 'pano.start_ns'));
   if (start === undefined) return undefined;
   const end = nsOf(at(e, 'pano.end_ns')) ?? start;
@@ -136,7 +224,7 @@ export function spanShapeOf(e: Record<string, unknown>, options: MappingOptions 
   const pii = [...new Set(piiOf(e).map((f) => f.type))].sort();
   if (pii.length) put('pano.pii.types', pii);
 
-  const parent = parseTraceparent(at(e, 'http.request.header.traceparent'));
+  const { parent, links, viaHttp } = contextOf(e);
   const err = errorOf(e);
   let status: SpanShape['status'] = { code: SpanStatusCode.UNSET };
   if (err !== undefined) status = { code: SpanStatusCode.ERROR, message: err };
@@ -146,11 +234,12 @@ export function spanShapeOf(e: Record<string, unknown>, options: MappingOptions 
   }
   return {
     name: spanName(e, protocol),
-    kind: spanKind(e, parent !== undefined),
+    kind: spanKind(e, viaHttp),
     startTime: hrTimeFromNs(start),
     endTime: hrTimeFromNs(end < start ? start : end),
     attributes,
     status,
     parent,
+    ...(links ? { links } : {}),
   };
 }

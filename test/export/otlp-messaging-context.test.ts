@@ -1,0 +1,70 @@
+// --otlp: a W3C traceparent in a message's headers (AMQP headers property,
+// Kafka record headers) continues the producer's trace as HTTP's does; a Kafka
+// batch whose records carry several contexts is linked to each of them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { receiver } from './otlp-receiver.js';
+import { ev, runExport } from './fixtures.js';
+
+const CLIENT = 3, PRODUCER = 4, CONSUMER = 5;
+const tp = (trace: string, span: string) => `00-${trace}-${span}-01`;
+const T1 = '11111111111111111111111111111111', S1 = '1111111111111111';
+const T2 = '22222222222222222222222222222222', S2 = '2222222222222222';
+const T3 = '33333333333333333333333333333333', S3 = '3333333333333333';
+
+test('traceparent in AMQP and Kafka headers: child of the producer context, or links for a batch', async () => {
+  const rx = await receiver();
+  try {
+    const events = [
+      ev({ id: '1-1', protocol: 'amqp', kind: 'message', groups: {
+        messaging: { system: 'rabbitmq', operation: { name: 'basic.deliver', type: 'receive' }, destination: { name: 'orders' } },
+        amqp: { channel: 1, method: 'basic.deliver', properties: { headers: { traceparent: tp(T1, S1) } } },
+      } }),
+      // basic.get answered by get-ok: the content's properties are the response's
+      ev({ id: '1-2', protocol: 'amqp', groups: {
+        messaging: { system: 'rabbitmq', operation: { name: 'basic.get', type: 'receive' }, destination: { name: 'q' } },
+        amqp: { channel: 1, method: 'basic.get', response: { method: 'basic.get-ok', properties: { headers: { traceparent: tp(T2, S2) } } } },
+      } }),
+      ev({ id: '2-1', protocol: 'kafka', groups: {
+        messaging: { system: 'kafka', operation: { name: 'Produce', type: 'send' }, destination: { name: 'orders' } },
+        kafka: { records: [{ offset: 0, headers: { traceparent: tp(T3, S3) } }] },
+      } }),
+      ev({ id: '2-2', protocol: 'kafka', groups: {
+        messaging: { system: 'kafka', operation: { name: 'Fetch', type: 'receive' }, destination: { name: 'orders' } },
+        kafka: { records: [{ offset: 0, headers: { traceparent: tp(T1, S1) } }, { offset: 1, headers: { traceparent: tp(T2, S2) } }, { offset: 2, headers: { traceparent: tp(T1, S1) } }, { offset: 3 }] },
+      } }),
+      ev({ id: '3-1', protocol: 'amqp', kind: 'message', groups: {
+        messaging: { system: 'rabbitmq', operation: { name: 'basic.publish', type: 'send' }, destination: { name: 'orders' } },
+        amqp: { channel: 1, method: 'basic.publish', properties: { headers: { traceparent: 'not a traceparent' } } },
+      } }),
+    ];
+    const run = runExport(['--otlp', rx.url, '--otlp-delay', '20']);
+    run.child.stdin.end(events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    assert.equal(await run.exited, 0, run.stderr());
+    const by = Object.fromEntries(rx.spans.map((s) => [s.attributes['pano.event.id'], s]));
+
+    const deliver = by['1-1']!;
+    assert.equal(deliver.traceId, T1);
+    assert.equal(deliver.parentSpanId, S1);
+    assert.equal(deliver.kind, CONSUMER, 'a message span keeps its messaging kind');
+    assert.equal(by['1-2']!.traceId, T2);
+    assert.equal(by['1-2']!.parentSpanId, S2);
+    assert.equal(by['1-2']!.kind, CLIENT, 'joined by a message context: not the server side of a call');
+
+    const produce = by['2-1']!;
+    assert.equal(produce.traceId, T3);
+    assert.equal(produce.parentSpanId, S3);
+
+    const fetchBatch = by['2-2']!;
+    assert.equal(fetchBatch.parentSpanId, '', 'a batch of several contexts is a trace of its own');
+    assert.ok(![T1, T2].includes(fetchBatch.traceId));
+    assert.deepEqual(fetchBatch.links, [{ traceId: T1, spanId: S1 }, { traceId: T2, spanId: S2 }], 'one link per distinct context');
+
+    const bad = by['3-1']!;
+    assert.equal(bad.parentSpanId, '');
+    assert.equal(bad.kind, PRODUCER);
+    assert.deepEqual(bad.links, []);
+  } finally {
+    rx.server.close();
+  }
+});
