@@ -20,7 +20,7 @@ const query = Buffer.from('123401000001000000000000076578616d706c6503636f6d00000
 const captureBytes = pcapng([{ tsNs: 1_000_000_000n, data: udpFrame({ addr: '10.0.0.1', port: 5353 }, { addr: '10.0.0.53', port: 53 }, query) }]);
 const event = JSON.stringify({ pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http', start_ns: '1', end_ns: '2', duration_ns: 1, time: '', source: { type: 'pcap' }, connection: { id: 1, roles: 'syn' } }, client: { address: '10.0.0.1', port: 1 }, server: { address: '10.0.0.2', port: 80 }, http: { request: { method: 'POST', body: { size: 20, content: 'mail bob@example.com' } } } });
 
-test('two outputs of pano-pii that are one file (events and audit log) are refused with status 2 before either is written', () => {
+test('two outputs of pano-pii or pano-export that are one file (events and audit log) are refused with status 2 before either is written', () => {
   const events = join(dir, 'in.jsonl');
   writeFileSync(events, event + '\n');
   const log = join(dir, 'both.out');
@@ -36,6 +36,17 @@ test('two outputs of pano-pii that are one file (events and audit log) are refus
     const r = run('pano-pii', ['--redact', 'mask', ...args, events], redirect);
     assert.equal(r.status, 2, `${args.join(' ')} ${redirect}: ${r.stderr}`);
     assert.equal(r.stderr, `pano-pii: ${message} (each would overwrite the other)\n`);
+  }
+  // pano-export's outputs alike
+  const exportCases: Array<[string[], string, string]> = [
+    [['--jsonl', log, '--audit', log], '> /dev/null', `--audit ${log}: the same file as --jsonl ${log}`],
+    [['--tee', '--jsonl', existing], `>> ${existing}`, `--jsonl ${existing}: the same file as standard output`],
+    [['--tee', '--audit', existing], `>> ${existing}`, `--audit ${existing}: the same file as standard output`],
+  ];
+  for (const [args, redirect, message] of exportCases) {
+    const r = run('pano-export', [...args, events], redirect);
+    assert.equal(r.status, 2, `${args.join(' ')} ${redirect}: ${r.stderr}`);
+    assert.equal(r.stderr, `pano-export: ${message} (each would overwrite the other)\n`);
   }
   assert.throws(() => statSync(log), /ENOENT/);
   // the redirection emptied it (the shell's doing), and pano-pii wrote nothing into it

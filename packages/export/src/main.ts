@@ -2,7 +2,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, refuseSameOutputs, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
 import { DEFAULT_MAX_LINE_BYTES, lineWhere, parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
 import { JsonlSink } from './jsonl-sink.js';
 // The OTLP exporter (~0.17 s to load here), the audit log (all of @panopticon/pii, ~0.17 s) and
@@ -143,6 +143,10 @@ async function run(files: string[], opts: Opts): Promise<number> {
   if (opts.jsonl) refuseInputAsOutput(opts.jsonl, files, '--jsonl');
   if (opts.audit) refuseInputAsOutput(opts.audit, files, '--audit');
   if (opts.tee) refuseInputAsOutput(undefined, files, '--tee');
+  // two outputs that are one file would overwrite each other's lines
+  if (opts.jsonl && opts.audit) refuseSameOutputs(opts.jsonl, '--jsonl', opts.audit, '--audit');
+  if (opts.tee && opts.jsonl) refuseSameOutputs(undefined, '--tee', opts.jsonl, '--jsonl');
+  if (opts.tee && opts.audit) refuseSameOutputs(undefined, '--tee', opts.audit, '--audit');
 
   const input: InputCounters = { lines: 0, bytes: 0, oversized: 0, unterminated: 0 };
   let eventsIn = 0;
