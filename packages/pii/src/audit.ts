@@ -14,20 +14,40 @@
  *
  * Checkpoints (`kind: "checkpoint"`) are written every `checkpointEvery`
  * records and when the writer closes (`final: true`). With a signing key the
- * checkpoint carries `sig`, an Ed25519 signature over
- * `pano-audit-checkpoint:v1:<seq>:<prev>`, which commits to the whole chain
- * before it. A log whose last line is not a final checkpoint was truncated
- * (or its writer died before closing); see docs/PII.md for what truncation at
- * an earlier session's final checkpoint needs (an externally kept head hash).
+ * checkpoint carries `sigv: 2`, `key` and last (before `hash`) `sig`, an
+ * Ed25519 signature over `pano-audit-checkpoint:v2\n` followed by the
+ * record's bytes up to `,"sig":…` closed with `}`: the whole checkpoint (seq,
+ * time, prev, which commits to the chain before it, final, key) is signed, so
+ * a log cut at a periodic checkpoint cannot be passed off as ended by turning
+ * its `final` to true. Checkpoints written before v2 (no `sigv`) were signed
+ * over `pano-audit-checkpoint:v1:<seq>:<prev>` only, which does not cover
+ * `final`: they still verify, and the result says when such a one ends the
+ * log (`endSigned` false). A v2 signature is no valid v1 signature (the
+ * messages differ), so stripping `sigv` from a v2 checkpoint does not help a
+ * forger. A log whose last line is not a final checkpoint was truncated (or
+ * its writer died before closing); see docs/PII.md for what truncation at an
+ * earlier session's final checkpoint needs (an externally kept head hash).
+ *
+ * One writer at a time: `open` takes a lock file `<log>.lock` (the log's
+ * resolved path plus `.lock`) holding the writer's pid, host and process start
+ * time, and `close`/`abandon` (or the process's exit) remove it. A second
+ * writer is refused while the holder lives; a lock left by a dead process
+ * (kill -9), or by a pid since reused by another process, is taken over.
  *
  * Never put raw personal data in a record: callers store keyed hashes only.
  */
-import { closeSync, fchmodSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, linkSync, openSync, readFileSync, readSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { writeWholeLines } from '@panopticon/cli';
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
 export const AUDIT_GENESIS = '0'.repeat(64);
 const HASH_SUFFIX_RE = /,"hash":"([0-9a-f]{64})"\}$/;
+/** A v2 checkpoint's signature: the last field before the hash (what precedes it is what was signed). */
+const SIG_SUFFIX_RE = /,"sig":"([A-Za-z0-9+/]*={0,2})","hash":"[0-9a-f]{64}"\}$/;
+/** The checkpoint signature format written now (field `sigv`). */
+const SIG_VERSION = 2;
 const RESERVED = new Set(['seq', 'time', 'prev', 'kind', 'hash']);
 
 /** JSON primitive values allowed in an audit record's own fields. */
@@ -53,8 +73,14 @@ function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-function checkpointMessage(seq: number, prev: string): Buffer {
+/** What a checkpoint without `sigv` (written before v2) was signed over: seq and prev, not `final`. */
+function checkpointMessageV1(seq: number, prev: string): Buffer {
   return Buffer.from(`pano-audit-checkpoint:v1:${seq}:${prev}`);
+}
+
+/** What a v2 checkpoint is signed over: the record's JSON without `sig` and `hash` (its exact bytes). */
+function checkpointMessageV2(unsignedJson: string): Buffer {
+  return Buffer.from(`pano-audit-checkpoint:v2\n${unsignedJson}`);
 }
 
 /** Short fingerprint of an Ed25519 public key (first 16 hex of SHA-256 of its SPKI DER). */
@@ -91,6 +117,180 @@ function readLastLine(fd: number, size: number, file: string): { line: string; c
   }
 }
 
+/** What a writer's lock file holds (JSON, one line). */
+interface LockOwner {
+  pid: number;
+  host: string;
+  /** Start time of the process (field 22 of /proc/PID/stat), telling a reused pid from the holder. */
+  start: string | null;
+  nonce: string;
+}
+
+/** Start time of a process in clock ticks since boot (Linux /proc), or null when it cannot be read; 'Z' for a zombie. */
+function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // after "pid (comm) ": field 3 (state) is the first, field 22 (starttime) the 20th
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[0] === 'Z' ? 'Z' : (rest[19] ?? null);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the writer that left a lock may still be writing (true when that cannot be told: another host). */
+function lockHolderAlive(owner: LockOwner): boolean {
+  if (owner.host !== hostname()) return true;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (e) {
+    // EPERM: it exists, as another user's process
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  const start = processStart(owner.pid);
+  if (start === 'Z') return false;
+  // the pid is taken, but by a later process than the one that wrote the lock (after a reboot, or pid reuse)
+  if (start !== null && owner.start !== null && start !== owner.start) return false;
+  return true;
+}
+
+function parseLock(text: string): LockOwner | undefined {
+  try {
+    const o = JSON.parse(text) as Partial<LockOwner>;
+    if (Number.isSafeInteger(o.pid) && o.pid! > 0 && typeof o.host === 'string' && typeof o.nonce === 'string') {
+      return { pid: o.pid!, host: o.host, start: typeof o.start === 'string' ? o.start : null, nonce: o.nonce };
+    }
+  } catch {
+    // not a lock this code wrote
+  }
+  return undefined;
+}
+
+function readOr(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** How old a takeover marker (`.lock.steal`) must be to count as left by a killed process. */
+const STEAL_STALE_MS = 10_000;
+
+/**
+ * The lock that keeps a second writer off an audit log (two writers would
+ * interleave their records and break the chain). A file `<log>.lock`,
+ * created whole and atomically (written aside, then hard-linked into place,
+ * which fails when it exists), holding pid, host, process start time and a
+ * random nonce. An existing lock whose holder is dead (or whose pid now
+ * belongs to a later process) is stale: it is removed under a short-lived
+ * `<log>.lock.steal` marker, so two writers finding the same stale lock
+ * cannot both take it, and the lock is tried again.
+ */
+class WriterLock {
+  private released = false;
+  private readonly onExit = () => this.release();
+
+  private constructor(
+    readonly path: string,
+    private readonly text: string,
+  ) {
+    process.on('exit', this.onExit);
+  }
+
+  static acquire(logFile: string): WriterLock {
+    let base: string;
+    try {
+      base = realpathSync(logFile);
+    } catch {
+      base = resolve(logFile);
+    }
+    const path = `${base}.lock`;
+    const owner: LockOwner = { pid: process.pid, host: hostname(), start: processStart(process.pid), nonce: randomBytes(8).toString('hex') };
+    const text = JSON.stringify(owner) + '\n';
+    const aside = `${path}.${process.pid}.${owner.nonce}`;
+    const fail = (e: unknown): never => {
+      const err = e as NodeJS.ErrnoException;
+      throw new Error(`audit: ${logFile}: cannot take the writer lock ${path}: ${err.code ?? err.message}`);
+    };
+    try {
+      writeFileSync(aside, text, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      fail(e);
+    }
+    try {
+      for (let tries = 0; ; tries++) {
+        try {
+          linkSync(aside, path);
+          return new WriterLock(path, text);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') fail(e);
+        }
+        const held = readOr(path);
+        if (held === undefined) continue; // released meanwhile
+        const holder = parseLock(held);
+        if (holder && lockHolderAlive(holder)) {
+          const where = holder.host === hostname() ? '' : ` on host ${holder.host}`;
+          throw new Error(`audit: ${logFile}: another writer (pid ${holder.pid}${where}) has the log open (lock ${path}); one writer at a time, or the records interleave${where ? '; remove the lock if that writer is gone' : ''}`);
+        }
+        if (!holder && tries === 0) {
+          // a lock file that is not (yet) whole JSON: not one this code writes, but give a writer a moment
+          Atomics.wait(WAIT, 0, 0, 50);
+          continue;
+        }
+        if (tries >= 5) throw new Error(`audit: ${logFile}: could not take over the stale writer lock ${path}; remove it if no writer runs`);
+        try {
+          WriterLock.removeStale(path, held, aside);
+        } catch (e) {
+          fail(e);
+        }
+      }
+    } finally {
+      try {
+        unlinkSync(aside);
+      } catch {
+        // gone already
+      }
+    }
+  }
+
+  /** Remove the lock at `path` if it still holds `stale`, under the takeover marker. */
+  private static removeStale(path: string, stale: string, aside: string): void {
+    const steal = `${path}.steal`;
+    try {
+      linkSync(aside, steal);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // another writer is taking it over right now, or one was killed doing so
+      try {
+        if (Date.now() - statSync(steal).mtimeMs > STEAL_STALE_MS) unlinkSync(steal);
+      } catch {
+        // gone meanwhile
+      }
+      Atomics.wait(WAIT, 0, 0, 20);
+      return;
+    }
+    try {
+      if (readOr(path) === stale) unlinkSync(path);
+    } finally {
+      unlinkSync(steal);
+    }
+  }
+
+  /** Remove the lock if it is still this writer's. Idempotent. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    process.off('exit', this.onExit);
+    try {
+      if (readOr(this.path) === this.text) unlinkSync(this.path);
+    } catch {
+      // nothing to do: a lock that cannot be removed is stale once this process is gone
+    }
+  }
+}
+
 /** Writing the audit log failed (a full disk, an I/O error): the log ends with what was written before. */
 export class AuditWriteError extends Error {
   constructor(
@@ -116,10 +316,12 @@ export class AuditLog {
   private failed = false;
   /** Bytes of whole records in the file. */
   private size: number;
+  private readonly lock: WriterLock;
 
-  private constructor(file: string, fd: number, size: number, seq: number, head: string, opts: AuditLogOptions) {
+  private constructor(file: string, fd: number, lock: WriterLock, size: number, seq: number, head: string, opts: AuditLogOptions) {
     this.file = file;
     this.fd = fd;
+    this.lock = lock;
     this.size = size;
     this.seq = seq;
     this.head = head;
@@ -134,13 +336,31 @@ export class AuditLog {
   /**
    * Open (creating with mode 0600) or continue an audit log. An existing log
    * continues its chain from its last record; a log whose last line is
-   * incomplete or unparsable is refused (verify it first).
+   * incomplete or unparsable is refused (verify it first). A log another
+   * writer has open (its lock file `<log>.lock` held by a live process) is
+   * refused too; see WriterLock.
    */
   static open(file: string, opts: AuditLogOptions = {}): AuditLog {
     let seq = 0;
     let head = AUDIT_GENESIS;
-    // read and append: the chain goes on from the last record the file holds
-    const fd = openSync(file, 'a+', 0o600);
+    // a device or a pipe is refused before a lock is made beside it (and /dev/zero would be read forever)
+    let existing;
+    try {
+      existing = statSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    if (existing && !existing.isFile()) throw new Error(`audit: ${file}: not a regular file`);
+    // the lock first, then the last record: what another writer appended before it let go is read
+    const lock = WriterLock.acquire(file);
+    let fd: number;
+    try {
+      // read and append: the chain goes on from the last record the file holds
+      fd = openSync(file, 'a+', 0o600);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
     let size: number;
     try {
       const st = fstatSync(fd);
@@ -160,9 +380,17 @@ export class AuditLog {
       if ((st.mode & 0o077) !== 0 && seq === 0) fchmodSync(fd, 0o600);
     } catch (e) {
       closeSync(fd);
+      lock.release();
       throw e;
     }
-    const log = new AuditLog(file, fd, size, seq, head, opts);
+    let log: AuditLog;
+    try {
+      log = new AuditLog(file, fd, lock, size, seq, head, opts);
+    } catch (e) {
+      closeSync(fd);
+      lock.release();
+      throw e;
+    }
     log.writeRecord({ kind: 'open', writer: 'pano-audit/1' });
     return log;
   }
@@ -189,11 +417,11 @@ export class AuditLog {
   checkpoint(final = false): string {
     const fields: Record<string, AuditValue> = { kind: 'checkpoint', final };
     if (this.signKey) {
+      fields.sigv = SIG_VERSION;
       fields.key = keyFingerprint(this.signKey);
-      fields.sig = sign(null, checkpointMessage(this.seq, this.head), this.signKey).toString('base64');
     }
     this.sinceCheckpoint = 0;
-    return this.writeRecord(fields);
+    return this.writeRecord(fields, this.signKey);
   }
 
   /** Push buffered records to the file; throws AuditWriteError when it cannot (and the log takes no more). */
@@ -221,6 +449,7 @@ export class AuditLog {
     this.flush();
     closeSync(this.fd);
     this.closed = true;
+    this.lock.release();
   }
 
   /**
@@ -233,15 +462,18 @@ export class AuditLog {
     this.pending = [];
     closeSync(this.fd);
     this.closed = true;
+    this.lock.release();
   }
 
-  private writeRecord(fields: Record<string, AuditValue>): string {
+  /** Append a record; with `signKey`, signed (v2): `sig` over the record's JSON before it, the last field before `hash`. */
+  private writeRecord(fields: Record<string, AuditValue>, signKey?: KeyObject): string {
     if (this.closed) throw new Error('audit: log is closed');
     const body: Record<string, AuditValue> = { seq: this.seq, time: this.now(), prev: this.head, kind: fields.kind ?? null };
     for (const k of Object.keys(fields)) {
       if (RESERVED.has(k)) continue;
       body[k] = fields[k]!;
     }
+    if (signKey) body.sig = sign(null, checkpointMessageV2(JSON.stringify(body)), signKey).toString('base64');
     const { line, hash } = seal(body);
     this.pending.push(line);
     if (this.pending.length >= 256) this.flush();
@@ -254,7 +486,7 @@ export class AuditLog {
 export interface VerifyOptions {
   /** Ed25519 public key (KeyObject or PEM); when given every checkpoint must carry a valid signature by it. */
   publicKey?: KeyObject | string;
-  /** Expected head hash (kept elsewhere); catches truncation at an earlier final checkpoint. */
+  /** Expected head hash (kept elsewhere, either case); catches truncation at an earlier final checkpoint. */
   expectHead?: string;
 }
 
@@ -264,6 +496,13 @@ export interface VerifyResult {
   records: number;
   checkpoints: number;
   signedCheckpoints: number;
+  /**
+   * Signed checkpoints in the format before v2 (no `sigv`), whose signature
+   * (checked with a public key) covers seq and prev but not `final`. With a
+   * public key, a log that ends with one verifies only with `expectHead`: a
+   * cut at a periodic checkpoint, its `final` turned true, would look the same.
+   */
+  oldFormatCheckpoints: number;
   /** Hash of the last good record. */
   head: string;
   /** First problem: 1-based line number, the record's seq when readable, what was wrong. */
@@ -336,7 +575,7 @@ const WAIT = new Int32Array(new SharedArrayBuffer(4));
 
 /** The checks of verify-audit, fed one record line at a time. */
 class ChainVerifier {
-  readonly result: VerifyResult = { ok: false, records: 0, checkpoints: 0, signedCheckpoints: 0, head: AUDIT_GENESIS };
+  readonly result: VerifyResult = { ok: false, records: 0, checkpoints: 0, signedCheckpoints: 0, oldFormatCheckpoints: 0, head: AUDIT_GENESIS };
   /** Lines taken so far. */
   lines = 0;
   private readonly pub: KeyObject | undefined;
@@ -345,6 +584,8 @@ class ChainVerifier {
   private expectSeq = -1;
   private lastKind = '';
   private lastFinal = false;
+  /** The last checkpoint's signature was verified in the old format (not covering `final`). */
+  private lastOldFormat = false;
 
   constructor(private readonly opts: VerifyOptions) {
     this.pub = opts.publicKey === undefined ? undefined : typeof opts.publicKey === 'string' ? createPublicKey(opts.publicKey) : opts.publicKey;
@@ -377,6 +618,8 @@ class ChainVerifier {
     if (rec.kind === 'checkpoint') {
       res.checkpoints++;
       if (typeof rec.sig === 'string') res.signedCheckpoints++;
+      this.lastOldFormat = this.pub !== undefined && typeof rec.sig === 'string' && rec.sigv === undefined;
+      if (this.lastOldFormat) res.oldFormatCheckpoints++;
       this.lastFinal = rec.final === true;
     }
     this.lastKind = String(rec.kind);
@@ -410,7 +653,18 @@ class ChainVerifier {
       if (typeof rec.sig === 'string') {
         if (this.pub) {
           if (rec.key !== this.fp) return `checkpoint signed by key ${String(rec.key)}, expected ${this.fp}`;
-          if (!verify(null, checkpointMessage(seq, this.prevHash), this.pub, Buffer.from(rec.sig, 'base64'))) return 'bad checkpoint signature';
+          let message: Buffer;
+          if (rec.sigv === undefined) {
+            // written before v2: the signature covers seq and prev, not final (a v2 signature is never valid here)
+            message = checkpointMessageV1(seq, this.prevHash);
+          } else if (rec.sigv === SIG_VERSION) {
+            const s = SIG_SUFFIX_RE.exec(line);
+            if (!s || s[1] !== rec.sig) return 'checkpoint signature is not the last field before the hash (sigv 2)';
+            message = checkpointMessageV2(line.slice(0, s.index) + '}');
+          } else {
+            return `checkpoint signature format sigv ${JSON.stringify(rec.sigv)} is unknown (this verifier knows 2, and none for the old format)`;
+          }
+          if (!verify(null, message, this.pub, Buffer.from(rec.sig, 'base64'))) return 'bad checkpoint signature';
         }
       } else if (this.pub) {
         return 'checkpoint is not signed but a public key was given';
@@ -425,8 +679,12 @@ class ChainVerifier {
     if (this.lastKind !== 'checkpoint' || !this.lastFinal) {
       return this.fail(this.lines, 'log does not end with a final checkpoint (truncated, or the writer did not close)');
     }
-    if (this.opts.expectHead !== undefined && this.opts.expectHead !== this.prevHash) {
+    if (this.opts.expectHead !== undefined && this.opts.expectHead.toLowerCase() !== this.prevHash) {
       return this.fail(this.lines, `head ${this.prevHash} differs from the expected ${this.opts.expectHead} (records missing at the end)`);
+    }
+    // the old format signs seq and prev only: this "final" could be a periodic checkpoint's, turned true after a cut
+    if (this.lastOldFormat && this.opts.expectHead === undefined) {
+      return this.fail(this.lines, 'log ends with a checkpoint in the old signature format (no sigv), whose signature does not cover "final": a log cut at a periodic checkpoint would look the same; pass the head kept elsewhere (--head) to verify it', this.expectSeq - 1);
     }
     this.result.ok = true;
     return this.result;

@@ -240,7 +240,7 @@ function verify(file: string, o: { pubkey?: string; head?: string }): number {
     if (publicKey.asymmetricKeyType !== 'ed25519') throw new UserError(`--pubkey ${o.pubkey}: ${publicKey.asymmetricKeyType} key, need ed25519`);
   }
   // a head is a SHA-256 in hex, as verify-audit prints it: anything else could never match
-  if (o.head !== undefined && !/^[0-9a-f]{64}$/.test(o.head)) throw new UserError(`--head: not a head hash (64 hex digits, as verify-audit prints): "${o.head}"`);
+  if (o.head !== undefined && !/^[0-9a-f]{64}$/i.test(o.head)) throw new UserError(`--head: not a head hash (64 hex digits, as verify-audit prints): "${o.head}"`);
   let res;
   // `-` is standard input, as for the scan: `ssh host cat audit.log | pano-pii verify-audit -`
   const name = file === '-' ? 'stdin' : file;
