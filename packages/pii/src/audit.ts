@@ -21,8 +21,8 @@
  * a log cut at a periodic checkpoint cannot be passed off as ended by turning
  * its `final` to true. Checkpoints written before v2 (no `sigv`) were signed
  * over `pano-audit-checkpoint:v1:<seq>:<prev>` only, which does not cover
- * `final`: they still verify, and the result says when such a one ends the
- * log (`endSigned` false). A v2 signature is no valid v1 signature (the
+ * `final`: they still verify, but with a public key a log that ends with
+ * one verifies only given its expected head. A v2 signature is no valid v1 signature (the
  * messages differ), so stripping `sigv` from a v2 checkpoint does not help a
  * forger. A log whose last line is not a final checkpoint was truncated (or
  * its writer died before closing); see docs/PII.md for what truncation at an
