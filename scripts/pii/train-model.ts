@@ -239,30 +239,37 @@ function tensor(name: string, dims: number[], data: Float32Array | BigInt64Array
   });
 }
 
-export function buildOnnx(W: Float32Array, b: Float32Array, meta: Record<string, string>): Uint8Array {
-  const C = b.length;
-  const dim = W.length / C;
-  const vi = (name: string, elem: number, shape: Array<string | number>) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: onnx.TypeProto.create({
-        tensorType: onnx.TypeProto.Tensor.create({
-          elemType: elem,
-          shape: onnx.TensorShapeProto.create({ dim: shape.map((d) => (typeof d === 'string' ? onnx.TensorShapeProto.Dimension.create({ dimParam: d }) : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))) }),
-        }),
+function valueInfo(name: string, elem: number, shape: Array<string | number>): onnxProto.onnx.ValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: elem,
+        shape: onnx.TensorShapeProto.create({ dim: shape.map((d) => (typeof d === 'string' ? onnx.TensorShapeProto.Dimension.create({ dimParam: d }) : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))) }),
       }),
-    });
+    }),
+  });
+}
+
+const intAttr = (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+
+/**
+ * A span model under the runtime's contract: `indices` int64 [N, K] in,
+ * `probs` float [N, C] out, `meta` as metadata_props. `table` [D, width] is
+ * gathered by the indices and summed over K into `summed`; `head` makes
+ * `probs` of it.
+ */
+function encodeModel(name: string, table: string, head: onnxProto.onnx.NodeProto[], initializer: onnxProto.onnx.TensorProto[], C: number, meta: Record<string, string>): Uint8Array {
   const graph = onnx.GraphProto.create({
-    name: 'pano_span_linear',
+    name,
     node: [
-      onnx.NodeProto.create({ opType: 'Gather', input: ['W', 'indices'], output: ['gathered'], name: 'gather', attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 })] }),
-      onnx.NodeProto.create({ opType: 'ReduceSum', input: ['gathered', 'axes'], output: ['summed'], name: 'sum', attribute: [onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 })] }),
-      onnx.NodeProto.create({ opType: 'Add', input: ['summed', 'b'], output: ['logits'], name: 'bias' }),
-      onnx.NodeProto.create({ opType: 'Softmax', input: ['logits'], output: ['probs'], name: 'softmax', attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })] }),
+      onnx.NodeProto.create({ opType: 'Gather', input: [table, 'indices'], output: ['gathered'], name: 'gather', attribute: [intAttr('axis', 0)] }),
+      onnx.NodeProto.create({ opType: 'ReduceSum', input: ['gathered', 'axes'], output: ['summed'], name: 'sum', attribute: [intAttr('keepdims', 0)] }),
+      ...head,
     ],
-    initializer: [tensor('W', [dim, C], W), tensor('b', [C], b), tensor('axes', [1], BigInt64Array.from([1n]))],
-    input: [vi('indices', onnx.TensorProto.DataType.INT64, ['N', Number(meta['pano.k'] ?? K)])],
-    output: [vi('probs', onnx.TensorProto.DataType.FLOAT, ['N', C])],
+    initializer,
+    input: [valueInfo('indices', onnx.TensorProto.DataType.INT64, ['N', Number(meta['pano.k'] ?? K)])],
+    output: [valueInfo('probs', onnx.TensorProto.DataType.FLOAT, ['N', C])],
   });
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -274,44 +281,28 @@ export function buildOnnx(W: Float32Array, b: Float32Array, meta: Record<string,
   return onnx.ModelProto.encode(model).finish();
 }
 
+const softmax = (input: string) => onnx.NodeProto.create({ opType: 'Softmax', input: [input], output: ['probs'], name: 'softmax', attribute: [intAttr('axis', -1)] });
+
+export function buildOnnx(W: Float32Array, b: Float32Array, meta: Record<string, string>): Uint8Array {
+  const C = b.length;
+  const dim = W.length / C;
+  const head = [onnx.NodeProto.create({ opType: 'Add', input: ['summed', 'b'], output: ['logits'], name: 'bias' }), softmax('logits')];
+  return encodeModel('pano_span_linear', 'W', head, [tensor('W', [dim, C], W), tensor('b', [C], b), tensor('axes', [1], BigInt64Array.from([1n]))], C, meta);
+}
+
 /** The `--hidden` model's graph: Gather(E) → ReduceSum → Add(b1) → Relu → MatMul(W2) → Add(b2) → Softmax. */
 export function buildMlpOnnx(m: Mlp, meta: Record<string, string>): Uint8Array {
   const { E, b1, W2, b2, H } = m;
   const C = b2.length;
   const dim = E.length / H;
-  const vi = (name: string, elem: number, shape: Array<string | number>) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: onnx.TypeProto.create({
-        tensorType: onnx.TypeProto.Tensor.create({
-          elemType: elem,
-          shape: onnx.TensorShapeProto.create({ dim: shape.map((d) => (typeof d === 'string' ? onnx.TensorShapeProto.Dimension.create({ dimParam: d }) : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))) }),
-        }),
-      }),
-    });
-  const graph = onnx.GraphProto.create({
-    name: 'pano_span_mlp',
-    node: [
-      onnx.NodeProto.create({ opType: 'Gather', input: ['E', 'indices'], output: ['gathered'], name: 'gather', attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 })] }),
-      onnx.NodeProto.create({ opType: 'ReduceSum', input: ['gathered', 'axes'], output: ['summed'], name: 'sum', attribute: [onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 })] }),
-      onnx.NodeProto.create({ opType: 'Add', input: ['summed', 'b1'], output: ['pre'], name: 'bias1' }),
-      onnx.NodeProto.create({ opType: 'Relu', input: ['pre'], output: ['hidden'], name: 'relu' }),
-      onnx.NodeProto.create({ opType: 'MatMul', input: ['hidden', 'W2'], output: ['out'], name: 'matmul' }),
-      onnx.NodeProto.create({ opType: 'Add', input: ['out', 'b2'], output: ['logits'], name: 'bias2' }),
-      onnx.NodeProto.create({ opType: 'Softmax', input: ['logits'], output: ['probs'], name: 'softmax', attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 })] }),
-    ],
-    initializer: [tensor('E', [dim, H], E), tensor('b1', [H], b1), tensor('W2', [H, C], W2), tensor('b2', [C], b2), tensor('axes', [1], BigInt64Array.from([1n]))],
-    input: [vi('indices', onnx.TensorProto.DataType.INT64, ['N', Number(meta['pano.k'] ?? K)])],
-    output: [vi('probs', onnx.TensorProto.DataType.FLOAT, ['N', C])],
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'panopticon scripts/pii/train-model.ts',
-    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
-    graph,
-    metadataProps: Object.entries(meta).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value })),
-  });
-  return onnx.ModelProto.encode(model).finish();
+  const head = [
+    onnx.NodeProto.create({ opType: 'Add', input: ['summed', 'b1'], output: ['pre'], name: 'bias1' }),
+    onnx.NodeProto.create({ opType: 'Relu', input: ['pre'], output: ['hidden'], name: 'relu' }),
+    onnx.NodeProto.create({ opType: 'MatMul', input: ['hidden', 'W2'], output: ['out'], name: 'matmul' }),
+    onnx.NodeProto.create({ opType: 'Add', input: ['out', 'b2'], output: ['logits'], name: 'bias2' }),
+    softmax('logits'),
+  ];
+  return encodeModel('pano_span_mlp', 'E', head, [tensor('E', [dim, H], E), tensor('b1', [H], b1), tensor('W2', [H, C], W2), tensor('b2', [C], b2), tensor('axes', [1], BigInt64Array.from([1n]))], C, meta);
 }
 
 async function main(): Promise<void> {
