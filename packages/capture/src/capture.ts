@@ -10,6 +10,7 @@ import { openRecords, type RecordSource } from './records.js';
 import { CaptureError, LoadedProgram, type BufferKind } from './program.js';
 import { InterfaceHooks, removeStale, type Direction, type StaleCleanup } from './hooks.js';
 import { MonotonicToWall } from './clock.js';
+import { ifIndexToName, ifNameToIndex } from './netlink.js';
 import { RECORD, Stat } from './layout.js';
 import { encodeLossRecord, PANO_PEN } from '@panopticon/pcap';
 import { EpbEncoder, splitOffset } from './epb.js';
@@ -33,6 +34,8 @@ export interface CaptureOptions {
   statsIntervalMs: number;
   /** Sees each captured packet (after it went to the sink). */
   onPacket?(iface: NetInterface, data: Buffer, direction: number): void;
+  /** Told at once, one line each: an interface went away or was renamed during the capture. */
+  onNotice?(message: string): void;
   application?: string;
 }
 
@@ -54,6 +57,8 @@ export interface CaptureSummary {
   interfaces: InterfaceCounters[];
   stale: StaleCleanup;
   problems: string[];
+  /** Interfaces (as named at the start) whose capture ended before the run did: gone, or their filter removed. */
+  lostInterfaces: string[];
 }
 
 /** Which directions to hook: on loopback every packet passes egress and then ingress, so only ingress (ADR 0301). */
@@ -91,6 +96,14 @@ export class Capture {
   private packets = 0;
   private stopped = false;
   private readonly stale: StaleCleanup;
+  /** Per slot: still attached (checked every second). */
+  private readonly live: boolean[];
+  /** Per slot: the interface's name now (it may be renamed during the capture). */
+  private readonly names: string[];
+  private readonly lost: string[] = [];
+  /** Per slot: a filter was seen missing while the interface was still there (said only when seen so twice). */
+  private readonly suspect: boolean[];
+  private readonly lossProblems: string[] = [];
   private readonly doneWaiters: ((s: CaptureSummary) => void)[] = [];
   private summary: CaptureSummary | undefined;
 
@@ -102,6 +115,9 @@ export class Capture {
     this.program = LoadedProgram.load({ buffer, snaplen: opts.snaplen, ringSize: opts.ringSize, filters: opts.filters });
     this.delivered = opts.interfaces.map(() => 0);
     this.lostSoFar = opts.interfaces.map(() => 0n);
+    this.live = opts.interfaces.map(() => true);
+    this.names = opts.interfaces.map((i) => i.name);
+    this.suspect = opts.interfaces.map(() => false);
     this.startNs = this.clock.wall(MonotonicToWall.monotonicNow());
     [this.offHi, this.offLo] = splitOffset(this.clock.offsetNs);
     this.lastLossCheckNs = this.startNs;
@@ -120,7 +136,10 @@ export class Capture {
     }
     this.opts.sink?.flush();
     this.schedulePoll(0);
-    this.statsTimer = setInterval(() => this.checkLoss(), STATS_POLL_MS);
+    this.statsTimer = setInterval(() => {
+      this.checkLoss();
+      this.checkInterfaces();
+    }, STATS_POLL_MS);
     // (not setInterval: past 2^31-1 ms it fires every millisecond)
     if (opts.statsIntervalMs > 0) this.isbTimer = longInterval(() => this.writeStatistics(), opts.statsIntervalMs);
   }
@@ -150,10 +169,7 @@ export class Capture {
     const problems: string[] = [];
     for (const h of this.hooks) problems.push(...h.detach());
     // Nothing new can arrive now; take what is queued (bounded: the buffer is finite).
-    if (!this.countReached() && this.source) {
-      for (let i = 0; i < 1000 && this.source.consume() > 0; i++) this.emitBatch();
-      this.emitBatch();
-    }
+    this.drain();
     this.checkLoss();
     this.writeStatistics();
     this.opts.sink?.flush();
@@ -164,7 +180,8 @@ export class Capture {
       lost: interfaces.reduce((a, c) => a + c.dropBuffer + c.dropCopy, 0n),
       interfaces,
       stale: this.stale,
-      problems: [...this.stale.problems, ...problems],
+      problems: [...this.stale.problems, ...this.lossProblems, ...problems],
+      lostInterfaces: [...this.lost],
     };
     if (this.opts.sink?.error) this.summary.problems.push(this.opts.sink.error);
     this.teardown();
@@ -255,6 +272,73 @@ export class Capture {
     }
   }
 
+  /** Takes what the kernel has queued (bounded: the buffer is finite) and writes it. */
+  private drain(): void {
+    if (!this.countReached() && this.source) {
+      for (let i = 0; i < 1000 && this.source.consume() > 0; i++) this.emitBatch();
+    }
+    this.emitBatch();
+  }
+
+  /**
+   * Every second: is each interface still hooked? One that went away (deleted,
+   * moved to another namespace, deleted and made again under its name) or
+   * whose filter or clsact qdisc something else removed captures nothing more,
+   * in silence, unless told: say so once, end its capture with a last
+   * statistics block, and end the run when no interface is left. A renamed
+   * interface keeps its hooks: said once, and the capture goes on.
+   */
+  private checkInterfaces(): void {
+    if (this.stopped) return;
+    this.opts.interfaces.forEach((iface, slot) => {
+      const hooks = this.hooks[slot];
+      if (!this.live[slot] || !hooks) return;
+      let missing: Direction[];
+      try {
+        missing = hooks.missing();
+      } catch {
+        return; // netlink could not tell: ask again in a second
+      }
+      const nameNow = ifIndexToName(iface.ifindex);
+      const label = this.names[slot] === iface.name ? iface.name : `${iface.name} (renamed ${this.names[slot]})`;
+      const gone = nameNow === undefined || nameNow !== this.names[slot];
+      // An interface being deleted loses its qdisc before its name: wait a second before taking a missing
+      // filter on a present interface for a removed filter (it is then most likely gone altogether).
+      if (missing.length > 0 && !gone && !this.suspect[slot]) {
+        this.suspect[slot] = true;
+        return;
+      }
+      this.suspect[slot] = false;
+      if (missing.length === 0) {
+        if (nameNow !== undefined && nameNow !== this.names[slot]) {
+          this.opts.onNotice?.(`${label}: renamed ${nameNow}; still capturing on it (named ${iface.name} in the capture)`);
+          this.names[slot] = nameNow;
+        }
+        return;
+      }
+      this.live[slot] = false;
+      this.lost.push(iface.name);
+      let why: string;
+      if (gone) {
+        // gone (its ifindex now free, or taken by another interface)
+        hooks.forget();
+        const again = ifNameToIndex(this.names[slot]);
+        why = `the interface is gone (deleted, or moved to another network namespace)${again !== undefined ? `; the new ${this.names[slot]} (ifindex ${again}) is not captured` : ''}`;
+      } else {
+        this.lossProblems.push(...hooks.detach());
+        why = `the capture's ${missing.join(' and ')} filter was removed (tc, or another program, deleted it or the clsact qdisc)`;
+      }
+      this.opts.onNotice?.(`${label}: ${why}; no longer capturing on it`);
+      // what it captured before is written, then its last statistics
+      this.drain();
+      this.writeStatistics([slot], `capture on ${iface.name} ended: ${why}`);
+    });
+    if (this.live.every((l) => !l)) {
+      this.opts.onNotice?.('no interface left to capture on; the capture ends');
+      this.stop();
+    }
+  }
+
   private countReached(): boolean {
     return this.opts.count !== undefined && this.packets >= this.opts.count;
   }
@@ -307,11 +391,12 @@ export class Capture {
     sink?.flush();
   }
 
-  private writeStatistics(): void {
+  /** Interface Statistics Blocks for `slots` (default: those still captured; a lost one had its last when it went). */
+  private writeStatistics(slots = this.live.flatMap((l, slot) => (l ? [slot] : [])), comment?: string): void {
     const sink = this.opts.sink;
     if (!sink) return;
     const now = this.clock.wall(MonotonicToWall.monotonicNow());
-    this.opts.interfaces.forEach((_iface, slot) => {
+    slots.forEach((slot) => {
       const s = this.program.readStats(slot);
       sink.push(
         this.writer.interfaceStatistics({
@@ -323,6 +408,7 @@ export class Capture {
           filterAccept: s[Stat.MATCHED],
           osDrop: s[Stat.DROP_BUFFER] + s[Stat.DROP_COPY],
           usrDeliv: BigInt(this.delivered[slot]),
+          comment,
         }),
       );
     });

@@ -190,6 +190,8 @@ async function run(o: Opts): Promise<number> {
     sink,
     count: o.count,
     statsIntervalMs: Math.round(o.statsInterval * 1000),
+    // said when it happens (even with -q): an interface that went away is a capture that stopped
+    onNotice: (m) => process.stderr.write(`${NAME}: ${m}\n`),
   });
   if (!o.quiet) {
     const where = interfaces.map((i) => `${i.name} (${directionsFor(i).join('+')})`).join(', ');
@@ -207,7 +209,8 @@ async function run(o: Opts): Promise<number> {
   // a write failure is said once, as the error that ends the run
   report({ ...summary, problems: summary.problems.filter((p) => p !== sink.error) }, o.quiet ?? false);
   if (sink.error) throw new UserError(sink.error, 74);
-  return summary.problems.length ? 1 : 0;
+  // an interface that went away during the capture: the capture is not what was asked for (1, as for a missing interface)
+  return summary.problems.length || summary.lostInterfaces.length ? 1 : 0;
 }
 
 /** `-w FILE`, or a one-line usage error (2) naming the option, the file and what is wrong with it. */

@@ -80,7 +80,7 @@ export class InterfaceHooks {
     }
   }
 
-  /** Removes our filters, then the qdisc if pano created it and nothing else is attached. */
+  /** Removes our filters, then the qdisc if pano created it and nothing else is attached. Once: later calls do nothing. */
   detach(): string[] {
     const problems: string[] = [];
     for (const a of this.attachments.splice(0)) {
@@ -88,7 +88,31 @@ export class InterfaceHooks {
       if (r < 0 && r !== -2 && r !== -19) problems.push(`${a.iface.name}: cannot detach the ${a.direction} classifier: ${errnoText(-r)}`);
     }
     if (this.ownsQdisc) removeQdiscIfUnused(this.lib, this.iface.ifindex, problems);
+    // a clsact made later on this ifindex is someone else's
+    this.ownsQdisc = false;
     return problems;
+  }
+
+  /**
+   * The directions whose filter of ours is no longer attached: the interface
+   * went away (deleted, or moved to another network namespace: its qdiscs go
+   * with it) or something deleted the clsact qdisc or the filter. A renamed
+   * interface keeps them. Throws when netlink cannot tell.
+   */
+  missing(): Direction[] {
+    const out: Direction[] = [];
+    for (const a of this.attachments) {
+      const filters = listFilters(a.iface.ifindex, a.direction === 'ingress' ? PARENT_INGRESS : PARENT_EGRESS);
+      if (!filters.some((f) => f.handle === a.handle && f.priority === PRIORITY && f.kind === 'bpf')) out.push(a.direction);
+    }
+    return out;
+  }
+
+  /** The interface is gone: nothing is left to detach, and its clsact went with it (so does the marker; the ifindex may be reused). */
+  forget(): void {
+    this.attachments.splice(0);
+    if (this.ownsQdisc) rmSync(markerPath(this.iface.ifindex), { force: true });
+    this.ownsQdisc = false;
   }
 }
 

@@ -45,6 +45,8 @@ interface Libc {
   send(fd: number, buf: Buffer, len: number, flags: number): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
   close(fd: number): number;
+  if_indextoname(ifindex: number, name: Buffer): string | null;
+  if_nametoindex(name: string): number;
 }
 
 let libc: Libc | undefined;
@@ -56,6 +58,8 @@ function c(): Libc {
       send: l.func('intptr_t send(int fd, void *buf, size_t len, int flags)'),
       recv: l.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
       close: l.func('int close(int fd)'),
+      if_indextoname: l.func('const char *if_indextoname(unsigned int ifindex, _Out_ char *ifname)'),
+      if_nametoindex: l.func('unsigned int if_nametoindex(const char *ifname)'),
     } as unknown as Libc;
   }
   return libc;
@@ -162,4 +166,15 @@ export function hasClsact(ifindex: number): boolean {
 
 function ntohs(v: number): number {
   return ((v & 0xff) << 8) | (v >> 8);
+}
+
+/** The name of interface `ifindex` in this network namespace now, or undefined when there is none (an ioctl: no sysfs needed). */
+export function ifIndexToName(ifindex: number): string | undefined {
+  const buf = Buffer.alloc(16); // IF_NAMESIZE
+  return c().if_indextoname(ifindex, buf) === null ? undefined : buf.toString('latin1').replace(/\0.*$/s, '');
+}
+
+/** The index of interface `name` in this network namespace now, or undefined when there is none. */
+export function ifNameToIndex(name: string): number | undefined {
+  return c().if_nametoindex(name) || undefined;
 }
