@@ -94,6 +94,11 @@ test('an output that cannot be created: status 2, one line naming the option and
     ['pano-parse', [capture, '-o', sub], `-o ${sub}: is a directory`],
     ['pano-parse', [capture, '-o', join(dir, 'missing', 'x.jsonl')], `-o ${join(dir, 'missing', 'x.jsonl')}: no such file or directory`],
     ['pano-pii', [events, '-o', sub], `-o ${sub}: is a directory`],
+    // the audit log alike, in both commands that write one (its writer lock is made beside it first)
+    ['pano-pii', [events, '--audit', join(dir, 'missing', 'a.log')], `--audit ${join(dir, 'missing', 'a.log')}: no such file or directory`],
+    ['pano-pii', [events, '--audit', sub], `--audit ${sub}: is a directory`],
+    ['pano-export', [events, '--audit', join(dir, 'missing', 'a.log')], `--audit ${join(dir, 'missing', 'a.log')}: no such file or directory`],
+    ['pano-export', [events, '--audit', sub], `--audit ${sub}: is a directory`],
   ];
   for (const [cmd, args, message] of cases) {
     const r = run(cmd, args);

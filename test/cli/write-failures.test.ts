@@ -50,7 +50,7 @@ test('standard output on /dev/full: each command ends with one line naming itsel
 test('a device is refused as an audit log, to write or to verify, in one line with status 2', () => {
   const w = run('pano-pii', ['--key-file', key, '--audit', '/dev/full', eventsFile]);
   assert.equal(w.status, 2);
-  assert.equal(w.stderr, 'pano-pii: audit: /dev/full: not a regular file\n');
+  assert.equal(w.stderr, 'pano-pii: --audit /dev/full: not a regular file\n');
   // /dev/zero would be read forever (it used to end in an out-of-memory abort)
   const v = run('pano-pii', ['verify-audit', '/dev/zero']);
   assert.equal(v.status, 2);

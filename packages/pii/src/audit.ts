@@ -212,7 +212,10 @@ class WriterLock {
     const aside = `${path}.${process.pid}.${owner.nonce}`;
     const fail = (e: unknown): never => {
       const err = e as NodeJS.ErrnoException;
-      throw new Error(`audit: ${logFile}: cannot take the writer lock ${path}: ${err.code ?? err.message}`);
+      // a missing or read-only directory is the log's problem as much as the lock's: said of the log, as
+      // opening it would (the commands turn the code and path into `--audit FILE: no such file or directory`)
+      if (err.code) throw Object.assign(new Error(`audit: ${logFile}: cannot take the writer lock ${path}: ${err.code}`), { code: err.code, path: logFile, syscall: err.syscall });
+      throw new Error(`audit: ${logFile}: cannot take the writer lock ${path}: ${err.message}`);
     };
     try {
       writeFileSync(aside, text, { mode: 0o600, flag: 'wx' });
@@ -350,7 +353,7 @@ export class AuditLog {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    if (existing && !existing.isFile()) throw new Error(`audit: ${file}: not a regular file`);
+    if (existing && !existing.isFile()) throw new Error(`audit: ${file}: ${existing.isDirectory() ? 'is a directory' : 'not a regular file'}`);
     // the lock first, then the last record: what another writer appended before it let go is read
     const lock = WriterLock.acquire(file);
     let fd: number;

@@ -93,7 +93,8 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
     try {
       audit = AuditLog.open(o.audit, { signKey, checkpointEvery: o.checkpointEvery });
     } catch (e) {
-      throw new UserError((e as NodeJS.ErrnoException).code ? describeFsError(e, o.audit) : (e as Error).message);
+      // named with the option, as pano-export names it
+      throw new UserError((e as NodeJS.ErrnoException).code ? `--audit ${describeFsError(e, o.audit)}` : (e as Error).message.replace(/^audit: /, '--audit '));
     }
   }
   const scanner = new EventScanner({ types: o.types ? new Set(o.types) : undefined, minConfidence: o.minConfidence, allow, redact: o.redact, key, model, modelThreshold: o.modelThreshold, hashValues: audit !== undefined });
