@@ -82,6 +82,19 @@ function examplesFrom(events: Array<Record<string, unknown>>, labels: Map<string
   }
 }
 
+/** Fisher–Yates over `order` with `r`: one epoch's example order. */
+function shuffle(order: number[], r: () => number): void {
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+}
+
+/** Names and addresses are the minority: their errors weigh more (recall over precision); `--aux` classes weigh auxWeight. */
+function classWeight(y: number, posWeight: number): number {
+  return y === 0 ? 1 : y < PII_LABELS.length ? posWeight : auxWeight;
+}
+
 function train(data: Example[], epochs: number, l2: number, posWeight: number, lr: number, seed = 42): { W: Float32Array; b: Float32Array } {
   const C = LABELS.length;
   const W = new Float32Array(DIM * C);
@@ -92,10 +105,7 @@ function train(data: Example[], epochs: number, l2: number, posWeight: number, l
   const r = rng(seed);
   const z = new Float64Array(C);
   for (let ep = 0; ep < epochs; ep++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(r() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
+    shuffle(order, r);
     let loss = 0;
     for (const k of order) {
       const ex = data[k]!;
@@ -109,8 +119,7 @@ function train(data: Example[], epochs: number, l2: number, posWeight: number, l
       for (let c = 0; c < C; c++) sum += (z[c] = Math.exp(z[c]! - mx));
       for (let c = 0; c < C; c++) {
         const p = z[c]! / sum;
-        // names and addresses are the minority: their errors weigh more (recall over precision)
-        const g = (p - (c === ex.y ? 1 : 0)) * (ex.y === 0 ? 1 : ex.y < PII_LABELS.length ? posWeight : auxWeight);
+        const g = (p - (c === ex.y ? 1 : 0)) * classWeight(ex.y, posWeight);
         if (c === ex.y) loss -= Math.log(Math.max(p, 1e-12));
         Gb[c]! += g * g;
         b[c]! -= (lr * g) / Math.sqrt(Gb[c]!);
@@ -175,10 +184,7 @@ function trainMlp(data: Example[], epochs: number, l2: number, posWeight: number
   const dr = rng(seed + 2);
   const hp = new Float64Array(H), h = new Float64Array(H), z = new Float64Array(C), dz = new Float64Array(C), dh = new Float64Array(H);
   for (let ep = 0; ep < epochs; ep++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(r() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
+    shuffle(order, r);
     let loss = 0;
     for (const k of order) {
       let ex = data[k]!;
@@ -186,8 +192,7 @@ function trainMlp(data: Example[], epochs: number, l2: number, posWeight: number
       if (drop > 0) ex = { y: ex.y, ids: ex.ids.filter(() => dr() >= drop) };
       mlpForward(m, ex.ids, hp, h, z, drop > 0 ? 1 / (1 - drop) : 1);
       loss -= Math.log(Math.max(z[ex.y]!, 1e-12));
-      // names and addresses are the minority: their errors weigh more (recall over precision)
-      const wt = ex.y === 0 ? 1 : ex.y < PII_LABELS.length ? posWeight : auxWeight;
+      const wt = classWeight(ex.y, posWeight);
       for (let c = 0; c < C; c++) dz[c] = (z[c]! - (c === ex.y ? 1 : 0)) * wt;
       for (let j = 0; j < H; j++) {
         let s = 0;

@@ -8,7 +8,7 @@
  */
 import { describe, it, beforeEach, afterEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { longInterval, longTimeout, MAX_TIMER_MS } from '@panopticon/capture';
+import { longInterval, longTimeout, MAX_TIMER_MS } from '@panopticon/cli';
 
 const HOUR = 3600_000;
 const now = () => Date.now();

@@ -17,7 +17,7 @@ import { EpbEncoder, splitOffset } from './epb.js';
 import type { Filters } from './filters.js';
 import type { NetInterface } from './interfaces.js';
 import type { BlockSink } from './sink.js';
-import { longInterval, type LongTimer } from './timers.js';
+import { longInterval, type LongTimer } from '@panopticon/cli';
 
 export interface CaptureOptions {
   interfaces: NetInterface[];

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { describeFsError, oneLineUsageErrors, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain, UserError } from '@panopticon/cli';
+import { describeFsError, longTimeout, oneLineUsageErrors, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain, UserError } from '@panopticon/cli';
 import { Capture, directionsFor, type CaptureSummary } from './capture.js';
 import { FilterError, parseHost, parsePort, parseProtocol, type Filters } from './filters.js';
 import { NoSuchInterfaceError, resolveInterfaces, type NetInterface } from './interfaces.js';
@@ -18,7 +18,6 @@ import { smokeTest } from './smoke.js';
 import { MAX_SNAPLEN } from './layout.js';
 import { libbpf } from './libbpf.js';
 import { removeStale } from './hooks.js';
-import { longTimeout } from './timers.js';
 
 const NAME = 'pano-capture';
 

@@ -14,4 +14,3 @@ export * from './layout.js';
 export { openRecords, type RecordSource, type OnRecord } from './records.js';
 export { missingCapabilities, effectiveCapabilities } from './privileges.js';
 export { EpbEncoder, splitOffset } from './epb.js';
-export { longTimeout, longInterval, MAX_TIMER_MS, type LongTimer } from './timers.js';

@@ -9,3 +9,4 @@ export * from './bad-lines.js';
 export * from './whole-writes.js';
 export * from './same-file.js';
 export * from './input.js';
+export * from './timers.js';

@@ -2,7 +2,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, refuseSameOutputs, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, MAX_TIMER_MS, StopSignal, refuseInputAsOutput, refuseSameOutputs, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseSize, runMain } from '@panopticon/cli';
 import { DEFAULT_MAX_LINE_BYTES, lineWhere, parseCount, parseEventLine, readLines, InputError, type InputCounters } from '@panopticon/graph';
 import { JsonlSink } from './jsonl-sink.js';
 // The OTLP exporter (~0.17 s to load here), the audit log (all of @panopticon/pii, ~0.17 s) and
@@ -108,9 +108,6 @@ function positiveSize(name: string, text: string): number {
   if (n <= 0) throw new UserError(`${name} must be greater than zero`);
   return n;
 }
-
-/** The longest delay a Node timer holds (2^31-1 ms, about 24.8 days): a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Milliseconds for a timer: a whole number from `min` up to what a timer can hold. */
 function parseMs(name: string, text: string, min: number): number {

@@ -13,11 +13,10 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { BasicTracerProvider, AlwaysOnSampler, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MAX_TIMER_MS } from '@panopticon/cli';
 import { spanShapeOf, type MappingOptions } from './span-mapping.js';
 import type { Sink } from './sink.js';
 
-/** The longest delay a Node timer holds (2^31-1 ms, about 24.8 days); a longer one fires at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface BatcherOptions {
   maxQueue?: number;

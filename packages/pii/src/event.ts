@@ -274,6 +274,11 @@ export function sqlParamColumns(sql: string): Map<string, string> {
   return map;
 }
 
+/** Numbers the rules look at (as decimal text): integers of 7 digits or more (cards, phones, SSNs). */
+function scannedNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 999999;
+}
+
 /** Whether a number at `path` is a payload's value (a row's column, a bound parameter, a decoded gRPC field). */
 function payloadNumbers(path: string): boolean {
   return path.startsWith('db.response.rows') || path.startsWith('db.query.parameter') || (path.startsWith('grpc.') && path.includes('.fields'));
@@ -358,7 +363,7 @@ export class EventScanner {
     if (v === null || typeof v !== 'object') {
       // integers in payload values (result rows, bound parameters, decoded gRPC fields) can be card
       // numbers, phones or SSNs, as in JSON bodies; elsewhere they are the protocol's sizes, offsets and times
-      if (typeof v === 'number' && Number.isSafeInteger(v) && v > 999999 && payloadNumbers(path)) this.addSlot(p, holder, key, path, ctxKey, String(v));
+      if (scannedNumber(v) && payloadNumbers(path)) this.addSlot(p, holder, key, path, ctxKey, String(v));
       return;
     }
     if (Array.isArray(v)) {
@@ -393,7 +398,7 @@ export class EventScanner {
     }
     if (v === null || typeof v !== 'object') {
       // numbers in JSON can be card numbers or phones too
-      if (typeof v === 'number' && Number.isSafeInteger(v) && v > 999999) this.addSlot(p, holder, key, path, ctxKey, String(v), bs);
+      if (scannedNumber(v)) this.addSlot(p, holder, key, path, ctxKey, String(v), bs);
       return;
     }
     if (Array.isArray(v)) {
@@ -429,7 +434,7 @@ export class EventScanner {
    */
   private tooDeep(p: Pending, holder: Record<string, unknown> | unknown[], key: string | number, v: unknown): boolean {
     // what the scan passes over at any depth (null, booleans, small numbers) is no loss
-    if (v === null || typeof v === 'boolean' || (typeof v === 'number' && !(Number.isSafeInteger(v) && v > 999999)) || v === '') return false;
+    if (v === null || typeof v === 'boolean' || (typeof v === 'number' && !scannedNumber(v)) || v === '') return false;
     this.markCut(p);
     if (!this.opts.redact) return false;
     (holder as Record<string | number, unknown>)[key] = UNSCANNED_NESTED;
@@ -626,25 +631,33 @@ export class EventScanner {
       delete obj[ks.key];
       return;
     }
-    let name = this.redactedText(ks.key, ks.hits, mode);
+    const redacted = this.redactedText(ks.key, ks.hits, mode);
+    let name = redacted;
     // two keys of one shape mask alike: the second must not overwrite the first
-    for (let n = 2; Object.hasOwn(obj, name) && name !== ks.key; n++) name = `${this.redactedText(ks.key, ks.hits, mode)}~${n}`;
+    for (let n = 2; Object.hasOwn(obj, name) && name !== ks.key; n++) name = `${redacted}~${n}`;
     // renamed in place, keeping the order of the keys
     const entries = Object.entries(obj);
     for (const [k] of entries) delete obj[k];
     for (const [k, v] of entries) obj[k === ks.key ? name : k] = v;
   }
 
-  /** `text` with its hits replaced by their tokens. */
-  private redactedText(text: string, hits: Hit[], mode: 'mask' | 'hash'): string {
+  /**
+   * `text` with its hits replaced by their tokens. A mask keeps the shape of
+   * the text it hides; a hash is of the value, however it was written
+   * (`sameAs`). Past `scannedTo` (the findings bound) the text was not
+   * scanned: it does not leave as it was.
+   */
+  private redactedText(text: string, hits: Hit[], mode: 'mask' | 'hash', scannedTo?: number): string {
     let out = '';
     let pos = 0;
     for (const h of hits) {
       const raw = text.slice(h.start, h.end);
-      out += text.slice(pos, h.start) + this.token(h.type, raw, mode);
+      out += text.slice(pos, h.start) + this.token(h.type, mode === 'hash' ? (h.sameAs ?? raw) : raw, mode);
       pos = h.end;
     }
-    return out + text.slice(pos);
+    if (scannedTo === undefined) return out + text.slice(pos);
+    const from = Math.max(pos, scannedTo);
+    return out + text.slice(pos, from) + `<unscanned:${text.length - from}>`;
   }
 
   private redactSlot(slot: Slot, hits: Hit[], mode: RedactMode): void {
@@ -661,18 +674,7 @@ export class EventScanner {
       else delete (slot.holder as Record<string, unknown>)[slot.key as string];
       return;
     }
-    let out = '';
-    let pos = 0;
-    for (const h of hits) {
-      // a mask keeps the shape of the text it hides; a hash is of the value, however it was written
-      const raw = slot.value.slice(h.start, h.end);
-      out += slot.value.slice(pos, h.start) + this.token(h.type, mode === 'hash' ? (h.sameAs ?? raw) : raw, mode);
-      pos = h.end;
-    }
-    // past the findings bound the value was not scanned: it does not leave as it was
-    if (slot.scannedTo !== undefined) out += slot.value.slice(pos, Math.max(pos, slot.scannedTo)) + `<unscanned:${slot.value.length - Math.max(pos, slot.scannedTo)}>`;
-    else out += slot.value.slice(pos);
-    (slot.holder as Record<string | number, unknown>)[slot.key] = out;
+    (slot.holder as Record<string | number, unknown>)[slot.key] = this.redactedText(slot.value, hits, mode, slot.scannedTo);
   }
 
   /** `<type:***>` keeping the value's shape (cards keep their last four), or `<type:hmac8>`. */

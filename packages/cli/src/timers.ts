@@ -1,5 +1,6 @@
 /**
- * Timers for durations a Node timer cannot hold. setTimeout/setInterval take
+ * Timers for durations a Node timer cannot hold (pano-capture's --duration
+ * and --stats-interval; MAX_TIMER_MS bounds pano-export's delays). setTimeout/setInterval take
  * at most 2^31-1 ms (24.8 days); a longer delay is silently set to 1 ms (with
  * a TimeoutOverflowWarning), so `--duration 600h` stopped at once. These arm
  * a Node timer for at most that long at a time and re-arm until the deadline,
