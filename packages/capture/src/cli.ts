@@ -79,7 +79,7 @@ function parseRingSize(v: string): number {
 
 /**
  * Longest --duration and --stats-interval: a year. Timers re-arm past Node's
- * 24.8-day limit (timers.ts), so anything shorter works; a longer value is a
+ * 24.8-day limit (longTimeout, @panopticon/cli), so anything shorter works; a longer value is a
  * typo (600000h), and past 1e308 a number is Infinity.
  */
 const MAX_DURATION_S = 365 * 24 * 3600;
