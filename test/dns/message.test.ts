@@ -271,16 +271,17 @@ test('a known type whose RDATA does not parse is kept as hex and flags the event
 
 test('addresses and MX preferences written digit by digit match their textbook forms at every width', () => {
   // A: one-, two- and three-digit octets, zeros; AAAA (RFC 5952 §4): zero runs at the start, the end and the
-  // middle, the longest run compressed (first on a tie), a lone zero word kept, hex without leading zeros.
+  // middle, the longest run compressed (first on a tie), a lone zero word kept, hex without leading zeros;
+  // IPv4-mapped and IPv4-compatible addresses end in a dotted quad, as dig and tshark (dns.aaaa) print them.
   const a = [[0, 9, 10, 99], [100, 199, 200, 255]].map((o) => rrAtQ(1, 1, Buffer.from(o)));
-  const v6 = ['00000000000000000000000000000001', 'fd000000000000000000000000000000', '00010000000000000000000000000002', '20010db8000000010000000000000001', '20010db8000000000001000000000001', 'ffff0fff00ff000f0000abcd00100100', '0000000100000000000000000000000a']
+  const v6 = ['00000000000000000000000000000001', 'fd000000000000000000000000000000', '00010000000000000000000000000002', '20010db8000000010000000000000001', '20010db8000000000001000000000001', 'ffff0fff00ff000f0000abcd00100100', '0000000100000000000000000000000a', '00000000000000000000ffffc0000201', '000000000000000000000000c0000201']
     .map((h) => rrAtQ(28, 1, Buffer.from(h, 'hex')));
   const mx = [0, 7, 65535].map((p) => rrAtQ(15, 1, Buffer.concat([u16(p), name('mx.example.org')])));
   const records = [...a, ...v6, ...mx];
   const msg = Buffer.concat([header(9, 0x8180, 1, records.length), name('example.com'), u16(255), u16(1), ...records]);
   assert.deepEqual(decodeMessage(msg).answers.map((r) => r.data), [
     '0.9.10.99', '100.199.200.255',
-    '::1', 'fd00::', '1::2', '2001:db8:0:1::1', '2001:db8::1:0:0:1', 'ffff:fff:ff:f:0:abcd:10:100', '0:1::a',
+    '::1', 'fd00::', '1::2', '2001:db8:0:1::1', '2001:db8::1:0:0:1', 'ffff:fff:ff:f:0:abcd:10:100', '0:1::a', '::ffff:192.0.2.1', '::192.0.2.1',
     '0 mx.example.org', '7 mx.example.org', '65535 mx.example.org',
   ]);
 });

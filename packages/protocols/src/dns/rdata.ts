@@ -6,46 +6,19 @@
 import { nameEnd, readNameText } from './names.js';
 import { SVC_PARAM_NAMES, typeName } from './constants.js';
 import { sequential } from '@panopticon/events';
+import { formatIPv4, formatIPv6 } from '@panopticon/decode';
 
 type RdataDecoder = (msg: Buffer, start: number, end: number) => string;
 
 function ipv4(msg: Buffer, start: number, end: number): string {
   if (end - start !== 4) throw new RangeError('A record is not 4 bytes');
-  return `${msg[start]}.${msg[start + 1]}.${msg[start + 2]}.${msg[start + 3]}`;
+  return formatIPv4(msg, start);
 }
 
-/** RFC 5952 text of the 16 bytes at `start`, built without intermediate arrays (one per AAAA record). */
-export function formatIpv6(msg: Buffer, start: number): string {
-  // RFC 5952: compress the longest run (≥ 2) of zero words, the first one on ties.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (msg[start + 2 * i] !== 0 || msg[start + 2 * i + 1] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && msg[start + 2 * j] === 0 && msg[start + 2 * j + 1] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      s += i === 0 ? '::' : ':';
-      i += bestLen - 1;
-      continue;
-    }
-    s += hexWord(msg, start + 2 * i);
-    if (i < 7) s += ':';
-  }
-  return s;
-}
-
-function hexWord(msg: Buffer, at: number): string {
-  return ((msg[at] << 8) | msg[at + 1]).toString(16);
-}
-
+/** RFC 5952 text, IPv4-mapped addresses ending in a dotted quad, as dig and tshark print them. */
 function ipv6(msg: Buffer, start: number, end: number): string {
   if (end - start !== 16) throw new RangeError('AAAA record is not 16 bytes');
-  return formatIpv6(msg, start);
+  return formatIPv6(msg, start);
 }
 
 function nameOnly(msg: Buffer, start: number): string {
@@ -53,7 +26,7 @@ function nameOnly(msg: Buffer, start: number): string {
 }
 
 function mx(msg: Buffer, start: number): string {
-  return `${msg.readUInt16BE(start)} ${readNameText(msg, start + 2)}`;
+  return sequential(`${msg.readUInt16BE(start)} ${readNameText(msg, start + 2)}`);
 }
 
 function quoted(msg: Buffer, start: number, end: number): string {
@@ -79,7 +52,7 @@ function quoted(msg: Buffer, start: number, end: number): string {
 
 function characterStrings(msg: Buffer, start: number, end: number): string {
   // Most TXT records hold one string: no array for them.
-  if (start < end && start + 1 + msg[start] === end) return quoted(msg, start + 1, end);
+  if (start < end && start + 1 + msg[start] === end) return sequential(quoted(msg, start + 1, end));
   const parts: string[] = [];
   let pos = start;
   while (pos < end) {
@@ -88,11 +61,11 @@ function characterStrings(msg: Buffer, start: number, end: number): string {
     parts.push(quoted(msg, pos + 1, pos + 1 + len));
     pos += 1 + len;
   }
-  return parts.join(' ');
+  return sequential(parts.join(' '));
 }
 
 function srv(msg: Buffer, start: number): string {
-  return `${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)} ${msg.readUInt16BE(start + 4)} ${readNameText(msg, start + 6)}`;
+  return sequential(`${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)} ${msg.readUInt16BE(start + 4)} ${readNameText(msg, start + 6)}`);
 }
 
 function soa(msg: Buffer, start: number, end: number): string {
@@ -101,7 +74,7 @@ function soa(msg: Buffer, start: number, end: number): string {
   const p = nameEnd;
   if (p + 20 > end) throw new RangeError('SOA numbers run past RDATA');
   const n = [0, 4, 8, 12, 16].map((o) => msg.readUInt32BE(p + o));
-  return `${mname} ${rname} ${n.join(' ')}`;
+  return sequential(`${mname} ${rname} ${n.join(' ')}`);
 }
 
 function caa(msg: Buffer, start: number, end: number): string {
@@ -109,7 +82,7 @@ function caa(msg: Buffer, start: number, end: number): string {
   const tagLen = msg[start + 1];
   if (start + 2 + tagLen > end) throw new RangeError('CAA tag runs past RDATA');
   const tag = msg.toString('latin1', start + 2, start + 2 + tagLen);
-  return `${flags} ${tag} ${quoted(msg, start + 2 + tagLen, end)}`;
+  return sequential(`${flags} ${tag} ${quoted(msg, start + 2 + tagLen, end)}`);
 }
 
 function svcb(msg: Buffer, start: number, end: number): string {
@@ -128,7 +101,7 @@ function svcb(msg: Buffer, start: number, end: number): string {
     parts.push(len === 0 ? name : `${name}=${svcValue(key, msg, vs, ve)}`);
     pos = ve;
   }
-  return parts.join(' ');
+  return sequential(parts.join(' '));
 }
 
 function svcValue(key: number, msg: Buffer, start: number, end: number): string {
@@ -156,7 +129,7 @@ function svcValue(key: number, msg: Buffer, start: number, end: number): string 
     }
     case 6: {
       const a: string[] = [];
-      for (let p = start; p + 16 <= end; p += 16) a.push(formatIpv6(msg, p));
+      for (let p = start; p + 16 <= end; p += 16) a.push(formatIPv6(msg, p));
       return a.join(',');
     }
     case 5:
@@ -176,15 +149,15 @@ function rrsig(msg: Buffer, start: number, end: number): string {
   const keyTag = msg.readUInt16BE(start + 16);
   const signer = readNameText(msg, start + 18);
   const sig = msg.subarray(nameEnd, end).toString('base64');
-  return `${covered} ${alg} ${labels} ${ttl} ${expiration} ${inception} ${keyTag} ${signer} ${sig}`;
+  return sequential(`${covered} ${alg} ${labels} ${ttl} ${expiration} ${inception} ${keyTag} ${signer} ${sig}`);
 }
 
 function dnskey(msg: Buffer, start: number, end: number): string {
-  return `${msg.readUInt16BE(start)} ${msg[start + 2]} ${msg[start + 3]} ${msg.subarray(start + 4, end).toString('base64')}`;
+  return sequential(`${msg.readUInt16BE(start)} ${msg[start + 2]} ${msg[start + 3]} ${msg.subarray(start + 4, end).toString('base64')}`);
 }
 
 function ds(msg: Buffer, start: number, end: number): string {
-  return `${msg.readUInt16BE(start)} ${msg[start + 2]} ${msg[start + 3]} ${msg.toString('hex', start + 4, end).toUpperCase()}`;
+  return sequential(`${msg.readUInt16BE(start)} ${msg[start + 2]} ${msg[start + 3]} ${msg.toString('hex', start + 4, end).toUpperCase()}`);
 }
 
 const decoders: Record<number, RdataDecoder> = {
@@ -217,8 +190,8 @@ export function formatRdata(type: number, msg: Buffer, start: number, end: numbe
   const decode = decoders[type];
   if (!decode) return msg.toString('hex', start, end);
   try {
-    // Presentation text is mostly built by concatenation: made sequential for the JSON fast path.
-    return sequential(decode(msg, start, end));
+    // Each decoder returns sequential text (ADR 0007): those that concatenate call `sequential`.
+    return decode(msg, start, end);
   } catch {
     // a malformed record of a known type is shown as hex, not invented
     rdataRaw = true;
