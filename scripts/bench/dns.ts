@@ -4,7 +4,8 @@
  * written as pano-parse writes them, UTF-8 NDJSON, to a discarding stream)
  * in-process, beside `tshark -T fields` extracting id,
  * name, type, rcode and answer count from the same file in the same run.
- * Prints the ratio of pano's best of 5 warm runs to tshark's best of 3.
+ * Prints the ratio of pano's best of 5 warm runs to tshark's best of 3, the
+ * runs interleaved (`interleavedRounds`).
  *
  * Workload: 5000 client ports each asking 10 questions (A, AAAA, CNAME
  * chains, MX, TXT, NXDOMAIN) of one resolver, with name compression as
@@ -12,12 +13,11 @@
  *
  *   node --import tsx --conditions=source scripts/bench/dns.ts [clients] [queries]
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParsePipeline } from '@panopticon/parse';
-import { discardingOutput, feedAsRead, shardedRounds } from './event-sink.js';
+import { discardingOutput, feedAsRead, interleavedRounds, timedPeer } from './event-sink.js';
 import { pcapng, udpFrame, type Frame } from '../../test/helpers/synth.js';
 
 const CLIENTS = Number(process.argv[2] ?? 5000);
@@ -105,15 +105,11 @@ async function pano(bytes: Buffer): Promise<{ ns: number; events: number }> {
   return { ns: Number(process.hrtime.bigint() - t0), events };
 }
 
+/** tshark's wall time over `path`, its output in a file beside it; one line per packet. */
 function tshark(path: string): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('tshark', ['-n', '-r', path, '-T', 'fields', '-e', 'dns.id', '-e', 'dns.qry.name', '-e', 'dns.qry.type', '-e', 'dns.flags.rcode', '-e', 'dns.count.answers'], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 30,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (r.status !== 0) throw new Error(`tshark failed: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - t0);
+  const r = timedPeer('tshark', ['-n', '-r', path, '-T', 'fields', '-e', 'dns.id', '-e', 'dns.qry.name', '-e', 'dns.qry.type', '-e', 'dns.flags.rcode', '-e', 'dns.count.answers'], `${path}.tshark.txt`);
+  if (r.lines !== 2 * CLIENTS * QUERIES) throw new Error(`tshark printed ${r.lines} lines, not one per packet`);
+  return r.ns;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'pano-bench-dns-'));
@@ -124,27 +120,14 @@ try {
   if (process.env.PANO_BENCH_KEEP) writeFileSync(process.env.PANO_BENCH_KEEP, bytes);
   const mb = bytes.length / 1e6;
   console.log(`capture: ${CLIENTS} clients x ${QUERIES} queries over UDP, ${mb.toFixed(1)} MB`);
-  const cold = (await pano(bytes)).ns; // first run: includes JIT warm-up, as a one-shot pano-parse would
-  let best = Infinity;
-  let run = await pano(bytes);
-  const cpu0 = process.cpuUsage();
-  for (let i = 0; i < ROUNDS; i++) {
-    run = await pano(bytes);
-    best = Math.min(best, run.ns);
-  }
-  const cpu = process.cpuUsage(cpu0);
-  const cpuMs = (cpu.user + cpu.system) / 1000 / ROUNDS;
-  if (run.events !== CLIENTS * QUERIES) throw new Error(`expected ${CLIENTS * QUERIES} events, got ${run.events}`);
-  const sharded = await shardedRounds(bytes, WORKERS, ROUNDS, CLIENTS * QUERIES);
-  // tshark's best of TSHARK_RUNS, as pano's is its best of ROUNDS: one tshark run against pano's best favoured pano
-  const runs = Array.from({ length: TSHARK_RUNS }, () => tshark(file));
-  const t = Math.min(...runs);
-  console.log(`pano-parse (in-process, NDJSON written):   ${(best / 1e6).toFixed(0)} ms (CPU ${cpuMs.toFixed(0)} ms a round), ${(mb / (best / 1e9)).toFixed(1)} MB/s, ${Math.round(run.events / (best / 1e9))} exchanges/s`);
-  console.log(`tshark -T fields (5 fields):               ${(t / 1e6).toFixed(0)} ms (best of ${TSHARK_RUNS}: ${runs.map((x) => (x / 1e6).toFixed(0)).join(', ')} ms), ${(mb / (t / 1e9)).toFixed(1)} MB/s`);
-  console.log(`pano-parse first (cold) run: ${(cold / 1e6).toFixed(0)} ms; ratio cold: ${(t / cold).toFixed(1)}x`);
-  console.log(`ratio pano/tshark: ${(t / best).toFixed(1)}x`);
-  console.log(`pano-parse --workers ${WORKERS} (in-process, NDJSON written): ${(sharded.bestNs / 1e6).toFixed(0)} ms (CPU ${(sharded.cpuNs / 1e6).toFixed(0)} ms a round, all threads), ${(mb / (sharded.bestNs / 1e9)).toFixed(1)} MB/s; first run (workers started): ${(sharded.coldNs / 1e6).toFixed(0)} ms, ratio cold ${(t / sharded.coldNs).toFixed(1)}x`);
-  console.log(`ratio pano --workers ${WORKERS}/tshark: ${(t / sharded.bestNs).toFixed(1)}x`);
+  const f = await interleavedRounds({ bytes, rounds: ROUNDS, peerRuns: TSHARK_RUNS, workers: WORKERS, expectEvents: CLIENTS * QUERIES, oneThread: () => pano(bytes), peer: () => tshark(file) });
+  const t = Math.min(...f.peerNs);
+  console.log(`pano-parse (in-process, NDJSON written):   ${(f.bestNs / 1e6).toFixed(0)} ms (CPU ${(f.cpuNs / 1e6).toFixed(0)} ms a round), ${(mb / (f.bestNs / 1e9)).toFixed(1)} MB/s, ${Math.round(f.events / (f.bestNs / 1e9))} exchanges/s`);
+  console.log(`tshark -T fields (5 fields):               ${(t / 1e6).toFixed(0)} ms (best of ${TSHARK_RUNS}: ${f.peerNs.map((x) => (x / 1e6).toFixed(0)).join(', ')} ms), ${(mb / (t / 1e9)).toFixed(1)} MB/s`);
+  console.log(`pano-parse first (cold) run: ${(f.coldNs / 1e6).toFixed(0)} ms; ratio cold: ${(t / f.coldNs).toFixed(1)}x`);
+  console.log(`ratio pano/tshark: ${(t / f.bestNs).toFixed(1)}x`);
+  console.log(`pano-parse --workers ${WORKERS} (in-process, NDJSON written): ${(f.shardedBestNs / 1e6).toFixed(0)} ms (CPU ${(f.shardedCpuNs / 1e6).toFixed(0)} ms a round, all threads), ${(mb / (f.shardedBestNs / 1e9)).toFixed(1)} MB/s; first run (workers started): ${(f.shardedColdNs / 1e6).toFixed(0)} ms, ratio cold ${(t / f.shardedColdNs).toFixed(1)}x`);
+  console.log(`ratio pano --workers ${WORKERS}/tshark: ${(t / f.shardedBestNs).toFixed(1)}x`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -4,6 +4,8 @@
  * 256 KiB batches), writing to a stream that discards the bytes, as
  * `> /dev/null` would.
  */
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { LineOutput } from '@panopticon/cli';
 import { ParseWorkers, ShardedPipeline } from '@panopticon/parse';
@@ -62,27 +64,104 @@ export async function shardedRun(bytes: Buffer, pool: ParseWorkers): Promise<{ n
   return { ns: Number(process.hrtime.bigint() - t0), events: p.events };
 }
 
+/** What one benchmark round of a tool measured: wall time and the events (or lines) it wrote. */
+export interface Run {
+  ns: number;
+  events: number;
+}
+
+export interface InterleavedFigures {
+  /** First one-thread run, before any warm-up: includes JIT warm-up, as a one-shot pano-parse does. */
+  coldNs: number;
+  /** Best one-thread round, its mean CPU time, and the events of the last round. */
+  bestNs: number;
+  cpuNs: number;
+  events: number;
+  /** First sharded run on workers started for it, then the best sharded round and its mean CPU time over all threads. */
+  shardedColdNs: number;
+  shardedBestNs: number;
+  shardedCpuNs: number;
+  /** Every run of the peer (tshark), in order. */
+  peerNs: number[];
+}
+
 /**
- * The sharded figures of a parser benchmark: a first run on workers started
- * for it (cold, as a one-shot `pano-parse --workers N` runs), then the best
- * of `rounds` on the same, warm, workers, and the mean CPU time of those
- * rounds over all threads. Checks the event count.
+ * The figures of a parser benchmark beside its peer. The CPU time this
+ * machine gives a process swings by half within seconds (a fixed loop takes
+ * 83 or 130 ms; session 14), so figures taken one tool after the other
+ * compare two different machines: tshark's runs, taken last, were once
+ * 6.4, 6.6 and 4.4 s. The one-thread rounds and the peer's runs are
+ * therefore interleaved (the peer every other round), so the best of each
+ * is drawn from the same stretch of time. The sharded rounds come after, on
+ * their own: run between the one-thread rounds, the main thread's share of
+ * sharding (reading, merging) and the workers' collections slowed those
+ * rounds by half.
  */
-export async function shardedRounds(bytes: Buffer, workers: number, rounds: number, expectEvents: number): Promise<{ coldNs: number; bestNs: number; cpuNs: number }> {
+export async function interleavedRounds(opts: {
+  bytes: Buffer;
+  rounds: number;
+  peerRuns: number;
+  workers: number;
+  expectEvents: number;
+  oneThread: () => Promise<Run>;
+  peer: () => number;
+}): Promise<InterleavedFigures> {
+  const { bytes, rounds, peerRuns, workers, expectEvents } = opts;
+  const check = (what: string, r: Run) => {
+    if (r.events !== expectEvents) throw new Error(`${what}: expected ${expectEvents} events, got ${r.events}`);
+    return r;
+  };
+  const coldNs = check('one thread', await opts.oneThread()).ns;
+  await opts.oneThread(); // warm-up round
+  let bestNs = Infinity;
+  let cpuNs = 0;
+  let events = 0;
+  const peerNs: number[] = [];
+  const peerEvery = Math.max(1, Math.ceil(rounds / peerRuns));
+  for (let i = 0; i < rounds; i++) {
+    const cpu0 = process.cpuUsage();
+    const one = check('one thread', await opts.oneThread());
+    const cpu = process.cpuUsage(cpu0);
+    bestNs = Math.min(bestNs, one.ns);
+    cpuNs += ((cpu.user + cpu.system) * 1000) / rounds;
+    events = one.events;
+    if (i % peerEvery === 0 && peerNs.length < peerRuns) peerNs.push(opts.peer());
+  }
+  while (peerNs.length < peerRuns) peerNs.push(opts.peer());
   const pool = new ParseWorkers(workers);
   try {
-    const coldNs = (await shardedRun(bytes, pool)).ns;
-    let bestNs = Infinity;
+    const shardedColdNs = check(`--workers ${workers}`, await shardedRun(bytes, pool)).ns;
+    let shardedBestNs = Infinity;
     const cpu0 = process.cpuUsage();
-    for (let i = 0; i < rounds; i++) {
-      const r = await shardedRun(bytes, pool);
-      if (r.events !== expectEvents) throw new Error(`--workers ${workers}: expected ${expectEvents} events, got ${r.events}`);
-      bestNs = Math.min(bestNs, r.ns);
-    }
+    for (let i = 0; i < rounds; i++) shardedBestNs = Math.min(shardedBestNs, check(`--workers ${workers}`, await shardedRun(bytes, pool)).ns);
     const cpu = process.cpuUsage(cpu0);
-    // Every thread of the process: the workers' and the main thread's CPU time, per round.
-    return { coldNs, bestNs, cpuNs: ((cpu.user + cpu.system) * 1000) / rounds };
+    // every thread of the process: the workers' and the main thread's CPU time, per round
+    const shardedCpuNs = ((cpu.user + cpu.system) * 1000) / rounds;
+    return { coldNs, bestNs, cpuNs, events, shardedColdNs, shardedBestNs, shardedCpuNs, peerNs };
   } finally {
     await pool.close();
+  }
+}
+
+/**
+ * Runs the peer (tshark) with its standard output in `outFile`, as pano's
+ * output goes to a discarding stream: read back into this process, the
+ * 5–10 MB of text a run prints stayed on the heap and cost pano's next
+ * rounds an old-generation collection (CPU a round 400 → 610 ms, session
+ * 14). Returns its wall time and the lines it wrote.
+ */
+export function timedPeer(cmd: string, args: string[], outFile: string): { ns: number; lines: number } {
+  const fd = openSync(outFile, 'w');
+  try {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+    const ns = Number(process.hrtime.bigint() - t0);
+    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+    const out = readFileSync(outFile);
+    let lines = 0;
+    for (let i = out.indexOf(10); i >= 0; i = out.indexOf(10, i + 1)) lines++;
+    return { ns, lines };
+  } finally {
+    closeSync(fd);
   }
 }

@@ -5,7 +5,8 @@
  * UTF-8 NDJSON, to a discarding stream) in-process,
  * beside `tshark -T fields` extracting stream id, :path, :status and
  * grpc-status from the same file in the same run. Prints the ratio of pano's
- * best of 5 warm runs to tshark's best of 3.
+ * best of 5 warm runs to tshark's best of 3, the runs
+ * interleaved (`interleavedRounds`).
  *
  * Workload: 200 cleartext h2 connections on port 50051, 100 unary gRPC calls
  * each (request and response messages of 60-400 bytes of protobuf with
@@ -13,12 +14,11 @@
  *
  *   node --import tsx --conditions=source scripts/bench/http2.ts [connections] [calls]
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ParsePipeline } from '@panopticon/parse';
-import { discardingOutput, feedAsRead, shardedRounds } from './event-sink.js';
+import { discardingOutput, feedAsRead, interleavedRounds, timedPeer } from './event-sink.js';
 import { HpackEncoder } from '../../packages/protocols/src/http2/hpack.js';
 import { Conversation, pcapng, type Frame } from '../../test/helpers/synth.js';
 import { PREFACE, frame, grpcMessage, pbField, settings } from '../../test/helpers/http2-frames.js';
@@ -90,16 +90,9 @@ async function pano(bytes: Buffer): Promise<{ ns: number; events: number; outByt
   return { ns: Number(process.hrtime.bigint() - t0), events, outBytes: written };
 }
 
-function tshark(path: string): { ns: number; lines: number } {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('tshark', ['-n', '-r', path, '-d', 'tcp.port==50051,http2', '-T', 'fields', '-e', 'http2.streamid', '-e', 'http2.headers.path', '-e', 'http2.headers.status', '-e', 'grpc.message_length'], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 30,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const ns = Number(process.hrtime.bigint() - t0);
-  if (r.status !== 0) throw new Error(`tshark failed: ${r.stderr}`);
-  return { ns, lines: r.stdout.split('\n').length - 1 };
+/** tshark's wall time over `path`, its output in a file beside it. */
+function tshark(path: string): number {
+  return timedPeer('tshark', ['-n', '-r', path, '-d', 'tcp.port==50051,http2', '-T', 'fields', '-e', 'http2.streamid', '-e', 'http2.headers.path', '-e', 'http2.headers.status', '-e', 'grpc.message_length'], `${path}.tshark.txt`).ns;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'pano-bench-h2-'));
@@ -110,29 +103,16 @@ try {
   if (process.env.PANO_BENCH_KEEP) writeFileSync(process.env.PANO_BENCH_KEEP, bytes);
   const mb = bytes.length / 1e6;
   console.log(`capture: ${CONNECTIONS} connections x ${CALLS} gRPC calls, ${mb.toFixed(1)} MB`);
-  const cold = (await pano(bytes)).ns; // first run: includes JIT warm-up, as a one-shot pano-parse would
-  let best = Infinity;
-  let run = await pano(bytes);
-  const cpu0 = process.cpuUsage();
-  for (let i = 0; i < ROUNDS; i++) {
-    run = await pano(bytes);
-    best = Math.min(best, run.ns);
-  }
-  const cpu = process.cpuUsage(cpu0);
-  const cpuMs = (cpu.user + cpu.system) / 1000 / ROUNDS;
-  if (run.events !== CONNECTIONS * CALLS) throw new Error(`expected ${CONNECTIONS * CALLS} events, got ${run.events}`);
-  const sharded = await shardedRounds(bytes, WORKERS, ROUNDS, CONNECTIONS * CALLS);
-  // tshark's best of TSHARK_RUNS, as pano's is its best of ROUNDS: one tshark run against pano's best favoured pano
-  const runs = Array.from({ length: TSHARK_RUNS }, () => tshark(file));
-  const t = runs.reduce((a, b) => (b.ns < a.ns ? b : a));
-  const panoMBs = mb / (best / 1e9);
-  const tsharkMBs = mb / (t.ns / 1e9);
-  console.log(`pano-parse (in-process, NDJSON written):   ${(best / 1e6).toFixed(0)} ms (CPU ${cpuMs.toFixed(0)} ms a round), ${panoMBs.toFixed(1)} MB/s, ${Math.round(run.events / (best / 1e9))} events/s`);
-  console.log(`tshark -T fields (4 fields):               ${(t.ns / 1e6).toFixed(0)} ms (best of ${TSHARK_RUNS}: ${runs.map((x) => (x.ns / 1e6).toFixed(0)).join(', ')} ms), ${tsharkMBs.toFixed(1)} MB/s`);
-  console.log(`pano-parse first (cold) run: ${(cold / 1e6).toFixed(0)} ms; ratio cold: ${(t.ns / cold).toFixed(1)}x`);
-  console.log(`ratio pano/tshark: ${(t.ns / best).toFixed(1)}x`);
-  console.log(`pano-parse --workers ${WORKERS} (in-process, NDJSON written): ${(sharded.bestNs / 1e6).toFixed(0)} ms (CPU ${(sharded.cpuNs / 1e6).toFixed(0)} ms a round, all threads), ${(mb / (sharded.bestNs / 1e9)).toFixed(1)} MB/s; first run (workers started): ${(sharded.coldNs / 1e6).toFixed(0)} ms, ratio cold ${(t.ns / sharded.coldNs).toFixed(1)}x`);
-  console.log(`ratio pano --workers ${WORKERS}/tshark: ${(t.ns / sharded.bestNs).toFixed(1)}x`);
+  const f = await interleavedRounds({ bytes, rounds: ROUNDS, peerRuns: TSHARK_RUNS, workers: WORKERS, expectEvents: CONNECTIONS * CALLS, oneThread: () => pano(bytes), peer: () => tshark(file) });
+  const t = Math.min(...f.peerNs);
+  const panoMBs = mb / (f.bestNs / 1e9);
+  const tsharkMBs = mb / (t / 1e9);
+  console.log(`pano-parse (in-process, NDJSON written):   ${(f.bestNs / 1e6).toFixed(0)} ms (CPU ${(f.cpuNs / 1e6).toFixed(0)} ms a round), ${panoMBs.toFixed(1)} MB/s, ${Math.round(f.events / (f.bestNs / 1e9))} events/s`);
+  console.log(`tshark -T fields (4 fields):               ${(t / 1e6).toFixed(0)} ms (best of ${TSHARK_RUNS}: ${f.peerNs.map((x) => (x / 1e6).toFixed(0)).join(', ')} ms), ${tsharkMBs.toFixed(1)} MB/s`);
+  console.log(`pano-parse first (cold) run: ${(f.coldNs / 1e6).toFixed(0)} ms; ratio cold: ${(t / f.coldNs).toFixed(1)}x`);
+  console.log(`ratio pano/tshark: ${(t / f.bestNs).toFixed(1)}x`);
+  console.log(`pano-parse --workers ${WORKERS} (in-process, NDJSON written): ${(f.shardedBestNs / 1e6).toFixed(0)} ms (CPU ${(f.shardedCpuNs / 1e6).toFixed(0)} ms a round, all threads), ${(mb / (f.shardedBestNs / 1e9)).toFixed(1)} MB/s; first run (workers started): ${(f.shardedColdNs / 1e6).toFixed(0)} ms, ratio cold ${(t / f.shardedColdNs).toFixed(1)}x`);
+  console.log(`ratio pano --workers ${WORKERS}/tshark: ${(t / f.shardedBestNs).toFixed(1)}x`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
