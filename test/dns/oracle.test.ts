@@ -1,6 +1,8 @@
 // DNS events against tshark 4.0 on every DNS capture of the corpus (and the
 // DNS found in other corpus directories): per message, the transaction id,
-// question name and type, and for responses the rcode and answer count.
+// question name and type, and for responses the rcode and answer count; and
+// per connection, the data of every A, AAAA, CNAME, NS, PTR and MX record of
+// every response section, which the service graph takes names from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -72,6 +74,38 @@ function ourTuples(events: any[]): string[] {
   return out.sort();
 }
 
+/** Record types compared by their data, with tshark's field for it (every section's records of that type). */
+const DATA_FIELDS: Array<[string, string]> = [['A', 'dns.a'], ['AAAA', 'dns.aaaa'], ['CNAME', 'dns.cname'], ['NS', 'dns.ns'], ['PTR', 'dns.ptr.domain_name'], ['MX', 'dns.mx.mail_exchange']];
+
+/** `connection type data` for every record of those types in a response, as tshark shows them. */
+function tsharkRecordData(file: string): string[] {
+  const rows = tsharkFields(file, ['tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'dns.flags.response', ...DATA_FIELDS.map(([, f]) => f)], 'dns && !mdns && !llmnr && !icmp');
+  const out: string[] = [];
+  for (const [ts, td, us, ud, resp, ...values] of rows) {
+    if (!resp.split(',').includes('1')) continue;
+    const key = ts ? connKey(ts, td) : connKey(us.split(',')[0], ud.split(',')[0]);
+    values.forEach((v, i) => {
+      if (v) for (const d of v.split(',')) out.push(`${key} ${DATA_FIELDS[i][0]} ${d === '<Root>' ? '.' : d}`);
+    });
+  }
+  return out.sort();
+}
+
+function ourRecordData(events: any[]): string[] {
+  const out: string[] = [];
+  const types = new Set(DATA_FIELDS.map(([t]) => t));
+  for (const e of events) {
+    const d = e.dns;
+    if (d?.response_code === undefined) continue;
+    const key = connKey(e.client.port, e.server.port);
+    for (const r of [...(d.answers ?? []), ...(d.authority ?? []), ...(d.additional ?? [])]) {
+      // MX data is "preference exchange"; tshark's field is the exchange
+      if (types.has(r.type)) out.push(`${key} ${r.type} ${r.type === 'MX' ? r.data.split(' ')[1] : r.data}`);
+    }
+  }
+  return out.sort();
+}
+
 const ready = corpusAvailable() && tsharkAvailable();
 const files = ready ? [...corpusFiles('dns'), ...OTHER_FILES.map((f) => join(corpusDir, f)), join(corpusDir, 'http2/suricata-dns-over-http2-post-dns_over_https_POST.pcap')] : [];
 
@@ -82,5 +116,6 @@ for (const file of files) {
     const theirs = tsharkTuples(file);
     assert.ok(theirs.length > 0, 'tshark finds DNS in the file');
     assert.deepEqual(ourTuples(events), theirs);
+    assert.deepEqual(ourRecordData(events), tsharkRecordData(file));
   });
 }
