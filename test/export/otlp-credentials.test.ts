@@ -1,13 +1,15 @@
 // --otlp: credential-bearing headers (HTTP request and response headers and
 // trailers, AMQP headers, Kafka record headers) reach the collector as
 // REDACTED unless --otlp-credentials; Kafka record values are content
-// (--otlp-content). Checked on the spans a real OTLP/HTTP receiver decodes.
+// (--otlp-content); credential parameters of url.query and url.full, and the
+// user name and password of url.full, are REDACTED as OpenTelemetry's url
+// conventions ask. Checked on the spans a real OTLP/HTTP receiver decodes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { receiver, type DecodedSpan } from './otlp-receiver.js';
 import { ev, httpEv, runExport } from './fixtures.js';
 
-const SECRETS = ['Bearer eyJhbGciOi.secret', 'Basic dXNlcjpwYXNz', 'sid=abc123secret', 'sid=set456secret; HttpOnly', 'k-789-secret', 'amqp-token-secret', 'kafka-token-secret', 'grpc-key-secret', 'kafka value body secret'];
+const SECRETS = ['Bearer eyJhbGciOi.secret', 'Basic dXNlcjpwYXNz', 'sid=abc123secret', 'sid=set456secret; HttpOnly', 'k-789-secret', 'amqp-token-secret', 'kafka-token-secret', 'grpc-key-secret', 'kafka value body secret', 'tok-secret-1', 'sig-secret-2', 'pw-secret-3', 'sig-secret-4', 'key-secret-5'];
 
 function events(): string {
   return [
@@ -32,6 +34,10 @@ function events(): string {
         { offset: 1, key: null, value: { size: 2, content: 'v2' } },
       ] },
     } }),
+    httpEv('1-3', 'GET', 200, 1000, { groups: { url: {
+      path: '/cb', scheme: 'https', query: `code=1&access_token=${SECRETS[9]}&sig=${SECRETS[10]}&page=2&key&token=`,
+      full: `https://user:${SECRETS[11]}@example.com:8443/cb?X-Amz-Signature=${SECRETS[12]}&x=1&api%5Fkey=${SECRETS[13]}#sig=frag`,
+    } } }),
   ].map((e) => JSON.stringify(e)).join('\n') + '\n';
 }
 
@@ -41,7 +47,7 @@ async function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
     const run = runExport(['--otlp', rx.url, '--otlp-delay', '20', ...args]);
     run.child.stdin.end(events());
     assert.equal(await run.exited, 0, run.stderr());
-    assert.equal(rx.spans.length, 4, run.stderr());
+    assert.equal(rx.spans.length, 5, run.stderr());
     return Object.fromEntries(rx.spans.map((s) => [s.attributes['pano.event.id'], s]));
   } finally {
     rx.server.close();
@@ -72,6 +78,9 @@ test('credential headers are REDACTED by default: HTTP, AMQP, Kafka record heade
     { offset: 0, key: { size: 2, content: 'k1' }, value: { size: 23 }, headers: { session_token: 'REDACTED', region: 'eu' } },
     { offset: 1, key: null, value: { size: 2 } },
   ]);
+  const url = by['1-3']!.attributes;
+  assert.equal(url['url.query'], 'code=1&access_token=REDACTED&sig=REDACTED&page=2&key&token=', 'other parameters, and names without a value, as written');
+  assert.equal(url['url.full'], 'https://REDACTED:REDACTED@example.com:8443/cb?X-Amz-Signature=REDACTED&x=1&api%5Fkey=REDACTED#sig=frag');
 });
 
 test('--otlp-credentials sends credential header values; --otlp-content the Kafka record values', async () => {
@@ -79,6 +88,8 @@ test('--otlp-credentials sends credential header values; --otlp-content the Kafk
   assert.deepEqual(by['1-1']!.attributes['http.request.header.authorization'], [SECRETS[0]]);
   assert.deepEqual(by['1-1']!.attributes['http.request.header.cookie'], [SECRETS[2]]);
   assert.deepEqual(by['1-2']!.attributes['http.response.header.set-cookie'], [SECRETS[3]]);
+  assert.ok((by['1-3']!.attributes['url.query'] as string).includes(SECRETS[9]));
+  assert.ok((by['1-3']!.attributes['url.full'] as string).includes(`user:${SECRETS[11]}@`));
   assert.equal(by['2-1']!.attributes['amqp.properties.headers.X-Auth-Token'], SECRETS[5]);
   const records = JSON.parse(by['3-1']!.attributes['kafka.records'] as string);
   assert.equal(records[0].headers.session_token, SECRETS[6]);
@@ -87,6 +98,17 @@ test('--otlp-credentials sends credential header values; --otlp-content the Kafk
   const contentOnly = await spansOf(['--otlp-content']);
   assert.deepEqual(contentOnly['1-1']!.attributes['http.request.header.authorization'], ['REDACTED']);
   assert.equal(JSON.parse(contentOnly['3-1']!.attributes['kafka.records'] as string)[0].value.content, SECRETS[8]);
+});
+
+test('url.full: user information and query credentials, whatever else the URL holds', async () => {
+  const { redactUrl, redactQuery } = await import('@panopticon/export');
+  assert.equal(redactUrl('https://ghp_token@github.com/o/r.git'), 'https://REDACTED@github.com/o/r.git');
+  assert.equal(redactUrl('http://a:b@h/p@q?x=1'), 'http://REDACTED:REDACTED@h/p@q?x=1', 'an @ after the authority is path');
+  assert.equal(redactUrl('http://h/p?Signature=s&AWSAccessKeyId=a'), 'http://h/p?Signature=REDACTED&AWSAccessKeyId=REDACTED');
+  assert.equal(redactUrl('http://h/p'), 'http://h/p');
+  assert.equal(redactUrl('/relative?password=x'), '/relative?password=REDACTED');
+  assert.equal(redactQuery('q=%E0%A4&pass%word=x'), 'q=%E0%A4&pass%word=x', 'a malformed escape is compared as written');
+  assert.equal(redactQuery('client_secret=x&monkey=y&x-api-key=z'), 'client_secret=REDACTED&monkey=y&x-api-key=REDACTED');
 });
 
 test('which header names are credentials', async () => {

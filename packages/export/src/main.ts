@@ -65,7 +65,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .option('--otlp-timeout <ms>', 'per export request, retries with back-off included', '10000')
     .option('--otlp-flush-timeout <ms>', 'at exit, how long to wait for queued spans', '5000')
     .option('--otlp-content', 'also send body contents, result rows, gRPC messages and Kafka record values as attributes')
-    .option('--otlp-credentials', 'send the values of credential headers (Authorization, Cookie, Set-Cookie, API keys, tokens …) as they are, not REDACTED')
+    .option('--otlp-credentials', 'send the values of credential headers (Authorization, Cookie, Set-Cookie, API keys, tokens …) and URL parameters, and URL user information, as they are, not REDACTED')
     .option('--service-name <name>', 'OTLP resource service.name', 'panopticon')
     .option('--audit <file>', 'append the PII findings that pass to the hash-chained audit log FILE (pano-pii\'s format, created 0600)')
     .option('--sign-key <pem>', 'Ed25519 private key (PEM file) signing the audit checkpoints')

@@ -85,6 +85,61 @@ export function isCredentialHeader(name: string): boolean {
   return CREDENTIAL_NAMES.has(n) || CREDENTIAL_PART.test(n);
 }
 
+/**
+ * Query parameter names whose values OpenTelemetry's `url.query` convention
+ * redacts by default (signed-URL keys), compared lower-cased; every name that
+ * is a credential's as a header's is (`access_token`, `api_key`, `key`,
+ * `X-Amz-Signature`, `X-Amz-Credential`, `password` …) too.
+ */
+const CREDENTIAL_QUERY_NAMES = new Set(['awsaccesskeyid', 'signature', 'sig', 'x-goog-signature']);
+
+function credentialParam(rawName: string): boolean {
+  let name = rawName;
+  try {
+    name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+  } catch {
+    // a malformed escape: the name as it is written
+  }
+  return isCredentialHeader(name) || CREDENTIAL_QUERY_NAMES.has(name.toLowerCase());
+}
+
+/**
+ * A query string (`a=1&token=x`) with the value of each credential-named
+ * parameter replaced by REDACTED, everything else as it was written.
+ */
+export function redactQuery(query: string): string {
+  let changed = false;
+  const parts = query.split('&').map((part) => {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || eq === part.length - 1 || !credentialParam(part.slice(0, eq))) return part;
+    changed = true;
+    return `${part.slice(0, eq)}=${REDACTED}`;
+  });
+  return changed ? parts.join('&') : query;
+}
+
+/**
+ * `url.full` as OpenTelemetry wants it exported: user name and password in
+ * the authority become REDACTED:REDACTED, and the query is redacted as
+ * `url.query` is.
+ */
+export function redactUrl(url: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url);
+  let out = url;
+  if (scheme) {
+    const from = scheme[0].length;
+    const slash = url.slice(from).search(/[/?#]/);
+    const authorityEnd = slash < 0 ? url.length : from + slash;
+    const at = url.lastIndexOf('@', authorityEnd - 1);
+    if (at >= from) out = `${url.slice(0, from)}${url.slice(from, at).includes(':') ? `${REDACTED}:${REDACTED}` : REDACTED}${url.slice(at)}`;
+  }
+  const q = out.indexOf('?');
+  if (q < 0) return out;
+  const hash = out.indexOf('#', q);
+  const end = hash < 0 ? out.length : hash;
+  return out.slice(0, q + 1) + redactQuery(out.slice(q + 1, end)) + out.slice(end);
+}
+
 function redactValue(v: unknown): unknown {
   if (v === null || v === undefined) return v;
   return Array.isArray(v) ? v.map((x) => (x === null || x === undefined ? x : REDACTED)) : REDACTED;
@@ -120,7 +175,11 @@ interface FlattenState {
 function flatten(prefix: string, key: string, v: unknown, st: FlattenState, inHeaders = false): void {
   if (st.count >= MAX_ATTRIBUTES || v === null || v === undefined) return;
   if (!st.opts.includeContent && contentPath(prefix, key)) return;
-  if (inHeaders && !st.opts.includeCredentials && isCredentialHeader(key)) v = redactValue(v);
+  if (!st.opts.includeCredentials) {
+    if (inHeaders && isCredentialHeader(key)) v = redactValue(v);
+    else if (typeof v === 'string' && prefix === 'url.query') v = redactQuery(v);
+    else if (typeof v === 'string' && prefix === 'url.full') v = redactUrl(v);
+  }
   const max = st.opts.maxValueChars;
   if (typeof v === 'string') {
     st.out[prefix] = v.length > max ? v.slice(0, max) : v;
