@@ -222,6 +222,18 @@ test('h2c upgrade: stream 1 answers the HTTP/1.1 request handed over', () => {
   assert.equal((r.attributes.http as any).response.status_code, 200);
 });
 
+test('h2c upgrade: the upgraded request\'s user-agent is user_agent.original, as for any request', () => {
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const headers = { host: ['h.test'], 'user-agent': ['curl/7.88.1'], upgrade: ['h2c'], 'http2-settings': ['AAMAAABkAAQCAAAAAAIAAAAA'] };
+  const p = new Http2Parser(ctx, { upgradedRequest: { method: 'GET', target: '/upg?x=1', authority: 'h.test', headers, startNs: 10n, requestBytes: 190 } });
+  p.data(0, Buffer.concat([PREFACE, settings()]), 20n);
+  p.data(1, Buffer.concat([settings(), frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])), frame(DATA, END_STREAM, 1, Buffer.from('hi'))]), 30n);
+  assert.equal(ctx.records.length, 1);
+  assert.deepEqual(ctx.records[0].attributes.user_agent, { original: 'curl/7.88.1' });
+  assert.deepEqual(ctx.records[0].attributes.url, { scheme: 'http', path: '/upg', query: 'x=1' });
+});
+
 test('mid-stream join: frames found mid-buffer, unseen table entries flagged undecodable, then recovery', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

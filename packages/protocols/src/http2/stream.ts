@@ -159,9 +159,9 @@ export class Http2Stream {
       request.header = req.headers;
       path = pseudo[':path'];
       if (path !== undefined) attrs.url = urlOf(path, pseudo[':scheme']);
-      const ua = req.headers?.['user-agent']?.[0];
-      if (ua !== undefined) attrs.user_agent = { original: ua };
     }
+    const ua = (up ? up.headers : this.requestSeen ? req.headers : undefined)?.['user-agent']?.[0];
+    if (ua !== undefined) attrs.user_agent = { original: ua };
     if (!this.isGrpc || !req.grpc) {
       const rb = bodyView(req.body, req.headers?.['content-type']?.[0], req.headers?.['content-encoding']?.[0], options.maxBody);
       if (rb.size > 0) request.body = rb;
