@@ -162,6 +162,21 @@ test('gRPC trailers-only response carries the status in the headers', () => {
   assert.equal(a.grpc.status, 'UNIMPLEMENTED');
 });
 
+test('gRPC grpc-message: percent-encoded UTF-8 is decoded, raw UTF-8 (sent unescaped) is kept as it is', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  const req = (id: number) => frame(HEADERS, END_HEADERS | END_STREAM, id, ce.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc']]));
+  // HPACK carries octets; the encoder takes them as a latin1 string.
+  const status = (id: number, message: string) =>
+    frame(HEADERS, END_HEADERS | END_STREAM, id, se.encode([[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', '5'], ['grpc-message', Buffer.from(message).toString('latin1')]]));
+  p.data(0, Buffer.concat([PREFACE, req(1), req(3)]), 1n);
+  p.data(1, Buffer.concat([status(1, 'no user 1: %C2%ABmissing%C2%BB 100%25'), status(3, 'no café ✗ here')]), 2n);
+  const messages = ctx.records.map((r) => (r.attributes.grpc as any).status_message);
+  assert.deepEqual(messages, ['no user 1: «missing» 100%', 'no café ✗ here']);
+});
+
 test('RST_STREAM and GOAWAY end streams with a flag; close ends the rest', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

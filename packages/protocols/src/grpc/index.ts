@@ -32,10 +32,14 @@ export function rpcName(path: string | undefined): { service?: string; method?: 
   return m ? { service: sequential(m[1]), method: sequential(m[2]) } : {};
 }
 
-/** grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2 spec). */
+/**
+ * grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2 spec). The field
+ * value arrives already read as UTF-8 (http2 splitHeaders), so raw UTF-8 that
+ * some servers send unescaped is text here, kept as it is (as grpc-go does).
+ */
 function decodeGrpcMessage(v: string): string {
   try {
-    return decodeURIComponent(Buffer.from(v, 'latin1').toString('utf8'));
+    return decodeURIComponent(v);
   } catch {
     return v;
   }
