@@ -6,3 +6,4 @@ export { OtlpSink, BoundedBatchProcessor, tracesUrl, type OtlpOptions, type Batc
 export { spanShapeOf, parseTraceparent, hrTimeFromNs, isCredentialHeader, redactQuery, redactUrl, REDACTED, type SpanShape, type SpanParent, type MappingOptions } from './span-mapping.js';
 export { LabelLimiter, OVERFLOW_VALUE } from './label-limiter.js';
 export { AuditSink } from './audit-sink.js';
+export { sanitizeSql, sanitizeRedis } from './query-text.js';

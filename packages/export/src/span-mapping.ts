@@ -2,11 +2,14 @@
  * One event → one span's shape: name, kind, exact start and end, attributes
  * and status. Attributes are the event's semantic-convention groups
  * flattened with dots (the envelope's design: no mapping table), plus a
- * few `pano.*` facts. Body contents and result rows are left out unless
- * asked for: they are payload, not telemetry, and may carry personal data.
+ * few `pano.*` facts. Body contents, result rows, bound parameters, Redis
+ * arguments and replies are left out, and `db.query.text` loses its
+ * literals, unless asked for: they are payload, not telemetry, and may carry
+ * personal data.
  */
 import { SpanKind, SpanStatusCode, type Attributes, type AttributeValue, type HrTime } from '@opentelemetry/api';
 import { at, errorOf, kindOf, nsOf, piiOf, protocolOf } from '@panopticon/graph';
+import { sanitizeRedis, sanitizeSql } from './query-text.js';
 
 export interface SpanShape {
   name: string;
@@ -31,7 +34,7 @@ export interface SpanParent {
 export const MAX_LINKS = 128;
 
 export interface MappingOptions {
-  /** keep `*.body.content`, `db.response.rows`, gRPC messages and Kafka record values (default false) */
+  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, gRPC messages and Kafka record values (default false) */
   includeContent?: boolean;
   /** keep the values of credential-bearing headers (default false: each value becomes `REDACTED`) */
   includeCredentials?: boolean;
@@ -61,9 +64,22 @@ export function parseTraceparent(value: unknown): SpanParent | undefined {
 
 /** `path` names list elements without an index (`kafka.records.value.content`). */
 function contentPath(path: string, key: string): boolean {
-  if (key === 'content') return path.endsWith('.body.content') || path === 'kafka.records.value.content';
-  if (key === 'rows') return path === 'db.response.rows';
-  return key === 'messages' && path === 'grpc.messages';
+  switch (key) {
+    case 'content':
+      return path.endsWith('.body.content') || path === 'kafka.records.value.content';
+    case 'rows':
+      return path === 'db.response.rows';
+    case 'messages':
+      return path === 'grpc.messages';
+    case 'parameter':
+      return path === 'db.query.parameter';
+    case 'args':
+      return path === 'redis.args';
+    case 'value':
+      return path === 'redis.response.value';
+    default:
+      return false;
+  }
 }
 
 /** What a credential's value becomes: the header stays visible, its value does not. */
@@ -170,11 +186,27 @@ interface FlattenState {
   out: Attributes;
   count: number;
   opts: Required<MappingOptions>;
+  /** The event, for what a value's treatment depends on elsewhere in it (`db.system.name` for `db.query.text`). */
+  event: Record<string, unknown>;
+}
+
+/** `db.query.text` without its literals (Redis: without its arguments), as it leaves unless content is asked for. */
+function sanitizedQuery(text: string, e: Record<string, unknown>): string {
+  const system = at(e, 'db.system.name');
+  if (system === 'redis') {
+    const args = at(e, 'redis.args');
+    const count = at(e, 'redis.args_count');
+    return sanitizeRedis(text, typeof count === 'number' ? count : Array.isArray(args) ? args.length : 0);
+  }
+  return sanitizeSql(text, typeof system === 'string' ? system : '');
 }
 
 function flatten(prefix: string, key: string, v: unknown, st: FlattenState, inHeaders = false): void {
   if (st.count >= MAX_ATTRIBUTES || v === null || v === undefined) return;
-  if (!st.opts.includeContent && contentPath(prefix, key)) return;
+  if (!st.opts.includeContent) {
+    if (contentPath(prefix, key)) return;
+    if (prefix === 'db.query.text' && typeof v === 'string') v = sanitizedQuery(v, st.event);
+  }
   if (!st.opts.includeCredentials) {
     if (inHeaders && isCredentialHeader(key)) v = redactValue(v);
     else if (typeof v === 'string' && prefix === 'url.query') v = redactQuery(v);
@@ -265,7 +297,7 @@ export function spanShapeOf(e: Record<string, unknown>, options: MappingOptions 
   const end = nsOf(at(e, 'pano.end_ns')) ?? start;
   const protocol = protocolOf(e);
   const attributes: Attributes = {};
-  const st: FlattenState = { out: attributes, count: 0, opts };
+  const st: FlattenState = { out: attributes, count: 0, opts, event: e };
   for (const k in e) if (!SKIP_GROUPS.has(k)) flatten(k, k, e[k], st);
   const put = (k: string, v: AttributeValue | undefined) => {
     if (v !== undefined) attributes[k] = v;

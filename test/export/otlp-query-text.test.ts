@@ -1,0 +1,91 @@
+// --otlp: statements go to the collector sanitized, as OpenTelemetry's
+// database conventions ask (db.query.text with every literal replaced by ?),
+// and bound parameters, Redis arguments and replies are content
+// (--otlp-content), like bodies and result rows. The sanitizer's outputs are
+// written out by hand from the SQL dialects' literal rules (PostgreSQL:
+// E'' escapes, $$ quoting, "" identifiers; MySQL: "" strings, backslash
+// escapes, _charset and X'' literals, # comments).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { receiver, type DecodedSpan } from './otlp-receiver.js';
+import { ev, runExport } from './fixtures.js';
+
+test('SQL literals become ?, identifiers, placeholders, keywords and comments stay', async () => {
+  const { sanitizeSql } = await import('@panopticon/export');
+  const cases: Array<[string, string, string]> = [
+    ['postgresql', "SELECT * FROM users WHERE email = 'alice@example.com' AND id = 42", 'SELECT * FROM users WHERE email = ? AND id = ?'],
+    ['postgresql', "INSERT INTO t (a, b, c) VALUES (E'it\\'s', 1.5e-3, $$body $$), ($tag$x$tag$, 0x1F, .5)", 'INSERT INTO t (a, b, c) VALUES (?, ?, ?), (?, ?, ?)'],
+    ['postgresql', 'select "Name", t1.col2 from t1 where x = $1 and y = :y and z in (1, 2, -3)', 'select "Name", t1.col2 from t1 where x = $1 and y = :y and z in (?, ?, -?)'],
+    // a backslash is an ordinary character in a standard PostgreSQL string: the string ends at the second quote
+    ['postgresql', "select 'a\\', 'b'", 'select ?, ?'],
+    ['postgresql', "select 'a''b', 'c' /* 'd' */ from dual where v = TRUE and w IS NULL -- 'e'", "select ?, ? /* 'd' */ from dual where v = TRUE and w IS NULL -- 'e'"],
+    ['mysql', 'UPDATE `t` SET a = "x\\"y", b = _utf8mb4\'z\', c = X\'0A\', d = N\'q\' # tail 5', 'UPDATE `t` SET a = ?, b = ?, c = ?, d = ? # tail 5'],
+    ['mysql', "SELECT 'it\\'s', col3 FROM t9 LIMIT 10", 'SELECT ?, col3 FROM t9 LIMIT ?'],
+    // cut off inside a literal (the event's text is bounded): the rest is the literal
+    ['mysql', "SELECT 'cut off", 'SELECT ?'],
+    ['postgresql', 'SELECT 1', 'SELECT ?'],
+    ['postgresql', 'BEGIN', 'BEGIN'],
+  ];
+  for (const [system, text, want] of cases) assert.equal(sanitizeSql(text, system), want, `${system}: ${text}`);
+});
+
+test('Redis: the command stays, every argument becomes ?', async () => {
+  const { sanitizeRedis } = await import('@panopticon/export');
+  assert.equal(sanitizeRedis('hset user:1 email alice@example.com', 3), 'hset ? ? ?');
+  assert.equal(sanitizeRedis('PING', 0), 'PING');
+  // arguments beyond those kept are counted in redis.args_count
+  assert.equal(sanitizeRedis('MSET a 1 b', 4), 'MSET ? ? ? ?');
+});
+
+const SECRETS = ['alice@example.com', 'hunter2-secret', '+1-202-555-0143', 'carol@example.org', 'bob-session-value'];
+
+function events(): string {
+  return [
+    ev({ id: '1-1', protocol: 'postgresql', groups: { db: {
+      system: { name: 'postgresql' }, operation: { name: 'SELECT' },
+      query: { text: `SELECT id FROM users WHERE email = '${SECRETS[0]}' AND pw = $1`, parameter: { 0: SECRETS[1] } },
+      response: { rows: [{ phone: SECRETS[2] }] },
+    } } }),
+    ev({ id: '2-1', protocol: 'mysql', groups: { db: {
+      system: { name: 'mysql' }, operation: { name: 'INSERT' },
+      query: { text: `INSERT INTO contacts VALUES ("${SECRETS[3]}", 7)` },
+    } } }),
+    ev({ id: '3-1', protocol: 'redis', groups: {
+      db: { system: { name: 'redis' }, operation: { name: 'SET' }, query: { text: `set session:9 ${SECRETS[4]}` } },
+      redis: { args: ['session:9', SECRETS[4]], response: { type: 'simple', value: 'OK' } },
+    } }),
+  ].map((e) => JSON.stringify(e)).join('\n') + '\n';
+}
+
+async function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
+  const rx = await receiver();
+  try {
+    const run = runExport(['--otlp', rx.url, '--otlp-delay', '20', ...args]);
+    run.child.stdin.end(events());
+    assert.equal(await run.exited, 0, run.stderr());
+    assert.equal(rx.spans.length, 3, run.stderr());
+    return Object.fromEntries(rx.spans.map((s) => [s.attributes['pano.event.id'], s]));
+  } finally {
+    rx.server.close();
+  }
+}
+
+test('spans carry sanitized statements and no parameters, arguments or replies unless --otlp-content', async () => {
+  const by = await spansOf([]);
+  const all = JSON.stringify(Object.values(by).map((s) => s.attributes));
+  for (const secret of SECRETS) assert.ok(!all.includes(secret), `${secret} must not reach the collector`);
+  assert.equal(by['1-1']!.attributes['db.query.text'], 'SELECT id FROM users WHERE email = ? AND pw = $1');
+  assert.equal(by['1-1']!.attributes['db.query.parameter.0'], undefined);
+  assert.equal(by['1-1']!.attributes['db.operation.name'], 'SELECT');
+  assert.equal(by['2-1']!.attributes['db.query.text'], 'INSERT INTO contacts VALUES (?, ?)');
+  assert.equal(by['3-1']!.attributes['db.query.text'], 'set ? ?');
+  assert.equal(by['3-1']!.attributes['redis.args'], undefined);
+  assert.equal(by['3-1']!.attributes['redis.response.value'], undefined);
+  assert.equal(by['3-1']!.attributes['redis.response.type'], 'simple', 'the reply type is telemetry');
+
+  const raw = await spansOf(['--otlp-content']);
+  assert.equal(raw['1-1']!.attributes['db.query.text'], `SELECT id FROM users WHERE email = '${SECRETS[0]}' AND pw = $1`);
+  assert.equal(raw['1-1']!.attributes['db.query.parameter.0'], SECRETS[1]);
+  assert.deepEqual(raw['3-1']!.attributes['redis.args'], ['session:9', SECRETS[4]]);
+  assert.equal(raw['3-1']!.attributes['redis.response.value'], 'OK');
+});
