@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { Http2Parser } from '../../packages/protocols/src/http2/parser.js';
-import { HpackEncoder } from '../../packages/protocols/src/http2/hpack.js';
+import { HpackEncoder, encodeInteger } from '../../packages/protocols/src/http2/hpack.js';
 import { detectHttp2 } from '../../packages/protocols/src/http2/index.js';
 import { fakeContext } from '../helpers/fake-parser-context.js';
 import { PREFACE, frame, grpcMessage, pbField, settings } from '../helpers/http2-frames.js';
@@ -306,6 +306,27 @@ test('a gap makes the table unknown and the parser resynchronises on frame heade
   assert.deepEqual(kinds, [[1, 'exchange'], [3, 'orphan_response'], [5, 'exchange']]);
   // /p5's path was a literal: decodable; :method GET is static.
   assert.equal((ctx.records[2].attributes.url as any).path, '/p5');
+});
+
+test('each SETTINGS ACK settles the SETTINGS frame it answers, also one without a header table size', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, settings([[3, 100]])]), 1n);
+  // The server's first SETTINGS leaves the table size alone, its second lowers it to 0.
+  p.data(1, Buffer.concat([settings([[3, 100]]), settings([[1, 0]])]), 2n);
+  // The client acknowledges only the first: until it acknowledges the second, 4096 stays legal (§6.5.3).
+  p.data(0, settings([], true), 3n);
+  p.data(0, frame(HEADERS, END_HEADERS | END_STREAM, 1, Buffer.concat([encodeInteger(4096, 5, 0x20), ce.encode([[':method', 'GET'], [':path', '/a']])])), 4n);
+  p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([[':status', '200']])), 5n);
+  // Then the second ACK: from here a size update above 0 is damage.
+  p.data(0, Buffer.concat([settings([], true), frame(HEADERS, END_HEADERS | END_STREAM, 3, Buffer.concat([encodeInteger(0, 5, 0x20), ce.encode([[':method', 'GET'], [':path', '/b']])]))]), 6n);
+  p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 3, se.encode([[':status', '204']])), 7n);
+  assert.deepEqual(
+    ctx.records.map((r) => [(r.attributes.url as any)?.path, (r.attributes.http as any).response.status_code, r.flags]),
+    [['/a', 200, undefined], ['/b', 204, undefined]],
+  );
 });
 
 test('detection: preface, partial preface, frame chains, and not HTTP/2', () => {

@@ -30,6 +30,10 @@ const closeFlag: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', id
 const SYNC_FRAMES = 2;
 /** Unsynchronised bytes scanned per direction before the connection is given up. */
 const MAX_UNSYNCED_BYTES = 256 * 1024;
+/** SETTINGS frames awaiting their ACK that are remembered per direction (peers send one or two). */
+const MAX_UNACKED_SETTINGS = 16;
+/** An unacknowledged SETTINGS frame that did not change SETTINGS_HEADER_TABLE_SIZE. */
+const NO_TABLE_SIZE = -1;
 
 interface PendingBlock {
   streamId: number;
@@ -59,7 +63,10 @@ class Direction {
   block: PendingBlock | undefined;
   /** Largest frame this direction may carry (the receiver's SETTINGS_MAX_FRAME_SIZE). */
   maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
-  /** Header table sizes this side's peer announced but this side has not yet acknowledged. */
+  /**
+   * This side's SETTINGS frames the peer has not acknowledged yet, in order (§6.5.3: ACKs
+   * come in the same order): the SETTINGS_HEADER_TABLE_SIZE each set, or NO_TABLE_SIZE.
+   */
   pendingTableSizes: number[] = [];
 
   constructor(known: boolean, expectPreface: boolean, maxHeaderBytes: number) {
@@ -351,9 +358,10 @@ export class Http2Parser implements StreamParser {
       // The acknowledging side now uses the table size the other side announced (§6.5.3).
       const d = this.dirs[dir];
       const size = other.pendingTableSizes.shift();
-      if (size !== undefined) d.decoder.setSettingsMaxSize(size);
+      if (size !== undefined && size !== NO_TABLE_SIZE) d.decoder.setSettingsMaxSize(size);
       return;
     }
+    let tableSize = NO_TABLE_SIZE;
     for (let p = 0; p + 6 <= payload.length; p += 6) {
       const id = payload.readUInt16BE(p);
       const value = payload.readUInt32BE(p + 2);
@@ -362,11 +370,19 @@ export class Http2Parser implements StreamParser {
         // encoder may still use the old size, so the bound is the larger of both meanwhile.
         const dec = other.decoder;
         if (value > dec.settingsMaxSize || !this.dirs[dir].synced) dec.setSettingsMaxSize(value);
-        this.dirs[dir].pendingTableSizes.push(value);
+        tableSize = value;
       } else if (id === Setting.MAX_FRAME_SIZE && value >= DEFAULT_MAX_FRAME_SIZE && value < 1 << 24) {
         other.maxFrameSize = value;
       }
     }
+    // One entry per SETTINGS frame, so each ACK settles the frame it answers.
+    const pending = this.dirs[dir].pendingTableSizes;
+    if (pending.length >= MAX_UNACKED_SETTINGS) {
+      // Never acknowledged (a one-sided capture): the oldest is forgotten, its bound stays raised.
+      this.ctx.count('http2.unacked_settings_dropped');
+      pending.shift();
+    }
+    pending.push(tableSize);
   }
 
   private onGoaway(dir: Dir, payload: Buffer): void {
