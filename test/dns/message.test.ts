@@ -343,3 +343,134 @@ test('TCP capture with a lost segment: the answers after it are still paired (th
   assert.equal(stats.protocols['dns.resyncs'], 1);
   assert.equal(stats.protocols['dns.gap_bytes'], response.length + 2);
 });
+
+/**
+ * Names as RFC 1035 §4.1.4 reads them, written out plainly: labels and
+ * pointers followed one by one, no memo. A pointer must go backwards, at most
+ * 127 of them, and the labels (length bytes included) at most 255 bytes; text
+ * in presentation format (RFC 4343: `.` and `\` escaped, other non-printables
+ * \DDD). Throws on anything else.
+ */
+function referenceName(msg: Buffer, offset: number): { text: string; end: number } {
+  const labels: string[] = [];
+  let pos = offset;
+  let end = -1;
+  let jumps = 0;
+  let wire = 0;
+  for (;;) {
+    if (pos >= msg.length) throw new Error('past the end');
+    const len = msg[pos];
+    if ((len & 0xc0) === 0xc0) {
+      if (pos + 1 >= msg.length) throw new Error('cut pointer');
+      const target = ((len & 0x3f) << 8) | msg[pos + 1];
+      if (target >= pos || ++jumps > 127) throw new Error('bad pointer');
+      if (end < 0) end = pos + 2;
+      pos = target;
+      continue;
+    }
+    if (len & 0xc0) throw new Error('label type');
+    if (len === 0) return { text: labels.length ? labels.join('.') : '.', end: end < 0 ? pos + 1 : end };
+    if (pos + 1 + len > msg.length) throw new Error('label past the end');
+    wire += len + 1;
+    if (wire > 255) throw new Error('too long');
+    let label = '';
+    for (const c of msg.subarray(pos + 1, pos + 1 + len)) {
+      if (c === 0x2e || c === 0x5c) label += '\\' + String.fromCharCode(c);
+      else if (c > 0x20 && c < 0x7f) label += String.fromCharCode(c);
+      else label += '\\' + String(c).padStart(3, '0');
+    }
+    labels.push(label);
+    pos += 1 + len;
+  }
+}
+
+test('names through random chains of labels and pointers decode as the plain reading of RFC 1035 does', () => {
+  let seed = 0x5eed;
+  const rand = (n: number) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+  const label = () => {
+    const len = 1 + rand(rand(40) === 0 ? 63 : 6);
+    // mostly letters; now and then a dot, a backslash or a byte that needs \DDD
+    return Buffer.concat([Buffer.from([len]), Buffer.from(Array.from({ length: len }, () => (rand(10) === 0 ? [0x2e, 0x5c, 0x00, 0x20, 0xff][rand(5)] : 0x61 + rand(26))))]);
+  };
+  let decoded = 0;
+  let rejected = 0;
+  for (let m = 0; m < 3000; m++) {
+    const parts: Buffer[] = [header(m & 0xffff, 0x8180, 1, 0)];
+    let size = 12;
+    const starts: number[] = []; // offsets where a label begins
+    const encodeName = (): Buffer => {
+      const bytes: Buffer[] = [];
+      let at = size;
+      // targets among earlier names' labels (a name's own labels would make a loop: that case comes from the random target)
+      const earlier = starts.length;
+      for (let i = rand(3); i > 0; i--) {
+        const l = label();
+        starts.push(at);
+        bytes.push(l);
+        at += l.length;
+      }
+      const r = rand(20);
+      if (r < 12 && earlier) {
+        // a pointer to an earlier label start; now and then anywhere earlier, or forward
+        const t = r === 0 ? rand(at + 4) : starts[rand(earlier)]!;
+        bytes.push(Buffer.from([0xc0 | (t >> 8), t & 0xff]));
+      } else bytes.push(Buffer.from([0]));
+      const b = Buffer.concat(bytes);
+      size += b.length;
+      return b;
+    };
+    parts.push(encodeName(), u16(5), u16(1));
+    size += 4;
+    const records = 1 + rand(6);
+    for (let r = 0; r < records; r++) {
+      parts.push(encodeName());
+      size += 10;
+      const head = Buffer.concat([u16(5), u16(1), u32(60)]);
+      const target = encodeName();
+      parts.push(head, u16(target.length), target);
+    }
+    const msg = Buffer.concat(parts);
+    msg.writeUInt16BE(records, 6);
+    // the reference reading of every name in the message, in order
+    let want: { question: string; answers: Array<[string, string]> } | undefined;
+    try {
+      let pos = 12;
+      const q = referenceName(msg, pos);
+      pos = q.end + 4;
+      const answers: Array<[string, string]> = [];
+      for (let r = 0; r < records; r++) {
+        const owner = referenceName(msg, pos);
+        const rdStart = owner.end + 10;
+        const rdEnd = rdStart + msg.readUInt16BE(owner.end + 8);
+        let data: string;
+        try {
+          data = referenceName(msg, rdStart).text;
+        } catch {
+          data = msg.toString('hex', rdStart, rdEnd); // RDATA that does not decode is kept as hex
+        }
+        answers.push([owner.text, data]);
+        pos = rdEnd;
+      }
+      want = { question: q.text, answers };
+    } catch {
+      want = undefined;
+    }
+    let got: { question: string; answers: Array<[string, string]> } | undefined;
+    try {
+      const d = decodeMessage(msg);
+      got = { question: d.questions[0]!.name, answers: d.answers.map((a) => [a.name, a.data]) };
+    } catch {
+      got = undefined;
+    }
+    assert.deepEqual(got, want, `message ${m}: ${msg.toString('hex')}`);
+    if (want) decoded++;
+    else rejected++;
+  }
+  // both kinds were exercised
+  assert.ok(decoded > 2000 && rejected > 100, `${decoded} decoded, ${rejected} rejected`);
+});
