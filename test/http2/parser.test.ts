@@ -162,6 +162,20 @@ test('gRPC trailers-only response carries the status in the headers', () => {
   assert.equal(a.grpc.status, 'UNIMPLEMENTED');
 });
 
+test('header values: UTF-8 octets are text, other high octets (node sends latin1) are kept as latin1, never U+FFFD', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  // HPACK carries octets; the encoder takes them as a latin1 string.
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':path', '/'], ['x-utf8', Buffer.from('crème brûlée ✓').toString('latin1')], ['x-latin1', 'caf\xe9']]))]), 1n);
+  p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([[':status', '200'], ['content-disposition', 'attachment; filename="r\xe9sum\xe9.pdf"']])), 2n);
+  const http = ctx.records[0].attributes.http as any;
+  assert.deepEqual(http.request.header['x-utf8'], ['crème brûlée ✓']);
+  assert.deepEqual(http.request.header['x-latin1'], ['café']);
+  assert.deepEqual(http.response.header['content-disposition'], ['attachment; filename="résumé.pdf"']);
+});
+
 test('gRPC grpc-message: percent-encoded UTF-8 is decoded, raw UTF-8 (sent unescaped) is kept as it is', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

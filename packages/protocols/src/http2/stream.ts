@@ -3,6 +3,7 @@
  * trailers from the client, response headers, body and trailers from the
  * server, and how it ended. Turns into one event (RFC 9113 §8.1).
  */
+import { isUtf8 } from 'node:buffer';
 import type { ExchangeRecord, HandoffInit, ParseOptions } from '../types.js';
 import { BodyCapture, bodyView } from '../body.js';
 import { GrpcFramer, grpcAttributes, isGrpcContentType, type GrpcSide } from '../grpc/index.js';
@@ -45,13 +46,19 @@ function highOctet(s: string): boolean {
   return false;
 }
 
+/** A value with high octets: UTF-8 text when it is valid UTF-8, else the octets as latin1 (never U+FFFD). */
+function fieldText(raw: string): string {
+  const bytes = Buffer.from(raw, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : raw;
+}
+
 export function splitHeaders(list: HeaderList): { pseudo: Record<string, string>; headers: Headers } {
   const pseudo: Record<string, string> = {};
   const headers: Headers = {};
   for (const [rawName, rawValue] of list) {
     const name = rawName.toLowerCase();
-    // Field values are octets; HTTP/2 peers send UTF-8 in practice.
-    const value = highOctet(rawValue) ? Buffer.from(rawValue, 'latin1').toString('utf8') : rawValue;
+    // Field values are octets; HTTP/2 peers send UTF-8 in practice, some (node's http2) latin1.
+    const value = highOctet(rawValue) ? fieldText(rawValue) : rawValue;
     if (name.charCodeAt(0) === 0x3a) pseudo[name] = value;
     else {
       // A literal for the first value: `[]` and a push would reserve 17 slots per header.
