@@ -322,6 +322,45 @@ test('a gap makes the table unknown and the parser resynchronises on frame heade
   assert.equal((ctx.records[2].attributes.url as any).path, '/p5');
 });
 
+test('after a gap, a lone whole frame up to the next gap or the end is taken (body bytes and the gRPC status are not lost)', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'POST'], [':path', '/m.Metrics/Stream'], ['content-type', 'application/grpc']]))]), 1n);
+  p.data(1, Buffer.concat([frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc']])), frame(DATA, 0, 1, grpcMessage(Buffer.alloc(100)))]), 2n);
+  // Segments lost between single-frame segments (as in deepflow-grpc-server-stream.pcap: PINGs lost).
+  p.gap(1, 17, 3n);
+  p.data(1, frame(DATA, 0, 1, grpcMessage(Buffer.alloc(200))), 4n);
+  p.gap(1, 17, 5n);
+  p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['grpc-status', '0']])), 6n);
+  p.end(1, 7n);
+  p.close('fin', 8n);
+  assert.equal(ctx.records.length, 1);
+  const a = ctx.records[0].attributes as any;
+  assert.equal(a.http.response.body.size, 105 + 205);
+  assert.equal(a.grpc.status, 'OK');
+  assert.deepEqual(a.http.response.trailer, { 'grpc-status': ['0'] });
+  assert.deepEqual(ctx.records[0].flags, ['gap']);
+});
+
+test('after a gap, bytes that do not end where a frame does are still not taken', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':path', '/']]))]), 1n);
+  p.data(1, frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])), 2n);
+  p.gap(1, 100, 3n);
+  // A plausible header whose frame would run past the bytes that came: not trusted.
+  p.data(1, frame(DATA, END_STREAM, 1, Buffer.alloc(50)).subarray(0, 40), 4n);
+  p.end(1, 5n);
+  p.close('fin', 6n);
+  const r = ctx.records[0];
+  assert.equal((r.attributes.http as any).response.body, undefined);
+  assert.ok(r.flags!.includes('incomplete'));
+});
+
 test('each SETTINGS ACK settles the SETTINGS frame it answers, also one without a header table size', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

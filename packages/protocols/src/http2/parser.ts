@@ -151,6 +151,7 @@ export class Http2Parser implements StreamParser {
 
   gap(dir: Dir, length: number, _tsNs: bigint): void {
     const d = this.dirs[dir];
+    this.takeHeldFrames(dir);
     this.ctx.count('http2.gap_bytes', length);
     d.buf = undefined;
     d.parts = undefined;
@@ -171,9 +172,13 @@ export class Http2Parser implements StreamParser {
     }
   }
 
-  end(_dir: Dir, _tsNs: bigint): void {}
+  end(dir: Dir, _tsNs: bigint): void {
+    this.takeHeldFrames(dir);
+  }
 
   close(reason: CloseReason, _tsNs: bigint): void {
+    this.takeHeldFrames(CLIENT);
+    this.takeHeldFrames(SERVER);
     const flag = closeFlag[reason];
     for (const s of [...this.streams.values()]) this.finishIncomplete(s, flag);
     this.streams.clear();
@@ -227,6 +232,25 @@ export class Http2Parser implements StreamParser {
     d.buf = keep ? buf.subarray(buf.length - keep) : undefined;
     this.boundUnsynced(d);
     return -1;
+  }
+
+  /**
+   * Frames findSync holds while it waits for a second one to confirm the
+   * resynchronisation point: when no more bytes will come to confirm them (a
+   * gap, the side's end), they are taken if they start where the bytes after
+   * the gap (or the join) started and end exactly where those bytes ended,
+   * which arbitrary bytes practically never do. A lone trailers frame after a
+   * lost segment carries the gRPC status.
+   */
+  private takeHeldFrames(dir: Dir): void {
+    const d = this.dirs[dir];
+    const held = d.buf;
+    if (d.synced || !held || d.unsyncedBytes !== 0) return;
+    if (!chainedFrames(held, 0, SYNC_FRAMES, d.maxFrameSize).boundary) return;
+    this.ctx.count('http2.resync_held_frames');
+    d.buf = undefined;
+    d.synced = true;
+    this.data(dir, held, d.frameNs);
   }
 
   private boundUnsynced(d: Direction): void {
