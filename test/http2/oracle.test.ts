@@ -1,6 +1,7 @@
 // HTTP/2 and gRPC events against tshark 4.0 (the Wireshark dissectors) on every
 // corpus capture of these protocols: per connection and stream, the request
-// method and path, the response status, and grpc-status must agree.
+// method and path, the response status, grpc-status, and the DATA bytes each
+// side sent (padding excluded; the body sizes) must agree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -56,6 +57,8 @@ function tsharkTuples(file: string): string[] {
   const args = ['-r', file, ...(DECODE_AS[basename(file)] ?? []), '-T', 'json', '--no-duplicate-keys', '-J', 'tcp http2'];
   const packets = JSON.parse(execFileSync('tshark', args, { encoding: 'utf8', maxBuffer: 512 << 20, stdio: ['ignore', 'pipe', 'ignore'] }));
   const out: string[] = [];
+  /** DATA bytes per connection, stream and sending port. */
+  const data = new Map<string, number>();
   for (const p of packets) {
     const l = p._source.layers;
     const tcp = aslist(l.tcp)[0] as Record<string, string> | undefined;
@@ -64,6 +67,12 @@ function tsharkTuples(file: string): string[] {
     for (const h2 of aslist<any>(l.http2)) {
       for (const s of aslist<any>(h2['http2.stream'])) {
         const type = s['http2.type'];
+        if (type === '0') {
+          const padded = (Number(s['http2.flags']) & 0x8) !== 0;
+          const size = Number(s['http2.length']) - (padded ? Number(s['http2.pad_length']) + 1 : 0);
+          const at = `${key} ${s['http2.streamid']} ${tcp['tcp.srcport']}`;
+          data.set(at, (data.get(at) ?? 0) + size);
+        }
         if (type !== '1' && type !== '5') continue;
         const kv = new Map<string, string>();
         for (const h of aslist<any>(s['http2.header'])) if (!kv.has(h['http2.header.name'])) kv.set(h['http2.header.name'], h['http2.header.value']);
@@ -75,6 +84,7 @@ function tsharkTuples(file: string): string[] {
       }
     }
   }
+  for (const [at, size] of data) if (size > 0) out.push(`body ${at} ${size}`);
   return out.sort();
 }
 
@@ -94,6 +104,9 @@ function ourTuples(events: any[]): string[] {
     const status = e.http?.response?.status_code;
     if (status !== undefined) out.push(`status ${key} ${stream} ${status}`);
     if (e.rpc?.grpc?.status_code !== undefined) out.push(`grpc ${key} ${stream} ${e.rpc.grpc.status_code}`);
+    if (req?.body?.size) out.push(`body ${key} ${stream} ${e.client.port} ${req.body.size}`);
+    const resBody = e.http?.response?.body?.size;
+    if (resBody) out.push(`body ${key} ${stream} ${e.server.port} ${resBody}`);
   }
   return out.sort();
 }
