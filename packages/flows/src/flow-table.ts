@@ -8,7 +8,7 @@
  * the front without scanning.
  */
 import { IpProto, TcpFlag, type L4Packet } from '@panopticon/decode';
-import { HalfStream } from './half-stream.js';
+import { HalfStream, type StreamOutput } from './half-stream.js';
 import {
   Dir,
   defaultFlowOptions,
@@ -50,6 +50,40 @@ const TOUCH_EVERY_NS = 1_000_000_000n;
 const RECENT_SLOTS = 16384;
 /** Idle sweeps run at most once per this much packet time. */
 const SWEEP_EVERY_NS = 1_000_000_000n;
+
+/**
+ * Where a half stream's bytes go: the sink, with the connection and the
+ * direction. The half is addressed by role, and roles can flip
+ * (`flipRoles`), so the direction is resolved at delivery time. One small
+ * object per half rather than three closures and their context: a table
+ * holds tens of thousands of connections (ADR 0010).
+ */
+class HalfOutput implements StreamOutput {
+  half!: HalfStream;
+
+  constructor(
+    private readonly sink: FlowSink,
+    private readonly t: Tracked,
+  ) {}
+
+  private dir(): Dir {
+    return this.t.halves![0] === this.half ? Dir.ToServer : Dir.ToClient;
+  }
+
+  data(chunk: Buffer, tsNs: bigint): void {
+    const d = this.dir();
+    this.t.conn.bytes[d] += chunk.length;
+    this.sink.data(this.t.conn, d, chunk, tsNs);
+  }
+
+  gap(length: number, tsNs: bigint): void {
+    this.sink.gap(this.t.conn, this.dir(), length, tsNs);
+  }
+
+  end(tsNs: bigint): void {
+    this.sink.end(this.t.conn, this.dir(), tsNs);
+  }
+}
 
 export class FlowTable {
   readonly counters: FlowCounters = {
@@ -260,7 +294,8 @@ export class FlowTable {
       midstream: isTcp && !synSender,
       sinkState: undefined,
     };
-    const t: Tracked = { key, proto: p.protocol, conn, done: false, touchDueNs: p.tsNs + TOUCH_EVERY_NS };
+    // every field in the literal, halves too: one set later would move to a property array of its own
+    const t: Tracked = { key, proto: p.protocol, conn, done: false, touchDueNs: p.tsNs + TOUCH_EVERY_NS, halves: undefined };
     if (isTcp) {
       this.counters.connections++;
       t.halves = [this.half(t), this.half(t)];
@@ -275,24 +310,8 @@ export class FlowTable {
   }
 
   private half(t: Tracked): HalfStream {
-    // The half is addressed by role, and roles can flip: resolve the direction at delivery time.
-    const sink = this.sink;
-    const self = t;
-    const out = {
-      data(chunk: Buffer, tsNs: bigint) {
-        const d = self.halves![0] === half ? Dir.ToServer : Dir.ToClient;
-        self.conn.bytes[d] += chunk.length;
-        sink.data(self.conn, d, chunk, tsNs);
-      },
-      gap(length: number, tsNs: bigint) {
-        sink.gap(self.conn, self.halves![0] === half ? Dir.ToServer : Dir.ToClient, length, tsNs);
-      },
-      end(tsNs: bigint) {
-        sink.end(self.conn, self.halves![0] === half ? Dir.ToServer : Dir.ToClient, tsNs);
-      },
-    };
-    const half: HalfStream = new HalfStream(out, this.counters, this.opts.maxBufferedBytes, this.holdPool);
-    return half;
+    const out = new HalfOutput(this.sink, t);
+    return (out.half = new HalfStream(out, this.counters, this.opts.maxBufferedBytes, this.holdPool));
   }
 
   private close(t: Tracked, reason: CloseReason, tsNs: bigint): void {

@@ -32,10 +32,14 @@ export interface StreamOutput {
   end(tsNs: bigint): void;
 }
 
+/** Frozen: a segment pushed on it by mistake throws instead of landing in every half. */
+const NO_SEGMENTS: HeldSegment[] = Object.freeze([]) as unknown as HeldSegment[];
+
 export class HalfStream {
   /** Next sequence number expected; undefined until the first segment. */
   private next: number | undefined;
-  private held: HeldSegment[] = [];
+  /** Out-of-order segments, by sequence; the shared empty list until the first (most halves never hold one). */
+  private held: HeldSegment[] = NO_SEGMENTS;
   private heldBytes = 0;
   private finSeq: number | undefined;
   ended = false;
@@ -129,6 +133,7 @@ export class HalfStream {
   private hold(seq: number, payload: Buffer, missing: number, tsNs: bigint): void {
     this.counters.outOfOrderSegments++;
     // Keep held segments sorted by sequence; new ones usually go last.
+    if (this.held === NO_SEGMENTS) this.held = [];
     let i = this.held.length;
     while (i > 0 && seqDiff(this.held[i - 1].seq, seq) > 0) i--;
     this.held.splice(i, 0, { seq, data: Buffer.from(payload), missing, tsNs });

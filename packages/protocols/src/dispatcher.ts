@@ -75,6 +75,41 @@ class ConsumerError {
   constructor(readonly error: unknown) {}
 }
 
+/**
+ * What a parser sees of its connection and of the dispatcher. One small
+ * object per connection, its methods on the prototype, rather than four
+ * closures and their context: a table holds tens of thousands of
+ * connections (ADR 0010).
+ */
+class ConnContext implements ParserContext {
+  readonly conn: Connection;
+  readonly options: ParseOptions;
+
+  constructor(
+    private readonly d: Dispatcher,
+    private readonly s: ConnState,
+  ) {
+    this.conn = s.conn;
+    this.options = d.parseOptions;
+  }
+
+  emit(record: ExchangeRecord): void {
+    this.d.emitFor(this.s, record);
+  }
+
+  count(name: string, n = 1): void {
+    this.d.count(name, n);
+  }
+
+  abandon(reason: string): void {
+    this.d.abandonConn(this.s, reason);
+  }
+
+  handoff(protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> = [], init?: HandoffInit): void {
+    this.d.handoffConn(this.s, protocol, pending, init);
+  }
+}
+
 export class Dispatcher implements FlowSink {
   /** Named counters (detections, anomalies reported by parsers, ignored bytes). */
   readonly counters = new Map<string, number>();
@@ -102,15 +137,20 @@ export class Dispatcher implements FlowSink {
   }
 
   open(conn: Connection): void {
+    // every field in the literal: those set when parsing starts would otherwise move to a property array
     const s: ConnState = {
       conn,
       status: 'detecting',
+      module: undefined,
+      stream: undefined,
+      datagram: undefined,
       head: [],
       headBytes: [0, 0],
       kept: [0, 0],
       skipped: [0, 0],
       tries: 0,
       seq: 0,
+      ctx: undefined,
     };
     conn.sinkState = s;
   }
@@ -365,7 +405,7 @@ export class Dispatcher implements FlowSink {
   private start(s: ConnState, m: ProtocolModule, init?: HandoffInit): void {
     s.module = m;
     s.status = 'parsing';
-    s.ctx = this.context(s);
+    s.ctx = new ConnContext(this, s);
     this.count(`dispatch.${m.name}_${s.conn.transport === 'tcp' ? 'connections' : 'flows'}`);
     if (m.transport === 'tcp') {
       s.stream = m.createStream!(s.ctx, init);
@@ -375,39 +415,34 @@ export class Dispatcher implements FlowSink {
     }
   }
 
-  private context(s: ConnState): ParserContext {
-    const d = this;
-    return {
-      conn: s.conn,
-      options: this.parseOptions,
-      emit(rec) {
-        d.emit(s, rec);
-      },
-      count(name, n = 1) {
-        d.count(name, n);
-      },
-      abandon(reason) {
-        d.count(`${s.module?.name ?? 'dispatch'}.abandoned.${reason}`);
-        s.status = 'ignored';
-        s.stream = undefined;
-        s.datagram = undefined;
-        d.datagramStates.delete(s);
-      },
-      handoff(protocol, pending = [], init) {
-        const m = d.opts.modules.find((x) => x.name === protocol && x.transport === s.conn.transport);
-        if (!m) {
-          d.count(`${s.module?.name ?? 'dispatch'}.handoff_unavailable.${protocol}`);
-          s.status = 'ignored';
-          s.stream = undefined;
-          return;
-        }
-        d.start(s, m, init);
-        for (const p of pending) {
-          if (s.status !== 'parsing' || s.module !== m) break;
-          s.stream!.data(p.dir, p.bytes, p.tsNs);
-        }
-      },
-    };
+  /** `ParserContext.abandon` of a connection's parser (called through its ConnContext). */
+  abandonConn(s: ConnState, reason: string): void {
+    this.count(`${s.module?.name ?? 'dispatch'}.abandoned.${reason}`);
+    s.status = 'ignored';
+    s.stream = undefined;
+    s.datagram = undefined;
+    this.datagramStates.delete(s);
+  }
+
+  /** `ParserContext.handoff` of a connection's parser (called through its ConnContext). */
+  handoffConn(s: ConnState, protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>, init: HandoffInit | undefined): void {
+    const m = this.opts.modules.find((x) => x.name === protocol && x.transport === s.conn.transport);
+    if (!m) {
+      this.count(`${s.module?.name ?? 'dispatch'}.handoff_unavailable.${protocol}`);
+      s.status = 'ignored';
+      s.stream = undefined;
+      return;
+    }
+    this.start(s, m, init);
+    for (const p of pending) {
+      if (s.status !== 'parsing' || s.module !== m) break;
+      s.stream!.data(p.dir, p.bytes, p.tsNs);
+    }
+  }
+
+  /** An exchange record of a connection's parser, as an event (called through its ConnContext). */
+  emitFor(s: ConnState, rec: ExchangeRecord): void {
+    this.emit(s, rec);
   }
 
   private emit(s: ConnState, rec: ExchangeRecord): void {

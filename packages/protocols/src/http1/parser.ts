@@ -10,7 +10,7 @@ import { dohAttributes } from '../dns/doh.js';
 import { FifoStitcher } from '../stitch.js';
 import type { ParserContext, StreamParser } from '../types.js';
 import { header, headerHasToken, parseRequestHead, parseResponseHead, type Headers, type RequestHead, type ResponseHead } from './head.js';
-import { MessageReader, type BodyFraming, type MessageEnd } from './reader.js';
+import { MessageReader, type BodyFraming, type MessageEnd, type ReaderEvents } from './reader.js';
 
 interface Exchange {
   req: RequestHead;
@@ -34,6 +34,58 @@ const CLOSE_FLAG: Record<CloseReason, string> = {
 /** Bytes held while waiting to learn whether an Upgrade was accepted. */
 const MAX_UPGRADE_HOLD = 64 * 1024;
 
+/**
+ * The request reader's events, passed on to the stream: one small object
+ * with its methods on the prototype rather than four closures per reader,
+ * for each of the tens of thousands of connections a table holds (ADR 0010).
+ */
+class RequestEvents implements ReaderEvents {
+  constructor(
+    private readonly stream: Http1Stream,
+    private readonly ctx: ParserContext,
+  ) {}
+
+  head(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null {
+    return this.stream.requestHead(buf, start, end, startNs);
+  }
+
+  message(end: MessageEnd): void {
+    this.stream.requestDone(end);
+  }
+
+  switched(bytes: Buffer, tsNs: bigint): void {
+    this.stream.holdClientBytes(bytes, tsNs);
+  }
+
+  count(name: string, n?: number): void {
+    this.ctx.count(name, n);
+  }
+}
+
+/** The response reader's events (see RequestEvents). */
+class ResponseEvents implements ReaderEvents {
+  constructor(
+    private readonly stream: Http1Stream,
+    private readonly ctx: ParserContext,
+  ) {}
+
+  head(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null {
+    return this.stream.responseHead(buf, start, end, startNs);
+  }
+
+  message(end: MessageEnd): void {
+    this.stream.responseDone(end);
+  }
+
+  switched(bytes: Buffer, tsNs: bigint): void {
+    this.stream.responseSwitched(bytes, tsNs);
+  }
+
+  count(name: string, n?: number): void {
+    this.ctx.count(name, n);
+  }
+}
+
 export class Http1Stream implements StreamParser {
   private readonly pending: FifoStitcher<Exchange>;
   private readonly reqReader: MessageReader;
@@ -47,23 +99,14 @@ export class Http1Stream implements StreamParser {
   private heldBytes = 0;
   private awaitingUpgrade: Exchange | null = null;
   private switched = false;
-  private serverSwitched: Array<{ bytes: Buffer; tsNs: bigint }> = [];
+  /** Server bytes after a 101, until the protocol taking over is started (made on the first). */
+  private serverSwitched: Array<{ bytes: Buffer; tsNs: bigint }> | undefined;
 
   constructor(private readonly ctx: ParserContext) {
     const o = ctx.options;
     this.pending = new FifoStitcher(o.maxPending, (ex) => this.emitUnanswered(ex, ['evicted']));
-    this.reqReader = new MessageReader('request', {
-      head: (buf, s, e, ts) => this.requestHead(buf, s, e, ts),
-      message: (end) => this.requestDone(end),
-      switched: (bytes, ts) => this.holdClientBytes(bytes, ts),
-      count: (n, k) => ctx.count(n, k),
-    }, o.maxBody, o.maxHeaderBytes);
-    this.resReader = new MessageReader('response', {
-      head: (buf, s, e, ts) => this.responseHead(buf, s, e, ts),
-      message: (end) => this.responseDone(end),
-      switched: (bytes, ts) => this.serverSwitched.push({ bytes, tsNs: ts }),
-      count: (n, k) => ctx.count(n, k),
-    }, o.maxBody, o.maxHeaderBytes);
+    this.reqReader = new MessageReader('request', new RequestEvents(this, ctx), o.maxBody, o.maxHeaderBytes);
+    this.resReader = new MessageReader('response', new ResponseEvents(this, ctx), o.maxBody, o.maxHeaderBytes);
   }
 
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
@@ -100,7 +143,12 @@ export class Http1Stream implements StreamParser {
 
   // --- requests ---
 
-  private requestHead(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null {
+  /** Server bytes after a 101 Switching Protocols, kept for the protocol that takes over. */
+  responseSwitched(bytes: Buffer, tsNs: bigint): void {
+    (this.serverSwitched ??= []).push({ bytes, tsNs });
+  }
+
+  requestHead(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null {
     const req = parseRequestHead(buf, start, end);
     if (!req) return null;
     const ex: Exchange = {
@@ -124,14 +172,14 @@ export class Http1Stream implements StreamParser {
     return framing;
   }
 
-  private requestDone(end: MessageEnd): void {
+  requestDone(end: MessageEnd): void {
     const ex = this.reading;
     if (!ex) return;
     ex.reqEnd = end;
     this.reading = null;
   }
 
-  private holdClientBytes(bytes: Buffer, tsNs: bigint): void {
+  holdClientBytes(bytes: Buffer, tsNs: bigint): void {
     if (!this.held) {
       // CONNECT: bytes after the request belong to the tunnel.
       this.ctx.count('http.tunnel_bytes', bytes.length);
@@ -148,7 +196,7 @@ export class Http1Stream implements StreamParser {
 
   // --- responses ---
 
-  private responseHead(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null {
+  responseHead(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null {
     const res = parseResponseHead(buf, start, end);
     if (!res) return null;
     const ex = this.pending.peek() ?? null;
@@ -170,7 +218,7 @@ export class Http1Stream implements StreamParser {
     return responseFraming(res, ex?.req.method);
   }
 
-  private responseDone(end: MessageEnd): void {
+  responseDone(end: MessageEnd): void {
     const r = this.responding;
     if (!r) return; // an interim response finished
     this.responding = null;
@@ -203,7 +251,7 @@ export class Http1Stream implements StreamParser {
     if (res.status === 101 && upgrade === 'h2c' && ex) {
       const pending = [
         ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
-        ...this.serverSwitched.map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
+        ...(this.serverSwitched ?? []).map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
       ];
       this.ctx.count('http.upgrade_h2c');
       this.ctx.handoff('http2', pending, {
