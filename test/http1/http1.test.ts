@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync, deflateSync, brotliCompressSync, deflateRawSync } from 'node:zlib';
 import { Conversation } from '../helpers/synth.js';
+import { PREFACE, frame, settings } from '../helpers/http2-frames.js';
+import { HpackEncoder } from '../../packages/protocols/src/http2/hpack.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import type { PanoEvent } from '@panopticon/events';
 
@@ -196,6 +198,25 @@ test('Upgrade declined: bytes held while waiting are parsed as HTTP/1.1', () => 
     .send(1, 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb')
     .close();
   assert.deepEqual(run(c).events.map((e) => brief(e).path), ['/u', '/v']);
+});
+
+test('Upgrade: h2c on a POST, the server\'s first frames in the segment of its 101: stream 1 is answered and carries the request body HTTP/1.1 read', () => {
+  const se = new HpackEncoder();
+  const body = 'field=value&x=1';
+  const c = new Conversation(client, server)
+    .handshake()
+    .send(0, `POST /form HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n${body}`)
+    .send(1, Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n'), settings(), frame(1, 4, 1, se.encode([[':status', '200']])), frame(0, 1, 1, Buffer.from('ok'))]))
+    .send(0, Buffer.concat([PREFACE, settings()]))
+    .close();
+  const { events } = run(c);
+  const h2 = events.find((e) => (e as any).network.protocol.version === '2') as any;
+  assert.ok(h2, `an HTTP/2 event: ${JSON.stringify(events.map(brief))}`);
+  assert.equal(h2.http2.stream_id, 1);
+  assert.equal(h2.http.request.method, 'POST');
+  assert.equal(h2.http.request.body.size, body.length);
+  assert.equal(h2.http.request.body.content, body);
+  assert.equal(h2.http.response.body.content, 'ok');
 });
 
 test('Content-Encoding gzip, deflate (zlib and raw) and br are decoded into the text view', () => {

@@ -7,6 +7,7 @@
  * and hands completed exchanges to `ctx.emit`. It never throws past its own
  * boundary: on damage it resynchronises, or calls `ctx.abandon`.
  */
+import type { BodyCapture } from './body.js';
 import type { CloseReason, Connection, Dir } from '@panopticon/flows';
 import type { EventKind } from '@panopticon/events';
 
@@ -82,6 +83,8 @@ export interface HandoffInit {
     headers: Record<string, string[]>;
     startNs: bigint;
     requestBytes: number;
+    /** The request's body (a POST may be upgraded; RFC 9113 §3.2 ends it before the switch). */
+    body?: BodyCapture;
   };
 }
 

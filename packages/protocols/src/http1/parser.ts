@@ -99,6 +99,8 @@ export class Http1Stream implements StreamParser {
   private heldBytes = 0;
   private awaitingUpgrade: Exchange | null = null;
   private switched = false;
+  /** The request a 101 to h2c answered, until the connection is handed to HTTP/2. */
+  private upgradedTo: Exchange | null = null;
   /** Server bytes after a 101, until the protocol taking over is started (made on the first). */
   private serverSwitched: Array<{ bytes: Buffer; tsNs: bigint }> | undefined;
 
@@ -116,6 +118,7 @@ export class Http1Stream implements StreamParser {
       else this.reqReader.push(chunk, tsNs);
     } else {
       this.resReader.push(chunk, tsNs);
+      if (this.upgradedTo) this.handOverH2c(this.upgradedTo);
     }
   }
 
@@ -249,24 +252,32 @@ export class Http1Stream implements StreamParser {
     this.switched = true;
     const upgrade = (header(res.headers, 'upgrade') ?? '').toLowerCase();
     if (res.status === 101 && upgrade === 'h2c' && ex) {
-      const pending = [
-        ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
-        ...(this.serverSwitched ?? []).map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
-      ];
-      this.ctx.count('http.upgrade_h2c');
-      this.ctx.handoff('http2', pending, {
-        upgradedRequest: {
-          method: ex.req.method,
-          target: ex.req.target,
-          authority: header(ex.req.headers, 'host'),
-          headers: ex.req.headers,
-          startNs: ex.startNs,
-          requestBytes: ex.reqEnd?.wireBytes ?? 0,
-        },
-      });
+      // Handed over when the response reader has passed on the rest of the chunk that carried
+      // the 101: a server sends its first HTTP/2 frames right behind it, often in the same segment.
+      this.upgradedTo = ex;
       return;
     }
     this.ctx.abandon(res.status === 101 ? `upgrade_${upgrade.replace(/[^a-z0-9]+/g, '_') || 'unknown'}` : 'connect_tunnel');
+  }
+
+  private handOverH2c(ex: Exchange): void {
+    this.upgradedTo = null;
+    const pending = [
+      ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
+      ...(this.serverSwitched ?? []).map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
+    ];
+    this.ctx.count('http.upgrade_h2c');
+    this.ctx.handoff('http2', pending, {
+      upgradedRequest: {
+        method: ex.req.method,
+        target: ex.req.target,
+        authority: header(ex.req.headers, 'host'),
+        headers: ex.req.headers,
+        startNs: ex.startNs,
+        requestBytes: ex.reqEnd?.wireBytes ?? 0,
+        body: ex.reqEnd?.body,
+      },
+    });
   }
 
   // --- events ---

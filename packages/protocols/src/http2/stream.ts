@@ -169,12 +169,15 @@ export class Http2Stream {
     }
     const ua = (up ? up.headers : this.requestSeen ? req.headers : undefined)?.['user-agent']?.[0];
     if (ua !== undefined) attrs.user_agent = { original: ua };
+    // the upgraded request's body was read by HTTP/1.1 and handed over with it
+    const reqHeaders = up ? up.headers : req.headers;
+    const reqBody = up?.body ?? req.body;
     if (!this.isGrpc || !req.grpc) {
-      const rb = bodyView(req.body, req.headers?.['content-type']?.[0], req.headers?.['content-encoding']?.[0], options.maxBody);
+      const rb = bodyView(reqBody, reqHeaders?.['content-type']?.[0], reqHeaders?.['content-encoding']?.[0], options.maxBody);
       if (rb.size > 0) request.body = rb;
       if (rb.truncated) flags.add('truncated');
-    } else if (req.body.size > 0) {
-      request.body = { size: req.body.size };
+    } else if (reqBody.size > 0) {
+      request.body = { size: reqBody.size };
     }
     if (Object.keys(request).length) http.request = request;
     if (res.headers || this.interim.length) {
@@ -206,7 +209,7 @@ export class Http2Stream {
     if (!this.isGrpc) {
       const dohFlags: string[] = [];
       const dns = dohAttributes(
-        { method: up ? up.method : pseudo[':method'], target: path, requestHeaders: up ? up.headers : req.headers, requestBody: req.body, responseHeaders: res.headers, responseBody: res.body },
+        { method: up ? up.method : pseudo[':method'], target: path, requestHeaders: reqHeaders, requestBody: reqBody, responseHeaders: res.headers, responseBody: res.body },
         dohFlags,
       );
       if (dns) attrs.dns = dns;
