@@ -2,6 +2,8 @@
 // harness to run bin/pano-export as a child process.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
+import assert from 'node:assert/strict';
+import { receiver, type DecodedSpan } from './otlp-receiver.js';
 
 export const ROOT = resolve(process.env.PANO_ROOT ?? process.cwd());
 export const T0 = 1_700_000_000_000_000_000n;
@@ -102,4 +104,21 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined>, m
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/**
+ * The spans `pano-export --otlp` sends for `input` (NDJSON) with `args`, as a
+ * real OTLP/HTTP receiver decodes them, by `pano.event.id`; `expected` spans.
+ */
+export async function exportedSpans(input: string, args: string[], expected: number): Promise<Record<string, DecodedSpan>> {
+  const rx = await receiver();
+  try {
+    const run = runExport(['--otlp', rx.url, '--otlp-delay', '20', ...args]);
+    run.child.stdin.end(input);
+    assert.equal(await run.exited, 0, run.stderr());
+    assert.equal(rx.spans.length, expected, run.stderr());
+    return Object.fromEntries(rx.spans.map((s) => [s.attributes['pano.event.id'], s]));
+  } finally {
+    rx.server.close();
+  }
 }

@@ -6,8 +6,8 @@
 // conventions ask. Checked on the spans a real OTLP/HTTP receiver decodes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { receiver, type DecodedSpan } from './otlp-receiver.js';
-import { ev, httpEv, runExport } from './fixtures.js';
+import type { DecodedSpan } from './otlp-receiver.js';
+import { ev, exportedSpans, httpEv } from './fixtures.js';
 
 const SECRETS = ['Bearer eyJhbGciOi.secret', 'Basic dXNlcjpwYXNz', 'sid=abc123secret', 'sid=set456secret; HttpOnly', 'k-789-secret', 'amqp-token-secret', 'kafka-token-secret', 'grpc-key-secret', 'kafka value body secret', 'tok-secret-1', 'sig-secret-2', 'pw-secret-3', 'sig-secret-4', 'key-secret-5'];
 
@@ -41,17 +41,8 @@ function events(): string {
   ].map((e) => JSON.stringify(e)).join('\n') + '\n';
 }
 
-async function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
-  const rx = await receiver();
-  try {
-    const run = runExport(['--otlp', rx.url, '--otlp-delay', '20', ...args]);
-    run.child.stdin.end(events());
-    assert.equal(await run.exited, 0, run.stderr());
-    assert.equal(rx.spans.length, 5, run.stderr());
-    return Object.fromEntries(rx.spans.map((s) => [s.attributes['pano.event.id'], s]));
-  } finally {
-    rx.server.close();
-  }
+function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
+  return exportedSpans(events(), args, 5);
 }
 
 test('credential headers are REDACTED by default: HTTP, AMQP, Kafka record headers; Kafka record values are content', async () => {

@@ -7,8 +7,8 @@
 // escapes, _charset and X'' literals, # comments).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { receiver, type DecodedSpan } from './otlp-receiver.js';
-import { ev, runExport } from './fixtures.js';
+import type { DecodedSpan } from './otlp-receiver.js';
+import { ev, exportedSpans } from './fixtures.js';
 
 test('SQL literals become ?, identifiers, placeholders, keywords and comments stay', async () => {
   const { sanitizeSql } = await import('@panopticon/export');
@@ -57,17 +57,8 @@ function events(): string {
   ].map((e) => JSON.stringify(e)).join('\n') + '\n';
 }
 
-async function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
-  const rx = await receiver();
-  try {
-    const run = runExport(['--otlp', rx.url, '--otlp-delay', '20', ...args]);
-    run.child.stdin.end(events());
-    assert.equal(await run.exited, 0, run.stderr());
-    assert.equal(rx.spans.length, 3, run.stderr());
-    return Object.fromEntries(rx.spans.map((s) => [s.attributes['pano.event.id'], s]));
-  } finally {
-    rx.server.close();
-  }
+function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
+  return exportedSpans(events(), args, 3);
 }
 
 test('spans carry sanitized statements and no parameters, arguments or replies unless --otlp-content', async () => {
