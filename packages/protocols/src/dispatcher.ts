@@ -42,19 +42,26 @@ interface Pending {
   stale?: boolean;
 }
 
-interface ConnState {
-  conn: Connection;
-  status: 'detecting' | 'parsing' | 'ignored';
-  module?: ProtocolModule;
-  stream?: StreamParser;
-  datagram?: DatagramParser;
+/** What a connection needs while its protocol is being detected, and not after (ADR 0010). */
+interface Detection {
   head: Pending[];
   /** Bytes of the current detection candidate per side (not stale). */
   headBytes: [number, number];
   /** Stale bytes kept per side. */
   kept: [number, number];
   skipped: [number, number];
+  /** Datagrams no module recognised. */
   tries: number;
+}
+
+interface ConnState {
+  conn: Connection;
+  status: 'detecting' | 'parsing' | 'ignored';
+  module?: ProtocolModule;
+  stream?: StreamParser;
+  datagram?: DatagramParser;
+  /** Set while `status` is 'detecting'. */
+  det: Detection | undefined;
   seq: number;
   ctx?: ParserContext;
 }
@@ -144,11 +151,7 @@ export class Dispatcher implements FlowSink {
       module: undefined,
       stream: undefined,
       datagram: undefined,
-      head: [],
-      headBytes: [0, 0],
-      kept: [0, 0],
-      skipped: [0, 0],
-      tries: 0,
+      det: { head: [], headBytes: [0, 0], kept: [0, 0], skipped: [0, 0], tries: 0 },
       seq: 0,
       ctx: undefined,
     };
@@ -162,8 +165,9 @@ export class Dispatcher implements FlowSink {
       if (s.status === 'parsing') {
         s.stream!.data(dir, chunk, tsNs);
       } else if (s.status === 'detecting') {
-        s.head.push({ dir, bytes: chunk, tsNs });
-        s.headBytes[dir] += chunk.length;
+        const d = s.det!;
+        d.head.push({ dir, bytes: chunk, tsNs });
+        d.headBytes[dir] += chunk.length;
         this.detectStream(s, dir);
       } else {
         this.count('dispatch.ignored_bytes', chunk.length);
@@ -206,9 +210,13 @@ export class Dispatcher implements FlowSink {
       } catch (e) {
         this.fault(s, e);
       }
-    } else if (s.status === 'detecting' && s.headBytes[0] + s.headBytes[1] + s.kept[0] + s.kept[1] > 0) {
-      this.count(`dispatch.unidentified_${conn.transport}_connections`);
-      this.count('dispatch.ignored_bytes', s.headBytes[0] + s.headBytes[1] + s.kept[0] + s.kept[1]);
+    } else if (s.status === 'detecting') {
+      const d = s.det!;
+      const held = d.headBytes[0] + d.headBytes[1] + d.kept[0] + d.kept[1];
+      if (held > 0) {
+        this.count(`dispatch.unidentified_${conn.transport}_connections`);
+        this.count('dispatch.ignored_bytes', held);
+      }
     }
   }
 
@@ -245,8 +253,9 @@ export class Dispatcher implements FlowSink {
       }
     }
     this.count('dispatch.ignored_bytes', payload.length);
-    if (++s.tries >= MAX_DATAGRAM_TRIES) {
+    if (++s.det!.tries >= MAX_DATAGRAM_TRIES) {
       s.status = 'ignored';
+      s.det = undefined;
       this.count('dispatch.unidentified_udp_flows');
     }
   }
@@ -277,7 +286,7 @@ export class Dispatcher implements FlowSink {
     s.status = 'ignored';
     s.stream = undefined;
     s.datagram = undefined;
-    s.head = [];
+    s.det = undefined;
     this.datagramStates.delete(s);
   }
 
@@ -309,8 +318,9 @@ export class Dispatcher implements FlowSink {
   }
 
   private detectStream(s: ConnState, dir: Dir): void {
+    const d = s.det!;
     const parts: Buffer[] = [];
-    for (const p of s.head) if (p.dir === dir && !p.stale) parts.push(p.bytes);
+    for (const p of d.head) if (p.dir === dir && !p.stale) parts.push(p.bytes);
     const head = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     let waiting = false;
     for (const m of this.candidates(this.tcpModules, s.conn)) {
@@ -322,7 +332,7 @@ export class Dispatcher implements FlowSink {
         return;
       }
     }
-    if (waiting && s.headBytes[dir] < MAX_HEAD_BYTES) return;
+    if (waiting && d.headBytes[dir] < MAX_HEAD_BYTES) return;
     // Nothing recognises these bytes as a message start. Packets usually begin
     // at message boundaries, so try again at the next chunk; keep these (bounded)
     // in case the other side identifies the protocol.
@@ -335,8 +345,8 @@ export class Dispatcher implements FlowSink {
    * joined mid-way copes with responses whose requests it never saw).
    */
   private startDetected(s: ConnState, m: ProtocolModule, dir: Dir, sender: 'client' | 'server' | 'unknown'): void {
-    let replay = s.head;
-    s.head = [];
+    let replay = s.det!.head;
+    s.det = undefined;
     let dropped = 0;
     replay = replay.filter((p) => {
       if (p.dir === dir && p.stale) {
@@ -358,42 +368,44 @@ export class Dispatcher implements FlowSink {
   }
 
   private staleHead(s: ConnState, dir: Dir): void {
-    const n = s.headBytes[dir];
-    for (const p of s.head) if (p.dir === dir) p.stale = true;
-    s.headBytes[dir] = 0;
-    s.kept[dir] += n;
-    s.skipped[dir] += n;
+    const d = s.det!;
+    const n = d.headBytes[dir];
+    for (const p of d.head) if (p.dir === dir) p.stale = true;
+    d.headBytes[dir] = 0;
+    d.kept[dir] += n;
+    d.skipped[dir] += n;
     // Past the bound, the oldest kept bytes of this side go.
-    while (s.kept[dir] > MAX_KEPT_BYTES) {
-      const i = s.head.findIndex((p) => p.dir === dir);
-      const [p] = s.head.splice(i, 1);
-      s.kept[dir] -= p.bytes.length;
+    while (d.kept[dir] > MAX_KEPT_BYTES) {
+      const i = d.head.findIndex((p) => p.dir === dir);
+      const [p] = d.head.splice(i, 1);
+      d.kept[dir] -= p.bytes.length;
       this.count('dispatch.ignored_bytes', p.bytes.length);
     }
-    if (s.skipped[dir] > MAX_SKIP_BYTES) this.giveUp(s);
+    if (d.skipped[dir] > MAX_SKIP_BYTES) this.giveUp(s);
   }
 
   /** A gap on a side being detected: its bytes cannot be joined to what follows. */
   private dropHead(s: ConnState, dir: Dir): void {
+    const d = s.det!;
     let dropped = 0;
-    s.head = s.head.filter((p) => {
+    d.head = d.head.filter((p) => {
       if (p.dir !== dir) return true;
       dropped += p.bytes.length;
       return false;
     });
-    s.skipped[dir] += s.headBytes[dir];
-    s.headBytes[dir] = 0;
-    s.kept[dir] = 0;
+    d.skipped[dir] += d.headBytes[dir];
+    d.headBytes[dir] = 0;
+    d.kept[dir] = 0;
     this.count('dispatch.ignored_bytes', dropped);
-    if (s.skipped[dir] > MAX_SKIP_BYTES) this.giveUp(s);
+    if (d.skipped[dir] > MAX_SKIP_BYTES) this.giveUp(s);
   }
 
   private giveUp(s: ConnState): void {
     let n = 0;
-    for (const p of s.head) n += p.bytes.length;
+    for (const p of s.det!.head) n += p.bytes.length;
     this.count('dispatch.ignored_bytes', n);
     s.status = 'ignored';
-    s.head = [];
+    s.det = undefined;
     this.count(`dispatch.unidentified_${s.conn.transport}_connections`);
   }
 
@@ -405,6 +417,7 @@ export class Dispatcher implements FlowSink {
   private start(s: ConnState, m: ProtocolModule, init?: HandoffInit): void {
     s.module = m;
     s.status = 'parsing';
+    s.det = undefined;
     s.ctx = new ConnContext(this, s);
     this.count(`dispatch.${m.name}_${s.conn.transport === 'tcp' ? 'connections' : 'flows'}`);
     if (m.transport === 'tcp') {
