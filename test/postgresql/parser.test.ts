@@ -367,6 +367,51 @@ describe('postgresql: less common flows', () => {
     assert.equal(a.postgresql.copy.failed, true);
     assert.equal(a.db.response.status_code, '57014');
   });
+  it('COPY FROM STDIN through the extended protocol: the Sync sent with the Execute is ignored in copy-in mode, and the next query still gets its own answer', () => {
+    // libpq (PQexecParams): Parse/Bind/Describe/Execute/Sync at once, then the data, CopyDone and a second Sync;
+    // the server ignores the first Sync (it reads it in copy-in mode) and answers ReadyForQuery once
+    const copyBatch: Segment[] = [
+      { dir: C, bytes: Buffer.concat([fe.parse('', 'COPY t FROM STDIN'), fe.bind('', '', []), fe.describe('P', ''), fe.execute(''), fe.sync()]) },
+      { dir: S, bytes: Buffer.concat([be.parseComplete(), be.bindComplete(), be.noData(), be.copyIn(1)]) },
+      { dir: C, bytes: Buffer.concat([fe.copyData('1\n2\n'), fe.copyDone(), fe.sync()]) },
+      { dir: S, bytes: Buffer.concat([be.commandComplete('COPY 2'), be.ready()]) },
+    ];
+    const c = run([
+      ...copyBatch,
+      { dir: C, bytes: fe.query('SELECT 1 AS one') },
+      { dir: S, bytes: Buffer.concat([be.rowDescription([{ name: 'one', oid: 23 }]), be.dataRow(['1']), be.commandComplete('SELECT 1'), be.ready()]) },
+      { dir: C, bytes: fe.query('SET x = 1') },
+      { dir: S, bytes: Buffer.concat([be.commandComplete('SET'), be.ready()]) },
+    ]);
+    const ev = c.records.map(attrs);
+    assert.deepEqual(
+      ev.map((a) => [a.postgresql.message, a.db.query?.text, a.postgresql.command_tag]),
+      [
+        ['Execute', 'COPY t FROM STDIN', 'COPY 2'],
+        ['Query', 'SELECT 1 AS one', 'SELECT 1'],
+        ['Query', 'SET x = 1', 'SET'],
+      ],
+    );
+    assert.deepEqual(c.records.map((r) => r.kind), ['exchange', 'exchange', 'exchange']);
+    assert.equal(ev[0].postgresql.copy.data.content, '1\n2\n');
+    assert.deepEqual(ev[1].db.response.rows, [{ one: '1' }]);
+    // CopyFail in the same setting: the error, then the second Sync's ReadyForQuery
+    const f = run([
+      { dir: C, bytes: Buffer.concat([fe.parse('', 'COPY t FROM STDIN'), fe.bind('', '', []), fe.execute(''), fe.sync()]) },
+      { dir: S, bytes: Buffer.concat([be.parseComplete(), be.bindComplete(), be.copyIn(1)]) },
+      { dir: C, bytes: Buffer.concat([fe.copyData('1\n'), fe.copyFail('no'), fe.sync()]) },
+      { dir: S, bytes: Buffer.concat([be.error({ S: 'ERROR', V: 'ERROR', C: '57014', M: 'COPY from stdin failed: no' }), be.ready()]) },
+      { dir: C, bytes: fe.query('SET x = 1') },
+      { dir: S, bytes: Buffer.concat([be.commandComplete('SET'), be.ready()]) },
+    ]);
+    assert.deepEqual(
+      f.records.map((r) => [r.kind, attrs(r).postgresql.message, attrs(r).postgresql.error?.code, attrs(r).postgresql.command_tag]),
+      [
+        ['exchange', 'Execute', '57014', undefined],
+        ['exchange', 'Query', undefined, 'SET'],
+      ],
+    );
+  });
   it('binary jsonb, bool, int2, float4 and unknown types', () => {
     const i2 = Buffer.alloc(2);
     i2.writeInt16BE(-300);

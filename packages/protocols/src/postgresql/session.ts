@@ -103,6 +103,8 @@ export class PgSession implements StreamParser {
   private orphan: Step | null = null;
   /** An error was reported in an extended-protocol batch: the server ignores messages until Sync. */
   private discardUntilSync = false;
+  /** The step whose COPY FROM STDIN runs: the server ignores Sync until the client's CopyDone or CopyFail. */
+  private copyIn: Step | null = null;
   private done = false;
   private firstBytes = true;
   private readonly limit: number;
@@ -308,6 +310,12 @@ export class PgSession implements StreamParser {
   }
 
   private sync(m: PgMessage): void {
+    if (this.copyIn) {
+      // read in copy-in mode: the server ignores it and sends no ReadyForQuery for it
+      this.ctx.count('postgresql.sync_in_copy');
+      this.copyIn.requestBytes += m.wireLength;
+      return;
+    }
     this.discardUntilSync = false;
     this.step('sync', m);
   }
@@ -339,7 +347,10 @@ export class PgSession implements StreamParser {
     }
     s.requestBytes += m.wireLength;
     if (m.type === Frontend.CopyData) this.keepCopyData(s, m);
-    else if (m.type === Frontend.CopyFail) s.copy.failed = true;
+    else {
+      this.copyIn = null;
+      if (m.type === Frontend.CopyFail) s.copy.failed = true;
+    }
   }
 
   private terminate(m: PgMessage): void {
@@ -497,6 +508,7 @@ export class PgSession implements StreamParser {
 
   private commandComplete(m: PgMessage, tag: string | undefined): void {
     const s = this.resultTarget(m);
+    if (this.copyIn === s) this.copyIn = null;
     if (tag !== undefined) s.tags.push(tag);
     else s.emptyQuery = true;
     if (s.op === 'execute') {
@@ -516,6 +528,7 @@ export class PgSession implements StreamParser {
 
   private errorResponse(m: PgMessage): void {
     const err = decodeErrorFields(m.body);
+    this.copyIn = null;
     const head = this.queue[0];
     if (!head) {
       // FATAL/PANIC arrive unasked (administrator shutdown); anything else answers a request we did not see.
@@ -622,6 +635,25 @@ export class PgSession implements StreamParser {
     const r = decodeCopyResponse(m.body);
     const direction = m.type === Backend.CopyInResponse ? 'in' : m.type === Backend.CopyOutResponse ? 'out' : 'both';
     s.copy = { direction, format: r.format === 1 ? 'binary' : 'text', messages: 0, bytes: 0, kept: [], keptBytes: 0, failed: false };
+    if (direction === 'in') this.enterCopyIn(s);
+  }
+
+  /**
+   * COPY FROM STDIN began. A Sync the client sent after the COPY's Execute (libpq sends
+   * Parse/Bind/Describe/Execute/Sync at once) reaches the server in copy-in mode and is
+   * ignored; the client sends another after CopyDone. Those Syncs are no steps.
+   */
+  private enterCopyIn(s: Step): void {
+    this.copyIn = s;
+    const at = this.queue.indexOf(s);
+    if (at < 0) return;
+    for (let i = this.queue.length - 1; i > at; i--) {
+      const q = this.queue[i];
+      if (q.op !== 'sync') continue;
+      this.queue.splice(i, 1);
+      s.requestBytes += q.requestBytes;
+      this.ctx.count('postgresql.sync_in_copy');
+    }
   }
 
   private copyFromServer(m: PgMessage): void {
