@@ -376,6 +376,25 @@ describe('mysql: less common commands', () => {
     assert.deepEqual(r.records.map((e) => attrs(e).mysql.command), ['handshake', 'COM_STMT_PREPARE', 'COM_STMT_EXECUTE']);
     assert.deepEqual(attrs(r.records[2]).db.query.parameter, { '0': 4, '1': 'long text, sent in parts' });
   });
+  it('binary parameter bytes (a BLOB bound from a byte buffer, long data) are hex, not U+FFFD', () => {
+    const r = run([
+      ...login,
+      { dir: C, bytes: cmd.prepare('INSERT INTO files (a, b, c, d) VALUES (?, ?, ?, ?)') },
+      { dir: S, bytes: Buffer.concat([prepareOk(1, 3, 0, 4), ...[2, 3, 4, 5].map((seq) => columnDef(seq, { name: '?' }))]) },
+      { dir: C, bytes: packet(0, Buffer.from([0x18]), u32(3), u16(3), Buffer.from([0x89, 0x50, 0x4e, 0x47])) },
+      {
+        dir: C,
+        bytes: cmd.execute(3, [
+          [0xfc, false, lstr(Buffer.from([0x00, 0x01, 0xff]))],
+          [0xfd, false, lstr('héllo')],
+          [0xfe, false, lstr(Buffer.from([0xc3, 0x28]))],
+          [0xfc, false, Buffer.alloc(0)],
+        ]),
+      },
+      { dir: S, bytes: ok(1, 1) },
+    ]);
+    assert.deepEqual(attrs(r.records[2]).db.query.parameter, { '0': '\\x0001ff', '1': 'héllo', '2': '\\xc328', '3': '\\x89504e47' });
+  });
   it('COM_STMT_FETCH returns binary rows of the cursor opened by an execute', () => {
     const CURSOR = 0x0040 | 2;
     const r = run([

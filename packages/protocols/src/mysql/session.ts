@@ -27,7 +27,7 @@ import {
 } from './decode.js';
 import { MyFramer, type MyPacket } from './framer.js';
 import { CompressedUnwrapper } from './compressed.js';
-import { ValueBudget, decodeBinaryRow, readBinaryValue, textCell, type Value } from './values.js';
+import { ValueBudget, decodeBinaryRow, paramBytes, readBinaryValue, textCell, type Value } from './values.js';
 import { buildAttributes, columnKeys, type Cmd, type MyConnectionFacts } from './fields.js';
 import { sqlRecord } from '../sql/record.js';
 import { redactSqlSecrets } from '../sql/secrets.js';
@@ -319,10 +319,10 @@ export class MySession implements StreamParser {
       let v: Value;
       const long = st?.longData?.get(i);
       if (nulls[i >> 3] & (1 << (i & 7))) v = null;
-      else if (long) v = Buffer.concat(long).toString('utf8', 0, budget.take(long.reduce((n, b) => n + b.length, 0)));
+      else if (long) v = paramBytes(Buffer.concat(long), (types[i] ?? 0xfd) & 0xff, budget);
       else {
         const t = types[i] ?? 0xfd;
-        v = readBinaryValue(r, t & 0xff, (t & 0x8000) !== 0, false, budget);
+        v = readBinaryValue(r, t & 0xff, (t & 0x8000) !== 0, undefined, budget);
       }
       if (i < placeholders) positional[String(i)] = v;
       else named[names[i] || String(i)] = v;

@@ -5,6 +5,7 @@
  * and times the text MySQL itself prints, strings UTF-8, binary strings `\x`
  * hex. Every value counts against the exchange's ValueBudget.
  */
+import { isUtf8 } from 'node:buffer';
 import { ValueBudget, hexValue, textValue } from '../sql/value-budget.js';
 import { BINARY_CHARSET, Type } from './constants.js';
 import { PayloadReader } from './decode.js';
@@ -14,8 +15,11 @@ export type Value = string | number | null;
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
-/** Reads one binary-protocol value at the reader's position. */
-export function readBinaryValue(r: PayloadReader, type: number, unsigned: boolean, binaryCharset: boolean, budget: ValueBudget): Value {
+/**
+ * Reads one binary-protocol value at the reader's position. `binaryCharset` is
+ * the column's charset test; undefined for a parameter, whose charset is not sent.
+ */
+export function readBinaryValue(r: PayloadReader, type: number, unsigned: boolean, binaryCharset: boolean | undefined, budget: ValueBudget): Value {
   switch (type) {
     case Type.Null:
       return null;
@@ -71,6 +75,7 @@ export function readBinaryValue(r: PayloadReader, type: number, unsigned: boolea
     default: {
       const b = r.lenencBytes();
       if (b === null) return null;
+      if (binaryCharset === undefined) return paramBytes(b, type, budget);
       return isBinaryBytes(type, binaryCharset) ? hexValue(b, budget) : textValue(b, budget);
     }
   }
@@ -140,6 +145,15 @@ function isBinaryBytes(type: number, binaryCharset: boolean): boolean {
   if (type === Type.Bit || type === Type.Geometry) return true;
   if (!binaryCharset) return false;
   return isStringType(type) && type !== Type.Decimal && type !== Type.NewDecimal && type !== Type.Json;
+}
+
+/**
+ * String bytes of a parameter (or COM_STMT_SEND_LONG_DATA): no charset says whether they
+ * are text, so bytes that are not UTF-8 (a BLOB bound from a byte buffer) become hex
+ * rather than losing every such byte to U+FFFD.
+ */
+export function paramBytes(b: Buffer, type: number, budget: ValueBudget): string {
+  return type === Type.Bit || type === Type.Geometry || !isUtf8(b) ? hexValue(b, budget) : textValue(b, budget);
 }
 
 /**
