@@ -228,6 +228,23 @@ describe('mysql: commands', () => {
     assert.equal(attrs(r.records[2]).db.response.returned_rows, 1);
     assert.equal(r.counts.get('mysql.sequence_error'), undefined);
   });
+  it('the warning count of the EOF that ends a result set (no CLIENT_DEPRECATE_EOF) is kept', () => {
+    const caps = BASE_CAPS;
+    const head = resultSet(1, [{ name: 'w' }], [['0']], false);
+    // the same result set, its final EOF saying 1 warning (SELECT CAST('abc' AS SIGNED))
+    const rows = head.bytes.subarray(0, head.bytes.length - 9);
+    const r = run([
+      { dir: S, bytes: greeting('10.11.6-MariaDB', caps) },
+      { dir: C, bytes: handshakeResponse(caps, 'u', Buffer.from('x'.repeat(20))) },
+      { dir: S, bytes: ok(2) },
+      { dir: C, bytes: cmd.query("SELECT CAST('abc' AS SIGNED) AS w") },
+      { dir: S, bytes: Buffer.concat([rows, eof(head.nextSeq - 1, 2, 1)]) },
+      { dir: C, bytes: cmd.query('SELECT 1') },
+      { dir: S, bytes: head.bytes },
+    ]);
+    assert.deepEqual(r.records.map((e) => [attrs(e).mysql.command, attrs(e).mysql.warnings]), [['handshake', undefined], ['COM_QUERY', 1], ['COM_QUERY', undefined]]);
+    assert.deepEqual(attrs(r.records[1]).db.response.rows, [{ w: '0' }]);
+  });
   it('prepared statements: parameters decoded by type and mapped to the statement; binary rows', () => {
     const caps = BASE_CAPS;
     const i32 = u32(-7);

@@ -41,6 +41,8 @@ export interface Cmd {
   returnedRows: number;
   resultSets: number;
   ok?: OkPacket;
+  /** Warning count of the EOF packet that ended the (last) result set (no CLIENT_DEPRECATE_EOF). */
+  eofWarnings?: number;
   err?: ErrPacket;
   prepared?: { statementId: number; params: number; columns: number };
   statistics?: string;
@@ -117,9 +119,11 @@ export function buildAttributes(c: Cmd, facts: MyConnectionFacts): Record<string
   if (c.ok) {
     my.affected_rows = c.ok.affectedRows;
     if (c.ok.lastInsertId) my.last_insert_id = c.ok.lastInsertId;
-    if (c.ok.warnings) my.warnings = c.ok.warnings;
     if (c.ok.info) my.info = c.ok.info;
   }
+  // the count of the packet that ended the command: an OK, or the EOF after the rows
+  const warnings = c.eofWarnings ?? c.ok?.warnings;
+  if (warnings) my.warnings = warnings;
   if (c.err) my.error = { code: c.err.code, ...(c.err.sqlState ? { sql_state: c.err.sqlState } : {}), message: c.err.message };
   if (c.statistics !== undefined) my.statistics = c.statistics;
   if (c.infile) {

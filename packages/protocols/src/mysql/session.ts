@@ -543,7 +543,7 @@ export class MySession implements StreamParser {
   private row(c: Cmd, p: MyPacket, first: number): void {
     if (first === Header.Eof && p.length < 0xffffff) {
       // end of rows: EOF (5 bytes) or, under CLIENT_DEPRECATE_EOF, an OK with the 0xFE header
-      const status = p.length <= 5 ? decodeEof(p.payload).status : this.okFrom(c, p).status;
+      const status = p.length <= 5 ? this.eofFrom(c, p) : this.okFrom(c, p).status;
       if (status & Status.MoreResultsExist) {
         c.state = 'first';
         return;
@@ -638,9 +638,17 @@ export class MySession implements StreamParser {
     this.finish(c, p);
   }
 
+  /** The EOF that ends rows: its warning count is the statement's; returns the status flags. */
+  private eofFrom(c: Cmd, p: MyPacket): number {
+    const eof = decodeEof(p.payload);
+    c.eofWarnings = eof.warnings;
+    return eof.status;
+  }
+
   private okFrom(c: Cmd, p: MyPacket) {
     const ok = decodeOk(p.payload, this.caps ?? 0);
     c.ok = ok;
+    c.eofWarnings = undefined;
     if (ok.schema) this.facts.schema = ok.schema;
     return ok;
   }
