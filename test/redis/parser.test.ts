@@ -168,6 +168,24 @@ test('RESP3 pushes are out of band: replies around them still pair', () => {
   });
 });
 
+test('RESP3: a subscribed client\'s array replies are replies, even when they start with "message"', () => {
+  // A RESP3 connection may run any command while subscribed; pub/sub traffic comes only as pushes.
+  const segs: Seg[] = [
+    [0, cmd('HELLO', '3') + cmd('SUBSCRIBE', 'c')],
+    [1, '%1\r\n$5\r\nproto\r\n:3\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n'],
+    [0, cmd('LRANGE', 'l', '0', '-1') + cmd('GET', 'k') + cmd('UNSUBSCRIBE')],
+    [1, '*3\r\n$7\r\nmessage\r\n$1\r\nx\r\n$1\r\ny\r\n$1\r\nv\r\n>3\r\n$11\r\nunsubscribe\r\n$1\r\nc\r\n:0\r\n'],
+  ];
+  everyCut(segs, (recs) => {
+    assert.deepEqual(recs.map((r) => [r.kind, (r.attributes.db as any).operation?.name]), [
+      ['exchange', 'HELLO'], ['exchange', 'SUBSCRIBE'], ['exchange', 'LRANGE'], ['exchange', 'GET'], ['exchange', 'UNSUBSCRIBE'],
+    ]);
+    assert.deepEqual((recs[2]!.attributes.redis as any).response, { type: 'array', value: ['message', 'x', 'y'], length: 3 });
+    assert.equal((recs[3]!.attributes.redis as any).response.value, 'v');
+    assert.deepEqual((recs[4]!.attributes.redis as any).response.value, ['unsubscribe', 'c', 0]);
+  });
+});
+
 test('MULTI/EXEC: queued commands, then EXEC with every result', () => {
   const segs: Seg[] = [
     [0, cmd('MULTI') + cmd('INCR', 'a') + cmd('GET', 'a') + cmd('EXEC')],

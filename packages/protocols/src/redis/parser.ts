@@ -152,7 +152,7 @@ export class RedisParser implements StreamParser {
 
   private onReply(m: RespMessage): void {
     const v = m.value;
-    const head = v.type === 'push' || (v.type === 'array' && this.inPubSub()) ? firstWord(v) : undefined;
+    const head = v.type === 'push' || (v.type === 'array' && this.resp2PubSub()) ? firstWord(v) : undefined;
     if (head !== undefined && MESSAGE_REPLIES.has(head)) return this.emitPubSubMessage(head, m);
     if (head !== undefined && SUBSCRIBE_REPLIES.has(head)) return this.onSubscribeReply(head, m);
     if (v.type === 'push') return this.emitPush(m);
@@ -221,8 +221,13 @@ export class RedisParser implements StreamParser {
     }
   }
 
-  /** While subscribed (or subscribing), RESP2 sends pub/sub traffic as plain arrays. */
-  private inPubSub(): boolean {
+  /**
+   * While subscribed (or subscribing), RESP2 sends pub/sub traffic as plain
+   * arrays. RESP3 sends it only as pushes, and a subscribed RESP3 client may
+   * run any command: an array reply there (LRANGE of `message a b`) is a reply.
+   */
+  private resp2PubSub(): boolean {
+    if (this.protoVersion === '3') return false;
     if (this.channels.size || this.patterns.size || this.shardChannels.size) return true;
     const p = this.pending.peek();
     return p !== undefined && SUBSCRIBE_COMMANDS.has(p.name);
