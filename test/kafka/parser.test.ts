@@ -148,6 +148,29 @@ test('legacy message sets: v1 inside a gzip wrapper, v0 plain; xerial-framed sna
   assert.equal((sn.attributes.kafka as any).request.topics[0].partitions[0].records.compression, 'snappy');
 });
 
+test('broker-stamped records: v1 compressed sets have relative inner offsets, LogAppendTime replaces record timestamps', () => {
+  // Fetch v2 (magic 1): the gzip wrapper carries the last inner message's absolute offset and,
+  // with LogAppendTime (attribute 0x08), the timestamp every inner message has.
+  const msg = (attributes: number, offset: bigint, ts: bigint, value: Buffer) => {
+    const body = Buffer.concat([i32(0), i8(1), i8(attributes), i64(ts), bytes(null), bytes(value)]);
+    return Buffer.concat([i64(offset), i32(body.length), body]);
+  };
+  const inner = Buffer.concat([msg(0, 0n, 1600000000000n, Buffer.from('one')), msg(0, 1n, 1600000000001n, Buffer.from('two'))]);
+  const set = Buffer.concat([msg(1 | 0x08, 101n, 1600000009999n, gzipSync(inner)), msg(1, 103n, 1600000000000n, gzipSync(inner))]);
+  const fetch2 = sized(Buffer.concat([reqHeader(1, 2, 1, 'c'), i32(-1), i32(500), i32(1), i32(1), str('t'), i32(1), i32(0), i64(100n), i32(1 << 20)]));
+  const fetch2Res = sized(Buffer.concat([i32(1), i32(0), i32(1), str('t'), i32(1), i32(0), i16(0), i64(104n), bytes(set)]));
+  // Fetch v4 (magic 2): a LogAppendTime batch's records all have its max timestamp
+  const b = batch(40n, [record(0, 'k0', 'v0'), record(1, 'k1', 'v1')], 0x08);
+  const fetch4 = sized(Buffer.concat([
+    reqHeader(1, 4, 2, 'c'), i32(-1), i32(500), i32(1), i32(1 << 20), i8(0), i32(1), str('t'), i32(1), i32(0), i64(40n), i32(1 << 20),
+  ]));
+  const fetch4Res = sized(Buffer.concat([i32(2), i32(0), i32(1), str('t'), i32(1), i32(0), i16(0), i64(42n), i64(42n), i32(-1), bytes(b)]));
+  const ctx = run([[0, Buffer.concat([fetch2, fetch4])], [1, Buffer.concat([fetch2Res, fetch4Res])]]);
+  const [v1, v2] = ctx.records.map((r) => (r.attributes.kafka as any).records.map((x: any) => [x.offset, x.timestamp, x.value.content]));
+  assert.deepEqual(v1, [[100, 1600000009999, 'one'], [101, 1600000009999, 'two'], [102, 1600000000000, 'one'], [103, 1600000000001, 'two']]);
+  assert.deepEqual(v2, [[40, 1700000000002, 'v0'], [41, 1700000000002, 'v1']]);
+});
+
 test('an unknown codec byte or a broken payload is reported undecoded, not guessed', () => {
   const broken = batch(0n, [record(0, 'k', 'v')], 1, () => Buffer.from('not gzip at all'));
   const req = sized(Buffer.concat([reqHeader(0, 3, 1, 'p'), str(null), i16(0), i32(1000), i32(1), str('t'), i32(1), i32(0), bytes(broken)]));

@@ -17,6 +17,8 @@ let codecs: Partial<Record<Compression, Decompress | null>> | undefined;
 
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 const COMPRESSION: Compression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+/** Attribute bit (batches, and v1 messages): the broker stamped the log append time. */
+const LOG_APPEND_TIME = 0x08;
 
 /** Largest decompressed batch accepted (a decompression bomb costs no more than this). */
 export const MAX_DECOMPRESSED = 16 * 1024 * 1024;
@@ -111,7 +113,7 @@ function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[],
   const attributes = r.int16();
   r.int32(); // last offset delta
   const baseTimestamp = r.int64();
-  r.int64(); // max timestamp
+  const maxTimestamp = r.int64();
   const producerId = r.int64();
   r.int16(); // producer epoch
   r.int32(); // base sequence
@@ -122,6 +124,8 @@ function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[],
   if (producerId >= 0n) summary.producer_id = safeInt(producerId);
   if (attributes & 0x10) summary.transactional = true;
   if (attributes & 0x20) summary.control = true;
+  // LogAppendTime: the broker stamped the batch, not the records (their deltas are the producer's)
+  const appendTime = attributes & LOG_APPEND_TIME ? safeInt(maxTimestamp) : undefined;
   if (budget.records <= 0) return;
   let body = batch.subarray(r.off);
   if (compression !== 'none') {
@@ -154,7 +158,7 @@ function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[],
     }
     const rec: KafkaRecord = {
       offset: safeInt(baseOffset + BigInt(offsetDelta)),
-      timestamp: safeInt(baseTimestamp + tsDelta),
+      timestamp: appendTime ?? safeInt(baseTimestamp + tsDelta),
       key: keep(key, budget),
       value: keep(value, budget),
     };
@@ -178,8 +182,16 @@ function varBytes(r: KafkaReader): Buffer | null {
   return r.buf.subarray(start, start + n);
 }
 
+/** A v1 compressed message: its offset is the last inner message's, whose offsets are relative; its timestamp may be the broker's. */
+interface LegacyWrapper {
+  /** absolute offset of the inner message with relative offset 0 */
+  base: bigint;
+  /** LogAppendTime: every inner message has the wrapper's timestamp */
+  timestamp?: bigint;
+}
+
 /** Message sets v0/v1: offset, size, crc, magic, attributes, [timestamp], key, value; compressed sets wrap an inner set in the value. */
-function decodeLegacy(set: Buffer, magic: number, budget: RecordBudget, kept: KafkaRecord[], summary: RecordsSummary, depth = 0): void {
+function decodeLegacy(set: Buffer, magic: number, budget: RecordBudget, kept: KafkaRecord[], summary: RecordsSummary, wrapper?: LegacyWrapper): void {
   const r = new KafkaReader(set);
   while (r.remaining >= 12) {
     const offset = r.int64();
@@ -196,16 +208,24 @@ function decodeLegacy(set: Buffer, magic: number, budget: RecordBudget, kept: Ka
     const key = r.bytes();
     const value = r.bytes();
     const compression = COMPRESSION[attributes & 0x07] ?? 'none';
-    if (compression !== 'none' && value && depth === 0) {
+    if (compression !== 'none' && value && !wrapper) {
       summary.compression = compression;
       const inner = decompress(compression, value);
       if (typeof inner === 'string') summary.undecoded = inner;
-      else decodeLegacy(inner, m, budget, kept, summary, depth + 1);
+      else {
+        // magic 1 (KIP-31): inner offsets are relative, the wrapper has the last one's absolute offset
+        // (in a Produce request everything is relative, and some producers leave the wrapper at 0)
+        const base = m >= 1 ? offset - lastLegacyOffset(inner) : 0n;
+        const w: LegacyWrapper = { base: base > 0n ? base : 0n };
+        if (m >= 1 && attributes & LOG_APPEND_TIME) w.timestamp = timestamp;
+        decodeLegacy(inner, m, budget, kept, summary, w);
+      }
     } else {
       summary.count++;
       if (budget.records > 0) {
-        const rec: KafkaRecord = { offset: safeInt(offset), key: keep(key, budget), value: keep(value, budget) };
-        if (timestamp !== undefined) rec.timestamp = safeInt(timestamp);
+        const rec: KafkaRecord = { offset: safeInt((wrapper?.base ?? 0n) + offset), key: keep(key, budget), value: keep(value, budget) };
+        const ts = wrapper?.timestamp ?? timestamp;
+        if (ts !== undefined) rec.timestamp = safeInt(ts);
         kept.push(rec);
         budget.records--;
       }
@@ -214,6 +234,18 @@ function decodeLegacy(set: Buffer, magic: number, budget: RecordBudget, kept: Ka
   }
   if (r.remaining > 0) summary.partial = true;
   void magic;
+}
+
+/** Offset of the last whole message of a legacy message set (0 when there is none). */
+function lastLegacyOffset(set: Buffer): bigint {
+  let last = 0n;
+  for (let off = 0; off + 12 <= set.length; ) {
+    const size = set.readInt32BE(off + 8);
+    if (size < 0 || off + 12 + size > set.length) break;
+    last = set.readBigInt64BE(off);
+    off += 12 + size;
+  }
+  return last;
 }
 
 /** The decompressed bytes, or a one-line reason why not. */
