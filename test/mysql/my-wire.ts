@@ -118,6 +118,8 @@ export interface ColSpec {
   charset?: number;
   flags?: number;
   table?: string;
+  /** fractional-second digits of a temporal column, or a numeric column's scale */
+  decimals?: number;
 }
 export function columnDef(seq: number, c: ColSpec): Buffer {
   return packet(
@@ -133,7 +135,7 @@ export function columnDef(seq: number, c: ColSpec): Buffer {
     u32(255),
     Buffer.from([c.type ?? 0xfd]),
     u16(c.flags ?? 0),
-    Buffer.from([0]),
+    Buffer.from([c.decimals ?? 0]),
     Buffer.alloc(2),
   );
 }

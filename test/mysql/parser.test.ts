@@ -412,6 +412,30 @@ describe('mysql: less common commands', () => {
     ]);
     assert.deepEqual(attrs(r.records[2]).db.query.parameter, { '0': '\\x0001ff', '1': 'héllo', '2': '\\xc328', '3': '\\x89504e47' });
   });
+  it('binary temporal values carry the fraction of their column: TIME(3) .789, DATETIME(6) at a whole second .000000, DATETIME none, DATE no time', () => {
+    // what the text protocol (and the mysql client) print for the same columns
+    const cols = [
+      { name: 't3', type: 0x0b, charset: 63, decimals: 3 },
+      { name: 'd6', type: 0x0c, charset: 63, decimals: 6 },
+      { name: 'd0', type: 0x0c, charset: 63, decimals: 0 },
+      { name: 'day', type: 0x0a, charset: 63, decimals: 0 },
+      { name: 'free', type: 0x0c, charset: 63, decimals: 31 },
+    ];
+    const time = Buffer.from([12, 1, ...u32(0), 12, 34, 56, ...u32(789000)]);
+    const whole = Buffer.from([7, ...u16(2024), 2, 29, 13, 5, 9]);
+    const day = Buffer.from([4, ...u16(2024), 2, 29]);
+    const micro = Buffer.from([11, ...u16(2024), 2, 29, 13, 5, 9, ...u32(120)]);
+    const row = packet(7, Buffer.from([0x00, 0x00]), time, whole, whole, day, micro);
+    const r = run([
+      ...login,
+      { dir: C, bytes: cmd.prepare('SELECT t3, d6, d0, day, free FROM t') },
+      { dir: S, bytes: Buffer.concat([prepareOk(1, 4, 5, 0), ...cols.map((c, i) => columnDef(2 + i, c)), eof(7)]) },
+      { dir: C, bytes: packet(0, Buffer.from([0x17]), u32(4), Buffer.from([0]), u32(1)) },
+      { dir: S, bytes: Buffer.concat([packet(1, lenenc(5)), ...cols.map((c, i) => columnDef(2 + i, c)), row, eof(8)]) },
+    ]);
+    const exec = r.records.find((e) => attrs(e).mysql.command === 'COM_STMT_EXECUTE')!;
+    assert.deepEqual(attrs(exec).db.response.rows, [{ t3: '-12:34:56.789', d6: '2024-02-29 13:05:09.000000', d0: '2024-02-29 13:05:09', day: '2024-02-29', free: '2024-02-29 13:05:09.000120' }]);
+  });
   it('COM_STMT_FETCH returns binary rows of the cursor opened by an execute', () => {
     const CURSOR = 0x0040 | 2;
     const r = run([

@@ -18,8 +18,10 @@ const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 /**
  * Reads one binary-protocol value at the reader's position. `binaryCharset` is
  * the column's charset test; undefined for a parameter, whose charset is not sent.
+ * `decimals` is the column's fractional-second digits (0–6) for temporal
+ * values; undefined for a parameter, whose scale is not sent.
  */
-export function readBinaryValue(r: PayloadReader, type: number, unsigned: boolean, binaryCharset: boolean | undefined, budget: ValueBudget): Value {
+export function readBinaryValue(r: PayloadReader, type: number, unsigned: boolean, binaryCharset: boolean | undefined, budget: ValueBudget, decimals?: number): Value {
   switch (type) {
     case Type.Null:
       return null;
@@ -63,12 +65,12 @@ export function readBinaryValue(r: PayloadReader, type: number, unsigned: boolea
     case Type.DateTime:
     case Type.Timestamp:
     case Type.NewDate: {
-      const s = readDateTime(r, type === Type.Date || type === Type.NewDate);
+      const s = readDateTime(r, type === Type.Date || type === Type.NewDate, decimals);
       budget.take(s.length);
       return s;
     }
     case Type.Time: {
-      const s = readTime(r);
+      const s = readTime(r, decimals);
       budget.take(s.length);
       return s;
     }
@@ -90,37 +92,51 @@ function shortFloat(f: number): number {
   return f;
 }
 
-/** Binary-protocol DATE/DATETIME/TIMESTAMP as text, sequential for the JSON fast path (ADR 0007). */
-function readDateTime(r: PayloadReader, dateOnly: boolean): string {
-  return sequential(dateTimeText(r, dateOnly));
+/**
+ * The fraction of a second as MySQL prints it for a column of `decimals`
+ * digits (TIME(3): ".789"; DATETIME(6) at a whole second: ".000000"): the
+ * binary protocol sends microseconds, and leaves them out when they are zero.
+ * Without the scale (a parameter, or a scale past 6) the microseconds as sent.
+ */
+function fraction(micros: number | undefined, decimals: number | undefined): string {
+  if (decimals !== undefined && decimals <= 6) return decimals === 0 ? '' : `.${pad(micros ?? 0, 6).slice(0, decimals)}`;
+  return micros === undefined ? '' : `.${pad(micros, 6)}`;
 }
 
-function dateTimeText(r: PayloadReader, dateOnly: boolean): string {
+/** Binary-protocol DATE/DATETIME/TIMESTAMP as text, sequential for the JSON fast path (ADR 0007). */
+function readDateTime(r: PayloadReader, dateOnly: boolean, decimals: number | undefined): string {
+  return sequential(dateTimeText(r, dateOnly, decimals));
+}
+
+function dateTimeText(r: PayloadReader, dateOnly: boolean, decimals: number | undefined): string {
   const len = r.u8();
-  if (len === 0) return dateOnly ? '0000-00-00' : '0000-00-00 00:00:00';
+  if (len === 0) return dateOnly ? '0000-00-00' : `0000-00-00 00:00:00${fraction(undefined, decimals)}`;
   const year = r.u16();
   const month = r.u8();
   const day = r.u8();
   const date = `${pad(year, 4)}-${pad(month)}-${pad(day)}`;
-  if (len < 7) return dateOnly ? date : `${date} 00:00:00`;
+  if (dateOnly) {
+    if (len >= 7) r.bytes(len - 4); // a DATE sent with a time part: the date is the value
+    return date;
+  }
+  if (len < 7) return `${date} 00:00:00${fraction(undefined, decimals)}`;
   const time = `${pad(r.u8())}:${pad(r.u8())}:${pad(r.u8())}`;
-  if (len < 11) return `${date} ${time}`;
-  return `${date} ${time}.${pad(r.u32(), 6)}`;
+  return `${date} ${time}${fraction(len < 11 ? undefined : r.u32(), decimals)}`;
 }
 
 /** Binary-protocol TIME as text, sequential for the JSON fast path (ADR 0007). */
-function readTime(r: PayloadReader): string {
-  return sequential(timeText(r));
+function readTime(r: PayloadReader, decimals: number | undefined): string {
+  return sequential(timeText(r, decimals));
 }
 
-function timeText(r: PayloadReader): string {
+function timeText(r: PayloadReader, decimals: number | undefined): string {
   const len = r.u8();
-  if (len === 0) return '00:00:00';
+  if (len === 0) return `00:00:00${fraction(undefined, decimals)}`;
   const negative = r.u8() === 1;
   const days = r.u32();
   const h = r.u8() + days * 24;
   const t = `${negative ? '-' : ''}${pad(h)}:${pad(r.u8())}:${pad(r.u8())}`;
-  return len >= 12 ? `${t}.${pad(r.u32(), 6)}` : t;
+  return `${t}${fraction(len >= 12 ? r.u32() : undefined, decimals)}`;
 }
 
 function isStringType(type: number): boolean {
@@ -168,7 +184,7 @@ export function textCell(v: Buffer | null, type: number, charset: number, budget
 /** A binary result row: header 0x00, NULL bitmap with an offset of 2 bits, then the non-NULL values. */
 export function decodeBinaryRow(
   p: Buffer,
-  cols: Array<{ type: number; flags: number; charset: number }>,
+  cols: Array<{ type: number; flags: number; charset: number; decimals: number }>,
   budget: ValueBudget,
 ): Value[] {
   const r = new PayloadReader(p, 1);
@@ -181,7 +197,7 @@ export function decodeBinaryRow(
       continue;
     }
     const c = cols[i];
-    out.push(readBinaryValue(r, c.type, (c.flags & 0x20) !== 0, c.charset === BINARY_CHARSET, budget));
+    out.push(readBinaryValue(r, c.type, (c.flags & 0x20) !== 0, c.charset === BINARY_CHARSET, budget, c.decimals));
   }
   return out;
 }
