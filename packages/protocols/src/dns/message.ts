@@ -46,8 +46,7 @@ export interface DnsMessage {
   opcode: string;
   /** Full response code (with the EDNS extended bits when an OPT record is present). */
   rcode: number;
-  /** Shared and frozen: copy it before handing it on (events are plain data that later stages may change in place). */
-  flags: readonly string[];
+  flags: string[];
   questions: DnsQuestion[];
   answers: DnsRecord[];
   authority: DnsRecord[];
@@ -57,12 +56,9 @@ export interface DnsMessage {
   rawRecords: number;
 }
 
-/**
- * Flag names per combination of the six flag bits (AA TC RD RA AD CD),
- * shared and frozen: a message's `flags` is one of these, and the event gets
- * a copy (`dnsAttributes`), so a query whose response comes costs none.
- */
-const FLAG_SETS: ReadonlyArray<readonly string[]> = Array.from({ length: 64 }, (_, i) => {
+/** Flag names per combination of the six flag bits (AA TC RD RA AD CD), copied per message. */
+const FLAG_SETS: string[][] = [];
+for (let i = 0; i < 64; i++) {
   const f: string[] = [];
   if (i & 32) f.push('AA');
   if (i & 16) f.push('TC');
@@ -70,13 +66,14 @@ const FLAG_SETS: ReadonlyArray<readonly string[]> = Array.from({ length: 64 }, (
   if (i & 4) f.push('RA');
   if (i & 2) f.push('AD');
   if (i & 1) f.push('CD');
-  return Object.freeze(f);
-});
+  FLAG_SETS.push(f);
+}
 
-function flagNames(bits: number): readonly string[] {
+function flagNames(bits: number): string[] {
+  // A copy: events are plain data that later stages (redaction) may change in place.
   return FLAG_SETS[
     (bits & FLAG_AA ? 32 : 0) | (bits & FLAG_TC ? 16 : 0) | (bits & FLAG_RD ? 8 : 0) | (bits & FLAG_RA ? 4 : 0) | (bits & FLAG_AD ? 2 : 0) | (bits & FLAG_CD ? 1 : 0)
-  ]!;
+  ].slice();
 }
 
 /**

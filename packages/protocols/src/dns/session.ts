@@ -174,11 +174,11 @@ export function dnsAttributes(q: DnsMessage | undefined, r: DnsMessage | undefin
   const edns = r?.edns ?? q?.edns;
   if (r && question && edns && !(q && q.questions.length > 1) && !r.authority.length && !r.additional.length && r.answers.length <= MAX_KEPT_RECORDS) {
     // The usual answer, built as one literal (same fields, same order as below).
-    const dns = { id: head.id, opcode: head.opcode, flags: head.flags.slice(), question, response_code: rcodeName(r.rcode), answer_count: answerCount ?? r.answers.length, answers: r.answers, edns };
+    const dns = { id: head.id, opcode: head.opcode, flags: head.flags, question, response_code: rcodeName(r.rcode), answer_count: answerCount ?? r.answers.length, answers: r.answers, edns };
     responseFlags(r, flags);
     return dns;
   }
-  const dns: Record<string, unknown> = { id: head.id, opcode: head.opcode, flags: head.flags.slice() };
+  const dns: Record<string, unknown> = { id: head.id, opcode: head.opcode, flags: head.flags };
   if (question) dns.question = question;
   if (q && q.questions.length > 1) dns.question_count = q.questions.length;
   if (r) {
