@@ -101,7 +101,7 @@ class ConnContext implements ParserContext {
   }
 
   emit(record: ExchangeRecord): void {
-    this.d.emitFor(this.s, record);
+    this.d.emit(this.s, record);
   }
 
   count(name: string, n = 1): void {
@@ -454,11 +454,7 @@ export class Dispatcher implements FlowSink {
   }
 
   /** An exchange record of a connection's parser, as an event (called through its ConnContext). */
-  emitFor(s: ConnState, rec: ExchangeRecord): void {
-    this.emit(s, rec);
-  }
-
-  private emit(s: ConnState, rec: ExchangeRecord): void {
+  emit(s: ConnState, rec: ExchangeRecord): void {
     const c = s.conn;
     s.seq++;
     const attrs = rec.attributes;
