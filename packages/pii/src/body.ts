@@ -5,8 +5,11 @@
  * can be written back after redaction.
  */
 
+import { parseJsonPrefix, serialiseJsonPrefix, type JsonPrefix } from './json-prefix.js';
+
 export type Body =
-  | { kind: 'json'; doc: unknown }
+  /** `prefix` when JSON.parse rejected the text and its valid beginning was parsed (json-prefix.ts). */
+  | { kind: 'json'; doc: unknown; prefix?: JsonPrefix }
   | { kind: 'form'; pairs: Array<[string, string]>; raw: string[] };
 
 const FORM_RE = /^[A-Za-z0-9_.%*+~\-[\]]{1,256}=[^&\s]*(?:&[A-Za-z0-9_.%*+~\-[\]]{1,256}=?[^&\s]*){0,4096}$/;
@@ -28,7 +31,9 @@ export function parseBody(text: string): Body | undefined {
     try {
       return { kind: 'json', doc: JSON.parse(text) };
     } catch {
-      return undefined;
+      // cut at --max-body, or JSON with something after it: walk what is whole
+      const prefix = parseJsonPrefix(text);
+      return prefix && { kind: 'json', doc: prefix.doc, prefix };
     }
   }
   if (text.length > 0 && text.length < 1 << 20 && FORM_RE.test(text)) return parseForm(text);
@@ -61,7 +66,7 @@ export function keySegment(key: string): string {
 
 /** Serialise a (possibly redacted) body back to text. Form pairs left untouched keep their original bytes. */
 export function serialiseBody(b: Body, touched: Set<number>, dropped: Set<number>): string {
-  if (b.kind === 'json') return JSON.stringify(b.doc);
+  if (b.kind === 'json') return b.prefix ? serialiseJsonPrefix(b.prefix) : JSON.stringify(b.doc);
   const parts: string[] = [];
   for (let i = 0; i < b.pairs.length; i++) {
     if (dropped.has(i)) continue;

@@ -131,6 +131,8 @@ interface Slot {
   protocolName: boolean;
   /** Where scanning stopped at the event's findings bound: the value from here on was not scanned. */
   scannedTo?: number;
+  /** Offset of `value` in the text at `path` (the tail of a cut JSON body); findings are reported there. */
+  base?: number;
 }
 
 /**
@@ -350,8 +352,13 @@ export class EventScanner {
         if (body) {
           const bs: BodySlot = { holder: holder as Record<string, unknown>, key, body, touched: new Set(), dropped: new Set(), dirty: false };
           p.bodies.push(bs);
-          if (body.kind === 'json') this.walkInner(p, bs, { root: body.doc }, 'root', path + '$', ctxKey, body.doc, 0);
-          else {
+          if (body.kind === 'json') {
+            this.walkInner(p, bs, { root: body.doc }, 'root', path + '$', ctxKey, body.doc, 0);
+            // what follows the whole part of a cut or damaged document is scanned as the text it is, its
+            // findings at the field's path and offsets into the field's text
+            const pre = body.prefix;
+            if (pre?.tail) this.addSlot(p, pre as unknown as Record<string, unknown>, 'tail', path, ctxKey, pre.tail, bs, undefined, pre.tailStart);
+          } else {
             body.pairs.forEach((pair, i) => this.addSlot(p, pair, 1, path + '$' + this.keyPath(p, bs.holder, pair[0], i, path + '$', bs, true), pair[0], pair[1], bs, i));
           }
           return;
@@ -450,7 +457,7 @@ export class EventScanner {
     this.scanCutEvents++;
   }
 
-  private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number): void {
+  private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number, base?: number): void {
     if (value.length === 0) return;
     let hints = hintsFor(path === 'user_agent.original' ? 'user-agent' : ctxKey);
     // outside payloads, `name` is a semantic-convention attribute naming a protocol object
@@ -471,7 +478,7 @@ export class EventScanner {
       const cn = cnAddresses(value);
       if (cn.length) hits = hits.concat(cn.filter((a) => !hits.some((h) => h.start < a.end && a.start < h.end))).sort((a, b) => a.start - b.start);
     }
-    const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex, ctxKey, protocolName };
+    const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex, ctxKey, protocolName, base };
     if (cut >= 0) {
       slot.scannedTo = cut;
       this.markCut(p);
@@ -559,7 +566,8 @@ export class EventScanner {
       const hits = kept[i]!;
       if (hits.length === 0 && !(redact && slot.scannedTo !== undefined)) continue;
       for (const h of hits) {
-        const f: FindingWithHash = { type: h.type, path: slot.path, start: h.start, end: h.end, confidence: h.confidence, detector: h.detector, validator: h.validator };
+        const base = slot.base ?? 0;
+        const f: FindingWithHash = { type: h.type, path: slot.path, start: base + h.start, end: base + h.end, confidence: h.confidence, detector: h.detector, validator: h.validator };
         if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, h.sameAs ?? slot.value.slice(h.start, h.end));
         found.push(f);
       }
