@@ -2,7 +2,8 @@
 // on a loopback port with its state in a temp dir, driven by amqplib
 // (declare, bind, publish with properties and headers, a body larger than
 // frame-max, consume + ack, get, get-empty, nack, reject, a refused passive
-// declare), captured with tcpdump, parsed, and checked against what amqplib did.
+// declare) and a refused login, captured with tcpdump, parsed, and checked
+// against what amqplib did (and, for the refused login, what tshark reads).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import amqplib from 'amqplib';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import { tsharkFields } from '../helpers/tshark.js';
 import type { PanoEvent } from '@panopticon/events';
 
 const RABBIT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -237,4 +239,39 @@ test('amqplib traffic against RabbitMQ parses into what the client did', { skip:
   assert.equal(missingQueue.amqp.response!.method, 'channel.close');
   assert.deepEqual(missingQueue.error, { type: '404' });
   assert.equal(missingQueue.amqp.reply_code, 404);
+});
+
+test('a login RabbitMQ refuses: the start exchange carries the 403, the close its text; as tshark reads them', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const file = join(dir, 'refused.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+  await cap.start();
+  let failure = '';
+  try {
+    await amqplib.connect(`amqp://guest:wrong@127.0.0.1:${port}`).then((c) => c.close(), (e: Error) => (failure = e.message));
+  } finally {
+    await cap.stop();
+  }
+  assert.match(failure, /403 \(ACCESS-REFUSED\)/, 'amqplib saw the refusal');
+
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const amqp = events.filter((e) => e.pano.protocol === 'amqp').map(f);
+  assert.deepEqual(amqp.map((e) => [e.pano.kind, e.amqp.method, e.amqp.response?.method]), [
+    ['exchange', 'connection.start', 'connection.start-ok'],
+    ['unanswered', 'connection.close', undefined],
+  ]);
+  const [login, close] = amqp as [(typeof amqp)[0], (typeof amqp)[0]];
+  assert.equal(login.amqp.response!.arguments!.mechanism, 'PLAIN');
+  assert.deepEqual(login.amqp.response!.arguments!.response, { size: '\0guest\0wrong'.length });
+  assert.deepEqual(login.error, { type: '403' });
+  assert.equal(login.amqp.reply_code, 403);
+  assert.equal((login.amqp as { reply_name?: string }).reply_name, 'access-refused');
+
+  // tshark: start, start-ok, close 403 with its text, nothing after
+  const rows = tsharkFields(file, ['amqp.method.method', 'amqp.method.arguments.reply_code', 'amqp.method.arguments.reply_text'], 'amqp', ['-d', `tcp.port==${port},amqp`]);
+  assert.deepEqual(rows.map((r) => r[0]), ['10', '11', '50']);
+  assert.equal(Number(rows[2]![1]), close.amqp.reply_code);
+  assert.equal(rows[2]![2], close.amqp.arguments!.reply_text);
+  assert.match(rows[2]![2]!, /^ACCESS_REFUSED - Login was refused/);
+  assert.deepEqual(close.error, { type: '403' });
 });

@@ -168,6 +168,64 @@ test('a close answers what waits on its channel and carries the reply code', () 
   assert.equal((recs[1]!.attributes.amqp as any).response.method, 'channel.close-ok');
 });
 
+test('a refused login: the start exchange carries the 403 that followed the credentials; the close stays its own event', () => {
+  // RabbitMQ's authentication_failure_close: connection.close 403 right after start-ok, and no close-ok from
+  // the client, which hangs up. The start exchange was complete before the refusal came.
+  const start = method(0, 10, 10, u8(0), u8(9), longstr(Buffer.alloc(0)), longstr('PLAIN AMQPLAIN'), longstr('en_US'));
+  const startOk = method(0, 10, 11, longstr(Buffer.alloc(0)), shortstr('PLAIN'), longstr('\0guest\0wrong'), shortstr('en_US'));
+  const text = 'ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.';
+  const refusal = method(0, 10, 50, u16(403), shortstr(text), u16(0), u16(0));
+  everyCut([[0, header], [1, start], [0, startOk], [1, refusal]], (recs) => {
+    assert.deepEqual(recs.map((r) => [r.kind, (r.attributes.amqp as any).method, (r.attributes.amqp as any).response?.method, r.flags]), [
+      ['exchange', 'connection.start', 'connection.start-ok', undefined],
+      ['unanswered', 'connection.close', undefined, ['closed']],
+    ]);
+    const [login, close] = recs as [ExchangeRecord, ExchangeRecord];
+    assert.deepEqual(login.attributes.error, { type: '403' });
+    assert.equal((login.attributes.amqp as any).reply_code, 403);
+    assert.equal((login.attributes.amqp as any).reply_name, 'access-refused');
+    assert.equal((login.attributes.amqp as any).response.arguments.mechanism, 'PLAIN');
+    // the refusal's bytes are the close's, counted once
+    assert.equal(login.requestBytes, startOk.length);
+    assert.equal(login.responseBytes, start.length);
+    assert.equal(close.responseBytes, refusal.length);
+    assert.deepEqual(close.attributes.error, { type: '403' });
+    assert.equal((close.attributes.amqp as any).arguments.reply_text, text);
+  });
+  const ctx = fakeContext({}, { server: { address: '127.0.0.1', port: 5672 } });
+  const p = new AmqpParser(ctx);
+  p.data(0, header, 1n);
+  p.data(1, start, 2n);
+  p.data(0, startOk, 3n);
+  p.data(1, refusal, 9n);
+  p.close('rst', 10n);
+  // the exchange lasts until the refusal
+  assert.equal(ctx.records[0]!.endNs, 9n);
+});
+
+test('a login that goes through: tune or a secure challenge settles it; a broker that just hangs up leaves it unsettled', () => {
+  const start = method(0, 10, 10, u8(0), u8(9), longstr(Buffer.alloc(0)), longstr('PLAIN'), longstr('en_US'));
+  const startOk = method(0, 10, 11, longstr(Buffer.alloc(0)), shortstr('PLAIN'), longstr('\0u\0p'), shortstr('en_US'));
+  const secure = method(0, 10, 20, longstr('challenge'));
+  const secureOk = method(0, 10, 21, longstr('answer'));
+  const tune = method(0, 10, 30, u16(2047), u32(131072), u16(60));
+  const tuneOk = method(0, 10, 31, u16(2047), u32(131072), u16(60));
+  const refusal = method(0, 10, 50, u16(403), shortstr('ACCESS_REFUSED'), u16(0), u16(0));
+  const summary = (recs: ExchangeRecord[]) => recs.map((r) => [(r.attributes.amqp as any).method, (r.attributes.amqp as any).response?.method, r.attributes.error, r.flags]);
+  assert.deepEqual(summary(run([[1, start], [0, startOk], [1, tune], [0, tuneOk]]).records), [
+    ['connection.start', 'connection.start-ok', undefined, undefined],
+    ['connection.tune', 'connection.tune-ok', undefined, undefined],
+  ]);
+  // a second SASL round: the start step went through, the secure step was refused
+  assert.deepEqual(summary(run([[1, start], [0, startOk], [1, secure], [0, secureOk], [1, refusal]]).records), [
+    ['connection.start', 'connection.start-ok', undefined, undefined],
+    ['connection.secure', 'connection.secure-ok', { type: '403' }, undefined],
+    ['connection.close', undefined, { type: '403' }, ['closed']],
+  ]);
+  // no verdict: the connection ended after the credentials
+  assert.deepEqual(summary(run([[1, start], [0, startOk]]).records), [['connection.start', 'connection.start-ok', undefined, ['closed']]]);
+});
+
 test('mid-stream join and damage: skipped to the next whole frame, counted', () => {
   const good = method(1, 60, 80, u64(9n), u8(0));
   const tail = Buffer.concat([Buffer.from([0x00, 0x13, 0x37, 0xce, 0x03]), good]);

@@ -97,7 +97,8 @@ function network(version: string | undefined): Record<string, unknown> {
   return { protocol: { name: 'amqp', version: version ?? '0-9-1' } };
 }
 
-export function exchangeAttributes(req: AmqpMethod, res: AmqpMethod | undefined, maxBody: number, version: string | undefined): Fields {
+/** `refusal`: the close that refused a login after the client answered (its reply code is the exchange's). */
+export function exchangeAttributes(req: AmqpMethod, res: AmqpMethod | undefined, maxBody: number, version: string | undefined, refusal?: AmqpMethod): Fields {
   const flags: string[] = [];
   const amqp: Record<string, unknown> = { channel: req.channel, ...methodGroup(req) };
   const msg = messaging(req, res);
@@ -108,7 +109,7 @@ export function exchangeAttributes(req: AmqpMethod, res: AmqpMethod | undefined,
     if (res.content) addContent(res, msg, r, maxBody, flags);
   }
   // The refusal is in the answer (a close answering a declare) or in the request (a close answered by close-ok).
-  replyError(res && typeof res.args.reply_code === 'number' ? res : req, attributes, amqp);
+  replyError(refusal ?? (res && typeof res.args.reply_code === 'number' ? res : req), attributes, amqp);
   return { attributes, flags };
 }
 

@@ -4,7 +4,9 @@
  * side; content-carrying methods (publish, deliver, return, get-ok) wait for
  * their content header and body frames on the same channel. A close answers
  * every request still waiting on its channel: that is how the broker refuses
- * (e.g. 404 for a passive declare of a missing queue).
+ * (e.g. 404 for a passive declare of a missing queue). A login is refused the
+ * same way, but after its exchange is complete (start answered by start-ok),
+ * so that exchange waits for the broker's next method to learn the verdict.
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
 import { BodyCapture } from '../body.js';
@@ -40,6 +42,15 @@ export interface AmqpContent {
   gap?: boolean;
 }
 
+/** A connection.start or connection.secure answered by the client: the credentials are sent, the verdict is not in yet. */
+interface LoginStep {
+  req: AmqpMethod;
+  res: AmqpMethod;
+}
+
+/** Methods that offer SASL authentication; the client's -ok carries the credentials. */
+const LOGIN_STEPS = new Set(['connection.start', 'connection.secure']);
+
 interface ContentInProgress {
   method: AmqpMethod;
   /** basic.get waiting for this get-ok's content */
@@ -58,6 +69,8 @@ export class AmqpParser implements StreamParser {
   private version: string | undefined;
   /** consumer tag → queue, learned from basic.consume / consume-ok (bounded) */
   private readonly consumers = new Map<string, string>();
+  /** the last login step, until the broker's next method says whether it took the credentials */
+  private login: LoginStep | undefined;
 
   constructor(private readonly ctx: ParserContext) {
     this.readers = [new AmqpFrameReader(this.sink(0)), new AmqpFrameReader(this.sink(1))];
@@ -89,6 +102,9 @@ export class AmqpParser implements StreamParser {
 
   close(reason: CloseReason, tsNs: bigint): void {
     const flag = CLOSE_FLAG[reason];
+    // the connection ended before the broker's verdict (a broker without authentication_failure_close just hangs up)
+    if (this.login) this.emitExchange('exchange', this.login.req, this.login.res, [flag]);
+    this.login = undefined;
     for (const dir of [0, 1] as const) {
       for (const [, c] of this.contents[dir]) this.finishContent(dir, c, tsNs, [flag, 'truncated']);
       this.contents[dir].clear();
@@ -158,6 +174,7 @@ export class AmqpParser implements StreamParser {
       return;
     }
     const m: AmqpMethod = { spec, channel, dir, args, startNs, endNs, bytes: payload.length + FRAME_OVERHEAD };
+    if (this.login && dir === this.login.req.dir) this.settleLogin(m);
     const unfinished = this.contents[dir].get(channel);
     if (unfinished) {
       // A new method before the content was complete: what we had is all there is.
@@ -175,7 +192,10 @@ export class AmqpParser implements StreamParser {
       return;
     }
     if (request) {
-      this.emitExchange('exchange', request, m);
+      if (LOGIN_STEPS.has(request.spec.name)) {
+        this.settleLogin(undefined);
+        this.login = { req: request, res: m };
+      } else this.emitExchange('exchange', request, m);
       return;
     }
     if (spec.replies && !(spec.noWait && args[spec.noWait] === true)) {
@@ -211,6 +231,19 @@ export class AmqpParser implements StreamParser {
     c.method.endNs = tsNs > c.method.endNs ? tsNs : c.method.endNs;
     if (c.request) this.emitExchange('exchange', c.request, c.method, flags);
     else this.emitMessage(c.method, flags);
+  }
+
+  /**
+   * The broker's next method after the credentials: connection.close refuses
+   * them (403 ACCESS_REFUSED, with authentication_failure_close), anything
+   * else (tune, another secure challenge) means the step went through. The
+   * close is reported on the login exchange and, as any close, on its own.
+   */
+  private settleLogin(next: AmqpMethod | undefined): void {
+    const step = this.login;
+    if (!step) return;
+    this.login = undefined;
+    this.emitExchange('exchange', step.req, step.res, [], next?.spec.name === 'connection.close' ? next : undefined);
   }
 
   private learnConsumer(consume: AmqpMethod, ok: AmqpMethod): void {
@@ -263,15 +296,13 @@ export class AmqpParser implements StreamParser {
     this.pendingCount++;
   }
 
-  private emitExchange(kind: ExchangeRecord['kind'], req: AmqpMethod, res: AmqpMethod | undefined, extraFlags: string[] = []): void {
-    const { attributes, flags } = exchangeAttributes(req, res, this.ctx.options.maxBody, this.version);
+  /** `refusal`: a close that refused the exchange after its answer (a login); its bytes stay with its own event. */
+  private emitExchange(kind: ExchangeRecord['kind'], req: AmqpMethod, res: AmqpMethod | undefined, extraFlags: string[] = [], refusal?: AmqpMethod): void {
+    const { attributes, flags } = exchangeAttributes(req, res, this.ctx.options.maxBody, this.version, refusal);
     const all = new Set([...extraFlags, ...flags]);
-    const rec: ExchangeRecord = {
-      kind,
-      startNs: req.startNs,
-      endNs: res ? (res.endNs > req.endNs ? res.endNs : req.endNs) : req.endNs,
-      attributes,
-    };
+    let endNs = res && res.endNs > req.endNs ? res.endNs : req.endNs;
+    if (refusal && refusal.endNs > endNs) endNs = refusal.endNs;
+    const rec: ExchangeRecord = { kind, startNs: req.startNs, endNs, attributes };
     // bytes per role: the requester may be the server (connection.start, server-initiated close)
     const clientBytes = (req.dir === 0 ? req.bytes : 0) + (res && res.dir === 0 ? res.bytes : 0);
     const serverBytes = (req.dir === 1 ? req.bytes : 0) + (res && res.dir === 1 ? res.bytes : 0);
