@@ -4,9 +4,21 @@
  * the end of the bytes it has instead of throwing.
  */
 import { BoundedReader } from '../sql/bounded-reader.js';
+import { type PgTextCodec, UTF8_CODEC } from './encoding.js';
 
-/** PostgreSQL's big-endian integers over a bounded body reader. */
+/** PostgreSQL's big-endian integers over a bounded body reader; strings in the connection's client_encoding. */
 export class BodyReader extends BoundedReader {
+  constructor(
+    buf: Buffer,
+    private readonly codec: PgTextCodec = UTF8_CODEC,
+  ) {
+    super(buf);
+  }
+
+  protected override text(start: number, end: number): string {
+    return this.codec.decode(this.buf, start, end);
+  }
+
   byte(): number {
     if (this.pos + 1 > this.buf.length) return this.fail(0);
     return this.buf[this.pos++];
@@ -59,8 +71,8 @@ export interface ParseMessage {
   paramOids: number[];
 }
 
-export function decodeParse(body: Buffer): ParseMessage {
-  const r = new BodyReader(body);
+export function decodeParse(body: Buffer, codec?: PgTextCodec): ParseMessage {
+  const r = new BodyReader(body, codec);
   const name = r.cstring();
   const start = r.pos;
   let end = body.indexOf(0, start);
@@ -85,8 +97,8 @@ export interface BindMessage {
   short: boolean;
 }
 
-export function decodeBind(body: Buffer): BindMessage {
-  const r = new BodyReader(body);
+export function decodeBind(body: Buffer, codec?: PgTextCodec): BindMessage {
+  const r = new BodyReader(body, codec);
   const portal = r.cstring();
   const statement = r.cstring();
   const paramFormats: number[] = [];
@@ -101,14 +113,14 @@ export function decodeBind(body: Buffer): BindMessage {
   return { portal, statement, paramFormats, values, resultFormats, short: r.short };
 }
 
-export function decodeExecute(body: Buffer): { portal: string; maxRows: number } {
-  const r = new BodyReader(body);
+export function decodeExecute(body: Buffer, codec?: PgTextCodec): { portal: string; maxRows: number } {
+  const r = new BodyReader(body, codec);
   return { portal: r.cstring(), maxRows: r.int32() };
 }
 
 /** Describe and Close share a body: 'S' (statement) or 'P' (portal) and a name. */
-export function decodeTarget(body: Buffer): { kind: 'S' | 'P'; name: string } {
-  const r = new BodyReader(body);
+export function decodeTarget(body: Buffer, codec?: PgTextCodec): { kind: 'S' | 'P'; name: string } {
+  const r = new BodyReader(body, codec);
   const kind = r.byte() === 0x50 ? 'P' : 'S';
   return { kind, name: r.cstring() };
 }
@@ -120,8 +132,8 @@ export interface Column {
   format: number;
 }
 
-export function decodeRowDescription(body: Buffer): Column[] {
-  const r = new BodyReader(body);
+export function decodeRowDescription(body: Buffer, codec?: PgTextCodec): Column[] {
+  const r = new BodyReader(body, codec);
   const n = r.int16();
   const cols: Column[] = [];
   for (let i = 0; i < n && !r.short; i++) {
@@ -165,8 +177,8 @@ export interface ErrorFields {
   hint?: string;
 }
 
-export function decodeErrorFields(body: Buffer): ErrorFields {
-  const r = new BodyReader(body);
+export function decodeErrorFields(body: Buffer, codec?: PgTextCodec): ErrorFields {
+  const r = new BodyReader(body, codec);
   const out: ErrorFields = {};
   let localized: string | undefined;
   while (r.remaining > 0) {
@@ -212,8 +224,8 @@ export function decodeParameterStatus(body: Buffer): [string, string] {
   return [r.cstring(), r.cstring()];
 }
 
-export function decodeNotification(body: Buffer): { pid: number; channel: string; payload: string } {
-  const r = new BodyReader(body);
+export function decodeNotification(body: Buffer, codec?: PgTextCodec): { pid: number; channel: string; payload: string } {
+  const r = new BodyReader(body, codec);
   return { pid: r.int32(), channel: r.cstring(), payload: r.cstring() };
 }
 

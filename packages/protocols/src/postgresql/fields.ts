@@ -6,6 +6,7 @@ import { sqlOperation } from '../sql/operation.js';
 import type { Column, ErrorFields } from './decode.js';
 import type { PgConnectionFacts, Portal, Statement } from './session.js';
 import type { Value, ValueBudget } from './values.js';
+import { TEXT_AS_LATIN1, type PgTextCodec } from './encoding.js';
 
 /** One request the stitcher is tracking, with what its response brought so far. */
 export interface Step {
@@ -53,6 +54,8 @@ export interface Step {
     kept: Buffer[];
     keptBytes: number;
     failed: boolean;
+    /** COPY text is in the client encoding in force when the COPY began. */
+    codec: PgTextCodec;
   };
   // startup and negotiation
   protocolVersion?: string;
@@ -142,11 +145,16 @@ export function buildAttributes(s: Step, facts: PgConnectionFacts): Record<strin
   if (s.notices.length) pg.notices = s.notices.map(compact);
   if (s.copy) {
     const data = Buffer.concat(s.copy.kept);
+    const codec = s.copy.codec;
+    const before = codec.fallbacks;
+    const content = s.copy.format === 'text' ? codec.decode(data, 0, data.length, s.copy.keptBytes < s.copy.bytes) : undefined;
+    // read by sqlRecord after the attributes are built
+    if (codec.fallbacks !== before) s.flags.add(TEXT_AS_LATIN1);
     const copy: Record<string, unknown> = {
       direction: s.copy.direction,
       format: s.copy.format,
       messages: s.copy.messages,
-      data: { size: s.copy.bytes, ...(s.copy.format === 'text' ? { content: data.toString('utf8') } : {}) },
+      data: { size: s.copy.bytes, ...(content !== undefined ? { content } : {}) },
     };
     if (s.copy.keptBytes < s.copy.bytes) (copy.data as Record<string, unknown>).truncated = true;
     if (s.copy.failed) copy.failed = true;

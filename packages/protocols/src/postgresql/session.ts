@@ -47,6 +47,7 @@ import {
 } from './decode.js';
 import { ANSWER_BYTE, PgFramer, type PgMessage, UNTYPED } from './framer.js';
 import { ValueBudget, renderValue, type Value } from './values.js';
+import { TEXT_AS_LATIN1, UTF8_CODEC, canonicalEncoding, codecFor, type PgTextCodec } from './encoding.js';
 import { buildAttributes, type Step } from './fields.js';
 import { sqlRecord } from '../sql/record.js';
 import { detectPostgresql } from './detect.js';
@@ -61,8 +62,12 @@ export interface Statement {
   name: string;
   text: string;
   textTruncated: boolean;
+  /** The text could not be decoded in the client encoding and is shown as latin1. */
+  textAsLatin1: boolean;
   paramOids: number[];
   columns?: Column[];
+  /** Column names from a Describe that could not be decoded in the client encoding. */
+  columnsAsLatin1?: boolean;
 }
 
 export interface Portal {
@@ -71,8 +76,11 @@ export interface Portal {
   statementName: string;
   params?: Record<string, Value>;
   paramsTruncated: boolean;
+  /** Some parameter could not be decoded in the client encoding and is shown as latin1. */
+  paramsAsLatin1: boolean;
   resultFormats: number[];
   columns?: Column[];
+  columnsAsLatin1?: boolean;
 }
 
 /** Connection facts that every event carries. */
@@ -114,6 +122,12 @@ export class PgSession implements StreamParser {
    */
   private batchRequestBytes = 0;
   private batchResponseBytes = 0;
+  /**
+   * The connection's client_encoding: UTF-8 until the StartupMessage or a
+   * ParameterStatus says otherwise (a connection joined mid-stream stays
+   * UTF-8 until the server reports a change).
+   */
+  private codec: PgTextCodec = UTF8_CODEC;
 
   constructor(private readonly ctx: ParserContext) {
     const o = ctx.options;
@@ -217,6 +231,8 @@ export class PgSession implements StreamParser {
       this.facts.user = params.user;
       this.facts.database = params.database ?? params.user;
       this.facts.applicationName = params.application_name;
+      // the client speaks it from its first query on; the server's ParameterStatus confirms or corrects it
+      if (params.client_encoding !== undefined) this.setEncoding(params.client_encoding);
       const s = this.step('startup', m);
       s.protocolVersion = `${code >> 16}.${code & 0xffff}`;
       return;
@@ -243,26 +259,30 @@ export class PgSession implements StreamParser {
 
   private parse(m: PgMessage): void {
     if (this.discarding()) return;
-    const p = decodeParse(m.body);
-    const st: Statement = { name: p.name, text: '', textTruncated: false, paramOids: p.paramOids };
+    const before = this.codec.fallbacks;
+    const p = decodeParse(m.body, this.codec);
+    const st: Statement = { name: p.name, text: '', textTruncated: false, textAsLatin1: false, paramOids: p.paramOids };
     const s = this.step('parse', m);
     this.setText(s, p.query, m.truncated);
+    this.flagFallback(s, before);
     st.text = s.text ?? '';
     st.textTruncated = s.flags.has('truncated');
+    st.textAsLatin1 = s.flags.has(TEXT_AS_LATIN1);
     s.statementName = p.name;
     remember(this.statements, p.name, st, this.ctx, 'postgresql.statements_forgotten');
   }
 
   private bind(m: PgMessage): void {
     if (this.discarding()) return;
-    const b = decodeBind(m.body);
+    const before = this.codec.fallbacks;
+    const b = decodeBind(m.body, this.codec);
     const statement = this.statements.get(b.statement);
     if (!statement) this.ctx.count('postgresql.unknown_statement');
     const budget = new ValueBudget(this.ctx.options.maxBody);
     const params: Record<string, Value> = {};
     for (let i = 0; i < b.values.length; i++) {
       const format = b.paramFormats.length === 0 ? 0 : b.paramFormats[b.paramFormats.length === 1 ? 0 : i] ?? 0;
-      params[String(i)] = renderValue(b.values[i], statement?.paramOids[i] ?? 0, format, budget);
+      params[String(i)] = renderValue(b.values[i], statement?.paramOids[i] ?? 0, format, budget, this.codec);
     }
     const portal: Portal = {
       name: b.portal,
@@ -270,6 +290,7 @@ export class PgSession implements StreamParser {
       statementName: b.statement,
       params: b.values.length > 0 ? params : undefined,
       paramsTruncated: budget.cut || b.short || m.truncated,
+      paramsAsLatin1: this.codec.fallbacks !== before,
       resultFormats: b.resultFormats,
     };
     remember(this.portals, b.portal, portal, this.ctx, 'postgresql.portals_forgotten');
@@ -279,7 +300,7 @@ export class PgSession implements StreamParser {
 
   private describe(m: PgMessage): void {
     if (this.discarding()) return;
-    const t = decodeTarget(m.body);
+    const t = decodeTarget(m.body, this.codec);
     const s = this.step('describe', m);
     if (t.kind === 'P') s.portal = this.portals.get(t.name);
     else s.statement = this.statements.get(t.name);
@@ -287,7 +308,7 @@ export class PgSession implements StreamParser {
 
   private execute(m: PgMessage): void {
     if (this.discarding()) return;
-    const e = decodeExecute(m.body);
+    const e = decodeExecute(m.body, this.codec);
     const s = this.step('execute', m);
     const portal = this.portals.get(e.portal);
     if (!portal) this.ctx.count('postgresql.unknown_portal');
@@ -297,13 +318,15 @@ export class PgSession implements StreamParser {
     if (st) {
       s.text = st.text;
       if (st.textTruncated) s.flags.add('truncated');
+      if (st.textAsLatin1) s.flags.add(TEXT_AS_LATIN1);
     }
     if (portal?.paramsTruncated) s.flags.add('truncated');
+    if (portal?.paramsAsLatin1) s.flags.add(TEXT_AS_LATIN1);
   }
 
   private closeTarget(m: PgMessage): void {
     if (this.discarding()) return;
-    const t = decodeTarget(m.body);
+    const t = decodeTarget(m.body, this.codec);
     if (t.kind === 'P') this.portals.delete(t.name);
     else this.statements.delete(t.name);
     this.step('close', m);
@@ -435,7 +458,8 @@ export class PgSession implements StreamParser {
 
   private parameterStatus(m: PgMessage): void {
     const [name, value] = decodeParameterStatus(m.body);
-    if (name === 'server_version') this.facts.serverVersion = value;
+    if (name === 'client_encoding') this.setEncoding(value);
+    else if (name === 'server_version') this.facts.serverVersion = value;
     else if (name === 'application_name') this.facts.applicationName = value || undefined;
     this.touchStartup(m);
   }
@@ -468,20 +492,30 @@ export class PgSession implements StreamParser {
     if (s.statement) s.statement.paramOids = decodeParameterDescription(m.body);
   }
 
-  private describeDone(m: PgMessage, columns: Column[] | undefined): void {
+  private describeDone(m: PgMessage, columns: Column[] | undefined, asLatin1 = false): void {
     const s = this.take(['describe']);
     if (!s) return this.touchOrphan(m);
     this.queue.shift();
     this.respond(s, m);
-    if (s.statement) s.statement.columns = columns;
-    if (s.portal) s.portal.columns = columns;
+    if (s.statement) {
+      s.statement.columns = columns;
+      s.statement.columnsAsLatin1 = asLatin1;
+    }
+    if (s.portal) {
+      s.portal.columns = columns;
+      s.portal.columnsAsLatin1 = asLatin1;
+    }
   }
 
   private rowDescription(m: PgMessage): void {
     const head = this.queue[0];
-    if (head && head.op === 'describe') return this.describeDone(m, decodeRowDescription(m.body));
+    const before = this.codec.fallbacks;
+    const columns = decodeRowDescription(m.body, this.codec);
+    // names kept for a later Execute's rows: the flag goes with them to the event that shows them
+    if (head && head.op === 'describe') return this.describeDone(m, columns, this.codec.fallbacks !== before);
     const s = this.resultTarget(m);
-    s.columns = decodeRowDescription(m.body);
+    this.flagFallback(s, before);
+    s.columns = columns;
     s.columnKeys = undefined;
   }
 
@@ -493,15 +527,18 @@ export class PgSession implements StreamParser {
       return;
     }
     const cols = this.columnsOf(s);
+    if (!s.columnKeys && !s.columns && (s.portal?.columns ? s.portal.columnsAsLatin1 : s.portal?.statement?.columnsAsLatin1)) s.flags.add(TEXT_AS_LATIN1);
     const keys = (s.columnKeys ??= columnKeys(cols));
     const values = decodeDataRow(m.body);
     const budget = (s.rowBudget ??= new ValueBudget(this.ctx.options.maxBody));
+    const before = this.codec.fallbacks;
     const row: Record<string, Value> = {};
     for (let i = 0; i < values.length; i++) {
       const col = cols?.[i];
       const format = this.formatOf(s, i, col);
-      row[keys[i] ?? String(i)] = renderValue(values[i], col?.typeOid ?? 0, format, budget);
+      row[keys[i] ?? String(i)] = renderValue(values[i], col?.typeOid ?? 0, format, budget, this.codec);
     }
+    this.flagFallback(s, before);
     if (m.truncated || budget.cut) s.flags.add('truncated');
     s.rows.push(row);
   }
@@ -527,13 +564,16 @@ export class PgSession implements StreamParser {
   }
 
   private errorResponse(m: PgMessage): void {
-    const err = decodeErrorFields(m.body);
+    const before = this.codec.fallbacks;
+    const err = decodeErrorFields(m.body, this.codec);
+    const latin1 = this.codec.fallbacks !== before;
     this.copyIn = null;
     const head = this.queue[0];
     if (!head) {
       // FATAL/PANIC arrive unasked (administrator shutdown); anything else answers a request we did not see.
       const s = this.orphanStep(m);
       s.error = err;
+      if (latin1) s.flags.add(TEXT_AS_LATIN1);
       const unasked = err.severity === 'FATAL' || err.severity === 'PANIC';
       this.orphan = null;
       this.emit(s, unasked ? 'message' : 'orphan_response', m.endNs);
@@ -542,6 +582,7 @@ export class PgSession implements StreamParser {
     if (head.op === 'query' || head.op === 'function' || head.op === 'sync') {
       this.respond(head, m);
       head.error ??= err;
+      if (latin1) head.flags.add(TEXT_AS_LATIN1);
       return;
     }
     if (head.op === 'startup' || head.op === 'ssl' || head.op === 'gssenc') {
@@ -549,6 +590,7 @@ export class PgSession implements StreamParser {
       this.queue.shift();
       this.respond(head, m);
       head.error = err;
+      if (latin1) head.flags.add(TEXT_AS_LATIN1);
       this.emit(head, 'exchange', m.endNs);
       return;
     }
@@ -569,6 +611,7 @@ export class PgSession implements StreamParser {
     if (target !== head) target.requestBytes += head.requestBytes;
     this.respond(target, m);
     target.error = err;
+    if (latin1) target.flags.add(TEXT_AS_LATIN1);
     this.emit(target, 'exchange', m.endNs);
     // no Sync sent yet (the client used Flush): what it sends before its Sync is skipped too
     if (this.queue.length === 0) this.discardUntilSync = true;
@@ -581,13 +624,18 @@ export class PgSession implements StreamParser {
       return;
     }
     this.respond(s, m);
-    if (s.notices.length < MAX_NOTICES) s.notices.push(decodeErrorFields(m.body));
-    else this.ctx.count('postgresql.notices_dropped');
+    if (s.notices.length < MAX_NOTICES) {
+      const before = this.codec.fallbacks;
+      s.notices.push(decodeErrorFields(m.body, this.codec));
+      this.flagFallback(s, before);
+    } else this.ctx.count('postgresql.notices_dropped');
   }
 
   private notification(m: PgMessage): void {
     const s = this.newStep('notification', m);
-    s.notification = decodeNotification(m.body);
+    const before = this.codec.fallbacks;
+    s.notification = decodeNotification(m.body, this.codec);
+    this.flagFallback(s, before);
     this.emit(s, 'message', m.endNs);
   }
 
@@ -634,7 +682,7 @@ export class PgSession implements StreamParser {
     const s = this.resultTarget(m);
     const r = decodeCopyResponse(m.body);
     const direction = m.type === Backend.CopyInResponse ? 'in' : m.type === Backend.CopyOutResponse ? 'out' : 'both';
-    s.copy = { direction, format: r.format === 1 ? 'binary' : 'text', messages: 0, bytes: 0, kept: [], keptBytes: 0, failed: false };
+    s.copy = { direction, format: r.format === 1 ? 'binary' : 'text', messages: 0, bytes: 0, kept: [], keptBytes: 0, failed: false, codec: this.codec };
     if (direction === 'in') this.enterCopyIn(s);
   }
 
@@ -658,7 +706,7 @@ export class PgSession implements StreamParser {
 
   private copyFromServer(m: PgMessage): void {
     const s = this.resultTarget(m);
-    if (!s.copy) s.copy = { direction: 'out', format: 'text', messages: 0, bytes: 0, kept: [], keptBytes: 0, failed: false };
+    if (!s.copy) s.copy = { direction: 'out', format: 'text', messages: 0, bytes: 0, kept: [], keptBytes: 0, failed: false, codec: this.codec };
     this.keepCopyData(s, m);
   }
 
@@ -817,9 +865,32 @@ export class PgSession implements StreamParser {
     if (end < 0) end = body.length;
     const max = this.ctx.options.maxBody;
     if (end > max || cut) s.flags.add('truncated');
-    const { text, redacted } = redactSqlSecrets(body.toString('utf8', 0, Math.min(end, max)));
+    const before = this.codec.fallbacks;
+    const { text, redacted } = redactSqlSecrets(this.codec.decode(body, 0, Math.min(end, max), end > max || cut));
+    this.flagFallback(s, before);
     if (redacted) this.ctx.count('postgresql.password_redacted');
     s.text = text;
+  }
+
+  /**
+   * A client_encoding named by the StartupMessage or reported by the server.
+   * A name PostgreSQL would not accept is ignored (the server refuses it, and
+   * its ParameterStatus says what is in force).
+   */
+  private setEncoding(name: string): void {
+    const canonical = canonicalEncoding(name);
+    if (canonical === undefined) {
+      this.ctx.count('postgresql.unknown_client_encoding');
+      return;
+    }
+    if (canonical === this.codec.name) return;
+    this.codec = codecFor(canonical);
+    this.ctx.count('postgresql.client_encoding_changes');
+  }
+
+  /** Flags `s` when text decoded since the codec's fallback count was `before` had to be shown as latin1. */
+  private flagFallback(s: Step, before: number): void {
+    if (this.codec.fallbacks !== before) s.flags.add(TEXT_AS_LATIN1);
   }
 
   private damaged(skipped: number): void {

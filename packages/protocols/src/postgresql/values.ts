@@ -2,10 +2,12 @@
  * Renders parameter and column values for events. Text-format values are
  * kept as strings (they are what the database would print); binary-format
  * values are decoded for the common built-in types by OID and shown as
- * `\x` hex otherwise, like psql shows bytea. Every value counts against the
- * exchange's ValueBudget.
+ * `\x` hex otherwise, like psql shows bytea. Text (text-format values, and
+ * binary values of text types) is in the connection's client_encoding. Every
+ * value counts against the exchange's ValueBudget.
  */
-import { ValueBudget, hexValue as hex, textValue as text } from '../sql/value-budget.js';
+import { ValueBudget, hexValue as hex } from '../sql/value-budget.js';
+import type { PgTextCodec } from './encoding.js';
 
 /** Built-in type OIDs (pg_type.dat). */
 const Oid = {
@@ -33,10 +35,16 @@ export type Value = string | number | boolean | null;
 
 export { ValueBudget };
 
+/** Text in the client encoding, cut to the budget (a character cut in two is dropped). */
+function text(v: Buffer, budget: ValueBudget, codec: PgTextCodec): string {
+  const n = budget.take(v.length);
+  return codec.decode(v, 0, n, n < v.length);
+}
+
 /** A value as the event shows it (format 0 = text, 1 = binary). */
-export function renderValue(v: Buffer | null, typeOid: number, format: number, budget: ValueBudget): Value {
+export function renderValue(v: Buffer | null, typeOid: number, format: number, budget: ValueBudget, codec: PgTextCodec): Value {
   if (v === null) return null;
-  if (format !== 1) return text(v, budget);
+  if (format !== 1) return text(v, budget, codec);
   switch (typeOid) {
     case Oid.bool:
       budget.take(1);
@@ -72,8 +80,8 @@ export function renderValue(v: Buffer | null, typeOid: number, format: number, b
     }
     case Oid.jsonb:
       // binary jsonb is a version byte (1) followed by the JSON text
-      return v.length >= 1 && v[0] === 1 ? text(v.subarray(1), budget) : hex(v, budget);
+      return v.length >= 1 && v[0] === 1 ? text(v.subarray(1), budget, codec) : hex(v, budget);
     default:
-      return textOids.has(typeOid) ? text(v, budget) : hex(v, budget);
+      return textOids.has(typeOid) ? text(v, budget, codec) : hex(v, budget);
   }
 }

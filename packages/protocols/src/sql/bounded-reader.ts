@@ -23,14 +23,19 @@ export class BoundedReader {
   cstring(): string {
     const end = this.buf.indexOf(0, this.pos);
     if (end < 0) {
-      const s = this.buf.toString('utf8', this.pos);
+      const s = this.text(this.pos, this.buf.length);
       this.pos = this.buf.length;
       this.short = true;
       return s;
     }
-    const s = this.buf.toString('utf8', this.pos, end);
+    const s = this.text(this.pos, end);
     this.pos = end + 1;
     return s;
+  }
+
+  /** Bytes `[start, end)` of the body as text: UTF-8 here; PostgreSQL decodes with the connection's client_encoding. */
+  protected text(start: number, end: number): string {
+    return this.buf.toString('utf8', start, end);
   }
 
   /** A view of the next `n` bytes (fewer, and `short`, when cut). */
