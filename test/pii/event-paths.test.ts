@@ -62,3 +62,15 @@ test('integers in result rows, bound parameters and decoded gRPC fields are scan
   assert.equal(ev.kafka.records[0]!.offset, 4111111111111111);
   assert.ok(!JSON.stringify(ev).includes('14155552671'));
 });
+
+test("every value of a repeated header has the header's name as context; in Redis lists the previous argument names the next", () => {
+  const es = scanner();
+  // bare digits are a phone or an SSN only by their field's name
+  const h = es.finish(es.collect({ http: { request: { header: { 'x-phone': ['4155550123', '4155550188'], 'x-ssn': ['536228821', '536228822'] } } } }));
+  assert.deepEqual(h.map((x) => [x.type, x.path]), [
+    ['phone', 'http.request.header.x-phone[0]'], ['phone', 'http.request.header.x-phone[1]'],
+    ['us_ssn', 'http.request.header.x-ssn[0]'], ['us_ssn', 'http.request.header.x-ssn[1]'],
+  ]);
+  const r = es.finish(es.collect({ redis: { args: ['HSET', 'user:1', 'phone', '4155550123', 'ssn', '536228821'] } }));
+  assert.deepEqual(r.map((x) => [x.type, x.path]), [['phone', 'redis.args[3]'], ['us_ssn', 'redis.args[5]']]);
+});

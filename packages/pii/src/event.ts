@@ -374,9 +374,12 @@ export class EventScanner {
       return;
     }
     if (Array.isArray(v)) {
+      // in Redis argument lists and replies the previous element often names the next one
+      // (`HSET user:1 phone …`, HGETALL's field, value, …); elsewhere an array is the values of
+      // one name (the values of a repeated header), and that name is every element's context
+      const positional = path.startsWith('redis.');
       for (let i = 0; i < v.length; i++) {
-        // in argument lists (Redis, AMQP) the previous element often names the next one
-        const prev = i > 0 && typeof v[i - 1] === 'string' && (v[i - 1] as string).length < 64 ? (v[i - 1] as string) : ctxKey;
+        const prev = positional && i > 0 && typeof v[i - 1] === 'string' && (v[i - 1] as string).length < 64 ? (v[i - 1] as string) : ctxKey;
         this.walk(p, v, i, `${path}[${i}]`, prev, v[i], depth + 1);
       }
       return;
