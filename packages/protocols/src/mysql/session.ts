@@ -40,13 +40,19 @@ const MAX_COLUMNS_KEPT = 1024;
 const LAST_PREPARED = 0xffffffff;
 /** SERVER_STATUS_CURSOR_EXISTS: an execute opened a cursor, rows come with COM_STMT_FETCH. */
 const CURSOR_EXISTS = 0x0040;
+/** COM_STMT_EXECUTE without parameters: command(1) statement id(4) flags(1) iteration count(4). */
+const EXECUTE_HEAD = 10;
 
 interface Statement {
   id: number;
   text: string;
   truncated: boolean;
   params: number;
-  /** Parameter types (type | unsigned flag << 8) as last bound. */
+  /**
+   * Parameter types (type | unsigned flag << 8) as last bound; undefined when
+   * no binding was seen, or when client bytes were lost (a lost execute may have
+   * bound others).
+   */
   paramTypes?: number[];
   columns: ColumnDef[];
   /** Data sent with COM_STMT_SEND_LONG_DATA, per parameter, for the next execute. */
@@ -117,6 +123,10 @@ export class MySession implements StreamParser {
     this.ctx.count('mysql.gap_bytes', length);
     this.unwrap?.[dir].lose();
     (dir === 0 ? this.client : this.server).lose();
+    if (dir === 0) {
+      // a lost COM_STMT_EXECUTE may have bound new parameter types: the ones we saw are no longer known to be in force
+      for (const st of this.statements.values()) st.paramTypes = undefined;
+    }
     for (const c of this.queue) c.flags.add('gap');
     if (dir === 1 && this.queue.length) {
       // the rest of the head's response may be gone: stop reading it as structured data
@@ -266,6 +276,8 @@ export class MySession implements StreamParser {
     c.statementId = id;
     if (!st) {
       this.ctx.count('mysql.unknown_statement');
+      // prepared before the capture: how many parameters, and of which types, is unknown, so none are read
+      if (p.length > EXECUTE_HEAD && !(p.length === EXECUTE_HEAD + 1 && p.payload[EXECUTE_HEAD] === 0)) this.undecodableParams(c);
       return this.enqueue(c, 'first');
     }
     c.text = st.text;
@@ -277,8 +289,10 @@ export class MySession implements StreamParser {
       if (count > 0) {
         const budget = new ValueBudget(this.ctx.options.maxBody);
         const values = this.readParams(r, count, st, budget, attrs);
-        c.params = values.positional;
+        // with undecodable values left out, only known ones (NULLs) remain; none at all means no parameter field
+        if (values.positional && Object.keys(values.positional).length) c.params = values.positional;
         if (values.named && Object.keys(values.named).length) c.queryAttributes = values.named;
+        if (values.undecodable) this.undecodableParams(c);
         if (budget.cut || r.short || p.truncated) c.flags.add('truncated');
       }
     }
@@ -299,27 +313,35 @@ export class MySession implements StreamParser {
     st: Statement | undefined,
     budget: ValueBudget,
     withNames: boolean,
-  ): { positional?: Record<string, Value>; named?: Record<string, Value> } {
+  ): { positional?: Record<string, Value>; named?: Record<string, Value>; undecodable: boolean } {
     const nulls = r.bytes((count + 7) >> 3);
     const bound = r.u8();
-    let types = st?.paramTypes;
     const names: string[] = [];
-    if (bound === 1 || !types) {
+    let types: number[] | undefined;
+    if (bound === 1) {
       types = [];
       for (let i = 0; i < count && !r.short; i++) {
         types.push(r.u16());
         if (withNames) names.push(r.lenencString());
       }
       if (st) st.paramTypes = types;
+    } else {
+      // new-params-bound 0: the types of the last execute apply. Unseen, the values cannot
+      // even be told apart (their lengths depend on the types), so only NULLs (from the bitmap) are known.
+      types = st?.paramTypes;
     }
     const placeholders = st?.params ?? 0;
     const positional: Record<string, Value> = {};
     const named: Record<string, Value> = {};
-    for (let i = 0; i < count && !r.short; i++) {
+    let undecodable = false;
+    for (let i = 0; i < count && (!types || !r.short); i++) {
       let v: Value;
       const long = st?.longData?.get(i);
       if (nulls[i >> 3] & (1 << (i & 7))) v = null;
-      else if (long) v = paramBytes(Buffer.concat(long), (types[i] ?? 0xfd) & 0xff, budget);
+      else if (!types) {
+        undecodable = true;
+        continue;
+      } else if (long) v = paramBytes(Buffer.concat(long), (types[i] ?? 0xfd) & 0xff, budget);
       else {
         const t = types[i] ?? 0xfd;
         v = readBinaryValue(r, t & 0xff, (t & 0x8000) !== 0, undefined, budget);
@@ -327,7 +349,13 @@ export class MySession implements StreamParser {
       if (i < placeholders) positional[String(i)] = v;
       else named[names[i] || String(i)] = v;
     }
-    return { positional: placeholders > 0 ? positional : undefined, named: count > placeholders ? named : undefined };
+    return { positional: placeholders > 0 ? positional : undefined, named: count > placeholders ? named : undefined, undecodable };
+  }
+
+  /** Parameters were sent but cannot be decoded without guessing: left out, flagged, counted (never guessed). */
+  private undecodableParams(c: Cmd): void {
+    c.flags.add('undecodable');
+    this.ctx.count('mysql.undecodable_parameters');
   }
 
   private fetch(c: Cmd, p: MyPacket): void {
