@@ -88,6 +88,11 @@ export class MySession implements StreamParser {
   private readonly limit: number;
   /** The client has sent bytes (so a greeting can no longer come first). */
   private clientSpoke = false;
+  /** Server bytes were lost: the next server packet's sequence id cannot be expected. */
+  private serverSeqUnknown = false;
+  /** Direction (-1: none yet, or lost) and sequence id of the last compressed frame, for checking the next. */
+  private lastFrameDir = -1;
+  private lastFrameSeq = 0;
 
   constructor(private readonly ctx: ParserContext) {
     const o = ctx.options;
@@ -121,8 +126,8 @@ export class MySession implements StreamParser {
   gap(dir: Dir, length: number, _tsNs: bigint): void {
     if (this.done) return;
     this.ctx.count('mysql.gap_bytes', length);
-    this.unwrap?.[dir].lose();
-    (dir === 0 ? this.client : this.server).lose();
+    this.unwrap?.[dir].lose(length);
+    this.innerLost(dir);
     if (dir === 0) {
       // a lost COM_STMT_EXECUTE may have bound new parameter types: the ones we saw are no longer known to be in force
       for (const st of this.statements.values()) st.paramTypes = undefined;
@@ -400,6 +405,8 @@ export class MySession implements StreamParser {
   // ---- server → client -----------------------------------------------------
 
   private fromServer(p: MyPacket): void {
+    const seqKnown = !this.serverSeqUnknown;
+    this.serverSeqUnknown = false;
     if (this.phase === 'greeting') return this.greeting(p);
     if (this.phase === 'handshake' || this.phase === 'auth') return this.handshakeFromServer(p);
     const first = p.length > 0 ? p.payload[0] : -1;
@@ -419,7 +426,11 @@ export class MySession implements StreamParser {
       this.ctx.count('mysql.unmatched_response');
       return;
     }
-    if (p.seq !== ((c.lastSeq + 1) & 0xff)) this.ctx.count('mysql.sequence_error');
+    if (!seqKnown || (this.unwrap && c.responseBytes === 0)) {
+      // Not checked: after lost bytes the packets in between are gone, and with them the id to expect.
+      // Compressed, a reply's first packet takes the id the frames reached (MariaDB answers a request
+      // sent in two frames from 2), which clients do not check; the frames' own ids are checked instead.
+    } else if (p.seq !== ((c.lastSeq + 1) & 0xff)) this.ctx.count('mysql.sequence_error');
     c.lastSeq = lastSeqOf(p);
     c.responseBytes += p.wireLength;
     c.endNs = p.endNs;
@@ -501,23 +512,46 @@ export class MySession implements StreamParser {
     }
     if (caps & Cap.Compress) {
       h.compressed = 'zlib';
-      this.unwrap = [this.unwrapper(this.client), this.unwrapper(this.server)];
+      this.unwrap = [this.unwrapper(0), this.unwrapper(1)];
     }
     this.emit(h, 'exchange', p.endNs);
   }
 
-  private unwrapper(framer: MyFramer): CompressedUnwrapper {
+  private unwrapper(dir: Dir): CompressedUnwrapper {
     return new CompressedUnwrapper(
       {
-        bytes: (chunk, ts) => framer.push(chunk, ts),
+        bytes: (chunk, ts) => (dir === 0 ? this.client : this.server).push(chunk, ts),
         lost: (n) => {
-          this.ctx.count('mysql.gap_bytes', n);
-          framer.lose();
+          if (n > 0) this.ctx.count('mysql.gap_bytes', n);
+          this.innerLost(dir);
         },
         damaged: () => this.ctx.count('mysql.compressed_damaged'),
+        frame: (seq) => this.frame(dir, seq),
+        skipped: (n) => this.ctx.count('mysql.resync_skipped_bytes', n),
       },
       this.limit,
     );
+  }
+
+  /** Bytes of the packet stream of `dir` are gone (a gap, or a compressed frame that could not be read). */
+  private innerLost(dir: Dir): void {
+    (dir === 0 ? this.client : this.server).lose();
+    if (dir === 1) this.serverSeqUnknown = true;
+    this.lastFrameDir = -1;
+  }
+
+  /**
+   * Compressed frames number on across both directions: a request's frames
+   * from 0, the reply's frames from the next id. A client frame 0 starts a
+   * command; a server frame 1 may start the reply to a pipelined one.
+   */
+  private frame(dir: Dir, seq: number): void {
+    const expected = (this.lastFrameSeq + 1) & 0xff;
+    const known = this.lastFrameDir >= 0;
+    this.lastFrameDir = dir;
+    this.lastFrameSeq = seq;
+    if (!known || seq === expected || seq === (dir === 0 ? 0 : 1)) return;
+    this.ctx.count('mysql.sequence_error');
   }
 
   /** First reply packet of a query / execute: OK, ERR, LOCAL INFILE request, or a result set's column count. */

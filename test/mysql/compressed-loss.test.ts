@@ -1,0 +1,134 @@
+/**
+ * MySQL sequence ids under the compressed protocol and after lost bytes, with
+ * hand-built packets (packet = length(3) seq(1) payload; compressed frame =
+ * compressed length(3) frame seq(1) uncompressed length(3), 0 meaning a raw
+ * body). Frames number on across both directions; the packets inside them
+ * keep their own ids, but a reply's first packet continues from the frames'
+ * (MariaDB answers a request sent in two frames from packet id 2).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
+import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
+import { mysqlModule } from '../../packages/protocols/src/mysql/index.js';
+import { fakeContext, type FakeContext } from '../helpers/fake-parser-context.js';
+import { BASE_CAPS, CAP, cmd, greeting, handshakeResponse, ok, resultSet } from './my-wire.js';
+
+const C = 0 as const;
+const S = 1 as const;
+const attrs = (r: ExchangeRecord): any => r.attributes as any;
+const CLIENT_COMPRESS = 0x20;
+
+/**
+ * One compressed frame around `inner`: deflated when asked and when that makes
+ * it shorter (as MySQL's compress_packet does), else raw (uncompressed length 0).
+ */
+function frame(seq: number, inner: Buffer, deflate = true): Buffer {
+  const z = deflate ? deflateSync(inner) : undefined;
+  const body = z && z.length < inner.length ? z : inner;
+  const h = Buffer.alloc(7);
+  h.writeUIntLE(body.length, 0, 3);
+  h[3] = seq;
+  h.writeUIntLE(body === inner ? 0 : inner.length, 4, 3);
+  return Buffer.concat([h, body]);
+}
+
+type Step = [0 | 1, Buffer] | ['gap', 0 | 1, number];
+
+function session(caps: number, steps: Step[], midstream = false): FakeContext {
+  const ctx = fakeContext({}, { server: { address: '127.0.0.1', port: 3306 }, midstream });
+  const p = mysqlModule.createStream!(ctx);
+  let t = 0n;
+  if (!midstream) {
+    p.data(S, greeting('10.11.6-MariaDB', caps), t++);
+    p.data(C, handshakeResponse(caps, 'app', Buffer.from('x'), 'shop'), t++);
+    p.data(S, ok(2), t++);
+  }
+  for (const s of steps) {
+    if (s[0] === 'gap') p.gap(s[1], s[2], t++);
+    else p.data(s[0], s[1], t++);
+  }
+  p.close('fin', t);
+  return ctx;
+}
+
+
+describe('mysql: sequence ids under the compressed protocol and after loss', () => {
+  const caps = BASE_CAPS | CAP.DEPRECATE_EOF | CLIENT_COMPRESS;
+  const rs = (rows: number, seq = 1) => resultSet(seq, [{ name: 'n' }], Array.from({ length: rows }, (_, i) => [String(i)]), true).bytes;
+
+  it('a request in two frames is answered from packet id 2, as MariaDB does: not a sequence error', () => {
+    const query = cmd.query(`SELECT LENGTH('${'y'.repeat(20000)}') AS n`);
+    const c = session(caps, [
+      // the one COM_QUERY packet (id 0) split over frames 0 and 1
+      [C, Buffer.concat([frame(0, query.subarray(0, 16384)), frame(1, query.subarray(16384))])],
+      // frame 2; its packets 2, 3, 4 (column count, definition, row) and the OK (0xFE) 5
+      [S, frame(2, rs(1, 2))],
+      [C, frame(0, cmd.ping(), false)],
+      [S, frame(1, ok(1), false)],
+    ]);
+    assert.deepEqual(c.records.map((r) => attrs(r).mysql.command), ['handshake', 'COM_QUERY', 'COM_PING']);
+    assert.deepEqual(attrs(c.records[1]).db.response.rows, [{ n: '0' }]);
+    assert.equal(c.counts.get('mysql.sequence_error'), undefined);
+  });
+
+  it('a frame out of sequence is a sequence error', () => {
+    const reply = rs(3);
+    const c = session(caps, [
+      [C, frame(0, cmd.query('SELECT n FROM t'))],
+      // frames 1 and then 3: frame 2 never came (or this is not what it seems)
+      [S, Buffer.concat([frame(1, reply.subarray(0, 20), false), frame(3, reply.subarray(20), false)])],
+    ]);
+    assert.equal(attrs(c.records[1]).db.response.returned_rows, 3);
+    assert.equal(c.counts.get('mysql.sequence_error'), 1);
+  });
+
+  /** Offset of the first packet boundary at or after `at` (a frame split there starts with a whole packet). */
+  const boundary = (b: Buffer, at: number) => {
+    let off = 0;
+    while (off < at) off += 4 + b.readUIntLE(off, 3);
+    return off;
+  };
+  for (const deflate of [true, false]) {
+    const kind = deflate ? 'deflated' : 'raw';
+    const reply = rs(40);
+    const after: Step[] = [
+      [C, frame(0, cmd.ping(), false)],
+      [S, frame(1, ok(1), false)],
+      [C, frame(0, cmd.query('SELECT 1'))],
+      [S, frame(1, rs(1))],
+    ];
+    it(`${kind} frames: a gap inside a frame loses that frame only; the next frame is read from its header on`, () => {
+      const cut = boundary(reply, 300);
+      const f1 = frame(1, reply.subarray(0, cut), deflate);
+      const f2 = frame(2, reply.subarray(cut), deflate);
+      const c = session(caps, [[C, frame(0, cmd.query('SELECT n FROM t'))], [S, f1.subarray(0, 12)], ['gap', S, 5], [S, Buffer.concat([f1.subarray(17), f2])], ...after]);
+      assert.deepEqual(c.records.map((r) => [attrs(r).mysql.command, r.flags ?? []]), [['handshake', []], ['COM_QUERY', ['gap']], ['COM_PING', []], ['COM_QUERY', []]]);
+      assert.deepEqual(attrs(c.records[3]).db.response.rows, [{ n: '0' }]);
+      assert.equal(c.counts.get('mysql.sequence_error'), undefined);
+      assert.equal(c.counts.get('mysql.resync_skipped_bytes'), undefined, 'frame and packet boundaries were known: nothing was searched for');
+    });
+    it(`${kind} frames: a gap across a frame header is resynchronised on the next header`, () => {
+      const a = boundary(reply, 150);
+      const b = boundary(reply, 300);
+      const f1 = frame(1, reply.subarray(0, a), deflate);
+      const f2 = frame(2, reply.subarray(a, b), deflate);
+      const f3 = frame(3, reply.subarray(b), deflate);
+      // lost: f1's last 3 bytes, f2's header and 5 bytes of its body
+      const c = session(caps, [[C, frame(0, cmd.query('SELECT n FROM t'))], [S, f1.subarray(0, f1.length - 3)], ['gap', S, 15], [S, Buffer.concat([f2.subarray(12), f3])], ...after]);
+      assert.deepEqual(c.records.map((r) => [attrs(r).mysql.command, r.flags ?? []]), [['handshake', []], ['COM_QUERY', ['gap']], ['COM_PING', []], ['COM_QUERY', []]]);
+      assert.deepEqual(attrs(c.records[3]).db.response.rows, [{ n: '0' }]);
+      assert.equal(c.counts.get('mysql.sequence_error'), undefined);
+      assert.equal(c.counts.get('mysql.resync_skipped_bytes'), f2.length - 12, "the rest of f2's body was searched through and skipped");
+    });
+  }
+
+  it('uncompressed: the packet after a gap in a result set is not a sequence error', () => {
+    const reply = rs(6);
+    // cut inside row 2; bytes up to the middle of row 4 are lost
+    const c = session(BASE_CAPS | CAP.DEPRECATE_EOF, [[C, cmd.query('SELECT n FROM t')], [S, reply.subarray(0, 40)], ['gap', S, 16], [S, reply.subarray(56)], [C, cmd.ping()], [S, ok(1)]]);
+    assert.deepEqual(c.records.map((r) => attrs(r).mysql.command), ['handshake', 'COM_QUERY', 'COM_PING']);
+    assert.equal(c.counts.get('mysql.sequence_error'), undefined);
+  });
+
+});
