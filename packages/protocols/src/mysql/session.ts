@@ -90,9 +90,8 @@ export class MySession implements StreamParser {
   private clientSpoke = false;
   /** Server bytes were lost: the next server packet's sequence id cannot be expected. */
   private serverSeqUnknown = false;
-  /** Direction (-1: none yet, or lost) and sequence id of the last compressed frame, for checking the next. */
-  private lastFrameDir = -1;
-  private lastFrameSeq = 0;
+  /** Sequence id of the last compressed frame in either direction, for checking the next; -1: none yet, or bytes lost since. */
+  private lastFrameSeq = -1;
 
   constructor(private readonly ctx: ParserContext) {
     const o = ctx.options;
@@ -537,7 +536,7 @@ export class MySession implements StreamParser {
   private innerLost(dir: Dir): void {
     (dir === 0 ? this.client : this.server).lose();
     if (dir === 1) this.serverSeqUnknown = true;
-    this.lastFrameDir = -1;
+    this.lastFrameSeq = -1;
   }
 
   /**
@@ -546,11 +545,9 @@ export class MySession implements StreamParser {
    * command; a server frame 1 may start the reply to a pipelined one.
    */
   private frame(dir: Dir, seq: number): void {
-    const expected = (this.lastFrameSeq + 1) & 0xff;
-    const known = this.lastFrameDir >= 0;
-    this.lastFrameDir = dir;
+    const last = this.lastFrameSeq;
     this.lastFrameSeq = seq;
-    if (!known || seq === expected || seq === (dir === 0 ? 0 : 1)) return;
+    if (last < 0 || seq === ((last + 1) & 0xff) || seq === (dir === 0 ? 0 : 1)) return;
     this.ctx.count('mysql.sequence_error');
   }
 
