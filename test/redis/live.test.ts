@@ -1,13 +1,15 @@
 // Real Redis traffic: redis-server (Debian) on a loopback port, driven by
 // redis-cli (RESP2 and RESP3) and ioredis (pipelining, MULTI/EXEC, pub/sub,
-// RESP3, a big value), captured with tcpdump, parsed, and checked against what
-// the clients did and got back.
+// RESP3, a big value; a raw RESP3 connection for what clients hide: a reply
+// with an attribute, client-side caching invalidations), captured with
+// tcpdump, parsed, and checked against what the clients did and got back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createConnection, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
@@ -21,7 +23,8 @@ let port = 0;
 before(async () => {
   if (missing.length) return;
   port = await freePort();
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+  // DEBUG PROTOCOL attrib (a reply with a RESP3 attribute) needs the DEBUG command, off by default since Redis 7
+  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--enable-debug-command', 'local'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   for (let i = 0; i < 200; i++) {
@@ -163,4 +166,79 @@ test('redis-cli and ioredis traffic parses into what the clients did', { skip: m
   const io3 = redis.filter((e) => f(e).db.query?.text?.toLowerCase() === 'hgetall cli:h' && f(e).redis.response?.type === 'map');
   assert.equal(io3.length, 2, 'redis-cli -3 and ioredis protocol 3');
   assert.deepEqual(f(io3[1]!).redis.response!.value, seen.hgetall3io);
+});
+
+/** A raw RESP client: redis-cli 7.0 refuses attributes ("Protocol error, got "|" as reply type byte"). */
+function resp(...args: string[]): string {
+  return `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('');
+}
+/** Everything a raw connection received, collected from the start (a push may come between two requests). */
+class RawClient {
+  got = '';
+  private waiter: (() => void) | undefined;
+  private constructor(readonly sock: Socket) {
+    sock.on('data', (d: Buffer) => {
+      this.got += d.toString('latin1');
+      this.waiter?.();
+    });
+  }
+  static connect(): Promise<RawClient> {
+    return new Promise((res, rej) => {
+      const s = createConnection({ port, host: '127.0.0.1' }, () => res(new RawClient(s)));
+      s.once('error', rej);
+    });
+  }
+  /** Send, then wait (at most 5 s) until what was received since satisfies `until`. */
+  async send(data: string, until: (got: string) => boolean): Promise<string> {
+    const from = this.got.length;
+    this.sock.write(data);
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`no reply to ${JSON.stringify(data)}: ${JSON.stringify(this.got.slice(from))}`)), 5000);
+      this.waiter = () => {
+        if (until(this.got.slice(from))) (clearTimeout(t), (this.waiter = undefined), res());
+      };
+      this.waiter();
+    });
+    return this.got.slice(from);
+  }
+}
+
+test('RESP3 for real: a reply with an attribute (DEBUG PROTOCOL attrib) and invalidation pushes (CLIENT TRACKING) pair as sent', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const file = join(dir, 'resp3.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+  await cap.start();
+  let first = '';
+  let second = '';
+  try {
+    const a = await RawClient.connect();
+    const b = await RawClient.connect();
+    first = await a.send(resp('HELLO', '3') + resp('CLIENT', 'TRACKING', 'on') + resp('GET', 'tracked') + resp('DEBUG', 'PROTOCOL', 'attrib'), (g) => g.endsWith('attribute\r\n'));
+    await b.send(resp('SET', 'tracked', 'v2'), (g) => g === '+OK\r\n');
+    // the invalidation arrives unasked, before the PING's reply or after it
+    await a.send(resp('PING'), (g) => g.includes('+PONG\r\n'));
+    await a.send('', () => a.got.includes('invalidate'));
+    second = a.got.slice(first.length);
+    a.sock.destroy();
+    b.sock.destroy();
+  } finally {
+    await cap.stop();
+  }
+  // what the server sent: an attribute map, then the reply it describes
+  const attribute = '|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n';
+  assert.ok(first.endsWith(attribute + '$39\r\nSome real reply following the attribute\r\n'), JSON.stringify(first.slice(-120)));
+
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const redis = events.filter((e) => e.pano.protocol === 'redis').map(f);
+  assert.ok(redis.every((e) => e.pano.kind !== 'orphan_response'), 'every reply found its command');
+  const debug = find(redis, 'DEBUG PROTOCOL attrib');
+  assert.deepEqual(debug.redis.response, {
+    type: 'bulk', value: 'Some real reply following the attribute', size: 39, attributes: { '': { 'key-popularity': ['key:123', 90] } },
+  });
+  assert.equal(debug.pano.response_bytes, Buffer.byteLength(attribute) + Buffer.byteLength('$39\r\nSome real reply following the attribute\r\n'));
+  assert.deepEqual(find(redis, 'GET tracked').redis.response, { type: 'null', value: null });
+  assert.deepEqual(find(redis, 'PING').redis.response, { type: 'simple', value: 'PONG' });
+  const pushes = redis.filter((e) => e.pano.kind === 'message');
+  assert.equal(second.split('invalidate').length - 1, 1);
+  assert.deepEqual(pushes.map((e) => (e.redis as { push?: unknown }).push), [{ type: 'push', value: ['invalidate', ['tracked']], length: 2 }]);
 });

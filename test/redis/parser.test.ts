@@ -112,8 +112,41 @@ test('RESP3 attributes annotate the reply that follows them, at any depth', () =
   everyCut(segs, (recs) => {
     assert.equal(recs.length, 2);
     const get = (recs[0]!.attributes.redis as any).response;
-    assert.deepEqual(get, { type: 'bulk', value: 'v1', size: 2, attributes: { 'key-popularity': { k: 0.19 } } });
-    assert.deepEqual((recs[1]!.attributes.redis as any).response.value, ['x', 'y']);
+    assert.deepEqual(get, { type: 'bulk', value: 'v1', size: 2, attributes: { '': { 'key-popularity': { k: 0.19 } } } });
+    // the nested attribute describes the first element: kept, by the JSON Pointer of that element
+    assert.deepEqual((recs[1]!.attributes.redis as any).response, { type: 'array', value: ['x', 'y'], length: 2, attributes: { '/0': { ttl: 3 } } });
+  });
+});
+
+test('RESP3 attributes: the specification\'s examples, and attributes in maps, sets, pushes and in a row', () => {
+  // RESP3.md "Attribute type": MGET a b with key popularity, then *3 whose third element has {ttl: 3600}
+  const spec1 = '|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.1923\r\n$1\r\nb\r\n,0.0012\r\n*2\r\n:2039123\r\n:9543892\r\n';
+  const spec2 = '*3\r\n:1\r\n:2\r\n|1\r\n+ttl\r\n:3600\r\n:3\r\n';
+  // a map value and a map key with attributes (a key needs the [key, value] pair form to be addressed), a nested
+  // array element, a set, a key with a '/' (escaped ~1), two attributes in a row (merged), and an attribute before a push
+  const map = '%2\r\n+a/b\r\n|1\r\n+src\r\n+cache\r\n*2\r\n:1\r\n|1\r\n+n\r\n:9\r\n:2\r\n+c\r\n:3\r\n';
+  const keyed = '%1\r\n|1\r\n+k\r\n:1\r\n+key\r\n+val\r\n';
+  const set = '~2\r\n|1\r\n+x\r\n#t\r\n+m1\r\n+m2\r\n';
+  const twice = '|1\r\n+a\r\n:1\r\n|1\r\n+b\r\n:2\r\n+OK\r\n';
+  const push = '|1\r\n+p\r\n:1\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n';
+  const segs: Seg[] = [
+    [0, cmd('MGET', 'a', 'b') + cmd('LRANGE', 'l', '0', '2') + cmd('HGETALL', 'h') + cmd('HGETALL', 'g') + cmd('SMEMBERS', 's') + cmd('SET', 'k', 'v') + cmd('PING')],
+    [1, spec1 + spec2 + map + keyed + set + twice + push + '+PONG\r\n'],
+  ];
+  everyCut(segs, (recs) => {
+    // seven commands, seven replies, and the push on its own: nothing shifted
+    assert.deepEqual(recs.map((r) => [r.kind, (r.attributes.db as any).operation?.name]), [
+      ['exchange', 'MGET'], ['exchange', 'LRANGE'], ['exchange', 'HGETALL'], ['exchange', 'HGETALL'], ['exchange', 'SMEMBERS'], ['exchange', 'SET'], ['message', undefined], ['exchange', 'PING'],
+    ]);
+    const res = recs.map((r) => (r.attributes.redis as any).response ?? (r.attributes.redis as any).push);
+    assert.deepEqual(res[0], { type: 'array', value: [2039123, 9543892], length: 2, attributes: { '': { 'key-popularity': { a: 0.1923, b: 0.0012 } } } });
+    assert.deepEqual(res[1], { type: 'array', value: [1, 2, 3], length: 3, attributes: { '/2': { ttl: 3600 } } });
+    assert.deepEqual(res[2], { type: 'map', value: { 'a/b': [1, 2], c: 3 }, length: 2, attributes: { '/a~1b': { src: 'cache' }, '/a~1b/1': { n: 9 } } });
+    assert.deepEqual(res[3], { type: 'map', value: [['key', 'val']], length: 1, attributes: { '/0/0': { k: 1 } } });
+    assert.deepEqual(res[4], { type: 'set', value: ['m1', 'm2'], length: 2, attributes: { '/0': { x: true } } });
+    assert.deepEqual(res[5], { type: 'simple', value: 'OK', attributes: { '': { a: 1, b: 2 } } });
+    assert.deepEqual(res[6], { type: 'push', value: ['invalidate', ['k']], length: 2, attributes: { '': { p: 1 } } });
+    assert.deepEqual(res[7], { type: 'simple', value: 'PONG' });
   });
 });
 

@@ -25,8 +25,17 @@ export function valueText(v: RespValue): string {
   return '';
 }
 
-/** A reply value as plain JSON (maps with string keys become objects). */
-export function toJson(v: RespValue): unknown {
+/**
+ * A reply value as plain JSON (maps with string keys become objects).
+ * `attrs`: collects the RESP3 attribute maps met on the way, keyed by the
+ * JSON Pointer (RFC 6901) of the value they precede in the returned JSON
+ * (`""` for the whole reply, `/2` for its third element); `at` is the
+ * pointer of `v`. Paths are built only inside aggregates marked as holding
+ * attributes, so plain replies cost nothing more.
+ */
+export function toJson(v: RespValue, attrs?: Record<string, unknown>, at = ''): unknown {
+  if (attrs && v.attributes) attrs[at] = toJson(v.attributes);
+  const inner = attrs && v.innerAttributes ? attrs : undefined;
   switch (v.type) {
     case 'null':
       return null;
@@ -54,18 +63,29 @@ export function toJson(v: RespValue): unknown {
     case 'attribute': {
       const items = v.items ?? [];
       const keys = items.filter((_, i) => i % 2 === 0);
-      const scalarKeys = keys.every((k) => k.bytes !== undefined || k.text !== undefined);
+      // a key with attributes needs a pointer of its own: only the [key, value] pairs give it one
+      const scalarKeys = keys.every((k) => (k.bytes !== undefined || k.text !== undefined) && !k.attributes);
       if (scalarKeys && new Set(keys.map(valueText)).size === keys.length) {
         const obj: Record<string, unknown> = {};
-        for (let i = 0; i + 1 < items.length; i += 2) obj[valueText(items[i]!)] = toJson(items[i + 1]!);
+        for (let i = 0; i + 1 < items.length; i += 2) {
+          const key = valueText(items[i]!);
+          obj[key] = toJson(items[i + 1]!, inner, inner && `${at}/${pointerToken(key)}`);
+        }
         return obj;
       }
       const pairs: unknown[] = [];
-      for (let i = 0; i + 1 < items.length; i += 2) pairs.push([toJson(items[i]!), toJson(items[i + 1]!)]);
+      for (let i = 0; i + 1 < items.length; i += 2) {
+        const n = i / 2;
+        pairs.push([toJson(items[i]!, inner, inner && `${at}/${n}/0`), toJson(items[i + 1]!, inner, inner && `${at}/${n}/1`)]);
+      }
       return pairs;
     }
-    default:
-      return (v.items ?? []).map(toJson);
+    default: {
+      const items = v.items ?? [];
+      const out: unknown[] = new Array(items.length);
+      for (let i = 0; i < items.length; i++) out[i] = toJson(items[i]!, inner, inner && `${at}/${i}`);
+      return out;
+    }
   }
 }
 
@@ -80,11 +100,17 @@ export interface ReplySummary {
   truncated?: boolean;
 }
 
+/** JSON Pointer escaping of one reference token (RFC 6901: `~` is `~0`, `/` is `~1`). */
+function pointerToken(key: string): string {
+  return key.includes('~') || key.includes('/') ? key.replace(/~/g, '~0').replace(/\//g, '~1') : key;
+}
+
 export function replySummary(v: RespValue): ReplySummary {
-  const s: ReplySummary = { type: v.type, value: toJson(v) };
+  const attrs: Record<string, unknown> | undefined = v.attributes || v.innerAttributes ? {} : undefined;
+  const s: ReplySummary = { type: v.type, value: toJson(v, attrs) };
   if (v.size !== undefined) s.size = v.size;
   if (v.length !== undefined) s.length = v.length;
-  if (v.attributes) s.attributes = toJson(v.attributes);
+  if (attrs) s.attributes = attrs;
   if (v.truncated) s.truncated = true;
   return s;
 }

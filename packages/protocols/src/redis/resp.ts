@@ -42,6 +42,8 @@ export interface RespValue {
   items?: RespValue[];
   /** RESP3 attribute map that preceded this value. */
   attributes?: RespValue;
+  /** aggregates: some value inside (at any depth) carries attributes, so readers must look inside for them */
+  innerAttributes?: boolean;
   /** some bytes or elements of this value were not kept. */
   truncated?: boolean;
 }
@@ -284,8 +286,11 @@ export class RespReader {
       const depth = this.stack.length;
       if (v.type === 'attribute') {
         // An attribute is neither a message nor an element of its own: it
-        // annotates the value that follows it at the same depth.
-        this.attrs[depth] = v;
+        // annotates the value that follows it at the same depth. Two in a row
+        // both describe that value: their pairs are merged.
+        const prev = this.attrs[depth];
+        if (prev) mergeAttributes(prev, v);
+        else this.attrs[depth] = v;
         return;
       }
       const attr = this.attrs[depth];
@@ -293,6 +298,8 @@ export class RespReader {
         v.attributes = attr;
         this.attrs[depth] = undefined;
         while (this.attrs.length && this.attrs[this.attrs.length - 1] === undefined) this.attrs.pop();
+        // mark the open aggregates (at most MAX_DEPTH) so that readers of the whole reply know to look inside
+        for (let i = 0; i < depth; i++) this.stack[i]!.value.innerAttributes = true;
       }
       if (depth === 0) {
         const msg: RespMessage = { value: v, startNs: this.startNs ?? tsNs, endNs: tsNs, bytes: this.bytes };
@@ -340,6 +347,13 @@ export class RespReader {
     if (off > start) this.onSkipped(off - start);
     return off;
   }
+}
+
+function mergeAttributes(into: RespValue, more: RespValue): void {
+  into.items!.push(...more.items!);
+  into.length! += more.length!;
+  if (more.truncated) into.truncated = true;
+  if (more.innerAttributes) into.innerAttributes = true;
 }
 
 function parseLength(buf: Buffer, s: number, e: number): number {
