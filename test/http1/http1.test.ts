@@ -373,3 +373,17 @@ test('absolute-form targets (proxies) fill url.full and url.scheme', () => {
   const e = run(c).events[0] as any;
   assert.deepEqual(e.url, { full: 'http://example.com/p?q=1', scheme: 'http', path: '/p', query: 'q=1' });
 });
+
+test('a status code below 100 is no status line (RFC 9110 §15): counted as a malformed head and skipped as other damage is, not an event with status 20', () => {
+  const c = new Conversation(client, server)
+    .handshake()
+    .send(0, 'GET /1 HTTP/1.1\r\nHost: h\r\n\r\n')
+    .send(1, 'HTTP/1.1 020 OK\r\nContent-Length: 0\r\n\r\n')
+    .send(0, 'GET /2 HTTP/1.1\r\nHost: h\r\n\r\n')
+    .send(1, 'HTTP/1.1 204 No Content\r\n\r\n')
+    .close();
+  // run() checks every event against the schema (status_code >= 100), which the fuzzer found broken
+  const { events, stats } = run(c);
+  assert.deepEqual(events.map((e) => brief(e).status).sort(), [204, undefined]);
+  assert.equal(stats.protocols['http.malformed_response_head'], 1);
+});

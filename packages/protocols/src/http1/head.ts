@@ -142,7 +142,7 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
 
 export function parseResponseHead(buf: Buffer, start: number, end: number): ResponseHead | null {
   const [first, fieldsFrom] = startLine(buf, start, end);
-  const m = /^(HTTP\/\d\.\d) (\d{3})(?: (.*))?$/.exec(first);
+  const m = /^(HTTP\/\d\.\d) ([1-9]\d\d)(?: (.*))?$/.exec(first);
   if (!m) return null;
   const headers = parseFields(buf, fieldsFrom, end);
   if (!headers) return null;
@@ -166,7 +166,7 @@ export function headerHasToken(h: Headers, name: string, token: string): boolean
 }
 
 const METHOD_START = /^[A-Z][A-Z0-9\-_]{1,19} \S* ?HTTP\/\d(\.\d?)?\r?$/;
-const STATUS_START = /^HTTP\/\d\.\d \d{3}(?: [^\r\n]*)?\r?$/;
+const STATUS_START = /^HTTP\/\d\.\d [1-9]\d\d(?: [^\r\n]*)?\r?$/;
 
 /** Could `line` (without LF) be the start line of a request / response? Used to detect and resync. */
 export function looksLikeRequestLine(line: string): boolean {

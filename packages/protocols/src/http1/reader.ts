@@ -53,7 +53,7 @@ const enum Chunk {
 const LF = 0x0a;
 /** Where a request or status line may begin, for resynchronisation. */
 const REQUEST_START = new RegExp(`(?:${[...KNOWN_METHODS].map((m) => m.replace(/[-]/g, '\\-')).join('|')}) `, 'g');
-const STATUS_START_ANYWHERE = /HTTP\/\d\.\d \d{3}/g;
+const STATUS_START_ANYWHERE = /HTTP\/\d\.\d [1-9]\d\d/g;
 /** Longest chunk-size line (with extensions) we accept. */
 const MAX_CHUNK_LINE = 4096;
 
