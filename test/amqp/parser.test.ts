@@ -226,6 +226,16 @@ test('a login that goes through: tune or a secure challenge settles it; a broker
   assert.deepEqual(summary(run([[1, start], [0, startOk]]).records), [['connection.start', 'connection.start-ok', undefined, ['closed']]]);
 });
 
+test('field-table keys named __proto__ are kept as entries (an assignment would set the prototype instead)', () => {
+  const inner = Buffer.concat([shortstr('k'), Buffer.from('S'), longstr('v')]);
+  const table = longstr(Buffer.concat([
+    shortstr('__proto__'), Buffer.from('F'), longstr(inner), shortstr('x-max-length'), Buffer.from('I'), u32(5), shortstr('constructor'), Buffer.from('S'), longstr('c'),
+  ]));
+  const declare = method(1, 50, 10, u16(0), shortstr('q'), u8(0), table);
+  const recs = run([[0, declare]]).records;
+  assert.equal(JSON.stringify((recs[0]!.attributes.amqp as any).arguments.arguments), '{"__proto__":{"k":"v"},"x-max-length":5,"constructor":"c"}');
+});
+
 test('mid-stream join and damage: skipped to the next whole frame, counted', () => {
   const good = method(1, 60, 80, u64(9n), u8(0));
   const tail = Buffer.concat([Buffer.from([0x00, 0x13, 0x37, 0xce, 0x03]), good]);

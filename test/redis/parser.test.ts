@@ -150,6 +150,13 @@ test('RESP3 attributes: the specification\'s examples, and attributes in maps, s
   });
 });
 
+test('RESP3 map keys named __proto__ are kept as entries (an assignment would drop them)', () => {
+  const segs: Seg[] = [[0, cmd('HGETALL', 'h')], [1, '%2\r\n$9\r\n__proto__\r\n$1\r\nx\r\n$11\r\nconstructor\r\n$1\r\ny\r\n']];
+  everyCut(segs, (recs) => {
+    assert.equal(JSON.stringify((recs[0]!.attributes.redis as any).response.value), '{"__proto__":"x","constructor":"y"}');
+  });
+});
+
 test('inline commands are split like redis-server does', () => {
   const segs: Seg[] = [[0, 'PING\r\nSET greeting "hello world\\x21"\r\n\r\nget greeting\n'], [1, '+PONG\r\n+OK\r\n$12\r\nhello world!\r\n']];
   everyCut(segs, (recs) => {

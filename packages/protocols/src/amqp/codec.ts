@@ -6,6 +6,7 @@
  */
 import { safeInt } from '../messaging/body.js';
 import { BASIC_PROPERTIES, type ArgType } from './constants.js';
+import { setOwn } from '../messaging/keys.js';
 
 export class AmqpDecodeError extends Error {}
 
@@ -70,7 +71,7 @@ export class AmqpReader {
     const out: Record<string, unknown> = {};
     while (r.off < bytes.length) {
       const key = r.shortstr();
-      out[key] = r.fieldValue(depth + 1);
+      setOwn(out, key, r.fieldValue(depth + 1));
     }
     return out;
   }

@@ -5,6 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { safeInt } from '../messaging/body.js';
+import { setOwn } from '../messaging/keys.js';
 import type { RespValue } from './resp.js';
 import { sequential } from '@panopticon/events';
 
@@ -69,7 +70,7 @@ export function toJson(v: RespValue, attrs?: Record<string, unknown>, at = ''): 
         const obj: Record<string, unknown> = {};
         for (let i = 0; i + 1 < items.length; i += 2) {
           const key = valueText(items[i]!);
-          obj[key] = toJson(items[i + 1]!, inner, inner && `${at}/${pointerToken(key)}`);
+          setOwn(obj, key, toJson(items[i + 1]!, inner, inner && `${at}/${pointerToken(key)}`));
         }
         return obj;
       }
