@@ -613,3 +613,17 @@ describe('mysql: detection', () => {
 function cstrB(s: string): Buffer {
   return Buffer.concat([Buffer.from(s), Buffer.from([0])]);
 }
+
+describe('mysql: statement commands too short to name their statement', () => {
+  it('a COM_STMT_CLOSE or COM_STMT_FETCH without its four id bytes names no statement (there was a statement_id of -1)', () => {
+    const r = run([
+      ...login8,
+      { dir: C, bytes: packet(0, Buffer.from([0x19])) },
+      { dir: C, bytes: packet(0, Buffer.from([0x1c, 0x01])) },
+      { dir: S, bytes: err(1, 1243, 'HY000', 'Unknown prepared statement handler') },
+    ]);
+    const cmds = r.records.slice(1).map((x) => attrs(x).mysql);
+    assert.deepEqual(cmds.map((m) => m.command), ['COM_STMT_CLOSE', 'COM_STMT_FETCH']);
+    for (const m of cmds) assert.equal('statement_id' in m, false, JSON.stringify(m));
+  });
+});

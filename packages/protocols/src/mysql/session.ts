@@ -363,8 +363,9 @@ export class MySession implements StreamParser {
   }
 
   private fetch(c: Cmd, p: MyPacket): void {
-    const id = p.payload.length >= 5 ? p.payload.readUInt32LE(1) : -1;
-    const st = this.statements.get(id);
+    // a command too short to name its statement names none (a statement id is never negative)
+    const id = p.payload.length >= 5 ? p.payload.readUInt32LE(1) : undefined;
+    const st = id === undefined ? undefined : this.statements.get(id);
     c.statementId = id;
     if (st) {
       c.text = st.text;
@@ -376,11 +377,11 @@ export class MySession implements StreamParser {
   }
 
   private stmtClose(c: Cmd, p: MyPacket): void {
-    const id = p.payload.length >= 5 ? p.payload.readUInt32LE(1) : -1;
+    const id = p.payload.length >= 5 ? p.payload.readUInt32LE(1) : undefined;
     c.statementId = id;
-    const st = this.statements.get(id);
+    const st = id === undefined ? undefined : this.statements.get(id);
     if (st) c.text = st.text;
-    this.statements.delete(id);
+    if (id !== undefined) this.statements.delete(id);
     this.emit(c, 'message', p.endNs);
   }
 
