@@ -120,6 +120,24 @@ test('Fetch v4 response: record batches with keys, values, headers; a cut last b
   });
 });
 
+test('a record header value cut to maxBody flags the event truncated (the header has no mark of its own)', () => {
+  const request = sized(Buffer.concat([
+    reqHeader(1, 4, 6, 'consumer'), i32(-1), i32(500), i32(1), i32(1 << 20), i8(0), i32(1), str('orders'), i32(1), i32(0), i64(7n), i32(1 << 20),
+  ]));
+  // no key and an empty value: the header is the only thing the 4-byte budget cuts
+  const records = batch(7n, [record(0, null, '', [['trace', 'abcdefgh']])]);
+  const response = sized(Buffer.concat([i32(6), i32(0), i32(1), str('orders'), i32(1), i32(0), i16(0), i64(8n), i64(8n), i32(-1), bytes(records)]));
+  const ctx = fakeContext({ maxBody: 4 }, { server: { address: '127.0.0.1', port: 9092 } });
+  const p = new KafkaParser(ctx);
+  p.data(0, request, 1n);
+  p.data(1, response, 2n);
+  p.close('fin', 3n);
+  const r = ctx.records[0]!;
+  assert.deepEqual((r.attributes.kafka as any).records[0].headers, { trace: 'abcd' });
+  assert.deepEqual((r.attributes.kafka as any).records[0].value, { size: 0, content: '' });
+  assert.deepEqual(r.flags, ['truncated']);
+});
+
 test('legacy message sets: v1 inside a gzip wrapper, v0 plain; xerial-framed snappy batch', () => {
   const msg = (magic: number, attributes: number, offset: bigint, key: string | null, value: Buffer) => {
     const body = Buffer.concat([i32(0), i8(magic), i8(attributes), ...(magic === 1 ? [i64(1600000000000n)] : []), bytes(key === null ? null : Buffer.from(key)), bytes(value)]);

@@ -77,6 +77,7 @@ export function exchangeAttributes(req: KafkaRequest, res: KafkaHalf | undefined
     kafka.records = records;
     if (records.length < declared) truncated = true;
     for (const r of records) if (r.value?.truncated || r.key?.truncated) truncated = true;
+    if (req.headerCut || res?.headerCut) truncated = true;
   }
   if (declared === 1 && records.length === 1) {
     const only = records[0]!;

@@ -29,6 +29,8 @@ export interface KafkaHalf {
   records: DecodeContext['records'];
   /** the body was not decoded: why */
   undecoded?: string;
+  /** a record header value was cut to the body budget */
+  headerCut?: boolean;
 }
 
 export interface KafkaRequest extends KafkaHalf {
@@ -146,6 +148,7 @@ export class KafkaParser implements StreamParser {
     }
     const dctx: DecodeContext = { version, budget: { records: this.ctx.options.maxRows, bytes: this.ctx.options.maxBody }, records: half.records };
     half.decoded = decodeBody(r, which === 'request' ? schema.request : schema.response, dctx);
+    if (dctx.budget.headerCut) half.headerCut = true;
     if (half.decoded.incomplete && half.frame.bytes.length === half.frame.size) this.ctx.count('kafka.malformed_body');
   }
 

@@ -52,6 +52,8 @@ export interface RecordsSummary {
 export interface RecordBudget {
   records: number;
   bytes: number;
+  /** some header value was cut to fit `bytes` (a header is a string, with no truncated mark of its own) */
+  headerCut?: boolean;
 }
 
 export function decodeRecords(data: Buffer, budget: RecordBudget, kept: KafkaRecord[]): RecordsSummary {
@@ -171,6 +173,7 @@ function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[],
 
 function keepText(b: Buffer, budget: RecordBudget): string {
   const v = keep(b, budget)!;
+  if (v.truncated) budget.headerCut = true;
   return v.content ?? b.subarray(0, Math.min(b.length, 64)).toString('hex');
 }
 
