@@ -2,8 +2,9 @@
 // every compression codec: uncompressed, gzip (kafkajs's own), snappy, lz4 and
 // zstd (codecs registered here with snappyjs, lz4js and the zstd command, the
 // way kafkajs users plug codecs in). Captured with tcpdump and parsed; each
-// record's key, value and headers must come back as the client sent them, at
-// the offsets the broker assigned.
+// record's key, value and headers (a key repeated) must come back as the
+// client sent them, at the offsets the broker assigned, and the headers as
+// tshark reads them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import { tsharkAvailable, tsharkFields } from '../helpers/tshark.js';
 import { BrokerDouble } from './broker-double.js';
 
 const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = kafkajs;
@@ -54,7 +56,7 @@ interface KafkaEvent {
     api_name: string;
     correlation_id: number;
     request?: { topics: Array<{ partitions: Array<{ records: { compression?: string; count: number; undecoded?: string } }> }> };
-    records?: Array<{ topic: string; partition: number; offset: number; key: { content?: string } | null; value: { content?: string; size: number }; headers?: Record<string, string> }>;
+    records?: Array<{ topic: string; partition: number; offset: number; key: { content?: string } | null; value: { content?: string; size: number }; headers?: Record<string, string[]> }>;
   };
 }
 
@@ -70,7 +72,7 @@ test('kafkajs produce with every codec parses back to the records sent', { skip:
   const file = join(dir, 'kafka.pcap');
   const cap = new LoopbackCapture(file, `tcp port ${broker.port}`);
   await cap.start();
-  const sent: Array<{ codec: string; topic: string; messages: Array<{ key: string; value: string; headers: Record<string, string> }> }> = [];
+  const sent: Array<{ codec: string; topic: string; messages: Array<{ key: string; value: string; headers: Record<string, string | string[]> }> }> = [];
   try {
     const kafka = new Kafka({ clientId: 'pano-test-producer', brokers: [`127.0.0.1:${broker.port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
     const producer = kafka.producer({ allowAutoTopicCreation: false });
@@ -79,7 +81,8 @@ test('kafkajs produce with every codec parses back to the records sent', { skip:
       const messages = [0, 1, 2].map((i) => ({
         key: `user-${i}`,
         value: JSON.stringify({ codec: name, i, email: `user${i}@example.com`, pad: 'x'.repeat(200) }),
-        headers: { 'trace-id': `t-${name}-${i}`, source: 'pano' },
+        // a key given a list is sent once per value (duplicate keys are legal in Kafka)
+        headers: { 'trace-id': [`t-${name}-${i}`, `u-${name}-${i}`], source: 'pano' },
       }));
       await producer.send({ topic: 'orders', compression: type, acks: 1, messages });
       sent.push({ codec: name, topic: 'orders', messages });
@@ -112,8 +115,29 @@ test('kafkajs produce with every codec parses back to the records sent', { skip:
     assert.equal(records.undecoded, undefined);
     assert.deepEqual(
       e.kafka.records!.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.offset, key: r.key?.content, value: r.value.content, headers: r.headers })),
-      want.messages.map((m, j) => ({ topic: 'orders', partition: 0, offset: seen.baseOffset + j, key: m.key, value: m.value, headers: m.headers })),
+      want.messages.map((m, j) => ({ topic: 'orders', partition: 0, offset: seen.baseOffset + j, key: m.key, value: m.value, headers: { 'trace-id': m.headers['trace-id'], source: [m.headers.source] } })),
       `${want.codec}: records`,
     );
   });
+
+  // tshark lists each header of each Produce request, repeats included, in wire order
+  if (tsharkAvailable()) {
+    const theirs = tsharkFields(file, ['kafka.correlation_id', 'kafka.header_key', 'kafka.header_value'], 'kafka.header_key', ['-d', `tcp.port==${broker.port},kafka`]).map(
+      ([corr, keys, values]) => {
+        const vs = values!.split(',').map((h) => Buffer.from(h.replace(/:/g, ''), 'hex').toString());
+        return [Number(corr), keys!.split(',').map((k, j) => `${k}=${vs[j]}`)];
+      },
+    );
+    const ours = produces.map((e) => [e.kafka.correlation_id, e.kafka.records!.flatMap((r) => ['trace-id', 'source'].flatMap((k) => r.headers![k]!.map((v) => `${k}=${v}`)))]);
+    // per record, tshark's order is the wire's (trace-id, source, trace-id); ours groups a key's values
+    const grouped = theirs.map(([corr, kv]) => {
+      const out: string[] = [];
+      for (let i = 0; i < (kv as string[]).length; i += 3) {
+        const rec = (kv as string[]).slice(i, i + 3);
+        out.push(...rec.filter((x) => x.startsWith('trace-id=')), ...rec.filter((x) => x.startsWith('source=')));
+      }
+      return [corr, out];
+    });
+    assert.deepEqual(ours, grouped, 'headers as tshark reads them');
+  }
 });

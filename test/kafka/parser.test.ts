@@ -31,11 +31,11 @@ const sized = (body: Buffer) => Buffer.concat([i32(body.length), body]);
 const reqHeader = (key: number, version: number, corr: number, client: string) => Buffer.concat([i16(key), i16(version), i32(corr), str(client)]);
 
 /** One v2 record: length, attributes, timestamp delta, offset delta, key, value, headers. */
-function record(offsetDelta: number, key: string | null, value: string, headers: Array<[string, string]> = []): Buffer {
+function record(offsetDelta: number, key: string | null, value: string, headers: Array<[string, string | null]> = []): Buffer {
   const k = key === null ? varint(-1) : Buffer.concat([varint(Buffer.byteLength(key)), Buffer.from(key)]);
   const body = Buffer.concat([
     i8(0), varint(offsetDelta * 10), varint(offsetDelta), k, varint(Buffer.byteLength(value)), Buffer.from(value),
-    varint(headers.length), ...headers.map(([hk, hv]) => Buffer.concat([varint(hk.length), Buffer.from(hk), varint(hv.length), Buffer.from(hv)])),
+    varint(headers.length), ...headers.map(([hk, hv]) => Buffer.concat([varint(hk.length), Buffer.from(hk), hv === null ? varint(-1) : Buffer.concat([varint(hv.length), Buffer.from(hv)])])),
   ]);
   return Buffer.concat([varint(body.length), body]);
 }
@@ -111,12 +111,29 @@ test('Fetch v4 response: record batches with keys, values, headers; a cut last b
       destination: { name: 'orders', partition: { id: '2' } }, batch: { message_count: 3 },
     });
     const k = r.attributes.kafka as any;
-    assert.deepEqual(k.records, [
-      { topic: 'orders', partition: 2, offset: 40, timestamp: 1700000000000, key: { size: 2, content: 'k0' }, value: { size: 2, content: 'v0' }, headers: { trace: 'abc' } },
+    assert.deepEqual(JSON.parse(JSON.stringify(k.records)), [
+      { topic: 'orders', partition: 2, offset: 40, timestamp: 1700000000000, key: { size: 2, content: 'k0' }, value: { size: 2, content: 'v0' }, headers: { trace: ['abc'] } },
       { topic: 'orders', partition: 2, offset: 41, timestamp: 1700000000010, key: null, value: { size: 2, content: 'v1' } },
       { topic: 'orders', partition: 2, offset: 42, timestamp: 1700000000000, key: { size: 2, content: 'k2' }, value: { size: 2, content: 'v2' } },
     ]);
     assert.deepEqual(k.response.responses[0].partitions[0].records, { size: records.length, batches: 2, count: 3, magic: 2, partial: true });
+  });
+});
+
+test('record headers: repeated keys keep every value in order; null values; keys named like Object members', () => {
+  // KIP-82 headers are an ordered list in which a key may repeat (an object of strings kept only the last value)
+  const request = sized(Buffer.concat([
+    reqHeader(1, 4, 5, 'consumer'), i32(-1), i32(500), i32(1), i32(1 << 20), i8(0), i32(1), str('orders'), i32(1), i32(0), i64(7n), i32(1 << 20),
+  ]));
+  const headers: Array<[string, string | null]> = [['trace', 'a'], ['source', 'pano'], ['trace', 'b'], ['__proto__', 'p'], ['constructor', 'c'], ['Trace', 'upper'], ['trace', null]];
+  const records = batch(7n, [record(0, 'k', 'v', headers)]);
+  const response = sized(Buffer.concat([i32(5), i32(0), i32(1), str('orders'), i32(1), i32(0), i16(0), i64(8n), i64(8n), i32(-1), bytes(records)]));
+  everyCut([[0, request], [1, response]], (recs) => {
+    const k = recs[0]!.attributes.kafka as any;
+    assert.equal(recs[0]!.flags, undefined);
+    // as the event is written: keys in order of first appearance, each with its values in order
+    assert.equal(JSON.stringify(k.records[0].headers), '{"trace":["a","b",null],"source":["pano"],"__proto__":["p"],"constructor":["c"],"Trace":["upper"]}');
+    assert.deepEqual(Object.keys(k.records[0].headers), ['trace', 'source', '__proto__', 'constructor', 'Trace']);
   });
 });
 
@@ -133,7 +150,7 @@ test('a record header value cut to maxBody flags the event truncated (the header
   p.data(1, response, 2n);
   p.close('fin', 3n);
   const r = ctx.records[0]!;
-  assert.deepEqual((r.attributes.kafka as any).records[0].headers, { trace: 'abcd' });
+  assert.deepEqual(JSON.parse(JSON.stringify((r.attributes.kafka as any).records[0].headers)), { trace: ['abcd'] });
   assert.deepEqual((r.attributes.kafka as any).records[0].value, { size: 0, content: '' });
   assert.deepEqual(r.flags, ['truncated']);
 });

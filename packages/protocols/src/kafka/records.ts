@@ -29,8 +29,17 @@ export interface KafkaRecord {
   timestamp?: number | string;
   key?: BodyView | null;
   value?: BodyView | null;
-  headers?: Record<string, string | null>;
+  headers?: KafkaHeaders;
 }
+
+/**
+ * Header values by key, in the order they came. Keys may repeat (a record can
+ * carry `trace: a` and `trace: b`), so every key holds a list, as repeated
+ * HTTP fields do in `http.request.header`. Keys are kept as sent: Kafka does
+ * not fold their case. The object has no prototype, so keys such as
+ * `__proto__` or `constructor` are headers like any other.
+ */
+export type KafkaHeaders = Record<string, Array<string | null>>;
 
 export interface RecordsSummary {
   /** wire size of the record data */
@@ -151,12 +160,12 @@ function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[],
     const offsetDelta = rr.varint();
     const key = varBytes(rr);
     const value = varBytes(rr);
-    const headers: Record<string, string | null> = {};
     const nh = rr.varint();
+    const headers: KafkaHeaders | undefined = nh > 0 ? Object.create(null) : undefined;
     for (let h = 0; h < nh; h++) {
       const hk = varBytes(rr);
       const hv = varBytes(rr);
-      headers[hk ? hk.toString('utf8') : ''] = hv ? keepText(hv, budget) : null;
+      (headers![hk ? hk.toString('utf8') : ''] ??= []).push(hv ? keepText(hv, budget) : null);
     }
     const rec: KafkaRecord = {
       offset: safeInt(baseOffset + BigInt(offsetDelta)),
@@ -164,7 +173,7 @@ function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[],
       key: keep(key, budget),
       value: keep(value, budget),
     };
-    if (nh > 0) rec.headers = headers;
+    if (headers) rec.headers = headers;
     kept.push(rec);
     budget.records--;
     rr.off = next;
