@@ -211,6 +211,82 @@ test('RST_STREAM and GOAWAY end streams with a flag; close ends the rest', () =>
   assert.deepEqual([byStream[5].kind, byStream[5].flags], ['unanswered', ['goaway']]);
   assert.deepEqual([byStream[7].kind, byStream[7].flags], ['unanswered', ['goaway']]);
   assert.deepEqual([byStream[3].kind, byStream[3].flags], ['unanswered', ['closed']]);
+  // Refused or merely open when it came, the streams say which GOAWAY, from whom, and why.
+  const g = { by: 'server', error_code: 'NO_ERROR', last_stream_id: 3 };
+  for (const id of [3, 5, 7]) assert.deepEqual((byStream[id].attributes.http2 as any).goaway, g, `stream ${id}`);
+  assert.equal((byStream[1].attributes.http2 as any).goaway, undefined, 'reset before the GOAWAY');
+});
+
+function goawayFrame(last: number, code: number, debug: Buffer = Buffer.alloc(0)): Buffer {
+  const p = Buffer.alloc(8);
+  p.writeUInt32BE(last, 0);
+  p.writeUInt32BE(code, 4);
+  return frame(GOAWAY, 0, 0, Buffer.concat([p, debug]));
+}
+
+test('GOAWAY: code names (§7) and unknown codes in hex; debug data as text, hex, or cut at 256 bytes with its size', () => {
+  // A new encoder per connection: the HPACK table starts empty with each parser.
+  const req = (id: number) => frame(HEADERS, END_HEADERS | END_STREAM, id, new HpackEncoder().encode([[':method', 'GET'], [':path', `/${id}`]]));
+  const cases: Array<[number, Buffer, Record<string, unknown>]> = [
+    [0xb, Buffer.from('too_many_pings'), { error_code: 'ENHANCE_YOUR_CALM', debug_data: 'too_many_pings', debug_data_size: 14 }],
+    [0xd, Buffer.alloc(0), { error_code: 'HTTP_1_1_REQUIRED' }],
+    [0x1, Buffer.from('délai ✓\r\n'), { error_code: 'PROTOCOL_ERROR', debug_data: 'délai ✓\r\n', debug_data_size: 12 }],
+    // Cut at 256 bytes would split an é: the cut goes before it, and the text stays text.
+    [0x3, Buffer.from('x' + 'é'.repeat(200)), { error_code: 'FLOW_CONTROL_ERROR', debug_data: 'x' + 'é'.repeat(127), debug_data_size: 401 }],
+    [0xe, Buffer.from([0x00, 0x01, 0xff]), { error_code: '0xe', debug_data: '0001ff', debug_data_size: 3 }],
+    [0xdeadbeef, Buffer.from('a\x07b'), { error_code: '0xdeadbeef', debug_data: '610762', debug_data_size: 3 }],
+    [0x2, Buffer.alloc(1000, 'x'), { error_code: 'INTERNAL_ERROR', debug_data: 'x'.repeat(256), debug_data_size: 1000 }],
+  ];
+  for (const [code, debug, expected] of cases) {
+    const ctx = fakeContext();
+    const p = new Http2Parser(ctx);
+    p.data(0, Buffer.concat([PREFACE, req(1), req(3)]), 1n);
+    p.data(1, goawayFrame(1, code, debug), 2n);
+    assert.equal(ctx.records.length, 1, 'stream 3 refused');
+    assert.deepEqual(ctx.records[0].flags, ['goaway']);
+    assert.deepEqual((ctx.records[0].attributes.http2 as any).goaway, { by: 'server', last_stream_id: 1, ...expected });
+  }
+});
+
+test('GOAWAY: a client HEADERS that crossed it is refused at the end; the first GOAWAY is kept; a client GOAWAY refuses pushes', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const req = (id: number) => frame(HEADERS, END_HEADERS | END_STREAM, id, ce.encode([[':method', 'GET'], [':path', `/${id}`]]));
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, req(1)]), 1n);
+  p.data(1, goawayFrame(1, 0, Buffer.from('graceful_stop')), 2n);
+  // The client sent stream 3 before it read the GOAWAY; later ones repeat without the reason.
+  p.data(0, req(3), 3n);
+  p.data(0, goawayFrame(0, 0), 4n);
+  p.data(1, goawayFrame(1, 0), 5n);
+  // Stream 5 crossed the repeat: nothing refuses it on the wire, it ends with the connection.
+  p.data(0, req(5), 6n);
+  p.data(1, Buffer.concat([frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])), frame(DATA, END_STREAM, 1, Buffer.from('ok'))]), 7n);
+  p.close('fin', 8n);
+  const byStream = Object.fromEntries(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r]));
+  const first = { by: 'server', error_code: 'NO_ERROR', last_stream_id: 1, debug_data: 'graceful_stop', debug_data_size: 13 };
+  assert.equal(byStream[1].kind, 'exchange');
+  assert.equal(byStream[1].flags, undefined, 'processed: not refused');
+  assert.deepEqual((byStream[1].attributes.http2 as any).goaway, first);
+  // Refused by the repeat, described by the first (same sender, with the reason).
+  assert.equal(byStream[3].kind, 'unanswered');
+  assert.deepEqual(byStream[3].flags, ['goaway']);
+  assert.deepEqual((byStream[3].attributes.http2 as any).goaway, first);
+  assert.equal(byStream[5].kind, 'unanswered');
+  assert.deepEqual(byStream[5].flags, ['closed', 'goaway']);
+  assert.deepEqual((byStream[5].attributes.http2 as any).goaway, { by: 'server', error_code: 'NO_ERROR', last_stream_id: 1 });
+
+  // Pushed streams are the server's: a client's GOAWAY refuses those above its last-stream-id.
+  const ctx2 = fakeContext();
+  const p2 = new Http2Parser(ctx2);
+  const se2 = new HpackEncoder();
+  p2.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, new HpackEncoder().encode([[':method', 'GET'], [':path', '/']]))]), 1n);
+  const promise = (id: number) => frame(PUSH, END_HEADERS, 1, Buffer.concat([Buffer.from([0, 0, 0, id]), se2.encode([[':method', 'GET'], [':path', `/p${id}`], [':scheme', 'http'], [':authority', 'x']])]));
+  p2.data(1, Buffer.concat([promise(2), promise(4)]), 2n);
+  p2.data(0, goawayFrame(2, 8), 3n);
+  assert.deepEqual(ctx2.records.map((r) => [r.kind, (r.attributes.http2 as any).stream_id, r.flags]), [['message', 4, ['goaway']]]);
+  assert.deepEqual((ctx2.records[0].attributes.http2 as any).goaway, { by: 'client', error_code: 'CANCEL', last_stream_id: 2 });
 });
 
 test('server push is recorded as a message with its promised request', () => {

@@ -6,6 +6,7 @@
  * decoder; streams are stitched by id into one event each. One small method
  * per frame type, like a pg-protocol parser.
  */
+import { isUtf8 } from 'node:buffer';
 import type { CloseReason, Dir } from '@panopticon/flows';
 import type { ExchangeRecord, HandoffInit, ParserContext, StreamParser } from '../types.js';
 import {
@@ -19,7 +20,7 @@ import {
   errorName,
 } from './frames.js';
 import { HpackDecoder, HpackError } from './hpack.js';
-import { Http2Stream, type MessageSide } from './stream.js';
+import { Http2Stream, type GoawayInfo, type MessageSide } from './stream.js';
 
 const CLIENT: Dir = 0;
 const SERVER: Dir = 1;
@@ -34,6 +35,40 @@ const MAX_UNSYNCED_BYTES = 256 * 1024;
 const MAX_UNACKED_SETTINGS = 16;
 /** An unacknowledged SETTINGS frame that did not change SETTINGS_HEADER_TABLE_SIZE. */
 const NO_TABLE_SIZE = -1;
+/**
+ * GOAWAY debug data kept per frame (bytes). Peers put a short reason there
+ * ("too_many_pings", "graceful_stop", an error string); the frame may carry
+ * up to the frame size, which events need not repeat.
+ */
+const MAX_GOAWAY_DEBUG_BYTES = 256;
+
+/** Whether debug data reads as text: UTF-8 without control characters other than tab, CR, LF. */
+function printable(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0x7f) return false;
+  }
+  return isUtf8(bytes);
+}
+
+/** A GOAWAY frame's fields (§6.8) as events show them. */
+function goawayInfo(dir: Dir, payload: Buffer): GoawayInfo {
+  const info: GoawayInfo = {
+    by: dir === CLIENT ? 'client' : 'server',
+    errorCode: errorName(payload.readUInt32BE(4)),
+    lastStreamId: payload.readUInt32BE(0) & 0x7fffffff,
+  };
+  const debug = payload.length - 8;
+  if (debug > 0) {
+    let end = 8 + Math.min(debug, MAX_GOAWAY_DEBUG_BYTES);
+    // A cut inside a UTF-8 sequence would make long text look binary: cut before it.
+    for (let n = 0; n < 3 && end < payload.length && (payload[end] & 0xc0) === 0x80; n++) end--;
+    const kept = payload.subarray(8, end);
+    info.debugData = printable(kept) ? kept.toString('utf8') : kept.toString('hex');
+    info.debugSize = debug;
+  }
+  return info;
+}
 
 interface PendingBlock {
   streamId: number;
@@ -84,6 +119,8 @@ export class Http2Parser implements StreamParser {
   /** Recently finished stream ids (bounded), so late frames on them do not open new streams. */
   private readonly closed = new Set<number>();
   private readonly midstream: boolean;
+  /** The last GOAWAY each side sent: it refuses the other side's streams above its last-stream-id. */
+  private readonly goaway: [GoawayInfo | undefined, GoawayInfo | undefined] = [undefined, undefined];
 
   constructor(
     private readonly ctx: ParserContext,
@@ -411,12 +448,22 @@ export class Http2Parser implements StreamParser {
 
   private onGoaway(dir: Dir, payload: Buffer): void {
     if (payload.length < 8) return;
-    const last = payload.readUInt32BE(0) & 0x7fffffff;
+    const info = goawayInfo(dir, payload);
     this.ctx.count('http2.goaway');
-    // Streams the sender never processed: those the other side initiated above `last`.
-    const peerParity = dir === SERVER ? 1 : 0;
+    this.goaway[dir] = info;
     for (const s of [...this.streams.values()]) {
-      if (s.id > last && s.id % 2 === peerParity) this.finishIncomplete(s, 'goaway');
+      if (refusedBy(info, s)) {
+        // Streams the sender never processed: those the other side initiated above `last`.
+        // An earlier GOAWAY of the same side refused it too (last-stream-id never grows, §6.8)
+        // and is kept for its reason: a stream opened after it is refused by the repeat.
+        if (s.goaway?.by !== info.by) s.goaway = info;
+        this.finishIncomplete(s, 'goaway');
+      } else {
+        // A stream still open learns that the connection is going away, so that one the
+        // connection's end cuts later says why. The first GOAWAY is kept: it carries the
+        // reason; the ones peers send as they close (the other side's, a repeat) do not.
+        s.goaway ??= info;
+      }
     }
   }
 
@@ -491,7 +538,18 @@ export class Http2Parser implements StreamParser {
     s.req.firstNs = tsNs;
     s.req.lastNs = tsNs;
     if (missing) s.flags.add('undecodable');
+    this.afterGoaway(s);
     this.track(s);
+  }
+
+  /**
+   * A stream opened after the peer's GOAWAY (a HEADERS that crossed it on the
+   * wire): a stream above its last-stream-id is never processed (§6.8); if it
+   * stays unanswered, its event says so when it ends.
+   */
+  private afterGoaway(s: Http2Stream): void {
+    const g = this.goaway[s.id % 2 === 1 ? SERVER : CLIENT];
+    if (g) s.goaway = g;
   }
 
   // --- streams ---
@@ -510,6 +568,7 @@ export class Http2Parser implements StreamParser {
     const n = new Http2Stream(id, this.ctx.options);
     // A stream whose first frame is not the client's HEADERS began before the capture did.
     if (!(isHeaders && dir === CLIENT && odd)) n.flags.add('midstream');
+    this.afterGoaway(n);
     this.track(n);
     return n;
   }
@@ -569,7 +628,15 @@ export class Http2Parser implements StreamParser {
     } else kind = s.responseSeen ? 'exchange' : 'unanswered';
     if (kind === 'unanswered') this.ctx.count('http2.unanswered');
     const flags = [flag];
+    if (flag !== 'goaway' && s.goaway && refusedBy(s.goaway, s)) flags.push('goaway');
     if (kind === 'exchange' && !s.res.ended) flags.push('incomplete');
     this.ctx.emit(s.record(kind, this.ctx.options, flags));
   }
+}
+
+/** Whether a GOAWAY refused the stream: initiated by the other side, above its last-stream-id, and never answered. */
+function refusedBy(g: GoawayInfo, s: Http2Stream): boolean {
+  // Clients initiate odd streams, servers (push) even ones.
+  const peerParity = g.by === 'server' ? 1 : 0;
+  return s.id > g.lastStreamId && s.id % 2 === peerParity && !s.responseSeen;
 }

@@ -70,6 +70,17 @@ export function splitHeaders(list: HeaderList): { pseudo: Record<string, string>
   return { pseudo, headers };
 }
 
+/** A GOAWAY frame (RFC 9113 §6.8): who sent it, its error code name, and its debug data (bounded). */
+export interface GoawayInfo {
+  by: 'client' | 'server';
+  errorCode: string;
+  lastStreamId: number;
+  /** The kept debug data: text when printable UTF-8, else hex. */
+  debugData?: string;
+  /** Debug data bytes in the frame (more than were kept when it was long). */
+  debugSize?: number;
+}
+
 export class Http2Stream {
   readonly req: MessageSide;
   readonly res: MessageSide;
@@ -80,6 +91,8 @@ export class Http2Stream {
   promisedBy: number | undefined;
   /** Error code name when RST_STREAM ended it. */
   resetBy: { side: 'client' | 'server'; code: string } | undefined;
+  /** The GOAWAY that refused the stream, else the first one seen while it was open (the flags say which). */
+  goaway: GoawayInfo | undefined;
   /** Request head was not captured (joined mid-stream). */
   requestSeen = false;
   /** The request came over HTTP/1.1 before an h2c upgrade. */
@@ -203,6 +216,15 @@ export class Http2Stream {
     const h2: Record<string, unknown> = { stream_id: this.id };
     if (this.promisedBy !== undefined) h2.push_promise_stream_id = this.promisedBy;
     if (this.resetBy) h2.reset = { by: this.resetBy.side, error_code: this.resetBy.code };
+    const g = this.goaway;
+    if (g) {
+      const goaway: Record<string, unknown> = { by: g.by, error_code: g.errorCode, last_stream_id: g.lastStreamId };
+      if (g.debugData !== undefined) {
+        goaway.debug_data = g.debugData;
+        goaway.debug_data_size = g.debugSize;
+      }
+      h2.goaway = goaway;
+    }
     // Request trailers are rare (gRPC and most APIs send none); semconv has no place for them.
     if (req.trailers) h2.request_trailer = req.trailers;
     attrs.http2 = h2;
