@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { receiver } from './otlp-receiver.js';
 import { ev, runExport } from './fixtures.js';
+import { spanShapeOf } from '@panopticon/export';
 
 const CLIENT = 3, PRODUCER = 4, CONSUMER = 5;
 const tp = (trace: string, span: string) => `00-${trace}-${span}-01`;
@@ -27,11 +28,11 @@ test('traceparent in AMQP and Kafka headers: child of the producer context, or l
       } }),
       ev({ id: '2-1', protocol: 'kafka', groups: {
         messaging: { system: 'kafka', operation: { name: 'Produce', type: 'send' }, destination: { name: 'orders' } },
-        kafka: { records: [{ offset: 0, headers: { traceparent: tp(T3, S3) } }] },
+        kafka: { records: [{ offset: 0, headers: { traceparent: [tp(T3, S3)] } }] },
       } }),
       ev({ id: '2-2', protocol: 'kafka', groups: {
         messaging: { system: 'kafka', operation: { name: 'Fetch', type: 'receive' }, destination: { name: 'orders' } },
-        kafka: { records: [{ offset: 0, headers: { traceparent: tp(T1, S1) } }, { offset: 1, headers: { traceparent: tp(T2, S2) } }, { offset: 2, headers: { traceparent: tp(T1, S1) } }, { offset: 3 }] },
+        kafka: { records: [{ offset: 0, headers: { traceparent: [tp(T1, S1)] } }, { offset: 1, headers: { traceparent: [tp(T2, S2)] } }, { offset: 2, headers: { traceparent: [tp(T1, S1)] } }, { offset: 3 }] },
       } }),
       ev({ id: '3-1', protocol: 'amqp', kind: 'message', groups: {
         messaging: { system: 'rabbitmq', operation: { name: 'basic.publish', type: 'send' }, destination: { name: 'orders' } },
@@ -67,4 +68,12 @@ test('traceparent in AMQP and Kafka headers: child of the producer context, or l
   } finally {
     rx.server.close();
   }
+});
+
+test('a header named __proto__ is exported like any other (assigned, it set the copy\'s prototype and vanished)', () => {
+  const e = JSON.parse('{"pano":{"v":1,"id":"9-1","kind":"exchange","protocol":"kafka","start_ns":"1","end_ns":"2"},"messaging":{"system":"kafka"},"kafka":{"records":[{"offset":0,"headers":{"__proto__":["x"],"trace":["a","b"]}}]}}');
+  const shape = spanShapeOf(e, { includeContent: true })!;
+  const records = JSON.parse(String(shape.attributes['kafka.records']));
+  assert.deepEqual(Object.keys(records[0].headers), ['__proto__', 'trace']);
+  assert.deepEqual(records[0].headers.trace, ['a', 'b']);
 });

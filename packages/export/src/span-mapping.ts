@@ -175,7 +175,8 @@ function clean(path: string, key: string, v: unknown, opts: Required<MappingOpti
     const headers = HEADER_MAPS.has(key);
     for (const k in v as Record<string, unknown>) {
       const c = clean(`${path}.${k}`, k, (v as Record<string, unknown>)[k], opts, headers);
-      if (c !== undefined) out[k] = c;
+      // an entry named __proto__ (a Kafka header, an AMQP table key) assigned would set the prototype and vanish
+      if (c !== undefined) Object.defineProperty(out, k, { value: c, writable: true, enumerable: true, configurable: true });
     }
     return out;
   }
