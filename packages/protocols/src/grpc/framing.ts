@@ -6,7 +6,12 @@
  * the first few are kept (bounded) for decoding.
  */
 
+import { Base64Stream, GrpcWire, MAX_WEB_TRAILER_BYTES } from './web.js';
+
 const PREFIX_LENGTH = 5;
+/** Flag bits of the prefix byte: compressed (gRPC), and the trailer frame (gRPC-Web's MSB). */
+const FLAG_COMPRESSED = 0x01;
+const FLAG_TRAILER = 0x80;
 
 export interface GrpcMessage {
   size: number;
@@ -25,6 +30,16 @@ export class GrpcFramer {
   dangling = 0;
   /** A gap broke the framing: nothing after it is trusted. */
   lost = false;
+  /** gRPC-Web: the trailer frame's payload (bounded), and whether its flag said compressed. */
+  trailerBlock: Buffer | undefined;
+  trailerCompressed = false;
+  /** gRPC-Web text that is not base64: nothing after it is trusted. */
+  malformed = false;
+  /** Bytes of the trailer frame still to come, and its pieces so far. */
+  private trailerLeft = 0;
+  private trailerParts: Buffer[] | undefined;
+  private trailerKept = 0;
+  private readonly base64: Base64Stream | undefined;
   /** Prefix bytes read so far, and what they said: kept as numbers, not a buffer per framer (two per gRPC call). */
   private prefixHave = 0;
   private prefixFlags = 0;
@@ -39,12 +54,24 @@ export class GrpcFramer {
   constructor(
     private readonly maxMessages: number,
     private readonly maxBytes: number,
-  ) {}
+    readonly wire: GrpcWire = GrpcWire.NATIVE,
+  ) {
+    if (wire === GrpcWire.WEB_TEXT) this.base64 = new Base64Stream();
+  }
 
   push(data: Buffer): void {
-    if (this.lost) return;
+    if (this.lost || this.malformed) return;
+    if (this.base64) {
+      data = this.base64.decode(data);
+      // What decoded before the bad byte is still framed.
+      if (this.base64.invalid) this.malformed = true;
+    }
     let pos = 0;
     while (pos < data.length) {
+      if (this.trailerLeft > 0) {
+        pos = this.takeTrailer(data, pos);
+        continue;
+      }
       if (!this.current) {
         while (this.prefixHave < PREFIX_LENGTH && pos < data.length) {
           const b = data[pos++];
@@ -56,7 +83,11 @@ export class GrpcFramer {
         this.prefixHave = 0;
         const size = this.prefixSize;
         this.prefixSize = 0;
-        this.current = { size, compressed: (this.prefixFlags & 1) === 1 };
+        if (this.wire !== GrpcWire.NATIVE && this.prefixFlags & FLAG_TRAILER) {
+          this.startTrailer(size);
+          continue;
+        }
+        this.current = { size, compressed: (this.prefixFlags & FLAG_COMPRESSED) === 1 };
         this.remaining = size;
         this.firstPart = undefined;
         this.moreParts = undefined;
@@ -79,6 +110,33 @@ export class GrpcFramer {
       pos += take;
       if (this.remaining === 0) this.finish();
     }
+  }
+
+  /** gRPC-Web's trailer frame: not a message; its block is kept (bounded) for the status. */
+  private startTrailer(size: number): void {
+    this.trailerCompressed = (this.prefixFlags & FLAG_COMPRESSED) === 1;
+    this.trailerLeft = size;
+    this.trailerParts = [];
+    this.trailerKept = 0;
+    if (size === 0) this.finishTrailer();
+  }
+
+  private takeTrailer(data: Buffer, pos: number): number {
+    const take = Math.min(this.trailerLeft, data.length - pos);
+    const room = MAX_WEB_TRAILER_BYTES - this.trailerKept;
+    if (room > 0) {
+      this.trailerParts!.push(data.subarray(pos, pos + Math.min(take, room)));
+      this.trailerKept += Math.min(take, room);
+    }
+    this.trailerLeft -= take;
+    if (this.trailerLeft === 0) this.finishTrailer();
+    return pos + take;
+  }
+
+  private finishTrailer(): void {
+    const parts = this.trailerParts!;
+    this.trailerBlock = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.trailerParts = undefined;
   }
 
   gap(): void {

@@ -9,9 +9,10 @@ import type { ParseOptions } from '../types.js';
 import { GrpcFramer, type GrpcMessage } from './framing.js';
 import { decodeWire } from './wire.js';
 import { loadProtoSchemas, type ProtoSchemas } from './proto.js';
+import { GrpcWire, grpcWire, parseTrailerBlock } from './web.js';
 import { sequential } from '@panopticon/events';
 
-export { GrpcFramer, loadProtoSchemas };
+export { GrpcFramer, GrpcWire, grpcWire, loadProtoSchemas };
 
 /** Status code names (grpc/doc/statuscodes.md). */
 const STATUS_NAMES = [
@@ -20,8 +21,9 @@ const STATUS_NAMES = [
   'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
 ];
 
+/** gRPC, or gRPC-Web (binary or text): see grpcWire for which. */
 export function isGrpcContentType(ct: string | undefined): boolean {
-  return ct !== undefined && /^application\/grpc(\+|;|$)/i.test(ct.trim());
+  return grpcWire(ct) !== undefined;
 }
 
 /** Splits `/pkg.Service/Method`. */
@@ -57,6 +59,22 @@ export interface GrpcInput {
   response?: GrpcSide;
   /** Merged response trailers (or the headers of a trailers-only response). */
   trailers?: Record<string, string[]>;
+}
+
+/**
+ * gRPC-Web's trailers, from the trailer frame at the end of the response
+ * body; undefined when there was none (a trailers-only response has the
+ * status in its headers) or it cannot be read.
+ */
+function webTrailers(side: GrpcSide | undefined, max: number): Record<string, string[]> | undefined {
+  const block = side?.framer.trailerBlock;
+  if (!block) return undefined;
+  if (!side!.framer.trailerCompressed) return parseTrailerBlock(block);
+  try {
+    return parseTrailerBlock(decompress(block, side!.encoding, max));
+  } catch {
+    return undefined;
+  }
 }
 
 let schemaCache: { key: string; schemas: ProtoSchemas | Error } | undefined;
@@ -137,14 +155,15 @@ export function grpcAttributes(input: GrpcInput, options: ParseOptions, flags: S
   if (method) rpc.method = method;
   const out: Record<string, unknown> = { rpc };
   const grpc: Record<string, unknown> = {};
-  const status = input.trailers?.['grpc-status']?.[0];
+  const trailers = webTrailers(input.response, options.maxBody) ?? input.trailers;
+  const status = trailers?.['grpc-status']?.[0];
   if (status !== undefined && /^\d+$/.test(status.trim())) {
     const code = Number(status.trim());
     rpc.grpc = { status_code: code };
     grpc.status = STATUS_NAMES[code] ?? String(code);
     if (code !== 0) out.error = { type: STATUS_NAMES[code] ?? String(code) };
   }
-  const msg = input.trailers?.['grpc-message']?.[0];
+  const msg = trailers?.['grpc-message']?.[0];
   if (msg) grpc.status_message = decodeGrpcMessage(msg);
   const schemas = schemasFor(options);
   if (schemas instanceof Error) flags.add('proto_error');
@@ -162,6 +181,8 @@ function sideAttributes(side: GrpcSide, type: import('protobufjs').Type | undefi
   const s: Record<string, unknown> = { message_count: f.count, message_bytes: f.totalBytes };
   if (side.encoding && side.encoding !== 'identity') s.encoding = side.encoding;
   if (f.lost) s.gap = true;
+  // gRPC-Web text that is not base64: counted up to the bad byte, the rest is unknown.
+  if (f.malformed) flags.add('malformed');
   if (f.messages.length) s.messages = messageViews(side, type, options, flags);
   if (f.count > f.messages.length) flags.add('truncated');
   return s;

@@ -8,6 +8,7 @@ import { sequential } from '@panopticon/events';
 import { bodyView } from '../body.js';
 import { dohAttributes } from '../dns/doh.js';
 import { FifoStitcher } from '../stitch.js';
+import { GrpcFramer, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
 import type { ParserContext, StreamParser } from '../types.js';
 import { header, headerHasToken, parseRequestHead, parseResponseHead, type Headers, type RequestHead, type ResponseHead } from './head.js';
 import { MessageReader, type BodyFraming, type MessageEnd, type ReaderEvents } from './reader.js';
@@ -21,7 +22,12 @@ interface Exchange {
   /** Expect: 100-continue sent and no body yet: the client may never send it. */
   expectContinue: boolean;
   emitted: boolean;
+  /** gRPC-Web (a grpc content-type on the request or the response): each side's framing. */
+  grpc?: { req: GrpcSide; res?: GrpcSide };
 }
+
+/** gRPC messages kept per side for decoding (the counts are always whole), as on HTTP/2. */
+const GRPC_KEPT_MESSAGES = 20;
 
 const CLOSE_FLAG: Record<CloseReason, string> = {
   fin: 'closed',
@@ -53,6 +59,14 @@ class RequestEvents implements ReaderEvents {
     this.stream.requestDone(end);
   }
 
+  bodyData(chunk: Buffer): void {
+    this.stream.requestGrpc()?.framer.push(chunk);
+  }
+
+  bodyGap(): void {
+    this.stream.requestGrpc()?.framer.gap();
+  }
+
   switched(bytes: Buffer, tsNs: bigint): void {
     this.stream.holdClientBytes(bytes, tsNs);
   }
@@ -75,6 +89,14 @@ class ResponseEvents implements ReaderEvents {
 
   message(end: MessageEnd): void {
     this.stream.responseDone(end);
+  }
+
+  bodyData(chunk: Buffer): void {
+    this.stream.responseGrpc()?.framer.push(chunk);
+  }
+
+  bodyGap(): void {
+    this.stream.responseGrpc()?.framer.gap();
   }
 
   switched(bytes: Buffer, tsNs: bigint): void {
@@ -161,6 +183,8 @@ export class Http1Stream implements StreamParser {
       expectContinue: headerHasToken(req.headers, 'expect', '100-continue'),
       emitted: false,
     };
+    const wire = grpcWire(header(req.headers, 'content-type'));
+    if (wire !== undefined) ex.grpc = { req: this.grpcSide(wire, req.headers) };
     this.reading = ex;
     this.pending.push(ex);
     const framing = requestFraming(req);
@@ -179,7 +203,22 @@ export class Http1Stream implements StreamParser {
     const ex = this.reading;
     if (!ex) return;
     ex.reqEnd = end;
+    ex.grpc?.req.framer.end();
     this.reading = null;
+  }
+
+  /** The gRPC framing of the request whose body is being read, if it is gRPC-Web. */
+  requestGrpc(): GrpcSide | undefined {
+    return this.reading?.grpc?.req;
+  }
+
+  /** The gRPC framing of the response whose body is being read. */
+  responseGrpc(): GrpcSide | undefined {
+    return this.responding?.ex?.grpc?.res;
+  }
+
+  private grpcSide(wire: NonNullable<ReturnType<typeof grpcWire>>, headers: Headers): GrpcSide {
+    return { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.ctx.options.maxBody, wire), encoding: header(headers, 'grpc-encoding') };
   }
 
   holdClientBytes(bytes: Buffer, tsNs: bigint): void {
@@ -212,6 +251,12 @@ export class Http1Stream implements StreamParser {
       return { kind: 'none' };
     }
     this.responding = { ex, head: res, startNs };
+    if (ex) {
+      // Each side has its own content-type (a grpc-web-text request may be answered in binary);
+      // an error without one (a proxy's 4xx/5xx page) is not framed.
+      const wire = grpcWire(header(res.headers, 'content-type'));
+      if (wire !== undefined) (ex.grpc ??= { req: this.grpcSide(wire, ex.req.headers) }).res = this.grpcSide(wire, res.headers);
+    }
     if (ex && ex.expectContinue && this.reading === ex && this.reqReader.bodyBytesSoFar === 0) {
       // A final response to "Expect: 100-continue" before any body: the client will not send it.
       this.reqReader.end(startNs);
@@ -225,6 +270,7 @@ export class Http1Stream implements StreamParser {
     const r = this.responding;
     if (!r) return; // an interim response finished
     this.responding = null;
+    r.ex?.grpc?.res?.framer.end();
     const ex = r.ex;
     if (ex) {
       this.pending.shift();
@@ -309,6 +355,8 @@ export class Http1Stream implements StreamParser {
     const dns = dohAttributes({ method: ex.req.method, target: ex.req.target, requestHeaders: ex.req.headers, requestBody: reqEnd?.body, responseHeaders: res.headers, responseBody: end.body }, flags);
     if (dns) attributes.dns = dns;
     if (res.status >= 500) attributes.error = { type: String(res.status) };
+    // Status in the body's trailer frame, else in HTTP trailers, else in the headers (trailers-only).
+    if (ex.grpc) this.addGrpc(attributes, ex, end.trailers ? trailerFields(end.trailers) : header(res.headers, 'grpc-status') !== undefined ? res.headers : undefined, flags);
     this.ctx.emit({
       kind: 'exchange',
       startNs: ex.startNs,
@@ -340,6 +388,7 @@ export class Http1Stream implements StreamParser {
     };
     const dns = dohAttributes({ method: ex.req.method, target: ex.req.target, requestHeaders: ex.req.headers, requestBody: reqEnd?.body, responseHeaders: undefined, responseBody: undefined }, f);
     if (dns) attributes.dns = dns;
+    if (ex.grpc) this.addGrpc(attributes, ex, undefined, f);
     this.ctx.emit({
       kind: 'unanswered',
       startNs: ex.startNs,
@@ -348,6 +397,16 @@ export class Http1Stream implements StreamParser {
       flags: f,
       attributes,
     });
+  }
+
+  /** The rpc.* and grpc.* groups of a gRPC-Web exchange, as gRPC over HTTP/2 has them. */
+  private addGrpc(attributes: Record<string, unknown>, ex: Exchange, trailers: Headers | undefined, flags: string[]): void {
+    const set = new Set<string>();
+    const url = attributes.url as { path?: string } | undefined;
+    const g = grpcAttributes({ path: url?.path, request: ex.grpc!.req, response: ex.grpc!.res, trailers }, this.ctx.options, set);
+    if (g.error && !attributes.error) attributes.error = g.error;
+    for (const k in g) if (k !== 'error') attributes[k] = g[k];
+    for (const f of set) if (!flags.includes(f)) flags.push(f);
   }
 
   private emitOrphan(res: ResponseHead, startNs: bigint, end: MessageEnd): void {

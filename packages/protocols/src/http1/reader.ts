@@ -31,6 +31,14 @@ export interface ReaderEvents {
   /** A head was parsed from buf[start, end): return how its body is framed, or null if the head is malformed. */
   head(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null;
   message(end: MessageEnd): void;
+  /**
+   * Body bytes as they are read (after transfer decoding), for a connection
+   * that frames what they carry (gRPC-Web messages): the captured body is
+   * bounded by --max-body, the counts must not be.
+   */
+  bodyData(chunk: Buffer): void;
+  /** Body bytes were lost (a capture gap): what frames them is no longer known. */
+  bodyGap(): void;
   /** Bytes after a `switch` head, in order. */
   switched(bytes: Buffer, tsNs: bigint): void;
   count(name: string, n?: number): void;
@@ -122,6 +130,7 @@ export class MessageReader {
   /** `n` bytes are missing. Inside a counted body they are skipped; elsewhere framing is lost. */
   gap(n: number): void {
     this.gapSeen = true;
+    if (this.mode === Mode.Body) this.ev.bodyGap();
     if (this.mode === Mode.Body && this.framing.kind === 'length' && n < this.remaining) {
       this.body!.skip(n);
       this.remaining -= n;
@@ -233,13 +242,17 @@ export class MessageReader {
     const f = this.framing;
     if (f.kind === 'length') {
       const take = Math.min(this.remaining, chunk.length - off);
-      this.body!.add(chunk.subarray(off, off + take));
+      const piece = chunk.subarray(off, off + take);
+      this.body!.add(piece);
+      this.ev.bodyData(piece);
       this.remaining -= take;
       if (this.remaining === 0) this.finish(tsNs, false);
       return off + take;
     }
     if (f.kind === 'close') {
-      this.body!.add(off === 0 ? chunk : chunk.subarray(off));
+      const piece = off === 0 ? chunk : chunk.subarray(off);
+      this.body!.add(piece);
+      this.ev.bodyData(piece);
       return chunk.length;
     }
     return this.readChunked(chunk, off, tsNs);
@@ -268,7 +281,9 @@ export class MessageReader {
         }
         case Chunk.Data: {
           const take = Math.min(this.remaining, chunk.length - off);
-          this.body!.add(chunk.subarray(off, off + take));
+          const piece = chunk.subarray(off, off + take);
+          this.body!.add(piece);
+          this.ev.bodyData(piece);
           this.remaining -= take;
           off += take;
           if (this.remaining === 0) this.chunk = Chunk.DataEnd;

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ExchangeRecord, HandoffInit, ParseOptions } from '../types.js';
 import { BodyCapture, bodyView } from '../body.js';
-import { GrpcFramer, grpcAttributes, isGrpcContentType, type GrpcSide } from '../grpc/index.js';
+import { GrpcFramer, GrpcWire, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
 import type { HeaderList } from './hpack.js';
 import { dohAttributes } from '../dns/doh.js';
 
@@ -123,7 +123,8 @@ export class Http2Stream {
     // The authority is shown among the request fields (server.address stays the network address).
     if (pseudo[':authority'] !== undefined) headers[':authority'] = [pseudo[':authority']];
     this.req.headers = headers;
-    if (isGrpcContentType(headers['content-type']?.[0])) this.startGrpc();
+    const wire = grpcWire(headers['content-type']?.[0]);
+    if (wire !== undefined) this.startGrpc(wire);
   }
 
   responseHeaders(list: HeaderList): void {
@@ -140,14 +141,19 @@ export class Http2Stream {
     }
     this.res.pseudo = pseudo;
     this.res.headers = headers;
-    if (!this.isGrpc && isGrpcContentType(headers['content-type']?.[0])) this.startGrpc();
+    const wire = grpcWire(headers['content-type']?.[0]);
+    if (!this.isGrpc && wire !== undefined) this.startGrpc(wire);
+    else if (this.res.grpc && wire !== undefined && wire !== this.res.grpc.framer.wire && this.res.body.size === 0) {
+      // Each side has its own content-type: a grpc-web-text request may be answered in binary.
+      this.res.grpc.framer = new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire);
+    }
     if (this.res.grpc) this.res.grpc.encoding = headers['grpc-encoding']?.[0];
   }
 
-  private startGrpc(): void {
+  private startGrpc(wire: GrpcWire): void {
     this.isGrpc = true;
-    this.req.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody), encoding: this.req.headers?.['grpc-encoding']?.[0] };
-    this.res.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody), encoding: this.res.headers?.['grpc-encoding']?.[0] };
+    this.req.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: this.req.headers?.['grpc-encoding']?.[0] };
+    this.res.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: this.res.headers?.['grpc-encoding']?.[0] };
     // Recognised only after request bytes went by (joined mid-stream): their framing is unknown.
     if (this.req.body.size) this.req.grpc.framer.gap();
   }

@@ -1,0 +1,190 @@
+// gRPC-Web (grpc/doc/PROTOCOL-WEB.md) with bytes built by hand from the spec:
+// content types, the trailer frame (flag 0x80, `name: value\r\n` lines), the
+// -text variants as several padded base64 chunks cut anywhere, and whole
+// exchanges over HTTP/1.1 (synthetic capture) and HTTP/2 (hand-built frames).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GrpcFramer } from '../../packages/protocols/src/grpc/framing.js';
+import { grpcAttributes, isGrpcContentType } from '../../packages/protocols/src/grpc/index.js';
+import { Base64Stream, GrpcWire, grpcWire, parseTrailerBlock } from '../../packages/protocols/src/grpc/web.js';
+import { defaultParseOptions } from '../../packages/protocols/src/types.js';
+import { Http2Parser } from '../../packages/protocols/src/http2/parser.js';
+import { HpackEncoder } from '../../packages/protocols/src/http2/hpack.js';
+import { fakeContext } from '../helpers/fake-parser-context.js';
+import { PREFACE, frame, grpcMessage, pbField } from '../helpers/http2-frames.js';
+import { Conversation } from '../helpers/synth.js';
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+
+/** The trailer frame: flag byte 0x80 (MSB set: trailers, uncompressed), 4-byte length, the field lines. */
+function trailerFrame(lines: string): Buffer {
+  const body = Buffer.from(lines, 'latin1');
+  const h = Buffer.alloc(5);
+  h[0] = 0x80;
+  h.writeUInt32BE(body.length, 1);
+  return Buffer.concat([h, body]);
+}
+
+test('content types: grpc, grpc-web, grpc-web-text, with +proto and parameters', () => {
+  assert.equal(grpcWire('application/grpc'), GrpcWire.NATIVE);
+  assert.equal(grpcWire('application/grpc+proto'), GrpcWire.NATIVE);
+  assert.equal(grpcWire('application/grpc-web'), GrpcWire.WEB);
+  assert.equal(grpcWire('application/grpc-web+proto'), GrpcWire.WEB);
+  assert.equal(grpcWire('Application/GRPC-Web; charset=utf-8'), GrpcWire.WEB);
+  assert.equal(grpcWire('application/grpc-web-text'), GrpcWire.WEB_TEXT);
+  assert.equal(grpcWire('application/grpc-web-text+proto'), GrpcWire.WEB_TEXT);
+  assert.equal(grpcWire('application/grpc-web-text-base64'), GrpcWire.WEB_TEXT);
+  for (const no of ['application/grpc-webx', 'application/grpcweb', 'application/json', 'text/grpc-web', undefined]) {
+    assert.equal(grpcWire(no), undefined, String(no));
+    assert.equal(isGrpcContentType(no), false);
+  }
+});
+
+test('base64 stream: padded chunks end to end, cut at every offset, decode to the bytes encoded', () => {
+  // Three flushes of 1, 2 and 3 bytes mod 3: "==", "=" and no padding inside the stream.
+  const flushes = [Buffer.from([0x00, 0x00, 0x00, 0x00, 0x01, 0x41]), Buffer.from('hello'), Buffer.from([0x80, 0x00, 0x00, 0x00, 0x03, 0x61, 0x62, 0x63, 0xff])];
+  const text = Buffer.from(flushes.map((f) => f.toString('base64')).join(''));
+  assert.equal(text.toString(), 'AAAAAAFB' + 'aGVsbG8=' + 'gAAAAANhYmP/');
+  const whole = Buffer.concat(flushes);
+  for (let cut = 0; cut <= text.length; cut++) {
+    for (const cut2 of [cut, Math.min(text.length, cut + 3)]) {
+      const d = new Base64Stream();
+      const out = Buffer.concat([d.decode(text.subarray(0, cut)), d.decode(text.subarray(cut, cut2)), d.decode(text.subarray(cut2))]);
+      assert.deepEqual(out, whole, `cut ${cut}/${cut2}`);
+      assert.equal(d.invalid, false);
+    }
+  }
+  // "QQ==" is one byte, "QUI=" two (RFC 4648 §4); a line break between chunks is skipped.
+  const d = new Base64Stream();
+  assert.deepEqual(d.decode(Buffer.from('QQ==QUI=\r\nQUJD')), Buffer.from('AABABC'));
+  const bad = new Base64Stream();
+  assert.deepEqual(bad.decode(Buffer.from('QUJD*QUJD')), Buffer.from('ABC'));
+  assert.equal(bad.invalid, true);
+});
+
+test('trailer block: CRLF lines, lower-cased names, repeated names, UTF-8 or latin1 values', () => {
+  assert.deepEqual(parseTrailerBlock(Buffer.from('grpc-status: 5\r\nGrpc-Message: no%20user\r\nx-a: 1\r\nx-a:2\r\nbad line\r\nx-utf8: caf\xc3\xa9', 'latin1')), {
+    'grpc-status': ['5'], 'grpc-message': ['no%20user'], 'x-a': ['1', '2'], 'x-utf8': ['café'],
+  });
+  assert.deepEqual(parseTrailerBlock(Buffer.from('x-latin1: caf\xe9\n', 'latin1')), { 'x-latin1': ['caf\xe9'] });
+});
+
+test('framing: the trailer frame is not a message; the status comes from it; counts survive every cut', () => {
+  const reply = pbField(1, 'Ada Lovelace');
+  const body = Buffer.concat([grpcMessage(reply), grpcMessage(Buffer.alloc(0)), trailerFrame('grpc-status: 5\r\ngrpc-message: no%20user%20%E2%9C%97\r\n')]);
+  for (let cut = 0; cut <= body.length; cut++) {
+    const f = new GrpcFramer(20, 1000, GrpcWire.WEB);
+    f.push(body.subarray(0, cut));
+    f.push(body.subarray(cut));
+    f.end();
+    assert.equal(f.count, 2, `cut ${cut}`);
+    assert.equal(f.totalBytes, reply.length);
+    const flags = new Set<string>();
+    const a = grpcAttributes({ path: '/demo.v1.Users/GetUser', response: { framer: f } }, defaultParseOptions, flags) as any;
+    assert.deepEqual(a.rpc, { system: 'grpc', service: 'demo.v1.Users', method: 'GetUser', grpc: { status_code: 5 } });
+    assert.equal(a.grpc.status, 'NOT_FOUND');
+    assert.equal(a.grpc.status_message, 'no user ✗');
+    assert.deepEqual(a.error, { type: 'NOT_FOUND' });
+    assert.deepEqual(a.grpc.response.messages[0].fields, { f1: 'Ada Lovelace' });
+    assert.deepEqual(flags, new Set());
+  }
+  // Native gRPC has no trailer frame: a 0x80 flag is a message like any other.
+  const native = new GrpcFramer(20, 1000, GrpcWire.NATIVE);
+  native.push(trailerFrame('grpc-status: 5\r\n'));
+  assert.equal(native.count, 1);
+  assert.equal(native.trailerBlock, undefined);
+  // A trailer frame cut by the end of the body gives no status (half a line could be a wrong one).
+  const cutShort = new GrpcFramer(20, 1000, GrpcWire.WEB);
+  cutShort.push(trailerFrame('grpc-status: 13\r\n').subarray(0, 18));
+  cutShort.end();
+  assert.equal(cutShort.trailerBlock, undefined);
+});
+
+test('framing, text: the web stream base64-encoded per flush decodes to the same messages and status', () => {
+  const msgs = [pbField(1, 'first'), pbField(2, 'second message, longer'), pbField(3, 'x')];
+  const flushes = [...msgs.map((m) => grpcMessage(m)), trailerFrame('grpc-status: 0\r\n')];
+  const text = Buffer.from(flushes.map((f) => f.toString('base64')).join(''));
+  for (let cut = 0; cut <= text.length; cut++) {
+    const f = new GrpcFramer(20, 1000, GrpcWire.WEB_TEXT);
+    f.push(text.subarray(0, cut));
+    f.push(text.subarray(cut));
+    f.end();
+    const a = grpcAttributes({ path: '/a.B/C', response: { framer: f } }, defaultParseOptions, new Set()) as any;
+    assert.equal(a.grpc.response.message_count, 3, `cut ${cut}`);
+    assert.equal(a.grpc.response.message_bytes, msgs.reduce((n, m) => n + m.length, 0));
+    assert.deepEqual(a.grpc.response.messages.map((m: any) => m.fields), [{ f1: 'first' }, { f2: 'second message, longer' }, { f3: 'x' }]);
+    assert.equal(a.rpc.grpc.status_code, 0);
+    assert.equal(a.error, undefined);
+  }
+  // Not base64: what came before the bad byte is framed, the event says malformed.
+  const f = new GrpcFramer(20, 1000, GrpcWire.WEB_TEXT);
+  f.push(Buffer.concat([Buffer.from(grpcMessage(msgs[0]).toString('base64')), Buffer.from('!!!!'), text]));
+  f.end();
+  const flags = new Set<string>();
+  const a = grpcAttributes({ path: '/a.B/C', response: { framer: f } }, defaultParseOptions, flags) as any;
+  assert.equal(a.grpc.response.message_count, 1);
+  assert.deepEqual(flags, new Set(['malformed']));
+});
+
+test('HTTP/1.1: grpc-web request, grpc-web-text response in chunks with its trailer frame, split at every size', () => {
+  const client = { addr: '192.0.2.10', port: 50123 };
+  const server = { addr: '192.0.2.80', port: 8080 };
+  const request = grpcMessage(pbField(1, 42));
+  const reply = pbField(2, 'grace@example.test');
+  const req = `POST /demo.v1.Users/GetUser HTTP/1.1\r\nHost: h\r\nContent-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: ${request.length}\r\n\r\n`;
+  // One HTTP chunk per flush, each flush base64 on its own (padded).
+  const flushes = [grpcMessage(reply), trailerFrame('grpc-status: 0\r\ngrpc-message: \r\nx-req-id: r-1\r\n')].map((f) => f.toString('base64'));
+  const res = 'HTTP/1.1 200 OK\r\nContent-Type: application/grpc-web-text+proto\r\nTransfer-Encoding: chunked\r\n\r\n' + flushes.map((f) => `${f.length.toString(16)}\r\n${f}\r\n`).join('') + '0\r\n\r\n';
+  for (const mss of [1, 3, 7, 1460]) {
+    const c = new Conversation(client, server).handshake().send(0, Buffer.concat([Buffer.from(req), request]), mss).send(1, res, mss).close();
+    const { events } = parseCaptureSync(c.pcapng());
+    assertValidEvents(events);
+    assert.equal(events.length, 1);
+    const e = events[0] as any;
+    assert.equal(e.pano.protocol, 'http');
+    assert.deepEqual(e.rpc, { system: 'grpc', service: 'demo.v1.Users', method: 'GetUser', grpc: { status_code: 0 } });
+    assert.equal(e.grpc.status, 'OK');
+    assert.equal(e.grpc.request.message_count, 1);
+    assert.deepEqual(e.grpc.request.messages[0].fields, { f1: 42 });
+    assert.equal(e.grpc.response.message_count, 1, `mss ${mss}`);
+    assert.equal(e.grpc.response.message_bytes, reply.length);
+    assert.deepEqual(e.grpc.response.messages[0].fields, { f2: 'grace@example.test' });
+    assert.equal(e.pano.flags, undefined);
+  }
+  // Trailers-only: the status in the response headers, no body.
+  const only = 'HTTP/1.1 200 OK\r\nContent-Type: application/grpc-web+proto\r\nGrpc-Status: 16\r\nGrpc-Message: token%20expired\r\nContent-Length: 0\r\n\r\n';
+  const c = new Conversation(client, server).handshake().send(0, Buffer.concat([Buffer.from(req), request])).send(1, only).close();
+  const e = parseCaptureSync(c.pcapng()).events[0] as any;
+  assert.equal(e.rpc.grpc.status_code, 16);
+  assert.equal(e.grpc.status_message, 'token expired');
+  assert.deepEqual(e.error, { type: 'UNAUTHENTICATED' });
+  assert.equal(e.grpc.response.message_count, 0);
+});
+
+test('HTTP/2: grpc-web-text request and binary grpc-web response, the trailer frame in DATA', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  const reqText = Buffer.from(grpcMessage(pbField(1, 'hello')).toString('base64'));
+  p.data(0, Buffer.concat([
+    PREFACE,
+    frame(1, 4, 1, ce.encode([[':method', 'POST'], [':scheme', 'http'], [':path', '/chat.v1.Chat/Say'], [':authority', 'x'], ['content-type', 'application/grpc-web-text'], ['accept', 'application/grpc-web']])),
+    frame(0, 0, 1, reqText.subarray(0, 5)),
+    frame(0, 1, 1, reqText.subarray(5)),
+  ]), 1n);
+  const body = Buffer.concat([grpcMessage(pbField(1, 'echo: hello')), grpcMessage(pbField(1, 'bye')), trailerFrame('grpc-status: 14\r\ngrpc-message: going%20away\r\n')]);
+  p.data(1, Buffer.concat([
+    frame(1, 4, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc-web+proto']])),
+    frame(0, 0, 1, body.subarray(0, 20)),
+    frame(0, 1, 1, body.subarray(20)),
+  ]), 2n);
+  assert.equal(ctx.records.length, 1);
+  const a = ctx.records[0].attributes as any;
+  assert.deepEqual(a.rpc, { system: 'grpc', service: 'chat.v1.Chat', method: 'Say', grpc: { status_code: 14 } });
+  assert.equal(a.grpc.status_message, 'going away');
+  assert.deepEqual(a.error, { type: 'UNAVAILABLE' });
+  assert.deepEqual(a.grpc.request.messages.map((m: any) => m.fields), [{ f1: 'hello' }]);
+  assert.deepEqual(a.grpc.response.messages.map((m: any) => m.fields), [{ f1: 'echo: hello' }, { f1: 'bye' }]);
+  assert.equal(a.grpc.response.message_count, 2);
+  assert.deepEqual(a.http.request.body, { size: reqText.length });
+});
