@@ -74,3 +74,11 @@ test("every value of a repeated header has the header's name as context; in Redi
   const r = es.finish(es.collect({ redis: { args: ['HSET', 'user:1', 'phone', '4155550123', 'ssn', '536228821'] } }));
   assert.deepEqual(r.map((x) => [x.type, x.path]), [['phone', 'redis.args[3]'], ['us_ssn', 'redis.args[5]']]);
 });
+
+test('a key renamed by redaction leaves a sibling named __proto__ in place (it was re-assigned, set the prototype and vanished)', () => {
+  const es = scanner();
+  const ev = JSON.parse('{"http":{"request":{"body":{"content":"{\\"__proto__\\":\\"x\\",\\"alice@example.org\\":{\\"a\\":1}}"}}},"kafka":{"records":[{"headers":{"__proto__":["y"],"bob@example.org":["z"]}}]}}');
+  es.finish(es.collect(ev));
+  assert.equal(ev.http.request.body.content, '{"__proto__":"x","<email:*****@*******.***>":{"a":1}}');
+  assert.deepEqual(Object.keys(ev.kafka.records[0].headers), ['__proto__', '<email:***@*******.***>']);
+});

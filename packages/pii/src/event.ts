@@ -649,7 +649,8 @@ export class EventScanner {
     // renamed in place, keeping the order of the keys
     const entries = Object.entries(obj);
     for (const [k] of entries) delete obj[k];
-    for (const [k, v] of entries) obj[k === ks.key ? name : k] = v;
+    // defined, not assigned: a sibling named __proto__ (a header, a JSON key) assigned would set the prototype
+    for (const [k, v] of entries) Object.defineProperty(obj, k === ks.key ? name : k, { value: v, writable: true, enumerable: true, configurable: true });
   }
 
   /**
