@@ -7,17 +7,8 @@
 import { CaptureReader } from '@panopticon/pcap';
 import { Decoder } from '@panopticon/decode';
 
-/** mulberry32: small, seeded, reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator the PII generator uses (mulberry32): small and reproducible. */
+export { rng } from '../../scripts/pii/generate.js';
 
 /** Offsets and lengths of the TCP/UDP payloads of `capture` that sit in its own bytes (not rebuilt from fragments). */
 export function payloadSpans(capture: Buffer): Array<[number, number]> {

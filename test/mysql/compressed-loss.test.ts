@@ -9,14 +9,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
-import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
-import { mysqlModule } from '../../packages/protocols/src/mysql/index.js';
-import { fakeContext, type FakeContext } from '../helpers/fake-parser-context.js';
-import { BASE_CAPS, CAP, cmd, greeting, handshakeResponse, ok, resultSet } from './my-wire.js';
+import { C, S, attrs, session } from './session-script.js';
+import { BASE_CAPS, CAP, cmd, ok, resultSet } from './my-wire.js';
 
-const C = 0 as const;
-const S = 1 as const;
-const attrs = (r: ExchangeRecord): any => r.attributes as any;
 const CLIENT_COMPRESS = 0x20;
 
 /**
@@ -33,24 +28,7 @@ function frame(seq: number, inner: Buffer, deflate = true): Buffer {
   return Buffer.concat([h, body]);
 }
 
-type Step = [0 | 1, Buffer] | ['gap', 0 | 1, number];
 
-function session(caps: number, steps: Step[], midstream = false): FakeContext {
-  const ctx = fakeContext({}, { server: { address: '127.0.0.1', port: 3306 }, midstream });
-  const p = mysqlModule.createStream!(ctx);
-  let t = 0n;
-  if (!midstream) {
-    p.data(S, greeting('10.11.6-MariaDB', caps), t++);
-    p.data(C, handshakeResponse(caps, 'app', Buffer.from('x'), 'shop'), t++);
-    p.data(S, ok(2), t++);
-  }
-  for (const s of steps) {
-    if (s[0] === 'gap') p.gap(s[1], s[2], t++);
-    else p.data(s[0], s[1], t++);
-  }
-  p.close('fin', t);
-  return ctx;
-}
 
 
 describe('mysql: sequence ids under the compressed protocol and after loss', () => {

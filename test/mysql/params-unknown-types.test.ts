@@ -8,32 +8,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
-import { mysqlModule } from '../../packages/protocols/src/mysql/index.js';
-import { fakeContext, type FakeContext } from '../helpers/fake-parser-context.js';
-import { BASE_CAPS, CAP, cmd, columnDef, greeting, handshakeResponse, lstr, ok, prepareOk, u32 } from './my-wire.js';
+import { C, S, attrs, session } from './session-script.js';
+import { BASE_CAPS, CAP, cmd, columnDef, lstr, ok, prepareOk, u32 } from './my-wire.js';
 
-const C = 0 as const;
-const S = 1 as const;
-const attrs = (r: ExchangeRecord): any => r.attributes as any;
-type Step = [0 | 1, Buffer] | ['gap', 0 | 1, number];
 
-function session(caps: number, steps: Step[], midstream = false): FakeContext {
-  const ctx = fakeContext({}, { server: { address: '127.0.0.1', port: 3306 }, midstream });
-  const p = mysqlModule.createStream!(ctx);
-  let t = 0n;
-  if (!midstream) {
-    p.data(S, greeting('10.11.6-MariaDB', caps), t++);
-    p.data(C, handshakeResponse(caps, 'app', Buffer.from('x'), 'shop'), t++);
-    p.data(S, ok(2), t++);
-  }
-  for (const s of steps) {
-    if (s[0] === 'gap') p.gap(s[1], s[2], t++);
-    else p.data(s[0], s[1], t++);
-  }
-  p.close('fin', t);
-  return ctx;
-}
 
 const dbl = (n: number) => {
   const b = Buffer.alloc(8);
