@@ -4,6 +4,7 @@
 // exchanges over HTTP/1.1 (synthetic capture) and HTTP/2 (hand-built frames).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { GrpcFramer } from '../../packages/protocols/src/grpc/framing.js';
 import { grpcAttributes, isGrpcContentType } from '../../packages/protocols/src/grpc/index.js';
 import { Base64Stream, GrpcWire, grpcWire, parseTrailerBlock } from '../../packages/protocols/src/grpc/web.js';
@@ -187,4 +188,52 @@ test('HTTP/2: grpc-web-text request and binary grpc-web response, the trailer fr
   assert.deepEqual(a.grpc.response.messages.map((m: any) => m.fields), [{ f1: 'echo: hello' }, { f1: 'bye' }]);
   assert.equal(a.grpc.response.message_count, 2);
   assert.deepEqual(a.http.request.body, { size: reqText.length });
+});
+
+test('whole-body Content-Encoding (gzip, br, deflate) is undone before framing, on HTTP/1.1 and HTTP/2; a body that does not decompress is flagged', () => {
+  const client = { addr: '192.0.2.10', port: 50123 };
+  const server = { addr: '192.0.2.80', port: 8080 };
+  const replies = [pbField(2, 'ada@example.test'), pbField(2, 'alan@example.test')];
+  const plain = Buffer.concat([...replies.map((r) => grpcMessage(r)), trailerFrame('grpc-status: 7\r\ngrpc-message: denied\r\n')]);
+  const request = grpcMessage(pbField(1, 5));
+  const compress: Record<string, (b: Buffer) => Buffer> = { gzip: gzipSync, br: brotliCompressSync, deflate: deflateSync };
+  for (const [encoding, fn] of Object.entries(compress)) {
+    const body = fn(plain);
+    // The request has no gRPC content-type (a client that left it out): the response's makes it gRPC-Web,
+    // and the request body, read before that was known, is framed from the capture.
+    const req = `POST /demo.v1.Users/List HTTP/1.1\r\nHost: h\r\nContent-Length: ${request.length}\r\n\r\n`;
+    const res = `HTTP/1.1 200 OK\r\nContent-Type: application/grpc-web+proto\r\nContent-Encoding: ${encoding}\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const c = new Conversation(client, server).handshake().send(0, Buffer.concat([Buffer.from(req), request]), 7).send(1, Buffer.concat([Buffer.from(res), body]), 5).close();
+    const { events } = parseCaptureSync(c.pcapng());
+    assertValidEvents(events);
+    const e = events[0] as any;
+    assert.equal(e.rpc.grpc.status_code, 7, encoding);
+    assert.deepEqual(e.error, { type: 'PERMISSION_DENIED' });
+    assert.equal(e.grpc.status_message, 'denied');
+    assert.deepEqual(e.grpc.response.messages.map((m: any) => m.fields), [{ f2: 'ada@example.test' }, { f2: 'alan@example.test' }], encoding);
+    assert.equal(e.grpc.response.message_count, 2);
+    assert.deepEqual(e.grpc.request.messages.map((m: any) => m.fields), [{ f1: 5 }]);
+    assert.equal(e.pano.flags, undefined);
+  }
+  // HTTP/2, gzip on the response.
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  const gz = gzipSync(plain);
+  p.data(0, Buffer.concat([PREFACE, frame(1, 4, 1, ce.encode([[':method', 'POST'], [':path', '/demo.v1.Users/List'], ['content-type', 'application/grpc-web']])), frame(0, 1, 1, request)]), 1n);
+  p.data(1, Buffer.concat([frame(1, 4, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc-web'], ['content-encoding', 'gzip']])), frame(0, 0, 1, gz.subarray(0, 9)), frame(0, 1, 1, gz.subarray(9))]), 2n);
+  const a = ctx.records[0].attributes as any;
+  assert.equal(a.rpc.grpc.status_code, 7);
+  assert.equal(a.grpc.response.message_count, 2);
+  assert.deepEqual(a.grpc.response.messages[1].fields, { f2: 'alan@example.test' });
+  // Not gzip at all: no messages are made up, the event says malformed.
+  const bad = fakeContext();
+  const q = new Http2Parser(bad);
+  const ce2 = new HpackEncoder();
+  const se2 = new HpackEncoder();
+  q.data(0, Buffer.concat([PREFACE, frame(1, 4 | 1, 1, ce2.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc-web']]))]), 1n);
+  q.data(1, Buffer.concat([frame(1, 4, 1, se2.encode([[':status', '200'], ['content-type', 'application/grpc-web'], ['content-encoding', 'gzip']])), frame(0, 1, 1, plain)]), 2n);
+  assert.equal((bad.records[0].attributes as any).grpc.response.message_count, 0);
+  assert.deepEqual(bad.records[0].flags, ['malformed']);
 });

@@ -6,6 +6,7 @@
  */
 import * as zlib from 'node:zlib';
 import type { ParseOptions } from '../types.js';
+import type { BodyCapture } from '../body.js';
 import { GrpcFramer, type GrpcMessage } from './framing.js';
 import { decodeWire } from './wire.js';
 import { loadProtoSchemas, type ProtoSchemas } from './proto.js';
@@ -51,6 +52,35 @@ export interface GrpcSide {
   framer: GrpcFramer;
   /** Compression used by this side's sender (its `grpc-encoding`). */
   encoding?: string;
+  /**
+   * gRPC-Web's whole-body compression (its Content-Encoding: gzip, deflate,
+   * br): such a body is framed once it ended, from its captured bytes
+   * (bounded by --max-body), not as it streams; cleared once framed.
+   * `identity`: framed from the capture as it is (a body that went by before
+   * the exchange was known to be gRPC).
+   */
+  bodyEncoding?: string;
+}
+
+/** The Content-Encoding a gRPC side's body must be undone from, or undefined for none (identity). */
+export function bodyEncodingOf(contentEncoding: string | undefined): string | undefined {
+  const e = contentEncoding?.trim().toLowerCase();
+  return e && e !== 'identity' ? e : undefined;
+}
+
+/** Frames a compressed body (see GrpcSide.bodyEncoding); a body that does not decompress is flagged malformed. */
+function frameEncodedBody(side: GrpcSide | undefined, body: BodyCapture | undefined, max: number, flags: Set<string>): void {
+  if (!side?.bodyEncoding || !body) return;
+  const encoding = side.bodyEncoding;
+  side.bodyEncoding = undefined;
+  if (body.size === 0) return;
+  try {
+    side.framer.push(encoding === 'identity' ? body.bytes() : decompress(body.bytes(), encoding, max));
+  } catch {
+    flags.add('malformed');
+  }
+  // Cut at --max-body or by a gap: the last message read is reported cut.
+  side.framer.end();
 }
 
 export interface GrpcInput {
@@ -59,6 +89,9 @@ export interface GrpcInput {
   response?: GrpcSide;
   /** Merged response trailers (or the headers of a trailers-only response). */
   trailers?: Record<string, string[]>;
+  /** The captured bodies, for sides with a bodyEncoding. */
+  requestBody?: BodyCapture;
+  responseBody?: BodyCapture;
 }
 
 /**
@@ -97,7 +130,10 @@ function decompress(bytes: Buffer, encoding: string | undefined, max: number): B
   const opts = { maxOutputLength: Math.max(max, 1) * 32, finishFlush: zlib.constants.Z_SYNC_FLUSH };
   switch ((encoding ?? 'identity').toLowerCase()) {
     case 'gzip':
+    case 'x-gzip':
       return zlib.gunzipSync(bytes, opts);
+    case 'br':
+      return zlib.brotliDecompressSync(bytes, { maxOutputLength: opts.maxOutputLength, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
     case 'deflate':
       try {
         return zlib.inflateSync(bytes, opts);
@@ -155,6 +191,8 @@ export function grpcAttributes(input: GrpcInput, options: ParseOptions, flags: S
   if (method) rpc.method = method;
   const out: Record<string, unknown> = { rpc };
   const grpc: Record<string, unknown> = {};
+  frameEncodedBody(input.request, input.requestBody, options.maxBody, flags);
+  frameEncodedBody(input.response, input.responseBody, options.maxBody, flags);
   const trailers = webTrailers(input.response, options.maxBody) ?? input.trailers;
   const status = trailers?.['grpc-status']?.[0];
   if (status !== undefined && /^\d+$/.test(status.trim())) {

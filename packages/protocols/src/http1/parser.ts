@@ -5,10 +5,10 @@
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
 import { sequential } from '@panopticon/events';
-import { bodyView } from '../body.js';
+import { bodyView, type BodyCapture } from '../body.js';
 import { dohAttributes } from '../dns/doh.js';
 import { FifoStitcher } from '../stitch.js';
-import { GrpcFramer, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
+import { GrpcFramer, bodyEncodingOf, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
 import type { ParserContext, StreamParser } from '../types.js';
 import { header, headerHasToken, parseRequestHead, parseResponseHead, type Headers, type RequestHead, type ResponseHead } from './head.js';
 import { MessageReader, type BodyFraming, type MessageEnd, type ReaderEvents } from './reader.js';
@@ -60,7 +60,9 @@ class RequestEvents implements ReaderEvents {
   }
 
   bodyData(chunk: Buffer): void {
-    this.stream.requestGrpc()?.framer.push(chunk);
+    const g = this.stream.requestGrpc();
+    // A compressed body (Content-Encoding) is framed from the capture when the exchange is emitted.
+    if (g && !g.bodyEncoding) g.framer.push(chunk);
   }
 
   bodyGap(): void {
@@ -92,7 +94,8 @@ class ResponseEvents implements ReaderEvents {
   }
 
   bodyData(chunk: Buffer): void {
-    this.stream.responseGrpc()?.framer.push(chunk);
+    const g = this.stream.responseGrpc();
+    if (g && !g.bodyEncoding) g.framer.push(chunk);
   }
 
   bodyGap(): void {
@@ -218,7 +221,11 @@ export class Http1Stream implements StreamParser {
   }
 
   private grpcSide(wire: NonNullable<ReturnType<typeof grpcWire>>, headers: Headers): GrpcSide {
-    return { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.ctx.options.maxBody, wire), encoding: header(headers, 'grpc-encoding') };
+    return {
+      framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.ctx.options.maxBody, wire),
+      encoding: header(headers, 'grpc-encoding'),
+      bodyEncoding: bodyEncodingOf(header(headers, 'content-encoding')),
+    };
   }
 
   holdClientBytes(bytes: Buffer, tsNs: bigint): void {
@@ -255,7 +262,15 @@ export class Http1Stream implements StreamParser {
       // Each side has its own content-type (a grpc-web-text request may be answered in binary);
       // an error without one (a proxy's 4xx/5xx page) is not framed.
       const wire = grpcWire(header(res.headers, 'content-type'));
-      if (wire !== undefined) (ex.grpc ??= { req: this.grpcSide(wire, ex.req.headers) }).res = this.grpcSide(wire, res.headers);
+      if (wire !== undefined) {
+        if (!ex.grpc) {
+          // Only the response says gRPC: the request body went by unframed, it is framed from the capture.
+          const req = this.grpcSide(wire, ex.req.headers);
+          req.bodyEncoding ??= 'identity';
+          ex.grpc = { req };
+        }
+        ex.grpc.res = this.grpcSide(wire, res.headers);
+      }
     }
     if (ex && ex.expectContinue && this.reading === ex && this.reqReader.bodyBytesSoFar === 0) {
       // A final response to "Expect: 100-continue" before any body: the client will not send it.
@@ -356,7 +371,7 @@ export class Http1Stream implements StreamParser {
     if (dns) attributes.dns = dns;
     if (res.status >= 500) attributes.error = { type: String(res.status) };
     // Status in the body's trailer frame, else in HTTP trailers, else in the headers (trailers-only).
-    if (ex.grpc) this.addGrpc(attributes, ex, end.trailers ? trailerFields(end.trailers) : header(res.headers, 'grpc-status') !== undefined ? res.headers : undefined, flags);
+    if (ex.grpc) this.addGrpc(attributes, ex, end.trailers ? trailerFields(end.trailers) : header(res.headers, 'grpc-status') !== undefined ? res.headers : undefined, end.body, flags);
     this.ctx.emit({
       kind: 'exchange',
       startNs: ex.startNs,
@@ -388,7 +403,7 @@ export class Http1Stream implements StreamParser {
     };
     const dns = dohAttributes({ method: ex.req.method, target: ex.req.target, requestHeaders: ex.req.headers, requestBody: reqEnd?.body, responseHeaders: undefined, responseBody: undefined }, f);
     if (dns) attributes.dns = dns;
-    if (ex.grpc) this.addGrpc(attributes, ex, undefined, f);
+    if (ex.grpc) this.addGrpc(attributes, ex, undefined, undefined, f);
     this.ctx.emit({
       kind: 'unanswered',
       startNs: ex.startNs,
@@ -400,10 +415,14 @@ export class Http1Stream implements StreamParser {
   }
 
   /** The rpc.* and grpc.* groups of a gRPC-Web exchange, as gRPC over HTTP/2 has them. */
-  private addGrpc(attributes: Record<string, unknown>, ex: Exchange, trailers: Headers | undefined, flags: string[]): void {
+  private addGrpc(attributes: Record<string, unknown>, ex: Exchange, trailers: Headers | undefined, responseBody: BodyCapture | undefined, flags: string[]): void {
     const set = new Set<string>();
     const url = attributes.url as { path?: string } | undefined;
-    const g = grpcAttributes({ path: url?.path, request: ex.grpc!.req, response: ex.grpc!.res, trailers }, this.ctx.options, set);
+    const g = grpcAttributes(
+      { path: url?.path, request: ex.grpc!.req, response: ex.grpc!.res, trailers, requestBody: ex.reqEnd?.body, responseBody },
+      this.ctx.options,
+      set,
+    );
     if (g.error && !attributes.error) attributes.error = g.error;
     for (const k in g) if (k !== 'error') attributes[k] = g[k];
     for (const f of set) if (!flags.includes(f)) flags.push(f);

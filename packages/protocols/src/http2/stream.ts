@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ExchangeRecord, HandoffInit, ParseOptions } from '../types.js';
 import { BodyCapture, bodyView } from '../body.js';
-import { GrpcFramer, GrpcWire, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
+import { GrpcFramer, GrpcWire, bodyEncodingOf, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
 import type { HeaderList } from './hpack.js';
 import { dohAttributes } from '../dns/doh.js';
 
@@ -147,20 +147,26 @@ export class Http2Stream {
       // Each side has its own content-type: a grpc-web-text request may be answered in binary.
       this.res.grpc.framer = new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire);
     }
-    if (this.res.grpc) this.res.grpc.encoding = headers['grpc-encoding']?.[0];
+    if (this.res.grpc) {
+      this.res.grpc.encoding = headers['grpc-encoding']?.[0];
+      this.res.grpc.bodyEncoding = bodyEncodingOf(headers['content-encoding']?.[0]);
+    }
   }
 
   private startGrpc(wire: GrpcWire): void {
     this.isGrpc = true;
-    this.req.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: this.req.headers?.['grpc-encoding']?.[0] };
-    this.res.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: this.res.headers?.['grpc-encoding']?.[0] };
+    const rq = this.req.headers;
+    const rs = this.res.headers;
+    this.req.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: rq?.['grpc-encoding']?.[0], bodyEncoding: bodyEncodingOf(rq?.['content-encoding']?.[0]) };
+    this.res.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: rs?.['grpc-encoding']?.[0], bodyEncoding: bodyEncodingOf(rs?.['content-encoding']?.[0]) };
     // Recognised only after request bytes went by (joined mid-stream): their framing is unknown.
     if (this.req.body.size) this.req.grpc.framer.gap();
   }
 
   data(side: MessageSide, payload: Buffer): void {
     side.body.add(payload);
-    side.grpc?.framer.push(payload);
+    // A compressed body (gRPC-Web's Content-Encoding) is framed from the capture when it ended.
+    if (side.grpc && !side.grpc.bodyEncoding) side.grpc.framer.push(payload);
   }
 
   /** Builds the event; `kind` and extra flags are decided by the connection. */
@@ -245,7 +251,7 @@ export class Http2Stream {
     }
     if (this.isGrpc) {
       const trailers = res.trailers ?? (res.headers && res.headers['grpc-status'] ? res.headers : undefined);
-      const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers }, options, flags);
+      const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers, requestBody: req.body, responseBody: res.body }, options, flags);
       if (g.error && !attrs.error) attrs.error = g.error;
       // Everything but `error`, in order (a `delete` would turn `g` into a dictionary first).
       for (const k in g) if (k !== 'error') attrs[k] = g[k];
