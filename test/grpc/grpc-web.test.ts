@@ -237,3 +237,57 @@ test('whole-body Content-Encoding (gzip, br, deflate) is undone before framing, 
   assert.equal((bad.records[0].attributes as any).grpc.response.message_count, 0);
   assert.deepEqual(bad.records[0].flags, ['malformed']);
 });
+
+test('bounds: a trailer frame past 16 KiB keeps whole lines only; a compressed body past --max-body is flagged truncated', () => {
+  const filler = `x-filler: ${'a'.repeat(100)}\r\n`.repeat(170); // 17,510 bytes of fields before the status
+  const f = new GrpcFramer(20, 1000, GrpcWire.WEB);
+  f.push(trailerFrame(`grpc-message: first\r\n${filler}grpc-status: 9\r\n`));
+  f.end();
+  const t = parseTrailerBlock(f.trailerBlock!);
+  assert.ok(f.trailerBlock!.length <= 16 * 1024);
+  assert.equal(f.trailerBlock![f.trailerBlock!.length - 1], 0x0a, 'ends with a whole line');
+  assert.deepEqual(t['grpc-message'], ['first']);
+  assert.equal(t['grpc-status'], undefined, 'beyond the bound: not read, not guessed');
+  assert.ok(t['x-filler'].every((v) => v === 'a'.repeat(100)));
+
+  // 40 messages gzip-compressed as one body, captured up to --max-body 200.
+  const client = { addr: '192.0.2.10', port: 50123 };
+  const server = { addr: '192.0.2.80', port: 8080 };
+  const many = Buffer.concat(Array.from({ length: 40 }, (_, i) => grpcMessage(pbField(1, `message number ${i} ${'z'.repeat(i)}`))));
+  const gz = gzipSync(many);
+  const req = 'POST /a.B/C HTTP/1.1\r\nHost: h\r\nContent-Type: application/grpc-web\r\nContent-Length: 5\r\n\r\n\0\0\0\0\0';
+  const res = `HTTP/1.1 200 OK\r\nContent-Type: application/grpc-web\r\nContent-Encoding: gzip\r\nContent-Length: ${gz.length}\r\n\r\n`;
+  const c = new Conversation(client, server).handshake().send(0, req).send(1, Buffer.concat([Buffer.from(res), gz])).close();
+  const e = parseCaptureSync(c.pcapng(), { parse: { maxBody: 200 } }).events[0] as any;
+  assert.ok(gz.length > 200);
+  assert.ok(e.grpc.response.message_count < 40 && e.grpc.response.message_count > 0, String(e.grpc.response.message_count));
+  assert.ok(e.pano.flags.includes('truncated'));
+  // HTTP/1.1, framed from the capture, cut by --max-body exactly between two messages: no
+  // message looks cut, the body view says truncated.
+  const four = Buffer.concat(Array.from({ length: 4 }, (_, i) => grpcMessage(pbField(1, `${i}`.repeat(43)))));
+  assert.equal(four.length, 200);
+  const untyped = `POST /a.B/C HTTP/1.1\r\nHost: h\r\nContent-Length: ${four.length}\r\n\r\n`;
+  const only = 'HTTP/1.1 200 OK\r\nContent-Type: application/grpc-web\r\nGrpc-Status: 0\r\nContent-Length: 0\r\n\r\n';
+  const c2 = new Conversation(client, server).handshake().send(0, Buffer.concat([Buffer.from(untyped), four])).send(1, only).close();
+  const e2 = parseCaptureSync(c2.pcapng(), { parse: { maxBody: 100 } }).events[0] as any;
+  assert.equal(e2.grpc.request.message_count, 2);
+  assert.deepEqual(e2.grpc.request.messages.map((m: any) => m.truncated), [undefined, undefined]);
+  assert.deepEqual(e2.pano.flags, ['truncated']);
+
+  // HTTP/2 (where gRPC bodies carry only their size, so the body view flags nothing): a gzip
+  // body of stored deflate blocks (RFC 1951 §3.2.4), one per message, cut by --max-body right
+  // after the second block: the inflated prefix is two whole messages.
+  const msg = grpcMessage(pbField(1, 'm'.repeat(43)));
+  const stored = (data: Buffer) => Buffer.concat([Buffer.from([0x00, data.length & 0xff, data.length >> 8, ~data.length & 0xff, (~data.length >> 8) & 0xff]), data]);
+  const gzHeader = Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff]);
+  const gzBody = Buffer.concat([gzHeader, stored(msg), stored(msg), stored(msg), stored(msg)]);
+  const ctx = fakeContext({ maxBody: gzHeader.length + 2 * (5 + msg.length) });
+  const p = new Http2Parser(ctx);
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  p.data(0, Buffer.concat([PREFACE, frame(1, 4 | 1, 1, ce.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc-web']]))]), 1n);
+  p.data(1, Buffer.concat([frame(1, 4, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc-web'], ['content-encoding', 'gzip']])), frame(0, 1, 1, gzBody)]), 2n);
+  const r = ctx.records[0];
+  assert.equal((r.attributes as any).grpc.response.message_count, 2);
+  assert.deepEqual(r.flags, ['truncated']);
+});

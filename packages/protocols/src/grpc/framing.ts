@@ -135,7 +135,10 @@ export class GrpcFramer {
 
   private finishTrailer(): void {
     const parts = this.trailerParts!;
-    this.trailerBlock = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    let block = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    // Cut at the bound: a line cut short could read as a wrong value, so only whole lines are kept.
+    if (this.trailerKept === MAX_WEB_TRAILER_BYTES) block = block.subarray(0, block.lastIndexOf(0x0a) + 1);
+    this.trailerBlock = block;
     this.trailerParts = undefined;
   }
 

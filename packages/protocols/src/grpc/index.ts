@@ -79,8 +79,9 @@ function frameEncodedBody(side: GrpcSide | undefined, body: BodyCapture | undefi
   } catch {
     flags.add('malformed');
   }
-  // Cut at --max-body or by a gap: the last message read is reported cut.
+  // Cut at --max-body or by a gap: the last message read is reported cut, and the counts are not whole.
   side.framer.end();
+  if (body.truncated) flags.add('truncated');
 }
 
 export interface GrpcInput {
