@@ -38,7 +38,7 @@ for (const file of files) {
     try {
       r = parseCaptureSync(buf, { chunkSize });
     } catch (e) {
-      report(`THREW ${where}: ${(e as Error).stack?.split('\n').slice(0, 4).join(' | ')}`);
+      report(`THREW ${where}: ${(e as Error).stack?.split('\n').slice(0, 12).join(' | ')}`);
       continue;
     }
     const ms = performance.now() - t0;

@@ -284,3 +284,15 @@ test('ListGroups v4 (flexible) and DeleteTopics v3: bodies decoded, errors named
   assert.deepEqual((dt.attributes.kafka as any).error_codes, [3]);
   assert.deepEqual(dt.attributes.error, { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
 });
+
+test('a record whose length is negative ends the batch: the records before it are kept, the set marked partial, no parser fault', () => {
+  // found by payload fuzzing: the cursor went back by the length and then read before the buffer
+  const bad = Buffer.concat([varint(-4096), Buffer.alloc(12)]);
+  const set = batch(0n, [record(0, 'x', 'first'), bad]);
+  const produce = sized(Buffer.concat([reqHeader(0, 3, 7, 'p'), str(null), i16(0), i32(1000), i32(1), str('t'), i32(1), i32(0), bytes(set)]));
+  // the parser runs without the dispatcher here: a throw would fail the test
+  const ctx = run([[0, produce]]);
+  const k = ctx.records[0]!.attributes.kafka as any;
+  assert.deepEqual(k.records.map((r: any) => r.value.content), ['first']);
+  assert.equal(k.request.topics[0].partitions[0].records.partial, true);
+});

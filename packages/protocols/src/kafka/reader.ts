@@ -24,7 +24,7 @@ export class KafkaReader {
   }
 
   private need(n: number): void {
-    if (n < 0 || this.off + n > this.buf.length) throw new KafkaRangeError(`need ${n} bytes at offset ${this.off}, have ${this.buf.length - this.off}`);
+    if (n < 0 || this.off < 0 || this.off + n > this.buf.length) throw new KafkaRangeError(`need ${n} bytes at offset ${this.off}, have ${this.buf.length - this.off}`);
   }
 
   int8(): number {

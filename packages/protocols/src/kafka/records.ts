@@ -154,6 +154,8 @@ function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[],
   const rr = new KafkaReader(body);
   for (let i = 0; i < count && budget.records > 0 && rr.remaining > 0; i++) {
     const length = rr.varint();
+    // a damaged length would move the cursor back (then before the buffer): the rest is not records
+    if (length < 0) throw new KafkaRangeError(`record length ${length}`);
     const next = rr.off + length;
     rr.int8(); // attributes
     const tsDelta = rr.varlong();
