@@ -3,7 +3,9 @@
  * capture (optionally those whose path contains FILTER), N mutants each of its
  * TCP/UDP payload bytes, replayed through the whole pipeline. Prints each
  * mutant that throws, makes a parser fault, takes over 5 s or yields an event
- * the schema rejects, with the seed and index that rebuild it; exits 1 if any.
+ * the schema rejects, with the seed and index that rebuild it (the same with
+ * any FILTER that keeps the capture; PANO_DEBUG=1 turns a parser fault into a
+ * stack); exits 1 if any.
  *
  *   node --import tsx --conditions=source scripts/fuzz-payloads.ts [SEED] [N] [FILTER]
  */
@@ -17,7 +19,12 @@ const seed = Number(process.argv[2] ?? 1);
 const perFile = Number(process.argv[3] ?? 20);
 const filter = process.argv[4] ?? '';
 const files = corpusFiles().filter((f) => f.includes(filter));
-const rand = rng(seed);
+/** Each capture draws from its own generator, so a FILTER rebuilds the same mutants of the captures it keeps. */
+function fileSeed(name: string): number {
+  let h = 0x811c9dc5 ^ seed;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
 let problems = 0;
 let mutants = 0;
 const report = (what: string) => {
@@ -26,6 +33,7 @@ const report = (what: string) => {
 };
 for (const file of files) {
   const orig = readFileSync(file);
+  const rand = rng(fileSeed(relative(corpusDir, file)));
   const spans = payloadSpans(orig);
   if (spans.length === 0) continue;
   for (let i = 0; i < perFile; i++) {
