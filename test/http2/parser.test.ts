@@ -501,3 +501,20 @@ test('a connection whose start was seen but whose preface is missing decodes as 
   assert.ok(ctx.records[0].flags!.includes('undecodable'));
   assert.equal((ctx.records[0].attributes.http as any).request.header.cookie, undefined);
 });
+
+test('a PUSH_PROMISE on stream 0 is a connection error (§6.6): no pushed stream, but its HPACK insertions count', () => {
+  // found by payload fuzzing: the pushed stream's event said push_promise_stream_id 0
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':path', '/']]))]), 1n);
+  const promised = Buffer.concat([Buffer.from([0, 0, 0, 2]), se.encode([[':method', 'GET'], [':path', '/style.css'], [':scheme', 'http'], [':authority', 'x']])]);
+  p.data(1, Buffer.concat([
+    frame(PUSH, END_HEADERS, 0, promised),
+    // indexed from the dynamic table the promise filled: decodable only if its insertions were kept
+    frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([[':status', '200'], [':authority', 'x']])),
+  ]), 2n);
+  assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.http2 as any).stream_id, r.flags]), [['exchange', 1, undefined]]);
+  assert.equal(ctx.counts.get('http2.malformed_push_promise'), 1);
+});

@@ -530,7 +530,12 @@ export class Http2Parser implements StreamParser {
   }
 
   private promise(parentId: number, promisedId: number, headers: Array<[string, string]>, missing: boolean, tsNs: bigint): void {
-    if (promisedId === 0 || promisedId % 2 !== 0) return;
+    // §6.6: a PUSH_PROMISE belongs to a stream the client opened; on stream 0 it is a connection error.
+    // Its header block was still decoded above, as the sender's HPACK table took its insertions.
+    if (parentId === 0 || promisedId === 0 || promisedId % 2 !== 0) {
+      this.ctx.count('http2.malformed_push_promise');
+      return;
+    }
     const s = new Http2Stream(promisedId, this.ctx.options);
     s.promisedBy = parentId;
     s.requestHeaders(headers);
