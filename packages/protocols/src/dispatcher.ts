@@ -50,8 +50,6 @@ interface Detection {
   /** Stale bytes kept per side. */
   kept: [number, number];
   skipped: [number, number];
-  /** Datagrams no module recognised. */
-  tries: number;
 }
 
 interface ConnState {
@@ -60,8 +58,10 @@ interface ConnState {
   module?: ProtocolModule;
   stream?: StreamParser;
   datagram?: DatagramParser;
-  /** Set while `status` is 'detecting'. */
+  /** Set while a TCP connection's `status` is 'detecting'. */
   det: Detection | undefined;
+  /** Datagrams of a UDP flow no module recognised. */
+  tries: number;
   seq: number;
   ctx?: ParserContext;
 }
@@ -133,6 +133,8 @@ export class Dispatcher implements FlowSink {
   private readonly udpModules: ProtocolModule[];
   private nextTickNs = 0n;
 
+  private readonly startCounters = new Map<ProtocolModule, string>();
+
   constructor(private readonly opts: DispatcherOptions) {
     this.parseOptions = { ...defaultParseOptions, ...opts.parse };
     this.tcpModules = opts.modules.filter((m) => m.transport === 'tcp' && m.createStream);
@@ -151,7 +153,10 @@ export class Dispatcher implements FlowSink {
       module: undefined,
       stream: undefined,
       datagram: undefined,
-      det: { head: [], headBytes: [0, 0], kept: [0, 0], skipped: [0, 0], tries: 0 },
+      // UDP flows detect datagram by datagram and keep nothing: no detection state (a DNS resolver's
+      // capture opens a flow per query, and this was five objects of each)
+      det: conn.transport === 'tcp' ? { head: [], headBytes: [0, 0], kept: [0, 0], skipped: [0, 0] } : undefined,
+      tries: 0,
       seq: 0,
       ctx: undefined,
     };
@@ -210,8 +215,8 @@ export class Dispatcher implements FlowSink {
       } catch (e) {
         this.fault(s, e);
       }
-    } else if (s.status === 'detecting') {
-      const d = s.det!;
+    } else if (s.status === 'detecting' && s.det) {
+      const d = s.det;
       const held = d.headBytes[0] + d.headBytes[1] + d.kept[0] + d.kept[1];
       if (held > 0) {
         this.count(`dispatch.unidentified_${conn.transport}_connections`);
@@ -253,9 +258,8 @@ export class Dispatcher implements FlowSink {
       }
     }
     this.count('dispatch.ignored_bytes', payload.length);
-    if (++s.det!.tries >= MAX_DATAGRAM_TRIES) {
+    if (++s.tries >= MAX_DATAGRAM_TRIES) {
       s.status = 'ignored';
-      s.det = undefined;
       this.count('dispatch.unidentified_udp_flows');
     }
   }
@@ -307,7 +311,9 @@ export class Dispatcher implements FlowSink {
   }
 
   /** Modules whose port hints match the server port first, the rest after, order otherwise kept. */
-  private candidates(mods: readonly ProtocolModule[], conn: Connection): ProtocolModule[] {
+  private candidates(mods: readonly ProtocolModule[], conn: Connection): readonly ProtocolModule[] {
+    // one module (UDP: DNS) has no order to choose, and this runs for every new flow
+    if (mods.length < 2) return mods;
     const hinted: ProtocolModule[] = [];
     const rest: ProtocolModule[] = [];
     for (const m of mods) {
@@ -419,13 +425,20 @@ export class Dispatcher implements FlowSink {
     s.status = 'parsing';
     s.det = undefined;
     s.ctx = new ConnContext(this, s);
-    this.count(`dispatch.${m.name}_${s.conn.transport === 'tcp' ? 'connections' : 'flows'}`);
+    this.count(this.startCounter(m, s.conn.transport));
     if (m.transport === 'tcp') {
       s.stream = m.createStream!(s.ctx, init);
     } else {
       s.datagram = m.createDatagram!(s.ctx);
       this.datagramStates.add(s);
     }
+  }
+
+  /** `dispatch.<protocol>_connections|flows`, made once per module, not once per connection. */
+  private startCounter(m: ProtocolModule, transport: Connection['transport']): string {
+    let name = this.startCounters.get(m);
+    if (name === undefined) this.startCounters.set(m, (name = `dispatch.${m.name}_${transport === 'tcp' ? 'connections' : 'flows'}`));
+    return name;
   }
 
   /** `ParserContext.abandon` of a connection's parser (called through its ConnContext). */

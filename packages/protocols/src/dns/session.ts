@@ -22,10 +22,17 @@ interface PendingQuery {
 }
 
 const XFR_TYPES = new Set([TYPE_NAMES[252], TYPE_NAMES[251]]);
+/**
+ * The pending list of a flow with nothing pending: shared, never written. A
+ * resolver's clients ask one question per source port, so most flows are
+ * done after one exchange and live on (idle) with an empty list; a list of
+ * their own would keep its grown backing store.
+ */
+const NONE_PENDING: PendingQuery[] = [];
 
 export class DnsSession {
   /** Pending queries in arrival order; ids repeat rarely, so a short linear search is cheapest. */
-  private pending: PendingQuery[] = [];
+  private pending: PendingQuery[] = NONE_PENDING;
 
   constructor(private readonly ctx: ParserContext) {}
 
@@ -55,12 +62,13 @@ export class DnsSession {
       const q = this.pending.shift()!;
       this.flush(q, 'timeout');
     }
+    if (this.pending.length === 0) this.pending = NONE_PENDING;
   }
 
   /** The flow is over: every query still pending is unanswered (or a transfer cut short). */
   close(flag: string): void {
     for (const q of this.pending) this.flush(q, flag);
-    this.pending = [];
+    this.pending = NONE_PENDING;
   }
 
   private query(msg: DnsMessage, bytes: number, tsNs: bigint): void {
@@ -68,6 +76,7 @@ export class DnsSession {
       this.ctx.count('dns.pending_overflow');
       this.flush(this.pending.shift()!, 'overflow');
     }
+    if (this.pending === NONE_PENDING) this.pending = [];
     this.pending.push({ msg, bytes, tsNs });
   }
 
@@ -86,6 +95,7 @@ export class DnsSession {
   private remove(idx: number): void {
     if (idx === 0) this.pending.shift();
     else this.pending.splice(idx, 1);
+    if (this.pending.length === 0) this.pending = NONE_PENDING;
   }
 
   private match(resp: DnsMessage): number {
