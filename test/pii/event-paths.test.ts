@@ -82,3 +82,19 @@ test('a key renamed by redaction leaves a sibling named __proto__ in place (it w
   assert.equal(ev.http.request.body.content, '{"__proto__":"x","<email:*****@*******.***>":{"a":1}}');
   assert.deepEqual(Object.keys(ev.kafka.records[0].headers), ['__proto__', '<email:***@*******.***>']);
 });
+
+test('an event whose pano or pano.flags is not what the schema says is scanned and redacted all the same (a string there was an internal error)', () => {
+  const es = scanner();
+  // nested past the walk's depth: the event would be flagged pii_scan_cut
+  const deep = '['.repeat(80) + '"bob@example.org"' + ']'.repeat(80);
+  for (const pano of ['x', { v: 1, flags: 'notalist' }, null, [1]]) {
+    const ev: Record<string, any> = { pano, http: { request: { body: { content: deep } } }, url: { query: 'q=alice@example.org' } };
+    const found = es.finish(es.collect(ev));
+    assert.deepEqual(found.map((f) => f.path), ['url.query$.q'], JSON.stringify(pano));
+    assert.equal(ev.url.query, 'q=%3Cemail%3A*****%40*******.***%3E');
+    assert.deepEqual(ev.pano, pano);
+  }
+  const ok: Record<string, any> = { pano: { v: 1 }, http: { request: { body: { content: deep } } } };
+  es.finish(es.collect(ok));
+  assert.deepEqual(ok.pano.flags, ['pii_scan_cut']);
+});

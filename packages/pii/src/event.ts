@@ -455,8 +455,7 @@ export class EventScanner {
   private markCut(p: Pending): void {
     if (p.cut) return;
     p.cut = true;
-    const pano = p.event.pano as { flags?: string[] } | undefined;
-    if (pano && typeof pano === 'object') (pano.flags ??= []).push('pii_scan_cut');
+    flagEvent(p.event, 'pii_scan_cut');
     this.scanCutEvents++;
   }
 
@@ -593,8 +592,7 @@ export class EventScanner {
       const shown = found.length > MAX_ANNOTATIONS ? found.slice(0, MAX_ANNOTATIONS) : found;
       p.event.pii = shown.map(({ valueHash: _h, ...f }) => f);
       if (shown.length < found.length) {
-        const pano = p.event.pano as { flags?: string[] } | undefined;
-        if (pano && typeof pano === 'object') (pano.flags ??= []).push('pii_truncated');
+        flagEvent(p.event, 'pii_truncated');
         this.annotationsDropped += found.length - shown.length;
       }
     }
@@ -694,6 +692,20 @@ export class EventScanner {
     if (mode === 'hash') return `<${type}:${hmacHex(this.opts.key, type, raw).slice(0, 8)}>`;
     return `<${type}:${maskShape(type, raw)}>`;
   }
+}
+
+/**
+ * Adds `flag` to the event's `pano.flags`. An event whose `pano` is not an
+ * object, or whose `pano.flags` is not a list, gets none: it is scanned and
+ * redacted all the same, its odd fields left as they came (a string there
+ * ended the run with an internal error).
+ */
+export function flagEvent(event: Record<string, unknown>, flag: string): void {
+  const pano = event.pano;
+  if (pano === null || typeof pano !== 'object' || Array.isArray(pano)) return;
+  const p = pano as { flags?: unknown };
+  if (p.flags === undefined) p.flags = [flag];
+  else if (Array.isArray(p.flags)) p.flags.push(flag);
 }
 
 export function maskShape(type: string, raw: string): string {

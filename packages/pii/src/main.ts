@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, refuseSameOutputs, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
-import { EventScanner, type Pending, type RedactMode } from './event.js';
+import { EventScanner, flagEvent, type Pending, type RedactMode } from './event.js';
 import { AuditLog, AuditWriteError, verifyAudit } from './audit.js';
 import { loadKey } from './keyed-hash.js';
 import { ALL_TYPES } from './rules.js';
@@ -142,8 +142,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
       for (const { p } of todo) {
         if (p.candidates.length > o.mlBudget) {
           p.candidates.length = o.mlBudget;
-          const pano = p.event.pano as { flags?: string[] } | undefined;
-          if (pano) (pano.flags ??= []).push('pii_ml_partial');
+          flagEvent(p.event, 'pii_ml_partial');
           counts.ml_partial_events++;
         }
         counts.ml_candidates += p.candidates.length;
