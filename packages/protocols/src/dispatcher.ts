@@ -52,19 +52,6 @@ interface Detection {
   skipped: [number, number];
 }
 
-interface ConnState {
-  conn: Connection;
-  status: 'detecting' | 'parsing' | 'ignored';
-  module?: ProtocolModule;
-  stream?: StreamParser;
-  datagram?: DatagramParser;
-  /** Set while a TCP connection's `status` is 'detecting'. */
-  det: Detection | undefined;
-  /** Datagrams of a UDP flow no module recognised. */
-  tries: number;
-  seq: number;
-  ctx?: ParserContext;
-}
 
 export interface DispatcherOptions {
   /** Enabled protocol modules, in detection order. */
@@ -83,25 +70,39 @@ class ConsumerError {
 }
 
 /**
- * What a parser sees of its connection and of the dispatcher. One small
- * object per connection, its methods on the prototype, rather than four
- * closures and their context: a table holds tens of thousands of
- * connections (ADR 0010).
+ * A tracked connection's state in the dispatcher, and what its parser sees of
+ * it and of the dispatcher (the ParserContext). One object per connection, its
+ * methods on the prototype, rather than closures and their context, or a
+ * context object beside the state: a table holds tens of thousands of
+ * connections, and a resolver's capture opens one per query (ADR 0010).
  */
-class ConnContext implements ParserContext {
-  readonly conn: Connection;
+class ConnState implements ParserContext {
+  status: 'detecting' | 'parsing' | 'ignored' = 'detecting';
+  module: ProtocolModule | undefined = undefined;
+  stream: StreamParser | undefined = undefined;
+  datagram: DatagramParser | undefined = undefined;
+  /**
+   * Set while a TCP connection's `status` is 'detecting'. UDP flows detect
+   * datagram by datagram and keep nothing: no detection state (it was five
+   * objects a flow).
+   */
+  det: Detection | undefined;
+  /** Datagrams of a UDP flow no module recognised. */
+  tries = 0;
+  /** Events emitted, for their ids. */
+  seq = 0;
   readonly options: ParseOptions;
 
   constructor(
     private readonly d: Dispatcher,
-    private readonly s: ConnState,
+    readonly conn: Connection,
   ) {
-    this.conn = s.conn;
     this.options = d.parseOptions;
+    this.det = conn.transport === 'tcp' ? { head: [], headBytes: [0, 0], kept: [0, 0], skipped: [0, 0] } : undefined;
   }
 
   emit(record: ExchangeRecord): void {
-    this.d.emit(this.s, record);
+    this.d.emit(this, record);
   }
 
   count(name: string, n = 1): void {
@@ -109,11 +110,11 @@ class ConnContext implements ParserContext {
   }
 
   abandon(reason: string): void {
-    this.d.abandonConn(this.s, reason);
+    this.d.abandonConn(this, reason);
   }
 
   handoff(protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> = [], init?: HandoffInit): void {
-    this.d.handoffConn(this.s, protocol, pending, init);
+    this.d.handoffConn(this, protocol, pending, init);
   }
 }
 
@@ -146,21 +147,7 @@ export class Dispatcher implements FlowSink {
   }
 
   open(conn: Connection): void {
-    // every field in the literal: those set when parsing starts would otherwise move to a property array
-    const s: ConnState = {
-      conn,
-      status: 'detecting',
-      module: undefined,
-      stream: undefined,
-      datagram: undefined,
-      // UDP flows detect datagram by datagram and keep nothing: no detection state (a DNS resolver's
-      // capture opens a flow per query, and this was five objects of each)
-      det: conn.transport === 'tcp' ? { head: [], headBytes: [0, 0], kept: [0, 0], skipped: [0, 0] } : undefined,
-      tries: 0,
-      seq: 0,
-      ctx: undefined,
-    };
-    conn.sinkState = s;
+    conn.sinkState = new ConnState(this, conn);
   }
 
   data(conn: Connection, dir: Dir, chunk: Buffer, tsNs: bigint): void {
@@ -424,12 +411,11 @@ export class Dispatcher implements FlowSink {
     s.module = m;
     s.status = 'parsing';
     s.det = undefined;
-    s.ctx = new ConnContext(this, s);
     this.count(this.startCounter(m, s.conn.transport));
     if (m.transport === 'tcp') {
-      s.stream = m.createStream!(s.ctx, init);
+      s.stream = m.createStream!(s, init);
     } else {
-      s.datagram = m.createDatagram!(s.ctx);
+      s.datagram = m.createDatagram!(s);
       this.datagramStates.add(s);
     }
   }
@@ -441,7 +427,7 @@ export class Dispatcher implements FlowSink {
     return name;
   }
 
-  /** `ParserContext.abandon` of a connection's parser (called through its ConnContext). */
+  /** `ParserContext.abandon` of a connection's parser (the ParserContext method of its ConnState calls it). */
   abandonConn(s: ConnState, reason: string): void {
     this.count(`${s.module?.name ?? 'dispatch'}.abandoned.${reason}`);
     s.status = 'ignored';
@@ -450,7 +436,7 @@ export class Dispatcher implements FlowSink {
     this.datagramStates.delete(s);
   }
 
-  /** `ParserContext.handoff` of a connection's parser (called through its ConnContext). */
+  /** `ParserContext.handoff` of a connection's parser (the ParserContext method of its ConnState calls it). */
   handoffConn(s: ConnState, protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>, init: HandoffInit | undefined): void {
     const m = this.opts.modules.find((x) => x.name === protocol && x.transport === s.conn.transport);
     if (!m) {
@@ -466,7 +452,7 @@ export class Dispatcher implements FlowSink {
     }
   }
 
-  /** An exchange record of a connection's parser, as an event (called through its ConnContext). */
+  /** An exchange record of a connection's parser, as an event (the ParserContext method of its ConnState calls it). */
   emit(s: ConnState, rec: ExchangeRecord): void {
     const c = s.conn;
     s.seq++;

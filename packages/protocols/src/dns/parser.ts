@@ -17,25 +17,20 @@ function decodeCounted(ctx: ParserContext, msg: Buffer) {
   return m;
 }
 
-export class DnsDatagramParser implements DatagramParser {
-  private readonly session: DnsSession;
-
-  constructor(private readonly ctx: ParserContext) {
-    this.session = new DnsSession(ctx);
-  }
-
+/** A UDP flow's parser is its session: one object a flow, and a resolver's capture has a flow per query. */
+export class DnsDatagramParser extends DnsSession implements DatagramParser {
   datagram(_dir: Dir, payload: Buffer, tsNs: bigint): void {
-    this.session.expire(tsNs);
+    this.expire(tsNs);
     const msg = decodeCounted(this.ctx, payload);
-    if (msg) this.session.message(msg, payload.length, tsNs);
+    if (msg) this.message(msg, payload.length, tsNs);
   }
 
   tick(nowNs: bigint): void {
-    this.session.expire(nowNs);
+    this.expire(nowNs);
   }
 
   close(reason: CloseReason, _tsNs: bigint): void {
-    this.session.close(closeFlag[reason]);
+    this.endAll(closeFlag[reason]);
   }
 }
 
@@ -112,7 +107,7 @@ export class DnsStreamParser implements StreamParser {
 
   close(reason: CloseReason, _tsNs: bigint): void {
     for (const held of this.resyncing) if (held?.length) this.ctx.count('dns.skipped_bytes', held.length);
-    this.session.close(closeFlag[reason]);
+    this.session.endAll(closeFlag[reason]);
   }
 
   /**

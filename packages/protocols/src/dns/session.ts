@@ -34,7 +34,7 @@ export class DnsSession {
   /** Pending queries in arrival order; ids repeat rarely, so a short linear search is cheapest. */
   private pending: PendingQuery[] = NONE_PENDING;
 
-  constructor(private readonly ctx: ParserContext) {}
+  constructor(protected readonly ctx: ParserContext) {}
 
   message(msg: DnsMessage, bytes: number, tsNs: bigint): void {
     this.ctx.count(msg.response ? 'dns.responses' : 'dns.queries');
@@ -66,7 +66,7 @@ export class DnsSession {
   }
 
   /** The flow is over: every query still pending is unanswered (or a transfer cut short). */
-  close(flag: string): void {
+  endAll(flag: string): void {
     for (const q of this.pending) this.flush(q, flag);
     this.pending = NONE_PENDING;
   }
