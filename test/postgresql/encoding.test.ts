@@ -83,6 +83,24 @@ describe('postgresql: client_encoding', () => {
     assert.equal(canonicalEncoding('klingon'), undefined);
   });
 
+  it('a name that is an Object.prototype property (constructor, __proto__) is unknown: the connection stays UTF-8', () => {
+    // the alias table was a plain object, so "constructor" found Object (inherited) and a byte-wise codec was installed
+    for (const name of ['constructor', 'Constructor', '__proto__', 'toString']) {
+      const c = run([
+        { dir: C, bytes: fe.startup({ user: 'u', client_encoding: name }) },
+        { dir: S, bytes: Buffer.concat([be.authOk(), be.parameterStatus('client_encoding', name), be.ready()]) },
+        ...selectCafe(Buffer.from("SELECT 'café'"), Buffer.from('größe'), Buffer.from('Müller')),
+      ]);
+      const q = c.records.find((r) => attrs(r).postgresql.message === 'Query')!;
+      assert.equal(attrs(q).db.query.text, "SELECT 'café'", name);
+      assert.deepEqual(attrs(q).db.response.rows, [{ größe: 'Müller' }], name);
+      assert.equal(q.flags, undefined, name);
+      assert.equal(c.counts.get('postgresql.unknown_client_encoding'), 2, name);
+      assert.equal(c.counts.get('postgresql.client_encoding_changes'), undefined, name);
+      assert.equal(canonicalEncoding(name), undefined, name);
+    }
+  });
+
   it('extended protocol: statement text, parameters, errors and notices in the client encoding', () => {
     const c = run([
       ...login('LATIN1'),

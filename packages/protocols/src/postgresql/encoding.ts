@@ -244,7 +244,9 @@ const canonical: Record<string, string> = {
 /** The canonical name of an encoding PostgreSQL would accept under `name`, else undefined. */
 export function canonicalEncoding(name: string): string | undefined {
   if (name.length > 32) return undefined;
-  return canonical[name.toLowerCase().replace(/[^a-z0-9]/g, '')];
+  const key = name.toLowerCase().replace(/[^a-z0-9]/g, '');
+  // own keys only: the table is a plain object, and a name like "constructor" comes from the wire
+  return Object.hasOwn(canonical, key) ? canonical[key] : undefined;
 }
 
 export const UTF8_CODEC: PgTextCodec = new Utf8Codec();
