@@ -6,7 +6,7 @@ import { EventScanner, parseJsonPrefix, serialiseJsonPrefix } from '@panopticon/
 
 const DOCS: unknown[] = [
   { users: [{ name: 'John Smith', email: 'john@example.org', age: 41, admin: false, tags: ['a', 'b'], note: null }, { name: 'Zoë "Z" O\'Neil', path: 'C:\\tmp\\x', line: 'a\nb\tc', ctl: '\u0001', emoji: '😀' }] },
-  [1, -2.5e3, true, null, 'x', [], {}, [[['deep']]], { a: { b: { c: 'd' } } }],
+  [1, -2.5e3, 12.5, 1e21, -0.00025, true, null, 'x', [], {}, [[['deep']]], { a: { b: { c: 'd' } } }],
   { '': '', 'key with spaces': { 'ünï': [0, 10, 1234567890123] }, __proto__x: 'p' },
 ];
 
@@ -63,8 +63,12 @@ test('pretty-printed JSON cut anywhere keeps its structure; text after a whole d
   // not JSON at all: left to the text scan
   assert.equal(parseJsonPrefix('[INFO] started'), undefined);
   assert.equal(parseJsonPrefix('{oops'), undefined);
-  // a number or literal running to the cut may be cut itself: tail, not a value
+  // a number or literal running to the cut may be cut itself: tail, not a value; so is one that the
+  // cut leaves with what would continue it (`12.` of 12.5, `1e` of 1e5)
   assert.deepEqual(parseJsonPrefix('[1,2,12')!.doc, [1, 2]);
+  assert.deepEqual(parseJsonPrefix('[1,2,12.')!.doc, [1, 2]);
+  assert.deepEqual(parseJsonPrefix('[1,2,1e')!.doc, [1, 2]);
+  assert.deepEqual(parseJsonPrefix('[1,2,1e+')!.doc, [1, 2]);
   assert.equal(parseJsonPrefix('[1,2,tr')!.tail, ',tr');
   // nesting past the parser's bound is left as text, closing brackets and all
   const deep = '['.repeat(300) + '"a@example.org"' + ']'.repeat(300);
@@ -108,6 +112,9 @@ test('redaction writes a cut body back cut: mask, hash and drop, the tail includ
   const tailed = '{"a":"b","carol@example.org';
   assert.equal(redact('mask', tailed), '{"a":"b","<email:*****@*******.***>');
   assert.equal(redact('drop', tailed), '{"a":"b"');
+  // the cut string dropped: the whole string before it keeps its closing quote
+  assert.equal(redact('drop', '{"note":"hello","password":"hunter2 hor'), '{"note":"hello"');
+  assert.equal(redact('mask', '{"note":"hello","password":"hunter2 hor'), '{"note":"hello","password":"<password:******* ***>');
   // nothing found: the text is left exactly as it came
   assert.equal(redact('mask', '{"a": "b", "c'), '{"a": "b", "c');
 });

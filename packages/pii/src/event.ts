@@ -287,6 +287,16 @@ function payloadNumbers(path: string): boolean {
 }
 
 /** A payload that may be JSON or a form: a body, or a Kafka record's key or value (a record is a message body too). */
+/**
+ * Lists whose elements name one another: in Redis arguments and replies the
+ * previous element often names the next (`HSET user:1 phone …`, HGETALL's
+ * field, value, …). Elsewhere a list holds the values of one name (a
+ * repeated header), and that name is every element's context.
+ */
+function positionalList(path: string): boolean {
+  return path.startsWith('redis.');
+}
+
 function isBodyContent(path: string): boolean {
   return path.endsWith('.body.content') || (path.startsWith('kafka.records[') && (path.endsWith('.value.content') || path.endsWith('.key.content')));
 }
@@ -374,10 +384,7 @@ export class EventScanner {
       return;
     }
     if (Array.isArray(v)) {
-      // in Redis argument lists and replies the previous element often names the next one
-      // (`HSET user:1 phone …`, HGETALL's field, value, …); elsewhere an array is the values of
-      // one name (the values of a repeated header), and that name is every element's context
-      const positional = path.startsWith('redis.');
+      const positional = positionalList(path);
       for (let i = 0; i < v.length; i++) {
         const prev = positional && i > 0 && typeof v[i - 1] === 'string' && (v[i - 1] as string).length < 64 ? (v[i - 1] as string) : ctxKey;
         this.walk(p, v, i, `${path}[${i}]`, prev, v[i], depth + 1);

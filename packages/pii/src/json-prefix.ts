@@ -24,6 +24,8 @@ export interface JsonPrefix {
   open: JsonContainer[];
   /** The innermost open container's last value is a string cut before its closing quote. */
   partialString: boolean;
+  /** That string's key (object) or index (array): written open only while it is still there. */
+  partialKey: string | number | undefined;
   /** Text from `tailStart` on that is not part of the document ('' when none); redaction may replace or delete it. */
   tail?: string;
   tailStart: number;
@@ -32,6 +34,7 @@ export interface JsonPrefix {
 /** Deeper than this the rest is left as text: a bound on the parser's recursion, not on what is scanned. */
 const MAX_PREFIX_DEPTH = 256;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const CONTINUES_NUMBER = /[0-9.eE+-]/;
 const LITERALS: Array<[string, unknown]> = [['true', true], ['false', false], ['null', null]];
 /** No value: the item being read is not whole (cut or invalid). */
 const NONE = Symbol('none');
@@ -41,9 +44,14 @@ class PrefixParser {
   /** Set at the first item that is not whole: the end of the last whole item before it, where the tail starts. */
   stopAt = -1;
   partialString = false;
+  partialKey: string | number | undefined;
   readonly open: JsonContainer[] = [];
   /** Offset of the next backslash at or after the last one used, -1 when there is none, -2 before the first search. */
   private backslash = -2;
+  /** The same for the next quote: a string of many escapes searched afresh after each would be read to the end each time. */
+  private quote = -2;
+  /** Key or index of the value being read, for `partialKey`. */
+  private key: string | number | undefined;
 
   constructor(private readonly s: string) {}
 
@@ -67,8 +75,9 @@ class PrefixParser {
     if (c === 45 || (c >= 48 && c <= 57)) {
       NUMBER.lastIndex = start;
       const m = NUMBER.exec(this.s);
-      // a number that runs to the end may have been cut inside (`123` of `12345`)
-      if (!m || NUMBER.lastIndex >= this.s.length) return NONE;
+      // a number that runs to the end may have been cut inside (`123` of `12345`), and one followed by
+      // what would continue it was (`12` of `12.`, `1` of `1e`): neither is the number that was sent
+      if (!m || NUMBER.lastIndex >= this.s.length || CONTINUES_NUMBER.test(this.s[NUMBER.lastIndex]!)) return NONE;
       this.i = NUMBER.lastIndex;
       return Number(m[0]);
     }
@@ -96,6 +105,7 @@ class PrefixParser {
       this.ws();
       if (this.s.charCodeAt(this.i) !== 58) return this.stop(itemEnd, obj);
       this.i++;
+      this.key = key;
       const v = this.value(depth + 1);
       if (v === NONE) return this.stop(itemEnd, obj);
       // an own property even for "__proto__", as JSON.parse makes it
@@ -118,6 +128,7 @@ class PrefixParser {
     this.ws();
     if (this.s.charCodeAt(this.i) === 93) return this.close(arr);
     for (;;) {
+      this.key = arr.length;
       const v = this.value(depth + 1);
       if (v === NONE) return this.stop(itemEnd, arr);
       arr.push(v);
@@ -153,7 +164,8 @@ class PrefixParser {
     let pos = this.i + 1;
     let out = '';
     for (;;) {
-      const q = s.indexOf('"', pos);
+      if (this.quote !== -1 && this.quote < pos) this.quote = s.indexOf('"', pos);
+      const q = this.quote;
       // the next backslash is looked for once and remembered: searched for in every string, a text
       // without one would be read to its end each time
       if (this.backslash !== -1 && this.backslash < pos) this.backslash = s.indexOf('\\', pos);
@@ -186,6 +198,7 @@ class PrefixParser {
     if (!isValue) return undefined;
     this.i = this.s.length;
     this.partialString = true;
+    this.partialKey = this.key;
     // the cut string is the document's last value: no tail after it
     this.stopAt = this.s.length;
     return sofar;
@@ -217,7 +230,7 @@ export function parseJsonPrefix(text: string): JsonPrefix | undefined {
   const empty = Array.isArray(c) ? c.length === 0 : Object.keys(c).length === 0;
   if (empty && !p.partialString && tailStart < text.length) return undefined;
   const tail = text.slice(tailStart);
-  return { doc: c, open: p.open, partialString: p.partialString, tail: /\S/.test(tail) ? tail : '', tailStart };
+  return { doc: c, open: p.open, partialString: p.partialString, partialKey: p.partialKey, tail: /\S/.test(tail) ? tail : '', tailStart };
 }
 
 /**
@@ -240,7 +253,8 @@ export function serialiseJsonPrefix(b: JsonPrefix): string {
       if (!isArray) out += JSON.stringify(keys![k]) + ':';
       const last = k === n - 1;
       if (last && !innermost && v === b.open[depth + 1]) return write(v as JsonContainer, depth + 1);
-      if (last && innermost && b.partialString && typeof v === 'string') {
+      // the cut string, if redaction left it where it was (not the string before it, after a drop)
+      if (last && innermost && b.partialString && typeof v === 'string' && (isArray ? k : keys![k]) === b.partialKey) {
         out += JSON.stringify(v).slice(0, -1);
         return true;
       }
