@@ -9,7 +9,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
-import { C, S, attrs, session } from './session-script.js';
+import { C, S, attrs, session, type Step } from './session-script.js';
 import { BASE_CAPS, CAP, cmd, ok, resultSet } from './my-wire.js';
 
 const CLIENT_COMPRESS = 0x20;
@@ -100,6 +100,71 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
       assert.equal(c.counts.get('mysql.resync_skipped_bytes'), f2.length - 12, "the rest of f2's body was searched through and skipped");
     });
   }
+
+  describe('lost bytes counted under compression', () => {
+    // frames longer than maxBody + maxHeaderBytes = 256 are skipped and their bytes counted as mysql.gap_bytes
+    const small = { maxBody: 200, maxHeaderBytes: 56 };
+    /** Rows of distinct hex digits, so that even deflated the reply is longer than the limit. */
+    const noisy = resultSet(1, [{ name: 'h' }], Array.from({ length: 40 }, (_, i) => [(BigInt(i + 1) * 0x9e3779b97f4a7c15n).toString(16)]), true).bytes;
+    const after: Step[] = [
+      [C, frame(0, cmd.ping(), false)],
+      [S, frame(1, ok(1), false)],
+    ];
+    for (const deflate of [false, true]) {
+      const kind = deflate ? 'deflated' : 'raw';
+      const big = frame(1, noisy, deflate);
+      const body = big.length - 7;
+      // what a skipped frame counts: its uncompressed length (raw frames: the body)
+      const whole = deflate ? noisy.length : body;
+      const start: Step[] = [[C, frame(0, cmd.query('SELECT h FROM t'))], [S, big.subarray(0, 7 + 100)]];
+      it(`${kind} oversized frame: as many lost bytes counted with or without a gap inside it`, () => {
+        assert.ok(body > 256 && (big.readUIntLE(4, 3) !== 0) === deflate, 'the frame is oversized, and raw or deflated as named');
+        const clean = session(caps, [...start, [S, big.subarray(107)], ...after], false, small);
+        assert.equal(clean.counts.get('mysql.gap_bytes'), whole);
+        // gaps of 20 and 30 bytes inside its body: the rest of the frame is still lost, and counted
+        const gapped = session(caps, [...start, ['gap', S, 20], [S, big.subarray(127, 150)], ['gap', S, 30], [S, big.subarray(180)], ...after], false, small);
+        assert.equal(gapped.counts.get('mysql.gap_bytes'), whole);
+        // a gap ending where the frame ends
+        const toEnd = session(caps, [...start, ['gap', S, big.length - 107], ...after], false, small);
+        assert.equal(toEnd.counts.get('mysql.gap_bytes'), whole);
+        // a gap running past the frame's end through the next frame (the OK of a ping): that frame's bytes too
+        const okFrame = frame(1, ok(1), false);
+        const past = session(caps, [...start, [C, frame(0, cmd.ping(), false)], ['gap', S, big.length - 107 + okFrame.length], ...after], false, small);
+        assert.equal(past.counts.get('mysql.gap_bytes'), whole + okFrame.length);
+        for (const c of [clean, gapped, toEnd, past]) {
+          assert.equal(attrs(c.records.at(-1)!).mysql.command, 'COM_PING');
+          assert.equal(c.counts.get('mysql.resync_skipped_bytes'), undefined, 'boundaries known: nothing searched for');
+        }
+      });
+    }
+
+    it('bytes held while resynchronising and dropped at the next gap count as skipped', () => {
+      // long repeated values: each frame deflates shorter
+      const reply = resultSet(1, [{ name: 'n' }], Array.from({ length: 40 }, () => ['x'.repeat(40)]), true).bytes;
+      const a = boundary(reply, 150);
+      const b = boundary(reply, 600);
+      const f1 = frame(1, reply.subarray(0, a));
+      const f2 = frame(2, reply.subarray(a, b));
+      const f3 = frame(3, reply.subarray(b));
+      assert.ok(f3.readUIntLE(4, 3) !== 0 && f3.length > 40, 'f3 is deflated');
+      const c = session(caps, [
+        [C, frame(0, cmd.query('SELECT n FROM t'))],
+        [S, f1],
+        // f2's header cut by a gap: frame boundaries unknown from here
+        [S, f2.subarray(0, 5)],
+        ['gap', S, f2.length - 5],
+        // f3's start is a believable deflated header whose end has not come: its 20 + 10 bytes are held
+        [S, f3.subarray(0, 20)],
+        [S, f3.subarray(20, 30)],
+        // and are dropped by the next gap
+        ['gap', S, f3.length - 30],
+        ...after,
+      ]);
+      assert.equal(c.counts.get('mysql.gap_bytes'), f2.length - 5 + f3.length - 30);
+      assert.equal(c.counts.get('mysql.resync_skipped_bytes'), 30);
+      assert.deepEqual(c.records.map((r) => attrs(r).mysql.command), ['handshake', 'COM_QUERY', 'COM_PING']);
+    });
+  });
 
   it('uncompressed: the packet after a gap in a result set is not a sequence error', () => {
     const reply = rs(6);

@@ -1,5 +1,5 @@
 /** Runs the MySQL parser over a script of packets and gaps, after a MariaDB login unless joined mid-stream. */
-import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
+import type { ExchangeRecord, ParseOptions } from '../../packages/protocols/src/types.js';
 import { mysqlModule } from '../../packages/protocols/src/mysql/index.js';
 import { fakeContext, type FakeContext } from '../helpers/fake-parser-context.js';
 import { greeting, handshakeResponse, ok } from './my-wire.js';
@@ -11,8 +11,8 @@ export const attrs = (r: ExchangeRecord): any => r.attributes as any;
 /** Bytes from the client (0) or server (1), or a gap of N bytes in one direction. */
 export type Step = [0 | 1, Buffer] | ['gap', 0 | 1, number];
 
-export function session(caps: number, steps: Step[], midstream = false): FakeContext {
-  const ctx = fakeContext({}, { server: { address: '127.0.0.1', port: 3306 }, midstream });
+export function session(caps: number, steps: Step[], midstream = false, opts: Partial<ParseOptions> = {}): FakeContext {
+  const ctx = fakeContext(opts, { server: { address: '127.0.0.1', port: 3306 }, midstream });
   const p = mysqlModule.createStream!(ctx);
   let t = 0n;
   if (!midstream) {

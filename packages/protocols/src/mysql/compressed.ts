@@ -46,6 +46,8 @@ export class CompressedUnwrapper {
   private skipping = false;
   /** The frame in progress lost bytes to a gap: its body is skipped, not inflated. */
   private broken = false;
+  /** Bytes of the frame in progress already counted as lost by gaps. */
+  private gapped = 0;
   /** Frame boundaries unknown: scanning for a header. */
   private resyncing = false;
   /** Bytes held while a resync candidate cannot be judged yet (at most `limit` + 2 headers). */
@@ -66,11 +68,15 @@ export class CompressedUnwrapper {
    * in step; otherwise the next header is searched for.
    */
   lose(n: number): void {
+    // received bytes dropped unread, like the ones the scan passes over
+    const held = (this.scan?.length ?? 0) + this.waitingLen;
+    if (held > 0) this.hooks.skipped(held);
     this.scan = null;
     this.waiting = [];
     this.waitingLen = 0;
     if (!this.resyncing && this.headerHave === HEADER && n < this.left) {
       this.left -= n;
+      this.gapped += n;
       this.broken = true;
       this.parts = [];
       this.kept = 0;
@@ -78,9 +84,14 @@ export class CompressedUnwrapper {
     }
     if (!this.resyncing && this.headerHave === HEADER && n === this.left) {
       this.left = 0;
+      this.gapped += n;
       this.broken = true;
       this.finish(0n);
       return;
+    }
+    if (!this.resyncing && this.headerHave === HEADER && this.skipping) {
+      // the gap runs past an oversized frame: it counts the frame's last `left` bytes, the rest is counted here
+      this.hooks.lost(Math.max(0, this.skippedLength() - this.gapped - this.left));
     }
     this.reset();
     this.resyncing = true;
@@ -138,21 +149,28 @@ export class CompressedUnwrapper {
     this.kept = 0;
     this.skipping = false;
     this.broken = false;
+    this.gapped = 0;
+  }
+
+  /** What an oversized frame counts as lost: its uncompressed length (raw: its body's). */
+  private skippedLength(): number {
+    return this.rawLength || this.header.readUIntLE(0, 3);
   }
 
   private finish(tsNs: bigint): void {
-    const compressedLength = this.header.readUIntLE(0, 3);
     const raw = this.rawLength;
     const { skipping, broken } = this;
+    // an oversized frame counts whole, gaps in it or not: the gaps counted their bytes, the rest is counted here
+    const skipped = skipping ? Math.max(0, this.skippedLength() - this.gapped) : 0;
     const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.kept);
     this.reset();
+    if (skipping) {
+      this.hooks.lost(skipped);
+      return;
+    }
     if (broken) {
       // the gap was counted when it was reported; the stream inside the frame is gone
       this.hooks.lost(0);
-      return;
-    }
-    if (skipping) {
-      this.hooks.lost(raw || compressedLength);
       return;
     }
     if (raw === 0) {
