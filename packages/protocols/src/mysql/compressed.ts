@@ -18,6 +18,7 @@
  * and another believable header right after (or the end of what was received).
  */
 import { inflateSync } from 'node:zlib';
+import { ResyncBuffer } from './resync-buffer.js';
 
 export interface UnwrapHooks {
   /** The next bytes of the ordinary packet stream. */
@@ -51,10 +52,8 @@ export class CompressedUnwrapper {
   /** Frame boundaries unknown: scanning for a header. */
   private resyncing = false;
   /** Bytes held while a resync candidate cannot be judged yet (at most `limit` + 2 headers). */
-  private scan: Buffer | null = null;
-  /** Chunks received after `scan` while fewer than `scanNeed` bytes are held (joined once, not per chunk). */
-  private waiting: Buffer[] = [];
-  private waitingLen = 0;
+  private readonly scan = new ResyncBuffer();
+  /** Bytes `resync` wants held before it scans again. */
   private scanNeed = 0;
 
   constructor(
@@ -69,11 +68,8 @@ export class CompressedUnwrapper {
    */
   lose(n: number): void {
     // received bytes dropped unread, like the ones the scan passes over
-    const held = (this.scan?.length ?? 0) + this.waitingLen;
+    const held = this.scan.drop();
     if (held > 0) this.hooks.skipped(held);
-    this.scan = null;
-    this.waiting = [];
-    this.waitingLen = 0;
     if (!this.resyncing && this.headerHave === HEADER && n < this.left) {
       this.left -= n;
       this.gapped += n;
@@ -99,18 +95,11 @@ export class CompressedUnwrapper {
 
   push(chunk: Buffer, tsNs: bigint): void {
     if (this.resyncing) {
-      if (this.scan && this.scan.length + this.waitingLen + chunk.length < this.scanNeed) {
-        this.waiting.push(Buffer.from(chunk)); // a copy: a view would pin the capture buffer
-        this.waitingLen += chunk.length;
-        return;
-      }
-      const data = this.scan ? Buffer.concat([this.scan, ...this.waiting, chunk]) : chunk;
-      this.scan = null;
-      this.waiting = [];
-      this.waitingLen = 0;
+      const data = this.scan.join(chunk);
+      if (data === null) return;
       const at = this.resync(data);
       if (at < 0) {
-        this.scan = Buffer.from(data.subarray(-at - 1));
+        this.scan.hold(data, -at - 1, this.scanNeed);
         return;
       }
       this.resyncing = false;

@@ -15,6 +15,7 @@
  * end (a sender flushes whole packets). At most 4 bytes are held while scanning.
  */
 import { MAX_PACKET_PAYLOAD, commandName } from './constants.js';
+import { ResyncBuffer } from './resync-buffer.js';
 
 export interface MyPacket {
   /** Sequence id of the first packet. */
@@ -57,7 +58,7 @@ export class MyFramer {
   private startNs = 0n;
   private readingPayload = false;
   /** Bytes held while deciding where a message starts (resynchronising). */
-  private scan: Buffer | null = null;
+  private readonly scan = new ResyncBuffer();
 
   constructor(
     private readonly fromClient: boolean,
@@ -78,11 +79,11 @@ export class MyFramer {
 
   push(chunk: Buffer, tsNs: bigint): void {
     if (this.resyncing) {
-      const data = this.scan ? Buffer.concat([this.scan, chunk]) : chunk;
-      this.scan = null;
+      const data = this.scan.join(chunk);
+      if (data === null) return; // not reached: nothing more than the next chunk is waited for
       const at = this.resync(data);
       if (at < 0) {
-        this.scan = Buffer.from(data.subarray(-at - 1));
+        this.scan.hold(data, -at - 1);
         return;
       }
       this.resyncing = false;
