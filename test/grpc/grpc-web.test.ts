@@ -291,3 +291,39 @@ test('bounds: a trailer frame past 16 KiB keeps whole lines only; a compressed b
   assert.equal((r.attributes as any).grpc.response.message_count, 2);
   assert.deepEqual(r.flags, ['truncated']);
 });
+
+test('trailer block: names that are Object.prototype members (constructor, __proto__, toString) are fields like any other', () => {
+  const t = parseTrailerBlock(Buffer.from('grpc-status: 0\r\nconstructor: x\r\n__proto__: p1\r\n__proto__: p2\r\ntoString: s\r\nhasOwnProperty: h\r\n'));
+  assert.equal(JSON.stringify(t), '{"grpc-status":["0"],"constructor":["x"],"__proto__":["p1","p2"],"tostring":["s"],"hasownproperty":["h"]}');
+  assert.equal(Object.getPrototypeOf(t), Object.prototype, 'a plain object: the prototype was not replaced');
+  // Over HTTP/2 (HTTP/1.x reads the same block): the status is read and the stream is an event, no parser fault.
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(1, 4 | 1, 1, ce.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc-web']]))]), 1n);
+  const body = Buffer.concat([grpcMessage(pbField(1, 'ok')), trailerFrame('grpc-status: 0\r\nconstructor: x')]);
+  p.data(1, Buffer.concat([frame(1, 4, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc-web']])), frame(0, 1, 1, body)]), 2n);
+  assert.equal(ctx.records.length, 1);
+  const a = ctx.records[0].attributes as any;
+  assert.equal(a.rpc.grpc.status_code, 0);
+  assert.equal(a.grpc.response.message_count, 1);
+});
+
+test('trailer block: linear in lines without a colon (a compressed trailer frame inflates to --max-body x 32 bytes)', () => {
+  // 2 MiB of "x\n" lines, the status last: a colon search that ran past each line's end took
+  // 12 to 35 s here (quadratic); within the line, under 100 ms.
+  const lines = Buffer.concat([Buffer.alloc(2 * 1024 * 1024 - 32, 'x\n'), Buffer.from('grpc-status: 3\r\n')]);
+  const z = gzipSync(lines);
+  const frameBytes = Buffer.alloc(5);
+  frameBytes[0] = 0x81; // trailers, compressed with the side's grpc-encoding
+  frameBytes.writeUInt32BE(z.length, 1);
+  const f = new GrpcFramer(20, 1000, GrpcWire.WEB);
+  f.push(Buffer.concat([frameBytes, z]));
+  f.end();
+  const t0 = process.hrtime.bigint();
+  const a = grpcAttributes({ path: '/a.B/C', response: { framer: f, encoding: 'gzip' } }, defaultParseOptions, new Set()) as any;
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  assert.equal(a.rpc.grpc.status_code, 3);
+  assert.ok(ms < 2000, `${ms.toFixed(0)} ms`);
+});

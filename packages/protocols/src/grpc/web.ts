@@ -4,6 +4,7 @@
  * variants, and the trailer frame's `name: value\r\n` block.
  */
 import { isUtf8 } from 'node:buffer';
+import { setOwn } from '../messaging/keys.js';
 
 /** How one side's body is framed. */
 export const GrpcWire = {
@@ -103,16 +104,22 @@ export function parseTrailerBlock(block: Buffer): Record<string, string[]> {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     const lineEnd = end > start && text.charCodeAt(end - 1) === 0x0d ? end - 1 : end;
-    const colon = text.indexOf(':', start);
+    // The colon is looked for in this line only: indexOf(':', start) ran on to the next colon in
+    // the block, once per line, quadratic in a block of lines without one (a decompressed trailer
+    // frame can be --max-body x 32 bytes).
+    let colon = start;
+    while (colon < lineEnd && text.charCodeAt(colon) !== 0x3a) colon++;
     if (colon > start && colon < lineEnd) {
       const name = text.slice(start, colon).trim().toLowerCase();
       const value = text.slice(colon + 1, lineEnd).trim();
       // UTF-8 text when the octets are UTF-8, else latin1, as HTTP/2 fields are read (never U+FFFD).
       const octets = Buffer.from(value, 'latin1');
       const v = isUtf8(octets) ? octets.toString('utf8') : value;
+      // Names come off the wire: `constructor` or `toString` find Object.prototype's members (never
+      // an array), and `__proto__` must be defined, not assigned (see setOwn).
       const values = out[name];
-      if (values === undefined) out[name] = [v];
-      else values.push(v);
+      if (Array.isArray(values)) values.push(v);
+      else setOwn(out, name, [v]);
     }
     start = end + 1;
   }
