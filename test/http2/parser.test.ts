@@ -176,6 +176,20 @@ test('header values: UTF-8 octets are text, other high octets (node sends latin1
   assert.deepEqual(http.response.header['content-disposition'], ['attachment; filename="résumé.pdf"']);
 });
 
+test('field names that are Object.prototype members (constructor, toString, __proto__) are fields like any other', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':path', '/'], ['constructor', 'x'], ['__proto__', 'p1'], ['__proto__', 'p2'], ['tostring', 't'], ['length', 'l']]))]), 1n);
+  p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([[':status', '200'], ['constructor', 'y']])), 2n);
+  assert.equal(ctx.records.length, 1);
+  const h = ctx.records[0].attributes.http as any;
+  assert.equal(JSON.stringify(h.request.header), '{"constructor":["x"],"__proto__":["p1","p2"],"tostring":["t"],"length":["l"]}');
+  assert.equal(Object.getPrototypeOf(h.request.header), Object.prototype);
+  assert.deepEqual(h.response.header.constructor, ['y']);
+});
+
 test('gRPC grpc-message: percent-encoded UTF-8 is decoded, raw UTF-8 (sent unescaped) is kept as it is', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();
