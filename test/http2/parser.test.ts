@@ -303,6 +303,27 @@ test('GOAWAY: a client HEADERS that crossed it is refused at the end; the first 
   assert.deepEqual((ctx2.records[0].attributes.http2 as any).goaway, { by: 'client', error_code: 'CANCEL', last_stream_id: 2 });
 });
 
+test('GOAWAY: a two-step graceful shutdown (§6.8) refuses with the second frame, and the refused stream shows that one', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const req = (id: number) => frame(HEADERS, END_HEADERS | END_STREAM, id, ce.encode([[':method', 'GET'], [':path', `/${id}`]]));
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, req(1), req(3)]), 1n);
+  // First step: last-stream-id 2^31-1 refuses nothing; streams 1 and 3 stay open.
+  p.data(1, goawayFrame(0x7fffffff, 0, Buffer.from('shutdown')), 2n);
+  assert.equal(ctx.records.length, 0);
+  p.data(1, Buffer.concat([frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])), frame(DATA, END_STREAM, 1, Buffer.from('ok'))]), 3n);
+  // Second step, after a round trip: the real last-stream-id refuses stream 3.
+  p.data(1, goawayFrame(1, 0), 4n);
+  const byStream = Object.fromEntries(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r]));
+  assert.equal(byStream[1].flags, undefined);
+  assert.deepEqual((byStream[1].attributes.http2 as any).goaway, { by: 'server', error_code: 'NO_ERROR', last_stream_id: 0x7fffffff, debug_data: 'shutdown', debug_data_size: 8 });
+  assert.equal(byStream[3].kind, 'unanswered');
+  assert.deepEqual(byStream[3].flags, ['goaway']);
+  assert.deepEqual((byStream[3].attributes.http2 as any).goaway, { by: 'server', error_code: 'NO_ERROR', last_stream_id: 1 });
+});
+
 test('server push is recorded as a message with its promised request', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

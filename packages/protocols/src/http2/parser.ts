@@ -454,9 +454,11 @@ export class Http2Parser implements StreamParser {
     for (const s of [...this.streams.values()]) {
       if (refusedBy(info, s)) {
         // Streams the sender never processed: those the other side initiated above `last`.
-        // An earlier GOAWAY of the same side refused it too (last-stream-id never grows, §6.8)
-        // and is kept for its reason: a stream opened after it is refused by the repeat.
-        if (s.goaway?.by !== info.by) s.goaway = info;
+        // An earlier GOAWAY that refused it too (a repeat: last-stream-id never grows, §6.8) is
+        // kept for its reason. One that did not is replaced: the other side's, or the first step
+        // of a graceful shutdown (last-stream-id 2^31-1, refusing nothing), whose second step is
+        // the one that refuses.
+        if (!s.goaway || !refusedBy(s.goaway, s)) s.goaway = info;
         this.finishIncomplete(s, 'goaway');
       } else {
         // A stream still open learns that the connection is going away, so that one the
