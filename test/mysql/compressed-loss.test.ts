@@ -166,6 +166,17 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
     });
   });
 
+  it('uncompressed: bytes held while resynchronising are not joined to what follows the next gap', () => {
+    const reply = rs(6);
+    // after the first gap: zeros, then 0b 00 00 00 (a header of length 11, its payload not come), which the scan holds
+    const held = Buffer.from([0, 0, 0, 0, 0, 0x0b, 0, 0, 0]);
+    const c = session(BASE_CAPS | CAP.DEPRECATE_EOF, [[C, cmd.query('SELECT n FROM t')], [S, reply.subarray(0, 40)], ['gap', S, 16], [S, held], ['gap', S, 7], [S, ok(1, 3)]]);
+    // joined across the gap, that header took the 11-byte OK for its payload, and the OK was not read
+    assert.equal(attrs(c.records[1]).mysql.affected_rows, 3);
+    // skipped: the first byte of row 0's header (the reply was cut at 40: packets of 5, 34, then row 0 at 39), and the held chunk
+    assert.equal(c.counts.get('mysql.resync_skipped_bytes'), 1 + held.length);
+  });
+
   it('uncompressed: the packet after a gap in a result set is not a sequence error', () => {
     const reply = rs(6);
     // cut inside row 2; bytes up to the middle of row 4 are lost

@@ -71,7 +71,8 @@ export class MyFramer {
 
   /** Bytes were lost: drop the half-read message and look for the next header. */
   lose(): void {
-    const dropped = this.headerHave + this.kept;
+    // bytes held by a scan go too: joined to what follows the gap they could make a header across it
+    const dropped = this.headerHave + this.kept + this.scan.drop();
     if (dropped) this.hooks.damaged(dropped);
     this.reset();
     this.resyncing = true;
