@@ -150,6 +150,33 @@ test('gRPC: messages across frames, gzip, trailers, wire decode', () => {
   assert.deepEqual(a.http.response.trailer['grpc-status'], ['5']);
 });
 
+test('native gRPC with a content-encoding header (zstd, or one a proxy adds) is still framed as it streams, per message', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  const req = Buffer.concat([grpcMessage(pbField(1, 'one')), grpcMessage(pbField(1, 'two'))]);
+  p.data(0, Buffer.concat([
+    PREFACE,
+    frame(HEADERS, END_HEADERS, 1, ce.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc'], ['content-encoding', 'zstd']])),
+    frame(DATA, 0, 1, req.subarray(0, 7)),
+    frame(DATA, END_STREAM, 1, req.subarray(7)),
+  ]), 1n);
+  p.data(1, Buffer.concat([
+    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc'], ['content-encoding', 'gzip']])),
+    frame(DATA, 0, 1, grpcMessage(pbField(2, 'reply'))),
+    frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['grpc-status', '0']])),
+  ]), 2n);
+  assert.equal(ctx.records.length, 1);
+  const r = ctx.records[0];
+  const a = r.attributes as any;
+  assert.equal(r.flags, undefined);
+  assert.equal(a.rpc.grpc.status_code, 0);
+  assert.equal(a.grpc.request.message_count, 2);
+  assert.deepEqual(a.grpc.request.messages.map((m: any) => m.fields), [{ f1: 'one' }, { f1: 'two' }]);
+  assert.deepEqual(a.grpc.response.messages.map((m: any) => m.fields), [{ f2: 'reply' }]);
+});
+
 test('gRPC trailers-only response carries the status in the headers', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();
