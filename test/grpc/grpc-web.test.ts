@@ -327,3 +327,22 @@ test('trailer block: linear in lines without a colon (a compressed trailer frame
   assert.equal(a.rpc.grpc.status_code, 3);
   assert.ok(ms < 2000, `${ms.toFixed(0)} ms`);
 });
+
+test('a trailer frame cut at 16 KiB before its first line ended gives no fields: the HTTP trailers give the status', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(1, 4 | 1, 1, ce.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc-web']]))]), 1n);
+  const body = Buffer.concat([grpcMessage(pbField(1, 'ok')), trailerFrame(`x-long: ${'a'.repeat(17 * 1024)}`)]);
+  p.data(1, Buffer.concat([
+    frame(1, 4, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc-web']])),
+    frame(0, 0, 1, body),
+    frame(1, 4 | 1, 1, se.encode([['grpc-status', '3'], ['grpc-message', 'bad%20id']])),
+  ]), 2n);
+  const a = ctx.records[0].attributes as any;
+  assert.equal(a.grpc.response.message_count, 1);
+  assert.equal(a.rpc.grpc.status_code, 3);
+  assert.equal(a.grpc.status_message, 'bad id');
+  assert.deepEqual(a.error, { type: 'INVALID_ARGUMENT' });
+});

@@ -98,17 +98,21 @@ export interface GrpcInput {
 /**
  * gRPC-Web's trailers, from the trailer frame at the end of the response
  * body; undefined when there was none (a trailers-only response has the
- * status in its headers) or it cannot be read.
+ * status in its headers), it cannot be read, or it has no field.
  */
 function webTrailers(side: GrpcSide | undefined, max: number): Record<string, string[]> | undefined {
   const block = side?.framer.trailerBlock;
   if (!block) return undefined;
-  if (!side!.framer.trailerCompressed) return parseTrailerBlock(block);
+  let fields: Record<string, string[]>;
   try {
-    return parseTrailerBlock(decompress(block, side!.encoding, max));
+    fields = parseTrailerBlock(side!.framer.trailerCompressed ? decompress(block, side!.encoding, max) : block);
   } catch {
     return undefined;
   }
+  // No field (a frame cut at the 16 KiB bound before its first line ended leaves an empty block):
+  // `{}` would hide the HTTP trailers or a trailers-only response's headers, which may hold the status.
+  for (const _ in fields) return fields;
+  return undefined;
 }
 
 let schemaCache: { key: string; schemas: ProtoSchemas | Error } | undefined;
