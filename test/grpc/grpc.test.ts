@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcFramer } from '../../packages/protocols/src/grpc/framing.js';
 import { decodeWire } from '../../packages/protocols/src/grpc/wire.js';
-import { grpcAttributes, isGrpcContentType, rpcName } from '../../packages/protocols/src/grpc/index.js';
+import { GrpcWire, grpcAttributes, grpcWire, rpcName } from '../../packages/protocols/src/grpc/index.js';
 import { loadProtoSchemas } from '../../packages/protocols/src/grpc/proto.js';
 import { defaultParseOptions } from '../../packages/protocols/src/types.js';
 import { grpcMessage, pbField } from '../helpers/http2-frames.js';
@@ -79,10 +79,10 @@ test('deflate-compressed messages decode; unknown encodings say so', () => {
 });
 
 test('content types and paths', () => {
-  assert.ok(isGrpcContentType('application/grpc'));
-  assert.ok(isGrpcContentType('application/grpc+proto'));
-  assert.ok(isGrpcContentType('application/grpc; charset=utf-8'));
-  assert.ok(!isGrpcContentType('application/json'));
+  assert.equal(grpcWire('application/grpc'), GrpcWire.NATIVE);
+  assert.equal(grpcWire('application/grpc+proto'), GrpcWire.NATIVE);
+  assert.equal(grpcWire('application/grpc; charset=utf-8'), GrpcWire.NATIVE);
+  assert.equal(grpcWire('application/json'), undefined);
   assert.deepEqual(rpcName('/a.b.Svc/Do'), { service: 'a.b.Svc', method: 'Do' });
   assert.deepEqual(rpcName('/notgrpc'), {});
 });

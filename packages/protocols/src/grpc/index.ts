@@ -22,11 +22,6 @@ const STATUS_NAMES = [
   'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
 ];
 
-/** gRPC, or gRPC-Web (binary or text): see grpcWire for which. */
-export function isGrpcContentType(ct: string | undefined): boolean {
-  return grpcWire(ct) !== undefined;
-}
-
 /** Splits `/pkg.Service/Method`. */
 export function rpcName(path: string | undefined): { service?: string; method?: string } {
   if (!path) return {};
