@@ -309,9 +309,9 @@ test('trailer block: names that are Object.prototype members (constructor, __pro
   assert.equal(a.grpc.response.message_count, 1);
 });
 
-test('trailer block: linear in lines without a colon (a compressed trailer frame inflates to --max-body x 32 bytes)', () => {
-  // 2 MiB of "x\n" lines, the status last: a colon search that ran past each line's end took
-  // 12 to 35 s here (quadratic); within the line, under 100 ms.
+test('trailer block: 2 MiB of lines without a colon (a compressed trailer frame inflates to --max-body x 32 bytes) still gives the status at its end', () => {
+  // The colon is looked for within its line: searching past the line's end was quadratic here (12 to
+  // 35 s for this block, against under 100 ms, measured by hand; speed is not asserted in tests).
   const lines = Buffer.concat([Buffer.alloc(2 * 1024 * 1024 - 32, 'x\n'), Buffer.from('grpc-status: 3\r\n')]);
   const z = gzipSync(lines);
   const frameBytes = Buffer.alloc(5);
@@ -320,11 +320,8 @@ test('trailer block: linear in lines without a colon (a compressed trailer frame
   const f = new GrpcFramer(20, 1000, GrpcWire.WEB);
   f.push(Buffer.concat([frameBytes, z]));
   f.end();
-  const t0 = process.hrtime.bigint();
   const a = grpcAttributes({ path: '/a.B/C', response: { framer: f, encoding: 'gzip' } }, defaultParseOptions, new Set()) as any;
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   assert.equal(a.rpc.grpc.status_code, 3);
-  assert.ok(ms < 2000, `${ms.toFixed(0)} ms`);
 });
 
 test('a trailer frame cut at 16 KiB before its first line ended gives no fields: the HTTP trailers give the status', () => {
@@ -344,4 +341,21 @@ test('a trailer frame cut at 16 KiB before its first line ended gives no fields:
   assert.equal(a.rpc.grpc.status_code, 3);
   assert.equal(a.grpc.status_message, 'bad id');
   assert.deepEqual(a.error, { type: 'INVALID_ARGUMENT' });
+});
+
+test('HTTP/1.1: native gRPC with a Content-Encoding header is framed per message, not decompressed whole (that is gRPC-Web\'s)', () => {
+  const client = { addr: '192.0.2.10', port: 50124 };
+  const server = { addr: '192.0.2.80', port: 8080 };
+  const request = grpcMessage(pbField(1, 7));
+  const reply = grpcMessage(pbField(2, 'ok'));
+  const req = `POST /demo.v1.Users/GetUser HTTP/1.1\r\nHost: h\r\nContent-Type: application/grpc\r\nContent-Encoding: zstd\r\nContent-Length: ${request.length}\r\n\r\n`;
+  const res = `HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\nContent-Encoding: gzip\r\nGrpc-Status: 0\r\nContent-Length: ${reply.length}\r\n\r\n`;
+  const c = new Conversation(client, server).handshake().send(0, Buffer.concat([Buffer.from(req), request])).send(1, Buffer.concat([Buffer.from(res), reply])).close();
+  const { events } = parseCaptureSync(c.pcapng());
+  assertValidEvents(events);
+  const e = events[0] as any;
+  assert.equal(e.grpc.request.message_count, 1);
+  assert.deepEqual(e.grpc.request.messages[0].fields, { f1: 7 });
+  assert.equal(e.grpc.response.message_count, 1);
+  assert.equal(e.pano.flags, undefined);
 });

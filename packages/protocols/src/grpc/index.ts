@@ -57,8 +57,16 @@ export interface GrpcSide {
   bodyEncoding?: string;
 }
 
-/** The Content-Encoding a gRPC side's body must be undone from, or undefined for none (identity). */
-export function bodyEncodingOf(contentEncoding: string | undefined): string | undefined {
+/**
+ * The Content-Encoding a gRPC side's body must be undone from, or undefined
+ * for none (identity). Whole-body compression by Content-Encoding is
+ * gRPC-Web's (ADR 0204). Native gRPC compresses per message (grpc-encoding)
+ * and is framed as it streams: a content-encoding on it (zstd, or one a proxy
+ * adds) left it unframed until the end, then undecodable (flag malformed, no
+ * messages).
+ */
+export function bodyEncodingOf(wire: GrpcWire, contentEncoding: string | undefined): string | undefined {
+  if (wire === GrpcWire.NATIVE) return undefined;
   const e = contentEncoding?.trim().toLowerCase();
   return e && e !== 'identity' ? e : undefined;
 }

@@ -224,7 +224,7 @@ export class Http1Stream implements StreamParser {
     return {
       framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.ctx.options.maxBody, wire),
       encoding: header(headers, 'grpc-encoding'),
-      bodyEncoding: bodyEncodingOf(header(headers, 'content-encoding')),
+      bodyEncoding: bodyEncodingOf(wire, header(headers, 'content-encoding')),
     };
   }
 

@@ -86,15 +86,6 @@ export interface GoawayInfo {
   debugSize?: number;
 }
 
-/**
- * Whole-body compression by Content-Encoding is gRPC-Web's (ADR 0204). Native gRPC compresses
- * per message (grpc-encoding) and is framed as it streams: a content-encoding on it (zstd, or one
- * a proxy adds) left it unframed until the end, then undecodable (flag malformed, no messages).
- */
-function webBodyEncoding(wire: GrpcWire, contentEncoding: string | undefined): string | undefined {
-  return wire === GrpcWire.NATIVE ? undefined : bodyEncodingOf(contentEncoding);
-}
-
 export class Http2Stream {
   readonly req: MessageSide;
   readonly res: MessageSide;
@@ -163,7 +154,7 @@ export class Http2Stream {
     }
     if (this.res.grpc) {
       this.res.grpc.encoding = headers['grpc-encoding']?.[0];
-      this.res.grpc.bodyEncoding = webBodyEncoding(this.res.grpc.framer.wire, headers['content-encoding']?.[0]);
+      this.res.grpc.bodyEncoding = bodyEncodingOf(this.res.grpc.framer.wire, headers['content-encoding']?.[0]);
     }
   }
 
@@ -171,8 +162,8 @@ export class Http2Stream {
     this.isGrpc = true;
     const rq = this.req.headers;
     const rs = this.res.headers;
-    this.req.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: rq?.['grpc-encoding']?.[0], bodyEncoding: webBodyEncoding(wire, rq?.['content-encoding']?.[0]) };
-    this.res.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: rs?.['grpc-encoding']?.[0], bodyEncoding: webBodyEncoding(wire, rs?.['content-encoding']?.[0]) };
+    this.req.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: rq?.['grpc-encoding']?.[0], bodyEncoding: bodyEncodingOf(wire, rq?.['content-encoding']?.[0]) };
+    this.res.grpc = { framer: new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire), encoding: rs?.['grpc-encoding']?.[0], bodyEncoding: bodyEncodingOf(wire, rs?.['content-encoding']?.[0]) };
     // Recognised only after request bytes went by (joined mid-stream): their framing is unknown.
     if (this.req.body.size) this.req.grpc.framer.gap();
   }
