@@ -52,13 +52,15 @@ export function formatIPv4(buf: Uint8Array, off: number): string {
  * string both saves the concatenation and makes later comparisons of the
  * address cheaper. Like IPv6Names, a direct-mapped cache (the address hashes
  * to one slot holding the last address seen there): fixed size, and a hit
- * is an array read, not a map lookup.
+ * is an array read, not a map lookup. 65536 slots (768 KB) by default: a
+ * resolver's capture can hold tens of thousands of client addresses, and a
+ * miss formats the address again.
  */
 export class IPv4Names {
   private readonly keys: Int32Array;
   private readonly names: Array<string | undefined>;
   private readonly mask: number;
-  constructor(slots = 16384) {
+  constructor(slots = 65536) {
     if (slots & (slots - 1)) throw new RangeError('IPv4Names: slots must be a power of two');
     this.keys = new Int32Array(slots);
     this.names = new Array<string | undefined>(slots).fill(undefined);
