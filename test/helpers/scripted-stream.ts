@@ -2,8 +2,9 @@
  * Scripted conversations for unit tests of stream parsers: feed them whole,
  * split at chosen offsets, byte by byte, or coalesced like TCP would.
  */
-import type { Dir } from '@panopticon/flows';
-import type { ExchangeRecord, StreamParser } from '../../packages/protocols/src/types.js';
+import type { Connection, Dir } from '@panopticon/flows';
+import type { ExchangeRecord, ParseOptions, ProtocolModule, StreamParser } from '../../packages/protocols/src/types.js';
+import { fakeContext, type FakeContext } from './fake-parser-context.js';
 
 /** One side's bytes at one moment of a conversation. */
 export interface Segment {
@@ -21,6 +22,19 @@ export function feed(parser: StreamParser, script: Segment[], cut?: (i: number, 
     const chunks = cut ? cut(i, s.bytes) : [s.bytes];
     for (const c of chunks) if (c.length) parser.data(s.dir, c, BigInt(i));
   });
+}
+
+/**
+ * Runs `module`'s stream parser over a conversation with a server on
+ * 127.0.0.1:`serverPort` (`conn` laid over it), closed at 1000 ns, and
+ * returns the context holding its records and counters.
+ */
+export function runScript(module: ProtocolModule, serverPort: number, script: Segment[], opts: Partial<ParseOptions> = {}, conn: Partial<Connection> = {}, cut?: (i: number, b: Buffer) => Buffer[]): FakeContext {
+  const ctx = fakeContext(opts, { server: { address: '127.0.0.1', port: serverPort }, ...conn });
+  const p = module.createStream!(ctx);
+  feed(p, script, cut);
+  p.close('fin', 1000n);
+  return ctx;
 }
 
 /** Every byte its own chunk. */

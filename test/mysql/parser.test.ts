@@ -9,8 +9,8 @@ import { deflateSync } from 'node:zlib';
 import type { Connection } from '@panopticon/flows';
 import type { ExchangeRecord, ParseOptions } from '../../packages/protocols/src/types.js';
 import { mysqlModule } from '../../packages/protocols/src/mysql/index.js';
-import { fakeContext, type FakeContext } from '../helpers/fake-parser-context.js';
-import { bytewise, coalesce, feed, splitAt, untimed, type Segment } from '../helpers/scripted-stream.js';
+import { fakeContext } from '../helpers/fake-parser-context.js';
+import { bytewise, coalesce, feed, splitAt, untimed, type Segment, runScript } from '../helpers/scripted-stream.js';
 import {
   BASE_CAPS,
   CAP,
@@ -35,13 +35,7 @@ import {
 const C = 0 as const;
 const S = 1 as const;
 
-function run(script: Segment[], opts: Partial<ParseOptions> = {}, conn: Partial<Connection> = {}, cut?: (i: number, b: Buffer) => Buffer[]): FakeContext {
-  const ctx = fakeContext(opts, { server: { address: '127.0.0.1', port: 3306 }, ...conn });
-  const p = mysqlModule.createStream!(ctx);
-  feed(p, script, cut);
-  p.close('fin', 1000n);
-  return ctx;
-}
+const run = (script: Segment[], opts: Partial<ParseOptions> = {}, conn: Partial<Connection> = {}, cut?: (i: number, b: Buffer) => Buffer[]) => runScript(mysqlModule, 3306, script, opts, conn, cut);
 const attrs = (r: ExchangeRecord): any => r.attributes as any;
 
 const caps8 = BASE_CAPS | CAP.DEPRECATE_EOF | CAP.SESSION_TRACK;

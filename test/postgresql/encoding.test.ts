@@ -13,21 +13,14 @@ import type { Connection } from '@panopticon/flows';
 import type { ExchangeRecord, ParseOptions } from '../../packages/protocols/src/types.js';
 import { postgresqlModule } from '../../packages/protocols/src/postgresql/index.js';
 import { canonicalEncoding } from '../../packages/protocols/src/postgresql/encoding.js';
-import { fakeContext, type FakeContext } from '../helpers/fake-parser-context.js';
-import { bytewise, feed, type Segment } from '../helpers/scripted-stream.js';
+import { bytewise, feed, type Segment, runScript } from '../helpers/scripted-stream.js';
 import { be, bin, fe, msg } from './pg-wire.js';
 
 const C = 0 as const;
 const S = 1 as const;
 const FLAG = 'text_as_latin1';
 
-function run(script: Segment[], opts: Partial<ParseOptions> = {}, conn: Partial<Connection> = {}, cut?: (i: number, b: Buffer) => Buffer[]): FakeContext {
-  const ctx = fakeContext(opts, { server: { address: '127.0.0.1', port: 5432 }, ...conn });
-  const p = postgresqlModule.createStream!(ctx);
-  feed(p, script, cut);
-  p.close('fin', 1000n);
-  return ctx;
-}
+const run = (script: Segment[], opts: Partial<ParseOptions> = {}, conn: Partial<Connection> = {}, cut?: (i: number, b: Buffer) => Buffer[]) => runScript(postgresqlModule, 5432, script, opts, conn, cut);
 const attrs = (r: ExchangeRecord): any => r.attributes as any;
 const NUL = Buffer.from([0]);
 /** A string's bytes in an encoding Buffer knows (latin1), or given as hex. */

@@ -7,20 +7,14 @@ import assert from 'node:assert/strict';
 import type { Connection } from '@panopticon/flows';
 import type { ExchangeRecord, ParseOptions } from '../../packages/protocols/src/types.js';
 import { postgresqlModule } from '../../packages/protocols/src/postgresql/index.js';
-import { fakeContext, type FakeContext } from '../helpers/fake-parser-context.js';
-import { bytewise, coalesce, feed, splitAt, untimed, type Segment } from '../helpers/scripted-stream.js';
+import { fakeContext } from '../helpers/fake-parser-context.js';
+import { bytewise, coalesce, feed, splitAt, untimed, type Segment, runScript } from '../helpers/scripted-stream.js';
 import { be, fe } from './pg-wire.js';
 
 const C = 0 as const;
 const S = 1 as const;
 
-function run(script: Segment[], opts: Partial<ParseOptions> = {}, conn: Partial<Connection> = {}, cut?: (i: number, b: Buffer) => Buffer[]): FakeContext {
-  const ctx = fakeContext(opts, { server: { address: '127.0.0.1', port: 5432 }, ...conn });
-  const p = postgresqlModule.createStream!(ctx);
-  feed(p, script, cut);
-  p.close('fin', 1000n);
-  return ctx;
-}
+const run = (script: Segment[], opts: Partial<ParseOptions> = {}, conn: Partial<Connection> = {}, cut?: (i: number, b: Buffer) => Buffer[]) => runScript(postgresqlModule, 5432, script, opts, conn, cut);
 
 function attrs(r: ExchangeRecord): any {
   return r.attributes as any;

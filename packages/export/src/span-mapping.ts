@@ -9,6 +9,7 @@
  */
 import { SpanKind, SpanStatusCode, type Attributes, type AttributeValue, type HrTime } from '@opentelemetry/api';
 import { at, errorOf, kindOf, nsOf, piiOf, protocolOf } from '@panopticon/graph';
+import { setOwn } from '@panopticon/events';
 import { sanitizeRedis, sanitizeSql } from './query-text.js';
 
 export interface SpanShape {
@@ -176,7 +177,7 @@ function clean(path: string, key: string, v: unknown, opts: Required<MappingOpti
     for (const k in v as Record<string, unknown>) {
       const c = clean(`${path}.${k}`, k, (v as Record<string, unknown>)[k], opts, headers);
       // an entry named __proto__ (a Kafka header, an AMQP table key) assigned would set the prototype and vanish
-      if (c !== undefined) Object.defineProperty(out, k, { value: c, writable: true, enumerable: true, configurable: true });
+      if (c !== undefined) setOwn(out, k, c);
     }
     return out;
   }

@@ -10,6 +10,7 @@
  * `http.request.body.content$.user.email`, `url.query$.q`,
  * `db.response.rows[0].email`.
  */
+import { setOwn } from '@panopticon/events';
 import { hintsFor, Hint } from './context.js';
 import { lastScanSawHan, scanByContext, scanString, SHORT, type Hit } from './scan.js';
 import { keySegment, parseBody, parseForm, serialiseBody, type Body } from './body.js';
@@ -654,8 +655,8 @@ export class EventScanner {
     // renamed in place, keeping the order of the keys
     const entries = Object.entries(obj);
     for (const [k] of entries) delete obj[k];
-    // defined, not assigned: a sibling named __proto__ (a header, a JSON key) assigned would set the prototype
-    for (const [k, v] of entries) Object.defineProperty(obj, k === ks.key ? name : k, { value: v, writable: true, enumerable: true, configurable: true });
+    // a sibling named __proto__ (a header, a JSON key) assigned would set the prototype
+    for (const [k, v] of entries) setOwn(obj, k === ks.key ? name : k, v);
   }
 
   /**

@@ -16,6 +16,8 @@
  * unterminated, the tail follows.
  */
 
+import { setOwn } from '@panopticon/events';
+
 export type JsonContainer = Record<string, unknown> | unknown[];
 
 export interface JsonPrefix {
@@ -109,7 +111,7 @@ class PrefixParser {
       const v = this.value(depth + 1);
       if (v === NONE) return this.stop(itemEnd, obj);
       // an own property even for "__proto__", as JSON.parse makes it
-      Object.defineProperty(obj, key, { value: v, writable: true, enumerable: true, configurable: true });
+      setOwn(obj, key, v);
       if (this.stopAt >= 0) return obj;
       itemEnd = this.i;
       this.ws();

@@ -6,7 +6,7 @@
  */
 import { safeInt } from '../messaging/body.js';
 import { BASIC_PROPERTIES, type ArgType } from './constants.js';
-import { setOwn } from '../messaging/keys.js';
+import { setOwn } from '@panopticon/events';
 
 export class AmqpDecodeError extends Error {}
 

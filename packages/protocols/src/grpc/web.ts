@@ -4,7 +4,7 @@
  * variants, and the trailer frame's `name: value\r\n` block.
  */
 import { isUtf8 } from 'node:buffer';
-import { setOwn } from '../messaging/keys.js';
+import { setOwn } from '@panopticon/events';
 
 /** How one side's body is framed. */
 export const GrpcWire = {

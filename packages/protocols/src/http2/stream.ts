@@ -9,7 +9,7 @@ import { BodyCapture, bodyView } from '../body.js';
 import { GrpcFramer, GrpcWire, bodyEncodingOf, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
 import type { HeaderList } from './hpack.js';
 import { dohAttributes } from '../dns/doh.js';
-import { setOwn } from '../messaging/keys.js';
+import { setOwn } from '@panopticon/events';
 
 export type Headers = Record<string, string[]>;
 

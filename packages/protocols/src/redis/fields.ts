@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { safeInt } from '../messaging/body.js';
-import { setOwn } from '../messaging/keys.js';
+import { setOwn } from '@panopticon/events';
 import type { RespValue } from './resp.js';
 import { sequential } from '@panopticon/events';
 
