@@ -6,7 +6,7 @@ import { decodeMessage } from '../../packages/protocols/src/dns/message.js';
 import { DnsDatagramParser, DnsStreamParser } from '../../packages/protocols/src/dns/parser.js';
 import { detectDnsDatagram, detectDnsStream } from '../../packages/protocols/src/dns/index.js';
 import { fakeContext } from '../helpers/fake-parser-context.js';
-import { Conversation } from '../helpers/synth.js';
+import { Conversation, pcapng, udpFrame } from '../helpers/synth.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 
 function name(n: string): Buffer {
@@ -342,6 +342,39 @@ test('TCP capture with a lost segment: the answers after it are still paired (th
   assert.equal(byId.get(0x0202)?.pano.kind, 'unanswered');
   assert.equal(stats.protocols['dns.resyncs'], 1);
   assert.equal(stats.protocols['dns.gap_bytes'], response.length + 2);
+});
+
+test('UDP: a flow lasts while a query waits; once all are answered, the next query on the same ports is a new flow', () => {
+  const client = { addr: '192.0.2.1', port: 40000 };
+  const server = { addr: '192.0.2.53', port: 53 };
+  const withId = (m: Buffer, id: number) => {
+    const b = Buffer.from(m);
+    b.writeUInt16BE(id, 0);
+    return b;
+  };
+  let t = 1_700_000_000_000_000_000n;
+  const frames: Array<{ tsNs: bigint; data: Buffer }> = [];
+  const q = (id: number) => frames.push({ tsNs: (t += 1000n), data: udpFrame(client, server, withId(query, id)) });
+  const r = (id: number) => frames.push({ tsNs: (t += 1000n), data: udpFrame(server, client, withId(response, id)) });
+  q(1); q(2); r(2); r(1); // two questions at once (A and AAAA, as glibc asks them): one flow
+  q(3); r(3); // asked again from the same port after every answer: a new flow
+  r(3); // the answer again: a response without its query, a flow of its own
+  q(4); // never answered: its flow lasts to the end
+  const { events, stats } = parseCaptureSync(pcapng(frames));
+  assertValidEvents(events);
+  const seen = (events as any[]).map((e) => [e.pano.kind, e.dns.id, e.pano.connection.id, e.pano.flags ?? []]);
+  const [c1, c2, c3, c4] = [seen[0][2], seen[2][2], seen[3][2], seen[4][2]];
+  assert.deepEqual(seen, [
+    ['exchange', 2, c1, []],
+    ['exchange', 1, c1, []],
+    ['exchange', 3, c2, []],
+    ['orphan_response', 3, c3, []],
+    ['unanswered', 4, c4, ['eof']],
+  ]);
+  assert.equal(new Set([c1, c2, c3, c4]).size, 4);
+  assert.equal(new Set((events as any[]).map((e) => e.pano.id)).size, events.length);
+  assert.equal(stats.flows.udpFlows, 4);
+  assert.equal(stats.flows.udpFlowsFinished, 3);
 });
 
 /**

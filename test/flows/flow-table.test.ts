@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlowTable, Dir, type Connection, type FlowSink } from '@panopticon/flows';
+import { FlowTable, Dir, fingerprint, type Connection, type FlowSink } from '@panopticon/flows';
 import { IpProto, TcpFlag, type L4Packet } from '@panopticon/decode';
 
 const C = { addr: '10.0.0.1', port: 40000 };
@@ -231,4 +231,116 @@ test('UDP datagrams: roles from ports, both directions on one flow', () => {
   ft.packet(r); // the response seen first still makes port 53 the server
   ft.packet(q);
   assert.deepEqual(rec.log, ['open 1 5555->53 port', `dgram 1 ${Dir.ToClient} r`, `dgram 1 ${Dir.ToServer} q`]);
+});
+
+function udp(from: 'c' | 's', text: string, client = C): L4Packet {
+  const [a, b] = from === 'c' ? [client, S] : [S, client];
+  t += 1000n;
+  return { tsNs: t, interfaceKey: 0, ipVersion: 4, srcAddr: a.addr, dstAddr: b.addr, protocol: IpProto.UDP, srcPort: a.port, dstPort: b.port, payload: Buffer.from(text), missing: 0 };
+}
+
+test('a UDP flow whose receiver is done closes (fin); the next datagram on its ports opens a new flow', () => {
+  const { sink, rec } = recorder();
+  // the receiver is done after every datagram that says "done"
+  const ft = new FlowTable({ ...sink, datagram: (c, dir, p) => (sink.datagram(c, dir, p, 0n), p.toString().endsWith('done')) });
+  ft.packet(udp('c', 'q1'));
+  ft.packet(udp('c', 'q2'));
+  ft.packet(udp('s', 'r1'));
+  ft.packet(udp('s', 'r2 done'));
+  ft.packet(udp('c', 'q3'));
+  assert.equal(ft.size, 1);
+  ft.closeAll();
+  assert.deepEqual(rec.log, [
+    'open 1 40000->80 port',
+    `dgram 1 ${Dir.ToServer} q1`,
+    `dgram 1 ${Dir.ToServer} q2`,
+    `dgram 1 ${Dir.ToClient} r1`,
+    `dgram 1 ${Dir.ToClient} r2 done`,
+    'close 1 fin',
+    'open 2 40000->80 port',
+    `dgram 2 ${Dir.ToServer} q3`,
+    'close 2 end',
+  ]);
+  assert.equal(ft.counters.udpFlows, 2);
+  assert.equal(ft.counters.udpFlowsFinished, 1);
+});
+
+/**
+ * Two endpoints whose 32-bit hashes agree give tuples with one fingerprint
+ * (the fingerprint mixes the two endpoint hashes): found by search, as a
+ * birthday collision among ~2^16 addresses is likely.
+ */
+function collidingClients(proto: number = IpProto.UDP): [typeof C, typeof C] {
+  const seen = new Map<number, string>();
+  for (let i = 0; i < 1 << 22; i++) {
+    const addr = `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`;
+    const fp = fingerprint(proto, addr, 40000, S.addr, S.port);
+    const other = seen.get(fp);
+    if (other !== undefined) return [{ addr: other, port: 40000 }, { addr, port: 40000 }];
+    seen.set(fp, addr);
+  }
+  throw new Error('no fingerprint collision found');
+}
+
+test('tuples sharing a fingerprint are two connections, each found again, through a close', () => {
+  const [c1, c2] = collidingClients();
+  assert.equal(fingerprint(IpProto.UDP, c1.addr, c1.port, S.addr, S.port), fingerprint(IpProto.UDP, S.addr, S.port, c2.addr, c2.port));
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  ft.packet(udp('c', 'a1', c1));
+  ft.packet(udp('c', 'b1', c2));
+  assert.equal(ft.size, 2);
+  ft.packet(udp('s', 'a2', c1));
+  ft.packet(udp('s', 'b2', c2));
+  ft.closeAll();
+  assert.equal(ft.counters.udpFlows, 2);
+  assert.deepEqual(
+    rec.log.filter((l) => l.startsWith('dgram')),
+    [`dgram 1 ${Dir.ToServer} a1`, `dgram 2 ${Dir.ToServer} b1`, `dgram 1 ${Dir.ToClient} a2`, `dgram 2 ${Dir.ToClient} b2`],
+  );
+  // the first (keyed by the fingerprint) ends; the second, keyed by its text, is still found
+  const r2 = recorder();
+  const ft2 = new FlowTable({ ...r2.sink, datagram: (c, dir, p) => (r2.sink.datagram(c, dir, p, 0n), p.toString().endsWith('done')) });
+  ft2.packet(udp('c', 'a1', c1));
+  ft2.packet(udp('c', 'b1', c2));
+  ft2.packet(udp('s', 'a2 done', c1));
+  ft2.packet(udp('s', 'b2', c2));
+  ft2.packet(udp('c', 'a3', c1));
+  ft2.packet(udp('c', 'b3', c2));
+  ft2.closeAll();
+  assert.deepEqual(
+    r2.rec.log.filter((l) => !l.startsWith('open')),
+    [
+      `dgram 1 ${Dir.ToServer} a1`,
+      `dgram 2 ${Dir.ToServer} b1`,
+      `dgram 1 ${Dir.ToClient} a2 done`,
+      'close 1 fin',
+      `dgram 2 ${Dir.ToClient} b2`,
+      `dgram 3 ${Dir.ToServer} a3`,
+      `dgram 2 ${Dir.ToServer} b3`,
+      'close 2 end',
+      'close 3 end',
+    ],
+  );
+});
+
+test('a TCP connection keyed by its text (fingerprint taken) has its halves swapped with its roles', () => {
+  const [c1, c2] = collidingClients(IpProto.TCP);
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  const from = (who: typeof C, toServer: boolean, seq: number, text: string): L4Packet => {
+    const p = seg(toServer ? 'c' : 's', seq, A, text);
+    return toServer ? { ...p, srcAddr: who.addr, srcPort: who.port } : { ...p, dstAddr: who.addr, dstPort: who.port };
+  };
+  ft.packet(from(c1, true, 1, 'one'));
+  ft.packet(from(c2, true, 1, 'two'));
+  const second = rec.conns[1];
+  ft.flipRoles(second); // the protocol says the port-80 side is the client
+  ft.packet(from(c2, true, 4, '-more'));
+  ft.packet(from(c1, true, 1, 'one')); // a retransmission: the first connection's halves are as they were
+  ft.closeAll();
+  assert.equal(ft.counters.retransmittedBytes, 3);
+  // bytes from c2 before the flip went to the server, after it to the client (its half swapped too)
+  assert.deepEqual(rec.streams.get(second.id), ['two', '-more']);
+  assert.deepEqual(rec.streams.get(rec.conns[0].id), ['one', '']);
 });

@@ -5,7 +5,11 @@
  *
  * The table is a Map kept in least-recently-active order (an entry is
  * re-inserted on every packet), so idle expiry and eviction both pop from
- * the front without scanning.
+ * the front without scanning. It is keyed by a 52-bit fingerprint of the
+ * tuple, checked against the tuple on every hit: building and hashing a text
+ * key cost a new flow about 0.6 µs, and a resolver's capture opens a flow per
+ * query (ADR 0011). The rare tuple whose fingerprint another tuple holds is
+ * keyed by its text.
  */
 import { IpProto, TcpFlag, type L4Packet } from '@panopticon/decode';
 import { HalfStream, type StreamOutput } from './half-stream.js';
@@ -21,7 +25,8 @@ import {
 } from './types.js';
 
 interface Tracked {
-  key: string;
+  /** Its key in the table: the tuple's fingerprint, or its text when another tuple holds that fingerprint. */
+  key: number | string;
   /** IP protocol number (the cache compares it). */
   proto: number;
   conn: Connection;
@@ -91,6 +96,7 @@ export class FlowTable {
   readonly counters: FlowCounters = {
     connections: 0,
     udpFlows: 0,
+    udpFlowsFinished: 0,
     evicted: 0,
     idleClosed: 0,
     retransmittedBytes: 0,
@@ -102,7 +108,9 @@ export class FlowTable {
   };
   /** Out-of-order bytes held by all connections' directions, against maxBufferedTotal. */
   private readonly holdPool: HoldPool;
-  private readonly table = new Map<string, Tracked>();
+  private readonly table = new Map<number | string, Tracked>();
+  /** Entries keyed by their text (their fingerprint was taken): while there are any, a fingerprint miss looks for the text too. */
+  private textKeyed = 0;
   private readonly closed = new Map<string, bigint>();
   private readonly opts: FlowTableOptions;
   private nextId: number;
@@ -156,7 +164,9 @@ export class FlowTable {
 
   /** Swap client and server: the protocol knows better than the ports did. */
   flipRoles(conn: Connection): void {
-    const t = this.table.get(this.keyOf(conn));
+    const proto = conn.transport === 'tcp' ? IpProto.TCP : IpProto.UDP;
+    let t = this.table.get(fingerprint(proto, conn.client.address, conn.client.port, conn.server.address, conn.server.port));
+    if (t?.conn !== conn) t = this.textKeyed > 0 ? this.table.get(this.keyOf(conn)) : undefined;
     const c = conn.client;
     conn.client = conn.server;
     conn.server = c;
@@ -184,34 +194,42 @@ export class FlowTable {
     }
   }
 
-  /** The key of the packet last passed to `lookup`. */
-  private lookedUpKey = '';
+  /** The fingerprint of the packet last passed to `lookup`, or -1 when the cache answered it. */
+  private lookedUpFp = -1;
+  /** No entry holds `lookedUpFp`: a new connection can take it. */
+  private lookedUpFpFree = false;
 
-  /** The tracked connection of a packet, if any (cache first, then the table); sets `lookedUpKey`. */
+  /** The tracked connection of a packet, if any (cache first, then the table); sets `lookedUpFp`. */
   private lookup(p: L4Packet): Tracked | undefined {
     const slot = (p.srcPort ^ p.dstPort ^ p.protocol) & (RECENT_SLOTS - 1);
     const c = this.recent[slot];
-    if (c !== undefined && !c.done && c.proto === p.protocol) {
-      const k = c.conn;
-      if (
-        (k.client.port === p.srcPort && k.server.port === p.dstPort && k.client.address === p.srcAddr && k.server.address === p.dstAddr) ||
-        (k.client.port === p.dstPort && k.server.port === p.srcPort && k.client.address === p.dstAddr && k.server.address === p.srcAddr)
-      ) {
-        this.lookedUpKey = c.key;
-        return c;
-      }
+    if (c !== undefined && !c.done && c.proto === p.protocol && sameTuple(c.conn, p)) {
+      this.lookedUpFp = -1;
+      return c;
     }
-    const key = flowKey(p);
-    const t = this.table.get(key);
+    const fp = fingerprint(p.protocol, p.srcAddr, p.srcPort, p.dstAddr, p.dstPort);
+    this.lookedUpFp = fp;
+    let t = this.table.get(fp);
+    this.lookedUpFpFree = t === undefined;
+    if (t !== undefined && (t.proto !== p.protocol || !sameTuple(t.conn, p))) t = undefined;
+    if (t === undefined && this.textKeyed > 0) t = this.table.get(flowKey(p));
     if (t !== undefined) this.recent[slot] = t;
-    this.lookedUpKey = key;
     return t;
+  }
+
+  /** The key a new connection of `p` gets: the fingerprint `lookup` made, unless another tuple holds it. */
+  private newKey(p: L4Packet): number | string {
+    // Free when the lookup found no entry there (closes since only free more). When
+    // the cache answered, a SYN reusing the tuple closed what it found: no fingerprint yet.
+    const fp = this.lookedUpFp >= 0 ? this.lookedUpFp : fingerprint(p.protocol, p.srcAddr, p.srcPort, p.dstAddr, p.dstPort);
+    if ((this.lookedUpFp >= 0 && this.lookedUpFpFree) || !this.table.has(fp)) return fp;
+    this.textKeyed++;
+    return flowKey(p);
   }
 
   private tcp(p: L4Packet): void {
     const tcp = p.tcp!;
     let t = this.lookup(p);
-    const key = this.lookedUpKey;
     const syn = (tcp.flags & TcpFlag.SYN) !== 0;
     const ack = (tcp.flags & TcpFlag.ACK) !== 0;
     if (t && syn && !ack && t.halves) {
@@ -226,12 +244,15 @@ export class FlowTable {
     if (!t) {
       const payloadLess = p.payload.length === 0 && p.missing === 0 && !syn;
       if (payloadLess) return; // a bare ACK/FIN/RST for nothing we know: no phantom connections
-      if (!syn && this.closed.has(key)) {
-        this.counters.retransmittedBytes += p.payload.length;
-        return;
+      if (this.closed.size > 0) {
+        const text = flowKey(p);
+        if (!syn && this.closed.has(text)) {
+          this.counters.retransmittedBytes += p.payload.length;
+          return;
+        }
+        this.closed.delete(text);
       }
-      this.closed.delete(key);
-      t = this.open(key, p, syn ? (ack ? 'server' : 'client') : undefined);
+      t = this.open(p, syn ? (ack ? 'server' : 'client') : undefined);
     } else {
       this.touch(t, p.tsNs);
     }
@@ -253,21 +274,27 @@ export class FlowTable {
 
   private udp(p: L4Packet): void {
     let t = this.lookup(p);
-    if (!t) t = this.open(this.lookedUpKey, p, undefined);
+    if (!t) t = this.open(p, undefined);
     else this.touch(t, p.tsNs);
     const conn = t.conn;
     conn.lastNs = p.tsNs;
     const dir = this.dirOf(conn, p);
     conn.bytes[dir] += p.payload.length;
-    this.sink.datagram(conn, dir, p.payload, p.tsNs);
+    if (this.sink.datagram(conn, dir, p.payload, p.tsNs) === true) {
+      // Every exchange answered: keeping the flow would only hold memory until
+      // the idle timeout (a resolver's client asks from a new port each time).
+      this.counters.udpFlowsFinished++;
+      this.close(t, 'fin', p.tsNs);
+    }
   }
 
-  private open(key: string, p: L4Packet, synSender: 'client' | 'server' | undefined): Tracked {
+  private open(p: L4Packet, synSender: 'client' | 'server' | undefined): Tracked {
     while (this.table.size >= this.opts.maxConnections) {
       const oldest = this.table.values().next().value as Tracked;
       this.counters.evicted++;
       this.close(oldest, 'evicted', p.tsNs);
     }
+    const key = this.newKey(p);
     const src = { address: p.srcAddr, port: p.srcPort };
     const dst = { address: p.dstAddr, port: p.dstPort };
     let senderIsClient: boolean;
@@ -318,6 +345,7 @@ export class FlowTable {
 
   private close(t: Tracked, reason: CloseReason, tsNs: bigint): void {
     if (!this.table.delete(t.key)) return;
+    if (typeof t.key === 'string') this.textKeyed--;
     if (t.halves) {
       t.halves[0].flush(tsNs);
       t.halves[1].flush(tsNs);
@@ -325,8 +353,9 @@ export class FlowTable {
       // eviction, more data on the tuple is the same conversation going on, and
       // is tracked again as a connection joined mid-way.
       if (reason === 'fin' || reason === 'rst') {
-        this.closed.delete(t.key);
-        this.closed.set(t.key, tsNs);
+        const text = this.keyOf(t.conn);
+        this.closed.delete(text);
+        this.closed.set(text, tsNs);
         if (this.closed.size > CLOSED_MEMORY_MAX) this.closed.delete(this.closed.keys().next().value as string);
       }
     }
@@ -369,6 +398,38 @@ export class FlowTable {
     if (p.dstPort < 1024 !== p.srcPort < 1024) return p.dstPort < 1024;
     return p.dstPort <= p.srcPort;
   }
+}
+
+/** Both directions of `p` are `conn`'s tuple (the caller checked the protocol). */
+function sameTuple(k: Connection, p: L4Packet): boolean {
+  return (
+    (k.client.port === p.srcPort && k.server.port === p.dstPort && k.client.address === p.srcAddr && k.server.address === p.dstAddr) ||
+    (k.client.port === p.dstPort && k.server.port === p.srcPort && k.client.address === p.dstAddr && k.server.address === p.srcAddr)
+  );
+}
+
+/** 32 bits of an endpoint (FNV-1a over the address text, the port as the seed). */
+function endpointHash(addr: string, port: number): number {
+  let h = 0x811c9dc5 ^ port;
+  for (let i = 0; i < addr.length; i++) h = Math.imul(h ^ addr.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * A 52-bit fingerprint of a tuple, the same for both directions: not unique
+ * (the table checks the tuple on a hit), but a number, which a Map hashes
+ * without a string being built.
+ */
+export function fingerprint(proto: number, a: string, ap: number, b: string, bp: number): number {
+  const ea = endpointHash(a, ap);
+  const eb = endpointHash(b, bp);
+  const lo = ea < eb ? ea : eb;
+  const hi = ea < eb ? eb : ea;
+  let x = Math.imul(lo ^ (proto << 24), 0x9e3779b1) ^ hi;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  let y = Math.imul(hi ^ proto, 0xc2b2ae35) ^ lo;
+  y = Math.imul(y ^ (y >>> 13), 0x27d4eb2f);
+  return (x >>> 6) * 0x4000000 + ((y ^ (y >>> 16)) >>> 6);
 }
 
 function tupleKey(proto: number, a: string, ap: number, b: string, bp: number): string {

@@ -48,6 +48,11 @@ export interface Connection {
   sinkState?: unknown;
 }
 
+/**
+ * 'fin': an orderly end (TCP: both sides sent FIN; UDP: the receiver said the
+ * flow is over); 'rst': a TCP reset; 'idle': the idle timeout; 'evicted': the
+ * connection bound; 'end': the end of input.
+ */
 export type CloseReason = 'fin' | 'rst' | 'idle' | 'evicted' | 'end';
 
 /**
@@ -63,8 +68,14 @@ export interface FlowSink {
   /** One side finished sending (FIN). */
   end(conn: Connection, dir: Dir, tsNs: bigint): void;
   close(conn: Connection, reason: CloseReason, tsNs: bigint): void;
-  /** One UDP datagram (UDP "connections" are flows keyed by 5-tuple with an idle timeout). */
-  datagram(conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): void;
+  /**
+   * One UDP datagram (UDP "connections" are flows keyed by 5-tuple with an
+   * idle timeout). Returns true when the receiver is done with the flow: a
+   * request/response protocol has no request waiting for its response. The
+   * flow then closes ('fin'), and the next datagram on its ports opens a new
+   * one (ADR 0011).
+   */
+  datagram(conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): boolean | void;
 }
 
 export interface FlowOptions {
@@ -101,6 +112,8 @@ export const defaultFlowOptions: FlowOptions = {
 export interface FlowCounters {
   connections: number;
   udpFlows: number;
+  /** UDP flows closed because their receiver was done with them (every exchange answered). */
+  udpFlowsFinished: number;
   evicted: number;
   idleClosed: number;
   retransmittedBytes: number;

@@ -119,8 +119,12 @@ class ConnState implements ParserContext {
 }
 
 export class Dispatcher implements FlowSink {
-  /** Named counters (detections, anomalies reported by parsers, ignored bytes). */
-  readonly counters = new Map<string, number>();
+  /**
+   * Named counters (detections, anomalies reported by parsers, ignored bytes),
+   * each a box, so that a count is one map lookup: a DNS exchange counts
+   * three times, and a resolver's capture has a flow per exchange.
+   */
+  private readonly counters = new Map<string, { n: number }>();
   readonly parseOptions: ParseOptions;
   /** Swaps a connection's roles in the flow table; set by whoever owns the table. */
   flipRoles: (conn: Connection) => void = (conn) => {
@@ -143,7 +147,9 @@ export class Dispatcher implements FlowSink {
   }
 
   count(name: string, n = 1): void {
-    this.counters.set(name, (this.counters.get(name) ?? 0) + n);
+    const c = this.counters.get(name);
+    if (c === undefined) this.counters.set(name, { n });
+    else c.n += n;
   }
 
   open(conn: Connection): void {
@@ -212,14 +218,17 @@ export class Dispatcher implements FlowSink {
     }
   }
 
-  datagram(conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): void {
+  /** True when the flow's parser has no request left unanswered: the flow is over (ADR 0011). */
+  datagram(conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): boolean {
     this.maybeTick(tsNs);
     const s = conn.sinkState as ConnState | undefined;
-    if (!s) return;
+    if (!s) return false;
     try {
       this.datagramTo(s, conn, dir, payload, tsNs);
+      return s.status === 'parsing' && s.datagram!.idle?.() === true;
     } catch (e) {
       this.fault(s, e);
+      return false;
     }
   }
 
@@ -283,7 +292,7 @@ export class Dispatcher implements FlowSink {
 
   /** Named counters as a plain object, sorted, for `--stats`. */
   stats(): Record<string, number> {
-    return Object.fromEntries([...this.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
+    return Object.fromEntries([...this.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, c]) => [k, c.n]));
   }
 
   /** Packet time seen by the flow table without a datagram for us (another shard's): tick as one dispatcher would have. */

@@ -100,6 +100,13 @@ export interface StreamParser {
 
 export interface DatagramParser {
   datagram(dir: Dir, payload: Buffer, tsNs: bigint): void;
+  /**
+   * True when no request waits for its response: nothing a later datagram
+   * could complete. A request/response protocol says so, and its flow ends
+   * after the datagram that answered the last request (ADR 0011); without
+   * this method a flow lasts until its idle timeout.
+   */
+  idle?(): boolean;
   /** Time has moved on (from packet timestamps): expire requests past `responseTimeoutNs`. */
   tick?(nowNs: bigint): void;
   close(reason: CloseReason, tsNs: bigint): void;

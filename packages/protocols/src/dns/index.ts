@@ -6,7 +6,7 @@ import type { Dir } from '@panopticon/flows';
 import type { Detection, ProtocolModule } from '../types.js';
 import { HEADER_LENGTH, plausibleHeader, tryDecodeMessage } from './message.js';
 import { readName } from './names.js';
-import { DnsDatagramParser, DnsStreamParser } from './parser.js';
+import { DnsDatagramParser, DnsStreamParser, rememberDetected } from './parser.js';
 
 const DNS_PORTS = [53, 5353, 5355] as const;
 
@@ -21,6 +21,7 @@ export function detectDnsDatagram(head: Buffer): Detection {
   if (!plausibleHeader(head, 0, head.length)) return null;
   const m = tryDecodeMessage(head);
   if (!m || (m.questions.length === 0 && m.answers.length === 0)) return null;
+  rememberDetected(head, m);
   return senderOf(head, 0);
 }
 

@@ -6,7 +6,7 @@
 import type { CloseReason } from '@panopticon/flows';
 import type { DatagramParser, ParserContext, StreamParser } from '../types.js';
 import { Dir } from '@panopticon/flows';
-import { HEADER_LENGTH, plausibleHeader, tryDecodeMessage } from './message.js';
+import { HEADER_LENGTH, plausibleHeader, tryDecodeMessage, type DnsMessage } from './message.js';
 import { DnsSession } from './session.js';
 
 const closeFlag: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
@@ -17,16 +17,42 @@ function decodeCounted(ctx: ParserContext, msg: Buffer) {
   return m;
 }
 
+/**
+ * The datagram detection last decoded, and its message. A resolver's clients
+ * ask from a new port each time, so nearly every query starts a flow: it is
+ * detected (decoded) and then handed to the new flow's parser, which takes the
+ * message instead of decoding the same bytes again. Taken once: the message's
+ * objects become the event's.
+ */
+let detectedPayload: Buffer | undefined;
+let detectedMessage: DnsMessage | undefined;
+
+export function rememberDetected(payload: Buffer, msg: DnsMessage): void {
+  detectedPayload = payload;
+  detectedMessage = msg;
+}
+
+function takeDetected(payload: Buffer): DnsMessage | undefined {
+  if (detectedPayload !== payload) return undefined;
+  const m = detectedMessage;
+  detectedPayload = detectedMessage = undefined;
+  return m;
+}
+
 /** A UDP flow's parser is its session: one object a flow, and a resolver's capture has a flow per query. */
 export class DnsDatagramParser extends DnsSession implements DatagramParser {
   datagram(_dir: Dir, payload: Buffer, tsNs: bigint): void {
     this.expire(tsNs);
-    const msg = decodeCounted(this.ctx, payload);
+    const msg = takeDetected(payload) ?? decodeCounted(this.ctx, payload);
     if (msg) this.message(msg, payload.length, tsNs);
   }
 
   tick(nowNs: bigint): void {
     this.expire(nowNs);
+  }
+
+  idle(): boolean {
+    return !this.waiting();
   }
 
   close(reason: CloseReason, _tsNs: bigint): void {

@@ -55,6 +55,11 @@ export class DnsSession {
     this.ctx.emit(buildRecord('exchange', q, msg, q.bytes, q.tsNs, tsNs, [], bytes));
   }
 
+  /** A query (or a zone transfer) waits for its response. */
+  waiting(): boolean {
+    return this.pending.length > 0;
+  }
+
   /** Emit queries older than the response timeout as unanswered. */
   expire(nowNs: bigint): void {
     const limit = this.ctx.options.responseTimeoutNs;
