@@ -377,6 +377,48 @@ test('UDP: a flow lasts while a query waits; once all are answered, the next que
   assert.equal(stats.flows.udpFlowsFinished, 3);
 });
 
+test('UDP: a flow whose last query timed out ends when packet time moves on; the port asking again is a new flow', () => {
+  const a = { addr: '192.0.2.1', port: 40000 };
+  const b = { addr: '192.0.2.2', port: 40001 };
+  const server = { addr: '192.0.2.53', port: 53 };
+  const withId = (m: Buffer, id: number) => {
+    const buf = Buffer.from(m);
+    buf.writeUInt16BE(id, 0);
+    return buf;
+  };
+  const s = 1_000_000_000n;
+  const t0 = 1_700_000_000n * s;
+  const frames = [
+    { tsNs: t0, data: udpFrame(a, server, withId(query, 1)) }, // never answered
+    { tsNs: t0 + 7n * s, data: udpFrame(b, server, withId(query, 2)) }, // time moves on: a's query expires
+    { tsNs: t0 + 7n * s + 1000n, data: udpFrame(server, b, withId(response, 2)) },
+    { tsNs: t0 + 8n * s, data: udpFrame(a, server, withId(query, 3)) },
+    { tsNs: t0 + 8n * s + 1000n, data: udpFrame(server, a, withId(response, 3)) },
+  ];
+  const { events, stats } = parseCaptureSync(pcapng(frames));
+  assertValidEvents(events);
+  const seen = (events as any[]).map((e) => [e.pano.kind, e.dns.id, e.client.port, e.pano.connection.id, e.pano.flags ?? []]);
+  assert.deepEqual(seen.map(([k, id, port, , f]) => [k, id, port, f]), [
+    ['unanswered', 1, 40000, ['timeout']],
+    ['exchange', 2, 40001, []],
+    ['exchange', 3, 40000, []],
+  ]);
+  assert.notEqual(seen[2][3], seen[0][3], 'asked again after the timeout ended its flow: a new connection');
+  assert.equal(stats.flows.udpFlows, 3);
+  assert.equal(stats.flows.udpFlowsFinished, 3);
+});
+
+test('UDP: datagrams no module recognises keep their flow and make it unidentified after eight', () => {
+  const c = { addr: '192.0.2.1', port: 40000 };
+  const server = { addr: '192.0.2.9', port: 9999 };
+  const frames = Array.from({ length: 10 }, (_, i) => ({ tsNs: 1_700_000_000_000_000_000n + BigInt(i) * 1000n, data: udpFrame(c, server, Buffer.from(`not dns ${i}`)) }));
+  const { events, stats } = parseCaptureSync(pcapng(frames));
+  assert.equal(events.length, 0);
+  assert.equal(stats.flows.udpFlows, 1);
+  assert.equal(stats.flows.udpFlowsFinished, 0);
+  assert.equal(stats.protocols['dispatch.unidentified_udp_flows'], 1);
+});
+
 /**
  * Names as RFC 1035 §4.1.4 reads them, written out plainly: labels and
  * pointers followed one by one, no memo. A pointer must go backwards, at most

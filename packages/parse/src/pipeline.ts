@@ -124,6 +124,7 @@ export class ParsePipeline {
       idStep: flowOpts.idStep * shard.count,
     });
     this.dispatcher.flipRoles = (conn) => this.flows.flipRoles(conn);
+    this.dispatcher.endFlow = (conn) => this.flows.finish(conn);
     this.decoder = new Decoder(opts.decoder);
     this.reader = new CaptureReader({
       // Each frame is decoded at once and only its payload view is kept, so

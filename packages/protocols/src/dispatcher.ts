@@ -133,6 +133,12 @@ export class Dispatcher implements FlowSink {
     conn.server = c;
     conn.roleSource = 'protocol';
   };
+  /**
+   * Ends a UDP flow whose parser became idle on a tick (its last query timed
+   * out) in the flow table; set by whoever owns the table. Without it such a
+   * flow lasts to its idle timeout.
+   */
+  endFlow: (conn: Connection) => void = () => {};
   private readonly datagramStates = new Set<ConnState>();
   private readonly tcpModules: ProtocolModule[];
   private readonly udpModules: ProtocolModule[];
@@ -220,8 +226,9 @@ export class Dispatcher implements FlowSink {
 
   /** True when the flow's parser has no request left unanswered: the flow is over (ADR 0011). */
   datagram(conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): boolean {
-    this.maybeTick(tsNs);
     const s = conn.sinkState as ConnState | undefined;
+    // this flow's own expiry is answered by the return value, after its datagram
+    this.maybeTick(tsNs, s);
     if (!s) return false;
     try {
       this.datagramTo(s, conn, dir, payload, tsNs);
@@ -260,15 +267,26 @@ export class Dispatcher implements FlowSink {
     }
   }
 
-  /** Expire what waits on time in datagram protocols; called as packet time advances and at the end. */
-  tick(nowNs: bigint): void {
+  /**
+   * Expire what waits on time in datagram protocols; called as packet time
+   * advances and at the end. A flow whose parser is idle after it (its last
+   * query timed out) is ended, except `delivering`, the flow whose datagram
+   * is being delivered: the table ends that one on the datagram's return.
+   */
+  tick(nowNs: bigint, delivering?: ConnState): void {
+    let idle: ConnState[] | undefined;
     for (const s of this.datagramStates) {
       try {
-        s.datagram!.tick?.(nowNs);
+        const d = s.datagram!;
+        if (d.tick === undefined) continue;
+        d.tick(nowNs);
+        if (s !== delivering && d.idle?.() === true) (idle ??= []).push(s);
       } catch (e) {
         this.fault(s, e);
       }
     }
+    // after the loop: ending a flow takes its state out of the set
+    if (idle) for (const s of idle) if (s.conn.sinkState === s) this.endFlow(s.conn);
   }
 
   /**
@@ -300,10 +318,10 @@ export class Dispatcher implements FlowSink {
     this.maybeTick(nowNs);
   }
 
-  private maybeTick(nowNs: bigint): void {
+  private maybeTick(nowNs: bigint, delivering?: ConnState): void {
     if (nowNs < this.nextTickNs) return;
     this.nextTickNs = nowNs + TICK_EVERY_NS;
-    this.tick(nowNs);
+    this.tick(nowNs, delivering);
   }
 
   /** Modules whose port hints match the server port first, the rest after, order otherwise kept. */

@@ -23,10 +23,10 @@ interface PendingQuery {
 
 const XFR_TYPES = new Set([TYPE_NAMES[252], TYPE_NAMES[251]]);
 /**
- * The pending list of a flow with nothing pending: shared, never written. A
- * resolver's clients ask one question per source port, so most flows are
- * done after one exchange and live on (idle) with an empty list; a list of
- * their own would keep its grown backing store.
+ * The pending list of a session with nothing pending: shared, never written.
+ * A UDP flow ends once nothing is pending (ADR 0011), but a TCP connection
+ * lives on between queries, and a list of its own would keep its grown
+ * backing store.
  */
 const NONE_PENDING: PendingQuery[] = [];
 
