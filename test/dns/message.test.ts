@@ -321,16 +321,19 @@ test('names met again through pointers (whole names, suffixes, the same offset t
   assert.throws(() => decodeMessage(over), /name longer than 255 bytes/);
 });
 
+/** A copy of a message with another transaction id. */
+function withId(m: Buffer, id: number): Buffer {
+  const b = Buffer.from(m);
+  b.writeUInt16BE(id, 0);
+  return b;
+}
+
 test('TCP capture with a lost segment: the answers after it are still paired (through reader, flows and parser)', () => {
   const c = new Conversation({ addr: '192.0.2.1', port: 40000 }, { addr: '192.0.2.53', port: 53 }).handshake();
   const ids = [0x0101, 0x0202, 0x0303];
-  const withId = (m: Buffer, id: number) => {
-    const b = Buffer.from(m);
-    b.writeUInt16BE(id, 0);
-    return tcpFrame(b);
-  };
-  for (const id of ids) c.send(0, withId(query, id));
-  const answers = ids.map((id) => c.segments(1, withId(response, id)));
+  const framedWithId = (m: Buffer, id: number) => tcpFrame(withId(m, id));
+  for (const id of ids) c.send(0, framedWithId(query, id));
+  const answers = ids.map((id) => c.segments(1, framedWithId(response, id)));
   c.frames.push(...answers[0], ...answers[2]); // the second answer's segment was not captured
   c.close();
   const { events, stats } = parseCaptureSync(c.pcapng());
@@ -347,11 +350,6 @@ test('TCP capture with a lost segment: the answers after it are still paired (th
 test('UDP: a flow lasts while a query waits; once all are answered, the next query on the same ports is a new flow', () => {
   const client = { addr: '192.0.2.1', port: 40000 };
   const server = { addr: '192.0.2.53', port: 53 };
-  const withId = (m: Buffer, id: number) => {
-    const b = Buffer.from(m);
-    b.writeUInt16BE(id, 0);
-    return b;
-  };
   let t = 1_700_000_000_000_000_000n;
   const frames: Array<{ tsNs: bigint; data: Buffer }> = [];
   const q = (id: number) => frames.push({ tsNs: (t += 1000n), data: udpFrame(client, server, withId(query, id)) });
@@ -381,11 +379,6 @@ test('UDP: a flow whose last query timed out ends when packet time moves on; the
   const a = { addr: '192.0.2.1', port: 40000 };
   const b = { addr: '192.0.2.2', port: 40001 };
   const server = { addr: '192.0.2.53', port: 53 };
-  const withId = (m: Buffer, id: number) => {
-    const buf = Buffer.from(m);
-    buf.writeUInt16BE(id, 0);
-    return buf;
-  };
   const s = 1_000_000_000n;
   const t0 = 1_700_000_000n * s;
   const frames = [
