@@ -177,9 +177,13 @@ export class FlowTable {
    */
   finish(conn: Connection): void {
     const t = this.find(conn);
-    if (t === undefined || t.halves) return;
+    if (t !== undefined && !t.halves) this.finishUdp(t, this.nowNs);
+  }
+
+  /** A UDP flow its receiver is done with: closed in order, and counted. */
+  private finishUdp(t: Tracked, tsNs: bigint): void {
     this.counters.udpFlowsFinished++;
-    this.close(t, 'fin', this.nowNs);
+    this.close(t, 'fin', tsNs);
   }
 
   /** Swap client and server: the protocol knows better than the ports did. */
@@ -298,12 +302,9 @@ export class FlowTable {
     conn.lastNs = p.tsNs;
     const dir = this.dirOf(conn, p);
     conn.bytes[dir] += p.payload.length;
-    if (this.sink.datagram(conn, dir, p.payload, p.tsNs) === true) {
-      // Every exchange answered: keeping the flow would only hold memory until
-      // the idle timeout (a resolver's client asks from a new port each time).
-      this.counters.udpFlowsFinished++;
-      this.close(t, 'fin', p.tsNs);
-    }
+    // Every exchange answered: keeping the flow would only hold memory until
+    // the idle timeout (a resolver's client asks from a new port each time).
+    if (this.sink.datagram(conn, dir, p.payload, p.tsNs) === true) this.finishUdp(t, p.tsNs);
   }
 
   private open(p: L4Packet, synSender: 'client' | 'server' | undefined): Tracked {
