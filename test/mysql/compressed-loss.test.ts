@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { C, S, attrs, session, type Step } from './session-script.js';
-import { BASE_CAPS, CAP, cmd, ok, resultSet } from './my-wire.js';
+import { BASE_CAPS, CAP, cmd, err, ok, resultSet } from './my-wire.js';
 
 const CLIENT_COMPRESS = 0x20;
 
@@ -185,4 +185,109 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
     assert.equal(c.counts.get('mysql.sequence_error'), undefined);
   });
 
+  describe('uncompressed: after a gap in a reply, each command keeps its own reply', () => {
+    const rows = (n: number) => Array.from({ length: n }, (_, i) => [`v${i}`]);
+    /** The whole packets in the first `cut` bytes of `reply`: how many, and their bytes. */
+    const wholeBefore = (reply: Buffer, cut: number) => {
+      let off = 0;
+      let n = 0;
+      while (off + 4 <= cut && off + 4 + reply.readUIntLE(off, 3) <= cut) {
+        off += 4 + reply.readUIntLE(off, 3);
+        n++;
+      }
+      return { packets: n, bytes: off };
+    };
+    const commands = (c: ReturnType<typeof session>) =>
+      c.records.slice(1).map((r) => [attrs(r).mysql.command, r.kind, attrs(r).db?.response?.returned_rows, r.flags ?? []]);
+    /** Rows read before a gap at `cut`: the whole packets before it, less the `head` packets before the rows. */
+    const rowsBefore = (reply: Buffer, cut: number, head: number) => Math.max(0, wholeBefore(reply, cut).packets - head);
+    for (const deprecateEof of [true, false]) {
+      const caps = BASE_CAPS | (deprecateEof ? CAP.DEPRECATE_EOF : 0);
+      const style = deprecateEof ? 'OK-terminated' : 'EOF-terminated';
+      it(`${style}: the rest of the reply lost, the next reply is the next command's, not the cut one's`, () => {
+        const r1 = resultSet(1, [{ name: 'n' }], rows(6), deprecateEof).bytes;
+        const r2 = resultSet(1, [{ name: 'm' }], rows(3), deprecateEof).bytes;
+        const c = session(caps, [
+          [C, cmd.query('SELECT n FROM t')],
+          [S, r1.subarray(0, 40)],
+          ['gap', S, r1.length - 40],
+          [C, cmd.query('SELECT m FROM u')],
+          [S, r2],
+          [C, cmd.ping()],
+          [S, ok(1)],
+        ]);
+        // before: the cut query took r2's first packet as its end, and the second query read r2
+        // from its column definition on
+        // the cut query's rows: those read before the gap
+        assert.deepEqual(commands(c), [
+          ['COM_QUERY', 'exchange', rowsBefore(r1, 40, deprecateEof ? 2 : 3), ['gap']],
+          ['COM_QUERY', 'exchange', 3, []],
+          ['COM_PING', 'exchange', undefined, []],
+        ]);
+        assert.deepEqual(attrs(c.records[2]).db.response.rows, [{ m: 'v0' }, { m: 'v1' }, { m: 'v2' }]);
+        // the cut query has the bytes of the whole packets that were seen
+        assert.equal(c.records[1].responseBytes, wholeBefore(r1, 40).bytes);
+        assert.equal(c.counts.get('mysql.sequence_error'), undefined);
+      });
+      it(`${style}: packets after the gap are the rest of the cut reply, whatever they look like`, () => {
+        const r1 = resultSet(1, [{ name: 'n' }], rows(8), deprecateEof).bytes;
+        // rows 1 to 3 lost, the framer picks up at row 4; the rest (rows, terminator) follows
+        const head = deprecateEof ? 2 : 3;
+        const rowAt = (i: number) => { let off = 0; for (let k = 0; k < head + i; k++) off += 4 + r1.readUIntLE(off, 3); return off; };
+        const c = session(caps, [
+          [C, cmd.query('SELECT n FROM t')],
+          [S, r1.subarray(0, rowAt(1))],
+          ['gap', S, rowAt(4) - rowAt(1)],
+          [S, r1.subarray(rowAt(4))],
+          [C, cmd.query('SELECT 1')],
+          [S, resultSet(1, [{ name: '1' }], [['1']], deprecateEof).bytes],
+        ]);
+        assert.deepEqual(commands(c), [
+          ['COM_QUERY', 'exchange', 1, ['gap']],
+          ['COM_QUERY', 'exchange', 1, []],
+        ]);
+        // every byte of the cut reply that arrived is its own
+        assert.equal(c.records[1].responseBytes, r1.length - (rowAt(4) - rowAt(1)));
+        // before: the first row after the gap ended the query, and the rest of its reply was unmatched
+        assert.equal(c.counts.get('mysql.unmatched_response'), undefined);
+      });
+    }
+    it('an ERR after the gap ends the cut command', () => {
+      const r1 = resultSet(1, [{ name: 'n' }], rows(4), true).bytes;
+      const c = session(BASE_CAPS | CAP.DEPRECATE_EOF, [
+        [C, cmd.query('SELECT n FROM t')],
+        [S, r1.subarray(0, 30)],
+        ['gap', S, 25],
+        [S, err(7, 1317, '70100', 'Query execution was interrupted')],
+        [C, cmd.ping()],
+        [S, ok(1)],
+      ]);
+      assert.deepEqual(commands(c), [
+        ['COM_QUERY', 'exchange', rowsBefore(r1, 30, 2), ['gap']],
+        ['COM_PING', 'exchange', undefined, []],
+      ]);
+      assert.equal(attrs(c.records[1]).error.type, '1317');
+    });
+    it('an OK that says more result sets follow does not end the cut command', () => {
+      const MORE_RESULTS = 0x0008;
+      const first = resultSet(1, [{ name: 'a' }], rows(3), true, 2 | MORE_RESULTS);
+      const second = resultSet(first.nextSeq, [{ name: 'b' }], rows(2), true).bytes;
+      const r1 = Buffer.concat([first.bytes, second]);
+      // lost: whole packets from the first result set's rows into the second's definitions
+      const from = wholeBefore(r1, 30).bytes, to = boundary(r1, first.bytes.length + 10);
+      const c = session(BASE_CAPS | CAP.DEPRECATE_EOF, [
+        [C, cmd.query('CALL p()')],
+        [S, r1.subarray(0, from)],
+        ['gap', S, to - from],
+        [S, r1.subarray(to)],
+        [C, cmd.ping()],
+        [S, ok(1)],
+      ]);
+      assert.deepEqual(commands(c), [
+        ['COM_QUERY', 'exchange', rowsBefore(r1, 30, 2), ['gap']],
+        ['COM_PING', 'exchange', undefined, []],
+      ]);
+      assert.equal(c.records[1].responseBytes, r1.length - (to - from));
+    });
+  });
 });

@@ -90,6 +90,12 @@ export class MySession implements StreamParser {
   private clientSpoke = false;
   /** Server bytes were lost: the next server packet's sequence id cannot be expected. */
   private serverSeqUnknown = false;
+  /**
+   * Server bytes were lost inside the reply to the head of the queue (not
+   * compressed): the packets that follow are the rest of that reply until one
+   * with sequence id 1 starts the next (see `cutReply`).
+   */
+  private replyCut = false;
   /** Sequence id of the last compressed frame in either direction, for checking the next; -1: none yet, or bytes lost since. */
   private lastFrameSeq = -1;
 
@@ -133,8 +139,10 @@ export class MySession implements StreamParser {
     }
     for (const c of this.queue) c.flags.add('gap');
     if (dir === 1 && this.queue.length) {
-      // the rest of the head's response may be gone: stop reading it as structured data
-      this.queue[0].state = 'single';
+      // The rest of the head's response may be gone: stop reading it as structured data. Compressed,
+      // a reply's first packet takes the id the frames reached (not 1), so there the next packet ends it.
+      if (this.unwrap) this.queue[0].state = 'single';
+      else this.replyCut = true;
     }
   }
 
@@ -415,7 +423,7 @@ export class MySession implements StreamParser {
       this.maybeTrailingEof = -1;
       if (first === Header.Eof && p.length === 5 && p.seq === expected) return;
     }
-    const c = this.queue[0];
+    let c = this.queue[0];
     if (!c) {
       if (p.seq === 0 && first === 10 && !this.clientSpoke) {
         // the SYN was missed but the connection is young: this is its greeting
@@ -424,8 +432,10 @@ export class MySession implements StreamParser {
         return this.greeting(p);
       }
       this.ctx.count('mysql.unmatched_response');
+      this.replyCut = false;
       return;
     }
+    if (this.replyCut && p.seq === 1) c = this.replyStarts(c);
     if (!seqKnown || (this.unwrap && c.responseBytes === 0)) {
       // Not checked: after lost bytes the packets in between are gone, and with them the id to expect.
       // Compressed, a reply's first packet takes the id the frames reached (MariaDB answers a request
@@ -435,6 +445,7 @@ export class MySession implements StreamParser {
     c.responseBytes += p.wireLength;
     c.endNs = p.endNs;
     if (p.truncated) this.ctx.count('mysql.oversized_packet');
+    if (this.replyCut) return this.cutReply(c, p, first);
     switch (c.state) {
       case 'first': return this.firstResponse(c, p, first);
       case 'columns': return this.columnDef(c, p, first);
@@ -445,6 +456,49 @@ export class MySession implements StreamParser {
       case 'auth': return this.changeUserReply(c, p, first);
       case 'single':
       default: return this.singleReply(c, p, first);
+    }
+  }
+
+  /**
+   * After lost server bytes, a packet with sequence id 1 begins a reply. A
+   * client sends its next command only once the previous reply is complete,
+   * so when another command waits behind the cut one, the cut reply ended in
+   * the lost bytes: the cut command is emitted as far as it got, and the
+   * reply is the next command's. (Ending it at the first packet after the
+   * gap, as before, gave the rest of its reply to the next command, and every
+   * reply after that to the command before its own, until the queue emptied.)
+   * Alone in the queue, the reply is taken as its own, read as a one-packet
+   * reply. Returns the command the packet belongs to.
+   */
+  private replyStarts(c: Cmd): Cmd {
+    this.replyCut = false;
+    if (this.queue.length < 2) {
+      c.state = 'single';
+      return c;
+    }
+    this.queue.shift();
+    c.state = 'none';
+    this.emit(c, c.responseBytes ? 'exchange' : 'unanswered', c.endNs ?? c.startNs);
+    return this.queue[0];
+  }
+
+  /**
+   * A packet of the rest of a cut reply (sequence id not 1): counted on its
+   * command, not read as structure, since the packets before it are gone. An
+   * ERR ends the command; so does the OK that ends a result set when
+   * CLIENT_DEPRECATE_EOF is on (0xFE then appears nowhere else), unless more
+   * result sets follow. Without it, an EOF may end column definitions as
+   * well as rows: the command ends when the next reply begins, or with the
+   * connection.
+   */
+  private cutReply(c: Cmd, p: MyPacket, first: number): void {
+    if (first === Header.Err) {
+      this.replyCut = false;
+      return this.errEnd(c, p);
+    }
+    if (first === Header.Eof && this.caps !== null && this.caps & Cap.DeprecateEof && !(this.okFrom(c, p).status & Status.MoreResultsExist)) {
+      this.replyCut = false;
+      this.finish(c, p);
     }
   }
 
