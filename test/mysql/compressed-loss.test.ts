@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import { C, S, attrs, session, type Step } from './session-script.js';
-import { BASE_CAPS, CAP, cmd, err, ok, resultSet } from './my-wire.js';
+import { BASE_CAPS, CAP, cmd, columnDef, err, lstr, ok, packet, prepareOk, resultSet, u16, u32 } from './my-wire.js';
 
 const CLIENT_COMPRESS = 0x20;
 
@@ -252,6 +252,41 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
         assert.equal(c.counts.get('mysql.unmatched_response'), undefined);
       });
     }
+    describe('a COM_STMT_SEND_LONG_DATA lost with client bytes', () => {
+      const caps = BASE_CAPS | CAP.DEPRECATE_EOF;
+      const prepare: Step[] = [
+        [C, cmd.prepare('INSERT INTO docs (body, author) VALUES (?, ?)')],
+        [S, Buffer.concat([prepareOk(1, 9, 0, 2), columnDef(2, { name: '?' }), columnDef(3, { name: '?' })])],
+      ];
+      const longData = packet(0, Buffer.from([0x18]), u32(9), u16(0), Buffer.from('a long text'));
+      // the body went as long data, so the execute carries only the author's value
+      const execute = cmd.execute(9, [[0xfc, false, Buffer.alloc(0)], [0xfd, false, lstr('ann')]]);
+      const executes = (c: ReturnType<typeof session>) => c.records.filter((r) => attrs(r).mysql.command === 'COM_STMT_EXECUTE');
+      it('seen, it is the value of its parameter (the baseline)', () => {
+        const [e] = executes(session(caps, [...prepare, [C, longData], [C, execute], [S, ok(1, 1)]]));
+        assert.deepEqual(attrs(e).db.query.parameter, { '0': 'a long text', '1': 'ann' });
+        assert.deepEqual(e.flags ?? [], []);
+      });
+      it('lost, the values that no longer fit the execute are not shown, and the execute is flagged', () => {
+        const c = session(caps, [...prepare, ['gap', C, longData.length], [C, execute], [S, ok(1, 1)]]);
+        const [e] = executes(c);
+        // before: the body was shown as 'ann' and the author as '', flagged truncated
+        assert.equal(attrs(e).db.query.parameter, undefined);
+        assert.deepEqual(e.flags, ['gap', 'undecodable']);
+        assert.equal(c.counts.get('mysql.undecodable_parameters'), 1);
+        // the next execute of the statement, with nothing lost before it, is read as usual
+        const again = session(caps, [...prepare, ['gap', C, longData.length], [C, execute], [S, ok(1, 1)], [C, longData], [C, execute], [S, ok(1, 1)]]);
+        const [, e2] = executes(again);
+        assert.deepEqual(attrs(e2).db.query.parameter, { '0': 'a long text', '1': 'ann' });
+        assert.deepEqual(e2.flags ?? [], []);
+      });
+      it('a statement whose values still fit keeps them, flagged gap', () => {
+        const full = cmd.execute(9, [[0xfd, false, lstr('body')], [0xfd, false, lstr('ann')]]);
+        const [e] = executes(session(caps, [...prepare, ['gap', C, 30], [C, full], [S, ok(1, 1)]]));
+        assert.deepEqual(attrs(e).db.query.parameter, { '0': 'body', '1': 'ann' });
+        assert.deepEqual(e.flags, ['gap']);
+      });
+    });
     it('an ERR after the gap ends the cut command', () => {
       const r1 = resultSet(1, [{ name: 'n' }], rows(4), true).bytes;
       const c = session(BASE_CAPS | CAP.DEPRECATE_EOF, [

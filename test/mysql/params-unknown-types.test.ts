@@ -44,7 +44,7 @@ describe('mysql: prepared statement parameters whose types were not seen', () =>
     const exec = c.records.find((r) => attrs(r).mysql.command === 'COM_STMT_EXECUTE')!;
     assert.equal(attrs(exec).db.query.text, sql);
     assert.deepEqual(attrs(exec).db.query.parameter, { '1': null });
-    assert.deepEqual(exec.flags, ['undecodable']);
+    assert.deepEqual(exec.flags, ['gap', 'undecodable']);
     assert.equal(attrs(exec).mysql.affected_rows, 1);
     assert.equal(c.counts.get('mysql.undecodable_parameters'), 1);
   });
@@ -66,7 +66,7 @@ describe('mysql: prepared statement parameters whose types were not seen', () =>
     assert.equal(execs.length, 2);
     assert.deepEqual(attrs(execs[0]).db.query.parameter, { '0': 5 });
     assert.equal(attrs(execs[1]).db.query.parameter, undefined);
-    assert.deepEqual(execs[1].flags, ['undecodable']);
+    assert.deepEqual(execs[1].flags, ['gap', 'undecodable']);
   });
 
   it('types bound by an execute that was seen are reused (no loss)', () => {

@@ -57,6 +57,13 @@ interface Statement {
   columns: ColumnDef[];
   /** Data sent with COM_STMT_SEND_LONG_DATA, per parameter, for the next execute. */
   longData?: Map<number, Buffer[]>;
+  /**
+   * Client bytes were lost since the last execute. A COM_STMT_SEND_LONG_DATA
+   * among them leaves its parameter's value out of the next execute (the
+   * server has it already), and without it the values after that one are
+   * read from the wrong bytes.
+   */
+  longDataMaybeLost?: boolean;
 }
 
 const closeFlag: Record<CloseReason, string> = {
@@ -135,7 +142,10 @@ export class MySession implements StreamParser {
     this.innerLost(dir);
     if (dir === 0) {
       // a lost COM_STMT_EXECUTE may have bound new parameter types: the ones we saw are no longer known to be in force
-      for (const st of this.statements.values()) st.paramTypes = undefined;
+      for (const st of this.statements.values()) {
+        st.paramTypes = undefined;
+        st.longDataMaybeLost = true;
+      }
     }
     for (const c of this.queue) c.flags.add('gap');
     if (dir === 1 && this.queue.length) {
@@ -301,13 +311,21 @@ export class MySession implements StreamParser {
       if (count > 0) {
         const budget = new ValueBudget(this.ctx.options.maxBody);
         const values = this.readParams(r, count, st, budget, attrs);
-        // with undecodable values left out, only known ones (NULLs) remain; none at all means no parameter field
-        if (values.positional && Object.keys(values.positional).length) c.params = values.positional;
-        if (values.named && Object.keys(values.named).length) c.queryAttributes = values.named;
-        if (values.undecodable) this.undecodableParams(c);
-        if (budget.cut || r.short || p.truncated) c.flags.add('truncated');
+        if (st.longDataMaybeLost) c.flags.add('gap');
+        if (st.longDataMaybeLost && r.short && !p.truncated) {
+          // The values ran past the packet: a parameter sent as long data in the lost bytes is
+          // missing from it, and which one cannot be told. None are shown.
+          this.undecodableParams(c);
+        } else {
+          // with undecodable values left out, only known ones (NULLs) remain; none at all means no parameter field
+          if (values.positional && Object.keys(values.positional).length) c.params = values.positional;
+          if (values.named && Object.keys(values.named).length) c.queryAttributes = values.named;
+          if (values.undecodable) this.undecodableParams(c);
+          if (budget.cut || r.short || p.truncated) c.flags.add('truncated');
+        }
       }
     }
+    st.longDataMaybeLost = undefined;
     st.longData = undefined;
     c.columns = st.columns;
     this.enqueue(c, 'first');
