@@ -218,11 +218,15 @@ describe('pano-capture on live interfaces', { skip }, () => {
       cap.kill('SIGTERM');
       assert.equal(await exited(cap), 0, capErr());
       assert.equal(await exited(parse), 0);
-      const got = events()
+      const all = events()
         .trim()
         .split('\n')
         .filter(Boolean)
-        .map((l) => JSON.parse(l))
+        .map((l) => JSON.parse(l));
+      // live: every event says it came from the TC hook of the interface it was captured on
+      for (const e of all) assert.deepEqual(e.pano.source, { type: 'tc', name: e.network.interface.name });
+      assert.deepEqual([...new Set(all.map((e) => e.pano.source.name))].sort(), [net.vethA, 'lo'].sort());
+      const got = all
         .filter((e) => e.http)
         .map((e) => [e.http.request.method, e.url.path, e.http.response.status_code] as [string, string, number]);
       const key = (x: [string, string, number]) => x.join(' ');

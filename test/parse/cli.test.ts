@@ -245,3 +245,32 @@ test('a loss record pano-capture cannot have written is damage named by its offs
     assert.equal(s.stderr, `pano-parse: ${f}: offset ${offset}: loss record: ${why}\n`);
   }
 });
+
+test('pano-capture read from a pipe: events come from tc on their interface; a file, or another writer, is a replay', async () => {
+  const c = new Conversation({ addr: '10.1.1.1', port: 40000 }, { addr: '10.1.1.2', port: 80 }).handshake();
+  c.send(0, 'GET /x HTTP/1.1\r\nHost: h\r\n\r\n').send(1, 'HTTP/1.1 204 No Content\r\n\r\n');
+  /** The conversation as `application` writes it, on an interface called `ifName`. */
+  const capture = (application: string, ifName: string) => {
+    const w = new PcapngWriter();
+    const shb = w.sectionHeader({ application });
+    const idb = w.interfaceDescription({ linkType: LinkType.ETHERNET, snapLen: 262144, name: ifName });
+    return Buffer.concat([shb, idb.block, ...c.frames.map((f) => w.enhancedPacket({ interfaceId: idb.id, tsNs: f.tsNs, data: f.data, originalLength: f.data.length }))]);
+  };
+  const sources = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l).pano.source);
+  const live = capture('pano-capture', 'veth7');
+  const other = capture('tcpdump', 'veth7');
+  const f = join(tmp, 'pano-capture-written.pcapng');
+  writeFileSync(f, live);
+  // a pipe (spawnSync's input is one), with and without workers
+  for (const workers of [[], ['--workers', '2']]) {
+    const r = run(workers, live);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(sources(r.stdout), [{ type: 'tc', name: 'veth7' }]);
+  }
+  assert.deepEqual(sources(run([], other).stdout), [{ type: 'pcap', name: '-' }]);
+  // the file pano-capture -w wrote, named, or redirected onto standard input: a replay
+  assert.deepEqual(sources(run([f]).stdout), [{ type: 'pcap', name: 'pano-capture-written.pcapng' }]);
+  const redirected = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" < "${f}"`], { encoding: 'utf8' });
+  assert.equal(redirected.status, 0, redirected.stderr);
+  assert.deepEqual(sources(redirected.stdout), [{ type: 'pcap', name: '-' }]);
+});

@@ -77,9 +77,9 @@ export const expectedPackets = [
 ];
 
 export const expectedInterfaces = [
-  { id: 0, section: 0, linkType: 1, snapLen: 65535, name: 'eth0', description: 'first interface', tsResol: { base: 10, exponent: 6 }, tsOffsetSeconds: 0n },
-  { id: 1, section: 0, linkType: 101, snapLen: 1500, name: 'raw0', tsResol: { base: 10, exponent: 9 }, tsOffsetSeconds: 0n },
-  { id: 2, section: 0, linkType: 1, snapLen: 65535, name: 'pow2', tsResol: { base: 2, exponent: 20 }, tsOffsetSeconds: -3600n },
+  { id: 0, section: 0, linkType: 1, snapLen: 65535, application: 'hand-built', name: 'eth0', description: 'first interface', tsResol: { base: 10, exponent: 6 }, tsOffsetSeconds: 0n },
+  { id: 1, section: 0, linkType: 101, snapLen: 1500, application: 'hand-built', name: 'raw0', tsResol: { base: 10, exponent: 9 }, tsOffsetSeconds: 0n },
+  { id: 2, section: 0, linkType: 1, snapLen: 65535, application: 'hand-built', name: 'pow2', tsResol: { base: 2, exponent: 20 }, tsOffsetSeconds: -3600n },
   { id: 0, section: 1, linkType: 113, snapLen: 262144, name: 'any', tsResol: { base: 10, exponent: 12 }, tsOffsetSeconds: 1700000000n },
 ];
 

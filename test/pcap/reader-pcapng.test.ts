@@ -153,3 +153,29 @@ test('pcapng: a simple packet block is cut to the interface snaplen, as tshark c
     }
   }
 });
+
+test('pcapng: the section header names the program that wrote it, and its interfaces carry that name', () => {
+  for (const o of ['le', 'be'] as Order[]) {
+    const file = cat(
+      // a comment and the hardware before shb_userappl (option 4), as writers put them
+      shb(o, opt(o, 1, 'made in a test'), opt(o, 2, 'x86_64'), opt(o, 4, 'pano-capture'), endOpt()),
+      idb(o, 1, 0, opt(o, 2, 'lo'), endOpt()),
+      // a second section, written by something else, and one that names no program
+      shb(o, opt(o, 4, 'dumpcap (Wireshark) 4.0.11'), endOpt()),
+      idb(o, 1, 0),
+      shb(o),
+      idb(o, 1, 0),
+    );
+    const got = collect([file]);
+    assert.deepEqual(got.warnings, []);
+    assert.deepEqual(
+      got.interfaces.map((i) => [i.section, i.name, i.application]),
+      [
+        [0, 'lo', 'pano-capture'],
+        [1, undefined, 'dumpcap (Wireshark) 4.0.11'],
+        [2, undefined, undefined],
+      ],
+      o,
+    );
+  }
+});

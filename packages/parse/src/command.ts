@@ -1,6 +1,7 @@
 /**
  * pano-parse: replay pcap/pcapng (files or stdin) into NDJSON events.
  */
+import { fstatSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { basename } from 'node:path';
@@ -117,6 +118,7 @@ export async function main(argv = process.argv): Promise<void> {
             firstId,
           },
           source: { type: 'pcap', name: file === '-' ? '-' : basename(file) },
+          live: isPipe(file),
           // under --strict a malformed packet is damage like a bad record: fatal where it is met
           warnMalformed: o.strict,
           onLoss: (loss, ifName) => {
@@ -228,6 +230,16 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
     progress.done();
   }
   if (bytes === 0 && !stop.stopped && !out.closed) throw new UserError(`${name}: empty input (expected a pcap or pcapng capture)`);
+}
+
+/** Whether `file` (`-`: standard input) is a pipe or socket, which brings a capture as it is made, rather than a file. */
+function isPipe(file: string): boolean {
+  try {
+    const st = file === '-' ? fstatSync(0) : statSync(file);
+    return st.isFIFO() || st.isSocket();
+  } catch {
+    return false; // reading it will say what is wrong
+  }
 }
 
 /** `file` as a pipe when it is a FIFO (see openFifo), else undefined: it is read as a file. */

@@ -21,6 +21,12 @@ export interface PipelineOptions {
   decoder?: DecoderOptions;
   source: EventSource;
   /**
+   * The capture arrives as it is made (a pipe): packets that pano-capture's
+   * TC hooks captured (its sections say so) come from `tc` on their
+   * interface, not from `source`. A file is a replay, whoever wrote it.
+   */
+  live?: boolean;
+  /**
    * Parse only the flows of shard `index` of `count` (flow-sharded parsing,
    * one pipeline per worker): every frame is still read and decoded, so
    * packet time, idle expiry and timeouts advance exactly as in one pipeline.
@@ -75,6 +81,8 @@ export class ParsePipeline {
   readonly flows: FlowTable;
   readonly dispatcher: Dispatcher;
   readonly interfaces = new Map<number, InterfaceInfo>();
+  /** With `live`: the `tc` provenance of each interface pano-capture described. */
+  private readonly liveSources = new Map<number, EventSource>();
   /** Kernel/OS drops reported by Interface Statistics Blocks, per interface key (latest value). */
   readonly drops = new Map<number, bigint>();
   events = 0;
@@ -106,6 +114,7 @@ export class ParsePipeline {
         opts.onEvent(ev);
       },
       interfaceName: (key) => this.interfaces.get(key)?.name,
+      interfaceSource: opts.live ? (key) => this.liveSources.get(key) : undefined,
     });
     const serverPorts = new Set<number>();
     for (const m of modules) for (const p of m.ports) serverPorts.add(p);
@@ -132,7 +141,11 @@ export class ParsePipeline {
       onFrame: shard.count === 1 ? (p) => this.frame(p) : (p) => this.shardFrame(p, shard.index, shard.count),
       onInterface: (i) => {
         this.section = i.section;
-        this.interfaces.set((i.section << 16) | i.id, i);
+        const key = (i.section << 16) | i.id;
+        this.interfaces.set(key, i);
+        if (opts.live && i.application !== undefined && /^pano-capture\b/.test(i.application)) {
+          this.liveSources.set(key, { type: 'tc', name: sequential(i.name ?? `interface ${i.id}`) });
+        }
         // Said once for the interface, where it is described: otherwise its packets vanish into a counter
         if (!DECODED_LINK_TYPES.has(i.linkType)) {
           const what = i.name ? `interface ${i.id} (${i.name})` : `interface ${i.id}`;

@@ -100,6 +100,8 @@ const MIN_LENGTH: Record<number, number> = {
 const OPT_ENDOFOPT = 0;
 const OPT_COMMENT = 1;
 const IF_NAME = 2;
+/** shb_userappl: the application that wrote the section. */
+const SHB_USERAPPL = 4;
 const IF_DESCRIPTION = 3;
 const IF_TSRESOL = 9;
 const IF_TSOFFSET = 14;
@@ -230,6 +232,8 @@ export class CaptureReader {
 
   // pcapng.
   private section = -1;
+  /** shb_userappl of the current section, given to its interfaces. */
+  private sectionApplication: string | undefined;
   private interfaces: Interface[] = [];
   private lastTsNs = 0n;
   private readonly frame: FrameRef = {
@@ -604,7 +608,7 @@ export class CaptureReader {
         this.enhancedPacket(buf, pos, len);
         break;
       case BLOCK_SHB:
-        this.sectionHeader(buf, pos);
+        this.sectionHeader(buf, pos, len);
         break;
       case BLOCK_IDB:
         this.interfaceDescription(buf, pos, len);
@@ -658,13 +662,24 @@ export class CaptureReader {
     return trailer === len ? this.resynced() : this.skip(1, avail);
   }
 
-  private sectionHeader(buf: Buffer, pos: number): void {
+  private sectionHeader(buf: Buffer, pos: number, len: number): void {
     this.section++;
     this.interfaces = [];
+    this.sectionApplication = undefined;
     const major = this.u16(buf, pos + 12);
     const minor = this.u16(buf, pos + 14);
     if (major !== 1) {
       this.warn(this.offset, `section header at offset ${this.offset} has unsupported version ${major}.${minor}; reading it as 1.0`);
+    }
+    const end = pos + len - 4;
+    let o = pos + 24;
+    while (o + 4 <= end) {
+      const code = this.u16(buf, o);
+      const olen = this.u16(buf, o + 2);
+      const v = o + 4;
+      if (code === OPT_ENDOFOPT || v + olen > end) break;
+      if (code === SHB_USERAPPL) this.sectionApplication = optionString(buf, v, v + olen);
+      o = v + pad4(olen);
     }
   }
 
@@ -679,6 +694,7 @@ export class CaptureReader {
       tsResol: { base: 10, exponent: 6 },
       tsOffsetSeconds: 0n,
     };
+    if (this.sectionApplication !== undefined) info.application = this.sectionApplication;
     const end = pos + len - 4;
     let o = pos + 16;
     while (o + 4 <= end) {

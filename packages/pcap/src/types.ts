@@ -36,6 +36,8 @@ export interface InterfaceInfo {
   offset?: number;
   name?: string;
   description?: string;
+  /** The program that wrote its section (pcapng shb_userappl; pano-capture's output says `pano-capture`). */
+  application?: string;
   /**
    * One timestamp unit is base^-exponent seconds (pcap: 10^-6 or 10^-9).
    * Nanoseconds per unit is not always an integer; keep the raw resolution.

@@ -59,6 +59,8 @@ export interface DispatcherOptions {
   parse?: Partial<ParseOptions>;
   /** Provenance stamped on every event. */
   source: EventSource;
+  /** Provenance of the packets of one interface, where it is not `source` (live capture: `tc` on that interface). */
+  interfaceSource?(interfaceKey: number): EventSource | undefined;
   onEvent(ev: PanoEvent): void;
   /** Interface name for an interface key, when the capture names it. */
   interfaceName?(interfaceKey: number): string | undefined;
@@ -495,7 +497,7 @@ export class Dispatcher implements FlowSink {
       duration_ns: durationNs(rec.startNs, rec.endNs),
       // The ISO time is cut from the decimal text already made (no BigInt division).
       time: isoFromDecimalNs(start.padStart(10, '0')),
-      source: c.origin ? { type: 'tls', library: c.origin } : this.opts.source,
+      source: c.origin ? { type: 'tls', library: c.origin } : (this.opts.interfaceSource?.(c.interfaceKey) ?? this.opts.source),
       connection: c.midstream ? { id: c.id, roles: c.roleSource, midstream: true } : { id: c.id, roles: c.roleSource },
     };
     if (rec.requestBytes !== undefined) pano.request_bytes = rec.requestBytes;
