@@ -81,8 +81,9 @@ export class DnsSession {
       this.ctx.count('dns.pending_overflow');
       this.flush(this.pending.shift()!, 'overflow');
     }
-    if (this.pending === NONE_PENDING) this.pending = [];
-    this.pending.push({ msg, bytes, tsNs });
+    // Most flows wait for one query at a time: a list of exactly one, where `[]` and a push reserve 17 slots.
+    if (this.pending === NONE_PENDING) this.pending = [{ msg, bytes, tsNs }];
+    else this.pending.push({ msg, bytes, tsNs });
   }
 
   private flush(q: PendingQuery, flag: string): void {
@@ -139,7 +140,8 @@ function sameQuestion(q: DnsMessage, r: DnsMessage): boolean {
   if (r.questions.length === 0 || q.questions.length === 0) return true;
   const a = q.questions[0];
   const b = r.questions[0];
-  return a.type === b.type && a.name.toLowerCase() === b.name.toLowerCase();
+  // Names are compared without case (RFC 4343); a response almost always echoes the query's spelling.
+  return a.type === b.type && (a.name === b.name || a.name.toLowerCase() === b.name.toLowerCase());
 }
 
 function section(records: DnsRecord[], flags: string[]): DnsRecord[] {
