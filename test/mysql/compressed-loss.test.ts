@@ -252,40 +252,71 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
         assert.equal(c.counts.get('mysql.unmatched_response'), undefined);
       });
     }
-    describe('a COM_STMT_SEND_LONG_DATA lost with client bytes', () => {
-      const caps = BASE_CAPS | CAP.DEPRECATE_EOF;
-      const prepare: Step[] = [
-        [C, cmd.prepare('INSERT INTO docs (body, author) VALUES (?, ?)')],
-        [S, Buffer.concat([prepareOk(1, 9, 0, 2), columnDef(2, { name: '?' }), columnDef(3, { name: '?' })])],
-      ];
-      const longData = packet(0, Buffer.from([0x18]), u32(9), u16(0), Buffer.from('a long text'));
-      // the body went as long data, so the execute carries only the author's value
-      const execute = cmd.execute(9, [[0xfc, false, Buffer.alloc(0)], [0xfd, false, lstr('ann')]]);
-      const executes = (c: ReturnType<typeof session>) => c.records.filter((r) => attrs(r).mysql.command === 'COM_STMT_EXECUTE');
-      it('seen, it is the value of its parameter (the baseline)', () => {
-        const [e] = executes(session(caps, [...prepare, [C, longData], [C, execute], [S, ok(1, 1)]]));
-        assert.deepEqual(attrs(e).db.query.parameter, { '0': 'a long text', '1': 'ann' });
-        assert.deepEqual(e.flags ?? [], []);
+    /** Offset of packet `i` of a reply. */
+    const at = (b: Buffer, i: number) => {
+      let off = 0;
+      for (let k = 0; k < i; k++) off += 4 + b.readUIntLE(off, 3);
+      return off;
+    };
+    for (const deprecateEof of [true, false]) {
+      const caps = BASE_CAPS | (deprecateEof ? CAP.DEPRECATE_EOF : 0);
+      const style = deprecateEof ? 'OK-terminated' : 'EOF-terminated';
+      it(`${style}: a cut reply of more than 256 packets (its ids wrap from 0 to 1) stays its own`, () => {
+        const r1 = resultSet(1, [{ name: 'n' }], rows(300), deprecateEof).bytes;
+        const lost = at(r1, 8) - at(r1, 5);
+        const c = session(caps, [
+          [C, cmd.query('SELECT n FROM big')],
+          [S, r1.subarray(0, at(r1, 5))],
+          ['gap', S, lost],
+          [S, r1.subarray(at(r1, 8))],
+          [C, cmd.query('SELECT 1')],
+          [S, resultSet(1, [{ name: '1' }], [['1']], deprecateEof).bytes],
+        ]);
+        assert.equal(c.counts.get('mysql.unmatched_response'), undefined);
+        assert.equal(c.records[1].responseBytes, r1.length - lost);
+        assert.deepEqual(commands(c)[1], ['COM_QUERY', 'exchange', 1, []]);
       });
-      it('lost, the values that no longer fit the execute are not shown, and the execute is flagged', () => {
-        const c = session(caps, [...prepare, ['gap', C, longData.length], [C, execute], [S, ok(1, 1)]]);
-        const [e] = executes(c);
-        // before: the body was shown as 'ann' and the author as '', flagged truncated
-        assert.equal(attrs(e).db.query.parameter, undefined);
-        assert.deepEqual(e.flags, ['gap', 'undecodable']);
-        assert.equal(c.counts.get('mysql.undecodable_parameters'), 1);
-        // the next execute of the statement, with nothing lost before it, is read as usual
-        const again = session(caps, [...prepare, ['gap', C, longData.length], [C, execute], [S, ok(1, 1)], [C, longData], [C, execute], [S, ok(1, 1)]]);
-        const [, e2] = executes(again);
-        assert.deepEqual(attrs(e2).db.query.parameter, { '0': 'a long text', '1': 'ann' });
-        assert.deepEqual(e2.flags ?? [], []);
+      it(`${style}: pipelined, the wrapped id 1 inside the cut reply does not start the next command's reply`, () => {
+        const r1 = resultSet(1, [{ name: 'n' }], rows(300), deprecateEof).bytes;
+        const r2 = resultSet(1, [{ name: 'm' }], rows(2), deprecateEof).bytes;
+        const c = session(caps, [
+          [C, cmd.query('SELECT n FROM big')],
+          [C, cmd.query('SELECT m FROM small')],
+          [S, r1.subarray(0, at(r1, 5))],
+          ['gap', S, at(r1, 8) - at(r1, 5)],
+          [S, r1.subarray(at(r1, 8))],
+          [S, r2],
+        ]);
+        // before: the second query took the rest of the first's rows (41 rows, flagged truncated)
+        assert.deepEqual(commands(c)[1], ['COM_QUERY', 'exchange', 2, ['gap']]);
       });
-      it('a statement whose values still fit keeps them, flagged gap', () => {
-        const full = cmd.execute(9, [[0xfd, false, lstr('body')], [0xfd, false, lstr('ann')]]);
-        const [e] = executes(session(caps, [...prepare, ['gap', C, 30], [C, full], [S, ok(1, 1)]]));
-        assert.deepEqual(attrs(e).db.query.parameter, { '0': 'body', '1': 'ann' });
-        assert.deepEqual(e.flags, ['gap']);
-      });
+    }
+    it('a cut reply whose rest arrived, ended by the connection, is an exchange (EOF style: no terminator is trusted)', () => {
+      const r1 = resultSet(1, [{ name: 'n' }], rows(6), false).bytes;
+      const lost = at(r1, 6) - at(r1, 4);
+      const c = session(BASE_CAPS, [[C, cmd.query('SELECT n FROM t')], [S, r1.subarray(0, at(r1, 4))], ['gap', S, lost], [S, r1.subarray(at(r1, 6))]]);
+      assert.deepEqual(commands(c), [['COM_QUERY', 'exchange', rowsBefore(r1, at(r1, 4), 3), ['closed', 'gap']]]);
+      assert.equal(c.records[1].responseBytes, r1.length - lost);
+    });
+    it('a one-at-a-time client: the reply after the gap is the newest command\'s; those before it were answered in the lost bytes', () => {
+      const r1 = resultSet(1, [{ name: 'n' }], rows(6), true).bytes;
+      const c = session(BASE_CAPS | CAP.DEPRECATE_EOF, [
+        [C, cmd.query('SELECT n FROM t')],
+        [S, r1.subarray(0, at(r1, 3))],
+        // the rest of r1 and the whole reply to 'SELECT b' are lost
+        [C, cmd.query('SELECT b')],
+        [C, cmd.query('SELECT c')],
+        ['gap', S, r1.length - at(r1, 3) + 40],
+        [S, resultSet(1, [{ name: 'c' }], [['c0']], true).bytes],
+        [C, cmd.query('SELECT d')],
+        [S, resultSet(1, [{ name: 'd' }], [['d0'], ['d1']], true).bytes],
+      ]);
+      const byText = (t: string) => c.records.find((r) => attrs(r).db?.query?.text === t)!;
+      assert.deepEqual([byText('SELECT n FROM t').kind, byText('SELECT b').kind], ['exchange', 'unanswered']);
+      assert.deepEqual(byText('SELECT b').flags, ['gap']);
+      // before: 'SELECT c' got b's place in line and d's rows, for as long as the connection lasted
+      assert.deepEqual(attrs(byText('SELECT c')).db.response.rows, [{ c: 'c0' }]);
+      assert.deepEqual(attrs(byText('SELECT d')).db.response.rows, [{ d: 'd0' }, { d: 'd1' }]);
     });
     it('an ERR after the gap ends the cut command', () => {
       const r1 = resultSet(1, [{ name: 'n' }], rows(4), true).bytes;
@@ -308,8 +339,9 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
       const first = resultSet(1, [{ name: 'a' }], rows(3), true, 2 | MORE_RESULTS);
       const second = resultSet(first.nextSeq, [{ name: 'b' }], rows(2), true).bytes;
       const r1 = Buffer.concat([first.bytes, second]);
-      // lost: whole packets from the first result set's rows into the second's definitions
-      const from = wholeBefore(r1, 30).bytes, to = boundary(r1, first.bytes.length + 10);
+      // lost: the first result set's second row, so its OK (more results follow) arrives after the gap
+      const from = wholeBefore(r1, 30).bytes, to = boundary(r1, from + 1);
+      assert.ok(to < first.bytes.length - 4);
       const c = session(BASE_CAPS | CAP.DEPRECATE_EOF, [
         [C, cmd.query('CALL p()')],
         [S, r1.subarray(0, from)],
@@ -323,6 +355,69 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
         ['COM_PING', 'exchange', undefined, []],
       ]);
       assert.equal(c.records[1].responseBytes, r1.length - (to - from));
+    });
+  });
+  describe('a COM_STMT_SEND_LONG_DATA lost with client bytes', () => {
+    const caps = BASE_CAPS | CAP.DEPRECATE_EOF;
+    const prepare: Step[] = [
+      [C, cmd.prepare('INSERT INTO docs (body, author) VALUES (?, ?)')],
+      [S, Buffer.concat([prepareOk(1, 9, 0, 2), columnDef(2, { name: '?' }), columnDef(3, { name: '?' })])],
+    ];
+    const longData = packet(0, Buffer.from([0x18]), u32(9), u16(0), Buffer.from('a long text'));
+    // the body went as long data, so the execute carries only the author's value
+    const execute = cmd.execute(9, [[0xfc, false, Buffer.alloc(0)], [0xfd, false, lstr('ann')]]);
+    const executes = (c: ReturnType<typeof session>) => c.records.filter((r) => attrs(r).mysql.command === 'COM_STMT_EXECUTE');
+    it('seen, it is the value of its parameter (the baseline)', () => {
+      const [e] = executes(session(caps, [...prepare, [C, longData], [C, execute], [S, ok(1, 1)]]));
+      assert.deepEqual(attrs(e).db.query.parameter, { '0': 'a long text', '1': 'ann' });
+      assert.deepEqual(e.flags ?? [], []);
+    });
+    it('lost, the values that no longer fit the execute are not shown, and the execute is flagged', () => {
+      const c = session(caps, [...prepare, ['gap', C, longData.length], [C, execute], [S, ok(1, 1)]]);
+      const [e] = executes(c);
+      // before: the body was shown as 'ann' and the author as '', flagged truncated
+      assert.equal(attrs(e).db.query.parameter, undefined);
+      assert.deepEqual(e.flags, ['gap', 'undecodable']);
+      assert.equal(c.counts.get('mysql.undecodable_parameters'), 1);
+      // the next execute of the statement, with nothing lost before it, is read as usual
+      const again = session(caps, [...prepare, ['gap', C, longData.length], [C, execute], [S, ok(1, 1)], [C, longData], [C, execute], [S, ok(1, 1)]]);
+      const [, e2] = executes(again);
+      assert.deepEqual(attrs(e2).db.query.parameter, { '0': 'a long text', '1': 'ann' });
+      assert.deepEqual(e2.flags ?? [], []);
+    });
+    it('a statement whose values still fit keeps them, flagged gap', () => {
+      const full = cmd.execute(9, [[0xfd, false, lstr('body')], [0xfd, false, lstr('ann')]]);
+      const [e] = executes(session(caps, [...prepare, ['gap', C, 30], [C, full], [S, ok(1, 1)]]));
+      assert.deepEqual(attrs(e).db.query.parameter, { '0': 'body', '1': 'ann' });
+      assert.deepEqual(e.flags, ['gap']);
+    });
+    it('leftover bytes after the values tell too: shifted values that still fit are not shown', () => {
+      const prepare3: Step[] = [
+        [C, cmd.prepare('INSERT INTO docs (body, version, hash) VALUES (?, ?, ?)')],
+        [S, Buffer.concat([prepareOk(1, 9, 0, 3), columnDef(2, { name: '?' }), columnDef(3, { name: '?' }), columnDef(4, { name: '?' })])],
+      ];
+      // read one place early, the INT takes the hash's length byte and three of its bytes, the hash takes 5 of what is left
+      const hash = Buffer.from([0x05, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+      const execute3 = cmd.execute(9, [[0xfc, false, Buffer.alloc(0)], [0x03, false, u32(0)], [0xfc, false, lstr(hash)]]);
+      const seen = executes(session(caps, [...prepare3, [C, longData], [C, execute3], [S, ok(1, 1)]]));
+      assert.equal(attrs(seen[0]).db.query.parameter['1'], 0);
+      const [e] = executes(session(caps, [...prepare3, ['gap', C, longData.length], [C, execute3], [S, ok(1, 1)]]));
+      assert.equal(attrs(e).db.query.parameter, undefined);
+      assert.deepEqual(e.flags, ['gap', 'undecodable']);
+    });
+    it('COM_STMT_RESET discards the long data sent before it: the next execute carries every value', () => {
+      const [e] = executes(
+        session(caps, [
+          ...prepare,
+          [C, longData],
+          [C, packet(0, Buffer.from([0x1a]), u32(9))],
+          [S, ok(1)],
+          [C, cmd.execute(9, [[0xfd, false, lstr('body')], [0xfd, false, lstr('ann')]])],
+          [S, ok(1, 1)],
+        ]),
+      );
+      // before: the body was the discarded long data, and the author the body
+      assert.deepEqual(attrs(e).db.query.parameter, { '0': 'body', '1': 'ann' });
     });
   });
 });

@@ -273,4 +273,8 @@ test('pano-capture read from a pipe: events come from tc on their interface; a f
   const redirected = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" < "${f}"`], { encoding: 'utf8' });
   assert.equal(redirected.status, 0, redirected.stderr);
   assert.deepEqual(sources(redirected.stdout), [{ type: 'pcap', name: '-' }]);
+  // a shell pipe is a FIFO (spawnSync's input is a socket): live too, since the bytes are pano-capture's
+  const piped = spawnSync('sh', ['-c', `cat "${f}" | "${process.execPath}" "${bin}"`], { encoding: 'utf8' });
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.deepEqual(sources(piped.stdout), [{ type: 'tc', name: 'veth7' }]);
 });

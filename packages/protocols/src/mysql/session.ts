@@ -166,7 +166,9 @@ export class MySession implements StreamParser {
     const pending = this.handshake ? [this.handshake, ...this.queue] : this.queue;
     for (const c of pending) {
       c.flags.add(closeFlag[reason]);
-      this.emit(c, 'unanswered', c.endNs ?? tsNs);
+      // a cut reply's command is emitted as far as it got, as when the next reply begins (replyStarts)
+      const cut = this.replyCut && c === this.queue[0] && c.responseBytes > 0;
+      this.emit(c, cut ? 'exchange' : 'unanswered', c.endNs ?? tsNs);
     }
     this.queue = [];
     this.handshake = null;
@@ -220,10 +222,15 @@ export class MySession implements StreamParser {
       case Command.ChangeUser:
         c.user = new PayloadReader(p.payload, 1).cstring();
         return this.enqueue(c, 'auth');
+      case Command.StmtReset: {
+        // the server drops the statement's long data: the next execute carries every value
+        const st = p.payload.length >= 5 ? this.statements.get(p.payload.readUInt32LE(1)) : undefined;
+        if (st) st.longData = st.longDataMaybeLost = undefined;
+        return this.enqueue(c, 'single');
+      }
       case Command.Statistics:
       case Command.Ping:
       case Command.ResetConnection:
-      case Command.StmtReset:
       case Command.SetOption:
       case Command.ProcessKill:
       case Command.Refresh:
@@ -312,8 +319,8 @@ export class MySession implements StreamParser {
         const budget = new ValueBudget(this.ctx.options.maxBody);
         const values = this.readParams(r, count, st, budget, attrs);
         if (st.longDataMaybeLost) c.flags.add('gap');
-        if (st.longDataMaybeLost && r.short && !p.truncated) {
-          // The values ran past the packet: a parameter sent as long data in the lost bytes is
+        if (st.longDataMaybeLost && (r.short || (!values.undecodable && r.pos !== p.payload.length)) && !p.truncated) {
+          // The values ran past the packet, or ended before it: a parameter sent as long data in the lost bytes is
           // missing from it, and which one cannot be told. None are shown.
           this.undecodableParams(c);
         } else {
@@ -453,7 +460,8 @@ export class MySession implements StreamParser {
       this.replyCut = false;
       return;
     }
-    if (this.replyCut && p.seq === 1) c = this.replyStarts(c);
+    // An id 1 right after an id 0 of the cut reply is that reply wrapping past 255 packets, not the next one.
+    if (this.replyCut && p.seq === 1 && !(seqKnown && c.lastSeq === 0)) c = this.replyStarts(c);
     if (!seqKnown || (this.unwrap && c.responseBytes === 0)) {
       // Not checked: after lost bytes the packets in between are gone, and with them the id to expect.
       // Compressed, a reply's first packet takes the id the frames reached (MariaDB answers a request
@@ -478,15 +486,17 @@ export class MySession implements StreamParser {
   }
 
   /**
-   * After lost server bytes, a packet with sequence id 1 begins a reply. A
-   * client sends its next command only once the previous reply is complete,
-   * so when another command waits behind the cut one, the cut reply ended in
-   * the lost bytes: the cut command is emitted as far as it got, and the
-   * reply is the next command's. (Ending it at the first packet after the
-   * gap, as before, gave the rest of its reply to the next command, and every
-   * reply after that to the command before its own, until the queue emptied.)
-   * Alone in the queue, the reply is taken as its own, read as a one-packet
-   * reply. Returns the command the packet belongs to.
+   * After lost server bytes, a packet with sequence id 1 begins a reply.
+   * Alone in the queue, the cut command takes it (read as a one-packet
+   * reply). With others waiting, the newest takes it: a client that waits
+   * for each reply before its next command (as MySQL clients do) sent the
+   * newest once every reply before its own was complete, so those replies
+   * ended in the lost bytes, and their commands are emitted as far as they
+   * got. A pipelining client's reply would be the oldest's; then its later
+   * replies find no command and are counted unmatched, where giving this one
+   * to the oldest would put every later reply of a one-at-a-time client on
+   * the command before its own, for as long as the connection lasts.
+   * Returns the command the packet belongs to.
    */
   private replyStarts(c: Cmd): Cmd {
     this.replyCut = false;
@@ -494,9 +504,11 @@ export class MySession implements StreamParser {
       c.state = 'single';
       return c;
     }
-    this.queue.shift();
-    c.state = 'none';
-    this.emit(c, c.responseBytes ? 'exchange' : 'unanswered', c.endNs ?? c.startNs);
+    while (this.queue.length > 1) {
+      const lost = this.queue.shift()!;
+      lost.state = 'none';
+      this.emit(lost, lost.responseBytes ? 'exchange' : 'unanswered', lost.endNs ?? lost.startNs);
+    }
     return this.queue[0];
   }
 
@@ -514,7 +526,8 @@ export class MySession implements StreamParser {
       this.replyCut = false;
       return this.errEnd(c, p);
     }
-    if (first === Header.Eof && this.caps !== null && this.caps & Cap.DeprecateEof && !(this.okFrom(c, p).status & Status.MoreResultsExist)) {
+    // (0xFE starts a row too when its first value is 16 MiB or more: such a packet is 0xFFFFFF long, as in `row`)
+    if (first === Header.Eof && p.length < 0xffffff && this.caps !== null && this.caps & Cap.DeprecateEof && !(this.okFrom(c, p).status & Status.MoreResultsExist)) {
       this.replyCut = false;
       this.finish(c, p);
     }
