@@ -177,5 +177,12 @@ test('pcapng: the section header names the program that wrote it, and its interf
       ],
       o,
     );
+    // an option running past the block: the rest ignored, said once
+    const overrun = shb(o, opt(o, 4, 'pano-capture'), endOpt());
+    if (o === 'le') overrun.writeUInt16LE(200, 24 + 2);
+    else overrun.writeUInt16BE(200, 24 + 2);
+    const bad = collect([cat(overrun, idb(o, 1, 0))]);
+    assert.deepEqual(bad.warnings.map((w) => w.message), ['section header at offset 0: option 4 overruns the block; rest ignored']);
+    assert.equal(bad.interfaces[0].application, undefined);
   }
 });

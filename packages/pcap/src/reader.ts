@@ -671,14 +671,27 @@ export class CaptureReader {
     if (major !== 1) {
       this.warn(this.offset, `section header at offset ${this.offset} has unsupported version ${major}.${minor}; reading it as 1.0`);
     }
-    const end = pos + len - 4;
-    let o = pos + 24;
+    this.eachOption(buf, pos + 24, pos + len - 4, 'section header', (code, v, olen) => {
+      if (code === SHB_USERAPPL) this.sectionApplication = optionString(buf, v, v + olen);
+    });
+  }
+
+  /**
+   * `each(code, value offset, value length)` for the options in [o, end) of
+   * a block that is not a packet, up to opt_endofopt; an option running past
+   * the block ends them, with a warning naming the block (`what`).
+   */
+  private eachOption(buf: Buffer, o: number, end: number, what: string, each: (code: number, v: number, olen: number) => void): void {
     while (o + 4 <= end) {
       const code = this.u16(buf, o);
       const olen = this.u16(buf, o + 2);
       const v = o + 4;
-      if (code === OPT_ENDOFOPT || v + olen > end) break;
-      if (code === SHB_USERAPPL) this.sectionApplication = optionString(buf, v, v + olen);
+      if (code === OPT_ENDOFOPT) return;
+      if (v + olen > end) {
+        this.warn(this.offset, `${what} at offset ${this.offset}: option ${code} overruns the block; rest ignored`);
+        return;
+      }
+      each(code, v, olen);
       o = v + pad4(olen);
     }
   }
@@ -695,17 +708,7 @@ export class CaptureReader {
       tsOffsetSeconds: 0n,
     };
     if (this.sectionApplication !== undefined) info.application = this.sectionApplication;
-    const end = pos + len - 4;
-    let o = pos + 16;
-    while (o + 4 <= end) {
-      const code = this.u16(buf, o);
-      const olen = this.u16(buf, o + 2);
-      const v = o + 4;
-      if (code === OPT_ENDOFOPT) break;
-      if (v + olen > end) {
-        this.warn(this.offset, `interface description at offset ${this.offset}: option ${code} overruns the block; rest ignored`);
-        break;
-      }
+    this.eachOption(buf, pos + 16, pos + len - 4, 'interface description', (code, v, olen) => {
       if (code === IF_NAME) info.name = optionString(buf, v, v + olen);
       else if (code === IF_DESCRIPTION) info.description = optionString(buf, v, v + olen);
       else if (code === IF_TSRESOL && olen >= 1) {
@@ -714,8 +717,7 @@ export class CaptureReader {
       } else if (code === IF_TSOFFSET && olen >= 8) {
         info.tsOffsetSeconds = this.le ? buf.readBigInt64LE(v) : buf.readBigInt64BE(v);
       }
-      o = v + pad4(olen);
-    }
+    });
     if (id > 0xffff) {
       this.warn(this.offset, `interface description at offset ${this.offset}: more than 65536 interfaces in one section; ignored`);
       return;
@@ -855,17 +857,7 @@ export class CaptureReader {
       tsNs: iface.toNs(this.u32(buf, pos + 12), this.u32(buf, pos + 16)),
       offset: this.offset,
     };
-    const end = pos + len - 4;
-    let o = pos + 20;
-    while (o + 4 <= end) {
-      const code = this.u16(buf, o);
-      const olen = this.u16(buf, o + 2);
-      const v = o + 4;
-      if (code === OPT_ENDOFOPT) break;
-      if (v + olen > end) {
-        this.warn(this.offset, `interface statistics block at offset ${this.offset}: option ${code} overruns the block; rest ignored`);
-        break;
-      }
+    this.eachOption(buf, pos + 20, pos + len - 4, 'interface statistics block', (code, v, olen) => {
       if (code === OPT_COMMENT) s.comment = optionString(buf, v, v + olen);
       else if (olen === 8) {
         switch (code) {
@@ -892,8 +884,7 @@ export class CaptureReader {
             break;
         }
       }
-      o = v + pad4(olen);
-    }
+    });
     this.handlers.onStatistics?.(s);
   }
 
