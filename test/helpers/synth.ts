@@ -111,11 +111,11 @@ export interface Frame {
   originalLength?: number;
 }
 
-/** A pcapng file (one Ethernet interface) holding the frames. */
-export function pcapng(frames: Frame[], snapLen = 262144): Buffer {
+/** A pcapng file (one Ethernet interface) holding the frames; `application` names its writer (shb_userappl). */
+export function pcapng(frames: Frame[], snapLen = 262144, opts: { application?: string; interfaceName?: string } = {}): Buffer {
   const w = new PcapngWriter();
-  const parts = [w.sectionHeader({ application: 'panopticon tests' })];
-  const idb = w.interfaceDescription({ linkType: LinkType.ETHERNET, snapLen, name: 'synth0' });
+  const parts = [w.sectionHeader({ application: opts.application ?? 'panopticon tests' })];
+  const idb = w.interfaceDescription({ linkType: LinkType.ETHERNET, snapLen, name: opts.interfaceName ?? 'synth0' });
   parts.push(idb.block);
   for (const f of frames) {
     parts.push(w.enhancedPacket({ interfaceId: idb.id, tsNs: f.tsNs, data: f.data, originalLength: f.originalLength ?? f.data.length }));

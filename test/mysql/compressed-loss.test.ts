@@ -187,6 +187,12 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
 
   describe('uncompressed: after a gap in a reply, each command keeps its own reply', () => {
     const rows = (n: number) => Array.from({ length: n }, (_, i) => [`v${i}`]);
+    /** Offset of packet `i` of a reply. */
+    const at = (b: Buffer, i: number) => {
+      let off = 0;
+      for (let k = 0; k < i; k++) off += 4 + b.readUIntLE(off, 3);
+      return off;
+    };
     /** The whole packets in the first `cut` bytes of `reply`: how many, and their bytes. */
     const wholeBefore = (reply: Buffer, cut: number) => {
       let off = 0;
@@ -233,7 +239,7 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
         const r1 = resultSet(1, [{ name: 'n' }], rows(8), deprecateEof).bytes;
         // rows 1 to 3 lost, the framer picks up at row 4; the rest (rows, terminator) follows
         const head = deprecateEof ? 2 : 3;
-        const rowAt = (i: number) => { let off = 0; for (let k = 0; k < head + i; k++) off += 4 + r1.readUIntLE(off, 3); return off; };
+        const rowAt = (i: number) => at(r1, head + i);
         const c = session(caps, [
           [C, cmd.query('SELECT n FROM t')],
           [S, r1.subarray(0, rowAt(1))],
@@ -252,12 +258,6 @@ describe('mysql: sequence ids under the compressed protocol and after loss', () 
         assert.equal(c.counts.get('mysql.unmatched_response'), undefined);
       });
     }
-    /** Offset of packet `i` of a reply. */
-    const at = (b: Buffer, i: number) => {
-      let off = 0;
-      for (let k = 0; k < i; k++) off += 4 + b.readUIntLE(off, 3);
-      return off;
-    };
     for (const deprecateEof of [true, false]) {
       const caps = BASE_CAPS | (deprecateEof ? CAP.DEPRECATE_EOF : 0);
       const style = deprecateEof ? 'OK-terminated' : 'EOF-terminated';

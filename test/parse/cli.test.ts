@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { corpusAvailable, corpusDir, repoRoot } from '../helpers/corpus.js';
-import { Conversation } from '../helpers/synth.js';
+import { Conversation, pcapng } from '../helpers/synth.js';
 import { PcapngWriter, LinkType, PANO_PEN, encodeLossRecord } from '@panopticon/pcap';
 
 const bin = resolve(repoRoot, 'bin/pano-parse');
@@ -249,13 +249,8 @@ test('a loss record pano-capture cannot have written is damage named by its offs
 test('pano-capture read from a pipe: events come from tc on their interface; a file, or another writer, is a replay', async () => {
   const c = new Conversation({ addr: '10.1.1.1', port: 40000 }, { addr: '10.1.1.2', port: 80 }).handshake();
   c.send(0, 'GET /x HTTP/1.1\r\nHost: h\r\n\r\n').send(1, 'HTTP/1.1 204 No Content\r\n\r\n');
-  /** The conversation as `application` writes it, on an interface called `ifName`. */
-  const capture = (application: string, ifName: string) => {
-    const w = new PcapngWriter();
-    const shb = w.sectionHeader({ application });
-    const idb = w.interfaceDescription({ linkType: LinkType.ETHERNET, snapLen: 262144, name: ifName });
-    return Buffer.concat([shb, idb.block, ...c.frames.map((f) => w.enhancedPacket({ interfaceId: idb.id, tsNs: f.tsNs, data: f.data, originalLength: f.data.length }))]);
-  };
+  /** The conversation as `application` writes it, on an interface called `interfaceName`. */
+  const capture = (application: string, interfaceName: string) => pcapng(c.frames, 262144, { application, interfaceName });
   const sources = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l).pano.source);
   const live = capture('pano-capture', 'veth7');
   const other = capture('tcpdump', 'veth7');

@@ -48,8 +48,12 @@ export class StopSignal {
   }
 }
 
-/** Whether input `path` (`-`: standard input) is a pipe, a FIFO or a socket. */
-function isPipe(path: string): boolean {
+/**
+ * Whether input `path` (`-`: standard input) is a pipe, a FIFO or a socket,
+ * which brings its bytes as they are made, rather than a file (also one
+ * redirected onto standard input).
+ */
+export function isPipe(path: string): boolean {
   try {
     const st = path === '-' ? fstatSync(0) : statSync(path);
     return st.isFIFO() || st.isSocket();

@@ -1,14 +1,13 @@
 /**
  * pano-parse: replay pcap/pcapng (files or stdin) into NDJSON events.
  */
-import { fstatSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
 import { loadProtoSchemas } from '@panopticon/protocols';
-import { LineOutput, PIPE_GRACE_MS, Progress, addCounters, isErrno, openFifo, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
+import { LineOutput, PIPE_GRACE_MS, Progress, addCounters, isErrno, isPipe, openFifo, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
 import { ParseWorkers, ShardedPipeline, sharedChunk } from './sharded.js';
 
@@ -230,16 +229,6 @@ async function feed(file: string, pipeline: Pipeline, out: LineOutput, stop: Sto
     progress.done();
   }
   if (bytes === 0 && !stop.stopped && !out.closed) throw new UserError(`${name}: empty input (expected a pcap or pcapng capture)`);
-}
-
-/** Whether `file` (`-`: standard input) is a pipe or socket, which brings a capture as it is made, rather than a file. */
-function isPipe(file: string): boolean {
-  try {
-    const st = file === '-' ? fstatSync(0) : statSync(file);
-    return st.isFIFO() || st.isSocket();
-  } catch {
-    return false; // reading it will say what is wrong
-  }
 }
 
 /** `file` as a pipe when it is a FIFO (see openFifo), else undefined: it is read as a file. */
