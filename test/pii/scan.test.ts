@@ -76,3 +76,33 @@ test('software identification fields (AMQP server properties) are not PII: Erlan
   // the same text in a free field still reads as an address: the field name decides
   assert.equal(scanString('Erlang/OTP 27.3.4.6')[0]?.type, 'ipv4');
 });
+
+test('long tokens are found whole: bearer tokens, JWTs with many claims, large private keys', () => {
+  const b64url = (x: string) => Buffer.from(x).toString('base64url');
+  // deterministic token alphabet text (entropy well above the bearer rule's 3 bits)
+  const token = (n: number) => Array.from({ length: n }, (_, i) => 'AbCd0eF1gH2iJ3kL4mN5oP6qR7sT8uV9wXyZ-._~+/'[(i * 7 + (i >> 3)) % 42]).join('');
+  const spans = (s: string) => scanString(s).map((h) => `${h.type} ${h.start} ${h.end}`);
+
+  for (const n of [5000, 40_000, 65_536]) {
+    const s = `Authorization: Bearer ${token(n)}`;
+    assert.deepEqual(spans(s), [`bearer_token 22 ${22 + n}`], `opaque ${n}`);
+  }
+  // past 64 KiB the token is taken for its first 64 KiB + 1, never passed over
+  const huge = `Bearer ${token(70_000)}`;
+  assert.deepEqual(spans(huge), [`bearer_token 7 ${7 + 65_537}`]);
+
+  // OIDC tokens listing 800 and 3000 groups: 14 KB and 54 KB
+  for (const groups of [800, 3000]) {
+    const claims = JSON.stringify({ sub: 'alice@example.org', groups: Array.from({ length: groups }, (_, i) => `group-${i}`) });
+    const jwt = `${b64url('{"alg":"RS256","typ":"JWT"}')}.${b64url(claims)}.${'s'.repeat(342)}`;
+    assert.ok(jwt.length > 8192);
+    assert.deepEqual(spans(`x-token: ${jwt}`), [`jwt 9 ${9 + jwt.length}`], `jwt ${jwt.length}`);
+  }
+
+  // an RSA or PGP key block of 26 KB: whole; of 70 KB without its end: its first 64 KiB
+  const body = (n: number) => Array.from({ length: n / 64 }, () => 'MIIJQgIBADANBgkqhkiG9w0BAQEFAASCCSwwggkoAgEAAoICAQDK3fQ2vXlY9aBc').join('\n');
+  const pem = `-----BEGIN PRIVATE KEY-----\n${body(26_048)}\n-----END PRIVATE KEY-----`;
+  assert.deepEqual(spans(`key=${pem}&x=1`), [`private_key 4 ${4 + pem.length}`]);
+  const open = `-----BEGIN PGP PRIVATE KEY BLOCK-----\n${body(70_016)}`;
+  assert.deepEqual(spans(`${open}\n-----END PGP PRIVATE KEY BLOCK-----`), [`private_key 0 ${'-----BEGIN PGP PRIVATE KEY BLOCK-----'.length + 65_536}`]);
+});

@@ -71,7 +71,9 @@ export const RULES: AnchoredRule[] = [
   },
   {
     type: 'jwt', anchors: ['eyJ'],
-    re: /eyJ[A-Za-z0-9_-]{5,2048}\.[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,1024}/y, boundary: true,
+    // Tokens with many claims (group and role lists, an x5c chain) run to tens of KB: the
+    // payload may take 64 KiB, the scan windows' overlap (event.ts), the other parts 16 KiB.
+    re: /eyJ[A-Za-z0-9_-]{5,16384}\.[A-Za-z0-9_-]{2,65536}\.[A-Za-z0-9_-]{0,16384}/y, boundary: true,
     validate: (v) => validJwt(v) && b64urlJsonObject(v.slice(0, v.indexOf('.'))),
     validator: 'jwt-header-alg', confidence: 0.97, hint: Hint.auth | Hint.secret,
   },
@@ -124,12 +126,15 @@ export const RULES: AnchoredRule[] = [
   {
     type: 'private_key', anchors: ['-----BEGIN '],
     // or cut off by the end of the value (a body cut at --max-body, a truncated capture): the key is out either way
-    re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,-]{16,16384}?(?:-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----|$)/y,
+    // (a block over 64 KiB, a PGP key with many subkeys, is taken for its first 64 KiB: the scan windows' overlap)
+    re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s:,-]{16,65536}?(?:-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----|$)|[A-Za-z0-9+/=\s:,-]{65536})/y,
     validator: 'pem-armor', confidence: 0.99,
   },
   {
     type: 'bearer_token', anchors: ['Bearer ', 'bearer ', 'BEARER '],
-    re: /(?:Bearer|bearer|BEARER) {1,4}([A-Za-z0-9._~+/-]{16,4096}={0,2})(?![A-Za-z0-9._~+/=-])/dy, group: 1,
+    // Whole up to 64 KiB (the scan windows' overlap, event.ts; servers refuse longer headers);
+    // a longer token is taken for its first 64 KiB rather than passed over.
+    re: /(?:Bearer|bearer|BEARER) {1,4}([A-Za-z0-9._~+/-]{16,65536}={0,2}(?![A-Za-z0-9._~+/=-])|[A-Za-z0-9._~+/-]{65537})/dy, group: 1,
     boundary: true,
     validate: (v) => entropy(v) > 3,
     validator: 'rfc6750-shape', confidence: 0.9, hint: Hint.auth,
