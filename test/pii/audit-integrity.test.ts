@@ -6,7 +6,7 @@
 // leave blocking), and --head in either case.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHash, generateKeyPairSync, sign, verify } from 'node:crypto';
@@ -182,6 +182,23 @@ test('a second writer is refused while the first has the log open; the lock goes
   assert.equal(existsSync(lockOf(f)), false);
   write(f, 1);
   assert.equal(verifyAudit(f).ok, false, 'the abandoned session has no final checkpoint');
+});
+
+test('a second writer reaching the log under another name (a hard link) is refused too', () => {
+  const f = fresh();
+  const g = `${f}.link`;
+  write(f, 2);
+  linkSync(f, g);
+  const first = AuditLog.open(f);
+  // its lock file is beside the other name: the lock on the file itself is what refuses it
+  assert.throws(() => AuditLog.open(g), /another writer has this log open under another name \(a hard link/);
+  assert.equal(existsSync(lockOf(g)), false, 'the refused writer leaves no lock behind');
+  first.append({ kind: 'finding', event: '1-1' });
+  first.close();
+  const second = AuditLog.open(g);
+  second.append({ kind: 'finding', event: '1-2' });
+  second.close();
+  assert.equal(verifyAudit(f).ok, true);
 });
 
 test('a stale lock (dead pid, or a pid now held by a later process) is taken over; a live one or another host\'s is not', () => {

@@ -40,6 +40,7 @@ import { closeSync, fchmodSync, fstatSync, linkSync, openSync, readFileSync, rea
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { writeWholeLines } from '@panopticon/cli';
+import { lockExclusive } from './file-lock.js';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
 export const AUDIT_GENESIS = '0'.repeat(64);
@@ -370,6 +371,8 @@ export class AuditLog {
       size = st.size;
       // a device or a pipe has no last record to continue from (and /dev/zero would be read forever)
       if (!st.isFile()) throw new Error(`audit: ${file}: not a regular file`);
+      // the lock file guards the name; this guards the file under any other name (a hard link)
+      if (lockExclusive(fd) === 'busy') throw new Error(`audit: ${file}: another writer has this log open under another name (a hard link or another mount); one writer at a time, or the records interleave`);
       if (st.size > 0) {
         const { line, complete } = readLastLine(fd, st.size, file);
         if (!complete) throw new Error(`audit: ${file}: last line is incomplete (truncated write); run verify-audit`);
