@@ -416,8 +416,8 @@ test('UDP: datagrams no module recognises keep their flow and make it unidentifi
  * Names as RFC 1035 §4.1.4 reads them, written out plainly: labels and
  * pointers followed one by one, no memo. A pointer must go backwards, at most
  * 127 of them, and the labels (length bytes included) at most 255 bytes; text
- * in presentation format (RFC 4343: `.` and `\` escaped, other non-printables
- * \DDD). Throws on anything else.
+ * in presentation format (RFC 1035 §5.1: `.`, `\` and `"();@$` escaped, other
+ * non-printables \DDD). Throws on anything else.
  */
 function referenceName(msg: Buffer, offset: number): { text: string; end: number } {
   const labels: string[] = [];
@@ -443,7 +443,8 @@ function referenceName(msg: Buffer, offset: number): { text: string; end: number
     if (wire > 255) throw new Error('too long');
     let label = '';
     for (const c of msg.subarray(pos + 1, pos + 1 + len)) {
-      if (c === 0x2e || c === 0x5c) label += '\\' + String.fromCharCode(c);
+      // RFC 1035 §5.1: `.` and `\\` inside a label, and the characters a zone file reads specially
+      if ('.\\"();@$'.includes(String.fromCharCode(c))) label += '\\' + String.fromCharCode(c);
       else if (c > 0x20 && c < 0x7f) label += String.fromCharCode(c);
       else label += '\\' + String(c).padStart(3, '0');
     }
@@ -541,4 +542,89 @@ test('names through random chains of labels and pointers decode as the plain rea
   }
   // both kinds were exercised
   assert.ok(decoded > 2000 && rejected > 100, `${decoded} decoded, ${rejected} rejected`);
+});
+
+test('a response asking another question than the pending query with its id is an orphan, not its answer (RFC 5452 §9.1)', () => {
+  const ask = (id: number, n: string) => Buffer.concat([header(id, 0x0100, 1, 0), name(n), u16(1), u16(1)]);
+  const answer = (id: number, n: string, ip: number[]) => Buffer.concat([header(id, 0x8180, 1, 1), name(n), u16(1), u16(1), rrAtQ(1, 60, Buffer.from(ip))]);
+  const ctx = fakeContext({}, { transport: 'udp' });
+  const p = new DnsDatagramParser(ctx);
+  p.datagram(0, ask(77, 'spoof.x.test'), 1n);
+  // a forged answer first (same id, another question), then the real one
+  p.datagram(1, answer(77, 'evil.x.test', [10, 0, 0, 66]), 2n);
+  p.datagram(1, answer(77, 'spoof.x.test', [10, 0, 0, 50]), 3n);
+  assert.deepEqual(ctx.records.map((r) => {
+    const d = r.attributes.dns as any;
+    return [r.kind, d.question.name, d.answers[0].data];
+  }), [['orphan_response', 'evil.x.test', '10.0.0.66'], ['exchange', 'spoof.x.test', '10.0.0.50']]);
+  // the name's case does not make another question (RFC 4343; 0x20 randomisation)
+  p.datagram(0, ask(78, 'MiXeD.x.test'), 4n);
+  p.datagram(1, answer(78, 'mixed.X.TEST', [10, 0, 0, 1]), 5n);
+  assert.equal(ctx.records[2].kind, 'exchange');
+});
+
+test('TCP: an incremental zone transfer (RFC 1995) is one event over its messages; the final SOA ends it', () => {
+  const soa = (serial: number) => Buffer.concat([name('ns.x.test'), name('h.x.test'), u32(serial), u32(3600), u32(600), u32(86400), u32(300)]);
+  const owner = name('x.test');
+  const rr = (type: number, rdata: Buffer) => Buffer.concat([owner, u16(type), u16(1), u32(9), u16(rdata.length), rdata]);
+  const ixfrQ = (id: number) => Buffer.concat([header(id, 0, 1, 0, 1), name('x.test'), u16(251), u16(1), rr(6, soa(101))]);
+  const msg = (id: number, ...rrs: Buffer[]) => Buffer.concat([header(id, 0x8400, 0, rrs.length), ...rrs]);
+  const run = (id: number, messages: Buffer[][]) => {
+    const ctx = fakeContext();
+    const p = new DnsStreamParser(ctx);
+    p.data(0, tcpFrame(ixfrQ(id)), 1n);
+    messages.forEach((rrs, i) => p.data(1, tcpFrame(msg(id, ...rrs)), BigInt(2 + i)));
+    return ctx.records.map((r) => [r.kind, (r.attributes.dns as any).answer_count, r.endNs, r.flags ?? []]);
+  };
+  // 101 → 102: delete a, add d; SOA 102 opens, SOA 101 opens the deletions, SOA 102 the additions, SOA 102 closes
+  assert.deepEqual(run(1, [[rr(6, soa(102)), rr(6, soa(101)), rr(1, Buffer.from([10, 0, 0, 1]))], [rr(6, soa(102)), rr(1, Buffer.from([10, 0, 0, 4]))], [rr(6, soa(102))]]),
+    [['exchange', 6, 4n, []]]);
+  // two changes, 101 → 102 → 103, the last adding nothing: SOA 103 opens the last additions and closes at once
+  assert.deepEqual(run(2, [[rr(6, soa(103)), rr(6, soa(101)), rr(6, soa(102)), rr(1, Buffer.from([10, 0, 0, 2]))], [rr(6, soa(102)), rr(1, Buffer.from([10, 0, 0, 2])), rr(6, soa(103))], [rr(6, soa(103))]]),
+    [['exchange', 8, 4n, []]]);
+  // answered with the whole zone (AXFR-style): the second SOA 103 ends it
+  assert.deepEqual(run(3, [[rr(6, soa(103)), rr(1, Buffer.from([10, 0, 0, 3]))], [rr(6, soa(103))]]), [['exchange', 3, 3n, []]]);
+  // up to date: one SOA
+  assert.deepEqual(run(4, [[rr(6, soa(101))]]), [['exchange', 1, 2n, []]]);
+});
+
+test('TCP: a zone transfer over 256 records keeps 256 and is flagged truncated; its count is whole', () => {
+  const axfrQ = Buffer.concat([header(6, 0, 1, 0), name('big.test'), u16(252), u16(1)]);
+  const soa = Buffer.concat([name('ns.big.test'), name('h.big.test'), u32(7), u32(2), u32(3), u32(4), u32(5)]);
+  const owner = name('big.test');
+  const rr = (type: number, rdata: Buffer) => Buffer.concat([owner, u16(type), u16(1), u32(9), u16(rdata.length), rdata]);
+  const a = (i: number) => rr(1, Buffer.from([10, 0, i >> 8, i & 0xff]));
+  const m1 = Buffer.concat([header(6, 0x8400, 0, 151), rr(6, soa), ...Array.from({ length: 150 }, (_, i) => a(i))]);
+  const m2 = Buffer.concat([header(6, 0x8400, 0, 151), ...Array.from({ length: 150 }, (_, i) => a(150 + i)), rr(6, soa)]);
+  const ctx = fakeContext();
+  const p = new DnsStreamParser(ctx);
+  p.data(0, tcpFrame(axfrQ), 1n);
+  p.data(1, tcpFrame(m1), 2n);
+  p.data(1, tcpFrame(m2), 3n);
+  assert.equal(ctx.records.length, 1);
+  const dns = ctx.records[0].attributes.dns as any;
+  assert.equal(dns.answer_count, 302);
+  assert.equal(dns.answers.length, 256);
+  assert.deepEqual(ctx.records[0].flags, ['truncated']);
+});
+
+test('presentation format as dig writes it: special characters in names, alpn ids with commas, other SvcParams as strings, RRSIG times', () => {
+  // a label with `"`, `;`, `@`, `$`, `(`, `)` and a space: escaped as a zone file needs them
+  const odd = Buffer.concat([Buffer.from([10]), Buffer.from('q"u;@$() x', 'latin1'), name('x.test')]);
+  const q = Buffer.concat([header(3, 0x0100, 1, 0), odd, u16(1), u16(1)]);
+  assert.equal(decodeMessage(q).questions[0].name, 'q\\"u\\;\\@\\$\\(\\)\\032x.x.test');
+  // HTTPS: alpn ids "a,b" and "h2"; dohpath (key 7, RFC 9461) and an unknown key 65000 holding `hi"x`
+  const https = Buffer.concat([
+    u16(1), Buffer.from([0]),
+    u16(1), u16(7), Buffer.from([3]), Buffer.from('a,b'), Buffer.from([2]), Buffer.from('h2'),
+    u16(7), u16(15), Buffer.from('/q{?dns}', 'latin1'), Buffer.from('/x\\y"z\x01', 'latin1'),
+    u16(65000), u16(4), Buffer.from('hi"x'),
+  ]);
+  // RRSIG over A: algorithm 13, 2 labels, TTL 300, expiration 2027-01-01T00:00:00Z, inception 2026-12-01T12:30:05Z
+  const rrsig = Buffer.concat([u16(1), Buffer.from([13, 2]), u32(300), u32(1798761600), u32(1796128205), u16(12345), name('x.test'), Buffer.from([1, 2, 3])]);
+  const msg = Buffer.concat([header(4, 0x8400, 1, 2), name('x.test'), u16(65), u16(1), rrAtQ(65, 1, https), rrAtQ(46, 1, rrsig)]);
+  assert.deepEqual(decodeMessage(msg).answers.map((a) => a.data), [
+    '1 . alpn=a\\,b,h2 dohpath="/q{?dns}/x\\\\y\\"z\\001" key65000="hi\\"x"',
+    'A 13 2 300 20270101000000 20261201123005 12345 x.test AQID',
+  ]);
 });

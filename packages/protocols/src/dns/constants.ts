@@ -23,7 +23,7 @@ export const EDNS_OPTION_NAMES: Record<number, string> = {
 };
 
 export const SVC_PARAM_NAMES: Record<number, string> = {
-  0: 'mandatory', 1: 'alpn', 2: 'no-default-alpn', 3: 'port', 4: 'ipv4hint', 5: 'ech', 6: 'ipv6hint',
+  0: 'mandatory', 1: 'alpn', 2: 'no-default-alpn', 3: 'port', 4: 'ipv4hint', 5: 'ech', 6: 'ipv6hint', 7: 'dohpath',
 };
 
 export const TYPE_OPT = 41;

@@ -146,13 +146,24 @@ function endOfName(msg: Buffer, pos: number): number {
   }
 }
 
-/** Appends a label in presentation format (RFC 4343): dots and backslashes escaped, non-printables as \DDD. */
+/**
+ * How each byte of a label is written in presentation format (RFC 1035 §5.1,
+ * RFC 4343), as dig writes it: 0 as is; 1 after a backslash (`.` and `\`,
+ * and the characters zone files treat specially: `"` `(` `)` `;` `@` `$`);
+ * 2 as \DDD (space, controls, bytes past ASCII).
+ */
+const LABEL_ESCAPE = new Uint8Array(256).fill(2);
+for (let c = 0x21; c < 0x7f; c++) LABEL_ESCAPE[c] = 0;
+for (const c of '.\\"();@$') LABEL_ESCAPE[c.charCodeAt(0)] = 1;
+
+/** Appends a label in presentation format. */
 function escapeLabel(msg: Buffer, start: number, end: number, n: number): number {
   for (let i = start; i < end; i++) {
     const c = msg[i];
-    if (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c) {
+    const e = LABEL_ESCAPE[c];
+    if (e === 0) {
       scratch[n++] = c;
-    } else if (c === 0x2e || c === 0x5c) {
+    } else if (e === 1) {
       scratch[n++] = 0x5c;
       scratch[n++] = c;
     } else {

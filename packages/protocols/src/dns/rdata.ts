@@ -30,24 +30,33 @@ function mx(msg: Buffer, start: number): string {
 }
 
 function quoted(msg: Buffer, start: number, end: number): string {
+  return '"' + escaped(msg, start, end, false) + '"';
+}
+
+/**
+ * Bytes as presentation-format text (RFC 1035 §5.1): `"` and `\\` escaped,
+ * bytes outside printable ASCII as \\DDD; with `comma`, a `,` too (an id of
+ * an alpn value list, RFC 9460 §7.1.1).
+ */
+function escaped(msg: Buffer, start: number, end: number, comma: boolean): string {
   let plain = true;
   for (let i = start; i < end; i++) {
     const c = msg[i];
-    if (c === 0x22 || c === 0x5c || c < 0x20 || c >= 0x7f) {
+    if (c === 0x22 || c === 0x5c || c < 0x20 || c >= 0x7f || (comma && c === 0x2c)) {
       plain = false;
       break;
     }
   }
   // Most strings need no escape: one slice instead of a string per character.
-  if (plain) return '"' + msg.toString('latin1', start, end) + '"';
-  let s = '"';
+  if (plain) return msg.toString('latin1', start, end);
+  let s = '';
   for (let i = start; i < end; i++) {
     const c = msg[i];
-    if (c === 0x22 || c === 0x5c) s += '\\' + String.fromCharCode(c);
+    if (c === 0x22 || c === 0x5c || (comma && c === 0x2c)) s += '\\' + String.fromCharCode(c);
     else if (c < 0x20 || c >= 0x7f) s += '\\' + String(c).padStart(3, '0');
     else s += String.fromCharCode(c);
   }
-  return s + '"';
+  return s;
 }
 
 function characterStrings(msg: Buffer, start: number, end: number): string {
@@ -111,11 +120,11 @@ function svcValue(key: number, msg: Buffer, start: number, end: number): string 
       for (let p = start; p + 1 < end; p += 2) keys.push(SVC_PARAM_NAMES[msg.readUInt16BE(p)] ?? `key${msg.readUInt16BE(p)}`);
       return keys.join(',');
     }
-    case 1: { // alpn: character-strings
+    case 1: { // alpn: character-strings, a comma-separated list with `,` and `\` inside an id escaped (RFC 9460 §7.1.1)
       const ids: string[] = [];
       for (let p = start; p < end; ) {
         const l = msg[p];
-        ids.push(msg.toString('latin1', p + 1, Math.min(end, p + 1 + l)));
+        ids.push(escaped(msg, p + 1, Math.min(end, p + 1 + l), true));
         p += 1 + l;
       }
       return ids.join(',');
@@ -135,7 +144,8 @@ function svcValue(key: number, msg: Buffer, start: number, end: number): string 
     case 5:
       return msg.subarray(start, end).toString('base64');
     default:
-      return msg.toString('hex', start, end);
+      // dohpath (RFC 9461) and keys without a defined form: the value as a quoted string (RFC 9460 §2.1)
+      return quoted(msg, start, end);
   }
 }
 
@@ -149,7 +159,13 @@ function rrsig(msg: Buffer, start: number, end: number): string {
   const keyTag = msg.readUInt16BE(start + 16);
   const signer = readNameText(msg, start + 18);
   const sig = msg.subarray(nameEnd, end).toString('base64');
-  return sequential(`${covered} ${alg} ${labels} ${ttl} ${expiration} ${inception} ${keyTag} ${signer} ${sig}`);
+  return sequential(`${covered} ${alg} ${labels} ${ttl} ${rrsigTime(expiration)} ${rrsigTime(inception)} ${keyTag} ${signer} ${sig}`);
+}
+
+/** An RRSIG time (seconds since 1970, 32 bits) as YYYYMMDDHHmmSS, the form of RFC 4034 §3.2 that dig prints. */
+function rrsigTime(t: number): string {
+  const iso = new Date(t * 1000).toISOString();
+  return iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19);
 }
 
 function dnskey(msg: Buffer, start: number, end: number): string {

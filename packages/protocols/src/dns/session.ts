@@ -18,7 +18,23 @@ interface PendingQuery {
   bytes: number;
   tsNs: bigint;
   /** Set once a zone transfer has started answering. */
-  transfer?: { answers: DnsRecord[]; answerCount: number; soaSeen: number; bytes: number; lastNs: bigint; last: DnsMessage };
+  transfer?: Transfer;
+}
+
+/** A zone transfer's answers so far, over however many messages it takes. */
+interface Transfer {
+  answers: DnsRecord[];
+  answerCount: number;
+  /** Records past MAX_KEPT_RECORDS were counted, not kept. */
+  cut: boolean;
+  /** Serial of the opening SOA: the zone's version the transfer ends at; undefined when it was not an SOA. */
+  serial: string | undefined;
+  /** Where an IXFR is (RFC 1995 §4): `axfr` when answered with the whole zone, else in a deletions or additions part. */
+  mode: 'start' | 'axfr' | 'deletions' | 'additions';
+  soaSeen: number;
+  bytes: number;
+  lastNs: bigint;
+  last: DnsMessage;
 }
 
 const XFR_TYPES = new Set([TYPE_NAMES[252], TYPE_NAMES[251]]);
@@ -90,7 +106,7 @@ export class DnsSession {
     if (q.transfer) {
       const t = q.transfer;
       const merged = { ...t.last, answers: t.answers };
-      this.ctx.emit(buildRecord('exchange', q, merged, q.bytes, q.tsNs, t.lastNs, [flag], t.bytes, t.answerCount));
+      this.ctx.emit(buildRecord('exchange', q, merged, q.bytes, q.tsNs, t.lastNs, t.cut ? [flag, 'truncated'] : [flag], t.bytes, t.answerCount));
       return;
     }
     this.ctx.count('dns.unanswered');
@@ -104,36 +120,76 @@ export class DnsSession {
     if (this.pending.length === 0) this.pending = NONE_PENDING;
   }
 
+  /**
+   * The pending query a response answers: same id and same question (RFC 5452
+   * §9.1, as resolvers check it). A response asking another question is no
+   * answer to the query (a forged or stray one), and the query's own answer
+   * may still come; it is an orphan.
+   */
   private match(resp: DnsMessage): number {
-    let first = -1;
     for (let i = 0; i < this.pending.length; i++) {
       const q = this.pending[i].msg;
-      if (q.id !== resp.id) continue;
-      if (first < 0) first = i;
-      if (sameQuestion(q, resp)) return i;
+      if (q.id === resp.id && sameQuestion(q, resp)) return i;
     }
-    return first;
+    return -1;
   }
 
   /** True when the transfer is complete (the closing SOA arrived). */
   private continueTransfer(q: PendingQuery, msg: DnsMessage, bytes: number, tsNs: bigint): boolean {
-    const t = (q.transfer ??= { answers: [], answerCount: 0, soaSeen: 0, bytes: 0, lastNs: tsNs, last: msg });
+    const t = (q.transfer ??= { answers: [], answerCount: 0, cut: false, serial: undefined, mode: 'start', soaSeen: 0, bytes: 0, lastNs: tsNs, last: msg });
+    const ixfr = q.msg.questions[0].type === 'IXFR';
+    let done = false;
     for (const rr of msg.answers) {
       if (t.answers.length < MAX_KEPT_RECORDS) t.answers.push(rr);
-      if (rr.type === 'SOA') t.soaSeen++;
+      else t.cut = true;
+      if (!done) done = transferStep(t, rr, ixfr);
+      t.answerCount++;
     }
-    t.answerCount += msg.answers.length;
     t.bytes += bytes;
     t.lastNs = tsNs;
     t.last = msg;
-    // AXFR (RFC 5936) and IXFR (RFC 1995) both end with the SOA they started with;
-    // a one-record IXFR answer means "you are up to date".
-    const done = t.soaSeen >= 2 || (t.answerCount === 1 && q.msg.questions[0].type === 'IXFR');
-    if (!done) return false;
+    // a one-record IXFR answer means "you are up to date"
+    if (!done && !(t.answerCount === 1 && ixfr)) return false;
     const merged = { ...msg, answers: t.answers };
-    this.ctx.emit(buildRecord('exchange', q, merged, q.bytes, q.tsNs, tsNs, [], t.bytes, t.answerCount));
+    this.ctx.emit(buildRecord('exchange', q, merged, q.bytes, q.tsNs, tsNs, t.cut ? ['truncated'] : [], t.bytes, t.answerCount));
     return true;
   }
+}
+
+/** Serial of an SOA record's presentation text (`mname rname serial refresh retry expire minimum`). */
+function soaSerial(rr: DnsRecord): string | undefined {
+  const parts = rr.data.split(' ');
+  return parts.length >= 7 ? parts[parts.length - 5] : undefined;
+}
+
+/**
+ * One record of a transfer (the `answerCount`-th); true when it is the last.
+ * AXFR (RFC 5936) ends with the SOA it started with. So does IXFR (RFC 1995
+ * §4), but an incremental answer also holds that SOA inside: after the
+ * opening SOA, each change is an SOA opening its deletions (the old version)
+ * and an SOA opening its additions (the new one), the last change's
+ * additions under the final version's SOA. The closing SOA is the final
+ * version's SOA seen while in an additions part (or anywhere in an answer of
+ * the whole zone).
+ */
+function transferStep(t: Transfer, rr: DnsRecord, ixfr: boolean): boolean {
+  const soa = rr.type === 'SOA';
+  if (soa) t.soaSeen++;
+  const serial = soa ? soaSerial(rr) : undefined;
+  if (t.answerCount === 0) {
+    t.serial = serial;
+    return false;
+  }
+  // not told by serials (the opening record was no SOA, or its data undecodable): the second SOA ends it
+  if (t.serial === undefined || (soa && serial === undefined)) return t.soaSeen >= 2;
+  if (t.mode === 'start') t.mode = ixfr && soa && serial !== t.serial ? 'deletions' : 'axfr';
+  else if (soa && t.mode !== 'axfr') {
+    if (t.mode === 'deletions') t.mode = 'additions';
+    else if (serial === t.serial) return true;
+    else t.mode = 'deletions';
+    return false;
+  }
+  return soa && serial === t.serial && t.mode === 'axfr';
 }
 
 function sameQuestion(q: DnsMessage, r: DnsMessage): boolean {
