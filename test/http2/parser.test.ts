@@ -499,6 +499,120 @@ test('after a gap, bytes that do not end where a frame does are still not taken'
   assert.ok(r.flags!.includes('incomplete'));
 });
 
+test('mid-stream join: a lone request HEADERS is the request of the stream the server then answers, also when the response ends before the client sends again', () => {
+  // Found by exploratory testing against nginx: GETs on a connection joined late, each
+  // request one HEADERS frame in its own packet. The first request waited for a second
+  // client frame to confirm it; the response ended the stream meanwhile, and the request
+  // came out as an orphan_response with no method or path.
+  for (const responseInOnePacket of [false, true]) {
+    const ce = new HpackEncoder();
+    const se = new HpackEncoder();
+    const custom: Array<[string, string]> = [['x-tenant', 'acme-corp'], ['authorization', 'Bearer abc']];
+    // Before the capture: the client's custom fields and the server's fields went into the tables.
+    ce.encode(custom);
+    se.encode([[':status', '200'], ['server', 'nginx']]);
+    const get = (id: number, path: string) =>
+      frame(HEADERS, END_HEADERS | END_STREAM, id, Buffer.concat([ce.encode([[':method', 'GET'], [':path', path]], { index: false }), ce.encode(custom)]));
+    const ctx = fakeContext({}, { midstream: true });
+    const p = new Http2Parser(ctx);
+    const req7 = get(7, '/small.txt');
+    p.data(0, req7, 1n);
+    const head7 = frame(HEADERS, END_HEADERS, 7, se.encode([[':status', '200'], ['server', 'nginx']]));
+    const body7 = frame(DATA, END_STREAM, 7, Buffer.from('small file\n'));
+    if (responseInOnePacket) {
+      p.data(1, Buffer.concat([head7, body7]), 2n);
+    } else {
+      p.data(1, head7, 2n);
+      p.data(1, body7, 3n);
+    }
+    p.data(0, get(9, '/nc'), 4n);
+    p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 9, se.encode([[':status', '204'], ['server', 'nginx']])), 5n);
+    p.close('fin', 6n);
+    const at = `response in one packet: ${responseInOnePacket}`;
+    assert.deepEqual(
+      ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r.kind, r.flags, (r.attributes.http as any).request?.method, (r.attributes.url as any)?.path, (r.attributes.http as any).response.status_code]),
+      [
+        [7, 'exchange', ['undecodable'], 'GET', '/small.txt', 200],
+        [9, 'exchange', ['undecodable'], 'GET', '/nc', 204],
+      ],
+      at,
+    );
+    const h7 = ctx.records[0].attributes.http as any;
+    // Fields from table entries inserted before the capture are left out, not guessed.
+    assert.equal(h7.request.header['x-tenant'], undefined, at);
+    assert.equal(h7.response.header.server, undefined, at);
+    assert.equal(h7.response.body.content, 'small file\n', at);
+    // The request started with the client's packet, not with the response.
+    assert.equal(ctx.records[0].startNs, 1n, at);
+    assert.equal(ctx.records[0].requestBytes, req7.length, at);
+    assert.equal(ctx.counts.get('http2.frames_on_closed_streams'), undefined, at);
+    assert.equal(ctx.counts.get('http2.resync_held_frames'), 1, at);
+  }
+});
+
+test('mid-stream join: lone frames both sides hold on one stream are read in the order they came', () => {
+  // A 204 is one HEADERS frame in its own segment too: the client's next request confirms
+  // its held HEADERS before the server's held response; neither may jump ahead of the other.
+  for (const next of ['request', 'end'] as const) {
+    const ce = new HpackEncoder();
+    const se = new HpackEncoder();
+    const ctx = fakeContext({}, { midstream: true });
+    const p = new Http2Parser(ctx);
+    const get = (id: number, path: string) => frame(HEADERS, END_HEADERS | END_STREAM, id, ce.encode([[':method', 'GET'], [':path', path]]));
+    p.data(0, get(7, '/nc'), 1n);
+    p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 7, se.encode([[':status', '204']])), 2n);
+    if (next === 'request') {
+      p.data(0, get(9, '/nc'), 3n);
+      p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 9, se.encode([[':status', '204']])), 4n);
+    }
+    p.close('fin', 5n);
+    assert.deepEqual(
+      ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r.kind, r.flags, (r.attributes.url as any)?.path, (r.attributes.http as any).response?.status_code]),
+      next === 'request' ? [[7, 'exchange', undefined, '/nc', 204], [9, 'exchange', undefined, '/nc', 204]] : [[7, 'exchange', undefined, '/nc', 204]],
+      next,
+    );
+  }
+});
+
+test('mid-stream join: a lone response HEADERS the server has not yet followed is taken when the client resets that stream', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext({}, { midstream: true });
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([
+    frame(HEADERS, END_HEADERS | END_STREAM, 7, ce.encode([[':method', 'GET'], [':path', '/slow']])),
+    frame(WINDOW, 0, 0, Buffer.from([0, 0, 1, 0])),
+  ]), 1n);
+  p.data(1, frame(HEADERS, END_HEADERS, 7, se.encode([[':status', '200'], ['content-type', 'text/plain']])), 2n);
+  // The client gives up on the stream before the server's next packet.
+  p.data(0, frame(RST, 0, 7, Buffer.from([0, 0, 0, 8])), 3n);
+  p.data(1, frame(DATA, END_STREAM, 7, Buffer.from('late')), 4n);
+  p.close('fin', 5n);
+  assert.equal(ctx.records.length, 1);
+  const r = ctx.records[0];
+  assert.equal(r.kind, 'exchange');
+  assert.deepEqual(r.flags, ['reset', 'incomplete']);
+  assert.equal((r.attributes.http as any).response.status_code, 200);
+  assert.deepEqual((r.attributes.http2 as any).reset, { by: 'client', error_code: 'CANCEL' });
+});
+
+test('mid-stream join: a lone frame on another stream than the other side\'s is not taken early', () => {
+  // Only a frame on the same stream confirms a held one; any other is no evidence for it.
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext({}, { midstream: true });
+  const p = new Http2Parser(ctx);
+  p.data(0, frame(HEADERS, END_HEADERS | END_STREAM, 9, ce.encode([[':method', 'GET'], [':path', '/nine']])), 1n);
+  // Stream 7's request came before the capture; its response arrives now.
+  p.data(1, Buffer.concat([frame(HEADERS, END_HEADERS, 7, se.encode([[':status', '200']])), frame(DATA, END_STREAM, 7, Buffer.from('seven'))]), 2n);
+  assert.deepEqual(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r.kind, r.flags]), [[7, 'orphan_response', ['midstream']]]);
+  assert.equal(ctx.counts.get('http2.resync_held_frames'), undefined);
+  // The client's next frame confirms the held one: stream 9 is the request it was.
+  p.data(0, frame(WINDOW, 0, 0, Buffer.from([0, 0, 1, 0])), 3n);
+  p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 9, se.encode([[':status', '204']])), 4n);
+  assert.deepEqual(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r.kind, (r.attributes.url as any)?.path]), [[7, 'orphan_response', undefined], [9, 'exchange', '/nine']]);
+});
+
 test('each SETTINGS ACK settles the SETTINGS frame it answers, also one without a header table size', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

@@ -90,6 +90,8 @@ class Direction {
   need = 0;
   /** Time the first byte of the frame being assembled arrived. */
   frameNs = 0n;
+  /** Which chunk (Http2Parser.arrivals) that byte came in: orders frames across the two sides. */
+  frameSeq = 0;
   synced: boolean;
   unsyncedBytes = 0;
   /** Preface bytes still expected (client direction at connection start). */
@@ -121,6 +123,8 @@ export class Http2Parser implements StreamParser {
   private readonly midstream: boolean;
   /** The last GOAWAY each side sent: it refuses the other side's streams above its last-stream-id. */
   private readonly goaway: [GoawayInfo | undefined, GoawayInfo | undefined] = [undefined, undefined];
+  /** Chunks received, both sides: the capture's order, which timestamps (equal, or stepping back) may not give. */
+  private arrivals = 0;
 
   constructor(
     private readonly ctx: ParserContext,
@@ -142,6 +146,11 @@ export class Http2Parser implements StreamParser {
   }
 
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
+    this.feed(dir, chunk, tsNs, ++this.arrivals);
+  }
+
+  /** `seq`: the chunk's arrival number; held bytes fed again keep theirs. */
+  private feed(dir: Dir, chunk: Buffer, tsNs: bigint, seq: number): void {
     const d = this.dirs[dir];
     if (d.prefaceLeft > 0) {
       chunk = this.consumePreface(d, chunk);
@@ -159,6 +168,7 @@ export class Http2Parser implements StreamParser {
       d.buf = undefined;
     } else {
       d.frameNs = tsNs;
+      d.frameSeq = seq;
     }
     let pos = 0;
     if (!d.synced) {
@@ -175,6 +185,7 @@ export class Http2Parser implements StreamParser {
       pos += FRAME_HEADER_LENGTH + length;
       this.frame(dir, type, flags, streamId, payload, d.frameNs);
       d.frameNs = tsNs;
+      d.frameSeq = seq;
       if (!d.synced) return; // the frame handler lost sync (bad frame): the rest waits for findSync
     }
     if (pos < buf.length) {
@@ -277,7 +288,8 @@ export class Http2Parser implements StreamParser {
    * gap, the side's end), they are taken if they start where the bytes after
    * the gap (or the join) started and end exactly where those bytes ended,
    * which arbitrary bytes practically never do. A lone trailers frame after a
-   * lost segment carries the gRPC status.
+   * lost segment carries the gRPC status. The other side's frame on the same
+   * stream takes them too (takeConfirmedByPeer).
    */
   private takeHeldFrames(dir: Dir): void {
     const d = this.dirs[dir];
@@ -287,7 +299,30 @@ export class Http2Parser implements StreamParser {
     this.ctx.count('http2.resync_held_frames');
     d.buf = undefined;
     d.synced = true;
-    this.data(dir, held, d.frameNs);
+    this.feed(dir, held, d.frameNs, d.frameSeq);
+  }
+
+  /**
+   * A frame from `dir` on a stream the other side holds its lone unconfirmed
+   * frame for (findSync waiting for a second one), a frame that came after
+   * the held one: it confirms the held frame as a following frame would, and
+   * the held frame is read first, in the order the capture saw them. A GET
+   * joined mid-connection is one HEADERS frame in its own segment; its
+   * response ended the stream before the client's next segment confirmed the
+   * HEADERS, which then found the stream closed. The held bytes must still
+   * start where the side's bytes after the join or gap did and end where the
+   * frame does (takeHeldFrames): arbitrary bytes practically never do that
+   * and name the very stream the other side is on. A held frame that came
+   * later waits: both sides may hold one (a 204 is one HEADERS segment too),
+   * and the earlier must not be read after the later.
+   */
+  private takeConfirmedByPeer(dir: Dir, streamId: number): void {
+    const other: Dir = dir === CLIENT ? SERVER : CLIENT;
+    const o = this.dirs[other];
+    const held = o.buf;
+    if (o.synced || !held || held.length < FRAME_HEADER_LENGTH || o.frameSeq > this.dirs[dir].frameSeq) return;
+    if ((held.readUInt32BE(5) & 0x7fffffff) !== streamId) return;
+    this.takeHeldFrames(other);
   }
 
   private boundUnsynced(d: Direction): void {
@@ -300,6 +335,8 @@ export class Http2Parser implements StreamParser {
   private frame(dir: Dir, type: number, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
     const d = this.dirs[dir];
     this.ctx.count('http2.frames');
+    // Only a side still looking for frame boundaries keeps `buf`: one test per frame otherwise.
+    if (streamId !== 0 && this.dirs[1 - dir].buf) this.takeConfirmedByPeer(dir, streamId);
     if (d.block && type !== FrameType.CONTINUATION) {
       // §6.10: nothing may interleave a header block. Drop it; its HPACK effects are unknown now.
       this.ctx.count('http2.interrupted_header_block');
