@@ -628,3 +628,20 @@ test('presentation format as dig writes it: special characters in names, alpn id
     'A 13 2 300 20270101000000 20261201123005 12345 x.test AQID',
   ]);
 });
+
+test('a query without a question priming a DNS cookie (RFC 7873 §5.4) is DNS; a bare header is not', () => {
+  const cookieOpt = (data: Buffer) => Buffer.concat([Buffer.from([0]), u16(41), u16(1232), Buffer.from([0, 0, 0, 0]), u16(4 + data.length), u16(10), u16(data.length), data]);
+  const q = Buffer.concat([header(0x5f00, 0x0100, 0, 0, 0, 1), cookieOpt(Buffer.from('622162cb056fbdc5', 'hex'))]);
+  const r = Buffer.concat([header(0x5f00, 0x8180, 0, 0, 0, 1), cookieOpt(Buffer.from('622162cb056fbdc5aabbccddeeff0011', 'hex'))]);
+  assert.deepEqual(detectDnsDatagram(q), { sender: 'client' });
+  assert.deepEqual(detectDnsStream(tcpFrame(r), 1), { sender: 'server' });
+  assert.equal(detectDnsDatagram(header(0x5f00, 0x0100, 0, 0)), null);
+  const client = { addr: '10.0.0.1', port: 40000 };
+  const server = { addr: '10.0.0.53', port: 53 };
+  const { events } = parseCaptureSync(pcapng([{ tsNs: 1_000n, data: udpFrame(client, server, q) }, { tsNs: 2_000n, data: udpFrame(server, client, r) }]));
+  assertValidEvents(events);
+  assert.equal(events.length, 1);
+  assert.equal(events[0].pano.kind, 'exchange');
+  assert.equal(events[0].dns.question, undefined);
+  assert.deepEqual(events[0].dns.edns.options, [{ code: 10, name: 'COOKIE', data: '622162cb056fbdc5aabbccddeeff0011' }]);
+});

@@ -4,7 +4,7 @@
  */
 import type { Dir } from '@panopticon/flows';
 import type { Detection, ProtocolModule } from '../types.js';
-import { HEADER_LENGTH, plausibleHeader, tryDecodeMessage } from './message.js';
+import { HEADER_LENGTH, plausibleHeader, tryDecodeMessage, type DnsMessage } from './message.js';
 import { readName } from './names.js';
 import { DnsDatagramParser, DnsStreamParser, rememberDetected } from './parser.js';
 
@@ -17,10 +17,19 @@ function senderOf(msg: Buffer, offset: number): Detection {
 /** Bytes of a TCP message's head we need before judging a message we cannot see whole. */
 const TCP_JUDGE_BYTES = 64;
 
+/**
+ * A message that decodes and holds a question, an answer or an EDNS OPT
+ * record: a header alone is any twelve bytes, but a message with only an OPT
+ * record is how DNS cookies are primed (RFC 7873 §5.4: no question).
+ */
+function substantial(m: DnsMessage | undefined): m is DnsMessage {
+  return !!m && (m.questions.length > 0 || m.answers.length > 0 || m.edns !== undefined);
+}
+
 export function detectDnsDatagram(head: Buffer): Detection {
   if (!plausibleHeader(head, 0, head.length)) return null;
   const m = tryDecodeMessage(head);
-  if (!m || (m.questions.length === 0 && m.answers.length === 0)) return null;
+  if (!substantial(m)) return null;
   rememberDetected(head, m);
   return senderOf(head, 0);
 }
@@ -31,8 +40,7 @@ export function detectDnsStream(head: Buffer, _dir: Dir): Detection {
   if (len < HEADER_LENGTH) return null;
   if (!plausibleHeader(head, 2, len)) return null;
   if (head.length >= 2 + len) {
-    const m = tryDecodeMessage(head.subarray(2, 2 + len));
-    if (!m || (m.questions.length === 0 && m.answers.length === 0)) return null;
+    if (!substantial(tryDecodeMessage(head.subarray(2, 2 + len)))) return null;
     return senderOf(head, 2);
   }
   if (head.length < 2 + TCP_JUDGE_BYTES) return 'more';
