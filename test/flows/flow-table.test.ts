@@ -104,6 +104,28 @@ test('a hole that never fills is reported as a gap at close, not glued', () => {
   assert.equal(ft.counters.gapBytes, 6);
 });
 
+test('a hole the other side has acknowledged is a gap at once; one it has not is waited for', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink);
+  const acking = (p: L4Packet, ack: number) => ((p.tcp!.ack = ack), p);
+  ft.packet(seg('c', 0, TcpFlag.SYN));
+  ft.packet(acking(seg('s', 500, TcpFlag.SYN | A), 1));
+  ft.packet(seg('c', 1, A, 'abc'));
+  ft.packet(seg('c', 10, A, 'xyz')); // bytes 4..9 not captured
+  // the server has bytes up to 4 only: the hole may still be retransmitted
+  ft.packet(acking(seg('s', 501, A, 'r1'), 4));
+  assert.equal(rec.streams.get(1)![0], 'abc');
+  // it acknowledges byte 13: it received 4..9, which will not be sent again
+  ft.packet(acking(seg('s', 503, A, 'r2'), 13));
+  assert.equal(rec.streams.get(1)![0], 'abc<gap 6>xyz');
+  assert.equal(ft.counters.ackedHoles, 1);
+  assert.deepEqual(rec.log.filter((l) => l.startsWith('gap')), ['gap 1 0 6']);
+  assert.equal(rec.streams.get(1)![1], 'r1r2');
+  // the late copy of the lost bytes is a retransmission now, not data
+  ft.packet(seg('c', 4, A, 'defghi'));
+  assert.equal(rec.streams.get(1)![0], 'abc<gap 6>xyz');
+});
+
 test('held bytes past the bound declare the hole a gap without waiting', () => {
   const { sink, rec } = recorder();
   const ft = new FlowTable(sink, { maxBufferedBytes: 8 });

@@ -105,6 +105,7 @@ export class FlowTable {
     gapBytes: 0,
     gaps: 0,
     bufferTotalGaps: 0,
+    ackedHoles: 0,
   };
   /** Out-of-order bytes held by all connections' directions, against maxBufferedTotal. */
   private readonly holdPool: HoldPool;
@@ -282,6 +283,8 @@ export class FlowTable {
     conn.lastNs = p.tsNs;
     const dir = this.dirOf(conn, p);
     const half = t.halves![dir];
+    // before this packet's own data: a response is delivered after the query its ack says arrived
+    if (ack) t.halves![1 - dir].acked(tcp.ack, p.tsNs);
     if (syn) half.syn(tcp.seq);
     const seq = syn ? (tcp.seq + 1) >>> 0 : tcp.seq;
     if (p.payload.length > 0 || p.missing > 0 || (tcp.flags & TcpFlag.FIN) !== 0) {

@@ -93,6 +93,22 @@ export class HalfStream {
     this.checkFin(tsNs);
   }
 
+  /**
+   * The other side acknowledged everything before `ack`. Bytes it received
+   * that the capture missed are never sent again, so a hole that ack covers,
+   * before a segment held past it, is a gap now: not at the byte bound or at
+   * the close, which on a kept-open connection held every later message
+   * (a DNS query lost, the next ones' responses all came first). A hole the
+   * ack does not cover yet may still be retransmitted and is waited for.
+   * Nothing is done for a half that holds nothing: most of them.
+   */
+  acked(ack: number, tsNs: bigint): void {
+    while (this.held.length > 0 && seqDiff(ack, this.held[0].seq) >= 0) {
+      this.counters.ackedHoles++;
+      this.skipToFirstHeld(tsNs);
+    }
+  }
+
   /** Deliver what is held, with gaps for the holes, then end. Used at close. */
   flush(tsNs: bigint): void {
     while (this.held.length > 0) this.skipToFirstHeld(tsNs);

@@ -123,6 +123,8 @@ export interface FlowCounters {
   gaps: number;
   /** Holes declared gaps because the out-of-order bytes of all connections reached maxBufferedTotal. */
   bufferTotalGaps: number;
+  /** Holes declared gaps because the other side acknowledged past them (the capture missed bytes it received). */
+  ackedHoles: number;
 }
 
 /** Out-of-order bytes held by every direction of one flow table, against their common bound. */
