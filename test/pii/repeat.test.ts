@@ -100,6 +100,85 @@ test('hash redaction gives a repeat the token of the value it repeats; --allow a
   assert.deepEqual(found.map((f) => f.path), ['http.request.header.referer[0]', 'http.request.body.content$.name']);
 });
 
+function formPostEvent() {
+  // a browser's form POST (form encoding escapes ' and !, writes a space +, é as UTF-8), its values echoed in Set-Cookie
+  return {
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+    http: {
+      request: { method: 'POST', body: { size: 60, content: 'author=Ren%C3%A9e+O%27Neil&password=Sup3rS3cret%21&comment=hi' } },
+      response: { status_code: 302, header: { 'set-cookie': ['comment_author_0d7d=Ren%C3%A9e+O%27Neil; path=/', 'last_pw=Sup3rS3cret%21; path=/'] } },
+    },
+  } as Record<string, any>;
+}
+
+test('a repeat is found however it was percent-encoded (form encoding of ! \' ( ) *, + for a space, UTF-8), and redacted under every mode', () => {
+  const s = new EventScanner({ key, hashValues: true });
+  const ev = formPostEvent();
+  const found = s.finish(s.collect(ev));
+  const cookies = ev.http.response.header['set-cookie'] as string[];
+  assert.deepEqual(
+    found.map((f) => [f.path, f.start, f.end, f.type, f.detector]),
+    [
+      ['http.request.body.content$.author', 0, 12, 'person_name', 'context'],
+      ['http.request.body.content$.password', 0, 12, 'password', 'context'],
+      ['http.response.header.set-cookie[0]', cookies[0]!.indexOf('Ren'), cookies[0]!.indexOf(';'), 'person_name', 'repeat'],
+      ['http.response.header.set-cookie[1]', cookies[1]!.indexOf('Sup'), cookies[1]!.indexOf(';'), 'password', 'repeat'],
+    ],
+  );
+  // each value however written has one keyed hash
+  assert.equal(found[0]!.valueHash, found[2]!.valueHash);
+  assert.equal(found[1]!.valueHash, found[3]!.valueHash);
+
+  for (const redact of ['mask', 'hash', 'drop'] as const) {
+    const r = new EventScanner({ key, redact });
+    const red = formPostEvent();
+    r.finish(r.collect(red));
+    const out = JSON.stringify(red);
+    assert.ok(!out.includes('Ren%C3%A9e') && !out.includes('Sup3rS3cret'), `${redact}: ${out}`);
+    if (redact === 'hash') {
+      assert.deepEqual(red.http.response.header['set-cookie'], [`comment_author_0d7d=${token('person_name', 'Renée O\'Neil')}; path=/`, `last_pw=${token('password', 'Sup3rS3cret!')}; path=/`]);
+    }
+  }
+});
+
+test('a repeat is found in every common percent-encoding: any case of hex digits, escaped or not, + or %20, UTF-8 or Latin-1; whole words of the decoded text only', () => {
+  const cases: Array<[field: string, value: string, written: string, found: boolean]> = [
+    ['password', 'Sup3r/S3cret', 'Sup3r%2fS3cret', true], // lower-case hex
+    ['password', 'Sup3r/S3cret', 'Sup3r%2FS3cret', true],
+    ['password', 'Sup3rS3cret!', 'Sup3rS3cret%21', true], // encodeURIComponent leaves `!`, form encoding does not
+    ['password', "it's(*)", 'it%27s%28%2A%29', true],
+    ['password', 'Sup3r+S3cret!', 'Sup3r+S3cret%21', true], // Go's PathEscape leaves `+`
+    ['password', 'Sup3r+S3cret!', 'Sup3r%2BS3cret%21', true],
+    ['password', 'Sup3r S3cret!', 'Sup3r+S3cret%21', true],
+    ['password', 'Sup3rS3cr\u00e9t', 'Sup3rS3cr%c3%a9t', true],
+    ['password', 'Sup3rS3cr\u00e9t', 'Sup3rS3cr%E9t', true], // Latin-1, as older forms send it
+    ['password', 'Sup3rS3cret!', 'Sup3rS3cret%21x', false], // part of a longer word
+    ['password', 'Sup3rS3cret!', 'xSup3rS3cret%21', false],
+    ['password', 'Sup3r/S3cret', 'sup3r%2Fs3cret', false], // a password in another case is another password
+    ['customer_name', 'Jos\u00e9 Gonzalez', 'Jos%C3%A9%20Gonzalez', true],
+    ['customer_name', 'Jos\u00e9 Gonzalez', 'jos%c3%a9+gonzalez', true], // a name of several words, in any case
+    ['customer_name', 'Ren\u00e9e O\'Neil', 'Ren%C3%A9e+O%27Neil', true],
+    ['customer_name', 'Norem', 'Nor%65mberg', false],
+  ];
+  for (const [field, value, written, expected] of cases) {
+    const s = new EventScanner({ key, hashValues: true });
+    const header = `echo ${written} end`;
+    const ev = {
+      pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+      http: { request: { header: { 'x-debug': [header] }, body: { size: 1, content: JSON.stringify({ [field]: value }) } } },
+    } as Record<string, any>;
+    const found = s.finish(s.collect(ev));
+    const repeat = found.filter((f) => f.path === 'http.request.header.x-debug[0]');
+    const what = `${JSON.stringify(value)} as ${JSON.stringify(written)}`;
+    if (!expected) {
+      assert.deepEqual(repeat, [], what);
+      continue;
+    }
+    assert.deepEqual(repeat.map((f) => [f.start, f.end, f.detector]), [[5, 5 + written.length, 'repeat']], what);
+    assert.equal(repeat[0]!.valueHash, found.find((f) => f.path !== 'http.request.header.x-debug[0]')!.valueHash, what);
+  }
+});
+
 test('a repeat replaces shorter hits of its type inside it ("Chris" of "Chris+Sanders"), not hits of other types', async () => {
   // a model that knows only these two spans, so that the set-cookie value holds the part "Chris"
   const model: SpanModel = {

@@ -19,6 +19,7 @@ import { hmacHex } from './keyed-hash.js';
 import { nameCandidates, type Candidate, type SpanModel } from './model.js';
 import { cnAddresses } from './cn-address.js';
 import { findRepeats } from './repeat.js';
+import { decodedValue } from './percent.js';
 
 export type RedactMode = 'mask' | 'hash' | 'drop';
 
@@ -578,7 +579,7 @@ export class EventScanner {
       for (const h of hits) {
         const base = slot.base ?? 0;
         const f: FindingWithHash = { type: h.type, path: slot.path, start: base + h.start, end: base + h.end, confidence: h.confidence, detector: h.detector, validator: h.validator };
-        if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, h.sameAs ?? slot.value.slice(h.start, h.end));
+        if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, hashedText(h, slot.value));
         found.push(f);
       }
       if (redact) this.redactSlot(slot, hits, redact);
@@ -587,7 +588,7 @@ export class EventScanner {
     for (const ks of p.keys) {
       for (const h of ks.hits) {
         const f: FindingWithHash = { type: h.type, path: ks.path, start: h.start, end: h.end, confidence: h.confidence, detector: h.detector, validator: h.validator, key: true };
-        if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, ks.key.slice(h.start, h.end));
+        if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, hashedText(h, ks.key));
         found.push(f);
       }
       if (redact) this.redactKey(ks, redact);
@@ -662,15 +663,14 @@ export class EventScanner {
   /**
    * `text` with its hits replaced by their tokens. A mask keeps the shape of
    * the text it hides; a hash is of the value, however it was written
-   * (`sameAs`). Past `scannedTo` (the findings bound) the text was not
+   * (hashedText). Past `scannedTo` (the findings bound) the text was not
    * scanned: it does not leave as it was.
    */
   private redactedText(text: string, hits: Hit[], mode: 'mask' | 'hash', scannedTo?: number): string {
     let out = '';
     let pos = 0;
     for (const h of hits) {
-      const raw = text.slice(h.start, h.end);
-      out += text.slice(pos, h.start) + this.token(h.type, mode === 'hash' ? (h.sameAs ?? raw) : raw, mode);
+      out += text.slice(pos, h.start) + this.token(h.type, mode === 'hash' ? hashedText(h, text) : text.slice(h.start, h.end), mode);
       pos = h.end;
     }
     if (scannedTo === undefined) return out + text.slice(pos);
@@ -700,6 +700,17 @@ export class EventScanner {
     if (mode === 'hash') return `<${type}:${hmacHex(this.opts.key, type, raw).slice(0, 8)}>`;
     return `<${type}:${maskShape(type, raw)}>`;
   }
+}
+
+/**
+ * What a hit's keyed hash (its `hash` token, its audit record's `value_hash`) is taken of: the value,
+ * however it was written where it was found. A repeat written differently (`Ada+Lovelace`, `ada
+ * lovelace`) hashes as the finding it repeats (`sameAs`), and a finding written percent-encoded
+ * (`alice.smith%40example.org` in `url.full`) as its decoded value, so that both join the same value
+ * found as it is (`url.query$.email`, whose form value is decoded before it is scanned).
+ */
+function hashedText(h: Hit, text: string): string {
+  return decodedValue(h.type, h.sameAs ?? text.slice(h.start, h.end));
 }
 
 /**

@@ -15,6 +15,7 @@
 import type { Hit } from './scan.js';
 import type { PiiType } from './rules.js';
 import { Hint } from './context.js';
+import { decodePercent, rawOffset } from './percent.js';
 
 /** What findRepeats needs of a scanned field. */
 export interface RepeatSlot {
@@ -37,6 +38,7 @@ export const REPEAT_MAX_VALUES = 32;
  * (a DNS answer's addresses are the servers' own): never repeated into such places.
  */
 const NOT_REPEATED = new Set<PiiType>(['ipv4', 'ipv6']);
+const NO_HITS: Hit[] = [];
 
 /**
  * A name written all in lower case (a model's guess at `elements` in a Redis help text) is not looked
@@ -45,7 +47,6 @@ const NOT_REPEATED = new Set<PiiType>(['ipv4', 'ipv6']);
  */
 const NAME_LETTER = /[\p{Lu}\p{Lt}\p{Lo}]/u;
 const WORD_CHAR = /[\p{L}\p{N}]/u;
-const HEX = /[0-9A-Fa-f]/;
 
 function wordCharAt(s: string, i: number): boolean {
   const c = s.charCodeAt(i);
@@ -53,25 +54,40 @@ function wordCharAt(s: string, i: number): boolean {
   return WORD_CHAR.test(s[i]!);
 }
 
-/** `pos` starts a word: after a non-word character, a percent escape (`q=ann%20lee`) or the start. */
+/** `pos` starts a word: after a non-word character or at the start. */
 function startsWord(s: string, pos: number): boolean {
-  if (pos === 0 || !wordCharAt(s, pos - 1)) return true;
-  return pos >= 3 && s[pos - 3] === '%' && HEX.test(s[pos - 2]!) && HEX.test(s[pos - 1]!);
+  return pos === 0 || !wordCharAt(s, pos - 1);
 }
 
 function endsWord(s: string, end: number): boolean {
   return end === s.length || !wordCharAt(s, end);
 }
 
+/** [at, end) of `s` is whole words. */
+function wholeWords(s: string, at: number, end: number): boolean {
+  return startsWord(s, at) && endsWord(s, end);
+}
+
 /**
- * The URL-encoded forms of a value (`Chris%20Sanders`, `Chris+Sanders`), as it appears in cookies,
- * queries and form bodies; none when encoding leaves it as it is.
+ * A field's text as a value may be written into it URL-encoded: percent escapes decoded (any case of
+ * hex digits, UTF-8), and `+` and space alike (folded to a space, here and in what is looked for), as a
+ * form writes a space `+` and Go's PathEscape leaves a `+` as it is. `marks` takes its offsets back to
+ * the field's text (decodePercent).
  */
-function encodedForms(text: string): string[] {
-  const enc = encodeURIComponent(text);
-  if (enc === text) return [];
-  const plus = enc.replace(/%20/g, '+');
-  return plus === enc ? [enc] : [enc, plus];
+interface DecodedView {
+  text: string;
+  /** `text` lower-cased, for values matched in any case (when lower-casing keeps its length). */
+  lower: string | undefined;
+  marks: number[];
+}
+
+/** The decoded view of a field's text, or null when it reads as the text does. */
+function decodedView(value: string): DecodedView | null {
+  const marks: number[] = [];
+  const decoded = decodePercent(value, marks);
+  const plus = decoded.indexOf('+') >= 0;
+  if (marks.length === 0 && !plus) return null;
+  return { text: plus ? decoded.replace(/\+/g, ' ') : decoded, lower: undefined, marks };
 }
 
 interface Seed {
@@ -86,8 +102,8 @@ interface Seed {
   anyCase: boolean;
   /** The value as looked for (lower-cased when `anyCase`). */
   text: string;
-  /** encodedForms(text), worked out for the first field that holds a `%` or `+`. */
-  encoded: string[] | undefined;
+  /** `text` as looked for in a decoded view (`+` as a space), worked out for the first one. */
+  folded: string | undefined;
 }
 
 /**
@@ -110,24 +126,48 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
       if (seeds.size === REPEAT_MAX_VALUES) break gather;
       const nameLike = h.type === 'person_name' || h.type === 'street_address';
       const anyCase = nameLike && /\s/.test(raw);
-      seeds.set(raw, { hit: h, nameLike, anyCase, text: anyCase ? raw.toLowerCase() : raw, encoded: undefined });
+      seeds.set(raw, { hit: h, nameLike, anyCase, text: anyCase ? raw.toLowerCase() : raw, folded: undefined });
     }
   }
   if (seeds.size === 0) return 0;
   let shortest = Infinity;
   for (const raw of seeds.keys()) if (raw.length < shortest) shortest = raw.length;
   let added = 0;
+  // the field being searched, and its hits so far
+  let value = '';
+  let hits: Hit[] = NO_HITS;
+  let changed = false;
+  /** Adds the occurrence of `seed` (the finding `raw`) at [at, end) of `value`, unless it is not one. */
+  const occurrence = (raw: string, seed: Seed, at: number, end: number): void => {
+    const hit = seed.hit;
+    if (allow?.has(value.slice(at, end))) return;
+    let blocked = false;
+    let covers = false;
+    for (const k of hits) {
+      if (k.end <= at || end <= k.start) continue;
+      if (k.type === hit.type && at <= k.start && k.end <= end && k.end - k.start < end - at) covers = true;
+      else blocked = true;
+    }
+    if (blocked) return;
+    if (covers) hits = hits.filter((k) => k.end <= at || end <= k.start);
+    else if (!changed) hits = hits.slice();
+    const h: Hit = { type: hit.type, start: at, end, confidence: hit.confidence, detector: 'repeat', validator: hit.validator };
+    if (value.slice(at, end) !== raw) h.sameAs = raw;
+    hits.push(h);
+    changed = true;
+    added++;
+  };
   for (let i = 0; i < slots.length; i++) {
     const slot = slots[i]!;
-    const value = slot.value;
+    value = slot.value;
     if (slot.hints & Hint.notPii || value.length < shortest) continue;
+    hits = kept[i]!;
+    changed = false;
     let lower: string | undefined;
-    let hits = kept[i]!;
-    let changed = false;
     let barred: boolean | undefined;
-    let mayBeEncoded: boolean | undefined;
+    // undefined until needed; null when the field holds nothing to decode
+    let view: DecodedView | null | undefined;
     for (const [raw, seed] of seeds) {
-      const hit = seed.hit;
       if (value.length < seed.text.length) continue;
       if (seed.nameLike && (barred ??= namesBarred(slot))) continue;
       let text = value;
@@ -137,28 +177,25 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
         // written in lower case are found
         if (lower.length === value.length) text = lower;
       }
-      mayBeEncoded ??= value.includes('%') || value.includes('+');
-      const forms = mayBeEncoded ? [seed.text, ...(seed.encoded ??= encodedForms(seed.text))] : [seed.text];
-      for (const form of forms) {
-        for (let at = text.indexOf(form); at >= 0; at = text.indexOf(form, at + 1)) {
-          const end = at + form.length;
-          if (!startsWord(value, at) || !endsWord(value, end) || allow?.has(value.slice(at, end))) continue;
-          let blocked = false;
-          let covers = false;
-          for (const k of hits) {
-            if (k.end <= at || end <= k.start) continue;
-            if (k.type === hit.type && at <= k.start && k.end <= end && k.end - k.start < end - at) covers = true;
-            else blocked = true;
-          }
-          if (blocked) continue;
-          if (covers) hits = hits.filter((k) => k.end <= at || end <= k.start);
-          else if (!changed) hits = hits.slice();
-          const h: Hit = { type: hit.type, start: at, end, confidence: hit.confidence, detector: 'repeat', validator: hit.validator };
-          if (value.slice(at, end) !== raw) h.sameAs = raw;
-          hits.push(h);
-          changed = true;
-          added++;
-        }
+      for (let at = text.indexOf(seed.text); at >= 0; at = text.indexOf(seed.text, at + 1)) {
+        const end = at + seed.text.length;
+        if (wholeWords(value, at, end)) occurrence(raw, seed, at, end);
+      }
+      // the value URL-encoded, however the encoder escaped it, is looked for in the field decoded; most
+      // fields hold neither `%` nor `+`, and get no decoded view
+      if (view === undefined) view = value.indexOf('%') >= 0 || value.indexOf('+') >= 0 ? decodedView(value) : null;
+      if (view === null) continue;
+      let vtext = view.text;
+      if (seed.anyCase) {
+        view.lower ??= vtext.toLowerCase();
+        if (view.lower.length === vtext.length) vtext = view.lower;
+      }
+      const folded = (seed.folded ??= seed.text.indexOf('+') >= 0 ? seed.text.replace(/\+/g, ' ') : seed.text);
+      for (let at = vtext.indexOf(folded); at >= 0; at = vtext.indexOf(folded, at + 1)) {
+        const end = at + folded.length;
+        // whole words of the decoded text (`q=about%20chris%20sanders`); an occurrence written as it is,
+        // found above, overlaps itself here and is not added twice
+        if (wholeWords(view.text, at, end)) occurrence(raw, seed, rawOffset(view.marks, at), rawOffset(view.marks, end));
       }
     }
     if (changed) kept[i] = hits.sort((a, b) => a.start - b.start);
