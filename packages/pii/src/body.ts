@@ -5,12 +5,24 @@
  * can be written back after redaction.
  */
 
-import { parseJsonPrefix, serialiseJsonPrefix, type JsonPrefix } from './json-prefix.js';
+import { adoptNumberTexts, mayHaveInexactFractions, parseJsonPrefix, serialiseJsonPrefix, stringifyExact, type JsonPrefix } from './json-prefix.js';
 
-export type Body =
-  /** `prefix` when JSON.parse rejected the text and its valid beginning was parsed (json-prefix.ts). */
-  | { kind: 'json'; doc: unknown; prefix?: JsonPrefix }
-  | { kind: 'form'; pairs: Array<[string, string]>; raw: string[] };
+export type Body = JsonBody | { kind: 'form'; pairs: Array<[string, string]>; raw: string[] };
+
+export interface JsonBody {
+  kind: 'json';
+  doc: unknown;
+  /** When JSON.parse rejected the text and its valid beginning was parsed (json-prefix.ts). */
+  prefix?: JsonPrefix;
+  /** The body's text, as it came. */
+  text: string;
+  /** Every number JSON.parse could not hold as written holds its text (a JsonNumber): see keepNumberTexts. */
+  numbersKept?: boolean;
+  /** The walk met a number that is no integer (whose digits a double may not all hold). */
+  fractions?: boolean;
+  /** The document holds a JsonNumber: written back with stringifyExact. */
+  hasNumberTexts?: boolean;
+}
 
 const FORM_RE = /^[A-Za-z0-9_.%*+~\-[\]]{1,256}=[^&\s]*(?:&[A-Za-z0-9_.%*+~\-[\]]{1,256}=?[^&\s]*){0,4096}$/;
 
@@ -29,11 +41,11 @@ export function parseBody(text: string): Body | undefined {
   const c = text.charCodeAt(i);
   if (c === 123 || c === 91) {
     try {
-      return { kind: 'json', doc: JSON.parse(text) };
+      return { kind: 'json', doc: JSON.parse(text), text };
     } catch {
-      // cut at --max-body, or JSON with something after it: walk what is whole
+      // cut at --max-body, or JSON with something after it: walk what is whole (its numbers as written)
       const prefix = parseJsonPrefix(text);
-      return prefix && { kind: 'json', doc: prefix.doc, prefix };
+      return prefix && { kind: 'json', doc: prefix.doc, prefix, text, numbersKept: true };
     }
   }
   if (text.length > 0 && text.length < 1 << 20 && FORM_RE.test(text)) return parseForm(text);
@@ -64,9 +76,34 @@ export function keySegment(key: string): string {
   return seg;
 }
 
-/** Serialise a (possibly redacted) body back to text. Form pairs left untouched keep their original bytes. */
+/**
+ * Makes the numbers of a body JSON.parse read hold their text where JSON.parse
+ * could not hold them as written. An integer beyond 2^53 is rounded
+ * (`6212345678901234569` becomes 6212345678901234000), so its digits would be
+ * scanned wrong and a rewritten body would carry the rounded number (the first
+ * 15 digits of a card left, an id changed); the walk says when it meets one
+ * (`rounded`), before it scans it, and the text is parsed again at once. A
+ * fraction may hold more digits than a double (`0.10000000000000000001`) or be
+ * spelled otherwise (`1.50`); before a body with fractions (`fractions`, from
+ * the walk) is rewritten, its text is searched for such a one first. Bodies
+ * with neither, most of them, keep JSON.parse's document and JSON.stringify.
+ * The texts go into the document in place, before redaction has renamed any
+ * key. Idempotent.
+ */
+export function keepNumberTexts(b: JsonBody, rounded: boolean): void {
+  if (b.numbersKept) return;
+  b.numbersKept = true;
+  if (!rounded && !(b.fractions && mayHaveInexactFractions(b.text))) return;
+  const exact = parseJsonPrefix(b.text);
+  if (exact && adoptNumberTexts(b.doc, exact.doc)) b.hasNumberTexts = true;
+}
+
+/**
+ * Serialise a (possibly redacted) body back to text: JSON numbers as they came
+ * (after keepNumberTexts), form pairs left untouched with their original bytes.
+ */
 export function serialiseBody(b: Body, touched: Set<number>, dropped: Set<number>): string {
-  if (b.kind === 'json') return b.prefix ? serialiseJsonPrefix(b.prefix) : JSON.stringify(b.doc);
+  if (b.kind === 'json') return b.prefix ? serialiseJsonPrefix(b.prefix) : b.hasNumberTexts ? stringifyExact(b.doc)! : JSON.stringify(b.doc);
   const parts: string[] = [];
   for (let i = 0; i < b.pairs.length; i++) {
     if (dropped.has(i)) continue;

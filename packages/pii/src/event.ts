@@ -13,7 +13,8 @@
 import { setOwn } from '@panopticon/events';
 import { hintsFor, Hint } from './context.js';
 import { lastScanSawHan, scanByContext, scanString, SHORT, type Hit } from './scan.js';
-import { keySegment, parseBody, parseForm, serialiseBody, type Body } from './body.js';
+import { keepNumberTexts, keySegment, parseBody, parseForm, serialiseBody, type Body } from './body.js';
+import { JsonNumber } from './json-prefix.js';
 import { ALL_TYPES, type PiiType } from './rules.js';
 import { hmacHex } from './keyed-hash.js';
 import { nameCandidates, type Candidate, type SpanModel } from './model.js';
@@ -283,6 +284,22 @@ function scannedNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 999999;
 }
 
+/** Past 2^53 JSON.parse may have rounded a number: its digits are in the body's text (keepNumberTexts). */
+function beyondSafe(v: number): boolean {
+  return v > Number.MAX_SAFE_INTEGER || v < -Number.MAX_SAFE_INTEGER;
+}
+
+const INTEGER_TEXT = /^[1-9]\d{6,}$/;
+
+/** The decimal text a JSON body's number is scanned as (an integer of 7 digits or more, as written), or undefined. */
+function scannedNumberText(v: number | JsonNumber): string | undefined {
+  const text = v instanceof JsonNumber ? v.text : String(v);
+  if (INTEGER_TEXT.test(text)) return text;
+  // an integer written otherwise (`1.0e7`): its value, as JSON.parse gives it
+  const n = v instanceof JsonNumber ? Number(text) : v;
+  return scannedNumber(n) ? String(n) : undefined;
+}
+
 /** Whether a number at `path` is a payload's value (a row's column, a bound parameter, a decoded gRPC field). */
 function payloadNumbers(path: string): boolean {
   return path.startsWith('db.response.rows') || path.startsWith('db.query.parameter') || (path.startsWith('grpc.') && path.includes('.fields'));
@@ -416,8 +433,22 @@ export class EventScanner {
       return;
     }
     if (v === null || typeof v !== 'object') {
+      if (typeof v !== 'number') return;
       // numbers in JSON can be card numbers or phones too
       if (scannedNumber(v)) this.addSlot(p, holder, key, path, ctxKey, String(v), bs);
+      else if (bs.body.kind !== 'json') return;
+      else if (beyondSafe(v)) {
+        // JSON.parse may have rounded it (or made it Infinity): scanned, and written back, as the body wrote it
+        keepNumberTexts(bs.body, true);
+        const exact = (holder as Record<string | number, unknown>)[key] as number | JsonNumber;
+        const text = scannedNumberText(exact);
+        if (text !== undefined) this.addSlot(p, holder, key, path, ctxKey, text, bs);
+      } else if (!Number.isInteger(v)) bs.body.fractions = true;
+      return;
+    }
+    if (v instanceof JsonNumber) {
+      const text = scannedNumberText(v);
+      if (text !== undefined) this.addSlot(p, holder, key, path, ctxKey, text, bs);
       return;
     }
     if (Array.isArray(v)) {
@@ -452,8 +483,10 @@ export class EventScanner {
    * --redact, the value replaced. Returns whether it was replaced.
    */
   private tooDeep(p: Pending, holder: Record<string, unknown> | unknown[], key: string | number, v: unknown): boolean {
-    // what the scan passes over at any depth (null, booleans, small numbers) is no loss
-    if (v === null || typeof v === 'boolean' || (typeof v === 'number' && !scannedNumber(v)) || v === '') return false;
+    // what the scan passes over at any depth (null, booleans, small numbers) is no loss; a number beyond
+    // 2^53 may be a rounded card number, whose digits are not looked up down there
+    if (v === null || typeof v === 'boolean' || v === '') return false;
+    if (typeof v === 'number' ? !scannedNumber(v) && !beyondSafe(v) : v instanceof JsonNumber && scannedNumberText(v) === undefined) return false;
     this.markCut(p);
     if (!this.opts.redact) return false;
     (holder as Record<string | number, unknown>)[key] = UNSCANNED_NESTED;
@@ -594,7 +627,11 @@ export class EventScanner {
       if (redact) this.redactKey(ks, redact);
     }
     for (const bs of p.bodies) {
-      if (bs.dirty) bs.holder[bs.key] = serialiseBody(bs.body, bs.touched, bs.dropped);
+      if (!bs.dirty) continue;
+      // a body made dirty by the walk's depth bound alone was not touched: no key of it is renamed, and its
+      // numbers' texts can still be taken
+      if (bs.body.kind === 'json') keepNumberTexts(bs.body, false);
+      bs.holder[bs.key] = serialiseBody(bs.body, bs.touched, bs.dropped);
     }
     if (found.length) {
       // The annotation list is bounded (redaction and the audit log still cover every finding).
@@ -633,7 +670,7 @@ export class EventScanner {
 
   /** A key holding personal data: renamed to its redacted text (mask, hash), or its entry removed (drop). */
   private redactKey(ks: KeySlot, mode: RedactMode): void {
-    if (ks.body) ks.body.dirty = true;
+    if (ks.body) touchBody(ks.body);
     if (ks.formPair) {
       if (mode === 'drop') ks.body!.dropped.add(ks.index);
       else {
@@ -680,7 +717,7 @@ export class EventScanner {
 
   private redactSlot(slot: Slot, hits: Hit[], mode: RedactMode): void {
     if (slot.body) {
-      slot.body.dirty = true;
+      touchBody(slot.body);
       if (slot.formIndex !== undefined) {
         if (mode === 'drop') slot.body.dropped.add(slot.formIndex);
         else slot.body.touched.add(slot.formIndex);
@@ -700,6 +737,16 @@ export class EventScanner {
     if (mode === 'hash') return `<${type}:${hmacHex(this.opts.key, type, raw).slice(0, 8)}>`;
     return `<${type}:${maskShape(type, raw)}>`;
   }
+}
+
+/**
+ * A body is about to be redacted, so it will be written back. A JSON one first takes the texts of the
+ * numbers JSON.parse could not hold as written (keepNumberTexts), while its keys are still those of its
+ * text: the body goes out with every number it does not redact as it came.
+ */
+function touchBody(bs: BodySlot): void {
+  if (bs.body.kind === 'json') keepNumberTexts(bs.body, false);
+  bs.dirty = true;
 }
 
 /**

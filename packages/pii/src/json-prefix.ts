@@ -14,6 +14,14 @@
  * the `tail`, left as text. `serialiseJsonPrefix` writes a (redacted) document
  * back the same way: open containers stay open, a cut string stays
  * unterminated, the tail follows.
+ *
+ * Unlike `JSON.parse`, the parser keeps a number as it was written where a
+ * double would not give it back (a JsonNumber): an integer beyond 2^53 (a
+ * card number or an id of 17+ digits, which JSON.parse rounds, so its digits
+ * were scanned wrong and written back changed), a fraction of more digits
+ * than a double holds, a spelling such as `1.50`. Node 20's JSON.parse has no
+ * source text for a reviver, so whole bodies holding such numbers are parsed
+ * here too (keepNumberTexts in body.ts).
  */
 
 import { setOwn } from '@panopticon/events';
@@ -35,11 +43,34 @@ export interface JsonPrefix {
 
 /** Deeper than this the rest is left as text: a bound on the parser's recursion, not on what is scanned. */
 const MAX_PREFIX_DEPTH = 256;
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
 const CONTINUES_NUMBER = /[0-9.eE+-]/;
 const LITERALS: Array<[string, unknown]> = [['true', true], ['false', false], ['null', null]];
 /** No value: the item being read is not whole (cut or invalid). */
 const NONE = Symbol('none');
+
+/**
+ * A JSON number as it was written, where `Number` and `JSON.stringify` would
+ * not give its text back (`6212345678901234569`, `0.10000000000000000001`,
+ * `1.50`, `1e3`). The walk scans an integer's text; serialisation writes the
+ * text as it came.
+ */
+export class JsonNumber {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * The value of the number token `t` (`frac` and `exp` its fraction and
+ * exponent parts, if any): a number where writing it back gives `t`, else a
+ * JsonNumber. Integers of up to 15 characters are exact doubles and written
+ * as they came (JSON has no leading zeros), and are most numbers: no text is
+ * made for them.
+ */
+function jsonNumber(t: string, frac: string | undefined, exp: string | undefined): number | JsonNumber {
+  const n = Number(t);
+  if (frac === undefined && exp === undefined && t.length <= 15 && t !== '-0') return n;
+  return String(n) === t ? n : new JsonNumber(t);
+}
 
 class PrefixParser {
   i = 0;
@@ -81,7 +112,7 @@ class PrefixParser {
       // what would continue it was (`12` of `12.`, `1` of `1e`): neither is the number that was sent
       if (!m || NUMBER.lastIndex >= this.s.length || CONTINUES_NUMBER.test(this.s[NUMBER.lastIndex]!)) return NONE;
       this.i = NUMBER.lastIndex;
-      return Number(m[0]);
+      return jsonNumber(m[0], m[1], m[2]);
     }
     for (const [word, v] of LITERALS) {
       if (this.s.startsWith(word, start)) {
@@ -236,10 +267,103 @@ export function parseJsonPrefix(text: string): JsonPrefix | undefined {
 }
 
 /**
- * The text of a (redacted) prefix document: as `JSON.stringify` writes it, but
- * the containers open at the cut left open and a cut last string left
- * unterminated, then the tail. An open container whose entry was dropped
- * (`--redact drop` of a key) ends the text there, tail included.
+ * `JSON.stringify(v)`, but a JsonNumber written as its text (Node 20 has no
+ * JSON.rawJSON). Slower than JSON.stringify: only documents that may hold
+ * one come here (cut bodies, and whole ones that do).
+ */
+export function stringifyExact(v: unknown): string | undefined {
+  if (v instanceof JsonNumber) return v.text;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) {
+      if (i > 0) out += ',';
+      out += stringifyExact(v[i]) ?? 'null';
+    }
+    return out + ']';
+  }
+  let out = '{';
+  for (const k of Object.keys(v)) {
+    const text = stringifyExact((v as Record<string, unknown>)[k]);
+    if (text === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += JSON.stringify(k) + ':' + text;
+  }
+  return out + '}';
+}
+
+function isDigitAt(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * Whether a fraction of `text` would not be written back as it came from the
+ * double JSON.parse made of it: more digits than a double holds
+ * (`0.10000000000000000001`), or another spelling (`1.50`). A number token
+ * is where a value starts (after `:`, `,` or `[`); one inside a string is a
+ * harmless false alarm. The text is searched for its `.`s, not lexed.
+ */
+export function mayHaveInexactFractions(text: string): boolean {
+  for (let dot = text.indexOf('.'); dot > 0; dot = text.indexOf('.', dot + 1)) {
+    if (!isDigitAt(text, dot - 1) || !isDigitAt(text, dot + 1)) continue;
+    let start = dot - 1;
+    while (start > 0 && isDigitAt(text, start - 1)) start--;
+    if (start > 0 && text.charCodeAt(start - 1) === 45) start--;
+    let before = start - 1;
+    for (let c = text.charCodeAt(before); c === 32 || c === 10 || c === 13 || c === 9; c = text.charCodeAt(--before));
+    const c = text.charCodeAt(before);
+    if (c !== 58 && c !== 44 && c !== 91) continue;
+    NUMBER.lastIndex = start;
+    const m = NUMBER.exec(text);
+    if (m === null) continue;
+    if (String(Number(m[0])) !== m[0]) return true;
+    dot = NUMBER.lastIndex - 1;
+  }
+  return false;
+}
+
+/**
+ * Puts the JsonNumbers of `from` (the same text parsed by parseJsonPrefix)
+ * in the places of `into` (parsed by JSON.parse) where `into` still holds a
+ * number: both documents have the same keys in the same order, JSON.parse's.
+ * What redaction or the depth bound replaced or removed in `into` is left so.
+ * Returns whether one was put.
+ */
+export function adoptNumberTexts(into: unknown, from: unknown): boolean {
+  if (into === null || typeof into !== 'object' || from === null || typeof from !== 'object' || from instanceof JsonNumber) return false;
+  let any = false;
+  if (Array.isArray(from)) {
+    if (!Array.isArray(into)) return false;
+    const n = Math.min(into.length, from.length);
+    for (let i = 0; i < n; i++) {
+      const f = from[i];
+      if (f instanceof JsonNumber ? typeof into[i] === 'number' : adoptNumberTexts(into[i], f)) {
+        if (f instanceof JsonNumber) into[i] = f;
+        any = true;
+      }
+    }
+    return any;
+  }
+  if (Array.isArray(into)) return false;
+  const obj = into as Record<string, unknown>;
+  for (const k of Object.keys(from)) {
+    if (!Object.hasOwn(obj, k)) continue;
+    const f = (from as Record<string, unknown>)[k];
+    if (f instanceof JsonNumber ? typeof obj[k] === 'number' : adoptNumberTexts(obj[k], f)) {
+      if (f instanceof JsonNumber) setOwn(obj, k, f);
+      any = true;
+    }
+  }
+  return any;
+}
+
+/**
+ * The text of a (redacted) prefix document: as `JSON.stringify` writes it
+ * (numbers as they came), but the containers open at the cut left open and a
+ * cut last string left unterminated, then the tail. An open container whose
+ * entry was dropped (`--redact drop` of a key) ends the text there, tail
+ * included.
  */
 export function serialiseJsonPrefix(b: JsonPrefix): string {
   let out = '';
@@ -260,13 +384,13 @@ export function serialiseJsonPrefix(b: JsonPrefix): string {
         out += JSON.stringify(v).slice(0, -1);
         return true;
       }
-      out += v === undefined ? 'null' : JSON.stringify(v);
+      out += v === undefined ? 'null' : stringifyExact(v);
     }
     if (innermost) return true;
     // the next open container is gone: its tail went with it
     return false;
   };
-  if (b.open.length === 0) out = JSON.stringify(b.doc);
+  if (b.open.length === 0) out = stringifyExact(b.doc)!;
   else if (!write(b.open[0]!, 0)) return out;
   return out + (b.tail ?? '');
 }
