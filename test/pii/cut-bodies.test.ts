@@ -115,6 +115,10 @@ test('redaction writes a cut body back cut: mask, hash and drop, the tail includ
   // the cut string dropped: the whole string before it keeps its closing quote
   assert.equal(redact('drop', '{"note":"hello","password":"hunter2 hor'), '{"note":"hello"');
   assert.equal(redact('mask', '{"note":"hello","password":"hunter2 hor'), '{"note":"hello","password":"<password:******* ***>');
+  // every item of the innermost open container dropped: no comma before its tail (`{,"z":12` is no JSON)
+  assert.equal(redact('drop', '[{"card":"4111 1111 1111 1111"},{"card":4111111111111111,"z":12'), '[{},{"z":12');
+  assert.equal(redact('drop', '{"a":{"email":"a@example.org", "z":12'), '{"a":{ "z":12');
+  assert.equal(redact('drop', '{"a":1,"email":"a@example.org","z":12'), '{"a":1,"z":12');
   // nothing found: the text is left exactly as it came
   assert.equal(redact('mask', '{"a": "b", "c'), '{"a": "b", "c');
 });

@@ -367,6 +367,8 @@ export function adoptNumberTexts(into: unknown, from: unknown): boolean {
  */
 export function serialiseJsonPrefix(b: JsonPrefix): string {
   let out = '';
+  /** The innermost open container was written without an item (`--redact drop` took them all). */
+  let emptied = false;
   const write = (c: JsonContainer, depth: number): boolean => {
     const isArray = Array.isArray(c);
     out += isArray ? '[' : '{';
@@ -386,11 +388,17 @@ export function serialiseJsonPrefix(b: JsonPrefix): string {
       }
       out += v === undefined ? 'null' : stringifyExact(v);
     }
-    if (innermost) return true;
+    if (innermost) {
+      emptied = n === 0;
+      return true;
+    }
     // the next open container is gone: its tail went with it
     return false;
   };
   if (b.open.length === 0) out = stringifyExact(b.doc)!;
   else if (!write(b.open[0]!, 0)) return out;
-  return out + (b.tail ?? '');
+  const tail = b.tail ?? '';
+  // the tail starts after the last whole item, with the comma before the next (`,"z":12`): after no item
+  // that comma would make `{,"z":12`, which is no beginning of any JSON document
+  return out + (emptied ? tail.replace(/^(\s*),/, '$1') : tail);
 }
