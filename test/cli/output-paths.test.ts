@@ -5,7 +5,7 @@
 // naming the option and the path), not an internal one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBin } from '../helpers/bin.js';
@@ -100,6 +100,10 @@ test('an output that cannot be created: status 2, one line naming the option and
     ['pano-export', [events, '--audit', join(dir, 'missing', 'a.log')], `--audit ${join(dir, 'missing', 'a.log')}: no such file or directory`],
     ['pano-export', [events, '--audit', sub], `--audit ${sub}: is a directory`],
   ];
+  // a file that exists where no file can be created (procfs answers ENOENT for the lock beside it)
+  if (existsSync('/proc/version')) {
+    for (const cmd of ['pano-pii', 'pano-export']) cases.push([cmd, [events, '--audit', '/proc/version'], '--audit /proc/version: cannot take its writer lock: no file can be created in /proc']);
+  }
   for (const [cmd, args, message] of cases) {
     const r = run(cmd, args);
     assert.equal(r.status, 2, `${cmd} ${args.join(' ')}: ${r.stderr}`);
