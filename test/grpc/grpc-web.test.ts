@@ -359,3 +359,36 @@ test('HTTP/1.1: native gRPC with a Content-Encoding header is framed per message
   assert.equal(e.grpc.response.message_count, 1);
   assert.equal(e.pano.flags, undefined);
 });
+
+test('a compressed gRPC-Web body past 32 x --max-body once inflated is framed from the inflated prefix, truncated, not malformed', () => {
+  // Ten messages of 200,000 zero bytes, gzip-compressed as one body (about 2 KB): the 1 KiB
+  // captured inflates past 32 KiB, which was an error (flag malformed, no messages).
+  const body = gzipSync(Buffer.concat(Array.from({ length: 10 }, () => grpcMessage(pbField(1, Buffer.alloc(200_000))))));
+  const ctx = fakeContext({ maxBody: 1024 });
+  const p = new Http2Parser(ctx);
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  p.data(0, Buffer.concat([PREFACE, frame(1, 4 | 1, 1, ce.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc-web']]))]), 1n);
+  p.data(1, Buffer.concat([frame(1, 4, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc-web'], ['content-encoding', 'gzip']])), frame(0, 1, 1, body)]), 2n);
+  const r = ctx.records[0];
+  const res = (r.attributes as any).grpc.response;
+  assert.ok(res.message_count >= 1, String(res.message_count));
+  assert.deepEqual(res.messages[0], { size: 200_004, truncated: true });
+  assert.deepEqual(r.flags, ['truncated']);
+});
+
+test('a compressed trailer frame that inflates past the bound gives the status from its whole lines', () => {
+  // 8 MB of lines after the status (about 8 KB compressed, inside the 16 KiB trailer bound): past
+  // 32 x --max-body, which was an error, and the status was lost with it.
+  const z = gzipSync(Buffer.concat([Buffer.from('grpc-status: 7\r\ngrpc-message: no%20way\r\n'), Buffer.alloc(8 * 1024 * 1024, 'x\n')]));
+  assert.ok(z.length < 16 * 1024);
+  const frameBytes = Buffer.alloc(5);
+  frameBytes[0] = 0x81; // trailers, compressed with the side's grpc-encoding
+  frameBytes.writeUInt32BE(z.length, 1);
+  const f = new GrpcFramer(20, 1000, GrpcWire.WEB);
+  f.push(Buffer.concat([frameBytes, z]));
+  f.end();
+  const a = grpcAttributes({ path: '/a.B/C', response: { framer: f, encoding: 'gzip' } }, defaultParseOptions, new Set()) as any;
+  assert.equal(a.rpc.grpc.status_code, 7);
+  assert.equal(a.grpc.status_message, 'no way');
+});

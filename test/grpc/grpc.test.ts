@@ -3,7 +3,7 @@
 // encoding spec, deflate, and --proto loading (success and errors).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,52 @@ test('deflate-compressed messages decode; unknown encodings say so', () => {
   g.end();
   const b = grpcAttributes({ path: '/x.Y/Z', request: { framer: g, encoding: 'snappy' } }, defaultParseOptions, flags) as any;
   assert.equal(b.grpc.request.messages[0].decode_error, 'unsupported grpc-encoding snappy');
+});
+
+/** The views of a side's messages (and the flags they raised) from one framed stream. */
+function viewsOf(stream: Buffer, encoding: string | undefined, maxBody: number): { messages: any[]; flags: Set<string> } {
+  const f = new GrpcFramer(20, maxBody);
+  f.push(stream);
+  f.end();
+  const flags = new Set<string>();
+  const a = grpcAttributes({ path: '/x.Y/Z', request: { framer: f, encoding } }, { ...defaultParseOptions, maxBody }, flags) as any;
+  return { messages: a.grpc.request.messages, flags };
+}
+
+test('a compressed message past --max-body once decompressed is cut as an uncompressed one is: truncated, not decoded, its size on the wire', () => {
+  // grpc-js sent this (gzip): 1,010 bytes on the wire, 1,000,005 decompressed; the whole
+  // megabyte was decoded into the event under the default 64 KiB.
+  const big = pbField(1, 'q'.repeat(1_000_000));
+  const uncompressed = viewsOf(grpcMessage(big), undefined, 64 * 1024);
+  assert.deepEqual(uncompressed.messages, [{ size: big.length, truncated: true }]);
+  assert.deepEqual([...uncompressed.flags], ['truncated']);
+  for (const [encoding, z] of [['gzip', gzipSync(big)], ['deflate', deflateSync(big)]] as const) {
+    // 64 KiB, and 1 KiB, where the output passes the inflate bound (32 x --max-body; it was an error then).
+    for (const maxBody of [64 * 1024, 1024]) {
+      const { messages, flags } = viewsOf(grpcMessage(z, true), encoding, maxBody);
+      assert.deepEqual(messages, [{ size: z.length, compressed: true, truncated: true }], `${encoding} ${maxBody}`);
+      assert.deepEqual([...flags], ['truncated']);
+    }
+  }
+});
+
+test('a side\'s messages share --max-body, counted after decompression, as the framer shares it on the wire', () => {
+  // Three messages of 60, 60 and 3 bytes under a bound of 100: the first is kept, the second goes
+  // past what is left, and the third finds nothing left. Compressed or not, the same views.
+  const m = [pbField(1, 'a'.repeat(58)), pbField(1, 'b'.repeat(58)), pbField(1, 'c')];
+  const plain = viewsOf(Buffer.concat(m.map((x) => grpcMessage(x))), undefined, 100);
+  assert.deepEqual(plain.messages, [{ size: 60, fields: { f1: 'a'.repeat(58) } }, { size: 60, truncated: true }, { size: 3, truncated: true }]);
+  const gz = m.map((x) => gzipSync(x));
+  const zipped = viewsOf(Buffer.concat([grpcMessage(gz[0], true), grpcMessage(gz[1], true), grpcMessage(m[2])]), 'gzip', 100);
+  assert.ok(gz[0].length + gz[1].length + 3 < 100, 'on the wire, all three fit');
+  assert.deepEqual(zipped.messages, [
+    { size: gz[0].length, compressed: true, fields: { f1: 'a'.repeat(58) } },
+    { size: gz[1].length, compressed: true, truncated: true },
+    { size: 3, truncated: true },
+  ]);
+  assert.deepEqual([...zipped.flags], ['truncated']);
+  // Exactly what is left still fits.
+  assert.deepEqual(viewsOf(grpcMessage(gz[0], true), 'gzip', 60).messages, [{ size: gz[0].length, compressed: true, fields: { f1: 'a'.repeat(58) } }]);
 });
 
 test('content types and paths', () => {

@@ -1,6 +1,7 @@
 // Real gRPC on loopback: a @grpc/grpc-js server and client (unary, server
 // streaming, client streaming, bidi, an error status, gzip-compressed
-// messages), captured with tcpdump and parsed with and without the .proto.
+// messages, messages past --max-body), captured with tcpdump and parsed
+// with and without the .proto.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -176,4 +177,37 @@ test('grpc-js unary, streaming kinds, errors and gzip: events match the calls', 
   const cli = spawnSync(process.execPath, [resolve(repoRoot, 'bin/pano-parse'), '--proto', join(dir, 'users.proto'), '--proto', dir, file], { encoding: 'utf8' });
   assert.equal(cli.status, 0, cli.stderr);
   assert.equal(cli.stdout.trim().split('\n').length, parseCaptureSync(file).events.length, '--proto twice: both paths, and the capture is still read');
+});
+
+test('grpc-js gzip messages that inflate past --max-body are cut and not decoded; the event stays small', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  // 1,000,000 letters compress to about 1 KB: the event held the whole megabyte.
+  const file = join(dir, 'grpc-gzip-big.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+  await cap.start();
+  try {
+    const gz = new demo.Users(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
+    await new Promise<void>((res, rej) => {
+      const c = gz.Upload((e: any) => (e ? rej(e) : res()));
+      c.write({ ...users[0], name: 'q'.repeat(1_000_000) });
+      c.write(users[1]);
+      c.end();
+    });
+    gz.close();
+  } finally {
+    await cap.stop();
+  }
+  for (const maxBody of [64 * 1024, 1024]) {
+    const { events } = parseCaptureSync(file, { parse: { maxBody } });
+    assertValidEvents(events);
+    const [upload] = (events as any[]).filter((e) => e.rpc?.method === 'Upload');
+    const [big, small] = upload.grpc.request.messages;
+    assert.equal(upload.grpc.request.message_count, 2);
+    assert.ok(big.size < 10_000, `${big.size} bytes on the wire`);
+    // Cut as an uncompressed message past --max-body is, and so is the one after it (the side's bound is spent).
+    assert.deepEqual(big, { size: big.size, compressed: true, truncated: true }, String(maxBody));
+    assert.deepEqual(small, { size: small.size, compressed: true, truncated: true }, String(maxBody));
+    assert.deepEqual(upload.grpc.response.messages[0].fields, { f1: 2 });
+    assert.ok(upload.pano.flags.includes('truncated'));
+    assert.ok(JSON.stringify(upload).length < 10_000, String(JSON.stringify(upload).length));
+  }
 });

@@ -2,6 +2,7 @@
 // padding, trailers, gRPC framing, resets, push, upgrade and mid-stream joins.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Http2Parser } from '../../packages/protocols/src/http2/parser.js';
 import { HpackEncoder, encodeInteger } from '../../packages/protocols/src/http2/hpack.js';
@@ -175,6 +176,33 @@ test('native gRPC with a content-encoding header (zstd, or one a proxy adds) is 
   assert.equal(a.grpc.request.message_count, 2);
   assert.deepEqual(a.grpc.request.messages.map((m: any) => m.fields), [{ f1: 'one' }, { f1: 'two' }]);
   assert.deepEqual(a.grpc.response.messages.map((m: any) => m.fields), [{ f2: 'reply' }]);
+});
+
+test('gRPC: 20 gzip messages of 2,000,000 bytes each (2 KB on the wire) stay within --max-body: cut, not decoded, the event small', () => {
+  // A grpc-js client stream like this made a 40 MB event: each message was decompressed whole.
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const zipped = Array.from({ length: 20 }, (_, i) => gzipSync(pbField(1, String.fromCharCode(97 + i).repeat(2_000_000))));
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([
+    PREFACE,
+    frame(HEADERS, END_HEADERS, 1, ce.encode([[':method', 'POST'], [':path', '/demo.v1.Echo/ClientStream'], ['content-type', 'application/grpc'], ['grpc-encoding', 'gzip']])),
+    ...zipped.map((z, i) => frame(DATA, i === 19 ? END_STREAM : 0, 1, grpcMessage(z, true))),
+  ]), 1n);
+  p.data(1, Buffer.concat([
+    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc']])),
+    frame(DATA, 0, 1, grpcMessage(pbField(1, 'ok'))),
+    frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['grpc-status', '0']])),
+  ]), 2n);
+  const r = ctx.records[0];
+  const a = r.attributes as any;
+  assert.equal(a.grpc.request.message_count, 20);
+  assert.equal(a.grpc.request.message_bytes, zipped.reduce((n, z) => n + z.length, 0));
+  assert.deepEqual(a.grpc.request.messages, zipped.map((z) => ({ size: z.length, compressed: true, truncated: true })));
+  assert.deepEqual(a.grpc.response.messages, [{ size: 4, fields: { f1: 'ok' } }]);
+  assert.deepEqual(r.flags, ['truncated']);
+  assert.ok(JSON.stringify(r.attributes).length < 10_000, String(JSON.stringify(r.attributes).length));
 });
 
 test('gRPC trailers-only response carries the status in the headers', () => {
@@ -659,6 +687,25 @@ test('a 1 MiB DATA frame (after SETTINGS_MAX_FRAME_SIZE) split into 1000-byte se
   assert.equal(body.size, big.length);
   assert.equal(body.truncated, true);
   assert.equal(body.content, 'a'.repeat(1024));
+  assert.deepEqual(ctx.records[0].flags, ['truncated']);
+});
+
+test('a gzip body whose inflated prefix (a bomb\'s) is shorter than --max-body is still flagged truncated', () => {
+  // 60,200 characters of text that do not compress (45 KB), then 16 MiB of one letter (16 KB): on the
+  // wire within --max-body, inflated past its bound (2 MiB), so the text half of the input is decoded.
+  const text = Array.from({ length: 1400 }, (_, i) => createHash('sha256').update(String(i)).digest('base64url')).join('');
+  const body = gzipSync(Buffer.concat([Buffer.from(text), Buffer.alloc(16 * 1024 * 1024, 'a')]));
+  assert.ok(body.length < 64 * 1024);
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext({ maxBody: 64 * 1024 });
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':path', '/bomb']]))]), 1n);
+  p.data(1, Buffer.concat([frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'text/plain'], ['content-encoding', 'gzip']])), frame(DATA, END_STREAM, 1, body)]), 2n);
+  const v = (ctx.records[0].attributes.http as any).response.body;
+  assert.equal(v.size, body.length);
+  assert.ok(v.content.length < 64 * 1024 && text.startsWith(v.content.slice(0, 1000)), String(v.content.length));
+  assert.equal(v.truncated, true);
   assert.deepEqual(ctx.records[0].flags, ['truncated']);
 });
 

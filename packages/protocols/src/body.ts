@@ -60,31 +60,27 @@ const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencode
 /** Output allowed from one decompression attempt; larger outputs retry on a shorter prefix of the input. */
 const MAX_INFLATE_FACTOR = 32;
 
-function inflate(raw: Buffer, encoding: string, maxOut: number): Buffer {
+export interface Inflated {
+  bytes: Buffer;
+  /**
+   * The whole output was past the attempt's bound (a decompression bomb): `bytes` is what a
+   * shorter prefix of the input gave, and more lies beyond it, even when `bytes` is short.
+   */
+  partial: boolean;
+}
+
+/**
+ * Undoes a content coding (gzip, deflate, br) with the output bounded: at
+ * most max(maxOut x 32, 1 MiB) bytes, so that a body a little past `maxOut`
+ * still gives `maxOut` bytes to cut, and a bomb gives a prefix. Callers cut
+ * the output to what they keep. Shared by HTTP bodies and gRPC messages.
+ */
+export function inflate(raw: Buffer, encoding: string, maxOut: number): Inflated {
   const cap = Math.max(maxOut * MAX_INFLATE_FACTOR, 1 << 20);
   let input = raw;
   for (;;) {
     try {
-      switch (encoding) {
-        case 'gzip':
-        case 'x-gzip':
-          return zlib.gunzipSync(input, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: cap });
-        case 'deflate':
-          // "deflate" is zlib-wrapped per RFC 9110, but raw deflate is common in the wild.
-          try {
-            return zlib.inflateSync(input, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: cap });
-          } catch (e) {
-            if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw e;
-            return zlib.inflateRawSync(input, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: cap });
-          }
-        case 'br':
-          return zlib.brotliDecompressSync(input, {
-            finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
-            maxOutputLength: cap,
-          });
-        default:
-          throw new Error(`unsupported content-encoding ${encoding}`);
-      }
+      return { bytes: inflateOnce(input, encoding, cap), partial: input !== raw };
     } catch (e) {
       // A decompression bomb: decode a shorter prefix, which bounds the output.
       if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' && input.length > 16) {
@@ -93,6 +89,29 @@ function inflate(raw: Buffer, encoding: string, maxOut: number): Buffer {
       }
       throw e;
     }
+  }
+}
+
+function inflateOnce(input: Buffer, encoding: string, cap: number): Buffer {
+  switch (encoding) {
+    case 'gzip':
+    case 'x-gzip':
+      return zlib.gunzipSync(input, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: cap });
+    case 'deflate':
+      // "deflate" is zlib-wrapped per RFC 9110, but raw deflate is common in the wild.
+      try {
+        return zlib.inflateSync(input, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: cap });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw e;
+        return zlib.inflateRawSync(input, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: cap });
+      }
+    case 'br':
+      return zlib.brotliDecompressSync(input, {
+        finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
+        maxOutputLength: cap,
+      });
+    default:
+      throw new Error(`unsupported content-encoding ${encoding}`);
   }
 }
 
@@ -110,7 +129,10 @@ export function bodyView(body: BodyCapture, contentType: string | undefined, con
   if (enc && enc !== 'identity') {
     view.content_encoding = enc;
     try {
-      raw = inflate(raw, enc, max);
+      const out = inflate(raw, enc, max);
+      raw = out.bytes;
+      // A bomb's prefix can be shorter than max and still be cut.
+      if (out.partial) view.truncated = true;
       if (raw.length > max) {
         raw = raw.subarray(0, max);
         view.truncated = true;

@@ -4,9 +4,8 @@
  * framed, decompressed and decoded to JSON (by schema when `--proto` gave
  * one, by wire format otherwise).
  */
-import * as zlib from 'node:zlib';
 import type { ParseOptions } from '../types.js';
-import type { BodyCapture } from '../body.js';
+import { inflate, type BodyCapture, type Inflated } from '../body.js';
 import { GrpcFramer, type GrpcMessage } from './framing.js';
 import { decodeWire } from './wire.js';
 import { loadProtoSchemas, type ProtoSchemas } from './proto.js';
@@ -71,20 +70,30 @@ export function bodyEncodingOf(wire: GrpcWire, contentEncoding: string | undefin
   return e && e !== 'identity' ? e : undefined;
 }
 
-/** Frames a compressed body (see GrpcSide.bodyEncoding); a body that does not decompress is flagged malformed. */
+/**
+ * Frames a compressed body (see GrpcSide.bodyEncoding); a body that does not decompress is flagged
+ * malformed. Its output is bounded as an HTTP body's (inflate: 32 x --max-body, or a prefix of a
+ * bomb); the framer keeps --max-body bytes of it and counts the rest.
+ */
 function frameEncodedBody(side: GrpcSide | undefined, body: BodyCapture | undefined, max: number, flags: Set<string>): void {
   if (!side?.bodyEncoding || !body) return;
   const encoding = side.bodyEncoding;
   side.bodyEncoding = undefined;
   if (body.size === 0) return;
+  let partial = false;
   try {
-    side.framer.push(encoding === 'identity' ? body.bytes() : decompress(body.bytes(), encoding, max));
+    if (encoding === 'identity') side.framer.push(body.bytes());
+    else {
+      const out = inflate(body.bytes(), encoding, max);
+      partial = out.partial;
+      side.framer.push(out.bytes);
+    }
   } catch {
     flags.add('malformed');
   }
-  // Cut at --max-body or by a gap: the last message read is reported cut, and the counts are not whole.
+  // Cut at --max-body, by a gap or by the inflate bound: the last message read is reported cut, and the counts are not whole.
   side.framer.end();
-  if (body.truncated) flags.add('truncated');
+  if (body.truncated || partial) flags.add('truncated');
 }
 
 export interface GrpcInput {
@@ -108,7 +117,13 @@ function webTrailers(side: GrpcSide | undefined, max: number): Record<string, st
   if (!block) return undefined;
   let fields: Record<string, string[]>;
   try {
-    fields = parseTrailerBlock(side!.framer.trailerCompressed ? decompress(block, side!.encoding, max) : block);
+    let text = block;
+    if (side!.framer.trailerCompressed) {
+      const out = inflateGrpc(block, side!.encoding, max);
+      // A prefix of a bomb: a line cut short could read as a wrong value, so only whole lines are read.
+      text = out.partial ? out.bytes.subarray(0, out.bytes.lastIndexOf(0x0a) + 1) : out.bytes;
+    }
+    fields = parseTrailerBlock(text);
   } catch {
     return undefined;
   }
@@ -134,23 +149,14 @@ function schemasFor(options: ParseOptions): ProtoSchemas | Error | undefined {
   return schemaCache!.schemas;
 }
 
-function decompress(bytes: Buffer, encoding: string | undefined, max: number): Buffer {
-  const opts = { maxOutputLength: Math.max(max, 1) * 32, finishFlush: zlib.constants.Z_SYNC_FLUSH };
-  switch ((encoding ?? 'identity').toLowerCase()) {
-    case 'gzip':
-    case 'x-gzip':
-      return zlib.gunzipSync(bytes, opts);
-    case 'br':
-      return zlib.brotliDecompressSync(bytes, { maxOutputLength: opts.maxOutputLength, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH });
-    case 'deflate':
-      try {
-        return zlib.inflateSync(bytes, opts);
-      } catch {
-        return zlib.inflateRawSync(bytes, opts);
-      }
-    default:
-      throw new Error(`unsupported grpc-encoding ${encoding ?? 'identity'}`);
-  }
+/**
+ * Undoes a side's grpc-encoding (gzip, deflate; br as gRPC-Web's
+ * Content-Encoding has it) with HTTP bodies' bounded inflate.
+ */
+function inflateGrpc(bytes: Buffer, encoding: string | undefined, max: number): Inflated {
+  const e = (encoding ?? 'identity').toLowerCase();
+  if (e !== 'gzip' && e !== 'x-gzip' && e !== 'deflate' && e !== 'br') throw new Error(`unsupported grpc-encoding ${encoding ?? 'identity'}`);
+  return inflate(bytes, e, max);
 }
 
 function messageViews(
@@ -159,6 +165,10 @@ function messageViews(
   options: ParseOptions,
   flags: Set<string>,
 ): Array<Record<string, unknown>> {
+  // The side's kept messages hold at most --max-body bytes once decompressed, as the framer keeps
+  // at most that many on the wire: a message past what is left is cut and, like a message the
+  // framer cut, not decoded. (Decompressed unbounded, a 1 KB gzip message put 1 MB in the event.)
+  let room = options.maxBody;
   return side.framer.messages.map((m: GrpcMessage) => {
     const view: Record<string, unknown> = { size: m.size };
     if (m.compressed) view.compressed = true;
@@ -168,14 +178,26 @@ function messageViews(
     }
     if (!m.bytes || m.truncated) return view;
     let plain = m.bytes;
+    let cut = false;
     if (m.compressed) {
       try {
-        plain = decompress(m.bytes, side.encoding, options.maxBody);
+        const out = inflateGrpc(m.bytes, side.encoding, room);
+        plain = out.bytes;
+        // A bomb's prefix may be shorter than what is left, and is still cut.
+        cut = out.partial;
       } catch (err) {
         view.decode_error = (err as Error).message.split('\n')[0];
         return view;
       }
     }
+    if (cut || plain.length > room) {
+      view.truncated = true;
+      flags.add('truncated');
+      // Spent, as the framer's bound is once it cut a message: the messages after this one are cut too.
+      room = 0;
+      return view;
+    }
+    room -= plain.length;
     if (type) {
       try {
         view.content = type.toObject(type.decode(plain), { longs: String, enums: String, bytes: String, defaults: false });
