@@ -1,9 +1,10 @@
 // Real gRPC on loopback: a @grpc/grpc-js server and client (unary, server
 // streaming, client streaming, bidi, an error status, gzip-compressed
-// messages, messages past --max-body), captured with tcpdump and parsed
-// with and without the .proto.
+// messages, messages past --max-body, a proxy's HTML error page), captured
+// with tcpdump and parsed with and without the .proto.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -210,4 +211,43 @@ test('grpc-js gzip messages that inflate past --max-body are cut and not decoded
     assert.ok(upload.pano.flags.includes('truncated'));
     assert.ok(JSON.stringify(upload).length < 10_000, String(JSON.stringify(upload).length));
   }
+});
+
+test('grpc-js through a proxy that answers 502 text/html: the response is not framed as gRPC, its page is kept', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  // What nginx's grpc_pass answers when its upstream is down; "<htm" was read as a 1.75 GB message.
+  const page = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n';
+  const proxy = http2.createServer();
+  proxy.on('stream', (stream) => {
+    stream.on('data', () => {});
+    stream.on('end', () => {
+      stream.respond({ ':status': 502, 'content-type': 'text/html' });
+      stream.end(page);
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const proxyPort = (proxy.address() as { port: number }).port;
+  const file = join(dir, 'grpc-502.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${proxyPort}`);
+  await cap.start();
+  let code: number | undefined;
+  try {
+    const c = new demo.Users(`127.0.0.1:${proxyPort}`, grpc.credentials.createInsecure());
+    await new Promise<void>((res) => c.GetUser({ id: 1 }, (e: any) => ((code = e?.code), res())));
+    c.close();
+  } finally {
+    await cap.stop();
+    proxy.close();
+  }
+  // The call fails (this grpc-js reads the page as a message too long to receive: RESOURCE_EXHAUSTED).
+  assert.notEqual(code, undefined);
+  assert.notEqual(code, grpc.status.OK);
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const [e] = (events as any[]).filter((x) => x.rpc?.system === 'grpc');
+  assert.equal(e.http.response.status_code, 502);
+  assert.deepEqual(e.http.response.body, { size: page.length, content: page });
+  assert.deepEqual(e.error, { type: '502' });
+  assert.deepEqual(e.grpc.request.messages, [{ size: 2, fields: { f1: 1 } }]);
+  assert.equal(e.grpc.response, undefined);
+  assert.equal(e.pano.flags, undefined);
 });

@@ -205,6 +205,57 @@ test('gRPC: 20 gzip messages of 2,000,000 bytes each (2 KB on the wire) stay wit
   assert.ok(JSON.stringify(r.attributes).length < 10_000, String(JSON.stringify(r.attributes).length));
 });
 
+test('gRPC: a response that is not gRPC by its content-type (a proxy\'s 502 page, a 503 text, none) is not framed; its body is kept as any body', () => {
+  // nginx grpc_pass to a dead upstream answers 502 text/html: "<htm" was read as a 1.75 GB message.
+  const html = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n';
+  const cases: Array<{ status: string; headers: Array<[string, string]>; body: Buffer; content: string }> = [
+    { status: '502', headers: [['content-type', 'text/html']], body: Buffer.from(html), content: html },
+    { status: '503', headers: [['content-type', 'text/plain']], body: Buffer.from('upstream down\n'), content: 'upstream down\n' },
+    { status: '503', headers: [['content-type', 'text/plain'], ['content-encoding', 'gzip']], body: gzipSync('upstream down\n'), content: 'upstream down\n' },
+    { status: '502', headers: [], body: Buffer.from('no content-type\n'), content: 'no content-type\n' },
+  ];
+  for (const c of cases) {
+    const ce = new HpackEncoder();
+    const se = new HpackEncoder();
+    const ctx = fakeContext();
+    const p = new Http2Parser(ctx);
+    p.data(0, Buffer.concat([
+      PREFACE,
+      frame(HEADERS, END_HEADERS, 1, ce.encode([[':method', 'POST'], [':path', '/demo.v1.Echo/Unary'], ['content-type', 'application/grpc'], ['te', 'trailers']])),
+      frame(DATA, END_STREAM, 1, grpcMessage(pbField(1, 'hi'))),
+    ]), 1n);
+    p.data(1, Buffer.concat([
+      frame(HEADERS, END_HEADERS, 1, se.encode([[':status', c.status], ...c.headers])),
+      frame(DATA, END_STREAM, 1, c.body),
+    ]), 2n);
+    const r = ctx.records[0];
+    const a = r.attributes as any;
+    const what = `${c.status} ${JSON.stringify(c.headers)}`;
+    assert.equal(r.flags, undefined, what);
+    assert.equal(a.rpc.system, 'grpc', what);
+    assert.deepEqual(a.grpc.request, { message_count: 1, message_bytes: 4, messages: [{ size: 4, fields: { f1: 'hi' } }] }, what);
+    assert.deepEqual(a.http.request.body, { size: 9 }, what);
+    assert.equal(a.grpc.response, undefined, what);
+    assert.equal(a.http.response.body.size, c.body.length, what);
+    assert.equal(a.http.response.body.content, c.content, what);
+    assert.deepEqual(a.error, { type: c.status }, what);
+  }
+});
+
+test('gRPC: a trailers-only response without a content-type is not framed either, and still gives the status', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc']]))]), 1n);
+  p.data(1, frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([[':status', '200'], ['grpc-status', '14'], ['grpc-message', 'no%20upstream']])), 2n);
+  const a = ctx.records[0].attributes as any;
+  assert.equal(a.rpc.grpc.status_code, 14);
+  assert.equal(a.grpc.status_message, 'no upstream');
+  assert.deepEqual(a.error, { type: 'UNAVAILABLE' });
+  assert.equal(a.grpc.response, undefined);
+});
+
 test('gRPC trailers-only response carries the status in the headers', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

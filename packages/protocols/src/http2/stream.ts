@@ -148,7 +148,12 @@ export class Http2Stream {
     this.res.headers = headers;
     const wire = grpcWire(headers['content-type']?.[0]);
     if (!this.isGrpc && wire !== undefined) this.startGrpc(wire);
-    else if (this.res.grpc && wire !== undefined && wire !== this.res.grpc.framer.wire && this.res.body.size === 0) {
+    else if (this.res.grpc && wire === undefined) {
+      // Each side is read by its own content-type: a response that is not gRPC (a proxy's 502
+      // page, a plain-text 503) is not framed, or "<htm" read as a length made a 1.75 GB message
+      // and the page was lost. Its body is shown as any HTTP/2 body; the request stays gRPC.
+      this.res.grpc = undefined;
+    } else if (this.res.grpc && wire !== undefined && wire !== this.res.grpc.framer.wire && this.res.body.size === 0) {
       // Each side has its own content-type: a grpc-web-text request may be answered in binary.
       this.res.grpc.framer = new GrpcFramer(GRPC_KEPT_MESSAGES, this.maxBody, wire);
     }
