@@ -7,7 +7,7 @@
  * sinks. Raw values never reach this stage's records: pano-pii's keyed hash
  * is not carried in events, and the value itself may already be redacted.
  */
-import { AuditLog, auditOpenError, type AuditLogOptions } from '@panopticon/pii';
+import { AuditLog, type AuditLogOptions } from '@panopticon/pii';
 import { at } from '@panopticon/graph';
 import type { Sink } from './sink.js';
 
@@ -19,11 +19,7 @@ export class AuditSink implements Sink {
 
   /** `sinks` names where the events go (e.g. `jsonl,otlp`), recorded with each finding. */
   constructor(file: string, private readonly sinks: string, opts: AuditLogOptions = {}) {
-    try {
-      this.log = AuditLog.open(file, opts);
-    } catch (e) {
-      throw auditOpenError(e, file);
-    }
+    this.log = AuditLog.open(file, opts);
   }
 
   accept(e: Record<string, unknown>): void {

@@ -36,9 +36,9 @@
  *
  * Never put raw personal data in a record: callers store keyed hashes only.
  */
-import { closeSync, fchmodSync, fstatSync, linkSync, openSync, readFileSync, readSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fstatSync, linkSync, openSync, readFileSync, readSync, realpathSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { writeWholeLines } from '@panopticon/cli';
 import { lockExclusive } from './file-lock.js';
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
@@ -213,6 +213,10 @@ class WriterLock {
     const aside = `${path}.${process.pid}.${owner.nonce}`;
     const fail = (e: unknown): never => {
       const err = e as NodeJS.ErrnoException;
+      // A directory that takes no new files (`/proc`, `/sys`) answers ENOENT too, for a log that exists:
+      // `--audit /proc/version: no such file or directory` would be untrue. Without a code, the commands
+      // print the message as it is.
+      if (err.code === 'ENOENT' && existsSync(logFile)) throw new Error(`audit: ${logFile}: cannot take its writer lock: no file can be created in ${dirname(base)}`);
       // a missing or read-only directory is the log's problem as much as the lock's: said of the log, as
       // opening it would (the commands turn the code and path into `--audit FILE: no such file or directory`)
       if (err.code) throw Object.assign(new Error(`audit: ${logFile}: cannot take the writer lock ${path}: ${err.code}`), { code: err.code, path: logFile, syscall: err.syscall });

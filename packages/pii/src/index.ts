@@ -1,6 +1,5 @@
 export { AuditLog, verifyAudit, keyFingerprint, AUDIT_GENESIS } from './audit.js';
 export type { AuditEntry, AuditLogOptions, AuditValue, VerifyOptions, VerifyResult } from './audit.js';
-export { auditOpenError } from './audit-open.js';
 export { hmacHex, loadKey } from './keyed-hash.js';
 export { scanString, scanByContext, runEnd } from './scan.js';
 export { cnAddresses } from './cn-address.js';

@@ -332,26 +332,16 @@ export function mayHaveInexactFractions(text: string): boolean {
  */
 export function adoptNumberTexts(into: unknown, from: unknown): boolean {
   if (into === null || typeof into !== 'object' || from === null || typeof from !== 'object' || from instanceof JsonNumber) return false;
+  if (Array.isArray(from) !== Array.isArray(into)) return false;
+  const target = into as Record<string, unknown>;
   let any = false;
-  if (Array.isArray(from)) {
-    if (!Array.isArray(into)) return false;
-    const n = Math.min(into.length, from.length);
-    for (let i = 0; i < n; i++) {
-      const f = from[i];
-      if (f instanceof JsonNumber ? typeof into[i] === 'number' : adoptNumberTexts(into[i], f)) {
-        if (f instanceof JsonNumber) into[i] = f;
-        any = true;
-      }
-    }
-    return any;
-  }
-  if (Array.isArray(into)) return false;
-  const obj = into as Record<string, unknown>;
+  // an array's indices are its keys too; past into's length, or a key into lacks, there is nothing to adopt
   for (const k of Object.keys(from)) {
-    if (!Object.hasOwn(obj, k)) continue;
+    if (!Object.hasOwn(target, k)) continue;
     const f = (from as Record<string, unknown>)[k];
-    if (f instanceof JsonNumber ? typeof obj[k] === 'number' : adoptNumberTexts(obj[k], f)) {
-      if (f instanceof JsonNumber) setOwn(obj, k, f);
+    if (!(f instanceof JsonNumber)) any = adoptNumberTexts(target[k], f) || any;
+    else if (typeof target[k] === 'number') {
+      setOwn(target, k, f);
       any = true;
     }
   }

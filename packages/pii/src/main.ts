@@ -11,7 +11,6 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, refuseSameOutputs, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
 import { EventScanner, flagEvent, type Pending, type RedactMode } from './event.js';
 import { AuditLog, AuditWriteError, verifyAudit } from './audit.js';
-import { auditOpenError } from './audit-open.js';
 import { loadKey } from './keyed-hash.js';
 import { ALL_TYPES } from './rules.js';
 import { OnnxSpanModel, type SpanModel } from './model.js';
@@ -93,8 +92,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
     }
     try {
       audit = AuditLog.open(o.audit, { signKey, checkpointEvery: o.checkpointEvery });
-    } catch (caught) {
-      const e = auditOpenError(caught, o.audit);
+    } catch (e) {
       // named with the option, as pano-export names it
       throw new UserError((e as NodeJS.ErrnoException).code ? `--audit ${describeFsError(e, o.audit)}` : (e as Error).message.replace(/^audit: /, '--audit '));
     }
