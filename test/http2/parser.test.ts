@@ -87,6 +87,29 @@ test('prior knowledge: two streams stitched by id, split at every offset', () =>
   assert.equal(ctx.records[1].requestBytes, stream1Bytes);
 });
 
+test('a frame on a finished stream is counted once, a late header block with its CONTINUATION too', () => {
+  const { client, server } = simpleConversation();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, client, 1n);
+  p.data(1, server, 2n);
+  check(ctx.records);
+  // Both streams are finished; the client sends on each (RFC 9113 §5.1: a stream error), the
+  // first as a header block split over HEADERS and CONTINUATION (one block; the table still
+  // takes its insertions), then a DATA frame and a lone HEADERS.
+  const e = new HpackEncoder();
+  const block = e.encode([['x-late', 'yes'], ['x-more', 'z'.repeat(40)]]);
+  p.data(0, Buffer.concat([
+    frame(HEADERS, 0, 1, block.subarray(0, 10)),
+    frame(CONT, END_HEADERS, 1, block.subarray(10)),
+    frame(DATA, END_STREAM, 3, Buffer.from('late')),
+    frame(HEADERS, END_HEADERS | END_STREAM, 3, e.encode([['x-late', 'yes']])),
+  ]), 3n);
+  p.close('fin', 4n);
+  assert.equal(ctx.records.length, 2);
+  assert.equal(ctx.counts.get('http2.frames_on_closed_streams'), 3);
+});
+
 test('CONTINUATION, padding and priority fields', () => {
   const e = new HpackEncoder();
   const block = e.encode([[':method', 'GET'], [':scheme', 'https'], [':path', '/long'], [':authority', 'a.test'], ['x-big', 'y'.repeat(300)]]);

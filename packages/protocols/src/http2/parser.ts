@@ -549,7 +549,7 @@ export class Http2Parser implements StreamParser {
       this.promise(b.streamId, b.promisedId, decoded.headers, decoded.missing > 0, tsNs);
       return;
     }
-    const s = this.stream(b.streamId, dir, true);
+    const s = this.stream(b.streamId, dir, true, false);
     if (!s) return;
     if (decoded.missing > 0) {
       s.flags.add('undecodable');
@@ -598,15 +598,19 @@ export class Http2Parser implements StreamParser {
 
   // --- streams ---
 
-  /** The stream a frame belongs to; created for new ids, undefined for closed ones. */
-  private stream(id: number, dir: Dir, isHeaders: boolean): Http2Stream | undefined {
+  /**
+   * The stream a frame belongs to; created for new ids, undefined for closed
+   * ones. `late` is false where the frame was already looked up (a header
+   * block, once complete), so a late frame is counted once.
+   */
+  private stream(id: number, dir: Dir, isHeaders: boolean, late = true): Http2Stream | undefined {
     if (id === 0) return undefined;
     const s = this.streams.get(id);
     if (s) return s;
     const odd = id % 2 === 1;
     if (this.closed.has(id)) {
       // Late frames on a finished stream (a client END_STREAM after the response, a RST): dropped.
-      this.ctx.count('http2.frames_on_closed_streams');
+      if (late) this.ctx.count('http2.frames_on_closed_streams');
       return undefined;
     }
     const n = new Http2Stream(id, this.ctx.options);
