@@ -279,6 +279,45 @@ test('gRPC: a trailers-only response without a content-type is not framed either
   assert.equal(a.grpc.response, undefined);
 });
 
+test('gRPC: a response that ends without grpc-status is flagged grpc_status_missing; one reset, cut by a gap or still open is not', () => {
+  const run = (end: 'data' | 'reset' | 'gap' | 'open' | 'trailers') => {
+    const ce = new HpackEncoder();
+    const se = new HpackEncoder();
+    const ctx = fakeContext();
+    const p = new Http2Parser(ctx);
+    p.data(0, Buffer.concat([
+      PREFACE,
+      frame(HEADERS, END_HEADERS, 1, ce.encode([[':method', 'POST'], [':path', '/a.B/C'], ['content-type', 'application/grpc']])),
+      frame(DATA, END_STREAM, 1, grpcMessage(pbField(1, 'q'))),
+    ]), 1n);
+    p.data(1, frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc']])), 2n);
+    if (end === 'gap') {
+      p.gap(1, 100, 3n);
+    }
+    const message = grpcMessage(pbField(1, 'r'));
+    if (end === 'trailers') {
+      p.data(1, Buffer.concat([frame(DATA, 0, 1, message), frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['grpc-status', '0']]))]), 4n);
+    } else {
+      p.data(1, frame(DATA, end === 'data' || end === 'gap' ? END_STREAM : 0, 1, message), 4n);
+    }
+    if (end === 'reset') p.data(1, frame(RST, 0, 1, Buffer.from([0, 0, 0, 2])), 5n);
+    p.close('fin', 6n);
+    assert.equal(ctx.records.length, 1, end);
+    const r = ctx.records[0];
+    return { flags: r.flags ?? [], error: (r.attributes as any).error, rpc: (r.attributes as any).rpc };
+  };
+  const missing = run('data');
+  assert.ok(missing.flags.includes('grpc_status_missing'));
+  assert.deepEqual(missing.error, { type: 'grpc_status_missing' });
+  assert.equal(missing.rpc.grpc, undefined);
+  for (const end of ['reset', 'gap', 'open', 'trailers'] as const) {
+    const r = run(end);
+    assert.ok(!r.flags.includes('grpc_status_missing'), `${end}: ${r.flags}`);
+    if (end === 'trailers') assert.equal(r.error, undefined);
+    else assert.notDeepEqual(r.error, { type: 'grpc_status_missing' }, end);
+  }
+});
+
 test('gRPC trailers-only response carries the status in the headers', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

@@ -105,6 +105,11 @@ export interface GrpcInput {
   /** The captured bodies, for sides with a bodyEncoding. */
   requestBody?: BodyCapture;
   responseBody?: BodyCapture;
+  /**
+   * The response ended as gRPC ends it, with nothing lost on the way (native
+   * gRPC: END_STREAM seen, no reset, no gap): its status must be there.
+   */
+  responseComplete?: boolean;
 }
 
 /**
@@ -230,6 +235,11 @@ export function grpcAttributes(input: GrpcInput, options: ParseOptions, flags: S
     rpc.grpc = { status_code: code };
     grpc.status = STATUS_NAMES[code] ?? String(code);
     if (code !== 0) out.error = { type: STATUS_NAMES[code] ?? String(code) };
+  } else if (status === undefined && input.responseComplete) {
+    // A response that ends without grpc-status is an error to its client (grpc-java reports
+    // UNKNOWN, "missing GRPC status in response"); which code a client made of it is not on the wire.
+    flags.add('grpc_status_missing');
+    out.error = { type: 'grpc_status_missing' };
   }
   const msg = trailers?.['grpc-message']?.[0];
   if (msg) grpc.status_message = decodeGrpcMessage(msg);

@@ -261,7 +261,9 @@ export class Http2Stream {
     }
     if (this.isGrpc) {
       const trailers = res.trailers ?? (res.headers && res.headers['grpc-status'] ? res.headers : undefined);
-      const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers, requestBody: req.body, responseBody: res.body }, options, flags);
+      const responseComplete =
+        kind === 'exchange' && res.ended && !this.resetBy && !flags.has('gap') && res.grpc?.framer.wire === GrpcWire.NATIVE;
+      const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers, requestBody: req.body, responseBody: res.body, responseComplete }, options, flags);
       if (g.error && !attrs.error) attrs.error = g.error;
       // Everything but `error`, in order (a `delete` would turn `g` into a dictionary first).
       for (const k in g) if (k !== 'error') attrs[k] = g[k];
