@@ -110,6 +110,22 @@ test('a frame on a finished stream is counted once, a late header block with its
   assert.equal(ctx.counts.get('http2.frames_on_closed_streams'), 3);
 });
 
+test('http2.streams counts every stream reported, also one reset or left open at the end', () => {
+  const { client, server } = simpleConversation();
+  const ce = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, client, 1n);
+  p.data(1, server, 2n);
+  // The encoder above took no part in the conversation: these blocks use literals only.
+  p.data(0, frame(HEADERS, END_HEADERS | END_STREAM, 5, ce.encode([[':method', 'GET'], [':path', '/reset']], { index: false })), 3n);
+  p.data(1, frame(RST, 0, 5, Buffer.from([0, 0, 0, 8])), 4n);
+  p.data(0, frame(HEADERS, END_HEADERS | END_STREAM, 7, ce.encode([[':method', 'GET'], [':path', '/open']], { index: false })), 5n);
+  p.close('fin', 6n);
+  assert.deepEqual(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r.kind]), [[3, 'exchange'], [1, 'exchange'], [5, 'unanswered'], [7, 'unanswered']]);
+  assert.equal(ctx.counts.get('http2.streams'), 4);
+});
+
 test('CONTINUATION, padding and priority fields', () => {
   const e = new HpackEncoder();
   const block = e.encode([[':method', 'GET'], [':scheme', 'https'], [':path', '/long'], [':authority', 'a.test'], ['x-big', 'y'.repeat(300)]]);

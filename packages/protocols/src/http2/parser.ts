@@ -675,6 +675,7 @@ export class Http2Parser implements StreamParser {
       kind = 'orphan_response';
     } else kind = s.responseSeen ? 'exchange' : 'unanswered';
     if (kind === 'unanswered') this.ctx.count('http2.unanswered');
+    this.ctx.count('http2.streams');
     const flags = [flag];
     if (flag !== 'goaway' && s.goaway && refusedBy(s.goaway, s)) flags.push('goaway');
     if (kind === 'exchange' && !s.res.ended) flags.push('incomplete');
