@@ -160,6 +160,32 @@ test('HTTP/1.1: grpc-web request, grpc-web-text response in chunks with its trai
   assert.equal(e.grpc.response.message_count, 0);
 });
 
+test('HTTP/1.1: a request that says it is not gRPC (JSON) answered in gRPC-Web is not framed; one with no content-type is', () => {
+  const client = { addr: '192.0.2.10', port: 50123 };
+  const server = { addr: '192.0.2.80', port: 8080 };
+  const json = '{"id":42}';
+  const body = Buffer.concat([grpcMessage(pbField(2, 'ok')), trailerFrame('grpc-status: 0\r\n')]);
+  const res = `HTTP/1.1 200 OK\r\nContent-Type: application/grpc-web+proto\r\nContent-Length: ${body.length}\r\n\r\n`;
+  for (const type of ['Content-Type: application/json\r\n', '']) {
+    const req = `POST /demo.v1.Users/GetUser HTTP/1.1\r\nHost: h\r\n${type}Content-Length: ${json.length}\r\n\r\n${json}`;
+    const c = new Conversation(client, server).handshake().send(0, req).send(1, Buffer.concat([Buffer.from(res), body])).close();
+    const { events } = parseCaptureSync(c.pcapng());
+    assertValidEvents(events);
+    const e = events[0] as any;
+    assert.equal(e.rpc.grpc.status_code, 0, type);
+    assert.deepEqual(e.grpc.response.messages[0].fields, { f2: 'ok' }, type);
+    assert.equal(e.http.request.body.content, json, type);
+    if (type) {
+      // Framed, '{' was the flag byte and '"id"' a 577 MB length.
+      assert.equal(e.grpc.request, undefined);
+      assert.equal(e.pano.flags, undefined);
+    } else {
+      // No type said: read as the response's, from the capture (here a cut message of 577 MB).
+      assert.equal(e.grpc.request.message_bytes, 0x22696422);
+    }
+  }
+});
+
 test('HTTP/2: grpc-web-text request and binary grpc-web response, the trailer frame in DATA', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

@@ -281,6 +281,31 @@ test('gRPC: a response that is not gRPC by its content-type (a proxy\'s 502 page
   }
 });
 
+test('gRPC: a request that says it is not gRPC (JSON) answered in gRPC keeps its body as a body; only the response is framed', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  const json = '{"name":"x"}';
+  p.data(0, Buffer.concat([
+    PREFACE,
+    frame(HEADERS, END_HEADERS, 1, ce.encode([[':method', 'POST'], [':path', '/demo.v1.Echo/Unary'], ['content-type', 'application/json']])),
+    frame(DATA, END_STREAM, 1, Buffer.from(json)),
+  ]), 1n);
+  p.data(1, Buffer.concat([
+    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc']])),
+    frame(DATA, 0, 1, grpcMessage(pbField(1, 'ok'))),
+    frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['grpc-status', '0']])),
+  ]), 2n);
+  const a = ctx.records[0].attributes as any;
+  // Framed as gRPC, '{' was read as the flag byte and '"nam' as a 578 MB length, and the JSON was lost.
+  assert.equal(a.http.request.body.content, json);
+  assert.equal(a.grpc.request, undefined);
+  assert.deepEqual(a.grpc.response.messages, [{ size: 4, fields: { f1: 'ok' } }]);
+  assert.equal(a.rpc.grpc.status_code, 0);
+  assert.equal(ctx.records[0].flags, undefined);
+});
+
 test('gRPC: a trailers-only response without a content-type is not framed either, and still gives the status', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

@@ -23,7 +23,8 @@ interface Exchange {
   expectContinue: boolean;
   emitted: boolean;
   /** gRPC-Web (a grpc content-type on the request or the response): each side's framing. */
-  grpc?: { req: GrpcSide; res?: GrpcSide };
+  /** gRPC-Web framing per side; a side whose content-type names another type has none. */
+  grpc?: { req?: GrpcSide; res?: GrpcSide };
 }
 
 /** gRPC messages kept per side for decoding (the counts are always whole), as on HTTP/2. */
@@ -206,7 +207,7 @@ export class Http1Stream implements StreamParser {
     const ex = this.reading;
     if (!ex) return;
     ex.reqEnd = end;
-    ex.grpc?.req.framer.end();
+    ex.grpc?.req?.framer.end();
     this.reading = null;
   }
 
@@ -263,7 +264,10 @@ export class Http1Stream implements StreamParser {
       // an error without one (a proxy's 4xx/5xx page) is not framed.
       const wire = grpcWire(header(res.headers, 'content-type'));
       if (wire !== undefined) {
-        if (!ex.grpc) {
+        if (!ex.grpc && header(ex.req.headers, 'content-type') !== undefined) {
+          // The request said what it is (JSON, a form): it is read as that, as the response is by its own.
+          ex.grpc = {};
+        } else if (!ex.grpc) {
           // Only the response says gRPC: the request body went by unframed, it is framed from the capture.
           const req = this.grpcSide(wire, ex.req.headers);
           req.bodyEncoding ??= 'identity';

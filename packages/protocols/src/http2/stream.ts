@@ -147,8 +147,11 @@ export class Http2Stream {
     this.res.pseudo = pseudo;
     this.res.headers = headers;
     const wire = grpcWire(headers['content-type']?.[0]);
-    if (!this.isGrpc && wire !== undefined) this.startGrpc(wire);
-    else if (this.res.grpc && wire === undefined) {
+    if (!this.isGrpc && wire !== undefined) {
+      this.startGrpc(wire);
+      // The request said what it is (JSON, a form): it is read as that, as the response is by its own.
+      if (this.req.headers?.['content-type'] !== undefined) this.req.grpc = undefined;
+    } else if (this.res.grpc && wire === undefined) {
       // Each side is read by its own content-type: a response that is not gRPC (a proxy's 502
       // page, a plain-text 503) is not framed, or "<htm" read as a length made a 1.75 GB message
       // and the page was lost. Its body is shown as any HTTP/2 body; the request stays gRPC.
