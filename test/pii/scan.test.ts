@@ -36,6 +36,21 @@ test('planted values are found with exact spans', () => {
   for (const [text, want] of cases) assert.deepEqual(found(text), want, text);
 });
 
+test('internationalised email addresses (RFC 6531) are found whole: letters of any script before the @ and in the domain', () => {
+  const cases: Array<[string, string[]]> = [
+    // ASCII-only matching began after the last non-ASCII letter: `e.dupre@…` left `renée` in the text
+    ['from renée.dupre@example.com today', ['email=renée.dupre@example.com']],
+    ['an: jürgen.groß@müller-bau.de.', ['email=jürgen.groß@müller-bau.de']],
+    ['почта: иван@пример.рф, ok', ['email=иван@пример.рф']],
+    ['到 用户@例子.公司 了', ['email=用户@例子.公司']],
+    // combining marks (e + U+0301) are part of the letter they follow
+    ['mail rene\u0301e@example.org', ['email=rene\u0301e@example.org']],
+    // still no address: no dot in the domain, a TLD of one letter, a lone @
+    ['café@bistro, naïve@x.y, «@» ', []],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(found(text), want, text);
+});
+
 test('context: a 9-digit SSN and a date of birth need their field name', () => {
   assert.deepEqual(found('536228821'), []);
   assert.deepEqual(found('536228821', Hint.ssn), ['us_ssn=536228821']);

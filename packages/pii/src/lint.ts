@@ -145,5 +145,7 @@ export function lintRegex(re: RegExp, anchors: string[] = []): string[] {
 
 /** Problems of a rule table, one line each (`type: problem`). */
 export function lintRules(rules: AnchoredRule[]): string[] {
-  return rules.flatMap((r) => lintRegex(r.re, r.anchors).map((p) => `${r.type} ${r.re.source.slice(0, 30)}…: ${p}`));
+  return rules.flatMap((r) =>
+    [r.re, ...(r.wide ? [r.wide] : [])].flatMap((re) => lintRegex(re, r.anchors).map((p) => `${r.type} ${re.source.slice(0, 30)}…: ${p}`)),
+  );
 }

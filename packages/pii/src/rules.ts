@@ -29,6 +29,11 @@ export interface AnchoredRule {
   anchors: string[];
   /** Sticky, bounded pattern run at the start position. */
   re: RegExp;
+  /**
+   * The same pattern over every script (`u` flag, Unicode classes), slower: run instead
+   * of `re` where the text beside the anchor is not ASCII, or `re` finds nothing.
+   */
+  wide?: RegExp;
   /** How far back from the anchor the match may start, over email local-part characters; default 0. */
   back?: { max: number };
   /** Capture group holding the value (the rest is context such as `password=`); needs the `d` flag. */
@@ -50,7 +55,12 @@ const b64urlJsonObject = (seg: string): boolean => {
 export const RULES: AnchoredRule[] = [
   {
     type: 'email', anchors: ['@'],
-    re: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/y,
+    re: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-]|[^\x00-\x7f])/y,
+    // Internationalised addresses (RFC 6531: `renée.dupré@exemple.fr`, `jürgen@müller.de`) have
+    // letters and digits of any script in the local part and the domain's labels; read as ASCII
+    // only, the match began after the last non-ASCII letter and left the start of the name out.
+    // The ASCII pattern above fails where a character beside it is not ASCII, and this runs.
+    wide: /[\p{L}\p{M}\p{N}._%+-]{1,64}@[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]{0,61}[\p{L}\p{M}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]{0,61}[\p{L}\p{M}\p{N}])?){0,8}\.\p{L}[\p{L}\p{M}]{1,23}(?![\p{L}\p{M}\p{N}-])/uy,
     back: { max: 64 },
     validate: (v) => v[0] !== '.' && v[v.indexOf('@') - 1] !== '.' && !v.includes('..'),
     validator: 'rfc5321-shape', confidence: 0.9, hint: Hint.email,

@@ -173,9 +173,13 @@ function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
-/** [A-Za-z0-9._%+-]: an email local part (the only rule that scans backwards). */
+const NON_ASCII_WORD = /[\p{L}\p{M}\p{N}]/u;
+
+/** [\p{L}\p{M}\p{N}._%+-]: an email local part (the only rule that scans backwards), as the email rule's. */
 function localPartChar(c: number): boolean {
-  return isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+  if (c < 0x80) return isAlnum(c) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+  // A surrogate is half of a letter beyond U+FFFF (CJK, historic scripts): taken as one.
+  return (c >= 0xd800 && c <= 0xdfff) || NON_ASCII_WORD.test(String.fromCharCode(c));
 }
 
 function clamp(x: number): number {
@@ -191,16 +195,25 @@ function adjust(base: number, hintFlag: number, hints: number): number {
 
 function runAnchored(s: string, rule: AnchoredRule, at: number, hints: number, out: Hit[]): number {
   let start = at;
+  /** A character before the anchor, in the match, is not ASCII. */
+  let wide = false;
   if (rule.back) {
     const lo = Math.max(0, at - rule.back.max);
-    while (start > lo && localPartChar(s.charCodeAt(start - 1))) start--;
+    for (let c; start > lo && localPartChar((c = s.charCodeAt(start - 1))); start--) if (c >= 0x80) wide = true;
     if (start === at) return at + 1;
     // userinfo of a URL (`scheme://user:pw@host`) is url_password's, not an email
     if (start > 0 && s.charCodeAt(start - 1) === 58) return at + 1;
   }
   if (rule.boundary && start > 0 && isWord(s.charCodeAt(start - 1))) return at + 1;
-  rule.re.lastIndex = start;
-  const m = rule.re.exec(s);
+  let m: RegExpExecArray | null = null;
+  if (!wide) {
+    rule.re.lastIndex = start;
+    m = rule.re.exec(s);
+  }
+  if (!m && rule.wide) {
+    rule.wide.lastIndex = start;
+    m = rule.wide.exec(s);
+  }
   if (!m) return at + 1;
   let vs = m.index;
   let ve = vs + m[0].length;
