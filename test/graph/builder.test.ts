@@ -85,6 +85,30 @@ test('PII types counted per direction from the finding paths', () => {
   assert.equal(directionOfPath('messaging.message.body.content', { messaging: { operation: { type: 'send' } } }), 'client_to_server');
 });
 
+test('PII in what only the server sends counts server → client', () => {
+  // shaped as pano-parse reports psql's session against PostgreSQL 15 (captured on lo): a duplicate
+  // key's error detail quotes the value, COPY ... TO STDOUT returns rows, NOTIFY pushes a payload
+  const email = (path: string) => ({ type: 'email', path, start: 0, end: 5, confidence: 0.9, detector: 'regex', validator: null });
+  const pg = (id: string, extra: Record<string, unknown>, kind = 'exchange') =>
+    ev(id, 'postgresql', '10.0.0.1', '10.0.0.5', 5432, 0, 1, { db: { system: { name: 'postgresql' } }, ...extra }, { kind });
+  const g = new GraphBuilder();
+  g.add(pg('1-1', { postgresql: { error: { code: '23505', detail: 'Key (email)=(a@b.example) already exists.' } }, pii: [email('db.query.text'), email('postgresql.error.detail')] }));
+  g.add(pg('1-2', { postgresql: { copy: { direction: 'out', format: 'text', messages: 1 } }, pii: [email('postgresql.copy.data.content')] }));
+  g.add(pg('1-3', { postgresql: { copy: { direction: 'in', format: 'text', messages: 1 } }, pii: [email('postgresql.copy.data.content')] }));
+  g.add(pg('1-4', { postgresql: { notification: { pid: 7, channel: 'ch', payload: 'a@b.example' } }, pii: [email('postgresql.notification.payload')] }, 'message'));
+  // a delivered AMQP message: the broker sent its method arguments as well as its body
+  g.add(ev('2-1', 'amqp', '10.0.0.1', '10.0.0.6', 5672, 0, 0, { messaging: { operation: { type: 'receive', name: 'basic.deliver' } }, amqp: { arguments: { consumer_tag: 'Alice' } }, pii: [email('amqp.arguments.consumer_tag')] }, { kind: 'message' }));
+  const edge = (p: string) => g.snapshot().edges.find((e) => e.protocol === p)!.pii;
+  // by hand: the query text and the COPY FROM STDIN data went to the server; the error
+  // detail, the COPY TO STDOUT data and the notification came from it
+  assert.deepEqual(edge('postgresql'), { client_to_server: { email: 2 }, server_to_client: { email: 3 } });
+  assert.deepEqual(edge('amqp'), { client_to_server: {}, server_to_client: { email: 1 } });
+  assert.equal(directionOfPath('mysql.error.message', {}), 'server_to_client'); // "Duplicate entry '…' for key …"
+  assert.equal(directionOfPath('kafka.records[0].value.content', { kafka: { api_name: 'Fetch' }, messaging: { operation: { type: 'receive' } } }), 'server_to_client');
+  assert.equal(directionOfPath('kafka.records[0].value.content', { kafka: { api_name: 'Produce' }, messaging: { operation: { type: 'send' } } }), 'client_to_server');
+  assert.equal(directionOfPath('kafka.request.topics[0].name', { messaging: { operation: { type: 'receive' } } }), 'client_to_server');
+});
+
 test('error rules per protocol', () => {
   assert.equal(errorOf({ http: { response: { status_code: 500 } } }), '500');
   assert.equal(errorOf({ http: { response: { status_code: 404 } } }), undefined);

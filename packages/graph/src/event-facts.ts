@@ -106,21 +106,48 @@ const RESPONSE_SEGMENTS = new Set(['response', 'answers', 'authority', 'addition
 const RECEIVING_OPERATIONS = new Set(['receive', 'process', 'deliver']);
 
 /**
+ * Fields the server sent that no `response` segment marks, by their first two
+ * segments (pano-events(5)): errors, notices and status text (a duplicate-key
+ * error's detail quotes the value), what a server pushes unasked (LISTEN/NOTIFY
+ * payloads), its OK-packet info, column definitions and version strings.
+ */
+const SERVER_FIELDS = new Set([
+  'postgresql.error',
+  'postgresql.notices',
+  'postgresql.notification',
+  'postgresql.command_tag',
+  'postgresql.command_tags',
+  'postgresql.server_version',
+  'mysql.error',
+  'mysql.info',
+  'mysql.server',
+  'mysql.columns',
+  'mysql.statistics',
+  'grpc.status_message',
+]);
+
+/**
  * Which way a finding's bytes travelled, from its path in the event: a
- * response part (`http.response.*`, `db.response.rows`, `dns.answers`) went
- * server → client; a message body went server → client when the operation
- * was a receive; everything else (request line, headers, body, query text,
- * parameters) went client → server.
+ * response part (`http.response.*`, `db.response.rows`, `dns.answers`) or a
+ * field only the server sends (`postgresql.error`, `mysql.error` …) went
+ * server → client; so did everything of a message that was received (the
+ * delivery, its properties and body), the data of a COPY TO STDOUT, and the
+ * records of a Kafka Fetch; everything else (request line, headers, body,
+ * query text, parameters) went client → server.
  */
 export function directionOfPath(path: string, e: Obj): Direction {
   // only the field's place in the event decides, not keys inside a body (`…content$.response`)
   const field = path.split('$')[0]!;
   const segments = field.split(/[./[\]]+/).filter(Boolean).slice(0, 3);
   for (const s of segments) if (RESPONSE_SEGMENTS.has(s)) return 'server_to_client';
-  if (segments[0] === 'messaging') {
-    const op = str(at(e, 'messaging.operation.type'));
-    if (op && RECEIVING_OPERATIONS.has(op)) return 'server_to_client';
-  }
+  if (SERVER_FIELDS.has(`${segments[0]}.${segments[1]}`)) return 'server_to_client';
+  const op = str(at(e, 'messaging.operation.type'));
+  const receiving = op !== undefined && RECEIVING_OPERATIONS.has(op);
+  // a received message is the server's from its method to its body; an exchange that receives
+  // (a Kafka Fetch) got its messages and records in the response
+  if (receiving && (kindOf(e) === 'message' || segments[0] === 'messaging' || (segments[0] === 'kafka' && segments[1] === 'records'))) return 'server_to_client';
+  // COPY TO STDOUT: the data came from the server (FROM STDIN, and BOTH, stay as sent by the client)
+  if (segments[0] === 'postgresql' && segments[1] === 'copy' && at(e, 'postgresql.copy.direction') === 'out') return 'server_to_client';
   return 'client_to_server';
 }
 
