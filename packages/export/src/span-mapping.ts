@@ -35,7 +35,7 @@ export interface SpanParent {
 export const MAX_LINKS = 128;
 
 export interface MappingOptions {
-  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, gRPC messages and Kafka record values (default false) */
+  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data and NOTIFY payloads (default false) */
   includeContent?: boolean;
   /** keep the values of credential-bearing headers (default false: each value becomes `REDACTED`) */
   includeCredentials?: boolean;
@@ -63,21 +63,28 @@ export function parseTraceparent(value: unknown): SpanParent | undefined {
   return { traceId: m[2]!, spanId: m[3]!, traceFlags: parseInt(m[4]!, 16) };
 }
 
-/** `path` names list elements without an index (`kafka.records.value.content`). */
+/**
+ * Payload, not telemetry: what is left out unless `--otlp-content`. `path`
+ * names list elements without an index (`kafka.records.value.content`).
+ */
 function contentPath(path: string, key: string): boolean {
   switch (key) {
     case 'content':
-      return path.endsWith('.body.content') || path === 'kafka.records.value.content';
+      // bodies; a Kafka record's value; the rows of a COPY and the file of a LOAD DATA LOCAL INFILE
+      return path.endsWith('.body.content') || path === 'kafka.records.value.content' || path === 'postgresql.copy.data.content' || path === 'mysql.local_infile.data.content';
     case 'rows':
       return path === 'db.response.rows';
     case 'messages':
-      return path === 'grpc.messages';
+      return path === 'grpc.request.messages' || path === 'grpc.response.messages';
     case 'parameter':
       return path === 'db.query.parameter';
     case 'args':
       return path === 'redis.args';
     case 'value':
       return path === 'redis.response.value';
+    case 'payload':
+      // NOTIFY's payload: the statement that sent it leaves without it (`notify ch, ?`)
+      return path === 'postgresql.notification.payload';
     default:
       return false;
   }
