@@ -37,6 +37,23 @@ test('--window 10s: one NDJSON snapshot per window of event time; names carry ov
   assert.match(r.stderr, /^graph\.snapshots 3$/m);
 });
 
+test('--window: each snapshot counts its own window: late events, bad lines, expired names', () => {
+  const dns = JSON.stringify({
+    pano: { v: 1, id: '9-1', kind: 'exchange', protocol: 'dns', start_ns: T0.toString(), end_ns: (T0 + 1000n).toString(), duration_ns: 1000, time: '', source: { type: 'pcap' }, connection: { id: 9, roles: 'port' } },
+    client: { address: '10.0.0.1', port: 5353 }, server: { address: '10.0.0.53', port: 53 },
+    dns: { question: { name: 'api.example', type: 'A' }, response_code: 'NOERROR', answers: [{ name: 'api.example', type: 'A', class: 'IN', ttl: 60, data: '10.0.0.2' }] },
+  });
+  // windows [0,10) [10,20) [20,30) s; the answer names 10.0.0.2 for 5 s (--name-ttl), so the
+  // event at 12 s finds it expired; the event at 5 s read in the second window is late there,
+  // as is the bad line read there
+  const lines = [dns, ev('1-1', 1, '10.0.0.2'), ev('1-2', 12, '10.0.0.2'), ev('1-3', 5, '10.0.0.2'), 'not json', ev('1-4', 25, '10.0.0.2'), ev('1-5', 26, '10.0.0.3')];
+  const r = graph(['--window', '10s', '--name-ttl', '5s'], lines.join('\n') + '\n');
+  assert.equal(r.status, 0, r.stderr);
+  const counts = r.stdout.trim().split('\n').map((l) => JSON.parse(l).counts);
+  // by hand, window by window: [events, late_events, bad_lines, names_expired]
+  assert.deepEqual(counts.map((c) => [c.events, c.late_events, c.bad_lines, c.names_expired]), [[2, 0, 0, 0], [2, 1, 1, 1], [2, 0, 0, 0]]);
+});
+
 test('bad lines are skipped and counted, named by line; --strict makes them fatal after writing the graph before them; --window needs json', () => {
   const input = [ev('1-1', 1, '10.0.0.2'), '{"not":"an event"}', 'garbage', ev('1-2', 2, '10.0.0.2')].join('\n') + '\n';
   const r = graph([], input);

@@ -99,9 +99,14 @@ export class GraphBuilder {
   private readonly edges = new Map<string, EdgeState>();
   private bindSeq = 0;
   readonly counters: BuilderCounters = { events: 0, no_address: 0, dropped_address_limit: 0, dropped_edge_limit: 0 };
+  /** the shared name cache's counts when this graph began: a window reports only its own */
+  private readonly namesExpiredBefore: number;
+  private readonly namesEvictedBefore: number;
 
   constructor(opts: GraphBuilderOptions = {}) {
     this.names = opts.nameCache ?? new NameCache(opts.names);
+    this.namesExpiredBefore = this.names.expired;
+    this.namesEvictedBefore = this.names.evicted;
     this.maxAddresses = opts.maxAddresses ?? 10_000;
     this.maxEdges = opts.maxEdges ?? 50_000;
   }
@@ -295,8 +300,8 @@ export class GraphBuilder {
         no_address: this.counters.no_address,
         dropped_address_limit: this.counters.dropped_address_limit,
         dropped_edge_limit: this.counters.dropped_edge_limit,
-        names_expired: this.names.expired,
-        names_evicted: this.names.evicted,
+        names_expired: this.names.expired - this.namesExpiredBefore,
+        names_evicted: this.names.evicted - this.namesEvictedBefore,
         hidden_nodes: totalNodes - nodeList.length,
         hidden_edges: totalEdges - edges.length,
         ...(opts.extraCounts ?? {}),

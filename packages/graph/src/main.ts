@@ -78,7 +78,10 @@ async function run(files: string[], opts: Opts): Promise<number> {
   let windowIndex: bigint | undefined;
   let late = 0;
   let snapshots = 0;
-  const counts = () => ({ bad_lines: bad.count, oversized_lines: input.oversized, late_events: late });
+  // a snapshot's counts are its own window's (the builder's are, being new per window): the
+  // running totals when the window began are taken off, so summing snapshots counts each once
+  let before = { bad: 0, oversized: 0, late: 0 };
+  const counts = () => ({ bad_lines: bad.count - before.bad, oversized_lines: input.oversized - before.oversized, late_events: late - before.late });
 
   const emitWindow = async () => {
     if (windowIndex === undefined || builder.empty) return;
@@ -122,6 +125,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
           else if (idx > windowIndex) {
             await emitWindow();
             builder = newBuilder();
+            before = { bad: bad.count, oversized: input.oversized, late };
             windowIndex = idx;
           } else if (idx < windowIndex) late++;
         }
