@@ -58,6 +58,25 @@ test('an answer seen after the traffic still names the node; the last name to re
   assert.deepEqual(node.names, ['db-old.internal', 'db.internal']);
 });
 
+test('DNS over HTTPS answers name addresses as DNS answers do', () => {
+  // shaped as pano-parse reports a DoH POST on HTTP/2 (suricata dns_over_https_POST.pcap): an
+  // http2 exchange with the same dns group as a DNS event (ADR 0202)
+  const doh = (id: string, startMs: number, q: string, answers: Array<[string, string, string]>) =>
+    ev(id, 'http2', '10.0.0.1', '10.0.0.99', 443, startMs, 3, {
+      http: { request: { method: 'POST', header: { 'content-type': ['application/dns-message'] } }, response: { status_code: 200 } },
+      dns: { question: { name: q, type: 'A' }, response_code: 'NOERROR', answers: answers.map(([name, type, data]) => ({ name, type, class: 'IN', ttl: 30, data })) },
+    });
+  const g = new GraphBuilder();
+  g.add(doh('1-1', 0, 'apis.google.com', [['apis.google.com', 'CNAME', 'plus.l.google.com'], ['plus.l.google.com', 'A', '172.217.21.174']]));
+  g.add(ev('2-1', 'http', '10.0.0.1', '172.217.21.174', 80, 10, 4));
+  // traffic first, the answer after it: still named when the graph is written
+  g.add(ev('3-1', 'http', '10.0.0.1', '216.58.211.132', 80, 20, 4));
+  g.add(doh('1-2', 30, 'www.google.com', [['www.google.com', 'A', '216.58.211.132']]));
+  const s = g.snapshot();
+  assert.deepEqual(s.edges.filter((e) => e.protocol === 'http').map((e) => e.id), ['10.0.0.1 -> apis.google.com (http)', '10.0.0.1 -> www.google.com (http)']);
+  assert.deepEqual(s.nodes.find((n) => n.id === 'apis.google.com')!.names, ['plus.l.google.com', 'apis.google.com']);
+});
+
 test('name cache TTL is stream time: an answer older than the TTL no longer names new traffic', () => {
   const g = new GraphBuilder({ names: { ttlNs: 1_000_000_000n } }); // 1 s
   g.add(dnsAnswer('1-1', 0, 'a.example', [['a.example', 'A', '10.1.1.1']]));

@@ -124,7 +124,9 @@ export class GraphBuilder {
     const endNs = nsText(pano.end_ns) ?? startNs ?? '0';
     const first = startNs ?? endNs;
     const nowNs = Number(endNs);
-    if (protocol === 'dns') {
+    // any event with a dns group names addresses: DNS itself, and DNS over HTTPS on an http or
+    // http2 exchange (ADR 0202: the same group, so no DoH case here)
+    if (e.dns !== undefined) {
       for (const r of this.names.learn(e)) {
         const st = this.addresses.get(r.address);
         if (st) this.bind(st, this.names.lookup(r.address, nowNs) ?? r.names);
