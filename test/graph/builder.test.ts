@@ -87,6 +87,20 @@ test('name cache TTL is stream time: an answer older than the TTL no longer name
   assert.equal(s.counts.names_expired, 1);
 });
 
+test('name TTL is counted to when the traffic started, not to when a long exchange ended', () => {
+  const g = new GraphBuilder({ names: { ttlNs: 3_600_000_000_000n } }); // 1 h, the default
+  g.add(dnsAnswer('1-1', 0, 'stream.example', [['stream.example', 'A', '10.1.1.1']]));
+  // a gRPC stream opened 1 s after the answer and held for 2 h: new traffic 1 s after the answer
+  g.add(ev('2-1', 'http2', '10.0.0.1', '10.1.1.1', 443, 1_000, 7_200_000));
+  // traffic that starts 2 h after its answer: the answer no longer names it
+  g.add(dnsAnswer('4-1', 0, 'late.example', [['late.example', 'A', '10.1.1.4']]));
+  g.add(ev('5-1', 'http', '10.0.0.1', '10.1.1.4', 80, 7_200_000, 1));
+  const s = g.snapshot();
+  assert.ok(s.edges.some((e) => e.id === '10.0.0.1 -> stream.example (http2)'));
+  assert.ok(s.edges.some((e) => e.id === '10.0.0.1 -> 10.1.1.4 (http)'));
+  assert.equal(s.counts.names_expired, 1);
+});
+
 test('PII types counted per direction from the finding paths', () => {
   const g = new GraphBuilder();
   const pii = [

@@ -123,7 +123,9 @@ export class GraphBuilder {
     const startNs = nsText(pano.start_ns);
     const endNs = nsText(pano.end_ns) ?? startNs ?? '0';
     const first = startNs ?? endNs;
-    const nowNs = Number(endNs);
+    // names are looked up as of the exchange's start: that is when its traffic was new (a
+    // stream opened just after the lookup and held for hours is still the name's traffic)
+    const nowNs = Number(first);
     // any event with a dns group names addresses: DNS itself, and DNS over HTTPS on an http or
     // http2 exchange (ADR 0202: the same group, so no DoH case here)
     if (e.dns !== undefined) {
