@@ -20,6 +20,8 @@ export interface DecodedSpan {
   startTimeUnixNano: string;
   endTimeUnixNano: string;
   attributes: Record<string, unknown>;
+  /** the span's dropped_attributes_count */
+  droppedAttributesCount: number;
   status: { code: number; message: string };
   links: Array<{ traceId: string; spanId: string }>;
 }
@@ -56,6 +58,7 @@ export async function receiver(): Promise<{ server: Server; url: string; spans: 
               traceId: hex(s.traceId), spanId: hex(s.spanId), parentSpanId: hex(s.parentSpanId), name: s.name, kind: s.kind,
               startTimeUnixNano: s.startTimeUnixNano, endTimeUnixNano: s.endTimeUnixNano,
               attributes: Object.fromEntries(s.attributes.map((a: { key: string; value: Record<string, unknown> }) => [a.key, anyValue(a.value)])),
+              droppedAttributesCount: s.droppedAttributesCount,
               status: { code: s.status?.code ?? 0, message: s.status?.message ?? '' },
               links: (s.links ?? []).map((l: { traceId: Uint8Array; spanId: Uint8Array }) => ({ traceId: hex(l.traceId), spanId: hex(l.spanId) })),
             });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { receiver } from './otlp-receiver.js';
-import { httpEv, ev, runExport, T0 } from './fixtures.js';
+import { httpEv, ev, exportedSpans, runExport, T0 } from './fixtures.js';
 
 // OTLP enum values from trace.proto: SPAN_KIND_SERVER = 2, CLIENT = 3, PRODUCER = 4; STATUS_CODE_ERROR = 2.
 const SERVER = 2, CLIENT = 3, PRODUCER = 4, ERROR = 2;
@@ -71,6 +71,28 @@ test('spans: exact times, W3C traceparent joins the observed trace, attributes f
   } finally {
     rx.server.close();
   }
+});
+
+test('an event with more fields than a span holds: envelope facts, method and status kept, headers cut and the cut counted', async () => {
+  // 300 request headers + 10 fields (client and server address and port, network transport and
+  // type, method, status, url path and scheme) + 9 pano.* facts (id, protocol, kind, source type
+  // and name, connection id, request and response bytes, PII types) = 319 attributes; a span
+  // holds 256, so 63 headers go, counted by the span, and 237 stay
+  const header: Record<string, string[]> = {};
+  for (let i = 0; i < 300; i++) header[`x-h${String(i).padStart(3, '0')}`] = [`v${i}`];
+  const pii = [{ type: 'email', path: 'http.request.header.x-h001[0]', start: 0, end: 2, confidence: 0.9, detector: 'regex', validator: null }];
+  const e = httpEv('1-1', 'GET', 200, 1_000, { groups: { pii } }, { request: { header } });
+  const by = await exportedSpans(JSON.stringify(e) + '\n', [], 1);
+  const span = Object.values(by)[0]!;
+  assert.equal(span.attributes['pano.event.id'], '1-1');
+  assert.equal(Object.keys(span.attributes).length, 256);
+  assert.equal(span.droppedAttributesCount, 63);
+  assert.equal(span.attributes['pano.protocol'], 'http');
+  assert.deepEqual(span.attributes['pano.pii.types'], ['email']);
+  assert.equal(span.attributes['http.request.method'], 'GET');
+  assert.equal(span.attributes['http.response.status_code'], 200);
+  assert.equal(span.attributes['url.path'], '/api/users/1-1');
+  assert.equal(Object.keys(span.attributes).filter((k) => k.startsWith('http.request.header.')).length, 237);
 });
 
 test('collector down: events keep flowing through --tee and every span is counted lost', async () => {

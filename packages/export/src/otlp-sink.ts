@@ -14,7 +14,7 @@ import { BasicTracerProvider, AlwaysOnSampler, type ReadableSpan, type SpanExpor
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MAX_TIMER_MS } from '@panopticon/cli';
-import { spanShapeOf, type MappingOptions } from './span-mapping.js';
+import { MAX_ATTRIBUTES, spanShapeOf, type MappingOptions } from './span-mapping.js';
 import type { Sink } from './sink.js';
 
 
@@ -191,6 +191,7 @@ export class OtlpSink implements Sink {
     this.provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': opts.serviceName ?? 'panopticon' }),
       sampler: new AlwaysOnSampler(),
+      spanLimits: { attributeCountLimit: MAX_ATTRIBUTES },
       spanProcessors: [this.processor],
     });
     this.tracer = this.provider.getTracer('pano-export', '0.1.0');

@@ -44,7 +44,14 @@ export interface MappingOptions {
 }
 
 const SKIP_GROUPS = new Set(['pano', 'pii']);
-const MAX_ATTRIBUTES = 256;
+/**
+ * Most attributes a span keeps: the tracer provider's span limit is set to it
+ * (the SDK's default, 128, would cut silently at half), and what passes it is
+ * counted by the SDK in the span's dropped_attributes_count.
+ */
+export const MAX_ATTRIBUTES = 256;
+/** Most fields flattened from one event: bounds the work a hostile event costs (beyond, not even counted). */
+const MAX_FLATTENED = 4 * MAX_ATTRIBUTES;
 
 export function hrTimeFromNs(ns: bigint): HrTime {
   return [Number(ns / 1_000_000_000n), Number(ns % 1_000_000_000n)];
@@ -197,6 +204,8 @@ interface FlattenState {
   opts: Required<MappingOptions>;
   /** The event, for what a value's treatment depends on elsewhere in it (`db.system.name` for `db.query.text`). */
   event: Record<string, unknown>;
+  /** header maps met while flattening: flattened after everything else, so the span limit cuts headers first */
+  headerMaps: Array<{ prefix: string; map: Record<string, unknown> }>;
 }
 
 /** `db.query.text` without its literals (Redis: without its arguments), as it leaves unless content is asked for. */
@@ -211,7 +220,7 @@ function sanitizedQuery(text: string, e: Record<string, unknown>): string {
 }
 
 function flatten(prefix: string, key: string, v: unknown, st: FlattenState, inHeaders = false): void {
-  if (st.count >= MAX_ATTRIBUTES || v === null || v === undefined) return;
+  if (st.count >= MAX_FLATTENED || v === null || v === undefined) return;
   if (!st.opts.includeContent) {
     if (contentPath(prefix, key)) return;
     if (prefix === 'db.query.text' && typeof v === 'string') v = sanitizedQuery(v, st.event);
@@ -239,8 +248,8 @@ function flatten(prefix: string, key: string, v: unknown, st: FlattenState, inHe
     }
     st.count++;
   } else if (typeof v === 'object') {
-    const headers = HEADER_MAPS.has(key);
-    for (const k in v as Record<string, unknown>) flatten(prefix ? `${prefix}.${k}` : k, k, (v as Record<string, unknown>)[k], st, headers);
+    if (HEADER_MAPS.has(key)) st.headerMaps.push({ prefix, map: v as Record<string, unknown> });
+    else for (const k in v as Record<string, unknown>) flatten(prefix ? `${prefix}.${k}` : k, k, (v as Record<string, unknown>)[k], st);
   }
 }
 
@@ -305,9 +314,9 @@ export function spanShapeOf(e: Record<string, unknown>, options: MappingOptions 
   if (start === undefined) return undefined;
   const end = nsOf(at(e, 'pano.end_ns')) ?? start;
   const protocol = protocolOf(e);
+  // in the order they matter when the span limit cuts (the SDK keeps the first ones set): the
+  // envelope's facts (event id, protocol, PII types), the event's fields, then its headers
   const attributes: Attributes = {};
-  const st: FlattenState = { out: attributes, count: 0, opts, event: e };
-  for (const k in e) if (!SKIP_GROUPS.has(k)) flatten(k, k, e[k], st);
   const put = (k: string, v: AttributeValue | undefined) => {
     if (v !== undefined) attributes[k] = v;
   };
@@ -323,6 +332,9 @@ export function spanShapeOf(e: Record<string, unknown>, options: MappingOptions 
   put('pano.response_bytes', at(e, 'pano.response_bytes') as number | undefined);
   const pii = [...new Set(piiOf(e).map((f) => f.type))].sort();
   if (pii.length) put('pano.pii.types', pii);
+  const st: FlattenState = { out: attributes, count: 0, opts, event: e, headerMaps: [] };
+  for (const k in e) if (!SKIP_GROUPS.has(k)) flatten(k, k, e[k], st);
+  for (const { prefix, map } of st.headerMaps) for (const k in map) flatten(`${prefix}.${k}`, k, map[k], st, true);
 
   const { parent, links, viaHttp } = contextOf(e);
   const err = errorOf(e);
