@@ -38,7 +38,7 @@ test('real events through every sink at once', { skip: !existsSync(FILES[0]!) &&
     run.child.stdin.end(piped.stdout);
     const metrics = await until('all events counted', async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return new RegExp(`^pano_export_events_in ${events.length}$`, 'm').test(text) ? text : undefined;
+      return new RegExp(`^pano_export_events_in_total ${events.length}$`, 'm').test(text) ? text : undefined;
     });
     // tshark: HTTP responses by status class, per server
     const responses = FILES.slice(0, 2).flatMap((f) => tshark(['-r', f, '-Y', 'http.response', '-T', 'fields', '-e', 'ip.src', '-e', 'tcp.srcport', '-e', 'http.response.code']));

@@ -97,8 +97,8 @@ test('Prometheus scrapes pano-export; the API returns the series; promtool accep
     assert.deepEqual(Object.fromEntries(bytes.map((s) => [s.metric.direction, Number(s.value[1])])), { client_to_server: 500, server_to_client: 5000 });
     const pii = (await query('pano_pii_findings_total'))!;
     assert.deepEqual(pii.map((s) => [s.metric.pii_type, s.metric.protocol, s.metric.direction, s.value[1]]), [['email', 'http', 'client_to_server', '1']]);
-    assert.equal((await query('pano_export_events_in'))![0]!.value[1], '7');
-    assert.equal((await query('pano_export_parse_failures'))![0]!.value[1], '1');
+    assert.equal((await query('pano_export_events_in_total'))![0]!.value[1], '7');
+    assert.equal((await query('pano_export_parse_failures_total'))![0]!.value[1], '1');
   } finally {
     prom?.kill('SIGTERM');
     if (prom && prom.exitCode === null) await new Promise((r) => prom!.once('exit', r));
@@ -117,7 +117,32 @@ test('label cardinality is bounded: servers past the limit become "other" and ar
   const servers = [...text.matchAll(/^pano_requests_total\{[^}]*server="([^"]+)"/gm)].map((x) => x[1]);
   assert.deepEqual(servers.sort(), ['10.0.1.0:80', '10.0.1.1:80', '10.0.1.2:80', 'other']);
   assert.match(text, /^pano_requests_total\{[^}]*server="other"[^}]*\} 7$/m);
-  assert.match(text, /^pano_export_label_overflow\{label="server"\} 7$/m);
+  assert.match(text, /^pano_export_label_overflow_total\{label="server"\} 7$/m);
+});
+
+test('the stage\'s running totals are counters named _total, read anew at each scrape, by label', async () => {
+  const { MetricsSink } = await import('@panopticon/export');
+  let events = 5;
+  let failures = 1;
+  const dropped = [{ sink: 'otlp', reason: 'queue_full', count: 2 }];
+  const health = { eventsIn: () => events, parseFailures: () => failures, dropped: () => dropped, queueDepths: () => [] };
+  const m = new MetricsSink(health, {});
+  const first = await m.registry.metrics();
+  // rate() and increase() take counters only: these were gauges holding the totals
+  for (const name of ['pano_export_events_in_total', 'pano_export_parse_failures_total', 'pano_export_dropped_total', 'pano_export_label_overflow_total']) {
+    assert.match(first, new RegExp(`^# TYPE ${name} counter$`, 'm'), name);
+  }
+  assert.match(first, /^pano_export_events_in_total 5$/m);
+  assert.match(first, /^pano_export_dropped_total\{sink="otlp",reason="queue_full"\} 2$/m);
+  events = 9;
+  failures = 3;
+  dropped[0]!.count = 4;
+  dropped.push({ sink: 'jsonl', reason: 'write_error', count: 1 });
+  const second = await m.registry.metrics();
+  assert.match(second, /^pano_export_events_in_total 9$/m);
+  assert.match(second, /^pano_export_parse_failures_total 3$/m);
+  assert.match(second, /^pano_export_dropped_total\{sink="otlp",reason="queue_full"\} 4$/m);
+  assert.match(second, /^pano_export_dropped_total\{sink="jsonl",reason="write_error"\} 1$/m);
 });
 
 test('listen address parsing binds loopback by default', async () => {

@@ -51,29 +51,40 @@ export class MetricsSink implements Sink {
     this.errors = new Counter({ name: 'pano_errors_total', help: 'Exchanges that failed (HTTP >= 500, gRPC status != 0, DNS rcode != NOERROR, DB/messaging errors)', labelNames: ['protocol', 'server', 'error_type'], registers });
     this.bytes = new Counter({ name: 'pano_bytes_total', help: 'Payload bytes seen on the wire', labelNames: ['protocol', 'server', 'direction'], registers });
     this.pii = new Counter({ name: 'pano_pii_findings_total', help: 'Personal-data findings reported by pano-pii', labelNames: ['pii_type', 'protocol', 'direction'], registers });
-    new Gauge({
-      name: 'pano_export_events_in',
-      help: 'Events read by pano-export (a running total)',
+    // Running totals are counters (`_total`), so rate() and increase() apply; each is read from
+    // its source when scraped, as a counter set to the source's total.
+    const total = (counter: Counter<string>, value: number, labels?: Record<string, string>) => {
+      if (labels) {
+        counter.remove(labels);
+        counter.inc(labels, value);
+      } else {
+        counter.reset();
+        counter.inc(value);
+      }
+    };
+    new Counter({
+      name: 'pano_export_events_in_total',
+      help: 'Events read by pano-export',
       registers,
       collect() {
-        this.set(health.eventsIn());
+        total(this, health.eventsIn());
       },
     });
-    new Gauge({
-      name: 'pano_export_parse_failures',
-      help: 'Input lines that were not events (a running total)',
+    new Counter({
+      name: 'pano_export_parse_failures_total',
+      help: 'Input lines that were not events',
       registers,
       collect() {
-        this.set(health.parseFailures());
+        total(this, health.parseFailures());
       },
     });
-    new Gauge({
-      name: 'pano_export_dropped',
-      help: 'Events or spans dropped by a sink, by reason (a running total)',
+    new Counter({
+      name: 'pano_export_dropped_total',
+      help: 'Events or spans dropped by a sink, by reason',
       labelNames: ['sink', 'reason'],
       registers,
       collect() {
-        for (const d of health.dropped()) this.set({ sink: d.sink, reason: d.reason }, d.count);
+        for (const d of health.dropped()) total(this, d.count, { sink: d.sink, reason: d.reason });
       },
     });
     new Gauge({
@@ -86,13 +97,13 @@ export class MetricsSink implements Sink {
       },
     });
     const limiter = this.limiter;
-    new Gauge({
-      name: 'pano_export_label_overflow',
-      help: 'Label values replaced by "other" to bound cardinality (a running total)',
+    new Counter({
+      name: 'pano_export_label_overflow_total',
+      help: 'Label values replaced by "other" to bound cardinality',
       labelNames: ['label'],
       registers,
       collect() {
-        for (const [label, n] of limiter.overflow) this.set({ label }, n);
+        for (const [label, n] of limiter.overflow) total(this, n, { label });
       },
     });
   }
