@@ -59,11 +59,14 @@ export function hrTimeFromNs(ns: bigint): HrTime {
 
 const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
 
-/** The parent from a W3C traceparent (version 00 layout; ff is invalid; all-zero ids are invalid). */
+/**
+ * The parent from a W3C traceparent (version 00 layout; ff is invalid; all-zero ids are invalid;
+ * upper-case hex is invalid too, §3.2.2: a receiver ignores such a header rather than fix it).
+ */
 export function parseTraceparent(value: unknown): SpanParent | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (typeof v !== 'string') return undefined;
-  const m = TRACEPARENT_RE.exec(v.trim().toLowerCase());
+  const m = TRACEPARENT_RE.exec(v.trim());
   if (!m || m[1] === 'ff') return undefined;
   if (m[1] === '00' && v.trim().length !== 55) return undefined;
   if (/^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
