@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -26,6 +26,7 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
   const r: Record<string, any> = {};
   let cliOut = '';
   let zippedOut: string[][] = [];
+  let loadOut = '';
   let pcap = '';
   const select = 'SELECT id, name, email, score, born, big FROM people WHERE id = ? AND name = ?';
 
@@ -73,6 +74,16 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
       );
       assert.equal(zipped.status, 0, zipped.stderr);
       zippedOut = zipped.stdout.trim().split('\n').map((l) => l.split('\t'));
+      // the CLI asks for progress reports: the server sends one (an ERR packet with code 65535) before LOAD DATA's OK
+      const tsv = join(work, 'loaded.tsv');
+      writeFileSync(tsv, '1\tone\n2\ttwo\n3\tthree\n');
+      const load = spawnSync(
+        'mariadb',
+        ['--no-defaults', '--skip-ssl', '--local-infile=1', '-h', '127.0.0.1', '-P', String(port), '-u', server.user, `-p${server.password}`, '-N', server.database],
+        { encoding: 'utf8', input: `CREATE TABLE loaded (id INT, name VARCHAR(20));\nLOAD DATA LOCAL INFILE '${tsv}' INTO TABLE loaded;\nSELECT ROW_COUNT();\n` },
+      );
+      assert.equal(load.status, 0, load.stderr);
+      loadOut = load.stdout.trim();
     } finally {
       await capture.stop();
     }
@@ -169,6 +180,20 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
       q.db.response.rows.map((r: any) => [r.name, r.email ?? 'NULL']),
       zippedOut,
     );
+  });
+
+  it('the CLI: LOAD DATA LOCAL INFILE succeeds with its OK; the progress report before it is no error', () => {
+    const load = my().find((e) => e.db.query?.text?.startsWith('LOAD DATA LOCAL INFILE'));
+    assert.equal(loadOut, '3', 'the server loaded three rows');
+    assert.equal(load.db.response?.status_code, undefined);
+    assert.equal(load.mysql.error, undefined);
+    assert.equal(load.mysql.affected_rows, 3);
+    assert.equal(load.mysql.local_infile.data.size, '1\tone\n2\ttwo\n3\tthree\n'.length);
+    // tshark sees the report as an ERR packet with code 65535, then the OK
+    const errnos = tsharkFields(pcap, ['mysql.error_code'], `tcp.dstport == ${load.client.port} && mysql.error_code`, ['-d', `tcp.port==${server!.port},mysql`]).flatMap(([e]) => e.split(','));
+    assert.ok(errnos.includes('65535'), JSON.stringify(errnos));
+    assert.equal(load.mysql.progress.reports, errnos.filter((e) => e === '65535').length);
+    assert.equal(typeof load.mysql.progress.state, 'string');
   });
 
   it('the CLI: COM_INIT_DB switches the namespace for the next query', () => {

@@ -365,6 +365,29 @@ describe('mysql: commands', () => {
     assert.deepEqual(attrs(r.records[1]).mysql.local_infile, { name: '/tmp/p.csv', data: { size: 12, content: '1,ann\n2,bob\n' } });
     assert.equal(attrs(r.records[1]).mysql.affected_rows, 2);
   });
+  it('MariaDB progress reports (ERR with code 0xFFFF) before the reply are no error: the OK after them ends the command', () => {
+    // sql/protocol.cc net_send_progress_packet: 0xFF, code 0xFFFF, strings (1), stage, max stage,
+    // progress in thousandths of a percent (3 bytes), lenenc stage name
+    const progress = (seq: number, stage: number, max: number, thousandths: number, name: string) =>
+      packet(seq, Buffer.from([0xff, 0xff, 0xff, 1, stage, max]), Buffer.from([thousandths & 0xff, (thousandths >> 8) & 0xff, thousandths >> 16]), lstr(name));
+    const r = run([
+      ...login8,
+      { dir: C, bytes: cmd.query('ALTER TABLE people ADD COLUMN age INT') },
+      { dir: S, bytes: Buffer.concat([progress(1, 1, 2, 50_000, 'copy to tmp table'), progress(2, 2, 2, 12_345, 'Enabling keys')]) },
+      { dir: S, bytes: ok(3, 7) },
+      { dir: C, bytes: cmd.query('SELECT 1') },
+      { dir: S, bytes: resultSet(1, [{ name: '1', type: 0x08, charset: 63 }], [['1']], true).bytes },
+    ]);
+    const alter = attrs(r.records[1]);
+    assert.equal(alter.db.response, undefined);
+    assert.equal(alter.mysql.error, undefined);
+    assert.equal(alter.mysql.affected_rows, 7);
+    assert.deepEqual(alter.mysql.progress, { reports: 2, stage: 2, max_stage: 2, percent: 12.345, state: 'Enabling keys' });
+    assert.equal(r.records[1].kind, 'exchange');
+    assert.deepEqual(attrs(r.records[2]).db.response.rows, [{ '1': '1' }]);
+    assert.equal(r.counts.get('mysql.sequence_error'), undefined);
+    assert.equal(r.counts.get('mysql.unmatched_response'), undefined);
+  });
 });
 
 describe('mysql: less common commands', () => {

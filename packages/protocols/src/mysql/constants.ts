@@ -124,6 +124,13 @@ export const Header = {
   Err: 0xff,
 } as const;
 
+/**
+ * The error code of an ERR packet that is a MariaDB progress report, not an
+ * error: sent (to clients with MARIADB_CLIENT_PROGRESS) while a statement runs,
+ * before its real reply (sql/protocol.cc net_send_progress_packet).
+ */
+export const PROGRESS_REPORT_CODE = 0xffff;
+
 /** Column / parameter types (enum_field_types). */
 export const Type = {
   Decimal: 0x00,

@@ -226,6 +226,30 @@ export function decodeErr(p: Buffer): ErrPacket {
   return { code, message: r.rest() };
 }
 
+/** A MariaDB progress report (an ERR packet with code 0xFFFF). */
+export interface ProgressReport {
+  stage: number;
+  maxStage: number;
+  /** 0–100, in thousandths */
+  percent: number;
+  state: string;
+}
+
+/**
+ * MariaDB progress report: 0xFF, code 0xFFFF, then one byte (the number of
+ * strings, 1), stage, max stage, progress in thousandths of a percent (3 bytes),
+ * and the stage's name as a length-encoded string (MariaDB sql/protocol.cc
+ * net_send_progress_packet; libmariadb cli_report_progress reads it so).
+ */
+export function decodeProgress(p: Buffer): ProgressReport {
+  const r = new PayloadReader(p, 3);
+  r.u8(); // number of strings
+  const stage = r.u8();
+  const maxStage = r.u8();
+  const percent = r.u24() / 1000;
+  return { stage, maxStage, percent, state: r.lenencString() };
+}
+
 /** EOF packet: warnings and status (header 0xFE, payload of 5 bytes). */
 export function decodeEof(p: Buffer): { warnings: number; status: number } {
   if (p.length < 5) return { warnings: 0, status: 0 };

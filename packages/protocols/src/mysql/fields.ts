@@ -6,7 +6,7 @@
  */
 import { sqlOperation } from '../sql/operation.js';
 import { typeName } from './constants.js';
-import type { ColumnDef, ErrPacket, OkPacket } from './decode.js';
+import type { ColumnDef, ErrPacket, OkPacket, ProgressReport } from './decode.js';
 import type { Value, ValueBudget } from './values.js';
 
 /** One command the stitcher is tracking, with what its response brought so far. */
@@ -44,6 +44,8 @@ export interface Cmd {
   /** Warning count of the EOF packet that ended the (last) result set (no CLIENT_DEPRECATE_EOF). */
   eofWarnings?: number;
   err?: ErrPacket;
+  /** MariaDB progress reports received before the reply: how many, and the last. */
+  progress?: { reports: number; last: ProgressReport };
   prepared?: { statementId: number; params: number; columns: number };
   statistics?: string;
   infile?: { name: string; size: number; kept: Buffer[]; keptBytes: number };
@@ -125,6 +127,10 @@ export function buildAttributes(c: Cmd, facts: MyConnectionFacts): Record<string
   const warnings = c.eofWarnings ?? c.ok?.warnings;
   if (warnings) my.warnings = warnings;
   if (c.err) my.error = { code: c.err.code, ...(c.err.sqlState ? { sql_state: c.err.sqlState } : {}), message: c.err.message };
+  if (c.progress) {
+    const l = c.progress.last;
+    my.progress = { reports: c.progress.reports, stage: l.stage, max_stage: l.maxStage, percent: l.percent, ...(l.state ? { state: l.state } : {}) };
+  }
   if (c.statistics !== undefined) my.statistics = c.statistics;
   if (c.infile) {
     const content = Buffer.concat(c.infile.kept).toString('utf8');

@@ -12,7 +12,7 @@
 import type { CloseReason, Dir } from '@panopticon/flows';
 import type { EventKind } from '@panopticon/events';
 import type { ParserContext, StreamParser } from '../types.js';
-import { Cap, Command, ExecFlag, Header, Status, commandName } from './constants.js';
+import { Cap, Command, ExecFlag, Header, PROGRESS_REPORT_CODE, Status, commandName } from './constants.js';
 import {
   type ColumnDef,
   PayloadReader,
@@ -23,6 +23,7 @@ import {
   decodeHandshakeResponse,
   decodeOk,
   decodePrepareOk,
+  decodeProgress,
   decodeTextRow,
 } from './decode.js';
 import { MyFramer, type MyPacket } from './framer.js';
@@ -471,6 +472,7 @@ export class MySession implements StreamParser {
     c.responseBytes += p.wireLength;
     c.endNs = p.endNs;
     if (p.truncated) this.ctx.count('mysql.oversized_packet');
+    if (first === Header.Err && p.length >= 3 && p.payload.readUInt16LE(1) === PROGRESS_REPORT_CODE) return this.progressReport(c, p);
     if (this.replyCut) return this.cutReply(c, p, first);
     switch (c.state) {
       case 'first': return this.firstResponse(c, p, first);
@@ -483,6 +485,18 @@ export class MySession implements StreamParser {
       case 'single':
       default: return this.singleReply(c, p, first);
     }
+  }
+
+  /**
+   * A MariaDB progress report (ERR with code 0xFFFF) while the command runs
+   * (ALTER TABLE, LOAD DATA, ...): not its reply, which still follows. No
+   * other packet can begin with 0xFF 0xFF 0xFF (rows, definitions and counts
+   * never start with 0xFF), so it is told apart wherever it comes.
+   */
+  private progressReport(c: Cmd, p: MyPacket): void {
+    const last = decodeProgress(p.payload);
+    c.progress = { reports: (c.progress?.reports ?? 0) + 1, last };
+    this.ctx.count('mysql.progress_reports');
   }
 
   /**
