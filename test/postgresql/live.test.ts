@@ -13,6 +13,7 @@ import pg from 'pg';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { assertDbGroups } from '../helpers/db-schema.js';
+import { tsharkFields } from '../helpers/tshark.js';
 import { startPg, type PgServer } from './pg-server.js';
 
 describe('postgresql: live server, pg driver and psql', () => {
@@ -21,11 +22,14 @@ describe('postgresql: live server, pg driver and psql', () => {
   let events: any[] = [];
   let copyOut = '';
   const results: Record<string, any> = {};
+  const binaryRows = 3;
+  let port = 0;
+  let pcap = '';
   const copyIn = '3\tCid\tcid@example.com\t2000-03-04\n4\tDee\t\\N\t1999-12-31\n';
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'pano-pg-live-'));
-    const port = await freePort();
+    port = await freePort();
     server = startPg(port);
     const capture = new LoopbackCapture(join(work, 'pg.pcap'), `tcp port ${port}`);
     await capture.start();
@@ -78,9 +82,12 @@ describe('postgresql: live server, pg driver and psql', () => {
       psql(['-c', `ALTER USER postgres PASSWORD '${server.password}'`]);
       psql(['-c', 'COPY people (id, name, email, born) FROM STDIN'], copyIn);
       copyOut = psql(['-c', 'COPY people TO STDOUT']);
+      // binary COPY TO: the header rides with the first row and the trailer comes alone, so CopyData messages are not rows
+      psql(['-c', `COPY (SELECT g FROM generate_series(1, ${binaryRows}) g) TO STDOUT (FORMAT binary)`, '-c', 'COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)']);
     } finally {
       await capture.stop();
     }
+    pcap = capture.file;
     events = parseCaptureSync(capture.file).events;
   });
 
@@ -177,9 +184,9 @@ describe('postgresql: live server, pg driver and psql', () => {
 
   it('psql: SSL refused, COPY FROM STDIN keeps the data sent, COPY TO STDOUT the data received', () => {
     const ev = pgEvents().filter((e) => e.postgresql.message === 'SSLRequest');
-    assert.equal(ev.length, 3, 'psql asks for TLS first (sslmode=prefer)');
+    assert.equal(ev.length, 4, 'psql asks for TLS first (sslmode=prefer)');
     for (const e of ev) assert.deepEqual(e.postgresql.negotiation, { answer: 'N' });
-    const copies = pgEvents().filter((e) => e.postgresql.copy);
+    const copies = pgEvents().filter((e) => e.postgresql.copy?.format === 'text');
     assert.equal(copies.length, 2);
     const [cin, cout] = copies;
     assert.equal(cin.postgresql.application_name, 'psql-copy');
@@ -190,5 +197,18 @@ describe('postgresql: live server, pg driver and psql', () => {
     assert.equal(cout.postgresql.copy.direction, 'out');
     assert.equal(cout.postgresql.copy.data.content, copyOut);
     assert.equal(cout.db.response.returned_rows, copyOut.trim().split('\n').length);
+  });
+
+  it('binary COPY TO STDOUT: returned_rows counts the rows (as the COPY tag), not the CopyData messages', () => {
+    const [some, none] = pgEvents().filter((e) => e.postgresql.copy?.format === 'binary');
+    // tshark: CopyData messages per server segment of the two COPYs (rows + 1 trailer; header and trailer alone)
+    const copyData = tsharkFields(pcap, ['pgsql.type'], `tcp.srcport == ${port} && pgsql.type == "Copy data"`, ['-d', `tcp.port==${port},pgsql`]).flatMap(([t]) => t.split(','));
+    assert.equal(copyData.filter((t) => t === 'Copy data').length, copyOut.trim().split('\n').length + binaryRows + 1 + 1);
+    assert.equal(some.postgresql.copy.messages, binaryRows + 1);
+    assert.equal(some.postgresql.row_count, binaryRows);
+    assert.equal(some.db.response.returned_rows, binaryRows);
+    assert.equal(none.postgresql.copy.messages, 1);
+    assert.equal(none.postgresql.row_count, 0);
+    assert.equal(none.db.response.returned_rows, 0);
   });
 });

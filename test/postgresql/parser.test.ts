@@ -9,7 +9,7 @@ import type { ExchangeRecord, ParseOptions } from '../../packages/protocols/src/
 import { postgresqlModule } from '../../packages/protocols/src/postgresql/index.js';
 import { fakeContext } from '../helpers/fake-parser-context.js';
 import { bytewise, coalesce, feed, splitAt, untimed, type Segment, runScript } from '../helpers/scripted-stream.js';
-import { be, fe } from './pg-wire.js';
+import { be, bin, fe, msg } from './pg-wire.js';
 
 const C = 0 as const;
 const S = 1 as const;
@@ -286,6 +286,31 @@ describe('postgresql: queries', () => {
     const cout = attrs(c.records[1]);
     assert.deepEqual(cout.postgresql.copy, { direction: 'out', format: 'text', messages: 2, data: { size: 12, content: '1\tann\n2\tbob\n' } });
     assert.equal(cout.db.response.returned_rows, 2);
+  });
+  it('binary COPY TO STDOUT counts rows, not CopyData messages: the header rides with the first row, the trailer comes alone', () => {
+    // COPY BINARY file format (sql-copy): signature, flags, header extension length; per tuple a field count
+    // and length-prefixed fields; trailer -1. PostgreSQL sends the header with the first tuple's CopyData.
+    const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), bin.i32(0), bin.i32(0)]);
+    const tuple = (n: number) => Buffer.concat([bin.i16(1), bin.i32(4), bin.i32(n)]);
+    const trailer = bin.i16(-1);
+    const copyOutBinary = msg('H', Buffer.from([1]), bin.i16(1), bin.i16(1));
+    const data = (b: Buffer) => msg('d', b);
+    const c = run([
+      { dir: C, bytes: fe.query('COPY (SELECT g FROM generate_series(1, 2) g) TO STDOUT (FORMAT binary)') },
+      { dir: S, bytes: Buffer.concat([copyOutBinary, data(Buffer.concat([header, tuple(1)])), data(tuple(2)), data(trailer), be.copyDone(), be.commandComplete('COPY 2'), be.ready()]) },
+      { dir: C, bytes: fe.query('COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)') },
+      { dir: S, bytes: Buffer.concat([copyOutBinary, data(Buffer.concat([header, trailer])), be.copyDone(), be.commandComplete('COPY 0'), be.ready()]) },
+      // no tag to go by: cut short by an error, every CopyData sent held a row
+      { dir: C, bytes: fe.query('COPY (SELECT 1/(2-g) FROM generate_series(1, 3) g) TO STDOUT (FORMAT binary)') },
+      { dir: S, bytes: Buffer.concat([copyOutBinary, data(Buffer.concat([header, tuple(1)])), be.error({ S: 'ERROR', V: 'ERROR', C: '22012', M: 'division by zero' }), be.ready()]) },
+    ]);
+    const [two, none, failed] = c.records.map(attrs);
+    assert.equal(two.postgresql.copy.messages, 3);
+    assert.equal(two.db.response.returned_rows, 2);
+    assert.equal(none.postgresql.copy.messages, 1);
+    assert.equal(none.db.response.returned_rows, 0);
+    assert.equal(failed.db.response.status_code, '22012');
+    assert.equal(failed.db.response.returned_rows, 1);
   });
   it('NotificationResponse is a one-way message; Terminate too', () => {
     const c = run([{ dir: S, bytes: be.notification(77, 'orders', '{"id":1}') }, { dir: C, bytes: fe.terminate() }]);

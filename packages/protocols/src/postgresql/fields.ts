@@ -54,6 +54,8 @@ export interface Step {
     kept: Buffer[];
     keptBytes: number;
     failed: boolean;
+    /** The server sent CopyDone: a binary COPY TO's last CopyData was its trailer. */
+    serverDone?: boolean;
     /** COPY text is in the client encoding in force when the COPY began. */
     codec: PgTextCodec;
   };
@@ -107,6 +109,23 @@ export function tagRowCount(tag: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * Rows a COPY TO sent: the count of its `COPY n` tag; without one (an error
+ * cut it short), one per CopyData, which PostgreSQL sends one a row except
+ * in binary format, where the header rides with the first row and the
+ * trailer comes alone last (a COPY of no rows sends one message holding both).
+ */
+function copyOutRows(s: Step): number {
+  for (let i = s.tags.length - 1; i >= 0; i--) {
+    if (s.tags[i].startsWith('COPY ')) {
+      const n = tagRowCount(s.tags[i]);
+      if (n !== undefined) return n;
+    }
+  }
+  const c = s.copy!;
+  return c.format === 'binary' && c.serverDone ? Math.max(0, c.messages - 1) : c.messages;
+}
+
 export function buildAttributes(s: Step, facts: PgConnectionFacts): Record<string, unknown> {
   const db: Record<string, unknown> = { system: { name: 'postgresql' } };
   if (facts.database !== undefined) db.namespace = facts.database;
@@ -126,7 +145,7 @@ export function buildAttributes(s: Step, facts: PgConnectionFacts): Record<strin
   const response: Record<string, unknown> = {};
   if (s.error?.code) response.status_code = s.error.code;
   const returnsRows = s.rows.length > 0 || s.returnedRows > 0 || s.columns !== undefined || s.portal?.columns !== undefined;
-  if (s.copy?.direction === 'out') response.returned_rows = s.copy.messages;
+  if (s.copy?.direction === 'out') response.returned_rows = copyOutRows(s);
   else if (returnsRows || s.tags.some((t) => t.startsWith('SELECT ') || t.startsWith('FETCH '))) response.returned_rows = s.returnedRows;
   if (s.rows.length) response.rows = s.rows;
   if (Object.keys(response).length) db.response = response;

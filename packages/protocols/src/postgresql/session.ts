@@ -409,7 +409,7 @@ export class PgSession implements StreamParser {
       case Backend.CopyOutResponse:
       case Backend.CopyBothResponse: return this.copyResponse(m);
       case Backend.CopyData: return this.copyFromServer(m);
-      case Backend.CopyDone: return this.touchResult(m);
+      case Backend.CopyDone: return this.copyDoneFromServer(m);
       case Backend.FunctionCallResponse: return this.touchResult(m);
       default:
         this.ctx.count('postgresql.unknown_message');
@@ -708,6 +708,11 @@ export class PgSession implements StreamParser {
     const s = this.resultTarget(m);
     if (!s.copy) s.copy = { direction: 'out', format: 'text', messages: 0, bytes: 0, kept: [], keptBytes: 0, failed: false, codec: this.codec };
     this.keepCopyData(s, m);
+  }
+
+  private copyDoneFromServer(m: PgMessage): void {
+    const s = this.resultTarget(m);
+    if (s.copy) s.copy.serverDone = true;
   }
 
   private touchResult(m: PgMessage): void {
