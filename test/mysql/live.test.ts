@@ -60,6 +60,12 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
       await conn.ping();
       conn.unprepare(select);
       await conn.end();
+      // COM_CHANGE_USER: the session becomes another user's, in another schema
+      server.sql(`CREATE DATABASE audit; CREATE USER 'auditor'@'127.0.0.1' IDENTIFIED BY 'audit-pw-5521'; GRANT ALL ON audit.* TO 'auditor'@'127.0.0.1';`);
+      const changing = await mysql.createConnection({ host: '127.0.0.1', port, user: server.user, password: server.password, database: server.database, connectAttributes: { program_name: 'pano-change' } });
+      await changing.changeUser({ user: 'auditor', password: 'audit-pw-5521', database: 'audit' });
+      [r.afterChange] = await changing.query('SELECT CURRENT_USER() AS who, DATABASE() AS db');
+      await changing.end();
       const cli = spawnSync(
         'mariadb',
         ['--no-defaults', '--skip-ssl', '-h', '127.0.0.1', '-P', String(port), '-u', server.user, `-p${server.password}`, '-N', '-e', `use ${server.database}; SET PASSWORD = PASSWORD('${server.password}'); SELECT COUNT(*) FROM people`],
@@ -180,6 +186,21 @@ describe('mysql: live MariaDB server, mysql2 driver and mariadb CLI', () => {
       q.db.response.rows.map((r: any) => [r.name, r.email ?? 'NULL']),
       zippedOut,
     );
+  });
+
+  it('COM_CHANGE_USER: the events after it carry the new user and schema, as the server says', () => {
+    const hs = my().find((e) => e.mysql.connection_attributes?.program_name === 'pano-change');
+    const ev = my().filter((e) => e.pano.connection.id === hs.pano.connection.id);
+    assert.deepEqual(ev.map((e) => e.mysql.command), ['handshake', 'COM_CHANGE_USER', 'COM_QUERY', 'COM_QUIT']);
+    const [, change, query] = ev;
+    assert.equal(change.mysql.user, 'auditor');
+    assert.equal(change.db.response, undefined);
+    const [{ who, db }] = r.afterChange;
+    assert.equal(who, 'auditor@127.0.0.1');
+    assert.equal(query.mysql.user, who.split('@')[0]);
+    assert.equal(query.db.namespace, db);
+    assert.deepEqual(query.db.response.rows, [{ who, db }]);
+    assert.ok(!JSON.stringify(events).includes('audit-pw-5521'));
   });
 
   it('the CLI: LOAD DATA LOCAL INFILE succeeds with its OK; the progress report before it is no error', () => {

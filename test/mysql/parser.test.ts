@@ -482,11 +482,40 @@ describe('mysql: less common commands', () => {
       { dir: S, bytes: packet(1, Buffer.from('Uptime: 5  Threads: 1  Questions: 9')) },
     ]);
     const [, change, stats] = r.records;
+    // the session is now the new user's, in the schema named
+    assert.equal(attrs(stats).mysql.user, 'other');
+    assert.equal(attrs(stats).db.namespace, 'shop');
     assert.equal(attrs(change).mysql.command, 'COM_CHANGE_USER');
     assert.equal(attrs(change).mysql.user, 'other');
     assert.equal(change.requestBytes, changeUser.length + authData.length);
     assert.ok(!JSON.stringify(attrs(change)).includes('NEWSALT'));
     assert.equal(attrs(stats).mysql.statistics, 'Uptime: 5  Threads: 1  Questions: 9');
+  });
+  it('COM_CHANGE_USER: a refusal changes nothing; success moves user and schema and forgets the old session\'s statements', () => {
+    const changeUser = (user: string, schema: string) => packet(0, Buffer.from([0x11]), Buffer.from(`${user}\0`), Buffer.from([20]), Buffer.alloc(20, 9), Buffer.from(`${schema}\0`));
+    const r = run([
+      ...login,
+      { dir: C, bytes: cmd.prepare('SELECT ?') },
+      { dir: S, bytes: Buffer.concat([prepareOk(1, 5, 0, 1), columnDef(2, { name: '?' })]) },
+      { dir: C, bytes: changeUser('intruder', 'secret') },
+      { dir: S, bytes: err(1, 1045, '28000', "Access denied for user 'intruder'") },
+      { dir: C, bytes: cmd.ping() },
+      { dir: S, bytes: ok(1) },
+      { dir: C, bytes: changeUser('audit', '') },
+      { dir: S, bytes: ok(1) },
+      { dir: C, bytes: cmd.ping() },
+      { dir: S, bytes: ok(1) },
+      { dir: C, bytes: cmd.execute(5, [[0xfd, false, lstr('x')]]) },
+      { dir: S, bytes: err(1, 1243, 'HY000', 'Unknown prepared statement handler (5) given to mysqld_stmt_execute') },
+    ]);
+    const [, , refused, ping1, changed, ping2, exec] = r.records.map(attrs);
+    assert.equal(refused.db.response.status_code, '1045');
+    assert.equal(ping1.mysql.user, 'u');
+    assert.equal(ping1.db.namespace, 'shop');
+    assert.equal(changed.mysql.user, 'audit');
+    assert.equal(ping2.mysql.user, 'audit');
+    assert.equal(ping2.db.namespace, undefined, 'no schema named: none selected');
+    assert.equal(exec.db.query, undefined, 'the statement went with the old session');
   });
   it('COM_PROCESS_INFO is answered by a text result set', () => {
     const r = run([

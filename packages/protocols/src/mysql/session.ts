@@ -220,9 +220,7 @@ export class MySession implements StreamParser {
         return this.enqueue(c, 'first');
       case Command.Quit:
         return this.emit(c, 'message', p.endNs);
-      case Command.ChangeUser:
-        c.user = new PayloadReader(p.payload, 1).cstring();
-        return this.enqueue(c, 'auth');
+      case Command.ChangeUser: return this.changeUser(c, p);
       case Command.StmtReset: {
         // the server drops the statement's long data: the next execute carries every value
         const st = p.payload.length >= 5 ? this.statements.get(p.payload.readUInt32LE(1)) : undefined;
@@ -784,8 +782,31 @@ export class MySession implements StreamParser {
     if (c.columns.length < MAX_COLUMNS_KEPT) c.columns.push(decodeColumnDef(p.payload));
   }
 
+  /**
+   * COM_CHANGE_USER: user, auth response (1-byte length with
+   * CLIENT_SECURE_CONNECTION, else NUL-terminated; never read), schema, then
+   * charset, plugin and attributes.
+   */
+  private changeUser(c: Cmd, p: MyPacket): void {
+    const r = new PayloadReader(p.payload, 1);
+    c.user = r.cstring();
+    if (this.caps === null || this.caps & Cap.SecureConnection) r.skip(r.u8());
+    else r.cstring();
+    const schema = r.short ? '' : r.cstring();
+    if (schema) c.schemaArg = schema;
+    this.enqueue(c, 'auth');
+  }
+
   private changeUserReply(c: Cmd, p: MyPacket, first: number): void {
-    if (first === Header.Ok) return this.okEnd(c, p);
+    if (first === Header.Ok) {
+      // the session is the new user's, in the schema it named (none if it named none); the server
+      // dropped the old session's prepared statements with the rest of its state
+      this.facts.user = c.user;
+      this.facts.schema = c.schemaArg;
+      this.statements.clear();
+      this.lastPrepared = undefined;
+      return this.okEnd(c, p);
+    }
     if (first === Header.Err) return this.errEnd(c, p);
     if (first === Header.Eof && p.length > 1) c.authSwitchedTo = new PayloadReader(p.payload, 1).cstring();
   }
