@@ -23,6 +23,15 @@ describe('postgresql: live server, pg driver and psql', () => {
   let copyOut = '';
   const results: Record<string, any> = {};
   const binaryRows = 3;
+  // numeric, date, time, timestamp and timestamptz values at the edges of their binary forms
+  const binaryTypesQuery = `SELECT $1::int AS one,
+    0::numeric AS n0, 0.00::numeric AS n1, -0.5::numeric AS n2, 1e-20::numeric AS n3, 123456789012345678901234567890.123::numeric AS n4,
+    10000::numeric AS n5, -9999.9999::numeric AS n6, 'NaN'::numeric AS n7, 'Infinity'::numeric AS n8, '-Infinity'::numeric AS n9, 1.10::numeric(10,4) AS n10,
+    '2000-01-01'::date AS d0, '1999-12-31'::date AS d1, '0044-03-15 BC'::date AS d2, 'infinity'::date AS d3, '-infinity'::date AS d4, '9999-12-31'::date AS d5,
+    '00:00:00'::time AS t0, '23:59:59.999999'::time AS t1, '24:00:00'::time AS t2, '12:00:00.5'::time AS t3,
+    '2000-01-01 00:00:00'::timestamp AS ts0, '1969-07-20 20:17:40.1'::timestamp AS ts1, '0044-03-15 12:00:00 BC'::timestamp AS ts2, 'infinity'::timestamp AS ts3,
+    '2262-04-11 23:47:16.854775'::timestamp AS ts4,
+    '2024-02-29 13:05:09.000120+00'::timestamptz AS tz0, '1900-01-01 00:00:00+00'::timestamptz AS tz1, '-infinity'::timestamptz AS tz2`;
   let port = 0;
   let pcap = '';
   const copyIn = '3\tCid\tcid@example.com\t2000-03-04\n4\tDee\t\\N\t1999-12-31\n';
@@ -45,6 +54,12 @@ describe('postgresql: live server, pg driver and psql', () => {
       results.missing = await client.query('SELECT * FROM no_such_table').catch((e) => e);
       results.badParam = await client.query('SELECT $1::int AS n', ['not-a-number']).catch((e) => e);
       await client.end();
+      // the same values fetched as text (the server's own printing) and in binary format
+      const typed = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: server.password, database: 'postgres', application_name: 'pano-binary' });
+      await typed.connect();
+      await typed.query("SET TimeZone = 'UTC'");
+      for (const binary of [false, true]) await typed.query({ text: binaryTypesQuery, values: ['1'], binary });
+      await typed.end();
       // a long query cancelled through a CancelRequest on a connection of its own
       const cfg = { host: '127.0.0.1', port, user: 'postgres', password: server.password, database: 'postgres', application_name: 'pano-cancel' };
       const victim = new pg.Client(cfg);
@@ -197,6 +212,14 @@ describe('postgresql: live server, pg driver and psql', () => {
     assert.equal(cout.postgresql.copy.direction, 'out');
     assert.equal(cout.postgresql.copy.data.content, copyOut);
     assert.equal(cout.db.response.returned_rows, copyOut.trim().split('\n').length);
+  });
+
+  it('binary-format numeric, date, time, timestamp and timestamptz values read as the server prints them as text', () => {
+    const [asText, asBinary] = pgEvents().filter((e) => e.postgresql.application_name === 'pano-binary' && e.db.query?.text === binaryTypesQuery);
+    const textRow = asText.db.response.rows[0];
+    assert.equal(textRow.one, '1', 'the text run is text');
+    assert.equal(asBinary.db.response.rows[0].one, 1, 'the binary run is binary');
+    assert.deepEqual(asBinary.db.response.rows[0], { ...textRow, one: 1 });
   });
 
   it('binary COPY TO STDOUT: returned_rows counts the rows (as the COPY tag), not the CopyData messages', () => {

@@ -215,6 +215,60 @@ describe('postgresql: queries', () => {
     assert.deepEqual(a.db.query.parameter, { '0': -5, '1': '9007199254740993', '2': '01234567-89ab-cdef-0123-456789abcdef' });
     assert.deepEqual(a.db.response.rows, [{ a: -5, b: true, c: Math.PI }]);
   });
+  it('binary numeric, date, time, timestamp and timestamptz read as PostgreSQL prints them', () => {
+    // numeric_send: ndigits, weight, sign, dscale, base-10000 digits; dates count days and timestamps
+    // microseconds from 2000-01-01; time counts microseconds from midnight
+    const numeric = (weight: number, sign: number, dscale: number, ...digits: number[]) =>
+      Buffer.concat([bin.i16(digits.length), bin.i16(weight), Buffer.from([sign >> 8, sign & 0xff]), bin.i16(dscale), ...digits.map(bin.i16)]);
+    const i64 = (n: bigint) => {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64BE(n);
+      return b;
+    };
+    const cols = [
+      { name: 'n1', oid: 1700 }, { name: 'n2', oid: 1700 }, { name: 'n3', oid: 1700 }, { name: 'n4', oid: 1700 },
+      { name: 'd1', oid: 1082 }, { name: 'd2', oid: 1082 }, { name: 't', oid: 1083 }, { name: 'ts', oid: 1114 }, { name: 'tz', oid: 1184 }, { name: 'bad', oid: 1700 },
+    ].map((c) => ({ ...c, format: 1 }));
+    const c = run([
+      { dir: C, bytes: Buffer.concat([fe.parse('', 'SELECT ...'), fe.bind('', '', [], [], [1]), fe.describe('P', ''), fe.execute(''), fe.sync()]) },
+      {
+        dir: S,
+        bytes: Buffer.concat([
+          be.parseComplete(),
+          be.bindComplete(),
+          be.rowDescription(cols),
+          be.dataRow([
+            numeric(1, 0x4000, 6, 1, 2345, 6789), // -12345.678900
+            numeric(-1, 0, 4, 1), // 0.0001
+            numeric(0, 0xc000, 0), // NaN
+            numeric(1, 0, 0, 10), // 100000
+            bin.i32(8767), // 2000-01-01 + 8767 days
+            bin.i32(-2), // 1999-12-30
+            i64(45_296_500_000n), // 12:34:56.5
+            i64(-1n), // one microsecond before 2000
+            i64(2n * 86_400_000_000n + 3_600_000_000n + 120n), // 2000-01-03 01:00:00.00012 UTC
+            Buffer.from([0, 1]), // too short to be a numeric
+          ]),
+          be.commandComplete('SELECT 1'),
+          be.ready(),
+        ]),
+      },
+    ]);
+    assert.deepEqual(attrs(c.records[0]).db.response.rows, [
+      {
+        n1: '-12345.678900',
+        n2: '0.0001',
+        n3: 'NaN',
+        n4: '100000',
+        d1: '2024-01-02',
+        d2: '1999-12-30',
+        t: '12:34:56.5',
+        ts: '1999-12-31 23:59:59.999999',
+        tz: '2000-01-03 01:00:00.00012+00',
+        bad: '\\x0001',
+      },
+    ]);
+  });
   it('a Parse with no Execute in its batch is its own event', () => {
     const c = run([
       { dir: C, bytes: Buffer.concat([fe.parse('ins', 'INSERT INTO t VALUES ($1)'), fe.describe('S', 'ins'), fe.sync()]) },
