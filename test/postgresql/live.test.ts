@@ -80,10 +80,22 @@ describe('postgresql: live server, pg driver and psql', () => {
         if (rows.length) break;
         await new Promise((r) => setTimeout(r, 20));
       }
-      await watcher.end();
       new pg.Client(cfg).cancel(victim, sleeper);
       results.cancelled = await cancelled;
       await victim.end();
+      // a query whose backend is terminated: a FATAL ErrorResponse, then the server closes the connection
+      const doomed = new pg.Client({ ...cfg, application_name: 'pano-terminated' });
+      doomed.on('error', () => {});
+      await doomed.connect();
+      const longQuery = doomed.query('SELECT pg_sleep(31)').catch((e) => e);
+      for (;;) {
+        const { rows } = await watcher.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE 'SELECT pg_sleep%'", [doomed.processID]);
+        if (rows.length) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await watcher.query('SELECT pg_terminate_backend($1)', [doomed.processID]);
+      results.terminated = await longQuery;
+      await watcher.end();
       const psql = (args: string[], input?: string) => {
         const r = spawnSync('psql', ['-X', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', ...args], {
           input,
@@ -189,6 +201,15 @@ describe('postgresql: live server, pg driver and psql', () => {
     assert.equal(sleeper.db.response.status_code, '57014');
     const startup = pgEvents().find((e) => e.postgresql.message === 'StartupMessage' && e.postgresql.application_name === 'pano-cancel');
     assert.equal(startup.postgresql.backend_pid, results.victimPid);
+  });
+
+  it('a query ended by pg_terminate_backend is answered by its FATAL error, not left unanswered', () => {
+    const [e] = pgEvents().filter((x) => x.postgresql.application_name === 'pano-terminated' && x.db.query?.text === 'SELECT pg_sleep(31)');
+    assert.equal(results.terminated.code, '57P01');
+    assert.equal(e.pano.kind, 'exchange');
+    assert.equal(e.pano.flags, undefined);
+    assert.equal(e.db.response.status_code, results.terminated.code);
+    assert.equal(e.postgresql.error.severity, 'FATAL');
   });
 
   it('a password written into SQL text is replaced before it reaches the event', () => {

@@ -382,6 +382,20 @@ describe('postgresql: queries', () => {
     assert.equal(c.records[0].kind, 'unanswered');
     assert.deepEqual(c.records[0].flags, ['closed']);
   });
+  it('a query ended by a FATAL error (pg_terminate_backend) is answered by it, though no ReadyForQuery follows', () => {
+    // a FATAL ErrorResponse ends the session: the server closes the connection without ReadyForQuery
+    const c = run([
+      { dir: C, bytes: fe.query('SELECT pg_sleep(10)') },
+      { dir: S, bytes: be.rowDescription([{ name: 'pg_sleep' }]) },
+      { dir: C, bytes: fe.query('SELECT 2') },
+      { dir: S, bytes: be.error({ S: 'FATAL', V: 'FATAL', C: '57P01', M: 'terminating connection due to administrator command' }) },
+    ]);
+    assert.deepEqual(c.records.map((r) => [r.kind, attrs(r).db.query.text, r.flags ?? []]), [
+      ['exchange', 'SELECT pg_sleep(10)', []],
+      ['unanswered', 'SELECT 2', ['closed']],
+    ]);
+    assert.equal(attrs(c.records[0]).db.response.status_code, '57P01');
+  });
 });
 
 describe('postgresql: less common flows', () => {

@@ -569,12 +569,14 @@ export class PgSession implements StreamParser {
     const latin1 = this.codec.fallbacks !== before;
     this.copyIn = null;
     const head = this.queue[0];
+    // FATAL/PANIC end the session: no ReadyForQuery follows, the server closes the connection
+    const ending = err.severity === 'FATAL' || err.severity === 'PANIC';
     if (!head) {
       // FATAL/PANIC arrive unasked (administrator shutdown); anything else answers a request we did not see.
       const s = this.orphanStep(m);
       s.error = err;
       if (latin1) s.flags.add(TEXT_AS_LATIN1);
-      const unasked = err.severity === 'FATAL' || err.severity === 'PANIC';
+      const unasked = ending;
       this.orphan = null;
       this.emit(s, unasked ? 'message' : 'orphan_response', m.endNs);
       return;
@@ -583,6 +585,11 @@ export class PgSession implements StreamParser {
       this.respond(head, m);
       head.error ??= err;
       if (latin1) head.flags.add(TEXT_AS_LATIN1);
+      if (ending) {
+        // answered, by the error: not a request left unanswered when the connection closes
+        this.queue.shift();
+        this.emit(head, 'exchange', m.endNs);
+      }
       return;
     }
     if (head.op === 'startup' || head.op === 'ssl' || head.op === 'gssenc') {
