@@ -367,9 +367,14 @@ describe('postgresql: queries', () => {
     assert.equal(failed.db.response.returned_rows, 1);
   });
   it('NotificationResponse is a one-way message; Terminate too', () => {
-    const c = run([{ dir: S, bytes: be.notification(77, 'orders', '{"id":1}') }, { dir: C, bytes: fe.terminate() }]);
+    const note = be.notification(77, 'orders', '{"id":1}');
+    const c = run([{ dir: S, bytes: note }, { dir: C, bytes: fe.terminate() }]);
     assert.equal(c.records.length, 2);
     assert.equal(c.records[0].kind, 'message');
+    // sent by the server: its bytes are response bytes (they were counted as the client's)
+    assert.equal(c.records[0].requestBytes, undefined);
+    assert.equal(c.records[0].responseBytes, note.length);
+    assert.equal(c.records[1].requestBytes, fe.terminate().length);
     assert.deepEqual(attrs(c.records[0]).postgresql.notification, { pid: 77, channel: 'orders', payload: '{"id":1}' });
     assert.equal(attrs(c.records[1]).postgresql.message, 'Terminate');
   });

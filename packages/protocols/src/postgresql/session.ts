@@ -640,6 +640,9 @@ export class PgSession implements StreamParser {
 
   private notification(m: PgMessage): void {
     const s = this.newStep('notification', m);
+    // the server sent it: its bytes are the response side's, as graph and metrics count directions
+    s.requestBytes = 0;
+    s.responseBytes = m.wireLength;
     const before = this.codec.fallbacks;
     s.notification = decodeNotification(m.body, this.codec);
     this.flagFallback(s, before);
