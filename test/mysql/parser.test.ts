@@ -517,6 +517,22 @@ describe('mysql: less common commands', () => {
     assert.equal(ping2.db.namespace, undefined, 'no schema named: none selected');
     assert.equal(exec.db.query, undefined, 'the statement went with the old session');
   });
+  it('COM_RESET_CONNECTION: the server closes the session\'s prepared statements; user and schema stay', () => {
+    const r = run([
+      ...login,
+      { dir: C, bytes: cmd.prepare('SELECT ?') },
+      { dir: S, bytes: Buffer.concat([prepareOk(1, 5, 0, 1), columnDef(2, { name: '?' })]) },
+      { dir: C, bytes: packet(0, Buffer.from([0x1f])) },
+      { dir: S, bytes: ok(1) },
+      { dir: C, bytes: cmd.execute(5, [[0xfd, false, lstr('x')]]) },
+      { dir: S, bytes: err(1, 1243, 'HY000', 'Unknown prepared statement handler (5) given to mysqld_stmt_execute') },
+    ]);
+    const [, , reset, exec] = r.records.map(attrs);
+    assert.equal(reset.mysql.command, 'COM_RESET_CONNECTION');
+    assert.equal(reset.mysql.user, 'u');
+    assert.equal(exec.db.namespace, 'shop');
+    assert.equal(exec.db.query, undefined, 'the statement was closed by the reset');
+  });
   it('COM_PROCESS_INFO is answered by a text result set', () => {
     const r = run([
       ...login,

@@ -836,6 +836,11 @@ export class MySession implements StreamParser {
   private okEnd(c: Cmd, p: MyPacket): void {
     const ok = this.okFrom(c, p);
     if (c.code === Command.InitDb && c.schemaArg !== undefined) this.facts.schema = c.schemaArg;
+    if (c.code === Command.ResetConnection) {
+      // the server closed the session's prepared statements (user and schema stay)
+      this.statements.clear();
+      this.lastPrepared = undefined;
+    }
     if (ok.status & Status.MoreResultsExist && (c.code === Command.Query || c.code === Command.StmtExecute)) {
       c.state = 'first';
       return;
