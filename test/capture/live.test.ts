@@ -299,6 +299,65 @@ describe('pano-capture on live interfaces', { skip }, () => {
     assert.doesNotMatch(net.exec(net.a, ['tc', 'qdisc', 'show', 'dev', 'lo']), /clsact/);
   });
 
+  /**
+   * Starts `pano-capture -i lo` writing into a pipe this process stops reading, and sends it
+   * 1 MiB of loopback traffic: far more pcapng than the pipe and the stream's buffer hold, so the
+   * capture's writes find the pipe full.
+   */
+  async function stalledReader() {
+    const cap = net.spawn(net.a, [...CAPTURE, '-i', 'lo']);
+    const err = collect(cap, 'stderr');
+    cap.stdout!.pause();
+    await waitFor(cap, 'stderr', /capturing on/);
+    for (let i = 0; i < 4; i++) {
+      net.exec(net.a, ['sh', '-c', `head -c 262144 /dev/zero | curl -s -o /dev/null --data-binary @- http://127.0.0.1:${PORT}/stall${i}`]);
+    }
+    // the capture has certainly met the full pipe once its stream holds what the pipe could not take
+    for (let i = 0; i < 100 && cap.stdout!.readableLength < cap.stdout!.readableHighWaterMark; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(cap.stdout!.readableLength >= cap.stdout!.readableHighWaterMark, 'the reader side is full');
+    return { cap, err };
+  }
+
+  async function filtersGone(): Promise<boolean> {
+    for (let i = 0; i < 100; i++) {
+      if (net.exec(net.a, ['tc', 'filter', 'show', 'dev', 'lo', 'ingress']).trim() === '') return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
+  it('SIGTERM while the reader has stopped reading: the filters go at once, and the reader that comes back gets the whole capture', { timeout: 60_000 }, async () => {
+    const { cap, err } = await stalledReader();
+    cap.kill('SIGTERM');
+    // (it used to wait for the pipe in a loop that kept the signal from ever being handled)
+    assert.ok(await filtersGone(), 'the filters are detached while the reader is still stalled');
+    const packets: Packet[] = [];
+    const stats: InterfaceStatistics[] = [];
+    const warnings: unknown[] = [];
+    const last: string[] = [];
+    await readCapture(cap.stdout!, {
+      onPacket: (p) => (packets.push(p), last.push('packet')),
+      onStatistics: (st) => (stats.push(st), last.push('statistics')),
+      onWarning: (w) => warnings.push(w),
+    });
+    assert.equal(await exited(cap), 0, err());
+    assert.deepEqual(warnings, [], 'a whole pcapng stream');
+    const said = /(\d+) packets captured/.exec(err());
+    assert.ok(said, err());
+    assert.equal(packets.length, Number(said[1]), 'every packet captured reached the reader');
+    assert.equal(last[last.length - 1], 'statistics', 'the final statistics end the stream');
+    assert.equal(stats[stats.length - 1].usrDeliv + stats[stats.length - 1].osDrop, stats[stats.length - 1].filterAccept);
+  });
+
+  it('SIGTERM while the reader never reads again: detached at once, the run ends, saying what was not written (exit 74)', { timeout: 60_000 }, async () => {
+    const { cap, err } = await stalledReader();
+    cap.kill('SIGTERM');
+    assert.ok(await filtersGone(), 'the filters are detached while the reader is stalled');
+    assert.equal(await exited(cap), 74, err());
+    assert.match(err(), /^pano-capture: standard output: the reader took nothing for 2 s after the capture ended; its last \d+ bytes were not written$/m);
+    cap.stdout!.destroy();
+  });
+
   it('clear one-line errors: unknown interface, bad filter values', () => {
     const run = (args: string[]) => {
       try {

@@ -347,9 +347,13 @@ export class Capture {
     if (this.stopped) return;
     const tick = () => {
       if (this.stopped || !this.source) return;
-      const n = this.source.consume();
+      const sink = this.opts.sink;
+      sink?.flush();
+      // A reader that is behind (a full pipe): leave the packets in the kernel buffer, which drops and
+      // counts what no longer fits, instead of holding them here without bound; look again shortly.
+      const n = sink?.full ? 0 : this.source.consume();
       this.emitBatch();
-      this.opts.sink?.flush();
+      sink?.flush();
       if (this.countReached() || this.opts.sink?.closed) {
         this.stop();
         return;

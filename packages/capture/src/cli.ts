@@ -204,6 +204,8 @@ async function run(o: Opts): Promise<number> {
   const summary = await capture.done();
   timer?.cancel();
   for (const s of signals) process.off(s, stop);
+  // the filters are off already; what is left goes as the reader takes it (a stalled one is given up on)
+  await sink.finish();
   sink.close();
   // a write failure is said once, as the error that ends the run
   report({ ...summary, problems: summary.problems.filter((p) => p !== sink.error) }, o.quiet ?? false);
