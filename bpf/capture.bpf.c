@@ -27,8 +27,8 @@
 /* Largest copy per packet; tcpdump's maximum snap length. */
 #define MAX_SNAPLEN 262144
 /*
- * A perf record's size is a u16: header (8) + raw size (4) + our header and
- * data, padded to 8. Leave room for all of it.
+ * A perf record's size is a u16: header (8) + raw size (4) + our header (32)
+ * and data, padded to 8. Leave room for all of it.
  */
 #define PERF_MAX_SNAPLEN 65472
 #define MAX_IFACES 256
@@ -59,7 +59,18 @@ struct record {
 	__u32 cap_len;   /* bytes that follow */
 	__u16 slot;      /* interface slot assigned by user space */
 	__u8 direction;  /* 1 ingress, 2 egress: pcapng epb_flags bits 0-1 */
-	__u8 pad;
+	/*
+	 * 1 when the frame's outer 802.1Q/802.1ad tag is not in the bytes that
+	 * follow but held by the kernel beside them (VLAN acceleration: the stack
+	 * takes it out on receive before TC ingress, and a VLAN device leaves it
+	 * to the driver on transmit, after TC egress). User space puts it back
+	 * after the MAC addresses, as libpcap does, so the frame reads as it was
+	 * on the wire. Only on Ethernet-like devices.
+	 */
+	__u8 vlan_present;
+	__u16 vlan_tci;   /* host order */
+	__be16 vlan_proto;/* network order: the tag's bytes as they go in the frame */
+	__u32 pad;
 };
 
 struct config {
@@ -278,7 +289,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 direction, int us
 	__u32 ifindex = skb->ifindex;
 	struct iface *ic = bpf_map_lookup_elem(&ifaces, &ifindex);
 	struct record rec = {};
-	__u32 len, cap, slot;
+	__u32 len, cap, limit, slot;
 	long err;
 
 	if (!ic)
@@ -292,12 +303,19 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 direction, int us
 	count(slot, STAT_MATCHED);
 
 	len = skb->len;
-	cap = len < CONFIG.snaplen ? len : CONFIG.snaplen;
-	if (use_perf && cap > PERF_MAX_SNAPLEN)
-		cap = PERF_MAX_SNAPLEN;
-	if (cap > MAX_SNAPLEN)
-		cap = MAX_SNAPLEN;
-	if (cap < len)
+	limit = CONFIG.snaplen;
+	if (use_perf && limit > PERF_MAX_SNAPLEN)
+		limit = PERF_MAX_SNAPLEN;
+	if (limit > MAX_SNAPLEN)
+		limit = MAX_SNAPLEN;
+	cap = len < limit ? len : limit;
+	if (ic->l3_offset == ETH_HLEN && skb->vlan_present) {
+		rec.vlan_present = 1;
+		rec.vlan_tci = skb->vlan_tci;
+		rec.vlan_proto = skb->vlan_proto;
+	}
+	/* the frame user space writes is 4 bytes longer with the tag put back */
+	if (len + (rec.vlan_present ? 4 : 0) > limit)
 		count(slot, STAT_TRUNCATED);
 
 	rec.ts_ns = bpf_ktime_get_ns();

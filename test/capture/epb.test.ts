@@ -41,3 +41,38 @@ it('EpbEncoder writes what PcapngWriter writes, including carries across the 32-
     assert.equal(enc.lastTs, Number(mono + offset));
   }
 });
+
+it('a VLAN tag the kernel held beside the bytes goes back after the MAC addresses, within the snap length (as libpcap does)', () => {
+  const writer = new PcapngWriter();
+  writer.sectionHeader();
+  writer.interfaceDescription({ linkType: 1, snapLen: 100 });
+  const enc = new EpbEncoder(100);
+  const [hi, lo] = splitOffset(1_000_000_000n);
+  const untagged = Buffer.from(Array.from({ length: 90 }, (_, i) => i));
+  const withTag = (data: Buffer, tci: number, proto: number) => {
+    const r = record(5n, data, 90, 1);
+    r[RECORD.VLAN_PRESENT] = 1;
+    r.writeUInt16LE(tci, RECORD.VLAN_TCI);
+    r.writeUInt16BE(proto, RECORD.VLAN_PROTO); // network order in the record
+    return r;
+  };
+  const tagged = Buffer.concat([untagged.subarray(0, 12), Buffer.from([0x81, 0x00, 0x20, 0x0a]), untagged.subarray(12)]);
+  assert.deepEqual(
+    enc.encode(withTag(untagged, 0x200a, 0x8100), 0, hi, lo),
+    writer.enhancedPacket({ interfaceId: 0, tsNs: 1_000_000_005n, data: tagged, originalLength: 94, flags: 1 }),
+  );
+  // 802.1ad, and a frame the snap length cuts: 4 more bytes would pass it, so the tail gives way
+  const full = Buffer.alloc(100, 0xcd);
+  const cut = Buffer.concat([full.subarray(0, 12), Buffer.from([0x88, 0xa8, 0x00, 0x64]), full.subarray(12, 96)]);
+  const r = withTag(full, 100, 0x88a8);
+  r.writeUInt32LE(1500, RECORD.ORIG_LEN);
+  assert.deepEqual(
+    enc.encode(r, 0, hi, lo),
+    writer.enhancedPacket({ interfaceId: 0, tsNs: 1_000_000_005n, data: cut, originalLength: 1504, flags: 1 }),
+  );
+  // fewer bytes than the MAC addresses: nowhere to put the tag (libpcap leaves such a frame alone too)
+  const tiny = Buffer.alloc(8, 0xee);
+  const t = withTag(tiny, 10, 0x8100);
+  t.writeUInt32LE(60, RECORD.ORIG_LEN);
+  assert.deepEqual(enc.encode(t, 0, hi, lo), writer.enhancedPacket({ interfaceId: 0, tsNs: 1_000_000_005n, data: tiny, originalLength: 60, flags: 1 }));
+});

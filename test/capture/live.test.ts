@@ -14,6 +14,7 @@ import { readCapture, Direction, type Packet, type CustomBlock, type InterfaceSt
 import { PANO_PEN, decodeLossRecord } from '@panopticon/capture';
 import { bpfUnavailable, toolMissing } from './env.js';
 import { TestNet, NODE_SRC, waitFor, exited, collect, ROOT } from './netns.js';
+import { ipv4, l4, UDP } from './packets.js';
 
 const skip = bpfUnavailable() ?? toolMissing('ip', 'tc', 'tcpdump', 'curl');
 const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
@@ -71,13 +72,13 @@ describe('pano-capture on live interfaces', { skip }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Runs pano-capture and tcpdump on `iface` in namespace A around `traffic`, and returns both captures. */
-  async function captureBoth(iface: string, extra: string[], traffic: () => void) {
+  /** Runs pano-capture and tcpdump on `iface` in namespace `ns` (A) around `traffic`, and returns both captures. */
+  async function captureBoth(iface: string, extra: string[], traffic: () => void, ns = net.a) {
     const ours = join(dir, `${iface}-${extra.join('')}.pcapng`);
     const theirs = join(dir, `${iface}-${extra.join('')}.pcap`);
-    const cap = net.spawn(net.a, [...CAPTURE, '-i', iface, '-w', ours, ...extra]);
+    const cap = net.spawn(ns, [...CAPTURE, '-i', iface, '-w', ours, ...extra]);
     const capErr = collect(cap, 'stderr');
-    const tcpdump = net.spawn(net.a, ['tcpdump', '-i', iface, '--immediate-mode', '-B', '65536', '-U', '-n', '-w', theirs]);
+    const tcpdump = net.spawn(ns, ['tcpdump', '-i', iface, '--immediate-mode', '-B', '65536', '-U', '-n', '-w', theirs]);
     try {
       await Promise.all([waitFor(cap, 'stderr', /capturing on/), waitFor(tcpdump, 'stderr', /listening on/)]);
       traffic();
@@ -172,6 +173,27 @@ describe('pano-capture on live interfaces', { skip }, () => {
       }
       assert.ok(mine.some((p) => p.originalLength > 1500), 'GSO super-packets were captured whole');
       for (const p of mine) assert.equal(p.flags & 3, Direction.INBOUND, 'loopback is captured on ingress');
+    });
+  }
+
+  for (const buffer of ['ringbuf', 'perf'] as const) {
+    it(`802.1Q-tagged frames (${buffer}): the tag the kernel took out before TC ingress is put back, as tcpdump shows it`, async () => {
+      // Tagged UDP frames sent raw out of A's veth arrive on B's, where the stack moves the tag out of
+      // the bytes (VLAN acceleration) before TC ingress runs.
+      const udp = ipv4({ src: net.ipA, dst: net.ipB, proto: UDP, body: l4(UDP, 5555, 9999, Buffer.from('tagged')) });
+      const tag = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x81, 0x00, 0x20, 0x0a, 0x08, 0x00]); // PCP 1, VLAN 10
+      const frame = Buffer.concat([tag, udp]);
+      const { ours, theirs } = await captureBoth(net.vethB, ['--buffer', buffer], () => {
+        net.exec(net.a, [process.execPath, join(ROOT, 'test/capture/fixtures/send-frame.mjs'), net.vethA, frame.toString('hex'), '3']);
+      }, net.b);
+      const tagged = (ps: Packet[]) => ps.filter((p) => p.data.readUInt16BE(12) === 0x8100);
+      assert.equal(tagged(theirs.packets).length, 3, 'tcpdump saw the tagged frames');
+      assert.deepEqual(sortedHex(tagged(ours.packets)), sortedHex(tagged(theirs.packets)), 'the same bytes as tcpdump, tag included');
+      assert.deepEqual(sortedHex(tagged(ours.packets)), Array(3).fill(frame.toString('hex')), 'the frame as it was sent');
+      for (const p of tagged(ours.packets)) {
+        assert.equal(p.originalLength, frame.length, 'the original length counts the tag');
+        assert.equal(p.flags & 3, Direction.INBOUND);
+      }
     });
   }
 

@@ -80,7 +80,7 @@ export class Capture {
   private readonly startNs: bigint;
   private lastLossCheckNs: bigint;
   private source: RecordSource | undefined;
-  private readonly epb = new EpbEncoder();
+  private readonly epb: EpbEncoder;
   private offHi = 0;
   private offLo = 0;
   /** The blocks of the current drain, with their wall-clock times (ns, as doubles) for ordering. */
@@ -113,6 +113,7 @@ export class Capture {
     this.stale = removeStale(this.lib);
     const buffer = chooseBuffer(this.lib, opts.buffer);
     this.program = LoadedProgram.load({ buffer, snaplen: opts.snaplen, ringSize: opts.ringSize, filters: opts.filters });
+    this.epb = new EpbEncoder(this.program.snaplen);
     this.delivered = opts.interfaces.map(() => 0);
     this.lostSoFar = opts.interfaces.map(() => 0n);
     this.live = opts.interfaces.map(() => true);

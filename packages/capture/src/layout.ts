@@ -3,16 +3,28 @@
  * BPF_PROG_TEST_RUN tests decode records with these constants.
  */
 
-/** struct record: u64 ts_ns, u32 ifindex, u32 orig_len, u32 cap_len, u16 slot, u8 direction, u8 pad. */
+/**
+ * struct record: u64 ts_ns, u32 ifindex, u32 orig_len, u32 cap_len, u16 slot, u8 direction,
+ * u8 vlan_present, u16 vlan_tci (host order), be16 vlan_proto (network order), u32 pad.
+ * With vlan_present, the frame's outer VLAN tag is not in the bytes that follow (the kernel held
+ * it beside them) and goes back in after the MAC addresses.
+ */
 export const RECORD = {
-  SIZE: 24,
+  SIZE: 32,
   TS_NS: 0,
   IFINDEX: 8,
   ORIG_LEN: 12,
   CAP_LEN: 16,
   SLOT: 20,
   DIRECTION: 22,
+  VLAN_PRESENT: 23,
+  VLAN_TCI: 24,
+  VLAN_PROTO: 26,
 } as const;
+
+/** Where a VLAN tag goes in an Ethernet frame (after the two MAC addresses), and its size. */
+export const VLAN_OFFSET = 12;
+export const VLAN_TAG_LEN = 4;
 
 /** Values of record.direction; equal to pcapng epb_flags direction bits. */
 export const DIRECTION_INGRESS = 1;
