@@ -229,6 +229,15 @@ for (const buffer of ['ringbuf', 'perf'] as const) {
         both.run(f2).map((r) => r.data),
         [f2[0]],
       );
+      // Later fragments have no ports but name their protocol and hosts: --proto and --host keep them
+      // (a datagram they select can be reassembled), --port cannot tell and leaves them out.
+      const later = [
+        ipv4({ src: '10.0.0.1', dst: '10.0.0.2', proto: UDP, body: Buffer.alloc(64, 7), fragOffset: 1480 }),
+        ipv6({ src: '2001:db8::1', dst: '2001:db8::2', next: 44, body: Buffer.concat([fragmentHeader(UDP, 1448, false), Buffer.alloc(64, 7)]) }),
+      ];
+      assert.deepEqual(udpOnly.run(later).map((r) => r.data), later);
+      assert.deepEqual(harness({ ports: [], hosts: [parseHost('10.0.0.0/8'), parseHost('2001:db8::/32')], protocols: [] }).run(later).map((r) => r.data), later);
+      assert.deepEqual(harness({ ports: [53], hosts: [], protocols: [] }).run(later), []);
     });
 
     it('records that wrap around the end of a small buffer come out whole', () => {
