@@ -94,6 +94,21 @@ describe('pano-capture command', { skip }, () => {
     assert.match(r.stderr, new RegExp(`smoke test ok on ${net.vethA} `));
   });
 
+  it("-i takes an interface's alternative name, as ip and tcpdump do, and captures under its primary name", () => {
+    net.exec(net.a, ['ip', 'link', 'property', 'add', 'dev', net.vethA, 'altname', 'pano-alt0']);
+    try {
+      const r = spawnSync('ip', ['netns', 'exec', net.a, ...CAPTURE, '--smoke-test', '-i', 'pano-alt0'], { encoding: 'utf8', cwd: ROOT });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`smoke test ok on ${net.vethA} `));
+      // a name that is no interface's, primary or alternative, is still one line
+      const bad = spawnSync('ip', ['netns', 'exec', net.a, ...CAPTURE, '--smoke-test', '-i', 'pano-alt1'], { encoding: 'utf8', cwd: ROOT });
+      assert.equal(bad.status, 1);
+      assert.equal(bad.stderr, 'pano-capture: no such interface: pano-alt1\n');
+    } finally {
+      net.exec(net.a, ['ip', 'link', 'property', 'del', 'dev', net.vethA, 'altname', 'pano-alt0']);
+    }
+  });
+
   it('-c N stops by itself after exactly N packets', async () => {
     const file = join(dir, 'count.pcapng');
     const cap = net.spawn(net.a, [...CAPTURE, '-i', net.vethA, '-c', '5', '-w', file]);

@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { LinkType } from '@panopticon/pcap';
+import { ifIndexToName, ifNameToIndex } from './netlink.js';
 
 const ARPHRD_ETHER = 1;
 const ARPHRD_LOOPBACK = 772;
@@ -31,12 +32,23 @@ function readNumber(name: string, file: string): number {
   return Number(readFileSync(`/sys/class/net/${name}/${file}`, 'utf8').trim());
 }
 
+/**
+ * Describes interface `name`, which may also be one of its alternative names
+ * (`ip link property add dev eth0 altname uplink`; udev gives many NICs their
+ * path names as altnames): ip(8) and tcpdump take those, and /sys/class/net
+ * lists only the primary name. The description carries the primary name,
+ * which is what the kernel reports and the capture checks.
+ */
 export function describeInterface(name: string): NetInterface {
   let ifindex: number;
   try {
     ifindex = readNumber(name, 'ifindex');
   } catch {
-    throw new NoSuchInterfaceError(`no such interface: ${name}`);
+    // the kernel resolves altnames too (if_nametoindex, as libpcap asks it)
+    const byAlt = name.includes('/') ? undefined : ifNameToIndex(name);
+    const primary = byAlt === undefined ? undefined : ifIndexToName(byAlt);
+    if (primary === undefined || primary === name) throw new NoSuchInterfaceError(`no such interface: ${name}`);
+    return describeInterface(primary);
   }
   const arphrd = readNumber(name, 'type');
   const flags = readNumber(name, 'flags');
