@@ -109,6 +109,18 @@ describe('pano-capture command', { skip }, () => {
     }
   });
 
+  it('an interface that is down: said in one line (even with -q), and the capture goes on', () => {
+    net.exec(net.a, ['ip', 'link', 'add', 'pdown0', 'type', 'veth', 'peer', 'name', 'pdown1']);
+    try {
+      const file = join(dir, 'down.pcapng');
+      const r = spawnSync('ip', ['netns', 'exec', net.a, ...CAPTURE, '-q', '-i', `lo,pdown0`, '--duration', '0.3s', '-w', file], { encoding: 'utf8', cwd: ROOT });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, 'pano-capture: pdown0 is down: nothing crosses it until it is brought up (the capture is attached and goes on)\n');
+    } finally {
+      net.exec(net.a, ['ip', 'link', 'del', 'pdown0']);
+    }
+  });
+
   it('-c N stops by itself after exactly N packets', async () => {
     const file = join(dir, 'count.pcapng');
     const cap = net.spawn(net.a, [...CAPTURE, '-i', net.vethA, '-c', '5', '-w', file]);

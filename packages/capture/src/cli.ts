@@ -196,6 +196,9 @@ async function run(o: Opts): Promise<number> {
     const where = interfaces.map((i) => `${i.name} (${directionsFor(i).join('+')})`).join(', ');
     process.stderr.write(`${NAME}: capturing on ${where} through the ${capture.buffer === 'ringbuf' ? 'ring buffer' : 'perf event array'}, snap length ${capture.program.snaplen}\n`);
   }
+  // (tcpdump refuses a down interface; the filters do work once it comes up, so say it rather than refuse,
+  // even with -q: a capture that stays empty without a word looks like a quiet network)
+  for (const i of interfaces) if (!i.up) process.stderr.write(`${NAME}: ${i.name} is down: nothing crosses it until it is brought up (the capture is attached and goes on)\n`);
   const stop = () => capture.stop();
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, stop);
