@@ -42,6 +42,15 @@ function simpleConversation() {
   return { client, server, stream1Bytes: stream1.reduce((n, f) => n + f.length, 0) };
 }
 
+/** A gRPC server's reply on stream 1: headers, one message `{f1: 'ok'}`, trailers with status 0. */
+function grpcOkReply(se: HpackEncoder): Buffer {
+  return Buffer.concat([
+    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc']])),
+    frame(DATA, 0, 1, grpcMessage(pbField(1, 'ok'))),
+    frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['grpc-status', '0']])),
+  ]);
+}
+
 function check(records: ReturnType<typeof fakeContext>['records']) {
   assert.equal(records.length, 2);
   const [a, b] = records;
@@ -229,11 +238,7 @@ test('gRPC: 20 gzip messages of 2,000,000 bytes each (2 KB on the wire) stay wit
     frame(HEADERS, END_HEADERS, 1, ce.encode([[':method', 'POST'], [':path', '/demo.v1.Echo/ClientStream'], ['content-type', 'application/grpc'], ['grpc-encoding', 'gzip']])),
     ...zipped.map((z, i) => frame(DATA, i === 19 ? END_STREAM : 0, 1, grpcMessage(z, true))),
   ]), 1n);
-  p.data(1, Buffer.concat([
-    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc']])),
-    frame(DATA, 0, 1, grpcMessage(pbField(1, 'ok'))),
-    frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['grpc-status', '0']])),
-  ]), 2n);
+  p.data(1, grpcOkReply(se), 2n);
   const r = ctx.records[0];
   const a = r.attributes as any;
   assert.equal(a.grpc.request.message_count, 20);
@@ -292,11 +297,7 @@ test('gRPC: a request that says it is not gRPC (JSON) answered in gRPC keeps its
     frame(HEADERS, END_HEADERS, 1, ce.encode([[':method', 'POST'], [':path', '/demo.v1.Echo/Unary'], ['content-type', 'application/json']])),
     frame(DATA, END_STREAM, 1, Buffer.from(json)),
   ]), 1n);
-  p.data(1, Buffer.concat([
-    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['content-type', 'application/grpc']])),
-    frame(DATA, 0, 1, grpcMessage(pbField(1, 'ok'))),
-    frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['grpc-status', '0']])),
-  ]), 2n);
+  p.data(1, grpcOkReply(se), 2n);
   const a = ctx.records[0].attributes as any;
   // Framed as gRPC, '{' was read as the flag byte and '"nam' as a 578 MB length, and the JSON was lost.
   assert.equal(a.http.request.body.content, json);
