@@ -18,6 +18,22 @@ test('--tee into | head -1 ends quietly with status 0', () => {
   assert.equal(r.stderr, '');
 });
 
+test('--tee into | head -1 with --jsonl: the archive still gets every event', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pano-export-tee-'));
+  try {
+    const archive = join(dir, 'all.jsonl');
+    const lines = [];
+    for (let i = 0; i < 20000; i++) lines.push(JSON.stringify(httpEv(`${i}-1`, 'GET', 200, 1000)));
+    const r = spawnSync('bash', ['-c', `set -o pipefail; ${[...entry, '--jsonl', archive, '--tee'].map((a) => `'${a}'`).join(' ')} | head -1`], { cwd: ROOT, input: lines.join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, lines[0] + '\n');
+    // the archive stopped where the copy's reader left (a few thousand lines) until this was fixed
+    assert.equal(readFileSync(archive, 'utf8'), lines.join('\n') + '\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('--tee passes lines byte for byte; bad lines are skipped, counted and named; --strict is fatal', async () => {
   const good = '{"pano":{"v":1,"id":"1-1","kind":"exchange","protocol":"http","start_ns":"1","end_ns":"2","duration_ns":1.0}}';
   const run = runExport(['--tee', '--stats']);

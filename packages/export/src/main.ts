@@ -269,11 +269,13 @@ async function run(files: string[], opts: Opts): Promise<number> {
       }
       eventsIn++;
       for (const s of sinks) s.accept(event, line.text);
-      if (out) {
-        if (out.closed) break; // `| head` went away: end quietly
+      if (out && !out.closed) {
         out.line(line.text);
         if (out.full) await out.drained();
       }
+      // `| head` went away: with nothing else to feed, end quietly; an archive, metrics or
+      // spans still take every event (the reader of a copy does not decide what is kept)
+      if (out?.closed && sinks.length === 0) break;
     }
   } catch (err) {
     // fatal: still flush and close what is complete (the lines already passed on with --tee too)
