@@ -104,12 +104,17 @@ test('collector down: events keep flowing through --tee and every span is counte
 
   const lines = [];
   for (let i = 0; i < 300; i++) lines.push(JSON.stringify(httpEv(`${i}-1`, 'GET', 200, 1000)));
+  // an event without a start time makes no span, and --stats says so
+  const timeless = httpEv('300-1', 'GET', 200, 1000) as { pano: Record<string, unknown> };
+  delete timeless.pano.start_ns;
+  lines.push(JSON.stringify(timeless));
   const run = runExport(['--stats', '--otlp', `http://127.0.0.1:${port}`, '--otlp-queue', '100', '--otlp-batch', '50', '--otlp-delay', '10', '--otlp-timeout', '300', '--otlp-flush-timeout', '1000', '--tee']);
   run.child.stdin.end(lines.join('\n') + '\n');
   assert.equal(await run.exited, 0, run.stderr());
   assert.equal(run.stdout(), lines.join('\n') + '\n', 'every event passed through');
   const stat = (name: string) => Number(new RegExp(`^otlp\\.${name} (\\d+)$`, 'm').exec(run.stderr())?.[1] ?? 0);
   assert.equal(stat('spans'), 300);
+  assert.equal(stat('unmappable'), 1);
   assert.equal(stat('sent'), 0);
   assert.equal(stat('lost'), 300, 'all 300 spans counted lost');
   assert.equal(stat('failed') + stat('dropped_queue_full') + stat('lost_at_exit'), 300);

@@ -302,7 +302,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
   if (jsonl) groups.jsonl = { lines: jsonl.lines, rotations: jsonl.rotations, files_discarded: jsonl.filesDiscarded };
   if (otlp) {
     const p = otlp.processor;
-    groups.otlp = { spans: otlp.spans, sent: p.sent, lost, failed: p.failed, dropped_queue_full: p.droppedQueueFull, lost_at_exit: p.lostAtExit };
+    groups.otlp = { spans: otlp.spans, unmappable: otlp.unmappable, sent: p.sent, lost, failed: p.failed, dropped_queue_full: p.droppedQueueFull, lost_at_exit: p.lostAtExit };
   }
   if (audit) groups.audit = { findings: audit.findings };
   if (opts.stats) process.stderr.write(formatStats(groups));
