@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ev, exportedSpans } from './fixtures.js';
 
-const SECRETS = ['Clement Durand', 'Hello Clement Durand', 'alice.smith@example.com', 'bob.jones@example.org', '4111 1111 1111 1111'];
+const SECRETS = ['Clement Durand', 'Hello Clement Durand', 'alice.smith@example.com', 'bob.jones@example.org', '4111 1111 1111 1111', 'carol.white@example.net'];
 
 function events(): string {
   return [
@@ -29,12 +29,12 @@ function events(): string {
     } }),
     ev({ id: '4-1', protocol: 'mysql', groups: {
       db: { system: { name: 'mysql' }, operation: { name: 'LOAD' }, query: { text: "LOAD DATA LOCAL INFILE '/tmp/cards.csv' INTO TABLE cards" } },
-      mysql: { local_infile: { name: '/tmp/cards.csv', data: { size: 20, content: `${SECRETS[4]}\n` } } },
+      mysql: { local_infile: { name: '/tmp/cards.csv', data: { size: 20, content: `${SECRETS[4]}\n` } }, query_attributes: { customer: SECRETS[5] } },
     } }),
   ].map((e) => JSON.stringify(e)).join('\n') + '\n';
 }
 
-test('gRPC messages, COPY data, NOTIFY payloads and LOCAL INFILE data stay out of spans unless --otlp-content', async () => {
+test('gRPC messages, COPY data, NOTIFY payloads, LOCAL INFILE data and MySQL query attributes stay out of spans unless --otlp-content', async () => {
   const by = await exportedSpans(events(), [], 4);
   const all = JSON.stringify(Object.values(by).map((s) => s.attributes));
   for (const secret of SECRETS) assert.ok(!all.includes(secret), `${secret} must not reach the collector`);
@@ -51,4 +51,5 @@ test('gRPC messages, COPY data, NOTIFY payloads and LOCAL INFILE data stay out o
   assert.equal(raw['2-1']!.attributes['postgresql.copy.data.content'], `${SECRETS[2]}\n`);
   assert.equal(raw['3-1']!.attributes['postgresql.notification.payload'], SECRETS[3]);
   assert.equal(raw['4-1']!.attributes['mysql.local_infile.data.content'], `${SECRETS[4]}\n`);
+  assert.equal(raw['4-1']!.attributes['mysql.query_attributes.customer'], SECRETS[5]);
 });

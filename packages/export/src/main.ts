@@ -64,7 +64,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     .option('--otlp-delay <ms>', 'longest wait before a partial batch is sent', '1000')
     .option('--otlp-timeout <ms>', 'per export request, retries with back-off included', '10000')
     .option('--otlp-flush-timeout <ms>', 'at exit, how long to wait for queued spans', '5000')
-    .option('--otlp-content', 'also send body contents, result rows, bound parameters, the literals of db.query.text, Redis arguments and replies, gRPC messages, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and Kafka record values as attributes')
+    .option('--otlp-content', 'also send body contents, result rows, bound parameters, the literals of db.query.text, Redis arguments and replies, gRPC messages, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads, MySQL query attributes and Kafka record values as attributes')
     .option('--otlp-credentials', 'send the values of credential headers (Authorization, Cookie, Set-Cookie, API keys, tokens …) and URL parameters, and URL user information, as they are, not REDACTED')
     .option('--service-name <name>', 'OTLP resource service.name', 'panopticon')
     .option('--audit <file>', 'append the PII findings that pass to the hash-chained audit log FILE (pano-pii\'s format, created 0600)')

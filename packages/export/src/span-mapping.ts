@@ -35,7 +35,7 @@ export interface SpanParent {
 export const MAX_LINKS = 128;
 
 export interface MappingOptions {
-  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data and NOTIFY payloads (default false) */
+  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and MySQL query attributes (default false) */
   includeContent?: boolean;
   /** keep the values of credential-bearing headers (default false: each value becomes `REDACTED`) */
   includeCredentials?: boolean;
@@ -95,6 +95,9 @@ function contentPath(path: string, key: string): boolean {
     case 'payload':
       // NOTIFY's payload: the statement that sent it leaves without it (`notify ch, ?`)
       return path === 'postgresql.notification.payload';
+    case 'query_attributes':
+      // values bound with a MySQL query beside its parameters (a user id, a tenant): parameters too
+      return path === 'mysql.query_attributes';
     default:
       return false;
   }
