@@ -180,18 +180,30 @@ async function run(o: Opts): Promise<number> {
 
   if (!o.write && isatty(1)) throw new UserError('standard output is a terminal: use -w FILE, or pipe into pano-parse or a file', 2);
   const sink = o.write ? openFile(o.write) : BlockSink.stdout();
-  const capture = new Capture({
-    interfaces,
-    filters,
-    snaplen: o.snaplen,
-    buffer: o.buffer,
-    ringSize: o.ringSize,
-    sink,
-    count: o.count,
-    statsIntervalMs: Math.round(o.statsInterval * 1000),
-    // said when it happens (even with -q): an interface that went away is a capture that stopped
-    onNotice: (m) => process.stderr.write(`${NAME}: ${m}\n`),
-  });
+  // Handlers first: a signal while the filters are being attached (a Ctrl-C right after the start)
+  // would otherwise end the process by default with the filters left on the interfaces. Taken now,
+  // it waits for the attaching to finish, which it cannot interrupt, and then stops the capture.
+  let capture: Capture | undefined;
+  const stop = () => capture?.stop();
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, stop);
+  try {
+    capture = new Capture({
+      interfaces,
+      filters,
+      snaplen: o.snaplen,
+      buffer: o.buffer,
+      ringSize: o.ringSize,
+      sink,
+      count: o.count,
+      statsIntervalMs: Math.round(o.statsInterval * 1000),
+      // said when it happens (even with -q): an interface that went away is a capture that stopped
+      onNotice: (m) => process.stderr.write(`${NAME}: ${m}\n`),
+    });
+  } catch (e) {
+    for (const s of signals) process.off(s, stop);
+    throw e;
+  }
   if (!o.quiet) {
     const where = interfaces.map((i) => `${i.name} (${directionsFor(i).join('+')})`).join(', ');
     process.stderr.write(`${NAME}: capturing on ${where} through the ${capture.buffer === 'ringbuf' ? 'ring buffer' : 'perf event array'}, snap length ${capture.program.snaplen}\n`);
@@ -199,9 +211,6 @@ async function run(o: Opts): Promise<number> {
   // (tcpdump refuses a down interface; the filters do work once it comes up, so say it rather than refuse,
   // even with -q: a capture that stays empty without a word looks like a quiet network)
   for (const i of interfaces) if (!i.up) process.stderr.write(`${NAME}: ${i.name} is down: nothing crosses it until it is brought up (the capture is attached and goes on)\n`);
-  const stop = () => capture.stop();
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, stop);
   // (not setTimeout: past 2^31-1 ms it fires after 1 ms)
   const timer = o.duration !== undefined ? longTimeout(stop, o.duration * 1000) : undefined;
   const summary = await capture.done();
