@@ -7,7 +7,7 @@
  * arrive (file, pipe, live capture) and can wait for its output to drain
  * between chunks.
  */
-import { CaptureReader, PANO_PEN, decodeLossRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
+import { CaptureReader, PANO_PEN, interfaceKey, decodeLossRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
 import { DECODED_LINK_TYPES, Decoder, IpProto, type DecoderOptions, type L4Packet } from '@panopticon/decode';
 import { FlowTable, defaultFlowOptions, type FlowTableOptions } from '@panopticon/flows';
 import { sequential, type EventSource, type PanoEvent } from '@panopticon/events';
@@ -141,7 +141,7 @@ export class ParsePipeline {
       onFrame: shard.count === 1 ? (p) => this.frame(p) : (p) => this.shardFrame(p, shard.index, shard.count),
       onInterface: (i) => {
         this.section = i.section;
-        const key = (i.section << 16) | i.id;
+        const key = interfaceKey(i.section, i.id);
         this.interfaces.set(key, i);
         if (opts.live && i.application !== undefined && /^pano-capture\b/.test(i.application)) {
           this.liveSources.set(key, { type: 'tc', name: sequential(i.name ?? `interface ${i.id}`) });
@@ -166,7 +166,7 @@ export class ParsePipeline {
           } else if (loss) {
             this.lossRecords++;
             this.lostPackets += loss.lost;
-            opts.onLoss?.(loss, this.interfaces.get((Math.max(this.section, 0) << 16) | loss.interfaceId)?.name);
+            opts.onLoss?.(loss, this.interfaces.get(interfaceKey(Math.max(this.section, 0), loss.interfaceId))?.name);
           }
         }
         opts.onCustom?.(b);
@@ -186,7 +186,7 @@ export class ParsePipeline {
 
   /** What is wrong with a loss record, or undefined when it is one pano-capture writes (pano-frames(5)). */
   private lossDamage(loss: LossRecord): string | undefined {
-    if (!this.interfaces.has((Math.max(this.section, 0) << 16) | loss.interfaceId)) return `interface ${loss.interfaceId} is not described in this section`;
+    if (!this.interfaces.has(interfaceKey(Math.max(this.section, 0), loss.interfaceId))) return `interface ${loss.interfaceId} is not described in this section`;
     if (loss.startNs > loss.endNs) return `its window ends (${loss.endNs} ns) before it starts (${loss.startNs} ns)`;
     if (loss.totalLost < loss.lost) return `${loss.lost} lost, more than the ${loss.totalLost} since capture start`;
     return undefined;

@@ -13,6 +13,7 @@
  * frames correctly, and the skipped bytes are counted. The only exception is
  * an input whose first bytes are not a pcap or pcapng magic at all.
  */
+import { interfaceKey } from './types.js';
 import type {
   CustomBlock,
   FrameRef,
@@ -722,7 +723,7 @@ export class CaptureReader {
       this.warn(this.offset, `interface description at offset ${this.offset}: more than 65536 interfaces in one section; ignored`);
       return;
     }
-    const iface = new Interface(info, this.section * 0x10000 + id);
+    const iface = new Interface(info, interfaceKey(this.section, id));
     this.interfaces.push(iface);
     this.handlers.onInterface?.(info);
   }

@@ -25,6 +25,15 @@ export const Direction = {
   OUTBOUND: 2,
 } as const;
 
+/**
+ * The global key of interface `id` of section `section`: section × 65536 + id,
+ * as `Packet.interfaceKey` carries it. Multiplication, not `section << 16`,
+ * which turns negative from section 32768 and wraps to section 0 at 65536.
+ */
+export function interfaceKey(section: number, id: number): number {
+  return section * 0x10000 + id;
+}
+
 export interface InterfaceInfo {
   /** Index of the interface within its section (pcapng) or 0 (pcap). */
   id: number;
@@ -48,7 +57,7 @@ export interface InterfaceInfo {
 }
 
 export interface Packet {
-  /** Global interface key: unique across sections of one input (section << 16 | id). */
+  /** Global interface key: unique across sections of one input (`interfaceKey(section, id)`). */
   interfaceKey: number;
   linkType: number;
   /**
