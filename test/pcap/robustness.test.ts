@@ -231,3 +231,35 @@ test('resynchronisation gives the same result whatever the chunk sizes', () => {
     }
   }
 });
+
+test('pcap: a zero-filled region, or a record with a damaged time just before damage, does not stop resynchronisation', () => {
+  const T = 1_600_000_000;
+  // 40 records of 60 bytes, one a second, each with its number in the data.
+  const records = Array.from({ length: 40 }, (_, i) => pcapRecord('le', T + i, 0, Buffer.alloc(60, i + 1), 60));
+  const header = pcapHeader('le', 0xa1b2c3d4, 65535, 1);
+  const numbers = (c: ReturnType<typeof collect>) => c.packets.filter((p) => p.data.length > 0).map((p) => p.data[0]);
+
+  // A disk block of zeros over records 10-19 (what a crash leaves in a file): it reads as records of
+  // time 0 and length 0, then the framing is lost in record 20; records 21-39 must still be found.
+  const file = cat(header, ...records);
+  const zeroed = Buffer.from(file);
+  const from = 24 + 10 * 76;
+  zeroed.fill(0, from, from + 10 * 76 + 8); // into record 20's header: its length field reads 60 << 0 garbage
+  zeroed.writeUInt32LE(0x7fffffff, from + 10 * 76 + 8);
+  const z = collect([zeroed]);
+  assert.deepEqual(numbers(z), [...Array.from({ length: 10 }, (_, i) => i + 1), ...Array.from({ length: 19 }, (_, i) => i + 22)]);
+  assert.match(z.warnings.at(-1)!.message, /^resynchronised at offset \d+ after skipping \d+ bytes/);
+
+  // A flipped bit in the time of record 10, and record 11's length damaged: the anchor for the
+  // search is the capture's time, not the time of the one bad record read before the damage.
+  const flipped = Buffer.from(file);
+  flipped.writeUInt32LE((T + 9) ^ (1 << 30), 24 + 9 * 76);
+  flipped.writeUInt32LE(0x7fffffff, 24 + 10 * 76 + 8);
+  const f = collect([flipped]);
+  assert.deepEqual(numbers(f), [...Array.from({ length: 10 }, (_, i) => i + 1), ...Array.from({ length: 29 }, (_, i) => i + 12)]);
+
+  // A clock that really jumps (two records agree on the new time) moves the anchor with it.
+  const jumped = cat(header, ...records.slice(0, 5), ...Array.from({ length: 5 }, (_, i) => pcapRecord('le', 2 * T + i, 0, Buffer.alloc(60, 100 + i), 60)));
+  jumped.writeUInt32LE(0x7fffffff, 24 + 7 * 76 + 8);
+  assert.deepEqual(numbers(collect([jumped])), [1, 2, 3, 4, 5, 100, 101, 103, 104]);
+});

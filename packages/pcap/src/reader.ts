@@ -229,7 +229,16 @@ export class CaptureReader {
   private pcapRecordHeader = PCAP_RECORD_HEADER_LENGTH;
   private pcapNanos = false;
   private pcapSnapLimit = PCAP_MAX_SNAPLEN;
+  /**
+   * Seconds of the last record believed to carry the capture's time, the
+   * anchor a resynchronisation candidate's time is checked against. Records
+   * without data (a zero-filled region reads as a run of 16-byte records of
+   * time 0) and a lone record far from it (a flipped bit) do not move it;
+   * two records with data in a row that agree do (the clock really jumped).
+   */
   private lastSeconds = -1;
+  /** Seconds of the last record with data, believed or not. */
+  private prevSeconds = -1;
 
   // pcapng.
   private section = -1;
@@ -518,7 +527,12 @@ export class CaptureReader {
     const sec = this.u32(buf, pos);
     const frac = this.u32(buf, pos + 4);
     const iface = this.pcapInterface!;
-    this.lastSeconds = sec;
+    if (caplen !== 0) {
+      const d = sec - this.lastSeconds;
+      if (d <= RESYNC_MAX_TIME_GAP_SECONDS && d >= -RESYNC_MAX_TIME_GAP_SECONDS) this.lastSeconds = sec;
+      else if (this.lastSeconds < 0 || Math.abs(sec - this.prevSeconds) <= RESYNC_MAX_TIME_GAP_SECONDS) this.lastSeconds = sec;
+      this.prevSeconds = sec;
+    }
     this.counts.blocks++;
     this.counts.packets++;
     this.deliver(
