@@ -263,3 +263,32 @@ test('pcap: a zero-filled region, or a record with a damaged time just before da
   jumped.writeUInt32LE(0x7fffffff, 24 + 7 * 76 + 8);
   assert.deepEqual(numbers(collect([jumped])), [1, 2, 3, 4, 5, 100, 101, 103, 104]);
 });
+
+test('pcap: files joined end to end (cat a.pcap b.pcap) are read on, each in its own byte order, resolution and link type', () => {
+  const T = 1_600_000_000;
+  const a = cat(
+    pcapHeader('le', 0xa1b2c3d4, 65535, 1),
+    pcapRecord('le', T, 5, Buffer.alloc(60, 1), 60),
+    // a record stamped 0xa1b2c3d4 seconds (2056) is a record, not a header: its fraction is no version 2
+    pcapRecord('le', 0xa1b2c3d4, 7, Buffer.alloc(60, 2), 60),
+  );
+  // b: big-endian, nanoseconds, raw IP, five years earlier: resynchronisation would never believe its times.
+  const b = cat(pcapHeader('be', 0xa1b23c4d, 65535, 101), pcapRecord('be', T - 5 * 365 * 86400, 9, Buffer.alloc(40, 3), 40), pcapRecord('be', T - 5 * 365 * 86400 + 1, 0, Buffer.alloc(40, 4), 40));
+  const want = [
+    [1, 1, BigInt(T) * 1_000_000_000n + 5000n],
+    [2, 1, 0xa1b2c3d4n * 1_000_000_000n + 7000n],
+    [3, 101, BigInt(T - 5 * 365 * 86400) * 1_000_000_000n + 9n],
+    [4, 101, BigInt(T - 5 * 365 * 86400 + 1) * 1_000_000_000n],
+  ];
+  const joined = cat(a, b);
+  for (const chunks of [[joined], [...joined].map((x) => Buffer.from([x]))]) {
+    const got = collect(chunks);
+    assert.deepEqual(got.packets.map((p) => [p.data[0], p.linkType, p.tsNs]), want);
+    assert.deepEqual(got.warnings, [{ offset: a.length, message: `another pcap file header at offset ${a.length} (files joined end to end); reading on as a new file` }]);
+    assert.equal(got.stats.skippedBytes, 0);
+  }
+  // After damage, the joined file's header is where reading resumes.
+  const damaged = collect([cat(a, Buffer.from('garbage'), b)]);
+  assert.deepEqual(damaged.packets.map((p) => p.data[0]), [1, 2, 3, 4]);
+  assert.equal(damaged.stats.skippedBytes, 7);
+});

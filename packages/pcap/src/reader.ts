@@ -513,6 +513,11 @@ export class CaptureReader {
   private pcapRecord(buf: Buffer, pos: number, end: number): number {
     const hdr = this.pcapRecordHeader;
     if (end - pos < hdr) return -hdr;
+    // Bytes a1 b2 (or b2 a1 at +2) open every pcap file header: two compares per record.
+    if ((buf[pos + 2] === 0xb2 && buf[pos + 3] === 0xa1) || (buf[pos] === 0xa1 && buf[pos + 1] === 0xb2)) {
+      const r = this.joinedPcapHeader(buf, pos, end);
+      if (r <= 0) return r;
+    }
     const caplen = this.u32(buf, pos + 8);
     if (caplen > this.pcapSnapLimit) {
       this.warn(
@@ -548,6 +553,29 @@ export class CaptureReader {
     return total;
   }
 
+  /**
+   * Another pcap file's header where a record should start: files joined end
+   * to end (`cat a.pcap b.pcap`, a `tcpdump -w -` restarted into the same
+   * pipe). Its records follow in its own byte order, resolution and link
+   * type, and their times may be far from ours, which resynchronisation
+   * would never believe: so it is read as a new file (0), with a warning.
+   * 1 when these bytes are not a file header, minus the bytes needed.
+   */
+  private joinedPcapHeader(buf: Buffer, pos: number, end: number): number {
+    if (end - pos < PCAP_FILE_HEADER_LENGTH) return this.atEnd ? 1 : -PCAP_FILE_HEADER_LENGTH;
+    const asLe = buf.readUInt32LE(pos);
+    const asBe = buf.readUInt32BE(pos);
+    const isPcap = (m: number) => m === PCAP_MAGIC_MICRO || m === PCAP_MAGIC_NANO || m === PCAP_MAGIC_MODIFIED;
+    const le = isPcap(asLe);
+    if (!le && !isPcap(asBe)) return 1;
+    if ((le ? buf.readUInt16LE(pos + 4) : buf.readUInt16BE(pos + 4)) !== 2) return 1;
+    this.warn(this.offset, `another pcap file header at offset ${this.offset} (files joined end to end); reading on as a new file`);
+    this.mode = MODE_DETECT;
+    this.lastSeconds = -1;
+    this.prevSeconds = -1;
+    return 0;
+  }
+
   private plausiblePcapHeader(buf: Buffer, pos: number): boolean {
     const sec = this.u32(buf, pos);
     const frac = this.u32(buf, pos + 4);
@@ -565,6 +593,11 @@ export class CaptureReader {
     const hdr = this.pcapRecordHeader;
     const avail = end - pos;
     if (avail < hdr) return this.atEnd ? this.skip(avail, avail) : -hdr;
+    if ((buf[pos + 2] === 0xb2 && buf[pos + 3] === 0xa1) || (buf[pos] === 0xa1 && buf[pos + 1] === 0xb2)) {
+      const r = this.joinedPcapHeader(buf, pos, end);
+      if (r === 0) return this.resynced();
+      if (r < 0) return r;
+    }
     if (!this.plausiblePcapHeader(buf, pos)) return this.skip(1, avail);
     const total = hdr + this.u32(buf, pos + 8);
     if (avail < total + hdr) {
