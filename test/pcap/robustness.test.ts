@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { CaptureFormatError, CaptureReader, readCapture } from '@panopticon/pcap';
-import { cat, pcapHeader, pcapRecord } from './build.js';
+import { cat, epb, idb, pcapHeader, pcapRecord, shb, u32 } from './build.js';
 import { DATA18, DATA5, DATA7, expectedPackets, twoSections } from './fixtures.js';
 import { collect, corpusDir, corpusFiles, digest } from './support.js';
 
@@ -291,4 +291,34 @@ test('pcap: files joined end to end (cat a.pcap b.pcap) are read on, each in its
   const damaged = collect([cat(a, Buffer.from('garbage'), b)]);
   assert.deepEqual(damaged.packets.map((p) => p.data[0]), [1, 2, 3, 4]);
   assert.equal(damaged.stats.skippedBytes, 7);
+});
+
+test('resynchronising over hostile bytes (a plausible big block header at every position) copies in proportion to the input', () => {
+  // After damage, 64 KiB of candidates each claiming a whole 64 KiB block (the largest this reader
+  // takes) whose trailer never matches, then good blocks again; pushed in 16 KiB chunks, as a pipe
+  // delivers. Each candidate needs bytes past the chunk it starts in.
+  const opts = { maxBlockLength: 64 * 1024 };
+  // (12 bytes apart, so that the word where a candidate's trailer would be is always a type, 6.)
+  const candidates = Buffer.concat(Array.from({ length: 5461 }, () => cat(u32('le', 6), u32('le', 64 * 1024), u32('le', 0))));
+  const good = (n: number) => epb('le', 0, BigInt(n), Buffer.alloc(40, n), 40);
+  const input = cat(shb('le'), idb('le', 1, 0), good(1), u32('le', 6), u32('le', 13), candidates, Buffer.alloc(64 * 1024), good(2), good(3));
+  const chunks: Buffer[] = [];
+  for (let o = 0; o < input.length; o += 16 * 1024) chunks.push(input.subarray(o, o + 16 * 1024));
+  const concat = Buffer.concat;
+  let copied = 0;
+  Buffer.concat = ((list: readonly Uint8Array[], length?: number) => {
+    const b = concat.call(Buffer, list, length);
+    copied += b.length;
+    return b;
+  }) as typeof Buffer.concat;
+  let got: ReturnType<typeof collect>;
+  try {
+    got = collect(chunks, opts);
+  } finally {
+    Buffer.concat = concat;
+  }
+  assert.deepEqual(got.packets.map((p) => p.data[0]), [1, 2, 3]);
+  assert.deepEqual(digest(got), digest(collect([input], opts)));
+  // Each candidate joined again would copy 64 KiB per candidate: 340 MiB here.
+  assert.ok(copied <= 8 * input.length, `copied ${copied} bytes for ${input.length} bytes of input`);
 });

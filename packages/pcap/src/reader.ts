@@ -307,9 +307,14 @@ export class CaptureReader {
         }
         return;
       }
-      this.restParts.push(buf.subarray(pos, pos + want));
-      pos += want;
-      const joined = Buffer.concat(this.restParts, this.restNeed);
+      // While resynchronising, each byte may be a candidate that needs a whole
+      // block's bytes: the rest of this chunk is joined too, so that the
+      // candidates after this one are checked in place instead of each being
+      // joined again (which cost a block's length, up to 1 MiB, per byte).
+      const take = this.resyncing ? avail : want;
+      this.restParts.push(buf.subarray(pos, pos + take));
+      pos += take;
+      const joined = Buffer.concat(this.restParts, this.restLength + take);
       this.restParts = [];
       this.restLength = 0;
       this.drain(joined, 0);
