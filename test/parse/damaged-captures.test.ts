@@ -4,9 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ParsePipeline } from '@panopticon/parse';
 import { parseCaptureSync } from '../helpers/parse.js';
 import { Conversation } from '../helpers/synth.js';
-import { cat, idb, shb } from '../pcap/build.js';
+import { cat, idb, isb, opt, shb, u64 } from '../pcap/build.js';
 
 function httpConversation(port: number): Conversation {
   return new Conversation({ addr: '10.1.1.1', port }, { addr: '10.1.1.2', port: 80 })
@@ -31,4 +32,19 @@ test('pcapng with more than 32767 sections (concatenated rotated captures): even
   assert.equal(b.events.length, 1);
   assert.equal(b.events[0].pano.kind, 'unanswered');
   assert.deepEqual((b.events[0].network as { interface?: unknown }).interface, { name: 'synth0' });
+});
+
+test('interfaces remembered are bounded: a capture of 140,000 sections does not grow the table with the input', () => {
+  const empty = cat(shb('le'), idb('le', 1, 0));
+  // The first section's interface reports 5 packets dropped (isb_osdrop): counted after it is forgotten.
+  const first = cat(shb('le'), idb('le', 1, 0), isb('le', 0, 1_600_000_000_000_000n, opt('le', 7, u64('le', 5n))));
+  const capture = cat(first, Buffer.concat(Array(140_000).fill(empty)), httpConversation(40002).pcapng());
+  const events: unknown[] = [];
+  const p = new ParsePipeline({ source: { type: 'pcap', name: 'x' }, onEvent: (e) => events.push(e) });
+  for (let o = 0; o < capture.length; o += 1 << 20) p.push(capture.subarray(o, o + (1 << 20)));
+  p.end();
+  assert.ok(p.interfaces.size <= 2 * 65536, `${p.interfaces.size} interfaces held`);
+  assert.equal(events.length, 1);
+  assert.deepEqual((events[0] as { network: { interface?: unknown } }).network.interface, { name: 'synth0' });
+  assert.equal(p.stats().capture.kernel_drops, 5n);
 });

@@ -47,6 +47,16 @@ export interface PipelineOptions {
   onLoss?(loss: LossRecord, interfaceName: string | undefined): void;
 }
 
+/**
+ * Interfaces remembered (names, live provenance, drop counts): twice the most
+ * one section can describe. A capture of many sections (`cat` of rotated
+ * captures, or crafted: 48 bytes a section) made the table grow with the input,
+ * about 200 bytes of heap per 48 bytes read, to an out-of-memory crash near
+ * 1 GB. Past the bound the older half is forgotten: a connection still open
+ * on one of those interfaces loses `network.interface.name`.
+ */
+const MAX_INTERFACES = 2 * 65536;
+
 /** 9999-12-31T23:59:59.999999999Z: the last instant an event's `time` (four-digit year) can name. */
 const LAST_NS = 253_402_300_799_999_999_999n;
 
@@ -85,6 +95,8 @@ export class ParsePipeline {
   private readonly liveSources = new Map<number, EventSource>();
   /** Kernel/OS drops reported by Interface Statistics Blocks, per interface key (latest value). */
   readonly drops = new Map<number, bigint>();
+  /** Drops of interfaces forgotten past MAX_INTERFACES. */
+  private forgottenDrops = 0n;
   events = 0;
   /**
    * Frames read so far, plus one once input has ended: the position an
@@ -143,6 +155,7 @@ export class ParsePipeline {
         this.section = i.section;
         const key = interfaceKey(i.section, i.id);
         this.interfaces.set(key, i);
+        if (this.interfaces.size > MAX_INTERFACES) this.forgetOldInterfaces();
         if (opts.live && i.application !== undefined && /^pano-capture\b/.test(i.application)) {
           this.liveSources.set(key, { type: 'tc', name: sequential(i.name ?? `interface ${i.id}`) });
         }
@@ -182,6 +195,25 @@ export class ParsePipeline {
     if (l4 !== null) this.flows.packet(l4);
     else if (this.warnMalformed) this.malformedFrame(p);
     this.expireFragments(p.tsNs);
+  }
+
+  /**
+   * Forgets the older half of the interfaces at once: one at a time, the
+   * walk from the start of the Map passes every deleted entry not yet
+   * compacted away, quadratic over a long input.
+   */
+  private forgetOldInterfaces(): void {
+    let n = this.interfaces.size - MAX_INTERFACES / 2;
+    for (const key of this.interfaces.keys()) {
+      if (n-- <= 0) break;
+      this.interfaces.delete(key);
+      this.liveSources.delete(key);
+      const d = this.drops.get(key);
+      if (d !== undefined) {
+        this.forgottenDrops += d;
+        this.drops.delete(key);
+      }
+    }
   }
 
   /** What is wrong with a loss record, or undefined when it is one pano-capture writes (pano-frames(5)). */
@@ -262,7 +294,7 @@ export class ParsePipeline {
   }
 
   stats(): Record<string, Record<string, number | bigint>> {
-    const drops = [...this.drops.values()].reduce((a, b) => a + b, 0n);
+    const drops = [...this.drops.values()].reduce((a, b) => a + b, this.forgottenDrops);
     return {
       capture: {
         ...(this.reader.stats as unknown as Record<string, number>),
