@@ -24,13 +24,14 @@ if [ "$major" != "$want_major" ]; then
   exit 1
 fi
 multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+case $(uname -m) in x86_64) arch=x86 ;; aarch64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
 mkdir -p "$out"
 cd "$root/bpf"
 for src in *.bpf.c; do
   obj="$out/${src%.c}.o"
   "$CLANG" -target bpf -mcpu=v2 -O2 -g -Wall -Werror \
     -fno-ident -fdebug-prefix-map="$root/bpf"=. -fdebug-compilation-dir=. \
-    -I/usr/include/"$multiarch" \
+    -I/usr/include/"$multiarch" -D__TARGET_ARCH_"$arch" \
     -c "$src" -o "$obj.tmp"
   "$LLVM_STRIP" -g "$obj.tmp" -o "$obj"
   rm -f "$obj.tmp"

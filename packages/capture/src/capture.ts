@@ -18,6 +18,7 @@ import type { Filters } from './filters.js';
 import type { NetInterface } from './interfaces.js';
 import type { BlockSink } from './sink.js';
 import { longInterval, type LongTimer } from '@panopticon/cli';
+import { encodeKernelTlsRecord, TlsProbes, type TlsCounters } from './tls.js';
 
 export interface CaptureOptions {
   interfaces: NetInterface[];
@@ -37,6 +38,8 @@ export interface CaptureOptions {
   /** Told at once, one line each: an interface went away or was renamed during the capture. */
   onNotice?(message: string): void;
   application?: string;
+  /** TLS plaintext: the binaries whose OpenSSL SSL_read/SSL_write are probed (pano-capture --tls). */
+  tls?: { targets: string[] };
 }
 
 export interface InterfaceCounters {
@@ -59,6 +62,8 @@ export interface CaptureSummary {
   problems: string[];
   /** Interfaces (as named at the start) whose capture ended before the run did: gone, or their filter removed. */
   lostInterfaces: string[];
+  /** With --tls: the TLS plaintext records written, and the kernel's counters. */
+  tls?: TlsCounters & { delivered: number };
 }
 
 /** Which directions to hook: on loopback every packet passes egress and then ingress, so only ingress (ADR 0301). */
@@ -80,6 +85,10 @@ export class Capture {
   private readonly startNs: bigint;
   private lastLossCheckNs: bigint;
   private source: RecordSource | undefined;
+  private tls: TlsProbes | undefined;
+  private tlsDelivered = 0;
+  /** Wall-clock time of the last block of this drain (ns, as a double): a TLS record older than it breaks the order. */
+  private lastTime = 0;
   private readonly epb: EpbEncoder;
   private offHi = 0;
   private offLo = 0;
@@ -109,7 +118,7 @@ export class Capture {
 
   constructor(private readonly opts: CaptureOptions) {
     this.lib = libbpf();
-    if (opts.interfaces.length === 0) throw new CaptureError('no interface to capture on');
+    if (opts.interfaces.length === 0 && !opts.tls) throw new CaptureError('no interface to capture on');
     this.stale = removeStale(this.lib);
     const buffer = chooseBuffer(this.lib, opts.buffer);
     this.program = LoadedProgram.load({ buffer, snaplen: opts.snaplen, ringSize: opts.ringSize, filters: opts.filters });
@@ -124,7 +133,8 @@ export class Capture {
     this.lastLossCheckNs = this.startNs;
     try {
       this.writeHeader();
-      this.openSource();
+      if (opts.interfaces.length) this.openSource();
+      if (opts.tls) this.tls = TlsProbes.attach(opts.tls.targets, opts.ringSize);
       opts.interfaces.forEach((iface, slot) => this.program.setInterface(iface.ifindex, slot, iface.l3Offset));
       for (const iface of opts.interfaces) {
         const h = new InterfaceHooks(this.lib, iface);
@@ -169,6 +179,7 @@ export class Capture {
     }
     const problems: string[] = [];
     for (const h of this.hooks) problems.push(...h.detach());
+    this.tls?.detach();
     // Nothing new can arrive now; take what is queued (bounded: the buffer is finite).
     this.drain();
     this.checkLoss();
@@ -184,6 +195,7 @@ export class Capture {
       problems: [...this.stale.problems, ...this.lossProblems, ...problems],
       lostInterfaces: [...this.lost],
     };
+    if (this.tls) this.summary.tls = { ...this.tls.counters(), delivered: this.tlsDelivered };
     if (this.opts.sink?.error) this.summary.problems.push(this.opts.sink.error);
     this.teardown();
     for (const w of this.doneWaiters.splice(0)) w(this.summary);
@@ -208,6 +220,8 @@ export class Capture {
 
   private teardown(): void {
     for (const h of this.hooks) h.detach();
+    this.tls?.close();
+    this.tls = undefined;
     this.source?.free();
     this.source = undefined;
     this.program?.close();
@@ -241,15 +255,37 @@ export class Capture {
     const slot = rec.readUInt16LE(RECORD.SLOT);
     if (slot >= this.opts.interfaces.length) return 0;
     if (this.opts.sink) {
-      const prev = this.epb.lastTs;
       this.blocks.push(this.epb.encode(rec, slot, this.offHi, this.offLo));
       this.times.push(this.epb.lastTs);
-      if (this.epb.lastTs < prev && this.blocks.length > 1) this.ordered = false;
+      if (this.epb.lastTs < this.lastTime && this.blocks.length > 1) this.ordered = false;
+      this.lastTime = this.epb.lastTs;
     }
     if (this.opts.onPacket) this.seen.push({ slot, dir: rec[RECORD.DIRECTION], data: Buffer.from(rec.subarray(RECORD.SIZE, RECORD.SIZE + capLen)) });
     this.packets++;
     this.delivered[slot]++;
     return 0;
+  }
+
+  /** Called for each TLS plaintext record (bpf/tls.h): a Custom Block, TLS record type 2 (pano-frames(5)). */
+  private onTlsRecord(rec: Buffer): number {
+    if (this.countReached()) return -1;
+    if (this.opts.sink) {
+      const data = encodeKernelTlsRecord(rec, this.clock.offsetNs);
+      const t = Number(data.readBigUInt64LE(8));
+      this.blocks.push(this.writer.custom({ pen: PANO_PEN, copyable: true, data }));
+      this.times.push(t);
+      if (t < this.lastTime && this.blocks.length > 1) this.ordered = false;
+      this.lastTime = t;
+    }
+    this.tlsDelivered++;
+    return 0;
+  }
+
+  /** Both buffers: packets, then TLS records; emitBatch orders them by time. */
+  private consume(): number {
+    let n = this.source ? this.source.consume() : 0;
+    if (this.tls) n += this.tls.consume((rec) => this.onTlsRecord(rec));
+    return n;
   }
 
   /** Writes the blocks of one drain in timestamp order (perf rings are per CPU, so a drain interleaves CPUs). */
@@ -267,6 +303,7 @@ export class Capture {
       this.blocks = [];
       this.times = [];
       this.ordered = true;
+      this.lastTime = 0;
     }
     if (this.seen.length) {
       for (const r of this.seen.splice(0)) this.opts.onPacket?.(this.opts.interfaces[r.slot], r.data, r.dir);
@@ -275,8 +312,8 @@ export class Capture {
 
   /** Takes what the kernel has queued (bounded: the buffer is finite) and writes it. */
   private drain(): void {
-    if (!this.countReached() && this.source) {
-      for (let i = 0; i < 1000 && this.source.consume() > 0; i++) this.emitBatch();
+    if (!this.countReached()) {
+      for (let i = 0; i < 1000 && this.consume() > 0; i++) this.emitBatch();
     }
     this.emitBatch();
   }
@@ -334,25 +371,25 @@ export class Capture {
       this.drain();
       this.writeStatistics([slot], `capture on ${iface.name} ended: ${why}`);
     });
-    if (this.live.every((l) => !l)) {
+    if (this.live.length > 0 && this.live.every((l) => !l) && !this.tls) {
       this.opts.onNotice?.('no interface left to capture on; the capture ends');
       this.stop();
     }
   }
 
   private countReached(): boolean {
-    return this.opts.count !== undefined && this.packets >= this.opts.count;
+    return this.opts.count !== undefined && this.packets + this.tlsDelivered >= this.opts.count;
   }
 
   private schedulePoll(delayMs: number): void {
     if (this.stopped) return;
     const tick = () => {
-      if (this.stopped || !this.source) return;
+      if (this.stopped || (!this.source && !this.tls)) return;
       const sink = this.opts.sink;
       sink?.flush();
       // A reader that is behind (a full pipe): leave the packets in the kernel buffer, which drops and
       // counts what no longer fits, instead of holding them here without bound; look again shortly.
-      const n = sink?.full ? 0 : this.source.consume();
+      const n = sink?.full ? 0 : this.consume();
       this.emitBatch();
       sink?.flush();
       if (this.countReached() || this.opts.sink?.closed) {

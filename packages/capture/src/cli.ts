@@ -15,9 +15,10 @@ import { BlockSink } from './sink.js';
 import { missingCapabilities } from './privileges.js';
 import { doctor } from './doctor.js';
 import { smokeTest } from './smoke.js';
-import { MAX_SNAPLEN } from './layout.js';
+import { MAX_SNAPLEN, TLS_MAX_DATA } from './layout.js';
 import { libbpf } from './libbpf.js';
 import { removeStale } from './hooks.js';
+import { findLibssl } from './tls.js';
 
 const NAME = 'pano-capture';
 
@@ -37,11 +38,16 @@ Examples:
   sudo pano-capture -i any --duration 30s > all.pcapng
   sudo pano-capture --smoke-test -i lo            check that capture works here
   pano-capture --doctor                           what this machine supports, and why not
+  sudo pano-capture --tls | pano-parse            HTTP inside TLS, from OpenSSL's plaintext (libssl.so.3)
+  sudo pano-capture --tls-binary $(command -v node) -i lo | pano-parse
+                                                  Node.js TLS too, beside loopback packets
 
 Output is pcapng: one Interface Description Block per interface, Enhanced
 Packet Blocks with direction flags, Interface Statistics Blocks with the
 kernel's drop counts, and loss records (pano-frames(5)). On loopback each
-packet is captured once, on ingress.`;
+packet is captured once, on ingress. With --tls, what OpenSSL's SSL_read and
+SSL_write moved in every process goes in TLS plaintext records (Custom Blocks,
+pano-frames(5)) with its process and connection.`;
 
 interface Opts {
   interface: string[];
@@ -59,6 +65,8 @@ interface Opts {
   doctor?: boolean;
   cleanup?: boolean;
   quiet?: boolean;
+  tls?: boolean;
+  tlsBinary: string[];
 }
 
 function parseSnaplen(v: string): number {
@@ -111,9 +119,11 @@ export function program(): Command {
     .addOption(new Option('--buffer <kind>', 'kernel-to-user buffer: ring buffer (Linux 5.8+) or perf event array').choices(['auto', 'ringbuf', 'perf']).default('auto'))
     .option('--ring-size <bytes>', 'ring buffer size (power of two); with perf, the total over all CPUs', parseRingSize, 8 << 20)
     .option('-w, --write <file>', 'write to FILE (created 0600) instead of standard output')
-    .option('-c, --count <n>', 'stop after N packets (at least 1)', parsePositiveCount)
+    .option('-c, --count <n>', 'stop after N packets and TLS records (at least 1)', parsePositiveCount)
     .option('--duration <time>', 'stop after this long (e.g. 30s, 5m, 48h; more than 0, at most 8760h)', parseCaptureDuration)
     .option('--stats-interval <time>', 'write Interface Statistics Blocks this often (0: only at exit; 1ms to 8760h)', parseStatsInterval, 5)
+    .option('--tls', 'also capture TLS plaintext: uprobes on SSL_read/SSL_write of libssl.so.3 (as the dynamic linker finds it), all processes')
+    .option('--tls-binary <path>', 'also probe this ELF file exporting OpenSSL\'s SSL_read/SSL_write (e.g. the node binary); repeatable; implies --tls', (v: string, prev: string[]) => [...prev, v], [])
     .option('--smoke-test', 'attach, send a packet, see it come back, detach; exit 0 when it works')
     .option('--doctor', 'report what this machine supports for capture, and what is missing and why')
     .option('--cleanup', 'only remove filters (and qdiscs) left by killed pano-capture runs, then exit')
@@ -172,10 +182,12 @@ async function run(o: Opts): Promise<number> {
   }
 
   const names = o.interface.length ? o.interface : [];
-  if (names.length === 0) throw new UserError('no interface given: use -i NAME (e.g. -i lo, -i eth0,lo, -i any)', 2);
-  const interfaces: NetInterface[] = resolveInterfaces(names);
-  if (interfaces.length === 0) throw new UserError('-i any: no interface is up', 1);
+  const tls = o.tls || o.tlsBinary.length > 0 ? tlsTargets(o) : undefined;
+  if (names.length === 0 && !tls) throw new UserError('no interface given: use -i NAME (e.g. -i lo, -i eth0,lo, -i any), or --tls', 2);
+  const interfaces: NetInterface[] = names.length ? resolveInterfaces(names) : [];
+  if (names.length && interfaces.length === 0) throw new UserError('-i any: no interface is up', 1);
 
+  if (o.smokeTest && interfaces.length === 0) throw new UserError('--smoke-test needs -i NAME', 2);
   if (o.smokeTest) return smokeTest({ interfaces, buffer: o.buffer, ringSize: o.ringSize, out: process.stderr });
 
   if (!o.write && isatty(1)) throw new UserError('standard output is a terminal: use -w FILE, or pipe into pano-parse or a file', 2);
@@ -197,6 +209,7 @@ async function run(o: Opts): Promise<number> {
       sink,
       count: o.count,
       statsIntervalMs: Math.round(o.statsInterval * 1000),
+      tls,
       // said when it happens (even with -q): an interface that went away is a capture that stopped
       onNotice: (m) => process.stderr.write(`${NAME}: ${m}\n`),
     });
@@ -206,7 +219,8 @@ async function run(o: Opts): Promise<number> {
   }
   if (!o.quiet) {
     const where = interfaces.map((i) => `${i.name} (${directionsFor(i).join('+')})`).join(', ');
-    process.stderr.write(`${NAME}: capturing on ${where} through the ${capture.buffer === 'ringbuf' ? 'ring buffer' : 'perf event array'}, snap length ${capture.program.snaplen}\n`);
+    if (interfaces.length) process.stderr.write(`${NAME}: capturing on ${where} through the ${capture.buffer === 'ringbuf' ? 'ring buffer' : 'perf event array'}, snap length ${capture.program.snaplen}\n`);
+    if (tls) process.stderr.write(`${NAME}: capturing TLS plaintext of every process from ${tls.targets.join(', ')}\n`);
   }
   // (tcpdump refuses a down interface; the filters do work once it comes up, so say it rather than refuse,
   // even with -q: a capture that stays empty without a word looks like a quiet network)
@@ -224,6 +238,18 @@ async function run(o: Opts): Promise<number> {
   if (sink.error) throw new UserError(sink.error, 74);
   // an interface that went away during the capture: the capture is not what was asked for (1, as for a missing interface)
   return summary.problems.length || summary.lostInterfaces.length ? 1 : 0;
+}
+
+/** --tls: libssl.so.3 where the dynamic linker finds it; --tls-binary: those files (each checked when attached). */
+function tlsTargets(o: Opts): { targets: string[] } {
+  const targets: string[] = [];
+  if (o.tls) {
+    const lib = findLibssl();
+    if (!lib && o.tlsBinary.length === 0) throw new UserError('--tls: libssl.so.3 not found (ldconfig -p does not list it); name a binary with --tls-binary PATH', 1);
+    if (lib) targets.push(lib);
+  }
+  for (const b of o.tlsBinary) targets.push(resolve(b));
+  return { targets: [...new Set(targets)] };
 }
 
 /** `-w FILE`, or a one-line usage error (2) naming the option, the file and what is wrong with it. */
@@ -247,9 +273,16 @@ function report(s: CaptureSummary, quiet: boolean): void {
     const lost = c.dropBuffer + c.dropCopy;
     if (lost > 0n) err.write(`${NAME}: ${c.name}: ${lost} packets lost in the kernel (${c.dropBuffer} buffer full, ${c.dropCopy} unreadable)\n`);
   }
+  if (s.tls) {
+    const t = s.tls;
+    const lost = t.dropBuffer + t.dropCopy;
+    if (lost > 0n) err.write(`${NAME}: TLS: ${lost} plaintext records lost in the kernel (${t.dropBuffer} buffer full, ${t.dropCopy} unreadable)\n`);
+    if (t.activeFull > 0n) err.write(`${NAME}: TLS: ${t.activeFull} SSL calls not followed (more threads inside SSL calls at once than the table holds)\n`);
+  }
   if (quiet) return;
+  if (s.tls) err.write(`${NAME}: TLS: ${s.tls.delivered} plaintext records captured, ${s.tls.truncated} cut at ${TLS_MAX_DATA} bytes, ${s.tls.untied} without their connection when captured\n`);
   const seen = s.interfaces.reduce((a, c) => a + c.seen, 0n);
   const matched = s.interfaces.reduce((a, c) => a + c.matched, 0n);
   const truncated = s.interfaces.reduce((a, c) => a + c.truncated, 0n);
-  err.write(`${NAME}: ${s.packets} packets captured (${s.buffer}), ${matched} matched the filters of ${seen} seen, ${s.lost} lost, ${truncated} truncated to the snap length\n`);
+  if (s.interfaces.length) err.write(`${NAME}: ${s.packets} packets captured (${s.buffer}), ${matched} matched the filters of ${seen} seen, ${s.lost} lost, ${truncated} truncated to the snap length\n`);
 }

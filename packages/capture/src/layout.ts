@@ -63,3 +63,51 @@ export const PROGRAMS = {
   ringbuf: { ingress: 'pano_cap_in_rb', egress: 'pano_cap_eg_rb' },
   perf: { ingress: 'pano_cap_in_pf', egress: 'pano_cap_eg_pf' },
 } as const;
+
+/**
+ * struct tls_record (bpf/tls.h), 96 bytes, then cap_len plaintext bytes:
+ * u64 ts_ns, u64 ssl, u32 pid, u32 tid, u32 len (moved by the call), u32 cap_len,
+ * struct tls_tuple { u8 laddr[16], u8 raddr[16], u16 lport, u16 rport, u8 family, u8 pad[3] },
+ * char comm[16], u8 direction (1 read, 2 write), u8 library (1 OpenSSL), u8 pad[6].
+ */
+export const TLS_RECORD = {
+  SIZE: 96,
+  TS_NS: 0,
+  SSL: 8,
+  PID: 16,
+  TID: 20,
+  LEN: 24,
+  CAP_LEN: 28,
+  LADDR: 32,
+  RADDR: 48,
+  LPORT: 64,
+  RPORT: 66,
+  FAMILY: 68,
+  COMM: 72,
+  DIRECTION: 88,
+  LIBRARY: 89,
+} as const;
+/** Plaintext bytes copied per SSL call at most (TLS_MAX_DATA). */
+export const TLS_MAX_DATA = 32768;
+export const TLS_LIBRARY = { 1: 'openssl' } as Record<number, string>;
+/** enum tls_stat: counters in the per-CPU `tls_stats` map. */
+export const TlsStat = {
+  CHUNKS: 0,
+  DROP_BUFFER: 1,
+  DROP_COPY: 2,
+  TRUNCATED: 3,
+  UNTIED: 4,
+  ACTIVE_FULL: 5,
+} as const;
+export const TLS_NSTATS = 6;
+/** Programs of bpf/tls.bpf.o. */
+export const TLS_PROGRAMS = {
+  write: 'pano_tls_write',
+  read: 'pano_tls_read',
+  writeEx: 'pano_tls_write_ex',
+  readEx: 'pano_tls_read_ex',
+  ret: 'pano_tls_ret',
+  free: 'pano_tls_free',
+  sockSend: 'pano_tls_sock_send',
+  sockRecv: 'pano_tls_sock_recv',
+} as const;

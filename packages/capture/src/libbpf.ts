@@ -16,6 +16,9 @@
  *                                   __u32 ctx_size_in, ctx_size_out, retval;
  *                                   int repeat; __u32 duration, flags, cpu,
  *                                   batch_size; }                        80 bytes
+ *   bpf_uprobe_opts (libbpf.h)    { size_t sz; size_t ref_ctr_offset;
+ *                                   __u64 bpf_cookie; bool retprobe;
+ *                                   const char *func_name; }             40 bytes
  *   bpf_prog_info (linux/bpf.h)   name[16] at offset 64
  *
  * Every opts struct carries its own size first (`sz`), which is how libbpf
@@ -41,6 +44,8 @@ export const BPF_ANY = 0;
 export const TC_HOOK_SIZE = 24;
 export const TC_OPTS_SIZE = 32;
 export const TEST_RUN_OPTS_SIZE = 80;
+/** bpf_uprobe_opts (libbpf 1.1): sz 0, ref_ctr_offset 8, bpf_cookie 16, retprobe 24, func_name 32. */
+export const UPROBE_OPTS_SIZE = 40;
 const PROG_INFO_NAME_OFFSET = 64;
 const PROG_INFO_LEN = 80;
 
@@ -77,6 +82,11 @@ export interface Libbpf {
   perfBufferRegion(pb: Pointer, idx: number): { base: bigint; dataSize: number } | undefined;
   perfBufferFree(pb: Pointer): void;
   progTestRun(progFd: number, opts: Buffer): number;
+  /** bpf_program__attach: attach by the program's section (fentry); a bpf_link or null (errno). */
+  programAttach(prog: Pointer): Pointer;
+  /** bpf_program__attach_uprobe_opts(prog, pid, binary, offset 0, {func_name, retprobe}); a bpf_link or null (errno). */
+  attachUprobe(prog: Pointer, pid: number, binary: string, funcName: string, retprobe: boolean): Pointer;
+  linkDestroy(link: Pointer): number;
   numPossibleCpus(): number;
   probeMapType(type: number): number;
   probeProgType(type: number): number;
@@ -135,6 +145,9 @@ export function libbpf(): Libbpf {
     pbConsume: lib.func('int perf_buffer__consume(void *pb)'),
     pbFree: lib.func('void perf_buffer__free(void *pb)'),
     testRun: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)'),
+    progAttach: lib.func('void *bpf_program__attach(void *prog)'),
+    uprobe: lib.func('void *bpf_program__attach_uprobe_opts(void *prog, int pid, const char *binary_path, size_t func_offset, void *opts)'),
+    linkDestroy: lib.func('int bpf_link__destroy(void *link)'),
     ncpus: lib.func('int libbpf_num_possible_cpus(void)'),
     probeMap: lib.func('int libbpf_probe_bpf_map_type(int type, void *opts)'),
     probeProg: lib.func('int libbpf_probe_bpf_prog_type(int type, void *opts)'),
@@ -193,6 +206,19 @@ export function libbpf(): Libbpf {
     perfBufferConsume: (pb) => f.pbConsume(pb) as number,
     perfBufferFree: (pb) => void f.pbFree(pb),
     progTestRun: (fd, opts) => f.testRun(fd, opts) as number,
+    programAttach: (prog) => f.progAttach(prog) as Pointer,
+    attachUprobe: (prog, pid, binary, funcName, retprobe) => {
+      // bpf_uprobe_opts { size_t sz; size_t ref_ctr_offset; __u64 bpf_cookie; bool retprobe; const char *func_name; }
+      const name = Buffer.from(`${funcName}\0`, 'latin1');
+      const opts = Buffer.alloc(UPROBE_OPTS_SIZE);
+      opts.writeBigUInt64LE(BigInt(UPROBE_OPTS_SIZE), 0);
+      opts.writeUInt8(retprobe ? 1 : 0, 24);
+      opts.writeBigUInt64LE(koffi.address(name) as bigint, 32);
+      const link = f.uprobe(prog, pid, binary, 0, opts) as Pointer;
+      name.length; // kept alive until here
+      return link;
+    },
+    linkDestroy: (link) => f.linkDestroy(link) as number,
     numPossibleCpus: () => f.ncpus() as number,
     probeMapType: (t) => f.probeMap(t, null) as number,
     probeProgType: (t) => f.probeProg(t, null) as number,

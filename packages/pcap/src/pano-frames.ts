@@ -13,6 +13,7 @@ export const PANO_PEN = 32473;
 
 export const RecordType = {
   LOSS: 1,
+  TLS: 2,
 } as const;
 
 /**
@@ -55,5 +56,112 @@ export function decodeLossRecord(data: Buffer): LossRecord | undefined {
     endNs: data.readBigUInt64LE(16),
     lost: data.readBigUInt64LE(24),
     totalLost: data.readBigUInt64LE(32),
+  };
+}
+
+/**
+ * TLS plaintext record, type 2 version 1: what one SSL_read/SSL_write call
+ * moved, 108 bytes then the data (pano-frames(5)):
+ *    0 u16 type = 2       2 u16 version = 1     4 u32 pid
+ *    8 u64 time, ns since the Unix epoch
+ *   16 u32 tid           20 u8 direction (1 the process received, 2 it sent)
+ *   21 u8 IP version (0 connection unknown, 4, 6)
+ *   22 u16 local port    24 u16 remote port    26 u16 reserved, zero
+ *   28 u32 bytes the call moved (more than the data when it was cut)
+ *   32 u64 the library's connection object (the SSL * address) in that process
+ *   40 16 bytes local address (IPv4: the first 4, the rest zero)
+ *   56 16 bytes remote address
+ *   72 16 bytes thread name (comm), NUL-padded
+ *   88 16 bytes library ("openssl"), NUL-padded
+ *  104 u32 data length     108 data
+ */
+export interface TlsRecord {
+  tsNs: bigint;
+  pid: number;
+  tid: number;
+  /** 1: the process received these bytes (read); 2: it sent them (write). */
+  direction: 1 | 2;
+  /** 0 when the connection could not be found. */
+  ipVersion: 0 | 4 | 6;
+  localAddress: Buffer;
+  localPort: number;
+  remoteAddress: Buffer;
+  remotePort: number;
+  /** Bytes the call moved; data.length when nothing was cut. */
+  length: number;
+  ssl: bigint;
+  comm: string;
+  library: string;
+  data: Buffer;
+}
+
+export const TLS_RECORD_HEADER = 108;
+/** Largest data a reader accepts in one record (pano-capture writes at most 32 KiB). */
+export const TLS_RECORD_MAX_DATA = 1 << 20;
+
+function fixedString(b: Buffer, at: number, text: string): void {
+  b.write(text.slice(0, 15), at, 15, 'latin1');
+}
+
+function readFixed(b: Buffer, at: number): string {
+  const s = b.subarray(at, at + 16);
+  const end = s.indexOf(0);
+  return s.toString('latin1', 0, end < 0 ? 16 : end);
+}
+
+export function encodeTlsRecord(r: TlsRecord): Buffer {
+  const b = Buffer.alloc(TLS_RECORD_HEADER + r.data.length);
+  b.writeUInt16LE(RecordType.TLS, 0);
+  b.writeUInt16LE(1, 2);
+  b.writeUInt32LE(r.pid, 4);
+  b.writeBigUInt64LE(r.tsNs, 8);
+  b.writeUInt32LE(r.tid, 16);
+  b[20] = r.direction;
+  b[21] = r.ipVersion;
+  b.writeUInt16LE(r.localPort, 22);
+  b.writeUInt16LE(r.remotePort, 24);
+  b.writeUInt32LE(r.length, 28);
+  b.writeBigUInt64LE(r.ssl, 32);
+  r.localAddress.copy(b, 40, 0, 16);
+  r.remoteAddress.copy(b, 56, 0, 16);
+  fixedString(b, 72, r.comm);
+  fixedString(b, 88, r.library);
+  b.writeUInt32LE(r.data.length, 104);
+  r.data.copy(b, TLS_RECORD_HEADER);
+  return b;
+}
+
+/**
+ * Decodes a TLS plaintext record from a Custom Block's data: undefined when
+ * it is not one, a string saying what is wrong when it is one but damaged.
+ * `data` is a view into `data`.
+ */
+export function decodeTlsRecord(data: Buffer): TlsRecord | string | undefined {
+  if (data.length < 4 || data.readUInt16LE(0) !== RecordType.TLS) return undefined;
+  if (data.readUInt16LE(2) !== 1) return `TLS record version ${data.readUInt16LE(2)} is not known`;
+  if (data.length < TLS_RECORD_HEADER) return `TLS record of ${data.length} bytes is shorter than its ${TLS_RECORD_HEADER}-byte header`;
+  const direction = data[20];
+  const ipVersion = data[21];
+  const n = data.readUInt32LE(104);
+  const length = data.readUInt32LE(28);
+  if (direction !== 1 && direction !== 2) return `TLS record direction ${direction} is neither 1 nor 2`;
+  if (ipVersion !== 0 && ipVersion !== 4 && ipVersion !== 6) return `TLS record IP version ${ipVersion} is not 0, 4 or 6`;
+  if (n > TLS_RECORD_MAX_DATA || TLS_RECORD_HEADER + n > data.length) return `TLS record data length ${n} overruns its block`;
+  if (length < n) return `TLS record says the call moved ${length} bytes, fewer than the ${n} it carries`;
+  return {
+    tsNs: data.readBigUInt64LE(8),
+    pid: data.readUInt32LE(4),
+    tid: data.readUInt32LE(16),
+    direction,
+    ipVersion,
+    localPort: data.readUInt16LE(22),
+    remotePort: data.readUInt16LE(24),
+    length,
+    ssl: data.readBigUInt64LE(32),
+    localAddress: data.subarray(40, 56),
+    remoteAddress: data.subarray(56, 72),
+    comm: readFixed(data, 72),
+    library: readFixed(data, 88),
+    data: data.subarray(TLS_RECORD_HEADER, TLS_RECORD_HEADER + n),
   };
 }

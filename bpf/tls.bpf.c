@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * pano-capture --tls: OpenSSL plaintext through uprobes.
+ *
+ * SSL_write/SSL_read/SSL_write_ex/SSL_read_ex: the entry probe stashes the
+ * SSL *, the buffer (and the _ex length pointer) per thread; the return probe
+ * copies min(bytes moved, TLS_MAX_DATA) plaintext into the ring buffer with
+ * pid, tid, comm, time, direction and the connection's tuple.
+ *
+ * The tuple (no kprobes on this kernel, and fentry programs are refused:
+ * ADR 0304): the raw tracepoints sock_send_length and sock_recv_length give
+ * each sendmsg/recvmsg's struct sock, whose addresses and ports are read
+ * with CO-RE (IPv4 and IPv6 sockets only). Seen while
+ * the thread is inside an SSL call (a socket BIO: nginx, curl, openssl
+ * s_client/s_server), the socket is that SSL's, remembered per (tgid, SSL *)
+ * for later calls that touch no socket. A library that does its socket I/O
+ * outside the SSL call (Node.js: memory BIOs, libuv writes after SSL_write
+ * returns and reads before SSL_read) is tied by the thread's order: the
+ * thread's last socket read before an SSL_read, and its first socket write
+ * after an SSL_write. SSL_free forgets the SSL *.
+ */
+#include <linux/bpf.h>
+#include <linux/in6.h>
+#include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tls.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define MAX_THREADS 16384
+#define MAX_SSL 65536
+
+/* The few kernel fields read, relocated by libbpf against the running kernel's BTF. */
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+
+struct active {
+	__u64 ssl;
+	__u64 buf;
+	__u64 exlen;     /* size_t * of the _ex calls, 0 for SSL_read/SSL_write */
+	__u8 direction;
+	__u8 tied;       /* t was read during this call */
+	__u8 pad[6];
+	struct tls_tuple t;
+};
+
+struct ssl_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ssl;
+};
+
+struct scratch {
+	struct tls_record rec;
+	__u8 data[TLS_MAX_DATA];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} tls_ring SEC(".maps");
+
+/* Threads inside an SSL call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u64);
+	__type(value, struct active);
+} active SEC(".maps");
+
+/* The connection of each SSL * (per process). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SSL);
+	__type(key, struct ssl_key);
+	__type(value, struct tls_tuple);
+} ssl_tuple SEC(".maps");
+
+/* Processes that made SSL calls: only their socket calls are looked at outside one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, __u8);
+} tls_pids SEC(".maps");
+
+/* Per thread of such a process: the socket it last read from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u64);
+	__type(value, struct tls_tuple);
+} last_recv SEC(".maps");
+
+/* Per thread: an SSL * whose SSL_write touched no socket, waiting for the thread's next socket write. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u64);
+	__type(value, __u64);
+} pending_send SEC(".maps");
+
+/* One staging area per CPU; max_entries set to the CPU count by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} tls_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TLS_NSTATS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_stats SEC(".maps");
+
+static __always_inline void count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&tls_stats, &stat);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline int read_tuple(struct sock *sk, struct tls_tuple *t)
+{
+	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__be16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+
+	__builtin_memset(t, 0, sizeof(*t));
+	if (family == AF_INET) {
+		__be32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 b = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(t->laddr, &a, 4);
+		__builtin_memcpy(t->raddr, &b, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&t->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&t->raddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		return 0;
+	}
+	t->family = family;
+	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->rport = bpf_ntohs(dport);
+	return 1;
+}
+
+static __always_inline void on_socket(struct sock *sk, int send)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct active *a = bpf_map_lookup_elem(&active, &id);
+	struct tls_tuple t;
+
+	if (a) {
+		if (read_tuple(sk, &t)) {
+			a->t = t;
+			a->tied = 1;
+		}
+		return;
+	}
+	if (!bpf_map_lookup_elem(&tls_pids, &tgid))
+		return;
+	if (!read_tuple(sk, &t))
+		return;
+	if (send) {
+		__u64 *ssl = bpf_map_lookup_elem(&pending_send, &id);
+
+		if (ssl) {
+			struct ssl_key k = { .tgid = tgid, .ssl = *ssl };
+
+			bpf_map_update_elem(&ssl_tuple, &k, &t, BPF_ANY);
+			bpf_map_delete_elem(&pending_send, &id);
+		}
+	} else {
+		bpf_map_update_elem(&last_recv, &id, &t, BPF_ANY);
+	}
+}
+
+/*
+ * sock_send_length / sock_recv_length (Linux 6.3+): after every sendmsg and
+ * recvmsg on a socket, with its struct sock. Raw tracepoints: attached by
+ * name, without tracefs.
+ */
+SEC("raw_tp/sock_send_length")
+int pano_tls_sock_send(struct bpf_raw_tracepoint_args *ctx)
+{
+	on_socket((struct sock *)ctx->args[0], 1);
+	return 0;
+}
+
+SEC("raw_tp/sock_recv_length")
+int pano_tls_sock_recv(struct bpf_raw_tracepoint_args *ctx)
+{
+	on_socket((struct sock *)ctx->args[0], 0);
+	return 0;
+}
+
+static __always_inline int enter(__u64 ssl, __u64 buf, __u64 exlen, __u8 direction)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u8 one = 1;
+	struct active a = {};
+
+	a.ssl = ssl;
+	a.buf = buf;
+	a.exlen = exlen;
+	a.direction = direction;
+	if (bpf_map_update_elem(&active, &id, &a, BPF_ANY))
+		count(TLS_STAT_ACTIVE_FULL);
+	bpf_map_update_elem(&tls_pids, &tgid, &one, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int leave(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct active *a = bpf_map_lookup_elem(&active, &id);
+	long ret = PT_REGS_RC(ctx);
+	__u64 len, n;
+	__u32 cpu;
+	struct scratch *s;
+	struct ssl_key k = {};
+	struct tls_tuple *known;
+	long err;
+
+	if (!a)
+		return 0;
+	if (a->exlen) {
+		__u64 moved = 0;
+
+		if ((int)ret != 1 || bpf_probe_read_user(&moved, sizeof(moved), (void *)a->exlen))
+			goto out;
+		len = moved;
+	} else {
+		if ((int)ret <= 0)
+			goto out;
+		len = (__u32)(int)ret;
+	}
+	if (len == 0)
+		goto out;
+
+	cpu = bpf_get_smp_processor_id();
+	s = bpf_map_lookup_elem(&tls_scratch, &cpu);
+	if (!s)
+		goto out;
+
+	k.tgid = tgid;
+	k.ssl = a->ssl;
+	if (a->tied) {
+		bpf_map_update_elem(&ssl_tuple, &k, &a->t, BPF_ANY);
+		s->rec.t = a->t;
+	} else if ((known = bpf_map_lookup_elem(&ssl_tuple, &k))) {
+		s->rec.t = *known;
+	} else if (a->direction == 1 && (known = bpf_map_lookup_elem(&last_recv, &id))) {
+		/* no socket in the call: the socket this thread read last (Node.js) */
+		s->rec.t = *known;
+		bpf_map_update_elem(&ssl_tuple, &k, known, BPF_ANY);
+	} else {
+		__builtin_memset(&s->rec.t, 0, sizeof(s->rec.t));
+		if (a->direction == 2)
+			bpf_map_update_elem(&pending_send, &id, &a->ssl, BPF_ANY);
+		count(TLS_STAT_UNTIED);
+	}
+
+	if (len > TLS_MAX_DATA)
+		count(TLS_STAT_TRUNCATED);
+	n = len < TLS_MAX_DATA ? len : TLS_MAX_DATA;
+	/* bound n in a register the verifier follows into the helper: [1, TLS_MAX_DATA] */
+	asm volatile("" : "+r"(n));
+	if (n < 1 || n > TLS_MAX_DATA)
+		goto out;
+	if (bpf_probe_read_user(s->data, n, (void *)a->buf)) {
+		count(TLS_STAT_DROP_COPY);
+		goto out;
+	}
+	s->rec.ts_ns = bpf_ktime_get_ns();
+	s->rec.ssl = a->ssl;
+	s->rec.pid = tgid;
+	s->rec.tid = (__u32)id;
+	s->rec.len = len > 0xffffffffULL ? 0xffffffff : (__u32)len;
+	s->rec.cap_len = n;
+	bpf_get_current_comm(s->rec.comm, sizeof(s->rec.comm));
+	s->rec.direction = a->direction;
+	s->rec.library = 1;
+	err = bpf_ringbuf_output(&tls_ring, s, sizeof(s->rec) + n, BPF_RB_NO_WAKEUP);
+	count(err ? TLS_STAT_DROP_BUFFER : TLS_STAT_CHUNKS);
+out:
+	bpf_map_delete_elem(&active, &id);
+	return 0;
+}
+
+/* int SSL_write(SSL *s, const void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(pano_tls_write, void *ssl, const void *buf)
+{
+	return enter((__u64)ssl, (__u64)buf, 0, 2);
+}
+
+/* int SSL_read(SSL *s, void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(pano_tls_read, void *ssl, void *buf)
+{
+	return enter((__u64)ssl, (__u64)buf, 0, 1);
+}
+
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_KPROBE(pano_tls_write_ex, void *ssl, const void *buf, __u64 num, void *written)
+{
+	return enter((__u64)ssl, (__u64)buf, (__u64)written, 2);
+}
+
+/* int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(pano_tls_read_ex, void *ssl, void *buf, __u64 num, void *readbytes)
+{
+	return enter((__u64)ssl, (__u64)buf, (__u64)readbytes, 1);
+}
+
+/* The return of all four. */
+SEC("uretprobe")
+int BPF_KRETPROBE(pano_tls_ret)
+{
+	return leave(ctx);
+}
+
+/* void SSL_free(SSL *s): its connection is over; the address may be reused. */
+SEC("uprobe")
+int BPF_KPROBE(pano_tls_free, void *ssl)
+{
+	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
+
+	bpf_map_delete_elem(&ssl_tuple, &k);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

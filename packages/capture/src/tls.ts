@@ -1,0 +1,231 @@
+/**
+ * pano-capture --tls: loads bpf/tls.bpf.o, attaches its uprobes to OpenSSL's
+ * SSL_read/SSL_write (and _ex) in each target binary (libssl.so.3, a node
+ * binary) for every process, and its raw tracepoint programs to
+ * sock_send_length and sock_recv_length (which tie the plaintext to its
+ * connection, ADR 0304). Records
+ * come through their own ring buffer and leave as pcapng Custom Blocks, TLS
+ * plaintext record type 2 (pano-frames(5)).
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { encodeTlsRecord, type TlsRecord } from '@panopticon/pcap';
+import { libbpf, type Libbpf, type Pointer } from './libbpf.js';
+import { CaptureError, errnoText } from './program.js';
+import { RingReader } from './ring-reader.js';
+import { TLS_LIBRARY, TLS_NSTATS, TLS_PROGRAMS, TLS_RECORD, TlsStat } from './layout.js';
+
+export const TLS_OBJECT_PATH = resolve(import.meta.dirname, '../../../bpf/tls.bpf.o');
+
+/** The OpenSSL functions probed: a target must export the first two. */
+const REQUIRED = [
+  ['SSL_write', TLS_PROGRAMS.write],
+  ['SSL_read', TLS_PROGRAMS.read],
+] as const;
+const OPTIONAL = [
+  ['SSL_write_ex', TLS_PROGRAMS.writeEx],
+  ['SSL_read_ex', TLS_PROGRAMS.readEx],
+] as const;
+
+/**
+ * libssl.so.3 as the dynamic linker finds it: its cache (ldconfig -p), then
+ * the usual directories. Undefined when there is none.
+ */
+export function findLibssl(): string | undefined {
+  const r = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' });
+  if (r.status === 0) {
+    const arch = process.arch === 'x64' ? 'x86-64' : process.arch === 'arm64' ? 'AArch64' : '';
+    for (const line of r.stdout.split('\n')) {
+      const m = /^\s*libssl\.so\.3 \(([^)]*)\) => (\S+)/.exec(line);
+      if (m && (!arch || m[1].includes(arch)) && existsSync(m[2])) return realpathSync(m[2]);
+    }
+  }
+  for (const dir of ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib']) {
+    const p = `${dir}/libssl.so.3`;
+    if (existsSync(p)) return realpathSync(p);
+  }
+  return undefined;
+}
+
+export interface TlsCounters {
+  chunks: bigint;
+  dropBuffer: bigint;
+  dropCopy: bigint;
+  truncated: bigint;
+  untied: bigint;
+  activeFull: bigint;
+}
+
+export class TlsProbes {
+  private readonly links: Pointer[] = [];
+  private ring: RingReader | undefined;
+  private closed = false;
+  readonly ncpus: number;
+
+  private constructor(
+    readonly lib: Libbpf,
+    private readonly obj: Pointer,
+    readonly ringSize: number,
+  ) {
+    this.ncpus = lib.numPossibleCpus();
+  }
+
+  /** Loads the object and attaches to every target (paths of ELF files exporting SSL_read/SSL_write). */
+  static attach(targets: string[], ringSize: number): TlsProbes {
+    const lib = libbpf();
+    if (!existsSync(TLS_OBJECT_PATH)) throw new CaptureError(`BPF object missing: ${TLS_OBJECT_PATH} (run scripts/build-bpf.sh)`);
+    const obj = lib.objectOpen(TLS_OBJECT_PATH);
+    if (!obj) throw new CaptureError(`cannot open ${TLS_OBJECT_PATH}: ${errnoText(lib.errno())}`);
+    let probes: TlsProbes | undefined;
+    try {
+      const ncpus = lib.numPossibleCpus();
+      if (ncpus <= 0) throw new CaptureError(`cannot count CPUs: ${errnoText(-ncpus)}`);
+      must(lib, lib.mapSetMaxEntries(map(lib, obj, 'tls_scratch'), ncpus), 'bpf_map__set_max_entries(tls_scratch)');
+      must(lib, lib.mapSetMaxEntries(map(lib, obj, 'tls_ring'), ringSize), 'bpf_map__set_max_entries(tls_ring)');
+      const err = lib.objectLoad(obj);
+      if (err < 0) throw new CaptureError(`cannot load the TLS BPF program: ${errnoText(-err)}${lastLog(lib)}`);
+      probes = new TlsProbes(lib, obj, ringSize);
+      for (const name of [TLS_PROGRAMS.sockSend, TLS_PROGRAMS.sockRecv]) {
+        const link = lib.programAttach(program(lib, obj, name));
+        if (!link) throw new CaptureError(`cannot attach ${name} (raw tracepoint): ${errnoText(lib.errno())}${lastLog(lib)}`);
+        probes.links.push(link);
+      }
+      for (const target of targets) probes.attachTarget(target);
+      probes.ring = new RingReader(lib.mapFd(map(lib, obj, 'tls_ring')), ringSize);
+      return probes;
+    } catch (e) {
+      if (probes) probes.close();
+      else lib.objectClose(obj);
+      throw e;
+    }
+  }
+
+  private attachTarget(target: string): void {
+    const lib = this.lib;
+    if (!existsSync(target)) throw new CaptureError(`--tls: ${target}: no such file`);
+    const uprobe = (func: string, prog: string, ret: boolean): boolean => {
+      const link = lib.attachUprobe(program(lib, this.obj, prog), -1, target, func, ret);
+      if (!link) return false;
+      this.links.push(link);
+      return true;
+    };
+    for (const [func, prog] of REQUIRED) {
+      if (!uprobe(func, prog, false) || !uprobe(func, TLS_PROGRAMS.ret, true)) {
+        throw new CaptureError(`--tls: ${target}: cannot attach to ${func} (${errnoText(lib.errno())}): not OpenSSL, or its symbols are stripped`);
+      }
+    }
+    for (const [func, prog] of OPTIONAL) if (uprobe(func, prog, false)) uprobe(func, TLS_PROGRAMS.ret, true);
+    uprobe('SSL_free', TLS_PROGRAMS.free, false);
+  }
+
+  /** Hands every queued record (a view, valid during the call) to `onRecord`; returns how many. */
+  consume(onRecord: (rec: Buffer) => number): number {
+    return this.ring && !this.closed ? this.ring.consume(onRecord) : 0;
+  }
+
+  counters(): TlsCounters {
+    const s = this.readStats();
+    return {
+      chunks: s[TlsStat.CHUNKS],
+      dropBuffer: s[TlsStat.DROP_BUFFER],
+      dropCopy: s[TlsStat.DROP_COPY],
+      truncated: s[TlsStat.TRUNCATED],
+      untied: s[TlsStat.UNTIED],
+      activeFull: s[TlsStat.ACTIVE_FULL],
+    };
+  }
+
+  private readStats(): bigint[] {
+    const fd = this.lib.mapFd(map(this.lib, this.obj, 'tls_stats'));
+    const key = Buffer.alloc(4);
+    const values = Buffer.alloc(8 * this.ncpus);
+    const out: bigint[] = [];
+    for (let s = 0; s < TLS_NSTATS; s++) {
+      key.writeUInt32LE(s, 0);
+      let sum = 0n;
+      if (this.lib.mapLookup(fd, key, values) === 0) for (let c = 0; c < this.ncpus; c++) sum += values.readBigUInt64LE(c * 8);
+      out.push(sum);
+    }
+    return out;
+  }
+
+  /** Detaches every probe (no new records); the ring stays readable until close(). */
+  detach(): void {
+    for (const l of this.links.splice(0)) this.lib.linkDestroy(l);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.detach();
+    this.closed = true;
+    this.ring?.close();
+    this.ring = undefined;
+    this.lib.objectClose(this.obj);
+  }
+}
+
+const V4_MAPPED = Buffer.from('00000000000000000000ffff', 'hex');
+
+/**
+ * A kernel record (bpf/tls.h) as a TLS plaintext record with its wall-clock
+ * time. An IPv4 connection on an IPv6 socket (::ffff:a.b.c.d at both ends)
+ * is written as IPv4, as its packets are.
+ */
+export function tlsRecordFrom(rec: Buffer, offsetNs: bigint): TlsRecord {
+  const capLen = rec.readUInt32LE(TLS_RECORD.CAP_LEN);
+  const family = rec[TLS_RECORD.FAMILY];
+  let local = Buffer.from(rec.subarray(TLS_RECORD.LADDR, TLS_RECORD.LADDR + 16));
+  let remote = Buffer.from(rec.subarray(TLS_RECORD.RADDR, TLS_RECORD.RADDR + 16));
+  let ipVersion: 0 | 4 | 6 = family === 2 ? 4 : family === 10 ? 6 : 0;
+  if (ipVersion === 6 && local.subarray(0, 12).equals(V4_MAPPED) && remote.subarray(0, 12).equals(V4_MAPPED)) {
+    ipVersion = 4;
+    local = Buffer.concat([local.subarray(12), Buffer.alloc(12)]);
+    remote = Buffer.concat([remote.subarray(12), Buffer.alloc(12)]);
+  }
+  const comm = rec.subarray(TLS_RECORD.COMM, TLS_RECORD.COMM + 16);
+  const end = comm.indexOf(0);
+  return {
+    tsNs: rec.readBigUInt64LE(TLS_RECORD.TS_NS) + offsetNs,
+    pid: rec.readUInt32LE(TLS_RECORD.PID),
+    tid: rec.readUInt32LE(TLS_RECORD.TID),
+    direction: rec[TLS_RECORD.DIRECTION] === 2 ? 2 : 1,
+    ipVersion,
+    localAddress: local,
+    localPort: rec.readUInt16LE(TLS_RECORD.LPORT),
+    remoteAddress: remote,
+    remotePort: rec.readUInt16LE(TLS_RECORD.RPORT),
+    length: rec.readUInt32LE(TLS_RECORD.LEN),
+    ssl: rec.readBigUInt64LE(TLS_RECORD.SSL),
+    comm: comm.toString('latin1', 0, end < 0 ? 16 : end),
+    library: TLS_LIBRARY[rec[TLS_RECORD.LIBRARY]] ?? 'unknown',
+    data: Buffer.from(rec.subarray(TLS_RECORD.SIZE, TLS_RECORD.SIZE + capLen)),
+  };
+}
+
+export function encodeKernelTlsRecord(rec: Buffer, offsetNs: bigint): Buffer {
+  return encodeTlsRecord(tlsRecordFrom(rec, offsetNs));
+}
+
+
+function program(lib: Libbpf, obj: Pointer, name: string): Pointer {
+  const p = lib.findProgram(obj, name);
+  if (!p) throw new CaptureError(`BPF object has no program ${name} (stale bpf/tls.bpf.o?)`);
+  return p;
+}
+
+function map(lib: Libbpf, obj: Pointer, name: string): Pointer {
+  const m = lib.findMap(obj, name);
+  if (!m) throw new CaptureError(`BPF object has no map ${name} (stale bpf/tls.bpf.o?)`);
+  return m;
+}
+
+function must(lib: Libbpf, ret: number, what: string): void {
+  if (ret < 0) throw new CaptureError(`${what} failed: ${errnoText(-ret)}${lastLog(lib)}`);
+}
+
+function lastLog(lib: Libbpf): string {
+  const lines = lib.logLines.filter((l) => l.trim() !== '');
+  const last = lines[lines.length - 1];
+  return last ? ` (libbpf: ${last.trim()})` : '';
+}
