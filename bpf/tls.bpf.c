@@ -64,11 +64,6 @@ struct ssl_key {
 	__u64 ssl;
 };
 
-struct scratch {
-	struct tls_record rec;
-	__u8 data[TLS_MAX_DATA];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
@@ -113,14 +108,6 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } pending_send SEC(".maps");
-
-/* One staging area per CPU; max_entries set to the CPU count by user space. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} tls_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -229,18 +216,43 @@ static __always_inline int enter(__u64 ssl, __u64 buf, __u64 exlen, __u8 directi
 	return 0;
 }
 
+/*
+ * Reserves a record of SIZE data bytes in the ring and copies the plaintext
+ * straight into it. Uprobe programs can be preempted, so no per-CPU staging
+ * area: a reservation belongs to this program alone. The size of a
+ * reservation must be a constant, hence a few classes: a small chunk does
+ * not take 32 KiB of the ring.
+ */
+#define EMIT(SIZE)								\
+	do {									\
+		struct {							\
+			struct tls_record rec;					\
+			__u8 data[SIZE];					\
+		} *e = bpf_ringbuf_reserve(&tls_ring, sizeof(*e), 0);		\
+		if (!e) {							\
+			count(TLS_STAT_DROP_BUFFER);				\
+			goto out;						\
+		}								\
+		e->rec = rec;							\
+		if (bpf_probe_read_user(e->data, n, (void *)a->buf)) {		\
+			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);		\
+			count(TLS_STAT_DROP_COPY);				\
+			goto out;						\
+		}								\
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);			\
+		count(TLS_STAT_CHUNKS);						\
+	} while (0)
+
 static __always_inline int leave(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct active *a = bpf_map_lookup_elem(&active, &id);
 	long ret = PT_REGS_RC(ctx);
-	__u64 len, n;
-	__u32 cpu;
-	struct scratch *s;
+	struct tls_record rec = {};
 	struct ssl_key k = {};
 	struct tls_tuple *known;
-	long err;
+	__u64 len, n;
 
 	if (!a)
 		return 0;
@@ -258,24 +270,18 @@ static __always_inline int leave(struct pt_regs *ctx)
 	if (len == 0)
 		goto out;
 
-	cpu = bpf_get_smp_processor_id();
-	s = bpf_map_lookup_elem(&tls_scratch, &cpu);
-	if (!s)
-		goto out;
-
 	k.tgid = tgid;
 	k.ssl = a->ssl;
 	if (a->tied) {
 		bpf_map_update_elem(&ssl_tuple, &k, &a->t, BPF_ANY);
-		s->rec.t = a->t;
+		rec.t = a->t;
 	} else if ((known = bpf_map_lookup_elem(&ssl_tuple, &k))) {
-		s->rec.t = *known;
+		rec.t = *known;
 	} else if (a->direction == 1 && (known = bpf_map_lookup_elem(&last_recv, &id))) {
 		/* no socket in the call: the socket this thread read last (Node.js) */
-		s->rec.t = *known;
+		rec.t = *known;
 		bpf_map_update_elem(&ssl_tuple, &k, known, BPF_ANY);
 	} else {
-		__builtin_memset(&s->rec.t, 0, sizeof(s->rec.t));
 		if (a->direction == 2)
 			bpf_map_update_elem(&pending_send, &id, &a->ssl, BPF_ANY);
 		count(TLS_STAT_UNTIED);
@@ -284,25 +290,25 @@ static __always_inline int leave(struct pt_regs *ctx)
 	if (len > TLS_MAX_DATA)
 		count(TLS_STAT_TRUNCATED);
 	n = len < TLS_MAX_DATA ? len : TLS_MAX_DATA;
-	/* bound n in a register the verifier follows into the helper: [1, TLS_MAX_DATA] */
+	rec.ts_ns = bpf_ktime_get_ns();
+	rec.ssl = a->ssl;
+	rec.pid = tgid;
+	rec.tid = (__u32)id;
+	rec.len = len > 0xffffffffULL ? 0xffffffff : (__u32)len;
+	rec.cap_len = n;
+	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
+	rec.direction = a->direction;
+	rec.library = 1;
+	/* keep n in a register the verifier follows into the helper */
 	asm volatile("" : "+r"(n));
-	if (n < 1 || n > TLS_MAX_DATA)
+	if (n < 1)
 		goto out;
-	if (bpf_probe_read_user(s->data, n, (void *)a->buf)) {
-		count(TLS_STAT_DROP_COPY);
-		goto out;
-	}
-	s->rec.ts_ns = bpf_ktime_get_ns();
-	s->rec.ssl = a->ssl;
-	s->rec.pid = tgid;
-	s->rec.tid = (__u32)id;
-	s->rec.len = len > 0xffffffffULL ? 0xffffffff : (__u32)len;
-	s->rec.cap_len = n;
-	bpf_get_current_comm(s->rec.comm, sizeof(s->rec.comm));
-	s->rec.direction = a->direction;
-	s->rec.library = 1;
-	err = bpf_ringbuf_output(&tls_ring, s, sizeof(s->rec) + n, BPF_RB_NO_WAKEUP);
-	count(err ? TLS_STAT_DROP_BUFFER : TLS_STAT_CHUNKS);
+	if (n <= 1024)
+		EMIT(1024);
+	else if (n <= 4096)
+		EMIT(4096);
+	else if (n <= TLS_MAX_DATA)
+		EMIT(TLS_MAX_DATA);
 out:
 	bpf_map_delete_elem(&active, &id);
 	return 0;

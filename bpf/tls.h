@@ -2,13 +2,17 @@
 /*
  * The record tls.bpf.c hands to user space, one per SSL_read/SSL_write call
  * that moved bytes. Mirrored in ONE place: TLS_RECORD in
- * packages/capture/src/layout.ts (a test checks the two agree by building
- * the object's BTF offsets against it). Host byte order.
+ * packages/capture/src/layout.ts; test/capture/tls.test.ts decodes real
+ * records with it (pid, ports, thread names, data). Host byte order.
  */
 #ifndef PANO_TLS_H
 #define PANO_TLS_H
 
-/* Plaintext bytes copied per call at most; the record still says how many the call moved. */
+/*
+ * Plaintext bytes copied per call at most; the record still says how many the
+ * call moved. A record takes 1 KiB, 4 KiB or 32 KiB of the ring (and its
+ * header), the smallest that holds its data; cap_len says how much is data.
+ */
 #define TLS_MAX_DATA 32768
 
 /* The connection as seen from the process: local and remote end. */

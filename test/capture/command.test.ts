@@ -69,7 +69,7 @@ describe('pano-capture command', { skip }, () => {
   it('--doctor reports what works here, and what is missing without privileges', () => {
     const ok = run(['--doctor']);
     assert.equal(ok.status, 0, ok.stdout);
-    for (const line of [/^ok +libbpf +libbpf\.so\.1 v1\./m, /^ok +ring buffer/m, /^ok +perf event array/m, /^ok +program \(ringbuf\) .* passes the verifier/m, /^ok +interface lo .*loopback/m, /can capture on this machine/]) {
+    for (const line of [/^ok +libbpf +libbpf\.so\.1 v1\./m, /^ok +ring buffer/m, /^ok +perf event array/m, /^ok +program \(ringbuf\) .* passes the verifier/m, /^ok +interface lo .*loopback/m, /^ok +TLS program \(--tls\) .* passes the verifier/m, /can capture on this machine/]) {
       assert.match(ok.stdout, line);
     }
     const bad = run(['--doctor'], ['setpriv', '--bounding-set', '-all', '--inh-caps', '-all', '--']);

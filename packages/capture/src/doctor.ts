@@ -10,6 +10,7 @@ import { CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON, CAP_SYS_ADMIN, effectiveCapabiliti
 import { LoadedProgram, OBJECT_PATH } from './program.js';
 import { NO_FILTERS } from './filters.js';
 import { listInterfaces } from './interfaces.js';
+import { findLibssl, TLS_OBJECT_PATH, TlsProbes } from './tls.js';
 
 interface Check {
   ok: boolean | undefined; // undefined: informational / unknown
@@ -98,6 +99,15 @@ export function doctor(out: NodeJS.WritableStream): number {
       } catch (e) {
         checks.push({ ok: false, what: `program (${buffer})`, detail: (e as Error).message, required: buffer === 'ringbuf' || !ring });
       }
+    }
+    // --tls: not required for packet capture
+    const libssl = findLibssl();
+    checks.push({ ok: libssl !== undefined, what: 'libssl.so.3 (--tls)', detail: libssl ?? 'not found by ldconfig -p or in the usual directories (--tls-binary PATH still works)' });
+    try {
+      TlsProbes.verify();
+      checks.push({ ok: true, what: 'TLS program (--tls)', detail: `${TLS_OBJECT_PATH} passes the verifier (uprobes; raw tracepoints sock_send_length/sock_recv_length, Linux 6.3+)` });
+    } catch (e) {
+      checks.push({ ok: false, what: 'TLS program (--tls)', detail: (e as Error).message });
     }
   } else {
     checks.push({ ok: undefined, what: 'BPF features', detail: 'not probed (needs libbpf and privileges)' });

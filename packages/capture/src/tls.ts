@@ -81,7 +81,6 @@ export class TlsProbes {
     try {
       const ncpus = lib.numPossibleCpus();
       if (ncpus <= 0) throw new CaptureError(`cannot count CPUs: ${errnoText(-ncpus)}`);
-      must(lib, lib.mapSetMaxEntries(map(lib, obj, 'tls_scratch'), ncpus), 'bpf_map__set_max_entries(tls_scratch)');
       must(lib, lib.mapSetMaxEntries(map(lib, obj, 'tls_ring'), ringSize), 'bpf_map__set_max_entries(tls_ring)');
       const err = lib.objectLoad(obj);
       if (err < 0) throw new CaptureError(`cannot load the TLS BPF program: ${errnoText(-err)}${lastLog(lib)}`);
@@ -117,6 +116,21 @@ export class TlsProbes {
     }
     for (const [func, prog] of OPTIONAL) if (uprobe(func, prog, false)) uprobe(func, TLS_PROGRAMS.ret, true);
     uprobe('SSL_free', TLS_PROGRAMS.free, false);
+  }
+
+  /** Loads bpf/tls.bpf.o through the verifier and unloads it, attaching nothing (--doctor). */
+  static verify(): void {
+    const lib = libbpf();
+    if (!existsSync(TLS_OBJECT_PATH)) throw new CaptureError(`BPF object missing: ${TLS_OBJECT_PATH} (run scripts/build-bpf.sh)`);
+    const obj = lib.objectOpen(TLS_OBJECT_PATH);
+    if (!obj) throw new CaptureError(`cannot open ${TLS_OBJECT_PATH}: ${errnoText(lib.errno())}`);
+    try {
+      must(lib, lib.mapSetMaxEntries(map(lib, obj, 'tls_ring'), 1 << 20), 'bpf_map__set_max_entries(tls_ring)');
+      const err = lib.objectLoad(obj);
+      if (err < 0) throw new CaptureError(`cannot load the TLS BPF program: ${errnoText(-err)}${lastLog(lib)}`);
+    } finally {
+      lib.objectClose(obj);
+    }
   }
 
   /** Hands every queued record (a view, valid during the call) to `onRecord`; returns how many. */
