@@ -22,7 +22,33 @@ import {
   type FlowOptions,
   type FlowSink,
   type HoldPool,
+  type Endpoint,
+  type PlaintextChunk,
 } from './types.js';
+
+/**
+ * A plaintext connection: one library connection (process + its SSL *) with
+ * the tuple the capture gave it. Its bytes are in order already; the
+ * process's own end is `local`, so the direction of a chunk is known from
+ * who sent it whatever the roles are (they may flip on detection).
+ */
+interface PlainTracked {
+  key: string;
+  conn: Connection;
+  local: Endpoint;
+  remote: Endpoint;
+  done: boolean;
+}
+
+/** Chunks of a library connection held until its tuple is known. */
+interface Untied {
+  chunks: PlaintextChunk[];
+  bytes: number;
+}
+
+/** Untied plaintext held per library connection, and library connections held at once. */
+const MAX_UNTIED_BYTES = 256 * 1024;
+const MAX_UNTIED_KEYS = 1024;
 
 interface Tracked {
   /** Its key in the table: the tuple's fingerprint, or its text when another tuple holds that fingerprint. */
@@ -106,7 +132,12 @@ export class FlowTable {
     gaps: 0,
     bufferTotalGaps: 0,
     ackedHoles: 0,
+    plaintextConnections: 0,
+    plaintextUntiedBytes: 0,
   };
+  /** Plaintext connections (TLS uprobes), in least-recently-active order, keyed by origin, pid and handle. */
+  private readonly plain = new Map<string, PlainTracked>();
+  private readonly untied = new Map<string, Untied>();
   /** Out-of-order bytes held by all connections' directions, against maxBufferedTotal. */
   private readonly holdPool: HoldPool;
   private readonly table = new Map<number | string, Tracked>();
@@ -201,6 +232,114 @@ export class FlowTable {
   /** Close every connection (end of input): held bytes are delivered with gaps first. */
   closeAll(reason: CloseReason = 'end'): void {
     for (const t of [...this.table.values()]) this.close(t, reason, this.nowNs);
+    for (const t of [...this.plain.values()]) this.closePlain(t, reason, this.nowNs);
+    for (const u of this.untied.values()) this.counters.plaintextUntiedBytes += u.bytes;
+    this.untied.clear();
+  }
+
+  /**
+   * A TLS library's plaintext (pano-capture --tls): a stream per library
+   * connection (process and SSL *), separate from the packets of the same
+   * tuple, which carry its ciphertext. Chunks without a tuple wait (bounded)
+   * for a chunk of the same library connection that has one; a new tuple on
+   * a handle (its memory reused for another connection) ends the old stream.
+   */
+  plaintext(c: PlaintextChunk): void {
+    this.advance(c.tsNs);
+    const key = `${c.origin}|${c.pid}|${c.handle}`;
+    let t = this.plain.get(key);
+    if (!c.tuple) {
+      if (t) return this.deliverPlain(t, c);
+      let u = this.untied.get(key);
+      if (!u) {
+        if (this.untied.size >= MAX_UNTIED_KEYS) {
+          const [oldKey, old] = this.untied.entries().next().value as [string, Untied];
+          this.counters.plaintextUntiedBytes += old.bytes;
+          this.untied.delete(oldKey);
+        }
+        this.untied.set(key, (u = { chunks: [], bytes: 0 }));
+      }
+      if (u.bytes + c.data.length > MAX_UNTIED_BYTES) {
+        this.counters.plaintextUntiedBytes += c.data.length;
+        return;
+      }
+      u.chunks.push(c);
+      u.bytes += c.data.length;
+      return;
+    }
+    const { local, remote } = c.tuple;
+    if (t && !(sameEndpoint(t.local, local) && sameEndpoint(t.remote, remote))) {
+      this.closePlain(t, 'end', c.tsNs);
+      t = undefined;
+    }
+    if (!t) t = this.openPlain(key, c);
+    const u = this.untied.get(key);
+    if (u) {
+      this.untied.delete(key);
+      for (const held of u.chunks) this.deliverPlain(t, held);
+    }
+    this.deliverPlain(t, c);
+  }
+
+  private openPlain(key: string, c: PlaintextChunk): PlainTracked {
+    while (this.plain.size >= this.opts.maxConnections) {
+      this.counters.evicted++;
+      this.closePlain(this.plain.values().next().value as PlainTracked, 'evicted', c.tsNs);
+    }
+    const { ipVersion, local, remote } = c.tuple!;
+    // Roles as for packets without a SYN (server port hints, then the lower port); detection may flip them.
+    const sender = c.sent ? local : remote;
+    const receiver = c.sent ? remote : local;
+    const senderIsClient = this.guessSenderIsClient({ srcPort: sender.port, dstPort: receiver.port } as L4Packet);
+    const id = this.nextId;
+    this.nextId += this.opts.idStep;
+    const conn: Connection = {
+      id,
+      transport: 'tcp',
+      ipVersion,
+      client: senderIsClient ? { ...sender } : { ...receiver },
+      server: senderIsClient ? { ...receiver } : { ...sender },
+      roleSource: 'port',
+      interfaceKey: -1,
+      firstNs: c.tsNs,
+      lastNs: c.tsNs,
+      bytes: [0, 0],
+      midstream: false,
+      process: { pid: c.pid, tid: c.tid, comm: c.comm },
+      origin: c.origin,
+      sinkState: undefined,
+    };
+    const t: PlainTracked = { key, conn, local: { ...local }, remote: { ...remote }, done: false };
+    this.counters.plaintextConnections++;
+    this.plain.set(key, t);
+    this.sink.open(conn);
+    return t;
+  }
+
+  private deliverPlain(t: PlainTracked, c: PlaintextChunk): void {
+    const conn = t.conn;
+    conn.lastNs = c.tsNs;
+    // least recently active first, for idle expiry and eviction
+    this.plain.delete(t.key);
+    this.plain.set(t.key, t);
+    const localIsClient = sameEndpoint(conn.client, t.local);
+    const d: Dir = c.sent === localIsClient ? Dir.ToServer : Dir.ToClient;
+    if (c.data.length > 0) {
+      conn.bytes[d] += c.data.length;
+      this.sink.data(conn, d, c.data, c.tsNs);
+    }
+    if (c.missing > 0 && !t.done) {
+      this.counters.gaps++;
+      this.counters.gapBytes += c.missing;
+      this.sink.gap(conn, d, c.missing, c.tsNs);
+    }
+  }
+
+  private closePlain(t: PlainTracked, reason: CloseReason, tsNs: bigint): void {
+    if (t.done) return;
+    t.done = true;
+    this.plain.delete(t.key);
+    this.sink.close(t.conn, reason, tsNs);
   }
 
   /** Close connections idle for longer than the idle timeout, as of `nowNs`. */
@@ -210,6 +349,11 @@ export class FlowTable {
       if (t.conn.lastNs >= limit) break;
       this.counters.idleClosed++;
       this.close(t, 'idle', nowNs);
+    }
+    for (const t of this.plain.values()) {
+      if (t.conn.lastNs >= limit) break;
+      this.counters.idleClosed++;
+      this.closePlain(t, 'idle', nowNs);
     }
     for (const [k, ts] of this.closed) {
       if (ts >= nowNs - CLOSED_MEMORY_NS) break;
@@ -422,6 +566,10 @@ export class FlowTable {
     if (p.dstPort < 1024 !== p.srcPort < 1024) return p.dstPort < 1024;
     return p.dstPort <= p.srcPort;
   }
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.port === b.port && a.address === b.address;
 }
 
 /** Both directions of `p` are `conn`'s tuple (the caller checked the protocol). */

@@ -125,6 +125,33 @@ export interface FlowCounters {
   bufferTotalGaps: number;
   /** Holes declared gaps because the other side acknowledged past them (the capture missed bytes it received). */
   ackedHoles: number;
+  /** Plaintext connections opened from a TLS library's chunks (pano-capture --tls). */
+  plaintextConnections: number;
+  /** Plaintext bytes never tied to a connection (no tuple came for their library connection), dropped. */
+  plaintextUntiedBytes: number;
+}
+
+/**
+ * What a TLS library moved in one call, seen from the process that made it
+ * (pano-capture --tls, pano-frames(5) TLS plaintext record). Chunks of one
+ * library connection arrive in order: they are already a stream.
+ */
+export interface PlaintextChunk {
+  tsNs: bigint;
+  /** Library name, the connections' `origin` ('openssl'). */
+  origin: string;
+  pid: number;
+  tid: number;
+  comm: string;
+  /** The library's connection object in that process (the SSL * address). */
+  handle: bigint;
+  /** true: the process sent these bytes; false: it received them. */
+  sent: boolean;
+  /** The connection, seen from the process; undefined when the capture could not tell. */
+  tuple?: { ipVersion: 4 | 6; local: Endpoint; remote: Endpoint };
+  data: Buffer;
+  /** Bytes of the call after `data` that were not captured (a call larger than the capture's bound). */
+  missing: number;
 }
 
 /** Out-of-order bytes held by every direction of one flow table, against their common bound. */

@@ -7,9 +7,9 @@
  * arrive (file, pipe, live capture) and can wait for its output to drain
  * between chunks.
  */
-import { CaptureReader, PANO_PEN, interfaceKey, decodeLossRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
-import { DECODED_LINK_TYPES, Decoder, IpProto, type DecoderOptions, type L4Packet } from '@panopticon/decode';
-import { FlowTable, defaultFlowOptions, type FlowTableOptions } from '@panopticon/flows';
+import { CaptureReader, PANO_PEN, interfaceKey, decodeLossRecord, decodeTlsRecord, type TlsRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
+import { DECODED_LINK_TYPES, Decoder, IpProto, formatIPv4, formatIPv6, type DecoderOptions, type L4Packet } from '@panopticon/decode';
+import { FlowTable, defaultFlowOptions, type FlowTableOptions, type PlaintextChunk } from '@panopticon/flows';
 import { sequential, type EventSource, type PanoEvent } from '@panopticon/events';
 import { Dispatcher, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
 
@@ -106,6 +106,9 @@ export class ParsePipeline {
   /** Loss records seen and the packets they say were lost. */
   lossRecords = 0;
   lostPackets = 0n;
+  /** TLS plaintext records (pano-frames(5) type 2) read. */
+  tlsRecords = 0;
+  private readonly shard: { index: number; count: number };
   private nextExpireNs = 0n;
   private section = -1;
   private readonly onWarning: PipelineOptions['onWarning'];
@@ -131,6 +134,7 @@ export class ParsePipeline {
     const serverPorts = new Set<number>();
     for (const m of modules) for (const p of m.ports) serverPorts.add(p);
     const shard = opts.shard ?? { index: 0, count: 1 };
+    this.shard = shard;
     if (!(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
       throw new RangeError(`bad shard ${shard.index} of ${shard.count}`);
     }
@@ -171,6 +175,9 @@ export class ParsePipeline {
       },
       onCustom: (b) => {
         if (b.pen === PANO_PEN) {
+          const tls = decodeTlsRecord(b.data);
+          if (typeof tls === 'string') this.onWarning?.({ offset: b.offset, message: tls });
+          else if (tls) this.tlsRecord(tls);
           const loss = decodeLossRecord(b.data);
           const damage = loss && this.lossDamage(loss);
           if (damage) {
@@ -214,6 +221,40 @@ export class ParsePipeline {
         this.drops.delete(key);
       }
     }
+  }
+
+  /**
+   * A TLS plaintext record: into the flow table as a chunk of its library
+   * connection's stream (one shard takes all of a process's connections).
+   */
+  private tlsRecord(r: TlsRecord): void {
+    this.tlsRecords++;
+    if (r.tsNs > LAST_NS) return;
+    if (this.shard.count > 1 && r.pid % this.shard.count !== this.shard.index) {
+      this.flows.advance(r.tsNs);
+      return;
+    }
+    const fmt = r.ipVersion === 4 ? formatIPv4 : formatIPv6;
+    const chunk: PlaintextChunk = {
+      tsNs: r.tsNs,
+      origin: r.library,
+      pid: r.pid,
+      tid: r.tid,
+      comm: r.comm,
+      handle: r.ssl,
+      sent: r.direction === 2,
+      tuple:
+        r.ipVersion === 0
+          ? undefined
+          : {
+              ipVersion: r.ipVersion,
+              local: { address: fmt(r.localAddress, 0), port: r.localPort },
+              remote: { address: fmt(r.remoteAddress, 0), port: r.remotePort },
+            },
+      data: r.data,
+      missing: r.length - r.data.length,
+    };
+    this.flows.plaintext(chunk);
   }
 
   /** What is wrong with a loss record, or undefined when it is one pano-capture writes (pano-frames(5)). */
@@ -300,6 +341,7 @@ export class ParsePipeline {
         ...(this.reader.stats as unknown as Record<string, number>),
         kernel_drops: drops,
         loss_records: this.lossRecords,
+        tls_records: this.tlsRecords,
         lost_packets: this.lostPackets,
       },
       decode: { ...this.decoder.counters },

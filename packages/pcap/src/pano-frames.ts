@@ -138,7 +138,8 @@ export function encodeTlsRecord(r: TlsRecord): Buffer {
  */
 export function decodeTlsRecord(data: Buffer): TlsRecord | string | undefined {
   if (data.length < 4 || data.readUInt16LE(0) !== RecordType.TLS) return undefined;
-  if (data.readUInt16LE(2) !== 1) return `TLS record version ${data.readUInt16LE(2)} is not known`;
+  // a version this reader does not know is skipped, as unknown types are (pano-frames(5))
+  if (data.readUInt16LE(2) !== 1) return undefined;
   if (data.length < TLS_RECORD_HEADER) return `TLS record of ${data.length} bytes is shorter than its ${TLS_RECORD_HEADER}-byte header`;
   const direction = data[20];
   const ipVersion = data[21];

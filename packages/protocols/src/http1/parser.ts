@@ -368,7 +368,7 @@ export class Http1Stream implements StreamParser {
     if (ex.interim.length) response.interim = ex.interim;
     void resStartNs;
     const attributes: Record<string, unknown> = {
-      ...requestAttributes(ex.req, reqBody),
+      ...requestAttributes(ex.req, reqBody, this.ctx.conn.origin !== undefined),
       http: { request: requestFields(ex.req, reqBody), response },
     };
     const dns = dohAttributes({ method: ex.req.method, target: ex.req.target, requestHeaders: ex.req.headers, requestBody: reqEnd?.body, responseHeaders: res.headers, responseBody: end.body }, flags);
@@ -399,7 +399,7 @@ export class Http1Stream implements StreamParser {
     if (reqBody?.truncated) f.push('truncated');
     this.ctx.count('http.unanswered');
     const attributes: Record<string, unknown> = {
-      ...requestAttributes(ex.req, reqBody),
+      ...requestAttributes(ex.req, reqBody, this.ctx.conn.origin !== undefined),
       http: {
         request: requestFields(ex.req, reqBody),
         ...(ex.interim.length ? { response: { interim: ex.interim } } : {}),
@@ -510,7 +510,7 @@ function requestFields(req: RequestHead, body: ReturnType<typeof bodyView> | und
 }
 
 /** url.*, user_agent.*, network.protocol.* from the request line and headers. */
-function requestAttributes(req: RequestHead, _body: unknown): Record<string, unknown> {
+function requestAttributes(req: RequestHead, _body: unknown, tls = false): Record<string, unknown> {
   const out: Record<string, unknown> = {
     network: { protocol: req.version ? { name: 'http', version: req.version } : { name: 'http' } },
   };
@@ -528,7 +528,8 @@ function requestAttributes(req: RequestHead, _body: unknown): Record<string, unk
       url.scheme = scheme[1].toLowerCase();
       path = t.slice(scheme[0].length) || '/';
     } else {
-      url.scheme = 'http';
+      // plaintext from a TLS library (pano-capture --tls) was https on the wire
+      url.scheme = tls ? 'https' : 'http';
     }
     const q = path.indexOf('?');
     // slices of the target: copied so the event stays on the JSON fast path (ADR 0007)

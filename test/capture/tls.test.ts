@@ -1,0 +1,215 @@
+/**
+ * pano-capture --tls end to end: real TLS traffic (curl against nginx with a
+ * self-signed certificate, HTTP/1.1 and HTTP/2; a Node.js HTTPS client and
+ * server through the node binary's OpenSSL) captured as TLS plaintext
+ * records, then parsed by pano-parse into events that must say what the
+ * clients did. tshark and capinfos must read the capture without error, and
+ * nothing of the run may stay attached.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCapture, type CustomBlock } from '@panopticon/pcap';
+import { PANO_PEN, decodeTlsRecord, findLibssl } from '@panopticon/capture';
+import { bpfUnavailable, toolMissing } from './env.js';
+import { NODE_SRC, ROOT, waitFor, exited, collect } from './netns.js';
+
+const skip = bpfUnavailable() ?? toolMissing('nginx', 'curl', 'openssl', 'tshark', 'capinfos', 'bpftool') ?? (findLibssl() ? undefined : 'libssl.so.3 is not installed');
+const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
+const PARSE = [...NODE_SRC, join(ROOT, 'bin/pano-parse')];
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function run(cmd: string[], input?: Buffer): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd[0], cmd.slice(1), { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Programs of ours still loaded (they go when the run's links and object are closed). */
+function ourPrograms(): string[] {
+  const r = run(['bpftool', 'prog', 'list', '-j']);
+  const progs = JSON.parse(r.stdout || '[]') as { name?: string }[];
+  return progs.map((p) => p.name ?? '').filter((n) => n.startsWith('pano_tls'));
+}
+
+type Ev = Record<string, any>;
+
+describe('pano-capture --tls', { skip }, () => {
+  let dir: string;
+  let nginx: ChildProcess | undefined;
+  let port = 0;
+  let capFile: string;
+  let events: Ev[] = [];
+  let capStderr = '';
+  let capStatus: number | null = null;
+  let nodeResult: { port: number; status: number; body: string };
+  let nodePid = 0;
+  const curlPids: number[] = [];
+  let leftBefore: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pano-tls-'));
+    leftBefore = ourPrograms();
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const gen = run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost']);
+    assert.equal(gen.status, 0, gen.stderr);
+    port = await freePort();
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `worker_processes 1;
+user root;
+error_log stderr;
+pid ${dir}/nginx.pid;
+events {}
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} ssl http2;
+    ssl_certificate ${cert};
+    ssl_certificate_key ${key};
+    location = /hello { default_type text/plain; return 200 "hello from nginx\\n"; }
+    location = /submit { default_type text/plain; return 201 "created\\n"; }
+    location / { return 404; }
+  }
+}
+`,
+    );
+    nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // listening once a connection is accepted
+    for (let i = 0; ; i++) {
+      const r = run(['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', `https://127.0.0.1:${port}/none`]);
+      if (r.stdout === '404') break;
+      if (i > 200 || nginx.exitCode !== null) throw new Error(`nginx did not start: ${r.stderr}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+
+    capFile = join(dir, 'tls.pcapng');
+    const cap = spawn(CAPTURE[0], [...CAPTURE.slice(1), '--tls', '--tls-binary', process.execPath, '-w', capFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const err = collect(cap, 'stderr');
+    await waitFor(cap, 'stderr', /capturing TLS plaintext/);
+
+    const curl = (args: string[]) =>
+      new Promise<void>((resolve, reject) => {
+        const c = spawn('curl', ['-sk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        curlPids.push(c.pid!);
+        c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`curl ${args.join(' ')}: ${code}`))));
+      });
+    await curl(['--http1.1', `https://127.0.0.1:${port}/hello?lang=en`]);
+    await curl(['--http1.1', '-X', 'POST', '-H', 'content-type: application/json', '--data', '{"name":"ada"}', `https://127.0.0.1:${port}/submit`]);
+    await curl(['--http2', `https://127.0.0.1:${port}/hello`]);
+
+    const pair = spawn(process.execPath, [join(ROOT, 'test/capture/fixtures/https-pair.mjs'), key, cert], { stdio: ['ignore', 'pipe', 'inherit'] });
+    nodePid = pair.pid!;
+    const out = collect(pair, 'stdout');
+    assert.equal(await exited(pair), 0);
+    nodeResult = JSON.parse(out());
+
+    // The records of the calls above are in the kernel buffer by now (each is written before the call returns).
+    cap.kill('SIGINT');
+    capStatus = await exited(cap);
+    capStderr = err();
+    const parsed = run([...PARSE, capFile]);
+    assert.equal(parsed.status, 0, parsed.stderr);
+    events = parsed.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  });
+
+  after(() => {
+    nginx?.kill('SIGTERM');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the capture ends cleanly, saying what it captured, and nothing of it stays attached', () => {
+    assert.equal(capStatus, 0, capStderr);
+    assert.match(capStderr, /TLS: \d+ plaintext records captured/);
+    assert.doesNotMatch(capStderr, /lost/);
+    assert.deepEqual(ourPrograms(), leftBefore);
+  });
+
+  it('curl → nginx over HTTP/1.1: one event per exchange from each side, with process and tls source', () => {
+    const get = events.filter((e) => e.url?.path === '/hello' && e.network?.protocol?.version === '1.1');
+    const post = events.filter((e) => e.url?.path === '/submit');
+    for (const [list, what] of [[get, 'GET'], [post, 'POST']] as const) {
+      // one from curl, one from the nginx worker
+      assert.deepEqual(list.map((e) => e.process.executable.name).sort(), ['curl', 'nginx'], `${what}: ${JSON.stringify(list)}`);
+      for (const e of list) {
+        assert.deepEqual(e.pano.source, { type: 'tls', library: 'openssl' });
+        assert.equal(e.server.port, port);
+        assert.equal(e.server.address, '127.0.0.1');
+        assert.equal(e.url.scheme, 'https');
+        assert.equal(e.http.request.method, what);
+        assert.equal(typeof e.process.pid, 'number');
+      }
+      const fromCurl = list.find((e) => e.process.executable.name === 'curl')!;
+      assert.ok(curlPids.includes(fromCurl.process.pid));
+    }
+    for (const e of get) {
+      assert.equal(e.url.query, 'lang=en');
+      assert.equal(e.http.response.status_code, 200);
+      assert.equal(e.http.response.body.content, 'hello from nginx\n');
+    }
+    for (const e of post) {
+      assert.equal(e.http.request.body.content, '{"name":"ada"}');
+      assert.equal(e.http.response.status_code, 201);
+      assert.equal(e.http.response.body.content, 'created\n');
+    }
+  });
+
+  it('curl → nginx over HTTP/2: the HTTP/2 parser gets the plaintext', () => {
+    const h2 = events.filter((e) => e.url?.path === '/hello' && e.network?.protocol?.version === '2');
+    assert.deepEqual(h2.map((e) => e.process.executable.name).sort(), ['curl', 'nginx'], JSON.stringify(events.map((e) => [e.pano.protocol, e.url?.path, e.network?.protocol])));
+    for (const e of h2) {
+      assert.equal(e.http.request.method, 'GET');
+      assert.equal(e.http.response.status_code, 200);
+      assert.equal(e.http.response.body.content, 'hello from nginx\n');
+      assert.deepEqual(e.pano.source, { type: 'tls', library: 'openssl' });
+    }
+  });
+
+  it('Node.js client and server (uprobes on the node binary): both sides, tied to their connection', () => {
+    const list = events.filter((e) => e.process?.pid === nodePid);
+    assert.equal(list.length, 2, JSON.stringify(list));
+    for (const e of list) {
+      assert.equal(e.http.request.method, 'POST');
+      assert.equal(e.url.path, '/api/items');
+      assert.equal(e.url.query, 'x=1');
+      assert.equal(e.http.request.body.content, 'hello-body');
+      assert.equal(e.http.response.status_code, nodeResult.status);
+      assert.equal(e.http.response.body.content, nodeResult.body);
+      assert.equal(e.server.port, nodeResult.port);
+      assert.equal(e.client.address, '127.0.0.1');
+      assert.deepEqual(e.pano.source, { type: 'tls', library: 'openssl' });
+    }
+    // the two views are two connections of pano-parse, whose client port is the same
+    assert.notEqual(list[0].pano.connection.id, list[1].pano.connection.id);
+    assert.equal(list[0].client.port, list[1].client.port);
+  });
+
+  it('tshark and capinfos read the capture without error; the records decode', async () => {
+    const tshark = run(['tshark', '-r', capFile]);
+    assert.equal(tshark.status, 0, tshark.stderr);
+    assert.match(tshark.stdout, /Custom Block/);
+    const capinfos = run(['capinfos', capFile]);
+    assert.equal(capinfos.status, 0, capinfos.stderr);
+    const custom: CustomBlock[] = [];
+    await readCapture(capFile, { onCustom: (c) => custom.push(c) });
+    const tls = custom.filter((c) => c.pen === PANO_PEN).map((c) => decodeTlsRecord(c.data));
+    assert.ok(tls.length >= 12);
+    for (const r of tls) assert.ok(r && typeof r !== 'string', String(r));
+  });
+});

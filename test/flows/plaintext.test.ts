@@ -1,0 +1,139 @@
+/**
+ * FlowTable.plaintext: TLS library chunks (pano-capture --tls) become
+ * streams of their own, apart from packet flows of the same tuple.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FlowTable, Dir, type Connection, type FlowSink, type PlaintextChunk } from '@panopticon/flows';
+
+interface Log {
+  conns: Connection[];
+  streams: Map<number, [string, string]>;
+  log: string[];
+}
+
+function recorder(): { sink: FlowSink; rec: Log } {
+  const rec: Log = { conns: [], streams: new Map(), log: [] };
+  const sink: FlowSink = {
+    open(c) {
+      rec.conns.push(c);
+      rec.streams.set(c.id, ['', '']);
+      rec.log.push(`open ${c.id} ${c.client.port}->${c.server.port}`);
+    },
+    data(c, dir, chunk) {
+      rec.streams.get(c.id)![dir] += chunk.toString('latin1');
+    },
+    gap(c, dir, n) {
+      rec.streams.get(c.id)![dir] += `<gap ${n}>`;
+    },
+    end() {},
+    close(c, reason) {
+      rec.log.push(`close ${c.id} ${reason}`);
+    },
+    datagram() {},
+  };
+  return { sink, rec };
+}
+
+const LOCAL = { address: '127.0.0.1', port: 51000 };
+const REMOTE = { address: '127.0.0.1', port: 443 };
+let ts = 1_000_000_000n;
+
+function chunk(sent: boolean, text: string, over: Partial<PlaintextChunk> = {}): PlaintextChunk {
+  ts += 1000n;
+  return {
+    tsNs: ts,
+    origin: 'openssl',
+    pid: 100,
+    tid: 101,
+    comm: 'curl',
+    handle: 0xabcn,
+    sent,
+    tuple: { ipVersion: 4, local: LOCAL, remote: REMOTE },
+    data: Buffer.from(text),
+    missing: 0,
+    ...over,
+  };
+}
+
+test('a library connection is one ordered stream pair, with its process and origin', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { serverPorts: new Set([443]) });
+  ft.plaintext(chunk(true, 'GET / HTTP/1.1\r\n\r\n'));
+  ft.plaintext(chunk(false, 'HTTP/1.1 200 OK\r\n'));
+  ft.plaintext(chunk(false, '\r\n'));
+  ft.closeAll();
+  assert.equal(rec.conns.length, 1);
+  const c = rec.conns[0];
+  assert.deepEqual(c.client, LOCAL);
+  assert.deepEqual(c.server, REMOTE);
+  assert.equal(c.origin, 'openssl');
+  assert.deepEqual(c.process, { pid: 100, tid: 101, comm: 'curl' });
+  assert.equal(c.interfaceKey, -1);
+  assert.deepEqual(rec.streams.get(c.id), ['GET / HTTP/1.1\r\n\r\n', 'HTTP/1.1 200 OK\r\n\r\n']);
+  assert.equal(ft.counters.plaintextConnections, 1);
+});
+
+test("the server side's chunks: its reads go to the server; after a role flip, direction follows its own end", () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { serverPorts: new Set([443]) });
+  const server = { tuple: { ipVersion: 4 as const, local: REMOTE, remote: LOCAL }, comm: 'nginx' };
+  ft.plaintext(chunk(false, 'req', server));
+  const c = rec.conns[0];
+  assert.deepEqual(c.server, REMOTE);
+  assert.deepEqual(rec.streams.get(c.id), ['req', '']);
+  ft.plaintext(chunk(true, 'resp', server));
+  assert.deepEqual(rec.streams.get(c.id), ['req', 'resp']);
+  // a flip (the dispatcher's content detection) makes the process's end the client: what it sends now goes to the server
+  ft.flipRoles(c);
+  assert.deepEqual(c.client, REMOTE);
+  ft.plaintext(chunk(true, '+sent', server));
+  ft.plaintext(chunk(false, '+got', server));
+  assert.deepEqual(rec.streams.get(c.id), ['req+sent', 'resp+got']);
+});
+
+test('chunks without a tuple wait for one from the same library connection, then come first', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { serverPorts: new Set([443]) });
+  ft.plaintext(chunk(true, 'POST /a HTTP/1.1\r\n', { tuple: undefined }));
+  ft.plaintext(chunk(true, 'other', { tuple: undefined, handle: 0xdefn }));
+  assert.equal(rec.conns.length, 0);
+  ft.plaintext(chunk(false, 'HTTP/1.1 201'));
+  assert.equal(rec.conns.length, 1);
+  assert.deepEqual(rec.streams.get(rec.conns[0].id), ['POST /a HTTP/1.1\r\n', 'HTTP/1.1 201']);
+  // and once tied, untied chunks of it go straight in
+  ft.plaintext(chunk(true, 'more', { tuple: undefined }));
+  assert.equal(rec.streams.get(rec.conns[0].id)![Dir.ToServer], 'POST /a HTTP/1.1\r\nmore');
+  ft.closeAll();
+  // the other handle never got a tuple: dropped and counted
+  assert.equal(ft.counters.plaintextUntiedBytes, 5);
+});
+
+test('untied chunks are bounded per library connection', () => {
+  const { sink } = recorder();
+  const ft = new FlowTable(sink, {});
+  const big = 'x'.repeat(200 * 1024);
+  ft.plaintext(chunk(true, big, { tuple: undefined }));
+  ft.plaintext(chunk(true, big, { tuple: undefined }));
+  assert.equal(ft.counters.plaintextUntiedBytes, big.length);
+});
+
+test('a handle that comes with another tuple (memory reused) ends the old stream; a cut call is a gap', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { serverPorts: new Set([443]) });
+  ft.plaintext(chunk(true, 'a', { missing: 10 }));
+  ft.plaintext(chunk(true, 'b', { tuple: { ipVersion: 4, local: { address: '127.0.0.1', port: 51001 }, remote: REMOTE } }));
+  assert.deepEqual(rec.log, ['open 1 51000->443', 'close 1 end', 'open 2 51001->443']);
+  assert.equal(rec.streams.get(1)![Dir.ToServer], 'a<gap 10>');
+  assert.equal(ft.counters.gapBytes, 10);
+});
+
+test('plaintext and packets of the same tuple are different connections; idle plaintext closes', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { idleTimeoutNs: 1_000_000_000n });
+  ft.plaintext(chunk(true, 'a'));
+  ft.plaintext(chunk(true, 'b', { pid: 200 }));
+  assert.equal(rec.conns.length, 2);
+  ft.advance(ts + 5_000_000_000n);
+  assert.deepEqual(rec.log.filter((l) => l.startsWith('close')), ['close 1 idle', 'close 2 idle']);
+});
