@@ -199,6 +199,26 @@ int pano_tls_sock_recv(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/*
+ * A thread's end releases what is kept per thread (a thread killed inside an
+ * SSL call would otherwise hold its slot in `active` for good), and the
+ * process's end its mark in tls_pids. What is kept per SSL * goes with
+ * SSL_free, or leaves the LRU map when it is needed for others.
+ */
+SEC("raw_tp/sched_process_exit")
+int pano_tls_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	bpf_map_delete_elem(&active, &id);
+	bpf_map_delete_elem(&last_recv, &id);
+	bpf_map_delete_elem(&pending_send, &id);
+	if (tgid == (__u32)id)
+		bpf_map_delete_elem(&tls_pids, &tgid);
+	return 0;
+}
+
 static __always_inline int enter(__u64 ssl, __u64 buf, __u64 exlen, __u8 direction)
 {
 	__u64 id = bpf_get_current_pid_tgid();

@@ -110,4 +110,5 @@ export const TLS_PROGRAMS = {
   free: 'pano_tls_free',
   sockSend: 'pano_tls_sock_send',
   sockRecv: 'pano_tls_sock_recv',
+  exit: 'pano_tls_exit',
 } as const;

@@ -85,7 +85,7 @@ export class TlsProbes {
       const err = lib.objectLoad(obj);
       if (err < 0) throw new CaptureError(`cannot load the TLS BPF program: ${errnoText(-err)}${lastLog(lib)}`);
       probes = new TlsProbes(lib, obj, ringSize);
-      for (const name of [TLS_PROGRAMS.sockSend, TLS_PROGRAMS.sockRecv]) {
+      for (const name of [TLS_PROGRAMS.sockSend, TLS_PROGRAMS.sockRecv, TLS_PROGRAMS.exit]) {
         const link = lib.programAttach(program(lib, obj, name));
         if (!link) throw new CaptureError(`cannot attach ${name} (raw tracepoint): ${errnoText(lib.errno())}${lastLog(lib)}`);
         probes.links.push(link);
