@@ -274,7 +274,8 @@ static __always_inline int leave(struct pt_regs *ctx)
 	struct tls_tuple *known;
 	__u64 len, n;
 
-	if (!a)
+	/* a handshake's entry is its own return's (a handshake inside this call never made one) */
+	if (!a || a->direction == 0)
 		return 0;
 	if (a->exlen) {
 		__u64 moved = 0;
@@ -360,6 +361,50 @@ SEC("uprobe")
 int BPF_KPROBE(pano_tls_read_ex, void *ssl, void *buf, __u64 num, void *readbytes)
 {
 	return enter((__u64)ssl, (__u64)buf, (__u64)readbytes, 1);
+}
+
+/*
+ * int SSL_do_handshake(SSL *s) (SSL_connect and SSL_accept call it): the
+ * socket I/O of the handshake ties the SSL * to its connection before any
+ * plaintext moves. Needed where the first plaintext needs no socket call of
+ * its own: with TLS 1.3 the client's first data can come in the flight that
+ * ends the handshake, so the server's first SSL_read returns it from
+ * OpenSSL's buffer; and an SSL * at the address of a freed one (nginx reuses
+ * them) would otherwise be read as that old connection's. A handshake inside
+ * another probed call leaves that call's entry alone (BPF_NOEXIST).
+ */
+SEC("uprobe")
+int BPF_KPROBE(pano_tls_handshake, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u8 one = 1;
+	struct active a = {};
+
+	a.ssl = (__u64)ssl;
+	a.direction = 0;
+	bpf_map_update_elem(&active, &id, &a, BPF_NOEXIST);
+	bpf_map_update_elem(&tls_pids, &tgid, &one, BPF_ANY);
+	return 0;
+}
+
+/* The return of SSL_do_handshake: the socket it used, if any, is the SSL *'s connection. */
+SEC("uretprobe")
+int BPF_KRETPROBE(pano_tls_handshake_ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct active *a = bpf_map_lookup_elem(&active, &id);
+	struct ssl_key k = {};
+
+	/* a handshake inside a probed data call (not OpenSSL 3's way) leaves that call's entry alone */
+	if (!a || a->direction != 0)
+		return 0;
+	k.tgid = id >> 32;
+	k.ssl = a->ssl;
+	if (a->tied)
+		bpf_map_update_elem(&ssl_tuple, &k, &a->t, BPF_ANY);
+	bpf_map_delete_elem(&active, &id);
+	return 0;
 }
 
 /* The return of all four. */

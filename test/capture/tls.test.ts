@@ -22,12 +22,23 @@ const skip = bpfUnavailable() ?? toolMissing('nginx', 'curl', 'openssl', 'tshark
 const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
 const PARSE = [...NODE_SRC, join(ROOT, 'bin/pano-parse')];
 
+/**
+ * A free port below the kernel's ephemeral range (32768-60999), where servers
+ * listen: roles are guessed by port, and nginx's HTTP/2 SETTINGS, written
+ * before it reads, cannot correct them when its port is above curl's (ADR 0304).
+ */
 async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  for (;;) {
+    const s = createServer();
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    const ok = await new Promise<boolean>((r) => {
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (!ok) continue;
+    await new Promise((r) => s.close(r));
+    return port;
+  }
 }
 
 function run(cmd: string[], input?: Buffer): { status: number | null; stdout: string; stderr: string } {

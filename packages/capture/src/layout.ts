@@ -106,6 +106,8 @@ export const TLS_PROGRAMS = {
   read: 'pano_tls_read',
   writeEx: 'pano_tls_write_ex',
   readEx: 'pano_tls_read_ex',
+  handshake: 'pano_tls_handshake',
+  handshakeRet: 'pano_tls_handshake_ret',
   ret: 'pano_tls_ret',
   free: 'pano_tls_free',
   sockSend: 'pano_tls_sock_send',

@@ -115,6 +115,8 @@ export class TlsProbes {
       }
     }
     for (const [func, prog] of OPTIONAL) if (uprobe(func, prog, false)) uprobe(func, TLS_PROGRAMS.ret, true);
+    // emits nothing: ties the SSL * to the socket its handshake used, before any plaintext (bpf/tls.bpf.c)
+    if (uprobe('SSL_do_handshake', TLS_PROGRAMS.handshake, false)) uprobe('SSL_do_handshake', TLS_PROGRAMS.handshakeRet, true);
     uprobe('SSL_free', TLS_PROGRAMS.free, false);
   }
 
