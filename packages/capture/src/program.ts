@@ -49,21 +49,21 @@ export class LoadedProgram {
     try {
       const other: BufferKind = opts.buffer === 'perf' ? 'ringbuf' : 'perf';
       for (const dir of ['ingress', 'egress'] as const) {
-        must(lib, lib.programSetAutoload(program(lib, obj, PROGRAMS[other][dir]), false), 'bpf_program__set_autoload');
+        must(lib, lib.programSetAutoload(bpfProgram(lib, obj, PROGRAMS[other][dir]), false), 'bpf_program__set_autoload');
       }
       // On kernels before 5.8 the ring buffer map cannot even be created, so
       // the perf path must not ask for it.
-      if (opts.buffer === 'perf') must(lib, lib.mapSetAutocreate(map(lib, obj, 'ring'), false), 'bpf_map__set_autocreate');
-      else must(lib, lib.mapSetMaxEntries(map(lib, obj, 'ring'), opts.ringSize), 'bpf_map__set_max_entries(ring)');
+      if (opts.buffer === 'perf') must(lib, lib.mapSetAutocreate(bpfMap(lib, obj, 'ring'), false), 'bpf_map__set_autocreate');
+      else must(lib, lib.mapSetMaxEntries(bpfMap(lib, obj, 'ring'), opts.ringSize), 'bpf_map__set_max_entries(ring)');
       const ncpus = lib.numPossibleCpus();
       if (ncpus <= 0) throw new CaptureError(`cannot count CPUs: ${errnoText(-ncpus)}`);
-      if (opts.buffer === 'ringbuf') must(lib, lib.mapSetMaxEntries(map(lib, obj, 'scratch'), ncpus), 'bpf_map__set_max_entries(scratch)');
-      else must(lib, lib.mapSetMaxEntries(map(lib, obj, 'scratch'), 1), 'bpf_map__set_max_entries(scratch)');
+      if (opts.buffer === 'ringbuf') must(lib, lib.mapSetMaxEntries(bpfMap(lib, obj, 'scratch'), ncpus), 'bpf_map__set_max_entries(scratch)');
+      else must(lib, lib.mapSetMaxEntries(bpfMap(lib, obj, 'scratch'), 1), 'bpf_map__set_max_entries(scratch)');
 
       const config = Buffer.alloc(CONFIG_SIZE);
       config.writeUInt32LE(snaplen, 0);
       config.writeUInt32LE(filterFlags(opts.filters), 4);
-      must(lib, lib.mapSetInitialValue(map(lib, obj, '.rodata'), config), 'bpf_map__set_initial_value(.rodata)');
+      must(lib, lib.mapSetInitialValue(bpfMap(lib, obj, '.rodata'), config), 'bpf_map__set_initial_value(.rodata)');
 
       const err = lib.objectLoad(obj);
       if (err < 0) throw new CaptureError(`cannot load the BPF program: ${errnoText(-err)}${lastLog(lib)}`);
@@ -77,11 +77,11 @@ export class LoadedProgram {
   }
 
   programFd(direction: 'ingress' | 'egress'): number {
-    return this.lib.programFd(program(this.lib, this.obj, PROGRAMS[this.buffer][direction]));
+    return this.lib.programFd(bpfProgram(this.lib, this.obj, PROGRAMS[this.buffer][direction]));
   }
 
   mapFd(name: string): number {
-    return this.lib.mapFd(map(this.lib, this.obj, name));
+    return this.lib.mapFd(bpfMap(this.lib, this.obj, name));
   }
 
   /** Tells the program which interface slot (and link-layer header length) an ifindex has. */
@@ -148,23 +148,24 @@ function filterFlags(f: Filters): number {
   return flags;
 }
 
-function program(lib: Libbpf, obj: Pointer, name: string): Pointer {
+// The object file is named in errors: a program or map missing from it means a stale build.
+export function bpfProgram(lib: Libbpf, obj: Pointer, name: string, objectFile = 'capture.bpf.o'): Pointer {
   const p = lib.findProgram(obj, name);
-  if (!p) throw new CaptureError(`BPF object has no program ${name} (stale bpf/capture.bpf.o?)`);
+  if (!p) throw new CaptureError(`BPF object has no program ${name} (stale bpf/${objectFile}?)`);
   return p;
 }
 
-function map(lib: Libbpf, obj: Pointer, name: string): Pointer {
+export function bpfMap(lib: Libbpf, obj: Pointer, name: string, objectFile = 'capture.bpf.o'): Pointer {
   const m = lib.findMap(obj, name);
-  if (!m) throw new CaptureError(`BPF object has no map ${name} (stale bpf/capture.bpf.o?)`);
+  if (!m) throw new CaptureError(`BPF object has no map ${name} (stale bpf/${objectFile}?)`);
   return m;
 }
 
-function must(lib: Libbpf, ret: number, what: string): void {
+export function must(lib: Libbpf, ret: number, what: string): void {
   if (ret < 0) throw new CaptureError(`${what} failed: ${errnoText(-ret)}${lastLog(lib)}`);
 }
 
-function lastLog(lib: Libbpf): string {
+export function lastLog(lib: Libbpf): string {
   // The most useful libbpf line is usually the last non-empty one before the failure.
   const lines = lib.logLines.filter((l) => l.trim() !== '');
   const last = lines[lines.length - 1];

@@ -12,11 +12,12 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { encodeTlsRecord, type TlsRecord } from '@panopticon/pcap';
 import { libbpf, type Libbpf, type Pointer } from './libbpf.js';
-import { CaptureError, errnoText } from './program.js';
+import { bpfMap, bpfProgram, CaptureError, errnoText, lastLog, must } from './program.js';
 import { RingReader } from './ring-reader.js';
 import { TLS_LIBRARY, TLS_NSTATS, TLS_PROGRAMS, TLS_RECORD, TlsStat } from './layout.js';
 
-export const TLS_OBJECT_PATH = resolve(import.meta.dirname, '../../../bpf/tls.bpf.o');
+const TLS_OBJECT = 'tls.bpf.o';
+export const TLS_OBJECT_PATH = resolve(import.meta.dirname, `../../../bpf/${TLS_OBJECT}`);
 
 /** The OpenSSL functions probed: a target must export the first two. */
 const REQUIRED = [
@@ -81,17 +82,17 @@ export class TlsProbes {
     try {
       const ncpus = lib.numPossibleCpus();
       if (ncpus <= 0) throw new CaptureError(`cannot count CPUs: ${errnoText(-ncpus)}`);
-      must(lib, lib.mapSetMaxEntries(map(lib, obj, 'tls_ring'), ringSize), 'bpf_map__set_max_entries(tls_ring)');
+      must(lib, lib.mapSetMaxEntries(bpfMap(lib, obj, 'tls_ring', TLS_OBJECT), ringSize), 'bpf_map__set_max_entries(tls_ring)');
       const err = lib.objectLoad(obj);
       if (err < 0) throw new CaptureError(`cannot load the TLS BPF program: ${errnoText(-err)}${lastLog(lib)}`);
       probes = new TlsProbes(lib, obj, ringSize);
       for (const name of [TLS_PROGRAMS.sockSend, TLS_PROGRAMS.sockRecv, TLS_PROGRAMS.exit]) {
-        const link = lib.programAttach(program(lib, obj, name));
+        const link = lib.programAttach(bpfProgram(lib, obj, name, TLS_OBJECT));
         if (!link) throw new CaptureError(`cannot attach ${name} (raw tracepoint): ${errnoText(lib.errno())}${lastLog(lib)}`);
         probes.links.push(link);
       }
       for (const target of targets) probes.attachTarget(target);
-      probes.ring = new RingReader(lib.mapFd(map(lib, obj, 'tls_ring')), ringSize);
+      probes.ring = new RingReader(lib.mapFd(bpfMap(lib, obj, 'tls_ring', TLS_OBJECT)), ringSize);
       return probes;
     } catch (e) {
       if (probes) probes.close();
@@ -104,7 +105,7 @@ export class TlsProbes {
     const lib = this.lib;
     if (!existsSync(target)) throw new CaptureError(`--tls: ${target}: no such file`);
     const uprobe = (func: string, prog: string, ret: boolean): boolean => {
-      const link = lib.attachUprobe(program(lib, this.obj, prog), -1, target, func, ret);
+      const link = lib.attachUprobe(bpfProgram(lib, this.obj, prog, TLS_OBJECT), -1, target, func, ret);
       if (!link) return false;
       this.links.push(link);
       return true;
@@ -127,7 +128,7 @@ export class TlsProbes {
     const obj = lib.objectOpen(TLS_OBJECT_PATH);
     if (!obj) throw new CaptureError(`cannot open ${TLS_OBJECT_PATH}: ${errnoText(lib.errno())}`);
     try {
-      must(lib, lib.mapSetMaxEntries(map(lib, obj, 'tls_ring'), 1 << 20), 'bpf_map__set_max_entries(tls_ring)');
+      must(lib, lib.mapSetMaxEntries(bpfMap(lib, obj, 'tls_ring', TLS_OBJECT), 1 << 20), 'bpf_map__set_max_entries(tls_ring)');
       const err = lib.objectLoad(obj);
       if (err < 0) throw new CaptureError(`cannot load the TLS BPF program: ${errnoText(-err)}${lastLog(lib)}`);
     } finally {
@@ -153,7 +154,7 @@ export class TlsProbes {
   }
 
   private readStats(): bigint[] {
-    const fd = this.lib.mapFd(map(this.lib, this.obj, 'tls_stats'));
+    const fd = this.lib.mapFd(bpfMap(this.lib, this.obj, 'tls_stats', TLS_OBJECT));
     const key = Buffer.alloc(4);
     const values = Buffer.alloc(8 * this.ncpus);
     const out: bigint[] = [];
@@ -221,27 +222,4 @@ export function tlsRecordFrom(rec: Buffer, offsetNs: bigint): TlsRecord {
 
 export function encodeKernelTlsRecord(rec: Buffer, offsetNs: bigint): Buffer {
   return encodeTlsRecord(tlsRecordFrom(rec, offsetNs));
-}
-
-
-function program(lib: Libbpf, obj: Pointer, name: string): Pointer {
-  const p = lib.findProgram(obj, name);
-  if (!p) throw new CaptureError(`BPF object has no program ${name} (stale bpf/tls.bpf.o?)`);
-  return p;
-}
-
-function map(lib: Libbpf, obj: Pointer, name: string): Pointer {
-  const m = lib.findMap(obj, name);
-  if (!m) throw new CaptureError(`BPF object has no map ${name} (stale bpf/tls.bpf.o?)`);
-  return m;
-}
-
-function must(lib: Libbpf, ret: number, what: string): void {
-  if (ret < 0) throw new CaptureError(`${what} failed: ${errnoText(-ret)}${lastLog(lib)}`);
-}
-
-function lastLog(lib: Libbpf): string {
-  const lines = lib.logLines.filter((l) => l.trim() !== '');
-  const last = lines[lines.length - 1];
-  return last ? ` (libbpf: ${last.trim()})` : '';
 }
