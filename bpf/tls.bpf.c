@@ -18,6 +18,11 @@
  * returns and reads before SSL_read) is tied by the thread's order: the
  * thread's last socket read before an SSL_read, and its first socket write
  * after an SSL_write. SSL_free forgets the SSL *.
+ *
+ * The role of the process's end comes from the library too: SSL_connect and
+ * SSL_set_connect_state make an SSL * a client, SSL_accept and
+ * SSL_set_accept_state a server. Ports cannot say it (a server on a port
+ * above its client's), nor content when the server speaks first.
  */
 #include <linux/bpf.h>
 #include <linux/in6.h>
@@ -84,6 +89,14 @@ struct {
 	__type(key, struct ssl_key);
 	__type(value, struct tls_tuple);
 } ssl_tuple SEC(".maps");
+
+/* The role of each SSL * (per process): 1 client, 2 server. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SSL);
+	__type(key, struct ssl_key);
+	__type(value, __u8);
+} ssl_role SEC(".maps");
 
 /* Processes that made SSL calls: only their socket calls are looked at outside one. */
 struct {
@@ -272,6 +285,7 @@ static __always_inline int leave(struct pt_regs *ctx)
 	struct tls_record rec = {};
 	struct ssl_key k = {};
 	struct tls_tuple *known;
+	__u8 *role;
 	__u64 len, n;
 
 	/* a handshake's entry is its own return's (a handshake inside this call never made one) */
@@ -320,6 +334,9 @@ static __always_inline int leave(struct pt_regs *ctx)
 	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
 	rec.direction = a->direction;
 	rec.library = 1;
+	role = bpf_map_lookup_elem(&ssl_role, &k);
+	if (role)
+		rec.role = *role;
 	/* keep n in a register the verifier follows into the helper */
 	asm volatile("" : "+r"(n));
 	if (n < 1)
@@ -414,6 +431,28 @@ int BPF_KRETPROBE(pano_tls_ret)
 	return leave(ctx);
 }
 
+static __always_inline int set_role(void *ssl, __u8 role)
+{
+	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
+
+	bpf_map_update_elem(&ssl_role, &k, &role, BPF_ANY);
+	return 0;
+}
+
+/* int SSL_connect(SSL *s), void SSL_set_connect_state(SSL *s): this end is the client. */
+SEC("uprobe")
+int BPF_KPROBE(pano_tls_connect, void *ssl)
+{
+	return set_role(ssl, 1);
+}
+
+/* int SSL_accept(SSL *s), void SSL_set_accept_state(SSL *s): this end is the server. */
+SEC("uprobe")
+int BPF_KPROBE(pano_tls_accept, void *ssl)
+{
+	return set_role(ssl, 2);
+}
+
 /* void SSL_free(SSL *s): its connection is over; the address may be reused. */
 SEC("uprobe")
 int BPF_KPROBE(pano_tls_free, void *ssl)
@@ -421,6 +460,7 @@ int BPF_KPROBE(pano_tls_free, void *ssl)
 	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
 
 	bpf_map_delete_elem(&ssl_tuple, &k);
+	bpf_map_delete_elem(&ssl_role, &k);
 	return 0;
 }
 

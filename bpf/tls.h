@@ -36,7 +36,8 @@ struct tls_record {
 	char comm[16];   /* the calling thread's name */
 	__u8 direction;  /* 1 read (the process received), 2 write (it sent) */
 	__u8 library;    /* 1 OpenSSL */
-	__u8 pad[6];
+	__u8 role;       /* the process's end: 0 unknown, 1 client, 2 server */
+	__u8 pad[5];
 };                       /* 96 bytes, data follows */
 
 enum tls_stat {

@@ -23,14 +23,15 @@ const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
 const PARSE = [...NODE_SRC, join(ROOT, 'bin/pano-parse')];
 
 /**
- * A free port below the kernel's ephemeral range (32768-60999), where servers
- * listen: roles are guessed by port, and nginx's HTTP/2 SETTINGS, written
- * before it reads, cannot correct them when its port is above curl's (ADR 0304).
+ * A free port in [from, from + 4000). The test's second port is above the
+ * kernel's ephemeral range (32768-60999), so above every client port: there
+ * roles guessed by port are always wrong, and nginx's HTTP/2 SETTINGS, written
+ * before it reads, cannot correct them; the record's role must (ADR 0304).
  */
-async function freePort(): Promise<number> {
+async function freePort(from: number): Promise<number> {
   for (;;) {
     const s = createServer();
-    const port = 20000 + Math.floor(Math.random() * 10000);
+    const port = from + Math.floor(Math.random() * 4000);
     const ok = await new Promise<boolean>((r) => {
       s.once('error', () => r(false));
       s.listen(port, '127.0.0.1', () => r(true));
@@ -59,6 +60,7 @@ describe('pano-capture --tls', { skip }, () => {
   let dir: string;
   let nginx: ChildProcess | undefined;
   let port = 0;
+  let highPort = 0;
   let capFile: string;
   let events: Ev[] = [];
   let capStderr = '';
@@ -75,7 +77,8 @@ describe('pano-capture --tls', { skip }, () => {
     const cert = join(dir, 'cert.pem');
     const gen = run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost']);
     assert.equal(gen.status, 0, gen.stderr);
-    port = await freePort();
+    port = await freePort(20000);
+    highPort = await freePort(61000);
     writeFileSync(
       join(dir, 'nginx.conf'),
       `worker_processes 1;
@@ -92,6 +95,7 @@ http {
   scgi_temp_path ${dir}/scgi;
   server {
     listen 127.0.0.1:${port} ssl http2;
+    listen 127.0.0.1:${highPort} ssl http2;
     ssl_certificate ${cert};
     ssl_certificate_key ${key};
     location = /hello { default_type text/plain; return 200 "hello from nginx\\n"; }
@@ -124,6 +128,7 @@ http {
     await curl(['--http1.1', `https://127.0.0.1:${port}/hello?lang=en`]);
     await curl(['--http1.1', '-X', 'POST', '-H', 'content-type: application/json', '--data', '{"name":"ada"}', `https://127.0.0.1:${port}/submit`]);
     await curl(['--http2', `https://127.0.0.1:${port}/hello`]);
+    await curl(['--http2', `https://127.0.0.1:${highPort}/hello?high=1`]);
 
     const pair = spawn(process.execPath, [join(ROOT, 'test/capture/fixtures/https-pair.mjs'), key, cert], { stdio: ['ignore', 'pipe', 'inherit'] });
     nodePid = pair.pid!;
@@ -182,13 +187,27 @@ http {
   });
 
   it('curl → nginx over HTTP/2: the HTTP/2 parser gets the plaintext', () => {
-    const h2 = events.filter((e) => e.url?.path === '/hello' && e.network?.protocol?.version === '2');
+    const h2 = events.filter((e) => e.url?.path === '/hello' && e.network?.protocol?.version === '2' && !e.url.query);
     assert.deepEqual(h2.map((e) => e.process.executable.name).sort(), ['curl', 'nginx'], JSON.stringify(events.map((e) => [e.pano.protocol, e.url?.path, e.network?.protocol])));
     for (const e of h2) {
       assert.equal(e.http.request.method, 'GET');
       assert.equal(e.http.response.status_code, 200);
       assert.equal(e.http.response.body.content, 'hello from nginx\n');
       assert.deepEqual(e.pano.source, { type: 'tls', library: 'openssl' });
+      assert.equal(e.pano.connection.roles, 'library');
+    }
+  });
+
+  it('a server on a port above the client port, speaking first (HTTP/2): roles from the library, not the ports', () => {
+    const h2 = events.filter((e) => e.url?.query === 'high=1');
+    assert.deepEqual(h2.map((e) => e.process.executable.name).sort(), ['curl', 'nginx'], JSON.stringify(events.map((e) => [e.pano.protocol, e.url?.path, e.server?.port])));
+    for (const e of h2) {
+      assert.equal(e.server.port, highPort);
+      assert.ok(e.client.port < highPort);
+      assert.equal(e.pano.connection.roles, 'library');
+      assert.equal(e.http.request.method, 'GET');
+      assert.equal(e.http.response.status_code, 200);
+      assert.equal(e.http.response.body.content, 'hello from nginx\n');
     }
   });
 
@@ -205,6 +224,7 @@ http {
       assert.equal(e.server.port, nodeResult.port);
       assert.equal(e.client.address, '127.0.0.1');
       assert.deepEqual(e.pano.source, { type: 'tls', library: 'openssl' });
+      assert.equal(e.pano.connection.roles, 'library');
     }
     // the two views are two connections of pano-parse, whose client port is the same
     assert.notEqual(list[0].pano.connection.id, list[1].pano.connection.id);
@@ -222,5 +242,10 @@ http {
     const tls = custom.filter((c) => c.pen === PANO_PEN).map((c) => decodeTlsRecord(c.data));
     assert.ok(tls.length >= 12);
     for (const r of tls) assert.ok(r && typeof r !== 'string', String(r));
+    // the role of each record's process end: curl connected, nginx accepted
+    const roles = new Map<string, Set<number>>();
+    for (const r of tls) if (r && typeof r !== 'string') roles.set(r.comm, (roles.get(r.comm) ?? new Set()).add(r.role));
+    assert.deepEqual([...(roles.get('curl') ?? [])], [1]);
+    assert.deepEqual([...(roles.get('nginx') ?? [])], [2]);
   });
 });

@@ -137,3 +137,28 @@ test('plaintext and packets of the same tuple are different connections; idle pl
   ft.advance(ts + 5_000_000_000n);
   assert.deepEqual(rec.log.filter((l) => l.startsWith('close')), ['close 1 idle', 'close 2 idle']);
 });
+
+test('the role the library gave decides client and server, where the ports would guess them the other way round', () => {
+  // An HTTP/2 server on a port above its client's speaks first (SETTINGS): by ports, the lower one is the server.
+  const serverEnd = { address: '127.0.0.1', port: 62000 };
+  const clientEnd = { address: '127.0.0.1', port: 40000 };
+  const fromServer = (role?: 'server') => [
+    chunk(true, 'SETTINGS', { comm: 'nginx', role, tuple: { ipVersion: 4, local: serverEnd, remote: clientEnd } }),
+    chunk(false, 'PREFACE', { comm: 'nginx', role, tuple: { ipVersion: 4, local: serverEnd, remote: clientEnd } }),
+  ];
+  const told = recorder();
+  const ft = new FlowTable(told.sink, {});
+  for (const c of fromServer('server')) ft.plaintext(c);
+  ft.closeAll();
+  const c = told.rec.conns[0];
+  assert.deepEqual([c.client.port, c.server.port, c.roleSource], [40000, 62000, 'library']);
+  assert.deepEqual(told.rec.streams.get(c.id), ['PREFACE', 'SETTINGS']);
+
+  // the same chunks without a role: the port guess, the other way round
+  const guessed = recorder();
+  const ft2 = new FlowTable(guessed.sink, {});
+  for (const c of fromServer()) ft2.plaintext(c);
+  ft2.closeAll();
+  const g = guessed.rec.conns[0];
+  assert.deepEqual([g.client.port, g.server.port, g.roleSource], [62000, 40000, 'port']);
+});

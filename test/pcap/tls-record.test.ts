@@ -19,6 +19,7 @@ function handBuilt(data: Buffer, moved = data.length): Buffer {
   h[21] = 4;
   h.writeUInt16LE(51000, 22);
   h.writeUInt16LE(443, 24);
+  h[26] = 1; // client
   h.writeUInt32LE(moved, 28);
   h.writeBigUInt64LE(0x55d0c0ffee00n, 32);
   Buffer.from([10, 0, 0, 1]).copy(h, 40);
@@ -50,6 +51,7 @@ function record(over: Partial<TlsRecord> = {}): TlsRecord {
     ssl: 0x55d0c0ffee00n,
     comm: 'curl',
     library: 'openssl',
+    role: 1,
     data: DATA,
     ...over,
   };
@@ -76,7 +78,21 @@ test('decodeTlsRecord reads hand-built bytes', () => {
   assert.equal(r.ssl, 0x55d0c0ffee00n);
   assert.equal(r.comm, 'curl');
   assert.equal(r.library, 'openssl');
+  assert.equal(r.role, 1);
   assert.deepEqual(r.data, DATA);
+});
+
+test('the role byte: server and unknown round-trip; a record written before roles (byte 26 zero) has role 0', () => {
+  for (const role of [0, 2] as const) {
+    const r = decodeTlsRecord(encodeTlsRecord(record({ role })));
+    assert.ok(r && typeof r !== 'string');
+    assert.equal(r.role, role);
+  }
+  const old = handBuilt(DATA);
+  old[26] = 0;
+  const r = decodeTlsRecord(old);
+  assert.ok(r && typeof r !== 'string');
+  assert.equal(r.role, 0);
 });
 
 test('a 15-character thread name and library fill their fields, NUL-terminated; longer ones are cut', () => {
@@ -108,6 +124,7 @@ test('damage is named, not decoded; other record types are not TLS records', () 
   assert.equal(damaged((b) => b.writeUInt16LE(2, 2)), undefined);
   assert.match(String(damaged((b) => (b[20] = 3))), /direction 3/);
   assert.match(String(damaged((b) => (b[21] = 5))), /IP version 5/);
+  assert.match(String(damaged((b) => (b[26] = 3))), /role 3/);
   assert.match(String(damaged((b) => b.writeUInt32LE(DATA.length + 1, 104))), /overruns/);
   assert.match(String(damaged((b) => b.writeUInt32LE(2 << 20, 104))), /overruns/);
   assert.match(String(damaged((b) => b.writeUInt32LE(DATA.length - 1, 28))), /fewer than/);

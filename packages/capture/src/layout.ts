@@ -68,7 +68,8 @@ export const PROGRAMS = {
  * struct tls_record (bpf/tls.h), 96 bytes, then cap_len plaintext bytes:
  * u64 ts_ns, u64 ssl, u32 pid, u32 tid, u32 len (moved by the call), u32 cap_len,
  * struct tls_tuple { u8 laddr[16], u8 raddr[16], u16 lport, u16 rport, u8 family, u8 pad[3] },
- * char comm[16], u8 direction (1 read, 2 write), u8 library (1 OpenSSL), u8 pad[6].
+ * char comm[16], u8 direction (1 read, 2 write), u8 library (1 OpenSSL),
+ * u8 role (the process's end: 0 unknown, 1 client, 2 server), u8 pad[5].
  */
 export const TLS_RECORD = {
   SIZE: 96,
@@ -86,6 +87,7 @@ export const TLS_RECORD = {
   COMM: 72,
   DIRECTION: 88,
   LIBRARY: 89,
+  ROLE: 90,
 } as const;
 /** Plaintext bytes copied per SSL call at most (TLS_MAX_DATA). */
 export const TLS_MAX_DATA = 32768;
@@ -110,6 +112,8 @@ export const TLS_PROGRAMS = {
   handshakeRet: 'pano_tls_handshake_ret',
   ret: 'pano_tls_ret',
   free: 'pano_tls_free',
+  connect: 'pano_tls_connect',
+  accept: 'pano_tls_accept',
   sockSend: 'pano_tls_sock_send',
   sockRecv: 'pano_tls_sock_recv',
   exit: 'pano_tls_exit',

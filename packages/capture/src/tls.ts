@@ -119,6 +119,9 @@ export class TlsProbes {
     // emits nothing: ties the SSL * to the socket its handshake used, before any plaintext (bpf/tls.bpf.c)
     if (uprobe('SSL_do_handshake', TLS_PROGRAMS.handshake, false)) uprobe('SSL_do_handshake', TLS_PROGRAMS.handshakeRet, true);
     uprobe('SSL_free', TLS_PROGRAMS.free, false);
+    // emit nothing: say which end of each SSL * the process is (the record's role)
+    for (const func of ['SSL_connect', 'SSL_set_connect_state']) uprobe(func, TLS_PROGRAMS.connect, false);
+    for (const func of ['SSL_accept', 'SSL_set_accept_state']) uprobe(func, TLS_PROGRAMS.accept, false);
   }
 
   /** Loads bpf/tls.bpf.o through the verifier and unloads it, attaching nothing (--doctor). */
@@ -216,8 +219,13 @@ export function tlsRecordFrom(rec: Buffer, offsetNs: bigint): TlsRecord {
     ssl: rec.readBigUInt64LE(TLS_RECORD.SSL),
     comm: comm.toString('latin1', 0, end < 0 ? 16 : end),
     library: TLS_LIBRARY[rec[TLS_RECORD.LIBRARY]] ?? 'unknown',
+    role: tlsRole(rec[TLS_RECORD.ROLE]),
     data: Buffer.from(rec.subarray(TLS_RECORD.SIZE, TLS_RECORD.SIZE + capLen)),
   };
+}
+
+function tlsRole(v: number): TlsRecord['role'] {
+  return v === 1 || v === 2 ? v : 0;
 }
 
 export function encodeKernelTlsRecord(rec: Buffer, offsetNs: bigint): Buffer {

@@ -53,8 +53,8 @@ export interface PanoEnvelope {
   source: EventSource;
   connection: {
     id: number;
-    /** how client/server roles were decided: `syn`, `protocol` or `port` */
-    roles: 'syn' | 'protocol' | 'port';
+    /** how client/server roles were decided: `syn`, `protocol`, `port` or `library` (TLS plaintext: the process connected or accepted) */
+    roles: 'syn' | 'protocol' | 'port' | 'library';
     /** true when the connection's start was not captured */
     midstream?: boolean;
   };

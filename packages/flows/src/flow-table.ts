@@ -287,10 +287,11 @@ export class FlowTable {
       this.closePlain(this.plain.values().next().value as PlainTracked, 'evicted', c.tsNs);
     }
     const { ipVersion, local, remote } = c.tuple!;
-    // Roles as for packets without a SYN (server port hints, then the lower port); detection may flip them.
+    // The library knows which end connected; without that, roles as for packets
+    // without a SYN (server port hints, then the lower port), which detection may flip.
     const sender = c.sent ? local : remote;
     const receiver = c.sent ? remote : local;
-    const senderIsClient = this.guessSenderIsClient({ srcPort: sender.port, dstPort: receiver.port } as L4Packet);
+    const senderIsClient = c.role ? (c.role === 'client') === c.sent : this.guessSenderIsClient({ srcPort: sender.port, dstPort: receiver.port } as L4Packet);
     const id = this.nextId;
     this.nextId += this.opts.idStep;
     const conn: Connection = {
@@ -299,7 +300,7 @@ export class FlowTable {
       ipVersion,
       client: senderIsClient ? { ...sender } : { ...receiver },
       server: senderIsClient ? { ...receiver } : { ...sender },
-      roleSource: 'port',
+      roleSource: c.role ? 'library' : 'port',
       interfaceKey: -1,
       firstNs: c.tsNs,
       lastNs: c.tsNs,

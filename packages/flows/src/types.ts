@@ -18,7 +18,7 @@ export interface Endpoint {
 }
 
 /** How the client/server roles of a connection were decided. */
-export type RoleSource = 'syn' | 'protocol' | 'port';
+export type RoleSource = 'syn' | 'protocol' | 'port' | 'library';
 
 export interface Connection {
   /** Monotonic id within one run; deterministic for the same input. */
@@ -147,6 +147,8 @@ export interface PlaintextChunk {
   handle: bigint;
   /** true: the process sent these bytes; false: it received them. */
   sent: boolean;
+  /** The process's end as its library knows it (it connected or accepted); undefined when the capture did not see which. */
+  role?: 'client' | 'server';
   /** The connection, seen from the process; undefined when the capture could not tell. */
   tuple?: { ipVersion: 4 | 6; local: Endpoint; remote: Endpoint };
   data: Buffer;

@@ -243,6 +243,7 @@ export class ParsePipeline {
       comm: r.comm,
       handle: r.ssl,
       sent: r.direction === 2,
+      role: r.role === 1 ? 'client' : r.role === 2 ? 'server' : undefined,
       tuple:
         r.ipVersion === 0
           ? undefined

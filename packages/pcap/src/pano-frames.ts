@@ -66,7 +66,8 @@ export function decodeLossRecord(data: Buffer): LossRecord | undefined {
  *    8 u64 time, ns since the Unix epoch
  *   16 u32 tid           20 u8 direction (1 the process received, 2 it sent)
  *   21 u8 IP version (0 connection unknown, 4, 6)
- *   22 u16 local port    24 u16 remote port    26 u16 reserved, zero
+ *   22 u16 local port    24 u16 remote port
+ *   26 u8 role of the process's end (0 unknown, 1 client, 2 server)   27 u8 reserved, zero
  *   28 u32 bytes the call moved (more than the data when it was cut)
  *   32 u64 the library's connection object (the SSL * address) in that process
  *   40 16 bytes local address (IPv4: the first 4, the rest zero)
@@ -92,6 +93,8 @@ export interface TlsRecord {
   ssl: bigint;
   comm: string;
   library: string;
+  /** The process's end, as its library was told: 1 client (it connected), 2 server (it accepted), 0 unknown. */
+  role: 0 | 1 | 2;
   data: Buffer;
 }
 
@@ -120,6 +123,7 @@ export function encodeTlsRecord(r: TlsRecord): Buffer {
   b[21] = r.ipVersion;
   b.writeUInt16LE(r.localPort, 22);
   b.writeUInt16LE(r.remotePort, 24);
+  b[26] = r.role;
   b.writeUInt32LE(r.length, 28);
   b.writeBigUInt64LE(r.ssl, 32);
   r.localAddress.copy(b, 40, 0, 16);
@@ -143,10 +147,12 @@ export function decodeTlsRecord(data: Buffer): TlsRecord | string | undefined {
   if (data.length < TLS_RECORD_HEADER) return `TLS record of ${data.length} bytes is shorter than its ${TLS_RECORD_HEADER}-byte header`;
   const direction = data[20];
   const ipVersion = data[21];
+  const role = data[26];
   const n = data.readUInt32LE(104);
   const length = data.readUInt32LE(28);
   if (direction !== 1 && direction !== 2) return `TLS record direction ${direction} is neither 1 nor 2`;
   if (ipVersion !== 0 && ipVersion !== 4 && ipVersion !== 6) return `TLS record IP version ${ipVersion} is not 0, 4 or 6`;
+  if (role > 2) return `TLS record role ${role} is not 0, 1 or 2`;
   if (n > TLS_RECORD_MAX_DATA || TLS_RECORD_HEADER + n > data.length) return `TLS record data length ${n} overruns its block`;
   if (length < n) return `TLS record says the call moved ${length} bytes, fewer than the ${n} it carries`;
   return {
@@ -163,6 +169,7 @@ export function decodeTlsRecord(data: Buffer): TlsRecord | string | undefined {
     remoteAddress: data.subarray(56, 72),
     comm: readFixed(data, 72),
     library: readFixed(data, 88),
+    role: role as 0 | 1 | 2,
     data: data.subarray(TLS_RECORD_HEADER, TLS_RECORD_HEADER + n),
   };
 }

@@ -432,7 +432,7 @@ export class Dispatcher implements FlowSink {
   }
 
   private mustFlip(conn: Connection, dir: Dir, sender: 'client' | 'server' | 'unknown'): boolean {
-    if (sender === 'unknown' || conn.roleSource === 'syn') return false;
+    if (sender === 'unknown' || conn.roleSource === 'syn' || conn.roleSource === 'library') return false;
     return (sender === 'client') !== (dir === Dir.ToServer);
   }
 
