@@ -137,6 +137,31 @@ static __always_inline void count(__u32 stat)
 		*v += 1;
 }
 
+/*
+ * A record without data saying a library connection (SSL_free) or all of a
+ * process's (its exit) ended: user space closes their streams then, rather
+ * than when they go idle.
+ */
+static __always_inline void emit_end(__u64 ssl, __u8 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct tls_record *e = bpf_ringbuf_reserve(&tls_ring, sizeof(*e), 0);
+
+	if (!e) {
+		count(TLS_STAT_DROP_BUFFER);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->ssl = ssl;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->library = 1;
+	e->kind = kind;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
 static __always_inline int read_tuple(struct sock *sk, struct tls_tuple *t)
 {
 	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -227,8 +252,10 @@ int pano_tls_exit(struct bpf_raw_tracepoint_args *ctx)
 	bpf_map_delete_elem(&active, &id);
 	bpf_map_delete_elem(&last_recv, &id);
 	bpf_map_delete_elem(&pending_send, &id);
-	if (tgid == (__u32)id)
+	if (tgid == (__u32)id && bpf_map_lookup_elem(&tls_pids, &tgid)) {
 		bpf_map_delete_elem(&tls_pids, &tgid);
+		emit_end(0, TLS_END_EXIT);
+	}
 	return 0;
 }
 
@@ -453,12 +480,15 @@ int BPF_KPROBE(pano_tls_accept, void *ssl)
 	return set_role(ssl, 2);
 }
 
-/* void SSL_free(SSL *s): its connection is over; the address may be reused. */
+/* void SSL_free(SSL *s): its connection is over (said to user space); the address may be reused. */
 SEC("uprobe")
 int BPF_KPROBE(pano_tls_free, void *ssl)
 {
 	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
 
+	/* only an SSL * the capture saw in use: a process's others (failed handshakes) are nobody's stream */
+	if (bpf_map_lookup_elem(&ssl_tuple, &k) || bpf_map_lookup_elem(&ssl_role, &k))
+		emit_end((__u64)ssl, TLS_END_FREE);
 	bpf_map_delete_elem(&ssl_tuple, &k);
 	bpf_map_delete_elem(&ssl_role, &k);
 	return 0;

@@ -37,8 +37,15 @@ struct tls_record {
 	__u8 direction;  /* 1 read (the process received), 2 write (it sent) */
 	__u8 library;    /* 1 OpenSSL */
 	__u8 role;       /* the process's end: 0 unknown, 1 client, 2 server */
-	__u8 pad[5];
-};                       /* 96 bytes, data follows */
+	__u8 kind;       /* TLS_DATA, or an end without data: TLS_END_FREE, TLS_END_EXIT */
+	__u8 pad[4];
+};                       /* 96 bytes, data follows (kind TLS_DATA only) */
+
+enum tls_kind {
+	TLS_DATA = 0,      /* plaintext moved by a call */
+	TLS_END_FREE = 1,  /* SSL_free: the library connection is over (ssl says which) */
+	TLS_END_EXIT = 2,  /* the process that made SSL calls exited (ssl is 0) */
+};
 
 enum tls_stat {
 	TLS_STAT_CHUNKS = 0,      /* records handed to the ring buffer */

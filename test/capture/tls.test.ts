@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readCapture, type CustomBlock } from '@panopticon/pcap';
+import { readCapture, decodeTlsEndRecord, RecordType, type CustomBlock, type TlsEndRecord } from '@panopticon/pcap';
 import { PANO_PEN, decodeTlsRecord, findLibssl } from '@panopticon/capture';
 import { bpfUnavailable, toolMissing } from './env.js';
 import { NODE_SRC, ROOT, waitFor, exited, collect } from './netns.js';
@@ -239,7 +239,8 @@ http {
     assert.equal(capinfos.status, 0, capinfos.stderr);
     const custom: CustomBlock[] = [];
     await readCapture(capFile, { onCustom: (c) => custom.push(c) });
-    const tls = custom.filter((c) => c.pen === PANO_PEN).map((c) => decodeTlsRecord(c.data));
+    const ours = custom.filter((c) => c.pen === PANO_PEN);
+    const tls = ours.filter((c) => c.data.readUInt16LE(0) === RecordType.TLS).map((c) => decodeTlsRecord(c.data));
     assert.ok(tls.length >= 12);
     for (const r of tls) assert.ok(r && typeof r !== 'string', String(r));
     // the role of each record's process end: curl connected, nginx accepted
@@ -247,5 +248,21 @@ http {
     for (const r of tls) if (r && typeof r !== 'string') roles.set(r.comm, (roles.get(r.comm) ?? new Set()).add(r.role));
     assert.deepEqual([...(roles.get('curl') ?? [])], [1]);
     assert.deepEqual([...(roles.get('nginx') ?? [])], [2]);
+
+    // TLS end records: each curl exited (after freeing its SSL object), nginx freed the SSL objects of the connections it served
+    const ends = ours.filter((c) => c.data.readUInt16LE(0) === RecordType.TLS_END).map((c) => decodeTlsEndRecord(c.data));
+    for (const e of ends) assert.ok(e && typeof e !== 'string', String(e));
+    const end = ends as TlsEndRecord[];
+    for (const pid of curlPids) {
+      assert.ok(end.some((e) => e.pid === pid && e.reason === 2), `no exit record for curl ${pid}`);
+      assert.ok(end.some((e) => e.pid === pid && e.reason === 1 && e.ssl !== 0n), `no SSL_free record for curl ${pid}`);
+    }
+    const nginxPid = events.find((e) => e.process?.executable?.name === 'nginx')!.process.pid;
+    assert.ok(end.filter((e) => e.pid === nginxPid && e.reason === 1).length >= curlPids.length, JSON.stringify(end.map((e) => [e.pid, e.reason])));
+    // and pano-parse closed those streams by them
+    const stats = run([...PARSE, '--stats', capFile]);
+    assert.equal(stats.status, 0, stats.stderr);
+    const byLibrary = Number(/^flows\.plaintextEndedByLibrary (\d+)$/m.exec(stats.stderr)?.[1] ?? 0);
+    assert.ok(byLibrary >= 2 * curlPids.length, stats.stderr);
   });
 });

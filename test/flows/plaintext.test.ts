@@ -162,3 +162,36 @@ test('the role the library gave decides client and server, where the ports would
   const g = guessed.rec.conns[0];
   assert.deepEqual([g.client.port, g.server.port, g.roleSource], [62000, 40000, 'port']);
 });
+
+test('a freed connection object ends its stream then; its untied chunks are dropped and counted', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { serverPorts: new Set([443]) });
+  ft.plaintext(chunk(true, 'GET / HTTP/1.1\r\n\r\n'));
+  ft.plaintext(chunk(true, 'waits', { tuple: undefined, handle: 0xdefn }));
+  // another process's object at the same address is not this one
+  ft.plaintextEnd({ tsNs: ts + 1n, origin: 'openssl', pid: 999, handle: 0xabcn });
+  assert.deepEqual(rec.log, ['open 1 51000->443']);
+  ft.plaintextEnd({ tsNs: ts + 2n, origin: 'openssl', pid: 100, handle: 0xabcn });
+  assert.deepEqual(rec.log, ['open 1 51000->443', 'close 1 end']);
+  assert.equal(ft.counters.plaintextEndedByLibrary, 1);
+  ft.plaintextEnd({ tsNs: ts + 3n, origin: 'openssl', pid: 100, handle: 0xdefn });
+  assert.equal(ft.counters.plaintextUntiedBytes, 5);
+  // the same address used again afterwards is a new stream
+  ft.plaintext(chunk(true, 'again'));
+  assert.deepEqual(rec.log.slice(2), ['open 2 51000->443']);
+});
+
+test("a process's exit ends all of its streams, and no other process's", () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { serverPorts: new Set([443]) });
+  ft.plaintext(chunk(true, 'a'));
+  ft.plaintext(chunk(true, 'b', { handle: 0xdefn, tuple: { ipVersion: 4, local: { address: '127.0.0.1', port: 51001 }, remote: REMOTE } }));
+  ft.plaintext(chunk(true, 'c', { pid: 1000, tuple: { ipVersion: 4, local: { address: '127.0.0.1', port: 51002 }, remote: REMOTE } }));
+  ft.plaintext(chunk(true, 'untied', { handle: 0x123n, tuple: undefined }));
+  ft.plaintextEnd({ tsNs: ts + 1n, origin: 'openssl', pid: 100 });
+  assert.deepEqual(rec.log.filter((l) => l.startsWith('close')).sort(), ['close 1 end', 'close 2 end']);
+  assert.equal(ft.counters.plaintextEndedByExit, 2);
+  assert.equal(ft.counters.plaintextUntiedBytes, 6);
+  ft.closeAll();
+  assert.ok(rec.log.includes('close 3 end'));
+});

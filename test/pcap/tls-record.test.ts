@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CaptureReader, PcapngWriter, PANO_PEN, decodeLossRecord, decodeTlsRecord, encodeTlsRecord, TLS_RECORD_HEADER, type CustomBlock, type TlsRecord } from '@panopticon/pcap';
+import { CaptureReader, PcapngWriter, PANO_PEN, decodeLossRecord, decodeTlsRecord, encodeTlsRecord, decodeTlsEndRecord, encodeTlsEndRecord, TLS_END_RECORD_SIZE, TLS_RECORD_HEADER, type CustomBlock, type TlsRecord } from '@panopticon/pcap';
 
 /** The record of the man page's table, byte by byte. */
 function handBuilt(data: Buffer, moved = data.length): Buffer {
@@ -151,4 +151,38 @@ test('in a pcapng stream, the record comes back whole through the reader, paddin
   const t = decodeTlsRecord(seen[0].data);
   assert.ok(t && typeof t !== 'string');
   assert.deepEqual(t.data, odd);
+});
+
+/** The TLS end record of the man page's table (type 3), byte by byte. */
+function handBuiltEnd(reason: number, ssl: bigint): Buffer {
+  const b = Buffer.alloc(48);
+  b.writeUInt16LE(3, 0);
+  b.writeUInt16LE(1, 2);
+  b.writeUInt32LE(4242, 4);
+  b.writeBigUInt64LE(1_795_000_000_987_654_321n, 8);
+  b.writeBigUInt64LE(ssl, 16);
+  b[24] = reason;
+  b.write('openssl', 32, 'latin1');
+  return b;
+}
+
+test('TLS end records (type 3): exact bytes both ways, for a freed connection and a process exit', () => {
+  assert.equal(TLS_END_RECORD_SIZE, 48);
+  const freed = { tsNs: 1_795_000_000_987_654_321n, pid: 4242, reason: 1 as const, ssl: 0x55d0c0ffee00n, library: 'openssl' };
+  assert.deepEqual(encodeTlsEndRecord(freed), handBuiltEnd(1, 0x55d0c0ffee00n));
+  assert.deepEqual(decodeTlsEndRecord(handBuiltEnd(1, 0x55d0c0ffee00n)), freed);
+  assert.deepEqual(decodeTlsEndRecord(handBuiltEnd(2, 0n)), { ...freed, reason: 2, ssl: 0n });
+  // each decoder passes the other's records by
+  assert.equal(decodeTlsRecord(handBuiltEnd(2, 0n)), undefined);
+  assert.equal(decodeTlsEndRecord(handBuilt(DATA)), undefined);
+});
+
+test('TLS end record damage is named, not applied', () => {
+  assert.match(String(decodeTlsEndRecord(handBuiltEnd(3, 1n))), /reason 3/);
+  assert.match(String(decodeTlsEndRecord(handBuiltEnd(1, 0n))), /names no connection object/);
+  assert.match(String(decodeTlsEndRecord(handBuiltEnd(2, 5n))), /process exit names a connection object/);
+  assert.match(String(decodeTlsEndRecord(handBuiltEnd(2, 0n).subarray(0, 40))), /shorter than 48/);
+  const later = handBuiltEnd(2, 0n);
+  later.writeUInt16LE(2, 2);
+  assert.equal(decodeTlsEndRecord(later), undefined);
 });

@@ -11,7 +11,7 @@ import { CaptureError, LoadedProgram, type BufferKind } from './program.js';
 import { InterfaceHooks, removeStale, type Direction, type StaleCleanup } from './hooks.js';
 import { MonotonicToWall } from './clock.js';
 import { ifIndexToName, ifNameToIndex } from './netlink.js';
-import { RECORD, Stat } from './layout.js';
+import { RECORD, Stat, TLS_RECORD, TlsKind } from './layout.js';
 import { encodeLossRecord, PANO_PEN } from '@panopticon/pcap';
 import { EpbEncoder, splitOffset } from './epb.js';
 import type { Filters } from './filters.js';
@@ -266,7 +266,7 @@ export class Capture {
     return 0;
   }
 
-  /** Called for each TLS plaintext record (bpf/tls.h): a Custom Block, TLS record type 2 (pano-frames(5)). */
+  /** Called for each kernel TLS record (bpf/tls.h): a Custom Block, TLS plaintext (type 2) or TLS end (type 3) record (pano-frames(5)). */
   private onTlsRecord(rec: Buffer): number {
     if (this.countReached()) return -1;
     if (this.opts.sink) {
@@ -277,7 +277,7 @@ export class Capture {
       if (t < this.lastTime && this.blocks.length > 1) this.ordered = false;
       this.lastTime = t;
     }
-    this.tlsDelivered++;
+    if (rec[TLS_RECORD.KIND] === TlsKind.DATA) this.tlsDelivered++;
     return 0;
   }
 

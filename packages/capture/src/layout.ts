@@ -69,7 +69,7 @@ export const PROGRAMS = {
  * u64 ts_ns, u64 ssl, u32 pid, u32 tid, u32 len (moved by the call), u32 cap_len,
  * struct tls_tuple { u8 laddr[16], u8 raddr[16], u16 lport, u16 rport, u8 family, u8 pad[3] },
  * char comm[16], u8 direction (1 read, 2 write), u8 library (1 OpenSSL),
- * u8 role (the process's end: 0 unknown, 1 client, 2 server), u8 pad[5].
+ * u8 role (the process's end: 0 unknown, 1 client, 2 server), u8 kind (TlsKind), u8 pad[4].
  */
 export const TLS_RECORD = {
   SIZE: 96,
@@ -88,7 +88,10 @@ export const TLS_RECORD = {
   DIRECTION: 88,
   LIBRARY: 89,
   ROLE: 90,
+  KIND: 91,
 } as const;
+/** enum tls_kind: a record's plaintext, or the end of a library connection (SSL_free) or of a process's (exit), without data. */
+export const TlsKind = { DATA: 0, END_FREE: 1, END_EXIT: 2 } as const;
 /** Plaintext bytes copied per SSL call at most (TLS_MAX_DATA). */
 export const TLS_MAX_DATA = 32768;
 export const TLS_LIBRARY = { 1: 'openssl' } as Record<number, string>;

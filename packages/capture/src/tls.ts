@@ -10,11 +10,11 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { encodeTlsRecord, type TlsRecord } from '@panopticon/pcap';
+import { encodeTlsEndRecord, encodeTlsRecord, type TlsRecord } from '@panopticon/pcap';
 import { libbpf, type Libbpf, type Pointer } from './libbpf.js';
 import { bpfMap, bpfProgram, CaptureError, errnoText, lastLog, must } from './program.js';
 import { RingReader } from './ring-reader.js';
-import { TLS_LIBRARY, TLS_NSTATS, TLS_PROGRAMS, TLS_RECORD, TlsStat } from './layout.js';
+import { TLS_LIBRARY, TLS_NSTATS, TLS_PROGRAMS, TLS_RECORD, TlsKind, TlsStat } from './layout.js';
 
 const TLS_OBJECT = 'tls.bpf.o';
 export const TLS_OBJECT_PATH = resolve(import.meta.dirname, `../../../bpf/${TLS_OBJECT}`);
@@ -228,6 +228,15 @@ function tlsRole(v: number): TlsRecord['role'] {
   return v === 1 || v === 2 ? v : 0;
 }
 
+/** A kernel record as the pano-frames(5) record it stands for: TLS plaintext (type 2) or a TLS end (type 3). */
 export function encodeKernelTlsRecord(rec: Buffer, offsetNs: bigint): Buffer {
-  return encodeTlsRecord(tlsRecordFrom(rec, offsetNs));
+  const kind = rec[TLS_RECORD.KIND];
+  if (kind === TlsKind.DATA) return encodeTlsRecord(tlsRecordFrom(rec, offsetNs));
+  return encodeTlsEndRecord({
+    tsNs: rec.readBigUInt64LE(TLS_RECORD.TS_NS) + offsetNs,
+    pid: rec.readUInt32LE(TLS_RECORD.PID),
+    reason: kind === TlsKind.END_EXIT ? 2 : 1,
+    ssl: kind === TlsKind.END_EXIT ? 0n : rec.readBigUInt64LE(TLS_RECORD.SSL),
+    library: TLS_LIBRARY[rec[TLS_RECORD.LIBRARY]] ?? 'unknown',
+  });
 }

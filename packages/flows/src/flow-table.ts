@@ -24,6 +24,7 @@ import {
   type HoldPool,
   type Endpoint,
   type PlaintextChunk,
+  type PlaintextEnd,
 } from './types.js';
 
 /**
@@ -134,6 +135,8 @@ export class FlowTable {
     ackedHoles: 0,
     plaintextConnections: 0,
     plaintextUntiedBytes: 0,
+    plaintextEndedByLibrary: 0,
+    plaintextEndedByExit: 0,
   };
   /** Plaintext connections (TLS uprobes), in least-recently-active order, keyed by origin, pid and handle. */
   private readonly plain = new Map<string, PlainTracked>();
@@ -279,6 +282,40 @@ export class FlowTable {
       for (const held of u.chunks) this.deliverPlain(t, held);
     }
     this.deliverPlain(t, c);
+  }
+
+  /**
+   * The end of library connections (pano-capture --tls): one connection
+   * object freed (`handle` given), or every one of a process that exited.
+   * Their streams close now, not when they go idle; untied chunks waiting for
+   * them are dropped and counted.
+   */
+  plaintextEnd(e: PlaintextEnd): void {
+    this.advance(e.tsNs);
+    if (e.handle !== undefined) {
+      const key = `${e.origin}|${e.pid}|${e.handle}`;
+      const t = this.plain.get(key);
+      if (t) {
+        this.counters.plaintextEndedByLibrary++;
+        this.closePlain(t, 'end', e.tsNs);
+      }
+      this.dropUntied(key);
+      return;
+    }
+    for (const t of [...this.plain.values()]) {
+      if (t.conn.process?.pid !== e.pid) continue;
+      this.counters.plaintextEndedByExit++;
+      this.closePlain(t, 'end', e.tsNs);
+    }
+    const prefix = `|${e.pid}|`;
+    for (const key of [...this.untied.keys()]) if (key.includes(prefix)) this.dropUntied(key);
+  }
+
+  private dropUntied(key: string): void {
+    const u = this.untied.get(key);
+    if (!u) return;
+    this.counters.plaintextUntiedBytes += u.bytes;
+    this.untied.delete(key);
   }
 
   private openPlain(key: string, c: PlaintextChunk): PlainTracked {

@@ -129,6 +129,10 @@ export interface FlowCounters {
   plaintextConnections: number;
   /** Plaintext bytes never tied to a connection (no tuple came for their library connection), dropped. */
   plaintextUntiedBytes: number;
+  /** Plaintext connections closed because their library freed the connection object (SSL_free). */
+  plaintextEndedByLibrary: number;
+  /** Plaintext connections closed because their process exited. */
+  plaintextEndedByExit: number;
 }
 
 /**
@@ -154,6 +158,18 @@ export interface PlaintextChunk {
   data: Buffer;
   /** Bytes of the call after `data` that were not captured (a call larger than the capture's bound). */
   missing: number;
+}
+
+/**
+ * The end of TLS library connections (pano-frames(5) TLS end record): the
+ * connection object `handle` of process `pid` was freed, or, without a
+ * handle, the process exited and all of its connections are over.
+ */
+export interface PlaintextEnd {
+  tsNs: bigint;
+  origin: string;
+  pid: number;
+  handle?: bigint;
 }
 
 /** Out-of-order bytes held by every direction of one flow table, against their common bound. */

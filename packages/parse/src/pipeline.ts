@@ -7,7 +7,7 @@
  * arrive (file, pipe, live capture) and can wait for its output to drain
  * between chunks.
  */
-import { CaptureReader, PANO_PEN, interfaceKey, decodeLossRecord, decodeTlsRecord, type TlsRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
+import { CaptureReader, PANO_PEN, interfaceKey, decodeLossRecord, decodeTlsRecord, decodeTlsEndRecord, type TlsRecord, type TlsEndRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
 import { DECODED_LINK_TYPES, Decoder, IpProto, formatIPv4, formatIPv6, type DecoderOptions, type L4Packet } from '@panopticon/decode';
 import { FlowTable, defaultFlowOptions, type FlowTableOptions, type PlaintextChunk } from '@panopticon/flows';
 import { sequential, type EventSource, type PanoEvent } from '@panopticon/events';
@@ -108,6 +108,8 @@ export class ParsePipeline {
   lostPackets = 0n;
   /** TLS plaintext records (pano-frames(5) type 2) read. */
   tlsRecords = 0;
+  /** TLS end records (pano-frames(5) type 3) read. */
+  tlsEndRecords = 0;
   private readonly shard: { index: number; count: number };
   private nextExpireNs = 0n;
   private section = -1;
@@ -178,6 +180,9 @@ export class ParsePipeline {
           const tls = decodeTlsRecord(b.data);
           if (typeof tls === 'string') this.onWarning?.({ offset: b.offset, message: tls });
           else if (tls) this.tlsRecord(tls);
+          const end = decodeTlsEndRecord(b.data);
+          if (typeof end === 'string') this.onWarning?.({ offset: b.offset, message: end });
+          else if (end) this.tlsEnd(end);
           const loss = decodeLossRecord(b.data);
           const damage = loss && this.lossDamage(loss);
           if (damage) {
@@ -256,6 +261,17 @@ export class ParsePipeline {
       missing: r.length - r.data.length,
     };
     this.flows.plaintext(chunk);
+  }
+
+  /** A TLS end record: the library connection, or all of the process's, end now (same shard as their chunks). */
+  private tlsEnd(r: TlsEndRecord): void {
+    this.tlsEndRecords++;
+    if (r.tsNs > LAST_NS) return;
+    if (this.shard.count > 1 && r.pid % this.shard.count !== this.shard.index) {
+      this.flows.advance(r.tsNs);
+      return;
+    }
+    this.flows.plaintextEnd({ tsNs: r.tsNs, origin: r.library, pid: r.pid, handle: r.reason === 1 ? r.ssl : undefined });
   }
 
   /** What is wrong with a loss record, or undefined when it is one pano-capture writes (pano-frames(5)). */
@@ -343,6 +359,7 @@ export class ParsePipeline {
         kernel_drops: drops,
         loss_records: this.lossRecords,
         tls_records: this.tlsRecords,
+        tls_end_records: this.tlsEndRecords,
         lost_packets: this.lostPackets,
       },
       decode: { ...this.decoder.counters },

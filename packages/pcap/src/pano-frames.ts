@@ -14,6 +14,7 @@ export const PANO_PEN = 32473;
 export const RecordType = {
   LOSS: 1,
   TLS: 2,
+  TLS_END: 3,
 } as const;
 
 /**
@@ -172,4 +173,49 @@ export function decodeTlsRecord(data: Buffer): TlsRecord | string | undefined {
     role: role as 0 | 1 | 2,
     data: data.subarray(TLS_RECORD_HEADER, TLS_RECORD_HEADER + n),
   };
+}
+
+/**
+ * TLS end record, type 3 version 1, 48 bytes: library connections that are
+ * over, so a reader closes their plaintext streams now rather than when they
+ * go idle (pano-frames(5)):
+ *    0 u16 type = 3       2 u16 version = 1     4 u32 pid
+ *    8 u64 time, ns since the Unix epoch
+ *   16 u64 the library's connection object (SSL *); 0 with reason 2
+ *   24 u8 reason: 1 the library freed the object (SSL_free), 2 the process exited
+ *   25 3 bytes reserved, zero    28 u32 reserved, zero
+ *   32 16 bytes library ("openssl"), NUL-padded
+ */
+export interface TlsEndRecord {
+  tsNs: bigint;
+  pid: number;
+  /** 1: one connection object freed; 2: the process exited, all of its connections end. */
+  reason: 1 | 2;
+  ssl: bigint;
+  library: string;
+}
+
+export const TLS_END_RECORD_SIZE = 48;
+
+export function encodeTlsEndRecord(r: TlsEndRecord): Buffer {
+  const b = Buffer.alloc(TLS_END_RECORD_SIZE);
+  b.writeUInt16LE(RecordType.TLS_END, 0);
+  b.writeUInt16LE(1, 2);
+  b.writeUInt32LE(r.pid, 4);
+  b.writeBigUInt64LE(r.tsNs, 8);
+  b.writeBigUInt64LE(r.ssl, 16);
+  b[24] = r.reason;
+  fixedString(b, 32, r.library);
+  return b;
+}
+
+/** As decodeTlsRecord, for type 3: undefined when it is not one, a string naming the damage. */
+export function decodeTlsEndRecord(data: Buffer): TlsEndRecord | string | undefined {
+  if (data.length < 4 || data.readUInt16LE(0) !== RecordType.TLS_END || data.readUInt16LE(2) !== 1) return undefined;
+  if (data.length < TLS_END_RECORD_SIZE) return `TLS end record of ${data.length} bytes is shorter than ${TLS_END_RECORD_SIZE}`;
+  const reason = data[24];
+  const ssl = data.readBigUInt64LE(16);
+  if (reason !== 1 && reason !== 2) return `TLS end record reason ${reason} is neither 1 nor 2`;
+  if ((reason === 1) !== (ssl !== 0n)) return reason === 1 ? 'TLS end record of a freed connection names no connection object' : 'TLS end record of a process exit names a connection object';
+  return { tsNs: data.readBigUInt64LE(8), pid: data.readUInt32LE(4), reason, ssl, library: readFixed(data, 32) };
 }
