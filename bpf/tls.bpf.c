@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * pano-capture --tls: OpenSSL plaintext through uprobes.
+ * pano-capture --tls: OpenSSL and GnuTLS plaintext through uprobes.
  *
  * SSL_write/SSL_read/SSL_write_ex/SSL_read_ex: the entry probe stashes the
  * SSL *, the buffer (and the _ex length pointer) per thread; the return probe
@@ -59,7 +59,8 @@ struct active {
 	__u64 exlen;     /* size_t * of the _ex calls, 0 for SSL_read/SSL_write */
 	__u8 direction;
 	__u8 tied;       /* t was read during this call */
-	__u8 pad[6];
+	__u8 library;    /* TLS_LIB_* */
+	__u8 pad[5];
 	struct tls_tuple t;
 };
 
@@ -142,7 +143,7 @@ static __always_inline void count(__u32 stat)
  * process's (its exit) ended: user space closes their streams then, rather
  * than when they go idle.
  */
-static __always_inline void emit_end(__u64 ssl, __u8 kind)
+static __always_inline void emit_end(__u64 ssl, __u8 kind, __u8 library)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct tls_record *e = bpf_ringbuf_reserve(&tls_ring, sizeof(*e), 0);
@@ -156,7 +157,7 @@ static __always_inline void emit_end(__u64 ssl, __u8 kind)
 	e->ssl = ssl;
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
-	e->library = 1;
+	e->library = library;
 	e->kind = kind;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
@@ -254,12 +255,12 @@ int pano_tls_exit(struct bpf_raw_tracepoint_args *ctx)
 	bpf_map_delete_elem(&pending_send, &id);
 	if (tgid == (__u32)id && bpf_map_lookup_elem(&tls_pids, &tgid)) {
 		bpf_map_delete_elem(&tls_pids, &tgid);
-		emit_end(0, TLS_END_EXIT);
+		emit_end(0, TLS_END_EXIT, 0);
 	}
 	return 0;
 }
 
-static __always_inline int enter(__u64 ssl, __u64 buf, __u64 exlen, __u8 direction)
+static __always_inline int enter(__u64 ssl, __u64 buf, __u64 exlen, __u8 direction, __u8 library)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
@@ -270,6 +271,7 @@ static __always_inline int enter(__u64 ssl, __u64 buf, __u64 exlen, __u8 directi
 	a.buf = buf;
 	a.exlen = exlen;
 	a.direction = direction;
+	a.library = library;
 	if (bpf_map_update_elem(&active, &id, &a, BPF_ANY))
 		count(TLS_STAT_ACTIVE_FULL);
 	bpf_map_update_elem(&tls_pids, &tgid, &one, BPF_ANY);
@@ -360,7 +362,7 @@ static __always_inline int leave(struct pt_regs *ctx)
 	rec.cap_len = n;
 	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
 	rec.direction = a->direction;
-	rec.library = 1;
+	rec.library = a->library;
 	role = bpf_map_lookup_elem(&ssl_role, &k);
 	if (role)
 		rec.role = *role;
@@ -383,28 +385,28 @@ out:
 SEC("uprobe")
 int BPF_KPROBE(pano_tls_write, void *ssl, const void *buf)
 {
-	return enter((__u64)ssl, (__u64)buf, 0, 2);
+	return enter((__u64)ssl, (__u64)buf, 0, 2, TLS_LIB_OPENSSL);
 }
 
 /* int SSL_read(SSL *s, void *buf, int num) */
 SEC("uprobe")
 int BPF_KPROBE(pano_tls_read, void *ssl, void *buf)
 {
-	return enter((__u64)ssl, (__u64)buf, 0, 1);
+	return enter((__u64)ssl, (__u64)buf, 0, 1, TLS_LIB_OPENSSL);
 }
 
 /* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
 SEC("uprobe")
 int BPF_KPROBE(pano_tls_write_ex, void *ssl, const void *buf, __u64 num, void *written)
 {
-	return enter((__u64)ssl, (__u64)buf, (__u64)written, 2);
+	return enter((__u64)ssl, (__u64)buf, (__u64)written, 2, TLS_LIB_OPENSSL);
 }
 
 /* int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes) */
 SEC("uprobe")
 int BPF_KPROBE(pano_tls_read_ex, void *ssl, void *buf, __u64 num, void *readbytes)
 {
-	return enter((__u64)ssl, (__u64)buf, (__u64)readbytes, 1);
+	return enter((__u64)ssl, (__u64)buf, (__u64)readbytes, 1, TLS_LIB_OPENSSL);
 }
 
 /*
@@ -480,17 +482,89 @@ int BPF_KPROBE(pano_tls_accept, void *ssl)
 	return set_role(ssl, 2);
 }
 
-/* void SSL_free(SSL *s): its connection is over (said to user space); the address may be reused. */
-SEC("uprobe")
-int BPF_KPROBE(pano_tls_free, void *ssl)
+static __always_inline int forget(void *ssl, __u8 library)
 {
 	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl };
 
 	/* only an SSL * the capture saw in use: a process's others (failed handshakes) are nobody's stream */
 	if (bpf_map_lookup_elem(&ssl_tuple, &k) || bpf_map_lookup_elem(&ssl_role, &k))
-		emit_end((__u64)ssl, TLS_END_FREE);
+		emit_end((__u64)ssl, TLS_END_FREE, library);
 	bpf_map_delete_elem(&ssl_tuple, &k);
 	bpf_map_delete_elem(&ssl_role, &k);
+	return 0;
+}
+
+/* void SSL_free(SSL *s): its connection is over (said to user space); the address may be reused. */
+SEC("uprobe")
+int BPF_KPROBE(pano_tls_free, void *ssl)
+{
+	return forget(ssl, TLS_LIB_OPENSSL);
+}
+
+/*
+ * GnuTLS (wget, libcurl3-gnutls and so git, apt): the same shapes.
+ * ssize_t gnutls_record_send(gnutls_session_t s, const void *data, size_t n)
+ * and gnutls_record_recv(s, void *data, size_t n) return what they moved,
+ * as SSL_write/SSL_read do (pano_tls_ret); gnutls_handshake(s) is probed as
+ * SSL_do_handshake; gnutls_deinit(s) as SSL_free.
+ */
+SEC("uprobe")
+int BPF_KPROBE(pano_gnutls_send, void *session, const void *buf)
+{
+	return enter((__u64)session, (__u64)buf, 0, 2, TLS_LIB_GNUTLS);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pano_gnutls_recv, void *session, void *buf)
+{
+	return enter((__u64)session, (__u64)buf, 0, 1, TLS_LIB_GNUTLS);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pano_gnutls_deinit, void *session)
+{
+	return forget(session, TLS_LIB_GNUTLS);
+}
+
+/* Per thread: a gnutls_init call's session pointer-to-pointer and the role its flags give. */
+struct gnutls_init_call {
+	__u64 session_pp;
+	__u8 role;
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u64);
+	__type(value, struct gnutls_init_call);
+} gnutls_init_calls SEC(".maps");
+
+#define GNUTLS_SERVER 1
+
+/* int gnutls_init(gnutls_session_t *session, unsigned int flags): the role is in the flags, the session is known on return. */
+SEC("uprobe")
+int BPF_KPROBE(pano_gnutls_init, void *session_pp, unsigned int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct gnutls_init_call c = { .session_pp = (__u64)session_pp, .role = (flags & GNUTLS_SERVER) ? 2 : 1 };
+
+	bpf_map_update_elem(&gnutls_init_calls, &id, &c, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(pano_gnutls_init_ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct gnutls_init_call *c = bpf_map_lookup_elem(&gnutls_init_calls, &id);
+	__u64 session = 0;
+
+	if (!c)
+		return 0;
+	if ((int)PT_REGS_RC(ctx) == 0 && !bpf_probe_read_user(&session, sizeof(session), (void *)c->session_pp) && session)
+		set_role((void *)session, c->role);
+	bpf_map_delete_elem(&gnutls_init_calls, &id);
 	return 0;
 }
 

@@ -35,11 +35,16 @@ struct tls_record {
 	struct tls_tuple t;
 	char comm[16];   /* the calling thread's name */
 	__u8 direction;  /* 1 read (the process received), 2 write (it sent) */
-	__u8 library;    /* 1 OpenSSL */
+	__u8 library;    /* TLS_LIB_*; 0 in a process's exit record (every library) */
 	__u8 role;       /* the process's end: 0 unknown, 1 client, 2 server */
 	__u8 kind;       /* TLS_DATA, or an end without data: TLS_END_FREE, TLS_END_EXIT */
 	__u8 pad[4];
 };                       /* 96 bytes, data follows (kind TLS_DATA only) */
+
+enum tls_lib {
+	TLS_LIB_OPENSSL = 1,
+	TLS_LIB_GNUTLS = 2,
+};
 
 enum tls_kind {
 	TLS_DATA = 0,      /* plaintext moved by a call */

@@ -7,7 +7,7 @@
 # Idempotent and quiet when everything is present. Needs root.
 set -euo pipefail
 packages=(
-  tshark tcpdump iproute2 curl
+  tshark tcpdump iproute2 curl wget
   clang llvm lld libbpf-dev bpftool
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium

@@ -14,11 +14,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCapture, decodeTlsEndRecord, RecordType, type CustomBlock, type TlsEndRecord } from '@panopticon/pcap';
-import { PANO_PEN, decodeTlsRecord, findLibssl } from '@panopticon/capture';
+import { PANO_PEN, decodeTlsRecord, findLibgnutls, findLibssl } from '@panopticon/capture';
 import { bpfUnavailable, toolMissing } from './env.js';
 import { NODE_SRC, ROOT, waitFor, exited, collect } from './netns.js';
 
-const skip = bpfUnavailable() ?? toolMissing('nginx', 'curl', 'openssl', 'tshark', 'capinfos', 'bpftool') ?? (findLibssl() ? undefined : 'libssl.so.3 is not installed');
+const skip = bpfUnavailable() ?? toolMissing('nginx', 'curl', 'wget', 'openssl', 'tshark', 'capinfos', 'bpftool') ?? (findLibssl() ? undefined : 'libssl.so.3 is not installed') ?? (findLibgnutls() ? undefined : 'libgnutls.so.30 is not installed');
 const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
 const PARSE = [...NODE_SRC, join(ROOT, 'bin/pano-parse')];
 
@@ -68,6 +68,7 @@ describe('pano-capture --tls', { skip }, () => {
   let nodeResult: { port: number; status: number; body: string };
   let nodePid = 0;
   const curlPids: number[] = [];
+  const wgetPids: number[] = [];
   let leftBefore: string[] = [];
 
   before(async () => {
@@ -129,6 +130,12 @@ http {
     await curl(['--http1.1', '-X', 'POST', '-H', 'content-type: application/json', '--data', '{"name":"ada"}', `https://127.0.0.1:${port}/submit`]);
     await curl(['--http2', `https://127.0.0.1:${port}/hello`]);
     await curl(['--http2', `https://127.0.0.1:${highPort}/hello?high=1`]);
+    // Debian's wget is built on GnuTLS
+    for (const args of [[`https://127.0.0.1:${port}/hello?via=wget`], ['--post-data', '{"name":"grace"}', `https://127.0.0.1:${port}/submit?via=wget`]]) {
+      const w = spawn('wget', ['-q', '--no-check-certificate', '-O', '/dev/null', ...args], { stdio: 'ignore' });
+      wgetPids.push(w.pid!);
+      assert.equal(await exited(w), 0, `wget ${args.join(' ')}`);
+    }
 
     const pair = spawn(process.execPath, [join(ROOT, 'test/capture/fixtures/https-pair.mjs'), key, cert], { stdio: ['ignore', 'pipe', 'inherit'] });
     nodePid = pair.pid!;
@@ -158,8 +165,8 @@ http {
   });
 
   it('curl → nginx over HTTP/1.1: one event per exchange from each side, with process and tls source', () => {
-    const get = events.filter((e) => e.url?.path === '/hello' && e.network?.protocol?.version === '1.1');
-    const post = events.filter((e) => e.url?.path === '/submit');
+    const get = events.filter((e) => e.url?.path === '/hello' && e.network?.protocol?.version === '1.1' && e.url.query !== 'via=wget');
+    const post = events.filter((e) => e.url?.path === '/submit' && e.url.query !== 'via=wget');
     for (const [list, what] of [[get, 'GET'], [post, 'POST']] as const) {
       // one from curl, one from the nginx worker
       assert.deepEqual(list.map((e) => e.process.executable.name).sort(), ['curl', 'nginx'], `${what}: ${JSON.stringify(list)}`);
@@ -211,6 +218,27 @@ http {
     }
   });
 
+  it('wget (GnuTLS) → nginx (OpenSSL): each side from its own library, roles from both', () => {
+    const list = events.filter((e) => e.url?.query === 'via=wget');
+    assert.deepEqual(list.map((e) => `${e.process.executable.name} ${e.pano.source.library} ${e.url.path}`).sort(), ['nginx openssl /hello', 'nginx openssl /submit', 'wget gnutls /hello', 'wget gnutls /submit'], JSON.stringify(list));
+    for (const e of list) {
+      assert.deepEqual(e.pano.source, { type: 'tls', library: e.process.executable.name === 'wget' ? 'gnutls' : 'openssl' });
+      assert.equal(e.pano.connection.roles, 'library');
+      assert.equal(e.server.port, port);
+      if (e.process.executable.name === 'wget') assert.ok(wgetPids.includes(e.process.pid));
+      if (e.url.path === '/hello') {
+        assert.equal(e.http.request.method, 'GET');
+        assert.equal(e.http.response.status_code, 200);
+        assert.equal(e.http.response.body.content, 'hello from nginx\n');
+      } else {
+        assert.equal(e.http.request.method, 'POST');
+        assert.equal(e.http.response.status_code, 201);
+        // wget writes the body after the headers, and nginx answers `return 201` without reading it
+        if (e.process.executable.name === 'wget') assert.equal(e.http.request.body.content, '{"name":"grace"}');
+      }
+    }
+  });
+
   it('Node.js client and server (uprobes on the node binary): both sides, tied to their connection', () => {
     const list = events.filter((e) => e.process?.pid === nodePid);
     assert.equal(list.length, 2, JSON.stringify(list));
@@ -248,6 +276,8 @@ http {
     for (const r of tls) if (r && typeof r !== 'string') roles.set(r.comm, (roles.get(r.comm) ?? new Set()).add(r.role));
     assert.deepEqual([...(roles.get('curl') ?? [])], [1]);
     assert.deepEqual([...(roles.get('nginx') ?? [])], [2]);
+    assert.deepEqual([...(roles.get('wget') ?? [])], [1]);
+    assert.deepEqual([...new Set(tls.filter((r) => r && typeof r !== 'string' && r.comm === 'wget').map((r) => (r as { library: string }).library))], ['gnutls']);
 
     // TLS end records: each curl exited (after freeing its SSL object), nginx freed the SSL objects of the connections it served
     const ends = ours.filter((c) => c.data.readUInt16LE(0) === RecordType.TLS_END).map((c) => decodeTlsEndRecord(c.data));
@@ -257,6 +287,7 @@ http {
       assert.ok(end.some((e) => e.pid === pid && e.reason === 2), `no exit record for curl ${pid}`);
       assert.ok(end.some((e) => e.pid === pid && e.reason === 1 && e.ssl !== 0n), `no SSL_free record for curl ${pid}`);
     }
+    for (const pid of wgetPids) assert.ok(end.some((e) => e.pid === pid && e.reason === 2), `no exit record for wget ${pid}`);
     const nginxPid = events.find((e) => e.process?.executable?.name === 'nginx')!.process.pid;
     assert.ok(end.filter((e) => e.pid === nginxPid && e.reason === 1).length >= curlPids.length, JSON.stringify(end.map((e) => [e.pid, e.reason])));
     // and pano-parse closed those streams by them

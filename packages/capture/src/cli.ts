@@ -18,7 +18,7 @@ import { smokeTest } from './smoke.js';
 import { MAX_SNAPLEN, TLS_MAX_DATA } from './layout.js';
 import { libbpf } from './libbpf.js';
 import { removeStale } from './hooks.js';
-import { findLibssl } from './tls.js';
+import { findLibgnutls, findLibssl } from './tls.js';
 
 const NAME = 'pano-capture';
 
@@ -38,7 +38,7 @@ Examples:
   sudo pano-capture -i any --duration 30s > all.pcapng
   sudo pano-capture --smoke-test -i lo            check that capture works here
   pano-capture --doctor                           what this machine supports, and why not
-  sudo pano-capture --tls | pano-parse            HTTP inside TLS, from OpenSSL's plaintext (libssl.so.3)
+  sudo pano-capture --tls | pano-parse            HTTP inside TLS, from OpenSSL's and GnuTLS's plaintext
   sudo pano-capture --tls-binary $(command -v node) -i lo | pano-parse
                                                   Node.js TLS too, beside loopback packets
 
@@ -46,8 +46,9 @@ Output is pcapng: one Interface Description Block per interface, Enhanced
 Packet Blocks with direction flags, Interface Statistics Blocks with the
 kernel's drop counts, and loss records (pano-frames(5)). On loopback each
 packet is captured once, on ingress. With --tls, what OpenSSL's SSL_read and
-SSL_write moved in every process goes in TLS plaintext records (Custom Blocks,
-pano-frames(5)) with its process and connection.`;
+SSL_write (or GnuTLS's gnutls_record_recv and gnutls_record_send) moved in
+every process goes in TLS plaintext records (Custom Blocks, pano-frames(5))
+with its process and connection.`;
 
 interface Opts {
   interface: string[];
@@ -122,8 +123,8 @@ export function program(): Command {
     .option('-c, --count <n>', 'stop after N packets and TLS records (at least 1)', parsePositiveCount)
     .option('--duration <time>', 'stop after this long (e.g. 30s, 5m, 48h; more than 0, at most 8760h)', parseCaptureDuration)
     .option('--stats-interval <time>', 'write Interface Statistics Blocks this often (0: only at exit; 1ms to 8760h)', parseStatsInterval, 5)
-    .option('--tls', 'also capture TLS plaintext: uprobes on SSL_read/SSL_write of libssl.so.3 (as the dynamic linker finds it), all processes')
-    .option('--tls-binary <path>', 'also probe this ELF file exporting OpenSSL\'s SSL_read/SSL_write (e.g. the node binary); repeatable; implies --tls', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--tls', 'also capture TLS plaintext: uprobes on SSL_read/SSL_write of libssl.so.3 and gnutls_record_recv/send of libgnutls.so.30 (as the dynamic linker finds them), all processes')
+    .option('--tls-binary <path>', 'also probe this ELF file exporting OpenSSL\'s SSL_read/SSL_write or GnuTLS\'s gnutls_record_recv/send (e.g. the node binary); repeatable; implies --tls', (v: string, prev: string[]) => [...prev, v], [])
     .option('--smoke-test', 'attach, send a packet, see it come back, detach; exit 0 when it works')
     .option('--doctor', 'report what this machine supports for capture, and what is missing and why')
     .option('--cleanup', 'only remove filters (and qdiscs) left by killed pano-capture runs, then exit')
@@ -240,13 +241,13 @@ async function run(o: Opts): Promise<number> {
   return summary.problems.length || summary.lostInterfaces.length ? 1 : 0;
 }
 
-/** --tls: libssl.so.3 where the dynamic linker finds it; --tls-binary: those files (each checked when attached). */
+/** --tls: libssl.so.3 and libgnutls.so.30 where the dynamic linker finds them; --tls-binary: those files (each checked when attached). */
 function tlsTargets(o: Opts): { targets: string[] } {
   const targets: string[] = [];
   if (o.tls) {
-    const lib = findLibssl();
-    if (!lib && o.tlsBinary.length === 0) throw new UserError('--tls: libssl.so.3 not found (ldconfig -p does not list it); name a binary with --tls-binary PATH', 1);
-    if (lib) targets.push(lib);
+    const libs = [findLibssl(), findLibgnutls()].filter((l): l is string => l !== undefined);
+    if (libs.length === 0 && o.tlsBinary.length === 0) throw new UserError('--tls: neither libssl.so.3 nor libgnutls.so.30 found (ldconfig -p lists neither); name a binary with --tls-binary PATH', 1);
+    targets.push(...libs);
   }
   for (const b of o.tlsBinary) targets.push(resolve(b));
   return { targets: [...new Set(targets)] };

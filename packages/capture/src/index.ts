@@ -14,4 +14,4 @@ export * from './layout.js';
 export { openRecords, type RecordSource, type OnRecord } from './records.js';
 export { missingCapabilities, effectiveCapabilities } from './privileges.js';
 export { EpbEncoder, splitOffset } from './epb.js';
-export { TlsProbes, findLibssl, tlsRecordFrom, encodeKernelTlsRecord, TLS_OBJECT_PATH, type TlsCounters } from './tls.js';
+export { TlsProbes, findLibssl, findLibgnutls, findLibrary, tlsRecordFrom, encodeKernelTlsRecord, TLS_OBJECT_PATH, type TlsCounters } from './tls.js';

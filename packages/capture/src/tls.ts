@@ -1,7 +1,7 @@
 /**
  * pano-capture --tls: loads bpf/tls.bpf.o, attaches its uprobes to OpenSSL's
- * SSL_read/SSL_write (and _ex) in each target binary (libssl.so.3, a node
- * binary) for every process, and its raw tracepoint programs to
+ * SSL_read/SSL_write (and _ex) or GnuTLS's gnutls_record_recv/send in each
+ * target binary (libssl.so.3, libgnutls.so.30, a node binary) for every process, and its raw tracepoint programs to
  * sock_send_length and sock_recv_length (which tie the plaintext to its
  * connection, ADR 0304). Records
  * come through their own ring buffer and leave as pcapng Custom Blocks, TLS
@@ -19,34 +19,85 @@ import { TLS_LIBRARY, TLS_NSTATS, TLS_PROGRAMS, TLS_RECORD, TlsKind, TlsStat } f
 const TLS_OBJECT = 'tls.bpf.o';
 export const TLS_OBJECT_PATH = resolve(import.meta.dirname, `../../../bpf/${TLS_OBJECT}`);
 
-/** The OpenSSL functions probed: a target must export the first two. */
-const REQUIRED = [
-  ['SSL_write', TLS_PROGRAMS.write],
-  ['SSL_read', TLS_PROGRAMS.read],
-] as const;
-const OPTIONAL = [
-  ['SSL_write_ex', TLS_PROGRAMS.writeEx],
-  ['SSL_read_ex', TLS_PROGRAMS.readEx],
-] as const;
+/**
+ * What is probed in a target, per library: a target is the first library
+ * whose two `data` functions it exports (entry, and return: pano_tls_ret).
+ * `optionalData` are probed the same way where exported; `hooks` (entry, or
+ * return with `ret`) emit nothing of their own: they tie an SSL object to its
+ * socket (handshake), say which end the process is (role), and that the
+ * object is over (free).
+ */
+interface LibraryProbes {
+  name: string;
+  data: readonly (readonly [func: string, prog: string])[];
+  optionalData: readonly (readonly [func: string, prog: string])[];
+  hooks: readonly (readonly [func: string, prog: string, ret: boolean])[];
+}
+
+const LIBRARIES: readonly LibraryProbes[] = [
+  {
+    name: 'OpenSSL',
+    data: [
+      ['SSL_write', TLS_PROGRAMS.write],
+      ['SSL_read', TLS_PROGRAMS.read],
+    ],
+    optionalData: [
+      ['SSL_write_ex', TLS_PROGRAMS.writeEx],
+      ['SSL_read_ex', TLS_PROGRAMS.readEx],
+    ],
+    hooks: [
+      ['SSL_do_handshake', TLS_PROGRAMS.handshake, false],
+      ['SSL_do_handshake', TLS_PROGRAMS.handshakeRet, true],
+      ['SSL_free', TLS_PROGRAMS.free, false],
+      ['SSL_connect', TLS_PROGRAMS.connect, false],
+      ['SSL_set_connect_state', TLS_PROGRAMS.connect, false],
+      ['SSL_accept', TLS_PROGRAMS.accept, false],
+      ['SSL_set_accept_state', TLS_PROGRAMS.accept, false],
+    ],
+  },
+  {
+    name: 'GnuTLS',
+    data: [
+      ['gnutls_record_send', TLS_PROGRAMS.gnutlsSend],
+      ['gnutls_record_recv', TLS_PROGRAMS.gnutlsRecv],
+    ],
+    optionalData: [],
+    hooks: [
+      ['gnutls_handshake', TLS_PROGRAMS.handshake, false],
+      ['gnutls_handshake', TLS_PROGRAMS.handshakeRet, true],
+      ['gnutls_deinit', TLS_PROGRAMS.gnutlsDeinit, false],
+      ['gnutls_init', TLS_PROGRAMS.gnutlsInit, false],
+      ['gnutls_init', TLS_PROGRAMS.gnutlsInitRet, true],
+    ],
+  },
+];
 
 /**
- * libssl.so.3 as the dynamic linker finds it: its cache (ldconfig -p), then
- * the usual directories. Undefined when there is none.
+ * A shared library (`libssl.so.3`) as the dynamic linker finds it: its cache
+ * (ldconfig -p), then the usual directories. Undefined when there is none.
  */
-export function findLibssl(): string | undefined {
+export function findLibrary(soname: string): string | undefined {
   const r = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' });
   if (r.status === 0) {
     const arch = process.arch === 'x64' ? 'x86-64' : process.arch === 'arm64' ? 'AArch64' : '';
     for (const line of r.stdout.split('\n')) {
-      const m = /^\s*libssl\.so\.3 \(([^)]*)\) => (\S+)/.exec(line);
-      if (m && (!arch || m[1].includes(arch)) && existsSync(m[2])) return realpathSync(m[2]);
+      const m = /^\s*(\S+) \(([^)]*)\) => (\S+)/.exec(line);
+      if (m && m[1] === soname && (!arch || m[2].includes(arch)) && existsSync(m[3])) return realpathSync(m[3]);
     }
   }
   for (const dir of ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/lib64', '/usr/lib', '/lib']) {
-    const p = `${dir}/libssl.so.3`;
+    const p = `${dir}/${soname}`;
     if (existsSync(p)) return realpathSync(p);
   }
   return undefined;
+}
+
+export function findLibssl(): string | undefined {
+  return findLibrary('libssl.so.3');
+}
+
+export function findLibgnutls(): string | undefined {
+  return findLibrary('libgnutls.so.30');
 }
 
 export interface TlsCounters {
@@ -60,6 +111,8 @@ export interface TlsCounters {
 
 export class TlsProbes {
   private readonly links: Pointer[] = [];
+  /** The library found in each target, in order ('OpenSSL', 'GnuTLS'). */
+  readonly libraries: string[] = [];
   private ring: RingReader | undefined;
   private closed = false;
   readonly ncpus: number;
@@ -110,18 +163,26 @@ export class TlsProbes {
       this.links.push(link);
       return true;
     };
-    for (const [func, prog] of REQUIRED) {
-      if (!uprobe(func, prog, false) || !uprobe(func, TLS_PROGRAMS.ret, true)) {
-        throw new CaptureError(`--tls: ${target}: cannot attach to ${func} (${errnoText(lib.errno())}): not OpenSSL, or its symbols are stripped`);
+    let errno = 0;
+    for (const l of LIBRARIES) {
+      const [first, second] = l.data;
+      if (!uprobe(first[0], first[1], false)) {
+        errno ||= lib.errno();
+        continue;
       }
+      for (const [func, prog] of [second, ...l.optionalData]) {
+        if (!uprobe(func, prog, false)) {
+          if (func === second[0]) throw new CaptureError(`--tls: ${target}: exports ${first[0]} but cannot attach to ${func} (${errnoText(lib.errno())})`);
+          continue;
+        }
+        if (!uprobe(func, TLS_PROGRAMS.ret, true)) throw new CaptureError(`--tls: ${target}: cannot attach to the return of ${func} (${errnoText(lib.errno())})`);
+      }
+      if (!uprobe(first[0], TLS_PROGRAMS.ret, true)) throw new CaptureError(`--tls: ${target}: cannot attach to the return of ${first[0]} (${errnoText(lib.errno())})`);
+      for (const [func, prog, ret] of l.hooks) uprobe(func, prog, ret);
+      this.libraries.push(l.name);
+      return;
     }
-    for (const [func, prog] of OPTIONAL) if (uprobe(func, prog, false)) uprobe(func, TLS_PROGRAMS.ret, true);
-    // emits nothing: ties the SSL * to the socket its handshake used, before any plaintext (bpf/tls.bpf.c)
-    if (uprobe('SSL_do_handshake', TLS_PROGRAMS.handshake, false)) uprobe('SSL_do_handshake', TLS_PROGRAMS.handshakeRet, true);
-    uprobe('SSL_free', TLS_PROGRAMS.free, false);
-    // emit nothing: say which end of each SSL * the process is (the record's role)
-    for (const func of ['SSL_connect', 'SSL_set_connect_state']) uprobe(func, TLS_PROGRAMS.connect, false);
-    for (const func of ['SSL_accept', 'SSL_set_accept_state']) uprobe(func, TLS_PROGRAMS.accept, false);
+    throw new CaptureError(`--tls: ${target}: cannot attach to SSL_write or gnutls_record_send (${errnoText(errno)}): not OpenSSL or GnuTLS, or its symbols are stripped`);
   }
 
   /** Loads bpf/tls.bpf.o through the verifier and unloads it, attaching nothing (--doctor). */
@@ -237,6 +298,6 @@ export function encodeKernelTlsRecord(rec: Buffer, offsetNs: bigint): Buffer {
     pid: rec.readUInt32LE(TLS_RECORD.PID),
     reason: kind === TlsKind.END_EXIT ? 2 : 1,
     ssl: kind === TlsKind.END_EXIT ? 0n : rec.readBigUInt64LE(TLS_RECORD.SSL),
-    library: TLS_LIBRARY[rec[TLS_RECORD.LIBRARY]] ?? 'unknown',
+    library: kind === TlsKind.END_EXIT ? '' : (TLS_LIBRARY[rec[TLS_RECORD.LIBRARY]] ?? 'unknown'),
   });
 }
