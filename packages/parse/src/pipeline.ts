@@ -234,11 +234,7 @@ export class ParsePipeline {
    */
   private tlsRecord(r: TlsRecord): void {
     this.tlsRecords++;
-    if (r.tsNs > LAST_NS) return;
-    if (this.shard.count > 1 && r.pid % this.shard.count !== this.shard.index) {
-      this.flows.advance(r.tsNs);
-      return;
-    }
+    if (!this.ownsProcess(r.pid, r.tsNs)) return;
     const fmt = r.ipVersion === 4 ? formatIPv4 : formatIPv6;
     const chunk: PlaintextChunk = {
       tsNs: r.tsNs,
@@ -263,14 +259,24 @@ export class ParsePipeline {
     this.flows.plaintext(chunk);
   }
 
+  /**
+   * Whether a TLS record of process `pid` at `tsNs` is this pipeline's to
+   * apply: one shard takes all of a process's connections; the others only
+   * keep time. A time past the last representable one is ignored.
+   */
+  private ownsProcess(pid: number, tsNs: bigint): boolean {
+    if (tsNs > LAST_NS) return false;
+    if (this.shard.count > 1 && pid % this.shard.count !== this.shard.index) {
+      this.flows.advance(tsNs);
+      return false;
+    }
+    return true;
+  }
+
   /** A TLS end record: the library connection, or all of the process's, end now (same shard as their chunks). */
   private tlsEnd(r: TlsEndRecord): void {
     this.tlsEndRecords++;
-    if (r.tsNs > LAST_NS) return;
-    if (this.shard.count > 1 && r.pid % this.shard.count !== this.shard.index) {
-      this.flows.advance(r.tsNs);
-      return;
-    }
+    if (!this.ownsProcess(r.pid, r.tsNs)) return;
     this.flows.plaintextEnd({ tsNs: r.tsNs, origin: r.library, pid: r.pid, handle: r.reason === 1 ? r.ssl : undefined });
   }
 

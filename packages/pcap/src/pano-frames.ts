@@ -17,6 +17,14 @@ export const RecordType = {
   TLS_END: 3,
 } as const;
 
+/** A zeroed record of `size` bytes with its type and version 1 written. */
+function newRecord(type: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  b.writeUInt16LE(type, 0);
+  b.writeUInt16LE(1, 2);
+  return b;
+}
+
 /**
  * Loss record, type 1 version 1, 48 bytes:
  *   0 u16 type = 1      2 u16 version = 1    4 u32 interface id (IDB index)
@@ -37,9 +45,7 @@ export interface LossRecord {
 export const LOSS_RECORD_SIZE = 48;
 
 export function encodeLossRecord(r: LossRecord): Buffer {
-  const b = Buffer.alloc(LOSS_RECORD_SIZE);
-  b.writeUInt16LE(RecordType.LOSS, 0);
-  b.writeUInt16LE(1, 2);
+  const b = newRecord(RecordType.LOSS, LOSS_RECORD_SIZE);
   b.writeUInt32LE(r.interfaceId, 4);
   b.writeBigUInt64LE(r.startNs, 8);
   b.writeBigUInt64LE(r.endNs, 16);
@@ -114,9 +120,7 @@ function readFixed(b: Buffer, at: number): string {
 }
 
 export function encodeTlsRecord(r: TlsRecord): Buffer {
-  const b = Buffer.alloc(TLS_RECORD_HEADER + r.data.length);
-  b.writeUInt16LE(RecordType.TLS, 0);
-  b.writeUInt16LE(1, 2);
+  const b = newRecord(RecordType.TLS, TLS_RECORD_HEADER + r.data.length);
   b.writeUInt32LE(r.pid, 4);
   b.writeBigUInt64LE(r.tsNs, 8);
   b.writeUInt32LE(r.tid, 16);
@@ -198,9 +202,7 @@ export interface TlsEndRecord {
 export const TLS_END_RECORD_SIZE = 48;
 
 export function encodeTlsEndRecord(r: TlsEndRecord): Buffer {
-  const b = Buffer.alloc(TLS_END_RECORD_SIZE);
-  b.writeUInt16LE(RecordType.TLS_END, 0);
-  b.writeUInt16LE(1, 2);
+  const b = newRecord(RecordType.TLS_END, TLS_END_RECORD_SIZE);
   b.writeUInt32LE(r.pid, 4);
   b.writeBigUInt64LE(r.tsNs, 8);
   b.writeBigUInt64LE(r.ssl, 16);
