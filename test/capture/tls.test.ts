@@ -56,6 +56,14 @@ function ourPrograms(): string[] {
 
 type Ev = Record<string, any>;
 
+/** Two views of one connection: exactly one names the other's connection as the one it repeats. */
+function assertMirrored(a: Ev, b: Ev): void {
+  const pair = [a.pano.connection, b.pano.connection];
+  const naming = pair.filter((c) => c.mirror_of !== undefined);
+  assert.equal(naming.length, 1, JSON.stringify(pair));
+  assert.equal(naming[0].mirror_of, pair.find((c) => c !== naming[0]).id);
+}
+
 describe('pano-capture --tls', { skip }, () => {
   let dir: string;
   let nginx: ChildProcess | undefined;
@@ -180,6 +188,11 @@ http {
       }
       const fromCurl = list.find((e) => e.process.executable.name === 'curl')!;
       assert.ok(curlPids.includes(fromCurl.process.pid));
+      // both ends captured: each view says whose it is, and the one opened second (either) names the other
+      const fromNginx = list.find((e) => e.process.executable.name === 'nginx')!;
+      assert.equal(fromCurl.pano.connection.view, 'client');
+      assert.equal(fromNginx.pano.connection.view, 'server');
+      assertMirrored(fromCurl, fromNginx);
     }
     for (const e of get) {
       assert.equal(e.url.query, 'lang=en');
@@ -254,8 +267,10 @@ http {
       assert.deepEqual(e.pano.source, { type: 'tls', library: 'openssl' });
       assert.equal(e.pano.connection.roles, 'library');
     }
-    // the two views are two connections of pano-parse, whose client port is the same
+    // the two views are two connections of pano-parse, whose client port is the same, one naming the other
     assert.notEqual(list[0].pano.connection.id, list[1].pano.connection.id);
+    assert.deepEqual(list.map((e) => e.pano.connection.view).sort(), ['client', 'server']);
+    assertMirrored(list[0], list[1]);
     assert.equal(list[0].client.port, list[1].client.port);
   });
 

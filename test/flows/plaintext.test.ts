@@ -195,3 +195,20 @@ test("a process's exit ends all of its streams, and no other process's", () => {
   ft.closeAll();
   assert.ok(rec.log.includes('close 3 end'));
 });
+
+test('both ends captured on this host: the view opened second names the first; the process end stays known', () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { serverPorts: new Set([443]) });
+  // curl's view, then nginx's view of the same connection, then an unrelated one
+  ft.plaintext(chunk(true, 'GET', { role: 'client' }));
+  ft.plaintext(chunk(false, 'GET', { pid: 200, comm: 'nginx', role: 'server', tuple: { ipVersion: 4, local: REMOTE, remote: LOCAL } }));
+  ft.plaintext(chunk(true, 'x', { pid: 300, tuple: { ipVersion: 4, local: { address: '127.0.0.1', port: 51999 }, remote: REMOTE } }));
+  const [curl, nginx, other] = rec.conns;
+  assert.deepEqual([curl.mirrorOf, nginx.mirrorOf, other.mirrorOf], [undefined, curl.id, undefined]);
+  assert.deepEqual(curl.processEnd, LOCAL);
+  assert.deepEqual(nginx.processEnd, REMOTE);
+  // a view that ended is not the mirror of a later connection on the same tuple
+  ft.plaintextEnd({ tsNs: ts + 1n, origin: 'openssl', pid: 100, handle: 0xabcn });
+  ft.plaintext(chunk(false, 'again', { pid: 200, comm: 'nginx', handle: 0x999n, role: 'server', tuple: { ipVersion: 4, local: REMOTE, remote: LOCAL } }));
+  assert.equal(rec.conns[3].mirrorOf, undefined);
+});

@@ -201,3 +201,23 @@ test('resolutionsOf ignores answers that the question does not lead to', () => {
   const r = resolutionsOf({ dns: { question: { name: 'x.example' }, answers: [{ name: 'other.example', type: 'A', class: 'IN', ttl: 1, data: '192.0.2.1' }] } });
   assert.deepEqual(r, [{ address: '192.0.2.1', names: ['other.example'] }]);
 });
+
+test('TLS plaintext seen from both ends: one exchange counted once, each process on its own node', () => {
+  const g = new GraphBuilder();
+  const http = { http: { request: { method: 'GET' }, response: { status_code: 200 } } };
+  const tls = { type: 'tls', library: 'openssl' };
+  // nginx's view (connection 1, captured first) and curl's (connection 2, naming it) of the same exchange, then a lone server view
+  g.add(ev('1-1', 'http', '10.0.0.1', '10.0.0.2', 443, 0, 2, { ...http, process: { pid: 20, executable: { name: 'nginx' } } }, { source: tls, connection: { id: 1, roles: 'library', view: 'server' } }));
+  g.add(ev('2-1', 'http', '10.0.0.1', '10.0.0.2', 443, 0, 2, { ...http, process: { pid: 10, executable: { name: 'curl' } } }, { source: tls, connection: { id: 2, roles: 'library', view: 'client', mirror_of: 1 } }));
+  g.add(ev('3-1', 'http', '10.0.0.9', '10.0.0.2', 443, 5, 2, { ...http, process: { pid: 20, executable: { name: 'nginx' } } }, { source: tls, connection: { id: 3, roles: 'library', view: 'server' } }));
+  const s = g.snapshot();
+  const edge = s.edges.find((e) => e.source === '10.0.0.1')!;
+  assert.equal(edge.requests, 1);
+  assert.equal(s.counts.mirror_views, 1);
+  // the lone server view (its client not captured) counts
+  assert.equal(s.edges.find((e) => e.source === '10.0.0.9')!.requests, 1);
+  assert.deepEqual(s.nodes.find((n) => n.id === '10.0.0.1')!.processes, ['curl']);
+  assert.deepEqual(s.nodes.find((n) => n.id === '10.0.0.2')!.processes, ['nginx']);
+  assert.deepEqual(s.nodes.find((n) => n.id === '10.0.0.9')!.processes, []);
+  assert.equal(s.nodes.find((n) => n.id === '10.0.0.1')!.requests_made, 1);
+});

@@ -57,6 +57,10 @@ export interface PanoEnvelope {
     roles: 'syn' | 'protocol' | 'port' | 'library';
     /** true when the connection's start was not captured */
     midstream?: boolean;
+    /** TLS plaintext: whose view this is, the end of the process that made the calls */
+    view?: 'client' | 'server';
+    /** TLS plaintext with both ends on the host: this view repeats the exchanges of connection `mirror_of`, the other end's view, captured first */
+    mirror_of?: number;
   };
   /** Payload bytes of the request and of the response as seen on the wire. */
   request_bytes?: number;

@@ -5,7 +5,7 @@
  * method, DB operation, RPC method …), which is what keeps HTTP bounded.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { at, errorOf, kindOf, operationOf, piiOf, protocolOf, statusClassOf } from '@panopticon/graph';
+import { at, errorOf, isMirrorView, kindOf, operationOf, piiOf, protocolOf, statusClassOf } from '@panopticon/graph';
 import { LabelLimiter } from './label-limiter.js';
 import type { Sink } from './sink.js';
 
@@ -110,6 +110,8 @@ export class MetricsSink implements Sink {
 
   accept(e: Record<string, unknown>): void {
     this.accepted++;
+    // the same exchanges as the other end's view, which is counted (pano-events(5))
+    if (isMirrorView(e)) return;
     const L = this.limiter;
     const protocol = L.value('protocol', protocolOf(e));
     const server = L.value('server', serverOf(e));

@@ -310,7 +310,9 @@ function spanKind(e: Record<string, unknown>, joined: boolean): SpanKind {
     const op = at(e, 'messaging.operation.type');
     return op === 'receive' || op === 'process' ? SpanKind.CONSUMER : SpanKind.PRODUCER;
   }
-  // joined to an observed caller span: this span is the server side of that call
+  // TLS plaintext says whose view it is; otherwise, joined to an observed caller span, this span is the server side of that call
+  const view = at(e, 'pano.connection.view');
+  if (view === 'server' || view === 'client') return view === 'server' ? SpanKind.SERVER : SpanKind.CLIENT;
   return joined ? SpanKind.SERVER : SpanKind.CLIENT;
 }
 

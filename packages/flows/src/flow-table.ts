@@ -140,6 +140,8 @@ export class FlowTable {
   };
   /** Plaintext connections (TLS uprobes), in least-recently-active order, keyed by origin, pid and handle. */
   private readonly plain = new Map<string, PlainTracked>();
+  /** The same, by tuple as their process sees it (local end first): finds the other end's view of a connection. */
+  private readonly plainByTuple = new Map<string, PlainTracked>();
   private readonly untied = new Map<string, Untied>();
   /** Out-of-order bytes held by all connections' directions, against maxBufferedTotal. */
   private readonly holdPool: HoldPool;
@@ -347,9 +349,14 @@ export class FlowTable {
       origin: c.origin,
       sinkState: undefined,
     };
+    conn.processEnd = { ...local };
     const t: PlainTracked = { key, conn, local: { ...local }, remote: { ...remote }, done: false };
     this.counters.plaintextConnections++;
     this.plain.set(key, t);
+    // both ends on this host, both captured: the second view names the first
+    const mirror = this.plainByTuple.get(tupleText(remote, local));
+    if (mirror) conn.mirrorOf = mirror.conn.id;
+    this.plainByTuple.set(tupleText(local, remote), t);
     this.sink.open(conn);
     return t;
   }
@@ -377,6 +384,8 @@ export class FlowTable {
     if (t.done) return;
     t.done = true;
     this.plain.delete(t.key);
+    const tuple = tupleText(t.local, t.remote);
+    if (this.plainByTuple.get(tuple) === t) this.plainByTuple.delete(tuple);
     this.sink.close(t.conn, reason, tsNs);
   }
 
@@ -604,6 +613,10 @@ export class FlowTable {
     if (p.dstPort < 1024 !== p.srcPort < 1024) return p.dstPort < 1024;
     return p.dstPort <= p.srcPort;
   }
+}
+
+function tupleText(local: Endpoint, remote: Endpoint): string {
+  return `${local.address} ${local.port} ${remote.address} ${remote.port}`;
 }
 
 function sameEndpoint(a: Endpoint, b: Endpoint): boolean {

@@ -38,6 +38,15 @@ export interface Connection {
   midstream: boolean;
   /** Process that owns the connection, when the source knows (TLS uprobes). */
   process?: { pid: number; tid?: number; comm?: string };
+  /** TLS plaintext: the process's own end of the connection (client or server, whatever the roles say). */
+  processEnd?: Endpoint;
+  /**
+   * TLS plaintext: when both ends are processes of this host whose plaintext
+   * was captured, each gives its own events of the same exchanges; the view
+   * opened second names the first (set when it opens, so all of its events
+   * say so, and only one of the two does).
+   */
+  mirrorOf?: number;
   /** Where its bytes came from: packets ('tc' / 'pcap') or a TLS library ('tls:openssl'). */
   origin?: string;
   /**

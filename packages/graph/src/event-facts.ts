@@ -45,6 +45,14 @@ export function protocolOf(e: Obj): string {
   return str(at(e, 'pano.protocol')) ?? 'unknown';
 }
 
+/**
+ * TLS plaintext seen from both ends (pano-events(5) `pano.connection.mirror_of`):
+ * the view captured second repeats the exchanges of the first, so counts skip it.
+ */
+export function isMirrorView(e: Obj): boolean {
+  return typeof at(e, 'pano.connection.mirror_of') === 'number';
+}
+
 export function kindOf(e: Obj): string {
   return str(at(e, 'pano.kind')) ?? 'exchange';
 }

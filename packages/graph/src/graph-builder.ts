@@ -9,7 +9,7 @@
 import { isoFromNs } from '@panopticon/events';
 import { LatencySketch } from './latency-sketch.js';
 import { NameCache, type NameCacheOptions } from './name-cache.js';
-import { errorOf, numberAt, piiOf, stringAt, type Direction } from './event-facts.js';
+import { at, errorOf, isMirrorView, numberAt, piiOf, stringAt, type Direction } from './event-facts.js';
 import type { GraphEdge, GraphNode, GraphSnapshot } from './snapshot.js';
 import { GRAPH_FORMAT_VERSION } from './snapshot.js';
 
@@ -63,6 +63,8 @@ export interface BuilderCounters {
   dropped_address_limit: number;
   /** events left out because the edge map was full */
   dropped_edge_limit: number;
+  /** TLS plaintext events of the view captured second of a connection both ends of which were captured: not counted twice */
+  mirror_views: number;
 }
 
 const MAX_PER_SET = 256;
@@ -98,7 +100,7 @@ export class GraphBuilder {
   private readonly addresses = new Map<string, AddressState>();
   private readonly edges = new Map<string, EdgeState>();
   private bindSeq = 0;
-  readonly counters: BuilderCounters = { events: 0, no_address: 0, dropped_address_limit: 0, dropped_edge_limit: 0 };
+  readonly counters: BuilderCounters = { events: 0, no_address: 0, dropped_address_limit: 0, dropped_edge_limit: 0, mirror_views: 0 };
   /** the shared name cache's counts when this graph began: a window reports only its own */
   private readonly namesExpiredBefore: number;
   private readonly namesEvictedBefore: number;
@@ -153,14 +155,20 @@ export class GraphBuilder {
     }
     const client = this.address(clientAddr, nowNs);
     const server = this.address(serverAddr, nowNs);
+    // the process is the end whose calls gave the event: the client's, unless a TLS server's view says otherwise
+    const proc = stringAt(e, 'process.executable.name');
+    if (proc) addBounded(at(e, 'pano.connection.view') === 'server' ? server.processes : client.processes, proc);
+    // the other end's view of exchanges already counted: its process is all it adds
+    if (isMirrorView(e)) {
+      this.counters.mirror_views++;
+      return;
+    }
     client.made++;
     server.served++;
     addBounded(client.protocols, protocol);
     addBounded(server.protocols, protocol);
     const port = numberAt(e, 'server.port');
     if (port !== undefined) addBounded(server.ports, port);
-    const proc = stringAt(e, 'process.executable.name');
-    if (proc) addBounded(client.processes, proc);
 
     if (!edge) {
       edge = {
@@ -304,6 +312,7 @@ export class GraphBuilder {
         no_address: this.counters.no_address,
         dropped_address_limit: this.counters.dropped_address_limit,
         dropped_edge_limit: this.counters.dropped_edge_limit,
+        mirror_views: this.counters.mirror_views,
         names_expired: this.names.expired - this.namesExpiredBefore,
         names_evicted: this.names.evicted - this.namesEvictedBefore,
         hidden_nodes: totalNodes - nodeList.length,

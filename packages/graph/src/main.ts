@@ -154,6 +154,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
     without_addresses: c.no_address,
     dropped_address_limit: c.dropped_address_limit,
     dropped_edge_limit: c.dropped_edge_limit,
+    mirror_views: c.mirror_views,
     names_evicted: names.evicted,
     snapshots,
     late_events: late,

@@ -482,6 +482,13 @@ export class Dispatcher implements FlowSink {
   }
 
   /** An exchange record of a connection's parser, as an event (the ParserContext method of its ConnState calls it). */
+  /** A TLS plaintext connection's envelope: whose view the events are, and the other end's view when that was captured first. */
+  private plaintextConnection(c: Connection): PanoEvent['pano']['connection'] {
+    const e = c.processEnd!;
+    const view = e.port === c.client.port && e.address === c.client.address ? 'client' : 'server';
+    return c.mirrorOf === undefined ? { id: c.id, roles: c.roleSource, view } : { id: c.id, roles: c.roleSource, view, mirror_of: c.mirrorOf };
+  }
+
   emit(s: ConnState, rec: ExchangeRecord): void {
     const c = s.conn;
     s.seq++;
@@ -498,7 +505,7 @@ export class Dispatcher implements FlowSink {
       // The ISO time is cut from the decimal text already made (no BigInt division).
       time: isoFromDecimalNs(start.padStart(10, '0')),
       source: c.origin ? { type: 'tls', library: c.origin } : (this.opts.interfaceSource?.(c.interfaceKey) ?? this.opts.source),
-      connection: c.midstream ? { id: c.id, roles: c.roleSource, midstream: true } : { id: c.id, roles: c.roleSource },
+      connection: c.processEnd ? this.plaintextConnection(c) : c.midstream ? { id: c.id, roles: c.roleSource, midstream: true } : { id: c.id, roles: c.roleSource },
     };
     if (rec.requestBytes !== undefined) pano.request_bytes = rec.requestBytes;
     if (rec.responseBytes !== undefined) pano.response_bytes = rec.responseBytes;
