@@ -114,15 +114,18 @@ export function conllTexts(file: string, tag: string, aux = false): LabeledText[
  * fifth article (index 4, 9, ...) is held out for evaluation, the rest is
  * training data. A fixed document split, so sentences of one article never
  * sit on both sides. To compare settings, the training articles split again:
- * index 3, 8, ... as `dev`, the others as `devTrain`.
+ * index 3, 8, ... as `dev`, the others as `devTrain`; `devFold` 0–3 picks another
+ * fifth of them as `dev` (index devFold, devFold + 5, ...), for cross-validation
+ * over all training articles (`--wiki-fold` of train-model.ts and errors.ts).
  */
-export function wikigoldSplit(aux = false): { train: LabeledText[]; held: LabeledText[]; devTrain: LabeledText[]; dev: LabeledText[] } | undefined {
+export function wikigoldSplit(aux = false, devFold = 3): { train: LabeledText[]; held: LabeledText[]; devTrain: LabeledText[]; dev: LabeledText[] } | undefined {
   let raw: string;
   try {
     raw = readFileSync(resolve(DATA_DIR, 'wikigold/wikigold.conll.txt'), 'utf8');
   } catch {
     return undefined;
   }
+  if (!(devFold >= 0 && devFold <= 3 && Number.isInteger(devFold))) throw new Error(`wikigold dev fold ${devFold}: one of 0-3 (4 is the held-out fifth)`);
   const docs = raw.split(/^-DOCSTART-[^\n]*$/m);
   const train: LabeledText[] = [];
   const held: LabeledText[] = [];
@@ -132,7 +135,7 @@ export function wikigoldSplit(aux = false): { train: LabeledText[]; held: Labele
   docs.forEach((d, i) => {
     const sentences = conllParse(d, 'PER', aux);
     (i % 5 === 4 ? held : train).push(...sentences);
-    if (i % 5 !== 4) (i % 5 === 3 ? dev : devTrain).push(...sentences);
+    if (i % 5 !== 4) (i % 5 === devFold ? dev : devTrain).push(...sentences);
   });
   return { train, held, devTrain, dev };
 }

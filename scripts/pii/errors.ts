@@ -10,7 +10,7 @@
  *    hit (longer or more probable) won.
  * False hits are printed with the gold spans they touch (if any).
  *
- *   node --import tsx --conditions=source scripts/pii/errors.ts [--set dev|large|wnut-dev|wiki-dev|wiki-held] [--model FILE] [--type person_name] [--limit N]
+ *   node --import tsx --conditions=source scripts/pii/errors.ts [--set dev|large|wnut-dev|wiki-dev|wiki-held] [--model FILE] [--type person_name] [--limit N] [--wiki-fold F]
  */
 import { randomBytes } from 'node:crypto';
 import { EventScanner, OnnxSpanModel, type Candidate } from '@panopticon/pii';
@@ -34,7 +34,7 @@ if (set === 'dev') { const p = presidioTexts('synth_dataset_v2.json')!; texts = 
 else if (set === 'large') texts = presidioTexts('generated_large.json')!;
 else if (set === 'wnut-dev') texts = conllTexts('wnut17/emerging.dev.conll', 'person')!;
 else if (set === 'wiki-held') texts = wikigoldSplit()!.held;
-else if (set === 'wiki-dev') texts = wikigoldSplit()!.dev;
+else if (set === 'wiki-dev') texts = wikigoldSplit(false, +get('--wiki-fold', '3'))!.dev;
 else throw new Error(`unknown set ${set}`);
 const { events, labels } = wrap(texts, 'x');
 const model = await OnnxSpanModel.load(get('--model', BUILTIN_MODEL));

@@ -18,6 +18,7 @@
  *
  *   node --import tsx --conditions=source scripts/pii/train-model.ts [--out FILE] [--epochs N] [--dev] [--features SET]
  *     [--l2 X] [--pos-weight X] [--lr X (AdaGrad step, 0.03)] [--aux [--aux-weight X]] [--hidden H [--drop P]] [--seed S]
+ *     [--wiki-fold F (with --dev: which fifth of wikigold's training articles is dev, 0-3, default 3)]
  *
  * `--hidden H` trains an embedding-bag MLP instead of the linear model: E[D,H] rows gathered by the feature ids
  * and summed, + b1, ReLU, then W2[H,C] + b2, softmax; all AdaGrad (sparse rows of E), same epochs, L2 (on E and W2)
@@ -341,7 +342,7 @@ async function main(): Promise<void> {
   }
   const wnutDev = conllTexts('wnut17/emerging.dev.conll', 'person', aux);
   if (holdOut && wnutDev) add(wnutDev, 'nd', dev);
-  const split = wikigoldSplit(aux);
+  const split = wikigoldSplit(aux, +get('--wiki-fold', '3'));
   const wiki = holdOut ? split?.devTrain : split?.train;
   if (wiki) { add(wiki, 'w', data); sources.push(`wikigold without held-out articles (${wiki.length} sentences)`); }
   if (holdOut && split) add(split.dev, 'wd', dev);
