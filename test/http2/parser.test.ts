@@ -823,9 +823,31 @@ test('detection: preface, partial preface, frame chains, and not HTTP/2', () => 
   const se = new HpackEncoder();
   const serverHead = Buffer.concat([settings([[3, 100]]), frame(WINDOW, 0, 0, Buffer.from([0, 0, 1, 0])), frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']]))]);
   assert.deepEqual(detectHttp2(serverHead, 1), { sender: 'server', confidence: 0.7 });
-  assert.equal(detectHttp2(serverHead.subarray(0, 20), 1), 'more');
+  // a chain cut short waits for more, unless it opens with the server preface (next test)
+  assert.equal(detectHttp2(serverHead.subarray(15, 30), 1), 'more');
   assert.equal(detectHttp2(Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n'), 0), null);
   assert.equal(detectHttp2(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]), 0), null);
+});
+
+test('detection: a server preface alone (SETTINGS written on accept, before the client spoke) is HTTP/2 from the server', () => {
+  // nghttpd's and node's (maxConcurrentStreams 100): also a plausible Kafka Produce request, checked after HTTP/2
+  const nghttpd = Buffer.from('000006040000000000000300000064', 'hex');
+  assert.deepEqual(detectHttp2(nghttpd, 1), { sender: 'server', confidence: 0.7 });
+  assert.deepEqual(detectHttp2(settings([[3, 128], [4, 65536], [5, (1 << 24) - 1]]), 0), { sender: 'server', confidence: 0.7 });
+  assert.deepEqual(detectHttp2(settings([[8, 1], [9, 1], [1, 0], [2, 0], [6, 1 << 20]]), 1), { sender: 'server', confidence: 0.7 });
+  assert.deepEqual(detectHttp2(settings([]), 1), { sender: 'server', confidence: 0.7 });
+  // followed by the start of the next frame: still the preface
+  assert.deepEqual(detectHttp2(Buffer.concat([nghttpd, settings([], true).subarray(0, 4)]), 1), { sender: 'server', confidence: 0.7 });
+  // not a preface: an ACK, a frame not yet whole, an undefined identifier, values the RFC forbids
+  for (const head of [
+    settings([], true),
+    nghttpd.subarray(0, 12),
+    settings([[0x77, 1]]),
+    settings([[2, 2]]),
+    settings([[4, 0x80000000]]),
+    settings([[5, 16383]]),
+    settings(Array.from({ length: 17 }, (): [number, number] => [3, 100])),
+  ]) assert.equal(detectHttp2(head, 1), 'more', head.toString('hex'));
 });
 
 test('a 1 MiB DATA frame (after SETTINGS_MAX_FRAME_SIZE) split into 1000-byte segments is reassembled once', () => {

@@ -40,6 +40,10 @@ export const Setting = {
   INITIAL_WINDOW_SIZE: 0x4,
   MAX_FRAME_SIZE: 0x5,
   MAX_HEADER_LIST_SIZE: 0x6,
+  /** RFC 8441. */
+  ENABLE_CONNECT_PROTOCOL: 0x8,
+  /** RFC 9218. */
+  NO_RFC7540_PRIORITIES: 0x9,
 } as const;
 
 /** Error codes (§7), for RST_STREAM and GOAWAY. */

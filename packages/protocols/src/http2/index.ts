@@ -5,7 +5,7 @@
  */
 import type { Dir } from '@panopticon/flows';
 import type { Detection, ProtocolModule } from '../types.js';
-import { FRAME_HEADER_LENGTH, Flag, FrameType, PREFACE, chainedFrames } from './frames.js';
+import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_LENGTH, Flag, FrameType, MAX_FRAME_LENGTH, PREFACE, Setting, chainedFrames } from './frames.js';
 import { Http2Parser } from './parser.js';
 
 /** Frames that must chain before bytes without a preface are called HTTP/2. */
@@ -20,9 +20,51 @@ export function detectHttp2(head: Buffer, _dir: Dir): Detection {
   if (c.count < DETECT_FRAMES) {
     if (!c.exhausted) return null;
     // Two whole frames filling what the side sent so far (a short mid-stream capture) are enough.
-    if (!(c.count >= 2 && c.boundary)) return 'more';
+    if (!(c.count >= 2 && c.boundary)) return serverPreface(head) ? { sender: 'server', confidence: 0.7 } : 'more';
   }
   return { sender: senderHint(head), confidence: 0.7 };
+}
+
+/** Largest SETTINGS frame taken for a server preface: every identifier defined so far, twice over. */
+const MAX_PREFACE_SETTINGS = 16;
+
+/**
+ * Whether the side's bytes open with a whole server connection preface (RFC
+ * 9113 §3.4): a SETTINGS frame, not an ACK, on stream 0, each identifier one
+ * the RFCs define with a value it allows. Servers that write it on accept,
+ * before reading the client's preface (nghttpd, Go's net/http), send it alone
+ * in the connection's first segment; waiting for more frames there gave the
+ * connection to a later module whose check those bytes pass (a SETTINGS frame
+ * reads as a Kafka Produce request: size 0x000604, api key 0, version 0),
+ * with the roles swapped.
+ */
+function serverPreface(head: Buffer): boolean {
+  if (head[3] !== FrameType.SETTINGS || head[4] !== 0 || head.readUInt32BE(5) !== 0) return false;
+  const length = head.readUIntBE(0, 3);
+  if (length % 6 !== 0 || length > MAX_PREFACE_SETTINGS * 6 || FRAME_HEADER_LENGTH + length > head.length) return false;
+  for (let p = FRAME_HEADER_LENGTH; p < FRAME_HEADER_LENGTH + length; p += 6) {
+    const value = head.readUInt32BE(p + 2);
+    switch (head.readUInt16BE(p)) {
+      case Setting.HEADER_TABLE_SIZE:
+      case Setting.MAX_CONCURRENT_STREAMS:
+      case Setting.MAX_HEADER_LIST_SIZE:
+        break;
+      case Setting.ENABLE_PUSH:
+      case Setting.ENABLE_CONNECT_PROTOCOL:
+      case Setting.NO_RFC7540_PRIORITIES:
+        if (value > 1) return false;
+        break;
+      case Setting.INITIAL_WINDOW_SIZE:
+        if (value > 0x7fffffff) return false;
+        break;
+      case Setting.MAX_FRAME_SIZE:
+        if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_FRAME_LENGTH) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
 }
 
 /**
