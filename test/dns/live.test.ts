@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import { tsharkFields } from '../helpers/tshark.js';
 
 const execFileAsync = promisify(execFile);
-const missing = ['/usr/sbin/dnsmasq', '/usr/bin/dig', '/usr/bin/tcpdump'].filter((p) => !existsSync(p));
+const missing = ['/usr/sbin/dnsmasq', '/usr/bin/dig', '/usr/bin/tcpdump', '/usr/bin/tshark'].filter((p) => !existsSync(p));
 const dir = mkdtempSync(join(tmpdir(), 'pano-dns-'));
 let dnsmasq: ChildProcess | undefined;
 let port = 0;
@@ -111,6 +112,57 @@ test('dig over UDP and TCP against dnsmasq: every query and answer as dig saw it
   // The addresses the service graph will use.
   const a = dns.find((e) => e.dns.question.name === 'example.test' && e.dns.question.type === 'A');
   assert.equal(a.dns.answers[0].data, '10.1.2.3');
+});
+
+/** The OPT pseudosection of the query `dig +qr` printed ("Sending:"): its option lines, `NAME: value`. */
+function sentOptions(out: string): Array<[string, string]> {
+  const sent = out.slice(out.indexOf(';; Sending:'), out.indexOf(';; QUESTION SECTION:'));
+  const opt = sent.slice(sent.indexOf(';; OPT PSEUDOSECTION:'));
+  return [...opt.matchAll(/^; ([A-Z-]+):[ \t]*(.*)$/gm)].filter(([, name]) => name !== 'EDNS').map(([, name, value]) => [name, value.trim()]);
+}
+
+test('dig with EDNS options (client subnet IPv4 and IPv6, NSID, cookie): the query\'s options are in the event beside the response\'s OPT record; dig and tshark agree', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const file = join(dir, 'edns.pcap');
+  const cap = new LoopbackCapture(file, `port ${port}`);
+  await cap.start();
+  const asked: Array<{ tcp: boolean; id: number; options: Array<[string, string]> }> = [];
+  try {
+    for (const tcp of [false, true]) {
+      for (const args of [['+subnet=192.0.2.0/24', '+nsid'], ['+subnet=2001:db8:4::/46'], ['+subnet=198.51.100.77/32', '+cookie']]) {
+        const out = execFileSync('dig', ['-p', String(port), '@127.0.0.1', '+qr', ...args, ...(tcp ? ['+tcp'] : []), 'example.test', 'A'], { encoding: 'utf8' });
+        asked.push({ tcp, id: parseDig(out).id, options: sentOptions(out) });
+      }
+    }
+  } finally {
+    await cap.stop();
+  }
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const dns = events.filter((e: any) => e.pano.protocol === 'dns') as any[];
+  assert.equal(dns.length, asked.length);
+  // dig's names for the options it sent, as IANA (and the event) name them
+  const IANA: Record<string, string> = { 'CLIENT-SUBNET': 'ECS', NSID: 'NSID', COOKIE: 'COOKIE' };
+  for (const a of asked) {
+    const ev = dns.find((e) => e.dns.id === a.id && e.network.transport === (a.tcp ? 'tcp' : 'udp'));
+    assert.ok(ev, `event for id ${a.id}`);
+    assert.equal(ev.pano.kind, 'exchange');
+    // dnsmasq answers with an OPT record of its own, without options
+    assert.deepEqual(ev.dns.edns, { udp_payload_size: 1232, version: 0, dnssec_ok: false });
+    assert.ok(a.options.some(([n]) => n === 'CLIENT-SUBNET'), JSON.stringify(a.options));
+    assert.deepEqual(
+      ev.dns.query_edns.options.map((o: any) => [o.name, o.name === 'ECS' ? o.subnet : o.data]),
+      // dig prints a cookie in hex, an NSID request empty, a subnet as address/source/scope
+      a.options.map(([n, v]) => [IANA[n], v]),
+    );
+  }
+  // tshark's reading of the subnets the queries carried
+  const rows = tsharkFields(file, ['dns.id', 'dns.opt.client.family', 'dns.opt.client.netmask', 'dns.opt.client.addr4', 'dns.opt.client.addr6'], 'dns.flags.response == 0', ['-d', `tcp.port==${port},dns`, '-d', `udp.port==${port},dns`]);
+  assert.equal(rows.length, asked.length);
+  for (const [id, family, source, v4, v6] of rows) {
+    const ev = dns.find((e) => e.dns.id === Number(id));
+    const ecs = ev.dns.query_edns.options.find((o: any) => o.name === 'ECS');
+    assert.equal(ecs.subnet, `${family === '1' ? v4 : v6}/${source}/0`);
+  }
 });
 
 /**

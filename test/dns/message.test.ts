@@ -645,3 +645,45 @@ test('a query without a question priming a DNS cookie (RFC 7873 §5.4) is DNS; a
   assert.equal(events[0].dns.question, undefined);
   assert.deepEqual(events[0].dns.edns.options, [{ code: 10, name: 'COOKIE', data: '622162cb056fbdc5aabbccddeeff0011' }]);
 });
+
+test('ECS option (RFC 7871 §6): the subnet as dig prints it, address bytes cut to the source prefix; malformed ones keep only the hex', () => {
+  const ecs = (data: Buffer) => {
+    const opt = Buffer.concat([Buffer.from([0]), u16(41), u16(1232), u32(0), u16(4 + data.length), u16(8), u16(data.length), data]);
+    return decodeMessage(Buffer.concat([header(7, 0x0100, 1, 0, 0, 1), name('example.com'), u16(1), u16(1), opt])).edns!.options![0];
+  };
+  const ok: Array<[string, string]> = [
+    ['00011800010203', '1.2.3.0/24/0'], // family 1, /24: three address bytes
+    ['00012018c6336464', '198.51.100.100/32/24'],
+    ['00010000', '0.0.0.0/0/0'], // /0: no address bytes (RFC 7871 §7.1.2, a client opting out)
+    ['0002300020010db80004', '2001:db8:4::/48/0'],
+  ];
+  for (const [hex, subnet] of ok) {
+    const o = ecs(Buffer.from(hex, 'hex'));
+    assert.equal(o.name, 'ECS');
+    assert.equal(o.data, hex);
+    assert.equal(o.subnet, subnet, hex);
+  }
+  // unknown family, source prefix past the address, an address byte more than the prefix needs, too short
+  // and 31 bits of IPv6 in 3 bytes (they take 4)
+  for (const hex of ['0003080001', '0001210001020304ff', '00010800010203', '000118', '00021f00200d0b']) assert.equal(ecs(Buffer.from(hex, 'hex')).subnet, undefined, hex);
+});
+
+test("the query's EDNS options are kept beside the response's OPT record; a query OPT without options is not repeated", () => {
+  const opt = (options: Buffer) => Buffer.concat([Buffer.from([0]), u16(41), u16(1232), u32(0), u16(options.length), options]);
+  const cookie = Buffer.concat([u16(10), u16(8), Buffer.from('0123456789abcdef', 'hex')]);
+  const q = (o: Buffer) => Buffer.concat([header(9, 0x0100, 1, 0, 0, 1), name('example.com'), u16(1), u16(1), opt(o)]);
+  const r = Buffer.concat([header(9, 0x8180, 1, 1, 0, 1), name('example.com'), u16(1), u16(1), rrAtQ(1, 60, Buffer.from([192, 0, 2, 1])), opt(Buffer.alloc(0))]);
+  for (const [query, expected] of [
+    [q(cookie), { udp_payload_size: 1232, version: 0, dnssec_ok: false, options: [{ code: 10, name: 'COOKIE', data: '0123456789abcdef' }] }],
+    [q(Buffer.alloc(0)), undefined],
+  ] as const) {
+    const ctx = fakeContext();
+    const p = new DnsDatagramParser(ctx);
+    p.datagram(0, query, 1n);
+    p.datagram(1, r, 2n);
+    const dns = ctx.records[0].attributes.dns as any;
+    assert.deepEqual(dns.edns, { udp_payload_size: 1232, version: 0, dnssec_ok: false });
+    assert.deepEqual(dns.query_edns, expected);
+    assert.deepEqual(dns.answers.map((a: any) => a.data), ['192.0.2.1']);
+  }
+});

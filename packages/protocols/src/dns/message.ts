@@ -6,6 +6,8 @@
 import { DnsFormatError, beginMessage, endMessage, nameEnd, readNameText } from './names.js';
 import { formatRdata, rdataRaw } from './rdata.js';
 import { EDNS_OPTION_NAMES, OPCODE_NAMES, TYPE_OPT, className, rcodeName, typeName } from './constants.js';
+import { formatIPv4, formatIPv6 } from '@panopticon/decode';
+import { sequential } from '@panopticon/events';
 
 export const HEADER_LENGTH = 12;
 /** More records than fit in a 64 KiB message (minimum 11 bytes each) cannot be real. */
@@ -33,11 +35,19 @@ export interface DnsRecord {
   data: string;
 }
 
+export interface DnsEdnsOption {
+  code: number;
+  name?: string;
+  data: string;
+  /** ECS (RFC 7871 §6): the client subnet as dig prints it, address/source prefix/scope prefix. */
+  subnet?: string;
+}
+
 export interface DnsEdns {
   udp_payload_size: number;
   version: number;
   dnssec_ok: boolean;
-  options?: Array<{ code: number; name?: string; data: string }>;
+  options?: DnsEdnsOption[];
 }
 
 export interface DnsMessage {
@@ -235,20 +245,51 @@ function readOpt(msg: Buffer, at: number): DnsEdns {
   const edns: DnsEdns = { udp_payload_size: udp, version, dnssec_ok: doBit };
   // Most OPT records carry no option: no array for them.
   if (start < end) {
-    const options: Array<{ code: number; name?: string; data: string }> = [];
+    const options: DnsEdnsOption[] = [];
     for (let p = start; p < end; ) {
       if (p + 4 > end) throw new DnsFormatError(p, 'EDNS option header runs past the OPT record');
       const code = msg.readUInt16BE(p);
       const len = msg.readUInt16BE(p + 2);
       if (p + 4 + len > end) throw new DnsFormatError(p + 2, 'EDNS option runs past the OPT record');
       const name = EDNS_OPTION_NAMES[code];
-      options.push(name ? { code, name, data: msg.toString('hex', p + 4, p + 4 + len) } : { code, data: msg.toString('hex', p + 4, p + 4 + len) });
+      const option: DnsEdnsOption = name ? { code, name, data: msg.toString('hex', p + 4, p + 4 + len) } : { code, data: msg.toString('hex', p + 4, p + 4 + len) };
+      if (code === OPTION_ECS) {
+        const subnet = clientSubnet(msg, p + 4, p + 4 + len);
+        if (subnet !== undefined) option.subnet = subnet;
+      }
+      options.push(option);
       p += 4 + len;
     }
     edns.options = options;
   }
   pos = end;
   return edns;
+}
+
+const OPTION_ECS = 8;
+/** Address bytes per ECS family (1 IPv4, 2 IPv6), as the address text is printed from. */
+const ECS_ADDRESS_BYTES = [0, 4, 16];
+
+/**
+ * ECS option data (RFC 7871 §6): family, source and scope prefix lengths, then
+ * the address cut to the source prefix's bytes. A client's subnet is what a
+ * resolver tells authoritative servers about its client: shown as text, not
+ * only in the hex. Undefined when the option is not well formed (unknown
+ * family, a prefix longer than the family's address, more address bytes than
+ * the prefix needs), and the hex alone says what it carried.
+ */
+function clientSubnet(msg: Buffer, start: number, end: number): string | undefined {
+  if (end - start < 4) return undefined;
+  const family = u16(msg, start);
+  const size = ECS_ADDRESS_BYTES[family];
+  if (family === 0 || size === undefined) return undefined;
+  const source = msg[start + 2];
+  const scope = msg[start + 3];
+  if (source > size * 8 || scope > size * 8 || end - start - 4 !== Math.ceil(source / 8)) return undefined;
+  const address = Buffer.alloc(size);
+  msg.copy(address, 0, start + 4, end);
+  // flat text for the event (ADR 0007), not a rope of its three parts
+  return sequential(`${family === 1 ? formatIPv4(address, 0) : formatIPv6(address, 0)}/${source}/${scope}`);
 }
 
 export { rcodeName };

@@ -245,7 +245,9 @@ export function dnsAttributes(q: DnsMessage | undefined, r: DnsMessage | undefin
   const head = (r ?? q!);
   const question = (q?.questions[0] ?? r?.questions[0]);
   const edns = r?.edns ?? q?.edns;
-  if (r && question && edns && !(q && q.questions.length > 1) && !r.authority.length && !r.additional.length && r.answers.length <= MAX_KEPT_RECORDS) {
+  // The options a client sent (its subnet, cookie, padding) are its own data, not echoed in the response's OPT record.
+  const queryEdns = r?.edns && q?.edns?.options ? q.edns : undefined;
+  if (r && question && edns && queryEdns === undefined && !(q && q.questions.length > 1) && !r.authority.length && !r.additional.length && r.answers.length <= MAX_KEPT_RECORDS) {
     // The usual answer, built as one literal (same fields, same order as below).
     const dns = { id: head.id, opcode: head.opcode, flags: head.flags, question, response_code: rcodeName(r.rcode), answer_count: answerCount ?? r.answers.length, answers: r.answers, edns };
     responseFlags(r, flags);
@@ -263,5 +265,6 @@ export function dnsAttributes(q: DnsMessage | undefined, r: DnsMessage | undefin
     responseFlags(r, flags);
   }
   if (edns) dns.edns = edns;
+  if (queryEdns) dns.query_edns = queryEdns;
   return dns;
 }
