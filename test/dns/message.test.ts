@@ -687,3 +687,31 @@ test("the query's EDNS options are kept beside the response's OPT record; a quer
     assert.deepEqual(dns.answers.map((a: any) => a.data), ['192.0.2.1']);
   }
 });
+
+test('TCP: a transfer answered with no records (NOERROR, the SOA in authority: dnsmasq to an IXFR) is answered then, not left waiting to the end', () => {
+  const soa = Buffer.concat([name('ns.x.test'), name('h.x.test'), u32(7), u32(1200), u32(180), u32(1209600), u32(600)]);
+  const owner = name('x.test');
+  const rr = (type: number, rdata: Buffer) => Buffer.concat([owner, u16(type), u16(1), u32(600), u16(rdata.length), rdata]);
+  for (const type of [251, 252]) {
+    const q = Buffer.concat([header(3, 0, 1, 0, type === 251 ? 1 : 0), name('x.test'), u16(type), u16(1), ...(type === 251 ? [rr(6, soa)] : [])]);
+    const empty = Buffer.concat([header(3, 0x8400, 1, 0, 1), name('x.test'), u16(type), u16(1), rr(6, soa)]);
+    // the connection goes on: a second query and its answer
+    const q2 = Buffer.concat([header(4, 0x0100, 1, 0), name('x.test'), u16(1), u16(1)]);
+    const r2 = Buffer.concat([header(4, 0x8580, 1, 1), name('x.test'), u16(1), u16(1), rrAtQ(1, 60, Buffer.from([10, 0, 0, 9]))]);
+    const ctx = fakeContext();
+    const p = new DnsStreamParser(ctx);
+    p.data(0, tcpFrame(q), 1n);
+    p.data(1, tcpFrame(empty), 2n);
+    p.data(0, tcpFrame(q2), 3n);
+    p.data(1, tcpFrame(r2), 4n);
+    p.close('fin', 5n);
+    assert.deepEqual(
+      ctx.records.map((r) => [r.kind, r.endNs, r.flags, (r.attributes.dns as any).answer_count, (r.attributes.dns as any).authority?.map((a: any) => a.data)]),
+      [
+        ['exchange', 2n, undefined, 0, ['ns.x.test h.x.test 7 1200 180 1209600 600']],
+        ['exchange', 4n, undefined, 1, undefined],
+      ],
+      String(type),
+    );
+  }
+});

@@ -63,7 +63,9 @@ export class DnsSession {
       return;
     }
     const q = this.pending[idx];
-    if (q.msg.questions.length && XFR_TYPES.has(q.msg.questions[0].type) && msg.rcode === 0) {
+    // A transfer's first message opens with the zone's SOA (RFC 5936 §2.2, RFC 1995 §4); a first answer
+    // without records (dnsmasq's to an IXFR it does not serve: NOERROR, the SOA in authority) is the whole reply.
+    if (q.msg.questions.length && XFR_TYPES.has(q.msg.questions[0].type) && msg.rcode === 0 && (q.transfer || msg.answers.length)) {
       if (this.continueTransfer(q, msg, bytes, tsNs)) this.remove(idx);
       return;
     }
