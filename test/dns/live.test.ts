@@ -29,6 +29,12 @@ before(async () => {
     '--txt-record=txt.example.test,"hello world"', '--mx-host=example.test,mail.example.test,10',
     '--srv-host=_sip._tcp.example.test,sip.example.test,5060,1,2', '--cname=alias.example.test,target.example.test',
     '--host-record=target.example.test,10.9.9.9',
+    '--naptr-record=naptr.example.test,10,20,U,E2U+sip,!^.*$!sip:info@example.test!,',
+    '--naptr-record=naptr.example.test,100,10,S,SIP+D2U,,_sip._udp.example.test',
+    // HINFO "X86" "Linux"; SSHFP 2 1 <SHA-1>; TLSA 3 1 1 <SHA-256>, as raw RDATA
+    '--dns-rr=hinfo.example.test,13,03583836054c696e7578',
+    '--dns-rr=sshfp.example.test,44,0201123456789abcdef67890123456789abcdef67890',
+    '--dns-rr=tlsa.example.test,52,030101d2abde240d7cd3ee6b4b28c54df034b97983a1d16e8a410e4561cb106618e971',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   dnsmasq.stderr!.on('data', (d) => (err += d));
@@ -54,7 +60,8 @@ interface DigAnswer { name: string; ttl: number; class: string; type: string; da
 
 /** Runs dig and returns its id, status and answer section (parsed from dig's own output). */
 function dig(args: string[]): DigResult {
-  return parseDig(execFileSync('dig', ['-p', String(port), '@127.0.0.1', '+noall', '+comments', '+answer', ...args], { encoding: 'utf8' }));
+  // +nosplit: digests (SSHFP, TLSA) on one line, as the events hold them
+  return parseDig(execFileSync('dig', ['-p', String(port), '@127.0.0.1', '+noall', '+comments', '+answer', '+nosplit', ...args], { encoding: 'utf8' }));
 }
 
 /** dig without blocking the event loop (needed when the server runs in this process). */
@@ -72,7 +79,7 @@ function parseDig(out: string): DigResult {
   for (const line of out.split('\n')) {
     if (!line || line.startsWith(';')) continue;
     const m = /^(\S+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(.*)$/.exec(line);
-    if (m) answers.push({ name: m[1].replace(/\.$/, ''), ttl: Number(m[2]), class: m[3], type: m[4], data: m[5].replace(/\.$/, '') });
+    if (m) answers.push({ name: m[1].replace(/\.$/, ''), ttl: Number(m[2]), class: m[3], type: m[4], data: m[5].replace(/([^ ])\.$/, '$1') /* a root target (NAPTR's ".") stays */ });
   }
   return { id: Number(h[2]), status: h[1], answers };
 }
@@ -84,7 +91,8 @@ test('dig over UDP and TCP against dnsmasq: every query and answer as dig saw it
   const asked: Array<{ args: string[]; tcp: boolean; name: string; type: string; r: ReturnType<typeof dig> }> = [];
   try {
     for (const tcp of [false, true]) {
-      for (const [name, type] of [['example.test', 'A'], ['v6.example.test', 'AAAA'], ['txt.example.test', 'TXT'], ['example.test', 'MX'], ['_sip._tcp.example.test', 'SRV'], ['alias.example.test', 'A'], ['nowhere.invalid', 'A']]) {
+      for (const [name, type] of [['example.test', 'A'], ['v6.example.test', 'AAAA'], ['txt.example.test', 'TXT'], ['example.test', 'MX'], ['_sip._tcp.example.test', 'SRV'], ['alias.example.test', 'A'], ['nowhere.invalid', 'A'],
+        ['naptr.example.test', 'NAPTR'], ['hinfo.example.test', 'HINFO'], ['sshfp.example.test', 'SSHFP'], ['tlsa.example.test', 'TLSA']]) {
         const args = [name, type, ...(tcp ? ['+tcp'] : [])];
         asked.push({ args, tcp, name, type, r: dig(args) });
       }

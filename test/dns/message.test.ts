@@ -715,3 +715,18 @@ test('TCP: a transfer answered with no records (NOERROR, the SOA in authority: d
     );
   }
 });
+
+test('NAPTR whose strings or replacement do not fit its RDATA is kept as hex and flags the record', () => {
+  const good = Buffer.concat([u16(10), u16(20), Buffer.from([1]), Buffer.from('U'), Buffer.from([0]), Buffer.from([0]), Buffer.from([0])]);
+  const cases: Array<[Buffer, string | undefined]> = [
+    [good, '10 20 "U" "" "" .'],
+    [good.subarray(0, 8), undefined], // the replacement is missing
+    [Buffer.concat([good.subarray(0, 4), Buffer.from([9]), Buffer.from('U')]), undefined], // a string longer than the RDATA
+    [Buffer.concat([good, Buffer.from([0])]), undefined], // a byte after the replacement
+  ];
+  for (const [rdata, text] of cases) {
+    const m = decodeMessage(Buffer.concat([header(1, 0x8400, 1, 1), name('n.test'), u16(35), u16(1), rrAtQ(35, 60, rdata)]));
+    assert.equal(m.answers[0].data, text ?? rdata.toString('hex'));
+    assert.equal(m.rawRecords, text ? 0 : 1);
+  }
+});

@@ -176,20 +176,49 @@ function ds(msg: Buffer, start: number, end: number): string {
   return sequential(`${msg.readUInt16BE(start)} ${msg[start + 2]} ${msg[start + 3]} ${msg.toString('hex', start + 4, end).toUpperCase()}`);
 }
 
+/** Fixed-size fields, then a digest in uppercase hex (SSHFP: algorithm type; TLSA: usage selector matching type), as dig prints them. */
+function fieldsAndDigest(fields: number): RdataDecoder {
+  return (msg, start, end) => {
+    if (start + fields >= end) throw new RangeError('digest missing from RDATA');
+    let s = '';
+    for (let i = 0; i < fields; i++) s += `${msg[start + i]} `;
+    return sequential(s + msg.toString('hex', start + fields, end).toUpperCase());
+  };
+}
+
+/** NAPTR (RFC 3403 §4.1): order preference "flags" "services" "regexp" replacement. */
+function naptr(msg: Buffer, start: number, end: number): string {
+  if (start + 4 > end) throw new RangeError('NAPTR order and preference run past RDATA');
+  let s = `${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)}`;
+  let pos = start + 4;
+  for (let i = 0; i < 3; i++) {
+    if (pos >= end || pos + 1 + msg[pos] > end) throw new RangeError('NAPTR character-string runs past RDATA');
+    s += ' ' + quoted(msg, pos + 1, pos + 1 + msg[pos]);
+    pos += 1 + msg[pos];
+  }
+  const replacement = readNameText(msg, pos);
+  if (nameEnd !== end) throw new RangeError('NAPTR replacement does not end the RDATA');
+  return sequential(`${s} ${replacement}`);
+}
+
 const decoders: Record<number, RdataDecoder> = {
   1: ipv4,
   2: nameOnly,
   5: nameOnly,
   6: soa,
   12: nameOnly,
+  13: characterStrings,
   15: mx,
   16: characterStrings,
   28: ipv6,
   33: srv,
+  35: naptr,
   39: nameOnly,
   43: ds,
+  44: fieldsAndDigest(2),
   46: rrsig,
   48: dnskey,
+  52: fieldsAndDigest(3),
   64: svcb,
   65: svcb,
   99: characterStrings,
