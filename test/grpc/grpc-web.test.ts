@@ -130,7 +130,8 @@ test('HTTP/1.1: grpc-web request, grpc-web-text response in chunks with its trai
   const server = { addr: '192.0.2.80', port: 8080 };
   const request = grpcMessage(pbField(1, 42));
   const reply = pbField(2, 'grace@example.test');
-  const req = `POST /demo.v1.Users/GetUser HTTP/1.1\r\nHost: h\r\nContent-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nContent-Length: ${request.length}\r\n\r\n`;
+  // grpc-web's clients send the deadline as native gRPC does: 1500 ms
+  const req = `POST /demo.v1.Users/GetUser HTTP/1.1\r\nHost: h\r\nContent-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\nGrpc-Timeout: 1500m\r\nContent-Length: ${request.length}\r\n\r\n`;
   // One HTTP chunk per flush, each flush base64 on its own (padded).
   const flushes = [grpcMessage(reply), trailerFrame('grpc-status: 0\r\ngrpc-message: \r\nx-req-id: r-1\r\n')].map((f) => f.toString('base64'));
   const res = 'HTTP/1.1 200 OK\r\nContent-Type: application/grpc-web-text+proto\r\nTransfer-Encoding: chunked\r\n\r\n' + flushes.map((f) => `${f.length.toString(16)}\r\n${f}\r\n`).join('') + '0\r\n\r\n';
@@ -143,6 +144,7 @@ test('HTTP/1.1: grpc-web request, grpc-web-text response in chunks with its trai
     assert.equal(e.pano.protocol, 'http');
     assert.deepEqual(e.rpc, { system: 'grpc', service: 'demo.v1.Users', method: 'GetUser', grpc: { status_code: 0 } });
     assert.equal(e.grpc.status, 'OK');
+    assert.equal(e.grpc.timeout_ns, 1_500_000_000);
     assert.equal(e.grpc.request.message_count, 1);
     assert.deepEqual(e.grpc.request.messages[0].fields, { f1: 42 });
     assert.equal(e.grpc.response.message_count, 1, `mss ${mss}`);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GrpcFramer } from '../../packages/protocols/src/grpc/framing.js';
 import { decodeWire } from '../../packages/protocols/src/grpc/wire.js';
-import { GrpcWire, grpcAttributes, grpcWire, rpcName } from '../../packages/protocols/src/grpc/index.js';
+import { GrpcWire, grpcAttributes, grpcTimeoutNs, grpcWire, rpcName } from '../../packages/protocols/src/grpc/index.js';
 import { loadProtoSchemas } from '../../packages/protocols/src/grpc/proto.js';
 import { defaultParseOptions } from '../../packages/protocols/src/types.js';
 import { grpcMessage, pbField } from '../helpers/http2-frames.js';
@@ -131,6 +131,18 @@ test('content types and paths', () => {
   assert.equal(grpcWire('application/json'), undefined);
   assert.deepEqual(rpcName('/a.b.Svc/Do'), { service: 'a.b.Svc', method: 'Do' });
   assert.deepEqual(rpcName('/notgrpc'), {});
+});
+
+test('grpc-timeout (gRPC over HTTP/2: 1 to 8 digits, then H M S m u n) in nanoseconds; other forms give none', () => {
+  const cases: Array<[string | undefined, number | undefined]> = [
+    ['1H', 3_600_000_000_000], ['30M', 1_800_000_000_000], ['5S', 5_000_000_000], ['199m', 199_000_000], ['7u', 7_000], ['9n', 9],
+    ['99999999m', 99_999_999_000_000], ['0n', 0], [' 20S ', 20_000_000_000],
+    [undefined, undefined], ['', undefined], ['123456789m', undefined], ['5s', undefined], ['5', undefined], ['m', undefined], ['1.5S', undefined], ['-1S', undefined], ['5 S', undefined],
+  ];
+  for (const [value, ns] of cases) assert.equal(grpcTimeoutNs(value), ns, String(value));
+  const flags = new Set<string>();
+  assert.equal((grpcAttributes({ path: '/a.S/M', timeout: '250m' }, defaultParseOptions, flags).grpc as any).timeout_ns, 250_000_000);
+  assert.equal((grpcAttributes({ path: '/a.S/M', timeout: 'soon' }, defaultParseOptions, flags).grpc as any).timeout_ns, undefined);
 });
 
 test('--proto: a directory with imports loads; errors name the file in one line', () => {

@@ -251,3 +251,53 @@ test('grpc-js through a proxy that answers 502 text/html: the response is not fr
   assert.equal(e.grpc.response, undefined);
   assert.equal(e.pano.flags, undefined);
 });
+
+test('grpc-js deadlines: grpc.timeout_ns is the grpc-timeout the client sent (tshark reads it), on a call that made it and one that ran out', { skip: missing.length || !existsSync('/usr/bin/tshark') ? 'missing tcpdump or tshark' : false }, async () => {
+  const file = join(dir, 'grpc-deadline.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+  await cap.start();
+  const codes: number[] = [];
+  try {
+    const c = new demo.Users(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    await new Promise<void>((res) => c.GetUser({ id: 1 }, { deadline: Date.now() + 5000 }, (e: any) => (codes.push(e?.code ?? 0), res())));
+    // Chat answers only what it is sent: sent nothing, the call runs out of time
+    await new Promise<void>((res) => {
+      const call = c.Chat({ deadline: Date.now() + 300 });
+      call.on('data', () => {});
+      call.on('error', () => {});
+      // the outcome is the status: grpc-js ends the stream after its error too
+      call.on('status', (st: any) => (codes.push(st.code), res()));
+    });
+    c.close();
+  } finally {
+    await cap.stop();
+  }
+  assert.deepEqual(codes, [grpc.status.OK, grpc.status.DEADLINE_EXCEEDED]);
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const rpc = (events as any[]).filter((e) => e.rpc?.system === 'grpc');
+  assert.deepEqual(rpc.map((e) => e.rpc.method), ['GetUser', 'Chat']);
+  // JSON, frame by frame: a packet holds other streams' frames too, and header values hold commas
+  const packets = JSON.parse(spawnSync('tshark', ['-r', file, '-d', `tcp.port==${port},http2`, '-Y', 'http2.header.name == "grpc-timeout"', '-T', 'json', '--no-duplicate-keys', '-J', 'http2'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout) as any[];
+  const list = (x: any) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+  const sent: Array<[number, string]> = [];
+  for (const p of packets) for (const h2 of list(p._source.layers.http2)) for (const f of list(h2['http2.stream'])) {
+    const t = list(f['http2.header']).find((h: any) => h['http2.header.name'] === 'grpc-timeout');
+    if (t) sent.push([Number(f['http2.streamid']), t['http2.header.value']]);
+  }
+  assert.equal(sent.length, 2);
+  const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+  for (const [stream, v] of sent) {
+    const ev = rpc.find((e) => e.http2.stream_id === stream);
+    assert.equal(ev.grpc.timeout_ns / 1e6, Number(v.slice(0, -1)) * UNIT_MS[v.slice(-1)], v);
+  }
+  const [ok, late] = rpc;
+  assert.ok(ok.grpc.timeout_ns > 4e9 && ok.grpc.timeout_ns <= 5e9, String(ok.grpc.timeout_ns));
+  assert.equal(ok.rpc.grpc.status_code, 0);
+  assert.ok(late.grpc.timeout_ns > 0 && late.grpc.timeout_ns <= 3e8, String(late.grpc.timeout_ns));
+  // What the wire shows of the ending depends on who is first: the client resets the stream at its deadline
+  // (Node 20's grpc-js), or half-closes it and the server answers that (Chat ends with OK: Node 26), or the
+  // server's own deadline answers DEADLINE_EXCEEDED. The client reported DEADLINE_EXCEEDED in every case.
+  const ending = late.http2.reset ? `reset ${late.http2.reset.by} ${late.http2.reset.error_code}` : `status ${late.rpc.grpc?.status_code}`;
+  assert.ok(['reset client CANCEL', `status ${grpc.status.OK}`, `status ${grpc.status.DEADLINE_EXCEEDED}`].includes(ending), ending);
+});

@@ -110,6 +110,24 @@ export interface GrpcInput {
    * gRPC: END_STREAM seen, no reset, no gap): its status must be there.
    */
   responseComplete?: boolean;
+  /** The request's grpc-timeout header. */
+  timeout?: string;
+}
+
+/** Nanoseconds per grpc-timeout unit (gRPC over HTTP/2: Hours, Minutes, Seconds, milli, micro, nano). */
+const TIMEOUT_UNIT_NS: Record<string, number> = { H: 3_600_000_000_000, M: 60_000_000_000, S: 1_000_000_000, m: 1_000_000, u: 1_000, n: 1 };
+
+/**
+ * The deadline a grpc-timeout gives, in nanoseconds: TimeoutValue (1 to 8
+ * digits) then TimeoutUnit. Undefined when the header is not of that form
+ * (it stays in the request headers as sent). At most 99,999,999 hours:
+ * 3.6e20 ns, past 2^53, so the number is exact only to its first 15 or 16
+ * digits; deadlines that long are not deadlines.
+ */
+export function grpcTimeoutNs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value.trim());
+  return m ? Number(m[1]) * TIMEOUT_UNIT_NS[m[2]] : undefined;
 }
 
 /**
@@ -243,6 +261,10 @@ export function grpcAttributes(input: GrpcInput, options: ParseOptions, flags: S
   }
   const msg = trailers?.['grpc-message']?.[0];
   if (msg) grpc.status_message = decodeGrpcMessage(msg);
+  // The call's deadline, as the client set it: with pano.duration_ns it tells a call cancelled at its deadline
+  // (DEADLINE_EXCEEDED at the client, which the wire shows only as a reset) from one cancelled by its caller.
+  const timeoutNs = grpcTimeoutNs(input.timeout);
+  if (timeoutNs !== undefined) grpc.timeout_ns = timeoutNs;
   const schemas = schemasFor(options);
   if (schemas instanceof Error) flags.add('proto_error');
   const types = schemas && !(schemas instanceof Error) && input.path ? schemas.method(input.path) : undefined;

@@ -423,7 +423,7 @@ export class Http1Stream implements StreamParser {
     const set = new Set<string>();
     const url = attributes.url as { path?: string } | undefined;
     const g = grpcAttributes(
-      { path: url?.path, request: ex.grpc!.req, response: ex.grpc!.res, trailers, requestBody: ex.reqEnd?.body, responseBody },
+      { path: url?.path, request: ex.grpc!.req, response: ex.grpc!.res, trailers, requestBody: ex.reqEnd?.body, responseBody, timeout: header(ex.req.headers, 'grpc-timeout') },
       this.ctx.options,
       set,
     );

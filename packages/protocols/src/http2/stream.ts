@@ -266,7 +266,8 @@ export class Http2Stream {
       const trailers = res.trailers ?? (res.headers && res.headers['grpc-status'] ? res.headers : undefined);
       const responseComplete =
         kind === 'exchange' && res.ended && !this.resetBy && !flags.has('gap') && res.grpc?.framer.wire === GrpcWire.NATIVE;
-      const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers, requestBody: req.body, responseBody: res.body, responseComplete }, options, flags);
+      const timeout = reqHeaders?.['grpc-timeout']?.[0];
+      const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers, requestBody: req.body, responseBody: res.body, responseComplete, timeout }, options, flags);
       if (g.error && !attrs.error) attrs.error = g.error;
       // Everything but `error`, in order (a `delete` would turn `g` into a dictionary first).
       for (const k in g) if (k !== 'error') attrs[k] = g[k];
