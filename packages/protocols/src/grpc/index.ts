@@ -262,7 +262,8 @@ export function grpcAttributes(input: GrpcInput, options: ParseOptions, flags: S
   const msg = trailers?.['grpc-message']?.[0];
   if (msg) grpc.status_message = decodeGrpcMessage(msg);
   // The call's deadline, as the client set it: with pano.duration_ns it tells a call cancelled at its deadline
-  // (DEADLINE_EXCEEDED at the client, which the wire shows only as a reset) from one cancelled by its caller.
+  // (DEADLINE_EXCEEDED at the client, never sent: the wire shows a reset, or a half-close the server may answer
+  // with OK) from one cancelled by its caller.
   const timeoutNs = grpcTimeoutNs(input.timeout);
   if (timeoutNs !== undefined) grpc.timeout_ns = timeoutNs;
   const schemas = schemasFor(options);
