@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HpackEncoder } from '../../packages/protocols/src/http2/hpack.js';
-import { frame } from '../helpers/http2-frames.js';
+import { PREFACE, frame, settings } from '../helpers/http2-frames.js';
 import { Conversation } from '../helpers/synth.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 
-const DATA = 0, HEADERS = 1;
+const DATA = 0, HEADERS = 1, WINDOW_UPDATE = 8;
 const END_STREAM = 1, END_HEADERS = 4;
 
 test('joined after the preface: the first GET captured, a lone HEADERS segment answered before the client sends again, is an exchange', () => {
@@ -52,4 +52,26 @@ test('joined after the preface: the first GET captured, a lone HEADERS segment a
   assert.equal(first.http.response.body.content, 'small file\n');
   assert.equal(stats.protocols['http2.frames_on_closed_streams'], undefined);
   assert.equal(stats.protocols['http2.resync_held_frames'], 1);
+});
+
+test('no SYN seen and the server speaks first (nginx: SETTINGS with a 2^24-1 frame size and a WINDOW_UPDATE, before the preface), on a port above the client\'s: roles from the SETTINGS, the magic skipped', () => {
+  // As TLS plaintext from the uprobes always comes (ADR 0304), or a capture begun mid-handshake.
+  for (const serverPort of [50000, 443]) {
+    const ce = new HpackEncoder();
+    const se = new HpackEncoder();
+    const c = new Conversation({ addr: '127.0.0.1', port: 40000 }, { addr: '127.0.0.1', port: serverPort });
+    c.send(1, Buffer.concat([settings([[3, 128], [4, 65536], [5, (1 << 24) - 1]]), frame(WINDOW_UPDATE, 0, 0, Buffer.from([0, 0xff, 0, 1]))]))
+      .send(0, Buffer.concat([PREFACE, settings([[2, 0]]), frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':scheme', 'https'], [':path', '/x'], [':authority', 'a.test'], ['user-agent', 'curl/7.88.1']]))]))
+      .send(1, Buffer.concat([settings([], true), frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200'], ['server', 'nginx']])), frame(DATA, END_STREAM, 1, Buffer.from('hi'))]))
+      .close();
+    const { events, stats } = parseCaptureSync(c.pcapng());
+    assertValidEvents(events);
+    assert.deepEqual(
+      (events as any[]).map((e) => [e.pano.kind, e.server.port, e.client.port, e.http.request.method, e.url.path, e.user_agent?.original, e.http.response.status_code, e.http.response.header.server, e.http.response.body.content, e.pano.flags]),
+      [['exchange', serverPort, 40000, 'GET', '/x', 'curl/7.88.1', 200, ['nginx'], 'hi', undefined]],
+      String(serverPort),
+    );
+    // the 24 bytes of the magic, nothing else
+    assert.equal(stats.protocols['http2.resync_skipped_bytes'], 24);
+  }
 });

@@ -836,6 +836,8 @@ test('detection: a server preface alone (SETTINGS written on accept, before the 
   assert.deepEqual(detectHttp2(settings([[3, 128], [4, 65536], [5, (1 << 24) - 1]]), 0), { sender: 'server', confidence: 0.7 });
   assert.deepEqual(detectHttp2(settings([[8, 1], [9, 1], [1, 0], [2, 0], [6, 1 << 20]]), 1), { sender: 'server', confidence: 0.7 });
   assert.deepEqual(detectHttp2(settings([]), 1), { sender: 'server', confidence: 0.7 });
+  // opening a chain (nginx writes a WINDOW_UPDATE with it): the chain's sender is the server
+  assert.deepEqual(detectHttp2(Buffer.concat([settings([[3, 128], [4, 65536], [5, (1 << 24) - 1]]), frame(WINDOW, 0, 0, Buffer.from([0, 0xff, 0, 1]))]), 0), { sender: 'server', confidence: 0.7 });
   // followed by the start of the next frame: still the preface
   assert.deepEqual(detectHttp2(Buffer.concat([nghttpd, settings([], true).subarray(0, 4)]), 1), { sender: 'server', confidence: 0.7 });
   // not a preface: an ACK, a frame not yet whole, an undefined identifier, values the RFC forbids

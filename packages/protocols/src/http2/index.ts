@@ -68,11 +68,14 @@ function serverPreface(head: Buffer): boolean {
 }
 
 /**
- * Who sent frames seen without the preface: PUSH_PROMISE only comes from
- * servers; the first field of a HEADERS block is usually a static-table
+ * Who sent frames seen without the preface: a server preface, and
+ * PUSH_PROMISE, only come from servers; the first field of a HEADERS block is usually a static-table
  * pseudo-header (`:method`/`:path`/`:scheme` from clients, `:status` from servers).
  */
 function senderHint(head: Buffer): 'client' | 'server' | 'unknown' {
+  // A side that opens with a server preface (nginx writes it with a WINDOW_UPDATE, before reading): a client
+  // opens with the magic, and mid-connection a first-seen SETTINGS that is no ACK is rare from either side.
+  if (serverPreface(head)) return 'server';
   let pos = 0;
   while (pos + FRAME_HEADER_LENGTH <= head.length) {
     const length = head.readUIntBE(pos, 3);

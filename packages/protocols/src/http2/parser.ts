@@ -255,9 +255,14 @@ export class Http2Parser implements StreamParser {
 
   /** Offset of the first point where frames chain plausibly, or -1 (bytes kept or dropped, bounded). */
   private findSync(d: Direction, buf: Buffer): number {
-    for (let off = 0; off + FRAME_HEADER_LENGTH <= buf.length; off++) {
+    // The client's magic where a side's bytes begin (a connection whose start came without its SYN: TLS
+    // plaintext, or a capture begun mid-handshake) is not a frame: the scan starts after it. Read as frame
+    // headers, its bytes can pass once the server allowed large frames (nginx: SETTINGS_MAX_FRAME_SIZE
+    // 2^24-1): at offset 22, a DATA frame of 854,528 bytes, which the scan then waited for.
+    const start = d.unsyncedBytes === 0 && buf.length >= PREFACE.length && PREFACE.compare(buf, 0, PREFACE.length) === 0 ? PREFACE.length : 0;
+    for (let off = start; off + FRAME_HEADER_LENGTH <= buf.length; off++) {
       const c = chainedFrames(buf, off, SYNC_FRAMES, d.maxFrameSize);
-      if (c.count >= SYNC_FRAMES || (c.count >= 1 && c.exhausted && off === 0 && d.unsyncedBytes === 0)) {
+      if (c.count >= SYNC_FRAMES || (c.count >= 1 && c.exhausted && off === start && d.unsyncedBytes === 0)) {
         if (c.count < SYNC_FRAMES) {
           // One plausible frame, not yet followed: wait for more bytes before trusting it.
           d.buf = buf;
