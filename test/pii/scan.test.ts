@@ -51,6 +51,21 @@ test('internationalised email addresses (RFC 6531) are found whole: letters of a
   for (const [text, want] of cases) assert.deepEqual(found(text), want, text);
 });
 
+test('an e-mail address after a colon is found (mailto:, a Redis key, a header written without a space); URL userinfo is a password', () => {
+  const cases: Array<[string, string[]]> = [
+    ['<a href="mailto:alice.smith@example.org">', ['email=alice.smith@example.org']],
+    ['SET email:alice.smith@example.org 1', ['email=alice.smith@example.org']],
+    ['From:bob@example.com', ['email=bob@example.com']],
+    ['user:session:ann@example.net', ['email=ann@example.net']],
+    // userinfo: the text before the colon runs back to `://` (a password with colons too)
+    ['https://bob:hunter22@example.com/x', ['url_password=hunter22']],
+    ['ftp://bob:pa:ss@files.example.com', ['url_password=pa:ss']],
+    // a URL ended before the colon: not userinfo
+    ['see https://example.com/a mailto:carol@example.org', ['email=carol@example.org']],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(found(text), want, text);
+});
+
 test('context: a 9-digit SSN and a date of birth need their field name', () => {
   assert.deepEqual(found('536228821'), []);
   assert.deepEqual(found('536228821', Hint.ssn), ['us_ssn=536228821']);

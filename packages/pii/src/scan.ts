@@ -193,6 +193,23 @@ function adjust(base: number, hintFlag: number, hints: number): number {
   return clamp(base);
 }
 
+/**
+ * Is the colon at `colon` inside the userinfo of a URL: `://` before it with
+ * only userinfo characters between (those url_password's pattern takes, so
+ * `scheme://user:pa:ss@host` too)? Looks back at most 200 characters, the
+ * user and password url_password allows.
+ */
+function inUserinfo(s: string, colon: number): boolean {
+  const lo = Math.max(0, colon - 200);
+  for (let i = colon - 1; i >= lo + 2; i--) {
+    const c = s.charCodeAt(i);
+    if (c === 47) return s.charCodeAt(i - 1) === 47 && s.charCodeAt(i - 2) === 58;
+    // whitespace, ?, #, @, quotes, <, >: the text before is no URL's userinfo
+    if (c <= 32 || c === 63 || c === 35 || c === 64 || c === 34 || c === 39 || c === 60 || c === 62) return false;
+  }
+  return false;
+}
+
 function runAnchored(s: string, rule: AnchoredRule, at: number, hints: number, out: Hit[]): number {
   let start = at;
   /** A character before the anchor, in the match, is not ASCII. */
@@ -201,8 +218,9 @@ function runAnchored(s: string, rule: AnchoredRule, at: number, hints: number, o
     const lo = Math.max(0, at - rule.back.max);
     for (let c; start > lo && localPartChar((c = s.charCodeAt(start - 1))); start--) if (c >= 0x80) wide = true;
     if (start === at) return at + 1;
-    // userinfo of a URL (`scheme://user:pw@host`) is url_password's, not an email
-    if (start > 0 && s.charCodeAt(start - 1) === 58) return at + 1;
+    // userinfo of a URL (`scheme://user:pw@host`) is url_password's, not an email; any other colon
+    // before it is no part of the address (`mailto:a@b.org`, a Redis key `email:a@b.org`, `From:a@b.org`)
+    if (start > 0 && s.charCodeAt(start - 1) === 58 && inUserinfo(s, start - 1)) return at + 1;
   }
   if (rule.boundary && start > 0 && isWord(s.charCodeAt(start - 1))) return at + 1;
   let m: RegExpExecArray | null = null;
