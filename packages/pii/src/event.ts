@@ -305,6 +305,9 @@ function payloadNumbers(path: string): boolean {
   return path.startsWith('db.response.rows') || path.startsWith('db.query.parameter') || (path.startsWith('grpc.') && path.includes('.fields'));
 }
 
+/** Paths of payload values, whose field names the application chose (see addSlot: `name` there is a person's). */
+const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\.args|redis\.response|amqp\.properties\.headers|kafka\.records\[\d+\]\.headers)/;
+
 /** A payload that may be JSON or a form: a body, or a Kafka record's key or value (a record is a message body too). */
 /**
  * Lists whose elements name one another: in Redis arguments and replies the
@@ -506,8 +509,10 @@ export class EventScanner {
     let hints = hintsFor(path === 'user_agent.original' ? 'user-agent' : ctxKey);
     // outside payloads, `name` is a semantic-convention attribute naming a protocol object
     // (messaging.destination.name, dns.question.name, mysql.columns[i].name): no name hint, and
-    // no model candidate either, or the model reads the field name as "a person's name field"
-    const protocolName = !body && ctxKey === 'name' && !/^(db\.response\.rows|grpc\.|db\.query\.parameter)/.test(path);
+    // no model candidate either, or the model reads the field name as "a person's name field".
+    // Payloads are rows, parameters, gRPC fields, Redis arguments and replies (`HSET user:1 name …`,
+    // named by the argument before) and Kafka/AMQP application headers, whose names the sender chose.
+    const protocolName = !body && ctxKey === 'name' && !PAYLOAD_NAMED.test(path);
     if (protocolName) hints &= ~Hint.name;
     let hits = scanBounded(value, hints, p.hitBudget);
     const cut = boundedCut;
