@@ -98,3 +98,13 @@ test('an event whose pano or pano.flags is not what the schema says is scanned a
   es.finish(es.collect(ok));
   assert.deepEqual(ok.pano.flags, ['pii_scan_cut']);
 });
+
+test('`name` is a person in application headers (Kafka, AMQP) and a protocol object\'s name elsewhere', () => {
+  const es = scanner();
+  const f = es.finish(es.collect({
+    kafka: { records: [{ headers: { name: 'Kofi Moreno' } }] },
+    amqp: { properties: { headers: { name: 'Ana Lima' } } },
+    messaging: { destination: { name: 'Orders Queue' } },
+  }));
+  assert.deepEqual(f.map((x) => [x.type, x.path]), [['person_name', 'kafka.records[0].headers.name'], ['person_name', 'amqp.properties.headers.name']]);
+});
