@@ -20,7 +20,7 @@ import { hmacHex } from './keyed-hash.js';
 import { nameCandidates, type Candidate, type SpanModel } from './model.js';
 import { cnAddresses } from './cn-address.js';
 import { findRepeats } from './repeat.js';
-import { decodedValue } from './percent.js';
+import { decodedValue, decodePercent, rawOffset } from './percent.js';
 
 export type RedactMode = 'mask' | 'hash' | 'drop';
 
@@ -233,6 +233,40 @@ function scanBounded(value: string, hints: number, budget: number): Hit[] {
     }
   }
   return out;
+}
+
+/** A percent escape (`%2B`, `%c3`): what says a value may hold text that was URL-encoded. */
+const ESCAPE = /%[0-9A-Fa-f]{2}/;
+
+/**
+ * Hits of `value` (which holds a percent escape) that only its decoded text
+ * shows: a URL or cookie written into a header, a body or a log line keeps
+ * its query encoded (`Referer: …?card=4111%201111%201111%201111`,
+ * `phone=%2B1%20650-253-0000`), which the rules, reading it as written, saw
+ * as a run of other digits or not at all. The text is decoded (`+` as a
+ * space, as in a query; it keeps the offsets), scanned, and each hit that
+ * takes in an escape is mapped back to where it is written; it replaces the
+ * hits of the text as written that lie inside it (the `20650-253-0000` of
+ * `%2B1%20650-253-0000`), and is passed over where one reaches out of it. A
+ * hit written as it decodes was there to be found as written. Its value,
+ * for hashes and the audit log, is its decoded text (decodedValue).
+ */
+function withDecodedHits(value: string, hints: number, hits: Hit[], budget: number): Hit[] {
+  const marks: number[] = [];
+  const decoded = decodePercent(value.replace(/\+/g, ' '), marks);
+  if (marks.length === 0) return hits;
+  let out = hits;
+  for (const d of scanString(decoded, hints)) {
+    const a = rawOffset(marks, d.start);
+    const b = rawOffset(marks, d.end);
+    // the same text as written (no escape or `+` inside): the scan of the text as written decided it
+    if (b - a === d.end - d.start && value.startsWith(decoded.slice(d.start, d.end), a)) continue;
+    if (out.some((h) => h.start < b && a < h.end && (h.start < a || h.end > b))) continue;
+    if (out.length - hits.length >= budget) break;
+    out = out.filter((h) => h.end <= a || h.start >= b);
+    out.push({ ...d, start: a, end: b });
+  }
+  return out === hits ? hits : out.sort((x, y) => x.start - y.start);
 }
 
 /** Where an event names its protocol and the system it talks to. */
@@ -520,6 +554,11 @@ export class EventScanner {
     const han = lastScanSawHan();
     // addresses in DNS answers are the servers' own, not personal data carried in a payload
     if (hits.length && path.startsWith('dns.') && !path.startsWith('dns.question')) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
+    if (cut < 0 && value.length <= SCAN_WINDOW && value.indexOf('%') >= 0 && ESCAPE.test(value)) {
+      const before = hits.length;
+      hits = withDecodedHits(value, hints, hits, p.hitBudget);
+      p.hitBudget -= hits.length - before;
+    }
     if (hits.length === 0) hits = scanByContext(value, hints);
     // short values: the scanner saw whether a Han character is there; long ones: cnAddresses tests it itself
     // (one regex test: ~40 ns on a one-byte string, ~1.6 ns a character on a two-byte one)
