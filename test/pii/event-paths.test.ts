@@ -103,8 +103,13 @@ test('`name` is a person in application headers (Kafka, AMQP) and a protocol obj
   const es = scanner();
   const f = es.finish(es.collect({
     kafka: { records: [{ headers: { name: 'Kofi Moreno' } }] },
-    amqp: { properties: { headers: { name: 'Ana Lima' } } },
+    // a basic.publish's properties, and a basic.get-ok's (the message it got)
+    amqp: { properties: { headers: { name: 'Ana Lima' } }, response: { properties: { headers: { name: 'Ana Lima' } } } },
     messaging: { destination: { name: 'Orders Queue' } },
   }));
-  assert.deepEqual(f.map((x) => [x.type, x.path]), [['person_name', 'kafka.records[0].headers.name'], ['person_name', 'amqp.properties.headers.name']]);
+  assert.deepEqual(f.map((x) => [x.type, x.path]), [
+    ['person_name', 'kafka.records[0].headers.name'],
+    ['person_name', 'amqp.properties.headers.name'],
+    ['person_name', 'amqp.response.properties.headers.name'],
+  ]);
 });

@@ -340,7 +340,7 @@ function payloadNumbers(path: string): boolean {
 }
 
 /** Paths of payload values, whose field names the application chose (see addSlot: `name` there is a person's). */
-const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\.args|redis\.response|amqp\.properties\.headers|kafka\.records\[\d+\]\.headers)/;
+const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\.args|redis\.response|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers)/;
 
 /** A payload that may be JSON or a form: a body, or a Kafka record's key or value (a record is a message body too). */
 /**
