@@ -113,3 +113,25 @@ test('`name` is a person in application headers (Kafka, AMQP) and a protocol obj
     ['person_name', 'amqp.response.properties.headers.name'],
   ]);
 });
+
+test('a JSON document in a result row or a bound parameter is walked by its fields; a value only starting with a brace stays text', () => {
+  const es = scanner();
+  const profile = '{"home": {"street": "221B Baker Street"}, "dob": "1985-03-14", "order_id": 12345678901234567891}';
+  const ev = {
+    db: {
+      query: { text: 'UPDATE t SET profile = $1 WHERE k = $2', parameter: { '0': profile, '1': '{user:1}:cart' } },
+      response: { rows: [{ profile }] },
+    },
+    redis: { args: ['{user:1}:Kofi Moreno'] },
+  };
+  const f = es.finish(es.collect(ev));
+  assert.deepEqual(f.map((x) => `${x.type} ${x.path} ${x.start}-${x.end}`), [
+    'street_address db.query.parameter.0$.home.street 0-17',
+    'date_of_birth db.query.parameter.0$.dob 0-10',
+    'street_address db.response.rows[0].profile$.home.street 0-17',
+    'date_of_birth db.response.rows[0].profile$.dob 0-10',
+  ]);
+  // written back with its other values as they were: an integer beyond 2^53 keeps its digits
+  assert.equal(ev.db.response.rows[0]!.profile, '{"home":{"street":"<street_address:**** ***** ******>"},"dob":"<date_of_birth:****-**-**>","order_id":12345678901234567891}');
+  assert.equal(ev.db.query.parameter['1'], '{user:1}:cart');
+});

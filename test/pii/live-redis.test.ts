@@ -77,3 +77,40 @@ test('a name under a `name` field and an e-mail address in a key are found in th
     for (const v of [NAME, EMAIL, 'alice.smith', 'Renée', "O'Neil"]) assert.ok(!text.includes(v), `${mode}: ${v} left in ${text}`);
   }
 });
+
+test('a JSON document kept in Redis is walked by its fields: a name, an address and a password in it are found and redacted', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).trim();
+  const doc = JSON.stringify({ name: NAME, home: { street: '221B Baker Street', city: 'London' }, password: 'Tr0ub4dor&3', visits: 3 });
+  const file = join(dir, 'json.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+  await cap.start();
+  try {
+    cli('SET', 'cache:user:1', doc);
+    assert.equal(cli('GET', 'cache:user:1'), doc);
+  } finally {
+    await cap.stop();
+  }
+  const events = parseCaptureSync(file).events as unknown as Array<Record<string, unknown>>;
+  assert.equal(events.length, 2);
+  const es = new EventScanner({ key: Buffer.alloc(32) });
+  const where = events.map((ev) => es.finish(es.collect(structuredClone(ev))).filter((f) => f.path.startsWith('redis.')).map((f) => `${f.type} ${f.path} ${f.start}-${f.end}`));
+  assert.deepEqual(where, [
+    ['person_name redis.args[1]$.name 0-12', 'street_address redis.args[1]$.home.street 0-17', 'password redis.args[1]$.password 0-11'],
+    ['person_name redis.response.value$.name 0-12', 'street_address redis.response.value$.home.street 0-17', 'password redis.response.value$.password 0-11'],
+  ]);
+  for (const mode of ['mask', 'hash', 'drop'] as RedactMode[]) {
+    const red = new EventScanner({ key: Buffer.alloc(32), redact: mode });
+    const out = events.map((ev) => {
+      const copy = structuredClone(ev);
+      red.finish(red.collect(copy));
+      return copy;
+    });
+    assertValidEvents(out);
+    const text = JSON.stringify(out);
+    for (const v of ['Renée', "O'Neil", 'Baker Street', 'Tr0ub4dor']) assert.ok(!text.includes(v), `${mode}: ${v} left in ${text}`);
+    // what is not personal data is written back as it was
+    const stored = JSON.parse((out[1] as { redis: { response: { value: string } } }).redis.response.value);
+    assert.equal(stored.visits, 3, mode);
+    assert.equal(stored.home.city, 'London', mode);
+  }
+});

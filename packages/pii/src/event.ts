@@ -111,8 +111,8 @@ function protocolText(path: string, ctxKey: string, body: BodySlot | undefined):
 const SKIP_GROUPS = new Set(['pano', 'client', 'server', 'network', 'process', 'error', 'pii', 'source', 'destination']);
 
 interface BodySlot {
-  holder: Record<string, unknown>;
-  key: string;
+  holder: Record<string, unknown> | unknown[];
+  key: string | number;
   body: Body;
   touched: Set<number>;
   dropped: Set<number>;
@@ -342,6 +342,29 @@ function payloadNumbers(path: string): boolean {
 /** Paths of payload values, whose field names the application chose (see addSlot: `name` there is a person's). */
 const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\.args|redis\.response|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers)/;
 
+/**
+ * Payload values that may hold a JSON document: result rows, bound parameters, Redis arguments and
+ * replies, decoded gRPC fields and Kafka/AMQP application headers (bodies are opened by isBodyContent).
+ */
+const JSON_PAYLOAD = /^(?:db\.response\.rows|db\.query\.parameter|redis\.args|redis\.response|grpc\.|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers)/;
+
+/**
+ * The object or array a payload value holds when it is a whole JSON document, else undefined. Only
+ * whole documents: a value that merely starts with a brace (a Redis Cluster hash tag `{user:1}:cart`,
+ * a cut value) stays text. Numbers beyond 2^53 are kept as written as in a body (keepNumberTexts
+ * reads them again from the value's text).
+ */
+function wholeJson(v: string): object | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+  if (doc === null || typeof doc !== 'object') return undefined;
+  return doc;
+}
+
 /** A payload that may be JSON or a form: a body, or a Kafka record's key or value (a record is a message body too). */
 /**
  * Lists whose elements name one another: in Redis arguments and replies the
@@ -416,7 +439,7 @@ export class EventScanner {
       if (typeof key === 'string' && mayBeBody(key, depth) && (isBodyContent(path) || path === 'url.query')) {
         const body = path === 'url.query' ? (v.includes('=') ? parseForm(v) : undefined) : parseBody(v);
         if (body) {
-          const bs: BodySlot = { holder: holder as Record<string, unknown>, key, body, touched: new Set(), dropped: new Set(), dirty: false };
+          const bs: BodySlot = { holder, key, body, touched: new Set(), dropped: new Set(), dirty: false };
           p.bodies.push(bs);
           if (body.kind === 'json') {
             this.walkInner(p, bs, { root: body.doc }, 'root', path + '$', ctxKey, body.doc, 0);
@@ -425,8 +448,20 @@ export class EventScanner {
             const pre = body.prefix;
             if (pre?.tail) this.addSlot(p, pre as unknown as Record<string, unknown>, 'tail', path, ctxKey, pre.tail, bs, undefined, pre.tailStart);
           } else {
-            body.pairs.forEach((pair, i) => this.addSlot(p, pair, 1, path + '$' + this.keyPath(p, bs.holder, pair[0], i, path + '$', bs, true), pair[0], pair[1], bs, i));
+            body.pairs.forEach((pair, i) => this.addSlot(p, pair, 1, path + '$' + this.keyPath(p, bs.holder as Record<string, unknown>, pair[0], i, path + '$', bs, true), pair[0], pair[1], bs, i));
           }
+          return;
+        }
+      }
+      // a JSON document kept in a payload value (a jsonb column, a cached object in Redis, a JSON string
+      // field): walked as a body, so its fields name its values (`$.home.street`, `$.password`)
+      const c = v.charCodeAt(0);
+      if ((c === 123 || c === 91) && JSON_PAYLOAD.test(path) && v.length <= SCAN_WINDOW) {
+        const doc = wholeJson(v);
+        if (doc !== undefined) {
+          const bs: BodySlot = { holder, key, body: { kind: 'json', doc, text: v }, touched: new Set(), dropped: new Set(), dirty: false };
+          p.bodies.push(bs);
+          this.walkInner(p, bs, { root: doc }, 'root', path + '$', ctxKey, doc, 0);
           return;
         }
       }
@@ -675,7 +710,7 @@ export class EventScanner {
       // a body made dirty by the walk's depth bound alone was not touched: no key of it is renamed, and its
       // numbers' texts can still be taken
       if (bs.body.kind === 'json') keepNumberTexts(bs.body, false);
-      bs.holder[bs.key] = serialiseBody(bs.body, bs.touched, bs.dropped);
+      (bs.holder as Record<string | number, unknown>)[bs.key] = serialiseBody(bs.body, bs.touched, bs.dropped);
     }
     if (found.length) {
       // The annotation list is bounded (redaction and the audit log still cover every finding).
