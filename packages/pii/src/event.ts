@@ -313,6 +313,124 @@ export function sqlParamColumns(sql: string): Map<string, string> {
   return map;
 }
 
+/** A string literal of SQL text: where its content is written ([start, end), inside the quotes), the column it is for, its value. */
+interface SqlLiteral {
+  start: number;
+  end: number;
+  column: string;
+  value: string;
+}
+
+const INSERT_COLUMNS = /\(\s*([A-Za-z_"`][\w"`]*(?:\s*,\s*[A-Za-z_"`][\w"`]*){0,200})\s*\)\s*VALUES\s*/gi;
+const COMPARED_LITERAL = /([A-Za-z_][\w.]*)\s*(?:=|<>|!=|\bLIKE\b|\bILIKE\b)\s*'/gi;
+
+/**
+ * The literal after `at` (on its opening quote): its content's end and value. Doubled quotes and
+ * backslash escapes (MySQL) are undone in the value. -1 when it is not closed.
+ */
+function sqlString(sql: string, at: number): [number, string] | [-1, ''] {
+  let value = '';
+  let from = at + 1;
+  for (let i = at + 1; i < sql.length; i++) {
+    const c = sql.charCodeAt(i);
+    if (c === 92 && i + 1 < sql.length) {
+      value += sql.slice(from, i);
+      from = i + 1;
+      i++;
+    } else if (c === 39) {
+      if (sql.charCodeAt(i + 1) === 39) {
+        value += sql.slice(from, i);
+        from = i + 1;
+        i++;
+      } else return [i, value + sql.slice(from, i)];
+    }
+  }
+  return [-1, ''];
+}
+
+/**
+ * String literals of SQL text with the column each is written for: the values of
+ * `INSERT … (a, b) VALUES ('x', 'y'), (…)` by position, and `a = 'x'` (also `<>`, `LIKE`). Statements
+ * written by hand (psql, the mysql client, an ORM that inlines) carry their values there rather than as
+ * bound parameters, and a name or a password in a literal is known only by its column, as a
+ * parameter's is (sqlParamColumns). Bounded: 1000 rows, 4096 literals.
+ */
+function sqlLiterals(sql: string): SqlLiteral[] {
+  const out: SqlLiteral[] = [];
+  INSERT_COLUMNS.lastIndex = 0;
+  const ins = INSERT_COLUMNS.exec(sql);
+  if (ins) {
+    const cols = ins[1]!.split(',').map((c) => c.replace(/["`]/g, '').trim());
+    let i = ins.index + ins[0].length;
+    for (let row = 0; row < 1000 && sql.charCodeAt(i) === 40 && out.length < 4096; row++) {
+      i++;
+      for (let col = 0; ; col++) {
+        while (sql.charCodeAt(i) === 32 || sql.charCodeAt(i) === 10 || sql.charCodeAt(i) === 9 || sql.charCodeAt(i) === 13) i++;
+        if (sql.charCodeAt(i) === 39) {
+          const [end, value] = sqlString(sql, i);
+          if (end < 0) return out;
+          if (cols[col]) out.push({ start: i + 1, end, column: cols[col]!, value });
+          i = end + 1;
+        } else {
+          // a number, NULL, DEFAULT, a placeholder; a call or a subquery ends the walk
+          while (i < sql.length && !/[,()']/.test(sql[i]!)) i++;
+          if (sql.charCodeAt(i) === 40 || sql.charCodeAt(i) === 39) return out;
+        }
+        while (sql.charCodeAt(i) === 32 || sql.charCodeAt(i) === 10 || sql.charCodeAt(i) === 9 || sql.charCodeAt(i) === 13) i++;
+        if (sql.charCodeAt(i) === 44) {
+          i++;
+          continue;
+        }
+        if (sql.charCodeAt(i) !== 41) return out;
+        i++;
+        break;
+      }
+      while (sql.charCodeAt(i) === 32 || sql.charCodeAt(i) === 10 || sql.charCodeAt(i) === 9 || sql.charCodeAt(i) === 13) i++;
+      if (sql.charCodeAt(i) !== 44) break;
+      i++;
+      while (sql.charCodeAt(i) === 32 || sql.charCodeAt(i) === 10 || sql.charCodeAt(i) === 9 || sql.charCodeAt(i) === 13) i++;
+    }
+  }
+  COMPARED_LITERAL.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while (out.length < 4096 && (m = COMPARED_LITERAL.exec(sql)) !== null) {
+    const at = m.index + m[0].length - 1;
+    const [end, value] = sqlString(sql, at);
+    if (end < 0) break;
+    out.push({ start: at + 1, end, column: m[1]!.split('.').pop()!, value });
+    COMPARED_LITERAL.lastIndex = end + 1;
+  }
+  return out;
+}
+
+/**
+ * Findings that only a literal's column tells (sqlLiterals): a name or an address in a name or address
+ * column, a password, a secret; a literal written with escapes (`O''Neil`) is hashed as its value.
+ */
+function sqlLiteralHits(sql: string, hits: Hit[]): Hit[] {
+  let out = hits;
+  for (const lit of sqlLiterals(sql)) {
+    const h = hintsFor(lit.column);
+    if (!h || h & Hint.notPii || lit.end === lit.start) continue;
+    if (out.some((x) => x.start < lit.end && lit.start < x.end)) continue;
+    const v = lit.value.trim();
+    let type: PiiType | undefined;
+    let validator: string | null = null;
+    let confidence = 0.75;
+    if (h & Hint.name && v.length <= 200 && NAME_VALUE.test(v)) type = 'person_name';
+    else if (h & Hint.address && v.length <= 200 && /\d/.test(v) && /\p{L}{2}/u.test(v)) type = 'street_address';
+    else {
+      const c = scanByContext(lit.value, h)[0];
+      if (c) ({ type, validator, confidence } = c);
+    }
+    if (!type) continue;
+    const hit: Hit = { type, start: lit.start, end: lit.end, confidence, detector: 'context', validator };
+    if (sql.slice(lit.start, lit.end) !== lit.value) hit.sameAs = lit.value;
+    out = out === hits ? [...hits, hit] : (out.push(hit), out);
+  }
+  return out === hits ? hits : out.sort((x, y) => x.start - y.start);
+}
+
 /** Numbers the rules look at (as decimal text): integers of 7 digits or more (cards, phones, SSNs). */
 function scannedNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 999999;
@@ -589,6 +707,11 @@ export class EventScanner {
     const han = lastScanSawHan();
     // addresses in DNS answers are the servers' own, not personal data carried in a payload
     if (hits.length && path.startsWith('dns.') && !path.startsWith('dns.question')) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
+    if (cut < 0 && path === 'db.query.text' && value.indexOf("'") >= 0 && value.length <= SCAN_WINDOW) {
+      const before = hits.length;
+      hits = sqlLiteralHits(value, hits);
+      p.hitBudget -= hits.length - before;
+    }
     if (cut < 0 && value.length <= SCAN_WINDOW && value.indexOf('%') >= 0 && ESCAPE.test(value)) {
       const before = hits.length;
       hits = withDecodedHits(value, hints, hits, p.hitBudget);
