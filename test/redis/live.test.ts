@@ -5,13 +5,14 @@
 // tcpdump, parsed, and checked against what the clients did and got back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
+import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { startRedis } from '../helpers/redis-server.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import type { PanoEvent } from '@panopticon/events';
 
@@ -22,20 +23,8 @@ let port = 0;
 
 before(async () => {
   if (missing.length) return;
-  port = await freePort();
   // DEBUG PROTOCOL attrib (a reply with a RESP3 attribute) needs the DEBUG command, off by default since Redis 7
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--enable-debug-command', 'local'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if (execFileSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8', stdio: 'pipe' }).trim() === 'PONG') return;
-    } catch {
-      if (server.exitCode !== null) throw new Error('redis-server exited');
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('redis-server did not answer');
+  ({ port, process: server } = await startRedis(dir, ['--enable-debug-command', 'local']));
 });
 
 after(() => {
