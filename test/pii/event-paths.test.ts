@@ -135,3 +135,10 @@ test('a JSON document in a result row or a bound parameter is walked by its fiel
   assert.equal(ev.db.response.rows[0]!.profile, '{"home":{"street":"<street_address:**** ***** ******>"},"dob":"<date_of_birth:****-**-**>","order_id":12345678901234567891}');
   assert.equal(ev.db.query.parameter['1'], '{user:1}:cart');
 });
+
+test('SQL literals take the column they are compared with (=, <>, !=, LIKE, ILIKE, a qualified name), not one compared by order', () => {
+  const es = scanner();
+  const sql = "SELECT 1 FROM u WHERE u.full_name = 'Ann Lee' OR surname<>'Moreno' OR first_name != 'Kofi' OR name LIKE 'Ana Lima' OR name ilike 'Bo Yang' OR pin >= '7'";
+  const f = es.finish(es.collect({ db: { query: { text: sql } } }));
+  assert.deepEqual(f.map((x) => sql.slice(x.start, x.end)), ['Ann Lee', 'Moreno', 'Kofi', 'Ana Lima', 'Bo Yang']);
+});
