@@ -66,6 +66,20 @@ test('an e-mail address after a colon is found (mailto:, a Redis key, a header w
   for (const [text, want] of cases) assert.deepEqual(found(text), want, text);
 });
 
+test('percent-encoded e-mail addresses end at an escaped separator: two in a row are two, a word before one is not part of it', () => {
+  const cases: Array<[string, string[]]> = [
+    ['to=u0%40example.org%20u1%40example.org', ['email=u0%40example.org', 'email=u1%40example.org']],
+    ['to=u0%40example.org%2Cu1%40example.org', ['email=u0%40example.org', 'email=u1%40example.org']],
+    ['q=x%20alice.smith%40example.org', ['email=alice.smith%40example.org']],
+    ['q=x%20alice.smith@example.org', ['email=alice.smith@example.org']],
+    ['phone=%2B44%2020%207946%200958%20bob%40example.com', ['email=bob%40example.com']],
+    // what a local part holds, encoded, stays in it: an apostrophe, a + tag, a UTF-8 letter
+    ['o%27neil%2Btag%40example.org', ['email=o%27neil%2Btag%40example.org']],
+    ['ren%C3%A9e%40example.fr', ['email=ren%C3%A9e%40example.fr']],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(found(text).filter((f) => f.startsWith('email=')), want, text);
+});
+
 test('context: a 9-digit SSN and a date of birth need their field name', () => {
   assert.deepEqual(found('536228821'), []);
   assert.deepEqual(found('536228821', Hint.ssn), ['us_ssn=536228821']);

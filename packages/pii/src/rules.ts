@@ -66,9 +66,10 @@ export const RULES: AnchoredRule[] = [
     validator: 'rfc5321-shape', confidence: 0.9, hint: Hint.email,
   },
   {
-    // percent-encoded, as in cookies and query strings that were not decoded
+    // percent-encoded, as in cookies and query strings that were not decoded. The local part holds no
+    // %40 of its own: taken greedily it ran on to the next address's (`u0%40a.org%20u1%40b.org` was one)
     type: 'email', anchors: ['%40'],
-    re: /[A-Za-z0-9._%+-]{1,64}%40[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/y,
+    re: /(?:(?!%40)[A-Za-z0-9._%+-]){1,64}%40[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])/y,
     back: { max: 64 },
     validate: (v) => v[0] !== '.' && !v.includes('..'),
     validator: 'rfc5321-shape', confidence: 0.85, hint: Hint.email,

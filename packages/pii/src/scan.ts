@@ -193,6 +193,32 @@ function adjust(base: number, hintFlag: number, hints: number): number {
   return clamp(base);
 }
 
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 32;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
+/**
+ * Where an e-mail address's local part, scanned back over [start, at), really starts: after the last
+ * percent escape in it of a character no local part holds (`%20` a space, `%2C` a comma, `%3A`, `%3C`,
+ * `%40` another address's `@`). `%` is a local-part character for the addresses written encoded
+ * (`alice.smith%40example.org`), and the scan back had taken `u0%40example.org%20u1` for the local part
+ * of `u1%40example.org`: two addresses, or a phone number before one, made one finding.
+ */
+function afterEscapedSeparator(s: string, start: number, at: number): number {
+  for (let i = at - 3; i >= start; i--) {
+    if (s.charCodeAt(i) !== 37) continue;
+    const h = hexDigit(s.charCodeAt(i + 1));
+    const l = hexDigit(s.charCodeAt(i + 2));
+    if (h < 0 || l < 0) continue;
+    const b = (h << 4) | l;
+    // letters, digits and . _ + - ' stay (an encoded `+` tag, an apostrophe); so do bytes of UTF-8 letters
+    if (!(b >= 0x80 || isAlnum(b) || b === 46 || b === 95 || b === 43 || b === 45 || b === 39)) return i + 3;
+  }
+  return start;
+}
+
 /**
  * Is the colon at `colon` inside the userinfo of a URL: `://` before it with
  * only userinfo characters between (those url_password's pattern takes, so
@@ -217,6 +243,7 @@ function runAnchored(s: string, rule: AnchoredRule, at: number, hints: number, o
   if (rule.back) {
     const lo = Math.max(0, at - rule.back.max);
     for (let c; start > lo && localPartChar((c = s.charCodeAt(start - 1))); start--) if (c >= 0x80) wide = true;
+    start = afterEscapedSeparator(s, start, at);
     if (start === at) return at + 1;
     // userinfo of a URL (`scheme://user:pw@host`) is url_password's, not an email; any other colon
     // before it is no part of the address (`mailto:a@b.org`, a Redis key `email:a@b.org`, `From:a@b.org`)
