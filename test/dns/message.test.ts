@@ -730,3 +730,26 @@ test('NAPTR whose strings or replacement do not fit its RDATA is kept as hex and
     assert.equal(m.rawRecords, text ? 0 : 1);
   }
 });
+
+test('a record shorter than its type needs is hex, not read on into the next record', () => {
+  // RDATA cut short inside a message that goes on: each decoder must stop at its own RDATA's end.
+  const cases: Array<[type: number, rdata: Buffer, why: string]> = [
+    [15, u16(10), 'MX with a preference and no exchange name'],
+    [5, Buffer.from([3, 0x77, 0x77, 0x77]), 'CNAME whose name runs past its RDATA'],
+    [2, Buffer.concat([name('ns.example.com'), Buffer.from([0])]), 'NS with a byte after its name'],
+    [33, Buffer.concat([u16(0), u16(5), u16(443)]), 'SRV without a target'],
+    [43, Buffer.from([0x12, 0x34, 8]), 'DS cut inside its fixed fields'],
+    [48, Buffer.from([1, 1, 3]), 'DNSKEY cut inside its fixed fields'],
+  ];
+  for (const [type, rdata, why] of cases) {
+    const m = decodeMessage(Buffer.concat([header(3, 0x8180, 1, 2), name('example.com'), u16(type), u16(1), rrAtQ(type, 60, rdata), rrAtQ(1, 60, Buffer.from([192, 0, 2, 1]))]));
+    assert.equal(m.answers[0].data, rdata.toString('hex'), why);
+    assert.equal(m.rawRecords, 1, why);
+    // the record after it is read where it is
+    assert.equal(m.answers[1].data, '192.0.2.1', why);
+  }
+  // and whole records of the same types still decode
+  const good = decodeMessage(Buffer.concat([header(4, 0x8180, 1, 2), name('example.com'), u16(15), u16(1), rrAtQ(15, 60, Buffer.concat([u16(10), name('mx.example.com')])), rrAtQ(33, 60, Buffer.concat([u16(0), u16(5), u16(443), name('svc.example.com')]))]));
+  assert.deepEqual(good.answers.map((a) => a.data), ['10 mx.example.com', '0 5 443 svc.example.com']);
+  assert.equal(good.rawRecords, 0);
+});

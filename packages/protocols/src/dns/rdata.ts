@@ -21,12 +21,29 @@ function ipv6(msg: Buffer, start: number, end: number): string {
   return formatIPv6(msg, start);
 }
 
-function nameOnly(msg: Buffer, start: number): string {
-  return readNameText(msg, start);
+/**
+ * Checks that the fields read so far stay inside the RDATA: a record shorter
+ * than its type needs would otherwise be read on into the next record (or a
+ * name taken from it), and printed as if it held that.
+ */
+function within(pos: number, end: number, what: string): void {
+  if (pos > end) throw new RangeError(`${what} runs past RDATA`);
 }
 
-function mx(msg: Buffer, start: number): string {
-  return sequential(`${msg.readUInt16BE(start)} ${readNameText(msg, start + 2)}`);
+/** A name that is the record's last field must end where the RDATA does. */
+function lastName(msg: Buffer, start: number, end: number): string {
+  const name = readNameText(msg, start);
+  if (nameEnd !== end) throw new RangeError(nameEnd > end ? 'name runs past RDATA' : 'bytes after the name in RDATA');
+  return name;
+}
+
+function nameOnly(msg: Buffer, start: number, end: number): string {
+  return lastName(msg, start, end);
+}
+
+function mx(msg: Buffer, start: number, end: number): string {
+  within(start + 3, end, 'MX preference');
+  return sequential(`${msg.readUInt16BE(start)} ${lastName(msg, start + 2, end)}`);
 }
 
 function quoted(msg: Buffer, start: number, end: number): string {
@@ -73,12 +90,14 @@ function characterStrings(msg: Buffer, start: number, end: number): string {
   return sequential(parts.join(' '));
 }
 
-function srv(msg: Buffer, start: number): string {
-  return sequential(`${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)} ${msg.readUInt16BE(start + 4)} ${readNameText(msg, start + 6)}`);
+function srv(msg: Buffer, start: number, end: number): string {
+  within(start + 7, end, 'SRV priority, weight and port');
+  return sequential(`${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)} ${msg.readUInt16BE(start + 4)} ${lastName(msg, start + 6, end)}`);
 }
 
 function soa(msg: Buffer, start: number, end: number): string {
   const mname = readNameText(msg, start);
+  within(nameEnd, end, 'SOA mname');
   const rname = readNameText(msg, nameEnd);
   const p = nameEnd;
   if (p + 20 > end) throw new RangeError('SOA numbers run past RDATA');
@@ -87,6 +106,7 @@ function soa(msg: Buffer, start: number, end: number): string {
 }
 
 function caa(msg: Buffer, start: number, end: number): string {
+  within(start + 2, end, 'CAA flags and tag length');
   const flags = msg[start];
   const tagLen = msg[start + 1];
   if (start + 2 + tagLen > end) throw new RangeError('CAA tag runs past RDATA');
@@ -95,8 +115,10 @@ function caa(msg: Buffer, start: number, end: number): string {
 }
 
 function svcb(msg: Buffer, start: number, end: number): string {
+  within(start + 3, end, 'SVCB priority');
   const priority = msg.readUInt16BE(start);
   const target = readNameText(msg, start + 2);
+  within(nameEnd, end, 'SVCB target');
   const parts = [String(priority), target];
   let pos = nameEnd;
   while (pos < end) {
@@ -150,6 +172,7 @@ function svcValue(key: number, msg: Buffer, start: number, end: number): string 
 }
 
 function rrsig(msg: Buffer, start: number, end: number): string {
+  within(start + 19, end, 'RRSIG fields');
   const covered = typeName(msg.readUInt16BE(start));
   const alg = msg[start + 2];
   const labels = msg[start + 3];
@@ -158,6 +181,7 @@ function rrsig(msg: Buffer, start: number, end: number): string {
   const inception = msg.readUInt32BE(start + 12);
   const keyTag = msg.readUInt16BE(start + 16);
   const signer = readNameText(msg, start + 18);
+  within(nameEnd, end, 'RRSIG signer');
   const sig = msg.subarray(nameEnd, end).toString('base64');
   return sequential(`${covered} ${alg} ${labels} ${ttl} ${rrsigTime(expiration)} ${rrsigTime(inception)} ${keyTag} ${signer} ${sig}`);
 }
@@ -169,10 +193,12 @@ function rrsigTime(t: number): string {
 }
 
 function dnskey(msg: Buffer, start: number, end: number): string {
+  within(start + 4, end, 'DNSKEY flags, protocol and algorithm');
   return sequential(`${msg.readUInt16BE(start)} ${msg[start + 2]} ${msg[start + 3]} ${msg.subarray(start + 4, end).toString('base64')}`);
 }
 
 function ds(msg: Buffer, start: number, end: number): string {
+  within(start + 4, end, 'DS key tag, algorithm and digest type');
   return sequential(`${msg.readUInt16BE(start)} ${msg[start + 2]} ${msg[start + 3]} ${msg.toString('hex', start + 4, end).toUpperCase()}`);
 }
 
