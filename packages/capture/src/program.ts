@@ -97,19 +97,7 @@ export class LoadedProgram {
 
   /** Sums one interface slot's per-CPU counters. */
   readStats(slot: number): bigint[] {
-    const fd = this.mapFd('stats');
-    const key = Buffer.alloc(4);
-    const values = Buffer.alloc(8 * this.ncpus);
-    const out: bigint[] = [];
-    for (let s = 0; s < NSTATS; s++) {
-      key.writeUInt32LE(slot * NSTATS + s, 0);
-      let sum = 0n;
-      if (this.lib.mapLookup(fd, key, values) === 0) {
-        for (let c = 0; c < this.ncpus; c++) sum += values.readBigUInt64LE(c * 8);
-      }
-      out.push(sum);
-    }
-    return out;
+    return perCpuCounters(this.lib, this.mapFd('stats'), slot * NSTATS, NSTATS, this.ncpus);
   }
 
   close(): void {
@@ -146,6 +134,20 @@ function filterFlags(f: Filters): number {
     if (f.protocols.includes('udp')) flags |= FilterFlag.UDP;
   }
   return flags;
+}
+
+/** Counters `first` … `first + count - 1` of a per-CPU array of u64, each summed over the CPUs (a missing one reads 0). */
+export function perCpuCounters(lib: Libbpf, fd: number, first: number, count: number, ncpus: number): bigint[] {
+  const key = Buffer.alloc(4);
+  const values = Buffer.alloc(8 * ncpus);
+  const out: bigint[] = [];
+  for (let s = first; s < first + count; s++) {
+    key.writeUInt32LE(s, 0);
+    let sum = 0n;
+    if (lib.mapLookup(fd, key, values) === 0) for (let c = 0; c < ncpus; c++) sum += values.readBigUInt64LE(c * 8);
+    out.push(sum);
+  }
+  return out;
 }
 
 // The object file is named in errors: a program or map missing from it means a stale build.

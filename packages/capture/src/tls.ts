@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { encodeTlsEndRecord, encodeTlsRecord, type TlsRecord } from '@panopticon/pcap';
 import { libbpf, type Libbpf, type Pointer } from './libbpf.js';
-import { bpfMap, bpfProgram, CaptureError, errnoText, lastLog, must } from './program.js';
+import { bpfMap, bpfProgram, CaptureError, errnoText, lastLog, must, perCpuCounters } from './program.js';
 import { RingReader } from './ring-reader.js';
 import { TLS_LIBRARY, TLS_NSTATS, TLS_PROGRAMS, TLS_RECORD, TlsKind, TlsStat } from './layout.js';
 
@@ -218,17 +218,7 @@ export class TlsProbes {
   }
 
   private readStats(): bigint[] {
-    const fd = this.lib.mapFd(bpfMap(this.lib, this.obj, 'tls_stats', TLS_OBJECT));
-    const key = Buffer.alloc(4);
-    const values = Buffer.alloc(8 * this.ncpus);
-    const out: bigint[] = [];
-    for (let s = 0; s < TLS_NSTATS; s++) {
-      key.writeUInt32LE(s, 0);
-      let sum = 0n;
-      if (this.lib.mapLookup(fd, key, values) === 0) for (let c = 0; c < this.ncpus; c++) sum += values.readBigUInt64LE(c * 8);
-      out.push(sum);
-    }
-    return out;
+    return perCpuCounters(this.lib, this.lib.mapFd(bpfMap(this.lib, this.obj, 'tls_stats', TLS_OBJECT)), 0, TLS_NSTATS, this.ncpus);
   }
 
   /** Detaches every probe (no new records); the ring stays readable until close(). */
