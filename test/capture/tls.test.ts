@@ -274,6 +274,23 @@ http {
     assert.equal(list[0].client.port, list[1].client.port);
   });
 
+  it('pano-parse --workers 2: the same TLS events, both views of each connection still paired', () => {
+    const parsed = run([...PARSE, '--workers', '2', capFile]);
+    assert.equal(parsed.status, 0, parsed.stderr);
+    const sharded: Ev[] = parsed.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const tls = (list: Ev[]) => list.filter((e) => e.pano.source.type === 'tls');
+    assert.equal(tls(sharded).length, tls(events).length);
+    // the views of one exchange: same tuple and request; one thread pairs each such two, so must the workers
+    const views = new Map<string, Ev[]>();
+    for (const e of tls(sharded)) {
+      const k = `${e.client.address}:${e.client.port} ${e.server.address}:${e.server.port} ${e.pano.kind} ${e.url?.path} ${e.http?.request?.method} ${e.pano.id.split('-')[1]}`;
+      views.set(k, [...(views.get(k) ?? []), e]);
+    }
+    const pairs = [...views.values()].filter((l) => l.length === 2);
+    assert.equal(pairs.length, tls(events).filter((e) => e.pano.connection.mirror_of !== undefined).length);
+    for (const [a, b] of pairs) assertMirrored(a, b);
+  });
+
   it('tshark and capinfos read the capture without error; the records decode', async () => {
     const tshark = run(['tshark', '-r', capFile]);
     assert.equal(tshark.status, 0, tshark.stderr);

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { ParsePipeline, ParseWorkers, ShardedPipeline, shardOf } from '@panopticon/parse';
+import { PANO_PEN, PcapngWriter, encodeTlsEndRecord, encodeTlsRecord, type TlsRecord } from '@panopticon/pcap';
 import type { L4Packet } from '@panopticon/decode';
 import { corpusAvailable, corpusDir, corpusFiles, repoRoot } from '../helpers/corpus.js';
 import { Conversation, pcapng, udpFrame, type Frame } from '../helpers/synth.js';
@@ -81,6 +82,8 @@ function withoutIds(line: string): string {
   const e = JSON.parse(line);
   e.pano.id = e.pano.id.replace(/^\d+-/, '');
   if (e.pano.connection) delete e.pano.connection.id;
+  // the other view's id: whether it is named is what must agree
+  if (e.pano.connection?.mirror_of !== undefined) e.pano.connection.mirror_of = 'named';
   return JSON.stringify(e);
 }
 
@@ -288,4 +291,65 @@ test('pano-parse --strict, damage mid-file: every event completed before it is w
   assert.ok(p1.length > 1400 && p1.length < 1600, `${p1.length} exchanges before the damage`);
   assert.deepEqual(p1, Array.from({ length: p1.length }, (_, i) => `/item/${i}`));
   assert.deepEqual(paths(two.stdout), p1);
+});
+
+/**
+ * pano-capture --tls on a host running both ends: for each of six HTTP/1.1
+ * connections, the client process's library calls and the server's (one
+ * server process, clients of even pids: split by process, the two views of
+ * a connection fell into different shards). One client's first write comes
+ * before its socket was found (no tuple); one process writes only such
+ * records (lost, counted once); SSL_free ends the server's connections and
+ * the clients exit.
+ */
+function bothViewsCapture(): Buffer {
+  const w = new PcapngWriter();
+  const blocks: Buffer[] = [w.sectionHeader({ application: 'pano-capture' })];
+  let t = 1_795_000_000_000_000_000n;
+  const lo = Buffer.alloc(16);
+  lo.set([127, 0, 0, 1]);
+  const rec = (over: Partial<TlsRecord> & Pick<TlsRecord, 'pid' | 'ssl' | 'direction' | 'data'>): void => {
+    t += 1_000_000n;
+    const r: TlsRecord = { tsNs: t, tid: over.pid, ipVersion: 4, localAddress: lo, localPort: 0, remoteAddress: lo, remotePort: 0, length: over.data.length, comm: 'x', library: 'openssl', role: 0, ...over };
+    blocks.push(w.custom({ pen: PANO_PEN, copyable: true, data: encodeTlsRecord(r) }));
+  };
+  const SERVER = 2001;
+  for (let i = 0; i < 6; i++) {
+    const client = 3000 + 2 * i;
+    const port = 50000 + 7 * i;
+    const req = Buffer.from(`GET /item/${i} HTTP/1.1\r\nHost: shop\r\n\r\n`);
+    const res = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n${i}!`);
+    const c = { pid: client, ssl: 0x1000n + BigInt(i), role: 1 as const, comm: 'curl', localPort: port, remotePort: 8443 };
+    const s = { pid: SERVER, ssl: 0x9000n + BigInt(i), role: 2 as const, comm: 'nginx', localPort: 8443, remotePort: port };
+    if (i === 2) rec({ ...c, ipVersion: 0, direction: 2, data: req.subarray(0, 10) });
+    rec({ ...c, direction: 2, data: i === 2 ? req.subarray(10) : req });
+    rec({ ...s, direction: 1, data: req });
+    rec({ ...s, direction: 2, data: res });
+    rec({ ...c, direction: 1, data: res });
+  }
+  rec({ pid: 4001, ssl: 0x7000n, ipVersion: 0, direction: 2, data: Buffer.from('never tied') });
+  for (let i = 0; i < 6; i++) {
+    t += 1_000_000n;
+    blocks.push(w.custom({ pen: PANO_PEN, copyable: true, data: encodeTlsEndRecord({ tsNs: t, pid: SERVER, reason: 1, ssl: 0x9000n + BigInt(i), library: 'openssl' }) }));
+    t += 1_000_000n;
+    blocks.push(w.custom({ pen: PANO_PEN, copyable: true, data: encodeTlsEndRecord({ tsNs: t, pid: 3000 + 2 * i, reason: 2, ssl: 0n, library: 'openssl' }) }));
+  }
+  return Buffer.concat(blocks);
+}
+
+test('TLS plaintext of both ends: with workers, both views of a connection meet (mirror_of), as in one pipeline', async () => {
+  const bytes = bothViewsCapture();
+  const one = single(bytes);
+  const conns = one.lines.map((l) => JSON.parse(l).pano.connection);
+  assert.equal(one.lines.length, 12);
+  assert.equal(conns.filter((c) => c.mirror_of !== undefined).length, 6, 'one view of each connection names the other');
+  assert.equal(one.stats.flows.plaintextUntiedBytes, 'never tied'.length);
+  assert.equal(one.stats.flows.plaintextEndedByLibrary, 6);
+  assert.equal(one.stats.flows.plaintextEndedByExit, 6);
+  for (const n of [2, 3]) {
+    const many = await sharded(bytes, pool(n));
+    assertSameOrder(many.lines, one, `${n} workers`);
+    assert.deepEqual(perConnection(many.lines), perConnection(one.lines), `${n} workers`);
+    assert.equal(JSON.stringify(many.stats, bigintText), JSON.stringify(one.stats, bigintText), `${n} workers: counters`);
+  }
 });

@@ -45,6 +45,8 @@ interface PlainTracked {
 interface Untied {
   chunks: PlaintextChunk[];
   bytes: number;
+  /** Whether this table counts these chunks when they are dropped (see `countsUntiedLoss`). */
+  counted: boolean;
 }
 
 /** Untied plaintext held per library connection, and library connections held at once. */
@@ -68,6 +70,12 @@ interface Tracked {
 export interface FlowTableOptions extends FlowOptions {
   /** Ports that are servers for some enabled protocol: a hint for deciding roles without a SYN. */
   serverPorts?: ReadonlySet<number>;
+  /**
+   * Whether dropped untied plaintext of process `pid` is counted here. With
+   * several shards every shard holds a chunk that has no tuple yet (whichever
+   * owns the tuple will need it): one of them counts its loss. Default: all.
+   */
+  countsUntiedLoss?: (pid: number) => boolean;
 }
 
 /** How long a closed connection's 4-tuple is remembered so late retransmissions don't open a phantom. */
@@ -238,7 +246,7 @@ export class FlowTable {
   closeAll(reason: CloseReason = 'end'): void {
     for (const t of [...this.table.values()]) this.close(t, reason, this.nowNs);
     for (const t of [...this.plain.values()]) this.closePlain(t, reason, this.nowNs);
-    for (const u of this.untied.values()) this.counters.plaintextUntiedBytes += u.bytes;
+    for (const u of this.untied.values()) this.lostUntied(u, u.bytes);
     this.untied.clear();
   }
 
@@ -251,7 +259,7 @@ export class FlowTable {
    */
   plaintext(c: PlaintextChunk): void {
     this.advance(c.tsNs);
-    const key = `${c.origin}|${c.pid}|${c.handle}`;
+    const key = plaintextKey(c.origin, c.pid, c.handle);
     let t = this.plain.get(key);
     if (!c.tuple) {
       if (t) return this.deliverPlain(t, c);
@@ -259,13 +267,13 @@ export class FlowTable {
       if (!u) {
         if (this.untied.size >= MAX_UNTIED_KEYS) {
           const [oldKey, old] = this.untied.entries().next().value as [string, Untied];
-          this.counters.plaintextUntiedBytes += old.bytes;
+          this.lostUntied(old, old.bytes);
           this.untied.delete(oldKey);
         }
-        this.untied.set(key, (u = { chunks: [], bytes: 0 }));
+        this.untied.set(key, (u = { chunks: [], bytes: 0, counted: this.opts.countsUntiedLoss?.(c.pid) ?? true }));
       }
       if (u.bytes + c.data.length > MAX_UNTIED_BYTES) {
-        this.counters.plaintextUntiedBytes += c.data.length;
+        this.lostUntied(u, c.data.length);
         return;
       }
       u.chunks.push(c);
@@ -295,7 +303,7 @@ export class FlowTable {
   plaintextEnd(e: PlaintextEnd): void {
     this.advance(e.tsNs);
     if (e.handle !== undefined) {
-      const key = `${e.origin}|${e.pid}|${e.handle}`;
+      const key = plaintextKey(e.origin, e.pid, e.handle);
       const t = this.plain.get(key);
       if (t) {
         this.counters.plaintextEndedByLibrary++;
@@ -313,11 +321,29 @@ export class FlowTable {
     for (const key of [...this.untied.keys()]) if (key.includes(prefix)) this.dropUntied(key);
   }
 
+  /**
+   * A chunk of a library connection whose tuple another shard owns (flow-sharded
+   * parsing): that shard takes the connection. Here, a stream the handle had
+   * with another tuple ends (as `plaintext` ends it on a new tuple), and the
+   * chunks held untied for it go uncounted: the owner holds the same ones.
+   */
+  plaintextElsewhere(c: PlaintextChunk): void {
+    this.advance(c.tsNs);
+    const key = plaintextKey(c.origin, c.pid, c.handle);
+    const t = this.plain.get(key);
+    if (t) this.closePlain(t, 'end', c.tsNs);
+    this.untied.delete(key);
+  }
+
   private dropUntied(key: string): void {
     const u = this.untied.get(key);
     if (!u) return;
-    this.counters.plaintextUntiedBytes += u.bytes;
+    this.lostUntied(u, u.bytes);
     this.untied.delete(key);
+  }
+
+  private lostUntied(u: Untied, bytes: number): void {
+    if (u.counted) this.counters.plaintextUntiedBytes += bytes;
   }
 
   private openPlain(key: string, c: PlaintextChunk): PlainTracked {
@@ -676,6 +702,11 @@ export function fingerprint(proto: number, a: string, ap: number, b: string, bp:
   y = Math.imul(y ^ (y >>> 16), 0x27d4eb2f);
   y ^= y >>> 15;
   return (x >>> 6) * 0x4000000 + (y >>> 6);
+}
+
+/** A library connection's key: library, process and its connection object (the SSL *). */
+export function plaintextKey(origin: string, pid: number, handle: bigint): string {
+  return `${origin}|${pid}|${handle}`;
 }
 
 function tupleKey(proto: number, a: string, ap: number, b: string, bp: number): string {

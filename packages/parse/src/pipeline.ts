@@ -9,7 +9,7 @@
  */
 import { CaptureReader, PANO_PEN, interfaceKey, decodeLossRecord, decodeTlsRecord, decodeTlsEndRecord, type TlsRecord, type TlsEndRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
 import { DECODED_LINK_TYPES, Decoder, IpProto, formatIPv4, formatIPv6, type DecoderOptions, type L4Packet } from '@panopticon/decode';
-import { FlowTable, defaultFlowOptions, type FlowTableOptions, type PlaintextChunk } from '@panopticon/flows';
+import { FlowTable, defaultFlowOptions, plaintextKey, type FlowTableOptions, type PlaintextChunk } from '@panopticon/flows';
 import { sequential, type EventSource, type PanoEvent } from '@panopticon/events';
 import { Dispatcher, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
 
@@ -66,11 +66,16 @@ const LAST_NS = 253_402_300_799_999_999_999n;
  * character) because every worker computes it for every packet.
  */
 export function shardOf(p: L4Packet, count: number): number {
-  const a = p.srcAddr;
-  const b = p.dstAddr;
-  const h = p.srcPort ^ p.dstPort ^ ((a.charCodeAt(a.length - 1) ^ b.charCodeAt(b.length - 1)) << 16);
+  return endpointsShard(p.srcAddr, p.srcPort, p.dstAddr, p.dstPort, count);
+}
+
+function endpointsShard(a: string, ap: number, b: string, bp: number, count: number): number {
+  const h = ap ^ bp ^ ((a.charCodeAt(a.length - 1) ^ b.charCodeAt(b.length - 1)) << 16);
   return (Math.imul(h, 0x9e3779b1) >>> 16) % count;
 }
+
+/** Library connections remembered per shard as another shard's (see `tlsRecord`). */
+const MAX_ELSEWHERE = 65536;
 
 /** Names of every protocol module, for `--protocols` validation and help. */
 export function protocolNames(): string[] {
@@ -111,6 +116,8 @@ export class ParsePipeline {
   /** TLS end records (pano-frames(5) type 3) read. */
   tlsEndRecords = 0;
   private readonly shard: { index: number; count: number };
+  /** Library connections (plaintextKey) whose tuple another shard owns, oldest first, with their process. */
+  private readonly tlsElsewhere = new Map<string, number>();
   private nextExpireNs = 0n;
   private section = -1;
   private readonly onWarning: PipelineOptions['onWarning'];
@@ -149,6 +156,7 @@ export class ParsePipeline {
       maxBufferedTotal: Math.ceil(flowOpts.maxBufferedTotal / shard.count),
       firstId: flowOpts.firstId + shard.index * flowOpts.idStep,
       idStep: flowOpts.idStep * shard.count,
+      countsUntiedLoss: shard.count === 1 ? undefined : (pid) => pid % shard.count === shard.index,
     });
     this.dispatcher.flipRoles = (conn) => this.flows.flipRoles(conn);
     this.dispatcher.endFlow = (conn) => this.flows.finish(conn);
@@ -230,11 +238,20 @@ export class ParsePipeline {
 
   /**
    * A TLS plaintext record: into the flow table as a chunk of its library
-   * connection's stream (one shard takes all of a process's connections).
+   * connection's stream.
+   *
+   * With several shards, a record goes to the shard of its socket tuple, as
+   * the connection's packets do: when both ends were captured (client and
+   * server processes on this host), both views land in one shard, where the
+   * second learns it mirrors the first (by process they split, and both were
+   * counted as exchanges of their own). A record without a tuple yet cannot
+   * be placed: every shard holds it untied until the library connection's
+   * tuple comes; then the shards that do not own it let theirs go and pass
+   * over its untied records from then on.
    */
   private tlsRecord(r: TlsRecord): void {
     this.tlsRecords++;
-    if (!this.ownsProcess(r.pid, r.tsNs)) return;
+    if (r.tsNs > LAST_NS) return;
     const fmt = r.ipVersion === 4 ? formatIPv4 : formatIPv6;
     const chunk: PlaintextChunk = {
       tsNs: r.tsNs,
@@ -256,28 +273,39 @@ export class ParsePipeline {
       data: r.data,
       missing: r.length - r.data.length,
     };
+    if (this.shard.count > 1 && !this.ownsPlaintext(chunk)) return;
     this.flows.plaintext(chunk);
   }
 
-  /**
-   * Whether a TLS record of process `pid` at `tsNs` is this pipeline's to
-   * apply: one shard takes all of a process's connections; the others only
-   * keep time. A time past the last representable one is ignored.
-   */
-  private ownsProcess(pid: number, tsNs: bigint): boolean {
-    if (tsNs > LAST_NS) return false;
-    if (this.shard.count > 1 && pid % this.shard.count !== this.shard.index) {
-      this.flows.advance(tsNs);
+  /** Whether this shard takes `c` (several shards; see `tlsRecord`); when not, only time moves on. */
+  private ownsPlaintext(c: PlaintextChunk): boolean {
+    const key = plaintextKey(c.origin, c.pid, c.handle);
+    const { index, count } = this.shard;
+    if (c.tuple) {
+      const { local, remote } = c.tuple;
+      if (endpointsShard(local.address, local.port, remote.address, remote.port, count) === index) {
+        this.tlsElsewhere.delete(key);
+        return true;
+      }
+      this.flows.plaintextElsewhere(c);
+      this.tlsElsewhere.delete(key);
+      if (this.tlsElsewhere.size >= MAX_ELSEWHERE) this.tlsElsewhere.delete(this.tlsElsewhere.keys().next().value!);
+      this.tlsElsewhere.set(key, c.pid);
       return false;
     }
-    return true;
+    if (!this.tlsElsewhere.has(key)) return true;
+    this.flows.advance(c.tsNs);
+    return false;
   }
 
-  /** A TLS end record: the library connection, or all of the process's, end now (same shard as their chunks). */
+  /** A TLS end record: the library connection, or all of the process's, end now (every shard ends what it holds). */
   private tlsEnd(r: TlsEndRecord): void {
     this.tlsEndRecords++;
-    if (!this.ownsProcess(r.pid, r.tsNs)) return;
-    this.flows.plaintextEnd({ tsNs: r.tsNs, origin: r.library, pid: r.pid, handle: r.reason === 1 ? r.ssl : undefined });
+    if (r.tsNs > LAST_NS) return;
+    const handle = r.reason === 1 ? r.ssl : undefined;
+    if (handle !== undefined) this.tlsElsewhere.delete(plaintextKey(r.library, r.pid, handle));
+    else for (const [key, pid] of this.tlsElsewhere) if (pid === r.pid) this.tlsElsewhere.delete(key);
+    this.flows.plaintextEnd({ tsNs: r.tsNs, origin: r.library, pid: r.pid, handle });
   }
 
   /** What is wrong with a loss record, or undefined when it is one pano-capture writes (pano-frames(5)). */
