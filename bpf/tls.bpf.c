@@ -53,6 +53,19 @@ struct sock {
 	struct sock_common __sk_common;
 } __attribute__((preserve_access_index));
 
+/* signal->live: threads of the group not yet exiting (do_exit counts it down before sched_process_exit). */
+struct pano_atomic {
+	int counter;
+};
+
+struct signal_struct {
+	struct pano_atomic live;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	struct signal_struct *signal;
+} __attribute__((preserve_access_index));
+
 struct active {
 	__u64 ssl;
 	__u64 buf;
@@ -241,7 +254,10 @@ int pano_tls_sock_recv(struct bpf_raw_tracepoint_args *ctx)
 /*
  * A thread's end releases what is kept per thread (a thread killed inside an
  * SSL call would otherwise hold its slot in `active` for good), and the
- * process's end its mark in tls_pids. What is kept per SSL * goes with
+ * process's end its mark in tls_pids. The process ends with its last thread,
+ * not with its first (the group leader can leave by pthread_exit while other
+ * threads go on with their connections): the thread that counted the group's
+ * `live` down to 0 writes the record. What is kept per SSL * goes with
  * SSL_free, or leaves the LRU map when it is needed for others.
  */
 SEC("raw_tp/sched_process_exit")
@@ -249,11 +265,12 @@ int pano_tls_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	bpf_map_delete_elem(&active, &id);
 	bpf_map_delete_elem(&last_recv, &id);
 	bpf_map_delete_elem(&pending_send, &id);
-	if (tgid == (__u32)id && bpf_map_lookup_elem(&tls_pids, &tgid)) {
+	if (BPF_CORE_READ(task, signal, live.counter) == 0 && bpf_map_lookup_elem(&tls_pids, &tgid)) {
 		bpf_map_delete_elem(&tls_pids, &tgid);
 		emit_end(0, TLS_END_EXIT, 0);
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and benchmarks use, when they
 # are missing: tshark (oracle), tcpdump, clang/libbpf-dev/bpftool (BPF build),
+# gcc (a threaded TLS client the capture test builds),
 # lld (wasm-ld: the pii locator's build check),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
 # zstd (Kafka test batches) and wrk (capture benchmark).
@@ -8,7 +9,7 @@
 set -euo pipefail
 packages=(
   tshark tcpdump iproute2 curl wget
-  clang llvm lld libbpf-dev bpftool
+  clang llvm lld libbpf-dev bpftool gcc
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
   wrk zstd

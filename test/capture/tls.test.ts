@@ -18,7 +18,7 @@ import { PANO_PEN, decodeTlsRecord, findLibgnutls, findLibssl } from '@panoptico
 import { bpfUnavailable, toolMissing } from './env.js';
 import { NODE_SRC, ROOT, waitFor, exited, collect } from './netns.js';
 
-const skip = bpfUnavailable() ?? toolMissing('nginx', 'curl', 'wget', 'openssl', 'tshark', 'capinfos', 'bpftool') ?? (findLibssl() ? undefined : 'libssl.so.3 is not installed') ?? (findLibgnutls() ? undefined : 'libgnutls.so.30 is not installed');
+const skip = bpfUnavailable() ?? toolMissing('nginx', 'curl', 'wget', 'openssl', 'tshark', 'capinfos', 'bpftool', 'cc') ?? (findLibssl() ? undefined : 'libssl.so.3 is not installed') ?? (findLibgnutls() ? undefined : 'libgnutls.so.30 is not installed');
 const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
 const PARSE = [...NODE_SRC, join(ROOT, 'bin/pano-parse')];
 
@@ -77,6 +77,7 @@ describe('pano-capture --tls', { skip }, () => {
   let nodePid = 0;
   const curlPids: number[] = [];
   const wgetPids: number[] = [];
+  let leaderExits = { pid: 0, status: null as number | null, stdout: '' };
   let leftBefore: string[] = [];
 
   before(async () => {
@@ -145,6 +146,14 @@ http {
       assert.equal(await exited(w), 0, `wget ${args.join(' ')}`);
     }
 
+    // a client whose main thread leaves (pthread_exit) between its request and the response
+    const leaderBin = join(dir, 'leader-exits');
+    const cc = run(['cc', '-O1', '-pthread', '-o', leaderBin, join(ROOT, 'test/capture/fixtures/leader-exits.c'), findLibssl()!]);
+    assert.equal(cc.status, 0, cc.stderr);
+    const le = spawn(leaderBin, [String(port), '/hello?leader=exits'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const leOut = collect(le, 'stdout');
+    leaderExits = { pid: le.pid!, status: await exited(le), stdout: leOut() };
+
     const pair = spawn(process.execPath, [join(ROOT, 'test/capture/fixtures/https-pair.mjs'), key, cert], { stdio: ['ignore', 'pipe', 'inherit'] });
     nodePid = pair.pid!;
     const out = collect(pair, 'stdout');
@@ -173,7 +182,7 @@ http {
   });
 
   it('curl → nginx over HTTP/1.1: one event per exchange from each side, with process and tls source', () => {
-    const get = events.filter((e) => e.url?.path === '/hello' && e.network?.protocol?.version === '1.1' && e.url.query !== 'via=wget');
+    const get = events.filter((e) => e.url?.path === '/hello' && e.network?.protocol?.version === '1.1' && e.url.query !== 'via=wget' && e.url.query !== 'leader=exits');
     const post = events.filter((e) => e.url?.path === '/submit' && e.url.query !== 'via=wget');
     for (const [list, what] of [[get, 'GET'], [post, 'POST']] as const) {
       // one from curl, one from the nginx worker
@@ -272,6 +281,34 @@ http {
     assert.deepEqual(list.map((e) => e.pano.connection.view).sort(), ['client', 'server']);
     assertMirrored(list[0], list[1]);
     assert.equal(list[0].client.port, list[1].client.port);
+  });
+
+  it('a process whose main thread exits first: its connection ends with its last thread, the exchange whole', async () => {
+    assert.equal(leaderExits.status, 0);
+    assert.match(leaderExits.stdout, /^HTTP\/1\.1 200 OK\r\n[\s\S]*hello from nginx\n$/);
+    const list = events.filter((e) => e.process?.pid === leaderExits.pid);
+    assert.equal(list.length, 1, JSON.stringify(list));
+    const [e] = list;
+    assert.equal(e.pano.kind, 'exchange');
+    assert.equal(e.url.query, 'leader=exits');
+    assert.equal(e.http.response.status_code, 200);
+    assert.equal(e.http.response.body.content, 'hello from nginx\n');
+    assert.notEqual(e.process.thread.id, leaderExits.pid, 'the calls were made by the second thread');
+    // nginx's view of it: freed (Connection: close) before the client's SSL_write returned, still paired
+    const fromNginx = events.filter((n) => n.process?.executable?.name === 'nginx' && n.url?.query === 'leader=exits');
+    assert.equal(fromNginx.length, 1);
+    assertMirrored(e, fromNginx[0]);
+    // one exit record for the process, written when the second thread (the last) exited, after the response was read
+    const exits: TlsEndRecord[] = [];
+    await readCapture(capFile, {
+      onCustom: (c) => {
+        if (c.pen !== PANO_PEN || c.data.readUInt16LE(0) !== RecordType.TLS_END) return;
+        const r = decodeTlsEndRecord(c.data);
+        if (r && typeof r !== 'string' && r.pid === leaderExits.pid && r.reason === 2) exits.push(r);
+      },
+    });
+    assert.equal(exits.length, 1);
+    assert.ok(exits[0].tsNs >= BigInt(e.pano.end_ns), `exit record at ${exits[0].tsNs}, exchange ended at ${e.pano.end_ns}`);
   });
 
   it('pano-parse --workers 2: the same TLS events, both views of each connection still paired', () => {

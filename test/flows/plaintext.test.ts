@@ -212,3 +212,25 @@ test('both ends captured on this host: the view opened second names the first; t
   ft.plaintext(chunk(false, 'again', { pid: 200, comm: 'nginx', handle: 0x999n, role: 'server', tuple: { ipVersion: 4, local: REMOTE, remote: LOCAL } }));
   assert.equal(rec.conns[3].mirrorOf, undefined);
 });
+
+test("the other end's view that opens after the first closed still names it, within 5 s, once", () => {
+  const { sink, rec } = recorder();
+  const ft = new FlowTable(sink, { serverPorts: new Set([443]) });
+  const server = { pid: 200, comm: 'nginx', handle: 0x900n, role: 'server' as const, tuple: { ipVersion: 4 as const, local: REMOTE, remote: LOCAL } };
+  // a Connection: close exchange: nginx reads, answers and frees its SSL * before curl's SSL_write returns
+  ft.plaintext(chunk(false, 'GET / HTTP/1.1\r\n\r\n', server));
+  ft.plaintext(chunk(true, 'HTTP/1.1 200 OK\r\n\r\n', server));
+  ft.plaintextEnd({ tsNs: ts + 1n, origin: 'openssl', pid: 200, handle: 0x900n });
+  ft.plaintext(chunk(true, 'GET / HTTP/1.1\r\n\r\n', { role: 'client' }));
+  const [nginx, curl] = rec.conns;
+  assert.deepEqual([nginx.mirrorOf, curl.mirrorOf], [undefined, nginx.id]);
+  // paired once: a later view on the tuple names neither
+  ft.plaintextEnd({ tsNs: ts + 1n, origin: 'openssl', pid: 100, handle: 0xabcn });
+  ft.plaintext(chunk(false, 'again', { ...server, handle: 0x901n }));
+  assert.equal(rec.conns[2].mirrorOf, undefined);
+  // a view alone is remembered 5 s of capture time after it closed, not longer
+  ft.plaintextEnd({ tsNs: ts + 1n, origin: 'openssl', pid: 200, handle: 0x901n });
+  ts += 5_000_000_001n;
+  ft.plaintext(chunk(true, 'late', { handle: 0xabdn, role: 'client' }));
+  assert.equal(rec.conns[3].mirrorOf, undefined);
+});

@@ -39,6 +39,8 @@ interface PlainTracked {
   local: Endpoint;
   remote: Endpoint;
   done: boolean;
+  /** Whether the other end's view was found (each view pairs with one other at most). */
+  paired: boolean;
 }
 
 /** Chunks of a library connection held until its tuple is known. */
@@ -81,6 +83,15 @@ export interface FlowTableOptions extends FlowOptions {
 /** How long a closed connection's 4-tuple is remembered so late retransmissions don't open a phantom. */
 const CLOSED_MEMORY_NS = 60n * 1_000_000_000n;
 const CLOSED_MEMORY_MAX = 16384;
+/**
+ * How long a closed plaintext view is remembered for the other end's view to
+ * name it (`mirrorOf`), and how many are. The server of a `Connection: close`
+ * exchange reads, answers and frees its SSL * within microseconds, before the
+ * client's SSL_write has even returned (the record that opens the client's
+ * view). Short, because a later connection may reuse the tuple.
+ */
+const VIEW_MEMORY_NS = 5n * 1_000_000_000n;
+const VIEW_MEMORY_MAX = 4096;
 const TOUCH_EVERY_NS = 1_000_000_000n;
 /**
  * Slots of the lookup cache. A server talks to thousands of client ports at
@@ -150,6 +161,8 @@ export class FlowTable {
   private readonly plain = new Map<string, PlainTracked>();
   /** The same, by tuple as their process sees it (local end first): finds the other end's view of a connection. */
   private readonly plainByTuple = new Map<string, PlainTracked>();
+  /** Views closed within VIEW_MEMORY_NS, by the same tuple text, oldest first: their connection id and close time. */
+  private readonly closedViews = new Map<string, { id: number; closedNs: bigint }>();
   private readonly untied = new Map<string, Untied>();
   /** Out-of-order bytes held by all connections' directions, against maxBufferedTotal. */
   private readonly holdPool: HoldPool;
@@ -376,13 +389,24 @@ export class FlowTable {
       sinkState: undefined,
     };
     conn.processEnd = { ...local };
-    const t: PlainTracked = { key, conn, local: { ...local }, remote: { ...remote }, done: false };
+    const t: PlainTracked = { key, conn, local: { ...local }, remote: { ...remote }, done: false, paired: false };
     this.counters.plaintextConnections++;
     this.plain.set(key, t);
-    // both ends on this host, both captured: the second view names the first
-    const mirror = this.plainByTuple.get(tupleText(remote, local));
-    if (mirror) conn.mirrorOf = mirror.conn.id;
-    this.plainByTuple.set(tupleText(local, remote), t);
+    // both ends on this host, both captured: the second view names the first, open or just closed
+    const other = tupleText(remote, local);
+    const open = this.plainByTuple.get(other);
+    const closed = this.closedViews.get(other);
+    if (open && !open.paired) {
+      open.paired = t.paired = true;
+      conn.mirrorOf = open.conn.id;
+    } else if (closed && c.tsNs - closed.closedNs <= VIEW_MEMORY_NS) {
+      this.closedViews.delete(other);
+      t.paired = true;
+      conn.mirrorOf = closed.id;
+    }
+    const own = tupleText(local, remote);
+    this.plainByTuple.set(own, t);
+    this.closedViews.delete(own);
     this.sink.open(conn);
     return t;
   }
@@ -411,7 +435,14 @@ export class FlowTable {
     t.done = true;
     this.plain.delete(t.key);
     const tuple = tupleText(t.local, t.remote);
-    if (this.plainByTuple.get(tuple) === t) this.plainByTuple.delete(tuple);
+    if (this.plainByTuple.get(tuple) === t) {
+      this.plainByTuple.delete(tuple);
+    }
+    // a view still alone: the other end's may open yet (see VIEW_MEMORY_NS)
+    if (!t.paired) {
+      if (this.closedViews.size >= VIEW_MEMORY_MAX) this.closedViews.delete(this.closedViews.keys().next().value!);
+      this.closedViews.set(tuple, { id: t.conn.id, closedNs: tsNs });
+    }
     this.sink.close(t.conn, reason, tsNs);
   }
 
@@ -431,6 +462,10 @@ export class FlowTable {
     for (const [k, ts] of this.closed) {
       if (ts >= nowNs - CLOSED_MEMORY_NS) break;
       this.closed.delete(k);
+    }
+    for (const [k, v] of this.closedViews) {
+      if (v.closedNs >= nowNs - VIEW_MEMORY_NS) break;
+      this.closedViews.delete(k);
     }
   }
 
