@@ -20,6 +20,7 @@ import { hmacHex } from './keyed-hash.js';
 import { nameCandidates, type Candidate, type SpanModel } from './model.js';
 import { cnAddresses } from './cn-address.js';
 import { findRepeats } from './repeat.js';
+import { AllowList } from './allow.js';
 import { decodedValue, decodePercent, rawOffset } from './percent.js';
 
 export type RedactMode = 'mask' | 'hash' | 'drop';
@@ -47,8 +48,8 @@ export interface ScanOptions {
   types?: ReadonlySet<string>;
   /** Hits below this confidence are not reported (default 0.5). */
   minConfidence?: number;
-  /** Known test values never reported (exact match of the hit's text). */
-  allow?: ReadonlySet<string>;
+  /** Known test values never reported: the whole value, as written or as it decodes (allow.ts). */
+  allow?: Iterable<string>;
   redact?: RedactMode;
   /** HMAC key for hash redaction and audit hashes. */
   key: Buffer;
@@ -562,9 +563,11 @@ export class EventScanner {
   scanCutEvents = 0;
   private readonly minConf: number;
   private readonly threshold: number;
+  private readonly allow: AllowList | undefined;
 
   constructor(opts: ScanOptions) {
     this.opts = opts;
+    this.allow = opts.allow ? new AllowList(opts.allow) : undefined;
     this.minConf = opts.minConfidence ?? 0.5;
     this.threshold = opts.modelThreshold ?? 0.5;
   }
@@ -837,7 +840,7 @@ export class EventScanner {
       if (kept[i]!.length) any = true;
     }
     if (!any) return found;
-    findRepeats(p.slots, kept, namesBarred, this.opts.allow);
+    findRepeats(p.slots, kept, namesBarred, this.allow);
     for (let i = 0; i < p.slots.length; i++) {
       const slot = p.slots[i]!;
       const hits = kept[i]!;
@@ -887,14 +890,15 @@ export class EventScanner {
   /** Of `hits` in `value`: those confident enough, of the asked types, not allowed, not overlapping. */
   private keep(hits: Hit[], value: string): Hit[] {
     if (hits.length === 0) return NO_HITS;
-    const { types, allow } = this.opts;
+    const { types } = this.opts;
+    const allow = this.allow;
     const kept: Hit[] = [];
     let lastEnd = -1;
     for (const h of hits) {
       if (h.confidence < this.minConf) continue;
       if (types && !types.has(h.type)) continue;
       if (h.start < lastEnd) continue;
-      if (allow?.has(value.slice(h.start, h.end))) continue;
+      if (allow?.has(h.type, value.slice(h.start, h.end), h.sameAs)) continue;
       kept.push(h);
       lastEnd = h.end;
     }

@@ -16,6 +16,7 @@ import type { Hit } from './scan.js';
 import type { PiiType } from './rules.js';
 import { Hint } from './context.js';
 import { decodePercent, rawOffset } from './percent.js';
+import type { AllowList } from './allow.js';
 
 /** What findRepeats needs of a scanned field. */
 export interface RepeatSlot {
@@ -111,11 +112,11 @@ interface Seed {
  * written to) with a copy that also holds every further occurrence of a
  * reported value. An occurrence overlapping a hit is
  * skipped, unless it covers only shorter hits of its own type, which it
- * replaces ("Chris" inside "Chris+Sanders"); an occurrence in `allow` is
- * skipped too, and so are names and addresses where `namesBarred` says
+ * replaces ("Chris" inside "Chris+Sanders"); an occurrence `allow` allows
+ * (as written or as the value it repeats) is skipped too, and so are names and addresses where `namesBarred` says
  * they are never looked for (protocol text). Returns the hits added.
  */
-export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit[][], namesBarred: (slot: S) => boolean, allow?: ReadonlySet<string>): number {
+export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit[][], namesBarred: (slot: S) => boolean, allow?: AllowList): number {
   const seeds = new Map<string, Seed>();
   gather: for (let i = 0; i < slots.length; i++) {
     for (const h of kept[i]!) {
@@ -140,7 +141,8 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
   /** Adds the occurrence of `seed` (the finding `raw`) at [at, end) of `value`, unless it is not one. */
   const occurrence = (raw: string, seed: Seed, at: number, end: number): void => {
     const hit = seed.hit;
-    if (allow?.has(value.slice(at, end))) return;
+    const text = value.slice(at, end);
+    if (allow?.has(hit.type, text, text !== raw ? raw : undefined)) return;
     let blocked = false;
     let covers = false;
     for (const k of hits) {
@@ -152,7 +154,7 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
     if (covers) hits = hits.filter((k) => k.end <= at || end <= k.start);
     else if (!changed) hits = hits.slice();
     const h: Hit = { type: hit.type, start: at, end, confidence: hit.confidence, detector: 'repeat', validator: hit.validator };
-    if (value.slice(at, end) !== raw) h.sameAs = raw;
+    if (text !== raw) h.sameAs = raw;
     hits.push(h);
     changed = true;
     added++;
