@@ -16,6 +16,7 @@ import { lastScanSawHan, scanByContext, scanString, SHORT, type Hit } from './sc
 import { keepNumberTexts, keySegment, parseBody, parseForm, serialiseBody, type Body } from './body.js';
 import { JsonNumber } from './json-prefix.js';
 import { ALL_TYPES, type PiiType } from './rules.js';
+import { addressBytes } from './validators.js';
 import { hmacHex } from './keyed-hash.js';
 import { nameCandidates, type Candidate, type SpanModel } from './model.js';
 import { cnAddresses } from './cn-address.js';
@@ -268,6 +269,49 @@ function withDecodedHits(value: string, hints: number, hits: Hit[], budget: numb
     out.push({ ...d, start: a, end: b });
   }
   return out === hits ? hits : out.sort((x, y) => x.start - y.start);
+}
+
+/** A field of an EDNS option of a DNS event (pano-events(5): `dns.edns`, `dns.query_edns`). */
+const ECS_FIELD = /^dns\.(?:query_)?edns\.options\[\d+\]\.(?:subnet|data)$/;
+/** An ECS option's `subnet` as pano-parse writes it (dig's form): address/source prefix/scope prefix. */
+const ECS_SUBNET = /^([0-9A-Fa-f:.]{2,45})\/(\d{1,3})\/\d{1,3}$/;
+
+/**
+ * The client subnet of an ECS option (RFC 7871) as a finding: `203.0.113.0/24` of `203.0.113.0/24/0`,
+ * the address and its source prefix (the network the client is in; the scope is the server's
+ * answer), of type ipv4 or ipv6 with the confidence and validator of an address. A source prefix of 0
+ * is a client asking that its subnet not be used (RFC 7871 §7.1.2): nothing personal. Undefined when
+ * the text is no subnet.
+ */
+function ecsSubnet(subnet: string): Hit | undefined {
+  const m = ECS_SUBNET.exec(subnet);
+  if (!m) return undefined;
+  const bytes = addressBytes(m[1]!);
+  const prefix = Number(m[2]);
+  if (!bytes || prefix === 0 || prefix > bytes.length * 8) return undefined;
+  const v4 = bytes.length === 4;
+  return { type: v4 ? 'ipv4' : 'ipv6', start: 0, end: m[1]!.length + 1 + m[2]!.length, confidence: 0.85, detector: 'regex', validator: v4 ? 'ipv4-octets' : 'rfc4291' };
+}
+
+/**
+ * `hits` of an EDNS option's field with its client subnet added, when the option is ECS (code 8): the
+ * `subnet` as ecsSubnet says, and in the option's hex `data` (family, source and scope prefix, then
+ * the address's first source-prefix bits, RFC 7871 §6) the address bytes, hashed as the subnet
+ * (`sameAs`) so the two join; left as it was, redaction of the subnet left it in hex beside it.
+ */
+function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hit[]): Hit[] {
+  const opt = holder as Record<string, unknown>;
+  if (Array.isArray(holder) || opt.code !== 8 || typeof opt.subnet !== 'string') return hits;
+  const h = ecsSubnet(opt.subnet);
+  if (!h) return hits;
+  if (ctxKey === 'subnet') {
+    if (value !== opt.subnet) return hits;
+  } else {
+    const n = Math.ceil(Number(opt.subnet.slice(opt.subnet.indexOf('/') + 1, opt.subnet.lastIndexOf('/'))) / 8);
+    if (value.length !== 8 + 2 * n || !/^[0-9a-f]+$/i.test(value)) return hits;
+    Object.assign(h, { start: 8, end: 8 + 2 * n, validator: 'rfc7871', sameAs: opt.subnet.slice(0, h.end) });
+  }
+  return [...hits.filter((k) => k.end <= h.start || h.end <= k.start), h].sort((a, b) => a.start - b.start);
 }
 
 /** Where an event names its protocol and the system it talks to. */
@@ -739,8 +783,12 @@ export class EventScanner {
     const cut = boundedCut;
     p.hitBudget -= hits.length;
     const han = lastScanSawHan();
-    // addresses in DNS answers are the servers' own, not personal data carried in a payload
-    if (hits.length && path.startsWith('dns.') && !path.startsWith('dns.question')) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
+    // addresses in DNS answers are the servers' own, not personal data carried in a payload; a client
+    // subnet (ECS) is the client's own network, which the rules, reading free text, do not take whole
+    if (path.startsWith('dns.') && !path.startsWith('dns.question')) {
+      if (hits.length) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
+      if (ECS_FIELD.test(path)) hits = ecsHits(holder, ctxKey, value, hits);
+    }
     if (cut < 0 && path === 'db.query.text' && value.indexOf("'") >= 0 && value.length <= SCAN_WINDOW) {
       const before = hits.length;
       hits = sqlLiteralHits(value, hits);

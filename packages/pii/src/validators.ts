@@ -188,6 +188,22 @@ export function validIpv6(s: string): boolean {
   return dbl === -1 ? total === 8 : total < 8;
 }
 
+/** The bytes (4 or 16) of an address validIpv4 or validIpv6 accepts, or undefined. */
+export function addressBytes(s: string): number[] | undefined {
+  if (validIpv4(s)) return s.split('.').map(Number);
+  if (!validIpv6(s)) return undefined;
+  const lastColon = s.lastIndexOf(':');
+  const v4 = s.indexOf('.', lastColon) !== -1 ? s.slice(lastColon + 1).split('.').map(Number) : [];
+  const head = v4.length ? s.slice(0, lastColon + (s[lastColon - 1] === ':' ? 1 : 0)) : s;
+  const [l, r] = head.includes('::') ? head.split('::') : [head, undefined];
+  const words = (t: string | undefined) => (t ? t.split(':').filter(Boolean).map((g) => parseInt(g, 16)) : []);
+  const left = words(l);
+  const right = words(r);
+  const fill = 8 - v4.length / 2 - left.length - right.length;
+  const all = r === undefined ? left : [...left, ...new Array<number>(fill).fill(0), ...right];
+  return [...all.flatMap((w) => [w >> 8, w & 255]), ...v4];
+}
+
 /** Base64url (or base64) decode that never throws; undefined on characters outside the alphabet. */
 export function b64decode(s: string): Buffer | undefined {
   if (!/^[A-Za-z0-9_\-+/]*={0,2}$/.test(s)) return undefined;
