@@ -150,3 +150,24 @@ test('long tokens are found whole: bearer tokens, JWTs with many claims, large p
   const open = `-----BEGIN PGP PRIVATE KEY BLOCK-----\n${body(70_016)}`;
   assert.deepEqual(spans(`${open}\n-----END PGP PRIVATE KEY BLOCK-----`), [`private_key 0 ${'-----BEGIN PGP PRIVATE KEY BLOCK-----'.length + 65_536}`]);
 });
+
+test('CIDR text: a host address with its prefix (or in a URL before a path) is an address; a network range, a ratio, a date or a version is not', () => {
+  // whether bits are set past the prefix, worked out by hand: .5 of /24, ::5 of /64 yes; .0 of /24, :1:: of /48 no
+  const cases: Array<[string, string[]]> = [
+    ['inet 192.168.1.5/24 brd 192.168.1.255', ['ipv4=192.168.1.5', 'ipv4=192.168.1.255']],
+    ['inet6 2001:db8:1::5/64 scope global', ['ipv6=2001:db8:1::5']],
+    ['host 203.0.113.7/32 and 2001:db8:1::/128', ['ipv4=203.0.113.7', 'ipv6=2001:db8:1::']],
+    ['GET http://10.1.2.3/2024/01/report', ['ipv4=10.1.2.3']],
+    ['route 10.0.0.0/8 via eth0; allow 203.0.113.0/24 and 2001:db8:1::/48; default ::/0', []],
+    ['172.16.0.0/12 is private, 192.168.1.128/25 a half', []],
+    ['won 10/24 games on 2024/01/02 and 10/24/2024', []],
+    ['prefix too long 1.2.3.4/33 or 2001:db8::1/129, leading zero 1.2.3.4/024', []],
+    ['Server: Foo/1.2.3.4/5', []],
+  ];
+  for (const [text, want] of cases) {
+    assert.deepEqual(found(text), want, text);
+    // a long value takes the Locator's runs and colons: the same hits
+    const pad = ' '.repeat(100);
+    assert.deepEqual(found(pad + text), want, `long: ${text}`);
+  }
+});

@@ -12,7 +12,7 @@
  */
 import { ANCHORS, type AnchoredRule, type PiiType } from './rules.js';
 import { Hint, hintsBefore, phoneLabelAfter, phoneWordBefore } from './context.js';
-import { parseDate, validAadhaar, validCard, validDob, validIban, validIpv4, validIpv6, validNino, validPan, validSsn } from './validators.js';
+import { addressBytes, hostBitsSet, parseDate, validAadhaar, validCard, validDob, validIban, validIpv4, validIpv6, validNino, validPan, validSsn } from './validators.js';
 import { extensionAfter, intlPrefix, isDigit, phoneLike, phoneShape, validPhone } from './phone.js';
 import { Locator } from './locate.js';
 
@@ -420,6 +420,18 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
     }
     return false;
   }
+  // CIDR text: an address with its prefix length (see cidrHost); after `//` a URL's host, whatever
+  // digits its path starts with (`http://10.1.2.3/2024/01`)
+  const slash = slashes > 0 && dots === 3 ? text.indexOf('/') : -1;
+  const urlHost = slash > 0 && before === 47 && a > 1 && s.charCodeAt(a - 2) === 47 && validIpv4(text.slice(0, slash));
+  if (urlHost || (slashes === 1 && slash > 0 && !dashes && !spaces && !parens)) {
+    const versioned = !urlHost && before === 47 && a > 1 && isAlnum(s.charCodeAt(a - 2));
+    if (urlHost || (!versioned && cidrHost(text.slice(0, slash), text.slice(slash + 1)))) {
+      out.push({ type: 'ipv4', start: a, end: a + slash, confidence: adjust(0.85, Hint.ip, h), detector: 'regex', validator: 'ipv4-octets' });
+      return true;
+    }
+    return false;
+  }
   // a date followed by a time ("1993-01-04 14:56:41"): the date part decides, never a phone
   // DATE_PREFIX needs a separator at index 4 (Y-M-D) or at 1 or 2 (D/M/Y): test that before running it
   const c1 = s.charCodeAt(a + 1), c2 = s.charCodeAt(a + 2), c4 = s.charCodeAt(a + 4);
@@ -474,6 +486,21 @@ function numeric(s: string, a: number, b: number, hints: number, out: Hit[], inn
   return false;
 }
 
+/**
+ * CIDR text `address/prefix` names a host when the address keeps bits past the prefix
+ * (`192.168.1.5/24`, `2001:db8:1::5/64`: an interface's address with its link's prefix, as `ip addr`
+ * prints it) or the prefix is the whole address (`/32`, `/128`): then its address is a finding, as a
+ * bare one is. With no bit past the prefix it names a network (`10.0.0.0/8`, `2001:db8:1::/48`), a
+ * route or an allow list's range, nobody's address: no finding. A prefix longer than the address, or
+ * written with a leading zero, is no CIDR text.
+ */
+function cidrHost(address: string, prefix: string): boolean {
+  const bytes = addressBytes(address);
+  if (!bytes || prefix.length > 3 || (prefix.length > 1 && prefix.charCodeAt(0) === 48)) return false;
+  const n = Number(prefix);
+  return n <= bytes.length * 8 && hostBitsSet(bytes, n);
+}
+
 /** Hex digit, ':' or '.': the characters of an IPv6 text form. */
 function v6char(c: number): boolean {
   return hexish(c) || c === 46;
@@ -498,8 +525,12 @@ function ipv6At(s: string, at: number, hints: number, out: Hit[]): number {
   }
   if (!ipv6Colons(colons, dbl)) return b + 1;
   const text = s.slice(a, b);
+  // with a prefix length (`2001:db8:1::/48`) a host's address only, as for IPv4 (cidrHost)
+  let prefixEnd = b + 1;
+  while (prefixEnd < s.length && prefixEnd - b <= 4 && isDigit(s.charCodeAt(prefixEnd))) prefixEnd++;
+  const prefixed = s.charCodeAt(b) === 47 && prefixEnd > b + 1 && !(prefixEnd < s.length && isWord(s.charCodeAt(prefixEnd)));
   // needs at least three groups or a "::" to be worth validating; times like 10:30:00 fail validation
-  if (text.length >= 3 && validIpv6(text) && /[0-9a-fA-F]/.test(text)) {
+  if (text.length >= 3 && validIpv6(text) && /[0-9a-fA-F]/.test(text) && (!prefixed || cidrHost(text, s.slice(b + 1, prefixEnd)))) {
     out.push({ type: 'ipv6', start: a, end: b, confidence: adjust(text.includes('::') && text.length < 6 ? 0.6 : 0.85, Hint.ip, hints), detector: 'regex', validator: 'rfc4291' });
   }
   return b + 1;

@@ -204,6 +204,17 @@ export function addressBytes(s: string): number[] | undefined {
   return [...all.flatMap((w) => [w >> 8, w & 255]), ...v4];
 }
 
+/**
+ * Does the address keep bits set past `prefix` (a CIDR's `/n`)? Then the text is a host's address
+ * with its link's prefix (`192.168.1.5/24`, as `ip addr` prints it); with none set it names a
+ * network (`10.0.0.0/8`), unless the prefix is the whole address.
+ */
+export function hostBitsSet(bytes: readonly number[], prefix: number): boolean {
+  if (prefix >= bytes.length * 8) return true;
+  for (let bit = prefix; bit < bytes.length * 8; bit++) if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) return true;
+  return false;
+}
+
 /** Base64url (or base64) decode that never throws; undefined on characters outside the alphabet. */
 export function b64decode(s: string): Buffer | undefined {
   if (!/^[A-Za-z0-9_\-+/]*={0,2}$/.test(s)) return undefined;
