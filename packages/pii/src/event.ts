@@ -239,6 +239,32 @@ function scanBounded(value: string, hints: number, budget: number): Hit[] {
 
 /** A percent escape (`%2B`, `%c3`): what says a value may hold text that was URL-encoded. */
 const ESCAPE = /%[0-9A-Fa-f]{2}/;
+/**
+ * An international number a query or form wrote with its `+` unescaped and `+` for its spaces
+ * (`phone=+1+650-253-0000`): read as written, the rules took `+650-253-0000` for the number, its
+ * country code left out. withDecodedHits reads such a value too, where it holds no escape.
+ */
+const FORM_DIAL_PLUS = /(?:^|[^0-9A-Za-z_+])\+\d{1,3}\+\d/;
+
+/**
+ * `value` with each `+` a space, as form encoding writes a space (WHATWG URL, application/x-www-form-urlencoded),
+ * except a `+` that starts a number (after no letter or digit, before a digit: `phone=+1+650…`): a
+ * value that begins with a space and then digits is what no one typed, an international number written
+ * by a client that did not escape its `+` is. Same length as `value`.
+ */
+function formSpaces(value: string): string {
+  if (value.indexOf('+') < 0) return value;
+  let out = '';
+  let from = 0;
+  for (let i = value.indexOf('+'); i >= 0; i = value.indexOf('+', i + 1)) {
+    const next = value.charCodeAt(i + 1);
+    const prev = i > 0 ? value.charCodeAt(i - 1) : 32;
+    if (next >= 48 && next <= 57 && !isIdent(prev) && prev !== 43) continue;
+    out += value.slice(from, i) + ' ';
+    from = i + 1;
+  }
+  return out + value.slice(from);
+}
 
 /**
  * Hits of `value` (which holds a percent escape) that only its decoded text
@@ -251,16 +277,22 @@ const ESCAPE = /%[0-9A-Fa-f]{2}/;
  * hits of the text as written that lie inside it (the `20650-253-0000` of
  * `%2B1%20650-253-0000`), and is passed over where one reaches out of it. A
  * hit written as it decodes was there to be found as written. Its value,
- * for hashes and the audit log, is its decoded text (decodedValue).
+ * for hashes and the audit log, is its decoded text (decodedValue). A value
+ * with no escape is read so only for a number whose `+` it left unescaped
+ * (`dialOnly`, FORM_DIAL_PLUS): its other `+` may be anything (base64, a time
+ * zone), and were never read as spaces there.
  */
-function withDecodedHits(value: string, hints: number, hits: Hit[], budget: number): Hit[] {
+function withDecodedHits(value: string, hints: number, hits: Hit[], budget: number, dialOnly: boolean): Hit[] {
   const marks: number[] = [];
-  const decoded = decodePercent(value.replace(/\+/g, ' '), marks);
-  if (marks.length === 0) return hits;
+  const spaced = formSpaces(value);
+  const decoded = decodePercent(spaced, marks);
+  if (marks.length === 0 && spaced === value) return hits;
   let out = hits;
   for (const d of scanString(decoded, hints)) {
     const a = rawOffset(marks, d.start);
     const b = rawOffset(marks, d.end);
+    // read for its unescaped dialling `+` alone (FORM_DIAL_PLUS): only a number starting there
+    if (dialOnly && value.charCodeAt(a) !== 43) continue;
     // the same text as written (no escape or `+` inside): the scan of the text as written decided it
     if (b - a === d.end - d.start && value.startsWith(decoded.slice(d.start, d.end), a)) continue;
     if (out.some((h) => h.start < b && a < h.end && (h.start < a || h.end > b))) continue;
@@ -312,6 +344,13 @@ function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hi
     Object.assign(h, { start: 8, end: 8 + 2 * n, validator: 'rfc7871', sameAs: opt.subnet.slice(0, h.end) });
   }
   return [...hits.filter((k) => k.end <= h.start || h.end <= k.start), h].sort((a, b) => a.start - b.start);
+}
+
+/** Does the raw form pair `name=value` have a value starting with an unescaped `+` and a digit? */
+function dialPlusValue(pair: string): boolean {
+  const eq = pair.indexOf('=');
+  const c = pair.charCodeAt(eq + 2);
+  return eq >= 0 && pair.charCodeAt(eq + 1) === 43 && c >= 48 && c <= 57;
 }
 
 /** Where an event names its protocol and the system it talks to. */
@@ -779,7 +818,14 @@ export class EventScanner {
     // named by the argument before) and Kafka/AMQP application headers, whose names the sender chose.
     const protocolName = !body && ctxKey === 'name' && !PAYLOAD_NAMED.test(path);
     if (protocolName) hints &= ~Hint.name;
-    let hits = scanBounded(value, hints, p.hitBudget);
+    // a form value written `+1+650-253-0000` decodes to ` 1 650-253-0000` (form encoding's `+` is a
+    // space): its first `+` is read as the dialling prefix it was typed as (formSpaces), so the finding
+    // covers the number with its country code and hashes as `+1 650-253-0000`, as the same number
+    // written `%2B1+650-253-0000` does; the value itself stays as decoded
+    const dial = value.charCodeAt(0) === 32 && formIndex !== undefined && body?.body.kind === 'form' && dialPlusValue(body.body.raw[formIndex]!);
+    const scanned = dial ? '+' + value.slice(1) : value;
+    let hits = scanBounded(scanned, hints, p.hitBudget);
+    if (dial) for (const h of hits) if (h.start === 0) h.sameAs = scanned.slice(0, h.end);
     const cut = boundedCut;
     p.hitBudget -= hits.length;
     const han = lastScanSawHan();
@@ -794,9 +840,10 @@ export class EventScanner {
       hits = sqlLiteralHits(value, hits);
       p.hitBudget -= hits.length - before;
     }
-    if (cut < 0 && value.length <= SCAN_WINDOW && value.indexOf('%') >= 0 && ESCAPE.test(value)) {
+    const escaped = value.indexOf('%') >= 0 && ESCAPE.test(value);
+    if (cut < 0 && value.length <= SCAN_WINDOW && (escaped || (value.indexOf('+') >= 0 && FORM_DIAL_PLUS.test(value)))) {
       const before = hits.length;
-      hits = withDecodedHits(value, hints, hits, p.hitBudget);
+      hits = withDecodedHits(value, hints, hits, p.hitBudget, !escaped);
       p.hitBudget -= hits.length - before;
     }
     if (hits.length === 0) hits = scanByContext(value, hints);

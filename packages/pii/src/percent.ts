@@ -100,9 +100,13 @@ export function rawOffset(marks: readonly number[], at: number): number {
  * without an escape is the value as written. Where there is one, `+` is a
  * space, as in the query and form values pano-pii decodes, except in an
  * e-mail address, which holds no space and often a `+` (left by encoders
- * that leave `+`, as Go's PathEscape does).
+ * that leave `+`, as Go's PathEscape does). In a phone number every `+` but a
+ * first one is a space, escaped or not: `+1+650-253-0000` is `+1 650-253-0000`,
+ * as a form that left its dialling `+` unescaped wrote it.
  */
 export function decodedValue(type: string, text: string): string {
+  // a phone number's `+` after its first character is a form's space (`+1+650-253-0000`), escaped or not
+  if (type === 'phone' && text.indexOf('+', 1) > 0) return decodePercent(text[0] + text.slice(1).replace(/\+/g, ' '));
   if (text.indexOf('%') < 0) return text;
   const decoded = decodePercent(text);
   if (decoded === text || type === 'email' || text.indexOf('+') < 0) return decoded;

@@ -1,0 +1,101 @@
+// An international phone number in a form and a query, as curl sends it escaped (--data-urlencode:
+// `%2B1+650-253-0000`) and as a hand-written form or URL writes it, its `+` unescaped and `+` for
+// its spaces (`+1+650-253-0000`), captured with tcpdump and parsed. Form encoding (WHATWG URL,
+// application/x-www-form-urlencoded) reads the second as ` 1 650-253-0000`, as the Node server's
+// URLSearchParams here shows; the finding covers the whole number, its country code with its `+`,
+// wherever it is written, and every spelling hashes as `+1 650-253-0000`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createServer } from 'node:http';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventScanner } from '@panopticon/pii';
+import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
+import { parseCaptureSync } from '../helpers/parse.js';
+import { redactedTexts } from '../helpers/redacted.js';
+
+const missing = ['/usr/bin/curl', '/usr/bin/tcpdump'].filter((p) => !existsSync(p));
+const key = Buffer.alloc(32, 7);
+const PHONE = '+1 650-253-0000';
+const UNESCAPED = '+1+650-253-0000';
+
+test('a phone number with its + unescaped in a form and a query is found whole, with its country code, and joins its escaped spelling', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pano-pii-form-'));
+  const port = await freePort();
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      seen.push(new URLSearchParams(body || req.url!.split('?')[1]).get('phone')!);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  const file = join(dir, 'form.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+  const curl = (args: string[]) => promisify(execFile)('curl', ['-s', '-o', '/dev/null', ...args]);
+  try {
+    await cap.start();
+    try {
+      await curl(['--data-urlencode', `phone=${PHONE}`, `http://127.0.0.1:${port}/escaped`]);
+      await curl(['--data', `phone=${UNESCAPED}`, `http://127.0.0.1:${port}/unescaped`]);
+      await curl(['-e', `http://shop.example/form?phone=${UNESCAPED}`, `http://127.0.0.1:${port}/get?phone=${UNESCAPED}`]);
+    } finally {
+      await cap.stop();
+    }
+  } finally {
+    server.close();
+  }
+  // the server's reading, per the form-encoding spec
+  assert.deepEqual(seen, [PHONE, ' 1 650-253-0000', ' 1 650-253-0000']);
+  const events = parseCaptureSync(file).events as any[];
+  assert.deepEqual(events.map((e) => e.url.path), ['/escaped', '/unescaped', '/get']);
+  assert.equal(events[0].http.request.body.content, 'phone=%2B1+650-253-0000');
+  assert.equal(events[1].http.request.body.content, `phone=${UNESCAPED}`);
+
+  const s = new EventScanner({ key, hashValues: true });
+  const found = events.flatMap((ev) => {
+    const copy = structuredClone(ev);
+    return s.finish(s.collect(copy)).map((f) => ({ ...f, ev }));
+  });
+  // the text each finding's offsets are into: a form value decoded, a header as sent
+  const text = (f: (typeof found)[number]): string => {
+    if (f.path === 'http.request.body.content$.phone') return new URLSearchParams(f.ev.http.request.body.content).get('phone')!;
+    if (f.path === 'url.query$.phone') return new URLSearchParams(f.ev.url.query).get('phone')!;
+    if (f.path === 'http.request.header.referer[0]') return f.ev.http.request.header.referer[0];
+    throw new Error(`unexpected finding at ${f.path}`);
+  };
+  assert.deepEqual(found.map((f) => [f.path, text(f).slice(f.start, f.end)]), [
+    ['http.request.body.content$.phone', PHONE],
+    ['http.request.body.content$.phone', ' 1 650-253-0000'],
+    ['url.query$.phone', ' 1 650-253-0000'],
+    ['http.request.header.referer[0]', UNESCAPED],
+  ]);
+  // one value, one hash: that of the number as typed
+  const want = createHmac('sha256', key).update('phone').update('\0').update(PHONE).digest('hex');
+  assert.deepEqual(new Set(found.map((f) => f.valueHash)), new Set([want]));
+
+  for (const [mode, out] of redactedTexts(events, key)) {
+    for (const form of ['650-253-0000', '650%2D253', '+1+650', '%2B1', '"1 650', '=1+']) assert.ok(!out.includes(form), `${mode}: ${form} left in ${out}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('written with + for spaces in raw text (url.full, a cookie), the number is found whole from its first +; other + are not read as dialling prefixes', () => {
+  const s = new EventScanner({ key, hashValues: true });
+  const ev = {
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+    url: { full: '/s?a=%7E&p=+1+650-253-0000&t=+44+20+7946+0958' },
+    http: { request: { header: { cookie: ['tel=+44+20+7946+0958; at=2024-01-01T10:00:00+01:00; k=abc+123+4567+89'] } } },
+  } as Record<string, any>;
+  const found = s.finish(s.collect(ev));
+  const spans = found.map((f) => (f.path === 'url.full' ? ev.url.full : ev.http.request.header.cookie[0]).slice(f.start, f.end));
+  assert.deepEqual(spans, ['+1+650-253-0000', '+44+20+7946+0958', '+44+20+7946+0958']);
+  const hmac = (v: string) => createHmac('sha256', key).update('phone').update('\0').update(v).digest('hex');
+  assert.deepEqual(found.map((f) => f.valueHash), [hmac(PHONE), hmac('+44 20 7946 0958'), hmac('+44 20 7946 0958')]);
+});
