@@ -2,7 +2,7 @@
 // with tcpdump on loopback, parsed, and compared with what dig reported.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createSocket } from 'node:dgram';
 import { createServer, type Http2Server } from 'node:http2';
@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
+import { startDnsmasq } from '../helpers/dnsmasq.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkFields } from '../helpers/tshark.js';
 
@@ -21,10 +22,7 @@ let port = 0;
 
 before(async () => {
   if (missing.length) return;
-  port = await freePort();
-  dnsmasq = spawn('/usr/sbin/dnsmasq', [
-    '--no-daemon', '--conf-file=/dev/null', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
-    '--no-resolv', '--no-hosts', '--pid-file=' + join(dir, 'pid'),
+  ({ proc: dnsmasq, port } = await startDnsmasq(dir, [
     '--address=/example.test/10.1.2.3', '--address=/v6.example.test/fd00::1234',
     '--txt-record=txt.example.test,"hello world"', '--mx-host=example.test,mail.example.test,10',
     '--srv-host=_sip._tcp.example.test,sip.example.test,5060,1,2', '--cname=alias.example.test,target.example.test',
@@ -35,20 +33,7 @@ before(async () => {
     '--dns-rr=hinfo.example.test,13,03583836054c696e7578',
     '--dns-rr=sshfp.example.test,44,0201123456789abcdef67890123456789abcdef67890',
     '--dns-rr=tlsa.example.test,52,030101d2abde240d7cd3ee6b4b28c54df034b97983a1d16e8a410e4561cb106618e971',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  dnsmasq.stderr!.on('data', (d) => (err += d));
-  // Ready when it answers.
-  for (let i = 0; i < 100; i++) {
-    try {
-      execFileSync('dig', ['+short', '+time=1', '+tries=1', '-p', String(port), '@127.0.0.1', 'example.test'], { stdio: 'pipe' });
-      return;
-    } catch {
-      if (dnsmasq.exitCode !== null) throw new Error(`dnsmasq exited: ${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`dnsmasq did not answer: ${err}`);
+  ]));
 });
 
 after(() => {

@@ -4,13 +4,14 @@
 // address, the server's own, stays. tshark reads the subnets independently.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventScanner, type RedactMode } from '@panopticon/pii';
-import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
+import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { startDnsmasq } from '../helpers/dnsmasq.js';
 import { parseCaptureSync } from '../helpers/parse.js';
 import { tsharkFields } from '../helpers/tshark.js';
 
@@ -23,23 +24,7 @@ let port = 0;
 
 before(async () => {
   if (missing.length) return;
-  port = await freePort();
-  dnsmasq = spawn('/usr/sbin/dnsmasq', [
-    '--no-daemon', '--conf-file=/dev/null', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
-    '--no-resolv', '--no-hosts', '--pid-file=' + join(dir, 'pid'), '--address=/example.test/192.0.2.55', '--address=/example.test/2001:db8::55',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  dnsmasq.stderr!.on('data', (d) => (err += d));
-  for (let i = 0; i < 100; i++) {
-    try {
-      execFileSync('dig', ['+short', '+time=1', '+tries=1', '-p', String(port), '@127.0.0.1', 'example.test'], { stdio: 'pipe' });
-      return;
-    } catch {
-      if (dnsmasq.exitCode !== null) throw new Error(`dnsmasq exited: ${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`dnsmasq did not answer: ${err}`);
+  ({ proc: dnsmasq, port } = await startDnsmasq(dir, ['--address=/example.test/192.0.2.55', '--address=/example.test/2001:db8::55']));
 });
 
 after(() => {
