@@ -50,6 +50,7 @@ export function fakeContext(options: Partial<ParseOptions> = {}, conn: Partial<C
     },
     handoff(protocol, pending) {
       ctx.handoffs.push({ protocol, pending });
+      return true;
     },
   };
   return ctx;

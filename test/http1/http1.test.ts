@@ -210,8 +210,11 @@ test('Upgrade: h2c on a POST, the server\'s first frames in the segment of its 1
     .send(0, Buffer.concat([PREFACE, settings()]))
     .close();
   const { events } = run(c);
+  // The request is reported once: by stream 1, not also by an HTTP/1.1 event for the 101.
+  assert.equal(events.length, 1, JSON.stringify(events.map(brief)));
   const h2 = events.find((e) => (e as any).network.protocol.version === '2') as any;
   assert.ok(h2, `an HTTP/2 event: ${JSON.stringify(events.map(brief))}`);
+  assert.equal(h2.http.response.interim[0].status_code, 101);
   assert.equal(h2.http2.stream_id, 1);
   assert.equal(h2.http.request.method, 'POST');
   assert.equal(h2.http.request.body.size, body.length);

@@ -555,11 +555,14 @@ test('server push is recorded as a message with its promised request', () => {
   assert.equal(pushed.http.response.body.content, 'body{}');
 });
 
-test('h2c upgrade: stream 1 answers the HTTP/1.1 request handed over', () => {
+/** The 101 HTTP/1.1 hands over with the upgraded request: 71 bytes on the wire. */
+const SWITCHING = { status_code: 101, header: { connection: ['Upgrade'], upgrade: ['h2c'] } };
+
+test('h2c upgrade: stream 1 answers the HTTP/1.1 request handed over, the 101 its interim response', () => {
   const se = new HpackEncoder();
   const ctx = fakeContext();
   const p = new Http2Parser(ctx, {
-    upgradedRequest: { method: 'GET', target: '/humans.txt', authority: 'h.test', headers: { host: ['h.test'] }, startNs: 10n, requestBytes: 120 },
+    upgradedRequest: { method: 'GET', target: '/humans.txt', authority: 'h.test', headers: { host: ['h.test'] }, startNs: 10n, requestBytes: 120, interim: [SWITCHING], responseBytes: 71, responseEndNs: 15n },
   });
   p.data(0, Buffer.concat([PREFACE, settings()]), 20n);
   p.data(1, Buffer.concat([settings(), frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])), frame(DATA, END_STREAM, 1, Buffer.from('hi'))]), 30n);
@@ -570,13 +573,16 @@ test('h2c upgrade: stream 1 answers the HTTP/1.1 request handed over', () => {
   assert.equal(r.requestBytes, 120);
   assert.equal((r.attributes.url as any).path, '/humans.txt');
   assert.equal((r.attributes.http as any).response.status_code, 200);
+  assert.deepEqual((r.attributes.http as any).response.interim, [SWITCHING]);
+  // the 101, then HEADERS (9 + 1: ":status: 200" is static entry 8) and DATA (9 + 2)
+  assert.equal(r.responseBytes, 71 + 10 + 11);
 });
 
 test('h2c upgrade: the upgraded request\'s user-agent is user_agent.original, as for any request', () => {
   const se = new HpackEncoder();
   const ctx = fakeContext();
   const headers = { host: ['h.test'], 'user-agent': ['curl/7.88.1'], upgrade: ['h2c'], 'http2-settings': ['AAMAAABkAAQCAAAAAAIAAAAA'] };
-  const p = new Http2Parser(ctx, { upgradedRequest: { method: 'GET', target: '/upg?x=1', authority: 'h.test', headers, startNs: 10n, requestBytes: 190 } });
+  const p = new Http2Parser(ctx, { upgradedRequest: { method: 'GET', target: '/upg?x=1', authority: 'h.test', headers, startNs: 10n, requestBytes: 190, interim: [SWITCHING], responseBytes: 71, responseEndNs: 15n } });
   p.data(0, Buffer.concat([PREFACE, settings()]), 20n);
   p.data(1, Buffer.concat([settings(), frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])), frame(DATA, END_STREAM, 1, Buffer.from('hi'))]), 30n);
   assert.equal(ctx.records.length, 1);

@@ -115,8 +115,8 @@ class ConnState implements ParserContext {
     this.d.abandonConn(this, reason);
   }
 
-  handoff(protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> = [], init?: HandoffInit): void {
-    this.d.handoffConn(this, protocol, pending, init);
+  handoff(protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> = [], init?: HandoffInit): boolean {
+    return this.d.handoffConn(this, protocol, pending, init);
   }
 }
 
@@ -466,19 +466,20 @@ export class Dispatcher implements FlowSink {
   }
 
   /** `ParserContext.handoff` of a connection's parser (the ParserContext method of its ConnState calls it). */
-  handoffConn(s: ConnState, protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>, init: HandoffInit | undefined): void {
+  handoffConn(s: ConnState, protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>, init: HandoffInit | undefined): boolean {
     const m = this.opts.modules.find((x) => x.name === protocol && x.transport === s.conn.transport);
     if (!m) {
       this.count(`${s.module?.name ?? 'dispatch'}.handoff_unavailable.${protocol}`);
       s.status = 'ignored';
       s.stream = undefined;
-      return;
+      return false;
     }
     this.start(s, m, init);
     for (const p of pending) {
       if (s.status !== 'parsing' || s.module !== m) break;
       s.stream!.data(p.dir, p.bytes, p.tsNs);
     }
+    return true;
   }
 
   /** An exchange record of a connection's parser, as an event (the ParserContext method of its ConnState calls it). */

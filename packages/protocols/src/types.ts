@@ -65,8 +65,9 @@ export interface ParserContext {
   /**
    * Hand the rest of the stream to another protocol (HTTP Upgrade: h2c).
    * `pending` are bytes already received but not consumed, per direction, in order.
+   * False when that protocol's parser is not enabled: nothing took the stream over.
    */
-  handoff(protocol: string, pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>, init?: HandoffInit): void;
+  handoff(protocol: string, pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>, init?: HandoffInit): boolean;
 }
 
 /**
@@ -85,6 +86,16 @@ export interface HandoffInit {
     requestBytes: number;
     /** The request's body (a POST may be upgraded; RFC 9113 §3.2 ends it before the switch). */
     body?: BodyCapture;
+    /**
+     * The HTTP/1.1 responses to it: the 1xx ones before the 101 (100 Continue) and the 101
+     * itself, which is informational too (RFC 9110 §15.2). The upgraded request gets no
+     * HTTP/1.1 event of its own: stream 1's event carries it once, with these as its interim.
+     */
+    interim: Array<{ status_code: number; header: Record<string, string[]> }>;
+    /** Wire bytes of the 101 response (head; it has no body). */
+    responseBytes: number;
+    /** When the 101 response ended. */
+    responseEndNs: bigint;
   };
 }
 

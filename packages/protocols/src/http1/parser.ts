@@ -125,8 +125,8 @@ export class Http1Stream implements StreamParser {
   private heldBytes = 0;
   private awaitingUpgrade: Exchange | null = null;
   private switched = false;
-  /** The request a 101 to h2c answered, until the connection is handed to HTTP/2. */
-  private upgradedTo: Exchange | null = null;
+  /** The request a 101 to h2c answered, and the 101, until the connection is handed to HTTP/2. */
+  private upgradedTo: { ex: Exchange; res: ResponseHead; resStartNs: bigint; end: MessageEnd } | null = null;
   /** Server bytes after a 101, until the protocol taking over is started (made on the first). */
   private serverSwitched: Array<{ bytes: Buffer; tsNs: bigint }> | undefined;
 
@@ -159,6 +159,12 @@ export class Http1Stream implements StreamParser {
   }
 
   close(reason: CloseReason, tsNs: bigint): void {
+    const u = this.upgradedTo;
+    if (u) {
+      // Not handed over (it is, in the data call that read the 101): no HTTP/2 parser to report it.
+      this.upgradedTo = null;
+      this.emitExchange(u.ex, u.res, u.resStartNs, u.end);
+    }
     if (!this.switched) {
       this.reqReader.end(tsNs);
       this.resReader.end(tsNs);
@@ -291,6 +297,19 @@ export class Http1Stream implements StreamParser {
     this.responding = null;
     r.ex?.grpc?.res?.framer.end();
     const ex = r.ex;
+    const upgrade = r.head.status === 101 ? (header(r.head.headers, 'upgrade') ?? '').toLowerCase() : '';
+    if (ex && upgrade === 'h2c') {
+      // RFC 9113 §3.2: the request continues as HTTP/2 stream 1, whose event carries it with this
+      // 101 among its interim responses; an event here too would report the request (its headers
+      // and body, and what PII they hold) twice. Handed over when the response reader has passed
+      // on the rest of the chunk that carried the 101: a server sends its first HTTP/2 frames
+      // right behind it, often in the same segment.
+      this.pending.shift();
+      if (this.reading === ex) this.reading = null;
+      this.switched = true;
+      this.upgradedTo = { ex, res: r.head, resStartNs: r.startNs, end };
+      return;
+    }
     if (ex) {
       this.pending.shift();
       if (this.reading === ex) {
@@ -302,7 +321,7 @@ export class Http1Stream implements StreamParser {
       this.emitOrphan(r.head, r.startNs, end);
     }
     if (r.head.status === 101 || (ex?.req.method === 'CONNECT' && r.head.status >= 200 && r.head.status < 300)) {
-      this.switchProtocols(ex, r.head);
+      this.switchProtocols(r.head.status === 101 ? upgrade || 'unknown' : '');
     } else if (this.awaitingUpgrade && this.awaitingUpgrade === ex) {
       // Upgrade declined: the held bytes are more HTTP/1.1.
       const held = this.held ?? [];
@@ -313,26 +332,21 @@ export class Http1Stream implements StreamParser {
     }
   }
 
-  private switchProtocols(ex: Exchange | null, res: ResponseHead): void {
+  /** `upgrade`: the 101's Upgrade token (h2c with its request is handed over instead), empty for a CONNECT tunnel. */
+  private switchProtocols(upgrade: string): void {
     this.switched = true;
-    const upgrade = (header(res.headers, 'upgrade') ?? '').toLowerCase();
-    if (res.status === 101 && upgrade === 'h2c' && ex) {
-      // Handed over when the response reader has passed on the rest of the chunk that carried
-      // the 101: a server sends its first HTTP/2 frames right behind it, often in the same segment.
-      this.upgradedTo = ex;
-      return;
-    }
-    this.ctx.abandon(res.status === 101 ? `upgrade_${upgrade.replace(/[^a-z0-9]+/g, '_') || 'unknown'}` : 'connect_tunnel');
+    this.ctx.abandon(upgrade ? `upgrade_${upgrade.replace(/[^a-z0-9]+/g, '_')}` : 'connect_tunnel');
   }
 
-  private handOverH2c(ex: Exchange): void {
+  private handOverH2c(u: NonNullable<Http1Stream['upgradedTo']>): void {
     this.upgradedTo = null;
+    const { ex, res, end } = u;
     const pending = [
       ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
       ...(this.serverSwitched ?? []).map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
     ];
     this.ctx.count('http.upgrade_h2c');
-    this.ctx.handoff('http2', pending, {
+    const took = this.ctx.handoff('http2', pending, {
       upgradedRequest: {
         method: ex.req.method,
         target: ex.req.target,
@@ -341,8 +355,13 @@ export class Http1Stream implements StreamParser {
         startNs: ex.startNs,
         requestBytes: ex.reqEnd?.wireBytes ?? 0,
         body: ex.reqEnd?.body,
+        interim: [...ex.interim, { status_code: res.status, header: res.headers }],
+        responseBytes: end.wireBytes,
+        responseEndNs: end.endNs,
       },
     });
+    // HTTP/2 not parsed (--protocols without it): the exchange up to the 101 is all there is to report.
+    if (!took) this.emitExchange(ex, res, u.resStartNs, end);
   }
 
   // --- events ---

@@ -139,6 +139,8 @@ export class Http2Parser implements StreamParser {
       // RFC 9113 §3.2 (RFC 7540 §3.2): the upgraded request is stream 1, half-closed by the client.
       const s = new Http2Stream(1, ctx.options);
       s.upgraded = up;
+      // The 101 (and a 100 Continue before it) answered it over HTTP/1.1: interim responses of this stream.
+      s.interim = up.interim.slice();
       s.requestSeen = true;
       s.req.ended = true;
       this.streams.set(1, s);

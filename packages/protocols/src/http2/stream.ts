@@ -273,11 +273,14 @@ export class Http2Stream {
       for (const k in g) if (k !== 'error') attrs[k] = g[k];
     }
     const startNs = up ? up.startNs : req.bytes ? req.firstNs : res.firstNs;
-    const endNs = res.bytes ? (res.lastNs > req.lastNs ? res.lastNs : req.lastNs) : req.lastNs || startNs;
+    let endNs = res.bytes ? (res.lastNs > req.lastNs ? res.lastNs : req.lastNs) : req.lastNs || startNs;
+    if (up && up.responseEndNs > endNs) endNs = up.responseEndNs;
     const rec: ExchangeRecord = { kind, startNs, endNs: endNs < startNs ? startNs : endNs, attributes: attrs };
+    // An upgraded request's bytes and its 101's were HTTP/1.1 (the 101 is in http.response.interim).
     const reqBytes = (up?.requestBytes ?? 0) + req.bytes;
     if (reqBytes || kind !== 'orphan_response') rec.requestBytes = reqBytes;
-    if (res.bytes) rec.responseBytes = res.bytes;
+    const resBytes = (up?.responseBytes ?? 0) + res.bytes;
+    if (resBytes) rec.responseBytes = resBytes;
     if (flags.size) rec.flags = [...flags];
     return rec;
   }
