@@ -441,6 +441,92 @@ test('RST_STREAM and GOAWAY end streams with a flag; close ends the rest', () =>
   assert.equal((byStream[1].attributes.http2 as any).goaway, undefined, 'reset before the GOAWAY');
 });
 
+/** What each record says of its stream: id, kind, flags, grpc status. */
+function streamsOf(records: ReturnType<typeof fakeContext>['records']): Array<[number, string, string[] | undefined, number | undefined]> {
+  return records.map((r) => [(r.attributes.http2 as any).stream_id, r.kind, r.flags, (r.attributes.rpc as any)?.grpc?.status_code]);
+}
+
+const CANCEL = Buffer.from([0, 0, 0, 8]);
+const grpcReq = (ce: HpackEncoder, id: number) =>
+  Buffer.concat([
+    frame(HEADERS, END_HEADERS, id, ce.encode([[':method', 'POST'], [':path', '/demo.v1.Slow/Get'], ['content-type', 'application/grpc'], ['grpc-timeout', '100m']])),
+    frame(DATA, END_STREAM, id, grpcMessage(Buffer.alloc(0))),
+  ]);
+/** A trailers-only gRPC answer (one HEADERS with END_STREAM), as a server sends an error status. */
+const grpcTrailersOnly = (se: HpackEncoder, id: number, code: number) =>
+  frame(HEADERS, END_HEADERS | END_STREAM, id, se.encode([[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', String(code)]]));
+
+test('RST_STREAM from the client: the server\'s status crossing it on the wire is the stream\'s, in one event that keeps the reset', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, grpcReq(ce, 1)]), 1n);
+  p.data(0, frame(RST, 0, 1, CANCEL), 2n);
+  assert.equal(ctx.records.length, 0, 'the server may still answer');
+  p.data(1, grpcTrailersOnly(se, 1, 4), 3n);
+  assert.deepEqual(streamsOf(ctx.records), [[1, 'exchange', ['reset'], 4]]);
+  assert.deepEqual((ctx.records[0].attributes.http2 as any).reset, { by: 'client', error_code: 'CANCEL' });
+  // the server's RST_STREAM after that finds the stream closed; nothing is emitted again
+  p.data(1, frame(RST, 0, 1, CANCEL), 4n);
+  p.close('fin', 5n);
+  assert.equal(ctx.records.length, 1);
+  // The server's own RST_STREAM crossing the client's ends the wait; the client's reset is the one named.
+  const ctx2 = fakeContext();
+  const p2 = new Http2Parser(ctx2);
+  p2.data(0, Buffer.concat([PREFACE, grpcReq(new HpackEncoder(), 1), frame(RST, 0, 1, CANCEL)]), 1n);
+  p2.data(1, frame(RST, 0, 1, Buffer.from([0, 0, 0, 2])), 2n);
+  assert.deepEqual(streamsOf(ctx2.records), [[1, 'unanswered', ['reset'], undefined]]);
+  assert.deepEqual((ctx2.records[0].attributes.http2 as any).reset, { by: 'client', error_code: 'CANCEL' });
+  p2.close('fin', 3n);
+  assert.equal(ctx2.records.length, 1);
+});
+
+test('RST_STREAM from the client, nothing more from the server: emitted once the server answers a stream opened after the reset, or a PING sent after it, or at the end', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  // The server answers stream 3, which the client opened after resetting 1: it read the reset.
+  let ctx = fakeContext();
+  let p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, grpcReq(ce, 1), frame(RST, 0, 1, CANCEL), grpcReq(ce, 3)]), 1n);
+  // a frame the client sends on a stream it reset is late: dropped, and it does not end the wait
+  p.data(0, frame(DATA, END_STREAM, 1, grpcMessage(Buffer.from('x'))), 2n);
+  assert.equal(ctx.counts.get('http2.frames_on_closed_streams'), 1);
+  p.data(1, grpcTrailersOnly(se, 3, 0), 3n);
+  assert.deepEqual(streamsOf(ctx.records), [[1, 'unanswered', ['reset'], undefined], [3, 'exchange', undefined, 0]]);
+  // A PING the client sent after the reset, acknowledged by the server.
+  const ping = Buffer.from('0123456789abcdef', 'hex');
+  const ce2 = new HpackEncoder();
+  ctx = fakeContext();
+  p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, grpcReq(ce2, 1), frame(RST, 0, 1, CANCEL), frame(PING, 0, 0, ping)]), 1n);
+  p.data(1, frame(PING, 1, 0, Buffer.from('fedcba9876543210', 'hex')), 2n);
+  assert.equal(ctx.records.length, 0, 'an ACK of another PING says nothing');
+  p.data(1, frame(PING, 1, 0, ping), 3n);
+  assert.deepEqual(streamsOf(ctx.records), [[1, 'unanswered', ['reset'], undefined]]);
+  // Nothing: the connection's end emits it, as reset (not "closed").
+  ctx = fakeContext();
+  p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, grpcReq(new HpackEncoder(), 1), frame(RST, 0, 1, CANCEL)]), 1n);
+  p.close('fin', 2n);
+  assert.deepEqual(streamsOf(ctx.records), [[1, 'unanswered', ['reset'], undefined]]);
+});
+
+test('streams waiting for frames crossing their reset count against the streams kept, and go first when the limit is reached', () => {
+  const ce = new HpackEncoder();
+  const ctx = fakeContext({ maxPending: 3 });
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, grpcReq(ce, 1), grpcReq(ce, 3), frame(RST, 0, 3, CANCEL), grpcReq(ce, 5)]), 1n);
+  assert.equal(ctx.records.length, 0);
+  // a fourth stream: the reset one (3) is let go, not the oldest open one (1)
+  p.data(0, grpcReq(ce, 7), 2n);
+  assert.deepEqual(streamsOf(ctx.records), [[3, 'unanswered', ['reset'], undefined]]);
+  assert.equal(ctx.counts.get('http2.stream_overflow'), undefined);
+  p.data(0, grpcReq(ce, 9), 3n);
+  assert.deepEqual(streamsOf(ctx.records).slice(1), [[1, 'unanswered', ['overflow'], undefined]]);
+  assert.equal(ctx.counts.get('http2.stream_overflow'), 1);
+});
+
 function goawayFrame(last: number, code: number, debug: Buffer = Buffer.alloc(0)): Buffer {
   const p = Buffer.alloc(8);
   p.writeUInt32BE(last, 0);
@@ -773,15 +859,17 @@ test('mid-stream join: a lone response HEADERS the server has not yet followed i
     frame(WINDOW, 0, 0, Buffer.from([0, 0, 1, 0])),
   ]), 1n);
   p.data(1, frame(HEADERS, END_HEADERS, 7, se.encode([[':status', '200'], ['content-type', 'text/plain']])), 2n);
-  // The client gives up on the stream before the server's next packet.
+  // The client gives up on the stream before the server's next packet, which crossed the reset.
   p.data(0, frame(RST, 0, 7, Buffer.from([0, 0, 0, 8])), 3n);
   p.data(1, frame(DATA, END_STREAM, 7, Buffer.from('late')), 4n);
+  assert.equal(ctx.records.length, 1, 'emitted when the server ended the stream');
   p.close('fin', 5n);
   assert.equal(ctx.records.length, 1);
   const r = ctx.records[0];
   assert.equal(r.kind, 'exchange');
-  assert.deepEqual(r.flags, ['reset', 'incomplete']);
+  assert.deepEqual(r.flags, ['reset']);
   assert.equal((r.attributes.http as any).response.status_code, 200);
+  assert.equal((r.attributes.http as any).response.body.content, 'late');
   assert.deepEqual((r.attributes.http2 as any).reset, { by: 'client', error_code: 'CANCEL' });
 });
 

@@ -33,6 +33,8 @@ const SYNC_FRAMES = 2;
 const MAX_UNSYNCED_BYTES = 256 * 1024;
 /** SETTINGS frames awaiting their ACK that are remembered per direction (peers send one or two). */
 const MAX_UNACKED_SETTINGS = 16;
+/** Client PINGs remembered while streams wait for frames crossing their reset (the server's ACK releases them). */
+const MAX_PINGS_AFTER_RESET = 16;
 /** An unacknowledged SETTINGS frame that did not change SETTINGS_HEADER_TABLE_SIZE. */
 const NO_TABLE_SIZE = -1;
 /**
@@ -120,6 +122,23 @@ export class Http2Parser implements StreamParser {
   private readonly streams = new Map<number, Http2Stream>();
   /** Recently finished stream ids (bounded), so late frames on them do not open new streams. */
   private readonly closed = new Set<number>();
+  /**
+   * Streams the client reset (RST_STREAM) before the server ended them, in the order of the
+   * resets. The server may have sent its end before it read the reset: frames crossing it on
+   * the wire (gRPC's trailers with grpc-status 4 or 1 when the deadline passed at both ends) are
+   * still the stream's (RFC 9113 §5.4.2: the sender of RST_STREAM must expect them). Such a
+   * stream is emitted once, when the server has ended it too (END_STREAM, its own RST_STREAM),
+   * when the server shows it read past the reset (it answered a stream the client opened after
+   * it, or a PING sent after it), or at the connection's end; it stays among `streams`, so
+   * counts against their limit, and is the first let go when the limit is reached. `at`: the
+   * highest stream id the client had opened when it reset this one; `seq`: the reset's number.
+   */
+  private readonly lingering = new Map<number, { at: number; seq: number }>();
+  private resets = 0;
+  /** The highest stream id a client HEADERS opened. */
+  private lastClientStream = 0;
+  /** Client PINGs sent while streams linger: payload (hex) → the number of resets before it. */
+  private readonly pingsAfterReset = new Map<string, number>();
   private readonly midstream: boolean;
   /** The last GOAWAY each side sent: it refuses the other side's streams above its last-stream-id. */
   private readonly goaway: [GoawayInfo | undefined, GoawayInfo | undefined] = [undefined, undefined];
@@ -144,6 +163,7 @@ export class Http2Parser implements StreamParser {
       s.requestSeen = true;
       s.req.ended = true;
       this.streams.set(1, s);
+      this.lastClientStream = 1;
     }
   }
 
@@ -232,6 +252,8 @@ export class Http2Parser implements StreamParser {
     const flag = closeFlag[reason];
     for (const s of [...this.streams.values()]) this.finishIncomplete(s, flag);
     this.streams.clear();
+    this.lingering.clear();
+    this.pingsAfterReset.clear();
   }
 
   // --- framing ---
@@ -344,6 +366,8 @@ export class Http2Parser implements StreamParser {
     this.ctx.count('http2.frames');
     // Only a side still looking for frame boundaries keeps `buf`: one test per frame otherwise.
     if (streamId !== 0 && this.dirs[1 - dir].buf) this.takeConfirmedByPeer(dir, streamId);
+    // A server frame on a stream the client opened after resetting others: the server read those resets.
+    if (dir === SERVER && streamId % 2 === 1 && this.lingering.size) this.releaseLingering((l) => l.at < streamId);
     if (d.block && type !== FrameType.CONTINUATION) {
       // §6.10: nothing may interleave a header block. Drop it; its HPACK effects are unknown now.
       this.ctx.count('http2.interrupted_header_block');
@@ -363,6 +387,7 @@ export class Http2Parser implements StreamParser {
       case FrameType.PUSH_PROMISE:
         return this.onPushPromise(dir, flags, streamId, payload, tsNs);
       case FrameType.PING:
+        return this.onPing(dir, flags, payload);
       case FrameType.WINDOW_UPDATE:
         return;
       case FrameType.GOAWAY:
@@ -451,10 +476,50 @@ export class Http2Parser implements StreamParser {
   private onRstStream(dir: Dir, streamId: number, payload: Buffer, tsNs: bigint): void {
     const s = this.streams.get(streamId);
     if (!s || payload.length !== 4) return;
+    if (this.lingering.has(streamId)) {
+      // The client reset it already and sends nothing more on it; the server's reset crossed the client's.
+      if (dir === CLIENT) return void this.ctx.count('http2.frames_on_closed_streams');
+      s.res.touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
+      this.ctx.count('http2.rst_stream');
+      return this.finishIncomplete(s, 'reset');
+    }
     s.resetBy = { side: dir === CLIENT ? 'client' : 'server', code: errorName(payload.readUInt32BE(0)) };
     (dir === CLIENT ? s.req : s.res).touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
     this.ctx.count('http2.rst_stream');
+    if (dir === CLIENT && !s.res.ended) {
+      // The server's frames sent before it read the reset are still to come: see `lingering`. (The
+      // other way, a client's request frames crossing a server's reset add only body bytes, and the
+      // client answers nothing that would show it read the reset: that stream ends here.)
+      this.lingering.set(s.id, { at: this.lastClientStream, seq: ++this.resets });
+      return;
+    }
     this.finishIncomplete(s, 'reset');
+  }
+
+  private onPing(dir: Dir, flags: number, payload: Buffer): void {
+    if (!this.lingering.size || payload.length !== 8) return;
+    const key = payload.toString('hex');
+    if (dir === CLIENT && !(flags & Flag.ACK)) {
+      if (this.pingsAfterReset.size >= MAX_PINGS_AFTER_RESET) this.pingsAfterReset.delete(this.pingsAfterReset.keys().next().value as string);
+      this.pingsAfterReset.set(key, this.resets);
+    } else if (dir === SERVER && flags & Flag.ACK) {
+      // The server answered a PING the client sent after those resets: it read them.
+      const before = this.pingsAfterReset.get(key);
+      if (before === undefined) return;
+      this.pingsAfterReset.delete(key);
+      this.releaseLingering((l) => l.seq <= before);
+    }
+  }
+
+  /** Emits the lingering streams, oldest reset first, while `read` says the server has read their reset. */
+  private releaseLingering(read: (l: { at: number; seq: number }) => boolean): void {
+    // `at` and `seq` only grow with the resets' order: the first that is not read ends the scan.
+    for (const [id, l] of this.lingering) {
+      if (!read(l)) return;
+      const s = this.streams.get(id);
+      this.lingering.delete(id);
+      if (s) this.finishIncomplete(s, 'reset');
+    }
   }
 
   private onSettings(dir: Dir, flags: number, payload: Buffer): void {
@@ -504,7 +569,7 @@ export class Http2Parser implements StreamParser {
         // the one that refuses.
         if (!s.goaway || !refusedBy(s.goaway, s)) s.goaway = info;
         this.finishIncomplete(s, 'goaway');
-      } else {
+      } else if (!this.lingering.has(s.id)) {
         // A stream still open learns that the connection is going away, so that one the
         // connection's end cuts later says why. The first GOAWAY is kept: it carries the
         // reason; the ones peers send as they close (the other side's, a repeat) do not.
@@ -613,7 +678,12 @@ export class Http2Parser implements StreamParser {
   private stream(id: number, dir: Dir, isHeaders: boolean, late = true): Http2Stream | undefined {
     if (id === 0) return undefined;
     const s = this.streams.get(id);
-    if (s) return s;
+    if (s) {
+      if (dir === SERVER || !this.lingering.has(id)) return s;
+      // The client reset it: anything more from the client on it is a late frame (§6.4).
+      if (late) this.ctx.count('http2.frames_on_closed_streams');
+      return undefined;
+    }
     const odd = id % 2 === 1;
     if (this.closed.has(id)) {
       // Late frames on a finished stream (a client END_STREAM after the response, a RST): dropped.
@@ -623,6 +693,7 @@ export class Http2Parser implements StreamParser {
     const n = new Http2Stream(id, this.ctx.options);
     // A stream whose first frame is not the client's HEADERS began before the capture did.
     if (!(isHeaders && dir === CLIENT && odd)) n.flags.add('midstream');
+    else if (id > this.lastClientStream) this.lastClientStream = id;
     this.afterGoaway(n);
     this.track(n);
     return n;
@@ -630,9 +701,15 @@ export class Http2Parser implements StreamParser {
 
   private track(s: Http2Stream): void {
     if (this.streams.size >= this.ctx.options.maxPending) {
-      const oldest = this.streams.values().next().value as Http2Stream;
-      this.ctx.count('http2.stream_overflow');
-      this.finishIncomplete(oldest, 'overflow');
+      const reset = this.lingering.keys().next();
+      if (!reset.done) {
+        // A reset stream waiting only for frames that may cross its reset goes first: it is over.
+        this.finishIncomplete(this.streams.get(reset.value)!, 'reset');
+      } else {
+        const oldest = this.streams.values().next().value as Http2Stream;
+        this.ctx.count('http2.stream_overflow');
+        this.finishIncomplete(oldest, 'overflow');
+      }
     }
     this.streams.set(s.id, s);
   }
@@ -642,7 +719,10 @@ export class Http2Parser implements StreamParser {
     side.ended = true;
     side.grpc?.framer.end();
     // The response ending closes the exchange; a client still sending after that is ignored.
-    if (dir === SERVER) this.finish(s);
+    if (dir === SERVER) {
+      if (this.lingering.has(s.id)) this.finishIncomplete(s, 'reset');
+      else this.finish(s);
+    }
   }
 
   private forget(s: Http2Stream): void {
@@ -668,6 +748,8 @@ export class Http2Parser implements StreamParser {
 
   /** Reset, refused by GOAWAY, or the connection ended: emit what the stream got. */
   private finishIncomplete(s: Http2Stream, flag: string): void {
+    // A stream the client reset is reported as reset, whatever ended the wait for the server's frames.
+    if (this.lingering.delete(s.id)) flag = 'reset';
     this.forget(s);
     if (!s.req.ended) s.req.grpc?.framer.end();
     if (!s.res.ended) s.res.grpc?.framer.end();
