@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and benchmarks use, when they
 # are missing: tshark (oracle), tcpdump, clang/libbpf-dev/bpftool (BPF build),
-# gcc (a threaded TLS client the capture test builds),
+# gcc (a threaded TLS client the capture test builds), python3-h2 (an h2c
+# Upgrade server for the HTTP/2 tests),
 # lld (wasm-ld: the pii locator's build check),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
 # zstd (Kafka test batches) and wrk (capture benchmark).
 # Idempotent and quiet when everything is present. Needs root.
 set -euo pipefail
 packages=(
-  tshark tcpdump iproute2 curl wget
+  tshark tcpdump iproute2 curl wget python3-h2
   clang llvm lld libbpf-dev bpftool gcc
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
