@@ -136,6 +136,24 @@ test('Expect: 100-continue: interim response recorded, body follows', () => {
   assert.equal(events[0].http.request.body.content, 'data');
 });
 
+test('interim responses are bounded: the first 8 of 12 (103 Early Hints) kept, the event flagged truncated', () => {
+  const hints = Array.from({ length: 12 }, (_, i) => `HTTP/1.1 103 Early Hints\r\nLink: </s${i}.css>; rel=preload\r\n\r\n`).join('');
+  const c = new Conversation(client, server)
+    .handshake()
+    .send(0, 'GET /page HTTP/1.1\r\nHost: h\r\n\r\n')
+    .send(1, hints + 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+    .send(0, 'GET /next HTTP/1.1\r\nHost: h\r\n\r\n')
+    .send(1, 'HTTP/1.1 103 Early Hints\r\nLink: </n.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
+    .close();
+  const events = run(c).events as any[];
+  assert.equal(events.length, 2);
+  assert.equal(events[0].http.response.status_code, 200);
+  assert.deepEqual(events[0].http.response.interim.map((r: any) => r.header.link[0]), Array.from({ length: 8 }, (_, i) => `</s${i}.css>; rel=preload`));
+  assert.ok(events[0].pano.flags.includes('truncated'));
+  assert.equal(events[1].http.response.interim.length, 1);
+  assert.equal(events[1].pano.flags, undefined);
+});
+
 test('Expect: 100-continue refused with a final status: the client never sends the body', () => {
   const c = new Conversation(client, server)
     .handshake()

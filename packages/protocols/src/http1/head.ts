@@ -6,6 +6,9 @@ import { sequential } from '@panopticon/events';
 
 export type Headers = Record<string, string[]>;
 
+/** 1xx responses kept per exchange (HTTP/1.1 and HTTP/2); more are dropped and the event flagged `truncated`. */
+export const MAX_INTERIM = 8;
+
 export interface RequestHead {
   method: string;
   target: string;

@@ -10,7 +10,7 @@ import { dohAttributes } from '../dns/doh.js';
 import { FifoStitcher } from '../stitch.js';
 import { GrpcFramer, bodyEncodingOf, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
 import type { ParserContext, StreamParser } from '../types.js';
-import { header, headerHasToken, parseRequestHead, parseResponseHead, type Headers, type RequestHead, type ResponseHead } from './head.js';
+import { MAX_INTERIM, header, headerHasToken, parseRequestHead, parseResponseHead, type Headers, type RequestHead, type ResponseHead } from './head.js';
 import { MessageReader, type BodyFraming, type MessageEnd, type ReaderEvents } from './reader.js';
 
 interface Exchange {
@@ -18,6 +18,8 @@ interface Exchange {
   startNs: bigint;
   reqEnd?: MessageEnd;
   interim: Array<{ status_code: number; header: Headers }>;
+  /** 1xx responses past MAX_INTERIM, dropped: the event is flagged `truncated`. */
+  interimDropped: boolean;
   res?: ResponseHead;
   /** Expect: 100-continue sent and no body yet: the client may never send it. */
   expectContinue: boolean;
@@ -190,6 +192,7 @@ export class Http1Stream implements StreamParser {
       req,
       startNs,
       interim: [],
+      interimDropped: false,
       expectContinue: headerHasToken(req.headers, 'expect', '100-continue'),
       emitted: false,
     };
@@ -257,7 +260,8 @@ export class Http1Stream implements StreamParser {
     if (!res) return null;
     const ex = this.pending.peek() ?? null;
     if (res.status >= 100 && res.status < 200 && res.status !== 101) {
-      if (ex) ex.interim.push({ status_code: res.status, header: res.headers });
+      if (ex && ex.interim.length < MAX_INTERIM) ex.interim.push({ status_code: res.status, header: res.headers });
+      else if (ex) ex.interimDropped = true;
       else this.ctx.count('http.orphan_interim_response');
       if (ex && res.status === 100) ex.expectContinue = false;
       this.responding = null;
@@ -376,7 +380,7 @@ export class Http1Stream implements StreamParser {
     if (end.incomplete) flags.push('response_incomplete');
     const reqBody = reqEnd ? bodyView(reqEnd.body, header(ex.req.headers, 'content-type'), header(ex.req.headers, 'content-encoding'), o.maxBody) : undefined;
     const resBody = bodyView(end.body, header(res.headers, 'content-type'), header(res.headers, 'content-encoding'), o.maxBody);
-    if (reqBody?.truncated || resBody.truncated) flags.push('truncated');
+    if (reqBody?.truncated || resBody.truncated || ex.interimDropped) flags.push('truncated');
     const response: Record<string, unknown> = {
       status_code: res.status,
       reason: res.reason,
@@ -415,7 +419,7 @@ export class Http1Stream implements StreamParser {
     const f = [...flags];
     if (reqEnd?.incomplete) f.push('request_incomplete');
     if (reqEnd?.gap) f.push('gap');
-    if (reqBody?.truncated) f.push('truncated');
+    if (reqBody?.truncated || ex.interimDropped) f.push('truncated');
     this.ctx.count('http.unanswered');
     const attributes: Record<string, unknown> = {
       ...requestAttributes(ex.req, reqBody, this.ctx.conn.origin !== undefined),

@@ -9,12 +9,11 @@ import { BodyCapture, bodyView } from '../body.js';
 import { GrpcFramer, GrpcWire, bodyEncodingOf, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
 import type { HeaderList } from './hpack.js';
 import { dohAttributes } from '../dns/doh.js';
+import { MAX_INTERIM } from '../http1/head.js';
 import { setOwn } from '@panopticon/events';
 
 export type Headers = Record<string, string[]>;
 
-/** 1xx responses kept per stream; more are dropped and the event flagged `truncated`. */
-const MAX_INTERIM = 8;
 /** gRPC messages kept per side for decoding (the counts are always whole). */
 const GRPC_KEPT_MESSAGES = 20;
 
