@@ -114,9 +114,12 @@ test('a frame on a finished stream is counted once, a late header block with its
     frame(DATA, END_STREAM, 3, Buffer.from('late')),
     frame(HEADERS, END_HEADERS | END_STREAM, 3, e.encode([['x-late', 'yes']])),
   ]), 3n);
+  // and an RST_STREAM on a finished stream (a browser cancelling what it already has) is one too
+  p.data(0, frame(RST, 0, 1, Buffer.from([0, 0, 0, 8])), 3n);
   p.close('fin', 4n);
   assert.equal(ctx.records.length, 2);
-  assert.equal(ctx.counts.get('http2.frames_on_closed_streams'), 3);
+  assert.equal(ctx.counts.get('http2.frames_on_closed_streams'), 4);
+  assert.equal(ctx.counts.get('http2.rst_stream'), undefined);
 });
 
 test('http2.streams counts every stream reported, also one reset or left open at the end', () => {

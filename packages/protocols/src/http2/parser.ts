@@ -475,7 +475,11 @@ export class Http2Parser implements StreamParser {
 
   private onRstStream(dir: Dir, streamId: number, payload: Buffer, tsNs: bigint): void {
     const s = this.streams.get(streamId);
-    if (!s || payload.length !== 4) return;
+    if (!s) {
+      if (this.closed.has(streamId)) this.ctx.count('http2.frames_on_closed_streams');
+      return;
+    }
+    if (payload.length !== 4) return;
     if (this.lingering.has(streamId)) {
       // The client reset it already and sends nothing more on it; the server's reset crossed the client's.
       if (dir === CLIENT) return void this.ctx.count('http2.frames_on_closed_streams');
