@@ -33,12 +33,12 @@ service Slow { rpc Get(SlowRequest) returns (SlowReply); }
 );
 const pcap = join(dir, 'reset.pcap');
 
-/** The calls: how long the handler takes, the status it answers, the client's deadline. */
+/** The calls: how long the handler takes, the status it answers, the client's deadline (900 ms apart, so a loaded machine still sees the reset first). */
 const CALLS: Array<{ delay_ms: number; code: number; deadlineMs: number }> = [
   { delay_ms: 0, code: grpc.status.OK, deadlineMs: 10_000 },
-  { delay_ms: 400, code: grpc.status.DEADLINE_EXCEEDED, deadlineMs: 100 },
-  { delay_ms: 400, code: grpc.status.CANCELLED, deadlineMs: 100 },
-  { delay_ms: 400, code: grpc.status.OK, deadlineMs: 100 },
+  { delay_ms: 1000, code: grpc.status.DEADLINE_EXCEEDED, deadlineMs: 100 },
+  { delay_ms: 1000, code: grpc.status.CANCELLED, deadlineMs: 100 },
+  { delay_ms: 1000, code: grpc.status.OK, deadlineMs: 100 },
   { delay_ms: 0, code: grpc.status.OK, deadlineMs: 10_000 },
 ];
 
