@@ -89,9 +89,9 @@ after(() => {
 const list = (x: any) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
 /** tshark's frames per stream, in capture order: who sent it, its type, and grpc-status if a header block has one. */
-function tsharkStreams(port: number): Map<number, Array<{ from: 'client' | 'server'; type: number; grpcStatus?: string; rstCode?: string; dataLength?: number }>> {
+function tsharkStreams(port: number): Map<number, Array<{ from: 'client' | 'server'; type: number; endStream: boolean; grpcStatus?: string; rstCode?: string; dataLength?: number }>> {
   const out = spawnSync('tshark', ['-r', pcap, '-d', `tcp.port==${port},http2`, '-Y', 'http2', '-T', 'json', '--no-duplicate-keys', '-J', 'tcp http2'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const streams = new Map<number, Array<{ from: 'client' | 'server'; type: number; grpcStatus?: string; rstCode?: string; dataLength?: number }>>();
+  const streams = new Map<number, Array<{ from: 'client' | 'server'; type: number; endStream: boolean; grpcStatus?: string; rstCode?: string; dataLength?: number }>>();
   for (const p of JSON.parse(out.stdout) as any[]) {
     const from = Number(p._source.layers.tcp['tcp.srcport']) === port ? 'server' : 'client';
     for (const h2 of list(p._source.layers.http2)) for (const f of list(h2['http2.stream'])) {
@@ -99,7 +99,8 @@ function tsharkStreams(port: number): Map<number, Array<{ from: 'client' | 'serv
       if (!id) continue;
       const type = Number(f['http2.type']);
       const st = list(f['http2.header']).find((h: any) => h['http2.header.name'] === 'grpc-status');
-      const fr = { from, type, grpcStatus: st?.['http2.header.value'], rstCode: f['http2.rst_stream.error'], dataLength: type === 0 ? Number(f['http2.length']) : undefined } as const;
+      const endStream = (type === 0 || type === 1) && (Number(f['http2.flags']) & 1) === 1;
+      const fr = { from, type, endStream, grpcStatus: st?.['http2.header.value'], rstCode: f['http2.rst_stream.error'], dataLength: type === 0 ? Number(f['http2.length']) : undefined } as const;
       if (!streams.has(id)) streams.set(id, []);
       streams.get(id)!.push(fr);
     }
@@ -151,6 +152,13 @@ test('gRPC: a server status that crosses the client\'s RST_STREAM on the wire is
       assert.equal(e.http2.reset, undefined);
     }
   }
-  assert.equal(stats.protocols['http2.frames_on_closed_streams'] ?? 0, 0, 'no frame of the calls was dropped');
+  // Nothing of the calls was dropped: the only late frames are RST_STREAMs the client sent on streams the server
+  // had ended (grpc-js closing a finished call, as the client on Node.js 20 does), counted as frames on closed streams.
+  const afterEnd = ids.reduce((n, id) => {
+    const frames = wire.get(id)!;
+    const end = frames.findIndex((f) => f.from === 'server' && f.endStream);
+    return n + (end < 0 ? 0 : frames.slice(end + 1).filter((f) => f.from === 'client' && f.type === 3).length);
+  }, 0);
+  assert.equal(stats.protocols['http2.frames_on_closed_streams'] ?? 0, afterEnd, 'no frame of the calls was dropped');
   assert.equal(stats.protocols['http2.rst_stream'], late.length);
 });
