@@ -71,7 +71,8 @@ test('hash gives keyed tokens that join equal values and differ per key', () => 
   assert.equal(ev.http.request.header['x-user'][0], `user ${t}`);
   assert.equal(JSON.parse(ev.http.request.body.content).user.email, t);
   assert.equal(new URLSearchParams(ev.http.response.body.content).get('email'), t);
-  assert.equal(JSON.parse(ev.http.request.body.content).pay.card, token('credit_card', card));
+  // a card is hashed as its digits (canonical.ts)
+  assert.equal(JSON.parse(ev.http.request.body.content).pay.card, token('credit_card', '4111111111111111'));
   const other = new EventScanner({ key: Buffer.alloc(32, 7), redact: 'hash' });
   const ev2 = event();
   other.finish(other.collect(ev2));
@@ -92,7 +93,7 @@ test('a finding written percent-encoded (url.full) hashes as its decoded value: 
   const found = s.finish(s.collect(ev));
   const email = token('email', 'alice.smith@example.org');
   const password = token('password', 'Tr0ub4dor&3');
-  assert.equal(ev.url.full, `http://api.example.net/v1/users?email=${email}&password=${password}&ssn=${token('us_ssn', '536-22-4817')}`);
+  assert.equal(ev.url.full, `http://api.example.net/v1/users?email=${email}&password=${password}&ssn=${token('us_ssn', '536224817')}`);
   assert.equal(new URLSearchParams(ev.url.query).get('email'), email);
   assert.equal(new URLSearchParams(ev.url.query).get('password'), password);
   assert.equal(ev.http.request.header.referer[0], `http://x.example.com/?password=${password}`);

@@ -15,12 +15,7 @@
  */
 import type { PiiType } from './rules.js';
 import { decodedValue } from './percent.js';
-
-/** The address with its domain (after the last `@`) lower-cased. */
-function emailKey(v: string): string {
-  const at = v.lastIndexOf('@');
-  return at < 0 ? v : v.slice(0, at + 1) + v.slice(at + 1).toLowerCase();
-}
+import { canonicalEmail as emailKey } from './canonical.js';
 
 export class AllowList {
   private readonly exact: ReadonlySet<string>;

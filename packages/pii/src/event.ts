@@ -18,6 +18,7 @@ import { JsonNumber } from './json-prefix.js';
 import { ALL_TYPES, type PiiType } from './rules.js';
 import { addressBytes } from './validators.js';
 import { hmacHex } from './keyed-hash.js';
+import { canonicalValue } from './canonical.js';
 import { nameCandidates, type Candidate, type SpanModel } from './model.js';
 import { cnAddresses } from './cn-address.js';
 import { findRepeats } from './repeat.js';
@@ -1086,10 +1087,12 @@ function touchBody(bs: BodySlot): void {
  * however it was written where it was found. A repeat written differently (`Ada+Lovelace`, `ada
  * lovelace`) hashes as the finding it repeats (`sameAs`), and a finding written percent-encoded
  * (`alice.smith%40example.org` in `url.full`) as its decoded value, so that both join the same value
- * found as it is (`url.query$.email`, whose form value is decoded before it is scanned).
+ * found as it is (`url.query$.email`, whose form value is decoded before it is scanned). That value
+ * is then put in its type's canonical form (canonical.ts: a phone number as E.164, a card's digits,
+ * an address's domain in lower case), so that one value written two ways joins too.
  */
 function hashedText(h: Hit, text: string): string {
-  return decodedValue(h.type, h.sameAs ?? text.slice(h.start, h.end));
+  return canonicalValue(h.type, decodedValue(h.type, h.sameAs ?? text.slice(h.start, h.end)));
 }
 
 /**

@@ -1,6 +1,7 @@
 export { AuditLog, verifyAudit, keyFingerprint, AUDIT_GENESIS } from './audit.js';
 export type { AuditEntry, AuditLogOptions, AuditValue, VerifyOptions, VerifyResult } from './audit.js';
 export { hmacHex, loadKey } from './keyed-hash.js';
+export { canonicalValue } from './canonical.js';
 export { scanString, scanByContext, runEnd } from './scan.js';
 export { cnAddresses } from './cn-address.js';
 export type { Hit } from './scan.js';
