@@ -58,3 +58,17 @@ test('an allowed phone number covers its form-encoded spelling (%2B for +, + for
   assert.equal(scan([], ev()).length, 4);
   assert.deepEqual(scan([phone], ev()), []);
 });
+
+test('an allowed value covers its other spellings, compared as it is hashed (canonical forms), and no other value', () => {
+  const ev = (phone: string, card: string) => ({
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' },
+    http: { request: { method: 'POST', header: {}, body: { size: 1, content: JSON.stringify({ phone, card }) } } },
+  });
+  const found = (allow: string[], phone: string, card: string) => scan(allow, ev(phone, card)).map((f) => f.split(' ')[0]);
+  // E.164 and digits, written by hand: +1 650 253 0000 is +16502530000 (NANP), the card's digits without groups
+  const allow = ['+16502530000', '4111 1111 1111 1111'];
+  for (const phone of ['+1 650-253-0000', '(650) 253-0000', '+1.650.253.0000']) {
+    for (const card of ['4111-1111-1111-1111', '4111111111111111']) assert.deepEqual(found(allow, phone, card), [], `${phone} ${card}`);
+  }
+  assert.deepEqual(found(allow, '+1 650-253-0001', '4012-8888-8888-1881'), ['phone', 'credit_card']);
+});

@@ -15,27 +15,27 @@
  */
 import type { PiiType } from './rules.js';
 import { decodedValue } from './percent.js';
-import { canonicalEmail as emailKey } from './canonical.js';
+import { canonicalValue } from './canonical.js';
 
 export class AllowList {
   private readonly exact: ReadonlySet<string>;
-  /** The entries holding an `@`, domains lower-cased, for e-mail findings. */
-  private readonly emails = new Set<string>();
+  /** The entries in each type's canonical form (canonical.ts), made on a type's first finding. */
+  private readonly forms = new Map<PiiType, ReadonlySet<string>>();
 
   constructor(entries: Iterable<string>) {
-    const exact = new Set<string>();
-    for (const e of entries) {
-      exact.add(e);
-      if (e.includes('@')) this.emails.add(emailKey(e));
-    }
-    this.exact = exact;
+    this.exact = new Set(entries);
   }
 
-  /** Is the finding of `type` written `text` (standing for `sameAs` when it repeats a value written otherwise) allowed? */
+  /**
+   * Is the finding of `type` written `text` (standing for `sameAs` when it repeats a value written
+   * otherwise) allowed? Compared in the type's canonical form, the one its keyed hash is of: an entry
+   * `+16502530000` allows `+1 650-253-0000` and `(650) 253-0000`, `4111 1111 1111 1111` the card
+   * written with dashes, `a@x.org` the address with its domain in capitals.
+   */
   has(type: PiiType, text: string, sameAs?: string): boolean {
     if (this.exact.has(text)) return true;
-    const value = decodedValue(type, sameAs ?? text);
-    if (type === 'email') return this.emails.has(emailKey(value)) || this.emails.has(emailKey(text));
-    return value !== text && this.exact.has(value);
+    let forms = this.forms.get(type);
+    if (!forms) this.forms.set(type, (forms = new Set([...this.exact].map((e) => canonicalValue(type, e)))));
+    return forms.has(canonicalValue(type, decodedValue(type, sameAs ?? text)));
   }
 }
