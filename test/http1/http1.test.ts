@@ -240,6 +240,47 @@ test('Upgrade: h2c on a POST, the server\'s first frames in the segment of its 1
   assert.equal(h2.http.response.body.content, 'ok');
 });
 
+test('Upgrade: h2c answered before the request body was read (as Node\'s upgrade event allows): the rest of the body is HTTP/1.1, HTTP/2 follows it', () => {
+  const se = new HpackEncoder();
+  const body = 'field=value&x=1&more=' + 'y'.repeat(40);
+  const cut = 12;
+  const c = new Conversation(client, server)
+    .handshake()
+    .send(0, `POST /form HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n${body.slice(0, cut)}`)
+    .send(1, Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n'), settings()]))
+    // the body's rest and the preface in one segment, then the answer on stream 1
+    .send(0, Buffer.concat([Buffer.from(body.slice(cut)), PREFACE, settings()]))
+    .send(1, Buffer.concat([frame(1, 4, 1, se.encode([[':status', '200']])), frame(0, 1, 1, Buffer.from('ok'))]))
+    .close();
+  const { events, stats } = run(c);
+  assert.equal(events.length, 1, JSON.stringify(events.map(brief)));
+  const h2 = events[0] as any;
+  assert.equal(h2.network.protocol.version, '2');
+  assert.equal(h2.http2.stream_id, 1);
+  assert.equal(h2.http.response.interim[0].status_code, 101);
+  assert.equal(h2.http.request.body.content, body);
+  assert.equal(h2.http.response.status_code, 200);
+  assert.equal(h2.http.response.body.content, 'ok');
+  assert.equal(stats.protocols['http2.bad_preface'], undefined);
+});
+
+test('Upgrade: h2c answered before the body, the server\'s frames meanwhile past 64 KiB: handed over at once and counted, the held frames not lost', () => {
+  const se = new HpackEncoder();
+  const chunk = Buffer.alloc(16384, 0x61);
+  const data = [0, 1, 2, 3, 4].map((i) => frame(0, i === 4 ? 1 : 0, 1, chunk));
+  const c = new Conversation(client, server)
+    .handshake()
+    .send(0, 'POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nfirst')
+    .send(1, Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n'), settings(), frame(1, 4, 1, se.encode([[':status', '200']]))]))
+    .send(1, Buffer.concat(data))
+    .close();
+  const { events, stats } = run(c);
+  assert.equal(stats.protocols['http.upgrade_hold_overflow'], 1);
+  const h2 = events.find((e) => (e as any).network.protocol.version === '2') as any;
+  assert.equal(h2.http.response.status_code, 200);
+  assert.equal(h2.http.response.body.size, 5 * 16384);
+});
+
 test('Content-Encoding gzip, deflate (zlib and raw) and br are decoded into the text view', () => {
   const text = JSON.stringify({ email: 'a@example.com', list: Array.from({ length: 50 }, (_, i) => i) });
   const encs: Array<[string, Buffer]> = [

@@ -131,6 +131,7 @@ export class Http1Stream implements StreamParser {
   private upgradedTo: { ex: Exchange; res: ResponseHead; resStartNs: bigint; end: MessageEnd } | null = null;
   /** Server bytes after a 101, until the protocol taking over is started (made on the first). */
   private serverSwitched: Array<{ bytes: Buffer; tsNs: bigint }> | undefined;
+  private serverSwitchedBytes = 0;
 
   constructor(private readonly ctx: ParserContext) {
     const o = ctx.options;
@@ -146,7 +147,13 @@ export class Http1Stream implements StreamParser {
       else this.reqReader.push(chunk, tsNs);
     } else {
       this.resReader.push(chunk, tsNs);
-      if (this.upgradedTo) this.handOverH2c(this.upgradedTo);
+    }
+    // an h2c upgrade goes to HTTP/2 once its request is whole (see responseDone), or when the server's
+    // frames held meanwhile pass the bound: then the rest of the body goes to HTTP/2 as damage
+    const u = this.upgradedTo;
+    if (u && (u.ex.reqEnd || this.serverSwitchedBytes > MAX_UPGRADE_HOLD)) {
+      if (!u.ex.reqEnd) this.ctx.count('http.upgrade_hold_overflow');
+      this.handOverH2c(u);
     }
   }
 
@@ -183,6 +190,7 @@ export class Http1Stream implements StreamParser {
   /** Server bytes after a 101 Switching Protocols, kept for the protocol that takes over. */
   responseSwitched(bytes: Buffer, tsNs: bigint): void {
     (this.serverSwitched ??= []).push({ bytes, tsNs });
+    this.serverSwitchedBytes += bytes.length;
   }
 
   requestHead(buf: Buffer, start: number, end: number, startNs: bigint): BodyFraming | null {
@@ -216,6 +224,11 @@ export class Http1Stream implements StreamParser {
     const ex = this.reading;
     if (!ex) return;
     ex.reqEnd = end;
+    // the request an h2c 101 came before the end of: what follows its body is HTTP/2, held for the hand-over
+    if (this.upgradedTo?.ex === ex) {
+      this.held = [];
+      this.heldBytes = 0;
+    }
     ex.grpc?.req?.framer.end();
     this.reading = null;
   }
@@ -309,9 +322,12 @@ export class Http1Stream implements StreamParser {
       // on the rest of the chunk that carried the 101: a server sends its first HTTP/2 frames
       // right behind it, often in the same segment.
       this.pending.shift();
-      if (this.reading === ex) this.reading = null;
-      this.switched = true;
       this.upgradedTo = { ex, res: r.head, resStartNs: r.startNs, end };
+      // A server may answer before it has read the request's body (Node's 'upgrade' event comes with
+      // the head): the rest of the body is still HTTP/1.1, and only what follows it HTTP/2 (§3.2: a
+      // body is sent whole before any frame). The hand-over waits for the request's end.
+      if (this.reading === ex) this.reqReader.switchAfterMessage();
+      else this.switched = true;
       return;
     }
     if (ex) {
@@ -344,6 +360,7 @@ export class Http1Stream implements StreamParser {
 
   private handOverH2c(u: NonNullable<Http1Stream['upgradedTo']>): void {
     this.upgradedTo = null;
+    this.switched = true;
     const { ex, res, end } = u;
     const pending = [
       ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),

@@ -354,7 +354,8 @@ export class MessageReader {
     this.body = null;
     this.trailers = null;
     this.gapSeen = false;
-    if (this.mode !== Mode.Switched) this.mode = Mode.Head;
+    if (this.mode !== Mode.Switched) this.mode = this.switchAfter ? Mode.Switched : Mode.Head;
+    this.switchAfter = false;
     this.ev.message({ body, trailers, wireBytes, endNs: tsNs, gap, incomplete });
   }
 
@@ -384,6 +385,14 @@ export class MessageReader {
       re.lastIndex = m.index + 1;
     }
     return chunk.length;
+  }
+
+  /** Set by switchAfterMessage: the bytes after the message being read are another protocol's. */
+  private switchAfter = false;
+
+  /** The message being read is the last of this side: what follows it goes to `switched` (an upgrade answered before the request's body was read). */
+  switchAfterMessage(): void {
+    this.switchAfter = true;
   }
 
   /** Bytes the caller set aside while waiting for an upgrade decision are replayed through here. */
