@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCapture, type Packet } from '@panopticon/pcap';
@@ -175,6 +175,25 @@ describe('pano-capture command', { skip }, () => {
       assert.equal(r.status, 2, path);
     }
     assert.doesNotMatch(net.exec(net.a, ['tc', 'qdisc', 'show', 'dev', 'lo']), /clsact/);
+  });
+
+  it('-o is -w as the other pano commands spell it; two different files are a usage error', () => {
+    const bad = join(dir, 'nosuch', 'x.pcapng');
+    let r = spawnSync('ip', ['netns', 'exec', net.a, ...CAPTURE, '-i', 'lo', '-o', bad], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.stderr, `pano-capture: -o ${bad}: no such directory: ${join(dir, 'nosuch')}\n`);
+    assert.equal(r.status, 2);
+    const a = join(dir, 'a.pcapng');
+    const b = join(dir, 'b.pcapng');
+    r = spawnSync('ip', ['netns', 'exec', net.a, ...CAPTURE, '-i', 'lo', '-w', a, '-o', b], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.stderr, `pano-capture: -w ${a} and -o ${b}: two files given for one capture; use one\n`);
+    assert.equal(r.status, 2);
+    assert.ok(!existsSync(a) && !existsSync(b), 'nothing created');
+    const o = join(dir, 'o.pcapng');
+    r = spawnSync('ip', ['netns', 'exec', net.a, ...CAPTURE, '-i', 'lo', '--duration', '300ms', '-o', o, '-w', o], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(statSync(o).mode & 0o777, 0o600);
+    const info = spawnSync('capinfos', ['-c', o], { encoding: 'utf8' });
+    assert.equal(info.status, 0, info.stderr);
   });
 
   it('--duration stops by itself, leaving a complete capture', async () => {

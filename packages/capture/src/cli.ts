@@ -59,6 +59,7 @@ interface Opts {
   buffer: 'auto' | 'ringbuf' | 'perf';
   ringSize: number;
   write?: string;
+  output?: string;
   count?: number;
   duration?: number;
   statsInterval: number;
@@ -120,6 +121,7 @@ export function program(): Command {
     .addOption(new Option('--buffer <kind>', 'kernel-to-user buffer: ring buffer (Linux 5.8+) or perf event array').choices(['auto', 'ringbuf', 'perf']).default('auto'))
     .option('--ring-size <bytes>', 'ring buffer size (power of two); with perf, the total over all CPUs', parseRingSize, 8 << 20)
     .option('-w, --write <file>', 'write to FILE (created 0600) instead of standard output')
+    .option('-o, --output <file>', 'the same as -w (the other pano commands\' spelling)')
     .option('-c, --count <n>', 'stop after N packets and TLS records (at least 1)', parsePositiveCount)
     .option('--duration <time>', 'stop after this long (e.g. 30s, 5m, 48h; more than 0, at most 8760h)', parseCaptureDuration)
     .option('--stats-interval <time>', 'write Interface Statistics Blocks this often (0: only at exit; 1ms to 8760h)', parseStatsInterval, 5)
@@ -191,8 +193,9 @@ async function run(o: Opts): Promise<number> {
   if (o.smokeTest && interfaces.length === 0) throw new UserError('--smoke-test needs -i NAME', 2);
   if (o.smokeTest) return smokeTest({ interfaces, buffer: o.buffer, ringSize: o.ringSize, out: process.stderr });
 
-  if (!o.write && isatty(1)) throw new UserError('standard output is a terminal: use -w FILE, or pipe into pano-parse or a file', 2);
-  const sink = o.write ? openFile(o.write) : BlockSink.stdout();
+  const out = outputOption(o);
+  if (!out && isatty(1)) throw new UserError('standard output is a terminal: use -w FILE, or pipe into pano-parse or a file', 2);
+  const sink = out ? openFile(out.path, out.flag) : BlockSink.stdout();
   // Handlers first: a signal while the filters are being attached (a Ctrl-C right after the start)
   // would otherwise end the process by default with the filters left on the interfaces. Taken now,
   // it waits for the attaching to finish, which it cannot interrupt, and then stops the capture.
@@ -254,14 +257,26 @@ function tlsTargets(o: Opts): { targets: string[] } {
 }
 
 /** `-w FILE`, or a one-line usage error (2) naming the option, the file and what is wrong with it. */
-function openFile(path: string): BlockSink {
+/**
+ * Where the capture goes: `-w` as tcpdump writes it, or `-o` as pano-parse,
+ * pano-pii and the others do (a user moving between them types either).
+ * Given both, the file is ambiguous unless they agree.
+ */
+function outputOption(o: Opts): { path: string; flag: '-w' | '-o' } | undefined {
+  if (o.write !== undefined && o.output !== undefined && o.write !== o.output) throw new UserError(`-w ${o.write} and -o ${o.output}: two files given for one capture; use one`, 2);
+  if (o.write !== undefined) return { path: o.write, flag: '-w' };
+  if (o.output !== undefined) return { path: o.output, flag: '-o' };
+  return undefined;
+}
+
+function openFile(path: string, flag: '-w' | '-o'): BlockSink {
   try {
     return BlockSink.file(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     // ENOENT on a create: the directory it goes in is missing (node's words would say "file")
-    if (code === 'ENOENT') throw new UserError(`-w ${path}: no such directory: ${dirname(resolve(path))}`, 2);
-    throw new UserError(describeFsError(e, `-w ${path}`), 2);
+    if (code === 'ENOENT') throw new UserError(`${flag} ${path}: no such directory: ${dirname(resolve(path))}`, 2);
+    throw new UserError(describeFsError(e, `${flag} ${path}`), 2);
   }
 }
 
