@@ -719,6 +719,71 @@ test('mid-stream join: frames found mid-buffer, unseen table entries flagged und
   assert.equal(ctx.counts.get('http2.unidentified_streams'), 1);
 });
 
+test('mid-stream join: a header block after DATA, or one decoded whole without pseudo-header fields, is the trailer block (§8.1), not the head', () => {
+  // The capture begins after both heads of streams 1 and 3 (and after the HPACK state they
+  // built); the encoders' tables are fresh, so every block below decodes whole.
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const client = Buffer.concat([
+    // Stream 1: the tail of an upload, then the client's trailers (after DATA).
+    frame(DATA, 0, 1, Buffer.from('upload tail')),
+    frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([['x-checksum', 'abc123']])),
+  ]);
+  const server = Buffer.concat([
+    // Stream 1: the end of a download, then trailers with no pseudo-header field.
+    frame(DATA, 0, 1, Buffer.from('download tail')),
+    frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['x-trail', 't1'], ['grpc-status', '0']])),
+    // Stream 3: only the trailer block was captured (no DATA before it): no :status, decoded whole.
+    frame(HEADERS, END_HEADERS | END_STREAM, 3, se.encode([['x-trail', 't3']])),
+    // Stream 5: a head (it has :status), not trailers, though the request was not seen.
+    frame(HEADERS, END_HEADERS, 5, se.encode([[':status', '200'], ['content-type', 'text/plain']])),
+    frame(DATA, END_STREAM, 5, Buffer.from('five')),
+  ]);
+  const ctx = fakeContext({}, { midstream: true });
+  const p = new Http2Parser(ctx);
+  p.data(0, client, 1n);
+  p.data(1, server, 2n);
+  p.close('end', 3n);
+  const byStream = Object.fromEntries(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r]));
+  const s1 = byStream[1];
+  assert.equal(s1.kind, 'orphan_response');
+  const h1 = s1.attributes.http as any;
+  assert.equal(h1.response.header, undefined, 'no head was captured');
+  assert.equal(h1.response.status_code, undefined);
+  assert.deepEqual(h1.response.trailer, { 'x-trail': ['t1'], 'grpc-status': ['0'] });
+  assert.equal(h1.response.body.content, 'download tail');
+  assert.equal(h1.request.header, undefined);
+  assert.equal(h1.request.body.content, 'upload tail');
+  assert.deepEqual((s1.attributes.http2 as any).request_trailer, { 'x-checksum': ['abc123'] });
+  const s3 = byStream[3];
+  assert.ok(s3, 'a stream identified by its trailers alone is reported');
+  assert.equal(s3.kind, 'orphan_response');
+  assert.deepEqual((s3.attributes.http as any).response, { trailer: { 'x-trail': ['t3'] } });
+  const h5 = byStream[5].attributes.http as any;
+  assert.equal(h5.response.status_code, 200);
+  assert.deepEqual(h5.response.header, { 'content-type': ['text/plain'] });
+  assert.equal(h5.response.trailer, undefined);
+  assert.equal(ctx.counts.get('http2.unidentified_streams'), undefined);
+});
+
+test('mid-stream join: a block with fields missing (unseen HPACK entries) and no DATA before it may have lost its :status: kept as the head', () => {
+  const se = new HpackEncoder();
+  // Before the capture: the server's table got ':status: 200' and 'server: hidden'.
+  se.encode([[':status', '200'], ['server', 'hidden']]);
+  const block = se.encode([[':status', '200'], ['server', 'hidden'], ['x-new', 'seen']]);
+  const ctx = fakeContext({}, { midstream: true });
+  const p = new Http2Parser(ctx);
+  // Its first references are to entries the observer never saw: they are missing, not guessed.
+  p.data(1, Buffer.concat([frame(HEADERS, END_HEADERS, 7, block), frame(DATA, END_STREAM, 7, Buffer.from('x'))]), 1n);
+  p.close('end', 2n);
+  assert.equal(ctx.records.length, 1);
+  const r = ctx.records[0];
+  assert.ok(r.flags!.includes('undecodable'));
+  const http = r.attributes.http as any;
+  assert.deepEqual(http.response.header, { 'x-new': ['seen'] });
+  assert.equal(http.response.trailer, undefined);
+});
+
 test('a gap makes the table unknown and the parser resynchronises on frame headers', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();

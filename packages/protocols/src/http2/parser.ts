@@ -423,6 +423,7 @@ export class Http2Parser implements StreamParser {
     if (!s) return;
     const side = dir === CLIENT ? s.req : s.res;
     side.touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
+    side.dataSeen = true;
     const body = this.unpad(flags, payload, false);
     if (!body) {
       this.ctx.count('http2.bad_padding');
@@ -631,8 +632,8 @@ export class Http2Parser implements StreamParser {
       s.flags.add('undecodable');
       this.ctx.count('http2.undecodable_header_blocks');
     }
-    if (dir === CLIENT) s.requestHeaders(decoded.headers);
-    else s.responseHeaders(decoded.headers);
+    if (dir === CLIENT) s.requestHeaders(decoded.headers, decoded.missing === 0);
+    else s.responseHeaders(decoded.headers, decoded.missing === 0);
     if (b.endStream) this.endSide(s, dir);
   }
 
@@ -737,7 +738,7 @@ export class Http2Parser implements StreamParser {
 
   private finish(s: Http2Stream): void {
     this.forget(s);
-    if (!s.requestSeen && !s.responseSeen) {
+    if (!s.identified) {
       // Nothing identifiable (body bytes of a stream that began before the capture).
       this.ctx.count('http2.unidentified_streams');
       return;
@@ -760,13 +761,13 @@ export class Http2Parser implements StreamParser {
     let kind: ExchangeRecord['kind'];
     if (s.promisedBy !== undefined) kind = 'message';
     else if (!s.requestSeen) {
-      if (!s.responseSeen) {
+      if (!s.identified) {
         // Nothing identifiable (body bytes of a stream that began before the capture).
         this.ctx.count('http2.unidentified_streams');
         return;
       }
       kind = 'orphan_response';
-    } else kind = s.responseSeen ? 'exchange' : 'unanswered';
+    } else kind = s.answered ? 'exchange' : 'unanswered';
     if (kind === 'unanswered') this.ctx.count('http2.unanswered');
     this.ctx.count('http2.streams');
     const flags = [flag];
@@ -780,5 +781,5 @@ export class Http2Parser implements StreamParser {
 function refusedBy(g: GoawayInfo, s: Http2Stream): boolean {
   // Clients initiate odd streams, servers (push) even ones.
   const peerParity = g.by === 'server' ? 1 : 0;
-  return s.id > g.lastStreamId && s.id % 2 === peerParity && !s.responseSeen;
+  return s.id > g.lastStreamId && s.id % 2 === peerParity && !s.answered;
 }

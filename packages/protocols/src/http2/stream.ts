@@ -24,6 +24,8 @@ export class MessageSide {
   body: BodyCapture;
   grpc: GrpcSide | undefined;
   ended = false;
+  /** A DATA frame came on this side: a header block after it is the trailer block. */
+  dataSeen = false;
   /** Frame bytes of this side on the wire (headers included). */
   bytes = 0;
   firstNs = 0n;
@@ -74,6 +76,17 @@ export function splitHeaders(list: HeaderList): { pseudo: Record<string, string>
   return { pseudo, headers };
 }
 
+/**
+ * Whether a header block is its side's trailer block though the side's head was not seen (a
+ * stream joined mid-capture, or its head lost in a gap). RFC 9113 §8.1: the head comes before
+ * any DATA, and only it carries pseudo-header fields (a request's :method, a response's :status,
+ * also a trailers-only response's). A block after DATA is the trailers; so is one decoded whole
+ * without pseudo-header fields. One with fields missing may have lost its :status: not known.
+ */
+function trailerBlock(side: MessageSide, pseudo: Record<string, string>, whole: boolean): boolean {
+  return side.dataSeen || (whole && Object.keys(pseudo).length === 0);
+}
+
 /** A GOAWAY frame (RFC 9113 §6.8): who sent it, its error code name, and its debug data (bounded). */
 export interface GoawayInfo {
   by: 'client' | 'server';
@@ -111,14 +124,23 @@ export class Http2Stream {
     this.res = new MessageSide(options.maxBody);
   }
 
-  /** Response headers are final (not 1xx) once seen. */
-  get responseSeen(): boolean {
-    return this.res.headers !== undefined;
+  /** The server answered: its final head (1xx are not kept there), or its trailer block when that head was not captured. */
+  get answered(): boolean {
+    return this.res.headers !== undefined || this.res.trailers !== undefined;
   }
 
-  requestHeaders(list: HeaderList): void {
+  /** Something identifies the stream: a head, or a trailer block whose head was not captured. */
+  get identified(): boolean {
+    return this.requestSeen || this.answered || this.req.trailers !== undefined;
+  }
+
+  /**
+   * `whole`: the block decoded with no field missing (all its HPACK references known), so a
+   * block without pseudo-header fields is known to be a trailer block.
+   */
+  requestHeaders(list: HeaderList, whole = false): void {
     const { pseudo, headers } = splitHeaders(list);
-    if (this.req.headers) {
+    if (this.req.headers || trailerBlock(this.req, pseudo, whole)) {
       this.req.trailers = headers;
       return;
     }
@@ -131,9 +153,9 @@ export class Http2Stream {
     if (wire !== undefined) this.startGrpc(wire);
   }
 
-  responseHeaders(list: HeaderList): void {
+  responseHeaders(list: HeaderList, whole = false): void {
     const { pseudo, headers } = splitHeaders(list);
-    if (this.res.headers) {
+    if (this.res.headers || trailerBlock(this.res, pseudo, whole)) {
       this.res.trailers = headers;
       return;
     }
@@ -217,7 +239,7 @@ export class Http2Stream {
       request.body = { size: reqBody.size };
     }
     if (Object.keys(request).length) http.request = request;
-    if (res.headers || this.interim.length) {
+    if (res.headers || res.trailers || this.interim.length) {
       const response: Record<string, unknown> = {};
       if (res.headers) {
         const status = Number(res.pseudo[':status']);
