@@ -2,7 +2,9 @@
 // (Debian python3-h2, test/fixtures/h2c/upgrade-server.py), which answers the
 // upgraded request on stream 1 and a second request, reusing the connection, on
 // stream 3. Captured with tcpdump on loopback; checked against what the server
-// received, what curl printed, and tshark's reading of the same packets.
+// received, what curl printed, and tshark's reading of the same packets. Then
+// nghttp -u with a 64 KiB header table in its HTTP2-Settings against the same
+// server writing the 101 and stream 1's response at once (--one-write).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
@@ -21,26 +23,36 @@ const missing = ['/usr/bin/curl', '/usr/bin/tshark', '/usr/bin/python3'].filter(
 if (!hasH2) missing.push('python3-h2');
 if (!existsSync('/usr/bin/tcpdump') && !existsSync('/usr/sbin/tcpdump')) missing.push('tcpdump');
 const skip = missing.length > 0 && `missing: ${missing.join(', ')}`;
+const skipNghttp = skip || (!existsSync('/usr/bin/nghttp') && 'missing: nghttp');
 
 const dir = mkdtempSync(join(tmpdir(), 'pano-h2c-'));
 const pcap = join(dir, 'h2c.pcap');
+const settingsPcap = join(dir, 'h2c-settings.pcap');
 /** A form with PII in it: reported once means one event holds it. */
 const BODY = 'name=Alice+Example&email=alice.example%40example.test&phone=%2B44+20+7946+0958';
-let server: ChildProcess | undefined;
+const servers: ChildProcess[] = [];
 let port = 0;
+let settingsPort = 0;
 /** What the server received, one JSON line per request. */
 let serverOut = '';
 let curlOut = '';
 
-before(async () => {
-  if (skip) return;
-  server = spawn('/usr/bin/python3', [SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-  server.stdout!.on('data', (d) => (serverOut += d));
-  while (!/^port \d+/m.test(serverOut)) {
+/** Starts the fixture server; resolves with its port once it listens. `out` gets its stdout. */
+async function startServer(args: string[], out: (d: string) => void): Promise<number> {
+  const server = spawn('/usr/bin/python3', [SERVER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(server);
+  let text = '';
+  server.stdout!.on('data', (d) => ((text += d), out(String(d))));
+  while (!/^port \d+/m.test(text)) {
     if (server.exitCode !== null) throw new Error('the h2c server exited');
     await new Promise((r) => setTimeout(r, 20));
   }
-  port = Number(/^port (\d+)/m.exec(serverOut)![1]);
+  return Number(/^port (\d+)/m.exec(text)![1]);
+}
+
+before(async () => {
+  if (skip) return;
+  port = await startServer([], (d) => (serverOut += d));
   const body = join(dir, 'form.txt');
   writeFileSync(body, BODY);
   const cap = new LoopbackCapture(pcap, `tcp port ${port}`);
@@ -52,10 +64,22 @@ before(async () => {
   } finally {
     await cap.stop();
   }
+  if (skipNghttp) return;
+  settingsPort = await startServer(['--one-write'], () => {});
+  const cap2 = new LoopbackCapture(settingsPcap, `tcp port ${settingsPort}`);
+  await cap2.start();
+  try {
+    // -c 65536: SETTINGS_HEADER_TABLE_SIZE 65536, in HTTP2-Settings and again in nghttp's SETTINGS frame.
+    // nghttp2 waits for a SETTINGS ACK before it takes the larger table, so it refuses the response
+    // (GOAWAY COMPRESSION_ERROR) though the 101 acknowledged it (RFC 7540 §3.2.1): its exit says nothing.
+    await run('/usr/bin/nghttp', ['-nu', '-c', '65536', `http://127.0.0.1:${settingsPort}/tables`]).catch(() => {});
+  } finally {
+    await cap2.stop();
+  }
 });
 
 after(() => {
-  if (server?.pid) process.kill(server.pid);
+  for (const s of servers) if (s.pid) process.kill(s.pid);
   if (!process.env.PANO_KEEP) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -141,3 +165,27 @@ test('h2c upgrade with HTTP/2 not parsed (--protocols http): the 101 exchange ca
 });
 
 
+
+test('h2c upgrade: stream 1\'s response encoded with the HTTP2-Settings header table size (the 101 acknowledges it) is decoded', { skip: skipNghttp }, () => {
+  // tshark: the server's HEADERS on stream 1 comes before the client's SETTINGS frame, and its block
+  // opens with a dynamic table size update to 65536 (001 11111, then 65505 in 7-bit groups: 3f e1 ff 03).
+  const decode = ['-d', `tcp.port==${settingsPort},http`];
+  const frames = tsharkFields(settingsPcap, ['frame.number', 'tcp.srcport', 'http2.streamid', 'http2.type', 'http2.headers'], 'http2.type == 1 || http2.type == 4', decode);
+  const firstServerHeaders = frames.find(([, src, ids, types]) => Number(src) === settingsPort && types.split(',').some((t, i) => t === '1' && ids.split(',')[i] === '1'));
+  const firstClientSettings = frames.find(([, src]) => Number(src) !== settingsPort);
+  assert.ok(firstServerHeaders && firstClientSettings);
+  assert.ok(Number(firstServerHeaders[0]) < Number(firstClientSettings[0]), 'the response precedes the client SETTINGS frame');
+  assert.match(firstServerHeaders[4].replace(/:/g, ''), /^3fe1ff03/);
+
+  const { events, stats } = parseCaptureSync(settingsPcap);
+  assertValidEvents(events);
+  assert.equal(stats.protocols['http2.hpack_errors'], undefined);
+  const up = (events as any[]).find((e) => e.http2?.stream_id === 1);
+  assert.ok(up);
+  assert.equal(up.pano.flags, undefined);
+  assert.equal(up.url.path, '/tables');
+  // What the fixture sends: 200, text/plain, its length, "got 0 bytes for /tables".
+  assert.equal(up.http.response.status_code, 200);
+  assert.deepEqual(up.http.response.header, { 'content-type': ['text/plain'], 'content-length': ['23'] });
+  assert.equal(up.http.response.body.content, 'got 0 bytes for /tables');
+});

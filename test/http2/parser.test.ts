@@ -667,6 +667,38 @@ test('h2c upgrade: stream 1 answers the HTTP/1.1 request handed over, the 101 it
   assert.equal(r.responseBytes, 71 + 10 + 11);
 });
 
+test('h2c upgrade: HTTP2-Settings is the client\'s first SETTINGS, acknowledged by the 101: the server may use its header table size before the client\'s SETTINGS frame', () => {
+  // SETTINGS_HEADER_TABLE_SIZE (1) = 65536, base64url as in the header (RFC 7540 §3.2.1).
+  const http2Settings = Buffer.from([0, 1, 0, 1, 0, 0]).toString('base64url');
+  assert.equal(http2Settings, 'AAEAAQAA');
+  const se = new HpackEncoder();
+  // A size update to 65536 (001 11111 then 65505 in 7-bit groups), then the head.
+  const block = Buffer.concat([encodeInteger(65536, 5, 0x20), se.encode([[':status', '200'], ['content-type', 'text/plain']])]);
+  assert.deepEqual([...block.subarray(0, 4)], [0x3f, 0xe1, 0xff, 0x03]);
+  const upgraded = (headers: Record<string, string[]>) => {
+    const ctx = fakeContext();
+    const p = new Http2Parser(ctx, {
+      upgradedRequest: { method: 'GET', target: '/t', headers, startNs: 10n, requestBytes: 120, interim: [SWITCHING], responseBytes: 71, responseEndNs: 15n },
+    });
+    // The server's frames come in the 101's segment, before the client's preface.
+    p.data(1, Buffer.concat([settings(), frame(HEADERS, END_HEADERS, 1, block), frame(DATA, END_STREAM, 1, Buffer.from('ok'))]), 20n);
+    p.data(0, Buffer.concat([PREFACE, settings([[1, 65536]])]), 30n);
+    p.close('end', 40n);
+    return ctx;
+  };
+  const ctx = upgraded({ host: ['h.test'], 'http2-settings': [http2Settings] });
+  assert.equal(ctx.records.length, 1);
+  const r = ctx.records[0];
+  assert.equal(r.flags, undefined);
+  assert.equal((r.attributes.http as any).response.status_code, 200);
+  assert.deepEqual((r.attributes.http as any).response.header, { 'content-type': ['text/plain'] });
+  assert.equal(ctx.counts.get('http2.hpack_errors'), undefined);
+  // Without the header the bound is the default 4096: the same update is damage, as it would be.
+  const without = upgraded({ host: ['h.test'] });
+  assert.equal(without.counts.get('http2.hpack_errors'), 1);
+  assert.ok(without.records[0].flags!.includes('undecodable'));
+});
+
 test('h2c upgrade: the upgraded request\'s user-agent is user_agent.original, as for any request', () => {
   const se = new HpackEncoder();
   const ctx = fakeContext();

@@ -164,6 +164,27 @@ export class Http2Parser implements StreamParser {
       s.req.ended = true;
       this.streams.set(1, s);
       this.lastClientStream = 1;
+      this.upgradeSettings(up.headers['http2-settings']?.[0]);
+    }
+  }
+
+  /**
+   * The upgraded request's HTTP2-Settings (RFC 7540 §3.2.1): the client's first SETTINGS, base64url,
+   * which the 101 acknowledges (no SETTINGS ACK follows). The server may encode stream 1's response
+   * with the client's SETTINGS_HEADER_TABLE_SIZE at once, in the 101's own segment, before the
+   * client's SETTINGS frame (which repeats it) is on the wire: hyper-h2 opens that block with a size
+   * update to it, which the default bound (4096) rejected, losing the response head and the table.
+   */
+  private upgradeSettings(value: string | undefined): void {
+    if (!value) return;
+    // Bounded by the HTTP/1.1 head's size; characters outside base64url are skipped by the decoder.
+    const payload = Buffer.from(value, 'base64url');
+    const server = this.dirs[SERVER];
+    for (let p = 0; p + 6 <= payload.length; p += 6) {
+      const id = payload.readUInt16BE(p);
+      const v = payload.readUInt32BE(p + 2);
+      if (id === Setting.HEADER_TABLE_SIZE) server.decoder.setSettingsMaxSize(v);
+      else if (id === Setting.MAX_FRAME_SIZE && v >= DEFAULT_MAX_FRAME_SIZE && v < 1 << 24) server.maxFrameSize = v;
     }
   }
 
