@@ -711,6 +711,17 @@ test('h2c upgrade: the upgraded request\'s user-agent is user_agent.original, as
   assert.deepEqual(ctx.records[0].attributes.url, { scheme: 'http', path: '/upg', query: 'x=1' });
 });
 
+/** Parses each side's bytes of a connection joined mid-stream, in one chunk each; its events by stream id. */
+function joinedMidstream(client: Buffer, server: Buffer) {
+  const ctx = fakeContext({}, { midstream: true });
+  const p = new Http2Parser(ctx);
+  p.data(0, client, 1n);
+  p.data(1, server, 2n);
+  p.close('end', 3n);
+  const byStream = Object.fromEntries(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r]));
+  return { ctx, byStream };
+}
+
 test('mid-stream join: frames found mid-buffer, unseen table entries flagged undecodable, then recovery', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();
@@ -730,12 +741,7 @@ test('mid-stream join: frames found mid-buffer, unseen table entries flagged und
     frame(HEADERS, END_HEADERS | END_STREAM, 43, se.encode([[':status', '204']])),
     frame(HEADERS, END_HEADERS | END_STREAM, 45, se.encode([[':status', '204']])),
   ]);
-  const ctx = fakeContext({}, { midstream: true });
-  const p = new Http2Parser(ctx);
-  p.data(0, client, 1n);
-  p.data(1, server, 2n);
-  p.close('end', 3n);
-  const byStream = Object.fromEntries(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r]));
+  const { ctx, byStream } = joinedMidstream(client, server);
   const s41 = byStream[41];
   assert.ok(s41.flags!.includes('undecodable'));
   const h41 = s41.attributes.http as any;
@@ -771,12 +777,7 @@ test('mid-stream join: a header block after DATA, or one decoded whole without p
     frame(HEADERS, END_HEADERS, 5, se.encode([[':status', '200'], ['content-type', 'text/plain']])),
     frame(DATA, END_STREAM, 5, Buffer.from('five')),
   ]);
-  const ctx = fakeContext({}, { midstream: true });
-  const p = new Http2Parser(ctx);
-  p.data(0, client, 1n);
-  p.data(1, server, 2n);
-  p.close('end', 3n);
-  const byStream = Object.fromEntries(ctx.records.map((r) => [(r.attributes.http2 as any).stream_id, r]));
+  const { ctx, byStream } = joinedMidstream(client, server);
   const s1 = byStream[1];
   assert.equal(s1.kind, 'orphan_response');
   const h1 = s1.attributes.http as any;
