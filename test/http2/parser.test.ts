@@ -797,6 +797,16 @@ test('mid-stream join: a header block after DATA, or one decoded whole without p
   assert.deepEqual(h5.response.header, { 'content-type': ['text/plain'] });
   assert.equal(h5.response.trailer, undefined);
   assert.equal(ctx.counts.get('http2.unidentified_streams'), undefined);
+
+  // Seen from its start, a stream's first response block is its head, also one without :status
+  // (malformed, RFC 9113 §8.1.1): shown as sent, not taken for trailers.
+  const full = fakeContext();
+  const q = new Http2Parser(full);
+  const qe = new HpackEncoder();
+  q.data(0, Buffer.concat([PREFACE, settings(), frame(HEADERS, END_HEADERS | END_STREAM, 1, qe.encode([[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'a.test']]))]), 1n);
+  q.data(1, Buffer.concat([settings(), frame(HEADERS, END_HEADERS | END_STREAM, 1, new HpackEncoder().encode([['x-no-status', '1']]))]), 2n);
+  assert.equal(full.records.length, 1);
+  assert.deepEqual((full.records[0].attributes.http as any).response, { header: { 'x-no-status': ['1'] } });
 });
 
 test('mid-stream join: a block with fields missing (unseen HPACK entries) and no DATA before it may have lost its :status: kept as the head', () => {

@@ -78,7 +78,7 @@ export function splitHeaders(list: HeaderList): { pseudo: Record<string, string>
 
 /**
  * Whether a header block is its side's trailer block though the side's head was not seen (a
- * stream joined mid-capture, or its head lost in a gap). RFC 9113 §8.1: the head comes before
+ * stream joined mid-capture, or its head lost in a gap: the caller checks that it may be). RFC 9113 §8.1: the head comes before
  * any DATA, and only it carries pseudo-header fields (a request's :method, a response's :status,
  * also a trailers-only response's). A block after DATA is the trailers; so is one decoded whole
  * without pseudo-header fields. One with fields missing may have lost its :status: not known.
@@ -135,12 +135,20 @@ export class Http2Stream {
   }
 
   /**
+   * The stream began before the capture, or bytes of it were lost: a side's head may not have
+   * been seen. Otherwise a first block without :status is a malformed head, kept as one.
+   */
+  private get headMayBeMissing(): boolean {
+    return this.flags.has('midstream') || this.flags.has('gap');
+  }
+
+  /**
    * `whole`: the block decoded with no field missing (all its HPACK references known), so a
    * block without pseudo-header fields is known to be a trailer block.
    */
   requestHeaders(list: HeaderList, whole = false): void {
     const { pseudo, headers } = splitHeaders(list);
-    if (this.req.headers || trailerBlock(this.req, pseudo, whole)) {
+    if (this.req.headers || (this.headMayBeMissing && trailerBlock(this.req, pseudo, whole))) {
       this.req.trailers = headers;
       return;
     }
@@ -155,7 +163,7 @@ export class Http2Stream {
 
   responseHeaders(list: HeaderList, whole = false): void {
     const { pseudo, headers } = splitHeaders(list);
-    if (this.res.headers || trailerBlock(this.res, pseudo, whole)) {
+    if (this.res.headers || (this.headMayBeMissing && trailerBlock(this.res, pseudo, whole))) {
       this.res.trailers = headers;
       return;
     }
