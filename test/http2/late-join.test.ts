@@ -75,3 +75,22 @@ test('no SYN seen and the server speaks first (nginx: SETTINGS with a 2^24-1 fra
     assert.equal(stats.protocols['http2.resync_skipped_bytes'], 24);
   }
 });
+
+test("joined mid-call on gRPC's port 50051, only DATA, WINDOW_UPDATE and trailers in the capture: the server is the side on 50051, though the client's ephemeral port is lower", () => {
+  // Ephemeral ports (32768–60999 on Linux) fall below 50051 about half the time; with no SYN and no
+  // head to read roles from, the lower port was taken for the server's and the call was reported
+  // backwards (client 50051). 50051 is gRPC's conventional port (grpc.io's examples, grpcurl's docs).
+  const se = new HpackEncoder();
+  const msg = Buffer.from([0, 0, 0, 0, 2, 0x08, 0x2a]);
+  const c = new Conversation({ addr: '127.0.0.1', port: 40000 }, { addr: '127.0.0.1', port: 50051 });
+  c.send(1, frame(DATA, 0, 5, msg))
+    .send(0, frame(WINDOW_UPDATE, 0, 0, Buffer.from([0, 0, 0, 7])))
+    .send(1, frame(DATA, 0, 5, msg))
+    .send(1, frame(HEADERS, END_HEADERS | END_STREAM, 5, se.encode([['grpc-status', '0'], ['grpc-message', '']], { index: false })))
+    .close();
+  const { events } = parseCaptureSync(c.pcapng());
+  assertValidEvents(events);
+  assert.equal(events.length, 1);
+  const ev = events[0] as unknown as { server: { port: number }; client: { port: number }; pano: { kind: string; connection: { roles: string } } };
+  assert.deepEqual([ev.client.port, ev.server.port, ev.pano.kind, ev.pano.connection.roles], [40000, 50051, 'orphan_response', 'port']);
+});

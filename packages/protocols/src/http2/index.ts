@@ -103,7 +103,10 @@ function senderHint(head: Buffer): 'client' | 'server' | 'unknown' {
 export const http2Module: ProtocolModule = {
   name: 'http2',
   transport: 'tcp',
-  ports: [],
+  // gRPC's conventional port (grpc.io's examples, grpcurl): a hint for roles when no SYN and no
+  // head says them (a call joined mid-stream), where the lower port would often be the client's.
+  // HTTP/2's own ports are TLS (443) or shared with HTTP/1.1's list.
+  ports: [50051],
   detect: detectHttp2,
   createStream: (ctx, init) => new Http2Parser(ctx, init),
 };
