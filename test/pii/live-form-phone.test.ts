@@ -95,7 +95,10 @@ test('written with + for spaces in raw text (url.full, a cookie), the number is 
   } as Record<string, any>;
   const found = s.finish(s.collect(ev));
   const spans = found.map((f) => (f.path === 'url.full' ? ev.url.full : ev.http.request.header.cookie[0]).slice(f.start, f.end));
-  assert.deepEqual(spans, ['+1+650-253-0000', '+44+20+7946+0958', '+44+20+7946+0958']);
+  // k's value reads `abc 123 4567 89` as a form's (every + a space inside a key=value pair, as url.query$
+  // reads it), a French national number (libphonenumber-js: valid in FR only of the five regions,
+  // +33123456789); its first + is no dialling prefix, so the span starts at the digits
+  assert.deepEqual(spans, ['+1+650-253-0000', '+44+20+7946+0958', '+44+20+7946+0958', '123+4567+89']);
   const hmac = (v: string) => createHmac('sha256', key).update('phone').update('\0').update(v).digest('hex');
-  assert.deepEqual(found.map((f) => f.valueHash), [hmac('+16502530000'), hmac('+442079460958'), hmac('+442079460958')]);
+  assert.deepEqual(found.map((f) => f.valueHash), [hmac('+16502530000'), hmac('+442079460958'), hmac('+442079460958'), hmac('+33123456789')]);
 });

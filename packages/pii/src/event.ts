@@ -246,6 +246,24 @@ const ESCAPE = /%[0-9A-Fa-f]{2}/;
  * country code left out. withDecodedHits reads such a value too, where it holds no escape.
  */
 const FORM_DIAL_PLUS = /(?:^|[^0-9A-Za-z_+])\+\d{1,3}\+\d/;
+/**
+ * A `+` inside the value of a `key=value` pair (after its `=`, before any space, `&`, `;` or `#`):
+ * a query as a browser's form GET, URLSearchParams or urlencode writes it, with `+` for every space
+ * and nothing else escaped (`card=4111+1111+1111+1111`), in `url.full`, a Referer or a Location.
+ * `url.query$.card` reads it decoded and is redacted; read as written the rules saw no card, and it
+ * stayed raw beside it under every --redact.
+ */
+const FORM_VALUE_PLUS = /=[^\s&;#=]*\+/;
+
+/** Does offset `at` of `value` lie in the value of a `key=value` pair (FORM_VALUE_PLUS)? */
+function inFormValue(value: string, at: number): boolean {
+  for (let j = at - 1; j >= 0; j--) {
+    const c = value.charCodeAt(j);
+    if (c === 61) return true;
+    if (isSpace(c) || c === 38 || c === 59 || c === 35 || c === 63) return false;
+  }
+  return false;
+}
 
 /**
  * `value` with each `+` a space, as form encoding writes a space (WHATWG URL, application/x-www-form-urlencoded),
@@ -279,11 +297,13 @@ function formSpaces(value: string): string {
  * `%2B1%20650-253-0000`), and is passed over where one reaches out of it. A
  * hit written as it decodes was there to be found as written. Its value,
  * for hashes and the audit log, is its decoded text (decodedValue). A value
- * with no escape is read so only for a number whose `+` it left unescaped
- * (`dialOnly`, FORM_DIAL_PLUS): its other `+` may be anything (base64, a time
- * zone), and were never read as spaces there.
+ * with no escape (`unescaped`) is read so only for a number whose `+` it
+ * left unescaped (FORM_DIAL_PLUS) and for a hit inside the value of a
+ * `key=value` pair (FORM_VALUE_PLUS), the one place form encoding puts `+`
+ * for a space: elsewhere its `+` may be anything (base64, a time zone), and
+ * is not read as a space; such a hit is hashed as its text with spaces.
  */
-function withDecodedHits(value: string, hints: number, hits: Hit[], budget: number, dialOnly: boolean): Hit[] {
+function withDecodedHits(value: string, hints: number, hits: Hit[], budget: number, unescaped: boolean): Hit[] {
   const marks: number[] = [];
   const spaced = formSpaces(value);
   const decoded = decodePercent(spaced, marks);
@@ -292,14 +312,15 @@ function withDecodedHits(value: string, hints: number, hits: Hit[], budget: numb
   for (const d of scanString(decoded, hints)) {
     const a = rawOffset(marks, d.start);
     const b = rawOffset(marks, d.end);
-    // read for its unescaped dialling `+` alone (FORM_DIAL_PLUS): only a number starting there
-    if (dialOnly && value.charCodeAt(a) !== 43) continue;
+    // without an escape, `+` is a space only in a form value; else only a number's dialling `+` starts it
+    if (unescaped && value.charCodeAt(a) !== 43 && !inFormValue(value, a)) continue;
     // the same text as written (no escape or `+` inside): the scan of the text as written decided it
     if (b - a === d.end - d.start && value.startsWith(decoded.slice(d.start, d.end), a)) continue;
     if (out.some((h) => h.start < b && a < h.end && (h.start < a || h.end > b))) continue;
     if (out.length - hits.length >= budget) break;
     out = out.filter((h) => h.end <= a || h.start >= b);
-    out.push({ ...d, start: a, end: b });
+    // with no escape decodedValue does not know its `+` for spaces (a phone's it does): the value is the spaced text
+    out.push(unescaped && d.type !== 'phone' ? { ...d, start: a, end: b, sameAs: decoded.slice(d.start, d.end) } : { ...d, start: a, end: b });
   }
   return out === hits ? hits : out.sort((x, y) => x.start - y.start);
 }
@@ -842,7 +863,7 @@ export class EventScanner {
       p.hitBudget -= hits.length - before;
     }
     const escaped = value.indexOf('%') >= 0 && ESCAPE.test(value);
-    if (cut < 0 && value.length <= SCAN_WINDOW && (escaped || (value.indexOf('+') >= 0 && FORM_DIAL_PLUS.test(value)))) {
+    if (cut < 0 && value.length <= SCAN_WINDOW && (escaped || (value.indexOf('+') >= 0 && (FORM_DIAL_PLUS.test(value) || FORM_VALUE_PLUS.test(value))))) {
       const before = hits.length;
       hits = withDecodedHits(value, hints, hits, p.hitBudget, !escaped);
       p.hitBudget -= hits.length - before;
