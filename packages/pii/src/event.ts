@@ -368,6 +368,39 @@ function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hi
   return [...hits.filter((k) => k.end <= h.start || h.end <= k.start), h].sort((a, b) => a.start - b.start);
 }
 
+/**
+ * `hits` of a form or query value (decoded, `+` a space) with the e-mail addresses whose `+` the sender
+ * left unescaped (`email=alice+news@example.org`, as hand-built URLs and `curl -d` send it) found whole.
+ * Form encoding reads `alice news@example.org`, which holds no address but `news@example.org`: the rules
+ * took that, leaving `alice` raw under --redact mask and hash and hashing apart from `alice+news@…` in
+ * url.full or a Referer. An address holds no space, and a `+` in its local part is common (tags), so
+ * the value is read again with the pair's unescaped `+` kept (same length: every `+` is one character
+ * either way); an address found there that takes in such a `+` replaces what the rules found inside it,
+ * hashed as written with its `+`.
+ */
+function withFormPlusEmails(value: string, pair: string, hints: number, hits: Hit[]): Hit[] {
+  const raw = pair.slice(pair.indexOf('=') + 1);
+  if (raw.indexOf('+') < 0) return hits;
+  let kept: string;
+  try {
+    kept = decodeURIComponent(raw);
+  } catch {
+    return hits;
+  }
+  if (kept.length !== value.length) return hits;
+  let out = hits;
+  for (const h of scanString(kept, hints)) {
+    if (h.type !== 'email') continue;
+    const text = kept.slice(h.start, h.end);
+    if (value.startsWith(text, h.start)) continue;
+    // a hit reaching out of it is another reading of the text around: left to stand
+    if (out.some((x) => x.start < h.end && h.start < x.end && (x.start < h.start || x.end > h.end))) continue;
+    out = out.filter((x) => x.end <= h.start || x.start >= h.end);
+    out.push({ ...h, sameAs: text });
+  }
+  return out === hits ? hits : out.sort((x, y) => x.start - y.start);
+}
+
 /** Does the raw form pair `name=value` have a value starting with an unescaped `+` and a digit? */
 function dialPlusValue(pair: string): boolean {
   const eq = pair.indexOf('=');
@@ -848,6 +881,7 @@ export class EventScanner {
     const scanned = dial ? '+' + value.slice(1) : value;
     let hits = scanBounded(scanned, hints, p.hitBudget);
     if (dial) for (const h of hits) if (h.start === 0) h.sameAs = scanned.slice(0, h.end);
+    if (formIndex !== undefined && body?.body.kind === 'form' && value.indexOf('@') > 0 && value.indexOf(' ') > 0) hits = withFormPlusEmails(value, body.body.raw[formIndex]!, hints, hits);
     const cut = boundedCut;
     p.hitBudget -= hits.length;
     const han = lastScanSawHan();
