@@ -23,7 +23,7 @@ import { nameCandidates, type Candidate, type SpanModel } from './model.js';
 import { cnAddresses } from './cn-address.js';
 import { findRepeats } from './repeat.js';
 import { AllowList } from './allow.js';
-import { decodedValue, decodePercent, rawOffset } from './percent.js';
+import { DECODE_ROUNDS, decodedValue, decodePercent, rawOffsetThrough } from './percent.js';
 
 export type RedactMode = 'mask' | 'hash' | 'drop';
 
@@ -302,25 +302,39 @@ function formSpaces(value: string): string {
  * `key=value` pair (FORM_VALUE_PLUS), the one place form encoding puts `+`
  * for a space: elsewhere its `+` may be anything (base64, a time zone), and
  * is not read as a space; such a hit is hashed as its text with spaces.
+ * A text still holding an escape once decoded is decoded again (up to
+ * DECODE_ROUNDS), and a hit found only then is hashed as the text it was
+ * found in (`%252B1%2520650-253-0000` as `+1 650-253-0000`).
  */
 function withDecodedHits(value: string, hints: number, hits: Hit[], budget: number, unescaped: boolean): Hit[] {
-  const marks: number[] = [];
-  const spaced = formSpaces(value);
-  const decoded = decodePercent(spaced, marks);
-  if (marks.length === 0 && spaced === value) return hits;
   let out = hits;
-  for (const d of scanString(decoded, hints)) {
-    const a = rawOffset(marks, d.start);
-    const b = rawOffset(marks, d.end);
-    // without an escape, `+` is a space only in a form value; else only a number's dialling `+` starts it
-    if (unescaped && value.charCodeAt(a) !== 43 && !inFormValue(value, a)) continue;
-    // the same text as written (no escape or `+` inside): the scan of the text as written decided it
-    if (b - a === d.end - d.start && value.startsWith(decoded.slice(d.start, d.end), a)) continue;
-    if (out.some((h) => h.start < b && a < h.end && (h.start < a || h.end > b))) continue;
-    if (out.length - hits.length >= budget) break;
-    out = out.filter((h) => h.end <= a || h.start >= b);
-    // with no escape decodedValue does not know its `+` for spaces (a phone's it does): the value is the spaced text
-    out.push(unescaped && d.type !== 'phone' ? { ...d, start: a, end: b, sameAs: decoded.slice(d.start, d.end) } : { ...d, start: a, end: b });
+  // a text still holding an escape once decoded was encoded more than once (a URL in a query parameter,
+  // DECODE_ROUNDS): decoded again, its hits mapped back through every round
+  const layers: number[][] = [];
+  let text = value;
+  for (let round = 0; round < DECODE_ROUNDS; round++) {
+    const marks: number[] = [];
+    const spaced = formSpaces(text);
+    const decoded = decodePercent(spaced, marks);
+    if (marks.length === 0 && spaced === text) break;
+    layers.push(marks);
+    for (const d of scanString(decoded, hints)) {
+      const a = rawOffsetThrough(layers, d.start);
+      const b = rawOffsetThrough(layers, d.end);
+      // without an escape, `+` is a space only in a form value; else only a number's dialling `+` starts it
+      if (unescaped && value.charCodeAt(a) !== 43 && !inFormValue(value, a)) continue;
+      // the same text as written (no escape or `+` inside): the scan of the text as written decided it
+      if (b - a === d.end - d.start && value.startsWith(decoded.slice(d.start, d.end), a)) continue;
+      if (out.some((h) => h.start < b && a < h.end && (h.start < a || h.end > b))) continue;
+      if (out.length - hits.length >= budget) return out === hits ? hits : out.sort((x, y) => x.start - y.start);
+      out = out.filter((h) => h.end <= a || h.start >= b);
+      // decodedValue decodes once and knows no `+` for a space where there is no escape (a phone's it
+      // does): a hit decoded more than once, or read for its `+` alone, stands for the text it was found as
+      out.push((unescaped && d.type !== 'phone') || round > 0 ? { ...d, start: a, end: b, sameAs: decoded.slice(d.start, d.end) } : { ...d, start: a, end: b });
+    }
+    // once decoded, the inner query's escapes, or its `+` for spaces that came as `%2B`, show: read again
+    if (marks.length === 0 || !(ESCAPE.test(decoded) || (decoded.indexOf('+') >= 0 && FORM_VALUE_PLUS.test(decoded)))) break;
+    text = decoded;
   }
   return out === hits ? hits : out.sort((x, y) => x.start - y.start);
 }

@@ -94,6 +94,20 @@ export function rawOffset(marks: readonly number[], at: number): number {
 }
 
 /**
+ * Most times a text is percent-decoded. A URL carried in a query parameter (a login's
+ * `next=%2Fsearch%3Fq%3DChris%2520Sanders`, an OAuth `redirect_uri`, a `return_to`) holds its own
+ * query encoded twice in `url.full`, a Referer or a cookie (`%2520` for a space); a redirect through two
+ * such hops, three times. Decoding once left `Chris%20Sanders` there, which is not the name.
+ */
+export const DECODE_ROUNDS = 3;
+
+/** The offset in the raw text of offset `at` of a text decoded round after round, `layers` the marks of each round, first round first. */
+export function rawOffsetThrough(layers: readonly (readonly number[])[], at: number): number {
+  for (let i = layers.length - 1; i >= 0; i--) at = rawOffset(layers[i]!, at);
+  return at;
+}
+
+/**
  * The value a finding written percent-encoded stands for, as its keyed hash
  * is taken of, so it joins the same value found decoded (`url.full`'s
  * `alice%40example.org` and `url.query$.email`'s `alice@example.org`). Text

@@ -15,7 +15,7 @@
 import type { Hit } from './scan.js';
 import type { PiiType } from './rules.js';
 import { Hint } from './context.js';
-import { decodePercent, rawOffset } from './percent.js';
+import { DECODE_ROUNDS, decodePercent, rawOffsetThrough } from './percent.js';
 import type { AllowList } from './allow.js';
 
 /** What findRepeats needs of a scanned field. */
@@ -72,23 +72,33 @@ function wholeWords(s: string, at: number, end: number): boolean {
 /**
  * A field's text as a value may be written into it URL-encoded: percent escapes decoded (any case of
  * hex digits, UTF-8), and `+` and space alike (folded to a space, here and in what is looked for), as a
- * form writes a space `+` and Go's PathEscape leaves a `+` as it is. `marks` takes its offsets back to
- * the field's text (decodePercent).
+ * form writes a space `+` and Go's PathEscape leaves a `+` as it is. `layers` take its offsets back to
+ * the field's text (decodePercent's marks, one list per round: a text encoded twice, as a URL in a
+ * query parameter holds its own query, is decoded twice, up to DECODE_ROUNDS).
  */
 interface DecodedView {
   text: string;
   /** `text` lower-cased, for values matched in any case (when lower-casing keeps its length). */
   lower: string | undefined;
-  marks: number[];
+  layers: number[][];
 }
 
-/** The decoded view of a field's text, or null when it reads as the text does. */
-function decodedView(value: string): DecodedView | null {
-  const marks: number[] = [];
-  const decoded = decodePercent(value, marks);
-  const plus = decoded.indexOf('+') >= 0;
-  if (marks.length === 0 && !plus) return null;
-  return { text: plus ? decoded.replace(/\+/g, ' ') : decoded, lower: undefined, marks };
+/** The decoded views of a field's text, one per round of decoding, or null when it reads as the text does. */
+function decodedViews(value: string): DecodedView[] | null {
+  const views: DecodedView[] = [];
+  let text = value;
+  for (let round = 0; round < DECODE_ROUNDS; round++) {
+    const marks: number[] = [];
+    const decoded = decodePercent(text, marks);
+    const plus = decoded.indexOf('+') >= 0;
+    if (marks.length === 0 && !plus) break;
+    const layers = round === 0 ? [marks] : [...views[round - 1]!.layers, marks];
+    views.push({ text: plus ? decoded.replace(/\+/g, ' ') : decoded, lower: undefined, layers });
+    // decoded again only while a round leaves an escape (`Chris%2520Sanders` gives `Chris%20Sanders`)
+    if (marks.length === 0 || decoded.indexOf('%') < 0) break;
+    text = views[round]!.text;
+  }
+  return views.length ? views : null;
 }
 
 interface Seed {
@@ -168,7 +178,7 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
     let lower: string | undefined;
     let barred: boolean | undefined;
     // undefined until needed; null when the field holds nothing to decode
-    let view: DecodedView | null | undefined;
+    let view: DecodedView[] | null | undefined;
     for (const [raw, seed] of seeds) {
       if (value.length < seed.text.length) continue;
       if (seed.nameLike && (barred ??= namesBarred(slot))) continue;
@@ -185,19 +195,21 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
       }
       // the value URL-encoded, however the encoder escaped it, is looked for in the field decoded; most
       // fields hold neither `%` nor `+`, and get no decoded view
-      if (view === undefined) view = value.indexOf('%') >= 0 || value.indexOf('+') >= 0 ? decodedView(value) : null;
+      if (view === undefined) view = value.indexOf('%') >= 0 || value.indexOf('+') >= 0 ? decodedViews(value) : null;
       if (view === null) continue;
-      let vtext = view.text;
-      if (seed.anyCase) {
-        view.lower ??= vtext.toLowerCase();
-        if (view.lower.length === vtext.length) vtext = view.lower;
-      }
       const folded = (seed.folded ??= seed.text.indexOf('+') >= 0 ? seed.text.replace(/\+/g, ' ') : seed.text);
-      for (let at = vtext.indexOf(folded); at >= 0; at = vtext.indexOf(folded, at + 1)) {
-        const end = at + folded.length;
-        // whole words of the decoded text (`q=about%20chris%20sanders`); an occurrence written as it is,
-        // found above, overlaps itself here and is not added twice
-        if (wholeWords(view.text, at, end)) occurrence(raw, seed, rawOffset(view.marks, at), rawOffset(view.marks, end));
+      for (const v of view) {
+        let vtext = v.text;
+        if (seed.anyCase) {
+          v.lower ??= vtext.toLowerCase();
+          if (v.lower.length === vtext.length) vtext = v.lower;
+        }
+        for (let at = vtext.indexOf(folded); at >= 0; at = vtext.indexOf(folded, at + 1)) {
+          const end = at + folded.length;
+          // whole words of the decoded text (`q=about%20chris%20sanders`); an occurrence written as it is,
+          // found above (or in an earlier round), overlaps itself here and is not added twice
+          if (wholeWords(v.text, at, end)) occurrence(raw, seed, rawOffsetThrough(v.layers, at), rawOffsetThrough(v.layers, end));
+        }
       }
     }
     if (changed) kept[i] = hits.sort((a, b) => a.start - b.start);
