@@ -288,3 +288,24 @@ for (const withModel of [false, true]) {
     assert.ok(checked > 200, `only ${checked} values checked`);
   });
 }
+
+test("a name with an apostrophe is found again in SQL text as a literal writes it (O''Neil, MySQL's O\\'Neil), only in the statement's text, and hashed as the name", () => {
+  const name = "Renée O'Neil";
+  const event = (text: string, protocol = 'mysql') =>
+    ({ pano: { v: 1, id: '1-1', kind: 'exchange', protocol }, db: { system: { name: protocol }, query: { text }, response: { rows: [{ full_name: name, note: "Renée O''Neil" }] } } }) as Record<string, any>;
+  for (const lit of ["Renée O''Neil", "Renée O\\'Neil", "renée o''neil"]) {
+    const text = `SELECT full_name FROM people WHERE lower(full_name) IN ('${lit}', 'x')`;
+    const s = new EventScanner({ key, redact: 'hash' });
+    const ev = event(text);
+    const found = s.finish(s.collect(ev));
+    // the literal's content, at its offsets in the text as sent (by hand: after "IN ('")
+    const at = text.indexOf("IN ('") + 5;
+    assert.deepEqual(found.map((f) => [f.path, f.start, f.end, f.detector]), [
+      ['db.query.text', at, at + lit.length, 'repeat'],
+      ['db.response.rows[0].full_name', 0, name.length, 'context'],
+    ], lit);
+    assert.equal(ev.db.query.text, text.replace(lit, token('person_name', name)));
+    // a row's text that merely holds the doubled quote is no SQL: left as it is
+    assert.equal(ev.db.response.rows[0].note, "Renée O''Neil");
+  }
+});

@@ -23,6 +23,8 @@ export interface RepeatSlot {
   value: string;
   /** Its field name's hints: with Hint.notPii (identifier, digest, time, ...) no finding belongs here. */
   hints: number;
+  /** Where it is (`db.query.text` is SQL, whose string literals write a quote doubled or escaped). */
+  path?: string;
 }
 
 /**
@@ -115,6 +117,19 @@ interface Seed {
   text: string;
   /** `text` as looked for in a decoded view (`+` as a space), worked out for the first one. */
   folded: string | undefined;
+  /** `text` as a SQL string literal writes it (SQL_QUOTES), worked out for the first SQL text. */
+  sqlForms: string[] | undefined;
+}
+
+/**
+ * A quote inside a SQL string literal is doubled (`'O''Neil'`, the SQL standard, PostgreSQL and MySQL)
+ * or, in MySQL, escaped (`'O\'Neil'`): a name with an apostrophe found in a result row or a parameter
+ * is written so in the statement's text (`WHERE full_name IN ('Renée O''Neil')`, a function's
+ * argument), where no column names the literal (sqlLiterals in event.ts) and the value as written was
+ * not found; it stayed raw there under every --redact.
+ */
+function sqlForms(text: string): string[] {
+  return [text.replace(/'/g, "''"), text.replace(/'/g, "\\'")];
 }
 
 /**
@@ -137,7 +152,7 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
       if (seeds.size === REPEAT_MAX_VALUES) break gather;
       const nameLike = h.type === 'person_name' || h.type === 'street_address';
       const anyCase = nameLike && /\s/.test(raw);
-      seeds.set(raw, { hit: h, nameLike, anyCase, text: anyCase ? raw.toLowerCase() : raw, folded: undefined });
+      seeds.set(raw, { hit: h, nameLike, anyCase, text: anyCase ? raw.toLowerCase() : raw, folded: undefined, sqlForms: undefined });
     }
   }
   if (seeds.size === 0) return 0;
@@ -192,6 +207,14 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
       for (let at = text.indexOf(seed.text); at >= 0; at = text.indexOf(seed.text, at + 1)) {
         const end = at + seed.text.length;
         if (wholeWords(value, at, end)) occurrence(raw, seed, at, end);
+      }
+      if (slot.path === 'db.query.text' && seed.text.indexOf("'") >= 0) {
+        for (const form of (seed.sqlForms ??= sqlForms(seed.text))) {
+          for (let at = text.indexOf(form); at >= 0; at = text.indexOf(form, at + 1)) {
+            const end = at + form.length;
+            if (wholeWords(value, at, end)) occurrence(raw, seed, at, end);
+          }
+        }
       }
       // the value URL-encoded, however the encoder escaped it, is looked for in the field decoded; most
       // fields hold neither `%` nor `+`, and get no decoded view
