@@ -90,3 +90,40 @@ test('a JSON document kept in Redis is walked by its fields: a name, an address 
     assert.equal(stored.home.city, 'London', mode);
   }
 });
+
+test('a multi-line address, a password with a quote and a private key are found where the query text writes them JSON-escaped, and redacted', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).trim();
+  const address = '221B Baker Street\nLondon NW1 6XE';
+  const password = 'Tr0ub "4dor" \\3';
+  // a PEM block's shape with made-up base64 (the rule reads the armour, not the key)
+  const line = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj';
+  const pem = `-----BEGIN PRIVATE KEY-----\n${line}\n${line.split('').reverse().join('')}\n-----END PRIVATE KEY-----`;
+  const doc = JSON.stringify({ home: { address } });
+  const file = join(dir, 'escaped.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+  await cap.start();
+  try {
+    cli('HSET', 'user:2', 'address', address, 'password', password);
+    cli('SET', 'tls:key', pem);
+    cli('SET', 'cache:user:2', doc);
+  } finally {
+    await cap.stop();
+  }
+  const events = parseCaptureSync(file).events as unknown as Array<Record<string, any>>;
+  assert.equal(events.length, 3);
+  // pano-parse quotes an argument holding a space or a quote as a JSON string: the text carries them escaped
+  assert.equal(events[0]!.db.query.text, `HSET user:2 address ${JSON.stringify(address)} password ${JSON.stringify(password)}`);
+  assert.equal(events[1]!.db.query.text, `SET tls:key ${JSON.stringify(pem)}`);
+  assert.equal(events[2]!.db.query.text, `SET cache:user:2 ${JSON.stringify(doc)}`);
+  const es = new EventScanner({ key: Buffer.alloc(32) });
+  const where = events.map((ev) => es.finish(es.collect(structuredClone(ev))).map((f) => [f.type, f.path, ev.db.query.text.slice(f.start, f.end)]).filter(([, p]) => p === 'db.query.text'));
+  // each as JSON writes it in the text: once escaped, and twice for the document kept in a string
+  assert.deepEqual(where, [
+    [['street_address', 'db.query.text', JSON.stringify(address).slice(1, -1)], ['password', 'db.query.text', JSON.stringify(password).slice(1, -1)]],
+    [['private_key', 'db.query.text', JSON.stringify(pem).slice(1, -1)]],
+    [['street_address', 'db.query.text', JSON.stringify(JSON.stringify(address).slice(1, -1)).slice(1, -1)]],
+  ]);
+  for (const [mode, text] of redactedTexts(events, Buffer.alloc(32))) {
+    for (const v of ['Baker', 'NW1', 'Tr0ub', '4dor', line.slice(0, 20), line.slice(-20).split('').reverse().join('')]) assert.ok(!text.includes(v), `${mode}: ${v} left in ${text}`);
+  }
+});

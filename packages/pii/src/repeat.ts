@@ -117,8 +117,26 @@ interface Seed {
   text: string;
   /** `text` as looked for in a decoded view (`+` as a space), worked out for the first one. */
   folded: string | undefined;
-  /** `text` as a SQL string literal writes it (SQL_QUOTES), worked out for the first SQL text. */
+  /** `text` as a SQL string literal writes it (sqlForms), worked out for the first SQL text. */
   sqlForms: string[] | undefined;
+  /** `text` as a JSON string writes it, once and twice (jsonForms); empty when that is `text` itself. */
+  jsonForms: string[];
+}
+
+/** A quote, a backslash or a control character: what a JSON string writes escaped. */
+const JSON_ESCAPED = /["\\\u0000-\u001f]/;
+
+/**
+ * `text` as a JSON string's content writes it (`221B Baker Street\nLondon`, `pa\"ss`), and as a JSON
+ * document kept in a JSON string writes that (`\\n`, `\\\"`): a Redis query text quotes every argument
+ * holding a space or a quote so (pano-parse), and a JSON document kept in a JSON string value or a
+ * Redis argument carries its values escaped twice. A multi-line address or a password with a quote,
+ * found in its field, was not found there and stayed raw under every --redact.
+ */
+function jsonForms(text: string): string[] {
+  if (!JSON_ESCAPED.test(text)) return [];
+  const once = JSON.stringify(text).slice(1, -1);
+  return [once, JSON.stringify(once).slice(1, -1)];
 }
 
 /**
@@ -152,7 +170,7 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
       if (seeds.size === REPEAT_MAX_VALUES) break gather;
       const nameLike = h.type === 'person_name' || h.type === 'street_address';
       const anyCase = nameLike && /\s/.test(raw);
-      seeds.set(raw, { hit: h, nameLike, anyCase, text: anyCase ? raw.toLowerCase() : raw, folded: undefined, sqlForms: undefined });
+      seeds.set(raw, { hit: h, nameLike, anyCase, text: anyCase ? raw.toLowerCase() : raw, folded: undefined, sqlForms: undefined, jsonForms: jsonForms(anyCase ? raw.toLowerCase() : raw) });
     }
   }
   if (seeds.size === 0) return 0;
@@ -208,8 +226,9 @@ export function findRepeats<S extends RepeatSlot>(slots: readonly S[], kept: Hit
         const end = at + seed.text.length;
         if (wholeWords(value, at, end)) occurrence(raw, seed, at, end);
       }
-      if (slot.path === 'db.query.text' && seed.text.indexOf("'") >= 0) {
-        for (const form of (seed.sqlForms ??= sqlForms(seed.text))) {
+      const sql = slot.path === 'db.query.text' && seed.text.indexOf("'") >= 0 ? (seed.sqlForms ??= sqlForms(seed.text)) : undefined;
+      if (sql || seed.jsonForms.length) {
+        for (const form of sql ? [...sql, ...seed.jsonForms] : seed.jsonForms) {
           for (let at = text.indexOf(form); at >= 0; at = text.indexOf(form, at + 1)) {
             const end = at + form.length;
             if (wholeWords(value, at, end)) occurrence(raw, seed, at, end);

@@ -138,7 +138,9 @@ export const RULES: AnchoredRule[] = [
     type: 'private_key', anchors: ['-----BEGIN '],
     // or cut off by the end of the value (a body cut at --max-body, a truncated capture): the key is out either way
     // (a block over 64 KiB, a PGP key with many subkeys, is taken for its first 64 KiB: the scan windows' overlap)
-    re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s:,-]{16,65536}?(?:-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----|$)|[A-Za-z0-9+/=\s:,-]{65536})/y,
+    // its line breaks may be written as a JSON string writes them, once or nested (`\n`, `\\n`, `\\\\n`: a key in a
+    // Redis query text, in a JSON document kept in a string), where a key stopped at the first backslash
+    re: /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?:(?:[A-Za-z0-9+/=\s:,-]|\\(?:\\(?:\\\\)?)?[nr]){16,65536}?(?:-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----|$)|(?:[A-Za-z0-9+/=\s:,-]|\\(?:\\(?:\\\\)?)?[nr]){65536})/y,
     validator: 'pem-armor', confidence: 0.99,
   },
   {
