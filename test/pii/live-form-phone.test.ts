@@ -6,16 +6,10 @@
 // wherever it is written, and every spelling hashes as `+1 650-253-0000`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { createServer } from 'node:http';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { EventScanner } from '@panopticon/pii';
-import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
-import { parseCaptureSync } from '../helpers/parse.js';
+import { curlCapture, formFindingText, formReader } from '../helpers/curl-capture.js';
 import { redactedTexts } from '../helpers/redacted.js';
 
 const missing = ['/usr/bin/curl', '/usr/bin/tcpdump'].filter((p) => !existsSync(p));
@@ -24,36 +18,14 @@ const PHONE = '+1 650-253-0000';
 const UNESCAPED = '+1+650-253-0000';
 
 test('a phone number with its + unescaped in a form and a query is found whole, with its country code, and joins its escaped spelling', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pano-pii-form-'));
-  const port = await freePort();
   const seen: string[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      seen.push(new URLSearchParams(body || req.url!.split('?')[1]).get('phone')!);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  const file = join(dir, 'form.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${port}`);
-  const curl = (args: string[]) => promisify(execFile)('curl', ['-s', '-o', '/dev/null', ...args]);
-  try {
-    await cap.start();
-    try {
-      await curl(['--data-urlencode', `phone=${PHONE}`, `http://127.0.0.1:${port}/escaped`]);
-      await curl(['--data', `phone=${UNESCAPED}`, `http://127.0.0.1:${port}/unescaped`]);
-      await curl(['-e', `http://shop.example/form?phone=${UNESCAPED}`, `http://127.0.0.1:${port}/get?phone=${UNESCAPED}`]);
-    } finally {
-      await cap.stop();
-    }
-  } finally {
-    server.close();
-  }
+  const events = await curlCapture(formReader('phone', seen), (base) => [
+    ['--data-urlencode', `phone=${PHONE}`, `${base}/escaped`],
+    ['--data', `phone=${UNESCAPED}`, `${base}/unescaped`],
+    ['-e', `http://shop.example/form?phone=${UNESCAPED}`, `${base}/get?phone=${UNESCAPED}`],
+  ]);
   // the server's reading, per the form-encoding spec
   assert.deepEqual(seen, [PHONE, ' 1 650-253-0000', ' 1 650-253-0000']);
-  const events = parseCaptureSync(file).events as any[];
   assert.deepEqual(events.map((e) => e.url.path), ['/escaped', '/unescaped', '/get']);
   assert.equal(events[0].http.request.body.content, 'phone=%2B1+650-253-0000');
   assert.equal(events[1].http.request.body.content, `phone=${UNESCAPED}`);
@@ -64,13 +36,7 @@ test('a phone number with its + unescaped in a form and a query is found whole, 
     return s.finish(s.collect(copy)).map((f) => ({ ...f, ev }));
   });
   // the text each finding's offsets are into: a form value decoded, a header as sent
-  const text = (f: (typeof found)[number]): string => {
-    if (f.path === 'http.request.body.content$.phone') return new URLSearchParams(f.ev.http.request.body.content).get('phone')!;
-    if (f.path === 'url.query$.phone') return new URLSearchParams(f.ev.url.query).get('phone')!;
-    if (f.path === 'http.request.header.referer[0]') return f.ev.http.request.header.referer[0];
-    throw new Error(`unexpected finding at ${f.path}`);
-  };
-  assert.deepEqual(found.map((f) => [f.path, text(f).slice(f.start, f.end)]), [
+  assert.deepEqual(found.map((f) => [f.path, formFindingText(f, f.ev, 'phone').slice(f.start, f.end)]), [
     ['http.request.body.content$.phone', PHONE],
     ['http.request.body.content$.phone', ' 1 650-253-0000'],
     ['url.query$.phone', ' 1 650-253-0000'],
@@ -83,7 +49,6 @@ test('a phone number with its + unescaped in a form and a query is found whole, 
   for (const [mode, out] of redactedTexts(events, key)) {
     for (const form of ['650-253-0000', '650%2D253', '+1+650', '%2B1', '"1 650', '=1+']) assert.ok(!out.includes(form), `${mode}: ${form} left in ${out}`);
   }
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('written with + for spaces in raw text (url.full, a cookie), the number is found whole from its first +; other + are not read as dialling prefixes', () => {

@@ -8,16 +8,10 @@
 // form encoding reads `alice news@example.org`: found whole, not as `news@example.org` with `alice` raw.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { createServer } from 'node:http';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { EventScanner } from '@panopticon/pii';
-import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
-import { parseCaptureSync } from '../helpers/parse.js';
+import { curlCapture, formFindingText, formReader } from '../helpers/curl-capture.js';
 import { redactedTexts } from '../helpers/redacted.js';
 
 const missing = ['/usr/bin/curl', '/usr/bin/tcpdump'].filter((p) => !existsSync(p));
@@ -32,36 +26,23 @@ const VALUES: Record<string, [string, string]> = {
 };
 
 test('values of a form GET whose spaces are + are found and redacted in url.full, a Referer and a Location as in url.query', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pano-pii-plus-'));
-  const port = await freePort();
   const query = new URLSearchParams(Object.entries(VALUES).map(([k, [, v]]) => [k, v])).toString();
   assert.ok(query.includes('card=4111+1111+1111+1111') && !query.includes('%'), query);
   const seen: string[] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.url!);
-    res.writeHead(302, { location: `http://shop.example/done?${query}` }).end();
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  const file = join(dir, 'plus.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${port}`);
-  try {
-    await cap.start();
-    try {
-      await promisify(execFile)('curl', ['-s', '-o', '/dev/null', '-x', `http://127.0.0.1:${port}`, '-e', `http://shop.example/form?${query}`, `http://shop.example/search?${query}`]);
-    } finally {
-      await cap.stop();
-    }
-  } finally {
-    server.close();
-  }
+  const events = await curlCapture(
+    (req, res) => {
+      seen.push(req.url!);
+      res.writeHead(302, { location: `http://shop.example/done?${query}` }).end();
+    },
+    (base) => [['-x', base, '-e', `http://shop.example/form?${query}`, `http://shop.example/search?${query}`]],
+  );
   // the proxy got the absolute form; the spec's reading of its query gives the values back
   assert.equal(seen.length, 1);
   const got = new URL(seen[0]!).searchParams;
   for (const [k, [, v]] of Object.entries(VALUES)) assert.equal(got.get(k), v);
 
-  const events = parseCaptureSync(file).events as any[];
   assert.equal(events.length, 1);
-  const ev = events[0];
+  const ev = events[0]!;
   assert.equal(ev.url.full, `http://shop.example/search?${query}`);
   assert.equal(ev.http.request.header.referer[0], `http://shop.example/form?${query}`);
   assert.equal(ev.http.response.header.location[0], `http://shop.example/done?${query}`);
@@ -84,7 +65,6 @@ test('values of a form GET whose spaces are + are found and redacted in url.full
       for (const form of [v, v.replace(/ /g, '+'), v.replace(/ /g, '%20'), v.replace(/ /g, '')]) assert.ok(!out.includes(form), `${mode}: ${form} left in ${out}`);
     }
   }
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('+ is read as a space only inside a key=value pair: base64, time zones and + outside a pair stay as written', () => {
@@ -108,45 +88,17 @@ test('+ is read as a space only inside a key=value pair: base64, time zones and 
 
 test('an e-mail address whose + was left unescaped in a form and a query is found whole, hashed with its +, and redacted', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
   const EMAIL = 'alice+news@example.org';
-  const dir = mkdtempSync(join(tmpdir(), 'pano-pii-plus-'));
-  const port = await freePort();
   const seen: string[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      seen.push(new URLSearchParams(body || req.url!.split('?')[1]).get('email')!);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  const file = join(dir, 'email.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${port}`);
-  const curl = (args: string[]) => promisify(execFile)('curl', ['-s', '-o', '/dev/null', ...args]);
-  try {
-    await cap.start();
-    try {
-      await curl(['--data', `email=${EMAIL}&x=1`, `http://127.0.0.1:${port}/post`]);
-      await curl(['-e', `http://shop.example/form?email=${EMAIL}`, `http://127.0.0.1:${port}/get?email=${EMAIL}`]);
-    } finally {
-      await cap.stop();
-    }
-  } finally {
-    server.close();
-  }
+  const events = await curlCapture(formReader('email', seen), (base) => [
+    ['--data', `email=${EMAIL}&x=1`, `${base}/post`],
+    ['-e', `http://shop.example/form?email=${EMAIL}`, `${base}/get?email=${EMAIL}`],
+  ]);
   // the spec's reading: the + is a space, so the value holds no address but news@example.org
   assert.deepEqual(seen, ['alice news@example.org', 'alice news@example.org']);
-  const events = parseCaptureSync(file).events as any[];
   assert.deepEqual(events.map((e) => e.url.path), ['/post', '/get']);
   const s = new EventScanner({ key, hashValues: true });
   const found = events.flatMap((ev) => s.finish(s.collect(structuredClone(ev))).map((f) => ({ ...f, ev })));
-  const text = (f: (typeof found)[number]): string => {
-    if (f.path === 'http.request.body.content$.email') return new URLSearchParams(f.ev.http.request.body.content).get('email')!;
-    if (f.path === 'url.query$.email') return new URLSearchParams(f.ev.url.query).get('email')!;
-    if (f.path === 'http.request.header.referer[0]') return f.ev.http.request.header.referer[0];
-    throw new Error(`unexpected finding at ${f.path}`);
-  };
-  assert.deepEqual(found.map((f) => [f.path, text(f).slice(f.start, f.end)]), [
+  assert.deepEqual(found.map((f) => [f.path, formFindingText(f, f.ev, 'email').slice(f.start, f.end)]), [
     ['http.request.body.content$.email', 'alice news@example.org'],
     ['url.query$.email', 'alice news@example.org'],
     ['http.request.header.referer[0]', EMAIL],
@@ -156,5 +108,4 @@ test('an e-mail address whose + was left unescaped in a form and a query is foun
   for (const [mode, out] of redactedTexts(events, key)) {
     for (const form of ['alice', 'news@', 'example.org']) assert.ok(!out.includes(form), `${mode}: ${form} left in ${out}`);
   }
-  rmSync(dir, { recursive: true, force: true });
 });

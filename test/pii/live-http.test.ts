@@ -5,15 +5,9 @@
 // under --redact hash, and leaves no trace, encoded or not, in any mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { createServer } from 'node:http';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { EventScanner } from '@panopticon/pii';
-import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
-import { parseCaptureSync } from '../helpers/parse.js';
+import { curlCapture } from '../helpers/curl-capture.js';
 import { redactedTexts } from '../helpers/redacted.js';
 
 const missing = ['/usr/bin/curl', '/usr/bin/tcpdump'].filter((p) => !existsSync(p));
@@ -25,27 +19,13 @@ const IBAN = 'DE89 3704 0044 0532 0130 00';
 const query = `phone=${encodeURIComponent(PHONE)}&card=${encodeURIComponent(CARD)}&iban=${encodeURIComponent(IBAN)}`;
 
 test('values percent-encoded in a Referer and a Location are found whole, hashed as decoded, and redacted', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pano-pii-http-'));
-  const port = await freePort();
-  const server = createServer((req, res) => {
-    res.writeHead(302, { Location: `/done?${query}` });
-    res.end();
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  const file = join(dir, 'http.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${port}`);
-  try {
-    await cap.start();
-    try {
-      // asynchronously: the server answers on this process's event loop
-      await promisify(execFile)('curl', ['-s', '-o', '/dev/null', '-e', `http://shop.example/checkout?${query}`, `http://127.0.0.1:${port}/pay?${query}`]);
-    } finally {
-      await cap.stop();
-    }
-  } finally {
-    server.close();
-  }
-  const events = parseCaptureSync(file).events as unknown as Array<Record<string, unknown>>;
+  const events = await curlCapture(
+    (req, res) => {
+      res.writeHead(302, { Location: `/done?${query}` });
+      res.end();
+    },
+    (base) => [['-e', `http://shop.example/checkout?${query}`, `${base}/pay?${query}`]],
+  );
   assert.equal(events.length, 1);
   const ev = events[0]!;
   const referer = (ev as { http: { request: { header: { referer: string[] } } } }).http.request.header.referer[0]!;
@@ -77,5 +57,4 @@ test('values percent-encoded in a Referer and a Location are found whole, hashed
       for (const form of [v, encodeURIComponent(v), v.replace(/\D/g, '').slice(-10), '650-253']) assert.ok(!text.includes(form), `${mode}: ${form} left in ${text}`);
     }
   }
-  rmSync(dir, { recursive: true, force: true });
 });

@@ -7,16 +7,10 @@
 // raw there under every --redact mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { createServer } from 'node:http';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { EventScanner } from '@panopticon/pii';
-import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
-import { parseCaptureSync } from '../helpers/parse.js';
+import { curlCapture } from '../helpers/curl-capture.js';
 import { redactedTexts } from '../helpers/redacted.js';
 
 const missing = ['/usr/bin/curl', '/usr/bin/tcpdump'].filter((p) => !existsSync(p));
@@ -27,40 +21,28 @@ const PHONE = '+1 650-253-0000';
 const hmac = (type: string, v: string) => createHmac('sha256', key).update(type).update('\0').update(v).digest('hex');
 
 test('a card, a phone and a name in a URL a redirect carries in its next parameter are found in the Location, however the URL escaped its spaces', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pano-pii-next-'));
-  const port = await freePort();
   const asked: string[] = [];
-  const server = createServer((req, res) => {
-    if (req.url!.startsWith('/account')) {
-      res.writeHead(302, { location: `/login?next=${encodeURIComponent(req.url!)}` }).end();
-      return;
-    }
-    asked.push(new URL(req.url!, 'http://x').searchParams.get('next')!);
-    res.end('login');
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  const file = join(dir, 'next.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${port}`);
-  const curl = (args: string[]) => promisify(execFile)('curl', ['-s', '-o', '/dev/null', '-L', '-e', ';auto', ...args]);
   const pct = `name=${encodeURIComponent(NAME)}&card=${encodeURIComponent(CARD)}&phone=${encodeURIComponent(PHONE)}`;
-  try {
-    await cap.start();
-    try {
-      await curl(['-G', '--data-urlencode', `name=${NAME}`, '--data-urlencode', `card=${CARD}`, '--data-urlencode', `phone=${PHONE}`, `http://127.0.0.1:${port}/account`]);
-      await curl([`http://127.0.0.1:${port}/account?${pct}`]);
-    } finally {
-      await cap.stop();
-    }
-  } finally {
-    server.close();
-  }
+  const events = await curlCapture(
+    (req, res) => {
+      if (req.url!.startsWith('/account')) {
+        res.writeHead(302, { location: `/login?next=${encodeURIComponent(req.url!)}` }).end();
+        return;
+      }
+      asked.push(new URL(req.url!, 'http://x').searchParams.get('next')!);
+      res.end('login');
+    },
+    (base) => [
+      ['-L', '-e', ';auto', '-G', '--data-urlencode', `name=${NAME}`, '--data-urlencode', `card=${CARD}`, '--data-urlencode', `phone=${PHONE}`, `${base}/account`],
+      ['-L', '-e', ';auto', `${base}/account?${pct}`],
+    ],
+  );
   // the login page got the URL asked for, its values read back by the spec
   assert.equal(asked.length, 2);
   for (const a of asked) {
     const q = new URL(a, 'http://x').searchParams;
     assert.deepEqual([q.get('name'), q.get('card'), q.get('phone')], [NAME, CARD, PHONE]);
   }
-  const events = parseCaptureSync(file).events as any[];
   assert.deepEqual(events.map((e) => e.url.path), ['/account', '/login', '/account', '/login']);
   // encoded twice in the Location: `+` for a space became %2B, %20 became %2520
   assert.ok(events[0].http.response.header.location[0].includes('card%3D4111%2B1111'), events[0].http.response.header.location[0]);
@@ -79,6 +61,5 @@ test('a card, a phone and a name in a URL a redirect carries in its next paramet
   }
   // the name is known by its field in the request that asked for it (repeats are found within an event;
   // in the login request it is text in the next parameter, which no field names)
-  for (const [mode, out] of redactedTexts([events[0], events[2]], key)) assert.ok(!out.includes('Sanders'), `${mode}: Sanders left in ${out}`);
-  rmSync(dir, { recursive: true, force: true });
+  for (const [mode, out] of redactedTexts([events[0]!, events[2]!], key)) assert.ok(!out.includes('Sanders'), `${mode}: Sanders left in ${out}`);
 });
