@@ -109,3 +109,14 @@ test('an e-mail address whose + was left unescaped in a form and a query is foun
     for (const form of ['alice', 'news@', 'example.org']) assert.ok(!out.includes(form), `${mode}: ${form} left in ${out}`);
   }
 });
+
+test('every one of thousands of values in one form value is found and redacted, written with + or with %20', () => {
+  const cards = Array.from({ length: 3000 }, () => '4111 1111 1111 1111');
+  for (const sep of ['+', '%20']) {
+    const s = new EventScanner({ key, redact: 'mask' });
+    const ev = { pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http' }, http: { request: { header: { referer: [`http://x/?cards=${cards.map((c) => c.replace(/ /g, sep)).join(',')}`] } } } } as Record<string, any>;
+    const found = s.finish(s.collect(ev));
+    assert.equal(found.length, cards.length, sep);
+    assert.ok(!ev.http.request.header.referer[0].includes('4111'), sep);
+  }
+});
