@@ -6,6 +6,7 @@ import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createSocket } from 'node:dgram';
 import { createServer, type Http2Server } from 'node:http2';
+import { createServer as createTcpServer, type Server } from 'node:net';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,5 +219,77 @@ test('dig over DNS over HTTPS (cleartext HTTP/2, POST and GET): the HTTP exchang
       `${a.method} ${a.name} ${a.type}`,
     );
     assert.equal(ev.pano.flags, undefined);
+  }
+});
+
+/**
+ * A DNS server over TCP that answers each query with one A record (192.0.2.x,
+ * x the id's low byte), written as its length prefix, then the first 7 bytes
+ * of the message, then the rest: three writes on a socket without Nagle's
+ * delay, so the answer spans three segments as a large answer does on a
+ * network whose MSS is smaller than it.
+ */
+async function splittingServer(): Promise<{ server: Server; port: number }> {
+  const server = createTcpServer((s) => {
+    s.setNoDelay(true);
+    let held = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      held = Buffer.concat([held, d]);
+      while (held.length >= 2 && held.length >= 2 + held.readUInt16BE(0)) {
+        const q = held.subarray(2, 2 + held.readUInt16BE(0));
+        held = held.subarray(2 + q.length);
+        let end = 12;
+        while (q[end]) end += q[end] + 1;
+        end += 5; // the root label, QTYPE, QCLASS
+        const r = Buffer.concat([q.subarray(0, end), Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, q[1]])]);
+        r[2] = 0x84 | (q[2] & 1); // QR AA, RD echoed
+        r[3] = 0;
+        r.writeUInt16BE(1, 6);
+        r.writeUInt16BE(0, 8);
+        r.writeUInt16BE(0, 10); // no OPT record back
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(r.length);
+        s.write(len);
+        setImmediate(() => {
+          s.write(r.subarray(0, 7));
+          setImmediate(() => s.write(r.subarray(7)));
+        });
+      }
+    });
+  });
+  const p = await freePort();
+  await new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
+  return { server, port: p };
+}
+
+test('dig over TCP, each answer over three segments: the exchange runs from the query\'s first byte to the answer\'s last, as tshark reassembles them', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const srv = await splittingServer();
+  const file = join(dir, 'split.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${srv.port}`);
+  await cap.start();
+  const asked: DigResult[] = [];
+  try {
+    for (const name of ['one.example.test', 'two.example.test', 'three.example.test']) asked.push(await digAsync(['+tcp', name, 'A'], srv.port));
+  } finally {
+    await cap.stop();
+    srv.server.close();
+  }
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const dns = events.filter((e: any) => e.pano.protocol === 'dns') as any[];
+  assert.equal(dns.length, asked.length);
+  // tshark: the frame each message ends in (a reassembled answer is shown in its last segment), and how many segments it took
+  const ns = (t: string) => t.replace('.', '');
+  const rows = tsharkFields(file, ['dns.id', 'dns.flags.response', 'frame.time_epoch', 'tcp.reassembled_in', 'tcp.segment.count'], 'dns', ['-d', `tcp.port==${srv.port},dns`, '-o', 'tcp.desegment_tcp_streams:TRUE']);
+  for (const a of asked) {
+    const ev = dns.find((e) => e.dns.id === a.id);
+    assert.ok(ev, `event for id ${a.id}`);
+    assert.equal(ev.pano.kind, 'exchange');
+    assert.deepEqual(ev.dns.answers.map((x: any) => x.data), a.answers.map((x) => x.data));
+    const [query] = rows.filter(([id, r]) => Number(id) === a.id && r === '0');
+    const [answer] = rows.filter(([id, r]) => Number(id) === a.id && r === '1');
+    assert.equal(answer[4], '3', 'the answer took three segments'); // the premise of the test
+    assert.equal(ev.pano.start_ns, ns(query[2]));
+    assert.equal(ev.pano.end_ns, ns(answer[2]));
   }
 });

@@ -172,6 +172,21 @@ test('TCP: pipelined messages split at every offset give the same events', () =>
   }
 });
 
+test('TCP: an exchange ends at the last byte of its response, not the first, when the response spans segments (length prefix alone, then the body in two)', () => {
+  const ctx = fakeContext();
+  const p = new DnsStreamParser(ctx);
+  const framed = tcpFrame(response);
+  p.data(0, tcpFrame(query), 10n);
+  p.data(1, framed.subarray(0, 2), 20n);
+  p.data(1, framed.subarray(2, 9), 30n);
+  p.data(1, framed.subarray(9), 40n);
+  // An orphan (an id never asked) over two segments: from its first byte to its last.
+  p.data(1, tcpFrame(withId(response, 0x7777)).subarray(0, 5), 50n);
+  p.data(1, tcpFrame(withId(response, 0x7777)).subarray(5), 60n);
+  p.close('fin', 70n);
+  assert.deepEqual(ctx.records.map((r) => [r.kind, r.startNs, r.endNs]), [['exchange', 10n, 40n], ['orphan_response', 50n, 60n]]);
+});
+
 test('TCP: after a gap the next message start is found again (at a chunk start, inside a chunk, across chunks)', () => {
   const framed = tcpFrame(response);
   const lostTail = Buffer.concat([Buffer.from('tail of a lost answer: '), Buffer.alloc(40, 0xff)]);
@@ -238,12 +253,15 @@ test('TCP: a zone transfer over several messages is one event', () => {
   p.data(0, tcpFrame(axfrQ), 1n);
   p.data(1, tcpFrame(m1), 2n);
   assert.equal(ctx.records.length, 0);
-  p.data(1, tcpFrame(m2b), 3n);
+  // the last message in two segments: the transfer ends with the second
+  p.data(1, tcpFrame(m2b).subarray(0, 20), 3n);
+  assert.equal(ctx.records.length, 0);
+  p.data(1, tcpFrame(m2b).subarray(20), 4n);
   assert.equal(ctx.records.length, 1);
   const dns = ctx.records[0].attributes.dns as any;
   assert.equal(dns.answer_count, 4);
   assert.deepEqual(dns.answers.map((a: any) => a.data), ['ns.z.test h.z.test 1 2 3 4 5', '10.0.0.1', '10.0.0.2', 'ns.z.test h.z.test 1 2 3 4 5']);
-  assert.equal(ctx.records[0].endNs, 3n);
+  assert.equal(ctx.records[0].endNs, 4n);
 });
 
 test('detection: UDP by a full decode, TCP by length prefix and header', () => {

@@ -66,8 +66,8 @@ class Framer {
   /** Time of the first byte of the message being assembled. */
   firstNs = 0n;
 
-  /** Appends and returns every complete message with the time its first byte arrived. */
-  push(chunk: Buffer, tsNs: bigint, out: (msg: Buffer, tsNs: bigint) => void): void {
+  /** Appends and returns every complete message with the times its first and last bytes arrived (`tsNs`, this chunk's, is the last's). */
+  push(chunk: Buffer, tsNs: bigint, out: (msg: Buffer, firstNs: bigint) => void): void {
     let data = chunk;
     if (this.buf) {
       data = Buffer.concat([this.buf, chunk]);
@@ -116,7 +116,8 @@ export class DnsStreamParser implements StreamParser {
     }
     this.framers[dir].push(chunk, tsNs, (msg, firstNs) => {
       const m = decodeCounted(this.ctx, msg);
-      if (m) this.session.message(m, msg.length + 2, firstNs === 0n ? tsNs : firstNs);
+      // A response's last byte ends its exchange: with the first, a message over several segments ended where it began.
+      if (m) this.session.message(m, msg.length + 2, firstNs === 0n ? tsNs : firstNs, tsNs);
     });
   }
 

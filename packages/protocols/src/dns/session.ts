@@ -52,25 +52,31 @@ export class DnsSession {
 
   constructor(protected readonly ctx: ParserContext) {}
 
-  message(msg: DnsMessage, bytes: number, tsNs: bigint): void {
+  /**
+   * One message, whose first byte came at `tsNs` and last at `endNs` (the
+   * same for a datagram; over TCP a message may span segments). A query
+   * starts at its first byte, an exchange ends at its response's last
+   * (pano-events(5): start_ns, end_ns).
+   */
+  message(msg: DnsMessage, bytes: number, tsNs: bigint, endNs: bigint = tsNs): void {
     this.ctx.count(msg.response ? 'dns.responses' : 'dns.queries');
     if (!msg.response) return this.query(msg, bytes, tsNs);
     const idx = this.match(msg);
     if (idx < 0) {
       // A continuation of a finished transfer, or a query we never saw.
       this.ctx.count('dns.orphan_responses');
-      this.ctx.emit(buildRecord('orphan_response', undefined, msg, 0, tsNs, tsNs, [], bytes));
+      this.ctx.emit(buildRecord('orphan_response', undefined, msg, 0, tsNs, endNs, [], bytes));
       return;
     }
     const q = this.pending[idx];
     // A transfer's first message opens with the zone's SOA (RFC 5936 §2.2, RFC 1995 §4); a first answer
     // without records (dnsmasq's to an IXFR it does not serve: NOERROR, the SOA in authority) is the whole reply.
     if (q.msg.questions.length && XFR_TYPES.has(q.msg.questions[0].type) && msg.rcode === 0 && (q.transfer || msg.answers.length)) {
-      if (this.continueTransfer(q, msg, bytes, tsNs)) this.remove(idx);
+      if (this.continueTransfer(q, msg, bytes, endNs)) this.remove(idx);
       return;
     }
     this.remove(idx);
-    this.ctx.emit(buildRecord('exchange', q, msg, q.bytes, q.tsNs, tsNs, [], bytes));
+    this.ctx.emit(buildRecord('exchange', q, msg, q.bytes, q.tsNs, endNs, [], bytes));
   }
 
   /** A query (or a zone transfer) waits for its response. */
@@ -136,7 +142,7 @@ export class DnsSession {
     return -1;
   }
 
-  /** True when the transfer is complete (the closing SOA arrived). */
+  /** True when the transfer is complete (the closing SOA arrived); `tsNs` is this message's last byte. */
   private continueTransfer(q: PendingQuery, msg: DnsMessage, bytes: number, tsNs: bigint): boolean {
     const t = (q.transfer ??= { answers: [], answerCount: 0, cut: false, serial: undefined, mode: 'start', soaSeen: 0, bytes: 0, lastNs: tsNs, last: msg });
     const ixfr = q.msg.questions[0].type === 'IXFR';
