@@ -130,6 +130,32 @@ test('UDP: query and response become one exchange; error.type for failures', () 
   assert.deepEqual(b.attributes.error, { type: 'NXDOMAIN' });
 });
 
+test('mDNS (port 5353): the top bit of a class is the QU bit of a question and the cache-flush bit of a record (RFC 6762 §5.4, §10.2), not part of the class; elsewhere it is', () => {
+  // A QU query for printer.local A (class 0x8001), answered with a cache-flush A record (0x8001), a shared PTR (0x0001)
+  // and an OPT record, whose class is the UDP payload size (0x05a0: its top bit clear; 0x8000 would be no flag either).
+  const q = Buffer.concat([header(0, 0, 1, 0), name('printer.local'), u16(1), u16(0x8001)]);
+  const opt = Buffer.concat([Buffer.from([0]), u16(41), u16(0x05a0), u32(0), u16(0)]);
+  const r = Buffer.concat([header(0, 0x8400, 1, 2, 0, 1), name('printer.local'), u16(1), u16(0x8001),
+    rrAtQ(1, 120, Buffer.from([192, 0, 2, 9]), 0x8001), rrAtQ(12, 4500, Buffer.from([0xc0, 12]), 0x0001), opt]);
+  const events = (port: number) => {
+    const ctx = fakeContext({}, { transport: 'udp', client: { address: '192.0.2.1', port }, server: { address: '224.0.0.251', port } });
+    const p = new DnsDatagramParser(ctx);
+    // through detection, as the dispatcher does: it decodes first, not knowing the port
+    assert.deepEqual(detectDnsDatagram(q), { sender: 'client' });
+    p.datagram(0, q, 1n);
+    assert.ok(detectDnsDatagram(r));
+    p.datagram(1, r, 2n);
+    return ctx.records.map((e) => e.attributes.dns as any);
+  };
+  const [mdns] = events(5353);
+  assert.deepEqual(mdns.question, { name: 'printer.local', type: 'A', class: 'IN', unicast_response: true });
+  assert.deepEqual(mdns.answers.map((a: any) => [a.type, a.class, a.cache_flush]), [['A', 'IN', true], ['PTR', 'IN', undefined]]);
+  assert.equal(mdns.edns.udp_payload_size, 0x05a0);
+  const [unicast] = events(53);
+  assert.deepEqual(unicast.question, { name: 'printer.local', type: 'A', class: 'CLASS32769' });
+  assert.deepEqual(unicast.answers.map((a: any) => [a.type, a.class, a.cache_flush]), [['A', 'CLASS32769', undefined], ['PTR', 'IN', undefined]]);
+});
+
 test('UDP: unanswered queries expire on tick; late responses are orphans', () => {
   const ctx = fakeContext({ responseTimeoutNs: 1000n }, { transport: 'udp' });
   const p = new DnsDatagramParser(ctx);

@@ -119,3 +119,36 @@ for (const file of files) {
     assert.deepEqual(ourRecordData(events), tsharkRecordData(file));
   });
 }
+
+/** Multicast DNS in the corpus with cache-flush records (from SOURCES.md). */
+const MDNS_FILES = ['grpc/packt-Unary.pcapng', 'ipv6/arkime-v6-http.pcap'];
+
+/**
+ * Per mDNS response message, its records' class and cache-flush bit (RFC 6762 §10.2) in wire order, as tshark reads
+ * them. (Not by dns.resp.type: tshark gives NSEC type bitmaps that field too. These captures have no OPT record.)
+ */
+function tsharkMdnsRecords(file: string): string[] {
+  const rows = tsharkFields(file, ['dns.resp.class', 'dns.resp.cache_flush'], 'mdns && dns.flags.response == 1');
+  return rows.map(([classes, flush]) => {
+    const f = flush.split(',');
+    return classes.split(',').map((c, i) => `${Number(c) === 1 ? 'IN' : `CLASS${Number(c)}`}/${f[i] === '1'}`).join(' ');
+  }).sort();
+}
+
+function ourMdnsRecords(events: any[]): string[] {
+  return events
+    .filter((e) => e.pano.protocol === 'dns' && e.dns.response_code !== undefined && (e.server.port === 5353 || e.client.port === 5353))
+    .map((e) => [...e.dns.answers, ...(e.dns.authority ?? []), ...(e.dns.additional ?? [])].map((r: any) => `${r.class}/${r.cache_flush === true}`).join(' '))
+    .sort();
+}
+
+for (const name of MDNS_FILES) {
+  test(`tshark agrees on mDNS record classes and cache-flush bits: ${name}`, { skip: !ready && 'corpus or tshark missing' }, () => {
+    const file = join(corpusDir, name);
+    const { events } = parseCaptureSync(file);
+    assertValidEvents(events);
+    const theirs = tsharkMdnsRecords(file);
+    assert.ok(theirs.some((m) => m.includes('/true')), 'the capture has cache-flush records');
+    assert.deepEqual(ourMdnsRecords(events), theirs);
+  });
+}

@@ -25,6 +25,8 @@ export interface DnsQuestion {
   name: string;
   type: string;
   class: string;
+  /** mDNS (RFC 6762 §5.4): the top bit of the class asks for a unicast answer (a QU question). */
+  unicast_response?: true;
 }
 
 export interface DnsRecord {
@@ -33,6 +35,8 @@ export interface DnsRecord {
   class: string;
   ttl: number;
   data: string;
+  /** mDNS (RFC 6762 §10.2): the top bit of the class tells caches to flush other records of this name and type. */
+  cache_flush?: true;
 }
 
 export interface DnsEdnsOption {
@@ -105,8 +109,15 @@ export function plausibleHeader(buf: Buffer, offset: number, length: number): bo
   return HEADER_LENGTH + qd * 5 + (an + ns + ar) * 11 <= length;
 }
 
-export function decodeMessage(msg: Buffer): DnsMessage {
+/**
+ * With `mdns`, the message is Multicast DNS (RFC 6762): the top bit of a
+ * question's class is its unicast-response bit (§5.4) and of a record's its
+ * cache-flush bit (§10.2), and the class is the other 15 bits. In unicast
+ * DNS that bit is part of the class number.
+ */
+export function decodeMessage(msg: Buffer, mdns = false): DnsMessage {
   if (msg.length < HEADER_LENGTH) throw new DnsFormatError(msg.length, 'message shorter than the 12-byte header');
+  mdnsClass = mdns;
   beginMessage(msg);
   try {
     return decodeBody(msg);
@@ -116,9 +127,9 @@ export function decodeMessage(msg: Buffer): DnsMessage {
 }
 
 /** `decodeMessage`, or undefined when the bytes are not a well-formed message. */
-export function tryDecodeMessage(msg: Buffer): DnsMessage | undefined {
+export function tryDecodeMessage(msg: Buffer, mdns = false): DnsMessage | undefined {
   try {
-    return decodeMessage(msg);
+    return decodeMessage(msg, mdns);
   } catch (err) {
     if (err instanceof DnsFormatError || err instanceof RangeError) return undefined;
     throw err;
@@ -135,6 +146,9 @@ const NO_RECORDS: DnsRecord[] = Object.freeze([]) as unknown as DnsRecord[];
 /** Read position and count of undecodable records of the message being decoded (one message at a time, synchronously). */
 let pos = 0;
 let rawRecords = 0;
+/** Whether the message being decoded is mDNS, whose classes carry a flag in their top bit. */
+let mdnsClass = false;
+const MDNS_CLASS_FLAG = 0x8000;
 
 function decodeBody(msg: Buffer): DnsMessage {
   const id = u16(msg, 0);
@@ -206,7 +220,9 @@ function readQuestion(msg: Buffer): DnsQuestion {
   const end = nameEnd;
   if (end + 4 > msg.length) throw new DnsFormatError(end, 'question runs past the message end');
   pos = end + 4;
-  return { name, type: typeName(u16(msg, end)), class: className(u16(msg, end + 2)) };
+  const cls = u16(msg, end + 2);
+  if (mdnsClass && cls & MDNS_CLASS_FLAG) return { name, type: typeName(u16(msg, end)), class: className(cls & ~MDNS_CLASS_FLAG), unicast_response: true };
+  return { name, type: typeName(u16(msg, end)), class: className(cls) };
 }
 
 function readSection(msg: Buffer, count: number): DnsRecord[] {
@@ -230,6 +246,7 @@ function readRecord(msg: Buffer): DnsRecord {
   const data = formatRdata(type, msg, start, end);
   if (rdataRaw) rawRecords++;
   pos = end;
+  if (mdnsClass && cls & MDNS_CLASS_FLAG) return { name, type: typeName(type), class: className(cls & ~MDNS_CLASS_FLAG), ttl, data, cache_flush: true };
   return { name, type: typeName(type), class: className(cls), ttl, data };
 }
 

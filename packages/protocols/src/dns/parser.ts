@@ -9,10 +9,12 @@ import { Dir } from '@panopticon/flows';
 import { HEADER_LENGTH, plausibleHeader, tryDecodeMessage, type DnsMessage } from './message.js';
 import { DnsSession } from './session.js';
 
+const MDNS_PORT = 5353;
+
 const closeFlag: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
-function decodeCounted(ctx: ParserContext, msg: Buffer) {
-  const m = tryDecodeMessage(msg);
+function decodeCounted(ctx: ParserContext, msg: Buffer, mdns = false) {
+  const m = tryDecodeMessage(msg, mdns);
   if (!m) ctx.count('dns.malformed');
   return m;
 }
@@ -43,7 +45,11 @@ function takeDetected(payload: Buffer): DnsMessage | undefined {
 export class DnsDatagramParser extends DnsSession implements DatagramParser {
   datagram(_dir: Dir, payload: Buffer, tsNs: bigint): void {
     this.expire(tsNs);
-    const msg = takeDetected(payload) ?? decodeCounted(this.ctx, payload);
+    // Multicast DNS (RFC 6762) is told by its port, either side's (a one-shot query asks from another port, §5.1).
+    // Detection decoded without knowing the port: an mDNS message is decoded again, its classes read as RFC 6762 says.
+    const mdns = this.ctx.conn.client.port === MDNS_PORT || this.ctx.conn.server.port === MDNS_PORT;
+    const detected = takeDetected(payload);
+    const msg = (mdns ? undefined : detected) ?? decodeCounted(this.ctx, payload, mdns);
     if (msg) this.message(msg, payload.length, tsNs);
   }
 
