@@ -797,3 +797,34 @@ test('a record shorter than its type needs is hex, not read on into the next rec
   assert.deepEqual(good.answers.map((a) => a.data), ['10 mx.example.com', '0 5 443 svc.example.com']);
   assert.equal(good.rawRecords, 0);
 });
+
+test('SVCB/HTTPS whose SvcParams break RFC 9460 (wrong value length, keys out of order, an empty alpn id) is hex, not values made of the next record', () => {
+  const param = (key: number, value: Buffer) => Buffer.concat([u16(key), u16(value.length), value]);
+  const svcb = (...params: Buffer[]) => Buffer.concat([u16(1), Buffer.from([0]), ...params]);
+  const alpn = (...ids: string[]) => Buffer.concat(ids.map((i) => Buffer.concat([Buffer.from([i.length]), Buffer.from(i)])));
+  const cases: Array<[rdata: Buffer, why: string]> = [
+    [svcb(param(3, Buffer.from([0x20]))), 'port of one byte (the next record\'s first byte would end it)'],
+    [svcb(param(3, Buffer.from([1, 187, 0]))), 'port of three bytes'],
+    [svcb(param(4, Buffer.from([192, 0, 2, 1, 9]))), 'ipv4hint of five bytes'],
+    [svcb(param(4, Buffer.alloc(0))), 'ipv4hint without an address'],
+    [svcb(param(6, Buffer.alloc(15))), 'ipv6hint of fifteen bytes'],
+    [svcb(param(0, Buffer.from([0, 3, 0]))), 'mandatory of three bytes'],
+    [svcb(param(0, Buffer.concat([u16(3), u16(1)])), param(1, alpn('h3')), param(3, u16(443))), 'mandatory keys not increasing'],
+    [svcb(param(1, Buffer.from([3, 0x68, 0x32])), param(3, u16(80))), 'alpn id longer than its value'],
+    [svcb(param(1, alpn('', 'h2'))), 'an empty alpn id'],
+    [svcb(param(2, Buffer.from([0]))), 'no-default-alpn with a value'],
+    [svcb(param(3, u16(443)), param(1, alpn('h3'))), 'port before alpn'],
+    [svcb(param(3, u16(443)), param(3, u16(80))), 'port twice'],
+  ];
+  for (const [rdata, why] of cases) {
+    const m = decodeMessage(Buffer.concat([header(3, 0x8180, 1, 2), name('example.com'), u16(65), u16(1), rrAtQ(65, 60, rdata), rrAtQ(1, 60, Buffer.from([192, 0, 2, 1]))]));
+    assert.equal(m.answers[0].data, rdata.toString('hex'), why);
+    assert.equal(m.rawRecords, 1, why);
+    assert.equal(m.answers[1].data, '192.0.2.1', why);
+  }
+  // the same parameters well formed, computed by hand from RFC 9460 §7 and §8
+  const good = decodeMessage(Buffer.concat([header(4, 0x8180, 1, 1), name('example.com'), u16(65), u16(1),
+    rrAtQ(65, 60, svcb(param(0, Buffer.concat([u16(1), u16(3)])), param(1, alpn('h3', 'h2')), param(2, Buffer.alloc(0)), param(3, u16(443)), param(4, Buffer.from([192, 0, 2, 1, 192, 0, 2, 2])), param(6, Buffer.concat([Buffer.from([0x20, 0x01, 0x0d, 0xb8]), Buffer.alloc(11), Buffer.from([1])]))))]));
+  assert.equal(good.answers[0].data, '1 . mandatory=alpn,port alpn=h3,h2 no-default-alpn port=443 ipv4hint=192.0.2.1,192.0.2.2 ipv6hint=2001:db8::1');
+  assert.equal(good.rawRecords, 0);
+});

@@ -121,18 +121,55 @@ function svcb(msg: Buffer, start: number, end: number): string {
   within(nameEnd, end, 'SVCB target');
   const parts = [String(priority), target];
   let pos = nameEnd;
+  let lastKey = -1;
   while (pos < end) {
     if (pos + 4 > end) throw new RangeError('SvcParam header runs past RDATA');
     const key = msg.readUInt16BE(pos);
+    // RFC 9460 §2.2: keys in strictly increasing order, else the record is malformed (no key twice, none to reorder)
+    if (key <= lastKey) throw new RangeError('SvcParam keys not in increasing order');
+    lastKey = key;
     const len = msg.readUInt16BE(pos + 2);
     const vs = pos + 4;
     const ve = vs + len;
     if (ve > end) throw new RangeError('SvcParam value runs past RDATA');
     const name = SVC_PARAM_NAMES[key] ?? `key${key}`;
+    svcValueFits(key, msg, vs, ve);
     parts.push(len === 0 ? name : `${name}=${svcValue(key, msg, vs, ve)}`);
     pos = ve;
   }
   return sequential(parts.join(' '));
+}
+
+/**
+ * Bytes each SvcParam of a defined wire form takes (RFC 9460 §7): a value of
+ * another length makes the record malformed (as dig, reporting FORMERR, takes
+ * it), and read as if it fitted it would show a port or an address made of
+ * the next record's bytes, or drop bytes unseen. alpn ids must fill the value
+ * exactly, none empty (§7.1.1; an ALPN id has 1 to 255 bytes, RFC 7301);
+ * no-default-alpn has none (§7.1.1); port is 2 octets (§7.2); address hints
+ * are one or more addresses (§7.3); mandatory one or more keys, in strictly
+ * increasing order (§8).
+ */
+const SVC_VALUE_UNIT: Record<number, number> = { 0: 2, 4: 4, 6: 16 };
+
+function svcValueFits(key: number, msg: Buffer, start: number, end: number): void {
+  const len = end - start;
+  const unit = SVC_VALUE_UNIT[key];
+  if (unit !== undefined && (len === 0 || len % unit !== 0)) throw new RangeError(`SvcParam ${key} is not a whole number of ${unit}-byte items`);
+  if (key === 3 && len !== 2) throw new RangeError('SvcParam port is not 2 bytes');
+  if (key === 2 && len !== 0) throw new RangeError('SvcParam no-default-alpn has a value');
+  if (key === 1) {
+    if (len === 0) throw new RangeError('SvcParam alpn is empty');
+    let p = start;
+    while (p < end) {
+      if (msg[p] === 0) throw new RangeError('SvcParam alpn id is empty');
+      p += 1 + msg[p];
+    }
+    if (p !== end) throw new RangeError('SvcParam alpn ids do not fill the value');
+  }
+  if (key === 0) {
+    for (let p = start + 2; p < end; p += 2) if (msg.readUInt16BE(p) <= msg.readUInt16BE(p - 2)) throw new RangeError('SvcParam mandatory keys not in increasing order');
+  }
 }
 
 function svcValue(key: number, msg: Buffer, start: number, end: number): string {
@@ -146,7 +183,7 @@ function svcValue(key: number, msg: Buffer, start: number, end: number): string 
       const ids: string[] = [];
       for (let p = start; p < end; ) {
         const l = msg[p];
-        ids.push(escaped(msg, p + 1, Math.min(end, p + 1 + l), true));
+        ids.push(escaped(msg, p + 1, p + 1 + l, true)); // the ids fill the value: svcValueFits
         p += 1 + l;
       }
       return ids.join(',');
