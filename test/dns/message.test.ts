@@ -828,3 +828,28 @@ test('SVCB/HTTPS whose SvcParams break RFC 9460 (wrong value length, keys out of
   assert.equal(good.answers[0].data, '1 . mandatory=alpn,port alpn=h3,h2 no-default-alpn port=443 ipv4hint=192.0.2.1,192.0.2.2 ipv6hint=2001:db8::1');
   assert.equal(good.rawRecords, 0);
 });
+
+test('SOA with bytes after its numbers, HINFO of one or three strings, CAA with an empty or non-alphanumeric tag, TXT/SPF without a string: hex and flagged, as dig rejects them', () => {
+  const cs = (...s: string[]) => Buffer.concat(s.map((x) => Buffer.concat([Buffer.from([x.length]), Buffer.from(x)])));
+  const soa = Buffer.concat([name('ns.test'), name('hm.test'), u32(1), u32(2), u32(3), u32(4), u32(5)]);
+  const caa = (flags: number, tag: string, value: string) => Buffer.concat([Buffer.from([flags, tag.length]), Buffer.from(tag), Buffer.from(value)]);
+  const cases: Array<[type: number, rdata: Buffer, text: string | undefined]> = [
+    [6, Buffer.concat([soa, Buffer.from([0xff])]), undefined],
+    [6, soa, 'ns.test hm.test 1 2 3 4 5'],
+    [13, cs('X86'), undefined],
+    [13, cs('X86', 'Linux', 'x'), undefined],
+    [13, cs('X86', ''), '"X86" ""'],
+    [257, caa(0, '', 'abc'), undefined],
+    [257, caa(0, 'a-b', 'abc'), undefined],
+    [257, caa(128, 'ISSUE', 'abc'), '128 ISSUE "abc"'],
+    [16, Buffer.alloc(0), undefined],
+    [99, Buffer.alloc(0), undefined],
+    [16, cs(''), '""'],
+  ];
+  for (const [type, rdata, text] of cases) {
+    const m = decodeMessage(Buffer.concat([header(5, 0x8180, 1, 2), name('example.com'), u16(type), u16(1), rrAtQ(type, 60, rdata), rrAtQ(1, 60, Buffer.from([192, 0, 2, 1]))]));
+    assert.equal(m.answers[0].data, text ?? rdata.toString('hex'), `${type} ${rdata.toString('hex')}`);
+    assert.equal(m.rawRecords, text ? 0 : 1, `${type} ${rdata.toString('hex')}`);
+    assert.equal(m.answers[1].data, '192.0.2.1');
+  }
+});

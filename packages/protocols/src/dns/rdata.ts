@@ -76,9 +76,11 @@ function escaped(msg: Buffer, start: number, end: number, comma: boolean): strin
   return s;
 }
 
+/** TXT and SPF: one or more character-strings (RFC 1035 §3.3.14, RFC 7208 §3.3); no RDATA at all is malformed, as dig finds it. */
 function characterStrings(msg: Buffer, start: number, end: number): string {
   // Most TXT records hold one string: no array for them.
   if (start < end && start + 1 + msg[start] === end) return sequential(quoted(msg, start + 1, end));
+  if (start === end) throw new RangeError('no character-string in RDATA');
   const parts: string[] = [];
   let pos = start;
   while (pos < end) {
@@ -88,6 +90,14 @@ function characterStrings(msg: Buffer, start: number, end: number): string {
     pos += 1 + len;
   }
   return sequential(parts.join(' '));
+}
+
+/** HINFO (RFC 1035 §3.3.2): exactly two character-strings, CPU and OS; dig rejects one or three. */
+function hinfo(msg: Buffer, start: number, end: number): string {
+  if (start >= end) throw new RangeError('HINFO without CPU');
+  const os = start + 1 + msg[start];
+  if (os >= end || os + 1 + msg[os] !== end) throw new RangeError('HINFO is not two character-strings');
+  return sequential(`${quoted(msg, start + 1, os)} ${quoted(msg, os + 1, end)}`);
 }
 
 function srv(msg: Buffer, start: number, end: number): string {
@@ -100,16 +110,23 @@ function soa(msg: Buffer, start: number, end: number): string {
   within(nameEnd, end, 'SOA mname');
   const rname = readNameText(msg, nameEnd);
   const p = nameEnd;
-  if (p + 20 > end) throw new RangeError('SOA numbers run past RDATA');
+  // five 32-bit numbers end the RDATA: bytes after them make it malformed (dig: "extra input data"), not dropped
+  if (p + 20 !== end) throw new RangeError(p + 20 > end ? 'SOA numbers run past RDATA' : 'bytes after the SOA numbers');
   const n = [0, 4, 8, 12, 16].map((o) => msg.readUInt32BE(p + o));
   return sequential(`${mname} ${rname} ${n.join(' ')}`);
 }
+
+const CAA_TAG_CHAR = new Uint8Array(256);
+for (const [a, z] of ['az', 'AZ', '09']) for (let c = a.charCodeAt(0); c <= z.charCodeAt(0); c++) CAA_TAG_CHAR[c] = 1;
 
 function caa(msg: Buffer, start: number, end: number): string {
   within(start + 2, end, 'CAA flags and tag length');
   const flags = msg[start];
   const tagLen = msg[start + 1];
   if (start + 2 + tagLen > end) throw new RangeError('CAA tag runs past RDATA');
+  // RFC 8659 §4.1.1: a tag is one or more ASCII letters and digits (dig rejects others, and an empty tag)
+  if (tagLen === 0) throw new RangeError('CAA tag is empty');
+  for (let i = start + 2; i < start + 2 + tagLen; i++) if (!CAA_TAG_CHAR[msg[i]]) throw new RangeError('CAA tag is not letters and digits');
   const tag = msg.toString('latin1', start + 2, start + 2 + tagLen);
   return sequential(`${flags} ${tag} ${quoted(msg, start + 2 + tagLen, end)}`);
 }
@@ -270,7 +287,7 @@ const decoders: Record<number, RdataDecoder> = {
   5: nameOnly,
   6: soa,
   12: nameOnly,
-  13: characterStrings,
+  13: hinfo,
   15: mx,
   16: characterStrings,
   28: ipv6,
