@@ -193,6 +193,13 @@ test('dig with EDNS options (client subnet IPv4 and IPv6, NSID, cookie): the que
   }
 });
 
+/** Listens on a free port of 127.0.0.1 and returns it. */
+async function listenOnFreePort(server: Http2Server | Server): Promise<number> {
+  const p = await freePort();
+  await new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
+  return p;
+}
+
 /**
  * A DNS over HTTPS front end in cleartext HTTP/2 (RFC 8484): POST bodies and
  * GET `?dns=` queries are sent to dnsmasq over UDP and its answers returned
@@ -216,9 +223,7 @@ async function dohFrontEnd(): Promise<{ server: Http2Server; port: number }> {
       udp.send(query, port, '127.0.0.1');
     });
   });
-  const p = await freePort();
-  await new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
-  return { server, port: p };
+  return { server, port: await listenOnFreePort(server) };
 }
 
 test('dig over DNS over HTTPS (cleartext HTTP/2, POST and GET): the HTTP exchanges carry the DNS answers dig saw', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
@@ -291,9 +296,7 @@ async function splittingServer(): Promise<{ server: Server; port: number }> {
       }
     });
   });
-  const p = await freePort();
-  await new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
-  return { server, port: p };
+  return { server, port: await listenOnFreePort(server) };
 }
 
 test('dig over TCP, each answer over three segments: the exchange runs from the query\'s first byte to the answer\'s last, as tshark reassembles them', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
