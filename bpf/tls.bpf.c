@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * pano-capture --tls: OpenSSL and GnuTLS plaintext through uprobes.
+ * pano-capture --tls: OpenSSL and GnuTLS plaintext through uprobes (and Go
+ * crypto/tls with --tls-go: at the end of this file, ADR 0305).
  *
  * SSL_write/SSL_read/SSL_write_ex/SSL_read_ex: the entry probe stashes the
  * SSL *, the buffer (and the _ex length pointer) per thread; the return probe
@@ -62,8 +63,32 @@ struct signal_struct {
 	struct pano_atomic live;
 } __attribute__((preserve_access_index));
 
+/* Go: a connection's fd to its socket, through the calling task's file table. */
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned short i_mode;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct inode *f_inode;
+	void *private_data;
+} __attribute__((preserve_access_index));
+
+struct socket {
+	struct sock *sk;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct signal_struct *signal;
+	struct files_struct *files;
 } __attribute__((preserve_access_index));
 
 struct active {
@@ -302,7 +327,7 @@ static __always_inline int enter(__u64 ssl, __u64 buf, __u64 exlen, __u8 directi
  * reservation must be a constant, hence a few classes: a small chunk does
  * not take 32 KiB of the ring.
  */
-#define EMIT(SIZE)								\
+#define EMIT(SIZE, BUF)							\
 	do {									\
 		struct {							\
 			struct tls_record rec;					\
@@ -313,7 +338,7 @@ static __always_inline int enter(__u64 ssl, __u64 buf, __u64 exlen, __u8 directi
 			goto out;						\
 		}								\
 		e->rec = rec;							\
-		if (bpf_probe_read_user(e->data, n, (void *)a->buf)) {		\
+		if (bpf_probe_read_user(e->data, n, (void *)(BUF))) {		\
 			bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);		\
 			count(TLS_STAT_DROP_COPY);				\
 			goto out;						\
@@ -388,11 +413,11 @@ static __always_inline int leave(struct pt_regs *ctx)
 	if (n < 1)
 		goto out;
 	if (n <= 1024)
-		EMIT(1024);
+		EMIT(1024, a->buf);
 	else if (n <= 4096)
-		EMIT(4096);
+		EMIT(4096, a->buf);
 	else if (n <= TLS_MAX_DATA)
-		EMIT(TLS_MAX_DATA);
+		EMIT(TLS_MAX_DATA, a->buf);
 out:
 	bpf_map_delete_elem(&active, &id);
 	return 0;
@@ -583,6 +608,200 @@ int BPF_KRETPROBE(pano_gnutls_init_ret)
 		set_role((void *)session, c->role);
 	bpf_map_delete_elem(&gnutls_init_calls, &id);
 	return 0;
+}
+
+/*
+ * Go crypto/tls (ADR 0305). Go 1.17+ passes arguments and results in
+ * registers (ABIInternal on x86-64: RAX, RBX, RCX, ...) and keeps the running
+ * goroutine's g in R14. A goroutine blocked in Read may resume on another
+ * thread, so a call is keyed by (tgid, g), not by thread. Returns are probed
+ * at each RET instruction (uretprobes break Go stacks); user space finds
+ * them in the binary's pclntab. A Read is emitted at its RETs with the count
+ * it returned, a Write at its entry (go_enter says why).
+ */
+struct go_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 g;
+};
+
+struct go_call {
+	__u64 conn;      /* the *tls.Conn */
+	__u64 buf;       /* b's data pointer */
+	__u64 len;       /* b's length */
+	__u8 direction;
+	__u8 pad[7];
+};
+
+/* Goroutines inside Read or Write; LRU: a goroutine that never returns (its process killed) gives way. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, struct go_key);
+	__type(value, struct go_call);
+} go_calls SEC(".maps");
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+/* A Go fd above this is not believed (bounds the table index; the kernel's own limit is checked too). */
+#define GO_MAX_FD (1 << 20)
+
+/*
+ * The connection of a *tls.Conn: its first field is `conn net.Conn`, an
+ * interface {itab, data}. When the itab is *net.TCPConn's (its address, per
+ * binary, is the probe's cookie), data points to a net.TCPConn, whose first
+ * word is its *netFD; a netFD starts with a poll.FD, whose Sysfd follows the
+ * 16-byte fdMutex. The fd is looked up in the calling task's file table and
+ * must be a socket.
+ */
+static __always_inline int go_tuple(__u64 conn, __u64 itab, struct tls_tuple *t)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file **fds;
+	struct file *f = 0;
+	struct socket *sock;
+	__u64 iface[2] = {};
+	__u64 netfd = 0;
+	__s64 sysfd = -1;
+
+	if (!itab || bpf_probe_read_user(iface, sizeof(iface), (void *)conn) || iface[0] != itab)
+		return 0;
+	if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)iface[1]) ||
+	    bpf_probe_read_user(&sysfd, sizeof(sysfd), (void *)(netfd + 16)))
+		return 0;
+	if (sysfd < 0 || sysfd >= GO_MAX_FD)
+		return 0;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || sysfd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[sysfd]) || !f)
+		return 0;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock)
+		return 0;
+	return read_tuple(BPF_CORE_READ(sock, sk), t);
+}
+
+/* A record of min(len, TLS_MAX_DATA) bytes of buf, moved by conn's Read or Write. */
+static __always_inline void go_emit(struct pt_regs *ctx, __u64 conn, __u64 buf, __u64 len, __u8 direction)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct tls_record rec = {};
+	struct ssl_key k = { .tgid = tgid, .ssl = conn };
+	__u64 n;
+
+	if (go_tuple(conn, bpf_get_attach_cookie(ctx), &rec.t))
+		bpf_map_update_elem(&ssl_tuple, &k, &rec.t, BPF_ANY);
+	else
+		count(TLS_STAT_UNTIED);
+	if (len > TLS_MAX_DATA)
+		count(TLS_STAT_TRUNCATED);
+	n = len < TLS_MAX_DATA ? len : TLS_MAX_DATA;
+	rec.ts_ns = bpf_ktime_get_ns();
+	rec.ssl = conn;
+	rec.pid = tgid;
+	rec.tid = (__u32)id;
+	rec.len = len > 0xffffffffULL ? 0xffffffff : (__u32)len;
+	rec.cap_len = n;
+	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
+	rec.direction = direction;
+	rec.library = TLS_LIB_GO;
+	asm volatile("" : "+r"(n));
+	if (n < 1)
+		goto out;
+	if (n <= 1024)
+		EMIT(1024, buf);
+	else if (n <= 4096)
+		EMIT(4096, buf);
+	else if (n <= TLS_MAX_DATA)
+		EMIT(TLS_MAX_DATA, buf);
+out:
+	return;
+}
+
+/*
+ * Entry of Read or Write: the call is remembered for its RETs. A Write is
+ * emitted here, before its bytes reach the socket: emitted at its return it
+ * could come after the peer's answer to it (Go's HTTP client writes and
+ * reads on two goroutines, and the writer can be descheduled between its
+ * socket write and its RET), and the request would follow its response in
+ * the process's stream. The entry probe fires again when a stack growth
+ * restarts the function from its entry; that second entry finds the same
+ * call (same goroutine, *Conn, buffer and length) still open and emits
+ * nothing. Go's Write writes all of b or fails (and the connection is then
+ * unusable), so b's length is what it moved.
+ */
+static __always_inline int go_enter(struct pt_regs *ctx, __u8 direction)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_key k = { .tgid = tgid, .g = ctx->r14 };
+	struct go_call c = { .conn = ctx->rax, .buf = ctx->rbx, .len = ctx->rcx, .direction = direction };
+	struct go_call *open = bpf_map_lookup_elem(&go_calls, &k);
+	__u8 one = 1;
+
+	if (open && open->conn == c.conn && open->buf == c.buf && open->len == c.len && open->direction == direction)
+		return 0;
+	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
+		count(TLS_STAT_ACTIVE_FULL);
+	bpf_map_update_elem(&tls_pids, &tgid, &one, BPF_ANY);
+	if (direction == 2 && c.len > 0)
+		go_emit(ctx, c.conn, c.buf, c.len, direction);
+	return 0;
+}
+
+/* At a RET of Read or Write: a Read emits what it returned (n, in RAX); the call is over. */
+static __always_inline int go_leave(struct pt_regs *ctx, __u8 direction)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_key k = { .tgid = tgid, .g = ctx->r14 };
+	struct go_call *a = bpf_map_lookup_elem(&go_calls, &k);
+	long ret = (long)ctx->rax;
+
+	if (!a || a->direction != direction)
+		return 0;
+	if (direction == 1 && ret > 0)
+		go_emit(ctx, a->conn, a->buf, ret, direction);
+	bpf_map_delete_elem(&go_calls, &k);
+	return 0;
+}
+
+/* func (c *Conn) Read(b []byte) (int, error): RAX c, RBX b's data, RCX b's length */
+SEC("uprobe")
+int pano_go_read(struct pt_regs *ctx)
+{
+	return go_enter(ctx, 1);
+}
+
+/* func (c *Conn) Write(b []byte) (int, error) */
+SEC("uprobe")
+int pano_go_write(struct pt_regs *ctx)
+{
+	return go_enter(ctx, 2);
+}
+
+/* At each RET of Read and of Write. Every Go probe's cookie is the binary's *net.TCPConn itab address. */
+SEC("uprobe")
+int pano_go_read_ret(struct pt_regs *ctx)
+{
+	return go_leave(ctx, 1);
+}
+
+SEC("uprobe")
+int pano_go_write_ret(struct pt_regs *ctx)
+{
+	return go_leave(ctx, 2);
+}
+
+/* func (c *Conn) Close() error: the connection is over (the *Conn may be reused once collected). */
+SEC("uprobe")
+int pano_go_close(struct pt_regs *ctx)
+{
+	return forget((void *)ctx->rax, TLS_LIB_GO);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The record tls.bpf.c hands to user space, one per SSL_read/SSL_write call
- * that moved bytes. Mirrored in ONE place: TLS_RECORD in
+ * (or gnutls_record_recv/send, Go's (*tls.Conn).Read/Write) that moved bytes. Mirrored in ONE place: TLS_RECORD in
  * packages/capture/src/layout.ts; test/capture/tls.test.ts decodes real
  * records with it (pid, ports, thread names, data). Host byte order.
  */
@@ -44,6 +44,7 @@ struct tls_record {
 enum tls_lib {
 	TLS_LIB_OPENSSL = 1,
 	TLS_LIB_GNUTLS = 2,
+	TLS_LIB_GO = 3,    /* Go crypto/tls; ssl is the *tls.Conn */
 };
 
 enum tls_kind {

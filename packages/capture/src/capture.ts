@@ -19,6 +19,7 @@ import type { NetInterface } from './interfaces.js';
 import type { BlockSink } from './sink.js';
 import { longInterval, type LongTimer } from '@panopticon/cli';
 import { encodeKernelTlsRecord, TlsProbes, type TlsCounters } from './tls.js';
+import type { GoTlsTarget } from './gotls.js';
 
 export interface CaptureOptions {
   interfaces: NetInterface[];
@@ -39,7 +40,7 @@ export interface CaptureOptions {
   onNotice?(message: string): void;
   application?: string;
   /** TLS plaintext: the binaries whose OpenSSL SSL_read/SSL_write are probed (pano-capture --tls). */
-  tls?: { targets: string[] };
+  tls?: { targets: string[]; go?: GoTlsTarget[] };
 }
 
 export interface InterfaceCounters {
@@ -134,7 +135,7 @@ export class Capture {
     try {
       this.writeHeader();
       if (opts.interfaces.length) this.openSource();
-      if (opts.tls) this.tls = TlsProbes.attach(opts.tls.targets, opts.ringSize);
+      if (opts.tls) this.tls = TlsProbes.attach(opts.tls.targets, opts.ringSize, opts.tls.go);
       opts.interfaces.forEach((iface, slot) => this.program.setInterface(iface.ifindex, slot, iface.l3Offset));
       for (const iface of opts.interfaces) {
         const h = new InterfaceHooks(this.lib, iface);

@@ -19,6 +19,8 @@ import { MAX_SNAPLEN, TLS_MAX_DATA } from './layout.js';
 import { libbpf } from './libbpf.js';
 import { removeStale } from './hooks.js';
 import { findLibgnutls, findLibssl } from './tls.js';
+import { goTlsTarget, type GoTlsTarget } from './gotls.js';
+import { ElfError } from './elf.js';
 
 const NAME = 'pano-capture';
 
@@ -41,13 +43,14 @@ Examples:
   sudo pano-capture --tls | pano-parse            HTTP inside TLS, from OpenSSL's and GnuTLS's plaintext
   sudo pano-capture --tls-binary $(command -v node) -i lo | pano-parse
                                                   Node.js TLS too, beside loopback packets
+  sudo pano-capture --tls-go ./server | pano-parse  Go crypto/tls in a Go binary
 
 Output is pcapng: one Interface Description Block per interface, Enhanced
 Packet Blocks with direction flags, Interface Statistics Blocks with the
 kernel's drop counts, and loss records (pano-frames(5)). On loopback each
 packet is captured once, on ingress. With --tls, what OpenSSL's SSL_read and
-SSL_write (or GnuTLS's gnutls_record_recv and gnutls_record_send) moved in
-every process goes in TLS plaintext records (Custom Blocks, pano-frames(5))
+SSL_write (or GnuTLS's gnutls_record_recv and gnutls_record_send, or Go's
+(*tls.Conn).Read and Write with --tls-go) moved in every process goes in TLS plaintext records (Custom Blocks, pano-frames(5))
 with its process and connection.`;
 
 interface Opts {
@@ -69,6 +72,7 @@ interface Opts {
   quiet?: boolean;
   tls?: boolean;
   tlsBinary: string[];
+  tlsGo: string[];
 }
 
 function parseSnaplen(v: string): number {
@@ -127,6 +131,7 @@ export function program(): Command {
     .option('--stats-interval <time>', 'write Interface Statistics Blocks this often (0: only at exit; 1ms to 8760h)', parseStatsInterval, 5)
     .option('--tls', 'also capture TLS plaintext: uprobes on SSL_read/SSL_write of libssl.so.3 and gnutls_record_recv/send of libgnutls.so.30 (as the dynamic linker finds them), all processes')
     .option('--tls-binary <path>', 'also probe this ELF file exporting OpenSSL\'s SSL_read/SSL_write or GnuTLS\'s gnutls_record_recv/send (e.g. the node binary); repeatable; implies --tls', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--tls-go <path>', 'also probe Go crypto/tls in this Go binary (Go 1.18+, x86-64, not PIE, with its symbol table); repeatable; implies --tls', (v: string, prev: string[]) => [...prev, v], [])
     .option('--smoke-test', 'attach, send a packet, see it come back, detach; exit 0 when it works')
     .option('--doctor', 'report what this machine supports for capture, and what is missing and why')
     .option('--cleanup', 'only remove filters (and qdiscs) left by killed pano-capture runs, then exit')
@@ -185,7 +190,7 @@ async function run(o: Opts): Promise<number> {
   }
 
   const names = o.interface.length ? o.interface : [];
-  const tls = o.tls || o.tlsBinary.length > 0 ? tlsTargets(o) : undefined;
+  const tls = o.tls || o.tlsBinary.length > 0 || o.tlsGo.length > 0 ? tlsTargets(o) : undefined;
   if (names.length === 0 && !tls) throw new UserError('no interface given: use -i NAME (e.g. -i lo, -i eth0,lo, -i any), or --tls', 2);
   const interfaces: NetInterface[] = names.length ? resolveInterfaces(names) : [];
   if (names.length && interfaces.length === 0) throw new UserError('-i any: no interface is up', 1);
@@ -224,7 +229,7 @@ async function run(o: Opts): Promise<number> {
   if (!o.quiet) {
     const where = interfaces.map((i) => `${i.name} (${directionsFor(i).join('+')})`).join(', ');
     if (interfaces.length) process.stderr.write(`${NAME}: capturing on ${where} through the ${capture.buffer === 'ringbuf' ? 'ring buffer' : 'perf event array'}, snap length ${capture.program.snaplen}\n`);
-    if (tls) process.stderr.write(`${NAME}: capturing TLS plaintext of every process from ${tls.targets.join(', ')}\n`);
+    if (tls) process.stderr.write(`${NAME}: capturing TLS plaintext of every process from ${[...tls.targets, ...tls.go.map((g) => `${g.path} (Go)`)].join(', ')}\n`);
   }
   // (tcpdump refuses a down interface; the filters do work once it comes up, so say it rather than refuse,
   // even with -q: a capture that stays empty without a word looks like a quiet network)
@@ -244,16 +249,28 @@ async function run(o: Opts): Promise<number> {
   return summary.problems.length || summary.lostInterfaces.length ? 1 : 0;
 }
 
-/** --tls: libssl.so.3 and libgnutls.so.30 where the dynamic linker finds them; --tls-binary: those files (each checked when attached). */
-function tlsTargets(o: Opts): { targets: string[] } {
+/**
+ * --tls: libssl.so.3 and libgnutls.so.30 where the dynamic linker finds them; --tls-binary: those files (each checked when attached);
+ * --tls-go: Go binaries, whose probe points are found now (a binary that cannot be probed is a one-line error naming it).
+ */
+function tlsTargets(o: Opts): { targets: string[]; go: GoTlsTarget[] } {
   const targets: string[] = [];
   if (o.tls) {
     const libs = [findLibssl(), findLibgnutls()].filter((l): l is string => l !== undefined);
-    if (libs.length === 0 && o.tlsBinary.length === 0) throw new UserError('--tls: neither libssl.so.3 nor libgnutls.so.30 found (ldconfig -p lists neither); name a binary with --tls-binary PATH', 1);
+    if (libs.length === 0 && o.tlsBinary.length === 0 && o.tlsGo.length === 0) throw new UserError('--tls: neither libssl.so.3 nor libgnutls.so.30 found (ldconfig -p lists neither); name a binary with --tls-binary PATH', 1);
     targets.push(...libs);
   }
   for (const b of o.tlsBinary) targets.push(resolve(b));
-  return { targets: [...new Set(targets)] };
+  const go: GoTlsTarget[] = [];
+  for (const b of new Set(o.tlsGo.map((p) => resolve(p)))) {
+    try {
+      go.push(goTlsTarget(b));
+    } catch (e) {
+      if (e instanceof ElfError) throw new UserError(`--tls-go: ${e.message}`, 1);
+      throw e;
+    }
+  }
+  return { targets: [...new Set(targets)], go };
 }
 
 /** `-w FILE`, or a one-line usage error (2) naming the option, the file and what is wrong with it. */

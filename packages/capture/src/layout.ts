@@ -68,7 +68,7 @@ export const PROGRAMS = {
  * struct tls_record (bpf/tls.h), 96 bytes, then cap_len plaintext bytes:
  * u64 ts_ns, u64 ssl, u32 pid, u32 tid, u32 len (moved by the call), u32 cap_len,
  * struct tls_tuple { u8 laddr[16], u8 raddr[16], u16 lport, u16 rport, u8 family, u8 pad[3] },
- * char comm[16], u8 direction (1 read, 2 write), u8 library (1 OpenSSL, 2 GnuTLS; 0 in an exit record),
+ * char comm[16], u8 direction (1 read, 2 write), u8 library (1 OpenSSL, 2 GnuTLS, 3 Go crypto/tls; 0 in an exit record),
  * u8 role (the process's end: 0 unknown, 1 client, 2 server), u8 kind (TlsKind), u8 pad[4].
  */
 export const TLS_RECORD = {
@@ -94,7 +94,7 @@ export const TLS_RECORD = {
 export const TlsKind = { DATA: 0, END_FREE: 1, END_EXIT: 2 } as const;
 /** Plaintext bytes copied per SSL call at most (TLS_MAX_DATA). */
 export const TLS_MAX_DATA = 32768;
-export const TLS_LIBRARY = { 1: 'openssl', 2: 'gnutls' } as Record<number, string>;
+export const TLS_LIBRARY = { 1: 'openssl', 2: 'gnutls', 3: 'go' } as Record<number, string>;
 /** enum tls_stat: counters in the per-CPU `tls_stats` map. */
 export const TlsStat = {
   CHUNKS: 0,
@@ -122,6 +122,11 @@ export const TLS_PROGRAMS = {
   gnutlsDeinit: 'pano_gnutls_deinit',
   gnutlsInit: 'pano_gnutls_init',
   gnutlsInitRet: 'pano_gnutls_init_ret',
+  goRead: 'pano_go_read',
+  goWrite: 'pano_go_write',
+  goReadRet: 'pano_go_read_ret',
+  goWriteRet: 'pano_go_write_ret',
+  goClose: 'pano_go_close',
   sockSend: 'pano_tls_sock_send',
   sockRecv: 'pano_tls_sock_recv',
   exit: 'pano_tls_exit',

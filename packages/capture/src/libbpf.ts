@@ -84,8 +84,12 @@ export interface Libbpf {
   progTestRun(progFd: number, opts: Buffer): number;
   /** bpf_program__attach: attach by the program's section (fentry); a bpf_link or null (errno). */
   programAttach(prog: Pointer): Pointer;
-  /** bpf_program__attach_uprobe_opts(prog, pid, binary, offset 0, {func_name, retprobe}); a bpf_link or null (errno). */
-  attachUprobe(prog: Pointer, pid: number, binary: string, funcName: string, retprobe: boolean): Pointer;
+  /**
+   * bpf_program__attach_uprobe_opts(prog, pid, binary, func_offset, {func_name, retprobe, bpf_cookie}):
+   * at a named function (libbpf resolves it in the ELF symbols), or at the
+   * file offset `offset` when no name is given; a bpf_link or null (errno).
+   */
+  attachUprobe(prog: Pointer, pid: number, binary: string, at: UprobeTarget): Pointer;
   linkDestroy(link: Pointer): number;
   numPossibleCpus(): number;
   probeMapType(type: number): number;
@@ -99,6 +103,15 @@ export interface Libbpf {
   types: { perfEvent: TypeObject };
   /** Collects libbpf's log lines (warnings, verifier output) instead of printing them. */
   logLines: string[];
+}
+
+export interface UprobeTarget {
+  /** A function libbpf finds by name; or none, and `offset` is the probe's file offset. */
+  func?: string;
+  offset?: number;
+  retprobe?: boolean;
+  /** What bpf_get_attach_cookie() returns in the program. */
+  cookie?: bigint;
 }
 
 let cached: Libbpf | undefined;
@@ -207,15 +220,16 @@ export function libbpf(): Libbpf {
     perfBufferFree: (pb) => void f.pbFree(pb),
     progTestRun: (fd, opts) => f.testRun(fd, opts) as number,
     programAttach: (prog) => f.progAttach(prog) as Pointer,
-    attachUprobe: (prog, pid, binary, funcName, retprobe) => {
+    attachUprobe: (prog, pid, binary, at) => {
       // bpf_uprobe_opts { size_t sz; size_t ref_ctr_offset; __u64 bpf_cookie; bool retprobe; const char *func_name; }
-      const name = Buffer.from(`${funcName}\0`, 'latin1');
+      const name = at.func === undefined ? undefined : Buffer.from(`${at.func}\0`, 'latin1');
       const opts = Buffer.alloc(UPROBE_OPTS_SIZE);
       opts.writeBigUInt64LE(BigInt(UPROBE_OPTS_SIZE), 0);
-      opts.writeUInt8(retprobe ? 1 : 0, 24);
-      opts.writeBigUInt64LE(koffi.address(name) as bigint, 32);
-      const link = f.uprobe(prog, pid, binary, 0, opts) as Pointer;
-      name.length; // kept alive until here
+      opts.writeBigUInt64LE(at.cookie ?? 0n, 16);
+      opts.writeUInt8(at.retprobe ? 1 : 0, 24);
+      if (name) opts.writeBigUInt64LE(koffi.address(name) as bigint, 32);
+      const link = f.uprobe(prog, pid, binary, name ? 0 : (at.offset ?? 0), opts) as Pointer;
+      name?.length; // kept alive until here
       return link;
     },
     linkDestroy: (link) => f.linkDestroy(link) as number,

@@ -1,7 +1,9 @@
 /**
  * pano-capture --tls: loads bpf/tls.bpf.o, attaches its uprobes to OpenSSL's
  * SSL_read/SSL_write (and _ex) or GnuTLS's gnutls_record_recv/send in each
- * target binary (libssl.so.3, libgnutls.so.30, a node binary) for every process, and its raw tracepoint programs to
+ * target binary (libssl.so.3, libgnutls.so.30, a node binary) for every process,
+ * to Go crypto/tls's (*Conn).Read/Write entries and RET instructions in each
+ * Go binary (--tls-go, ADR 0305), and its raw tracepoint programs to
  * sock_send_length and sock_recv_length (which tie the plaintext to its
  * connection, ADR 0304). Records
  * come through their own ring buffer and leave as pcapng Custom Blocks, TLS
@@ -14,6 +16,7 @@ import { encodeTlsEndRecord, encodeTlsRecord, type TlsRecord } from '@panopticon
 import { libbpf, type Libbpf, type Pointer } from './libbpf.js';
 import { bpfMap, bpfProgram, CaptureError, errnoText, lastLog, must, perCpuCounters } from './program.js';
 import { RingReader } from './ring-reader.js';
+import type { GoTlsTarget } from './gotls.js';
 import { TLS_LIBRARY, TLS_NSTATS, TLS_PROGRAMS, TLS_RECORD, TlsKind, TlsStat } from './layout.js';
 
 const TLS_OBJECT = 'tls.bpf.o';
@@ -125,8 +128,8 @@ export class TlsProbes {
     this.ncpus = lib.numPossibleCpus();
   }
 
-  /** Loads the object and attaches to every target (paths of ELF files exporting SSL_read/SSL_write). */
-  static attach(targets: string[], ringSize: number): TlsProbes {
+  /** Loads the object and attaches to every target (paths of ELF files exporting SSL_read/SSL_write) and Go binary. */
+  static attach(targets: string[], ringSize: number, goTargets: readonly GoTlsTarget[] = []): TlsProbes {
     const lib = libbpf();
     if (!existsSync(TLS_OBJECT_PATH)) throw new CaptureError(`BPF object missing: ${TLS_OBJECT_PATH} (run scripts/build-bpf.sh)`);
     const obj = lib.objectOpen(TLS_OBJECT_PATH);
@@ -145,6 +148,7 @@ export class TlsProbes {
         probes.links.push(link);
       }
       for (const target of targets) probes.attachTarget(target);
+      for (const target of goTargets) probes.attachGo(target);
       probes.ring = new RingReader(lib.mapFd(bpfMap(lib, obj, 'tls_ring', TLS_OBJECT)), ringSize);
       return probes;
     } catch (e) {
@@ -158,7 +162,7 @@ export class TlsProbes {
     const lib = this.lib;
     if (!existsSync(target)) throw new CaptureError(`--tls: ${target}: no such file`);
     const uprobe = (func: string, prog: string, ret: boolean): boolean => {
-      const link = lib.attachUprobe(bpfProgram(lib, this.obj, prog, TLS_OBJECT), -1, target, func, ret);
+      const link = lib.attachUprobe(bpfProgram(lib, this.obj, prog, TLS_OBJECT), -1, target, { func, retprobe: ret });
       if (!link) return false;
       this.links.push(link);
       return true;
@@ -183,6 +187,28 @@ export class TlsProbes {
       return;
     }
     throw new CaptureError(`--tls: ${target}: cannot attach to SSL_write or gnutls_record_send (${errnoText(errno)}): not OpenSSL or GnuTLS, or its symbols are stripped`);
+  }
+
+  /**
+   * A Go binary: entry probes on Read and Write, a probe on each of their RET
+   * instructions (never uretprobes: ADR 0305), and Close's entry; those that
+   * emit records (Write's entry, Read's RETs) carry the binary's
+   * *net.TCPConn itab address as their cookie, to tie a *tls.Conn to its
+   * socket. All at file offsets: libbpf looks names up as C symbols.
+   */
+  private attachGo(t: GoTlsTarget): void {
+    const lib = this.lib;
+    const at = (prog: string, offset: number, cookie = 0n): void => {
+      const link = lib.attachUprobe(bpfProgram(lib, this.obj, prog, TLS_OBJECT), -1, t.path, { offset, cookie });
+      if (!link) throw new CaptureError(`--tls-go: ${t.path}: cannot attach at file offset 0x${offset.toString(16)} (${errnoText(lib.errno())})`);
+      this.links.push(link);
+    };
+    at(TLS_PROGRAMS.goRead, t.read.entryOffset);
+    for (const r of t.read.retOffsets) at(TLS_PROGRAMS.goReadRet, r, t.tcpConnItab);
+    at(TLS_PROGRAMS.goWrite, t.write.entryOffset, t.tcpConnItab);
+    for (const r of t.write.retOffsets) at(TLS_PROGRAMS.goWriteRet, r);
+    if (t.close) at(TLS_PROGRAMS.goClose, t.close.entryOffset);
+    this.libraries.push('Go crypto/tls');
   }
 
   /** Loads bpf/tls.bpf.o through the verifier and unloads it, attaching nothing (--doctor). */

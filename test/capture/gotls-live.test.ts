@@ -1,0 +1,192 @@
+/**
+ * pano-capture --tls-go end to end: a Go HTTPS client and server (net/http
+ * over crypto/tls, built here from test/capture/fixtures/go-https) talk over
+ * loopback while pano-capture probes both binaries and captures lo; the
+ * events pano-parse makes of the plaintext must say what the client sent
+ * and the server answered (the programs print both), once from each
+ * process, tied to the connection the packets show (tshark's ports).
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readCapture, decodeTlsEndRecord, RecordType, type CustomBlock } from '@panopticon/pcap';
+import { PANO_PEN, decodeTlsRecord } from '@panopticon/capture';
+import { bpfUnavailable, toolMissing } from './env.js';
+import { NODE_SRC, ROOT, waitFor, exited, collect } from './netns.js';
+import { buildGoFixture, goMissing } from './go-build.js';
+
+const skip = bpfUnavailable() ?? goMissing() ?? toolMissing('openssl', 'tshark', 'bpftool', 'cc');
+const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
+const PARSE = [...NODE_SRC, join(ROOT, 'bin/pano-parse')];
+
+function run(cmd: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ourPrograms(): string[] {
+  const progs = JSON.parse(run(['bpftool', 'prog', 'list', '-j']).stdout || '[]') as { name?: string }[];
+  return progs.map((p) => p.name ?? '').filter((n) => n.startsWith('pano_'));
+}
+
+type Ev = Record<string, any>;
+interface Exchange {
+  method: string;
+  path: string;
+  status: number;
+  body: string;
+  sent: string;
+  local: string;
+}
+
+describe('pano-capture --tls-go', { skip }, () => {
+  let dir: string;
+  let server: ChildProcess | undefined;
+  let serverPid = 0;
+  let clientPid = 0;
+  let port = 0;
+  let clientBin = '';
+  let capFile = '';
+  let capStatus: number | null = null;
+  let capStderr = '';
+  let parseStderr = '';
+  let exchanges: Exchange[] = [];
+  let events: Ev[] = [];
+  let leftBefore: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pano-gotls-'));
+    leftBefore = ourPrograms();
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const gen = run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost']);
+    assert.equal(gen.status, 0, gen.stderr);
+    // two binaries (two files, so two sets of probes) from the one source
+    const serverBin = buildGoFixture(dir, 'go-server');
+    clientBin = join(dir, 'go-client');
+    copyFileSync(serverBin, clientBin);
+
+    server = spawn(serverBin, ['server', cert, key], { stdio: ['ignore', 'pipe', 'inherit'] });
+    serverPid = server.pid!;
+    port = Number(/listening (\d+)/.exec(await waitFor(server, 'stdout', /listening \d+\n/))![1]);
+
+    capFile = join(dir, 'go.pcapng');
+    const cap = spawn(CAPTURE[0], [...CAPTURE.slice(1), '--tls-go', clientBin, '--tls-go', serverBin, '-i', 'lo', '-w', capFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const err = collect(cap, 'stderr');
+    await waitFor(cap, 'stderr', /capturing TLS plaintext/);
+
+    const client = spawn(clientBin, ['client', `https://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    clientPid = client.pid!;
+    const out = collect(client, 'stdout');
+    assert.equal(await exited(client), 0);
+    exchanges = JSON.parse(out());
+
+    // the server's Close of the connection follows the client's, which the client's exit waited for
+    server.kill('SIGTERM');
+    await exited(server);
+    server = undefined;
+    cap.kill('SIGINT');
+    capStatus = await exited(cap);
+    capStderr = err();
+    const parsed = run([...PARSE, '--stats', capFile]);
+    assert.equal(parsed.status, 0, parsed.stderr);
+    parseStderr = parsed.stderr;
+    if (process.env.PANO_DEBUG_GOTLS) writeFileSync("/tmp/gotls/ev.ndjson", parsed.stdout);
+    events = parsed.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  });
+
+  after(() => {
+    server?.kill('SIGTERM');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the capture ends cleanly, every record tied to its connection, and nothing of it stays attached', () => {
+    assert.equal(capStatus, 0, capStderr);
+    assert.match(capStderr, /TLS: [1-9]\d* plaintext records captured, 0 cut at \d+ bytes, 0 without their connection/);
+    assert.doesNotMatch(capStderr, /plaintext records lost/);
+    assert.match(capStderr, / 0 lost,/);
+    assert.deepEqual(ourPrograms(), leftBefore);
+  });
+
+  it('each exchange the client made is one event from the client and one from the server, saying what was sent and answered', () => {
+    assert.deepEqual(exchanges.map((x) => `${x.method} ${x.path} ${x.status}`), ['GET /hello?via=go 200', 'POST /submit 201', 'GET /big 200']);
+    for (const x of exchanges) {
+      const [path, query] = x.path.split('?');
+      const list = events.filter((e) => e.url?.path === path);
+      assert.deepEqual(list.map((e) => e.process.pid).sort(), [clientPid, serverPid].sort(), `${x.path}: ${JSON.stringify(list).slice(0, 2000)}`);
+      for (const e of list) {
+        assert.deepEqual(e.pano.source, { type: 'tls', library: 'go' });
+        assert.equal(e.pano.connection.view, e.process.pid === clientPid ? 'client' : 'server');
+        assert.equal(e.url.scheme, 'https');
+        assert.equal(e.url.query, query);
+        assert.equal(e.http.request.method, x.method);
+        assert.equal(e.http.response.status_code, x.status);
+        assert.equal(e.http.response.body.size, Buffer.byteLength(x.body));
+        assert.equal(e.http.response.body.content, x.body);
+        if (x.sent) assert.equal(e.http.request.body.content, x.sent);
+        else assert.equal(e.http.request.body, undefined);
+        // the tuple: the client's own end, as it printed it, and the server's port
+        assert.equal(`${e.client.address}:${e.client.port}`, x.local);
+        assert.equal(e.server.address, '127.0.0.1');
+        assert.equal(e.server.port, port);
+      }
+      // one view names the other as the one it repeats
+      const named = list.filter((e) => e.pano.connection.mirror_of !== undefined);
+      assert.equal(named.length, 1);
+      assert.equal(named[0].pano.connection.mirror_of, list.find((e) => e !== named[0])!.pano.connection.id);
+    }
+  });
+
+  it("the events' ports are those of the connection's packets (tshark)", () => {
+    const t = run(['tshark', '-r', capFile, '-Y', 'tcp', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tcp.dstport']);
+    assert.equal(t.status, 0, t.stderr);
+    const pairs = new Set(t.stdout.trim().split('\n').map((l) => l.split('\t').map(Number).sort((a, b) => a - b).join('-')));
+    const clientPort = Number(exchanges[0].local.split(':')[1]);
+    assert.deepEqual([...pairs], [[clientPort, port].sort((a, b) => a - b).join('-')]);
+  });
+
+  it("the end of each process's connection comes from its (*tls.Conn).Close, for the *Conn its records name", async () => {
+    const ssl = new Map<number, Set<bigint>>();
+    const ends = new Map<number, bigint[]>();
+    await readCapture(capFile, {
+      onCustom: (c: CustomBlock) => {
+        if (c.pen !== PANO_PEN) return;
+        const type = c.data.readUInt16LE(0);
+        if (type === RecordType.TLS) {
+          const r = decodeTlsRecord(c.data);
+          assert.ok(r && typeof r !== 'string', String(r));
+          assert.equal(r.library, 'go');
+          ssl.set(r.pid, (ssl.get(r.pid) ?? new Set()).add(r.ssl));
+        } else if (type === RecordType.TLS_END) {
+          const r = decodeTlsEndRecord(c.data);
+          assert.ok(r && typeof r !== 'string', String(r));
+          if (r.reason === 1) ends.set(r.pid, [...(ends.get(r.pid) ?? []), r.ssl]);
+        }
+      },
+    });
+    for (const pid of [clientPid, serverPid]) {
+      assert.equal(ssl.get(pid)?.size, 1, `pid ${pid}: one *tls.Conn`);
+      assert.deepEqual(ends.get(pid), [...ssl.get(pid)!], `pid ${pid}`);
+    }
+    assert.match(parseStderr, /flows\.plaintextEndedByLibrary 2\n/);
+  });
+
+  it('a binary that cannot be probed is a one-line error naming it', () => {
+    const stripped = buildGoFixture(dir, 'stripped', '-s -w');
+    const c = join(dir, 'c-program');
+    const cc = spawnSync('cc', ['-x', 'c', '-o', c, '-'], { input: 'int main(void) { return 0; }\n', encoding: 'utf8' });
+    assert.equal(cc.status, 0, cc.stderr);
+    for (const [bin, what] of [
+      [stripped, 'stripped (no .symtab)'],
+      [c, 'not a Go program using crypto/tls'],
+    ]) {
+      const r = run([...CAPTURE, '--tls-go', bin, '-w', join(dir, 'none.pcapng')]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(r.stderr.includes(`--tls-go: ${bin}: `) && r.stderr.includes(what), r.stderr);
+    }
+  });
+});
