@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCapture, decodeTlsEndRecord, RecordType, type CustomBlock } from '@panopticon/pcap';
@@ -94,7 +94,6 @@ describe('pano-capture --tls-go', { skip }, () => {
     const parsed = run([...PARSE, '--stats', capFile]);
     assert.equal(parsed.status, 0, parsed.stderr);
     parseStderr = parsed.stderr;
-    if (process.env.PANO_DEBUG_GOTLS) writeFileSync("/tmp/gotls/ev.ndjson", parsed.stdout);
     events = parsed.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
   });
 
