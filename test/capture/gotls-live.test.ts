@@ -189,3 +189,55 @@ describe('pano-capture --tls-go', { skip }, () => {
     }
   });
 });
+
+describe('pano-capture --tls-go: a Write that starts over after its stack grew', { skip }, () => {
+  let dir: string;
+  let sink: ChildProcess | undefined;
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pano-gotls-deep-'));
+  });
+
+  after(() => {
+    sink?.kill('SIGTERM');
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The fixture writes from new goroutines (small stacks) after 0..299 nested
+  // calls, so some of the Writes find their stack full at their entry and run
+  // from the entry again once it has grown: the entry probe fires twice for
+  // one call. Without the check for a call still open, 12 of the 300 messages
+  // were captured twice here.
+  it('is captured once: every message the program wrote, each in one record', async () => {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const gen = run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost']);
+    assert.equal(gen.status, 0, gen.stderr);
+    const sinkBin = buildGoFixture(dir, 'go-sink');
+    const writer = join(dir, 'go-writer');
+    copyFileSync(sinkBin, writer);
+    sink = spawn(sinkBin, ['sink', cert, key], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = Number(/listening (\d+)/.exec(await waitFor(sink, 'stdout', /listening \d+\n/))![1]);
+
+    const capFile = join(dir, 'deep.pcapng');
+    const cap = spawn(CAPTURE[0], [...CAPTURE.slice(1), '--tls-go', writer, '-w', capFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const err = collect(cap, 'stderr');
+    await waitFor(cap, 'stderr', /capturing TLS plaintext/);
+    const w = spawn(writer, ['deep', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    assert.equal(await exited(w), 0);
+    cap.kill('SIGINT');
+    assert.equal(await exited(cap), 0, err());
+
+    const written: string[] = [];
+    await readCapture(capFile, {
+      onCustom: (c: CustomBlock) => {
+        if (c.pen !== PANO_PEN || c.data.readUInt16LE(0) !== RecordType.TLS) return;
+        const r = decodeTlsRecord(c.data);
+        assert.ok(r && typeof r !== 'string', String(r));
+        if (r.direction === 2) written.push(r.data.toString('latin1'));
+      },
+    });
+    const expected = Array.from({ length: 300 }, (_, d) => `msg-${String(d).padStart(3, '0')}\n`);
+    assert.deepEqual(written, expected);
+  });
+});
