@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCapture, decodeTlsEndRecord, RecordType, type CustomBlock } from '@panopticon/pcap';
@@ -208,7 +208,7 @@ describe('pano-capture --tls-go: a Write that starts over after its stack grew',
   // from the entry again once it has grown: the entry probe fires twice for
   // one call. Without the check for a call still open, 12 of the 300 messages
   // were captured twice here.
-  it('is captured once: every message the program wrote, each in one record', async () => {
+  it('is captured once: every message the program wrote, each in one record (the binary named twice, through a link)', async () => {
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
     const gen = run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost']);
@@ -220,7 +220,11 @@ describe('pano-capture --tls-go: a Write that starts over after its stack grew',
     const port = Number(/listening (\d+)/.exec(await waitFor(sink, 'stdout', /listening \d+\n/))![1]);
 
     const capFile = join(dir, 'deep.pcapng');
-    const cap = spawn(CAPTURE[0], [...CAPTURE.slice(1), '--tls-go', writer, '-w', capFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // the writer named twice (a symbolic link too): two probes at each point, and still each
+    // record once (the second entry finds its call open, the second RET finds it closed)
+    const link = join(dir, 'link-to-writer');
+    symlinkSync(writer, link);
+    const cap = spawn(CAPTURE[0], [...CAPTURE.slice(1), '--tls-go', writer, '--tls-go', link, '-w', capFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     const err = collect(cap, 'stderr');
     await waitFor(cap, 'stderr', /capturing TLS plaintext/);
     const w = spawn(writer, ['deep', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'inherit'] });
