@@ -18,9 +18,9 @@ export function goMissing(): string | undefined {
  * for concurrent builds; a fresh one rebuilds the standard library, over a
  * minute here), and nothing of the user's Go setup is touched.
  */
-export function buildGoFixture(dir: string, name: string, ldflags = ''): string {
+export function buildGoFixture(dir: string, name: string, flags: string[] = []): string {
   const out = join(dir, name);
-  const r = spawnSync('go', ['build', '-trimpath', ...(ldflags ? [`-ldflags=${ldflags}`] : []), '-o', out, GO_FIXTURE], {
+  const r = spawnSync('go', ['build', '-trimpath', ...flags, '-o', out, GO_FIXTURE], {
     encoding: 'utf8',
     env: { ...process.env, GOCACHE: join(tmpdir(), 'pano-test-gocache'), GOPATH: join(dir, 'gopath'), GOFLAGS: '', GO111MODULE: 'off', CGO_ENABLED: '0' },
   });

@@ -66,14 +66,16 @@ describe('Go crypto/tls probe points', { skip }, () => {
     assert.equal(goTlsTarget(bin).tcpConnItab, BigInt(`0x${line.split(' ')[0]}`));
   });
 
-  it('a stripped binary, a binary without crypto/tls and a file that is not ELF get one-line errors naming them', () => {
-    const stripped = buildGoFixture(dir, 'stripped', '-s -w');
+  it('a stripped binary, a PIE, a binary without crypto/tls and a file that is not ELF get one-line errors naming them', () => {
+    const stripped = buildGoFixture(dir, 'stripped', ['-ldflags=-s -w']);
+    const pie = buildGoFixture(dir, 'pie', ['-buildmode=pie']);
     const notGo = join(dir, 'true');
     copyFileSync('/bin/true', notGo);
     const text = join(dir, 'go.mod');
     copyFileSync(join(import.meta.dirname, 'fixtures/go-https/main.go'), text);
     for (const [path, what] of [
       [stripped, /stripped \(no \.symtab\)/],
+      [pie, /position-independent Go binary \(PIE\) is not supported/],
       [notGo, /not a Go program using crypto\/tls|stripped/],
       [text, /not an ELF file/],
     ] as const) {

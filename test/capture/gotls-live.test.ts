@@ -174,7 +174,7 @@ describe('pano-capture --tls-go', { skip }, () => {
   });
 
   it('a binary that cannot be probed is a one-line error naming it', () => {
-    const stripped = buildGoFixture(dir, 'stripped', '-s -w');
+    const stripped = buildGoFixture(dir, 'stripped', ['-ldflags=-s -w']);
     const c = join(dir, 'c-program');
     const cc = spawnSync('cc', ['-x', 'c', '-o', c, '-'], { input: 'int main(void) { return 0; }\n', encoding: 'utf8' });
     assert.equal(cc.status, 0, cc.stderr);
