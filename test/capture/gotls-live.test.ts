@@ -1,7 +1,8 @@
 /**
  * pano-capture --tls-go end to end: a Go HTTPS client and server (net/http
  * over crypto/tls, built here from test/capture/fixtures/go-https) talk over
- * loopback while pano-capture probes both binaries and captures lo; the
+ * loopback, over HTTP/1.1 and then over HTTP/2, while pano-capture probes
+ * both binaries and captures lo; the
  * events pano-parse makes of the plaintext must say what the client sent
  * and the server answered (the programs print both), once from each
  * process, tied to the connection the packets show (tshark's ports).
@@ -40,20 +41,31 @@ interface Exchange {
   body: string;
   sent: string;
   local: string;
+  proto: string;
+}
+
+/** One client run: over HTTP/1.1, then over HTTP/2, each its own connection and process. */
+interface ClientRun {
+  mode: 'client' | 'client-h2';
+  version: '1.1' | '2';
+  pid: number;
+  exchanges: Exchange[];
 }
 
 describe('pano-capture --tls-go', { skip }, () => {
   let dir: string;
   let server: ChildProcess | undefined;
   let serverPid = 0;
-  let clientPid = 0;
+  const clients: ClientRun[] = [
+    { mode: 'client', version: '1.1', pid: 0, exchanges: [] },
+    { mode: 'client-h2', version: '2', pid: 0, exchanges: [] },
+  ];
   let port = 0;
   let clientBin = '';
   let capFile = '';
   let capStatus: number | null = null;
   let capStderr = '';
   let parseStderr = '';
-  let exchanges: Exchange[] = [];
   let events: Ev[] = [];
   let leftBefore: string[] = [];
 
@@ -78,11 +90,13 @@ describe('pano-capture --tls-go', { skip }, () => {
     const err = collect(cap, 'stderr');
     await waitFor(cap, 'stderr', /capturing TLS plaintext/);
 
-    const client = spawn(clientBin, ['client', `https://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    clientPid = client.pid!;
-    const out = collect(client, 'stdout');
-    assert.equal(await exited(client), 0);
-    exchanges = JSON.parse(out());
+    for (const c of clients) {
+      const client = spawn(clientBin, [c.mode, `https://127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      c.pid = client.pid!;
+      const out = collect(client, 'stdout');
+      assert.equal(await exited(client), 0);
+      c.exchanges = JSON.parse(out());
+    }
 
     // the server's Close of the connection follows the client's, which the client's exit waited for
     server.kill('SIGTERM');
@@ -110,41 +124,45 @@ describe('pano-capture --tls-go', { skip }, () => {
     assert.deepEqual(ourPrograms(), leftBefore);
   });
 
-  it('each exchange the client made is one event from the client and one from the server, saying what was sent and answered', () => {
-    assert.deepEqual(exchanges.map((x) => `${x.method} ${x.path} ${x.status}`), ['GET /hello?via=go 200', 'POST /submit 201', 'GET /big 200']);
-    for (const x of exchanges) {
-      const [path, query] = x.path.split('?');
-      const list = events.filter((e) => e.url?.path === path);
-      assert.deepEqual(list.map((e) => e.process.pid).sort(), [clientPid, serverPid].sort(), `${x.path}: ${JSON.stringify(list).slice(0, 2000)}`);
-      for (const e of list) {
-        assert.deepEqual(e.pano.source, { type: 'tls', library: 'go' });
-        assert.equal(e.pano.connection.view, e.process.pid === clientPid ? 'client' : 'server');
-        assert.equal(e.url.scheme, 'https');
-        assert.equal(e.url.query, query);
-        assert.equal(e.http.request.method, x.method);
-        assert.equal(e.http.response.status_code, x.status);
-        assert.equal(e.http.response.body.size, Buffer.byteLength(x.body));
-        assert.equal(e.http.response.body.content, x.body);
-        if (x.sent) assert.equal(e.http.request.body.content, x.sent);
-        else assert.equal(e.http.request.body, undefined);
-        // the tuple: the client's own end, as it printed it, and the server's port
-        assert.equal(`${e.client.address}:${e.client.port}`, x.local);
-        assert.equal(e.server.address, '127.0.0.1');
-        assert.equal(e.server.port, port);
+  for (const c of clients) {
+    it(`each exchange the client made over HTTP/${c.version} is one event from the client and one from the server, saying what was sent and answered`, () => {
+      const proto = c.version === '2' ? 'HTTP/2.0' : 'HTTP/1.1';
+      assert.deepEqual(c.exchanges.map((x) => `${x.proto} ${x.method} ${x.path} ${x.status}`), [`${proto} GET /hello?via=go 200`, `${proto} POST /submit 201`, `${proto} GET /big 200`]);
+      for (const x of c.exchanges) {
+        const [path, query] = x.path.split('?');
+        const list = events.filter((e) => e.url?.path === path && `${e.client.address}:${e.client.port}` === x.local);
+        assert.deepEqual(list.map((e) => e.process.pid).sort(), [c.pid, serverPid].sort(), `${x.path}: ${JSON.stringify(list).slice(0, 2000)}`);
+        for (const e of list) {
+          assert.deepEqual(e.pano.source, { type: 'tls', library: 'go' });
+          assert.equal(e.network.protocol.version, c.version);
+          assert.equal(e.pano.connection.view, e.process.pid === c.pid ? 'client' : 'server');
+          assert.equal(e.url.scheme, 'https');
+          assert.equal(e.url.query, query);
+          assert.equal(e.http.request.method, x.method);
+          assert.equal(e.http.response.status_code, x.status);
+          assert.equal(e.http.response.body.size, Buffer.byteLength(x.body));
+          assert.equal(e.http.response.body.content, x.body);
+          if (x.sent) assert.equal(e.http.request.body.content, x.sent);
+          else assert.equal(e.http.request.body, undefined);
+          // the tuple: the client's own end, as it printed it, and the server's port
+          assert.equal(`${e.client.address}:${e.client.port}`, x.local);
+          assert.equal(e.server.address, '127.0.0.1');
+          assert.equal(e.server.port, port);
+        }
+        // one view names the other as the one it repeats
+        const named = list.filter((e) => e.pano.connection.mirror_of !== undefined);
+        assert.equal(named.length, 1);
+        assert.equal(named[0].pano.connection.mirror_of, list.find((e) => e !== named[0])!.pano.connection.id);
       }
-      // one view names the other as the one it repeats
-      const named = list.filter((e) => e.pano.connection.mirror_of !== undefined);
-      assert.equal(named.length, 1);
-      assert.equal(named[0].pano.connection.mirror_of, list.find((e) => e !== named[0])!.pano.connection.id);
-    }
-  });
+    });
+  }
 
   it("the events' ports are those of the connection's packets (tshark)", () => {
     const t = run(['tshark', '-r', capFile, '-Y', 'tcp', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tcp.dstport']);
     assert.equal(t.status, 0, t.stderr);
     const pairs = new Set(t.stdout.trim().split('\n').map((l) => l.split('\t').map(Number).sort((a, b) => a - b).join('-')));
-    const clientPort = Number(exchanges[0].local.split(':')[1]);
-    assert.deepEqual([...pairs], [[clientPort, port].sort((a, b) => a - b).join('-')]);
+    const expected = clients.map((c) => [Number(c.exchanges[0].local.split(':')[1]), port].sort((a, b) => a - b).join('-'));
+    assert.deepEqual([...pairs].sort(), expected.sort());
   });
 
   it("the end of each process's connection comes from its (*tls.Conn).Close, for the *Conn its records name", async () => {
@@ -166,11 +184,12 @@ describe('pano-capture --tls-go', { skip }, () => {
         }
       },
     });
-    for (const pid of [clientPid, serverPid]) {
-      assert.equal(ssl.get(pid)?.size, 1, `pid ${pid}: one *tls.Conn`);
-      assert.deepEqual(ends.get(pid), [...ssl.get(pid)!], `pid ${pid}`);
+    // one connection per client, both of them the server's
+    for (const [pid, n] of [...clients.map((c) => [c.pid, 1]), [serverPid, 2]]) {
+      assert.equal(ssl.get(pid)?.size, n, `pid ${pid}: ${n} *tls.Conn`);
+      assert.deepEqual(ends.get(pid)?.sort(), [...ssl.get(pid)!].sort(), `pid ${pid}`);
     }
-    assert.match(parseStderr, /flows\.plaintextEndedByLibrary 2\n/);
+    assert.match(parseStderr, /flows\.plaintextEndedByLibrary 4\n/);
   });
 
   it('a binary that cannot be probed is a one-line error naming it', () => {
