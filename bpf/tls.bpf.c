@@ -633,10 +633,16 @@ struct go_call {
 	__u8 pad[7];
 };
 
-/* Goroutines inside Read or Write; LRU: a goroutine that never returns (its process killed) gives way. */
+/*
+ * Goroutines inside Read or Write. LRU: a goroutine that never returns (its
+ * process killed) gives way, since nothing per goroutine can be released at
+ * exit. Sized for idle connections: a Go HTTP server keeps a goroutine
+ * blocked in Read on every keep-alive connection, and the oldest calls beyond
+ * this many are forgotten without a count (ADR 0305).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_THREADS);
+	__uint(max_entries, MAX_SSL);
 	__type(key, struct go_key);
 	__type(value, struct go_call);
 } go_calls SEC(".maps");
