@@ -55,6 +55,8 @@ interface ClientRun {
 describe('pano-capture --tls-go', { skip }, () => {
   let dir: string;
   let server: ChildProcess | undefined;
+  /** Stopped in after() too: an assertion failing while it runs must not leave it attached and the runner waiting. */
+  let capture: ChildProcess | undefined;
   let serverPid = 0;
   const clients: ClientRun[] = [
     { mode: 'client', version: '1.1', pid: 0, exchanges: [] },
@@ -87,6 +89,7 @@ describe('pano-capture --tls-go', { skip }, () => {
 
     capFile = join(dir, 'go.pcapng');
     const cap = spawn(CAPTURE[0], [...CAPTURE.slice(1), '--tls-go', clientBin, '--tls-go', serverBin, '-i', 'lo', '-w', capFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    capture = cap;
     const err = collect(cap, 'stderr');
     await waitFor(cap, 'stderr', /capturing TLS plaintext/);
 
@@ -104,6 +107,7 @@ describe('pano-capture --tls-go', { skip }, () => {
     server = undefined;
     cap.kill('SIGINT');
     capStatus = await exited(cap);
+    capture = undefined;
     capStderr = err();
     const parsed = run([...PARSE, '--stats', capFile]);
     assert.equal(parsed.status, 0, parsed.stderr);
@@ -111,8 +115,12 @@ describe('pano-capture --tls-go', { skip }, () => {
     events = parsed.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
   });
 
-  after(() => {
+  after(async () => {
     server?.kill('SIGTERM');
+    if (capture && capture.exitCode === null) {
+      capture.kill('SIGINT');
+      await exited(capture);
+    }
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -212,13 +220,18 @@ describe('pano-capture --tls-go', { skip }, () => {
 describe('pano-capture --tls-go: a Write that starts over after its stack grew', { skip }, () => {
   let dir: string;
   let sink: ChildProcess | undefined;
+  let capture: ChildProcess | undefined;
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'pano-gotls-deep-'));
   });
 
-  after(() => {
+  after(async () => {
     sink?.kill('SIGTERM');
+    if (capture && capture.exitCode === null) {
+      capture.kill('SIGINT');
+      await exited(capture);
+    }
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -244,6 +257,7 @@ describe('pano-capture --tls-go: a Write that starts over after its stack grew',
     const link = join(dir, 'link-to-writer');
     symlinkSync(writer, link);
     const cap = spawn(CAPTURE[0], [...CAPTURE.slice(1), '--tls-go', writer, '--tls-go', link, '-w', capFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    capture = cap;
     const err = collect(cap, 'stderr');
     await waitFor(cap, 'stderr', /capturing TLS plaintext/);
     const w = spawn(writer, ['deep', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'inherit'] });
