@@ -2,13 +2,10 @@
  * Corpus access for the decoder's oracle tests: the capture files, their
  * packets, and what tshark says about each frame's IP and transport layers.
  */
-import { execFile } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { readCapture, type Packet } from '@panopticon/pcap';
-
-const run = promisify(execFile);
+import { tsharkOutput } from '../helpers/tshark.js';
 
 export const corpusDir = resolve(process.env.PANO_ROOT ?? process.cwd(), '../shared/corpus');
 
@@ -78,9 +75,9 @@ const FIELDS = [
 
 /** tshark's view of every frame, with its own IPv4 and IPv6 reassembly on. */
 export async function tsharkRows(file: string): Promise<TsharkRow[]> {
-  const args = ['-r', file, '-n', '-o', 'ip.defragment:TRUE', '-o', 'ipv6.defragment:TRUE', '-T', 'fields', '-E', 'separator=/t'];
+  const args = ['-n', '-o', 'ip.defragment:TRUE', '-o', 'ipv6.defragment:TRUE', '-T', 'fields', '-E', 'separator=/t'];
   for (const f of FIELDS) args.push('-e', f);
-  const { stdout } = await run('tshark', args, { maxBuffer: 256 * 1024 * 1024 });
+  const stdout = await tsharkOutput(file, args);
   return stdout
     .split('\n')
     .filter((l) => l !== '')

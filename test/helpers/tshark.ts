@@ -89,30 +89,26 @@ function store(key: string, out: string): void {
 }
 
 /** As tsharkFields, without blocking: several tshark processes can run while the test parses. */
-export function tsharkFieldsAsync(file: string, fields: string[], filter?: string, extra: string[] = []): Promise<string[][]> {
-  const args = fieldArgs(file, fields, filter, extra);
+export async function tsharkFieldsAsync(file: string, fields: string[], filter?: string, extra: string[] = []): Promise<string[][]> {
+  return rows(await tsharkOutput(file, fieldArgs(file, fields, filter, extra).slice(2)));
+}
+
+/**
+ * The standard output of `tshark -r FILE ARGS...`, without blocking, from the
+ * cache when FILE is a corpus capture asked the same before.
+ */
+export function tsharkOutput(file: string, rest: string[]): Promise<string> {
+  const args = ['-r', file, ...rest];
   const key = cacheKey(file, args);
   const hit = key ? cached(key) : undefined;
-  if (hit !== undefined) return Promise.resolve(rows(hit));
+  if (hit !== undefined) return Promise.resolve(hit);
   return new Promise((resolve, reject) => {
     execFile('tshark', args, { encoding: 'utf8', maxBuffer: 256 << 20 }, (err, out) => {
       if (err) return reject(new Error(`tshark ${args.join(' ')}: ${err.message}`));
       if (key) store(key, out);
-      resolve(rows(out));
+      resolve(out);
     });
   });
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight, results in input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+export { mapLimit } from './parallel.js';
