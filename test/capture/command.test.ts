@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { readCapture, type Packet } from '@panopticon/pcap';
 import { bpfUnavailable, toolMissing } from './env.js';
 import { TestNet, NODE_SRC, ROOT, waitFor, exited, collect } from './netns.js';
+import { runArgvAsync } from '../helpers/bin.js';
+import { PROCESSES, mapLimit } from '../helpers/parallel.js';
 
 const skip = bpfUnavailable() ?? toolMissing('ip', 'tcpdump', 'curl', 'setpriv', 'capinfos', 'unshare', 'tshark');
 const CAPTURE = [...NODE_SRC, join(ROOT, 'bin/pano-capture')];
@@ -255,9 +257,10 @@ describe('pano-capture command', { skip }, () => {
     );
   });
 
-  it('option values are usage errors (2), checked before privileges are asked for: filters, ring size, modes', () => {
+  it('option values are usage errors (2), checked before privileges are asked for: filters, ring size, modes', async () => {
     // (the kernel's EINVAL for a 64 GiB ring and "exit 1" for a typed port read like machine problems)
     const unprivileged = ['setpriv', '--bounding-set', '-all', '--inh-caps', '-all', '--'];
+    const cases: Array<[string[], string, string[]]> = [];
     for (const [args, message] of [
       [['--port', '70000'], 'pano-capture: --port 70000: not a port number (1-65535)\n'],
       [['--proto', 'icmp'], 'pano-capture: --proto icmp: must be tcp or udp\n'],
@@ -274,12 +277,13 @@ describe('pano-capture command', { skip }, () => {
       // would round to 0 ms, which means "only at exit"
       [['--stats-interval', '500us'], `pano-capture: option '--stats-interval <time>' argument '500us' is invalid. must be 0 (only at exit) or at least 1ms: "500us"\n`],
     ] as Array<[string[], string]>) {
-      for (const prefix of [[], unprivileged]) {
-        const r = run(['-i', 'lo', ...args, '-w', '/dev/null'], prefix);
-        assert.equal(r.status, 2, `${args.join(' ')} ${prefix.length ? 'unprivileged' : 'as root'}: ${r.stderr}`);
-        assert.equal(r.stderr, message);
-      }
+      for (const prefix of [[], unprivileged]) cases.push([args, message, prefix]);
     }
+    await mapLimit(cases, PROCESSES, async ([args, message, prefix]) => {
+      const r = await runArgvAsync([...prefix, ...CAPTURE, '-i', 'lo', ...args, '-w', '/dev/null']);
+      assert.equal(r.status, 2, `${args.join(' ')} ${prefix.length ? 'unprivileged' : 'as root'}: ${r.stderr}`);
+      assert.equal(r.stderr, message);
+    });
   });
 
   it('--help shows examples; --version prints the version', () => {

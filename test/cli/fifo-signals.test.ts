@@ -30,7 +30,8 @@ test('SIGTERM while a FIFO input is quiet: the command writes what was complete 
       ['pano-export', ['--tee'], Buffer.from(event + '\n'), (out) => assert.equal(out, event + '\n')],
       ['pano-parse', [], capture, (out) => assert.equal(JSON.parse(out).dns.question.name, 'example.com')],
     ];
-    for (const [cmd, args, input, check] of cases) {
+    // the commands run side by side: each case waits on its own timers, not on the CPU
+    await Promise.all(cases.map(async ([cmd, args, input, check]) => {
       const fifo = join(dir, `${cmd}.fifo`);
       assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
       const outFile = join(dir, `${cmd}.out`);
@@ -48,7 +49,7 @@ test('SIGTERM while a FIFO input is quiet: the command writes what was complete 
       await writer.close();
       assert.equal(code, 0, `${cmd}: ${err}`);
       check(readFileSync(outFile, 'utf8'));
-    }
+    }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -59,7 +60,7 @@ test('SIGTERM before a FIFO input has a writer: the command exits at once instea
   try {
     // each reads a pipe on for its documented 2 s after a signal (what upstream stages flush), then stops
     const cases: Array<[string, string[], number]> = [['pano-pii', [], 4000], ['pano-graph', [], 4000], ['pano-export', ['--tee'], 4000], ['pano-parse', [], 4000]];
-    for (const [cmd, args, within] of cases) {
+    await Promise.all(cases.map(async ([cmd, args, within]) => {
       const fifo = join(dir, `${cmd}.fifo`);
       assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
       const child = spawn(process.execPath, [...binArgv(cmd).slice(1), ...args, fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -79,7 +80,7 @@ test('SIGTERM before a FIFO input has a writer: the command exits at once instea
       clearTimeout(timer);
       assert.ok(Date.now() - signalled < within, `${cmd} took ${Date.now() - signalled} ms after SIGTERM`);
       assert.equal(code, 0, `${cmd}: ${err}`);
-    }
+    }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -69,7 +69,8 @@ test('Ctrl-C over a three-stage pipeline: the event pano-parse writes on the sig
   try {
     const captureFile = join(dir, 'q.pcapng');
     writeFileSync(captureFile, unanswered);
-    for (const last of [['pano-pii'], ['pano-export', '--tee'], ['pano-graph']]) {
+    // the three pipelines run side by side: each mostly waits
+    await Promise.all([['pano-pii'], ['pano-export', '--tee'], ['pano-graph']].map(async (last) => {
       const outFile = join(dir, `${last[0]}.out`);
       const q = (argv: string[]) => argv.map((a) => `'${a}'`).join(' ');
       // the producer writes the capture and stays, as pano-capture does until Ctrl-C
@@ -77,13 +78,21 @@ test('Ctrl-C over a three-stage pipeline: the event pano-parse writes on the sig
       // its own process group, as a shell's job is: the group gets the signal, as from a terminal's Ctrl-C
       const group = spawn('bash', ['-c', script], { detached: true, stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
       const exited = new Promise<void>((done) => group.on('close', () => done()));
-      // every stage running, pano-parse holding the unanswered query: no event yet
-      await sleep(6000);
-      assert.equal(readFileSync(outFile, 'utf8'), '', `${last[0]}: output before the signal`);
-      process.kill(-group.pid!, 'SIGINT');
-      const timer = setTimeout(() => process.kill(-group.pid!, 'SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
+      try {
+        // every stage running, pano-parse holding the unanswered query: no event yet. Nothing
+        // shows when a stage has its handlers in (Node.js itself catches SIGINT from its start,
+        // to restore the terminal), so this is time: six processes starting on two cores take
+        // about 2.5 s of it here
+        await sleep(8000);
+        assert.equal(readFileSync(outFile, 'utf8'), '', `${last[0]}: output before the signal`);
+        process.kill(-group.pid!, 'SIGINT');
+        const timer = setTimeout(() => process.kill(-group.pid!, 'SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      } finally {
+        // an assertion that failed leaves nothing running: `cat` waits on fd 3 for ever
+        if (group.exitCode === null && group.signalCode === null) process.kill(-group.pid!, 'SIGKILL');
+      }
       const out = readFileSync(outFile, 'utf8');
       if (last[0] === 'pano-graph') {
         assert.equal(JSON.parse(out).counts.events, 1, `${last[0]}: ${out}`);
@@ -92,7 +101,7 @@ test('Ctrl-C over a three-stage pipeline: the event pano-parse writes on the sig
         assert.equal(lines.length, 1, `${last[0]}: ${lines.length} events written`);
         assert.equal(JSON.parse(lines[0]!).dns.question.name, 'example.com');
       }
-    }
+    }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBin } from '../helpers/bin.js';
+import { runBin, runBinAsync } from '../helpers/bin.js';
+import { PROCESSES, mapLimit } from '../helpers/parallel.js';
 
 const run = (cmd: string, args: string[]) => runBin(cmd, args);
 
-test('an empty option value is a usage error naming the option, in every command', () => {
+test('an empty option value is a usage error naming the option, in every command', async () => {
   const cases: Array<[string, string[], string]> = [
     ['pano-parse', ['-o', ''], '-o, --output <file>'],
     ['pano-pii', ['--audit', ''], '--audit <file>'],
@@ -23,14 +24,14 @@ test('an empty option value is a usage error naming the option, in every command
     ['pano-export', ['--prometheus', ''], '--prometheus <addr>'],
     ['pano-capture', ['-i', 'lo', '-w', ''], '-w, --write <file>'],
   ];
-  for (const [cmd, args, flags] of cases) {
-    const r = run(cmd, args);
+  await mapLimit(cases, PROCESSES, async ([cmd, args, flags]) => {
+    const r = await runBinAsync(cmd, args);
     assert.equal(r.status, 2, `${cmd} ${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr, `${cmd}: option '${flags}' argument '' is invalid. empty value\n`);
-  }
+  });
 });
 
-test('an option given without the one it belongs to is refused, not ignored', () => {
+test('an option given without the one it belongs to is refused, not ignored', async () => {
   const cases: Array<[string, string[], string]> = [
     ['pano-pii', ['--sign-key', 'audit.pem'], '--sign-key needs --audit'],
     ['pano-pii', ['--checkpoint-every', '10'], '--checkpoint-every needs --audit'],
@@ -42,11 +43,11 @@ test('an option given without the one it belongs to is refused, not ignored', ()
     ['pano-export', ['--tee', '--service-name', 'x'], '--service-name needs --otlp'],
     ['pano-export', ['--tee', '--checkpoint-every', '10'], '--checkpoint-every needs --audit'],
   ];
-  for (const [cmd, args, message] of cases) {
-    const r = run(cmd, args);
+  await mapLimit(cases, PROCESSES, async ([cmd, args, message]) => {
+    const r = await runBinAsync(cmd, args);
     assert.equal(r.status, 2, `${cmd} ${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr, `${cmd}: ${message}\n`);
-  }
+  });
   // defaults do not count as given: the same commands with their parents run
   assert.equal(run('pano-export', ['--tee']).status, 0);
   assert.equal(run('pano-pii', []).status, 0);

@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBin } from '../helpers/bin.js';
-
-const run = (cmd: string, args: string[]) => runBin(cmd, args);
+import { runBinAsync } from '../helpers/bin.js';
+import { PROCESSES, mapLimit } from '../helpers/parallel.js';
 
 test('unreadable inputs (an I/O error, a socket): status 2, one line naming the file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pano-unreadable-'));
@@ -27,11 +26,11 @@ test('unreadable inputs (an I/O error, a socket): status 2, one line naming the 
       ['pano-pii', [sock], `${sock}: no such device or address`],
       ['pano-graph', [sock], `${sock}: no such device or address`],
     ];
-    for (const [cmd, args, message] of cases) {
-      const r = run(cmd, args);
+    await mapLimit(cases, PROCESSES, async ([cmd, args, message]) => {
+      const r = await runBinAsync(cmd, args);
       assert.equal(r.status, 2, `${cmd} ${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr, `${cmd}: ${message}\n`);
-    }
+    });
   } finally {
     server.close();
     rmSync(dir, { recursive: true, force: true });

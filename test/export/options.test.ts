@@ -9,29 +9,31 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT } from './fixtures.js';
+import { runArgvAsync } from '../helpers/bin.js';
+import { PROCESSES, mapLimit } from '../helpers/parallel.js';
 
 const entry = [process.execPath, '--conditions=source', '--import', 'tsx', resolve(ROOT, 'packages/export/src/cli-entry.ts')];
 const run = (args: string[]) => spawnSync(entry[0]!, [...entry.slice(1), ...args], { cwd: ROOT, input: '', encoding: 'utf8', timeout: 20_000 });
 
-function expectUsage(args: string[], re: RegExp): void {
-  const r = run(args);
+async function expectUsage(args: string[], re: RegExp): Promise<void> {
+  const r = await runArgvAsync([...entry, ...args]);
   assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
   assert.match(r.stderr, re, args.join(' '));
   assert.equal(r.stderr.split('\n').length, 2, `one line: ${r.stderr}`);
 }
 
-test('durations over 2^31-1 ms are refused, naming the option', () => {
-  for (const opt of ['--otlp-delay', '--otlp-timeout', '--otlp-flush-timeout']) {
-    expectUsage(['--otlp', 'http://127.0.0.1:9', opt, '3000000000'], new RegExp(`^pano-export: ${opt} must be at most 2147483647 ms \\(about 24\\.8 days\\), got "3000000000"\\n$`));
-    expectUsage(['--otlp', 'http://127.0.0.1:9', opt, '2147483648'], new RegExp(`^pano-export: ${opt} must be at most 2147483647 ms`));
-  }
+test('durations over 2^31-1 ms are refused, naming the option', async () => {
+  await mapLimit(['--otlp-delay', '--otlp-timeout', '--otlp-flush-timeout'], PROCESSES, async (opt) => {
+    await expectUsage(['--otlp', 'http://127.0.0.1:9', opt, '3000000000'], new RegExp(`^pano-export: ${opt} must be at most 2147483647 ms \\(about 24\\.8 days\\), got "3000000000"\\n$`));
+    await expectUsage(['--otlp', 'http://127.0.0.1:9', opt, '2147483648'], new RegExp(`^pano-export: ${opt} must be at most 2147483647 ms`));
+  });
   // the largest a timer holds is taken (nothing is queued, so the exit does not wait for it)
   const ok = run(['--otlp', 'http://127.0.0.1:9', '--otlp-delay', '2147483647', '--otlp-timeout', '2147483647', '--otlp-flush-timeout', '2147483647']);
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(ok.stderr, '', 'no TimeoutOverflowWarning');
 });
 
-test('bad values and files name their option', () => {
+test('bad values and files name their option', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pano-export-opts-'));
   try {
     const empty = join(dir, 'empty-token');
@@ -64,7 +66,7 @@ test('bad values and files name their option', () => {
       [['--prometheus', '127.0.0.1:0', '--token-file', '/nonexist/t'], /^pano-export: --token-file \/nonexist\/t: no such file or directory\n$/],
       [['--prometheus', '192.0.2.1:9464'], /^pano-export: --prometheus 192\.0\.2\.1:9464: address not available on this host\n$/],
     ];
-    for (const [args, re] of cases) expectUsage(args, re);
+    await mapLimit(cases, PROCESSES, ([args, re]) => expectUsage(args, re));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
