@@ -367,3 +367,35 @@ test('dig and records dig calls malformed (HTTPS with SvcParams of the wrong len
     }
   }
 });
+
+test('dig over TCP to a server that takes the query and never answers: the query is unanswered with timeout once packet time passes it, one event, as tshark saw the query', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  // half-open allowed: dig's FIN gets no FIN back, the connection is not over within the capture
+  const held: Array<import('node:net').Socket> = [];
+  const server = createTcpServer({ allowHalfOpen: true }, (s) => {
+    held.push(s);
+    s.resume();
+  });
+  const silentPort = await listenOnFreePort(server);
+  const file = join(dir, 'silent.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${silentPort}`);
+  await cap.start();
+  let said = '';
+  try {
+    // dig gives up after 2 s and closes its side; the parser's timeout is 1 s of packet time
+    said = await new Promise<string>((resolve) => execFile('dig', ['-p', String(silentPort), '@127.0.0.1', '+tcp', '+tries=1', '+time=2', 'silent.example.test', 'A'], { encoding: 'utf8' }, (_e, out, err) => resolve(out + err)));
+  } finally {
+    await cap.stop();
+    for (const s of held) s.destroy();
+    server.close();
+  }
+  assert.match(said, /timed out/, 'dig got no answer'); // the premise of the test
+  const { events } = parseCaptureSync(file, { parse: { responseTimeoutNs: 1_000_000_000n } });
+  assertValidEvents(events);
+  const dns = events.filter((e: any) => e.pano.protocol === 'dns') as any[];
+  const rows = tsharkFields(file, ['dns.id', 'dns.flags.response', 'frame.time_epoch'], 'dns', ['-d', `tcp.port==${silentPort},dns`]);
+  assert.equal(rows.length, 1, 'tshark sees the one query and no response');
+  assert.equal(rows[0][1], '0');
+  assert.deepEqual(dns.map((e) => [e.pano.kind, e.dns.id, e.dns.question.name, e.pano.flags, e.pano.start_ns]), [
+    ['unanswered', Number(rows[0][0]), 'silent.example.test', ['timeout'], rows[0][2].replace('.', '')],
+  ]);
+});

@@ -853,3 +853,85 @@ test('SOA with bytes after its numbers, HINFO of one or three strings, CAA with 
     assert.equal(m.answers[1].data, '192.0.2.1');
   }
 });
+
+test('TCP: an unanswered query times out as over UDP, once; the connection\'s end does not emit it again; a late response is an orphan', () => {
+  const ctx = fakeContext({ responseTimeoutNs: 1000n });
+  const p = new DnsStreamParser(ctx);
+  p.data(0, tcpFrame(withId(query, 1)), 0n);
+  p.tick(1000n);
+  assert.equal(ctx.records.length, 0, 'not before its time is up');
+  p.tick(1001n);
+  assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.dns as any).id, r.startNs, r.endNs, r.flags]), [['unanswered', 1, 0n, 0n, ['timeout']]]);
+  p.data(1, tcpFrame(withId(response, 1)), 1500n);
+  // no tick between: the query's own time is up when the next bytes come, whatever the tick schedule
+  p.data(0, tcpFrame(withId(query, 2)), 2000n);
+  p.data(1, tcpFrame(withId(response, 2)), 3001n);
+  // the connection ends after a third query's time was up, no tick having come: timeout, not closed; a fourth still in time: closed
+  p.data(0, tcpFrame(withId(query, 3)), 4000n);
+  p.data(0, tcpFrame(withId(query, 4)), 4500n);
+  p.close('fin', 5100n);
+  p.close('fin', 5200n);
+  assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.dns as any).id, r.flags]), [
+    ['unanswered', 1, ['timeout']],
+    ['orphan_response', 1, undefined],
+    ['unanswered', 2, ['timeout']],
+    ['orphan_response', 2, undefined],
+    ['unanswered', 3, ['timeout']],
+    ['unanswered', 4, ['closed']],
+  ]);
+  assert.equal(ctx.counts.get('dns.unanswered'), 4);
+});
+
+test('TCP: a zone transfer under way times out from its last message, not its query; a query pipelined behind it still times out', () => {
+  const soa = Buffer.concat([name('ns.z.test'), name('h.z.test'), u32(1), u32(2), u32(3), u32(4), u32(5)]);
+  const owner = name('z.test');
+  const rr = (type: number, rdata: Buffer) => Buffer.concat([owner, u16(type), u16(1), u32(9), u16(rdata.length), rdata]);
+  const axfrQ = Buffer.concat([header(5, 0, 1, 0), name('z.test'), u16(252), u16(1)]);
+  const msg = (...rrs: Buffer[]) => Buffer.concat([header(5, 0x8400, 0, rrs.length), ...rrs]);
+  const a = (i: number) => rr(1, Buffer.from([10, 0, 0, i]));
+  // messages 900 apart: the transfer lasts 2700 with a timeout of 1000 and is whole
+  let ctx = fakeContext({ responseTimeoutNs: 1000n });
+  let p = new DnsStreamParser(ctx);
+  p.data(0, tcpFrame(axfrQ), 0n);
+  p.data(0, tcpFrame(withId(query, 9)), 100n);
+  p.data(1, tcpFrame(msg(rr(6, soa), a(1))), 900n);
+  p.tick(1101n);
+  p.data(1, tcpFrame(msg(a(2))), 1800n);
+  p.tick(2700n);
+  p.data(1, tcpFrame(msg(a(3), rr(6, soa))), 2700n);
+  p.close('fin', 2800n);
+  assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.dns as any).id, (r.attributes.dns as any).answer_count, r.endNs, r.flags]), [
+    ['unanswered', 9, undefined, 100n, ['timeout']],
+    ['exchange', 5, 5, 2700n, undefined],
+  ]);
+  // stalled after its first message: out at the timeout with what it gathered
+  ctx = fakeContext({ responseTimeoutNs: 1000n });
+  p = new DnsStreamParser(ctx);
+  p.data(0, tcpFrame(axfrQ), 0n);
+  p.data(1, tcpFrame(msg(rr(6, soa), a(1))), 900n);
+  p.tick(1900n);
+  assert.equal(ctx.records.length, 0);
+  p.tick(1901n);
+  p.close('fin', 3000n);
+  assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.dns as any).answer_count, r.endNs, r.flags]), [['exchange', 2, 900n, ['timeout']]]);
+});
+
+test('TCP capture: a query never answered is unanswered when packet time passes its timeout, before its connection ends; its late answer is an orphan (through reader, flows and parser)', () => {
+  const s = 1_000_000_000n;
+  const t0 = 1_700_000_000n * s;
+  const a = new Conversation({ addr: '192.0.2.1', port: 40000 }, { addr: '192.0.2.53', port: 53 }, { startNs: t0 }).handshake().send(0, tcpFrame(withId(query, 1)));
+  // another connection 7 s later (past the 5 s default): its packets move packet time on
+  const b = new Conversation({ addr: '192.0.2.2', port: 40001 }, { addr: '192.0.2.53', port: 53 }, { startNs: t0 + 7n * s }).handshake().send(0, tcpFrame(withId(query, 2))).send(1, tcpFrame(withId(response, 2))).close();
+  const late = a.segments(1, tcpFrame(withId(response, 1)));
+  for (const f of late) f.tsNs = t0 + 8n * s;
+  a.frames.push(...late);
+  a.close();
+  for (const f of a.frames.slice(-2)) f.tsNs += 8n * s;
+  const { events } = parseCaptureSync(pcapng([...a.frames, ...b.frames].sort((x, y) => (x.tsNs < y.tsNs ? -1 : x.tsNs > y.tsNs ? 1 : 0))));
+  assertValidEvents(events);
+  assert.deepEqual((events as any[]).map((e) => [e.pano.kind, e.dns.id, e.client.port, e.pano.flags ?? []]), [
+    ['unanswered', 1, 40000, ['timeout']],
+    ['exchange', 2, 40001, []],
+    ['orphan_response', 1, 40000, []],
+  ]);
+});

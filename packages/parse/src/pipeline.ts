@@ -212,7 +212,7 @@ export class ParsePipeline {
     this.ordinal++;
     if (p.tsNs > LAST_NS || p.tsNs < 0n) return this.badTime(p);
     const l4 = this.decoder.decodeFrame(p);
-    if (l4 !== null) this.flows.packet(l4);
+    if (l4 !== null) this.ownPacket(l4);
     else if (this.warnMalformed) this.malformedFrame(p);
     this.expireFragments(p.tsNs);
   }
@@ -273,6 +273,8 @@ export class ParsePipeline {
       data: r.data,
       missing: r.length - r.data.length,
     };
+    // every shard sees every chunk's time, as it sees every packet's
+    this.dispatcher.advance(chunk.tsNs);
     if (this.shard.count > 1 && !this.ownsPlaintext(chunk)) return;
     this.flows.plaintext(chunk);
   }
@@ -334,13 +336,24 @@ export class ParsePipeline {
     if (l4 === null && this.warnMalformed) this.malformedFrame(p);
     if (l4 !== null) {
       if (shardOf(l4, count) === index) {
-        this.flows.packet(l4);
+        this.ownPacket(l4);
       } else {
         this.flows.advance(l4.tsNs);
-        if (l4.protocol === IpProto.UDP) this.dispatcher.advance(l4.tsNs);
+        this.dispatcher.advance(l4.tsNs);
       }
     }
     this.expireFragments(p.tsNs);
+  }
+
+  /**
+   * A packet of this table. A TCP packet moves the dispatcher's time on
+   * before it is delivered, as a datagram does (inside its delivery, which
+   * spares the flow it is for): requests over TCP time out too (DNS), at the
+   * same packet whichever shard holds them.
+   */
+  private ownPacket(l4: L4Packet): void {
+    if (l4.protocol === IpProto.TCP) this.dispatcher.advance(l4.tsNs);
+    this.flows.packet(l4);
   }
 
   /**

@@ -142,6 +142,8 @@ export class Dispatcher implements FlowSink {
    */
   endFlow: (conn: Connection) => void = () => {};
   private readonly datagramStates = new Set<ConnState>();
+  /** TCP connections whose parser has `tick` (DNS): their requests time out as a datagram flow's do. */
+  private readonly timedStreams = new Set<ConnState>();
   private readonly tcpModules: ProtocolModule[];
   private readonly udpModules: ProtocolModule[];
   private nextTickNs = 0n;
@@ -209,6 +211,7 @@ export class Dispatcher implements FlowSink {
     if (!s) return;
     conn.sinkState = undefined;
     this.datagramStates.delete(s);
+    this.timedStreams.delete(s);
     if (s.status === 'parsing') {
       try {
         if (s.stream) s.stream.close(reason, tsNs);
@@ -270,10 +273,11 @@ export class Dispatcher implements FlowSink {
   }
 
   /**
-   * Expire what waits on time in datagram protocols; called as packet time
-   * advances and at the end. A flow whose parser is idle after it (its last
-   * query timed out) is ended, except `delivering`, the flow whose datagram
-   * is being delivered: the table ends that one on the datagram's return.
+   * Expire what waits on time in datagram protocols (and in stream parsers
+   * with `tick`); called as packet time advances and at the end. A flow
+   * whose parser is idle after it (its last query timed out) is ended,
+   * except `delivering`, the flow whose datagram is being delivered: the
+   * table ends that one on the datagram's return. A TCP connection goes on.
    */
   tick(nowNs: bigint, delivering?: ConnState): void {
     let idle: ConnState[] | undefined;
@@ -289,6 +293,13 @@ export class Dispatcher implements FlowSink {
     }
     // after the loop: ending a flow takes its state out of the set
     if (idle) for (const s of idle) if (s.conn.sinkState === s) this.endFlow(s.conn);
+    for (const s of this.timedStreams) {
+      try {
+        s.stream!.tick!(nowNs);
+      } catch (e) {
+        this.fault(s, e);
+      }
+    }
   }
 
   /**
@@ -308,6 +319,7 @@ export class Dispatcher implements FlowSink {
     s.datagram = undefined;
     s.det = undefined;
     this.datagramStates.delete(s);
+    this.timedStreams.delete(s);
   }
 
   /** Named counters as a plain object, sorted, for `--stats`. */
@@ -315,7 +327,11 @@ export class Dispatcher implements FlowSink {
     return Object.fromEntries([...this.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, c]) => [k, c.n]));
   }
 
-  /** Packet time seen by the flow table without a datagram for us (another shard's): tick as one dispatcher would have. */
+  /**
+   * Packet time seen by the flow table without a datagram for us (a TCP
+   * packet, TLS plaintext, another shard's datagram): tick as one dispatcher
+   * would have.
+   */
   advance(nowNs: bigint): void {
     this.maybeTick(nowNs);
   }
@@ -443,6 +459,9 @@ export class Dispatcher implements FlowSink {
     this.count(this.startCounter(m, s.conn.transport));
     if (m.transport === 'tcp') {
       s.stream = m.createStream!(s, init);
+      // a handoff replaces the parser: the set follows the one now in place
+      if (s.stream.tick) this.timedStreams.add(s);
+      else this.timedStreams.delete(s);
     } else {
       s.datagram = m.createDatagram!(s);
       this.datagramStates.add(s);
@@ -463,6 +482,7 @@ export class Dispatcher implements FlowSink {
     s.stream = undefined;
     s.datagram = undefined;
     this.datagramStates.delete(s);
+    this.timedStreams.delete(s);
   }
 
   /** `ParserContext.handoff` of a connection's parser (the ParserContext method of its ConnState calls it). */
@@ -472,6 +492,7 @@ export class Dispatcher implements FlowSink {
       this.count(`${s.module?.name ?? 'dispatch'}.handoff_unavailable.${protocol}`);
       s.status = 'ignored';
       s.stream = undefined;
+      this.timedStreams.delete(s);
       return false;
     }
     this.start(s, m, init);

@@ -20,7 +20,7 @@ export interface ParseOptions {
   maxRows: number;
   /** Requests waiting for a response per connection before the oldest is emitted unanswered (default 1024). */
   maxPending: number;
-  /** A request unanswered this long is emitted as unanswered (ns, datagram protocols; default 5 s). */
+  /** A request unanswered this long is emitted as unanswered (ns; datagram protocols, and DNS over TCP; default 5 s). */
   responseTimeoutNs: bigint;
   /** `.proto` files or directories for decoding gRPC messages by schema (`--proto`); absent: wire-format decode. */
   protoPaths?: string[];
@@ -107,6 +107,12 @@ export interface StreamParser {
   end(dir: Dir, tsNs: bigint): void;
   /** The connection is over: emit pending requests as `unanswered` with flag `closed`/`eof`/... */
   close(reason: CloseReason, tsNs: bigint): void;
+  /**
+   * Time has moved on (from packet timestamps): expire requests past
+   * `responseTimeoutNs`. Only a protocol whose requests time out as they do
+   * over UDP has it (DNS): the others wait for the connection's end.
+   */
+  tick?(nowNs: bigint): void;
 }
 
 export interface DatagramParser {

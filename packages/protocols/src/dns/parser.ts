@@ -61,8 +61,8 @@ export class DnsDatagramParser extends DnsSession implements DatagramParser {
     return !this.waiting();
   }
 
-  close(reason: CloseReason, _tsNs: bigint): void {
-    this.endAll(closeFlag[reason]);
+  close(reason: CloseReason, tsNs: bigint): void {
+    this.endAll(closeFlag[reason], tsNs);
   }
 }
 
@@ -115,6 +115,8 @@ export class DnsStreamParser implements StreamParser {
   }
 
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
+    // as a datagram does: a response after its query's timeout is an orphan, however often ticks come
+    this.session.expire(tsNs);
     if (this.resyncing[dir]) {
       const found = this.resync(dir, chunk);
       if (!found) return;
@@ -138,9 +140,18 @@ export class DnsStreamParser implements StreamParser {
 
   end(_dir: Dir, _tsNs: bigint): void {}
 
-  close(reason: CloseReason, _tsNs: bigint): void {
+  /**
+   * A query over TCP times out as one over UDP does, not only when the
+   * connection ends: a connection kept open for more queries may end minutes
+   * later, or not within the capture.
+   */
+  tick(nowNs: bigint): void {
+    this.session.expire(nowNs);
+  }
+
+  close(reason: CloseReason, tsNs: bigint): void {
     for (const held of this.resyncing) if (held?.length) this.ctx.count('dns.skipped_bytes', held.length);
-    this.session.endAll(closeFlag[reason]);
+    this.session.endAll(closeFlag[reason], tsNs);
   }
 
   /**

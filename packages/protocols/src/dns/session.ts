@@ -84,18 +84,35 @@ export class DnsSession {
     return this.pending.length > 0;
   }
 
-  /** Emit queries older than the response timeout as unanswered. */
+  /**
+   * Emit queries older than the response timeout as unanswered, over UDP and
+   * TCP alike. A zone transfer under way waits from its last message, not
+   * its query: a large zone takes longer than the timeout to arrive. Queries
+   * are pending in the order they came, so the scan stops at the first one
+   * still in time that is not a transfer.
+   */
   expire(nowNs: bigint): void {
     const limit = this.ctx.options.responseTimeoutNs;
-    while (this.pending.length && nowNs - this.pending[0].tsNs > limit) {
-      const q = this.pending.shift()!;
-      this.flush(q, 'timeout');
+    for (let i = 0; i < this.pending.length; ) {
+      const q = this.pending[i];
+      if (nowNs - (q.transfer ? q.transfer.lastNs : q.tsNs) > limit) {
+        this.remove(i);
+        this.flush(q, 'timeout');
+      } else if (q.transfer) {
+        i++;
+      } else {
+        break;
+      }
     }
-    if (this.pending.length === 0) this.pending = NONE_PENDING;
   }
 
-  /** The flow is over: every query still pending is unanswered (or a transfer cut short). */
-  endAll(flag: string): void {
+  /**
+   * The flow is over at `nowNs`: every query still pending is unanswered (or
+   * a transfer cut short), flagged `timeout` when its time was up before
+   * the end, whether or not a tick came between, else with `flag`.
+   */
+  endAll(flag: string, nowNs: bigint): void {
+    this.expire(nowNs);
     for (const q of this.pending) this.flush(q, flag);
     this.pending = NONE_PENDING;
   }
