@@ -399,3 +399,62 @@ test('dig over TCP to a server that takes the query and never answers: the query
     ['unanswered', Number(rows[0][0]), 'silent.example.test', ['timeout'], rows[0][2].replace('.', '')],
   ]);
 });
+
+test('dig against a server answering with Extended DNS Errors (every code RFC 8914 registers, one unregistered, one with UTF-8 text): codes, names and text as dig and tshark read them', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  // dnsmasq sends no EDE option in any answer we could make it give, so the answer is built here (RFC 8914 §2)
+  const text = Buffer.from('blocked by policy für x', 'utf8');
+  const ede = (code: number, extra = Buffer.alloc(0)) => {
+    const b = Buffer.alloc(6);
+    b.writeUInt16BE(15, 0);
+    b.writeUInt16BE(2 + extra.length, 2);
+    b.writeUInt16BE(code, 4);
+    return Buffer.concat([b, extra]);
+  };
+  const options = Buffer.concat([...Array.from({ length: 26 }, (_, code) => ede(code)), ede(18, text)]);
+  const server = createSocket('udp4');
+  server.on('message', (q, from) => {
+    let end = 12;
+    while (q[end]) end += q[end] + 1;
+    end += 5; // the root label, QTYPE, QCLASS
+    const head = Buffer.from(q.subarray(0, 12));
+    head.writeUInt16BE(0x8185, 2); // QR RD RA, REFUSED
+    head.writeUInt16BE(0, 6);
+    head.writeUInt16BE(0, 8);
+    head.writeUInt16BE(1, 10);
+    const opt = Buffer.alloc(11);
+    opt.writeUInt16BE(41, 1);
+    opt.writeUInt16BE(1232, 3);
+    opt.writeUInt16BE(options.length, 9);
+    server.send(Buffer.concat([head, q.subarray(12, end), opt, options]), from.port, from.address);
+  });
+  const edePort = await freePort();
+  await new Promise<void>((resolve) => server.bind(edePort, '127.0.0.1', resolve));
+  const file = join(dir, 'ede.pcap');
+  const cap = new LoopbackCapture(file, `udp port ${edePort}`);
+  await cap.start();
+  let said = '';
+  try {
+    said = (await execFileAsync('dig', ['-p', String(edePort), '@127.0.0.1', '+tries=1', 'ede.example.test', 'A'], { encoding: 'utf8' })).stdout;
+  } finally {
+    await cap.stop();
+    server.close();
+  }
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const dns = events.filter((e: any) => e.pano.protocol === 'dns') as any[];
+  assert.equal(dns.length, 1);
+  assert.equal(dns[0].dns.response_code, 'REFUSED');
+  const got = dns[0].dns.edns.options as any[];
+  // dig: "; EDE: 18 (Prohibited): (text)", the name only for a code it knows
+  const digSaw = [...said.matchAll(/^; EDE: (\d+)(?: \(([^)]*)\))?(?:: \((.*)\))?$/gm)].map((m) => [Number(m[1]), m[2], m[3]]);
+  assert.equal(digSaw.length, 27, said);
+  // BIND's names differ from RFC 8914's in two: §4.1 "Other Error", §4.20 "Stale NXDomain Answer"
+  const BIND: Record<number, string> = { 0: 'Other', 19: 'Stale NXDOMAIN Answer' };
+  assert.deepEqual(got.map((o) => [o.info_code, o.info_code === undefined ? undefined : (BIND[o.info_code] ?? o.info_code_name), o.extra_text]), digSaw);
+  assert.deepEqual(got.filter((o) => o.info_code_name === undefined).map((o) => o.info_code), [25]);
+  // tshark's reading of the same bytes
+  const [row] = tsharkFields(file, ['dns.opt.ext_error.info_code', 'dns.opt.ext_error.extra_text'], 'dns.flags.response == 1', ['-d', `udp.port==${edePort},dns`]);
+  assert.deepEqual(row[0].split(',').map(Number), got.map((o) => o.info_code));
+  assert.deepEqual([row[1]], got.filter((o) => o.extra_text !== undefined).map((o) => o.extra_text));
+  assert.equal(got[26].extra_text, 'blocked by policy für x');
+});

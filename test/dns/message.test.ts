@@ -935,3 +935,41 @@ test('TCP capture: a query never answered is unanswered when packet time passes 
     ['orphan_response', 1, 40000, []],
   ]);
 });
+
+test('Extended DNS Error option (RFC 8914 §2): INFO-CODE with its registered name and EXTRA-TEXT as UTF-8; shorter than an INFO-CODE, only the hex', () => {
+  const ede = (data: Buffer) => Buffer.concat([u16(15), u16(data.length), data]);
+  const refused = (...options: Buffer[]) => {
+    const opt = Buffer.concat([Buffer.from([0]), u16(41), u16(1232), u32(0), u16(Buffer.concat(options).length), ...options]);
+    return Buffer.concat([header(7, 0x8185, 1, 0, 0, 1), name('example.com'), u16(1), u16(1), opt]); // REFUSED
+  };
+  const options = (...data: Buffer[]) => decodeMessage(refused(...data.map(ede))).edns!.options!;
+  // 18 "Prohibited" (RFC 8914 §4.19) with a reason: 0x0012 then 17 bytes of text
+  assert.deepEqual(options(Buffer.concat([u16(18), Buffer.from('blocked by policy')])), [
+    { code: 15, name: 'EDE', data: '0012626c6f636b656420627920706f6c696379', info_code: 18, info_code_name: 'Prohibited', extra_text: 'blocked by policy' },
+  ]);
+  // no text (§2: it may be empty); the first and last codes RFC 8914 registers; one it does not
+  assert.deepEqual(options(u16(6), u16(0), u16(24), u16(49152)), [
+    { code: 15, name: 'EDE', data: '0006', info_code: 6, info_code_name: 'DNSSEC Bogus' },
+    { code: 15, name: 'EDE', data: '0000', info_code: 0, info_code_name: 'Other Error' },
+    { code: 15, name: 'EDE', data: '0018', info_code: 24, info_code_name: 'Invalid Data' },
+    { code: 15, name: 'EDE', data: 'c000', info_code: 49152 },
+  ]);
+  // UTF-8 text: "Zone gesperrt für Größe" with ü (c3 bc), ö (c3 b6), ß (c3 9f)
+  const text = Buffer.from('5a6f6e6520676573706572727420' + '66c3bc7220' + '4772c3b6c39f65', 'hex');
+  assert.equal(options(Buffer.concat([u16(15), text]))[0].extra_text, 'Zone gesperrt für Größe');
+  assert.equal(options(Buffer.concat([u16(15), text]))[0].info_code_name, 'Blocked');
+  // one byte, or none: no INFO-CODE to read
+  assert.deepEqual(options(Buffer.from([0x12]), Buffer.alloc(0)), [{ code: 15, name: 'EDE', data: '12' }, { code: 15, name: 'EDE', data: '' }]);
+  // in an event: valid against the schema, the response's OPT record as decoded
+  const q = Buffer.concat([header(7, 0x0100, 1, 0), name('example.com'), u16(1), u16(1)]);
+  const client = { addr: '192.0.2.1', port: 40000 };
+  const server = { addr: '192.0.2.53', port: 53 };
+  const t = 1_700_000_000_000_000_000n;
+  const r = refused(ede(Buffer.concat([u16(18), Buffer.from('blocked by policy')])), ede(Buffer.from([1])));
+  const { events } = parseCaptureSync(pcapng([{ tsNs: t, data: udpFrame(client, server, q) }, { tsNs: t + 1000n, data: udpFrame(server, client, r) }]));
+  assertValidEvents(events);
+  const ev = events[0] as any;
+  assert.equal(ev.dns.response_code, 'REFUSED');
+  assert.deepEqual(ev.dns.edns.options.map((o: any) => [o.info_code, o.info_code_name, o.extra_text]), [[18, 'Prohibited', 'blocked by policy'], [undefined, undefined, undefined]]);
+  assert.equal(ev.pano.flags, undefined);
+});

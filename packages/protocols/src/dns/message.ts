@@ -5,7 +5,7 @@
  */
 import { DnsFormatError, beginMessage, endMessage, nameEnd, readNameText } from './names.js';
 import { formatRdata, rdataRaw } from './rdata.js';
-import { EDNS_OPTION_NAMES, OPCODE_NAMES, TYPE_OPT, className, rcodeName, typeName } from './constants.js';
+import { EDE_INFO_CODE_NAMES, EDNS_OPTION_NAMES, OPCODE_NAMES, TYPE_OPT, className, rcodeName, typeName } from './constants.js';
 import { formatIPv4, formatIPv6 } from '@panopticon/decode';
 import { sequential } from '@panopticon/events';
 
@@ -45,6 +45,10 @@ export interface DnsEdnsOption {
   data: string;
   /** ECS (RFC 7871 §6): the client subnet as dig prints it, address/source prefix/scope prefix. */
   subnet?: string;
+  /** Extended DNS Error (RFC 8914 §2): its INFO-CODE, the code's registered name, and its EXTRA-TEXT (UTF-8; absent when empty). */
+  info_code?: number;
+  info_code_name?: string;
+  extra_text?: string;
 }
 
 export interface DnsEdns {
@@ -273,6 +277,9 @@ function readOpt(msg: Buffer, at: number): DnsEdns {
       if (code === OPTION_ECS) {
         const subnet = clientSubnet(msg, p + 4, p + 4 + len);
         if (subnet !== undefined) option.subnet = subnet;
+      } else if (code === OPTION_EDE && len >= 2) {
+        // shorter, there is no INFO-CODE: the hex alone, as a malformed ECS option
+        extendedError(option, msg, p + 4, p + 4 + len);
       }
       options.push(option);
       p += 4 + len;
@@ -284,6 +291,24 @@ function readOpt(msg: Buffer, at: number): DnsEdns {
 }
 
 const OPTION_ECS = 8;
+const OPTION_EDE = 15;
+
+/**
+ * Extended DNS Error option data (RFC 8914 §2): a 16-bit INFO-CODE, then
+ * EXTRA-TEXT to the option's end, UTF-8 for a human reader (§2: not
+ * NUL-terminated, may be empty). Why a resolver answered SERVFAIL or
+ * REFUSED (a DNSSEC failure, a blocked or filtered name) is said here, not
+ * in the RCODE; in hex nobody reads it. An unregistered code keeps only its
+ * number; text that is not UTF-8 is read with replacement characters, the
+ * hex holding its bytes.
+ */
+function extendedError(option: DnsEdnsOption, msg: Buffer, start: number, end: number): void {
+  const info = u16(msg, start);
+  option.info_code = info;
+  const name = EDE_INFO_CODE_NAMES[info];
+  if (name !== undefined) option.info_code_name = name;
+  if (end > start + 2) option.extra_text = msg.toString('utf8', start + 2, end);
+}
 /** Address bytes per ECS family (1 IPv4, 2 IPv6), as the address text is printed from. */
 const ECS_ADDRESS_BYTES = [0, 4, 16];
 
