@@ -973,3 +973,44 @@ test('Extended DNS Error option (RFC 8914 §2): INFO-CODE with its registered na
   assert.deepEqual(ev.dns.edns.options.map((o: any) => [o.info_code, o.info_code_name, o.extra_text]), [[18, 'Prohibited', 'blocked by policy'], [undefined, undefined, undefined]]);
   assert.equal(ev.pano.flags, undefined);
 });
+
+test('TCP: a zone transfer ended part way by an error RCODE keeps the records that came, with the error, flagged response_incomplete', () => {
+  const soa = (serial: number) => Buffer.concat([name('ns.z.test'), name('h.z.test'), u32(serial), u32(2), u32(3), u32(4), u32(5)]);
+  const owner = name('z.test');
+  const rr = (type: number, rdata: Buffer) => Buffer.concat([owner, u16(type), u16(1), u32(9), u16(rdata.length), rdata]);
+  const a = (i: number) => rr(1, Buffer.from([10, 0, 0, i]));
+  const msg = (id: number, flags: number, ...rrs: Buffer[]) => Buffer.concat([header(id, flags, 0, rrs.length), ...rrs]);
+  const run = (q: Buffer, messages: Buffer[]) => {
+    const ctx = fakeContext();
+    const p = new DnsStreamParser(ctx);
+    p.data(0, tcpFrame(q), 1n);
+    messages.forEach((m, i) => p.data(1, tcpFrame(m), BigInt(2 + i)));
+    // the connection goes on: the next query is answered on its own
+    p.data(0, tcpFrame(withId(query, 0x4444)), 10n);
+    p.data(1, tcpFrame(withId(response, 0x4444)), 11n);
+    p.close('fin', 12n);
+    return ctx.records.map((r) => {
+      const dns = r.attributes.dns as any;
+      return [r.kind, dns.id, dns.response_code, (r.attributes.error as any)?.type, dns.answer_count, dns.answers.map((x: any) => x.data), r.endNs, r.responseBytes, r.flags];
+    });
+  };
+  // AXFR: two messages of records, then SERVFAIL (rcode 2) with none; 2 + 12 bytes of header per message, plus its records
+  const axfrQ = Buffer.concat([header(5, 0, 1, 0), name('z.test'), u16(252), u16(1)]);
+  const axfr = [msg(5, 0x8400, rr(6, soa(1)), a(1)), msg(5, 0x8400, a(2)), msg(5, 0x8402)];
+  const axfrBytes = axfr.reduce((n, m) => n + 2 + m.length, 0);
+  assert.deepEqual(run(axfrQ, axfr), [
+    ['exchange', 5, 'SERVFAIL', 'SERVFAIL', 3, ['ns.z.test h.z.test 1 2 3 4 5', '10.0.0.1', '10.0.0.2'], 4n, axfrBytes, ['response_incomplete']],
+    ['exchange', 0x4444, 'NOERROR', undefined, 2, ['www.example.com', '93.184.216.34'], 11n, response.length + 2, undefined],
+  ]);
+  // IXFR 1 → 3 (RFC 1995 §4): the opening SOA 3, the deletions under SOA 1, then NOTAUTH (rcode 9) echoing the question.
+  // Bytes: owner z.test 8, SOA RDATA 11 + 10 + 20 = 41, so an SOA record 8 + 10 + 41 = 59 and an A record 22; the first
+  // message 12 + 59 + 59 + 22 = 152, the error 12 + 8 + 4 = 24; each with its 2-byte length: 154 + 26 = 180
+  const ixfrQ = Buffer.concat([header(6, 0, 1, 0, 1), name('z.test'), u16(251), u16(1), rr(6, soa(1))]);
+  const notauth = Buffer.concat([header(6, 0x8409, 1, 0), name('z.test'), u16(251), u16(1)]);
+  assert.deepEqual(run(ixfrQ, [msg(6, 0x8400, rr(6, soa(3)), rr(6, soa(1)), a(7)), notauth]), [
+    ['exchange', 6, 'NOTAUTH', 'NOTAUTH', 3, ['ns.z.test h.z.test 3 2 3 4 5', 'ns.z.test h.z.test 1 2 3 4 5', '10.0.0.7'], 3n, 180, ['response_incomplete']],
+    ['exchange', 0x4444, 'NOERROR', undefined, 2, ['www.example.com', '93.184.216.34'], 11n, response.length + 2, undefined],
+  ]);
+  // an error as the first answer is the whole answer, as before: no records, not incomplete
+  assert.deepEqual(run(axfrQ, [msg(5, 0x8405)])[0], ['exchange', 5, 'REFUSED', 'REFUSED', 0, [], 2n, 14, undefined]);
+});

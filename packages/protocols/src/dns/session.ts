@@ -75,6 +75,14 @@ export class DnsSession {
       if (this.continueTransfer(q, msg, bytes, endNs)) this.remove(idx);
       return;
     }
+    if (q.transfer) {
+      // A server that cannot go on ends a transfer with an error RCODE (RFC 5936 §2.2): the records
+      // already come are kept, the error is the event's, and the answer is short of its closing SOA.
+      this.remove(idx);
+      this.gather(q.transfer, msg, bytes, endNs, false);
+      this.endTransfer(q, msg, endNs, ['response_incomplete']);
+      return;
+    }
     this.remove(idx);
     this.ctx.emit(buildRecord('exchange', q, msg, q.bytes, q.tsNs, endNs, [], bytes));
   }
@@ -129,9 +137,7 @@ export class DnsSession {
 
   private flush(q: PendingQuery, flag: string): void {
     if (q.transfer) {
-      const t = q.transfer;
-      const merged = { ...t.last, answers: t.answers };
-      this.ctx.emit(buildRecord('exchange', q, merged, q.bytes, q.tsNs, t.lastNs, t.cut ? [flag, 'truncated'] : [flag], t.bytes, t.answerCount));
+      this.endTransfer(q, q.transfer.last, q.transfer.lastNs, [flag]);
       return;
     }
     this.ctx.count('dns.unanswered');
@@ -162,7 +168,15 @@ export class DnsSession {
   /** True when the transfer is complete (the closing SOA arrived); `tsNs` is this message's last byte. */
   private continueTransfer(q: PendingQuery, msg: DnsMessage, bytes: number, tsNs: bigint): boolean {
     const t = (q.transfer ??= { answers: [], answerCount: 0, cut: false, serial: undefined, mode: 'start', soaSeen: 0, bytes: 0, lastNs: tsNs, last: msg });
-    const ixfr = q.msg.questions[0].type === 'IXFR';
+    const done = this.gather(t, msg, bytes, tsNs, q.msg.questions[0].type === 'IXFR');
+    // a one-record IXFR answer means "you are up to date"
+    if (!done && !(t.answerCount === 1 && q.msg.questions[0].type === 'IXFR')) return false;
+    this.endTransfer(q, msg, tsNs, []);
+    return true;
+  }
+
+  /** Adds a message's records to a transfer; true when one of them is its closing SOA. */
+  private gather(t: Transfer, msg: DnsMessage, bytes: number, tsNs: bigint, ixfr: boolean): boolean {
     let done = false;
     for (const rr of msg.answers) {
       if (t.answers.length < MAX_KEPT_RECORDS) t.answers.push(rr);
@@ -173,11 +187,19 @@ export class DnsSession {
     t.bytes += bytes;
     t.lastNs = tsNs;
     t.last = msg;
-    // a one-record IXFR answer means "you are up to date"
-    if (!done && !(t.answerCount === 1 && ixfr)) return false;
+    return done;
+  }
+
+  /**
+   * The transfer's event, ended by `msg`, its last message (gathered): the
+   * records of all its messages, under the header, rcode and other sections
+   * of the last.
+   */
+  private endTransfer(q: PendingQuery, msg: DnsMessage, tsNs: bigint, flags: string[]): void {
+    const t = q.transfer!;
+    if (t.cut) flags.push('truncated');
     const merged = { ...msg, answers: t.answers };
-    this.ctx.emit(buildRecord('exchange', q, merged, q.bytes, q.tsNs, tsNs, t.cut ? ['truncated'] : [], t.bytes, t.answerCount));
-    return true;
+    this.ctx.emit(buildRecord('exchange', q, merged, q.bytes, q.tsNs, tsNs, flags, t.bytes, t.answerCount));
   }
 }
 
