@@ -365,6 +365,17 @@ test('names met again through pointers (whole names, suffixes, the same offset t
   assert.throws(() => decodeMessage(over), /name longer than 255 bytes/);
 });
 
+test('a name is at most 255 bytes on the wire, the root label\'s zero byte included (RFC 1035 §3.1)', () => {
+  const long = 'l'.repeat(63);
+  const query = (n: string) => Buffer.concat([header(1, 0x0100, 1, 0), name(n), u16(1), u16(1)]);
+  // 3 x (1 + 63) + (1 + 61) + 1 = 255 bytes: the longest name there is
+  const longest = `${long}.${long}.${long}.${'m'.repeat(61)}`;
+  assert.equal(name(longest).length, 255);
+  assert.equal(decodeMessage(query(longest)).questions[0].name, longest);
+  // one letter more: 256 bytes
+  assert.throws(() => decodeMessage(query(`${longest}m`)), /name longer than 255 bytes/);
+});
+
 /** A copy of a message with another transaction id. */
 function withId(m: Buffer, id: number): Buffer {
   const b = Buffer.from(m);
@@ -459,7 +470,7 @@ test('UDP: datagrams no module recognises keep their flow and make it unidentifi
 /**
  * Names as RFC 1035 §4.1.4 reads them, written out plainly: labels and
  * pointers followed one by one, no memo. A pointer must go backwards, at most
- * 127 of them, and the labels (length bytes included) at most 255 bytes; text
+ * 127 of them, and the labels (length bytes included, the root's too) at most 255 bytes; text
  * in presentation format (RFC 1035 §5.1: `.`, `\` and `"();@$` escaped, other
  * non-printables \DDD). Throws on anything else.
  */
@@ -484,7 +495,7 @@ function referenceName(msg: Buffer, offset: number): { text: string; end: number
     if (len === 0) return { text: labels.length ? labels.join('.') : '.', end: end < 0 ? pos + 1 : end };
     if (pos + 1 + len > msg.length) throw new Error('label past the end');
     wire += len + 1;
-    if (wire > 255) throw new Error('too long');
+    if (wire + 1 > 255) throw new Error('too long'); // with the root's zero byte
     let label = '';
     for (const c of msg.subarray(pos + 1, pos + 1 + len)) {
       // RFC 1035 §5.1: `.` and `\\` inside a label, and the characters a zone file reads specially

@@ -110,7 +110,8 @@ export function readNameText(msg: Buffer, offset: number): string {
     }
     if (pos + 1 + len > msg.length) throw new DnsFormatError(pos, 'label runs past the message end');
     wireLength += len + 1;
-    if (wireLength > MAX_NAME_LENGTH) throw new DnsFormatError(pos, 'name longer than 255 bytes');
+    // the root label's length byte counts too (RFC 1035 §3.1, as BIND and dnspython read it)
+    if (wireLength >= MAX_NAME_LENGTH) throw new DnsFormatError(pos, 'name longer than 255 bytes');
     if (n > 0) scratch[n++] = 0x2e;
     else {
       first = pos;
