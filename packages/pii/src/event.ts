@@ -23,7 +23,8 @@ import { nameCandidates, type Candidate, type SpanModel } from './model.js';
 import { cnAddresses } from './cn-address.js';
 import { findRepeats } from './repeat.js';
 import { AllowList } from './allow.js';
-import { DECODE_ROUNDS, decodedValue, decodePercent, rawOffsetThrough } from './percent.js';
+import { DECODE_ROUNDS, decodedValue, decodePercent, rawOffset, rawOffsetThrough } from './percent.js';
+import { decodePresentation, maskPresentation } from './dns-text.js';
 
 export type RedactMode = 'mask' | 'hash' | 'drop';
 
@@ -139,6 +140,8 @@ interface Slot {
   scannedTo?: number;
   /** Offset of `value` in the text at `path` (the tail of a cut JSON body); findings are reported there. */
   base?: number;
+  /** DNS presentation text holding an escape (DNS_TEXT): its hits were found decoded, and a mask keeps its escapes whole. */
+  presentation?: true;
 }
 
 /**
@@ -386,6 +389,58 @@ function mergeDecoded(out: Hit[], found: Hit[], budget: number): { out: Hit[]; f
   }
   while (i < out.length) res.push(out[i++]!);
   return { out: res, full: false };
+}
+
+/**
+ * The fields of a DNS event pano-parse writes in presentation format (pano-events(5)): the question's
+ * name, every record's owner name and its data (a CNAME/PTR/MX/SRV target, TXT strings, SOA names):
+ * `\@`, `\.` and `\DDD` there stand for bytes, which are what is scanned (presentationHits).
+ */
+const DNS_TEXT = /^dns\.(?:question\.name|(?:answers|authority|additional)\[\d+\]\.(?:name|data))$/;
+
+/**
+ * The hits of DNS presentation text `value` (which holds a backslash), found in the bytes it stands for
+ * (decodePresentation: `alice\@corp.example.com` is `alice@corp.example.com`) and mapped back to where
+ * they are written, so `start`/`end` and redaction cover the escapes. A hit whose text as written is
+ * not what it stands for keeps that (`sameAs`), which it is hashed and allowed as, so it joins the
+ * same address found anywhere else. `boundedCut`, when set, is mapped back too.
+ */
+function presentationHits(value: string, hints: number, budget: number): Hit[] {
+  const marks: number[] = [];
+  const decoded = decodePresentation(value, marks);
+  const hits = scanBounded(decoded, hints, budget);
+  if (marks.length === 0) return hits;
+  if (boundedCut >= 0) boundedCut = rawOffset(marks, boundedCut);
+  return hits.map((h) => {
+    let start = rawOffset(marks, h.start);
+    const end = rawOffset(marks, h.end);
+    let text = decoded.slice(h.start, h.end);
+    const at = h.type === 'email' ? value.indexOf('\\@', start) : -1;
+    if (at >= 0 && at < end) {
+      // an address in a name is the label holding its `@` and what follows (RFC 1035's mailbox, its local
+      // part's dots escaped): a label before it (`x.alice\@corp.example.com`) is no part of its local part
+      const label = labelStart(value, start, at);
+      if (label > start) {
+        start = label;
+        text = decodePresentation(value.slice(start, end), []);
+      }
+    }
+    return end - start === text.length && value.startsWith(text, start) ? { ...h, start, end } : { ...h, start, end, sameAs: h.sameAs ?? text };
+  });
+}
+
+/** Where the label of presentation text `value` holding offset `at` starts, at `from` or after: after its last unescaped `.` before `at`. */
+function labelStart(value: string, from: number, at: number): number {
+  let start = from;
+  for (let i = from; i < at; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 92) {
+      // `\DDD` or `\X`: neither is a label's end
+      const d = value.charCodeAt(i + 1);
+      i += d >= 48 && d <= 57 ? 3 : 1;
+    } else if (c === 46) start = i + 1;
+  }
+  return start;
 }
 
 /** A field of an EDNS option of a DNS event (pano-events(5): `dns.edns`, `dns.query_edns`). */
@@ -942,7 +997,8 @@ export class EventScanner {
     // written `%2B1+650-253-0000` does; the value itself stays as decoded
     const dial = value.charCodeAt(0) === 32 && formIndex !== undefined && body?.body.kind === 'form' && dialPlusValue(body.body.raw[formIndex]!);
     const scanned = dial ? '+' + value.slice(1) : value;
-    let hits = scanBounded(scanned, hints, p.hitBudget);
+    const presentation = value.indexOf('\\') >= 0 && value.length <= SCAN_WINDOW && path.charCodeAt(0) === 100 && DNS_TEXT.test(path);
+    let hits = presentation ? presentationHits(value, hints, p.hitBudget) : scanBounded(scanned, hints, p.hitBudget);
     if (dial) for (const h of hits) if (h.start === 0) h.sameAs = scanned.slice(0, h.end);
     if (formIndex !== undefined && body?.body.kind === 'form' && value.indexOf('@') > 0 && value.indexOf(' ') > 0) hits = withFormPlusEmails(value, body.body.raw[formIndex]!, hints, hits);
     const cut = boundedCut;
@@ -973,6 +1029,7 @@ export class EventScanner {
       if (cn.length) hits = hits.concat(cn.filter((a) => !hits.some((h) => h.start < a.end && a.start < h.end))).sort((a, b) => a.start - b.start);
     }
     const slot: Slot = { holder, key, path, value, hints, hits, body, formIndex, ctxKey, protocolName, base };
+    if (presentation) slot.presentation = true;
     if (cut >= 0) {
       slot.scannedTo = cut;
       this.markCut(p);
@@ -1154,11 +1211,13 @@ export class EventScanner {
    * (hashedText). Past `scannedTo` (the findings bound) the text was not
    * scanned: it does not leave as it was.
    */
-  private redactedText(text: string, hits: Hit[], mode: 'mask' | 'hash', scannedTo?: number): string {
+  private redactedText(text: string, hits: Hit[], mode: 'mask' | 'hash', scannedTo?: number, presentation?: true): string {
     let out = '';
     let pos = 0;
     for (const h of hits) {
-      out += text.slice(pos, h.start) + this.token(h.type, mode === 'hash' ? hashedText(h, text) : text.slice(h.start, h.end), mode);
+      const raw = text.slice(h.start, h.end);
+      const t = mode === 'hash' ? this.token(h.type, hashedText(h, text), mode) : presentation ? `<${h.type}:${maskPresentation(raw, (d) => maskShape(h.type, d))}>` : this.token(h.type, raw, mode);
+      out += text.slice(pos, h.start) + t;
       pos = h.end;
     }
     if (scannedTo === undefined) return out + text.slice(pos);
@@ -1180,7 +1239,7 @@ export class EventScanner {
       else delete (slot.holder as Record<string, unknown>)[slot.key as string];
       return;
     }
-    (slot.holder as Record<string | number, unknown>)[slot.key] = this.redactedText(slot.value, hits, mode, slot.scannedTo);
+    (slot.holder as Record<string | number, unknown>)[slot.key] = this.redactedText(slot.value, hits, mode, slot.scannedTo, slot.presentation);
   }
 
   /** `<type:***>` keeping the value's shape (cards keep their last four), or `<type:hmac8>`. */

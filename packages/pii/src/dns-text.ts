@@ -1,0 +1,120 @@
+/**
+ * DNS presentation format (RFC 1035 §5.1) read as the bytes it stands for.
+ * pano-parse writes names and record data as dig does: inside a label `.`,
+ * `\`, `"`, `(`, `)`, `;`, `@` and `$` after a backslash, a space, controls
+ * and bytes past ASCII as `\DDD` (packages/protocols/src/dns/names.ts). So
+ * an address some resolver or service-discovery client puts in a label
+ * (`john\.doe\@example.com`) or a device named after its owner
+ * (`J\195\188rgen\032M\195\188ller\226\128\153s\032iPhone._device-info._tcp.local`)
+ * holds, as written, no `@` and no name: the rules read the decoded text,
+ * and its offsets are mapped back to the text as written (rawOffset, with
+ * the marks decodePercent also writes).
+ */
+import { rawOffset } from './percent.js';
+
+/** Set by escapedByte: the raw length of the escape it read. */
+let escapeLength = 0;
+
+/** The byte of the escape `\DDD` or `\X` at `i` (on its backslash), or -1 when there is none. */
+function escapedByte(s: string, i: number): number {
+  if (i + 1 >= s.length || s.charCodeAt(i) !== 92) return -1;
+  const d0 = s.charCodeAt(i + 1) - 48;
+  if (d0 >= 0 && d0 <= 9) {
+    const d1 = s.charCodeAt(i + 2) - 48;
+    const d2 = s.charCodeAt(i + 3) - 48;
+    // `\DDD` is exactly three digits, at most 255 (RFC 1035 §5.1); anything else is no escape of a byte
+    if (!(d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) return -1;
+    const b = d0 * 100 + d1 * 10 + d2;
+    if (b > 255) return -1;
+    escapeLength = 4;
+    return b;
+  }
+  const c = s.charCodeAt(i + 1);
+  if (c > 0xff) return -1;
+  escapeLength = 2;
+  return c;
+}
+
+/**
+ * The character of the escapes starting at `i`: one byte below 0x80, a whole
+ * UTF-8 sequence of `\DDD` (`\195\188`, ü), or for a byte that starts none
+ * that byte as Latin-1. -1 when `i` starts no escape; `escapeLength` is
+ * then the raw length taken. The checks of a sequence are percent.ts's.
+ */
+function decodeEscape(s: string, i: number): number {
+  const b0 = escapedByte(s, i);
+  if (b0 < 0) return -1;
+  if (b0 < 0x80) return b0;
+  const first = escapeLength;
+  const n = b0 >= 0xc2 && b0 <= 0xdf ? 2 : b0 >= 0xe0 && b0 <= 0xef ? 3 : b0 >= 0xf0 && b0 <= 0xf4 ? 4 : 1;
+  let cp = n === 2 ? b0 & 0x1f : n === 3 ? b0 & 0x0f : b0 & 0x07;
+  let at = i + first;
+  for (let k = 1; k < n; k++) {
+    const b = escapedByte(s, at);
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (k === 1) {
+      if (b0 === 0xe0) lo = 0xa0;
+      else if (b0 === 0xf0) lo = 0x90;
+      else if (b0 === 0xed) hi = 0x9f;
+      else if (b0 === 0xf4) hi = 0x8f;
+    }
+    if (b < lo || b > hi) {
+      escapeLength = first;
+      return b0;
+    }
+    at += escapeLength;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  escapeLength = at - i;
+  return n === 1 ? b0 : cp;
+}
+
+/**
+ * `s` with its presentation-format escapes decoded. `marks` receives for
+ * every escape decoded the pair (end in the result, end in `s`), as
+ * decodePercent writes them, for rawOffset. Returns `s` itself when it holds
+ * no escape.
+ */
+export function decodePresentation(s: string, marks: number[]): string {
+  let bs = s.indexOf('\\');
+  if (bs < 0) return s;
+  let out = '';
+  let from = 0;
+  while (bs >= 0) {
+    const cp = decodeEscape(s, bs);
+    if (cp < 0) {
+      bs = s.indexOf('\\', bs + 1);
+      continue;
+    }
+    out += s.slice(from, bs) + String.fromCodePoint(cp);
+    from = bs + escapeLength;
+    marks.push(out.length, from);
+    bs = s.indexOf('\\', from);
+  }
+  return from === 0 ? s : out + s.slice(from);
+}
+
+/**
+ * The mask of presentation text `raw` (a finding's text as written), given
+ * `mask`, what masks the decoded text character for character (maskShape):
+ * a character the mask hides becomes `*` however it was written (`\195\188`
+ * is one `*`, as `ü` is), one it keeps stays as written (`\@`, `\.`). So the
+ * redacted field is still presentation text (`*` needs no escape) with the
+ * shape of what it hides, and no `\` is left before a `*` (a masked `\064`
+ * would otherwise become `\***`, no escape at all).
+ */
+export function maskPresentation(raw: string, mask: (decoded: string) => string): string {
+  const marks: number[] = [];
+  const decoded = decodePresentation(raw, marks);
+  const masked = mask(decoded);
+  if (decoded === raw) return masked;
+  let out = '';
+  for (let i = 0; i < decoded.length; ) {
+    const step = decoded.codePointAt(i)! > 0xffff ? 2 : 1;
+    const m = masked.slice(i, i + step);
+    out += m === decoded.slice(i, i + step) ? raw.slice(rawOffset(marks, i), rawOffset(marks, i + step)) : m;
+    i += step;
+  }
+  return out;
+}
