@@ -1,13 +1,14 @@
 /**
- * Structured views of text bodies: a JSON document or an
- * application/x-www-form-urlencoded string is walked value by value so a hit
- * carries its inner path (`$.user.email`, `$.items[2].phone`, `$.email`), and
- * can be written back after redaction.
+ * Structured views of text bodies: a JSON document, an
+ * application/x-www-form-urlencoded string or a multipart/form-data body (by
+ * its Content-Type) is walked value by value so a hit carries its inner path
+ * (`$.user.email`, `$.items[2].phone`, `$.email`), and can be written back
+ * after redaction.
  */
 
 import { adoptNumberTexts, mayHaveInexactFractions, parseJsonPrefix, serialiseJsonPrefix, stringifyExact, type JsonPrefix } from './json-prefix.js';
 
-export type Body = JsonBody | { kind: 'form'; pairs: Array<[string, string]>; raw: string[] };
+export type Body = JsonBody | { kind: 'form'; pairs: Array<[string, string]>; raw: string[] } | MultipartBody;
 
 export interface JsonBody {
   kind: 'json';
@@ -100,10 +101,17 @@ export function keepNumberTexts(b: JsonBody, rounded: boolean): void {
 
 /**
  * Serialise a (possibly redacted) body back to text: JSON numbers as they came
- * (after keepNumberTexts), form pairs left untouched with their original bytes.
+ * (after keepNumberTexts), form pairs left untouched with their original bytes,
+ * multipart pieces as they came or as redaction rewrote them.
  */
 export function serialiseBody(b: Body, touched: Set<number>, dropped: Set<number>): string {
   if (b.kind === 'json') return b.prefix ? serialiseJsonPrefix(b.prefix) : b.hasNumberTexts ? stringifyExact(b.doc)! : JSON.stringify(b.doc);
+  if (b.kind === 'multipart') {
+    // a dropped part goes whole (its delimiter line, headers and value): the parts around it stay well formed
+    let out = '';
+    for (let i = 0; i < b.pieces.length; i++) if (b.pieces[i] !== null && !dropped.has(b.partOf[i]!)) out += b.pieces[i];
+    return out;
+  }
   const parts: string[] = [];
   for (let i = 0; i < b.pairs.length; i++) {
     if (dropped.has(i)) continue;
@@ -111,4 +119,164 @@ export function serialiseBody(b: Body, touched: Set<number>, dropped: Set<number
     else parts.push(encodeURIComponent(b.pairs[i]![0]) + '=' + encodeURIComponent(b.pairs[i]![1]));
   }
   return parts.join('&');
+}
+
+/**
+ * A multipart/form-data body (RFC 7578, RFC 2046 §5.1) cut at its delimiters, so each field's value
+ * can be scanned with the context of its name and written back in place. `pieces` joined in order are
+ * the body's text: the preamble, then per part its head (the delimiter line and the part's header
+ * lines, through the blank line) and its value, then the close delimiter and the epilogue. A piece is
+ * replaced by its redacted text, or set to null to leave it out (--redact drop).
+ */
+export interface MultipartBody {
+  kind: 'multipart';
+  pieces: Array<string | null>;
+  /** Per piece: the index of the part it belongs to, or -1 (preamble, close delimiter, epilogue). */
+  partOf: number[];
+  /** Per piece: its offset in the body's text. */
+  offsets: number[];
+  /** The piece that is the close delimiter, or -1. */
+  close: number;
+  parts: MultipartPart[];
+}
+
+export interface MultipartPart {
+  /** The field's name when the part is a field's value (no filename, a text type, no transfer encoding), else undefined: its text is scanned as text. */
+  name: string | undefined;
+  /** Indexes of the part's head and value pieces (value -1 when the body was cut inside the head). */
+  head: number;
+  value: number;
+  /** Where the name's text is in the head piece, and whether it is quoted (for renaming it). */
+  nameStart: number;
+  nameEnd: number;
+  nameQuoted: boolean;
+}
+
+/** Parts read from one body; what follows is one piece scanned as text. */
+export const MAX_MULTIPART_PARTS = 4096;
+/** A part's header lines longer than this are not read: the part is scanned as text. */
+const MAX_PART_HEADER = 16 * 1024;
+
+/** The boundary of a multipart/form-data Content-Type (RFC 2046 §5.1.1: 1–70 characters), or undefined. */
+export function formDataBoundary(contentType: string): string | undefined {
+  if (!/^\s*multipart\/form-data\s*(?:;|$)/i.test(contentType)) return undefined;
+  const m = /;\s*boundary\s*=\s*(?:"([^"\r\n]{1,70})"|([^;\s"]{1,70}))/i.exec(contentType);
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/** The parameters of a Content-Disposition value after its type: name → [value, start, end, quoted] (start/end: the value's text, inside quotes). */
+function dispositionParams(v: string, base: number): Map<string, [string, number, number, boolean]> {
+  const out = new Map<string, [string, number, number, boolean]>();
+  const re = /;\s*([A-Za-z0-9_*.-]{1,64})\s*=\s*(?:"((?:[^"\\\r\n]|\\[^\r\n])*)"|([^;\s"]*))/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(v)) !== null) {
+    const k = m[1]!.toLowerCase();
+    if (out.has(k)) continue;
+    const quoted = m[2] !== undefined;
+    const text = quoted ? m[2]! : m[3]!;
+    const start = base + m.index + m[0].length - text.length - (quoted ? 1 : 0);
+    out.set(k, [quoted ? text.replace(/\\(.)/g, '$1') : text, start, start + text.length, quoted]);
+  }
+  return out;
+}
+
+/** Reads a part's header lines (`head` is the text between the delimiter line's CRLF and the blank line): its field name, or undefined when its value is not a field's text. */
+function partField(head: string, headOffset: number, part: MultipartPart): void {
+  if (head.length > MAX_PART_HEADER) return;
+  let name: [string, number, number, boolean] | undefined;
+  let file = false;
+  let text = true;
+  let at = 0;
+  for (const line of head.split('\r\n')) {
+    const colon = line.indexOf(':');
+    const field = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : '';
+    const value = line.slice(colon + 1);
+    if (field === 'content-disposition') {
+      if (!/^\s*form-data\s*(?:;|$)/i.test(value)) text = false;
+      const params = dispositionParams(value, headOffset + at + colon + 1);
+      name = params.get('name');
+      // a file is what its client read from a file, whatever its type says: scanned as text
+      if (params.has('filename') || params.has('filename*')) file = true;
+    } else if (field === 'content-type') {
+      // absent is text/plain (RFC 7578 §4.4); only text types are a field's text
+      if (!/^\s*text\//i.test(value)) text = false;
+    } else if (field === 'content-transfer-encoding') {
+      if (!/^\s*(?:7bit|8bit|binary)\s*$/i.test(value)) text = false;
+    }
+    at += line.length + 2;
+  }
+  if (!name || file || !text) return;
+  part.name = name[0];
+  [, part.nameStart, part.nameEnd, part.nameQuoted] = name;
+}
+
+/**
+ * `at` when a delimiter line starts there (`delim`, then `--`, or white space and CRLF, or the end of a
+ * body cut there), else -1: a line that only starts with the boundary is content (RFC 2046 §5.1.1).
+ */
+function delimiterLine(text: string, delim: string, at: number): number {
+  if (!text.startsWith(delim, at)) return -1;
+  let i = at + delim.length;
+  if (text.startsWith('--', i)) return at;
+  while (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9) i++;
+  return i >= text.length || text.startsWith('\r\n', i) ? at : -1;
+}
+
+/** Where the next delimiter (its CRLF) is from `from`, or -1. */
+function nextDelimiter(text: string, delim: string, from: number): number {
+  for (let i = text.indexOf('\r\n' + delim, from); i >= 0; i = text.indexOf('\r\n' + delim, i + 2)) {
+    if (delimiterLine(text, delim, i + 2) >= 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * `text` as a multipart/form-data body with `boundary`, or undefined when it does not start as one (no
+ * delimiter line first, after a preamble). A body cut at --max-body ends in its last part's head or
+ * value. At most MAX_MULTIPART_PARTS parts are read; the rest is one piece.
+ */
+export function parseMultipart(text: string, boundary: string): MultipartBody | undefined {
+  const delim = '--' + boundary;
+  let pos = delimiterLine(text, delim, 0) === 0 ? 0 : nextDelimiter(text, delim, 0);
+  if (pos < 0) return undefined;
+  const b: MultipartBody = { kind: 'multipart', pieces: [], partOf: [], offsets: [], parts: [], close: -1 };
+  const push = (from: number, to: number, part: number) => {
+    b.pieces.push(text.slice(from, to));
+    b.partOf.push(part);
+    b.offsets.push(from);
+  };
+  if (pos > 0) push(0, pos, -1);
+  for (;;) {
+    const after = pos + (pos === 0 && text.startsWith(delim) ? 0 : 2) + delim.length;
+    if (text.startsWith('--', after) || b.parts.length >= MAX_MULTIPART_PARTS) {
+      // the close delimiter (or the parts past the bound), then the epilogue: text
+      const end = b.parts.length >= MAX_MULTIPART_PARTS ? pos : after + 2;
+      if (end > pos) {
+        b.close = b.pieces.length;
+        push(pos, end, -1);
+      }
+      if (end < text.length) push(end, text.length, -1);
+      return b;
+    }
+    let eol = after;
+    while (text.charCodeAt(eol) === 32 || text.charCodeAt(eol) === 9) eol++;
+    const k = b.parts.length;
+    const part: MultipartPart = { name: undefined, head: b.pieces.length, value: -1, nameStart: 0, nameEnd: 0, nameQuoted: false };
+    b.parts.push(part);
+    // a delimiter line not ending in CRLF, or headers with no blank line after them (a body cut there): the rest is the part's head, text
+    const headersAt = text.startsWith('\r\n', eol) ? eol + 2 : -1;
+    const blank = headersAt < 0 ? -1 : text.startsWith('\r\n', headersAt) ? headersAt : text.indexOf('\r\n\r\n', headersAt);
+    if (blank < 0) {
+      push(pos, text.length, k);
+      return b;
+    }
+    const valueAt = blank === headersAt ? headersAt + 2 : blank + 4;
+    partField(text.slice(headersAt, blank), headersAt - pos, part);
+    push(pos, valueAt, k);
+    const next = nextDelimiter(text, delim, valueAt);
+    part.value = b.pieces.length;
+    push(valueAt, next < 0 ? text.length : next, k);
+    if (next < 0) return b;
+    pos = next;
+  }
 }

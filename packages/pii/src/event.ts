@@ -13,7 +13,7 @@
 import { setOwn } from '@panopticon/events';
 import { hintsFor, Hint } from './context.js';
 import { lastScanSawHan, scanByContext, scanString, SHORT, type Hit } from './scan.js';
-import { keepNumberTexts, keySegment, parseBody, parseForm, serialiseBody, type Body } from './body.js';
+import { formDataBoundary, keepNumberTexts, keySegment, parseBody, parseForm, parseMultipart, serialiseBody, type Body, type MultipartBody } from './body.js';
 import { JsonNumber } from './json-prefix.js';
 import { ALL_TYPES, type PiiType } from './rules.js';
 import { addressBytes } from './validators.js';
@@ -740,6 +740,19 @@ function scannedNumberText(v: number | JsonNumber): string | undefined {
   return scannedNumber(n) ? String(n) : undefined;
 }
 
+/**
+ * The multipart/form-data boundary of an HTTP body at `path`, from its message's Content-Type, or
+ * undefined (another type, or no HTTP body): the body is then looked at as JSON or a form as before.
+ */
+function formDataBoundaryOf(event: Record<string, unknown>, path: string): string | undefined {
+  const side = path === 'http.request.body.content' ? 'request' : path === 'http.response.body.content' ? 'response' : undefined;
+  if (!side) return undefined;
+  const http = event.http as Record<string, any> | undefined;
+  const ct: unknown = http?.[side]?.header?.['content-type'];
+  const v = Array.isArray(ct) ? ct[0] : undefined;
+  return typeof v === 'string' ? formDataBoundary(v) : undefined;
+}
+
 /** Whether a number at `path` is a payload's value (a row's column, a bound parameter, a decoded gRPC field). */
 function payloadNumbers(path: string): boolean {
   return path.startsWith('db.response.rows') || path.startsWith('db.query.parameter') || (path.startsWith('grpc.') && path.includes('.fields'));
@@ -845,7 +858,8 @@ export class EventScanner {
     }
     if (typeof v === 'string') {
       if (typeof key === 'string' && mayBeBody(key, depth) && (isBodyContent(path) || path === 'url.query')) {
-        const body = path === 'url.query' ? (v.includes('=') ? parseForm(v) : undefined) : parseBody(v);
+        const boundary = path === 'url.query' ? undefined : formDataBoundaryOf(p.event, path);
+        const body = path === 'url.query' ? (v.includes('=') ? parseForm(v) : undefined) : (boundary !== undefined ? parseMultipart(v, boundary) : undefined) ?? parseBody(v);
         if (body) {
           const bs: BodySlot = { holder, key, body, touched: new Set(), dropped: new Set(), dirty: false };
           p.bodies.push(bs);
@@ -855,6 +869,8 @@ export class EventScanner {
             // findings at the field's path and offsets into the field's text
             const pre = body.prefix;
             if (pre?.tail) this.addSlot(p, pre as unknown as Record<string, unknown>, 'tail', path, ctxKey, pre.tail, bs, undefined, pre.tailStart);
+          } else if (body.kind === 'multipart') {
+            this.walkMultipart(p, bs, body, path, ctxKey);
           } else {
             body.pairs.forEach((pair, i) => this.addSlot(p, pair, 1, path + '$' + this.keyPath(p, bs.holder as Record<string, unknown>, pair[0], i, path + '$', bs, true), pair[0], pair[1], bs, i));
           }
@@ -900,6 +916,30 @@ export class EventScanner {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
       this.walk(p, obj, k, path + this.keyPath(p, obj, k, i, path), params?.get(k) ?? k, obj[k], depth + 1);
+    }
+  }
+
+  /**
+   * A multipart/form-data body: each field's value (a part with a name, no filename, a text type) is
+   * scanned with its name's context at `$.name`, as a form field's is; every other piece (the preamble,
+   * a file's or a non-text part's head and content, what follows the close delimiter or the parts
+   * bound) is scanned as the text it is, at the body's path with offsets into its text, as the whole
+   * body was before. A field's head (its delimiter line and headers) holds its name, which is scanned
+   * as a form field's name is (keyPath), and nothing else of the sender's.
+   */
+  private walkMultipart(p: Pending, bs: BodySlot, body: MultipartBody, path: string, ctxKey: string): void {
+    for (let i = 0; i < body.pieces.length; i++) {
+      const k = body.partOf[i]!;
+      const part = k >= 0 ? body.parts[k]! : undefined;
+      const text = body.pieces[i]!;
+      if (part?.name !== undefined) {
+        if (i !== part.value) continue;
+        const seg = this.keyPath(p, bs.holder as Record<string, unknown>, part.name, k, path + '$', bs, true);
+        this.addSlot(p, body.pieces, i, path + '$' + seg, part.name, text, bs, k);
+      } else if (i !== body.close) {
+        // the close delimiter is the Content-Type's boundary (scanned there), kept so the body stays whole
+        this.addSlot(p, body.pieces, i, path, ctxKey, text, bs, k >= 0 ? k : undefined, body.offsets[i]);
+      }
     }
   }
 
@@ -1184,6 +1224,13 @@ export class EventScanner {
       else {
         const b = ks.body!.body;
         if (b.kind === 'form') b.pairs[ks.index]![0] = this.redactedText(ks.key, ks.hits, mode);
+        else if (b.kind === 'multipart') {
+          // the name's text in its part's head is replaced (quoted, as a token holds no `<` or `:`)
+          const part = b.parts[ks.index]!;
+          const head = b.pieces[part.head]!;
+          const name = this.redactedText(ks.key, ks.hits, mode);
+          b.pieces[part.head] = head.slice(0, part.nameStart) + (part.nameQuoted ? name : `"${name}"`) + head.slice(part.nameEnd);
+        }
         ks.body!.touched.add(ks.index);
       }
       return;
