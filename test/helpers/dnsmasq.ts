@@ -1,6 +1,9 @@
 /** A throwaway dnsmasq on 127.0.0.1 for tests that drive real DNS traffic with dig. */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { before, after } from 'node:test';
 import { freePort } from './loopback-capture.js';
 
 /**
@@ -27,4 +30,23 @@ export async function startDnsmasq(dir: string, args: string[]): Promise<{ proc:
   }
   proc.kill();
   throw new Error(`dnsmasq did not answer: ${err}`);
+}
+
+/**
+ * A dnsmasq for the tests of one file, with `args` (its records): started in before() unless `skip`,
+ * stopped and its directory (`dir`, also for the test's captures) removed in after().
+ */
+export function dnsmasqForTests(prefix: string, args: string[], skip: boolean): { dir: string; port: () => number } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  let proc: ChildProcess | undefined;
+  let port = 0;
+  before(async () => {
+    if (skip) return;
+    ({ proc, port } = await startDnsmasq(dir, args));
+  });
+  after(() => {
+    proc?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, port: () => port };
 }

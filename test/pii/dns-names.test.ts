@@ -4,16 +4,15 @@
 // findings' offsets are into the text as written, and redaction replaces exactly the escaped text,
 // leaving a name dig still reads. The live test sends such names with dig to a local dnsmasq,
 // captures them with tcpdump, and runs the capture through pano-parse and pano-pii (the commands).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventScanner, type RedactMode } from '@panopticon/pii';
 import { LoopbackCapture } from '../helpers/loopback-capture.js';
-import { startDnsmasq } from '../helpers/dnsmasq.js';
+import { dnsmasqForTests } from '../helpers/dnsmasq.js';
 import { runBin } from '../helpers/bin.js';
 import { tsharkFields } from '../helpers/tshark.js';
 
@@ -88,21 +87,10 @@ test('text that is no escape stays as written: a backslash before a 4th digit or
 });
 
 const missing = ['/usr/sbin/dnsmasq', '/usr/bin/dig', '/usr/bin/tcpdump', '/usr/bin/tshark'].filter((p) => !existsSync(p));
-const dir = mkdtempSync(join(tmpdir(), 'pano-pii-dnsnames-'));
-let dnsmasq: ChildProcess | undefined;
-let port = 0;
-
-before(async () => {
-  if (missing.length) return;
-  ({ proc: dnsmasq, port } = await startDnsmasq(dir, ['--address=/test/192.0.2.55']));
-});
-
-after(() => {
-  dnsmasq?.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-});
+const { dir, port: dnsPort } = dnsmasqForTests('pano-pii-dnsnames-', ['--address=/test/192.0.2.55'], missing.length > 0);
 
 test('names dig sends with an address in a label, through pano-parse and pano-pii: found and redacted in query and answer', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const port = dnsPort();
   const file = join(dir, 'names.pcap');
   const cap = new LoopbackCapture(file, `udp port ${port}`);
   const asked = ['alice\\@corp.example.test', 'john\\.doe\\@example.test'];

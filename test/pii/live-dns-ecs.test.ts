@@ -2,37 +2,25 @@
 // local dnsmasq, tcpdump captures it, pano-parse writes it, and pano-pii reports it (the subnet and
 // the address bytes of the option's hex data) and redacts it under every mode, while the answer's
 // address, the server's own, stays. tshark reads the subnets independently.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventScanner, type RedactMode } from '@panopticon/pii';
 import { LoopbackCapture } from '../helpers/loopback-capture.js';
-import { startDnsmasq } from '../helpers/dnsmasq.js';
+import { dnsmasqForTests } from '../helpers/dnsmasq.js';
 import { parseCaptureSync } from '../helpers/parse.js';
 import { tsharkFields } from '../helpers/tshark.js';
 
 const missing = ['/usr/sbin/dnsmasq', '/usr/bin/dig', '/usr/bin/tcpdump', '/usr/bin/tshark'].filter((p) => !existsSync(p));
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
 const token = (type: string, v: string) => `<${type}:${createHmac('sha256', key).update(type).update('\0').update(v).digest('hex').slice(0, 8)}>`;
-const dir = mkdtempSync(join(tmpdir(), 'pano-pii-ecs-'));
-let dnsmasq: ChildProcess | undefined;
-let port = 0;
-
-before(async () => {
-  if (missing.length) return;
-  ({ proc: dnsmasq, port } = await startDnsmasq(dir, ['--address=/example.test/192.0.2.55', '--address=/example.test/2001:db8::55']));
-});
-
-after(() => {
-  dnsmasq?.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-});
+const { dir, port: dnsPort } = dnsmasqForTests('pano-pii-ecs-', ['--address=/example.test/192.0.2.55', '--address=/example.test/2001:db8::55'], missing.length > 0);
 
 test('a client subnet dig sends (IPv4 and IPv6) is found in the subnet and in the option data, redacted under every mode; the answer is not', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const port = dnsPort();
   const file = join(dir, 'ecs.pcap');
   const cap = new LoopbackCapture(file, `udp port ${port}`);
   await cap.start();

@@ -10,7 +10,7 @@
  * and its offsets are mapped back to the text as written (rawOffset, with
  * the marks decodePercent also writes).
  */
-import { rawOffset } from './percent.js';
+import { rawOffset, utf8Bytes, utf8Char } from './percent.js';
 
 /** Set by escapedByte: the raw length of the escape it read. */
 let escapeLength = 0;
@@ -38,36 +38,22 @@ function escapedByte(s: string, i: number): number {
 /**
  * The character of the escapes starting at `i`: one byte below 0x80, a whole
  * UTF-8 sequence of `\DDD` (`\195\188`, ü), or for a byte that starts none
- * that byte as Latin-1. -1 when `i` starts no escape; `escapeLength` is
- * then the raw length taken. The checks of a sequence are percent.ts's.
+ * that byte as Latin-1 (utf8Char, as percent.ts reads `%C3%BC`). -1 when `i`
+ * starts no escape; `escapeLength` is then the raw length taken.
  */
 function decodeEscape(s: string, i: number): number {
   const b0 = escapedByte(s, i);
-  if (b0 < 0) return -1;
   if (b0 < 0x80) return b0;
   const first = escapeLength;
-  const n = b0 >= 0xc2 && b0 <= 0xdf ? 2 : b0 >= 0xe0 && b0 <= 0xef ? 3 : b0 >= 0xf0 && b0 <= 0xf4 ? 4 : 1;
-  let cp = n === 2 ? b0 & 0x1f : n === 3 ? b0 & 0x0f : b0 & 0x07;
+  // the sequence's escapes are of different lengths (`\@` is 2, `\188` 4): read one after another
   let at = i + first;
-  for (let k = 1; k < n; k++) {
+  const cp = utf8Char(b0, () => {
     const b = escapedByte(s, at);
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (k === 1) {
-      if (b0 === 0xe0) lo = 0xa0;
-      else if (b0 === 0xf0) lo = 0x90;
-      else if (b0 === 0xed) hi = 0x9f;
-      else if (b0 === 0xf4) hi = 0x8f;
-    }
-    if (b < lo || b > hi) {
-      escapeLength = first;
-      return b0;
-    }
-    at += escapeLength;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  escapeLength = at - i;
-  return n === 1 ? b0 : cp;
+    if (b >= 0) at += escapeLength;
+    return b;
+  });
+  escapeLength = utf8Bytes > 1 ? at - i : first;
+  return cp;
 }
 
 /**

@@ -35,12 +35,27 @@ let escapeLength = 0;
 function decodeEscape(s: string, i: number): number {
   const b0 = escapedByte(s, i);
   if (b0 < 0) return -1;
-  escapeLength = 3;
-  if (b0 < 0x80) return b0;
+  const cp = b0 < 0x80 ? b0 : utf8Char(b0, (k) => escapedByte(s, i + 3 * k));
+  escapeLength = b0 < 0x80 ? 3 : 3 * utf8Bytes;
+  return cp;
+}
+
+/** Set by utf8Char: how many bytes the character it returned took (1 for a byte that starts no sequence). */
+export let utf8Bytes = 1;
+
+/**
+ * The character of the UTF-8 sequence (RFC 3629) that starts with byte `b0` (0x80 or more), its
+ * further bytes read in order by `byteAt(k)`, k from 1 (-1 for none). For a byte that starts no
+ * sequence, or a sequence cut or malformed, `b0` itself as Latin-1. Shared by the escapes of URLs
+ * (`%C3%A9`) and of DNS presentation text (`\195\169`, dns-text.ts).
+ */
+export function utf8Char(b0: number, byteAt: (k: number) => number): number {
+  utf8Bytes = 1;
   const n = b0 >= 0xc2 && b0 <= 0xdf ? 2 : b0 >= 0xe0 && b0 <= 0xef ? 3 : b0 >= 0xf0 && b0 <= 0xf4 ? 4 : 1;
+  if (n === 1) return b0;
   let cp = n === 2 ? b0 & 0x1f : n === 3 ? b0 & 0x0f : b0 & 0x07;
   for (let k = 1; k < n; k++) {
-    const b = escapedByte(s, i + 3 * k);
+    const b = byteAt(k);
     // continuation bytes, without overlong forms, surrogates or code points past U+10FFFF
     let lo = 0x80;
     let hi = 0xbf;
@@ -53,8 +68,7 @@ function decodeEscape(s: string, i: number): number {
     if (b < lo || b > hi) return b0;
     cp = (cp << 6) | (b & 0x3f);
   }
-  if (n === 1) return b0;
-  escapeLength = 3 * n;
+  utf8Bytes = n;
   return cp;
 }
 
