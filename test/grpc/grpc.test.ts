@@ -161,3 +161,49 @@ test('--proto: a directory with imports loads; errors name the file in one line'
   assert.throws(() => loadProtoSchemas([join(dir, 'bad.proto')]), (e: Error) => e.message.startsWith(`--proto ${join(dir, 'bad.proto')}: `) && !e.message.includes('\n'));
   assert.throws(() => loadProtoSchemas([join(dir, 'missing')]), /--proto .*missing: no such file or directory/);
 });
+
+test('--proto: a message whose wire types disagree with the schema (a wrong .proto) is read schema-less and says which field; matching ones decode', () => {
+  mkdirSync(join(dir, 'mismatch'), { recursive: true });
+  writeFileSync(
+    join(dir, 'mismatch', 't.proto'),
+    'syntax = "proto3";\npackage t.v1;\nenum Kind { NONE = 0; BIG = 1; }\nmessage Inner { int32 n = 1; Kind kind = 2; }\n' +
+      'message Ping { string note = 1; Inner inner = 2; repeated int32 ids = 3; map<string, int32> counts = 4; repeated Kind kinds = 5; }\n' +
+      'message Stamp { fixed64 note = 1; }\nservice Svc { rpc Right(Ping) returns (Ping); rpc Wrong(Stamp) returns (Ping); }\n',
+  );
+  const options = { ...defaultParseOptions, protoPaths: [join(dir, 'mismatch')] };
+  const view = (path: string, payload: Buffer): any => {
+    const f = new GrpcFramer(20, 1000);
+    f.push(grpcMessage(payload));
+    f.end();
+    return (grpcAttributes({ path, request: { framer: f } }, options, new Set()) as any).grpc.request.messages[0];
+  };
+  // Keys by the encoding spec: (field << 3) | wire type. 0a = field 1 LEN, 12 = field 2 LEN, 18 = field 3 VARINT,
+  // 1a = field 3 LEN (packed), 22 = field 4 LEN (a map entry: 0a key, 10 value as VARINT), 2a = field 5 LEN (packed enums).
+  const hello = pbField(1, 'hello12');
+  // protobufjs read the 8 bytes after the key (the length byte and "hello12") as the fixed64: a number nobody sent.
+  assert.deepEqual(view('/t.v1.Svc/Wrong', hello), {
+    size: 9,
+    decode_error: 't.v1.Stamp: field note (1) has wire type 2, its type in the schema has 1',
+    fields: { f1: 'hello12' },
+  });
+  // Matching: unpacked and packed repeated, a map, enums packed, a nested message.
+  const right = Buffer.concat([
+    hello,
+    pbField(2, Buffer.concat([pbField(1, 7), pbField(2, 1)])),
+    pbField(3, 1), pbField(3, 2), pbField(3, Buffer.from([0x03, 0xac, 0x02])),
+    pbField(4, Buffer.concat([pbField(1, 'a'), pbField(2, 5)])),
+    pbField(5, Buffer.from([0x01, 0x00])),
+  ]);
+  assert.deepEqual(view('/t.v1.Svc/Right', right), {
+    size: right.length,
+    content: { note: 'hello12', inner: { n: 7, kind: 'BIG' }, ids: [1, 2, 3, 300], counts: { a: 5 }, kinds: ['BIG', 'NONE'] },
+  });
+  // Inside a nested message, and inside a map entry: text where the schema has an int32.
+  const nested = pbField(2, pbField(1, 'seven'));
+  assert.equal(view('/t.v1.Svc/Right', nested).decode_error, 't.v1.Inner: field n (1) has wire type 2, its type in the schema has 0');
+  assert.deepEqual(view('/t.v1.Svc/Right', nested).fields, { f2: { f1: 'seven' } });
+  const entry = pbField(4, Buffer.concat([pbField(1, 'a'), pbField(2, 'five')]));
+  assert.equal(view('/t.v1.Svc/Right', entry).decode_error, 't.v1.Ping.counts entry: field value (2) has wire type 2, its type in the schema has 0');
+  // A field the schema does not know is skipped whatever its wire type, as protobuf decoders do.
+  assert.deepEqual(view('/t.v1.Svc/Right', Buffer.concat([pbField(9, 'extra'), hello])).content, { note: 'hello12' });
+});

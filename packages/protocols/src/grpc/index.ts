@@ -8,7 +8,7 @@ import type { ParseOptions } from '../types.js';
 import { inflate, type BodyCapture, type Inflated } from '../body.js';
 import { GrpcFramer, type GrpcMessage } from './framing.js';
 import { decodeWire } from './wire.js';
-import { loadProtoSchemas, type ProtoSchemas } from './proto.js';
+import { loadProtoSchemas, schemaMismatch, type ProtoSchemas } from './proto.js';
 import { GrpcWire, grpcWire, parseTrailerBlock } from './web.js';
 import { sequential } from '@panopticon/events';
 
@@ -221,7 +221,10 @@ function messageViews(
       return view;
     }
     room -= plain.length;
-    if (type) {
+    // Wire types that disagree with the schema's: read schema-less, with the reason (see schemaMismatch).
+    const mismatch = type && schemaMismatch(type, plain);
+    if (mismatch) view.decode_error = mismatch;
+    else if (type) {
       try {
         view.content = type.toObject(type.decode(plain), { longs: String, enums: String, bytes: String, defaults: false });
         return view;

@@ -116,3 +116,107 @@ export function loadProtoSchemas(paths: readonly string[]): ProtoSchemas {
   cache.set(key, schemas);
   return schemas;
 }
+
+/** Nesting checked by schemaMismatch; deeper messages are left to the decoder. */
+const MAX_CHECK_DEPTH = 16;
+
+/** A field's value as the schema has it: the wire type it comes in, and what to check inside it. */
+interface Expected {
+  wireType: number;
+  /** A repeated field of this type may come packed (wire type 2). */
+  packable: boolean;
+  /** A message field: its type's fields. */
+  fields?: Lookup;
+  /** A map field: each entry's key (field 1) and value (field 2). */
+  entry?: Lookup;
+}
+
+type Lookup = { name: string; field(id: number): { name: string; repeated: boolean; exp: Expected } | undefined };
+
+function expectedOf(typeName: string, resolved: protobuf.ReflectionObject | null | undefined): Expected {
+  const p = pb();
+  if (resolved instanceof p.Type) return { wireType: 2, packable: false, fields: fieldsOf(resolved) };
+  if (resolved instanceof p.Enum) return { wireType: 0, packable: true };
+  const basic = (p.types.basic as Record<string, number>)[typeName];
+  return { wireType: basic ?? 2, packable: basic !== undefined && basic !== 2 };
+}
+
+function fieldsOf(type: protobuf.Type): Lookup {
+  const typeName = type.fullName.replace(/^\./, '');
+  return {
+    name: typeName,
+    field(id) {
+      const f = type.fieldsById[id];
+      if (!f) return undefined;
+      const name = `${f.name} (${id})`;
+      if (!f.map) return { name, repeated: f.repeated, exp: expectedOf(f.type, f.resolvedType) };
+      const key = expectedOf((f as unknown as protobuf.MapField).keyType, null);
+      const value = expectedOf(f.type, f.resolvedType);
+      const entry: Lookup = { name: `${typeName}.${f.name} entry`, field: (n) => (n === 1 ? { name: 'key (1)', repeated: false, exp: key } : n === 2 ? { name: 'value (2)', repeated: false, exp: value } : undefined) };
+      return { name, repeated: false, exp: { wireType: 2, packable: false, entry } };
+    },
+  };
+}
+
+/** The walk met what it does not check (a group, a malformed key): the decoder decides. */
+class Stop {}
+
+/**
+ * Where a message's wire types disagree with the schema's field types, as a
+ * one-line reason; undefined when they agree (or the walk cannot tell: a
+ * group, bytes that are not a message). protobufjs reads a known field by
+ * its declared type whatever its wire type, so bytes of another message type
+ * (a wrong --proto, or a method whose types changed) decoded to plausible
+ * numbers and text: a string read as a fixed64, a varint as a length. Such a
+ * message is read schema-less instead, and the event says why.
+ */
+export function schemaMismatch(type: protobuf.Type, buf: Buffer): string | undefined {
+  try {
+    return checkFields(fieldsOf(type), buf, 0, buf.length, 0);
+  } catch (e) {
+    if (e instanceof Stop) return undefined;
+    throw e;
+  }
+}
+
+function checkFields(lookup: Lookup, buf: Buffer, start: number, end: number, depth: number): string | undefined {
+  let pos = start;
+  const varint = (): number => {
+    let v = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= end) throw new Stop();
+      const b = buf[pos++];
+      v += (b & 0x7f) * scale;
+      if (!(b & 0x80)) return v;
+      scale *= 128;
+    }
+    throw new Stop();
+  };
+  while (pos < end) {
+    const key = varint();
+    const id = Math.floor(key / 8);
+    const wt = key % 8;
+    if (wt === 3 || wt === 4 || wt > 5 || id === 0) throw new Stop();
+    let len = 0;
+    if (wt === 0) varint();
+    else if (wt === 1) pos += 8;
+    else if (wt === 5) pos += 4;
+    else {
+      len = varint();
+      pos += len;
+    }
+    if (pos > end) throw new Stop();
+    const field = lookup.field(id);
+    if (!field) continue;
+    const { exp } = field;
+    const packed = field.repeated && exp.packable && wt === 2;
+    if (wt !== exp.wireType && !packed) return `${lookup.name}: field ${field.name} has wire type ${wt}, its type in the schema has ${exp.wireType}`;
+    const inner = exp.fields ?? exp.entry;
+    if (inner && depth < MAX_CHECK_DEPTH) {
+      const bad = checkFields(inner, buf, pos - len, pos, depth + 1);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
+}
