@@ -1125,3 +1125,30 @@ test('a PUSH_PROMISE on stream 0 is a connection error (§6.6): no pushed stream
   assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.http2 as any).stream_id, r.flags]), [['exchange', 1, undefined]]);
   assert.equal(ctx.counts.get('http2.malformed_push_promise'), 1);
 });
+
+test('after a gap, a frame larger than the segments it comes in is gathered, and read as when it comes whole', () => {
+  // The side held while resynchronising was copied again with each segment (quadratic in the frame's
+  // size); it is now gathered as an incomplete frame is. Whatever the segmenting, the reading is the same.
+  const SIZE = 300_000;
+  const read = (segment: number) => {
+    const ce = new HpackEncoder();
+    const se = new HpackEncoder();
+    const ctx = fakeContext();
+    const p = new Http2Parser(ctx);
+    // the client allows frames up to 2^24-1 bytes (as nginx's peers do), so one DATA frame may be this large
+    p.data(0, Buffer.concat([PREFACE, settings([[5, (1 << 24) - 1]]), frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':path', '/big']]))]), 1n);
+    p.data(1, frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])), 2n);
+    p.gap(1, 100, 3n);
+    // bytes of a lost frame's tail first: the scan must skip them and find the frames after
+    const after = Buffer.concat([Buffer.from([0xff, 0xee, 0xdd]), frame(DATA, 0, 1, Buffer.alloc(SIZE, 0x61)), frame(DATA, 0, 1, Buffer.from('tail')), frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([['x-done', 'yes']]))]);
+    for (let o = 0; o < after.length; o += segment) p.data(1, after.subarray(o, o + segment), 4n);
+    p.close('fin', 6n);
+    const r = ctx.records[0];
+    return { size: (r.attributes.http as any).response.body?.size, trailer: (r.attributes.http as any).response.trailer, flags: r.flags, skipped: ctx.counts.get('http2.resync_skipped_bytes') };
+  };
+  const whole = read(1 << 30);
+  assert.equal(whole.size, SIZE + 4);
+  assert.equal(whole.skipped, 3);
+  assert.deepEqual(whole.trailer, { 'x-done': ['yes'] });
+  for (const segment of [1000, 1460, 16384]) assert.deepEqual(read(segment), whole, `segments of ${segment} bytes`);
+});

@@ -114,23 +114,25 @@ export function plausibleFrameHeader(buf: Buffer, off: number, maxFrameSize = DE
 /**
  * Number of chained plausible frame headers starting at `off` (stopping at
  * `want`); `exhausted` when the buffer ran out before an implausible header,
- * `boundary` when the last counted frame ends exactly at the buffer's end.
+ * `boundary` when the last counted frame ends exactly at the buffer's end,
+ * `end` where the last counted frame ends (past the buffer's end when the
+ * buffer ran out inside it: the bytes a caller must wait for).
  */
 export function chainedFrames(
   buf: Buffer,
   off: number,
   want: number,
   maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
-): { count: number; exhausted: boolean; boundary: boolean } {
+): { count: number; exhausted: boolean; boundary: boolean; end: number } {
   let count = 0;
   let pos = off;
   while (count < want) {
-    if (pos === buf.length) return { count, exhausted: true, boundary: count > 0 };
-    if (pos + FRAME_HEADER_LENGTH > buf.length) return { count, exhausted: true, boundary: false };
-    if (!plausibleFrameHeader(buf, pos, maxFrameSize)) return { count, exhausted: false, boundary: false };
+    if (pos === buf.length) return { count, exhausted: true, boundary: count > 0, end: pos };
+    if (pos + FRAME_HEADER_LENGTH > buf.length) return { count, exhausted: true, boundary: false, end: pos };
+    if (!plausibleFrameHeader(buf, pos, maxFrameSize)) return { count, exhausted: false, boundary: false, end: pos };
     count++;
     pos += FRAME_HEADER_LENGTH + buf.readUIntBE(pos, 3);
-    if (pos > buf.length) return { count, exhausted: true, boundary: false };
+    if (pos > buf.length) return { count, exhausted: true, boundary: false, end: pos };
   }
-  return { count, exhausted: false, boundary: pos === buf.length };
+  return { count, exhausted: false, boundary: pos === buf.length, end: pos };
 }
