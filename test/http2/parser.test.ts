@@ -485,7 +485,7 @@ test('RST_STREAM from the client: the server\'s status crossing it on the wire i
   assert.equal(ctx2.records.length, 1);
 });
 
-test('RST_STREAM from the client, nothing more from the server: emitted once the server answers a stream opened after the reset, or a PING sent after it, or at the end', () => {
+test('RST_STREAM from the client, nothing more from the server: emitted once the server answers a stream opened after the reset, or a PING or SETTINGS sent after it, or at the end', () => {
   const ce = new HpackEncoder();
   const se = new HpackEncoder();
   // The server answers stream 3, which the client opened after resetting 1: it read the reset.
@@ -506,6 +506,15 @@ test('RST_STREAM from the client, nothing more from the server: emitted once the
   p.data(1, frame(PING, 1, 0, Buffer.from('fedcba9876543210', 'hex')), 2n);
   assert.equal(ctx.records.length, 0, 'an ACK of another PING says nothing');
   p.data(1, frame(PING, 1, 0, ping), 3n);
+  assert.deepEqual(streamsOf(ctx.records), [[1, 'unanswered', ['reset'], undefined]]);
+  // A SETTINGS frame the client sent after the reset, acknowledged by the server. The ACK of the
+  // client's first SETTINGS (sent before the reset) says nothing: ACKs come in the order of the frames.
+  ctx = fakeContext();
+  p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, settings([[4, 65535]]), grpcReq(new HpackEncoder(), 1), frame(RST, 0, 1, CANCEL), settings([[4, 1 << 20]])]), 1n);
+  p.data(1, Buffer.concat([settings([]), settings([], true)]), 2n);
+  assert.equal(ctx.records.length, 0, 'the ACK of the SETTINGS sent before the reset says nothing');
+  p.data(1, settings([], true), 3n);
   assert.deepEqual(streamsOf(ctx.records), [[1, 'unanswered', ['reset'], undefined]]);
   // Nothing: the connection's end emits it, as reset (not "closed").
   ctx = fakeContext();

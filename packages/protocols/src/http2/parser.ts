@@ -129,7 +129,7 @@ export class Http2Parser implements StreamParser {
    * still the stream's (RFC 9113 §5.4.2: the sender of RST_STREAM must expect them). Such a
    * stream is emitted once, when the server has ended it too (END_STREAM, its own RST_STREAM),
    * when the server shows it read past the reset (it answered a stream the client opened after
-   * it, or a PING sent after it), or at the connection's end; it stays among `streams`, so
+   * it, or acknowledged a PING or SETTINGS frame sent after it), or at the connection's end; it stays among `streams`, so
    * counts against their limit, and is the first let go when the limit is reached. `at`: the
    * highest stream id the client had opened when it reset this one; `seq`: the reset's number.
    */
@@ -139,6 +139,12 @@ export class Http2Parser implements StreamParser {
   private lastClientStream = 0;
   /** Client PINGs sent while streams linger: payload (hex) → the number of resets before it. */
   private readonly pingsAfterReset = new Map<string, number>();
+  /**
+   * Per client SETTINGS frame not yet acknowledged, in order (as pendingTableSizes): the number
+   * of resets before it. The server acknowledges SETTINGS in the order it reads them (RFC 9113
+   * §6.5.3), so its ACK of one sent after a reset shows it read that reset, as a PING's ACK does.
+   */
+  private readonly settingsAfterResets: number[] = [];
   private readonly midstream: boolean;
   /** The last GOAWAY each side sent: it refuses the other side's streams above its last-stream-id. */
   private readonly goaway: [GoawayInfo | undefined, GoawayInfo | undefined] = [undefined, undefined];
@@ -275,6 +281,7 @@ export class Http2Parser implements StreamParser {
     this.streams.clear();
     this.lingering.clear();
     this.pingsAfterReset.clear();
+    this.settingsAfterResets.length = 0;
   }
 
   // --- framing ---
@@ -577,6 +584,10 @@ export class Http2Parser implements StreamParser {
       const d = this.dirs[dir];
       const size = other.pendingTableSizes.shift();
       if (size !== undefined && size !== NO_TABLE_SIZE) d.decoder.setSettingsMaxSize(size);
+      if (dir === SERVER) {
+        const before = this.settingsAfterResets.shift();
+        if (before !== undefined && this.lingering.size) this.releaseLingering((l) => l.seq <= before);
+      }
       return;
     }
     let tableSize = NO_TABLE_SIZE;
@@ -599,8 +610,10 @@ export class Http2Parser implements StreamParser {
       // Never acknowledged (a one-sided capture): the oldest is forgotten, its bound stays raised.
       this.ctx.count('http2.unacked_settings_dropped');
       pending.shift();
+      if (dir === CLIENT) this.settingsAfterResets.shift();
     }
     pending.push(tableSize);
+    if (dir === CLIENT) this.settingsAfterResets.push(this.resets);
   }
 
   private onGoaway(dir: Dir, payload: Buffer): void {
