@@ -1043,6 +1043,20 @@ test('detection: preface, partial preface, frame chains, and not HTTP/2', () => 
   assert.equal(detectHttp2(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]), 0), null);
 });
 
+test('detection mid-connection: the sender is read past table size updates at the start of a block, of any size', () => {
+  // RFC 7541 §5.1: a size update to 4096 is 3f e1 1f (31 + 0x61 + 0x1f·128); §4.2 allows two (0, then 4096)
+  const chain = (block: number[]) =>
+    Buffer.concat([frame(HEADERS, END_HEADERS, 5, Buffer.from(block)), frame(WINDOW, 0, 0, Buffer.from([0, 0, 1, 0])), frame(DATA, 0, 5, Buffer.from('x'))]);
+  const GET = [0x82, 0x86, 0x84]; // :method GET, :scheme http, :path /
+  const STATUS_200 = [0x88];
+  assert.deepEqual(detectHttp2(chain([0x3f, 0xe1, 0x1f, ...GET]), 0), { sender: 'client', confidence: 0.7 });
+  assert.deepEqual(detectHttp2(chain([0x3f, 0xe1, 0x1f, ...STATUS_200]), 1), { sender: 'server', confidence: 0.7 });
+  assert.deepEqual(detectHttp2(chain([0x20, 0x3f, 0xe1, 0x1f, ...STATUS_200]), 1), { sender: 'server', confidence: 0.7 });
+  assert.deepEqual(detectHttp2(chain([0x3f, 0x01, ...GET]), 0), { sender: 'client', confidence: 0.7 });
+  // a block of nothing but an update says nothing
+  assert.deepEqual(detectHttp2(chain([0x3f, 0xe1, 0x1f]), 0), { sender: 'unknown', confidence: 0.7 });
+});
+
 test('detection: a server preface alone (SETTINGS written on accept, before the client spoke) is HTTP/2 from the server', () => {
   // nghttpd's and node's (maxConcurrentStreams 100): also a plausible Kafka Produce request, checked after HTTP/2
   const nghttpd = Buffer.from('000006040000000000000300000064', 'hex');

@@ -86,10 +86,14 @@ function senderHint(head: Buffer): 'client' | 'server' | 'unknown' {
       let p = pos + FRAME_HEADER_LENGTH;
       if (flags & Flag.PADDED) p++;
       if (flags & Flag.PRIORITY) p += 5;
-      if (p < head.length && p < pos + FRAME_HEADER_LENGTH + length) {
-        let b = head[p];
-        // skip a leading dynamic table size update
-        if ((b & 0xe0) === 0x20 && p + 1 < head.length) b = head[p + 1];
+      const end = Math.min(head.length, pos + FRAME_HEADER_LENGTH + length);
+      // a block may open with up to two dynamic table size updates (RFC 7541 §4.2), each a 5-bit
+      // prefix integer that takes continuation bytes from 31 on (§5.1: 4096 is 3f e1 1f)
+      for (let updates = 0; updates < 2 && p < end && (head[p] & 0xe0) === 0x20; updates++) {
+        if ((head[p++] & 0x1f) === 0x1f) while (p < end && head[p++] & 0x80);
+      }
+      if (p < end) {
+        const b = head[p];
         const index = b & 0x80 ? b & 0x7f : (b & 0xc0) === 0x40 ? b & 0x3f : b & 0x0f;
         if (index >= 2 && index <= 7) return 'client';
         if (index >= 8 && index <= 14) return 'server';
