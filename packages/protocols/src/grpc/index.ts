@@ -7,9 +7,9 @@
 import type { ParseOptions } from '../types.js';
 import { inflate, type BodyCapture, type Inflated } from '../body.js';
 import { GrpcFramer, type GrpcMessage } from './framing.js';
-import { decodeWire } from './wire.js';
-import { loadProtoSchemas, schemaMismatch, type ProtoSchemas } from './proto.js';
+import { decodeMessage, loadProtoSchemas, type ProtoSchemas } from './proto.js';
 import { GrpcWire, grpcWire, parseTrailerBlock } from './web.js';
+import { MAX_BINARY_METADATA_BYTES, STATUS_DETAILS_KEY, binaryMetadata, statusDetails } from './metadata.js';
 import { sequential } from '@panopticon/events';
 
 export { GrpcFramer, GrpcWire, grpcWire, loadProtoSchemas };
@@ -112,6 +112,9 @@ export interface GrpcInput {
   responseComplete?: boolean;
   /** The request's grpc-timeout header. */
   timeout?: string;
+  /** The request's and the response's header fields, for their binary metadata (`-bin`). */
+  requestHeaders?: Record<string, string[]>;
+  responseHeaders?: Record<string, string[]>;
 }
 
 /** Nanoseconds per grpc-timeout unit (gRPC over HTTP/2: Hours, Minutes, Seconds, milli, micro, nano). */
@@ -221,20 +224,7 @@ function messageViews(
       return view;
     }
     room -= plain.length;
-    // Wire types that disagree with the schema's: read schema-less, with the reason (see schemaMismatch).
-    const mismatch = type && schemaMismatch(type, plain);
-    if (mismatch) view.decode_error = mismatch;
-    else if (type) {
-      try {
-        view.content = type.toObject(type.decode(plain), { longs: String, enums: String, bytes: String, defaults: false });
-        return view;
-      } catch (err) {
-        view.decode_error = `${type.fullName.replace(/^\./, '')}: ${(err as Error).message.split('\n')[0]}`;
-      }
-    }
-    const wire = decodeWire(plain);
-    if (wire) view.fields = wire;
-    else if (!view.decode_error) view.decode_error = 'not a protobuf message';
+    decodeMessage(view, type, plain);
     return view;
   });
 }
@@ -264,17 +254,37 @@ export function grpcAttributes(input: GrpcInput, options: ParseOptions, flags: S
   }
   const msg = trailers?.['grpc-message']?.[0];
   if (msg) grpc.status_message = decodeGrpcMessage(msg);
+  const schemas = schemasFor(options);
+  // Binary metadata's decoded bytes, the status details first: they are what a failed call says.
+  const budget = { left: MAX_BINARY_METADATA_BYTES };
+  const details = trailers?.[STATUS_DETAILS_KEY];
+  if (details?.length) {
+    const lookup = schemas && !(schemas instanceof Error) ? (name: string) => schemas.type(name) : undefined;
+    grpc.status_details = statusDetails(details, budget, flags, lookup);
+  }
   // The call's deadline, as the client set it: with pano.duration_ns it tells a call cancelled at its deadline
   // (DEADLINE_EXCEEDED at the client, never sent: the wire shows a reset, or a half-close the server may answer
   // with OK) from one cancelled by its caller.
   const timeoutNs = grpcTimeoutNs(input.timeout);
   if (timeoutNs !== undefined) grpc.timeout_ns = timeoutNs;
-  const schemas = schemasFor(options);
   if (schemas instanceof Error) flags.add('proto_error');
   const types = schemas && !(schemas instanceof Error) && input.path ? schemas.method(input.path) : undefined;
   if (types) grpc.schema = true;
   if (input.request) grpc.request = sideAttributes(input.request, types?.request, options, flags);
   if (input.response) grpc.response = sideAttributes(input.response, types?.response, options, flags);
+  if (input.request) {
+    const m = binaryMetadata(input.requestHeaders, budget, flags);
+    if (m) (grpc.request as Record<string, unknown>).metadata = m;
+  }
+  if (input.response) {
+    const res = grpc.response as Record<string, unknown>;
+    // a trailers-only response's head is its trailers: its status details are read as such
+    const trailersOnly = trailers !== undefined && trailers === input.responseHeaders;
+    const m = binaryMetadata(input.responseHeaders, budget, flags, trailersOnly ? STATUS_DETAILS_KEY : undefined);
+    if (m) res.metadata = m;
+    const t = trailersOnly ? undefined : binaryMetadata(trailers, budget, flags, STATUS_DETAILS_KEY);
+    if (t) res.trailer_metadata = t;
+  }
   out.grpc = grpc;
   return out;
 }

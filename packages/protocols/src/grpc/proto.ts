@@ -7,6 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type protobuf from 'protobufjs';
+import { decodeWire } from './wire.js';
 
 // Loaded on the first --proto only: most runs never need it, and every
 // pano-parse (and each of its workers) would pay for it at start-up.
@@ -34,6 +35,25 @@ export class ProtoSchemas {
       this.methods.set(path, m);
     }
     return m ?? undefined;
+  }
+
+  private readonly types = new Map<string, protobuf.Type | null>();
+
+  /** A message type by its full name (`google.rpc.ErrorInfo`), or undefined when the schemas do not define it. */
+  type(name: string): protobuf.Type | undefined {
+    let t = this.types.get(name);
+    if (t === undefined) {
+      let found: protobuf.ReflectionObject | null = null;
+      try {
+        found = this.root.lookup(name);
+      } catch {
+        // a name protobufjs cannot look up is no type of these schemas
+      }
+      t = found instanceof pb().Type ? found : null;
+      // bounded: a peer names what type it likes in an Any
+      if (this.types.size < 1024) this.types.set(name, t);
+    }
+    return t ?? undefined;
   }
 
   private resolve(path: string): MethodTypes | null {
@@ -219,4 +239,27 @@ function checkFields(lookup: Lookup, buf: Buffer, start: number, end: number, de
     }
   }
   return undefined;
+}
+
+/**
+ * Decodes one message's bytes into `view`: by `type` to `content` when it
+ * is given and the wire types agree with it, else schema-less to `fields`
+ * (with `decode_error` saying why the schema was not used, or that the
+ * bytes are no message).
+ */
+export function decodeMessage(view: Record<string, unknown>, type: protobuf.Type | undefined, plain: Buffer): void {
+  // Wire types that disagree with the schema's: read schema-less, with the reason (see schemaMismatch).
+  const mismatch = type && schemaMismatch(type, plain);
+  if (mismatch) view.decode_error = mismatch;
+  else if (type) {
+    try {
+      view.content = type.toObject(type.decode(plain), { longs: String, enums: String, bytes: String, defaults: false });
+      return;
+    } catch (err) {
+      view.decode_error = `${type.fullName.replace(/^\./, '')}: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+  const wire = decodeWire(plain);
+  if (wire) view.fields = wire;
+  else if (!view.decode_error) view.decode_error = 'not a protobuf message';
 }

@@ -118,43 +118,66 @@ function textKind(buf: Buffer, start: number, end: number): number {
   return isUtf8(buf.subarray(start, end)) ? TEXT_UTF8 : TEXT_NONE;
 }
 
+/** What `readField` last read (one at a time, synchronously, as `varintEnd`): its number, wire type, where it ends, and where a length-delimited value starts. */
+let fieldNumber = 0;
+let fieldWireType = 0;
+let fieldEnd = 0;
+let bytesStart = 0;
+
+/**
+ * Reads the field at `pos`: a varint or fixed-width value is returned, a
+ * length-delimited one is not (undefined: its bytes are [bytesStart,
+ * fieldEnd)). Throws a WireError where the bytes are not a field.
+ */
+function readField(buf: Buffer, pos: number, end: number): number | string | undefined {
+  const key = readVarint(buf, pos, end);
+  pos = varintEnd;
+  const k = typeof key === 'number' ? key : Number(key & 0xffffffffn);
+  const field = Math.floor(k / 8);
+  const wireType = k & 7;
+  if (field === 0 || field > 536870911) throw new WireError('invalid field number');
+  fieldNumber = field;
+  fieldWireType = wireType;
+  let value: number | string | undefined;
+  switch (wireType) {
+    case 0:
+      value = asNumber(readVarint(buf, pos, end));
+      pos = varintEnd;
+      break;
+    case 1:
+      if (pos + 8 > end) throw new WireError('fixed64 runs past the end');
+      value = fixed64(buf.readBigUInt64LE(pos));
+      pos += 8;
+      break;
+    case 5:
+      if (pos + 4 > end) throw new WireError('fixed32 runs past the end');
+      value = buf.readUInt32LE(pos);
+      pos += 4;
+      break;
+    case 2: {
+      const len = readVarint(buf, pos, end);
+      pos = varintEnd;
+      if (typeof len !== 'number' || pos + len > end) throw new WireError('length-delimited field runs past the end');
+      bytesStart = pos;
+      pos += len;
+      break;
+    }
+    default:
+      throw new WireError(`unsupported wire type ${wireType}`);
+  }
+  fieldEnd = pos;
+  return value;
+}
+
 function decodeFields(buf: Buffer, start: number, end: number, depth: number): WireObject {
   let out: WireObject | undefined;
   let pos = start;
   while (pos < end) {
-    const key = readVarint(buf, pos, end);
-    pos = varintEnd;
-    const k = typeof key === 'number' ? key : Number(key & 0xffffffffn);
-    const field = Math.floor(k / 8);
-    const wireType = k & 7;
-    if (field === 0 || field > 536870911) throw new WireError('invalid field number');
-    let value: WireValue;
-    switch (wireType) {
-      case 0:
-        value = asNumber(readVarint(buf, pos, end));
-        pos = varintEnd;
-        break;
-      case 1:
-        if (pos + 8 > end) throw new WireError('fixed64 runs past the end');
-        value = fixed64(buf.readBigUInt64LE(pos));
-        pos += 8;
-        break;
-      case 5:
-        if (pos + 4 > end) throw new WireError('fixed32 runs past the end');
-        value = buf.readUInt32LE(pos);
-        pos += 4;
-        break;
-      case 2: {
-        const len = readVarint(buf, pos, end);
-        pos = varintEnd;
-        if (typeof len !== 'number' || pos + len > end) throw new WireError('length-delimited field runs past the end');
-        value = lengthDelimited(buf, pos, pos + len, depth);
-        pos += len;
-        break;
-      }
-      default:
-        throw new WireError(`unsupported wire type ${wireType}`);
-    }
+    const scalar = readField(buf, pos, end);
+    // read before lengthDelimited, whose nested decode reads fields of its own
+    const field = fieldNumber;
+    pos = fieldEnd;
+    const value: WireValue = scalar !== undefined ? scalar : lengthDelimited(buf, bytesStart, pos, depth);
     out ??= {};
     const name = fieldKey(field);
     const prev = out[name];
@@ -187,4 +210,37 @@ export function decodeWire(buf: Buffer): WireObject | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether the bytes are printable UTF-8 text, as the decode above tells text from bytes. */
+export function isText(buf: Buffer): boolean {
+  return textKind(buf, 0, buf.length) !== TEXT_NONE;
+}
+
+/** One field of a message, as `readFields` gives it: varints and fixed widths as numbers, length-delimited as its bytes. */
+export interface RawField {
+  field: number;
+  wireType: number;
+  value: number | string | Buffer;
+}
+
+/**
+ * The top-level fields of one message, in wire order, for a reader that
+ * knows the message's type (google.rpc.Status) and asks for field numbers.
+ * Throws an Error with a one-line reason when the bytes are not a message.
+ */
+export function readFields(buf: Buffer): RawField[] {
+  const out: RawField[] = [];
+  let pos = 0;
+  try {
+    while (pos < buf.length) {
+      const scalar = readField(buf, pos, buf.length);
+      out.push({ field: fieldNumber, wireType: fieldWireType, value: scalar !== undefined ? scalar : buf.subarray(bytesStart, fieldEnd) });
+      pos = fieldEnd;
+    }
+  } catch (e) {
+    if (e instanceof WireError) throw new Error(e.message);
+    throw e;
+  }
+  return out;
 }

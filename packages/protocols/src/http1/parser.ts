@@ -415,7 +415,7 @@ export class Http1Stream implements StreamParser {
     if (dns) attributes.dns = dns;
     if (res.status >= 500) attributes.error = { type: String(res.status) };
     // Status in the body's trailer frame, else in HTTP trailers, else in the headers (trailers-only).
-    if (ex.grpc) this.addGrpc(attributes, ex, end.trailers ? trailerFields(end.trailers) : header(res.headers, 'grpc-status') !== undefined ? res.headers : undefined, end.body, flags);
+    if (ex.grpc) this.addGrpc(attributes, ex, end.trailers ? trailerFields(end.trailers) : header(res.headers, 'grpc-status') !== undefined ? res.headers : undefined, end.body, flags, res.headers);
     this.ctx.emit({
       kind: 'exchange',
       startNs: ex.startNs,
@@ -459,11 +459,11 @@ export class Http1Stream implements StreamParser {
   }
 
   /** The rpc.* and grpc.* groups of a gRPC-Web exchange, as gRPC over HTTP/2 has them. */
-  private addGrpc(attributes: Record<string, unknown>, ex: Exchange, trailers: Headers | undefined, responseBody: BodyCapture | undefined, flags: string[]): void {
+  private addGrpc(attributes: Record<string, unknown>, ex: Exchange, trailers: Headers | undefined, responseBody: BodyCapture | undefined, flags: string[], responseHeaders?: Headers): void {
     const set = new Set<string>();
     const url = attributes.url as { path?: string } | undefined;
     const g = grpcAttributes(
-      { path: url?.path, request: ex.grpc!.req, response: ex.grpc!.res, trailers, requestBody: ex.reqEnd?.body, responseBody, timeout: header(ex.req.headers, 'grpc-timeout') },
+      { path: url?.path, request: ex.grpc!.req, response: ex.grpc!.res, trailers, requestBody: ex.reqEnd?.body, responseBody, timeout: header(ex.req.headers, 'grpc-timeout'), requestHeaders: ex.req.headers, responseHeaders },
       this.ctx.options,
       set,
     );

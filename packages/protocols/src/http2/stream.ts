@@ -296,7 +296,7 @@ export class Http2Stream {
       const responseComplete =
         kind === 'exchange' && res.ended && !this.resetBy && !flags.has('gap') && res.grpc?.framer.wire === GrpcWire.NATIVE;
       const timeout = reqHeaders?.['grpc-timeout']?.[0];
-      const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers, requestBody: req.body, responseBody: res.body, responseComplete, timeout }, options, flags);
+      const g = grpcAttributes({ path, request: req.grpc, response: res.grpc, trailers, requestBody: req.body, responseBody: res.body, responseComplete, timeout, requestHeaders: reqHeaders, responseHeaders: res.headers }, options, flags);
       if (g.error && !attrs.error) attrs.error = g.error;
       // Everything but `error`, in order (a `delete` would turn `g` into a dictionary first).
       for (const k in g) if (k !== 'error') attrs[k] = g[k];
