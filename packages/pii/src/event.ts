@@ -1138,6 +1138,12 @@ export class EventScanner {
 
   /** Filter, annotate `event.pii`, redact in place. Returns the findings with their keyed hashes. */
   finish(p: Pending): FindingWithHash[] {
+    const found = this.findings(p);
+    if (this.opts.redact && p.event.grpc !== undefined) redactBinaryFields(p.event, found, this.opts.redact);
+    return found;
+  }
+
+  private findings(p: Pending): FindingWithHash[] {
     const { redact, key } = this.opts;
     const found: FindingWithHash[] = [];
     // a value cut at the findings bound, or nested past MAX_DEPTH, is redacted whatever was found in it
@@ -1293,6 +1299,64 @@ export class EventScanner {
   token(type: PiiType, raw: string, mode: 'mask' | 'hash'): string {
     if (mode === 'hash') return `<${type}:${hmacHex(this.opts.key, type, raw).slice(0, 8)}>`;
     return `<${type}:${maskShape(type, raw)}>`;
+  }
+}
+
+/**
+ * Where pano-parse decoded gRPC binary metadata: `grpc.status_details`, and `grpc.request.metadata.<name>`,
+ * `grpc.response.metadata.<name>`, `grpc.response.trailer_metadata.<name>` (the name as keySegment writes it).
+ */
+const BINARY_VIEW = /^grpc\.(?:(status_details)|(request|response)\.(metadata|trailer_metadata)(?:\.([A-Za-z0-9_][A-Za-z0-9_-]*)|\[("(?:[^"\\]|\\.)*")\]))/;
+
+/** The header fields (side, block, name) a decoded view at BINARY_VIEW's match was read from. */
+function binarySources(m: RegExpExecArray): Array<[string, string, string]> {
+  if (m[1]) return [['response', 'trailer', 'grpc-status-details-bin'], ['response', 'header', 'grpc-status-details-bin']];
+  const name = m[4] ?? (JSON.parse(m[5]!) as string);
+  return [[m[2]!, m[3] === 'metadata' ? 'header' : 'trailer', name]];
+}
+
+/** The decoded views of one side's binary metadata that are cut (`truncated`): their bytes are in no view. */
+function cutViews(group: unknown): string[] {
+  if (group === null || typeof group !== 'object') return [];
+  const names: string[] = [];
+  for (const [name, views] of Object.entries(group)) {
+    if (Array.isArray(views) && views.some((v) => (v as { truncated?: unknown } | null)?.truncated === true)) names.push(name);
+  }
+  return names;
+}
+
+export const REDACTED_BINARY = '<redacted:binary>';
+
+/**
+ * gRPC binary metadata (`-bin` header fields) is base64 in the header and
+ * decoded beside it by pano-parse (`grpc.status_details`,
+ * `grpc.*.metadata`): a value redacted in the decoded view would still be
+ * in the header's base64, which the rules cannot read. So under --redact
+ * every value of a header field whose view holds a finding, or whose view
+ * is cut (bytes no view shows, so unscanned), is replaced whole (mask,
+ * hash: REDACTED_BINARY; drop: null, as a dropped header value is). Its
+ * view keeps its own redaction.
+ */
+function redactBinaryFields(event: Record<string, unknown>, found: readonly PiiFinding[], mode: RedactMode): void {
+  const sources: Array<[string, string, string]> = [];
+  for (const f of found) {
+    const m = BINARY_VIEW.exec(f.path);
+    if (m) sources.push(...binarySources(m));
+  }
+  const g = event.grpc as Record<string, any> | null;
+  if (g !== null && typeof g === 'object') {
+    if (g.status_details?.truncated === true) sources.push(['response', 'trailer', 'grpc-status-details-bin'], ['response', 'header', 'grpc-status-details-bin']);
+    for (const side of ['request', 'response']) {
+      for (const name of cutViews(g[side]?.metadata)) sources.push([side, 'header', name]);
+      for (const name of cutViews(g[side]?.trailer_metadata)) sources.push([side, 'trailer', name]);
+    }
+  }
+  if (sources.length === 0) return;
+  const http = event.http as Record<string, any> | undefined;
+  for (const [side, block, name] of sources) {
+    const values: unknown = http?.[side]?.[block]?.[name];
+    if (!Array.isArray(values)) continue;
+    for (let i = 0; i < values.length; i++) values[i] = mode === 'drop' ? null : REDACTED_BINARY;
   }
 }
 
