@@ -204,6 +204,51 @@ test('--proto: a message whose wire types disagree with the schema (a wrong .pro
   assert.deepEqual(view('/t.v1.Svc/Right', nested).fields, { f2: { f1: 'seven' } });
   const entry = pbField(4, Buffer.concat([pbField(1, 'a'), pbField(2, 'five')]));
   assert.equal(view('/t.v1.Svc/Right', entry).decode_error, 't.v1.Ping.counts entry: field value (2) has wire type 2, its type in the schema has 0');
-  // A field the schema does not know is skipped whatever its wire type, as protobuf decoders do.
-  assert.deepEqual(view('/t.v1.Svc/Right', Buffer.concat([pbField(9, 'extra'), hello])).content, { note: 'hello12' });
+  // A field the schema does not know is no mismatch whatever its wire type; it is shown apart (next test).
+  assert.deepEqual(view('/t.v1.Svc/Right', Buffer.concat([pbField(9, 'extra'), hello])), {
+    size: 16,
+    content: { note: 'hello12' },
+    unknown_fields: [{ at: '', fields: { f9: 'extra' } }],
+  });
+});
+
+test('--proto: fields the schema does not know (a newer sender, an older .proto) are shown schema-less with where they were, not dropped', () => {
+  mkdirSync(join(dir, 'unknown'), { recursive: true });
+  writeFileSync(
+    join(dir, 'unknown', 'u.proto'),
+    'syntax = "proto3";\npackage u.v1;\nmessage Address { string city = 1; }\n' +
+      'message User { string name = 1; Address address = 2; repeated Address previous = 3; map<string, Address> homes = 4; }\n' +
+      'service Users { rpc Get(User) returns (User); }\n',
+  );
+  const options = { ...defaultParseOptions, protoPaths: [join(dir, 'unknown')] };
+  const view = (payload: Buffer): any => {
+    const f = new GrpcFramer(20, 1000);
+    f.push(grpcMessage(payload));
+    f.end();
+    return (grpcAttributes({ path: '/u.v1.Users/Get', request: { framer: f } }, options, new Set()) as any).grpc.request.messages[0];
+  };
+  // A newer User: field 7 (an e-mail) at the top, 9 (a street) in address, 5 (a phone number, varint) in the
+  // second of previous, and 8 in the value of homes' first entry; field 6 twice at the top.
+  const msg = Buffer.concat([
+    pbField(1, 'Ann'),
+    pbField(7, 'ann@example.org'),
+    pbField(2, Buffer.concat([pbField(1, 'Oslo'), pbField(9, 'Storgata 1')])),
+    pbField(3, pbField(1, 'Bergen')),
+    pbField(3, Buffer.concat([pbField(1, 'Lund'), pbField(5, 4755512345)])),
+    pbField(4, Buffer.concat([pbField(1, 'summer'), pbField(2, Buffer.concat([pbField(1, 'Hvar'), pbField(8, 'x')]))])),
+    pbField(6, 1),
+    pbField(6, 2),
+  ]);
+  assert.deepEqual(view(msg), {
+    size: msg.length,
+    content: { name: 'Ann', address: { city: 'Oslo' }, previous: [{ city: 'Bergen' }, { city: 'Lund' }], homes: { summer: { city: 'Hvar' } } },
+    unknown_fields: [
+      { at: '', fields: { f7: 'ann@example.org', f6: [1, 2] } },
+      { at: 'address', fields: { f9: 'Storgata 1' } },
+      { at: 'previous[1]', fields: { f5: 4755512345 } },
+      { at: 'homes[0].value', fields: { f8: 'x' } },
+    ],
+  });
+  // A message the schema knows whole has none.
+  assert.equal(view(Buffer.concat([pbField(1, 'Ann'), pbField(2, pbField(1, 'Oslo'))])).unknown_fields, undefined);
 });

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -167,6 +167,35 @@ test('grpc-js unary, streaming kinds, errors and gzip: events match the calls', 
   const up = named.find((e) => e.rpc.method === 'Upload');
   assert.deepEqual(up.grpc.request.messages.map((m: any) => m.content.email), users.map((u) => u.email));
   assert.deepEqual(up.grpc.response.messages[0].content, { count: 3 });
+
+  // An older schema than the server's (User without email, Address without city): what it does not know
+  // is shown schema-less where it was, not dropped, so a reader and pano-pii still see the address.
+  // (beside `dir`, not in it: `--proto dir` below reads every .proto under it)
+  const oldDir = mkdtempSync(join(tmpdir(), 'pano-grpc-v0-'));
+  writeFileSync(
+    join(oldDir, 'users.proto'),
+    readFileSync(protoFile, 'utf8')
+      .replace('string email = 3; ', '')
+      .replace('message Address { string street = 1; string city = 2; }', 'message Address { string street = 1; }'),
+  );
+  const older = (parseCaptureSync(file, { parse: { protoPaths: [oldDir] } }).events as any[]).filter((e) => e.rpc?.system === 'grpc');
+  rmSync(oldDir, { recursive: true, force: true });
+  assertValidEvents(older);
+  const okOlder = older.find((e) => e.rpc.method === 'GetUser' && e.rpc.grpc.status_code === 0);
+  assert.deepEqual(okOlder.grpc.response.messages[0], {
+    ...okNamed.grpc.response.messages[0],
+    content: { id: '1', name: 'Ada Lovelace', tags: ['admin', 'math'], address: { street: '12 St James Sq' } },
+    unknown_fields: [
+      { at: '', fields: { f3: 'ada@example.test' } },
+      { at: 'address', fields: { f2: 'London' } },
+    ],
+  });
+  const pii = spawnSync(process.execPath, [resolve(repoRoot, 'bin/pano-pii')], { input: JSON.stringify(okOlder) + '\n', encoding: 'utf8' });
+  assert.equal(pii.status, 0, pii.stderr);
+  assert.ok(
+    JSON.parse(pii.stdout).pii.some((f: any) => f.type === 'email' && f.path === 'grpc.response.messages[0].unknown_fields[0].fields.f3'),
+    `the e-mail address the older schema does not know is found: ${pii.stdout}`,
+  );
 
   // The command, as the README writes it, decodes the same; with two workers too: --proto reaches every worker.
   for (const workers of ['1', '2']) {

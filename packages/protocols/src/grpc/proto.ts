@@ -151,7 +151,7 @@ interface Expected {
   entry?: Lookup;
 }
 
-type Lookup = { name: string; field(id: number): { name: string; repeated: boolean; exp: Expected } | undefined };
+type Lookup = { name: string; field(id: number): { name: string; key: string; repeated: boolean; exp: Expected } | undefined };
 
 function expectedOf(typeName: string, resolved: protobuf.ReflectionObject | null | undefined): Expected {
   const p = pb();
@@ -169,11 +169,15 @@ function fieldsOf(type: protobuf.Type): Lookup {
       const f = type.fieldsById[id];
       if (!f) return undefined;
       const name = `${f.name} (${id})`;
-      if (!f.map) return { name, repeated: f.repeated, exp: expectedOf(f.type, f.resolvedType) };
+      if (!f.map) return { name, key: f.name, repeated: f.repeated, exp: expectedOf(f.type, f.resolvedType) };
       const key = expectedOf((f as unknown as protobuf.MapField).keyType, null);
       const value = expectedOf(f.type, f.resolvedType);
-      const entry: Lookup = { name: `${typeName}.${f.name} entry`, field: (n) => (n === 1 ? { name: 'key (1)', repeated: false, exp: key } : n === 2 ? { name: 'value (2)', repeated: false, exp: value } : undefined) };
-      return { name, repeated: false, exp: { wireType: 2, packable: false, entry } };
+      const entry: Lookup = {
+        name: `${typeName}.${f.name} entry`,
+        field: (n) => (n === 1 ? { name: 'key (1)', key: 'key', repeated: false, exp: key } : n === 2 ? { name: 'value (2)', key: 'value', repeated: false, exp: value } : undefined),
+      };
+      // a map's entries come one per field on the wire, like a repeated field's
+      return { name, key: f.name, repeated: true, exp: { wireType: 2, packable: false, entry } };
     },
   };
 }
@@ -190,16 +194,30 @@ class Stop {}
  * numbers and text: a string read as a fixed64, a varint as a length. Such a
  * message is read schema-less instead, and the event says why.
  */
-export function schemaMismatch(type: protobuf.Type, buf: Buffer): string | undefined {
+export function schemaMismatch(type: protobuf.Type, buf: Buffer, unknown?: UnknownFields): string | undefined {
   try {
-    return checkFields(fieldsOf(type), buf, 0, buf.length, 0);
+    return checkFields(fieldsOf(type), buf, 0, buf.length, 0, '', unknown);
   } catch (e) {
     if (e instanceof Stop) return undefined;
     throw e;
   }
 }
 
-function checkFields(lookup: Lookup, buf: Buffer, start: number, end: number, depth: number): string | undefined {
+/**
+ * Places in a message (`at`: where in its `content`) holding fields its schema does not know, with
+ * their bytes (key and value), in wire order; `dropped`: fields in places past MAX_UNKNOWN_PLACES.
+ */
+export interface UnknownFields {
+  places: Map<string, Buffer[]>;
+  dropped: number;
+}
+
+/** Places with unknown fields reported per message; the rest are counted. */
+export const MAX_UNKNOWN_PLACES = 32;
+
+function checkFields(lookup: Lookup, buf: Buffer, start: number, end: number, depth: number, at: string, unknown: UnknownFields | undefined): string | undefined {
+  // per repeated field: the index of its next element, for the place of unknown fields inside it
+  let seen: Map<number, number> | undefined;
   let pos = start;
   const varint = (): number => {
     let v = 0;
@@ -214,6 +232,7 @@ function checkFields(lookup: Lookup, buf: Buffer, start: number, end: number, de
     throw new Stop();
   };
   while (pos < end) {
+    const fieldStart = pos;
     const key = varint();
     const id = Math.floor(key / 8);
     const wt = key % 8;
@@ -228,13 +247,29 @@ function checkFields(lookup: Lookup, buf: Buffer, start: number, end: number, de
     }
     if (pos > end) throw new Stop();
     const field = lookup.field(id);
-    if (!field) continue;
+    if (!field) {
+      // protobufjs skips it: its value would be in no view, unseen by a reader and by pano-pii
+      if (unknown) {
+        const parts = unknown.places.get(at);
+        if (parts) parts.push(buf.subarray(fieldStart, pos));
+        else if (unknown.places.size < MAX_UNKNOWN_PLACES) unknown.places.set(at, [buf.subarray(fieldStart, pos)]);
+        else unknown.dropped++;
+      }
+      continue;
+    }
     const { exp } = field;
     const packed = field.repeated && exp.packable && wt === 2;
     if (wt !== exp.wireType && !packed) return `${lookup.name}: field ${field.name} has wire type ${wt}, its type in the schema has ${exp.wireType}`;
     const inner = exp.fields ?? exp.entry;
     if (inner && depth < MAX_CHECK_DEPTH) {
-      const bad = checkFields(inner, buf, pos - len, pos, depth + 1);
+      let place = at === '' ? field.key : `${at}.${field.key}`;
+      if (field.repeated) {
+        seen ??= new Map();
+        const i = seen.get(id) ?? 0;
+        seen.set(id, i + 1);
+        place += `[${i}]`;
+      }
+      const bad = checkFields(inner, buf, pos - len, pos, depth + 1, place, unknown);
       if (bad) return bad;
     }
   }
@@ -249,11 +284,16 @@ function checkFields(lookup: Lookup, buf: Buffer, start: number, end: number, de
  */
 export function decodeMessage(view: Record<string, unknown>, type: protobuf.Type | undefined, plain: Buffer): void {
   // Wire types that disagree with the schema's: read schema-less, with the reason (see schemaMismatch).
-  const mismatch = type && schemaMismatch(type, plain);
+  const unknown: UnknownFields = { places: new Map(), dropped: 0 };
+  const mismatch = type && schemaMismatch(type, plain, unknown);
   if (mismatch) view.decode_error = mismatch;
   else if (type) {
     try {
       view.content = type.toObject(type.decode(plain), { longs: String, enums: String, bytes: String, defaults: false });
+      if (unknown.places.size) {
+        view.unknown_fields = unknownViews(unknown);
+        if (unknown.dropped) view.unknown_fields_dropped = unknown.dropped;
+      }
       return;
     } catch (err) {
       view.decode_error = `${type.fullName.replace(/^\./, '')}: ${(err as Error).message.split('\n')[0]}`;
@@ -262,4 +302,16 @@ export function decodeMessage(view: Record<string, unknown>, type: protobuf.Type
   const wire = decodeWire(plain);
   if (wire) view.fields = wire;
   else if (!view.decode_error) view.decode_error = 'not a protobuf message';
+}
+
+/**
+ * Fields a message's schema does not know (a newer sender, an older --proto), which protobufjs
+ * drops: each place's fields decoded as without a schema, `at` saying where in `content` they
+ * were (`''` the message itself, `address`, `items[2]`; a map's entries by their order on the
+ * wire, `attrs[0].value`).
+ */
+function unknownViews(unknown: UnknownFields): Array<{ at: string; fields: unknown }> {
+  const out: Array<{ at: string; fields: unknown }> = [];
+  for (const [at, parts] of unknown.places) out.push({ at, fields: decodeWire(parts.length === 1 ? parts[0]! : Buffer.concat(parts)) ?? {} });
+  return out;
 }
