@@ -1175,3 +1175,63 @@ test('after a gap, a frame larger than the segments it comes in is gathered, and
   assert.deepEqual(whole.trailer, { 'x-done': ['yes'] });
   for (const segment of [1000, 1460, 16384]) assert.deepEqual(read(segment), whole, `segments of ${segment} bytes`);
 });
+
+test('error.type: a stream reset before its response ended failed with the reset\'s code; not after a whole response, not NO_ERROR, not a declined push', () => {
+  const errorOf = (r: { attributes: Record<string, unknown> }) => (r.attributes as any).error?.type;
+  // gRPC call cancelled by its client, the server's frames crossing it bring no status
+  const ce = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, grpcReq(ce, 1), frame(RST, 0, 1, CANCEL)]), 1n);
+  p.close('fin', 2n);
+  assert.deepEqual(streamsOf(ctx.records), [[1, 'unanswered', ['reset'], undefined]]);
+  assert.equal(errorOf(ctx.records[0]), 'CANCEL');
+  // a server refusing a request (REFUSED_STREAM = 7) after its headers; and a server answering whole, then
+  // resetting the rest of the upload (NO_ERROR, RFC 9113 §8.1); and a client cancelling after a whole answer
+  const c2 = new HpackEncoder();
+  const s2 = new HpackEncoder();
+  const ctx2 = fakeContext();
+  const p2 = new Http2Parser(ctx2);
+  const get = (id: number, end: number) => frame(HEADERS, END_HEADERS | end, id, c2.encode([[':method', 'POST'], [':path', `/u${id}`], [':scheme', 'http'], [':authority', 'x']]));
+  p2.data(0, Buffer.concat([PREFACE, get(1, 0), get(3, 0), get(5, 0)]), 1n);
+  p2.data(1, Buffer.concat([
+    frame(HEADERS, END_HEADERS, 1, s2.encode([[':status', '200']])),
+    frame(RST, 0, 1, Buffer.from([0, 0, 0, 7])),
+    frame(HEADERS, END_HEADERS | END_STREAM, 3, s2.encode([[':status', '413']])),
+    frame(RST, 0, 3, Buffer.from([0, 0, 0, 0])),
+    frame(HEADERS, END_HEADERS, 5, s2.encode([[':status', '200']])),
+    frame(DATA, END_STREAM, 5, Buffer.from('ok')),
+  ]), 2n);
+  p2.data(0, frame(RST, 0, 5, CANCEL), 3n);
+  p2.close('fin', 4n);
+  const byStream = new Map(ctx2.records.map((r) => [(r.attributes.http2 as any).stream_id, r]));
+  assert.equal(errorOf(byStream.get(1)!), 'REFUSED_STREAM');
+  assert.deepEqual((byStream.get(1)!.attributes.http2 as any).reset, { by: 'server', error_code: 'REFUSED_STREAM' });
+  assert.equal(errorOf(byStream.get(3)!), undefined);
+  assert.equal(errorOf(byStream.get(5)!), undefined);
+  // a status the server sent stays the error: 503 and a gRPC status crossing the client's reset
+  const ctx3 = fakeContext();
+  const p3 = new Http2Parser(ctx3);
+  const c3 = new HpackEncoder();
+  const s3 = new HpackEncoder();
+  p3.data(0, Buffer.concat([PREFACE, grpcReq(c3, 1), frame(RST, 0, 1, CANCEL)]), 1n);
+  p3.data(1, grpcTrailersOnly(s3, 1, 4), 2n);
+  p3.data(0, frame(HEADERS, END_HEADERS | END_STREAM, 3, c3.encode([[':method', 'GET'], [':path', '/x'], [':scheme', 'http'], [':authority', 'x']])), 3n);
+  p3.data(1, Buffer.concat([frame(HEADERS, END_HEADERS, 3, s3.encode([[':status', '503']])), frame(RST, 0, 3, Buffer.from([0, 0, 0, 2]))]), 4n);
+  p3.close('fin', 5n);
+  assert.deepEqual(ctx3.records.map(errorOf), ['DEADLINE_EXCEEDED', '503']);
+  // a pushed stream the client declines
+  const c4 = new HpackEncoder();
+  const s4 = new HpackEncoder();
+  const ctx4 = fakeContext();
+  const p4 = new Http2Parser(ctx4);
+  p4.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, c4.encode([[':method', 'GET'], [':path', '/']]))]), 1n);
+  const promised = Buffer.concat([Buffer.from([0, 0, 0, 2]), s4.encode([[':method', 'GET'], [':path', '/style.css'], [':scheme', 'http'], [':authority', 'x']])]);
+  p4.data(1, Buffer.concat([frame(PUSH, END_HEADERS, 1, promised), frame(HEADERS, END_HEADERS, 1, s4.encode([[':status', '200']])), frame(DATA, END_STREAM, 1, Buffer.from('<html>'))]), 2n);
+  p4.data(1, frame(HEADERS, END_HEADERS, 2, s4.encode([[':status', '200'], ['content-type', 'text/css']])), 3n);
+  p4.data(0, frame(RST, 0, 2, CANCEL), 4n);
+  p4.close('fin', 5n);
+  const push = ctx4.records.find((r) => (r.attributes.http2 as any).stream_id === 2)!;
+  assert.deepEqual((push.attributes.http2 as any).reset, { by: 'client', error_code: 'CANCEL' });
+  assert.equal(errorOf(push), undefined);
+});

@@ -301,6 +301,12 @@ export class Http2Stream {
       // Everything but `error`, in order (a `delete` would turn `g` into a dictionary first).
       for (const k in g) if (k !== 'error') attrs[k] = g[k];
     }
+    // A stream reset before its response ended is a failed call to its client, with no status to say so:
+    // without error.type the graph, metrics and spans counted cancelled and refused calls as successes.
+    // Not when the response had ended (RFC 9113 §8.1: a server that answered whole may reset the rest of
+    // the request), nor NO_ERROR, nor a pushed stream (a client declining a push is not a failure).
+    const reset = this.resetBy;
+    if (reset && !attrs.error && !res.ended && reset.code !== 'NO_ERROR' && this.promisedBy === undefined) attrs.error = { type: reset.code };
     const startNs = up ? up.startNs : req.bytes ? req.firstNs : res.firstNs;
     let endNs = res.bytes ? (res.lastNs > req.lastNs ? res.lastNs : req.lastNs) : req.lastNs || startNs;
     if (up && up.responseEndNs > endNs) endNs = up.responseEndNs;
