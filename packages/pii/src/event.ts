@@ -8,7 +8,8 @@
  * elements, `["odd key"]` for keys that are not plain identifiers; a `$`
  * after a body/query field starts the path inside its parsed content, e.g.
  * `http.request.body.content$.user.email`, `url.query$.q`,
- * `db.response.rows[0].email`.
+ * `db.response.rows[0].email`; a string in such content that is itself a
+ * whole JSON document adds its own `$`: `http.request.body.content$.payload$.name`.
  */
 import { setOwn } from '@panopticon/events';
 import { hintsFor, Hint } from './context.js';
@@ -115,12 +116,20 @@ function protocolText(path: string, ctxKey: string, body: BodySlot | undefined):
 const SKIP_GROUPS = new Set(['pano', 'client', 'server', 'network', 'process', 'error', 'pii', 'source', 'destination']);
 
 interface BodySlot {
-  holder: Record<string, unknown> | unknown[];
+  holder: Record<string, unknown> | unknown[] | Array<string | null>;
   key: string | number;
   body: Body;
   touched: Set<number>;
   dropped: Set<number>;
   dirty: boolean;
+  /** How many `$` its path holds: 1 for a body or a payload value, one more per document kept in a string of another. */
+  level: number;
+  /** The body whose string value this document is (double-encoded JSON): written back into it, before it. */
+  parent?: BodySlot;
+  /** The form pair or multipart part of `parent` whose value the string is. */
+  parentIndex?: number;
+  /** Its entry was removed from its holder (`--redact drop` of a key naming it): not written back. */
+  detached?: true;
 }
 
 interface Slot {
@@ -142,6 +151,8 @@ interface Slot {
   base?: number;
   /** DNS presentation text holding an escape (DNS_TEXT): its hits were found decoded, and a mask keeps its escapes whole. */
   presentation?: true;
+  /** A JSON document nested past MAX_JSON_LEVELS, scanned as text: under --redact replaced whole. */
+  nested?: true;
 }
 
 /**
@@ -195,6 +206,15 @@ export interface Pending {
  */
 const MAX_DEPTH = 64;
 const UNSCANNED_NESTED = '<unscanned:nested>';
+
+/**
+ * `$` levels of JSON documents kept in strings of one another (a body, a string of it that is a JSON
+ * document, …): SQS in SNS in a webhook is three. Past this the string is scanned as text, its field
+ * names giving no context: the event is flagged `pii_scan_cut` and under --redact the string is
+ * replaced by `<unscanned:nested>`. Each level's text is a part of the one above, so a body is parsed
+ * at most this many times over.
+ */
+export const MAX_JSON_LEVELS = 4;
 
 /**
  * Rule hits one event may hold. Every hit is kept, hashed, audited and
@@ -768,12 +788,23 @@ const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\
 const JSON_PAYLOAD = /^(?:db\.response\.rows|db\.query\.parameter|redis\.args|redis\.response|grpc\.|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers)/;
 
 /**
- * The object or array a payload value holds when it is a whole JSON document, else undefined. Only
- * whole documents: a value that merely starts with a brace (a Redis Cluster hash tag `{user:1}:cart`,
- * a cut value) stays text. Numbers beyond 2^53 are kept as written as in a body (keepNumberTexts
- * reads them again from the value's text).
+ * The object or array a string holds when it is a whole JSON document, else undefined. Only whole
+ * documents: a value that merely starts with a brace (a Redis Cluster hash tag `{user:1}:cart`, a
+ * log line `[INFO] …`, a cut value) stays text. Numbers beyond 2^53 are kept as written as in a body
+ * (keepNumberTexts reads them again from the value's text). A value that does not start with `{` or
+ * `[` costs a character test, one that does not end with the matching `}` or `]` two: JSON.parse
+ * (and its exception) only for those that do.
  */
 function wholeJson(v: string): object | undefined {
+  let i = 0;
+  let c = v.charCodeAt(0);
+  while (isSpace(c)) c = v.charCodeAt(++i);
+  if ((c !== 123 && c !== 91) || v.length > SCAN_WINDOW) return undefined;
+  let j = v.length - 1;
+  let e = v.charCodeAt(j);
+  while (isSpace(e)) e = v.charCodeAt(--j);
+  // `{` … `}` (123, 125), `[` … `]` (91, 93)
+  if (e !== c + 2) return undefined;
   let doc: unknown;
   try {
     doc = JSON.parse(v);
@@ -861,7 +892,7 @@ export class EventScanner {
         const boundary = path === 'url.query' ? undefined : formDataBoundaryOf(p.event, path);
         const body = path === 'url.query' ? (v.includes('=') ? parseForm(v) : undefined) : (boundary !== undefined ? parseMultipart(v, boundary) : undefined) ?? parseBody(v);
         if (body) {
-          const bs: BodySlot = { holder, key, body, touched: new Set(), dropped: new Set(), dirty: false };
+          const bs: BodySlot = { holder, key, body, touched: new Set(), dropped: new Set(), dirty: false, level: 1 };
           p.bodies.push(bs);
           if (body.kind === 'json') {
             this.walkInner(p, bs, { root: body.doc }, 'root', path + '$', ctxKey, body.doc, 0);
@@ -872,23 +903,17 @@ export class EventScanner {
           } else if (body.kind === 'multipart') {
             this.walkMultipart(p, bs, body, path, ctxKey);
           } else {
-            body.pairs.forEach((pair, i) => this.addSlot(p, pair, 1, path + '$' + this.keyPath(p, bs.holder as Record<string, unknown>, pair[0], i, path + '$', bs, true), pair[0], pair[1], bs, i));
+            body.pairs.forEach((pair, i) => {
+              const at = path + '$' + this.keyPath(p, bs.holder as Record<string, unknown>, pair[0], i, path + '$', bs, true);
+              if (!this.walkJsonString(p, pair, 1, at, pair[0], pair[1], bs, i)) this.addSlot(p, pair, 1, at, pair[0], pair[1], bs, i);
+            });
           }
           return;
         }
       }
       // a JSON document kept in a payload value (a jsonb column, a cached object in Redis, a JSON string
       // field): walked as a body, so its fields name its values (`$.home.street`, `$.password`)
-      const c = v.charCodeAt(0);
-      if ((c === 123 || c === 91) && JSON_PAYLOAD.test(path) && v.length <= SCAN_WINDOW) {
-        const doc = wholeJson(v);
-        if (doc !== undefined) {
-          const bs: BodySlot = { holder, key, body: { kind: 'json', doc, text: v }, touched: new Set(), dropped: new Set(), dirty: false };
-          p.bodies.push(bs);
-          this.walkInner(p, bs, { root: doc }, 'root', path + '$', ctxKey, doc, 0);
-          return;
-        }
-      }
+      if (JSON_PAYLOAD.test(path) && this.walkJsonString(p, holder, key, path, ctxKey, v)) return;
       this.addSlot(p, holder, key, path, ctxKey, v);
       return;
     }
@@ -934,8 +959,8 @@ export class EventScanner {
       const text = body.pieces[i]!;
       if (part?.name !== undefined) {
         if (i !== part.value) continue;
-        const seg = this.keyPath(p, bs.holder as Record<string, unknown>, part.name, k, path + '$', bs, true);
-        this.addSlot(p, body.pieces, i, path + '$' + seg, part.name, text, bs, k);
+        const at = path + '$' + this.keyPath(p, bs.holder as Record<string, unknown>, part.name, k, path + '$', bs, true);
+        if (!this.walkJsonString(p, body.pieces, i, at, part.name, text, bs, k)) this.addSlot(p, body.pieces, i, at, part.name, text, bs, k);
       } else if (i !== body.close) {
         // the close delimiter is the Content-Type's boundary (scanned there), kept so the body stays whole
         this.addSlot(p, body.pieces, i, path, ctxKey, text, bs, k >= 0 ? k : undefined, body.offsets[i]);
@@ -949,7 +974,7 @@ export class EventScanner {
       return;
     }
     if (typeof v === 'string') {
-      this.addSlot(p, holder, key, path, ctxKey, v, bs);
+      if (!this.walkJsonString(p, holder, key, path, ctxKey, v, bs)) this.addSlot(p, holder, key, path, ctxKey, v, bs);
       return;
     }
     if (v === null || typeof v !== 'object') {
@@ -981,6 +1006,32 @@ export class EventScanner {
       const k = keys[i]!;
       this.walkInner(p, bs, obj, k, path + this.keyPath(p, obj, k, i, path, bs), k, obj[k], depth + 1);
     }
+  }
+
+  /**
+   * Walks string `v` (at `holder[key]`) as a JSON body when it is a whole JSON object or array
+   * (wholeJson), its values at `path$…`; returns whether it did. In a body (`parent`: a JSON
+   * document's string, a form or multipart field's value, `parentIndex` its pair or part) this is
+   * double-encoded JSON (an SNS/SQS envelope's `Message`, a webhook's `payload`, GraphQL `variables`
+   * sent as a string), whose field names give its values their context as a body's do: scanned as
+   * text, a name or an address there was not found. Written back into its string before the body
+   * holding it is (findings). Past MAX_JSON_LEVELS it is scanned as text, flagged, and under --redact
+   * replaced whole.
+   */
+  private walkJsonString(p: Pending, holder: BodySlot['holder'], key: string | number, path: string, ctxKey: string, v: string, parent?: BodySlot, parentIndex?: number): boolean {
+    const doc = wholeJson(v);
+    if (doc === undefined) return false;
+    const level = parent ? parent.level + 1 : 1;
+    if (level > MAX_JSON_LEVELS) {
+      this.markCut(p);
+      const slot = this.addSlot(p, holder, key, path, ctxKey, v, parent, parentIndex);
+      if (slot) slot.nested = true;
+      return true;
+    }
+    const bs: BodySlot = { holder, key, body: { kind: 'json', doc, text: v }, touched: new Set(), dropped: new Set(), dirty: false, level, parent, parentIndex };
+    p.bodies.push(bs);
+    this.walkInner(p, bs, { root: doc }, 'root', path + '$', ctxKey, doc, 0);
+    return true;
   }
 
   /**
@@ -1021,8 +1072,8 @@ export class EventScanner {
     this.scanCutEvents++;
   }
 
-  private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number, base?: number): void {
-    if (value.length === 0) return;
+  private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number, base?: number): Slot | undefined {
+    if (value.length === 0) return undefined;
     let hints = hintsFor(path === 'user_agent.original' ? 'user-agent' : ctxKey);
     // outside payloads, `name` is a semantic-convention attribute naming a protocol object
     // (messaging.destination.name, dns.question.name, mysql.columns[i].name): no name hint, and
@@ -1101,6 +1152,7 @@ export class EventScanner {
         }
       }
     }
+    return slot;
   }
 
   /** Score all pending candidates of a batch of events with the model (one inference call). */
@@ -1161,7 +1213,7 @@ export class EventScanner {
     for (let i = 0; i < p.slots.length; i++) {
       const slot = p.slots[i]!;
       const hits = kept[i]!;
-      if (hits.length === 0 && !(redact && slot.scannedTo !== undefined)) continue;
+      if (hits.length === 0 && !(redact && (slot.scannedTo !== undefined || slot.nested))) continue;
       for (const h of hits) {
         const base = slot.base ?? 0;
         const f: FindingWithHash = { type: h.type, path: slot.path, start: base + h.start, end: base + h.end, confidence: h.confidence, detector: h.detector, validator: h.validator };
@@ -1177,14 +1229,22 @@ export class EventScanner {
         if (this.opts.hashValues) f.valueHash = hmacHex(key, h.type, hashedText(h, ks.key));
         found.push(f);
       }
-      if (redact) this.redactKey(ks, redact);
+      if (redact) this.redactKey(ks, redact, p.bodies);
     }
-    for (const bs of p.bodies) {
-      if (!bs.dirty) continue;
+    // last first: a JSON document kept in a body's string (pushed after that body) is written back into
+    // its string before the body holding it is, which it makes dirty
+    for (let i = p.bodies.length - 1; i >= 0; i--) {
+      const bs = p.bodies[i]!;
+      if (!bs.dirty || bs.detached) continue;
       // a body made dirty by the walk's depth bound alone was not touched: no key of it is renamed, and its
       // numbers' texts can still be taken
       if (bs.body.kind === 'json') keepNumberTexts(bs.body, false);
       (bs.holder as Record<string | number, unknown>)[bs.key] = serialiseBody(bs.body, bs.touched, bs.dropped);
+      const parent = bs.parent;
+      if (parent) {
+        parent.dirty = true;
+        if (bs.parentIndex !== undefined) parent.touched.add(bs.parentIndex);
+      }
     }
     if (found.length) {
       // The annotation list is bounded (redaction and the audit log still cover every finding).
@@ -1222,8 +1282,12 @@ export class EventScanner {
     return kept.length ? kept : NO_HITS;
   }
 
-  /** A key holding personal data: renamed to its redacted text (mask, hash), or its entry removed (drop). */
-  private redactKey(ks: KeySlot, mode: RedactMode): void {
+  /**
+   * A key holding personal data: renamed to its redacted text (mask, hash), or its entry removed (drop).
+   * A JSON document kept in the entry's string (`bodies`) is then written back under the new name, or not
+   * at all.
+   */
+  private redactKey(ks: KeySlot, mode: RedactMode, bodies: BodySlot[]): void {
     if (ks.body) touchBody(ks.body);
     if (ks.formPair) {
       if (mode === 'drop') ks.body!.dropped.add(ks.index);
@@ -1243,14 +1307,17 @@ export class EventScanner {
     }
     const obj = ks.holder;
     if (!Object.hasOwn(obj, ks.key)) return; // already renamed by an earlier finding's pass
+    const inner = bodies.find((bs) => bs.holder === obj && bs.key === ks.key);
     if (mode === 'drop') {
       delete obj[ks.key];
+      if (inner) inner.detached = true;
       return;
     }
     const redacted = this.redactedText(ks.key, ks.hits, mode);
     let name = redacted;
     // two keys of one shape mask alike: the second must not overwrite the first
     for (let n = 2; Object.hasOwn(obj, name) && name !== ks.key; n++) name = `${redacted}~${n}`;
+    if (inner) inner.key = name;
     // renamed in place, keeping the order of the keys
     const entries = Object.entries(obj);
     for (const [k] of entries) delete obj[k];
@@ -1290,6 +1357,11 @@ export class EventScanner {
       if (slot.formIndex !== undefined) return;
       if (Array.isArray(slot.holder)) (slot.holder as unknown[])[slot.key as number] = null;
       else delete (slot.holder as Record<string, unknown>)[slot.key as string];
+      return;
+    }
+    if (slot.nested) {
+      // its field names were not read, so what only they tell (a name, a password) was not looked for
+      (slot.holder as Record<string | number, unknown>)[slot.key] = UNSCANNED_NESTED;
       return;
     }
     (slot.holder as Record<string | number, unknown>)[slot.key] = this.redactedText(slot.value, hits, mode, slot.scannedTo, slot.presentation);

@@ -7,7 +7,7 @@ export { cnAddresses } from './cn-address.js';
 export type { Hit } from './scan.js';
 export { ALL_TYPES, RULES } from './rules.js';
 export type { PiiType, AnchoredRule } from './rules.js';
-export { EventScanner, MAX_EVENT_HITS, REDACTED_BINARY, maskShape, sqlParamColumns } from './event.js';
+export { EventScanner, MAX_EVENT_HITS, MAX_JSON_LEVELS, REDACTED_BINARY, maskShape, sqlParamColumns } from './event.js';
 export { parseJsonPrefix, serialiseJsonPrefix, JsonNumber, type JsonPrefix } from './json-prefix.js';
 export type { PiiFinding, FindingWithHash, ScanOptions, RedactMode, Pending } from './event.js';
 export { OnnxSpanModel, featurize, featureStrings, featureId, nameCandidates, lexClass, LEXICON_FILE, CLUSTERS_FILE, FEATURE_SET, FEATURE_SETS, type FeatureSet } from './model.js';
