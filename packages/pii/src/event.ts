@@ -913,7 +913,9 @@ export class EventScanner {
       }
       // a JSON document kept in a payload value (a jsonb column, a cached object in Redis, a JSON string
       // field): walked as a body, so its fields name its values (`$.home.street`, `$.password`)
-      if (JSON_PAYLOAD.test(path) && this.walkJsonString(p, holder, key, path, ctxKey, v)) return;
+      // (the path's regex only for a value that may be one: it ran for every value of the event)
+      const c = v.charCodeAt(0);
+      if ((c === 123 || c === 91 || isSpace(c)) && JSON_PAYLOAD.test(path) && this.walkJsonString(p, holder, key, path, ctxKey, v)) return;
       this.addSlot(p, holder, key, path, ctxKey, v);
       return;
     }
