@@ -965,6 +965,17 @@ test('Extended DNS Error option (RFC 8914 §2): INFO-CODE with its registered na
     { code: 15, name: 'EDE', data: '0018', info_code: 24, info_code_name: 'Invalid Data' },
     { code: 15, name: 'EDE', data: 'c000', info_code: 49152 },
   ]);
+  // the codes registered after RFC 8914, by their registry names (30: RFC 9824 §3.5); 31 is past what is named here
+  const later = options(u16(25), u16(26), u16(27), u16(28), u16(29), Buffer.concat([u16(30), Buffer.from('NXNAME')]), u16(31));
+  assert.deepEqual(later.map((o) => [o.data, o.info_code, o.info_code_name, o.extra_text]), [
+    ['0019', 25, 'Signature Expired before Valid', undefined],
+    ['001a', 26, 'Too Early', undefined],
+    ['001b', 27, 'Unsupported NSEC3 Iterations Value', undefined],
+    ['001c', 28, 'Unable to conform to policy', undefined],
+    ['001d', 29, 'Synthesized', undefined],
+    ['001e4e584e414d45', 30, 'Invalid Query Type', 'NXNAME'],
+    ['001f', 31, undefined, undefined],
+  ]);
   // UTF-8 text: "Zone gesperrt für Größe" with ü (c3 bc), ö (c3 b6), ß (c3 9f)
   const text = Buffer.from('5a6f6e6520676573706572727420' + '66c3bc7220' + '4772c3b6c39f65', 'hex');
   assert.equal(options(Buffer.concat([u16(15), text]))[0].extra_text, 'Zone gesperrt für Größe');

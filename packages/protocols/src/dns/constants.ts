@@ -22,13 +22,17 @@ export const EDNS_OPTION_NAMES: Record<number, string> = {
   12: 'PADDING', 13: 'CHAIN', 14: 'KEY-TAG', 15: 'EDE',
 };
 
-/** Extended DNS Error INFO-CODEs (RFC 8914 §4.1–4.25; the IANA registry's entries as that RFC made them). */
+/**
+ * Extended DNS Error INFO-CODEs by their names in the IANA registry "Extended DNS Error Codes":
+ * 0–24 from RFC 8914 §4.1–4.25, 25–30 registered since (30, Invalid Query Type, is what RFC 9824 §3.5 answers with).
+ */
 export const EDE_INFO_CODE_NAMES: Record<number, string> = {
   0: 'Other Error', 1: 'Unsupported DNSKEY Algorithm', 2: 'Unsupported DS Digest Type', 3: 'Stale Answer', 4: 'Forged Answer',
   5: 'DNSSEC Indeterminate', 6: 'DNSSEC Bogus', 7: 'Signature Expired', 8: 'Signature Not Yet Valid', 9: 'DNSKEY Missing',
   10: 'RRSIGs Missing', 11: 'No Zone Key Bit Set', 12: 'NSEC Missing', 13: 'Cached Error', 14: 'Not Ready', 15: 'Blocked',
   16: 'Censored', 17: 'Filtered', 18: 'Prohibited', 19: 'Stale NXDomain Answer', 20: 'Not Authoritative', 21: 'Not Supported',
-  22: 'No Reachable Authority', 23: 'Network Error', 24: 'Invalid Data',
+  22: 'No Reachable Authority', 23: 'Network Error', 24: 'Invalid Data', 25: 'Signature Expired before Valid', 26: 'Too Early',
+  27: 'Unsupported NSEC3 Iterations Value', 28: 'Unable to conform to policy', 29: 'Synthesized', 30: 'Invalid Query Type',
 };
 
 export const SVC_PARAM_NAMES: Record<number, string> = {
