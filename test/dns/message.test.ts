@@ -924,7 +924,7 @@ test('TCP: a zone transfer under way times out from its last message, not its qu
   assert.equal(ctx.records.length, 0);
   p.tick(1901n);
   p.close('fin', 3000n);
-  assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.dns as any).answer_count, r.endNs, r.flags]), [['exchange', 2, 900n, ['timeout']]]);
+  assert.deepEqual(ctx.records.map((r) => [r.kind, (r.attributes.dns as any).answer_count, r.endNs, r.flags]), [['exchange', 2, 900n, ['timeout', 'response_incomplete']]]);
 });
 
 test('TCP capture: a query never answered is unanswered when packet time passes its timeout, before its connection ends; its late answer is an orphan (through reader, flows and parser)', () => {
@@ -1035,4 +1035,35 @@ test('TCP: a zone transfer ended part way by an error RCODE keeps the records th
   ]);
   // an error as the first answer is the whole answer, as before: no records, not incomplete
   assert.deepEqual(run(axfrQ, [msg(5, 0x8405)])[0], ['exchange', 5, 'REFUSED', 'REFUSED', 0, [], 2n, 14, undefined]);
+});
+
+test('TCP capture: a zone transfer cut by its connection before the closing SOA is flagged response_incomplete beside why; a whole one is not (through reader, flows and parser)', () => {
+  const soa = Buffer.concat([name('ns.z.test'), name('h.z.test'), u32(7), u32(2), u32(3), u32(4), u32(5)]);
+  const owner = name('z.test');
+  const rr = (type: number, rdata: Buffer) => Buffer.concat([owner, u16(type), u16(1), u32(9), u16(rdata.length), rdata]);
+  const axfrQ = Buffer.concat([header(5, 0, 1, 0), name('z.test'), u16(252), u16(1)]);
+  const msg = (...rrs: Buffer[]) => Buffer.concat([header(5, 0x8400, 0, rrs.length), ...rrs]);
+  const a = (i: number) => rr(1, Buffer.from([10, 0, 0, i]));
+  const server = { addr: '192.0.2.53', port: 53 };
+  const t0 = 1_700_000_000_000_000_000n;
+  const run = (build: (c: Conversation) => Conversation) => {
+    const c = build(new Conversation({ addr: '192.0.2.1', port: 40000 }, server, { startNs: t0 }).handshake().send(0, tcpFrame(axfrQ)));
+    const { events } = parseCaptureSync(c.pcapng());
+    assertValidEvents(events);
+    return (events as any[]).map((e) => [e.pano.kind, e.dns.answer_count, e.dns.answers.map((x: any) => x.data), e.pano.flags ?? []]);
+  };
+  const first = msg(rr(6, soa), a(1), a(2));
+  const soaText = 'ns.z.test h.z.test 7 2 3 4 5';
+  // two messages of three: the server resets the connection, or closes it, before the third with the closing SOA
+  assert.deepEqual(run((c) => c.send(1, tcpFrame(first)).send(1, tcpFrame(msg(a(3)))).rst(1)), [
+    ['exchange', 4, [soaText, '10.0.0.1', '10.0.0.2', '10.0.0.3'], ['reset', 'response_incomplete']],
+  ]);
+  assert.deepEqual(run((c) => c.send(1, tcpFrame(first)).close()), [['exchange', 3, [soaText, '10.0.0.1', '10.0.0.2'], ['closed', 'response_incomplete']]]);
+  // the last message itself cut: its first bytes came, the connection ended; the records of the messages whole are kept
+  const last = tcpFrame(msg(a(3), rr(6, soa)));
+  assert.deepEqual(run((c) => c.send(1, tcpFrame(first)).send(1, last.subarray(0, 20)).close()), [
+    ['exchange', 3, [soaText, '10.0.0.1', '10.0.0.2'], ['closed', 'response_incomplete']],
+  ]);
+  // whole: ended by its closing SOA, then the connection closes; no flag
+  assert.deepEqual(run((c) => c.send(1, tcpFrame(first)).send(1, last).close()), [['exchange', 5, [soaText, '10.0.0.1', '10.0.0.2', '10.0.0.3', soaText], []]]);
 });

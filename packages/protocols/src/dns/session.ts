@@ -137,7 +137,9 @@ export class DnsSession {
 
   private flush(q: PendingQuery, flag: string): void {
     if (q.transfer) {
-      this.endTransfer(q, q.transfer.last, q.transfer.lastNs, [flag]);
+      // started but short of its closing SOA: the records gathered are not the zone, and the flag says so
+      // beside why it ended (as an error RCODE part way does), so the event is not taken for a whole zone
+      this.endTransfer(q, q.transfer.last, q.transfer.lastNs, [flag, 'response_incomplete']);
       return;
     }
     this.ctx.count('dns.unanswered');
