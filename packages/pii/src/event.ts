@@ -506,6 +506,60 @@ function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hi
   return [...hits.filter((k) => k.end <= h.start || h.end <= k.start), h].sort((a, b) => a.start - b.start);
 }
 
+/** The EXTRA-TEXT of an Extended DNS Error option (RFC 8914 §2) as pano-parse writes it beside the option's hex. */
+const EDE_TEXT = /^dns\.(?:query_)?edns\.options\[\d+\]\.extra_text$/;
+/** Hex characters of an EDE option's `data` before its EXTRA-TEXT: the 2-byte INFO-CODE. */
+const EDE_TEXT_HEX = 4;
+
+/**
+ * The hits to add to an EDE option's hex `data` for the findings reported in its `extra_text`
+ * (`textHits`, after confidence, types, --allow and repeats): the option's hex holds the same text as
+ * UTF-8 after its INFO-CODE, so a redacted `extra_text` left it readable there (`0012…616c69636540…`).
+ * Each finding covers the hex of its own bytes, found by the UTF-8 length of the text before it (the
+ * text is UTF-16: `ü` is one unit, two bytes, four hex characters), with the finding's type,
+ * confidence and detector, validator `rfc8914`, and hashed as the finding (`sameAs`) so the two join.
+ * When the hex is not the text's UTF-8 (bytes that were no UTF-8, shown as U+FFFD), where a finding's
+ * bytes lie is not known: the whole EXTRA-TEXT span is one hit, hashed as the first finding.
+ */
+function edeDataHits(opt: Record<string, unknown>, data: string, textHits: readonly Hit[]): Hit[] {
+  const text = opt.extra_text as string;
+  const bytes = Buffer.from(text, 'utf8');
+  if (data.length === EDE_TEXT_HEX + 2 * bytes.length && data.slice(EDE_TEXT_HEX).toLowerCase() === bytes.toString('hex')) {
+    return textHits.map((h) => {
+      const start = EDE_TEXT_HEX + 2 * Buffer.byteLength(text.slice(0, h.start), 'utf8');
+      const end = start + 2 * Buffer.byteLength(text.slice(h.start, h.end), 'utf8');
+      return { type: h.type, start, end, confidence: h.confidence, detector: h.detector, validator: 'rfc8914', sameAs: hashedSource(h, text) };
+    });
+  }
+  if (data.length <= EDE_TEXT_HEX) return [];
+  const h = textHits[0]!;
+  return [{ type: h.type, start: EDE_TEXT_HEX, end: data.length, confidence: h.confidence, detector: h.detector, validator: 'rfc8914', sameAs: hashedSource(h, text) }];
+}
+
+/** Whether `slot` is the hex `data` of EDE option `opt` (same holder, pano-events(5): `dns.edns.options[]`). */
+function edeDataSlot(slot: Slot, opt: Slot['holder']): boolean {
+  return slot.holder === opt && slot.key === 'data' && typeof slot.value === 'string';
+}
+
+/**
+ * Each EDE option's `extra_text` with findings reported (kept[i]) gives its hex `data` the hits
+ * edeDataHits says, in place of those of its own they overlap.
+ */
+function edeHexHits(slots: readonly Slot[], kept: Hit[][]): void {
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i]!;
+    if (kept[i]!.length === 0 || slot.key !== 'extra_text' || !EDE_TEXT.test(slot.path)) continue;
+    const opt = slot.holder as Record<string, unknown>;
+    if (Array.isArray(opt) || opt.code !== 15 || opt.extra_text !== slot.value) continue;
+    const j = slots.findIndex((d) => edeDataSlot(d, opt));
+    if (j < 0) continue;
+    const add = edeDataHits(opt, slots[j]!.value, kept[i]!);
+    if (add.length === 0) continue;
+    const own = kept[j]!.filter((k) => add.every((a) => k.end <= a.start || a.end <= k.start));
+    kept[j] = [...own, ...add].sort((a, b) => a.start - b.start);
+  }
+}
+
 /**
  * `hits` of a form or query value (decoded, `+` a space) with the e-mail addresses whose `+` the sender
  * left unescaped (`email=alice+news@example.org`, as hand-built URLs and `curl -d` send it) found whole.
@@ -1212,6 +1266,7 @@ export class EventScanner {
     }
     if (!any) return found;
     findRepeats(p.slots, kept, namesBarred, this.allow);
+    edeHexHits(p.slots, kept);
     for (let i = 0; i < p.slots.length; i++) {
       const slot = p.slots[i]!;
       const hits = kept[i]!;
@@ -1454,7 +1509,12 @@ function touchBody(bs: BodySlot): void {
  * an address's domain in lower case), so that one value written two ways joins too.
  */
 function hashedText(h: Hit, text: string): string {
-  return canonicalValue(h.type, decodedValue(h.type, h.sameAs ?? text.slice(h.start, h.end)));
+  return canonicalValue(h.type, decodedValue(h.type, hashedSource(h, text)));
+}
+
+/** The text a hit's hash is taken of, before decoding and canonical form: its `sameAs`, else its text. */
+function hashedSource(h: Hit, text: string): string {
+  return h.sameAs ?? text.slice(h.start, h.end);
 }
 
 /**
