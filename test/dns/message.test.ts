@@ -893,13 +893,22 @@ test('TCP: an unanswered query times out as over UDP, once; the connection\'s en
   assert.equal(ctx.counts.get('dns.unanswered'), 4);
 });
 
-test('TCP: a zone transfer under way times out from its last message, not its query; a query pipelined behind it still times out', () => {
-  const soa = Buffer.concat([name('ns.z.test'), name('h.z.test'), u32(1), u32(2), u32(3), u32(4), u32(5)]);
+/**
+ * Pieces of an AXFR of zone z.test (id 5) over TCP: the query, its SOA of serial `serial`, a record of
+ * z.test of a type and RDATA, an answer message of records (AA set, no question), an A record 10.0.0.i.
+ */
+function zoneTransfer(serial: number) {
+  const soa = Buffer.concat([name('ns.z.test'), name('h.z.test'), u32(serial), u32(2), u32(3), u32(4), u32(5)]);
   const owner = name('z.test');
   const rr = (type: number, rdata: Buffer) => Buffer.concat([owner, u16(type), u16(1), u32(9), u16(rdata.length), rdata]);
   const axfrQ = Buffer.concat([header(5, 0, 1, 0), name('z.test'), u16(252), u16(1)]);
   const msg = (...rrs: Buffer[]) => Buffer.concat([header(5, 0x8400, 0, rrs.length), ...rrs]);
   const a = (i: number) => rr(1, Buffer.from([10, 0, 0, i]));
+  return { soa, rr, axfrQ, msg, a };
+}
+
+test('TCP: a zone transfer under way times out from its last message, not its query; a query pipelined behind it still times out', () => {
+  const { soa, rr, axfrQ, msg, a } = zoneTransfer(1);
   // messages 900 apart: the transfer lasts 2700 with a timeout of 1000 and is whole
   let ctx = fakeContext({ responseTimeoutNs: 1000n });
   let p = new DnsStreamParser(ctx);
@@ -1038,12 +1047,7 @@ test('TCP: a zone transfer ended part way by an error RCODE keeps the records th
 });
 
 test('TCP capture: a zone transfer cut by its connection before the closing SOA is flagged response_incomplete beside why; a whole one is not (through reader, flows and parser)', () => {
-  const soa = Buffer.concat([name('ns.z.test'), name('h.z.test'), u32(7), u32(2), u32(3), u32(4), u32(5)]);
-  const owner = name('z.test');
-  const rr = (type: number, rdata: Buffer) => Buffer.concat([owner, u16(type), u16(1), u32(9), u16(rdata.length), rdata]);
-  const axfrQ = Buffer.concat([header(5, 0, 1, 0), name('z.test'), u16(252), u16(1)]);
-  const msg = (...rrs: Buffer[]) => Buffer.concat([header(5, 0x8400, 0, rrs.length), ...rrs]);
-  const a = (i: number) => rr(1, Buffer.from([10, 0, 0, i]));
+  const { soa, rr, axfrQ, msg, a } = zoneTransfer(7);
   const server = { addr: '192.0.2.53', port: 53 };
   const t0 = 1_700_000_000_000_000_000n;
   const run = (build: (c: Conversation) => Conversation) => {
