@@ -104,3 +104,32 @@ export function maskPresentation(raw: string, mask: (decoded: string) => string)
   }
   return out;
 }
+
+/** Where the escape or character at `i` of presentation text ends: `\DDD` is four characters, `\X` two, any other one. */
+function charEnd(s: string, i: number): number {
+  if (s.charCodeAt(i) !== 92) return i + 1;
+  const d = s.charCodeAt(i + 1);
+  return d >= 48 && d <= 57 ? i + 4 : i + 2;
+}
+
+/** The first `c` (a space or a dot) at `from` or after in presentation text `s` that is no escape's, or `to`. */
+function unescaped(s: string, c: number, from: number, to: number): number {
+  for (let i = from; i < to; i = charEnd(s, i)) if (s.charCodeAt(i) === c) return i;
+  return to;
+}
+
+/**
+ * The responsible mailbox of an SOA record's presentation text (`mname rname serial refresh retry
+ * expire minimum`, as pano-parse writes it): RFC 1035 §3.3.13's RNAME, a mailbox written as a name
+ * (§8), its first label the local part (its dots escaped, `john\.doe`) and the rest the domain. Its
+ * span in `data` as written, and the address it stands for (`john.doe@example.org`); undefined when
+ * the text has no second field, or the name has no label after the first.
+ */
+export function soaRname(data: string): { start: number; end: number; address: string } | undefined {
+  const start = unescaped(data, 32, 0, data.length) + 1;
+  if (start >= data.length) return undefined;
+  const end = unescaped(data, 32, start, data.length);
+  const dot = unescaped(data, 46, start, end);
+  if (dot === start || dot + 1 >= end) return undefined;
+  return { start, end, address: `${decodePresentation(data.slice(start, dot), [])}@${decodePresentation(data.slice(dot + 1, end), [])}` };
+}
