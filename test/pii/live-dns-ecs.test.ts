@@ -72,8 +72,8 @@ test('a client subnet dig sends (IPv4 and IPv6) is found in the subnet and in th
   ]);
   const drop = redacted('drop');
   assert.deepEqual(drop.map((m) => [m.ecs, m.answer]), [
-    [{ code: 8, name: 'ECS' }, '192.0.2.55'],
-    [{ code: 8, name: 'ECS' }, '2001:db8::55'],
+    [{ code: 8, name: 'ECS', data: null }, '192.0.2.55'],
+    [{ code: 8, name: 'ECS', data: null }, '2001:db8::55'],
   ]);
 });
 

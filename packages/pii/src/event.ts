@@ -506,6 +506,16 @@ function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hi
   return [...hits.filter((k) => k.end <= h.start || h.end <= k.start), h].sort((a, b) => a.start - b.start);
 }
 
+/**
+ * Fields the event schema requires (pano-events(5)) that can hold a finding: a DNS name (the question's,
+ * a record's), a record's data, an EDNS option's hex, a MySQL error message (a duplicate-key error
+ * quotes the value) or column name (an expression's column is named by its text). `--redact drop` sets
+ * them to null, as it does an element of a list, which the schema allows there for that reason:
+ * removed, the event was no longer one the schema accepts. test/pii/drop-schema.test.ts checks this
+ * list against the schema's required strings.
+ */
+export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name)$/;
+
 /** A record's data of a DNS event (pano-events(5): `dns.answers[]`, `dns.authority[]`, `dns.additional[]`). */
 const RECORD_DATA = /^dns\.(?:answers|authority|additional)\[\d+\]\.data$/;
 
@@ -1435,7 +1445,7 @@ export class EventScanner {
     }
     if (mode === 'drop') {
       if (slot.formIndex !== undefined) return;
-      if (Array.isArray(slot.holder)) (slot.holder as unknown[])[slot.key as number] = null;
+      if (Array.isArray(slot.holder) || (slot.body === undefined && REQUIRED_STRING.test(slot.path))) (slot.holder as Record<string | number, unknown>)[slot.key] = null;
       else delete (slot.holder as Record<string, unknown>)[slot.key as string];
       return;
     }
