@@ -127,6 +127,8 @@ export class Http1Stream implements StreamParser {
   private heldBytes = 0;
   private awaitingUpgrade: Exchange | null = null;
   private switched = false;
+  /** Why the connection ended, while close() ends the readers: a response it cuts short is emitted then. */
+  private closing: CloseReason | null = null;
   /** The request a 101 to h2c answered, and the 101, until the connection is handed to HTTP/2. */
   private upgradedTo: { ex: Exchange; res: ResponseHead; resStartNs: bigint; end: MessageEnd } | null = null;
   /** Server bytes after a 101, until the protocol taking over is started (made on the first). */
@@ -162,9 +164,12 @@ export class Http1Stream implements StreamParser {
     (dir === Dir.ToServer ? this.reqReader : this.resReader).gap(length);
   }
 
+  /** A side's FIN, in order: what it cuts short was closed by its sender. */
   end(dir: Dir, tsNs: bigint): void {
     if (this.switched) return;
+    this.closing = 'fin';
     (dir === Dir.ToServer ? this.reqReader : this.resReader).end(tsNs);
+    this.closing = null;
   }
 
   close(reason: CloseReason, tsNs: bigint): void {
@@ -175,8 +180,10 @@ export class Http1Stream implements StreamParser {
       this.emitExchange(u.ex, u.res, u.resStartNs, u.end);
     }
     if (!this.switched) {
+      this.closing = reason;
       this.reqReader.end(tsNs);
       this.resReader.end(tsNs);
+      this.closing = null;
     }
     const reading = this.reading;
     for (const ex of this.pending.drain()) {
@@ -394,7 +401,19 @@ export class Http1Stream implements StreamParser {
     const reqEnd = ex.reqEnd;
     if (reqEnd?.gap || end.gap) flags.push('gap');
     if (!reqEnd || reqEnd.incomplete) flags.push('request_incomplete');
-    if (end.incomplete) flags.push('response_incomplete');
+    // A response the connection's reset or close cut short, its framing unfinished and nothing lost, failed
+    // for its client whatever its status (curl: "Connection reset by peer", "transfer closed with N bytes
+    // remaining"; OpenTelemetry's span status is Error on a network error reading the body). Not so when the
+    // capture ended, bytes were lost, or pano-parse itself timed the connection out or evicted it.
+    let cut: string | undefined;
+    if (end.incomplete) {
+      flags.push('response_incomplete');
+      const why = this.closing;
+      if ((why === 'rst' || why === 'fin') && !end.gap) {
+        flags.push(CLOSE_FLAG[why]);
+        cut = why === 'rst' ? 'connection_reset' : 'connection_closed';
+      }
+    }
     const reqBody = reqEnd ? bodyView(reqEnd.body, header(ex.req.headers, 'content-type'), header(ex.req.headers, 'content-encoding'), o.maxBody) : undefined;
     const resBody = bodyView(end.body, header(res.headers, 'content-type'), header(res.headers, 'content-encoding'), o.maxBody);
     if (reqBody?.truncated || resBody.truncated || ex.interimDropped) flags.push('truncated');
@@ -416,6 +435,8 @@ export class Http1Stream implements StreamParser {
     if (res.status >= 500) attributes.error = { type: String(res.status) };
     // Status in the body's trailer frame, else in HTTP trailers, else in the headers (trailers-only).
     if (ex.grpc) this.addGrpc(attributes, ex, end.trailers ? trailerFields(end.trailers) : header(res.headers, 'grpc-status') !== undefined ? res.headers : undefined, end.body, flags, res.headers);
+    // a status the server sent (5xx, a gRPC-Web status) is the error its client reported
+    if (cut && !attributes.error) attributes.error = { type: cut };
     this.ctx.emit({
       kind: 'exchange',
       startNs: ex.startNs,
