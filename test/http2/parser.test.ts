@@ -632,15 +632,20 @@ test('GOAWAY: a two-step graceful shutdown (§6.8) refuses with the second frame
   assert.deepEqual((byStream[3].attributes.http2 as any).goaway, { by: 'server', error_code: 'NO_ERROR', last_stream_id: 1 });
 });
 
-test('server push is recorded as a message with its promised request', () => {
-  const ce = new HpackEncoder();
+/** A parser that has read a client's GET / on stream 1, and the server's PUSH_PROMISE (on 1) of /style.css as stream 2, to send. */
+function pushOfStyle() {
   const se = new HpackEncoder();
   const ctx = fakeContext();
   const p = new Http2Parser(ctx);
-  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':path', '/']]))]), 1n);
+  p.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, new HpackEncoder().encode([[':method', 'GET'], [':path', '/']]))]), 1n);
   const promised = Buffer.concat([Buffer.from([0, 0, 0, 2]), se.encode([[':method', 'GET'], [':path', '/style.css'], [':scheme', 'http'], [':authority', 'x']])]);
+  return { se, ctx, p, promise: frame(PUSH, END_HEADERS, 1, promised) };
+}
+
+test('server push is recorded as a message with its promised request', () => {
+  const { se, ctx, p, promise } = pushOfStyle();
   p.data(1, Buffer.concat([
-    frame(PUSH, END_HEADERS, 1, promised),
+    promise,
     frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])),
     frame(DATA, END_STREAM, 1, Buffer.from('<html>')),
     frame(HEADERS, END_HEADERS, 2, se.encode([[':status', '200'], ['content-type', 'text/css']])),
@@ -1221,13 +1226,8 @@ test('error.type: a stream reset before its response ended failed with the reset
   p3.close('fin', 5n);
   assert.deepEqual(ctx3.records.map(errorOf), ['DEADLINE_EXCEEDED', '503']);
   // a pushed stream the client declines
-  const c4 = new HpackEncoder();
-  const s4 = new HpackEncoder();
-  const ctx4 = fakeContext();
-  const p4 = new Http2Parser(ctx4);
-  p4.data(0, Buffer.concat([PREFACE, frame(HEADERS, END_HEADERS | END_STREAM, 1, c4.encode([[':method', 'GET'], [':path', '/']]))]), 1n);
-  const promised = Buffer.concat([Buffer.from([0, 0, 0, 2]), s4.encode([[':method', 'GET'], [':path', '/style.css'], [':scheme', 'http'], [':authority', 'x']])]);
-  p4.data(1, Buffer.concat([frame(PUSH, END_HEADERS, 1, promised), frame(HEADERS, END_HEADERS, 1, s4.encode([[':status', '200']])), frame(DATA, END_STREAM, 1, Buffer.from('<html>'))]), 2n);
+  const { se: s4, ctx: ctx4, p: p4, promise } = pushOfStyle();
+  p4.data(1, Buffer.concat([promise, frame(HEADERS, END_HEADERS, 1, s4.encode([[':status', '200']])), frame(DATA, END_STREAM, 1, Buffer.from('<html>'))]), 2n);
   p4.data(1, frame(HEADERS, END_HEADERS, 2, s4.encode([[':status', '200'], ['content-type', 'text/css']])), 3n);
   p4.data(0, frame(RST, 0, 2, CANCEL), 4n);
   p4.close('fin', 5n);

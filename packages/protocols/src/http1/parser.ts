@@ -127,8 +127,6 @@ export class Http1Stream implements StreamParser {
   private heldBytes = 0;
   private awaitingUpgrade: Exchange | null = null;
   private switched = false;
-  /** Why the connection ended, while close() ends the readers: a response it cuts short is emitted then. */
-  private closing: CloseReason | null = null;
   /** The request a 101 to h2c answered, and the 101, until the connection is handed to HTTP/2. */
   private upgradedTo: { ex: Exchange; res: ResponseHead; resStartNs: bigint; end: MessageEnd } | null = null;
   /** Server bytes after a 101, until the protocol taking over is started (made on the first). */
@@ -167,9 +165,7 @@ export class Http1Stream implements StreamParser {
   /** A side's FIN, in order: what it cuts short was closed by its sender. */
   end(dir: Dir, tsNs: bigint): void {
     if (this.switched) return;
-    this.closing = 'fin';
-    (dir === Dir.ToServer ? this.reqReader : this.resReader).end(tsNs);
-    this.closing = null;
+    (dir === Dir.ToServer ? this.reqReader : this.resReader).end(tsNs, 'fin');
   }
 
   close(reason: CloseReason, tsNs: bigint): void {
@@ -180,10 +176,8 @@ export class Http1Stream implements StreamParser {
       this.emitExchange(u.ex, u.res, u.resStartNs, u.end);
     }
     if (!this.switched) {
-      this.closing = reason;
-      this.reqReader.end(tsNs);
-      this.resReader.end(tsNs);
-      this.closing = null;
+      this.reqReader.end(tsNs, reason);
+      this.resReader.end(tsNs, reason);
     }
     const reading = this.reading;
     for (const ex of this.pending.drain()) {
@@ -408,7 +402,7 @@ export class Http1Stream implements StreamParser {
     let cut: string | undefined;
     if (end.incomplete) {
       flags.push('response_incomplete');
-      const why = this.closing;
+      const why = end.cutBy;
       if ((why === 'rst' || why === 'fin') && !end.gap) {
         flags.push(CLOSE_FLAG[why]);
         cut = why === 'rst' ? 'connection_reset' : 'connection_closed';

@@ -5,6 +5,7 @@
  * It knows nothing of the other direction: the connection decides how a
  * response body is framed (HEAD, 204, 304, CONNECT) through `bodyFor`.
  */
+import type { CloseReason } from '@panopticon/flows';
 import { BodyCapture } from '../body.js';
 import { KNOWN_METHODS, findHeadEnd, looksLikeRequestLine, looksLikeStatusLine } from './head.js';
 
@@ -25,6 +26,8 @@ export interface MessageEnd {
   gap: boolean;
   /** The message ended before its body did (connection closed). */
   incomplete: boolean;
+  /** Of an incomplete message: what ended the connection or its side there (the sender's FIN, a reset, ...). */
+  cutBy?: CloseReason;
 }
 
 export interface ReaderEvents {
@@ -154,10 +157,13 @@ export class MessageReader {
     }
   }
 
-  /** The sender closed its side: a close-delimited body ends here; anything else is incomplete. */
-  end(tsNs: bigint): void {
+  /**
+   * The sender closed its side (`cause`: its FIN, or the connection's end and why): a close-delimited
+   * body ends here; anything else is incomplete.
+   */
+  end(tsNs: bigint, cause?: CloseReason): void {
     if (this.mode === Mode.Body) {
-      this.finish(tsNs, this.framing.kind !== 'close');
+      this.finish(tsNs, this.framing.kind !== 'close', cause);
     } else if (this.mode === Mode.Head && this.carry && this.carry.length) {
       this.ev.count(`http.incomplete_${this.side}_head`);
       this.carry = null;
@@ -346,7 +352,7 @@ export class MessageReader {
     return { text, next: lf + 1, raw };
   }
 
-  private finish(tsNs: bigint, incomplete: boolean): void {
+  private finish(tsNs: bigint, incomplete: boolean, cause?: CloseReason): void {
     const body = this.body ?? new BodyCapture(0);
     const trailers = this.trailers ?? undefined;
     const gap = this.gapSeen;
@@ -356,7 +362,7 @@ export class MessageReader {
     this.gapSeen = false;
     if (this.mode !== Mode.Switched) this.mode = this.switchAfter ? Mode.Switched : Mode.Head;
     this.switchAfter = false;
-    this.ev.message({ body, trailers, wireBytes, endNs: tsNs, gap, incomplete });
+    this.ev.message({ body, trailers, wireBytes, endNs: tsNs, gap, incomplete, cutBy: incomplete ? cause : undefined });
   }
 
   /**
