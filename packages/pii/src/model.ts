@@ -82,7 +82,8 @@ function capitalRatio(value: string): { words: number; ratio: number; upper: num
   let m: RegExpExecArray | null;
   while ((m = re.exec(value)) !== null && words < 200) {
     words++;
-    if (/^\p{Lu}/u.test(m[0])) {
+    const k = m[0].charCodeAt(0);
+    if (k < 128 ? k >= 65 && k <= 90 : /^\p{Lu}/u.test(m[0])) {
       caps++;
       if (m[0].length >= 2 && !/\p{Ll}/u.test(m[0])) upper++;
     }
@@ -158,10 +159,11 @@ export function nameCandidates(value: string, key: string, hints: number): Candi
   // case marks nothing, so run the rules on a copy where only the words that are not common English words are
   // capitalised. Prose only: markup, code, key=value text and host names ("<html lang=en>", "a{b:c}",
   // "ns.dns.cluster.local") are not such writing.
-  const { words, ratio, upper } = capitalRatio(value);
-  const prose = words >= 3 && /\S\s+\S+\s+\S/.test(value) && value.length <= 2000 && !/[<>{}=]|[\p{L}\d]\.\p{L}/u.test(value);
-  const shouting = prose && upper >= 0.6;
-  const caseless = prose && (ratio < 0.25 || shouting);
+  // the words are counted last: that reads every word, and most values (a type, a code: one token) are no prose
+  const counted = value.length <= 2000 && /\S\s+\S+\s+\S/.test(value) && !/[<>{}=]|[\p{L}\d]\.\p{L}/u.test(value) ? capitalRatio(value) : undefined;
+  const prose = counted !== undefined && counted.words >= 3;
+  const shouting = prose && counted.upper >= 0.6;
+  const caseless = prose && (counted.ratio < 0.25 || shouting);
   const src = !caseless
     ? value
     : value.replace(/\p{L}[\p{L}'’-]*/gu, (w) => {
