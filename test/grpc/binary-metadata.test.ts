@@ -58,7 +58,7 @@ test('base64 (RFC 4648 §4): padded and unpadded read alike; other text says whe
   assert.equal(base64Bytes('CA='), 'not base64: padding does not end a 4-character group');
 });
 
-test('grpc-status-details-bin: a google.rpc.Status with an ErrorInfo detail, padded and unpadded', () => {
+test('grpc-status-details-bin: a google.rpc.Status with an ErrorInfo detail, padded and unpadded; ErrorInfo is built in', () => {
   const padded = status.toString('base64');
   assert.equal(padded.at(-1), '=');
   assert.equal(padded.at(-2) === '=', false);
@@ -68,7 +68,7 @@ test('grpc-status-details-bin: a google.rpc.Status with an ErrorInfo detail, pad
       size: 74,
       code: 3,
       message: 'bad email',
-      details: [{ type_url: typeUrl, fields: { f1: 'EMAIL', f2: 'x.test' } }],
+      details: [{ type_url: typeUrl, content: { reason: 'EMAIL', domain: 'x.test' } }],
     });
     assert.equal(flags.size, 0);
     // it is the status, not other trailer metadata
@@ -76,11 +76,12 @@ test('grpc-status-details-bin: a google.rpc.Status with an ErrorInfo detail, pad
   }
 });
 
-test('grpc-status-details-bin with --proto: a detail whose type the schemas define is decoded by it', () => {
+test('grpc-status-details-bin with --proto: a detail whose type the schemas define is decoded by it, before the built-in type of that name', () => {
   const proto = join(dir, 'error_details.proto');
-  writeFileSync(proto, 'syntax = "proto3";\npackage google.rpc;\nmessage ErrorInfo { string reason = 1; string domain = 2; map<string, string> metadata = 3; }\n');
+  // the user's own google.rpc.ErrorInfo, its fields named otherwise than the built-in's: its names are the ones used
+  writeFileSync(proto, 'syntax = "proto3";\npackage google.rpc;\nmessage ErrorInfo { string why = 1; string realm = 2; }\n');
   const { grpc } = attrs({ trailers: { 'grpc-status': ['3'], 'grpc-status-details-bin': [status.toString('base64')] } }, { ...defaultParseOptions, protoPaths: [proto] });
-  assert.deepEqual(grpc.status_details.details, [{ type_url: typeUrl, content: { reason: 'EMAIL', domain: 'x.test' } }]);
+  assert.deepEqual(grpc.status_details.details, [{ type_url: typeUrl, content: { why: 'EMAIL', realm: 'x.test' } }]);
 });
 
 test('grpc-status-details-bin: a negative code, unknown fields, malformed base64 or protobuf give decode_error, never a throw', () => {

@@ -58,8 +58,8 @@ test('PII in grpc-status-details-bin is found in the decoded status and gone fro
   const found = es.finish(es.collect(structuredClone(ev))).map((f) => `${f.type} ${f.path}`);
   for (const want of [
     'email grpc.status_details.message',
-    'phone grpc.status_details.details[0].fields.f3.f2', // ErrorInfo.metadata["contact"]
-    'email grpc.status_details.details[1].fields.f1.f2', // BadRequest.field_violations[0].description
+    'phone grpc.status_details.details[0].content.metadata.contact', // ErrorInfo, a built-in type
+    'email grpc.status_details.details[1].content.field_violations[0].description', // BadRequest
   ]) assert.ok(found.includes(want), `${want} not in ${found.join(', ')}`);
 
   assertGone(run.events as any[], [EMAIL, PHONE]);

@@ -8,6 +8,7 @@
  * one (rich errors: ErrorInfo, BadRequest, ...).
  */
 import type protobuf from 'protobufjs';
+import { errorDetailType } from './error-details.js';
 import { decodeMessage } from './proto.js';
 import { decodeWire, isText, readFields, type RawField } from './wire.js';
 
@@ -165,7 +166,11 @@ export function statusDetails(values: string[], budget: BinaryBudget, flags: Set
   return out;
 }
 
-/** A google.protobuf.Any { string type_url = 1; bytes value = 2 }: its value by --proto's type of that name, else schema-less. */
+/**
+ * A google.protobuf.Any { string type_url = 1; bytes value = 2 }: its value
+ * by the type its type_url names, --proto's before the built-in
+ * error_details.proto types (the user's schema may be newer), else schema-less.
+ */
 function anyView(bytes: Buffer, lookup: TypeLookup | undefined): Record<string, unknown> {
   const view: Record<string, unknown> = {};
   const fields = fieldsOf(view, bytes, 'google.protobuf.Any');
@@ -178,7 +183,8 @@ function anyView(bytes: Buffer, lookup: TypeLookup | undefined): Record<string, 
   }
   if (value === undefined) return view;
   const url = view.type_url as string | undefined;
-  const type = url !== undefined && lookup ? lookup(url.slice(url.lastIndexOf('/') + 1)) : undefined;
+  const name = url?.slice(url.lastIndexOf('/') + 1);
+  const type = name === undefined ? undefined : (lookup?.(name) ?? errorDetailType(name));
   decodeMessage(view, type, value);
   // not a message: still shown, as text or hex, so that what it holds is seen
   if (view.content === undefined && view.fields === undefined) {

@@ -13,7 +13,7 @@ import { decodeWire } from './wire.js';
 // pano-parse (and each of its workers) would pay for it at start-up.
 const require = createRequire(import.meta.url);
 let protobufjs: typeof protobuf | undefined;
-function pb(): typeof protobuf {
+export function pb(): typeof protobuf {
   return (protobufjs ??= require('protobufjs') as typeof protobuf);
 }
 
