@@ -183,19 +183,30 @@ function redactValue(v: unknown): unknown {
 }
 
 /**
+ * Levels of nesting followed in an event. pano-parse's deepest are a few (a
+ * header map, a list of records with their headers); an event from elsewhere
+ * may nest thousands deep, past the stack of the recursion here and of
+ * JSON.stringify: what lies deeper leaves as NESTING_CUT.
+ */
+export const MAX_NESTING = 64;
+/** What stands, in an attribute's JSON text, for a value nested deeper than MAX_NESTING. */
+export const NESTING_CUT = `<cut: nested deeper than ${MAX_NESTING} levels>`;
+
+/**
  * A value as it may leave: content left out (undefined) unless asked for,
  * credential header values replaced. Used inside lists of records, which
  * become JSON text (`kafka.records` with each record's value and headers).
  */
-function clean(path: string, key: string, v: unknown, opts: Required<MappingOptions>, inHeaders: boolean): unknown {
+function clean(path: string, key: string, v: unknown, opts: Required<MappingOptions>, inHeaders: boolean, depth = 0): unknown {
   if (!opts.includeContent && contentPath(path, key)) return undefined;
   if (inHeaders && !opts.includeCredentials && isCredentialHeader(key)) return redactValue(v);
-  if (Array.isArray(v)) return v.map((x) => clean(path, key, x, opts, false));
+  if (v !== null && typeof v === 'object' && depth >= MAX_NESTING) return NESTING_CUT;
+  if (Array.isArray(v)) return v.map((x) => clean(path, key, x, opts, false, depth + 1));
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
     const headers = HEADER_MAPS.has(key);
     for (const k in v as Record<string, unknown>) {
-      const c = clean(`${path}.${k}`, k, (v as Record<string, unknown>)[k], opts, headers);
+      const c = clean(`${path}.${k}`, k, (v as Record<string, unknown>)[k], opts, headers, depth + 1);
       // an entry named __proto__ (a Kafka header, an AMQP table key) assigned would set the prototype and vanish
       if (c !== undefined) setOwn(out, k, c);
     }
@@ -225,7 +236,7 @@ function sanitizedQuery(text: string, e: Record<string, unknown>): string {
   return sanitizeSql(text, typeof system === 'string' ? system : '');
 }
 
-function flatten(prefix: string, key: string, v: unknown, st: FlattenState, inHeaders = false): void {
+function flatten(prefix: string, key: string, v: unknown, st: FlattenState, inHeaders = false, depth = 0): void {
   if (st.count >= MAX_FLATTENED || v === null || v === undefined) return;
   if (!st.opts.includeContent) {
     if (contentPath(prefix, key)) return;
@@ -255,7 +266,12 @@ function flatten(prefix: string, key: string, v: unknown, st: FlattenState, inHe
     st.count++;
   } else if (typeof v === 'object') {
     if (HEADER_MAPS.has(key)) st.headerMaps.push({ prefix, map: v as Record<string, unknown> });
-    else for (const k in v as Record<string, unknown>) flatten(prefix ? `${prefix}.${k}` : k, k, (v as Record<string, unknown>)[k], st);
+    else if (depth >= MAX_NESTING) {
+      // this deep, an object is one attribute of JSON text, as a list of records is, its depths past the bound cut
+      const json = JSON.stringify(clean(prefix, key, v, st.opts, inHeaders));
+      st.out[prefix] = json.length > max ? json.slice(0, max) : json;
+      st.count++;
+    } else for (const k in v as Record<string, unknown>) flatten(prefix ? `${prefix}.${k}` : k, k, (v as Record<string, unknown>)[k], st, false, depth + 1);
   }
 }
 
