@@ -109,19 +109,39 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   stop.inputSignal(inputs).addEventListener('abort', () => readStop.abort());
   const byType = new Map<string, number>();
   const counts = { events: 0, events_with_pii: 0, findings: 0, repeats: 0, bad_lines: 0, ml_candidates: 0, ml_partial_events: 0 };
-  const bad = new BadLines(NAME);
-  let batch: Array<{ p: Pending; ref: string }> = [];
+  // readNdjson ends a --strict run at a line that is not JSON; BadLines, at an event that cannot be written out
+  const bad = new BadLines(NAME, { strict: o.strict });
+  let batch: Array<{ p: Pending; ref: string; where: string }> = [];
 
   /**
    * Findings of finished events go to the audit log, flushed, before the
    * events go out: every event written has its findings on record, and a log
    * that cannot be written stops the run before more events leave.
    */
-  const emit = (todo: Array<{ p: Pending; ref: string }>) => {
+  const emit = (todo: Array<{ p: Pending; ref: string; where: string }>) => {
     // the reader went away (`| head`): these events will not leave, so their findings are not on record either
     if (out.closed) return;
-    for (const { p, ref } of todo) {
+    const lines: string[] = [];
+    for (const { p, ref, where } of todo) {
       const found = scanner.finish(p);
+      let line: string;
+      try {
+        line = JSON.stringify(p.event);
+      } catch (e) {
+        // JSON.parse reads any depth, JSON.stringify recurses and runs out of stack a few thousand levels
+        // down (values that deep are only redacted under --redact): the event cannot leave, so it is damage
+        if (!(e instanceof RangeError)) throw e;
+        try {
+          bad.report(where, 'event nested too deep to write out');
+        } catch (fatal) {
+          // --strict: what came before it is complete and goes out
+          audit?.flush();
+          for (const l of lines) out.line(l);
+          throw fatal;
+        }
+        continue;
+      }
+      lines.push(line);
       if (found.length) counts.events_with_pii++;
       for (const f of found) {
         counts.findings++;
@@ -131,7 +151,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
       }
     }
     audit?.flush();
-    for (const { p } of todo) out.line(JSON.stringify(p.event));
+    for (const l of lines) out.line(l);
   };
 
   const finishBatch = async () => {
@@ -192,7 +212,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
             counts.events++;
             const ev = value as Record<string, unknown>;
             const id = (ev.pano as { id?: unknown } | undefined)?.id;
-            batch.push({ p: scanner.collect(ev), ref: typeof id === 'string' ? id : `${where.file}:${where.line}` });
+            batch.push({ p: scanner.collect(ev), ref: typeof id === 'string' ? id : `${where.file}:${where.line}`, where: `${where.file}:${where.line}` });
             // rules only: finished here, so that an error (the audit log failing) ends the read
             if (!model && batch.length >= 64) emit(batch.splice(0));
           },
