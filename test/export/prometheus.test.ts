@@ -153,3 +153,23 @@ test('listen address parsing binds loopback by default', async () => {
   assert.deepEqual(parseListenAddress('0.0.0.0:1'), { host: '0.0.0.0', port: 1 });
   assert.throws(() => parseListenAddress('host:99999'), /invalid listen address/);
 });
+
+test('a duration or byte count of 1e999 (Infinity once parsed) is left out of the metrics instead of ending the run', async () => {
+  // found by scripts/fuzz-events.ts: prom-client throws on Infinity, and pano-export exited 70
+  const { MetricsSink } = await import('@panopticon/export');
+  const health = { eventsIn: () => 0, parseFailures: () => 0, dropped: () => [], queueDepths: () => [] };
+  const m = new MetricsSink(health, {});
+  const text = JSON.stringify(httpEv('1-1', 'GET', 200, 1000, { reqBytes: 10, resBytes: 20 }));
+  for (const raw of ['1e999', '-1e999']) {
+    for (const field of ['duration_ns', 'request_bytes', 'response_bytes']) {
+      m.accept(JSON.parse(text.replace(new RegExp(`"${field}":\\d+`), `"${field}":${raw}`)));
+    }
+  }
+  const out = await m.registry.metrics();
+  assert.match(out, /^pano_requests_total\{[^}]*\} 6$/m);
+  // the four events whose duration was finite
+  assert.match(out, /^pano_request_duration_seconds_count\{[^}]*\} 4$/m);
+  // bytes of the four events whose count was finite, each way
+  assert.match(out, /^pano_bytes_total\{[^}]*direction="client_to_server"\} 40$/m);
+  assert.match(out, /^pano_bytes_total\{[^}]*direction="server_to_client"\} 80$/m);
+});

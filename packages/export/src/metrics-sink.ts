@@ -32,6 +32,15 @@ function serverOf(e: Record<string, unknown>): string {
   return typeof port === 'number' ? `${host}:${port}` : host;
 }
 
+/**
+ * A count or duration a metric can take: JSON text such as `1e999` parses to
+ * Infinity, which prom-client refuses with a throw (an event from elsewhere
+ * must not end the run); such a value is left out, as a missing one is.
+ */
+function finiteCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
+}
+
 export class MetricsSink implements Sink {
   readonly name = 'prometheus';
   readonly registry = new Registry();
@@ -118,14 +127,14 @@ export class MetricsSink implements Sink {
     this.requests.inc({ protocol, server, operation: L.value('operation', operationOf(e)), status_class: L.value('status_class', statusClassOf(e)) });
     if (kindOf(e) === 'exchange') {
       const d = at(e, 'pano.duration_ns');
-      if (typeof d === 'number' && d >= 0) this.duration.observe({ protocol, server }, d / 1e9);
+      if (finiteCount(d)) this.duration.observe({ protocol, server }, d / 1e9);
     }
     const err = errorOf(e);
     if (err !== undefined) this.errors.inc({ protocol, server, error_type: L.value('error_type', err) });
     const rq = at(e, 'pano.request_bytes');
     const rs = at(e, 'pano.response_bytes');
-    if (typeof rq === 'number' && rq > 0) this.bytes.inc({ protocol, server, direction: 'client_to_server' }, rq);
-    if (typeof rs === 'number' && rs > 0) this.bytes.inc({ protocol, server, direction: 'server_to_client' }, rs);
+    if (finiteCount(rq) && rq > 0) this.bytes.inc({ protocol, server, direction: 'client_to_server' }, rq);
+    if (finiteCount(rs) && rs > 0) this.bytes.inc({ protocol, server, direction: 'server_to_client' }, rs);
     for (const f of piiOf(e)) this.pii.inc({ pii_type: L.value('pii_type', f.type), protocol, direction: f.direction });
   }
 
