@@ -182,3 +182,22 @@ test('Mermaid output: one node line per node, one link per edge, PII links style
   const pii = json.edges.map((e, i) => (e.pii_types.length ? i : -1)).filter((i) => i >= 0);
   assert.ok(mm.includes(`  linkStyle ${pii.join(',')} stroke:#d00,stroke-width:3px,color:#d00`));
 });
+
+test('control characters in names and addresses are drawn as their Control Pictures: Graphviz takes the DOT, Mermaid lines stay whole', { skip: !existsSync('/usr/bin/dot') && 'graphviz is not installed' }, async () => {
+  // found by scripts/fuzz-events.ts: a NUL in an event's address made `dot` fail with a syntax error
+  const { GraphBuilder, renderDot, renderMermaid } = await import('@panopticon/graph');
+  const g = new GraphBuilder();
+  g.add({
+    pano: { v: 1, id: '1-1', kind: 'exchange', protocol: 'http', start_ns: '1', end_ns: '2', duration_ns: 1, time: '', source: { type: 'pcap' }, connection: { id: 1, roles: 'syn' } },
+    client: { address: 'a\u0000b\u001b[31mc\u007fd\re\nf', port: 1 },
+    server: { address: '10.0.0.2', port: 80 },
+  });
+  const snap = g.snapshot();
+  const svg = spawnSync('dot', ['-Tsvg'], { input: renderDot(snap), encoding: 'utf8' });
+  assert.equal(svg.status, 0, svg.stderr);
+  assert.equal(svg.stderr, '', 'dot has no warnings');
+  assert.ok(svg.stdout.includes('<title>a␀b␛[31mc␡d e f</title>'), svg.stdout);
+  const mm = renderMermaid(snap);
+  assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f]/.test(mm), JSON.stringify(mm));
+  assert.ok(mm.split('\n').some((l) => /^ {2}n\d+\["a␀b␛\[31mc␡d e f/.test(l)), mm);
+});

@@ -29,9 +29,19 @@ function edgeLines(e: GraphEdge): string[] {
   return lines;
 }
 
-/** DOT double-quoted string: backslash and quote escaped, lines joined with \n. */
+/**
+ * Control characters of a name or address from the input (an event from
+ * elsewhere may hold any) as their visible Control Pictures (NUL as ␀, ESC
+ * as ␛, DEL as ␡): Graphviz refuses a NUL in a string, and neither format
+ * has an escape for them. Line breaks were spaces before and stay so.
+ */
+function visibleControls(s: string): string {
+  return s.replace(/[\r\n]/g, ' ').replace(/[\u0000-\u001f\u007f]/g, (c) => String.fromCharCode(c === '\u007f' ? 0x2421 : 0x2400 + c.charCodeAt(0)));
+}
+
+/** DOT double-quoted string: backslash and quote escaped, control characters made visible, lines joined with \n. */
 function dotString(lines: string[]): string {
-  return '"' + lines.map((l) => l.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\r\n]/g, ' ')).join('\\n') + '"';
+  return '"' + lines.map((l) => visibleControls(l).replace(/\\/g, '\\\\').replace(/"/g, '\\"')).join('\\n') + '"';
 }
 
 export function renderDot(g: GraphSnapshot): string {
@@ -49,7 +59,7 @@ export function renderDot(g: GraphSnapshot): string {
 
 /** Mermaid labels: quotes and markup-ish characters as entity codes. */
 function mermaidText(lines: string[]): string {
-  const esc = (s: string) => s.replace(/[#"<>&|`]/g, (c) => `#${c.charCodeAt(0)};`);
+  const esc = (s: string) => visibleControls(s).replace(/[#"<>&|`]/g, (c) => `#${c.charCodeAt(0)};`);
   return '"' + lines.map(esc).join('<br/>') + '"';
 }
 
