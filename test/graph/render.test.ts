@@ -201,3 +201,26 @@ test('control characters in names and addresses are drawn as their Control Pictu
   assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f]/.test(mm), JSON.stringify(mm));
   assert.ok(mm.split('\n').some((l) => /^ {2}n\d+\["a␀b␛\[31mc␡d e f/.test(l)), mm);
 });
+
+test('a name or address too long for a Graphviz string is cut with a hash of the whole: the node stays its own, dot takes it', { skip: !existsSync('/usr/bin/dot') && 'graphviz is not installed' }, async () => {
+  // found by scripts/fuzz-events.ts: a 300,000-character "address" made a DOT string Graphviz refuses (over 16384)
+  const { GraphBuilder, renderDot } = await import('@panopticon/graph');
+  const g = new GraphBuilder();
+  const long = (c: string) => c.repeat(20_000);
+  for (const [i, client] of [long('1'), long('1') + '2', long('"')].entries()) {
+    g.add({
+      pano: { v: 1, id: `${i}-1`, kind: 'exchange', protocol: 'http', start_ns: '1', end_ns: '2', duration_ns: 1, time: '', source: { type: 'pcap' }, connection: { id: i, roles: 'syn' } },
+      client: { address: client, port: 1 },
+      server: { address: '10.0.0.2', port: 80 },
+    });
+  }
+  const svg = spawnSync('dot', ['-Tsvg'], { input: renderDot(g.snapshot()), encoding: 'utf8', maxBuffer: 1 << 26 });
+  assert.equal(svg.status, 0, svg.stderr.slice(0, 500));
+  assert.equal(svg.stderr, '', 'dot has no warnings');
+  // three client nodes and the server, each edge its own
+  const titles = [...svg.stdout.matchAll(/<g id="node\d+" class="node">\s*<title>([^<]*)<\/title>/g)].map((m) => m[1]!);
+  assert.equal(titles.length, 4);
+  assert.equal(new Set(titles).size, 4);
+  assert.equal((svg.stdout.match(/class="edge"/g) ?? []).length, 3);
+  assert.ok(titles.some((t) => t.startsWith('1'.repeat(4000)) && t.includes('…(20000 characters, sha256 ')), titles.map((t) => t.slice(-60)).join(' | '));
+});

@@ -3,6 +3,7 @@
  * data are drawn red and bold, with the types in their label: the privacy
  * data-flow map at a glance.
  */
+import { createHash } from 'node:crypto';
 import type { GraphEdge, GraphNode, GraphSnapshot } from './snapshot.js';
 
 export function formatDuration(ns: number | null): string {
@@ -39,9 +40,22 @@ function visibleControls(s: string): string {
   return s.replace(/[\r\n]/g, ' ').replace(/[\u0000-\u001f\u007f]/g, (c) => String.fromCharCode(c === '\u007f' ? 0x2421 : 0x2400 + c.charCodeAt(0)));
 }
 
-/** DOT double-quoted string: backslash and quote escaped, control characters made visible, lines joined with \n. */
+/** Longest text of a DOT string kept whole: escaped, it stays under Graphviz's 16384 characters per string. */
+export const MAX_DOT_TEXT = 4096;
+
+/**
+ * `s`, or for a longer one (an event from elsewhere may hold any text where an
+ * address belongs) its start and a hash of the whole, so a node's name stays
+ * its own and the same in every line that names it.
+ */
+function dotText(s: string): string {
+  if (s.length <= MAX_DOT_TEXT) return s;
+  return `${s.slice(0, MAX_DOT_TEXT - 64)}…(${s.length} characters, sha256 ${createHash('sha256').update(s).digest('hex').slice(0, 16)})`;
+}
+
+/** DOT double-quoted string: control characters made visible, lines joined with \n, long text cut, backslash and quote escaped. */
 function dotString(lines: string[]): string {
-  return '"' + lines.map((l) => visibleControls(l).replace(/\\/g, '\\\\').replace(/"/g, '\\"')).join('\\n') + '"';
+  return '"' + dotText(lines.map(visibleControls).join('\n')).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
 }
 
 export function renderDot(g: GraphSnapshot): string {
