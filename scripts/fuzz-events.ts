@@ -12,7 +12,8 @@
  * - the built commands (bin/ on the dist/ bundle: `npm run build` first) over the whole batch
  *   as one NDJSON file: each pano-pii mode, verify-audit of its log, every
  *   pano-graph format (DOT through `dot -Tsvg`) and --window, pano-export
- *   with --jsonl, --tee, --audit, --otlp and --prometheus (scraped).
+ *   with --jsonl, --tee, --audit, --otlp and --prometheus (scraped); the
+ *   last two on the mutants and on pano-pii's output without redaction.
  *
  * Prints each problem with the seed and the mutant's index (the line number,
  * in the batch); exits 1 if any.
@@ -62,6 +63,8 @@ async function childMain(a: Args & { from: number; otlpUrl: string }): Promise<v
     await send({ start: i });
     for (const p of await stages.run(all[i]!, { model: i % MODEL_EVERY === 0 })) await send({ problem: `${p} [mutant ${i}: ${all[i]!.ops.join('; ')}]` });
   }
+  // closing (the spans flushed, the audit logs verified) is not a mutant's time
+  await send({ closing: true });
   for (const p of await stages.close()) await send({ problem: p });
   await send({ done: stages.badLines });
   process.disconnect();
@@ -81,8 +84,9 @@ async function inProcess(a: Args, otlpUrl: string): Promise<void> {
       const w = fork(import.meta.filename, ['--child', JSON.stringify({ ...a, from, otlpUrl })], { execArgv: process.execArgv });
       let current = -1;
       let timer: NodeJS.Timeout | undefined;
-      w.on('message', (m: { start?: number; problem?: string; done?: number }) => {
-        if (m.start !== undefined) {
+      w.on('message', (m: { start?: number; problem?: string; done?: number; closing?: true }) => {
+        if (m.closing) clearTimeout(timer);
+        else if (m.start !== undefined) {
           current = m.start;
           clearTimeout(timer);
           timer = setTimeout(() => {
@@ -191,8 +195,9 @@ async function batch(a: Args, all: EventMutant[], receiver: { url: string; spans
       if (checkRun(what, r, ms, budget)) jsonLines(what, r.stdout, []);
     }
 
+    // pano-pii's output without redaction onwards: each mode's would take five times as long for little more
     const piiOut = join(dir, 'pii-out.jsonl');
-    writeFileSync(piiOut, outputs.join(''));
+    writeFileSync(piiOut, outputs[0] ?? '');
     for (const input of [file, piiOut]) {
       const name = input === file ? 'mutants' : "pano-pii's outputs";
       for (const format of ['json', 'dot', 'mermaid', 'html']) {
