@@ -221,3 +221,17 @@ test('TLS plaintext seen from both ends: one exchange counted once, each process
   assert.deepEqual(s.nodes.find((n) => n.id === '10.0.0.9')!.processes, []);
   assert.equal(s.nodes.find((n) => n.id === '10.0.0.1')!.requests_made, 1);
 });
+
+test('a start or end past year 9999 is no time: the edge keeps the times it has, and the snapshot is written', () => {
+  // found by scripts/fuzz-events.ts: end_ns "999999999999999999999999999999" reached Date and pano-graph exited 70
+  const b = new GraphBuilder();
+  b.add(ev('1-1', 'http', '10.0.0.1', '10.0.0.2', 80, 0, 5));
+  b.add(ev('2-1', 'http', '10.0.0.1', '10.0.0.2', 80, 10, 5, {}, { end_ns: '999999999999999999999999999999' }));
+  b.add(ev('2-2', 'http', '10.0.0.1', '10.0.0.2', 80, 10, 5, {}, { start_ns: (T0 + 10n).toString(), end_ns: '253402300800000000000' }));
+  // the last instant of 9999 is still one
+  b.add(ev('3-1', 'http', '10.0.0.1', '10.0.0.2', 80, 20, 5, {}, { start_ns: '253402300799999999999', end_ns: '253402300799999999999' }));
+  const [edge] = b.snapshot().edges;
+  assert.equal(edge!.requests, 4);
+  assert.equal(edge!.first_seen_ns, T0.toString());
+  assert.equal(edge!.last_seen, '9999-12-31T23:59:59.999999999Z');
+});

@@ -8,6 +8,9 @@ let cachedSecondText = '';
 const iso = Buffer.alloc(30) as Buffer & { latin1Slice(start: number, end: number): string };
 iso.write('1970-01-01T00:00:00.000000000Z', 'latin1');
 
+/** 9999-12-31T23:59:59.999999999Z: the last instant an event's `time` (four-digit year) can name. */
+export const LAST_NS = 253_402_300_799_999_999_999n;
+
 /** ISO-8601 UTC with all nine fractional digits: 2023-11-14T22:13:20.123456789Z. */
 export function isoFromNs(ns: bigint): string {
   // below one second the decimal text has fewer than ten digits: pad it to "0" seconds

@@ -6,7 +6,7 @@
  * answer seen after the traffic still names it. Both maps are capped; an
  * event that would grow a full map is counted and left out.
  */
-import { isoFromNs } from '@panopticon/events';
+import { LAST_NS, isoFromNs } from '@panopticon/events';
 import { LatencySketch } from './latency-sketch.js';
 import { NameCache, type NameCacheOptions } from './name-cache.js';
 import { at, errorOf, isMirrorView, numberAt, piiOf, stringAt, type Direction } from './event-facts.js';
@@ -69,16 +69,22 @@ export interface BuilderCounters {
 
 const MAX_PER_SET = 256;
 
-/** A canonical decimal ns string (no sign, no leading zeros), else undefined. */
+const LAST_NS_TEXT = LAST_NS.toString();
+
+/**
+ * A canonical decimal ns string (no sign, no leading zeros) of a time up to
+ * year 9999, else undefined: a later one (an event from elsewhere, a damaged
+ * one) has no ISO text for the graph's first_seen/last_seen.
+ */
 function nsText(v: unknown): string | undefined {
   if (typeof v === 'string') {
     const n = v.length;
-    if (n === 0 || n > 30 || (n > 1 && v.charCodeAt(0) === 48)) return undefined;
+    if (n === 0 || n > LAST_NS_TEXT.length || (n > 1 && v.charCodeAt(0) === 48)) return undefined;
     for (let i = 0; i < n; i++) {
       const c = v.charCodeAt(i);
       if (c < 48 || c > 57) return undefined;
     }
-    return v;
+    return n === LAST_NS_TEXT.length && v > LAST_NS_TEXT ? undefined : v;
   }
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
   return undefined;

@@ -10,7 +10,7 @@
 import { CaptureReader, PANO_PEN, interfaceKey, decodeLossRecord, decodeTlsRecord, decodeTlsEndRecord, type TlsRecord, type TlsEndRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
 import { DECODED_LINK_TYPES, Decoder, IpProto, formatIPv4, formatIPv6, type DecoderOptions, type L4Packet } from '@panopticon/decode';
 import { FlowTable, defaultFlowOptions, plaintextKey, type FlowTableOptions, type PlaintextChunk } from '@panopticon/flows';
-import { sequential, type EventSource, type PanoEvent } from '@panopticon/events';
+import { LAST_NS, sequential, type EventSource, type PanoEvent } from '@panopticon/events';
 import { Dispatcher, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
 
 export interface PipelineOptions {
@@ -57,8 +57,6 @@ export interface PipelineOptions {
  */
 const MAX_INTERFACES = 2 * 65536;
 
-/** 9999-12-31T23:59:59.999999999Z: the last instant an event's `time` (four-digit year) can name. */
-const LAST_NS = 253_402_300_799_999_999_999n;
 
 /**
  * Which of `count` shards a flow belongs to. Symmetric in the endpoints so
