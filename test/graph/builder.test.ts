@@ -235,3 +235,29 @@ test('a start or end past year 9999 is no time: the edge keeps the times it has,
   assert.equal(edge!.first_seen_ns, T0.toString());
   assert.equal(edge!.last_seen, '9999-12-31T23:59:59.999999999Z');
 });
+
+test('an event without a time says nothing of when its edge was seen: not 1970, and null when no event had one', () => {
+  const b = new GraphBuilder();
+  const timeless = { start_ns: undefined, end_ns: undefined, duration_ns: undefined };
+  b.add(ev('1-1', 'http', '10.0.0.1', '10.0.0.2', 80, 0, 5, {}, timeless));
+  b.add(ev('2-1', 'http', '10.0.0.1', '10.0.0.2', 80, 10, 5));
+  b.add(ev('3-1', 'http', '10.0.0.1', '10.0.0.2', 80, 20, 5, {}, { end_ns: 'not a time', start_ns: '' }));
+  b.add(ev('4-1', 'http', '10.0.0.1', '10.0.0.3', 80, 0, 5, {}, timeless));
+  // the same server name on two addresses: edges merged by name keep the times one of them has
+  b.add(dnsAnswer('5-1', 1, 'api.example.com', [['api.example.com', 'A', '10.0.0.4'], ['api.example.com', 'A', '10.0.0.5']]));
+  b.add(ev('6-1', 'http', '10.0.0.1', '10.0.0.4', 80, 0, 5, {}, timeless));
+  b.add(ev('7-1', 'http', '10.0.0.1', '10.0.0.5', 80, 30, 5));
+  const s = b.snapshot();
+  const edge = (target: string) => s.edges.find((e) => e.target === target && e.protocol === 'http')!;
+  const timed = edge('10.0.0.2');
+  assert.equal(timed.requests, 3);
+  assert.equal(timed.first_seen_ns, (T0 + 10_000_000n).toString());
+  assert.equal(timed.last_seen_ns, (T0 + 15_000_000n).toString());
+  const never = edge('10.0.0.3');
+  assert.equal(never.requests, 1);
+  assert.deepEqual([never.first_seen_ns, never.last_seen_ns, never.first_seen, never.last_seen], [null, null, null, null]);
+  const merged = edge('api.example.com');
+  assert.equal(merged.requests, 2);
+  assert.equal(merged.first_seen_ns, (T0 + 30_000_000n).toString());
+  assert.equal(merged.last_seen, '2023-11-14T22:13:20.035000000Z');
+});

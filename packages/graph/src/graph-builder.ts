@@ -50,8 +50,9 @@ interface EdgeState {
   requestBytes: number;
   responseBytes: number;
   /** exact ns since the epoch as decimal strings (compared with nsBefore) */
-  firstNs: string;
-  lastNs: string;
+  /** undefined until an event with a time reaches the edge */
+  firstNs: string | undefined;
+  lastNs: string | undefined;
   pii: Record<Direction, Map<string, number>>;
 }
 
@@ -129,11 +130,12 @@ export class GraphBuilder {
     const pano = (e.pano ?? {}) as Record<string, unknown>;
     const protocol = typeof pano.protocol === 'string' && pano.protocol ? pano.protocol : 'unknown';
     const startNs = nsText(pano.start_ns);
-    const endNs = nsText(pano.end_ns) ?? startNs ?? '0';
+    const endNs = nsText(pano.end_ns) ?? startNs;
     const first = startNs ?? endNs;
     // names are looked up as of the exchange's start: that is when its traffic was new (a
-    // stream opened just after the lookup and held for hours is still the name's traffic)
-    const nowNs = Number(first);
+    // stream opened just after the lookup and held for hours is still the name's traffic);
+    // an event without a time takes the names as they are (0 never outlives a TTL)
+    const nowNs = first === undefined ? 0 : Number(first);
     // any event with a dns group names addresses: DNS itself, and DNS over HTTPS on an http or
     // http2 exchange (ADR 0202: the same group, so no DoH case here)
     if (e.dns !== undefined) {
@@ -200,8 +202,9 @@ export class GraphBuilder {
     if (kind === 'exchange' && typeof pano.duration_ns === 'number' && pano.duration_ns >= 0) edge.latency.add(pano.duration_ns);
     if (typeof pano.request_bytes === 'number') edge.requestBytes += pano.request_bytes;
     if (typeof pano.response_bytes === 'number') edge.responseBytes += pano.response_bytes;
-    if (nsBefore(first, edge.firstNs)) edge.firstNs = first;
-    if (nsBefore(edge.lastNs, endNs)) edge.lastNs = endNs;
+    // an event without a time says nothing of when the edge was seen (it is not 1970)
+    if (first !== undefined && (edge.firstNs === undefined || nsBefore(first, edge.firstNs))) edge.firstNs = first;
+    if (endNs !== undefined && (edge.lastNs === undefined || nsBefore(edge.lastNs, endNs))) edge.lastNs = endNs;
     if (Array.isArray(e.pii)) {
       for (const f of piiOf(e)) {
         const m = edge.pii[f.direction];
@@ -281,8 +284,8 @@ export class GraphBuilder {
       m.latency.merge(e.latency);
       m.requestBytes += e.requestBytes;
       m.responseBytes += e.responseBytes;
-      if (nsBefore(e.firstNs, m.firstNs)) m.firstNs = e.firstNs;
-      if (nsBefore(m.lastNs, e.lastNs)) m.lastNs = e.lastNs;
+      if (e.firstNs !== undefined && (m.firstNs === undefined || nsBefore(e.firstNs, m.firstNs))) m.firstNs = e.firstNs;
+      if (e.lastNs !== undefined && (m.lastNs === undefined || nsBefore(m.lastNs, e.lastNs))) m.lastNs = e.lastNs;
       for (const dir of ['client_to_server', 'server_to_client'] as const) {
         for (const [t, c] of e.pii[dir]) m.pii[dir].set(t, (m.pii[dir].get(t) ?? 0) + c);
       }
@@ -391,10 +394,10 @@ function edgeOut(id: string, e: EdgeState & { source: string; target: string }):
     unanswered: e.unanswered,
     latency_ns: { samples: e.latency.count, p50: q(0.5), p95: q(0.95), p99: q(0.99) },
     bytes: { client_to_server: e.requestBytes, server_to_client: e.responseBytes },
-    first_seen_ns: e.firstNs,
-    last_seen_ns: e.lastNs,
-    first_seen: isoFromNs(BigInt(e.firstNs)),
-    last_seen: isoFromNs(BigInt(e.lastNs)),
+    first_seen_ns: e.firstNs ?? null,
+    last_seen_ns: e.lastNs ?? null,
+    first_seen: e.firstNs === undefined ? null : isoFromNs(BigInt(e.firstNs)),
+    last_seen: e.lastNs === undefined ? null : isoFromNs(BigInt(e.lastNs)),
     pii: { client_to_server: c2s, server_to_client: s2c },
     pii_types: sorted(new Set([...Object.keys(c2s), ...Object.keys(s2c)])),
   };

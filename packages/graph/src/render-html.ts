@@ -66,7 +66,7 @@ const APP = String.raw`
       row('protocol','protocol',e.protocol)+row('requests','requests',e.requests)+row('errors','errors',e.errors)+
       row('unanswered','unanswered',e.unanswered)+row('latency p50','p50',dur(e.latency_ns.p50))+row('latency p95','p95',dur(e.latency_ns.p95))+
       row('latency p99','p99',dur(e.latency_ns.p99))+row('bytes client → server','bytes_c2s',e.bytes.client_to_server)+
-      row('bytes server → client','bytes_s2c',e.bytes.server_to_client)+row('first seen','first_seen',e.first_seen)+row('last seen','last_seen',e.last_seen)+
+      row('bytes server → client','bytes_s2c',e.bytes.server_to_client)+row('first seen','first_seen',e.first_seen||'-')+row('last seen','last_seen',e.last_seen||'-')+
       row('PII client → server','pii_c2s',piiText(e.pii.client_to_server),pii?'pii':'')+
       row('PII server → client','pii_s2c',piiText(e.pii.server_to_client),pii?'pii':'')+'</table>';
   }

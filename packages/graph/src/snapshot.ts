@@ -37,10 +37,11 @@ export interface GraphEdge {
   /** over exchanges only; nearest-rank percentiles within 1 % */
   latency_ns: { samples: number; p50: number | null; p95: number | null; p99: number | null };
   bytes: { client_to_server: number; server_to_client: number };
-  first_seen_ns: string;
-  last_seen_ns: string;
-  first_seen: string;
-  last_seen: string;
+  /** null when no event of the edge had a time */
+  first_seen_ns: string | null;
+  last_seen_ns: string | null;
+  first_seen: string | null;
+  last_seen: string | null;
   /** personal-data findings by type, per direction */
   pii: { client_to_server: Record<string, number>; server_to_client: Record<string, number> };
   pii_types: string[];
