@@ -70,3 +70,35 @@ test('the model is asked about TXT data and EDE text only, and its names there a
     ],
   );
 });
+
+test("the parser's names of DNS codes are not scanned (no rule fires on one); any other value in their fields is", () => {
+  const codes = ['dns.opcode', 'dns.flags[0]', 'dns.flags[1]', 'dns.question.type', 'dns.question.class', 'dns.response_code', 'dns.answers[0].type', 'dns.answers[0].class'];
+  const ev = dnsEvent();
+  assert.deepEqual([ev.dns.opcode, ev.dns.flags, ev.dns.question.type, ev.dns.question.class, ev.dns.response_code], ['QUERY', ['RD', 'RA'], 'MX', 'IN', 'NOERROR']);
+  // names of codes no registry table of the parser has (typeName, className, rcodeName, OPCODE_NAMES)
+  Object.assign(ev.dns.answers[1], { type: 'TYPE65534', class: 'CLASS254' });
+  const s = new EventScanner({ key });
+  const paths = s.collect(ev).slots.map((slot) => slot.path);
+  for (const code of [...codes, 'dns.answers[1].type', 'dns.answers[1].class']) assert.ok(!paths.includes(code), `${code} scanned: ${paths.join(', ')}`);
+  for (const text of ['dns.question.name', 'dns.answers[0].name', 'dns.answers[0].data', 'dns.edns.options[0].extra_text']) assert.ok(paths.includes(text), `${text} not scanned`);
+
+  // outside the DNS group the same words under the same keys are values like any other
+  const other = s.collect({ messaging: { operation: { type: 'SEND' } }, db: { system: 'redis', operation: { name: 'HSET' }, query: { parameters: ['user:1', 'type', 'AAAA'] } } });
+  assert.deepEqual(other.slots.map((slot) => [slot.path, slot.value]), [['messaging.operation.type', 'SEND'], ['db.system', 'redis'], ['db.operation.name', 'HSET'], ['db.query.parameters[0]', 'user:1'], ['db.query.parameters[1]', 'type'], ['db.query.parameters[2]', 'AAAA']]);
+
+  // a hand-made event (or a damaged one) with personal data where the codes' names go: scanned as any field is
+  const odd = dnsEvent();
+  Object.assign(odd.dns, { opcode: 'jane.doe@example.com', flags: ['RD', 'AB123456C'], response_code: '4111 1111 1111 1111' });
+  Object.assign(odd.dns.question, { type: 'CE123456D', class: 'mailto:jane.doe@example.com' });
+  const found = s.finish(s.collect(odd));
+  assert.deepEqual(
+    found.filter((f) => f.type !== 'person_name').map((f) => [f.path, f.type]),
+    [
+      ['dns.opcode', 'email'],
+      ['dns.flags[1]', 'uk_nino'],
+      ['dns.question.type', 'uk_nino'],
+      ['dns.question.class', 'email'],
+      ['dns.response_code', 'credit_card'],
+    ],
+  );
+});

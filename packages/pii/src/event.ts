@@ -187,7 +187,8 @@ function namesBarred(slot: Slot): boolean {
  * option's EXTRA-TEXT. The rest are enumerations (types, classes, flags, codes), names, and record data
  * in presentation format (addresses, numbers, names: `10 mail.example.com`), where a person's name or a
  * street address is never written; the model's candidates there were all `none`, and finding and scoring
- * them took about 30 % of `pano-pii --model`'s time on DNS traffic. The rules still scan every field.
+ * them took about 30 % of `pano-pii --model`'s time on DNS traffic. The rules still scan every field
+ * but the codes' names (dnsCodeName).
  */
 function dnsStructured(slot: Slot): boolean {
   const path = slot.path;
@@ -197,6 +198,21 @@ function dnsStructured(slot: Slot): boolean {
     return type !== 'TXT' && type !== 'SPF';
   }
   return !EDE_TEXT.test(path);
+}
+
+/** Keys of a DNS event's codes: record types and classes, header flags, opcode, response code. */
+const DNS_CODE_KEYS = new Set(['type', 'class', 'flags', 'opcode', 'response_code']);
+/**
+ * The parser's name of a DNS code: a registry name (`AAAA`, `NXDOMAIN`, `NSEC3PARAM`) or that of an
+ * unregistered code (`TYPE65534`). No rule fires on one (no anchor, no digit run a validator takes, no
+ * keyword), and the model is not asked about one (dnsStructured), so scanning it finds nothing; a DNS
+ * event has eight or more of them. Any other value in such a field (a hand-made event's) is scanned.
+ */
+const DNS_CODE_NAME = /^(?:[A-Z]{1,10}|NSEC3(?:PARAM)?|(?:TYPE|CLASS|RCODE|OPCODE)\d{1,5})$/;
+
+/** A DNS code's name under its key in the DNS group (the cheap tests first: this runs for every string). */
+function dnsCodeName(ctxKey: string, v: string): boolean {
+  return v.length <= 11 && DNS_CODE_KEYS.has(ctxKey) && DNS_CODE_NAME.test(v);
 }
 
 /** What `collect` found in one event before the model and redaction ran. */
@@ -213,6 +229,8 @@ export interface Pending {
   cut?: boolean;
   /** Keys holding personal data (their findings are reported, rules only). */
   keys: KeySlot[];
+  /** The event's top-level key being walked (`dns`, `http`): a field's group without reading its path. */
+  group: string;
 }
 
 /**
@@ -977,9 +995,10 @@ export class EventScanner {
 
   /** Run the rules over every string field of the event. */
   collect(event: Record<string, unknown>): Pending {
-    const p: Pending = { event, slots: [], bodies: [], candidates: [], systems: this.opts.model ? systemNames(event) : [], hitBudget: MAX_EVENT_HITS, keys: [] };
+    const p: Pending = { event, slots: [], bodies: [], candidates: [], systems: this.opts.model ? systemNames(event) : [], hitBudget: MAX_EVENT_HITS, keys: [], group: '' };
     for (const k of Object.keys(event)) {
       if (SKIP_GROUPS.has(k)) continue;
+      p.group = k;
       this.walk(p, event, k, k, k, event[k], 0);
     }
     return p;
@@ -1019,6 +1038,7 @@ export class EventScanner {
       // (the path's regex only for a value that may be one: it ran for every value of the event)
       const c = v.charCodeAt(0);
       if ((c === 123 || c === 91 || isSpace(c)) && JSON_PAYLOAD.test(path) && this.walkJsonString(p, holder, key, path, ctxKey, v)) return;
+      if (depth > 0 && p.group === 'dns' && dnsCodeName(ctxKey, v)) return;
       this.addSlot(p, holder, key, path, ctxKey, v);
       return;
     }
@@ -1179,7 +1199,9 @@ export class EventScanner {
 
   private addSlot(p: Pending, holder: Slot['holder'], key: string | number, path: string, ctxKey: string, value: string, body?: BodySlot, formIndex?: number, base?: number): Slot | undefined {
     if (value.length === 0) return undefined;
-    let hints = hintsFor(path === 'user_agent.original' ? 'user-agent' : ctxKey);
+    // (the path is read only where the cheap tests leave it in question: it is text concatenated along the
+    // walk, and the first read copies it flat, about as long as the rest of a slot without hits takes)
+    let hints = hintsFor(ctxKey === 'original' && path === 'user_agent.original' ? 'user-agent' : ctxKey);
     // outside payloads, `name` is a semantic-convention attribute naming a protocol object
     // (messaging.destination.name, dns.question.name, mysql.columns[i].name): no name hint, and
     // no model candidate either, or the model reads the field name as "a person's name field".
@@ -1202,12 +1224,12 @@ export class EventScanner {
     const han = lastScanSawHan();
     // addresses in DNS answers are the servers' own, not personal data carried in a payload; a client
     // subnet (ECS) is the client's own network, which the rules, reading free text, do not take whole
-    if (path.startsWith('dns.') && !path.startsWith('dns.question')) {
+    if ((hits.length > 0 || ctxKey === 'data' || ctxKey === 'subnet') && path.startsWith('dns.') && !path.startsWith('dns.question')) {
       if (hits.length) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
       if (ECS_FIELD.test(path)) hits = ecsHits(holder, ctxKey, value, hits);
       else if (RECORD_DATA.test(path)) hits = soaRnameHits(holder, value, hits);
     }
-    if (cut < 0 && path === 'db.query.text' && value.indexOf("'") >= 0 && value.length <= SCAN_WINDOW) {
+    if (cut < 0 && ctxKey === 'text' && path === 'db.query.text' && value.indexOf("'") >= 0 && value.length <= SCAN_WINDOW) {
       const before = hits.length;
       hits = sqlLiteralHits(value, hits);
       p.hitBudget -= hits.length - before;
