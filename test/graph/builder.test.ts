@@ -2,6 +2,7 @@
 // expected graph computed by hand in the comments next to each assertion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { GraphBuilder, LatencySketch, resolutionsOf, directionOfPath, errorOf } from '@panopticon/graph';
 
 const T0 = 1_700_000_000_000_000_000n;
@@ -260,4 +261,31 @@ test('an event without a time says nothing of when its edge was seen: not 1970, 
   assert.equal(merged.requests, 2);
   assert.equal(merged.first_seen_ns, (T0 + 30_000_000n).toString());
   assert.equal(merged.last_seen, '2023-11-14T22:13:20.035000000Z');
+});
+
+test('addresses, names and process or protocol names past 1024 characters are cut to their start and a hash: each stays its own node, memory stays bounded, and the cuts are counted', () => {
+  const b = new GraphBuilder();
+  const longA = '10.0.0.1' + 'a'.repeat(5000);
+  const longB = '10.0.0.1' + 'a'.repeat(4999) + 'b'; // the same start: only the hash tells them apart
+  const longName = 'x'.repeat(3000) + '.example';
+  b.add(dnsAnswer('1-1', 0, longName, [[longName, 'A', '10.0.0.2']]));
+  b.add(ev('2-1', 'http', longA, '10.0.0.2', 80, 10, 5));
+  b.add(ev('3-1', 'http', longA, '10.0.0.2', 80, 20, 5));
+  b.add(ev('4-1', 'http', longB, '10.0.0.2', 80, 30, 5, { process: { executable: { name: 'p'.repeat(2000) } } }));
+  b.add(ev('5-1', 'q'.repeat(1500), '10.0.0.1', '10.0.0.2', 80, 40, 5));
+  const s = b.snapshot();
+  for (const n of s.nodes) for (const t of [n.id, n.label, ...n.names, ...n.addresses, ...n.processes, ...n.protocols]) assert.ok(t.length <= 1024, `${t.length} characters`);
+  const clients = s.nodes.filter((n) => n.id.startsWith('10.0.0.1a'));
+  assert.equal(clients.length, 2);
+  // start, length and the first 16 hex digits of the SHA-256 of the whole (computed here independently)
+  const sha = (t: string) => createHash('sha256').update(t).digest('hex').slice(0, 16);
+  const cutA = clients.find((n) => n.id.endsWith(`…(5008 characters, sha256 ${sha(longA)})`))!;
+  assert.ok(cutA.id.startsWith(longA.slice(0, 900)));
+  assert.equal(cutA.requests_made, 2);
+  assert.ok(clients.some((n) => n.id.endsWith(`…(5008 characters, sha256 ${sha(longB)})`)));
+  const server = s.nodes.find((n) => n.addresses.includes('10.0.0.2'))!;
+  assert.deepEqual(server.names, [`${longName.slice(0, 928)}…(3008 characters, sha256 ${sha(longName)})`]);
+  assert.ok(s.edges.some((e) => e.protocol.startsWith('qqq') && e.protocol.length <= 1024));
+  // the question and the answer's name (the same text, cut twice), the client address three times, the process, the protocol
+  assert.equal(s.counts.cut_identifiers, 7);
 });

@@ -207,20 +207,26 @@ test('a name or address too long for a Graphviz string is cut with a hash of the
   const { GraphBuilder, renderDot } = await import('@panopticon/graph');
   const g = new GraphBuilder();
   const long = (c: string) => c.repeat(20_000);
-  for (const [i, client] of [long('1'), long('1') + '2', long('"')].entries()) {
+  const add = (i: number, client: string, extra: Record<string, unknown> = {}) =>
     g.add({
       pano: { v: 1, id: `${i}-1`, kind: 'exchange', protocol: 'http', start_ns: '1', end_ns: '2', duration_ns: 1, time: '', source: { type: 'pcap' }, connection: { id: i, roles: 'syn' } },
       client: { address: client, port: 1 },
       server: { address: '10.0.0.2', port: 80 },
+      ...extra,
     });
-  }
+  // (the builder cuts each text past 1024 characters itself: builder.test.ts)
+  for (const [i, client] of [long('1'), long('1') + '2', long('"')].entries()) add(i, client);
+  // a label of many texts within that bound: eight process names of 1000 characters on one node
+  for (let i = 0; i < 8; i++) add(10 + i, '10.0.0.9', { process: { executable: { name: String(i).repeat(1000) } } });
   const svg = spawnSync('dot', ['-Tsvg'], { input: renderDot(g.snapshot()), encoding: 'utf8', maxBuffer: 1 << 26 });
   assert.equal(svg.status, 0, svg.stderr.slice(0, 500));
   assert.equal(svg.stderr, '', 'dot has no warnings');
   // three client nodes and the server, each edge its own
   const titles = [...svg.stdout.matchAll(/<g id="node\d+" class="node">\s*<title>([^<]*)<\/title>/g)].map((m) => m[1]!);
-  assert.equal(titles.length, 4);
-  assert.equal(new Set(titles).size, 4);
-  assert.equal((svg.stdout.match(/class="edge"/g) ?? []).length, 3);
-  assert.ok(titles.some((t) => t.startsWith('1'.repeat(4000)) && t.includes('…(20000 characters, sha256 ')), titles.map((t) => t.slice(-60)).join(' | '));
+  assert.equal(titles.length, 5);
+  assert.equal(new Set(titles).size, 5);
+  assert.equal((svg.stdout.match(/class="edge"/g) ?? []).length, 4);
+  assert.ok(titles.some((t) => t.startsWith('1'.repeat(900)) && t.includes('…(20000 characters, sha256 ')), titles.map((t) => t.slice(-60)).join(' | '));
+  // the label past 4096 characters: its start, then its length and hash
+  assert.match(svg.stdout, /0{1000},1{1000},2{1000},3{1000}\S*?…\(8\d{3} characters, sha256 [0-9a-f]{16}\)/);
 });

@@ -9,6 +9,7 @@
 import { LAST_NS, isoFromNs } from '@panopticon/events';
 import { LatencySketch } from './latency-sketch.js';
 import { NameCache, type NameCacheOptions } from './name-cache.js';
+import { Identifiers } from './identifiers.js';
 import { at, errorOf, isMirrorView, numberAt, piiOf, stringAt, type Direction } from './event-facts.js';
 import type { GraphEdge, GraphNode, GraphSnapshot } from './snapshot.js';
 import { GRAPH_FORMAT_VERSION } from './snapshot.js';
@@ -96,6 +97,10 @@ function nsBefore(a: string, b: string): boolean {
   return a.length !== b.length ? a.length < b.length : a < b;
 }
 
+function optional(s: string | undefined, ids: Identifiers): string | undefined {
+  return s === undefined ? s : ids.bound(s);
+}
+
 function addBounded<T>(set: Set<T>, v: T): void {
   if (set.size < MAX_PER_SET || set.has(v)) set.add(v);
 }
@@ -108,14 +113,18 @@ export class GraphBuilder {
   private readonly edges = new Map<string, EdgeState>();
   private bindSeq = 0;
   readonly counters: BuilderCounters = { events: 0, no_address: 0, dropped_address_limit: 0, dropped_edge_limit: 0, mirror_views: 0 };
+  /** addresses, process and protocol names of events cut to MAX_IDENTIFIER */
+  private readonly identifiers = new Identifiers();
   /** the shared name cache's counts when this graph began: a window reports only its own */
   private readonly namesExpiredBefore: number;
   private readonly namesEvictedBefore: number;
+  private readonly namesCutBefore: number;
 
   constructor(opts: GraphBuilderOptions = {}) {
     this.names = opts.nameCache ?? new NameCache(opts.names);
     this.namesExpiredBefore = this.names.expired;
     this.namesEvictedBefore = this.names.evicted;
+    this.namesCutBefore = this.names.identifiers.cut;
     this.maxAddresses = opts.maxAddresses ?? 10_000;
     this.maxEdges = opts.maxEdges ?? 50_000;
   }
@@ -128,7 +137,7 @@ export class GraphBuilder {
     this.counters.events++;
     // hot path: read the envelope's fields directly, keep times as their exact decimal strings
     const pano = (e.pano ?? {}) as Record<string, unknown>;
-    const protocol = typeof pano.protocol === 'string' && pano.protocol ? pano.protocol : 'unknown';
+    const protocol = typeof pano.protocol === 'string' && pano.protocol ? this.identifiers.bound(pano.protocol) : 'unknown';
     const startNs = nsText(pano.start_ns);
     const endNs = nsText(pano.end_ns) ?? startNs;
     const first = startNs ?? endNs;
@@ -144,8 +153,9 @@ export class GraphBuilder {
         if (st) this.bind(st, this.names.lookup(r.address, nowNs) ?? r.names);
       }
     }
-    const clientAddr = stringAt(e, 'client.address');
-    const serverAddr = stringAt(e, 'server.address');
+    const ids = this.identifiers;
+    const clientAddr = optional(stringAt(e, 'client.address'), ids);
+    const serverAddr = optional(stringAt(e, 'server.address'), ids);
     if (!clientAddr || !serverAddr) {
       this.counters.no_address++;
       return;
@@ -164,7 +174,7 @@ export class GraphBuilder {
     const client = this.address(clientAddr, nowNs);
     const server = this.address(serverAddr, nowNs);
     // the process is the end whose calls gave the event: the client's, unless a TLS server's view says otherwise
-    const proc = stringAt(e, 'process.executable.name');
+    const proc = optional(stringAt(e, 'process.executable.name'), ids);
     if (proc) addBounded(at(e, 'pano.connection.view') === 'server' ? server.processes : client.processes, proc);
     // the other end's view of exchanges already counted: its process is all it adds
     if (isMirrorView(e)) {
@@ -324,6 +334,7 @@ export class GraphBuilder {
         mirror_views: this.counters.mirror_views,
         names_expired: this.names.expired - this.namesExpiredBefore,
         names_evicted: this.names.evicted - this.namesEvictedBefore,
+        cut_identifiers: this.identifiers.cut + this.names.identifiers.cut - this.namesCutBefore,
         hidden_nodes: totalNodes - nodeList.length,
         hidden_edges: totalEdges - edges.length,
         ...(opts.extraCounts ?? {}),

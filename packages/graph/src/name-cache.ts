@@ -6,6 +6,7 @@
  * bound memory on long-running pipes, and evictions are counted.
  */
 import { at } from './event-facts.js';
+import { Identifiers } from './identifiers.js';
 
 export interface NameCacheOptions {
   /** how long an answer names its address, in ns of stream time (default 1 h) */
@@ -39,7 +40,7 @@ export interface Resolution {
  * The address records of one DNS event, each with the name the client asked
  * for (the question) followed by the CNAME chain that led to the address.
  */
-export function resolutionsOf(e: Record<string, unknown>): Resolution[] {
+export function resolutionsOf(e: Record<string, unknown>, ids = new Identifiers()): Resolution[] {
   const answers = at(e, 'dns.answers');
   if (!Array.isArray(answers)) return [];
   const question = at(e, 'dns.question.name');
@@ -49,15 +50,15 @@ export function resolutionsOf(e: Record<string, unknown>): Resolution[] {
     if (a === null || typeof a !== 'object') continue;
     const { name, type, data } = a as { name?: unknown; type?: unknown; data?: unknown };
     if (typeof name !== 'string' || typeof data !== 'string') continue;
-    if (type === 'CNAME') cnames.set(normalizeName(name), normalizeName(data));
-    else if (type === 'A' || type === 'AAAA') records.push({ name: normalizeName(name), data });
+    if (type === 'CNAME') cnames.set(ids.bound(normalizeName(name)), ids.bound(normalizeName(data)));
+    else if (type === 'A' || type === 'AAAA') records.push({ name: ids.bound(normalizeName(name)), data: ids.bound(data) });
   }
   const out: Resolution[] = [];
   for (const r of records) {
     const names: string[] = [];
     if (typeof question === 'string' && question.length > 0) {
       // follow the chain from the question; it names the address only if it reaches the record
-      let cur = normalizeName(question);
+      let cur = ids.bound(normalizeName(question));
       const chain = [cur];
       for (let i = 0; i < 16 && cur !== r.name && cnames.has(cur); i++) {
         cur = cnames.get(cur)!;
@@ -77,6 +78,8 @@ export class NameCache {
   private readonly entries = new Map<string, Entry>();
   expired = 0;
   evicted = 0;
+  /** names and addresses of answers cut to MAX_IDENTIFIER */
+  readonly identifiers = new Identifiers();
 
   constructor(opts: NameCacheOptions = {}) {
     this.ttlNs = Number(opts.ttlNs ?? 3_600_000_000_000);
@@ -89,7 +92,7 @@ export class NameCache {
 
   /** Learn from a DNS event's answers; returns the resolutions it held. */
   learn(e: Record<string, unknown>): Resolution[] {
-    const res = resolutionsOf(e);
+    const res = resolutionsOf(e, this.identifiers);
     if (res.length === 0) return res;
     const now = Number(at(e, 'pano.end_ns') ?? at(e, 'pano.start_ns') ?? 0) || 0;
     for (const r of res) {
