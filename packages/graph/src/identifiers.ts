@@ -18,6 +18,12 @@ export class Identifiers {
   bound(s: string): string {
     if (s.length <= MAX_IDENTIFIER) return s;
     this.cut++;
-    return `${s.slice(0, MAX_IDENTIFIER - 96)}…(${s.length} characters, sha256 ${createHash('sha256').update(s).digest('hex').slice(0, 16)})`;
+    return cutWithHash(s, MAX_IDENTIFIER);
   }
+}
+
+/** `s` cut to at most `max` characters: its start, then its length and the first 16 hex digits of its SHA-256. */
+export function cutWithHash(s: string, max: number): string {
+  if (s.length <= max) return s;
+  return `${s.slice(0, max - 96)}…(${s.length} characters, sha256 ${createHash('sha256').update(s).digest('hex').slice(0, 16)})`;
 }

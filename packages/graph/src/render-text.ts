@@ -3,7 +3,7 @@
  * data are drawn red and bold, with the types in their label: the privacy
  * data-flow map at a glance.
  */
-import { createHash } from 'node:crypto';
+import { cutWithHash } from './identifiers.js';
 import type { GraphEdge, GraphNode, GraphSnapshot } from './snapshot.js';
 
 export function formatDuration(ns: number | null): string {
@@ -49,8 +49,7 @@ export const MAX_DOT_TEXT = 4096;
  * its own and the same in every line that names it.
  */
 function dotText(s: string): string {
-  if (s.length <= MAX_DOT_TEXT) return s;
-  return `${s.slice(0, MAX_DOT_TEXT - 64)}…(${s.length} characters, sha256 ${createHash('sha256').update(s).digest('hex').slice(0, 16)})`;
+  return cutWithHash(s, MAX_DOT_TEXT);
 }
 
 /** DOT double-quoted string: control characters made visible, lines joined with \n, long text cut, backslash and quote escaped. */
