@@ -35,6 +35,20 @@ test('--window 10s: one NDJSON snapshot per window of event time; names carry ov
   assert.deepEqual(http(snaps[1]), [['api.example', 1]], 'the name learnt in the first window still applies');
   assert.deepEqual(http(snaps[2]), [['10.0.0.3', 1], ['api.example', 1]]);
   assert.match(r.stderr, /^graph\.snapshots 3$/m);
+  // --stats counts every window's events, not the last window's two
+  assert.match(r.stderr, /^graph\.events 6$/m);
+});
+
+test('--window: events left out at the limits in an earlier window are reported at exit, with or without --stats', () => {
+  // --max-edges 1: the first window's second edge is left out; the last window has room for its one edge
+  const lines = [ev('1-1', 1, '10.0.0.2'), ev('1-2', 2, '10.0.0.3'), ev('1-3', 12, '10.0.0.2')];
+  const quiet = graph(['--window', '10s', '--max-edges', '1'], lines.join('\n') + '\n');
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.deepEqual(quiet.stdout.trim().split('\n').map((l) => JSON.parse(l).counts.dropped_edge_limit), [1, 0]);
+  assert.equal(quiet.stderr, 'pano-graph: 0 bad lines, 0 oversized, 1 events dropped at limits (see --stats)\n');
+  const stats = graph(['--window', '10s', '--max-edges', '1', '--stats'], lines.join('\n') + '\n');
+  assert.match(stats.stderr, /^graph\.events 3$/m);
+  assert.match(stats.stderr, /^graph\.dropped_edge_limit 1$/m);
 });
 
 test('--window: each snapshot counts its own window: late events, bad lines, expired names', () => {

@@ -115,6 +115,11 @@ export class GraphBuilder {
   readonly counters: BuilderCounters = { events: 0, no_address: 0, dropped_address_limit: 0, dropped_edge_limit: 0, mirror_views: 0 };
   /** addresses, process and protocol names of events cut to MAX_IDENTIFIER */
   private readonly identifiers = new Identifiers();
+
+  /** texts of this graph's events cut to MAX_IDENTIFIER (the name cache counts its own) */
+  get cutIdentifiers(): number {
+    return this.identifiers.cut;
+  }
   /** the shared name cache's counts when this graph began: a window reports only its own */
   private readonly namesExpiredBefore: number;
   private readonly namesEvictedBefore: number;

@@ -75,6 +75,12 @@ async function run(files: string[], opts: Opts): Promise<number> {
   const names = new NameCache({ ttlNs, maxAddresses: maxNames });
   const newBuilder = () => new GraphBuilder({ maxAddresses, maxEdges, nameCache: names });
   let builder = newBuilder();
+  // --stats and the warning at exit count every window's events, not only the last one's
+  const totals = { events: 0, no_address: 0, dropped_address_limit: 0, dropped_edge_limit: 0, mirror_views: 0, cut_identifiers: 0 };
+  const addTotals = (b: GraphBuilder) => {
+    for (const k of ['events', 'no_address', 'dropped_address_limit', 'dropped_edge_limit', 'mirror_views'] as const) totals[k] += b.counters[k];
+    totals.cut_identifiers += b.cutIdentifiers;
+  };
   let windowIndex: bigint | undefined;
   let late = 0;
   let snapshots = 0;
@@ -124,6 +130,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
           if (windowIndex === undefined) windowIndex = idx;
           else if (idx > windowIndex) {
             await emitWindow();
+            addTotals(builder);
             builder = newBuilder();
             before = { bad: bad.count, oversized: input.oversized, late };
             windowIndex = idx;
@@ -145,7 +152,8 @@ async function run(files: string[], opts: Opts): Promise<number> {
   await out.end();
   if (fatal) throw fatal;
 
-  const c = builder.counters;
+  addTotals(builder);
+  const c = totals;
   const stats = {
     lines: input.lines,
     events: c.events,
@@ -156,6 +164,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
     dropped_edge_limit: c.dropped_edge_limit,
     mirror_views: c.mirror_views,
     names_evicted: names.evicted,
+    cut_identifiers: c.cut_identifiers + names.identifiers.cut,
     snapshots,
     late_events: late,
   };
