@@ -50,8 +50,7 @@ interface EdgeState {
   latency: LatencySketch;
   requestBytes: number;
   responseBytes: number;
-  /** exact ns since the epoch as decimal strings (compared with nsBefore) */
-  /** undefined until an event with a time reaches the edge */
+  /** exact ns since the epoch as decimal strings (compared with nsBefore); undefined until an event with a time reaches the edge */
   firstNs: string | undefined;
   lastNs: string | undefined;
   pii: Record<Direction, Map<string, number>>;
