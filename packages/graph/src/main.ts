@@ -1,7 +1,7 @@
 /** pano-graph: events in, service graph out. Wiring only; the work is in GraphBuilder and the renderers. */
 import { Command, Option } from 'commander';
 import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, UserError, formatStats, oneLineUsageErrors, runMain } from '@panopticon/cli';
-import { GraphBuilder } from './graph-builder.js';
+import { GraphBuilder, type BuilderCounters } from './graph-builder.js';
 import { NameCache } from './name-cache.js';
 import { readLines, parseEventLine, lineWhere, InputError, DEFAULT_MAX_LINE_BYTES, type InputCounters } from './ndjson-input.js';
 import { parseCount, parseDuration } from './duration.js';
@@ -76,10 +76,11 @@ async function run(files: string[], opts: Opts): Promise<number> {
   const newBuilder = () => new GraphBuilder({ maxAddresses, maxEdges, nameCache: names });
   let builder = newBuilder();
   // --stats and the warning at exit count every window's events, not only the last one's
-  const totals = { events: 0, no_address: 0, dropped_address_limit: 0, dropped_edge_limit: 0, mirror_views: 0, cut_identifiers: 0 };
+  const totals: BuilderCounters = { events: 0, no_address: 0, dropped_address_limit: 0, dropped_edge_limit: 0, mirror_views: 0 };
+  let cutIdentifiers = 0;
   const addTotals = (b: GraphBuilder) => {
-    for (const k of ['events', 'no_address', 'dropped_address_limit', 'dropped_edge_limit', 'mirror_views'] as const) totals[k] += b.counters[k];
-    totals.cut_identifiers += b.cutIdentifiers;
+    for (const k of Object.keys(totals) as Array<keyof BuilderCounters>) totals[k] += b.counters[k];
+    cutIdentifiers += b.cutIdentifiers;
   };
   let windowIndex: bigint | undefined;
   let late = 0;
@@ -164,7 +165,7 @@ async function run(files: string[], opts: Opts): Promise<number> {
     dropped_edge_limit: c.dropped_edge_limit,
     mirror_views: c.mirror_views,
     names_evicted: names.evicted,
-    cut_identifiers: c.cut_identifiers + names.identifiers.cut,
+    cut_identifiers: cutIdentifiers + names.identifiers.cut,
     snapshots,
     late_events: late,
   };

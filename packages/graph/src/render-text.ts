@@ -44,17 +44,12 @@ function visibleControls(s: string): string {
 export const MAX_DOT_TEXT = 4096;
 
 /**
- * `s`, or for a longer one (an event from elsewhere may hold any text where an
- * address belongs) its start and a hash of the whole, so a node's name stays
- * its own and the same in every line that names it.
+ * DOT double-quoted string: control characters made visible, lines joined with \n, backslash and quote
+ * escaped; a longer text (a label of many names) cut to its start and a hash of the whole, so a node's
+ * name stays its own and the same in every line that names it.
  */
-function dotText(s: string): string {
-  return cutWithHash(s, MAX_DOT_TEXT);
-}
-
-/** DOT double-quoted string: control characters made visible, lines joined with \n, long text cut, backslash and quote escaped. */
 function dotString(lines: string[]): string {
-  return '"' + dotText(lines.map(visibleControls).join('\n')).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
+  return '"' + cutWithHash(lines.map(visibleControls).join('\n'), MAX_DOT_TEXT).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
 }
 
 export function renderDot(g: GraphSnapshot): string {

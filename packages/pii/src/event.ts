@@ -1038,7 +1038,7 @@ export class EventScanner {
       // (the path's regex only for a value that may be one: it ran for every value of the event)
       const c = v.charCodeAt(0);
       if ((c === 123 || c === 91 || isSpace(c)) && JSON_PAYLOAD.test(path) && this.walkJsonString(p, holder, key, path, ctxKey, v)) return;
-      if (depth > 0 && p.group === 'dns' && dnsCodeName(ctxKey, v)) return;
+      if (p.group === 'dns' && dnsCodeName(ctxKey, v)) return;
       this.addSlot(p, holder, key, path, ctxKey, v);
       return;
     }

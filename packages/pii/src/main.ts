@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, refuseSameOutputs, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain } from '@panopticon/cli';
+import { BadLines, LineOutput, StopSignal, refuseInputAsOutput, refuseSameOutputs, requireParents, UserError, describeFsError, formatStats, oneLineUsageErrors, parseCount, parseList, readNdjson, runMain, type NdjsonLocation } from '@panopticon/cli';
 import { EventScanner, flagEvent, type Pending, type RedactMode } from './event.js';
 import { AuditLog, AuditWriteError, verifyAudit } from './audit.js';
 import { loadKey } from './keyed-hash.js';
@@ -111,14 +111,14 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
   const counts = { events: 0, events_with_pii: 0, findings: 0, repeats: 0, bad_lines: 0, ml_candidates: 0, ml_partial_events: 0 };
   // readNdjson ends a --strict run at a line that is not JSON; BadLines, at an event that cannot be written out
   const bad = new BadLines(NAME, { strict: o.strict });
-  let batch: Array<{ p: Pending; ref: string; where: string }> = [];
+  let batch: Array<{ p: Pending; ref: string; where: NdjsonLocation }> = [];
 
   /**
    * Findings of finished events go to the audit log, flushed, before the
    * events go out: every event written has its findings on record, and a log
    * that cannot be written stops the run before more events leave.
    */
-  const emit = (todo: Array<{ p: Pending; ref: string; where: string }>) => {
+  const emit = (todo: Array<{ p: Pending; ref: string; where: NdjsonLocation }>) => {
     // the reader went away (`| head`): these events will not leave, so their findings are not on record either
     if (out.closed) return;
     const lines: string[] = [];
@@ -132,7 +132,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
         // down (values that deep are only redacted under --redact): the event cannot leave, so it is damage
         if (!(e instanceof RangeError)) throw e;
         try {
-          bad.report(where, 'event nested too deep to write out');
+          bad.report(`${where.file}:${where.line}`, 'event nested too deep to write out');
         } catch (fatal) {
           // --strict: what came before it is complete and goes out
           audit?.flush();
@@ -212,7 +212,7 @@ async function scan(inputs: string[], o: PiiOptions): Promise<number> {
             counts.events++;
             const ev = value as Record<string, unknown>;
             const id = (ev.pano as { id?: unknown } | undefined)?.id;
-            batch.push({ p: scanner.collect(ev), ref: typeof id === 'string' ? id : `${where.file}:${where.line}`, where: `${where.file}:${where.line}` });
+            batch.push({ p: scanner.collect(ev), ref: typeof id === 'string' ? id : `${where.file}:${where.line}`, where });
             // rules only: finished here, so that an error (the audit log failing) ends the read
             if (!model && batch.length >= 64) emit(batch.splice(0));
           },
