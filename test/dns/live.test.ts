@@ -460,3 +460,84 @@ test('dig against a server answering with Extended DNS Errors (every code RFC 89
   assert.deepEqual([row[1]], got.filter((o) => o.extra_text !== undefined).map((o) => o.extra_text));
   assert.equal(got[32].extra_text, 'blocked by policy für x');
 });
+
+const KEY = `hmac-sha256:tkey.example:${Buffer.from('a shared secret of 32 bytes.....').toString('base64')}`;
+const NSUPDATE = ['/usr/bin/nsupdate'].filter((p) => !existsSync(p));
+
+test('nsupdate (RFC 2136 UPDATE, TSIG-signed, over UDP and TCP) and dig -y: the prerequisites, updates and TSIG the client sent are in the event, as nsupdate was told, dig printed and tshark reads them', { skip: missing.length || NSUPDATE.length ? `missing ${[...missing, ...NSUPDATE].join(', ')}` : false }, async () => {
+  const file = join(dir, 'update.pcap');
+  const cap = new LoopbackCapture(file, `port ${port}`);
+  await cap.start();
+  let digOut = '';
+  try {
+    // dig shows the query it sent (+qr), TSIG pseudosection included; dnsmasq answers unsigned
+    digOut = spawnSync('dig', ['-p', String(port), '@127.0.0.1', '-y', KEY, '+qr', '+nosplit', 'example.test', 'A'], { encoding: 'utf8' }).stdout;
+    for (const tcp of [false, true]) {
+      const script = [
+        `server 127.0.0.1 ${port}`,
+        'zone example.test',
+        'prereq nxrrset new.example.test A',
+        'update delete old.example.test A',
+        'update add new.example.test 300 A 192.0.2.7',
+        'update add new.example.test 300 TXT "owner=alice@example.org"',
+        'send',
+        '',
+      ].join('\n');
+      // dnsmasq takes no updates: it answers REFUSED, and nsupdate exits 2
+      const r = spawnSync('nsupdate', ['-y', KEY, ...(tcp ? ['-v'] : [])], { input: script, encoding: 'utf8', timeout: 20_000 });
+      assert.match(r.stderr, /REFUSED/, r.stderr);
+    }
+  } finally {
+    await cap.stop();
+  }
+  const { events } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const dns = events.filter((e: any) => e.pano.protocol === 'dns') as any[];
+  assert.equal(dns.length, 3);
+
+  // dig's query: its TSIG as dig printed it ("tkey.example. 0 ANY TSIG hmac-sha256. 1795957742 300 32 <MAC> 41897 NOERROR 0")
+  const sent = digOut.slice(digOut.indexOf(';; Sending:'), digOut.indexOf(';; Got answer:'));
+  const tsigLine = /^(\S+)\s+0\s+ANY\s+TSIG\s+(.*?)\s*$/m.exec(sent.slice(sent.indexOf(';; TSIG PSEUDOSECTION:')));
+  assert.ok(tsigLine, digOut);
+  const query = dns.find((e) => e.dns.opcode === 'QUERY');
+  assert.equal(query.dns.question.name, 'example.test');
+  assert.deepEqual(query.dns.query_additional, [{ name: tsigLine[1].replace(/\.$/, ''), type: 'TSIG', class: 'ANY', ttl: 0, data: tsigLine[2].replace(/^(\S+)\./, '$1') }]);
+  assert.equal(query.dns.answers[0].data, '10.1.2.3');
+
+  // the updates: what nsupdate was told, in RFC 2136's sections
+  const updates = dns.filter((e) => e.dns.opcode === 'UPDATE');
+  assert.deepEqual(updates.map((e) => e.network.transport).sort(), ['tcp', 'udp']);
+  for (const e of updates) {
+    assert.equal(e.pano.kind, 'exchange');
+    assert.equal(e.dns.response_code, 'REFUSED');
+    assert.deepEqual(e.dns.question, { name: 'example.test', type: 'SOA', class: 'IN' });
+    assert.deepEqual(e.dns.query_answers, [{ name: 'new.example.test', type: 'A', class: 'NONE', ttl: 0, data: '' }]);
+    assert.deepEqual(e.dns.query_authority, [
+      { name: 'old.example.test', type: 'A', class: 'ANY', ttl: 0, data: '' },
+      { name: 'new.example.test', type: 'A', class: 'IN', ttl: 300, data: '192.0.2.7' },
+      { name: 'new.example.test', type: 'TXT', class: 'IN', ttl: 300, data: '"owner=alice@example.org"' },
+    ]);
+    const [tsig] = e.dns.query_additional;
+    assert.deepEqual([tsig.name, tsig.type, tsig.class, tsig.ttl], ['tkey.example', 'TSIG', 'ANY', 0]);
+    const f = tsig.data.split(' ');
+    assert.equal(f.length, 8, tsig.data);
+    assert.deepEqual([f[0], f[2], f[3], f[5], f[6], f[7]], ['hmac-sha256', '300', '32', String(e.dns.id), 'NOERROR', '0']);
+    assert.equal(Buffer.from(f[4], 'base64').length, 32);
+    // signed within the minute of the test
+    assert.ok(Math.abs(Number(f[1]) - Date.now() / 1000) < 60, f[1]);
+  }
+
+  // tshark: every record of the update requests (all sections in order; they carry no OPT record, which
+  // tshark lists among them without a class or TTL) and the TSIG fields
+  const CLASS: Record<string, string> = { '0x0001': 'IN', '0x00fe': 'NONE', '0x00ff': 'ANY' };
+  const TYPE: Record<string, string> = { '1': 'A', '16': 'TXT', '250': 'TSIG' };
+  const rows = tsharkFields(file, ['dns.id', 'dns.resp.name', 'dns.resp.type', 'dns.resp.class', 'dns.resp.ttl', 'dns.tsig.fudge', 'dns.tsig.mac_size', 'dns.tsig.original_id', 'dns.tsig.error', 'dns.tsig.other_len'], 'dns.flags.response == 0 && dns.flags.opcode == 5', ['-d', `tcp.port==${port},dns`, '-d', `udp.port==${port},dns`]);
+  assert.equal(rows.length, 2);
+  for (const [id, names, types, classes, ttls, fudge, macSize, originalId, error, otherLen] of rows) {
+    const e = dns.find((x) => x.dns.id === Number(id));
+    const records = [...(e.dns.query_answers ?? []), ...(e.dns.query_authority ?? []), ...e.dns.query_additional];
+    assert.deepEqual(records.map((r: any) => [r.name, r.type, r.class, r.ttl]), names.split(',').map((n, i) => [n, TYPE[types.split(',')[i]], CLASS[classes.split(',')[i]], Number(ttls.split(',')[i])]));
+    const f = records.at(-1).data.split(' ');
+    assert.deepEqual([f[2], f[3], f[5], f[6] === 'NOERROR' ? '0' : f[6], f[7]], [fudge, macSize, originalId, error, otherLen]);
+  }
+});

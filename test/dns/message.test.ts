@@ -1071,3 +1071,93 @@ test('TCP capture: a zone transfer cut by its connection before the closing SOA 
   // whole: ended by its closing SOA, then the connection closes; no flag
   assert.deepEqual(run((c) => c.send(1, tcpFrame(first)).send(1, last).close()), [['exchange', 5, [soaText, '10.0.0.1', '10.0.0.2', '10.0.0.3', soaText], []]]);
 });
+
+/**
+ * A TSIG record (RFC 8945 §4.2) owned by `key`: algorithm name, 48-bit time signed, fudge, MAC
+ * size and MAC, original id, error, other length and other data.
+ */
+function tsigRecord(key: string, alg: string, signed: number, fudge: number, mac: Buffer, originalId: number, error: number, other: Buffer, extra = Buffer.alloc(0)): Buffer {
+  const time = Buffer.alloc(6);
+  time.writeUIntBE(signed, 0, 6);
+  const rdata = Buffer.concat([name(alg), time, u16(fudge), u16(mac.length), mac, u16(originalId), u16(error), u16(other.length), other, extra]);
+  return Buffer.concat([name(key), u16(250), u16(255), u32(0), u16(rdata.length), rdata]);
+}
+
+test('TSIG (RFC 8945): the fields as dig prints them, MAC and other data in base64; errors by their TSIG names; RDATA the fields do not fill exactly is hex and flagged', () => {
+  const mac = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'); // base64 AAECAwQFBgcICQoLDA0ODw==
+  const q = (rec: Buffer) => Buffer.concat([header(0x4242, 0x0100, 1, 0, 0, 1), name('example.com'), u16(1), u16(1), rec]);
+  const cases: Array<[rec: Buffer, text: string | undefined]> = [
+    // 2^40 + 5 seconds: a time past 32 bits keeps its high word
+    [tsigRecord('k1.example', 'hmac-sha256', 2 ** 40 + 5, 300, mac, 0x4242, 0, Buffer.alloc(0)), 'hmac-sha256 1099511627781 300 16 AAECAwQFBgcICQoLDA0ODw== 16962 NOERROR 0'],
+    // BADTIME with the server's time (6 bytes) as other data; 16 is BADSIG in a TSIG, not BADVERS
+    [tsigRecord('k1.example', 'hmac-sha1', 1700000000, 300, mac, 7, 18, Buffer.from([0, 0, 0x65, 0x53, 0xf1, 0x00])), 'hmac-sha1 1700000000 300 16 AAECAwQFBgcICQoLDA0ODw== 7 BADTIME 6 AABlU/EA'],
+    [tsigRecord('k1.example', 'hmac-md5.sig-alg.reg.int', 1, 1, Buffer.alloc(0), 9, 16, Buffer.alloc(0)), 'hmac-md5.sig-alg.reg.int 1 1 0 9 BADSIG 0'],
+    [tsigRecord('k1.example', 'hmac-sha256', 1, 1, Buffer.alloc(0), 9, 17, Buffer.alloc(0)), 'hmac-sha256 1 1 0 9 BADKEY 0'],
+    [tsigRecord('k1.example', 'hmac-sha256', 1, 1, mac, 9, 0, Buffer.alloc(0), Buffer.from([0])), undefined], // a byte after the other data
+  ];
+  for (const [rec, text] of cases) {
+    const m = decodeMessage(q(rec));
+    const rdata = rec.subarray(name('k1.example').length + 10);
+    assert.deepEqual(m.additional, [{ name: 'k1.example', type: 'TSIG', class: 'ANY', ttl: 0, data: text ?? rdata.toString('hex') }]);
+    assert.equal(m.rawRecords, text ? 0 : 1);
+  }
+  // a MAC size past the RDATA: hex, not the next record's bytes read as the MAC
+  const short = tsigRecord('k1.example', 'hmac-sha256', 1, 1, mac, 9, 0, Buffer.alloc(0));
+  short.writeUInt16BE(200, name('k1.example').length + 10 + name('hmac-sha256').length + 8);
+  assert.equal(decodeMessage(q(short)).rawRecords, 1);
+});
+
+test("UPDATE (RFC 2136): the request's prerequisites, updates and TSIG are in the event; class ANY/NONE records without data have empty data, not hex; a plain query's event is unchanged", () => {
+  // zone example.com SOA; prerequisite "nxrrset new.example.com A" (NONE, no data);
+  // updates: delete old.example.com A (ANY, no data), add new.example.com 300 A 192.0.2.7,
+  // delete the one record gone.example.com TXT "x" (NONE, with data); additional: TSIG
+  const rr = (owner: string, type: number, cls: number, ttl: number, rdata: Buffer) => Buffer.concat([name(owner), u16(type), u16(cls), u32(ttl), u16(rdata.length), rdata]);
+  const mac = Buffer.alloc(32, 0xab);
+  const update = Buffer.concat([
+    header(0x0777, 0x2800, 1, 1, 3, 1), name('example.com'), u16(6), u16(1),
+    rr('new.example.com', 1, 254, 0, Buffer.alloc(0)),
+    rr('old.example.com', 1, 255, 0, Buffer.alloc(0)),
+    rr('new.example.com', 1, 1, 300, Buffer.from([192, 0, 2, 7])),
+    rr('gone.example.com', 16, 254, 0, Buffer.from([1, 0x78])),
+    tsigRecord('key.example', 'hmac-sha256', 1795957742, 300, mac, 0x0777, 0, Buffer.alloc(0)),
+  ]);
+  const refused = Buffer.concat([header(0x0777, 0xa805, 1, 0), name('example.com'), u16(6), u16(1)]);
+  const ctx = fakeContext();
+  const p = new DnsDatagramParser(ctx);
+  p.datagram(0, update, 1n);
+  p.datagram(1, refused, 2n);
+  assert.equal(ctx.records.length, 1);
+  const rec = ctx.records[0];
+  assert.equal(rec.flags, undefined);
+  const dns = rec.attributes.dns as any;
+  assert.equal(dns.opcode, 'UPDATE');
+  assert.equal(dns.response_code, 'REFUSED');
+  assert.deepEqual(dns.question, { name: 'example.com', type: 'SOA', class: 'IN' });
+  assert.deepEqual(dns.answers, []);
+  assert.deepEqual(dns.query_answers, [{ name: 'new.example.com', type: 'A', class: 'NONE', ttl: 0, data: '' }]);
+  assert.deepEqual(dns.query_authority, [
+    { name: 'old.example.com', type: 'A', class: 'ANY', ttl: 0, data: '' },
+    { name: 'new.example.com', type: 'A', class: 'IN', ttl: 300, data: '192.0.2.7' },
+    { name: 'gone.example.com', type: 'TXT', class: 'NONE', ttl: 0, data: '"x"' },
+  ]);
+  assert.deepEqual(dns.query_additional, [{ name: 'key.example', type: 'TSIG', class: 'ANY', ttl: 0, data: `hmac-sha256 1795957742 300 32 ${'q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s='} 1911 NOERROR 0` }]);
+  assert.deepEqual(Object.keys(dns), ['id', 'opcode', 'flags', 'question', 'response_code', 'answer_count', 'answers', 'query_answers', 'query_authority', 'query_additional']);
+
+  // unanswered, the request's records are there too; a record of class IN without data is malformed (an A of 0 bytes)
+  const bad = Buffer.concat([header(0x0778, 0x2800, 1, 0, 1, 0), name('example.com'), u16(6), u16(1), rr('x.example.com', 1, 1, 300, Buffer.alloc(0))]);
+  const ctx2 = fakeContext({ responseTimeoutNs: 1000n }, { transport: 'udp' });
+  const p2 = new DnsDatagramParser(ctx2);
+  p2.datagram(0, bad, 1n);
+  p2.tick(1002n);
+  const unanswered = ctx2.records[0];
+  assert.deepEqual((unanswered.attributes.dns as any).query_authority, [{ name: 'x.example.com', type: 'A', class: 'IN', ttl: 300, data: '' }]);
+  assert.ok(unanswered.flags?.includes('undecodable'), JSON.stringify(unanswered.flags));
+  assert.ok(unanswered.flags?.includes('timeout'), JSON.stringify(unanswered.flags));
+
+  // a plain query with only an OPT record gains no query_ fields
+  const ctx3 = fakeContext();
+  const p3 = new DnsDatagramParser(ctx3);
+  p3.datagram(0, query, 1n);
+  p3.datagram(1, response, 2n);
+  assert.deepEqual(Object.keys(ctx3.records[0].attributes.dns as object), ['id', 'opcode', 'flags', 'question', 'response_code', 'answer_count', 'answers']);
+});

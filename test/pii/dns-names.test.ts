@@ -15,6 +15,7 @@ import { LoopbackCapture } from '../helpers/loopback-capture.js';
 import { dnsmasqForTests } from '../helpers/dnsmasq.js';
 import { runBin } from '../helpers/bin.js';
 import { tsharkFields } from '../helpers/tshark.js';
+import { assertValidEvents } from '../helpers/parse.js';
 
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
 const hmac8 = (type: string, v: string) => createHmac('sha256', key).update(type).update('\0').update(v).digest('hex').slice(0, 8);
@@ -138,4 +139,60 @@ test('names dig sends with an address in a label, through pano-parse and pano-pi
   for (const e of masked) assert.equal(digReads(e.dns.question.name), e.dns.question.name + '.');
   const dropped = pii(['--redact', 'drop']);
   assert.deepEqual(dropped.map((e) => [e.dns.question.name, e.dns.answers[0].name, e.dns.answers[0].data]), [[null, null, '192.0.2.55'], [null, null, '192.0.2.55']]);
+});
+
+test('an UPDATE nsupdate sends (RFC 2136): an address in a new record\'s owner name and in its TXT data is found in the request\'s records and redacted there; the address record\'s IP is not', { skip: missing.length || !existsSync('/usr/bin/nsupdate') ? 'missing dnsmasq, dig, tcpdump, tshark or nsupdate' : false }, async () => {
+  const port = dnsPort();
+  const file = join(dir, 'update.pcap');
+  const cap = new LoopbackCapture(file, `udp port ${port}`);
+  await cap.start();
+  try {
+    const script = [
+      `server 127.0.0.1 ${port}`,
+      'check-names no',
+      'zone test',
+      'update add alice\\@corp.example.test 300 A 192.0.2.9',
+      'update add www.example.test 300 TXT "contact=bob.smith@example.org"',
+      'send',
+      '',
+    ].join('\n');
+    // dnsmasq takes no updates: REFUSED, exit status 2
+    const r = spawnSync('nsupdate', [], { input: script, encoding: 'utf8', timeout: 20_000 });
+    assert.match(r.stderr, /REFUSED/, r.stderr);
+  } finally {
+    await cap.stop();
+  }
+  // tshark: the owner name's first label as sent (alice@corp, one label)
+  const rows = tsharkFields(file, ['dns.resp.name', 'dns.txt'], 'dns.flags.response == 0', ['-d', `udp.port==${port},dns`]);
+  assert.deepEqual(rows, [['alice@corp.example.test,www.example.test', 'contact=bob.smith@example.org']]);
+
+  const parsed = runBin('pano-parse', [file]);
+  assert.equal(parsed.status, 0, parsed.stderr);
+  const [ev] = parsed.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.pano.protocol === 'dns');
+  assert.deepEqual(ev.dns.query_authority, [
+    { name: 'alice\\@corp.example.test', type: 'A', class: 'IN', ttl: 300, data: '192.0.2.9' },
+    { name: 'www.example.test', type: 'TXT', class: 'IN', ttl: 300, data: '"contact=bob.smith@example.org"' },
+  ]);
+  const keyFile = join(dir, 'key');
+  writeFileSync(keyFile, key);
+  const pii = (args: string[]) => {
+    const r = runBin('pano-pii', ['--key-file', keyFile, ...args], { input: parsed.stdout });
+    assert.equal(r.status, 0, r.stderr);
+    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.pano.protocol === 'dns');
+    assertValidEvents(out);
+    return out[0];
+  };
+  const found = pii([]);
+  const owner = 'alice\\@corp.example.test';
+  assert.deepEqual(found.pii.map((f: any) => [f.type, f.path, f.start, f.end]), [
+    ['email', 'dns.query_authority[0].name', 0, owner.length],
+    ['email', 'dns.query_authority[1].data', 9, 9 + 'bob.smith@example.org'.length],
+  ]);
+  const hashed = pii(['--redact', 'hash']);
+  assert.deepEqual(hashed.dns.query_authority.map((r: any) => [r.name, r.data]), [
+    [`<email:${hmac8('email', 'alice@corp.example.test')}>`, '192.0.2.9'],
+    ['www.example.test', `"contact=<email:${hmac8('email', 'bob.smith@example.org')}>"`],
+  ]);
+  const dropped = pii(['--redact', 'drop']);
+  assert.deepEqual(dropped.dns.query_authority.map((r: any) => [r.name, r.data]), [[null, '192.0.2.9'], ['www.example.test', null]]);
 });

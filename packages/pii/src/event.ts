@@ -451,7 +451,7 @@ function mergeDecoded(out: Hit[], found: Hit[], budget: number): { out: Hit[]; f
  * name, every record's owner name and its data (a CNAME/PTR/MX/SRV target, TXT strings, SOA names):
  * `\@`, `\.` and `\DDD` there stand for bytes, which are what is scanned (presentationHits).
  */
-const DNS_TEXT = /^dns\.(?:question\.name|(?:answers|authority|additional)\[\d+\]\.(?:name|data))$/;
+const DNS_TEXT = /^dns\.(?:question\.name|(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data))$/;
 
 /**
  * The hits of DNS presentation text `value` (which holds a backslash), found in the bytes it stands for
@@ -549,10 +549,10 @@ function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hi
  * removed, the event was no longer one the schema accepts. test/pii/drop-schema.test.ts checks this
  * list against the schema's required strings.
  */
-export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name)$/;
+export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name)$/;
 
-/** A record's data of a DNS event (pano-events(5): `dns.answers[]`, `dns.authority[]`, `dns.additional[]`). */
-const RECORD_DATA = /^dns\.(?:answers|authority|additional)\[\d+\]\.data$/;
+/** A record's data of a DNS event (pano-events(5): `dns.answers[]`, `dns.authority[]`, `dns.additional[]`, and the query's own, `dns.query_answers[]` ...). */
+const RECORD_DATA = /^dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.data$/;
 
 /**
  * `hits` of an SOA record's data with its RNAME (RFC 1035 §3.3.13: the zone's responsible mailbox,

@@ -153,6 +153,9 @@ let rawRecords = 0;
 /** Whether the message being decoded is mDNS, whose classes carry a flag in their top bit. */
 let mdnsClass = false;
 const MDNS_CLASS_FLAG = 0x8000;
+/** Classes of RFC 2136's UPDATE sections (§2.4–2.5) that may come without RDATA. */
+const CLASS_NONE = 254;
+const CLASS_ANY = 255;
 
 function decodeBody(msg: Buffer): DnsMessage {
   const id = u16(msg, 0);
@@ -247,8 +250,11 @@ function readRecord(msg: Buffer): DnsRecord {
   const start = p + 10;
   const end = start + rdlen;
   if (end > msg.length) throw new DnsFormatError(p + 8, 'RDATA runs past the message end');
-  const data = formatRdata(type, msg, start, end);
-  if (rdataRaw) rawRecords++;
+  // RFC 2136 §2.4–2.5: in an UPDATE, class ANY or NONE with no RDATA names an RRset (to delete, or that must
+  // (not) exist); no data to decode, as dig prints nothing there
+  const rrset = rdlen === 0 && (cls === CLASS_NONE || cls === CLASS_ANY);
+  const data = rrset ? '' : formatRdata(type, msg, start, end);
+  if (!rrset && rdataRaw) rawRecords++;
   pos = end;
   if (mdnsClass && cls & MDNS_CLASS_FLAG) return { name, type: typeName(type), class: className(cls & ~MDNS_CLASS_FLAG), ttl, data, cache_flush: true };
   return { name, type: typeName(type), class: className(cls), ttl, data };

@@ -4,7 +4,7 @@
  * than dropped, so nothing the wire carried is hidden.
  */
 import { nameEnd, readNameText } from './names.js';
-import { SVC_PARAM_NAMES, typeName } from './constants.js';
+import { SVC_PARAM_NAMES, rcodeName, typeName } from './constants.js';
 import { sequential } from '@panopticon/events';
 import { formatIPv4, formatIPv6 } from '@panopticon/decode';
 
@@ -266,6 +266,37 @@ function fieldsAndDigest(fields: number): RdataDecoder {
   };
 }
 
+/**
+ * TSIG (RFC 8945 §4.2): algorithm, time signed (48 bits), fudge, MAC size and MAC (base64), original
+ * id, error, other length and other data (base64), as dig prints the record (`hmac-sha256 1700000000
+ * 300 32 lGHw…= 41897 NOERROR 0`); an empty MAC or other data is left out rather than written as two
+ * spaces. The fields must fill the RDATA exactly, as BIND's reader requires.
+ */
+function tsig(msg: Buffer, start: number, end: number): string {
+  const alg = readNameText(msg, start);
+  let p = nameEnd;
+  within(p + 10, end, 'TSIG time, fudge and MAC size');
+  const signed = msg.readUInt16BE(p) * 0x100000000 + msg.readUInt32BE(p + 2);
+  const fudge = msg.readUInt16BE(p + 6);
+  const macSize = msg.readUInt16BE(p + 8);
+  p += 10;
+  within(p + macSize + 6, end, 'TSIG MAC, original id, error and other length');
+  const mac = msg.toString('base64', p, p + macSize);
+  p += macSize;
+  const originalId = msg.readUInt16BE(p);
+  const error = msg.readUInt16BE(p + 2);
+  const otherSize = msg.readUInt16BE(p + 4);
+  p += 6;
+  if (p + otherSize !== end) throw new RangeError(p + otherSize > end ? 'TSIG other data runs past RDATA' : 'bytes after the TSIG other data');
+  const other = otherSize ? ` ${msg.toString('base64', p, end)}` : '';
+  return sequential(`${alg} ${signed} ${fudge} ${macSize}${macSize ? ` ${mac}` : ''} ${originalId} ${tsigErrorName(error)} ${otherSize}${other}`);
+}
+
+/** A TSIG error (RFC 8945 §5.3): 16 is BADSIG here, where a message's RCODE 16 is BADVERS; the others are RCODEs. */
+function tsigErrorName(e: number): string {
+  return e === 16 ? 'BADSIG' : rcodeName(e);
+}
+
 /** NAPTR (RFC 3403 §4.1): order preference "flags" "services" "regexp" replacement. */
 function naptr(msg: Buffer, start: number, end: number): string {
   if (start + 4 > end) throw new RangeError('NAPTR order and preference run past RDATA');
@@ -302,6 +333,7 @@ const decoders: Record<number, RdataDecoder> = {
   64: svcb,
   65: svcb,
   99: characterStrings,
+  250: tsig,
   257: caa,
 };
 

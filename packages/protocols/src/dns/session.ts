@@ -296,7 +296,8 @@ export function dnsAttributes(q: DnsMessage | undefined, r: DnsMessage | undefin
   const edns = r?.edns ?? q?.edns;
   // The options a client sent (its subnet, cookie, padding) are its own data, not echoed in the response's OPT record.
   const queryEdns = r?.edns && q?.edns?.options ? q.edns : undefined;
-  if (r && question && edns && queryEdns === undefined && !(q && q.questions.length > 1) && !r.authority.length && !r.additional.length && r.answers.length <= MAX_KEPT_RECORDS) {
+  const queryRecords = q !== undefined && (q.answers.length > 0 || q.authority.length > 0 || q.additional.length > 0);
+  if (r && question && edns && queryEdns === undefined && !queryRecords && !(q && q.questions.length > 1) && !r.authority.length && !r.additional.length && r.answers.length <= MAX_KEPT_RECORDS) {
     // The usual answer, built as one literal (same fields, same order as below).
     const dns = { id: head.id, opcode: head.opcode, flags: head.flags, question, response_code: rcodeName(r.rcode), answer_count: answerCount ?? r.answers.length, answers: r.answers, edns };
     responseFlags(r, flags);
@@ -312,6 +313,15 @@ export function dnsAttributes(q: DnsMessage | undefined, r: DnsMessage | undefin
     if (r.authority.length) dns.authority = section(r.authority, flags);
     if (r.additional.length) dns.additional = section(r.additional, flags);
     responseFlags(r, flags);
+  }
+  if (queryRecords) {
+    // What the request carried in its own record sections: an UPDATE's prerequisites and updates (RFC 2136
+    // §2.4, §2.5), a NOTIFY's new SOA (RFC 1996 §3.7), an mDNS query's known answers and probe records
+    // (RFC 6762 §7.1, §8.2), a TSIG or SIG(0) signature. A response hardly ever echoes them.
+    if (q.answers.length) dns.query_answers = section(q.answers, flags);
+    if (q.authority.length) dns.query_authority = section(q.authority, flags);
+    if (q.additional.length) dns.query_additional = section(q.additional, flags);
+    if (q.rawRecords && !flags.includes('undecodable')) flags.push('undecodable');
   }
   if (edns) dns.edns = edns;
   if (queryEdns) dns.query_edns = queryEdns;
