@@ -8,6 +8,10 @@ import { detectDnsDatagram, detectDnsStream } from '../../packages/protocols/src
 import { fakeContext } from '../helpers/fake-parser-context.js';
 import { Conversation, pcapng, udpFrame } from '../helpers/synth.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import { tsharkAvailable, tsharkFields } from '../helpers/tshark.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function name(n: string): Buffer {
   const parts = n.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'latin1')]));
@@ -1160,4 +1164,58 @@ test("UPDATE (RFC 2136): the request's prerequisites, updates and TSIG are in th
   p3.datagram(0, query, 1n);
   p3.datagram(1, response, 2n);
   assert.deepEqual(Object.keys(ctx3.records[0].attributes.dns as object), ['id', 'opcode', 'flags', 'question', 'response_code', 'answer_count', 'answers']);
+});
+
+/** A TKEY record (RFC 2930 §2): algorithm, inception, expiration, mode, error, key size and key, other size and other data. */
+function tkeyRecord(owner: string, alg: string, inception: number, expiration: number, mode: number, error: number, key: Buffer, other: Buffer, extra = Buffer.alloc(0)): Buffer {
+  const rdata = Buffer.concat([name(alg), u32(inception), u32(expiration), u16(mode), u16(error), u16(key.length), key, u16(other.length), other, extra]);
+  return Buffer.concat([name(owner), u16(249), u16(255), u32(0), u16(rdata.length), rdata]);
+}
+
+test('TKEY (RFC 2930): the fields as dig prints them, key and other data in base64; RDATA the fields do not fill exactly is hex and flagged; TSIG and TKEY fields as tshark reads them', { skip: tsharkAvailable() ? false : 'tshark missing' }, () => {
+  const token = Buffer.from('6082010006092a864886f712010202', 'hex'); // the start of a GSS-API (Kerberos) token: base64 YIIBAAYJKoZIhvcSAQIC
+  const q = (id: number, rec: Buffer, section: 'authority' | 'additional') => Buffer.concat([
+    header(id, 0x0000, 1, 0, section === 'authority' ? 1 : 0, section === 'additional' ? 1 : 0), name('1234.sig-host.example.com'), u16(249), u16(255), rec,
+  ]);
+  const cases: Array<[owner: string, rec: Buffer, text: string | undefined]> = [
+    // GSS-TSIG negotiation (mode 3, RFC 3645): one day from 2023-11-14T22:13:20Z
+    ['1234.sig-host.example.com', tkeyRecord('1234.sig-host.example.com', 'gss-tsig', 1700000000, 1700086400, 3, 0, token, Buffer.alloc(0)), 'gss-tsig 1700000000 1700086400 3 NOERROR 15 YIIBAAYJKoZIhvcSAQIC 0'],
+    ['k.example', tkeyRecord('k.example', 'hmac-md5.sig-alg.reg.int', 1, 2, 2, 21, Buffer.alloc(0), Buffer.from('abc')), 'hmac-md5.sig-alg.reg.int 1 2 2 BADALG 0 3 YWJj'],
+    ['k.example', tkeyRecord('k.example', 'gss-tsig', 1, 2, 3, 0, token, Buffer.alloc(0), Buffer.from([0])), undefined], // a byte after the other data
+  ];
+  for (const [owner, rec, text] of cases) {
+    const m = decodeMessage(q(1, rec, 'additional'));
+    assert.deepEqual(m.additional, [{ name: owner, type: 'TKEY', class: 'ANY', ttl: 0, data: text ?? rec.subarray(name(owner).length + 10).toString('hex') }]);
+    assert.equal(m.rawRecords, text ? 0 : 1);
+  }
+
+  // tshark, on a capture of a GSS-TSIG TKEY query (its TKEY in additional, as Windows clients send it) and a signed query
+  const client = { addr: '192.0.2.10', port: 50000 };
+  const server = { addr: '192.0.2.53', port: 53 };
+  const mac = Buffer.alloc(28, 0x5a);
+  const signed = Buffer.concat([header(2, 0x0100, 1, 0, 0, 1), name('www.example.com'), u16(1), u16(1), tsigRecord('key.example', 'hmac-sha224', 1795957742, 300, mac, 2, 18, Buffer.from([0, 0, 0x6b, 0x0b, 0x9a, 0xee]))]);
+  const frames = [
+    { tsNs: 1_000n, data: udpFrame(client, server, q(1, cases[0][1], 'additional')) },
+    { tsNs: 2_000n, data: udpFrame({ addr: client.addr, port: 50001 }, server, signed) },
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'pano-tkey-'));
+  try {
+    const file = join(dir, 'tkey.pcapng');
+    writeFileSync(file, pcapng(frames));
+    const { events } = parseCaptureSync(file);
+    assertValidEvents(events);
+    assert.equal(events.length, 2);
+    const byId = (id: number) => (events as any[]).find((e) => e.dns.id === id).dns.query_additional[0].data.split(' ');
+    const [tkeyRow] = tsharkFields(file, ['dns.tkey.algo_name', 'dns.tkey.signature_inception', 'dns.tkey.signature_expiration', 'dns.tkey.mode', 'dns.tkey.error', 'dns.tkey.key_size', 'dns.tkey.other_size'], 'dns.id == 1', ['-t', 'e']);
+    const t = byId(1);
+    // tshark prints the two times as dates: compare them as the seconds they stand for
+    assert.deepEqual([t[0], t[3], t[4] === 'NOERROR' ? '0' : t[4], t[5], t[7]], [tkeyRow[0], tkeyRow[3], tkeyRow[4], tkeyRow[5], tkeyRow[6]]);
+    assert.deepEqual([t[1], t[2]].map(Number), [tkeyRow[1], tkeyRow[2]].map((d) => Date.parse(d.replace(/^(\w+) +(\d+), (\d+) (\S+?)(\.\d+)? UTC$/, '$1 $2 $3 $4 UTC')) / 1000));
+    const [tsigRow] = tsharkFields(file, ['dns.tsig.algorithm_name', 'dns.tsig.fudge', 'dns.tsig.mac_size', 'dns.tsig.original_id', 'dns.tsig.error', 'dns.tsig.other_len'], 'dns.id == 2');
+    const g = byId(2);
+    assert.deepEqual(g, ['hmac-sha224', '1795957742', '300', '28', mac.toString('base64'), '2', 'BADTIME', '6', 'AABrC5ru']);
+    assert.deepEqual([g[0], g[2], g[3], g[5], '18', g[7]], tsigRow);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

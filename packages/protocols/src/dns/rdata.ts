@@ -281,18 +281,46 @@ function tsig(msg: Buffer, start: number, end: number): string {
   const macSize = msg.readUInt16BE(p + 8);
   p += 10;
   within(p + macSize + 6, end, 'TSIG MAC, original id, error and other length');
-  const mac = msg.toString('base64', p, p + macSize);
+  const mac = sizedBase64(msg, p, macSize);
   p += macSize;
   const originalId = msg.readUInt16BE(p);
   const error = msg.readUInt16BE(p + 2);
-  const otherSize = msg.readUInt16BE(p + 4);
-  p += 6;
-  if (p + otherSize !== end) throw new RangeError(p + otherSize > end ? 'TSIG other data runs past RDATA' : 'bytes after the TSIG other data');
-  const other = otherSize ? ` ${msg.toString('base64', p, end)}` : '';
-  return sequential(`${alg} ${signed} ${fudge} ${macSize}${macSize ? ` ${mac}` : ''} ${originalId} ${tsigErrorName(error)} ${otherSize}${other}`);
+  return sequential(`${alg} ${signed} ${fudge} ${mac} ${originalId} ${tsigErrorName(error)} ${otherData(msg, p + 4, end, 'TSIG')}`);
 }
 
-/** A TSIG error (RFC 8945 §5.3): 16 is BADSIG here, where a message's RCODE 16 is BADVERS; the others are RCODEs. */
+/**
+ * TKEY (RFC 2930 §2): algorithm, inception and expiration (seconds, 32 bits, as numbers), mode, error,
+ * key size and key (base64), other size and other data (base64), as dig prints the record (`gss-tsig
+ * 1700000000 1700086400 3 NOERROR 4 AAECAw== 0`; in GSS-TSIG, RFC 3645, the key is the GSS-API
+ * token); an empty key or other data is left out. The fields must fill the RDATA exactly.
+ */
+function tkey(msg: Buffer, start: number, end: number): string {
+  const alg = readNameText(msg, start);
+  let p = nameEnd;
+  within(p + 14, end, 'TKEY times, mode, error and key size');
+  const inception = msg.readUInt32BE(p);
+  const expiration = msg.readUInt32BE(p + 4);
+  const mode = msg.readUInt16BE(p + 8);
+  const error = msg.readUInt16BE(p + 10);
+  const keySize = msg.readUInt16BE(p + 12);
+  p += 14;
+  within(p + keySize + 2, end, 'TKEY key and other size');
+  return sequential(`${alg} ${inception} ${expiration} ${mode} ${tsigErrorName(error)} ${sizedBase64(msg, p, keySize)} ${otherData(msg, p + keySize, end, 'TKEY')}`);
+}
+
+/** `size`, then the `size` bytes at `p` in base64 unless there are none: a TSIG MAC, a TKEY key, their other data. */
+function sizedBase64(msg: Buffer, p: number, size: number): string {
+  return size ? `${size} ${msg.toString('base64', p, p + size)}` : '0';
+}
+
+/** TSIG's and TKEY's last fields, other size and other data from `p`, which must end the RDATA. */
+function otherData(msg: Buffer, p: number, end: number, type: string): string {
+  const size = msg.readUInt16BE(p);
+  if (p + 2 + size !== end) throw new RangeError(p + 2 + size > end ? `${type} other data runs past RDATA` : `bytes after the ${type} other data`);
+  return sizedBase64(msg, p + 2, size);
+}
+
+/** A TSIG or TKEY error (RFC 8945 §5.3): 16 is BADSIG here, where a message's RCODE 16 is BADVERS; the others are RCODEs. */
 function tsigErrorName(e: number): string {
   return e === 16 ? 'BADSIG' : rcodeName(e);
 }
@@ -333,6 +361,7 @@ const decoders: Record<number, RdataDecoder> = {
   64: svcb,
   65: svcb,
   99: characterStrings,
+  249: tkey,
   250: tsig,
   257: caa,
 };
