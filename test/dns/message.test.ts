@@ -1219,3 +1219,16 @@ test('TKEY (RFC 2930): the fields as dig prints them, key and other data in base
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('NSEC3 next hashed owners of every length in base32hex without padding (RFC 4648 §7; values from Python\'s base64.b32hexencode); type bitmaps across windows', () => {
+  const expected = ['U0', 'U3OG', 'U3OV4', 'U3OV5SO', 'U3OV5SVK', 'U3OV5SVKUK', 'U3OV5SVKUNR0'];
+  expected.forEach((b32, i) => {
+    const hash = Buffer.from(Array.from({ length: i + 1 }, (_, k) => 0xf0 + k));
+    // SHA-1, no flags, 0 iterations, no salt; types A (window 0) and TYPE65534 (window 255, byte 31, bit 6)
+    const bitmaps = Buffer.concat([Buffer.from([0, 1, 0x40]), Buffer.from([255, 32]), Buffer.alloc(31), Buffer.from([0x02])]);
+    const rdata = Buffer.concat([Buffer.from([1, 0, 0, 0, 0, hash.length]), hash, bitmaps]);
+    const m = decodeMessage(Buffer.concat([header(1, 0x8180, 1, 1), name('x.test'), u16(50), u16(1), rrAtQ(50, 60, rdata)]));
+    assert.equal(m.answers[0].data, `1 0 0 - ${b32} A TYPE65534`);
+    assert.equal(m.rawRecords, 0);
+  });
+});

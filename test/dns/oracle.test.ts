@@ -152,3 +152,44 @@ for (const name of MDNS_FILES) {
     assert.deepEqual(ourMdnsRecords(events), theirs);
   });
 }
+
+/** Captures of the corpus with NSEC (mDNS negative answers) and NSEC3 records (DNSSEC denial), found with tshark. */
+const DENIAL_FILES = ['grpc/packt-Unary.pcapng', 'ip-fragmentation/ndpi-dns_fragmented.pcap'];
+
+/** Presentation text (`Clement\226\128\153s\032MacBook`) as the UTF-8 text tshark shows (`Clement’s MacBook`). */
+function presentationText(s: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== '\\') bytes.push(s.charCodeAt(i));
+    else if (/^\d{3}$/.test(s.slice(i + 1, i + 4))) {
+      bytes.push(Number(s.slice(i + 1, i + 4)));
+      i += 3;
+    } else bytes.push(s.charCodeAt(++i));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+for (const name of DENIAL_FILES) {
+  test(`tshark agrees on NSEC next names and NSEC3 parameters and next hashes: ${name}`, { skip: !ready && 'corpus or tshark missing' }, () => {
+    const file = join(corpusDir, name);
+    const { events } = parseCaptureSync(file);
+    assertValidEvents(events);
+    const rows = tsharkFields(file, ['dns.nsec.next_domain_name', 'dns.nsec3.algo', 'dns.nsec3.flags', 'dns.nsec3.iterations', 'dns.nsec3.salt_value', 'dns.nsec3.hash_value'], 'dns.flags.response == 1');
+    const theirs: string[] = [];
+    for (const [next, alg, flags, iterations, salt, hash] of rows) {
+      if (next) for (const n of next.split(',')) theirs.push(`NSEC ${n}`);
+      if (alg) alg.split(',').forEach((a, i) => theirs.push(`NSEC3 ${a} ${flags.split(',')[i]} ${iterations.split(',')[i]} ${salt.split(',')[i] || '-'} ${hash.split(',')[i]}`));
+    }
+    const ours: string[] = [];
+    for (const e of events as any[]) {
+      if (e.dns?.response_code === undefined) continue;
+      for (const r of [...e.dns.answers, ...(e.dns.authority ?? []), ...(e.dns.additional ?? [])]) {
+        // NSEC: "next-name TYPE..."; NSEC3: "alg flags iterations salt next-hash TYPE..." (salt in hex, hash in base32hex, both as dig writes them: upper case)
+        if (r.type === 'NSEC') ours.push(`NSEC ${presentationText(r.data.split(' ')[0])}`);
+        if (r.type === 'NSEC3') ours.push(`NSEC3 ${r.data.split(' ').slice(0, 5).join(' ').toLowerCase()}`);
+      }
+    }
+    assert.ok(theirs.length > 0, 'tshark finds NSEC or NSEC3 records');
+    assert.deepEqual(ours.sort(), theirs.sort());
+  });
+}

@@ -325,6 +325,89 @@ function tsigErrorName(e: number): string {
   return e === 16 ? 'BADSIG' : rcodeName(e);
 }
 
+/**
+ * Type bitmaps (RFC 4034 §4.1.2, RFC 5155 §3.2.1) from `p` to `end` as the types' names, each after a
+ * space (` A NS SOA RRSIG`). Windows in increasing order, each of 1 to 32 bytes without a trailing zero
+ * byte, as BIND's reader requires; `allowEmpty` for NSEC3, whose bitmap may be empty.
+ */
+function typeBitmaps(msg: Buffer, p: number, end: number, allowEmpty: boolean): string {
+  let s = '';
+  let last = -1;
+  while (p < end) {
+    within(p + 2, end, 'type bitmap window header');
+    const window = msg[p];
+    const len = msg[p + 1];
+    p += 2;
+    if (window <= last) throw new RangeError('type bitmap windows not in increasing order');
+    if (len < 1 || len > 32) throw new RangeError('type bitmap window length not 1 to 32');
+    within(p + len, end, 'type bitmap');
+    if (msg[p + len - 1] === 0) throw new RangeError('type bitmap ends in a zero byte');
+    for (let i = 0; i < len; i++) {
+      const bits = msg[p + i];
+      for (let b = 0; b < 8; b++) if (bits & (0x80 >> b)) s += ' ' + typeName(window * 256 + i * 8 + b);
+    }
+    last = window;
+    p += len;
+  }
+  if (last < 0 && !allowEmpty) throw new RangeError('no type bitmap');
+  return s;
+}
+
+/**
+ * NSEC (RFC 4034 §4.2): the next owner name, then the types at this one (`host.example.com A RRSIG
+ * NSEC`). The next name may be compressed, as mDNS writes it (RFC 6762 §18.14) and BIND does not read.
+ */
+function nsec(msg: Buffer, start: number, end: number): string {
+  const next = readNameText(msg, start);
+  within(nameEnd, end, 'NSEC next name');
+  return sequential(next + typeBitmaps(msg, nameEnd, end, false));
+}
+
+/** NSEC3's and NSEC3PARAM's first fields (RFC 5155 §3.2, §4.2): hash algorithm, flags, iterations, salt in uppercase hex or `-`. */
+function nsec3Params(msg: Buffer, start: number, end: number): { text: string; next: number } {
+  within(start + 5, end, 'NSEC3 hash algorithm, flags, iterations and salt length');
+  const saltLen = msg[start + 4];
+  within(start + 5 + saltLen, end, 'NSEC3 salt');
+  const salt = saltLen ? msg.toString('hex', start + 5, start + 5 + saltLen).toUpperCase() : '-';
+  return { text: `${msg[start]} ${msg[start + 1]} ${msg.readUInt16BE(start + 2)} ${salt}`, next: start + 5 + saltLen };
+}
+
+const BASE32HEX = '0123456789ABCDEFGHIJKLMNOPQRSTUV';
+
+/** Base32 with the extended hex alphabet, no padding (RFC 4648 §7; RFC 5155 §3.3): an NSEC3 next hashed owner. */
+function base32hex(msg: Buffer, start: number, end: number): string {
+  let s = '';
+  let bits = 0;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    value = ((value << 8) | msg[i]) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      s += BASE32HEX[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) s += BASE32HEX[(value << (5 - bits)) & 31];
+  return s;
+}
+
+/** NSEC3 (RFC 5155 §3.3): hash algorithm, flags, iterations, salt, next hashed owner (base32hex), types. */
+function nsec3(msg: Buffer, start: number, end: number): string {
+  const { text, next } = nsec3Params(msg, start, end);
+  within(next + 1, end, 'NSEC3 hash length');
+  const hashLen = msg[next];
+  if (hashLen === 0) throw new RangeError('NSEC3 next hashed owner is empty');
+  within(next + 1 + hashLen, end, 'NSEC3 next hashed owner');
+  return sequential(`${text} ${base32hex(msg, next + 1, next + 1 + hashLen)}${typeBitmaps(msg, next + 1 + hashLen, end, true)}`);
+}
+
+/** NSEC3PARAM (RFC 5155 §4.2): hash algorithm, flags, iterations, salt; nothing after them. */
+function nsec3param(msg: Buffer, start: number, end: number): string {
+  const { text, next } = nsec3Params(msg, start, end);
+  if (next !== end) throw new RangeError('bytes after the NSEC3PARAM salt');
+  return text;
+}
+
 /** NAPTR (RFC 3403 §4.1): order preference "flags" "services" "regexp" replacement. */
 function naptr(msg: Buffer, start: number, end: number): string {
   if (start + 4 > end) throw new RangeError('NAPTR order and preference run past RDATA');
@@ -349,6 +432,7 @@ const decoders: Record<number, RdataDecoder> = {
   13: hinfo,
   15: mx,
   16: characterStrings,
+  24: rrsig,
   28: ipv6,
   33: srv,
   35: naptr,
@@ -356,7 +440,10 @@ const decoders: Record<number, RdataDecoder> = {
   43: ds,
   44: fieldsAndDigest(2),
   46: rrsig,
+  47: nsec,
   48: dnskey,
+  50: nsec3,
+  51: nsec3param,
   52: fieldsAndDigest(3),
   64: svcb,
   65: svcb,
