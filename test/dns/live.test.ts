@@ -69,6 +69,21 @@ const OTHER_RDATA: Record<string, [type: string, code: number, hex: string]> = {
   'nsec3param-good': ['NSEC3PARAM', 51, '0100000a04aabbccdd'],
   'nsec3param-extra': ['NSEC3PARAM', 51, '0100000a04aabbccddff'], // a byte after the salt
   // SIG (RFC 2535 §4.1, as SIG(0) of RFC 2931 uses it): the RRSIG fields
+  // RP (RFC 1183): mailbox john.doe@example.test, written as a name with an escaped dot, and a TXT name
+  'rp-good': ['RP', 17, '086a6f686e2e646f65076578616d706c65047465737400' + '04696e666f076578616d706c65047465737400'],
+  'afsdb-good': ['AFSDB', 18, '0001' + '03616673076578616d706c65047465737400'],
+  'key-good': ['KEY', 25, '0100030f' + '0102030405060708090a0b0c0d0e0f10'],
+  'dhcid-good': ['DHCID', 49, '000201' + 'aabbccddeeff00112233445566778899'],
+  'smimea-good': ['SMIMEA', 53, '030101' + 'ab'.repeat(32)],
+  'cds-good': ['CDS', 59, '30390d02' + 'cd'.repeat(32)],
+  'cdnskey-good': ['CDNSKEY', 60, '0101030d' + '11'.repeat(32)],
+  'openpgpkey-good': ['OPENPGPKEY', 61, '99010d04' + '5a'.repeat(20)],
+  // CSYNC (RFC 7477): serial 66, flags 3, types A NS AAAA
+  'csync-good': ['CSYNC', 62, '00000042' + '0003' + '000460000008'],
+  'csync-zero': ['CSYNC', 62, '00000042' + '0003' + '0002600000'.slice(0, 8)], // a window ending in a zero byte
+  'zonemd-good': ['ZONEMD', 63, '7848b78e' + '0101' + 'ef'.repeat(48)],
+  // URI (RFC 7553): priority 10, weight 1, a target with a space and a quote in it
+  'uri-good': ['URI', 256, '000a0001' + Buffer.from('https://example.test/a b"c').toString('hex')],
   'sig-good': ['SIG', 24, '000f' + '0000' + '00000000' + '6553f100' + '6553f000' + '1234' + HOST + Buffer.from('sig-bytes-here').toString('hex')],
 };
 
@@ -362,7 +377,7 @@ test('dig and records dig calls malformed (HTTPS with SvcParams of the wrong len
   try {
     for (const [name, type] of records) {
       // for a record its parser rejects, dig prints "Got bad packet: FORMERR" (or "extra input data"), or warns that the message is malformed
-      const r = spawnSync('dig', ['-p', String(port), '@127.0.0.1', '+short', '+tries=1', name, type], { encoding: 'utf8' });
+      const r = spawnSync('dig', ['-p', String(port), '@127.0.0.1', '+short', '+nosplit', '+tries=1', name, type], { encoding: 'utf8' });
       said[name] = (r.stdout + r.stderr).trim();
     }
   } finally {

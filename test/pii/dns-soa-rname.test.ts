@@ -1,4 +1,5 @@
-// An SOA record's RNAME (RFC 1035 §3.3.13) is the zone's responsible mailbox written as a name: the
+// An SOA record's RNAME (RFC 1035 §3.3.13) is the zone's responsible mailbox written as a name (and an RP
+// record's first field, RFC 1183, a responsible person's): the
 // first label the local part (its dots escaped), the rest the domain. pano-pii reports it as the e-mail
 // address it is, hashed as `local@domain` so it joins the same address written so elsewhere. A real
 // dnsmasq serves an SOA whose mailbox it was given as `hostmaster@example.test` (dig reads its answer
@@ -17,7 +18,9 @@ import { pcapng, udpFrame } from '../helpers/synth.js';
 const missing = ['/usr/sbin/dnsmasq', '/usr/bin/dig', '/usr/bin/tcpdump'].filter((p) => !existsSync(p));
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
 const token = (type: string, v: string) => `<${type}:${createHmac('sha256', key).update(type).update('\0').update(v).digest('hex').slice(0, 8)}>`;
-const { dir, port: dnsPort } = dnsmasqForTests('pano-pii-soa-', ['--auth-server=ns1.example.test,lo', '--auth-zone=example.test', '--auth-soa=7,hostmaster@example.test', '--host-record=www.example.test,192.0.2.9'], missing.length > 0);
+const { dir, port: dnsPort } = dnsmasqForTests('pano-pii-soa-', ['--auth-server=ns1.example.test,lo', '--auth-zone=example.test', '--auth-soa=7,hostmaster@example.test', '--host-record=www.example.test,192.0.2.9',
+  // RP (RFC 1183 §2.2): mailbox john.doe@example.test (the label `john.doe`, a dot inside it), TXT name info.example.test
+  '--dns-rr=rp.example.test,17,086a6f686e2e646f65076578616d706c65047465737400' + '04696e666f076578616d706c65047465737400'], missing.length > 0);
 
 /** pano-parse of capture `file`, then pano-pii with the key and `args` over its events and the `extra` NDJSON lines. */
 function parseThenPii(file: string, args: string[], extra: object[] = []): any[] {
@@ -83,4 +86,25 @@ test('an RNAME with an escaped dot (john\\.doe.example.org) is john.doe@example.
   const [dropped] = parseThenPii(file, ['--redact', 'drop']);
   assert.equal(dropped.dns.answers[0].data, null);
   assert.equal(dropped.dns.answers[0].type, 'SOA');
+});
+
+test('the mailbox of a real RP answer (dnsmasq, john\\.doe.example.test) is john.doe@example.test: an e-mail finding, hashed as the address in text; the TXT name after it is not', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  const port = dnsPort();
+  const file = join(dir, 'rp.pcap');
+  const cap = new LoopbackCapture(file, `udp port ${port}`);
+  await cap.start();
+  let digData: string;
+  try {
+    digData = execFileSync('dig', ['+short', '+norec', '-p', String(port), '@127.0.0.1', 'rp.example.test', 'RP'], { encoding: 'utf8' }).trim();
+  } finally {
+    await cap.stop();
+  }
+  assert.equal(digData, 'john\\.doe.example.test. info.example.test.');
+  const found = parseThenPii(file, []).filter((e) => e.pano.protocol === 'dns');
+  assert.equal(found.length, 1);
+  assert.equal(found[0].dns.answers[0].data, 'john\\.doe.example.test info.example.test');
+  assert.deepEqual(found[0].pii, [{ type: 'email', path: 'dns.answers[0].data', start: 0, end: 'john\\.doe.example.test'.length, confidence: 0.9, detector: 'regex', validator: 'rfc1183-rp' }]);
+  const [dns, text] = parseThenPii(file, ['--redact', 'hash'], [textEvent('john.doe@example.test')]).slice(-2);
+  assert.equal(dns.dns.answers[0].data, `${token('email', 'john.doe@example.test')} info.example.test`);
+  assert.equal(text.http.request.body.text, token('email', 'john.doe@example.test'));
 });

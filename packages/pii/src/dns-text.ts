@@ -118,16 +118,36 @@ function unescaped(s: string, c: number, from: number, to: number): number {
   return to;
 }
 
+/** A mailbox written as a name (RFC 1035 §8) in presentation text: its span as written and the address it stands for. */
+export interface NamedMailbox {
+  start: number;
+  end: number;
+  address: string;
+}
+
 /**
  * The responsible mailbox of an SOA record's presentation text (`mname rname serial refresh retry
- * expire minimum`, as pano-parse writes it): RFC 1035 §3.3.13's RNAME, a mailbox written as a name
- * (§8), its first label the local part (its dots escaped, `john\.doe`) and the rest the domain. Its
- * span in `data` as written, and the address it stands for (`john.doe@example.org`); undefined when
- * the text has no second field, or the name has no label after the first.
+ * expire minimum`, as pano-parse writes it): RFC 1035 §3.3.13's RNAME; undefined when the text has
+ * no second field, or the name is no mailbox (mailboxAt).
  */
-export function soaRname(data: string): { start: number; end: number; address: string } | undefined {
+export function soaRname(data: string): NamedMailbox | undefined {
   const start = unescaped(data, 32, 0, data.length) + 1;
   if (start >= data.length) return undefined;
+  return mailboxAt(data, start);
+}
+
+/** The mailbox of an RP record's presentation text (`mbox-dname txt-dname`, RFC 1183 §2.2): its first field. */
+export function rpMailbox(data: string): NamedMailbox | undefined {
+  return mailboxAt(data, 0);
+}
+
+/**
+ * The name field of `data` from `start` to the next unescaped space as the mailbox it stands for
+ * (RFC 1035 §8): its first label the local part (its dots escaped, `john\.doe`), the rest the domain
+ * (`john.doe@example.org`); undefined when the name has no label after the first (the root, `.`,
+ * says there is none).
+ */
+function mailboxAt(data: string, start: number): NamedMailbox | undefined {
   const end = unescaped(data, 32, start, data.length);
   const dot = unescaped(data, 46, start, end);
   if (dot === start || dot + 1 >= end) return undefined;

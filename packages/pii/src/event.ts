@@ -25,7 +25,7 @@ import { cnAddresses } from './cn-address.js';
 import { findRepeats } from './repeat.js';
 import { AllowList } from './allow.js';
 import { DECODE_ROUNDS, decodedValue, decodePercent, rawOffset, rawOffsetThrough } from './percent.js';
-import { decodePresentation, maskPresentation, soaRname } from './dns-text.js';
+import { decodePresentation, maskPresentation, rpMailbox, soaRname } from './dns-text.js';
 
 export type RedactMode = 'mask' | 'hash' | 'drop';
 
@@ -556,20 +556,22 @@ const RECORD_DATA = /^dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.d
 
 /**
  * `hits` of an SOA record's data with its RNAME (RFC 1035 §3.3.13: the zone's responsible mailbox,
- * written as a name, `john\.doe.example.org`) found as the e-mail address it is, in place of hits
+ * written as a name, `john\.doe.example.org`), or of an RP record's with its mailbox (RFC 1183 §2.2:
+ * the responsible person's, its first field), found as the e-mail address it is, in place of hits
  * inside it: its span as written, hashed and allowed as `local@domain` (`sameAs`) so it joins the
  * same address found anywhere else. Only when that address is one the rules take whole (their e-mail
  * shape), with their confidence; a role mailbox (`hostmaster.example.org`) is an address as
  * `hostmaster@example.org` in text is. Detector `regex`, so the name is no seed for repeats (a
  * question for `hostmaster.example.org` is a name, not this address).
  */
-function soaRnameHits(holder: Slot['holder'], value: string, hits: Hit[]): Hit[] {
-  if (Array.isArray(holder) || (holder as Record<string, unknown>).type !== 'SOA') return hits;
-  const r = soaRname(value);
+function mailboxNameHits(holder: Slot['holder'], value: string, hits: Hit[]): Hit[] {
+  if (Array.isArray(holder)) return hits;
+  const type = (holder as Record<string, unknown>).type;
+  const r = type === 'SOA' ? soaRname(value) : type === 'RP' ? rpMailbox(value) : undefined;
   if (!r) return hits;
   const email = scanString(r.address).find((h) => h.type === 'email' && h.start === 0 && h.end === r.address.length);
   if (!email) return hits;
-  const h: Hit = { type: 'email', start: r.start, end: r.end, confidence: email.confidence, detector: 'regex', validator: 'rfc1035-rname', sameAs: r.address };
+  const h: Hit = { type: 'email', start: r.start, end: r.end, confidence: email.confidence, detector: 'regex', validator: type === 'SOA' ? 'rfc1035-rname' : 'rfc1183-rp', sameAs: r.address };
   return [...hits.filter((k) => k.end <= h.start || h.end <= k.start), h].sort((a, b) => a.start - b.start);
 }
 
@@ -1227,7 +1229,7 @@ export class EventScanner {
     if ((hits.length > 0 || ctxKey === 'data' || ctxKey === 'subnet') && path.startsWith('dns.') && !path.startsWith('dns.question')) {
       if (hits.length) hits = hits.filter((h) => h.type !== 'ipv4' && h.type !== 'ipv6');
       if (ECS_FIELD.test(path)) hits = ecsHits(holder, ctxKey, value, hits);
-      else if (RECORD_DATA.test(path)) hits = soaRnameHits(holder, value, hits);
+      else if (RECORD_DATA.test(path)) hits = mailboxNameHits(holder, value, hits);
     }
     if (cut < 0 && ctxKey === 'text' && path === 'db.query.text' && value.indexOf("'") >= 0 && value.length <= SCAN_WINDOW) {
       const before = hits.length;

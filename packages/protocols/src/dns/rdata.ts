@@ -408,6 +408,37 @@ function nsec3param(msg: Buffer, start: number, end: number): string {
   return text;
 }
 
+/** RP (RFC 1183 §2.2): the responsible person's mailbox as a name, then the name of a TXT record about them. */
+function rp(msg: Buffer, start: number, end: number): string {
+  const mbox = readNameText(msg, start);
+  within(nameEnd, end, 'RP mailbox');
+  return sequential(`${mbox} ${lastName(msg, nameEnd, end)}`);
+}
+
+/** The whole RDATA in base64: DHCID (RFC 4701), OPENPGPKEY (RFC 7929). */
+function base64Only(msg: Buffer, start: number, end: number): string {
+  if (start === end) throw new RangeError('empty RDATA');
+  return msg.toString('base64', start, end);
+}
+
+/** URI (RFC 7553 §4.5): priority weight "target", the target the rest of the RDATA. */
+function uri(msg: Buffer, start: number, end: number): string {
+  if (start + 4 >= end) throw new RangeError('URI without a target');
+  return sequential(`${msg.readUInt16BE(start)} ${msg.readUInt16BE(start + 2)} ${quoted(msg, start + 4, end)}`);
+}
+
+/** CSYNC (RFC 7477 §2.1): SOA serial, flags, the types to synchronise. */
+function csync(msg: Buffer, start: number, end: number): string {
+  within(start + 6, end, 'CSYNC serial and flags');
+  return sequential(`${msg.readUInt32BE(start)} ${msg.readUInt16BE(start + 4)}${typeBitmaps(msg, start + 6, end, true)}`);
+}
+
+/** ZONEMD (RFC 8976 §2.2): serial, scheme, hash algorithm, digest in uppercase hex. */
+function zonemd(msg: Buffer, start: number, end: number): string {
+  if (start + 6 >= end) throw new RangeError('ZONEMD without a digest');
+  return sequential(`${msg.readUInt32BE(start)} ${msg[start + 4]} ${msg[start + 5]} ${msg.toString('hex', start + 6, end).toUpperCase()}`);
+}
+
 /** NAPTR (RFC 3403 §4.1): order preference "flags" "services" "regexp" replacement. */
 function naptr(msg: Buffer, start: number, end: number): string {
   if (start + 4 > end) throw new RangeError('NAPTR order and preference run past RDATA');
@@ -432,7 +463,10 @@ const decoders: Record<number, RdataDecoder> = {
   13: hinfo,
   15: mx,
   16: characterStrings,
+  17: rp,
+  18: mx,
   24: rrsig,
+  25: dnskey,
   28: ipv6,
   33: srv,
   35: naptr,
@@ -442,14 +476,22 @@ const decoders: Record<number, RdataDecoder> = {
   46: rrsig,
   47: nsec,
   48: dnskey,
+  49: base64Only,
   50: nsec3,
   51: nsec3param,
   52: fieldsAndDigest(3),
+  53: fieldsAndDigest(3),
+  59: ds,
+  60: dnskey,
+  61: base64Only,
+  62: csync,
+  63: zonemd,
   64: svcb,
   65: svcb,
   99: characterStrings,
   249: tkey,
   250: tsig,
+  256: uri,
   257: caa,
 };
 
