@@ -2,7 +2,8 @@
 # Installs the Debian packages the test suite and benchmarks use, when they
 # are missing: tshark (oracle), tcpdump, clang/libbpf-dev/bpftool (BPF build),
 # gcc (a threaded TLS client the capture test builds), python3-h2 (an h2c
-# Upgrade server for the HTTP/2 tests), nghttp2-client and nghttp2-server
+# Upgrade server for the HTTP/2 tests), python3-websockets (a WebSocket server
+# and client with permessage-deflate for the WebSocket tests), nghttp2-client and nghttp2-server
 # (nghttp and nghttpd: the HTTP/2 table-size and mid-stream trailer tests), golang-go and binutils (a Go HTTPS
 # client and server for the Go crypto/tls capture test, objdump its oracle),
 # lld (wasm-ld: the pii locator's build check),
@@ -11,7 +12,7 @@
 # Idempotent and quiet when everything is present. Needs root.
 set -euo pipefail
 packages=(
-  tshark tcpdump iproute2 curl wget python3-h2 nghttp2-client nghttp2-server
+  tshark tcpdump iproute2 curl wget python3-h2 python3-websockets nghttp2-client nghttp2-server
   clang llvm lld libbpf-dev bpftool gcc golang-go binutils
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium

@@ -195,16 +195,23 @@ test('CONNECT refused: the connection goes on as HTTP', () => {
   assert.deepEqual(run(c).events.map((e) => brief(e).status), [407, 200]);
 });
 
-test('Upgrade: websocket: 101 emitted, frames after it not parsed as HTTP', () => {
+test('Upgrade: websocket: 101 emitted, frames after it (in the 101\'s own segment too) go to the WebSocket parser, not parsed as HTTP', () => {
+  // the client frame's payload, masked with "abcd", is "GET /": text that must not start an HTTP request
+  const get = Buffer.from('GET /').map((c, i) => c ^ 'abcd'.charCodeAt(i & 3));
   const c = new Conversation(client, server)
     .handshake()
     .send(0, 'GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\n')
     .send(1, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello')
-    .send(0, '\x81\x85abcdGET / HTTP/1.1\r\n\r\n')
+    .send(0, Buffer.concat([Buffer.from('\x81\x85abcd', 'latin1'), get]))
     .close();
   const { events, stats } = run(c);
-  assert.deepEqual(events.map(brief), [{ kind: 'exchange', method: 'GET', path: '/ws', status: 101 }]);
-  assert.equal(stats.protocols['http.abandoned.upgrade_websocket'], 1);
+  assert.deepEqual(events.map(brief), [
+    { kind: 'exchange', method: 'GET', path: '/ws', status: 101 },
+    { kind: 'message', method: undefined, path: undefined, status: undefined },
+    { kind: 'message', method: undefined, path: undefined, status: undefined },
+  ]);
+  assert.deepEqual(events.slice(1).map((e: any) => [e.websocket.sender, e.websocket.message.body.content]), [['server', 'hello'], ['client', 'GET /']]);
+  assert.equal(stats.protocols['http.upgrade_websocket'], 1);
 });
 
 test('Upgrade declined: bytes held while waiting are parsed as HTTP/1.1', () => {

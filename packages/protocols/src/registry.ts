@@ -12,6 +12,7 @@ import { mysqlModule } from './mysql/index.js';
 import { redisModule } from './redis/index.js';
 import { kafkaModule } from './kafka/index.js';
 import { amqpModule } from './amqp/index.js';
+import { websocketModule } from './websocket/index.js';
 
 export const protocolModules: ProtocolModule[] = [
   // one entry per module: import it above and add it here
@@ -22,6 +23,7 @@ export const protocolModules: ProtocolModule[] = [
   redisModule,
   kafkaModule,
   amqpModule,
+  websocketModule,
   dnsModule, dnsTcpModule,
 ];
 

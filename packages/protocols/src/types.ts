@@ -76,6 +76,8 @@ export interface ParserContext {
  * HTTP/2 answers it on stream 1 and must pair that response with it.
  */
 export interface HandoffInit {
+  /** For `Upgrade: websocket` (RFC 6455 §4.2.2): the 101's Sec-WebSocket-Extensions and Sec-WebSocket-Protocol. */
+  websocket?: { extensions?: string; protocol?: string };
   upgradedRequest?: {
     method: string;
     /** request-target as sent: path and query */

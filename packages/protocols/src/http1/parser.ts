@@ -129,6 +129,8 @@ export class Http1Stream implements StreamParser {
   private switched = false;
   /** The request a 101 to h2c answered, and the 101, until the connection is handed to HTTP/2. */
   private upgradedTo: { ex: Exchange; res: ResponseHead; resStartNs: bigint; end: MessageEnd } | null = null;
+  /** A 101 to WebSocket: what the server agreed, until the connection is handed over (after the chunk that held the 101). */
+  private upgradedWs: { extensions?: string; protocol?: string } | null = null;
   /** Server bytes after a 101, until the protocol taking over is started (made on the first). */
   private serverSwitched: Array<{ bytes: Buffer; tsNs: bigint }> | undefined;
   private serverSwitchedBytes = 0;
@@ -155,6 +157,7 @@ export class Http1Stream implements StreamParser {
       if (!u.ex.reqEnd) this.ctx.count('http.upgrade_hold_overflow');
       this.handOverH2c(u);
     }
+    if (this.upgradedWs) this.handOverWebSocket(this.upgradedWs);
   }
 
   gap(dir: Dir, length: number): void {
@@ -341,7 +344,11 @@ export class Http1Stream implements StreamParser {
     } else {
       this.emitOrphan(r.head, r.startNs, end);
     }
-    if (r.head.status === 101 || (ex?.req.method === 'CONNECT' && r.head.status >= 200 && r.head.status < 300)) {
+    if (ex && upgrade === 'websocket') {
+      // RFC 6455 §4: frames follow the 101 both ways; handed over once the chunk that held it is read (data)
+      this.switched = true;
+      this.upgradedWs = { extensions: header(r.head.headers, 'sec-websocket-extensions'), protocol: header(r.head.headers, 'sec-websocket-protocol') };
+    } else if (r.head.status === 101 || (ex?.req.method === 'CONNECT' && r.head.status >= 200 && r.head.status < 300)) {
       this.switchProtocols(r.head.status === 101 ? upgrade || 'unknown' : '');
     } else if (this.awaitingUpgrade && this.awaitingUpgrade === ex) {
       // Upgrade declined: the held bytes are more HTTP/1.1.
@@ -384,6 +391,19 @@ export class Http1Stream implements StreamParser {
     });
     // HTTP/2 not parsed (--protocols without it): the exchange up to the 101 is all there is to report.
     if (!took) this.emitExchange(ex, res, u.resStartNs, end);
+  }
+
+  /** The connection goes on as WebSocket: the client's bytes held since its Upgrade request and the server's after the 101. */
+  private handOverWebSocket(agreed: { extensions?: string; protocol?: string }): void {
+    this.upgradedWs = null;
+    const pending = [
+      ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
+      ...(this.serverSwitched ?? []).map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
+    ];
+    this.held = null;
+    this.serverSwitched = undefined;
+    this.ctx.count('http.upgrade_websocket');
+    this.ctx.handoff('websocket', pending, { websocket: agreed });
   }
 
   // --- events ---
