@@ -8,7 +8,26 @@
 
 import { adoptNumberTexts, mayHaveInexactFractions, parseJsonPrefix, serialiseJsonPrefix, stringifyExact, type JsonPrefix } from './json-prefix.js';
 
-export type Body = JsonBody | { kind: 'form'; pairs: Array<[string, string]>; raw: string[] } | MultipartBody;
+export type Body = JsonBody | { kind: 'form'; pairs: Array<[string, string]>; raw: string[] } | MultipartBody | StreamBody;
+
+/**
+ * A text holding JSON documents among other text: NDJSON (a document per line), a Server-Sent
+ * Events stream (RFC 8895-era `text/event-stream`: a document per `data:` line, as streaming APIs
+ * send them), or a Socket.IO packet (`42["chat",{...}]`: a packet type, then a JSON array). `pieces`
+ * joined in order are the text; `docs[i]` says piece i is a whole JSON object or array, walked as a
+ * document at `$[n]` (the n-th document); the other pieces are scanned as the text they are. A piece
+ * is replaced by its redacted text, or set to null to leave it out (--redact drop): each line of an
+ * event stream, and each line ending, is a piece of its own, so a dropped line leaves the rest framed.
+ */
+export interface StreamBody {
+  kind: 'stream';
+  pieces: Array<string | null>;
+  offsets: number[];
+  docs: boolean[];
+}
+
+/** Pieces read from one streamed body; what follows is one piece scanned as text. */
+export const MAX_STREAM_PIECES = 8192;
 
 export interface JsonBody {
   kind: 'json';
@@ -35,7 +54,7 @@ function decodeForm(s: string): string {
   }
 }
 
-/** Parse a body's text as JSON (object/array) or a form; undefined for anything else. */
+/** Parse a body's text as JSON (object/array), a stream of JSON documents, or a form; undefined for anything else. */
 export function parseBody(text: string): Body | undefined {
   let i = 0;
   while (i < text.length && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 10 || text.charCodeAt(i) === 13 || text.charCodeAt(i) === 9)) i++;
@@ -44,13 +63,124 @@ export function parseBody(text: string): Body | undefined {
     try {
       return { kind: 'json', doc: JSON.parse(text), text };
     } catch {
-      // cut at --max-body, or JSON with something after it: walk what is whole (its numbers as written)
+      // a document per line (NDJSON), or one cut at --max-body or with something after it: walk what
+      // is whole (a cut document's numbers as written)
+      const lines = parseNdjson(text);
+      if (lines) return lines;
       const prefix = parseJsonPrefix(text);
       return prefix && { kind: 'json', doc: prefix.doc, prefix, text, numbersKept: true };
     }
   }
+  if (c >= 48 && c <= 57) {
+    const packet = parseSocketIo(text);
+    if (packet) return packet;
+  } else if (SSE_START.test(text)) {
+    const events = parseEventStream(text);
+    if (events) return events;
+  }
   if (text.length > 0 && text.length < 1 << 20 && FORM_RE.test(text)) return parseForm(text);
   return undefined;
+}
+
+/** A whole JSON object or array in `text[from, to)` (white space around it allowed), else false. */
+function isJsonDoc(text: string, from: number, to: number): boolean {
+  while (from < to && /\s/.test(text[from]!)) from++;
+  while (to > from && /\s/.test(text[to - 1]!)) to--;
+  const c = text.charCodeAt(from);
+  if ((c !== 123 && c !== 91) || text.charCodeAt(to - 1) !== c + 2) return false;
+  try {
+    JSON.parse(text.slice(from, to));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Adds `text[from, to)` to `b` as one piece (nothing when empty). */
+function piece(b: StreamBody, text: string, from: number, to: number, doc: boolean): void {
+  if (to <= from) return;
+  b.pieces.push(text.slice(from, to));
+  b.offsets.push(from);
+  b.docs.push(doc);
+}
+
+/** Where the line starting at `from` ends (before its CR LF or LF), and where the next one starts. */
+function lineAt(text: string, from: number): [end: number, next: number] {
+  const lf = text.indexOf('\n', from);
+  if (lf < 0) return [text.length, text.length];
+  return [lf > from && text.charCodeAt(lf - 1) === 13 ? lf - 1 : lf, lf + 1];
+}
+
+/**
+ * `text` cut line by line into a stream body, `line` adding each line's pieces (`at` its start, `end`
+ * before its line ending, `next` the next line's start; false: the text is no such stream). Past
+ * MAX_STREAM_PIECES the rest is one piece. Undefined unless it holds `minDocs` documents.
+ */
+function byLines(text: string, minDocs: number, line: (b: StreamBody, at: number, end: number, next: number) => boolean): StreamBody | undefined {
+  const b: StreamBody = { kind: 'stream', pieces: [], offsets: [], docs: [] };
+  for (let at = 0; at < text.length; ) {
+    if (b.pieces.length >= MAX_STREAM_PIECES) {
+      piece(b, text, at, text.length, false);
+      break;
+    }
+    const [end, next] = lineAt(text, at);
+    if (!line(b, at, end, next)) return undefined;
+    at = next;
+  }
+  let docs = 0;
+  for (const d of b.docs) if (d) docs++;
+  return docs >= minDocs ? b : undefined;
+}
+
+/**
+ * NDJSON / JSON Lines: two or more lines that are each a whole JSON document (blank lines allowed,
+ * the last one may be cut at --max-body, kept as text), else undefined.
+ */
+function parseNdjson(text: string): StreamBody | undefined {
+  return byLines(text, 2, (b, at, end, next) => {
+    const doc = isJsonDoc(text, at, end);
+    // a line that is no document is one only at the end (cut there) or when blank
+    if (!doc && next < text.length && text.slice(at, end).trim() !== '') return false;
+    piece(b, text, at, end, doc);
+    piece(b, text, end, next, false);
+    return true;
+  });
+}
+
+/** A Server-Sent Events stream starts with a field line or a comment (WHATWG HTML §9.2.6). */
+const SSE_START = /^(?:\uFEFF)?(?:data|event|id|retry)?:/;
+
+/**
+ * An event stream (text/event-stream): each line a piece, and each `data:` line whose value is a whole
+ * JSON document split into its field name, the document, and the line ending. Undefined when no data
+ * line holds a document (it is scanned as text, as before).
+ */
+function parseEventStream(text: string): StreamBody | undefined {
+  return byLines(text, 1, (b, at, end, next) => {
+    const value = text.startsWith('data:', at) ? at + (text.charCodeAt(at + 5) === 32 ? 6 : 5) : -1;
+    if (value >= 0 && isJsonDoc(text, value, end)) {
+      piece(b, text, at, value, false);
+      piece(b, text, value, end, true);
+      piece(b, text, end, next, false);
+    } else {
+      piece(b, text, at, next, false);
+    }
+    return true;
+  });
+}
+
+/**
+ * A Socket.IO packet over Engine.IO (`42["chat",{...}]`, `431["ack",...]`, `42/admin,["x"]`): digits
+ * (the Engine.IO and Socket.IO packet types, an ack id), an optional namespace, then a JSON array or
+ * object to the end. Undefined for anything else.
+ */
+function parseSocketIo(text: string): StreamBody | undefined {
+  const m = /^\d{1,3}(?:\/[^,[{"\s]{0,256},)?\d{0,20}(?=[[{])/.exec(text);
+  if (!m || !isJsonDoc(text, m[0].length, text.length)) return undefined;
+  const b: StreamBody = { kind: 'stream', pieces: [], offsets: [], docs: [] };
+  piece(b, text, 0, m[0].length, false);
+  piece(b, text, m[0].length, text.length, true);
+  return b;
 }
 
 export function parseForm(text: string): Body {
@@ -106,6 +236,7 @@ export function keepNumberTexts(b: JsonBody, rounded: boolean): void {
  */
 export function serialiseBody(b: Body, touched: Set<number>, dropped: Set<number>): string {
   if (b.kind === 'json') return b.prefix ? serialiseJsonPrefix(b.prefix) : b.hasNumberTexts ? stringifyExact(b.doc)! : JSON.stringify(b.doc);
+  if (b.kind === 'stream') return b.pieces.filter((x) => x !== null).join('');
   if (b.kind === 'multipart') {
     // a dropped part goes whole (its delimiter line, headers and value): the parts around it stay well formed
     let out = '';

@@ -14,7 +14,7 @@
 import { setOwn } from '@panopticon/events';
 import { hintsFor, Hint } from './context.js';
 import { lastScanSawHan, scanByContext, scanString, SHORT, type Hit } from './scan.js';
-import { formDataBoundary, keepNumberTexts, keySegment, parseBody, parseForm, parseMultipart, serialiseBody, type Body, type MultipartBody } from './body.js';
+import { formDataBoundary, keepNumberTexts, keySegment, parseBody, parseForm, parseMultipart, serialiseBody, type Body, type MultipartBody, type StreamBody } from './body.js';
 import { JsonNumber } from './json-prefix.js';
 import { ALL_TYPES, type PiiType } from './rules.js';
 import { addressBytes } from './validators.js';
@@ -1026,6 +1026,8 @@ export class EventScanner {
             if (pre?.tail) this.addSlot(p, pre as unknown as Record<string, unknown>, 'tail', path, ctxKey, pre.tail, bs, undefined, pre.tailStart);
           } else if (body.kind === 'multipart') {
             this.walkMultipart(p, bs, body, path, ctxKey);
+          } else if (body.kind === 'stream') {
+            this.walkStream(p, bs, body, path, ctxKey);
           } else {
             body.pairs.forEach((pair, i) => {
               const at = path + '$' + this.keyPath(p, bs.holder as Record<string, unknown>, pair[0], i, path + '$', bs, true);
@@ -1092,6 +1094,21 @@ export class EventScanner {
         // the close delimiter is the Content-Type's boundary (scanned there), kept so the body stays whole
         this.addSlot(p, body.pieces, i, path, ctxKey, text, bs, k >= 0 ? k : undefined, body.offsets[i]);
       }
+    }
+  }
+
+  /**
+   * A stream of JSON documents (NDJSON, an event stream's data lines, a Socket.IO packet): the n-th
+   * document walked as a JSON string at `$[n]` (so its values are at `$[n]$.user.email`), every other
+   * piece (an event stream's field names and other lines, a packet's type digits, line endings) scanned
+   * as the text it is at the body's path, with offsets into its text.
+   */
+  private walkStream(p: Pending, bs: BodySlot, body: StreamBody, path: string, ctxKey: string): void {
+    let n = 0;
+    for (let i = 0; i < body.pieces.length; i++) {
+      const text = body.pieces[i]!;
+      if (body.docs[i] && this.walkJsonString(p, body.pieces, i, `${path}$[${n++}]`, ctxKey, text, bs)) continue;
+      this.addSlot(p, body.pieces, i, path, ctxKey, text, bs, undefined, body.offsets[i]);
     }
   }
 
