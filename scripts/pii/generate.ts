@@ -223,9 +223,14 @@ export class Maker {
     const d = this.int(1, 28);
     return this.r() < 0.6 ? `${y}-${String(m).padStart(2, '0')}-${String(d).padStart(2, '0')}` : `${String(d).padStart(2, '0')}/${String(m).padStart(2, '0')}/${y}`;
   }
+  /** The `name` claim of the last token jwt() made: pano-pii reports a token's claims (at `…$jwt.name`), so they are labeled. */
+  jwtName = '';
   jwt(): string {
     const h = Buffer.from(JSON.stringify({ alg: this.pick(['HS256', 'RS256', 'ES256']), typ: 'JWT' })).toString('base64url');
-    const p = Buffer.from(JSON.stringify({ sub: this.digits(6), name: this.first(), iat: this.int(1.6e9, 1.8e9) })).toString('base64url');
+    // drawn in the order the object literal drew them before jwtName was kept: the same events
+    const sub = this.digits(6);
+    this.jwtName = this.first();
+    const p = Buffer.from(JSON.stringify({ sub, name: this.jwtName, iat: this.int(1.6e9, 1.8e9) })).toString('base64url');
     return `${h}.${p}.${this.chars(43, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_')}`;
   }
   password(): string {
@@ -281,6 +286,8 @@ export class Maker {
 class Text {
   s = '';
   spans: Array<{ start: number; end: number; type: string }> = [];
+  /** Values inside planted ones, labeled at the text's path plus `suffix` (a JWT's claims: `$jwt.name`). */
+  inner: Array<{ suffix: string; start: number; end: number; type: string }> = [];
   add(t: string): this {
     this.s += t;
     return this;
@@ -372,7 +379,10 @@ export function generate(opts: { count: number; seed: number; split: Split; pool
         else if (pick === 5) x.add('ship to ').plant('street_address', m.address()).add('.');
         else if (pick === 6) x.add('SSN ').plant('us_ssn', m.ssn());
         else if (pick === 7) x.add('IBAN ').plant('iban', m.iban());
-        else if (pick === 8) x.add('token ').plant('jwt', m.jwt());
+        else if (pick === 8) {
+          x.add('token ').plant('jwt', m.jwt());
+          x.inner.push({ suffix: '$jwt.name', start: 0, end: m.jwtName.length, type: 'person_name' });
+        }
         else if (pick === 9) { const ty = m.pick(SECRET_TYPES); x.add('key ').plant(ty, m.secret(ty)); }
         else if (pick === 10) {
           const kind = m.int(0, 2);
@@ -387,6 +397,8 @@ export function generate(opts: { count: number; seed: number; split: Split; pool
     };
     const labelText = (path: string, x: Text) => {
       for (const sp of x.spans) lab.push({ path, ...sp });
+      // several tokens in one text: pano-pii numbers their claims, `$jwt[0]`, `$jwt[1]` …
+      x.inner.forEach(({ suffix, ...sp }, n) => lab.push({ path: path + (x.inner.length > 1 ? suffix.replace('$jwt', `$jwt[${n}]`) : suffix), ...sp }));
     };
 
     let ev: Record<string, unknown>;
@@ -395,7 +407,12 @@ export function generate(opts: { count: number; seed: number; split: Split; pool
         ev = base('http');
         const headers: Record<string, string[]> = { host: ['api.example.com'], 'content-type': ['application/json'], 'user-agent': ['curl/8.5.0'], 'x-request-id': [m.uuid()] };
         const auth = m.int(0, 4);
-        if (auth === 0) { const j = m.jwt(); headers.authorization = [`Bearer ${j}`]; lab.push({ path: 'http.request.header.authorization[0]', start: 7, end: 7 + j.length, type: 'jwt' }); }
+        if (auth === 0) {
+          const j = m.jwt();
+          headers.authorization = [`Bearer ${j}`];
+          lab.push({ path: 'http.request.header.authorization[0]', start: 7, end: 7 + j.length, type: 'jwt' });
+          lab.push({ path: 'http.request.header.authorization[0]$jwt.name', start: 0, end: m.jwtName.length, type: 'person_name' });
+        }
         else if (auth === 1) { const b = Buffer.from(`${m.first().toLowerCase()}:${m.password()}`).toString('base64'); headers.authorization = [`Basic ${b}`]; lab.push({ path: 'http.request.header.authorization[0]', start: 6, end: 6 + b.length, type: 'basic_auth' }); }
         else if (auth === 2) { const tk = m.alnum(32); headers.authorization = [`Bearer ${tk}`]; lab.push({ path: 'http.request.header.authorization[0]', start: 7, end: 7 + tk.length, type: 'bearer_token' }); }
         if (r() < 0.2) { const ip = m.ipv4(); headers['x-forwarded-for'] = [ip]; lab.push({ path: 'http.request.header.x-forwarded-for[0]', start: 0, end: ip.length, type: 'ipv4' }); }
@@ -470,6 +487,12 @@ export function generate(opts: { count: number; seed: number; split: Split; pool
         const qt = (ev.db as { query: { text: string } }).query.text;
         for (const l of [...lab]) {
           if (!l.path.startsWith('redis.args[')) continue;
+          // a token's claims: at the same place inside the token, in the query text's copy of it
+          const inner = l.path.indexOf('$jwt');
+          if (inner > 0) {
+            lab.push({ path: 'db.query.text' + l.path.slice(inner), start: l.start, end: l.end, type: l.type });
+            continue;
+          }
           const idx = +l.path.slice(11, -1);
           const off = qt.indexOf(args[idx]!, (kind === 1 ? 5 : 4));
           lab.push({ path: 'db.query.text', start: off + l.start, end: off + l.end, type: l.type });

@@ -153,6 +153,12 @@ interface Slot {
   presentation?: true;
   /** A JSON document nested past MAX_JSON_LEVELS, scanned as text: under --redact replaced whole. */
   nested?: true;
+  /**
+   * A claim of a JWT (walkJwtClaims): the index in `Pending.slots` of the value holding the token, and
+   * the token's hit. Its findings stand only while that hit is reported: it is the token's redaction
+   * that removes them (claims are never written back).
+   */
+  jwt?: { slot: number; hit: Hit };
 }
 
 /**
@@ -979,6 +985,8 @@ function paramColumns(sql: string): Map<string, string> {
 }
 
 export class EventScanner {
+  /** A JWT's claims are being walked (walkJwtClaims): no model candidates there. */
+  private inClaims = false;
   readonly opts: ScanOptions;
   /** Findings not listed in `pii` because an event had more than MAX_ANNOTATIONS. */
   annotationsDropped = 0;
@@ -1095,6 +1103,37 @@ export class EventScanner {
         this.addSlot(p, body.pieces, i, path, ctxKey, text, bs, k >= 0 ? k : undefined, body.offsets[i]);
       }
     }
+  }
+
+  /**
+   * The claims of the JWT that `hit` found in slot `at` (RFC 7519: its payload, base64url JSON), at `claimsPath`: an
+   * OpenID Connect ID token or an access token carries the user's e-mail address, name, phone number
+   * in plain view to anyone who decodes it. Walked as a JSON body at `at` (`…authorization[0]$jwt`, then `.email`),
+   * each value with its claim's name as context, so they are reported and hashed as the same values
+   * found elsewhere. Never written back: the token's own finding replaces it whole under --redact, and
+   * a claim's findings stand only while the token's does (Slot.jwt).
+   */
+  private walkJwtClaims(p: Pending, at: number, hit: Hit, claimsPath: string): void {
+    const token = p.slots[at]!.value.slice(hit.start, hit.end);
+    const d1 = token.indexOf('.');
+    const d2 = token.indexOf('.', d1 + 1);
+    if (d1 < 0 || d2 < 0 || d2 - d1 > SCAN_WINDOW) return;
+    let claims: unknown;
+    try {
+      claims = JSON.parse(Buffer.from(token.slice(d1 + 1, d2), 'base64url').toString('utf8'));
+    } catch {
+      return;
+    }
+    if (claims === null || typeof claims !== 'object' || Array.isArray(claims)) return;
+    const bs: BodySlot = { holder: { claims: null }, key: 'claims', body: { kind: 'json', doc: claims, text: '' }, touched: new Set(), dropped: new Set(), dirty: false, level: 1 };
+    const first = p.slots.length;
+    this.inClaims = true;
+    try {
+      this.walkInner(p, bs, { root: claims }, 'root', claimsPath, 'jwt', claims, 0);
+    } finally {
+      this.inClaims = false;
+    }
+    for (let i = first; i < p.slots.length; i++) p.slots[i]!.jwt = { slot: at, hit };
   }
 
   /**
@@ -1273,16 +1312,24 @@ export class EventScanner {
       this.markCut(p);
     }
     p.slots.push(slot);
+    if (hits.length && (!this.opts.types || this.opts.types.has('jwt'))) {
+      const tokens = hits.filter((h) => h.type === 'jwt');
+      const at = p.slots.length - 1;
+      // one token (an Authorization header): its claims at `$jwt`; several in one value, at `$jwt[n]`
+      tokens.forEach((h, n) => this.walkJwtClaims(p, at, h, tokens.length === 1 ? `${path}$jwt` : `${path}$jwt[${n}]`));
+    }
     const wantsNames = !this.opts.types || this.opts.types.has('person_name') || this.opts.types.has('street_address');
     // names and addresses come from the model's candidates, or without it from a name/address field's whole value;
     // the protocol-text test runs only where one of those would (not for every value)
-    const namesHere = this.opts.model !== undefined || ((hints & (Hint.name | Hint.address)) !== 0 && hits.length === 0);
+    // (a JWT's claims are not the model's: a claim's name says what it holds, and no token's claims were in its training)
+    const byModel = this.opts.model !== undefined && !this.inClaims;
+    const namesHere = byModel || ((hints & (Hint.name | Hint.address)) !== 0 && hits.length === 0);
     if (wantsNames && namesHere && !namesBarred(slot)) {
       const caseless = hints & Hint.name && hits.length === 0 ? CASELESS_NAME.exec(value) : null;
       if (caseless) {
         const off = caseless.index + caseless[0].indexOf(caseless[1]!);
         slot.hits = [{ type: 'person_name', start: off, end: off + caseless[1]!.length, confidence: 0.75, detector: 'context', validator: null }];
-      } else if (this.opts.model) {
+      } else if (byModel) {
         for (const cand of nameCandidates(value, ctxKey, hints)) {
           if (hits.some((h) => h.start < cand.end && cand.start < h.end)) continue;
           // `Hello Kafka` in a Kafka record is the product saying hello, not a person
@@ -1352,7 +1399,9 @@ export class EventScanner {
     const kept: Hit[][] = new Array(p.slots.length);
     let any = cutToRedact || p.keys.length > 0;
     for (let i = 0; i < p.slots.length; i++) {
-      kept[i] = this.reported(p.slots[i]!);
+      const slot = p.slots[i]!;
+      // a JWT's claims are reported while the token is (it is the token's redaction that covers them)
+      kept[i] = slot.jwt && !kept[slot.jwt.slot]!.includes(slot.jwt.hit) ? NO_HITS : this.reported(slot);
       if (kept[i]!.length) any = true;
     }
     if (!any) return found;
