@@ -141,6 +141,11 @@ test('PII in what only the server sends counts server → client', () => {
   assert.equal(directionOfPath('kafka.records[0].value.content', { kafka: { api_name: 'Fetch' }, messaging: { operation: { type: 'receive' } } }), 'server_to_client');
   assert.equal(directionOfPath('kafka.records[0].value.content', { kafka: { api_name: 'Produce' }, messaging: { operation: { type: 'send' } } }), 'client_to_server');
   assert.equal(directionOfPath('kafka.request.topics[0].name', { messaging: { operation: { type: 'receive' } } }), 'client_to_server');
+  // a WebSocket message, by its sender; a DNS query's own records (an UPDATE's) went to the server
+  assert.equal(directionOfPath('websocket.message.body.content$.user.email', { websocket: { sender: 'server' } }), 'server_to_client');
+  assert.equal(directionOfPath('websocket.message.body.content$.user.email', { websocket: { sender: 'client' } }), 'client_to_server');
+  assert.equal(directionOfPath('dns.query_authority[2].data', {}), 'client_to_server');
+  assert.equal(directionOfPath('dns.answers[0].data', {}), 'server_to_client');
 });
 
 test('error rules per protocol', () => {

@@ -139,8 +139,8 @@ const SERVER_FIELDS = new Set([
  * response part (`http.response.*`, `db.response.rows`, `dns.answers`) or a
  * field only the server sends (`postgresql.error`, `mysql.error` …) went
  * server → client; so did everything of a message that was received (the
- * delivery, its properties and body), the data of a COPY TO STDOUT, and the
- * records of a Kafka Fetch; everything else (request line, headers, body,
+ * delivery, its properties and body), the data of a COPY TO STDOUT, the
+ * records of a Kafka Fetch, and a WebSocket message the server sent; everything else (request line, headers, body,
  * query text, parameters) went client → server.
  */
 export function directionOfPath(path: string, e: Obj): Direction {
@@ -156,6 +156,8 @@ export function directionOfPath(path: string, e: Obj): Direction {
   if (receiving && (kindOf(e) === 'message' || segments[0] === 'messaging' || (segments[0] === 'kafka' && segments[1] === 'records'))) return 'server_to_client';
   // COPY TO STDOUT: the data came from the server (FROM STDIN, and BOTH, stay as sent by the client)
   if (segments[0] === 'postgresql' && segments[1] === 'copy' && at(e, 'postgresql.copy.direction') === 'out') return 'server_to_client';
+  // a WebSocket message says which side sent it
+  if (segments[0] === 'websocket' && at(e, 'websocket.sender') === 'server') return 'server_to_client';
   return 'client_to_server';
 }
 
