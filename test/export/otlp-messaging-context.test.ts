@@ -77,3 +77,11 @@ test('a header named __proto__ is exported like any other (assigned, it set the 
   assert.deepEqual(Object.keys(records[0].headers), ['__proto__', 'trace']);
   assert.deepEqual(records[0].headers.trace, ['a', 'b']);
 });
+
+test('a WebSocket message is a span named by its opcode; its payload stays out without --otlp-content', () => {
+  const e = { pano: { v: 1, id: '4-2', kind: 'message', protocol: 'websocket', start_ns: '1', end_ns: '2' }, websocket: { sender: 'server', opcode: 'text', frames: 1, message: { size: 5, body: { size: 5, content: 'Hello' } } } };
+  const shape = spanShapeOf(e)!;
+  assert.equal(shape.name, 'WebSocket text');
+  assert.equal(shape.attributes['websocket.message.body.content'], undefined);
+  assert.equal(spanShapeOf(e, { includeContent: true })!.attributes['websocket.message.body.content'], 'Hello');
+});

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { GraphBuilder, LatencySketch, resolutionsOf, directionOfPath, errorOf } from '@panopticon/graph';
+import { GraphBuilder, LatencySketch, resolutionsOf, directionOfPath, errorOf, operationOf } from '@panopticon/graph';
 
 const T0 = 1_700_000_000_000_000_000n;
 
@@ -146,6 +146,14 @@ test('PII in what only the server sends counts server → client', () => {
   assert.equal(directionOfPath('websocket.message.body.content$.user.email', { websocket: { sender: 'client' } }), 'client_to_server');
   assert.equal(directionOfPath('dns.query_authority[2].data', {}), 'client_to_server');
   assert.equal(directionOfPath('dns.answers[0].data', {}), 'server_to_client');
+});
+
+test('operation labels: method, DB operation, RPC method, messaging operation, DNS type, WebSocket opcode', () => {
+  assert.equal(operationOf({ http: { request: { method: 'GET' } } }), 'GET');
+  assert.equal(operationOf({ rpc: { service: 'greet.Greeter', method: 'SayHello' } }), 'greet.Greeter/SayHello');
+  assert.equal(operationOf({ dns: { question: { type: 'AAAA' } } }), 'AAAA');
+  assert.equal(operationOf({ websocket: { sender: 'client', opcode: 'binary' } }), 'binary');
+  assert.equal(operationOf({}), '');
 });
 
 test('error rules per protocol', () => {

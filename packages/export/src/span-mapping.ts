@@ -291,6 +291,8 @@ function spanName(e: Record<string, unknown>, protocol: string): string {
   if (msgOp) return [msgOp, s('messaging.destination.name')].filter(Boolean).join(' ');
   const qtype = s('dns.question.type');
   if (qtype) return `DNS ${qtype}`;
+  const opcode = s('websocket.opcode');
+  if (opcode) return `WebSocket ${opcode}`;
   return s('db.system.name') ?? protocol;
 }
 

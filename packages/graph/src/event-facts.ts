@@ -75,7 +75,7 @@ export function errorOf(e: Obj): string | undefined {
   return undefined;
 }
 
-/** A short operation name for labels: method, DB operation, RPC method, messaging operation, DNS type. */
+/** A short operation name for labels: method, DB operation, RPC method, messaging operation, DNS type, WebSocket opcode. */
 export function operationOf(e: Obj): string {
   return (
     str(at(e, 'http.request.method')) ??
@@ -86,6 +86,7 @@ export function operationOf(e: Obj): string {
     str(at(e, 'messaging.operation.name')) ??
     str(at(e, 'messaging.operation.type')) ??
     str(at(e, 'dns.question.type')) ??
+    str(at(e, 'websocket.opcode')) ??
     ''
   );
 }
