@@ -59,6 +59,10 @@ test('Socket.IO over WebSocket: the packet type digits, then the event array wal
   assert.deepEqual(scan(wsEvent(`42/admin,17["chat",${USER}]`)), BY_KEY('websocket.message.body.content$[0]$[1]'));
   // digits with no JSON after them are text
   assert.deepEqual(scan(wsEvent('42 alice.smith@example.org')), [['email', 'websocket.message.body.content', 'regex']]);
+  // Engine.IO 4 long-polling: packets joined by the record separator 0x1e, each walked
+  assert.deepEqual(scan(httpEvent('text/plain; charset=UTF-8', `0{"sid":"lv_VI97HAXpY6yYWAAAC"}\x1e42["chat",${USER}]`)), BY_KEY('http.response.body.content$[1]$[1]'));
+  // a packet that is not one (no JSON after its head) leaves the whole payload text
+  assert.deepEqual(scan(httpEvent('text/plain', `42["x"]\x1e3probe alice.smith@example.org`)), [['email', 'http.response.body.content', 'regex']]);
 });
 
 test('redaction writes each document back in place: lines, data fields and packet types stay; every document still parses', () => {

@@ -169,18 +169,31 @@ function parseEventStream(text: string): StreamBody | undefined {
   });
 }
 
+/** A Socket.IO packet's head: digits (the Engine.IO and Socket.IO packet types, an ack id), an optional namespace. */
+const SOCKET_IO_HEAD = /^\d{1,3}(?:\/[^,[{"\s\x1e]{0,256},)?\d{0,20}(?=[[{])/;
+
 /**
- * A Socket.IO packet over Engine.IO (`42["chat",{...}]`, `431["ack",...]`, `42/admin,["x"]`): digits
- * (the Engine.IO and Socket.IO packet types, an ack id), an optional namespace, then a JSON array or
- * object to the end. Undefined for anything else.
+ * Socket.IO over Engine.IO: a packet (`42["chat",{...}]`, `431["ack",...]`, `42/admin,["x"]`, `0{"sid":…}`)
+ * is its head, then a JSON array or object to its end; an HTTP long-polling payload joins several
+ * with the record separator 0x1e (Engine.IO 4). Every packet must be one, else undefined.
  */
 function parseSocketIo(text: string): StreamBody | undefined {
-  const m = /^\d{1,3}(?:\/[^,[{"\s]{0,256},)?\d{0,20}(?=[[{])/.exec(text);
-  if (!m || !isJsonDoc(text, m[0].length, text.length)) return undefined;
   const b: StreamBody = { kind: 'stream', pieces: [], offsets: [], docs: [] };
-  piece(b, text, 0, m[0].length, false);
-  piece(b, text, m[0].length, text.length, true);
-  return b;
+  for (let at = 0; at < text.length; ) {
+    if (b.pieces.length >= MAX_STREAM_PIECES) {
+      piece(b, text, at, text.length, false);
+      break;
+    }
+    const sep = text.indexOf('\x1e', at);
+    const end = sep < 0 ? text.length : sep;
+    const m = SOCKET_IO_HEAD.exec(text.slice(at, Math.min(end, at + 300)));
+    if (!m || !isJsonDoc(text, at + m[0].length, end)) return undefined;
+    piece(b, text, at, at + m[0].length, false);
+    piece(b, text, at + m[0].length, end, true);
+    piece(b, text, end, sep < 0 ? end : sep + 1, false);
+    at = sep < 0 ? text.length : sep + 1;
+  }
+  return b.pieces.length ? b : undefined;
 }
 
 export function parseForm(text: string): Body {
