@@ -48,6 +48,17 @@ test('DNS answers name the server node; all names kept, the question name curren
   assert.equal(http.last_seen_ns, (T0 + 28_000_000n).toString());
 });
 
+test('the server name a TLS client sent (SNI) names the server node it connected to, with no DNS answer seen', () => {
+  const g = new GraphBuilder();
+  g.add(ev('1-1', 'tls', '10.0.0.1', '203.0.113.9', 443, 0, 30, { tls: { protocol: { name: 'tls', version: '1.3' }, established: true, client: { server_name: 'API.Example.org' } } }));
+  g.add(ev('2-1', 'tls', '10.0.0.1', '203.0.113.9', 443, 40, 30, { tls: { protocol: { name: 'tls', version: '1.3' }, established: true } }));
+  const s = g.snapshot();
+  assert.deepEqual(s.nodes.map((n) => n.id), ['10.0.0.1', 'api.example.org']);
+  assert.deepEqual(s.nodes.find((n) => n.id === 'api.example.org')!.addresses, ['203.0.113.9']);
+  assert.equal(s.edges[0]!.id, '10.0.0.1 -> api.example.org (tls)');
+  assert.equal(s.edges[0]!.requests, 2);
+});
+
 test('an answer seen after the traffic still names the node; the last name to resolve wins', () => {
   const g = new GraphBuilder();
   g.add(ev('1-1', 'postgresql', '10.0.0.1', '10.0.0.9', 5432, 0, 1, { db: { system: { name: 'postgresql' } } }));

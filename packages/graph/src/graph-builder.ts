@@ -150,8 +150,8 @@ export class GraphBuilder {
     // an event without a time takes the names as they are (0 never outlives a TTL)
     const nowNs = first === undefined ? 0 : Number(first);
     // any event with a dns group names addresses: DNS itself, and DNS over HTTPS on an http or
-    // http2 exchange (ADR 0202: the same group, so no DoH case here)
-    if (e.dns !== undefined) {
+    // http2 exchange (ADR 0202: the same group, so no DoH case here); so does a TLS handshake's SNI
+    if (e.dns !== undefined || e.tls !== undefined) {
       for (const r of this.names.learn(e)) {
         const st = this.addresses.get(r.address);
         if (st) this.bind(st, this.names.lookup(r.address, nowNs) ?? r.names);

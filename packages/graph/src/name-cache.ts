@@ -1,5 +1,6 @@
 /**
- * Names learnt from DNS answers seen in the stream: address → the names
+ * Names learnt from DNS answers seen in the stream, and from the server name a
+ * TLS client sent (SNI) for the address it connected to: address → the names
  * that resolved to it, most recent last. Time is the stream's own (event
  * ns), so a replay names nodes the same way on every run. Entries expire a
  * fixed time after they were last confirmed and the map is capped; both
@@ -38,9 +39,16 @@ export interface Resolution {
 
 /**
  * The address records of one DNS event, each with the name the client asked
- * for (the question) followed by the CNAME chain that led to the address.
+ * for (the question) followed by the CNAME chain that led to the address; or
+ * for a TLS handshake, the server's address with the name its client sent.
  */
 export function resolutionsOf(e: Record<string, unknown>, ids = new Identifiers()): Resolution[] {
+  // a TLS client names the server it reached (SNI): the name of the address it connected to
+  const sni = at(e, 'tls.client.server_name');
+  const server = at(e, 'server.address');
+  if (typeof sni === 'string' && sni.length > 0 && typeof server === 'string' && server.length > 0) {
+    return [{ address: ids.bound(server), names: [ids.bound(normalizeName(sni))] }];
+  }
   const answers = at(e, 'dns.answers');
   if (!Array.isArray(answers)) return [];
   const question = at(e, 'dns.question.name');
@@ -90,7 +98,7 @@ export class NameCache {
     return this.entries.size;
   }
 
-  /** Learn from a DNS event's answers; returns the resolutions it held. */
+  /** Learn from a DNS event's answers or a TLS handshake's server name; returns the resolutions it held. */
   learn(e: Record<string, unknown>): Resolution[] {
     const res = resolutionsOf(e, this.identifiers);
     if (res.length === 0) return res;

@@ -13,6 +13,7 @@ import { redisModule } from './redis/index.js';
 import { kafkaModule } from './kafka/index.js';
 import { amqpModule } from './amqp/index.js';
 import { websocketModule } from './websocket/index.js';
+import { tlsModule } from './tls/index.js';
 
 export const protocolModules: ProtocolModule[] = [
   // one entry per module: import it above and add it here
@@ -24,6 +25,7 @@ export const protocolModules: ProtocolModule[] = [
   kafkaModule,
   amqpModule,
   websocketModule,
+  tlsModule,
   dnsModule, dnsTcpModule,
 ];
 

@@ -1,0 +1,205 @@
+/**
+ * TLS handshake messages in the clear (RFC 8446 §4, RFC 5246 §7.4): the
+ * ClientHello and ServerHello, and before TLS 1.3 the server's Certificate.
+ * Pure functions over a message's bytes; a message that does not fit its
+ * lengths throws a RangeError (the caller reports the connection as damaged).
+ */
+import { X509Certificate } from 'node:crypto';
+import { sequential } from '@panopticon/events';
+import { cipherName, groupName, versionName } from './constants.js';
+
+export const HandshakeType = { ClientHello: 1, ServerHello: 2, Certificate: 11, ServerHelloDone: 14 } as const;
+
+const Extension = { ServerName: 0, SupportedGroups: 10, Alpn: 16, PreSharedKey: 41, SupportedVersions: 43 } as const;
+
+/** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256 of "HelloRetryRequest". */
+const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
+
+export interface ClientHello {
+  /** legacy_version, and the versions of supported_versions when sent (TLS 1.3) */
+  versions: string[];
+  serverName?: string;
+  alpn: string[];
+  ciphers: string[];
+  groups: string[];
+  sessionId: Buffer;
+}
+
+export interface ServerHello {
+  version: string;
+  cipher: string;
+  alpn?: string;
+  sessionId: Buffer;
+  /** TLS 1.3: the server took a pre-shared key (resumption) */
+  psk: boolean;
+  retry: boolean;
+}
+
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  notBefore: string;
+  notAfter: string;
+  altNames?: string;
+  sha256: string;
+}
+
+/** A cursor that checks every read against the end it was given. */
+class Reader {
+  constructor(readonly b: Buffer, public at: number, readonly end: number) {}
+  need(n: number, what: string): void {
+    if (this.at + n > this.end) throw new RangeError(`${what} runs past its message`);
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.b[this.at++]!;
+  }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.b.readUInt16BE(this.at);
+    this.at += 2;
+    return v;
+  }
+  u24(what: string): number {
+    this.need(3, what);
+    const v = this.b.readUIntBE(this.at, 3);
+    this.at += 3;
+    return v;
+  }
+  bytes(n: number, what: string): Buffer {
+    this.need(n, what);
+    const v = this.b.subarray(this.at, this.at + n);
+    this.at += n;
+    return v;
+  }
+  /** A vector with a `lenBytes`-byte length: its own reader. */
+  vector(lenBytes: 1 | 2 | 3, what: string): Reader {
+    const n = lenBytes === 1 ? this.u8(what) : lenBytes === 2 ? this.u16(what) : this.u24(what);
+    this.need(n, what);
+    const r = new Reader(this.b, this.at, this.at + n);
+    this.at += n;
+    return r;
+  }
+  get left(): number {
+    return this.end - this.at;
+  }
+}
+
+/** The extensions block: type → its data's reader (the last of a type that repeats). */
+function extensions(r: Reader): Map<number, Reader> {
+  const out = new Map<number, Reader>();
+  if (r.left === 0) return out; // no extensions at all (SSL 3.0 style hellos)
+  const all = r.vector(2, 'extensions');
+  while (all.left > 0) {
+    const type = all.u16('extension type');
+    out.set(type, all.vector(2, 'extension'));
+  }
+  return out;
+}
+
+/** ALPN protocol names (RFC 7301 §3.1): a 2-byte list of 1-byte-length names. */
+function alpnNames(r: Reader): string[] {
+  const list = r.vector(2, 'ALPN list');
+  const out: string[] = [];
+  while (list.left > 0) {
+    const name = list.vector(1, 'ALPN name');
+    out.push(sequential(name.b.toString('latin1', name.at, name.end).replace(/[^\x20-\x7e]/g, '?')));
+  }
+  return out;
+}
+
+export function parseClientHello(b: Buffer, start: number, end: number): ClientHello {
+  const r = new Reader(b, start, end);
+  const legacy = r.u16('client version');
+  r.bytes(32, 'random');
+  const sid = r.vector(1, 'session id');
+  const sessionId = Buffer.from(b.subarray(sid.at, sid.end));
+  const suites = r.vector(2, 'cipher suites');
+  const ciphers: string[] = [];
+  while (suites.left >= 2) {
+    const c = suites.u16('cipher suite');
+    // GREASE values (RFC 8701) say nothing about the client
+    if ((c & 0x0f0f) !== 0x0a0a) ciphers.push(cipherName(c));
+  }
+  r.vector(1, 'compression methods');
+  const ext = extensions(r);
+  const hello: ClientHello = { versions: [versionName(legacy)], alpn: [], ciphers, groups: [], sessionId };
+  const sni = ext.get(Extension.ServerName);
+  if (sni) {
+    const list = sni.vector(2, 'server name list');
+    while (list.left > 0) {
+      const type = list.u8('server name type');
+      const name = list.vector(2, 'server name');
+      if (type === 0 && hello.serverName === undefined) hello.serverName = sequential(b.toString('latin1', name.at, name.end).replace(/[^\x21-\x7e]/g, '?'));
+    }
+  }
+  const alpn = ext.get(Extension.Alpn);
+  if (alpn) hello.alpn = alpnNames(alpn);
+  const versions = ext.get(Extension.SupportedVersions);
+  if (versions) {
+    const list = versions.vector(1, 'supported versions');
+    const v: string[] = [];
+    while (list.left >= 2) {
+      const x = list.u16('version');
+      if ((x & 0x0f0f) !== 0x0a0a) v.push(versionName(x));
+    }
+    if (v.length) hello.versions = v;
+  }
+  const groups = ext.get(Extension.SupportedGroups);
+  if (groups) {
+    const list = groups.vector(2, 'supported groups');
+    while (list.left >= 2) {
+      const g = list.u16('group');
+      if ((g & 0x0f0f) !== 0x0a0a) hello.groups.push(groupName(g));
+    }
+  }
+  return hello;
+}
+
+export function parseServerHello(b: Buffer, start: number, end: number): ServerHello {
+  const r = new Reader(b, start, end);
+  const legacy = r.u16('server version');
+  const random = r.bytes(32, 'random');
+  const sid = r.vector(1, 'session id');
+  const sessionId = Buffer.from(b.subarray(sid.at, sid.end));
+  const cipher = cipherName(r.u16('cipher suite'));
+  r.u8('compression method');
+  const ext = extensions(r);
+  const hello: ServerHello = { version: versionName(legacy), cipher, sessionId, psk: ext.has(Extension.PreSharedKey), retry: random.equals(HRR_RANDOM) };
+  const v = ext.get(Extension.SupportedVersions);
+  if (v) hello.version = versionName(v.u16('selected version'));
+  const alpn = ext.get(Extension.Alpn);
+  if (alpn) hello.alpn = alpnNames(alpn)[0];
+  return hello;
+}
+
+/** OpenSSL's date text (`Nov 29 13:09:37 2026 GMT`) as ISO 8601, or the text itself when it is no date. */
+function isoDate(text: string): string {
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? sequential(text) : new Date(t).toISOString();
+}
+
+/** The first (the server's own) certificate of a TLS 1.2 Certificate message, read by node:crypto. */
+export function parseCertificate(b: Buffer, start: number, end: number): CertificateInfo | undefined {
+  const r = new Reader(b, start, end);
+  const list = r.vector(3, 'certificate list');
+  if (list.left === 0) return undefined;
+  const der = list.vector(3, 'certificate');
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(b.subarray(der.at, der.end));
+  } catch {
+    // DER OpenSSL does not read: the handshake is reported without it
+    return undefined;
+  }
+  // texts made by replace are ropes; sequential() flattens them for JSON.stringify's fast path (ADR 0007)
+  const info: CertificateInfo = {
+    subject: sequential(cert.subject.replace(/\n/g, ', ')),
+    issuer: sequential(cert.issuer.replace(/\n/g, ', ')),
+    notBefore: isoDate(cert.validFrom),
+    notAfter: isoDate(cert.validTo),
+    sha256: sequential(cert.fingerprint256.replace(/:/g, '').toLowerCase()),
+  };
+  if (cert.subjectAltName) info.altNames = sequential(cert.subjectAltName);
+  return info;
+}

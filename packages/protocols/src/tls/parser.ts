@@ -1,0 +1,207 @@
+/**
+ * A TLS connection's handshake as the wire shows it (RFC 8446, RFC 5246):
+ * records read per side, handshake messages joined across records, the
+ * ClientHello, the ServerHello and (before TLS 1.3) the server's
+ * certificate read, and one event when the server's cleartext part ends:
+ * server name (SNI), versions, cipher, ALPN, certificate. What follows is
+ * encrypted and is not read. Handshake bytes kept per side are bounded.
+ */
+import { Dir, type CloseReason } from '@panopticon/flows';
+import type { ParserContext, StreamParser } from '../types.js';
+import { alertName } from './constants.js';
+import { HandshakeType, parseCertificate, parseClientHello, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from './handshake.js';
+
+const ContentType = { ChangeCipherSpec: 20, Alert: 21, Handshake: 22, ApplicationData: 23 } as const;
+
+/** A record's payload is at most 2^14 bytes plus 2048 of expansion (RFC 5246 §6.2.3). */
+const MAX_RECORD = (1 << 14) + 2048;
+/** Handshake bytes kept per side: a certificate chain of a few certificates fits. */
+const MAX_HANDSHAKE = 64 * 1024;
+
+const CLOSE_FLAG: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
+
+class Side {
+  /** Bytes of a record not yet whole. */
+  pending: Buffer | null = null;
+  /** Handshake bytes not yet a whole message. */
+  hs: Buffer | null = null;
+  /** The side now sends encrypted records (after its ChangeCipherSpec, or a TLS 1.3 ServerHello). */
+  encrypted = false;
+  startNs: bigint | undefined;
+  bytes = 0;
+}
+
+export class TlsStream implements StreamParser {
+  private readonly sides = [new Side(), new Side()];
+  private client: ClientHello | undefined;
+  private server: ServerHello | undefined;
+  private certificate: CertificateInfo | undefined;
+  private alert: string | undefined;
+  private done = false;
+  private flags = new Set<string>();
+
+  constructor(private readonly ctx: ParserContext) {}
+
+  data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
+    if (this.done) return;
+    const side = this.sides[dir === Dir.ToServer ? 0 : 1]!;
+    side.startNs ??= tsNs;
+    let buf = side.pending ? Buffer.concat([side.pending, chunk]) : chunk;
+    side.pending = null;
+    let off = 0;
+    while (!this.done && buf.length - off >= 5) {
+      const type = buf[off]!;
+      const length = buf.readUInt16BE(off + 3);
+      if (type < ContentType.ChangeCipherSpec || type > ContentType.ApplicationData || buf[off + 1] !== 3 || length > MAX_RECORD) {
+        return this.damage();
+      }
+      if (buf.length - off < 5 + length) break;
+      side.bytes += 5 + length;
+      this.record(dir, side, type, buf.subarray(off + 5, off + 5 + length), tsNs);
+      off += 5 + length;
+    }
+    if (!this.done && off < buf.length) side.pending = Buffer.from(buf.subarray(off));
+  }
+
+  private record(dir: Dir, side: Side, type: number, payload: Buffer, tsNs: bigint): void {
+    switch (type) {
+      case ContentType.ApplicationData:
+        // the handshake is over (or what is left of it is encrypted)
+        return this.finish(tsNs);
+      case ContentType.ChangeCipherSpec:
+        side.encrypted = true;
+        // before TLS 1.3 the server's ChangeCipherSpec ends its cleartext (an abbreviated, resumed handshake)
+        if (dir === Dir.ToClient && this.server && this.server.version !== '1.3') this.finish(tsNs);
+        return;
+      case ContentType.Alert:
+        // an alert sent before the side encrypts is readable: level, description
+        if (!side.encrypted && payload.length >= 2) {
+          this.alert = alertName(payload[1]!);
+          this.finish(tsNs);
+        }
+        return;
+      default:
+        if (side.encrypted) return;
+        this.handshake(dir, side, payload, tsNs);
+    }
+  }
+
+  private handshake(dir: Dir, side: Side, payload: Buffer, tsNs: bigint): void {
+    let buf = side.hs ? Buffer.concat([side.hs, payload]) : payload;
+    side.hs = null;
+    let off = 0;
+    while (!this.done && buf.length - off >= 4) {
+      const type = buf[off]!;
+      const length = buf.readUIntBE(off + 1, 3);
+      if (length > MAX_HANDSHAKE) return this.damage();
+      if (buf.length - off < 4 + length) break;
+      try {
+        this.message(dir, side, type, buf, off + 4, off + 4 + length, tsNs);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        return this.damage();
+      }
+      off += 4 + length;
+    }
+    if (this.done || off >= buf.length) return;
+    if (buf.length - off > MAX_HANDSHAKE) return this.damage();
+    side.hs = Buffer.from(buf.subarray(off));
+  }
+
+  private message(dir: Dir, side: Side, type: number, buf: Buffer, start: number, end: number, tsNs: bigint): void {
+    if (dir === Dir.ToServer) {
+      if (type === HandshakeType.ClientHello) this.client = parseClientHello(buf, start, end);
+      return;
+    }
+    if (type === HandshakeType.ServerHello) {
+      const hello = parseServerHello(buf, start, end);
+      // a HelloRetryRequest asks for another ClientHello; the real ServerHello follows it
+      if (hello.retry) {
+        this.flags.add('hello_retry');
+        return;
+      }
+      this.server = hello;
+      if (hello.version === '1.3') {
+        side.encrypted = true;
+        this.finish(tsNs);
+      }
+    } else if (type === HandshakeType.Certificate) {
+      this.certificate = parseCertificate(buf, start, end);
+    } else if (type === HandshakeType.ServerHelloDone) {
+      this.finish(tsNs);
+    }
+  }
+
+  /** Bytes that are no TLS record, or a handshake message that does not fit its lengths: what was read is reported, the rest given up. */
+  private damage(): void {
+    this.ctx.count('tls.malformed');
+    this.flags.add('malformed');
+    this.finish(undefined);
+    this.ctx.abandon('malformed');
+  }
+
+  gap(_dir: Dir, _length: number, tsNs: bigint): void {
+    if (this.done) return;
+    // a gap before the handshake is read: what was read is reported
+    this.flags.add('gap');
+    this.finish(tsNs);
+  }
+
+  end(_dir: Dir, _tsNs: bigint): void {}
+
+  close(reason: CloseReason, tsNs: bigint): void {
+    if (this.done) return;
+    this.flags.add(CLOSE_FLAG[reason]);
+    this.finish(tsNs);
+  }
+
+  /** One event for the handshake, once: what the two hellos and the certificate said. */
+  private finish(tsNs: bigint | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    const c = this.client;
+    const s = this.server;
+    if (!c && !s) return;
+    const tls: Record<string, unknown> = { protocol: { name: 'tls', version: s?.version ?? c!.versions[0] } };
+    if (s) tls.cipher = s.cipher;
+    if (s?.alpn) tls.next_protocol = s.alpn;
+    if (s) {
+      // TLS 1.3: a pre-shared key taken; before: the server echoed the client's session id
+      const resumed = s.version === '1.3' ? s.psk : c !== undefined && s.sessionId.length > 0 && s.sessionId.equals(c.sessionId);
+      tls.resumed = resumed;
+    }
+    tls.established = s !== undefined && this.alert === undefined && !this.flags.has('malformed');
+    if (c) {
+      const client: Record<string, unknown> = {};
+      if (c.serverName !== undefined) client.server_name = c.serverName;
+      client.supported_versions = c.versions;
+      client.supported_ciphers = c.ciphers;
+      if (c.alpn.length) client.alpn = c.alpn;
+      if (c.groups.length) client.supported_groups = c.groups;
+      tls.client = client;
+    }
+    const cert = this.certificate;
+    if (cert) {
+      const server: Record<string, unknown> = { subject: cert.subject, issuer: cert.issuer, not_before: cert.notBefore, not_after: cert.notAfter, hash: { sha256: cert.sha256 } };
+      if (cert.altNames) server.alt_names = cert.altNames;
+      tls.server = server;
+    }
+    if (this.alert) tls.alert = this.alert;
+    const [cs, ss] = this.sides;
+    const startNs = cs!.startNs ?? ss!.startNs!;
+    const endNs = tsNs ?? ss!.startNs ?? startNs;
+    const attributes: Record<string, unknown> = { tls, network: { protocol: { name: 'tls' } } };
+    if (this.alert && this.alert !== 'close_notify') attributes.error = { type: this.alert };
+    const flags = [...this.flags];
+    this.ctx.count('tls.handshakes');
+    this.ctx.emit({
+      kind: c && s ? 'exchange' : c ? 'unanswered' : 'orphan_response',
+      startNs,
+      endNs: endNs < startNs ? startNs : endNs,
+      requestBytes: c ? cs!.bytes : undefined,
+      responseBytes: s ? ss!.bytes : undefined,
+      flags: flags.length ? flags : undefined,
+      attributes,
+    });
+  }
+}

@@ -1,0 +1,104 @@
+// TLS handshakes built by hand (RFC 8446 §4.1): a ClientHello with SNI, ALPN, supported_versions and
+// GREASE values (RFC 8701), split over records and segments; a HelloRetryRequest before the real
+// ServerHello; an alert in the clear; a record that is no TLS record.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Conversation } from '../helpers/synth.js';
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+
+const client = { addr: '192.0.2.10', port: 50200 };
+const server = { addr: '192.0.2.44', port: 443 };
+const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+const vec = (lenBytes: 1 | 2 | 3, b: Buffer) => Buffer.concat([lenBytes === 1 ? Buffer.from([b.length]) : lenBytes === 2 ? u16(b.length) : Buffer.from([b.length >> 16, (b.length >> 8) & 0xff, b.length & 0xff]), b]);
+const ext = (type: number, data: Buffer) => Buffer.concat([u16(type), vec(2, data)]);
+const hs = (type: number, body: Buffer) => Buffer.concat([Buffer.from([type]), vec(3, body)]);
+const record = (type: number, payload: Buffer) => Buffer.concat([Buffer.from([type, 3, 1]), vec(2, payload)]);
+
+const clientHello = hs(1, Buffer.concat([
+  u16(0x0303), Buffer.alloc(32, 1), vec(1, Buffer.alloc(32, 7)),
+  vec(2, Buffer.concat([u16(0x2a2a), u16(0x1301), u16(0x1302), u16(0xc02f)])), // GREASE first
+  vec(1, Buffer.from([0])),
+  vec(2, Buffer.concat([
+    ext(0, vec(2, Buffer.concat([Buffer.from([0]), vec(2, Buffer.from('www.example.net'))]))),
+    ext(16, vec(2, Buffer.concat([vec(1, Buffer.from('h2')), vec(1, Buffer.from('http/1.1'))]))),
+    ext(43, vec(1, Buffer.concat([u16(0x3a3a), u16(0x0304), u16(0x0303)]))),
+    ext(10, vec(2, Buffer.concat([u16(0x4a4a), u16(29), u16(23)]))),
+  ])),
+]));
+const serverHello = (random: Buffer, version = 0x0304) => hs(2, Buffer.concat([
+  u16(0x0303), random, vec(1, Buffer.alloc(32, 7)), u16(0x1301), Buffer.from([0]),
+  vec(2, ext(43, u16(version))),
+]));
+const HRR = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
+
+function tls(c: Conversation) {
+  const r = parseCaptureSync(c.pcapng());
+  assertValidEvents(r.events);
+  return { events: (r.events as any[]).filter((e) => e.pano.protocol === 'tls'), stats: r.stats };
+}
+
+test('a ClientHello over two records and three segments; a HelloRetryRequest, then the ServerHello: one exchange with what both said, GREASE left out', () => {
+  const half = clientHello.length >> 1;
+  const recs = Buffer.concat([record(22, clientHello.subarray(0, half)), record(22, clientHello.subarray(half))]);
+  const c = new Conversation(client, server).handshake()
+    .send(0, recs.subarray(0, 7)).send(0, recs.subarray(7, 60)).send(0, recs.subarray(60))
+    .send(1, record(22, serverHello(HRR)))
+    .send(0, record(22, clientHello))
+    .send(1, record(22, serverHello(Buffer.alloc(32, 9))))
+    .send(1, record(23, Buffer.alloc(40)))
+    .close();
+  const { events } = tls(c);
+  assert.equal(events.length, 1);
+  const e = events[0];
+  assert.equal(e.pano.kind, 'exchange');
+  assert.deepEqual(e.pano.flags, ['hello_retry']);
+  assert.deepEqual(e.tls, {
+    protocol: { name: 'tls', version: '1.3' },
+    cipher: 'TLS_AES_128_GCM_SHA256',
+    resumed: false,
+    established: true,
+    client: {
+      server_name: 'www.example.net',
+      supported_versions: ['1.3', '1.2'],
+      supported_ciphers: ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
+      alpn: ['h2', 'http/1.1'],
+      supported_groups: ['x25519', 'secp256r1'],
+    },
+  });
+});
+
+test('an alert in the clear ends the handshake: error.type, not established; a ClientHello never answered is unanswered', () => {
+  const c = new Conversation(client, server).handshake()
+    .send(0, record(22, clientHello))
+    .send(1, record(21, Buffer.from([2, 112]))) // fatal unrecognized_name
+    .close();
+  const [e] = tls(c).events;
+  assert.equal(e.pano.kind, 'unanswered');
+  assert.equal(e.tls.alert, 'unrecognized_name');
+  assert.equal(e.error.type, 'unrecognized_name');
+  assert.equal(e.tls.established, false);
+
+  const c2 = new Conversation(client, server).handshake().send(0, record(22, clientHello)).close();
+  const [u] = tls(c2).events;
+  assert.equal(u.pano.kind, 'unanswered');
+  assert.deepEqual(u.pano.flags, ['closed']);
+  assert.equal(u.tls.protocol.version, '1.3');
+});
+
+test('damage: a record that is no TLS record after the hello, a handshake message past its record: reported as far as read, counted, given up', () => {
+  const c = new Conversation(client, server).handshake()
+    .send(0, record(22, clientHello))
+    .send(1, Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'))
+    .close();
+  const { events, stats } = tls(c);
+  assert.equal(events.length, 1);
+  assert.deepEqual(events[0].pano.flags, ['malformed']);
+  assert.equal(stats.protocols['tls.malformed'], 1);
+  // a ClientHello whose cipher list claims more than the message holds
+  const bad = Buffer.from(clientHello);
+  bad.writeUInt16BE(0x7ff0, 4 + 2 + 32 + 33);
+  const c2 = new Conversation(client, server).handshake().send(0, record(22, bad)).close();
+  const r2 = tls(c2);
+  assert.equal(r2.events.length, 0);
+  assert.equal(r2.stats.protocols['tls.malformed'], 1);
+});
