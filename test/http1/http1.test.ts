@@ -168,7 +168,7 @@ test('Expect: 100-continue refused with a final status: the client never sends t
   ]);
 });
 
-test('CONNECT: the exchange is emitted and the tunnel is not parsed as HTTP', () => {
+test('CONNECT: the exchange is emitted and the tunnel is not parsed as this HTTP: its bytes are detected afresh (these are no protocol\'s)', () => {
   const c = new Conversation(client, server)
     .handshake()
     .send(0, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
@@ -181,7 +181,26 @@ test('CONNECT: the exchange is emitted and the tunnel is not parsed as HTTP', ()
   const e = events[0] as any;
   assert.equal(e.http.request.method, 'CONNECT');
   assert.deepEqual(e.url, { domain: 'example.com', port: 443 });
-  assert.equal(stats.protocols['http.abandoned.connect_tunnel'], 1);
+  assert.equal(stats.protocols['http.connect_tunnel'], 1);
+  assert.equal(stats.protocols['dispatch.unidentified_tcp_connections'], 1);
+});
+
+test('CONNECT to a plain-HTTP target (a proxy tunnel to port 80): what the tunnel carries is parsed by content, on the same connection', () => {
+  const c = new Conversation(client, server)
+    .handshake()
+    .send(0, 'CONNECT example.com:80 HTTP/1.1\r\nHost: example.com:80\r\n\r\n')
+    .send(1, 'HTTP/1.1 200 Connection established\r\n\r\n')
+    .send(0, 'GET /inside HTTP/1.1\r\nHost: example.com\r\n\r\n')
+    .send(1, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi')
+    .close();
+  const { events, stats } = run(c);
+  assert.deepEqual(events.map(brief), [
+    { kind: 'exchange', method: 'CONNECT', path: undefined, status: 200 },
+    { kind: 'exchange', method: 'GET', path: '/inside', status: 200 },
+  ]);
+  assert.equal((events[1] as any).http.response.body.content, 'hi');
+  assert.equal(events[1]!.pano.connection.id, events[0]!.pano.connection.id);
+  assert.equal(stats.protocols['http.connect_tunnel'], 1);
 });
 
 test('CONNECT refused: the connection goes on as HTTP', () => {

@@ -1,7 +1,7 @@
 // TLS handshakes in the corpus against tshark: per connection that begins with a ClientHello, the
-// server name the client sent, and the cipher suite and version the server chose. (TLS inside a
-// MySQL or PostgreSQL session, after its own SSL request, or inside an HTTP CONNECT tunnel belongs
-// to the host protocol's parser, which reports the switch and stops: not compared here.)
+// server name the client sent, and the cipher suite and version the server chose; also inside an
+// HTTP CONNECT tunnel. (TLS inside a MySQL or PostgreSQL session, after its own SSL request, belongs
+// to that protocol's parser, which reports the switch and stops: not compared here.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -22,7 +22,8 @@ const V: Record<string, string> = { '0x0301': '1.0', '0x0302': '1.1', '0x0303': 
  */
 const TSHARK_MISSES: Record<string, number[]> = { 'linux-sll/ndpi-KakaoTalk_chat.pcap': [35503] };
 
-for (const name of ['http2/wiregasm-http2-16-ssl.pcapng', 'linux-sll/ndpi-KakaoTalk_chat.pcap', 'linux-sll2/zeek-openjdk-25.0.2-zeek.org.pcap']) {
+// ipv6/zeek-connect-with-header.pcap: TLS inside an HTTP CONNECT tunnel, detected once the tunnel is open
+for (const name of ['http2/wiregasm-http2-16-ssl.pcapng', 'linux-sll/ndpi-KakaoTalk_chat.pcap', 'linux-sll2/zeek-openjdk-25.0.2-zeek.org.pcap', 'ipv6/zeek-connect-with-header.pcap']) {
   test(`tshark agrees on TLS handshakes: ${name}`, { skip: !ready && 'corpus or tshark missing' }, () => {
     const file = join(corpusDir, name);
     const { events } = parseCaptureSync(file);

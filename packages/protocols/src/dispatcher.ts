@@ -487,6 +487,16 @@ export class Dispatcher implements FlowSink {
 
   /** `ParserContext.handoff` of a connection's parser (the ParserContext method of its ConnState calls it). */
   handoffConn(s: ConnState, protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>, init: HandoffInit | undefined): boolean {
+    if (protocol === '' && s.conn.transport === 'tcp') {
+      // the rest is whatever protocol its bytes say (a CONNECT tunnel): detected as a new connection's are
+      s.status = 'detecting';
+      s.module = undefined;
+      s.stream = undefined;
+      this.timedStreams.delete(s);
+      s.det = { head: [], headBytes: [0, 0], kept: [0, 0], skipped: [0, 0] };
+      for (const p of pending) this.data(s.conn, p.dir, p.bytes, p.tsNs);
+      return true;
+    }
     const m = this.opts.modules.find((x) => x.name === protocol && x.transport === s.conn.transport);
     if (!m) {
       this.count(`${s.module?.name ?? 'dispatch'}.handoff_unavailable.${protocol}`);

@@ -63,7 +63,8 @@ export interface ParserContext {
   /** Give up on this connection's stream (lost sync beyond repair, or TLS); the rest is skipped and counted. */
   abandon(reason: string): void;
   /**
-   * Hand the rest of the stream to another protocol (HTTP Upgrade: h2c).
+   * Hand the rest of the stream to another protocol (HTTP Upgrade: h2c, websocket), or with
+   * `protocol` '' to whichever one its bytes are, detected as a new connection's (a CONNECT tunnel).
    * `pending` are bytes already received but not consumed, per direction, in order.
    * False when that protocol's parser is not enabled: nothing took the stream over.
    */

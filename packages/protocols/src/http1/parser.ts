@@ -131,6 +131,8 @@ export class Http1Stream implements StreamParser {
   private upgradedTo: { ex: Exchange; res: ResponseHead; resStartNs: bigint; end: MessageEnd } | null = null;
   /** A 101 to WebSocket: what the server agreed, until the connection is handed over (after the chunk that held the 101). */
   private upgradedWs: { extensions?: string; protocol?: string } | null = null;
+  /** A CONNECT answered 2xx: the tunnel is handed to detection after the chunk that held the answer. */
+  private tunnel = false;
   /** Server bytes after a 101, until the protocol taking over is started (made on the first). */
   private serverSwitched: Array<{ bytes: Buffer; tsNs: bigint }> | undefined;
   private serverSwitchedBytes = 0;
@@ -158,6 +160,7 @@ export class Http1Stream implements StreamParser {
       this.handOverH2c(u);
     }
     if (this.upgradedWs) this.handOverWebSocket(this.upgradedWs);
+    if (this.tunnel) this.handOverTunnel();
   }
 
   gap(dir: Dir, length: number): void {
@@ -348,8 +351,12 @@ export class Http1Stream implements StreamParser {
       // RFC 6455 §4: frames follow the 101 both ways; handed over once the chunk that held it is read (data)
       this.switched = true;
       this.upgradedWs = { extensions: header(r.head.headers, 'sec-websocket-extensions'), protocol: header(r.head.headers, 'sec-websocket-protocol') };
-    } else if (r.head.status === 101 || (ex?.req.method === 'CONNECT' && r.head.status >= 200 && r.head.status < 300)) {
-      this.switchProtocols(r.head.status === 101 ? upgrade || 'unknown' : '');
+    } else if (ex?.req.method === 'CONNECT' && r.head.status >= 200 && r.head.status < 300) {
+      // RFC 9110 §9.3.6: the connection is now a tunnel to the target; what it carries is detected by content
+      this.switched = true;
+      this.tunnel = true;
+    } else if (r.head.status === 101) {
+      this.switchProtocols(upgrade || 'unknown');
     } else if (this.awaitingUpgrade && this.awaitingUpgrade === ex) {
       // Upgrade declined: the held bytes are more HTTP/1.1.
       const held = this.held ?? [];
@@ -360,10 +367,10 @@ export class Http1Stream implements StreamParser {
     }
   }
 
-  /** `upgrade`: the 101's Upgrade token (h2c with its request is handed over instead), empty for a CONNECT tunnel. */
+  /** `upgrade`: the 101's Upgrade token, for a protocol no parser takes over (h2c and websocket are handed over). */
   private switchProtocols(upgrade: string): void {
     this.switched = true;
-    this.ctx.abandon(upgrade ? `upgrade_${upgrade.replace(/[^a-z0-9]+/g, '_')}` : 'connect_tunnel');
+    this.ctx.abandon(`upgrade_${upgrade.replace(/[^a-z0-9]+/g, '_')}`);
   }
 
   private handOverH2c(u: NonNullable<Http1Stream['upgradedTo']>): void {
@@ -391,6 +398,19 @@ export class Http1Stream implements StreamParser {
     });
     // HTTP/2 not parsed (--protocols without it): the exchange up to the 101 is all there is to report.
     if (!took) this.emitExchange(ex, res, u.resStartNs, end);
+  }
+
+  /** A CONNECT tunnel: the client's bytes held since its request and the server's after the 2xx, to detection. */
+  private handOverTunnel(): void {
+    this.tunnel = false;
+    const pending = [
+      ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
+      ...(this.serverSwitched ?? []).map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
+    ];
+    this.held = null;
+    this.serverSwitched = undefined;
+    this.ctx.count('http.connect_tunnel');
+    this.ctx.handoff('', pending);
   }
 
   /** The connection goes on as WebSocket: the client's bytes held since its Upgrade request and the server's after the 101. */

@@ -185,21 +185,22 @@ export function parseCertificate(b: Buffer, start: number, end: number): Certifi
   const list = r.vector(3, 'certificate list');
   if (list.left === 0) return undefined;
   const der = list.vector(3, 'certificate');
-  let cert: X509Certificate;
+  // DER OpenSSL does not read, or a field of it that it cannot format (its getters throw as late as
+  // that): the handshake is reported without the certificate
   try {
-    cert = new X509Certificate(b.subarray(der.at, der.end));
+    const cert = new X509Certificate(b.subarray(der.at, der.end));
+    // texts made by replace are ropes; sequential() flattens them for JSON.stringify's fast path (ADR 0007)
+    const info: CertificateInfo = {
+      subject: sequential(cert.subject.replace(/\n/g, ', ')),
+      issuer: sequential(cert.issuer.replace(/\n/g, ', ')),
+      notBefore: isoDate(cert.validFrom),
+      notAfter: isoDate(cert.validTo),
+      sha256: sequential(cert.fingerprint256.replace(/:/g, '').toLowerCase()),
+    };
+    const san = cert.subjectAltName;
+    if (san) info.altNames = sequential(san);
+    return info;
   } catch {
-    // DER OpenSSL does not read: the handshake is reported without it
     return undefined;
   }
-  // texts made by replace are ropes; sequential() flattens them for JSON.stringify's fast path (ADR 0007)
-  const info: CertificateInfo = {
-    subject: sequential(cert.subject.replace(/\n/g, ', ')),
-    issuer: sequential(cert.issuer.replace(/\n/g, ', ')),
-    notBefore: isoDate(cert.validFrom),
-    notAfter: isoDate(cert.validTo),
-    sha256: sequential(cert.fingerprint256.replace(/:/g, '').toLowerCase()),
-  };
-  if (cert.subjectAltName) info.altNames = sequential(cert.subjectAltName);
-  return info;
 }
