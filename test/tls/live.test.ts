@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer, type Server } from 'node:https';
+import { createServer as createHttpServer } from 'node:http';
+import { connect } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,4 +116,46 @@ test('a server that refuses the handshake (no shared protocol version): the aler
   assert.equal(tls[0].tls.client.server_name, 'shop.example.test');
   assert.equal(tls[0].error.type, tls[0].tls.alert);
   assert.equal({ 70: 'protocol_version', 40: 'handshake_failure', 80: 'internal_error' }[Number(alert[0])], tls[0].tls.alert);
+});
+
+test('curl through an HTTP proxy (CONNECT, then TLS inside the tunnel): the CONNECT exchange, then the tunnel\'s TLS handshake with the SNI curl sent, on the same connection', { skip }, async () => {
+  // a forwarding proxy as proxies do it: on CONNECT, a TCP connection to the target, then bytes both ways
+  const proxy = createHttpServer();
+  proxy.on('connect', (req, socket, head) => {
+    const [, p] = req.url!.split(':');
+    const upstream = connect(Number(p), '127.0.0.1', () => {
+      socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  });
+  const proxyPort = await freePort();
+  await new Promise<void>((r) => proxy.listen(proxyPort, '127.0.0.1', r));
+  const file = join(dir, 'connect.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${proxyPort}`);
+  await cap.start();
+  try {
+    await promisify(execFile)('curl', ['-s', '-k', '-x', `http://127.0.0.1:${proxyPort}`, '--resolve', `shop.example.test:${port}:127.0.0.1`, `https://shop.example.test:${port}/`]);
+  } finally {
+    await cap.stop();
+    proxy.close();
+  }
+  const { events, stats } = parseCaptureSync(file);
+  assertValidEvents(events);
+  const [connectEv, tlsEv] = events as any[];
+  assert.equal(events.length, 2);
+  assert.equal(connectEv.http.request.method, 'CONNECT');
+  assert.deepEqual(connectEv.url, { domain: 'shop.example.test', port });
+  assert.equal(connectEv.http.response.status_code, 200);
+  assert.equal(tlsEv.pano.protocol, 'tls');
+  assert.equal(tlsEv.pano.connection.id, connectEv.pano.connection.id);
+  assert.equal(tlsEv.tls.client.server_name, 'shop.example.test');
+  assert.equal(tlsEv.tls.established, true);
+  assert.equal(stats.protocols['http.connect_tunnel'], 1);
+  // tshark reads the tunnel's ClientHello too
+  const rows = tsharkFields(file, ['tls.handshake.extensions_server_name'], 'tls.handshake.type == 1', ['-d', `tcp.port==${proxyPort},http`]);
+  assert.deepEqual(rows.map(([sni]) => sni), ['shop.example.test']);
 });
