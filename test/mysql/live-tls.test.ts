@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkFields } from '../helpers/tshark.js';
+import { assertTlsAfterSwitch } from '../helpers/tls-switch.js';
 import { startMariaDb, type MariaDb } from './mariadb-server.js';
 
 describe('mysql: live MariaDB with TLS', () => {
@@ -63,5 +64,8 @@ describe('mysql: live MariaDB with TLS', () => {
     const rows = tsharkFields(pcap, ['mysql.version', 'mysql.caps.sl', 'tls.record.content_type'], `tcp.port==${port}`, ['-d', `tcp.port==${port},mysql`]);
     assert.ok(rows.some(([v]) => v === events.find((e) => e.mysql)?.mysql.server.version));
     assert.ok(rows.some(([, , tls]) => tls !== ''), 'TLS records after the SSL request');
+  });
+  it('the TLS handshake after the switch is a tls event on the same connection: version and cipher as tshark reads them', () => {
+    assertTlsAfterSwitch(events as any[], 'mysql', pcap, server!.port, 'mysql');
   });
 });

@@ -97,7 +97,7 @@ describe('mysql: handshake', () => {
     assert.equal(a.mysql.auth.ok, false);
     assert.ok(!JSON.stringify(a).includes('NEWSCRAMBLE'));
   });
-  it('stops at an SSL request, flags tls and says so', () => {
+  it('at an SSL request: flags tls, says so, and hands the session to the TLS parser', () => {
     const c = run([
       { dir: S, bytes: greeting('8.0.36', caps8 | CAP.SSL) },
       { dir: C, bytes: sslRequest(caps8) },
@@ -106,7 +106,8 @@ describe('mysql: handshake', () => {
     assert.equal(c.records.length, 1);
     assert.deepEqual(c.records[0].flags, ['tls']);
     assert.equal(attrs(c.records[0]).mysql.tls_requested, true);
-    assert.deepEqual(c.abandoned, ['tls']);
+    assert.deepEqual(c.abandoned, []);
+    assert.deepEqual(c.handoffs.map((h) => h.protocol), ['tls']);
   });
   it('the compressed protocol (CLIENT_COMPRESS, zlib) is unwrapped: raw and deflated frames', () => {
     const caps = caps8 | 0x20;

@@ -1,7 +1,8 @@
 /**
  * A real PostgreSQL server with TLS on: psql with sslmode=require sends an
  * SSLRequest, the server answers 'S' and the session continues in TLS. The
- * event says so (flag tls) and nothing of the encrypted stream is parsed.
+ * event says so (flag tls), the TLS handshake is a tls event, and nothing of
+ * the encrypted stream is parsed.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkFields } from '../helpers/tshark.js';
+import { assertTlsAfterSwitch } from '../helpers/tls-switch.js';
 import { startPg, type PgServer } from './pg-server.js';
 
 describe('postgresql: live server with TLS', () => {
@@ -42,7 +44,7 @@ describe('postgresql: live server with TLS', () => {
 
   after(() => {
     server?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    if (work && !process.env.PANO_KEEP) rmSync(work, { recursive: true, force: true });
   });
 
   it("reports the SSLRequest answered 'S' with flag tls, and parses nothing after it", () => {
@@ -60,5 +62,8 @@ describe('postgresql: live server with TLS', () => {
     const rows = tsharkFields(pcap, ['pgsql.type', 'tls.record.content_type'], `tcp.port==${port}`, ['-d', `tcp.port==${port},pgsql`]);
     assert.equal(rows.filter(([t]) => t === 'SSL request').length, 1);
     assert.ok(rows.some(([, tls]) => tls !== ''), 'TLS records after the answer');
+  });
+  it('the TLS handshake after the switch is a tls event on the same connection: version and cipher as tshark reads them', () => {
+    assertTlsAfterSwitch(result.events as any[], 'postgresql', pcap, server!.port, 'pgsql');
   });
 });

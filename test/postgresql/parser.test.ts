@@ -145,7 +145,8 @@ describe('postgresql: startup and authentication', () => {
     assert.equal(c.records.length, 1);
     assert.deepEqual(c.records[0].flags, ['tls']);
     assert.deepEqual(attrs(c.records[0]).postgresql.negotiation, { answer: 'S' });
-    assert.deepEqual(c.abandoned, ['tls']);
+    assert.deepEqual(c.abandoned, []);
+    assert.deepEqual(c.handoffs.map((h) => h.protocol), ['tls']);
   });
   it('reports a CancelRequest as a one-way message with the backend pid, not the key', () => {
     const c = run([{ dir: C, bytes: fe.cancel(31337, 0x7abcdef) }]);

@@ -1,7 +1,7 @@
 // TLS handshakes in the corpus against tshark: per connection that begins with a ClientHello, the
 // server name the client sent, and the cipher suite and version the server chose; also inside an
-// HTTP CONNECT tunnel. (TLS inside a MySQL or PostgreSQL session, after its own SSL request, belongs
-// to that protocol's parser, which reports the switch and stops: not compared here.)
+// HTTP CONNECT tunnel, and after a PostgreSQL or MySQL session's SSL request. tshark reassembles
+// out-of-order segments, as pano-parse does (the PostgreSQL capture's ServerHello comes out of order).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -22,13 +22,17 @@ const V: Record<string, string> = { '0x0301': '1.0', '0x0302': '1.1', '0x0303': 
  */
 const TSHARK_MISSES: Record<string, number[]> = { 'linux-sll/ndpi-KakaoTalk_chat.pcap': [35503] };
 
-// ipv6/zeek-connect-with-header.pcap: TLS inside an HTTP CONNECT tunnel, detected once the tunnel is open
-for (const name of ['http2/wiregasm-http2-16-ssl.pcapng', 'linux-sll/ndpi-KakaoTalk_chat.pcap', 'linux-sll2/zeek-openjdk-25.0.2-zeek.org.pcap', 'ipv6/zeek-connect-with-header.pcap']) {
+// ipv6/zeek-connect-with-header.pcap: TLS inside an HTTP CONNECT tunnel, detected once the tunnel is open;
+// the PostgreSQL and MySQL captures: TLS after the session's SSL request, handed over by that parser
+for (const name of [
+  'http2/wiregasm-http2-16-ssl.pcapng', 'linux-sll/ndpi-KakaoTalk_chat.pcap', 'linux-sll2/zeek-openjdk-25.0.2-zeek.org.pcap', 'ipv6/zeek-connect-with-header.pcap',
+  'postgresql/zeek-psql-aws-ssl-preferred.pcap', 'mysql/zeek-encrypted.pcap', 'vlan/arkime-mysql-tls.pcap',
+]) {
   test(`tshark agrees on TLS handshakes: ${name}`, { skip: !ready && 'corpus or tshark missing' }, () => {
     const file = join(corpusDir, name);
     const { events } = parseCaptureSync(file);
     assertValidEvents(events);
-    const rows = tsharkFields(file, ['tcp.srcport', 'tcp.dstport', 'tls.handshake.type', 'tls.handshake.extensions_server_name', 'tls.handshake.ciphersuite', 'tls.handshake.extensions.supported_version', 'tls.handshake.version'], 'tls.handshake.type == 1 || tls.handshake.type == 2');
+    const rows = tsharkFields(file, ['tcp.srcport', 'tcp.dstport', 'tls.handshake.type', 'tls.handshake.extensions_server_name', 'tls.handshake.ciphersuite', 'tls.handshake.extensions.supported_version', 'tls.handshake.version'], 'tls.handshake.type == 1 || tls.handshake.type == 2', ['-o', 'tcp.reassemble_out_of_order:TRUE']);
     // by client port: the ClientHello's SNI, the ServerHello's suite and version
     const theirs = new Map<number, { sni?: string; cipher?: string; version?: string }>();
     for (const [src, dst, types, sni, suites, sv, v] of rows) {

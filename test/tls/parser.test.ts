@@ -37,13 +37,14 @@ function tls(c: Conversation) {
   return { events: (r.events as any[]).filter((e) => e.pano.protocol === 'tls'), stats: r.stats };
 }
 
-test('a ClientHello over two records and three segments; a HelloRetryRequest, then the ServerHello: one exchange with what both said, GREASE left out', () => {
+test('a ClientHello over two records and three segments; a HelloRetryRequest with its compatibility ChangeCipherSpecs, then the ServerHello: one exchange with what both said, GREASE left out', () => {
   const half = clientHello.length >> 1;
   const recs = Buffer.concat([record(22, clientHello.subarray(0, half)), record(22, clientHello.subarray(half))]);
   const c = new Conversation(client, server).handshake()
     .send(0, recs.subarray(0, 7)).send(0, recs.subarray(7, 60)).send(0, recs.subarray(60))
-    .send(1, record(22, serverHello(HRR)))
-    .send(0, record(22, clientHello))
+    // TLS 1.3's middlebox ChangeCipherSpecs around a HelloRetryRequest (RFC 8446 §D.4): no encryption starts there
+    .send(1, Buffer.concat([record(22, serverHello(HRR)), record(20, Buffer.from([1]))]))
+    .send(0, Buffer.concat([record(20, Buffer.from([1])), record(22, clientHello)]))
     .send(1, record(22, serverHello(Buffer.alloc(32, 9))))
     .send(1, record(23, Buffer.alloc(40)))
     .close();

@@ -258,7 +258,10 @@ export class MySession implements StreamParser {
       h.flags.add('tls');
       this.emit(h, 'exchange', p.endNs);
       this.handshake = null;
-      this.stop('tls');
+      // the session goes on in TLS: its handshake (the client's next bytes) is the tls parser's to read
+      this.done = true;
+      this.queue = [];
+      this.ctx.handoff('tls');
       return;
     }
     h.user = r.user;

@@ -430,7 +430,8 @@ export class PgSession implements StreamParser {
     if ((s.op === 'ssl' && byte === 'S') || (s.op === 'gssenc' && byte === 'G')) {
       s.flags.add(s.op === 'ssl' ? 'tls' : 'undecodable');
       this.emit(s, 'exchange', m.endNs);
-      this.stop(s.op === 'ssl' ? 'tls' : 'gss-encrypted');
+      if (s.op === 'ssl') this.handOverTls();
+      else this.stop('gss-encrypted');
       return;
     }
     this.emit(s, 'exchange', m.endNs);
@@ -921,6 +922,14 @@ export class PgSession implements StreamParser {
     this.queue = [];
     this.orphan = null;
     this.ctx.abandon(reason);
+  }
+
+  /** The session goes on in TLS (the server answered the SSLRequest 'S'): its handshake is the tls parser's to read. */
+  private handOverTls(): void {
+    this.done = true;
+    this.queue = [];
+    this.orphan = null;
+    this.ctx.handoff('tls');
   }
 }
 

@@ -69,9 +69,13 @@ export class TlsStream implements StreamParser {
         // the handshake is over (or what is left of it is encrypted)
         return this.finish(tsNs);
       case ContentType.ChangeCipherSpec:
+        // Before TLS 1.3 a ChangeCipherSpec starts its side's encryption (and the server's ends its
+        // cleartext: an abbreviated, resumed handshake). TLS 1.3 sends one only for middleboxes (RFC
+        // 8446 §D.4), around a HelloRetryRequest too, with cleartext hellos after it: ignored there,
+        // and while no ServerHello has said which version it is.
+        if (!this.server || this.server.version === '1.3') return;
         side.encrypted = true;
-        // before TLS 1.3 the server's ChangeCipherSpec ends its cleartext (an abbreviated, resumed handshake)
-        if (dir === Dir.ToClient && this.server && this.server.version !== '1.3') this.finish(tsNs);
+        if (dir === Dir.ToClient) this.finish(tsNs);
         return;
       case ContentType.Alert:
         // an alert sent before the side encrypts is readable: level, description
