@@ -79,7 +79,7 @@ test('curl to an https server, TLS 1.3 and 1.2: SNI, versions, cipher and ALPN a
     assert.deepEqual(e.tls.client.alpn, ['http/1.1']);
     if (s.version === '1.3') {
       assert.ok(e.tls.client.supported_versions.includes('1.3'));
-      assert.equal(e.tls.server, undefined, 'TLS 1.3 sends the certificate encrypted');
+      assert.equal(e.tls.server.subject, undefined, 'TLS 1.3 sends the certificate encrypted');
     } else {
       assert.equal(e.tls.server.subject, 'O=Panopticon Test, CN=shop.example.test');
       assert.equal(e.tls.server.alt_names, 'DNS:shop.example.test, DNS:api.example.test');
@@ -94,6 +94,10 @@ test('curl to an https server, TLS 1.3 and 1.2: SNI, versions, cipher and ALPN a
   assert.deepEqual(hellos.map(([, sni]) => sni), ['shop.example.test', 'shop.example.test']);
   const V: Record<string, string> = { '0x0304': '1.3', '0x0303': '1.2' };
   assert.deepEqual(serverHellos.map(([, , , sv, v]) => V[sv || v!]), tls.map((e) => e.tls.protocol.version));
+  // JA3 and JA3S as tshark computes them
+  const ja3 = tsharkFields(file, ['tls.handshake.ja3', 'tls.handshake.ja3s'], 'tls.handshake.type == 1 || tls.handshake.type == 2', ['-d', `tcp.port==${port},tls`]);
+  assert.deepEqual(ja3.filter(([c]) => c).map(([c]) => c), tls.map((e) => e.tls.client.ja3));
+  assert.deepEqual(ja3.filter(([, sh]) => sh).map(([, sh]) => sh), tls.map((e) => e.tls.server.ja3s));
 });
 
 test('a server that refuses the handshake (no shared protocol version): the alert is the error, the handshake not established', { skip }, async () => {

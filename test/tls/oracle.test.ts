@@ -32,15 +32,15 @@ for (const name of [
     const file = join(corpusDir, name);
     const { events } = parseCaptureSync(file);
     assertValidEvents(events);
-    const rows = tsharkFields(file, ['tcp.srcport', 'tcp.dstport', 'tls.handshake.type', 'tls.handshake.extensions_server_name', 'tls.handshake.ciphersuite', 'tls.handshake.extensions.supported_version', 'tls.handshake.version'], 'tls.handshake.type == 1 || tls.handshake.type == 2', ['-o', 'tcp.reassemble_out_of_order:TRUE']);
-    // by client port: the ClientHello's SNI, the ServerHello's suite and version
-    const theirs = new Map<number, { sni?: string; cipher?: string; version?: string }>();
-    for (const [src, dst, types, sni, suites, sv, v] of rows) {
+    const rows = tsharkFields(file, ['tcp.srcport', 'tcp.dstport', 'tls.handshake.type', 'tls.handshake.extensions_server_name', 'tls.handshake.ciphersuite', 'tls.handshake.extensions.supported_version', 'tls.handshake.version', 'tls.handshake.ja3', 'tls.handshake.ja3s'], 'tls.handshake.type == 1 || tls.handshake.type == 2', ['-o', 'tcp.reassemble_out_of_order:TRUE']);
+    // by client port: the ClientHello's SNI and JA3, the ServerHello's suite, version and JA3S
+    const theirs = new Map<number, { sni?: string; cipher?: string; version?: string; ja3?: string; ja3s?: string }>();
+    for (const [src, dst, types, sni, suites, sv, v, ja3, ja3s] of rows) {
       const t = types!.split(',');
-      if (t.includes('1')) theirs.set(Number(src), { ...theirs.get(Number(src)), sni: sni || undefined });
+      if (t.includes('1')) theirs.set(Number(src), { ...theirs.get(Number(src)), sni: sni || undefined, ja3: ja3!.split(',').pop() });
       if (t.includes('2')) {
         const version = V[(sv || v!).split(',').pop()!];
-        theirs.set(Number(dst), { ...theirs.get(Number(dst)), cipher: cipherName(parseInt(suites!.split(',').pop()!, 16)), version });
+        theirs.set(Number(dst), { ...theirs.get(Number(dst)), cipher: cipherName(parseInt(suites!.split(',').pop()!, 16)), version, ja3s: ja3s!.split(',').pop() });
       }
     }
     assert.ok(theirs.size > 0, 'tshark finds TLS handshakes');
@@ -50,6 +50,7 @@ for (const name of [
     for (const e of ours) {
       const t = theirs.get(e.client.port)!;
       assert.equal(e.tls.client?.server_name, t.sni, `SNI, port ${e.client.port}`);
+      assert.equal(e.tls.client?.ja3, t.ja3, `JA3, port ${e.client.port}`);
       if (misses.includes(e.client.port)) {
         assert.equal(t.cipher, undefined);
         assert.equal(e.pano.kind, 'exchange');
@@ -58,6 +59,7 @@ for (const name of [
       assert.equal(e.pano.kind, t.cipher ? 'exchange' : 'unanswered', `port ${e.client.port}`);
       assert.equal(e.tls.cipher, t.cipher, `cipher, port ${e.client.port}`);
       if (t.version) assert.equal(e.tls.protocol.version, t.version, `version, port ${e.client.port}`);
+      assert.equal(e.tls.server?.ja3s, t.ja3s, `JA3S, port ${e.client.port}`);
     }
   });
 }

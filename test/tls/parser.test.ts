@@ -2,6 +2,7 @@
 // GREASE values (RFC 8701), split over records and segments; a HelloRetryRequest before the real
 // ServerHello; an alert in the clear; a record that is no TLS record.
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { Conversation } from '../helpers/synth.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
@@ -29,6 +30,7 @@ const serverHello = (random: Buffer, version = 0x0304) => hs(2, Buffer.concat([
   u16(0x0303), random, vec(1, Buffer.alloc(32, 7)), u16(0x1301), Buffer.from([0]),
   vec(2, ext(43, u16(version))),
 ]));
+const md5 = (t: string) => createHash('md5').update(t).digest('hex');
 const HRR = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
 
 function tls(c: Conversation) {
@@ -64,7 +66,12 @@ test('a ClientHello over two records and three segments; a HelloRetryRequest wit
       supported_ciphers: ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
       alpn: ['h2', 'http/1.1'],
       supported_groups: ['x25519', 'secp256r1'],
+      // JA3 by hand: version 771; ciphers 4865-4866-49199 (GREASE 0x2a2a left out); extensions in order 0-16-43-10;
+      // groups 29-23 (GREASE 0x4a4a left out); no point formats
+      ja3: md5('771,4865-4866-49199,0-16-43-10,29-23,'),
     },
+    // JA3S: version 771, cipher 4865, the one extension 43
+    server: { ja3s: md5('771,4865,43') },
   });
 });
 

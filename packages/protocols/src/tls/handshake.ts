@@ -4,13 +4,13 @@
  * Pure functions over a message's bytes; a message that does not fit its
  * lengths throws a RangeError (the caller reports the connection as damaged).
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { sequential } from '@panopticon/events';
 import { cipherName, groupName, versionName } from './constants.js';
 
 export const HandshakeType = { ClientHello: 1, ServerHello: 2, Certificate: 11, ServerHelloDone: 14 } as const;
 
-const Extension = { ServerName: 0, SupportedGroups: 10, Alpn: 16, PreSharedKey: 41, SupportedVersions: 43 } as const;
+const Extension = { ServerName: 0, SupportedGroups: 10, EcPointFormats: 11, Alpn: 16, PreSharedKey: 41, SupportedVersions: 43 } as const;
 
 /** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256 of "HelloRetryRequest". */
 const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
@@ -23,6 +23,8 @@ export interface ClientHello {
   ciphers: string[];
   groups: string[];
   sessionId: Buffer;
+  /** JA3: MD5 of `version,ciphers,extensions,groups,point formats` in decimal, GREASE left out (Salesforce's definition) */
+  ja3: string;
 }
 
 export interface ServerHello {
@@ -33,6 +35,8 @@ export interface ServerHello {
   /** TLS 1.3: the server took a pre-shared key (resumption) */
   psk: boolean;
   retry: boolean;
+  /** JA3S: MD5 of `version,cipher,extensions` in decimal */
+  ja3s: string;
 }
 
 export interface CertificateInfo {
@@ -85,17 +89,26 @@ class Reader {
   }
 }
 
-/** The extensions block: type → its data's reader (the last of a type that repeats). */
-function extensions(r: Reader): Map<number, Reader> {
-  const out = new Map<number, Reader>();
-  if (r.left === 0) return out; // no extensions at all (SSL 3.0 style hellos)
+/** The extensions block: type → its data's reader (the last of a type that repeats), and the types in order. */
+function extensions(r: Reader): { map: Map<number, Reader>; order: number[] } {
+  const map = new Map<number, Reader>();
+  const order: number[] = [];
+  if (r.left === 0) return { map, order }; // no extensions at all (SSL 3.0 style hellos)
   const all = r.vector(2, 'extensions');
   while (all.left > 0) {
     const type = all.u16('extension type');
-    out.set(type, all.vector(2, 'extension'));
+    order.push(type);
+    map.set(type, all.vector(2, 'extension'));
   }
-  return out;
+  return { map, order };
 }
+
+/** GREASE values (RFC 8701: 0x0a0a, 0x1a1a … 0xfafa) say nothing about the sender. */
+function grease(v: number): boolean {
+  return (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
+}
+
+const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
 /** ALPN protocol names (RFC 7301 §3.1): a 2-byte list of 1-byte-length names. */
 function alpnNames(r: Reader): string[] {
@@ -116,14 +129,18 @@ export function parseClientHello(b: Buffer, start: number, end: number): ClientH
   const sessionId = Buffer.from(b.subarray(sid.at, sid.end));
   const suites = r.vector(2, 'cipher suites');
   const ciphers: string[] = [];
+  const cipherCodes: number[] = [];
   while (suites.left >= 2) {
     const c = suites.u16('cipher suite');
-    // GREASE values (RFC 8701) say nothing about the client
-    if ((c & 0x0f0f) !== 0x0a0a) ciphers.push(cipherName(c));
+    if (grease(c)) continue;
+    ciphers.push(cipherName(c));
+    cipherCodes.push(c);
   }
   r.vector(1, 'compression methods');
-  const ext = extensions(r);
-  const hello: ClientHello = { versions: [versionName(legacy)], alpn: [], ciphers, groups: [], sessionId };
+  const { map: ext, order } = extensions(r);
+  const hello: ClientHello = { versions: [versionName(legacy)], alpn: [], ciphers, groups: [], sessionId, ja3: '' };
+  const groupCodes: number[] = [];
+  const pointFormats: number[] = [];
   const sni = ext.get(Extension.ServerName);
   if (sni) {
     const list = sni.vector(2, 'server name list');
@@ -141,7 +158,7 @@ export function parseClientHello(b: Buffer, start: number, end: number): ClientH
     const v: string[] = [];
     while (list.left >= 2) {
       const x = list.u16('version');
-      if ((x & 0x0f0f) !== 0x0a0a) v.push(versionName(x));
+      if (!grease(x)) v.push(versionName(x));
     }
     if (v.length) hello.versions = v;
   }
@@ -150,9 +167,17 @@ export function parseClientHello(b: Buffer, start: number, end: number): ClientH
     const list = groups.vector(2, 'supported groups');
     while (list.left >= 2) {
       const g = list.u16('group');
-      if ((g & 0x0f0f) !== 0x0a0a) hello.groups.push(groupName(g));
+      if (grease(g)) continue;
+      hello.groups.push(groupName(g));
+      groupCodes.push(g);
     }
   }
+  const formats = ext.get(Extension.EcPointFormats);
+  if (formats) {
+    const list = formats.vector(1, 'EC point formats');
+    while (list.left > 0) pointFormats.push(list.u8('EC point format'));
+  }
+  hello.ja3 = md5([legacy, cipherCodes.join('-'), order.filter((t) => !grease(t)).join('-'), groupCodes.join('-'), pointFormats.join('-')].join(','));
   return hello;
 }
 
@@ -162,10 +187,11 @@ export function parseServerHello(b: Buffer, start: number, end: number): ServerH
   const random = r.bytes(32, 'random');
   const sid = r.vector(1, 'session id');
   const sessionId = Buffer.from(b.subarray(sid.at, sid.end));
-  const cipher = cipherName(r.u16('cipher suite'));
+  const code = r.u16('cipher suite');
   r.u8('compression method');
-  const ext = extensions(r);
-  const hello: ServerHello = { version: versionName(legacy), cipher, sessionId, psk: ext.has(Extension.PreSharedKey), retry: random.equals(HRR_RANDOM) };
+  const { map: ext, order } = extensions(r);
+  const ja3s = md5([legacy, code, order.join('-')].join(','));
+  const hello: ServerHello = { version: versionName(legacy), cipher: cipherName(code), sessionId, psk: ext.has(Extension.PreSharedKey), retry: random.equals(HRR_RANDOM), ja3s };
   const v = ext.get(Extension.SupportedVersions);
   if (v) hello.version = versionName(v.u16('selected version'));
   const alpn = ext.get(Extension.Alpn);

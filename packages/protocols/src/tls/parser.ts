@@ -182,12 +182,17 @@ export class TlsStream implements StreamParser {
       client.supported_ciphers = c.ciphers;
       if (c.alpn.length) client.alpn = c.alpn;
       if (c.groups.length) client.supported_groups = c.groups;
+      client.ja3 = c.ja3;
       tls.client = client;
     }
     const cert = this.certificate;
-    if (cert) {
-      const server: Record<string, unknown> = { subject: cert.subject, issuer: cert.issuer, not_before: cert.notBefore, not_after: cert.notAfter, hash: { sha256: cert.sha256 } };
-      if (cert.altNames) server.alt_names = cert.altNames;
+    if (s || cert) {
+      const server: Record<string, unknown> = {};
+      if (s) server.ja3s = s.ja3s;
+      if (cert) {
+        Object.assign(server, { subject: cert.subject, issuer: cert.issuer, not_before: cert.notBefore, not_after: cert.notAfter, hash: { sha256: cert.sha256 } });
+        if (cert.altNames) server.alt_names = cert.altNames;
+      }
       tls.server = server;
     }
     if (this.alert) tls.alert = this.alert;
