@@ -9,7 +9,7 @@ import { bodyView, type BodyCapture } from '../body.js';
 import { dohAttributes } from '../dns/doh.js';
 import { FifoStitcher } from '../stitch.js';
 import { GrpcFramer, bodyEncodingOf, grpcAttributes, grpcWire, type GrpcSide } from '../grpc/index.js';
-import type { ParserContext, StreamParser } from '../types.js';
+import type { HandoffInit, ParserContext, StreamParser } from '../types.js';
 import { MAX_INTERIM, header, headerHasToken, parseRequestHead, parseResponseHead, type Headers, type RequestHead, type ResponseHead } from './head.js';
 import { MessageReader, type BodyFraming, type MessageEnd, type ReaderEvents } from './reader.js';
 
@@ -129,10 +129,11 @@ export class Http1Stream implements StreamParser {
   private switched = false;
   /** The request a 101 to h2c answered, and the 101, until the connection is handed to HTTP/2. */
   private upgradedTo: { ex: Exchange; res: ResponseHead; resStartNs: bigint; end: MessageEnd } | null = null;
-  /** A 101 to WebSocket: what the server agreed, until the connection is handed over (after the chunk that held the 101). */
-  private upgradedWs: { extensions?: string; protocol?: string } | null = null;
-  /** A CONNECT answered 2xx: the tunnel is handed to detection after the chunk that held the answer. */
-  private tunnel = false;
+  /**
+   * Where a 101 to WebSocket ('websocket', what the server agreed) or a CONNECT answered 2xx ('': to
+   * detection) sends the connection: handed over once the chunk that held the answer is read (data).
+   */
+  private handover: { protocol: string; counter: string; init?: HandoffInit } | null = null;
   /** Server bytes after a 101, until the protocol taking over is started (made on the first). */
   private serverSwitched: Array<{ bytes: Buffer; tsNs: bigint }> | undefined;
   private serverSwitchedBytes = 0;
@@ -159,8 +160,7 @@ export class Http1Stream implements StreamParser {
       if (!u.ex.reqEnd) this.ctx.count('http.upgrade_hold_overflow');
       this.handOverH2c(u);
     }
-    if (this.upgradedWs) this.handOverWebSocket(this.upgradedWs);
-    if (this.tunnel) this.handOverTunnel();
+    if (this.handover) this.handOver(this.handover);
   }
 
   gap(dir: Dir, length: number): void {
@@ -348,13 +348,14 @@ export class Http1Stream implements StreamParser {
       this.emitOrphan(r.head, r.startNs, end);
     }
     if (ex && upgrade === 'websocket') {
-      // RFC 6455 §4: frames follow the 101 both ways; handed over once the chunk that held it is read (data)
+      // RFC 6455 §4: frames follow the 101 both ways
       this.switched = true;
-      this.upgradedWs = { extensions: header(r.head.headers, 'sec-websocket-extensions'), protocol: header(r.head.headers, 'sec-websocket-protocol') };
+      const websocket = { extensions: header(r.head.headers, 'sec-websocket-extensions'), protocol: header(r.head.headers, 'sec-websocket-protocol') };
+      this.handover = { protocol: 'websocket', counter: 'http.upgrade_websocket', init: { websocket } };
     } else if (ex?.req.method === 'CONNECT' && r.head.status >= 200 && r.head.status < 300) {
       // RFC 9110 §9.3.6: the connection is now a tunnel to the target; what it carries is detected by content
       this.switched = true;
-      this.tunnel = true;
+      this.handover = { protocol: '', counter: 'http.connect_tunnel' };
     } else if (r.head.status === 101) {
       this.switchProtocols(upgrade || 'unknown');
     } else if (this.awaitingUpgrade && this.awaitingUpgrade === ex) {
@@ -377,12 +378,8 @@ export class Http1Stream implements StreamParser {
     this.upgradedTo = null;
     this.switched = true;
     const { ex, res, end } = u;
-    const pending = [
-      ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
-      ...(this.serverSwitched ?? []).map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
-    ];
     this.ctx.count('http.upgrade_h2c');
-    const took = this.ctx.handoff('http2', pending, {
+    const took = this.ctx.handoff('http2', this.takeSwitchedBytes(), {
       upgradedRequest: {
         method: ex.req.method,
         target: ex.req.target,
@@ -400,30 +397,22 @@ export class Http1Stream implements StreamParser {
     if (!took) this.emitExchange(ex, res, u.resStartNs, end);
   }
 
-  /** A CONNECT tunnel: the client's bytes held since its request and the server's after the 2xx, to detection. */
-  private handOverTunnel(): void {
-    this.tunnel = false;
-    const pending = [
-      ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
-      ...(this.serverSwitched ?? []).map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
-    ];
-    this.held = null;
-    this.serverSwitched = undefined;
-    this.ctx.count('http.connect_tunnel');
-    this.ctx.handoff('', pending);
+  /** The connection goes on as `h.protocol` (WebSocket, or for a CONNECT tunnel whatever detection finds). */
+  private handOver(h: NonNullable<Http1Stream['handover']>): void {
+    this.handover = null;
+    this.ctx.count(h.counter);
+    this.ctx.handoff(h.protocol, this.takeSwitchedBytes(), h.init);
   }
 
-  /** The connection goes on as WebSocket: the client's bytes held since its Upgrade request and the server's after the 101. */
-  private handOverWebSocket(agreed: { extensions?: string; protocol?: string }): void {
-    this.upgradedWs = null;
+  /** What the protocol taking over gets first: the client's bytes held since its request, the server's after the answer. */
+  private takeSwitchedBytes(): Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> {
     const pending = [
       ...(this.held ?? []).map((h) => ({ dir: Dir.ToServer, bytes: h.bytes, tsNs: h.tsNs })),
       ...(this.serverSwitched ?? []).map((h) => ({ dir: Dir.ToClient, bytes: h.bytes, tsNs: h.tsNs })),
     ];
     this.held = null;
     this.serverSwitched = undefined;
-    this.ctx.count('http.upgrade_websocket');
-    this.ctx.handoff('websocket', pending, { websocket: agreed });
+    return pending;
   }
 
   // --- events ---

@@ -208,11 +208,8 @@ export class WebSocketStream implements StreamParser {
     // as an HTTP body cut at --max-body: the event says so too
     if (body.truncated && !flags.includes('truncated')) flags = [...flags, 'truncated'];
     const message: Record<string, unknown> = size === undefined ? { body } : { size, body };
-    const websocket: Record<string, unknown> = { sender: side.sender, opcode: OPCODE_NAMES[m.opcode], frames: m.frames };
-    if (this.subprotocol) websocket.subprotocol = this.subprotocol;
-    websocket.message = message;
     this.ctx.count(`websocket.${OPCODE_NAMES[m.opcode]}_messages`);
-    this.emit(side, websocket, m.startNs, endNs, m.wireBytes, flags);
+    this.emit(side, OPCODE_NAMES[m.opcode]!, m.frames, 'message', message, m.startNs, endNs, m.wireBytes, flags);
   }
 
   emitClose(side: Side, payload: Buffer, wireBytes: number, startNs: bigint, endNs: bigint): void {
@@ -223,13 +220,14 @@ export class WebSocketStream implements StreamParser {
     const flags: string[] = [];
     if (payload.length === 1) flags.push('malformed');
     this.ctx.count('websocket.close_frames');
-    const websocket: Record<string, unknown> = { sender: side.sender, opcode: 'close', frames: 1 };
-    if (this.subprotocol) websocket.subprotocol = this.subprotocol;
-    websocket.close = close;
-    this.emit(side, websocket, startNs, endNs, wireBytes, flags);
+    this.emit(side, 'close', 1, 'close', close, startNs, endNs, wireBytes, flags);
   }
 
-  private emit(side: Side, websocket: Record<string, unknown>, startNs: bigint, endNs: bigint, wireBytes: number, flags: string[]): void {
+  /** A message event: its `websocket` group is the sender, opcode, frames, subprotocol, then `message` or `close`. */
+  private emit(side: Side, opcode: string, frames: number, key: 'message' | 'close', value: Record<string, unknown>, startNs: bigint, endNs: bigint, wireBytes: number, flags: string[]): void {
+    const websocket: Record<string, unknown> = { sender: side.sender, opcode, frames };
+    if (this.subprotocol) websocket.subprotocol = this.subprotocol;
+    websocket[key] = value;
     const record: ExchangeRecord = {
       kind: 'message',
       startNs,
