@@ -6,13 +6,14 @@
 # and client with permessage-deflate for the WebSocket tests), nghttp2-client and nghttp2-server
 # (nghttp and nghttpd: the HTTP/2 table-size and mid-stream trailer tests), golang-go and binutils (a Go HTTPS
 # client and server for the Go crypto/tls capture test, objdump its oracle),
+# ngtcp2-client and ngtcp2-server (gtlsclient and gtlsserver: QUIC connections for the QUIC test),
 # lld (wasm-ld: the pii locator's build check),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
 # zstd (Kafka test batches) and wrk (capture benchmark).
 # Idempotent and quiet when everything is present. Needs root.
 set -euo pipefail
 packages=(
-  tshark tcpdump iproute2 curl wget python3-h2 python3-websockets nghttp2-client nghttp2-server
+  tshark tcpdump iproute2 curl wget python3-h2 python3-websockets nghttp2-client nghttp2-server ngtcp2-client ngtcp2-server
   clang llvm lld libbpf-dev bpftool gcc golang-go binutils
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium

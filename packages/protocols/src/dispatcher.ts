@@ -344,8 +344,17 @@ export class Dispatcher implements FlowSink {
 
   /** Modules whose port hints match the server port first, the rest after, order otherwise kept. */
   private candidates(mods: readonly ProtocolModule[], conn: Connection): readonly ProtocolModule[] {
-    // one module (UDP: DNS) has no order to choose, and this runs for every new flow
+    // this runs for every new flow (a DNS client's every query): the order as it is, without a
+    // new array, when no module the ports hint comes after one they do not
     if (mods.length < 2) return mods;
+    let unhinted = false;
+    let reorder = false;
+    for (const m of mods) {
+      const hint = m.ports.includes(conn.server.port) || m.ports.includes(conn.client.port);
+      if (!hint) unhinted = true;
+      else if (unhinted) reorder = true;
+    }
+    if (!reorder) return mods;
     const hinted: ProtocolModule[] = [];
     const rest: ProtocolModule[] = [];
     for (const m of mods) {

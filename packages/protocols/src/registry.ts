@@ -14,6 +14,7 @@ import { kafkaModule } from './kafka/index.js';
 import { amqpModule } from './amqp/index.js';
 import { websocketModule } from './websocket/index.js';
 import { tlsModule } from './tls/index.js';
+import { quicModule } from './quic/index.js';
 
 export const protocolModules: ProtocolModule[] = [
   // one entry per module: import it above and add it here
@@ -27,6 +28,7 @@ export const protocolModules: ProtocolModule[] = [
   websocketModule,
   tlsModule,
   dnsModule, dnsTcpModule,
+  quicModule,
 ];
 
 export function findModule(name: string): ProtocolModule | undefined {

@@ -8,6 +8,7 @@
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
 import type { ParserContext, StreamParser } from '../types.js';
+import { handshakeRecord, tlsAttributes } from './attributes.js';
 import { alertName } from './constants.js';
 import { HandshakeType, parseCertificate, parseClientHello, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from './handshake.js';
 
@@ -166,51 +167,10 @@ export class TlsStream implements StreamParser {
     const c = this.client;
     const s = this.server;
     if (!c && !s) return;
-    const tls: Record<string, unknown> = { protocol: { name: 'tls', version: s?.version ?? c!.versions[0] } };
-    if (s) tls.cipher = s.cipher;
-    if (s?.alpn) tls.next_protocol = s.alpn;
-    if (s) {
-      // TLS 1.3: a pre-shared key taken; before: the server echoed the client's session id
-      const resumed = s.version === '1.3' ? s.psk : c !== undefined && s.sessionId.length > 0 && s.sessionId.equals(c.sessionId);
-      tls.resumed = resumed;
-    }
-    tls.established = s !== undefined && this.alert === undefined && !this.flags.has('malformed');
-    if (c) {
-      const client: Record<string, unknown> = {};
-      if (c.serverName !== undefined) client.server_name = c.serverName;
-      client.supported_versions = c.versions;
-      client.supported_ciphers = c.ciphers;
-      if (c.alpn.length) client.alpn = c.alpn;
-      if (c.groups.length) client.supported_groups = c.groups;
-      client.ja3 = c.ja3;
-      tls.client = client;
-    }
-    const cert = this.certificate;
-    if (s || cert) {
-      const server: Record<string, unknown> = {};
-      if (s) server.ja3s = s.ja3s;
-      if (cert) {
-        Object.assign(server, { subject: cert.subject, issuer: cert.issuer, not_before: cert.notBefore, not_after: cert.notAfter, hash: { sha256: cert.sha256 } });
-        if (cert.altNames) server.alt_names = cert.altNames;
-      }
-      tls.server = server;
-    }
-    if (this.alert) tls.alert = this.alert;
-    const [cs, ss] = this.sides;
-    const startNs = cs!.startNs ?? ss!.startNs!;
-    const endNs = tsNs ?? ss!.startNs ?? startNs;
-    const attributes: Record<string, unknown> = { tls, network: { protocol: { name: 'tls' } } };
+    const seen = { client: c, server: s, certificate: this.certificate, alert: this.alert, malformed: this.flags.has('malformed') };
+    const attributes: Record<string, unknown> = { tls: tlsAttributes(seen), network: { protocol: { name: 'tls' } } };
     if (this.alert && this.alert !== 'close_notify') attributes.error = { type: this.alert };
-    const flags = [...this.flags];
     this.ctx.count('tls.handshakes');
-    this.ctx.emit({
-      kind: c && s ? 'exchange' : c ? 'unanswered' : 'orphan_response',
-      startNs,
-      endNs: endNs < startNs ? startNs : endNs,
-      requestBytes: c ? cs!.bytes : undefined,
-      responseBytes: s ? ss!.bytes : undefined,
-      flags: flags.length ? flags : undefined,
-      attributes,
-    });
+    this.ctx.emit(handshakeRecord(seen, this.sides[0]!, this.sides[1]!, tsNs, this.flags, attributes));
   }
 }

@@ -1,0 +1,106 @@
+/**
+ * QUIC Initial packet protection (RFC 9001 §5): keys every observer can
+ * derive from the Destination Connection ID of the client's first Initial,
+ * so the handshake's first flight (ClientHello, ServerHello) is readable,
+ * as Wireshark reads it. Pure functions over node:crypto; nothing here is
+ * secret, and nothing after the Initial packets is readable this way.
+ */
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import type { VersionParams } from './constants.js';
+
+export interface InitialKeys {
+  key: Buffer;
+  iv: Buffer;
+  hp: Buffer;
+}
+
+/** HKDF-Expand-Label of TLS 1.3 (RFC 8446 §7.1) with SHA-256 and an empty context; `length` ≤ 32 is one HMAC block. */
+export function expandLabel(secret: Buffer, label: string, length: number): Buffer {
+  const full = `tls13 ${label}`;
+  const info = Buffer.alloc(4 + full.length + 1);
+  info.writeUInt16BE(length, 0);
+  info[2] = full.length;
+  info.write(full, 3, 'latin1');
+  info[3 + full.length] = 0; // context length
+  info[info.length - 1] = 1; // HKDF-Expand's block counter T(1)
+  return createHmac('sha256', secret).update(info).digest().subarray(0, length);
+}
+
+/** The client's and the server's Initial keys for a connection whose client first wrote to `dcid`. */
+export function initialKeys(params: VersionParams, dcid: Buffer): { client: InitialKeys; server: InitialKeys } {
+  const initialSecret = createHmac('sha256', params.salt).update(dcid).digest();
+  const keys = (label: string): InitialKeys => {
+    const secret = expandLabel(initialSecret, label, 32);
+    return { key: expandLabel(secret, params.labels.key, 16), iv: expandLabel(secret, params.labels.iv, 12), hp: expandLabel(secret, params.labels.hp, 16) };
+  };
+  return { client: keys('client in'), server: keys('server in') };
+}
+
+/** The 5-byte header protection mask of AES-based packet protection (RFC 9001 §5.4.3). */
+export function headerMask(hp: Buffer, sample: Buffer): Buffer {
+  const c = createCipheriv('aes-128-ecb', hp, null);
+  c.setAutoPadding(false);
+  return c.update(sample).subarray(0, 5);
+}
+
+/**
+ * The full packet number from its `bits`-bit truncation, the one nearest
+ * the next expected (RFC 9000 §A.3). Initial packet numbers stay far below
+ * 2^53, so Number arithmetic is exact.
+ */
+export function decodePacketNumber(largest: number, truncated: number, bits: number): number {
+  const expected = largest + 1;
+  const win = 2 ** bits;
+  const half = win / 2;
+  const candidate = Math.floor(expected / win) * win + truncated;
+  if (candidate <= expected - half && candidate < 2 ** 62 - win) return candidate + win;
+  if (candidate > expected + half && candidate >= win) return candidate - win;
+  return candidate;
+}
+
+export interface OpenedPacket {
+  packetNumber: number;
+  /** The decrypted frames. */
+  payload: Buffer;
+}
+
+/**
+ * Removes header protection from the long-header packet `pkt` (its first
+ * byte to the end of its Length) whose packet number starts at `pnOffset`,
+ * and decrypts its payload with AES-128-GCM. Undefined when the packet is
+ * too short to sample or fails authentication: not this connection's
+ * Initial keys, or damaged. `pkt` is not modified.
+ */
+export function openInitial(keys: InitialKeys, pkt: Buffer, pnOffset: number, largest: number): OpenedPacket | undefined {
+  if (pnOffset + 4 + 16 > pkt.length) return undefined;
+  const mask = headerMask(keys.hp, pkt.subarray(pnOffset + 4, pnOffset + 20));
+  const first = pkt[0]! ^ (mask[0]! & 0x0f);
+  const pnLength = (first & 0x03) + 1;
+  if (pnOffset + pnLength + 16 > pkt.length) return undefined;
+  const header = Buffer.from(pkt.subarray(0, pnOffset + pnLength));
+  header[0] = first;
+  let truncated = 0;
+  for (let i = 0; i < pnLength; i++) {
+    const b = pkt[pnOffset + i]! ^ mask[1 + i]!;
+    header[pnOffset + i] = b;
+    truncated = truncated * 256 + b;
+  }
+  const packetNumber = decodePacketNumber(largest, truncated, pnLength * 8);
+  const nonce = Buffer.from(keys.iv);
+  // the packet number, left-padded to the IV's length, XORed into its last bytes
+  let pn = packetNumber;
+  for (let i = nonce.length - 1; i >= nonce.length - 8 && pn > 0; i--) {
+    nonce[i] = nonce[i]! ^ (pn % 256);
+    pn = Math.floor(pn / 256);
+  }
+  const body = pkt.subarray(pnOffset + pnLength, pkt.length - 16);
+  const d = createDecipheriv('aes-128-gcm', keys.key, nonce);
+  d.setAAD(header);
+  d.setAuthTag(pkt.subarray(pkt.length - 16));
+  try {
+    const payload = Buffer.concat([d.update(body), d.final()]);
+    return { packetNumber, payload };
+  } catch {
+    return undefined;
+  }
+}
