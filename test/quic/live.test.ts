@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkFields } from '../helpers/tshark.js';
+import { JA4_TSHARK_FIELDS, ja4FromTshark } from '../helpers/ja4.js';
 
 const missing = ['/usr/bin/gtlsclient', '/usr/sbin/gtlsserver', '/usr/bin/openssl', '/usr/bin/tcpdump', '/usr/bin/tshark'].filter((p) => !existsSync(p));
 const skip = missing.length ? `missing ${missing.join(', ')} (apt-get install ngtcp2-client ngtcp2-server)` : false;
@@ -71,6 +72,7 @@ test('ngtcp2 client and server, three connections offering different suites, one
   assert.equal((stats.protocols as Record<string, number>)['quic.undecryptable_packets'], undefined);
   const hellos = tsharkFields(file, ['udp.srcport', 'tls.handshake.type', 'tls.handshake.extensions_server_name', 'tls.handshake.ciphersuite', 'tls.handshake.ja3', 'tls.handshake.ja3s', 'quic.dcid', 'quic.scid'], 'tls.handshake');
   const retries = tsharkFields(file, ['udp.dstport'], 'quic.long.packet_type == 3');
+  const ja4 = new Map(tsharkFields(file, ['udp.srcport', ...JA4_TSHARK_FIELDS], 'tls.handshake.type == 1').map(([port, ...f]) => [port, ja4FromTshark('q', f)]));
   quic.forEach((e, i) => {
     const clientPort = String(e.client.port);
     assert.equal(e.pano.kind, 'exchange');
@@ -90,6 +92,8 @@ test('ngtcp2 client and server, three connections offering different suites, one
     assert.ok(ch && sh, `tshark read both hellos of connection ${i}`);
     assert.equal(e.tls.client.server_name, ch[2]);
     assert.equal(e.tls.client.ja3, ch[4]);
+    assert.equal(e.tls.client.ja4, ja4.get(clientPort));
+    assert.match(e.tls.client.ja4, /^q13d0\d\d\dh3_/);
     assert.equal(ch[3], e.tls.client.supported_ciphers.map((n: string) => `0x${{ TLS_AES_128_GCM_SHA256: '1301', TLS_AES_256_GCM_SHA384: '1302', TLS_CHACHA20_POLY1305_SHA256: '1303' }[n]}`).join(','));
     assert.equal(e.tls.server.ja3s, sh[5]);
     assert.equal(e.quic.original_destination_connection_id, ch[6]!.split(',')[0]);

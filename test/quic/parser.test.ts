@@ -4,7 +4,7 @@
 // a TLS alert in a CONNECTION_CLOSE; damage and bounds. Where tshark reads a case, it is the oracle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +104,11 @@ test("RFC 9001's client and server Initials as a connection: one exchange with t
   assert.equal(e.tls.cipher, 'TLS_AES_128_GCM_SHA256');
   assert.equal(e.tls.protocol.version, '1.3');
   assert.equal(e.tls.established, true);
+  // JA4 by hand from RFC 9001 A.2's ClientHello: QUIC, 1.3, SNI, 2 suites, 11 extensions (0000 ff01 000a 0010
+  // 0005 0033 002b 000d 002d 001c 0039), ALPN "alpn"; its sorted suites; its sorted extensions without SNI and
+  // ALPN, then its signature algorithms in their order
+  const sha12 = (t: string) => createHash('sha256').update(t).digest('hex').slice(0, 12);
+  assert.equal(e.tls.client.ja4, `q13d0211an_${sha12('1301,1302')}_${sha12('0005,000a,000d,001c,002b,002d,0033,0039,ff01_0403,0503,0603,0203,0804,0805,0806')}`);
   assert.equal(e.pano.request_bytes, 1200);
   assert.equal(e.pano.response_bytes, 135);
   assert.equal(stats['quic.handshakes'], 1);

@@ -9,6 +9,7 @@ import { corpusAvailable, corpusDir } from '../helpers/corpus.js';
 import { tsharkAvailable, tsharkFields } from '../helpers/tshark.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { cipherName } from '../../packages/protocols/src/tls/constants.js';
+import { JA4_TSHARK_FIELDS, ja4FromTshark } from '../helpers/ja4.js';
 
 const ready = corpusAvailable() && tsharkAvailable();
 const V: Record<string, string> = { '0x0301': '1.0', '0x0302': '1.1', '0x0303': '1.2', '0x0304': '1.3' };
@@ -21,6 +22,7 @@ const V: Record<string, string> = { '0x0301': '1.0', '0x0302': '1.1', '0x0303': 
  * certificate) goes undissected. pano-parse reads it.
  */
 const TSHARK_MISSES: Record<string, number[]> = { 'linux-sll/ndpi-KakaoTalk_chat.pcap': [35503] };
+
 
 // ipv6/zeek-connect-with-header.pcap: TLS inside an HTTP CONNECT tunnel, detected once the tunnel is open;
 // the PostgreSQL and MySQL captures: TLS after the session's SSL request, handed over by that parser
@@ -44,6 +46,8 @@ for (const name of [
       }
     }
     assert.ok(theirs.size > 0, 'tshark finds TLS handshakes');
+    const hellos = tsharkFields(file, ['tcp.srcport', ...JA4_TSHARK_FIELDS], 'tls.handshake.type == 1', ['-o', 'tcp.reassemble_out_of_order:TRUE']);
+    const ja4 = new Map(hellos.map(([port, ...f]) => [Number(port), ja4FromTshark('t', f)]));
     const misses = TSHARK_MISSES[name] ?? [];
     const ours = (events as any[]).filter((e) => e.pano.protocol === 'tls');
     assert.deepEqual(ours.map((e) => e.client.port).sort(), [...theirs.keys()].sort());
@@ -51,6 +55,7 @@ for (const name of [
       const t = theirs.get(e.client.port)!;
       assert.equal(e.tls.client?.server_name, t.sni, `SNI, port ${e.client.port}`);
       assert.equal(e.tls.client?.ja3, t.ja3, `JA3, port ${e.client.port}`);
+      assert.equal(e.tls.client?.ja4, ja4.get(e.client.port), `JA4, port ${e.client.port}`);
       if (misses.includes(e.client.port)) {
         assert.equal(t.cipher, undefined);
         assert.equal(e.pano.kind, 'exchange');

@@ -31,6 +31,7 @@ const serverHello = (random: Buffer, version = 0x0304) => hs(2, Buffer.concat([
   vec(2, ext(43, u16(version))),
 ]));
 const md5 = (t: string) => createHash('md5').update(t).digest('hex');
+const sha12 = (t: string) => createHash('sha256').update(t).digest('hex').slice(0, 12);
 const HRR = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
 
 function tls(c: Conversation) {
@@ -69,6 +70,9 @@ test('a ClientHello over two records and three segments; a HelloRetryRequest wit
       // JA3 by hand: version 771; ciphers 4865-4866-49199 (GREASE 0x2a2a left out); extensions in order 0-16-43-10;
       // groups 29-23 (GREASE 0x4a4a left out); no point formats
       ja3: md5('771,4865-4866-49199,0-16-43-10,29-23,'),
+      // JA4 by hand: TLS, 1.3 (highest supported version), SNI, 3 suites, 4 extensions, ALPN h2; the sorted
+      // suites; the sorted extensions without SNI (0000) and ALPN (0010), no signature algorithms
+      ja4: `t13d0304h2_${sha12('1301,1302,c02f')}_${sha12('000a,002b')}`,
     },
     // JA3S: version 771, cipher 4865, the one extension 43
     server: { ja3s: md5('771,4865,43') },
@@ -109,4 +113,42 @@ test('damage: a record that is no TLS record after the hello, a handshake messag
   const r2 = tls(c2);
   assert.equal(r2.events.length, 0);
   assert.equal(r2.stats.protocols['tls.malformed'], 1);
+});
+
+/**
+ * The ClientHello of JA4's own worked example (FoxIO, technical_details/JA4.md): its 15 suites and 16
+ * extensions in the order given there, its signature algorithms, ALPN h2 first, with GREASE among the
+ * suites, extensions, versions and signature algorithms. `sigs` undefined: extension 13 sent empty.
+ */
+function ja4Example(alpnFirst: Buffer = Buffer.from('h2'), sigs: number[] | undefined = [0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]): Buffer {
+  const suites = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035];
+  const body = (t: number): Buffer => {
+    switch (t) {
+      case 0x0000: return vec(2, Buffer.concat([Buffer.from([0]), vec(2, Buffer.from('ja4.example'))]));
+      case 0x0010: return vec(2, Buffer.concat([vec(1, alpnFirst), vec(1, Buffer.from('http/1.1'))]));
+      case 0x002b: return vec(1, Buffer.concat([u16(0xdada), u16(0x0304), u16(0x0303)]));
+      case 0x000d: return vec(2, Buffer.concat([u16(0x1a1a), ...(sigs ?? []).map(u16)]));
+      case 0x000a: return vec(2, Buffer.concat([u16(0x2a2a), u16(29), u16(23)]));
+      case 0x000b: return vec(1, Buffer.from([0]));
+      default: return Buffer.alloc(0);
+    }
+  };
+  const order = [0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015];
+  return hs(1, Buffer.concat([
+    u16(0x0303), Buffer.alloc(32, 1), vec(1, Buffer.alloc(0)),
+    vec(2, Buffer.concat([u16(0x3a3a), ...suites.map(u16)])),
+    vec(1, Buffer.from([0])),
+    vec(2, Buffer.concat([ext(0x5a5a, Buffer.alloc(0)), ...order.map((t) => ext(t, body(t)))])),
+  ]));
+}
+const ja4Of = (hello: Buffer) => tls(new Conversation(client, server).handshake().send(0, record(22, hello)).close()).events[0].tls.client.ja4 as string;
+
+test("JA4 of the specification's worked example is its t13d1516h2_8daaf6152771_e5627efa2ab1; with extension 13 empty, its _6d807ffa2a79", () => {
+  assert.equal(ja4Of(ja4Example()), 't13d1516h2_8daaf6152771_e5627efa2ab1');
+  assert.equal(ja4Of(ja4Example(undefined, [])), 't13d1516h2_8daaf6152771_6d807ffa2a79');
+});
+
+test("JA4's ALPN characters: first and last of the first value, or of its hex when either end is not alphanumeric (the specification's five cases)", () => {
+  const cases: Array<[number[], string]> = [[[0xab], 'ab'], [[0xab, 0xcd], 'ad'], [[0x30, 0xab], '3b'], [[0x30, 0x31, 0xab, 0xcd], '3d'], [[0x30, 0xab, 0xcd, 0x31], '01'], [[0x71], 'qq']];
+  for (const [bytes, chars] of cases) assert.equal(ja4Of(ja4Example(Buffer.from(bytes))).slice(8, 10), chars, Buffer.from(bytes).toString('hex'));
 });

@@ -230,7 +230,7 @@ export class QuicParser implements DatagramParser {
       if (length > MAX_MESSAGE) return this.damage('quic.malformed');
       if (buf.length < 4 + length) break;
       try {
-        if (dir === Dir.ToServer && type === HandshakeType.ClientHello) this.client = parseClientHello(buf, 4, 4 + length);
+        if (dir === Dir.ToServer && type === HandshakeType.ClientHello) this.client = parseClientHello(buf, 4, 4 + length, 'q');
         else if (dir === Dir.ToClient && type === HandshakeType.ServerHello) {
           const hello = parseServerHello(buf, 4, 4 + length);
           if (hello.retry) this.flags.add('hello_retry');

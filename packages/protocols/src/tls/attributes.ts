@@ -36,6 +36,7 @@ export function tlsAttributes(h: HandshakeSeen): Record<string, unknown> {
     if (c.alpn.length) client.alpn = c.alpn;
     if (c.groups.length) client.supported_groups = c.groups;
     client.ja3 = c.ja3;
+    client.ja4 = c.ja4;
     tls.client = client;
   }
   const cert = h.certificate;

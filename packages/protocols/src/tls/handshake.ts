@@ -10,7 +10,7 @@ import { cipherName, groupName, versionName } from './constants.js';
 
 export const HandshakeType = { ClientHello: 1, ServerHello: 2, Certificate: 11, ServerHelloDone: 14 } as const;
 
-const Extension = { ServerName: 0, SupportedGroups: 10, EcPointFormats: 11, Alpn: 16, PreSharedKey: 41, SupportedVersions: 43 } as const;
+const Extension = { ServerName: 0, SupportedGroups: 10, EcPointFormats: 11, SignatureAlgorithms: 13, Alpn: 16, PreSharedKey: 41, SupportedVersions: 43 } as const;
 
 /** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256 of "HelloRetryRequest". */
 const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
@@ -25,6 +25,8 @@ export interface ClientHello {
   sessionId: Buffer;
   /** JA3: MD5 of `version,ciphers,extensions,groups,point formats` in decimal, GREASE left out (Salesforce's definition) */
   ja3: string;
+  /** JA4 (FoxIO's definition, technical_details/JA4.md), `t` or `q` first by the transport that carried the hello */
+  ja4: string;
 }
 
 export interface ServerHello {
@@ -121,7 +123,8 @@ function alpnNames(r: Reader): string[] {
   return out;
 }
 
-export function parseClientHello(b: Buffer, start: number, end: number): ClientHello {
+/** `transport`: `t` for TLS over TCP, `q` for the TLS a QUIC connection carries (JA4's first character). */
+export function parseClientHello(b: Buffer, start: number, end: number, transport: 't' | 'q' = 't'): ClientHello {
   const r = new Reader(b, start, end);
   const legacy = r.u16('client version');
   r.bytes(32, 'random');
@@ -138,7 +141,7 @@ export function parseClientHello(b: Buffer, start: number, end: number): ClientH
   }
   r.vector(1, 'compression methods');
   const { map: ext, order } = extensions(r);
-  const hello: ClientHello = { versions: [versionName(legacy)], alpn: [], ciphers, groups: [], sessionId, ja3: '' };
+  const hello: ClientHello = { versions: [versionName(legacy)], alpn: [], ciphers, groups: [], sessionId, ja3: '', ja4: '' };
   const groupCodes: number[] = [];
   const pointFormats: number[] = [];
   const sni = ext.get(Extension.ServerName);
@@ -151,16 +154,33 @@ export function parseClientHello(b: Buffer, start: number, end: number): ClientH
     }
   }
   const alpn = ext.get(Extension.Alpn);
-  if (alpn) hello.alpn = alpnNames(alpn);
+  let firstAlpn: Buffer | undefined;
+  if (alpn) {
+    const list = new Reader(b, alpn.at, alpn.end).vector(2, 'ALPN list');
+    if (list.left > 0) firstAlpn = list.bytes(list.u8('ALPN name length'), 'ALPN name');
+    hello.alpn = alpnNames(alpn);
+  }
   const versions = ext.get(Extension.SupportedVersions);
+  let highest = -1;
   if (versions) {
     const list = versions.vector(1, 'supported versions');
     const v: string[] = [];
     while (list.left >= 2) {
       const x = list.u16('version');
-      if (!grease(x)) v.push(versionName(x));
+      if (grease(x)) continue;
+      v.push(versionName(x));
+      if (x > highest) highest = x;
     }
     if (v.length) hello.versions = v;
+  }
+  const sigAlgs: number[] = [];
+  const sig = ext.get(Extension.SignatureAlgorithms);
+  if (sig) {
+    const list = sig.vector(2, 'signature algorithms');
+    while (list.left >= 2) {
+      const a = list.u16('signature algorithm');
+      if (!grease(a)) sigAlgs.push(a);
+    }
   }
   const groups = ext.get(Extension.SupportedGroups);
   if (groups) {
@@ -177,8 +197,41 @@ export function parseClientHello(b: Buffer, start: number, end: number): ClientH
     const list = formats.vector(1, 'EC point formats');
     while (list.left > 0) pointFormats.push(list.u8('EC point format'));
   }
-  hello.ja3 = md5([legacy, cipherCodes.join('-'), order.filter((t) => !grease(t)).join('-'), groupCodes.join('-'), pointFormats.join('-')].join(','));
+  const extensionCodes = order.filter((t) => !grease(t));
+  hello.ja3 = md5([legacy, cipherCodes.join('-'), extensionCodes.join('-'), groupCodes.join('-'), pointFormats.join('-')].join(','));
+  hello.ja4 = ja4(transport, highest >= 0 ? highest : legacy, ext.has(Extension.ServerName), cipherCodes, extensionCodes, firstAlpn, sigAlgs);
   return hello;
+}
+
+const JA4_VERSIONS: Record<number, string> = { 0x0304: '13', 0x0303: '12', 0x0302: '11', 0x0301: '10', 0x0300: 's3', 0x0002: 's2', 0xfeff: 'd1', 0xfefd: 'd2', 0xfefc: 'd3' };
+const hex4 = (v: number): string => v.toString(16).padStart(4, '0');
+const count2 = (n: number): string => String(Math.min(n, 99)).padStart(2, '0');
+const sha12 = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);
+const alnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+
+/** JA4's two ALPN characters: the first value's first and last, or of its hex when either byte is not alphanumeric; `00` without one. */
+function ja4Alpn(v: Buffer | undefined): string {
+  if (v === undefined || v.length === 0) return '00';
+  const first = v[0]!;
+  const last = v[v.length - 1]!;
+  if (alnum(first) && alnum(last)) return String.fromCharCode(first, last);
+  const h = v.toString('hex');
+  return h[0]! + h[h.length - 1]!;
+}
+
+/**
+ * JA4 (FoxIO, technical_details/JA4.md): `t13d1516h2_<ciphers>_<extensions>`.
+ * Counts and lists leave GREASE out; the hashes are the first 12 hex digits of
+ * the SHA-256 of the sorted cipher codes, and of the sorted extension codes
+ * without SNI and ALPN, then `_` and the signature algorithms in their order.
+ */
+function ja4(transport: 't' | 'q', version: number, sni: boolean, ciphers: number[], extensions: number[], alpn: Buffer | undefined, sigAlgs: number[]): string {
+  const a = `${transport}${JA4_VERSIONS[version] ?? '00'}${sni ? 'd' : 'i'}${count2(ciphers.length)}${count2(extensions.length)}${ja4Alpn(alpn)}`;
+  const sortedCiphers = ciphers.map(hex4).sort();
+  const b = sortedCiphers.length ? sha12(sortedCiphers.join(',')) : '000000000000';
+  const exts = extensions.filter((t) => t !== Extension.ServerName && t !== Extension.Alpn).map(hex4).sort();
+  const c = exts.length ? sha12(sigAlgs.length ? `${exts.join(',')}_${sigAlgs.map(hex4).join(',')}` : exts.join(',')) : '000000000000';
+  return `${a}_${b}_${c}`;
 }
 
 export function parseServerHello(b: Buffer, start: number, end: number): ServerHello {
