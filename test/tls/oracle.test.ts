@@ -5,6 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { corpusAvailable, corpusDir } from '../helpers/corpus.js';
 import { tsharkAvailable, tsharkFields } from '../helpers/tshark.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
@@ -23,6 +26,52 @@ const V: Record<string, string> = { '0x0301': '1.0', '0x0302': '1.1', '0x0303': 
  */
 const TSHARK_MISSES: Record<string, number[]> = { 'linux-sll/ndpi-KakaoTalk_chat.pcap': [35503] };
 
+
+/**
+ * Connections joined after their handshake are those whose records tshark reads as TLS with no hello
+ * among them: the same port pairs, each an event of TLS, established, and nothing else.
+ */
+function assertJoined(file: string, tlsEvents: any[], tsharkOptions: string[]): void {
+  const streams = new Map<string, { pair: string; hello: boolean }>();
+  for (const [stream, a, b, types] of tsharkFields(file, ['tcp.stream', 'tcp.srcport', 'tcp.dstport', 'tls.handshake.type'], 'tls.record', tsharkOptions)) {
+    const st = streams.get(stream!) ?? { pair: [Number(a), Number(b)].sort((x, y) => x - y).join('-'), hello: false };
+    if (types!.split(',').some((t) => t === '1' || t === '2')) st.hello = true;
+    streams.set(stream!, st);
+  }
+  const joined = tlsEvents.filter((e) => e.pano.flags?.includes('handshake_missed'));
+  assert.deepEqual(joined.map((e) => [e.client.port, e.server.port].sort((x, y) => x - y).join('-')).sort(), [...streams.values()].filter((st) => !st.hello).map((st) => st.pair).sort(), 'connections joined after their handshake');
+  for (const e of joined) {
+    assert.deepEqual(e.tls, { protocol: { name: 'tls' }, established: true });
+    assert.equal(e.pano.connection.midstream, true);
+  }
+}
+
+// the same captures with every frame of a handshake message and every SYN cut out, as a capture started
+// after the connections did: the connections tshark reads as TLS without a hello are pano-parse's joined ones
+// tshark reassembles out-of-order segments where the cut leaves the server's hello readable that way (the
+// PostgreSQL capture: pano-parse reads it, so that connection is no joined one), and not where it leaves holes
+// (the others: with it, tshark holds back every record after a hole)
+const CUT: Record<string, string[]> = {
+  'http2/wiregasm-http2-16-ssl.pcapng': [],
+  'linux-sll/ndpi-KakaoTalk_chat.pcap': [],
+  'postgresql/zeek-psql-aws-ssl-preferred.pcap': ['-o', 'tcp.reassemble_out_of_order:TRUE'],
+};
+for (const [name, options] of Object.entries(CUT)) {
+  test(`connections joined after their handshake: ${name} without its handshakes`, { skip: !ready && 'corpus or tshark missing' }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pano-tls-joined-'));
+    try {
+      const cut = join(dir, 'cut.pcapng');
+      execFileSync('tshark', ['-r', join(corpusDir, name), '-Y', 'not tls.handshake and not tcp.flags.syn == 1', '-w', cut], { stdio: 'ignore' });
+      const { events } = parseCaptureSync(cut);
+      assertValidEvents(events);
+      const tlsEvents = (events as any[]).filter((e) => e.pano.protocol === 'tls');
+      assert.ok(tlsEvents.length > 0);
+      assertJoined(cut, tlsEvents, options);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 // ipv6/zeek-connect-with-header.pcap: TLS inside an HTTP CONNECT tunnel, detected once the tunnel is open;
 // the PostgreSQL and MySQL captures: TLS after the session's SSL request, handed over by that parser
@@ -49,7 +98,9 @@ for (const name of [
     const hellos = tsharkFields(file, ['tcp.srcport', ...JA4_TSHARK_FIELDS], 'tls.handshake.type == 1', ['-o', 'tcp.reassemble_out_of_order:TRUE']);
     const ja4 = new Map(hellos.map(([port, ...f]) => [Number(port), ja4FromTshark('t', f)]));
     const misses = TSHARK_MISSES[name] ?? [];
-    const ours = (events as any[]).filter((e) => e.pano.protocol === 'tls');
+    const tlsEvents = (events as any[]).filter((e) => e.pano.protocol === 'tls');
+    const ours = tlsEvents.filter((e) => !e.pano.flags?.includes('handshake_missed'));
+    assertJoined(file, tlsEvents, ['-o', 'tcp.reassemble_out_of_order:TRUE']);
     assert.deepEqual(ours.map((e) => e.client.port).sort(), [...theirs.keys()].sort());
     for (const e of ours) {
       const t = theirs.get(e.client.port)!;

@@ -152,3 +152,50 @@ test("JA4's ALPN characters: first and last of the first value, or of its hex wh
   const cases: Array<[number[], string]> = [[[0xab], 'ab'], [[0xab, 0xcd], 'ad'], [[0x30, 0xab], '3b'], [[0x30, 0x31, 0xab, 0xcd], '3d'], [[0x30, 0xab, 0xcd, 0x31], '01'], [[0x71], 'qq']];
   for (const [bytes, chars] of cases) assert.equal(ja4Of(ja4Example(Buffer.from(bytes))).slice(8, 10), chars, Buffer.from(bytes).toString('hex'));
 });
+
+test('a connection joined after its handshake (no SYN, no hello): one event with the bytes each side sent, flagged handshake_missed; a side whose capture began inside a record is counted too', () => {
+  const app = (n: number, fill: number) => Buffer.concat([Buffer.from([23, 3, 3]), u16(n), Buffer.alloc(n, fill)]);
+  const big = app(16384, 7); // a full-size record over 12 segments
+  const c = new Conversation(client, server) // no handshake(): joined mid-connection
+    .send(0, Buffer.concat([app(40, 1), app(300, 2)]))
+    .send(1, big, 1400)
+    .send(1, Buffer.alloc(500, 9).subarray(0, 100)) // not a record start: the server side's bytes go on being counted
+    .close();
+  const { events, stats } = tls(c);
+  assert.equal(events.length, 1);
+  const e = events[0];
+  assert.equal(e.pano.kind, 'exchange');
+  assert.deepEqual(e.pano.flags, ['handshake_missed', 'closed']);
+  assert.equal(e.pano.connection.midstream, true);
+  assert.equal(e.pano.request_bytes, 45 + 305);
+  assert.equal(e.pano.response_bytes, 16389 + 100);
+  assert.deepEqual(e.tls, { protocol: { name: 'tls' }, established: true });
+  assert.equal(e.server.port, 443);
+  assert.equal((stats.protocols as Record<string, number>)['tls.joined_connections'], 1);
+
+  // the server's side captured from inside a record, first; the client's records then identify the connection
+  const d = new Conversation(client, server)
+    .send(1, Buffer.alloc(700, 0x5c))
+    .send(0, app(64, 3))
+    .close();
+  const j = tls(d).events;
+  assert.equal(j.length, 1);
+  assert.equal(j[0].pano.request_bytes, 69);
+  assert.equal(j[0].pano.response_bytes, 700);
+
+  // only an encrypted alert, as a connection is seen closing: a one-way message
+  const a = tls(new Conversation(client, server).send(1, Buffer.concat([Buffer.from([21, 3, 3]), u16(26), Buffer.alloc(26, 4)])).close()).events;
+  assert.equal(a.length, 1);
+  assert.equal(a[0].pano.kind, 'message');
+  assert.equal(a[0].pano.response_bytes, 31);
+});
+
+test('bytes that only begin like a TLS record are not taken for one: a length the packet does not end at, a next header that is none', () => {
+  const fake = (payload: Buffer) => tls(new Conversation(client, { addr: server.addr, port: 9000 }).send(0, payload).send(1, Buffer.from('OK\r\n')).close()).events;
+  // 23 3 3, length 16, then 20 bytes: the four after the record are no record header
+  assert.equal(fake(Buffer.concat([Buffer.from([23, 3, 3, 0, 16]), Buffer.alloc(16, 1), Buffer.from('XYZW')])).length, 0);
+  // an alert header of TLS 1.0 whose record runs past the packet: not enough to tell
+  assert.equal(fake(Buffer.concat([Buffer.from([21, 3, 1, 0, 200]), Buffer.alloc(50, 1)])).length, 0);
+  // length zero
+  assert.equal(fake(Buffer.from([23, 3, 3, 0, 0, 23, 3, 3, 0, 0])).length, 0);
+});

@@ -40,6 +40,13 @@ export class TlsStream implements StreamParser {
   private alert: string | undefined;
   private done = false;
   private flags = new Set<string>();
+  /**
+   * Joined after the handshake: the first record was application data. Only
+   * the bytes each side sends are counted, for one event when the connection
+   * ends (which hosts spoke TLS, how much, how long).
+   */
+  private joined = false;
+  private sawHandshake = false;
 
   constructor(private readonly ctx: ParserContext) {}
 
@@ -47,6 +54,10 @@ export class TlsStream implements StreamParser {
     if (this.done) return;
     const side = this.sides[dir === Dir.ToServer ? 0 : 1]!;
     side.startNs ??= tsNs;
+    if (this.joined) {
+      side.bytes += chunk.length;
+      return;
+    }
     let buf = side.pending ? Buffer.concat([side.pending, chunk]) : chunk;
     side.pending = null;
     let off = 0;
@@ -54,12 +65,22 @@ export class TlsStream implements StreamParser {
       const type = buf[off]!;
       const length = buf.readUInt16BE(off + 3);
       if (type < ContentType.ChangeCipherSpec || type > ContentType.ApplicationData || buf[off + 1] !== 3 || length > MAX_RECORD) {
+        // no handshake seen: joined after it, and this side's capture began inside a record
+        if (!this.sawHandshake) {
+          this.joined = true;
+          side.bytes += buf.length - off;
+          return;
+        }
         return this.damage();
       }
       if (buf.length - off < 5 + length) break;
       side.bytes += 5 + length;
       this.record(dir, side, type, buf.subarray(off + 5, off + 5 + length), tsNs);
       off += 5 + length;
+      if (this.joined) {
+        side.bytes += buf.length - off;
+        return;
+      }
     }
     if (!this.done && off < buf.length) side.pending = Buffer.from(buf.subarray(off));
   }
@@ -67,9 +88,18 @@ export class TlsStream implements StreamParser {
   private record(dir: Dir, side: Side, type: number, payload: Buffer, tsNs: bigint): void {
     switch (type) {
       case ContentType.ApplicationData:
+        // encrypted data before any handshake record: the connection was joined after its handshake
+        if (!this.sawHandshake) {
+          this.joined = true;
+          return;
+        }
         // the handshake is over (or what is left of it is encrypted)
         return this.finish(tsNs);
       case ContentType.ChangeCipherSpec:
+        if (!this.sawHandshake) {
+          this.joined = true;
+          return;
+        }
         // Before TLS 1.3 a ChangeCipherSpec starts its side's encryption (and the server's ends its
         // cleartext: an abbreviated, resumed handshake). TLS 1.3 sends one only for middleboxes (RFC
         // 8446 §D.4), around a HelloRetryRequest too, with cleartext hellos after it: ignored there,
@@ -79,6 +109,11 @@ export class TlsStream implements StreamParser {
         if (dir === Dir.ToClient) this.finish(tsNs);
         return;
       case ContentType.Alert:
+        // before any handshake record: an encrypted alert of a connection joined after its handshake
+        if (!this.sawHandshake) {
+          this.joined = true;
+          return;
+        }
         // an alert sent before the side encrypts is readable: level, description
         if (!side.encrypted && payload.length >= 2) {
           this.alert = alertName(payload[1]!);
@@ -86,6 +121,7 @@ export class TlsStream implements StreamParser {
         }
         return;
       default:
+        this.sawHandshake = true;
         if (side.encrypted) return;
         this.handshake(dir, side, payload, tsNs);
     }
@@ -145,8 +181,13 @@ export class TlsStream implements StreamParser {
     this.ctx.abandon('malformed');
   }
 
-  gap(_dir: Dir, _length: number, tsNs: bigint): void {
+  gap(dir: Dir, length: number, tsNs: bigint): void {
     if (this.done) return;
+    if (this.joined) {
+      this.sides[dir === Dir.ToServer ? 0 : 1]!.bytes += length;
+      this.flags.add('gap');
+      return;
+    }
     // a gap before the handshake is read: what was read is reported
     this.flags.add('gap');
     this.finish(tsNs);
@@ -157,7 +198,28 @@ export class TlsStream implements StreamParser {
   close(reason: CloseReason, tsNs: bigint): void {
     if (this.done) return;
     this.flags.add(CLOSE_FLAG[reason]);
+    if (this.joined) return this.finishJoined(tsNs);
     this.finish(tsNs);
+  }
+
+  /**
+   * The event of a connection joined after its handshake: TLS, established,
+   * the bytes each side sent while it was seen; nothing of the handshake.
+   */
+  private finishJoined(tsNs: bigint): void {
+    this.done = true;
+    const [cs, ss] = this.sides;
+    const startNs = cs!.startNs ?? ss!.startNs!;
+    this.ctx.count('tls.joined_connections');
+    this.ctx.emit({
+      kind: cs!.bytes > 0 && ss!.bytes > 0 ? 'exchange' : 'message',
+      startNs,
+      endNs: tsNs < startNs ? startNs : tsNs,
+      requestBytes: cs!.bytes,
+      responseBytes: ss!.bytes,
+      flags: ['handshake_missed', ...this.flags],
+      attributes: { tls: { protocol: { name: 'tls' }, established: true }, network: { protocol: { name: 'tls' } } },
+    });
   }
 
   /** One event for the handshake, once: what the two hellos and the certificate said. */
