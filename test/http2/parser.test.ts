@@ -1235,3 +1235,67 @@ test('error.type: a stream reset before its response ended failed with the reset
   assert.deepEqual((push.attributes.http2 as any).reset, { by: 'client', error_code: 'CANCEL' });
   assert.equal(errorOf(push), undefined);
 });
+
+/** An extended CONNECT for WebSocket on `id` (RFC 8441 §4), as a client sends it. */
+function wsConnect(ce: HpackEncoder, id: number): Buffer {
+  return frame(HEADERS, END_HEADERS, id, ce.encode([[':method', 'CONNECT'], [':protocol', 'websocket'], [':scheme', 'https'], [':path', `/ws${id}`], [':authority', 'example.test'], ['sec-websocket-version', '13']]));
+}
+/** A client frame of RFC 6455 §5.7: "Hello" masked with 37 fa 21 3d. */
+const WS_MASKED_HELLO = Buffer.from('818537fa213d7f9f4d5158', 'hex');
+
+test('WebSocket over HTTP/2: a reset stream cuts its message short; a stream that breaks RFC 6455 is given up alone; a CONNECT answered 4xx stays HTTP', () => {
+  const ce = new HpackEncoder();
+  const se = new HpackEncoder();
+  const ctx = fakeContext();
+  const p = new Http2Parser(ctx);
+  p.data(0, Buffer.concat([PREFACE, settings(), wsConnect(ce, 1), wsConnect(ce, 3), wsConnect(ce, 5)]), 1n);
+  p.data(1, Buffer.concat([
+    settings([[8, 1]]), // SETTINGS_ENABLE_CONNECT_PROTOCOL
+    frame(HEADERS, END_HEADERS, 1, se.encode([[':status', '200']])),
+    frame(HEADERS, END_HEADERS, 3, se.encode([[':status', '200']])),
+    frame(HEADERS, END_HEADERS, 5, se.encode([[':status', '403']])),
+    frame(DATA, END_STREAM, 5, Buffer.from('forbidden')),
+  ]), 2n);
+  p.data(0, Buffer.concat([
+    frame(DATA, 0, 1, WS_MASKED_HELLO),
+    frame(DATA, 0, 1, WS_MASKED_HELLO.subarray(0, 7)), // a second "Hello", cut by the reset below
+    frame(DATA, 0, 3, Buffer.from('808000000000', 'hex')), // a continuation frame with no message begun: RFC 6455 §5.4 forbids it
+    frame(RST, 0, 1, Buffer.from([0, 0, 0, 8])), // CANCEL
+  ]), 3n);
+  // stream 3 was given up: its later frames are late ones; the connection goes on (stream 7 is read)
+  p.data(0, Buffer.concat([frame(DATA, 0, 3, WS_MASKED_HELLO), frame(HEADERS, END_HEADERS | END_STREAM, 7, ce.encode([[':method', 'GET'], [':scheme', 'https'], [':path', '/after'], [':authority', 'example.test']]))]), 4n);
+  p.data(1, Buffer.concat([frame(HEADERS, END_HEADERS | END_STREAM, 7, se.encode([[':status', '204']]))]), 5n);
+  p.close('fin', 6n);
+  const summary = ctx.records.map((r) => [r.protocol ?? 'http2', (r.attributes.http2 as any).stream_id, (r.attributes.http as any)?.response?.status_code ?? (r.attributes.websocket as any)?.opcode, r.flags ?? []]);
+  assert.deepEqual(summary, [
+    // the CONNECTs as exchanges of their own when answered; the refused one as HTTP, its request never ended
+    ['http2', 1, 200, []],
+    ['http2', 3, 200, []],
+    ['http2', 5, 403, ['incomplete']],
+    ['websocket', 1, 'text', []],
+    ['websocket', 1, 'text', ['reset', 'message_incomplete']],
+    ['http2', 7, 204, []],
+  ]);
+  assert.equal(ctx.counts.get('websocket.malformed.continuation_outside_message'), 1);
+  assert.equal((ctx.records[3]!.attributes.websocket as any).message.body.content, 'Hello');
+  assert.equal((ctx.records[2]!.attributes.http as any).response.body.content, 'forbidden');
+  assert.equal(ctx.counts.get('websocket.malformed'), 1);
+  assert.equal(ctx.counts.get('http2.websocket_streams'), 2);
+  assert.deepEqual(ctx.abandoned, [], 'the HTTP/2 connection is not given up');
+  assert.ok((ctx.counts.get('http2.frames_on_closed_streams') ?? 0) >= 1);
+});
+
+test('a :status that is not three digits is no status code: the stream is reported without one, flagged malformed (found by fuzzing: 20 was reported as a status)', () => {
+  for (const status of ['20', '2000', ' 200', '0x1f', '']) {
+    const ce = new HpackEncoder();
+    const se = new HpackEncoder();
+    const ctx = fakeContext();
+    const p = new Http2Parser(ctx);
+    p.data(0, Buffer.concat([PREFACE, settings(), frame(HEADERS, END_HEADERS | END_STREAM, 1, ce.encode([[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'a.test']]))]), 1n);
+    p.data(1, Buffer.concat([settings(), frame(HEADERS, END_HEADERS | END_STREAM, 1, se.encode([[':status', status]]))]), 2n);
+    assert.equal(ctx.records.length, 1, JSON.stringify(status));
+    const r = ctx.records[0]!;
+    assert.equal((r.attributes.http as any).response.status_code, undefined, JSON.stringify(status));
+    assert.ok(r.flags?.includes('malformed'), JSON.stringify(status));
+  }
+});

@@ -539,7 +539,7 @@ export class Dispatcher implements FlowSink {
       v: 1,
       id: `${c.id}-${s.seq}`,
       kind: rec.kind,
-      protocol: s.module!.name,
+      protocol: rec.protocol ?? s.module!.name,
       start_ns: start,
       end_ns: rec.endNs.toString(),
       duration_ns: durationNs(rec.startNs, rec.endNs),

@@ -37,6 +37,11 @@ export const defaultParseOptions: ParseOptions = {
 /** What a parser hands up; the dispatcher adds the envelope (ids, endpoints, source, times). */
 export interface ExchangeRecord {
   kind: EventKind;
+  /**
+   * The protocol of this record when it is not the parser's own: one carried
+   * inside it (WebSocket over an HTTP/2 stream). `pano.protocol` says it.
+   */
+  protocol?: string;
   /** First byte of the request (or message). */
   startNs: bigint;
   /** Last byte of the response (or message); equals startNs for a one-packet message. */
