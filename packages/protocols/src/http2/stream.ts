@@ -250,8 +250,11 @@ export class Http2Stream {
     if (res.headers || res.trailers || this.interim.length) {
       const response: Record<string, unknown> = {};
       if (res.headers) {
-        const status = Number(res.pseudo[':status']);
+        // three digits (RFC 9113 §8.3.2, RFC 9110 §15): anything else is no status, and the stream says so
+        const text = res.pseudo[':status'];
+        const status = text !== undefined && /^[1-9]\d\d$/.test(text) ? Number(text) : NaN;
         if (Number.isFinite(status)) response.status_code = status;
+        else if (text !== undefined) flags.add('malformed');
         response.header = res.headers;
         if (status >= 500) attrs.error = { type: String(status) };
       }
