@@ -164,6 +164,8 @@ test('operation labels: method, DB operation, RPC method, messaging operation, D
   assert.equal(operationOf({ rpc: { service: 'greet.Greeter', method: 'SayHello' } }), 'greet.Greeter/SayHello');
   assert.equal(operationOf({ dns: { question: { type: 'AAAA' } } }), 'AAAA');
   assert.equal(operationOf({ websocket: { sender: 'client', opcode: 'binary' } }), 'binary');
+  assert.equal(operationOf({ tls: { protocol: { name: 'tls', version: '1.0' }, established: true } }), 'TLS 1.0');
+  assert.equal(operationOf({ tls: { protocol: { name: 'tls' }, established: true } }), '', 'joined after the handshake: no version');
   assert.equal(operationOf({}), '');
 });
 

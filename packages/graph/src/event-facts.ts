@@ -87,6 +87,8 @@ export function operationOf(e: Obj): string {
     str(at(e, 'messaging.operation.type')) ??
     str(at(e, 'dns.question.type')) ??
     str(at(e, 'websocket.opcode')) ??
+    // a TLS or QUIC handshake: its version, so deprecated ones (TLS 1.0, 1.1) stand out in metrics
+    (str(at(e, 'tls.protocol.version')) ? `TLS ${at(e, 'tls.protocol.version')}` : undefined) ??
     ''
   );
 }
