@@ -4,12 +4,15 @@
  */
 import { createHash } from 'node:crypto';
 
-/** The tshark fields ja4FromTshark reads, in its order. */
-export const JA4_TSHARK_FIELDS = ['tls.handshake.ciphersuite', 'tls.handshake.extension.type', 'tls.handshake.sig_hash_alg_len', 'tls.handshake.sig_hash_alg', 'tls.handshake.extensions_alpn_str', 'tls.handshake.extensions.supported_version', 'tls.handshake.version'];
+/** The tshark fields ja4FromTshark reads, in its order (`dtls` for DTLS's dissector). */
+export function ja4TsharkFields(dissector: 'tls' | 'dtls' = 'tls'): string[] {
+  return ['handshake.ciphersuite', 'handshake.extension.type', 'handshake.sig_hash_alg_len', 'handshake.sig_hash_alg', 'handshake.extensions_alpn_str', 'handshake.extensions.supported_version', 'handshake.version'].map((f) => `${dissector}.${f}`);
+}
+export const JA4_TSHARK_FIELDS = ja4TsharkFields('tls');
 
 const grease = (v: number) => (v & 0x0f0f) === 0x0a0a && v >> 8 === (v & 0xff);
 const sha12 = (t: string) => createHash('sha256').update(t).digest('hex').slice(0, 12);
-const JA4_VERSION: Record<number, string> = { 0x0304: '13', 0x0303: '12', 0x0302: '11', 0x0301: '10', 0x0300: 's3' };
+const JA4_VERSION: Record<number, string> = { 0x0304: '13', 0x0303: '12', 0x0302: '11', 0x0301: '10', 0x0300: 's3', 0xfeff: 'd1', 0xfefd: 'd2', 0xfefc: 'd3' };
 
 /**
  * JA4 as FoxIO's technical_details/JA4.md defines it, from tshark's dissection of a ClientHello
@@ -17,7 +20,7 @@ const JA4_VERSION: Record<number, string> = { 0x0304: '13', 0x0303: '12', 0x0302
  * algorithm lists (extension 13's and signature_algorithms_cert's, in extension order) and their
  * values, ALPN strings, supported versions, the legacy version.
  */
-export function ja4FromTshark(transport: 't' | 'q', fields: string[]): string {
+export function ja4FromTshark(transport: 't' | 'q' | 'd', fields: string[]): string {
   const [suites = '', types = '', sigLens = '', sigs = '', alpn = '', versions = '', legacy = ''] = fields;
   const nums = (s: string) => (s ? s.split(',').map((x) => parseInt(x, x.startsWith('0x') ? 16 : 10)) : []).filter((v) => !grease(v));
   const ciphers = nums(suites);

@@ -17,6 +17,7 @@ import {
   type ProtocolModule,
   type StreamParser,
 } from './types.js';
+import { PortHints } from './port-hints.js';
 
 /** Bytes a side may send while every candidate still says 'more'. */
 const MAX_HEAD_BYTES = 8192;
@@ -146,6 +147,9 @@ export class Dispatcher implements FlowSink {
   private readonly timedStreams = new Set<ConnState>();
   private readonly tcpModules: ProtocolModule[];
   private readonly udpModules: ProtocolModule[];
+  /** Detection order by the ports' hints, per transport. */
+  private readonly tcpOrder: PortHints;
+  private readonly udpOrder: PortHints;
   private nextTickNs = 0n;
 
   private readonly startCounters = new Map<ProtocolModule, string>();
@@ -154,6 +158,8 @@ export class Dispatcher implements FlowSink {
     this.parseOptions = { ...defaultParseOptions, ...opts.parse };
     this.tcpModules = opts.modules.filter((m) => m.transport === 'tcp' && m.createStream);
     this.udpModules = opts.modules.filter((m) => m.transport === 'udp' && m.createDatagram);
+    this.tcpOrder = new PortHints(this.tcpModules);
+    this.udpOrder = new PortHints(this.udpModules);
   }
 
   count(name: string, n = 1): void {
@@ -253,7 +259,7 @@ export class Dispatcher implements FlowSink {
       this.count('dispatch.ignored_bytes', payload.length);
       return;
     }
-    for (const m of this.candidates(this.udpModules, conn)) {
+    for (const m of this.udpOrder.order(conn.server.port, conn.client.port)) {
       const r = m.detect(payload, dir);
       if (r !== null && r !== 'more') {
         if (this.mustFlip(conn, dir, r.sender)) {
@@ -342,35 +348,13 @@ export class Dispatcher implements FlowSink {
     this.tick(nowNs, delivering);
   }
 
-  /** Modules whose port hints match the server port first, the rest after, order otherwise kept. */
-  private candidates(mods: readonly ProtocolModule[], conn: Connection): readonly ProtocolModule[] {
-    // this runs for every new flow (a DNS client's every query): the order as it is, without a
-    // new array, when no module the ports hint comes after one they do not
-    if (mods.length < 2) return mods;
-    let unhinted = false;
-    let reorder = false;
-    for (const m of mods) {
-      const hint = m.ports.includes(conn.server.port) || m.ports.includes(conn.client.port);
-      if (!hint) unhinted = true;
-      else if (unhinted) reorder = true;
-    }
-    if (!reorder) return mods;
-    const hinted: ProtocolModule[] = [];
-    const rest: ProtocolModule[] = [];
-    for (const m of mods) {
-      if (m.ports.includes(conn.server.port) || m.ports.includes(conn.client.port)) hinted.push(m);
-      else rest.push(m);
-    }
-    return hinted.length ? hinted.concat(rest) : rest;
-  }
-
   private detectStream(s: ConnState, dir: Dir): void {
     const d = s.det!;
     const parts: Buffer[] = [];
     for (const p of d.head) if (p.dir === dir && !p.stale) parts.push(p.bytes);
     const head = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     let waiting = false;
-    for (const m of this.candidates(this.tcpModules, s.conn)) {
+    for (const m of this.tcpOrder.order(s.conn.server.port, s.conn.client.port)) {
       const r = m.detect(head, dir);
       if (r === 'more') {
         waiting = true;

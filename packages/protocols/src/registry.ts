@@ -15,6 +15,7 @@ import { amqpModule } from './amqp/index.js';
 import { websocketModule } from './websocket/index.js';
 import { tlsModule } from './tls/index.js';
 import { quicModule } from './quic/index.js';
+import { dtlsModule } from './dtls/index.js';
 
 export const protocolModules: ProtocolModule[] = [
   // one entry per module: import it above and add it here
@@ -29,6 +30,7 @@ export const protocolModules: ProtocolModule[] = [
   tlsModule,
   dnsModule, dnsTcpModule,
   quicModule,
+  dtlsModule,
 ];
 
 export function findModule(name: string): ProtocolModule | undefined {

@@ -16,10 +16,11 @@ export interface HandshakeSeen {
   malformed: boolean;
 }
 
-export function tlsAttributes(h: HandshakeSeen): Record<string, unknown> {
+/** `name`: `tls`, or `dtls` for the datagram variant (RFC 6347, RFC 9147). */
+export function tlsAttributes(h: HandshakeSeen, name: 'tls' | 'dtls' = 'tls'): Record<string, unknown> {
   const c = h.client;
   const s = h.server;
-  const tls: Record<string, unknown> = { protocol: { name: 'tls', version: s?.version ?? c!.versions[0] } };
+  const tls: Record<string, unknown> = { protocol: { name, version: s?.version ?? c!.versions[0] } };
   if (s) tls.cipher = s.cipher;
   if (s?.alpn) tls.next_protocol = s.alpn;
   if (s) {

@@ -1,8 +1,12 @@
 /** TLS registry names (IANA "Transport Layer Security (TLS) Parameters"), the common ones; others by number. */
 
-const VERSIONS: Record<number, string> = { 0x0300: 'SSL 3.0', 0x0301: '1.0', 0x0302: '1.1', 0x0303: '1.2', 0x0304: '1.3' };
+const VERSIONS: Record<number, string> = {
+  0x0300: 'SSL 3.0', 0x0301: '1.0', 0x0302: '1.1', 0x0303: '1.2', 0x0304: '1.3',
+  // DTLS (RFC 6347, RFC 9147): the events say dtls beside these
+  0xfeff: '1.0', 0xfefd: '1.2', 0xfefc: '1.3',
+};
 
-/** A protocol version as OpenTelemetry's `tls.protocol.version` writes it (`1.2`, `1.3`), else `0x7f1c`. */
+/** A protocol version as OpenTelemetry's `tls.protocol.version` writes it (`1.2`, `1.3`; DTLS's the same, under `tls.protocol.name` dtls), else `0x7f1c`. */
 export function versionName(v: number): string {
   return VERSIONS[v] ?? `0x${v.toString(16).padStart(4, '0')}`;
 }

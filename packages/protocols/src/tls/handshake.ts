@@ -8,7 +8,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { sequential } from '@panopticon/events';
 import { cipherName, groupName, versionName } from './constants.js';
 
-export const HandshakeType = { ClientHello: 1, ServerHello: 2, Certificate: 11, ServerHelloDone: 14 } as const;
+export const HandshakeType = { ClientHello: 1, ServerHello: 2, HelloVerifyRequest: 3, Certificate: 11, ServerHelloDone: 14 } as const;
 
 const Extension = { ServerName: 0, SupportedGroups: 10, EcPointFormats: 11, SignatureAlgorithms: 13, Alpn: 16, PreSharedKey: 41, SupportedVersions: 43 } as const;
 
@@ -25,7 +25,7 @@ export interface ClientHello {
   sessionId: Buffer;
   /** JA3: MD5 of `version,ciphers,extensions,groups,point formats` in decimal, GREASE left out (Salesforce's definition) */
   ja3: string;
-  /** JA4 (FoxIO's definition, technical_details/JA4.md), `t` or `q` first by the transport that carried the hello */
+  /** JA4 (FoxIO's definition, technical_details/JA4.md), `t`, `q` or `d` first by the transport that carried the hello */
   ja4: string;
 }
 
@@ -123,13 +123,18 @@ function alpnNames(r: Reader): string[] {
   return out;
 }
 
-/** `transport`: `t` for TLS over TCP, `q` for the TLS a QUIC connection carries (JA4's first character). */
-export function parseClientHello(b: Buffer, start: number, end: number, transport: 't' | 'q' = 't'): ClientHello {
+/**
+ * `transport`: `t` for TLS over TCP, `q` for the TLS a QUIC connection
+ * carries, `d` for DTLS, whose ClientHello has a cookie after the session id
+ * (RFC 6347 §4.2.1) (JA4's first character).
+ */
+export function parseClientHello(b: Buffer, start: number, end: number, transport: 't' | 'q' | 'd' = 't'): ClientHello {
   const r = new Reader(b, start, end);
   const legacy = r.u16('client version');
   r.bytes(32, 'random');
   const sid = r.vector(1, 'session id');
   const sessionId = Buffer.from(b.subarray(sid.at, sid.end));
+  if (transport === 'd') r.vector(1, 'cookie');
   const suites = r.vector(2, 'cipher suites');
   const ciphers: string[] = [];
   const cipherCodes: number[] = [];
@@ -225,7 +230,7 @@ function ja4Alpn(v: Buffer | undefined): string {
  * the SHA-256 of the sorted cipher codes, and of the sorted extension codes
  * without SNI and ALPN, then `_` and the signature algorithms in their order.
  */
-function ja4(transport: 't' | 'q', version: number, sni: boolean, ciphers: number[], extensions: number[], alpn: Buffer | undefined, sigAlgs: number[]): string {
+function ja4(transport: 't' | 'q' | 'd', version: number, sni: boolean, ciphers: number[], extensions: number[], alpn: Buffer | undefined, sigAlgs: number[]): string {
   const a = `${transport}${JA4_VERSIONS[version] ?? '00'}${sni ? 'd' : 'i'}${count2(ciphers.length)}${count2(extensions.length)}${ja4Alpn(alpn)}`;
   const sortedCiphers = ciphers.map(hex4).sort();
   const b = sortedCiphers.length ? sha12(sortedCiphers.join(',')) : '000000000000';
