@@ -18,6 +18,7 @@ import {
   type StreamParser,
 } from './types.js';
 import { PortHints } from './port-hints.js';
+import { TunnelStream } from './tunnel.js';
 
 /** Bytes a side may send while every candidate still says 'more'. */
 const MAX_HEAD_BYTES = 8192;
@@ -118,6 +119,10 @@ class ConnState implements ParserContext {
 
   handoff(protocol: string, pending: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> = [], init?: HandoffInit): boolean {
     return this.d.handoffConn(this, protocol, pending, init);
+  }
+
+  tunnel(port: number, decorate: (r: ExchangeRecord, protocol: string) => void): StreamParser {
+    return new TunnelStream(this, this.d.tcpDetectionOrder(port), decorate);
   }
 }
 
@@ -346,6 +351,11 @@ export class Dispatcher implements FlowSink {
     if (nowNs < this.nextTickNs) return;
     this.nextTickNs = nowNs + TICK_EVERY_NS;
     this.tick(nowNs, delivering);
+  }
+
+  /** TCP modules in detection order for a tunnel to `port` (the port hints it). */
+  tcpDetectionOrder(port: number): readonly ProtocolModule[] {
+    return this.tcpOrder.order(port, port);
   }
 
   private detectStream(s: ConnState, dir: Dir): void {

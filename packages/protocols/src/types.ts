@@ -74,6 +74,13 @@ export interface ParserContext {
    * False when that protocol's parser is not enabled: nothing took the stream over.
    */
   handoff(protocol: string, pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>, init?: HandoffInit): boolean;
+  /**
+   * A parser for a byte stream this connection carries (an HTTP/2 CONNECT
+   * stream to `port`), whose protocol is detected from its first bytes;
+   * `decorate` marks each of its records as carried (the stream id). Absent
+   * where no dispatcher stands behind the context (unit tests).
+   */
+  tunnel?(port: number, decorate: (r: ExchangeRecord, protocol: string) => void): StreamParser;
 }
 
 /**

@@ -21,7 +21,7 @@ import {
 } from './frames.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 import { Http2Stream, type GoawayInfo, type MessageSide } from './stream.js';
-import { WebSocketTunnels, acceptedWebSocket } from './websocket.js';
+import { StreamTunnels, acceptedTunnel } from './tunnels.js';
 import { BodyCapture } from '../body.js';
 
 const CLIENT: Dir = 0;
@@ -125,8 +125,8 @@ export class Http2Parser implements StreamParser {
   private readonly streams = new Map<number, Http2Stream>();
   /** Recently finished stream ids (bounded), so late frames on them do not open new streams. */
   private readonly closed = new Set<number>();
-  /** Streams that became WebSocket (RFC 8441): their DATA goes to a WebSocket parser each. */
-  private readonly websockets: WebSocketTunnels;
+  /** CONNECT streams the server accepted (RFC 9113 §8.5, RFC 8441): their DATA goes to a parser each. */
+  private readonly tunnels: StreamTunnels;
   /**
    * Streams the client reset (RST_STREAM) before the server ended them, in the order of the
    * resets. The server may have sent its end before it read the reset: frames crossing it on
@@ -161,7 +161,7 @@ export class Http2Parser implements StreamParser {
     init?: HandoffInit,
   ) {
     this.midstream = ctx.conn.midstream && !init;
-    this.websockets = new WebSocketTunnels(ctx, (id) => this.markClosed(id));
+    this.tunnels = new StreamTunnels(ctx, (id) => this.markClosed(id));
     const known = !this.midstream;
     const maxHeader = ctx.options.maxHeaderBytes;
     this.dirs = [new Direction(known, known, maxHeader), new Direction(known, false, maxHeader)];
@@ -282,7 +282,7 @@ export class Http2Parser implements StreamParser {
   close(reason: CloseReason, tsNs: bigint): void {
     this.takeHeldFrames(CLIENT);
     this.takeHeldFrames(SERVER);
-    this.websockets.closeAll(reason, tsNs);
+    this.tunnels.closeAll(reason, tsNs);
     const flag = closeFlag[reason];
     for (const s of [...this.streams.values()]) this.finishIncomplete(s, flag);
     this.streams.clear();
@@ -476,7 +476,7 @@ export class Http2Parser implements StreamParser {
   // --- frame handlers ---
 
   private onData(dir: Dir, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
-    if (this.websockets.has(streamId)) return this.tunnelData(dir, flags, streamId, payload, tsNs);
+    if (this.tunnels.has(streamId)) return this.tunnelData(dir, flags, streamId, payload, tsNs);
     const s = this.stream(streamId, dir, false);
     if (!s) return;
     const side = dir === CLIENT ? s.req : s.res;
@@ -492,14 +492,14 @@ export class Http2Parser implements StreamParser {
     if (flags & Flag.END_STREAM) this.endSide(s, dir);
   }
 
-  /** DATA on a WebSocket stream (RFC 8441): WebSocket frames, to that stream's WebSocket parser. */
+  /** DATA on an accepted CONNECT stream: the carried protocol's bytes, to that stream's parser. */
   private tunnelData(dir: Dir, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
     const body = this.unpad(flags, payload, false);
     if (!body) {
       this.ctx.count('http2.bad_padding');
-      return this.websockets.end(streamId, 'rst', tsNs);
+      return this.tunnels.end(streamId, 'rst', tsNs);
     }
-    this.websockets.data(streamId, dir, body, (flags & Flag.END_STREAM) !== 0, tsNs);
+    this.tunnels.data(streamId, dir, body, (flags & Flag.END_STREAM) !== 0, tsNs);
   }
 
   private onHeaders(dir: Dir, flags: number, streamId: number, payload: Buffer, tsNs: bigint): void {
@@ -509,7 +509,7 @@ export class Http2Parser implements StreamParser {
       this.loseHeaderState(this.dirs[dir], streamId);
       return;
     }
-    const s = this.websockets.has(streamId) ? undefined : this.stream(streamId, dir, true);
+    const s = this.tunnels.has(streamId) ? undefined : this.stream(streamId, dir, true);
     if (s) (dir === CLIENT ? s.req : s.res).touch(tsNs, FRAME_HEADER_LENGTH + payload.length);
     this.startBlock(dir, streamId, FrameType.HEADERS, (flags & Flag.END_STREAM) !== 0, 0, fragment, flags, tsNs);
   }
@@ -543,9 +543,9 @@ export class Http2Parser implements StreamParser {
   }
 
   private onRstStream(dir: Dir, streamId: number, payload: Buffer, tsNs: bigint): void {
-    if (this.websockets.has(streamId)) {
+    if (this.tunnels.has(streamId)) {
       this.ctx.count('http2.rst_stream');
-      return this.websockets.end(streamId, 'rst', tsNs);
+      return this.tunnels.end(streamId, 'rst', tsNs);
     }
     const s = this.streams.get(streamId);
     if (!s) {
@@ -704,9 +704,9 @@ export class Http2Parser implements StreamParser {
       this.promise(b.streamId, b.promisedId, decoded.headers, decoded.missing > 0, tsNs);
       return;
     }
-    if (this.websockets.has(b.streamId)) {
-      // a trailer block on a WebSocket stream: only its END_STREAM matters
-      if (b.endStream) this.websockets.data(b.streamId, dir, EMPTY, true, tsNs);
+    if (this.tunnels.has(b.streamId)) {
+      // a trailer block on a tunnel: only its END_STREAM matters
+      if (b.endStream) this.tunnels.data(b.streamId, dir, EMPTY, true, tsNs);
       return;
     }
     const s = this.stream(b.streamId, dir, true, false);
@@ -717,24 +717,28 @@ export class Http2Parser implements StreamParser {
     }
     if (dir === CLIENT) s.requestHeaders(decoded.headers, decoded.missing === 0);
     else s.responseHeaders(decoded.headers, decoded.missing === 0);
-    if (dir !== CLIENT && acceptedWebSocket(s)) return this.openWebSocket(s, b.endStream, tsNs);
+    const tunnel = dir !== CLIENT ? acceptedTunnel(s) : undefined;
+    if (tunnel !== undefined && this.openTunnel(s, tunnel, b.endStream, tsNs)) return;
     if (b.endStream) this.endSide(s, dir);
   }
 
   /**
-   * The server accepted an extended CONNECT for WebSocket: the CONNECT is an
-   * exchange of its own, reported now (as HTTP/1.1 reports its 101), and the
-   * stream's DATA frames from here on are WebSocket frames.
+   * The server accepted a CONNECT (a tunnel, or WebSocket by RFC 8441): the
+   * CONNECT is an exchange of its own, reported now (as HTTP/1.1 reports its
+   * 101 or 200), and the stream's DATA frames from here on are the carried
+   * protocol's. False when nothing reads that protocol: the stream stays HTTP.
    */
-  private openWebSocket(s: Http2Stream, endStream: boolean, tsNs: bigint): void {
-    this.streams.delete(s.id);
-    // what the client sent before the server accepted (clients do not wait) is WebSocket frames, not a body
+  private openTunnel(s: Http2Stream, kind: 'websocket' | 'bytes', endStream: boolean, tsNs: bigint): boolean {
+    if (!this.tunnels.canOpen(kind)) return false;
+    // what the client sent before the server accepted (clients need not wait) is the carried protocol's, not a body
     const early = s.req.body;
+    this.streams.delete(s.id);
     s.req.body = new BodyCapture(this.ctx.options.maxBody);
     this.ctx.count('http2.streams');
     this.ctx.emit(s.record('exchange', this.ctx.options));
-    this.websockets.open(s, tsNs, early);
-    if (endStream) this.websockets.data(s.id, SERVER, EMPTY, true, tsNs);
+    this.tunnels.open(s, kind, tsNs, early);
+    if (endStream) this.tunnels.data(s.id, SERVER, EMPTY, true, tsNs);
+    return true;
   }
 
   /** A header block could not be decoded at all: its table insertions are lost, so the table is unknown from here. */

@@ -1,0 +1,93 @@
+/**
+ * A byte stream carried inside another protocol's connection (an HTTP/2
+ * CONNECT stream to host:port, RFC 9113 §8.5): its protocol is detected from
+ * its first bytes as a connection's is (modules the target port hints
+ * first), and that protocol's parser is fed what follows. Its events are the
+ * inner protocol's, marked by the carrier (`decorate`). A tunnel whose start
+ * no module recognises is ignored and counted: there is no message boundary
+ * to look for further in.
+ */
+import type { CloseReason, Dir } from '@panopticon/flows';
+import type { ExchangeRecord, ParserContext, ProtocolModule, StreamParser } from './types.js';
+
+/** Bytes per direction held while no module has recognised the tunnel's start. */
+const MAX_HEAD_BYTES = 8192;
+
+export class TunnelStream implements StreamParser {
+  private parser: StreamParser | undefined;
+  private state: 'detecting' | 'parsing' | 'ignored' = 'detecting';
+  private held: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> = [];
+  private readonly heldBytes = [0, 0];
+
+  constructor(
+    private readonly ctx: ParserContext,
+    private readonly order: readonly ProtocolModule[],
+    private readonly decorate: (r: ExchangeRecord, protocol: string) => void,
+  ) {}
+
+  data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
+    if (this.state === 'parsing') return this.parser!.data(dir, chunk, tsNs);
+    if (this.state === 'ignored') return void this.ctx.count('tunnel.ignored_bytes', chunk.length);
+    this.held.push({ dir, bytes: Buffer.from(chunk), tsNs });
+    this.heldBytes[dir] += chunk.length;
+    const parts = this.held.filter((h) => h.dir === dir).map((h) => h.bytes);
+    const head = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    let waiting = false;
+    for (const m of this.order) {
+      if (!m.createStream) continue;
+      const r = m.detect(head, dir);
+      if (r === 'more') waiting = true;
+      else if (r !== null) return this.start(m);
+    }
+    if (waiting && this.heldBytes[dir]! < MAX_HEAD_BYTES) return;
+    this.ignore();
+  }
+
+  private start(m: ProtocolModule): void {
+    const sub: ParserContext = {
+      conn: this.ctx.conn,
+      options: this.ctx.options,
+      emit: (r) => {
+        this.decorate(r, m.name);
+        this.ctx.emit(r);
+      },
+      count: (name, n) => this.ctx.count(name, n),
+      // the inner protocol gave up: the rest of the tunnel is skipped, the carrier goes on
+      abandon: () => {
+        this.parser = undefined;
+        this.state = 'ignored';
+      },
+      handoff: () => false,
+    };
+    this.ctx.count(`tunnel.${m.name}`);
+    this.parser = m.createStream!(sub);
+    this.state = 'parsing';
+    const held = this.held;
+    this.held = [];
+    for (const h of held) {
+      if (this.state !== 'parsing') break;
+      this.parser.data(h.dir, h.bytes, h.tsNs);
+    }
+  }
+
+  private ignore(): void {
+    this.state = 'ignored';
+    this.ctx.count('tunnel.unidentified');
+    this.ctx.count('tunnel.ignored_bytes', this.heldBytes[0]! + this.heldBytes[1]!);
+    this.held = [];
+  }
+
+  gap(dir: Dir, length: number, tsNs: bigint): void {
+    if (this.state === 'parsing') return this.parser!.gap(dir, length, tsNs);
+    if (this.state === 'detecting') this.ignore();
+  }
+
+  end(dir: Dir, tsNs: bigint): void {
+    if (this.state === 'parsing') this.parser!.end(dir, tsNs);
+  }
+
+  close(reason: CloseReason, tsNs: bigint): void {
+    if (this.state === 'parsing') this.parser!.close(reason, tsNs);
+    else if (this.state === 'detecting' && this.held.length) this.ignore();
+  }
+}
