@@ -15,6 +15,7 @@ import { AmqpDecodeError, AmqpReader, decodeArgs, decodeContentHeader, type Cont
 import { FRAME_HEADER, FRAME_HEARTBEAT, FRAME_HEARTBEAT_08, FRAME_METHOD, methodSpec, type MethodSpec } from './constants.js';
 import { exchangeAttributes, messageAttributes } from './fields.js';
 import { AmqpFrameReader } from './frames.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 /** Consumers remembered per connection (tag → queue); the oldest is forgotten past this. */
 const MAX_CONSUMERS = 1024;
@@ -57,7 +58,6 @@ interface ContentInProgress {
   request?: AmqpMethod;
 }
 
-const CLOSE_FLAG: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 export class AmqpParser implements StreamParser {
   private readonly readers: [AmqpFrameReader, AmqpFrameReader];

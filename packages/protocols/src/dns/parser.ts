@@ -8,10 +8,10 @@ import type { DatagramParser, ParserContext, StreamParser } from '../types.js';
 import { Dir } from '@panopticon/flows';
 import { HEADER_LENGTH, plausibleHeader, tryDecodeMessage, type DnsMessage } from './message.js';
 import { DnsSession } from './session.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 const MDNS_PORT = 5353;
 
-const closeFlag: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 function decodeCounted(ctx: ParserContext, msg: Buffer, mdns = false) {
   const m = tryDecodeMessage(msg, mdns);
@@ -62,7 +62,7 @@ export class DnsDatagramParser extends DnsSession implements DatagramParser {
   }
 
   close(reason: CloseReason, tsNs: bigint): void {
-    this.endAll(closeFlag[reason], tsNs);
+    this.endAll(CLOSE_FLAG[reason], tsNs);
   }
 }
 
@@ -151,7 +151,7 @@ export class DnsStreamParser implements StreamParser {
 
   close(reason: CloseReason, tsNs: bigint): void {
     for (const held of this.resyncing) if (held?.length) this.ctx.count('dns.skipped_bytes', held.length);
-    this.session.endAll(closeFlag[reason], tsNs);
+    this.session.endAll(CLOSE_FLAG[reason], tsNs);
   }
 
   /**

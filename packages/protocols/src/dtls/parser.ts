@@ -13,6 +13,7 @@ import type { DatagramParser, ParserContext } from '../types.js';
 import { handshakeRecord, tlsAttributes } from '../tls/attributes.js';
 import { alertName } from '../tls/constants.js';
 import { HandshakeType, parseCertificate, parseClientHello, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from '../tls/handshake.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 const ContentType = { ChangeCipherSpec: 20, Alert: 21, Handshake: 22, ApplicationData: 23 } as const;
 /** type, version, epoch, sequence number, length (RFC 6347 §4.1). */
@@ -24,7 +25,6 @@ const MAX_MESSAGE = 64 * 1024;
 /** Messages being joined from fragments per side; their bytes are bounded by MAX_MESSAGE each. */
 const MAX_PARTIAL = 8;
 
-const CLOSE_FLAG: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 /** One handshake message joined from fragments: its bytes and which ranges of them came. */
 class Partial {

@@ -12,6 +12,7 @@ import { GrpcFramer, bodyEncodingOf, grpcAttributes, grpcWire, type GrpcSide } f
 import type { HandoffInit, ParserContext, StreamParser } from '../types.js';
 import { MAX_INTERIM, header, headerHasToken, parseRequestHead, parseResponseHead, type Headers, type RequestHead, type ResponseHead } from './head.js';
 import { MessageReader, type BodyFraming, type MessageEnd, type ReaderEvents } from './reader.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 interface Exchange {
   req: RequestHead;
@@ -32,13 +33,6 @@ interface Exchange {
 /** gRPC messages kept per side for decoding (the counts are always whole), as on HTTP/2. */
 const GRPC_KEPT_MESSAGES = 20;
 
-const CLOSE_FLAG: Record<CloseReason, string> = {
-  fin: 'closed',
-  rst: 'reset',
-  idle: 'timeout',
-  evicted: 'evicted',
-  end: 'eof',
-};
 
 /** Bytes held while waiting to learn whether an Upgrade was accepted. */
 const MAX_UPGRADE_HOLD = 64 * 1024;

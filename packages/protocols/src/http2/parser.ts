@@ -23,12 +23,12 @@ import { HpackDecoder, HpackError } from './hpack.js';
 import { Http2Stream, type GoawayInfo, type MessageSide } from './stream.js';
 import { StreamTunnels, acceptedTunnel } from './tunnels.js';
 import { BodyCapture } from '../body.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 const CLIENT: Dir = 0;
 const SERVER: Dir = 1;
 const EMPTY = Buffer.alloc(0);
 
-const closeFlag: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 /** Consecutive plausible frame headers required to trust a resynchronisation point. */
 const SYNC_FRAMES = 2;
@@ -283,7 +283,7 @@ export class Http2Parser implements StreamParser {
     this.takeHeldFrames(CLIENT);
     this.takeHeldFrames(SERVER);
     this.tunnels.closeAll(reason, tsNs);
-    const flag = closeFlag[reason];
+    const flag = CLOSE_FLAG[reason];
     for (const s of [...this.streams.values()]) this.finishIncomplete(s, flag);
     this.streams.clear();
     this.lingering.clear();

@@ -19,6 +19,7 @@ import { exchangeAttributes } from './fields.js';
 import { KafkaFramer, MAX_FRAME, type KafkaFrame } from './framer.js';
 import { KafkaRangeError, KafkaReader } from './reader.js';
 import { SCHEMAS, decodeBody, type DecodeContext, type DecodedBody } from './schemas.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 /** Messages decoded whole up to this size; larger ones are decoded from this prefix. */
 export const MAX_DECODED_MESSAGE = 8 * 1024 * 1024;
@@ -40,7 +41,6 @@ export interface KafkaRequest extends KafkaHalf {
   clientId: string | null;
 }
 
-const CLOSE_FLAG: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 export class KafkaParser implements StreamParser {
   private readonly framers: [KafkaFramer, KafkaFramer];

@@ -32,6 +32,7 @@ import { ValueBudget, decodeBinaryRow, paramBytes, readBinaryValue, textCell, ty
 import { buildAttributes, columnKeys, type Cmd, type MyConnectionFacts } from './fields.js';
 import { sqlRecord } from '../sql/record.js';
 import { redactSqlSecrets } from '../sql/secrets.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 /** Prepared statements remembered per connection; the oldest is forgotten past this. */
 const MAX_STATEMENTS = 1024;
@@ -67,13 +68,6 @@ interface Statement {
   longDataMaybeLost?: boolean;
 }
 
-const closeFlag: Record<CloseReason, string> = {
-  fin: 'closed',
-  rst: 'reset',
-  idle: 'timeout',
-  evicted: 'evicted',
-  end: 'eof',
-};
 
 type Phase = 'greeting' | 'handshake' | 'auth' | 'command';
 
@@ -166,7 +160,7 @@ export class MySession implements StreamParser {
     this.done = true;
     const pending = this.handshake ? [this.handshake, ...this.queue] : this.queue;
     for (const c of pending) {
-      c.flags.add(closeFlag[reason]);
+      c.flags.add(CLOSE_FLAG[reason]);
       // a cut reply's command is emitted as far as it got, as when the next reply begins (replyStarts)
       const cut = this.replyCut && c === this.queue[0] && c.responseBytes > 0;
       this.emit(c, cut ? 'exchange' : 'unanswered', c.endNs ?? tsNs);

@@ -26,8 +26,21 @@ export function expandLabel(secret: Buffer, label: string, length: number): Buff
   return createHmac('sha256', secret).update(info).digest().subarray(0, length);
 }
 
+/**
+ * The keys derived last: detection derives a connection's keys from its first
+ * Initial, and its parser asks for the same ones right after.
+ */
+let last: { params: VersionParams; dcid: Buffer; keys: { client: InitialKeys; server: InitialKeys } } | undefined;
+
 /** The client's and the server's Initial keys for a connection whose client first wrote to `dcid`. */
 export function initialKeys(params: VersionParams, dcid: Buffer): { client: InitialKeys; server: InitialKeys } {
+  if (last !== undefined && last.params === params && last.dcid.equals(dcid)) return last.keys;
+  const keys = deriveKeys(params, dcid);
+  last = { params, dcid: Buffer.from(dcid), keys };
+  return keys;
+}
+
+function deriveKeys(params: VersionParams, dcid: Buffer): { client: InitialKeys; server: InitialKeys } {
   const initialSecret = createHmac('sha256', params.salt).update(dcid).digest();
   const keys = (label: string): InitialKeys => {
     const secret = expandLabel(initialSecret, label, 32);

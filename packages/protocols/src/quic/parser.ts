@@ -15,6 +15,7 @@ import { HandshakeType, parseClientHello, parseServerHello, type ClientHello, ty
 import { Frame, transportErrorName, versionName, versionParams, type VersionParams } from './constants.js';
 import { initialKeys, openInitial, type InitialKeys } from './initial.js';
 import { readLongHeader, readVarint } from './packets.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 /** CRYPTO bytes kept per side, joined and waiting: a ClientHello with post-quantum key shares is a few KB. */
 const MAX_CRYPTO = 64 * 1024;
@@ -23,7 +24,6 @@ const MAX_INITIALS = 64;
 /** Handshake messages over this length are damage (a ClientHello or ServerHello is far smaller). */
 const MAX_MESSAGE = 32 * 1024;
 
-const CLOSE_FLAG: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 /** One side's CRYPTO stream at the Initial level: joined by offset, read as TLS handshake messages. */
 class Side {

@@ -14,6 +14,7 @@ import type { ExchangeRecord, ParserContext, StreamParser } from '../types.js';
 import { MESSAGE_REPLIES, SUBSCRIBE_COMMANDS, SUBSCRIBE_REPLIES } from './commands.js';
 import { commandText, errorCode, redactSecrets, replySummary, toJson, valueText } from './fields.js';
 import { RespReader, type RespMessage, type RespValue } from './resp.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 /** Elements kept per message over all its aggregates. */
 export const MAX_KEPT_ELEMENTS = 1024;
@@ -34,7 +35,6 @@ interface PendingCommand {
   gap?: boolean;
 }
 
-const CLOSE_FLAG: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 export class RedisParser implements StreamParser {
   private readonly readers: [RespReader, RespReader];

@@ -112,15 +112,20 @@ function grease(v: number): boolean {
 
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
 
-/** ALPN protocol names (RFC 7301 §3.1): a 2-byte list of 1-byte-length names. */
-function alpnNames(r: Reader): string[] {
+/** ALPN protocol names (RFC 7301 §3.1): a 2-byte list of 1-byte-length names, as they are on the wire. */
+function alpnValues(r: Reader): Buffer[] {
   const list = r.vector(2, 'ALPN list');
-  const out: string[] = [];
+  const out: Buffer[] = [];
   while (list.left > 0) {
     const name = list.vector(1, 'ALPN name');
-    out.push(sequential(name.b.toString('latin1', name.at, name.end).replace(/[^\x20-\x7e]/g, '?')));
+    out.push(name.b.subarray(name.at, name.end));
   }
   return out;
+}
+
+/** An ALPN name as text: printable ASCII, anything else `?`. */
+function alpnText(v: Buffer): string {
+  return sequential(v.toString('latin1').replace(/[^\x20-\x7e]/g, '?'));
 }
 
 /**
@@ -161,9 +166,9 @@ export function parseClientHello(b: Buffer, start: number, end: number, transpor
   const alpn = ext.get(Extension.Alpn);
   let firstAlpn: Buffer | undefined;
   if (alpn) {
-    const list = new Reader(b, alpn.at, alpn.end).vector(2, 'ALPN list');
-    if (list.left > 0) firstAlpn = list.bytes(list.u8('ALPN name length'), 'ALPN name');
-    hello.alpn = alpnNames(alpn);
+    const values = alpnValues(alpn);
+    firstAlpn = values[0];
+    hello.alpn = values.map(alpnText);
   }
   const versions = ext.get(Extension.SupportedVersions);
   let highest = -1;
@@ -254,7 +259,8 @@ export function parseServerHello(b: Buffer, start: number, end: number): ServerH
   const v = ext.get(Extension.SupportedVersions);
   if (v) hello.version = versionName(v.u16('selected version'));
   const alpn = ext.get(Extension.Alpn);
-  if (alpn) hello.alpn = alpnNames(alpn)[0];
+  const chosen = alpn ? alpnValues(alpn)[0] : undefined;
+  if (chosen) hello.alpn = alpnText(chosen);
   return hello;
 }
 

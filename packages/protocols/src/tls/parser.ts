@@ -11,6 +11,7 @@ import type { ParserContext, StreamParser } from '../types.js';
 import { handshakeRecord, tlsAttributes } from './attributes.js';
 import { alertName } from './constants.js';
 import { HandshakeType, parseCertificate, parseClientHello, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from './handshake.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
 const ContentType = { ChangeCipherSpec: 20, Alert: 21, Handshake: 22, ApplicationData: 23 } as const;
 
@@ -19,7 +20,6 @@ const MAX_RECORD = (1 << 14) + 2048;
 /** Handshake bytes kept per side: a certificate chain of a few certificates fits. */
 const MAX_HANDSHAKE = 64 * 1024;
 
-const CLOSE_FLAG: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 class Side {
   /** Bytes of a record not yet whole. */

@@ -10,8 +10,8 @@ import { BodyCapture, looksLikeText, type BodyView } from '../body.js';
 import type { ExchangeRecord, HandoffInit, ParserContext, StreamParser } from '../types.js';
 import { FrameReader, Opcode, unmask, type FrameHead, type FrameSink } from './frames.js';
 import { MessageInflater, deflateParams } from './deflate.js';
+import { CLOSE_FLAG } from '../close-flags.js';
 
-const CLOSE_FLAG: Record<CloseReason, string> = { fin: 'closed', rst: 'reset', idle: 'timeout', evicted: 'evicted', end: 'eof' };
 
 /** Compressed payload bytes kept to decompress a message: past this its text is not shown (and the context is lost). */
 const MAX_COMPRESSED = 1 << 20;
