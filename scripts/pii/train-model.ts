@@ -18,6 +18,7 @@
  *
  *   node --import tsx --conditions=source scripts/pii/train-model.ts [--out FILE] [--epochs N] [--dev] [--features SET]
  *     [--l2 X] [--pos-weight X] [--lr X (AdaGrad step, 0.03)] [--aux [--aux-weight X]] [--hidden H [--drop P]] [--seed S]
+ *     [--average N (linear models averaged, 4)]
  *     [--wiki-fold F (with --dev: which fifth of wikigold's training articles is dev, 0-3, default 3)]
  *
  * `--hidden H` trains an embedding-bag MLP instead of the linear model: E[D,H] rows gathered by the feature ids
@@ -26,6 +27,9 @@
  * input, output and metadata, so the runtime loads it unchanged. Tried on the dev sets only; not shipped.
  * `--drop P` drops each feature id of a training example with probability P (MLP only).
  * `--seed S` (default 42) seeds the example order (and the MLP's initial weights); 42 gives the shipped model.
+ * `--average N` (default 4) trains N linear models in the example orders of seeds S..S+N-1 and averages their
+ * weights (session 30: less of one order's chance in the model). With no options the script writes the shipped
+ * model byte for byte (test/pii/model-build.test.ts).
  *
  * `--aux` trains organisations, places and other named things as classes of their own (AUX_CLASSES), which
  * pano-pii never reports; tried in session 12 and not shipped (docs/PII.md).
@@ -136,6 +140,22 @@ function train(data: Example[], epochs: number, l2: number, posWeight: number, l
   }
   for (let c = 0; c < C; c++) W[c] = 0; // row 0 is padding
   return { W, b };
+}
+
+/**
+ * `n` linear models trained on the same data in `n` example orders (seeds `seed`, `seed + 1`, ...), their weights
+ * averaged: still one linear model (the mean of the logits), with less of any one order's chance in it.
+ */
+function trainAveraged(data: Example[], epochs: number, l2: number, posWeight: number, lr: number, seed: number, n: number): { W: Float32Array; b: Float32Array } {
+  const first = train(data, epochs, l2, posWeight, lr, seed);
+  if (n <= 1) return first;
+  const W = Float64Array.from(first.W), b = Float64Array.from(first.b);
+  for (let i = 1; i < n; i++) {
+    const m = train(data, epochs, l2, posWeight, lr, seed + i);
+    for (let k = 0; k < W.length; k++) W[k]! += m.W[k]!;
+    for (let k = 0; k < b.length; k++) b[k]! += m.b[k]!;
+  }
+  return { W: Float32Array.from(W, (v) => v / n), b: Float32Array.from(b, (v) => v / n) };
 }
 
 export interface Mlp { E: Float32Array; b1: Float32Array; W2: Float32Array; b2: Float32Array; H: number }
@@ -359,7 +379,7 @@ async function main(): Promise<void> {
   const seed = +get('--seed', '42');
   const l2 = +get('--l2', '1e-3'), posWeight = +get('--pos-weight', '5'), lr = +get('--lr', '0.03');
   const mlp = hidden > 0 ? trainMlp(data, epochs, l2, posWeight, lr, hidden, seed, +get('--drop', '0')) : undefined;
-  const { W, b } = mlp ? { W: new Float32Array(0), b: new Float32Array(0) } : train(data, epochs, l2, posWeight, lr, seed);
+  const { W, b } = mlp ? { W: new Float32Array(0), b: new Float32Array(0) } : trainAveraged(data, epochs, l2, posWeight, lr, seed, +get('--average', '4'));
   const mlpBuf = mlp && { hp: new Float64Array(hidden), h: new Float64Array(hidden), z: new Float64Array(LABELS.length) };
   if (holdOut) {
     for (const th of [0.3, 0.4, 0.5, 0.6]) {

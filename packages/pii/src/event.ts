@@ -690,6 +690,13 @@ function systemNames(event: Record<string, unknown>): string[] {
   return out;
 }
 
+/** Is one of the words of `span` the name of the event's protocol or system (`Kafka` of `Hello Kafka`)? */
+function namesSystem(span: string, systems: string[]): boolean {
+  const words = span.toLowerCase().split(' ');
+  for (const w of words) if (systems.includes(w)) return true;
+  return false;
+}
+
 /** SQL placeholders → column names: `INSERT INTO t (a, b) VALUES ($1, $2)` and `a = $1` / `a = ?`. */
 export function sqlParamColumns(sql: string): Map<string, string> {
   const map = new Map<string, string>();
@@ -1333,7 +1340,7 @@ export class EventScanner {
         for (const cand of nameCandidates(value, ctxKey, hints)) {
           if (hits.some((h) => h.start < cand.end && cand.start < h.end)) continue;
           // `Hello Kafka` in a Kafka record is the product saying hello, not a person
-          if (p.systems.length && cand.end - cand.start <= 16 && p.systems.includes(value.slice(cand.start, cand.end).toLowerCase())) continue;
+          if (p.systems.length && cand.end - cand.start <= 64 && namesSystem(value.slice(cand.start, cand.end), p.systems)) continue;
           p.candidates.push({ slot, cand });
         }
       } else {
