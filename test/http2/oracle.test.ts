@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { corpusAvailable, corpusFiles } from '../helpers/corpus.js';
 import { tsharkAvailable } from '../helpers/tshark.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
@@ -24,9 +24,12 @@ const DECODE_AS: Record<string, string[]> = {
   'packt-Unary.pcapng': ['-d', 'tcp.port==50051,http2'],
 };
 
-/** Files not compared, each with the reason. */
-const EXCLUDED: Record<string, string> = {
-  'wiregasm-http2-16-ssl.pcapng': 'HTTP/2 inside TLS: tshark needs the key log to decrypt it; pano-parse does not decrypt TLS (plaintext comes from uprobes)',
+/** Files not compared, each with the reason (none since TLS decrypts with a key log). */
+const EXCLUDED: Record<string, string> = {};
+
+/** HTTP/2 inside TLS: both tools decrypt it with the key log beside it (SOURCES.md: copied from the capture's comment). */
+const KEYLOG: Record<string, string> = {
+  'wiregasm-http2-16-ssl.pcapng': 'wiregasm-http2-16-ssl.keylog',
 };
 
 /**
@@ -54,7 +57,8 @@ function connKey(a: string | number, b: string | number): string {
 }
 
 function tsharkTuples(file: string): string[] {
-  const args = ['-r', file, ...(DECODE_AS[basename(file)] ?? []), '-T', 'json', '--no-duplicate-keys', '-J', 'tcp http2'];
+  const keylog = KEYLOG[basename(file)];
+  const args = ['-r', file, ...(DECODE_AS[basename(file)] ?? []), ...(keylog ? ['-o', `tls.keylog_file:${join(dirname(file), keylog)}`] : []), '-T', 'json', '--no-duplicate-keys', '-J', 'tcp http2'];
   const packets = JSON.parse(execFileSync('tshark', args, { encoding: 'utf8', maxBuffer: 512 << 20, stdio: ['ignore', 'pipe', 'ignore'] }));
   const out: string[] = [];
   /** DATA bytes per connection, stream and sending port. */
@@ -122,7 +126,9 @@ for (const file of files) {
   const name = basename(file);
   const excluded = EXCLUDED[name];
   test(`tshark agrees: ${name}`, { skip: excluded }, () => {
-    const { events } = parseCaptureSync(file);
+    const keylog = KEYLOG[name];
+    const { events } = parseCaptureSync(file, keylog ? { parse: { tlsKeyLogs: [join(dirname(file), keylog)] } } : {});
+    if (keylog) assert.ok(events.some((e: any) => e.pano.protocol === 'http2' && e.tls?.decrypted === true), 'HTTP/2 read from the decrypted TLS');
     assertValidEvents(events);
     const theirs = tsharkTuples(file);
     const ours = ourTuples(events);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cat, custom, endOpt, epb, idb, isb, opt, shb, spb, u8, block, type Order } from './build.js';
+import { cat, custom, endOpt, epb, idb, isb, opt, shb, spb, u8, u32, block, type Order } from './build.js';
+import { CaptureReader, SECRETS_TLS_KEY_LOG } from '@panopticon/pcap';
 import {
   DATA18,
   expectedCustom,
@@ -184,5 +185,22 @@ test('pcapng: the section header names the program that wrote it, and its interf
     const bad = collect([cat(overrun, idb(o, 1, 0))]);
     assert.deepEqual(bad.warnings.map((w) => w.message), ['section header at offset 0: option 4 overruns the block; rest ignored']);
     assert.equal(bad.interfaces[0].application, undefined);
+  }
+});
+
+test('pcapng: a Decryption Secrets Block gives its type and secrets where it sits (big and little endian); one whose length runs past the block is said and skipped', () => {
+  for (const o of ['le', 'be'] as Order[]) {
+    const keys = Buffer.from(`CLIENT_RANDOM ${'ab'.repeat(32)} ${'cd'.repeat(48)}\n`);
+    const dsb = (type: number, length: number, data: Buffer) => block(o, 0x0a, u32(o, type), u32(o, length), data);
+    const bytes = cat(shb(o, endOpt()), idb(o, 1, 65535, endOpt()), dsb(0x544c534b, keys.length, keys), epb(o, 0, 1n, Buffer.alloc(20), 20), dsb(0x544c534b, 4000, keys));
+    const seen: Array<{ type: number; data: string; offset: number }> = [];
+    const warnings: string[] = [];
+    const reader = new CaptureReader({ onPacket: () => {}, onSecrets: (s) => seen.push({ type: s.type, data: s.data.toString('latin1'), offset: s.offset }), onWarning: (w) => warnings.push(w.message) });
+    reader.push(bytes);
+    reader.end();
+    assert.deepEqual(seen.map((s) => [s.type, s.data]), [[SECRETS_TLS_KEY_LOG, keys.toString('latin1')]], o);
+    assert.equal(o === 'le' ? bytes.readUInt32LE(seen[0]!.offset) : bytes.readUInt32BE(seen[0]!.offset), 0x0a);
+    assert.equal(warnings.length, 1, o);
+    assert.match(warnings[0]!, /decryption secrets block at offset \d+: secrets length 4000 runs past the block/);
   }
 });

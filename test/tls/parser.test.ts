@@ -5,15 +5,11 @@ import { test } from 'node:test';
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { Conversation } from '../helpers/synth.js';
+import { ext, hs, record, u16, vec } from '../helpers/tls-bytes.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 
 const client = { addr: '192.0.2.10', port: 50200 };
 const server = { addr: '192.0.2.44', port: 443 };
-const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
-const vec = (lenBytes: 1 | 2 | 3, b: Buffer) => Buffer.concat([lenBytes === 1 ? Buffer.from([b.length]) : lenBytes === 2 ? u16(b.length) : Buffer.from([b.length >> 16, (b.length >> 8) & 0xff, b.length & 0xff]), b]);
-const ext = (type: number, data: Buffer) => Buffer.concat([u16(type), vec(2, data)]);
-const hs = (type: number, body: Buffer) => Buffer.concat([Buffer.from([type]), vec(3, body)]);
-const record = (type: number, payload: Buffer) => Buffer.concat([Buffer.from([type, 3, 1]), vec(2, payload)]);
 
 const clientHello = hs(1, Buffer.concat([
   u16(0x0303), Buffer.alloc(32, 1), vec(1, Buffer.alloc(32, 7)),

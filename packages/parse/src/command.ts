@@ -6,7 +6,7 @@ import { addAbortSignal, type Readable } from 'node:stream';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CaptureFormatError } from '@panopticon/pcap';
-import { loadProtoSchemas } from '@panopticon/protocols';
+import { KeyLogError, TlsKeyLog, loadProtoSchemas } from '@panopticon/protocols';
 import { LineOutput, PIPE_GRACE_MS, Progress, addCounters, isErrno, isPipe, openFifo, refuseInputAsOutput, oneLineUsageErrors, StopSignal, UserError, describeFsError, formatStats, parseCount, parseDuration, parseList, parsePositiveCount, parsePositiveDuration, parseSize, runMain } from '@panopticon/cli';
 import { ParsePipeline, protocolNames, selectModules, type PipelineOptions } from './pipeline.js';
 import { ParseWorkers, ShardedPipeline, sharedChunk } from './sharded.js';
@@ -26,6 +26,7 @@ interface Opts {
   strict?: boolean;
   stats?: boolean;
   proto?: string[];
+  tlsKeylog?: string[];
   workers: number;
 }
 
@@ -63,6 +64,7 @@ export function buildCommand(): Command {
     .option('-o, --output <file>', 'write events to FILE (created 0600) instead of standard output')
     // One path per --proto: a variadic option would take the capture files after it for .proto paths.
     .option('--proto <path>', 'decode gRPC messages with the .proto files at PATH, a file or directory; repeatable (else a schema-less wire decode)', (path: string, paths: string[] = []) => [...paths, path])
+    .option('--tls-keylog <file>', 'decrypt TLS with the secrets of this NSS key log (SSLKEYLOGFILE), followed as it grows; repeatable', (path: string, paths: string[] = []) => [...paths, path])
     .option('-w, --workers <n>', 'parse on N threads, each taking a share of the flows (same events; see pano-parse(1) for what differs)', parseWorkers, 1)
     .option('--strict', 'damage in the input is fatal instead of skipped and counted')
     .option('--stats', 'print per-stage counters to stderr at exit')
@@ -89,8 +91,10 @@ export async function main(argv = process.argv): Promise<void> {
     try {
       selectModules(o.protocols);
       if (o.proto) loadProtoSchemas(o.proto);
+      // a key log that cannot be opened is said now, not once per file and worker
+      if (o.tlsKeylog) new TlsKeyLog(o.tlsKeylog).close();
     } catch (e) {
-      throw new UserError((e as Error).message);
+      throw new UserError(e instanceof KeyLogError ? `--tls-keylog ${e.message}` : (e as Error).message);
     }
     refuseInputAsOutput(o.output, files, '-o');
     const out = LineOutput.toPath(o.output);
@@ -108,7 +112,7 @@ export async function main(argv = process.argv): Promise<void> {
         const name = file === '-' ? 'stdin' : file;
         const options: Omit<PipelineOptions, 'onEvent'> = {
           protocols: o.protocols,
-          parse: { maxBody: o.maxBody, maxRows: o.maxRows, ...(o.proto ? { protoPaths: o.proto } : {}) },
+          parse: { maxBody: o.maxBody, maxRows: o.maxRows, ...(o.proto ? { protoPaths: o.proto } : {}), ...(o.tlsKeylog ? { tlsKeyLogs: o.tlsKeylog } : {}) },
           flows: {
             maxConnections: o.maxConnections,
             maxBufferedBytes: o.maxBuffer,

@@ -7,7 +7,7 @@
  * arrive (file, pipe, live capture) and can wait for its output to drain
  * between chunks.
  */
-import { CaptureReader, PANO_PEN, interfaceKey, decodeLossRecord, decodeTlsRecord, decodeTlsEndRecord, type TlsRecord, type TlsEndRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
+import { CaptureReader, PANO_PEN, SECRETS_TLS_KEY_LOG, interfaceKey, decodeLossRecord, decodeTlsRecord, decodeTlsEndRecord, type TlsRecord, type TlsEndRecord, type FrameRef, type LossRecord, type CustomBlock, type InterfaceInfo, type InterfaceStatistics, type ReaderWarning } from '@panopticon/pcap';
 import { DECODED_LINK_TYPES, Decoder, IpProto, formatIPv4, formatIPv6, type DecoderOptions, type L4Packet } from '@panopticon/decode';
 import { FlowTable, defaultFlowOptions, plaintextKey, type FlowTableOptions, type PlaintextChunk } from '@panopticon/flows';
 import { LAST_NS, sequential, type EventSource, type PanoEvent } from '@panopticon/events';
@@ -113,6 +113,8 @@ export class ParsePipeline {
   tlsRecords = 0;
   /** TLS end records (pano-frames(5) type 3) read. */
   tlsEndRecords = 0;
+  /** pcapng Decryption Secrets Blocks of TLS key log text read. */
+  secretsBlocks = 0;
   private readonly shard: { index: number; count: number };
   /** Library connections (plaintextKey) whose tuple another shard owns, oldest first, with their process. */
   private readonly tlsElsewhere = new Map<string, number>();
@@ -201,6 +203,13 @@ export class ParsePipeline {
           }
         }
         opts.onCustom?.(b);
+      },
+      // TLS key log text carried in the capture: connections after it decrypt as with --tls-keylog
+      onSecrets: (sec) => {
+        if (sec.type === SECRETS_TLS_KEY_LOG) {
+          this.secretsBlocks++;
+          this.dispatcher.tlsKeys.addText(sec.data.toString('latin1'));
+        }
       },
       onWarning: (w) => opts.onWarning?.(w),
     });
@@ -405,6 +414,7 @@ export class ParsePipeline {
         loss_records: this.lossRecords,
         tls_records: this.tlsRecords,
         tls_end_records: this.tlsEndRecords,
+        secrets_blocks: this.secretsBlocks,
         lost_packets: this.lostPackets,
       },
       decode: { ...this.decoder.counters },

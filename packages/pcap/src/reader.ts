@@ -16,6 +16,7 @@
 import { interfaceKey } from './types.js';
 import type {
   CustomBlock,
+  DecryptionSecrets,
   FrameRef,
   InterfaceInfo,
   InterfaceStatistics,
@@ -35,6 +36,8 @@ export interface CaptureHandlers {
   onInterface?(i: InterfaceInfo): void;
   onStatistics?(s: InterfaceStatistics): void;
   onCustom?(b: CustomBlock): void;
+  /** A pcapng Decryption Secrets Block (`type` SECRETS_TLS_KEY_LOG: NSS key log text), where it sits among the packets. */
+  onSecrets?(s: DecryptionSecrets): void;
   onWarning?(w: ReaderWarning): void;
 }
 
@@ -679,8 +682,11 @@ export class CaptureReader {
       case BLOCK_CUSTOM_NOCOPY:
         this.custom(buf, pos, len, type === BLOCK_CUSTOM_COPY);
         break;
+      case BLOCK_DSB:
+        this.secrets(buf, pos, len);
+        break;
       default:
-        // Name resolution, decryption secrets, journal entries: valid, not needed here.
+        // Name resolution, journal entries: valid, not needed here.
         break;
     }
     return len;
@@ -939,6 +945,18 @@ export class CaptureReader {
       }
     });
     this.handlers.onStatistics?.(s);
+  }
+
+  /** Decryption Secrets Block: secrets type, secrets length, the secrets, padding, options. */
+  private secrets(buf: Buffer, pos: number, len: number): void {
+    if (!this.handlers.onSecrets) return;
+    const type = this.u32(buf, pos + 8);
+    const length = this.u32(buf, pos + 12);
+    if (16 + length + 4 > len) {
+      this.warn(this.offset, `pcapng decryption secrets block at offset ${this.offset}: secrets length ${length} runs past the block (${len} bytes); skipped`);
+      return;
+    }
+    this.handlers.onSecrets({ type, data: buf.subarray(pos + 16, pos + 16 + length), offset: this.offset });
   }
 
   private custom(buf: Buffer, pos: number, len: number, copyable: boolean): void {

@@ -125,6 +125,16 @@ export interface CustomBlock {
   offset: number;
 }
 
+/** pcapng Decryption Secrets Block type of NSS key log text ("TLSK"). */
+export const SECRETS_TLS_KEY_LOG = 0x544c534b;
+
+export interface DecryptionSecrets {
+  /** Secrets type: SECRETS_TLS_KEY_LOG, or another (WireGuard, ZigBee, …) the caller may not read. */
+  type: number;
+  data: Buffer;
+  offset: number;
+}
+
 /** Damage the reader skipped over, with the byte offset where it was found. */
 export interface ReaderWarning {
   offset: number;

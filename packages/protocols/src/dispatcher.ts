@@ -16,9 +16,11 @@ import {
   type ParserContext,
   type ProtocolModule,
   type StreamParser,
+  type TunnelOptions,
 } from './types.js';
 import { PortHints } from './port-hints.js';
 import { TunnelStream } from './tunnel.js';
+import { TlsKeyLog } from './tls/keylog.js';
 
 /** Bytes a side may send while every candidate still says 'more'. */
 const MAX_HEAD_BYTES = 8192;
@@ -121,8 +123,13 @@ class ConnState implements ParserContext {
     return this.d.handoffConn(this, protocol, pending, init);
   }
 
-  tunnel(port: number, decorate: (r: ExchangeRecord, protocol: string) => void): StreamParser {
-    return new TunnelStream(this, this.d.tcpDetectionOrder(port), decorate);
+  tunnel(port: number, decorate: (r: ExchangeRecord, protocol: string) => void, opts?: TunnelOptions): StreamParser {
+    const known = opts?.protocol === undefined ? undefined : this.d.tcpModule(opts.protocol);
+    return new TunnelStream(this, this.d.tcpDetectionOrder(port), decorate, known, opts?.tls);
+  }
+
+  get tlsKeys(): TlsKeyLog {
+    return this.d.tlsKeys;
   }
 }
 
@@ -134,6 +141,8 @@ export class Dispatcher implements FlowSink {
    */
   private readonly counters = new Map<string, { n: number }>();
   readonly parseOptions: ParseOptions;
+  /** TLS secrets: the key log files given, and a capture's Decryption Secrets Blocks as they are read (`addText`). */
+  readonly tlsKeys: TlsKeyLog;
   /** Swaps a connection's roles in the flow table; set by whoever owns the table. */
   flipRoles: (conn: Connection) => void = (conn) => {
     const c = conn.client;
@@ -161,6 +170,7 @@ export class Dispatcher implements FlowSink {
 
   constructor(private readonly opts: DispatcherOptions) {
     this.parseOptions = { ...defaultParseOptions, ...opts.parse };
+    this.tlsKeys = new TlsKeyLog(this.parseOptions.tlsKeyLogs);
     this.tcpModules = opts.modules.filter((m) => m.transport === 'tcp' && m.createStream);
     this.udpModules = opts.modules.filter((m) => m.transport === 'udp' && m.createDatagram);
     this.tcpOrder = new PortHints(this.tcpModules);
@@ -335,6 +345,9 @@ export class Dispatcher implements FlowSink {
 
   /** Named counters as a plain object, sorted, for `--stats`. */
   stats(): Record<string, number> {
+    // what the key log skipped or forgot, beside what the parsers counted
+    if (this.tlsKeys.malformedLines) this.counters.set('tls.keylog_malformed_lines', { n: this.tlsKeys.malformedLines });
+    if (this.tlsKeys.forgotten) this.counters.set('tls.keylog_forgotten', { n: this.tlsKeys.forgotten });
     return Object.fromEntries([...this.counters.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, c]) => [k, c.n]));
   }
 
@@ -351,6 +364,11 @@ export class Dispatcher implements FlowSink {
     if (nowNs < this.nextTickNs) return;
     this.nextTickNs = nowNs + TICK_EVERY_NS;
     this.tick(nowNs, delivering);
+  }
+
+  /** The enabled TCP module called `name`, if any. */
+  tcpModule(name: string): ProtocolModule | undefined {
+    return this.tcpModules.find((m) => m.name === name);
   }
 
   /** TCP modules in detection order for a tunnel to `port` (the port hints it). */

@@ -3,3 +3,4 @@ export * from './registry.js';
 export * from './stitch.js';
 export * from './dispatcher.js';
 export { loadProtoSchemas } from './grpc/index.js';
+export { TlsKeyLog, KeyLogError } from './tls/keylog.js';

@@ -23,7 +23,13 @@ export class TunnelStream implements StreamParser {
     private readonly ctx: ParserContext,
     private readonly order: readonly ProtocolModule[],
     private readonly decorate: (r: ExchangeRecord, protocol: string) => void,
-  ) {}
+    /** The carried protocol's module when the carrier knows it: started at once, nothing detected. */
+    known?: ProtocolModule,
+    /** The carrier is TLS (ParserContext.overTls). */
+    private readonly overTls = false,
+  ) {
+    if (known) this.start(known);
+  }
 
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
     if (this.state === 'parsing') return this.parser!.data(dir, chunk, tsNs);
@@ -47,6 +53,7 @@ export class TunnelStream implements StreamParser {
     const sub: ParserContext = {
       conn: this.ctx.conn,
       options: this.ctx.options,
+      overTls: this.overTls || this.ctx.overTls,
       emit: (r) => {
         this.decorate(r, m.name);
         this.ctx.emit(r);

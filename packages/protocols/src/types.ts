@@ -10,6 +10,7 @@
 import type { BodyCapture } from './body.js';
 import type { CloseReason, Connection, Dir } from '@panopticon/flows';
 import type { EventKind } from '@panopticon/events';
+import type { TlsKeyLog } from './tls/keylog.js';
 
 export interface ParseOptions {
   /** Body / value / payload bytes kept per message (default 64 KiB); sizes are always reported whole. */
@@ -24,6 +25,8 @@ export interface ParseOptions {
   responseTimeoutNs: bigint;
   /** `.proto` files or directories for decoding gRPC messages by schema (`--proto`); absent: wire-format decode. */
   protoPaths?: string[];
+  /** NSS key log files (`--tls-keylog`), followed as they grow: TLS records of the connections they name are decrypted. */
+  tlsKeyLogs?: string[];
 }
 
 export const defaultParseOptions: ParseOptions = {
@@ -80,7 +83,18 @@ export interface ParserContext {
    * `decorate` marks each of its records as carried (the stream id). Absent
    * where no dispatcher stands behind the context (unit tests).
    */
-  tunnel?(port: number, decorate: (r: ExchangeRecord, protocol: string) => void): StreamParser;
+  tunnel?(port: number, decorate: (r: ExchangeRecord, protocol: string) => void, opts?: TunnelOptions): StreamParser;
+  /** TLS secrets (key log files, a capture's Decryption Secrets Blocks); absent where no dispatcher stands behind the context. */
+  readonly tlsKeys?: TlsKeyLog;
+  /** The bytes were TLS on the wire (decrypted, or a TLS library's plaintext): an HTTP request's scheme is https. */
+  readonly overTls?: boolean;
+}
+
+export interface TunnelOptions {
+  /** The carried protocol when the carrier knows it (TLS's ALPN): its parser starts at once, if enabled. */
+  protocol?: string;
+  /** The carrier is TLS (ParserContext.overTls for the carried protocol). */
+  tls?: boolean;
 }
 
 /**

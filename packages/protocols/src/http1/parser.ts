@@ -444,7 +444,7 @@ export class Http1Stream implements StreamParser {
     if (ex.interim.length) response.interim = ex.interim;
     void resStartNs;
     const attributes: Record<string, unknown> = {
-      ...requestAttributes(ex.req, reqBody, this.ctx.conn.origin !== undefined),
+      ...requestAttributes(ex.req, reqBody, this.ctx.conn.origin !== undefined || this.ctx.overTls === true),
       http: { request: requestFields(ex.req, reqBody), response },
     };
     const dns = dohAttributes({ method: ex.req.method, target: ex.req.target, requestHeaders: ex.req.headers, requestBody: reqEnd?.body, responseHeaders: res.headers, responseBody: end.body }, flags);
@@ -477,7 +477,7 @@ export class Http1Stream implements StreamParser {
     if (reqBody?.truncated || ex.interimDropped) f.push('truncated');
     this.ctx.count('http.unanswered');
     const attributes: Record<string, unknown> = {
-      ...requestAttributes(ex.req, reqBody, this.ctx.conn.origin !== undefined),
+      ...requestAttributes(ex.req, reqBody, this.ctx.conn.origin !== undefined || this.ctx.overTls === true),
       http: {
         request: requestFields(ex.req, reqBody),
         ...(ex.interim.length ? { response: { interim: ex.interim } } : {}),

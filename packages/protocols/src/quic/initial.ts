@@ -7,23 +7,12 @@
  */
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import type { VersionParams } from './constants.js';
+import { expandLabel } from '../tls/decrypt.js';
 
 export interface InitialKeys {
   key: Buffer;
   iv: Buffer;
   hp: Buffer;
-}
-
-/** HKDF-Expand-Label of TLS 1.3 (RFC 8446 §7.1) with SHA-256 and an empty context; `length` ≤ 32 is one HMAC block. */
-export function expandLabel(secret: Buffer, label: string, length: number): Buffer {
-  const full = `tls13 ${label}`;
-  const info = Buffer.alloc(4 + full.length + 1);
-  info.writeUInt16BE(length, 0);
-  info[2] = full.length;
-  info.write(full, 3, 'latin1');
-  info[3 + full.length] = 0; // context length
-  info[info.length - 1] = 1; // HKDF-Expand's block counter T(1)
-  return createHmac('sha256', secret).update(info).digest().subarray(0, length);
 }
 
 /**

@@ -8,9 +8,20 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { sequential } from '@panopticon/events';
 import { cipherName, groupName, versionName } from './constants.js';
 
-export const HandshakeType = { ClientHello: 1, ServerHello: 2, HelloVerifyRequest: 3, Certificate: 11, ServerHelloDone: 14 } as const;
+export const HandshakeType = {
+  ClientHello: 1,
+  ServerHello: 2,
+  HelloVerifyRequest: 3,
+  NewSessionTicket: 4,
+  EndOfEarlyData: 5,
+  EncryptedExtensions: 8,
+  Certificate: 11,
+  ServerHelloDone: 14,
+  Finished: 20,
+  KeyUpdate: 24,
+} as const;
 
-const Extension = { ServerName: 0, SupportedGroups: 10, EcPointFormats: 11, SignatureAlgorithms: 13, Alpn: 16, PreSharedKey: 41, SupportedVersions: 43 } as const;
+const Extension = { ServerName: 0, SupportedGroups: 10, EcPointFormats: 11, SignatureAlgorithms: 13, Alpn: 16, EncryptThenMac: 22, PreSharedKey: 41, EarlyData: 42, SupportedVersions: 43 } as const;
 
 /** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256 of "HelloRetryRequest". */
 const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
@@ -18,6 +29,10 @@ const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e
 export interface ClientHello {
   /** legacy_version, and the versions of supported_versions when sent (TLS 1.3) */
   versions: string[];
+  /** ClientHello.random: what a key log names the connection by */
+  random: Buffer;
+  /** early_data offered (TLS 1.3 0-RTT: records under the early secret may follow the hello) */
+  earlyData: boolean;
   serverName?: string;
   alpn: string[];
   ciphers: string[];
@@ -32,6 +47,11 @@ export interface ClientHello {
 export interface ServerHello {
   version: string;
   cipher: string;
+  /** the cipher suite's IANA code */
+  cipherCode: number;
+  random: Buffer;
+  /** encrypt_then_mac echoed (RFC 7366): CBC records carry their MAC after the ciphertext */
+  encryptThenMac: boolean;
   alpn?: string;
   sessionId: Buffer;
   /** TLS 1.3: the server took a pre-shared key (resumption) */
@@ -136,7 +156,7 @@ function alpnText(v: Buffer): string {
 export function parseClientHello(b: Buffer, start: number, end: number, transport: 't' | 'q' | 'd' = 't'): ClientHello {
   const r = new Reader(b, start, end);
   const legacy = r.u16('client version');
-  r.bytes(32, 'random');
+  const random = Buffer.from(r.bytes(32, 'random'));
   const sid = r.vector(1, 'session id');
   const sessionId = Buffer.from(b.subarray(sid.at, sid.end));
   if (transport === 'd') r.vector(1, 'cookie');
@@ -151,7 +171,7 @@ export function parseClientHello(b: Buffer, start: number, end: number, transpor
   }
   r.vector(1, 'compression methods');
   const { map: ext, order } = extensions(r);
-  const hello: ClientHello = { versions: [versionName(legacy)], alpn: [], ciphers, groups: [], sessionId, ja3: '', ja4: '' };
+  const hello: ClientHello = { versions: [versionName(legacy)], random, earlyData: ext.has(Extension.EarlyData), alpn: [], ciphers, groups: [], sessionId, ja3: '', ja4: '' };
   const groupCodes: number[] = [];
   const pointFormats: number[] = [];
   const sni = ext.get(Extension.ServerName);
@@ -255,7 +275,17 @@ export function parseServerHello(b: Buffer, start: number, end: number): ServerH
   r.u8('compression method');
   const { map: ext, order } = extensions(r);
   const ja3s = md5([legacy, code, order.join('-')].join(','));
-  const hello: ServerHello = { version: versionName(legacy), cipher: cipherName(code), sessionId, psk: ext.has(Extension.PreSharedKey), retry: random.equals(HRR_RANDOM), ja3s };
+  const hello: ServerHello = {
+    version: versionName(legacy),
+    cipher: cipherName(code),
+    cipherCode: code,
+    random: Buffer.from(random),
+    encryptThenMac: ext.has(Extension.EncryptThenMac),
+    sessionId,
+    psk: ext.has(Extension.PreSharedKey),
+    retry: random.equals(HRR_RANDOM),
+    ja3s,
+  };
   const v = ext.get(Extension.SupportedVersions);
   if (v) hello.version = versionName(v.u16('selected version'));
   const alpn = ext.get(Extension.Alpn);
@@ -270,9 +300,23 @@ function isoDate(text: string): string {
   return Number.isNaN(t) ? sequential(text) : new Date(t).toISOString();
 }
 
-/** The first (the server's own) certificate of a TLS 1.2 Certificate message, read by node:crypto. */
-export function parseCertificate(b: Buffer, start: number, end: number): CertificateInfo | undefined {
+/** The ALPN protocol a TLS 1.3 server chose, from its EncryptedExtensions (RFC 8446 §4.3.1), readable once decrypted. */
+export function parseEncryptedExtensions(b: Buffer, start: number, end: number): { alpn?: string } {
   const r = new Reader(b, start, end);
+  const { map: ext } = extensions(r);
+  const alpn = ext.get(Extension.Alpn);
+  const chosen = alpn ? alpnValues(alpn)[0] : undefined;
+  return chosen ? { alpn: alpnText(chosen) } : {};
+}
+
+/**
+ * The first (the server's own) certificate of a Certificate message, read by
+ * node:crypto; `tls13`: the message of TLS 1.3 (RFC 8446 §4.4.2), with a
+ * request context first and extensions after each certificate.
+ */
+export function parseCertificate(b: Buffer, start: number, end: number, tls13 = false): CertificateInfo | undefined {
+  const r = new Reader(b, start, end);
+  if (tls13) r.vector(1, 'certificate request context');
   const list = r.vector(3, 'certificate list');
   if (list.left === 0) return undefined;
   const der = list.vector(3, 'certificate');

@@ -3,15 +3,26 @@
  * records read per side, handshake messages joined across records, the
  * ClientHello, the ServerHello and (before TLS 1.3) the server's
  * certificate read, and one event when the server's cleartext part ends:
- * server name (SNI), versions, cipher, ALPN, certificate. What follows is
- * encrypted and is not read. Handshake bytes kept per side are bounded.
+ * server name (SNI), versions, cipher, ALPN, certificate. Handshake bytes
+ * kept per side are bounded.
+ *
+ * With a key log (`--tls-keylog`, or a capture's Decryption Secrets Block)
+ * that holds the connection's secrets, its records are opened too
+ * (decrypt.ts): TLS 1.3's encrypted handshake (ALPN, certificate) joins the
+ * event, which then waits for the server's Finished, and the application
+ * data goes to the protocol it carries (chosen by ALPN, else detected),
+ * whose events say `tls.decrypted`. Without keys what follows the handshake
+ * is encrypted and is not read.
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
-import type { ParserContext, StreamParser } from '../types.js';
+import type { ParserContext } from '../types.js';
 import { handshakeRecord, tlsAttributes } from './attributes.js';
 import { alertName } from './constants.js';
-import { HandshakeType, parseCertificate, parseClientHello, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from './handshake.js';
+import { HandshakeType, parseCertificate, parseClientHello, parseEncryptedExtensions, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from './handshake.js';
 import { CLOSE_FLAG } from '../close-flags.js';
+import { suiteParams, tls12Openers, Tls13Opener, type RecordOpener, type SuiteParams } from './decrypt.js';
+import { KeyLabel, type TlsKeyLog } from './keylog.js';
+import type { ExchangeRecord, StreamParser } from '../types.js';
 
 const ContentType = { ChangeCipherSpec: 20, Alert: 21, Handshake: 22, ApplicationData: 23 } as const;
 
@@ -19,6 +30,11 @@ const ContentType = { ChangeCipherSpec: 20, Alert: 21, Handshake: 22, Applicatio
 const MAX_RECORD = (1 << 14) + 2048;
 /** Handshake bytes kept per side: a certificate chain of a few certificates fits. */
 const MAX_HANDSHAKE = 64 * 1024;
+/** Protected record bytes held while a connection's secrets are not in the key log yet (a followed file may still get them). */
+const MAX_WAITING = 256 * 1024;
+
+/** The protocol a negotiated ALPN name carries (RFC 7301 registry), for the plaintext's parser. */
+const ALPN_PROTOCOL: Record<string, string> = { h2: 'http2', 'h2-16': 'http2', 'h2-14': 'http2', 'http/1.1': 'http', 'http/1.0': 'http' };
 
 
 class Side {
@@ -30,6 +46,20 @@ class Side {
   encrypted = false;
   startNs: bigint | undefined;
   bytes = 0;
+  /** The side's record protection, once its keys are known. */
+  opener: RecordOpener | undefined;
+  /** TLS 1.3: the side's handshake is over (its Finished read); its records are under its traffic secret. */
+  application = false;
+  /** Nothing more of this side is read: a gap, or records that did not open. */
+  lost = false;
+}
+
+interface HeldRecord {
+  dir: Dir;
+  type: number;
+  version: number;
+  payload: Buffer;
+  tsNs: bigint;
 }
 
 export class TlsStream implements StreamParser {
@@ -47,17 +77,38 @@ export class TlsStream implements StreamParser {
    */
   private joined = false;
   private sawHandshake = false;
+  /** The handshake's event was emitted; with keys the records go on being read. */
+  private reported = false;
+  /** The key log asked for this connection's secrets (a key log was given). */
+  private readonly keys: TlsKeyLog | undefined;
+  private suite: SuiteParams | undefined;
+  /** Secrets found and the records are being opened. */
+  private decrypting = false;
+  /** Protected records held until the key log has the connection's secrets (bounded). */
+  private waiting: HeldRecord[] | undefined;
+  private waitingBytes = 0;
+  /** TLS 1.3: the ALPN protocol of the server's EncryptedExtensions. */
+  private serverAlpn: string | undefined;
+  /** The parser of the plaintext's protocol, from the first application data. */
+  private inner: StreamParser | undefined;
+  private innerTried = false;
+  /** Time of the last bytes read. */
+  private lastNs = 0n;
 
-  constructor(private readonly ctx: ParserContext) {}
+  constructor(private readonly ctx: ParserContext) {
+    this.keys = ctx.tlsKeys?.active ? ctx.tlsKeys : undefined;
+  }
 
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
     if (this.done) return;
+    this.lastNs = tsNs;
     const side = this.sides[dir === Dir.ToServer ? 0 : 1]!;
     side.startNs ??= tsNs;
     if (this.joined) {
       side.bytes += chunk.length;
       return;
     }
+    if (side.lost) return void (side.bytes += chunk.length);
     let buf = side.pending ? Buffer.concat([side.pending, chunk]) : chunk;
     side.pending = null;
     let off = 0;
@@ -75,7 +126,7 @@ export class TlsStream implements StreamParser {
       }
       if (buf.length - off < 5 + length) break;
       side.bytes += 5 + length;
-      this.record(dir, side, type, buf.subarray(off + 5, off + 5 + length), tsNs);
+      this.record(dir, side, type, buf.readUInt16BE(off + 1), buf.subarray(off + 5, off + 5 + length), tsNs);
       off += 5 + length;
       if (this.joined) {
         side.bytes += buf.length - off;
@@ -85,13 +136,22 @@ export class TlsStream implements StreamParser {
     if (!this.done && off < buf.length) side.pending = Buffer.from(buf.subarray(off));
   }
 
-  private record(dir: Dir, side: Side, type: number, payload: Buffer, tsNs: bigint): void {
+  private record(dir: Dir, side: Side, type: number, version: number, payload: Buffer, tsNs: bigint): void {
+    // a side's protected records, when a key log may open them (TLS 1.3 still sends plain ChangeCipherSpecs)
+    if (this.keys && side.encrypted && type !== ContentType.ChangeCipherSpec) return this.protectedRecord(dir, side, type, version, payload, tsNs);
     switch (type) {
       case ContentType.ApplicationData:
         // encrypted data before any handshake record: the connection was joined after its handshake
         if (!this.sawHandshake) {
           this.joined = true;
           return;
+        }
+        // 0-RTT data right after a ClientHello that offered it: under the early secret, not followed
+        if (this.keys && this.client?.earlyData && !this.server && dir === Dir.ToServer) return void this.ctx.count('tls.early_data_records');
+        // TLS 1.3: the client's records after the ServerHello are protected (its Finished first)
+        if (this.keys && this.server?.version === '1.3') {
+          side.encrypted = true;
+          return this.protectedRecord(dir, side, type, version, payload, tsNs);
         }
         // the handshake is over (or what is left of it is encrypted)
         return this.finish(tsNs);
@@ -105,8 +165,11 @@ export class TlsStream implements StreamParser {
         // 8446 §D.4), around a HelloRetryRequest too, with cleartext hellos after it: ignored there,
         // and while no ServerHello has said which version it is.
         if (!this.server || this.server.version === '1.3') return;
+        // a second ChangeCipherSpec: a renegotiation, whose new keys are not followed
+        if (side.encrypted && this.decrypting) return this.stopDecrypting('renegotiated');
         side.encrypted = true;
-        if (dir === Dir.ToClient) this.finish(tsNs);
+        // with a key log the event waits for the server's Finished, decrypted (or for knowing it will not be)
+        if (dir === Dir.ToClient && !this.keys) this.finish(tsNs);
         return;
       case ContentType.Alert:
         // before any handshake record: an encrypted alert of a connection joined after its handshake
@@ -150,6 +213,7 @@ export class TlsStream implements StreamParser {
   }
 
   private message(dir: Dir, side: Side, type: number, buf: Buffer, start: number, end: number, tsNs: bigint): void {
+    if (side.opener) return this.protectedMessage(dir, side, type, buf, start, end, tsNs);
     if (dir === Dir.ToServer) {
       if (type === HandshakeType.ClientHello) this.client = parseClientHello(buf, start, end);
       return;
@@ -164,13 +228,185 @@ export class TlsStream implements StreamParser {
       this.server = hello;
       if (hello.version === '1.3') {
         side.encrypted = true;
-        this.finish(tsNs);
+        // with a key log the event waits for what the encrypted handshake says (ALPN, certificate)
+        if (!this.keys) this.finish(tsNs);
       }
     } else if (type === HandshakeType.Certificate) {
       this.certificate = parseCertificate(buf, start, end);
     } else if (type === HandshakeType.ServerHelloDone) {
-      this.finish(tsNs);
+      if (!this.keys) this.finish(tsNs);
     }
+  }
+
+  /** A handshake message that came encrypted: TLS 1.3's handshake after the ServerHello, key updates, tickets. */
+  private protectedMessage(dir: Dir, side: Side, type: number, buf: Buffer, start: number, end: number, tsNs: bigint): void {
+    const tls13 = this.server?.version === '1.3';
+    if (!tls13) {
+      // TLS 1.2: the server's Finished ends the handshake; a hello under protection is a renegotiation,
+      // whose new keys are not followed
+      if (type === HandshakeType.Finished && dir === Dir.ToClient) this.finish(tsNs);
+      else if (type === HandshakeType.ClientHello || type === HandshakeType.ServerHello || type === 0) this.stopDecrypting('renegotiated');
+      return;
+    }
+    if (type === HandshakeType.KeyUpdate && side.application) return (side.opener as Tls13Opener).update();
+    if (side.application) return; // NewSessionTicket and the like
+    if (dir === Dir.ToClient) {
+      if (type === HandshakeType.EncryptedExtensions) this.serverAlpn = parseEncryptedExtensions(buf, start, end).alpn;
+      else if (type === HandshakeType.Certificate) this.certificate = parseCertificate(buf, start, end, true);
+    }
+    if (type !== HandshakeType.Finished) return;
+    // the side's handshake is over: its records are now under its first traffic secret
+    const label = dir === Dir.ToServer ? KeyLabel.ClientTraffic : KeyLabel.ServerTraffic;
+    const secret = this.keys!.get(this.client!.random, label);
+    if (!secret) return this.stopDecrypting('keys_missing');
+    side.opener = new Tls13Opener(this.suite!, secret);
+    side.application = true;
+    if (dir === Dir.ToClient) this.finish(tsNs);
+  }
+
+  /**
+   * A record sent after its side's ChangeCipherSpec (TLS 1.2) or ServerHello
+   * (TLS 1.3), with a key log given: opened when the connection's secrets
+   * are known, held (bounded) while they may still come, counted otherwise.
+   */
+  private protectedRecord(dir: Dir, side: Side, type: number, version: number, payload: Buffer, tsNs: bigint): void {
+    if (side.lost) return;
+    if (!this.decrypting) {
+      if (this.waiting === undefined && !this.startDecrypting()) {
+        // no hellos to name the connection, or a suite not opened here: as without a key log
+        if (!this.reported) this.finish(tsNs);
+        this.done = true;
+        return;
+      }
+      if (!this.decrypting) return this.hold({ dir, type, version, payload: Buffer.from(payload), tsNs });
+    }
+    if (!side.opener) return; // the other side's keys only (TLS 1.3 client traffic before its Finished is read)
+    const opened = side.opener.open(type, version, payload);
+    if (!opened) {
+      // 0-RTT data the server may have refused comes under the early secret, not followed: skipped
+      if (dir === Dir.ToServer && !side.application && this.client?.earlyData) return void this.ctx.count('tls.early_data_records');
+      this.ctx.count('tls.undecryptable_records');
+      this.flags.add('decrypt_failed');
+      side.lost = true;
+      return this.lost(dir, tsNs);
+    }
+    this.ctx.count('tls.decrypted_records');
+    switch (opened.type) {
+      case ContentType.Handshake:
+        return this.handshake(dir, side, opened.content, tsNs);
+      case ContentType.ApplicationData:
+        return this.plaintext(dir, opened.content, tsNs);
+      case ContentType.Alert:
+        if (opened.content.length >= 2) {
+          const name = alertName(opened.content[1]!);
+          if (!this.reported) this.alert = name;
+          // close_notify: the side sends no more; another alert ends the connection
+          this.inner?.end(dir, tsNs);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Derives both sides' record keys from the key log; false when they can never come (a suite not opened here, no hellos). */
+  private startDecrypting(): boolean {
+    const c = this.client;
+    const s = this.server;
+    const suite = s && suiteParams(s.cipherCode);
+    // SSL 3.0 has a PRF and MAC of its own; AEAD suites need TLS 1.2
+    const versionFits = suite !== undefined && s !== undefined && (suite.tls13 ? s.version === '1.3' : s.version === '1.2' || (suite.mac !== undefined && (s.version === '1.0' || s.version === '1.1')));
+    if (!c || !s || !suite || !versionFits) {
+      if (c && s) {
+        this.ctx.count('tls.cipher_not_decrypted');
+        this.flags.add('cipher_not_decrypted');
+      }
+      return false;
+    }
+    this.suite = suite;
+    this.waiting = [];
+    this.tryKeys();
+    return true;
+  }
+
+  /** The keys, when the key log has them now; then the held records are opened in order. */
+  private tryKeys(): void {
+    const c = this.client!;
+    const s = this.server!;
+    const suite = this.suite!;
+    const [cs, ss] = this.sides as [Side, Side];
+    if (suite.tls13) {
+      const client = this.keys!.get(c.random, KeyLabel.ClientHandshake);
+      const server = client && this.keys!.get(c.random, KeyLabel.ServerHandshake);
+      if (!client || !server) return;
+      cs.opener = new Tls13Opener(suite, client);
+      ss.opener = new Tls13Opener(suite, server);
+    } else {
+      const master = this.keys!.get(c.random, KeyLabel.MasterSecret);
+      if (!master) return;
+      const o = tls12Openers(suite, master, c.random, s.random, s.encryptThenMac, s.version === '1.0' || s.version === '1.1');
+      cs.opener = o.client;
+      ss.opener = o.server;
+    }
+    this.decrypting = true;
+    this.flags.delete('keys_missing');
+    this.ctx.count('tls.decrypted_connections');
+    const held = this.waiting!;
+    this.waiting = undefined;
+    for (const h of held) {
+      if (this.done) break;
+      const side = this.sides[h.dir === Dir.ToServer ? 0 : 1]!;
+      this.protectedRecord(h.dir, side, h.type, h.version, h.payload, h.tsNs);
+    }
+  }
+
+  private hold(h: HeldRecord): void {
+    this.waiting!.push(h);
+    this.waitingBytes += h.payload.length;
+    this.tryKeys();
+    if (this.decrypting || this.waitingBytes <= MAX_WAITING) return;
+    this.waiting = undefined;
+    this.stopDecrypting('keys_missing');
+  }
+
+  /** What was not opened stays unread: the connection is reported as without a key log, flagged why. */
+  private stopDecrypting(why: 'keys_missing' | 'renegotiated'): void {
+    this.ctx.count(`tls.${why}`);
+    this.flags.add(why);
+    for (const side of this.sides) side.lost = true;
+    if (!this.reported) this.finish(undefined);
+    this.innerLost(this.lastNs);
+    this.done = true;
+  }
+
+  /** The carried protocol will get nothing more: each side is a gap to it (its connection's end still closes it). */
+  private innerLost(tsNs: bigint): void {
+    this.inner?.gap(Dir.ToServer, 1, tsNs);
+    this.inner?.gap(Dir.ToClient, 1, tsNs);
+  }
+
+  /** Decrypted application data: to the carried protocol's parser, made at its first bytes. */
+  private plaintext(dir: Dir, content: Buffer, tsNs: bigint): void {
+    if (content.length === 0) return;
+    if (!this.innerTried) {
+      this.innerTried = true;
+      const alpn = this.server?.alpn ?? this.serverAlpn;
+      const version = this.server!.version;
+      const cipher = this.server!.cipher;
+      const decorate = (r: ExchangeRecord, protocol: string): void => {
+        r.protocol = protocol;
+        r.attributes = { ...r.attributes, tls: { protocol: { name: 'tls', version }, cipher, established: true, decrypted: true } };
+      };
+      this.inner = this.ctx.tunnel?.(this.ctx.conn.server.port, decorate, { protocol: alpn === undefined ? undefined : ALPN_PROTOCOL[alpn], tls: true });
+    }
+    this.ctx.count('tls.plaintext_bytes', content.length);
+    this.inner?.data(dir, content, tsNs);
+  }
+
+  /** A side can no longer be read (a gap, a record that did not open): its protocol is told of the loss. */
+  private lost(dir: Dir, tsNs: bigint): void {
+    this.inner?.gap(dir, 1, tsNs);
+    if (!this.reported) this.finish(tsNs);
   }
 
   /** Bytes that are no TLS record, or a handshake message that does not fit its lengths: what was read is reported, the rest given up. */
@@ -178,28 +414,58 @@ export class TlsStream implements StreamParser {
     this.ctx.count('tls.malformed');
     this.flags.add('malformed');
     this.finish(undefined);
+    // the connection is abandoned and never closed: what the carried protocol holds ends here
+    this.innerLost(this.lastNs);
+    this.inner?.close('fin', this.lastNs);
+    this.inner = undefined;
+    this.done = true;
     this.ctx.abandon('malformed');
   }
 
   gap(dir: Dir, length: number, tsNs: bigint): void {
     if (this.done) return;
+    const side = this.sides[dir === Dir.ToServer ? 0 : 1]!;
     if (this.joined) {
-      this.sides[dir === Dir.ToServer ? 0 : 1]!.bytes += length;
+      side.bytes += length;
       this.flags.add('gap');
       return;
     }
-    // a gap before the handshake is read: what was read is reported
     this.flags.add('gap');
+    // decrypting: record boundaries and sequence numbers of this side are lost; the other side goes on
+    if (this.decrypting) {
+      side.lost = true;
+      side.pending = null;
+      side.bytes += length;
+      this.inner?.gap(dir, length, tsNs);
+      if (!this.reported) this.finish(tsNs);
+      return;
+    }
+    // a gap before the handshake is read: what was read is reported
     this.finish(tsNs);
+    this.done = true;
   }
 
-  end(_dir: Dir, _tsNs: bigint): void {}
+  end(dir: Dir, tsNs: bigint): void {
+    this.inner?.end(dir, tsNs);
+  }
 
   close(reason: CloseReason, tsNs: bigint): void {
-    if (this.done) return;
+    if (this.done) {
+      this.inner?.close(reason, tsNs);
+      this.inner = undefined;
+      return;
+    }
     this.flags.add(CLOSE_FLAG[reason]);
     if (this.joined) return this.finishJoined(tsNs);
+    if (this.waiting !== undefined) {
+      this.waiting = undefined;
+      this.ctx.count('tls.keys_missing');
+      this.flags.add('keys_missing');
+    }
     this.finish(tsNs);
+    this.done = true;
+    this.inner?.close(reason, tsNs);
+    this.inner = undefined;
   }
 
   /**
@@ -222,15 +488,22 @@ export class TlsStream implements StreamParser {
     });
   }
 
-  /** One event for the handshake, once: what the two hellos and the certificate said. */
+  /**
+   * One event for the handshake, once: what the two hellos and the
+   * certificate said. Without a key log nothing after it is read.
+   */
   private finish(tsNs: bigint | undefined): void {
-    if (this.done) return;
-    this.done = true;
+    if (this.reported) return;
+    this.reported = true;
+    if (!this.keys) this.done = true;
     const c = this.client;
     const s = this.server;
     if (!c && !s) return;
-    const seen = { client: c, server: s, certificate: this.certificate, alert: this.alert, malformed: this.flags.has('malformed') };
-    const attributes: Record<string, unknown> = { tls: tlsAttributes(seen), network: { protocol: { name: 'tls' } } };
+    const server = s && this.serverAlpn !== undefined && s.alpn === undefined ? { ...s, alpn: this.serverAlpn } : s;
+    const seen = { client: c, server, certificate: this.certificate, alert: this.alert, malformed: this.flags.has('malformed') };
+    const tls = tlsAttributes(seen);
+    if (this.decrypting) tls.decrypted = true;
+    const attributes: Record<string, unknown> = { tls, network: { protocol: { name: 'tls' } } };
     if (this.alert && this.alert !== 'close_notify') attributes.error = { type: this.alert };
     this.ctx.count('tls.handshakes');
     this.ctx.emit(handshakeRecord(seen, this.sides[0]!, this.sides[1]!, tsNs, this.flags, attributes));

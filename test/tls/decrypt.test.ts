@@ -1,0 +1,219 @@
+// TLS records opened with a key log, on connections built by hand: TLS 1.3 records sealed here with
+// node:crypto from secrets chosen here (RFC 8446 §5.2, §7.1-7.3: HKDF-Expand-Label, the nonce, the
+// inner plaintext's type and padding), with a KeyUpdate, a NewSessionTicket and 0-RTT records the
+// key log cannot open; the key log's text forms (comments, CRLF, lines cut mid-write, a file that
+// grows and one rewritten); keys that do not open the records.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCipheriv, createHmac } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Conversation } from '../helpers/synth.js';
+import { ext, hs, u16, vec, record as anyRecord } from '../helpers/tls-bytes.js';
+const record = (type: number, payload: Buffer) => anyRecord(type, payload, 3);
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import { TlsKeyLog } from '@panopticon/protocols';
+import { mutate, seeded } from '../helpers/mutate.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pano-tls-keys-'));
+let certDer = Buffer.alloc(0);
+before(() => {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30',
+    '-subj', '/CN=hand.example.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.der'), '-outform', 'DER'], { stdio: 'pipe' });
+  certDer = readFileSync(join(dir, 'cert.der'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const client = { addr: '192.0.2.10', port: 50300 };
+const server = { addr: '192.0.2.44', port: 443 };
+
+const RANDOM = Buffer.alloc(32, 0xab);
+const clientHello = (earlyData = false) => hs(1, Buffer.concat([
+  u16(0x0303), RANDOM, vec(1, Buffer.alloc(0)),
+  vec(2, u16(0x1301)), vec(1, Buffer.from([0])),
+  vec(2, Buffer.concat([
+    ext(0, vec(2, Buffer.concat([Buffer.from([0]), vec(2, Buffer.from('hand.example.test'))]))),
+    ext(16, vec(2, vec(1, Buffer.from('http/1.1')))),
+    ext(43, vec(1, u16(0x0304))),
+    ...(earlyData ? [ext(42, Buffer.alloc(0))] : []),
+  ])),
+]));
+const serverHello = hs(2, Buffer.concat([u16(0x0303), Buffer.alloc(32, 0xcd), vec(1, Buffer.alloc(0)), u16(0x1301), Buffer.from([0]), vec(2, ext(43, u16(0x0304)))]));
+
+/** HKDF-Expand-Label (RFC 8446 §7.1), written here from the RFC for SHA-256 and lengths of one block. */
+function expandLabel(secret: Buffer, label: string, length: number): Buffer {
+  const full = Buffer.from(`tls13 ${label}`, 'latin1');
+  const info = Buffer.concat([u16(length), vec(1, full), vec(1, Buffer.alloc(0)), Buffer.from([1])]);
+  return createHmac('sha256', secret).update(info).digest().subarray(0, length);
+}
+
+/** The sender of one direction under one traffic secret: records sealed with AES-128-GCM, nonce = iv XOR sequence number. */
+class Sealer {
+  private seq = 0n;
+  /** Applied to every plaintext before it is sealed (the fuzz test's mutations). */
+  static tamper: ((b: Buffer) => Buffer) | undefined;
+  constructor(private secret: Buffer) {}
+  seal(type: number, plain: Buffer, padding = 0): Buffer {
+    const content = Sealer.tamper ? Sealer.tamper(plain) : plain;
+    const key = expandLabel(this.secret, 'key', 16);
+    const iv = expandLabel(this.secret, 'iv', 12);
+    const nonce = Buffer.from(iv);
+    for (let i = 0; i < 8; i++) nonce[11 - i]! ^= Number((this.seq >> BigInt(8 * i)) & 0xffn);
+    this.seq++;
+    const inner = Buffer.concat([content, Buffer.from([type]), Buffer.alloc(padding)]);
+    const header = Buffer.from([23, 3, 3, (inner.length + 16) >> 8, (inner.length + 16) & 0xff]);
+    const c = createCipheriv('aes-128-gcm', key, nonce);
+    c.setAAD(header);
+    return Buffer.concat([header, c.update(inner), c.final(), c.getAuthTag()]);
+  }
+  /** KeyUpdate (RFC 8446 §7.2): the next secret, sequence numbers from 0. */
+  update(): void {
+    this.secret = expandLabel(this.secret, 'traffic upd', 32);
+    this.seq = 0n;
+  }
+}
+
+const secret = (n: number) => Buffer.alloc(32, n);
+const SECRETS = { CLIENT_HANDSHAKE_TRAFFIC_SECRET: secret(1), SERVER_HANDSHAKE_TRAFFIC_SECRET: secret(2), CLIENT_TRAFFIC_SECRET_0: secret(3), SERVER_TRAFFIC_SECRET_0: secret(4) };
+const keylogText = (secrets: Record<string, Buffer> = SECRETS) => Object.entries(secrets).map(([l, s]) => `${l} ${RANDOM.toString('hex')} ${s.toString('hex')}`).join('\n') + '\n';
+
+function connection(opts: { earlyData?: boolean } = {}): Conversation {
+  const sh = new Sealer(SECRETS.SERVER_HANDSHAKE_TRAFFIC_SECRET);
+  const ch = new Sealer(SECRETS.CLIENT_HANDSHAKE_TRAFFIC_SECRET);
+  const sa = new Sealer(SECRETS.SERVER_TRAFFIC_SECRET_0);
+  const ca = new Sealer(SECRETS.CLIENT_TRAFFIC_SECRET_0);
+  const early = new Sealer(secret(9));
+  const c = new Conversation(client, server).handshake().send(0, record(22, clientHello(opts.earlyData)));
+  if (opts.earlyData) c.send(0, early.seal(23, Buffer.from('GET /early HTTP/1.1\r\n\r\n')));
+  // the encrypted handshake: EncryptedExtensions (ALPN), Certificate, CertificateVerify, Finished, in two records
+  const ee = hs(8, vec(2, ext(16, vec(2, vec(1, Buffer.from('http/1.1'))))));
+  const cert = hs(11, Buffer.concat([vec(1, Buffer.alloc(0)), vec(3, Buffer.concat([vec(3, certDer), vec(2, Buffer.alloc(0))]))]));
+  const flight = Buffer.concat([ee, cert, hs(15, Buffer.concat([u16(0x0403), vec(2, Buffer.alloc(70, 5))])), hs(20, Buffer.alloc(32, 6))]);
+  c.send(1, Buffer.concat([record(22, serverHello), record(20, Buffer.from([1])), sh.seal(22, flight.subarray(0, 100)), sh.seal(22, flight.subarray(100), 7)]));
+  if (opts.earlyData) c.send(0, early.seal(23, Buffer.from('more early data')));
+  c.send(0, Buffer.concat([record(20, Buffer.from([1])), ch.seal(22, hs(20, Buffer.alloc(32, 8))), ca.seal(23, Buffer.from('GET /before-update HTTP/1.1\r\nHost: hand.example.test\r\n\r\n'))]));
+  c.send(1, Buffer.concat([sa.seal(22, hs(4, Buffer.alloc(40, 1))), sa.seal(23, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst'), 30)]));
+  // the client updates its keys, and asks the server to update too (update_requested)
+  c.send(0, ca.seal(22, hs(24, Buffer.from([1]))));
+  ca.update();
+  c.send(0, ca.seal(23, Buffer.from('GET /after-update HTTP/1.1\r\nHost: hand.example.test\r\n\r\n')));
+  c.send(1, sa.seal(22, hs(24, Buffer.from([0]))));
+  sa.update();
+  c.send(1, sa.seal(23, Buffer.from('HTTP/1.1 404 Not Found\r\nContent-Length: 6\r\n\r\nsecond')));
+  c.send(0, ca.seal(21, Buffer.from([1, 0]))); // close_notify
+  return c.close();
+}
+
+function parse(c: Conversation, log: string) {
+  const file = join(dir, `k${Math.random().toString(36).slice(2)}.log`);
+  writeFileSync(file, log);
+  const r = parseCaptureSync(c.pcapng(), { parse: { tlsKeyLogs: [file] } });
+  assertValidEvents(r.events);
+  return r as { events: any[]; stats: any };
+}
+
+test('TLS 1.3 by hand: the encrypted handshake read (ALPN, certificate), HTTP/1.1 inside it on both sides of a KeyUpdate, the ticket and padding skipped', () => {
+  const { events, stats } = parse(connection(), keylogText());
+  const [hsEv, ...http] = events;
+  assert.equal(hsEv.pano.protocol, 'tls');
+  assert.equal(hsEv.tls.decrypted, true);
+  assert.equal(hsEv.tls.next_protocol, 'http/1.1');
+  assert.equal(hsEv.tls.server.subject, 'CN=hand.example.test');
+  assert.equal(hsEv.pano.flags, undefined);
+  assert.deepEqual(http.map((e) => [e.pano.protocol, e.url.path, e.http.response.status_code, e.http.response.body.content]), [
+    ['http', '/before-update', 200, 'first'],
+    ['http', '/after-update', 404, 'second'],
+  ]);
+  for (const e of http) assert.deepEqual(e.tls, { protocol: { name: 'tls', version: '1.3' }, cipher: 'TLS_AES_128_GCM_SHA256', established: true, decrypted: true });
+  // 2 handshake records and a Finished, 2 requests, a KeyUpdate each side, a ticket, 2 answers, close_notify
+  assert.equal(stats.protocols['tls.decrypted_records'], 11);
+  assert.equal(stats.protocols['tls.undecryptable_records'], undefined);
+});
+
+test('0-RTT records under the early secret are skipped and counted; the rest opens as without them', () => {
+  const { events, stats } = parse(connection({ earlyData: true }), keylogText());
+  assert.deepEqual(events.filter((e) => e.pano.protocol === 'http').map((e) => e.url.path), ['/before-update', '/after-update']);
+  assert.equal(stats.protocols['tls.early_data_records'], 2);
+  assert.equal(events[0].pano.flags, undefined);
+});
+
+test('a key log whose secrets do not open one side\'s records: that side is given up (decrypt_failed), the other side is still read, nothing guessed', () => {
+  const { events, stats } = parse(connection(), keylogText({ ...SECRETS, SERVER_HANDSHAKE_TRAFFIC_SECRET: secret(7) }));
+  const [hsEv, ...http] = events;
+  assert.deepEqual(hsEv.pano.flags, ['decrypt_failed']);
+  assert.equal(hsEv.tls.server.subject, undefined);
+  assert.equal(stats.protocols['tls.undecryptable_records'], 1);
+  // the client's records open: its requests, without answers, as a gap leaves them
+  assert.deepEqual(http.map((e) => [e.url.path, e.pano.kind, e.http.response]), [['/before-update', 'unanswered', undefined], ['/after-update', 'unanswered', undefined]]);
+  // wrong keys on both sides: nothing but the handshake
+  const none = parse(connection(), keylogText({ ...SECRETS, SERVER_HANDSHAKE_TRAFFIC_SECRET: secret(7), CLIENT_HANDSHAKE_TRAFFIC_SECRET: secret(8) }));
+  assert.equal(none.events.length, 1);
+  assert.equal(none.stats.protocols['tls.undecryptable_records'], 2);
+});
+
+test('without the traffic secrets (only the handshake\'s logged): the handshake is read, the rest flagged keys_missing', () => {
+  const { CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET } = SECRETS;
+  const { events } = parse(connection(), keylogText({ CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET }));
+  assert.equal(events.length, 1);
+  assert.deepEqual(events[0].pano.flags, ['keys_missing']);
+  assert.equal(events[0].tls.server.subject, 'CN=hand.example.test');
+});
+
+test('key log text: comments, blank and CRLF lines, labels of any case of hex; bad lines counted, not fatal', () => {
+  const file = join(dir, 'text.log');
+  writeFileSync(file, `# a comment\r\n\r\nCLIENT_RANDOM ${'AB'.repeat(32)} ${'0F'.repeat(48)}\r\nnot a key log line\nCLIENT_RANDOM ${'ab'.repeat(32)} xyz\n`);
+  const log = new TlsKeyLog([file]);
+  assert.deepEqual(log.get(RANDOM, 'CLIENT_RANDOM'), Buffer.alloc(48, 0x0f));
+  assert.equal(log.malformedLines, 2);
+  assert.equal(log.size, 1);
+  log.close();
+});
+
+test('a key log file is followed: lines written after it was opened, a line cut mid-write, and a file rewritten from its start', () => {
+  const file = join(dir, 'grow.log');
+  writeFileSync(file, '');
+  const log = new TlsKeyLog([file]);
+  const other = Buffer.alloc(32, 0x11);
+  assert.equal(log.get(RANDOM, 'CLIENT_TRAFFIC_SECRET_0'), undefined);
+  const line = `CLIENT_TRAFFIC_SECRET_0 ${RANDOM.toString('hex')} ${'22'.repeat(32)}\n`;
+  appendFileSync(file, line.slice(0, 40));
+  assert.equal(log.get(RANDOM, 'CLIENT_TRAFFIC_SECRET_0'), undefined, 'half a line is not taken');
+  appendFileSync(file, line.slice(40));
+  assert.deepEqual(log.get(RANDOM, 'CLIENT_TRAFFIC_SECRET_0'), Buffer.alloc(32, 0x22));
+  // the writer started over (truncated, and shorter than what was read): read again from its first byte
+  writeFileSync(file, `CLIENT_RANDOM ${other.toString('hex')} ${'33'.repeat(16)}\n`);
+  assert.deepEqual(log.get(other, 'CLIENT_RANDOM'), Buffer.alloc(16, 0x33));
+  // the file deleted and made anew (another inode) by the next client: that one is followed
+  const third = Buffer.alloc(32, 0x44);
+  rmSync(file);
+  writeFileSync(file, `CLIENT_RANDOM ${third.toString('hex')} ${'55'.repeat(48)}\n`);
+  assert.deepEqual(log.get(third, 'CLIENT_RANDOM'), Buffer.alloc(48, 0x55));
+  log.close();
+});
+
+test('a key log that cannot be opened is a one-line error naming it', () => {
+  assert.throws(() => new TlsKeyLog([join(dir, 'absent.log')]), /absent\.log: no such file/);
+});
+
+test('fuzz: 600 connections whose plaintexts are mutated, then sealed as a real endpoint would, never throw, fault or give an event the schema rejects', () => {
+  const rnd = seeded(30);
+  const file = join(dir, 'fuzz.log');
+  writeFileSync(file, keylogText());
+  let events = 0;
+  try {
+    for (let i = 0; i < 600; i++) {
+      // about one record in three mutated: handshake messages, alerts, key updates and HTTP alike
+      Sealer.tamper = (b) => (rnd(3) === 0 ? mutate(b, rnd) : b);
+      const r = parseCaptureSync(connection({ earlyData: i % 5 === 0 }).pcapng(), { parse: { tlsKeyLogs: [file] } });
+      assertValidEvents(r.events);
+      const stats = r.stats.protocols as Record<string, number>;
+      for (const k of Object.keys(stats)) assert.ok(!k.endsWith('parser_faults'), `mutant ${i}: ${k}`);
+      events += r.events.length;
+    }
+  } finally {
+    Sealer.tamper = undefined;
+  }
+  assert.ok(events > 600, `${events} events: mutants still read`);
+});
