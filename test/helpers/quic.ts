@@ -84,3 +84,38 @@ export function handshakeMessage(type: number, body: Buffer): Buffer {
   h.writeUIntBE(body.length, 1, 3);
   return Buffer.concat([h, body]);
 }
+
+export interface ShortPacketSpec {
+  dcid: Buffer;
+  packetNumber: number;
+  pnLength: number;
+  keyPhase: 0 | 1;
+  frames: Buffer;
+  /** Clear the fixed bit (0x40), as a sender greasing it does (RFC 9287). */
+  greaseFixedBit?: boolean;
+}
+
+/** A protected short-header (1-RTT) packet under `keys` (AES-128-GCM). */
+export function sealShort(keys: InitialKeys, s: ShortPacketSpec): Buffer {
+  const pn = Buffer.alloc(s.pnLength);
+  for (let i = 0; i < s.pnLength; i++) pn[s.pnLength - 1 - i] = Math.floor(s.packetNumber / 256 ** i) & 0xff;
+  const first = (s.greaseFixedBit ? 0x00 : 0x40) | (s.keyPhase << 2) | (s.pnLength - 1);
+  const head = Buffer.concat([Buffer.from([first]), s.dcid, pn]);
+  // at least 4 bytes of packet number and payload before the 16-byte sample (RFC 9001 §5.4.2)
+  const frames = s.frames.length + s.pnLength < 4 ? Buffer.concat([s.frames, Buffer.alloc(4 - s.pnLength - s.frames.length)]) : s.frames;
+  const nonce = Buffer.from(keys.iv);
+  for (let i = 0; i < 8; i++) nonce[nonce.length - 1 - i]! ^= Math.floor(s.packetNumber / 256 ** i) & 0xff;
+  const c = createCipheriv('aes-128-gcm', keys.key, nonce);
+  c.setAAD(head);
+  const pkt = Buffer.concat([head, c.update(frames), c.final(), c.getAuthTag()]);
+  const pnOffset = 1 + s.dcid.length;
+  const mask = headerMask(keys.hp, pkt.subarray(pnOffset + 4, pnOffset + 20));
+  pkt[0] = pkt[0]! ^ (mask[0]! & 0x1f);
+  for (let i = 0; i < s.pnLength; i++) pkt[pnOffset + i] = pkt[pnOffset + i]! ^ mask[1 + i]!;
+  return pkt;
+}
+
+/** A STREAM frame with offset, length and FIN as given (RFC 9000 §19.8). */
+export function streamFrame(id: number, offset: number, data: Buffer, fin = false): Buffer {
+  return Buffer.concat([Buffer.from([0x08 | 0x04 | 0x02 | (fin ? 1 : 0)]), varint(id), varint(offset), varint(data.length), data]);
+}

@@ -50,7 +50,7 @@ const NO_PII = [
   'dns.json /properties/question type', 'dns.json /properties/question class', 'dns.json /$defs/records/items type',
   'dns.json /$defs/records/items class', 'event.v1.json /$defs/envelope id', 'event.v1.json /$defs/envelope protocol',
   'event.v1.json /$defs/envelope time', 'grpc.json /$defs/unknown_fields/items at', 'http2.json /properties/reset error_code',
-  'http2.json /properties/goaway error_code', 'messaging.json  system', 'mysql.json  command', 'mysql.json /properties/columns/items type',
+  'http2.json /properties/goaway error_code', 'http3.json /properties/reset error_code', 'messaging.json  system', 'mysql.json  command', 'mysql.json /properties/columns/items type',
   'rpc.json  system',
 ];
 

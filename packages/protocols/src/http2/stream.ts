@@ -211,14 +211,18 @@ export class Http2Stream {
     if (side.grpc && !side.grpc.bodyEncoding) side.grpc.framer.push(payload);
   }
 
-  /** Builds the event; `kind` and extra flags are decided by the connection. */
-  record(kind: ExchangeRecord['kind'], options: ParseOptions, extraFlags: string[] = []): ExchangeRecord {
+  /**
+   * Builds the event; `kind` and extra flags are decided by the connection.
+   * `version` 3: an HTTP/3 request stream (the same semantics, RFC 9114 §4),
+   * whose stream facts go in `http3` instead of `http2`.
+   */
+  record(kind: ExchangeRecord['kind'], options: ParseOptions, extraFlags: string[] = [], version: '2' | '3' = '2'): ExchangeRecord {
     const flags = this.flags;
     for (const f of extraFlags) flags.add(f);
     const req = this.req;
     const res = this.res;
     const pseudo = req.pseudo;
-    const attrs: Record<string, unknown> = { network: { protocol: { name: 'http', version: '2' } } };
+    const attrs: Record<string, unknown> = { network: { protocol: { name: 'http', version } } };
     const http: Record<string, unknown> = {};
     const request: Record<string, unknown> = {};
     const up = this.upgraded;
@@ -284,7 +288,8 @@ export class Http2Stream {
     }
     // Request trailers are rare (gRPC and most APIs send none); semconv has no place for them.
     if (req.trailers) h2.request_trailer = req.trailers;
-    attrs.http2 = h2;
+    if (version === '3') attrs.http3 = h2;
+    else attrs.http2 = h2;
     if (!this.isGrpc) {
       const dohFlags: string[] = [];
       const dns = dohAttributes(

@@ -9,18 +9,18 @@ export interface VersionParams {
   name: string;
   /** The salt of HKDF-Extract for the Initial secret (RFC 9001 §5.2, RFC 9369 §3.3.1). */
   salt: Buffer;
-  /** HKDF-Expand-Label labels for the packet protection key, IV and header protection key. */
-  labels: { key: string; iv: string; hp: string };
+  /** HKDF-Expand-Label labels for the packet protection key, IV and header protection key, and a key update's next secret. */
+  labels: { key: string; iv: string; hp: string; ku: string };
   /** Long-header packet type codes (bits 4–5 of the first byte): RFC 9369 §3.2 renumbers them for v2. */
   types: { initial: number; zeroRtt: number; handshake: number; retry: number };
 }
 
 const V1_TYPES = { initial: 0, zeroRtt: 1, handshake: 2, retry: 3 };
-const V1_LABELS = { key: 'quic key', iv: 'quic iv', hp: 'quic hp' };
+const V1_LABELS = { key: 'quic key', iv: 'quic iv', hp: 'quic hp', ku: 'quic ku' };
 
 const PARAMS = new Map<number, VersionParams>([
   [0x00000001, { name: '1', salt: Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex'), labels: V1_LABELS, types: V1_TYPES }],
-  [0x6b3343cf, { name: '2', salt: Buffer.from('0dede3def700a6db819381be6e269dcbf9bd2ed9', 'hex'), labels: { key: 'quicv2 key', iv: 'quicv2 iv', hp: 'quicv2 hp' }, types: { initial: 1, zeroRtt: 2, handshake: 3, retry: 0 } }],
+  [0x6b3343cf, { name: '2', salt: Buffer.from('0dede3def700a6db819381be6e269dcbf9bd2ed9', 'hex'), labels: { key: 'quicv2 key', iv: 'quicv2 iv', hp: 'quicv2 hp', ku: 'quicv2 ku' }, types: { initial: 1, zeroRtt: 2, handshake: 3, retry: 0 } }],
   // the last drafts, still sent by clients of 2020–2021 (Chrome until 90, older quic-go and curl builds)
   ...[29, 30, 31, 32].map((d): [number, VersionParams] => [0xff000000 + d, { name: `draft-${d}`, salt: Buffer.from('afbfec289993d24c9e9786f19c6111e04390a899', 'hex'), labels: V1_LABELS, types: V1_TYPES }]),
 ]);

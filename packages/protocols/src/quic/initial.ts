@@ -9,11 +9,16 @@ import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 import type { VersionParams } from './constants.js';
 import { expandLabel } from '../tls/decrypt.js';
 
-export interface InitialKeys {
+/** One direction's packet protection (RFC 9001 §5): the AEAD and its key and IV, and the header protection key. */
+export interface PacketKeys {
+  bulk: 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305';
   key: Buffer;
   iv: Buffer;
   hp: Buffer;
 }
+
+/** Initial keys: always AES-128-GCM (RFC 9001 §5.2). */
+export type InitialKeys = PacketKeys;
 
 /**
  * The keys derived last: detection derives a connection's keys from its first
@@ -33,14 +38,15 @@ function deriveKeys(params: VersionParams, dcid: Buffer): { client: InitialKeys;
   const initialSecret = createHmac('sha256', params.salt).update(dcid).digest();
   const keys = (label: string): InitialKeys => {
     const secret = expandLabel(initialSecret, label, 32);
-    return { key: expandLabel(secret, params.labels.key, 16), iv: expandLabel(secret, params.labels.iv, 12), hp: expandLabel(secret, params.labels.hp, 16) };
+    return { bulk: 'aes-128-gcm', key: expandLabel(secret, params.labels.key, 16), iv: expandLabel(secret, params.labels.iv, 12), hp: expandLabel(secret, params.labels.hp, 16) };
   };
   return { client: keys('client in'), server: keys('server in') };
 }
 
-/** The 5-byte header protection mask of AES-based packet protection (RFC 9001 §5.4.3). */
-export function headerMask(hp: Buffer, sample: Buffer): Buffer {
-  const c = createCipheriv('aes-128-ecb', hp, null);
+/** The 5-byte header protection mask (RFC 9001 §5.4.3 AES, §5.4.4 ChaCha20: the sample is its counter and nonce). */
+export function headerMask(hp: Buffer, sample: Buffer, bulk: PacketKeys['bulk'] = 'aes-128-gcm'): Buffer {
+  if (bulk === 'chacha20-poly1305') return createCipheriv('chacha20', hp, sample).update(Buffer.alloc(5));
+  const c = createCipheriv(hp.length === 32 ? 'aes-256-ecb' : 'aes-128-ecb', hp, null);
   c.setAutoPadding(false);
   return c.update(sample).subarray(0, 5);
 }
@@ -66,17 +72,25 @@ export interface OpenedPacket {
   payload: Buffer;
 }
 
-/**
- * Removes header protection from the long-header packet `pkt` (its first
- * byte to the end of its Length) whose packet number starts at `pnOffset`,
- * and decrypts its payload with AES-128-GCM. Undefined when the packet is
- * too short to sample or fails authentication: not this connection's
- * Initial keys, or damaged. `pkt` is not modified.
- */
+/** An Initial packet opened: see openPacket. */
 export function openInitial(keys: InitialKeys, pkt: Buffer, pnOffset: number, largest: number): OpenedPacket | undefined {
+  return openPacket(keys, pkt, pnOffset, largest, true);
+}
+
+/**
+ * Removes header protection from the packet `pkt` (a long header's first
+ * byte to the end of its Length, or a short-header packet to the datagram's
+ * end) whose packet number starts at `pnOffset`, and decrypts its payload.
+ * Undefined when the packet is too short to sample or fails
+ * authentication: not these keys, or damaged. `pkt` is not modified.
+ * `keyPhase` receives a short header's Key Phase bit.
+ */
+export function openPacket(keys: PacketKeys, pkt: Buffer, pnOffset: number, largest: number, long: boolean, keyPhase?: { bit: number }): OpenedPacket | undefined {
   if (pnOffset + 4 + 16 > pkt.length) return undefined;
-  const mask = headerMask(keys.hp, pkt.subarray(pnOffset + 4, pnOffset + 20));
-  const first = pkt[0]! ^ (mask[0]! & 0x0f);
+  const mask = headerMask(keys.hp, pkt.subarray(pnOffset + 4, pnOffset + 20), keys.bulk);
+  // long headers protect the low 4 bits of the first byte, short headers 5 (the Key Phase bit among them)
+  const first = pkt[0]! ^ (mask[0]! & (long ? 0x0f : 0x1f));
+  if (keyPhase) keyPhase.bit = (first >> 2) & 1;
   const pnLength = (first & 0x03) + 1;
   if (pnOffset + pnLength + 16 > pkt.length) return undefined;
   const header = Buffer.from(pkt.subarray(0, pnOffset + pnLength));
@@ -96,7 +110,7 @@ export function openInitial(keys: InitialKeys, pkt: Buffer, pnOffset: number, la
     pn = Math.floor(pn / 256);
   }
   const body = pkt.subarray(pnOffset + pnLength, pkt.length - 16);
-  const d = createDecipheriv('aes-128-gcm', keys.key, nonce);
+  const d = createDecipheriv(keys.bulk as 'aes-128-gcm', keys.key, nonce, { authTagLength: 16 });
   d.setAAD(header);
   d.setAuthTag(pkt.subarray(pkt.length - 16));
   try {

@@ -6,6 +6,12 @@
  * (SNI), versions, cipher suites, ALPN offered, the QUIC version and the
  * connection IDs. Handshake and 1-RTT packets are encrypted with keys the
  * wire does not show; they are passed over. Bytes kept are bounded.
+ *
+ * With a TLS key log that holds the connection's secrets (keyed by the
+ * ClientHello's random, as for TLS), the Handshake packets are opened too
+ * (the server's ALPN answer and certificate join the event, which then
+ * waits for the server's Finished), and so are the 1-RTT packets (key
+ * updates followed): their STREAM frames go to HTTP/3 when ALPN says h3.
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
 import type { DatagramParser, ParserContext } from '../types.js';
@@ -13,9 +19,13 @@ import { alertName } from '../tls/constants.js';
 import { handshakeRecord, tlsAttributes } from '../tls/attributes.js';
 import { HandshakeType, parseClientHello, parseServerHello, type ClientHello, type ServerHello } from '../tls/handshake.js';
 import { Frame, transportErrorName, versionName, versionParams, type VersionParams } from './constants.js';
-import { initialKeys, openInitial, type InitialKeys } from './initial.js';
+import { initialKeys, openInitial, openPacket, type InitialKeys, type PacketKeys } from './initial.js';
 import { readLongHeader, readVarint } from './packets.js';
 import { CLOSE_FLAG } from '../close-flags.js';
+import { expandLabel, suiteParams, type SuiteParams } from '../tls/decrypt.js';
+import { KeyLabel, type TlsKeyLog } from '../tls/keylog.js';
+import { parseCertificate, parseEncryptedExtensions, type CertificateInfo } from '../tls/handshake.js';
+import { Http3Connection } from '../http3/connection.js';
 
 /** CRYPTO bytes kept per side, joined and waiting: a ClientHello with post-quantum key shares is a few KB. */
 const MAX_CRYPTO = 64 * 1024;
@@ -43,6 +53,36 @@ class Side {
 /** Thrown inside a packet's frames: the packet is damage, the rest of the connection is still read. */
 class FrameError extends Error {}
 
+/** A packet number space's protection for one side: Handshake keys, or 1-RTT keys with their secret (key updates derive from it). */
+interface SpaceKeys {
+  keys: PacketKeys;
+  secret: Buffer;
+  /** 1-RTT: the Key Phase bit these keys answer to (RFC 9001 §6). */
+  phase: number;
+  largestPn: number;
+}
+
+/** ALPN values whose streams are HTTP/3 (RFC 9114, and the drafts' h3-NN). */
+const isH3 = (alpn: string | undefined): boolean => alpn !== undefined && /^h3(-\d+)?$/.test(alpn);
+
+/**
+ * Where the second of several datagrams sent as one (segmentation offload)
+ * starts: the first offset past a minimal packet with a short header's
+ * first bit and `dcid` after it, or a long header with `dcid`; 0 when
+ * there is none. (The second bit may be greased, RFC 9287.)
+ */
+function segmentSize(pkt: Buffer, dcid: Buffer, version: number): number {
+  for (let p = 21; p + 1 + dcid.length + 20 <= pkt.length; p++) {
+    if ((pkt[p]! & 0x80) === 0 && pkt.compare(dcid, 0, dcid.length, p + 1, p + 1 + dcid.length) === 0) return p;
+    if ((pkt[p]! & 0x80) !== 0 && pkt.readUInt32BE(p + 1) === version && pkt[p + 5] === dcid.length && pkt.compare(dcid, 0, dcid.length, p + 6, p + 6 + dcid.length) === 0) return p;
+  }
+  return 0;
+}
+
+/** Key log labels of each side's handshake and first application traffic secrets. */
+const HANDSHAKE_LABEL = [KeyLabel.ClientHandshake, KeyLabel.ServerHandshake];
+const TRAFFIC_LABEL = [KeyLabel.ClientTraffic, KeyLabel.ServerTraffic];
+
 export class QuicParser implements DatagramParser {
   private readonly sides = [new Side(), new Side()];
   private params: VersionParams | undefined;
@@ -57,9 +97,26 @@ export class QuicParser implements DatagramParser {
   private alert: string | undefined;
   private error: string | undefined;
   private readonly flags = new Set<string>();
+  /** Nothing more is read. */
   private done = false;
+  /** The handshake's event was emitted (with keys, reading goes on). */
+  private reported = false;
+  /** The key log given (`--tls-keylog`, a Decryption Secrets Block), if any. */
+  private readonly keylog: TlsKeyLog | undefined;
+  private suite: SuiteParams | undefined;
+  /** Handshake and 1-RTT protection per side, once the key log gave them. */
+  private readonly handshakeKeys: Array<SpaceKeys | undefined> = [undefined, undefined];
+  private readonly appKeys: Array<SpaceKeys | undefined> = [undefined, undefined];
+  /** The CRYPTO streams of the Handshake packet number space (their offsets start again at 0). */
+  private readonly handshakeSides = [new Side(), new Side()];
+  private decrypting = false;
+  private serverAlpn: string | undefined;
+  private certificate: CertificateInfo | undefined;
+  private h3: Http3Connection | undefined;
 
-  constructor(private readonly ctx: ParserContext) {}
+  constructor(private readonly ctx: ParserContext) {
+    this.keylog = ctx.tlsKeys?.active ? ctx.tlsKeys : undefined;
+  }
 
   datagram(dir: Dir, payload: Buffer, tsNs: bigint): void {
     if (this.done) return;
@@ -89,8 +146,20 @@ export class QuicParser implements DatagramParser {
         side.startNs ??= tsNs;
         side.bytes += end - at;
         this.initial(dir, params, h.version, h.dcid, h.scid, payload.subarray(at, end), length.next - at, tsNs);
+      } else if (h.typeCode === params.types.handshake && this.decrypting) {
+        side.bytes += end - at;
+        this.handshakePacket(dir, payload.subarray(at, end), length.next - at, tsNs);
+      } else if (h.typeCode === params.types.zeroRtt && this.decrypting) {
+        // 0-RTT is under the early secret, not followed
+        this.ctx.count('quic.early_data_packets');
       }
       at = end;
+    }
+    // a short-header (1-RTT) packet takes the rest of the datagram (RFC 9000 §12.2)
+    // (its second bit may be greased, RFC 9287: only the first says which header it is)
+    if (this.decrypting && !this.done && at < payload.length) {
+      side.bytes += payload.length - at;
+      this.shortPacket(dir, payload.subarray(at), tsNs);
     }
   }
 
@@ -133,8 +202,12 @@ export class QuicParser implements DatagramParser {
     if (this.flags.has('connection_close')) this.finish(tsNs);
   }
 
-  /** The frames of an Initial packet (RFC 9000 §19): CRYPTO kept, ACK, PING and PADDING passed, CONNECTION_CLOSE read. */
-  private frames(side: Side, f: Buffer): void {
+  /**
+   * The frames of a packet (RFC 9000 §19): CRYPTO kept, ACK, PING and
+   * PADDING passed, CONNECTION_CLOSE read; in 1-RTT packets (`dir` given)
+   * STREAM data goes to HTTP/3 and the other frames are passed over.
+   */
+  private frames(side: Side, f: Buffer, app?: { dir: Dir; tsNs: bigint }): void {
     let at = 0;
     const varint = (): number => {
       const v = readVarint(f, at, f.length);
@@ -184,10 +257,249 @@ export class QuicParser implements DatagramParser {
           break;
         }
         default:
-          // no other frame may be in an Initial packet (RFC 9000 §12.4)
-          throw new FrameError(`frame type 0x${type.toString(16)} in an Initial packet`);
+          // no other frame may be in an Initial or Handshake packet (RFC 9000 §12.4)
+          if (!app) throw new FrameError(`frame type 0x${type.toString(16)} in an Initial or Handshake packet`);
+          at = this.appFrame(type, f, at, app.dir, app.tsNs);
       }
     }
+  }
+
+  /** A frame only 1-RTT packets carry, at `at` after its type; returns where the next frame starts. */
+  private appFrame(type: number, f: Buffer, start: number, dir: Dir, tsNs: bigint): number {
+    let at = start;
+    const varint = (): number => {
+      const v = readVarint(f, at, f.length);
+      if (!v) throw new FrameError('frame runs past its packet');
+      at = v.next;
+      return v.value;
+    };
+    const skip = (n: number): void => {
+      if (at + n > f.length) throw new FrameError('frame runs past its packet');
+      at += n;
+    };
+    if (type >= 0x08 && type <= 0x0f) {
+      // STREAM: OFF, LEN and FIN bits (§19.8)
+      const id = varint();
+      const offset = type & 0x04 ? varint() : 0;
+      const length = type & 0x02 ? varint() : f.length - at;
+      skip(length);
+      this.streamData(dir, id, offset, f.subarray(at - length, at), (type & 0x01) !== 0, tsNs);
+      return at;
+    }
+    switch (type) {
+      case 0x04: { // RESET_STREAM
+        const id = varint();
+        const code = varint();
+        varint(); // final size
+        this.h3?.reset(dir, id, code, tsNs);
+        return at;
+      }
+      case 0x05: // STOP_SENDING
+      case 0x11: // MAX_STREAM_DATA
+      case 0x15: // STREAM_DATA_BLOCKED
+        varint();
+        varint();
+        return at;
+      case 0x07: // NEW_TOKEN
+        skip(varint());
+        return at;
+      case 0x10: // MAX_DATA
+      case 0x12: // MAX_STREAMS (bidi)
+      case 0x13: // MAX_STREAMS (uni)
+      case 0x14: // DATA_BLOCKED
+      case 0x16: // STREAMS_BLOCKED (bidi)
+      case 0x17: // STREAMS_BLOCKED (uni)
+      case 0x19: // RETIRE_CONNECTION_ID
+        varint();
+        return at;
+      case 0x18: { // NEW_CONNECTION_ID: sequence, retire prior to, length, id, reset token
+        varint();
+        varint();
+        skip(1);
+        const len = f[at - 1]!;
+        if (len < 1 || len > 20) throw new FrameError('NEW_CONNECTION_ID length out of range');
+        skip(len + 16);
+        return at;
+      }
+      case 0x1a: // PATH_CHALLENGE
+      case 0x1b: // PATH_RESPONSE
+        skip(8);
+        return at;
+      case 0x1d: { // CONNECTION_CLOSE of the application (HTTP/3's H3_* codes)
+        const code = varint();
+        skip(varint());
+        if (code !== 0x100) this.error ??= `0x${code.toString(16)}`; // H3_NO_ERROR is a clean close
+        this.flags.add('connection_close');
+        return at;
+      }
+      case 0x1e: // HANDSHAKE_DONE
+        return at;
+      case 0x30: // DATAGRAM to the packet's end
+        return f.length;
+      case 0x31: // DATAGRAM with its length
+        skip(varint());
+        return at;
+      default:
+        throw new FrameError(`frame type 0x${type.toString(16)} unknown`);
+    }
+  }
+
+  /** STREAM data of a 1-RTT packet: HTTP/3's when ALPN chose it, else counted. */
+  private streamData(dir: Dir, id: number, offset: number, data: Buffer, fin: boolean, tsNs: bigint): void {
+    const alpn = this.server?.alpn ?? this.serverAlpn;
+    if (!isH3(alpn)) return void this.ctx.count('quic.stream_bytes_not_read', data.length);
+    if (!this.h3) {
+      const version = '1.3';
+      const cipher = this.server!.cipher;
+      this.h3 = new Http3Connection(this.ctx, (r) => {
+        r.attributes = { ...r.attributes, tls: { protocol: { name: 'tls', version }, cipher, established: true, decrypted: true } };
+      });
+    }
+    this.h3.stream(dir, id, offset, data, fin, tsNs);
+  }
+
+  /** Handshake keys from the key log, once the ServerHello named the suite; false when the log does not have them. */
+  private startDecrypting(): boolean {
+    const c = this.client;
+    const s = this.server;
+    const suite = s && suiteParams(s.cipherCode);
+    if (!this.keylog || !c || !s || !suite?.tls13) {
+      if (this.keylog && s) {
+        this.ctx.count('quic.cipher_not_decrypted');
+        this.flags.add('cipher_not_decrypted');
+      }
+      return false;
+    }
+    this.suite = suite;
+    for (const i of [0, 1]) {
+      const secret = this.keylog.get(c.random, HANDSHAKE_LABEL[i]!);
+      if (!secret) {
+        this.ctx.count('quic.keys_missing');
+        this.flags.add('keys_missing');
+        return false;
+      }
+      this.handshakeKeys[i] = { keys: this.packetKeys(secret), secret, phase: 0, largestPn: -1 };
+    }
+    this.decrypting = true;
+    this.ctx.count('quic.decrypted_connections');
+    return true;
+  }
+
+  private packetKeys(secret: Buffer): PacketKeys {
+    const s = this.suite!;
+    const l = this.params!.labels;
+    return { bulk: s.bulk as PacketKeys['bulk'], key: expandLabel(secret, l.key, s.keyLength, s.hash), iv: expandLabel(secret, l.iv, 12, s.hash), hp: expandLabel(secret, l.hp, s.keyLength, s.hash) };
+  }
+
+  /** A Handshake packet (RFC 9000 §17.2.4): its CRYPTO frames carry the rest of the TLS handshake. */
+  private handshakePacket(dir: Dir, pkt: Buffer, pnOffset: number, tsNs: bigint): void {
+    const i = dir === Dir.ToServer ? 0 : 1;
+    const k = this.handshakeKeys[i]!;
+    const opened = openPacket(k.keys, pkt, pnOffset, k.largestPn, true);
+    if (!opened) return void this.ctx.count('quic.undecryptable_packets');
+    if (opened.packetNumber > k.largestPn) k.largestPn = opened.packetNumber;
+    this.ctx.count('quic.decrypted_packets');
+    const side = this.handshakeSides[i]!;
+    try {
+      this.frames(side, opened.payload);
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      this.ctx.count('quic.malformed');
+    }
+    this.handshakeMessages(dir, side, tsNs);
+  }
+
+  /** The encrypted handshake's messages: EncryptedExtensions (ALPN), Certificate, and each side's Finished (its 1-RTT keys follow). */
+  private handshakeMessages(dir: Dir, side: Side, tsNs: bigint): void {
+    let buf = side.held;
+    while (buf !== null && buf.length >= 4 && !this.done) {
+      const type = buf[0]!;
+      const length = buf.readUIntBE(1, 3);
+      if (length > MAX_CRYPTO) return this.damage('quic.malformed');
+      if (buf.length < 4 + length) break;
+      try {
+        if (dir === Dir.ToClient && type === HandshakeType.EncryptedExtensions) this.serverAlpn = parseEncryptedExtensions(buf, 4, 4 + length).alpn;
+        else if (dir === Dir.ToClient && type === HandshakeType.Certificate) this.certificate = parseCertificate(buf, 4, 4 + length, true);
+        else if (type === HandshakeType.Finished) this.sideFinished(dir, tsNs);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        this.ctx.count('quic.malformed');
+        this.flags.add('malformed');
+      }
+      buf = buf.length === 4 + length ? null : buf.subarray(4 + length);
+    }
+    side.held = buf;
+  }
+
+  /** A side's Finished: its 1-RTT packets are under its first traffic secret; the server's ends what the event waits for. */
+  private sideFinished(dir: Dir, tsNs: bigint): void {
+    const i = dir === Dir.ToServer ? 0 : 1;
+    const secret = this.keylog!.get(this.client!.random, TRAFFIC_LABEL[i]!);
+    if (secret) this.appKeys[i] = { keys: this.packetKeys(secret), secret, phase: 0, largestPn: -1 };
+    else {
+      this.ctx.count('quic.keys_missing');
+      this.flags.add('keys_missing');
+    }
+    if (dir === Dir.ToClient) this.finish(tsNs);
+  }
+
+  /**
+   * A 1-RTT packet (RFC 9000 §17.3) to the datagram's end. A sender using
+   * UDP segmentation offload hands the kernel several datagrams at once,
+   * and a capture on loopback or at TC sees them as one: when the whole
+   * does not open, it is cut where the next packet with the same
+   * Destination Connection ID starts, every segment but the last as long
+   * as the first.
+   */
+  private shortPacket(dir: Dir, pkt: Buffer, tsNs: bigint): void {
+    const i = dir === Dir.ToServer ? 0 : 1;
+    if (!this.appKeys[i]) return void this.ctx.count('quic.undecryptable_packets');
+    // the Destination Connection ID is one the peer issued, of the length it chose (RFC 9000 §17.3.1); the
+    // packets of one offloaded send share it, whichever of the peer's IDs it is now
+    const dcidLength = (dir === Dir.ToServer ? this.serverCid : this.clientCid)?.length ?? 0;
+    if (this.openShort(dir, pkt, dcidLength, tsNs)) return;
+    const dcid = pkt.subarray(1, 1 + dcidLength);
+    let size = dcid.length > 0 ? segmentSize(pkt, dcid, this.version) : 0;
+    if (size === 0) return void this.ctx.count('quic.undecryptable_packets');
+    this.ctx.count('quic.segmented_datagrams');
+    // the first segment may be shorter (long-header packets came before this one in it): each boundary is found anew
+    for (let rest = pkt; rest.length > 0; rest = rest.subarray(size), size = segmentSize(rest, dcid, this.version) || rest.length) {
+      const seg = rest.subarray(0, size);
+      // a segment may open with long-header packets of its own (a Handshake before 1-RTT data)
+      if ((seg[0]! & 0x80) !== 0) this.datagram(dir, seg, tsNs);
+      else if (!this.openShort(dir, seg, dcid.length, tsNs)) this.ctx.count('quic.undecryptable_packets');
+    }
+  }
+
+  /** Opens one 1-RTT packet with the side's keys, or the next generation's when its Key Phase flipped; false when neither opens it. */
+  private openShort(dir: Dir, pkt: Buffer, dcidLength: number, tsNs: bigint): boolean {
+    const k = this.appKeys[dir === Dir.ToServer ? 0 : 1]!;
+    const kp = { bit: 0 };
+    let opened = openPacket(k.keys, pkt, 1 + dcidLength, k.largestPn, false, kp);
+    if (!opened && kp.bit !== k.phase) {
+      // a key update (RFC 9001 §6): the next secret, the same header protection key
+      const s = this.suite!;
+      const secret = expandLabel(k.secret, this.params!.labels.ku, s.hash === 'sha384' ? 48 : 32, s.hash);
+      const keys = { ...this.packetKeys(secret), hp: k.keys.hp };
+      opened = openPacket(keys, pkt, 1 + dcidLength, k.largestPn, false, kp);
+      if (opened) {
+        k.keys = keys;
+        k.secret = secret;
+        k.phase = kp.bit;
+        this.ctx.count('quic.key_updates');
+      }
+    }
+    if (!opened) return false;
+    if (opened.packetNumber > k.largestPn) k.largestPn = opened.packetNumber;
+    this.ctx.count('quic.decrypted_packets');
+    try {
+      // CRYPTO in 1-RTT packets (NewSessionTicket) is read into a side that is never looked at again
+      this.frames(new Side(), opened.payload, { dir, tsNs });
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      this.ctx.count('quic.malformed');
+    }
+    return true;
   }
 
   /** CRYPTO data at `offset`: joined when it meets what came before, else kept (bounded) until it does. */
@@ -242,7 +554,12 @@ export class QuicParser implements DatagramParser {
       }
       buf = buf.length === 4 + length ? null : buf.subarray(4 + length);
       // the rest of the server's handshake is in Handshake packets, under keys the wire does not show
-      if (this.server) return this.finish(tsNs);
+      // (unless a key log has them: the event then waits for the server's Finished)
+      if (this.server) {
+        if (!this.decrypting && this.startDecrypting()) break;
+        if (!this.decrypting) return this.finish(tsNs);
+        break;
+      }
     }
     side.held = buf;
   }
@@ -275,6 +592,7 @@ export class QuicParser implements DatagramParser {
     this.ctx.count(counter);
     this.flags.add('malformed');
     this.finish(undefined);
+    this.done = true;
   }
 
   /** Stop reading: what was read is reported. */
@@ -282,18 +600,23 @@ export class QuicParser implements DatagramParser {
     this.ctx.count(counter);
     this.flags.add('incomplete');
     this.finish(undefined);
+    this.done = true;
   }
 
   close(reason: CloseReason, tsNs: bigint): void {
+    this.h3?.close(reason, tsNs);
+    this.h3 = undefined;
     if (this.done) return;
-    this.flags.add(CLOSE_FLAG[reason]);
+    if (!this.reported) this.flags.add(CLOSE_FLAG[reason]);
     this.finish(tsNs);
+    this.done = true;
   }
 
-  /** One event for the connection's handshake, once. */
+  /** One event for the connection's handshake, once; without keys to read on, nothing more is read. */
   private finish(tsNs: bigint | undefined): void {
-    if (this.done) return;
-    this.done = true;
+    if (this.reported) return;
+    this.reported = true;
+    if (!this.decrypting) this.done = true;
     for (const s of this.sides) {
       s.held = null;
       s.ahead.clear();
@@ -304,8 +627,10 @@ export class QuicParser implements DatagramParser {
       this.ctx.count('quic.unread_handshakes');
       return;
     }
-    const seen = { client: c, server: s, alert: this.alert, malformed: this.flags.has('malformed') };
+    const server = s && this.serverAlpn !== undefined && s.alpn === undefined ? { ...s, alpn: this.serverAlpn } : s;
+    const seen = { client: c, server, certificate: this.certificate, alert: this.alert, malformed: this.flags.has('malformed') };
     const tls = tlsAttributes(seen);
+    if (this.decrypting) tls.decrypted = true;
     if (this.error !== undefined && this.error !== 'NO_ERROR') tls.established = false;
     const quic: Record<string, unknown> = {};
     if (this.originalDcid) quic.original_destination_connection_id = this.originalDcid.toString('hex');

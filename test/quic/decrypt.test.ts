@@ -1,0 +1,141 @@
+// QUIC connections decrypted with a key log, built packet by packet (the sealing helper reproduces
+// RFC 9001's sample packets byte for byte): the Handshake packets' EncryptedExtensions and Finished,
+// 1-RTT packets with HTTP/3 inside, a key update (the Key Phase bit and the "quic ku" secret of
+// RFC 9001 §6), a greased fixed bit (RFC 9287), two 1-RTT packets sent as one datagram (segmentation
+// offload), a key log without the traffic secrets, and 300 resealed mutants of the 1-RTT frames.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { versionParams } from '../../packages/protocols/src/quic/constants.js';
+import { initialKeys, type PacketKeys } from '../../packages/protocols/src/quic/initial.js';
+import { expandLabel } from '../../packages/protocols/src/tls/decrypt.js';
+import { pcapng, udpFrame, type Frame } from '../helpers/synth.js';
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import { cryptoFrame, handshakeMessage, sealLong, sealShort, streamFrame, varint } from '../helpers/quic.js';
+import { mutate, seeded } from '../helpers/mutate.js';
+
+const client = { addr: '192.0.2.10', port: 50411 };
+const server = { addr: '192.0.2.44', port: 443 };
+const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+const vec = (lenBytes: 1 | 2, b: Buffer) => Buffer.concat([lenBytes === 1 ? Buffer.from([b.length]) : u16(b.length), b]);
+const ext = (type: number, data: Buffer) => Buffer.concat([u16(type), vec(2, data)]);
+const params = versionParams(1)!;
+const RANDOM = Buffer.alloc(32, 0x5a);
+const dir = mkdtempSync(join(tmpdir(), 'pano-quic-hand-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+const clientHello = handshakeMessage(1, Buffer.concat([
+  u16(0x0303), RANDOM, vec(1, Buffer.alloc(0)), vec(2, u16(0x1301)), vec(1, Buffer.from([0])),
+  vec(2, Buffer.concat([
+    ext(0, vec(2, Buffer.concat([Buffer.from([0]), vec(2, Buffer.from('h3.example'))]))),
+    ext(16, vec(2, vec(1, Buffer.from('h3')))),
+    ext(43, vec(1, u16(0x0304))),
+    ext(51, Buffer.concat([u16(29), vec(2, Buffer.alloc(32, 5))])),
+  ])),
+]));
+const serverHello = handshakeMessage(2, Buffer.concat([u16(0x0303), Buffer.alloc(32, 9), vec(1, Buffer.alloc(0)), u16(0x1301), Buffer.from([0]), vec(2, ext(43, u16(0x0304)))]));
+
+/** 1-RTT (or Handshake) keys of a traffic secret, AES-128-GCM (RFC 9001 §5.1). */
+const keysOf = (secret: Buffer): PacketKeys => ({ bulk: 'aes-128-gcm', key: expandLabel(secret, 'quic key', 16), iv: expandLabel(secret, 'quic iv', 12), hp: expandLabel(secret, 'quic hp', 16) });
+const SECRETS = { CLIENT_HANDSHAKE_TRAFFIC_SECRET: Buffer.alloc(32, 1), SERVER_HANDSHAKE_TRAFFIC_SECRET: Buffer.alloc(32, 2), CLIENT_TRAFFIC_SECRET_0: Buffer.alloc(32, 3), SERVER_TRAFFIC_SECRET_0: Buffer.alloc(32, 4) };
+function keylog(secrets: Record<string, Buffer> = SECRETS): string {
+  const file = join(dir, `${Math.random().toString(36).slice(2)}.log`);
+  writeFileSync(file, Object.entries(secrets).map(([l, s]) => `${l} ${RANDOM.toString('hex')} ${s.toString('hex')}`).join('\n') + '\n');
+  return file;
+}
+
+const frame = (type: number, payload: Buffer) => Buffer.concat([varint(type), varint(payload.length), payload]);
+const settings = Buffer.concat([Buffer.from([0x00]), frame(0x04, Buffer.concat([varint(0x01), varint(0)]))]);
+/** QPACK field section with no dynamic references: prefix 0,0 then static indexed lines and literals with static names. */
+const section = (...lines: Buffer[]) => Buffer.concat([Buffer.from([0, 0]), ...lines]);
+const lit = (index: number, value: string) => Buffer.concat([Buffer.from([0x50 | index]), Buffer.from([value.length]), Buffer.from(value)]);
+
+/** The datagrams of one connection: hellos, the encrypted handshake, a request and its answer; `tamper` changes 1-RTT frames before sealing. */
+function connection(tamper: (frames: Buffer) => Buffer = (f) => f): Buffer {
+  const odcid = randomBytes(8), ccid = randomBytes(5), scid = randomBytes(8);
+  const init = initialKeys(params, odcid);
+  const hs = { c: keysOf(SECRETS.CLIENT_HANDSHAKE_TRAFFIC_SECRET), s: keysOf(SECRETS.SERVER_HANDSHAKE_TRAFFIC_SECRET) };
+  const app = { c: keysOf(SECRETS.CLIENT_TRAFFIC_SECRET_0), s: keysOf(SECRETS.SERVER_TRAFFIC_SECRET_0) };
+  // the server's next generation after a key update: "quic ku", the header protection key kept
+  const nextServer = { ...keysOf(expandLabel(SECRETS.SERVER_TRAFFIC_SECRET_0, 'quic ku', 32)), hp: app.s.hp };
+  const long = (keys: PacketKeys, type: 'initial' | 'handshake', toServer: boolean, pn: number, frames: Buffer) =>
+    sealLong(keys, { typeCode: params.types[type], version: 1, dcid: toServer ? odcid : ccid, scid: toServer ? ccid : scid, token: type === 'initial' ? Buffer.alloc(0) : undefined, packetNumber: pn, pnLength: 2, frames, padTo: toServer && type === 'initial' ? 1200 : undefined });
+  const short = (keys: PacketKeys, toServer: boolean, pn: number, frames: Buffer, keyPhase: 0 | 1 = 0, grease = false) =>
+    sealShort(keys, { dcid: toServer ? scid : ccid, packetNumber: pn, pnLength: 2, keyPhase, frames: tamper(frames), greaseFixedBit: grease });
+  const ee = handshakeMessage(8, vec(2, ext(16, vec(2, vec(1, Buffer.from('h3'))))));
+  const request = frame(0x01, section(Buffer.from([0xc0 | 17, 0xc0 | 23]), lit(0, 'h3.example'), lit(1, '/account?id=7')));
+  const body = Buffer.from('{"email":"grace@example.org"}');
+  const datagrams: Array<[0 | 1, Buffer]> = [
+    [0, long(init.client, 'initial', true, 0, cryptoFrame(0, clientHello))],
+    [1, Buffer.concat([long(init.server, 'initial', false, 0, cryptoFrame(0, serverHello)), long(hs.s, 'handshake', false, 0, cryptoFrame(0, Buffer.concat([ee, handshakeMessage(20, Buffer.alloc(32, 7))])))])],
+    [1, short(app.s, false, 0, streamFrame(3, 0, settings))],
+    [0, Buffer.concat([long(hs.c, 'handshake', true, 0, cryptoFrame(0, handshakeMessage(20, Buffer.alloc(32, 8)))), short(app.c, true, 0, Buffer.concat([streamFrame(2, 0, settings), streamFrame(0, 0, request, true)]), 0, true)])],
+    // the server's answer in two 1-RTT packets handed to the kernel as one (no boundary on the wire), the second after a key update
+    [1, Buffer.concat([
+      short(app.s, false, 1, streamFrame(0, 0, frame(0x01, section(Buffer.from([0xc0 | 25, 0xc0 | 46]))))),
+      short(nextServer, false, 2, streamFrame(0, frame(0x01, section(Buffer.from([0xc0 | 25, 0xc0 | 46]))).length, frame(0x00, body), true), 1),
+    ])],
+    // the client closes: an application CONNECTION_CLOSE with H3_NO_ERROR
+    [0, short(app.c, true, 1, Buffer.concat([Buffer.from([0x1d]), varint(0x100), varint(0)]))],
+  ];
+  let t = 1_700_000_000_000_000_000n;
+  const frames: Frame[] = datagrams.map(([d, b]) => ({ tsNs: (t += 1_000_000n), data: d === 0 ? udpFrame(client, server, b) : udpFrame(server, client, b) }));
+  return pcapng(frames);
+}
+
+function parse(bytes: Buffer, log: string) {
+  const r = parseCaptureSync(bytes, { parse: { tlsKeyLogs: [log] } });
+  assertValidEvents(r.events);
+  return { events: r.events as any[], stats: r.stats.protocols as Record<string, number> };
+}
+
+test('a QUIC connection decrypted by hand: ALPN from EncryptedExtensions, HTTP/3 across a key update and an offloaded send, a greased fixed bit', () => {
+  const { events, stats } = parse(connection(), keylog());
+  const [q, h3, ...rest] = events;
+  assert.equal(rest.length, 0);
+  assert.equal(q.pano.protocol, 'quic');
+  assert.equal(q.tls.decrypted, true);
+  assert.equal(q.tls.next_protocol, 'h3');
+  assert.equal(h3.pano.protocol, 'http3');
+  assert.equal(h3.pano.kind, 'exchange');
+  assert.equal(h3.http.request.method, 'GET');
+  assert.deepEqual(h3.url, { scheme: 'https', path: '/account', query: 'id=7' });
+  assert.deepEqual(h3.http.request.header[':authority'], ['h3.example']);
+  assert.equal(h3.http.response.status_code, 200);
+  assert.equal(h3.http.response.body.content, '{"email":"grace@example.org"}');
+  assert.deepEqual(h3.tls, { protocol: { name: 'tls', version: '1.3' }, cipher: 'TLS_AES_128_GCM_SHA256', established: true, decrypted: true });
+  assert.equal(stats['quic.key_updates'], 1);
+  assert.equal(stats['quic.segmented_datagrams'], 1);
+  assert.equal(stats['quic.undecryptable_packets'], undefined);
+});
+
+test('a key log with the handshake secrets only: the handshake read, its 1-RTT packets counted as not decrypted, flagged keys_missing', () => {
+  const { CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET } = SECRETS;
+  const { events, stats } = parse(connection(), keylog({ CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET }));
+  assert.equal(events.length, 1);
+  assert.equal(events[0].tls.next_protocol, 'h3');
+  assert.deepEqual(events[0].pano.flags, ['keys_missing']);
+  assert.ok(stats['quic.undecryptable_packets'] >= 3);
+});
+
+test('without the connection\'s secrets: the event comes at the ServerHello as without a key log, flagged keys_missing', () => {
+  const { events } = parse(connection(), keylog({}));
+  assert.equal(events.length, 1);
+  assert.deepEqual(events[0].pano.flags, ['keys_missing']);
+  assert.equal(events[0].tls.decrypted, undefined);
+});
+
+test('fuzz: 300 connections whose 1-RTT frames are mutated, then sealed as a real endpoint would, never throw, fault or give an event the schema rejects', () => {
+  const rnd = seeded(31);
+  const log = keylog();
+  let events = 0;
+  for (let i = 0; i < 300; i++) {
+    const r = parse(connection((f) => (rnd(2) === 0 ? mutate(f, rnd) : f)), log);
+    for (const k of Object.keys(r.stats)) assert.ok(!k.endsWith('parser_faults'), `mutant ${i}: ${k}`);
+    events += r.events.length;
+  }
+  assert.ok(events >= 300, `${events} events`);
+});
