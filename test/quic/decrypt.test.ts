@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ParsePipeline } from '@panopticon/parse';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { versionParams } from '../../packages/protocols/src/quic/constants.js';
@@ -55,6 +56,10 @@ const lit = (index: number, value: string) => Buffer.concat([Buffer.from([0x50 |
 
 /** The datagrams of one connection: hellos, the encrypted handshake, a request and its answer; `tamper` changes 1-RTT frames before sealing. */
 function connection(tamper: (frames: Buffer) => Buffer = (f) => f): Buffer {
+  return pcapng(connectionFrames(tamper));
+}
+
+function connectionFrames(tamper: (frames: Buffer) => Buffer): Frame[] {
   const odcid = randomBytes(8), ccid = randomBytes(5), scid = randomBytes(8);
   const init = initialKeys(params, odcid);
   const hs = { c: keysOf(SECRETS.CLIENT_HANDSHAKE_TRAFFIC_SECRET), s: keysOf(SECRETS.SERVER_HANDSHAKE_TRAFFIC_SECRET) };
@@ -82,8 +87,7 @@ function connection(tamper: (frames: Buffer) => Buffer = (f) => f): Buffer {
     [0, short(app.c, true, 1, Buffer.concat([Buffer.from([0x1d]), varint(0x100), varint(0)]))],
   ];
   let t = 1_700_000_000_000_000_000n;
-  const frames: Frame[] = datagrams.map(([d, b]) => ({ tsNs: (t += 1_000_000n), data: d === 0 ? udpFrame(client, server, b) : udpFrame(server, client, b) }));
-  return pcapng(frames);
+  return datagrams.map(([d, b]) => ({ tsNs: (t += 1_000_000n), data: d === 0 ? udpFrame(client, server, b) : udpFrame(server, client, b) }));
 }
 
 function parse(bytes: Buffer, log: string) {
@@ -121,11 +125,30 @@ test('a key log with the handshake secrets only: the handshake read, its 1-RTT p
   assert.ok(stats['quic.undecryptable_packets'] >= 3);
 });
 
-test('without the connection\'s secrets: the event comes at the ServerHello as without a key log, flagged keys_missing', () => {
+test('without the connection\'s secrets: what follows the ServerHello is held for them (bounded), then the event is as without a key log, flagged keys_missing', () => {
   const { events } = parse(connection(), keylog({}));
   assert.equal(events.length, 1);
   assert.deepEqual(events[0].pano.flags, ['keys_missing']);
   assert.equal(events[0].tls.decrypted, undefined);
+});
+
+test('a followed key log that gets the secrets after the ServerHello was read (a live capture racing the client): the held datagrams are opened then', () => {
+  const frames = connectionFrames((f) => f);
+  const bytes = pcapng(frames);
+  // the capture as far as the server's first flight, then the rest
+  const cut = pcapng(frames.slice(0, 2)).length;
+  const file = keylog({});
+  const events: any[] = [];
+  const p = new ParsePipeline({ source: { type: 'pcap', name: 'live' }, parse: { tlsKeyLogs: [file] }, onEvent: (e) => events.push(JSON.parse(JSON.stringify(e))) });
+  p.push(bytes.subarray(0, cut));
+  // the client writes its secrets as its handshake goes on
+  appendFileSync(file, readFileSync(keylog()));
+  p.push(bytes.subarray(cut));
+  p.end();
+  assertValidEvents(events);
+  assert.deepEqual(events.map((e) => e.pano.protocol), ['quic', 'http3']);
+  assert.equal(events[0].pano.flags, undefined);
+  assert.equal(events[1].http.response.body.content, '{"email":"grace@example.org"}');
 });
 
 test('fuzz: 300 connections whose 1-RTT frames are mutated, then sealed as a real endpoint would, never throw, fault or give an event the schema rejects', () => {

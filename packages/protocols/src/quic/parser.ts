@@ -31,6 +31,8 @@ import { Http3Connection } from '../http3/connection.js';
 const MAX_CRYPTO = 64 * 1024;
 /** Initial packets read per side before the handshake is given up as unreadable. */
 const MAX_INITIALS = 64;
+/** Datagram bytes held after the ServerHello while a followed key log may still get the connection's secrets. */
+const MAX_WAITING = 256 * 1024;
 /** Handshake messages over this length are damage (a ClientHello or ServerHello is far smaller). */
 const MAX_MESSAGE = 32 * 1024;
 
@@ -113,6 +115,8 @@ export class QuicParser implements DatagramParser {
   private serverAlpn: string | undefined;
   private certificate: CertificateInfo | undefined;
   private h3: Http3Connection | undefined;
+  /** Datagrams after the ServerHello held while the key log may still get the connection's secrets. */
+  private waiting: { datagrams: Array<{ dir: Dir; payload: Buffer; tsNs: bigint }>; bytes: number } | undefined;
 
   constructor(private readonly ctx: ParserContext) {
     this.keylog = ctx.tlsKeys?.active ? ctx.tlsKeys : undefined;
@@ -120,6 +124,7 @@ export class QuicParser implements DatagramParser {
 
   datagram(dir: Dir, payload: Buffer, tsNs: bigint): void {
     if (this.done) return;
+    if (this.waiting) return this.hold(dir, payload, tsNs);
     const side = this.sides[dir === Dir.ToServer ? 0 : 1]!;
     let at = 0;
     // coalesced long-header packets (RFC 9000 §12.2); a short header, or padding after the last packet, ends them
@@ -146,6 +151,11 @@ export class QuicParser implements DatagramParser {
         side.startNs ??= tsNs;
         side.bytes += end - at;
         this.initial(dir, params, h.version, h.dcid, h.scid, payload.subarray(at, end), length.next - at, tsNs);
+        // the ServerHello just read, and the key log lacks the secrets yet: the rest of the datagram waits with what follows
+        if (this.waiting) {
+          if (end < payload.length) this.hold(dir, payload.subarray(end), tsNs);
+          return;
+        }
       } else if (h.typeCode === params.types.handshake && this.decrypting) {
         side.bytes += end - at;
         this.handshakePacket(dir, payload.subarray(at, end), length.next - at, tsNs);
@@ -359,7 +369,13 @@ export class QuicParser implements DatagramParser {
   }
 
   /** Handshake keys from the key log, once the ServerHello named the suite; false when the log does not have them. */
-  private startDecrypting(): boolean {
+  /**
+   * Handshake keys from the key log, once the ServerHello named the suite:
+   * `started`, `waiting` (the log may still get them: a followed file is
+   * written as the client's handshake goes on), or `never` (no log, a
+   * suite not opened here).
+   */
+  private startDecrypting(): 'started' | 'waiting' | 'never' {
     const c = this.client;
     const s = this.server;
     const suite = s && suiteParams(s.cipherCode);
@@ -368,21 +384,39 @@ export class QuicParser implements DatagramParser {
         this.ctx.count('quic.cipher_not_decrypted');
         this.flags.add('cipher_not_decrypted');
       }
-      return false;
+      return 'never';
     }
+    const secrets = HANDSHAKE_LABEL.map((l) => this.keylog!.get(c.random, l));
+    if (!secrets[0] || !secrets[1]) return 'waiting';
     this.suite = suite;
-    for (const i of [0, 1]) {
-      const secret = this.keylog.get(c.random, HANDSHAKE_LABEL[i]!);
-      if (!secret) {
-        this.ctx.count('quic.keys_missing');
-        this.flags.add('keys_missing');
-        return false;
-      }
-      this.handshakeKeys[i] = { keys: this.packetKeys(secret), secret, phase: 0, largestPn: -1 };
-    }
+    secrets.forEach((secret, i) => (this.handshakeKeys[i] = { keys: this.packetKeys(secret!), secret: secret!, phase: 0, largestPn: -1 }));
     this.decrypting = true;
     this.ctx.count('quic.decrypted_connections');
-    return true;
+    return 'started';
+  }
+
+  /**
+   * A datagram after the ServerHello while the key log lacks the
+   * connection's secrets: held (bounded) and tried again with each one;
+   * replayed in order once the secrets come, else the handshake is
+   * reported as without a key log, flagged keys_missing.
+   */
+  private hold(dir: Dir, payload: Buffer, tsNs: bigint): void {
+    const w = this.waiting!;
+    w.datagrams.push({ dir, payload: Buffer.from(payload), tsNs });
+    w.bytes += payload.length;
+    const now = this.startDecrypting();
+    if (now === 'started') {
+      this.waiting = undefined;
+      for (const d of w.datagrams) this.datagram(d.dir, d.payload, d.tsNs);
+    } else if (now === 'never' || w.bytes > MAX_WAITING) this.keysMissing(tsNs);
+  }
+
+  private keysMissing(tsNs: bigint | undefined): void {
+    this.waiting = undefined;
+    this.ctx.count('quic.keys_missing');
+    this.flags.add('keys_missing');
+    this.finish(tsNs);
   }
 
   private packetKeys(secret: Buffer): PacketKeys {
@@ -556,8 +590,10 @@ export class QuicParser implements DatagramParser {
       // the rest of the server's handshake is in Handshake packets, under keys the wire does not show
       // (unless a key log has them: the event then waits for the server's Finished)
       if (this.server) {
-        if (!this.decrypting && this.startDecrypting()) break;
-        if (!this.decrypting) return this.finish(tsNs);
+        if (this.decrypting) break;
+        const start = this.startDecrypting();
+        if (start === 'waiting') this.waiting = { datagrams: [], bytes: 0 };
+        if (start === 'never') return this.finish(tsNs);
         break;
       }
     }
@@ -607,6 +643,7 @@ export class QuicParser implements DatagramParser {
     this.h3?.close(reason, tsNs);
     this.h3 = undefined;
     if (this.done) return;
+    if (this.waiting) this.keysMissing(tsNs);
     if (!this.reported) this.flags.add(CLOSE_FLAG[reason]);
     this.finish(tsNs);
     this.done = true;
