@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Direction, LinkType, PcapngWriter, PcapWriter, readCapture, type Packet } from '@panopticon/pcap';
+import { CaptureReader, Direction, LinkType, PcapngWriter, PcapWriter, readCapture, SECRETS_TLS_KEY_LOG, type Packet } from '@panopticon/pcap';
 import { collect, epochString, tsharkFields, tsharkMissing } from './support.js';
 
 const IPV4 = Buffer.from('450000140000000040060000c0a80001c0a80002', 'hex');
@@ -187,3 +187,14 @@ test('PcapWriter: tshark reads its nanosecond and microsecond files in both byte
 function rowsOf(path: string): string[][] {
   return tsharkFields(path, ['frame.time_epoch', 'frame.cap_len', 'frame.len']);
 }
+
+test('a Decryption Secrets Block written is read back, its text whole (the padding not included)', () => {
+  const w = new PcapngWriter();
+  const keys = Buffer.from(`CLIENT_RANDOM ${'01'.repeat(32)} ${'02'.repeat(48)}\n`); // 159 bytes: padded to 160
+  const bytes = Buffer.concat([w.sectionHeader(), w.interfaceDescription({ linkType: 1, snapLen: 65535 }).block, w.decryptionSecrets(SECRETS_TLS_KEY_LOG, keys)]);
+  const seen: Array<{ type: number; data: string }> = [];
+  const r = new CaptureReader({ onSecrets: (s) => seen.push({ type: s.type, data: s.data.toString('latin1') }) });
+  r.push(bytes);
+  r.end();
+  assert.deepEqual(seen, [{ type: SECRETS_TLS_KEY_LOG, data: keys.toString('latin1') }]);
+});

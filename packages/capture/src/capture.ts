@@ -4,7 +4,7 @@
  * stop detaches everything and flushes.
  */
 import { release } from 'node:os';
-import { PcapngWriter } from '@panopticon/pcap';
+import { PcapngWriter, SECRETS_TLS_KEY_LOG, type TextTail } from '@panopticon/pcap';
 import { BPF_MAP_TYPE_RINGBUF, libbpf, type Libbpf } from './libbpf.js';
 import { openRecords, type RecordSource } from './records.js';
 import { CaptureError, LoadedProgram, type BufferKind } from './program.js';
@@ -41,6 +41,12 @@ export interface CaptureOptions {
   application?: string;
   /** TLS plaintext: the binaries whose OpenSSL SSL_read/SSL_write are probed (pano-capture --tls). */
   tls?: { targets: string[]; go?: GoTlsTarget[] };
+  /**
+   * Key log files (pano-capture --tls-keylog): what they hold at the start,
+   * and each line appended during the capture, go into the pcapng as
+   * Decryption Secrets Blocks ahead of the packets written after them.
+   */
+  keyLogs?: TextTail[];
 }
 
 export interface InterfaceCounters {
@@ -65,6 +71,8 @@ export interface CaptureSummary {
   lostInterfaces: string[];
   /** With --tls: the TLS plaintext records written, and the kernel's counters. */
   tls?: TlsCounters & { delivered: number };
+  /** With --tls-keylog: Decryption Secrets Blocks written. */
+  secretsBlocks?: number;
 }
 
 /** Which directions to hook: on loopback every packet passes egress and then ingress, so only ingress (ADR 0301). */
@@ -74,6 +82,8 @@ export function directionsFor(iface: NetInterface): Direction[] {
 
 const STATS_POLL_MS = 1000;
 const IDLE_MAX_MS = 8;
+/** Key log text per Decryption Secrets Block, at most. */
+const SECRETS_BLOCK_BYTES = 1 << 20;
 
 export class Capture {
   readonly lib: Libbpf;
@@ -104,6 +114,8 @@ export class Capture {
   private isbTimer: LongTimer | undefined;
   private idleMs = 1;
   private packets = 0;
+  /** Decryption Secrets Blocks written (--tls-keylog). */
+  private secretsBlocks = 0;
   private stopped = false;
   private readonly stale: StaleCleanup;
   /** Per slot: still attached (checked every second). */
@@ -134,6 +146,7 @@ export class Capture {
     this.lastLossCheckNs = this.startNs;
     try {
       this.writeHeader();
+      this.writeSecrets();
       if (opts.interfaces.length) this.openSource();
       if (opts.tls) this.tls = TlsProbes.attach(opts.tls.targets, opts.ringSize, opts.tls.go);
       opts.interfaces.forEach((iface, slot) => this.program.setInterface(iface.ifindex, slot, iface.l3Offset));
@@ -197,6 +210,7 @@ export class Capture {
       lostInterfaces: [...this.lost],
     };
     if (this.tls) this.summary.tls = { ...this.tls.counters(), delivered: this.tlsDelivered };
+    if (this.opts.keyLogs) this.summary.secretsBlocks = this.secretsBlocks;
     if (this.opts.sink?.error) this.summary.problems.push(this.opts.sink.error);
     this.teardown();
     for (const w of this.doneWaiters.splice(0)) w(this.summary);
@@ -292,6 +306,7 @@ export class Capture {
   /** Writes the blocks of one drain in timestamp order (perf rings are per CPU, so a drain interleaves CPUs). */
   private emitBatch(): void {
     const sink = this.opts.sink;
+    this.writeSecrets();
     if (sink && this.blocks.length) {
       const blocks = this.blocks;
       const times = this.times;
@@ -308,6 +323,26 @@ export class Capture {
     }
     if (this.seen.length) {
       for (const r of this.seen.splice(0)) this.opts.onPacket?.(this.opts.interfaces[r.slot], r.data, r.dir);
+    }
+  }
+
+  /**
+   * Key log lines appended since the last batch, as Decryption Secrets
+   * Blocks (1 MiB of lines at most each) before the batch's packets: a
+   * client writes its secrets as its handshake goes on, so they come at
+   * most a batch after the packets they open, which pano-parse waits for.
+   */
+  private writeSecrets(): void {
+    const sink = this.opts.sink;
+    if (!sink || !this.opts.keyLogs) return;
+    for (const tail of this.opts.keyLogs) {
+      let text = tail.read();
+      while (text.length) {
+        const cut = text.length <= SECRETS_BLOCK_BYTES ? text.length : text.lastIndexOf('\n', SECRETS_BLOCK_BYTES) + 1 || text.length;
+        sink.push(this.writer.decryptionSecrets(SECRETS_TLS_KEY_LOG, Buffer.from(text.slice(0, cut), 'latin1')));
+        this.secretsBlocks++;
+        text = text.slice(cut);
+      }
     }
   }
 

@@ -21,6 +21,7 @@ import { removeStale } from './hooks.js';
 import { findLibgnutls, findLibssl } from './tls.js';
 import { goTlsTarget, type GoTlsTarget } from './gotls.js';
 import { ElfError } from './elf.js';
+import { TextTail } from '@panopticon/pcap';
 
 const NAME = 'pano-capture';
 
@@ -73,6 +74,7 @@ interface Opts {
   tls?: boolean;
   tlsBinary: string[];
   tlsGo: string[];
+  tlsKeylog: string[];
 }
 
 function parseSnaplen(v: string): number {
@@ -132,6 +134,7 @@ export function program(): Command {
     .option('--tls', 'also capture TLS plaintext: uprobes on SSL_read/SSL_write of libssl.so.3 and gnutls_record_recv/send of libgnutls.so.30 (as the dynamic linker finds them), all processes')
     .option('--tls-binary <path>', 'also probe this ELF file exporting OpenSSL\'s SSL_read/SSL_write or GnuTLS\'s gnutls_record_recv/send (e.g. the node binary); repeatable; implies --tls', (v: string, prev: string[]) => [...prev, v], [])
     .option('--tls-go <path>', 'also probe Go crypto/tls in this Go binary (Go 1.18+, x86-64, not PIE, with its symbol table); repeatable; implies --tls', (v: string, prev: string[]) => [...prev, v], [])
+    .option('--tls-keylog <file>', 'write the lines of this TLS key log (SSLKEYLOGFILE), and those appended while capturing, into the capture as Decryption Secrets Blocks: pano-parse then decrypts TLS and QUIC without --tls-keylog; repeatable', (v: string, prev: string[]) => [...prev, v], [])
     .option('--smoke-test', 'attach, send a packet, see it come back, detach; exit 0 when it works')
     .option('--doctor', 'report what this machine supports for capture, and what is missing and why')
     .option('--cleanup', 'only remove filters (and qdiscs) left by killed pano-capture runs, then exit')
@@ -200,6 +203,13 @@ async function run(o: Opts): Promise<number> {
 
   const out = outputOption(o);
   if (!out && isatty(1)) throw new UserError('standard output is a terminal: use -w FILE, or pipe into pano-parse or a file', 2);
+  const keyLogs = o.tlsKeylog.map((path) => {
+    try {
+      return new TextTail(path, 512);
+    } catch (e) {
+      throw new UserError(`--tls-keylog ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 2);
+    }
+  });
   const sink = out ? openFile(out.path, out.flag) : BlockSink.stdout();
   // Handlers first: a signal while the filters are being attached (a Ctrl-C right after the start)
   // would otherwise end the process by default with the filters left on the interfaces. Taken now,
@@ -219,6 +229,7 @@ async function run(o: Opts): Promise<number> {
       count: o.count,
       statsIntervalMs: Math.round(o.statsInterval * 1000),
       tls,
+      keyLogs: keyLogs.length ? keyLogs : undefined,
       // said when it happens (even with -q): an interface that went away is a capture that stopped
       onNotice: (m) => process.stderr.write(`${NAME}: ${m}\n`),
     });
@@ -314,6 +325,7 @@ function report(s: CaptureSummary, quiet: boolean): void {
   }
   if (quiet) return;
   if (s.tls) err.write(`${NAME}: TLS: ${s.tls.delivered} plaintext records captured, ${s.tls.truncated} cut at ${TLS_MAX_DATA} bytes, ${s.tls.untied} without their connection when captured\n`);
+  if (s.secretsBlocks !== undefined) err.write(`${NAME}: ${s.secretsBlocks} decryption secrets block(s) of TLS key log lines written\n`);
   const seen = s.interfaces.reduce((a, c) => a + c.seen, 0n);
   const matched = s.interfaces.reduce((a, c) => a + c.matched, 0n);
   const truncated = s.interfaces.reduce((a, c) => a + c.truncated, 0n);

@@ -10,6 +10,7 @@ const BLOCK_SHB = 0x0a0d0d0a;
 const BLOCK_IDB = 0x00000001;
 const BLOCK_ISB = 0x00000005;
 const BLOCK_EPB = 0x00000006;
+const BLOCK_DSB = 0x0000000a;
 const BLOCK_CUSTOM_COPY = 0x00000bad;
 const BLOCK_CUSTOM_NOCOPY = 0x40000bad;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
@@ -280,6 +281,20 @@ export class PcapngWriter {
         buf.writeUInt32LE(Number(ts & 0xffffffffn), at + 8);
       },
       options,
+    );
+  }
+
+  /** A Decryption Secrets Block (`type` SECRETS_TLS_KEY_LOG: NSS key log lines), before the packets its secrets open. */
+  decryptionSecrets(type: number, data: Buffer): Buffer {
+    return encodeBlock(
+      BLOCK_DSB,
+      8 + data.length,
+      (buf, at) => {
+        buf.writeUInt32LE(type >>> 0, at);
+        buf.writeUInt32LE(data.length, at + 4);
+        buf.set(data, at + 8);
+      },
+      [],
     );
   }
 

@@ -11,14 +11,12 @@
  * random not found yet makes the store read what the file gained since.
  * Bounded: past MAX_CONNECTIONS randoms the oldest are forgotten (counted).
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { TextTail } from '@panopticon/pcap';
 
 /** Client randoms kept (each with its few secrets, ~200 bytes). */
 const MAX_CONNECTIONS = 262_144;
 /** Longest line taken: a label, 64 hex digits and a secret of up to 128 bytes. */
 const MAX_LINE = 512;
-/** Bytes read from a followed file at once. */
-const READ_CHUNK = 1 << 20;
 
 /** The labels a decryption uses (NSS key log format). */
 export const KeyLabel = {
@@ -34,34 +32,33 @@ const LINE = /^([A-Z0-9_]{1,64}) ([0-9a-fA-F]{64}) ([0-9a-fA-F]{2,256})$/;
 /** A key log file could not be read: its path and the system's reason. */
 export class KeyLogError extends Error {}
 
-class FollowedFile {
-  offset = 0;
-  /** A line not yet ended by a newline (the writer is mid-line). */
-  partial = '';
-  constructor(readonly path: string, public fd: number) {}
-}
-
 export class TlsKeyLog {
   private readonly secrets = new Map<string, Map<string, Buffer>>();
-  private readonly files: FollowedFile[] = [];
+  private readonly files: TextTail[] = [];
   /** Lines that were not key log lines (comments excepted). */
-  malformedLines = 0;
+  private badLines = 0;
   /** Client randoms forgotten past the bound. */
   forgotten = 0;
 
   /** Opens each file (throws KeyLogError naming it) and reads what it holds now. */
   constructor(paths: readonly string[] = []) {
     for (const path of paths) {
-      let fd: number;
+      let f: TextTail;
       try {
-        fd = openSync(path, 'r');
+        f = new TextTail(path, MAX_LINE);
       } catch (e) {
         throw new KeyLogError(`${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
       }
-      const f = new FollowedFile(path, fd);
       this.files.push(f);
-      this.readMore(f);
+      this.addText(f.read());
     }
+  }
+
+  /** Lines that were not key log lines (comments excepted), and lines too long to be one. */
+  get malformedLines(): number {
+    let n = this.badLines;
+    for (const f of this.files) n += f.overlong;
+    return n;
   }
 
   /** Whether any secret could come: a file is followed, or lines were added. */
@@ -89,14 +86,14 @@ export class TlsKeyLog {
     const key = random.toString('hex');
     let s = this.secrets.get(key)?.get(label);
     if (s === undefined && this.files.length) {
-      for (const f of this.files) this.readMore(f);
+      for (const f of this.files) this.addText(f.read());
       s = this.secrets.get(key)?.get(label);
     }
     return s;
   }
 
   close(): void {
-    for (const f of this.files) closeSync(f.fd);
+    for (const f of this.files) f.close();
     this.files.length = 0;
   }
 
@@ -105,7 +102,7 @@ export class TlsKeyLog {
     if (line.length === 0 || line.startsWith('#')) return;
     const m = LINE.exec(line);
     if (!m || m[3]!.length % 2 !== 0) {
-      this.malformedLines++;
+      this.badLines++;
       return;
     }
     const key = m[2]!.toLowerCase();
@@ -118,48 +115,5 @@ export class TlsKeyLog {
       this.secrets.set(key, (entry = new Map()));
     }
     entry.set(m[1]!, Buffer.from(m[3]!, 'hex'));
-  }
-
-  private readMore(f: FollowedFile): void {
-    let size: number;
-    try {
-      const open = fstatSync(f.fd);
-      size = open.size;
-      // the path now names another file (deleted and written anew by the next client): follow that one
-      const now = statSync(f.path, { throwIfNoEntry: false });
-      if (now && (now.ino !== open.ino || now.dev !== open.dev)) {
-        const fd = openSync(f.path, 'r');
-        closeSync(f.fd);
-        f.fd = fd;
-        f.offset = 0;
-        f.partial = '';
-        size = fstatSync(fd).size;
-      }
-    } catch {
-      return;
-    }
-    // truncated and rewritten (a new session of the writer): read it again from the start
-    if (size < f.offset) {
-      f.offset = 0;
-      f.partial = '';
-    }
-    const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(0, size - f.offset)));
-    while (f.offset < size) {
-      const n = readSync(f.fd, buf, 0, Math.min(buf.length, size - f.offset), f.offset);
-      if (n <= 0) break;
-      f.offset += n;
-      const text = f.partial + buf.toString('latin1', 0, n);
-      const last = text.lastIndexOf('\n');
-      if (last < 0) {
-        // no key log line is this long: a file of something else, not held without bound
-        if (text.length > MAX_LINE) {
-          this.malformedLines++;
-          f.partial = '';
-        } else f.partial = text;
-        continue;
-      }
-      this.addText(text.slice(0, last));
-      f.partial = text.slice(last + 1);
-    }
   }
 }
