@@ -187,6 +187,12 @@ export class Conversation {
     return this.fin(0).fin(1);
   }
 
+  /** Lets `ns` of capture time pass before the next packet. */
+  wait(ns: bigint): this {
+    this.t += ns;
+    return this;
+  }
+
   rst(side: 0 | 1): this {
     const [src, dst] = side === 0 ? [this.client, this.server] : [this.server, this.client];
     this.frames.push({ tsNs: this.tick(), data: tcpFrame({ src, dst, seq: this.seq[side], flags: F.RST }) });

@@ -161,6 +161,19 @@ test('without the traffic secrets (only the handshake\'s logged): the handshake 
   assert.equal(events[0].tls.server.subject, 'CN=hand.example.test');
 });
 
+test('records wait for the secrets 10 s of capture time at most: a connection whose secrets never come is given up while it goes on, not at its end', () => {
+  const sh = new Sealer(SECRETS.SERVER_HANDSHAKE_TRAFFIC_SECRET);
+  const c = new Conversation(client, server).handshake().send(0, record(22, clientHello())).send(1, record(22, serverHello));
+  for (let i = 0; i < 4; i++) c.wait(4_000_000_000n).send(1, sh.seal(23, Buffer.alloc(100, i)));
+  c.wait(60_000_000_000n).close();
+  const { events, stats } = parse(c, keylogText({}));
+  assert.equal(events.length, 1);
+  assert.deepEqual(events[0].pano.flags, ['keys_missing']);
+  // given up at the record 12 s after the first held one, not when the connection closed a minute later
+  assert.ok(BigInt(events[0].pano.end_ns) < BigInt(events[0].pano.start_ns) + 30_000_000_000n, `${events[0].pano.start_ns} .. ${events[0].pano.end_ns}`);
+  assert.equal(stats.protocols['tls.keys_missing'], 1);
+});
+
 test('key log text: comments, blank and CRLF lines, labels of any case of hex; bad lines counted, not fatal', () => {
   const file = join(dir, 'text.log');
   writeFileSync(file, `# a comment\r\n\r\nCLIENT_RANDOM ${'AB'.repeat(32)} ${'0F'.repeat(48)}\r\nnot a key log line\nCLIENT_RANDOM ${'ab'.repeat(32)} xyz\n`);

@@ -23,7 +23,7 @@ import { initialKeys, openInitial, openPacket, type InitialKeys, type PacketKeys
 import { readLongHeader, readVarint } from './packets.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { expandLabel, suiteParams, type SuiteParams } from '../tls/decrypt.js';
-import { KeyLabel, type TlsKeyLog } from '../tls/keylog.js';
+import { KEY_WAIT_NS, KeyLabel, type TlsKeyLog } from '../tls/keylog.js';
 import { parseCertificate, parseEncryptedExtensions, type CertificateInfo } from '../tls/handshake.js';
 import { Http3Connection } from '../http3/connection.js';
 
@@ -403,17 +403,26 @@ export class QuicParser implements DatagramParser {
    */
   private hold(dir: Dir, payload: Buffer, tsNs: bigint): void {
     const w = this.waiting!;
+    const first = w.datagrams[0]?.tsNs ?? tsNs;
+    // bounded per connection, over all connections (the key log's budget) and in capture time
+    if (w.bytes + payload.length > MAX_WAITING || tsNs - first > KEY_WAIT_NS || !this.keylog!.reserveHold(payload.length)) return this.keysMissing(tsNs);
     w.datagrams.push({ dir, payload: Buffer.from(payload), tsNs });
     w.bytes += payload.length;
     const now = this.startDecrypting();
     if (now === 'started') {
-      this.waiting = undefined;
+      this.dropWaiting();
       for (const d of w.datagrams) this.datagram(d.dir, d.payload, d.tsNs);
-    } else if (now === 'never' || w.bytes > MAX_WAITING) this.keysMissing(tsNs);
+    } else if (now === 'never') this.keysMissing(tsNs);
+  }
+
+  /** Held datagrams let go, their bytes back in the key log's shared budget. */
+  private dropWaiting(): void {
+    if (this.waiting) this.keylog?.releaseHold(this.waiting.bytes);
+    this.waiting = undefined;
   }
 
   private keysMissing(tsNs: bigint | undefined): void {
-    this.waiting = undefined;
+    this.dropWaiting();
     this.ctx.count('quic.keys_missing');
     this.flags.add('keys_missing');
     this.finish(tsNs);

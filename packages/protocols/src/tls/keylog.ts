@@ -15,6 +15,10 @@ import { TextTail } from '@panopticon/pcap';
 
 /** Client randoms kept (each with its few secrets, ~200 bytes). */
 const MAX_CONNECTIONS = 262_144;
+/** Bytes of records (or datagrams) held over all connections while their secrets may still come. */
+const MAX_HELD = 64 * 1024 * 1024;
+/** How long (capture time) a connection's records wait for its secrets: a client writes them within its handshake. */
+export const KEY_WAIT_NS = 10_000_000_000n;
 /** Longest line taken: a label, 64 hex digits and a secret of up to 128 bytes. */
 const MAX_LINE = 512;
 
@@ -39,6 +43,8 @@ export class TlsKeyLog {
   private badLines = 0;
   /** Client randoms forgotten past the bound. */
   forgotten = 0;
+  /** Bytes held now, over all connections, waiting for their secrets. */
+  private held = 0;
 
   /** Opens each file (throws KeyLogError naming it) and reads what it holds now. */
   constructor(paths: readonly string[] = []) {
@@ -90,6 +96,21 @@ export class TlsKeyLog {
       s = this.secrets.get(key)?.get(label);
     }
     return s;
+  }
+
+  /**
+   * Takes `n` bytes of the budget shared by every connection whose records
+   * wait for their secrets; false when it is spent (that connection stops
+   * waiting). Given back with releaseHold.
+   */
+  reserveHold(n: number): boolean {
+    if (this.held + n > MAX_HELD) return false;
+    this.held += n;
+    return true;
+  }
+
+  releaseHold(n: number): void {
+    this.held -= n;
   }
 
   close(): void {

@@ -21,7 +21,7 @@ import { alertName } from './constants.js';
 import { HandshakeType, parseCertificate, parseClientHello, parseEncryptedExtensions, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from './handshake.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { suiteParams, tls12Openers, Tls13Opener, type RecordOpener, type SuiteParams } from './decrypt.js';
-import { KeyLabel, type TlsKeyLog } from './keylog.js';
+import { KEY_WAIT_NS, KeyLabel, type TlsKeyLog } from './keylog.js';
 import type { ExchangeRecord, StreamParser } from '../types.js';
 
 const ContentType = { ChangeCipherSpec: 20, Alert: 21, Handshake: 22, ApplicationData: 23 } as const;
@@ -352,7 +352,7 @@ export class TlsStream implements StreamParser {
     this.flags.delete('keys_missing');
     this.ctx.count('tls.decrypted_connections');
     const held = this.waiting!;
-    this.waiting = undefined;
+    this.dropWaiting();
     for (const h of held) {
       if (this.done) break;
       const side = this.sides[h.dir === Dir.ToServer ? 0 : 1]!;
@@ -360,13 +360,27 @@ export class TlsStream implements StreamParser {
     }
   }
 
+  /**
+   * A record held for the connection's secrets: bounded per connection
+   * (MAX_WAITING), over all connections (the key log's budget) and in time
+   * (KEY_WAIT_NS of capture time); past any, waiting ends as keys_missing.
+   */
   private hold(h: HeldRecord): void {
+    const first = this.waiting![0]?.tsNs ?? h.tsNs;
+    if (this.waitingBytes + h.payload.length > MAX_WAITING || h.tsNs - first > KEY_WAIT_NS || !this.keys!.reserveHold(h.payload.length)) {
+      this.dropWaiting();
+      return this.stopDecrypting('keys_missing');
+    }
     this.waiting!.push(h);
     this.waitingBytes += h.payload.length;
     this.tryKeys();
-    if (this.decrypting || this.waitingBytes <= MAX_WAITING) return;
+  }
+
+  /** Held records let go (opened, or given up), their bytes back in the shared budget. */
+  private dropWaiting(): void {
+    this.keys?.releaseHold(this.waitingBytes);
+    this.waitingBytes = 0;
     this.waiting = undefined;
-    this.stopDecrypting('keys_missing');
   }
 
   /** What was not opened stays unread: the connection is reported as without a key log, flagged why. */
@@ -414,6 +428,7 @@ export class TlsStream implements StreamParser {
     this.ctx.count('tls.malformed');
     this.flags.add('malformed');
     this.finish(undefined);
+    if (this.waiting !== undefined) this.dropWaiting();
     // the connection is abandoned and never closed: what the carried protocol holds ends here
     this.innerLost(this.lastNs);
     this.inner?.close('fin', this.lastNs);
@@ -458,7 +473,7 @@ export class TlsStream implements StreamParser {
     this.flags.add(CLOSE_FLAG[reason]);
     if (this.joined) return this.finishJoined(tsNs);
     if (this.waiting !== undefined) {
-      this.waiting = undefined;
+      this.dropWaiting();
       this.ctx.count('tls.keys_missing');
       this.flags.add('keys_missing');
     }
