@@ -116,13 +116,29 @@ test('a QUIC connection decrypted by hand: ALPN from EncryptedExtensions, HTTP/3
   assert.equal(stats['quic.undecryptable_packets'], undefined);
 });
 
-test('a key log with the handshake secrets only: the handshake read, its 1-RTT packets counted as not decrypted, flagged keys_missing', () => {
+test('a key log with the handshake secrets only: the handshake read, its 1-RTT packets held for the traffic secrets until the end, flagged keys_missing', () => {
   const { CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET } = SECRETS;
   const { events, stats } = parse(connection(), keylog({ CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET }));
   assert.equal(events.length, 1);
   assert.equal(events[0].tls.next_protocol, 'h3');
   assert.deepEqual(events[0].pano.flags, ['keys_missing']);
-  assert.ok(stats['quic.undecryptable_packets'] >= 3);
+  assert.equal(stats['quic.keys_missing'], 2);
+  assert.equal(stats['quic.undecryptable_packets'], undefined);
+});
+
+test('traffic secrets logged after the handshake\'s (each as the client\'s handshake reaches it): the 1-RTT packets held meanwhile are opened', () => {
+  const frames = connectionFrames((f) => f);
+  const bytes = pcapng(frames);
+  const cut = pcapng(frames.slice(0, 4)).length;
+  const { CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, SERVER_TRAFFIC_SECRET_0 } = SECRETS;
+  const file = keylog({ CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET });
+  const events: any[] = [];
+  const p = new ParsePipeline({ source: { type: 'pcap', name: 'live' }, parse: { tlsKeyLogs: [file] }, onEvent: (e) => events.push(JSON.parse(JSON.stringify(e))) });
+  p.push(bytes.subarray(0, cut));
+  appendFileSync(file, readFileSync(keylog({ CLIENT_TRAFFIC_SECRET_0, SERVER_TRAFFIC_SECRET_0 })));
+  p.push(bytes.subarray(cut));
+  p.end();
+  assert.deepEqual(events.map((e) => [e.pano.protocol, e.pano.flags]), [['quic', undefined], ['http3', undefined]]);
 });
 
 test('without the connection\'s secrets: what follows the ServerHello is held for them (bounded), then the event is as without a key log, flagged keys_missing', () => {

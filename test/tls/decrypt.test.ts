@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Conversation } from '../helpers/synth.js';
+import { Conversation, pcapng } from '../helpers/synth.js';
+import { ParsePipeline } from '@panopticon/parse';
 import { ext, hs, u16, vec, record as anyRecord } from '../helpers/tls-bytes.js';
 const record = (type: number, payload: Buffer) => anyRecord(type, payload, 3);
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
@@ -153,12 +154,30 @@ test('a key log whose secrets do not open one side\'s records: that side is give
   assert.equal(none.stats.protocols['tls.undecryptable_records'], 2);
 });
 
-test('without the traffic secrets (only the handshake\'s logged): the handshake is read, the rest flagged keys_missing', () => {
+test('without the traffic secrets (only the handshake\'s logged): the handshake is read, the records after it held for them to the end, flagged keys_missing', () => {
   const { CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET } = SECRETS;
-  const { events } = parse(connection(), keylogText({ CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET }));
+  const { events, stats } = parse(connection(), keylogText({ CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET }));
   assert.equal(events.length, 1);
   assert.deepEqual(events[0].pano.flags, ['keys_missing']);
   assert.equal(events[0].tls.server.subject, 'CN=hand.example.test');
+  assert.equal(stats.protocols['tls.keys_missing'], 2);
+});
+
+test('traffic secrets logged after the handshake\'s (a live capture: pano-capture writes the lines it has at each batch): the records held meanwhile are opened', () => {
+  const c = connection();
+  const bytes = c.pcapng();
+  // the capture as far as the server's encrypted flight (SYN, SYN-ACK, ACK, ClientHello, ServerHello and the rest)
+  const cut = pcapng(c.frames.slice(0, 5)).length;
+  const { CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0, SERVER_TRAFFIC_SECRET_0 } = SECRETS;
+  const file = join(dir, 'late.log');
+  writeFileSync(file, keylogText({ CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET }));
+  const events: any[] = [];
+  const p = new ParsePipeline({ source: { type: 'pcap', name: 'live' }, parse: { tlsKeyLogs: [file] }, onEvent: (e) => events.push(JSON.parse(JSON.stringify(e))) });
+  p.push(bytes.subarray(0, cut));
+  appendFileSync(file, keylogText({ CLIENT_TRAFFIC_SECRET_0, SERVER_TRAFFIC_SECRET_0 }));
+  p.push(bytes.subarray(cut));
+  p.end();
+  assert.deepEqual(events.map((e) => [e.pano.protocol, e.pano.flags, e.url?.path]), [['tls', undefined, undefined], ['http', undefined, '/before-update'], ['http', undefined, '/after-update']]);
 });
 
 test('records wait for the secrets 10 s of capture time at most: a connection whose secrets never come is given up while it goes on, not at its end', () => {

@@ -84,6 +84,10 @@ const STATS_POLL_MS = 1000;
 const IDLE_MAX_MS = 8;
 /** Key log text per Decryption Secrets Block, at most. */
 const SECRETS_BLOCK_BYTES = 1 << 20;
+/** With --tls-keylog, how long blocks wait for the secrets logged after them (see `out`). */
+const KEYLOG_DELAY_MS = 100;
+/** Bytes of blocks held at most meanwhile; past it the oldest go at once. */
+const MAX_DELAYED_BYTES = 32 * 1024 * 1024;
 
 export class Capture {
   readonly lib: Libbpf;
@@ -116,6 +120,9 @@ export class Capture {
   private packets = 0;
   /** Decryption Secrets Blocks written (--tls-keylog). */
   private secretsBlocks = 0;
+  /** With --tls-keylog: blocks held for the secrets logged after their packets crossed. */
+  private delayed: Array<{ block: Buffer; at: number }> = [];
+  private delayedBytes = 0;
   private stopped = false;
   private readonly stale: StaleCleanup;
   /** Per slot: still attached (checked every second). */
@@ -198,6 +205,7 @@ export class Capture {
     this.drain();
     this.checkLoss();
     this.writeStatistics();
+    this.releaseDelayed(true);
     this.opts.sink?.flush();
     const interfaces = this.counters();
     this.summary = {
@@ -306,15 +314,14 @@ export class Capture {
   /** Writes the blocks of one drain in timestamp order (perf rings are per CPU, so a drain interleaves CPUs). */
   private emitBatch(): void {
     const sink = this.opts.sink;
-    this.writeSecrets();
     if (sink && this.blocks.length) {
       const blocks = this.blocks;
       const times = this.times;
       if (!this.ordered) {
         const order = blocks.map((_, i) => i).sort((x, y) => times[x] - times[y] || x - y);
-        for (const i of order) sink.push(blocks[i]);
+        for (const i of order) this.out(blocks[i]);
       } else {
-        for (const b of blocks) sink.push(b);
+        for (const b of blocks) this.out(b);
       }
       this.blocks = [];
       this.times = [];
@@ -324,6 +331,34 @@ export class Capture {
     if (this.seen.length) {
       for (const r of this.seen.splice(0)) this.opts.onPacket?.(this.opts.interfaces[r.slot], r.data, r.dir);
     }
+    this.releaseDelayed(false);
+  }
+
+  /**
+   * A block to the sink; with --tls-keylog, held KEYLOG_DELAY_MS first:
+   * a server's encrypted flight crosses the wire before its client has
+   * logged the secrets that open it, and Wireshark and tshark need a
+   * secret before the records it opens (pano-parse would wait for it).
+   */
+  private out(block: Buffer): void {
+    if (!this.opts.keyLogs) return void this.opts.sink?.push(block);
+    this.delayed.push({ block, at: Date.now() });
+    this.delayedBytes += block.length;
+  }
+
+  /** Key log lines appended meanwhile, then the blocks held long enough (all of them at the end, or past the bound). */
+  private releaseDelayed(all: boolean): void {
+    const sink = this.opts.sink;
+    if (!sink || !this.opts.keyLogs) return;
+    this.writeSecrets();
+    const due = Date.now() - KEYLOG_DELAY_MS;
+    let n = 0;
+    while (n < this.delayed.length && (all || this.delayed[n]!.at <= due || this.delayedBytes > MAX_DELAYED_BYTES)) {
+      const d = this.delayed[n++]!;
+      sink.push(d.block);
+      this.delayedBytes -= d.block.length;
+    }
+    if (n) this.delayed.splice(0, n);
   }
 
   /**
@@ -450,7 +485,7 @@ export class Capture {
       const prev = this.lostSoFar[slot];
       if (lost > prev) {
         this.lostSoFar[slot] = lost;
-        sink?.push(
+        if (sink) this.out(
           this.writer.custom({
             pen: PANO_PEN,
             copyable: true,
@@ -476,7 +511,8 @@ export class Capture {
     const now = this.clock.wall(MonotonicToWall.monotonicNow());
     slots.forEach((slot) => {
       const s = this.program.readStats(slot);
-      sink.push(
+      // after the packets they count, also when those wait for key log lines
+      this.out(
         this.writer.interfaceStatistics({
           interfaceId: slot,
           tsNs: now,

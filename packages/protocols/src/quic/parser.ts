@@ -109,6 +109,8 @@ export class QuicParser implements DatagramParser {
   /** Handshake and 1-RTT protection per side, once the key log gave them. */
   private readonly handshakeKeys: Array<SpaceKeys | undefined> = [undefined, undefined];
   private readonly appKeys: Array<SpaceKeys | undefined> = [undefined, undefined];
+  /** Per side, its 1-RTT packets held while the key log lacks its traffic secret. */
+  private readonly appAwait: Array<{ held: Array<{ pkt: Buffer; tsNs: bigint }>; bytes: number } | undefined> = [undefined, undefined];
   /** The CRYPTO streams of the Handshake packet number space (their offsets start again at 0). */
   private readonly handshakeSides = [new Side(), new Side()];
   private decrypting = false;
@@ -479,11 +481,38 @@ export class QuicParser implements DatagramParser {
     const i = dir === Dir.ToServer ? 0 : 1;
     const secret = this.keylog!.get(this.client!.random, TRAFFIC_LABEL[i]!);
     if (secret) this.appKeys[i] = { keys: this.packetKeys(secret), secret, phase: 0, largestPn: -1 };
-    else {
+    // not logged yet (a client logs each secret as its handshake reaches it): the side's 1-RTT packets wait for it
+    else this.appAwait[i] = { held: [], bytes: 0 };
+    // the handshake's event, unless the server's secret is awaited: then when it comes or is given up
+    if (dir === Dir.ToClient && secret) this.finish(tsNs);
+  }
+
+  /** A 1-RTT packet of a side waiting for its traffic secret: held, bounded as datagrams before the first keys are. */
+  private holdShort(dir: Dir, pkt: Buffer, tsNs: bigint): void {
+    const i = dir === Dir.ToServer ? 0 : 1;
+    const a = this.appAwait[i]!;
+    const first = a.held[0]?.tsNs ?? tsNs;
+    if (a.bytes + pkt.length > MAX_WAITING || tsNs - first > KEY_WAIT_NS || !this.keylog!.reserveHold(pkt.length)) {
+      this.dropAwait(i);
       this.ctx.count('quic.keys_missing');
       this.flags.add('keys_missing');
+      if (dir === Dir.ToClient) this.finish(tsNs);
+      return;
     }
-    if (dir === Dir.ToClient) this.finish(tsNs);
+    a.held.push({ pkt: Buffer.from(pkt), tsNs });
+    a.bytes += pkt.length;
+    const secret = this.keylog!.get(this.client!.random, TRAFFIC_LABEL[i]!);
+    if (!secret) return;
+    this.appKeys[i] = { keys: this.packetKeys(secret), secret, phase: 0, largestPn: -1 };
+    this.dropAwait(i);
+    if (dir === Dir.ToClient) this.finish(first);
+    for (const h of a.held) this.shortPacket(dir, h.pkt, h.tsNs);
+  }
+
+  private dropAwait(i: number): void {
+    const a = this.appAwait[i];
+    if (a) this.keylog?.releaseHold(a.bytes);
+    this.appAwait[i] = undefined;
   }
 
   /**
@@ -496,7 +525,10 @@ export class QuicParser implements DatagramParser {
    */
   private shortPacket(dir: Dir, pkt: Buffer, tsNs: bigint): void {
     const i = dir === Dir.ToServer ? 0 : 1;
-    if (!this.appKeys[i]) return void this.ctx.count('quic.undecryptable_packets');
+    if (!this.appKeys[i]) {
+      if (this.appAwait[i]) return this.holdShort(dir, pkt, tsNs);
+      return void this.ctx.count('quic.undecryptable_packets');
+    }
     // the Destination Connection ID is one the peer issued, of the length it chose (RFC 9000 §17.3.1); the
     // packets of one offloaded send share it, whichever of the peer's IDs it is now
     const dcidLength = (dir === Dir.ToServer ? this.serverCid : this.clientCid)?.length ?? 0;
@@ -523,7 +555,7 @@ export class QuicParser implements DatagramParser {
       // a key update (RFC 9001 §6): the next secret, the same header protection key
       const s = this.suite!;
       const secret = expandLabel(k.secret, this.params!.labels.ku, s.hash === 'sha384' ? 48 : 32, s.hash);
-      const keys = { ...this.packetKeys(secret), hp: k.keys.hp };
+      const keys = { ...this.packetKeys(secret), hp: k.keys.hp, ecb: k.keys.ecb };
       opened = openPacket(keys, pkt, 1 + dcidLength, k.largestPn, false, kp);
       if (opened) {
         k.keys = keys;
@@ -649,6 +681,16 @@ export class QuicParser implements DatagramParser {
   }
 
   close(reason: CloseReason, tsNs: bigint): void {
+    // a side's traffic secret never came: its handshake was whole, and its event comes before the streams' last ones
+    let awaited = false;
+    for (const i of [0, 1]) {
+      if (!this.appAwait[i]) continue;
+      awaited = true;
+      this.dropAwait(i);
+      this.ctx.count('quic.keys_missing');
+      this.flags.add('keys_missing');
+    }
+    if (awaited) this.finish(tsNs);
     this.h3?.close(reason, tsNs);
     this.h3 = undefined;
     if (this.done) return;

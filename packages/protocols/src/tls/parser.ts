@@ -52,6 +52,11 @@ class Side {
   application = false;
   /** Nothing more of this side is read: a gap, or records that did not open. */
   lost = false;
+  /** TLS 1.3: the traffic secret this side's records wait for (the key log had its handshake's, not this yet). */
+  awaiting: string | undefined;
+  /** Its records held meanwhile (bounded as a connection's are before its first keys). */
+  held: HeldRecord[] = [];
+  heldBytes = 0;
 }
 
 interface HeldRecord {
@@ -94,6 +99,8 @@ export class TlsStream implements StreamParser {
   private innerTried = false;
   /** Time of the last bytes read. */
   private lastNs = 0n;
+  /** TLS 1.3 with keys: the server's Finished was read (the handshake is whole). */
+  private serverFinished = false;
 
   constructor(private readonly ctx: ParserContext) {
     this.keys = ctx.tlsKeys?.active ? ctx.tlsKeys : undefined;
@@ -258,10 +265,46 @@ export class TlsStream implements StreamParser {
     // the side's handshake is over: its records are now under its first traffic secret
     const label = dir === Dir.ToServer ? KeyLabel.ClientTraffic : KeyLabel.ServerTraffic;
     const secret = this.keys!.get(this.client!.random, label);
-    if (!secret) return this.stopDecrypting('keys_missing');
-    side.opener = new Tls13Opener(this.suite!, secret);
     side.application = true;
-    if (dir === Dir.ToClient) this.finish(tsNs);
+    // not logged yet (a client logs each secret as its handshake reaches it, and pano-capture writes
+    // the lines it has at each batch): the side's records wait for it
+    if (secret) side.opener = new Tls13Opener(this.suite!, secret);
+    else {
+      side.opener = undefined;
+      side.awaiting = label;
+    }
+    // the handshake's event, unless the server's secret is awaited: then when it comes or is given up
+    if (dir === Dir.ToClient) this.serverFinished = true;
+    if (dir === Dir.ToClient && secret) this.finish(tsNs);
+  }
+
+  /** A record of a side waiting for its traffic secret: held, bounded; opened with the rest when the secret comes. */
+  private holdSide(dir: Dir, side: Side, h: HeldRecord): void {
+    const first = side.held[0]?.tsNs ?? h.tsNs;
+    if (side.heldBytes + h.payload.length > MAX_WAITING || h.tsNs - first > KEY_WAIT_NS || !this.keys!.reserveHold(h.payload.length)) {
+      this.dropSideHeld(side);
+      side.awaiting = undefined;
+      side.lost = true;
+      this.ctx.count('tls.keys_missing');
+      this.flags.add('keys_missing');
+      return this.lost(dir, h.tsNs);
+    }
+    side.held.push(h);
+    side.heldBytes += h.payload.length;
+    const secret = this.keys!.get(this.client!.random, side.awaiting!);
+    if (!secret) return;
+    side.opener = new Tls13Opener(this.suite!, secret);
+    side.awaiting = undefined;
+    if (dir === Dir.ToClient) this.finish(first);
+    const held = side.held;
+    this.dropSideHeld(side);
+    for (const r of held) if (!this.done && !side.lost) this.protectedRecord(r.dir, side, r.type, r.version, r.payload, r.tsNs);
+  }
+
+  private dropSideHeld(side: Side): void {
+    this.keys?.releaseHold(side.heldBytes);
+    side.held = [];
+    side.heldBytes = 0;
   }
 
   /**
@@ -280,7 +323,10 @@ export class TlsStream implements StreamParser {
       }
       if (!this.decrypting) return this.hold({ dir, type, version, payload: Buffer.from(payload), tsNs });
     }
-    if (!side.opener) return; // the other side's keys only (TLS 1.3 client traffic before its Finished is read)
+    if (!side.opener) {
+      if (side.awaiting) this.holdSide(dir, side, { dir, type, version, payload: Buffer.from(payload), tsNs });
+      return;
+    }
     const opened = side.opener.open(type, version, payload);
     if (!opened) {
       // 0-RTT data the server may have refused comes under the early secret, not followed: skipped
@@ -387,6 +433,7 @@ export class TlsStream implements StreamParser {
   private stopDecrypting(why: 'keys_missing' | 'renegotiated'): void {
     this.ctx.count(`tls.${why}`);
     this.flags.add(why);
+    for (const side of this.sides) this.dropSideHeld(side);
     for (const side of this.sides) side.lost = true;
     if (!this.reported) this.finish(undefined);
     this.innerLost(this.lastNs);
@@ -429,6 +476,7 @@ export class TlsStream implements StreamParser {
     this.flags.add('malformed');
     this.finish(undefined);
     if (this.waiting !== undefined) this.dropWaiting();
+    for (const side of this.sides) this.dropSideHeld(side);
     // the connection is abandoned and never closed: what the carried protocol holds ends here
     this.innerLost(this.lastNs);
     this.inner?.close('fin', this.lastNs);
@@ -470,10 +518,18 @@ export class TlsStream implements StreamParser {
       this.inner = undefined;
       return;
     }
-    this.flags.add(CLOSE_FLAG[reason]);
+    // (a handshake whose event waited for a secret was whole: its end is not the close's)
+    if (!this.serverFinished) this.flags.add(CLOSE_FLAG[reason]);
     if (this.joined) return this.finishJoined(tsNs);
     if (this.waiting !== undefined) {
       this.dropWaiting();
+      this.ctx.count('tls.keys_missing');
+      this.flags.add('keys_missing');
+    }
+    for (const side of this.sides) {
+      if (!side.awaiting) continue;
+      this.dropSideHeld(side);
+      side.awaiting = undefined;
       this.ctx.count('tls.keys_missing');
       this.flags.add('keys_missing');
     }
