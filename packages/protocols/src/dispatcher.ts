@@ -124,7 +124,7 @@ class ConnState implements ParserContext {
   }
 
   tunnel(port: number, decorate: (r: ExchangeRecord, protocol: string) => void, opts?: TunnelOptions): StreamParser {
-    const known = opts?.protocol === undefined ? undefined : this.d.tcpModule(opts.protocol);
+    const known = opts?.create ?? (opts?.protocol === undefined ? undefined : this.d.tcpModule(opts.protocol));
     return new TunnelStream(this, this.d.tcpDetectionOrder(port), decorate, known, opts?.tls);
   }
 

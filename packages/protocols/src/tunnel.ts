@@ -23,8 +23,8 @@ export class TunnelStream implements StreamParser {
     private readonly ctx: ParserContext,
     private readonly order: readonly ProtocolModule[],
     private readonly decorate: (r: ExchangeRecord, protocol: string) => void,
-    /** The carried protocol's module when the carrier knows it: started at once, nothing detected. */
-    known?: ProtocolModule,
+    /** The carried protocol's module when the carrier knows it, or the carried parser's maker: started at once, nothing detected. */
+    known?: ProtocolModule | { name: string; parser: (ctx: ParserContext) => StreamParser },
     /** The carrier is TLS (ParserContext.overTls). */
     private readonly overTls = false,
   ) {
@@ -49,7 +49,7 @@ export class TunnelStream implements StreamParser {
     this.ignore();
   }
 
-  private start(m: ProtocolModule): void {
+  private start(m: ProtocolModule | { name: string; parser: (ctx: ParserContext) => StreamParser }): void {
     const sub: ParserContext = {
       conn: this.ctx.conn,
       options: this.ctx.options,
@@ -67,7 +67,7 @@ export class TunnelStream implements StreamParser {
       handoff: () => false,
     };
     this.ctx.count(`tunnel.${m.name}`);
-    this.parser = m.createStream!(sub);
+    this.parser = 'parser' in m ? m.parser(sub) : m.createStream!(sub);
     this.state = 'parsing';
     const held = this.held;
     this.held = [];

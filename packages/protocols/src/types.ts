@@ -93,6 +93,8 @@ export interface ParserContext {
 export interface TunnelOptions {
   /** The carried protocol when the carrier knows it (TLS's ALPN): its parser starts at once, if enabled. */
   protocol?: string;
+  /** The carried stream's parser, made by the carrier's creator (a session that switched to TLS, resumed): named `name`. */
+  create?: { name: string; parser: (ctx: ParserContext) => StreamParser };
   /** The carrier is TLS (ParserContext.overTls for the carried protocol). */
   tls?: boolean;
 }
@@ -103,6 +105,13 @@ export interface TunnelOptions {
  * HTTP/2 answers it on stream 1 and must pair that response with it.
  */
 export interface HandoffInit {
+  /**
+   * For a switch to TLS (a MySQL SSL request): the parser of what the TLS
+   * connection carries once a key log opens it, the switching session
+   * resumed where it switched (its first bytes in TLS are not a start any
+   * detection knows). Named `name` in events.
+   */
+  carried?: { name: string; parser: (ctx: ParserContext) => StreamParser };
   /** For `Upgrade: websocket` (RFC 6455 §4.2.2): the 101's Sec-WebSocket-Extensions and Sec-WebSocket-Protocol. */
   websocket?: { extensions?: string; protocol?: string };
   upgradedRequest?: {

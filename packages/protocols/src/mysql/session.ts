@@ -92,6 +92,8 @@ export class MySession implements StreamParser {
   private clientSpoke = false;
   /** Server bytes were lost: the next server packet's sequence id cannot be expected. */
   private serverSeqUnknown = false;
+  /** Resumed inside TLS: the login the client's first packet starts (see resumedInTls). */
+  private loginInTls: { authPlugin: string | undefined } | undefined;
   /**
    * Server bytes were lost inside the reply to the head of the queue (not
    * compressed): the packets that follow are the rest of that reply until one
@@ -238,8 +240,28 @@ export class MySession implements StreamParser {
     }
   }
 
+  /**
+   * The session as it goes on inside TLS (a key log opened it): the
+   * greeting was read before the switch, the client's next packet is its
+   * full handshake response, and the login it starts is an exchange of its
+   * own.
+   */
+  static resumedInTls(ctx: ParserContext, facts: MyConnectionFacts, authPlugin: string | undefined): MySession {
+    const s = new MySession(ctx);
+    Object.assign(s.facts, facts);
+    s.phase = 'handshake';
+    s.loginInTls = { authPlugin };
+    return s;
+  }
+
   private handshakeFromClient(p: MyPacket): void {
-    const h = this.handshake;
+    let h = this.handshake;
+    if (!h && this.loginInTls) {
+      h = this.handshake = this.newCmd(-1, p);
+      h.requestBytes = 0;
+      h.authPlugin = this.loginInTls.authPlugin;
+      this.loginInTls = undefined;
+    }
     if (!h) return;
     h.requestBytes += p.wireLength;
     h.lastSeq = lastSeqOf(p);
@@ -252,10 +274,13 @@ export class MySession implements StreamParser {
       h.flags.add('tls');
       this.emit(h, 'exchange', p.endNs);
       this.handshake = null;
-      // the session goes on in TLS: its handshake (the client's next bytes) is the tls parser's to read
+      // the session goes on in TLS: its handshake (the client's next bytes) is the tls parser's to read,
+      // and what it carries (this login, then the commands) this session's, resumed, if a key log opens it
       this.done = true;
       this.queue = [];
-      this.ctx.handoff('tls');
+      const facts = { ...this.facts };
+      const authPlugin = h.authPlugin;
+      this.ctx.handoff('tls', [], { carried: { name: 'mysql', parser: (ctx) => MySession.resumedInTls(ctx, facts, authPlugin) } });
       return;
     }
     h.user = r.user;

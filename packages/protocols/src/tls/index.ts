@@ -61,5 +61,5 @@ export const tlsModule: ProtocolModule = {
   transport: 'tcp',
   ports: [443, 8443, 853, 993, 995, 465, 636, 5671, 6697],
   detect: detectTls,
-  createStream: (ctx) => new TlsStream(ctx),
+  createStream: (ctx, init) => new TlsStream(ctx, init?.carried),
 };

@@ -102,7 +102,11 @@ export class TlsStream implements StreamParser {
   /** TLS 1.3 with keys: the server's Finished was read (the handshake is whole). */
   private serverFinished = false;
 
-  constructor(private readonly ctx: ParserContext) {
+  constructor(
+    private readonly ctx: ParserContext,
+    /** A session that switched to TLS (MySQL's SSL request): what the TLS carries is its, resumed. */
+    private readonly carried?: { name: string; parser: (ctx: ParserContext) => StreamParser },
+  ) {
     this.keys = ctx.tlsKeys?.active ? ctx.tlsKeys : undefined;
   }
 
@@ -458,7 +462,7 @@ export class TlsStream implements StreamParser {
         r.protocol = protocol;
         r.attributes = { ...r.attributes, tls: { protocol: { name: 'tls', version }, cipher, established: true, decrypted: true } };
       };
-      this.inner = this.ctx.tunnel?.(this.ctx.conn.server.port, decorate, { protocol: alpn === undefined ? undefined : ALPN_PROTOCOL[alpn], tls: true });
+      this.inner = this.ctx.tunnel?.(this.ctx.conn.server.port, decorate, { create: this.carried, protocol: alpn === undefined ? undefined : ALPN_PROTOCOL[alpn], tls: true });
     }
     this.ctx.count('tls.plaintext_bytes', content.length);
     this.inner?.data(dir, content, tsNs);
