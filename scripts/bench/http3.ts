@@ -25,9 +25,10 @@ import { rand, report, timed } from './support/tcp-workload.js';
 import { requestFor, responseFor } from './support/http1-messages.js';
 import { pcapng, udpFrame, type Frame } from '../../test/helpers/synth.js';
 import { cryptoFrame, handshakeMessage, sealLong, sealShort, streamFrame, varint } from '../../test/helpers/quic.js';
-import { initialKeys, type PacketKeys } from '../../packages/protocols/src/quic/initial.js';
+import { initialKeys, secretKeys, type PacketKeys } from '../../packages/protocols/src/quic/initial.js';
 import { versionParams } from '../../packages/protocols/src/quic/constants.js';
-import { expandLabel } from '../../packages/protocols/src/tls/decrypt.js';
+import { suiteParams } from '../../packages/protocols/src/tls/decrypt.js';
+import { ext, u16, vec } from '../../test/helpers/tls-bytes.js';
 
 const PAIRS = Number(process.argv[2] ?? 50_000);
 const GENERATE_ONLY = process.argv.includes('--generate-only');
@@ -40,11 +41,8 @@ const file = join(outDir, `http3-${PAIRS}.pcapng`);
 const keylog = join(outDir, `http3-${PAIRS}.keys`);
 const params = versionParams(1)!;
 
-const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
-const vec = (len: 1 | 2, b: Buffer) => Buffer.concat([len === 1 ? Buffer.from([b.length]) : u16(b.length), b]);
-const ext = (type: number, data: Buffer) => Buffer.concat([u16(type), vec(2, data)]);
 const h3frame = (type: number, payload: Buffer) => Buffer.concat([varint(type), varint(payload.length), payload]);
-const keysOf = (secret: Buffer): PacketKeys => ({ bulk: 'aes-128-gcm', key: expandLabel(secret, 'quic key', 16), iv: expandLabel(secret, 'quic iv', 12), hp: expandLabel(secret, 'quic hp', 16) });
+const keysOf = (secret: Buffer): PacketKeys => secretKeys(params, suiteParams(0x1301)!, secret);
 /** A QPACK string literal without Huffman: `prefix` bits of length under the H bit, the first byte's high bits `first`. */
 const literal = (first: number, prefix: number, s: string) => {
   const b = Buffer.from(s, 'latin1');

@@ -20,6 +20,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { rand, report, timed, writeWorkload, type Conn } from './support/tcp-workload.js';
 import { requestFor, responseFor } from './support/http1-messages.js';
+import { ext, hs, record, u16, vec } from '../../test/helpers/tls-bytes.js';
+import { expandLabel } from '../../packages/protocols/src/tls/decrypt.js';
 
 const PAIRS = Number(process.argv[2] ?? 50_000);
 const GENERATE_ONLY = process.argv.includes('--generate-only');
@@ -31,16 +33,7 @@ mkdirSync(outDir, { recursive: true });
 const file = join(outDir, `tls-${PAIRS}.pcapng`);
 const keylog = join(outDir, `tls-${PAIRS}.keys`);
 
-const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
-const vec = (len: 1 | 2 | 3, b: Buffer) => Buffer.concat([len === 1 ? Buffer.from([b.length]) : len === 2 ? u16(b.length) : Buffer.from([b.length >> 16, (b.length >> 8) & 0xff, b.length & 0xff]), b]);
-const ext = (type: number, data: Buffer) => Buffer.concat([u16(type), vec(2, data)]);
-const hs = (type: number, body: Buffer) => Buffer.concat([Buffer.from([type]), vec(3, body)]);
-const plainRecord = (type: number, payload: Buffer) => Buffer.concat([Buffer.from([type, 3, 3]), vec(2, payload)]);
-
-function expandLabel(secret: Buffer, label: string, length: number): Buffer {
-  const info = Buffer.concat([u16(length), vec(1, Buffer.from(`tls13 ${label}`)), vec(1, Buffer.alloc(0)), Buffer.from([1])]);
-  return createHmac('sha256', secret).update(info).digest().subarray(0, length);
-}
+const plainRecord = (type: number, payload: Buffer) => record(type, payload, 3);
 
 /** One direction under one traffic secret (RFC 8446 §5.2-5.3). */
 class Sealer {

@@ -92,7 +92,7 @@ export async function main(argv = process.argv): Promise<void> {
       selectModules(o.protocols);
       if (o.proto) loadProtoSchemas(o.proto);
       // a key log that cannot be opened is said now, not once per file and worker
-      if (o.tlsKeylog) new TlsKeyLog(o.tlsKeylog).close();
+      if (o.tlsKeylog) TlsKeyLog.check(o.tlsKeylog);
     } catch (e) {
       throw new UserError(e instanceof KeyLogError ? `--tls-keylog ${e.message}` : (e as Error).message);
     }

@@ -44,6 +44,8 @@ export const MAX_OBSERVED_TABLE_SIZE = 1 << 20;
 const ENTRY_OVERHEAD = 32;
 
 export class HpackError extends Error {}
+/** The input ended inside an integer: more bytes may complete it (QPACK's encoder stream waits for them). */
+export class HpackTruncated extends HpackError {}
 
 export type HeaderList = Array<[string, string]>;
 
@@ -200,13 +202,13 @@ export class HpackDecoder {
 
 /** §5.1 prefixed integer. */
 export function readInteger(buf: Buffer, cursor: { pos: number }, end: number, prefixBits: number): number {
-  if (cursor.pos >= end) throw new HpackError('header block ends inside an integer');
+  if (cursor.pos >= end) throw new HpackTruncated('header block ends inside an integer');
   const max = (1 << prefixBits) - 1;
   let value = buf[cursor.pos++] & max;
   if (value < max) return value;
   let shift = 0;
   for (;;) {
-    if (cursor.pos >= end) throw new HpackError('header block ends inside an integer');
+    if (cursor.pos >= end) throw new HpackTruncated('header block ends inside an integer');
     const b = buf[cursor.pos++];
     value += (b & 0x7f) * 2 ** shift;
     shift += 7;

@@ -10,7 +10,7 @@
  * the encoder set (at most MAX_CAPACITY), field sections by their caller.
  */
 import { huffmanDecode, HuffmanError } from '../http2/huffman.js';
-import type { HeaderList } from '../http2/hpack.js';
+import { HpackError, HpackTruncated, readInteger, type HeaderList } from '../http2/hpack.js';
 
 /** RFC 9204 Appendix A, index 0 to 98. */
 export const QPACK_STATIC: ReadonlyArray<readonly [string, string]> = [
@@ -47,6 +47,8 @@ export const QPACK_STATIC: ReadonlyArray<readonly [string, string]> = [
 export const MAX_CAPACITY = 64 * 1024;
 
 export class QpackError extends Error {}
+/** The input ended inside an instruction or field line: on the encoder stream, the rest may come. */
+class QpackTruncated extends QpackError {}
 
 /** What a field section decoded to (the shape HPACK's decoder gives; QPACK's references are never unknown: a section waits for its entries). */
 export interface DecodedSection {
@@ -54,29 +56,23 @@ export interface DecodedSection {
   missing: number;
 }
 
-/** §4.1.1 prefixed integer (HPACK's, RFC 7541 §5.1). */
+/** §4.1.1 prefixed integer: HPACK's (RFC 7541 §5.1), its errors as QPACK's. */
 function integer(b: Buffer, c: { pos: number }, end: number, prefix: number): number {
-  if (c.pos >= end) throw new QpackError('ends inside an integer');
-  const max = (1 << prefix) - 1;
-  let v = b[c.pos++]! & max;
-  if (v < max) return v;
-  let shift = 0;
-  for (;;) {
-    if (c.pos >= end) throw new QpackError('ends inside an integer');
-    const x = b[c.pos++]!;
-    v += (x & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (!(x & 0x80)) return v;
-    if (shift > 35) throw new QpackError('integer too large');
+  try {
+    return readInteger(b, c, end, prefix);
+  } catch (e) {
+    if (e instanceof HpackTruncated) throw new QpackTruncated('ends inside an integer');
+    if (e instanceof HpackError) throw new QpackError(e.message);
+    throw e;
   }
 }
 
 /** §4.1.2 string literal: its H bit is the bit above the `prefix`-bit length. */
 function string(b: Buffer, c: { pos: number }, end: number, prefix: number): string {
-  if (c.pos >= end) throw new QpackError('ends inside a string');
+  if (c.pos >= end) throw new QpackTruncated('ends inside a string');
   const huffman = (b[c.pos]! & (1 << prefix)) !== 0;
   const len = integer(b, c, end, prefix);
-  if (c.pos + len > end) throw new QpackError('ends inside a string (its length runs past)');
+  if (c.pos + len > end) throw new QpackTruncated('ends inside a string (its length runs past)');
   const start = c.pos;
   c.pos += len;
   if (!huffman) return b.toString('latin1', start, start + len);
@@ -127,7 +123,7 @@ export class QpackDecoder {
       try {
         this.instruction(b, c);
       } catch (e) {
-        if (!(e instanceof QpackError) || !/^ends inside/.test(e.message)) throw e;
+        if (!(e instanceof QpackTruncated)) throw e;
         if (b.length - start > 2 * this.maxCapacity + 64) throw new QpackError('encoder instruction larger than the table');
         this.pending = Buffer.from(b.subarray(start));
         return;

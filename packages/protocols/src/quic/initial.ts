@@ -7,7 +7,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, type Cipher } from 'node:crypto';
 import type { VersionParams } from './constants.js';
-import { expandLabel } from '../tls/decrypt.js';
+import { expandLabel, suiteParams, type SuiteParams } from '../tls/decrypt.js';
 
 /** One direction's packet protection (RFC 9001 §5): the AEAD and its key and IV, and the header protection key. */
 export interface PacketKeys {
@@ -40,13 +40,19 @@ export function initialKeys(params: VersionParams, dcid: Buffer): { client: Init
   return keys;
 }
 
+/** Initial packets are protected as TLS_AES_128_GCM_SHA256 would protect them (RFC 9001 §5.2). */
+const INITIAL_SUITE = suiteParams(0x1301)!;
+
 function deriveKeys(params: VersionParams, dcid: Buffer): { client: InitialKeys; server: InitialKeys } {
   const initialSecret = createHmac('sha256', params.salt).update(dcid).digest();
-  const keys = (label: string): InitialKeys => {
-    const secret = expandLabel(initialSecret, label, 32);
-    return { bulk: 'aes-128-gcm', key: expandLabel(secret, params.labels.key, 16), iv: expandLabel(secret, params.labels.iv, 12), hp: expandLabel(secret, params.labels.hp, 16) };
-  };
+  const keys = (label: string): InitialKeys => secretKeys(params, INITIAL_SUITE, expandLabel(initialSecret, label, 32));
   return { client: keys('client in'), server: keys('server in') };
+}
+
+/** A packet protection secret's key, IV and header protection key (RFC 9001 §5.1), by the version's labels and the suite. */
+export function secretKeys(params: VersionParams, suite: SuiteParams, secret: Buffer): PacketKeys {
+  const l = params.labels;
+  return { bulk: suite.bulk as PacketKeys['bulk'], key: expandLabel(secret, l.key, suite.keyLength, suite.hash), iv: expandLabel(secret, l.iv, 12, suite.hash), hp: expandLabel(secret, l.hp, suite.keyLength, suite.hash) };
 }
 
 /** The 5-byte header protection mask (RFC 9001 §5.4.3 AES, §5.4.4 ChaCha20: the sample is its counter and nonce). */

@@ -19,11 +19,11 @@ import { alertName } from '../tls/constants.js';
 import { handshakeRecord, tlsAttributes } from '../tls/attributes.js';
 import { HandshakeType, parseClientHello, parseServerHello, type ClientHello, type ServerHello } from '../tls/handshake.js';
 import { Frame, transportErrorName, versionName, versionParams, type VersionParams } from './constants.js';
-import { initialKeys, openInitial, openPacket, type InitialKeys, type PacketKeys } from './initial.js';
+import { initialKeys, openInitial, openPacket, secretKeys, type InitialKeys, type PacketKeys } from './initial.js';
 import { readLongHeader, readVarint } from './packets.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { expandLabel, suiteParams, type SuiteParams } from '../tls/decrypt.js';
-import { KEY_WAIT_NS, KeyLabel, type TlsKeyLog } from '../tls/keylog.js';
+import { KeyLabel, type TlsKeyLog } from '../tls/keylog.js';
 import { parseCertificate, parseEncryptedExtensions, type CertificateInfo } from '../tls/handshake.js';
 import { Http3Connection } from '../http3/connection.js';
 
@@ -31,8 +31,6 @@ import { Http3Connection } from '../http3/connection.js';
 const MAX_CRYPTO = 64 * 1024;
 /** Initial packets read per side before the handshake is given up as unreadable. */
 const MAX_INITIALS = 64;
-/** Datagram bytes held after the ServerHello while a followed key log may still get the connection's secrets. */
-const MAX_WAITING = 256 * 1024;
 /** Handshake messages over this length are damage (a ClientHello or ServerHello is far smaller). */
 const MAX_MESSAGE = 32 * 1024;
 
@@ -219,7 +217,7 @@ export class QuicParser implements DatagramParser {
    * PADDING passed, CONNECTION_CLOSE read; in 1-RTT packets (`dir` given)
    * STREAM data goes to HTTP/3 and the other frames are passed over.
    */
-  private frames(side: Side, f: Buffer, app?: { dir: Dir; tsNs: bigint }): void {
+  private frames(side: Side | undefined, f: Buffer, app?: { dir: Dir; tsNs: bigint }): void {
     let at = 0;
     const varint = (): number => {
       const v = readVarint(f, at, f.length);
@@ -252,7 +250,8 @@ export class QuicParser implements DatagramParser {
           const offset = varint();
           const length = varint();
           if (at + length > f.length) throw new FrameError('CRYPTO data runs past its packet');
-          this.crypto(side, offset, f.subarray(at, at + length));
+          // in 1-RTT packets (no side given): NewSessionTicket and the like, not read
+          if (side) this.crypto(side, offset, f.subarray(at, at + length));
           at += length;
           break;
         }
@@ -391,7 +390,7 @@ export class QuicParser implements DatagramParser {
     const secrets = HANDSHAKE_LABEL.map((l) => this.keylog!.get(c.random, l));
     if (!secrets[0] || !secrets[1]) return 'waiting';
     this.suite = suite;
-    secrets.forEach((secret, i) => (this.handshakeKeys[i] = { keys: this.packetKeys(secret!), secret: secret!, phase: 0, largestPn: -1 }));
+    secrets.forEach((secret, i) => (this.handshakeKeys[i] = this.space(secret!)));
     this.decrypting = true;
     this.ctx.count('quic.decrypted_connections');
     return 'started';
@@ -407,7 +406,7 @@ export class QuicParser implements DatagramParser {
     const w = this.waiting!;
     const first = w.datagrams[0]?.tsNs ?? tsNs;
     // bounded per connection, over all connections (the key log's budget) and in capture time
-    if (w.bytes + payload.length > MAX_WAITING || tsNs - first > KEY_WAIT_NS || !this.keylog!.reserveHold(payload.length)) return this.keysMissing(tsNs);
+    if (!this.keylog!.reserveHold(w.bytes, first, payload.length, tsNs)) return this.keysMissing(tsNs);
     w.datagrams.push({ dir, payload: Buffer.from(payload), tsNs });
     w.bytes += payload.length;
     const now = this.startDecrypting();
@@ -430,10 +429,9 @@ export class QuicParser implements DatagramParser {
     this.finish(tsNs);
   }
 
-  private packetKeys(secret: Buffer): PacketKeys {
-    const s = this.suite!;
-    const l = this.params!.labels;
-    return { bulk: s.bulk as PacketKeys['bulk'], key: expandLabel(secret, l.key, s.keyLength, s.hash), iv: expandLabel(secret, l.iv, 12, s.hash), hp: expandLabel(secret, l.hp, s.keyLength, s.hash) };
+  /** A packet number space's protection from one of the key log's secrets. */
+  private space(secret: Buffer): SpaceKeys {
+    return { keys: secretKeys(this.params!, this.suite!, secret), secret, phase: 0, largestPn: -1 };
   }
 
   /** A Handshake packet (RFC 9000 §17.2.4): its CRYPTO frames carry the rest of the TLS handshake. */
@@ -480,7 +478,7 @@ export class QuicParser implements DatagramParser {
   private sideFinished(dir: Dir, tsNs: bigint): void {
     const i = dir === Dir.ToServer ? 0 : 1;
     const secret = this.keylog!.get(this.client!.random, TRAFFIC_LABEL[i]!);
-    if (secret) this.appKeys[i] = { keys: this.packetKeys(secret), secret, phase: 0, largestPn: -1 };
+    if (secret) this.appKeys[i] = this.space(secret);
     // not logged yet (a client logs each secret as its handshake reaches it): the side's 1-RTT packets wait for it
     else this.appAwait[i] = { held: [], bytes: 0 };
     // the handshake's event, unless the server's secret is awaited: then when it comes or is given up
@@ -492,7 +490,7 @@ export class QuicParser implements DatagramParser {
     const i = dir === Dir.ToServer ? 0 : 1;
     const a = this.appAwait[i]!;
     const first = a.held[0]?.tsNs ?? tsNs;
-    if (a.bytes + pkt.length > MAX_WAITING || tsNs - first > KEY_WAIT_NS || !this.keylog!.reserveHold(pkt.length)) {
+    if (!this.keylog!.reserveHold(a.bytes, first, pkt.length, tsNs)) {
       this.dropAwait(i);
       this.ctx.count('quic.keys_missing');
       this.flags.add('keys_missing');
@@ -503,7 +501,7 @@ export class QuicParser implements DatagramParser {
     a.bytes += pkt.length;
     const secret = this.keylog!.get(this.client!.random, TRAFFIC_LABEL[i]!);
     if (!secret) return;
-    this.appKeys[i] = { keys: this.packetKeys(secret), secret, phase: 0, largestPn: -1 };
+    this.appKeys[i] = this.space(secret);
     this.dropAwait(i);
     if (dir === Dir.ToClient) this.finish(first);
     for (const h of a.held) this.shortPacket(dir, h.pkt, h.tsNs);
@@ -555,7 +553,7 @@ export class QuicParser implements DatagramParser {
       // a key update (RFC 9001 §6): the next secret, the same header protection key
       const s = this.suite!;
       const secret = expandLabel(k.secret, this.params!.labels.ku, s.hash === 'sha384' ? 48 : 32, s.hash);
-      const keys = { ...this.packetKeys(secret), hp: k.keys.hp, ecb: k.keys.ecb };
+      const keys = { ...secretKeys(this.params!, s, secret), hp: k.keys.hp, ecb: k.keys.ecb };
       opened = openPacket(keys, pkt, 1 + dcidLength, k.largestPn, false, kp);
       if (opened) {
         k.keys = keys;
@@ -568,8 +566,7 @@ export class QuicParser implements DatagramParser {
     if (opened.packetNumber > k.largestPn) k.largestPn = opened.packetNumber;
     this.ctx.count('quic.decrypted_packets');
     try {
-      // CRYPTO in 1-RTT packets (NewSessionTicket) is read into a side that is never looked at again
-      this.frames(new Side(), opened.payload, { dir, tsNs });
+      this.frames(undefined, opened.payload, { dir, tsNs });
     } catch (e) {
       if (!(e instanceof FrameError)) throw e;
       this.ctx.count('quic.malformed');

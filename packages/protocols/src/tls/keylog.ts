@@ -18,7 +18,9 @@ const MAX_CONNECTIONS = 262_144;
 /** Bytes of records (or datagrams) held over all connections while their secrets may still come. */
 const MAX_HELD = 64 * 1024 * 1024;
 /** How long (capture time) a connection's records wait for its secrets: a client writes them within its handshake. */
-export const KEY_WAIT_NS = 10_000_000_000n;
+const KEY_WAIT_NS = 10_000_000_000n;
+/** Bytes one connection (or one side) holds while it waits. */
+const MAX_WAITING = 256 * 1024;
 /** Longest line taken: a label, 64 hex digits and a secret of up to 128 bytes. */
 const MAX_LINE = 512;
 
@@ -36,6 +38,14 @@ const LINE = /^([A-Z0-9_]{1,64}) ([0-9a-fA-F]{64}) ([0-9a-fA-F]{2,256})$/;
 /** A key log file could not be read: its path and the system's reason. */
 export class KeyLogError extends Error {}
 
+function openTail(path: string): TextTail {
+  try {
+    return new TextTail(path, MAX_LINE);
+  } catch (e) {
+    throw new KeyLogError(`${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
 export class TlsKeyLog {
   private readonly secrets = new Map<string, Map<string, Buffer>>();
   private readonly files: TextTail[] = [];
@@ -49,15 +59,15 @@ export class TlsKeyLog {
   /** Opens each file (throws KeyLogError naming it) and reads what it holds now. */
   constructor(paths: readonly string[] = []) {
     for (const path of paths) {
-      let f: TextTail;
-      try {
-        f = new TextTail(path, MAX_LINE);
-      } catch (e) {
-        throw new KeyLogError(`${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-      }
+      const f = openTail(path);
       this.files.push(f);
       this.addText(f.read());
     }
+  }
+
+  /** Throws KeyLogError naming the first of `paths` that cannot be opened; reads nothing (a command's check before its pipelines start). */
+  static check(paths: readonly string[]): void {
+    for (const path of paths) openTail(path).close();
   }
 
   /** Lines that were not key log lines (comments excepted), and lines too long to be one. */
@@ -99,12 +109,14 @@ export class TlsKeyLog {
   }
 
   /**
-   * Takes `n` bytes of the budget shared by every connection whose records
-   * wait for their secrets; false when it is spent (that connection stops
-   * waiting). Given back with releaseHold.
+   * Whether `n` more bytes, at `nowNs`, may wait for a connection's secrets
+   * beside the `heldBytes` it holds since `firstNs`: within 256 KiB a
+   * connection, KEY_WAIT_NS of capture time, and the budget shared by every
+   * connection, of which they are then taken (given back with releaseHold).
+   * False: that connection stops waiting.
    */
-  reserveHold(n: number): boolean {
-    if (this.held + n > MAX_HELD) return false;
+  reserveHold(heldBytes: number, firstNs: bigint, n: number, nowNs: bigint): boolean {
+    if (heldBytes + n > MAX_WAITING || nowNs - firstNs > KEY_WAIT_NS || this.held + n > MAX_HELD) return false;
     this.held += n;
     return true;
   }

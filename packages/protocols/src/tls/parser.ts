@@ -21,7 +21,7 @@ import { alertName } from './constants.js';
 import { HandshakeType, parseCertificate, parseClientHello, parseEncryptedExtensions, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from './handshake.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { suiteParams, tls12Openers, Tls13Opener, type RecordOpener, type SuiteParams } from './decrypt.js';
-import { KEY_WAIT_NS, KeyLabel, type TlsKeyLog } from './keylog.js';
+import { KeyLabel, type TlsKeyLog } from './keylog.js';
 import type { ExchangeRecord, StreamParser } from '../types.js';
 
 const ContentType = { ChangeCipherSpec: 20, Alert: 21, Handshake: 22, ApplicationData: 23 } as const;
@@ -30,8 +30,6 @@ const ContentType = { ChangeCipherSpec: 20, Alert: 21, Handshake: 22, Applicatio
 const MAX_RECORD = (1 << 14) + 2048;
 /** Handshake bytes kept per side: a certificate chain of a few certificates fits. */
 const MAX_HANDSHAKE = 64 * 1024;
-/** Protected record bytes held while a connection's secrets are not in the key log yet (a followed file may still get them). */
-const MAX_WAITING = 256 * 1024;
 
 /** The protocol a negotiated ALPN name carries (RFC 7301 registry), for the plaintext's parser. */
 const ALPN_PROTOCOL: Record<string, string> = { h2: 'http2', 'h2-16': 'http2', 'h2-14': 'http2', 'http/1.1': 'http', 'http/1.0': 'http' };
@@ -285,7 +283,7 @@ export class TlsStream implements StreamParser {
   /** A record of a side waiting for its traffic secret: held, bounded; opened with the rest when the secret comes. */
   private holdSide(dir: Dir, side: Side, h: HeldRecord): void {
     const first = side.held[0]?.tsNs ?? h.tsNs;
-    if (side.heldBytes + h.payload.length > MAX_WAITING || h.tsNs - first > KEY_WAIT_NS || !this.keys!.reserveHold(h.payload.length)) {
+    if (!this.keys!.reserveHold(side.heldBytes, first, h.payload.length, h.tsNs)) {
       this.dropSideHeld(side);
       side.awaiting = undefined;
       side.lost = true;
@@ -411,13 +409,12 @@ export class TlsStream implements StreamParser {
   }
 
   /**
-   * A record held for the connection's secrets: bounded per connection
-   * (MAX_WAITING), over all connections (the key log's budget) and in time
-   * (KEY_WAIT_NS of capture time); past any, waiting ends as keys_missing.
+   * A record held for the connection's secrets, within the key log's
+   * bounds (reserveHold); past them, waiting ends as keys_missing.
    */
   private hold(h: HeldRecord): void {
     const first = this.waiting![0]?.tsNs ?? h.tsNs;
-    if (this.waitingBytes + h.payload.length > MAX_WAITING || h.tsNs - first > KEY_WAIT_NS || !this.keys!.reserveHold(h.payload.length)) {
+    if (!this.keys!.reserveHold(this.waitingBytes, first, h.payload.length, h.tsNs)) {
       this.dropWaiting();
       return this.stopDecrypting('keys_missing');
     }
