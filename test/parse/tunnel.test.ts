@@ -45,3 +45,20 @@ test('bytes no module recognises at the start: ignored and counted, later bytes 
   assert.equal(g.counts.get('tunnel.unidentified'), 1);
   assert.equal(g.records.length, 0);
 });
+
+test('a gap while detecting is handed to the parser in its place: a direction is detected from the bytes after its gap', () => {
+  const ctx = fakeContext();
+  const t = new TunnelStream(ctx, [tlsModule, http1Module], mark);
+  // the client's first request was lost (TLS 0-RTT that could not be read); the answer to it comes first
+  t.gap(0, 1, 1n);
+  t.data(1, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi'), 2n);
+  t.data(0, Buffer.from('GET /next HTTP/1.1\r\nHost: inner.test\r\n\r\n'), 3n);
+  t.data(1, Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'), 4n);
+  t.close('fin', 5n);
+  assert.equal(ctx.counts.get('tunnel.http'), 1);
+  assert.equal(ctx.counts.get('tunnel.unidentified'), undefined);
+  const http = ctx.records.map((r) => r.attributes.http as any);
+  assert.equal(ctx.records[0]!.kind, 'orphan_response');
+  assert.equal(http[0].response.body.content, 'hi');
+  assert.deepEqual([ctx.records[1]!.kind, http[1].request.method, http[1].response.status_code], ['exchange', 'GET', 204]);
+});

@@ -41,7 +41,8 @@ const clientHello = (earlyData = false) => hs(1, Buffer.concat([
     ...(earlyData ? [ext(42, Buffer.alloc(0))] : []),
   ])),
 ]));
-const serverHello = hs(2, Buffer.concat([u16(0x0303), Buffer.alloc(32, 0xcd), vec(1, Buffer.alloc(0)), u16(0x1301), Buffer.from([0]), vec(2, ext(43, u16(0x0304)))]));
+/** `psk`: the server takes the client's first pre-shared key (pre_shared_key, selected_identity 0), as 0-RTT needs. */
+const serverHello = (psk = false) => hs(2, Buffer.concat([u16(0x0303), Buffer.alloc(32, 0xcd), vec(1, Buffer.alloc(0)), u16(0x1301), Buffer.from([0]), vec(2, Buffer.concat([ext(43, u16(0x0304)), ...(psk ? [ext(41, u16(0))] : [])]))]));
 
 /** HKDF-Expand-Label (RFC 8446 §7.1), written here from the RFC for SHA-256 and lengths of one block. */
 function expandLabel(secret: Buffer, label: string, length: number): Buffer {
@@ -80,21 +81,31 @@ const secret = (n: number) => Buffer.alloc(32, n);
 const SECRETS = { CLIENT_HANDSHAKE_TRAFFIC_SECRET: secret(1), SERVER_HANDSHAKE_TRAFFIC_SECRET: secret(2), CLIENT_TRAFFIC_SECRET_0: secret(3), SERVER_TRAFFIC_SECRET_0: secret(4) };
 const keylogText = (secrets: Record<string, Buffer> = SECRETS) => Object.entries(secrets).map(([l, s]) => `${l} ${RANDOM.toString('hex')} ${s.toString('hex')}`).join('\n') + '\n';
 
-function connection(opts: { earlyData?: boolean } = {}): Conversation {
+/**
+ * `earlyData`: the client sends 0-RTT records under the early secret (secret 9) with its hello, and
+ * after the server's flight; `accepted`: the server's EncryptedExtensions take them, they hold a
+ * request (split over two records) and the client's EndOfEarlyData, and the server answers it first.
+ * `psk`: the ServerHello takes the client's first key (as `accepted` does), so only the encrypted
+ * extensions say whether the 0-RTT was taken.
+ */
+function connection(opts: { earlyData?: boolean | 'accepted'; psk?: boolean } = {}): Conversation {
   const sh = new Sealer(SECRETS.SERVER_HANDSHAKE_TRAFFIC_SECRET);
   const ch = new Sealer(SECRETS.CLIENT_HANDSHAKE_TRAFFIC_SECRET);
   const sa = new Sealer(SECRETS.SERVER_TRAFFIC_SECRET_0);
   const ca = new Sealer(SECRETS.CLIENT_TRAFFIC_SECRET_0);
   const early = new Sealer(secret(9));
-  const c = new Conversation(client, server).handshake().send(0, record(22, clientHello(opts.earlyData)));
-  if (opts.earlyData) c.send(0, early.seal(23, Buffer.from('GET /early HTTP/1.1\r\n\r\n')));
-  // the encrypted handshake: EncryptedExtensions (ALPN), Certificate, CertificateVerify, Finished, in two records
-  const ee = hs(8, vec(2, ext(16, vec(2, vec(1, Buffer.from('http/1.1'))))));
+  const accepted = opts.earlyData === 'accepted';
+  const c = new Conversation(client, server).handshake().send(0, record(22, clientHello(Boolean(opts.earlyData))));
+  if (opts.earlyData) c.send(0, early.seal(23, Buffer.from('GET /early HTTP/1.1\r\nHost: hand.example.test\r\n')));
+  // the encrypted handshake: EncryptedExtensions (ALPN; early_data when it takes 0-RTT), Certificate, CertificateVerify, Finished, in two records
+  const ee = hs(8, vec(2, Buffer.concat([ext(16, vec(2, vec(1, Buffer.from('http/1.1')))), ...(accepted ? [ext(42, Buffer.alloc(0))] : [])])));
   const cert = hs(11, Buffer.concat([vec(1, Buffer.alloc(0)), vec(3, Buffer.concat([vec(3, certDer), vec(2, Buffer.alloc(0))]))]));
   const flight = Buffer.concat([ee, cert, hs(15, Buffer.concat([u16(0x0403), vec(2, Buffer.alloc(70, 5))])), hs(20, Buffer.alloc(32, 6))]);
-  c.send(1, Buffer.concat([record(22, serverHello), record(20, Buffer.from([1])), sh.seal(22, flight.subarray(0, 100)), sh.seal(22, flight.subarray(100), 7)]));
-  if (opts.earlyData) c.send(0, early.seal(23, Buffer.from('more early data')));
+  c.send(1, Buffer.concat([record(22, serverHello(accepted || opts.psk)), record(20, Buffer.from([1])), sh.seal(22, flight.subarray(0, 100)), sh.seal(22, flight.subarray(100), 7)]));
+  if (opts.earlyData) c.send(0, early.seal(23, Buffer.from('\r\n')));
+  if (accepted) c.send(0, early.seal(22, hs(5, Buffer.alloc(0)))); // EndOfEarlyData
   c.send(0, Buffer.concat([record(20, Buffer.from([1])), ch.seal(22, hs(20, Buffer.alloc(32, 8))), ca.seal(23, Buffer.from('GET /before-update HTTP/1.1\r\nHost: hand.example.test\r\n\r\n'))]));
+  if (accepted) c.send(1, sa.seal(23, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly')));
   c.send(1, Buffer.concat([sa.seal(22, hs(4, Buffer.alloc(40, 1))), sa.seal(23, Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst'), 30)]));
   // the client updates its keys, and asks the server to update too (update_requested)
   c.send(0, ca.seal(22, hs(24, Buffer.from([1]))));
@@ -133,11 +144,37 @@ test('TLS 1.3 by hand: the encrypted handshake read (ALPN, certificate), HTTP/1.
   assert.equal(stats.protocols['tls.undecryptable_records'], undefined);
 });
 
-test('0-RTT records under the early secret are skipped and counted; the rest opens as without them', () => {
-  const { events, stats } = parse(connection({ earlyData: true }), keylogText());
-  assert.deepEqual(events.filter((e) => e.pano.protocol === 'http').map((e) => e.url.path), ['/before-update', '/after-update']);
-  assert.equal(stats.protocols['tls.early_data_records'], 2);
+test('0-RTT the server refused (its ServerHello takes no pre-shared key; or it does, and its EncryptedExtensions have no early_data): skipped and counted, even with the early secret logged; the rest opens as without them', () => {
+  for (const [psk, log] of [[false, keylogText()], [true, keylogText()], [true, keylogText({ ...SECRETS, CLIENT_EARLY_TRAFFIC_SECRET: secret(9) })]] as const) {
+    const { events, stats } = parse(connection({ earlyData: true, psk }), log);
+    assert.deepEqual(events.filter((e) => e.pano.protocol === 'http').map((e) => e.url.path), ['/before-update', '/after-update']);
+    assert.equal(stats.protocols['tls.early_data_records'], 2);
+    assert.equal(stats.protocols['tls.early_data_decrypted'], undefined);
+    assert.equal(events[0].tls.early_data, 'rejected');
+    assert.equal(events[0].pano.flags, undefined);
+  }
+});
+
+test('0-RTT the server took: opened with the early secret (RFC 8446 §7.1) across records, up to EndOfEarlyData, and answered first; the handshake secrets take over after it', () => {
+  const { events, stats } = parse(connection({ earlyData: 'accepted' }), keylogText({ ...SECRETS, CLIENT_EARLY_TRAFFIC_SECRET: secret(9) }));
+  assert.equal(events[0].tls.early_data, 'accepted');
   assert.equal(events[0].pano.flags, undefined);
+  assert.deepEqual(events.slice(1).map((e) => [e.url.path, e.http.response.body.content]), [['/early', 'early'], ['/before-update', 'first'], ['/after-update', 'second']]);
+  // the request's two records and EndOfEarlyData
+  assert.equal(stats.protocols['tls.early_data_decrypted'], 3);
+  assert.equal(stats.protocols['tls.early_data_records'], undefined);
+  assert.equal(stats.protocols['tls.undecryptable_records'], undefined);
+  // without the early secret: the rest is read, the early request is not. HTTP/1.1 is told of the
+  // loss as a gap (a request lost in a gap leaves its answer to pair with the next request, which
+  // says so: flag gap) and is back in step by the next exchange.
+  const without = parse(connection({ earlyData: 'accepted' }), keylogText());
+  assert.deepEqual(without.events[0].pano.flags, ['keys_missing']);
+  const http = without.events.slice(1);
+  assert.ok(!http.some((e) => e.url?.path === '/early'));
+  assert.deepEqual(http[0].pano.flags, ['gap']);
+  assert.deepEqual(http.map((e) => e.http.response?.body.content), ['early', 'first', 'second']);
+  assert.deepEqual([http[2].url.path, http[2].pano.flags], ['/after-update', undefined]);
+  assert.equal(without.stats.protocols['tls.early_data_records'], 3);
 });
 
 test('a key log whose secrets do not open one side\'s records: that side is given up (decrypt_failed), the other side is still read, nothing guessed', () => {
@@ -182,7 +219,7 @@ test('traffic secrets logged after the handshake\'s (a live capture: pano-captur
 
 test('records wait for the secrets 10 s of capture time at most: a connection whose secrets never come is given up while it goes on, not at its end', () => {
   const sh = new Sealer(SECRETS.SERVER_HANDSHAKE_TRAFFIC_SECRET);
-  const c = new Conversation(client, server).handshake().send(0, record(22, clientHello())).send(1, record(22, serverHello));
+  const c = new Conversation(client, server).handshake().send(0, record(22, clientHello())).send(1, record(22, serverHello()));
   for (let i = 0; i < 4; i++) c.wait(4_000_000_000n).send(1, sh.seal(23, Buffer.alloc(100, i)));
   c.wait(60_000_000_000n).close();
   const { events, stats } = parse(c, keylogText({}));
@@ -229,16 +266,17 @@ test('a key log that cannot be opened is a one-line error naming it', () => {
   assert.throws(() => new TlsKeyLog([join(dir, 'absent.log')]), /absent\.log: no such file/);
 });
 
-test('fuzz: 600 connections whose plaintexts are mutated, then sealed as a real endpoint would, never throw, fault or give an event the schema rejects', () => {
+test('fuzz: 600 connections (0-RTT taken and refused among them) whose plaintexts are mutated, then sealed as a real endpoint would, never throw, fault or give an event the schema rejects', () => {
   const rnd = seeded(30);
   const file = join(dir, 'fuzz.log');
-  writeFileSync(file, keylogText());
+  writeFileSync(file, keylogText({ ...SECRETS, CLIENT_EARLY_TRAFFIC_SECRET: secret(9) }));
   let events = 0;
   try {
     for (let i = 0; i < 600; i++) {
       // about one record in three mutated: handshake messages, alerts, key updates and HTTP alike
       Sealer.tamper = (b) => (rnd(3) === 0 ? mutate(b, rnd) : b);
-      const r = parseCaptureSync(connection({ earlyData: i % 5 === 0 }).pcapng(), { parse: { tlsKeyLogs: [file] } });
+      // one in five sends 0-RTT the server refuses, one in five 0-RTT it takes (opened, mutated too)
+      const r = parseCaptureSync(connection({ earlyData: i % 5 === 0 || (i % 5 === 1 && 'accepted') }).pcapng(), { parse: { tlsKeyLogs: [file] } });
       assertValidEvents(r.events);
       const stats = r.stats.protocols as Record<string, number>;
       for (const k of Object.keys(stats)) assert.ok(!k.endsWith('parser_faults'), `mutant ${i}: ${k}`);

@@ -75,6 +75,27 @@ test('a ClientHello over two records and three segments; a HelloRetryRequest wit
   });
 });
 
+test('tls.early_data, without keys: sent when the ServerHello takes the client\'s first key (only the encrypted extensions say more); rejected when it takes none or another, and after a HelloRetryRequest', () => {
+  // a resumption's ClientHello offering 0-RTT: early_data (42), then pre_shared_key (41) last
+  const resuming = hs(1, Buffer.concat([
+    u16(0x0303), Buffer.alloc(32, 2), vec(1, Buffer.alloc(0)), vec(2, u16(0x1301)), vec(1, Buffer.from([0])),
+    vec(2, Buffer.concat([ext(43, vec(1, u16(0x0304))), ext(42, Buffer.alloc(0)), ext(41, Buffer.concat([vec(2, Buffer.concat([vec(2, Buffer.alloc(16, 3)), Buffer.alloc(4)])), vec(2, vec(1, Buffer.alloc(32, 4)))]))])),
+  ]));
+  const answer = (pskExt: Buffer[]) => hs(2, Buffer.concat([u16(0x0303), Buffer.alloc(32, 9), vec(1, Buffer.alloc(0)), u16(0x1301), Buffer.from([0]), vec(2, Buffer.concat([ext(43, u16(0x0304)), ...pskExt]))]));
+  const early = (hello: Buffer, retry = false) => {
+    const c = new Conversation(client, server).handshake().send(0, Buffer.concat([record(22, resuming), record(23, Buffer.alloc(40, 5))]));
+    if (retry) c.send(1, record(22, serverHello(HRR))).send(0, record(22, clientHello));
+    return tls(c.send(1, record(22, hello)).close()).events[0].tls.early_data;
+  };
+  assert.equal(early(answer([ext(41, u16(0))])), 'sent');
+  assert.equal(early(answer([ext(41, u16(1))])), 'rejected');
+  assert.equal(early(answer([])), 'rejected');
+  assert.equal(early(serverHello(Buffer.alloc(32, 9), 0x0303)), 'rejected');
+  assert.equal(early(serverHello(Buffer.alloc(32, 9)), true), 'rejected');
+  // a ClientHello without early_data: no field
+  assert.equal(tls(new Conversation(client, server).handshake().send(0, record(22, clientHello)).send(1, record(22, serverHello(Buffer.alloc(32, 9)))).close()).events[0].tls.early_data, undefined);
+});
+
 test('an alert in the clear ends the handshake: error.type, not established; a ClientHello never answered is unanswered', () => {
   const c = new Conversation(client, server).handshake()
     .send(0, record(22, clientHello))

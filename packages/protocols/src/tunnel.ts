@@ -5,18 +5,22 @@
  * first), and that protocol's parser is fed what follows. Its events are the
  * inner protocol's, marked by the carrier (`decorate`). A tunnel whose start
  * no module recognises is ignored and counted: there is no message boundary
- * to look for further in.
+ * to look for further in. A gap while detecting (bytes the carrier could not
+ * read) is passed on in its place once a parser starts; a direction is
+ * detected from what came after its last gap.
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
 import type { ExchangeRecord, ParserContext, ProtocolModule, StreamParser } from './types.js';
 
 /** Bytes per direction held while no module has recognised the tunnel's start. */
 const MAX_HEAD_BYTES = 8192;
+const EMPTY = Buffer.alloc(0);
 
 export class TunnelStream implements StreamParser {
   private parser: StreamParser | undefined;
   private state: 'detecting' | 'parsing' | 'ignored' = 'detecting';
-  private held: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> = [];
+  /** What came while detecting, in order: bytes, or a gap of `gap` bytes. */
+  private held: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint; gap?: number }> = [];
   private readonly heldBytes = [0, 0];
 
   constructor(
@@ -36,7 +40,12 @@ export class TunnelStream implements StreamParser {
     if (this.state === 'ignored') return void this.ctx.count('tunnel.ignored_bytes', chunk.length);
     this.held.push({ dir, bytes: Buffer.from(chunk), tsNs });
     this.heldBytes[dir] += chunk.length;
-    const parts = this.held.filter((h) => h.dir === dir).map((h) => h.bytes);
+    const parts: Buffer[] = [];
+    for (const h of this.held) {
+      if (h.dir !== dir) continue;
+      if (h.gap !== undefined) parts.length = 0;
+      else parts.push(h.bytes);
+    }
     const head = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     let waiting = false;
     for (const m of this.order) {
@@ -73,7 +82,8 @@ export class TunnelStream implements StreamParser {
     this.held = [];
     for (const h of held) {
       if (this.state !== 'parsing') break;
-      this.parser.data(h.dir, h.bytes, h.tsNs);
+      if (h.gap !== undefined) this.parser.gap(h.dir, h.gap, h.tsNs);
+      else this.parser.data(h.dir, h.bytes, h.tsNs);
     }
   }
 
@@ -86,7 +96,7 @@ export class TunnelStream implements StreamParser {
 
   gap(dir: Dir, length: number, tsNs: bigint): void {
     if (this.state === 'parsing') return this.parser!.gap(dir, length, tsNs);
-    if (this.state === 'detecting') this.ignore();
+    if (this.state === 'detecting') this.held.push({ dir, bytes: EMPTY, tsNs, gap: length });
   }
 
   end(dir: Dir, tsNs: bigint): void {

@@ -113,6 +113,8 @@ export class QuicParser implements DatagramParser {
   private readonly handshakeSides = [new Side(), new Side()];
   private decrypting = false;
   private serverAlpn: string | undefined;
+  /** What the server's EncryptedExtensions said of 0-RTT (its packets are not read). */
+  private earlyAnswer: 'accepted' | 'rejected' | undefined;
   private certificate: CertificateInfo | undefined;
   private h3: Http3Connection | undefined;
   /** Datagrams after the ServerHello held while the key log may still get the connection's secrets. */
@@ -461,7 +463,11 @@ export class QuicParser implements DatagramParser {
       if (length > MAX_CRYPTO) return this.damage('quic.malformed');
       if (buf.length < 4 + length) break;
       try {
-        if (dir === Dir.ToClient && type === HandshakeType.EncryptedExtensions) this.serverAlpn = parseEncryptedExtensions(buf, 4, 4 + length).alpn;
+        if (dir === Dir.ToClient && type === HandshakeType.EncryptedExtensions) {
+          const ee = parseEncryptedExtensions(buf, 4, 4 + length);
+          this.serverAlpn = ee.alpn;
+          this.earlyAnswer = ee.earlyData ? 'accepted' : 'rejected';
+        }
         else if (dir === Dir.ToClient && type === HandshakeType.Certificate) this.certificate = parseCertificate(buf, 4, 4 + length, true);
         else if (type === HandshakeType.Finished) this.sideFinished(dir, tsNs);
       } catch (e) {
@@ -713,7 +719,8 @@ export class QuicParser implements DatagramParser {
       return;
     }
     const server = s && this.serverAlpn !== undefined && s.alpn === undefined ? { ...s, alpn: this.serverAlpn } : s;
-    const seen = { client: c, server, certificate: this.certificate, alert: this.alert, malformed: this.flags.has('malformed') };
+    const earlyAnswer = c?.earlyData ? this.earlyAnswer : undefined;
+    const seen = { client: c, server, certificate: this.certificate, alert: this.alert, malformed: this.flags.has('malformed'), earlyAnswer };
     const tls = tlsAttributes(seen);
     if (this.decrypting) tls.decrypted = true;
     if (this.error !== undefined && this.error !== 'NO_ERROR') tls.established = false;

@@ -14,6 +14,12 @@ export interface HandshakeSeen {
   alert?: string;
   /** The handshake could not be read to its end (damage). */
   malformed: boolean;
+  /**
+   * TLS 1.3 0-RTT: what the server's EncryptedExtensions (read with keys)
+   * said of the client's early data; `rejected` too after a
+   * HelloRetryRequest, whose second ClientHello offers none.
+   */
+  earlyAnswer?: 'accepted' | 'rejected';
 }
 
 /** `name`: `tls`, or `dtls` for the datagram variant (RFC 6347, RFC 9147). */
@@ -50,8 +56,22 @@ export function tlsAttributes(h: HandshakeSeen, name: 'tls' | 'dtls' = 'tls'): R
     }
     tls.server = server;
   }
+  if (c?.earlyData || h.earlyAnswer) tls.early_data = earlyData(h);
   if (h.alert) tls.alert = h.alert;
   return tls;
+}
+
+/**
+ * The fate of the 0-RTT data a client sent (its ClientHello offered
+ * early_data, RFC 8446 §4.2.10): a server takes it only in TLS 1.3, with the
+ * client's first pre-shared key, and without a HelloRetryRequest, all of
+ * which the ServerHello shows in the clear; whether it then did is in its
+ * encrypted extensions.
+ */
+function earlyData(h: HandshakeSeen): 'accepted' | 'rejected' | 'sent' {
+  const s = h.server;
+  if (s && (s.version !== '1.3' || s.pskIdentity !== 0)) return 'rejected';
+  return h.earlyAnswer ?? 'sent';
 }
 
 /** What one side of a handshake sent: when it started, and the bytes it took. */

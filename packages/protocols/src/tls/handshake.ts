@@ -56,6 +56,8 @@ export interface ServerHello {
   sessionId: Buffer;
   /** TLS 1.3: the server took a pre-shared key (resumption) */
   psk: boolean;
+  /** which of the client's offered keys it took (0-RTT is only ever under the first, RFC 8446 §4.2.10) */
+  pskIdentity?: number;
   retry: boolean;
   /** JA3S: MD5 of `version,cipher,extensions` in decimal */
   ja3s: string;
@@ -288,6 +290,8 @@ export function parseServerHello(b: Buffer, start: number, end: number): ServerH
   };
   const v = ext.get(Extension.SupportedVersions);
   if (v) hello.version = versionName(v.u16('selected version'));
+  const psk = ext.get(Extension.PreSharedKey);
+  if (psk) hello.pskIdentity = psk.u16('selected identity');
   const alpn = ext.get(Extension.Alpn);
   const chosen = alpn ? alpnValues(alpn)[0] : undefined;
   if (chosen) hello.alpn = alpnText(chosen);
@@ -300,13 +304,18 @@ function isoDate(text: string): string {
   return Number.isNaN(t) ? sequential(text) : new Date(t).toISOString();
 }
 
-/** The ALPN protocol a TLS 1.3 server chose, from its EncryptedExtensions (RFC 8446 §4.3.1), readable once decrypted. */
-export function parseEncryptedExtensions(b: Buffer, start: number, end: number): { alpn?: string } {
+/**
+ * What a TLS 1.3 server's EncryptedExtensions (RFC 8446 §4.3.1) say, readable
+ * once decrypted: the ALPN protocol it chose, and whether it took the
+ * client's 0-RTT data (an empty early_data extension, §4.2.10).
+ */
+export function parseEncryptedExtensions(b: Buffer, start: number, end: number): { alpn?: string; earlyData: boolean } {
   const r = new Reader(b, start, end);
   const { map: ext } = extensions(r);
   const alpn = ext.get(Extension.Alpn);
   const chosen = alpn ? alpnValues(alpn)[0] : undefined;
-  return chosen ? { alpn: alpnText(chosen) } : {};
+  const earlyData = ext.has(Extension.EarlyData);
+  return chosen ? { alpn: alpnText(chosen), earlyData } : { earlyData };
 }
 
 /**

@@ -27,6 +27,8 @@ const MAX_LINE = 512;
 /** The labels a decryption uses (NSS key log format). */
 export const KeyLabel = {
   MasterSecret: 'CLIENT_RANDOM',
+  /** TLS 1.3 0-RTT: the client's records before its handshake's (RFC 8446 §7.1, client_early_traffic_secret). */
+  ClientEarly: 'CLIENT_EARLY_TRAFFIC_SECRET',
   ClientHandshake: 'CLIENT_HANDSHAKE_TRAFFIC_SECRET',
   ServerHandshake: 'SERVER_HANDSHAKE_TRAFFIC_SECRET',
   ClientTraffic: 'CLIENT_TRAFFIC_SECRET_0',

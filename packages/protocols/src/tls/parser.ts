@@ -99,6 +99,22 @@ export class TlsStream implements StreamParser {
   private lastNs = 0n;
   /** TLS 1.3 with keys: the server's Finished was read (the handshake is whole). */
   private serverFinished = false;
+  /**
+   * TLS 1.3 0-RTT (the ClientHello offered early_data: the client sent
+   * records under its early secret with it): `pending` until the server's
+   * EncryptedExtensions say whether it took them; `unread` when they never
+   * will be read.
+   */
+  private early: 'pending' | 'accepted' | 'rejected' | 'unread' = 'pending';
+  /** The client's records that may be 0-RTT, held until the server's answer is read (bounded as others). */
+  private earlyHeld: HeldRecord[] = [];
+  private earlyHeldBytes = 0;
+  /** Some were past the bounds and dropped: what is left of them is not read either. */
+  private earlyCut = false;
+  /** Accepted 0-RTT with its secret logged: opens the client's records until its EndOfEarlyData. */
+  private earlyOpener: Tls13Opener | undefined;
+  /** Accepted 0-RTT that is not read: the carried protocol's client side starts with a gap. */
+  private earlyLost = false;
 
   constructor(
     private readonly ctx: ParserContext,
@@ -155,8 +171,12 @@ export class TlsStream implements StreamParser {
           this.joined = true;
           return;
         }
-        // 0-RTT data right after a ClientHello that offered it: under the early secret, not followed
-        if (this.keys && this.client?.earlyData && !this.server && dir === Dir.ToServer) return void this.ctx.count('tls.early_data_records');
+        // 0-RTT data right after a ClientHello that offered it, under the early secret: with keys, held
+        // until the server's answer says whether it took them; the handshake goes on either way
+        if (this.client?.earlyData && !this.server && dir === Dir.ToServer) {
+          if (this.keys) return this.holdEarly({ dir, type, version, payload: Buffer.from(payload), tsNs });
+          return void this.ctx.count('tls.early_data_records');
+        }
         // TLS 1.3: the client's records after the ServerHello are protected (its Finished first)
         if (this.keys && this.server?.version === '1.3') {
           side.encrypted = true;
@@ -224,7 +244,14 @@ export class TlsStream implements StreamParser {
   private message(dir: Dir, side: Side, type: number, buf: Buffer, start: number, end: number, tsNs: bigint): void {
     if (side.opener) return this.protectedMessage(dir, side, type, buf, start, end, tsNs);
     if (dir === Dir.ToServer) {
-      if (type === HandshakeType.ClientHello) this.client = parseClientHello(buf, start, end);
+      if (type === HandshakeType.ClientHello) {
+        // a second ClientHello (after a HelloRetryRequest): 0-RTT sent with the first was refused (RFC 8446 §4.2.10)
+        if (this.client?.earlyData) {
+          this.giveUpEarly();
+          this.early = 'rejected';
+        }
+        this.client = parseClientHello(buf, start, end);
+      }
       return;
     }
     if (type === HandshakeType.ServerHello) {
@@ -235,6 +262,11 @@ export class TlsStream implements StreamParser {
         return;
       }
       this.server = hello;
+      // 0-RTT the server cannot have taken: not TLS 1.3, or not under the client's first key (RFC 8446 §4.2.10)
+      if (this.client?.earlyData && this.early === 'pending' && (hello.version !== '1.3' || hello.pskIdentity !== 0)) {
+        this.giveUpEarly();
+        this.early = 'rejected';
+      }
       if (hello.version === '1.3') {
         side.encrypted = true;
         // with a key log the event waits for what the encrypted handshake says (ALPN, certificate)
@@ -260,7 +292,11 @@ export class TlsStream implements StreamParser {
     if (type === HandshakeType.KeyUpdate && side.application) return (side.opener as Tls13Opener).update();
     if (side.application) return; // NewSessionTicket and the like
     if (dir === Dir.ToClient) {
-      if (type === HandshakeType.EncryptedExtensions) this.serverAlpn = parseEncryptedExtensions(buf, start, end).alpn;
+      if (type === HandshakeType.EncryptedExtensions) {
+        const ee = parseEncryptedExtensions(buf, start, end);
+        this.serverAlpn = ee.alpn;
+        this.settleEarly(ee.earlyData ? 'accepted' : 'rejected');
+      }
       else if (type === HandshakeType.Certificate) this.certificate = parseCertificate(buf, start, end, true);
     }
     if (type !== HandshakeType.Finished) return;
@@ -325,13 +361,18 @@ export class TlsStream implements StreamParser {
       }
       if (!this.decrypting) return this.hold({ dir, type, version, payload: Buffer.from(payload), tsNs });
     }
+    if (dir === Dir.ToServer && !side.application && this.client?.earlyData && this.early !== 'rejected') {
+      // may be 0-RTT: held until the server's answer is read, then opened under the early secret if it took them
+      if (this.early === 'pending') return this.holdEarly({ dir, type, version, payload: Buffer.from(payload), tsNs });
+      if (this.earlyOpener && this.earlyRecord(version, payload, tsNs)) return;
+    }
     if (!side.opener) {
       if (side.awaiting) this.holdSide(dir, side, { dir, type, version, payload: Buffer.from(payload), tsNs });
       return;
     }
     const opened = side.opener.open(type, version, payload);
     if (!opened) {
-      // 0-RTT data the server may have refused comes under the early secret, not followed: skipped
+      // 0-RTT data the server refused (or that cannot be read) comes under the early secret: skipped
       if (dir === Dir.ToServer && !side.application && this.client?.earlyData) return void this.ctx.count('tls.early_data_records');
       this.ctx.count('tls.undecryptable_records');
       this.flags.add('decrypt_failed');
@@ -355,6 +396,72 @@ export class TlsStream implements StreamParser {
       default:
         return;
     }
+  }
+
+  /**
+   * A client record that may be 0-RTT, held while the server's answer is
+   * not read; past the bounds the 0-RTT data is given up (counted), as
+   * without its secret.
+   */
+  private holdEarly(h: HeldRecord): void {
+    if (this.earlyCut) return void this.ctx.count('tls.early_data_records');
+    const first = this.earlyHeld[0]?.tsNs ?? h.tsNs;
+    if (!this.keys!.reserveHold(this.earlyHeldBytes, first, h.payload.length, h.tsNs)) {
+      this.ctx.count('tls.early_data_records', this.earlyHeld.length + 1);
+      this.dropEarlyHeld();
+      this.earlyCut = true;
+      return;
+    }
+    this.earlyHeld.push(h);
+    this.earlyHeldBytes += h.payload.length;
+  }
+
+  /** Held 0-RTT candidates let go, their bytes back in the shared budget. */
+  private dropEarlyHeld(): void {
+    this.keys?.releaseHold(this.earlyHeldBytes);
+    this.earlyHeld = [];
+    this.earlyHeldBytes = 0;
+  }
+
+  /**
+   * The server's answer to 0-RTT (its EncryptedExtensions), or `unread`
+   * when it will not be read: accepted data is opened with the client's
+   * early secret (RFC 8446 §7.1); refused data the server never read, and
+   * neither does pano (counted). The held records then go on in order.
+   */
+  private settleEarly(answer: 'accepted' | 'rejected' | 'unread'): void {
+    if (this.early !== 'pending' || !this.client?.earlyData) return;
+    this.early = answer;
+    if (answer === 'accepted') {
+      const secret = this.earlyCut ? undefined : this.keys!.get(this.client.random, KeyLabel.ClientEarly);
+      // without it, what the client said first is not read (counted): the carried protocol is told
+      // of the loss, so that the server's answers to it are not paired with later requests
+      if (secret) this.earlyOpener = new Tls13Opener(this.suite!, secret);
+      else this.earlyLost = true;
+      if (!secret && !this.earlyCut) {
+        this.ctx.count('tls.keys_missing');
+        this.flags.add('keys_missing');
+      }
+    }
+    const held = this.earlyHeld;
+    this.dropEarlyHeld();
+    const side = this.sides[0]!;
+    for (const h of held) {
+      if (!this.done && !side.lost) this.protectedRecord(h.dir, side, h.type, h.version, h.payload, h.tsNs);
+      else this.ctx.count('tls.early_data_records');
+    }
+  }
+
+  /** A client record opened under the early secret (0-RTT the server took); false when it does not open. */
+  private earlyRecord(version: number, payload: Buffer, tsNs: bigint): boolean {
+    const opened = this.earlyOpener!.open(ContentType.ApplicationData, version, payload);
+    if (!opened) return false;
+    this.ctx.count('tls.decrypted_records');
+    this.ctx.count('tls.early_data_decrypted');
+    if (opened.type === ContentType.ApplicationData) this.plaintext(Dir.ToServer, opened.content, tsNs);
+    // EndOfEarlyData: the client's next records are under its handshake secret
+    else if (opened.type === ContentType.Handshake && opened.content[0] === HandshakeType.EndOfEarlyData) this.earlyOpener = undefined;
+    return true;
   }
 
   /** Derives both sides' record keys from the key log; false when they can never come (a suite not opened here, no hellos). */
@@ -423,6 +530,13 @@ export class TlsStream implements StreamParser {
     this.tryKeys();
   }
 
+  /** 0-RTT candidates still held when the connection's reading ends: not read, counted. */
+  private giveUpEarly(): void {
+    if (this.earlyHeld.length) this.ctx.count('tls.early_data_records', this.earlyHeld.length);
+    this.dropEarlyHeld();
+    if (this.early === 'pending') this.early = 'unread';
+  }
+
   /** Held records let go (opened, or given up), their bytes back in the shared budget. */
   private dropWaiting(): void {
     this.keys?.releaseHold(this.waitingBytes);
@@ -435,6 +549,7 @@ export class TlsStream implements StreamParser {
     this.ctx.count(`tls.${why}`);
     this.flags.add(why);
     for (const side of this.sides) this.dropSideHeld(side);
+    this.giveUpEarly();
     for (const side of this.sides) side.lost = true;
     if (!this.reported) this.finish(undefined);
     this.innerLost(this.lastNs);
@@ -460,6 +575,7 @@ export class TlsStream implements StreamParser {
         r.attributes = { ...r.attributes, tls: { protocol: { name: 'tls', version }, cipher, established: true, decrypted: true } };
       };
       this.inner = this.ctx.tunnel?.(this.ctx.conn.server.port, decorate, { create: this.carried, protocol: alpn === undefined ? undefined : ALPN_PROTOCOL[alpn], tls: true });
+      if (this.earlyLost) this.inner?.gap(Dir.ToServer, 1, tsNs);
     }
     this.ctx.count('tls.plaintext_bytes', content.length);
     this.inner?.data(dir, content, tsNs);
@@ -467,6 +583,8 @@ export class TlsStream implements StreamParser {
 
   /** A side can no longer be read (a gap, a record that did not open): its protocol is told of the loss. */
   private lost(dir: Dir, tsNs: bigint): void {
+    // the server's EncryptedExtensions will not be read: held 0-RTT candidates go on as without an answer
+    if (dir === Dir.ToClient) this.settleEarly('unread');
     this.inner?.gap(dir, 1, tsNs);
     if (!this.reported) this.finish(tsNs);
   }
@@ -478,6 +596,7 @@ export class TlsStream implements StreamParser {
     this.finish(undefined);
     if (this.waiting !== undefined) this.dropWaiting();
     for (const side of this.sides) this.dropSideHeld(side);
+    this.giveUpEarly();
     // the connection is abandoned and never closed: what the carried protocol holds ends here
     this.innerLost(this.lastNs);
     this.inner?.close('fin', this.lastNs);
@@ -527,6 +646,7 @@ export class TlsStream implements StreamParser {
       this.ctx.count('tls.keys_missing');
       this.flags.add('keys_missing');
     }
+    this.giveUpEarly();
     for (const side of this.sides) {
       if (!side.awaiting) continue;
       this.dropSideHeld(side);
@@ -572,7 +692,8 @@ export class TlsStream implements StreamParser {
     const s = this.server;
     if (!c && !s) return;
     const server = s && this.serverAlpn !== undefined && s.alpn === undefined ? { ...s, alpn: this.serverAlpn } : s;
-    const seen = { client: c, server, certificate: this.certificate, alert: this.alert, malformed: this.flags.has('malformed') };
+    const earlyAnswer = this.early === 'accepted' || this.early === 'rejected' ? this.early : undefined;
+    const seen = { client: c, server, certificate: this.certificate, alert: this.alert, malformed: this.flags.has('malformed'), earlyAnswer };
     const tls = tlsAttributes(seen);
     if (this.decrypting) tls.decrypted = true;
     const attributes: Record<string, unknown> = { tls, network: { protocol: { name: 'tls' } } };
