@@ -160,3 +160,34 @@ test('HTTP/3 read from QUIC decrypted with the client\'s key log: three suites, 
   const inline = parseCaptureSync(withSecrets);
   check(inline.events as any[], inline.stats, 'secrets block');
 });
+
+test('0-RTT: a resumed client (ngtcp2 --session-file, --tp-file) sends its request in 0-RTT packets; with the key log the request is read from them, timed from the first datagram', { skip, timeout: 30_000 }, async () => {
+  const port = await freePort();
+  await server(port, false);
+  const resume = [`--session-file=${join(dir, 'zero.sess')}`, `--tp-file=${join(dir, 'zero.tp')}`];
+  // the first connection leaves the ticket and transport parameters behind; not captured
+  await get(port, 'AES-128-GCM', ['hello.txt'], resume, 10);
+  const file = join(dir, 'zero.pcap');
+  const cap = new LoopbackCapture(file, `udp port ${port}`);
+  await cap.start();
+  let got: Record<string, string>;
+  try {
+    got = await get(port, 'AES-128-GCM', ['profile.json'], resume, 11);
+  } finally {
+    await cap.stop();
+  }
+  assert.equal(got['profile.json'], files['profile.json']);
+  const { events, stats } = parseCaptureSync(file, { parse: { tlsKeyLogs: [keylog] } }) as { events: any[]; stats: any };
+  assertValidEvents(events);
+  const [quic, h3, ...rest] = events;
+  assert.equal(rest.length, 0);
+  assert.deepEqual([quic.pano.protocol, quic.tls.resumed, quic.tls.early_data, quic.pano.flags], ['quic', true, 'accepted', undefined]);
+  assert.deepEqual([h3.url.path, h3.http.response.status_code, h3.http.response.body.content], ['/profile.json', 200, files['profile.json']]);
+  assert.ok(stats.protocols['quic.early_data_decrypted'] >= 1, 'the 0-RTT packets were opened');
+  assert.equal(stats.protocols['quic.undecryptable_packets'], undefined);
+  // the request went in the client's first datagram, beside its Initial
+  assert.equal(h3.pano.start_ns, quic.pano.start_ns);
+  // tshark, decrypting with the same key log, finds the request's HEADERS in a 0-RTT packet too
+  const rows = execFileSync('tshark', ['-r', file, '-o', `tls.keylog_file:${keylog}`, '-Y', 'quic.long.packet_type == 1 && quic.stream.stream_id == 0', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').filter(Boolean);
+  assert.ok(rows.length >= 1, 'tshark: stream 0 in a 0-RTT packet');
+});

@@ -167,6 +167,80 @@ test('a followed key log that gets the secrets after the ServerHello was read (a
   assert.equal(events[1].http.response.body.content, '{"email":"grace@example.org"}');
 });
 
+/**
+ * A resumption sending its request as 0-RTT (RFC 9000 §17.2.3, keys from the client's early secret):
+ * the ClientHello offers early_data, the 0-RTT packet rides in the first datagram after the Initial,
+ * the ServerHello takes the first pre-shared key, and the server's EncryptedExtensions take the data
+ * (`taken`) or not; a client whose 0-RTT was refused sends the request again in 1-RTT. `tamper`
+ * changes the 0-RTT frames before sealing.
+ */
+function earlyConnection(taken: boolean, tamper: (frames: Buffer) => Buffer = (f) => f): Buffer {
+  const odcid = randomBytes(8), ccid = randomBytes(5), scid = randomBytes(8);
+  const init = initialKeys(params, odcid);
+  const hs = { c: keysOf(SECRETS.CLIENT_HANDSHAKE_TRAFFIC_SECRET), s: keysOf(SECRETS.SERVER_HANDSHAKE_TRAFFIC_SECRET) };
+  const app = { c: keysOf(SECRETS.CLIENT_TRAFFIC_SECRET_0), s: keysOf(SECRETS.SERVER_TRAFFIC_SECRET_0) };
+  const early = keysOf(EARLY_SECRET);
+  const long = (keys: PacketKeys, type: 'initial' | 'zeroRtt' | 'handshake', toServer: boolean, pn: number, frames: Buffer) =>
+    sealLong(keys, { typeCode: params.types[type], version: 1, dcid: toServer ? odcid : ccid, scid: toServer ? ccid : scid, token: type === 'initial' ? Buffer.alloc(0) : undefined, packetNumber: pn, pnLength: 2, frames, padTo: toServer && type === 'initial' ? 1200 : undefined });
+  const short = (keys: PacketKeys, toServer: boolean, pn: number, frames: Buffer) => sealShort(keys, { dcid: toServer ? scid : ccid, packetNumber: pn, pnLength: 2, keyPhase: 0, frames });
+  const resuming = handshakeMessage(1, Buffer.concat([
+    u16(0x0303), RANDOM, vec(1, Buffer.alloc(0)), vec(2, u16(0x1301)), vec(1, Buffer.from([0])),
+    vec(2, Buffer.concat([ext(16, vec(2, vec(1, Buffer.from('h3')))), ext(43, vec(1, u16(0x0304))), ext(51, Buffer.concat([u16(29), vec(2, Buffer.alloc(32, 5))])), ext(42, Buffer.alloc(0)),
+      ext(41, Buffer.concat([vec(2, Buffer.concat([vec(2, Buffer.alloc(16, 3)), Buffer.alloc(4)])), vec(2, vec(1, Buffer.alloc(32, 4)))]))])),
+  ]));
+  const resumed = handshakeMessage(2, Buffer.concat([u16(0x0303), Buffer.alloc(32, 9), vec(1, Buffer.alloc(0)), u16(0x1301), Buffer.from([0]), vec(2, Buffer.concat([ext(43, u16(0x0304)), ext(41, u16(0))]))]));
+  const ee = handshakeMessage(8, vec(2, Buffer.concat([ext(16, vec(2, vec(1, Buffer.from('h3')))), ...(taken ? [ext(42, Buffer.alloc(0))] : [])])));
+  const request = frame(0x01, section(Buffer.from([0xc0 | 17, 0xc0 | 23]), lit(0, 'h3.example'), lit(1, '/early')));
+  const requestFrames = Buffer.concat([streamFrame(2, 0, settings), streamFrame(0, 0, request, true)]);
+  const datagrams: Array<[0 | 1, Buffer]> = [
+    [0, Buffer.concat([long(init.client, 'initial', true, 0, cryptoFrame(0, resuming)), long(early, 'zeroRtt', true, 0, tamper(requestFrames))])],
+    [1, Buffer.concat([long(init.server, 'initial', false, 0, cryptoFrame(0, resumed)), long(hs.s, 'handshake', false, 0, cryptoFrame(0, Buffer.concat([ee, handshakeMessage(20, Buffer.alloc(32, 7))])))])],
+    [0, Buffer.concat([long(hs.c, 'handshake', true, 0, cryptoFrame(0, handshakeMessage(20, Buffer.alloc(32, 8)))), ...(taken ? [] : [short(app.c, true, 0, requestFrames)])])],
+    [1, short(app.s, false, 0, Buffer.concat([streamFrame(3, 0, settings), streamFrame(0, 0, Buffer.concat([frame(0x01, section(Buffer.from([0xc0 | 25]))), frame(0x00, Buffer.from('early answer'))]), true)]))],
+  ];
+  let t = 1_700_000_000_000_000_000n;
+  return pcapng(datagrams.map(([d, b]) => ({ tsNs: (t += 1_000_000n), data: d === 0 ? udpFrame(client, server, b) : udpFrame(server, client, b) })));
+}
+const EARLY_SECRET = Buffer.alloc(32, 6);
+
+test('0-RTT the server took: its packet opened with the early secret once the EncryptedExtensions say so, the request read from it (its time the first datagram\'s); without the secret, flagged keys_missing and not read', () => {
+  const bytes = earlyConnection(true);
+  const { events, stats } = parse(bytes, keylog({ ...SECRETS, CLIENT_EARLY_TRAFFIC_SECRET: EARLY_SECRET }));
+  assert.deepEqual(events.map((e) => [e.pano.protocol, e.pano.flags]), [['quic', undefined], ['http3', undefined]]);
+  assert.equal(events[0].tls.early_data, 'accepted');
+  assert.equal(events[0].tls.resumed, true);
+  const h3 = events[1];
+  assert.deepEqual([h3.url.path, h3.http.response.status_code, h3.http.response.body.content], ['/early', 200, 'early answer']);
+  assert.equal(h3.pano.start_ns, '1700000000001000000');
+  assert.equal(stats['quic.early_data_decrypted'], 1);
+  assert.equal(stats['quic.early_data_packets'], undefined);
+  const without = parse(bytes, keylog());
+  assert.deepEqual(without.events[0].pano.flags, ['keys_missing']);
+  assert.ok(!JSON.stringify(without.events).includes('/early'));
+  assert.equal(without.stats['quic.early_data_packets'], 1);
+});
+
+test('0-RTT the server refused (taken session, no early_data in its EncryptedExtensions): not read, even with the early secret; the request sent again in 1-RTT is', () => {
+  const { events, stats } = parse(earlyConnection(false), keylog({ ...SECRETS, CLIENT_EARLY_TRAFFIC_SECRET: EARLY_SECRET }));
+  assert.equal(events[0].tls.early_data, 'rejected');
+  assert.deepEqual(events.slice(1).map((e) => [e.url.path, e.pano.start_ns, e.http.response.body.content]), [['/early', '1700000000003000000', 'early answer']]);
+  assert.equal(stats['quic.early_data_packets'], 1);
+  assert.equal(stats['quic.early_data_decrypted'], undefined);
+  // without a key log: sent, and nothing says more
+  const bare = parseCaptureSync(earlyConnection(true)).events as any[];
+  assert.deepEqual(bare.map((e) => [e.pano.protocol, e.tls.early_data]), [['quic', 'sent']]);
+});
+
+test('fuzz: 200 connections whose 0-RTT frames are mutated, then sealed, never throw, fault or give an event the schema rejects', () => {
+  const rnd = seeded(31);
+  const log = keylog({ ...SECRETS, CLIENT_EARLY_TRAFFIC_SECRET: EARLY_SECRET });
+  for (let i = 0; i < 200; i++) {
+    const { events, stats } = parse(earlyConnection(i % 2 === 0, (f) => mutate(f, rnd)), log);
+    assert.ok(events.length >= 1, `mutant ${i}: the handshake is still reported`);
+    for (const k of Object.keys(stats)) assert.ok(!k.endsWith('parser_faults'), `mutant ${i}: ${k}`);
+  }
+});
+
 test('fuzz: 300 connections whose 1-RTT frames are mutated, then sealed as a real endpoint would, never throw, fault or give an event the schema rejects', () => {
   const rnd = seeded(31);
   const log = keylog();

@@ -113,8 +113,15 @@ export class QuicParser implements DatagramParser {
   private readonly handshakeSides = [new Side(), new Side()];
   private decrypting = false;
   private serverAlpn: string | undefined;
-  /** What the server's EncryptedExtensions said of 0-RTT (its packets are not read). */
+  /** What the server's EncryptedExtensions said of the client's 0-RTT packets; undefined while not read. */
   private earlyAnswer: 'accepted' | 'rejected' | undefined;
+  /** The client's 0-RTT packets, held until that answer is read (bounded as other held packets). */
+  private earlyHeld: Array<{ pkt: Buffer; pnOffset: number; tsNs: bigint }> = [];
+  private earlyHeldBytes = 0;
+  /** Some were past the bounds and dropped: the rest of them is not read either. */
+  private earlyCut = false;
+  /** 0-RTT protection (RFC 9001 §5.1, client_early_traffic_secret), once the server took the data and the log has the secret. */
+  private earlyKeys: SpaceKeys | undefined;
   private certificate: CertificateInfo | undefined;
   private h3: Http3Connection | undefined;
   /** Datagrams after the ServerHello held while the key log may still get the connection's secrets. */
@@ -161,9 +168,9 @@ export class QuicParser implements DatagramParser {
       } else if (h.typeCode === params.types.handshake && this.decrypting) {
         side.bytes += end - at;
         this.handshakePacket(dir, payload.subarray(at, end), length.next - at, tsNs);
-      } else if (h.typeCode === params.types.zeroRtt && this.decrypting) {
-        // 0-RTT is under the early secret, not followed
-        this.ctx.count('quic.early_data_packets');
+      } else if (h.typeCode === params.types.zeroRtt) {
+        side.bytes += end - at;
+        this.zeroRtt(dir, payload.subarray(at, end), length.next - at, tsNs);
       }
       at = end;
     }
@@ -466,7 +473,7 @@ export class QuicParser implements DatagramParser {
         if (dir === Dir.ToClient && type === HandshakeType.EncryptedExtensions) {
           const ee = parseEncryptedExtensions(buf, 4, 4 + length);
           this.serverAlpn = ee.alpn;
-          this.earlyAnswer = ee.earlyData ? 'accepted' : 'rejected';
+          this.settleEarly(ee.earlyData ? 'accepted' : 'rejected');
         }
         else if (dir === Dir.ToClient && type === HandshakeType.Certificate) this.certificate = parseCertificate(buf, 4, 4 + length, true);
         else if (type === HandshakeType.Finished) this.sideFinished(dir, tsNs);
@@ -478,6 +485,76 @@ export class QuicParser implements DatagramParser {
       buf = buf.length === 4 + length ? null : buf.subarray(4 + length);
     }
     side.held = buf;
+  }
+
+  /**
+   * A 0-RTT packet (RFC 9000 §17.2.3): the client's first application data,
+   * under its early secret. With a key log it waits for the server's
+   * EncryptedExtensions: taken, it is opened and its STREAM frames read as
+   * 1-RTT ones are (the two share a packet number space and streams);
+   * refused, it is counted, as every 0-RTT packet is without keys.
+   */
+  private zeroRtt(dir: Dir, pkt: Buffer, pnOffset: number, tsNs: bigint): void {
+    if (dir !== Dir.ToServer || !this.keylog || !this.client?.earlyData) return void this.ctx.count('quic.early_data_packets');
+    if (this.earlyKeys) return this.openEarly(pkt, pnOffset, tsNs);
+    if (this.earlyAnswer !== undefined || this.earlyCut) return void this.ctx.count('quic.early_data_packets');
+    const first = this.earlyHeld[0]?.tsNs ?? tsNs;
+    if (!this.keylog.reserveHold(this.earlyHeldBytes, first, pkt.length, tsNs)) {
+      this.ctx.count('quic.early_data_packets', this.earlyHeld.length + 1);
+      this.dropEarlyHeld();
+      this.earlyCut = true;
+      return;
+    }
+    this.earlyHeld.push({ pkt: Buffer.from(pkt), pnOffset, tsNs });
+    this.earlyHeldBytes += pkt.length;
+  }
+
+  /** The server's answer to 0-RTT, from its EncryptedExtensions: the held packets opened (taken, secret logged) or counted. */
+  private settleEarly(answer: 'accepted' | 'rejected'): void {
+    this.earlyAnswer = answer;
+    if (answer === 'accepted' && this.client?.earlyData && !this.earlyCut) {
+      const secret = this.keylog!.get(this.client.random, KeyLabel.ClientEarly);
+      if (secret) this.earlyKeys = this.space(secret);
+      else {
+        // what the client sent first is not read: HTTP/3 finds its streams' starts missing
+        this.ctx.count('quic.keys_missing');
+        this.flags.add('keys_missing');
+      }
+    }
+    const held = this.earlyHeld;
+    this.dropEarlyHeld();
+    for (const h of held) {
+      if (this.earlyKeys && !this.done) this.openEarly(h.pkt, h.pnOffset, h.tsNs);
+      else this.ctx.count('quic.early_data_packets');
+    }
+  }
+
+  /** 0-RTT packets still held when reading ends (no answer will be read): counted, let go. */
+  private giveUpEarly(): void {
+    if (this.earlyHeld.length) this.ctx.count('quic.early_data_packets', this.earlyHeld.length);
+    this.dropEarlyHeld();
+  }
+
+  private dropEarlyHeld(): void {
+    this.keylog?.releaseHold(this.earlyHeldBytes);
+    this.earlyHeld = [];
+    this.earlyHeldBytes = 0;
+  }
+
+  /** One 0-RTT packet opened with the early keys; its frames read as a 1-RTT packet's. */
+  private openEarly(pkt: Buffer, pnOffset: number, tsNs: bigint): void {
+    const k = this.earlyKeys!;
+    const opened = openPacket(k.keys, pkt, pnOffset, k.largestPn, true);
+    if (!opened) return void this.ctx.count('quic.undecryptable_packets');
+    if (opened.packetNumber > k.largestPn) k.largestPn = opened.packetNumber;
+    this.ctx.count('quic.decrypted_packets');
+    this.ctx.count('quic.early_data_decrypted');
+    try {
+      this.frames(undefined, opened.payload, { dir: Dir.ToServer, tsNs });
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      this.ctx.count('quic.malformed');
+    }
   }
 
   /** A side's Finished: its 1-RTT packets are under its first traffic secret; the server's ends what the event waits for. */
@@ -684,6 +761,7 @@ export class QuicParser implements DatagramParser {
   }
 
   close(reason: CloseReason, tsNs: bigint): void {
+    this.giveUpEarly();
     // a side's traffic secret never came: its handshake was whole, and its event comes before the streams' last ones
     let awaited = false;
     for (const i of [0, 1]) {
@@ -707,7 +785,10 @@ export class QuicParser implements DatagramParser {
   private finish(tsNs: bigint | undefined): void {
     if (this.reported) return;
     this.reported = true;
-    if (!this.decrypting) this.done = true;
+    if (!this.decrypting) {
+      this.done = true;
+      this.giveUpEarly();
+    }
     for (const s of this.sides) {
       s.held = null;
       s.ahead.clear();
