@@ -191,3 +191,21 @@ test('0-RTT: a resumed client (ngtcp2 --session-file, --tp-file) sends its reque
   const rows = execFileSync('tshark', ['-r', file, '-o', `tls.keylog_file:${keylog}`, '-Y', 'quic.long.packet_type == 1 && quic.stream.stream_id == 0', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').filter(Boolean);
   assert.ok(rows.length >= 1, 'tshark: stream 0 in a 0-RTT packet');
 });
+
+test('AES-128-CCM (TLS_AES_128_CCM_SHA256, which QUIC allows beside GCM and ChaCha20): packets and HTTP/3 read as with the others', { skip, timeout: 30_000 }, async () => {
+  const port = await freePort();
+  await server(port, false);
+  const file = join(dir, 'ccm.pcap');
+  const cap = new LoopbackCapture(file, `udp port ${port}`);
+  await cap.start();
+  try {
+    assert.equal((await get(port, 'AES-128-CCM', ['profile.json'], [], 12))['profile.json'], files['profile.json']);
+  } finally {
+    await cap.stop();
+  }
+  const { events, stats } = parseCaptureSync(file, { parse: { tlsKeyLogs: [keylog] } }) as { events: any[]; stats: any };
+  assertValidEvents(events);
+  assert.deepEqual(events.map((e) => [e.pano.protocol, e.tls.cipher, e.tls.decrypted]), [['quic', 'TLS_AES_128_CCM_SHA256', true], ['http3', 'TLS_AES_128_CCM_SHA256', true]]);
+  assert.equal(events[1].http.response.body.content, files['profile.json']);
+  assert.equal(stats.protocols['quic.undecryptable_packets'], undefined);
+});

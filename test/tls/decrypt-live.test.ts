@@ -1,5 +1,5 @@
 // TLS decrypted with a key log, from real clients and servers: curl (OpenSSL, SSLKEYLOGFILE) against
-// Node's HTTPS and HTTP/2 servers on loopback, TLS 1.3 and 1.2 with AES-GCM, ChaCha20-Poly1305 and
+// Node's HTTPS and HTTP/2 servers on loopback, TLS 1.3 and 1.2 with AES-GCM, AES-CCM (16- and 8-byte tags), ChaCha20-Poly1305 and
 // AES-CBC (encrypt-then-MAC, and MAC-then-encrypt from openssl s_client -no_etm), captured with
 // tcpdump. Each request carries its own path and body and each answer its own body: the events read
 // from the decrypted records hold exactly those, tshark decrypting with the same key log agrees on
@@ -35,7 +35,9 @@ before(async () => {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30',
     '-subj', '/O=Panopticon Test/CN=vault.example.test', '-addext', 'subjectAltName=DNS:vault.example.test',
     '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
-  const tlsOpts = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), minVersion: 'TLSv1' as const, ciphers: 'ALL:@SECLEVEL=0' };
+  // TLS 1.3's CCM suites are off by default in OpenSSL: named here beside the usual three
+  const tls13 = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256';
+  const tlsOpts = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), minVersion: 'TLSv1' as const, ciphers: `${tls13}:ALL:@SECLEVEL=0` };
   const handler = (req: import('node:http').IncomingMessage | import('node:http2').Http2ServerRequest, res: import('node:http').ServerResponse | import('node:http2').Http2ServerResponse) => {
     let body = '';
     req.setEncoding('utf8');
@@ -110,7 +112,11 @@ test('TLS 1.3 and 1.2 decrypted with curl\'s key log: every request\'s path and 
     runs.push(await curl('/v1/accounts?id=13', 'email=ada@example.org', false, ['--tls-max', '1.3', '--tls13-ciphers', 'TLS_AES_256_GCM_SHA384']));
     runs.push(await curl('/v1/cards', 'pan=4111111111111111', true, ['--tls-max', '1.3', '--tls13-ciphers', 'TLS_CHACHA20_POLY1305_SHA256']));
     runs.push(await curl('/v1/ping', 'x', true, ['--tls-max', '1.3', '--tls13-ciphers', 'TLS_AES_128_GCM_SHA256']));
+    runs.push(await curl('/v1/ccm', 'aes-128-ccm', false, ['--tls-max', '1.3', '--tls13-ciphers', 'TLS_AES_128_CCM_SHA256']));
+    runs.push(await curl('/v1/ccm8', 'aes-128-ccm, 8-byte tags', true, ['--tls-max', '1.3', '--tls13-ciphers', 'TLS_AES_128_CCM_8_SHA256']));
     runs.push(await curl('/v2/login', 'user=grace&password=hopper', false, ['--tls-max', '1.2', '--ciphers', 'ECDHE-ECDSA-AES128-GCM-SHA256']));
+    runs.push(await curl('/v2/ccm', 'tls 1.2 aes-256-ccm', false, ['--tls-max', '1.2', '--ciphers', 'ECDHE-ECDSA-AES256-CCM']));
+    runs.push(await curl('/v2/ccm8', 'tls 1.2 aes-128-ccm, 8-byte tags', false, ['--tls-max', '1.2', '--ciphers', 'ECDHE-ECDSA-AES128-CCM8']));
     runs.push(await curl('/v2/orders', '{"name":"Alan Turing"}', true, ['--tls-max', '1.2', '--ciphers', 'ECDHE-ECDSA-CHACHA20-POLY1305']));
     runs.push(await curl('/v2/cbc', 'cbc with encrypt-then-mac', false, ['--tls-max', '1.2', '--ciphers', 'ECDHE-ECDSA-AES256-SHA384']));
     runs.push(await sClient('/v2/mte', 'cbc with mac-then-encrypt', ['-tls1_2', '-no_etm', '-cipher', 'ECDHE-ECDSA-AES128-SHA']));

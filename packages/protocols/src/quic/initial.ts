@@ -11,7 +11,7 @@ import { expandLabel, suiteParams, type SuiteParams } from '../tls/decrypt.js';
 
 /** One direction's packet protection (RFC 9001 §5): the AEAD and its key and IV, and the header protection key. */
 export interface PacketKeys {
-  bulk: 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305';
+  bulk: 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-ccm' | 'chacha20-poly1305';
   key: Buffer;
   iv: Buffer;
   hp: Buffer;
@@ -127,10 +127,12 @@ export function openPacket(keys: PacketKeys, pkt: Buffer, pnOffset: number, larg
     pn = Math.floor(pn / 256);
   }
   const body = pkt.subarray(pnOffset + pnLength, pkt.length - 16);
-  const d = createDecipheriv(keys.bulk as 'aes-128-gcm', keys.key, nonce, { authTagLength: 16 });
-  d.setAAD(header);
-  d.setAuthTag(pkt.subarray(pkt.length - 16));
   try {
+    const d = createDecipheriv(keys.bulk as 'aes-128-gcm', keys.key, nonce, { authTagLength: 16 });
+    d.setAuthTag(pkt.subarray(pkt.length - 16));
+    // AES-CCM (TLS_AES_128_CCM_SHA256, RFC 9001 §5.3) authenticates the length first: node:crypto wants it with the header
+    if (keys.bulk === 'aes-128-ccm') (d as unknown as { setAAD(b: Buffer, o: { plaintextLength: number }): void }).setAAD(header, { plaintextLength: body.length });
+    else d.setAAD(header);
     // an AEAD's final() gives no bytes, only the tag's verdict: no concat of the two
     const payload = d.update(body);
     d.final();

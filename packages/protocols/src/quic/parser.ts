@@ -389,7 +389,8 @@ export class QuicParser implements DatagramParser {
     const c = this.client;
     const s = this.server;
     const suite = s && suiteParams(s.cipherCode);
-    if (!this.keylog || !c || !s || !suite?.tls13) {
+    // QUIC never uses TLS_AES_128_CCM_8_SHA256 (RFC 9001 §5.3): its 8-byte tag has no packet format here
+    if (!this.keylog || !c || !s || !suite?.tls13 || suite.tagLength !== 16) {
       if (this.keylog && s) {
         this.ctx.count('quic.cipher_not_decrypted');
         this.flags.add('cipher_not_decrypted');

@@ -2,14 +2,15 @@
  * TLS record protection undone with secrets from a key log: the keys of TLS
  * 1.2 from its master secret (RFC 5246 §6.3, the PRF of §5), those of TLS 1.3
  * from its traffic secrets (RFC 8446 §7.1, §7.3, key updates §7.2), and one
- * record opened at a time (AES-GCM, ChaCha20-Poly1305, and TLS 1.2's AES-CBC
- * with HMAC, MAC-then-encrypt or encrypt-then-MAC, RFC 7366). Pure functions
+ * record opened at a time (AES-GCM, AES-CCM and CCM_8, ChaCha20-Poly1305,
+ * and TLS 1.2's AES-CBC with HMAC, MAC-then-encrypt or encrypt-then-MAC, RFC
+ * 7366). Pure functions
  * and small state over node:crypto; nothing here reads the wire.
  */
 import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 
 type Hash = 'sha256' | 'sha384';
-type Bulk = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc';
+type Bulk = 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc';
 
 /** What a cipher suite needs to be opened: its bulk cipher, its PRF/HKDF hash, and for CBC its record MAC. */
 export interface SuiteParams {
@@ -19,9 +20,11 @@ export interface SuiteParams {
   hash: Hash;
   mac?: 'sha1' | 'sha256' | 'sha384';
   macLength: number;
+  /** An AEAD's tag: 16 bytes, 8 for the CCM_8 suites (RFC 6655, RFC 8446 §B.4). */
+  tagLength: number;
 }
 
-const aead = (tls13: boolean, bulk: Bulk, hash: Hash): SuiteParams => ({ tls13, bulk, keyLength: bulk === 'aes-128-gcm' ? 16 : 32, hash, macLength: 0 });
+const aead = (tls13: boolean, bulk: Bulk, hash: Hash, tagLength = 16): SuiteParams => ({ tls13, bulk, keyLength: bulk.startsWith('aes-128') ? 16 : 32, hash, macLength: 0, tagLength });
 const cbc = (bulk: Bulk, mac: 'sha1' | 'sha256' | 'sha384'): SuiteParams => ({
   tls13: false,
   bulk,
@@ -29,13 +32,21 @@ const cbc = (bulk: Bulk, mac: 'sha1' | 'sha256' | 'sha384'): SuiteParams => ({
   hash: mac === 'sha384' ? 'sha384' : 'sha256',
   mac,
   macLength: mac === 'sha1' ? 20 : mac === 'sha256' ? 32 : 48,
+  tagLength: 0,
 });
 
-/** The suites opened here, by IANA code: every AEAD suite of TLS 1.3 but CCM, and TLS 1.2's common (EC)DHE and RSA ones. */
+/** The suites opened here, by IANA code: every AEAD suite of TLS 1.3, and TLS 1.2's (EC)DHE and RSA ones with AES-GCM, AES-CCM, ChaCha20 and AES-CBC. */
 const SUITES = new Map<number, SuiteParams>([
   [0x1301, aead(true, 'aes-128-gcm', 'sha256')],
   [0x1302, aead(true, 'aes-256-gcm', 'sha384')],
   [0x1303, aead(true, 'chacha20-poly1305', 'sha256')],
+  [0x1304, aead(true, 'aes-128-ccm', 'sha256')],
+  [0x1305, aead(true, 'aes-128-ccm', 'sha256', 8)],
+  // RFC 6655 (RSA, DHE) and RFC 7251 (ECDHE-ECDSA): every CCM suite's PRF is SHA-256
+  ...[0xc0ac, 0xc09c, 0xc09e].map((c) => [c, aead(false, 'aes-128-ccm', 'sha256')] as const),
+  ...[0xc0ad, 0xc09d, 0xc09f].map((c) => [c, aead(false, 'aes-256-ccm', 'sha256')] as const),
+  ...[0xc0ae, 0xc0a0, 0xc0a2].map((c) => [c, aead(false, 'aes-128-ccm', 'sha256', 8)] as const),
+  ...[0xc0af, 0xc0a1, 0xc0a3].map((c) => [c, aead(false, 'aes-256-ccm', 'sha256', 8)] as const),
   ...[0xc02b, 0xc02f, 0x009e, 0x009c, 0x00a2].map((c) => [c, aead(false, 'aes-128-gcm', 'sha256')] as const),
   ...[0xc02c, 0xc030, 0x009f, 0x009d, 0x00a3].map((c) => [c, aead(false, 'aes-256-gcm', 'sha384')] as const),
   ...[0xcca8, 0xcca9, 0xccaa].map((c) => [c, aead(false, 'chacha20-poly1305', 'sha256')] as const),
@@ -116,13 +127,16 @@ function xorNonce(iv: Buffer, seq: number): Buffer {
   return n;
 }
 
-function aeadOpen(bulk: Bulk, key: Buffer, nonce: Buffer, aad: Buffer, sealed: Buffer): Buffer | undefined {
-  if (sealed.length < 16) return undefined;
+function aeadOpen(bulk: Bulk, key: Buffer, nonce: Buffer, aad: Buffer, sealed: Buffer, tagLength = 16): Buffer | undefined {
+  if (sealed.length < tagLength) return undefined;
+  const ct = sealed.subarray(0, sealed.length - tagLength);
   try {
-    const d = createDecipheriv(bulk as 'aes-128-gcm', key, nonce, { authTagLength: 16 });
-    d.setAAD(aad);
-    d.setAuthTag(sealed.subarray(sealed.length - 16));
-    const out = d.update(sealed.subarray(0, sealed.length - 16));
+    const d = createDecipheriv(bulk as 'aes-128-gcm', key, nonce, { authTagLength: tagLength });
+    d.setAuthTag(sealed.subarray(sealed.length - tagLength));
+    // CCM authenticates the length first (RFC 3610): node:crypto wants it with the additional data
+    if (bulk === 'aes-128-ccm' || bulk === 'aes-256-ccm') (d as unknown as { setAAD(b: Buffer, o: { plaintextLength: number }): void }).setAAD(aad, { plaintextLength: ct.length });
+    else d.setAAD(aad);
+    const out = d.update(ct);
     d.final();
     return out;
   } catch {
@@ -168,7 +182,7 @@ export class Tls13Opener implements RecordOpener {
 
   open(type: number, version: number, payload: Buffer): OpenedRecord | undefined {
     const header = Buffer.from([type, version >> 8, version & 0xff, payload.length >> 8, payload.length & 0xff]);
-    const inner = aeadOpen(this.suite.bulk, this.key, xorNonce(this.iv, this.seq), header, payload);
+    const inner = aeadOpen(this.suite.bulk, this.key, xorNonce(this.iv, this.seq), header, payload, this.suite.tagLength);
     // a record that does not open leaves the count where it was: 0-RTT records the server refused are
     // skipped this way (the caller decides what else a failure means)
     if (!inner) return undefined;
@@ -201,10 +215,11 @@ export class Tls12Opener implements RecordOpener {
       const content = aeadOpen(s.bulk, this.key, xorNonce(this.iv, seq), aad12(seq, type, version, payload.length - 16), payload);
       return content && { type, content };
     }
-    if (s.bulk === 'aes-128-gcm' || s.bulk === 'aes-256-gcm') {
-      if (payload.length < 24) return undefined;
+    if (s.tagLength > 0) {
+      // AES-GCM and AES-CCM: a 4-byte salt from the key block and 8 explicit bytes before each record (RFC 5288, RFC 6655)
+      if (payload.length < 8 + s.tagLength) return undefined;
       const nonce = Buffer.concat([this.iv, payload.subarray(0, 8)]);
-      const content = aeadOpen(s.bulk, this.key, nonce, aad12(seq, type, version, payload.length - 24), payload.subarray(8));
+      const content = aeadOpen(s.bulk, this.key, nonce, aad12(seq, type, version, payload.length - 8 - s.tagLength), payload.subarray(8), s.tagLength);
       return content && { type, content };
     }
     return this.openCbc(seq, type, version, payload);
