@@ -3,14 +3,16 @@
  * 1.2 from its master secret (RFC 5246 §6.3, the PRF of §5), those of TLS 1.3
  * from its traffic secrets (RFC 8446 §7.1, §7.3, key updates §7.2), and one
  * record opened at a time (AES-GCM, AES-CCM and CCM_8, ChaCha20-Poly1305,
- * and TLS 1.2's AES-CBC with HMAC, MAC-then-encrypt or encrypt-then-MAC, RFC
- * 7366). Pure functions
+ * and TLS 1.2's ARIA-GCM and AES- or Camellia-CBC with HMAC, MAC-then-encrypt
+ * or encrypt-then-MAC, RFC 7366). Pure functions
  * and small state over node:crypto; nothing here reads the wire.
  */
 import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { cipherName } from './constants.js';
 
 type Hash = 'sha256' | 'sha384';
-type Bulk = 'aes-128-gcm' | 'aes-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc';
+/** node:crypto's name of a record cipher. */
+type Bulk = 'aes-128-gcm' | 'aes-256-gcm' | 'aria-128-gcm' | 'aria-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc' | 'camellia-128-cbc' | 'camellia-256-cbc';
 
 /** What a cipher suite needs to be opened: its bulk cipher, its PRF/HKDF hash, and for CBC its record MAC. */
 export interface SuiteParams {
@@ -20,44 +22,62 @@ export interface SuiteParams {
   hash: Hash;
   mac?: 'sha1' | 'sha256' | 'sha384';
   macLength: number;
-  /** An AEAD's tag: 16 bytes, 8 for the CCM_8 suites (RFC 6655, RFC 8446 §B.4). */
+  /** An AEAD's tag: 16 bytes, 8 for the CCM_8 suites (RFC 6655, RFC 8446 §B.4); 0 for CBC. */
   tagLength: number;
+  /** CBC: the cipher's block, which is also each record's explicit IV (TLS 1.1 and later). */
+  blockLength: number;
 }
 
-const aead = (tls13: boolean, bulk: Bulk, hash: Hash, tagLength = 16): SuiteParams => ({ tls13, bulk, keyLength: bulk.startsWith('aes-128') ? 16 : 32, hash, macLength: 0, tagLength });
+const aead = (tls13: boolean, bulk: Bulk, hash: Hash, tagLength = 16): SuiteParams => ({ tls13, bulk, keyLength: bulk.includes('-128-') ? 16 : 32, hash, macLength: 0, tagLength, blockLength: 0 });
 const cbc = (bulk: Bulk, mac: 'sha1' | 'sha256' | 'sha384'): SuiteParams => ({
   tls13: false,
   bulk,
-  keyLength: bulk === 'aes-128-cbc' ? 16 : 32,
+  keyLength: bulk.includes('-128-') ? 16 : 32,
   hash: mac === 'sha384' ? 'sha384' : 'sha256',
   mac,
   macLength: mac === 'sha1' ? 20 : mac === 'sha256' ? 32 : 48,
   tagLength: 0,
+  blockLength: 16,
 });
 
-/** The suites opened here, by IANA code: every AEAD suite of TLS 1.3, and TLS 1.2's (EC)DHE and RSA ones with AES-GCM, AES-CCM, ChaCha20 and AES-CBC. */
-const SUITES = new Map<number, SuiteParams>([
-  [0x1301, aead(true, 'aes-128-gcm', 'sha256')],
-  [0x1302, aead(true, 'aes-256-gcm', 'sha384')],
-  [0x1303, aead(true, 'chacha20-poly1305', 'sha256')],
-  [0x1304, aead(true, 'aes-128-ccm', 'sha256')],
-  [0x1305, aead(true, 'aes-128-ccm', 'sha256', 8)],
-  // RFC 6655 (RSA, DHE) and RFC 7251 (ECDHE-ECDSA): every CCM suite's PRF is SHA-256
-  ...[0xc0ac, 0xc09c, 0xc09e].map((c) => [c, aead(false, 'aes-128-ccm', 'sha256')] as const),
-  ...[0xc0ad, 0xc09d, 0xc09f].map((c) => [c, aead(false, 'aes-256-ccm', 'sha256')] as const),
-  ...[0xc0ae, 0xc0a0, 0xc0a2].map((c) => [c, aead(false, 'aes-128-ccm', 'sha256', 8)] as const),
-  ...[0xc0af, 0xc0a1, 0xc0a3].map((c) => [c, aead(false, 'aes-256-ccm', 'sha256', 8)] as const),
-  ...[0xc02b, 0xc02f, 0x009e, 0x009c, 0x00a2].map((c) => [c, aead(false, 'aes-128-gcm', 'sha256')] as const),
-  ...[0xc02c, 0xc030, 0x009f, 0x009d, 0x00a3].map((c) => [c, aead(false, 'aes-256-gcm', 'sha384')] as const),
-  ...[0xcca8, 0xcca9, 0xccaa].map((c) => [c, aead(false, 'chacha20-poly1305', 'sha256')] as const),
-  ...[0xc009, 0xc013, 0x0033, 0x002f, 0x0032].map((c) => [c, cbc('aes-128-cbc', 'sha1')] as const),
-  ...[0xc00a, 0xc014, 0x0039, 0x0035, 0x0038].map((c) => [c, cbc('aes-256-cbc', 'sha1')] as const),
-  ...[0xc023, 0xc027, 0x0067, 0x003c, 0x0040].map((c) => [c, cbc('aes-128-cbc', 'sha256')] as const),
-  ...[0x006b, 0x003d, 0x006a].map((c) => [c, cbc('aes-256-cbc', 'sha256')] as const),
-  ...[0xc024, 0xc028].map((c) => [c, cbc('aes-256-cbc', 'sha384')] as const),
-]);
+const HASH: Record<string, Hash> = { SHA256: 'sha256', SHA384: 'sha384' };
+const MAC: Record<string, 'sha1' | 'sha256' | 'sha384'> = { SHA: 'sha1', SHA256: 'sha256', SHA384: 'sha384' };
 
+/**
+ * What a suite's IANA name says of its record protection, whatever its key
+ * exchange (the key log gives the secrets it led to): TLS 1.3's
+ * `TLS_<AEAD>_<hash>`, and TLS 1.2's `TLS_<kx>_WITH_<cipher>_<MAC or PRF
+ * hash>` with AES-GCM, AES-CCM (no hash: SHA-256), ARIA-GCM (RFC 6209),
+ * ChaCha20-Poly1305, and AES- or Camellia-CBC with HMAC. Undefined for the
+ * rest (NULL, RC4, 3DES, SEED, export; Camellia-GCM, which OpenSSL lacks).
+ */
+function fromName(name: string): SuiteParams | undefined {
+  const with_ = name.indexOf('_WITH_');
+  const tls13 = with_ < 0;
+  const c = tls13 ? name.slice(4) : name.slice(with_ + 6);
+  let m = /^(AES|ARIA)_(128|256)_GCM_(SHA256|SHA384)$/.exec(c);
+  if (m && (tls13 ? m[1] === 'AES' : true)) return aead(tls13, `${m[1]!.toLowerCase()}-${m[2]}-gcm` as Bulk, HASH[m[3]!]!);
+  if (c === 'CHACHA20_POLY1305_SHA256') return aead(tls13, 'chacha20-poly1305', 'sha256');
+  if (tls13) {
+    // TLS 1.3's CCM suites carry their hash: TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256
+    m = /^AES_128_CCM(_8)?_SHA256$/.exec(c);
+    return m ? aead(true, 'aes-128-ccm', 'sha256', m[1] ? 8 : 16) : undefined;
+  }
+  m = /^AES_(128|256)_CCM(_8)?$/.exec(c);
+  if (m) return aead(false, `aes-${m[1]}-ccm` as Bulk, 'sha256', m[2] ? 8 : 16);
+  m = /^(AES|CAMELLIA)_(128|256)_CBC_(SHA|SHA256|SHA384)$/.exec(c);
+  if (m) return cbc(`${m[1]!.toLowerCase()}-${m[2]}-cbc` as Bulk, MAC[m[3]!]!);
+  return undefined;
+}
+
+const SUITES = new Map<number, SuiteParams | undefined>();
+
+/** The record protection of the suite with IANA code `code`, when it is one opened here. */
 export function suiteParams(code: number): SuiteParams | undefined {
+  if (!SUITES.has(code)) {
+    const name = cipherName(code);
+    SUITES.set(code, name.startsWith('TLS_') ? fromName(name) : undefined);
+  }
   return SUITES.get(code);
 }
 
@@ -239,10 +259,11 @@ export class Tls12Opener implements RecordOpener {
       const want = createHmac(s.mac!, this.macKey).update(aad12(seq, type, version, body.length)).update(body).digest();
       if (!timingSafeEqual(want, mac)) return undefined;
     }
-    const iv = explicitIv ? body.subarray(0, 16) : this.iv;
-    const ct = explicitIv ? body.subarray(16) : body;
-    if (ct.length === 0 || ct.length % 16 !== 0) return undefined;
-    if (!explicitIv) this.iv = Buffer.from(ct.subarray(ct.length - 16));
+    const block = s.blockLength;
+    const iv = explicitIv ? body.subarray(0, block) : this.iv;
+    const ct = explicitIv ? body.subarray(block) : body;
+    if (ct.length === 0 || ct.length % block !== 0) return undefined;
+    if (!explicitIv) this.iv = Buffer.from(ct.subarray(ct.length - block));
     let plain: Buffer;
     try {
       const d = createDecipheriv(s.bulk, this.key, iv);
@@ -271,7 +292,7 @@ export class Tls12Opener implements RecordOpener {
  */
 export function tls12Openers(suite: SuiteParams, master: Buffer, clientRandom: Buffer, serverRandom: Buffer, encryptThenMac: boolean, legacyPrf = false): { client: Tls12Opener; server: Tls12Opener } {
   const macLen = suite.mac ? suite.macLength : 0;
-  const ivLen = suite.bulk === 'chacha20-poly1305' ? 12 : suite.mac ? 16 : 4;
+  const ivLen = suite.bulk === 'chacha20-poly1305' ? 12 : suite.mac ? suite.blockLength : 4;
   const seed = Buffer.concat([serverRandom, clientRandom]);
   const length = 2 * (macLen + suite.keyLength + ivLen);
   const block = legacyPrf ? prf10(master, 'key expansion', seed, length) : prf(suite.hash, master, 'key expansion', seed, length);
