@@ -1,7 +1,7 @@
 // TLS decrypted with a key log, from real clients and servers: curl (OpenSSL, SSLKEYLOGFILE) against
 // Node's HTTPS and HTTP/2 servers on loopback, TLS 1.3 and 1.2 with AES-GCM, AES-CCM (16- and 8-byte tags), ChaCha20-Poly1305 and
 // AES-CBC (encrypt-then-MAC, and MAC-then-encrypt from openssl s_client -no_etm), and TLS 1.2 PSK,
-// ARIA and Camellia suites from openssl s_client, captured with
+// ARIA and Camellia suites and a TLS 1.2 renegotiation from openssl s_client, captured with
 // tcpdump. Each request carries its own path and body and each answer its own body: the events read
 // from the decrypted records hold exactly those, tshark decrypting with the same key log agrees on
 // every request and status, and the same capture with the key log injected into it (editcap
@@ -12,7 +12,8 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer, type Server } from 'node:https';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ParsePipeline } from '@panopticon/parse';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
@@ -212,6 +213,72 @@ test('TLS 1.2 suites by their families, whatever the key exchange (the key log g
   // checked against what both ends sent and received above
   const theirs = tsharkFields(file, ['http.request.uri'], 'http.request', ['-o', `tls.keylog_file:${keylog}`]).map(([u]) => u).sort();
   assert.deepEqual(theirs, runs.map((r) => r.path).filter((p) => p !== '/f/aria').sort());
+});
+
+test('TLS 1.2 renegotiation (openssl s_client\'s R command, Node\'s server): the requests before and after it read, the new keys from the log\'s second master secret, tshark agreeing; without that secret, flagged keys_missing and nothing after it read', { skip }, async () => {
+  const file = join(dir, 'reneg.pcap');
+  const keys = join(dir, 'reneg.keys');
+  const cap = new LoopbackCapture(file, `tcp port ${h1Port}`);
+  await cap.start();
+  let out = '';
+  try {
+    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${h1Port}`, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256', '-keylogfile', keys], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const closed = new Promise((r) => child.on('close', r));
+    // s_client says RENEGOTIATING on stderr, the answers on stdout
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    const until = async (text: string) => {
+      for (let i = 0; i < 100 && !out.includes(text); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(out.includes(text), `s_client: ${text} in ${out}`);
+    };
+    const post = (path: string, body: string, close: boolean) => `POST ${path} HTTP/1.1\r\nHost: vault.example.test\r\nContent-Length: ${body.length}\r\n${close ? 'Connection: close\r\n' : ''}\r\n${body}`;
+    child.stdin.write(post('/before-reneg', 'first keys', false));
+    await until(answer('/before-reneg', 'first keys'));
+    // a line of its own that is "R": s_client renegotiates
+    child.stdin.write('R\n');
+    await until('RENEGOTIATING');
+    await new Promise((r) => setTimeout(r, 300));
+    // (without -ign_eof s_client hangs up at the end of its input: the input ends after the answer)
+    child.stdin.write(post('/after-reneg', 'second keys', true));
+    await until(answer('/after-reneg', 'second keys'));
+    child.stdin.end();
+    await closed;
+  } finally {
+    await cap.stop();
+  }
+  const randoms = readFileSync(keys, 'utf8').split('\n').filter((l) => l.startsWith('CLIENT_RANDOM '));
+  assert.equal(randoms.length, 2, 'two handshakes, two master secrets');
+  const { events, stats } = parseCaptureSync(file, { parse: { tlsKeyLogs: [keys] } }) as { events: any[]; stats: any };
+  assertValidEvents(events);
+  assert.deepEqual(events.map((e) => [e.pano.protocol, e.url?.path, e.http?.request.body.content, e.http?.response.body.content, e.pano.flags]), [
+    ['tls', undefined, undefined, undefined, undefined],
+    ['http', '/before-reneg', 'first keys', answer('/before-reneg', 'first keys'), undefined],
+    ['http', '/after-reneg', 'second keys', answer('/after-reneg', 'second keys'), undefined],
+  ]);
+  assert.equal(stats.protocols['tls.renegotiations'], 1);
+  assert.equal(stats.protocols['tls.undecryptable_records'], undefined);
+  const theirs = tsharkFields(file, ['http.request.uri'], 'http.request', ['-o', `tls.keylog_file:${keys}`]).map(([u]) => u);
+  assert.deepEqual(theirs, ['/before-reneg', '/after-reneg']);
+  // a key log that gets its lines only after the renegotiation was captured (a live capture racing the
+  // client): everything after the first ChangeCipherSpec is held, the renegotiation's with it, in order
+  const late = join(dir, 'reneg-late.keys');
+  writeFileSync(late, '');
+  const held: any[] = [];
+  const p = new ParsePipeline({ source: { type: 'pcap', name: 'live' }, parse: { tlsKeyLogs: [late] }, onEvent: (e) => held.push(JSON.parse(JSON.stringify(e))) });
+  const bytes = readFileSync(file);
+  const cut = Math.floor(bytes.length * 0.9);
+  p.push(bytes.subarray(0, cut));
+  appendFileSync(late, readFileSync(keys));
+  p.push(bytes.subarray(cut));
+  p.end();
+  assert.deepEqual(held.map((e) => [e.pano.protocol, e.url?.path, e.pano.flags]), [['tls', undefined, undefined], ['http', '/before-reneg', undefined], ['http', '/after-reneg', undefined]]);
+  // the second master secret missing: what came before the renegotiation, then nothing
+  const first = join(dir, 'reneg-first.keys');
+  writeFileSync(first, `${randoms[0]}\n`);
+  const partial = parseCaptureSync(file, { parse: { tlsKeyLogs: [first] } }) as { events: any[]; stats: any };
+  assertValidEvents(partial.events);
+  assert.deepEqual(partial.events.map((e) => [e.pano.protocol, e.url?.path]), [['tls', undefined], ['http', '/before-reneg']]);
+  assert.equal(partial.stats.protocols['tls.keys_missing'], 1);
 });
 
 test('a key log without the connection\'s secrets: the handshake as without one, flagged keys_missing; the same log then given them decrypts', { skip }, async () => {

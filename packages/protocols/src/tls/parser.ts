@@ -35,6 +35,18 @@ const MAX_HANDSHAKE = 64 * 1024;
 const ALPN_PROTOCOL: Record<string, string> = { h2: 'http2', 'h2-16': 'http2', 'h2-14': 'http2', 'http/1.1': 'http', 'http/1.0': 'http' };
 
 
+/**
+ * A suite this ServerHello chose whose records can be opened here, at the
+ * version it chose: SSL 3.0 has a PRF and MAC of its own; AEAD suites need
+ * TLS 1.2 (TLS 1.3's, TLS 1.3).
+ */
+function openable(s: ServerHello): SuiteParams | undefined {
+  const suite = suiteParams(s.cipherCode);
+  if (!suite) return undefined;
+  const fits = suite.tls13 ? s.version === '1.3' : s.version === '1.2' || (suite.mac !== undefined && (s.version === '1.0' || s.version === '1.1'));
+  return fits ? suite : undefined;
+}
+
 class Side {
   /** Bytes of a record not yet whole. */
   pending: Buffer | null = null;
@@ -115,6 +127,12 @@ export class TlsStream implements StreamParser {
   private earlyOpener: Tls13Opener | undefined;
   /** Accepted 0-RTT that is not read: the carried protocol's client side starts with a gap. */
   private earlyLost = false;
+  /**
+   * TLS 1.2 and before: a renegotiation under way, its hellos read from the
+   * protected handshake; its keys (null: not to be had), and how many sides
+   * have switched to them.
+   */
+  private reneg: { client: ClientHello; server?: ServerHello; openers?: { client: RecordOpener; server: RecordOpener } | null; switched: number } | undefined;
 
   constructor(
     private readonly ctx: ParserContext,
@@ -194,8 +212,10 @@ export class TlsStream implements StreamParser {
         // 8446 §D.4), around a HelloRetryRequest too, with cleartext hellos after it: ignored there,
         // and while no ServerHello has said which version it is.
         if (!this.server || this.server.version === '1.3') return;
-        // a second ChangeCipherSpec: a renegotiation, whose new keys are not followed
-        if (side.encrypted && this.decrypting) return this.stopDecrypting('renegotiated');
+        // a second ChangeCipherSpec: a renegotiation's new keys start here; in order with the records
+        // held while the connection's first keys are awaited
+        if (side.encrypted && this.decrypting) return this.renegotiated(dir, side);
+        if (side.encrypted && this.keys && this.waiting !== undefined) return this.hold({ dir, type, version, payload: Buffer.from(payload), tsNs });
         side.encrypted = true;
         // with a key log the event waits for the server's Finished, decrypted (or for knowing it will not be)
         if (dir === Dir.ToClient && !this.keys) this.finish(tsNs);
@@ -283,10 +303,11 @@ export class TlsStream implements StreamParser {
   private protectedMessage(dir: Dir, side: Side, type: number, buf: Buffer, start: number, end: number, tsNs: bigint): void {
     const tls13 = this.server?.version === '1.3';
     if (!tls13) {
-      // TLS 1.2: the server's Finished ends the handshake; a hello under protection is a renegotiation,
-      // whose new keys are not followed
+      // TLS 1.2: the server's Finished ends the handshake; hellos under protection are a
+      // renegotiation (a HelloRequest, type 0, only asks the client for one), read to follow its keys
       if (type === HandshakeType.Finished && dir === Dir.ToClient) this.finish(tsNs);
-      else if (type === HandshakeType.ClientHello || type === HandshakeType.ServerHello || type === 0) this.stopDecrypting('renegotiated');
+      else if (type === HandshakeType.ClientHello && dir === Dir.ToServer) this.reneg = { client: parseClientHello(buf, start, end), switched: 0 };
+      else if (type === HandshakeType.ServerHello && dir === Dir.ToClient && this.reneg) this.reneg.server = parseServerHello(buf, start, end);
       return;
     }
     if (type === HandshakeType.KeyUpdate && side.application) return (side.opener as Tls13Opener).update();
@@ -352,6 +373,8 @@ export class TlsStream implements StreamParser {
    */
   private protectedRecord(dir: Dir, side: Side, type: number, version: number, payload: Buffer, tsNs: bigint): void {
     if (side.lost) return;
+    // a renegotiation's ChangeCipherSpec, held in order while the first keys were awaited
+    if (type === ContentType.ChangeCipherSpec) return this.renegotiated(dir, side);
     if (!this.decrypting) {
       if (this.waiting === undefined && !this.startDecrypting()) {
         // no hellos to name the connection, or a suite not opened here: as without a key log
@@ -464,14 +487,39 @@ export class TlsStream implements StreamParser {
     return true;
   }
 
+  /**
+   * A side's ChangeCipherSpec after its first (TLS 1.2 and before): a
+   * renegotiation's new keys, from the master secret the key log has for
+   * the new ClientHello's random, for that side's records from here on
+   * (RFC 5246 §7.1). One whose hellos were not read, whose suite is not
+   * opened here, or whose secret is not logged ends the reading as before,
+   * flagged.
+   */
+  private renegotiated(dir: Dir, side: Side): void {
+    const r = this.reneg;
+    if (!r?.server) return this.stopDecrypting('renegotiated');
+    if (r.openers === undefined) {
+      const suite = openable(r.server);
+      const master = suite && this.keys!.get(r.client.random, KeyLabel.MasterSecret);
+      r.openers = suite && master ? tls12Openers(suite, master, r.client.random, r.server.random, r.server.encryptThenMac, r.server.version === '1.0' || r.server.version === '1.1') : null;
+      if (!suite) {
+        this.ctx.count('tls.cipher_not_decrypted');
+        this.flags.add('cipher_not_decrypted');
+      }
+      if (r.openers) this.ctx.count('tls.renegotiations');
+    }
+    if (!r.openers) return this.stopDecrypting(openable(r.server) ? 'keys_missing' : 'renegotiated');
+    side.opener = dir === Dir.ToServer ? r.openers.client : r.openers.server;
+    // both sides under the new keys: the renegotiation is over
+    if (++r.switched === 2) this.reneg = undefined;
+  }
+
   /** Derives both sides' record keys from the key log; false when they can never come (a suite not opened here, no hellos). */
   private startDecrypting(): boolean {
     const c = this.client;
     const s = this.server;
-    const suite = s && suiteParams(s.cipherCode);
-    // SSL 3.0 has a PRF and MAC of its own; AEAD suites need TLS 1.2
-    const versionFits = suite !== undefined && s !== undefined && (suite.tls13 ? s.version === '1.3' : s.version === '1.2' || (suite.mac !== undefined && (s.version === '1.0' || s.version === '1.1')));
-    if (!c || !s || !suite || !versionFits) {
+    const suite = s && openable(s);
+    if (!c || !s || !suite) {
       if (c && s) {
         this.ctx.count('tls.cipher_not_decrypted');
         this.flags.add('cipher_not_decrypted');
