@@ -232,6 +232,8 @@ export class Tls12Opener implements RecordOpener {
     const seq = this.seq++;
     const s = this.suite;
     if (s.bulk === 'chacha20-poly1305') {
+      // a record shorter than its tag is damage (its length would make the additional data's negative)
+      if (payload.length < 16) return undefined;
       const content = aeadOpen(s.bulk, this.key, xorNonce(this.iv, seq), aad12(seq, type, version, payload.length - 16), payload);
       return content && { type, content };
     }
