@@ -41,9 +41,7 @@ before(async () => {
     '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
   // TLS 1.3's CCM suites are off by default in OpenSSL: named here beside the usual three
   const tls13 = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256';
-  // a pre-shared key for the PSK suites (TLS 1.2's, RFC 4279): what a client offering only those gets
-  const pskCallback = () => PSK;
-  const tlsOpts = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), minVersion: 'TLSv1' as const, ciphers: `${tls13}:ALL:@SECLEVEL=0`, pskCallback };
+  const tlsOpts = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), minVersion: 'TLSv1' as const, ciphers: `${tls13}:ALL:@SECLEVEL=0` };
   const handler = (req: import('node:http').IncomingMessage | import('node:http2').Http2ServerRequest, res: import('node:http').ServerResponse | import('node:http2').Http2ServerResponse) => {
     let body = '';
     req.setEncoding('utf8');
@@ -54,7 +52,9 @@ before(async () => {
     });
   };
   h1 = createServer({ ...tlsOpts, ALPNProtocols: ['http/1.1'] }, handler);
-  h2 = createSecureServer({ ...tlsOpts, allowHTTP1: true }, handler);
+  // the HTTP/2 server (HTTP/1.1 too, to a client without ALPN) also takes a pre-shared key, for a
+  // client offering only the PSK suites (TLS 1.2's, RFC 4279)
+  h2 = createSecureServer({ ...tlsOpts, allowHTTP1: true, pskCallback: () => PSK }, handler);
   h1Port = await freePort();
   h2Port = await freePort();
   await new Promise<void>((r) => h1!.listen(h1Port, '127.0.0.1', r));
@@ -87,16 +87,17 @@ async function curl(path: string, body: string, http2: boolean, tls: string[]): 
 }
 
 /** openssl s_client, which can refuse encrypt-then-MAC (-no_etm): one HTTP/1.1 POST by hand. */
-async function sClient(path: string, body: string, args: string[]): Promise<Run> {
+async function sClient(path: string, body: string, args: string[], port = h1Port): Promise<Run> {
   const req = `POST ${path} HTTP/1.1\r\nHost: vault.example.test\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
-  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${h1Port}`, '-servername', 'vault.example.test', '-keylogfile', keylog, '-ign_eof', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'vault.example.test', '-keylogfile', keylog, '-ign_eof', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   child.stdin.end(req);
   await new Promise((r) => child.on('close', r));
   assert.ok(out.includes(answer(path, body)), out);
   // s_client says TLSv1 for 1.0
-  const m = /Protocol *: TLSv(1(?:\.[0-3])?)\n[\s\S]*?Cipher *: (\S+)/.exec(out);
+  // (a resumed TLS 1.3 session prints no session block: its summary line then)
+  const m = /Protocol *: TLSv(1(?:\.[0-3])?)\n[\s\S]*?Cipher *: (\S+)/.exec(out) ?? /(?:New|Reused), TLSv(1\.[0-3]), Cipher is (\S+)/.exec(out);
   assert.ok(m, out);
   return { path, body, http2: false, version: m[1] === '1' ? '1.0' : m[1]!, cipher: m[2]! };
 }
@@ -185,17 +186,17 @@ test('TLS 1.3 and 1.2 decrypted with curl\'s key log: every request\'s path and 
 
 test('TLS 1.2 suites by their families, whatever the key exchange (the key log gives its result): PSK with AES-GCM, AES-CCM_8, ChaCha20 and AES-CBC-SHA384, ARIA-GCM, Camellia-CBC; tshark agreeing', { skip }, async () => {
   const file = join(dir, 'families.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${h1Port}`);
+  const cap = new LoopbackCapture(file, `tcp port ${h2Port}`);
   await cap.start();
   const runs: Run[] = [];
   const psk = ['-psk', PSK.toString('hex')];
   try {
-    runs.push(await sClient('/f/psk-gcm', 'psk, aes-128-gcm', ['-tls1_2', '-cipher', 'PSK-AES128-GCM-SHA256:@SECLEVEL=0', ...psk]));
-    runs.push(await sClient('/f/psk-ccm8', 'psk, aes-256-ccm8', ['-tls1_2', '-cipher', 'PSK-AES256-CCM8:@SECLEVEL=0', ...psk]));
-    runs.push(await sClient('/f/ecdhe-psk-chacha', 'ecdhe-psk, chacha20', ['-tls1_2', '-cipher', 'ECDHE-PSK-CHACHA20-POLY1305:@SECLEVEL=0', ...psk]));
-    runs.push(await sClient('/f/ecdhe-psk-cbc', 'ecdhe-psk, aes-256-cbc, sha384', ['-tls1_2', '-cipher', 'ECDHE-PSK-AES256-CBC-SHA384:@SECLEVEL=0', ...psk]));
-    runs.push(await sClient('/f/aria', 'ecdhe-ecdsa, aria-256-gcm', ['-tls1_2', '-cipher', 'ECDHE-ECDSA-ARIA256-GCM-SHA384']));
-    runs.push(await sClient('/f/camellia', 'ecdhe-ecdsa, camellia-128-cbc', ['-tls1_2', '-cipher', 'ECDHE-ECDSA-CAMELLIA128-SHA256']));
+    runs.push(await sClient('/f/psk-gcm', 'psk, aes-128-gcm', ['-tls1_2', '-cipher', 'PSK-AES128-GCM-SHA256:@SECLEVEL=0', ...psk], h2Port));
+    runs.push(await sClient('/f/psk-ccm8', 'psk, aes-256-ccm8', ['-tls1_2', '-cipher', 'PSK-AES256-CCM8:@SECLEVEL=0', ...psk], h2Port));
+    runs.push(await sClient('/f/ecdhe-psk-chacha', 'ecdhe-psk, chacha20', ['-tls1_2', '-cipher', 'ECDHE-PSK-CHACHA20-POLY1305:@SECLEVEL=0', ...psk], h2Port));
+    runs.push(await sClient('/f/ecdhe-psk-cbc', 'ecdhe-psk, aes-256-cbc, sha384', ['-tls1_2', '-cipher', 'ECDHE-PSK-AES256-CBC-SHA384:@SECLEVEL=0', ...psk], h2Port));
+    runs.push(await sClient('/f/aria', 'ecdhe-ecdsa, aria-256-gcm', ['-tls1_2', '-cipher', 'ECDHE-ECDSA-ARIA256-GCM-SHA384'], h2Port));
+    runs.push(await sClient('/f/camellia', 'ecdhe-ecdsa, camellia-128-cbc', ['-tls1_2', '-cipher', 'ECDHE-ECDSA-CAMELLIA128-SHA256'], h2Port));
   } finally {
     await cap.stop();
   }
@@ -213,6 +214,30 @@ test('TLS 1.2 suites by their families, whatever the key exchange (the key log g
   // checked against what both ends sent and received above
   const theirs = tsharkFields(file, ['http.request.uri'], 'http.request', ['-o', `tls.keylog_file:${keylog}`]).map(([u]) => u).sort();
   assert.deepEqual(theirs, runs.map((r) => r.path).filter((p) => p !== '/f/aria').sort());
+});
+
+test('TLS 1.2 and 1.3 sessions resumed (the 1.2 server\'s ChangeCipherSpec first, an abbreviated handshake; 1.3 with a ticket): read with the master secret or traffic secrets logged for the new hellos', { skip }, async () => {
+  const file = join(dir, 'resumed.pcap');
+  const sessions = [join(dir, 'resume12.sess'), join(dir, 'resume13.sess')];
+  // the sessions to resume, from connections not captured
+  await sClient('/r/first', 'full handshake', ['-tls1_2', '-sess_out', sessions[0]!]);
+  await sClient('/r/first', 'full handshake', ['-tls1_3', '-sess_out', sessions[1]!]);
+  const cap = new LoopbackCapture(file, `tcp port ${h1Port}`);
+  await cap.start();
+  try {
+    await sClient('/r/resumed-12', 'abbreviated', ['-tls1_2', '-sess_in', sessions[0]!]);
+    await sClient('/r/resumed-13', 'with a ticket', ['-tls1_3', '-sess_in', sessions[1]!]);
+  } finally {
+    await cap.stop();
+  }
+  const { events } = parseCaptureSync(file, { parse: { tlsKeyLogs: [keylog] } }) as { events: any[] };
+  assertValidEvents(events);
+  assert.deepEqual(events.map((e) => [e.pano.protocol, e.tls.protocol.version, e.tls.decrypted, e.pano.protocol === 'tls' ? e.tls.resumed : e.http.request.body.content, e.pano.flags]), [
+    ['tls', '1.2', true, true, undefined],
+    ['http', '1.2', true, 'abbreviated', undefined],
+    ['tls', '1.3', true, true, undefined],
+    ['http', '1.3', true, 'with a ticket', undefined],
+  ]);
 });
 
 test('TLS 1.2 renegotiation (openssl s_client\'s R command, Node\'s server): the requests before and after it read, the new keys from the log\'s second master secret, tshark agreeing; without that secret, flagged keys_missing and nothing after it read', { skip }, async () => {
