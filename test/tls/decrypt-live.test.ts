@@ -41,7 +41,8 @@ before(async () => {
     '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
   // TLS 1.3's CCM suites are off by default in OpenSSL: named here beside the usual three
   const tls13 = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256';
-  const tlsOpts = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), minVersion: 'TLSv1' as const, ciphers: `${tls13}:ALL:@SECLEVEL=0` };
+  // (and NULL encryption, which ALL leaves out: a client offering only that gets it)
+  const tlsOpts = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), minVersion: 'TLSv1' as const, ciphers: `${tls13}:ALL:eNULL:@SECLEVEL=0` };
   const handler = (req: import('node:http').IncomingMessage | import('node:http2').Http2ServerRequest, res: import('node:http').ServerResponse | import('node:http2').Http2ServerResponse) => {
     let body = '';
     req.setEncoding('utf8');
@@ -105,7 +106,7 @@ async function sClient(path: string, body: string, args: string[], port = h1Port
 /** OpenSSL's cipher names to IANA's, as `openssl ciphers -stdname` maps them. */
 function ianaName(openssl: string): string {
   if (openssl.startsWith('TLS_')) return openssl;
-  const line = execFileSync('openssl', ['ciphers', '-stdname', 'ALL:@SECLEVEL=0'], { encoding: 'utf8' }).split('\n').find((l) => l.split(' - ')[1]?.trim().startsWith(`${openssl} `));
+  const line = execFileSync('openssl', ['ciphers', '-stdname', 'ALL:COMPLEMENTOFALL:@SECLEVEL=0'], { encoding: 'utf8' }).split('\n').find((l) => l.split(' - ')[1]?.trim().startsWith(`${openssl} `));
   assert.ok(line, openssl);
   return line.split(' - ')[0]!.trim();
 }
@@ -184,7 +185,7 @@ test('TLS 1.3 and 1.2 decrypted with curl\'s key log: every request\'s path and 
   assert.equal(inline.stats.capture.secrets_blocks, 1);
 });
 
-test('TLS 1.2 suites by their families, whatever the key exchange (the key log gives its result): PSK with AES-GCM, AES-CCM_8, ChaCha20 and AES-CBC-SHA384, ARIA-GCM, Camellia-CBC; tshark agreeing', { skip }, async () => {
+test('TLS 1.2 suites by their families, whatever the key exchange (the key log gives its result): PSK with AES-GCM, AES-CCM_8, ChaCha20 and AES-CBC-SHA384, ARIA-GCM, Camellia-CBC, and NULL encryption (read without keys too); tshark agreeing', { skip }, async () => {
   const file = join(dir, 'families.pcap');
   const cap = new LoopbackCapture(file, `tcp port ${h2Port}`);
   await cap.start();
@@ -197,6 +198,7 @@ test('TLS 1.2 suites by their families, whatever the key exchange (the key log g
     runs.push(await sClient('/f/ecdhe-psk-cbc', 'ecdhe-psk, aes-256-cbc, sha384', ['-tls1_2', '-cipher', 'ECDHE-PSK-AES256-CBC-SHA384:@SECLEVEL=0', ...psk], h2Port));
     runs.push(await sClient('/f/aria', 'ecdhe-ecdsa, aria-256-gcm', ['-tls1_2', '-cipher', 'ECDHE-ECDSA-ARIA256-GCM-SHA384'], h2Port));
     runs.push(await sClient('/f/camellia', 'ecdhe-ecdsa, camellia-128-cbc', ['-tls1_2', '-cipher', 'ECDHE-ECDSA-CAMELLIA128-SHA256'], h2Port));
+    runs.push(await sClient('/f/null', 'ecdhe-ecdsa, no encryption at all', ['-tls1_2', '-cipher', 'ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0'], h2Port));
   } finally {
     await cap.stop();
   }
@@ -210,6 +212,16 @@ test('TLS 1.2 suites by their families, whatever the key exchange (the key log g
     assert.deepEqual([ex.http.request.body.content, ex.http.response.body.content], [r.body, answer(r.path, r.body)], r.path);
   }
   assert.equal(stats.protocols['tls.undecryptable_records'], undefined);
+  // without the key log: NULL encryption is read all the same (its MACs unchecked), the rest is not
+  const bare = parseCaptureSync(file).events as any[];
+  assertValidEvents(bare);
+  assert.deepEqual(bare.filter((e) => e.pano.protocol !== 'tls').map((e) => [e.url.path, e.tls.cipher, e.http.request.body.content]), [['/f/null', 'TLS_ECDHE_ECDSA_WITH_NULL_SHA', 'ecdhe-ecdsa, no encryption at all']]);
+  // a key log whose master secret is wrong: the MACs do not match, nothing is taken from the records
+  const wrong = join(dir, 'wrong.keys');
+  writeFileSync(wrong, readFileSync(keylog, 'utf8').replace(/^(CLIENT_RANDOM [0-9a-f]{64} )([0-9a-f])/gm, (_, head, c) => head + (c === '0' ? '1' : '0')));
+  const checked = parseCaptureSync(file, { parse: { tlsKeyLogs: [wrong] } }).events as any[];
+  assert.equal(checked.find((e) => e.tls.cipher === 'TLS_ECDHE_ECDSA_WITH_NULL_SHA' && e.pano.protocol === 'tls').pano.flags.includes('decrypt_failed'), true);
+  assert.ok(!checked.some((e) => e.url?.path === '/f/null'));
   // tshark here (4.0, on libgcrypt 1.10, which has no ARIA) decrypts every one but ARIA's; ARIA's is
   // checked against what both ends sent and received above
   const theirs = tsharkFields(file, ['http.request.uri'], 'http.request', ['-o', `tls.keylog_file:${keylog}`]).map(([u]) => u).sort();

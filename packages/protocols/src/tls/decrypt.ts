@@ -12,7 +12,7 @@ import { cipherName } from './constants.js';
 
 type Hash = 'sha256' | 'sha384';
 /** node:crypto's name of a record cipher. */
-type Bulk = 'aes-128-gcm' | 'aes-256-gcm' | 'aria-128-gcm' | 'aria-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc' | 'camellia-128-cbc' | 'camellia-256-cbc';
+type Bulk = 'null' | 'aes-128-gcm' | 'aes-256-gcm' | 'aria-128-gcm' | 'aria-256-gcm' | 'aes-128-ccm' | 'aes-256-ccm' | 'chacha20-poly1305' | 'aes-128-cbc' | 'aes-256-cbc' | 'camellia-128-cbc' | 'camellia-256-cbc';
 
 /** What a cipher suite needs to be opened: its bulk cipher, its PRF/HKDF hash, and for CBC its record MAC. */
 export interface SuiteParams {
@@ -49,7 +49,9 @@ const MAC: Record<string, 'sha1' | 'sha256' | 'sha384'> = { SHA: 'sha1', SHA256:
  * `TLS_<AEAD>_<hash>`, and TLS 1.2's `TLS_<kx>_WITH_<cipher>_<MAC or PRF
  * hash>` with AES-GCM, AES-CCM (no hash: SHA-256), ARIA-GCM (RFC 6209),
  * ChaCha20-Poly1305, and AES- or Camellia-CBC with HMAC. Undefined for the
- * rest (NULL, RC4, 3DES, SEED, export; Camellia-GCM, which OpenSSL lacks).
+ * rest (RC4, 3DES, SEED, export, NULL with MD5; Camellia-GCM, which OpenSSL
+ * lacks). NULL-encryption suites (`_WITH_NULL_SHA…`) are read too, with or
+ * without keys (see `nullOpeners`).
  */
 function fromName(name: string): SuiteParams | undefined {
   const with_ = name.indexOf('_WITH_');
@@ -67,6 +69,9 @@ function fromName(name: string): SuiteParams | undefined {
   if (m) return aead(false, `aes-${m[1]}-ccm` as Bulk, 'sha256', m[2] ? 8 : 16);
   m = /^(AES|CAMELLIA)_(128|256)_CBC_(SHA|SHA256|SHA384)$/.exec(c);
   if (m) return cbc(`${m[1]!.toLowerCase()}-${m[2]}-cbc` as Bulk, MAC[m[3]!]!);
+  // NULL encryption (RFC 5246 App. C): records are their content and an HMAC, readable without keys
+  m = /^NULL_(SHA|SHA256|SHA384)$/.exec(c);
+  if (m) return { ...cbc('null', MAC[m[1]!]!), keyLength: 0, blockLength: 0 };
   return undefined;
 }
 
@@ -250,6 +255,16 @@ export class Tls12Opener implements RecordOpener {
   private openCbc(seq: number, type: number, version: number, payload: Buffer): OpenedRecord | undefined {
     const s = this.suite;
     const macLen = s.macLength;
+    if (s.bulk === 'null') {
+      // the content in the clear, then its MAC: checked when the key log gave the MAC key
+      if (payload.length < macLen) return undefined;
+      const end = payload.length - macLen;
+      if (this.macKey.length > 0) {
+        const want = createHmac(s.mac!, this.macKey).update(aad12(seq, type, version, end)).update(payload.subarray(0, end)).digest();
+        if (!timingSafeEqual(want, payload.subarray(end))) return undefined;
+      }
+      return { type, content: payload.subarray(0, end) };
+    }
     // TLS 1.1 and later send each record's IV before it; TLS 1.0 chains from the last record
     const explicitIv = version >= 0x0302;
     let body = payload;
@@ -286,6 +301,16 @@ export class Tls12Opener implements RecordOpener {
     }
     return { type, content: plain.subarray(0, end) };
   }
+}
+
+/**
+ * Both sides' openers of a NULL-encryption suite without keys: each record's
+ * content is read as it is, its MAC cut off unchecked (Wireshark reads them
+ * alike).
+ */
+export function nullOpeners(suite: SuiteParams): { client: Tls12Opener; server: Tls12Opener } {
+  const none = Buffer.alloc(0);
+  return { client: new Tls12Opener(suite, none, none, none, false), server: new Tls12Opener(suite, none, none, none, false) };
 }
 
 /**

@@ -20,7 +20,7 @@ import { handshakeRecord, tlsAttributes } from './attributes.js';
 import { alertName } from './constants.js';
 import { HandshakeType, parseCertificate, parseClientHello, parseEncryptedExtensions, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from './handshake.js';
 import { CLOSE_FLAG } from '../close-flags.js';
-import { suiteParams, tls12Openers, Tls13Opener, type RecordOpener, type SuiteParams } from './decrypt.js';
+import { nullOpeners, suiteParams, tls12Openers, Tls13Opener, type RecordOpener, type SuiteParams } from './decrypt.js';
 import { KeyLabel, type TlsKeyLog } from './keylog.js';
 import type { ExchangeRecord, StreamParser } from '../types.js';
 
@@ -96,6 +96,8 @@ export class TlsStream implements StreamParser {
   private reported = false;
   /** The key log asked for this connection's secrets (a key log was given). */
   private readonly keys: TlsKeyLog | undefined;
+  /** The ServerHello chose NULL encryption: the records are read after the handshake, keys or not. */
+  private clear = false;
   private suite: SuiteParams | undefined;
   /** Secrets found and the records are being opened. */
   private decrypting = false;
@@ -181,7 +183,7 @@ export class TlsStream implements StreamParser {
 
   private record(dir: Dir, side: Side, type: number, version: number, payload: Buffer, tsNs: bigint): void {
     // a side's protected records, when a key log may open them (TLS 1.3 still sends plain ChangeCipherSpecs)
-    if (this.keys && side.encrypted && type !== ContentType.ChangeCipherSpec) return this.protectedRecord(dir, side, type, version, payload, tsNs);
+    if (this.reading && side.encrypted && type !== ContentType.ChangeCipherSpec) return this.protectedRecord(dir, side, type, version, payload, tsNs);
     switch (type) {
       case ContentType.ApplicationData:
         // encrypted data before any handshake record: the connection was joined after its handshake
@@ -218,7 +220,7 @@ export class TlsStream implements StreamParser {
         if (side.encrypted && this.keys && this.waiting !== undefined) return this.hold({ dir, type, version, payload: Buffer.from(payload), tsNs });
         side.encrypted = true;
         // with a key log the event waits for the server's Finished, decrypted (or for knowing it will not be)
-        if (dir === Dir.ToClient && !this.keys) this.finish(tsNs);
+        if (dir === Dir.ToClient && !this.reading) this.finish(tsNs);
         return;
       case ContentType.Alert:
         // before any handshake record: an encrypted alert of a connection joined after its handshake
@@ -282,6 +284,7 @@ export class TlsStream implements StreamParser {
         return;
       }
       this.server = hello;
+      this.clear = openable(hello)?.bulk === 'null';
       // 0-RTT the server cannot have taken: not TLS 1.3, or not under the client's first key (RFC 8446 §4.2.10)
       if (this.client?.earlyData && this.early === 'pending' && (hello.version !== '1.3' || hello.pskIdentity !== 0)) {
         this.giveUpEarly();
@@ -295,7 +298,7 @@ export class TlsStream implements StreamParser {
     } else if (type === HandshakeType.Certificate) {
       this.certificate = parseCertificate(buf, start, end);
     } else if (type === HandshakeType.ServerHelloDone) {
-      if (!this.keys) this.finish(tsNs);
+      if (!this.reading) this.finish(tsNs);
     }
   }
 
@@ -500,8 +503,8 @@ export class TlsStream implements StreamParser {
     if (!r?.server) return this.stopDecrypting('renegotiated');
     if (r.openers === undefined) {
       const suite = openable(r.server);
-      const master = suite && this.keys!.get(r.client.random, KeyLabel.MasterSecret);
-      r.openers = suite && master ? tls12Openers(suite, master, r.client.random, r.server.random, r.server.encryptThenMac, r.server.version === '1.0' || r.server.version === '1.1') : null;
+      const master = suite && this.keys?.get(r.client.random, KeyLabel.MasterSecret);
+      r.openers = suite && master ? tls12Openers(suite, master, r.client.random, r.server.random, r.server.encryptThenMac, r.server.version === '1.0' || r.server.version === '1.1') : suite?.bulk === 'null' ? nullOpeners(suite) : null;
       if (!suite) {
         this.ctx.count('tls.cipher_not_decrypted');
         this.flags.add('cipher_not_decrypted');
@@ -545,9 +548,10 @@ export class TlsStream implements StreamParser {
       cs.opener = new Tls13Opener(suite, client);
       ss.opener = new Tls13Opener(suite, server);
     } else {
-      const master = this.keys!.get(c.random, KeyLabel.MasterSecret);
-      if (!master) return;
-      const o = tls12Openers(suite, master, c.random, s.random, s.encryptThenMac, s.version === '1.0' || s.version === '1.1');
+      const master = this.keys?.get(c.random, KeyLabel.MasterSecret);
+      // NULL encryption is read without its keys (its MACs unchecked); with them, checked
+      if (!master && !this.clear) return;
+      const o = master ? tls12Openers(suite, master, c.random, s.random, s.encryptThenMac, s.version === '1.0' || s.version === '1.1') : nullOpeners(suite);
       cs.opener = o.client;
       ss.opener = o.server;
     }
@@ -608,6 +612,11 @@ export class TlsStream implements StreamParser {
   private innerLost(tsNs: bigint): void {
     this.inner?.gap(Dir.ToServer, 1, tsNs);
     this.inner?.gap(Dir.ToClient, 1, tsNs);
+  }
+
+  /** Whether records after the handshake are read: a key log was given, or the suite encrypts nothing. */
+  private get reading(): boolean {
+    return this.keys !== undefined || this.clear;
   }
 
   /** Decrypted application data: to the carried protocol's parser, made at its first bytes. */
@@ -735,7 +744,7 @@ export class TlsStream implements StreamParser {
   private finish(tsNs: bigint | undefined): void {
     if (this.reported) return;
     this.reported = true;
-    if (!this.keys) this.done = true;
+    if (!this.reading) this.done = true;
     const c = this.client;
     const s = this.server;
     if (!c && !s) return;
