@@ -1,0 +1,75 @@
+// DNS over TLS (RFC 7858) read with a key log: dig +tls (BIND 9.18) against dnsmasq behind a TLS
+// terminator in this process (Node's TLS server piping each connection to dnsmasq's TCP port, as
+// stunnel or a resolver's DoT front end does), which logs the sessions' secrets; captured with
+// tcpdump. dig keeps its connection open for three queries: each is an event of its own, read from
+// the decrypted records as DNS over TCP is, and nothing of them without the key log.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { createServer, type Server } from 'node:tls';
+import { join } from 'node:path';
+import { dnsmasqForTests } from '../helpers/dnsmasq.js';
+import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
+import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+
+const missing = ['/usr/sbin/dnsmasq', '/usr/bin/dig', '/usr/bin/tcpdump', '/usr/bin/openssl'].filter((p) => !existsSync(p));
+const skip = missing.length ? `missing ${missing.join(', ')}` : false;
+const dns = dnsmasqForTests('pano-dot-', ['--address=/dot.example.test/192.0.2.53', '--txt-record=txt.dot.example.test,read over tls', '--mx-host=dot.example.test,mail.dot.example.test,10'], Boolean(skip));
+let server: Server | undefined;
+let port = 0;
+const keylog = () => join(dns.dir, 'dot.keys');
+
+before(async () => {
+  if (skip) return;
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    '-subj', '/CN=dot.example.test', '-keyout', join(dns.dir, 'key.pem'), '-out', join(dns.dir, 'cert.pem')], { stdio: 'pipe' });
+  server = createServer({ key: readFileSync(join(dns.dir, 'key.pem')), cert: readFileSync(join(dns.dir, 'cert.pem')) }, (tls) => {
+    const up = connect(dns.port(), '127.0.0.1');
+    tls.pipe(up).pipe(tls);
+    tls.on('error', () => up.destroy());
+    up.on('error', () => tls.destroy());
+  });
+  server.on('keylog', (line) => appendFileSync(keylog(), line));
+  port = await freePort();
+  await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
+});
+after(() => server?.close());
+
+test('dig +tls, three queries on one connection: each an event read from the decrypted records, as dig printed the answers; nothing without the key log', { skip }, async () => {
+  const file = join(dns.dir, 'dot.pcap');
+  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+  await cap.start();
+  let out: string;
+  try {
+    // (not execFileSync: the TLS server runs in this process)
+    ({ stdout: out } = await promisify(execFile)('dig', ['+tls', '+keepopen', '+short', '-p', String(port), '@127.0.0.1',
+      'dot.example.test', 'A', 'txt.dot.example.test', 'TXT', 'dot.example.test', 'MX'], { encoding: 'utf8' }));
+  } finally {
+    await cap.stop();
+  }
+  const printed = out.trim().split('\n');
+  assert.deepEqual(printed, ['192.0.2.53', '"read over tls"', '10 mail.dot.example.test.']);
+
+  const { events, stats } = parseCaptureSync(file, { parse: { tlsKeyLogs: [keylog()] } }) as { events: any[]; stats: any };
+  assertValidEvents(events);
+  const [hs, ...queries] = events;
+  assert.equal(hs.pano.protocol, 'tls');
+  assert.equal(hs.tls.decrypted, true);
+  // the answers as dig printed them (presentation format; names without their final dot)
+  assert.deepEqual(queries.map((e) => [e.pano.protocol, e.pano.kind, e.dns.question.name, e.dns.question.type, e.dns.response_code, e.dns.answers.map((a: any) => a.data)]), [
+    ['dns', 'exchange', 'dot.example.test', 'A', 'NOERROR', [printed[0]]],
+    ['dns', 'exchange', 'txt.dot.example.test', 'TXT', 'NOERROR', [printed[1]]],
+    ['dns', 'exchange', 'dot.example.test', 'MX', 'NOERROR', [printed[2]!.replace(/\.$/, '')]],
+  ]);
+  for (const e of queries) {
+    assert.deepEqual(e.tls, { protocol: { name: 'tls', version: hs.tls.protocol.version }, cipher: hs.tls.cipher, established: true, decrypted: true });
+    assert.equal(e.pano.connection.id, hs.pano.connection.id, 'on the TLS connection');
+    assert.equal(e.network.transport, 'tcp');
+  }
+  assert.equal(stats.protocols['tunnel.dns'], 1);
+  const bare = parseCaptureSync(file).events as any[];
+  assert.deepEqual(bare.map((e) => e.pano.protocol), ['tls']);
+});
