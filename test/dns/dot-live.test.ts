@@ -64,20 +64,29 @@ after(() => {
   doh?.close();
 });
 
-test('dig +tls, three queries on one connection: each an event read from the decrypted records, as dig printed the answers; nothing without the key log', { skip }, async () => {
-  const file = join(dns.dir, 'dot.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${port}`);
+/**
+ * dig `flag` (+tls, +https) asking the three questions on one connection to `serverPort`, captured
+ * into NAME.pcap; returns the capture and what dig printed (asserted first).
+ */
+async function digCaptured(name: string, flag: string, serverPort: number): Promise<{ file: string; printed: string[] }> {
+  const file = join(dns.dir, `${name}.pcap`);
+  const cap = new LoopbackCapture(file, `tcp port ${serverPort}`);
   await cap.start();
   let out: string;
   try {
-    // (not execFileSync: the TLS server runs in this process)
-    ({ stdout: out } = await promisify(execFile)('dig', ['+tls', '+keepopen', '+short', '-p', String(port), '@127.0.0.1',
+    // (not execFileSync: the servers run in this process)
+    ({ stdout: out } = await promisify(execFile)('dig', [flag, '+keepopen', '+short', '-p', String(serverPort), '@127.0.0.1',
       'dot.example.test', 'A', 'txt.dot.example.test', 'TXT', 'dot.example.test', 'MX'], { encoding: 'utf8' }));
   } finally {
     await cap.stop();
   }
   const printed = out.trim().split('\n');
   assert.deepEqual(printed, ['192.0.2.53', '"read over tls"', '10 mail.dot.example.test.']);
+  return { file, printed };
+}
+
+test('dig +tls, three queries on one connection: each an event read from the decrypted records, as dig printed the answers; nothing without the key log', { skip }, async () => {
+  const { file, printed } = await digCaptured('dot', '+tls', port);
 
   const { events, stats } = parseCaptureSync(file, { parse: { tlsKeyLogs: [keylog()] } }) as { events: any[]; stats: any };
   assertValidEvents(events);
@@ -101,18 +110,7 @@ test('dig +tls, three queries on one connection: each an event read from the dec
 });
 
 test('dig +https (DNS over HTTPS, HTTP/2 POSTs on one connection): each exchange read from the decrypted records carries the DNS question and answers dig printed', { skip }, async () => {
-  const file = join(dns.dir, 'doh.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${dohPort}`);
-  await cap.start();
-  let out: string;
-  try {
-    ({ stdout: out } = await promisify(execFile)('dig', ['+https', '+keepopen', '+short', '-p', String(dohPort), '@127.0.0.1',
-      'dot.example.test', 'A', 'txt.dot.example.test', 'TXT', 'dot.example.test', 'MX'], { encoding: 'utf8' }));
-  } finally {
-    await cap.stop();
-  }
-  const printed = out.trim().split('\n');
-  assert.deepEqual(printed, ['192.0.2.53', '"read over tls"', '10 mail.dot.example.test.']);
+  const { file, printed } = await digCaptured('doh', '+https', dohPort);
   const { events } = parseCaptureSync(file, { parse: { tlsKeyLogs: [keylog()] } }) as { events: any[] };
   assertValidEvents(events);
   const [hs, ...exchanges] = events;
