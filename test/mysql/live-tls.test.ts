@@ -14,6 +14,7 @@ import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkFields } from '../helpers/tshark.js';
 import { assertTlsAfterSwitch } from '../helpers/tls-switch.js';
 import { startMariaDb, type MariaDb } from './mariadb-server.js';
+import { sayGoodbye } from '../helpers/goodbye.js';
 
 describe('mysql: live MariaDB with TLS', () => {
   let server: MariaDb | undefined;
@@ -135,12 +136,7 @@ async function mysqlOverTls(port: number, user: string, password: string, databa
     if (p[0] === 0xfe && p.length < 9) eofs++;
     else if (eofs === 1) value = p.subarray(1, 1 + p[0]!).toString();
   }
-  // COM_QUIT: the server closes at once, and may reset the connection when
-  // the client's close_notify arrives after that; the reset is the goodbye.
-  s.on('error', (e: NodeJS.ErrnoException) => assert.equal(e.code, 'ECONNRESET', e.message));
-  const closed = new Promise((r) => s.once('close', r));
-  s.write(packet(0, Buffer.from([0x01])));
-  await closed;
+  await sayGoodbye(s, packet(0, Buffer.from([0x01]))); // COM_QUIT
   return value;
 }
 

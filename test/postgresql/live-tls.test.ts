@@ -15,6 +15,7 @@ import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkFields } from '../helpers/tshark.js';
 import { assertTlsAfterSwitch } from '../helpers/tls-switch.js';
 import { startPg, type PgServer } from './pg-server.js';
+import { sayGoodbye } from '../helpers/goodbye.js';
 
 describe('postgresql: live server with TLS', () => {
   let server: PgServer | undefined;
@@ -121,12 +122,7 @@ async function pgOverTls(port: number, password: string, keylog: string, sql: st
   s.write(fe.query(sql));
   let value = '';
   while ((m = await next()).type !== 'Z') if (m.type === 'D') value = m.body.subarray(6, 6 + m.body.readInt32BE(2)).toString();
-  // Terminate: the server closes at once, and may reset the connection when
-  // the client's close_notify arrives after that; the reset is the goodbye.
-  s.on('error', (e: NodeJS.ErrnoException) => assert.equal(e.code, 'ECONNRESET', e.message));
-  const closed = new Promise((r) => s.once('close', r));
-  s.write(fe.terminate());
-  await closed;
+  await sayGoodbye(s, fe.terminate());
   return value;
 }
 

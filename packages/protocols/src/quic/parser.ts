@@ -23,7 +23,7 @@ import { initialKeys, openInitial, openPacket, secretKeys, type InitialKeys, typ
 import { readLongHeader, readVarint } from './packets.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { expandLabel, suiteParams, type SuiteParams } from '../tls/decrypt.js';
-import { KeyLabel, type TlsKeyLog } from '../tls/keylog.js';
+import { KeyLabel, KeyWait, type TlsKeyLog } from '../tls/keylog.js';
 import { parseCertificate, parseEncryptedExtensions, type CertificateInfo } from '../tls/handshake.js';
 import { Http3Connection } from '../http3/connection.js';
 
@@ -108,7 +108,7 @@ export class QuicParser implements DatagramParser {
   private readonly handshakeKeys: Array<SpaceKeys | undefined> = [undefined, undefined];
   private readonly appKeys: Array<SpaceKeys | undefined> = [undefined, undefined];
   /** Per side, its 1-RTT packets held while the key log lacks its traffic secret. */
-  private readonly appAwait: Array<{ held: Array<{ pkt: Buffer; tsNs: bigint }>; bytes: number } | undefined> = [undefined, undefined];
+  private readonly appAwait: Array<KeyWait<{ pkt: Buffer; tsNs: bigint }> | undefined> = [undefined, undefined];
   /** The CRYPTO streams of the Handshake packet number space (their offsets start again at 0). */
   private readonly handshakeSides = [new Side(), new Side()];
   private decrypting = false;
@@ -116,8 +116,7 @@ export class QuicParser implements DatagramParser {
   /** What the server's EncryptedExtensions said of the client's 0-RTT packets; undefined while not read. */
   private earlyAnswer: 'accepted' | 'rejected' | undefined;
   /** The client's 0-RTT packets, held until that answer is read (bounded as other held packets). */
-  private earlyHeld: Array<{ pkt: Buffer; pnOffset: number; tsNs: bigint }> = [];
-  private earlyHeldBytes = 0;
+  private readonly earlyHeld: KeyWait<{ pkt: Buffer; pnOffset: number; tsNs: bigint }>;
   /** Some were past the bounds and dropped: the rest of them is not read either. */
   private earlyCut = false;
   /** 0-RTT protection (RFC 9001 §5.1, client_early_traffic_secret), once the server took the data and the log has the secret. */
@@ -125,10 +124,11 @@ export class QuicParser implements DatagramParser {
   private certificate: CertificateInfo | undefined;
   private h3: Http3Connection | undefined;
   /** Datagrams after the ServerHello held while the key log may still get the connection's secrets. */
-  private waiting: { datagrams: Array<{ dir: Dir; payload: Buffer; tsNs: bigint }>; bytes: number } | undefined;
+  private waiting: KeyWait<{ dir: Dir; payload: Buffer; tsNs: bigint }> | undefined;
 
   constructor(private readonly ctx: ParserContext) {
     this.keylog = ctx.tlsKeys?.active ? ctx.tlsKeys : undefined;
+    this.earlyHeld = new KeyWait(this.keylog);
   }
 
   datagram(dir: Dir, payload: Buffer, tsNs: bigint): void {
@@ -413,22 +413,19 @@ export class QuicParser implements DatagramParser {
    * reported as without a key log, flagged keys_missing.
    */
   private hold(dir: Dir, payload: Buffer, tsNs: bigint): void {
-    const w = this.waiting!;
-    const first = w.datagrams[0]?.tsNs ?? tsNs;
     // bounded per connection, over all connections (the key log's budget) and in capture time
-    if (!this.keylog!.reserveHold(w.bytes, first, payload.length, tsNs)) return this.keysMissing(tsNs);
-    w.datagrams.push({ dir, payload: Buffer.from(payload), tsNs });
-    w.bytes += payload.length;
+    if (!this.waiting!.add({ dir, payload: Buffer.from(payload), tsNs }, payload.length)) return this.keysMissing(tsNs);
     const now = this.startDecrypting();
     if (now === 'started') {
-      this.dropWaiting();
-      for (const d of w.datagrams) this.datagram(d.dir, d.payload, d.tsNs);
+      const held = this.waiting!.take();
+      this.waiting = undefined;
+      for (const d of held) this.datagram(d.dir, d.payload, d.tsNs);
     } else if (now === 'never') this.keysMissing(tsNs);
   }
 
   /** Held datagrams let go, their bytes back in the key log's shared budget. */
   private dropWaiting(): void {
-    if (this.waiting) this.keylog?.releaseHold(this.waiting.bytes);
+    this.waiting?.take();
     this.waiting = undefined;
   }
 
@@ -499,15 +496,9 @@ export class QuicParser implements DatagramParser {
     if (dir !== Dir.ToServer || !this.keylog || !this.client?.earlyData) return void this.ctx.count('quic.early_data_packets');
     if (this.earlyKeys) return this.openEarly(pkt, pnOffset, tsNs);
     if (this.earlyAnswer !== undefined || this.earlyCut) return void this.ctx.count('quic.early_data_packets');
-    const first = this.earlyHeld[0]?.tsNs ?? tsNs;
-    if (!this.keylog.reserveHold(this.earlyHeldBytes, first, pkt.length, tsNs)) {
-      this.ctx.count('quic.early_data_packets', this.earlyHeld.length + 1);
-      this.dropEarlyHeld();
-      this.earlyCut = true;
-      return;
-    }
-    this.earlyHeld.push({ pkt: Buffer.from(pkt), pnOffset, tsNs });
-    this.earlyHeldBytes += pkt.length;
+    if (this.earlyHeld.add({ pkt: Buffer.from(pkt), pnOffset, tsNs }, pkt.length)) return;
+    this.ctx.count('quic.early_data_packets', this.earlyHeld.take().length + 1);
+    this.earlyCut = true;
   }
 
   /** The server's answer to 0-RTT, from its EncryptedExtensions: the held packets opened (taken, secret logged) or counted. */
@@ -522,9 +513,7 @@ export class QuicParser implements DatagramParser {
         this.flags.add('keys_missing');
       }
     }
-    const held = this.earlyHeld;
-    this.dropEarlyHeld();
-    for (const h of held) {
+    for (const h of this.earlyHeld.take()) {
       if (this.earlyKeys && !this.done) this.openEarly(h.pkt, h.pnOffset, h.tsNs);
       else this.ctx.count('quic.early_data_packets');
     }
@@ -532,14 +521,8 @@ export class QuicParser implements DatagramParser {
 
   /** 0-RTT packets still held when reading ends (no answer will be read): counted, let go. */
   private giveUpEarly(): void {
-    if (this.earlyHeld.length) this.ctx.count('quic.early_data_packets', this.earlyHeld.length);
-    this.dropEarlyHeld();
-  }
-
-  private dropEarlyHeld(): void {
-    this.keylog?.releaseHold(this.earlyHeldBytes);
-    this.earlyHeld = [];
-    this.earlyHeldBytes = 0;
+    const held = this.earlyHeld.take().length;
+    if (held) this.ctx.count('quic.early_data_packets', held);
   }
 
   /** One 0-RTT packet opened with the early keys; its frames read as a 1-RTT packet's. */
@@ -564,7 +547,7 @@ export class QuicParser implements DatagramParser {
     const secret = this.keylog!.get(this.client!.random, TRAFFIC_LABEL[i]!);
     if (secret) this.appKeys[i] = this.space(secret);
     // not logged yet (a client logs each secret as its handshake reaches it): the side's 1-RTT packets wait for it
-    else this.appAwait[i] = { held: [], bytes: 0 };
+    else this.appAwait[i] = new KeyWait(this.keylog);
     // the handshake's event, unless the server's secret is awaited: then when it comes or is given up
     if (dir === Dir.ToClient && secret) this.finish(tsNs);
   }
@@ -573,27 +556,24 @@ export class QuicParser implements DatagramParser {
   private holdShort(dir: Dir, pkt: Buffer, tsNs: bigint): void {
     const i = dir === Dir.ToServer ? 0 : 1;
     const a = this.appAwait[i]!;
-    const first = a.held[0]?.tsNs ?? tsNs;
-    if (!this.keylog!.reserveHold(a.bytes, first, pkt.length, tsNs)) {
+    if (!a.add({ pkt: Buffer.from(pkt), tsNs }, pkt.length)) {
       this.dropAwait(i);
       this.ctx.count('quic.keys_missing');
       this.flags.add('keys_missing');
       if (dir === Dir.ToClient) this.finish(tsNs);
       return;
     }
-    a.held.push({ pkt: Buffer.from(pkt), tsNs });
-    a.bytes += pkt.length;
     const secret = this.keylog!.get(this.client!.random, TRAFFIC_LABEL[i]!);
     if (!secret) return;
     this.appKeys[i] = this.space(secret);
-    this.dropAwait(i);
-    if (dir === Dir.ToClient) this.finish(first);
-    for (const h of a.held) this.shortPacket(dir, h.pkt, h.tsNs);
+    const held = a.take();
+    this.appAwait[i] = undefined;
+    if (dir === Dir.ToClient) this.finish(held[0]!.tsNs);
+    for (const h of held) this.shortPacket(dir, h.pkt, h.tsNs);
   }
 
   private dropAwait(i: number): void {
-    const a = this.appAwait[i];
-    if (a) this.keylog?.releaseHold(a.bytes);
+    this.appAwait[i]?.take();
     this.appAwait[i] = undefined;
   }
 
@@ -714,7 +694,7 @@ export class QuicParser implements DatagramParser {
       if (this.server) {
         if (this.decrypting) break;
         const start = this.startDecrypting();
-        if (start === 'waiting') this.waiting = { datagrams: [], bytes: 0 };
+        if (start === 'waiting') this.waiting = new KeyWait(this.keylog);
         if (start === 'never') return this.finish(tsNs);
         break;
       }

@@ -58,7 +58,7 @@ function fromName(name: string): SuiteParams | undefined {
   const tls13 = with_ < 0;
   const c = tls13 ? name.slice(4) : name.slice(with_ + 6);
   let m = /^(AES|ARIA)_(128|256)_GCM_(SHA256|SHA384)$/.exec(c);
-  if (m && (tls13 ? m[1] === 'AES' : true)) return aead(tls13, `${m[1]!.toLowerCase()}-${m[2]}-gcm` as Bulk, HASH[m[3]!]!);
+  if (m && (!tls13 || m[1] === 'AES')) return aead(tls13, `${m[1]!.toLowerCase()}-${m[2]}-gcm` as Bulk, HASH[m[3]!]!);
   if (c === 'CHACHA20_POLY1305_SHA256') return aead(tls13, 'chacha20-poly1305', 'sha256');
   if (tls13) {
     // TLS 1.3's CCM suites carry their hash: TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256

@@ -152,3 +152,32 @@ export class TlsKeyLog {
     entry.set(m[1]!, Buffer.from(m[3]!, 'hex'));
   }
 }
+
+/**
+ * What waits for secrets a key log may still get: records or packets in the
+ * order they came, their bytes taken from the log's shared budget within its
+ * bounds (reserveHold). Without a key log nothing can wait.
+ */
+export class KeyWait<T extends { tsNs: bigint }> {
+  items: T[] = [];
+  private bytes = 0;
+
+  constructor(private readonly keys: TlsKeyLog | undefined) {}
+
+  /** Holds `item` of `n` bytes; false, holding nothing, past the bounds. */
+  add(item: T, n: number): boolean {
+    if (!this.keys?.reserveHold(this.bytes, this.items[0]?.tsNs ?? item.tsNs, n, item.tsNs)) return false;
+    this.items.push(item);
+    this.bytes += n;
+    return true;
+  }
+
+  /** Everything held, let go (to be opened, or given up): its bytes go back to the budget. */
+  take(): T[] {
+    const items = this.items;
+    this.keys?.releaseHold(this.bytes);
+    this.items = [];
+    this.bytes = 0;
+    return items;
+  }
+}

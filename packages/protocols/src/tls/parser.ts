@@ -21,7 +21,7 @@ import { alertName } from './constants.js';
 import { HandshakeType, parseCertificate, parseClientHello, parseEncryptedExtensions, parseServerHello, type CertificateInfo, type ClientHello, type ServerHello } from './handshake.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { nullOpeners, suiteParams, tls12Openers, Tls13Opener, type RecordOpener, type SuiteParams } from './decrypt.js';
-import { KeyLabel, type TlsKeyLog } from './keylog.js';
+import { KeyLabel, KeyWait, type TlsKeyLog } from './keylog.js';
 import type { ExchangeRecord, StreamParser } from '../types.js';
 
 const ContentType = { ChangeCipherSpec: 20, Alert: 21, Handshake: 22, ApplicationData: 23 } as const;
@@ -65,8 +65,7 @@ class Side {
   /** TLS 1.3: the traffic secret this side's records wait for (the key log had its handshake's, not this yet). */
   awaiting: string | undefined;
   /** Its records held meanwhile (bounded as a connection's are before its first keys). */
-  held: HeldRecord[] = [];
-  heldBytes = 0;
+  held: KeyWait<HeldRecord> | undefined;
 }
 
 interface HeldRecord {
@@ -102,8 +101,7 @@ export class TlsStream implements StreamParser {
   /** Secrets found and the records are being opened. */
   private decrypting = false;
   /** Protected records held until the key log has the connection's secrets (bounded). */
-  private waiting: HeldRecord[] | undefined;
-  private waitingBytes = 0;
+  private waiting: KeyWait<HeldRecord> | undefined;
   /** TLS 1.3: the ALPN protocol of the server's EncryptedExtensions. */
   private serverAlpn: string | undefined;
   /** The parser of the plaintext's protocol, from the first application data. */
@@ -121,8 +119,7 @@ export class TlsStream implements StreamParser {
    */
   private early: 'pending' | 'accepted' | 'rejected' | 'unread' = 'pending';
   /** The client's records that may be 0-RTT, held until the server's answer is read (bounded as others). */
-  private earlyHeld: HeldRecord[] = [];
-  private earlyHeldBytes = 0;
+  private readonly earlyHeld: KeyWait<HeldRecord>;
   /** Some were past the bounds and dropped: what is left of them is not read either. */
   private earlyCut = false;
   /** Accepted 0-RTT with its secret logged: opens the client's records until its EndOfEarlyData. */
@@ -142,6 +139,7 @@ export class TlsStream implements StreamParser {
     private readonly carried?: { name: string; parser: (ctx: ParserContext) => StreamParser },
   ) {
     this.keys = ctx.tlsKeys?.active ? ctx.tlsKeys : undefined;
+    this.earlyHeld = new KeyWait(this.keys);
   }
 
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
@@ -334,6 +332,7 @@ export class TlsStream implements StreamParser {
     else {
       side.opener = undefined;
       side.awaiting = label;
+      side.held = new KeyWait(this.keys);
     }
     // the handshake's event, unless the server's secret is awaited: then when it comes or is given up
     if (dir === Dir.ToClient) this.serverFinished = true;
@@ -342,31 +341,25 @@ export class TlsStream implements StreamParser {
 
   /** A record of a side waiting for its traffic secret: held, bounded; opened with the rest when the secret comes. */
   private holdSide(dir: Dir, side: Side, h: HeldRecord): void {
-    const first = side.held[0]?.tsNs ?? h.tsNs;
-    if (!this.keys!.reserveHold(side.heldBytes, first, h.payload.length, h.tsNs)) {
-      this.dropSideHeld(side);
+    if (!side.held!.add(h, h.payload.length)) {
+      side.held!.take();
       side.awaiting = undefined;
       side.lost = true;
       this.ctx.count('tls.keys_missing');
       this.flags.add('keys_missing');
       return this.lost(dir, h.tsNs);
     }
-    side.held.push(h);
-    side.heldBytes += h.payload.length;
     const secret = this.keys!.get(this.client!.random, side.awaiting!);
     if (!secret) return;
     side.opener = new Tls13Opener(this.suite!, secret);
     side.awaiting = undefined;
-    if (dir === Dir.ToClient) this.finish(first);
-    const held = side.held;
-    this.dropSideHeld(side);
+    const held = side.held!.take();
+    if (dir === Dir.ToClient) this.finish(held[0]!.tsNs);
     for (const r of held) if (!this.done && !side.lost) this.protectedRecord(r.dir, side, r.type, r.version, r.payload, r.tsNs);
   }
 
   private dropSideHeld(side: Side): void {
-    this.keys?.releaseHold(side.heldBytes);
-    side.held = [];
-    side.heldBytes = 0;
+    side.held?.take();
   }
 
   /**
@@ -431,22 +424,9 @@ export class TlsStream implements StreamParser {
    */
   private holdEarly(h: HeldRecord): void {
     if (this.earlyCut) return void this.ctx.count('tls.early_data_records');
-    const first = this.earlyHeld[0]?.tsNs ?? h.tsNs;
-    if (!this.keys!.reserveHold(this.earlyHeldBytes, first, h.payload.length, h.tsNs)) {
-      this.ctx.count('tls.early_data_records', this.earlyHeld.length + 1);
-      this.dropEarlyHeld();
-      this.earlyCut = true;
-      return;
-    }
-    this.earlyHeld.push(h);
-    this.earlyHeldBytes += h.payload.length;
-  }
-
-  /** Held 0-RTT candidates let go, their bytes back in the shared budget. */
-  private dropEarlyHeld(): void {
-    this.keys?.releaseHold(this.earlyHeldBytes);
-    this.earlyHeld = [];
-    this.earlyHeldBytes = 0;
+    if (this.earlyHeld.add(h, h.payload.length)) return;
+    this.ctx.count('tls.early_data_records', this.earlyHeld.take().length + 1);
+    this.earlyCut = true;
   }
 
   /**
@@ -469,8 +449,7 @@ export class TlsStream implements StreamParser {
         this.flags.add('keys_missing');
       }
     }
-    const held = this.earlyHeld;
-    this.dropEarlyHeld();
+    const held = this.earlyHeld.take();
     const side = this.sides[0]!;
     for (const h of held) {
       if (!this.done && !side.lost) this.protectedRecord(h.dir, side, h.type, h.version, h.payload, h.tsNs);
@@ -530,7 +509,7 @@ export class TlsStream implements StreamParser {
       return false;
     }
     this.suite = suite;
-    this.waiting = [];
+    this.waiting = new KeyWait(this.keys);
     this.tryKeys();
     return true;
   }
@@ -558,8 +537,8 @@ export class TlsStream implements StreamParser {
     this.decrypting = true;
     this.flags.delete('keys_missing');
     this.ctx.count('tls.decrypted_connections');
-    const held = this.waiting!;
-    this.dropWaiting();
+    const held = this.waiting!.take();
+    this.waiting = undefined;
     for (const h of held) {
       if (this.done) break;
       const side = this.sides[h.dir === Dir.ToServer ? 0 : 1]!;
@@ -572,27 +551,23 @@ export class TlsStream implements StreamParser {
    * bounds (reserveHold); past them, waiting ends as keys_missing.
    */
   private hold(h: HeldRecord): void {
-    const first = this.waiting![0]?.tsNs ?? h.tsNs;
-    if (!this.keys!.reserveHold(this.waitingBytes, first, h.payload.length, h.tsNs)) {
+    if (!this.waiting!.add(h, h.payload.length)) {
       this.dropWaiting();
       return this.stopDecrypting('keys_missing');
     }
-    this.waiting!.push(h);
-    this.waitingBytes += h.payload.length;
     this.tryKeys();
   }
 
   /** 0-RTT candidates still held when the connection's reading ends: not read, counted. */
   private giveUpEarly(): void {
-    if (this.earlyHeld.length) this.ctx.count('tls.early_data_records', this.earlyHeld.length);
-    this.dropEarlyHeld();
+    const held = this.earlyHeld.take().length;
+    if (held) this.ctx.count('tls.early_data_records', held);
     if (this.early === 'pending') this.early = 'unread';
   }
 
   /** Held records let go (opened, or given up), their bytes back in the shared budget. */
   private dropWaiting(): void {
-    this.keys?.releaseHold(this.waitingBytes);
-    this.waitingBytes = 0;
+    this.waiting?.take();
     this.waiting = undefined;
   }
 
