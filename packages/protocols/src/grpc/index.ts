@@ -21,12 +21,29 @@ const STATUS_NAMES = [
   'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
 ];
 
+/**
+ * The paths split last: a channel calls the same few methods over and over, and the split (a regex
+ * and two copies) was 4 % of a gRPC benchmark round. Bounded: cleared when full.
+ */
+const RPC_NAMES = new Map<string, { service?: string; method?: string }>();
+const MAX_RPC_NAMES = 1024;
+
 /** Splits `/pkg.Service/Method`. */
 export function rpcName(path: string | undefined): { service?: string; method?: string } {
   if (!path) return {};
+  const known = RPC_NAMES.get(path);
+  if (known) return copyName(known);
   const m = /^\/([^/]+)\/([^/?]+)$/.exec(path);
   // Regex captures are slices of the path: copied so events stay on the JSON fast path (ADR 0007).
-  return m ? { service: sequential(m[1]), method: sequential(m[2]) } : {};
+  const name = m ? { service: sequential(m[1]), method: sequential(m[2]) } : {};
+  if (RPC_NAMES.size >= MAX_RPC_NAMES) RPC_NAMES.clear();
+  RPC_NAMES.set(path, name);
+  return copyName(name);
+}
+
+/** A caller's own copy: the cached one is shared. */
+function copyName(n: { service?: string; method?: string }): { service?: string; method?: string } {
+  return n.service === undefined ? {} : { service: n.service, method: n.method };
 }
 
 /**

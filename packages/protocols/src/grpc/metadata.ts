@@ -72,6 +72,18 @@ function spend(view: Record<string, unknown>, bytes: Buffer, budget: BinaryBudge
   return true;
 }
 
+/** Whether a metadata name ends in `-bin`, in any case (a lower-case copy of every name cost more than the rest). */
+function binaryName(name: string): boolean {
+  const n = name.length;
+  return (
+    n >= 4 &&
+    name.charCodeAt(n - 4) === 0x2d &&
+    (name.charCodeAt(n - 3) | 0x20) === 0x62 &&
+    (name.charCodeAt(n - 2) | 0x20) === 0x69 &&
+    (name.charCodeAt(n - 1) | 0x20) === 0x6e
+  );
+}
+
 /**
  * The `-bin` fields of one header block, decoded: each name to one view per
  * value (a value joined with "," is split first, as the spec asks), in
@@ -87,7 +99,7 @@ export function binaryMetadata(
   if (!headers) return undefined;
   let out: Record<string, Array<Record<string, unknown>>> | undefined;
   for (const name in headers) {
-    if (name === skip || !name.toLowerCase().endsWith('-bin')) continue;
+    if (name === skip || !binaryName(name)) continue;
     const views: Array<Record<string, unknown>> = [];
     for (const value of headers[name]) {
       for (const piece of value.split(',')) {

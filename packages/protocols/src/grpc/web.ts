@@ -25,6 +25,8 @@ export type GrpcWire = (typeof GrpcWire)[keyof typeof GrpcWire];
  */
 export function grpcWire(ct: string | undefined): GrpcWire | undefined {
   if (ct === undefined) return undefined;
+  // the usual value, asked of both sides of every call: no regex for it
+  if (ct === 'application/grpc') return GrpcWire.NATIVE;
   const m = /^\s*application\/grpc(-web(-text(?:-base64)?)?)?(?:[+;\s]|$)/i.exec(ct);
   if (!m) return undefined;
   return m[2] ? GrpcWire.WEB_TEXT : m[1] ? GrpcWire.WEB : GrpcWire.NATIVE;
