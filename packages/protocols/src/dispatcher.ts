@@ -19,6 +19,7 @@ import {
   type TunnelOptions,
 } from './types.js';
 import { PortHints } from './port-hints.js';
+import { ConnectionIds } from './connection-ids.js';
 import { TunnelStream } from './tunnel.js';
 import { TlsKeyLog } from './tls/keylog.js';
 
@@ -95,6 +96,13 @@ class ConnState implements ParserContext {
   det: Detection | undefined;
   /** Datagrams of a UDP flow no module recognised. */
   tries = 0;
+  /**
+   * A UDP flow that is another flow's connection on a new path (a QUIC client's new
+   * address or port, found by a connection ID): its datagrams go to that flow's parser.
+   */
+  follows: ConnState | undefined = undefined;
+  /** Flows whose datagrams this state's parser reads (its own and those that follow it): it closes with the last. */
+  paths = 1;
   /** Events emitted, for their ids. */
   seq = 0;
   readonly options: ParseOptions;
@@ -131,6 +139,10 @@ class ConnState implements ParserContext {
   get tlsKeys(): TlsKeyLog {
     return this.d.tlsKeys;
   }
+
+  connectionId(id: Buffer, toServer: boolean): void {
+    this.d.addConnectionId(this, id, toServer);
+  }
 }
 
 export class Dispatcher implements FlowSink {
@@ -157,6 +169,8 @@ export class Dispatcher implements FlowSink {
    */
   endFlow: (conn: Connection) => void = () => {};
   private readonly datagramStates = new Set<ConnState>();
+  /** Connection IDs parsers saw issued, to find their connections on new paths. */
+  private readonly connectionIds = new ConnectionIds<ConnState>();
   /** TCP connections whose parser has `tick` (DNS): their requests time out as a datagram flow's do. */
   private readonly timedStreams = new Set<ConnState>();
   private readonly tcpModules: ProtocolModule[];
@@ -228,9 +242,13 @@ export class Dispatcher implements FlowSink {
   }
 
   close(conn: Connection, reason: CloseReason, tsNs: bigint): void {
-    const s = conn.sinkState as ConnState | undefined;
-    if (!s) return;
+    const flow = conn.sinkState as ConnState | undefined;
+    if (!flow) return;
     conn.sinkState = undefined;
+    // a connection on several paths ends with the last of them
+    const s = flow.follows ?? flow;
+    if (--s.paths > 0) return;
+    this.connectionIds.forget(s);
     this.datagramStates.delete(s);
     this.timedStreams.delete(s);
     if (s.status === 'parsing') {
@@ -258,20 +276,40 @@ export class Dispatcher implements FlowSink {
     if (!s) return false;
     try {
       this.datagramTo(s, conn, dir, payload, tsNs);
-      return s.status === 'parsing' && s.datagram!.idle?.() === true;
+      const p = s.follows ?? s;
+      return p.status === 'parsing' && p.datagram!.idle?.() === true;
     } catch (e) {
-      this.fault(s, e);
+      this.fault(s.follows ?? s, e);
       return false;
     }
   }
 
   private datagramTo(s: ConnState, conn: Connection, dir: Dir, payload: Buffer, tsNs: bigint): void {
+    if (s.follows) {
+      if (s.follows.status === 'parsing') s.follows.datagram!.datagram(dir, payload, tsNs);
+      else this.count('dispatch.ignored_bytes', payload.length);
+      return;
+    }
     if (s.status === 'parsing') {
       s.datagram!.datagram(dir, payload, tsNs);
       return;
     }
     if (s.status === 'ignored') {
       this.count('dispatch.ignored_bytes', payload.length);
+      return;
+    }
+    const moved = this.connectionIds.find(payload);
+    if (moved && moved.owner.status === 'parsing') {
+      // the same connection on a new path: this flow's roles are the connection's
+      if (moved.toServer !== (dir === Dir.ToServer)) {
+        this.flipRoles(conn);
+        dir = (1 - dir) as Dir;
+      }
+      s.follows = moved.owner;
+      s.status = 'parsing';
+      moved.owner.paths++;
+      this.count('dispatch.followed_paths');
+      moved.owner.datagram!.datagram(dir, payload, tsNs);
       return;
     }
     for (const m of this.udpOrder.order(conn.server.port, conn.client.port)) {
@@ -339,6 +377,7 @@ export class Dispatcher implements FlowSink {
     s.stream = undefined;
     s.datagram = undefined;
     s.det = undefined;
+    this.connectionIds.forget(s);
     this.datagramStates.delete(s);
     this.timedStreams.delete(s);
   }
@@ -496,12 +535,18 @@ export class Dispatcher implements FlowSink {
     return name;
   }
 
+  /** `ParserContext.connectionId` of a datagram parser: `id` names its connection on any path. */
+  addConnectionId(s: ConnState, id: Buffer, toServer: boolean): void {
+    if (!this.connectionIds.add(s, id, toServer)) this.count('dispatch.connection_ids_dropped');
+  }
+
   /** `ParserContext.abandon` of a connection's parser (the ParserContext method of its ConnState calls it). */
   abandonConn(s: ConnState, reason: string): void {
     this.count(`${s.module?.name ?? 'dispatch'}.abandoned.${reason}`);
     s.status = 'ignored';
     s.stream = undefined;
     s.datagram = undefined;
+    this.connectionIds.forget(s);
     this.datagramStates.delete(s);
     this.timedStreams.delete(s);
   }

@@ -88,6 +88,13 @@ export interface ParserContext {
   readonly tlsKeys?: TlsKeyLog;
   /** The bytes were TLS on the wire (decrypted, or a TLS library's plaintext): an HTTP request's scheme is https. */
   readonly overTls?: boolean;
+  /**
+   * A datagram parser saw connection ID `id` issued (QUIC): a datagram of another flow whose
+   * destination connection ID it is belongs to this connection, on a new path, and is given to
+   * this parser (`toServer`: such datagrams are sent to the server). Absent where no dispatcher
+   * stands behind the context.
+   */
+  connectionId?(id: Buffer, toServer: boolean): void;
 }
 
 export interface TunnelOptions {

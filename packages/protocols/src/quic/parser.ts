@@ -192,6 +192,8 @@ export class QuicParser implements DatagramParser {
         this.keys = initialKeys(params, dcid);
         this.originalDcid = Buffer.from(dcid);
         this.clientCid = Buffer.from(scid);
+        // the IDs each side chose for itself: a packet to the other side on a new path carries one
+        this.ctx.connectionId?.(this.clientCid, false);
       }
     } else {
       // a server's Initial is protected with the keys of the client's DCID; without them it cannot be read
@@ -199,7 +201,10 @@ export class QuicParser implements DatagramParser {
         this.ctx.count('quic.undecryptable_packets');
         return;
       }
-      this.serverCid ??= Buffer.from(scid);
+      if (this.serverCid === undefined) {
+        this.serverCid = Buffer.from(scid);
+        this.ctx.connectionId?.(this.serverCid, true);
+      }
     }
     const side = this.sides[dir === Dir.ToServer ? 0 : 1]!;
     if (++side.initials > MAX_INITIALS) return this.give('quic.unfinished_handshakes');
@@ -339,6 +344,8 @@ export class QuicParser implements DatagramParser {
         const len = f[at - 1]!;
         if (len < 1 || len > 20) throw new FrameError('NEW_CONNECTION_ID length out of range');
         skip(len + 16);
+        // an ID its sender will take packets on, after a migration (RFC 9000 §5.1.1, §9.5)
+        this.ctx.connectionId?.(f.subarray(at - 16 - len, at - 16), dir === Dir.ToClient);
         return at;
       }
       case 0x1a: // PATH_CHALLENGE
