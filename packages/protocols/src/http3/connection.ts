@@ -13,6 +13,7 @@ import { Dir, type CloseReason } from '@panopticon/flows';
 import type { ExchangeRecord, ParserContext } from '../types.js';
 import { Http2Stream, type MessageSide } from '../http2/stream.js';
 import { readVarint } from '../quic/packets.js';
+import { OrderedStream } from '../quic/stream-order.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { QpackDecoder, QpackError } from './qpack.js';
 
@@ -23,19 +24,13 @@ const StreamType = { Control: 0x00, Push: 0x01, QpackEncoder: 0x02, QpackDecoder
 /** SETTINGS_QPACK_MAX_TABLE_CAPACITY (RFC 9204 §5). */
 const SETTINGS_QPACK_MAX_TABLE_CAPACITY = 0x01;
 
-/** Bytes held per stream side ahead of a hole (out-of-order STREAM frames). */
-const MAX_AHEAD = 256 * 1024;
 /** Request streams tracked at once; past it the oldest is emitted as it stands. */
 const MAX_STREAMS = 1024;
 /** Field sections waiting for their QPACK entries, per connection. */
 const MAX_BLOCKED = 64;
 
-/** One direction of one QUIC stream: its bytes in order, from STREAM frames in any order. */
-class StreamSide {
-  next = 0;
-  ahead = new Map<number, Buffer>();
-  aheadBytes = 0;
-  finAt: number | undefined;
+/** One direction of one QUIC stream: its bytes in order (OrderedStream), and its HTTP/3 frames being read. */
+class StreamSide extends OrderedStream {
   /** Frame bytes not yet whole (a HEADERS or a frame header cut across STREAM frames). */
   held: Buffer | null = null;
   /** DATA payload bytes still to come of the frame being read. */
@@ -44,9 +39,6 @@ class StreamSide {
   type: number | undefined;
   /** Field sections waiting for their QPACK entries, in order. */
   blocked: Buffer[] = [];
-  ended = false;
-  /** Given up (a hole past the bound, damage): nothing more is read. */
-  lost = false;
 }
 
 class Tracked {
@@ -108,41 +100,7 @@ export class Http3Connection {
 
   /** Joins a stream side's bytes by offset and hands on what is in order. */
   private join(side: StreamSide, offset: number, data: Buffer, fin: boolean, deliver: (b: Buffer) => void): void {
-    if (side.lost) return;
-    if (fin) side.finAt = offset + data.length;
-    const end = offset + data.length;
-    if (end > side.next) {
-      if (offset > side.next) {
-        if (!side.ahead.has(offset)) {
-          side.ahead.set(offset, Buffer.from(data));
-          side.aheadBytes += data.length;
-          if (side.aheadBytes > MAX_AHEAD) {
-            side.lost = true;
-            this.ctx.count('http3.stream_overflows');
-          }
-        }
-      } else {
-        // bytes before `next` were delivered already (a retransmission overlapping them)
-        const from = side.next - offset;
-        side.next = end;
-        deliver(data.subarray(from));
-        for (let moved = true; moved && side.ahead.size; ) {
-          moved = false;
-          for (const [o, d] of side.ahead) {
-            if (o > side.next) continue;
-            side.ahead.delete(o);
-            side.aheadBytes -= d.length;
-            if (o + d.length > side.next) {
-              const from = side.next - o;
-              side.next = o + d.length;
-              deliver(d.subarray(from));
-            }
-            moved = true;
-          }
-        }
-      }
-    }
-    if (side.finAt !== undefined && side.next >= side.finAt) side.ended = true;
+    side.join(offset, data, fin, deliver, () => this.ctx.count('http3.stream_overflows'));
   }
 
   private uniStream(dir: Dir, id: number, offset: number, data: Buffer, fin: boolean, tsNs: bigint): void {

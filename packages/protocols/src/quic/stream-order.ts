@@ -1,0 +1,67 @@
+/**
+ * One direction of one QUIC stream put back in order (RFC 9000 §2.2): STREAM
+ * frames come in any order, overlap when retransmitted, and carry their
+ * offset; the bytes are handed on in order, each once. Shared by what is
+ * read from QUIC's streams (HTTP/3, DNS over QUIC).
+ */
+
+/** Bytes held per stream side ahead of a hole (out-of-order STREAM frames). */
+const MAX_AHEAD = 256 * 1024;
+
+export class OrderedStream {
+  /** The offset of the next byte to hand on. */
+  next = 0;
+  ahead = new Map<number, Buffer>();
+  aheadBytes = 0;
+  finAt: number | undefined;
+  /** Every byte up to the FIN was handed on. */
+  ended = false;
+  /** Given up (a hole past the bound, damage): nothing more is read. */
+  lost = false;
+
+  /**
+   * A STREAM frame's `data` at `offset` (`fin`: the side ends after it):
+   * what comes in order now goes to `deliver`. Past the bound of bytes held
+   * ahead of a hole the side is lost and `overflow` is called.
+   */
+  join(offset: number, data: Buffer, fin: boolean, deliver: (b: Buffer) => void, overflow: () => void): void {
+    if (this.lost) return;
+    if (fin) this.finAt = offset + data.length;
+    const end = offset + data.length;
+    if (end > this.next) {
+      if (offset > this.next) {
+        // the longest piece seen at an offset is kept: a shorter one held first (an empty frame, a
+        // retransmission cut differently) must not hide the rest
+        const held = this.ahead.get(offset);
+        if (held === undefined || held.length < data.length) {
+          this.ahead.set(offset, Buffer.from(data));
+          this.aheadBytes += data.length - (held?.length ?? 0);
+          if (this.aheadBytes > MAX_AHEAD) {
+            this.lost = true;
+            overflow();
+          }
+        }
+      } else {
+        // bytes before `next` were delivered already (a retransmission overlapping them)
+        const from = this.next - offset;
+        this.next = end;
+        deliver(data.subarray(from));
+        for (let moved = true; moved && this.ahead.size; ) {
+          moved = false;
+          for (const [o, d] of this.ahead) {
+            if (o > this.next) continue;
+            this.ahead.delete(o);
+            this.aheadBytes -= d.length;
+            if (o + d.length > this.next) {
+              const from = this.next - o;
+              this.next = o + d.length;
+              deliver(d.subarray(from));
+            }
+            moved = true;
+          }
+        }
+      }
+    }
+    if (this.finAt !== undefined && this.next >= this.finAt) this.ended = true;
+  }
+}
