@@ -5,7 +5,8 @@
 # Upgrade server for the HTTP/2 tests), python3-websockets (a WebSocket server
 # and client with permessage-deflate for the WebSocket tests), nghttp2-client and nghttp2-server
 # (nghttp and nghttpd: the HTTP/2 table-size and mid-stream trailer tests), golang-go and binutils (a Go HTTPS
-# client and server for the Go crypto/tls capture test, objdump its oracle),
+# client and server for the Go crypto/tls capture test, objdump its oracle), golang-github-lucas-clemente-quic-go-dev
+# (quic-go, which a DNS over QUIC client and server for the DoQ test are built on),
 # ngtcp2-client and ngtcp2-server (gtlsclient and gtlsserver: QUIC connections for the QUIC test),
 # lld (wasm-ld: the pii locator's build check),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
@@ -14,7 +15,7 @@
 set -euo pipefail
 packages=(
   tshark tcpdump iproute2 curl wget python3-h2 python3-websockets nghttp2-client nghttp2-server ngtcp2-client ngtcp2-server
-  clang llvm lld libbpf-dev bpftool gcc golang-go binutils
+  clang llvm lld libbpf-dev bpftool gcc golang-go golang-github-lucas-clemente-quic-go-dev binutils
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
   wrk zstd

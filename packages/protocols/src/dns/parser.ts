@@ -13,7 +13,7 @@ import { CLOSE_FLAG } from '../close-flags.js';
 const MDNS_PORT = 5353;
 
 
-function decodeCounted(ctx: ParserContext, msg: Buffer, mdns = false) {
+export function decodeCounted(ctx: ParserContext, msg: Buffer, mdns = false) {
   const m = tryDecodeMessage(msg, mdns);
   if (!m) ctx.count('dns.malformed');
   return m;
@@ -67,7 +67,7 @@ export class DnsDatagramParser extends DnsSession implements DatagramParser {
 }
 
 /** Per-direction reassembly state of length-prefixed messages. */
-class Framer {
+export class Framer {
   private buf: Buffer | undefined;
   /** Time of the first byte of the message being assembled. */
   firstNs = 0n;

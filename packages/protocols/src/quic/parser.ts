@@ -14,7 +14,7 @@
  * updates followed): their STREAM frames go to HTTP/3 when ALPN says h3.
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
-import type { DatagramParser, ParserContext } from '../types.js';
+import type { DatagramParser, ExchangeRecord, ParserContext } from '../types.js';
 import { alertName } from '../tls/constants.js';
 import { handshakeRecord, tlsAttributes } from '../tls/attributes.js';
 import { HandshakeType, parseClientHello, parseServerHello, type ClientHello, type ServerHello } from '../tls/handshake.js';
@@ -26,6 +26,7 @@ import { expandLabel, suiteParams, type SuiteParams } from '../tls/decrypt.js';
 import { KeyLabel, KeyWait, type TlsKeyLog } from '../tls/keylog.js';
 import { parseCertificate, parseEncryptedExtensions, type CertificateInfo } from '../tls/handshake.js';
 import { Http3Connection } from '../http3/connection.js';
+import { DoqConnection } from '../dns/doq.js';
 
 /** CRYPTO bytes kept per side, joined and waiting: a ClientHello with post-quantum key shares is a few KB. */
 const MAX_CRYPTO = 64 * 1024;
@@ -64,6 +65,8 @@ interface SpaceKeys {
 
 /** ALPN values whose streams are HTTP/3 (RFC 9114, and the drafts' h3-NN). */
 const isH3 = (alpn: string | undefined): boolean => alpn !== undefined && /^h3(-\d+)?$/.test(alpn);
+/** ALPN values whose streams are DNS over QUIC (RFC 9250 §4.1.1, and the drafts' doq-iNN). */
+const isDoq = (alpn: string | undefined): boolean => alpn !== undefined && /^doq(-i\d+)?$/.test(alpn);
 
 /**
  * Where the second of several datagrams sent as one (segmentation offload)
@@ -123,6 +126,7 @@ export class QuicParser implements DatagramParser {
   private earlyKeys: SpaceKeys | undefined;
   private certificate: CertificateInfo | undefined;
   private h3: Http3Connection | undefined;
+  private doq: DoqConnection | undefined;
   /** Datagrams after the ServerHello held while the key log may still get the connection's secrets. */
   private waiting: KeyWait<{ dir: Dir; payload: Buffer; tsNs: bigint }> | undefined;
 
@@ -317,6 +321,7 @@ export class QuicParser implements DatagramParser {
         const code = varint();
         varint(); // final size
         this.h3?.reset(dir, id, code, tsNs);
+        this.doq?.reset(dir, id, code, tsNs);
         return at;
       }
       case 0x05: // STOP_SENDING
@@ -371,18 +376,27 @@ export class QuicParser implements DatagramParser {
     }
   }
 
-  /** STREAM data of a 1-RTT packet: HTTP/3's when ALPN chose it, else counted. */
+  /** STREAM data of a 1-RTT packet: HTTP/3's or DNS's when ALPN chose them, else counted. */
   private streamData(dir: Dir, id: number, offset: number, data: Buffer, fin: boolean, tsNs: bigint): void {
     const alpn = this.server?.alpn ?? this.serverAlpn;
-    if (!isH3(alpn)) return void this.ctx.count('quic.stream_bytes_not_read', data.length);
-    if (!this.h3) {
-      const version = '1.3';
-      const cipher = this.server!.cipher;
-      this.h3 = new Http3Connection(this.ctx, (r) => {
-        r.attributes = { ...r.attributes, tls: { protocol: { name: 'tls', version }, cipher, established: true, decrypted: true } };
-      });
+    if (isH3(alpn)) {
+      this.h3 ??= new Http3Connection(this.ctx, this.decrypted());
+      return this.h3.stream(dir, id, offset, data, fin, tsNs);
     }
-    this.h3.stream(dir, id, offset, data, fin, tsNs);
+    if (isDoq(alpn)) {
+      this.doq ??= new DoqConnection(this.ctx, this.decrypted());
+      return this.doq.stream(dir, id, offset, data, fin, tsNs);
+    }
+    this.ctx.count('quic.stream_bytes_not_read', data.length);
+  }
+
+  /** Marks a record read from the connection's streams with the TLS they were decrypted from. */
+  private decrypted(): (r: ExchangeRecord) => void {
+    const version = '1.3';
+    const cipher = this.server!.cipher;
+    return (r) => {
+      r.attributes = { ...r.attributes, tls: { protocol: { name: 'tls', version }, cipher, established: true, decrypted: true } };
+    };
   }
 
   /** Handshake keys from the key log, once the ServerHello named the suite; false when the log does not have them. */
@@ -762,6 +776,8 @@ export class QuicParser implements DatagramParser {
     if (awaited) this.finish(tsNs);
     this.h3?.close(reason, tsNs);
     this.h3 = undefined;
+    this.doq?.close(reason, tsNs);
+    this.doq = undefined;
     if (this.done) return;
     if (this.waiting) this.keysMissing(tsNs);
     if (!this.reported) this.flags.add(CLOSE_FLAG[reason]);
