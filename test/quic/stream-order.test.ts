@@ -3,7 +3,7 @@
 // frame, a retransmission cut elsewhere), which once hid the longer one's bytes for good.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OrderedStream } from '../../packages/protocols/src/quic/stream-order.js';
+import { MAX_CONNECTION_AHEAD, OrderedStream, type AheadBudget } from '../../packages/protocols/src/quic/stream-order.js';
 
 function read(pieces: Array<[offset: number, text: string, fin?: boolean]>): { text: string; ended: boolean; overflowed: boolean } {
   const s = new OrderedStream();
@@ -34,3 +34,32 @@ test('more than 256 KiB held ahead of a hole: the side is given up, once', () =>
   s.join(0, Buffer.alloc(1024, 0x62), false, (b) => (text += b), () => overflows++);
   assert.equal(text, '', 'nothing after it is read');
 });
+
+test('the streams of one connection hold at most 16 MiB ahead of holes together: the side that would pass it is given up and lets go of what it held; bytes handed on or dropped go back to the budget', () => {
+  const budget: AheadBudget = { held: 0 };
+  const sides: OrderedStream[] = [];
+  let overflows = 0;
+  const piece = Buffer.alloc(200 * 1024, 0x61);
+  // each side holds 200 KiB after a 1-byte hole, under its own 256 KiB bound
+  for (let i = 0; budget.held + piece.length <= MAX_CONNECTION_AHEAD; i++) {
+    const s = new OrderedStream(budget);
+    s.join(1, piece, false, () => {}, () => overflows++);
+    sides.push(s);
+  }
+  assert.equal(overflows, 0);
+  assert.equal(budget.held, sides.length * piece.length);
+  const last = new OrderedStream(budget);
+  last.join(1, piece, false, () => {}, () => overflows++);
+  assert.deepEqual([overflows, last.lost, last.aheadBytes], [1, true, 0]);
+  assert.equal(budget.held, sides.length * piece.length, 'the refused piece is not counted');
+  // the hole filled: the bytes go on and leave the budget; a stream that ends lets go of the rest
+  let got = 0;
+  sides[0]!.join(0, Buffer.from('x'), false, (b) => (got += b.length), () => overflows++);
+  assert.equal(got, 1 + piece.length);
+  sides[1]!.drop();
+  assert.equal(budget.held, (sides.length - 2) * piece.length);
+  const again = new OrderedStream(budget);
+  again.join(1, piece, false, () => {}, () => overflows++);
+  assert.deepEqual([overflows, again.lost], [1, false], 'room again');
+});
+

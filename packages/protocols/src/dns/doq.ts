@@ -7,11 +7,11 @@
  * paired by a DNS session of its own, so a stream's event is what the same
  * exchange over TCP gives, with the stream's id (`quic.stream_id`) and the TLS
  * it was decrypted from. Bounded: streams tracked at once, and the bytes held
- * ahead of a hole per stream side.
+ * ahead of a hole per stream side and over the connection's streams.
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
 import type { ExchangeRecord, ParserContext } from '../types.js';
-import { OrderedStream } from '../quic/stream-order.js';
+import { OrderedStream, type AheadBudget } from '../quic/stream-order.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { DnsSession } from './session.js';
 import { Framer, decodeCounted } from './parser.js';
@@ -26,14 +26,16 @@ class DoqSide extends OrderedStream {
 }
 
 class DoqStream {
-  readonly sides = [new DoqSide(), new DoqSide()];
+  readonly sides: [DoqSide, DoqSide];
   readonly session: DnsSession;
-  /** When its first byte came, for the response timeout. */
   constructor(
     readonly id: number,
     ctx: ParserContext,
+    /** When its first byte came, for the response timeout. */
     readonly firstNs: bigint,
+    budget: AheadBudget,
   ) {
+    this.sides = [new DoqSide(budget), new DoqSide(budget)];
     this.session = new DnsSession(ctx);
   }
 }
@@ -41,6 +43,8 @@ class DoqStream {
 export class DoqConnection {
   private readonly streams = new Map<number, DoqStream>();
   private readonly finished = new Set<number>();
+  /** What this connection's streams hold ahead of holes, all of them together (bounded). */
+  private readonly ahead: AheadBudget = { held: 0 };
 
   constructor(
     private readonly ctx: ParserContext,
@@ -57,7 +61,7 @@ export class DoqConnection {
     if (!s) {
       if (this.finished.has(id)) return;
       if (this.streams.size >= MAX_STREAMS) this.end(this.streams.values().next().value!, 'evicted', tsNs);
-      s = new DoqStream(id, this.streamContext(id), tsNs);
+      s = new DoqStream(id, this.streamContext(id), tsNs, this.ahead);
       this.streams.set(id, s);
     }
     const stream = s;
@@ -97,6 +101,7 @@ export class DoqConnection {
   }
 
   private forget(s: DoqStream): void {
+    for (const side of s.sides) side.drop();
     this.streams.delete(s.id);
     if (this.finished.size >= MAX_FINISHED) this.finished.delete(this.finished.values().next().value!);
     this.finished.add(s.id);

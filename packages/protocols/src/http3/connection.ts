@@ -13,7 +13,7 @@ import { Dir, type CloseReason } from '@panopticon/flows';
 import type { ExchangeRecord, ParserContext } from '../types.js';
 import { Http2Stream, type MessageSide } from '../http2/stream.js';
 import { readVarint } from '../quic/packets.js';
-import { OrderedStream } from '../quic/stream-order.js';
+import { OrderedStream, type AheadBudget } from '../quic/stream-order.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { QpackDecoder, QpackError } from './qpack.js';
 
@@ -42,8 +42,13 @@ class StreamSide extends OrderedStream {
 }
 
 class Tracked {
-  readonly sides = [new StreamSide(), new StreamSide()];
-  constructor(readonly ex: Http2Stream) {}
+  readonly sides: [StreamSide, StreamSide];
+  constructor(
+    readonly ex: Http2Stream,
+    budget: AheadBudget,
+  ) {
+    this.sides = [new StreamSide(budget), new StreamSide(budget)];
+  }
 }
 
 export class Http3Connection {
@@ -55,6 +60,8 @@ export class Http3Connection {
   private blockedCount = 0;
   /** Request streams already reported, the latest MAX_STREAMS of them: their late frames are not a new request. */
   private readonly finished = new Set<number>();
+  /** What this connection's streams hold ahead of holes, all of them together (bounded). */
+  private readonly ahead: AheadBudget = { held: 0 };
 
   constructor(
     private readonly ctx: ParserContext,
@@ -72,7 +79,7 @@ export class Http3Connection {
       // a retransmission of a stream already reported (its FIN came, or a late copy of a frame)
       if (this.finished.has(id)) return;
       if (this.streams.size >= MAX_STREAMS) this.evictOldest(tsNs);
-      t = new Tracked(new Http2Stream(id, this.ctx.options));
+      t = new Tracked(new Http2Stream(id, this.ctx.options), this.ahead);
       this.streams.set(id, t);
       this.ctx.count('http3.streams');
     }
@@ -107,7 +114,7 @@ export class Http3Connection {
     let side = this.uni.get(id);
     if (!side) {
       if (this.uni.size >= MAX_STREAMS) return void this.ctx.count('http3.stream_overflows');
-      this.uni.set(id, (side = new StreamSide()));
+      this.uni.set(id, (side = new StreamSide(this.ahead)));
     }
     const sender = dir === Dir.ToServer ? 0 : 1;
     this.join(side, offset, data, fin, (bytes) => this.uniBytes(sender, side!, bytes, tsNs));
@@ -285,6 +292,7 @@ export class Http3Connection {
     this.finished.add(id);
     if (this.finished.size > MAX_STREAMS) this.finished.delete(this.finished.values().next().value!);
     for (const s of t.sides) {
+      s.drop();
       this.blockedCount -= s.blocked.length;
       if (s.blocked.length) t.ex.flags.add('incomplete');
       s.blocked = [];

@@ -7,6 +7,17 @@
 
 /** Bytes held per stream side ahead of a hole (out-of-order STREAM frames). */
 const MAX_AHEAD = 256 * 1024;
+/**
+ * Bytes held ahead of holes by all the streams of one connection: without it
+ * the bound was the side's times the streams tracked (HTTP/3: 1,024 streams,
+ * two sides, 512 MiB a connection).
+ */
+export const MAX_CONNECTION_AHEAD = 16 * 1024 * 1024;
+
+/** What one connection's streams hold ahead of holes (`OrderedStream`s share it). */
+export interface AheadBudget {
+  held: number;
+}
 
 export class OrderedStream {
   /** The offset of the next byte to hand on. */
@@ -18,6 +29,8 @@ export class OrderedStream {
   ended = false;
   /** Given up (a hole past the bound, damage): nothing more is read. */
   lost = false;
+
+  constructor(private readonly budget: AheadBudget = { held: 0 }) {}
 
   /**
    * A STREAM frame's `data` at `offset` (`fin`: the side ends after it):
@@ -34,12 +47,15 @@ export class OrderedStream {
         // retransmission cut differently) must not hide the rest
         const held = this.ahead.get(offset);
         if (held === undefined || held.length < data.length) {
-          this.ahead.set(offset, Buffer.from(data));
-          this.aheadBytes += data.length - (held?.length ?? 0);
-          if (this.aheadBytes > MAX_AHEAD) {
+          const more = data.length - (held?.length ?? 0);
+          if (this.aheadBytes + more > MAX_AHEAD || this.budget.held + more > MAX_CONNECTION_AHEAD) {
+            this.drop();
             this.lost = true;
-            overflow();
+            return overflow();
           }
+          this.ahead.set(offset, Buffer.from(data));
+          this.aheadBytes += more;
+          this.budget.held += more;
         }
       } else {
         // bytes before `next` were delivered already (a retransmission overlapping them)
@@ -52,6 +68,7 @@ export class OrderedStream {
             if (o > this.next) continue;
             this.ahead.delete(o);
             this.aheadBytes -= d.length;
+            this.budget.held -= d.length;
             if (o + d.length > this.next) {
               const from = this.next - o;
               this.next = o + d.length;
@@ -63,5 +80,12 @@ export class OrderedStream {
       }
     }
     if (this.finAt !== undefined && this.next >= this.finAt) this.ended = true;
+  }
+
+  /** Lets go of the bytes held ahead of a hole (the stream is over, or given up): the connection's budget gets them back. */
+  drop(): void {
+    this.budget.held -= this.aheadBytes;
+    this.aheadBytes = 0;
+    this.ahead.clear();
   }
 }
