@@ -5,7 +5,8 @@
 // followed, the new path was a flow of its own that no module recognised: the download stopped at
 // the ~40 KB sent before the move, the second answer was missing. And a NAT rebinding, the same
 // IDs from a new port, made by rewriting the client's port in a capture of a connection that did
-// not move.
+// not move. And a server that asks to be reached at another address (its preferred_address
+// transport parameter, read from the decrypted handshake), which the client moves to.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -46,17 +47,17 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Captures one connection downloading both files; returns the capture and its key log. */
-async function download(name: string, extra: string[]): Promise<{ file: string; keylog: string }> {
+/** Captures one connection downloading both files (from `serverPort`, also capturing `alsoPort`); returns the capture and its key log. */
+async function download(name: string, extra: string[], serverPort = port, alsoPort?: number): Promise<{ file: string; keylog: string }> {
   const file = join(dir, `${name}.pcap`);
   const keylog = join(dir, `${name}.keys`);
   const out = join(dir, `got-${name}`);
   mkdirSync(out);
-  const cap = new LoopbackCapture(file, `udp port ${port}`);
+  const cap = new LoopbackCapture(file, `udp port ${serverPort}${alsoPort ? ` or udp port ${alsoPort}` : ''}`);
   await cap.start();
   try {
     await promisify(execFile)('gtlsclient', ['-q', `--download=${out}`, '--exit-on-all-streams-close', ...extra,
-      '127.0.0.1', String(port), `https://localhost:${port}/large.txt`, `https://localhost:${port}/hello.txt`], { timeout: 20_000, env: { ...process.env, SSLKEYLOGFILE: keylog } });
+      '127.0.0.1', String(serverPort), `https://localhost:${serverPort}/large.txt`, `https://localhost:${serverPort}/hello.txt`], { timeout: 20_000, env: { ...process.env, SSLKEYLOGFILE: keylog } });
   } finally {
     await cap.stop();
   }
@@ -72,15 +73,27 @@ function packets(file: string): Packet[] {
   return list;
 }
 
-/** UDP ports (other than the server's) of the client's packets, in the order first seen. */
-function clientPorts(list: Packet[]): number[] {
+/** UDP ports (other than the servers' in `servers`) of the client's packets, in the order first seen. */
+function clientPorts(list: Packet[], servers = [port]): number[] {
   const ports: number[] = [];
   for (const p of list) {
     const udp = 14 + (p.data[14]! & 0x0f) * 4;
     const src = p.data.readUInt16BE(udp);
     const dst = p.data.readUInt16BE(udp + 2);
-    const client = src === port ? dst : src;
+    const client = servers.includes(src) ? dst : src;
     if (!ports.includes(client)) ports.push(client);
+  }
+  return ports;
+}
+
+/** The server ports the client's packets went to, in the order first seen. */
+function serverPorts(list: Packet[], client: number): number[] {
+  const ports: number[] = [];
+  for (const p of list) {
+    const udp = 14 + (p.data[14]! & 0x0f) * 4;
+    const src = p.data.readUInt16BE(udp);
+    const dst = p.data.readUInt16BE(udp + 2);
+    if (src === client && !ports.includes(dst)) ports.push(dst);
   }
   return ports;
 }
@@ -148,3 +161,22 @@ test('a NAT rebinding (the client\'s packets from another port after the handsha
   const whole = parseCaptureSync(file, { parse: { tlsKeyLogs: [keylog] } }) as { events: any[] };
   assert.deepEqual(events.map((e) => [e.url?.path, e.http?.response?.body?.size]), whole.events.map((e) => [e.url?.path, e.http?.response?.body?.size]));
 });
+
+test('a server that gives a preferred address (RFC 9000 §9.6): the client moves there after the handshake, sending the ID the server gave with the address in its encrypted transport parameters; followed from its first packet there', { skip, timeout: 60_000 }, async () => {
+  const first = await freePort();
+  const preferred = await freePort();
+  const p = spawn('gtlsserver', ['-q', '-d', docs, `--preferred-ipv4-addr=127.0.0.1:${preferred}`, '127.0.0.1', String(first), join(dir, 'key.pem'), join(dir, 'cert.pem')], { stdio: 'ignore' });
+  servers.push(p);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(p.exitCode, null, 'gtlsserver exited');
+  const { file, keylog } = await download('preferred', [], first, preferred);
+  const list = packets(file);
+  const [client] = clientPorts(list, [first, preferred]);
+  assert.deepEqual(serverPorts(list, client!), [first, preferred], 'the client moved to the preferred address');
+  const { events, stats } = parseCaptureSync(file, { parse: { tlsKeyLogs: [keylog] } }) as { events: any[]; stats: any };
+  // every event keeps the address the connection started at (assertFollowed also finds no byte ignored:
+  // the first packets at the new address carry the preferred address's ID, known before they came)
+  assertFollowed(events, stats, client!, 'preferred address');
+  for (const e of events) assert.equal(e.server.port, first);
+});
+

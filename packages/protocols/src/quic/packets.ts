@@ -43,3 +43,30 @@ export function readLongHeader(b: Buffer, at: number, end: number): LongHeader |
   if (rest > end) return undefined;
   return { typeCode: (b[at]! >> 4) & 0x03, version, dcid: b.subarray(at + 6, at + 6 + dcidLen), scid: b.subarray(scidAt + 1, rest), rest };
 }
+
+/** The preferred_address transport parameter's id (RFC 9000 §18.2). */
+const PREFERRED_ADDRESS = 0x0d;
+
+/**
+ * The connection ID of the server's preferred address (RFC 9000 §9.6,
+ * §18.2: IPv4 address and port, IPv6 address and port, then the ID), from
+ * its transport parameters; undefined when there is none or they do not
+ * read. A client that moves to that address sends this ID there.
+ */
+export function preferredAddressCid(params: Buffer): Buffer | undefined {
+  for (let at = 0; at < params.length; ) {
+    const id = readVarint(params, at, params.length);
+    if (!id) return undefined;
+    const length = readVarint(params, id.next, params.length);
+    if (!length || length.next + length.value > params.length) return undefined;
+    if (id.value === PREFERRED_ADDRESS) {
+      const cidAt = length.next + 4 + 2 + 16 + 2;
+      const end = length.next + length.value;
+      if (cidAt >= end) return undefined;
+      const cidLength = params[cidAt]!;
+      return cidAt + 1 + cidLength <= end ? params.subarray(cidAt + 1, cidAt + 1 + cidLength) : undefined;
+    }
+    at = length.next + length.value;
+  }
+  return undefined;
+}

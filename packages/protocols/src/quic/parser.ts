@@ -20,7 +20,7 @@ import { handshakeRecord, tlsAttributes } from '../tls/attributes.js';
 import { HandshakeType, parseClientHello, parseServerHello, type ClientHello, type ServerHello } from '../tls/handshake.js';
 import { Frame, transportErrorName, versionName, versionParams, type VersionParams } from './constants.js';
 import { initialKeys, openInitial, openPacket, secretKeys, type InitialKeys, type PacketKeys } from './initial.js';
-import { readLongHeader, readVarint } from './packets.js';
+import { preferredAddressCid, readLongHeader, readVarint } from './packets.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { expandLabel, suiteParams, type SuiteParams } from '../tls/decrypt.js';
 import { KeyLabel, KeyWait, type TlsKeyLog } from '../tls/keylog.js';
@@ -492,6 +492,9 @@ export class QuicParser implements DatagramParser {
         if (dir === Dir.ToClient && type === HandshakeType.EncryptedExtensions) {
           const ee = parseEncryptedExtensions(buf, 4, 4 + length);
           this.serverAlpn = ee.alpn;
+          // a server that asks to be reached at another address: the client's packets there carry this ID (RFC 9000 §9.6)
+          const preferred = ee.quicParameters && preferredAddressCid(ee.quicParameters);
+          if (preferred) this.ctx.connectionId?.(preferred, true);
           this.settleEarly(ee.earlyData ? 'accepted' : 'rejected');
         }
         else if (dir === Dir.ToClient && type === HandshakeType.Certificate) this.certificate = parseCertificate(buf, 4, 4 + length, true);

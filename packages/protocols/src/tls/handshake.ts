@@ -21,7 +21,7 @@ export const HandshakeType = {
   KeyUpdate: 24,
 } as const;
 
-const Extension = { ServerName: 0, SupportedGroups: 10, EcPointFormats: 11, SignatureAlgorithms: 13, Alpn: 16, EncryptThenMac: 22, PreSharedKey: 41, EarlyData: 42, SupportedVersions: 43 } as const;
+const Extension = { ServerName: 0, SupportedGroups: 10, EcPointFormats: 11, SignatureAlgorithms: 13, Alpn: 16, EncryptThenMac: 22, PreSharedKey: 41, EarlyData: 42, SupportedVersions: 43, QuicTransportParameters: 57 } as const;
 
 /** ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256 of "HelloRetryRequest". */
 const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
@@ -309,13 +309,17 @@ function isoDate(text: string): string {
  * once decrypted: the ALPN protocol it chose, and whether it took the
  * client's 0-RTT data (an empty early_data extension, §4.2.10).
  */
-export function parseEncryptedExtensions(b: Buffer, start: number, end: number): { alpn?: string; earlyData: boolean } {
+export function parseEncryptedExtensions(b: Buffer, start: number, end: number): { alpn?: string; earlyData: boolean; quicParameters?: Buffer } {
   const r = new Reader(b, start, end);
   const { map: ext } = extensions(r);
   const alpn = ext.get(Extension.Alpn);
   const chosen = alpn ? alpnValues(alpn)[0] : undefined;
   const earlyData = ext.has(Extension.EarlyData);
-  return chosen ? { alpn: alpnText(chosen), earlyData } : { earlyData };
+  const out: { alpn?: string; earlyData: boolean; quicParameters?: Buffer } = chosen ? { alpn: alpnText(chosen), earlyData } : { earlyData };
+  // QUIC's transport parameters (RFC 9001 §8.2), the server's: a view of their bytes
+  const params = ext.get(Extension.QuicTransportParameters);
+  if (params) out.quicParameters = params.bytes(params.left, 'transport parameters');
+  return out;
 }
 
 /**
