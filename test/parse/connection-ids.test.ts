@@ -76,3 +76,21 @@ test('the table is bounded: past 65,536 IDs, none is taken and add says so', () 
   assert.equal(t.size, 65536);
   assert.equal(t.find(short('ffffffffffffffff')), undefined);
 });
+
+test('with several workers, a QUIC datagram goes to the shard where the connection that chose its destination ID started; other UDP (a DNS response, whose first bit is a long header\'s) by its tuple', async () => {
+  const { QuicShardIds } = await import('../../packages/protocols/src/quic/shard-ids.js');
+  const t = new QuicShardIds();
+  /** A QUIC v1 long header (a Handshake packet) from `scid` to `dcid`. */
+  const longFrom = (scid: string, dcid: string) => Buffer.concat([Buffer.from([0xe0, 0, 0, 0, 1, dcid.length / 2]), id(dcid), Buffer.from([scid.length / 2]), id(scid), Buffer.alloc(40, 0xaa)]);
+  // the handshake on a flow of shard 1: each side's source ID is learned for shard 1
+  assert.equal(t.shardOf(longFrom('c11e47c11e47', '5e77e75e77e7'), 1), 1);
+  assert.equal(t.shardOf(longFrom('5e77e75e77e7aa', 'c11e47c11e47'), 1), 1);
+  // a rebound path whose tuple falls to shard 0: its packets go to shard 1 both ways
+  assert.equal(t.shardOf(short('5e77e75e77e7aa'), 0), 1);
+  assert.equal(t.shardOf(short('c11e47c11e47'), 0), 1);
+  assert.equal(t.shardOf(short('0000000000000000'), 0), 0, 'an unknown ID: by its tuple');
+  // a DNS response (QR bit set, no QUIC version in bytes 1-4) is no long header, learns nothing
+  const dns = Buffer.from('c11e8180000100010000000003777777076578616d706c6503636f6d0000010001', 'hex');
+  assert.equal(t.shardOf(dns, 0), 0);
+  assert.equal(t.shardOf(dns, 1), 1);
+});

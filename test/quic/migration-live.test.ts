@@ -19,6 +19,8 @@ import { CaptureReader, type Packet } from '@panopticon/pcap';
 import { LoopbackCapture, freePort } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { pcapng } from '../helpers/synth.js';
+import { runBin } from '../helpers/bin.js';
+import { shardOf } from '@panopticon/parse';
 
 const missing = ['/usr/bin/gtlsclient', '/usr/sbin/gtlsserver', '/usr/bin/openssl', '/usr/bin/tcpdump', '/usr/bin/tshark'].filter((p) => !existsSync(p));
 const skip = missing.length ? `missing ${missing.join(', ')} (apt-get install ngtcp2-client ngtcp2-server)` : false;
@@ -135,8 +137,11 @@ test('a NAT rebinding (the client\'s packets from another port after the handsha
   const list = packets(file);
   const [first] = clientPorts(list);
   assert.equal(clientPorts(list).length, 1, 'the client did not move');
-  // from the client's first 1-RTT packet on (a short header, RFC 9000 §17.3), both directions use a new client port
-  const moved = first! + 1 === port ? first! + 2 : first! + 1;
+  // from the client's first 1-RTT packet on (a short header, RFC 9000 §17.3), both directions use a new client
+  // port, one whose tuple falls to the other of two workers (pano-parse -w 2, below)
+  const shard = (clientPort: number) => shardOf({ srcAddr: '127.0.0.1', srcPort: clientPort, dstAddr: '127.0.0.1', dstPort: port } as never, 2);
+  let moved = first! + 1;
+  while (moved === port || shard(moved) === shard(first!)) moved++;
   let rebound = false;
   const frames = list.map((p) => {
     const data = Buffer.from(p.data);
@@ -160,6 +165,19 @@ test('a NAT rebinding (the client\'s packets from another port after the handsha
   // as the unmodified capture reads
   const whole = parseCaptureSync(file, { parse: { tlsKeyLogs: [keylog] } }) as { events: any[] };
   assert.deepEqual(events.map((e) => [e.url?.path, e.http?.response?.body?.size]), whole.events.map((e) => [e.url?.path, e.http?.response?.body?.size]));
+  // with two workers, the rebound path (its tuple the other worker's) stays with the worker that started
+  // the connection, which every worker knows from the handshake's IDs: the same events and counts
+  const reboundFile = join(dir, 'rebound.pcapng');
+  writeFileSync(reboundFile, capture);
+  const summary = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l)).map((e) => [e.pano.protocol, e.url?.path, e.http?.response?.body?.size, e.client.port]).sort();
+  const counts = (stderr: string) => stderr.split('\n').filter((l) => /^(flows\.udpFlows|protocols\.dispatch\.|protocols\.http3\.exchanges)/.test(l));
+  const one = runBin('pano-parse', ['--stats', '--tls-keylog', keylog, reboundFile]);
+  const two = runBin('pano-parse', ['-w', '2', '--stats', '--tls-keylog', keylog, reboundFile]);
+  assert.equal(one.status, 0, one.stderr);
+  assert.equal(two.status, 0, two.stderr);
+  assert.deepEqual(summary(two.stdout), summary(one.stdout));
+  assert.deepEqual(counts(two.stderr), counts(one.stderr));
+  assert.ok(counts(one.stderr).includes('protocols.dispatch.followed_paths 1'), one.stderr);
 });
 
 test('a server that gives a preferred address (RFC 9000 §9.6): the client moves there after the handshake, sending the ID the server gave with the address in its encrypted transport parameters; followed from its first packet there', { skip, timeout: 60_000 }, async () => {

@@ -11,7 +11,7 @@ import { CaptureReader, PANO_PEN, SECRETS_TLS_KEY_LOG, interfaceKey, decodeLossR
 import { DECODED_LINK_TYPES, Decoder, IpProto, formatIPv4, formatIPv6, type DecoderOptions, type L4Packet } from '@panopticon/decode';
 import { FlowTable, defaultFlowOptions, plaintextKey, type FlowTableOptions, type PlaintextChunk } from '@panopticon/flows';
 import { LAST_NS, sequential, type EventSource, type PanoEvent } from '@panopticon/events';
-import { Dispatcher, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
+import { Dispatcher, QuicShardIds, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
 
 export interface PipelineOptions {
   /** Protocol names to parse (default: all registered). */
@@ -116,6 +116,8 @@ export class ParsePipeline {
   /** pcapng Decryption Secrets Blocks of TLS key log text read. */
   secretsBlocks = 0;
   private readonly shard: { index: number; count: number };
+  /** With several shards: a QUIC connection that moves keeps the shard it started in (QuicShardIds). */
+  private readonly quicIds = new QuicShardIds();
   /** Library connections (plaintextKey) whose tuple another shard owns, oldest first, with their process. */
   private readonly tlsElsewhere = new Map<string, number>();
   private nextExpireNs = 0n;
@@ -342,7 +344,8 @@ export class ParsePipeline {
     const l4 = this.decoder.decodeFrame(p);
     if (l4 === null && this.warnMalformed) this.malformedFrame(p);
     if (l4 !== null) {
-      if (shardOf(l4, count) === index) {
+      const shard = l4.protocol === IpProto.UDP ? this.quicIds.shardOf(l4.payload, shardOf(l4, count)) : shardOf(l4, count);
+      if (shard === index) {
         this.ownPacket(l4);
       } else {
         this.flows.advance(l4.tsNs);

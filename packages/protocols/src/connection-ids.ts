@@ -26,6 +26,28 @@ export interface PathEntry<T> {
   toServer: boolean;
 }
 
+/**
+ * What `byLength` (per ID length, ID as latin1 text → value) has for a
+ * datagram's first packet's Destination Connection ID: a long header states
+ * the ID's length; a short header's ID is tried at each length in the table.
+ * The fixed bit is not asked for: a peer may grease it (RFC 9287).
+ */
+export function byDestinationId<V>(byLength: Map<number, Map<string, V>>, payload: Buffer): V | undefined {
+  if (payload.length < 1 + MIN_ID_LENGTH) return undefined;
+  if (payload[0]! & 0x80) {
+    if (payload.length < 6) return undefined;
+    const length = payload[5]!;
+    if (6 + length > payload.length) return undefined;
+    return byLength.get(length)?.get(payload.toString('latin1', 6, 6 + length));
+  }
+  for (const [length, ids] of byLength) {
+    if (1 + length > payload.length) continue;
+    const hit = ids.get(payload.toString('latin1', 1, 1 + length));
+    if (hit !== undefined) return hit;
+  }
+  return undefined;
+}
+
 export class ConnectionIds<T extends object> {
   /** Per ID length, the IDs of that length (as latin1 text) and whose they are. */
   private readonly byLength = new Map<number, Map<string, PathEntry<T>>>();
@@ -53,26 +75,9 @@ export class ConnectionIds<T extends object> {
     return true;
   }
 
-  /**
-   * Whose connection a datagram belongs to by its first packet's Destination
-   * Connection ID: a long header states the ID's length; a short header's ID
-   * is tried at each length in the table.
-   */
+  /** Whose connection a datagram belongs to by its first packet's Destination Connection ID (`byDestinationId`). */
   find(payload: Buffer): PathEntry<T> | undefined {
-    if (this.size === 0 || payload.length < 1 + MIN_ID_LENGTH) return undefined;
-    // the fixed bit is not asked for: a peer may grease it (RFC 9287)
-    if (payload[0]! & 0x80) {
-      if (payload.length < 6) return undefined;
-      const length = payload[5]!;
-      if (6 + length > payload.length) return undefined;
-      return this.byLength.get(length)?.get(payload.toString('latin1', 6, 6 + length));
-    }
-    for (const [length, ids] of this.byLength) {
-      if (1 + length > payload.length) continue;
-      const hit = ids.get(payload.toString('latin1', 1, 1 + length));
-      if (hit) return hit;
-    }
-    return undefined;
+    return this.size === 0 ? undefined : byDestinationId(this.byLength, payload);
   }
 
   /** Drops every ID of `owner` (its connection ended). */

@@ -4,3 +4,4 @@ export * from './stitch.js';
 export * from './dispatcher.js';
 export { loadProtoSchemas } from './grpc/index.js';
 export { TlsKeyLog, KeyLogError } from './tls/keylog.js';
+export { QuicShardIds } from './quic/shard-ids.js';
