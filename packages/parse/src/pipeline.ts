@@ -344,7 +344,8 @@ export class ParsePipeline {
     const l4 = this.decoder.decodeFrame(p);
     if (l4 === null && this.warnMalformed) this.malformedFrame(p);
     if (l4 !== null) {
-      const shard = l4.protocol === IpProto.UDP ? this.quicIds.shardOf(l4.payload, shardOf(l4, count)) : shardOf(l4, count);
+      const tuple = shardOf(l4, count);
+      const shard = l4.protocol === IpProto.UDP ? this.quicIds.shardOf(l4.payload, tuple) : tuple;
       if (shard === index) {
         this.ownPacket(l4);
       } else {

@@ -11,6 +11,7 @@
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
 import type { ExchangeRecord, ParserContext, ProtocolModule, StreamParser } from './types.js';
+import { carriedContext } from './carried-context.js';
 
 /** Bytes per direction held while no module has recognised the tunnel's start. */
 const MAX_HEAD_BYTES = 8192;
@@ -59,22 +60,14 @@ export class TunnelStream implements StreamParser {
   }
 
   private start(m: ProtocolModule | { name: string; parser: (ctx: ParserContext) => StreamParser }): void {
-    const sub: ParserContext = {
-      conn: this.ctx.conn,
-      options: this.ctx.options,
+    const sub = carriedContext(this.ctx, (r) => this.decorate(r, m.name), {
       overTls: this.overTls || this.ctx.overTls,
-      emit: (r) => {
-        this.decorate(r, m.name);
-        this.ctx.emit(r);
-      },
-      count: (name, n) => this.ctx.count(name, n),
       // the inner protocol gave up: the rest of the tunnel is skipped, the carrier goes on
       abandon: () => {
         this.parser = undefined;
         this.state = 'ignored';
       },
-      handoff: () => false,
-    };
+    });
     this.ctx.count(`tunnel.${m.name}`);
     this.parser = 'parser' in m ? m.parser(sub) : m.createStream!(sub);
     this.state = 'parsing';

@@ -13,6 +13,7 @@ import { Dir, type CloseReason } from '@panopticon/flows';
 import type { ExchangeRecord, ParserContext } from '../types.js';
 import { OrderedStream, type AheadBudget } from '../quic/stream-order.js';
 import { CLOSE_FLAG } from '../close-flags.js';
+import { carriedContext } from '../carried-context.js';
 import { DnsSession } from './session.js';
 import { Framer, decodeCounted } from './parser.js';
 
@@ -109,20 +110,14 @@ export class DoqConnection {
 
   /** The context a stream's DNS session emits through: its records marked with the stream and the TLS. */
   private streamContext(id: number): ParserContext {
-    const ctx = this.ctx;
-    return {
-      conn: ctx.conn,
-      options: ctx.options,
-      overTls: true,
-      emit: (r) => {
+    return carriedContext(
+      this.ctx,
+      (r) => {
         r.protocol = 'dns';
         r.attributes = { ...r.attributes, quic: { stream_id: id } };
         this.decorate(r);
-        ctx.emit(r);
       },
-      count: (name, n) => ctx.count(name, n),
-      abandon: () => {},
-      handoff: () => false,
-    };
+      { overTls: true },
+    );
   }
 }

@@ -10,6 +10,7 @@ import type { CloseReason, Dir } from '@panopticon/flows';
 import type { ExchangeRecord, ParserContext, StreamParser } from '../types.js';
 import type { BodyCapture } from '../body.js';
 import { WebSocketStream } from '../websocket/parser.js';
+import { carriedContext } from '../carried-context.js';
 import type { Http2Stream } from './stream.js';
 
 const CLIENT: Dir = 0;
@@ -73,21 +74,13 @@ export class StreamTunnels {
       parser = this.ctx.tunnel!(portOf(s.req.pseudo[':authority']), mark);
     } else {
       const h = s.res.headers ?? {};
-      const sub: ParserContext = {
-        conn: this.ctx.conn,
-        options: this.ctx.options,
-        emit: (r) => {
-          mark(r, 'websocket');
-          this.ctx.emit(r);
-        },
-        count: (name, n) => this.ctx.count(name, n),
+      const sub = carriedContext(this.ctx, (r) => mark(r, 'websocket'), {
         // RFC 6455 framing broken: this stream is given up, the connection's other streams go on
         abandon: () => {
           this.tunnels.delete(id);
           this.onClosed(id);
         },
-        handoff: () => false,
-      };
+      });
       parser = new WebSocketStream(sub, { websocket: { extensions: h['sec-websocket-extensions']?.join(', '), protocol: h['sec-websocket-protocol']?.[0] } });
     }
     if (this.tunnels.size >= this.ctx.options.maxPending) {

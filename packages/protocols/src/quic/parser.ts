@@ -14,7 +14,7 @@
  * updates followed): their STREAM frames go to HTTP/3 when ALPN says h3.
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
-import type { DatagramParser, ExchangeRecord, ParserContext } from '../types.js';
+import type { DatagramParser, ParserContext } from '../types.js';
 import { alertName } from '../tls/constants.js';
 import { handshakeRecord, tlsAttributes } from '../tls/attributes.js';
 import { HandshakeType, parseClientHello, parseServerHello, type ClientHello, type ServerHello } from '../tls/handshake.js';
@@ -65,6 +65,13 @@ interface SpaceKeys {
 
 /** ALPN values whose streams are HTTP/3 (RFC 9114, and the drafts' h3-NN). */
 const isH3 = (alpn: string | undefined): boolean => alpn !== undefined && /^h3(-\d+)?$/.test(alpn);
+/** What reads a connection's decrypted STREAM frames (RFC 9000 §19.4, §19.8): HTTP/3, DNS over QUIC. */
+interface StreamReader {
+  stream(dir: Dir, id: number, offset: number, data: Buffer, fin: boolean, tsNs: bigint): void;
+  reset(dir: Dir, id: number, code: number, tsNs: bigint): void;
+  close(reason: CloseReason, tsNs: bigint): void;
+}
+
 /** ALPN values whose streams are DNS over QUIC (RFC 9250 §4.1.1, and the drafts' doq-iNN). */
 const isDoq = (alpn: string | undefined): boolean => alpn !== undefined && /^doq(-i\d+)?$/.test(alpn);
 
@@ -125,8 +132,8 @@ export class QuicParser implements DatagramParser {
   /** 0-RTT protection (RFC 9001 §5.1, client_early_traffic_secret), once the server took the data and the log has the secret. */
   private earlyKeys: SpaceKeys | undefined;
   private certificate: CertificateInfo | undefined;
-  private h3: Http3Connection | undefined;
-  private doq: DoqConnection | undefined;
+  /** What reads the decrypted streams, as ALPN chose: HTTP/3 or DNS over QUIC. */
+  private streams: StreamReader | undefined;
   /** Datagrams after the ServerHello held while the key log may still get the connection's secrets. */
   private waiting: KeyWait<{ dir: Dir; payload: Buffer; tsNs: bigint }> | undefined;
 
@@ -320,8 +327,7 @@ export class QuicParser implements DatagramParser {
         const id = varint();
         const code = varint();
         varint(); // final size
-        this.h3?.reset(dir, id, code, tsNs);
-        this.doq?.reset(dir, id, code, tsNs);
+        this.streams?.reset(dir, id, code, tsNs);
         return at;
       }
       case 0x05: // STOP_SENDING
@@ -378,25 +384,18 @@ export class QuicParser implements DatagramParser {
 
   /** STREAM data of a 1-RTT packet: HTTP/3's or DNS's when ALPN chose them, else counted. */
   private streamData(dir: Dir, id: number, offset: number, data: Buffer, fin: boolean, tsNs: bigint): void {
-    const alpn = this.server?.alpn ?? this.serverAlpn;
-    if (isH3(alpn)) {
-      this.h3 ??= new Http3Connection(this.ctx, this.decrypted());
-      return this.h3.stream(dir, id, offset, data, fin, tsNs);
+    if (!this.streams) {
+      const alpn = this.server?.alpn ?? this.serverAlpn;
+      const Reader = isH3(alpn) ? Http3Connection : isDoq(alpn) ? DoqConnection : undefined;
+      if (!Reader) return void this.ctx.count('quic.stream_bytes_not_read', data.length);
+      const version = '1.3';
+      const cipher = this.server!.cipher;
+      // each record read from the streams is marked with the TLS they were decrypted from
+      this.streams = new Reader(this.ctx, (r) => {
+        r.attributes = { ...r.attributes, tls: { protocol: { name: 'tls', version }, cipher, established: true, decrypted: true } };
+      });
     }
-    if (isDoq(alpn)) {
-      this.doq ??= new DoqConnection(this.ctx, this.decrypted());
-      return this.doq.stream(dir, id, offset, data, fin, tsNs);
-    }
-    this.ctx.count('quic.stream_bytes_not_read', data.length);
-  }
-
-  /** Marks a record read from the connection's streams with the TLS they were decrypted from. */
-  private decrypted(): (r: ExchangeRecord) => void {
-    const version = '1.3';
-    const cipher = this.server!.cipher;
-    return (r) => {
-      r.attributes = { ...r.attributes, tls: { protocol: { name: 'tls', version }, cipher, established: true, decrypted: true } };
-    };
+    this.streams.stream(dir, id, offset, data, fin, tsNs);
   }
 
   /** Handshake keys from the key log, once the ServerHello named the suite; false when the log does not have them. */
@@ -777,10 +776,8 @@ export class QuicParser implements DatagramParser {
       this.flags.add('keys_missing');
     }
     if (awaited) this.finish(tsNs);
-    this.h3?.close(reason, tsNs);
-    this.h3 = undefined;
-    this.doq?.close(reason, tsNs);
-    this.doq = undefined;
+    this.streams?.close(reason, tsNs);
+    this.streams = undefined;
     if (this.done) return;
     if (this.waiting) this.keysMissing(tsNs);
     if (!this.reported) this.flags.add(CLOSE_FLAG[reason]);
