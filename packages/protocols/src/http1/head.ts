@@ -2,7 +2,7 @@
  * HTTP/1.x message heads: the start line and the header fields, parsed from
  * one Buffer region (latin1, as RFC 9112 treats field bytes).
  */
-import { sequential } from '@panopticon/events';
+import { sequential, setOwn } from '@panopticon/events';
 
 export type Headers = Record<string, string[]>;
 
@@ -65,7 +65,9 @@ for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl
  * a field (no colon, or a name that is not a token).
  */
 function parseFields(buf: Buffer, from: number, end: number): Headers | null {
-  const headers: Headers = Object.create(null);
+  // A plain object, not a prototype-less one: that is a dictionary, which keeps the whole event off
+  // V8's JSON.stringify fast path (ADR 0007); HTTP/2's header maps are built the same way.
+  const headers: Headers = {};
   let last: string[] | null = null;
   let i = from;
   while (i < end) {
@@ -95,9 +97,11 @@ function parseFields(buf: Buffer, from: number, end: number): Headers | null {
         while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++;
         while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
         const value = buf.toString('latin1', vs, ve);
-        last = headers[name];
-        if (last === undefined) headers[name] = last = [value];
-        else last.push(value);
+        // Names come off the wire: `constructor` finds Object.prototype's member (never an array),
+        // `__proto__` must be defined, not assigned (setOwn).
+        const seen = headers[name];
+        if (Array.isArray(seen)) (last = seen).push(value);
+        else setOwn(headers, name, (last = [value]));
       }
     }
     i = lf + 1;
@@ -155,13 +159,13 @@ export function parseResponseHead(buf: Buffer, start: number, end: number): Resp
 
 export function header(h: Headers, name: string): string | undefined {
   const v = h[name];
-  return v === undefined ? undefined : v[v.length - 1];
+  return Array.isArray(v) ? v[v.length - 1] : undefined;
 }
 
 /** True if a comma-separated header contains `token` (case-insensitive). */
 export function headerHasToken(h: Headers, name: string, token: string): boolean {
   const v = h[name];
-  if (!v) return false;
+  if (!Array.isArray(v)) return false;
   for (const item of v) {
     for (const part of item.split(',')) if (part.trim().toLowerCase() === token) return true;
   }

@@ -4,7 +4,7 @@
  * depend on the request (HEAD, CONNECT) and the status (1xx, 204, 304).
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
-import { sequential } from '@panopticon/events';
+import { sequential, setOwn } from '@panopticon/events';
 import { bodyView, type BodyCapture } from '../body.js';
 import { dohAttributes } from '../dns/doh.js';
 import { FifoStitcher } from '../stitch.js';
@@ -576,7 +576,12 @@ function trailerFields(raw: Buffer): Headers {
   for (const line of raw.toString('latin1').split('\r\n')) {
     const c = line.indexOf(':');
     if (c <= 0) continue;
-    (out[line.slice(0, c).trim().toLowerCase()] ??= []).push(line.slice(c + 1).trim());
+    const name = line.slice(0, c).trim().toLowerCase();
+    const value = line.slice(c + 1).trim();
+    // a trailer named `constructor` found Object.prototype's member and threw on push; see parseFields
+    const seen = out[name];
+    if (Array.isArray(seen)) seen.push(value);
+    else setOwn(out, name, [value]);
   }
   return out;
 }

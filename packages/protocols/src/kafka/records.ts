@@ -6,6 +6,7 @@
  * that is counted, not kept.
  */
 import { gunzipSync } from 'node:zlib';
+import { setOwn } from '@panopticon/events';
 import { createRequire } from 'node:module';
 import { bodyView, safeInt, type BodyView } from '../messaging/body.js';
 import { KafkaRangeError, KafkaReader } from './reader.js';
@@ -36,8 +37,10 @@ export interface KafkaRecord {
  * Header values by key, in the order they came. Keys may repeat (a record can
  * carry `trace: a` and `trace: b`), so every key holds a list, as repeated
  * HTTP fields do in `http.request.header`. Keys are kept as sent: Kafka does
- * not fold their case. The object has no prototype, so keys such as
- * `__proto__` or `constructor` are headers like any other.
+ * not fold their case. Keys such as `__proto__` or `constructor` are headers
+ * like any other (an own-array check and setOwn). A plain object, not a
+ * prototype-less one: that is a dictionary, which keeps the whole event off
+ * V8's JSON.stringify fast path (ADR 0007).
  */
 export type KafkaHeaders = Record<string, Array<string | null>>;
 
@@ -163,11 +166,15 @@ function decodeBatchV2(batch: Buffer, budget: RecordBudget, kept: KafkaRecord[],
     const key = varBytes(rr);
     const value = varBytes(rr);
     const nh = rr.varint();
-    const headers: KafkaHeaders | undefined = nh > 0 ? Object.create(null) : undefined;
+    const headers: KafkaHeaders | undefined = nh > 0 ? {} : undefined;
     for (let h = 0; h < nh; h++) {
       const hk = varBytes(rr);
       const hv = varBytes(rr);
-      (headers![hk ? hk.toString('utf8') : ''] ??= []).push(hv ? keepText(hv, budget) : null);
+      const name = hk ? hk.toString('utf8') : '';
+      const v = hv ? keepText(hv, budget) : null;
+      const seen = headers![name];
+      if (Array.isArray(seen)) seen.push(v);
+      else setOwn(headers!, name, [v]);
     }
     const rec: KafkaRecord = {
       offset: safeInt(baseOffset + BigInt(offsetDelta)),
