@@ -1,4 +1,4 @@
-// --otlp: a W3C traceparent in a message's headers (AMQP headers property,
+// --otlp: a W3C traceparent in a message's headers (AMQP headers property, MQTT 5 user properties,
 // Kafka record headers) continues the producer's trace as HTTP's does; a Kafka
 // batch whose records carry several contexts is linked to each of them.
 import { test } from 'node:test';
@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { receiver } from './otlp-receiver.js';
 import { ev, runExport } from './fixtures.js';
 import { spanShapeOf } from '@panopticon/export';
+import { SpanKind } from '@opentelemetry/api';
 
 const CLIENT = 3, PRODUCER = 4, CONSUMER = 5;
 const tp = (trace: string, span: string) => `00-${trace}-${span}-01`;
@@ -84,4 +85,21 @@ test('a WebSocket message is a span named by its opcode; its payload stays out w
   assert.equal(shape.name, 'WebSocket text');
   assert.equal(shape.attributes['websocket.message.body.content'], undefined);
   assert.equal(spanShapeOf(e, { includeContent: true })!.attributes['websocket.message.body.content'], 'Hello');
+});
+
+test('MQTT: a traceparent user property continues the publisher\'s trace; an acknowledged PUBLISH is still PRODUCER or CONSUMER; credential-named user properties are REDACTED', () => {
+  const publish = (id: string, type: string, kind: string, user: Record<string, string[]>) => ev({ id, protocol: 'mqtt', kind, groups: {
+    messaging: { system: 'mqtt', operation: { name: 'publish', type }, destination: { name: 'sensors/1' } },
+    mqtt: { packet_type: 'PUBLISH', packet_id: 1, qos: 1, properties: { user_properties: user }, response: { packet_type: 'PUBACK' } },
+  } });
+  const sent = spanShapeOf(publish('1-1', 'send', 'exchange', { traceparent: [tp(T1, S1)], 'api-token': ['abc'] }))!;
+  assert.equal(sent.parent?.traceId, T1);
+  assert.equal(sent.parent?.spanId, S1);
+  assert.equal(sent.kind, SpanKind.PRODUCER);
+  assert.deepEqual(sent.attributes['mqtt.properties.user_properties.api-token'], ['REDACTED']);
+  const received = spanShapeOf(publish('1-2', 'receive', 'exchange', {}))!;
+  assert.equal(received.kind, SpanKind.CONSUMER);
+  // a SUBSCRIBE is a call
+  const sub = spanShapeOf(ev({ id: '1-3', protocol: 'mqtt', groups: { messaging: { system: 'mqtt', operation: { name: 'subscribe' } }, mqtt: { packet_type: 'SUBSCRIBE', packet_id: 2 } } }))!;
+  assert.equal(sub.kind, SpanKind.CLIENT);
 });

@@ -128,6 +128,10 @@ test('PII types counted per direction from the finding paths', () => {
   assert.equal(directionOfPath('/db/response/rows/0/ssn', {}), 'server_to_client');
   assert.equal(directionOfPath('messaging.message.body.content', { messaging: { operation: { type: 'receive' } } }), 'server_to_client');
   assert.equal(directionOfPath('messaging.message.body.content', { messaging: { operation: { type: 'send' } } }), 'client_to_server');
+  // an MQTT PUBLISH the broker delivered at QoS 1 (an exchange): its user properties came from the broker too
+  const delivered = { pano: { kind: 'exchange' }, messaging: { system: 'mqtt', operation: { type: 'receive' } }, mqtt: { packet_type: 'PUBLISH' } };
+  assert.equal(directionOfPath('mqtt.properties.user_properties.phone[0]', delivered), 'server_to_client');
+  assert.equal(directionOfPath('mqtt.properties.user_properties.phone[0]', { ...delivered, messaging: { system: 'mqtt', operation: { type: 'send' } } }), 'client_to_server');
 });
 
 test('PII in what only the server sends counts server → client', () => {

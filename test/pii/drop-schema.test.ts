@@ -1,6 +1,6 @@
 // --redact drop and the event schema: a field the schema requires that held a finding becomes null
 // (removed, the event was one the schema refused: a DNS name or record data, an EDNS option's hex, a
-// MySQL error message or column name). The schema's required strings are read from the schema files
+// MySQL error message or column name, an MQTT will topic or subscription filter). The schema's required strings are read from the schema files
 // themselves, so one added later must be classed here: able to hold a finding (REQUIRED_STRING, null
 // allowed) or not.
 import { test } from 'node:test';
@@ -43,6 +43,9 @@ const MAY_HOLD_PII: Record<string, string> = {
   'dns.json /$defs/records/items data': 'dns.answers[12].data',
   'mysql.json /properties/columns/items name': 'mysql.columns[0].name',
   'mysql.json /properties/error message': 'mysql.error.message',
+  'mqtt.json /properties/connect/properties/will topic': 'mqtt.connect.will.topic',
+  'mqtt.json /properties/subscriptions/items filter': 'mqtt.subscriptions[1].filter',
+  'mqtt.json /$defs/binary/oneOf/1 base64': 'mqtt.response.properties.correlation_data.base64',
 };
 /** Required strings that hold no finding: names from a fixed set, codes, pano's own envelope (not scanned). */
 const NO_PII = [
@@ -51,7 +54,7 @@ const NO_PII = [
   'dns.json /$defs/records/items class', 'event.v1.json /$defs/envelope id', 'event.v1.json /$defs/envelope protocol',
   'event.v1.json /$defs/envelope time', 'grpc.json /$defs/unknown_fields/items at', 'http2.json /properties/reset error_code',
   'http2.json /properties/goaway error_code', 'http3.json /properties/reset error_code', 'messaging.json  system', 'mysql.json  command', 'mysql.json /properties/columns/items type',
-  'rpc.json  system',
+  'rpc.json  system', 'mqtt.json /properties/connect protocol_name',
 ];
 
 test('every required string of the schema is classed; those that can hold a finding allow null and are nulled by drop', () => {
@@ -96,6 +99,15 @@ const EVENTS = [
     mysql: { command: 'COM_STMT_EXECUTE', error: { code: 1062, sql_state: '23000', message: "Duplicate entry 'dave@example.org' for key 'email'" } },
     error: { type: '1062' },
   },
+  {
+    ...envelope('4-1', 'mqtt', 1883),
+    messaging: { system: 'mqtt', operation: { name: 'subscribe' }, client: { id: 'c' } },
+    mqtt: {
+      packet_type: 'SUBSCRIBE', packet_id: 1, subscriptions: [{ filter: 'users/erin@example.org/#', qos: 1 }],
+      connect: { protocol_name: 'MQTT', keep_alive: 60, will: { topic: 'gone/frank@example.org', qos: 0, retain: false, body: { size: 1, content: 'x' } } },
+      response: { packet_type: 'SUBACK', properties: { correlation_data: { base64: Buffer.from('grace@example.org').toString('base64') } } },
+    },
+  },
 ];
 
 test('--redact drop nulls required fields that held a finding: the events stay valid, and every mode leaves them valid', () => {
@@ -106,7 +118,7 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.equal(r.status, 0, r.stderr);
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     for (const ev of out) assert.deepEqual(validateEvent(ev), [], `${mode} ${ev.pano.id}`);
-    assert.ok(!/alice|bob\\|carol|dave|4111/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
+    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
     if (mode !== 'drop') continue;
     const [dns, columns, error] = out;
     assert.equal(dns.dns.question.name, null);
@@ -116,6 +128,9 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     // a field the schema does not require is still removed
     assert.equal(columns.db.query.text, undefined);
     assert.deepEqual(error.mysql.error, { code: 1062, sql_state: '23000', message: null });
+    const mqtt = out[3];
+    assert.deepEqual(mqtt.mqtt.subscriptions, [{ filter: null, qos: 1 }]);
+    assert.equal(mqtt.mqtt.connect.will.topic, null);
   }
 });
 

@@ -142,3 +142,23 @@ test('SQL literals take the column they are compared with (=, <>, !=, LIKE, ILIK
   const f = es.finish(es.collect({ db: { query: { text: sql } } }));
   assert.deepEqual(f.map((x) => sql.slice(x.start, x.end)), ['Ann Lee', 'Moreno', 'Kofi', 'Ana Lima', 'Bo Yang']);
 });
+
+test('MQTT: a PUBLISH payload and a will are bodies; a user property takes its name as context and may hold JSON', () => {
+  const es = scanner();
+  const event = {
+    messaging: { system: 'mqtt', destination: { name: 'devices/42/status' }, message: { body: { size: 60, content: '{"owner":{"email":"ann@example.com"},"ssn":"536-22-8821"}' } } },
+    mqtt: {
+      packet_type: 'PUBLISH',
+      properties: { user_properties: { phone: ['+1 415 555 2671'], ctx: ['{"contact":"bob@example.com"}'], note: ['536228821'] } },
+      connect: { will: { topic: 't', qos: 0, retain: false, body: { size: 20, content: '{"mail":"eve@example.com"}' } } },
+    },
+  };
+  const f = es.finish(es.collect(event));
+  assert.deepEqual(f.map((x) => [x.type, x.path]).sort(), [
+    ['email', 'messaging.message.body.content$.owner.email'],
+    ['email', 'mqtt.connect.will.body.content$.mail'],
+    ['email', 'mqtt.properties.user_properties.ctx[0]$.contact'],
+    ['phone', 'mqtt.properties.user_properties.phone[0]'],
+    ['us_ssn', 'messaging.message.body.content$.ssn'],
+  ]);
+});

@@ -106,8 +106,8 @@ function contentPath(path: string, key: string): boolean {
 /** What a credential's value becomes: the header stays visible, its value does not. */
 export const REDACTED = 'REDACTED';
 
-/** Keys whose object value is a map of header (or metadata) names: HTTP headers and trailers, AMQP and Kafka headers. */
-const HEADER_MAPS = new Set(['header', 'headers', 'trailer', 'trailers', 'metadata']);
+/** Keys whose object value is a map of header (or metadata) names: HTTP headers and trailers, AMQP and Kafka headers, MQTT 5 user properties. */
+const HEADER_MAPS = new Set(['header', 'headers', 'trailer', 'trailers', 'metadata', 'user_properties']);
 
 // Credential-bearing names, compared lower-cased: the standard ones (RFC 9110 Authorization and
 // Proxy-Authorization, RFC 6265 Cookie and Set-Cookie, RFC 9449 DPoP), and any name with a part (split
@@ -299,7 +299,7 @@ function spanName(e: Record<string, unknown>, protocol: string): string {
 /**
  * The trace context an event carries: an HTTP request's traceparent header
  * (the caller's span: this span is the server side of that call), or a
- * message's (AMQP headers property, Kafka record headers: the context the
+ * message's (AMQP headers property, MQTT 5 user property, Kafka record headers: the context the
  * producer put in, which the message's spans continue, as OpenTelemetry's
  * messaging conventions do). A Kafka exchange whose records carry several
  * contexts is a batch: linked to each rather than a child of one.
@@ -309,6 +309,9 @@ function contextOf(e: Record<string, unknown>): { parent?: SpanParent; links?: S
   if (http) return { parent: http, viaHttp: true };
   const amqp = parseTraceparent(at(e, 'amqp.properties.headers.traceparent') ?? at(e, 'amqp.response.properties.headers.traceparent'));
   if (amqp) return { parent: amqp, viaHttp: false };
+  // MQTT 5 carries it as a user property (the W3C trace context MQTT binding)
+  const mqtt = parseTraceparent(at(e, 'mqtt.properties.user_properties.traceparent'));
+  if (mqtt) return { parent: mqtt, viaHttp: false };
   const records = at(e, 'kafka.records');
   if (!Array.isArray(records)) return { viaHttp: false };
   const seen = new Map<string, SpanParent>();
@@ -324,7 +327,9 @@ function contextOf(e: Record<string, unknown>): { parent?: SpanParent; links?: S
 }
 
 function spanKind(e: Record<string, unknown>, joined: boolean): SpanKind {
-  if (kindOf(e) === 'message') {
+  // An MQTT PUBLISH at QoS 1 or 2 is an exchange only because delivery is acknowledged: it is still
+  // a message sent or received, not a call.
+  if (kindOf(e) === 'message' || (at(e, 'messaging.system') === 'mqtt' && at(e, 'mqtt.packet_type') === 'PUBLISH')) {
     const op = at(e, 'messaging.operation.type');
     return op === 'receive' || op === 'process' ? SpanKind.CONSUMER : SpanKind.PRODUCER;
   }

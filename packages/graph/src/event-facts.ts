@@ -156,7 +156,8 @@ export function directionOfPath(path: string, e: Obj): Direction {
   const receiving = op !== undefined && RECEIVING_OPERATIONS.has(op);
   // a received message is the server's from its method to its body; an exchange that receives
   // (a Kafka Fetch) got its messages and records in the response
-  if (receiving && (kindOf(e) === 'message' || segments[0] === 'messaging' || (segments[0] === 'kafka' && segments[1] === 'records'))) return 'server_to_client';
+  // (an MQTT PUBLISH the broker delivered at QoS 1 or 2: its properties too)
+  if (receiving && (kindOf(e) === 'message' || segments[0] === 'messaging' || segments[0] === 'mqtt' || (segments[0] === 'kafka' && segments[1] === 'records'))) return 'server_to_client';
   // COPY TO STDOUT: the data came from the server (FROM STDIN, and BOTH, stay as sent by the client)
   if (segments[0] === 'postgresql' && segments[1] === 'copy' && at(e, 'postgresql.copy.direction') === 'out') return 'server_to_client';
   // a WebSocket message says which side sent it

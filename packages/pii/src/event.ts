@@ -550,12 +550,13 @@ function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hi
 /**
  * Fields the event schema requires (pano-events(5)) that can hold a finding: a DNS name (the question's,
  * a record's), a record's data, an EDNS option's hex, a MySQL error message (a duplicate-key error
- * quotes the value) or column name (an expression's column is named by its text). `--redact drop` sets
+ * quotes the value) or column name (an expression's column is named by its text), an MQTT will's topic or
+ * SUBSCRIBE filter (`users/ann@example.com/#`), binary correlation data's base64. `--redact drop` sets
  * them to null, as it does an element of a list, which the schema allows there for that reason:
  * removed, the event was no longer one the schema accepts. test/pii/drop-schema.test.ts checks this
  * list against the schema's required strings.
  */
-export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name)$/;
+export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name|mqtt\.connect\.will\.topic|mqtt\.subscriptions\[\d+\]\.filter|mqtt\.(?:response\.|connect\.will\.)?properties\.correlation_data\.base64)$/;
 
 /** A record's data of a DNS event (pano-events(5): `dns.answers[]`, `dns.authority[]`, `dns.additional[]`, and the query's own, `dns.query_answers[]` ...). */
 const RECORD_DATA = /^dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.data$/;
@@ -915,13 +916,14 @@ function payloadNumbers(path: string): boolean {
 }
 
 /** Paths of payload values, whose field names the application chose (see addSlot: `name` there is a person's). */
-const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\.args|redis\.response|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers)/;
+const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\.args|redis\.response|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers|mqtt\.(?:response\.|connect\.will\.)?properties\.user_properties)/;
 
 /**
  * Payload values that may hold a JSON document: result rows, bound parameters, Redis arguments and
- * replies, decoded gRPC fields and Kafka/AMQP application headers (bodies are opened by isBodyContent).
+ * replies, decoded gRPC fields and Kafka/AMQP application headers and MQTT 5 user properties (bodies are
+ * opened by isBodyContent).
  */
-const JSON_PAYLOAD = /^(?:db\.response\.rows|db\.query\.parameter|redis\.args|redis\.response|grpc\.|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers)/;
+const JSON_PAYLOAD = /^(?:db\.response\.rows|db\.query\.parameter|redis\.args|redis\.response|grpc\.|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers|mqtt\.(?:response\.|connect\.will\.)?properties\.user_properties)/;
 
 /**
  * The object or array a string holds when it is a whole JSON document, else undefined. Only whole

@@ -12,6 +12,7 @@ import { mysqlModule } from './mysql/index.js';
 import { redisModule } from './redis/index.js';
 import { kafkaModule } from './kafka/index.js';
 import { amqpModule } from './amqp/index.js';
+import { mqttModule } from './mqtt/index.js';
 import { websocketModule } from './websocket/index.js';
 import { tlsModule } from './tls/index.js';
 import { quicModule } from './quic/index.js';
@@ -26,6 +27,7 @@ export const protocolModules: ProtocolModule[] = [
   redisModule,
   kafkaModule,
   amqpModule,
+  mqttModule,
   websocketModule,
   tlsModule,
   dnsModule, dnsTcpModule,
