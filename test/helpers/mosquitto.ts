@@ -29,6 +29,8 @@ export interface BrokerOptions {
   users?: Record<string, string>;
   /** The listener speaks TLS with this certificate and key (PEM files). */
   tls?: { certfile: string; keyfile: string };
+  /** A second listener for MQTT over WebSockets (`wsPort`). */
+  websockets?: boolean;
 }
 
 export interface ClientResult {
@@ -76,6 +78,9 @@ export function runMosquittoClient(tool: 'mosquitto_pub' | 'mosquitto_sub', args
 export class Mosquitto {
   private logText = '';
 
+  /** The MQTT over WebSockets listener's port (BrokerOptions.websockets), else 0. */
+  wsPort = 0;
+
   private constructor(
     readonly port: number,
     /** the broker's own temp dir (config, password file); captures may go here too */
@@ -106,6 +111,10 @@ export class Mosquitto {
         'user root',
       ];
       if (opts.tls) conf.push(`certfile ${opts.tls.certfile}`, `keyfile ${opts.tls.keyfile}`);
+      // mosquitto 2.0.11 will not start with a websockets listener alone, and its libwebsockets binds
+      // every interface unless the listener is limited to IPv4 as well as to the address
+      const wsPort = opts.websockets ? await freePort() : 0;
+      if (wsPort) conf.push(`listener ${wsPort} 127.0.0.1`, 'socket_domain ipv4', 'protocol websockets');
       const users = Object.entries(opts.users ?? {});
       if (users.length) {
         const pw = join(dir, 'passwd');
@@ -116,6 +125,7 @@ export class Mosquitto {
       writeFileSync(file, conf.join('\n') + '\n');
       const proc = spawn(MOSQUITTO, ['-c', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       const broker = new Mosquitto(port, dir, proc);
+      broker.wsPort = wsPort;
       for (let i = 0; i < 200; i++) {
         if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${broker.log}`);
         if (/mosquitto version \S+ running/.test(broker.log) && (await listening(port))) return broker;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { deflateRawSync, constants } from 'node:zlib';
 import { Conversation } from '../helpers/synth.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
+import * as mqttPackets from '../helpers/mqtt.js';
 
 const client = { addr: '192.0.2.10', port: 50124 };
 const server = { addr: '192.0.2.80', port: 8080 };
@@ -227,4 +228,49 @@ test('permessage-deflate bounds: a compressed message past 1 MiB on the wire is 
     ['client', 'text', 11, w[2].websocket.message.body.size, 'client side', undefined, undefined],
   ]);
   assert.equal(stats.protocols['websocket.undecodable'], 1);
+});
+
+test('subprotocol mqtt: binary messages carry MQTT packets (split across messages and fragments, compressed, past --max-body), text messages and close frames stay WebSocket events', () => {
+  const { pkt, str, u16, u8 } = mqttPackets;
+  const key = hex('11 22 33 44');
+  const connect = pkt(0x10, str('MQTT'), u8(4), u8(0x02), u16(30), str('ws-unit'));
+  const big = Buffer.alloc(3000, 0x62); // a payload past the 1 KiB kept: its packet still read whole
+  const publish = pkt(0x32, str('unit/big'), u16(9), big);
+  const small = pkt(0x30, str('unit/small'), Buffer.from('{"email":"zoe@example.com"}'));
+  // permessage-deflate: the deflate stream without its final empty block's 00 00 ff ff (RFC 7692 §7.2.1)
+  const deflated = deflateRawSync(small, { finishFlush: constants.Z_SYNC_FLUSH });
+  const compressed = deflated.subarray(0, deflated.length - 4);
+  const c = new Conversation(client, server)
+    .handshake()
+    .send(0, UPGRADE.replace('\r\n\r\n', '\r\nSec-WebSocket-Protocol: mqtt\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n'))
+    .send(1, switching('Sec-WebSocket-Protocol: mqtt\r\nSec-WebSocket-Extensions: permessage-deflate\r\n'))
+    .send(0, masked(0x82, key, connect))
+    .send(1, hex('82 04 20 02 00 00')) // CONNACK
+    // the PUBLISH: its first 1000 bytes in one message, the rest in a second one of two fragments
+    .send(0, masked(0x82, key, publish.subarray(0, 1000)))
+    .send(0, masked(0x02, key, publish.subarray(1000, 2000)))
+    .send(0, masked(0x80, key, publish.subarray(2000)))
+    .send(1, hex('82 04 40 02 00 09')) // PUBACK
+    .send(0, masked(0xc2, key, compressed)) // compressed binary: a QoS 0 PUBLISH
+    .send(0, masked(0x81, key, Buffer.from('not mqtt'))) // a text message: no MQTT, reported as itself
+    .send(0, masked(0x88, key, hex('03 e8')))
+    .close();
+  const { events, stats } = run(c, { parse: { maxBody: 1024 } });
+  const mqtt = events.filter((e) => e.pano.protocol === 'mqtt') as any[];
+  assert.deepEqual(mqtt.map((e) => [e.pano.kind, e.mqtt.packet_type, e.messaging.destination?.name]), [
+    ['exchange', 'CONNECT', undefined],
+    ['exchange', 'PUBLISH', 'unit/big'],
+    ['message', 'PUBLISH', 'unit/small'],
+  ]);
+  for (const e of mqtt) assert.deepEqual(e.websocket, { subprotocol: 'mqtt' });
+  assert.deepEqual(mqtt[1].messaging.message.body, { size: 3000, content: 'b'.repeat(1024), truncated: true });
+  assert.equal(mqtt[1].mqtt.response.packet_type, 'PUBACK');
+  assert.equal(mqtt[2].messaging.message.body.content, '{"email":"zoe@example.com"}');
+  assert.deepEqual(ws(events).map(brief), [
+    ['client', 'text', 1, 'not mqtt', undefined],
+    ['client', 'close', 1, { code: 1000 }, undefined],
+  ]);
+  assert.equal(stats.protocols['websocket.carried_mqtt'], 1);
+  // CONNECT, CONNACK, the PUBLISH's two messages, PUBACK, the compressed one
+  assert.equal(stats.protocols['websocket.carried_messages'], 6);
 });

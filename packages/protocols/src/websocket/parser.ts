@@ -4,6 +4,11 @@
  * fragments set aside, permessage-deflate undone (deflate.ts), and one
  * event of kind `message` per text or binary message and per close frame,
  * with who sent it. Pings and pongs are counted, not reported.
+ *
+ * A subprotocol that is itself a byte-stream protocol Panopticon reads
+ * (MQTT over WebSockets: `mqtt`, `mqttv3.1`) is carried: the binary
+ * messages of each side, joined, are that protocol's stream, and give its
+ * events (marked `websocket.subprotocol`) instead of message events.
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
 import { BodyCapture, looksLikeText, type BodyView } from '../body.js';
@@ -11,6 +16,14 @@ import type { ExchangeRecord, HandoffInit, ParserContext, StreamParser } from '.
 import { FrameReader, Opcode, unmask, type FrameHead, type FrameSink } from './frames.js';
 import { MessageInflater, deflateParams } from './deflate.js';
 import { CLOSE_FLAG } from '../close-flags.js';
+import { carriedContext } from '../carried-context.js';
+import { MqttParser } from '../mqtt/parser.js';
+
+/** Subprotocols whose binary messages are a protocol's byte stream, and the parser of that protocol. */
+const CARRIED: Array<[RegExp, string, (ctx: ParserContext) => StreamParser]> = [
+  // OASIS MQTT 3.1.1 §6 and 5.0 §6: "mqtt"; the MQTT 3.1 era's "mqttv3.1"
+  [/^mqtt(?:v3\.1)?$/i, 'mqtt', (ctx) => new MqttParser(ctx)],
+];
 
 
 /** Compressed payload bytes kept to decompress a message: past this its text is not shown (and the context is lost). */
@@ -32,6 +45,8 @@ interface Message {
   wireBytes: number;
   /** The payload unmasked, up to a bound: the message, or with compression what it is decompressed from. */
   kept: BodyCapture;
+  /** An uncompressed binary message of a carried subprotocol: its payload goes to that protocol's parser as it comes. */
+  carried?: true;
 }
 
 /** One side's frames: the message it is sending, and the frame being read. */
@@ -72,12 +87,18 @@ class Side implements FrameSink {
     if (head.rsv1 && !this.inflater) return this.ws.damage(this, 'rsv1_without_deflate');
     const max = head.rsv1 ? Math.max(this.ws.maxBody, MAX_COMPRESSED) : this.ws.maxBody;
     this.message = { opcode: head.opcode, compressed: head.rsv1, startNs: tsNs, frames: 1, payloadBytes: head.length, wireBytes: head.wireBytes, kept: new BodyCapture(max) };
+    if (this.ws.carrying && head.opcode === Opcode.Binary && !head.rsv1) this.message.carried = true;
   }
 
   payload(buf: Buffer, start: number, end: number, offset: number): void {
     const f = this.frame!;
     if (f.opcode >= Opcode.Close) {
       this.control.push(f.mask === -1 ? Buffer.from(buf.subarray(start, end)) : unmask(buf, start, end, f.mask, offset));
+      return;
+    }
+    if (this.message!.carried) {
+      // a copy when unmasked (the client's frames), a view of the capture otherwise: the carried parser keeps what it needs
+      this.ws.carry(this, f.mask === -1 ? buf.subarray(start, end) : unmask(buf, start, end, f.mask, offset), this.frameStartNs);
       return;
     }
     const kept = this.message!.kept;
@@ -114,10 +135,25 @@ export class WebSocketStream implements StreamParser {
   readonly maxBody: number;
   /** The subprotocol the server chose (Sec-WebSocket-Protocol: graphql-ws, mqtt, ...). */
   private readonly subprotocol: string | undefined;
+  /** The parser of the protocol the subprotocol carries (see CARRIED), fed the binary messages. */
+  private carried: StreamParser | undefined;
 
   constructor(private readonly ctx: ParserContext, init?: HandoffInit) {
     this.maxBody = ctx.options.maxBody;
     this.subprotocol = init?.websocket?.protocol?.trim() || undefined;
+    const carry = this.subprotocol === undefined ? undefined : CARRIED.find(([re]) => re.test(this.subprotocol!));
+    if (carry) {
+      const websocket = { subprotocol: this.subprotocol };
+      const sub = carriedContext(ctx, (r) => {
+        r.protocol = carry[1];
+        r.attributes = { ...r.attributes, websocket };
+      }, {
+        // the carried protocol gave up: the messages are reported as messages again
+        abandon: () => (this.carried = undefined),
+      });
+      this.carried = carry[2](sub);
+      ctx.count(`websocket.carried_${carry[1]}`);
+    }
     const deflate = deflateParams(init?.websocket?.extensions);
     this.sides = [
       new Side(this, 'client', deflate ? new MessageInflater(!deflate.clientNoContextTakeover) : undefined),
@@ -130,18 +166,29 @@ export class WebSocketStream implements StreamParser {
     if (!side.stopped) side.reader.push(chunk, tsNs);
   }
 
+  get carrying(): boolean {
+    return this.carried !== undefined;
+  }
+
+  /** Payload bytes of `side`'s carried message, in order, for the carried protocol. */
+  carry(side: Side, bytes: Buffer, tsNs: bigint): void {
+    this.carried?.data(side.sender === 'client' ? Dir.ToServer : Dir.ToClient, bytes, tsNs);
+  }
+
   /** Frames carry no marker to find the next one by: a side that lost bytes is read no further. */
   gap(dir: Dir, length: number, tsNs: bigint): void {
     const side = this.sides[dir === Dir.ToServer ? 0 : 1];
     if (side.stopped) return;
     this.ctx.count('websocket.gap_bytes', length);
     this.stop(side, ['gap', 'message_incomplete'], tsNs);
+    this.carried?.gap(dir, length, tsNs);
   }
 
   end(_dir: Dir, _tsNs: bigint): void {}
 
   close(reason: CloseReason, tsNs: bigint): void {
     for (const side of this.sides) if (!side.stopped) this.stop(side, [CLOSE_FLAG[reason], 'message_incomplete'], tsNs);
+    this.carried?.close(reason, tsNs);
   }
 
   count(name: string): void {
@@ -169,6 +216,12 @@ export class WebSocketStream implements StreamParser {
   }
 
   emitMessage(side: Side, m: Message, endNs: bigint, flags: string[]): void {
+    if (m.carried) {
+      // its bytes went to the carried protocol as they came; a message cut short leaves that stream a hole
+      this.ctx.count('websocket.carried_messages');
+      return;
+    }
+    const carried = this.carried !== undefined && m.opcode === Opcode.Binary;
     // as an HTTP body: `size` the payload bytes on the wire, `content` the text after undoing the compression
     const body: BodyView = { size: m.payloadBytes };
     const kept = m.kept;
@@ -199,6 +252,14 @@ export class WebSocketStream implements StreamParser {
       }
     } else if (kept.truncated) {
       body.truncated = true;
+    }
+    if (carried) {
+      // a compressed binary message of the carried protocol: its stream goes on with what it decompressed to
+      this.ctx.count('websocket.carried_messages');
+      const dir = side.sender === 'client' ? Dir.ToServer : Dir.ToClient;
+      if (bytes && !body.truncated && !flags.length) this.carried!.data(dir, bytes, m.startNs);
+      else this.carried!.gap(dir, size ?? m.payloadBytes, endNs);
+      return;
     }
     if (bytes && bytes.length > this.maxBody) {
       bytes = bytes.subarray(0, this.maxBody);
