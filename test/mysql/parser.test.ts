@@ -690,3 +690,23 @@ describe('mysql: statement commands too short to name their statement', () => {
     for (const m of cmds) assert.equal('statement_id' in m, false, JSON.stringify(m));
   });
 });
+
+describe('mysql: row keys off the wire', () => {
+  it('columns named __proto__ and constructor are columns like any other (assigned, __proto__ set no property and was lost)', () => {
+    const c = run([
+      ...login8,
+      { dir: C, bytes: cmd.query('SELECT 1') },
+      { dir: S, bytes: resultSet(1, [{ name: '__proto__' }, { name: 'constructor' }, { name: 'id' }], [['a', 'b', '1']], true).bytes },
+    ]);
+    const q = c.records.find((r) => attrs(r).mysql?.command === 'COM_QUERY')!;
+    assert.equal(JSON.stringify(attrs(q).db.response.rows), '[{"__proto__":"a","constructor":"b","id":"1"}]');
+  });
+  it('a connection attribute named __proto__ is kept', () => {
+    const c = run([
+      { dir: S, bytes: greeting('8.0.36', caps8, 42, 'caching_sha2_password') },
+      { dir: C, bytes: handshakeResponse(caps8, 'app', Buffer.from('x'), 'shop', 'caching_sha2_password', JSON.parse('{"__proto__":"p","_os":"Linux"}')) },
+      { dir: S, bytes: ok(2) },
+    ]);
+    assert.equal(JSON.stringify(attrs(c.records[0]!).mysql.connection_attributes), '{"__proto__":"p","_os":"Linux"}');
+  });
+});

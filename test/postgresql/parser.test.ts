@@ -675,3 +675,14 @@ describe('postgresql: detection', () => {
     assert.equal(postgresqlModule.detect(q, C), null);
   });
 });
+
+describe('postgresql: row keys off the wire', () => {
+  it('columns named __proto__ and constructor are columns like any other (assigned, __proto__ set no property and was lost)', () => {
+    const c = run([
+      ...login,
+      { dir: C, bytes: fe.query('SELECT 1') },
+      { dir: S, bytes: Buffer.concat([be.rowDescription([{ name: '__proto__' }, { name: 'constructor' }, { name: 'id' }]), be.dataRow(['a', 'b', '1']), be.commandComplete('SELECT 1'), be.ready()]) },
+    ]);
+    assert.equal(JSON.stringify(attrs(c.records[2]!).db.response.rows), '[{"__proto__":"a","constructor":"b","id":"1"}]');
+  });
+});

@@ -3,6 +3,7 @@
  * (logical payloads beyond the keep limit), so readers stop quietly at the
  * end of the bytes they have.
  */
+import { setOwn } from '@panopticon/events';
 import { Cap } from './constants.js';
 import { BoundedReader } from '../sql/bounded-reader.js';
 
@@ -166,7 +167,8 @@ export function decodeHandshakeResponse(p: Buffer): HandshakeResponse {
     let n = 0;
     while (r.pos < end && !r.short && n < MAX_ATTRIBUTES) {
       const k = r.lenencString();
-      attrs[k] = r.lenencString();
+      // `__proto__` is defined, not assigned (assigned, it set no property and the attribute was lost)
+      setOwn(attrs, k, r.lenencString());
       n++;
     }
     out.attributes = attrs;

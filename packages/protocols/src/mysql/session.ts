@@ -10,7 +10,7 @@
  * variants apart from the packets themselves.
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
-import type { EventKind } from '@panopticon/events';
+import { setOwn, type EventKind } from '@panopticon/events';
 import type { ParserContext, StreamParser } from '../types.js';
 import { Cap, Command, ExecFlag, Header, PROGRESS_REPORT_CODE, Status, commandName } from './constants.js';
 import {
@@ -741,12 +741,13 @@ export class MySession implements StreamParser {
     const row: Record<string, Value> = {};
     if (binary) {
       const values = decodeBinaryRow(p.payload, c.columns, budget);
-      values.forEach((v, i) => (row[keys[i] ?? String(i)] = v));
+      // a column named `__proto__` is defined, not assigned: assigned, it set no property and was lost
+      values.forEach((v, i) => setOwn(row, keys[i] ?? String(i), v));
     } else {
       const cells = decodeTextRow(p.payload, c.columnCount);
       cells.forEach((v, i) => {
         const d = c.columns[i];
-        row[keys[i] ?? String(i)] = textCell(v, d?.type ?? 0xfd, d?.charset ?? 33, budget);
+        setOwn(row, keys[i] ?? String(i), textCell(v, d?.type ?? 0xfd, d?.charset ?? 33, budget));
       });
     }
     if (budget.cut || p.truncated) c.flags.add('truncated');

@@ -14,7 +14,7 @@
  * and NotificationResponse.
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
-import type { EventKind } from '@panopticon/events';
+import { setOwn, type EventKind } from '@panopticon/events';
 import type { ParserContext, StreamParser } from '../types.js';
 import {
   AuthCode,
@@ -537,7 +537,8 @@ export class PgSession implements StreamParser {
     for (let i = 0; i < values.length; i++) {
       const col = cols?.[i];
       const format = this.formatOf(s, i, col);
-      row[keys[i] ?? String(i)] = renderValue(values[i], col?.typeOid ?? 0, format, budget, this.codec);
+      // a column named `__proto__` is defined, not assigned: assigned, it set no property and was lost
+      setOwn(row, keys[i] ?? String(i), renderValue(values[i], col?.typeOid ?? 0, format, budget, this.codec));
     }
     this.flagFallback(s, before);
     if (m.truncated || budget.cut) s.flags.add('truncated');
