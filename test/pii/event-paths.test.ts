@@ -162,3 +162,18 @@ test('MQTT: a PUBLISH payload and a will are bodies; a user property takes its n
     ['us_ssn', 'messaging.message.body.content$.ssn'],
   ]);
 });
+
+test('MQTT: a bare payload takes its topic\'s last level as context, as a parameter takes its column\'s', () => {
+  const es = scanner();
+  const ev = (topic: string, content: string) => ({ messaging: { system: 'mqtt', destination: { name: topic }, message: { body: { size: content.length, content } } }, mqtt: { packet_type: 'PUBLISH' } });
+  // a bare 9-digit number is an SSN only with context
+  const named = es.finish(es.collect(ev('hr/employees/17/ssn', '536228821')));
+  assert.deepEqual(named.map((x) => [x.type, x.path]), [['us_ssn', 'messaging.message.body.content']]);
+  assert.deepEqual(es.finish(es.collect(ev('hr/employees/17/badge', '536228821'))), []);
+  // a JSON payload's members keep their own names
+  const json = es.finish(es.collect(ev('hr/employees/17/ssn', '{"ssn":"536228821","note":"536228821"}')));
+  assert.deepEqual(json.map((x) => [x.type, x.path]), [['us_ssn', 'messaging.message.body.content$.ssn']]);
+  // not MQTT: no topic
+  const amqp = es.finish(es.collect({ messaging: { system: 'rabbitmq', destination: { name: 'ssn' }, message: { body: { size: 9, content: '536228821' } } } }));
+  assert.deepEqual(amqp, []);
+});

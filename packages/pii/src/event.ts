@@ -915,6 +915,15 @@ function payloadNumbers(path: string): boolean {
   return path.startsWith('db.response.rows') || path.startsWith('db.query.parameter') || (path.startsWith('grpc.') && path.includes('.fields'));
 }
 
+/** The last level of an MQTT event's topic (`42/phone` → `phone`), or undefined. */
+function mqttTopic(event: Record<string, unknown>): string | undefined {
+  const m = event.messaging as { system?: unknown; destination?: { name?: unknown } } | undefined;
+  if (m?.system !== 'mqtt' || typeof m.destination?.name !== 'string') return undefined;
+  const name = m.destination.name;
+  const level = name.slice(name.lastIndexOf('/') + 1);
+  return level && level !== '#' && level !== '+' ? level : undefined;
+}
+
 /** Paths of payload values, whose field names the application chose (see addSlot: `name` there is a person's). */
 const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\.args|redis\.response|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers|mqtt\.(?:response\.|connect\.will\.)?properties\.user_properties)/;
 
@@ -1082,6 +1091,12 @@ export class EventScanner {
     if (path === 'db.query.parameter') {
       const q = (holder as Record<string, unknown>).text;
       if (typeof q === 'string') params = paramColumns(q);
+    } else if (path === 'messaging.message.body' && p.group === 'messaging') {
+      // An MQTT payload is often a bare value whose topic names it (`crm/customers/42/phone`): the
+      // topic's last level is its context, as a column's name is a parameter's (a JSON payload's own
+      // keys still name its members)
+      const topic = mqttTopic(p.event);
+      if (topic) params = new Map([['content', topic]]);
     }
     const keys = Object.keys(obj);
     for (let i = 0; i < keys.length; i++) {
