@@ -9,7 +9,8 @@
 # (quic-go, which a DNS over QUIC client and server for the DoQ test are built on),
 # ngtcp2-client and ngtcp2-server (gtlsclient and gtlsserver: QUIC connections for the QUIC test),
 # lld (wasm-ld: the pii locator's build check), mosquitto and mosquitto-clients (an MQTT broker,
-# mosquitto_pub and mosquitto_sub for the MQTT tests),
+# mosquitto_pub and mosquitto_sub for the MQTT tests), memcached, libmemcached-tools and python3-pymemcache
+# (a memcached server and text and binary clients for the memcached tests),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
 # zstd (Kafka test batches) and wrk (capture benchmark).
 # Idempotent and quiet when everything is present. Needs root.
@@ -19,7 +20,7 @@ packages=(
   clang llvm lld libbpf-dev bpftool gcc golang-go golang-github-lucas-clemente-quic-go-dev binutils
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
-  mosquitto mosquitto-clients
+  mosquitto mosquitto-clients memcached libmemcached-tools python3-pymemcache
   wrk zstd
 )
 missing=()
@@ -39,7 +40,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts some of these as services on install; the tests start their
 # own instances on their own ports and need none of the system ones.
-for svc in redis-server mariadb nginx rabbitmq-server dnsmasq prometheus mosquitto; do
+for svc in redis-server mariadb nginx rabbitmq-server dnsmasq prometheus mosquitto memcached; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   elif command -v service >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 // --otlp: statements go to the collector sanitized, as OpenTelemetry's
 // database conventions ask (db.query.text with every literal replaced by ?),
-// and bound parameters, Redis arguments and replies are content
+// and bound parameters, Redis arguments and replies, memcached keys and values are content
 // (--otlp-content), like bodies and result rows. The sanitizer's outputs are
 // written out by hand from the SQL dialects' literal rules (PostgreSQL:
 // E'' escapes, $$ quoting, "" identifiers; MySQL: "" strings, backslash
@@ -54,11 +54,15 @@ function events(): string {
       db: { system: { name: 'redis' }, operation: { name: 'SET' }, query: { text: `set session:9 ${SECRETS[4]}` } },
       redis: { args: ['session:9', SECRETS[4]], response: { type: 'simple', value: 'OK' } },
     } }),
+    ev({ id: '4-1', protocol: 'memcached', groups: {
+      db: { system: { name: 'memcached' }, operation: { name: 'set' }, query: { text: `set user:${SECRETS[0]} 0 3600 14` } },
+      memcached: { protocol: 'text', keys: [`user:${SECRETS[0]}`], value: { size: 14, content: SECRETS[1] }, response: { status: 'STORED' } },
+    } }),
   ].map((e) => JSON.stringify(e)).join('\n') + '\n';
 }
 
 function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
-  return exportedSpans(events(), args, 3);
+  return exportedSpans(events(), args, 4);
 }
 
 test('spans carry sanitized statements and no parameters, arguments or replies unless --otlp-content', async () => {
@@ -73,10 +77,17 @@ test('spans carry sanitized statements and no parameters, arguments or replies u
   assert.equal(by['3-1']!.attributes['redis.args'], undefined);
   assert.equal(by['3-1']!.attributes['redis.response.value'], undefined);
   assert.equal(by['3-1']!.attributes['redis.response.type'], 'simple', 'the reply type is telemetry');
+  // memcached: keys and values are content, the command line keeps only its command
+  assert.equal(by['4-1']!.attributes['db.query.text'], 'set ? ? ? ?');
+  assert.equal(by['4-1']!.attributes['memcached.keys'], undefined);
+  assert.equal(by['4-1']!.attributes['memcached.value.content'], undefined);
+  assert.equal(by['4-1']!.attributes['memcached.response.status'], 'STORED');
 
   const raw = await spansOf(['--otlp-content']);
   assert.equal(raw['1-1']!.attributes['db.query.text'], `SELECT id FROM users WHERE email = '${SECRETS[0]}' AND pw = $1`);
   assert.equal(raw['1-1']!.attributes['db.query.parameter.0'], SECRETS[1]);
   assert.deepEqual(raw['3-1']!.attributes['redis.args'], ['session:9', SECRETS[4]]);
   assert.equal(raw['3-1']!.attributes['redis.response.value'], 'OK');
+  assert.deepEqual(raw['4-1']!.attributes['memcached.keys'], [`user:${SECRETS[0]}`]);
+  assert.equal(raw['4-1']!.attributes['memcached.value.content'], SECRETS[1]);
 });

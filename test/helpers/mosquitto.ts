@@ -5,10 +5,12 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './loopback-capture.js';
+import { acceptsConnections, runClient, type ClientResult } from './client-process.js';
+
+export type { ClientResult };
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 export const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub';
@@ -33,46 +35,11 @@ export interface BrokerOptions {
   websockets?: boolean;
 }
 
-export interface ClientResult {
-  /** exit code; null when killed (timed out) */
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = createConnection({ port, host: '127.0.0.1' });
-    s.once('connect', () => (s.destroy(), res(true)));
-    s.once('error', () => res(false));
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Runs mosquitto_pub or mosquitto_sub with `args`; resolves when it exits,
- * or kills it (SIGKILL) after `timeoutMs` and resolves with `timedOut`.
- */
+/** Runs mosquitto_pub or mosquitto_sub with `args`, killed after `timeoutMs`. */
 export function runMosquittoClient(tool: 'mosquitto_pub' | 'mosquitto_sub', args: string[], timeoutMs = 10_000): Promise<ClientResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(tool === 'mosquitto_pub' ? MOSQUITTO_PUB : MOSQUITTO_SUB, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    p.stdout!.on('data', (d) => (stdout += d));
-    p.stderr!.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => {
-      timedOut = true;
-      p.kill('SIGKILL');
-    }, timeoutMs);
-    p.once('error', (e) => (clearTimeout(t), reject(e)));
-    p.once('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
+  return runClient(tool === 'mosquitto_pub' ? MOSQUITTO_PUB : MOSQUITTO_SUB, args, timeoutMs);
 }
 
 export class Mosquitto {
@@ -128,7 +95,7 @@ export class Mosquitto {
       broker.wsPort = wsPort;
       for (let i = 0; i < 200; i++) {
         if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${broker.log}`);
-        if (/mosquitto version \S+ running/.test(broker.log) && (await listening(port))) return broker;
+        if (/mosquitto version \S+ running/.test(broker.log) && (await acceptsConnections(port))) return broker;
         await sleep(25);
       }
       proc.kill('SIGKILL');

@@ -46,6 +46,7 @@ const MAY_HOLD_PII: Record<string, string> = {
   'mqtt.json /properties/connect/properties/will topic': 'mqtt.connect.will.topic',
   'mqtt.json /properties/subscriptions/items filter': 'mqtt.subscriptions[1].filter',
   'mqtt.json /$defs/binary/oneOf/1 base64': 'mqtt.response.properties.correlation_data.base64',
+  'memcached.json /properties/response/properties/values/items key': 'memcached.response.values[2].key',
 };
 /** Required strings that hold no finding: names from a fixed set, codes, pano's own envelope (not scanned). */
 const NO_PII = [
@@ -108,6 +109,11 @@ const EVENTS = [
       response: { packet_type: 'SUBACK', properties: { correlation_data: { base64: Buffer.from('grace@example.org').toString('base64') } } },
     },
   },
+  {
+    ...envelope('5-1', 'memcached', 11211),
+    db: { system: { name: 'memcached' }, operation: { name: 'get' } },
+    memcached: { protocol: 'text', keys: ['user:hank@example.org'], response: { status: 'END', values: [{ key: 'user:hank@example.org', flags: 0, value: { size: 1, content: 'x' } }] } },
+  },
 ];
 
 test('--redact drop nulls required fields that held a finding: the events stay valid, and every mode leaves them valid', () => {
@@ -118,7 +124,7 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.equal(r.status, 0, r.stderr);
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     for (const ev of out) assert.deepEqual(validateEvent(ev), [], `${mode} ${ev.pano.id}`);
-    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
+    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank|hank/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
     if (mode !== 'drop') continue;
     const [dns, columns, error] = out;
     assert.equal(dns.dns.question.name, null);
@@ -131,6 +137,9 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     const mqtt = out[3];
     assert.deepEqual(mqtt.mqtt.subscriptions, [{ filter: null, qos: 1 }]);
     assert.equal(mqtt.mqtt.connect.will.topic, null);
+    const mc = out[4];
+    assert.deepEqual(mc.memcached.keys, [null]);
+    assert.equal(mc.memcached.response.values[0].key, null);
   }
 });
 

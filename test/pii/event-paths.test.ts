@@ -177,3 +177,18 @@ test('MQTT: a bare payload takes its topic\'s last level as context, as a parame
   const amqp = es.finish(es.collect({ messaging: { system: 'rabbitmq', destination: { name: 'ssn' }, message: { body: { size: 9, content: '536228821' } } } }));
   assert.deepEqual(amqp, []);
 });
+
+test('memcached: stored and returned values are bodies named by their key\'s last part', () => {
+  const es = scanner();
+  const f = es.finish(es.collect({
+    db: { system: { name: 'memcached' }, query: { text: 'set user:42:ssn 0 0 9' } },
+    memcached: {
+      protocol: 'text', keys: ['user:42:ssn'], value: { size: 9, content: '536228821' },
+      response: { status: 'END', values: [{ key: 'session:9f', flags: 0, value: { size: 40, content: '{"email":"kim@example.org","n":536228821}' } }, { key: 'user:7:badge', flags: 0, value: { size: 9, content: '536228821' } }] },
+    },
+  }));
+  assert.deepEqual(f.map((x) => [x.type, x.path]).sort(), [
+    ['email', 'memcached.response.values[0].value.content$.email'],
+    ['us_ssn', 'memcached.value.content'],
+  ]);
+});

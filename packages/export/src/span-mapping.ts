@@ -35,7 +35,7 @@ export interface SpanParent {
 export const MAX_LINKS = 128;
 
 export interface MappingOptions {
-  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and MySQL query attributes (default false) */
+  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, memcached keys and values, gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and MySQL query attributes (default false) */
   includeContent?: boolean;
   /** keep the values of credential-bearing headers (default false: each value becomes `REDACTED`) */
   includeCredentials?: boolean;
@@ -91,7 +91,14 @@ function contentPath(path: string, key: string): boolean {
     case 'args':
       return path === 'redis.args';
     case 'value':
-      return path === 'redis.response.value';
+      // a Redis reply's; a memcached storage command's data
+      return path === 'redis.response.value' || path === 'memcached.value';
+    case 'values':
+      // the items a memcached retrieval returned
+      return path === 'memcached.response.values';
+    case 'keys':
+      // a memcached command's keys name what is cached, often whose (`user:alice@example.com`)
+      return path === 'memcached.keys';
     case 'payload':
       // NOTIFY's payload: the statement that sent it leaves without it (`notify ch, ?`)
       return path === 'postgresql.notification.payload';
@@ -225,7 +232,7 @@ interface FlattenState {
   headerMaps: Array<{ prefix: string; map: Record<string, unknown> }>;
 }
 
-/** `db.query.text` without its literals (Redis: without its arguments), as it leaves unless content is asked for. */
+/** `db.query.text` without its literals (Redis and memcached: without their arguments), as it leaves unless content is asked for. */
 function sanitizedQuery(text: string, e: Record<string, unknown>): string {
   const system = at(e, 'db.system.name');
   if (system === 'redis') {
@@ -233,6 +240,8 @@ function sanitizedQuery(text: string, e: Record<string, unknown>): string {
     const count = at(e, 'redis.args_count');
     return sanitizeRedis(text, typeof count === 'number' ? count : Array.isArray(args) ? args.length : 0);
   }
+  // memcached: the command stays, its keys and numbers go (`set ? ? ? ?`)
+  if (system === 'memcached') return sanitizeRedis(text, text.trim().split(/ +/).length - 1);
   return sanitizeSql(text, typeof system === 'string' ? system : '');
 }
 

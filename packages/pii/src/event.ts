@@ -551,12 +551,12 @@ function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hi
  * Fields the event schema requires (pano-events(5)) that can hold a finding: a DNS name (the question's,
  * a record's), a record's data, an EDNS option's hex, a MySQL error message (a duplicate-key error
  * quotes the value) or column name (an expression's column is named by its text), an MQTT will's topic or
- * SUBSCRIBE filter (`users/ann@example.com/#`), binary correlation data's base64. `--redact drop` sets
+ * SUBSCRIBE filter (`users/ann@example.com/#`), binary correlation data's base64, a memcached item's key. `--redact drop` sets
  * them to null, as it does an element of a list, which the schema allows there for that reason:
  * removed, the event was no longer one the schema accepts. test/pii/drop-schema.test.ts checks this
  * list against the schema's required strings.
  */
-export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name|mqtt\.connect\.will\.topic|mqtt\.subscriptions\[\d+\]\.filter|mqtt\.(?:response\.|connect\.will\.)?properties\.correlation_data\.base64)$/;
+export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name|mqtt\.connect\.will\.topic|mqtt\.subscriptions\[\d+\]\.filter|mqtt\.(?:response\.|connect\.will\.)?properties\.correlation_data\.base64|memcached\.response\.values\[\d+\]\.key)$/;
 
 /** A record's data of a DNS event (pano-events(5): `dns.answers[]`, `dns.authority[]`, `dns.additional[]`, and the query's own, `dns.query_answers[]` ...). */
 const RECORD_DATA = /^dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.data$/;
@@ -915,6 +915,12 @@ function payloadNumbers(path: string): boolean {
   return path.startsWith('db.response.rows') || path.startsWith('db.query.parameter') || (path.startsWith('grpc.') && path.includes('.fields'));
 }
 
+/** The last part of a cache key (`user:42:phone` → `phone`, `sess/abc` → `abc`). */
+function lastKeyPart(key: string): string | undefined {
+  const m = /[^:/|#]+$/.exec(key);
+  return m ? m[0] : undefined;
+}
+
 /** The last level of an MQTT event's topic (`42/phone` → `phone`), or undefined. */
 function mqttTopic(event: Record<string, unknown>): string | undefined {
   const m = event.messaging as { system?: unknown; destination?: { name?: unknown } } | undefined;
@@ -962,7 +968,7 @@ function wholeJson(v: string): object | undefined {
   return doc;
 }
 
-/** A payload that may be JSON or a form: a body, or a Kafka record's key or value (a record is a message body too). */
+/** A payload that may be JSON or a form: a body, a Kafka record's key or value (a record is a message body too), a memcached item's value. */
 /**
  * Lists whose elements name one another: in Redis arguments and replies the
  * previous element often names the next (`HSET user:1 phone …`, HGETALL's
@@ -974,7 +980,7 @@ function positionalList(path: string): boolean {
 }
 
 function isBodyContent(path: string): boolean {
-  return path.endsWith('.body.content') || (path.startsWith('kafka.records[') && (path.endsWith('.value.content') || path.endsWith('.key.content')));
+  return path.endsWith('.body.content') || (path.startsWith('kafka.records[') && (path.endsWith('.value.content') || path.endsWith('.key.content'))) || (path.startsWith('memcached.') && path.endsWith('value.content'));
 }
 
 /**
@@ -1091,6 +1097,11 @@ export class EventScanner {
     if (path === 'db.query.parameter') {
       const q = (holder as Record<string, unknown>).text;
       if (typeof q === 'string') params = paramColumns(q);
+    } else if (p.group === 'memcached' && (path === 'memcached.value' || (path.startsWith('memcached.response.values[') && path.endsWith('].value')))) {
+      // a cached item's value is named by its key's last part (`user:42:phone`), as a Redis value is by its key
+      const key = path === 'memcached.value' ? (holder as { keys?: unknown[] }).keys?.[0] : (holder as { key?: unknown }).key;
+      const name = typeof key === 'string' ? lastKeyPart(key) : undefined;
+      if (name) params = new Map([['content', name]]);
     } else if (path === 'messaging.message.body' && p.group === 'messaging') {
       // An MQTT payload is often a bare value whose topic names it (`crm/customers/42/phone`): the
       // topic's last level is its context, as a column's name is a parameter's (a JSON payload's own

@@ -13,6 +13,7 @@ import { redisModule } from './redis/index.js';
 import { kafkaModule } from './kafka/index.js';
 import { amqpModule } from './amqp/index.js';
 import { mqttModule } from './mqtt/index.js';
+import { memcachedModule } from './memcached/index.js';
 import { websocketModule } from './websocket/index.js';
 import { tlsModule } from './tls/index.js';
 import { quicModule } from './quic/index.js';
@@ -25,6 +26,8 @@ export const protocolModules: ProtocolModule[] = [
   postgresqlModule,
   mysqlModule,
   redisModule,
+  // after Redis: a lone `get <key>` is Redis's inline command unless the port says memcached
+  memcachedModule,
   kafkaModule,
   amqpModule,
   mqttModule,

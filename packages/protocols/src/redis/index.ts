@@ -8,6 +8,7 @@ import type { Detection, ProtocolModule } from '../types.js';
 import { isRedisCommand } from './commands.js';
 import { RedisParser } from './parser.js';
 import { looksLikeCommandStart, looksLikeReplyStart } from './resp.js';
+import { AMBIGUOUS_WAIT, loneGet, memcachedCommandLine } from '../memcached/index.js';
 
 export function detectRedis(head: Buffer, _dir: Dir): Detection {
   if (head.length === 0) return 'more';
@@ -34,6 +35,10 @@ export function detectRedis(head: Buffer, _dir: Dir): Detection {
     const m = /^([A-Za-z][A-Za-z_.-]{0,30})( |\r?\n)/.exec(text);
     if (m) {
       if (!isRedisCommand(m[1]!)) return null;
+      // memcached's text protocol shares GET, SET, INCR, DECR and TOUCH: its grammar is not Redis's,
+      // and a lone `get <key>` is both: the server's answer decides
+      if (memcachedCommandLine(text)) return null;
+      if (loneGet(head)) return head.length < AMBIGUOUS_WAIT ? 'more' : { sender: 'client', confidence: 0.6 };
       if (m[2] === ' ' && !text.includes('\n')) return head.length < 256 ? 'more' : null;
       return { sender: 'client', confidence: 0.6 };
     }
