@@ -230,7 +230,7 @@ export class MemcachedParser implements StreamParser {
         if (v === 'va') {
           // its key is the mg's (finishAnswer); its client flags, the `f` token's
           const f = a.metaFlags?.find((x) => x[0] === 'f');
-          a.values.push({ key: '', flags: (f && count(f.slice(1))) ?? 0, value: kept });
+          a.values.push({ key: '', flags: (f === undefined ? undefined : count(f.slice(1))) ?? 0, value: kept });
           this.finishAnswer();
         } else {
           a.values.push({ ...v, value: kept });
