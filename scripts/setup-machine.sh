@@ -10,7 +10,8 @@
 # ngtcp2-client and ngtcp2-server (gtlsclient and gtlsserver: QUIC connections for the QUIC test),
 # lld (wasm-ld: the pii locator's build check), mosquitto and mosquitto-clients (an MQTT broker,
 # mosquitto_pub and mosquitto_sub for the MQTT tests), memcached, libmemcached-tools and python3-pymemcache
-# (a memcached server and text and binary clients for the memcached tests),
+# (a memcached server and text and binary clients for the memcached tests), python3-aiosmtpd and swaks
+# (an SMTP server and client for the SMTP tests),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
 # zstd (Kafka test batches) and wrk (capture benchmark).
 # Idempotent and quiet when everything is present. Needs root.
@@ -20,7 +21,7 @@ packages=(
   clang llvm lld libbpf-dev bpftool gcc golang-go golang-github-lucas-clemente-quic-go-dev binutils
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
-  mosquitto mosquitto-clients memcached libmemcached-tools python3-pymemcache
+  mosquitto mosquitto-clients memcached libmemcached-tools python3-pymemcache python3-aiosmtpd swaks
   wrk zstd
 )
 missing=()

@@ -192,3 +192,23 @@ test('memcached: stored and returned values are bodies named by their key\'s las
     ['us_ssn', 'memcached.value.content'],
   ]);
 });
+
+test('SMTP: envelope addresses, header fields by their names and the body are scanned; AUTH carries no secret to find', () => {
+  const es = scanner();
+  const f = es.finish(es.collect({
+    smtp: {
+      command: 'DATA',
+      envelope: { mail_from: 'shop@example.com', rcpt_to: ['ann@example.org'] },
+      message: { size: 100, headers: { from: ['Shop <shop@example.com>'], to: ['Ann <ann@example.org>'], subject: ['Order 42'] }, body: { size: 40, content: 'Call us: +44 20 7946 0958\r\nSSN on file: 536-22-8821\r\n' } },
+      reply: { code: 250, text: '2.0.0 Ok: queued' },
+    },
+  }));
+  assert.deepEqual(f.map((x) => [x.type, x.path]).sort(), [
+    ['email', 'smtp.envelope.mail_from'],
+    ['email', 'smtp.envelope.rcpt_to[0]'],
+    ['email', 'smtp.message.headers.from[0]'],
+    ['email', 'smtp.message.headers.to[0]'],
+    ['phone', 'smtp.message.body.content'],
+    ['us_ssn', 'smtp.message.body.content'],
+  ]);
+});

@@ -14,6 +14,7 @@ import { kafkaModule } from './kafka/index.js';
 import { amqpModule } from './amqp/index.js';
 import { mqttModule } from './mqtt/index.js';
 import { memcachedModule } from './memcached/index.js';
+import { smtpModule } from './smtp/index.js';
 import { websocketModule } from './websocket/index.js';
 import { tlsModule } from './tls/index.js';
 import { quicModule } from './quic/index.js';
@@ -31,6 +32,7 @@ export const protocolModules: ProtocolModule[] = [
   kafkaModule,
   amqpModule,
   mqttModule,
+  smtpModule,
   websocketModule,
   tlsModule,
   dnsModule, dnsTcpModule,
