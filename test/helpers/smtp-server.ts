@@ -433,10 +433,49 @@ export interface Body {
   content?: string;
   truncated?: boolean;
 }
+export interface SmtpPart {
+  headers?: Record<string, string[]>;
+  body: Body & { content_encoding?: string };
+  filename?: string;
+}
 export interface SmtpMessage {
   size: number;
   headers: Record<string, string[]>;
   body: Body;
+  parts?: SmtpPart[];
+}
+
+/**
+ * A MIME message's leaf parts as Python's email package reads them (an independent reading): each
+ * part's decoded payload (its size; its text in its charset for text/* parts), transfer encoding and
+ * file name. Undefined for a plain message without a transfer encoding.
+ */
+const PY_MIME = `
+import email, email.policy, json, sys
+msg = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.compat32)
+if not msg.is_multipart() and (msg.get('content-transfer-encoding') or '').strip().lower() not in ('base64', 'quoted-printable'):
+    print('null'); sys.exit(0)
+out = []
+for part in msg.walk():
+    if part.is_multipart():
+        continue
+    data = part.get_payload(decode=True) or b''
+    cte = (part.get('content-transfer-encoding') or '').strip().lower()
+    p = {'body': {'size': len(data)}}
+    if cte in ('base64', 'quoted-printable'):
+        p['body']['content_encoding'] = cte
+    if part.get_content_maintype() in ('text', 'message'):
+        p['body']['content'] = data.decode(part.get_content_charset() or 'utf-8', 'replace')
+    name = part.get_filename()
+    if name is not None:
+        p['filename'] = name
+    out.append(p)
+print(json.dumps(out))
+`;
+export function pythonParts(data: Buffer): SmtpPart[] | undefined {
+  const r = spawnSync('/usr/bin/python3', ['-c', PY_MIME], { input: data, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`python email: ${r.stderr}`);
+  return JSON.parse(r.stdout) ?? undefined;
 }
 
 /** RFC 2047: encoded words decoded, the white space between two adjacent ones dropped. */
@@ -470,6 +509,9 @@ export function expectedMessage(data: Buffer): SmtpMessage {
     const name = f.slice(0, colon).trim().toLowerCase();
     (headers[name] ??= []).push(decodeEncodedWords(f.slice(colon + 1).trim()));
   }
+  // a MIME message: its parts as Python reads them, and the body as its size alone
+  const parts = pythonParts(data);
+  if (parts) return { size: data.length, headers, body: { size: body.length }, parts };
   return { size: data.length, headers, body: expectedBody(body) };
 }
 

@@ -212,3 +212,14 @@ test('SMTP: envelope addresses, header fields by their names and the body are sc
     ['us_ssn', 'smtp.message.body.content'],
   ]);
 });
+
+test('SMTP MIME parts: a decoded attachment\'s text is scanned at its part\'s path', () => {
+  const es = scanner();
+  const f = es.finish(es.collect({
+    smtp: { command: 'DATA', message: { size: 300, headers: {}, body: { size: 200 }, parts: [
+      { headers: { 'content-type': ['text/plain'] }, body: { size: 10, content: 'see attached' } },
+      { headers: { 'content-type': ['text/csv'] }, body: { size: 60, content_encoding: 'base64', content: 'name,email\nAnn Lee,ann@example.org\n' }, filename: 'contacts.csv' },
+    ] } },
+  }));
+  assert.deepEqual(f.filter((x) => x.type === 'email').map((x) => x.path), ['smtp.message.parts[1].body.content']);
+});

@@ -9,7 +9,7 @@ import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { SmtpParser } from '../../packages/protocols/src/smtp/parser.js';
 import { detectSmtp } from '../../packages/protocols/src/smtp/index.js';
-import { decodeWords } from '../../packages/protocols/src/smtp/message.js';
+import { decodeWords } from '../../packages/protocols/src/smtp/headers.js';
 import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
 
 type Side = [0 | 1, string];
@@ -260,6 +260,73 @@ test('random damage never throws, and what is read stays within the schema', () 
       if (o < a.length) p.data(C, a.subarray(o, o + n), t++);
     }
     p.close('fin', t);
+    for (const r of ctx.records) {
+      const ev = { pano: { v: 1, id: '1-1', kind: r.kind, protocol: 'smtp', start_ns: '1', end_ns: '1', duration_ns: 0, time: '1970-01-01T00:00:00.000000001Z', source: { type: 'pcap', name: 'x' }, connection: { id: 1, roles: 'syn' } }, client: { address: '127.0.0.1', port: 1 }, server: { address: '127.0.0.1', port: 2 }, ...r.attributes, network: { transport: 'tcp', type: 'ipv4', ...(r.attributes.network as object) } };
+      assertValidEvents([ev]);
+    }
+  }
+});
+
+test('MIME: a multipart/mixed message with a nested multipart/alternative, quoted-printable and base64 parts, an attachment; and a single base64 body', () => {
+  const b64lines = (s: string) => Buffer.from(s).toString('base64').replace(/.{1,20}/g, '$&\r\n');
+  const message = [
+    'From: a@example.com',
+    'Subject: order',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="outer"',
+    '',
+    'This is a preamble.',
+    '--outer',
+    'Content-Type: multipart/alternative; boundary=inner',
+    '',
+    '--inner',
+    'Content-Type: text/plain; charset=iso-8859-1',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    'Gr=FC=DFe, J=FCrgen! Your card ends in 4242. A long line that is softly=',
+    ' broken.',
+    '--inner',
+    'Content-Type: text/html; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    b64lines('<p>Call <b>+49 30 901820</b></p>').trimEnd(),
+    '--inner--',
+    '--outer',
+    'Content-Type: application/pdf; name="invoice.pdf"',
+    'Content-Disposition: attachment; filename="invoice.pdf"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    b64lines('%PDF-1.4 binary').trimEnd(),
+    '--outer--',
+    'epilogue',
+    '',
+  ].join('\r\n');
+  const ctx = run([[S, '220 mx ESMTP\r\n'], [C, 'DATA\r\n'], [S, '354 go\r\n'], [C, `${message}.\r\n`], [S, '250 Ok\r\n']]);
+  const m = at(ctx.records[1]!, 'smtp.message') as { body: Record<string, unknown>; parts: Array<{ headers: Record<string, string[]>; body: Record<string, unknown>; filename?: string }> };
+  assert.equal(m.body.content, undefined, 'the raw body is not scanned twice');
+  assert.equal(m.body.size, Buffer.byteLength(message) - message.indexOf('\r\n\r\n') - 4);
+  assert.deepEqual(m.parts.map((p) => [p.headers['content-type']?.[0], p.body, p.filename ?? null]), [
+    ['text/plain; charset=iso-8859-1', { size: Buffer.byteLength('Grüße, Jürgen! Your card ends in 4242. A long line that is softly broken.', 'latin1'), content_encoding: 'quoted-printable', content: 'Grüße, Jürgen! Your card ends in 4242. A long line that is softly broken.' }, null],
+    ['text/html; charset=utf-8', { size: 32, content_encoding: 'base64', content: '<p>Call <b>+49 30 901820</b></p>' }, null],
+    ['application/pdf; name="invoice.pdf"', { size: 15, content_encoding: 'base64' }, 'invoice.pdf'],
+  ]);
+  // one part, base64: decoded in place of the body
+  const single = ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64', '', b64lines('Hello Zoë, your PIN is in the app.').trimEnd(), ''].join('\r\n');
+  const one = run([[S, '220 mx ESMTP\r\n'], [C, 'DATA\r\n'], [S, '354 go\r\n'], [C, `${single}.\r\n`], [S, '250 Ok\r\n']]);
+  const parts = at(one.records[1]!, 'smtp.message.parts') as Array<{ body: Record<string, unknown> }>;
+  assert.deepEqual(parts.map((p) => p.body), [{ size: Buffer.byteLength('Hello Zoë, your PIN is in the app.'), content_encoding: 'base64', content: 'Hello Zoë, your PIN is in the app.' }]);
+  // plain text: no parts
+  assert.equal(at(run(session).records[6]!, 'smtp.message.parts'), undefined);
+});
+
+test('MIME damage: mutated multipart messages never throw, and what is read stays within the schema', () => {
+  const base = ['Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable', '', 'caf=C3=A9 =', 'soft', '--b', 'Content-Type: multipart/alternative; boundary=c', '', '--c', 'Content-Transfer-Encoding: base64', 'Content-Type: text/html', '', 'PHA+aGk8L3A+', '--c--', '--b--', ''].join('\r\n');
+  let seed = 3;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let i = 0; i < 300; i++) {
+    const m = Buffer.from(base);
+    for (let k = 0; k < 1 + Math.floor(rand() * 6); k++) m[Math.floor(rand() * m.length)] = Math.floor(rand() * 256);
+    const ctx = run([[S, '220 mx ESMTP\r\n'], [C, 'DATA\r\n'], [S, '354 go\r\n'], [C, `${m.toString('latin1')}\r\n.\r\n`], [S, '250 Ok\r\n']]);
     for (const r of ctx.records) {
       const ev = { pano: { v: 1, id: '1-1', kind: r.kind, protocol: 'smtp', start_ns: '1', end_ns: '1', duration_ns: 0, time: '1970-01-01T00:00:00.000000001Z', source: { type: 'pcap', name: 'x' }, connection: { id: 1, roles: 'syn' } }, client: { address: '127.0.0.1', port: 1 }, server: { address: '127.0.0.1', port: 2 }, ...r.attributes, network: { transport: 'tcp', type: 'ipv4', ...(r.attributes.network as object) } };
       assertValidEvents([ev]);

@@ -62,7 +62,7 @@ export function smtpAttributes(c: SmtpCommand | undefined, r: SmtpReply | undefi
     if (c.envelope && c.message) smtp.envelope = c.envelope;
     if (c.message) {
       const m = c.message;
-      smtp.message = { size: m.size, headers: m.headers, body: m.body };
+      smtp.message = m.parts ? { size: m.size, headers: m.headers, body: m.body, parts: m.parts } : { size: m.size, headers: m.headers, body: m.body };
       if (m.body.truncated || m.headersCut) flags.push('truncated');
     }
     if (c.intermediate) smtp.intermediate_reply = replyGroup(c.intermediate);

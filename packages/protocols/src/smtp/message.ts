@@ -6,9 +6,9 @@
  * headers are), RFC 2047 encoded words decoded so that a name or address
  * written `=?UTF-8?B?...?=` is scanned as the text it is.
  */
-import { isUtf8 } from 'node:buffer';
-import { setOwn } from '@panopticon/events';
 import { BodyCapture, bodyView } from '../body.js';
+import { parseHeaders } from './headers.js';
+import { mimeParts, type MimePart } from './mime.js';
 
 export interface ParsedMessage {
   /** Bytes of the message as delivered (after dot-unstuffing). */
@@ -17,6 +17,8 @@ export interface ParsedMessage {
   body: Record<string, unknown>;
   /** The header block was longer than kept: fields after the cut are missing. */
   headersCut?: true;
+  /** MIME: the leaf parts, their transfer encodings undone (mime.ts); then `body` is its size alone. */
+  parts?: MimePart[];
 }
 
 export class MessageCapture {
@@ -72,36 +74,17 @@ export class MessageCapture {
   }
 
   parse(): ParsedMessage {
-    const raw = Buffer.concat(this.head);
-    const head = raw.toString(isUtf8(raw) ? 'utf8' : 'latin1');
-    const headers: Record<string, string[]> = {};
-    // unfold (a line starting with white space continues the field before it), then split name: value
-    const lines = head.split(/\r?\n/);
-    let name = '';
-    let value = '';
-    const flush = () => {
-      if (!name) return;
-      const v = decodeWords(value.trim());
-      const seen = headers[name];
-      if (Array.isArray(seen)) seen.push(v);
-      else setOwn(headers, name, [v]);
-      name = '';
-    };
-    for (const line of lines) {
-      if (line === '') continue;
-      if ((line[0] === ' ' || line[0] === '\t') && name) {
-        value += ' ' + line.trim();
-        continue;
-      }
-      flush();
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      name = line.slice(0, colon).trim().toLowerCase();
-      value = line.slice(colon + 1);
-    }
-    flush();
+    const headers = parseHeaders(Buffer.concat(this.head));
     const bodyInfo = this.inBody ? (bodyView(this.body, undefined, undefined, this.maxBody) as unknown as Record<string, unknown>) : { size: 0 };
     const out: ParsedMessage = { size: this.size, headers, body: bodyInfo };
+    if (this.inBody && this.body.size > 0) {
+      const parts = mimeParts(headers, this.body.bytes(), this.body.truncated, this.maxBody);
+      if (parts) {
+        // the decoded parts are what is read: the body stays as its size, not scanned twice
+        out.parts = parts;
+        delete bodyInfo.content;
+      }
+    }
     if (this.headersCut) out.headersCut = true;
     return out;
   }
@@ -115,20 +98,4 @@ function blankLineEnd(text: string, atStart: boolean): number {
   const lf = text.indexOf('\n\n');
   if (crlf < 0) return lf < 0 ? -1 : lf + 2;
   return lf >= 0 && lf < crlf ? lf + 2 : crlf + 4;
-}
-
-const ENCODED_WORD = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
-
-/** RFC 2047: encoded words decoded (UTF-8, Latin-1 and ASCII); the white space between two of them goes. */
-export function decodeWords(v: string): string {
-  if (!v.includes('=?')) return v;
-  return v.replace(/(\?=)\s+(=\?)/g, '$1$2').replace(ENCODED_WORD, (whole, charset: string, enc: string, text: string) => {
-    const cs = charset.toLowerCase().split('*')[0];
-    const encoding = cs === 'utf-8' || cs === 'utf8' ? 'utf8' : cs === 'iso-8859-1' || cs === 'latin1' || cs === 'us-ascii' ? 'latin1' : undefined;
-    if (!encoding) return whole;
-    let bytes: Buffer;
-    if (enc === 'B' || enc === 'b') bytes = Buffer.from(text, 'base64');
-    else bytes = Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-    return bytes.toString(encoding);
-  });
 }
