@@ -55,3 +55,17 @@ export function fakeContext(options: Partial<ParseOptions> = {}, conn: Partial<C
   };
   return ctx;
 }
+
+/**
+ * The event a record becomes, with a fixed envelope around its attributes (the dispatcher's job in a
+ * real run): for checking a parser's records against the schema without a pipeline.
+ */
+export function recordAsEvent(r: ExchangeRecord, protocol: string): Record<string, unknown> {
+  return {
+    pano: { v: 1, id: '1-1', kind: r.kind, protocol, start_ns: '1', end_ns: '1', duration_ns: 0, time: '1970-01-01T00:00:00.000000001Z', source: { type: 'pcap', name: 'x' }, connection: { id: 1, roles: 'syn' } },
+    client: { address: '127.0.0.1', port: 1 },
+    server: { address: '127.0.0.1', port: 2 },
+    ...r.attributes,
+    network: { transport: 'tcp', type: 'ipv4', ...(r.attributes.network as object) },
+  };
+}

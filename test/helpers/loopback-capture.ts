@@ -44,6 +44,17 @@ export class LoopbackCapture {
   }
 }
 
+/** Runs `fn` while `file` captures loopback traffic matching `filter`; the capture is stopped (and checked) however `fn` ends. */
+export async function captureDuring<T>(file: string, filter: string, fn: () => Promise<T>): Promise<T> {
+  const cap = new LoopbackCapture(file, filter);
+  await cap.start();
+  try {
+    return await fn();
+  } finally {
+    await cap.stop();
+  }
+}
+
 /**
  * tcpdump's kernel buffer (-B, KiB). Loopback bursts (a 300 KB value, an
  * 18 MB MySQL payload) overflow the 2 MiB default and lose packets.

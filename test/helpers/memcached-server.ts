@@ -5,13 +5,13 @@
  * share (memcachedScenario).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PanoEvent } from '@panopticon/events';
 import { freePort } from './loopback-capture.js';
-import { acceptsConnections, runClient, type ClientResult } from './client-process.js';
+import { runClient, type ClientResult } from './client-process.js';
+import { inTempDir, ServerProcess } from './server-process.js';
 
 export const MEMCACHED = '/usr/bin/memcached';
 /** The Debian python with python3-pymemcache (not whatever python3 the PATH finds first). */
@@ -37,19 +37,9 @@ export function runMemcTool(tool: MemcTool, args: string[], timeoutMs = 10_000, 
 }
 
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export class MemcachedServer {
-  private logText = '';
-
-  private constructor(
-    readonly port: number,
-    /** the server's own temp dir (the files memccp copies, the python script); captures may go here too */
-    readonly dir: string,
-    readonly process: ChildProcess,
-  ) {
-    process.stderr!.on('data', (d) => (this.logText += d));
-    process.stdout!.on('data', (d) => (this.logText += d));
+export class MemcachedServer extends ServerProcess {
+  private constructor(port: number, dir: string, proc: ChildProcess) {
+    super(port, dir, proc, 'memcached');
   }
 
   /**
@@ -58,30 +48,16 @@ export class MemcachedServer {
    * dir. Resolves once it accepts connections.
    */
   static async start(extra: string[] = []): Promise<MemcachedServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'pano-memcached-'));
-    try {
+    return inTempDir('pano-memcached-', async (dir) => {
       const port = await freePort();
       const proc = spawn(MEMCACHED, ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '64', '-c', '64', '-t', '1', '-u', 'root', ...extra], {
         cwd: dir,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const server = new MemcachedServer(port, dir, proc);
-      for (let i = 0; i < 200; i++) {
-        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`memcached exited: ${server.log}`);
-        if (await acceptsConnections(port)) return server;
-        await sleep(25);
-      }
-      proc.kill('SIGKILL');
-      throw new Error(`memcached did not start: ${server.log}`);
-    } catch (e) {
-      if (!process.env.PANO_KEEP) rmSync(dir, { recursive: true, force: true });
-      throw e;
-    }
-  }
-
-  /** Everything memcached wrote so far. */
-  get log(): string {
-    return this.logText;
+      await server.waitReady();
+      return server;
+    });
   }
 
   /** `--servers=127.0.0.1:<port>` */
@@ -94,18 +70,7 @@ export class MemcachedServer {
     return runMemcTool(tool, [this.serversArg, ...(opts.binary ? ['--binary'] : []), ...args], opts.timeoutMs, this.dir);
   }
 
-  /** Stops memcached (SIGTERM, SIGKILL after 5 s) and removes its dir (kept with PANO_KEEP). */
-  async stop(): Promise<void> {
-    const p = this.process;
-    if (p.exitCode === null && p.signalCode === null) {
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const t = setTimeout(() => p.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(t);
-    }
-    if (!process.env.PANO_KEEP) rmSync(this.dir, { recursive: true, force: true });
-  }
+
 }
 
 // ---------------------------------------------------------------------------

@@ -4,11 +4,11 @@
  * oracle tests share (one scenario per protocol version, see mqttScenario).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './loopback-capture.js';
-import { acceptsConnections, runClient, type ClientResult } from './client-process.js';
+import { runClient, type ClientResult } from './client-process.js';
+import { inTempDir, ServerProcess, sleep } from './server-process.js';
 
 export type { ClientResult };
 
@@ -35,27 +35,17 @@ export interface BrokerOptions {
   websockets?: boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Runs mosquitto_pub or mosquitto_sub with `args`, killed after `timeoutMs`. */
 export function runMosquittoClient(tool: 'mosquitto_pub' | 'mosquitto_sub', args: string[], timeoutMs = 10_000): Promise<ClientResult> {
   return runClient(tool === 'mosquitto_pub' ? MOSQUITTO_PUB : MOSQUITTO_SUB, args, timeoutMs);
 }
 
-export class Mosquitto {
-  private logText = '';
-
+export class Mosquitto extends ServerProcess {
   /** The MQTT over WebSockets listener's port (BrokerOptions.websockets), else 0. */
   wsPort = 0;
 
-  private constructor(
-    readonly port: number,
-    /** the broker's own temp dir (config, password file); captures may go here too */
-    readonly dir: string,
-    readonly process: ChildProcess,
-  ) {
-    process.stderr!.on('data', (d) => (this.logText += d));
-    process.stdout!.on('data', (d) => (this.logText += d));
+  private constructor(port: number, dir: string, proc: ChildProcess) {
+    super(port, dir, proc, 'mosquitto');
   }
 
   /**
@@ -66,8 +56,7 @@ export class Mosquitto {
    * accepts connections.
    */
   static async start(opts: BrokerOptions = {}): Promise<Mosquitto> {
-    const dir = mkdtempSync(join(tmpdir(), 'pano-mqtt-'));
-    try {
+    return inTempDir('pano-mqtt-', async (dir) => {
       const port = await freePort();
       const conf = [
         `listener ${port} 127.0.0.1`,
@@ -93,22 +82,9 @@ export class Mosquitto {
       const proc = spawn(MOSQUITTO, ['-c', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       const broker = new Mosquitto(port, dir, proc);
       broker.wsPort = wsPort;
-      for (let i = 0; i < 200; i++) {
-        if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${broker.log}`);
-        if (/mosquitto version \S+ running/.test(broker.log) && (await acceptsConnections(port))) return broker;
-        await sleep(25);
-      }
-      proc.kill('SIGKILL');
-      throw new Error(`mosquitto did not start: ${broker.log}`);
-    } catch (e) {
-      if (!process.env.PANO_KEEP) rmSync(dir, { recursive: true, force: true });
-      throw e;
-    }
-  }
-
-  /** Everything the broker logged so far. */
-  get log(): string {
-    return this.logText;
+      await broker.waitReady((log) => /mosquitto version \S+ running/.test(log));
+      return broker;
+    });
   }
 
   /**
@@ -118,7 +94,7 @@ export class Mosquitto {
   async waitLog(what: string | RegExp, from = 0, timeoutMs = 5_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const rest = this.logText.slice(from);
+      const rest = this.log.slice(from);
       if (typeof what === 'string') {
         const i = rest.indexOf(what);
         if (i >= 0) return from + i + what.length;
@@ -126,7 +102,7 @@ export class Mosquitto {
         const m = new RegExp(what.source, what.flags.replace('g', '')).exec(rest);
         if (m) return from + m.index + m[0].length;
       }
-      if (this.process.exitCode !== null) throw new Error(`mosquitto exited while waiting for ${what}: ${this.logText.slice(-2000)}`);
+      if (this.process.exitCode !== null) throw new Error(`mosquitto exited while waiting for ${what}: ${this.log.slice(-2000)}`);
       if (Date.now() > deadline) throw new Error(`mosquitto did not log ${what}; log since: ${rest.slice(-2000)}`);
       await sleep(5);
     }
@@ -142,18 +118,7 @@ export class Mosquitto {
     return runMosquittoClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(this.port), ...args], timeoutMs);
   }
 
-  /** Stops the broker (SIGTERM, SIGKILL after 5 s) and removes its dir (kept with PANO_KEEP). */
-  async stop(): Promise<void> {
-    const p = this.process;
-    if (p.exitCode === null && p.signalCode === null) {
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const t = setTimeout(() => p.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(t);
-    }
-    if (!process.env.PANO_KEEP) rmSync(this.dir, { recursive: true, force: true });
-  }
+
 }
 
 // ---------------------------------------------------------------------------

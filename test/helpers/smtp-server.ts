@@ -16,13 +16,13 @@
  * (every attempt recorded with its user name, never its password).
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PanoEvent } from '@panopticon/events';
 import { freePort, tcpdumpAvailable } from './loopback-capture.js';
-import { acceptsConnections, runClient, type ClientResult } from './client-process.js';
+import { runClient, type ClientResult } from './client-process.js';
+import { inTempDir, ServerProcess } from './server-process.js';
 
 /** The Debian python with python3-aiosmtpd (not whatever python3 the PATH finds first). */
 export const PYTHON = '/usr/bin/python3';
@@ -140,27 +140,20 @@ export interface AuthRecord {
 }
 export type SmtpRecord = MessageRecord | AuthRecord;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export class SmtpServer {
-  private logText = '';
-
+export class SmtpServer extends ServerProcess {
   private constructor(
-    readonly port: number,
-    /** the server's own temp dir (script, certificate, records, the clients' files); captures may go here too */
-    readonly dir: string,
-    readonly process: ChildProcess,
+    port: number,
+    dir: string,
+    proc: ChildProcess,
     /** the certificate and key (PEM) STARTTLS uses, when tls */
     readonly cert: { cert: string; key: string } | undefined,
   ) {
-    process.stderr!.on('data', (d) => (this.logText += d));
-    process.stdout!.on('data', (d) => (this.logText += d));
+    super(port, dir, proc, 'aiosmtpd');
   }
 
   /** Starts aiosmtpd on a free port of 127.0.0.1 in a new temp dir; resolves once it accepts connections. */
   static async start(opts: SmtpServerOptions = {}): Promise<SmtpServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'pano-smtp-'));
-    try {
+    return inTempDir('pano-smtp-', async (dir) => {
       const port = await freePort();
       let cert: { cert: string; key: string } | undefined;
       if (opts.tls) {
@@ -183,22 +176,9 @@ export class SmtpServer {
       };
       const proc = spawn(PYTHON, [script, JSON.stringify(cfg)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       const server = new SmtpServer(port, dir, proc, cert);
-      for (let i = 0; i < 400; i++) {
-        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`aiosmtpd exited: ${server.log}`);
-        if (server.logText.includes('ready') && (await acceptsConnections(port))) return server;
-        await sleep(25);
-      }
-      proc.kill('SIGKILL');
-      throw new Error(`aiosmtpd did not start: ${server.log}`);
-    } catch (e) {
-      if (!process.env.PANO_KEEP) rmSync(dir, { recursive: true, force: true });
-      throw e;
-    }
-  }
-
-  /** Everything the server wrote so far (aiosmtpd logs nothing unless it fails). */
-  get log(): string {
-    return this.logText;
+      await server.waitReady((log) => log.includes('ready'), 400);
+      return server;
+    });
   }
 
   /** What the server recorded so far, in order. */
@@ -224,18 +204,7 @@ export class SmtpServer {
     return runClient(SWAKS, ['--server', `127.0.0.1:${this.port}`, '--helo', SWAKS_HELO, '--timeout', '5', ...args], timeoutMs, this.dir);
   }
 
-  /** Stops the server (SIGTERM, SIGKILL after 5 s; by its PID) and removes its dir (kept with PANO_KEEP). */
-  async stop(): Promise<void> {
-    const p = this.process;
-    if (p.exitCode === null && p.signalCode === null) {
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      const t = setTimeout(() => p.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(t);
-    }
-    if (!process.env.PANO_KEEP) rmSync(this.dir, { recursive: true, force: true });
-  }
+
 }
 
 // ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { captureDuring } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import {
   MemcachedServer,
@@ -61,14 +61,7 @@ function capture(): Promise<Captured> {
   return (captured ??= (async () => {
     const s = server!;
     const file = join(s.dir, 'memcached.pcap');
-    const cap = new LoopbackCapture(file, `tcp port ${s.port}`);
-    await cap.start();
-    let run: MemcachedScenarioResult;
-    try {
-      run = await memcachedScenario(s);
-    } finally {
-      await cap.stop();
-    }
+    const run = await captureDuring(file, `tcp port ${s.port}`, () => memcachedScenario(s));
     const { events } = parseCaptureSync(file);
     assertValidEvents(events);
     const only = parseCaptureSync(file, { protocols: ['memcached'] }).events;

@@ -40,7 +40,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { captureDuring } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkAvailable, tsharkOutput } from '../helpers/tshark.js';
 import {
@@ -65,13 +65,7 @@ before(async () => {
   if (missing.length) return;
   server = await MemcachedServer.start();
   file = join(server.dir, 'memcached.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${server.port}`);
-  await cap.start();
-  try {
-    run = await memcachedScenario(server);
-  } finally {
-    await cap.stop();
-  }
+  run = await captureDuring(file, `tcp port ${server.port}`, () => memcachedScenario(server!));
 });
 
 after(async () => {

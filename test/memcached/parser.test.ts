@@ -5,7 +5,7 @@
 // beside Redis, whose inline commands share GET and SET.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fakeContext } from '../helpers/fake-parser-context.js';
+import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
 import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { MemcachedParser } from '../../packages/protocols/src/memcached/parser.js';
@@ -299,8 +299,7 @@ test('random damage never throws, and what is read stays within the schema', () 
     }
     const ctx = run([[C, a], [S, b]], 1 + Math.floor(rand() * 30));
     for (const r of ctx.records) {
-      const ev = { pano: { v: 1, id: '1-1', kind: r.kind, protocol: 'memcached', start_ns: '1', end_ns: '1', duration_ns: 0, time: '1970-01-01T00:00:00.000000001Z', source: { type: 'pcap', name: 'x' }, connection: { id: 1, roles: 'syn' } }, client: { address: '127.0.0.1', port: 1 }, server: { address: '127.0.0.1', port: 2 }, ...r.attributes, network: { transport: 'tcp', type: 'ipv4', ...(r.attributes.network as object) } };
-      assertValidEvents([ev]);
+      assertValidEvents([recordAsEvent(r, 'memcached')]);
     }
   }
 });

@@ -16,7 +16,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { captureDuring } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import {
   Mosquitto,
@@ -66,14 +66,7 @@ function capture(version: MqttVersion): Promise<Captured> {
 async function captureScenario(version: MqttVersion): Promise<Captured> {
   const b = broker!;
   const file = join(b.dir, `${version}.pcap`);
-  const cap = new LoopbackCapture(file, `tcp port ${b.port}`);
-  await cap.start();
-  let run: ScenarioResult;
-  try {
-    run = await mqttScenario(b, version);
-  } finally {
-    await cap.stop();
-  }
+  const run = await captureDuring(file, `tcp port ${b.port}`, () => mqttScenario(b, version));
   const { events } = parseCaptureSync(file);
   assertValidEvents(events);
   return { run, events, mqtt: events.filter((e) => e.pano.protocol === 'mqtt').map(f) };

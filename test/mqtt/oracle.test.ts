@@ -20,7 +20,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { captureDuring } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkAvailable, tsharkOutput } from '../helpers/tshark.js';
 import { Mosquitto, mosquittoMissing, mqttScenario, SCENARIO_BROKER, type MqttVersion, type ScenarioResult } from '../helpers/mosquitto.js';
@@ -37,13 +37,7 @@ before(async () => {
   broker = await Mosquitto.start(SCENARIO_BROKER);
   for (const version of VERSIONS) {
     const file = join(broker.dir, `${version}.pcap`);
-    const cap = new LoopbackCapture(file, `tcp port ${broker.port}`);
-    await cap.start();
-    try {
-      captures.set(version, { file, run: await mqttScenario(broker, version) });
-    } finally {
-      await cap.stop();
-    }
+    captures.set(version, { file, run: await captureDuring(file, `tcp port ${broker.port}`, () => mqttScenario(broker!, version)) });
   }
 });
 

@@ -4,7 +4,7 @@
 // through the pipeline, their events checked against the schema.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fakeContext } from '../helpers/fake-parser-context.js';
+import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
 import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { MqttParser } from '../../packages/protocols/src/mqtt/parser.js';
@@ -363,8 +363,7 @@ test('random damage to a session never throws, and what is read stays within the
     }
     const ctx = run([[0, a], [1, b]], 1 + Math.floor(rand() * 20), {}, { midstream: rand() < 0.3 });
     for (const r of ctx.records) {
-      const ev = { pano: { v: 1, id: '1-1', kind: r.kind, protocol: 'mqtt', start_ns: '1', end_ns: '1', duration_ns: 0, time: '1970-01-01T00:00:00.000000001Z', source: { type: 'pcap', name: 'x' }, connection: { id: 1, roles: 'syn' } }, client: { address: '127.0.0.1', port: 1 }, server: { address: '127.0.0.1', port: 2 }, ...r.attributes, network: { transport: 'tcp', type: 'ipv4', ...(r.attributes.network as object) } };
-      assertValidEvents([ev]);
+      assertValidEvents([recordAsEvent(r, 'mqtt')]);
     }
   }
 });

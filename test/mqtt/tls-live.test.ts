@@ -13,7 +13,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'n
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { captureDuring } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { Mosquitto, mosquittoMissing } from '../helpers/mosquitto.js';
 import { pkt, str, u16 } from '../helpers/mqtt.js';
@@ -63,15 +63,11 @@ async function session(level: 4 | 5, clientId: string, topic: string, payload: s
 
 test('MQTT 3.1.1 and 5.0 over TLS: read with the key log, TLS alone without it', { skip }, async () => {
   const file = join(dir, 'mqtt-tls.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${broker!.port}`);
-  await cap.start();
   const doc = '{"patient":"Jane Roe","email":"jane.roe@example.org"}';
-  try {
+  await captureDuring(file, `tcp port ${broker!.port}`, async () => {
     await session(4, 'meter-311', 'clinic/room-4', doc);
     await session(5, 'meter-5', 'clinic/room-5', doc);
-  } finally {
-    await cap.stop();
-  }
+  });
   const plain = parseCaptureSync(file);
   assert.equal(plain.events.filter((e) => e.pano.protocol === 'mqtt').length, 0);
   assert.equal(plain.events.filter((e) => e.pano.protocol === 'tls').length, 2);

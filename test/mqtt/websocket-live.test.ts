@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { captureDuring } from '../helpers/loopback-capture.js';
 import { Conversation } from '../helpers/synth.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkFields } from '../helpers/tshark.js';
@@ -47,15 +47,11 @@ test('MQTT over WebSockets: the packets inside binary messages give MQTT events,
     `send:${pkt(0xe0).toString('hex')}`,
   ];
   const file = join(b.dir, 'mqtt-ws.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${b.wsPort}`);
-  await cap.start();
-  let ran;
-  try {
-    ran = spawnSync('/usr/bin/python3', [CLIENT, String(b.wsPort), 'none', ...steps], { encoding: 'utf8', timeout: 20_000 });
+  const ran = await captureDuring(file, `tcp port ${b.wsPort}`, async () => {
+    const r = spawnSync('/usr/bin/python3', [CLIENT, String(b.wsPort), 'none', ...steps], { encoding: 'utf8', timeout: 20_000 });
     await b.waitLog('Client ws-311 disconnected');
-  } finally {
-    await cap.stop();
-  }
+    return r;
+  });
   assert.equal(ran.status, 0, ran.stderr);
   assert.match(ran.stdout, /^subprotocol mqtt$/m);
 

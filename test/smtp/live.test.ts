@@ -15,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { captureDuring } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import {
   SmtpServer,
@@ -70,14 +70,7 @@ function capture(): Promise<Captured> {
   return (captured ??= (async () => {
     const s = server!;
     const file = join(s.dir, 'smtp.pcap');
-    const cap = new LoopbackCapture(file, `tcp port ${s.port}`);
-    await cap.start();
-    let run: SmtpScenarioResult;
-    try {
-      run = await smtpScenario(s);
-    } finally {
-      await cap.stop();
-    }
+    const run = await captureDuring(file, `tcp port ${s.port}`, () => smtpScenario(s));
     const { events } = parseCaptureSync(file, { parse: { tlsKeyLogs: [run.keylog] } });
     assertValidEvents(events);
     const plain = parseCaptureSync(file).events;

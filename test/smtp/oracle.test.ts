@@ -37,7 +37,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { LoopbackCapture } from '../helpers/loopback-capture.js';
+import { captureDuring } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkAvailable, tsharkOutput } from '../helpers/tshark.js';
 import { SmtpServer, smtpMissing, smtpScenario, decodeEncodedWords, type SmtpEvent, type SmtpScenarioResult } from '../helpers/smtp-server.js';
@@ -52,13 +52,7 @@ before(async () => {
   if (missing.length) return;
   server = await SmtpServer.start({ tls: true, auth: true });
   file = join(server.dir, 'smtp.pcap');
-  const cap = new LoopbackCapture(file, `tcp port ${server.port}`);
-  await cap.start();
-  try {
-    run = await smtpScenario(server);
-  } finally {
-    await cap.stop();
-  }
+  run = await captureDuring(file, `tcp port ${server.port}`, () => smtpScenario(server!));
 });
 
 after(async () => {

@@ -4,7 +4,7 @@
 // with gaps, refusals and closes; detection beside FTP's 220.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fakeContext } from '../helpers/fake-parser-context.js';
+import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
 import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { SmtpParser } from '../../packages/protocols/src/smtp/parser.js';
@@ -261,8 +261,7 @@ test('random damage never throws, and what is read stays within the schema', () 
     }
     p.close('fin', t);
     for (const r of ctx.records) {
-      const ev = { pano: { v: 1, id: '1-1', kind: r.kind, protocol: 'smtp', start_ns: '1', end_ns: '1', duration_ns: 0, time: '1970-01-01T00:00:00.000000001Z', source: { type: 'pcap', name: 'x' }, connection: { id: 1, roles: 'syn' } }, client: { address: '127.0.0.1', port: 1 }, server: { address: '127.0.0.1', port: 2 }, ...r.attributes, network: { transport: 'tcp', type: 'ipv4', ...(r.attributes.network as object) } };
-      assertValidEvents([ev]);
+      assertValidEvents([recordAsEvent(r, 'smtp')]);
     }
   }
 });
@@ -328,8 +327,7 @@ test('MIME damage: mutated multipart messages never throw, and what is read stay
     for (let k = 0; k < 1 + Math.floor(rand() * 6); k++) m[Math.floor(rand() * m.length)] = Math.floor(rand() * 256);
     const ctx = run([[S, '220 mx ESMTP\r\n'], [C, 'DATA\r\n'], [S, '354 go\r\n'], [C, `${m.toString('latin1')}\r\n.\r\n`], [S, '250 Ok\r\n']]);
     for (const r of ctx.records) {
-      const ev = { pano: { v: 1, id: '1-1', kind: r.kind, protocol: 'smtp', start_ns: '1', end_ns: '1', duration_ns: 0, time: '1970-01-01T00:00:00.000000001Z', source: { type: 'pcap', name: 'x' }, connection: { id: 1, roles: 'syn' } }, client: { address: '127.0.0.1', port: 1 }, server: { address: '127.0.0.1', port: 2 }, ...r.attributes, network: { transport: 'tcp', type: 'ipv4', ...(r.attributes.network as object) } };
-      assertValidEvents([ev]);
+      assertValidEvents([recordAsEvent(r, 'smtp')]);
     }
   }
 });

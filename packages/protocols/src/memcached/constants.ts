@@ -14,7 +14,7 @@ export const META = new Set(['mg', 'ms', 'md', 'ma', 'mn', 'me']);
 export const TEXT_COMMANDS = new Set([
   ...STORAGE, ...RETRIEVAL, ...META,
   'delete', 'incr', 'decr', 'touch', 'stats', 'version', 'flush_all', 'verbosity', 'quit', 'shutdown',
-  'cache_memlimit', 'slabs', 'lru', 'lru_crawler', 'watch', 'misbehave', 'verbosity', 'extstore',
+  'cache_memlimit', 'slabs', 'lru', 'lru_crawler', 'watch', 'misbehave', 'extstore',
 ]);
 
 /** Text response lines that end a response (a retrieval's VALUE blocks and STAT lines end at END). */

@@ -5,6 +5,7 @@
  * value, the response's status, values, counters and statistics).
  */
 import { bodyView, type BodyCapture } from '../body.js';
+import { OUTCOMES } from './constants.js';
 
 export interface McValue {
   key: string;
@@ -90,14 +91,14 @@ function returnedRows(req: McRequest, res: McResponse): number | undefined {
 const RETRIEVALS = new Set(['get', 'gets', 'gat', 'gats', 'getq', 'getk', 'getkq', 'gatq', 'gatk', 'gatkq']);
 
 /** A failure, by name: ERROR, CLIENT_ERROR, SERVER_ERROR, or a binary status that is not an outcome. */
-function failure(r: McResponse | undefined, outcome: (code: number) => boolean): string | undefined {
+function failure(r: McResponse | undefined): string | undefined {
   if (!r) return undefined;
-  if (r.statusCode !== undefined) return outcome(r.statusCode) ? undefined : r.status;
+  if (r.statusCode !== undefined) return OUTCOMES.has(r.statusCode) ? undefined : r.status;
   return r.status === 'ERROR' || r.status === 'CLIENT_ERROR' || r.status === 'SERVER_ERROR' ? r.status : undefined;
 }
 
 /** The event of `req` answered by `res` (or of an answer alone, `req` undefined). */
-export function memcachedAttributes(req: McRequest | undefined, res: McResponse | undefined, maxBody: number, outcome: (code: number) => boolean): Fields {
+export function memcachedAttributes(req: McRequest | undefined, res: McResponse | undefined, maxBody: number): Fields {
   const flags: string[] = [];
   const db: Record<string, unknown> = { system: { name: 'memcached' } };
   const mc: Record<string, unknown> = {};
@@ -122,7 +123,7 @@ export function memcachedAttributes(req: McRequest | undefined, res: McResponse 
     if (rows !== undefined) db.response = { returned_rows: rows };
   }
   const attributes: Record<string, unknown> = { db, memcached: mc };
-  const err = failure(res, outcome);
+  const err = failure(res);
   if (err) attributes.error = { type: err };
   attributes.network = { protocol: { name: 'memcached' } };
   return { attributes, flags };

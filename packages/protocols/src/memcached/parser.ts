@@ -21,7 +21,7 @@ import { BodyCapture } from '../body.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import type { ParserContext, StreamParser } from '../types.js';
 import { BinaryReader, type BinaryPacket } from './binary.js';
-import { OPCODES, OP_ARITH, OP_EXPIRY, OP_GET, OP_SASL, OP_STAT, OP_STORE, OUTCOMES, QUIET, REQUEST_MAGIC, RESPONSE_MAGIC, RETRIEVAL, STATUSES, STORAGE, TEXT_COMMANDS } from './constants.js';
+import { OPCODES, OP_ARITH, OP_EXPIRY, OP_GET, OP_SASL, OP_STAT, OP_STORE, QUIET, REQUEST_MAGIC, RESPONSE_MAGIC, RETRIEVAL, STATUSES, STORAGE, TEXT_COMMANDS } from './constants.js';
 import { memcachedAttributes, type McRequest, type McResponse } from './fields.js';
 import { TextReader } from './text.js';
 
@@ -31,8 +31,6 @@ const MAX_STATS = 1024;
 const MAX_KEYS = 256;
 /** Bytes of a binary packet's body kept beyond maxBody: the extras and key. */
 const KEY_ROOM = 512;
-
-const isOutcome = (code: number): boolean => OUTCOMES.has(code);
 
 export class MemcachedParser implements StreamParser {
   private mode: 'text' | 'binary' | undefined;
@@ -445,7 +443,7 @@ export class MemcachedParser implements StreamParser {
   // --- events --------------------------------------------------------------
 
   private emit(kind: 'exchange' | 'message' | 'unanswered' | 'orphan_response', req: McRequest | undefined, res: McResponse | undefined, flags: string[]): void {
-    const f = memcachedAttributes(req, res, this.ctx.options.maxBody, isOutcome);
+    const f = memcachedAttributes(req, res, this.ctx.options.maxBody);
     const all = [...flags, ...f.flags];
     const first = req ?? res!;
     this.ctx.emit({

@@ -7,6 +7,7 @@
  * one does. A line longer than MAX_LINE is damage: skipped to its end.
  */
 import { BodyCapture } from '../body.js';
+import { LineSplitter } from '../lines.js';
 
 export interface TextSink {
   /** A line without its CRLF (a view); returns the data bytes that follow it, or -1 for none. */
@@ -22,52 +23,32 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 export class TextReader {
-  private leftover: Buffer | null = null;
+  private readonly lines: LineSplitter;
   /** Data bytes still to come for the current block, then the 2 of its CRLF; -1 in line mode. */
   private need = -1;
   private trailer = 0;
   private block: BodyCapture | null = null;
   private clean = true;
-  /** Skipping the rest of an over-long line. */
-  private skipping = false;
 
   constructor(
     private readonly sink: TextSink,
     private readonly hold: number,
-  ) {}
+  ) {
+    this.lines = new LineSplitter(MAX_LINE, (reason) => sink.damaged(reason));
+  }
 
   push(chunk: Buffer, tsNs: bigint): void {
-    let buf = chunk;
-    if (this.leftover) {
-      buf = Buffer.concat([this.leftover, chunk]);
-      this.leftover = null;
-    }
+    const buf = this.lines.join(chunk);
     let off = 0;
-    const end = buf.length;
-    while (off < end) {
+    while (off < buf.length) {
       if (this.need >= 0) {
         off = this.dataBytes(buf, off, tsNs);
         continue;
       }
-      const lf = buf.indexOf(LF, off);
-      if (this.skipping) {
-        if (lf < 0) return;
-        this.skipping = false;
-        off = lf + 1;
-        continue;
-      }
-      if (lf < 0) {
-        if (end - off > MAX_LINE) {
-          this.sink.damaged('line longer than 64 KiB');
-          this.skipping = true;
-          return;
-        }
-        this.leftover = Buffer.from(buf.subarray(off));
-        return;
-      }
-      const lineEnd = lf > off && buf[lf - 1] === CR ? lf - 1 : lf;
-      const n = this.sink.line(buf, off, lineEnd, tsNs);
-      off = lf + 1;
+      const next = this.lines.next(buf, off);
+      if (next < 0) return;
+      const n = this.sink.line(buf, this.lines.start, this.lines.end, tsNs);
+      off = next;
       if (n >= 0) {
         this.need = n;
         this.trailer = 2;
@@ -112,9 +93,8 @@ export class TextReader {
 
   /** Forget what is in progress (a gap): the next line starts after the next LF. */
   resync(): void {
-    this.leftover = null;
+    this.lines.skipLine();
     this.need = -1;
     this.block = null;
-    this.skipping = true;
   }
 }

@@ -5,7 +5,7 @@
  * CONNECT's session settings and will, subscriptions, the answering packet).
  */
 import { BodyCapture, bodyView } from '../body.js';
-import { CONNACK, CONNECT, PACKET_NAMES, PUBLISH, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE, isFailure, reasonName } from './constants.js';
+import { AUTH, CONNACK, CONNECT, DISCONNECT, PACKET_NAMES, PUBACK, PUBCOMP, PUBLISH, PUBREC, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE, isFailure, reasonName } from './constants.js';
 import type { Decoded } from './decode.js';
 
 /** A decoded packet with where and when it was. */
@@ -30,7 +30,7 @@ export interface Fields {
   flags: string[];
 }
 
-const OPERATIONS: Record<number, string> = { [CONNECT]: 'connect', [PUBLISH]: 'publish', [SUBSCRIBE]: 'subscribe', [UNSUBSCRIBE]: 'unsubscribe', 14: 'disconnect', 15: 'auth' };
+const OPERATIONS: Record<number, string> = { [CONNECT]: 'connect', [PUBLISH]: 'publish', [SUBSCRIBE]: 'subscribe', [UNSUBSCRIBE]: 'unsubscribe', [DISCONNECT]: 'disconnect', [AUTH]: 'auth' };
 
 function payloadView(body: BodyCapture, contentType: unknown, maxBody: number): Record<string, unknown> {
   return bodyView(body, typeof contentType === 'string' ? contentType : undefined, undefined, maxBody) as unknown as Record<string, unknown>;
@@ -130,7 +130,7 @@ export function packetAttributes(req: MqttPacket, res: MqttPacket | undefined, c
   return { attributes, flags };
 }
 
-const ANSWERS: Record<number, string> = { [CONNACK]: 'connect', [SUBACK]: 'subscribe', [UNSUBACK]: 'unsubscribe', 4: 'publish', 5: 'publish', 7: 'publish' };
+const ANSWERS: Record<number, string> = { [CONNACK]: 'connect', [SUBACK]: 'subscribe', [UNSUBACK]: 'unsubscribe', [PUBACK]: 'publish', [PUBREC]: 'publish', [PUBCOMP]: 'publish' };
 
 /** An answer whose request was not seen (joined mid-connection): the operation it answers and its codes. */
 export function orphanAttributes(res: MqttPacket, ctx: { version: string | undefined; v5: boolean; clientId: string | undefined }): Fields {

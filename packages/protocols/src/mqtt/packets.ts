@@ -11,6 +11,7 @@
  * boundary: a byte where a well-formed fixed header starts whose packet ends
  * where another well-formed one starts, or at the end of what arrived.
  */
+import { Leftover } from '../lines.js';
 import { FIXED_FLAGS, PUBLISH, PUBACK, PUBCOMP, PINGREQ, PINGRESP } from './constants.js';
 
 export interface PacketSink {
@@ -68,7 +69,7 @@ function plausibleLength(buf: Buffer, first: number, next: number, length: numbe
 }
 
 export class MqttPacketReader {
-  private leftover: Buffer | null = null;
+  private readonly leftover = new Leftover();
   /** A packet whose body is being kept across chunks. */
   private first = 0;
   private length = 0;
@@ -88,11 +89,7 @@ export class MqttPacketReader {
   ) {}
 
   push(chunk: Buffer, tsNs: bigint): void {
-    let buf = chunk;
-    if (this.leftover) {
-      buf = Buffer.concat([this.leftover, chunk]);
-      this.leftover = null;
-    }
+    const buf = this.leftover.join(chunk);
     let off = 0;
     const end = buf.length;
     while (off < end) {
@@ -107,7 +104,7 @@ export class MqttPacketReader {
       }
       const h = fixedHeader(buf, off, end);
       if (h === -2) {
-        this.leftover = Buffer.from(buf.subarray(off));
+        this.leftover.keep(buf, off);
         return;
       }
       if (h === -1) {
@@ -153,7 +150,7 @@ export class MqttPacketReader {
 
   /** Forget the packet in progress and any leftover; look for a boundary in what comes next. */
   resync(): void {
-    this.leftover = null;
+    this.leftover.clear();
     this.collecting = false;
     this.held = null;
     this.syncing = true;
@@ -194,7 +191,7 @@ export class MqttPacketReader {
     }
     if (off > from) this.sink.skipped(off - from);
     this.scanned += off - from;
-    if (off < end) this.leftover = Buffer.from(buf.subarray(off));
+    if (off < end) this.leftover.keep(buf, off);
     return end;
   }
 }

@@ -62,7 +62,7 @@ export class SmtpParser implements StreamParser {
     if (inMessage) {
       // the message lost bytes: its exchange is reported with what came before them, flagged, and
       // the rest of the message (up to its end, which the reader still finds) is passed over
-      const cmd = [...this.pending].reverse().find((c) => c.verb === 'DATA' || c.verb === 'BDAT');
+      const cmd = this.messageCommand();
       if (cmd) cmd.flags.push('gap');
       this.message ??= new MessageCapture(MAX_HEADER, this.ctx.options.maxBody);
       this.finishMessage();
@@ -79,7 +79,7 @@ export class SmtpParser implements StreamParser {
   close(reason: CloseReason, _tsNs: bigint): void {
     if (this.message || this.readers[0].inData) {
       // the connection ended inside a message: what came of it is reported, flagged
-      const cmd = [...this.pending].reverse().find((c) => c.verb === 'DATA' || c.verb === 'BDAT');
+      const cmd = this.messageCommand();
       if (cmd) cmd.flags.push('message_incomplete');
       this.message ??= new MessageCapture(MAX_HEADER, this.ctx.options.maxBody);
       this.finishMessage();
@@ -191,8 +191,17 @@ export class SmtpParser implements StreamParser {
     const m = this.message;
     this.message = undefined;
     if (!m) return;
-    const cmd = [...this.pending].reverse().find((c) => c.verb === 'DATA' || c.verb === 'BDAT');
+    const cmd = this.messageCommand();
     if (cmd) cmd.message = m.parse();
+  }
+
+  /** The DATA or BDAT command a message being sent belongs to: the last one waiting. */
+  private messageCommand(): SmtpCommand | undefined {
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const c = this.pending[i]!;
+      if (c.verb === 'DATA' || c.verb === 'BDAT') return c;
+    }
+    return undefined;
   }
 
   // --- the server ----------------------------------------------------------

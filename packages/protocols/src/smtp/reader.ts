@@ -7,6 +7,7 @@
  * does. A line longer than MAX_LINE outside a message is damage: skipped to
  * its end.
  */
+import { LineSplitter } from '../lines.js';
 
 export interface SmtpReaderSink {
   /** A line without its line end (a view). */
@@ -25,15 +26,16 @@ const CR = 0x0d;
 const DOT = 0x2e;
 
 export class SmtpReader {
-  private leftover: Buffer | null = null;
+  private readonly lines: LineSplitter;
   private mode: 'line' | 'data' | 'chunk' = 'line';
   /** DATA: the next byte starts a line (where "." ends the message or stuffs one). */
   private lineStart = true;
   /** BDAT: bytes of the chunk still to come. */
   private chunkLeft = 0;
-  private skipping = false;
 
-  constructor(private readonly sink: SmtpReaderSink) {}
+  constructor(private readonly sink: SmtpReaderSink) {
+    this.lines = new LineSplitter(MAX_LINE, (reason) => sink.damaged(reason));
+  }
 
   /** The bytes after this point are DATA's message, up to its "." line. */
   startData(): void {
@@ -59,11 +61,7 @@ export class SmtpReader {
   }
 
   push(chunk: Buffer, tsNs: bigint): void {
-    let buf = chunk;
-    if (this.leftover) {
-      buf = Buffer.concat([this.leftover, chunk]);
-      this.leftover = null;
-    }
+    const buf = this.lines.join(chunk);
     let off = 0;
     const end = buf.length;
     while (off < end) {
@@ -83,26 +81,10 @@ export class SmtpReader {
         if (off < 0) return;
         continue;
       }
-      const lf = buf.indexOf(LF, off);
-      if (this.skipping) {
-        if (lf < 0) return;
-        this.skipping = false;
-        off = lf + 1;
-        continue;
-      }
-      if (lf < 0) {
-        if (end - off > MAX_LINE) {
-          this.sink.damaged('line longer than 64 KiB');
-          this.skipping = true;
-          return;
-        }
-        this.leftover = Buffer.from(buf.subarray(off));
-        return;
-      }
-      const start = off;
-      const lineEnd = lf > off && buf[lf - 1] === CR ? lf - 1 : lf;
-      off = lf + 1;
-      this.sink.line(buf, start, lineEnd, tsNs);
+      const next = this.lines.next(buf, off);
+      if (next < 0) return;
+      off = next;
+      this.sink.line(buf, this.lines.start, this.lines.end, tsNs);
     }
   }
 
@@ -113,7 +95,7 @@ export class SmtpReader {
       if (this.lineStart && buf[off] === DOT) {
         // "." alone ends the message; ".." is a stuffed ".": the first dot goes
         if (off + 1 >= end || (buf[off + 1] === CR && off + 2 >= end)) {
-          this.leftover = Buffer.from(buf.subarray(off));
+          this.lines.keep(buf, off);
           return -1;
         }
         if (buf[off + 1] === LF || (buf[off + 1] === CR && buf[off + 2] === LF)) {
@@ -143,7 +125,7 @@ export class SmtpReader {
    * BDAT chunk's count takes the lost bytes off); elsewhere the next line starts after the next LF.
    */
   gap(length: number): void {
-    this.leftover = null;
+    this.lines.clear();
     if (this.mode === 'data') {
       this.lineStart = false;
       return;
@@ -153,13 +135,12 @@ export class SmtpReader {
       return;
     }
     this.mode = 'line';
-    this.skipping = true;
+    this.lines.skipLine();
   }
 
   /** Joined mid-stream: the first line may be a piece of one. */
   resync(): void {
-    this.leftover = null;
     this.mode = 'line';
-    this.skipping = true;
+    this.lines.skipLine();
   }
 }
