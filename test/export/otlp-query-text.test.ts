@@ -1,6 +1,6 @@
 // --otlp: statements go to the collector sanitized, as OpenTelemetry's
 // database conventions ask (db.query.text with every literal replaced by ?),
-// and bound parameters, Redis arguments and replies, memcached keys and values are content
+// and bound parameters, Redis arguments and replies, memcached keys and values, e-mail messages are content
 // (--otlp-content), like bodies and result rows. The sanitizer's outputs are
 // written out by hand from the SQL dialects' literal rules (PostgreSQL:
 // E'' escapes, $$ quoting, "" identifiers; MySQL: "" strings, backslash
@@ -37,7 +37,7 @@ test('Redis: the command stays, every argument becomes ?', async () => {
   assert.equal(sanitizeRedis('MSET a 1 b', 4), 'MSET ? ? ? ?');
 });
 
-const SECRETS = ['alice@example.com', 'hunter2-secret', '+1-202-555-0143', 'carol@example.org', 'bob-session-value'];
+const SECRETS = ['alice@example.com', 'hunter2-secret', '+1-202-555-0143', 'carol@example.org', 'bob-session-value', 'dave@example.net', 'Erin Okafor'];
 
 function events(): string {
   return [
@@ -58,11 +58,17 @@ function events(): string {
       db: { system: { name: 'memcached' }, operation: { name: 'set' }, query: { text: `set user:${SECRETS[0]} 0 3600 14` } },
       memcached: { protocol: 'text', keys: [`user:${SECRETS[0]}`], value: { size: 14, content: SECRETS[1] }, response: { status: 'STORED' } },
     } }),
+    ev({ id: '5-1', protocol: 'smtp', groups: {
+      smtp: { command: 'DATA', message: { size: 60, headers: { to: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, reply: { code: 250, text: 'queued' } },
+    } }),
+    ev({ id: '6-1', protocol: 'pop3', groups: {
+      pop3: { command: 'RETR', message_number: 1, message: { size: 60, headers: { from: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, response: { status: '+OK', text: '60 octets' } },
+    } }),
   ].map((e) => JSON.stringify(e)).join('\n') + '\n';
 }
 
 function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
-  return exportedSpans(events(), args, 4);
+  return exportedSpans(events(), args, 6);
 }
 
 test('spans carry sanitized statements and no parameters, arguments or replies unless --otlp-content', async () => {
@@ -82,6 +88,10 @@ test('spans carry sanitized statements and no parameters, arguments or replies u
   assert.equal(by['4-1']!.attributes['memcached.keys'], undefined);
   assert.equal(by['4-1']!.attributes['memcached.value.content'], undefined);
   assert.equal(by['4-1']!.attributes['memcached.response.status'], 'STORED');
+  // e-mail sent (SMTP) and retrieved (POP3): the message is content, the command and its answer are telemetry
+  assert.equal(by['5-1']!.attributes['smtp.command'], 'DATA');
+  assert.equal(by['6-1']!.attributes['pop3.command'], 'RETR');
+  assert.equal(by['6-1']!.attributes['pop3.response.status'], '+OK');
 
   const raw = await spansOf(['--otlp-content']);
   assert.equal(raw['1-1']!.attributes['db.query.text'], `SELECT id FROM users WHERE email = '${SECRETS[0]}' AND pw = $1`);
@@ -90,4 +100,8 @@ test('spans carry sanitized statements and no parameters, arguments or replies u
   assert.equal(raw['3-1']!.attributes['redis.response.value'], 'OK');
   assert.deepEqual(raw['4-1']!.attributes['memcached.keys'], [`user:${SECRETS[0]}`]);
   assert.equal(raw['4-1']!.attributes['memcached.value.content'], SECRETS[1]);
+  for (const id of ['5-1', '6-1']) {
+    const attrs = JSON.stringify(raw[id]!.attributes);
+    assert.ok(attrs.includes(SECRETS[5]) && attrs.includes(SECRETS[6]), `${id}: the message with --otlp-content`);
+  }
 });

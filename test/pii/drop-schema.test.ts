@@ -48,6 +48,7 @@ const MAY_HOLD_PII: Record<string, string> = {
   'mqtt.json /$defs/binary/oneOf/1 base64': 'mqtt.response.properties.correlation_data.base64',
   'memcached.json /properties/response/properties/values/items key': 'memcached.response.values[2].key',
   'smtp.json /$defs/reply text': 'smtp.reply.text',
+  'pop3.json /properties/response text': 'pop3.response.text',
 };
 /** Required strings that hold no finding: names from a fixed set, codes, pano's own envelope (not scanned). */
 const NO_PII = [
@@ -57,6 +58,7 @@ const NO_PII = [
   'event.v1.json /$defs/envelope time', 'grpc.json /$defs/unknown_fields/items at', 'http2.json /properties/reset error_code',
   'http2.json /properties/goaway error_code', 'http3.json /properties/reset error_code', 'messaging.json  system', 'mysql.json  command', 'mysql.json /properties/columns/items type',
   'rpc.json  system', 'mqtt.json /properties/connect protocol_name', 'smtp.json /properties/auth mechanism',
+  'pop3.json /properties/auth mechanism',
 ];
 
 test('every required string of the schema is classed; those that can hold a finding allow null and are nulled by drop', () => {
@@ -120,6 +122,11 @@ const EVENTS = [
     smtp: { command: 'RCPT', arguments: 'TO:<ivy@example.org>', rcpt_to: 'ivy@example.org', reply: { code: 550, text: '5.1.1 <ivy@example.org>: Recipient address rejected' } },
     error: { type: '550' },
   },
+  {
+    ...envelope('7-1', 'pop3', 110),
+    pop3: { command: 'USER', arguments: 'jack@example.org', username: 'jack@example.org', response: { status: '-ERR', text: 'no mailbox for jack@example.org' } },
+    error: { type: 'ERR' },
+  },
 ];
 
 test('--redact drop nulls required fields that held a finding: the events stay valid, and every mode leaves them valid', () => {
@@ -130,7 +137,7 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.equal(r.status, 0, r.stderr);
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     for (const ev of out) assert.deepEqual(validateEvent(ev), [], `${mode} ${ev.pano.id}`);
-    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank|hank|ivy/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
+    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank|hank|ivy|jack/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
     if (mode !== 'drop') continue;
     const [dns, columns, error] = out;
     assert.equal(dns.dns.question.name, null);
@@ -147,6 +154,7 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.deepEqual(mc.memcached.keys, [null]);
     assert.equal(mc.memcached.response.values[0].key, null);
     assert.deepEqual(out[5].smtp.reply, { code: 550, text: null });
+    assert.deepEqual(out[6].pop3.response, { status: '-ERR', text: null });
   }
 });
 

@@ -223,3 +223,22 @@ test('SMTP MIME parts: a decoded attachment\'s text is scanned at its part\'s pa
   }));
   assert.deepEqual(f.filter((x) => x.type === 'email').map((x) => x.path), ['smtp.message.parts[1].body.content']);
 });
+
+test('POP3: a retrieved message\'s header fields and body and the user name are scanned', () => {
+  const es = scanner();
+  const f = es.finish(es.collect({
+    pop3: {
+      command: 'RETR',
+      message_number: 1,
+      message: { size: 100, headers: { from: ['Shop <shop@example.com>'], subject: ['Order 42'] }, body: { size: 40, content: 'SSN on file: 536-22-8821\r\n' } },
+      response: { status: '+OK', text: '100 octets' },
+    },
+  }));
+  assert.deepEqual(f.map((x) => [x.type, x.path]).sort(), [
+    ['email', 'pop3.message.headers.from[0]'],
+    ['us_ssn', 'pop3.message.body.content'],
+  ]);
+  const user = scanner();
+  const u = user.finish(user.collect({ pop3: { command: 'USER', arguments: 'ann@example.org', username: 'ann@example.org', response: { status: '+OK', text: '' } } }));
+  assert.deepEqual(u.map((x) => [x.type, x.path]).sort(), [['email', 'pop3.arguments'], ['email', 'pop3.username']]);
+});

@@ -35,7 +35,7 @@ export interface SpanParent {
 export const MAX_LINKS = 128;
 
 export interface MappingOptions {
-  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, memcached keys and values, SMTP messages, gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and MySQL query attributes (default false) */
+  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, memcached keys and values, SMTP and POP3 messages, gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and MySQL query attributes (default false) */
   includeContent?: boolean;
   /** keep the values of credential-bearing headers (default false: each value becomes `REDACTED`) */
   includeCredentials?: boolean;
@@ -100,8 +100,8 @@ function contentPath(path: string, key: string): boolean {
       // a memcached command's keys name what is cached, often whose (`user:alice@example.com`)
       return path === 'memcached.keys';
     case 'message':
-      // an e-mail's header fields and body
-      return path === 'smtp.message';
+      // an e-mail's header fields and body, sent or retrieved
+      return path === 'smtp.message' || path === 'pop3.message';
     case 'payload':
       // NOTIFY's payload: the statement that sent it leaves without it (`notify ch, ?`)
       return path === 'postgresql.notification.payload';

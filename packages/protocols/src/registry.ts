@@ -15,6 +15,7 @@ import { amqpModule } from './amqp/index.js';
 import { mqttModule } from './mqtt/index.js';
 import { memcachedModule } from './memcached/index.js';
 import { smtpModule } from './smtp/index.js';
+import { pop3Module } from './pop3/index.js';
 import { websocketModule } from './websocket/index.js';
 import { tlsModule } from './tls/index.js';
 import { quicModule } from './quic/index.js';
@@ -33,6 +34,7 @@ export const protocolModules: ProtocolModule[] = [
   amqpModule,
   mqttModule,
   smtpModule,
+  pop3Module,
   websocketModule,
   tlsModule,
   dnsModule, dnsTcpModule,

@@ -15,6 +15,7 @@ import type { ParserContext, StreamParser } from '../types.js';
 import { smtpAttributes, type SmtpCommand, type SmtpReply } from './fields.js';
 import { MessageCapture } from './message.js';
 import { SmtpReader } from './reader.js';
+import { base64Text, saslUser } from '../sasl.js';
 
 /** Header bytes of a message kept (the body gets maxBody). */
 const MAX_HEADER = 64 * 1024;
@@ -130,7 +131,7 @@ export class SmtpParser implements StreamParser {
       const auth = head.auth;
       if (auth && auth.username === undefined) {
         if (auth.mechanism === 'LOGIN' && auth.steps === 1) auth.username = base64Text(line);
-        else if (auth.mechanism === 'PLAIN') auth.username = userOf('PLAIN', line, false);
+        else if (auth.mechanism === 'PLAIN') auth.username = saslUser('PLAIN', line, false);
       }
       return;
     }
@@ -150,7 +151,7 @@ export class SmtpParser implements StreamParser {
         const [mechanism = '', initial] = args.split(' ');
         c.args = mechanism;
         c.auth = { mechanism: mechanism.toUpperCase(), steps: 0 };
-        if (initial !== undefined && initial !== '=') c.auth.username = userOf(c.auth.mechanism, initial, true);
+        if (initial !== undefined && initial !== '=') c.auth.username = saslUser(c.auth.mechanism, initial, true);
         break;
       }
       case 'DATA':
@@ -324,23 +325,4 @@ function address(args: string): string | undefined {
   const m = /^(?:FROM|TO)\s*:\s*(?:<([^>]*)>|(\S+))/i.exec(args);
   if (!m) return undefined;
   return m[1] ?? m[2];
-}
-
-/** Base64 text decoded, when it is (a user name). */
-function base64Text(s: string): string | undefined {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(s)) return undefined;
-  const b = Buffer.from(s, 'base64');
-  const t = b.toString('utf8');
-  return t.includes('\ufffd') ? undefined : t;
-}
-
-/** The user name in an AUTH answer: PLAIN's `authzid \0 user \0 password`, LOGIN's first answer. */
-export function userOf(mechanism: string, answer: string, initial: boolean): string | undefined {
-  if (mechanism === 'PLAIN') {
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(answer)) return undefined;
-    const parts = Buffer.from(answer, 'base64').toString('utf8').split('\0');
-    return parts.length === 3 ? parts[1] || parts[0] : undefined;
-  }
-  if (mechanism === 'LOGIN' && initial) return base64Text(answer);
-  return undefined;
 }
