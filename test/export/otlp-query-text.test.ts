@@ -61,6 +61,9 @@ function events(): string {
     ev({ id: '5-1', protocol: 'smtp', groups: {
       smtp: { command: 'DATA', message: { size: 60, headers: { to: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, reply: { code: 250, text: 'queued' } },
     } }),
+    ev({ id: '7-1', protocol: 'imap', groups: {
+      imap: { tag: 'a1', command: 'FETCH', arguments: '1 (UID ENVELOPE BODY[])', fetch: [{ seq: 1, uid: 7, size: 60, envelope: { subject: 'hi', from: [SECRETS[5]] }, headers: { to: [SECRETS[5]] }, message: { size: 60, headers: { from: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, sections: [{ section: 'TEXT', body: { size: 11, content: SECRETS[6] } }] }], response: { status: 'OK', text: 'done' } },
+    } }),
     ev({ id: '6-1', protocol: 'pop3', groups: {
       pop3: { command: 'RETR', message_number: 1, message: { size: 60, headers: { from: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, response: { status: '+OK', text: '60 octets' } },
     } }),
@@ -68,7 +71,7 @@ function events(): string {
 }
 
 function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
-  return exportedSpans(events(), args, 6);
+  return exportedSpans(events(), args, 7);
 }
 
 test('spans carry sanitized statements and no parameters, arguments or replies unless --otlp-content', async () => {
@@ -92,6 +95,7 @@ test('spans carry sanitized statements and no parameters, arguments or replies u
   assert.equal(by['5-1']!.attributes['smtp.command'], 'DATA');
   assert.equal(by['6-1']!.attributes['pop3.command'], 'RETR');
   assert.equal(by['6-1']!.attributes['pop3.response.status'], '+OK');
+  assert.equal(by['7-1']!.attributes['imap.command'], 'FETCH');
 
   const raw = await spansOf(['--otlp-content']);
   assert.equal(raw['1-1']!.attributes['db.query.text'], `SELECT id FROM users WHERE email = '${SECRETS[0]}' AND pw = $1`);
@@ -100,7 +104,7 @@ test('spans carry sanitized statements and no parameters, arguments or replies u
   assert.equal(raw['3-1']!.attributes['redis.response.value'], 'OK');
   assert.deepEqual(raw['4-1']!.attributes['memcached.keys'], [`user:${SECRETS[0]}`]);
   assert.equal(raw['4-1']!.attributes['memcached.value.content'], SECRETS[1]);
-  for (const id of ['5-1', '6-1']) {
+  for (const id of ['5-1', '6-1', '7-1']) {
     const attrs = JSON.stringify(raw[id]!.attributes);
     assert.ok(attrs.includes(SECRETS[5]) && attrs.includes(SECRETS[6]), `${id}: the message with --otlp-content`);
   }

@@ -49,6 +49,9 @@ const MAY_HOLD_PII: Record<string, string> = {
   'memcached.json /properties/response/properties/values/items key': 'memcached.response.values[2].key',
   'smtp.json /$defs/reply text': 'smtp.reply.text',
   'pop3.json /properties/response text': 'pop3.response.text',
+  'imap.json /properties/response text': 'imap.response.text',
+  'imap.json /properties/mailboxes/items name': 'imap.mailboxes[0].name',
+  'imap.json /properties/status mailbox': 'imap.status.mailbox',
 };
 /** Required strings that hold no finding: names from a fixed set, codes, pano's own envelope (not scanned). */
 const NO_PII = [
@@ -59,6 +62,8 @@ const NO_PII = [
   'http2.json /properties/goaway error_code', 'http3.json /properties/reset error_code', 'messaging.json  system', 'mysql.json  command', 'mysql.json /properties/columns/items type',
   'rpc.json  system', 'mqtt.json /properties/connect protocol_name', 'smtp.json /properties/auth mechanism',
   'pop3.json /properties/auth mechanism',
+  'imap.json /properties/auth mechanism', 'imap.json /properties/fetch/items/properties/sections/items section',
+  'imap.json /properties/mailboxes/items delimiter',
 ];
 
 test('every required string of the schema is classed; those that can hold a finding allow null and are nulled by drop', () => {
@@ -127,6 +132,16 @@ const EVENTS = [
     pop3: { command: 'USER', arguments: 'jack@example.org', username: 'jack@example.org', response: { status: '-ERR', text: 'no mailbox for jack@example.org' } },
     error: { type: 'ERR' },
   },
+  {
+    ...envelope('8-1', 'imap', 143),
+    imap: {
+      tag: 'a1', command: 'LIST', arguments: '"" "*"',
+      mailboxes: [{ name: 'Clients/kim@example.org', delimiter: '/', attributes: [] }],
+      status: { mailbox: 'Clients/kim@example.org', items: { MESSAGES: 1 } },
+      response: { status: 'NO', text: 'no access to kim@example.org' },
+    },
+    error: { type: 'NO' },
+  },
 ];
 
 test('--redact drop nulls required fields that held a finding: the events stay valid, and every mode leaves them valid', () => {
@@ -137,7 +152,7 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.equal(r.status, 0, r.stderr);
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     for (const ev of out) assert.deepEqual(validateEvent(ev), [], `${mode} ${ev.pano.id}`);
-    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank|hank|ivy|jack/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
+    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank|hank|ivy|jack|kim/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
     if (mode !== 'drop') continue;
     const [dns, columns, error] = out;
     assert.equal(dns.dns.question.name, null);
@@ -155,6 +170,9 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.equal(mc.memcached.response.values[0].key, null);
     assert.deepEqual(out[5].smtp.reply, { code: 550, text: null });
     assert.deepEqual(out[6].pop3.response, { status: '-ERR', text: null });
+    assert.deepEqual(out[7].imap.response, { status: 'NO', text: null });
+    assert.deepEqual(out[7].imap.mailboxes, [{ name: null, delimiter: '/', attributes: [] }]);
+    assert.deepEqual(out[7].imap.status, { mailbox: null, items: { MESSAGES: 1 } });
   }
 });
 

@@ -242,3 +242,29 @@ test('POP3: a retrieved message\'s header fields and body and the user name are 
   const u = user.finish(user.collect({ pop3: { command: 'USER', arguments: 'ann@example.org', username: 'ann@example.org', response: { status: '+OK', text: '' } } }));
   assert.deepEqual(u.map((x) => [x.type, x.path]).sort(), [['email', 'pop3.arguments'], ['email', 'pop3.username']]);
 });
+
+test('IMAP: fetched envelopes, header fields and bodies, appended messages and mailbox names are scanned; LOGIN keeps no password to find', () => {
+  const es = scanner();
+  const f = es.finish(es.collect({
+    imap: {
+      tag: 'a1',
+      command: 'UID FETCH',
+      arguments: '1 (ENVELOPE BODY[])',
+      fetch: [{
+        seq: 1,
+        uid: 7,
+        envelope: { subject: 'Order 42', from: ['Shop <shop@example.com>'], to: ['ann@example.org'] },
+        message: { size: 100, headers: { from: ['Shop <shop@example.com>'] }, body: { size: 40, content: 'SSN on file: 536-22-8821\r\n' } },
+      }],
+      mailboxes: [{ name: 'Clients/bob@example.net', delimiter: '/', attributes: [] }],
+      response: { status: 'OK', text: 'Fetch completed.' },
+    },
+  }));
+  assert.deepEqual(f.map((x) => [x.type, x.path]).sort(), [
+    ['email', 'imap.fetch[0].envelope.from[0]'],
+    ['email', 'imap.fetch[0].envelope.to[0]'],
+    ['email', 'imap.fetch[0].message.headers.from[0]'],
+    ['email', 'imap.mailboxes[0].name'],
+    ['us_ssn', 'imap.fetch[0].message.body.content'],
+  ]);
+});

@@ -35,7 +35,7 @@ export interface SpanParent {
 export const MAX_LINKS = 128;
 
 export interface MappingOptions {
-  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, memcached keys and values, SMTP and POP3 messages, gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and MySQL query attributes (default false) */
+  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, memcached keys and values, SMTP, POP3 and IMAP messages (and what IMAP fetched of them), gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and MySQL query attributes (default false) */
   includeContent?: boolean;
   /** keep the values of credential-bearing headers (default false: each value becomes `REDACTED`) */
   includeCredentials?: boolean;
@@ -100,8 +100,13 @@ function contentPath(path: string, key: string): boolean {
       // a memcached command's keys name what is cached, often whose (`user:alice@example.com`)
       return path === 'memcached.keys';
     case 'message':
-      // an e-mail's header fields and body, sent or retrieved
-      return path === 'smtp.message' || path === 'pop3.message';
+      // an e-mail's header fields and body, sent, retrieved or appended
+      return path === 'smtp.message' || path === 'pop3.message' || path === 'imap.message' || path === 'imap.fetch.message';
+    case 'envelope':
+    case 'headers':
+    case 'sections':
+      // what IMAP fetched of a message: its envelope (names, addresses, subject), header fields, parts
+      return path === 'imap.fetch.envelope' || path === 'imap.fetch.headers' || path === 'imap.fetch.sections';
     case 'payload':
       // NOTIFY's payload: the statement that sent it leaves without it (`notify ch, ?`)
       return path === 'postgresql.notification.payload';

@@ -16,6 +16,7 @@ import { mqttModule } from './mqtt/index.js';
 import { memcachedModule } from './memcached/index.js';
 import { smtpModule } from './smtp/index.js';
 import { pop3Module } from './pop3/index.js';
+import { imapModule } from './imap/index.js';
 import { websocketModule } from './websocket/index.js';
 import { tlsModule } from './tls/index.js';
 import { quicModule } from './quic/index.js';
@@ -35,6 +36,7 @@ export const protocolModules: ProtocolModule[] = [
   mqttModule,
   smtpModule,
   pop3Module,
+  imapModule,
   websocketModule,
   tlsModule,
   dnsModule, dnsTcpModule,
