@@ -171,13 +171,18 @@ test('AUTHENTICATE PLAIN with SASL-IR, LOGIN through challenges, a cancel: the u
   assert.doesNotMatch(attrsText(ctx.records), /s3cret|wrong-pw|d3JvbmctcHc/);
 });
 
-test('pipelined commands complete by tag, in any order', () => {
+test('pipelined commands complete by tag, in any order; each untagged answer goes to the command that asked for it', () => {
   const ctx = run([
     [S, '* OK IMAP4rev1 ready\r\n'],
-    [C, 'x1 NOOP\r\nx2 CAPABILITY\r\n'],
-    [S, '* CAPABILITY IMAP4rev1\r\nx2 OK done\r\nx1 OK noop\r\n'],
+    [C, 'x1 NOOP\r\nx2 CAPABILITY\r\nx3 UID SEARCH ALL\r\nx4 UID FETCH 7 (FLAGS)\r\n'],
+    [S, '* CAPABILITY IMAP4rev1\r\n* 3 FETCH (UID 7 FLAGS (\\Seen))\r\n* SEARCH 3\r\nx2 OK done\r\nx1 OK noop\r\nx4 OK fetched\r\nx3 OK searched\r\n'],
   ]);
-  assert.deepEqual(ctx.records.slice(1).map((r) => [at(r, 'imap.tag'), at(r, 'imap.command')]), [['x2', 'CAPABILITY'], ['x1', 'NOOP']]);
+  assert.deepEqual(ctx.records.slice(1).map((r) => [at(r, 'imap.tag'), at(r, 'imap.command')]), [['x2', 'CAPABILITY'], ['x1', 'NOOP'], ['x4', 'UID FETCH'], ['x3', 'UID SEARCH']]);
+  const [, caps, noop, fetch, search] = ctx.records;
+  assert.deepEqual(at(caps!, 'imap.capabilities'), ['IMAP4rev1']);
+  assert.equal(at(noop!, 'imap.capabilities'), undefined);
+  assert.deepEqual(at(fetch!, 'imap.fetch'), [{ seq: 3, uid: 7, flags: ['\\Seen'] }]);
+  assert.deepEqual(at(search!, 'imap.search'), { count: 1, ids: [3] });
 });
 
 test('STARTTLS answered OK hands the connection to TLS with a parser that expects no greeting', () => {

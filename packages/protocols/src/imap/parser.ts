@@ -39,6 +39,19 @@ const STATUS = /^(\S+) (OK|NO|BAD|BYE|PREAUTH)(?: \[([^\]]*)\])?(?: (.*))?$/i;
 /** The fetch item a literal is the value of: a section (RFC 9051 §6.4.5) or RFC822's. */
 const SECTION_ITEM = /(?:^|[ (])((?:BODY|BINARY)\[([^\]]*)\](?:<\d+>)?|RFC822(?:\.HEADER|\.TEXT)?)\s*$/i;
 
+/** The commands that ask for each kind of untagged data response. */
+const ANSWERS: Record<string, string[]> = {
+  FETCH: ['FETCH', 'UID FETCH', 'STORE', 'UID STORE'],
+  SEARCH: ['SEARCH', 'UID SEARCH'],
+  LIST: ['LIST'],
+  LSUB: ['LSUB'],
+  STATUS: ['STATUS'],
+  CAPABILITY: ['CAPABILITY'],
+  ID: ['ID'],
+  ENABLED: ['ENABLE'],
+  FLAGS: ['SELECT', 'EXAMINE'],
+};
+
 /** Where a literal's bytes go while it streams. */
 type Sink =
   | { kind: 'message'; capture: MessageCapture; item: string; section: string }
@@ -303,9 +316,10 @@ export class ImapParser implements StreamParser {
 
   /** Where a literal the server sends goes: a fetched section to the message or body parser, anything else into a string. */
   private serverSink(piece: string): Sink {
-    const head = this.pending[0];
+    const first = this.lines[1]!.pieces[0] as string;
+    const head = this.owner(first);
     const m = SECTION_ITEM.exec(piece);
-    if (m && head && /^\* \d+ FETCH /i.test(this.lines[1]!.pieces[0] as string)) {
+    if (m && head && /^\* \d+ FETCH /i.test(first)) {
       if ((head.fetch?.length ?? 0) >= MAX_FETCH) return { kind: 'discard', size: 0 };
       const item = m[1]!.toUpperCase();
       const section = (m[2] ?? (item === 'RFC822' ? '' : item === 'RFC822.HEADER' ? 'HEADER' : 'TEXT')).toUpperCase();
@@ -368,9 +382,22 @@ export class ImapParser implements StreamParser {
     }
   }
 
+  /**
+   * The command an untagged response belongs to: the oldest waiting one that asks for that kind of
+   * answer (FETCH's for a FETCH or STORE, SEARCH's for a SEARCH ...), so that pipelined commands
+   * each get their own; else the oldest waiting.
+   */
+  private owner(first: string): ImapCommand | undefined {
+    const m = /^\* (?:\d+ )?([A-Za-z]+)/.exec(first);
+    const kind = m?.[1]!.toUpperCase();
+    const verbs = kind ? ANSWERS[kind] : undefined;
+    if (verbs) for (const c of this.pending) if (verbs.includes(c.verb)) return c;
+    return this.pending[0];
+  }
+
   private untagged(line: Line, first: string, tsNs: bigint): void {
     const st = STATUS.exec(first);
-    const c = this.pending[0];
+    const c = this.owner(first);
     if (st && line.pieces.length === 1) {
       const status = this.status(st, line, tsNs);
       const code = status.code?.toUpperCase() ?? '';
