@@ -132,6 +132,17 @@ test('PII types counted per direction from the finding paths', () => {
   const delivered = { pano: { kind: 'exchange' }, messaging: { system: 'mqtt', operation: { type: 'receive' } }, mqtt: { packet_type: 'PUBLISH' } };
   assert.equal(directionOfPath('mqtt.properties.user_properties.phone[0]', delivered), 'server_to_client');
   assert.equal(directionOfPath('mqtt.properties.user_properties.phone[0]', { ...delivered, messaging: { system: 'mqtt', operation: { type: 'send' } } }), 'client_to_server');
+  // mail: a message sent (SMTP DATA, IMAP APPEND) went to the server; one retrieved or fetched, a refusal's
+  // text, a mailbox listing came from it
+  assert.equal(directionOfPath('smtp.message.body.content', {}), 'client_to_server');
+  assert.equal(directionOfPath('smtp.reply.text', {}), 'server_to_client');
+  assert.equal(directionOfPath('pop3.message.headers.from[0]', {}), 'server_to_client');
+  assert.equal(directionOfPath('pop3.username', {}), 'client_to_server');
+  assert.equal(directionOfPath('imap.message.body.content', {}), 'client_to_server');
+  assert.equal(directionOfPath('imap.fetch[0].envelope.from[0]', {}), 'server_to_client');
+  assert.equal(directionOfPath('imap.mailboxes[2].name', {}), 'server_to_client');
+  assert.equal(directionOfPath('imap.response.text', {}), 'server_to_client');
+  assert.equal(directionOfPath('imap.arguments', {}), 'client_to_server');
 });
 
 test('PII in what only the server sends counts server → client', () => {

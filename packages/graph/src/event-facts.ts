@@ -120,7 +120,8 @@ const RECEIVING_OPERATIONS = new Set(['receive', 'process', 'deliver']);
  * Fields the server sent that no `response` segment marks, by their first two
  * segments (pano-events(5)): errors, notices and status text (a duplicate-key
  * error's detail quotes the value), what a server pushes unasked (LISTEN/NOTIFY
- * payloads), its OK-packet info, column definitions and version strings.
+ * payloads), its OK-packet info, column definitions and version strings, and
+ * the mail a POP3 or IMAP server hands out.
  */
 const SERVER_FIELDS = new Set([
   'postgresql.error',
@@ -135,6 +136,19 @@ const SERVER_FIELDS = new Set([
   'mysql.columns',
   'mysql.statistics',
   'grpc.status_message',
+  // mail: an SMTP server's replies (a refused recipient's address), what a POP3 or IMAP server
+  // sends of a mailbox (retrieved and fetched messages, listings, mailbox names, its ID)
+  'smtp.reply',
+  'smtp.intermediate_reply',
+  'pop3.message',
+  'pop3.listing',
+  'pop3.capabilities',
+  'imap.fetch',
+  'imap.mailboxes',
+  'imap.status',
+  'imap.search',
+  'imap.server_id',
+  'imap.bye',
 ]);
 
 /**
