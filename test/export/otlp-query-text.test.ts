@@ -64,6 +64,9 @@ function events(): string {
     ev({ id: '7-1', protocol: 'imap', groups: {
       imap: { tag: 'a1', command: 'FETCH', arguments: '1 (UID ENVELOPE BODY[])', fetch: [{ seq: 1, uid: 7, size: 60, envelope: { subject: 'hi', from: [SECRETS[5]] }, headers: { to: [SECRETS[5]] }, message: { size: 60, headers: { from: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, sections: [{ section: 'TEXT', body: { size: 11, content: SECRETS[6] } }] }], response: { status: 'OK', text: 'done' } },
     } }),
+    ev({ id: '8-1', protocol: 'ldap', groups: {
+      ldap: { message_id: 2, operation: 'search', search: { base: 'dc=example,dc=org', scope: 'sub', deref: 'never', size_limit: 0, time_limit: 0, types_only: false, filter: `(mail=${SECRETS[5]})`, attributes: ['cn'] }, entries: [{ dn: 'uid=e,dc=example,dc=org', attributes: { cn: [SECRETS[6]] } }], entry_count: 1, response: { result_code: 0, result: 'success' } },
+    } }),
     ev({ id: '6-1', protocol: 'pop3', groups: {
       pop3: { command: 'RETR', message_number: 1, message: { size: 60, headers: { from: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, response: { status: '+OK', text: '60 octets' } },
     } }),
@@ -71,7 +74,7 @@ function events(): string {
 }
 
 function spansOf(args: string[]): Promise<Record<string, DecodedSpan>> {
-  return exportedSpans(events(), args, 7);
+  return exportedSpans(events(), args, 8);
 }
 
 test('spans carry sanitized statements and no parameters, arguments or replies unless --otlp-content', async () => {
@@ -96,6 +99,8 @@ test('spans carry sanitized statements and no parameters, arguments or replies u
   assert.equal(by['6-1']!.attributes['pop3.command'], 'RETR');
   assert.equal(by['6-1']!.attributes['pop3.response.status'], '+OK');
   assert.equal(by['7-1']!.attributes['imap.command'], 'FETCH');
+  assert.equal(by['8-1']!.attributes['ldap.search.base'], 'dc=example,dc=org');
+  assert.equal(by['8-1']!.attributes['ldap.entry_count'], 1);
 
   const raw = await spansOf(['--otlp-content']);
   assert.equal(raw['1-1']!.attributes['db.query.text'], `SELECT id FROM users WHERE email = '${SECRETS[0]}' AND pw = $1`);
@@ -104,7 +109,7 @@ test('spans carry sanitized statements and no parameters, arguments or replies u
   assert.equal(raw['3-1']!.attributes['redis.response.value'], 'OK');
   assert.deepEqual(raw['4-1']!.attributes['memcached.keys'], [`user:${SECRETS[0]}`]);
   assert.equal(raw['4-1']!.attributes['memcached.value.content'], SECRETS[1]);
-  for (const id of ['5-1', '6-1', '7-1']) {
+  for (const id of ['5-1', '6-1', '7-1', '8-1']) {
     const attrs = JSON.stringify(raw[id]!.attributes);
     assert.ok(attrs.includes(SECRETS[5]) && attrs.includes(SECRETS[6]), `${id}: the message with --otlp-content`);
   }

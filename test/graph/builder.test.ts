@@ -143,6 +143,10 @@ test('PII types counted per direction from the finding paths', () => {
   assert.equal(directionOfPath('imap.mailboxes[2].name', {}), 'server_to_client');
   assert.equal(directionOfPath('imap.response.text', {}), 'server_to_client');
   assert.equal(directionOfPath('imap.arguments', {}), 'client_to_server');
+  // LDAP: a search's entries came from the directory, an add's attributes and a filter went to it
+  assert.equal(directionOfPath('ldap.entries[0].attributes.mail[0]', {}), 'server_to_client');
+  assert.equal(directionOfPath('ldap.attributes.mail[0]', {}), 'client_to_server');
+  assert.equal(directionOfPath('ldap.search.filter', {}), 'client_to_server');
 });
 
 test('PII in what only the server sends counts server → client', () => {

@@ -52,6 +52,11 @@ const MAY_HOLD_PII: Record<string, string> = {
   'imap.json /properties/response text': 'imap.response.text',
   'imap.json /properties/mailboxes/items name': 'imap.mailboxes[0].name',
   'imap.json /properties/status mailbox': 'imap.status.mailbox',
+  'ldap.json /properties/bind name': 'ldap.bind.name',
+  'ldap.json /properties/entries/items dn': 'ldap.entries[0].dn',
+  'ldap.json /properties/modify_dn new_rdn': 'ldap.modify_dn.new_rdn',
+  'ldap.json /properties/search base': 'ldap.search.base',
+  'ldap.json /properties/search filter': 'ldap.search.filter',
 };
 /** Required strings that hold no finding: names from a fixed set, codes, pano's own envelope (not scanned). */
 const NO_PII = [
@@ -64,6 +69,9 @@ const NO_PII = [
   'pop3.json /properties/auth mechanism',
   'imap.json /properties/auth mechanism', 'imap.json /properties/fetch/items/properties/sections/items section',
   'imap.json /properties/mailboxes/items delimiter',
+  'ldap.json /$defs/controls/items oid', 'ldap.json /properties/changes/items operation', 'ldap.json /properties/changes/items type',
+  'ldap.json /properties/compare attribute', 'ldap.json /properties/extended oid', 'ldap.json /properties/response result',
+  'ldap.json /properties/search deref', 'ldap.json /properties/search scope',
 ];
 
 test('every required string of the schema is classed; those that can hold a finding allow null and are nulled by drop', () => {
@@ -142,6 +150,16 @@ const EVENTS = [
     },
     error: { type: 'NO' },
   },
+  {
+    ...envelope('9-1', 'ldap', 389),
+    ldap: {
+      message_id: 2, operation: 'search',
+      search: { base: 'mail=lee@example.org,dc=example,dc=org', scope: 'sub', deref: 'never', size_limit: 0, time_limit: 0, types_only: false, filter: '(mail=lee@example.org)', attributes: ['mail'] },
+      entries: [{ dn: 'mail=lee@example.org,dc=example,dc=org', attributes: { mail: ['lee@example.org'] } }],
+      entry_count: 1,
+      response: { result_code: 0, result: 'success' },
+    },
+  },
 ];
 
 test('--redact drop nulls required fields that held a finding: the events stay valid, and every mode leaves them valid', () => {
@@ -152,7 +170,7 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.equal(r.status, 0, r.stderr);
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     for (const ev of out) assert.deepEqual(validateEvent(ev), [], `${mode} ${ev.pano.id}`);
-    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank|hank|ivy|jack|kim/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
+    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank|hank|ivy|jack|kim|lee/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
     if (mode !== 'drop') continue;
     const [dns, columns, error] = out;
     assert.equal(dns.dns.question.name, null);
@@ -173,6 +191,9 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.deepEqual(out[7].imap.response, { status: 'NO', text: null });
     assert.deepEqual(out[7].imap.mailboxes, [{ name: null, delimiter: '/', attributes: [] }]);
     assert.deepEqual(out[7].imap.status, { mailbox: null, items: { MESSAGES: 1 } });
+    assert.equal(out[8].ldap.search.base, null);
+    assert.equal(out[8].ldap.search.filter, null);
+    assert.deepEqual(out[8].ldap.entries, [{ dn: null, attributes: { mail: [null] } }]);
   }
 });
 

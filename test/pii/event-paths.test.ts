@@ -268,3 +268,23 @@ test('IMAP: fetched envelopes, header fields and bodies, appended messages and m
     ['us_ssn', 'imap.fetch[0].message.body.content'],
   ]);
 });
+
+test('LDAP: entries\' values by their attribute types, DNs, filters and added values are scanned; credentials are sizes', () => {
+  const es = scanner();
+  const f = es.finish(es.collect({
+    ldap: {
+      message_id: 2,
+      operation: 'search',
+      search: { base: 'dc=example,dc=org', scope: 'sub', deref: 'never', size_limit: 0, time_limit: 0, types_only: false, filter: '(mail=ann@example.org)', attributes: [] },
+      entries: [{ dn: 'mail=ann@example.org,dc=example,dc=org', attributes: { mail: ['ann@example.org'], telephoneNumber: ['+44 20 7946 0958'], userPassword: [{ size: 14 }] } }],
+      entry_count: 1,
+      response: { result_code: 0, result: 'success' },
+    },
+  }));
+  assert.deepEqual(f.map((x) => [x.type, x.path]).sort(), [
+    ['email', 'ldap.entries[0].attributes.mail[0]'],
+    ['email', 'ldap.entries[0].dn'],
+    ['email', 'ldap.search.filter'],
+    ['phone', 'ldap.entries[0].attributes.telephoneNumber[0]'],
+  ]);
+});

@@ -35,7 +35,7 @@ export interface SpanParent {
 export const MAX_LINKS = 128;
 
 export interface MappingOptions {
-  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, memcached keys and values, SMTP, POP3 and IMAP messages (and what IMAP fetched of them), gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and MySQL query attributes (default false) */
+  /** keep `*.body.content`, `db.response.rows`, `db.query.parameter`, the literals of `db.query.text`, `redis.args`, `redis.response.value`, memcached keys and values, SMTP, POP3 and IMAP messages (and what IMAP fetched of them), LDAP entries, values and search filters, gRPC messages, Kafka record values, COPY and LOAD DATA LOCAL INFILE data, NOTIFY payloads and MySQL query attributes (default false) */
   includeContent?: boolean;
   /** keep the values of credential-bearing headers (default false: each value becomes `REDACTED`) */
   includeCredentials?: boolean;
@@ -102,6 +102,15 @@ function contentPath(path: string, key: string): boolean {
     case 'message':
       // an e-mail's header fields and body, sent, retrieved or appended
       return path === 'smtp.message' || path === 'pop3.message' || path === 'imap.message' || path === 'imap.fetch.message';
+    case 'entries':
+    case 'attributes':
+    case 'changes':
+    case 'compare':
+      // a directory's entries a search returned, and the values an add, modify or compare sent
+      return path === 'ldap.entries' || path === 'ldap.attributes' || path === 'ldap.changes' || path === 'ldap.compare';
+    case 'filter':
+      // a search filter holds the values searched for (`(mail=ann@example.org)`)
+      return path === 'ldap.search.filter';
     case 'envelope':
     case 'headers':
     case 'sections':

@@ -137,7 +137,8 @@ const SERVER_FIELDS = new Set([
   'mysql.statistics',
   'grpc.status_message',
   // mail: an SMTP server's replies (a refused recipient's address), what a POP3 or IMAP server
-  // sends of a mailbox (retrieved and fetched messages, listings, mailbox names, its ID)
+  // sends of a mailbox (retrieved and fetched messages, listings, mailbox names, its ID),
+  // a directory's entries
   'smtp.reply',
   'smtp.intermediate_reply',
   'pop3.message',
@@ -149,6 +150,9 @@ const SERVER_FIELDS = new Set([
   'imap.search',
   'imap.server_id',
   'imap.bye',
+  // LDAP: the entries and referrals a search returned
+  'ldap.entries',
+  'ldap.references',
 ]);
 
 /**

@@ -17,6 +17,7 @@ import { memcachedModule } from './memcached/index.js';
 import { smtpModule } from './smtp/index.js';
 import { pop3Module } from './pop3/index.js';
 import { imapModule } from './imap/index.js';
+import { ldapModule } from './ldap/index.js';
 import { websocketModule } from './websocket/index.js';
 import { tlsModule } from './tls/index.js';
 import { quicModule } from './quic/index.js';
@@ -37,6 +38,7 @@ export const protocolModules: ProtocolModule[] = [
   smtpModule,
   pop3Module,
   imapModule,
+  ldapModule,
   websocketModule,
   tlsModule,
   dnsModule, dnsTcpModule,
