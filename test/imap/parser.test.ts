@@ -132,6 +132,8 @@ test('a session: greeting, ID, LOGIN with a literal password, LIST, SELECT, SEAR
   assert.equal(at(append!, 'imap.mailbox'), 'Drafts');
   assert.equal(at(append!, 'imap.arguments'), `Drafts (\\Draft) {${APPENDED.length}}`);
   assert.deepEqual((at(append!, 'imap.message') as { headers: unknown }).headers, { from: ['bob@example.org'], subject: ['Draft'] });
+  // every byte on the wire counts, the LITERAL+ marker's '+' with the rest
+  assert.equal(append!.requestBytes, `a7 APPEND Drafts (\\Draft) {${APPENDED.length}+}\r\n${APPENDED}\r\n`.length);
   assert.deepEqual(at(status!, 'imap.status'), { mailbox: 'INBOX', items: { MESSAGES: 2, UNSEEN: 1 } });
   assert.equal(at(idle!, 'imap.exists'), 3);
   assert.equal(idle!.requestBytes, 'a9 IDLE\r\nDONE\r\n'.length);
@@ -239,6 +241,17 @@ test('a connection closed inside a fetched message reports what came; waiting co
     [C, 'a1 NOOP\r\na2 LOGOUT\r\n'],
   ]);
   assert.deepEqual(ctx2.records.map((r) => [r.kind, at(r, 'imap.command') ?? null]), [['message', null], ['unanswered', 'NOOP'], ['message', 'LOGOUT']]);
+});
+
+test('a partial fetch (BODY[]<0>) is a fragment, read as a section, not as a message', () => {
+  const ctx = run([
+    [S, '* OK IMAP4rev1 ready\r\n'],
+    [C, 'a1 FETCH 1 (BODY.PEEK[]<0.20> BODY.PEEK[HEADER]<0.10>)\r\n'],
+    [S, '* 1 FETCH (BODY[]<0> {20}\r\nSubject: hi\r\nFrom: a BODY[HEADER]<0> "Subject: ")\r\na1 OK done\r\n'],
+  ]);
+  const e = (at(ctx.records[1]!, 'imap.fetch') as Array<Record<string, unknown>>)[0]!;
+  assert.equal(e.message, undefined);
+  assert.deepEqual(e.sections, [{ section: '<0>', body: { size: 20, content: 'Subject: hi\r\nFrom: a' } }, { section: 'HEADER<0>', body: { size: 9, content: 'Subject: ' } }]);
 });
 
 test('limits: a FETCH of more than 100 messages keeps 100, a message past maxBody is cut, both flagged', () => {

@@ -96,7 +96,7 @@ export class ImapParser implements StreamParser {
 
   private reader(dir: Dir): ImapReader {
     return new ImapReader({
-      text: (buf, start, end, literal, tsNs) => this.text(dir, buf, start, end, literal, tsNs),
+      text: (buf, start, end, literal, wire, tsNs) => this.text(dir, buf, start, end, literal, wire, tsNs),
       literal: (buf, start, end) => this.literal(dir, buf, start, end),
       literalEnd: () => this.literalEnd(dir),
       damaged: () => this.ctx.count('imap.malformed'),
@@ -140,10 +140,9 @@ export class ImapParser implements StreamParser {
 
   // --- lines and literals ----------------------------------------------------
 
-  private text(dir: Dir, buf: Buffer, start: number, end: number, literal: number, tsNs: bigint): void {
+  private text(dir: Dir, buf: Buffer, start: number, end: number, literal: number, bytes: number, tsNs: bigint): void {
     const piece = buf.toString('utf8', start, end);
     let line = this.lines[dir];
-    const bytes = end - start + (literal >= 0 ? String(literal).length + 4 : 2);
     if (!line) {
       line = { pieces: [], literalSize: -1, bytes: 0, startNs: tsNs };
       this.lines[dir] = line;
@@ -322,8 +321,8 @@ export class ImapParser implements StreamParser {
     if (m && head && /^\* \d+ FETCH /i.test(first)) {
       if ((head.fetch?.length ?? 0) >= MAX_FETCH) return { kind: 'discard', size: 0 };
       const item = m[1]!.toUpperCase();
-      const section = (m[2] ?? (item === 'RFC822' ? '' : item === 'RFC822.HEADER' ? 'HEADER' : 'TEXT')).toUpperCase();
-      if (section === '' || section.startsWith('HEADER')) return { kind: 'message', capture: new MessageCapture(MAX_HEADER, this.ctx.options.maxBody), item, section };
+      const section = sectionOf(item);
+      if (section === '' || (section.startsWith('HEADER') && !section.includes('<'))) return { kind: 'message', capture: new MessageCapture(MAX_HEADER, this.ctx.options.maxBody), item, section };
       return { kind: 'body', capture: new BodyCapture(this.ctx.options.maxBody), item, section };
     }
     return { kind: 'string', chunks: [], size: 0, kept: 0 };
@@ -537,10 +536,9 @@ export class ImapParser implements StreamParser {
     let got = v instanceof Captured ? (v.value as { section: string; message?: FetchEntry['message']; body?: NonNullable<FetchEntry['sections']>[number]['body'] } | undefined) : undefined;
     if (typeof v === 'string') {
       // a section sent as a quoted string: read as the literal would have been
-      const m = /\[([^\]]*)\]/.exec(name);
-      const section = m ? m[1]!.toUpperCase() : name === 'RFC822' ? '' : name === 'RFC822.HEADER' ? 'HEADER' : 'TEXT';
+      const section = sectionOf(name);
       const bytes = Buffer.from(v, 'utf8');
-      if (section === '' || section.startsWith('HEADER')) {
+      if (section === '' || (section.startsWith('HEADER') && !section.includes('<'))) {
         const cap = new MessageCapture(MAX_HEADER, this.ctx.options.maxBody);
         cap.add(bytes, 0, bytes.length);
         got = { section, message: cap.parse() };
@@ -573,6 +571,17 @@ export class ImapParser implements StreamParser {
       ...(all.length ? { flags: all } : {}),
     });
   }
+}
+
+/**
+ * The section a fetch item names: `BODY[1.2]` 1.2, `RFC822` the whole message (''), `RFC822.HEADER`
+ * HEADER, `RFC822.TEXT` TEXT; a partial fetch keeps its origin (`BODY[]<0>` is `<0>`, a fragment,
+ * read as a body, not as a message).
+ */
+function sectionOf(item: string): string {
+  const m = /\[([^\]]*)\](<\d+>)?/.exec(item);
+  if (m) return (m[1]! + (m[2] ?? '')).toUpperCase();
+  return item === 'RFC822' ? '' : item === 'RFC822.HEADER' ? 'HEADER' : 'TEXT';
 }
 
 /** The atoms and strings of a list (flags, capabilities, mailbox attributes). */

@@ -12,9 +12,10 @@ export interface ImapReaderSink {
   /**
    * A piece of a logical line, without its line end (a view): `literal` is the size of the literal
    * the piece announces at its end (its marker cut off: [start, end) stops before it), or -1 when
-   * the logical line ends with this piece.
+   * the logical line ends with this piece. `wire` is the piece's size on the wire: its text, the
+   * marker and the line end.
    */
-  text(buf: Buffer, start: number, end: number, literal: number, tsNs: bigint): void;
+  text(buf: Buffer, start: number, end: number, literal: number, wire: number, tsNs: bigint): void;
   /** Bytes of the literal announced last (a view). */
   literal(buf: Buffer, start: number, end: number, tsNs: bigint): void;
   literalEnd(tsNs: bigint): void;
@@ -56,18 +57,19 @@ export class ImapReader {
       }
       const next = this.lines.next(buf, off);
       if (next < 0) return;
+      const start = off;
       off = next;
-      this.line(buf, this.lines.start, this.lines.end, tsNs);
+      this.line(buf, this.lines.start, this.lines.end, next - start, tsNs);
     }
   }
 
-  private line(buf: Buffer, start: number, end: number, tsNs: bigint): void {
+  private line(buf: Buffer, start: number, end: number, wire: number, tsNs: bigint): void {
     const marker = literalMarker(buf, start, end);
     if (marker.at < 0) {
-      this.sink.text(buf, start, end, -1, tsNs);
+      this.sink.text(buf, start, end, -1, wire, tsNs);
       return;
     }
-    this.sink.text(buf, start, marker.at, marker.size, tsNs);
+    this.sink.text(buf, start, marker.at, marker.size, wire, tsNs);
     this.literalLeft = marker.size;
     if (marker.size === 0) this.endLiteral(tsNs);
   }
