@@ -5,7 +5,8 @@
  * maildirs, seeded with known messages), POP3 and, when asked, IMAP on free
  * ports of 127.0.0.1; and the POP3 client traffic the POP3 live and oracle
  * tests share (pop3Scenario: test/fixtures/pop3/client.py, one connection per
- * mode), with what its transcript says the events must be.
+ * mode), with what its transcript says the events must be. The IMAP live and
+ * oracle tests' traffic and transcripts are test/helpers/imap.ts's.
  *
  * Run as root (as the suite is, for tcpdump), which Dovecot allows for its
  * master; its other processes drop privileges, which is what the config has
@@ -57,7 +58,7 @@ import { inTempDir, ServerProcess, sleep } from './server-process.js';
 import { expectedMessage, type SmtpMessage } from './smtp-server.js';
 
 export const DOVECOT = '/usr/sbin/dovecot';
-/** The Debian python (stdlib poplib and ssl), not whatever python3 the PATH finds first. */
+/** The Debian python (stdlib poplib, imaplib and ssl), not whatever python3 the PATH finds first. */
 export const PYTHON = '/usr/bin/python3';
 export const OPENSSL = '/usr/bin/openssl';
 const SETPRIV = '/usr/bin/setpriv';
@@ -80,7 +81,7 @@ export function dovecotMissing(opts: { imap?: boolean } = {}): string[] {
   if (opts.imap && (!existsSync('/usr/lib/dovecot/imap') || !existsSync('/usr/lib/dovecot/imap-login'))) missing.push('dovecot-imapd');
   if (!existsSync(OPENSSL)) missing.push('openssl');
   if (!tcpdumpAvailable()) missing.push('tcpdump');
-  if (!existsSync(PYTHON) || spawnSync(PYTHON, ['-c', 'import poplib, ssl; ssl.SSLContext.keylog_filename'], { stdio: 'ignore' }).status !== 0) missing.push('python3');
+  if (!existsSync(PYTHON) || spawnSync(PYTHON, ['-c', 'import poplib, imaplib, ssl; ssl.SSLContext.keylog_filename'], { stdio: 'ignore' }).status !== 0) missing.push('python3');
   return missing;
 }
 
