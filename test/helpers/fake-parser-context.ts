@@ -3,13 +3,13 @@
  * the parser emitted, counted, abandoned and handed off, with no dispatcher.
  */
 import type { Connection, Dir } from '@panopticon/flows';
-import { defaultParseOptions, type ExchangeRecord, type ParseOptions, type ParserContext } from '../../packages/protocols/src/types.js';
+import { defaultParseOptions, type ExchangeRecord, type HandoffInit, type ParseOptions, type ParserContext } from '../../packages/protocols/src/types.js';
 
 export interface FakeContext extends ParserContext {
   records: ExchangeRecord[];
   counts: Map<string, number>;
   abandoned: string[];
-  handoffs: Array<{ protocol: string; pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }> }>;
+  handoffs: Array<{ protocol: string; pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>; init?: HandoffInit }>;
 }
 
 /** A TCP connection 127.0.0.1:40000 → 127.0.0.1:53 seen from its SYN, with `conn` laid over it. */
@@ -48,8 +48,8 @@ export function fakeContext(options: Partial<ParseOptions> = {}, conn: Partial<C
     abandon(reason) {
       ctx.abandoned.push(reason);
     },
-    handoff(protocol, pending) {
-      ctx.handoffs.push({ protocol, pending });
+    handoff(protocol, pending, init) {
+      ctx.handoffs.push({ protocol, pending, init });
       return true;
     },
   };

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
+import { C, S, at, shape, runSession, sidesOf, damagedSessionsStayValid, resumedInside, type RunOptions, type Side } from '../helpers/parser-session.js';
 import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { ImapParser } from '../../packages/protocols/src/imap/parser.js';
@@ -11,24 +12,9 @@ import { detectImap } from '../../packages/protocols/src/imap/index.js';
 import { mailboxName } from '../../packages/protocols/src/imap/values.js';
 import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
 
-type Side = [0 | 1, string];
-const C = 0 as const;
-const S = 1 as const;
 
-function run(sides: Side[], step = Infinity, opts: Parameters<typeof fakeContext>[0] = {}, conn: Parameters<typeof fakeContext>[1] = {}, close = true) {
-  const ctx = fakeContext(opts, conn);
-  const p = new ImapParser(ctx);
-  let t = 1000n;
-  for (const [dir, s] of sides) {
-    const bytes = Buffer.from(s, 'utf8');
-    const n = step === Infinity ? bytes.length : step;
-    for (let i = 0; i < bytes.length; i += n) p.data(dir, bytes.subarray(i, Math.min(bytes.length, i + n)), t++);
-  }
-  if (close) p.close('fin', t);
-  return ctx;
-}
-const at = (r: ExchangeRecord, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], r.attributes);
-const shape = (records: ExchangeRecord[]) => records.map(({ startNs, endNs, ...rest }) => (void startNs, void endNs, rest));
+const run = (sides: Side[], step = Infinity, opts: RunOptions['options'] = {}, conn: RunOptions['conn'] = {}, close = true) =>
+  runSession((ctx) => new ImapParser(ctx), sides, { step, options: opts, conn, close });
 const attrsText = (records: ExchangeRecord[]) => JSON.stringify(records.map((r) => r.attributes));
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -189,20 +175,12 @@ test('pipelined commands complete by tag, in any order; each untagged answer goe
 
 test('STARTTLS answered OK hands the connection to TLS with a parser that expects no greeting', () => {
   const ctx = fakeContext();
-  const handed: Array<{ protocol: string; init: unknown }> = [];
-  ctx.handoff = (protocol, _pending, init) => {
-    handed.push({ protocol, init });
-    return true;
-  };
   const p = new ImapParser(ctx);
   p.data(S, Buffer.from('* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n'), 1n);
   p.data(C, Buffer.from('a1 STARTTLS\r\n'), 2n);
   p.data(S, Buffer.from('a1 OK Begin TLS negotiation now.\r\n'), 3n);
-  assert.equal(handed[0]?.protocol, 'tls');
-  const carried = (handed[0]!.init as { carried: { name: string; parser: (c: typeof ctx) => ImapParser } }).carried;
-  assert.equal(carried.name, 'imap');
-  const inner = fakeContext();
-  const q = carried.parser(inner);
+  assert.deepEqual(ctx.handoffs.map((h) => h.protocol), ['tls']);
+  const { inner, parser: q } = resumedInside(ctx, 'imap');
   q.data(C, Buffer.from('a2 CAPABILITY\r\n'), 4n);
   q.data(S, Buffer.from('* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na2 OK done\r\n'), 5n);
   assert.deepEqual(inner.records.map((r) => [r.kind, at(r, 'imap.command')]), [['exchange', 'CAPABILITY']]);
@@ -283,28 +261,8 @@ test('joined mid-session: pieces of a message are counted, not taken for respons
 });
 
 test('random damage never throws, and what is read stays within the schema', () => {
-  const client = Buffer.from(session.filter(([d]) => d === C).map(([, s]) => s).join(''));
-  const server = Buffer.from(session.filter(([d]) => d === S).map(([, s]) => s).join(''));
-  let seed = 5;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  for (let i = 0; i < 300; i++) {
-    const a = Buffer.from(client);
-    const b = Buffer.from(server);
-    for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) {
-      const t = rand() < 0.5 ? a : b;
-      t[Math.floor(rand() * t.length)] = Math.floor(rand() * 256);
-    }
-    const ctx = fakeContext();
-    const p = new ImapParser(ctx);
-    const n = 1 + Math.floor(rand() * 40);
-    let t = 1n;
-    for (let o = 0; o < Math.max(a.length, b.length); o += n) {
-      if (o < a.length) p.data(C, a.subarray(o, o + n), t++);
-      if (o < b.length) p.data(S, b.subarray(o, o + n), t++);
-    }
-    p.close('fin', t);
-    for (const r of ctx.records) assertValidEvents([recordAsEvent(r, 'imap')]);
-  }
+  const { client, server } = sidesOf(session);
+  damagedSessionsStayValid((ctx) => new ImapParser(ctx), client, server, 'imap', { seed: 5, maxPiece: 40, interleave: 'client' });
 });
 
 test('modified UTF-7 mailbox names', () => {

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
+import { C, S, at, shape, runSession, sidesOf, damagedSessionsStayValid, resumedInside, type RunOptions, type Side } from '../helpers/parser-session.js';
 import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { LdapParser } from '../../packages/protocols/src/ldap/parser.js';
@@ -63,9 +64,6 @@ const PASSWD = msg(9, tlv(0x77, str('1.3.6.1.4.1.4203.1.11.1', 0x80), str(seq(st
 const PASSWD_OK = msg(9, result(0x78, 0));
 const UNBIND = msg(10, tlv(0x42));
 
-type Side = [0 | 1, Buffer];
-const C = 0 as const;
-const S = 1 as const;
 const session: Side[] = [
   [C, BIND], [S, BIND_OK],
   [C, SEARCH], [S, Buffer.concat([ENTRY, ENTRY2, REFERENCE, SEARCH_DONE])],
@@ -79,19 +77,7 @@ const session: Side[] = [
   [C, UNBIND],
 ];
 
-function run(sides: Side[], step = Infinity, conn: Parameters<typeof fakeContext>[1] = {}) {
-  const ctx = fakeContext({}, conn);
-  const p = new LdapParser(ctx);
-  let t = 1000n;
-  for (const [dir, bytes] of sides) {
-    const n = step === Infinity ? bytes.length : step;
-    for (let i = 0; i < bytes.length; i += n) p.data(dir, bytes.subarray(i, Math.min(bytes.length, i + n)), t++);
-  }
-  p.close('fin', t);
-  return ctx;
-}
-const at = (r: ExchangeRecord, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], r.attributes);
-const shape = (records: ExchangeRecord[]) => records.map(({ startNs, endNs, ...rest }) => (void startNs, void endNs, rest));
+const run = (sides: Side[], step = Infinity, conn: RunOptions['conn'] = {}) => runSession((ctx) => new LdapParser(ctx), sides, { step, conn });
 
 test('a session: every operation with its response, the search with its filter, entries, reference and controls; no credential kept', () => {
   const ctx = run(session);
@@ -146,7 +132,8 @@ test('a session: every operation with its response, the search with its filter, 
 test('messages split into 1, 3 and 50-byte pieces, or all in one segment, give the same records', () => {
   const whole = shape(run(session).records);
   for (const n of [1, 3, 50]) assert.deepEqual(shape(run(session, n).records), whole, `pieces of ${n}`);
-  const joined: Side[] = [[C, Buffer.concat(session.filter(([d]) => d === C).map(([, b]) => b))], [S, Buffer.concat(session.filter(([d]) => d === S).map(([, b]) => b))]];
+  const { client, server } = sidesOf(session);
+  const joined: Side[] = [[C, client], [S, server]];
   // all requests first: the unbind (a message, no response) comes out before the answered ones
   const byId = (rs: ExchangeRecord[]) => shape(rs).sort((a, b) => Number(at(a as ExchangeRecord, 'ldap.message_id')) - Number(at(b as ExchangeRecord, 'ldap.message_id')));
   assert.deepEqual(byId(run(joined).records), byId(run(session).records));
@@ -210,19 +197,13 @@ test('a gap flags the waiting exchange and parsing resumes at the next message; 
 
 test('StartTLS answered with success hands the connection to TLS with an LDAP parser; the Notice of Disconnection is a message', () => {
   const ctx = fakeContext();
-  const handed: Array<{ protocol: string; init: unknown }> = [];
-  ctx.handoff = (protocol, _pending, init) => {
-    handed.push({ protocol, init });
-    return true;
-  };
   const p = new LdapParser(ctx);
   p.data(C, msg(1, tlv(0x77, str('1.3.6.1.4.1.1466.20037', 0x80))), 1n);
   p.data(S, msg(1, result(0x78, 0, '', '', str('1.3.6.1.4.1.1466.20037', 0x8a))), 2n);
-  assert.equal(handed[0]?.protocol, 'tls');
+  assert.deepEqual(ctx.handoffs.map((h) => h.protocol), ['tls']);
   assert.deepEqual(at(ctx.records[0]!, 'ldap.extended'), { oid: '1.3.6.1.4.1.1466.20037', name: 'StartTLS' });
   assert.deepEqual(at(ctx.records[0]!, 'ldap.response'), { result_code: 0, result: 'success', name: '1.3.6.1.4.1.1466.20037', name_text: 'StartTLS' });
-  const inner = fakeContext();
-  const q = (handed[0]!.init as { carried: { name: string; parser: (c: typeof inner) => LdapParser } }).carried.parser(inner);
+  const { inner, parser: q } = resumedInside(ctx, 'ldap');
   q.data(C, BIND, 3n);
   q.data(S, BIND_OK, 4n);
   q.data(S, msg(0, result(0x78, 52, '', 'server shutting down', str('1.3.6.1.4.1.1466.20036', 0x8a))), 5n);
@@ -242,26 +223,8 @@ test('after a GSSAPI bind with a security layer, wrapped bytes end the parse of 
 });
 
 test('random damage never throws, and what is read stays within the schema', () => {
-  const client = Buffer.concat(session.filter(([d]) => d === C).map(([, b]) => b));
-  const server = Buffer.concat(session.filter(([d]) => d === S).map(([, b]) => b));
-  let seed = 3;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  for (let i = 0; i < 400; i++) {
-    const a = Buffer.from(client);
-    const b = Buffer.from(server);
-    for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) {
-      const t = rand() < 0.5 ? a : b;
-      t[Math.floor(rand() * t.length)] = Math.floor(rand() * 256);
-    }
-    const ctx = fakeContext();
-    const p = new LdapParser(ctx);
-    const n = 1 + Math.floor(rand() * 60);
-    let t = 1n;
-    for (let o = 0; o < a.length; o += n) p.data(C, a.subarray(o, o + n), t++);
-    for (let o = 0; o < b.length; o += n) p.data(S, b.subarray(o, o + n), t++);
-    p.close('fin', t);
-    for (const r of ctx.records) assertValidEvents([recordAsEvent(r, 'ldap')]);
-  }
+  const { client, server } = sidesOf(session);
+  damagedSessionsStayValid((ctx) => new LdapParser(ctx), client, server, 'ldap', { seed: 3, runs: 400, maxPiece: 60 });
 });
 
 test('detection: a request from the client, a response from the server; not other protocols starting 0x30', () => {

@@ -5,33 +5,17 @@
 // beside Redis, whose inline commands share GET and SET.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
+import { fakeContext } from '../helpers/fake-parser-context.js';
+import { C, S, at, shape, runSession, sidesOf, damagedSessionsStayValid, type RunOptions, type Side } from '../helpers/parser-session.js';
 import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { MemcachedParser } from '../../packages/protocols/src/memcached/parser.js';
 import { memcachedModule } from '../../packages/protocols/src/memcached/index.js';
 import { redisModule } from '../../packages/protocols/src/redis/index.js';
-import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
 
-type Side = [0 | 1, Buffer | string];
-const C = 0 as const;
-const S = 1 as const;
 
-function run(sides: Side[], step = Infinity, opts: Parameters<typeof fakeContext>[0] = {}, conn: Parameters<typeof fakeContext>[1] = {}) {
-  const ctx = fakeContext(opts, conn);
-  const p = new MemcachedParser(ctx);
-  let t = 1000n;
-  for (const [dir, raw] of sides) {
-    const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw, 'utf8');
-    const n = step === Infinity ? bytes.length : step;
-    for (let i = 0; i < bytes.length; i += n) p.data(dir, bytes.subarray(i, Math.min(bytes.length, i + n)), t++);
-  }
-  p.close('fin', t);
-  return ctx;
-}
-const at = (r: ExchangeRecord, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], r.attributes);
-/** What a record says, without its times (which follow the pieces it was fed in). */
-const shape = (records: ExchangeRecord[]) => records.map(({ startNs, endNs, ...rest }) => (void startNs, void endNs, rest));
+const run = (sides: Side[], step = Infinity, opts: RunOptions['options'] = {}, conn: RunOptions['conn'] = {}, close = true) =>
+  runSession((ctx) => new MemcachedParser(ctx), sides, { step, options: opts, conn, close });
 
 /** A binary packet: header (magic, opcode, key length, extras length, data type 0, status/vbucket, total body, opaque, CAS), extras, key, value. */
 function bin(magic: number, opcode: number, o: { key?: string; extras?: Buffer; value?: Buffer | string; status?: number; opaque?: number; cas?: bigint } = {}): Buffer {
@@ -286,22 +270,8 @@ test('through the pipeline on a port no module names: text and binary connection
 });
 
 test('random damage never throws, and what is read stays within the schema', () => {
-  const text = Buffer.from(textSession.filter(([d]) => d === C).map(([, b]) => b).join(''));
-  const answers = Buffer.from(textSession.filter(([d]) => d === S).map(([, b]) => b).join(''));
-  let seed = 99;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  for (let i = 0; i < 300; i++) {
-    const a = Buffer.from(text);
-    const b = Buffer.from(answers);
-    for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) {
-      const t = rand() < 0.5 ? a : b;
-      t[Math.floor(rand() * t.length)] = Math.floor(rand() * 256);
-    }
-    const ctx = run([[C, a], [S, b]], 1 + Math.floor(rand() * 30));
-    for (const r of ctx.records) {
-      assertValidEvents([recordAsEvent(r, 'memcached')]);
-    }
-  }
+  const { client, server } = sidesOf(textSession);
+  damagedSessionsStayValid((ctx) => new MemcachedParser(ctx), client, server, 'memcached', { seed: 99, maxPiece: 30 });
 });
 
 test('a lone get on a port no module names: the answer tells memcached from Redis', () => {

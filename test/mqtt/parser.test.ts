@@ -4,13 +4,13 @@
 // through the pipeline, their events checked against the schema.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
+import { fakeContext } from '../helpers/fake-parser-context.js';
+import { at, shape, runSession, damagedSessionsStayValid, type RunOptions, type Side } from '../helpers/parser-session.js';
 import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { MqttParser } from '../../packages/protocols/src/mqtt/parser.js';
 import { detectMqtt } from '../../packages/protocols/src/mqtt/index.js';
 import { fixedHeader } from '../../packages/protocols/src/mqtt/packets.js';
-import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
 import { bin, pkt, props, str, u16, u32, u8, vbi } from '../helpers/mqtt.js';
 
 function connect311(opts: { clientId: string; user?: string; pass?: string; will?: [string, string] }): Buffer {
@@ -30,24 +30,11 @@ const connack5 = (code: number, p: Buffer = props()) => pkt(0x20, u8(0), u8(code
 const publish311 = (topic: string, payload: Buffer | string, qos = 0, id?: number, extra = 0) => pkt(0x30 | (qos << 1) | extra, str(topic), ...(qos ? [u16(id!)] : []), Buffer.from(payload));
 const publish5 = (topic: string, payload: Buffer | string, qos: number, id: number | undefined, p: Buffer) => pkt(0x30 | (qos << 1), str(topic), ...(qos ? [u16(id!)] : []), p, Buffer.from(payload));
 
-type Side = [0 | 1, Buffer];
 
-/** Feeds the sides' packets in order, each split into pieces of `step` bytes; returns the records and counts. */
-function run(sides: Side[], step = Infinity, opts: Parameters<typeof fakeContext>[0] = {}, conn: Parameters<typeof fakeContext>[1] = {}, close = true) {
-  const ctx = fakeContext(opts, conn);
-  const p = new MqttParser(ctx);
-  let t = 1000n;
-  for (const [dir, bytes] of sides) {
-    for (let i = 0; i < bytes.length; i += step === Infinity ? bytes.length : step) p.data(dir, bytes.subarray(i, Math.min(bytes.length, i + (step === Infinity ? bytes.length : step))), t++);
-  }
-  if (close) p.close('fin', t);
-  return ctx;
-}
+const run = (sides: Side[], step = Infinity, opts: RunOptions['options'] = {}, conn: RunOptions['conn'] = {}, close = true) =>
+  runSession((ctx) => new MqttParser(ctx), sides, { step, options: opts, conn, close });
 
-/** What a record says, without its times (which follow the pieces it was fed in). */
-const shape = (records: ExchangeRecord[]) => records.map(({ startNs, endNs, ...rest }) => (void startNs, void endNs, rest));
 
-const at = (r: ExchangeRecord, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], r.attributes);
 
 test('remaining length: the specification table of variable byte integers (§1.5.5), and a fifth byte refused', () => {
   const cases: Array<[number, number[]]> = [
@@ -352,18 +339,5 @@ test('random damage to a session never throws, and what is read stays within the
     pkt(0x82, u16(2), props(), str('c/#'), u8(1)), publish311('z', 'q', 2, 3), pkt(0x62, u16(3)), pkt(0xe0),
   ]);
   const answers = Buffer.concat([connack5(0), pkt(0x40, u16(1), u8(0), props()), pkt(0x90, u16(2), props(), u8(1)), pkt(0x50, u16(3)), pkt(0x70, u16(3))]);
-  let seed = 12345;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  for (let i = 0; i < 400; i++) {
-    const a = Buffer.from(session);
-    const b = Buffer.from(answers);
-    for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) {
-      const t = rand() < 0.5 ? a : b;
-      t[Math.floor(rand() * t.length)] = Math.floor(rand() * 256);
-    }
-    const ctx = run([[0, a], [1, b]], 1 + Math.floor(rand() * 20), {}, { midstream: rand() < 0.3 });
-    for (const r of ctx.records) {
-      assertValidEvents([recordAsEvent(r, 'mqtt')]);
-    }
-  }
+  damagedSessionsStayValid((ctx) => new MqttParser(ctx), session, answers, 'mqtt', { seed: 12345, runs: 400, maxPiece: 20, midstream: 0.3 });
 });

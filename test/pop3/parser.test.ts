@@ -6,32 +6,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
+import { C, S, at, shape, runSession, sidesOf, damagedSessionsStayValid, resumedInside, type RunOptions, type Side } from '../helpers/parser-session.js';
 import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { validateEvent } from '@panopticon/events';
 import { Pop3Parser } from '../../packages/protocols/src/pop3/parser.js';
 import { detectPop3 } from '../../packages/protocols/src/pop3/index.js';
 import { detectRedis } from '../../packages/protocols/src/redis/index.js';
-import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
 
-type Side = [0 | 1, string];
-const C = 0 as const;
-const S = 1 as const;
 
-function run(sides: Side[], step = Infinity, opts: Parameters<typeof fakeContext>[0] = {}, conn: Parameters<typeof fakeContext>[1] = {}, close = true) {
-  const ctx = fakeContext(opts, conn);
-  const p = new Pop3Parser(ctx);
-  let t = 1000n;
-  for (const [dir, s] of sides) {
-    const bytes = Buffer.from(s, 'utf8');
-    const n = step === Infinity ? bytes.length : step;
-    for (let i = 0; i < bytes.length; i += n) p.data(dir, bytes.subarray(i, Math.min(bytes.length, i + n)), t++);
-  }
-  if (close) p.close('fin', t);
-  return ctx;
-}
-const at = (r: ExchangeRecord, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], r.attributes);
-const shape = (records: ExchangeRecord[]) => records.map(({ startNs, endNs, ...rest }) => (void startNs, void endNs, rest));
+const run = (sides: Side[], step = Infinity, opts: RunOptions['options'] = {}, conn: RunOptions['conn'] = {}, close = true) =>
+  runSession((ctx) => new Pop3Parser(ctx), sides, { step, options: opts, conn, close });
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const MESSAGE = [
@@ -169,22 +154,13 @@ test('APOP keeps the name, not the digest; extended response codes become error.
 
 test('STLS answered +OK hands the connection to TLS with a POP3 parser that expects no greeting', () => {
   const ctx = fakeContext();
-  const handed: Array<{ protocol: string; init: unknown }> = [];
-  ctx.handoff = (protocol, _pending, init) => {
-    handed.push({ protocol, init });
-    return true;
-  };
   const p = new Pop3Parser(ctx);
   p.data(S, Buffer.from('+OK ready\r\n'), 1n);
   p.data(C, Buffer.from('STLS\r\n'), 2n);
   p.data(S, Buffer.from('+OK Begin TLS negotiation now.\r\n'), 3n);
-  assert.equal(handed.length, 1);
-  assert.equal(handed[0]!.protocol, 'tls');
-  const carried = (handed[0]!.init as { carried: { name: string; parser: (c: typeof ctx) => Pop3Parser } }).carried;
-  assert.equal(carried.name, 'pop3');
+  assert.deepEqual(ctx.handoffs.map((h) => h.protocol), ['tls']);
   // inside TLS the client's first command is answered, not taken for a greeting
-  const inner = fakeContext();
-  const q = carried.parser(inner);
+  const { inner, parser: q } = resumedInside(ctx, 'pop3');
   q.data(C, Buffer.from('USER bob\r\n'), 4n);
   q.data(S, Buffer.from('+OK\r\n'), 5n);
   assert.deepEqual(inner.records.map((r) => [r.kind, at(r, 'pop3.command')]), [['exchange', 'USER']]);
@@ -289,26 +265,7 @@ test('through pano-parse: a captured session on port 110 and on another port is 
 });
 
 test('random damage never throws, and what is read stays within the schema', () => {
-  const client = Buffer.from(session.filter(([d]) => d === C).map(([, s]) => s).join(''));
-  const server = Buffer.from(session.filter(([d]) => d === S).map(([, s]) => s).join(''));
-  let seed = 11;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  for (let i = 0; i < 300; i++) {
-    const a = Buffer.from(client);
-    const b = Buffer.from(server);
-    for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) {
-      const t = rand() < 0.5 ? a : b;
-      t[Math.floor(rand() * t.length)] = Math.floor(rand() * 256);
-    }
-    const ctx = fakeContext();
-    const p = new Pop3Parser(ctx);
-    const n = 1 + Math.floor(rand() * 40);
-    let t = 1n;
-    // the client's lines go first (pipelined), so that responses find their commands whatever the damage
-    for (let o = 0; o < a.length; o += n) p.data(C, a.subarray(o, o + n), t++);
-    for (let o = 0; o < b.length; o += n) p.data(S, b.subarray(o, o + n), t++);
-    p.close('fin', t);
-    assert.ok(ctx.records.length > 0);
-    for (const r of ctx.records) assertValidEvents([recordAsEvent(r, 'pop3')]);
-  }
+  const { client, server } = sidesOf(session);
+  // the client's lines go first (pipelined), so that responses find their commands whatever the damage
+  damagedSessionsStayValid((ctx) => new Pop3Parser(ctx), client, server, 'pop3', { seed: 11, maxPiece: 40, check: (ctx) => assert.ok(ctx.records.length > 0) });
 });

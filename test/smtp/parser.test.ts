@@ -5,31 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
+import { C, S, at, shape, runSession, sidesOf, damagedSessionsStayValid, type RunOptions, type Side } from '../helpers/parser-session.js';
 import { Conversation, pcapng } from '../helpers/synth.js';
 import { assertValidEvents, parseCaptureSync } from '../helpers/parse.js';
 import { SmtpParser } from '../../packages/protocols/src/smtp/parser.js';
 import { detectSmtp } from '../../packages/protocols/src/smtp/index.js';
 import { decodeWords } from '../../packages/protocols/src/smtp/headers.js';
-import type { ExchangeRecord } from '../../packages/protocols/src/types.js';
 
-type Side = [0 | 1, string];
-const C = 0 as const;
-const S = 1 as const;
 
-function run(sides: Side[], step = Infinity, opts: Parameters<typeof fakeContext>[0] = {}, conn: Parameters<typeof fakeContext>[1] = {}, close = true) {
-  const ctx = fakeContext(opts, conn);
-  const p = new SmtpParser(ctx);
-  let t = 1000n;
-  for (const [dir, s] of sides) {
-    const bytes = Buffer.from(s, 'utf8');
-    const n = step === Infinity ? bytes.length : step;
-    for (let i = 0; i < bytes.length; i += n) p.data(dir, bytes.subarray(i, Math.min(bytes.length, i + n)), t++);
-  }
-  if (close) p.close('fin', t);
-  return ctx;
-}
-const at = (r: ExchangeRecord, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], r.attributes);
-const shape = (records: ExchangeRecord[]) => records.map(({ startNs, endNs, ...rest }) => (void startNs, void endNs, rest));
+const run = (sides: Side[], step = Infinity, opts: RunOptions['options'] = {}, conn: RunOptions['conn'] = {}, close = true) =>
+  runSession((ctx) => new SmtpParser(ctx), sides, { step, options: opts, conn, close });
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 const MESSAGE = [
@@ -240,30 +225,8 @@ test('through the pipeline on an unusual port: found by its greeting, events val
 });
 
 test('random damage never throws, and what is read stays within the schema', () => {
-  const client = Buffer.from(session.filter(([d]) => d === C).map(([, s]) => s).join(''));
-  const server = Buffer.from(session.filter(([d]) => d === S).map(([, s]) => s).join(''));
-  let seed = 7;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  for (let i = 0; i < 300; i++) {
-    const a = Buffer.from(client);
-    const b = Buffer.from(server);
-    for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) {
-      const t = rand() < 0.5 ? a : b;
-      t[Math.floor(rand() * t.length)] = Math.floor(rand() * 256);
-    }
-    const ctx = fakeContext();
-    const p = new SmtpParser(ctx);
-    const n = 1 + Math.floor(rand() * 40);
-    let t = 1n;
-    for (let o = 0; o < Math.max(a.length, b.length); o += n) {
-      if (o < b.length) p.data(S, b.subarray(o, o + n), t++);
-      if (o < a.length) p.data(C, a.subarray(o, o + n), t++);
-    }
-    p.close('fin', t);
-    for (const r of ctx.records) {
-      assertValidEvents([recordAsEvent(r, 'smtp')]);
-    }
-  }
+  const { client, server } = sidesOf(session);
+  damagedSessionsStayValid((ctx) => new SmtpParser(ctx), client, server, 'smtp', { seed: 7, maxPiece: 40, interleave: 'server' });
 });
 
 test('MIME: a multipart/mixed message with a nested multipart/alternative, quoted-printable and base64 parts, an attachment; and a single base64 body', () => {
