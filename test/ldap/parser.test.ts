@@ -177,6 +177,20 @@ test('limits: 100 entries kept of 130 (counted), an oversized entry skipped and 
   assert.equal(ctx.counts.get('ldap.entries_dropped'), 31);
 });
 
+test('a text value past 4096 bytes is cut, its size kept, and its event flagged truncated: in an entry and in a request', () => {
+  const long = 'Note. '.repeat(800);
+  const ctx = run([
+    [C, msg(2, tlv(0x63, str('dc=example,dc=org'), int(0, 0x0a), int(0, 0x0a), int(0), int(0), bool(false), tlv(0x87, 'objectClass'), seq()))],
+    [S, Buffer.concat([msg(2, tlv(0x64, str('uid=a,dc=example,dc=org'), seq(attr('description', long)))), msg(2, result(0x65, 0))])],
+    [C, msg(3, tlv(0x68, str('uid=b,dc=example,dc=org'), seq(attr('description', long))))],
+    [S, msg(3, result(0x69, 0))],
+  ]);
+  const cut = { size: long.length, text: long.slice(0, 4096), truncated: true };
+  assert.deepEqual((at(ctx.records[0]!, 'ldap.entries') as Array<{ attributes: unknown }>)[0]!.attributes, { description: [cut] });
+  assert.deepEqual(at(ctx.records[1]!, 'ldap.attributes'), { description: [cut] });
+  assert.deepEqual(ctx.records.map((r) => r.flags), [['truncated'], ['truncated']]);
+});
+
 test('a gap flags the waiting exchange and parsing resumes at the next message; damage is skipped and counted', () => {
   const ctx = fakeContext();
   const p = new LdapParser(ctx);

@@ -58,7 +58,7 @@ export function ldapAttributes(x: LdapExchange): Fields {
     if (q.extended) ldap.extended = q.extended;
     if (q.abandonId !== undefined) ldap.abandon_id = q.abandonId;
     if (q.controls) ldap.controls = controlList(q.controls);
-    if (q.valuesDropped && !flags.includes('truncated')) flags.push('truncated');
+    if ((q.valuesDropped || q.valuesCut) && !flags.includes('truncated')) flags.push('truncated');
   }
   if (x.entryCount > 0 || (q?.search && x.final)) {
     ldap.entries = x.entries;

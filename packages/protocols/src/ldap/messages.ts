@@ -57,6 +57,8 @@ export interface LdapMessage {
   controls?: string[];
   /** Values past the per-attribute or per-entry limits. */
   valuesDropped: number;
+  /** Text values cut at MAX_TEXT. */
+  valuesCut: number;
 }
 
 /** Values kept per attribute, attributes per entry; text kept per value. */
@@ -73,7 +75,7 @@ export function decodeMessage(buf: Buffer, start: number, end: number): LdapMess
   const id = c.readInteger(INTEGER, 'messageID');
   if (id < 0) throw new BerError(c.valueStart, 'negative messageID');
   const op = c.next();
-  const m: LdapMessage = { id, op, valuesDropped: 0 };
+  const m: LdapMessage = { id, op, valuesDropped: 0, valuesCut: 0 };
   const body = c.enter();
   switch (op) {
     case BIND_REQUEST: bindRequest(m, body); break;
@@ -186,7 +188,7 @@ function compareRequest(m: LdapMessage, c: BerCursor): void {
   const ava = c.enter();
   const attribute = ava.readText(OCTET_STRING, 'attribute');
   ava.expect(OCTET_STRING, 'assertion value');
-  m.compare = { attribute, value: value(attribute, ava.bytes()) };
+  m.compare = { attribute, value: value(m, attribute, ava.bytes()) };
 }
 
 function extendedRequest(m: LdapMessage, c: BerCursor): void {
@@ -197,7 +199,7 @@ function extendedRequest(m: LdapMessage, c: BerCursor): void {
   if (c.more) {
     c.expect(0x81, 'requestValue');
     // Password Modify's value holds the old and new passwords (RFC 3062): measured only
-    m.extended.value = oid === OID_PASSWORD_MODIFY ? { size: c.valueEnd - c.valueStart } : value('', c.bytes());
+    m.extended.value = oid === OID_PASSWORD_MODIFY ? { size: c.valueEnd - c.valueStart } : value(m, '', c.bytes());
   }
 }
 
@@ -211,7 +213,7 @@ function intermediateResponse(m: LdapMessage, c: BerCursor): void {
   while (c.more) {
     const tag = c.next();
     if (tag === 0x80) m.responseName = c.text();
-    else if (tag === 0x81) m.responseValue = value('', c.bytes());
+    else if (tag === 0x81) m.responseValue = value(m, '', c.bytes());
   }
 }
 
@@ -227,7 +229,7 @@ function response(m: LdapMessage, c: BerCursor): void {
     else if (tag === 0x87 && m.op === BIND_RESPONSE) m.saslCredentialsSize = c.valueEnd - c.valueStart;
     else if (tag === 0x8a && m.op === EXTENDED_RESPONSE) m.responseName = c.text();
     // Who am I?'s answer is an authorization identity (`dn:cn=...`): text, as other text values are
-    else if (tag === 0x8b && m.op === EXTENDED_RESPONSE) m.responseValue = value('', c.bytes());
+    else if (tag === 0x8b && m.op === EXTENDED_RESPONSE) m.responseValue = value(m, '', c.bytes());
   }
 }
 
@@ -281,16 +283,20 @@ function values(m: LdapMessage, type: string, c: BerCursor): Value[] {
       m.valuesDropped++;
       continue;
     }
-    out.push(value(type, c.bytes()));
+    out.push(value(m, type, c.bytes()));
   }
   return out;
 }
 
-/** A value as text when it is UTF-8 text; a credential's by size only; binary by size (and base64 when short). */
-export function value(type: string, bytes: Buffer): Value {
+/**
+ * A value as text when it is UTF-8 text; a credential's by size only; binary by size (and base64
+ * when short); text past MAX_TEXT cut, and counted on `m`, whose event is flagged truncated.
+ */
+function value(m: LdapMessage, type: string, bytes: Buffer): Value {
   if (type && SECRET_ATTRIBUTE.test(type)) return { size: bytes.length };
   if (isText(bytes)) {
     if (bytes.length <= MAX_TEXT) return bytes.toString('utf8');
+    m.valuesCut++;
     return { size: bytes.length, text: bytes.subarray(0, MAX_TEXT).toString('utf8'), truncated: true };
   }
   return bytes.length <= MAX_BASE64 ? { size: bytes.length, base64: bytes.toString('base64') } : { size: bytes.length };

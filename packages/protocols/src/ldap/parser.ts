@@ -164,7 +164,7 @@ export class LdapParser implements StreamParser {
     }
     x.responseBytes += bytes;
     x.endNs = tsNs;
-    if (m.valuesDropped && !x.flags.includes('truncated')) x.flags.push('truncated');
+    if ((m.valuesDropped || m.valuesCut) && !x.flags.includes('truncated')) x.flags.push('truncated');
     switch (m.op) {
       case SEARCH_RESULT_ENTRY:
         x.entryCount++;
