@@ -12,7 +12,9 @@
 # mosquitto_pub and mosquitto_sub for the MQTT tests), memcached, libmemcached-tools and python3-pymemcache
 # (a memcached server and text and binary clients for the memcached tests), python3-aiosmtpd and swaks
 # (an SMTP server and client for the SMTP tests), dovecot-pop3d and dovecot-imapd (Dovecot: the POP3
-# and IMAP server the POP3 tests start privately, driven by Python's poplib),
+# and IMAP server the POP3 tests start privately, driven by Python's poplib), slapd, ldap-utils and
+# python3-ldap3 (OpenLDAP: the LDAP server the LDAP tests start privately, its command-line clients and
+# Python's ldap3 client),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
 # zstd (Kafka test batches) and wrk (capture benchmark).
 # Idempotent and quiet when everything is present. Needs root.
@@ -23,7 +25,7 @@ packages=(
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
   mosquitto mosquitto-clients memcached libmemcached-tools python3-pymemcache python3-aiosmtpd swaks
-  dovecot-pop3d dovecot-imapd
+  dovecot-pop3d dovecot-imapd slapd ldap-utils python3-ldap3
   wrk zstd
 )
 missing=()
@@ -44,7 +46,7 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts some of these as services on install; the tests start their
 # own instances on their own ports and need none of the system ones. Dovecot's
 # activation socket first: stopped after it, a connection would start dovecot again.
-for svc in redis-server mariadb nginx rabbitmq-server dnsmasq prometheus mosquitto memcached dovecot.socket dovecot; do
+for svc in redis-server mariadb nginx rabbitmq-server dnsmasq prometheus mosquitto memcached dovecot.socket dovecot slapd; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   elif command -v service >/dev/null 2>&1; then
