@@ -147,6 +147,14 @@ test('PII types counted per direction from the finding paths', () => {
   assert.equal(directionOfPath('ldap.entries[0].attributes.mail[0]', {}), 'server_to_client');
   assert.equal(directionOfPath('ldap.attributes.mail[0]', {}), 'client_to_server');
   assert.equal(directionOfPath('ldap.search.filter', {}), 'client_to_server');
+  // FTP data connections: which way the file went depends on the transfer and on who connected
+  const transfer = (direction: string, mode: string) => ({ ftp: { transfer: { direction, mode } } });
+  assert.equal(directionOfPath('ftp.transfer.body.content', transfer('download', 'passive')), 'server_to_client');
+  assert.equal(directionOfPath('ftp.transfer.body.content', transfer('listing', 'passive')), 'server_to_client');
+  assert.equal(directionOfPath('ftp.transfer.body.content', transfer('upload', 'passive')), 'client_to_server');
+  assert.equal(directionOfPath('ftp.transfer.body.content', transfer('download', 'active')), 'client_to_server');
+  assert.equal(directionOfPath('ftp.transfer.body.content', transfer('upload', 'active')), 'server_to_client');
+  assert.equal(directionOfPath('ftp.reply.text', {}), 'server_to_client');
 });
 
 test('PII in what only the server sends counts server → client', () => {

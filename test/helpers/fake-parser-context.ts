@@ -3,13 +3,15 @@
  * the parser emitted, counted, abandoned and handed off, with no dispatcher.
  */
 import type { Connection, Dir } from '@panopticon/flows';
-import { defaultParseOptions, type ExchangeRecord, type HandoffInit, type ParseOptions, type ParserContext } from '../../packages/protocols/src/types.js';
+import { defaultParseOptions, type ExchangeRecord, type HandoffInit, type ParseOptions, type ParserContext, type StreamParser } from '../../packages/protocols/src/types.js';
 
 export interface FakeContext extends ParserContext {
   records: ExchangeRecord[];
   counts: Map<string, number>;
   abandoned: string[];
   handoffs: Array<{ protocol: string; pending?: Array<{ dir: Dir; bytes: Buffer; tsNs: bigint }>; init?: HandoffInit }>;
+  /** Connections the parser announced (ParserContext.expect). */
+  expects: Array<{ address: string; port: number; protocol: string; parser: (ctx: ParserContext) => StreamParser }>;
 }
 
 /** A TCP connection 127.0.0.1:40000 → 127.0.0.1:53 seen from its SYN, with `conn` laid over it. */
@@ -39,6 +41,7 @@ export function fakeContext(options: Partial<ParseOptions> = {}, conn: Partial<C
     counts,
     abandoned: [],
     handoffs: [],
+    expects: [],
     emit(record) {
       ctx.records.push(record);
     },
@@ -51,6 +54,9 @@ export function fakeContext(options: Partial<ParseOptions> = {}, conn: Partial<C
     handoff(protocol, pending, init) {
       ctx.handoffs.push({ protocol, pending, init });
       return true;
+    },
+    expect(address, port, protocol, parser) {
+      ctx.expects.push({ address, port, protocol, parser });
     },
   };
   return ctx;

@@ -57,6 +57,7 @@ const MAY_HOLD_PII: Record<string, string> = {
   'ldap.json /properties/modify_dn new_rdn': 'ldap.modify_dn.new_rdn',
   'ldap.json /properties/search base': 'ldap.search.base',
   'ldap.json /properties/search filter': 'ldap.search.filter',
+  'ftp.json /$defs/reply text': 'ftp.reply.text',
 };
 /** Required strings that hold no finding: names from a fixed set, codes, pano's own envelope (not scanned). */
 const NO_PII = [
@@ -72,6 +73,8 @@ const NO_PII = [
   'ldap.json /$defs/controls/items oid', 'ldap.json /properties/changes/items operation', 'ldap.json /properties/changes/items type',
   'ldap.json /properties/compare attribute', 'ldap.json /properties/extended oid', 'ldap.json /properties/response result',
   'ldap.json /properties/search deref', 'ldap.json /properties/search scope',
+  // an IP address the server names for a data connection: infrastructure, as the envelope's addresses are
+  'ftp.json /properties/data_connection address',
 ];
 
 test('every required string of the schema is classed; those that can hold a finding allow null and are nulled by drop', () => {
@@ -160,6 +163,11 @@ const EVENTS = [
       response: { result_code: 0, result: 'success' },
     },
   },
+  {
+    ...envelope('10-1', 'ftp', 21),
+    ftp: { command: 'RETR', arguments: 'mia@example.org.csv', reply: { code: 550, text: 'mia@example.org.csv: No such file or directory.' } },
+    error: { type: '550' },
+  },
 ];
 
 test('--redact drop nulls required fields that held a finding: the events stay valid, and every mode leaves them valid', () => {
@@ -170,7 +178,7 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.equal(r.status, 0, r.stderr);
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     for (const ev of out) assert.deepEqual(validateEvent(ev), [], `${mode} ${ev.pano.id}`);
-    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank|hank|ivy|jack|kim|lee/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
+    assert.ok(!/alice|bob\\|carol|dave|4111|erin|frank|hank|ivy|jack|kim|lee|mia/.test(r.stdout.replace(/"pii":\[.*?\]\}$/gm, '')), `${mode}: a value left`);
     if (mode !== 'drop') continue;
     const [dns, columns, error] = out;
     assert.equal(dns.dns.question.name, null);
@@ -194,6 +202,7 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.equal(out[8].ldap.search.base, null);
     assert.equal(out[8].ldap.search.filter, null);
     assert.deepEqual(out[8].ldap.entries, [{ dn: null, attributes: { mail: [null] } }]);
+    assert.deepEqual(out[9].ftp.reply, { code: 550, text: null });
   }
 });
 

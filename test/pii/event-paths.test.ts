@@ -288,3 +288,12 @@ test('LDAP: entries\' values by their attribute types, DNs, filters and added va
     ['phone', 'ldap.entries[0].attributes.telephoneNumber[0]'],
   ]);
 });
+
+test('FTP: a transferred file is scanned as a body, a refused file name in a reply as text', () => {
+  const es = scanner();
+  const f = es.finish(es.collect({ ftp: { transfer: { command: 'RETR', path: 'contacts.csv', direction: 'download', mode: 'passive', body: { size: 60, content: 'name,email\nAnn Lee,ann@example.org\n' } } } }));
+  assert.deepEqual(f.map((x) => [x.type, x.path]), [['email', 'ftp.transfer.body.content']]);
+  const r = scanner();
+  const g = r.finish(r.collect({ ftp: { command: 'RETR', arguments: 'bob@example.net.csv', reply: { code: 550, text: 'bob@example.net.csv: No such file' } } }));
+  assert.deepEqual(g.map((x) => [x.type, x.path]).sort(), [['email', 'ftp.arguments'], ['email', 'ftp.reply.text']]);
+});

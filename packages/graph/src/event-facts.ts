@@ -153,6 +153,9 @@ const SERVER_FIELDS = new Set([
   // LDAP: the entries and referrals a search returned
   'ldap.entries',
   'ldap.references',
+  // FTP: the server's replies (a refused file's name)
+  'ftp.reply',
+  'ftp.preliminary_reply',
 ]);
 
 /**
@@ -180,6 +183,13 @@ export function directionOfPath(path: string, e: Obj): Direction {
   if (segments[0] === 'postgresql' && segments[1] === 'copy' && at(e, 'postgresql.copy.direction') === 'out') return 'server_to_client';
   // a WebSocket message says which side sent it
   if (segments[0] === 'websocket' && at(e, 'websocket.sender') === 'server') return 'server_to_client';
+  // an FTP data connection: a download's bytes come from the FTP server, which listens in passive mode
+  // (the connection's server) and connects in active mode (the connection's client); an upload's the other way
+  if (segments[0] === 'ftp' && segments[1] === 'transfer') {
+    const fromFtpServer = at(e, 'ftp.transfer.direction') !== 'upload';
+    const ftpServerListens = at(e, 'ftp.transfer.mode') !== 'active';
+    return fromFtpServer === ftpServerListens ? 'server_to_client' : 'client_to_server';
+  }
   return 'client_to_server';
 }
 

@@ -551,12 +551,12 @@ function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hi
  * Fields the event schema requires (pano-events(5)) that can hold a finding: a DNS name (the question's,
  * a record's), a record's data, an EDNS option's hex, a MySQL error message (a duplicate-key error
  * quotes the value) or column name (an expression's column is named by its text), an MQTT will's topic or
- * SUBSCRIBE filter (`users/ann@example.com/#`), binary correlation data's base64, a memcached item's key, an SMTP reply's text (`550 <ann@example.com>: unknown`) a POP3 or IMAP response's, an IMAP mailbox name (`Clients/ann@example.org`), an LDAP DN or search filter (`uid=ann,...`, `(mail=ann@example.org)`). `--redact drop` sets
+ * SUBSCRIBE filter (`users/ann@example.com/#`), binary correlation data's base64, a memcached item's key, an SMTP reply's text (`550 <ann@example.com>: unknown`) a POP3 or IMAP response's, an IMAP mailbox name (`Clients/ann@example.org`), an LDAP DN or search filter (`uid=ann,...`, `(mail=ann@example.org)`), an FTP reply's text (`550 ann@example.org.csv: no such file`). `--redact drop` sets
  * them to null, as it does an element of a list, which the schema allows there for that reason:
  * removed, the event was no longer one the schema accepts. test/pii/drop-schema.test.ts checks this
  * list against the schema's required strings.
  */
-export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name|mqtt\.connect\.will\.topic|mqtt\.subscriptions\[\d+\]\.filter|mqtt\.(?:response\.|connect\.will\.)?properties\.correlation_data\.base64|memcached\.response\.values\[\d+\]\.key|smtp\.(?:intermediate_)?reply\.text|pop3\.response\.text|imap\.response\.text|imap\.mailboxes\[\d+\]\.name|imap\.status\.mailbox|ldap\.bind\.name|ldap\.entries\[\d+\]\.dn|ldap\.modify_dn\.new_rdn|ldap\.search\.(?:base|filter))$/;
+export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name|mqtt\.connect\.will\.topic|mqtt\.subscriptions\[\d+\]\.filter|mqtt\.(?:response\.|connect\.will\.)?properties\.correlation_data\.base64|memcached\.response\.values\[\d+\]\.key|smtp\.(?:intermediate_)?reply\.text|pop3\.response\.text|imap\.response\.text|imap\.mailboxes\[\d+\]\.name|imap\.status\.mailbox|ldap\.bind\.name|ldap\.entries\[\d+\]\.dn|ldap\.modify_dn\.new_rdn|ldap\.search\.(?:base|filter)|ftp\.(?:preliminary_)?reply\.text)$/;
 
 /** A record's data of a DNS event (pano-events(5): `dns.answers[]`, `dns.authority[]`, `dns.additional[]`, and the query's own, `dns.query_answers[]` ...). */
 const RECORD_DATA = /^dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.data$/;

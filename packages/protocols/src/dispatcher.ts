@@ -143,7 +143,22 @@ class ConnState implements ParserContext {
   connectionId(id: Buffer, toServer: boolean): void {
     this.d.addConnectionId(this, id, toServer);
   }
+
+  expect(address: string, port: number, protocol: string, parser: (ctx: ParserContext) => StreamParser): void {
+    this.d.addExpected(this.conn.lastNs, address, port, protocol, parser);
+  }
 }
+
+/** A connection announced by another (ParserContext.expect), waiting to be opened. */
+interface Expected {
+  protocol: string;
+  parser: (ctx: ParserContext) => StreamParser;
+  expiresNs: bigint;
+}
+
+/** Connections announced and not yet opened, at most; and how long one is waited for (capture time). */
+const MAX_EXPECTED = 1024;
+const EXPECT_NS = 60_000_000_000n;
 
 export class Dispatcher implements FlowSink {
   /**
@@ -198,7 +213,46 @@ export class Dispatcher implements FlowSink {
   }
 
   open(conn: Connection): void {
-    conn.sinkState = new ConnState(this, conn);
+    const s = new ConnState(this, conn);
+    conn.sinkState = s;
+    if (this.expected.size > 0 && conn.transport === 'tcp') this.openExpected(s);
+  }
+
+  /** Connections other connections announced (an FTP data connection), by `address|port` of their listening side. */
+  private readonly expected = new Map<string, Expected>();
+
+  /** ParserContext.expect: the next connection to `address`:`port` is `protocol`'s. */
+  addExpected(nowNs: bigint, address: string, port: number, protocol: string, parser: (ctx: ParserContext) => StreamParser): void {
+    const key = `${address}|${port}`;
+    this.expected.delete(key);
+    if (this.expected.size >= MAX_EXPECTED) {
+      // the oldest announcement goes: its connection, if it ever opens, is detected from its bytes
+      this.expected.delete(this.expected.keys().next().value!);
+      this.count('dispatch.expected_dropped');
+    }
+    this.expected.set(key, { protocol, parser, expiresNs: nowNs + EXPECT_NS });
+  }
+
+  /** A new connection another one announced is parsed by the announcer's parser, not detected. */
+  private openExpected(s: ConnState): void {
+    const c = s.conn;
+    // the listening side: the server when the SYN was seen; either end when the roles are guessed
+    let key = `${c.server.address}|${c.server.port}`;
+    let e = this.expected.get(key);
+    if (!e && c.roleSource !== 'syn') {
+      key = `${c.client.address}|${c.client.port}`;
+      e = this.expected.get(key);
+      if (e) this.flipRoles(c);
+    }
+    if (!e) return;
+    this.expected.delete(key);
+    if (e.expiresNs < c.firstNs) {
+      this.count('dispatch.expected_expired');
+      return;
+    }
+    const m = this.tcpModule(e.protocol);
+    if (!m) return;
+    this.start(s, m, { carried: { name: e.protocol, parser: e.parser } });
   }
 
   data(conn: Connection, dir: Dir, chunk: Buffer, tsNs: bigint): void {

@@ -18,6 +18,7 @@ import { smtpModule } from './smtp/index.js';
 import { pop3Module } from './pop3/index.js';
 import { imapModule } from './imap/index.js';
 import { ldapModule } from './ldap/index.js';
+import { ftpModule, ftpDataModule } from './ftp/index.js';
 import { websocketModule } from './websocket/index.js';
 import { tlsModule } from './tls/index.js';
 import { quicModule } from './quic/index.js';
@@ -39,6 +40,7 @@ export const protocolModules: ProtocolModule[] = [
   pop3Module,
   imapModule,
   ldapModule,
+  ftpModule, ftpDataModule,
   websocketModule,
   tlsModule,
   dnsModule, dnsTcpModule,

@@ -95,6 +95,13 @@ export interface ParserContext {
    * stands behind the context.
    */
   connectionId?(id: Buffer, toServer: boolean): void;
+  /**
+   * A TCP connection this one announced (an FTP data connection, after PASV, EPSV, PORT or EPRT):
+   * the next one opened to `address`:`port` within a minute of capture time is `protocol`'s, parsed
+   * by `parser` instead of being detected from its bytes. Absent where no dispatcher stands behind
+   * the context.
+   */
+  expect?(address: string, port: number, protocol: string, parser: (ctx: ParserContext) => StreamParser): void;
 }
 
 export interface TunnelOptions {

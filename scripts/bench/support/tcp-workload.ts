@@ -26,6 +26,9 @@ export interface Workload {
   /** Opens connections and returns a sender; `finish` closes them and the file. */
   conns: Conn[];
   send(k: Conn, side: 0 | 1, data: Buffer): void;
+  /** Opens one more connection (an FTP data connection) with its handshake; `close` ends it. */
+  connect(c: Conn['c'], s: Conn['s']): Conn;
+  close(k: Conn): void;
   finish(): { packets: number; bytes: number };
 }
 
@@ -49,13 +52,26 @@ export function writeWorkload(file: string, connections: number, serverPort: num
     s: { addr: '10.9.0.2', port: serverPort },
     seq: [1000 + k * 7919, 50000 + k * 104729] as [number, number],
   }));
-  for (const k of conns) {
+  const handshake = (k: Conn) => {
     emit(tcpFrame({ src: k.c, dst: k.s, seq: k.seq[0], flags: F.SYN }));
     emit(tcpFrame({ src: k.s, dst: k.c, seq: k.seq[1], ack: k.seq[0] + 1, flags: F.SYN | F.ACK }));
     k.seq = [k.seq[0] + 1, k.seq[1] + 1];
-  }
+  };
+  const fin = (k: Conn) => {
+    emit(tcpFrame({ src: k.c, dst: k.s, seq: k.seq[0], ack: k.seq[1], flags: F.FIN | F.ACK }));
+    emit(tcpFrame({ src: k.s, dst: k.c, seq: k.seq[1], ack: k.seq[0] + 1, flags: F.FIN | F.ACK }));
+  };
+  for (const k of conns) handshake(k);
+  let extra = 0;
   return {
     conns,
+    connect(c, s) {
+      const k: Conn = { index: connections + extra, c, s, seq: [7000 + extra * 7919, 90000 + extra * 104729] };
+      extra++;
+      handshake(k);
+      return k;
+    },
+    close: fin,
     send(k, side, data) {
       const [src, dst] = side === 0 ? [k.c, k.s] : [k.s, k.c];
       for (let off = 0; off < data.length; off += 1448) {
@@ -66,10 +82,7 @@ export function writeWorkload(file: string, connections: number, serverPort: num
       emit(tcpFrame({ src: dst, dst: src, seq: k.seq[1 - side], ack: k.seq[side], flags: F.ACK }));
     },
     finish() {
-      for (const k of conns) {
-        emit(tcpFrame({ src: k.c, dst: k.s, seq: k.seq[0], ack: k.seq[1], flags: F.FIN | F.ACK }));
-        emit(tcpFrame({ src: k.s, dst: k.c, seq: k.seq[1], ack: k.seq[0] + 1, flags: F.FIN | F.ACK }));
-      }
+      for (const k of conns) fin(k);
       writeSync(fd, Buffer.concat(pending));
       closeSync(fd);
       return { packets, bytes: statSync(file).size };
