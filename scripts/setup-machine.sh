@@ -14,7 +14,8 @@
 # (an SMTP server and client for the SMTP tests), dovecot-pop3d and dovecot-imapd (Dovecot: the POP3
 # and IMAP server the POP3 tests start privately, driven by Python's poplib), slapd, ldap-utils and
 # python3-ldap3 (OpenLDAP: the LDAP server the LDAP tests start privately, its command-line clients and
-# Python's ldap3 client),
+# Python's ldap3 client), python3-pyftpdlib and python3-openssl (pyftpdlib, the FTP server the FTP tests
+# start privately, its AUTH TLS handler on pyOpenSSL; driven by Python's ftplib),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
 # zstd (Kafka test batches) and wrk (capture benchmark).
 # Idempotent and quiet when everything is present. Needs root.
@@ -25,7 +26,7 @@ packages=(
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
   mosquitto mosquitto-clients memcached libmemcached-tools python3-pymemcache python3-aiosmtpd swaks
-  dovecot-pop3d dovecot-imapd slapd ldap-utils python3-ldap3
+  dovecot-pop3d dovecot-imapd slapd ldap-utils python3-ldap3 python3-pyftpdlib python3-openssl
   wrk zstd
 )
 missing=()
