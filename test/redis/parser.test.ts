@@ -321,6 +321,12 @@ test('detection: command arrays and inline commands are the client, reply header
   assert.equal(detectRedis(Buffer.from('GET / HTTP/1.1\r\n'), 0), null);
   assert.deepEqual(detectRedis(Buffer.from('+PONG\r\n'), 1), { sender: 'server', confidence: 0.3 });
   assert.equal(detectRedis(Buffer.from('\x16\x03\x01\x02\x00'), 0), null);
+  // an error reply names its kind in capitals; a file listing's first line only starts with '-'
+  assert.deepEqual(detectRedis(Buffer.from('-WRONGTYPE Operation against a key holding the wrong kind of value\r\n'), 1), { sender: 'server', confidence: 0.3 });
+  assert.deepEqual(detectRedis(Buffer.from('-ERR\r\n'), 1), { sender: 'server', confidence: 0.3 });
+  assert.equal(detectRedis(Buffer.from('-rw-r--r--   1 root root 36 Nov 30 04:36 contacts.csv\r\n'), 1), null);
+  // POP3's greeting and answers: +OK and text (Redis answers a bare +OK)
+  assert.equal(detectRedis(Buffer.from('+OK Dovecot ready.\r\n'), 1), null);
 });
 
 test('a pipeline deeper than maxPending: the oldest are emitted unanswered and their replies skipped, the rest stay paired', () => {

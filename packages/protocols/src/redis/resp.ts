@@ -444,8 +444,11 @@ export function looksLikeReplyStart(buf: Buffer, off: number): 'yes' | 'no' | 'm
   if (nl === off || buf[nl - 1] !== CR) return 'no';
   const body = buf.toString('latin1', off + 1, nl - 1);
   switch (type) {
-    case SIMPLE:
     case ERROR:
+      // an error's text starts with its kind in capitals (ERR, WRONGTYPE, MOVED, NOAUTH ...): a line
+      // that merely starts with '-' (a file listing's `-rw-r--r--`, a diff) is not one
+      return /^[A-Z][A-Z0-9_]*(?: |$)/.test(body) ? 'yes' : 'no';
+    case SIMPLE:
     case DOUBLE:
       return body.length > 0 || type === SIMPLE ? 'yes' : 'no';
     case NULL:
