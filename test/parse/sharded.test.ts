@@ -353,3 +353,41 @@ test('TLS plaintext of both ends: with workers, both views of a connection meet 
     assert.equal(JSON.stringify(many.stats, bigintText), JSON.stringify(one.stats, bigintText), `${n} workers: counters`);
   }
 });
+
+test('pano-parse -w 2 on FTP: data connections away from their control connection\'s worker are missed, and it says so; one thread finds them all', () => {
+  const client = { addr: '10.0.0.1', port: 51000 };
+  const server = { addr: '10.0.0.2', port: 21 };
+  const ctl = new Conversation(client, server).handshake();
+  const frames: Frame[] = [...ctl.frames];
+  const say = (side: 0 | 1, s: string) => frames.push(...ctl.segments(side, s));
+  say(1, '220 (vsFTPd 3.0.3)\r\n');
+  const transfers = 16;
+  for (let i = 0; i < transfers; i++) {
+    const port = 50000 + 13 * i;
+    say(0, 'PASV\r\n');
+    say(1, `227 Entering Passive Mode (10,0,0,2,${port >> 8},${port & 255}).\r\n`);
+    const data = new Conversation({ addr: '10.0.0.1', port: 52000 + 7 * i }, { addr: '10.0.0.2', port }).handshake();
+    frames.push(...data.frames);
+    say(0, `RETR f${i}.txt\r\n`);
+    say(1, '150 Opening data connection.\r\n');
+    frames.push(...data.segments(1, `file ${i}\n`));
+    data.frames.length = 0;
+    data.close();
+    frames.push(...data.frames);
+    say(1, '226 Transfer complete.\r\n');
+  }
+  const file = join(tmp, 'ftp.pcapng');
+  writeFileSync(file, pcapng(frames));
+  const one = spawnSync(process.execPath, [bin, file], { encoding: 'utf8' });
+  assert.equal(one.status, 0, one.stderr);
+  assert.equal(one.stdout.split('\n').filter((l) => l.includes('"ftp-data"')).length, transfers);
+  assert.equal(one.stderr, '');
+  const two = spawnSync(process.execPath, [bin, '-w', '2', file], { encoding: 'utf8' });
+  assert.equal(two.status, 0, two.stderr);
+  // the data connections in the control connection's shard are found, the others are not
+  const mine = shardOf({ srcAddr: client.addr, srcPort: client.port, dstAddr: server.addr, dstPort: server.port } as L4Packet, 2);
+  const expected = Array.from({ length: transfers }, (_, i) => shardOf({ srcAddr: '10.0.0.1', srcPort: 52000 + 7 * i, dstAddr: '10.0.0.2', dstPort: 50000 + 13 * i } as L4Packet, 2)).filter((s) => s === mine).length;
+  assert.ok(expected > 0 && expected < transfers, `the 16 data connections fall in both shards (${expected} with the control connection)`);
+  assert.equal(two.stdout.split('\n').filter((l) => l.includes('"ftp-data"')).length, expected);
+  assert.match(two.stderr, /^pano-parse: FTP parsed with --workers 2: a data connection is found only when it falls to its control connection's worker/m);
+});
