@@ -12,6 +12,7 @@
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
 import { CLOSE_FLAG } from '../close-flags.js';
+import { commandRecord, queueCommand } from '../command-reply.js';
 import { LineSplitter } from '../lines.js';
 import type { ParserContext, StreamParser } from '../types.js';
 import { FtpDataParser } from './data.js';
@@ -140,11 +141,7 @@ export class FtpParser implements StreamParser {
         this.announce(e, 'active');
       } else this.ctx.count('ftp.malformed_endpoints');
     }
-    if (this.pending.length >= this.ctx.options.maxPending) {
-      this.ctx.count('ftp.pending_overflow');
-      this.emit('unanswered', this.pending.shift()!, undefined, ['evicted']);
-    }
-    this.pending.push(c);
+    queueCommand(this.ctx, 'ftp', this.pending, c, (old) => this.emit('unanswered', old, undefined, ['evicted']));
   }
 
   // --- the server ------------------------------------------------------------
@@ -247,16 +244,7 @@ export class FtpParser implements StreamParser {
     const attributes: Record<string, unknown> = { ftp };
     if (r && r.code >= 400) attributes.error = { type: String(r.code) };
     attributes.network = { protocol: { name: 'ftp' } };
-    const first = c ?? r!;
-    this.ctx.emit({
-      kind,
-      startNs: first.startNs,
-      endNs: r ? r.endNs : first.endNs,
-      ...(c ? { requestBytes: c.bytes } : {}),
-      ...(r ? { responseBytes: r.bytes + (c?.preliminary?.bytes ?? 0) } : {}),
-      attributes,
-      ...(flags.length ? { flags } : {}),
-    });
+    this.ctx.emit(commandRecord(kind, c, r, attributes, flags, c?.preliminary?.bytes));
   }
 }
 

@@ -15,6 +15,7 @@
 import type { CloseReason, Dir } from '@panopticon/flows';
 import { BodyCapture, bodyView } from '../body.js';
 import { CLOSE_FLAG } from '../close-flags.js';
+import { queueCommand } from '../command-reply.js';
 import { base64Text, saslUser } from '../sasl.js';
 import { decodeWords } from '../smtp/headers.js';
 import { MessageCapture } from '../smtp/message.js';
@@ -246,11 +247,7 @@ export class ImapParser implements StreamParser {
     if (verb === 'UID' && m?.[2]) verb = `UID ${m[2].toUpperCase()}`;
     const cmd: ImapCommand = { tag, verb, args: '', startNs: tsNs, endNs: tsNs, bytes: 0, responseBytes: 0, flagsOut: [] };
     line.cmd = cmd;
-    if (this.pending.length >= this.ctx.options.maxPending) {
-      this.ctx.count('imap.pending_overflow');
-      this.emit('unanswered', this.pending.shift()!, undefined, ['evicted']);
-    }
-    this.pending.push(cmd);
+    queueCommand(this.ctx, 'imap', this.pending, cmd, (old) => this.emit('unanswered', old, undefined, ['evicted']));
     return true;
   }
 

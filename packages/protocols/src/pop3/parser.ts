@@ -13,6 +13,7 @@
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
 import { CLOSE_FLAG } from '../close-flags.js';
+import { commandRecord, queueCommand } from '../command-reply.js';
 import { base64Text, saslUser } from '../sasl.js';
 import { MessageCapture } from '../smtp/message.js';
 import { SmtpReader } from '../smtp/reader.js';
@@ -190,11 +191,7 @@ export class Pop3Parser implements StreamParser {
         break;
       }
     }
-    if (this.pending.length >= this.ctx.options.maxPending) {
-      this.ctx.count('pop3.pending_overflow');
-      this.emit('unanswered', this.pending.shift()!, undefined, ['evicted']);
-    }
-    this.pending.push(c);
+    queueCommand(this.ctx, 'pop3', this.pending, c, (old) => this.emit('unanswered', old, undefined, ['evicted']));
   }
 
   // --- the server ----------------------------------------------------------
@@ -319,17 +316,7 @@ export class Pop3Parser implements StreamParser {
 
   private emit(kind: 'exchange' | 'message' | 'unanswered' | 'orphan_response', c: Pop3Command | undefined, r: Pop3Response | undefined, flags: string[]): void {
     const f = pop3Attributes(c, r, kind === 'message' && !c);
-    const all = [...flags, ...(c?.flags ?? []), ...f.flags];
-    const first = c ?? r!;
-    this.ctx.emit({
-      kind,
-      startNs: first.startNs,
-      endNs: r ? r.endNs : first.endNs,
-      ...(c ? { requestBytes: c.bytes } : {}),
-      ...(r ? { responseBytes: r.bytes + (c?.challengeBytes ?? 0) } : {}),
-      attributes: f.attributes,
-      ...(all.length ? { flags: all } : {}),
-    });
+    this.ctx.emit(commandRecord(kind, c, r, f.attributes, [...flags, ...(c?.flags ?? []), ...f.flags], c?.challengeBytes));
   }
 }
 

@@ -44,9 +44,6 @@ export function detectRedis(head: Buffer, _dir: Dir): Detection {
     }
     return head.length < 40 && !/[^A-Za-z_.-]/.test(head.toString('latin1')) ? 'more' : null;
   }
-  // "+OK " and text is POP3's greeting or answer: Redis's simple strings are a bare +OK, +PONG, +QUEUED, or
-  // text that does not start with OK
-  if (head.length >= 5 && head[0] === 0x2b && head[1] === 0x4f && head[2] === 0x4b && head[3] === 0x20) return null;
   const reply = looksLikeReplyStart(head, 0);
   if (reply === 'more') return head.length < 64 ? 'more' : null;
   // A lone reply header is weak evidence: low confidence.

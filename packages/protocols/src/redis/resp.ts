@@ -449,8 +449,11 @@ export function looksLikeReplyStart(buf: Buffer, off: number): 'yes' | 'no' | 'm
       // that merely starts with '-' (a file listing's `-rw-r--r--`, a diff) is not one
       return /^[A-Z][A-Z0-9_]*(?: |$)/.test(body) ? 'yes' : 'no';
     case SIMPLE:
+      // "+OK " and text is POP3's greeting or answer: Redis's simple strings are a bare OK, PONG,
+      // QUEUED, or text that does not start with "OK "
+      return body.startsWith('OK ') ? 'no' : 'yes';
     case DOUBLE:
-      return body.length > 0 || type === SIMPLE ? 'yes' : 'no';
+      return body.length > 0 ? 'yes' : 'no';
     case NULL:
       return body === '' ? 'yes' : 'no';
     case BOOLEAN:

@@ -11,6 +11,7 @@
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
 import { CLOSE_FLAG } from '../close-flags.js';
+import { commandRecord, queueCommand } from '../command-reply.js';
 import type { ParserContext, StreamParser } from '../types.js';
 import { smtpAttributes, type SmtpCommand, type SmtpReply } from './fields.js';
 import { MessageCapture } from './message.js';
@@ -180,11 +181,7 @@ export class SmtpParser implements StreamParser {
   }
 
   private queue(c: SmtpCommand): void {
-    if (this.pending.length >= this.ctx.options.maxPending) {
-      this.ctx.count('smtp.pending_overflow');
-      this.emit('unanswered', this.pending.shift()!, undefined, ['evicted']);
-    }
-    this.pending.push(c);
+    queueCommand(this.ctx, 'smtp', this.pending, c, (old) => this.emit('unanswered', old, undefined, ['evicted']));
   }
 
   /** The message ended: it goes to its DATA or BDAT command, which waits for the final reply. */
@@ -306,17 +303,7 @@ export class SmtpParser implements StreamParser {
 
   private emit(kind: 'exchange' | 'message' | 'unanswered' | 'orphan_response', c: SmtpCommand | undefined, r: SmtpReply | undefined, flags: string[]): void {
     const f = smtpAttributes(c, r, kind === 'message' && !c);
-    const all = [...flags, ...(c?.flags ?? []), ...f.flags];
-    const first = c ?? r!;
-    this.ctx.emit({
-      kind,
-      startNs: first.startNs,
-      endNs: r ? r.endNs : first.endNs,
-      ...(c ? { requestBytes: c.bytes } : {}),
-      ...(r ? { responseBytes: r.bytes + (c?.intermediate?.bytes ?? 0) } : {}),
-      attributes: f.attributes,
-      ...(all.length ? { flags: all } : {}),
-    });
+    this.ctx.emit(commandRecord(kind, c, r, f.attributes, [...flags, ...(c?.flags ?? []), ...f.flags], c?.intermediate?.bytes));
   }
 }
 
