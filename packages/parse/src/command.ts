@@ -162,12 +162,6 @@ export async function main(argv = process.argv): Promise<void> {
     if (faults) {
       process.stderr.write(`pano-parse: a parser failed on ${faults}, not parsed further: a bug met by unusual input; please report it with the capture (PANO_DEBUG=1 stops at the first, with its stack)\n`);
     }
-    const ftp = Number(mergeStats(totals).protocols['dispatch.ftp_connections'] ?? 0);
-    if (pool && ftp > 0) {
-      // flows are shared out by their addresses and ports: a data connection lands in its control
-      // connection's worker only by chance, and only there is it known for what it is
-      process.stderr.write(`pano-parse: FTP parsed with --workers ${o.workers}: a data connection is found only when it falls to its control connection's worker (about ${o.workers - 1} in ${o.workers} are not); parse FTP captures with one thread\n`);
-    }
     if (warnings > 10) process.stderr.write(`pano-parse: ${warnings} damaged regions skipped in all\n`);
     if (losses > 10) process.stderr.write(`pano-parse: ${losses} loss records in all\n`);
     if (o.stats) process.stderr.write(formatStats(mergeStats(totals)));

@@ -11,7 +11,7 @@ import { CaptureReader, PANO_PEN, SECRETS_TLS_KEY_LOG, interfaceKey, decodeLossR
 import { DECODED_LINK_TYPES, Decoder, IpProto, formatIPv4, formatIPv6, type DecoderOptions, type L4Packet } from '@panopticon/decode';
 import { FlowTable, defaultFlowOptions, plaintextKey, type FlowTableOptions, type PlaintextChunk } from '@panopticon/flows';
 import { LAST_NS, sequential, type EventSource, type PanoEvent } from '@panopticon/events';
-import { Dispatcher, QuicShardIds, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
+import { Dispatcher, FtpShardEndpoints, QuicShardIds, protocolModules, type ParseOptions, type ProtocolModule } from '@panopticon/protocols';
 
 export interface PipelineOptions {
   /** Protocol names to parse (default: all registered). */
@@ -118,6 +118,8 @@ export class ParsePipeline {
   private readonly shard: { index: number; count: number };
   /** With several shards: a QUIC connection that moves keeps the shard it started in (QuicShardIds). */
   private readonly quicIds = new QuicShardIds();
+  /** With several shards and FTP parsed: a data connection goes to its control connection's shard (FtpShardEndpoints). */
+  private readonly ftpEndpoints: FtpShardEndpoints | undefined;
   /** Library connections (plaintextKey) whose tuple another shard owns, oldest first, with their process. */
   private readonly tlsElsewhere = new Map<string, number>();
   private nextExpireNs = 0n;
@@ -149,6 +151,7 @@ export class ParsePipeline {
     if (!(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
       throw new RangeError(`bad shard ${shard.index} of ${shard.count}`);
     }
+    this.ftpEndpoints = shard.count > 1 && modules.some((m) => m.name === 'ftp-data') ? new FtpShardEndpoints() : undefined;
     const flowOpts = { ...defaultFlowOptions, ...opts.flows };
     this.flows = new FlowTable(this.dispatcher, {
       ...flowOpts,
@@ -345,7 +348,8 @@ export class ParsePipeline {
     if (l4 === null && this.warnMalformed) this.malformedFrame(p);
     if (l4 !== null) {
       const tuple = shardOf(l4, count);
-      const shard = l4.protocol === IpProto.UDP ? this.quicIds.shardOf(l4.payload, tuple) : tuple;
+      const shard =
+        l4.protocol === IpProto.UDP ? this.quicIds.shardOf(l4.payload, tuple) : this.ftpEndpoints ? this.ftpEndpoints.shardOf(l4, tuple) : tuple;
       if (shard === index) {
         this.ownPacket(l4);
       } else {

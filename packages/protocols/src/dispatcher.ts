@@ -157,8 +157,8 @@ interface Expected {
 }
 
 /** Connections announced and not yet opened, at most; and how long one is waited for (capture time). */
-const MAX_EXPECTED = 1024;
-const EXPECT_NS = 60_000_000_000n;
+export const MAX_EXPECTED = 1024;
+export const EXPECT_NS = 60_000_000_000n;
 
 export class Dispatcher implements FlowSink {
   /**
