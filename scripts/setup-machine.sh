@@ -15,7 +15,8 @@
 # and IMAP server the POP3 tests start privately, driven by Python's poplib), slapd, ldap-utils and
 # python3-ldap3 (OpenLDAP: the LDAP server the LDAP tests start privately, its command-line clients and
 # Python's ldap3 client), python3-pyftpdlib and python3-openssl (pyftpdlib, the FTP server the FTP tests
-# start privately, its AUTH TLS handler on pyOpenSSL; driven by Python's ftplib),
+# start privately, its AUTH TLS handler on pyOpenSSL; driven by Python's ftplib), nats-server (the NATS
+# server the NATS tests start privately, driven by the nats npm client),
 # real servers and clients for protocol tests, graphviz, prometheus, chromium,
 # zstd (Kafka test batches) and wrk (capture benchmark).
 # Idempotent and quiet when everything is present. Needs root.
@@ -26,7 +27,7 @@ packages=(
   nginx-light redis-server mariadb-server mariadb-client postgresql dnsmasq dnsutils rabbitmq-server
   graphviz prometheus chromium
   mosquitto mosquitto-clients memcached libmemcached-tools python3-pymemcache python3-aiosmtpd swaks
-  dovecot-pop3d dovecot-imapd slapd ldap-utils python3-ldap3 python3-pyftpdlib python3-openssl
+  dovecot-pop3d dovecot-imapd slapd ldap-utils python3-ldap3 python3-pyftpdlib python3-openssl nats-server
   wrk zstd
 )
 missing=()
@@ -47,7 +48,7 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts some of these as services on install; the tests start their
 # own instances on their own ports and need none of the system ones. Dovecot's
 # activation socket first: stopped after it, a connection would start dovecot again.
-for svc in redis-server mariadb nginx rabbitmq-server dnsmasq prometheus mosquitto memcached dovecot.socket dovecot slapd; do
+for svc in redis-server mariadb nginx rabbitmq-server dnsmasq prometheus mosquitto memcached dovecot.socket dovecot slapd nats-server; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   elif command -v service >/dev/null 2>&1; then

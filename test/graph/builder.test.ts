@@ -155,6 +155,17 @@ test('PII types counted per direction from the finding paths', () => {
   assert.equal(directionOfPath('ftp.transfer.body.content', transfer('download', 'active')), 'client_to_server');
   assert.equal(directionOfPath('ftp.transfer.body.content', transfer('upload', 'active')), 'server_to_client');
   assert.equal(directionOfPath('ftp.reply.text', {}), 'server_to_client');
+  // NATS: a requester's publish went to the server and its reply came back; a responder was handed the
+  // request by the server and sent its reply back to it; INFO and -ERR are the server's
+  const nats = (type: string) => ({ pano: { kind: 'exchange' }, messaging: { system: 'nats', operation: { type } } });
+  assert.equal(directionOfPath('messaging.message.body.content', nats('send')), 'client_to_server');
+  assert.equal(directionOfPath('nats.response.body.content', nats('send')), 'server_to_client');
+  assert.equal(directionOfPath('messaging.message.body.content', nats('receive')), 'server_to_client');
+  assert.equal(directionOfPath('nats.headers.Email[0]', nats('receive')), 'server_to_client');
+  assert.equal(directionOfPath('nats.response.body.content', nats('receive')), 'client_to_server');
+  assert.equal(directionOfPath('nats.info.client_ip', {}), 'server_to_client');
+  assert.equal(directionOfPath('nats.error', {}), 'server_to_client');
+  assert.equal(directionOfPath('nats.connect.user', {}), 'client_to_server');
 });
 
 test('PII in what only the server sends counts server → client', () => {

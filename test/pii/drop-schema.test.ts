@@ -58,6 +58,7 @@ const MAY_HOLD_PII: Record<string, string> = {
   'ldap.json /properties/search base': 'ldap.search.base',
   'ldap.json /properties/search filter': 'ldap.search.filter',
   'ftp.json /$defs/reply text': 'ftp.reply.text',
+  'nats.json /properties/subscription subject': 'nats.subscription.subject',
 };
 /** Required strings that hold no finding: names from a fixed set, codes, pano's own envelope (not scanned). */
 const NO_PII = [

@@ -156,6 +156,9 @@ const SERVER_FIELDS = new Set([
   // FTP: the server's replies (a refused file's name)
   'ftp.reply',
   'ftp.preliminary_reply',
+  // NATS: the server's INFO (the client's address as it saw it) and -ERR texts (a denied subject)
+  'nats.info',
+  'nats.error',
 ]);
 
 /**
@@ -171,6 +174,8 @@ export function directionOfPath(path: string, e: Obj): Direction {
   // only the field's place in the event decides, not keys inside a body (`…content$.response`)
   const field = path.split('$')[0]!;
   const segments = field.split(/[./[\]]+/).filter(Boolean).slice(0, 3);
+  // a NATS delivery answered on its connection (a responder's): its reply went back to the server
+  if (segments[0] === 'nats' && segments[1] === 'response' && at(e, 'messaging.operation.type') === 'receive') return 'client_to_server';
   for (const s of segments) if (RESPONSE_SEGMENTS.has(s)) return 'server_to_client';
   if (SERVER_FIELDS.has(`${segments[0]}.${segments[1]}`)) return 'server_to_client';
   const op = str(at(e, 'messaging.operation.type'));
@@ -178,7 +183,7 @@ export function directionOfPath(path: string, e: Obj): Direction {
   // a received message is the server's from its method to its body; an exchange that receives
   // (a Kafka Fetch) got its messages and records in the response
   // (an MQTT PUBLISH the broker delivered at QoS 1 or 2: its properties too)
-  if (receiving && (kindOf(e) === 'message' || segments[0] === 'messaging' || segments[0] === 'mqtt' || (segments[0] === 'kafka' && segments[1] === 'records'))) return 'server_to_client';
+  if (receiving && (kindOf(e) === 'message' || segments[0] === 'messaging' || segments[0] === 'mqtt' || segments[0] === 'nats' || (segments[0] === 'kafka' && segments[1] === 'records'))) return 'server_to_client';
   // COPY TO STDOUT: the data came from the server (FROM STDIN, and BOTH, stay as sent by the client)
   if (segments[0] === 'postgresql' && segments[1] === 'copy' && at(e, 'postgresql.copy.direction') === 'out') return 'server_to_client';
   // a WebSocket message says which side sent it

@@ -551,12 +551,12 @@ function ecsHits(holder: Slot['holder'], ctxKey: string, value: string, hits: Hi
  * Fields the event schema requires (pano-events(5)) that can hold a finding: a DNS name (the question's,
  * a record's), a record's data, an EDNS option's hex, a MySQL error message (a duplicate-key error
  * quotes the value) or column name (an expression's column is named by its text), an MQTT will's topic or
- * SUBSCRIBE filter (`users/ann@example.com/#`), binary correlation data's base64, a memcached item's key, an SMTP reply's text (`550 <ann@example.com>: unknown`) a POP3 or IMAP response's, an IMAP mailbox name (`Clients/ann@example.org`), an LDAP DN or search filter (`uid=ann,...`, `(mail=ann@example.org)`), an FTP reply's text (`550 ann@example.org.csv: no such file`). `--redact drop` sets
+ * SUBSCRIBE filter (`users/ann@example.com/#`), binary correlation data's base64, a memcached item's key, an SMTP reply's text (`550 <ann@example.com>: unknown`) a POP3 or IMAP response's, an IMAP mailbox name (`Clients/ann@example.org`), an LDAP DN or search filter (`uid=ann,...`, `(mail=ann@example.org)`), an FTP reply's text (`550 ann@example.org.csv: no such file`), a NATS delivery's subscription subject (`users.ann@example.org.>`). `--redact drop` sets
  * them to null, as it does an element of a list, which the schema allows there for that reason:
  * removed, the event was no longer one the schema accepts. test/pii/drop-schema.test.ts checks this
  * list against the schema's required strings.
  */
-export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name|mqtt\.connect\.will\.topic|mqtt\.subscriptions\[\d+\]\.filter|mqtt\.(?:response\.|connect\.will\.)?properties\.correlation_data\.base64|memcached\.response\.values\[\d+\]\.key|smtp\.(?:intermediate_)?reply\.text|pop3\.response\.text|imap\.response\.text|imap\.mailboxes\[\d+\]\.name|imap\.status\.mailbox|ldap\.bind\.name|ldap\.entries\[\d+\]\.dn|ldap\.modify_dn\.new_rdn|ldap\.search\.(?:base|filter)|ftp\.(?:preliminary_)?reply\.text)$/;
+export const REQUIRED_STRING = /^(?:dns\.question\.name|dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.(?:name|data)|dns\.(?:query_)?edns\.options\[\d+\]\.data|mysql\.error\.message|mysql\.columns\[\d+\]\.name|mqtt\.connect\.will\.topic|mqtt\.subscriptions\[\d+\]\.filter|mqtt\.(?:response\.|connect\.will\.)?properties\.correlation_data\.base64|memcached\.response\.values\[\d+\]\.key|smtp\.(?:intermediate_)?reply\.text|pop3\.response\.text|imap\.response\.text|imap\.mailboxes\[\d+\]\.name|imap\.status\.mailbox|ldap\.bind\.name|ldap\.entries\[\d+\]\.dn|ldap\.modify_dn\.new_rdn|ldap\.search\.(?:base|filter)|ftp\.(?:preliminary_)?reply\.text|nats\.subscription\.subject)$/;
 
 /** A record's data of a DNS event (pano-events(5): `dns.answers[]`, `dns.authority[]`, `dns.additional[]`, and the query's own, `dns.query_answers[]` ...). */
 const RECORD_DATA = /^dns\.(?:query_)?(?:answers|authority|additional)\[\d+\]\.data$/;
@@ -921,24 +921,27 @@ function lastKeyPart(key: string): string | undefined {
   return m ? m[0] : undefined;
 }
 
-/** The last level of an MQTT event's topic (`42/phone` → `phone`), or undefined. */
+/**
+ * The last level of an MQTT event's topic (`42/phone` → `phone`) or a NATS
+ * event's subject (`crm.customers.42.phone` → `phone`), or undefined.
+ */
 function mqttTopic(event: Record<string, unknown>): string | undefined {
   const m = event.messaging as { system?: unknown; destination?: { name?: unknown } } | undefined;
-  if (m?.system !== 'mqtt' || typeof m.destination?.name !== 'string') return undefined;
+  if ((m?.system !== 'mqtt' && m?.system !== 'nats') || typeof m.destination?.name !== 'string') return undefined;
   const name = m.destination.name;
-  const level = name.slice(name.lastIndexOf('/') + 1);
-  return level && level !== '#' && level !== '+' ? level : undefined;
+  const level = name.slice(name.lastIndexOf(m.system === 'mqtt' ? '/' : '.') + 1);
+  return level && level !== '#' && level !== '+' && level !== '*' && level !== '>' ? level : undefined;
 }
 
 /** Paths of payload values, whose field names the application chose (see addSlot: `name` there is a person's). */
-const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\.args|redis\.response|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers|mqtt\.(?:response\.|connect\.will\.)?properties\.user_properties)/;
+const PAYLOAD_NAMED = /^(?:db\.response\.rows|grpc\.|db\.query\.parameter|redis\.args|redis\.response|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers|mqtt\.(?:response\.|connect\.will\.)?properties\.user_properties|nats\.(?:response\.)?headers)/;
 
 /**
  * Payload values that may hold a JSON document: result rows, bound parameters, Redis arguments and
  * replies, decoded gRPC fields and Kafka/AMQP application headers and MQTT 5 user properties (bodies are
  * opened by isBodyContent).
  */
-const JSON_PAYLOAD = /^(?:db\.response\.rows|db\.query\.parameter|redis\.args|redis\.response|grpc\.|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers|mqtt\.(?:response\.|connect\.will\.)?properties\.user_properties)/;
+const JSON_PAYLOAD = /^(?:db\.response\.rows|db\.query\.parameter|redis\.args|redis\.response|grpc\.|amqp\.(?:response\.)?properties\.headers|kafka\.records\[\d+\]\.headers|mqtt\.(?:response\.|connect\.will\.)?properties\.user_properties|nats\.(?:response\.)?headers)/;
 
 /**
  * The object or array a string holds when it is a whole JSON document, else undefined. Only whole
@@ -1103,9 +1106,9 @@ export class EventScanner {
       const name = typeof key === 'string' ? lastKeyPart(key) : undefined;
       if (name) params = new Map([['content', name]]);
     } else if (path === 'messaging.message.body' && p.group === 'messaging') {
-      // An MQTT payload is often a bare value whose topic names it (`crm/customers/42/phone`): the
-      // topic's last level is its context, as a column's name is a parameter's (a JSON payload's own
-      // keys still name its members)
+      // An MQTT or NATS payload is often a bare value whose topic names it (`crm/customers/42/phone`,
+      // `crm.customers.42.phone`): the topic's last level is its context, as a column's name is a
+      // parameter's (a JSON payload's own keys still name its members)
       const topic = mqttTopic(p.event);
       if (topic) params = new Map([['content', topic]]);
     }

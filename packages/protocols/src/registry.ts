@@ -13,6 +13,7 @@ import { redisModule } from './redis/index.js';
 import { kafkaModule } from './kafka/index.js';
 import { amqpModule } from './amqp/index.js';
 import { mqttModule } from './mqtt/index.js';
+import { natsModule } from './nats/index.js';
 import { memcachedModule } from './memcached/index.js';
 import { smtpModule } from './smtp/index.js';
 import { pop3Module } from './pop3/index.js';
@@ -30,6 +31,8 @@ export const protocolModules: ProtocolModule[] = [
   http1Module,
   postgresqlModule,
   mysqlModule,
+  // before Redis: a NATS server's first line is INFO, which Redis's inline detection would take
+  natsModule,
   redisModule,
   // after Redis: a lone `get <key>` is Redis's inline command unless the port says memcached
   memcachedModule,

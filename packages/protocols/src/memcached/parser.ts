@@ -23,7 +23,7 @@ import type { ParserContext, StreamParser } from '../types.js';
 import { BinaryReader, type BinaryPacket } from './binary.js';
 import { OPCODES, OP_ARITH, OP_EXPIRY, OP_GET, OP_SASL, OP_STAT, OP_STORE, QUIET, REQUEST_MAGIC, RESPONSE_MAGIC, RETRIEVAL, STATUSES, STORAGE, TEXT_COMMANDS } from './constants.js';
 import { memcachedAttributes, type McRequest, type McResponse } from './fields.js';
-import { TextReader } from './text.js';
+import { TextReader } from '../text-blocks.js';
 
 /** Statistics kept per `stats` answer; the rest are counted. */
 const MAX_STATS = 1024;

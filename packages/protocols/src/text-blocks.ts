@@ -1,13 +1,14 @@
 /**
- * Framing of memcached's text protocol for one direction: CRLF-terminated
- * lines, and after some of them (a storage command, a VALUE or VA response
- * line, an `ms`) a data block of the length the line gave, then CRLF. The
+ * Framing of text protocols whose lines may announce a data block, for one
+ * direction: CRLF-terminated lines, and after some of them (memcached's
+ * storage commands, VALUE and VA lines, `ms`; NATS's PUB, HPUB, MSG, HMSG) a
+ * data block of the length the line gave, then CRLF. The
  * sink reads each line and says how many data bytes follow; the reader keeps
  * up to `hold` of them and counts the rest, so a 1 MB item costs what a small
  * one does. A line longer than MAX_LINE is damage: skipped to its end.
  */
-import { BodyCapture } from '../body.js';
-import { LineSplitter } from '../lines.js';
+import { BodyCapture } from './body.js';
+import { LineSplitter } from './lines.js';
 
 export interface TextSink {
   /** A line without its CRLF (a view); returns the data bytes that follow it, or -1 for none. */
@@ -17,7 +18,7 @@ export interface TextSink {
   damaged(reason: string): void;
 }
 
-/** A get of many keys is one long line; memcached itself takes lines of up to 2048 bytes plus keys. */
+/** A memcached get of many keys is one long line (memcached itself takes lines of up to 2048 bytes plus keys); a NATS INFO or CONNECT is JSON on one line. */
 export const MAX_LINE = 64 * 1024;
 const LF = 0x0a;
 const CR = 0x0d;
