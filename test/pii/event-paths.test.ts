@@ -178,6 +178,17 @@ test('MQTT: a bare payload takes its topic\'s last level as context, as a parame
   assert.deepEqual(amqp, []);
 });
 
+test('NATS: a bare payload takes its subject\'s last token as context (a wildcard names nothing); header values are named by their header', () => {
+  const es = scanner();
+  const ev = (subject: string, content: string, headers?: Record<string, string[]>) => ({ messaging: { system: 'nats', destination: { name: subject }, message: { body: { size: content.length, content } } }, nats: { operation: headers ? 'HPUB' : 'PUB', ...(headers ? { headers } : {}) } });
+  const named = es.finish(es.collect(ev('hr.employees.17.ssn', '536228821')));
+  assert.deepEqual(named.map((x) => [x.type, x.path]), [['us_ssn', 'messaging.message.body.content']]);
+  assert.deepEqual(es.finish(es.collect(ev('hr.employees.17.badge', '536228821'))), []);
+  assert.deepEqual(es.finish(es.collect(ev('hr.employees.ssn.>', '536228821'))), []);
+  const h = es.finish(es.collect(ev('events.signup', '{}', { SSN: ['536228821'], 'Trace-Id': ['536228821'] })));
+  assert.deepEqual(h.map((x) => [x.type, x.path]), [['us_ssn', 'nats.headers.SSN[0]']]);
+});
+
 test('memcached: stored and returned values are bodies named by their key\'s last part', () => {
   const es = scanner();
   const f = es.finish(es.collect({
