@@ -8,7 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './loopback-capture.js';
 import { runClient, type ClientResult } from './client-process.js';
-import { inTempDir, ServerProcess, sleep } from './server-process.js';
+import { inTempDir, ServerProcess } from './server-process.js';
 
 export type { ClientResult };
 
@@ -92,20 +92,7 @@ export class Mosquitto extends ServerProcess {
    * resolves with the offset just past it. Throws after `timeoutMs`.
    */
   async waitLog(what: string | RegExp, from = 0, timeoutMs = 5_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const rest = this.log.slice(from);
-      if (typeof what === 'string') {
-        const i = rest.indexOf(what);
-        if (i >= 0) return from + i + what.length;
-      } else {
-        const m = new RegExp(what.source, what.flags.replace('g', '')).exec(rest);
-        if (m) return from + m.index + m[0].length;
-      }
-      if (this.process.exitCode !== null) throw new Error(`mosquitto exited while waiting for ${what}: ${this.log.slice(-2000)}`);
-      if (Date.now() > deadline) throw new Error(`mosquitto did not log ${what}; log since: ${rest.slice(-2000)}`);
-      await sleep(5);
-    }
+    return this.untilLogged(what, from, timeoutMs);
   }
 
   /** mosquitto_pub against this broker (`-h 127.0.0.1 -p <port>` prepended). */

@@ -56,6 +56,28 @@ export class ServerProcess {
     throw new Error(`${this.name} did not start: ${this.log}`);
   }
 
+  /**
+   * Waits until the server's log, from offset `from` on, contains `what`;
+   * resolves with the offset just past it. Throws if the server exits first,
+   * or after `timeoutMs`.
+   */
+  async untilLogged(what: string | RegExp, from = 0, timeoutMs = 5_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const rest = this.log.slice(from);
+      if (typeof what === 'string') {
+        const i = rest.indexOf(what);
+        if (i >= 0) return from + i + what.length;
+      } else {
+        const m = new RegExp(what.source, what.flags.replace('g', '')).exec(rest);
+        if (m) return from + m.index + m[0].length;
+      }
+      if (this.process.exitCode !== null) throw new Error(`${this.name} exited while waiting for ${what}: ${this.log.slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`${this.name} did not log ${what}; log since: ${rest.slice(-2000)}`);
+      await sleep(5);
+    }
+  }
+
   /** Stops the server (SIGTERM, SIGKILL after 5 s) and removes its dir (kept with PANO_KEEP). */
   async stop(): Promise<void> {
     const p = this.process;

@@ -47,6 +47,20 @@ export const ERROR_TYPES: Array<[RegExp, string]> = [
   [/^parser error/i, 'parser_error'],
 ];
 
+/**
+ * The `error.type`s of an -ERR about an operation after a CONNECT the server
+ * took: such an -ERR answers no CONNECT, even one still waiting.
+ */
+export const OPERATION_ERRORS = new Set([
+  'permissions_violation',
+  'maximum_payload_violation',
+  'maximum_subscriptions_exceeded',
+  'invalid_subject',
+  'slow_consumer',
+  'stale_connection',
+  'unknown_protocol_operation',
+]);
+
 /** Header status codes a server sets (the `NATS/1.0 <code>` line of HMSG). */
 export const STATUS_NAMES: Record<number, string> = {
   100: 'idle_heartbeat',

@@ -18,8 +18,8 @@ import { BodyCapture } from '../body.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { TextReader } from '../text-blocks.js';
 import type { ParserContext, StreamParser } from '../types.js';
-import { CLIENT_OPS, SERVER_OPS } from './constants.js';
-import { controlAttributes, messageAttributes, settingsOf, type ConnectionFacts, type NatsControl, type NatsMessage, type Subscription } from './fields.js';
+import { CLIENT_OPS, OPERATION_ERRORS, SERVER_OPS } from './constants.js';
+import { controlAttributes, errorType, messageAttributes, settingsOf, type ConnectionFacts, type NatsControl, type NatsMessage, type Subscription } from './fields.js';
 
 /** A header block longer than this is not read (counted); nats-server's own limit is its max_payload. */
 const MAX_HEADERS = 64 * 1024;
@@ -51,7 +51,11 @@ export class NatsParser implements StreamParser {
   private connectPinged = false;
   private verbose = false;
   private readonly subscriptions = new Map<string, Subscription>();
-  /** Messages waiting for the message sent back to their reply subject, oldest first. */
+  /**
+   * Messages waiting for the message sent back to their reply subject, oldest
+   * first, by direction and reply subject: a client that asks its own service
+   * sends a request and gets it delivered with the same reply subject.
+   */
   private readonly requests = new Map<string, NatsMessage>();
   /** Joined mid-stream: a side's first line is taken only if it names an operation. */
   private readonly resyncing: [boolean, boolean];
@@ -236,12 +240,25 @@ export class NatsParser implements StreamParser {
     return -1;
   }
 
-  /** `-ERR '<text>'`: it answers a waiting CONNECT, or is an event of its own. */
+  /**
+   * `-ERR '<text>'`: it answers a waiting CONNECT, or is an event of its own:
+   * one about a later operation (a permissions violation, a payload over
+   * max_payload ...) says the server took the CONNECT, which, without verbose
+   * mode or a PING after it, nothing else will answer.
+   */
   private errLine(rest: string, tsNs: bigint, bytes: number): number {
     const text = rest.replace(/^'(.*)'$/s, '$1');
     const err: NatsControl = { op: '-ERR', dir: 1, startNs: tsNs, endNs: tsNs, bytes, error: text };
-    if (this.connect) this.answerConnect(err);
-    else this.emitControl('message', err, undefined, []);
+    const c = this.connect;
+    if (c && !OPERATION_ERRORS.has(errorType(text))) {
+      this.answerConnect(err);
+      return -1;
+    }
+    if (c && !this.verbose && !this.connectPinged) {
+      this.connect = undefined;
+      this.emitControl('message', c, undefined, []);
+    }
+    this.emitControl('message', err, undefined, []);
     return -1;
   }
 
@@ -319,25 +336,27 @@ export class NatsParser implements StreamParser {
 
   /** A whole message: the reply to a waiting one, a request that waits, or an event now. */
   private message(m: NatsMessage): void {
-    const req = this.requests.get(m.subject);
-    if (req && req.dir !== m.dir) {
-      this.requests.delete(m.subject);
+    const answers = `${1 - m.dir} ${m.subject}`;
+    const req = this.requests.get(answers);
+    if (req) {
+      this.requests.delete(answers);
       this.emitMessage('exchange', req, m, []);
       return;
     }
     if (m.reply !== undefined) {
-      const old = this.requests.get(m.reply);
+      const key = `${m.dir} ${m.reply}`;
+      const old = this.requests.get(key);
       if (old) {
-        this.requests.delete(m.reply);
+        this.requests.delete(key);
         this.unanswered(old, ['superseded']);
       }
       if (this.requests.size >= this.ctx.options.maxPending) {
         this.ctx.count('nats.pending_overflow');
-        const [key, oldest] = this.requests.entries().next().value!;
-        this.requests.delete(key);
+        const [oldestKey, oldest] = this.requests.entries().next().value!;
+        this.requests.delete(oldestKey);
         this.unanswered(oldest, ['evicted']);
       }
-      this.requests.set(m.reply, m);
+      this.requests.set(key, m);
       return;
     }
     this.emitMessage('message', m, undefined, []);
