@@ -14,7 +14,7 @@ import { kafkaModule } from './kafka/index.js';
 import { amqpModule } from './amqp/index.js';
 import { mqttModule } from './mqtt/index.js';
 import { natsModule } from './nats/index.js';
-import { memcachedModule } from './memcached/index.js';
+import { memcachedModule, memcachedUdpModule } from './memcached/index.js';
 import { smtpModule } from './smtp/index.js';
 import { pop3Module } from './pop3/index.js';
 import { imapModule } from './imap/index.js';
@@ -49,6 +49,7 @@ export const protocolModules: ProtocolModule[] = [
   dnsModule, dnsTcpModule,
   quicModule,
   dtlsModule,
+  memcachedUdpModule,
 ];
 
 export function findModule(name: string): ProtocolModule | undefined {

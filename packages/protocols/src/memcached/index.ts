@@ -13,6 +13,7 @@ import type { Detection, ProtocolModule } from '../types.js';
 import { BINARY_HEADER, OPCODES, REQUEST_MAGIC, RESPONSE_MAGIC } from './constants.js';
 import { plausibleHeader } from './binary.js';
 import { MemcachedParser } from './parser.js';
+import { MemcachedDatagramParser, detectMemcachedDatagram } from './udp.js';
 
 /** A text command line as only memcached writes it. */
 const MEMCACHED_ONLY = /^(?:(?:set|add|replace|append|prepend) \S{1,250} \d{1,10} -?\d{1,10} \d{1,10}(?: noreply)?|cas \S{1,250} \d{1,10} -?\d{1,10} \d{1,10} \d{1,20}(?: noreply)?|(?:gets|gat|gats|delete|incr|decr|touch|mg|ms|md|ma|me) \S[^\r\n]*|get \S+ \S[^\r\n]*|mn|stats(?: [^\r\n]*)?|version|verbosity \d+(?: noreply)?|flush_all(?: \d+)?(?: noreply)?|quit)\r?\n/;
@@ -62,4 +63,13 @@ export const memcachedModule: ProtocolModule = {
     return detectMemcached(head, dir);
   },
   createStream: (ctx) => new MemcachedParser(ctx),
+};
+
+/** memcached over UDP (started with -U): the same events, each request matched to its answer by request id. */
+export const memcachedUdpModule: ProtocolModule = {
+  name: 'memcached',
+  transport: 'udp',
+  ports: [11211],
+  detect: detectMemcachedDatagram,
+  createDatagram: (ctx) => new MemcachedDatagramParser(ctx),
 };

@@ -46,6 +46,11 @@ export class MemcachedParser implements StreamParser {
 
   constructor(private readonly ctx: ParserContext) {}
 
+  /** Requests waiting for their answer (over UDP, a request's parser lasts while this is not 0). */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
   data(dir: Dir, chunk: Buffer, tsNs: bigint): void {
     if (this.mode === undefined) this.start(chunk[0]!);
     if (this.text) this.text[dir].push(chunk, tsNs);
