@@ -103,3 +103,20 @@ test('MQTT: a traceparent user property continues the publisher\'s trace; an ack
   const sub = spanShapeOf(ev({ id: '1-3', protocol: 'mqtt', groups: { messaging: { system: 'mqtt', operation: { name: 'subscribe' } }, mqtt: { packet_type: 'SUBSCRIBE', packet_id: 2 } } }))!;
   assert.equal(sub.kind, SpanKind.CLIENT);
 });
+
+test('NATS: a traceparent header continues the publisher\'s trace; a request and its reply are a call, the responder\'s side SERVER; a plain delivery CONSUMER', () => {
+  const nats = (id: string, kind: string, type: string, extra: Record<string, unknown>) => ev({ id, protocol: 'nats', kind, groups: {
+    messaging: { system: 'nats', operation: { name: type === 'send' ? 'publish' : 'receive', type }, destination: { name: 'users.lookup' } },
+    nats: { operation: type === 'send' ? 'HPUB' : 'HMSG', ...extra },
+  } });
+  const sent = spanShapeOf(nats('1-1', 'message', 'send', { headers: { traceparent: [tp(T1, S1)] } }))!;
+  assert.equal(sent.parent?.traceId, T1);
+  assert.equal(sent.kind, SpanKind.PRODUCER);
+  assert.equal(spanShapeOf(nats('1-2', 'message', 'receive', {}))!.kind, SpanKind.CONSUMER);
+  const asked = spanShapeOf(nats('1-3', 'exchange', 'send', { reply_to: '_INBOX.1', response: { operation: 'MSG', subject: '_INBOX.1', body: { size: 0 } } }))!;
+  assert.equal(asked.kind, SpanKind.CLIENT);
+  const served = spanShapeOf(nats('2-1', 'exchange', 'receive', { reply_to: '_INBOX.1', headers: { traceparent: [tp(T2, S2)] }, response: { operation: 'PUB', subject: '_INBOX.1', body: { size: 0 } } }))!;
+  assert.equal(served.kind, SpanKind.SERVER);
+  assert.equal(served.parent?.traceId, T2);
+  assert.equal(served.name, 'receive users.lookup');
+});

@@ -325,7 +325,7 @@ function spanName(e: Record<string, unknown>, protocol: string): string {
 /**
  * The trace context an event carries: an HTTP request's traceparent header
  * (the caller's span: this span is the server side of that call), or a
- * message's (AMQP headers property, MQTT 5 user property, Kafka record headers: the context the
+ * message's (AMQP headers property, MQTT 5 user property, NATS header, Kafka record headers: the context the
  * producer put in, which the message's spans continue, as OpenTelemetry's
  * messaging conventions do). A Kafka exchange whose records carry several
  * contexts is a batch: linked to each rather than a child of one.
@@ -338,6 +338,9 @@ function contextOf(e: Record<string, unknown>): { parent?: SpanParent; links?: S
   // MQTT 5 carries it as a user property (the W3C trace context MQTT binding)
   const mqtt = parseTraceparent(at(e, 'mqtt.properties.user_properties.traceparent'));
   if (mqtt) return { parent: mqtt, viaHttp: false };
+  // NATS carries it as a message header (OpenTelemetry's NATS instrumentations)
+  const nats = parseTraceparent(at(e, 'nats.headers.traceparent'));
+  if (nats) return { parent: nats, viaHttp: false };
   const records = at(e, 'kafka.records');
   if (!Array.isArray(records)) return { viaHttp: false };
   const seen = new Map<string, SpanParent>();
@@ -359,6 +362,8 @@ function spanKind(e: Record<string, unknown>, joined: boolean): SpanKind {
     const op = at(e, 'messaging.operation.type');
     return op === 'receive' || op === 'process' ? SpanKind.CONSUMER : SpanKind.PRODUCER;
   }
+  // a NATS request handed to a responder and its reply: the responder's side of a call
+  if (at(e, 'messaging.system') === 'nats' && at(e, 'messaging.operation.type') === 'receive') return SpanKind.SERVER;
   // TLS plaintext says whose view it is; otherwise, joined to an observed caller span, this span is the server side of that call
   const view = at(e, 'pano.connection.view');
   if (view === 'server' || view === 'client') return view === 'server' ? SpanKind.SERVER : SpanKind.CLIENT;
