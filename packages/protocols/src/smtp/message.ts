@@ -8,7 +8,8 @@
  */
 import { BodyCapture, bodyView } from '../body.js';
 import { parseHeaders } from './headers.js';
-import { mimeParts, type MimePart } from './mime.js';
+import { PartScanner } from './late-parts.js';
+import { MAX_PARTS, mimeParts, multipartBoundary, partSize, unkeptPart, type MimePart } from './mime.js';
 
 export interface ParsedMessage {
   /** Bytes of the message as delivered (after dot-unstuffing). */
@@ -31,6 +32,10 @@ export class MessageCapture {
   /** The last bytes of the head, to find a blank line split between pieces. */
   private tail = '';
   headersCut = false;
+  /** A multipart body's boundary, once the header block has ended. */
+  private boundary: string | undefined;
+  /** A multipart body longer than kept: its parts past the kept bytes are found by their boundary lines. */
+  private scanner: PartScanner | undefined;
 
   constructor(
     private readonly maxHeader: number,
@@ -43,7 +48,7 @@ export class MessageCapture {
     this.size += end - start;
     const piece = buf.subarray(start, end);
     if (this.inBody) {
-      this.body.add(piece);
+      this.bodyPiece(piece);
       return;
     }
     // the header block ends at its first empty line; the last bytes of what came before are looked at
@@ -58,7 +63,23 @@ export class MessageCapture {
     const h = Math.max(0, Math.min(piece.length, at - this.tail.length));
     this.keepHead(piece.subarray(0, h));
     this.inBody = true;
-    this.body.add(piece.subarray(h));
+    this.boundary = multipartBoundary(parseHeaders(Buffer.concat(this.head)));
+    this.bodyPiece(piece.subarray(h));
+  }
+
+  private bodyPiece(piece: Buffer): void {
+    if (this.scanner) {
+      this.scanner.push(piece);
+      this.body.size += piece.length;
+      return;
+    }
+    this.body.add(piece);
+    if (this.body.truncated && this.boundary !== undefined && this.body.size > this.maxBody) {
+      // past the bytes kept: from here on the body is read for its parts' boundaries and headers only
+      this.scanner = new PartScanner(this.boundary);
+      this.scanner.push(this.body.bytes());
+      this.scanner.push(piece.subarray(piece.length - (this.body.size - this.maxBody)));
+    }
   }
 
   private keepHead(b: Buffer): void {
@@ -79,6 +100,7 @@ export class MessageCapture {
     const out: ParsedMessage = { size: this.size, headers, body: bodyInfo };
     if (this.inBody && this.body.size > 0) {
       const parts = mimeParts(headers, this.body.bytes(), this.body.truncated, this.maxBody);
+      if (parts && this.scanner) this.unkeptParts(parts);
       if (parts) {
         // the decoded parts are what is read: the body stays as its size, not scanned twice
         out.parts = parts;
@@ -87,6 +109,28 @@ export class MessageCapture {
     }
     if (this.headersCut) out.headersCut = true;
     return out;
+  }
+
+  /** The leaf parts whose bodies begin past the bytes kept, after those read from the kept bytes. */
+  private unkeptParts(parts: MimePart[]): void {
+    const s = this.scanner!;
+    s.end();
+    const leaves = s.parts.filter((p) => !p.container);
+    // the part the kept bytes cut inside its body: its whole size, from the scanner
+    const cut = leaves.filter((p) => p.bodyStart <= this.maxBody).pop();
+    const last = parts[parts.length - 1];
+    if (cut && last?.body.truncated && last.headers['content-type']?.[0] === cut.headers['content-type']?.[0]) {
+      last.body.size = partSize(cut.headers, cut.size, cut.payload, cut.padding);
+    }
+    let first = true;
+    for (const p of leaves) {
+      if (p.bodyStart <= this.maxBody) continue;
+      // the part cut inside its header block was read from the kept bytes without its fields: this is it whole
+      if (first && p.headerStart < this.maxBody && parts.length && parts[parts.length - 1]!.body.size === 0) parts.pop();
+      first = false;
+      if (parts.length >= MAX_PARTS) break;
+      parts.push(unkeptPart(p.headers, p.size, p.payload, p.padding));
+    }
   }
 }
 

@@ -17,7 +17,7 @@ export interface MimePart {
 }
 
 /** Parts kept per message; nested multiparts followed this deep. */
-const MAX_PARTS = 64;
+export const MAX_PARTS = 64;
 const MAX_DEPTH = 4;
 const TEXTUAL = /^(?:text\/|message\/|application\/(?:json|xml|[^;]*\+(?:json|xml)))/i;
 
@@ -66,6 +66,32 @@ function leaf(headers: Record<string, string[]>, raw: Buffer, truncated: boolean
   const filename = param(headers['content-disposition']?.[0], 'filename') ?? param(type, 'name');
   if (filename !== undefined) part.filename = filename;
   return part;
+}
+
+/**
+ * A leaf part that began past the body bytes kept (late-parts.ts): its header fields and file name,
+ * and its size (decoded for base64, which attachments are sent in; as sent otherwise), none of it kept.
+ */
+export function unkeptPart(headers: Record<string, string[]>, sent: number, payload: number, padding: number): MimePart {
+  const encoding = (headers['content-transfer-encoding']?.[0] ?? '').trim().toLowerCase();
+  const body: MimePart['body'] = { size: partSize(headers, sent, payload, padding), truncated: true };
+  if (encoding === 'base64' || encoding === 'quoted-printable') body.content_encoding = encoding;
+  const part: MimePart = { headers, body };
+  const filename = param(headers['content-disposition']?.[0], 'filename') ?? param(headers['content-type']?.[0], 'name');
+  if (filename !== undefined) part.filename = filename;
+  return part;
+}
+
+/** A part's size from its bytes as sent: decoded for base64 (its characters without line ends, less its `=` padding), as sent otherwise. */
+export function partSize(headers: Record<string, string[]>, sent: number, payload: number, padding: number): number {
+  const encoding = (headers['content-transfer-encoding']?.[0] ?? '').trim().toLowerCase();
+  return encoding === 'base64' ? Math.max(0, Math.floor((payload * 3) / 4) - padding) : sent;
+}
+
+/** The boundary of a multipart body, or undefined. */
+export function multipartBoundary(headers: Record<string, string[]>): string | undefined {
+  const type = headers['content-type']?.[0] ?? '';
+  return /^multipart\//i.test(type) ? param(type, 'boundary') : undefined;
 }
 
 /** The parts between a multipart body's boundary lines (the preamble and epilogue left out). */
