@@ -37,7 +37,7 @@ test('Redis: the command stays, every argument becomes ?', async () => {
   assert.equal(sanitizeRedis('MSET a 1 b', 4), 'MSET ? ? ? ?');
 });
 
-const SECRETS = ['alice@example.com', 'hunter2-secret', '+1-202-555-0143', 'carol@example.org', 'bob-session-value', 'dave@example.net', 'Erin Okafor'];
+const SECRETS = ['alice@example.com', 'hunter2-secret', '+1-202-555-0143', 'carol@example.org', 'bob-session-value', 'dave@example.net', 'Erin Okafor', 'Payslip Frank Ito.pdf'];
 
 function events(): string {
   return [
@@ -62,7 +62,7 @@ function events(): string {
       smtp: { command: 'DATA', message: { size: 60, headers: { to: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, reply: { code: 250, text: 'queued' } },
     } }),
     ev({ id: '7-1', protocol: 'imap', groups: {
-      imap: { tag: 'a1', command: 'FETCH', arguments: '1 (UID ENVELOPE BODY[])', fetch: [{ seq: 1, uid: 7, size: 60, envelope: { subject: 'hi', from: [SECRETS[5]] }, headers: { to: [SECRETS[5]] }, message: { size: 60, headers: { from: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, sections: [{ section: 'TEXT', body: { size: 11, content: SECRETS[6] } }] }], response: { status: 'OK', text: 'done' } },
+      imap: { tag: 'a1', command: 'FETCH', arguments: '1 (UID ENVELOPE BODY[])', fetch: [{ seq: 1, uid: 7, size: 60, envelope: { subject: 'hi', from: [SECRETS[5]] }, structure: [{ part: '1', type: 'application', subtype: 'pdf', encoding: 'base64', size: 8, disposition: { type: 'attachment', parameters: { filename: SECRETS[7] } } }], headers: { to: [SECRETS[5]] }, message: { size: 60, headers: { from: [SECRETS[5]] }, body: { size: 11, content: SECRETS[6] } }, sections: [{ section: 'TEXT', body: { size: 11, content: SECRETS[6] } }] }], response: { status: 'OK', text: 'done' } },
     } }),
     ev({ id: '8-1', protocol: 'ldap', groups: {
       ldap: { message_id: 2, operation: 'search', search: { base: 'dc=example,dc=org', scope: 'sub', deref: 'never', size_limit: 0, time_limit: 0, types_only: false, filter: `(mail=${SECRETS[5]})`, attributes: ['cn'] }, entries: [{ dn: 'uid=e,dc=example,dc=org', attributes: { cn: [SECRETS[6]] } }], entry_count: 1, response: { result_code: 0, result: 'success' } },
@@ -113,4 +113,6 @@ test('spans carry sanitized statements and no parameters, arguments or replies u
     const attrs = JSON.stringify(raw[id]!.attributes);
     assert.ok(attrs.includes(SECRETS[5]) && attrs.includes(SECRETS[6]), `${id}: the message with --otlp-content`);
   }
+  // an attachment's file name in what IMAP fetched of a message's structure: content too
+  assert.ok(JSON.stringify(raw['7-1']!.attributes).includes(SECRETS[7]!), 'the structure with --otlp-content');
 });

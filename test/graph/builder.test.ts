@@ -141,6 +141,11 @@ test('PII types counted per direction from the finding paths', () => {
   assert.equal(directionOfPath('imap.message.body.content', {}), 'client_to_server');
   assert.equal(directionOfPath('imap.fetch[0].envelope.from[0]', {}), 'server_to_client');
   assert.equal(directionOfPath('imap.mailboxes[2].name', {}), 'server_to_client');
+  // what a server says of a mailbox's form and of an account: attachments' names, namespaces, quotas
+  assert.equal(directionOfPath('imap.fetch[0].structure[2].disposition.parameters.filename', {}), 'server_to_client');
+  assert.equal(directionOfPath('imap.namespace.other[0].prefix', {}), 'server_to_client');
+  assert.equal(directionOfPath('imap.quota[0].root', {}), 'server_to_client');
+  assert.equal(directionOfPath('imap.quota_roots.roots[0]', {}), 'server_to_client');
   assert.equal(directionOfPath('imap.response.text', {}), 'server_to_client');
   assert.equal(directionOfPath('imap.arguments', {}), 'client_to_server');
   // LDAP: a search's entries came from the directory, an add's attributes and a filter went to it

@@ -52,6 +52,9 @@ const MAY_HOLD_PII: Record<string, string> = {
   'imap.json /properties/response text': 'imap.response.text',
   'imap.json /properties/mailboxes/items name': 'imap.mailboxes[0].name',
   'imap.json /properties/status mailbox': 'imap.status.mailbox',
+  'imap.json /properties/quota_roots mailbox': 'imap.quota_roots.mailbox',
+  'imap.json /properties/quota/items root': 'imap.quota[0].root',
+  'imap.json /$defs/namespaces/items prefix': 'imap.namespace.other[1].prefix',
   'ldap.json /properties/bind name': 'ldap.bind.name',
   'ldap.json /properties/entries/items dn': 'ldap.entries[0].dn',
   'ldap.json /properties/modify_dn new_rdn': 'ldap.modify_dn.new_rdn',
@@ -71,6 +74,8 @@ const NO_PII = [
   'pop3.json /properties/auth mechanism',
   'imap.json /properties/auth mechanism', 'imap.json /properties/fetch/items/properties/sections/items section',
   'imap.json /properties/mailboxes/items delimiter',
+  'imap.json /$defs/namespaces/items delimiter', 'imap.json /properties/quota/items/properties/resources/items name',
+  'imap.json /$defs/part part', 'imap.json /$defs/part type', 'imap.json /$defs/part subtype', 'imap.json /$defs/part/properties/disposition type',
   'ldap.json /$defs/controls/items oid', 'ldap.json /properties/changes/items operation', 'ldap.json /properties/changes/items type',
   'ldap.json /properties/compare attribute', 'ldap.json /properties/extended oid', 'ldap.json /properties/response result',
   'ldap.json /properties/search deref', 'ldap.json /properties/search scope',
@@ -150,6 +155,9 @@ const EVENTS = [
       tag: 'a1', command: 'LIST', arguments: '"" "*"',
       mailboxes: [{ name: 'Clients/kim@example.org', delimiter: '/', attributes: [] }],
       status: { mailbox: 'Clients/kim@example.org', items: { MESSAGES: 1 } },
+      namespace: { personal: [{ prefix: '', delimiter: '/' }], other: [{ prefix: 'Users/kim@example.org/', delimiter: '/' }], shared: [] },
+      quota: [{ root: 'user/kim@example.org', resources: [{ name: 'STORAGE', usage: 10, limit: 100 }] }],
+      quota_roots: { mailbox: 'Clients/kim@example.org', roots: ['user/kim@example.org'] },
       response: { status: 'NO', text: 'no access to kim@example.org' },
     },
     error: { type: 'NO' },
@@ -200,6 +208,9 @@ test('--redact drop nulls required fields that held a finding: the events stay v
     assert.deepEqual(out[7].imap.response, { status: 'NO', text: null });
     assert.deepEqual(out[7].imap.mailboxes, [{ name: null, delimiter: '/', attributes: [] }]);
     assert.deepEqual(out[7].imap.status, { mailbox: null, items: { MESSAGES: 1 } });
+    assert.deepEqual(out[7].imap.namespace, { personal: [{ prefix: '', delimiter: '/' }], other: [{ prefix: null, delimiter: '/' }], shared: [] });
+    assert.deepEqual(out[7].imap.quota, [{ root: null, resources: [{ name: 'STORAGE', usage: 10, limit: 100 }] }]);
+    assert.deepEqual(out[7].imap.quota_roots, { mailbox: null, roots: [null] });
     assert.equal(out[8].ldap.search.base, null);
     assert.equal(out[8].ldap.search.filter, null);
     assert.deepEqual(out[8].ldap.entries, [{ dn: null, attributes: { mail: [null] } }]);

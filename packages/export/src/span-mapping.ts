@@ -112,10 +112,12 @@ function contentPath(path: string, key: string): boolean {
       // a search filter holds the values searched for (`(mail=ann@example.org)`)
       return path === 'ldap.search.filter';
     case 'envelope':
+    case 'structure':
     case 'headers':
     case 'sections':
-      // what IMAP fetched of a message: its envelope (names, addresses, subject), header fields, parts
-      return path === 'imap.fetch.envelope' || path === 'imap.fetch.headers' || path === 'imap.fetch.sections';
+      // what IMAP fetched of a message: its envelope (names, addresses, subject), MIME structure
+      // (attachments' file names), header fields, parts
+      return path === 'imap.fetch.envelope' || path === 'imap.fetch.structure' || path === 'imap.fetch.headers' || path === 'imap.fetch.sections';
     case 'payload':
       // NOTIFY's payload: the statement that sent it leaves without it (`notify ch, ?`)
       return path === 'postgresql.notification.payload';

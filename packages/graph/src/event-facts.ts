@@ -148,6 +148,9 @@ const SERVER_FIELDS = new Set([
   'imap.mailboxes',
   'imap.status',
   'imap.search',
+  'imap.namespace',
+  'imap.quota',
+  'imap.quota_roots',
   'imap.server_id',
   'imap.bye',
   // LDAP: the entries and referrals a search returned

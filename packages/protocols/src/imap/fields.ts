@@ -2,9 +2,10 @@
  * IMAP commands and their responses → event fields: the `imap` group (tag,
  * command, arguments, user name, mailbox, the tagged status with its response
  * code, and what the untagged responses in between said: capabilities, the
- * selected mailbox's counts, a listing of mailboxes, STATUS items, SEARCH
- * results, fetched messages with their envelopes and bodies) and `error.type`
- * for NO and BAD. No OpenTelemetry convention names IMAP.
+ * selected mailbox's counts, a listing of mailboxes, STATUS items, SEARCH and
+ * ESEARCH results, namespaces, quotas, fetched messages with their envelopes,
+ * MIME structure and bodies) and `error.type` for NO and BAD. No
+ * OpenTelemetry convention names IMAP.
  */
 import type { ParsedMessage } from '../smtp/message.js';
 import type { BodyView } from '../body.js';
@@ -31,6 +32,41 @@ export interface Envelope {
   message_id?: string;
 }
 
+/** One part of a message's MIME structure (BODYSTRUCTURE or BODY), absent fields left out. */
+export interface StructurePart {
+  /** The IMAP part number (1, 1.2 ...); a multipart container that is a message's body: TEXT, or 3.TEXT inside part 3. */
+  part: string;
+  type: string;
+  subtype: string;
+  parameters?: Record<string, string>;
+  id?: string;
+  description?: string;
+  encoding?: string;
+  size?: number;
+  /** A message/rfc822 part's: the envelope of the message it holds (whose parts follow it). */
+  envelope?: Envelope;
+  lines?: number;
+  md5?: string;
+  disposition?: { type: string; parameters?: Record<string, string> };
+  language?: string[];
+  location?: string;
+}
+
+export interface Namespace {
+  prefix: string;
+  delimiter: string | null;
+}
+
+/** SEARCH's answer, or ESEARCH's (RFC 4731): what it returned (ids as the first of ALL's set, the set itself when they are cut short). */
+export interface SearchAnswer {
+  count?: number;
+  ids?: number[];
+  uid?: true;
+  min?: number;
+  max?: number;
+  all?: string;
+}
+
 export interface FetchEntry {
   seq: number;
   uid?: number;
@@ -38,6 +74,8 @@ export interface FetchEntry {
   size?: number;
   internal_date?: string;
   envelope?: Envelope;
+  /** BODYSTRUCTURE or BODY: the parts in order. */
+  structure?: StructurePart[];
   /** BODY[] or RFC822: the whole message; BODY[HEADER] and the like: its header fields alone. */
   message?: ParsedMessage;
   headers?: Record<string, string[]>;
@@ -65,7 +103,12 @@ export interface ImapCommand {
   uidnext?: number;
   mailboxes?: Array<{ name: string; delimiter: string | null; attributes: string[] }>;
   status?: { mailbox: string; items: Record<string, number> };
-  search?: { count: number; ids: number[] };
+  search?: SearchAnswer;
+  /** SEARCH's RETURN options (RFC 4731), upper-cased; undefined when it has none. */
+  searchReturn?: string[];
+  namespace?: { personal: Namespace[]; other: Namespace[]; shared: Namespace[] };
+  quota?: Array<{ root: string; resources: Array<{ name: string; usage: number; limit: number }> }>;
+  quotaRoots?: { mailbox: string; roots: string[] };
   fetch?: FetchEntry[];
   serverId?: Record<string, string | null>;
   enabled?: string[];
@@ -114,6 +157,9 @@ export function imapAttributes(c: ImapCommand | undefined, s: ImapStatus | undef
     if (c.mailboxes) imap.mailboxes = c.mailboxes;
     if (c.status) imap.status = c.status;
     if (c.search) imap.search = c.search;
+    if (c.namespace) imap.namespace = c.namespace;
+    if (c.quota) imap.quota = c.quota;
+    if (c.quotaRoots) imap.quota_roots = c.quotaRoots;
     if (c.fetch) {
       imap.fetch = c.fetch.map(fetchGroup);
       for (const f of c.fetch) if (f.message && (f.message.body.truncated || f.message.headersCut) && !flags.includes('truncated')) flags.push('truncated');
@@ -144,6 +190,7 @@ function fetchGroup(f: FetchEntry): Record<string, unknown> {
   if (f.size !== undefined) g.size = f.size;
   if (f.internal_date !== undefined) g.internal_date = f.internal_date;
   if (f.envelope) g.envelope = f.envelope;
+  if (f.structure) g.structure = f.structure;
   if (f.message) g.message = messageGroup(f.message);
   if (f.headers) g.headers = f.headers;
   if (f.sections) g.sections = f.sections;

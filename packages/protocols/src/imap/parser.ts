@@ -3,9 +3,11 @@
  * ENABLE, SASL-IR and STARTTLS). The server's greeting is a message; every
  * tagged command is an exchange that ends with the tagged status carrying its
  * tag (commands may be pipelined and complete in any order). The untagged
- * responses the server sends meanwhile belong to the oldest command waiting:
- * capabilities, a selected mailbox's counts, LIST and STATUS answers, SEARCH
- * results, and FETCH's messages, whose bodies come as literals and are read as
+ * responses the server sends meanwhile belong to the oldest command waiting
+ * that asks for them (an ESEARCH naming its tag to that one): capabilities, a
+ * selected mailbox's counts, LIST and STATUS answers, SEARCH and ESEARCH
+ * results, namespaces, quotas, and FETCH's messages, their MIME structure
+ * (fetch-items.ts), and their bodies, which come as literals and are read as
  * they come into SMTP's message parser (header fields, body, MIME parts).
  * APPEND's message is read the same way. LOGIN's password and AUTHENTICATE's
  * answers are never kept (only the user name is read); STARTTLS answered OK
@@ -17,10 +19,11 @@ import { BodyCapture, bodyView } from '../body.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { queueCommand } from '../command-reply.js';
 import { base64Text, saslUser } from '../sasl.js';
-import { decodeWords } from '../smtp/headers.js';
 import { MessageCapture } from '../smtp/message.js';
 import type { ParserContext, StreamParser } from '../types.js';
-import { imapAttributes, type Envelope, type FetchEntry, type ImapCommand, type ImapStatus } from './fields.js';
+import { esearchAnswer, esearchTag, MAX_LISTED, namespaceAnswer, quotaAnswer, quotaRootAnswer } from './answers.js';
+import { bodyStructure, envelope } from './fetch-items.js';
+import { imapAttributes, type FetchEntry, type ImapCommand, type ImapStatus } from './fields.js';
 import { ImapReader } from './reader.js';
 import { Atom, Captured, mailboxName, num, readValues, text, type Piece, type Value } from './values.js';
 
@@ -44,6 +47,7 @@ const SECTION_ITEM = /(?:^|[ (])((?:BODY|BINARY)\[([^\]]*)\](?:<\d+>)?|RFC822(?:
 const ANSWERS: Record<string, string[]> = {
   FETCH: ['FETCH', 'UID FETCH', 'STORE', 'UID STORE'],
   SEARCH: ['SEARCH', 'UID SEARCH'],
+  ESEARCH: ['SEARCH', 'UID SEARCH'],
   LIST: ['LIST'],
   LSUB: ['LSUB'],
   STATUS: ['STATUS'],
@@ -51,6 +55,9 @@ const ANSWERS: Record<string, string[]> = {
   ID: ['ID'],
   ENABLED: ['ENABLE'],
   FLAGS: ['SELECT', 'EXAMINE'],
+  NAMESPACE: ['NAMESPACE'],
+  QUOTA: ['GETQUOTA', 'GETQUOTAROOT', 'SETQUOTA'],
+  QUOTAROOT: ['GETQUOTAROOT'],
 };
 
 /** Where a literal's bytes go while it streams. */
@@ -112,7 +119,7 @@ export class ImapParser implements StreamParser {
     this.ctx.count('imap.gaps');
     const line = this.lines[dir];
     const cmd = dir === 0 ? line?.cmd : this.pending[0];
-    if (line && cmd && !cmd.flagsOut.includes('gap')) cmd.flagsOut.push('gap');
+    if (line && cmd) flag(cmd, 'gap');
     // inside a literal the reader takes the lost bytes off its count (the capture misses them);
     // otherwise the line is broken and the reader skips to the next line
     this.readers[dir].gap(length, tsNs);
@@ -294,6 +301,7 @@ export class ImapParser implements StreamParser {
       case 'SUBSCRIBE':
       case 'UNSUBSCRIBE':
       case 'STATUS':
+      case 'GETQUOTAROOT':
       case 'APPEND': {
         const name = text(args[0]);
         if (name !== undefined) cmd.mailbox = mailboxName(name);
@@ -303,6 +311,11 @@ export class ImapParser implements StreamParser {
       }
       case 'ID':
         if (Array.isArray(args[0])) cmd.clientId = pairs(args[0]);
+        break;
+      case 'SEARCH':
+      case 'UID SEARCH':
+        // SEARCH RETURN (MIN MAX ...) criteria: what an ESEARCH answer will hold (RFC 4731)
+        if (text(args[0])?.toUpperCase() === 'RETURN' && Array.isArray(args[1])) cmd.searchReturn = atoms(args[1]).map((a) => a.toUpperCase());
         break;
     }
     cmd.args = showArgs(args);
@@ -379,13 +392,20 @@ export class ImapParser implements StreamParser {
   }
 
   /**
-   * The command an untagged response belongs to: the oldest waiting one that asks for that kind of
-   * answer (FETCH's for a FETCH or STORE, SEARCH's for a SEARCH ...), so that pipelined commands
-   * each get their own; else the oldest waiting.
+   * The command an untagged response belongs to: the one an ESEARCH names by its tag, else the
+   * oldest waiting one that asks for that kind of answer (FETCH's for a FETCH or STORE, SEARCH's
+   * for a SEARCH ...; an untagged ESEARCH for one with RETURN options, SEARCH for one without,
+   * when there is one), so that pipelined commands each get their own; else the oldest waiting.
    */
   private owner(first: string): ImapCommand | undefined {
     const m = /^\* (?:\d+ )?([A-Za-z]+)/.exec(first);
     const kind = m?.[1]!.toUpperCase();
+    if (kind === 'ESEARCH' || kind === 'SEARCH') {
+      const tag = kind === 'ESEARCH' ? esearchTag(first) : undefined;
+      const named = tag === undefined ? undefined : this.pending.find((c) => c.tag === tag);
+      const asked = named ?? this.pending.find((c) => ANSWERS.SEARCH!.includes(c.verb) && (c.searchReturn !== undefined) === (kind === 'ESEARCH'));
+      if (asked) return asked;
+    }
     const verbs = kind ? ANSWERS[kind] : undefined;
     if (verbs) for (const c of this.pending) if (verbs.includes(c.verb)) return c;
     return this.pending[0];
@@ -422,7 +442,7 @@ export class ImapParser implements StreamParser {
     }
     c.responseBytes += line.bytes;
     const { values, cut } = readValues(line.pieces);
-    if (cut && !c.flagsOut.includes('truncated')) c.flagsOut.push('truncated');
+    if (cut) flag(c, 'truncated');
     // values[0] is "*"
     const a = text(values[1])?.toUpperCase();
     const n = num(values[1]);
@@ -478,6 +498,30 @@ export class ImapParser implements StreamParser {
         c.search = { count: (c.search?.count ?? 0) + count, ids: [...(c.search?.ids ?? []), ...ids].slice(0, MAX_SEARCH_IDS) };
         break;
       }
+      case 'ESEARCH':
+        this.esearch(c, values);
+        break;
+      case 'NAMESPACE': {
+        const { namespace, dropped } = namespaceAnswer(values);
+        c.namespace = namespace;
+        if (dropped) this.ctx.count('imap.namespaces_dropped', dropped);
+        break;
+      }
+      case 'QUOTA': {
+        const { quota, dropped } = quotaAnswer(values);
+        if (!quota) break;
+        c.quota ??= [];
+        if (c.quota.length < MAX_LISTED) c.quota.push(quota);
+        else this.ctx.count('imap.quota_dropped');
+        if (dropped) this.ctx.count('imap.quota_dropped', dropped);
+        break;
+      }
+      case 'QUOTAROOT': {
+        const { quotaRoots, dropped } = quotaRootAnswer(values);
+        if (quotaRoots) c.quotaRoots = quotaRoots;
+        if (dropped) this.ctx.count('imap.quota_dropped', dropped);
+        break;
+      }
       case 'ENABLED':
         c.enabled = values.slice(2).map(text).filter((s): s is string => s !== undefined);
         break;
@@ -489,6 +533,15 @@ export class ImapParser implements StreamParser {
     }
   }
 
+  /**
+   * `* ESEARCH ...`: what SEARCH RETURN (or an IMAP4rev2 server's SEARCH) found. A command that asked
+   * for no RETURN options asked for ALL (RFC 9051 §6.4.4).
+   */
+  private esearch(c: ImapCommand, values: Value[]): void {
+    const r = c.searchReturn;
+    c.search = esearchAnswer(values, !r || r.length === 0 || r.includes('ALL'), MAX_SEARCH_IDS);
+  }
+
   /** `* n FETCH (...)`: the message's items, in one entry per message number. */
   private fetched(c: ImapCommand, seq: number, items: Value[]): void {
     c.fetch ??= [];
@@ -496,7 +549,7 @@ export class ImapParser implements StreamParser {
     if (!e) {
       if (c.fetch.length >= MAX_FETCH) {
         this.ctx.count('imap.fetch_dropped');
-        if (!c.flagsOut.includes('truncated')) c.flagsOut.push('truncated');
+        flag(c, 'truncated');
         return;
       }
       e = { seq };
@@ -522,9 +575,25 @@ export class ImapParser implements StreamParser {
         case 'ENVELOPE':
           if (Array.isArray(v)) e.envelope = envelope(v);
           break;
+        case 'BODY':
+        case 'BODYSTRUCTURE':
+          // BODY is BODYSTRUCTURE without the extension data: the latter is kept when both came
+          if (name === 'BODYSTRUCTURE' || !e.structure) this.structure(c, e, v);
+          break;
         default:
           if (/^(?:BODY|BINARY)\[|^RFC822(?:\.HEADER|\.TEXT)?$/.test(name)) this.section(e, name, v);
       }
+    }
+  }
+
+  /** BODYSTRUCTURE's or BODY's value: the message's parts; a structure cut short at a limit flags the event, damage is counted. */
+  private structure(c: ImapCommand, e: FetchEntry, v: Value): void {
+    const s = bodyStructure(v);
+    if (s.parts.length) e.structure = s.parts;
+    if (s.malformed) this.ctx.count('imap.malformed_structures');
+    if (s.cut) {
+      this.ctx.count('imap.structures_truncated');
+      flag(c, 'truncated');
     }
   }
 
@@ -581,6 +650,11 @@ function sectionOf(item: string): string {
   return item === 'RFC822' ? '' : item === 'RFC822.HEADER' ? 'HEADER' : 'TEXT';
 }
 
+/** Flags the command's event with `f`, once. */
+function flag(c: ImapCommand, f: string): void {
+  if (!c.flagsOut.includes(f)) c.flagsOut.push(f);
+}
+
 /** The atoms and strings of a list (flags, capabilities, mailbox attributes). */
 function atoms(list: Value[]): string[] {
   const out: string[] = [];
@@ -599,42 +673,6 @@ function pairs(list: Value[]): Record<string, string | null> {
     if (k === undefined || k === '__proto__') continue;
     const v = list[i + 1];
     out[k.toLowerCase()] = v === null ? null : (text(v) ?? null);
-  }
-  return out;
-}
-
-/** An ENVELOPE (RFC 9051 §7.5.2): date, subject, from, sender, reply-to, to, cc, bcc, in-reply-to, message-id. */
-function envelope(v: Value[]): Envelope {
-  const e: Envelope = {};
-  const str = (x: Value | undefined) => (typeof x === 'string' ? x : undefined);
-  const date = str(v[0]);
-  if (date !== undefined) e.date = date;
-  const subject = str(v[1]);
-  if (subject !== undefined) e.subject = decodeWords(subject);
-  const lists: Array<[keyof Envelope, number]> = [['from', 2], ['sender', 3], ['reply_to', 4], ['to', 5], ['cc', 6], ['bcc', 7]];
-  for (const [k, i] of lists) {
-    const a = addresses(v[i]);
-    if (a) (e as Record<string, unknown>)[k] = a;
-  }
-  const irt = str(v[8]);
-  if (irt !== undefined) e.in_reply_to = irt;
-  const mid = str(v[9]);
-  if (mid !== undefined) e.message_id = mid;
-  return e;
-}
-
-/** An address list: each (name adl mailbox host) as `Name <mailbox@host>`; group markers (host NIL) left out. */
-function addresses(v: Value | undefined): string[] | undefined {
-  if (!Array.isArray(v)) return undefined;
-  const out: string[] = [];
-  for (const a of v) {
-    if (!Array.isArray(a)) continue;
-    const name = typeof a[0] === 'string' ? decodeWords(a[0]) : '';
-    const mailbox = text(a[2]);
-    const host = text(a[3]);
-    if (mailbox === undefined || host === undefined) continue;
-    const addr = `${mailbox}@${host}`;
-    out.push(name ? `${name} <${addr}>` : addr);
   }
   return out;
 }

@@ -24,16 +24,23 @@ export type Value = Atom | string | null | Captured | Value[];
 /** One piece of a logical line: the text between literals, or a literal (its text, or where its bytes went). */
 export type Piece = string | Captured;
 
-/** Lists nested deeper than this are flattened into their parent: a crafted line cannot recurse without end. */
-const MAX_DEPTH = 16;
+/**
+ * Lists nested deeper than this are flattened into their parent (and the line counted as cut): a
+ * crafted line cannot recurse without end. Deep enough for a BODYSTRUCTURE read to its own bound
+ * (fetch-items.ts: 16 bodies inside the FETCH list, an envelope's addresses below the deepest).
+ */
+const MAX_DEPTH = 24;
 /** Values read from one line; more are dropped (the caller counts the line as cut). */
 export const MAX_VALUES = 20_000;
 
-/** The values of a logical line, top level in order. `cut` is set when MAX_VALUES stopped the reading. */
+/** The values of a logical line, top level in order. `cut` is set when MAX_VALUES stopped the reading, or MAX_DEPTH flattened a list. */
 export function readValues(pieces: Piece[]): { values: Value[]; cut: boolean } {
   const top: Value[] = [];
   const stack: Value[][] = [top];
   let count = 0;
+  let flattened = false;
+  /** Lists opened past MAX_DEPTH and not yet closed: their ")" closes nothing. */
+  let over = 0;
   const add = (v: Value) => {
     count++;
     stack[stack.length - 1]!.push(v);
@@ -56,10 +63,14 @@ export function readValues(pieces: Piece[]): { values: Value[]; cut: boolean } {
         if (stack.length < MAX_DEPTH) {
           add(list);
           stack.push(list);
+        } else {
+          flattened = true;
+          over++;
         }
         i++;
       } else if (c === 0x29 /* ) */) {
-        if (stack.length > 1) stack.pop();
+        if (over > 0) over--;
+        else if (stack.length > 1) stack.pop();
         i++;
       } else if (c === 0x22 /* " */) {
         let s = '';
@@ -84,7 +95,7 @@ export function readValues(pieces: Piece[]): { values: Value[]; cut: boolean } {
       }
     }
   }
-  return { values: top, cut: count >= MAX_VALUES };
+  return { values: top, cut: flattened || count >= MAX_VALUES };
 }
 
 /** Where an atom starting at `i` ends: at a space or parenthesis outside brackets. */
