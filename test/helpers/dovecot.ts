@@ -24,6 +24,8 @@
  *    get their listeners from the master and need nothing else of the dir.
  * ssl = yes with an EC (P-256) certificate made here with openssl: no ssl_dh
  * is needed (ECDHE, TLS 1.3), and Dovecot does not complain without one.
+ * With IMAP: the quota plugin (imap_quota for GETQUOTA and GETQUOTAROOT, a
+ * maildir quota root with a storage rule) and three namespaces (NAMESPACES).
  * Refusals are quick: auth_failure_delay = 0 (a refused PASS takes 0.5 s, not
  * 1.5), and the auth penalty is off (anvil's anvil-auth-penalty listener has
  * mode 0, so it is not created and auth, finding no socket, quietly does
@@ -72,6 +74,17 @@ export const SERVER_NAME = 'pop.example.test';
 /** The account the scenario logs in as, and the password it is refused with. */
 export const EVE = { user: 'eve', password: 's3cret-pass' };
 export const WRONG_PASSWORD = 'not-her-pass';
+
+/** With IMAP: the quota root every user's mail is under, and its storage limit in KiB (1 GiB). */
+export const QUOTA_ROOT = 'User quota';
+export const QUOTA_STORAGE_KB = 1024 * 1024;
+/**
+ * With IMAP: the namespaces NAMESPACE lists (RFC 2342), all with the maildir++ delimiter: the
+ * personal one (the user's mail, no prefix), other users' (a shared namespace) and a public one,
+ * whose prefix has a non-ASCII letter (modified UTF-7 on the wire). Neither of the last two is
+ * listed by LIST.
+ */
+export const NAMESPACES = { delimiter: '.', personal: '', other: 'Andere.', shared: 'Öffentlich.' };
 
 /** What a Dovecot live test needs that is not installed (tcpdump included; the IMAP side when `imap`). */
 export function dovecotMissing(opts: { imap?: boolean } = {}): string[] {
@@ -307,6 +320,15 @@ export class Dovecot extends ServerProcess {
       ];
       if (opts.imap) {
         conf.push('service imap-login {', '  inet_listener imap {', `    port = ${imapPort}`, '  }', '  inet_listener imaps {', '    port = 0', '  }', '}');
+        // QUOTA, GETQUOTAROOT and GETQUOTA (RFC 9208): the quota plugin with a maildir++ storage limit, imap_quota for IMAP
+        conf.push('mail_plugins = $mail_plugins quota', 'protocol imap {', '  mail_plugins = $mail_plugins imap_quota', '}');
+        conf.push('plugin {', `  quota = maildir:${QUOTA_ROOT}`, `  quota_rule = *:storage=${QUOTA_STORAGE_KB}K`, '}');
+        // the namespaces: the default inbox one written out (the others replace it otherwise), others' and a public one
+        conf.push('namespace inbox {', '  inbox = yes', `  separator = ${NAMESPACES.delimiter}`, `  prefix = ${NAMESPACES.personal}`, '}');
+        conf.push('namespace users {', '  type = shared', `  separator = ${NAMESPACES.delimiter}`, `  prefix = ${NAMESPACES.other}%%u${NAMESPACES.delimiter}`);
+        conf.push(`  location = maildir:${join(dir, 'mail')}/%%u/Maildir`, '  list = no', '  subscriptions = no', '}');
+        conf.push('namespace public {', '  type = public', `  separator = ${NAMESPACES.delimiter}`, `  prefix = ${NAMESPACES.shared}`);
+        conf.push(`  location = maildir:${join(dir, 'public')}`, '  list = no', '  subscriptions = no', '}');
       }
       const file = join(dir, 'dovecot.conf');
       writeFileSync(file, conf.join('\n') + '\n');

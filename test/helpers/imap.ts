@@ -10,14 +10,19 @@
  * or read it. It is read here on its own terms, not with the parser's code:
  * a small reading of IMAP's data syntax (tokens: atoms with their section
  * brackets, quoted strings, NIL, lists, literals), modified UTF-7 through
- * UTF-16, RFC 2047 through the live tests' decoder, and messages through
- * expectedMessage (Python's email package for MIME parts).
+ * UTF-16, RFC 2047 through the live tests' decoder, RFC 2231 through
+ * decodeURIComponent, and messages through expectedMessage (Python's email
+ * package for MIME parts). BODYSTRUCTURE is read here from RFC 9051's grammar
+ * (structureOf); what Python's email package makes of the same messages is
+ * client.py's (results.messages[].structure), which the live test holds the
+ * events to as well.
  */
 import type { PanoEvent } from '@panopticon/events';
 import { join } from 'node:path';
 import { runClient } from './client-process.js';
-import { Dovecot, EVE, IVY, MESSAGES, PYTHON, WRONG_PASSWORD, messageNumber, type LoginRecord } from './dovecot.js';
+import { Dovecot, EVE, IVY, MESSAGES, PYTHON, QUOTA_ROOT, WRONG_PASSWORD, messageNumber, type LoginRecord } from './dovecot.js';
 import { decodeEncodedWords, expectedBody, expectedMessage, type Body, type SmtpMessage } from './smtp-server.js';
+import type { Namespace, SearchAnswer, StructurePart } from '../../packages/protocols/src/imap/fields.js';
 
 export const IMAP_CLIENT = join(import.meta.dirname, '../fixtures/imap/client.py');
 
@@ -52,6 +57,14 @@ export const QUOTED = crlf([
   '',
   'Noon it is. À bientôt.',
 ]);
+
+/** The mailboxes the mime mode creates: one for its MIME messages, one it fills by COPY past MAX_SEARCH_IDS (and deletes). */
+export const MIME_FOLDER = 'Anhänge';
+export const ARCHIVE_FOLDER = 'Archiv';
+/** What the events keep of a SEARCH's numbers, of a structure's parts, and how deep (pano-events(5)). */
+export const MAX_SEARCH_IDS = 1000;
+export const MAX_STRUCTURE_PARTS = 100;
+export const MAX_STRUCTURE_NESTING = 16;
 
 /** What UID SEARCH FROM looks for; the message whose FROM and SUBJECT are fetched (encoded words), and the one whose TEXT is. */
 export const SEARCH_FROM = IVY.address;
@@ -169,6 +182,13 @@ export interface Envelope {
   message_id?: string;
 }
 
+/** A MIME part as BODYSTRUCTURE describes it, SEARCH's or ESEARCH's answer, NAMESPACE's: the events' shapes (pano-events(5)). */
+export type ExpectedPart = StructurePart;
+export type ExpectedSearch = SearchAnswer;
+export type ExpectedNamespaces = Record<'personal' | 'other' | 'shared', Namespace[]>;
+
+export type ExpectedQuota = Array<{ root: string; resources: Array<{ name: string; usage: number; limit: number }> }>;
+
 /** What one FETCH response said of a message (the bytes of its literals as they came). */
 export interface ExpectedFetch {
   seq: number;
@@ -177,6 +197,10 @@ export interface ExpectedFetch {
   size?: number;
   internal_date?: string;
   envelope?: Envelope;
+  /** BODYSTRUCTURE, or BODY when no BODYSTRUCTURE came */
+  structure?: ExpectedPart[];
+  /** the structure had more parts, or deeper, than the events keep */
+  structureCut?: boolean;
   /** BODY[] or RFC822 */
   message?: Buffer;
   /** BODY[HEADER...] and RFC822.HEADER, merged */
@@ -210,7 +234,12 @@ export interface ExpectedImap {
   uidnext?: number;
   mailboxes?: Array<{ name: string; delimiter: string | null; attributes: string[] }>;
   status?: { mailbox: string; items: Record<string, number> };
-  search?: { count: number; ids: number[] };
+  search?: ExpectedSearch;
+  /** SEARCH's RETURN options, upper-cased */
+  searchReturn?: string[];
+  namespace?: ExpectedNamespaces;
+  quota?: ExpectedQuota;
+  quota_roots?: { mailbox: string; roots: string[] };
   fetch?: ExpectedFetch[];
   bye?: string;
   response?: ImapResponse;
@@ -260,6 +289,113 @@ function envelopeOf(v: Tok[]): Envelope {
 
 const num = (t: Tok | undefined) => Number(tokText(t));
 
+/** A MIME parameter list: names lower-cased, RFC 2231's name*=charset''%XX (UTF-8 here) and RFC 2047's encoded words decoded. */
+function mimeParams(t: Tok | undefined): Record<string, string> | undefined {
+  if (!Array.isArray(t) || t.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < t.length; i += 2) {
+    const name = tokText(t[i])!.toLowerCase();
+    const value = tokText(t[i + 1])!;
+    if (name.endsWith('*')) out[name.slice(0, -1)] = decodeURIComponent(value.replace(/^utf-8'[^']*'/i, ''));
+    else out[name] = decodeEncodedWords(value);
+  }
+  return out;
+}
+
+/**
+ * A BODYSTRUCTURE or BODY as the events must give it: the parts in order, a multipart before its
+ * parts, IMAP's part numbers (RFC 9051 §6.4.5: a message's multipart body is TEXT, or n.TEXT in
+ * message/rfc822 part n, its single part n.1), read until MAX_STRUCTURE_PARTS parts or a body
+ * nested deeper than MAX_STRUCTURE_NESTING (then `cut`).
+ */
+export function structureOf(top: Tok): { parts: ExpectedPart[]; cut: boolean } {
+  const parts: ExpectedPart[] = [];
+  let cut = false;
+  const str = (t: Tok | undefined) => (t === null || t === undefined ? undefined : tokText(t));
+  const put = <K extends keyof ExpectedPart>(p: ExpectedPart, k: K, v: ExpectedPart[K] | undefined) => {
+    if (v !== undefined) p[k] = v;
+  };
+  // the extension data after a part's own fields: disposition, language, location
+  const extension = (p: ExpectedPart, list: Tok[], from: number) => {
+    const [dsp, lang, loc] = list.slice(from);
+    if (Array.isArray(dsp)) put(p, 'disposition', mimeParams(dsp[1]) ? { type: tokText(dsp[0])!.toLowerCase(), parameters: mimeParams(dsp[1]) } : { type: tokText(dsp[0])!.toLowerCase() });
+    put(p, 'language', Array.isArray(lang) ? lang.map((l) => tokText(l)!) : str(lang) === undefined ? undefined : [str(lang)!]);
+    put(p, 'location', str(loc));
+  };
+  const visit = (b: Tok[], depth: number, number: string, prefix: string): void => {
+    if (cut || depth > MAX_STRUCTURE_NESTING || parts.length >= MAX_STRUCTURE_PARTS) {
+      cut = true;
+      return;
+    }
+    if (Array.isArray(b[0])) {
+      const children = b.findIndex((x) => !Array.isArray(x));
+      const p: ExpectedPart = { part: number, type: 'multipart', subtype: tokText(b[children])!.toLowerCase() };
+      put(p, 'parameters', mimeParams(b[children + 1]));
+      extension(p, b, children + 2);
+      parts.push(p);
+      b.slice(0, children).forEach((child, i) => {
+        const n = prefix ? `${prefix}.${i + 1}` : String(i + 1);
+        visit(child as Tok[], depth + 1, n, n);
+      });
+      return;
+    }
+    const [type, subtype, params, id, description, encoding, size] = b;
+    const p: ExpectedPart = { part: number, type: tokText(type)!.toLowerCase(), subtype: tokText(subtype)!.toLowerCase() };
+    put(p, 'parameters', mimeParams(params));
+    put(p, 'id', str(id));
+    put(p, 'description', str(description) === undefined ? undefined : decodeEncodedWords(str(description)!));
+    put(p, 'encoding', str(encoding)?.toLowerCase());
+    p.size = num(size);
+    let at = 7;
+    const message = p.type === 'message' && p.subtype === 'rfc822';
+    if (message) {
+      p.envelope = envelopeOf(b[7] as Tok[]);
+      at = 9;
+    }
+    if (message || p.type === 'text') p.lines = num(b[at++]);
+    put(p, 'md5', str(b[at]));
+    extension(p, b, at + 1);
+    parts.push(p);
+    // the message it holds: its multipart n.TEXT, or its single part n.1
+    if (message) {
+      const inner = b[8] as Tok[];
+      visit(inner, depth + 1, `${number}.${Array.isArray(inner[0]) ? 'TEXT' : '1'}`, number);
+    }
+  };
+  const b = top as Tok[];
+  visit(b, 1, Array.isArray(b[0]) ? 'TEXT' : '1', '');
+  return { parts, cut };
+}
+
+/** ESEARCH (RFC 4731): UID, MIN, MAX, COUNT and ALL (its numbers up to MAX_SEARCH_IDS, the set too when they stop short); an ALL asked for and absent is none. */
+function esearchOf(toks: Tok[], returnOptions: string[] | undefined): ExpectedSearch {
+  const rest = toks.slice(Array.isArray(toks[2]) ? 3 : 2);
+  const out: ExpectedSearch = {};
+  if (tokText(rest[0])?.toUpperCase() === 'UID') {
+    out.uid = true;
+    rest.shift();
+  }
+  const items = new Map<string, string>();
+  for (let i = 0; i + 1 < rest.length; i += 2) items.set(tokText(rest[i])!.toUpperCase(), tokText(rest[i + 1])!);
+  if (items.has('MIN')) out.min = Number(items.get('MIN'));
+  if (items.has('MAX')) out.max = Number(items.get('MAX'));
+  const all = items.get('ALL');
+  const allAsked = !returnOptions || returnOptions.length === 0 || returnOptions.includes('ALL');
+  if (all !== undefined) {
+    const numbers = all.split(',').flatMap((r) => {
+      const [a, b = a] = r.split(':').map(Number);
+      return Array.from({ length: Math.abs(b! - a!) + 1 }, (_, k) => Math.min(a!, b!) + k);
+    });
+    out.count = items.has('COUNT') ? Number(items.get('COUNT')) : numbers.length;
+    out.ids = numbers.slice(0, MAX_SEARCH_IDS);
+    if (numbers.length > MAX_SEARCH_IDS) out.all = all;
+  } else if (items.has('COUNT') || allAsked) {
+    out.count = items.has('COUNT') ? Number(items.get('COUNT')) : 0;
+    if (allAsked) out.ids = [];
+  }
+  return out;
+}
+
 /** `* n FETCH (items)`: an entry's fields from the items (name, value pairs). */
 function fetchEntry(seq: number, items: Tok[], partial: boolean): ExpectedFetch {
   const e: ExpectedFetch = { seq };
@@ -271,6 +407,12 @@ function fetchEntry(seq: number, items: Tok[], partial: boolean): ExpectedFetch 
     else if (name === 'RFC822.SIZE') e.size = num(v);
     else if (name === 'INTERNALDATE') e.internal_date = tokText(v);
     else if (name === 'ENVELOPE') e.envelope = envelopeOf(v as Tok[]);
+    else if (name === 'BODYSTRUCTURE' || (name === 'BODY' && !e.structure)) {
+      const { parts, cut } = structureOf(v!);
+      e.structure = parts;
+      if (cut) e.structureCut = true;
+      else delete e.structureCut;
+    }
     else if (Buffer.isBuffer(v) || typeof v === 'string') {
       const data = Buffer.isBuffer(v) ? v : Buffer.from(v);
       const section = /\[(.*)\]/.exec(name)?.[1] ?? (name === 'RFC822' ? '' : name === 'RFC822.HEADER' ? 'HEADER' : 'TEXT');
@@ -385,7 +527,8 @@ export function expectedFromImapTranscript(items: ImapItem[]): ExpectedImap[] {
       } else if (argsText) {
         x.arguments = argsText;
       }
-      if (['SELECT', 'EXAMINE', 'CREATE', 'DELETE', 'SUBSCRIBE', 'UNSUBSCRIBE', 'STATUS', 'APPEND'].includes(command)) x.mailbox = decodeMailbox(tokText(args[0])!);
+      if (['SELECT', 'EXAMINE', 'CREATE', 'DELETE', 'SUBSCRIBE', 'UNSUBSCRIBE', 'STATUS', 'APPEND', 'GETQUOTAROOT'].includes(command)) x.mailbox = decodeMailbox(tokText(args[0])!);
+      if (command.endsWith('SEARCH') && tokText(args[0])?.toUpperCase() === 'RETURN') x.searchReturn = (args[1] as Tok[]).map((t) => tokText(t)!.toUpperCase());
       if (command === 'APPEND') x.message = args.find((a): a is Buffer => Buffer.isBuffer(a));
       if (command === 'ID') x.client_id = idPairs(args[0]);
       pending.push(x);
@@ -442,7 +585,22 @@ export function expectedFromImapTranscript(items: ImapItem[]): ExpectedImap[] {
         head.status = { mailbox: decodeMailbox(tokText(toks[2])!), items };
       } else if (what === 'SEARCH') {
         const ids = toks.slice(2).map(num);
-        head.search = { count: ids.length, ids };
+        head.search = { count: ids.length, ids: ids.slice(0, MAX_SEARCH_IDS) };
+      } else if (what === 'ESEARCH') {
+        // to the command whose tag it names
+        const tag = Array.isArray(toks[2]) ? tokText(toks[2][1]) : undefined;
+        const to = pending.find((p) => p.tag === tag) ?? head;
+        to.search = esearchOf(toks, to.searchReturn);
+      } else if (what === 'NAMESPACE') {
+        const kind = (t: Tok | undefined) => (Array.isArray(t) ? t.map((ns) => ({ prefix: decodeMailbox(tokText((ns as Tok[])[0])!), delimiter: tokText((ns as Tok[])[1]) ?? null })) : []);
+        head.namespace = { personal: kind(toks[2]), other: kind(toks[3]), shared: kind(toks[4]) };
+      } else if (what === 'QUOTA') {
+        const list = toks[3] as Tok[];
+        const resources = [];
+        for (let i = 0; i + 2 < list.length; i += 3) resources.push({ name: tokText(list[i])!.toUpperCase(), usage: num(list[i + 1]), limit: num(list[i + 2]) });
+        (head.quota ??= []).push({ root: tokText(toks[2])!, resources });
+      } else if (what === 'QUOTAROOT') {
+        head.quota_roots = { mailbox: decodeMailbox(tokText(toks[2])!), roots: toks.slice(3).map((t) => tokText(t)!) };
       } else if (what === 'ID') head.server_id = idPairs(toks[2]);
       continue;
     }
@@ -496,13 +654,13 @@ export function expectedImapGroup(x: ExpectedImap): Record<string, unknown> {
   if (x.mailbox !== undefined) g.mailbox = x.mailbox;
   if (x.message) g.message = expectedImapMessage(x.message);
   if (x.client_id) g.client_id = x.client_id;
-  for (const k of ['capabilities', 'exists', 'recent', 'expunged', 'flags', 'uidvalidity', 'uidnext', 'mailboxes', 'status', 'search'] as const) {
+  for (const k of ['capabilities', 'exists', 'recent', 'expunged', 'flags', 'uidvalidity', 'uidnext', 'mailboxes', 'status', 'search', 'namespace', 'quota', 'quota_roots'] as const) {
     if (x[k] !== undefined) g[k] = x[k];
   }
   if (x.fetch) {
     g.fetch = x.fetch.filter((f) => !f.partial).map((f) => {
       const e: Record<string, unknown> = { seq: f.seq };
-      for (const k of ['uid', 'flags', 'size', 'internal_date', 'envelope'] as const) if (f[k] !== undefined) e[k] = f[k];
+      for (const k of ['uid', 'flags', 'size', 'internal_date', 'envelope', 'structure'] as const) if (f[k] !== undefined) e[k] = f[k];
       if (f.message) e.message = expectedImapMessage(f.message);
       if (f.headers) e.headers = Object.assign({}, ...f.headers.map((h) => expectedMessage(h).headers));
       if (f.sections) e.sections = f.sections.map((s) => ({ section: s.section, body: expectedBody(s.data) }));
@@ -526,12 +684,12 @@ export function comparableImapGroup(imap: ImapFields['imap'], leaveOut: (seq: nu
 // ---------------------------------------------------------------------------
 // The client traffic of the IMAP live and oracle tests
 
-export type ImapMode = 'plain' | 'refused' | 'auth-plain' | 'sasl-ir' | 'idle' | 'literals' | 'starttls' | 'abandoned';
+export type ImapMode = 'plain' | 'refused' | 'auth-plain' | 'sasl-ir' | 'idle' | 'literals' | 'starttls' | 'abandoned' | 'mime';
 /** A connection's name: its mode's, and idle-append for the second connection of idle. */
 export type ImapConnName = ImapMode | 'idle-append';
 
 /** The modes imapScenario runs, in order (see client.py). */
-export const IMAP_MODES: ImapMode[] = ['plain', 'refused', 'auth-plain', 'sasl-ir', 'idle', 'literals', 'starttls', 'abandoned'];
+export const IMAP_MODES: ImapMode[] = ['plain', 'refused', 'auth-plain', 'sasl-ir', 'idle', 'literals', 'starttls', 'abandoned', 'mime'];
 
 /** One connection of a client run. */
 export interface ImapRun {
@@ -570,6 +728,10 @@ export async function runImapClient(server: Dovecot, mode: ImapMode, keylog: str
     headers_of: HEADERS_OF,
     text_of: TEXT_OF,
     big: messageNumber('big'),
+    mime_folder: MIME_FOLDER,
+    archive: ARCHIVE_FOLDER,
+    quota_root: QUOTA_ROOT,
+    search_ids: MAX_SEARCH_IDS,
   };
   const result = await runClient(PYTHON, [IMAP_CLIENT, mode, String(server.imapPort), JSON.stringify(cfg)], 30_000, server.dir);
   if (result.code !== 0) throw new Error(`client.py ${mode}: exit ${result.code}${result.timedOut ? ' (timed out)' : ''}: ${result.stderr.trim()}\n${result.stdout.slice(-2000)}\n${server.log.slice(-2000)}`);
@@ -651,7 +813,10 @@ export interface ImapFields {
     uidnext?: number;
     mailboxes?: Array<{ name: string; delimiter: string | null; attributes: string[] }>;
     status?: { mailbox: string; items: Record<string, number> };
-    search?: { count: number; ids: number[] };
+    search?: ExpectedSearch;
+    namespace?: ExpectedNamespaces;
+    quota?: ExpectedQuota;
+    quota_roots?: { mailbox: string; roots: string[] };
     fetch?: Array<{
       seq: number;
       uid?: number;
@@ -659,6 +824,7 @@ export interface ImapFields {
       size?: number;
       internal_date?: string;
       envelope?: Envelope;
+      structure?: ExpectedPart[];
       message?: ImapMessage & { parts?: Array<{ headers?: Record<string, string[]>; body: Body & { content_encoding?: string }; filename?: string }> };
       headers?: Record<string, string[]>;
       sections?: Array<{ section: string; body: Body }>;

@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { captureDuring } from '../helpers/loopback-capture.js';
 import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
-import { Dovecot, dovecotMissing, messageNumber, MESSAGES, EVE, WRONG_PASSWORD, GREETING, IVY, PLAIN_SUBJECT, PHONE, ATTACHMENT, ENCODED_SUBJECT_TEXT, ENCODED_FROM_TEXT, DOTS_LINES } from '../helpers/dovecot.js';
+import { Dovecot, dovecotMissing, messageNumber, MESSAGES, EVE, WRONG_PASSWORD, GREETING, IVY, PLAIN_SUBJECT, PHONE, ATTACHMENT, ENCODED_SUBJECT_TEXT, ENCODED_FROM_TEXT, DOTS_LINES, NAMESPACES, QUOTA_ROOT, QUOTA_STORAGE_KB } from '../helpers/dovecot.js';
 import {
   imapScenario,
   expectedFromImapTranscript,
@@ -47,7 +47,12 @@ import {
   SEARCH_FROM,
   HEADERS_OF,
   TEXT_OF,
+  MIME_FOLDER,
+  MAX_SEARCH_IDS,
+  MAX_STRUCTURE_PARTS,
+  MAX_STRUCTURE_NESTING,
   type ExpectedImap,
+  type ExpectedPart,
   type ImapConnName,
   type ImapEvent,
   type ImapRun,
@@ -133,6 +138,19 @@ function checkMessage(got: EventMessage | undefined, data: Buffer, at: string): 
 /** Whether a message the event expects has a body over the limit (the event is then flagged truncated). */
 const overLimit = (data: Buffer) => data.length - data.indexOf('\r\n\r\n') - 4 > MAX_BODY;
 
+/**
+ * The mime mode's APPENDed messages go past what SMTP's MIME reading keeps of a message's parts
+ * (smtp/mime.ts: 64 parts, 4 levels, a message/rfc822 part read as one), and Python's email package
+ * reads the RFC 2231 file names that reading leaves as sent: their parts are not compared here (what
+ * this mode tests is their BODYSTRUCTURE, test 12), their size, header fields and body are.
+ */
+const withoutParts = (g: Record<string, unknown>): Record<string, unknown> => {
+  const m = g.message as { parts?: unknown } | undefined;
+  if (!m?.parts) return g;
+  const { parts, ...message } = m;
+  return { ...g, message };
+};
+
 /** Checks one event against what the transcript says of its command and its responses. */
 function checkEvent(e: ImapEvent, x: ExpectedImap, c: Captured, where: string): void {
   const at = `${where}: ${show(e)}`;
@@ -142,7 +160,9 @@ function checkEvent(e: ImapEvent, x: ExpectedImap, c: Captured, where: string): 
   assert.equal(e.pano.kind, x.kind, at);
   // the whole imap group: every field the transcript gives, and no other (a fetch entry the client stopped reading is checked on its own)
   const partial = new Set((x.fetch ?? []).filter((f) => f.partial).map((f) => f.seq));
-  assert.deepEqual(comparableImapGroup(e.imap, (seq) => partial.has(seq)), expectedImapGroup(x), `${at}: imap`);
+  const [got, want] = [comparableImapGroup(e.imap, (seq) => partial.has(seq)), expectedImapGroup(x)];
+  if (where.startsWith('mime ')) assert.deepEqual(withoutParts(got), withoutParts(want), `${at}: imap`);
+  else assert.deepEqual(got, want, `${at}: imap`);
   if (x.response?.status === 'NO' || x.response?.status === 'BAD') assert.deepEqual(e.error, { type: x.response.code?.split(' ')[0]!.toUpperCase() ?? x.response.status }, `${at}: error`);
   else assert.equal(e.error, undefined, `${at}: no error`);
   if (x.tls) assert.equal(e.tls?.decrypted, true, `${at}: read inside TLS`);
@@ -152,7 +172,8 @@ function checkEvent(e: ImapEvent, x: ExpectedImap, c: Captured, where: string): 
     // pano-events(5): response_incomplete, with how the connection ended
     assert.ok(flags.includes('response_incomplete'), `${at}: ${JSON.stringify(flags)}`);
   } else {
-    const truncated = [x.message, ...(x.fetch ?? []).map((f) => f.message)].some((m) => m && overLimit(m));
+    // a message over the body limit, a structure past the parts or levels kept
+    const truncated = [x.message, ...(x.fetch ?? []).map((f) => f.message)].some((m) => m && overLimit(m)) || (x.fetch ?? []).some((f) => f.structureCut);
     assert.deepEqual(flags, truncated ? ['truncated'] : [], `${at}: flags`);
   }
 }
@@ -200,6 +221,7 @@ test('every IMAP connection parses into what its client sent and got back', { sk
       ['literals', 'eve', 'PLAIN', true, false],
       ['starttls', 'eve', 'PLAIN', true, true],
       ['abandoned', 'eve', 'PLAIN', true, false],
+      ['mime', 'eve', 'PLAIN', true, false],
     ].sort(),
   );
 });
@@ -520,4 +542,119 @@ test('imap (11): APPEND with a flag and a date, then UID FETCH of its envelope, 
   // the date APPEND gave, as Dovecot gives it back (the same instant, in its own zone)
   const instant = (d: string) => Date.parse(d.replace(/^(\d+)-(\w+)-/, '$1 $2 '));
   assert.equal(instant(entry!.internal_date!), instant(QUOTED_DATE));
+});
+
+/** A part as client.py's Python (the email package) read it from the message it built, with its depth. */
+type PythonPart = Omit<ExpectedPart, 'size' | 'lines'> & { depth: number; size?: number; lines?: number };
+
+/** The parts of a Python reading the events keep: the first MAX_STRUCTURE_PARTS, up to the first one nested deeper than MAX_STRUCTURE_NESTING (pano-events(5)). */
+function keptParts(parts: PythonPart[]): { kept: PythonPart[]; cut: boolean } {
+  const kept: PythonPart[] = [];
+  for (const p of parts) {
+    if (p.depth > MAX_STRUCTURE_NESTING || kept.length >= MAX_STRUCTURE_PARTS) return { kept, cut: true };
+    kept.push(p);
+  }
+  return { kept, cut: false };
+}
+
+test('imap (12): BODYSTRUCTURE of MIME messages the email package built, against its own reading of them; BODY; NAMESPACE; GETQUOTAROOT and GETQUOTA; ESEARCH', { skip }, async () => {
+  const c = await capture();
+  const { run, events } = conn(c, 'mime');
+  const py = run.py.results as {
+    namespace: string;
+    messages: Array<{ name: string; uid: number; size: number; data: string; structure: PythonPart[] }>;
+    esearch: Record<string, string[]>;
+    archive_messages: number;
+    archive_search: number;
+  };
+  assert.deepEqual(events.map((e) => e.imap.command ?? '(greeting)'), [
+    '(greeting)', 'CAPABILITY', 'LOGIN', 'NAMESPACE', 'CREATE', 'GETQUOTAROOT', ...py.messages.map(() => 'APPEND'), 'GETQUOTAROOT', 'SELECT', 'UID FETCH', 'UID FETCH', 'FETCH',
+    'UID SEARCH', 'SEARCH', 'SEARCH', 'CREATE', 'COPY', 'SELECT', ...Array(Math.log2(py.archive_messages / py.messages.length)).fill('COPY'), 'SEARCH', 'SEARCH', 'SELECT', 'DELETE', 'GETQUOTA', 'LOGOUT',
+  ]);
+  // NAMESPACE: the namespaces Dovecot's config has, the public one's prefix modified UTF-7 on the wire
+  const ns = one(events, 'NAMESPACE').imap.namespace;
+  const d = NAMESPACES.delimiter;
+  assert.deepEqual(ns, { personal: [{ prefix: NAMESPACES.personal, delimiter: d }], other: [{ prefix: NAMESPACES.other, delimiter: d }], shared: [{ prefix: NAMESPACES.shared, delimiter: d }] });
+  assert.ok(py.namespace.includes('"&ANY-ffentlich."') && !py.namespace.includes(NAMESPACES.shared), py.namespace);
+  // GETQUOTAROOT before and after the APPENDs: the root of the config, its limit, the usage grown by what was appended (KiB)
+  const [before, after] = commands(events, 'GETQUOTAROOT');
+  for (const e of [before!, after!]) {
+    assert.equal(e.imap.mailbox, MIME_FOLDER);
+    assert.deepEqual(e.imap.quota_roots, { mailbox: MIME_FOLDER, roots: [QUOTA_ROOT] });
+    assert.deepEqual(e.imap.quota!.map((q) => [q.root, q.resources.map((r) => [r.name, r.limit])]), [[QUOTA_ROOT, [['STORAGE', QUOTA_STORAGE_KB]]]]);
+  }
+  const usage = (e: ImapEvent) => e.imap.quota![0]!.resources[0]!.usage;
+  const appended = py.messages.reduce((n, m) => n + m.size, 0);
+  assert.ok(Math.abs(usage(after!) - usage(before!) - appended / 1024) <= 1, `usage ${usage(before!)} -> ${usage(after!)}, appended ${appended} bytes`);
+  assert.deepEqual(one(events, 'GETQUOTA').imap.quota, after!.imap.quota, 'the archive deleted, the usage is back');
+  // each APPEND's message as SMTP's: its size, header fields and body (its parts: see withoutParts)
+  const appends = commands(events, 'APPEND');
+  py.messages.forEach((m, i) => {
+    const { parts, ...want } = expectedImapMessage(Buffer.from(m.data, 'base64'));
+    const { parts: got, ...message } = comparableMessage(appends[i]!.imap.message!);
+    assert.deepEqual(message, want, `APPEND ${m.name}`);
+    assert.equal(got === undefined, parts === undefined, `APPEND ${m.name}: a MIME message`);
+  });
+
+  // BODYSTRUCTURE: every message's parts as Python's email package reads the message, to the parts and levels kept
+  const [fetch, again] = commands(events, 'UID FETCH') as [ImapEvent, ImapEvent];
+  assert.equal(fetch.imap.arguments, '1:* (BODYSTRUCTURE)');
+  const entries = fetch.imap.fetch!;
+  assert.deepEqual(entries.map((f) => f.uid), py.messages.map((m) => m.uid));
+  let anyCut = false;
+  py.messages.forEach((m, i) => {
+    const got = entries[i]!.structure!;
+    const { kept, cut } = keptParts(m.structure);
+    anyCut ||= cut;
+    assert.deepEqual(got.map((p) => p.part), kept.map((p) => p.part), `${m.name}: the parts`);
+    kept.forEach(({ depth, ...want }, k) => {
+      const part = got[k]!;
+      // Python cannot say a message/rfc822 part's size and lines (it keeps no bytes of it): those are the transcript's (test 1)
+      const isMessage = want.type === 'message';
+      const { size, lines, ...rest } = part;
+      assert.deepEqual(isMessage ? rest : part, want, `${m.name}: part ${want.part} (depth ${depth})`);
+      if (isMessage) assert.ok(Number.isInteger(size) && Number.isInteger(lines), `${m.name}: part ${want.part}: size and lines`);
+    });
+  });
+  const byName = (name: string) => entries[py.messages.findIndex((m) => m.name === name)]!.structure!;
+  assert.equal(byName('wide').length, MAX_STRUCTURE_PARTS);
+  assert.equal(byName('deep').length, MAX_STRUCTURE_NESTING);
+  assert.ok(anyCut);
+  assert.deepEqual(fetch.pano.flags, ['truncated']);
+  // the same again, but the utf8 message
+  const others = py.messages.map((m, i) => [m, entries[i]!] as const).filter(([m]) => m.name !== 'utf8');
+  assert.equal(again.imap.arguments, `${others.map(([m]) => m.uid).join(',')} (BODYSTRUCTURE)`);
+  assert.deepEqual(again.imap.fetch!.map(({ seq, ...rest }) => rest), others.map(([, { seq, ...rest }]) => rest));
+  // the attachments' names, decoded: RFC 2231 (Dovecot joins the continuations Python wrote), RFC 2047 (turned into RFC 2231 by
+  // Dovecot in the disposition, kept in the type's parameters), and raw UTF-8 with quotes, which came as a literal
+  const filenames = entries.flatMap((f) => f.structure!.map((p) => p.disposition?.parameters?.filename).filter((x) => x !== undefined));
+  for (const name of ['Kontoauszug März 2024 für Eve Adams und Ivy Chen.pdf', 'Übersicht Q1.zip', 'Überweisung "März".pdf', 'kontakte.csv', 'zoe.png']) assert.ok(filenames.includes(name), name);
+  const wire = run.transcript.filter((t) => t.from === 'server').map((t) => ('line' in t ? t.line : Buffer.from(t.literal, 'base64').toString('utf8')));
+  assert.ok(wire.some((l) => l.includes(`("filename*" "utf-8''Kontoauszug%20M%C3%A4rz`)));
+  assert.ok(wire.some((l) => l.includes('("name" "=?utf-8?B?')));
+  assert.ok(wire.includes('Überweisung "März".pdf'), 'a literal inside BODYSTRUCTURE');
+  assert.ok(byName('attachments').some((p) => p.description === 'Foto von Zoë') && wire.some((l) => l.includes('"Foto von =?utf-8?q?Zo=C3=AB?="')));
+
+  // BODY: BODYSTRUCTURE without the extension data (a multipart's parameters among it)
+  const body = commands(events, 'FETCH').find((e) => e.imap.arguments === '1 (BODY)')!;
+  const bare = (p: ExpectedPart): ExpectedPart => {
+    const { md5, disposition, language, location, parameters, ...rest } = p;
+    return p.type === 'multipart' || !parameters ? rest : { ...rest, parameters };
+  };
+  assert.deepEqual(body.imap.fetch, [{ seq: 1, structure: entries[0]!.structure!.map(bare) }]);
+
+  // ESEARCH, each to the command whose tag it names: what imaplib got, and what the mailbox holds
+  const [all, none, from, archive, plainSearch] = [one(events, 'UID SEARCH'), ...commands(events, 'SEARCH')];
+  const uids = py.messages.map((m) => m.uid);
+  assert.deepEqual(all!.imap.search, { uid: true, min: Math.min(...uids), max: Math.max(...uids), count: uids.length, ids: uids });
+  assert.deepEqual(py.esearch.all, [`(TAG "${all!.imap.tag}") UID MIN 1 MAX ${uids.length} ALL 1:${uids.length} COUNT ${uids.length}`]);
+  assert.deepEqual([none!.imap.search, py.esearch.none], [{ count: 0, ids: [] }, [`(TAG "${none!.imap.tag}")`]]);
+  const fromEve = py.messages.map((m, i) => [m, i + 1] as const).filter(([m]) => /^From: Eve Adams <eve@example\.com>\r$/m.test(Buffer.from(m.data, 'base64').toString('utf8').split('\r\n\r\n')[0]!)).map(([, n]) => n);
+  assert.deepEqual(from!.imap.search, { min: fromEve[0], count: fromEve.length });
+  // more than are kept: the first MAX_SEARCH_IDS, the set as sent, COUNT; SEARCH's answer of the same, its count
+  assert.ok(py.archive_messages > MAX_SEARCH_IDS);
+  assert.deepEqual(archive!.imap.search, { count: py.archive_messages, ids: Array.from({ length: MAX_SEARCH_IDS }, (_, i) => i + 1), all: `1:${py.archive_messages}` });
+  assert.deepEqual(py.esearch.archive, [`(TAG "${archive!.imap.tag}") ALL 1:${py.archive_messages} COUNT ${py.archive_messages}`]);
+  assert.deepEqual([plainSearch!.imap.arguments, plainSearch!.imap.search!.count, plainSearch!.imap.search!.ids!.length], ['ALL', py.archive_search, MAX_SEARCH_IDS]);
+  assert.equal(py.archive_search, py.archive_messages);
 });

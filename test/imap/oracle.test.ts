@@ -21,7 +21,18 @@
 //  - every literal a FETCH response carried, which tshark 4.0 hands to its
 //    IMF dissector (dissect_imap_fetch): imf.from and imf.subject with the
 //    From and Subject of the event's fetch entry (its message, its header
-//    fields, or none for a TEXT section).
+//    fields, or none for a TEXT section);
+//  - the NAMESPACE, QUOTA, QUOTAROOT and ESEARCH lines tshark shows (it has
+//    no field for them but imap.line), read here with a regular expression
+//    or two (prefixes' modified UTF-7 undone), each with the tag of the
+//    command it answers (the waiting one; an ESEARCH's own TAG), with the
+//    events' imap.namespace, imap.quota, imap.quota_roots and imap.search of
+//    that command;
+//  - the attachments' file names in every BODYSTRUCTURE line tshark frames
+//    whole (the values of "filename" and, RFC 2231 undone with
+//    decodeURIComponent, "filename*"), message by message, with those of
+//    the events' imap.fetch[].structure (a structure cut at the parts the
+//    events keep: the first of them).
 // The STARTTLS session is compared inside TLS too (both sides have the key
 // log), and, without it, up to STARTTLS. Every event must pass the v1 schema.
 //
@@ -67,7 +78,14 @@
 //    decoded here (RFC 2047) with the live tests' decoder;
 //  - the case of the verb: tshark shows it as written, the events upper-case
 //    it (the contract); imaplib and client.py write upper case, so nothing
-//    changes here.
+//    changes here;
+//  - a literal inside BODYSTRUCTURE (the mime mode's attachment name in raw
+//    UTF-8 with quotes): tshark 4.0 takes the size it announces for a literal
+//    right after the first line of the segment, and shows the next FETCH line
+//    from that many bytes in ("UCTURE ((..."). That response is skipped up to
+//    the status of the command waiting, as the envelope literals above are
+//    (its IMF block, file names and the event's fetched items left out), and
+//    which response it was is asserted (the mime mode's UID FETCH).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -76,7 +94,7 @@ import { parseCaptureSync, assertValidEvents } from '../helpers/parse.js';
 import { tsharkAvailable, tsharkOutput } from '../helpers/tshark.js';
 import { decodeEncodedWords } from '../helpers/smtp-server.js';
 import { Dovecot, dovecotMissing, MESSAGES } from '../helpers/dovecot.js';
-import { imapScenario, decodeMailbox, FOLDER, type ImapEvent, type ImapScenarioResult } from '../helpers/imap.js';
+import { imapScenario, decodeMailbox, FOLDER, MAX_STRUCTURE_PARTS, type ImapEvent, type ImapScenarioResult } from '../helpers/imap.js';
 import type { PanoEvent } from '@panopticon/events';
 
 const missing = [...dovecotMissing({ imap: true }), ...(tsharkAvailable() ? [] : ['tshark'])];
@@ -111,9 +129,25 @@ interface Conn {
   challenges: number;
   /** "From | Subject" of each literal a FETCH response carried ("-" for none) */
   fetched: string[];
+  /** "TAG KIND what it said" of each NAMESPACE, QUOTA, QUOTAROOT and ESEARCH answer */
+  answers: string[];
+  /** "TAG seq: name|name" of each FETCH response with a BODYSTRUCTURE: its attachments' file names */
+  attachments: string[];
 }
 
-const newConn = (): Conn => ({ greeting: [], commands: [], responses: [], usernames: [], mailboxes: [], challenges: 0, fetched: [] });
+const newConn = (): Conn => ({ greeting: [], commands: [], responses: [], usernames: [], mailboxes: [], challenges: 0, fetched: [], answers: [], attachments: [] });
+
+const namespacesStr = (ns: Array<{ prefix: string; delimiter: string | null }>) => ns.map((n) => `${n.prefix}|${n.delimiter ?? 'NIL'}`).join(' ') || 'NIL';
+/** A list of numbers as a sequence set's ranges (1:5,9). */
+const ranges = (ids: number[]) => ids.reduce<Array<[number, number]>>((out, n) => (out.length && out.at(-1)![1] === n - 1 ? (out.at(-1)![1] = n, out) : [...out, [n, n]]), []).map(([a, b]) => (a === b ? `${a}` : `${a}:${b}`)).join(',');
+/** An ESEARCH answer as compared: UID, MIN, MAX, COUNT (when the command asked for it) and ALL. */
+const esearchStr = (tag: string, a: { uid?: boolean; min?: number; max?: number; count?: number; all?: string }, countAsked: boolean) =>
+  `${tag} ESEARCH${a.uid ? ' UID' : ''}${a.min !== undefined ? ` MIN ${a.min}` : ''}${a.max !== undefined ? ` MAX ${a.max}` : ''}${countAsked ? ` COUNT ${a.count}` : ''}${a.all ? ` ALL ${a.all}` : ''}`;
+
+/** The file names of a BODYSTRUCTURE line as tshark shows it: "filename" values as they are, "filename*" ones (charset''%XX) decoded. */
+function lineFilenames(line: string): string[] {
+  return [...line.matchAll(/"filename(\*?)" "((?:[^"\\]|\\.)*)"/gi)].map(([, star, v]) => (star ? decodeURIComponent(v!.replace(/^[^']*'[^']*'/, '')) : v!.replace(/\\(.)/g, '$1')));
+}
 
 /** A command line as compared: the verb upper-cased; no credentials (see the top of the file); a literal as {size}. */
 function commandStr(tag: string, verb: string, args: string | undefined): string {
@@ -160,8 +194,8 @@ async function tsharkConnections(file: string, port: number, keylog: string | un
   const misframed = new Map<number, string[]>();
   interface State {
     greeted: boolean;
-    /** commands waiting for their tagged status: tag and verb */
-    waiting: Array<{ tag: string; verb: string }>;
+    /** commands waiting for their tagged status: tag, verb and arguments */
+    waiting: Array<{ tag: string; verb: string; args: string }>;
     /** bytes of a client literal still to come, and whether the line that ends its command is still to come */
     literalLeft: number;
     continuation: boolean;
@@ -227,7 +261,7 @@ async function tsharkConnections(file: string, port: number, keylog: string | un
         // the arguments: what follows the tag and the command's words on the line
         const words = verb.split(' ').length;
         const args = line.text.split(' ').slice(1 + words).join(' ');
-        st.waiting.push({ tag, verb });
+        st.waiting.push({ tag, verb, args });
         c.commands.push(commandStr(tag, verb, args));
         if (f.has('imap.request.username')) c.usernames.push(f.get('imap.request.username')!);
         const folder = f.get('imap.request.folder');
@@ -255,6 +289,10 @@ async function tsharkConnections(file: string, port: number, keylog: string | un
           fetchLines.set(client, (fetchLines.get(client) ?? 0) + 1);
           st.afterFetchLiteral = true;
         }
+        const answer = answerStr(line.text, st.waiting[0]);
+        if (answer) c.answers.push(answer);
+        const names = /^\* (\d+) FETCH .*BODYSTRUCTURE/i.test(line.text) ? lineFilenames(line.text) : [];
+        if (names.length) c.attachments.push(`${st.waiting[0]?.tag} ${/^\* (\d+)/.exec(line.text)![1]}: ${names.join('|')}`);
         continue;
       }
       if (tag === ')') continue;
@@ -272,6 +310,12 @@ async function tsharkConnections(file: string, port: number, keylog: string | un
         continue;
       }
       const i = st.waiting.findIndex((w) => w.tag === tag);
+      if (i < 0 && /\{\d+\}$/.test(line.text) && st.waiting.some((w) => w.verb.endsWith('FETCH'))) {
+        // a FETCH line tshark begins inside (a literal in BODYSTRUCTURE, see the top of the file): the response is misframed
+        fetchLines.set(client, (fetchLines.get(client) ?? 0) + 1);
+        st.misframed = fetchLines.get(client)! - 1;
+        continue;
+      }
       if (i < 0) throw new Error(`connection ${client}: a status no command waits for: ${line.text}`);
       st.waiting.splice(i, 1);
       assert.equal(f.get('imap.response'), line.text, 'tshark: the response field is the line');
@@ -283,11 +327,40 @@ async function tsharkConnections(file: string, port: number, keylog: string | un
     const c = conns.get(client)!;
     const drop = new Set(st.leftOut.map((l) => l.index));
     c.fetched = c.fetched.filter((_, i) => !drop.has(i));
+    c.attachments = c.attachments.filter((a) => !st.leftOut.some((l) => a.startsWith(`${l.tag} `)));
     misframed.set(client, st.leftOut.map((l) => l.tag!));
     fetchLines.set(client, fetchLines.get(client)! - drop.size);
   }
   for (const [k, c] of conns) if (!c.commands.length && !c.greeting.length) conns.delete(k);
   return { conns, fetchLines, misframed };
+}
+
+/** Whether a SEARCH's arguments ask ESEARCH for COUNT. */
+const countAsked = (args: string | undefined) => /RETURN \([^)]*\bCOUNT\b/i.test(args ?? '');
+
+/** A NAMESPACE, QUOTA, QUOTAROOT or ESEARCH line as compared, with the tag of the command it answers (`waiting`, or the TAG an ESEARCH names). */
+function answerStr(line: string, waiting: { tag: string; args: string } | undefined): string | undefined {
+  const unquote = (v: string) => v.replace(/^"(.*)"$/, '$1');
+  let m = /^\* NAMESPACE (NIL|\(\(.*?\)\)) (NIL|\(\(.*?\)\)) (NIL|\(\(.*?\)\))$/i.exec(line);
+  if (m) {
+    const kind = (g: string) => [...g.matchAll(/\("([^"]*)" (?:"([^"]*)"|NIL)\)/g)].map(([, prefix, delimiter]) => ({ prefix: decodeMailbox(prefix!), delimiter: delimiter ?? null }));
+    return `${waiting?.tag} NAMESPACE ${[m[1]!, m[2]!, m[3]!].map((g) => namespacesStr(kind(g))).join(' / ')}`;
+  }
+  m = /^\* QUOTAROOT ("[^"]*"|\S+)((?: (?:"[^"]*"|\S+))*)$/i.exec(line);
+  if (m) return `${waiting?.tag} QUOTAROOT ${decodeMailbox(unquote(m[1]!))}: ${[...m[2]!.matchAll(/"([^"]*)"|(\S+)/g)].map(([, q, a]) => q ?? a).join(' ')}`;
+  m = /^\* QUOTA ("[^"]*"|\S+) \((.*)\)$/i.exec(line);
+  if (m) {
+    const words = m[2]!.split(' ');
+    const resources = words.filter((_, i) => i % 3 === 0).map((name, i) => `${name.toUpperCase()} ${words[3 * i + 1]}/${words[3 * i + 2]}`);
+    return `${waiting?.tag} QUOTA ${unquote(m[1]!)}: ${resources.join(' ')}`;
+  }
+  m = /^\* ESEARCH(?: \(TAG "([^"]*)"\))?( UID)?((?: \S+ \S+)*)$/i.exec(line);
+  if (m) {
+    const items = new Map([...m[3]!.matchAll(/ (\S+) (\S+)/g)].map(([, k, v]) => [k!.toUpperCase(), v!]));
+    const num = (k: string) => (items.has(k) ? Number(items.get(k)) : undefined);
+    return esearchStr(m[1] ?? waiting!.tag, { uid: m[2] !== undefined, min: num('MIN'), max: num('MAX'), count: num('COUNT'), all: items.get('ALL') }, countAsked(waiting?.args));
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -312,10 +385,19 @@ function eventConnections(imap: ImapEvent[], leftOut: Map<number, string[]> = ne
     if (p.command === 'LOGIN' && p.username !== undefined) c.usernames.push(p.username);
     if (MAILBOX_COMMANDS.has(p.command!) && p.mailbox !== undefined) c.mailboxes.push(`${p.tag} ${p.command}: ${p.mailbox}`);
     if (p.auth) c.challenges += p.auth.steps;
+    if (p.namespace) c.answers.push(`${p.tag} NAMESPACE ${[p.namespace.personal, p.namespace.other, p.namespace.shared].map(namespacesStr).join(' / ')}`);
+    if (p.quota_roots) c.answers.push(`${p.tag} QUOTAROOT ${p.quota_roots.mailbox}: ${p.quota_roots.roots.join(' ')}`);
+    for (const q of p.quota ?? []) c.answers.push(`${p.tag} QUOTA ${q.root}: ${q.resources.map((r) => `${r.name} ${r.usage}/${r.limit}`).join(' ')}`);
+    // Dovecot answers SEARCH with RETURN options with ESEARCH (RFC 4731), any other with SEARCH
+    if (p.search && /^RETURN /i.test(p.arguments ?? '')) c.answers.push(esearchStr(p.tag!, { ...p.search, all: p.search.all ?? ranges(p.search.ids ?? []) }, countAsked(p.arguments)));
     // a FETCH the client gave up: tshark shows nothing of it (see the top of the file)
     if (e.pano.flags?.includes('response_incomplete')) continue;
     if (leftOut.get(e.client.port)?.includes(p.tag!)) continue;
     for (const f of p.fetch ?? []) {
+      const names = (f.structure ?? []).flatMap((part) => part.disposition?.parameters?.filename ?? []);
+      // a structure cut at the parts kept (flagged truncated): its names are the first of the line's
+      const cut = e.pano.flags?.includes('truncated') && f.structure?.length === MAX_STRUCTURE_PARTS;
+      if (names.length) c.attachments.push(`${p.tag} ${f.seq}: ${names.join('|')}${cut ? '|…' : ''}`);
       if (f.message) c.fetched.push(fetchedStr(f.message.headers.from?.[0], f.message.headers.subject?.[0]));
       else if (f.headers) c.fetched.push(fetchedStr(f.headers.from?.[0], f.headers.subject?.[0]));
       else if (f.sections) c.fetched.push(fetchedStr(undefined, undefined));
@@ -328,7 +410,14 @@ function compare(theirs: TsharkRead, ours: Map<number, Conn>, what: string): voi
   assert.deepEqual([...ours.keys()].sort(), [...theirs.conns.keys()].sort(), `${what}: connections`);
   for (const [port, t] of theirs.conns) {
     assert.equal(t.fetched.length, theirs.fetchLines.get(port) ?? 0, `${what}: connection ${port}: an IMF block per FETCH line with a literal`);
-    assert.deepEqual(ours.get(port), t, `${what}: connection ${port}`);
+    const o = ours.get(port)!;
+    o.attachments = o.attachments.map((a, i) => {
+      if (!a.endsWith('|…')) return a;
+      assert.ok(t.attachments[i]?.startsWith(a.slice(0, -1)), `${what}: connection ${port}: ${a} against ${t.attachments[i]}`);
+      return t.attachments[i]!;
+    });
+    for (const x of [o, t]) x.answers.sort();
+    assert.deepEqual(o, t, `${what}: connection ${port}`);
   }
 }
 
@@ -356,10 +445,17 @@ test('imap oracle: greeting, commands, tagged responses, user names, mailboxes, 
   assert.ok(plain.fetched.includes('Zoë Müller <zoe@example.com> | Grüße aus Zürich'), 'the encoded words, decoded');
   assert.deepEqual(conn('starttls').fetched, [plain.fetched[0]]);
   assert.deepEqual(conn('abandoned').fetched, [], 'nothing of the FETCH given up');
-  // the one response tshark misframes: the UID FETCH of the message with literals in its envelope
-  const literals = r.runs.find((x) => x.name === 'literals')!;
-  const uidFetch = conn('literals').commands.find((x) => / UID FETCH /.test(x))!.split(' ')[1]!;
-  assert.deepEqual([...theirs.misframed], [[literals.port, [uidFetch]]]);
+  // the responses tshark misframes: the UID FETCH of the message with literals in its envelope, and the one of the
+  // mime mode's BODYSTRUCTUREs, one with a literal
+  const uidFetch = (name: string) => [r.runs.find((x) => x.name === name)!.port, [conn(name).commands.find((x) => / UID FETCH /.test(x))!.split(' ')[1]!]];
+  assert.deepEqual([...theirs.misframed].sort(), [uidFetch('literals'), uidFetch('mime')].sort());
+  // what tshark shows of the mime mode's answers: NAMESPACE, quotas, ESEARCHes, file names (the BODY FETCH has none)
+  const mime = conn('mime');
+  assert.deepEqual(mime.answers.map((a) => a.split(' ')[1]).sort(), ['ESEARCH', 'ESEARCH', 'ESEARCH', 'ESEARCH', 'NAMESPACE', 'QUOTA', 'QUOTA', 'QUOTA', 'QUOTAROOT', 'QUOTAROOT']);
+  assert.ok(mime.answers.some((a) => a.endsWith(' NAMESPACE |. / Andere.|. / Öffentlich.|.')), 'the public prefix decoded');
+  // the BODYSTRUCTUREs fetched again without the literal: the attachments message's names and the wide one's
+  assert.deepEqual(mime.attachments.map((a) => a.split(' ')[1]), ['1:', '4:'], JSON.stringify(mime.attachments));
+  assert.ok(mime.attachments[0]!.includes('|Übersicht Q1.zip|') && mime.attachments[1]!.endsWith('|part-119.bin'), JSON.stringify(mime.attachments));
   assert.ok(conn('literals').commands.some((x) => / APPEND INBOX \(\\Seen\) "[^"]+" \{\d+\}$/.test(x)), 'APPEND with a flag and a date, its literal skipped');
   assert.equal(conn('abandoned').responses.length, 2, 'LOGIN and SELECT answered, the FETCH not');
 
