@@ -112,3 +112,17 @@ export function mimeParameters(pairs: Array<[string, string]>): Record<string, s
   }
   return out;
 }
+
+/** `; name=value` pairs after a header value's first part; a value quoted or a token, `\\x` escapes undone. */
+const PARAMETER = /;\s*([^=\s;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))/g;
+
+/**
+ * A Content-Type's or Content-Disposition's parameters as written in a header field (RFC 2045 §5.1),
+ * read as mimeParameters reads them: `filename*=utf-8''%C3%9Cbersicht.pdf`, continuations and encoded
+ * words decoded, a quoted value's escapes undone (`"O\\"Brien.pdf"`).
+ */
+export function headerParameters(value: string): Record<string, string> {
+  const pairs: Array<[string, string]> = [];
+  for (const m of value.matchAll(PARAMETER)) pairs.push([m[1]!, m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!.trim()]);
+  return mimeParameters(pairs);
+}

@@ -8,7 +8,7 @@
  * text in their charset (UTF-8, ISO-8859-1, ASCII; others read as UTF-8);
  * other parts (an image, a PDF) get their size and file name only.
  */
-import { parseHeaders } from './headers.js';
+import { headerParameters, parseHeaders } from './headers.js';
 
 export interface MimePart {
   headers: Record<string, string[]>;
@@ -21,11 +21,11 @@ export const MAX_PARTS = 64;
 const MAX_DEPTH = 4;
 const TEXTUAL = /^(?:text\/|message\/|application\/(?:json|xml|[^;]*\+(?:json|xml)))/i;
 
-/** A header value's parameter (`boundary`, `charset`, `filename`, `name`), unquoted. */
+/** A header value's parameter (`boundary`, `charset`, `filename`, `name`), RFC 2231 and 2047 decoded (headerParameters). */
 function param(value: string | undefined, name: string): string | undefined {
-  if (!value) return undefined;
-  const m = new RegExp(`;\\s*${name}\\*?\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, 'i').exec(value);
-  return m ? (m[1] ?? m[2]) : undefined;
+  if (!value || !value.includes(';')) return undefined;
+  const ps = headerParameters(value);
+  return Object.hasOwn(ps, name) ? ps[name] : undefined;
 }
 
 /** Quoted-printable (RFC 2045 §6.7): soft line breaks joined, =XX octets decoded. */
