@@ -525,3 +525,18 @@ test('through pano-parse: a captured session on port 143 and on another port is 
     assert.equal(stats.protocols['imap.malformed'] ?? 0, 0);
   }
 });
+
+test('a line of many literals keeps the first 32 (each within its own bound) and counts the rest, so one line holds no more than a few dozen', () => {
+  const sections = Array.from({ length: 40 }, (_, i) => `BODY[${i + 1}] {5}\r\npart${i % 10}`).join(' ');
+  const ctx = run([
+    [S, '* OK [CAPABILITY IMAP4rev1] ready\r\n'],
+    [C, 'a1 FETCH 1 (BODY[1] BODY[2])\r\n'],
+    [S, `* 1 FETCH (${sections})\r\na1 OK done\r\n`],
+  ]);
+  const fetch = ctx.records.find((r) => at(r, 'imap.command') === 'FETCH')!;
+  const got = (at(fetch, 'imap.fetch') as Array<{ sections?: Array<{ section: string; body?: { size: number; content?: string } }> }>)[0]!.sections!;
+  assert.equal(got.length, 32);
+  assert.deepEqual(got.map((x) => x.section), Array.from({ length: 32 }, (_, i) => String(i + 1)));
+  assert.equal(got[31]!.body?.content, 'part1');
+  assert.equal(ctx.counts.get('imap.literals_dropped'), 8);
+});

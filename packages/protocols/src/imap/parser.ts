@@ -37,6 +37,12 @@ const MAX_MAILBOXES = 1000;
 const MAX_SEARCH_IDS = 1000;
 /** Arguments shown, in characters. */
 const MAX_ARGS = 4096;
+/**
+ * Literals kept per logical line (each bounded by itself: a message's header block and maxBody, a
+ * string's 64 KiB): past them a line's literals are counted, not kept, so that a line of thousands of
+ * literals holds no more than a few dozen.
+ */
+const MAX_LINE_LITERALS = 32;
 
 /** A status line: tag (or *), status, [code], text. */
 const STATUS = /^(\S+) (OK|NO|BAD|BYE|PREAUTH)(?: \[([^\]]*)\])?(?: (.*))?$/i;
@@ -73,6 +79,8 @@ interface Line {
   /** The literal being read, and its announced size. */
   sink?: Sink;
   literalSize: number;
+  /** Literals of this line so far. */
+  literals: number;
   bytes: number;
   startNs: bigint;
   /** Client side: the command this line is. */
@@ -152,7 +160,7 @@ export class ImapParser implements StreamParser {
     const piece = buf.toString('utf8', start, end);
     let line = this.lines[dir];
     if (!line) {
-      line = { pieces: [], literalSize: -1, bytes: 0, startNs: tsNs };
+      line = { pieces: [], literalSize: -1, literals: 0, bytes: 0, startNs: tsNs };
       this.lines[dir] = line;
       if (dir === 0 && !this.clientLineStart(line, piece, literal, tsNs, bytes)) {
         this.lines[0] = undefined;
@@ -163,7 +171,10 @@ export class ImapParser implements StreamParser {
     line.bytes += bytes;
     if (literal >= 0) {
       line.literalSize = literal;
-      line.sink = dir === 0 ? this.clientSink(line) : this.serverSink(piece);
+      if (++line.literals > MAX_LINE_LITERALS) {
+        this.ctx.count('imap.literals_dropped');
+        line.sink = { kind: 'discard', size: 0 };
+      } else line.sink = dir === 0 ? this.clientSink(line) : this.serverSink(piece);
       return;
     }
     this.lines[dir] = undefined;
