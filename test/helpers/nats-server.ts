@@ -45,6 +45,8 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Public keys of users who sign the server's nonce (nkeys): the server then puts a nonce in every INFO. */
   nkeys?: string[];
+  /** A websocket listener (no TLS) on this port of 127.0.0.1 too. */
+  websocketPort?: number;
 }
 
 /** One operation of the server's protocol trace. */
@@ -155,6 +157,7 @@ export class NatsServer extends ServerProcess {
         '}',
       ];
       if (opts.maxPayload !== undefined) conf.push(`max_payload: ${opts.maxPayload}`);
+      if (opts.websocketPort !== undefined) conf.push(`websocket { listen: "127.0.0.1:${opts.websocketPort}", no_tls: true }`);
       if (opts.jetstream ?? true) conf.push(`jetstream { store_dir: "${join(dir, 'js')}", max_memory_store: 64MB, max_file_store: 64MB }`);
       const file = join(dir, 'nats.conf');
       writeFileSync(file, conf.join('\n') + '\n');

@@ -8,7 +8,10 @@
  * A subprotocol that is itself a byte-stream protocol Panopticon reads
  * (MQTT over WebSockets: `mqtt`, `mqttv3.1`) is carried: the binary
  * messages of each side, joined, are that protocol's stream, and give its
- * events (marked `websocket.subprotocol`) instead of message events.
+ * events (marked `websocket.subprotocol`) instead of message events. NATS,
+ * whose WebSocket clients name no subprotocol, is known by the server's
+ * first binary message (its INFO) and carried from there (marked
+ * `websocket.carried`).
  */
 import { Dir, type CloseReason } from '@panopticon/flows';
 import { BodyCapture, looksLikeText, type BodyView } from '../body.js';
@@ -18,11 +21,21 @@ import { MessageInflater, deflateParams } from './deflate.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { carriedContext } from '../carried-context.js';
 import { MqttParser } from '../mqtt/parser.js';
+import { detectNats } from '../nats/index.js';
+import { NatsParser } from '../nats/parser.js';
 
 /** Subprotocols whose binary messages are a protocol's byte stream, and the parser of that protocol. */
 const CARRIED: Array<[RegExp, string, (ctx: ParserContext) => StreamParser]> = [
   // OASIS MQTT 3.1.1 §6 and 5.0 §6: "mqtt"; the MQTT 3.1 era's "mqttv3.1"
   [/^mqtt(?:v3\.1)?$/i, 'mqtt', (ctx) => new MqttParser(ctx)],
+];
+
+/**
+ * Protocols whose WebSocket clients name no subprotocol, known by the server's first binary message
+ * instead: NATS (nats.ws, and nats-server's websocket listener) starts with the server's INFO.
+ */
+const CARRIED_BY_CONTENT: Array<[(head: Buffer) => boolean, string, (ctx: ParserContext) => StreamParser]> = [
+  [(head) => detectNats(head, Dir.ToClient) !== null, 'nats', (ctx) => new NatsParser(ctx)],
 ];
 
 
@@ -142,18 +155,9 @@ export class WebSocketStream implements StreamParser {
     this.maxBody = ctx.options.maxBody;
     this.subprotocol = init?.websocket?.protocol?.trim() || undefined;
     const carry = this.subprotocol === undefined ? undefined : CARRIED.find(([re]) => re.test(this.subprotocol!));
-    if (carry) {
-      const websocket = { subprotocol: this.subprotocol };
-      const sub = carriedContext(ctx, (r) => {
-        r.protocol = carry[1];
-        r.attributes = { ...r.attributes, websocket };
-      }, {
-        // the carried protocol gave up: the messages are reported as messages again
-        abandon: () => (this.carried = undefined),
-      });
-      this.carried = carry[2](sub);
-      ctx.count(`websocket.carried_${carry[1]}`);
-    }
+    if (carry) this.carryProtocol(carry[1], carry[2], { subprotocol: this.subprotocol });
+    // without a subprotocol that names one, the server's first binary message may show a protocol
+    this.probing = carry === undefined && this.subprotocol === undefined;
     const deflate = deflateParams(init?.websocket?.extensions);
     this.sides = [
       new Side(this, 'client', deflate ? new MessageInflater(!deflate.clientNoContextTakeover) : undefined),
@@ -168,6 +172,38 @@ export class WebSocketStream implements StreamParser {
 
   get carrying(): boolean {
     return this.carried !== undefined;
+  }
+
+  /** The server's first binary message is still to be looked at for a protocol it starts (CARRIED_BY_CONTENT). */
+  private probing: boolean;
+
+  /** From here on each side's binary messages are `name`'s byte stream, read by the parser `create` makes. */
+  private carryProtocol(name: string, create: (ctx: ParserContext) => StreamParser, websocket: Record<string, unknown>): void {
+    const sub = carriedContext(this.ctx, (r) => {
+      r.protocol = name;
+      r.attributes = { ...r.attributes, websocket };
+    }, {
+      // the carried protocol gave up: the messages are reported as messages again
+      abandon: () => (this.carried = undefined),
+    });
+    this.carried = create(sub);
+    this.ctx.count(`websocket.carried_${name}`);
+  }
+
+  /**
+   * The server's first binary message (whole, decompressed if it was): when it starts a protocol
+   * clients carry without naming a subprotocol, that protocol reads it and every binary message after.
+   */
+  private probe(side: Side, m: Message, bytes: Buffer | undefined, whole: boolean): boolean {
+    if (!this.probing || side.sender !== 'server' || m.opcode !== Opcode.Binary) return false;
+    this.probing = false;
+    if (!bytes || !whole) return false;
+    const found = CARRIED_BY_CONTENT.find(([test]) => test(bytes));
+    if (!found) return false;
+    this.carryProtocol(found[1], found[2], { carried: found[1] });
+    this.ctx.count('websocket.carried_messages');
+    this.carried!.data(Dir.ToClient, bytes, m.startNs);
+    return true;
   }
 
   /** Payload bytes of `side`'s carried message, in order, for the carried protocol. */
@@ -253,6 +289,7 @@ export class WebSocketStream implements StreamParser {
     } else if (kept.truncated) {
       body.truncated = true;
     }
+    if (!carried && this.probe(side, m, bytes, !body.truncated && !flags.length)) return;
     if (carried) {
       // a compressed binary message of the carried protocol: its stream goes on with what it decompressed to
       this.ctx.count('websocket.carried_messages');
