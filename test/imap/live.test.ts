@@ -140,9 +140,10 @@ const overLimit = (data: Buffer) => data.length - data.indexOf('\r\n\r\n') - 4 >
 
 /**
  * The mime mode's APPENDed messages go past what SMTP's MIME reading keeps of a message's parts
- * (smtp/mime.ts: 64 parts, 4 levels, a message/rfc822 part read as one), and Python's email package
- * reads the RFC 2231 file names that reading leaves as sent: their parts are not compared here (what
- * this mode tests is their BODYSTRUCTURE, test 12), their size, header fields and body are.
+ * (smtp/mime.ts: 64 parts, 4 levels, a message/rfc822 part read as one) where Python's email package
+ * reads them all: their parts are not compared here (what this mode tests is their BODYSTRUCTURE,
+ * test 12; SMTP's reading of parts and their RFC 2231 names is held to Python's in test/smtp), their
+ * size, header fields and body are.
  */
 const withoutParts = (g: Record<string, unknown>): Record<string, unknown> => {
   const m = g.message as { parts?: unknown } | undefined;
