@@ -13,7 +13,7 @@
  * acknowledgements, which name no operation.
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
-import { setOwn } from '@panopticon/events';
+import { sequential, setOwn } from '@panopticon/events';
 import { BodyCapture } from '../body.js';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { TextReader } from '../text-blocks.js';
@@ -52,11 +52,11 @@ export class NatsParser implements StreamParser {
   private verbose = false;
   private readonly subscriptions = new Map<string, Subscription>();
   /**
-   * Messages waiting for the message sent back to their reply subject, oldest
-   * first, by direction and reply subject: a client that asks its own service
-   * sends a request and gets it delivered with the same reply subject.
+   * Messages waiting for the message sent back to their reply subject, per
+   * direction (a client that asks its own service sends a request and gets it
+   * delivered with the same reply subject), by reply subject, oldest first.
    */
-  private readonly requests = new Map<string, NatsMessage>();
+  private readonly requests: [Map<string, NatsMessage>, Map<string, NatsMessage>] = [new Map(), new Map()];
   /** Joined mid-stream: a side's first line is taken only if it names an operation. */
   private readonly resyncing: [boolean, boolean];
 
@@ -110,8 +110,10 @@ export class NatsParser implements StreamParser {
       this.emitControl(waited ? 'unanswered' : 'message', this.connect, undefined, waited ? [flag] : []);
       this.connect = undefined;
     }
-    for (const m of this.requests.values()) this.unanswered(m, [flag]);
-    this.requests.clear();
+    const left = [...this.requests[0].values(), ...this.requests[1].values()].sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
+    for (const m of left) this.unanswered(m, [flag]);
+    this.requests[0].clear();
+    this.requests[1].clear();
   }
 
   private sink(dir: Dir) {
@@ -127,9 +129,10 @@ export class NatsParser implements StreamParser {
   /** One operation line; returns the payload bytes that follow it, or -1. */
   private line(dir: Dir, buf: Buffer, start: number, end: number, tsNs: bigint): number {
     if (end === start) return -1;
-    const line = buf.toString('utf8', start, end);
-    const sp = line.search(/[ \t]/);
-    const op = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
+    // the operation: the first word, read from the bytes (an operation is at most 7 characters)
+    let sp = start;
+    while (sp < end && buf[sp] !== SP && buf[sp] !== TAB) sp++;
+    const op = sp - start <= 7 ? buf.toString('latin1', start, sp).toUpperCase() : '';
     const known = dir === 0 ? CLIENT_OPS : SERVER_OPS;
     if (!known.has(op)) {
       // joined mid-stream, a line may be the tail of a payload: skipped until one names an operation
@@ -137,22 +140,21 @@ export class NatsParser implements StreamParser {
       return -1;
     }
     this.resyncing[dir] = false;
-    const rest = sp < 0 ? '' : line.slice(sp + 1).trim();
     const bytes = end - start + 2;
     switch (op) {
       case 'PUB':
       case 'MSG':
       case 'HPUB':
       case 'HMSG':
-        return this.messageLine(dir, op, rest, tsNs, bytes);
+        return this.messageLine(dir, op, words(buf, sp, end), tsNs, bytes);
       case 'CONNECT':
-        return this.connectLine(rest, tsNs, bytes);
+        return this.connectLine(rest(buf, sp, end), tsNs, bytes);
       case 'INFO':
-        return this.infoLine(rest, tsNs, bytes);
+        return this.infoLine(rest(buf, sp, end), tsNs, bytes);
       case 'SUB':
-        return this.subLine(rest, tsNs, bytes);
+        return this.subLine(words(buf, sp, end), tsNs, bytes);
       case 'UNSUB':
-        return this.unsubLine(rest, tsNs, bytes);
+        return this.unsubLine(words(buf, sp, end), tsNs, bytes);
       case 'PING':
         if (dir === 0 && this.connect) this.connectPinged = true;
         this.ctx.count('nats.pings');
@@ -166,7 +168,7 @@ export class NatsParser implements StreamParser {
         else this.ctx.count('nats.oks');
         return -1;
       default:
-        return this.errLine(rest, tsNs, bytes);
+        return this.errLine(rest(buf, sp, end), tsNs, bytes);
     }
   }
 
@@ -174,8 +176,7 @@ export class NatsParser implements StreamParser {
    * `PUB <subject> [reply] <size>`, `HPUB <subject> [reply] <hdr> <total>`,
    * `MSG <subject> <sid> [reply] <size>`, `HMSG <subject> <sid> [reply] <hdr> <total>`.
    */
-  private messageLine(dir: Dir, op: string, rest: string, tsNs: bigint, lineBytes: number): number {
-    const t = rest.split(/[ \t]+/);
+  private messageLine(dir: Dir, op: string, t: string[], tsNs: bigint, lineBytes: number): number {
     const fromServer = op === 'MSG' || op === 'HMSG';
     const withHeaders = op === 'HPUB' || op === 'HMSG';
     const sizes = withHeaders ? 2 : 1;
@@ -211,8 +212,7 @@ export class NatsParser implements StreamParser {
   }
 
   /** `SUB <subject> [queue group] <sid>` */
-  private subLine(rest: string, tsNs: bigint, bytes: number): number {
-    const t = rest.split(/[ \t]+/);
+  private subLine(t: string[], tsNs: bigint, bytes: number): number {
     if (t.length !== 2 && t.length !== 3) return this.malformed();
     const sid = t[t.length - 1]!;
     const sub: Subscription = t.length === 3 ? { subject: t[0]!, queue: t[1]! } : { subject: t[0]! };
@@ -227,8 +227,7 @@ export class NatsParser implements StreamParser {
   }
 
   /** `UNSUB <sid> [max_msgs]` */
-  private unsubLine(rest: string, tsNs: bigint, bytes: number): number {
-    const t = rest.split(/[ \t]+/);
+  private unsubLine(t: string[], tsNs: bigint, bytes: number): number {
     if (t.length !== 1 && t.length !== 2) return this.malformed();
     const sid = t[0]!;
     const max = t.length === 2 ? size(t[1]) : undefined;
@@ -247,7 +246,7 @@ export class NatsParser implements StreamParser {
    * mode or a PING after it, nothing else will answer.
    */
   private errLine(rest: string, tsNs: bigint, bytes: number): number {
-    const text = rest.replace(/^'(.*)'$/s, '$1');
+    const text = sequential(rest.replace(/^'(.*)'$/s, '$1'));
     const err: NatsControl = { op: '-ERR', dir: 1, startNs: tsNs, endNs: tsNs, bytes, error: text };
     const c = this.connect;
     if (c && !OPERATION_ERRORS.has(errorType(text))) {
@@ -310,7 +309,7 @@ export class NatsParser implements StreamParser {
       return;
     }
     if (first[1]) m.status = Number(first[1]);
-    if (first[2]) m.description = first[2].trim();
+    if (first[2]) m.description = sequential(first[2].trim());
     const headers: Record<string, string[]> = {};
     let n = 0;
     for (let i = 1; i < lines.length; i++) {
@@ -325,8 +324,9 @@ export class NatsParser implements StreamParser {
         this.ctx.count('nats.header_fields_dropped');
         break;
       }
-      const name = l.slice(0, colon).trim();
-      const value = l.slice(colon + 1).trim();
+      // own strings, not slices of the block: see words()
+      const name = sequential(l.slice(0, colon).trim());
+      const value = sequential(l.slice(colon + 1).trim());
       const list = Object.hasOwn(headers, name) ? headers[name] : undefined;
       if (Array.isArray(list)) list.push(value);
       else setOwn(headers, name, [value]);
@@ -336,30 +336,37 @@ export class NatsParser implements StreamParser {
 
   /** A whole message: the reply to a waiting one, a request that waits, or an event now. */
   private message(m: NatsMessage): void {
-    const answers = `${1 - m.dir} ${m.subject}`;
-    const req = this.requests.get(answers);
+    const answered = this.requests[1 - m.dir]!;
+    const req = answered.get(m.subject);
     if (req) {
-      this.requests.delete(answers);
+      answered.delete(m.subject);
       this.emitMessage('exchange', req, m, []);
       return;
     }
     if (m.reply !== undefined) {
-      const key = `${m.dir} ${m.reply}`;
-      const old = this.requests.get(key);
+      const mine = this.requests[m.dir];
+      const old = mine.get(m.reply);
       if (old) {
-        this.requests.delete(key);
+        mine.delete(m.reply);
         this.unanswered(old, ['superseded']);
       }
-      if (this.requests.size >= this.ctx.options.maxPending) {
+      if (this.requests[0].size + this.requests[1].size >= this.ctx.options.maxPending) {
         this.ctx.count('nats.pending_overflow');
-        const [oldestKey, oldest] = this.requests.entries().next().value!;
-        this.requests.delete(oldestKey);
-        this.unanswered(oldest, ['evicted']);
+        this.evictOldest();
       }
-      this.requests.set(key, m);
+      mine.set(m.reply, m);
       return;
     }
     this.emitMessage('message', m, undefined, []);
+  }
+
+  /** The request waiting longest, of either direction, is reported without its reply (flag evicted). */
+  private evictOldest(): void {
+    const a = this.requests[0].entries().next().value;
+    const b = this.requests[1].entries().next().value;
+    const [dir, [key, oldest]] = !b || (a && a[1].startNs <= b[1].startNs) ? [0, a!] : [1, b];
+    this.requests[dir]!.delete(key);
+    this.unanswered(oldest, ['evicted']);
   }
 
   /**
@@ -405,6 +412,32 @@ export class NatsParser implements StreamParser {
       ...(flags.length ? { flags } : {}),
     });
   }
+}
+
+const SP = 0x20;
+const TAB = 0x09;
+
+/**
+ * The words of a line from `from` to `end`, split at spaces and tabs, each a string of its own made
+ * from the bytes: a slice of one line string would keep the whole line alive in every event holding
+ * it, and keep those events off JSON.stringify's fast path (ADR 0007).
+ */
+function words(buf: Buffer, from: number, end: number): string[] {
+  const out: string[] = [];
+  let i = from;
+  while (i < end) {
+    while (i < end && (buf[i] === SP || buf[i] === TAB)) i++;
+    if (i === end) break;
+    const w = i;
+    while (i < end && buf[i] !== SP && buf[i] !== TAB) i++;
+    out.push(buf.toString('utf8', w, i));
+  }
+  return out;
+}
+
+/** The rest of a line after its operation, trimmed. */
+function rest(buf: Buffer, from: number, end: number): string {
+  return buf.toString('utf8', from, end).trim();
 }
 
 /** A decimal size or count; -1 when it is not one. */
