@@ -10,6 +10,7 @@
  * are never kept. AUTH TLS answered 234 hands the connection to TLS, and with
  * a key log the session goes on inside it.
  */
+import { sequential } from '@panopticon/events';
 import type { CloseReason, Dir } from '@panopticon/flows';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { commandRecord, queueCommand } from '../command-reply.js';
@@ -235,8 +236,8 @@ export class FtpParser implements StreamParser {
     if (kind === 'message' && !c) ftp.greeting = true;
     if (c) {
       ftp.command = c.verb;
-      if (c.args) ftp.arguments = c.args;
-      if (c.verb === 'USER' && c.args) ftp.username = c.args;
+      if (c.args) ftp.arguments = sequential(c.args);
+      if (c.verb === 'USER' && c.args) ftp.username = sequential(c.args);
       if (c.dataEndpoint) ftp.data_connection = c.dataEndpoint;
       if (c.preliminary) ftp.preliminary_reply = replyGroup(c.preliminary);
     }
@@ -249,5 +250,5 @@ export class FtpParser implements StreamParser {
 }
 
 function replyGroup(r: FtpReply): Record<string, unknown> {
-  return { code: r.code, text: r.lines.join('\n') };
+  return { code: r.code, text: sequential(r.lines.join('\n')) };
 }

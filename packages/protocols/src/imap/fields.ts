@@ -7,6 +7,7 @@
  * MIME structure and bodies) and `error.type` for NO and BAD. No
  * OpenTelemetry convention names IMAP.
  */
+import { sequential } from '@panopticon/events';
 import type { ParsedMessage } from '../smtp/message.js';
 import type { BodyView } from '../body.js';
 
@@ -127,7 +128,7 @@ export interface Fields {
 }
 
 function statusGroup(s: ImapStatus): Record<string, unknown> {
-  return s.code === undefined ? { status: s.status, text: s.text } : { status: s.status, code: s.code, text: s.text };
+  return s.code === undefined ? { status: s.status, text: sequential(s.text) } : { status: s.status, code: sequential(s.code), text: sequential(s.text) };
 }
 
 /** The event of command `c` and its tagged status `s` (the greeting: `s` alone with `greeting`; an unsolicited status: `s` alone). */
@@ -147,7 +148,7 @@ export function imapAttributes(c: ImapCommand | undefined, s: ImapStatus | undef
       if (c.message.body.truncated || c.message.headersCut) flags.push('truncated');
     }
     if (c.clientId) imap.client_id = c.clientId;
-    if (c.capabilities) imap.capabilities = c.capabilities;
+    if (c.capabilities) imap.capabilities = c.capabilities.map(sequential);
     if (c.exists !== undefined) imap.exists = c.exists;
     if (c.recent !== undefined) imap.recent = c.recent;
     if (c.expunged !== undefined) imap.expunged = c.expunged;
@@ -167,7 +168,7 @@ export function imapAttributes(c: ImapCommand | undefined, s: ImapStatus | undef
     if (c.serverId) imap.server_id = c.serverId;
     if (c.enabled) imap.enabled = c.enabled;
     if (c.bye !== undefined) imap.bye = c.bye;
-  } else if (capabilities) imap.capabilities = capabilities;
+  } else if (capabilities) imap.capabilities = capabilities.map(sequential);
   let error: string | undefined;
   if (s) {
     imap.response = statusGroup(s);

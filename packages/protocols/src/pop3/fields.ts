@@ -4,6 +4,7 @@
  * RFC 2449 extended code, what a multi-line response listed, a retrieved
  * message) and `error.type` for -ERR. No OpenTelemetry convention names POP3.
  */
+import { sequential } from '@panopticon/events';
 import type { ParsedMessage } from '../smtp/message.js';
 
 export interface Pop3Response {
@@ -49,7 +50,7 @@ export interface Fields {
 const CODE = /^\[([A-Za-z0-9/-]{1,64})\]/;
 
 function responseGroup(r: Pop3Response): Record<string, unknown> {
-  const g: Record<string, unknown> = { status: r.ok ? '+OK' : '-ERR', text: r.text };
+  const g: Record<string, unknown> = { status: r.ok ? '+OK' : '-ERR', text: sequential(r.text) };
   const m = CODE.exec(r.text);
   if (m) g.code = m[1]!.toUpperCase();
   return g;
@@ -62,13 +63,13 @@ export function pop3Attributes(c: Pop3Command | undefined, r: Pop3Response | und
   if (greeting) pop3.greeting = true;
   if (c) {
     pop3.command = c.verb;
-    if (c.args) pop3.arguments = c.args;
-    if (c.username !== undefined) pop3.username = c.username;
+    if (c.args) pop3.arguments = sequential(c.args);
+    if (c.username !== undefined) pop3.username = sequential(c.username);
     if (c.auth) pop3.auth = c.auth.username === undefined ? { mechanism: c.auth.mechanism, steps: c.auth.steps } : { mechanism: c.auth.mechanism, username: c.auth.username, steps: c.auth.steps };
     if (c.messageNumber !== undefined) pop3.message_number = c.messageNumber;
     if (c.maildrop) pop3.maildrop = c.maildrop;
     if (c.listing) pop3.listing = c.listing;
-    if (c.capabilities) pop3.capabilities = c.capabilities;
+    if (c.capabilities) pop3.capabilities = c.capabilities.map(sequential);
     if (c.message) {
       const m = c.message;
       pop3.message = m.parts ? { size: m.size, headers: m.headers, body: m.body, parts: m.parts } : { size: m.size, headers: m.headers, body: m.body };

@@ -11,6 +11,7 @@
  * STLS answered +OK hands the connection to TLS, and with a key log the
  * session goes on inside it.
  */
+import { sequential } from '@panopticon/events';
 import type { CloseReason, Dir } from '@panopticon/flows';
 import { CLOSE_FLAG } from '../close-flags.js';
 import { commandRecord, queueCommand } from '../command-reply.js';
@@ -359,5 +360,6 @@ function multiLine(c: Pop3Command): boolean {
 function entry(verb: string, a: string, b: string): ListingEntry | undefined {
   if (!NUMBER.test(a) || !b) return undefined;
   if (verb === 'LIST') return NUMBER.test(b) ? { number: Number(a), size: Number(b) } : undefined;
-  return { number: Number(a), uid: b };
+  // its own string, not a slice of the line (ADR 0007)
+  return { number: Number(a), uid: sequential(b) };
 }

@@ -4,6 +4,7 @@
  * header fields and body, AUTH's mechanism and user name) and `error.type`
  * for replies of 400 and above. No OpenTelemetry convention names SMTP.
  */
+import { sequential } from '@panopticon/events';
 import type { ParsedMessage } from './message.js';
 
 export interface SmtpReply {
@@ -44,7 +45,7 @@ function replyGroup(r: SmtpReply): Record<string, unknown> {
   const g: Record<string, unknown> = { code: r.code };
   const e = ENHANCED.exec(r.lines[0] ?? '');
   if (e) g.enhanced_status = e[1];
-  g.text = r.lines.join('\n');
+  g.text = sequential(r.lines.join('\n'));
   return g;
 }
 
@@ -55,7 +56,7 @@ export function smtpAttributes(c: SmtpCommand | undefined, r: SmtpReply | undefi
   if (greeting) smtp.greeting = true;
   if (c) {
     smtp.command = c.verb;
-    if (c.args) smtp.arguments = c.args;
+    if (c.args) smtp.arguments = sequential(c.args);
     if (c.mailFrom !== undefined) smtp.mail_from = c.mailFrom;
     if (c.rcptTo !== undefined) smtp.rcpt_to = c.rcptTo;
     if (c.auth) smtp.auth = c.auth.username === undefined ? { mechanism: c.auth.mechanism, steps: c.auth.steps } : { mechanism: c.auth.mechanism, username: c.auth.username, steps: c.auth.steps };
