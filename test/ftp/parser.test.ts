@@ -165,7 +165,7 @@ test('through pano-parse: passive and active data connections are found from the
   say(S, '221 Goodbye.\r\n');
   const { events, stats } = parseCaptureSync(pcapng(frames));
   assertValidEvents(events);
-  const data = events.filter((e) => e.pano.protocol === 'ftp-data') as Array<{ ftp: { transfer: Record<string, unknown> }; server: { port: number } }>;
+  const data = events.filter((e) => e.pano.protocol === 'ftp-data') as unknown as Array<{ ftp: { transfer: Record<string, unknown> }; server: { port: number } }>;
   assert.deepEqual(data.map((e) => [e.server.port, e.ftp.transfer.command, e.ftp.transfer.path, e.ftp.transfer.mode, (e.ftp.transfer.body as { content: string }).content]), [
     [50000, 'RETR', 'contacts.csv', 'passive', CSV],
     [40000, 'STOR', 'notes.txt', 'active', 'Call me: +1 415 555 2671\n'],
@@ -229,7 +229,7 @@ test('through pano-parse: an announcement waits a minute of capture time; a data
   const expired = new Conversation({ addr: '10.0.0.1', port: 51002 }, { addr: '10.0.0.2', port: 50001 }, { startNs: 1_700_000_120_000_000_000n }).handshake();
   frames.push(...expired.frames, ...expired.segments(S, CSV));
   const { events, stats } = parseCaptureSync(pcapng(frames));
-  const data = events.filter((e) => e.pano.protocol === 'ftp-data') as Array<{ ftp: { transfer: Record<string, unknown> }; server: { port: number } }>;
+  const data = events.filter((e) => e.pano.protocol === 'ftp-data') as unknown as Array<{ ftp: { transfer: Record<string, unknown> }; server: { port: number } }>;
   assert.deepEqual(data.map((e) => [e.server.port, e.ftp.transfer.path]), [[50000, 'a.csv']]);
   assert.equal(stats.protocols['dispatch.expected_expired'], 1);
 });

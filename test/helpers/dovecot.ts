@@ -424,8 +424,8 @@ export interface Pop3Response {
 }
 
 /** What one POP3 event of a connection must hold, in order. */
-export interface ExpectedPop3 {
-  kind: 'message' | 'exchange' | 'unanswered';
+/** The `pop3` fields an event and its expectation share (and name alike). */
+interface Pop3Shared {
   greeting?: boolean;
   command?: string;
   arguments?: string;
@@ -436,6 +436,10 @@ export interface ExpectedPop3 {
   listing?: Array<{ number: number; size?: number; uid?: string }>;
   capabilities?: string[];
   message_number?: number;
+}
+
+export interface ExpectedPop3 extends Pop3Shared {
+  kind: 'message' | 'exchange' | 'unanswered';
   /** RETR/TOP: the message's bytes, dot-unstuffed, as the client got them */
   message?: Buffer;
   /** the connection ended inside the response (the client gave up) */
@@ -655,19 +659,7 @@ export interface Pop3Fields {
   client: { port: number };
   server: { port: number };
   network: { protocol: { name: string } };
-  pop3: {
-    greeting?: boolean;
-    command?: string;
-    arguments?: string;
-    username?: string;
-    auth?: { mechanism: string; username?: string; steps: number };
-    response?: Pop3Response;
-    maildrop?: { messages: number; size: number };
-    listing?: Array<{ number: number; size?: number; uid?: string }>;
-    capabilities?: string[];
-    message_number?: number;
-    message?: Pop3Message;
-  };
+  pop3: Pop3Shared & { message?: Pop3Message };
   tls?: { decrypted?: boolean };
   error?: { type: string };
 }

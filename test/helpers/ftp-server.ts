@@ -349,8 +349,8 @@ export function hostPort(text: string): { address: string; port: number } {
 }
 
 /** What one FTP control event of a connection must hold, in order. */
-export interface ExpectedFtp {
-  kind: 'message' | 'exchange' | 'unanswered';
+/** The `ftp` fields a control event and its expectation share (and name alike). */
+interface FtpShared {
   greeting?: boolean;
   command?: string;
   arguments?: string;
@@ -358,6 +358,10 @@ export interface ExpectedFtp {
   reply?: Reply;
   preliminary_reply?: Reply;
   data_connection?: DataConnection;
+}
+
+export interface ExpectedFtp extends FtpShared {
+  kind: 'message' | 'exchange' | 'unanswered';
   /** sent inside TLS (after AUTH TLS) */
   tls: boolean;
 }
@@ -520,16 +524,7 @@ export interface FtpFields {
   client: { address: string; port: number };
   server: { address: string; port: number };
   network: { protocol: { name: string } };
-  ftp: {
-    greeting?: boolean;
-    command?: string;
-    arguments?: string;
-    username?: string;
-    reply?: Reply;
-    preliminary_reply?: Reply;
-    data_connection?: DataConnection;
-    transfer?: { command?: string; path?: string; direction?: string; mode?: string; body: Body };
-  };
+  ftp: FtpShared & { transfer?: { command?: string; path?: string; direction?: string; mode?: string; body: Body } };
   tls?: { decrypted?: boolean };
   error?: { type: string };
 }

@@ -212,8 +212,8 @@ export interface ExpectedFetch {
 }
 
 /** What one IMAP event of a connection must hold. */
-export interface ExpectedImap {
-  kind: 'message' | 'exchange' | 'unanswered';
+/** The `imap` fields an event and its expectation share (and name alike). */
+interface ImapShared {
   greeting?: boolean;
   tag?: string;
   command?: string;
@@ -221,8 +221,6 @@ export interface ExpectedImap {
   username?: string;
   auth?: { mechanism: string; username?: string; steps: number };
   mailbox?: string;
-  /** APPEND's message */
-  message?: Buffer;
   client_id?: Record<string, string | null>;
   server_id?: Record<string, string | null>;
   capabilities?: string[];
@@ -235,14 +233,20 @@ export interface ExpectedImap {
   mailboxes?: Array<{ name: string; delimiter: string | null; attributes: string[] }>;
   status?: { mailbox: string; items: Record<string, number> };
   search?: ExpectedSearch;
-  /** SEARCH's RETURN options, upper-cased */
-  searchReturn?: string[];
   namespace?: ExpectedNamespaces;
   quota?: ExpectedQuota;
   quota_roots?: { mailbox: string; roots: string[] };
-  fetch?: ExpectedFetch[];
   bye?: string;
   response?: ImapResponse;
+}
+
+export interface ExpectedImap extends ImapShared {
+  kind: 'message' | 'exchange' | 'unanswered';
+  /** APPEND's message */
+  message?: Buffer;
+  /** SEARCH's RETURN options, upper-cased */
+  searchReturn?: string[];
+  fetch?: ExpectedFetch[];
   /** the connection ended inside the response (the client gave up) */
   incomplete?: boolean;
   /** sent inside TLS */
@@ -793,30 +797,8 @@ export interface ImapFields {
   client: { port: number };
   server: { port: number };
   network: { protocol: { name: string } };
-  imap: {
-    greeting?: boolean;
-    tag?: string;
-    command?: string;
-    arguments?: string;
-    username?: string;
-    auth?: { mechanism: string; username?: string; steps: number };
-    mailbox?: string;
+  imap: ImapShared & {
     message?: ImapMessage & { parts?: Array<{ headers?: Record<string, string[]>; body: Body & { content_encoding?: string }; filename?: string }> };
-    client_id?: Record<string, string | null>;
-    server_id?: Record<string, string | null>;
-    capabilities?: string[];
-    exists?: number;
-    recent?: number;
-    expunged?: number;
-    flags?: string[];
-    uidvalidity?: number;
-    uidnext?: number;
-    mailboxes?: Array<{ name: string; delimiter: string | null; attributes: string[] }>;
-    status?: { mailbox: string; items: Record<string, number> };
-    search?: ExpectedSearch;
-    namespace?: ExpectedNamespaces;
-    quota?: ExpectedQuota;
-    quota_roots?: { mailbox: string; roots: string[] };
     fetch?: Array<{
       seq: number;
       uid?: number;
@@ -829,8 +811,6 @@ export interface ImapFields {
       headers?: Record<string, string[]>;
       sections?: Array<{ section: string; body: Body }>;
     }>;
-    bye?: string;
-    response?: ImapResponse;
   };
   tls?: { decrypted?: boolean };
   error?: { type: string };

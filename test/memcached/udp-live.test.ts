@@ -145,9 +145,9 @@ test('memcached over UDP: each request with its answer, matched by request id, a
   const mc = events.filter((e) => e.pano.protocol === 'memcached') as Array<PanoEvent & Record<string, any>>;
   assert.equal(mc.length, done.length, mc.map((e) => e.db?.query?.text).join(' | '));
   for (const e of mc) {
-    assert.equal(e.network.transport, 'udp');
-    assert.equal(e.client.port, clientPort);
-    assert.equal(e.server.port, udpPort);
+    assert.equal(e.network!.transport, 'udp');
+    assert.equal(e.client!.port, clientPort);
+    assert.equal(e.server!.port, udpPort);
   }
   // each event is one request as sent (query text: its line without the data block), answered as the client was
   const byText = (text: string) => mc.filter((e) => e.db.query.text === text);

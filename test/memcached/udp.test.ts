@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { fakeContext, recordAsEvent } from '../helpers/fake-parser-context.js';
 import { at } from '../helpers/parser-session.js';
 import { assertValidEvents } from '../helpers/parse.js';
-import { MemcachedDatagramParser, detectMemcachedDatagram } from '../../packages/protocols/src/memcached/udp.js';
+import { MemcachedDatagramParser } from '../../packages/protocols/src/memcached/udp.js';
+import { detectMemcachedDatagram } from '../../packages/protocols/src/memcached/index.js';
 
 function dg(id: number, seq: number, total: number, body: string | Buffer, reserved = 0): Buffer {
   const h = Buffer.alloc(8);

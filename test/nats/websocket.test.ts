@@ -55,7 +55,7 @@ test('NATS in WebSocket binary messages: INFO, CONNECT, SUB, PUB and the deliver
   );
   for (const e of nats) {
     assert.deepEqual(e.websocket, { carried: 'nats' });
-    assert.equal(e.server.port, wsPort);
+    assert.equal(e.server!.port, wsPort);
     assert.equal(e.messaging.client?.id ?? String(info.client_id), String(info.client_id));
   }
   assert.equal(nats[0]!.nats.info.server_id, info.server_id);

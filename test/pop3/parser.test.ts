@@ -259,7 +259,7 @@ test('through pano-parse: a captured session on port 110 and on another port is 
     assertValidEvents(events);
     const pop3 = events.filter((e) => e.pano.protocol === 'pop3');
     assert.equal(pop3.length, 13, `port ${port}`);
-    assert.equal((pop3[8] as { pop3: { message: { headers: { subject: string[] } } } }).pop3.message.headers.subject[0], 'Lunch');
+    assert.equal((pop3[8] as unknown as { pop3: { message: { headers: { subject: string[] } } } }).pop3.message.headers.subject[0], 'Lunch');
     assert.equal(stats.protocols['pop3.malformed'] ?? 0, 0);
   }
 });

@@ -82,18 +82,17 @@ export class FtpShardEndpoints {
   private read(p: L4Packet, shard: number): void {
     const b = p.payload;
     for (let at = 0; at + 6 <= b.length; ) {
-      const c = b[at]!;
-      if (c === 0x32 /* 2 */ || c === 0x50 /* P */ || c === 0x70 || c === 0x45 /* E */ || c === 0x65) this.line(p, at, shard);
       const lf = b.indexOf(LF, at);
+      const end = lf < 0 ? b.length : lf;
+      const c = b[at]!;
+      if (c === 0x32 /* 2 */ || c === 0x50 /* P */ || c === 0x70 || c === 0x45 /* E */ || c === 0x65) this.line(p, at, end, shard);
       if (lf < 0) break;
       at = lf + 1;
     }
   }
 
-  private line(p: L4Packet, at: number, shard: number): void {
-    const b = p.payload;
-    const lf = b.indexOf(LF, at);
-    const text = b.toString('latin1', at, lf < 0 ? b.length : lf);
+  private line(p: L4Packet, at: number, end: number, shard: number): void {
+    const text = p.payload.toString('latin1', at, end);
     const head = text.slice(0, 5).toUpperCase();
     if (head.startsWith('227 ')) {
       // PASV's reply; a client that distrusts the address connects to the control connection's server

@@ -13,7 +13,7 @@ import type { Detection, ProtocolModule } from '../types.js';
 import { BINARY_HEADER, OPCODES, REQUEST_MAGIC, RESPONSE_MAGIC } from './constants.js';
 import { plausibleHeader } from './binary.js';
 import { MemcachedParser } from './parser.js';
-import { MemcachedDatagramParser, detectMemcachedDatagram } from './udp.js';
+import { FRAME_HEADER, MemcachedDatagramParser, frame } from './udp.js';
 
 /** A text command line as only memcached writes it. */
 const MEMCACHED_ONLY = /^(?:(?:set|add|replace|append|prepend) \S{1,250} \d{1,10} -?\d{1,10} \d{1,10}(?: noreply)?|cas \S{1,250} \d{1,10} -?\d{1,10} \d{1,10} \d{1,20}(?: noreply)?|(?:gets|gat|gats|delete|incr|decr|touch|mg|ms|md|ma|me) \S[^\r\n]*|get \S+ \S[^\r\n]*|mn|stats(?: [^\r\n]*)?|version|verbosity \d+(?: noreply)?|flush_all(?: \d+)?(?: noreply)?|quit)\r?\n/;
@@ -64,6 +64,17 @@ export const memcachedModule: ProtocolModule = {
   },
   createStream: (ctx) => new MemcachedParser(ctx),
 };
+
+/** A datagram is memcached's when its frame header is and its payload is a request or answer only memcached writes. */
+export function detectMemcachedDatagram(head: Buffer, dir: Dir): Detection {
+  if (!frame(head) || head.length === FRAME_HEADER) return null;
+  const body = head.subarray(FRAME_HEADER);
+  // Redis has no UDP: a lone `get <key>` in a frame header is memcached's
+  if (loneGet(body)) return { sender: 'client', confidence: 0.8 };
+  const d = detectMemcached(body, dir);
+  // a datagram is whole: one still waiting for more is not memcached's
+  return d === 'more' ? null : d;
+}
 
 /** memcached over UDP (started with -U): the same events, each request matched to its answer by request id. */
 export const memcachedUdpModule: ProtocolModule = {

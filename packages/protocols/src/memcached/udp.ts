@@ -14,8 +14,7 @@
  * why a capture holding it is worth reading.
  */
 import type { CloseReason, Dir } from '@panopticon/flows';
-import type { DatagramParser, Detection, ParserContext } from '../types.js';
-import { detectMemcached, loneGet } from './index.js';
+import type { DatagramParser, ParserContext } from '../types.js';
 import { MemcachedParser } from './parser.js';
 
 export const FRAME_HEADER = 8;
@@ -32,24 +31,12 @@ interface Waiting {
 }
 
 /** A frame header that can be memcached's: reserved bytes zero, a sequence number within its total. */
-function frame(d: Buffer): { id: number; seq: number; total: number } | undefined {
+export function frame(d: Buffer): { id: number; seq: number; total: number } | undefined {
   if (d.length < FRAME_HEADER) return undefined;
   const seq = d.readUInt16BE(2);
   const total = d.readUInt16BE(4);
   if (total === 0 || seq >= total || d.readUInt16BE(6) !== 0) return undefined;
   return { id: d.readUInt16BE(0), seq, total };
-}
-
-/** A datagram is memcached's when its frame header is and its payload is a request or answer only memcached writes. */
-export function detectMemcachedDatagram(head: Buffer, dir: Dir): Detection {
-  const f = frame(head);
-  if (!f || head.length === FRAME_HEADER) return null;
-  const body = head.subarray(FRAME_HEADER);
-  // Redis has no UDP: a lone `get <key>` in a frame header is memcached's
-  if (loneGet(body)) return { sender: 'client', confidence: 0.8 };
-  const d = detectMemcached(body, dir);
-  // a datagram is whole: one still waiting for more is not memcached's
-  return d === 'more' ? null : d;
 }
 
 export class MemcachedDatagramParser implements DatagramParser {

@@ -61,11 +61,7 @@ export const OPERATION_ERRORS = new Set([
   'unknown_protocol_operation',
 ]);
 
-/** Header status codes a server sets (the `NATS/1.0 <code>` line of HMSG). */
+/** The header status a server sets that has a name of its own here (`NATS/1.0 503`: no one subscribes to the subject). */
 export const STATUS_NAMES: Record<number, string> = {
-  100: 'idle_heartbeat',
-  404: 'no_messages',
-  408: 'request_timeout',
-  409: 'conflict',
   503: 'no_responders',
 };

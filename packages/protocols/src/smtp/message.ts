@@ -32,7 +32,9 @@ export class MessageCapture {
   /** The last bytes of the head, to find a blank line split between pieces. */
   private tail = '';
   headersCut = false;
-  /** A multipart body's boundary, once the header block has ended. */
+  /** The header fields, parsed once the header block has ended (nothing is added to it after). */
+  private headers: Record<string, string[]> | undefined;
+  /** A multipart body's boundary, from those fields. */
   private boundary: string | undefined;
   /** A multipart body longer than kept: its parts past the kept bytes are found by their boundary lines. */
   private scanner: PartScanner | undefined;
@@ -63,7 +65,8 @@ export class MessageCapture {
     const h = Math.max(0, Math.min(piece.length, at - this.tail.length));
     this.keepHead(piece.subarray(0, h));
     this.inBody = true;
-    this.boundary = multipartBoundary(parseHeaders(Buffer.concat(this.head)));
+    this.headers = parseHeaders(Buffer.concat(this.head));
+    this.boundary = multipartBoundary(this.headers);
     this.bodyPiece(piece.subarray(h));
   }
 
@@ -95,7 +98,7 @@ export class MessageCapture {
   }
 
   parse(): ParsedMessage {
-    const headers = parseHeaders(Buffer.concat(this.head));
+    const headers = this.headers ?? parseHeaders(Buffer.concat(this.head));
     const bodyInfo = this.inBody ? (bodyView(this.body, undefined, undefined, this.maxBody) as unknown as Record<string, unknown>) : { size: 0 };
     const out: ParsedMessage = { size: this.size, headers, body: bodyInfo };
     if (this.inBody && this.body.size > 0) {
